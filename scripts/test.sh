@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what is missing, checks
+# the training data, trains the model, then runs the action unit tests, Rasa's
+# story tests and pytest (which starts its own Redis, action server and Rasa).
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$PROJECT_ROOT"
+
+"$PROJECT_ROOT/scripts/bootstrap.sh" --test
+ensure_package redis-server redis-server
+ensure_package curl curl
+
+echo "==> rasa data validate"
+"$VENV/bin/rasa" data validate --quiet
+
+echo "==> action unit tests"
+"$VENV/bin/python" -m pytest -q tests/actions
+
+echo "==> training the assistant"
+train_if_needed
+
+echo "==> rasa test (stories, failing on any wrong prediction)"
+"$VENV/bin/rasa" test core --model "$MODELS_DIR" --stories tests/stories \
+  --fail-on-prediction-errors --out "$RUN_DIR/results" --quiet
+
+echo "==> pytest"
+"$VENV/bin/python" -m pytest -q --ignore=tests/actions "$@"
