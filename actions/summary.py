@@ -1,0 +1,103 @@
+"""What a human agent needs to know when they take over a conversation.
+
+Pure functions over a rasa_sdk ``Tracker``: they read the events and build
+the ``handoff`` payload documented in docs/handoff-payload.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Tracker
+
+__all__ = ["BRAND_SLOTS", "REASON_DESCRIPTIONS", "handoff_payload", "user_turns"]
+
+# Slots that hold configuration, not anything the customer told us.
+BRAND_SLOTS = frozenset({"bank_name", "help_url", "support_phone", "support_email", "requested_slot"})
+
+REASON_DESCRIPTIONS: Dict[Text, Text] = {
+    "requested": "the customer asked for a person",
+    "callback": "the customer asked to be called back",
+}
+
+# How many of the latest customer messages the payload lists.
+RECENT_TURNS = 10
+
+
+def user_turns(tracker: Tracker) -> List[Dict[Text, Any]]:
+    """Each customer message with what the bot understood of it, oldest first."""
+    turns = []
+    for event in tracker.events:
+        if event.get("event") != "user":
+            continue
+        parse = event.get("parse_data") or {}
+        intent = parse.get("intent") or {}
+        turn: Dict[Text, Any] = {
+            "text": event.get("text") or "",
+            "intent": intent.get("name"),
+            "confidence": round(float(intent.get("confidence") or 0.0), 3),
+        }
+        answer = _selected_answer(parse)
+        if answer and intent.get("name") == answer.split("/", 1)[0]:
+            turn["topic"] = answer.split("/", 1)[1]
+        turns.append(turn)
+    return turns
+
+
+def _selected_answer(parse: Dict[Text, Any]) -> Optional[Text]:
+    selector = parse.get("response_selector") or {}
+    intent_name = (parse.get("intent") or {}).get("name")
+    selected = selector.get(intent_name) if intent_name else None
+    if not selected:
+        return None
+    return (selected.get("response") or {}).get("intent_response_key")
+
+
+def _topics(turns: List[Dict[Text, Any]]) -> List[Text]:
+    topics: List[Text] = []
+    for turn in turns:
+        topic = turn.get("topic")
+        if topic and topic not in topics:
+            topics.append(topic)
+    return topics
+
+
+def _customer_slots(tracker: Tracker) -> Dict[Text, Any]:
+    return {
+        name: value
+        for name, value in sorted(tracker.current_slot_values().items())
+        if name not in BRAND_SLOTS and value is not None
+    }
+
+
+def _summary_text(reason: Text, turns: List[Dict[Text, Any]], topics: List[Text]) -> Text:
+    reason_text = REASON_DESCRIPTIONS.get(reason, reason.replace("_", " "))
+    parts = [f"Handed over because {reason_text}."]
+    if topics:
+        readable = ", ".join(topic.replace("_", " ") for topic in topics)
+        parts.append(f"Topics the bot answered: {readable}.")
+    else:
+        parts.append("The bot answered no support question.")
+    parts.append(f"{len(turns)} customer message(s).")
+    if turns:
+        parts.append(f'Last message: "{turns[-1]["text"]}".')
+    return " ".join(parts)
+
+
+def handoff_payload(
+    tracker: Tracker, reason: Text, evidence: Optional[Dict[Text, Any]] = None
+) -> Dict[Text, Any]:
+    """The ``custom`` payload that tells the bridge to hand the chat to a person."""
+    turns = user_turns(tracker)
+    topics = _topics(turns)
+    return {
+        "handoff": {
+            "reason": reason,
+            "summary": _summary_text(reason, turns, topics),
+            "topic": topics[-1] if topics else None,
+            "topics": topics,
+            "turns": turns[-RECENT_TURNS:],
+            "slots": _customer_slots(tracker),
+            "evidence": evidence or {},
+        }
+    }

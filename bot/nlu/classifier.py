@@ -1,0 +1,272 @@
+"""One linear classifier for intents *and* FAQ answers.
+
+Rasa's usual set-up classifies intents (``faq``) and then runs a second model,
+the ResponseSelector, to pick the answer (``faq/card_arrival``).  Here a single
+linear SVM is trained over the full labels (``greet``, ``faq/card_arrival``,
+...) on the sentence features of the preceding featurizers, and the output is
+written in both of Rasa's formats: ``intent``/``intent_ranking`` as any intent
+classifier, and ``response_selector`` exactly as ``ResponseSelector`` does, so
+retrieval actions (``utter_faq``) and ``/model/parse`` clients work unchanged.
+
+One model means one training run (seconds, not minutes) and consistent
+confidences: the ``faq`` intent's confidence is that of the best answer, so the
+FallbackClassifier refuses to guess between two answers rather than picking one.
+Scores become probabilities through a softmax with a fixed ``softmax_scale``;
+SVM margins have a dataset-independent scale (the hinge loss aims at margin 1),
+so one fallback threshold works across data sets (docs/nlu-pipeline.md).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from typing import Any, Dict, List, Optional, Text, Tuple
+
+import numpy as np
+import scipy.sparse
+from scipy.special import softmax
+from sklearn.svm import LinearSVC
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.nlu.constants import (
+    RESPONSE_SELECTOR_PREDICTION_KEY,
+    RESPONSE_SELECTOR_PROPERTY_NAME,
+    RESPONSE_SELECTOR_RANKING_KEY,
+    RESPONSE_SELECTOR_RESPONSES_KEY,
+    RESPONSE_SELECTOR_RETRIEVAL_INTENTS,
+    RESPONSE_SELECTOR_UTTER_ACTION_KEY,
+)
+from rasa.nlu.featurizers.featurizer import Featurizer
+from rasa.shared.nlu.constants import (
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    INTENT_RESPONSE_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    RESPONSE_IDENTIFIER_DELIMITER,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+__all__ = ["TopicClassifier"]
+
+logger = logging.getLogger(__name__)
+
+_MODEL_FILE = "linear_model.npz"
+_RESPONSES_FILE = "responses.json"
+
+
+def _intent_of(label: Text) -> Text:
+    """``faq/card_arrival`` -> ``faq``; plain intents are their own intent."""
+    return label.split(RESPONSE_IDENTIFIER_DELIMITER, 1)[0]
+
+
+def _utter_action_of(label: Text) -> Text:
+    return f"utter_{label}"
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True
+)
+class TopicClassifier(IntentClassifier, GraphComponent):
+    """Linear SVM over full labels; fills ``intent`` and ``response_selector``."""
+
+    @classmethod
+    def required_components(cls) -> List[type]:
+        return [Featurizer]
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            # How much the dense sentence embedding counts against the sparse
+            # TF-IDF block (both are L2-normalised per message).
+            "dense_weight": 3.0,
+            # Inverse regularisation strength of the SVM.
+            "C": 0.5,
+            # Multiplier of SVM scores before the softmax that makes confidences.
+            "softmax_scale": 5.0,
+            # How many intents / answers the rankings list.
+            "ranking_length": 10,
+        }
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        labels: Optional[List[Text]] = None,
+        weights: Optional[np.ndarray] = None,
+        bias: Optional[np.ndarray] = None,
+        responses: Optional[Dict[Text, List[Dict[Text, Any]]]] = None,
+    ) -> None:
+        self._config = {**self.get_default_config(), **config}
+        self._model_storage = model_storage
+        self._resource = resource
+        self._labels = labels or []
+        self._weights = weights
+        self._bias = bias
+        self._responses = responses or {}
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "TopicClassifier":
+        return cls(config, model_storage, resource)
+
+    # ---- features ---------------------------------------------------------
+
+    def _features(self, messages: List[Message]) -> scipy.sparse.csr_matrix:
+        rows = []
+        for message in messages:
+            parts = []
+            dense = message.get_dense_features(TEXT)[1]
+            if dense is not None:
+                parts.append(scipy.sparse.csr_matrix(dense.features * self._config["dense_weight"]))
+            sparse = message.get_sparse_features(TEXT)[1]
+            if sparse is not None:
+                parts.append(scipy.sparse.csr_matrix(sparse.features))
+            if not parts:
+                raise ValueError(
+                    "TopicClassifier found no sentence features: put a featurizer "
+                    "(e.g. SentenceEmbeddingFeaturizer) before it in config.yml."
+                )
+            rows.append(scipy.sparse.hstack(parts))
+        return scipy.sparse.vstack(rows).tocsr()
+
+    # ---- training ---------------------------------------------------------
+
+    def train(self, training_data: TrainingData) -> Resource:
+        examples = [
+            message
+            for message in training_data.intent_examples
+            if message.get(TEXT) and message.get(INTENT)
+        ]
+        if not examples:
+            logger.debug("TopicClassifier: no intent examples, nothing to train.")
+            return self._resource
+        labels = [message.get(INTENT_RESPONSE_KEY) or message.get(INTENT) for message in examples]
+        if len(set(labels)) < 2:
+            raise ValueError("TopicClassifier needs training examples of at least two intents.")
+        svm = LinearSVC(C=self._config["C"]).fit(self._features(examples), labels)
+        self._labels = [str(label) for label in svm.classes_]
+        if len(self._labels) == 2:
+            # For two classes LinearSVC keeps one score: +s for the second, -s for the first.
+            self._weights = np.vstack([-svm.coef_, svm.coef_]).astype(np.float32)
+            self._bias = np.concatenate([-svm.intercept_, svm.intercept_]).astype(np.float32)
+        else:
+            self._weights = svm.coef_.astype(np.float32)
+            self._bias = svm.intercept_.astype(np.float32)
+        self._responses = {
+            label: training_data.responses.get(_utter_action_of(label), [])
+            for label in self._labels
+            if RESPONSE_IDENTIFIER_DELIMITER in label
+        }
+        self._persist()
+        return self._resource
+
+    def _persist(self) -> None:
+        with self._model_storage.write_to(self._resource) as directory:
+            np.savez(directory / _MODEL_FILE, weights=self._weights, bias=self._bias)
+            (directory / _RESPONSES_FILE).write_text(
+                json.dumps({"labels": self._labels, "responses": self._responses})
+            )
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "TopicClassifier":
+        try:
+            with model_storage.read_from(resource) as directory:
+                arrays = np.load(directory / _MODEL_FILE)
+                meta = json.loads((directory / _RESPONSES_FILE).read_text())
+                return cls(
+                    config,
+                    model_storage,
+                    resource,
+                    labels=meta["labels"],
+                    weights=arrays["weights"],
+                    bias=arrays["bias"],
+                    responses=meta["responses"],
+                )
+        except (ValueError, FileNotFoundError):
+            logger.warning("TopicClassifier was not trained; it will not classify.")
+            return cls(config, model_storage, resource)
+
+    # ---- prediction -------------------------------------------------------
+
+    def probabilities(self, messages: List[Message]) -> np.ndarray:
+        """Label probabilities, one row per message, columns in ``labels`` order."""
+        scores = self._features(messages) @ self._weights.T + self._bias
+        return softmax(np.asarray(scores) * self._config["softmax_scale"], axis=1)
+
+    @property
+    def labels(self) -> List[Text]:
+        return list(self._labels)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        with_text = [message for message in messages if message.get(TEXT)]
+        if not with_text or self._weights is None:
+            return messages
+        for message, row in zip(with_text, self.probabilities(with_text)):
+            self._annotate(message, row)
+        return messages
+
+    def _annotate(self, message: Message, probabilities: np.ndarray) -> None:
+        intent_confidence: Dict[Text, float] = {}
+        answers: Dict[Text, List[Tuple[Text, float]]] = defaultdict(list)
+        for label, probability in zip(self._labels, probabilities.tolist()):
+            intent = _intent_of(label)
+            intent_confidence[intent] = max(intent_confidence.get(intent, 0.0), probability)
+            if intent != label:
+                answers[intent].append((label, probability))
+
+        ranking = sorted(intent_confidence.items(), key=lambda item: -item[1])
+        length = self._config["ranking_length"]
+        message.set(
+            INTENT,
+            {INTENT_NAME_KEY: ranking[0][0], PREDICTED_CONFIDENCE_KEY: ranking[0][1]},
+            add_to_output=True,
+        )
+        message.set(
+            INTENT_RANKING_KEY,
+            [{INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: value} for name, value in ranking[:length]],
+            add_to_output=True,
+        )
+        if answers:
+            message.set(RESPONSE_SELECTOR_PROPERTY_NAME, self._selector_output(answers), add_to_output=True)
+
+    def _selector_output(self, answers: Dict[Text, List[Tuple[Text, float]]]) -> Dict[Text, Any]:
+        """The ``response_selector`` dict, in the shape Rasa's ResponseSelector writes."""
+        output: Dict[Text, Any] = {RESPONSE_SELECTOR_RETRIEVAL_INTENTS: sorted(answers)}
+        for retrieval_intent, candidates in answers.items():
+            total = sum(probability for _, probability in candidates) or 1.0
+            ranked = sorted(candidates, key=lambda item: -item[1])
+            best_label, best_probability = ranked[0]
+            output[retrieval_intent] = {
+                RESPONSE_SELECTOR_PREDICTION_KEY: {
+                    RESPONSE_SELECTOR_RESPONSES_KEY: self._responses.get(best_label, []),
+                    PREDICTED_CONFIDENCE_KEY: best_probability / total,
+                    INTENT_RESPONSE_KEY: best_label,
+                    RESPONSE_SELECTOR_UTTER_ACTION_KEY: _utter_action_of(best_label),
+                },
+                RESPONSE_SELECTOR_RANKING_KEY: [
+                    {PREDICTED_CONFIDENCE_KEY: probability / total, INTENT_RESPONSE_KEY: label}
+                    for label, probability in ranked[: self._config["ranking_length"]]
+                ],
+            }
+        return output

@@ -1,0 +1,83 @@
+import pytest
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.callback import ActionSubmitCallback, ValidateCallbackForm, normalise_phone
+from tests.actions.conftest import make_tracker, user_event
+
+
+@pytest.mark.parametrize(
+    "typed, stored",
+    [
+        ("07700 900123", "07700900123"),
+        ("+44 (7700) 900-123", "+447700900123"),
+        ("  020 7946 0958 ", "02079460958"),
+    ],
+)
+def test_phone_numbers_are_normalised(typed, stored):
+    assert normalise_phone(typed) == stored
+
+
+@pytest.mark.parametrize(
+    "typed", ["call me tomorrow", "12345", "+44 7700 900123 4567 89", "0770090012a", "", "++447700900123"]
+)
+def test_things_that_are_not_phone_numbers_are_rejected(typed):
+    assert normalise_phone(typed) == ""
+
+
+def form_tracker(text: str):
+    return make_tracker(
+        [user_event(text, "request_callback", 0.6)],
+        active_loop={"name": "callback_form"},
+    )
+
+
+def test_valid_phone_is_stored_normalised():
+    dispatcher = CollectingDispatcher()
+
+    slots = ValidateCallbackForm().validate_callback_phone(
+        "+44 7700 900123", dispatcher, form_tracker("+44 7700 900123"), {}
+    )
+
+    assert slots == {"callback_phone": "+447700900123"}
+    assert dispatcher.messages == []
+
+
+def test_invalid_phone_is_asked_again_with_an_example():
+    dispatcher = CollectingDispatcher()
+
+    slots = ValidateCallbackForm().validate_callback_phone(
+        "whenever", dispatcher, form_tracker("whenever"), {}
+    )
+
+    assert slots == {"callback_phone": None}
+    assert [message["response"] for message in dispatcher.messages] == ["utter_invalid_phone"]
+
+
+def test_call_time_is_tidied_and_capped():
+    dispatcher = CollectingDispatcher()
+    validate = ValidateCallbackForm().validate_callback_time
+
+    assert validate("  tomorrow   after 5pm ", dispatcher, form_tracker("x"), {}) == {
+        "callback_time": "tomorrow after 5pm"
+    }
+    assert validate("x" * 101, dispatcher, form_tracker("x"), {}) == {"callback_time": None}
+    assert [message["response"] for message in dispatcher.messages] == ["utter_invalid_time"]
+
+
+def test_submitting_the_form_confirms_and_hands_over_with_the_callback():
+    tracker = make_tracker(
+        [user_event("please call me back", "request_callback", 0.95)],
+        slots={"callback_phone": "07700900123", "callback_time": "after 6pm"},
+    )
+    dispatcher = CollectingDispatcher()
+
+    events = ActionSubmitCallback().run(dispatcher, tracker, domain={})
+
+    assert events == [SlotSet("callback_phone", None), SlotSet("callback_time", None)]
+    assert dispatcher.messages[0]["response"] == "utter_callback_booked"
+    handoff = dispatcher.messages[1]["custom"]["handoff"]
+    assert handoff["reason"] == "callback"
+    assert handoff["callback"] == {"phone": "07700900123", "preferred_time": "after 6pm"}
+    assert handoff["slots"] == {"callback_phone": "07700900123", "callback_time": "after 6pm"}
+    assert handoff["summary"].startswith("Handed over because the customer asked to be called back.")

@@ -1,0 +1,54 @@
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.handoff import ActionHandoff
+from actions.summary import handoff_payload, user_turns
+from tests.actions.conftest import make_tracker, user_event
+
+
+def test_handoff_tells_the_customer_and_sends_the_payload(faq_then_human):
+    dispatcher = CollectingDispatcher()
+
+    events = ActionHandoff().run(dispatcher, faq_then_human, domain={})
+
+    assert events == []
+    assert dispatcher.messages[0]["response"] == "utter_handoff"
+    handoff = dispatcher.messages[1]["custom"]["handoff"]
+    assert handoff["reason"] == "requested"
+    assert handoff["topic"] == "top_up"
+    assert handoff["topics"] == ["card_arrival", "top_up"]
+    assert handoff["slots"] == {}
+    assert handoff["turns"] == [
+        {"text": "my card still hasn't come", "intent": "faq", "confidence": 0.93, "topic": "card_arrival"},
+        {"text": "how do I top up with cash", "intent": "faq", "confidence": 0.88, "topic": "top_up"},
+        {"text": "let me talk to a real person", "intent": "request_human", "confidence": 0.99},
+    ]
+    assert handoff["summary"] == (
+        "Handed over because the customer asked for a person. "
+        "Topics the bot answered: card arrival, top up. 3 customer message(s). "
+        'Last message: "let me talk to a real person".'
+    )
+
+
+def test_summary_of_a_conversation_with_no_questions():
+    tracker = make_tracker([user_event("human please", "request_human", 0.97)])
+
+    handoff = handoff_payload(tracker, reason="requested")["handoff"]
+
+    assert handoff["topic"] is None
+    assert handoff["topics"] == []
+    assert "The bot answered no support question." in handoff["summary"]
+
+
+def test_turns_only_name_a_topic_when_the_intent_was_the_faq():
+    # An FAQ ranking alongside another intent is not a topic the bot answered.
+    tracker = make_tracker([user_event("hello", "greet", 0.9, "faq/fees")])
+
+    assert user_turns(tracker) == [{"text": "hello", "intent": "greet", "confidence": 0.9}]
+
+
+def test_payload_keeps_only_the_latest_turns():
+    events = [user_event(f"message {number}", "out_of_scope", 0.5) for number in range(15)]
+
+    turns = handoff_payload(make_tracker(events), reason="requested")["handoff"]["turns"]
+
+    assert [turn["text"] for turn in turns] == [f"message {number}" for number in range(5, 15)]
