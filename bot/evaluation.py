@@ -19,9 +19,19 @@ from rasa.shared.core.trackers import DialogueStateTracker
 __all__ = ["NluModel", "Score", "predicted_label", "score"]
 
 
-def predicted_label(parse: Dict[Text, Any]) -> Text:
-    """The answer the bot would give: ``faq/<key>`` for FAQ answers, else the intent."""
+FALLBACK_INTENT = "nlu_fallback"
+
+
+def predicted_label(parse: Dict[Text, Any], ignore_fallback: bool = False) -> Text:
+    """The answer the bot would give: ``faq/<key>`` for FAQ answers, else the intent.
+
+    With ``ignore_fallback`` it is the classifier's best guess even where the
+    FallbackClassifier would have refused to answer (plain top-1 accuracy).
+    """
     intent = (parse.get("intent") or {}).get("name") or ""
+    if ignore_fallback and intent == FALLBACK_INTENT:
+        ranking = [entry["name"] for entry in parse.get("intent_ranking") or []]
+        intent = next((name for name in ranking if name != FALLBACK_INTENT), intent)
     selected = (parse.get("response_selector") or {}).get(intent)
     if selected:
         return selected["response"]["intent_response_key"]

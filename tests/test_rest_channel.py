@@ -1,0 +1,121 @@
+"""The assistant end to end: Rasa's REST channel, real action server, real Redis."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Dict, List
+
+import pytest
+import redis
+import requests
+
+BRAND_URL = "https://help.northwind-bank.example"
+
+
+def say(rasa_url: str, sender: str, text: str) -> List[Dict[str, Any]]:
+    response = requests.post(
+        f"{rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=30
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def texts(replies: List[Dict[str, Any]]) -> List[str]:
+    return [reply["text"] for reply in replies if "text" in reply]
+
+
+def handoffs(replies: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    return [reply["custom"]["handoff"] for reply in replies if "handoff" in reply.get("custom", {})]
+
+
+@pytest.fixture
+def sender() -> str:
+    return f"test-{uuid.uuid4().hex}"
+
+
+def test_parse_reports_the_faq_answer_key(rasa_url):
+    parse = requests.post(
+        f"{rasa_url}/model/parse", json={"text": "my new card still hasn't been delivered"}, timeout=30
+    ).json()
+
+    assert parse["intent"]["name"] == "faq"
+    selected = parse["response_selector"]["faq"]["response"]
+    assert selected["intent_response_key"] == "faq/card_arrival"
+    assert selected["utter_action"] == "utter_faq/card_arrival"
+    assert parse["response_selector"]["all_retrieval_intents"] == ["faq"]
+
+
+def test_greets_with_the_bank_name(rasa_url, sender):
+    reply = texts(say(rasa_url, sender, "hello there"))
+
+    assert len(reply) == 1
+    assert "Northwind Bank" in reply[0] and "talk to a person" in reply[0]
+
+
+def test_answers_a_question_with_its_help_page(rasa_url, sender):
+    reply = texts(say(rasa_url, sender, "how can I add money to my account with a debit card?"))
+
+    assert len(reply) == 1
+    assert f"{BRAND_URL}/" in reply[0]
+    assert "{" not in reply[0], "every placeholder is filled from the brand slots"
+
+
+def test_admits_an_out_of_scope_question_and_offers_a_person(rasa_url, sender):
+    replies = say(rasa_url, sender, "who will win the football tonight?")
+
+    assert texts(replies) == [
+        "Sorry, that's not something I can help with. I can answer questions about cards, payments, "
+        "transfers, top-ups and your Northwind Bank account, or I can get you a person."
+    ]
+    assert replies[0]["buttons"] == [{"title": "Talk to a person", "payload": "/request_human"}]
+
+
+def test_request_for_a_person_hands_off_with_the_payload(rasa_url, sender):
+    say(rasa_url, sender, "my card was declined in a shop today")
+    replies = say(rasa_url, sender, "can I talk to a real person please")
+
+    assert texts(replies)[0].startswith("I'll get a person from our support team")
+    [handoff] = handoffs(replies)
+    assert handoff["reason"] == "requested"
+    assert handoff["topics"] == ["card_not_working"]
+    assert [turn["intent"] for turn in handoff["turns"]] == ["faq", "request_human"]
+    assert "card not working" in handoff["summary"]
+
+
+def test_callback_form_validates_and_books(rasa_url, sender):
+    assert texts(say(rasa_url, sender, "could someone ring me back please"))[0].startswith(
+        "Sure, someone from our team can call you back"
+    )
+    invalid = texts(say(rasa_url, sender, "not sure"))
+    assert invalid[0].startswith("That doesn't look like a phone number")
+    assert texts(say(rasa_url, sender, "+44 7700 900123"))[0].startswith("When is a good time to call?")
+
+    replies = say(rasa_url, sender, "tomorrow after 5pm")
+
+    assert texts(replies)[0] == (
+        "Thanks. We'll call you on +447700900123 (tomorrow after 5pm). The call will come from "
+        "0800 123 4567; we'll never ask for your full PIN or passcode."
+    )
+    [handoff] = handoffs(replies)
+    assert handoff["reason"] == "callback"
+    assert handoff["callback"] == {"phone": "+447700900123", "preferred_time": "tomorrow after 5pm"}
+
+
+def test_callback_form_can_be_left_for_a_person(rasa_url, sender):
+    say(rasa_url, sender, "please call me back")
+
+    replies = say(rasa_url, sender, "actually just get me a human agent")
+
+    assert handoffs(replies)[0]["reason"] == "requested"
+
+
+def test_conversation_is_kept_in_the_redis_tracker_store(rasa_url, redis_url, sender):
+    say(rasa_url, sender, "hi")
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert client.exists(f"support:tracker:{sender}") == 1
+        assert client.ttl(f"support:tracker:{sender}") > 0, "finished conversations expire"
+    finally:
+        client.delete(f"support:tracker:{sender}")
+        client.close()
