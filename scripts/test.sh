@@ -21,7 +21,7 @@ train_if_needed
 
 echo "==> rasa test (stories, failing on any wrong prediction)"
 "$VENV/bin/rasa" test core --model "$MODELS_DIR" --stories tests/stories \
-  --fail-on-prediction-errors --out "$RUN_DIR/results" --quiet
+  --e2e --fail-on-prediction-errors --out "$RUN_DIR/results" --quiet
 
 echo "==> pytest"
 "$VENV/bin/python" -m pytest -q --ignore=tests/actions "$@"

@@ -86,7 +86,7 @@ def test_callback_form_validates_and_books(rasa_url, sender):
     assert texts(say(rasa_url, sender, "could someone ring me back please"))[0].startswith(
         "Sure, someone from our team can call you back"
     )
-    invalid = texts(say(rasa_url, sender, "not sure"))
+    invalid = texts(say(rasa_url, sender, "07700"))
     assert invalid[0].startswith("That doesn't look like a phone number")
     assert texts(say(rasa_url, sender, "+44 7700 900123"))[0].startswith("When is a good time to call?")
 
@@ -99,6 +99,14 @@ def test_callback_form_validates_and_books(rasa_url, sender):
     [handoff] = handoffs(replies)
     assert handoff["reason"] == "callback"
     assert handoff["callback"] == {"phone": "+447700900123", "preferred_time": "tomorrow after 5pm"}
+
+
+def test_callback_form_can_be_cancelled(rasa_url, sender):
+    say(rasa_url, sender, "can you phone me later")
+
+    assert texts(say(rasa_url, sender, "no, forget it")) == [
+        "OK, I've cancelled the callback request. Is there anything else I can help with?"
+    ]
 
 
 def test_callback_form_can_be_left_for_a_person(rasa_url, sender):

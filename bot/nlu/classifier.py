@@ -157,7 +157,8 @@ class TopicClassifier(IntentClassifier, GraphComponent):
         labels = [message.get(INTENT_RESPONSE_KEY) or message.get(INTENT) for message in examples]
         if len(set(labels)) < 2:
             raise ValueError("TopicClassifier needs training examples of at least two intents.")
-        svm = LinearSVC(C=self._config["C"]).fit(self._features(examples), labels)
+        # Fixed seed: liblinear shuffles examples; the same data gives the same model.
+        svm = LinearSVC(C=self._config["C"], random_state=0).fit(self._features(examples), labels)
         self._labels = [str(label) for label in svm.classes_]
         if len(self._labels) == 2:
             # For two classes LinearSVC keeps one score: +s for the second, -s for the first.
