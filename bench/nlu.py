@@ -128,6 +128,28 @@ def accuracy_metrics(examples: Sequence[Example], labels: Sequence[str]) -> Dict
     return metrics
 
 
+SWEEP = (0.2, 0.3, 0.4, 0.5, 0.6)
+
+
+def threshold_sweep(
+    examples: Sequence[Example], parses: Sequence[Dict[str, Any]], top1: Sequence[str]
+) -> Dict[str, Dict[str, float]]:
+    """In-scope accuracy and out-of-scope recall had the fallback threshold been t."""
+    confidences = [
+        next((e["confidence"] for e in parse.get("intent_ranking") or [] if e["name"] != "nlu_fallback"), 0.0)
+        for parse in parses
+    ]
+    sweep = {}
+    for threshold in SWEEP:
+        labels = [label if confidence >= threshold else "nlu_fallback"
+                  for label, confidence in zip(top1, confidences)]
+        metrics = accuracy_metrics(examples, labels)
+        sweep[str(threshold)] = {
+            "in_scope_accuracy": metrics["in_scope_accuracy"], "oos_recall": metrics["oos_recall"]
+        }
+    return sweep
+
+
 def latency_ms(model_path: Path, texts: Sequence[str]) -> Dict[str, float]:
     """Single-message parse time, as a Rasa server parses each incoming message."""
     import asyncio
@@ -179,6 +201,8 @@ def run_one(pipeline: str, dataset: str) -> Dict[str, Any]:
             metrics = accuracy_metrics(examples, labels)
             top1 = [predicted_label(parse, ignore_fallback=True) for parse in parses]
             metrics["top1_accuracy"] = accuracy_metrics(examples, top1)["accuracy"]
+            if "oos_recall" in metrics:
+                metrics["threshold_sweep"] = threshold_sweep(examples, parses, top1)
             prefix = "" if name == dataset else f"{name}_"
             result.update({f"{prefix}{key}": value for key, value in metrics.items()})
             result[f"{prefix}test_examples"] = len(examples)
