@@ -10,6 +10,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.errors import reports_failures
 from actions.summary import handoff_payload
 
 __all__ = ["ActionSubmitCallback", "ValidateCallbackForm", "normalise_phone"]
@@ -62,6 +63,7 @@ class ActionSubmitCallback(Action):
     def name(self) -> Text:
         return "action_submit_callback"
 
+    @reports_failures
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:

@@ -5,15 +5,30 @@ from __future__ import annotations
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.errors import ACTION_ERROR_SLOT
 from actions.summary import handoff_payload
 
-__all__ = ["ActionHandoff"]
+__all__ = ["ActionHandoff", "HANDOFF_MESSAGES"]
+
+# What the customer reads, by reason; every other (stuck) reason gets the default.
+HANDOFF_MESSAGES: Dict[Text, Text] = {
+    "requested": "utter_handoff",
+    "frustration": "utter_handoff_frustrated",
+    "action_error": "utter_handoff_error",
+}
+STUCK_MESSAGE = "utter_handoff_stuck"
 
 
 class ActionHandoff(Action):
-    """Tells the customer a person is coming and signals the handoff to the bridge."""
+    """Tells the customer a person is coming and signals the handoff to the bridge.
+
+    The reason and evidence come from StuckDetectionPolicy (slots
+    ``handoff_reason``/``handoff_evidence``); they are cleared afterwards so the
+    next handoff starts clean.
+    """
 
     def name(self) -> Text:
         return "action_handoff"
@@ -21,6 +36,15 @@ class ActionHandoff(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        dispatcher.utter_message(response="utter_handoff")
-        dispatcher.utter_message(json_message=handoff_payload(tracker, reason="requested"))
-        return []
+        reason = tracker.get_slot("handoff_reason") or "requested"
+        evidence = tracker.get_slot("handoff_evidence") or {}
+        dispatcher.utter_message(response=HANDOFF_MESSAGES.get(reason, STUCK_MESSAGE))
+        dispatcher.utter_message(json_message=handoff_payload(tracker, reason=reason, evidence=evidence))
+        events: List[Dict[Text, Any]] = [
+            SlotSet("handoff_reason", None),
+            SlotSet("handoff_evidence", None),
+            SlotSet(ACTION_ERROR_SLOT, None),
+        ]
+        if tracker.active_loop.get("name"):
+            events.append(ActiveLoop(None))  # a person takes over: leave any form
+        return events

@@ -14,10 +14,20 @@ __all__ = ["BRAND_SLOTS", "REASON_DESCRIPTIONS", "handoff_payload", "user_turns"
 
 # Slots that hold configuration, not anything the customer told us.
 BRAND_SLOTS = frozenset({"bank_name", "help_url", "support_phone", "support_email", "requested_slot"})
+# Slots the handoff machinery itself uses; they are in the payload's own fields.
+HANDOFF_SLOTS = frozenset({"handoff_reason", "handoff_evidence", "action_error"})
 
 REASON_DESCRIPTIONS: Dict[Text, Text] = {
     "requested": "the customer asked for a person",
     "callback": "the customer asked to be called back",
+    "repeated_fallback": "the bot did not understand several messages in a row",
+    "bot_repeating": "the bot was about to repeat itself",
+    "customer_repeating": "the customer asked the same question again after it was answered",
+    "unresolved": "the customer said the answer did not help",
+    "frustration": "the customer is frustrated",
+    "action_error": "an action failed while serving the customer",
+    "ping_pong": "the customer kept switching between two questions",
+    "no_resolution": "a long conversation reached no resolution",
 }
 
 # How many of the latest customer messages the payload lists.
@@ -66,13 +76,17 @@ def _customer_slots(tracker: Tracker) -> Dict[Text, Any]:
     return {
         name: value
         for name, value in sorted(tracker.current_slot_values().items())
-        if name not in BRAND_SLOTS and value is not None
+        if name not in BRAND_SLOTS | HANDOFF_SLOTS and value is not None
     }
 
 
-def _summary_text(reason: Text, turns: List[Dict[Text, Any]], topics: List[Text]) -> Text:
+def _summary_text(
+    reason: Text, explanation: Optional[Text], turns: List[Dict[Text, Any]], topics: List[Text]
+) -> Text:
     reason_text = REASON_DESCRIPTIONS.get(reason, reason.replace("_", " "))
     parts = [f"Handed over because {reason_text}."]
+    if explanation and explanation != reason_text:
+        parts.append(f"({explanation[0].upper()}{explanation[1:]}.)")
     if topics:
         readable = ", ".join(topic.replace("_", " ") for topic in topics)
         parts.append(f"Topics the bot answered: {readable}.")
@@ -93,7 +107,7 @@ def handoff_payload(
     return {
         "handoff": {
             "reason": reason,
-            "summary": _summary_text(reason, turns, topics),
+            "summary": _summary_text(reason, (evidence or {}).get("explanation"), turns, topics),
             "topic": topics[-1] if topics else None,
             "topics": topics,
             "turns": turns[-RECENT_TURNS:],

@@ -17,6 +17,8 @@ export RASA_TELEMETRY_ENABLED=false
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 export HF_HUB_OFFLINE=1
 export SQLALCHEMY_SILENCE_UBER_WARNING=1
+# Rasa 3.6 and its pins import long-deprecated APIs; their warnings bury real output.
+export PYTHONWARNINGS=${PYTHONWARNINGS:-ignore::DeprecationWarning}
 export PYTHONPATH=$PROJECT_ROOT${PYTHONPATH:+:$PYTHONPATH}
 
 ensure_package() {

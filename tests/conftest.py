@@ -8,7 +8,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, Iterator
+from contextlib import contextmanager
+from typing import Dict, Iterator, Optional
 
 import pytest
 import requests
@@ -104,21 +105,23 @@ def redis_url() -> Iterator[str]:
     stop(process)
 
 
-@pytest.fixture(scope="session")
-def action_server_url() -> Iterator[str]:
+@contextmanager
+def running_action_server(extra_env: Optional[Dict[str, str]] = None) -> Iterator[str]:
     port = free_port()
     process, log = start(
-        "actions",
+        f"actions-{port}",
         [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(port), "--actions", "actions"],
-        base_env(),
+        {**base_env(), **(extra_env or {})},
     )
-    wait_until_up(f"http://127.0.0.1:{port}/health", process, log)
-    yield f"http://127.0.0.1:{port}/webhook"
-    stop(process)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/health", process, log)
+        yield f"http://127.0.0.1:{port}/webhook"
+    finally:
+        stop(process)
 
 
-@pytest.fixture(scope="session")
-def rasa_url(model_path: Path, redis_url: str, action_server_url: str) -> Iterator[str]:
+@contextmanager
+def running_rasa(model_path: Path, redis_url: str, action_server_url: str) -> Iterator[str]:
     """A Rasa server as `make run` starts it: REST channel, HTTP API, Redis stores."""
     port = free_port()
     redis_port = redis_url.rsplit(":", 1)[1].split("/")[0]
@@ -132,7 +135,7 @@ def rasa_url(model_path: Path, redis_url: str, action_server_url: str) -> Iterat
         "TRACKER_EXPIRY_SECONDS": "3600",
     }
     process, log = start(
-        "rasa",
+        f"rasa-{port}",
         [
             str(VENV_BIN / "rasa"), "run", "--enable-api", "--port", str(port),
             "--model", str(model_path), "--endpoints", "endpoints.yml",
@@ -140,6 +143,20 @@ def rasa_url(model_path: Path, redis_url: str, action_server_url: str) -> Iterat
         ],
         env,
     )
-    wait_until_up(f"http://127.0.0.1:{port}/status", process, log)
-    yield f"http://127.0.0.1:{port}"
-    stop(process)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/status", process, log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="session")
+def action_server_url() -> Iterator[str]:
+    with running_action_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def rasa_url(model_path: Path, redis_url: str, action_server_url: str) -> Iterator[str]:
+    with running_rasa(model_path, redis_url, action_server_url) as url:
+        yield url

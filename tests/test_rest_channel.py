@@ -52,12 +52,14 @@ def test_greets_with_the_bank_name(rasa_url, sender):
     assert "Northwind Bank" in reply[0] and "talk to a person" in reply[0]
 
 
-def test_answers_a_question_with_its_help_page(rasa_url, sender):
-    reply = texts(say(rasa_url, sender, "how can I add money to my account with a debit card?"))
+def test_answers_a_question_with_its_help_page_then_checks_it_helped(rasa_url, sender):
+    replies = say(rasa_url, sender, "how can I add money to my account with a debit card?")
 
-    assert len(reply) == 1
-    assert f"{BRAND_URL}/" in reply[0]
-    assert "{" not in reply[0], "every placeholder is filled from the brand slots"
+    answer, check = texts(replies)
+    assert f"{BRAND_URL}/" in answer
+    assert "{" not in answer, "every placeholder is filled from the brand slots"
+    assert check == "Did that answer your question?"
+    assert [button["payload"] for button in replies[1]["buttons"]] == ["/affirm", "/deny"]
 
 
 def test_admits_an_out_of_scope_question_and_offers_a_person(rasa_url, sender):
@@ -80,6 +82,25 @@ def test_request_for_a_person_hands_off_with_the_payload(rasa_url, sender):
     assert handoff["topics"] == ["card_not_working"]
     assert [turn["intent"] for turn in handoff["turns"]] == ["faq", "request_human"]
     assert "card not working" in handoff["summary"]
+    assert handoff["evidence"]["explanation"] == "the customer asked for a person"
+
+
+def test_stuck_conversation_hands_off_kindly_with_the_evidence(rasa_url, sender):
+    say(rasa_url, sender, "my refund from the shop isn't showing")
+    replies = say(rasa_url, sender, "no")
+
+    assert texts(replies)[0].startswith("I'm not getting this right, sorry. Let me get a person")
+    [handoff] = handoffs(replies)
+    assert handoff["reason"] == "unresolved"
+    assert handoff["summary"].startswith("Handed over because the customer said the answer did not help.")
+    assert [turn["turn"] for turn in handoff["evidence"]["turns"]] == [1, 2]
+
+
+def test_after_a_handoff_the_bot_does_not_hand_off_again_for_old_reasons(rasa_url, sender):
+    say(rasa_url, sender, "qwpoeiru")
+    assert handoffs(say(rasa_url, sender, "zxmnbv"))[0]["reason"] == "repeated_fallback"
+
+    assert handoffs(say(rasa_url, sender, "hello")) == []
 
 
 def test_callback_form_validates_and_books(rasa_url, sender):
@@ -105,7 +126,7 @@ def test_callback_form_can_be_cancelled(rasa_url, sender):
     say(rasa_url, sender, "can you phone me later")
 
     assert texts(say(rasa_url, sender, "no, forget it")) == [
-        "OK, I've cancelled the callback request. Is there anything else I can help with?"
+        "OK, I've cancelled the callback request. If you need anything else, just ask."
     ]
 
 

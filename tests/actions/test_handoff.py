@@ -1,3 +1,4 @@
+from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff import ActionHandoff
@@ -10,7 +11,7 @@ def test_handoff_tells_the_customer_and_sends_the_payload(faq_then_human):
 
     events = ActionHandoff().run(dispatcher, faq_then_human, domain={})
 
-    assert events == []
+    assert events == CLEARED
     assert dispatcher.messages[0]["response"] == "utter_handoff"
     handoff = dispatcher.messages[1]["custom"]["handoff"]
     assert handoff["reason"] == "requested"
@@ -27,6 +28,51 @@ def test_handoff_tells_the_customer_and_sends_the_payload(faq_then_human):
         "Topics the bot answered: card arrival, top up. 3 customer message(s). "
         'Last message: "let me talk to a real person".'
     )
+
+
+CLEARED = [SlotSet("handoff_reason", None), SlotSet("handoff_evidence", None), SlotSet("action_error", None)]
+
+
+def test_a_stuck_handoff_carries_the_policy_reason_and_evidence():
+    evidence = {"explanation": "the bot could not help with 2 messages in a row", "in_a_row": 2}
+    tracker = make_tracker(
+        [user_event("asdf", "nlu_fallback", 0.2), user_event("qwer", "nlu_fallback", 0.1)],
+        slots={"handoff_reason": "repeated_fallback", "handoff_evidence": evidence},
+    )
+    dispatcher = CollectingDispatcher()
+
+    events = ActionHandoff().run(dispatcher, tracker, domain={})
+
+    assert events == CLEARED
+    assert dispatcher.messages[0]["response"] == "utter_handoff_stuck"
+    handoff = dispatcher.messages[1]["custom"]["handoff"]
+    assert handoff["reason"] == "repeated_fallback"
+    assert handoff["evidence"] == evidence
+    assert handoff["slots"] == {}
+    assert handoff["summary"].startswith(
+        "Handed over because the bot did not understand several messages in a row. "
+        "(The bot could not help with 2 messages in a row.)"
+    )
+
+
+def test_handoff_words_follow_the_reason():
+    for reason, response in [("frustration", "utter_handoff_frustrated"), ("action_error", "utter_handoff_error")]:
+        dispatcher = CollectingDispatcher()
+        tracker = make_tracker([user_event("x", "complain", 0.9)], slots={"handoff_reason": reason})
+
+        ActionHandoff().run(dispatcher, tracker, domain={})
+
+        assert dispatcher.messages[0]["response"] == response
+
+
+def test_handoff_leaves_an_active_form():
+    tracker = make_tracker(
+        [user_event("get me a person", "request_human", 0.97)], active_loop={"name": "callback_form"}
+    )
+
+    events = ActionHandoff().run(CollectingDispatcher(), tracker, domain={})
+
+    assert events == CLEARED + [ActiveLoop(None)]
 
 
 def test_summary_of_a_conversation_with_no_questions():

@@ -1,0 +1,324 @@
+"""The triggers that decide a conversation is stuck, as pure functions of its turns.
+
+Every trigger has a name (it becomes the handoff ``reason``), can be switched
+off, and reports the evidence it acted on, so an agent (or a developer reading
+a log) can see why the bot gave up. Thresholds come from ``config.yml``
+(see docs/stuck-detection.md).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from bot.stuck.conversation import Turn
+
+__all__ = ["TRIGGERS", "DetectorConfig", "StuckDetector", "Verdict"]
+
+TRIGGERS: Tuple[str, ...] = (
+    "action_error",
+    "requested",
+    "frustration",
+    "unresolved",
+    "repeated_fallback",
+    "ping_pong",
+    "customer_repeating",
+    "bot_repeating",
+    "no_resolution",
+)
+"""Every trigger, in the order they are checked: the first that fires wins."""
+
+# Messages the bot could not act on: not understood, out of scope, or too vague
+# to say what the customer needs ("help", "the thing from before").
+NOT_UNDERSTOOD_INTENTS = frozenset({"nlu_fallback", "out_of_scope", "need_help"})
+RESOLVED_INTENTS = frozenset({"thank", "goodbye", "affirm"})
+# Saying thanks or goodbye again is politeness, not a loop.
+POLITE_CLOSINGS = frozenset({"thank", "goodbye"})
+# Capitals in these are enthusiasm or habit ("OK THANKS"), not shouting.
+FRIENDLY_INTENTS = frozenset({"thank", "goodbye", "affirm", "greet"})
+CHECK_QUESTION = "utter_did_that_help"
+
+# Compares two customer messages: 1.0 for the same meaning, 0.0 for unrelated.
+Similarity = Callable[[str, str], float]
+
+
+# Phrases that carry a trigger even inside a message the NLU files elsewhere
+# ("my card was stolen, I need to speak to someone now" is an FAQ question *and*
+# a request for a person). Matched case-insensitively; configurable.
+REQUEST_PATTERNS: Tuple[str, ...] = (
+    r"\b(speak|talk|chat|connect me|put me through|transfer me)\b.{0,20}\b(to|with)\b.{0,15}"
+    r"\b(someone|somebody|a person|a human|an? (real|actual|live) person|an? agent|an? advisor|"
+    r"an? adviser|an? representative|an? operator|a manager|your staff|a member of staff|"
+    r"customer service)\b",
+    r"\b(real|actual|live) (person|human|agent)\b",
+    r"\bhuman,? please\b",
+    r"\b(get|give|find) me (a|an|some) (human|person|agent|representative|operator)\b",
+    r"\b(a|an|some) (human|person|agent|representative|operator) (to )?"
+    r"(explain|help|look|call|sort|deal|check)",
+)
+FRUSTRATION_PATTERNS: Tuple[str, ...] = (
+    r"\b(useless|pointless|pathetic|ridiculous|rubbish|hopeless|stupid|idiotic|absurd)\b",
+    r"\b(waste of (my )?time|fed up|sick of|not helping|no help at all|worst service)\b",
+    r"\bthis is (a joke|a nightmare|unacceptable)\b",
+)
+UNRESOLVED_PATTERNS: Tuple[str, ...] = (
+    r"\b(did ?n[o']?t|does ?n[o']?t|has ?n[o']?t|not) (help|answer|solve|fix|work)(ed)?\b",
+    r"\bstill (not|n[o']?t|does ?n[o']?t|do ?n[o']?t|is ?n[o']?t|has ?n[o']?t|won[o']?t|can[o']?t) ",
+    r"\bnot what i (asked|meant|wanted)\b",
+    r"\bi (already|allready) (tried|did) (that|this|it)\b",
+)
+
+
+def _matches(patterns: Sequence[str], text: str) -> List[str]:
+    return [match.group(0) for pattern in patterns for match in [re.search(pattern, text, re.IGNORECASE)] if match]
+
+
+def _normalised(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def exact_similarity(first: str, second: str) -> float:
+    """Fallback similarity: 1.0 when the messages have the same words."""
+    return 1.0 if _normalised(first) == _normalised(second) else 0.0
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Thresholds of the triggers; the defaults are those in config.yml."""
+
+    triggers: Tuple[str, ...] = TRIGGERS
+    request_min_confidence: float = 0.5
+    fallback_limit: int = 2
+    same_response_limit: int = 2
+    repeat_window: int = 3
+    repeat_similarity: float = 0.9
+    frustration_min_confidence: float = 0.5
+    shouting_min_letters: int = 10
+    shouting_ratio: float = 0.7
+    punctuation_run: int = 3
+    max_turns_without_resolution: int = 10
+    request_patterns: Tuple[str, ...] = REQUEST_PATTERNS
+    frustration_patterns: Tuple[str, ...] = FRUSTRATION_PATTERNS
+    unresolved_patterns: Tuple[str, ...] = UNRESOLVED_PATTERNS
+
+    def __post_init__(self) -> None:
+        unknown = set(self.triggers) - set(TRIGGERS)
+        if unknown:
+            raise ValueError(f"Unknown stuck triggers {sorted(unknown)}; known: {list(TRIGGERS)}")
+        for name in ("fallback_limit", "same_response_limit", "repeat_window", "punctuation_run",
+                     "max_turns_without_resolution"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A trigger fired: its name, one sentence for a person, and the evidence."""
+
+    reason: str
+    explanation: str
+    evidence: Dict[str, Any] = field(default_factory=dict)
+
+
+def _turn_evidence(turns: Sequence[Turn], numbers: Sequence[int]) -> List[Dict[str, Any]]:
+    """The customer turns (1-based numbers) a verdict rests on."""
+    evidence = []
+    for number in numbers:
+        turn = turns[number - 1]
+        entry: Dict[str, Any] = {
+            "turn": number,
+            "text": turn.text,
+            "intent": turn.intent,
+            "confidence": round(turn.confidence, 3),
+        }
+        if turn.topic:
+            entry["topic"] = turn.topic
+        evidence.append(entry)
+    return evidence
+
+
+class StuckDetector:
+    """Checks the latest customer turn against every enabled trigger."""
+
+    def __init__(self, config: DetectorConfig, similarity: Similarity = exact_similarity) -> None:
+        self.config = config
+        self._similarity = similarity
+        self._checks: Dict[str, Callable[[List[Turn]], Optional[Verdict]]] = {
+            "action_error": self._action_error,
+            "requested": self._requested,
+            "frustration": self._frustration,
+            "unresolved": self._unresolved,
+            "repeated_fallback": self._repeated_fallback,
+            "ping_pong": self._ping_pong,
+            "customer_repeating": self._customer_repeating,
+            "bot_repeating": self._bot_repeating,
+            "no_resolution": self._no_resolution,
+        }
+
+    def check(self, turns: Sequence[Turn]) -> Optional[Verdict]:
+        """The first trigger that fires on the latest turn, or None."""
+        if not turns:
+            return None
+        history = list(turns)
+        for name in TRIGGERS:
+            if name in self.config.triggers:
+                verdict = self._checks[name](history)
+                if verdict:
+                    return verdict
+        return None
+
+    # ---- the triggers -----------------------------------------------------
+
+    def _action_error(self, turns: List[Turn]) -> Optional[Verdict]:
+        error = turns[-1].action_error
+        if not error:
+            return None
+        return Verdict(
+            "action_error",
+            f"an action failed while serving the customer ({error.get('action')}: {error.get('error')})",
+            {"error": error, "turns": _turn_evidence(turns, [len(turns)])},
+        )
+
+    def _requested(self, turns: List[Turn]) -> Optional[Verdict]:
+        latest = turns[-1]
+        by_intent = latest.intent == "request_human" and latest.confidence >= self.config.request_min_confidence
+        phrases = _matches(self.config.request_patterns, latest.text)
+        if not (by_intent or phrases):
+            return None
+        evidence: Dict[str, Any] = {"turns": _turn_evidence(turns, [len(turns)])}
+        if phrases:
+            evidence["phrases"] = phrases
+        return Verdict("requested", "the customer asked for a person", evidence)
+
+    def _frustration(self, turns: List[Turn]) -> Optional[Verdict]:
+        latest = turns[-1]
+        signals = []
+        if latest.intent == "complain" and latest.confidence >= self.config.frustration_min_confidence:
+            signals.append("complaint")
+        letters = [character for character in latest.text if character.isalpha()]
+        if len(letters) >= self.config.shouting_min_letters and latest.intent not in FRIENDLY_INTENTS:
+            capitals = sum(character.isupper() for character in letters) / len(letters)
+            if capitals >= self.config.shouting_ratio:
+                signals.append("shouting")
+        if re.search("[!?]{%d,}" % self.config.punctuation_run, latest.text):
+            signals.append("repeated punctuation")
+        phrases = _matches(self.config.frustration_patterns, latest.text)
+        if phrases:
+            signals.append("frustrated words")
+        if not signals:
+            return None
+        evidence: Dict[str, Any] = {"signals": signals, "turns": _turn_evidence(turns, [len(turns)])}
+        if phrases:
+            evidence["phrases"] = phrases
+        return Verdict("frustration", f"the customer is frustrated ({', '.join(signals)})", evidence)
+
+    def _unresolved(self, turns: List[Turn]) -> Optional[Verdict]:
+        latest = turns[-1]
+        answered = [turn.topic for turn in turns[:-1] if turn.answered]
+        # "still hasn't arrived" opens many first questions: a phrase only says the
+        # answer failed when there was an answer, and the message is not a new topic.
+        phrases = (
+            _matches(self.config.unresolved_patterns, latest.text)
+            if answered and latest.topic in (None, answered[-1])
+            else []
+        )
+        said_so = latest.intent == "not_helped" or bool(phrases)
+        answered_no = (
+            latest.intent == "deny"
+            and len(turns) > 1
+            and turns[-2].last_bot_action == CHECK_QUESTION
+        )
+        if not (said_so or answered_no):
+            return None
+        previous = next((number for number in range(len(turns) - 1, 0, -1) if turns[number - 1].topic), None)
+        numbers = ([previous] if previous else []) + [len(turns)]
+        how = "said the answer did not help" if said_so else 'answered "no" to "did that answer your question?"'
+        evidence: Dict[str, Any] = {"turns": _turn_evidence(turns, numbers)}
+        if phrases:
+            evidence["phrases"] = phrases
+        return Verdict("unresolved", f"the customer {how}", evidence)
+
+    def _repeated_fallback(self, turns: List[Turn]) -> Optional[Verdict]:
+        count = 0
+        for turn in reversed(turns):
+            if turn.intent not in NOT_UNDERSTOOD_INTENTS:
+                break
+            count += 1
+        if count < self.config.fallback_limit:
+            return None
+        numbers = list(range(len(turns) - count + 1, len(turns) + 1))
+        return Verdict(
+            "repeated_fallback",
+            f"the bot could not help with {count} messages in a row",
+            {"in_a_row": count, "turns": _turn_evidence(turns, numbers)},
+        )
+
+    def _ping_pong(self, turns: List[Turn]) -> Optional[Verdict]:
+        latest = turns[-1]
+        if not latest.topic:
+            return None
+        answered = [number for number in range(1, len(turns) + 1) if turns[number - 1].topic]
+        if len(answered) < 3:
+            return None
+        first, second, third = (turns[number - 1].topic for number in answered[-3:])
+        if not (first == third != second):
+            return None
+        return Verdict(
+            "ping_pong",
+            f"the customer keeps switching between {first} and {second}",
+            {"topics": [first, second], "turns": _turn_evidence(turns, answered[-3:])},
+        )
+
+    def _customer_repeating(self, turns: List[Turn]) -> Optional[Verdict]:
+        latest = turns[-1]
+        number = len(turns)
+        window = range(max(1, number - self.config.repeat_window), number)
+        for earlier in reversed(window):
+            previous = turns[earlier - 1]
+            if not previous.answered:
+                continue
+            same_topic = latest.topic is not None and latest.topic == previous.topic
+            similarity = self._similarity(latest.text, previous.text)
+            if same_topic or similarity >= self.config.repeat_similarity:
+                how = "the same question" if same_topic else "a near-identical message"
+                return Verdict(
+                    "customer_repeating",
+                    f"the customer asked {how} again after it was answered ({previous.topic})",
+                    {
+                        "topic": previous.topic,
+                        "similarity": round(similarity, 3),
+                        "turns": _turn_evidence(turns, [earlier, number]),
+                    },
+                )
+        return None
+
+    def _bot_repeating(self, turns: List[Turn]) -> Optional[Verdict]:
+        latest = turns[-1]
+        if latest.intent in POLITE_CLOSINGS:
+            return None
+        earlier = [turn for turn in turns[:-1] if turn.label == latest.label and turn.responses]
+        if not earlier:
+            return None
+        expected = earlier[-1].responses[0]
+        sent = sum(turn.responses.count(expected) for turn in turns[:-1])
+        if sent < self.config.same_response_limit:
+            return None
+        numbers = [n for n in range(1, len(turns)) if expected in turns[n - 1].responses] + [len(turns)]
+        return Verdict(
+            "bot_repeating",
+            f"the bot was about to repeat a reply it had already sent {sent} times ({expected})",
+            {"response": expected, "times_sent": sent, "turns": _turn_evidence(turns, numbers)},
+        )
+
+    def _no_resolution(self, turns: List[Turn]) -> Optional[Verdict]:
+        if len(turns) < self.config.max_turns_without_resolution:
+            return None
+        if any(turn.intent in RESOLVED_INTENTS for turn in turns):
+            return None
+        topics = sorted({turn.topic for turn in turns if turn.topic})
+        return Verdict(
+            "no_resolution",
+            f"{len(turns)} messages without the customer's problem being resolved",
+            {"turn_count": len(turns), "topics": topics},
+        )

@@ -1,0 +1,219 @@
+"""The stuck triggers on hand-made turns: no Rasa, no sockets."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import List, Optional
+
+import pytest
+
+from bot.stuck import DetectorConfig, StuckDetector, Turn, turns_since_last_handoff
+from bot.stuck.detector import TRIGGERS
+
+
+def faq(text: str, topic: str, answered: bool = True) -> Turn:
+    if not answered:
+        return Turn(text, "faq", 0.9, topic=topic)
+    return Turn(
+        text, "faq", 0.9, topic=topic,
+        responses=[f"utter_faq/{topic}", "utter_did_that_help"],
+        actions=["utter_faq", "utter_did_that_help", "action_listen"],
+    )
+
+
+def said(text: str, intent: str, response: Optional[str] = None, confidence: float = 0.95) -> Turn:
+    if not response:
+        return Turn(text, intent, confidence)
+    return Turn(text, intent, confidence, responses=[response], actions=[response, "action_listen"])
+
+
+def check(turns: List[Turn], **config) -> Optional[str]:
+    verdict = StuckDetector(DetectorConfig(**config)).check(turns)
+    return verdict.reason if verdict else None
+
+
+def test_nothing_fires_on_a_normal_conversation():
+    turns = [
+        said("hi", "greet", "utter_greet"),
+        faq("my card hasn't arrived", "card_arrival"),
+        said("yes", "affirm", "utter_glad"),
+        faq("how do I top up", "top_up"),
+        said("no thanks", "deny", "utter_no_problem"),
+        said("thanks, bye", "goodbye"),
+    ]
+
+    assert check(turns) is None
+
+
+def test_requested_by_intent_or_by_phrase_inside_another_question():
+    assert check([said("agent please", "request_human")]) == "requested"
+    assert check([faq("my card was stolen, I need to speak to someone now", "lost_or_stolen_card", False)]) == (
+        "requested"
+    )
+    assert check([said("agent?", "request_human", confidence=0.3)]) is None
+
+
+def test_repeated_fallback_needs_n_in_a_row():
+    turns = [said("asdf", "nlu_fallback", "utter_default"), said("the weather?", "out_of_scope")]
+
+    assert check(turns) == "repeated_fallback"
+    assert check(turns[1:]) is None
+    assert check(turns, fallback_limit=3) is None
+    recovered = [said("asdf", "nlu_fallback", "utter_default"), faq("top up?", "top_up", False)]
+    assert check(recovered) is None
+
+
+def test_bot_repeating_blocks_the_third_identical_reply():
+    turns = [said("ok", "affirm", "utter_how_can_i_help"), said("ok", "affirm", "utter_how_can_i_help")]
+
+    assert check(turns + [said("okay", "affirm")]) == "bot_repeating"
+    assert check(turns[:1] + [said("okay", "affirm")]) is None
+    assert check(turns + [said("okay", "affirm")], same_response_limit=3) is None
+
+
+def test_thanking_again_is_not_a_loop():
+    thanks = [said("thanks", "thank", "utter_you_are_welcome") for _ in range(2)]
+
+    assert check(thanks + [said("thank you", "thank")]) is None
+
+
+def test_customer_repeating_the_same_topic_within_the_window():
+    first = faq("where is my refund", "refund_not_showing")
+    again = faq("I still can't see the refund", "refund_not_showing", answered=False)
+
+    assert check([first, again]) in ("customer_repeating", "unresolved")
+    assert check([first, again], triggers=("customer_repeating",)) == "customer_repeating"
+    spaced = [first] + [faq(f"question {n}", f"topic_{n}") for n in range(3)] + [again]
+    assert check(spaced, triggers=("customer_repeating",)) is None
+
+
+def test_customer_repeating_a_near_identical_message_uses_the_similarity():
+    first = faq("how do I reset my passcode", "password_reset")
+    misread = Turn("how do I reset my passcode?", "nlu_fallback", 0.3)
+
+    detector = StuckDetector(DetectorConfig(triggers=("customer_repeating",)))
+    verdict = detector.check([first, misread])
+
+    assert verdict is not None and verdict.evidence["similarity"] == 1.0
+    assert [entry["turn"] for entry in verdict.evidence["turns"]] == [1, 2]
+
+
+def test_unresolved_by_intent_by_answering_no_to_the_check_and_by_phrase():
+    answered = faq("my transfer hasn't arrived", "transfer_not_received")
+
+    assert check([answered, said("that didn't help", "not_helped")]) == "unresolved"
+    assert check([answered, said("no", "deny")]) == "unresolved"
+    assert check([answered, said("it still isn't there", "greet")]) == "unresolved"
+
+
+def test_no_after_anything_else_and_still_in_a_first_question_are_not_unresolved():
+    assert check([said("thanks", "thank", "utter_you_are_welcome"), said("no thanks", "deny")]) is None
+    assert check([faq("my card still hasn't arrived", "card_arrival", answered=False)]) is None
+    other_topic = [faq("ATM fees?", "fees"), faq("my transfer still hasn't arrived", "transfer_not_received", False)]
+    assert check(other_topic) is None
+
+
+@pytest.mark.parametrize(
+    "text, signal",
+    [
+        ("WHERE IS MY MONEY", "shouting"),
+        ("why does this take so long!!!", "repeated punctuation"),
+        ("this is ridiculous", "frustrated words"),
+    ],
+)
+def test_frustration_signals(text, signal):
+    verdict = StuckDetector(DetectorConfig()).check([said(text, "faq")])
+
+    assert verdict is not None and verdict.reason == "frustration"
+    assert signal in verdict.evidence["signals"]
+
+
+def test_no_false_frustration_on_short_capitals_or_a_plain_no():
+    assert check([said("OK THANKS VERY MUCH", "thank")]) is None
+    assert check([said("CARD LOST", "faq")]) is None
+    assert check([said("no thanks", "deny")]) is None
+    assert check([said("really??", "out_of_scope")]) is None
+
+
+def test_ping_pong_between_two_topics():
+    turns = [faq("fees?", "fees"), faq("top up?", "top_up"), faq("and the fee again?", "fees", False)]
+
+    assert check(turns) == "ping_pong"
+
+
+def test_no_resolution_after_many_turns_without_thanks():
+    topics = [faq(f"question {n}", f"topic_{n}") for n in range(9)]
+
+    assert check(topics + [faq("one more", "topic_x", False)]) == "no_resolution"
+    assert check(topics[:8] + [said("thanks", "thank", "utter_you_are_welcome"), faq("more", "t", False)]) is None
+
+
+def test_action_error_comes_first():
+    failed = said("07700 900123", "nlu_fallback")
+    failed.action_error = {"action": "action_submit_callback", "error": "TimeoutError"}
+
+    verdict = StuckDetector(DetectorConfig()).check([failed])
+
+    assert verdict is not None and verdict.reason == "action_error"
+    assert verdict.evidence["error"]["action"] == "action_submit_callback"
+
+
+def test_switched_off_triggers_never_fire():
+    assert check([said("agent please", "request_human")], triggers=tuple(t for t in TRIGGERS if t != "requested")) is None
+
+
+def test_bad_configuration_is_refused():
+    with pytest.raises(ValueError, match="Unknown stuck triggers"):
+        DetectorConfig(triggers=("requested", "bored"))
+    with pytest.raises(ValueError, match="fallback_limit"):
+        DetectorConfig(fallback_limit=0)
+
+
+def user(text: str, intent: str, confidence: float = 0.9, answer: Optional[str] = None) -> dict:
+    parse = {"intent": {"name": intent, "confidence": confidence}}
+    if answer:
+        parse["response_selector"] = {"faq": {"response": {"intent_response_key": answer}}}
+    return {"event": "user", "text": text, "parse_data": parse}
+
+
+def test_turns_are_built_from_events_and_restart_after_a_handoff():
+    events = [
+        {"event": "action", "name": "action_session_start"},
+        user("agent", "request_human"),
+        {"event": "action", "name": "action_handoff"},
+        {"event": "bot", "text": "A person is coming", "metadata": {"utter_action": "utter_handoff"}},
+        {"event": "action", "name": "action_listen"},
+        user("my card is late", "faq", 0.8, "faq/card_arrival"),
+        {"event": "action", "name": "utter_faq"},
+        {"event": "bot", "text": "Cards take...", "metadata": {"utter_action": "utter_faq/card_arrival"}},
+        {"event": "action", "name": "action_listen"},
+        user("call me", "request_callback"),
+    ]
+
+    turns = turns_since_last_handoff(events)
+
+    assert [dataclasses.astuple(turn)[:4] for turn in turns] == [
+        ("my card is late", "faq", 0.8, "card_arrival"),
+        ("call me", "request_callback", 0.9, None),
+    ]
+    assert turns[0].responses == ["utter_faq/card_arrival"]
+    assert turns[0].actions == ["utter_faq", "action_listen"]
+
+
+def test_a_custom_action_that_produced_nothing_counts_as_failed():
+    events = [user("call me back", "request_callback"), {"event": "action", "name": "action_submit_callback"}]
+
+    [turn] = turns_since_last_handoff(events)
+
+    assert turn.action_error == {"action": "action_submit_callback", "error": "no response"}
+
+
+def test_an_action_error_slot_is_reported():
+    error = {"action": "action_submit_callback", "error": "InjectedFailure"}
+    events = [
+        user("tomorrow", "nlu_fallback"),
+        {"event": "action", "name": "action_submit_callback"},
+        {"event": "slot", "name": "action_error", "value": error},
+    ]
+
+    assert turns_since_last_handoff(events)[0].action_error == error
