@@ -148,3 +148,25 @@ def test_conversation_is_kept_in_the_redis_tracker_store(rasa_url, redis_url, se
     finally:
         client.delete(f"support:tracker:{sender}")
         client.close()
+
+
+@pytest.mark.parametrize(
+    "messages, reasons",
+    [
+        (["can I talk to a person"], {"requested"}),
+        (["asdfgh", "what's the weather"], {"repeated_fallback"}),
+        (["my refund isn't showing", "no"], {"unresolved"}),
+        (["where is my refund", "I still can't see my refund"], {"customer_repeating", "unresolved"}),
+        (["THIS IS RIDICULOUS"], {"frustration"}),
+        (["ok", "ok", "ok"], {"bot_repeating"}),
+        (["fees?", "how do I top up", "and the fees again?"], {"ping_pong"}),
+    ],
+)
+def test_the_readme_trigger_examples_hand_over_on_their_last_message(rasa_url, sender, messages, reasons):
+    """The table in README.md "Talking to the bot" stays true."""
+    for message in messages[:-1]:
+        assert handoffs(say(rasa_url, sender, message)) == [], message
+
+    [handoff] = handoffs(say(rasa_url, sender, messages[-1]))
+
+    assert handoff["reason"] in reasons
