@@ -17,7 +17,7 @@ __all__ = ["ActionSubmitCallback", "ValidateCallbackForm", "normalise_phone"]
 
 # E.164 allows at most 15 digits; national numbers have at least 7.
 _MIN_DIGITS, _MAX_DIGITS = 7, 15
-_PHONE_CHARACTERS = re.compile(r"^\+?[\d\s().-]+$")
+_PHONE_CHARACTERS = re.compile(r"^\+?[0-9\s().-]+$", re.ASCII)
 MAX_TIME_LENGTH = 100
 
 
@@ -26,7 +26,7 @@ def normalise_phone(text: Text) -> Text:
     candidate = text.strip()
     if not _PHONE_CHARACTERS.match(candidate):
         return ""
-    digits = re.sub(r"\D", "", candidate)
+    digits = re.sub(r"[^0-9]", "", candidate)
     if not _MIN_DIGITS <= len(digits) <= _MAX_DIGITS:
         return ""
     return ("+" if candidate.startswith("+") else "") + digits

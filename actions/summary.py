@@ -30,8 +30,9 @@ REASON_DESCRIPTIONS: Dict[Text, Text] = {
     "no_resolution": "a long conversation reached no resolution",
 }
 
-# How many of the latest customer messages the payload lists.
+# How many of the latest customer messages the payload lists, and how much of each.
 RECENT_TURNS = 10
+MAX_TEXT = 500
 
 
 def user_turns(tracker: Tracker) -> List[Dict[Text, Any]]:
@@ -43,7 +44,7 @@ def user_turns(tracker: Tracker) -> List[Dict[Text, Any]]:
         parse = event.get("parse_data") or {}
         intent = parse.get("intent") or {}
         turn: Dict[Text, Any] = {
-            "text": event.get("text") or "",
+            "text": (event.get("text") or "")[:MAX_TEXT],
             "intent": intent.get("name"),
             "confidence": round(float(intent.get("confidence") or 0.0), 3),
         }
@@ -64,10 +65,13 @@ def _selected_answer(parse: Dict[Text, Any]) -> Optional[Text]:
 
 
 def _topics(turns: List[Dict[Text, Any]]) -> List[Text]:
+    """FAQ topics the customer asked about, each once, the most recent last."""
     topics: List[Text] = []
     for turn in turns:
         topic = turn.get("topic")
-        if topic and topic not in topics:
+        if topic:
+            if topic in topics:
+                topics.remove(topic)
             topics.append(topic)
     return topics
 
@@ -89,9 +93,9 @@ def _summary_text(
         parts.append(f"({explanation[0].upper()}{explanation[1:]}.)")
     if topics:
         readable = ", ".join(topic.replace("_", " ") for topic in topics)
-        parts.append(f"Topics the bot answered: {readable}.")
+        parts.append(f"Topics asked about: {readable}.")
     else:
-        parts.append("The bot answered no support question.")
+        parts.append("No support topic was recognised.")
     parts.append(f"{len(turns)} customer message(s).")
     if turns:
         parts.append(f'Last message: "{turns[-1]["text"]}".')

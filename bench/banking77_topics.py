@@ -1,6 +1,6 @@
 """Which of the bot's FAQ answers is right for each BANKING77 category.
 
-BANKING77 holds real customers' questions to a bank; 60 of its 77 categories
+BANKING77 holds real customers' questions to a bank; 64 of its 77 categories
 ask about something one of our 25 FAQ topics answers. Its sentences are never
 training data (shared/datasets/README.md): they measure how the bot copes with
 real phrasings it has never seen. Where a question honestly fits two answers

@@ -12,7 +12,9 @@ Data sets (shared/datasets, benchmark use only):
   bot        the project's own data/; tested on tests/nlu/unseen_*.yml and on the
              BANKING77 questions whose category one of the 25 FAQ answers covers
              (bench/banking77_topics.py).
-Each (pipeline, data set) runs in its own process so that peak memory is its own.
+The data sets are read from ../shared/datasets beside the repository, or from
+DATASETS_DIR. Each (pipeline, data set) runs in its own process so that peak
+memory is its own.
 Results: a Markdown table on stdout and JSON in .run/bench/nlu.json.
 """
 
@@ -117,12 +119,14 @@ def accuracy_metrics(examples: Sequence[Example], labels: Sequence[str]) -> Dict
             for (_, accepted), predicted in zip(examples, labels)]
     in_scope = [i for i, (_, accepted) in enumerate(examples) if not set(accepted) & OUT_OF_SCOPE]
     out_scope = [i for i, (_, accepted) in enumerate(examples) if set(accepted) & OUT_OF_SCOPE]
-    metrics = {
+    if not labels:
+        raise ValueError("no test examples")
+    metrics: Dict[str, float] = {
         "accuracy": sum(g == p for g, p in zip(gold, labels)) / len(labels),
-        "macro_f1": f1_score(gold, list(labels), average="macro", labels=sorted(set(gold))),
+        "macro_f1": float(f1_score(gold, list(labels), average="macro", labels=sorted(set(gold)))),
         "fallback_rate": sum(label == "nlu_fallback" for label in labels) / len(labels),
     }
-    if out_scope:
+    if out_scope and in_scope:
         metrics["in_scope_accuracy"] = sum(gold[i] == labels[i] for i in in_scope) / len(in_scope)
         metrics["oos_recall"] = sum(labels[i] in OUT_OF_SCOPE for i in out_scope) / len(out_scope)
     return metrics
@@ -201,10 +205,10 @@ def run_one(pipeline: str, dataset: str) -> Dict[str, Any]:
             metrics = accuracy_metrics(examples, labels)
             top1 = [predicted_label(parse, ignore_fallback=True) for parse in parses]
             metrics["top1_accuracy"] = accuracy_metrics(examples, top1)["accuracy"]
-            if "oos_recall" in metrics:
-                metrics["threshold_sweep"] = threshold_sweep(examples, parses, top1)
             prefix = "" if name == dataset else f"{name}_"
             result.update({f"{prefix}{key}": value for key, value in metrics.items()})
+            if "oos_recall" in metrics:
+                result[f"{prefix}threshold_sweep"] = threshold_sweep(examples, parses, top1)
             result[f"{prefix}test_examples"] = len(examples)
         first_test = next(iter(test_sets.values()))
         result.update(latency_ms(model_path, [text for text, _ in first_test[:LATENCY_SAMPLES]]))

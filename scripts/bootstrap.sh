@@ -34,7 +34,7 @@ find_python310() {
 
 if [ ! -x "$VENV/bin/python" ]; then
   python310=$(find_python310) || {
-    echo "error: Rasa 3.6 needs Python 3.10 (or 3.8/3.9); none found." >&2
+    echo "error: this project runs Rasa 3.6 on Python 3.10; no Python 3.10 found." >&2
     echo "       Install it (e.g. 'pyenv install 3.10.13') or set PYTHON=/path/to/python3.10." >&2
     exit 1
   }

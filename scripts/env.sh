@@ -10,6 +10,7 @@ export RASA_PORT=${RASA_PORT:-5005}
 export ACTION_PORT=${ACTION_PORT:-5055}
 export ACTION_SERVER_URL=${ACTION_SERVER_URL:-http://127.0.0.1:$ACTION_PORT/webhook}
 export LOCAL_REDIS_PORT=${LOCAL_REDIS_PORT:-6380}
+export RASA_INTERFACE=${RASA_INTERFACE:-127.0.0.1}
 export TRACKER_EXPIRY_SECONDS=${TRACKER_EXPIRY_SECONDS:-604800}
 
 # Rasa, TensorFlow and friends: no telemetry, no noise, no network.
@@ -27,31 +28,38 @@ ensure_package() {
   echo "==> installing $2 (needs apt-get)"
   local sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$2" >/dev/null
+  $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
 }
 
 redis_settings_from_url() {
   # Exports REDIS_HOST/PORT/DB/PASSWORD from REDIS_URL (redis://[:password@]host[:port][/db]).
-  eval "$("$VENV/bin/python" - <<'PY'
+  local settings
+  settings=$("$VENV/bin/python" - <<'PY'
 import os, shlex
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 url = urlparse(os.environ["REDIS_URL"])
-if url.scheme not in ("redis", "rediss"):
-    raise SystemExit(f"REDIS_URL must start with redis:// (got {os.environ['REDIS_URL']!r})")
+if url.scheme != "redis" or url.username:
+    raise SystemExit(
+        f"error: REDIS_URL must look like redis://[:password@]host[:port][/db] "
+        f"(no TLS, no user name), got {os.environ['REDIS_URL']!r}"
+    )
 values = {
     "REDIS_HOST": url.hostname or "127.0.0.1",
     "REDIS_PORT": str(url.port or 6379),
     "REDIS_DB": (url.path or "/0").lstrip("/") or "0",
-    "REDIS_PASSWORD": url.password or "",
+    "REDIS_PASSWORD": unquote(url.password or ""),
 }
 print("\n".join(f"export {key}={shlex.quote(value)}" for key, value in values.items()))
 PY
-)"
+) || return 1
+  eval "$settings"
 }
 
 start_local_redis() {
   # A project-local redis-server on a private port, data under .run/redis.
+  # Sets STARTED_LOCAL_REDIS=yes only when this call started it (and so may stop it).
   ensure_package redis-server redis-server
+  STARTED_LOCAL_REDIS=no
   mkdir -p "$RUN_DIR/redis"
   if ! redis-cli -p "$LOCAL_REDIS_PORT" ping >/dev/null 2>&1; then
     redis-server --port "$LOCAL_REDIS_PORT" --bind 127.0.0.1 --dir "$RUN_DIR/redis" \
@@ -61,12 +69,24 @@ start_local_redis() {
       redis-cli -p "$LOCAL_REDIS_PORT" ping >/dev/null 2>&1 && break
       sleep 0.1
     done
+    if ! redis-cli -p "$LOCAL_REDIS_PORT" ping >/dev/null 2>&1; then
+      echo "error: redis-server did not start on port $LOCAL_REDIS_PORT; see $RUN_DIR/redis/redis.log" >&2
+      return 1
+    fi
+    STARTED_LOCAL_REDIS=yes
   fi
   export REDIS_URL=redis://127.0.0.1:$LOCAL_REDIS_PORT/0
 }
 
 train_if_needed() {
   # `rasa train` keeps the newest model when data, domain and config are unchanged.
-  mkdir -p "$MODELS_DIR"
-  "$VENV/bin/rasa" train --out "$MODELS_DIR" --quiet
+  # Its output (with Rasa's many warnings) goes to a log; failures show its end.
+  mkdir -p "$MODELS_DIR" "$RUN_DIR/logs"
+  local log="$RUN_DIR/logs/train.log"
+  if ! "$VENV/bin/rasa" train --out "$MODELS_DIR" >"$log" 2>&1; then
+    echo "error: training failed; last lines of $log:" >&2
+    tail -n 40 "$log" >&2
+    return 1
+  fi
+  grep -E "Your Rasa model is trained|Nothing changed" "$log" | sed 's/\x1b\[[0-9;]*m//g' || true
 }

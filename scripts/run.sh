@@ -8,15 +8,15 @@ source "$(dirname "$0")/env.sh"
 cd "$PROJECT_ROOT"
 
 "$PROJECT_ROOT/scripts/bootstrap.sh"
+ensure_package curl curl
 echo "==> training the assistant (skipped when nothing changed)"
 train_if_needed
 
-started_redis=no
-if [ -z "${REDIS_URL:-}" ]; then
-  start_local_redis
-  started_redis=yes
-fi
+STARTED_LOCAL_REDIS=no
+[ -n "${REDIS_URL:-}" ] || start_local_redis
 redis_settings_from_url
+# The HTTP API can read and change every conversation: it needs this token.
+RASA_API_TOKEN=${RASA_API_TOKEN:-$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(24))')}
 
 mkdir -p "$RUN_DIR/logs"
 pids=()
@@ -25,7 +25,7 @@ cleanup() {
   echo "==> stopping"
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  if [ "$started_redis" = yes ]; then
+  if [ "$STARTED_LOCAL_REDIS" = yes ]; then
     redis-cli -p "$LOCAL_REDIS_PORT" shutdown >/dev/null 2>&1 || true
   fi
 }
@@ -38,7 +38,8 @@ echo "==> starting the action server on port $ACTION_PORT"
 pids+=($!)
 
 echo "==> starting the Rasa server on port $RASA_PORT"
-"$VENV/bin/rasa" run --enable-api --cors "*" --port "$RASA_PORT" \
+"$VENV/bin/rasa" run --enable-api --auth-token "$RASA_API_TOKEN" \
+  --interface "$RASA_INTERFACE" --port "$RASA_PORT" \
   --model "$MODELS_DIR" --endpoints endpoints.yml --credentials credentials.yml \
   >"$RUN_DIR/logs/rasa.log" 2>&1 &
 pids+=($!)
@@ -58,12 +59,13 @@ wait_for() {
   exit 1
 }
 wait_for "action server" "http://127.0.0.1:$ACTION_PORT/health" "${pids[0]}" "$RUN_DIR/logs/actions.log"
-wait_for "Rasa server" "http://127.0.0.1:$RASA_PORT/status" "${pids[1]}" "$RUN_DIR/logs/rasa.log"
+wait_for "Rasa server" "http://127.0.0.1:$RASA_PORT/status?token=$RASA_API_TOKEN" "${pids[1]}" "$RUN_DIR/logs/rasa.log"
 
 cat <<INFO
 
 The support assistant is running:
-  Rasa server (HTTP API)  http://127.0.0.1:$RASA_PORT          status: /status, parse: POST /model/parse
+  Rasa server (HTTP API)  http://127.0.0.1:$RASA_PORT          e.g. /status?token=\$RASA_API_TOKEN
+  API token               $RASA_API_TOKEN   (set RASA_API_TOKEN to choose it)
   REST channel            http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook
   Action server           http://127.0.0.1:$ACTION_PORT/webhook
   Redis                   $REDIS_HOST:$REDIS_PORT db $REDIS_DB (tracker and lock store)
@@ -76,6 +78,6 @@ or chat in a terminal (another shell):  make shell
 
 Press Ctrl-C to stop.
 INFO
-wait -n "${pids[@]}"
+wait -n "${pids[@]}" || true
 echo "error: a server stopped unexpectedly; see $RUN_DIR/logs/" >&2
 exit 1

@@ -5,6 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$PROJECT_ROOT"
 "$PROJECT_ROOT/scripts/bootstrap.sh"
+ensure_package curl curl
 train_if_needed
 [ -n "${REDIS_URL:-}" ] || start_local_redis
 redis_settings_from_url

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what is missing, checks
-# the training data, trains the model, then runs the action unit tests, Rasa's
-# story tests and pytest (which starts its own Redis, action server and Rasa).
+# the training data and the types, trains the model, then runs the action unit
+# tests, Rasa's story tests and pytest (which starts its own Redis, action
+# server and Rasa servers).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$PROJECT_ROOT"
 
 "$PROJECT_ROOT/scripts/bootstrap.sh" --test
 ensure_package redis-server redis-server
-ensure_package curl curl
 
 echo "==> rasa data validate"
 "$VENV/bin/rasa" data validate --quiet
+
+echo "==> mypy (type checks)"
+"$VENV/bin/mypy" bot actions bench
 
 echo "==> action unit tests"
 "$VENV/bin/python" -m pytest -q tests/actions

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -43,8 +44,8 @@ def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float
 def start(name: str, command: list, env: Dict[str, str]) -> "tuple[subprocess.Popen, Path]":
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log = LOG_DIR / f"{name}.log"
-    handle = log.open("w")
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
+    with log.open("w") as handle:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
     return process, log
 
 
@@ -105,11 +106,15 @@ def redis_url() -> Iterator[str]:
     stop(process)
 
 
+# Rasa's HTTP API (parse, trackers, model) requires this token, as under `make run`.
+RASA_API_TOKEN = secrets.token_urlsafe(16)
+
+
 @contextmanager
-def running_action_server(extra_env: Optional[Dict[str, str]] = None) -> Iterator[str]:
+def running_action_server(name: str = "actions", extra_env: Optional[Dict[str, str]] = None) -> Iterator[str]:
     port = free_port()
     process, log = start(
-        f"actions-{port}",
+        name,
         [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(port), "--actions", "actions"],
         {**base_env(), **(extra_env or {})},
     )
@@ -121,7 +126,7 @@ def running_action_server(extra_env: Optional[Dict[str, str]] = None) -> Iterato
 
 
 @contextmanager
-def running_rasa(model_path: Path, redis_url: str, action_server_url: str) -> Iterator[str]:
+def running_rasa(model_path: Path, redis_url: str, action_server_url: str, name: str = "rasa") -> Iterator[str]:
     """A Rasa server as `make run` starts it: REST channel, HTTP API, Redis stores."""
     port = free_port()
     redis_port = redis_url.rsplit(":", 1)[1].split("/")[0]
@@ -135,16 +140,17 @@ def running_rasa(model_path: Path, redis_url: str, action_server_url: str) -> It
         "TRACKER_EXPIRY_SECONDS": "3600",
     }
     process, log = start(
-        f"rasa-{port}",
+        name,
         [
-            str(VENV_BIN / "rasa"), "run", "--enable-api", "--port", str(port),
+            str(VENV_BIN / "rasa"), "run", "--enable-api", "--auth-token", RASA_API_TOKEN,
+            "--interface", "127.0.0.1", "--port", str(port),
             "--model", str(model_path), "--endpoints", "endpoints.yml",
             "--credentials", "credentials.yml",
         ],
         env,
     )
     try:
-        wait_until_up(f"http://127.0.0.1:{port}/status", process, log)
+        wait_until_up(f"http://127.0.0.1:{port}/status?token={RASA_API_TOKEN}", process, log)
         yield f"http://127.0.0.1:{port}"
     finally:
         stop(process)

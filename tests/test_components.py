@@ -121,11 +121,27 @@ def test_classifier_fills_intent_and_response_selector(storage):
     assert [entry["name"] for entry in message.get("intent_ranking")] == ["faq", "greet"]
 
 
-def test_plain_intents_are_not_reported_as_answers(storage):
+def test_plain_intents_keep_their_name_and_the_selector_still_ranks_answers(storage):
+    # As Rasa's ResponseSelector does, the selector output is always there;
+    # retrieval actions only read it when the intent is the retrieval intent.
     message = parse(trained_pipeline(storage), "hello!")
 
     assert message.get("intent")["name"] == "greet"
     assert message.get("intent")["confidence"] > 0.5
+    assert set(message.get("response_selector")) == {"all_retrieval_intents", "faq"}
+
+
+def test_an_untrained_classifier_passes_messages_through_and_refuses_to_score(storage):
+    classifier = TopicClassifier.create(
+        TopicClassifier.get_default_config(), storage, Resource("clf"), context("clf")
+    )
+    message = Message(data={"text": "hello"})
+
+    classifier.process([message])
+
+    assert message.get("intent") is None
+    with pytest.raises(ValueError, match="not trained"):
+        classifier.probabilities([message])
 
 
 def test_trained_components_load_back_with_identical_predictions(storage):

@@ -72,4 +72,6 @@ def test_faq_confidence_is_that_of_the_chosen_answer(nlu):
     assert selector["response"]["intent_response_key"] == "faq/fees"
     assert selector["ranking"][0]["intent_response_key"] == "faq/fees"
     assert confidences == sorted(confidences, reverse=True)
-    assert parse["intent"]["confidence"] == parse["intent_ranking"][0]["confidence"]
+    # The intent's confidence is the chosen answer's share of all labels, so it
+    # can only be at most the answer's confidence among the FAQ answers alone.
+    assert 0.4 <= parse["intent"]["confidence"] <= selector["response"]["confidence"] + 1e-9

@@ -9,6 +9,8 @@ import pytest
 import redis
 import requests
 
+from tests.conftest import RASA_API_TOKEN
+
 BRAND_URL = "https://help.northwind-bank.example"
 
 
@@ -35,7 +37,10 @@ def sender() -> str:
 
 def test_parse_reports_the_faq_answer_key(rasa_url):
     parse = requests.post(
-        f"{rasa_url}/model/parse", json={"text": "my new card still hasn't been delivered"}, timeout=30
+        f"{rasa_url}/model/parse",
+        params={"token": RASA_API_TOKEN},
+        json={"text": "my new card still hasn't been delivered"},
+        timeout=30,
     ).json()
 
     assert parse["intent"]["name"] == "faq"
@@ -81,7 +86,7 @@ def test_request_for_a_person_hands_off_with_the_payload(rasa_url, sender):
     assert handoff["reason"] == "requested"
     assert handoff["topics"] == ["card_not_working"]
     assert [turn["intent"] for turn in handoff["turns"]] == ["faq", "request_human"]
-    assert "card not working" in handoff["summary"]
+    assert "Topics asked about: card not working." in handoff["summary"]
     assert handoff["evidence"]["explanation"] == "the customer asked for a person"
 
 
@@ -136,6 +141,11 @@ def test_callback_form_can_be_left_for_a_person(rasa_url, sender):
     replies = say(rasa_url, sender, "actually just get me a human agent")
 
     assert handoffs(replies)[0]["reason"] == "requested"
+
+
+def test_the_http_api_needs_the_token(rasa_url):
+    assert requests.get(f"{rasa_url}/status", timeout=10).status_code == 401
+    assert requests.get(f"{rasa_url}/status", params={"token": RASA_API_TOKEN}, timeout=10).ok
 
 
 def test_conversation_is_kept_in_the_redis_tracker_store(rasa_url, redis_url, sender):

@@ -70,8 +70,8 @@ def play(rasa_url: str, conversation: Dict[str, Any]) -> Outcome:
 @pytest.fixture(scope="module")
 def faulty_rasa_url(model_path: Path, redis_url: str) -> Iterator[str]:
     """A second bot whose action server fails to book callbacks."""
-    with running_action_server({"ACTIONS_FAIL": "action_submit_callback"}) as actions_url:
-        with running_rasa(model_path, redis_url, actions_url) as url:
+    with running_action_server("actions-failing", {"ACTIONS_FAIL": "action_submit_callback"}) as actions_url:
+        with running_rasa(model_path, redis_url, actions_url, name="rasa-failing") as url:
             yield url
 
 

@@ -217,3 +217,20 @@ def test_an_action_error_slot_is_reported():
     ]
 
     assert turns_since_last_handoff(events)[0].action_error == error
+
+
+def test_no_resolution_counts_from_the_last_thanks():
+    early_thanks = [said("thanks", "thank", "utter_you_are_welcome")]
+    questions = [faq(f"question {n}", f"topic_{n}") for n in range(9)]
+
+    verdict = StuckDetector(DetectorConfig()).check(early_thanks + questions + [faq("more", "topic_x", False)])
+
+    assert verdict is not None and verdict.reason == "no_resolution"
+    assert verdict.evidence["turn_count"] == 10
+    assert verdict.evidence["turns"][0]["turn"] == 2
+
+
+def test_ping_pong_ends_once_the_customer_says_it_helped():
+    turns = [faq("fees?", "fees"), faq("top up?", "top_up"), said("yes", "affirm", "utter_glad")]
+
+    assert check(turns + [faq("and fees for cards?", "fees", False)], triggers=("ping_pong",)) is None

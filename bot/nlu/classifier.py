@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections import defaultdict
 from typing import Any, Dict, List, Optional, Text, Tuple
 
@@ -54,6 +55,8 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.featurizers import source_fingerprint
+
 __all__ = ["TopicClassifier"]
 
 logger = logging.getLogger(__name__)
@@ -80,6 +83,10 @@ class TopicClassifier(IntentClassifier, GraphComponent):
     @classmethod
     def required_components(cls) -> List[type]:
         return [Featurizer]
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        return source_fingerprint(sys.modules[__name__])
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -176,6 +183,7 @@ class TopicClassifier(IntentClassifier, GraphComponent):
         return self._resource
 
     def _persist(self) -> None:
+        assert self._weights is not None and self._bias is not None, "persist after training"
         with self._model_storage.write_to(self._resource) as directory:
             np.savez(directory / _MODEL_FILE, weights=self._weights, bias=self._bias)
             (directory / _RESPONSES_FILE).write_text(
@@ -212,6 +220,8 @@ class TopicClassifier(IntentClassifier, GraphComponent):
 
     def probabilities(self, messages: List[Message]) -> np.ndarray:
         """Label probabilities, one row per message, columns in ``labels`` order."""
+        if self._weights is None or self._bias is None:
+            raise ValueError("TopicClassifier is not trained.")
         scores = self._features(messages) @ self._weights.T + self._bias
         return softmax(np.asarray(scores) * self._config["softmax_scale"], axis=1)
 

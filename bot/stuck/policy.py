@@ -3,8 +3,9 @@
 Registered in config.yml with its thresholds. On every customer message (and
 after a failed custom action) it turns the tracker into turns, asks
 :class:`~bot.stuck.detector.StuckDetector`, and when a trigger fires predicts
-the handoff action with full confidence. Its priority is above RulePolicy's,
-so a stuck conversation is handed over even where a rule would have answered.
+the handoff action with full confidence. Its priority is above every stock
+policy's, so a stuck conversation is handed over even where a rule would have
+answered.
 The trigger and its evidence reach the handoff action through two slots set
 only when this prediction wins.
 """
@@ -39,9 +40,13 @@ logger = logging.getLogger(__name__)
 
 REASON_SLOT = "handoff_reason"
 EVIDENCE_SLOT = "handoff_evidence"
-# RulePolicy has priority 6; a stuck conversation must win over a rule.
+# Above RulePolicy's (4 in Rasa 3.6): a stuck conversation must win over a rule.
 DEFAULT_PRIORITY = 7
 _THRESHOLDS = [name for name in DetectorConfig.__dataclass_fields__ if name != "triggers"]
+
+
+# The encoder reads at most 128 tokens; longer texts add nothing but cache size.
+_MAX_COMPARED_CHARACTERS = 600
 
 
 @lru_cache(maxsize=4096)
@@ -51,7 +56,8 @@ def _embedding(text: str) -> np.ndarray:
 
 def semantic_similarity(first: str, second: str) -> float:
     """Cosine similarity of the MiniLM embeddings (they are unit length)."""
-    return float(_embedding(first) @ _embedding(second))
+    limit = _MAX_COMPARED_CHARACTERS
+    return float(_embedding(first[:limit]) @ _embedding(second[:limit]))
 
 
 @DefaultV1Recipe.register(

@@ -19,7 +19,11 @@ def test_phone_numbers_are_normalised(typed, stored):
 
 
 @pytest.mark.parametrize(
-    "typed", ["call me tomorrow", "12345", "+44 7700 900123 4567 89", "0770090012a", "", "++447700900123"]
+    "typed",
+    [
+        "call me tomorrow", "12345", "+44 7700 900123 4567 89", "0770090012a", "", "++447700900123",
+        "\u0660\u0667\u0667\u0660\u0660\u0669\u0660\u0660\u0661\u0662\u0663",  # Arabic-Indic digits
+    ],
 )
 def test_things_that_are_not_phone_numbers_are_rejected(typed):
     assert normalise_phone(typed) == ""

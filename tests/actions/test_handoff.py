@@ -25,7 +25,7 @@ def test_handoff_tells_the_customer_and_sends_the_payload(faq_then_human):
     ]
     assert handoff["summary"] == (
         "Handed over because the customer asked for a person. "
-        "Topics the bot answered: card arrival, top up. 3 customer message(s). "
+        "Topics asked about: card arrival, top up. 3 customer message(s). "
         'Last message: "let me talk to a real person".'
     )
 
@@ -82,7 +82,28 @@ def test_summary_of_a_conversation_with_no_questions():
 
     assert handoff["topic"] is None
     assert handoff["topics"] == []
-    assert "The bot answered no support question." in handoff["summary"]
+    assert "No support topic was recognised." in handoff["summary"]
+
+
+def test_the_topic_is_the_most_recent_one():
+    events = [
+        user_event("fees?", "faq", 0.9, "faq/fees"),
+        user_event("top up?", "faq", 0.9, "faq/top_up"),
+        user_event("and the fees again?", "faq", 0.9, "faq/fees"),
+    ]
+
+    handoff = handoff_payload(make_tracker(events), reason="ping_pong")["handoff"]
+
+    assert handoff["topic"] == "fees"
+    assert handoff["topics"] == ["top_up", "fees"]
+
+
+def test_long_messages_are_cut_in_the_payload():
+    tracker = make_tracker([user_event("x" * 5000, "nlu_fallback", 0.1)])
+
+    [turn] = handoff_payload(tracker, reason="requested")["handoff"]["turns"]
+
+    assert turn["text"] == "x" * 500
 
 
 def test_turns_only_name_a_topic_when_the_intent_was_the_faq():
