@@ -14,7 +14,7 @@ echo "==> rasa data validate"
 "$VENV/bin/rasa" data validate --quiet
 
 echo "==> mypy (type checks)"
-"$VENV/bin/mypy" bot actions bench
+"$VENV/bin/mypy" bot actions bench handoff
 
 echo "==> action unit tests"
 "$VENV/bin/python" -m pytest -q tests/actions

@@ -1,0 +1,8 @@
+"""The handoff bridge: owns every customer conversation and routes it to the
+bot (Rasa) or to a human agent, over websockets, with all state in Redis.
+
+Layers: :mod:`handoff.protocol` (the envelope) and :mod:`handoff.machine`
+(the conversation state machine) are sans-I/O; :mod:`handoff.store` keeps
+conversations, transcripts and the queue in Redis; :mod:`handoff.service`
+carries out the machine's effects; :mod:`handoff.app` is the Sanic app.
+"""

@@ -1,0 +1,422 @@
+"""The Sanic application: HTTP endpoints and the two websocket endpoints.
+
+Handlers only parse, validate and dispatch to :class:`handoff.service.Bridge`;
+each websocket message type has one handler, and anything else gets a
+structured ``error`` reply (docs/bridge-protocol.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections import Counter
+from typing import Any, Awaitable, Callable, Dict, Optional, Set
+
+import aiohttp
+from redis.asyncio import Redis
+from sanic import Request, Sanic, response
+from sanic.response import HTTPResponse
+from websockets.exceptions import ConnectionClosed
+
+from handoff.auth import issue_token, verify_token
+from handoff.exceptions import (
+    AuthError, ConversationNotFound, HandoffError, InvalidToken, MalformedMessage, RateLimited,
+    UnknownMessageType,
+)
+from handoff.protocol import Envelope, error_envelope, parse_envelope
+from handoff.service import Bridge
+from handoff.settings import Settings
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger(__name__)
+_app_numbers = itertools.count()
+
+
+class TokenBucket:
+    """``rate`` messages per second on average, bursts of up to ``burst``."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, float(burst)
+        self.tokens, self.updated = float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+def _text(data: Dict[str, Any], limit: int, name: str = "text") -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise MalformedMessage(f"'{name}' must be a non-empty string")
+    if len(value) > limit:
+        raise MalformedMessage(f"'{name}' is longer than {limit} characters")
+    return value.strip()
+
+
+def _conversation_id(data: Dict[str, Any]) -> str:
+    value = data.get("conversation_id")
+    if not isinstance(value, str) or not 0 < len(value) <= 64:
+        raise MalformedMessage("'conversation_id' must be a conversation id")
+    return value
+
+
+class Connection:
+    """One websocket: parsing, limits, and in-order delivery of transcripts."""
+
+    def __init__(self, ws: Any, bridge: Bridge) -> None:
+        self.ws = ws
+        self.bridge = bridge
+        settings = bridge.settings
+        self.bucket = TokenBucket(settings.messages_per_second, settings.message_burst)
+        self.last_sent: Dict[str, Optional[str]] = {}
+        self._send_lock = asyncio.Lock()
+        self._subscriptions: Dict[str, Callable[[Dict[str, Any]], Awaitable[None]]] = {}
+
+    async def send(self, envelope: Envelope) -> None:
+        async with self._send_lock:
+            await self.ws.send(envelope.to_json())
+
+    async def receive(self) -> Envelope:
+        raw = await self.ws.recv()
+        if raw is None:
+            raise ConnectionClosed(None, None)
+        envelope = parse_envelope(raw, self.bridge.settings.max_message_bytes)
+        if not self.bucket.take():
+            raise RateLimited("too many messages; slow down")
+        return envelope
+
+    async def deliver(self, conversation_id: str) -> None:
+        """Send every stored message of the conversation this socket has not sent yet."""
+        async with self._send_lock:
+            messages = await self.bridge.transcript(conversation_id, self.last_sent.get(conversation_id))
+            for message in messages:
+                data = {"conversation_id": conversation_id, "kind": message["kind"], "text": message["text"],
+                        "data": message["data"], "ts": message["ts"]}
+                await self.ws.send(Envelope("message", message["id"], data).to_json())
+                self.last_sent[conversation_id] = message["id"]
+
+    async def watch(self, channel: str, callback: Callable[[Dict[str, Any]], Awaitable[None]]) -> None:
+        self._subscriptions[channel] = callback
+        await self.bridge.hub.add(channel, callback)
+
+    async def unwatch(self, channel: str) -> None:
+        callback = self._subscriptions.pop(channel, None)
+        if callback:
+            await self.bridge.hub.discard(channel, callback)
+
+    async def close(self) -> None:
+        for channel in list(self._subscriptions):
+            await self.unwatch(channel)
+
+
+class CustomerConnection(Connection):
+    conversation_id: Optional[str] = None
+    _last_status: Optional[Dict[str, Any]] = None
+
+    async def hello(self, envelope: Envelope) -> None:
+        data = envelope.data
+        conversation_id, token = data.get("conversation_id"), data.get("token")
+        if conversation_id or token:
+            if not (isinstance(conversation_id, str) and isinstance(token, str)
+                    and await self.bridge.store.token_matches(conversation_id, token)):
+                raise InvalidToken("unknown conversation or wrong token; start a new one without them")
+        else:
+            conversation_id, token = await self.bridge.start_conversation()
+        last_seen = data.get("last_seen")
+        self.conversation_id = conversation_id
+        self.last_sent[conversation_id] = last_seen if isinstance(last_seen, str) and last_seen else None
+        await self.send(Envelope("welcome", envelope.id, {"conversation_id": conversation_id, "token": token}))
+        await self.watch(self.bridge.store.live_channel(conversation_id), self._on_live)
+        await self.watch(self.bridge.store.queue_channel, self._on_queue)
+        await self.deliver(conversation_id)
+        await self.send_status(force=True)
+
+    def require(self) -> str:
+        if not self.conversation_id:
+            raise MalformedMessage("send 'hello' first")
+        return self.conversation_id
+
+    async def send_status(self, force: bool = False) -> None:
+        status = await self.bridge.customer_status(self.require())
+        if force or status != self._last_status:
+            self._last_status = status
+            await self.send(Envelope("status", None, status))
+
+    async def _on_live(self, payload: Dict[str, Any]) -> None:
+        if "message" in payload:
+            await self.deliver(self.require())
+        elif "state" in payload:
+            await self.send_status()
+        elif payload.get("from") == "agent" and payload.get("signal") in ("typing", "read"):
+            await self.send(Envelope(payload["signal"], None, {"from": "agent", **payload.get("data", {})}))
+
+    async def _on_queue(self, payload: Dict[str, Any]) -> None:
+        if (self._last_status or {}).get("state") == "queued":
+            await self.send_status()
+
+    async def message(self, envelope: Envelope) -> None:
+        conversation_id = self.require()
+        if not envelope.id:
+            raise MalformedMessage("'id' (an idempotency key) is required for messages")
+        text = _text(envelope.data, self.bridge.settings.max_text_characters)
+        message_id = await self.bridge.customer_said(conversation_id, text, envelope.id)
+        await self.send(Envelope("ack", envelope.id, {"message_id": message_id}))
+        await self.deliver(conversation_id)
+
+    async def talk_to_person(self, envelope: Envelope) -> None:
+        await self.bridge.customer_asked_for_person(self.require())
+
+    async def rating(self, envelope: Envelope) -> None:
+        score = envelope.data.get("score")
+        if not isinstance(score, int) or isinstance(score, bool):
+            raise MalformedMessage("'score' must be a whole number from 1 to 5")
+        comment = envelope.data.get("comment", "")
+        if not isinstance(comment, str):
+            raise MalformedMessage("'comment' must be a string")
+        await self.bridge.customer_rated(self.require(), score, comment)
+        await self.send(Envelope("ack", envelope.id, {}))
+
+    async def signal(self, envelope: Envelope) -> None:
+        """typing / read: passed to the agent's console, never stored."""
+        data = {key: envelope.data[key] for key in ("active", "up_to") if key in envelope.data}
+        await self.bridge.store.publish(
+            self.bridge.store.live_channel(self.require()), {"from": "customer", "signal": envelope.type, "data": data}
+        )
+
+
+class AgentConnection(Connection):
+    def __init__(self, ws: Any, bridge: Bridge, agent: str) -> None:
+        super().__init__(ws, bridge)
+        self.agent = agent
+
+    async def start(self) -> None:
+        await self.watch(self.bridge.store.queue_channel, self._on_queue)
+        await self.send(Envelope("queue", None, {"items": await self.bridge.queue_view()}))
+        for conversation_id in await self.bridge.serving(self.agent):
+            await self.attach(conversation_id)
+
+    async def _on_queue(self, payload: Dict[str, Any]) -> None:
+        await self.send(Envelope("queue", None, {"items": await self.bridge.queue_view()}))
+
+    async def attach(self, conversation_id: str) -> None:
+        conversation = await self.bridge.require_serving(self.agent, conversation_id)
+        await self.send(Envelope("conversation", None, {
+            "conversation_id": conversation_id, "state": conversation.state.value,
+            "reason": conversation.reason, "handoff": conversation.handoff,
+        }))
+
+        async def on_live(payload: Dict[str, Any], conversation_id: str = conversation_id) -> None:
+            if "message" in payload:
+                await self.deliver(conversation_id)
+            elif payload.get("from") == "customer" and payload.get("signal") in ("typing", "read"):
+                data = {"from": "customer", "conversation_id": conversation_id, **payload.get("data", {})}
+                await self.send(Envelope(payload["signal"], None, data))
+
+        await self.watch(self.bridge.store.live_channel(conversation_id), on_live)
+        await self.deliver(conversation_id)
+
+    async def detach(self, conversation_id: str) -> None:
+        await self.unwatch(self.bridge.store.live_channel(conversation_id))
+        self.last_sent.pop(conversation_id, None)
+        await self.send(Envelope("released", None, {"conversation_id": conversation_id}))
+
+    async def queue(self, envelope: Envelope) -> None:
+        await self.send(Envelope("queue", envelope.id, {"items": await self.bridge.queue_view()}))
+
+    async def claim(self, envelope: Envelope) -> None:
+        conversation_id = _conversation_id(envelope.data)
+        await self.bridge.claim(self.agent, conversation_id)
+        await self.send(Envelope("ack", envelope.id, {"conversation_id": conversation_id}))
+        await self.attach(conversation_id)
+
+    async def message(self, envelope: Envelope) -> None:
+        if not envelope.id:
+            raise MalformedMessage("'id' (an idempotency key) is required for messages")
+        conversation_id = _conversation_id(envelope.data)
+        text = _text(envelope.data, self.bridge.settings.max_text_characters)
+        message_id = await self.bridge.agent_said(self.agent, conversation_id, text, envelope.id)
+        await self.send(Envelope("ack", envelope.id, {"message_id": message_id}))
+
+    async def hand_back(self, envelope: Envelope) -> None:
+        conversation_id = _conversation_id(envelope.data)
+        await self.bridge.hand_back(self.agent, conversation_id)
+        await self.send(Envelope("ack", envelope.id, {"conversation_id": conversation_id}))
+        await self.detach(conversation_id)
+
+    async def close_conversation(self, envelope: Envelope) -> None:
+        conversation_id = _conversation_id(envelope.data)
+        await self.bridge.close(self.agent, conversation_id)
+        await self.send(Envelope("ack", envelope.id, {"conversation_id": conversation_id}))
+        await self.detach(conversation_id)
+
+    async def signal(self, envelope: Envelope) -> None:
+        conversation_id = _conversation_id(envelope.data)
+        await self.bridge.require_serving(self.agent, conversation_id)
+        data = {key: envelope.data[key] for key in ("active", "up_to") if key in envelope.data}
+        await self.bridge.store.publish(
+            self.bridge.store.live_channel(conversation_id), {"from": "agent", "signal": envelope.type, "data": data}
+        )
+
+
+async def _serve(connection: Connection, handlers: Dict[str, Callable[[Envelope], Awaitable[None]]]) -> None:
+    """Read envelopes until the socket closes; every failure is answered, never fatal."""
+    while True:
+        envelope: Optional[Envelope] = None
+        try:
+            envelope = await connection.receive()
+            handler = handlers.get(envelope.type)
+            if handler is None:
+                raise UnknownMessageType(f"unknown message type {envelope.type!r}; known: {sorted(handlers)}")
+            await handler(envelope)
+        except ConnectionClosed:
+            return
+        except HandoffError as error:
+            await connection.send(error_envelope(error, envelope.id if envelope else None))
+
+
+def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
+    """Build the bridge app; Redis and HTTP clients are created at start-up and closed at shutdown."""
+    app = Sanic(name or f"handoff{next(_app_numbers)}")
+    app.config.WEBSOCKET_MAX_SIZE = settings.max_message_bytes * 2  # ours is checked per message, with a reply
+    connections_per_ip: Counter = Counter()
+    metrics: Counter = Counter()
+
+    @app.before_server_start
+    async def start(app: Sanic, _: Any) -> None:
+        redis = Redis.from_url(settings.redis_url)
+        app.ctx.redis = redis
+        app.ctx.http = aiohttp.ClientSession()
+        app.ctx.bridge = Bridge(settings, redis, app.ctx.http)
+        await app.ctx.bridge.hub.start()
+
+    @app.after_server_stop
+    async def stop(app: Sanic, _: Any) -> None:
+        await app.ctx.bridge.hub.stop()
+        await app.ctx.http.close()
+        await app.ctx.redis.close()
+
+    def bridge_of(request: Request) -> Bridge:
+        return request.app.ctx.bridge
+
+    @app.get("/health")
+    async def health(request: Request) -> HTTPResponse:
+        return response.json({"status": "ok"})
+
+    @app.get("/ready")
+    async def ready(request: Request) -> HTTPResponse:
+        checks: Dict[str, str] = {}
+        try:
+            await request.app.ctx.redis.ping()
+            checks["redis"] = "ok"
+        except Exception as error:  # noqa: BLE001 - reported, not raised
+            checks["redis"] = f"error: {error}"
+        try:
+            timeout = aiohttp.ClientTimeout(total=2)
+            async with request.app.ctx.http.get(f"{settings.rasa_url}/", timeout=timeout) as reply:
+                checks["rasa"] = "ok" if reply.status == 200 else f"error: HTTP {reply.status}"
+        except Exception as error:  # noqa: BLE001
+            checks["rasa"] = f"error: {error!r}"
+        ok = all(value == "ok" for value in checks.values())
+        return response.json({"ready": ok, "checks": checks}, status=200 if ok else 503)
+
+    @app.get("/metrics")
+    async def prometheus(request: Request) -> HTTPResponse:
+        bridge = bridge_of(request)
+        queue = await bridge.store.queue()
+        handoffs = await bridge.store.redis.hgetall(bridge.store.key("stats", "handoffs"))
+        now = time.time() * 1000
+        lines = [
+            "# HELP handoff_queue_length Conversations waiting for an agent.",
+            "# TYPE handoff_queue_length gauge",
+            f"handoff_queue_length {len(queue)}",
+            "# HELP handoff_queue_oldest_wait_seconds How long the oldest queued customer has waited.",
+            "# TYPE handoff_queue_oldest_wait_seconds gauge",
+            f"handoff_queue_oldest_wait_seconds {max(((now - score) / 1000 for _, score in queue), default=0):.1f}",
+            "# HELP handoff_handoffs_total Conversations handed to a person, by reason (all processes).",
+            "# TYPE handoff_handoffs_total counter",
+        ]
+        lines += [f'handoff_handoffs_total{{reason="{k.decode()}"}} {int(v)}' for k, v in sorted(handoffs.items())]
+        lines += ["# HELP handoff_process_events_total Events in this process.", "# TYPE handoff_process_events_total counter"]
+        lines += [f'handoff_process_events_total{{event="{k}"}} {v}' for k, v in sorted(metrics.items())]
+        lines += ["# HELP handoff_open_connections Open websockets in this process.", "# TYPE handoff_open_connections gauge",
+                  f"handoff_open_connections {sum(connections_per_ip.values())}"]
+        return response.text("\n".join(lines) + "\n", content_type="text/plain; version=0.0.4")
+
+    @app.post("/api/agents/login")
+    async def login(request: Request) -> HTTPResponse:
+        body = request.json if isinstance(request.json, dict) else {}
+        name, password = body.get("name"), body.get("password")
+        if not isinstance(name, str) or not isinstance(password, str):
+            return response.json({"error": {"code": "malformed", "message": "send {name, password}"}}, status=400)
+        try:
+            await bridge_of(request).agents.check(name, password)
+        except AuthError as error:
+            metrics["login_failures"] += 1
+            return response.json({"error": {"code": error.code, "message": str(error)}}, status=401)
+        token = issue_token(settings.secret, name, settings.agent_token_seconds)
+        return response.json({"agent": name, "token": token, "expires_in": settings.agent_token_seconds})
+
+    async def refused(request: Request, ws: Any) -> bool:
+        """Checks the Origin and the per-IP cap; tells the client why it is refused."""
+        if not settings.origin_allowed(request.headers.get("origin")):
+            reason = ("forbidden_origin", f"origin {request.headers.get('origin')!r} is not allowed")
+        elif connections_per_ip[request.ip] >= settings.max_connections_per_ip:
+            reason = ("too_many_connections", f"at most {settings.max_connections_per_ip} connections per address")
+        else:
+            return False
+        metrics["refused_connections"] += 1
+        await ws.send(Envelope("error", None, {"code": reason[0], "message": reason[1]}).to_json())
+        return True
+
+    async def run(connection: Connection, request: Request, handlers: Dict[str, Any], first: Optional[Callable[[], Awaitable[None]]] = None) -> None:
+        connections_per_ip[request.ip] += 1
+        metrics["connections"] += 1
+        try:
+            if first:
+                await first()
+            await _serve(connection, handlers)
+        except ConnectionClosed:
+            pass
+        finally:
+            connections_per_ip[request.ip] -= 1
+            if connections_per_ip[request.ip] <= 0:
+                del connections_per_ip[request.ip]
+            await connection.close()
+
+    @app.websocket("/ws/customer")
+    async def customer(request: Request, ws: Any) -> None:
+        if await refused(request, ws):
+            return
+        connection = CustomerConnection(ws, bridge_of(request))
+        handlers = {
+            "hello": connection.hello, "message": connection.message, "talk_to_person": connection.talk_to_person,
+            "rating": connection.rating, "typing": connection.signal, "read": connection.signal,
+        }
+        await run(connection, request, handlers)
+
+    @app.websocket("/ws/agent")
+    async def agent(request: Request, ws: Any) -> None:
+        if await refused(request, ws):
+            return
+        try:
+            name = verify_token(settings.secret, request.args.get("token", ""))
+        except InvalidToken as error:
+            await ws.send(error_envelope(error).to_json())
+            return
+        connection = AgentConnection(ws, bridge_of(request), name)
+        handlers = {
+            "queue": connection.queue, "claim": connection.claim, "message": connection.message,
+            "hand_back": connection.hand_back, "close": connection.close_conversation,
+            "typing": connection.signal, "read": connection.signal,
+        }
+        await run(connection, request, handlers, first=connection.start)
+
+    return app

@@ -1,0 +1,129 @@
+"""Agents: hashed passwords in Redis, signed tokens that expire.
+
+Manage agents from the command line::
+
+    python -m handoff.auth add ann        # asks for the password
+    python -m handoff.auth remove ann
+    python -m handoff.auth list
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import getpass
+import hashlib
+import hmac
+import json
+import os
+import sys
+import time
+from typing import List, Optional, Sequence
+
+from redis.asyncio import Redis
+
+from handoff.exceptions import InvalidCredentials, InvalidToken
+
+__all__ = ["AgentDirectory", "issue_token", "verify_token"]
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+MAX_NAME = 64
+
+
+def _hash_password(password: str, salt: bytes) -> bytes:
+    return hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+
+
+class AgentDirectory:
+    """Agent accounts in ``{prefix}:agents`` (name -> salted scrypt hash)."""
+
+    def __init__(self, redis: Redis, prefix: str = "hb") -> None:
+        self.redis = redis
+        self.key = f"{prefix}:agents"
+
+    async def add(self, name: str, password: str) -> None:
+        if not name or len(name) > MAX_NAME or not name.replace("-", "").replace("_", "").isalnum():
+            raise ValueError("agent names are 1-64 letters, digits, '-' or '_'")
+        if len(password) < 8:
+            raise ValueError("passwords need at least 8 characters")
+        salt = os.urandom(16)
+        record = {"salt": salt.hex(), "hash": _hash_password(password, salt).hex()}
+        await self.redis.hset(self.key, name, json.dumps(record))
+
+    async def remove(self, name: str) -> bool:
+        return bool(await self.redis.hdel(self.key, name))
+
+    async def names(self) -> List[str]:
+        return sorted(name.decode() for name in await self.redis.hkeys(self.key))
+
+    async def check(self, name: str, password: str) -> None:
+        raw = await self.redis.hget(self.key, name) if name and len(name) <= MAX_NAME else None
+        if raw is None:
+            _hash_password(password, b"0" * 16)  # same cost whether or not the name exists
+            raise InvalidCredentials("wrong agent name or password")
+        record = json.loads(raw)
+        expected = bytes.fromhex(record["hash"])
+        if not hmac.compare_digest(_hash_password(password, bytes.fromhex(record["salt"])), expected):
+            raise InvalidCredentials("wrong agent name or password")
+
+
+def _sign(secret: str, payload: bytes) -> str:
+    return base64.urlsafe_b64encode(hmac.new(secret.encode(), payload, hashlib.sha256).digest()).decode().rstrip("=")
+
+
+def issue_token(secret: str, agent: str, lifetime_seconds: int, now: Optional[float] = None) -> str:
+    expires = int((now if now is not None else time.time()) + lifetime_seconds)
+    payload = base64.urlsafe_b64encode(json.dumps({"agent": agent, "exp": expires}).encode()).decode()
+    return f"{payload}.{_sign(secret, payload.encode())}"
+
+
+def verify_token(secret: str, token: str, now: Optional[float] = None) -> str:
+    """The agent's name, if the token is genuine and unexpired."""
+    try:
+        payload, signature = token.split(".", 1)
+    except (AttributeError, ValueError):
+        raise InvalidToken("malformed token") from None
+    if not hmac.compare_digest(_sign(secret, payload.encode()), signature):
+        raise InvalidToken("token signature does not match")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    if claims["exp"] < (now if now is not None else time.time()):
+        raise InvalidToken("token expired; log in again")
+    return str(claims["agent"])
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Manage the agents who can log in to the console.")
+    parser.add_argument("command", choices=["add", "remove", "list"])
+    parser.add_argument("name", nargs="?")
+    args = parser.parse_args(argv)
+    redis = Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6380/0"))
+    directory = AgentDirectory(redis, os.environ.get("HANDOFF_KEY_PREFIX", "hb"))
+
+    async def run() -> int:
+        try:
+            if args.command == "list":
+                print("\n".join(await directory.names()))
+                return 0
+            if not args.name:
+                parser.error("a name is needed")
+            if args.command == "remove":
+                removed = await directory.remove(args.name)
+                print(f"removed {args.name}" if removed else f"no agent {args.name}")
+                return 0 if removed else 1
+            password = os.environ.get("HANDOFF_AGENT_PASSWORD") or getpass.getpass(f"password for {args.name}: ")
+            await directory.add(args.name, password)
+            print(f"agent {args.name} can now log in")
+            return 0
+        finally:
+            await redis.close()
+
+    try:
+        return asyncio.run(run())
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

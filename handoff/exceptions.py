@@ -1,0 +1,91 @@
+"""Every error the bridge raises, in one tree.
+
+    HandoffError                 base class; ``code`` is what clients see
+    ├── ProtocolError            a message from a client is not acceptable
+    │   ├── MalformedMessage     not JSON, not an envelope, wrong field types
+    │   ├── UnknownMessageType   a ``type`` this endpoint does not handle
+    │   ├── MessageTooLarge      over the configured size
+    │   └── RateLimited          too many messages per second
+    ├── AuthError                who is asking is not allowed
+    │   ├── InvalidCredentials   wrong agent name or password
+    │   └── InvalidToken         missing, forged or expired token
+    └── StateError               the conversation cannot do that now
+        ├── ConversationNotFound
+        ├── InvalidTransition    e.g. an agent message to a bot conversation
+        └── AlreadyClaimed       another agent was faster
+
+Every error becomes a structured ``error`` reply on the connection that caused
+it (``handoff.protocol.error_envelope``); none closes another conversation.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyClaimed",
+    "AuthError",
+    "ConversationNotFound",
+    "HandoffError",
+    "InvalidCredentials",
+    "InvalidToken",
+    "InvalidTransition",
+    "MalformedMessage",
+    "MessageTooLarge",
+    "ProtocolError",
+    "RateLimited",
+    "StateError",
+    "UnknownMessageType",
+]
+
+
+class HandoffError(Exception):
+    """Base class; ``code`` is the machine-readable name sent to clients."""
+
+    code = "internal_error"
+
+
+class ProtocolError(HandoffError):
+    code = "bad_message"
+
+
+class MalformedMessage(ProtocolError):
+    code = "malformed"
+
+
+class UnknownMessageType(ProtocolError):
+    code = "unknown_type"
+
+
+class MessageTooLarge(ProtocolError):
+    code = "too_large"
+
+
+class RateLimited(ProtocolError):
+    code = "rate_limited"
+
+
+class AuthError(HandoffError):
+    code = "unauthorized"
+
+
+class InvalidCredentials(AuthError):
+    code = "invalid_credentials"
+
+
+class InvalidToken(AuthError):
+    code = "invalid_token"
+
+
+class StateError(HandoffError):
+    code = "invalid_state"
+
+
+class ConversationNotFound(StateError):
+    code = "not_found"
+
+
+class InvalidTransition(StateError):
+    code = "invalid_transition"
+
+
+class AlreadyClaimed(StateError):
+    code = "already_claimed"

@@ -1,0 +1,77 @@
+"""Fan-out between bridge processes: one Redis pub/sub connection per process.
+
+A socket that shows a conversation registers a callback for the
+conversation's channel; whichever process appends a message publishes on
+that channel, and every process with such a socket calls its callbacks. The
+payload only says "look again": sockets read what they missed from the
+transcript stream, so a lost notification delays a message but never loses
+or duplicates one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import defaultdict
+from typing import Any, Awaitable, Callable, Dict, Optional, Set
+
+from redis.asyncio import Redis
+
+__all__ = ["Hub"]
+
+logger = logging.getLogger(__name__)
+
+Callback = Callable[[Dict[str, Any]], Awaitable[None]]
+
+
+class Hub:
+    def __init__(self, redis: Redis) -> None:
+        self._pubsub = redis.pubsub()
+        self._callbacks: Dict[str, Set[Callback]] = defaultdict(set)
+        self._reader: Optional["asyncio.Task[None]"] = None
+
+    async def start(self) -> None:
+        # A placeholder subscription lets the reader start before any socket does.
+        await self._pubsub.subscribe("hb:hub-started")
+        self._reader = asyncio.create_task(self._read())
+
+    async def stop(self) -> None:
+        if self._reader:
+            self._reader.cancel()
+        await self._pubsub.close()
+
+    async def add(self, channel: str, callback: Callback) -> None:
+        first = not self._callbacks[channel]
+        self._callbacks[channel].add(callback)
+        if first:
+            await self._pubsub.subscribe(channel)
+
+    async def discard(self, channel: str, callback: Callback) -> None:
+        callbacks = self._callbacks.get(channel)
+        if not callbacks:
+            return
+        callbacks.discard(callback)
+        if not callbacks:
+            del self._callbacks[channel]
+            await self._pubsub.unsubscribe(channel)
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - Redis blips: sockets catch up on the next event
+                logger.exception("pub/sub read failed; retrying")
+                await asyncio.sleep(0.5)
+                continue
+            if not message:
+                continue
+            channel = message["channel"].decode()
+            payload = json.loads(message["data"])
+            for callback in list(self._callbacks.get(channel, ())):
+                try:
+                    await callback(payload)
+                except Exception:  # noqa: BLE001 - one broken socket must not stop the others
+                    logger.exception("delivery on %s failed", channel)

@@ -1,0 +1,215 @@
+"""The conversation state machine, sans I/O.
+
+A conversation is in one of four states::
+
+    BOT ──handoff payload / "talk to a person"──▶ QUEUED ──agent claims──▶ AGENT
+     ▲                                              ▲                       │ │
+     └───────────────── agent hands back ───────────┼───────────────────────┘ │
+                                                    └─ agent lost (grace) ─────┤
+    CLOSED ◀───────────────────────── agent closes ───────────────────────────┘
+      └── customer writes again ──▶ BOT
+
+:func:`apply` takes the conversation as it is and one event, and returns the
+conversation as it becomes plus the effects to carry out (ask the bot, queue,
+tell someone). It never touches a socket or Redis, so every rule here is
+tested without them; :mod:`handoff.service` carries the effects out and stores
+the result atomically.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+from handoff.exceptions import AlreadyClaimed, InvalidTransition
+
+__all__ = [
+    "AgentClaimed", "AgentLost", "AgentSaid", "AskBot", "AskRating", "BotAnswered", "Closed",
+    "Conversation", "CustomerAskedForPerson", "CustomerRated", "CustomerSaid", "Effect", "Enqueue",
+    "Event", "HandedBack", "Notify", "State", "StoreRating", "apply", "handoff_in",
+]
+
+
+class State(str, enum.Enum):
+    BOT = "bot"
+    QUEUED = "queued"
+    AGENT = "agent"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: str
+    state: State = State.BOT
+    agent: Optional[str] = None
+    reason: Optional[str] = None
+    handoff: Dict[str, Any] = field(default_factory=dict)
+    # Incremented on every stored change: the store refuses a stale write.
+    version: int = 0
+
+
+# ---- events -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CustomerSaid:
+    text: str
+
+
+@dataclass(frozen=True)
+class BotAnswered:
+    messages: Tuple[Dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class CustomerAskedForPerson:
+    pass
+
+
+@dataclass(frozen=True)
+class AgentClaimed:
+    agent: str
+
+
+@dataclass(frozen=True)
+class AgentSaid:
+    agent: str
+
+
+@dataclass(frozen=True)
+class HandedBack:
+    agent: str
+
+
+@dataclass(frozen=True)
+class Closed:
+    agent: str
+
+
+@dataclass(frozen=True)
+class AgentLost:
+    """The agent's connection did not come back within the grace period."""
+
+    agent: str
+
+
+@dataclass(frozen=True)
+class CustomerRated:
+    score: int
+    comment: str = ""
+
+
+Event = Union[
+    CustomerSaid, BotAnswered, CustomerAskedForPerson, AgentClaimed, AgentSaid, HandedBack, Closed,
+    AgentLost, CustomerRated,
+]
+
+# ---- effects ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AskBot:
+    text: str
+
+
+@dataclass(frozen=True)
+class Enqueue:
+    reason: str
+    # Front of the queue: the customer already waited once (agent lost).
+    front: bool = False
+
+
+@dataclass(frozen=True)
+class Notify:
+    """A system notice for the customer (``kind`` is stable, ``text`` is shown)."""
+
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True)
+class AskRating:
+    pass
+
+
+@dataclass(frozen=True)
+class StoreRating:
+    score: int
+    comment: str
+
+
+Effect = Union[AskBot, Enqueue, Notify, AskRating, StoreRating]
+
+MAX_COMMENT = 1000
+
+
+def handoff_in(messages: Tuple[Dict[str, Any], ...]) -> Optional[Dict[str, Any]]:
+    """The bot's ``custom.handoff`` payload (docs/handoff-payload.md), if any."""
+    for message in messages:
+        custom = message.get("custom")
+        if isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):
+            return custom["handoff"]
+    return None
+
+
+def apply(conversation: Conversation, event: Event) -> Tuple[Conversation, List[Effect]]:
+    """The conversation after ``event``, and what must happen because of it."""
+    state = conversation.state
+
+    if isinstance(event, CustomerSaid):
+        if state is State.BOT:
+            return conversation, [AskBot(event.text)]
+        if state is State.CLOSED:
+            reopened = replace(conversation, state=State.BOT, agent=None, reason=None, handoff={})
+            return reopened, [AskBot(event.text)]
+        return conversation, []  # queued or with an agent: kept for the person, never the bot
+
+    if isinstance(event, BotAnswered):
+        payload = handoff_in(event.messages)
+        if state is not State.BOT or payload is None:
+            return conversation, []
+        reason = str(payload.get("reason") or "requested")
+        if reason == "callback":
+            return conversation, []  # the customer asked to be phoned; nobody needs to join
+        queued = replace(conversation, state=State.QUEUED, reason=reason, handoff=payload)
+        return queued, [Enqueue(reason)]
+
+    if isinstance(event, CustomerAskedForPerson):
+        if state in (State.QUEUED, State.AGENT):
+            return conversation, []
+        queued = replace(conversation, state=State.QUEUED, agent=None, reason="requested",
+                         handoff={"reason": "requested", "summary": "The customer pressed \"talk to a person\"."})
+        return queued, [Enqueue("requested")]
+
+    if isinstance(event, AgentClaimed):
+        if state is State.AGENT:
+            raise AlreadyClaimed(f"{conversation.agent} already has this conversation")
+        if state is not State.QUEUED:
+            raise InvalidTransition(f"only a queued conversation can be claimed (it is {state.value})")
+        claimed = replace(conversation, state=State.AGENT, agent=event.agent)
+        return claimed, [Notify("agent_joined", "A person from our support team has joined the chat.")]
+
+    if isinstance(event, (AgentSaid, HandedBack, Closed, AgentLost)):
+        if state is not State.AGENT or conversation.agent != event.agent:
+            raise InvalidTransition(f"{event.agent} is not serving this conversation")
+        if isinstance(event, AgentSaid):
+            return conversation, []
+        if isinstance(event, HandedBack):
+            back = replace(conversation, state=State.BOT, agent=None, reason=None, handoff={})
+            return back, [Notify("back_to_bot", "You're back with the assistant. Ask me anything.")]
+        if isinstance(event, AgentLost):
+            requeued = replace(conversation, state=State.QUEUED, agent=None)
+            notice = Notify("agent_lost", "Your agent was disconnected. You keep your place at the front of the queue.")
+            return requeued, [Enqueue(conversation.reason or "requested", front=True), notice]
+        closed = replace(conversation, state=State.CLOSED)  # the agent stays: the rating is theirs
+        return closed, [Notify("closed", "The agent has closed this chat."), AskRating()]
+
+    if isinstance(event, CustomerRated):
+        if state is not State.CLOSED:
+            raise InvalidTransition("a chat can be rated once an agent has closed it")
+        if not 1 <= event.score <= 5:
+            raise InvalidTransition("a rating is a whole number from 1 to 5")
+        return conversation, [StoreRating(event.score, event.comment[:MAX_COMMENT])]
+
+    raise InvalidTransition(f"unknown event {event!r}")

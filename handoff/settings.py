@@ -1,0 +1,70 @@
+"""Bridge configuration, from the environment (README "Configuration")."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping, Optional, Tuple
+
+__all__ = ["Settings"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str = "redis://127.0.0.1:6380/0"
+    rasa_url: str = "http://127.0.0.1:5005"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Signs agent tokens; every bridge process behind one load balancer needs the same.
+    secret: str = ""
+    key_prefix: str = "hb"
+    agent_token_seconds: int = 8 * 3600
+    rasa_timeout_seconds: float = 10.0
+    max_message_bytes: int = 8192
+    max_text_characters: int = 2000
+    messages_per_second: float = 5.0
+    message_burst: int = 10
+    finished_ttl_seconds: int = 7 * 24 * 3600
+    max_connections_per_ip: int = 20
+    # Browser origins allowed to open websockets; empty: the bridge's own address.
+    allowed_origins: Tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        defaults = cls()
+
+        def get(name: str, default: object) -> str:
+            return env.get(name, str(default))
+
+        settings = cls(
+            redis_url=get("REDIS_URL", defaults.redis_url),
+            rasa_url=get("RASA_URL", defaults.rasa_url).rstrip("/"),
+            host=get("HANDOFF_HOST", defaults.host),
+            port=int(get("HANDOFF_PORT", defaults.port)),
+            secret=get("HANDOFF_SECRET", ""),
+            key_prefix=get("HANDOFF_KEY_PREFIX", defaults.key_prefix),
+            agent_token_seconds=int(get("HANDOFF_AGENT_TOKEN_SECONDS", defaults.agent_token_seconds)),
+            rasa_timeout_seconds=float(get("HANDOFF_RASA_TIMEOUT", defaults.rasa_timeout_seconds)),
+            max_message_bytes=int(get("HANDOFF_MAX_MESSAGE_BYTES", defaults.max_message_bytes)),
+            max_text_characters=int(get("HANDOFF_MAX_TEXT", defaults.max_text_characters)),
+            messages_per_second=float(get("HANDOFF_MESSAGES_PER_SECOND", defaults.messages_per_second)),
+            message_burst=int(get("HANDOFF_MESSAGE_BURST", defaults.message_burst)),
+            finished_ttl_seconds=int(get("HANDOFF_RETENTION_SECONDS", defaults.finished_ttl_seconds)),
+            max_connections_per_ip=int(get("HANDOFF_MAX_CONNECTIONS_PER_IP", defaults.max_connections_per_ip)),
+            allowed_origins=tuple(
+                origin.strip() for origin in get("HANDOFF_ALLOWED_ORIGINS", "").split(",") if origin.strip()
+            ),
+        )
+        if settings.max_message_bytes < 256 or settings.message_burst < 1 or settings.messages_per_second <= 0:
+            raise ValueError("message limits must allow at least one 256-byte message per second")
+        if len(settings.secret) < 16:
+            raise ValueError("HANDOFF_SECRET must be set to at least 16 characters (agent tokens are signed with it)")
+        return settings
+
+    def origin_allowed(self, origin: Optional[str]) -> bool:
+        """Browsers send Origin; other clients (tests, servers) do not."""
+        if not origin:
+            return True
+        own = {f"http://{self.host}:{self.port}", f"http://localhost:{self.port}", f"http://127.0.0.1:{self.port}"}
+        return origin in own or origin in self.allowed_origins or "*" in self.allowed_origins

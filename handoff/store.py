@@ -1,0 +1,206 @@
+"""Conversations, transcripts and the queue in Redis.
+
+Keys (``prefix`` defaults to ``hb``):
+
+    {p}:conv:{id}    hash    state, agent, reason, handoff (JSON), version, token hash, times
+    {p}:log:{id}     stream  the transcript; each entry's stream id is the server message id
+    {p}:idem:{id}    hash    client idempotency key -> stream id (a retried send is stored once)
+    {p}:queue        zset    queued conversation ids, scored by time queued (front = oldest)
+    {p}:waits        list    recent waits (ms) from queued to claimed, newest first
+    {p}:ratings      stream  CSAT ratings
+    {p}:live:{id}    pub/sub "something new in this conversation" for every bridge process
+    {p}:queue-events pub/sub "the queue changed"
+
+Multi-key changes are Lua scripts, so they are atomic even with several
+bridge processes: a state change is a compare-and-set on ``version`` that
+updates the queue in the same step, and an append checks the idempotency key
+and adds to the stream in the same step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import replace
+from typing import Any, Dict, List, Optional, Tuple
+
+from redis.asyncio import Redis
+
+from handoff.exceptions import ConversationNotFound
+from handoff.machine import Conversation, State
+
+__all__ = ["Store", "StoredMessage"]
+
+StoredMessage = Dict[str, Any]
+
+_APPEND = """
+local existing = redis.call('HGET', KEYS[2], ARGV[1])
+if existing then return {existing, 0} end
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
+redis.call('HSET', KEYS[2], ARGV[1], id)
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return {id, 1}
+"""
+
+_COMMIT = """
+if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then return 0 end
+local operation = ARGV[2]
+if operation == 'add' then
+  redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[4])
+elseif operation == 'front' then
+  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  local score = tonumber(ARGV[3])
+  if first[2] and tonumber(first[2]) <= score then score = tonumber(first[2]) - 1 end
+  redis.call('ZADD', KEYS[2], score, ARGV[4])
+elseif operation == 'remove' then
+  redis.call('ZREM', KEYS[2], ARGV[4])
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+return redis.call('HINCRBY', KEYS[1], 'version', 1)
+"""
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Store:
+    """All bridge state; one instance per process around one Redis client."""
+
+    def __init__(self, redis: Redis, prefix: str = "hb", finished_ttl_seconds: int = 7 * 24 * 3600) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.ttl_ms = finished_ttl_seconds * 1000
+        self._append = redis.register_script(_APPEND)
+        self._commit = redis.register_script(_COMMIT)
+
+    # ---- keys ---------------------------------------------------------------
+
+    def key(self, kind: str, conversation_id: str = "") -> str:
+        return f"{self.prefix}:{kind}:{conversation_id}" if conversation_id else f"{self.prefix}:{kind}"
+
+    def live_channel(self, conversation_id: str) -> str:
+        return self.key("live", conversation_id)
+
+    @property
+    def queue_channel(self) -> str:
+        return self.key("queue-events")
+
+    # ---- conversations ------------------------------------------------------
+
+    async def create(self, conversation_id: str, customer_token: str) -> Conversation:
+        now = str(int(time.time() * 1000))
+        fields = {"state": State.BOT.value, "version": "0", "token": token_digest(customer_token),
+                  "created": now, "handoff": "{}"}
+        key = self.key("conv", conversation_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping=fields)
+            pipe.pexpire(key, self.ttl_ms)
+            await pipe.execute()
+        return Conversation(conversation_id)
+
+    async def load(self, conversation_id: str) -> Conversation:
+        fields = await self.redis.hgetall(self.key("conv", conversation_id))
+        if not fields:
+            raise ConversationNotFound(f"no conversation {conversation_id}")
+        text = {k.decode(): v.decode() for k, v in fields.items()}
+        return Conversation(
+            id=conversation_id,
+            state=State(text["state"]),
+            agent=text.get("agent") or None,
+            reason=text.get("reason") or None,
+            handoff=json.loads(text.get("handoff") or "{}"),
+            version=int(text["version"]),
+        )
+
+    async def token_matches(self, conversation_id: str, token: str) -> bool:
+        stored = await self.redis.hget(self.key("conv", conversation_id), "token")
+        return stored is not None and stored.decode() == token_digest(token)
+
+    async def commit(self, before: Conversation, after: Conversation, queue: str = "") -> Optional[Conversation]:
+        """Store ``after`` if nobody changed the conversation since ``before`` was read.
+
+        ``queue`` is ``add``, ``front`` or ``remove``: the queue changes in the same
+        atomic step. Returns the stored conversation, or None when it was stale.
+        """
+        now = int(time.time() * 1000)
+        fields: List[str] = [
+            "state", after.state.value, "agent", after.agent or "", "reason", after.reason or "",
+            "handoff", json.dumps(after.handoff),
+        ]
+        if after.state is State.QUEUED and before.state is not State.QUEUED:
+            fields += ["queued_at", str(now)]
+        version = await self._commit(
+            keys=[self.key("conv", after.id), self.key("queue")],
+            args=[str(before.version), queue, str(now), after.id, *fields],
+        )
+        if not version:
+            return None
+        return replace(after, version=int(version))
+
+    # ---- transcript ---------------------------------------------------------
+
+    async def append(
+        self, conversation_id: str, kind: str, client_key: str, text: str = "", data: Optional[Dict[str, Any]] = None
+    ) -> Tuple[str, bool]:
+        """Add a message once per ``client_key``; returns (server id, newly added)."""
+        fields = ["kind", kind, "text", text, "data", json.dumps(data or {}), "key", client_key,
+                  "ts", str(int(time.time() * 1000))]
+        message_id, added = await self._append(
+            keys=[self.key("log", conversation_id), self.key("idem", conversation_id)],
+            args=[client_key, str(self.ttl_ms), *fields],
+        )
+        return message_id.decode(), bool(added)
+
+    async def messages_after(self, conversation_id: str, last_seen: Optional[str], limit: int = 1000) -> List[StoredMessage]:
+        """Every message after ``last_seen`` (exclusive), oldest first."""
+        start = f"({last_seen}" if last_seen else "-"
+        entries = await self.redis.xrange(self.key("log", conversation_id), min=start, max="+", count=limit)
+        return [self._decode(entry_id, fields) for entry_id, fields in entries]
+
+    @staticmethod
+    def _decode(entry_id: bytes, fields: Dict[bytes, bytes]) -> StoredMessage:
+        text = {k.decode(): v.decode() for k, v in fields.items()}
+        return {
+            "id": entry_id.decode(),
+            "kind": text["kind"],
+            "text": text["text"],
+            "data": json.loads(text["data"]),
+            "ts": int(text["ts"]),
+        }
+
+    # ---- queue --------------------------------------------------------------
+
+    async def queue(self) -> List[Tuple[str, float]]:
+        """(conversation id, queued at in ms), oldest first."""
+        entries = await self.redis.zrange(self.key("queue"), 0, -1, withscores=True)
+        return [(member.decode(), score) for member, score in entries]
+
+    async def position(self, conversation_id: str) -> Optional[int]:
+        rank = await self.redis.zrank(self.key("queue"), conversation_id)
+        return None if rank is None else rank + 1
+
+    async def record_wait(self, milliseconds: int, keep: int = 50) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lpush(self.key("waits"), milliseconds)
+            pipe.ltrim(self.key("waits"), 0, keep - 1)
+            await pipe.execute()
+
+    async def recent_waits(self) -> List[int]:
+        return [int(value) for value in await self.redis.lrange(self.key("waits"), 0, -1)]
+
+    async def queued_at(self, conversation_id: str) -> Optional[int]:
+        value = await self.redis.hget(self.key("conv", conversation_id), "queued_at")
+        return int(value) if value else None
+
+    async def store_rating(self, conversation_id: str, agent: str, score: int, comment: str) -> None:
+        await self.redis.xadd(
+            self.key("ratings"),
+            {"conversation": conversation_id, "agent": agent, "score": score, "comment": comment,
+             "ts": int(time.time() * 1000)},
+        )
+
+    async def publish(self, channel: str, payload: Dict[str, Any]) -> None:
+        await self.redis.publish(channel, json.dumps(payload))

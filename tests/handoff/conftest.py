@@ -1,0 +1,119 @@
+"""A real bridge process (python -m handoff) against the test Redis and Rasa."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional
+
+import pytest
+import requests
+import websockets
+
+from tests.conftest import ROOT, VENV_BIN, base_env, free_port, start, stop, wait_until_up
+
+SECRET = "test-secret-" + uuid.uuid4().hex
+AGENT_PASSWORD = "correct horse battery"
+
+
+@contextmanager
+def running_bridge(redis_url: str, rasa_url: str, name: str, prefix: str, **extra: str) -> Iterator[str]:
+    port = free_port()
+    env = {**base_env(), "REDIS_URL": redis_url, "RASA_URL": rasa_url, "HANDOFF_SECRET": SECRET,
+           "HANDOFF_PORT": str(port), "HANDOFF_KEY_PREFIX": prefix, **extra}
+    process, log = start(name, [str(VENV_BIN / "python"), "-m", "handoff"], env)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/health", process, log, timeout=60)
+        yield f"127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
+def add_agent(redis_url: str, prefix: str, name: str) -> None:
+    import subprocess
+
+    env = {**base_env(), "REDIS_URL": redis_url, "HANDOFF_KEY_PREFIX": prefix, "HANDOFF_AGENT_PASSWORD": AGENT_PASSWORD}
+    subprocess.run([str(VENV_BIN / "python"), "-m", "handoff.auth", "add", name], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def bridge_prefix() -> str:
+    return f"hbtest{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture(scope="session")
+def bridge(redis_url, rasa_url, bridge_prefix) -> Iterator[str]:
+    for agent in ("ann", "bob"):
+        add_agent(redis_url, bridge_prefix, agent)
+    with running_bridge(redis_url, rasa_url, "bridge-a", bridge_prefix) as address:
+        yield address
+
+
+@pytest.fixture(scope="session")
+def second_bridge(redis_url, rasa_url, bridge_prefix, bridge) -> Iterator[str]:
+    """Another process sharing the same Redis, as behind a load balancer."""
+    with running_bridge(redis_url, rasa_url, "bridge-b", bridge_prefix) as address:
+        yield address
+
+
+def login(address: str, agent: str, password: str = AGENT_PASSWORD) -> requests.Response:
+    return requests.post(f"http://{address}/api/agents/login", json={"name": agent, "password": password}, timeout=10)
+
+
+class Client:
+    """A websocket test client that keeps every envelope it received."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.received: List[Dict[str, Any]] = []
+        self.conversation_id = ""
+        self.token = ""
+
+    @classmethod
+    async def customer(cls, address: str, **hello: Any) -> "Client":
+        client = cls(await websockets.connect(f"ws://{address}/ws/customer"))
+        await client.send("hello", {k: v for k, v in hello.items() if v is not None})
+        welcome = await client.expect("welcome")
+        client.conversation_id = welcome["data"]["conversation_id"]
+        client.token = welcome["data"]["token"]
+        return client
+
+    @classmethod
+    async def agent(cls, address: str, agent: str) -> "Client":
+        token = login(address, agent).json()["token"]
+        return cls(await websockets.connect(f"ws://{address}/ws/agent?token={token}"))
+
+    async def send(self, kind: str, data: Optional[Dict[str, Any]] = None, id: Optional[str] = None) -> None:
+        await self.ws.send(json.dumps({"type": kind, "id": id, "data": data or {}}))
+
+    async def say(self, text: str, **data: Any) -> str:
+        key = uuid.uuid4().hex
+        await self.send("message", {"text": text, **data}, id=key)
+        return key
+
+    async def expect(self, envelope_type: str, /, timeout: float = 30.0, **match: Any) -> Dict[str, Any]:
+        """The next envelope of this type whose data contains ``match`` (others are kept)."""
+        for envelope in self.received:
+            if envelope["type"] == envelope_type and all(envelope["data"].get(k) == v for k, v in match.items()):
+                self.received.remove(envelope)
+                return envelope
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise AssertionError(f"no {envelope_type} {match} within {timeout}s; got {self.received[-10:]}")
+            envelope = json.loads(await asyncio.wait_for(self.ws.recv(), remaining))
+            if envelope["type"] == envelope_type and all(envelope["data"].get(k) == v for k, v in match.items()):
+                return envelope
+            self.received.append(envelope)
+
+    def messages(self, kind: Optional[str] = None) -> List[Dict[str, Any]]:
+        return [e for e in self.received if e["type"] == "message" and (kind is None or e["data"]["kind"] == kind)]
+
+    async def close(self) -> None:
+        await self.ws.close()

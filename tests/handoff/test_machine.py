@@ -1,0 +1,133 @@
+"""The conversation state machine and the envelope, without sockets or Redis."""
+
+import pytest
+
+from handoff.exceptions import AlreadyClaimed, InvalidTransition, MalformedMessage, MessageTooLarge
+from handoff.machine import (
+    AgentClaimed, AgentLost, AgentSaid, AskBot, AskRating, BotAnswered, Closed, Conversation,
+    CustomerAskedForPerson, CustomerRated, CustomerSaid, Enqueue, HandedBack, Notify, State,
+    StoreRating, apply,
+)
+from handoff.protocol import Envelope, error_envelope, parse_envelope
+
+HANDOFF = {"custom": {"handoff": {"reason": "repeated_fallback", "summary": "stuck"}}}
+
+
+def at(state: State, agent=None) -> Conversation:
+    return Conversation("c1", state=state, agent=agent, reason="requested" if state is not State.BOT else None)
+
+
+def test_in_bot_state_customer_messages_go_to_the_bot():
+    conversation, effects = apply(at(State.BOT), CustomerSaid("hello"))
+
+    assert conversation.state is State.BOT
+    assert effects == [AskBot("hello")]
+
+
+def test_a_handoff_payload_from_the_bot_queues_the_conversation():
+    conversation, effects = apply(at(State.BOT), BotAnswered(({"text": "sorry"}, HANDOFF)))
+
+    assert conversation.state is State.QUEUED
+    assert conversation.reason == "repeated_fallback"
+    assert conversation.handoff == HANDOFF["custom"]["handoff"]
+    assert effects == [Enqueue("repeated_fallback")]
+
+
+def test_a_callback_payload_does_not_queue():
+    callback = {"custom": {"handoff": {"reason": "callback"}}}
+
+    conversation, effects = apply(at(State.BOT), BotAnswered((callback,)))
+
+    assert conversation.state is State.BOT and effects == []
+
+
+def test_plain_bot_answers_and_late_answers_change_nothing():
+    assert apply(at(State.BOT), BotAnswered(({"text": "hi"},))) == (at(State.BOT), [])
+    queued = at(State.QUEUED)
+    assert apply(queued, BotAnswered((HANDOFF,))) == (queued, [])
+
+
+@pytest.mark.parametrize("state", [State.QUEUED, State.AGENT])
+def test_once_handed_over_the_bot_never_answers(state):
+    conversation = at(state, agent="ann" if state is State.AGENT else None)
+
+    assert apply(conversation, CustomerSaid("hello?")) == (conversation, [])
+
+
+def test_talk_to_a_person_button_queues_from_the_bot_or_a_closed_chat():
+    for state in (State.BOT, State.CLOSED):
+        conversation, effects = apply(at(state), CustomerAskedForPerson())
+        assert conversation.state is State.QUEUED and effects == [Enqueue("requested")]
+    queued = at(State.QUEUED)
+    assert apply(queued, CustomerAskedForPerson()) == (queued, [])
+
+
+def test_claiming_needs_a_queued_conversation_and_only_one_agent_wins():
+    conversation, effects = apply(at(State.QUEUED), AgentClaimed("ann"))
+
+    assert conversation.state is State.AGENT and conversation.agent == "ann"
+    assert effects[0].kind == "agent_joined"
+    with pytest.raises(AlreadyClaimed):
+        apply(conversation, AgentClaimed("bob"))
+    with pytest.raises(InvalidTransition):
+        apply(at(State.BOT), AgentClaimed("bob"))
+
+
+def test_only_the_serving_agent_may_act():
+    served = at(State.AGENT, agent="ann")
+
+    assert apply(served, AgentSaid("ann")) == (served, [])
+    for event in (AgentSaid("bob"), HandedBack("bob"), Closed("bob")):
+        with pytest.raises(InvalidTransition):
+            apply(served, event)
+
+
+def test_hand_back_returns_to_the_bot_and_tells_the_customer():
+    conversation, effects = apply(at(State.AGENT, agent="ann"), HandedBack("ann"))
+
+    assert conversation.state is State.BOT and conversation.agent is None
+    assert [effect.kind for effect in effects if isinstance(effect, Notify)] == ["back_to_bot"]
+
+
+def test_a_lost_agent_puts_the_customer_back_at_the_front():
+    conversation, effects = apply(at(State.AGENT, agent="ann"), AgentLost("ann"))
+
+    assert conversation.state is State.QUEUED
+    assert effects[0] == Enqueue("requested", front=True)
+    assert effects[1].kind == "agent_lost"
+
+
+def test_closing_asks_for_a_rating_and_ratings_are_checked():
+    closed, effects = apply(at(State.AGENT, agent="ann"), Closed("ann"))
+
+    assert closed.state is State.CLOSED
+    assert effects[-1] == AskRating()
+    assert apply(closed, CustomerRated(5, "great"))[1] == [StoreRating(5, "great")]
+    with pytest.raises(InvalidTransition):
+        apply(closed, CustomerRated(6))
+    with pytest.raises(InvalidTransition):
+        apply(at(State.BOT), CustomerRated(4))
+
+
+def test_writing_to_a_closed_chat_starts_again_with_the_bot():
+    conversation, effects = apply(at(State.CLOSED), CustomerSaid("one more thing"))
+
+    assert conversation.state is State.BOT and effects == [AskBot("one more thing")]
+
+
+def test_envelopes_are_validated():
+    assert parse_envelope('{"type": "message", "id": "k1", "data": {"text": "hi"}}', 1000) == Envelope(
+        "message", "k1", {"text": "hi"}
+    )
+    for raw in ["not json", "[]", '{"type": 3}', '{"type": "x", "data": []}', '{"type": "x", "extra": 1}',
+                '{"type": "x", "id": 5}']:
+        with pytest.raises(MalformedMessage):
+            parse_envelope(raw, 1000)
+    with pytest.raises(MessageTooLarge):
+        parse_envelope('{"type": "message", "data": {"text": "' + "x" * 2000 + '"}}', 1000)
+
+
+def test_errors_become_structured_replies():
+    reply = error_envelope(MalformedMessage("not JSON"), in_reply_to="k1")
+
+    assert reply == Envelope("error", "k1", {"code": "malformed", "message": "not JSON"})

@@ -1,0 +1,118 @@
+"""The Redis store against a real redis-server (started by tests/conftest.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any, Awaitable, Callable
+
+import pytest
+from redis.asyncio import Redis
+
+from handoff.machine import AgentClaimed, Conversation, CustomerAskedForPerson, State, apply
+from handoff.store import Store
+
+
+def run(redis_url: str, scenario: Callable[[Store], Awaitable[Any]]) -> Any:
+    """Run ``scenario`` with a Store under a fresh prefix, then delete its keys."""
+
+    async def main() -> Any:
+        client = Redis.from_url(redis_url)
+        store = Store(client, prefix=f"test-{uuid.uuid4().hex[:8]}")
+        try:
+            return await scenario(store)
+        finally:
+            keys = [key async for key in client.scan_iter(f"{store.prefix}:*")]
+            if keys:
+                await client.delete(*keys)
+            await client.close()
+
+    return asyncio.run(main())
+
+
+def test_a_conversation_round_trips_and_checks_its_token(redis_url):
+    async def scenario(store: Store) -> None:
+        await store.create("c1", "secret-token")
+
+        assert await store.load("c1") == Conversation("c1")
+        assert await store.token_matches("c1", "secret-token")
+        assert not await store.token_matches("c1", "guess")
+        assert not await store.token_matches("nope", "secret-token")
+
+    run(redis_url, scenario)
+
+
+def test_a_retried_send_is_stored_once_and_replay_starts_after_the_last_seen(redis_url):
+    async def scenario(store: Store) -> None:
+        first, added = await store.append("c1", "customer", "key-1", "hello")
+        again, added_again = await store.append("c1", "customer", "key-1", "hello")
+        second, _ = await store.append("c1", "bot", "bot-1", "hi there", {"buttons": []})
+
+        assert added and not added_again and again == first
+        assert [m["text"] for m in await store.messages_after("c1", None)] == ["hello", "hi there"]
+        [after] = await store.messages_after("c1", first)
+        assert after["id"] == second and after["kind"] == "bot" and after["data"] == {"buttons": []}
+
+    run(redis_url, scenario)
+
+
+def test_a_stale_write_is_refused(redis_url):
+    async def scenario(store: Store) -> None:
+        conversation = await store.create("c1", "t")
+        queued, _ = apply(conversation, CustomerAskedForPerson())
+
+        stored = await store.commit(conversation, queued, queue="add")
+        assert stored is not None and stored.version == 1
+        assert await store.commit(conversation, queued, queue="add") is None  # read before the change
+        assert (await store.load("c1")).state is State.QUEUED
+        assert await store.position("c1") == 1
+
+    run(redis_url, scenario)
+
+
+def test_two_agents_claiming_at_once_only_one_wins(redis_url):
+    async def scenario(store: Store) -> None:
+        conversation = await store.create("c1", "t")
+        queued = await store.commit(conversation, apply(conversation, CustomerAskedForPerson())[0], queue="add")
+        assert queued is not None
+
+        async def claim(agent: str) -> bool:
+            current = await store.load("c1")
+            if current.state is not State.QUEUED:
+                return False
+            claimed, _ = apply(current, AgentClaimed(agent))
+            return await store.commit(current, claimed, queue="remove") is not None
+
+        results = await asyncio.gather(*(claim(f"agent-{n}") for n in range(8)))
+
+        assert sum(results) == 1
+        final = await store.load("c1")
+        assert final.state is State.AGENT and final.agent == f"agent-{results.index(True)}"
+        assert await store.queue() == []
+
+    run(redis_url, scenario)
+
+
+def test_the_front_of_the_queue_goes_before_everyone(redis_url):
+    async def scenario(store: Store) -> None:
+        for name in ("a", "b", "c"):
+            conversation = await store.create(name, "t")
+            await store.commit(conversation, apply(conversation, CustomerAskedForPerson())[0], queue="add")
+            await asyncio.sleep(0.002)
+        requeued = await store.create("d", "t")
+        await store.commit(requeued, apply(requeued, CustomerAskedForPerson())[0], queue="front")
+
+        assert [member for member, _ in await store.queue()] == ["d", "a", "b", "c"]
+        assert await store.position("b") == 3
+
+    run(redis_url, scenario)
+
+
+def test_unknown_conversations_are_reported(redis_url):
+    from handoff.exceptions import ConversationNotFound
+
+    async def scenario(store: Store) -> None:
+        with pytest.raises(ConversationNotFound):
+            await store.load("missing")
+
+    run(redis_url, scenario)
