@@ -8,8 +8,10 @@ structured ``error`` reply (docs/bridge-protocol.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
+import secrets
 import time
 from collections import Counter
 from typing import Any, Awaitable, Callable, Dict, Optional, Set
@@ -18,15 +20,16 @@ import aiohttp
 from redis.asyncio import Redis
 from sanic import Request, Sanic, response
 from sanic.response import HTTPResponse
+from sanic.exceptions import WebsocketClosed
 from websockets.exceptions import ConnectionClosed
 
 from handoff.auth import issue_token, verify_token
 from handoff.exceptions import (
-    AuthError, ConversationNotFound, HandoffError, InvalidToken, MalformedMessage, RateLimited,
+    AuthError, ConversationNotFound, HandoffError, InvalidToken, MalformedMessage, RateLimited, StateError,
     UnknownMessageType,
 )
 from handoff.protocol import Envelope, error_envelope, parse_envelope
-from handoff.service import Bridge
+from handoff.service import PRESENCE_TTL_MS, Bridge
 from handoff.settings import Settings
 
 __all__ = ["create_app"]
@@ -82,7 +85,14 @@ class Connection:
 
     async def send(self, envelope: Envelope) -> None:
         async with self._send_lock:
+            await self._write(envelope)
+
+    async def _write(self, envelope: Envelope) -> None:
+        try:
             await self.ws.send(envelope.to_json())
+        except WebsocketClosed:
+            # Closed under us: its messages stay in Redis for the next connection.
+            raise ConnectionClosed(None, None) from None
 
     async def receive(self) -> Envelope:
         raw = await self.ws.recv()
@@ -100,7 +110,7 @@ class Connection:
             for message in messages:
                 data = {"conversation_id": conversation_id, "kind": message["kind"], "text": message["text"],
                         "data": message["data"], "ts": message["ts"]}
-                await self.ws.send(Envelope("message", message["id"], data).to_json())
+                await self._write(Envelope("message", message["id"], data))
                 self.last_sent[conversation_id] = message["id"]
 
     async def watch(self, channel: str, callback: Callable[[Dict[str, Any]], Awaitable[None]]) -> None:
@@ -174,6 +184,13 @@ class CustomerConnection(Connection):
     async def talk_to_person(self, envelope: Envelope) -> None:
         await self.bridge.customer_asked_for_person(self.require())
 
+    async def leave(self, envelope: Envelope) -> None:
+        """A callback request or a message instead of waiting (or when nobody is available)."""
+        data = envelope.data
+        details = {key: data.get(key, "") for key in ("contact", "description", "preferred_time")}
+        await self.bridge.customer_left_request(self.require(), str(data.get("kind", "")), details)
+        await self.send(Envelope("ack", envelope.id, {}))
+
     async def rating(self, envelope: Envelope) -> None:
         score = envelope.data.get("score")
         if not isinstance(score, int) or isinstance(score, bool):
@@ -193,18 +210,45 @@ class CustomerConnection(Connection):
 
 
 class AgentConnection(Connection):
+    HEARTBEAT_SECONDS = 10
+
     def __init__(self, ws: Any, bridge: Bridge, agent: str) -> None:
         super().__init__(ws, bridge)
         self.agent = agent
+        self.connection_id = secrets.token_hex(8)
+        self._heartbeat: Optional["asyncio.Task[None]"] = None
 
     async def start(self) -> None:
+        await self.bridge.store.mark_online(self.agent, self.connection_id, PRESENCE_TTL_MS)
+        self._heartbeat = asyncio.create_task(self._beat())
         await self.watch(self.bridge.store.queue_channel, self._on_queue)
-        await self.send(Envelope("queue", None, {"items": await self.bridge.queue_view()}))
+        await self.watch(self.bridge.store.key("agent-events", self.agent), self._on_assigned)
+        await self.send(Envelope("queue", None, {"items": await self.bridge.queue_view(self.agent)}))
+        await self.send(Envelope("requests", None, {"items": await self.bridge.store.requests()}))
         for conversation_id in await self.bridge.serving(self.agent):
-            await self.attach(conversation_id)
+            try:
+                await self.attach(conversation_id)
+            except (StateError, ConversationNotFound):
+                await self.bridge.forget_serving(self.agent, conversation_id)  # moved on meanwhile
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self.HEARTBEAT_SECONDS)
+            await self.bridge.store.mark_online(self.agent, self.connection_id, PRESENCE_TTL_MS)
+
+    async def close(self) -> None:
+        if self._heartbeat:
+            self._heartbeat.cancel()
+        await self.bridge.store.mark_offline(self.agent, self.connection_id)
+        await super().close()
 
     async def _on_queue(self, payload: Dict[str, Any]) -> None:
-        await self.send(Envelope("queue", None, {"items": await self.bridge.queue_view()}))
+        if "request" in payload:
+            await self.send(Envelope("requests", None, {"items": await self.bridge.store.requests()}))
+        await self.send(Envelope("queue", None, {"items": await self.bridge.queue_view(self.agent)}))
+
+    async def _on_assigned(self, payload: Dict[str, Any]) -> None:
+        await self.attach(str(payload["assigned"]))
 
     async def attach(self, conversation_id: str) -> None:
         conversation = await self.bridge.require_serving(self.agent, conversation_id)
@@ -229,7 +273,20 @@ class AgentConnection(Connection):
         await self.send(Envelope("released", None, {"conversation_id": conversation_id}))
 
     async def queue(self, envelope: Envelope) -> None:
-        await self.send(Envelope("queue", envelope.id, {"items": await self.bridge.queue_view()}))
+        await self.send(Envelope("queue", envelope.id, {"items": await self.bridge.queue_view(self.agent)}))
+
+    async def requests(self, envelope: Envelope) -> None:
+        await self.send(Envelope("requests", envelope.id, {"items": await self.bridge.store.requests()}))
+
+    async def transfer(self, envelope: Envelope) -> None:
+        conversation_id = _conversation_id(envelope.data)
+        to_agent, to_group = envelope.data.get("to_agent"), envelope.data.get("to_group")
+        for value in (to_agent, to_group):
+            if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 64):
+                raise MalformedMessage("'to_agent' / 'to_group' must be a name")
+        await self.bridge.transfer(self.agent, conversation_id, to_agent, to_group)
+        await self.send(Envelope("ack", envelope.id, {"conversation_id": conversation_id}))
+        await self.detach(conversation_id)
 
     async def claim(self, envelope: Envelope) -> None:
         conversation_id = _conversation_id(envelope.data)
@@ -280,12 +337,18 @@ async def _serve(connection: Connection, handlers: Dict[str, Callable[[Envelope]
             return
         except HandoffError as error:
             await connection.send(error_envelope(error, envelope.id if envelope else None))
+        except Exception:  # noqa: BLE001 - a bug or a Redis blip must not drop the customer
+            logger.exception("handling %s failed", envelope.type if envelope else "a message")
+            failure = HandoffError("something went wrong on our side; please try again")
+            await connection.send(error_envelope(failure, envelope.id if envelope else None))
 
 
 def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
     """Build the bridge app; Redis and HTTP clients are created at start-up and closed at shutdown."""
     app = Sanic(name or f"handoff{next(_app_numbers)}")
-    app.config.WEBSOCKET_MAX_SIZE = settings.max_message_bytes * 2  # ours is checked per message, with a reply
+    # Frames up to this size get a structured "too_large" reply from our own
+    # check; only absurd ones make the websocket library close the connection.
+    app.config.WEBSOCKET_MAX_SIZE = max(1 << 20, settings.max_message_bytes * 8)
     connections_per_ip: Counter = Counter()
     metrics: Counter = Counter()
 
@@ -296,9 +359,22 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         app.ctx.http = aiohttp.ClientSession()
         app.ctx.bridge = Bridge(settings, redis, app.ctx.http)
         await app.ctx.bridge.hub.start()
+        app.ctx.sweeper = asyncio.create_task(sweep(app.ctx.bridge))
+
+    async def sweep(bridge: Bridge) -> None:
+        """Every process checks for agents gone past their grace period (idempotent)."""
+        while True:
+            await asyncio.sleep(max(1.0, settings.agent_grace_seconds / 4))
+            try:
+                await bridge.requeue_lost_agents()
+            except Exception:  # noqa: BLE001 - a Redis blip: try again next round
+                logger.exception("requeueing lost agents failed")
 
     @app.after_server_stop
     async def stop(app: Sanic, _: Any) -> None:
+        app.ctx.sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await app.ctx.sweeper
         await app.ctx.bridge.hub.stop()
         await app.ctx.http.close()
         await app.ctx.redis.close()
@@ -398,7 +474,8 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         connection = CustomerConnection(ws, bridge_of(request))
         handlers = {
             "hello": connection.hello, "message": connection.message, "talk_to_person": connection.talk_to_person,
-            "rating": connection.rating, "typing": connection.signal, "read": connection.signal,
+            "rating": connection.rating, "leave": connection.leave,
+            "typing": connection.signal, "read": connection.signal,
         }
         await run(connection, request, handlers)
 
@@ -415,6 +492,7 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         handlers = {
             "queue": connection.queue, "claim": connection.claim, "message": connection.message,
             "hand_back": connection.hand_back, "close": connection.close_conversation,
+            "transfer": connection.transfer, "requests": connection.requests,
             "typing": connection.signal, "read": connection.signal,
         }
         await run(connection, request, handlers, first=connection.start)

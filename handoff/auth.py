@@ -3,6 +3,7 @@
 Manage agents from the command line::
 
     python -m handoff.auth add ann        # asks for the password
+    python -m handoff.auth add bob --groups cards,payments --max-chats 5
     python -m handoff.auth remove ann
     python -m handoff.auth list
 """
@@ -19,7 +20,7 @@ import json
 import os
 import sys
 import time
-from typing import List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from redis.asyncio import Redis
 
@@ -42,14 +43,23 @@ class AgentDirectory:
         self.redis = redis
         self.key = f"{prefix}:agents"
 
-    async def add(self, name: str, password: str) -> None:
+    async def add(self, name: str, password: str, groups: Sequence[str] = ("all",), max_chats: int = 3) -> None:
         if not name or len(name) > MAX_NAME or not name.replace("-", "").replace("_", "").isalnum():
             raise ValueError("agent names are 1-64 letters, digits, '-' or '_'")
         if len(password) < 8:
             raise ValueError("passwords need at least 8 characters")
+        if max_chats < 1 or not groups:
+            raise ValueError("an agent needs at least one group and one chat at a time")
         salt = os.urandom(16)
-        record = {"salt": salt.hex(), "hash": _hash_password(password, salt).hex()}
+        record = {"salt": salt.hex(), "hash": _hash_password(password, salt).hex(),
+                  "groups": list(groups), "max_chats": max_chats}
         await self.redis.hset(self.key, name, json.dumps(record))
+
+    async def profile(self, name: str) -> Dict[str, Any]:
+        """An agent's skill groups and how many chats they may serve at once."""
+        raw = await self.redis.hget(self.key, name)
+        record = json.loads(raw) if raw else {}
+        return {"groups": record.get("groups", ["all"]), "max_chats": int(record.get("max_chats", 3))}
 
     async def remove(self, name: str) -> bool:
         return bool(await self.redis.hdel(self.key, name))
@@ -96,6 +106,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="Manage the agents who can log in to the console.")
     parser.add_argument("command", choices=["add", "remove", "list"])
     parser.add_argument("name", nargs="?")
+    parser.add_argument("--groups", default="all", help="comma-separated skill groups ('all' sees every queue)")
+    parser.add_argument("--max-chats", type=int, default=3, help="conversations served at once")
     args = parser.parse_args(argv)
     redis = Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6380/0"))
     directory = AgentDirectory(redis, os.environ.get("HANDOFF_KEY_PREFIX", "hb"))
@@ -112,7 +124,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 print(f"removed {args.name}" if removed else f"no agent {args.name}")
                 return 0 if removed else 1
             password = os.environ.get("HANDOFF_AGENT_PASSWORD") or getpass.getpass(f"password for {args.name}: ")
-            await directory.add(args.name, password)
+            groups = [group.strip() for group in args.groups.split(",") if group.strip()]
+            await directory.add(args.name, password, groups, args.max_chats)
             print(f"agent {args.name} can now log in")
             return 0
         finally:

@@ -17,6 +17,7 @@ from collections import defaultdict
 from typing import Any, Awaitable, Callable, Dict, Optional, Set
 
 from redis.asyncio import Redis
+from websockets.exceptions import ConnectionClosed
 
 __all__ = ["Hub"]
 
@@ -73,5 +74,7 @@ class Hub:
             for callback in list(self._callbacks.get(channel, ())):
                 try:
                     await callback(payload)
+                except ConnectionClosed:
+                    pass  # that socket is closing; it unregisters itself
                 except Exception:  # noqa: BLE001 - one broken socket must not stop the others
                     logger.exception("delivery on %s failed", channel)

@@ -26,8 +26,9 @@ from handoff.exceptions import AlreadyClaimed, InvalidTransition
 
 __all__ = [
     "AgentClaimed", "AgentLost", "AgentSaid", "AskBot", "AskRating", "BotAnswered", "Closed",
-    "Conversation", "CustomerAskedForPerson", "CustomerRated", "CustomerSaid", "Effect", "Enqueue",
-    "Event", "HandedBack", "Notify", "State", "StoreRating", "apply", "handoff_in",
+    "Conversation", "CustomerAskedForPerson", "CustomerLeftRequest", "CustomerRated", "CustomerSaid",
+    "Effect", "Enqueue", "Event", "HandedBack", "Notify", "State", "StoreRating", "Transferred", "apply",
+    "handoff_in",
 ]
 
 
@@ -45,6 +46,7 @@ class Conversation:
     agent: Optional[str] = None
     reason: Optional[str] = None
     handoff: Dict[str, Any] = field(default_factory=dict)
+    group: str = "general"
     # Incremented on every stored change: the store refuses a stale write.
     version: int = 0
 
@@ -60,11 +62,27 @@ class CustomerSaid:
 @dataclass(frozen=True)
 class BotAnswered:
     messages: Tuple[Dict[str, Any], ...]
+    # The skill group a handoff in these messages goes to (handoff.routing).
+    group: str = "general"
 
 
 @dataclass(frozen=True)
 class CustomerAskedForPerson:
-    pass
+    group: str = "general"
+
+
+@dataclass(frozen=True)
+class CustomerLeftRequest:
+    """Instead of waiting, the customer asked for a callback or left a message."""
+
+    kind: str
+
+
+@dataclass(frozen=True)
+class Transferred:
+    agent: str
+    to_agent: Optional[str] = None
+    to_group: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -101,8 +119,8 @@ class CustomerRated:
 
 
 Event = Union[
-    CustomerSaid, BotAnswered, CustomerAskedForPerson, AgentClaimed, AgentSaid, HandedBack, Closed,
-    AgentLost, CustomerRated,
+    CustomerSaid, BotAnswered, CustomerAskedForPerson, CustomerLeftRequest, AgentClaimed, AgentSaid,
+    Transferred, HandedBack, Closed, AgentLost, CustomerRated,
 ]
 
 # ---- effects ----------------------------------------------------------------
@@ -172,15 +190,23 @@ def apply(conversation: Conversation, event: Event) -> Tuple[Conversation, List[
         reason = str(payload.get("reason") or "requested")
         if reason == "callback":
             return conversation, []  # the customer asked to be phoned; nobody needs to join
-        queued = replace(conversation, state=State.QUEUED, reason=reason, handoff=payload)
+        queued = replace(conversation, state=State.QUEUED, reason=reason, handoff=payload, group=event.group)
         return queued, [Enqueue(reason)]
 
     if isinstance(event, CustomerAskedForPerson):
         if state in (State.QUEUED, State.AGENT):
             return conversation, []
-        queued = replace(conversation, state=State.QUEUED, agent=None, reason="requested",
+        queued = replace(conversation, state=State.QUEUED, agent=None, reason="requested", group=event.group,
                          handoff={"reason": "requested", "summary": "The customer pressed \"talk to a person\"."})
         return queued, [Enqueue("requested")]
+
+    if isinstance(event, CustomerLeftRequest):
+        if state is State.AGENT:
+            raise InvalidTransition("a person is already serving this chat")
+        stored = Notify("request_stored", "Thanks, we've got your details. Our team will get back to you.")
+        if state is State.QUEUED:
+            return replace(conversation, state=State.BOT), [stored]
+        return conversation, [stored]
 
     if isinstance(event, AgentClaimed):
         if state is State.AGENT:
@@ -190,11 +216,19 @@ def apply(conversation: Conversation, event: Event) -> Tuple[Conversation, List[
         claimed = replace(conversation, state=State.AGENT, agent=event.agent)
         return claimed, [Notify("agent_joined", "A person from our support team has joined the chat.")]
 
-    if isinstance(event, (AgentSaid, HandedBack, Closed, AgentLost)):
+    if isinstance(event, (AgentSaid, Transferred, HandedBack, Closed, AgentLost)):
         if state is not State.AGENT or conversation.agent != event.agent:
             raise InvalidTransition(f"{event.agent} is not serving this conversation")
         if isinstance(event, AgentSaid):
             return conversation, []
+        if isinstance(event, Transferred):
+            if event.to_agent:
+                moved = replace(conversation, agent=event.to_agent)
+                return moved, [Notify("transferred", "You're being passed to a colleague who can help with this.")]
+            group = event.to_group or conversation.group
+            requeued = replace(conversation, state=State.QUEUED, agent=None, group=group)
+            notice = Notify("transferred", "You're being passed to a specialist team. You keep your place at the front.")
+            return requeued, [Enqueue(conversation.reason or "requested", front=True), notice]
         if isinstance(event, HandedBack):
             back = replace(conversation, state=State.BOT, agent=None, reason=None, handoff={})
             return back, [Notify("back_to_bot", "You're back with the assistant. Ask me anything.")]

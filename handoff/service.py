@@ -12,41 +12,33 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import statistics
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Optional, Tuple
 
 import aiohttp
 from redis.asyncio import Redis
 
 from handoff.auth import AgentDirectory
-from handoff.exceptions import ConversationNotFound, InvalidTransition, StateError
+from handoff.exceptions import ConversationNotFound, InvalidTransition, MalformedMessage, StateError
 from handoff.hub import Hub
 from handoff.machine import (
-    AgentClaimed, AskBot, AskRating, BotAnswered, Closed, Conversation, CustomerAskedForPerson,
-    CustomerRated, CustomerSaid, AgentSaid, Effect, Enqueue, Event, HandedBack, Notify, State,
-    StoreRating, apply,
+    AgentClaimed, AgentLost, AgentSaid, AskBot, AskRating, BotAnswered, Closed, Conversation,
+    CustomerAskedForPerson, CustomerLeftRequest, CustomerRated, CustomerSaid, Effect, Enqueue, Event,
+    HandedBack, Notify, State, StoreRating, Transferred, apply, handoff_in,
 )
+from handoff.routing import BusinessHours, group_for, visible_to, wait_text
 from handoff.settings import Settings
 from handoff.store import Store, StoredMessage
 
-__all__ = ["Bridge", "wait_text"]
+__all__ = ["Bridge"]
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 20
 BOT_UNAVAILABLE = "bot_unavailable"
-
-
-def wait_text(position: Optional[int], recent_waits_ms: Sequence[int]) -> str:
-    """An honest estimate from recent real waits, in words."""
-    if position is None:
-        return ""
-    if not recent_waits_ms:
-        return "We don't have enough recent chats to estimate the wait yet."
-    typical = statistics.median(recent_waits_ms) / 1000 * position
-    minutes = max(1, round(typical / 60))
-    return f"about {minutes} minute{'s' if minutes != 1 else ''}"
+PRESENCE_TTL_MS = 30_000
+MAX_DETAIL = 500
 
 
 class Bridge:
@@ -57,6 +49,7 @@ class Bridge:
         self.store = Store(redis, settings.key_prefix, settings.finished_ttl_seconds)
         self.agents = AgentDirectory(redis, settings.key_prefix)
         self.hub = Hub(redis)
+        self.hours = BusinessHours.parse(settings.business_hours, settings.timezone)
         self._http = http
 
     # ---- conversations ------------------------------------------------------
@@ -101,6 +94,13 @@ class Bridge:
                 await self.store.store_rating(after.id, after.agent or "", effect.score, effect.comment)
             elif isinstance(effect, Enqueue):
                 await self.store.redis.hincrby(self.store.key("stats", "handoffs"), effect.reason, 1)
+                if not await self.agents_available():
+                    await self.append(
+                        after.id, "system", f"system:{after.version}:no_agents",
+                        "No one from our team is available right now. You can wait, ask us to call you back, "
+                        "or leave a message and we'll reply as soon as we can.",
+                        {"notice": "no_agents", "offer": ["callback", "message"]},
+                    )
 
     async def append(self, conversation_id: str, kind: str, key: str, text: str = "",
                      data: Optional[Dict[str, Any]] = None) -> Tuple[str, bool]:
@@ -136,7 +136,9 @@ class Bridge:
         for index, reply in enumerate(replies):
             data = {key: value for key, value in reply.items() if key not in ("text", "recipient_id")}
             await self.append(conversation_id, "bot", f"bot:{message_id}:{index}", str(reply.get("text", "")), data)
-        await self.transition(conversation_id, BotAnswered(tuple(replies)))
+        payload = handoff_in(tuple(replies)) or {}
+        group = group_for(payload.get("topic"), payload.get("reason"), self.settings.skill_groups)
+        await self.transition(conversation_id, BotAnswered(tuple(replies), group))
 
     async def _rasa_reply(self, conversation_id: str, text: str) -> List[Dict[str, Any]]:
         timeout = aiohttp.ClientTimeout(total=self.settings.rasa_timeout_seconds)
@@ -157,7 +159,27 @@ class Bridge:
         await self.transition(conversation_id, BotAnswered((payload,)))
 
     async def customer_asked_for_person(self, conversation_id: str) -> None:
-        await self.transition(conversation_id, CustomerAskedForPerson())
+        group = group_for(None, "requested", self.settings.skill_groups)
+        await self.transition(conversation_id, CustomerAskedForPerson(group))
+
+    async def customer_left_request(self, conversation_id: str, kind: str, details: Dict[str, Any]) -> None:
+        """A callback request or a message instead of waiting; stored for the agents."""
+        if kind not in ("callback", "message"):
+            raise MalformedMessage("'kind' must be 'callback' or 'message'")
+        clean: Dict[str, str] = {}
+        for name in ("contact", "description", "preferred_time"):
+            value = details.get(name, "")
+            if not isinstance(value, str) or len(value) > MAX_DETAIL:
+                raise MalformedMessage(f"'{name}' must be text of at most {MAX_DETAIL} characters")
+            clean[name] = value.strip()
+        if not clean["contact"]:
+            raise MalformedMessage("'contact' (a phone number or email) is needed so we can reply")
+        await self.transition(conversation_id, CustomerLeftRequest(kind))
+        await self.store.store_request(conversation_id, kind, clean)
+        await self.store.publish(self.store.queue_channel, {"request": conversation_id})
+
+    async def agents_available(self) -> bool:
+        return self.hours.is_open(datetime.now(timezone.utc)) and bool(await self.store.online_agents())
 
     async def customer_rated(self, conversation_id: str, score: int, comment: str) -> None:
         await self.transition(conversation_id, CustomerRated(score, comment))
@@ -167,15 +189,20 @@ class Bridge:
         status: Dict[str, Any] = {"state": conversation.state.value}
         if conversation.state is State.QUEUED:
             position = await self.store.position(conversation_id)
+            online = await self.store.online_agents() if self.hours.is_open(datetime.now(timezone.utc)) else []
             status["position"] = position
-            status["wait"] = wait_text(position, await self.store.recent_waits())
+            status["wait"] = wait_text(position, await self.store.recent_waits(), len(online))
+            status["agents_available"] = bool(online)
+            status["offer"] = ["callback", "message"]
         if conversation.state is State.AGENT:
             status["agent"] = conversation.agent
         return status
 
     # ---- agents -------------------------------------------------------------
 
-    async def queue_view(self) -> List[Dict[str, Any]]:
+    async def queue_view(self, agent: str) -> List[Dict[str, Any]]:
+        """The queue as this agent sees it: their skill groups, oldest first."""
+        groups = (await self.agents.profile(agent))["groups"]
         now = time.time() * 1000
         items = []
         for conversation_id, queued_at in await self.store.queue():
@@ -183,8 +210,11 @@ class Bridge:
                 conversation = await self.store.load(conversation_id)
             except ConversationNotFound:
                 continue
+            if conversation.state is not State.QUEUED or not visible_to(conversation.group, groups):
+                continue
             handoff = conversation.handoff
             items.append({
+                "group": conversation.group,
                 "conversation_id": conversation_id,
                 "waiting_seconds": max(0, int((now - queued_at) / 1000)),
                 "reason": conversation.reason,
@@ -194,6 +224,12 @@ class Bridge:
         return items
 
     async def claim(self, agent: str, conversation_id: str) -> Conversation:
+        profile = await self.agents.profile(agent)
+        if len(await self.serving(agent)) >= profile["max_chats"]:
+            raise InvalidTransition(f"you are already serving {profile['max_chats']} chats (your limit)")
+        waiting = await self.store.load(conversation_id)
+        if not visible_to(waiting.group, profile["groups"]):
+            raise InvalidTransition(f"this chat is for the {waiting.group} team")
         queued_at = await self.store.queued_at(conversation_id)
         conversation, _ = await self.transition(conversation_id, AgentClaimed(agent))
         if queued_at:
@@ -206,12 +242,50 @@ class Bridge:
         message_id, _ = await self.append(conversation_id, "agent", f"agent:{agent}:{key}", text, {"agent": agent})
         return message_id
 
+    async def transfer(self, agent: str, conversation_id: str, to_agent: Optional[str], to_group: Optional[str]) -> None:
+        if bool(to_agent) == bool(to_group):
+            raise MalformedMessage("transfer to exactly one of 'to_agent' or 'to_group'")
+        if to_agent:
+            if to_agent not in await self.agents.names():
+                raise MalformedMessage(f"no agent {to_agent!r}")
+            if to_agent not in await self.store.online_agents():
+                raise InvalidTransition(f"{to_agent} is not online")
+        await self.transition(conversation_id, Transferred(agent, to_agent, to_group))
+        await self.store.redis.srem(self.store.key("serving", agent), conversation_id)
+        if to_agent:
+            await self.store.redis.sadd(self.store.key("serving", to_agent), conversation_id)
+            await self.store.publish(self.store.key("agent-events", to_agent), {"assigned": conversation_id})
+
+    async def requeue_lost_agents(self) -> None:
+        """Chats of agents offline for longer than the grace period go back to the front."""
+        now = int(time.time() * 1000)
+        online = set(await self.store.online_agents())
+        for agent in await self.store.agents_serving():
+            if agent in online:
+                continue
+            since = await self.store.offline_since(agent)
+            if since is None:
+                # Its process died without saying goodbye: start the grace period now.
+                await self.store.redis.hsetnx(self.store.key("offline-since"), agent, now)
+                continue
+            if now - since < self.settings.agent_grace_seconds * 1000:
+                continue
+            for conversation_id in await self.serving(agent):
+                try:
+                    await self.transition(conversation_id, AgentLost(agent))
+                except (StateError, ConversationNotFound):
+                    pass  # already moved on (handed back, closed, or another process did it)
+                await self.store.redis.srem(self.store.key("serving", agent), conversation_id)
+
     async def hand_back(self, agent: str, conversation_id: str) -> None:
         await self.transition(conversation_id, HandedBack(agent))
         await self.store.redis.srem(self.store.key("serving", agent), conversation_id)
 
     async def close(self, agent: str, conversation_id: str) -> None:
         await self.transition(conversation_id, Closed(agent))
+        await self.store.redis.srem(self.store.key("serving", agent), conversation_id)
+
+    async def forget_serving(self, agent: str, conversation_id: str) -> None:
         await self.store.redis.srem(self.store.key("serving", agent), conversation_id)
 
     async def serving(self, agent: str) -> List[str]:

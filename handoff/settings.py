@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Mapping, Optional, Tuple
+import json
+from dataclasses import dataclass, field
+from typing import Dict, Mapping, Optional, Tuple
+
+from handoff.routing import BusinessHours
 
 __all__ = ["Settings"]
 
@@ -26,6 +29,13 @@ class Settings:
     message_burst: int = 10
     finished_ttl_seconds: int = 7 * 24 * 3600
     max_connections_per_ip: int = 20
+    # FAQ topic (or handoff reason) -> skill group; "*" is the default group.
+    skill_groups: Dict[str, str] = field(default_factory=dict)
+    # e.g. "mon-fri 08:00-20:00; sat 09:00-13:00"; empty: always open.
+    business_hours: str = ""
+    timezone: str = "Europe/London"
+    # How long an agent may be disconnected before their chats go back to the queue.
+    agent_grace_seconds: int = 60
     # Browser origins allowed to open websockets; empty: the bridge's own address.
     allowed_origins: Tuple[str, ...] = ()
 
@@ -55,7 +65,14 @@ class Settings:
             allowed_origins=tuple(
                 origin.strip() for origin in get("HANDOFF_ALLOWED_ORIGINS", "").split(",") if origin.strip()
             ),
+            skill_groups=json.loads(get("HANDOFF_SKILL_GROUPS", "{}")),
+            business_hours=get("HANDOFF_HOURS", ""),
+            timezone=get("HANDOFF_TIMEZONE", defaults.timezone),
+            agent_grace_seconds=int(get("HANDOFF_AGENT_GRACE_SECONDS", defaults.agent_grace_seconds)),
         )
+        if not isinstance(settings.skill_groups, dict):
+            raise ValueError('HANDOFF_SKILL_GROUPS must be a JSON object such as {"card_arrival": "cards"}')
+        BusinessHours.parse(settings.business_hours, settings.timezone)  # refuses a bad schedule now
         if settings.max_message_bytes < 256 or settings.message_burst < 1 or settings.messages_per_second <= 0:
             raise ValueError("message limits must allow at least one 256-byte message per second")
         if len(settings.secret) < 16:

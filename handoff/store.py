@@ -8,6 +8,10 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:queue        zset    queued conversation ids, scored by time queued (front = oldest)
     {p}:waits        list    recent waits (ms) from queued to claimed, newest first
     {p}:ratings      stream  CSAT ratings
+    {p}:requests     stream  callbacks and messages customers left instead of waiting
+    {p}:serving:{agent} set  conversations an agent is serving
+    {p}:online       zset    "{agent}|{connection}" -> presence expiry (ms); refreshed while connected
+    {p}:offline-since hash   agent -> when their last connection went (for the grace period)
     {p}:live:{id}    pub/sub "something new in this conversation" for every bridge process
     {p}:queue-events pub/sub "the queue changed"
 
@@ -57,7 +61,8 @@ elseif operation == 'front' then
 elseif operation == 'remove' then
   redis.call('ZREM', KEYS[2], ARGV[4])
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return redis.call('HINCRBY', KEYS[1], 'version', 1)
 """
 
@@ -112,6 +117,7 @@ class Store:
             agent=text.get("agent") or None,
             reason=text.get("reason") or None,
             handoff=json.loads(text.get("handoff") or "{}"),
+            group=text.get("group") or "general",
             version=int(text["version"]),
         )
 
@@ -128,13 +134,13 @@ class Store:
         now = int(time.time() * 1000)
         fields: List[str] = [
             "state", after.state.value, "agent", after.agent or "", "reason", after.reason or "",
-            "handoff", json.dumps(after.handoff),
+            "handoff", json.dumps(after.handoff), "group", after.group,
         ]
         if after.state is State.QUEUED and before.state is not State.QUEUED:
             fields += ["queued_at", str(now)]
         version = await self._commit(
             keys=[self.key("conv", after.id), self.key("queue")],
-            args=[str(before.version), queue, str(now), after.id, *fields],
+            args=[str(before.version), queue, str(now), after.id, str(self.ttl_ms), *fields],
         )
         if not version:
             return None
@@ -201,6 +207,43 @@ class Store:
             {"conversation": conversation_id, "agent": agent, "score": score, "comment": comment,
              "ts": int(time.time() * 1000)},
         )
+
+    async def store_request(self, conversation_id: str, kind: str, details: Dict[str, str]) -> str:
+        entry = {"conversation": conversation_id, "kind": kind, "ts": int(time.time() * 1000), **details}
+        message_id = await self.redis.xadd(self.key("requests"), entry)
+        return message_id.decode()
+
+    async def requests(self, count: int = 100) -> List[Dict[str, str]]:
+        entries = await self.redis.xrevrange(self.key("requests"), count=count)
+        return [{"id": entry_id.decode(), **{k.decode(): v.decode() for k, v in fields.items()}}
+                for entry_id, fields in entries]
+
+    # ---- agent presence -----------------------------------------------------
+
+    async def mark_online(self, agent: str, connection: str, ttl_ms: int) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(self.key("online"), {f"{agent}|{connection}": int(time.time() * 1000) + ttl_ms})
+            pipe.hdel(self.key("offline-since"), agent)
+            await pipe.execute()
+
+    async def mark_offline(self, agent: str, connection: str) -> None:
+        await self.redis.zrem(self.key("online"), f"{agent}|{connection}")
+        if agent not in await self.online_agents():
+            await self.redis.hsetnx(self.key("offline-since"), agent, int(time.time() * 1000))
+
+    async def online_agents(self) -> List[str]:
+        now = int(time.time() * 1000)
+        await self.redis.zremrangebyscore(self.key("online"), 0, now)
+        members = await self.redis.zrange(self.key("online"), 0, -1)
+        return sorted({member.decode().split("|", 1)[0] for member in members})
+
+    async def offline_since(self, agent: str) -> Optional[int]:
+        value = await self.redis.hget(self.key("offline-since"), agent)
+        return int(value) if value else None
+
+    async def agents_serving(self) -> List[str]:
+        prefix = f"{self.prefix}:serving:"
+        return [key.decode()[len(prefix):] async for key in self.redis.scan_iter(f"{prefix}*")]
 
     async def publish(self, channel: str, payload: Dict[str, Any]) -> None:
         await self.redis.publish(channel, json.dumps(payload))

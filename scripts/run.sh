@@ -38,7 +38,7 @@ echo "==> starting the action server on port $ACTION_PORT"
 pids+=($!)
 
 echo "==> starting the Rasa server on port $RASA_PORT"
-"$VENV/bin/rasa" run --enable-api --auth-token "$RASA_API_TOKEN" \
+"$VENV/bin/rasa" run --enable-api --auth-token="$RASA_API_TOKEN" \
   --interface "$RASA_INTERFACE" --port "$RASA_PORT" \
   --model "$MODELS_DIR" --endpoints endpoints.yml --credentials credentials.yml \
   >"$RUN_DIR/logs/rasa.log" 2>&1 &

@@ -142,7 +142,7 @@ def running_rasa(model_path: Path, redis_url: str, action_server_url: str, name:
     process, log = start(
         name,
         [
-            str(VENV_BIN / "rasa"), "run", "--enable-api", "--auth-token", RASA_API_TOKEN,
+            str(VENV_BIN / "rasa"), "run", "--enable-api", f"--auth-token={RASA_API_TOKEN}",
             "--interface", "127.0.0.1", "--port", str(port),
             "--model", str(model_path), "--endpoints", "endpoints.yml",
             "--credentials", "credentials.yml",

@@ -24,7 +24,8 @@ AGENT_PASSWORD = "correct horse battery"
 def running_bridge(redis_url: str, rasa_url: str, name: str, prefix: str, **extra: str) -> Iterator[str]:
     port = free_port()
     env = {**base_env(), "REDIS_URL": redis_url, "RASA_URL": rasa_url, "HANDOFF_SECRET": SECRET,
-           "HANDOFF_PORT": str(port), "HANDOFF_KEY_PREFIX": prefix, **extra}
+           "HANDOFF_PORT": str(port), "HANDOFF_KEY_PREFIX": prefix, "HANDOFF_AGENT_GRACE_SECONDS": "2",
+           "HANDOFF_SKILL_GROUPS": json.dumps({"card_swallowed": "cards"}), **extra}
     process, log = start(name, [str(VENV_BIN / "python"), "-m", "handoff"], env)
     try:
         wait_until_up(f"http://127.0.0.1:{port}/health", process, log, timeout=60)
@@ -33,12 +34,12 @@ def running_bridge(redis_url: str, rasa_url: str, name: str, prefix: str, **extr
         stop(process)
 
 
-def add_agent(redis_url: str, prefix: str, name: str) -> None:
+def add_agent(redis_url: str, prefix: str, name: str, *options: str) -> None:
     import subprocess
 
     env = {**base_env(), "REDIS_URL": redis_url, "HANDOFF_KEY_PREFIX": prefix, "HANDOFF_AGENT_PASSWORD": AGENT_PASSWORD}
-    subprocess.run([str(VENV_BIN / "python"), "-m", "handoff.auth", "add", name], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
+    subprocess.run([str(VENV_BIN / "python"), "-m", "handoff.auth", "add", name, *options], cwd=ROOT, env=env,
+                   check=True, capture_output=True)
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +51,7 @@ def bridge_prefix() -> str:
 def bridge(redis_url, rasa_url, bridge_prefix) -> Iterator[str]:
     for agent in ("ann", "bob"):
         add_agent(redis_url, bridge_prefix, agent)
+    add_agent(redis_url, bridge_prefix, "cara", "--groups", "cards", "--max-chats", "1")
     with running_bridge(redis_url, rasa_url, "bridge-a", bridge_prefix) as address:
         yield address
 

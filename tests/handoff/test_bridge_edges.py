@@ -1,0 +1,273 @@
+"""Reconnects, retries, limits, bad input, several processes, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import requests
+import websockets
+
+from tests.conftest import VENV_BIN, base_env, free_port, start, stop, wait_until_up
+from tests.handoff.conftest import SECRET, Client, running_bridge
+
+
+async def queued_customer(address: str) -> Client:
+    customer = await Client.customer(address)
+    await customer.send("talk_to_person")
+    await customer.expect("status", state="queued")
+    return customer
+
+
+async def claimed(address: str, agent_name: str = "ann"):
+    customer = await queued_customer(address)
+    agent = await Client.agent(address, agent_name)
+    await agent.send("claim", {"conversation_id": customer.conversation_id}, id="claim")
+    await agent.expect("ack", conversation_id=customer.conversation_id)
+    await customer.expect("status", state="agent")
+    return customer, agent
+
+
+def test_reconnecting_replays_missed_messages_once_in_order(bridge):
+    async def scenario() -> None:
+        customer, agent = await claimed(bridge)
+        await agent.say("first", conversation_id=customer.conversation_id)
+        seen = await customer.expect("message", kind="agent", text="first")
+        await customer.close()  # the customer's network drops
+
+        for text in ("second", "third"):
+            await agent.say(text, conversation_id=customer.conversation_id)
+            await agent.expect("ack")
+
+        again = await Client.customer(bridge, conversation_id=customer.conversation_id, token=customer.token,
+                                      last_seen=seen["id"])
+        replayed = [await again.expect("message") for _ in range(2)]
+        assert [m["data"]["text"] for m in replayed] == ["second", "third"]
+        status = await again.expect("status")
+        assert status["data"]["state"] == "agent"
+        assert again.messages() == [], "nothing is delivered twice"
+        await agent.send("close", {"conversation_id": customer.conversation_id}, id="close")
+        await again.close()
+        await agent.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_retried_send_is_stored_and_acknowledged_once(bridge):
+    async def scenario() -> None:
+        customer, agent = await claimed(bridge)
+        for _ in range(2):
+            await customer.send("message", {"text": "are you there?"}, id="same-key")
+        first, second = await customer.expect("ack"), await customer.expect("ack")
+        assert first["data"]["message_id"] == second["data"]["message_id"]
+        await agent.expect("message", kind="customer", text="are you there?")
+        await asyncio.sleep(0.3)
+        assert [m for m in agent.messages("customer") if m["data"]["text"] == "are you there?"] == []
+        await agent.send("close", {"conversation_id": customer.conversation_id}, id="close")
+        await customer.close()
+        await agent.close()
+
+    asyncio.run(scenario())
+
+
+def test_bad_messages_get_structured_errors_and_the_connection_goes_on(bridge):
+    async def scenario() -> None:
+        customer = await Client.customer(bridge, )
+        bystander = await Client.customer(bridge)
+        await customer.ws.send("this is not json")
+        assert (await customer.expect("error"))["data"]["code"] == "malformed"
+        await customer.send("launch_rockets", {})
+        unknown = await customer.expect("error")
+        assert unknown["data"]["code"] == "unknown_type" and "message" in unknown["data"]["message"]
+        await customer.send("message", {"text": "x" * 20000}, id="big")
+        assert (await customer.expect("error"))["data"]["code"] == "too_large"
+        await customer.send("message", {"text": "   "}, id="blank")
+        assert (await customer.expect("error"))["id"] == "blank"
+        await customer.send("message", {"text": "no key"})
+        assert (await customer.expect("error"))["data"]["code"] == "malformed"
+
+        await customer.say("hello")
+        assert (await customer.expect("message", kind="bot"))["data"]["text"]
+        await bystander.say("hi there")
+        assert (await bystander.expect("message", kind="bot"))["data"]["text"]
+        await customer.close()
+        await bystander.close()
+
+    asyncio.run(scenario())
+
+
+def test_flooding_is_rate_limited(bridge):
+    async def scenario() -> None:
+        customer = await Client.customer(bridge)
+        for _ in range(25):
+            await customer.send("typing", {"active": True})
+        codes = []
+        while True:
+            try:
+                envelope = json.loads(await asyncio.wait_for(customer.ws.recv(), 1))
+            except asyncio.TimeoutError:
+                break
+            if envelope["type"] == "error":
+                codes.append(envelope["data"]["code"])
+        assert codes and set(codes) == {"rate_limited"}
+        await customer.close()
+
+    asyncio.run(scenario())
+
+
+def test_wrong_tokens_are_refused(bridge):
+    async def scenario() -> None:
+        customer = Client(await websockets.connect(f"ws://{bridge}/ws/customer"))
+        await customer.send("hello", {"conversation_id": "someone-else", "token": "guess"})
+        assert (await customer.expect("error"))["data"]["code"] == "invalid_token"
+        await customer.close()
+        agent = Client(await websockets.connect(f"ws://{bridge}/ws/agent?token=forged.token"))
+        assert (await agent.expect("error"))["data"]["code"] == "invalid_token"
+
+    asyncio.run(scenario())
+
+
+def test_foreign_origins_are_refused(bridge):
+    async def scenario() -> None:
+        ws = await websockets.connect(f"ws://{bridge}/ws/customer", origin="http://evil.example")
+        assert json.loads(await ws.recv())["data"]["code"] == "forbidden_origin"
+
+    asyncio.run(scenario())
+
+
+def test_customer_and_agent_on_different_processes_talk_normally(bridge, second_bridge):
+    async def scenario() -> None:
+        customer = await queued_customer(bridge)
+        agent = await Client.agent(second_bridge, "bob")
+        await agent.send("claim", {"conversation_id": customer.conversation_id}, id="c")
+        await agent.expect("ack")
+        await customer.expect("status", state="agent")
+        await agent.say("hello from process B", conversation_id=customer.conversation_id)
+        assert (await customer.expect("message", kind="agent"))["data"]["text"] == "hello from process B"
+        await customer.say("hello from process A")
+        await agent.expect("message", kind="customer", text="hello from process A")
+        await customer.send("typing", {"active": True})
+        typing = await agent.expect("typing")
+        assert typing["data"] == {"from": "customer", "conversation_id": customer.conversation_id, "active": True}
+        await agent.send("close", {"conversation_id": customer.conversation_id}, id="close")
+        await customer.expect("status", state="closed")
+        await customer.send("rating", {"score": 5, "comment": "quick and kind"}, id="r")
+        await customer.expect("ack", )
+        await customer.send("rating", {"score": 9}, id="r2")
+        assert (await customer.expect("error"))["id"] == "r2"
+        await customer.close()
+        await agent.close()
+
+    asyncio.run(scenario())
+
+
+def test_skill_groups_and_the_chat_limit(bridge):
+    async def scenario() -> None:
+        customer = await Client.customer(bridge)
+        await customer.say("the cash machine swallowed my card")
+        await customer.expect("message", kind="bot")
+        await customer.say("can I talk to someone please")
+        await customer.expect("status", state="queued")
+        cara = await Client.agent(bridge, "cara")  # cards team, one chat at a time
+        queue = await cara.expect("queue")
+        assert [item["group"] for item in queue["data"]["items"]] == ["cards"]
+        await cara.send("claim", {"conversation_id": customer.conversation_id}, id="c1")
+        await cara.expect("ack")
+
+        other = await queued_customer(bridge)
+        await cara.send("claim", {"conversation_id": other.conversation_id}, id="c2")
+        refusal = await cara.expect("error")
+        assert refusal["id"] == "c2" and "limit" in refusal["data"]["message"] or "team" in refusal["data"]["message"]
+
+        await cara.send("transfer", {"conversation_id": customer.conversation_id, "to_group": "general"}, id="t")
+        await cara.expect("ack")
+        await customer.expect("status", state="queued")
+        for client in (customer, other, cara):
+            await client.close()
+
+    asyncio.run(scenario())
+
+
+def test_an_agent_who_does_not_come_back_loses_the_chat_to_the_front_of_the_queue(bridge):
+    async def scenario() -> None:
+        customer, agent = await claimed(bridge, "bob")
+        await agent.close()  # the agent's browser crashes; grace is 2 s in the tests
+        notice = await customer.expect("message", kind="system", timeout=20, data={"notice": "agent_lost"})
+        assert "front of the queue" in notice["data"]["text"]
+        status = await customer.expect("status", state="queued")
+        assert status["data"]["position"] == 1
+        await customer.close()
+
+    asyncio.run(scenario())
+
+
+def test_leaving_a_callback_request_instead_of_waiting(bridge):
+    async def scenario() -> None:
+        customer = await queued_customer(bridge)
+        await customer.send("leave", {"kind": "callback", "contact": "07700 900123",
+                                      "description": "card stuck abroad", "preferred_time": "after 6pm"}, id="l")
+        await customer.expect("ack")
+        await customer.expect("status", state="bot")
+        agent = await Client.agent(bridge, "ann")
+        inbox = await agent.expect("requests")
+        mine = [r for r in inbox["data"]["items"] if r["conversation"] == customer.conversation_id]
+        assert mine and mine[0]["contact"] == "07700 900123" and mine[0]["kind"] == "callback"
+        await customer.send("leave", {"kind": "message", "contact": ""}, id="l2")
+        assert (await customer.expect("error"))["id"] == "l2"
+        await customer.close()
+        await agent.close()
+
+    asyncio.run(scenario())
+
+
+def test_when_rasa_is_down_the_customer_is_told_and_queued(redis_url, bridge_prefix):
+    dead_rasa = f"http://127.0.0.1:{free_port()}"
+    with running_bridge(redis_url, dead_rasa, "bridge-no-rasa", bridge_prefix) as address:
+        async def scenario() -> None:
+            customer = await Client.customer(address)
+            await customer.say("hello?")
+            notice = await customer.expect("message", kind="system", data={"notice": "bot_unavailable"})
+            assert "isn't available" in notice["data"]["text"]
+            await customer.expect("status", state="queued")
+            await customer.close()
+
+        asyncio.run(scenario())
+        ready = requests.get(f"http://{address}/ready", timeout=10)
+        assert ready.status_code == 503 and ready.json()["checks"]["rasa"].startswith("error")
+
+
+def test_a_killed_bridge_process_restarted_loses_nothing(redis_url, rasa_url, bridge_prefix):
+    port = str(free_port())
+    env = {**base_env(), "REDIS_URL": redis_url, "RASA_URL": rasa_url, "HANDOFF_SECRET": SECRET,
+           "HANDOFF_PORT": port, "HANDOFF_KEY_PREFIX": bridge_prefix}
+    address = f"127.0.0.1:{port}"
+
+    def launch(name: str):
+        process, log = start(name, [str(VENV_BIN / "python"), "-m", "handoff"], env)
+        wait_until_up(f"http://{address}/health", process, log, timeout=60)
+        return process
+
+    process = launch("bridge-killed")
+
+    async def before() -> Client:
+        customer = await queued_customer(address)
+        await customer.say("still waiting")
+        await customer.expect("ack")
+        return customer
+
+    customer = asyncio.run(before())
+    process.kill()  # kill -9: no goodbye, no cleanup
+    process.wait()
+    process = launch("bridge-restarted")
+    try:
+        async def after() -> None:
+            again = await Client.customer(address, conversation_id=customer.conversation_id, token=customer.token)
+            status = await again.expect("status")
+            assert status["data"]["state"] == "queued" and status["data"]["position"] >= 1
+            texts = [m["data"]["text"] for m in again.messages()]
+            assert texts.count("still waiting") == 1, texts
+            await again.close()
+
+        asyncio.run(after())
+    finally:
+        stop(process)
