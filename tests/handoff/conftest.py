@@ -109,7 +109,10 @@ class Client:
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 raise AssertionError(f"no {envelope_type} {match} within {timeout}s; got {self.received[-10:]}")
-            envelope = json.loads(await asyncio.wait_for(self.ws.recv(), remaining))
+            try:
+                envelope = json.loads(await asyncio.wait_for(self.ws.recv(), remaining))
+            except asyncio.TimeoutError:
+                raise AssertionError(f"no {envelope_type} {match} within {timeout}s; got {self.received[-10:]}") from None
             if envelope["type"] == envelope_type and all(envelope["data"].get(k) == v for k, v in match.items()):
                 return envelope
             self.received.append(envelope)

@@ -271,3 +271,25 @@ def test_a_killed_bridge_process_restarted_loses_nothing(redis_url, rasa_url, br
         asyncio.run(after())
     finally:
         stop(process)
+
+
+NO_AGENTS_TEXT = (
+    "No one from our team is available right now. You can wait, ask us to call you back, "
+    "or leave a message and we'll reply as soon as we can."
+)
+
+
+def test_outside_business_hours_the_customer_is_told_at_once_and_offered_a_callback(redis_url, rasa_url):
+    closed_hours = "sun 00:00-00:01"  # open one minute a week
+    with running_bridge(redis_url, rasa_url, "bridge-closed", "hbclosed", HANDOFF_HOURS=closed_hours) as address:
+        async def scenario() -> None:
+            customer = await Client.customer(address)
+            await customer.send("talk_to_person")
+            notice = await customer.expect("message", kind="system", text=NO_AGENTS_TEXT)
+            assert notice["data"]["data"]["offer"] == ["callback", "message"]
+            status = await customer.expect("status", state="queued")
+            assert status["data"]["agents_available"] is False
+            assert status["data"]["wait"] == "No one from our team is available right now."
+            await customer.close()
+
+        asyncio.run(scenario())
