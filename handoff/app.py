@@ -465,7 +465,9 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
             connections_per_ip[request.ip] -= 1
             if connections_per_ip[request.ip] <= 0:
                 del connections_per_ip[request.ip]
-            await connection.close()
+            # Sanic cancels the handler when the client goes away; the clean-up
+            # (presence, subscriptions) must still run to the end.
+            await asyncio.shield(connection.close())
 
     @app.websocket("/ws/customer")
     async def customer(request: Request, ws: Any) -> None:
