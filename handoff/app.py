@@ -336,9 +336,11 @@ async def _serve(connection: Connection, handlers: Dict[str, Callable[[Envelope]
         except ConnectionClosed:
             return
         except HandoffError as error:
+            connection.bridge.metrics[f"errors_{error.code}"] += 1
             await connection.send(error_envelope(error, envelope.id if envelope else None))
         except Exception:  # noqa: BLE001 - a bug or a Redis blip must not drop the customer
             logger.exception("handling %s failed", envelope.type if envelope else "a message")
+            connection.bridge.metrics["errors_internal"] += 1
             failure = HandoffError("something went wrong on our side; please try again")
             await connection.send(error_envelope(failure, envelope.id if envelope else None))
 
@@ -350,7 +352,6 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
     # check; only absurd ones make the websocket library close the connection.
     app.config.WEBSOCKET_MAX_SIZE = max(1 << 20, settings.max_message_bytes * 8)
     connections_per_ip: Counter = Counter()
-    metrics: Counter = Counter()
 
     @app.before_server_start
     async def start(app: Sanic, _: Any) -> None:
@@ -420,8 +421,14 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
             "# TYPE handoff_handoffs_total counter",
         ]
         lines += [f'handoff_handoffs_total{{reason="{k.decode()}"}} {int(v)}' for k, v in sorted(handoffs.items())]
-        lines += ["# HELP handoff_process_events_total Events in this process.", "# TYPE handoff_process_events_total counter"]
-        lines += [f'handoff_process_events_total{{event="{k}"}} {v}' for k, v in sorted(metrics.items())]
+        serving = 0
+        for agent in await bridge.store.agents_serving():
+            serving += len(await bridge.serving(agent))
+        lines += ["# HELP handoff_conversations_with_agents Conversations an agent is serving now.",
+                  "# TYPE handoff_conversations_with_agents gauge", f"handoff_conversations_with_agents {serving}"]
+        lines += ["# HELP handoff_process_events_total Messages relayed, errors, connections in this process.",
+                  "# TYPE handoff_process_events_total counter"]
+        lines += [f'handoff_process_events_total{{event="{k}"}} {v}' for k, v in sorted(bridge.metrics.items())]
         lines += ["# HELP handoff_open_connections Open websockets in this process.", "# TYPE handoff_open_connections gauge",
                   f"handoff_open_connections {sum(connections_per_ip.values())}"]
         return response.text("\n".join(lines) + "\n", content_type="text/plain; version=0.0.4")
@@ -435,7 +442,7 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         try:
             await bridge_of(request).agents.check(name, password)
         except AuthError as error:
-            metrics["login_failures"] += 1
+            bridge_of(request).metrics["login_failures"] += 1
             return response.json({"error": {"code": error.code, "message": str(error)}}, status=401)
         token = issue_token(settings.secret, name, settings.agent_token_seconds)
         return response.json({"agent": name, "token": token, "expires_in": settings.agent_token_seconds})
@@ -448,13 +455,13 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
             reason = ("too_many_connections", f"at most {settings.max_connections_per_ip} connections per address")
         else:
             return False
-        metrics["refused_connections"] += 1
+        bridge_of(request).metrics["refused_connections"] += 1
         await ws.send(Envelope("error", None, {"code": reason[0], "message": reason[1]}).to_json())
         return True
 
     async def run(connection: Connection, request: Request, handlers: Dict[str, Any], first: Optional[Callable[[], Awaitable[None]]] = None) -> None:
         connections_per_ip[request.ip] += 1
-        metrics["connections"] += 1
+        bridge_of(request).metrics["connections"] += 1
         try:
             if first:
                 await first()

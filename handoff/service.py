@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections import Counter
 import time
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Tuple
@@ -50,6 +51,8 @@ class Bridge:
         self.agents = AgentDirectory(redis, settings.key_prefix)
         self.hub = Hub(redis)
         self.hours = BusinessHours.parse(settings.business_hours, settings.timezone)
+        # This process's counters for /metrics (Prometheus adds up the processes).
+        self.metrics: Counter = Counter()
         self._http = http
 
     # ---- conversations ------------------------------------------------------
@@ -106,6 +109,7 @@ class Bridge:
                      data: Optional[Dict[str, Any]] = None) -> Tuple[str, bool]:
         message_id, added = await self.store.append(conversation_id, kind, key, text, data)
         if added:
+            self.metrics[f"messages_{kind}"] += 1
             await self.store.publish(self.store.live_channel(conversation_id), {"message": message_id})
         return message_id, added
 

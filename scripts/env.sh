@@ -12,6 +12,7 @@ export ACTION_SERVER_URL=${ACTION_SERVER_URL:-http://127.0.0.1:$ACTION_PORT/webh
 export LOCAL_REDIS_PORT=${LOCAL_REDIS_PORT:-6380}
 export RASA_INTERFACE=${RASA_INTERFACE:-127.0.0.1}
 export TRACKER_EXPIRY_SECONDS=${TRACKER_EXPIRY_SECONDS:-604800}
+export HANDOFF_PORT=${HANDOFF_PORT:-8080}
 
 # Rasa, TensorFlow and friends: no telemetry, no noise, no network.
 export RASA_TELEMETRY_ENABLED=false
@@ -76,6 +77,18 @@ start_local_redis() {
     STARTED_LOCAL_REDIS=yes
   fi
   export REDIS_URL=redis://127.0.0.1:$LOCAL_REDIS_PORT/0
+}
+
+load_handoff_secret() {
+  # Agent tokens are signed with HANDOFF_SECRET; keep one per checkout so that
+  # restarting the bridge does not log every agent out.
+  if [ -z "${HANDOFF_SECRET:-}" ]; then
+    mkdir -p "$RUN_DIR"
+    [ -s "$RUN_DIR/handoff-secret" ] ||
+      "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))' >"$RUN_DIR/handoff-secret"
+    HANDOFF_SECRET=$(cat "$RUN_DIR/handoff-secret")
+  fi
+  export HANDOFF_SECRET
 }
 
 train_if_needed() {

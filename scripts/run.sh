@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole system on this machine: installs what is missing, trains a
 # model if none is current, starts Redis (unless REDIS_URL points elsewhere),
-# the action server and the Rasa server, prints where they are, and stops
-# everything on Ctrl-C.
+# the action server, the Rasa server and the handoff bridge, prints where they
+# are, and stops everything on Ctrl-C.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$PROJECT_ROOT"
@@ -61,9 +61,19 @@ wait_for() {
 wait_for "action server" "http://127.0.0.1:$ACTION_PORT/health" "${pids[0]}" "$RUN_DIR/logs/actions.log"
 wait_for "Rasa server" "http://127.0.0.1:$RASA_PORT/status?token=$RASA_API_TOKEN" "${pids[1]}" "$RUN_DIR/logs/rasa.log"
 
+echo "==> starting the handoff bridge on port $HANDOFF_PORT"
+load_handoff_secret
+RASA_URL=http://127.0.0.1:$RASA_PORT "$VENV/bin/python" -m handoff >"$RUN_DIR/logs/handoff.log" 2>&1 &
+pids+=($!)
+wait_for "handoff bridge" "http://127.0.0.1:$HANDOFF_PORT/ready" "${pids[2]}" "$RUN_DIR/logs/handoff.log"
+agents=$("$VENV/bin/python" -m handoff.auth list | paste -sd, - | sed "s/,/, /g")
+
 cat <<INFO
 
 The support assistant is running:
+  Handoff bridge          http://127.0.0.1:$HANDOFF_PORT   websockets /ws/customer and /ws/agent (docs/bridge-protocol.md)
+                          health /health, readiness /ready, Prometheus /metrics
+  Agents                  ${agents:-none yet: add one with  make agent NAME=ann}
   Rasa server (HTTP API)  http://127.0.0.1:$RASA_PORT          e.g. /status?token=\$RASA_API_TOKEN
   API token               $RASA_API_TOKEN   (set RASA_API_TOKEN to choose it)
   REST channel            http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook

@@ -298,3 +298,48 @@ def test_outside_business_hours_the_customer_is_told_at_once_and_offered_a_callb
             await customer.close()
 
         asyncio.run(scenario())
+
+
+def test_connections_per_address_are_capped(redis_url, rasa_url):
+    with running_bridge(redis_url, rasa_url, "bridge-capped", "hbcapped", HANDOFF_MAX_CONNECTIONS_PER_IP="2") as address:
+        async def scenario() -> None:
+            first, second = await Client.customer(address), await Client.customer(address)
+            third = await websockets.connect(f"ws://{address}/ws/customer")
+            assert json.loads(await third.recv())["data"]["code"] == "too_many_connections"
+            await first.close()
+            await asyncio.sleep(0.3)
+            fourth = await Client.customer(address)  # a freed place can be used again
+            for client in (second, fourth):
+                await client.close()
+
+        asyncio.run(scenario())
+        metrics = requests.get(f"http://{address}/metrics", timeout=5).text
+        assert 'handoff_process_events_total{event="refused_connections"} 1' in metrics
+
+
+def test_agent_typing_and_read_receipts_reach_the_customer_and_ratings_are_stored(bridge, redis_url, bridge_prefix):
+    import redis as redis_sync
+
+    async def scenario() -> str:
+        customer, agent = await claimed(bridge)
+        conversation = customer.conversation_id
+        await agent.send("typing", {"conversation_id": conversation, "active": True})
+        assert (await customer.expect("typing"))["data"] == {"from": "agent", "active": True}
+        message = await agent.expect("message", conversation_id=conversation, kind="system")
+        await agent.send("read", {"conversation_id": conversation, "up_to": message["id"]})
+        assert (await customer.expect("read"))["data"] == {"from": "agent", "up_to": message["id"]}
+        await agent.send("close", {"conversation_id": conversation}, id="close")
+        await customer.expect("message", kind="system", data={"notice": "rate"})
+        await customer.send("rating", {"score": 4, "comment": "helpful"}, id="rate")
+        await customer.expect("ack")
+        await customer.close()
+        await agent.close()
+        return conversation
+
+    conversation = asyncio.run(scenario())
+    client = redis_sync.Redis.from_url(redis_url)
+    ratings = [fields for _, fields in client.xrange(f"{bridge_prefix}:ratings")]
+    client.close()
+    assert {b"conversation": conversation.encode(), b"agent": b"ann", b"score": b"4", b"comment": b"helpful"}.items() <= {
+        key: value for rating in ratings if rating[b"conversation"] == conversation.encode() for key, value in rating.items()
+    }.items()
