@@ -184,6 +184,10 @@ class CustomerConnection(Connection):
     async def talk_to_person(self, envelope: Envelope) -> None:
         await self.bridge.customer_asked_for_person(self.require())
 
+    async def details(self, envelope: Envelope) -> None:
+        await self.bridge.customer_gave_details(self.require(), envelope.data)
+        await self.send(Envelope("ack", envelope.id, {}))
+
     async def leave(self, envelope: Envelope) -> None:
         """A callback request or a message instead of waiting (or when nobody is available)."""
         data = envelope.data
@@ -255,6 +259,7 @@ class AgentConnection(Connection):
         await self.send(Envelope("conversation", None, {
             "conversation_id": conversation_id, "state": conversation.state.value,
             "reason": conversation.reason, "handoff": conversation.handoff,
+            "details": await self.bridge.store.details(conversation_id),
         }))
 
         async def on_live(payload: Dict[str, Any], conversation_id: str = conversation_id) -> None:
@@ -483,7 +488,7 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         connection = CustomerConnection(ws, bridge_of(request))
         handlers = {
             "hello": connection.hello, "message": connection.message, "talk_to_person": connection.talk_to_person,
-            "rating": connection.rating, "leave": connection.leave,
+            "rating": connection.rating, "leave": connection.leave, "details": connection.details,
             "typing": connection.signal, "read": connection.signal,
         }
         await run(connection, request, handlers)

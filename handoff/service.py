@@ -166,16 +166,29 @@ class Bridge:
         group = group_for(None, "requested", self.settings.skill_groups)
         await self.transition(conversation_id, CustomerAskedForPerson(group))
 
-    async def customer_left_request(self, conversation_id: str, kind: str, details: Dict[str, Any]) -> None:
-        """A callback request or a message instead of waiting; stored for the agents."""
-        if kind not in ("callback", "message"):
-            raise MalformedMessage("'kind' must be 'callback' or 'message'")
+    async def customer_gave_details(self, conversation_id: str, details: Dict[str, Any]) -> None:
+        """While waiting: a short description and contact details, shown in the agents' queue."""
+        conversation = await self.store.load(conversation_id)
+        if conversation.state is not State.QUEUED:
+            raise InvalidTransition("details are for customers waiting in the queue")
+        await self.store.save_details(conversation_id, self._clean_details(details, ("description", "contact")))
+        await self.store.publish(self.store.queue_channel, {"conversation": conversation_id})
+
+    @staticmethod
+    def _clean_details(details: Dict[str, Any], names: Tuple[str, ...]) -> Dict[str, str]:
         clean: Dict[str, str] = {}
-        for name in ("contact", "description", "preferred_time"):
+        for name in names:
             value = details.get(name, "")
             if not isinstance(value, str) or len(value) > MAX_DETAIL:
                 raise MalformedMessage(f"'{name}' must be text of at most {MAX_DETAIL} characters")
             clean[name] = value.strip()
+        return clean
+
+    async def customer_left_request(self, conversation_id: str, kind: str, details: Dict[str, Any]) -> None:
+        """A callback request or a message instead of waiting; stored for the agents."""
+        if kind not in ("callback", "message"):
+            raise MalformedMessage("'kind' must be 'callback' or 'message'")
+        clean = self._clean_details(details, ("contact", "description", "preferred_time"))
         if not clean["contact"]:
             raise MalformedMessage("'contact' (a phone number or email) is needed so we can reply")
         await self.transition(conversation_id, CustomerLeftRequest(kind))
@@ -218,6 +231,7 @@ class Bridge:
                 continue
             handoff = conversation.handoff
             items.append({
+                "details": await self.store.details(conversation_id),
                 "group": conversation.group,
                 "conversation_id": conversation_id,
                 "waiting_seconds": max(0, int((now - queued_at) / 1000)),

@@ -208,6 +208,14 @@ class Store:
              "ts": int(time.time() * 1000)},
         )
 
+    async def save_details(self, conversation_id: str, details: Dict[str, str]) -> None:
+        """What a waiting customer told us about their problem and how to reach them."""
+        await self.redis.hset(self.key("conv", conversation_id), "details", json.dumps(details))
+
+    async def details(self, conversation_id: str) -> Dict[str, str]:
+        raw = await self.redis.hget(self.key("conv", conversation_id), "details")
+        return json.loads(raw) if raw else {}
+
     async def store_request(self, conversation_id: str, kind: str, details: Dict[str, str]) -> str:
         entry = {"conversation": conversation_id, "kind": kind, "ts": int(time.time() * 1000), **details}
         message_id = await self.redis.xadd(self.key("requests"), entry)

@@ -343,3 +343,22 @@ def test_agent_typing_and_read_receipts_reach_the_customer_and_ratings_are_store
     assert {b"conversation": conversation.encode(), b"agent": b"ann", b"score": b"4", b"comment": b"helpful"}.items() <= {
         key: value for rating in ratings if rating[b"conversation"] == conversation.encode() for key, value in rating.items()
     }.items()
+
+
+def test_a_waiting_customer_can_describe_the_problem_without_losing_the_place(bridge):
+    async def scenario() -> None:
+        customer = await queued_customer(bridge)
+        await customer.send("details", {"description": "card blocked abroad", "contact": "ann@example.com"}, id="d")
+        await customer.expect("ack")
+        agent = await Client.agent(bridge, "ann")
+        queue = await agent.expect("queue")
+        while not any(i["conversation_id"] == customer.conversation_id for i in queue["data"]["items"]):
+            queue = await agent.expect("queue")
+        [item] = [i for i in queue["data"]["items"] if i["conversation_id"] == customer.conversation_id]
+        assert item["details"] == {"description": "card blocked abroad", "contact": "ann@example.com"}
+        await customer.send("details", {"description": "x" * 501}, id="too-long")
+        assert (await customer.expect("error"))["id"] == "too-long"
+        await customer.close()
+        await agent.close()
+
+    asyncio.run(scenario())
