@@ -1,13 +1,17 @@
 """The conversation state machine, sans I/O.
 
-A conversation is in one of four states::
+A conversation is in one of four states (:class:`State`) and moves so::
 
-    BOT ──handoff payload / "talk to a person"──▶ QUEUED ──agent claims──▶ AGENT
-     ▲                                              ▲                       │ │
-     └───────────────── agent hands back ───────────┼───────────────────────┘ │
-                                                    └─ agent lost (grace) ─────┤
-    CLOSED ◀───────────────────────── agent closes ───────────────────────────┘
-      └── customer writes again ──▶ BOT
+    bot    -> queued   the bot's reply carries ``custom.handoff``, the customer
+                       presses "talk to a person", or the bot does not answer
+    queued -> agent    an agent claims it (one agent wins)
+    queued -> bot      the customer leaves a callback request or a message instead
+    agent  -> agent    transferred to another agent
+    agent  -> queued   transferred to a skill group, or the agent stayed away past
+                       the grace period: back to the front of the queue
+    agent  -> bot      the agent hands back to the bot
+    agent  -> closed   the agent closes; the customer is asked for a rating
+    closed -> bot      the customer writes again
 
 :func:`apply` takes the conversation as it is and one event, and returns the
 conversation as it becomes plus the effects to carry out (ask the bot, queue,
