@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import re
 import secrets
 import time
 from collections import Counter
@@ -95,7 +96,10 @@ class Connection:
             raise ConnectionClosed(None, None) from None
 
     async def receive(self) -> Envelope:
-        raw = await self.ws.recv()
+        try:
+            raw = await self.ws.recv()
+        except WebsocketClosed:
+            raise ConnectionClosed(None, None) from None
         if raw is None:
             raise ConnectionClosed(None, None)
         envelope = parse_envelope(raw, self.bridge.settings.max_message_bytes)
@@ -114,6 +118,7 @@ class Connection:
                 self.last_sent[conversation_id] = message["id"]
 
     async def watch(self, channel: str, callback: Callable[[Dict[str, Any]], Awaitable[None]]) -> None:
+        await self.unwatch(channel)  # at most one callback per channel and socket
         self._subscriptions[channel] = callback
         await self.bridge.hub.add(channel, callback)
 
@@ -124,7 +129,13 @@ class Connection:
 
     async def close(self) -> None:
         for channel in list(self._subscriptions):
-            await self.unwatch(channel)
+            try:
+                await self.unwatch(channel)
+            except Exception:  # noqa: BLE001 - finish the clean-up whatever happens
+                logger.exception("unsubscribing %s failed", channel)
+
+
+_SERVER_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
 
 
 class CustomerConnection(Connection):
@@ -132,6 +143,8 @@ class CustomerConnection(Connection):
     _last_status: Optional[Dict[str, Any]] = None
 
     async def hello(self, envelope: Envelope) -> None:
+        if self.conversation_id:
+            raise MalformedMessage("this connection has said hello already")
         data = envelope.data
         conversation_id, token = data.get("conversation_id"), data.get("token")
         if conversation_id or token:
@@ -141,8 +154,10 @@ class CustomerConnection(Connection):
         else:
             conversation_id, token = await self.bridge.start_conversation()
         last_seen = data.get("last_seen")
+        if last_seen is not None and not (isinstance(last_seen, str) and _SERVER_ID.match(last_seen)):
+            raise MalformedMessage("'last_seen' must be the id of a message from the server")
         self.conversation_id = conversation_id
-        self.last_sent[conversation_id] = last_seen if isinstance(last_seen, str) and last_seen else None
+        self.last_sent[conversation_id] = last_seen
         await self.send(Envelope("welcome", envelope.id, {"conversation_id": conversation_id, "token": token}))
         await self.watch(self.bridge.store.live_channel(conversation_id), self._on_live)
         await self.watch(self.bridge.store.queue_channel, self._on_queue)
@@ -238,13 +253,21 @@ class AgentConnection(Connection):
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(self.HEARTBEAT_SECONDS)
-            await self.bridge.store.mark_online(self.agent, self.connection_id, PRESENCE_TTL_MS)
+            try:
+                if self.agent not in await self.bridge.agents.names():
+                    await self.ws.close(code=4401, reason="agent removed")  # access ends with the account
+                    return
+                await self.bridge.store.mark_online(self.agent, self.connection_id, PRESENCE_TTL_MS)
+            except Exception:  # noqa: BLE001 - a Redis blip must not end the agent's presence
+                logger.exception("presence heartbeat for %s failed; retrying", self.agent)
 
     async def close(self) -> None:
         if self._heartbeat:
             self._heartbeat.cancel()
-        await self.bridge.store.mark_offline(self.agent, self.connection_id)
-        await super().close()
+        try:
+            await self.bridge.store.mark_offline(self.agent, self.connection_id)
+        finally:
+            await super().close()
 
     async def _on_queue(self, payload: Dict[str, Any]) -> None:
         if "request" in payload:
@@ -265,6 +288,11 @@ class AgentConnection(Connection):
         async def on_live(payload: Dict[str, Any], conversation_id: str = conversation_id) -> None:
             if "message" in payload:
                 await self.deliver(conversation_id)
+            elif "state" in payload:
+                try:
+                    await self.bridge.require_serving(self.agent, conversation_id)
+                except (StateError, ConversationNotFound):
+                    await self.detach(conversation_id)  # requeued, or handled in another tab
             elif payload.get("from") == "customer" and payload.get("signal") in ("typing", "read"):
                 data = {"from": "customer", "conversation_id": conversation_id, **payload.get("data", {})}
                 await self.send(Envelope(payload["signal"], None, data))
@@ -290,8 +318,7 @@ class AgentConnection(Connection):
             if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 64):
                 raise MalformedMessage("'to_agent' / 'to_group' must be a name")
         await self.bridge.transfer(self.agent, conversation_id, to_agent, to_group)
-        await self.send(Envelope("ack", envelope.id, {"conversation_id": conversation_id}))
-        await self.detach(conversation_id)
+        await self._let_go(envelope, conversation_id)
 
     async def claim(self, envelope: Envelope) -> None:
         conversation_id = _conversation_id(envelope.data)
@@ -310,12 +337,15 @@ class AgentConnection(Connection):
     async def hand_back(self, envelope: Envelope) -> None:
         conversation_id = _conversation_id(envelope.data)
         await self.bridge.hand_back(self.agent, conversation_id)
-        await self.send(Envelope("ack", envelope.id, {"conversation_id": conversation_id}))
-        await self.detach(conversation_id)
+        await self._let_go(envelope, conversation_id)
 
     async def close_conversation(self, envelope: Envelope) -> None:
         conversation_id = _conversation_id(envelope.data)
         await self.bridge.close(self.agent, conversation_id)
+        await self._let_go(envelope, conversation_id)
+
+    async def _let_go(self, envelope: Envelope, conversation_id: str) -> None:
+        """Acknowledge, and stop showing a conversation this agent no longer serves."""
         await self.send(Envelope("ack", envelope.id, {"conversation_id": conversation_id}))
         await self.detach(conversation_id)
 
@@ -499,6 +529,8 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
             return
         try:
             name = verify_token(settings.secret, request.args.get("token", ""))
+            if name not in await bridge_of(request).agents.names():
+                raise InvalidToken("this agent account no longer exists")
         except InvalidToken as error:
             await ws.send(error_envelope(error).to_json())
             return

@@ -12,6 +12,7 @@
     └── StateError               the conversation cannot do that now
         ├── ConversationNotFound
         ├── InvalidTransition    e.g. an agent message to a bot conversation
+        │   └── AgentAtLimit     the agent already serves as many chats as allowed
         └── AlreadyClaimed       another agent was faster
 
 Every error becomes a structured ``error`` reply on the connection that caused
@@ -21,6 +22,7 @@ it (``handoff.protocol.error_envelope``); none closes another conversation.
 from __future__ import annotations
 
 __all__ = [
+    "AgentAtLimit",
     "AlreadyClaimed",
     "AuthError",
     "ConversationNotFound",
@@ -85,6 +87,10 @@ class ConversationNotFound(StateError):
 
 class InvalidTransition(StateError):
     code = "invalid_transition"
+
+
+class AgentAtLimit(InvalidTransition):
+    code = "at_limit"
 
 
 class AlreadyClaimed(StateError):

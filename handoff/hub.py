@@ -43,10 +43,9 @@ class Hub:
         await self._pubsub.close()
 
     async def add(self, channel: str, callback: Callback) -> None:
-        first = not self._callbacks[channel]
+        if channel not in self._callbacks:
+            await self._pubsub.subscribe(channel)  # first, so a failure leaves nothing half-registered
         self._callbacks[channel].add(callback)
-        if first:
-            await self._pubsub.subscribe(channel)
 
     async def discard(self, channel: str, callback: Callback) -> None:
         callbacks = self._callbacks.get(channel)
@@ -70,7 +69,11 @@ class Hub:
             if not message:
                 continue
             channel = message["channel"].decode()
-            payload = json.loads(message["data"])
+            try:
+                payload = json.loads(message["data"])
+            except ValueError:
+                logger.warning("ignoring a malformed notification on %s", channel)
+                continue
             for callback in list(self._callbacks.get(channel, ())):
                 try:
                     await callback(payload)

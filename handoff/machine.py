@@ -51,6 +51,8 @@ class Conversation:
     reason: Optional[str] = None
     handoff: Dict[str, Any] = field(default_factory=dict)
     group: str = "general"
+    # The customer rated the chat that was closed last: one rating per close.
+    rated: bool = False
     # Incremented on every stored change: the store refuses a stale write.
     version: int = 0
 
@@ -226,6 +228,8 @@ def apply(conversation: Conversation, event: Event) -> Tuple[Conversation, List[
         if isinstance(event, AgentSaid):
             return conversation, []
         if isinstance(event, Transferred):
+            if event.to_agent == event.agent:
+                raise InvalidTransition("that is you already")
             if event.to_agent:
                 moved = replace(conversation, agent=event.to_agent)
                 return moved, [Notify("transferred", "You're being passed to a colleague who can help with this.")]
@@ -240,7 +244,7 @@ def apply(conversation: Conversation, event: Event) -> Tuple[Conversation, List[
             requeued = replace(conversation, state=State.QUEUED, agent=None)
             notice = Notify("agent_lost", "Your agent was disconnected. You keep your place at the front of the queue.")
             return requeued, [Enqueue(conversation.reason or "requested", front=True), notice]
-        closed = replace(conversation, state=State.CLOSED)  # the agent stays: the rating is theirs
+        closed = replace(conversation, state=State.CLOSED, rated=False)  # the agent stays: the rating is theirs
         return closed, [Notify("closed", "The agent has closed this chat."), AskRating()]
 
     if isinstance(event, CustomerRated):
@@ -248,6 +252,8 @@ def apply(conversation: Conversation, event: Event) -> Tuple[Conversation, List[
             raise InvalidTransition("a chat can be rated once an agent has closed it")
         if not 1 <= event.score <= 5:
             raise InvalidTransition("a rating is a whole number from 1 to 5")
-        return conversation, [StoreRating(event.score, event.comment[:MAX_COMMENT])]
+        if conversation.rated:
+            raise InvalidTransition("this chat has been rated already")
+        return replace(conversation, rated=True), [StoreRating(event.score, event.comment[:MAX_COMMENT])]
 
     raise InvalidTransition(f"unknown event {event!r}")

@@ -62,7 +62,9 @@ class Bridge:
         await self.store.create(conversation_id, token)
         return conversation_id, token
 
-    async def transition(self, conversation_id: str, event: Event) -> Tuple[Conversation, List[Effect]]:
+    async def transition(
+        self, conversation_id: str, event: Event, agent_limit: int = 1_000_000
+    ) -> Tuple[Conversation, List[Effect]]:
         for _ in range(MAX_ATTEMPTS):
             before = await self.store.load(conversation_id)
             after, effects = apply(before, event)
@@ -75,7 +77,7 @@ class Bridge:
                 queue = "front" if enqueue.front else "add"
             elif before.state is State.QUEUED:
                 queue = "remove"
-            stored = await self.store.commit(before, after, queue=queue)
+            stored = await self.store.commit(before, after, queue=queue, agent_limit=agent_limit)
             if stored is not None:
                 await self._carry_out(stored, before, effects)
                 return stored, effects
@@ -106,8 +108,9 @@ class Bridge:
                     )
 
     async def append(self, conversation_id: str, kind: str, key: str, text: str = "",
-                     data: Optional[Dict[str, Any]] = None) -> Tuple[str, bool]:
-        message_id, added = await self.store.append(conversation_id, kind, key, text, data)
+                     data: Optional[Dict[str, Any]] = None, only_in: Optional[State] = None,
+                     only_agent: str = "") -> Tuple[str, bool]:
+        message_id, added = await self.store.append(conversation_id, kind, key, text, data, only_in, only_agent)
         if added:
             self.metrics[f"messages_{kind}"] += 1
             await self.store.publish(self.store.live_channel(conversation_id), {"message": message_id})
@@ -139,7 +142,11 @@ class Bridge:
             return
         for index, reply in enumerate(replies):
             data = {key: value for key, value in reply.items() if key not in ("text", "recipient_id")}
-            await self.append(conversation_id, "bot", f"bot:{message_id}:{index}", str(reply.get("text", "")), data)
+            try:
+                await self.append(conversation_id, "bot", f"bot:{message_id}:{index}", str(reply.get("text", "")),
+                                  data, only_in=State.BOT)
+            except InvalidTransition:
+                return  # a person took over while the bot was thinking: its answer is not shown
         payload = handoff_in(tuple(replies)) or {}
         group = group_for(payload.get("topic"), payload.get("reason"), self.settings.skill_groups)
         await self.transition(conversation_id, BotAnswered(tuple(replies), group))
@@ -160,7 +167,8 @@ class Bridge:
     async def _queue_without_bot(self, conversation_id: str) -> None:
         payload = {"custom": {"handoff": {"reason": BOT_UNAVAILABLE,
                                           "summary": "The assistant did not answer; the customer was queued."}}}
-        await self.transition(conversation_id, BotAnswered((payload,)))
+        group = group_for(None, BOT_UNAVAILABLE, self.settings.skill_groups)
+        await self.transition(conversation_id, BotAnswered((payload,), group))
 
     async def customer_asked_for_person(self, conversation_id: str) -> None:
         group = group_for(None, "requested", self.settings.skill_groups)
@@ -226,6 +234,7 @@ class Bridge:
             try:
                 conversation = await self.store.load(conversation_id)
             except ConversationNotFound:
+                await self.store.redis.zrem(self.store.key("queue"), conversation_id)  # expired while waiting
                 continue
             if conversation.state is not State.QUEUED or not visible_to(conversation.group, groups):
                 continue
@@ -243,43 +252,40 @@ class Bridge:
 
     async def claim(self, agent: str, conversation_id: str) -> Conversation:
         profile = await self.agents.profile(agent)
-        if len(await self.serving(agent)) >= profile["max_chats"]:
-            raise InvalidTransition(f"you are already serving {profile['max_chats']} chats (your limit)")
         waiting = await self.store.load(conversation_id)
         if not visible_to(waiting.group, profile["groups"]):
             raise InvalidTransition(f"this chat is for the {waiting.group} team")
         queued_at = await self.store.queued_at(conversation_id)
-        conversation, _ = await self.transition(conversation_id, AgentClaimed(agent))
+        conversation, _ = await self.transition(conversation_id, AgentClaimed(agent), profile["max_chats"])
         if queued_at:
             await self.store.record_wait(int(time.time() * 1000) - queued_at)
-        await self.store.redis.sadd(self.store.key("serving", agent), conversation_id)
         return conversation
 
     async def agent_said(self, agent: str, conversation_id: str, text: str, key: str) -> str:
-        await self.transition(conversation_id, AgentSaid(agent))  # refuses anyone but the serving agent
-        message_id, _ = await self.append(conversation_id, "agent", f"agent:{agent}:{key}", text, {"agent": agent})
+        """Stored only while this agent serves the conversation (checked atomically)."""
+        message_id, _ = await self.append(conversation_id, "agent", f"agent:{agent}:{key}", text, {"agent": agent},
+                                          only_in=State.AGENT, only_agent=agent)
         return message_id
 
     async def transfer(self, agent: str, conversation_id: str, to_agent: Optional[str], to_group: Optional[str]) -> None:
         if bool(to_agent) == bool(to_group):
             raise MalformedMessage("transfer to exactly one of 'to_agent' or 'to_group'")
+        limit = 1_000_000
         if to_agent:
             if to_agent not in await self.agents.names():
                 raise MalformedMessage(f"no agent {to_agent!r}")
             if to_agent not in await self.store.online_agents():
                 raise InvalidTransition(f"{to_agent} is not online")
-        await self.transition(conversation_id, Transferred(agent, to_agent, to_group))
-        await self.store.redis.srem(self.store.key("serving", agent), conversation_id)
+            limit = (await self.agents.profile(to_agent))["max_chats"]
+        await self.transition(conversation_id, Transferred(agent, to_agent, to_group), limit)
         if to_agent:
-            await self.store.redis.sadd(self.store.key("serving", to_agent), conversation_id)
             await self.store.publish(self.store.key("agent-events", to_agent), {"assigned": conversation_id})
 
     async def requeue_lost_agents(self) -> None:
         """Chats of agents offline for longer than the grace period go back to the front."""
         now = int(time.time() * 1000)
-        online = set(await self.store.online_agents())
         for agent in await self.store.agents_serving():
-            if agent in online:
+            if agent in await self.store.online_agents():  # fresh for each agent: they may be back
                 continue
             since = await self.store.offline_since(agent)
             if since is None:
@@ -292,16 +298,13 @@ class Bridge:
                 try:
                     await self.transition(conversation_id, AgentLost(agent))
                 except (StateError, ConversationNotFound):
-                    pass  # already moved on (handed back, closed, or another process did it)
-                await self.store.redis.srem(self.store.key("serving", agent), conversation_id)
+                    await self.forget_serving(agent, conversation_id)  # already moved on
 
     async def hand_back(self, agent: str, conversation_id: str) -> None:
         await self.transition(conversation_id, HandedBack(agent))
-        await self.store.redis.srem(self.store.key("serving", agent), conversation_id)
 
     async def close(self, agent: str, conversation_id: str) -> None:
         await self.transition(conversation_id, Closed(agent))
-        await self.store.redis.srem(self.store.key("serving", agent), conversation_id)
 
     async def forget_serving(self, agent: str, conversation_id: str) -> None:
         await self.store.redis.srem(self.store.key("serving", agent), conversation_id)

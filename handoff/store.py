@@ -31,7 +31,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from redis.asyncio import Redis
 
-from handoff.exceptions import ConversationNotFound
+from handoff.exceptions import AgentAtLimit, ConversationNotFound, InvalidTransition
 from handoff.machine import Conversation, State
 
 __all__ = ["Store", "StoredMessage"]
@@ -41,15 +41,19 @@ StoredMessage = Dict[str, Any]
 _APPEND = """
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
 if existing then return {existing, 0} end
-local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
+if ARGV[3] ~= '' and redis.call('HGET', KEYS[3], 'state') ~= ARGV[3] then return {'', -1} end
+if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'agent') ~= ARGV[4] then return {'', -1} end
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 5))
 redis.call('HSET', KEYS[2], ARGV[1], id)
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
 return {id, 1}
 """
 
 _COMMIT = """
 if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then return 0 end
+-- KEYS[3]/KEYS[4]: serving sets of the agent before/after; ARGV[7] = '1' when an agent serves it after
+local moves = KEYS[4] ~= KEYS[3]
+if moves and ARGV[7] == '1' and redis.call('SCARD', KEYS[4]) >= tonumber(ARGV[6]) then return -1 end
 local operation = ARGV[2]
 if operation == 'add' then
   redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[4])
@@ -61,7 +65,11 @@ elseif operation == 'front' then
 elseif operation == 'remove' then
   redis.call('ZREM', KEYS[2], ARGV[4])
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+if moves then
+  redis.call('SREM', KEYS[3], ARGV[4])
+  if ARGV[7] == '1' then redis.call('SADD', KEYS[4], ARGV[4]) end
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 8))
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return redis.call('HINCRBY', KEYS[1], 'version', 1)
 """
@@ -118,6 +126,7 @@ class Store:
             reason=text.get("reason") or None,
             handoff=json.loads(text.get("handoff") or "{}"),
             group=text.get("group") or "general",
+            rated=text.get("rated") == "1",
             version=int(text["version"]),
         )
 
@@ -125,46 +134,72 @@ class Store:
         stored = await self.redis.hget(self.key("conv", conversation_id), "token")
         return stored is not None and stored.decode() == token_digest(token)
 
-    async def commit(self, before: Conversation, after: Conversation, queue: str = "") -> Optional[Conversation]:
+    async def commit(
+        self, before: Conversation, after: Conversation, queue: str = "", agent_limit: int = 1_000_000
+    ) -> Optional[Conversation]:
         """Store ``after`` if nobody changed the conversation since ``before`` was read.
 
-        ``queue`` is ``add``, ``front`` or ``remove``: the queue changes in the same
-        atomic step. Returns the stored conversation, or None when it was stale.
+        ``queue`` is ``add``, ``front`` or ``remove``: the queue and the agents'
+        serving sets change in the same atomic step. Returns the stored
+        conversation, None when it was stale; raises AgentAtLimit when the
+        agent taking it already serves ``agent_limit`` conversations.
         """
         now = int(time.time() * 1000)
         fields: List[str] = [
             "state", after.state.value, "agent", after.agent or "", "reason", after.reason or "",
-            "handoff", json.dumps(after.handoff), "group", after.group,
+            "handoff", json.dumps(after.handoff), "group", after.group, "rated", "1" if after.rated else "0",
         ]
         if after.state is State.QUEUED and before.state is not State.QUEUED:
             fields += ["queued_at", str(now)]
         version = await self._commit(
-            keys=[self.key("conv", after.id), self.key("queue")],
-            args=[str(before.version), queue, str(now), after.id, str(self.ttl_ms), *fields],
+            keys=[self.key("conv", after.id), self.key("queue"), self._serving_key(before), self._serving_key(after)],
+            args=[str(before.version), queue, str(now), after.id, str(self.ttl_ms), str(agent_limit),
+                  "1" if after.state is State.AGENT else "0", *fields],
         )
+        if version == -1:
+            raise AgentAtLimit(f"{after.agent} already serves {agent_limit} conversations (their limit)")
         if not version:
             return None
         return replace(after, version=int(version))
 
     # ---- transcript ---------------------------------------------------------
 
+    def _serving_key(self, conversation: Conversation) -> str:
+        """The agent's serving set when an agent serves it; a never-used key otherwise."""
+        if conversation.state is State.AGENT and conversation.agent:
+            return self.key("serving", conversation.agent)
+        return self.key("serving-none")
+
     async def append(
-        self, conversation_id: str, kind: str, client_key: str, text: str = "", data: Optional[Dict[str, Any]] = None
+        self, conversation_id: str, kind: str, client_key: str, text: str = "",
+        data: Optional[Dict[str, Any]] = None, only_in: Optional[State] = None, only_agent: str = "",
     ) -> Tuple[str, bool]:
-        """Add a message once per ``client_key``; returns (server id, newly added)."""
+        """Add a message once per ``client_key``; returns (server id, newly added).
+
+        With ``only_in`` (and ``only_agent``) the message is stored only while the
+        conversation is in that state (with that agent), checked in the same step:
+        a bot answer arriving after a person took over is dropped, not shown.
+        """
         fields = ["kind", kind, "text", text, "data", json.dumps(data or {}), "key", client_key,
                   "ts", str(int(time.time() * 1000))]
         message_id, added = await self._append(
-            keys=[self.key("log", conversation_id), self.key("idem", conversation_id)],
-            args=[client_key, str(self.ttl_ms), *fields],
+            keys=[self.key("log", conversation_id), self.key("idem", conversation_id), self.key("conv", conversation_id)],
+            args=[client_key, str(self.ttl_ms), only_in.value if only_in else "", only_agent, *fields],
         )
+        if added == -1:
+            raise InvalidTransition("the conversation has moved on")
         return message_id.decode(), bool(added)
 
-    async def messages_after(self, conversation_id: str, last_seen: Optional[str], limit: int = 1000) -> List[StoredMessage]:
+    async def messages_after(self, conversation_id: str, last_seen: Optional[str], page: int = 500) -> List[StoredMessage]:
         """Every message after ``last_seen`` (exclusive), oldest first."""
-        start = f"({last_seen}" if last_seen else "-"
-        entries = await self.redis.xrange(self.key("log", conversation_id), min=start, max="+", count=limit)
-        return [self._decode(entry_id, fields) for entry_id, fields in entries]
+        messages: List[StoredMessage] = []
+        while True:
+            start = f"({last_seen}" if last_seen else "-"
+            entries = await self.redis.xrange(self.key("log", conversation_id), min=start, max="+", count=page)
+            messages += [self._decode(entry_id, fields) for entry_id, fields in entries]
+            if len(entries) < page:
+                return messages
+            last_seen = messages[-1]["id"]
 
     @staticmethod
     def _decode(entry_id: bytes, fields: Dict[bytes, bytes]) -> StoredMessage:

@@ -85,7 +85,7 @@ load_handoff_secret() {
   if [ -z "${HANDOFF_SECRET:-}" ]; then
     mkdir -p "$RUN_DIR"
     [ -s "$RUN_DIR/handoff-secret" ] ||
-      "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))' >"$RUN_DIR/handoff-secret"
+      (umask 077 && "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))' >"$RUN_DIR/handoff-secret")
     HANDOFF_SECRET=$(cat "$RUN_DIR/handoff-secret")
   fi
   export HANDOFF_SECRET

@@ -34,7 +34,7 @@ def test_the_bot_answers_with_buttons_preserved(bridge):
         assert ack["id"] == key
         answer = await customer.expect("message", kind="bot")
         check = await customer.expect("message", kind="bot")
-        assert "help" in answer["data"]["text"].lower() or answer["data"]["text"]
+        assert "https://help.northwind-bank.example/" in answer["data"]["text"]
         assert check["data"]["text"] == "Did that answer your question?"
         assert [b["payload"] for b in check["data"]["data"]["buttons"]] == ["/affirm", "/deny"]
         await customer.close()

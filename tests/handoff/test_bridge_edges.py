@@ -53,21 +53,27 @@ def test_reconnecting_replays_missed_messages_once_in_order(bridge):
     asyncio.run(scenario())
 
 
-def test_a_retried_send_is_stored_and_acknowledged_once(bridge):
-    async def scenario() -> None:
+def test_a_retried_send_is_stored_and_acknowledged_once(bridge, redis_url, bridge_prefix):
+    import redis as redis_sync
+
+    async def scenario() -> str:
         customer, agent = await claimed(bridge)
         for _ in range(2):
             await customer.send("message", {"text": "are you there?"}, id="same-key")
         first, second = await customer.expect("ack"), await customer.expect("ack")
         assert first["data"]["message_id"] == second["data"]["message_id"]
         await agent.expect("message", kind="customer", text="are you there?")
-        await asyncio.sleep(0.3)
-        assert [m for m in agent.messages("customer") if m["data"]["text"] == "are you there?"] == []
         await agent.send("close", {"conversation_id": customer.conversation_id}, id="close")
+        await agent.expect("released")
         await customer.close()
         await agent.close()
+        return customer.conversation_id
 
-    asyncio.run(scenario())
+    conversation = asyncio.run(scenario())
+    client = redis_sync.Redis.from_url(redis_url)
+    texts = [fields[b"text"] for _, fields in client.xrange(f"{bridge_prefix}:log:{conversation}")]
+    client.close()
+    assert texts.count(b"are you there?") == 1
 
 
 def test_bad_messages_get_structured_errors_and_the_connection_goes_on(bridge):
@@ -174,15 +180,23 @@ def test_skill_groups_and_the_chat_limit(bridge):
         await cara.send("claim", {"conversation_id": customer.conversation_id}, id="c1")
         await cara.expect("ack")
 
-        other = await queued_customer(bridge)
+        other = await queued_customer(bridge)  # general team
         await cara.send("claim", {"conversation_id": other.conversation_id}, id="c2")
         refusal = await cara.expect("error")
-        assert refusal["id"] == "c2" and "limit" in refusal["data"]["message"] or "team" in refusal["data"]["message"]
+        assert refusal["id"] == "c2" and "general team" in refusal["data"]["message"]
+        another_card = await Client.customer(bridge)
+        await another_card.say("an ATM has eaten my debit card")
+        await another_card.expect("message", kind="bot")
+        await another_card.say("I want to speak to a human")
+        await another_card.expect("status", state="queued")
+        await cara.send("claim", {"conversation_id": another_card.conversation_id}, id="c3")
+        at_limit = await cara.expect("error")
+        assert at_limit["id"] == "c3" and at_limit["data"]["code"] == "at_limit"
 
         await cara.send("transfer", {"conversation_id": customer.conversation_id, "to_group": "general"}, id="t")
         await cara.expect("ack")
         await customer.expect("status", state="queued")
-        for client in (customer, other, cara):
+        for client in (customer, other, another_card, cara):
             await client.close()
 
     asyncio.run(scenario())
@@ -285,7 +299,11 @@ NO_AGENTS_TEXT = (
 
 
 def test_outside_business_hours_the_customer_is_told_at_once_and_offered_a_callback(redis_url, rasa_url):
-    closed_hours = "sun 00:00-00:01"  # open one minute a week
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    other_day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][(datetime.now(ZoneInfo("Europe/London")).weekday() + 3) % 7]
+    closed_hours = f"{other_day} 09:00-10:00"  # never today
     with running_bridge(redis_url, rasa_url, "bridge-closed", "hbclosed", HANDOFF_HOURS=closed_hours) as address:
         async def scenario() -> None:
             customer = await Client.customer(address)
@@ -360,5 +378,44 @@ def test_a_waiting_customer_can_describe_the_problem_without_losing_the_place(br
         assert (await customer.expect("error"))["id"] == "too-long"
         await customer.close()
         await agent.close()
+
+    asyncio.run(scenario())
+
+
+def test_hello_twice_and_a_bad_last_seen_are_refused(bridge):
+    async def scenario() -> None:
+        customer = await Client.customer(bridge)
+        await customer.send("hello", {}, id="again")
+        assert (await customer.expect("error"))["id"] == "again"
+        other = Client(await websockets.connect(f"ws://{bridge}/ws/customer"))
+        await other.send("hello", {"conversation_id": customer.conversation_id, "token": customer.token,
+                                   "last_seen": "not-an-id"}, id="h")
+        assert (await other.expect("error"))["data"]["code"] == "malformed"
+        await customer.close()
+        await other.close()
+
+    asyncio.run(scenario())
+
+
+def test_an_agent_back_within_the_grace_period_keeps_the_chat(bridge):
+    async def scenario() -> None:
+        customer, agent = await claimed(bridge, "ann")
+        await agent.close()
+        back = await Client.agent(bridge, "ann")  # reconnects at once (grace is 2 s)
+        opened = await back.expect("conversation", conversation_id=customer.conversation_id)
+        assert opened["data"]["state"] == "agent"
+        await asyncio.sleep(3.5)
+        await back.say("still here", conversation_id=customer.conversation_id)
+        await back.expect("ack")
+        assert (await customer.expect("message", kind="agent"))["data"]["text"] == "still here"
+        await back.send("close", {"conversation_id": customer.conversation_id}, id="close")
+        await customer.expect("message", kind="system", data={"notice": "rate"})
+        await customer.send("rating", {"score": 5}, id="r1")
+        await customer.expect("ack")
+        await customer.send("rating", {"score": 1}, id="r2")
+        repeated = await customer.expect("error")
+        assert repeated["id"] == "r2" and "already" in repeated["data"]["message"]
+        await customer.close()
+        await back.close()
 
     asyncio.run(scenario())

@@ -131,3 +131,18 @@ def test_errors_become_structured_replies():
     reply = error_envelope(MalformedMessage("not JSON"), in_reply_to="k1")
 
     assert reply == Envelope("error", "k1", {"code": "malformed", "message": "not JSON"})
+
+
+def test_a_closed_chat_is_rated_once_and_a_transfer_to_oneself_is_refused():
+    from handoff.machine import Transferred
+
+    closed, _ = apply(at(State.AGENT, agent="ann"), Closed("ann"))
+    rated, effects = apply(closed, CustomerRated(4))
+
+    assert rated.rated and effects == [StoreRating(4, "")]
+    with pytest.raises(InvalidTransition, match="already"):
+        apply(rated, CustomerRated(5))
+    with pytest.raises(InvalidTransition):
+        apply(at(State.AGENT, agent="ann"), Transferred("ann", to_agent="ann"))
+    moved, _ = apply(at(State.AGENT, agent="ann"), Transferred("ann", to_group="cards"))
+    assert moved.state is State.QUEUED and moved.group == "cards"
