@@ -57,15 +57,20 @@ class Hub:
             await self._pubsub.unsubscribe(channel)
 
     async def _read(self) -> None:
+        missed = False
         while True:
             try:
                 message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - Redis blips: sockets catch up on the next event
+            except Exception:  # noqa: BLE001 - Redis blips: reconnect, then let every socket catch up
                 logger.exception("pub/sub read failed; retrying")
+                missed = True
                 await asyncio.sleep(0.5)
                 continue
+            if missed:
+                missed = False
+                await self._everyone({"message": "resync"})
             if not message:
                 continue
             channel = message["channel"].decode()
@@ -74,10 +79,18 @@ class Hub:
             except ValueError:
                 logger.warning("ignoring a malformed notification on %s", channel)
                 continue
-            for callback in list(self._callbacks.get(channel, ())):
-                try:
-                    await callback(payload)
-                except ConnectionClosed:
-                    pass  # that socket is closing; it unregisters itself
-                except Exception:  # noqa: BLE001 - one broken socket must not stop the others
-                    logger.exception("delivery on %s failed", channel)
+            await self._call(channel, payload)
+
+    async def _everyone(self, payload: Dict[str, Any]) -> None:
+        """Notifications may have been lost: every socket re-reads what it missed."""
+        for channel in list(self._callbacks):
+            await self._call(channel, payload)
+
+    async def _call(self, channel: str, payload: Dict[str, Any]) -> None:
+        for callback in list(self._callbacks.get(channel, ())):
+            try:
+                await callback(payload)
+            except ConnectionClosed:
+                pass  # that socket is closing; it unregisters itself
+            except Exception:  # noqa: BLE001 - one broken socket must not stop the others
+                logger.exception("delivery on %s failed", channel)

@@ -119,9 +119,15 @@ class Bridge:
     # ---- customers ----------------------------------------------------------
 
     async def customer_said(self, conversation_id: str, text: str, key: str) -> str:
-        """Store the message (once per key) and route it; returns its server id."""
-        message_id, added = await self.append(conversation_id, "customer", f"customer:{key}", text)
-        if added:
+        """Store the message (once per key) and route it; returns its server id.
+
+        A retried message is routed again only if its first routing never
+        started (the process died in between): a marker set before asking the
+        bot tells a retry that it is already in hand.
+        """
+        message_id, _ = await self.append(conversation_id, "customer", f"customer:{key}", text)
+        # The marker lives in the conversation's idempotency hash, and expires with it.
+        if await self.store.redis.hsetnx(self.store.key("idem", conversation_id), f"routed:{message_id}", 1):
             _, effects = await self.transition(conversation_id, CustomerSaid(text))
             for effect in effects:
                 if isinstance(effect, AskBot):
