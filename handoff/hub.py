@@ -31,6 +31,7 @@ class Hub:
         self._pubsub = redis.pubsub()
         self._callbacks: Dict[str, Set[Callback]] = defaultdict(set)
         self._reader: Optional["asyncio.Task[None]"] = None
+        self._running: Set["asyncio.Task[None]"] = set()
 
     async def start(self) -> None:
         # A placeholder subscription lets the reader start before any socket does.
@@ -87,10 +88,18 @@ class Hub:
             await self._call(channel, payload)
 
     async def _call(self, channel: str, payload: Dict[str, Any]) -> None:
+        # Each socket in its own task: a slow client delays only itself. Order
+        # is safe: sockets read what to send from the transcript, under a lock.
         for callback in list(self._callbacks.get(channel, ())):
-            try:
-                await callback(payload)
-            except ConnectionClosed:
-                pass  # that socket is closing; it unregisters itself
-            except Exception:  # noqa: BLE001 - one broken socket must not stop the others
-                logger.exception("delivery on %s failed", channel)
+            task = asyncio.create_task(self._deliver(channel, callback, payload))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    @staticmethod
+    async def _deliver(channel: str, callback: Callback, payload: Dict[str, Any]) -> None:
+        try:
+            await callback(payload)
+        except ConnectionClosed:
+            pass  # that socket is closing; it unregisters itself
+        except Exception:  # noqa: BLE001 - one broken socket must not stop the others
+            logger.exception("delivery on %s failed", channel)

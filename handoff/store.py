@@ -37,6 +37,8 @@ from handoff.machine import Conversation, State
 __all__ = ["Store", "StoredMessage"]
 
 StoredMessage = Dict[str, Any]
+# Ratings and left requests kept (the newest); older ones are for an export, not Redis.
+STREAM_CAP = 100_000
 
 _APPEND = """
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
@@ -237,11 +239,9 @@ class Store:
         return int(value) if value else None
 
     async def store_rating(self, conversation_id: str, agent: str, score: int, comment: str) -> None:
-        await self.redis.xadd(
-            self.key("ratings"),
-            {"conversation": conversation_id, "agent": agent, "score": score, "comment": comment,
-             "ts": int(time.time() * 1000)},
-        )
+        rating = {"conversation": conversation_id, "agent": agent, "score": score, "comment": comment,
+                  "ts": int(time.time() * 1000)}
+        await self.redis.xadd(self.key("ratings"), rating, maxlen=STREAM_CAP, approximate=True)
 
     async def save_details(self, conversation_id: str, details: Dict[str, str]) -> None:
         """What a waiting customer told us about their problem and how to reach them."""
@@ -253,7 +253,7 @@ class Store:
 
     async def store_request(self, conversation_id: str, kind: str, details: Dict[str, str]) -> str:
         entry = {"conversation": conversation_id, "kind": kind, "ts": int(time.time() * 1000), **details}
-        message_id = await self.redis.xadd(self.key("requests"), entry)
+        message_id = await self.redis.xadd(self.key("requests"), entry, maxlen=STREAM_CAP, approximate=True)
         return message_id.decode()
 
     async def requests(self, count: int = 100) -> List[Dict[str, str]]:
