@@ -419,3 +419,25 @@ def test_an_agent_back_within_the_grace_period_keeps_the_chat(bridge):
         await back.close()
 
     asyncio.run(scenario())
+
+
+def test_transfer_to_a_colleague_on_another_process(bridge, second_bridge):
+    async def scenario() -> None:
+        customer, ann = await claimed(bridge, "ann")
+        bob = await Client.agent(second_bridge, "bob")
+        await bob.expect("queue")
+        await ann.send("transfer", {"conversation_id": customer.conversation_id, "to_agent": "bob"}, id="t")
+        await ann.expect("released", conversation_id=customer.conversation_id)
+        opened = await bob.expect("conversation", conversation_id=customer.conversation_id)
+        assert opened["data"]["state"] == "agent"
+        notice = await customer.expect("message", kind="system", data={"notice": "transferred"})
+        assert "colleague" in notice["data"]["text"]
+        await bob.say("Bob here, I'll take it from now.", conversation_id=customer.conversation_id)
+        assert (await customer.expect("message", kind="agent"))["data"]["data"] == {"agent": "bob"}
+        await ann.say("still me?", conversation_id=customer.conversation_id)
+        assert (await ann.expect("error"))["data"]["code"] == "invalid_transition"
+        await bob.send("close", {"conversation_id": customer.conversation_id}, id="c")
+        for client in (customer, ann, bob):
+            await client.close()
+
+    asyncio.run(scenario())
