@@ -441,3 +441,56 @@ def test_transfer_to_a_colleague_on_another_process(bridge, second_bridge):
             await client.close()
 
     asyncio.run(scenario())
+
+
+def test_a_redis_restart_loses_no_acknowledged_message(tmp_path, rasa_url):
+    """Redis with its append-only file, restarted under a running bridge."""
+    import subprocess
+    import time
+
+    port = free_port()
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path),
+               "--appendonly", "yes", "--appendfsync", "always", "--save", ""]
+
+    def start_redis() -> subprocess.Popen:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            if subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout.strip() == b"PONG":
+                return process
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    redis_process = start_redis()
+    redis_url = f"redis://127.0.0.1:{port}/0"
+    try:
+        with running_bridge(redis_url, rasa_url, "bridge-redis-restart", "hbblip") as address:
+            async def scenario() -> None:
+                nonlocal redis_process
+                customer = await queued_customer(address)
+                await customer.say("before the blip")
+                acked = await customer.expect("ack")
+                subprocess.run(["redis-cli", "-p", str(port), "shutdown"], capture_output=True)
+                redis_process.wait()
+                redis_process = start_redis()
+                reply: dict = {}
+                for attempt in range(40):  # the bridge reconnects on its own; until then: errors, not drops
+                    await customer.say(f"after the blip {attempt}")
+                    reply = json.loads(await asyncio.wait_for(customer.ws.recv(), 30))
+                    while reply["type"] not in ("ack", "error"):
+                        reply = json.loads(await asyncio.wait_for(customer.ws.recv(), 30))
+                    if reply["type"] == "ack":
+                        break
+                    await asyncio.sleep(0.25)
+                assert reply["type"] == "ack", reply
+                again = await Client.customer(address, conversation_id=customer.conversation_id, token=customer.token)
+                status = await again.expect("status")
+                texts = [m["data"]["text"] for m in again.messages()]
+                assert texts.count("before the blip") == 1 and acked["data"]["message_id"]
+                assert status["data"]["state"] == "queued"
+                await customer.close()
+                await again.close()
+
+            asyncio.run(scenario())
+    finally:
+        redis_process.terminate()
+        redis_process.wait()
