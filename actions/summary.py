@@ -1,7 +1,8 @@
 """What a human agent needs to know when they take over a conversation.
 
-Pure functions over a rasa_sdk ``Tracker``: they read the events and build
-the ``handoff`` payload documented in docs/handoff-payload.md.
+Pure functions over a rasa_sdk ``Tracker``: they read the events (through the
+same turn model the stuck detector uses) and build the ``handoff`` payload
+documented in docs/handoff-payload.md.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Tracker
+
+from bot.stuck.conversation import turns_since_last_handoff
 
 __all__ = ["BRAND_SLOTS", "REASON_DESCRIPTIONS", "handoff_payload", "user_turns"]
 
@@ -30,38 +33,13 @@ REASON_DESCRIPTIONS: Dict[Text, Text] = {
     "no_resolution": "a long conversation reached no resolution",
 }
 
-# How many of the latest customer messages the payload lists, and how much of each.
+# How many of the latest customer messages the payload lists.
 RECENT_TURNS = 10
-MAX_TEXT = 500
 
 
 def user_turns(tracker: Tracker) -> List[Dict[Text, Any]]:
-    """Each customer message with what the bot understood of it, oldest first."""
-    turns = []
-    for event in tracker.events:
-        if event.get("event") != "user":
-            continue
-        parse = event.get("parse_data") or {}
-        intent = parse.get("intent") or {}
-        turn: Dict[Text, Any] = {
-            "text": (event.get("text") or "")[:MAX_TEXT],
-            "intent": intent.get("name"),
-            "confidence": round(float(intent.get("confidence") or 0.0), 3),
-        }
-        answer = _selected_answer(parse)
-        if answer and intent.get("name") == answer.split("/", 1)[0]:
-            turn["topic"] = answer.split("/", 1)[1]
-        turns.append(turn)
-    return turns
-
-
-def _selected_answer(parse: Dict[Text, Any]) -> Optional[Text]:
-    selector = parse.get("response_selector") or {}
-    intent_name = (parse.get("intent") or {}).get("name")
-    selected = selector.get(intent_name) if intent_name else None
-    if not selected:
-        return None
-    return (selected.get("response") or {}).get("intent_response_key")
+    """Each customer message since the previous handoff, with what the bot understood."""
+    return [turn.describe() for turn in turns_since_last_handoff(tracker.events)]
 
 
 def _topics(turns: List[Dict[Text, Any]]) -> List[Text]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Text, Tuple
+from typing import Any, Dict, Iterable, List, Sequence, Text, Tuple
 
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import UserMessage
@@ -80,14 +80,13 @@ class Score:
 def score(
     examples: Iterable[Tuple[Text, Iterable[Text]]],
     parses: Sequence[Dict[Text, Any]],
-    gold_name: Optional[Dict[Text, Text]] = None,
 ) -> Score:
     """Score ``(text, accepted labels)`` pairs against their parses, in order."""
     result = Score()
     for (text, accepted), parse in zip(examples, parses):
         accepted = set(accepted)
         label = predicted_label(parse)
-        name = (gold_name or {}).get(text) or sorted(accepted)[0]
+        name = sorted(accepted)[0]
         hits, count = result.per_label.get(name, (0, 0))
         right = label in accepted
         result.per_label[name] = (hits + right, count + 1)

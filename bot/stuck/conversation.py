@@ -8,6 +8,8 @@ from typing import Any, Dict, Iterable, List, Optional
 __all__ = ["Turn", "turns_since_last_handoff"]
 
 HANDOFF_ACTION = "action_handoff"
+# How much of a customer message a payload repeats.
+MAX_TEXT = 500
 ACTION_ERROR_SLOT = "action_error"
 # Actions of Rasa's own and the listen action: never "failed custom actions".
 _RASA_ACTIONS_PREFIXES = ("utter_", "action_listen", "action_session_start", "action_restart",
@@ -31,6 +33,17 @@ class Turn:
     actions: List[str] = field(default_factory=list)
     # Set when a custom action failed while serving this turn.
     action_error: Optional[Dict[str, Any]] = None
+
+    def describe(self) -> Dict[str, Any]:
+        """The turn as agents see it (handoff payload and evidence), text capped."""
+        entry: Dict[str, Any] = {
+            "text": self.text[:MAX_TEXT],
+            "intent": self.intent,
+            "confidence": round(self.confidence, 3),
+        }
+        if self.topic:
+            entry["topic"] = self.topic
+        return entry
 
     @property
     def answered(self) -> bool:

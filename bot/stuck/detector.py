@@ -123,19 +123,7 @@ class Verdict:
 
 def _turn_evidence(turns: Sequence[Turn], numbers: Sequence[int]) -> List[Dict[str, Any]]:
     """The customer turns (1-based numbers) a verdict rests on."""
-    evidence = []
-    for number in numbers:
-        turn = turns[number - 1]
-        entry: Dict[str, Any] = {
-            "turn": number,
-            "text": turn.text,
-            "intent": turn.intent,
-            "confidence": round(turn.confidence, 3),
-        }
-        if turn.topic:
-            entry["topic"] = turn.topic
-        evidence.append(entry)
-    return evidence
+    return [{"turn": number, **turns[number - 1].describe()} for number in numbers]
 
 
 class StuckDetector:
