@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional
 
-__all__ = ["Turn", "turns_since_last_handoff"]
+__all__ = ["RASA_ACTION_PREFIXES", "Turn", "turns_since_last_handoff"]
 
 HANDOFF_ACTION = "action_handoff"
 # How much of a customer message a payload repeats.
 MAX_TEXT = 500
 ACTION_ERROR_SLOT = "action_error"
 # Actions of Rasa's own and the listen action: never "failed custom actions".
-_RASA_ACTIONS_PREFIXES = ("utter_", "action_listen", "action_session_start", "action_restart",
+RASA_ACTION_PREFIXES = ("utter_", "action_listen", "action_session_start", "action_restart",
                           "action_default", "action_deactivate_loop", "action_back",
                           "action_two_stage_fallback", "action_unlikely_intent",
                           "action_extract_slots", "validate_")
@@ -100,7 +100,7 @@ def turns_since_last_handoff(events: Iterable[Dict[str, Any]]) -> List[Turn]:
                 # A custom action that sent nothing and set nothing failed in
                 # Rasa's call to the action server (Rasa drops its events).
                 turns[-1].action_error = {"action": pending_custom_action, "error": "no response"}
-            pending_custom_action = None if name.startswith(_RASA_ACTIONS_PREFIXES) else name
+            pending_custom_action = None if name.startswith(RASA_ACTION_PREFIXES) else name
             if name == HANDOFF_ACTION:
                 turns = []
                 pending_custom_action = None

@@ -31,7 +31,7 @@ from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.nlu.sentence_encoder import load_encoder
-from bot.stuck.conversation import HANDOFF_ACTION, turns_since_last_handoff
+from bot.stuck.conversation import HANDOFF_ACTION, RASA_ACTION_PREFIXES, turns_since_last_handoff
 from bot.stuck.detector import TRIGGERS, DetectorConfig, StuckDetector, Verdict
 
 __all__ = ["StuckDetectionPolicy"]
@@ -121,8 +121,12 @@ class StuckDetectionPolicy(Policy):
             probabilities[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
             return self._prediction(probabilities)
 
-        turns = turns_since_last_handoff(event.as_dict() for event in tracker.applied_events())
         new_message = latest_action == ACTION_LISTEN_NAME
+        if not new_message and (latest_action or "").startswith(RASA_ACTION_PREFIXES):
+            # Most steps of a turn are Rasa's own actions (utter_*): nothing to check.
+            return self._prediction(probabilities)
+
+        turns = turns_since_last_handoff(event.as_dict() for event in tracker.applied_events())
         failed_action = bool(turns) and turns[-1].action_error is not None
         if not (new_message or failed_action):
             return self._prediction(probabilities)
