@@ -15,7 +15,7 @@ import re
 import secrets
 import time
 from collections import Counter
-from typing import Any, Awaitable, Callable, Dict, Optional, Set
+from typing import Any, Awaitable, Callable, Dict, Optional
 
 import aiohttp
 from redis.asyncio import Redis
@@ -63,6 +63,12 @@ def _text(data: Dict[str, Any], limit: int, name: str = "text") -> str:
     if len(value) > limit:
         raise MalformedMessage(f"'{name}' is longer than {limit} characters")
     return value.strip()
+
+
+def _idempotency_key(envelope: Envelope) -> str:
+    if not envelope.id:
+        raise MalformedMessage("'id' (an idempotency key) is required for messages")
+    return envelope.id
 
 
 def _conversation_id(data: Dict[str, Any]) -> str:
@@ -188,13 +194,12 @@ class CustomerConnection(Connection):
             await self.send_status()
 
     async def message(self, envelope: Envelope) -> None:
+        """Stored and routed; the stored messages reach this socket through the hub."""
         conversation_id = self.require()
-        if not envelope.id:
-            raise MalformedMessage("'id' (an idempotency key) is required for messages")
+        key = _idempotency_key(envelope)
         text = _text(envelope.data, self.bridge.settings.max_text_characters)
-        message_id = await self.bridge.customer_said(conversation_id, text, envelope.id)
-        await self.send(Envelope("ack", envelope.id, {"message_id": message_id}))
-        await self.deliver(conversation_id)
+        message_id = await self.bridge.customer_said(conversation_id, text, key)
+        await self.send(Envelope("ack", key, {"message_id": message_id}))
 
     async def talk_to_person(self, envelope: Envelope) -> None:
         await self.bridge.customer_asked_for_person(self.require())
@@ -327,12 +332,11 @@ class AgentConnection(Connection):
         await self.attach(conversation_id)
 
     async def message(self, envelope: Envelope) -> None:
-        if not envelope.id:
-            raise MalformedMessage("'id' (an idempotency key) is required for messages")
+        key = _idempotency_key(envelope)
         conversation_id = _conversation_id(envelope.data)
         text = _text(envelope.data, self.bridge.settings.max_text_characters)
-        message_id = await self.bridge.agent_said(self.agent, conversation_id, text, envelope.id)
-        await self.send(Envelope("ack", envelope.id, {"message_id": message_id}))
+        message_id = await self.bridge.agent_said(self.agent, conversation_id, text, key)
+        await self.send(Envelope("ack", key, {"message_id": message_id}))
 
     async def hand_back(self, envelope: Envelope) -> None:
         conversation_id = _conversation_id(envelope.data)

@@ -29,7 +29,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from handoff.exceptions import AlreadyClaimed, InvalidTransition
 
 __all__ = [
-    "AgentClaimed", "AgentLost", "AgentSaid", "AskBot", "AskRating", "BotAnswered", "Closed",
+    "AgentClaimed", "AgentLost", "AskBot", "AskRating", "BotAnswered", "Closed",
     "Conversation", "CustomerAskedForPerson", "CustomerLeftRequest", "CustomerRated", "CustomerSaid",
     "Effect", "Enqueue", "Event", "HandedBack", "Notify", "State", "StoreRating", "Transferred", "apply",
     "handoff_in",
@@ -97,11 +97,6 @@ class AgentClaimed:
 
 
 @dataclass(frozen=True)
-class AgentSaid:
-    agent: str
-
-
-@dataclass(frozen=True)
 class HandedBack:
     agent: str
 
@@ -125,7 +120,7 @@ class CustomerRated:
 
 
 Event = Union[
-    CustomerSaid, BotAnswered, CustomerAskedForPerson, CustomerLeftRequest, AgentClaimed, AgentSaid,
+    CustomerSaid, BotAnswered, CustomerAskedForPerson, CustomerLeftRequest, AgentClaimed,
     Transferred, HandedBack, Closed, AgentLost, CustomerRated,
 ]
 
@@ -222,11 +217,9 @@ def apply(conversation: Conversation, event: Event) -> Tuple[Conversation, List[
         claimed = replace(conversation, state=State.AGENT, agent=event.agent)
         return claimed, [Notify("agent_joined", "A person from our support team has joined the chat.")]
 
-    if isinstance(event, (AgentSaid, Transferred, HandedBack, Closed, AgentLost)):
+    if isinstance(event, (Transferred, HandedBack, Closed, AgentLost)):
         if state is not State.AGENT or conversation.agent != event.agent:
             raise InvalidTransition(f"{event.agent} is not serving this conversation")
-        if isinstance(event, AgentSaid):
-            return conversation, []
         if isinstance(event, Transferred):
             if event.to_agent == event.agent:
                 raise InvalidTransition("that is you already")

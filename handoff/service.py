@@ -24,7 +24,7 @@ from handoff.auth import AgentDirectory
 from handoff.exceptions import ConversationNotFound, InvalidTransition, MalformedMessage, StateError
 from handoff.hub import Hub
 from handoff.machine import (
-    AgentClaimed, AgentLost, AgentSaid, AskBot, AskRating, BotAnswered, Closed, Conversation,
+    AgentClaimed, AgentLost, AskBot, AskRating, BotAnswered, Closed, Conversation,
     CustomerAskedForPerson, CustomerLeftRequest, CustomerRated, CustomerSaid, Effect, Enqueue, Event,
     HandedBack, Notify, State, StoreRating, Transferred, apply, handoff_in,
 )

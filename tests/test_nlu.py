@@ -7,9 +7,8 @@ current score (docs/nlu-pipeline.md has that).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import List, Tuple
 
 import pytest
 from rasa.shared.nlu.training_data.loading import load_data

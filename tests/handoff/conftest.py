@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import uuid
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
@@ -117,8 +115,33 @@ class Client:
                 return envelope
             self.received.append(envelope)
 
+    async def queue_item(self, conversation_id: str) -> Dict[str, Any]:
+        """An agent's view of one queued conversation, from the next queue update that has it."""
+        while True:
+            queue = await self.expect("queue")
+            for item in queue["data"]["items"]:
+                if item["conversation_id"] == conversation_id:
+                    return item
+
     def messages(self, kind: Optional[str] = None) -> List[Dict[str, Any]]:
         return [e for e in self.received if e["type"] == "message" and (kind is None or e["data"]["kind"] == kind)]
 
     async def close(self) -> None:
         await self.ws.close()
+
+
+async def queued_customer(address: str) -> Client:
+    customer = await Client.customer(address)
+    await customer.send("talk_to_person")
+    await customer.expect("status", state="queued")
+    return customer
+
+
+async def claimed(address: str, agent_name: str = "ann") -> "tuple[Client, Client]":
+    """A customer in the queue, and an agent who has just claimed them."""
+    customer = await queued_customer(address)
+    agent = await Client.agent(address, agent_name)
+    await agent.send("claim", {"conversation_id": customer.conversation_id}, id="claim")
+    await agent.expect("ack", conversation_id=customer.conversation_id)
+    await customer.expect("status", state="agent")
+    return customer, agent

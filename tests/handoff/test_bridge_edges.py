@@ -9,23 +9,7 @@ import requests
 import websockets
 
 from tests.conftest import VENV_BIN, base_env, free_port, start, stop, wait_until_up
-from tests.handoff.conftest import SECRET, Client, running_bridge
-
-
-async def queued_customer(address: str) -> Client:
-    customer = await Client.customer(address)
-    await customer.send("talk_to_person")
-    await customer.expect("status", state="queued")
-    return customer
-
-
-async def claimed(address: str, agent_name: str = "ann"):
-    customer = await queued_customer(address)
-    agent = await Client.agent(address, agent_name)
-    await agent.send("claim", {"conversation_id": customer.conversation_id}, id="claim")
-    await agent.expect("ack", conversation_id=customer.conversation_id)
-    await customer.expect("status", state="agent")
-    return customer, agent
+from tests.handoff.conftest import SECRET, Client, claimed, queued_customer, running_bridge
 
 
 def test_reconnecting_replays_missed_messages_once_in_order(bridge):
@@ -158,7 +142,7 @@ def test_customer_and_agent_on_different_processes_talk_normally(bridge, second_
         await agent.send("close", {"conversation_id": customer.conversation_id}, id="close")
         await customer.expect("status", state="closed")
         await customer.send("rating", {"score": 5, "comment": "quick and kind"}, id="r")
-        await customer.expect("ack", )
+        await customer.expect("ack")
         await customer.send("rating", {"score": 9}, id="r2")
         assert (await customer.expect("error"))["id"] == "r2"
         await customer.close()
@@ -369,10 +353,7 @@ def test_a_waiting_customer_can_describe_the_problem_without_losing_the_place(br
         await customer.send("details", {"description": "card blocked abroad", "contact": "ann@example.com"}, id="d")
         await customer.expect("ack")
         agent = await Client.agent(bridge, "ann")
-        queue = await agent.expect("queue")
-        while not any(i["conversation_id"] == customer.conversation_id for i in queue["data"]["items"]):
-            queue = await agent.expect("queue")
-        [item] = [i for i in queue["data"]["items"] if i["conversation_id"] == customer.conversation_id]
+        item = await agent.queue_item(customer.conversation_id)
         assert item["details"] == {"description": "card blocked abroad", "contact": "ann@example.com"}
         await customer.send("details", {"description": "x" * 501}, id="too-long")
         assert (await customer.expect("error"))["id"] == "too-long"
