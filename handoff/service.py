@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections import Counter
 import time
+from collections import Counter
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Tuple
 
