@@ -15,7 +15,8 @@ import re
 import secrets
 import time
 from collections import Counter
-from typing import Any, Awaitable, Callable, Dict, Optional
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 import aiohttp
 from redis.asyncio import Redis
@@ -25,9 +26,10 @@ from sanic.exceptions import WebsocketClosed
 from websockets.exceptions import ConnectionClosed
 
 from handoff.auth import issue_token, verify_token
+from handoff.canned import load_canned_responses
 from handoff.exceptions import (
-    AuthError, ConversationNotFound, HandoffError, InvalidToken, MalformedMessage, RateLimited, StateError,
-    UnknownMessageType,
+    AuthError, ConversationNotFound, Forbidden, HandoffError, InvalidToken, MalformedMessage, RateLimited,
+    StateError, UnknownMessageType,
 )
 from handoff.protocol import Envelope, error_envelope, parse_envelope
 from handoff.service import PRESENCE_TTL_MS, Bridge
@@ -141,6 +143,7 @@ class Connection:
                 logger.exception("unsubscribing %s failed", channel)
 
 
+MAX_PAYLOAD = 200
 _SERVER_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
 
 
@@ -194,15 +197,22 @@ class CustomerConnection(Connection):
             await self.send_status()
 
     async def message(self, envelope: Envelope) -> None:
-        """Stored and routed; the stored messages reach this socket through the hub."""
+        """Stored and routed; the stored messages reach this socket through the hub.
+
+        A pressed button sends its title as ``text`` and what the bot should get as ``payload``.
+        """
         conversation_id = self.require()
         key = _idempotency_key(envelope)
         text = _text(envelope.data, self.bridge.settings.max_text_characters)
-        message_id = await self.bridge.customer_said(conversation_id, text, key)
+        payload = envelope.data.get("payload", "")
+        if not isinstance(payload, str) or len(payload) > MAX_PAYLOAD:
+            raise MalformedMessage(f"'payload' must be a string of at most {MAX_PAYLOAD} characters")
+        message_id = await self.bridge.customer_said(conversation_id, text, key, payload.strip())
         await self.send(Envelope("ack", key, {"message_id": message_id}))
 
     async def talk_to_person(self, envelope: Envelope) -> None:
         await self.bridge.customer_asked_for_person(self.require())
+        await self.send(Envelope("ack", envelope.id, {}))
 
     async def details(self, envelope: Envelope) -> None:
         await self.bridge.customer_gave_details(self.require(), envelope.data)
@@ -236,9 +246,10 @@ class CustomerConnection(Connection):
 class AgentConnection(Connection):
     HEARTBEAT_SECONDS = 10
 
-    def __init__(self, ws: Any, bridge: Bridge, agent: str) -> None:
+    def __init__(self, ws: Any, bridge: Bridge, agent: str, canned: List[Dict[str, str]]) -> None:
         super().__init__(ws, bridge)
         self.agent = agent
+        self.canned = canned
         self.connection_id = secrets.token_hex(8)
         self._heartbeat: Optional["asyncio.Task[None]"] = None
 
@@ -249,6 +260,7 @@ class AgentConnection(Connection):
         await self.watch(self.bridge.store.key("agent-events", self.agent), self._on_assigned)
         await self.send(Envelope("queue", None, {"items": await self.bridge.queue_view(self.agent)}))
         await self.send(Envelope("requests", None, {"items": await self.bridge.store.requests()}))
+        await self.send(Envelope("canned", None, {"items": self.canned}))
         for conversation_id in await self.bridge.serving(self.agent):
             try:
                 await self.attach(conversation_id)
@@ -316,6 +328,9 @@ class AgentConnection(Connection):
     async def requests(self, envelope: Envelope) -> None:
         await self.send(Envelope("requests", envelope.id, {"items": await self.bridge.store.requests()}))
 
+    async def team(self, envelope: Envelope) -> None:
+        await self.send(Envelope("team", envelope.id, await self.bridge.team()))
+
     async def transfer(self, envelope: Envelope) -> None:
         conversation_id = _conversation_id(envelope.data)
         to_agent, to_group = envelope.data.get("to_agent"), envelope.data.get("to_group")
@@ -362,6 +377,55 @@ class AgentConnection(Connection):
         )
 
 
+class SupervisorConnection(Connection):
+    """The live dashboard: pushed when the day's counters or the queue change."""
+
+    REFRESH_SECONDS = 15.0  # waits grow even when nothing happens
+    COALESCE_SECONDS = 0.5  # a burst of changes becomes one push
+
+    def __init__(self, ws: Any, bridge: Bridge) -> None:
+        super().__init__(ws, bridge)
+        self._pending: Optional["asyncio.Task[None]"] = None
+        self._refresher: Optional["asyncio.Task[None]"] = None
+
+    async def start(self) -> None:
+        await self.watch(self.bridge.store.stats_channel, self._on_change)
+        await self.watch(self.bridge.store.queue_channel, self._on_change)
+        await self.push()
+        self._refresher = asyncio.create_task(self._refresh())
+
+    async def push(self, request_id: Optional[str] = None) -> None:
+        await self.send(Envelope("dashboard", request_id, await self.bridge.dashboard()))
+
+    async def dashboard(self, envelope: Envelope) -> None:
+        await self.push(envelope.id)
+
+    async def _on_change(self, payload: Dict[str, Any]) -> None:
+        if self._pending is None or self._pending.done():
+            self._pending = asyncio.create_task(self._push_soon())
+
+    async def _push_soon(self) -> None:
+        await asyncio.sleep(self.COALESCE_SECONDS)
+        with contextlib.suppress(ConnectionClosed):
+            await self.push()
+
+    async def _refresh(self) -> None:
+        while True:
+            await asyncio.sleep(self.REFRESH_SECONDS)
+            try:
+                await self.push()
+            except ConnectionClosed:
+                return
+            except Exception:  # noqa: BLE001 - a Redis blip: the next round tries again
+                logger.exception("refreshing the dashboard failed")
+
+    async def close(self) -> None:
+        for task in (self._pending, self._refresher):
+            if task:
+                task.cancel()
+        await super().close()
+
+
 async def _serve(connection: Connection, handlers: Dict[str, Callable[[Envelope], Awaitable[None]]]) -> None:
     """Read envelopes until the socket closes; every failure is answered, never fatal."""
     while True:
@@ -391,6 +455,8 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
     # check; only absurd ones make the websocket library close the connection.
     app.config.WEBSOCKET_MAX_SIZE = max(1 << 20, settings.max_message_bytes * 8)
     connections_per_ip: Counter = Counter()
+    canned = load_canned_responses(Path(settings.canned_responses), settings.max_text_characters)
+    _serve_browser_files(app)
 
     @app.before_server_start
     async def start(app: Sanic, _: Any) -> None:
@@ -484,7 +550,9 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
             bridge_of(request).metrics["login_failures"] += 1
             return response.json({"error": {"code": error.code, "message": str(error)}}, status=401)
         token = issue_token(settings.secret, name, settings.agent_token_seconds)
-        return response.json({"agent": name, "token": token, "expires_in": settings.agent_token_seconds})
+        profile = await bridge_of(request).agents.profile(name)
+        return response.json({"agent": name, "token": token, "expires_in": settings.agent_token_seconds,
+                              "roles": profile["roles"]})
 
     async def refused(request: Request, ws: Any) -> bool:
         """Checks the Origin and the per-IP cap; tells the client why it is refused."""
@@ -527,24 +595,73 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         }
         await run(connection, request, handlers)
 
+    async def authorised(request: Request, ws: Any, role: str) -> Optional[str]:
+        """The account's name when its token is valid and it has ``role``; else tells why."""
+        try:
+            name = verify_token(settings.secret, request.args.get("token", ""))
+            profile = await bridge_of(request).agents.profile(name)
+            if not profile["roles"]:
+                raise InvalidToken("this account no longer exists")
+            if role not in profile["roles"]:
+                raise Forbidden(f"{name} does not have the {role} role")
+        except AuthError as error:
+            await ws.send(error_envelope(error).to_json())
+            return None
+        return name
+
     @app.websocket("/ws/agent")
     async def agent(request: Request, ws: Any) -> None:
         if await refused(request, ws):
             return
-        try:
-            name = verify_token(settings.secret, request.args.get("token", ""))
-            if name not in await bridge_of(request).agents.names():
-                raise InvalidToken("this agent account no longer exists")
-        except InvalidToken as error:
-            await ws.send(error_envelope(error).to_json())
+        name = await authorised(request, ws, "agent")
+        if name is None:
             return
-        connection = AgentConnection(ws, bridge_of(request), name)
+        connection = AgentConnection(ws, bridge_of(request), name, canned)
         handlers = {
             "queue": connection.queue, "claim": connection.claim, "message": connection.message,
             "hand_back": connection.hand_back, "close": connection.close_conversation,
-            "transfer": connection.transfer, "requests": connection.requests,
+            "transfer": connection.transfer, "requests": connection.requests, "team": connection.team,
             "typing": connection.signal, "read": connection.signal,
         }
         await run(connection, request, handlers, first=connection.start)
 
+    @app.websocket("/ws/supervisor")
+    async def supervisor(request: Request, ws: Any) -> None:
+        if await refused(request, ws):
+            return
+        if await authorised(request, ws, "supervisor") is None:
+            return
+        connection = SupervisorConnection(ws, bridge_of(request))
+        await run(connection, request, {"dashboard": connection.dashboard}, first=connection.start)
+
     return app
+
+
+WIDGET_DIR = Path(__file__).resolve().parent.parent / "widget"
+# The console runs only our own files; the widget is embedded by other sites.
+CONSOLE_POLICY = ("default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; "
+                  "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+
+
+def _serve_browser_files(app: Sanic) -> None:
+    """The demo page at ``/``, the console at ``/console`` and the widget's files under ``/widget/``."""
+    app.static("/widget", str(WIDGET_DIR), name="widget_files")
+
+    @app.get("/")
+    async def demo(request: Request) -> HTTPResponse:
+        return await response.file(WIDGET_DIR / "demo" / "index.html")
+
+    @app.get("/console")
+    async def console(request: Request) -> HTTPResponse:
+        return await response.file(WIDGET_DIR / "console" / "index.html")
+
+    @app.on_response
+    async def browser_headers(request: Request, reply: HTTPResponse) -> None:
+        reply.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if request.path.startswith("/widget/"):
+            # Host pages on other origins load the widget's modules and styles.
+            reply.headers["Access-Control-Allow-Origin"] = "*"
+            reply.headers.setdefault("Cache-Control", "no-cache")
+        if request.path == "/console" or request.path.startswith("/widget/console/"):
+            reply.headers["Content-Security-Policy"] = CONSOLE_POLICY
+            reply.headers["X-Frame-Options"] = "DENY"

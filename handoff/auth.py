@@ -4,6 +4,7 @@ Manage agents from the command line::
 
     python -m handoff.auth add ann        # asks for the password
     python -m handoff.auth add bob --groups cards,payments --max-chats 5
+    python -m handoff.auth add sue --roles agent,supervisor
     python -m handoff.auth remove ann
     python -m handoff.auth list
 """
@@ -30,6 +31,9 @@ __all__ = ["AgentDirectory", "issue_token", "verify_token"]
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 MAX_NAME = 64
+# agent: serves chats in the console; supervisor: sees the dashboard;
+# content: teaches the bot from real conversations.
+ROLES = ("agent", "supervisor", "content")
 
 
 def _hash_password(password: str, salt: bytes) -> bytes:
@@ -43,23 +47,31 @@ class AgentDirectory:
         self.redis = redis
         self.key = f"{prefix}:agents"
 
-    async def add(self, name: str, password: str, groups: Sequence[str] = ("all",), max_chats: int = 3) -> None:
+    async def add(self, name: str, password: str, groups: Sequence[str] = ("all",), max_chats: int = 3,
+                  roles: Sequence[str] = ("agent",)) -> None:
         if not name or len(name) > MAX_NAME or not name.replace("-", "").replace("_", "").isalnum():
             raise ValueError("agent names are 1-64 letters, digits, '-' or '_'")
         if len(password) < 8:
             raise ValueError("passwords need at least 8 characters")
         if max_chats < 1 or not groups:
             raise ValueError("an agent needs at least one group and one chat at a time")
+        if not roles or set(roles) - set(ROLES):
+            raise ValueError(f"roles are one or more of: {', '.join(ROLES)}")
         salt = os.urandom(16)
         record = {"salt": salt.hex(), "hash": _hash_password(password, salt).hex(),
-                  "groups": list(groups), "max_chats": max_chats}
+                  "groups": list(groups), "max_chats": max_chats, "roles": list(roles)}
         await self.redis.hset(self.key, name, json.dumps(record))
 
     async def profile(self, name: str) -> Dict[str, Any]:
-        """An agent's skill groups and how many chats they may serve at once."""
+        """An agent's skill groups, how many chats they may serve at once, and their roles."""
         raw = await self.redis.hget(self.key, name)
         record = json.loads(raw) if raw else {}
-        return {"groups": record.get("groups", ["all"]), "max_chats": int(record.get("max_chats", 3))}
+        return {"groups": record.get("groups", ["all"]), "max_chats": int(record.get("max_chats", 3)),
+                "roles": record.get("roles", ["agent"]) if raw else []}
+
+    async def profiles(self) -> Dict[str, Dict[str, Any]]:
+        """Every account's profile, by name (for the console's transfer list)."""
+        return {name: await self.profile(name) for name in await self.names()}
 
     async def remove(self, name: str) -> bool:
         return bool(await self.redis.hdel(self.key, name))
@@ -107,6 +119,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("name", nargs="?")
     parser.add_argument("--groups", default="all", help="comma-separated skill groups ('all' sees every queue)")
     parser.add_argument("--max-chats", type=int, default=3, help="conversations served at once")
+    parser.add_argument("--roles", default="agent", help=f"comma-separated, from: {', '.join(ROLES)}")
     args = parser.parse_args(argv)
     redis = Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6380/0"))
     directory = AgentDirectory(redis, os.environ.get("HANDOFF_KEY_PREFIX", "hb"))
@@ -114,7 +127,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     async def run() -> int:
         try:
             if args.command == "list":
-                print("\n".join(await directory.names()))
+                for name, profile in (await directory.profiles()).items():
+                    print(f"{name}\troles={','.join(profile['roles'])}\tgroups={','.join(profile['groups'])}"
+                          f"\tmax_chats={profile['max_chats']}")
                 return 0
             if not args.name:
                 parser.error("a name is needed")
@@ -124,8 +139,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 return 0 if removed else 1
             password = os.environ.get("HANDOFF_AGENT_PASSWORD") or getpass.getpass(f"password for {args.name}: ")
             groups = [group.strip() for group in args.groups.split(",") if group.strip()]
-            await directory.add(args.name, password, groups, args.max_chats)
-            print(f"agent {args.name} can now log in")
+            roles = [role.strip() for role in args.roles.split(",") if role.strip()]
+            await directory.add(args.name, password, groups, args.max_chats, roles)
+            print(f"{args.name} can now log in ({', '.join(roles)})")
             return 0
         finally:
             await redis.close()

@@ -8,7 +8,8 @@
     │   └── RateLimited          too many messages per second
     ├── AuthError                who is asking is not allowed
     │   ├── InvalidCredentials   wrong agent name or password
-    │   └── InvalidToken         missing, forged or expired token
+    │   ├── InvalidToken         missing, forged or expired token
+    │   └── Forbidden            a valid account without the role this needs
     └── StateError               the conversation cannot do that now
         ├── ConversationNotFound
         ├── InvalidTransition    e.g. an agent message to a bot conversation
@@ -26,6 +27,7 @@ __all__ = [
     "AlreadyClaimed",
     "AuthError",
     "ConversationNotFound",
+    "Forbidden",
     "HandoffError",
     "InvalidCredentials",
     "InvalidToken",
@@ -75,6 +77,10 @@ class InvalidCredentials(AuthError):
 
 class InvalidToken(AuthError):
     code = "invalid_token"
+
+
+class Forbidden(AuthError):
+    code = "forbidden"
 
 
 class StateError(HandoffError):

@@ -16,11 +16,13 @@ import time
 from collections import Counter
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Tuple
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from redis.asyncio import Redis
 
 from handoff.auth import AgentDirectory
+from handoff.dashboard import summarise
 from handoff.exceptions import ConversationNotFound, InvalidTransition, MalformedMessage, StateError
 from handoff.hub import Hub
 from handoff.machine import (
@@ -28,7 +30,7 @@ from handoff.machine import (
     CustomerAskedForPerson, CustomerLeftRequest, CustomerRated, CustomerSaid, Effect, Enqueue, Event,
     HandedBack, Notify, State, StoreRating, Transferred, apply, handoff_in,
 )
-from handoff.routing import BusinessHours, group_for, visible_to, wait_text
+from handoff.routing import DEFAULT_GROUP, BusinessHours, group_for, visible_to, wait_text
 from handoff.settings import Settings
 from handoff.store import Store, StoredMessage
 
@@ -51,6 +53,7 @@ class Bridge:
         self.agents = AgentDirectory(redis, settings.key_prefix)
         self.hub = Hub(redis)
         self.hours = BusinessHours.parse(settings.business_hours, settings.timezone)
+        self.zone = ZoneInfo(settings.timezone)
         # This process's counters for /metrics (Prometheus adds up the processes).
         self.metrics: Counter = Counter()
         self._http = http
@@ -97,8 +100,12 @@ class Bridge:
                                   "How did we do? Please rate this chat from 1 to 5.", {"notice": "rate"})
             elif isinstance(effect, StoreRating):
                 await self.store.store_rating(after.id, after.agent or "", effect.score, effect.comment)
+                day, _ = self.today()
+                await self.store.count(day, {"ratings": 1, "rating_sum": effect.score, f"score:{effect.score}": 1})
+                await self.store.publish(self.store.stats_channel, {})
             elif isinstance(effect, Enqueue):
                 await self.store.redis.hincrby(self.store.key("stats", "handoffs"), effect.reason, 1)
+                await self._count_escalation(after.id, effect.reason)
                 if not await self.agents_available():
                     await self.append(
                         after.id, "system", f"system:{after.version}:no_agents",
@@ -106,6 +113,42 @@ class Bridge:
                         "or leave a message and we'll reply as soon as we can.",
                         {"notice": "no_agents", "offer": ["callback", "message"]},
                     )
+
+    # ---- the day's counters (supervisors' dashboard) -------------------------
+
+    def today(self) -> Tuple[str, str]:
+        """The date and hour now, in the business's time zone: the dashboard's day."""
+        now = datetime.now(self.zone)
+        return now.strftime("%Y-%m-%d"), now.strftime("%H")
+
+    async def _count_conversation(self, conversation_id: str) -> None:
+        """A conversation counts once, the first time its customer says or asks something."""
+        day, hour = self.today()
+        if await self.store.count_once(conversation_id, "counted", day, ["conversations", f"hour:{hour}:conversations"]):
+            await self.store.publish(self.store.stats_channel, {})
+
+    async def _count_escalation(self, conversation_id: str, reason: Optional[str]) -> None:
+        """Every handoff by reason; each conversation once in ``escalated`` (not contained)."""
+        await self._count_conversation(conversation_id)
+        day, hour = self.today()
+        await self.store.count(day, {"handoffs": 1, f"reason:{reason or 'requested'}": 1, f"hour:{hour}:handoffs": 1})
+        await self.store.count_once(conversation_id, "escalated", day, ["escalated"])
+        await self.store.publish(self.store.stats_channel, {})
+
+    async def dashboard(self) -> Dict[str, Any]:
+        day, _ = self.today()
+        counters, waits = await self.store.day(day)
+        queue = await self.store.queue()
+        now_ms = time.time() * 1000
+        serving = 0
+        for agent in await self.store.agents_serving():
+            serving += len(await self.serving(agent))
+        return summarise(day, counters, waits, {
+            "queue_length": len(queue),
+            "oldest_wait_seconds": max((int((now_ms - queued_at) / 1000) for _, queued_at in queue), default=0),
+            "agents_online": len(await self.store.online_agents()),
+            "conversations_with_agents": serving,
+        })
 
     async def append(self, conversation_id: str, kind: str, key: str, text: str = "",
                      data: Optional[Dict[str, Any]] = None, only_in: Optional[State] = None,
@@ -118,20 +161,25 @@ class Bridge:
 
     # ---- customers ----------------------------------------------------------
 
-    async def customer_said(self, conversation_id: str, text: str, key: str) -> str:
+    async def customer_said(self, conversation_id: str, text: str, key: str, payload: str = "") -> str:
         """Store the message (once per key) and route it; returns its server id.
 
-        A retried message is routed again only if its first routing never
-        started (the process died in between): a marker set before asking the
-        bot tells a retry that it is already in hand.
+        ``payload`` is what a pressed button sends to the bot (e.g. ``/affirm``)
+        while ``text`` (its title) is what people read. A retried message is
+        routed again only if its first routing never started (the process died
+        in between): a marker set before asking the bot tells a retry that it
+        is already in hand.
         """
-        message_id, _ = await self.append(conversation_id, "customer", f"customer:{key}", text)
+        data = {"payload": payload} if payload else None
+        message_id, added = await self.append(conversation_id, "customer", f"customer:{key}", text, data)
+        if added:
+            await self._count_conversation(conversation_id)
         # The marker lives in the conversation's idempotency hash, and expires with it.
         if await self.store.redis.hsetnx(self.store.key("idem", conversation_id), f"routed:{message_id}", 1):
             _, effects = await self.transition(conversation_id, CustomerSaid(text))
             for effect in effects:
                 if isinstance(effect, AskBot):
-                    await self._ask_bot(conversation_id, message_id, effect.text)
+                    await self._ask_bot(conversation_id, message_id, payload or effect.text)
         return message_id
 
     async def _ask_bot(self, conversation_id: str, message_id: str, text: str) -> None:
@@ -207,6 +255,10 @@ class Bridge:
             raise MalformedMessage("'contact' (a phone number or email) is needed so we can reply")
         await self.transition(conversation_id, CustomerLeftRequest(kind))
         await self.store.store_request(conversation_id, kind, clean)
+        await self._count_conversation(conversation_id)
+        day, _ = self.today()
+        if await self.store.count_once(conversation_id, "escalated", day, ["escalated"]):
+            await self.store.publish(self.store.stats_channel, {})
         await self.store.publish(self.store.queue_channel, {"request": conversation_id})
 
     async def agents_available(self) -> bool:
@@ -227,6 +279,8 @@ class Bridge:
             status["offer"] = ["callback", "message"]
         if conversation.state is State.AGENT:
             status["agent"] = conversation.agent
+        if conversation.state is State.CLOSED:
+            status["rated"] = conversation.rated
         return status
 
     # ---- agents -------------------------------------------------------------
@@ -264,7 +318,10 @@ class Bridge:
         queued_at = await self.store.queued_at(conversation_id)
         conversation, _ = await self.transition(conversation_id, AgentClaimed(agent), profile["max_chats"])
         if queued_at:
-            await self.store.record_wait(int(time.time() * 1000) - queued_at)
+            waited = int(time.time() * 1000) - queued_at
+            await self.store.record_wait(waited)
+            await self.store.record_day_wait(self.today()[0], waited)
+            await self.store.publish(self.store.stats_channel, {})
         return conversation
 
     async def agent_said(self, agent: str, conversation_id: str, text: str, key: str) -> str:
@@ -286,6 +343,20 @@ class Bridge:
         await self.transition(conversation_id, Transferred(agent, to_agent, to_group), limit)
         if to_agent:
             await self.store.publish(self.store.key("agent-events", to_agent), {"assigned": conversation_id})
+
+    async def team(self) -> Dict[str, Any]:
+        """Colleagues (online or not) and the skill groups, for the console's transfer choices."""
+        online = set(await self.store.online_agents())
+        profiles = await self.agents.profiles()
+        groups = set(self.settings.skill_groups.values()) | {DEFAULT_GROUP}
+        agents = []
+        for name, profile in profiles.items():
+            if "agent" not in profile["roles"]:
+                continue
+            groups.update(group for group in profile["groups"] if group != "all")
+            agents.append({"name": name, "groups": profile["groups"], "online": name in online,
+                           "serving": len(await self.serving(name)), "max_chats": profile["max_chats"]})
+        return {"agents": agents, "groups": sorted(groups)}
 
     async def requeue_lost_agents(self) -> None:
         """Chats of agents offline for longer than the grace period go back to the front."""

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Dict, Mapping, Optional, Tuple
 
+from handoff.canned import DEFAULT_PATH
 from handoff.routing import BusinessHours
 
 __all__ = ["Settings"]
@@ -38,6 +39,8 @@ class Settings:
     agent_grace_seconds: int = 60
     # Browser origins allowed to open websockets; empty: the bridge's own address.
     allowed_origins: Tuple[str, ...] = ()
+    # YAML list of {shortcut, title, text} for the agent console (handoff.canned).
+    canned_responses: str = str(DEFAULT_PATH)
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -69,6 +72,7 @@ class Settings:
             business_hours=get("HANDOFF_HOURS", ""),
             timezone=get("HANDOFF_TIMEZONE", defaults.timezone),
             agent_grace_seconds=int(get("HANDOFF_AGENT_GRACE_SECONDS", defaults.agent_grace_seconds)),
+            canned_responses=get("HANDOFF_CANNED_RESPONSES", defaults.canned_responses),
         )
         if not isinstance(settings.skill_groups, dict):
             raise ValueError('HANDOFF_SKILL_GROUPS must be a JSON object such as {"card_arrival": "cards"}')

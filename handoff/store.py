@@ -12,8 +12,11 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:serving:{agent} set  conversations an agent is serving
     {p}:online       zset    "{agent}|{connection}" -> presence expiry (ms); refreshed while connected
     {p}:offline-since hash   agent -> when their last connection went (for the grace period)
+    {p}:day:{date}   hash    the day's counters for the supervisors' dashboard (handoff.dashboard)
+    {p}:day-waits:{date} list every wait (ms) from queued to claimed that day
     {p}:live:{id}    pub/sub "something new in this conversation" for every bridge process
     {p}:queue-events pub/sub "the queue changed"
+    {p}:stats-events pub/sub "the day's counters changed"
 
 Multi-key changes are Lua scripts, so they are atomic even with several
 bridge processes: a state change is a compare-and-set on ``version`` that
@@ -77,6 +80,19 @@ return redis.call('HINCRBY', KEYS[1], 'version', 1)
 """
 
 
+# Counts a conversation once (a marker field in its hash) in the day's counters.
+_COUNT_ONCE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HSETNX', KEYS[1], ARGV[1], '1') == 0 then return 0 end
+for i = 3, #ARGV do redis.call('HINCRBY', KEYS[2], ARGV[i], 1) end
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return 1
+"""
+# Day counters are kept this long (for a month-over-month look).
+DAY_TTL_MS = 40 * 24 * 3600 * 1000
+MAX_WAITS_PER_DAY = 100_000
+
+
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -90,6 +106,7 @@ class Store:
         self.ttl_ms = finished_ttl_seconds * 1000
         self._append = redis.register_script(_APPEND)
         self._commit = redis.register_script(_COMMIT)
+        self._count_once = redis.register_script(_COUNT_ONCE)
 
     # ---- keys ---------------------------------------------------------------
 
@@ -102,6 +119,10 @@ class Store:
     @property
     def queue_channel(self) -> str:
         return self.key("queue-events")
+
+    @property
+    def stats_channel(self) -> str:
+        return self.key("stats-events")
 
     # ---- conversations ------------------------------------------------------
 
@@ -260,6 +281,37 @@ class Store:
         entries = await self.redis.xrevrange(self.key("requests"), count=count)
         return [{"id": entry_id.decode(), **{k.decode(): v.decode() for k, v in fields.items()}}
                 for entry_id, fields in entries]
+
+    # ---- the day's counters (dashboard) --------------------------------------
+
+    async def count_once(self, conversation_id: str, marker: str, day: str, fields: List[str]) -> bool:
+        """Add 1 to ``fields`` of the day's counters, once per conversation and ``marker``."""
+        counted = await self._count_once(keys=[self.key("conv", conversation_id), self.key("day", day)],
+                                         args=[marker, str(DAY_TTL_MS), *fields])
+        return bool(counted)
+
+    async def count(self, day: str, increments: Dict[str, int]) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for name, amount in increments.items():
+                pipe.hincrby(self.key("day", day), name, amount)
+            pipe.pexpire(self.key("day", day), DAY_TTL_MS)
+            await pipe.execute()
+
+    async def record_day_wait(self, day: str, milliseconds: int) -> None:
+        key = self.key("day-waits", day)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lpush(key, milliseconds)
+            pipe.ltrim(key, 0, MAX_WAITS_PER_DAY - 1)
+            pipe.pexpire(key, DAY_TTL_MS)
+            await pipe.execute()
+
+    async def day(self, day: str) -> Tuple[Dict[str, int], List[int]]:
+        """The day's counters and its waits (ms)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self.key("day", day))
+            pipe.lrange(self.key("day-waits", day), 0, -1)
+            counters, waits = await pipe.execute()
+        return {k.decode(): int(v) for k, v in counters.items()}, [int(value) for value in waits]
 
     # ---- agent presence -----------------------------------------------------
 

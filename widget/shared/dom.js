@@ -1,0 +1,56 @@
+// Building DOM without HTML strings: everything anyone typed becomes a text
+// node, so a message like "<img src=x onerror=...>" is shown, never run.
+
+/**
+ * h("button", {class: "send", type: "button", "aria-label": "Send", onclick: fn}, "Send")
+ * Attributes are set with setAttribute, "on*" functions become listeners,
+ * children are nodes or strings (as text), null/false are skipped.
+ */
+export function h(tag, props = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(props || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name.startsWith("on") && typeof value === "function") {
+      element.addEventListener(name.slice(2), value);
+    } else if (name === "dataset") {
+      Object.assign(element.dataset, value);
+    } else {
+      element.setAttribute(name, value === true ? "" : String(value));
+    }
+  }
+  append(element, children);
+  return element;
+}
+
+/** SVG elements (the dashboard's charts), with the same rules as h(). */
+export function svg(tag, props = {}, ...children) {
+  const element = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [name, value] of Object.entries(props || {})) {
+    if (value !== null && value !== undefined && value !== false) element.setAttribute(name, String(value));
+  }
+  append(element, children);
+  return element;
+}
+
+function append(element, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+/** Replaces an element's children. */
+export function replaceChildren(element, ...children) {
+  element.replaceChildren();
+  append(element, children);
+}
+
+/** "14:05" in the reader's language; the full date and time for a tooltip. */
+export function formatTime(ms, locale) {
+  const date = new Date(ms);
+  return {
+    short: new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit" }).format(date),
+    full: new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(date),
+    iso: date.toISOString(),
+  };
+}
