@@ -1,6 +1,6 @@
 # The two commands a new user needs are `make run` and `make test`.
 SHELL := /bin/bash
-.PHONY: run test shell train agent bench-nlu constraints clean
+.PHONY: run test shell train agent screenshots bench-nlu constraints clean
 
 run:            ## install, train if needed, start Redis + action server + Rasa
 	scripts/run.sh
@@ -14,10 +14,16 @@ shell:          ## chat with the bot in the terminal (while `make run` runs)
 train:          ## train a model now (skipped when nothing changed)
 	scripts/bootstrap.sh && . scripts/env.sh && train_if_needed
 
-agent:          ## add or reset a live agent: make agent NAME=ann [GROUPS=cards,payments] [MAX_CHATS=3]
-	@test -n "$(NAME)" || { echo "usage: make agent NAME=ann [GROUPS=all] [MAX_CHATS=3]"; exit 2; }
+agent:          ## add or reset an account: make agent NAME=ann [GROUPS=cards,payments] [MAX_CHATS=3] [ROLES=agent,supervisor]
+	@test -n "$(NAME)" || { echo "usage: make agent NAME=ann [GROUPS=all] [MAX_CHATS=3] [ROLES=agent]"; exit 2; }
 	scripts/bootstrap.sh && . scripts/env.sh && { [ -n "$${REDIS_URL:-}" ] || start_local_redis; } && \
-	  "$$VENV/bin/python" -m handoff.auth add "$(NAME)" --groups "$(or $(GROUPS),all)" --max-chats "$(or $(MAX_CHATS),3)"
+	  "$$VENV/bin/python" -m handoff.auth add "$(NAME)" --groups "$(or $(GROUPS),all)" \
+	  --max-chats "$(or $(MAX_CHATS),3)" --roles "$(or $(ROLES),agent)"
+
+screenshots:    ## run the browser tests and keep their screenshots in docs/screenshots
+	scripts/bootstrap.sh --test && . scripts/env.sh && ensure_package redis-server redis-server && \
+	  ensure_package chromium chromium && train_if_needed && \
+	  SCREENSHOT_DIR="$(CURDIR)/docs/screenshots" "$$VENV/bin/python" -m pytest -q tests/browser
 
 bench-nlu:      ## the NLU pipeline comparison of docs/nlu-pipeline.md
 	scripts/bootstrap.sh && . scripts/env.sh && "$$VENV/bin/python" -m bench.nlu $(ARGS)

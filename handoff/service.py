@@ -87,7 +87,8 @@ class Bridge:
         raise StateError("the conversation is changing too fast; try again")
 
     async def _carry_out(self, after: Conversation, before: Conversation, effects: List[Effect]) -> None:
-        if after.state is not before.state:
+        if (after.state, after.agent, after.rated) != (before.state, before.agent, before.rated):
+            # Everything a customer's status shows: state, the agent's name, whether rated.
             await self.store.publish(self.store.live_channel(after.id), {"state": after.state.value})
         if after.state is State.QUEUED or before.state is State.QUEUED:
             await self.store.publish(self.store.queue_channel, {"conversation": after.id})

@@ -66,14 +66,28 @@ load_handoff_secret
 RASA_URL=http://127.0.0.1:$RASA_PORT "$VENV/bin/python" -m handoff >"$RUN_DIR/logs/handoff.log" 2>&1 &
 pids+=($!)
 wait_for "handoff bridge" "http://127.0.0.1:$HANDOFF_PORT/ready" "${pids[2]}" "$RUN_DIR/logs/handoff.log"
-agents=$("$VENV/bin/python" -m handoff.auth list | paste -sd, - | sed "s/,/, /g")
+agents=$("$VENV/bin/python" -m handoff.auth list | cut -f1 | paste -sd, - | sed "s/,/, /g")
+DEMO_ACCOUNT_FILE="$RUN_DIR/demo-account"
+if [ -z "$agents" ]; then
+  # A first run: one account to try the console with (an agent who is also a supervisor).
+  ( umask 077; "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(12))' >"$DEMO_ACCOUNT_FILE" )
+  HANDOFF_AGENT_PASSWORD=$(cat "$DEMO_ACCOUNT_FILE") "$VENV/bin/python" -m handoff.auth add demo \
+    --roles agent,supervisor >/dev/null
+  agents=demo
+fi
+demo_login=""
+if [ -f "$DEMO_ACCOUNT_FILE" ] && [[ ", $agents, " == *", demo, "* ]]; then
+  demo_login="log in as demo / $(cat "$DEMO_ACCOUNT_FILE")"
+fi
 
 cat <<INFO
 
 The support assistant is running:
-  Handoff bridge          http://127.0.0.1:$HANDOFF_PORT   websockets /ws/customer and /ws/agent (docs/bridge-protocol.md)
-                          health /health, readiness /ready, Prometheus /metrics
-  Agents                  ${agents:-none yet: add one with  make agent NAME=ann}
+  Demo bank page + chat   http://127.0.0.1:$HANDOFF_PORT/
+  Agent console           http://127.0.0.1:$HANDOFF_PORT/console   ${demo_login}
+  Accounts                $agents   (add one: make agent NAME=ann [ROLES=agent,supervisor])
+  Handoff bridge          http://127.0.0.1:$HANDOFF_PORT   websockets /ws/customer, /ws/agent, /ws/supervisor
+                          health /health, readiness /ready, Prometheus /metrics (docs/bridge-protocol.md)
   Rasa server (HTTP API)  http://127.0.0.1:$RASA_PORT          e.g. /status?token=\$RASA_API_TOKEN
   API token               $RASA_API_TOKEN   (set RASA_API_TOKEN to choose it)
   REST channel            http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook

@@ -50,6 +50,7 @@ def bridge(redis_url, rasa_url, bridge_prefix) -> Iterator[str]:
     for agent in ("ann", "bob"):
         add_agent(redis_url, bridge_prefix, agent)
     add_agent(redis_url, bridge_prefix, "cara", "--groups", "cards", "--max-chats", "1")
+    add_agent(redis_url, bridge_prefix, "sam", "--roles", "supervisor")
     with running_bridge(redis_url, rasa_url, "bridge-a", bridge_prefix) as address:
         yield address
 
@@ -84,9 +85,10 @@ class Client:
         return client
 
     @classmethod
-    async def agent(cls, address: str, agent: str) -> "Client":
+    async def agent(cls, address: str, agent: str, endpoint: str = "agent") -> "Client":
+        """An agent's console socket (or with endpoint="supervisor", the dashboard's)."""
         token = login(address, agent).json()["token"]
-        return cls(await websockets.connect(f"ws://{address}/ws/agent?token={token}"))
+        return cls(await websockets.connect(f"ws://{address}/ws/{endpoint}?token={token}"))
 
     async def send(self, kind: str, data: Optional[Dict[str, Any]] = None, id: Optional[str] = None) -> None:
         await self.ws.send(json.dumps({"type": kind, "id": id, "data": data or {}}))
@@ -132,8 +134,9 @@ class Client:
 
 async def queued_customer(address: str) -> Client:
     customer = await Client.customer(address)
-    await customer.send("talk_to_person")
+    await customer.send("talk_to_person", id="talk")
     await customer.expect("status", state="queued")
+    assert (await customer.expect("ack"))["id"] == "talk"
     return customer
 
 

@@ -1,0 +1,156 @@
+"""What the console and the widget rely on: roles, the live dashboard, canned
+responses, the team list, button payloads, the rating status, and the pages."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+
+import requests
+import websockets
+
+from tests.conftest import ROOT, VENV_BIN, base_env
+from tests.handoff.conftest import AGENT_PASSWORD, Client, claimed, login
+
+
+def test_login_tells_the_console_the_accounts_roles(bridge):
+    assert login(bridge, "ann").json()["roles"] == ["agent"]
+    assert login(bridge, "sam").json()["roles"] == ["supervisor"]
+
+
+def test_each_socket_needs_its_role(bridge):
+    async def refused(agent: str, endpoint: str) -> dict:
+        client = await Client.agent(bridge, agent, endpoint)
+        error = await client.expect("error")
+        await asyncio.wait_for(client.ws.wait_closed(), 5)
+        return error["data"]
+
+    async def scenario() -> None:
+        assert (await refused("ann", "supervisor"))["code"] == "forbidden"
+        assert (await refused("sam", "agent"))["code"] == "forbidden"
+
+    asyncio.run(scenario())
+
+
+def test_unknown_roles_are_refused_by_the_command_line(redis_url, bridge_prefix):
+    result = subprocess.run(
+        [str(VENV_BIN / "python"), "-m", "handoff.auth", "add", "zed", "--roles", "agent,boss"], cwd=ROOT,
+        env={**base_env(), "REDIS_URL": redis_url, "HANDOFF_KEY_PREFIX": bridge_prefix,
+             "HANDOFF_AGENT_PASSWORD": AGENT_PASSWORD}, capture_output=True, text=True,
+    )
+    assert result.returncode == 2
+    assert "roles are one or more of: agent, supervisor, content" in result.stderr
+
+
+def test_the_dashboard_follows_a_conversation_live(bridge):
+    async def scenario() -> None:
+        supervisor = await Client.agent(bridge, "sam", "supervisor")
+        before = (await supervisor.expect("dashboard"))["data"]
+
+        async def next_dashboard(changed) -> dict:
+            while True:
+                data = (await supervisor.expect("dashboard", timeout=10))["data"]
+                if changed(data):
+                    return data
+
+        customer = await Client.customer(bridge)
+        await customer.say("how do I top up my account")
+        await customer.expect("message", kind="bot")
+        data = await next_dashboard(lambda d: d["conversations"] == before["conversations"] + 1)
+        assert data["contained"] == before["contained"] + 1
+
+        await customer.send("talk_to_person", id="person")
+        await customer.expect("ack")
+        data = await next_dashboard(lambda d: d["handoffs"] == before["handoffs"] + 1)
+        assert data["handoffs_by_reason"]["requested"] == before["handoffs_by_reason"].get("requested", 0) + 1
+        assert data["contained"] == before["contained"], "a handed-over conversation is not contained"
+        assert data["conversations"] == before["conversations"] + 1, "counted once"
+        assert data["now"]["queue_length"] >= 1
+
+        agent = await Client.agent(bridge, "ann")
+        await agent.send("claim", {"conversation_id": customer.conversation_id}, id="claim")
+        await agent.expect("ack", conversation_id=customer.conversation_id)
+        data = await next_dashboard(lambda d: d["wait"]["count"] == before["wait"]["count"] + 1)
+        assert data["wait"]["median_seconds"] is not None
+
+        await agent.send("close", {"conversation_id": customer.conversation_id}, id="close")
+        await customer.expect("status", state="closed", rated=False)
+        await customer.send("rating", {"score": 5}, id="rate")
+        await customer.expect("ack")
+        await customer.expect("status", state="closed", rated=True)
+        data = await next_dashboard(lambda d: d["csat"]["count"] == before["csat"]["count"] + 1)
+        assert data["csat"]["distribution"]["5"] == before["csat"]["distribution"]["5"] + 1
+        assert len(data["hourly"]) == 24
+        assert sum(hour["conversations"] for hour in data["hourly"]) == data["conversations"]
+
+        await supervisor.send("dashboard", id="now")
+        assert (await supervisor.expect("dashboard"))["id"] == "now"
+        for client in (supervisor, customer, agent):
+            await client.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_button_sends_its_payload_to_the_bot_and_its_title_to_people(bridge):
+    async def scenario() -> None:
+        customer = await Client.customer(bridge)
+        await customer.say("Yes", payload="/request_human")  # "Yes" alone would never queue anyone
+        stored = await customer.expect("message", kind="customer")
+        assert stored["data"]["text"] == "Yes" and stored["data"]["data"] == {"payload": "/request_human"}
+        await customer.expect("status", state="queued")
+
+        await customer.send("message", {"text": "x", "payload": "/" + "a" * 300}, id="long")
+        assert (await customer.expect("error"))["data"]["code"] == "malformed"
+        await customer.close()
+
+    asyncio.run(scenario())
+
+
+def test_agents_get_canned_responses_and_their_team(bridge):
+    async def scenario() -> None:
+        agent = await Client.agent(bridge, "ann")
+        canned = await agent.expect("canned")
+        assert any(item["shortcut"] == "hi" and "{agent}" in item["text"] for item in canned["data"]["items"])
+        await agent.send("team", id="team")
+        team = (await agent.expect("team"))["data"]
+        assert team["agents"], "the team lists the agents"
+        ann = next(member for member in team["agents"] if member["name"] == "ann")
+        assert ann["online"] is True and ann["max_chats"] == 3
+        assert "sam" not in [member["name"] for member in team["agents"]], "supervisors who are not agents take no chats"
+        assert {"cards", "general"} <= set(team["groups"])
+        await agent.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_status_of_a_closed_chat_says_whether_it_was_rated(bridge):
+    async def scenario() -> None:
+        customer, agent = await claimed(bridge)
+        await agent.send("close", {"conversation_id": customer.conversation_id}, id="close")
+        await customer.expect("status", state="closed", rated=False)
+        await customer.close()
+        again = await Client.customer(bridge, conversation_id=customer.conversation_id, token=customer.token)
+        assert (await again.expect("status"))["data"] == {"state": "closed", "rated": False}
+        await again.close()
+        await agent.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_browser_files_are_served_with_the_right_headers(bridge):
+    module = requests.get(f"http://{bridge}/widget/shared/transport.js", timeout=10)
+    assert module.status_code == 200
+    assert "javascript" in module.headers["content-type"]
+    assert module.headers["access-control-allow-origin"] == "*", "host pages on other origins load the widget"
+    assert module.headers["x-content-type-options"] == "nosniff"
+
+    console = requests.get(f"http://{bridge}/console", timeout=10)
+    assert console.status_code == 200 and "text/html" in console.headers["content-type"]
+    assert "script-src 'self'" in console.headers["content-security-policy"]
+    assert console.headers["x-frame-options"] == "DENY"
+
+    demo = requests.get(f"http://{bridge}/", timeout=10)
+    assert demo.status_code == 200 and "/widget/chat.js" in demo.text
+
+    assert requests.get(f"http://{bridge}/widget/../handoff/settings.py", timeout=10).status_code in (400, 404)
+    assert requests.get(f"http://{bridge}/widget/nothing-here.js", timeout=10).status_code == 404
