@@ -1,0 +1,685 @@
+// The customer widget's DOM: built once inside the shadow root, then updated
+// in place (a status push must not wipe what the customer is typing in a
+// form). It knows nothing of websockets: what the customer does goes to the
+// `actions` callbacks, and the controller (widget.js) calls the methods here.
+// Every text is a text node (dom.js h()), never HTML.
+
+import { formatTime, h, replaceChildren } from "../shared/dom.js";
+import { compareMessageIds } from "../shared/transport.js";
+import {
+  COUNTDOWN_TICK_MS, COUNTER_VISIBLE_FROM, MAX_COMMENT_CHARACTERS, MAX_DETAIL_CHARACTERS, MAX_TEXT_CHARACTERS,
+  MIN_CONTRAST, RATING_SCORES,
+} from "./constants.js";
+import { icon } from "./icons.js";
+import { contrastRatio, fill } from "./options.js";
+
+// Within this many pixels of the bottom, new messages keep the log scrolled down.
+const STICKY_SCROLL_PX = 80;
+const NOTICE_ICONS = { agent_joined: "person", back_to_bot: "assistant", agent_lost: "offline", closed: "check", request_stored: "check" };
+
+// Web addresses in messages become links; only http(s), so no "javascript:" ever becomes one.
+const WEB_ADDRESS = /\bhttps?:\/\/[^\s<>"']*[^\s<>"'.,;:!?)\]]/g;
+
+/** The text as text nodes, with web addresses as links that open in a new tab. */
+function linkified(text) {
+  const parts = [];
+  let last = 0;
+  for (const match of text.matchAll(WEB_ADDRESS)) {
+    parts.push(text.slice(last, match.index),
+      h("a", { href: match[0], target: "_blank", rel: "noopener noreferrer" }, match[0]));
+    last = match.index + match[0].length;
+  }
+  parts.push(text.slice(last));
+  return parts;
+}
+
+function hidden(text) {
+  return h("span", { class: "visually-hidden" }, text);
+}
+
+/** The Rasa buttons worth showing: a title to read and a string payload. */
+function quickReplies(data) {
+  const buttons = Array.isArray(data.buttons) ? data.buttons : [];
+  return buttons.filter((button) => button && typeof button.title === "string" && button.title.trim()
+    && (button.payload === undefined || typeof button.payload === "string"));
+}
+
+/** Whether a message has anything for the customer to see (a bot reply may carry only `custom`). */
+export function isVisible(message) {
+  return Boolean(message.text && message.text.trim()) || quickReplies(message.data || {}).length > 0;
+}
+
+export class ChatView {
+  /**
+   * @param {ShadowRoot} shadow
+   * @param {object} options resolved options (options.js)
+   * @param {URL} stylesheetUrl
+   * @param {object} actions callbacks: toggle, close, send(text), quickReply(title, payload), talkToPerson,
+   *   retryNow, typing, giveDetails(data), leaveRequest(data), rate(data), all but the last three returning nothing;
+   *   those return promises settled by the bridge's answer.
+   */
+  constructor(shadow, options, stylesheetUrl, actions) {
+    this.options = options;
+    this.strings = options.strings;
+    this.actions = actions;
+    this.nodes = new Map();
+    this.countdownTimer = null;
+    this.status = { state: null };
+    this.requestOfferedWhileQueued = false;
+    this.ratingSent = false;
+
+    const stylesheet = h("link", { rel: "stylesheet", href: stylesheetUrl.href });
+    this.loaded = new Promise((resolve) => {
+      stylesheet.addEventListener("load", resolve, { once: true });
+      stylesheet.addEventListener("error", () => {
+        console.error(`SupportChat: could not load the stylesheet ${stylesheetUrl.href}`);
+        resolve();
+      }, { once: true });
+    });
+    this.root = this.build();
+    this.root.hidden = true; // no flash of unstyled widget
+    this.loaded.then(() => {
+      this.root.hidden = false;
+      this.warnAboutContrast();
+    });
+    shadow.append(stylesheet, this.root);
+  }
+
+  // ---- building -------------------------------------------------------------
+
+  build() {
+    const { strings, options } = this;
+    this.badge = h("span", { class: "launcher__badge", "aria-hidden": "true", hidden: true });
+    this.unreadDescription = h("span", { id: "sc-unread", class: "visually-hidden" });
+    this.launcher = h("button", {
+      type: "button", class: "launcher", "aria-label": strings.openChat, "aria-expanded": "false",
+      "aria-controls": "sc-window", "aria-describedby": "sc-unread", onclick: () => this.actions.toggle(),
+    }, icon("chat", "icon launcher__open"), icon("close", "icon launcher__close"), this.badge, this.unreadDescription);
+
+    this.window = h("section", {
+      id: "sc-window", class: "window", role: "dialog", "aria-label": options.title, hidden: true,
+      onkeydown: (event) => {
+        if (event.key === "Escape") {
+          event.stopPropagation();
+          this.actions.close();
+        }
+      },
+    }, this.buildHeader(), this.buildBanner(), this.buildLog(), this.buildTyping(), this.buildPanel(), this.buildComposer());
+
+    const root = h("div", {
+      class: "root", dir: options.direction, lang: options.language, "data-position": options.position,
+      "data-open": "false",
+    }, this.launcher, this.window);
+    root.style.setProperty("--sc-primary", options.colors.primary);
+    root.style.setProperty("--sc-on-primary", options.colors.onPrimary);
+    return root;
+  }
+
+  buildHeader() {
+    const { strings } = this;
+    this.statusText = h("span", {}, strings.statusConnecting);
+    this.statusLine = h("p", { class: "header__status", "data-state": "connecting" },
+      h("span", { class: "header__dot", "aria-hidden": "true" }), this.statusText);
+    this.talkButton = h("button", { type: "button", class: "talk-button", onclick: () => this.actions.talkToPerson() },
+      icon("person"), h("span", {}, strings.talkToPerson));
+    return h("header", { class: "header" },
+      h("div", { class: "header__row" },
+        h("span", { class: "header__avatar", "aria-hidden": "true" }, icon("chat")),
+        h("div", { class: "header__text" }, h("h2", { class: "header__title", dir: "auto" }, this.options.title), this.statusLine),
+        h("button", { type: "button", class: "icon-button header__close", "aria-label": strings.closeChat, onclick: () => this.actions.close() },
+          icon("close"))),
+      this.talkButton);
+  }
+
+  buildBanner() {
+    // The live region stays in the DOM; its content comes and goes so screen readers announce it.
+    this.bannerRegion = h("div", { class: "banner-region", role: "status" });
+    this.bannerCountdown = h("span", { "aria-hidden": "true" });
+    this.banner = h("div", { class: "banner" },
+      icon("offline"),
+      h("div", { class: "banner__text" },
+        h("p", {}, h("strong", {}, this.strings.connectionLost), " — ", this.bannerCountdown),
+        h("p", { class: "banner__hint" }, this.strings.reconnectingHint)),
+      h("button", { type: "button", class: "banner__retry", onclick: () => this.actions.retryNow() }, this.strings.retryNow));
+    return this.bannerRegion;
+  }
+
+  buildLog() {
+    this.log = h("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": this.strings.conversation, tabindex: "0" });
+    return this.log;
+  }
+
+  buildTyping() {
+    this.typingRegion = h("div", { class: "typing-region", role: "status" });
+    this.typingText = h("span", { class: "typing__text" });
+    this.typing = h("div", { class: "typing" },
+      h("span", { class: "typing__dots", "aria-hidden": "true" }, h("span"), h("span"), h("span")), this.typingText);
+    return this.typingRegion;
+  }
+
+  buildPanel() {
+    const { strings } = this;
+    this.queuePosition = h("p", { class: "queue__position", id: "sc-queue-position" });
+    this.queueWait = h("p", { class: "queue__wait", dir: "auto" });
+    this.queueNoAgents = h("p", { class: "queue__no-agents", hidden: true }, strings.noAgents);
+    this.queueActions = h("div", { class: "queue__actions" },
+      h("button", { type: "button", class: "chip", onclick: () => this.openForm("details") }, strings.addDetails),
+      h("button", { type: "button", class: "chip", onclick: () => this.openForm("request", "callback") }, strings.requestCallback),
+      h("button", { type: "button", class: "chip", onclick: () => this.openForm("request", "message") }, strings.leaveMessage));
+    this.detailsForm = this.buildDetailsForm();
+    this.requestForm = this.buildRequestForm();
+    this.queueSection = h("section", { class: "queue", "aria-labelledby": "sc-queue-position", hidden: true },
+      h("div", { class: "queue__summary", "aria-live": "polite" }, icon("clock"),
+        h("div", {}, this.queuePosition, this.queueWait)),
+      this.queueNoAgents, this.queueActions, this.detailsForm, this.requestForm);
+
+    this.ratingForm = this.buildRatingForm();
+    this.confirmationText = h("p", { class: "confirmation__text" });
+    this.confirmation = h("div", { class: "confirmation", role: "status" });
+    this.confirmationBody = h("div", { class: "confirmation__body" }, icon("check"), this.confirmationText,
+      h("button", { type: "button", class: "icon-button confirmation__dismiss", "aria-label": strings.dismiss,
+        onclick: () => this.hideConfirmation() }, icon("close")));
+    this.panel = h("div", { class: "panel", hidden: true }, this.queueSection, this.ratingForm, this.confirmation);
+    return this.panel;
+  }
+
+  field(id, label, control, { error = null } = {}) {
+    control.id = id;
+    return h("div", { class: "field" }, h("label", { class: "field__label", for: id }, label), control, error);
+  }
+
+  formActions(submitText, onCancel) {
+    return h("div", { class: "form__actions" },
+      onCancel && h("button", { type: "button", class: "button button--quiet", onclick: onCancel }, this.strings.cancel),
+      h("button", { type: "submit", class: "button button--primary" }, submitText));
+  }
+
+  buildDetailsForm() {
+    const { strings } = this;
+    const description = h("textarea", { name: "description", rows: 2, maxlength: MAX_DETAIL_CHARACTERS, dir: "auto" });
+    const contact = h("input", { name: "contact", type: "text", maxlength: MAX_DETAIL_CHARACTERS, autocomplete: "email", dir: "auto" });
+    const form = h("form", { class: "form", hidden: true, novalidate: true, "aria-labelledby": "sc-details-title" },
+      h("h3", { class: "form__title", id: "sc-details-title" }, strings.detailsTitle),
+      this.field("sc-details-description", strings.detailsDescription, description),
+      this.field("sc-details-contact", `${strings.contact} ${strings.optional}`, contact),
+      this.formActions(strings.saveDetails, () => this.closeForms()));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const data = { description: description.value.trim(), contact: contact.value.trim() };
+      this.submitForm(form, () => this.actions.giveDetails(data), () => {
+        this.closeForms();
+        this.showConfirmation(strings.detailsSaved);
+      });
+    });
+    return form;
+  }
+
+  buildRequestForm() {
+    const { strings } = this;
+    const kinds = ["callback", "message"].map((kind) => h("input", { type: "radio", name: "kind", value: kind, id: `sc-kind-${kind}` }));
+    const contactError = h("p", { class: "field__error", id: "sc-contact-error", hidden: true }, strings.contactRequired);
+    const contact = h("input", { name: "contact", type: "text", maxlength: MAX_DETAIL_CHARACTERS, autocomplete: "tel", required: true,
+      "aria-required": "true", dir: "auto" });
+    const description = h("textarea", { name: "description", rows: 2, maxlength: MAX_DETAIL_CHARACTERS, dir: "auto" });
+    const preferredTime = h("input", { name: "preferred_time", type: "text", maxlength: MAX_DETAIL_CHARACTERS, dir: "auto" });
+    this.requestDescriptionLabel = h("span");
+    const descriptionField = this.field("sc-request-description", this.requestDescriptionLabel, description);
+    const timeField = this.field("sc-request-time", strings.preferredTime, preferredTime);
+    this.requestCancel = h("button", { type: "button", class: "button button--quiet", onclick: () => this.closeForms() }, strings.cancel);
+    const form = h("form", { class: "form", hidden: true, novalidate: true, "aria-labelledby": "sc-request-title" },
+      h("h3", { class: "form__title", id: "sc-request-title" }, strings.requestTitle),
+      h("fieldset", { class: "segmented" },
+        h("legend", { class: "field__label" }, strings.requestKind),
+        h("div", { class: "segmented__options" },
+          kinds[0], h("label", { for: kinds[0].id }, strings.kindCallback),
+          kinds[1], h("label", { for: kinds[1].id }, strings.kindMessage))),
+      this.field("sc-request-contact", strings.contact, contact, { error: contactError }),
+      descriptionField, timeField,
+      h("div", { class: "form__actions" }, this.requestCancel,
+        h("button", { type: "submit", class: "button button--primary" }, strings.sendRequest)));
+
+    const kind = () => kinds.find((input) => input.checked)?.value || "callback";
+    const showKind = () => {
+      timeField.hidden = kind() !== "callback";
+      contact.setAttribute("autocomplete", kind() === "callback" ? "tel" : "email");
+      this.requestDescriptionLabel.textContent = `${kind() === "callback" ? strings.requestDescription : strings.messageDescription} ${strings.optional}`;
+    };
+    for (const input of kinds) input.addEventListener("change", showKind);
+    this.chooseRequestKind = (value) => {
+      for (const input of kinds) input.checked = input.value === value;
+      showKind();
+    };
+    const showContactError = (show) => {
+      contactError.hidden = !show;
+      if (show) {
+        contact.setAttribute("aria-invalid", "true");
+        contact.setAttribute("aria-describedby", contactError.id);
+      } else {
+        contact.removeAttribute("aria-invalid");
+        contact.removeAttribute("aria-describedby");
+      }
+    };
+    contact.addEventListener("input", () => contact.value.trim() && showContactError(false));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (!contact.value.trim()) {
+        showContactError(true);
+        contact.focus();
+        return;
+      }
+      const chosen = kind();
+      const data = { kind: chosen, contact: contact.value.trim(), description: description.value.trim() };
+      if (chosen === "callback" && preferredTime.value.trim()) data.preferred_time = preferredTime.value.trim();
+      this.submitForm(form, () => this.actions.leaveRequest(data), () => {
+        form.reset();
+        this.closeForms();
+        this.showConfirmation(chosen === "callback" ? strings.callbackStored : strings.messageStored);
+      });
+    });
+    this.chooseRequestKind("callback");
+    return form;
+  }
+
+  buildRatingForm() {
+    const { strings } = this;
+    const error = h("p", { class: "field__error", id: "sc-rating-error", hidden: true }, strings.ratingChoose);
+    const stars = RATING_SCORES.map((score) => {
+      const input = h("input", { type: "radio", name: "score", value: score, id: `sc-score-${score}`, class: "star-input" });
+      const label = h("label", { for: input.id, class: "star", "data-score": score },
+        icon("star"), hidden(fill(strings.ratingScore, { score, label: strings.ratingLabels[score - 1] })));
+      return { input, label };
+    });
+    const starRow = h("div", { class: "stars" }, stars.map(({ input, label }) => [input, label]));
+    const highlight = (upTo) => {
+      for (const { label } of stars) label.toggleAttribute("data-filled", Number(label.dataset.score) <= upTo);
+    };
+    const chosen = () => Number(stars.find(({ input }) => input.checked)?.input.value || 0);
+    for (const { input, label } of stars) {
+      input.addEventListener("change", () => {
+        error.hidden = true;
+        highlight(chosen());
+      });
+      label.addEventListener("mouseenter", () => highlight(Number(label.dataset.score)));
+      label.addEventListener("mouseleave", () => highlight(chosen()));
+    }
+    const comment = h("textarea", { name: "comment", rows: 2, maxlength: MAX_COMMENT_CHARACTERS, dir: "auto" });
+    const form = h("form", { class: "form rating", hidden: true, novalidate: true },
+      h("fieldset", { class: "rating__scores", "aria-describedby": error.id },
+        h("legend", { class: "form__title" }, strings.ratingTitle), starRow, error),
+      this.field("sc-rating-comment", strings.ratingComment, comment),
+      this.formActions(strings.ratingSubmit, null));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const score = chosen();
+      if (!score) {
+        error.hidden = false;
+        stars[0].input.focus();
+        return;
+      }
+      const data = comment.value.trim() ? { score, comment: comment.value.trim() } : { score };
+      this.submitForm(form, () => this.actions.rate(data), () => {
+        this.ratingSent = true;
+        this.renderPanel();
+        this.showConfirmation(strings.ratingThanks);
+      });
+    });
+    return form;
+  }
+
+  buildComposer() {
+    const { strings } = this;
+    this.input = h("textarea", {
+      id: "sc-input", class: "composer__input", rows: 1, maxlength: MAX_TEXT_CHARACTERS, dir: "auto",
+      placeholder: strings.inputPlaceholder, "aria-describedby": "sc-counter", enterkeyhint: "send",
+    });
+    this.counter = h("span", { id: "sc-counter", class: "composer__counter", hidden: true });
+    this.input.addEventListener("keydown", (event) => {
+      // Enter sends; Shift+Enter is a new line; Enter that confirms an IME composition is neither.
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        this.submitInput();
+      }
+    });
+    this.input.addEventListener("input", () => {
+      this.fitInput();
+      this.actions.typing();
+    });
+    const form = h("form", { class: "composer", novalidate: true },
+      h("label", { for: "sc-input", class: "visually-hidden" }, strings.inputLabel),
+      this.input, this.counter,
+      h("button", { type: "submit", class: "composer__send", "aria-label": strings.send }, icon("send")));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.submitInput();
+    });
+    return form;
+  }
+
+  // ---- the window ------------------------------------------------------------
+
+  /** Opening may move focus to the input; closing returns it to the launcher if it was in the window. */
+  setOpen(open, { focus = true } = {}) {
+    const focusWasInside = this.window.contains(this.root.getRootNode().activeElement);
+    this.root.dataset.open = String(open);
+    this.window.hidden = !open;
+    this.launcher.setAttribute("aria-expanded", String(open));
+    this.launcher.setAttribute("aria-label", open ? this.strings.closeChat : this.strings.openChat);
+    if (open) {
+      this.scrollToEnd();
+      if (focus) this.input.focus();
+    } else if (focusWasInside) {
+      this.launcher.focus();
+    }
+  }
+
+  setUnread(count) {
+    this.badge.hidden = count === 0;
+    this.badge.textContent = count > 9 ? "9+" : String(count);
+    this.unreadDescription.textContent = count ? fill(this.strings.unread, { count }) : "";
+  }
+
+  submitInput() {
+    const text = this.input.value.trim();
+    if (!text) return;
+    this.input.value = "";
+    this.fitInput();
+    this.hideConfirmation();
+    this.actions.send(text);
+  }
+
+  fitInput() {
+    this.input.style.height = "auto";
+    this.input.style.height = `${this.input.scrollHeight}px`;
+    const length = this.input.value.length;
+    this.counter.hidden = length < COUNTER_VISIBLE_FROM;
+    this.counter.textContent = fill(this.strings.charactersLeft, { count: MAX_TEXT_CHARACTERS - length });
+  }
+
+  focusInput() {
+    this.input.focus();
+  }
+
+  // ---- messages --------------------------------------------------------------
+
+  showGreeting(text) {
+    if (!text || this.nodes.has("greeting")) return;
+    const node = h("div", { class: "message message--bot message--greeting", "data-greeting": "" },
+      h("span", { class: "message__author" }, this.strings.assistant),
+      h("div", { class: "message__bubble", dir: "auto" }, text));
+    this.nodes.set("greeting", node);
+    this.log.prepend(node);
+    this.refresh();
+  }
+
+  /** A stored message, placed by its server id. */
+  addMessage(message) {
+    if (this.nodes.has(message.id)) return;
+    const stick = this.isNearEnd() || message.kind === "customer";
+    const node = message.kind === "system" ? this.systemElement(message) : this.messageElement(message);
+    node.dataset.id = message.id;
+    this.nodes.set(message.id, node);
+    let anchor = null;
+    for (let child = this.log.lastElementChild; child; child = child.previousElementSibling) {
+      if ((child.dataset.id && compareMessageIds(child.dataset.id, message.id) < 0) || "greeting" in child.dataset) {
+        anchor = child;
+        break;
+      }
+    }
+    if (anchor) anchor.after(node);
+    else this.log.prepend(node);
+    this.refresh();
+    if (stick) this.scrollToEnd();
+  }
+
+  /** A customer message not yet acknowledged: last, marked "sending". */
+  addPending(clientId, text, createdAt) {
+    const node = this.messageElement({ kind: "customer", text, data: {}, ts: createdAt });
+    node.dataset.pending = clientId;
+    node.querySelector(".message__delivery").textContent = this.strings.sending;
+    this.nodes.set(`pending:${clientId}`, node);
+    this.log.append(node);
+    this.refresh();
+    this.scrollToEnd();
+  }
+
+  /** The bridge stored a pending message: it becomes that stored message. */
+  promotePending(clientId, message) {
+    this.removePending(clientId);
+    this.addMessage(message);
+  }
+
+  removePending(clientId) {
+    const node = this.nodes.get(`pending:${clientId}`);
+    if (!node) return;
+    node.remove();
+    this.nodes.delete(`pending:${clientId}`);
+    this.refresh();
+  }
+
+  markFailed(clientId, reason) {
+    const node = this.nodes.get(`pending:${clientId}`);
+    if (!node) return;
+    node.classList.add("message--failed");
+    node.querySelector(".message__delivery").textContent = fill(this.strings.notSent, { reason });
+  }
+
+  clearMessages() {
+    for (const [key, node] of this.nodes) {
+      if (key !== "greeting") {
+        node.remove();
+        this.nodes.delete(key);
+      }
+    }
+    this.refresh();
+  }
+
+  /** "Read" under the newest customer message the agent has read. */
+  setAgentRead(upTo) {
+    let marked = false;
+    const customers = [...this.log.querySelectorAll(".message--customer[data-id]")].reverse();
+    for (const node of customers) {
+      const delivery = node.querySelector(".message__delivery");
+      const read = !marked && compareMessageIds(node.dataset.id, upTo) <= 0;
+      delivery.textContent = read ? this.strings.readByAgent : "";
+      marked ||= read;
+    }
+  }
+
+  timeElement(ms) {
+    const time = formatTime(ms, this.options.language);
+    return h("time", { class: "message__time", datetime: time.iso, title: time.full }, time.short);
+  }
+
+  messageElement(message) {
+    const { strings } = this;
+    const data = message.data || {};
+    const author = message.kind === "agent" ? (typeof data.agent === "string" && data.agent) || strings.agent
+      : message.kind === "bot" ? strings.assistant : strings.you;
+    const replies = message.kind === "bot" ? quickReplies(data) : [];
+    const node = h("div", { class: `message message--${message.kind}`, "data-kind": message.kind, "data-author": `${message.kind}:${author}` },
+      message.kind === "customer" ? hidden(`${author}:`) : h("span", { class: "message__author", dir: "auto" }, author),
+      message.text && h("div", { class: "message__bubble", dir: "auto" }, linkified(message.text)),
+      h("div", { class: "message__meta" }, this.timeElement(message.ts), h("span", { class: "message__delivery" })),
+      replies.length > 0 && h("div", { class: "quick-replies", role: "group", "aria-label": strings.suggestedReplies },
+        replies.map((button) => h("button", {
+          type: "button", class: "chip", dir: "auto",
+          onclick: () => {
+            this.actions.quickReply(button.title.trim(), button.payload || "");
+            this.input.focus();
+          },
+        }, button.title.trim()))));
+    return node;
+  }
+
+  systemElement(message) {
+    const notice = (message.data && message.data.notice) || "";
+    const text = this.strings[`notice_${notice}`] || message.text;
+    return h("div", { class: "message message--system", "data-kind": "system", "data-notice": notice },
+      h("p", { class: "message__notice" },
+        icon(NOTICE_ICONS[notice] || "info"), hidden(`${this.strings.notice}:`), h("span", { dir: "auto" }, text)),
+      h("div", { class: "message__meta" }, this.timeElement(message.ts)));
+  }
+
+  /** Groups runs of one author, and keeps quick replies only on the newest message. */
+  refresh() {
+    let previous = null;
+    for (const node of this.log.children) {
+      node.classList.toggle("message--continued", Boolean(previous && node.dataset.author && previous.dataset.author === node.dataset.author));
+      previous = node;
+      const replies = node.querySelector(".quick-replies");
+      if (replies) replies.hidden = node !== this.log.lastElementChild;
+    }
+  }
+
+  isNearEnd() {
+    return this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < STICKY_SCROLL_PX;
+  }
+
+  scrollToEnd() {
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  // ---- typing, connection ----------------------------------------------------
+
+  /** "The assistant is typing…" / "ann is typing…", or null to hide. */
+  setTyping(text) {
+    const stick = this.isNearEnd();
+    if (text) {
+      this.typingText.textContent = text;
+      if (!this.typing.isConnected) this.typingRegion.append(this.typing);
+    } else {
+      this.typing.remove();
+    }
+    if (stick) this.scrollToEnd();
+  }
+
+  /** The Transport's state: connected, or the time of the next attempt. */
+  setConnection({ connected, retryAt }) {
+    clearInterval(this.countdownTimer);
+    if (connected) {
+      this.banner.remove();
+      this.renderStatusLine();
+      return;
+    }
+    const tick = () => {
+      const seconds = Math.ceil((retryAt - Date.now()) / 1000);
+      this.bannerCountdown.textContent = seconds > 0 ? fill(this.strings.reconnectingIn, { seconds }) : this.strings.reconnecting;
+    };
+    tick();
+    this.countdownTimer = setInterval(tick, COUNTDOWN_TICK_MS);
+    if (!this.banner.isConnected) this.bannerRegion.append(this.banner);
+  }
+
+  // ---- status, queue, rating ------------------------------------------------
+
+  setStatus(status) {
+    if (status.state !== "queued") this.requestOfferedWhileQueued = false;
+    if (status.state !== "closed") this.ratingSent = false;
+    if (this.status.state === "queued" && status.state !== "queued") this.closeForms();
+    this.status = status;
+    this.renderStatusLine();
+    this.renderPanel();
+  }
+
+  renderStatusLine() {
+    const { strings } = this;
+    const state = this.status.state;
+    const text = {
+      bot: strings.statusBot,
+      queued: strings.statusQueued,
+      agent: fill(strings.statusAgent, { agent: this.status.agent || strings.agent }),
+      closed: strings.statusClosed,
+    }[state] || strings.statusBot;
+    this.statusText.textContent = text;
+    this.statusLine.dataset.state = state || "bot";
+    this.talkButton.hidden = Boolean(state) && state !== "bot";
+  }
+
+  renderPanel() {
+    const { status, strings } = this;
+    const stick = this.isNearEnd();
+    const queued = status.state === "queued";
+    this.queueSection.hidden = !queued;
+    if (queued) {
+      this.queuePosition.textContent = fill(strings.queuePosition, { position: status.position ?? "…" });
+      const nobody = status.agents_available === false;
+      // With nobody online the bridge's wait text says so; our own notice says it with what to do.
+      this.queueWait.textContent = nobody ? "" : status.wait || strings.queueHint;
+      this.queueWait.hidden = nobody;
+      this.queueNoAgents.hidden = !nobody;
+      this.queueSection.classList.toggle("queue--nobody", nobody);
+      // With nobody to answer, the callback/message form is the main thing to offer (once: Cancel keeps it closed).
+      if (nobody && !this.requestOfferedWhileQueued) {
+        this.requestOfferedWhileQueued = true;
+        this.openForm("request", "callback", { focus: false });
+      }
+    }
+    this.ratingForm.hidden = !(status.state === "closed" && status.rated === false && !this.ratingSent);
+    this.updatePanelVisibility();
+    if (stick) this.scrollToEnd();
+  }
+
+  openForm(which, kind = "callback", { focus = true } = {}) {
+    this.closeForms();
+    const form = which === "details" ? this.detailsForm : this.requestForm;
+    if (which === "request") this.chooseRequestKind(kind);
+    form.hidden = false;
+    this.queueActions.hidden = true;
+    if (focus) form.querySelector("input:not([type=radio]), textarea").focus();
+  }
+
+  closeForms() {
+    this.detailsForm.hidden = true;
+    this.requestForm.hidden = true;
+    this.queueActions.hidden = false;
+  }
+
+  showConfirmation(text) {
+    this.confirmationText.textContent = text;
+    if (!this.confirmationBody.isConnected) this.confirmation.append(this.confirmationBody);
+    this.updatePanelVisibility();
+  }
+
+  hideConfirmation() {
+    this.confirmationBody.remove();
+    this.updatePanelVisibility();
+  }
+
+  updatePanelVisibility() {
+    this.panel.hidden = this.queueSection.hidden && this.ratingForm.hidden && !this.confirmationBody.isConnected;
+  }
+
+  /** Runs a form's request; the submit button says "Sending…" until the bridge answers. */
+  async submitForm(form, request, done) {
+    const button = form.querySelector("button[type=submit]");
+    const label = button.textContent;
+    button.disabled = true;
+    button.textContent = this.strings.sending;
+    try {
+      await request();
+      done();
+    } catch (error) {
+      this.showConfirmation(fill(this.strings.notSent, { reason: error.message }));
+    } finally {
+      button.disabled = false;
+      button.textContent = label;
+    }
+  }
+
+  // ---- housekeeping ----------------------------------------------------------
+
+  /** The chosen colours must stay readable: tell the site owner when they are not. */
+  warnAboutContrast() {
+    const style = getComputedStyle(this.launcher);
+    const ratio = contrastRatio(style.backgroundColor, style.color);
+    if (ratio < MIN_CONTRAST) {
+      console.warn(`SupportChat: colors.primary and colors.onPrimary have a contrast of ${ratio.toFixed(1)}:1; `
+        + `at least ${MIN_CONTRAST}:1 keeps text readable.`);
+    }
+  }
+
+  destroy() {
+    clearInterval(this.countdownTimer);
+    replaceChildren(this.root);
+  }
+}

@@ -1,0 +1,485 @@
+// The customer chat widget: the conversation with the bridge (through
+// shared/transport.js) and what the customer sees (render.js).
+//
+//   import { ChatWidget } from "https://bridge.example/widget/customer/widget.js";
+//   const chat = new ChatWidget({title: "Northwind Bank"});
+//
+// or, from any page, widget/chat.js's SupportChat.init(options).
+
+import { Transport, compareMessageIds, newId } from "../shared/transport.js";
+import {
+  AGENT_TYPING_TIMEOUT_MS, BOT_TYPING_TIMEOUT_MS, CUSTOMER_SOCKET_PATH, HOST_TAG, STORAGE_KEYS, STORAGE_PREFIX,
+  TYPING_IDLE_MS, TYPING_SIGNAL_INTERVAL_MS,
+} from "./constants.js";
+import { fill, resolveOptions } from "./options.js";
+import { ChatView, isVisible } from "./render.js";
+
+// This file sits at <bridge>/widget/customer/widget.js: the bridge is two folders up.
+const DEFAULT_SERVER = new URL("../../", import.meta.url);
+const STYLESHEET = new URL("widget.css", import.meta.url);
+
+/** localStorage/sessionStorage under one namespace; storage may be unavailable (privacy modes), then memory. */
+class WidgetStorage {
+  constructor(server) {
+    this.prefix = `${STORAGE_PREFIX}:${server.href}:`;
+    this.memory = new Map();
+  }
+
+  read(area, key) {
+    try {
+      const raw = window[area].getItem(this.prefix + key);
+      return raw === null ? null : JSON.parse(raw);
+    } catch {
+      return this.memory.get(area + key) ?? null;
+    }
+  }
+
+  write(area, key, value) {
+    try {
+      if (value === null) window[area].removeItem(this.prefix + key);
+      else window[area].setItem(this.prefix + key, JSON.stringify(value));
+    } catch {
+      this.memory.set(area + key, value);
+    }
+  }
+
+  get conversation() {
+    const stored = this.read("localStorage", STORAGE_KEYS.conversation);
+    return stored && typeof stored.conversationId === "string" && typeof stored.token === "string" ? stored : null;
+  }
+
+  set conversation(value) {
+    this.write("localStorage", STORAGE_KEYS.conversation, value);
+  }
+
+  get seenUpTo() {
+    return this.read("localStorage", STORAGE_KEYS.seenUpTo);
+  }
+
+  set seenUpTo(id) {
+    this.write("localStorage", STORAGE_KEYS.seenUpTo, id);
+  }
+
+  get wasOpen() {
+    return this.read("sessionStorage", STORAGE_KEYS.open) === true;
+  }
+
+  set wasOpen(open) {
+    this.write("sessionStorage", STORAGE_KEYS.open, open);
+  }
+
+  /** The Transport's outboxStore: unacknowledged sends survive a reload. */
+  get outbox() {
+    return {
+      load: () => {
+        const items = this.read("localStorage", STORAGE_KEYS.outbox);
+        return Array.isArray(items) ? items.filter((item) => item && typeof item.id === "string" && typeof item.type === "string") : [];
+      },
+      save: (items) => this.write("localStorage", STORAGE_KEYS.outbox, items.length ? items : null),
+    };
+  }
+}
+
+export class ChatWidget {
+  /** @param {object} options see widget/README.md */
+  constructor(options = {}) {
+    this.options = resolveOptions(options, DEFAULT_SERVER);
+    this.strings = this.options.strings;
+    this.storage = new WidgetStorage(this.options.server);
+    this.listeners = new Map();
+    this.transport = null;
+    this.isOpen = false;
+    this.status = { state: null };
+    this.messages = new Map(); // server id -> message
+    this.pending = []; // customer messages sent but not acknowledged: {clientId, text, payload, serverId}
+    this.requests = new Map(); // client id -> {resolve, reject} for talk_to_person, details, leave, rating
+    this.lastSeen = null; // the newest server message id this page has received
+    this.replaying = false; // between "welcome" and the first "status" the bridge replays stored messages
+    this.replayIsPartial = false; // the current replay continues from lastSeen (a reconnect, not a reload)
+    this.awaitingWelcome = false;
+    this.lastReadSent = null;
+    this.timers = { botTyping: null, agentTyping: null, customerIdle: null };
+    this.customerTypingSentAt = 0;
+
+    this.host = document.createElement(HOST_TAG);
+    const shadow = this.host.attachShadow({ mode: "open" });
+    this.view = new ChatView(shadow, this.options, STYLESHEET, {
+      toggle: () => (this.isOpen ? this.close() : this.open()),
+      close: () => this.close(),
+      send: (text) => this.send(text),
+      quickReply: (title, payload) => this.send(title, payload),
+      talkToPerson: () => this.request("talk_to_person", {}).catch((error) => console.error(`SupportChat: ${error.message}`)),
+      retryNow: () => this.transport && this.transport.retryNow(),
+      typing: () => this.customerTyping(),
+      giveDetails: (data) => this.request("details", data),
+      leaveRequest: (data) => this.request("leave", data),
+      rate: (data) => this.request("rating", data),
+    });
+    (document.body || document.documentElement).append(this.host);
+    this.onVisibility = () => this.sendReadReceipt();
+    document.addEventListener("visibilitychange", this.onVisibility);
+
+    const stored = this.storage.conversation;
+    if (!stored) this.view.showGreeting(this.options.greeting);
+    for (const item of this.storage.outbox.load()) {
+      if (item.type === "message" && item.data) this.showPending(item.id, item.data.text, item.data.payload);
+    }
+    // A stored conversation connects at once: it keeps a queue place and shows what came meanwhile.
+    if (stored || this.pending.length) this.connect();
+    if (this.storage.wasOpen) this.open({ focus: false });
+    /** Resolves once the widget is styled and on the page. */
+    this.ready = this.view.loaded.then(() => this);
+  }
+
+  // ---- public API ----------------------------------------------------------
+
+  open({ focus = true } = {}) {
+    if (!this.view) return;
+    this.isOpen = true;
+    this.storage.wasOpen = true;
+    this.connect();
+    this.view.setOpen(true, { focus });
+    this.markSeen();
+    this.sendReadReceipt();
+    this.emit("open", {});
+  }
+
+  close() {
+    if (!this.view || !this.isOpen) return;
+    this.isOpen = false;
+    this.storage.wasOpen = false;
+    this.view.setOpen(false);
+    this.emit("close", {});
+  }
+
+  toggle() {
+    if (this.isOpen) this.close();
+    else this.open();
+  }
+
+  /** Sends a message as if the customer had typed it (e.g. from a "Chat about this" link on the page). */
+  send(text, payload = "") {
+    const clean = String(text ?? "").trim();
+    if (!clean || !this.view) return;
+    this.connect();
+    this.stopCustomerTyping();
+    const data = payload ? { text: clean, payload } : { text: clean };
+    const clientId = this.transport.sendReliable("message", data);
+    this.showPending(clientId, clean, payload);
+  }
+
+  /** on("message" | "status" | "open" | "close" | "connection" | "destroy", callback); returns a function that unsubscribes. */
+  on(event, callback) {
+    if (!this.listeners.has(event)) this.listeners.set(event, new Set());
+    this.listeners.get(event).add(callback);
+    return () => this.listeners.get(event).delete(callback);
+  }
+
+  /** Removes the widget from the page and closes its connection (the conversation stays stored). */
+  destroy() {
+    if (!this.view) return;
+    if (this.transport) this.transport.close();
+    for (const timer of Object.values(this.timers)) clearTimeout(timer);
+    document.removeEventListener("visibilitychange", this.onVisibility);
+    this.view.destroy();
+    this.host.remove();
+    this.view = null;
+    this.emit("destroy", {});
+    this.listeners.clear();
+  }
+
+  emit(event, value) {
+    for (const callback of this.listeners.get(event) || []) {
+      try {
+        callback(value);
+      } catch (error) {
+        console.error(`SupportChat: a "${event}" listener failed`, error);
+      }
+    }
+  }
+
+  // ---- connection ----------------------------------------------------------
+
+  connect() {
+    if (!this.transport) {
+      const url = new URL(CUSTOMER_SOCKET_PATH, this.options.server);
+      url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+      this.transport = new Transport(url.href, {
+        greeting: () => this.hello(),
+        readyType: "welcome",
+        outboxStore: this.storage.outbox,
+      });
+      this.transport.on("envelope", (envelope) => this.receive(envelope));
+      this.transport.on("state", (state) => this.connectionChanged(state));
+      this.transport.on("failed", ({ item, error }) => this.sendFailed(item, error));
+    }
+    this.transport.connect();
+  }
+
+  /** The first frame of every connection: resume the stored conversation, from the last message seen. */
+  hello() {
+    this.awaitingWelcome = true;
+    const stored = this.storage.conversation;
+    if (!stored) return { type: "hello", data: {} };
+    this.replayIsPartial = Boolean(this.lastSeen);
+    const data = { conversation_id: stored.conversationId, token: stored.token };
+    if (this.lastSeen) data.last_seen = this.lastSeen;
+    return { type: "hello", data };
+  }
+
+  connectionChanged(state) {
+    if (!this.view) return;
+    this.view.setConnection(state);
+    if (state.connected) this.sendReadReceipt();
+    this.emit("connection", state);
+  }
+
+  receive(envelope) {
+    if (!this.view) return;
+    const data = envelope.data || {};
+    switch (envelope.type) {
+      case "welcome":
+        this.welcomed(data);
+        break;
+      case "message":
+        this.received(envelope.id, data);
+        break;
+      case "ack":
+        this.acknowledged(envelope.id, data);
+        break;
+      case "status":
+        this.statusChanged(data);
+        break;
+      case "typing":
+        if (data.from === "agent") this.agentTyping(Boolean(data.active));
+        break;
+      case "read":
+        if (data.from === "agent" && typeof data.up_to === "string") this.view.setAgentRead(data.up_to);
+        break;
+      case "error":
+        this.failed(envelope.id, data);
+        break;
+      default:
+        break;
+    }
+  }
+
+  welcomed({ conversation_id: conversationId, token }) {
+    this.awaitingWelcome = false;
+    this.replaying = true;
+    const stored = this.storage.conversation;
+    if (!stored || stored.conversationId !== conversationId) {
+      this.storage.conversation = { conversationId, token };
+    }
+  }
+
+  failed(id, error) {
+    if (this.awaitingWelcome && error.code === "invalid_token") {
+      // The stored conversation expired: start a new one on the same socket (a failed hello may be repeated).
+      this.forgetConversation();
+      this.transport.write({ type: "hello", id: newId(), data: this.hello().data });
+      return;
+    }
+    if (error.code === "forbidden_origin") {
+      console.error(`SupportChat: the bridge refused this page's origin (${location.origin}); `
+        + "add it to the bridge's HANDOFF_ALLOWED_ORIGINS.");
+    }
+    // Errors about reliable sends reach sendFailed through the Transport; typing and read receipts may be lost.
+  }
+
+  forgetConversation() {
+    this.storage.conversation = null;
+    this.storage.seenUpTo = null;
+    this.messages.clear();
+    this.lastSeen = null;
+    this.lastReadSent = null;
+    this.status = { state: null };
+    this.view.clearMessages();
+    this.view.showGreeting(this.options.greeting);
+    this.updateUnread();
+  }
+
+  // ---- messages ------------------------------------------------------------
+
+  received(id, data) {
+    if (typeof id !== "string" || this.messages.has(id)) return;
+    const message = {
+      id, kind: data.kind, text: typeof data.text === "string" ? data.text : "",
+      data: data.data && typeof data.data === "object" ? data.data : {}, ts: Number(data.ts) || Date.now(),
+    };
+    if (!this.lastSeen || compareMessageIds(id, this.lastSeen) > 0) this.lastSeen = id;
+    this.messages.set(id, message);
+    if (message.kind === "customer") {
+      this.customerMessage(message);
+    } else {
+      if (message.kind !== "agent") this.hideBotTyping();
+      if (message.kind === "agent") this.agentTyping(false);
+      if (isVisible(message)) this.view.addMessage(message);
+    }
+    if (this.isOpen) this.markSeen();
+    this.updateUnread();
+    if (message.kind === "agent") this.sendReadReceipt();
+    this.emit("message", { id, kind: message.kind, text: message.text, ts: message.ts, agent: message.data.agent || null });
+  }
+
+  /**
+   * The bridge echoes every customer message (other tabs see them too). The
+   * echo of our own pending message carries no client id: the oldest pending
+   * message with the same text takes it, and its ack confirms or corrects it.
+   * A full replay after a reload is not matched: those messages are older
+   * than anything still pending, and the pending ones' acks arrive after it.
+   */
+  customerMessage(message) {
+    const matchable = !this.replaying || this.replayIsPartial;
+    const mine = matchable && this.pending.find((item) => !item.serverId && item.text === message.text
+      && (item.payload || "") === (message.data.payload || ""));
+    if (mine) {
+      mine.serverId = message.id;
+      this.view.promotePending(mine.clientId, message);
+      // The bridge has it and is asking the bot now (it acks once the bot has answered).
+      if (this.status.state === "bot" || this.status.state === "closed") this.showBotTyping();
+    } else {
+      this.view.addMessage(message);
+    }
+  }
+
+  showPending(clientId, text, payload) {
+    if (typeof text !== "string") return;
+    this.pending.push({ clientId, text, payload: payload || "", serverId: null });
+    this.view.addPending(clientId, text, Date.now());
+  }
+
+  acknowledged(clientId, data) {
+    const request = this.requests.get(clientId);
+    if (request) {
+      this.requests.delete(clientId);
+      request.resolve(data);
+      return;
+    }
+    const index = this.pending.findIndex((item) => item.clientId === clientId);
+    if (index < 0) return;
+    const [item] = this.pending.splice(index, 1);
+    const messageId = data.message_id;
+    if (typeof messageId !== "string" || item.serverId === messageId) return;
+    if (this.messages.has(messageId)) {
+      // Already shown (replayed, or another pending message took its echo).
+      if (!item.serverId) this.view.removePending(clientId);
+      return;
+    }
+    // Acked before its echo arrived, or its echo was another tab's identical message.
+    const message = { id: messageId, kind: "customer", text: item.text, data: item.payload ? { payload: item.payload } : {}, ts: Date.now() };
+    this.messages.set(messageId, message);
+    if (item.serverId) this.view.addMessage(message);
+    else this.view.promotePending(clientId, message);
+  }
+
+  sendFailed(item, error) {
+    const reason = this.strings[`error_${error.code}`] || error.message || this.strings.error_default;
+    const request = this.requests.get(item.id);
+    if (request) {
+      this.requests.delete(item.id);
+      request.reject(new Error(reason));
+      return;
+    }
+    const index = this.pending.findIndex((pending) => pending.clientId === item.id);
+    if (index >= 0) this.pending.splice(index, 1);
+    this.view.markFailed(item.id, reason);
+    this.hideBotTyping();
+  }
+
+  /** A reliable send other than a message; the promise settles with the bridge's ack or error. */
+  request(type, data) {
+    this.connect();
+    return new Promise((resolve, reject) => {
+      const id = this.transport.sendReliable(type, data);
+      this.requests.set(id, { resolve, reject });
+    });
+  }
+
+  // ---- status, unread, typing ------------------------------------------------
+
+  statusChanged(status) {
+    this.replaying = false;
+    if (!status || typeof status.state !== "string") return;
+    const before = this.status.state;
+    this.status = status;
+    if (status.state !== "bot") this.hideBotTyping();
+    if (status.state !== "agent") this.agentTyping(false);
+    this.view.setStatus(status);
+    // A conversation that turned out to be empty greets like a new one.
+    if (!before && this.messages.size === 0 && this.pending.length === 0) this.view.showGreeting(this.options.greeting);
+    this.emit("status", { ...status });
+  }
+
+  markSeen() {
+    if (!this.lastSeen) return;
+    const seen = this.storage.seenUpTo;
+    if (!seen || compareMessageIds(this.lastSeen, seen) > 0) this.storage.seenUpTo = this.lastSeen;
+    this.updateUnread();
+  }
+
+  updateUnread() {
+    const seen = this.storage.seenUpTo;
+    let count = 0;
+    if (!this.isOpen) {
+      for (const message of this.messages.values()) {
+        if (message.kind !== "customer" && isVisible(message) && (!seen || compareMessageIds(message.id, seen) > 0)) count += 1;
+      }
+    }
+    this.view.setUnread(count);
+  }
+
+  /** Tells the agent what the customer has seen: only while the window is open and the tab visible. */
+  sendReadReceipt() {
+    if (!this.transport || !this.isOpen || document.visibilityState !== "visible") return;
+    let newest = null;
+    for (const message of this.messages.values()) {
+      if (message.kind === "agent" && (!newest || compareMessageIds(message.id, newest) > 0)) newest = message.id;
+    }
+    if (!newest || (this.lastReadSent && compareMessageIds(newest, this.lastReadSent) <= 0)) return;
+    if (this.transport.sendNow("read", { up_to: newest })) this.lastReadSent = newest;
+  }
+
+  showBotTyping() {
+    clearTimeout(this.timers.botTyping);
+    this.view.setTyping(this.strings.botTyping);
+    this.timers.botTyping = setTimeout(() => this.hideBotTyping(), BOT_TYPING_TIMEOUT_MS);
+  }
+
+  hideBotTyping() {
+    if (!this.timers.botTyping) return;
+    clearTimeout(this.timers.botTyping);
+    this.timers.botTyping = null;
+    this.view.setTyping(null);
+  }
+
+  agentTyping(active) {
+    clearTimeout(this.timers.agentTyping);
+    if (active) {
+      this.hideBotTyping();
+      this.view.setTyping(fill(this.strings.agentTyping, { agent: this.status.agent || this.strings.agent }));
+      this.timers.agentTyping = setTimeout(() => this.agentTyping(false), AGENT_TYPING_TIMEOUT_MS);
+    } else if (this.timers.agentTyping) {
+      this.timers.agentTyping = null;
+      this.view.setTyping(null);
+    }
+  }
+
+  /** While an agent serves: "typing" at most every few seconds, "stopped" after a pause. */
+  customerTyping() {
+    if (this.status.state !== "agent" || !this.transport) return;
+    const now = Date.now();
+    if (now - this.customerTypingSentAt >= TYPING_SIGNAL_INTERVAL_MS && this.transport.sendNow("typing", { active: true })) {
+      this.customerTypingSentAt = now;
+    }
+    clearTimeout(this.timers.customerIdle);
+    this.timers.customerIdle = setTimeout(() => this.stopCustomerTyping(), TYPING_IDLE_MS);
+  }
+
+  stopCustomerTyping() {
+    if (!this.customerTypingSentAt) return;
+    clearTimeout(this.timers.customerIdle);
+    this.customerTypingSentAt = 0;
+    if (this.transport) this.transport.sendNow("typing", { active: false });
+  }
+}
