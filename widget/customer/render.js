@@ -125,7 +125,7 @@ export class ChatView {
     return h("header", { class: "header" },
       h("div", { class: "header__row" },
         h("span", { class: "header__avatar", "aria-hidden": "true" }, icon("chat")),
-        h("div", { class: "header__text" }, h("h2", { class: "header__title", dir: "auto" }, this.options.title), this.statusLine),
+        h("div", { class: "header__text" }, h("h2", { class: "header__title" }, h("bdi", {}, this.options.title)), this.statusLine),
         h("button", { type: "button", class: "icon-button header__close", "aria-label": strings.closeChat, onclick: () => this.actions.close() },
           icon("close"))),
       this.talkButton);
@@ -463,9 +463,10 @@ export class ChatView {
     node.querySelector(".message__delivery").textContent = fill(this.strings.notSent, { reason });
   }
 
+  /** Removes the stored messages (a conversation that expired); unsent ones stay, they go to the next one. */
   clearMessages() {
     for (const [key, node] of this.nodes) {
-      if (key !== "greeting") {
+      if (key !== "greeting" && !key.startsWith("pending:")) {
         node.remove();
         this.nodes.delete(key);
       }

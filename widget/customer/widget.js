@@ -104,7 +104,7 @@ export class ChatWidget {
     this.host = document.createElement(HOST_TAG);
     const shadow = this.host.attachShadow({ mode: "open" });
     this.view = new ChatView(shadow, this.options, STYLESHEET, {
-      toggle: () => (this.isOpen ? this.close() : this.open()),
+      toggle: () => this.toggle(),
       close: () => this.close(),
       send: (text) => this.send(text),
       quickReply: (title, payload) => this.send(title, payload),
@@ -120,12 +120,13 @@ export class ChatWidget {
     document.addEventListener("visibilitychange", this.onVisibility);
 
     const stored = this.storage.conversation;
+    const unsent = this.storage.outbox.load();
     if (!stored) this.view.showGreeting(this.options.greeting);
-    for (const item of this.storage.outbox.load()) {
+    for (const item of unsent) {
       if (item.type === "message" && item.data) this.showPending(item.id, item.data.text, item.data.payload);
     }
     // A stored conversation connects at once: it keeps a queue place and shows what came meanwhile.
-    if (stored || this.pending.length) this.connect();
+    if (stored || unsent.length) this.connect();
     if (this.storage.wasOpen) this.open({ focus: false });
     /** Resolves once the widget is styled and on the page. */
     this.ready = this.view.loaded.then(() => this);
@@ -219,9 +220,9 @@ export class ChatWidget {
   /** The first frame of every connection: resume the stored conversation, from the last message seen. */
   hello() {
     this.awaitingWelcome = true;
+    this.replayIsPartial = Boolean(this.lastSeen);
     const stored = this.storage.conversation;
     if (!stored) return { type: "hello", data: {} };
-    this.replayIsPartial = Boolean(this.lastSeen);
     const data = { conversation_id: stored.conversationId, token: stored.token };
     if (this.lastSeen) data.last_seen = this.lastSeen;
     return { type: "hello", data };
@@ -257,7 +258,7 @@ export class ChatWidget {
         if (data.from === "agent" && typeof data.up_to === "string") this.view.setAgentRead(data.up_to);
         break;
       case "error":
-        this.failed(envelope.id, data);
+        this.failed(data);
         break;
       default:
         break;
@@ -273,7 +274,7 @@ export class ChatWidget {
     }
   }
 
-  failed(id, error) {
+  failed(error) {
     if (this.awaitingWelcome && error.code === "invalid_token") {
       // The stored conversation expired: start a new one on the same socket (a failed hello may be repeated).
       this.forgetConversation();
