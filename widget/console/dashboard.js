@@ -1,0 +1,169 @@
+// The supervisors' view: today's numbers and charts, pushed live by the
+// bridge on /ws/supervisor (docs/bridge-protocol.md, "Supervisors").
+
+import { h, replaceChildren } from "../shared/dom.js";
+import { Transport } from "../shared/transport.js";
+import { barList, columns, groupedColumns } from "./charts.js";
+import { reasonLabel, socketUrl } from "./constants.js";
+
+export function createDashboardView(context) {
+  return new DashboardView(context);
+}
+
+const NONE = "—";
+const numbers = new Intl.NumberFormat();
+const shares = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 1 });
+const averages = new Intl.NumberFormat(undefined, { minimumFractionDigits: 1, maximumFractionDigits: 2 });
+const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long", year: "numeric" });
+
+const count = (value) => (value === null || value === undefined ? NONE : numbers.format(value));
+const share = (value) => (value === null || value === undefined ? NONE : shares.format(value));
+
+/** "0.4 s", "48 s", "4 min 20 s", "1 h 05 min"; null is "—". */
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return NONE;
+  if (seconds < 10) return `${Number(seconds.toFixed(1))} s`;
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  const whole = Math.round(seconds);
+  if (whole < 3600) return `${Math.floor(whole / 60)} min ${whole % 60} s`;
+  return `${Math.floor(whole / 3600)} h ${String(Math.floor((whole % 3600) / 60)).padStart(2, "0")} min`;
+}
+
+// Each tile: its label, its value and a line of context, from one dashboard payload.
+const NOW_TILES = [
+  { label: "Queue now", value: (d) => count(d.now.queue_length), note: () => "waiting for a person" },
+  { label: "Oldest wait", value: (d) => (d.now.queue_length ? duration(d.now.oldest_wait_seconds) : NONE), note: (d) => (d.now.queue_length ? "longest wait in the queue" : "nobody is waiting") },
+  { label: "Agents online", value: (d) => count(d.now.agents_online), note: () => "connected to the console" },
+  { label: "Chats with agents", value: (d) => count(d.now.conversations_with_agents), note: () => "being served right now" },
+];
+
+const TODAY_TILES = [
+  { label: "Conversations today", value: (d) => count(d.conversations), note: (d) => `${count(d.contained)} handled by the bot alone` },
+  { label: "Containment rate", value: (d) => share(d.containment_rate), note: () => "never handed to a person" },
+  { label: "Handoffs", value: (d) => count(d.handoffs), note: (d) => topReason(d.handoffs_by_reason) },
+  { label: "Median wait", value: (d) => duration(d.wait.median_seconds), note: (d) => `${count(d.wait.count)} claimed from the queue` },
+  { label: "90th percentile wait", value: (d) => duration(d.wait.p90_seconds), note: () => "9 in 10 waited less" },
+  { label: "CSAT average", value: (d) => (d.csat.average === null ? NONE : averages.format(d.csat.average)), note: () => "out of 5" },
+  { label: "Satisfied", value: (d) => share(d.csat.satisfied_rate), note: () => "rated 4 or 5" },
+  { label: "Ratings", value: (d) => count(d.csat.count), note: () => "customers who rated a chat" },
+];
+
+function topReason(byReason) {
+  const [first] = Object.entries(byReason || {});
+  return first ? `most often: ${reasonLabel(first[0]).toLowerCase()}` : "none yet";
+}
+
+function slug(text) {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, "-");
+}
+
+class Tile {
+  constructor(spec) {
+    this.spec = spec;
+    const labelId = `kpi-${slug(spec.label)}`;
+    this.value = h("p", { class: "kpi-value" }, NONE);
+    this.note = h("p", { class: "kpi-note" });
+    this.element = h("div", { class: "kpi", role: "group", "aria-labelledby": labelId },
+      h("p", { class: "kpi-label", id: labelId }, spec.label), this.value, this.note);
+    this.value.addEventListener("animationend", () => this.value.classList.remove("is-updated"));
+  }
+
+  render(data, firstTime) {
+    const value = this.spec.value(data);
+    if (!firstTime && value !== this.value.textContent) this.value.classList.add("is-updated");
+    this.value.textContent = value;
+    this.note.textContent = this.spec.note(data);
+  }
+}
+
+const CSAT_NAMES = { 1: "1 (very poor)", 2: "2 (poor)", 3: "3 (okay)", 4: "4 (good)", 5: "5 (great)" };
+
+class DashboardView {
+  constructor({ session, watchConnection }) {
+    this.rendered = false;
+    this.transport = new Transport(socketUrl("/ws/supervisor", session.token));
+    watchConnection(this.transport);
+    this.transport.on("envelope", (envelope) => {
+      if (envelope.type === "dashboard") this.render(envelope.data || {});
+    });
+
+    this.nowTiles = NOW_TILES.map((spec) => new Tile(spec));
+    this.todayTiles = TODAY_TILES.map((spec) => new Tile(spec));
+    this.day = h("p", { class: "dashboard-day" }, "Waiting for the first figures…");
+    this.updated = h("p", { class: "dashboard-updated" });
+    this.reasons = h("div", { class: "chart-slot" });
+    this.satisfaction = h("div", { class: "chart-slot" });
+    this.hourly = h("div", { class: "chart-slot wide" });
+    this.element = h("section", { class: "view dashboard-view", "aria-labelledby": "dashboard-title", hidden: true },
+      h("header", { class: "dashboard-head" },
+        h("div", {}, h("h1", { id: "dashboard-title" }, "Dashboard"), this.day),
+        h("div", { class: "dashboard-refresh" },
+          h("span", { class: "live-dot", "aria-hidden": "true" }), this.updated,
+          h("button", { type: "button", class: "button small", onclick: () => this.transport.sendNow("dashboard", {}) }, "Refresh"))),
+      h("section", { class: "kpi-section", "aria-labelledby": "kpi-now-title" },
+        h("h2", { id: "kpi-now-title", class: "section-title" }, "Right now"),
+        h("div", { class: "kpi-grid now" }, this.nowTiles.map((tile) => tile.element))),
+      h("section", { class: "kpi-section", "aria-labelledby": "kpi-today-title" },
+        h("h2", { id: "kpi-today-title", class: "section-title" }, "Today"),
+        h("div", { class: "kpi-grid" }, this.todayTiles.map((tile) => tile.element))),
+      h("div", { class: "chart-grid" }, this.reasons, this.satisfaction, this.hourly));
+    this.transport.connect();
+  }
+
+  render(data) {
+    const firstTime = !this.rendered;
+    this.rendered = true;
+    for (const tile of [...this.nowTiles, ...this.todayTiles]) tile.render(data, firstTime);
+    const [year, month, day] = String(data.day || "").split("-").map(Number);
+    this.day.textContent = year ? dayFormat.format(new Date(year, month - 1, day)) : "";
+    this.updated.textContent = `Updated ${clock.format(new Date())}`;
+
+    const reasons = Object.entries(data.handoffs_by_reason || {});
+    replaceChildren(this.reasons, barList({
+      title: "Handoffs by reason",
+      description: "Why the bot handed conversations to a person today",
+      rows: reasons.map(([reason, value]) => ({ label: reasonLabel(reason), value })),
+      unit: "Handoffs",
+      empty: "No handoffs yet today.",
+    }));
+
+    const distribution = (data.csat && data.csat.distribution) || {};
+    replaceChildren(this.satisfaction, columns({
+      title: "Customer satisfaction",
+      description: data.csat && data.csat.count ? `${count(data.csat.count)} rating${data.csat.count === 1 ? "" : "s"} today, from 1 (very poor) to 5 (great)` : "No ratings yet today",
+      rows: [1, 2, 3, 4, 5].map((score) => ({ label: String(score), name: CSAT_NAMES[score], value: distribution[score] || 0, className: `score-${score}` })),
+      unit: "Ratings",
+    }));
+
+    const hourly = Array.isArray(data.hourly) ? data.hourly : [];
+    const hours = hourly.map((entry) => String(entry.hour).padStart(2, "0"));
+    replaceChildren(this.hourly, groupedColumns({
+      title: "Conversations and handoffs by hour",
+      description: "Today, in the bridge's time zone",
+      categories: hours,
+      categoryNames: hours.map((hour, index) => `${hour}:00–${String((hourly[index].hour + 1) % 24).padStart(2, "0")}:00`),
+      series: [
+        { name: "Conversations", className: "series-conversations", values: hourly.map((entry) => entry.conversations) },
+        { name: "Handoffs", className: "series-handoffs", values: hourly.map((entry) => entry.handoffs) },
+      ],
+      labelEvery: 3,
+    }));
+  }
+
+  show() {
+    this.element.hidden = false;
+  }
+
+  hide() {
+    this.element.hidden = true;
+  }
+
+  async confirmLeave() {
+    return true;
+  }
+
+  destroy() {
+    this.transport.close();
+  }
+}
