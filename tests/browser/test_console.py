@@ -1,0 +1,689 @@
+"""The agent console and supervisor dashboard in chromium, against a real bridge, Rasa and Redis.
+
+Customers are real websocket clients (tests/handoff/conftest.py), driven from
+an event loop in a background thread, so these tests do not depend on the
+customer widget. Every test leaves the bridge tidy (nothing queued, nothing
+served), so the next one starts from a known queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from datetime import datetime
+from typing import Any, Coroutine, Dict, Iterator, List, Optional
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
+
+from tests.browser.conftest import log_in, new_context, screenshot, watch_for_errors
+from tests.handoff.conftest import Client
+
+TITLE = "Support console"
+CANNED_INTRO = ("Hi, I'm ann from the support team. I've read your conversation with our assistant, "
+                "so you don't need to repeat anything.")
+
+
+# ---- customers on real websockets, driven from the sync tests ------------------------
+
+
+class BackgroundLoop:
+    """An asyncio event loop in a thread: the websocket clients live there while Playwright runs here."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coroutine: Coroutine[Any, Any, Any], timeout: float = 45.0) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()
+
+
+def message_order(message_id: str) -> tuple:
+    milliseconds, sequence = message_id.split("-")
+    return int(milliseconds), int(sequence)
+
+
+class Customer:
+    """One customer conversation over /ws/customer."""
+
+    def __init__(self, loop: BackgroundLoop, client: Client) -> None:
+        self.loop = loop
+        self.client = client
+
+    @property
+    def conversation_id(self) -> str:
+        return self.client.conversation_id
+
+    def send(self, kind: str, data: Optional[Dict[str, Any]] = None, id: Optional[str] = None) -> None:
+        self.loop.run(self.client.send(kind, data, id=id))
+
+    def expect(self, envelope_type: str, **match: Any) -> Dict[str, Any]:
+        return self.loop.run(self.client.expect(envelope_type, **match))
+
+    def say(self, text: str) -> str:
+        """Sends a message; returns its server message id (from the ack)."""
+        async def say_and_wait() -> str:
+            key = await self.client.say(text)
+            while True:
+                ack = await self.client.expect("ack")
+                if ack["id"] == key:
+                    return ack["data"]["message_id"]
+
+        return self.loop.run(say_and_wait())
+
+    def ask_bot(self, text: str) -> Dict[str, Any]:
+        """Says something to the bot and waits for its first answer to it."""
+        said = self.say(text)
+
+        async def answer() -> Dict[str, Any]:
+            while True:
+                reply = await self.client.expect("message", kind="bot")
+                if message_order(reply["id"]) > message_order(said):
+                    return reply
+
+        return self.loop.run(answer())
+
+    def ask_for_person(self) -> None:
+        self.send("talk_to_person")
+        self.expect("status", state="queued")
+
+
+@pytest.fixture(scope="module")
+def background_loop() -> Iterator[BackgroundLoop]:
+    loop = BackgroundLoop()
+    yield loop
+    loop.stop()
+
+
+@pytest.fixture
+def customers(background_loop: BackgroundLoop, site: str) -> Iterator[Any]:
+    """Opens customer conversations on the test's bridge; closes their sockets afterwards."""
+    opened: List[Customer] = []
+
+    def open_customer() -> Customer:
+        customer = Customer(background_loop, background_loop.run(Client.customer(address(site))))
+        opened.append(customer)
+        return customer
+
+    yield open_customer
+    for customer in opened:
+        background_loop.run(customer.client.close())
+
+
+def address(site: str) -> str:
+    return site.removeprefix("http://")
+
+
+async def tidy_bridge(site: str) -> None:
+    """Closes every chat ann and sue still serve and empties the queue, for the next test."""
+    for name in ("ann", "sue"):
+        agent = await Client.agent(address(site), name)
+        try:
+            await agent.send("queue", {}, id="tidy-queue")
+            while True:  # the reply comes after the conversations this agent serves
+                queue = await agent.expect("queue")
+                if queue["id"] == "tidy-queue":
+                    break
+            served = [envelope["data"]["conversation_id"] for envelope in agent.received if envelope["type"] == "conversation"]
+            for conversation_id in served:
+                await close(agent, conversation_id)
+            for item in queue["data"]["items"]:
+                await agent.send("claim", {"conversation_id": item["conversation_id"]}, id=f"tidy-claim-{item['conversation_id']}")
+                await agent.expect("conversation", conversation_id=item["conversation_id"])
+                await close(agent, item["conversation_id"])
+        finally:
+            await agent.close()
+
+
+async def close(agent: Client, conversation_id: str) -> None:
+    await agent.send("close", {"conversation_id": conversation_id}, id=f"tidy-close-{conversation_id}")
+    await agent.expect("released", conversation_id=conversation_id)
+
+
+@pytest.fixture(autouse=True)
+def tidy(background_loop: BackgroundLoop, site: str) -> Iterator[None]:
+    yield
+    background_loop.run(tidy_bridge(site), timeout=90)
+
+
+# ---- the console ---------------------------------------------------------------------
+
+
+class Console:
+    """A logged-in console page and the uncaught errors it raised."""
+
+    def __init__(self, page: Page, errors: list) -> None:
+        self.page = page
+        self.errors = errors
+
+    def tab(self, name: str) -> Locator:
+        return self.page.get_by_role("tab", name=re.compile(name))
+
+    @property
+    def queue(self) -> Locator:
+        return self.page.get_by_role("list", name="Customers waiting").get_by_role("listitem")
+
+    def queue_item(self, text: str) -> Locator:
+        return self.queue.filter(has_text=text)
+
+    @property
+    def conversation(self) -> Locator:
+        """The open chat's panel."""
+        return self.page.locator(".conversation:not([hidden])")
+
+    @property
+    def transcript(self) -> Locator:
+        return self.conversation.get_by_role("log", name="Transcript")
+
+    @property
+    def composer(self) -> Locator:
+        return self.conversation.get_by_role("textbox", name="Reply to the customer")
+
+    def claim(self, topic: str) -> None:
+        self.page.get_by_role("button", name=f"Claim chat: {topic}").click()
+        expect(self.page.get_by_role("tab", name=re.compile(topic), selected=True)).to_be_visible()
+
+    def reply(self, text: str) -> None:
+        self.composer.fill(text)
+        self.composer.press("Enter")
+
+    def assert_no_errors(self) -> None:
+        assert self.errors == [], f"uncaught page errors: {self.errors}"
+
+
+def open_console(context: BrowserContext, site: str, name: str) -> Console:
+    page = context.new_page()
+    errors = watch_for_errors(page)
+    log_in(page, site, name)
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    console = Console(page, errors)
+    if name in ("ann", "sue"):
+        # The first queue arrived: anyone queued from now on is new to this agent.
+        expect(console.tab(r"^Queue \d+$")).to_be_visible()
+    return console
+
+
+@pytest.fixture
+def ann(agent_context: BrowserContext, site: str) -> Iterator[Console]:
+    console = open_console(agent_context, site, "ann")
+    yield console
+    console.assert_no_errors()
+
+
+@pytest.fixture
+def sue(browser: Browser, site: str) -> Iterator[Console]:
+    context = new_context(browser, viewport={"width": 1440, "height": 900})
+    console = open_console(context, site, "sue")
+    yield console
+    console.assert_no_errors()
+    context.close()
+
+
+def queued_with_card_question(customers: Any) -> Customer:
+    """A customer who asked about a declined card, started a callback form, then asked for a person."""
+    customer = customers()
+    customer.ask_bot("my card was declined in a shop today")
+    customer.ask_bot("can you call me back")
+    customer.ask_bot("07700 900123")
+    customer.say("I want to talk to a person")
+    customer.expect("status", state="queued")
+    return customer
+
+
+def claimed_by(console: Console, customer: Customer) -> None:
+    """The console claims this customer, queued by "talk to a person" (so without a topic)."""
+    console.page.get_by_role("button", name="Claim chat: Asked for a person").click()
+    expect(console.transcript).to_contain_text("A person from our support team has joined the chat.")
+    customer.expect("status", state="agent")
+
+
+# ---- login ---------------------------------------------------------------------------
+
+
+def test_login_shows_wrong_credentials_keeps_the_session_on_reload_and_logs_out(agent_context, site):
+    page = agent_context.new_page()
+    errors = watch_for_errors(page)
+    page.goto(f"{site}/console")
+    expect(page).to_have_title(TITLE)
+    screenshot(page, "console-login")
+
+    log_in(page, site, "ann", password="not the password")
+    expect(page.get_by_role("alert")).to_have_text("Wrong name or password.")
+    expect(page.get_by_label("Password")).to_be_focused()
+
+    log_in(page, site, "ann")
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    expect(page.get_by_role("banner")).to_contain_text("ann")
+    expect(page.get_by_role("status").filter(has_text="Connected")).to_be_visible()
+
+    page.reload()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    expect(page.get_by_role("tab", name=re.compile(r"^Queue \d+$"))).to_be_visible()
+    expect(page.get_by_label("Password")).to_have_count(0)
+
+    # A token the bridge refuses (forged, or signed with an old secret) leads back to the login.
+    page.evaluate("""() => {
+        const session = JSON.parse(sessionStorage.getItem("support-console.session"));
+        sessionStorage.setItem("support-console.session", JSON.stringify({...session, token: session.token + "x"}));
+    }""")
+    page.reload()
+    expect(page.locator(".login-card").get_by_role("status")).to_have_text("Your session is no longer valid. Please log in again.")
+    expect(page.get_by_label("Name")).to_be_visible()
+
+    log_in(page, site, "ann")
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    page.evaluate("""() => {
+        const session = JSON.parse(sessionStorage.getItem("support-console.session"));
+        sessionStorage.setItem("support-console.session", JSON.stringify({...session, expiresAt: Date.now() - 1}));
+    }""")
+    page.reload()
+    expect(page.locator(".login-card").get_by_role("status")).to_have_text("Your session has expired. Please log in again.")
+
+    log_in(page, site, "ann")
+    page.get_by_role("button", name="Log out").click()
+    expect(page.locator(".login-card").get_by_role("status")).to_have_text("You have logged out.")
+    page.reload()
+    expect(page.get_by_label("Name")).to_be_visible()
+    expect(page.get_by_role("button", name="Log out")).to_have_count(0)
+    assert errors == []
+
+
+# ---- the queue, the alert, claiming ---------------------------------------------------
+
+
+def test_a_queued_customer_appears_live_with_an_alert_and_claiming_opens_transcript_and_handoff(ann, customers):
+    queued_with_card_question(customers)
+
+    item = ann.queue_item("Card not working")
+    expect(item).to_be_visible()
+    expect(item).to_contain_text("Asked for a person")
+    expect(item).to_contain_text("general")
+    expect(item).to_contain_text("Topics asked about: card not working")
+    expect(item).to_contain_text("New")
+    wait = item.locator(".wait")
+    expect(wait).to_have_text(re.compile(r"^Waiting \d+:\d\d$"))
+    first_reading = wait.inner_text()
+    expect(wait).not_to_have_text(first_reading, timeout=3000)  # ticks locally, without a push
+
+    expect(ann.page).to_have_title(f"(1) {TITLE}")
+    banner = ann.page.get_by_role("status").filter(has_text="New chat waiting")
+    expect(banner).to_contain_text("Asked for a person · Card not working")
+    expect(ann.tab(r"^Queue \d+$")).to_have_text(re.compile(r"Queue\s+1$"))
+    screenshot(ann.page, "console-queue")
+
+    ann.claim("Card not working")
+    expect(ann.page).to_have_title(TITLE)
+    expect(banner).to_be_hidden()
+    expect(ann.composer).to_be_focused()
+
+    transcript = ann.transcript
+    expect(transcript).to_contain_text("my card was declined in a shop today")
+    bot_messages = transcript.locator(".msg-bot")
+    expect(bot_messages.filter(has_text="Sorry your card isn't working")).to_have_count(1)
+    expect(bot_messages.filter(has_text="Sorry your card isn't working").locator(".badge-bot")).to_have_text("Bot")
+    assert bot_messages.count() >= 4
+    assert bot_messages.locator(".badge-bot").count() == bot_messages.count(), "every bot message is marked"
+    expect(transcript.locator(".msg-customer .badge-bot")).to_have_count(0)
+    expect(bot_messages.filter(has_text="Did that answer your question?").get_by_role("list", name="Buttons offered")).to_have_text(re.compile("Yes\\s*No"))
+    expect(transcript.locator(".msg-event")).to_contain_text("The bot handed over: Asked for a person")
+    expect(transcript.locator(".msg-system").last).to_contain_text("A person from our support team has joined the chat.")
+
+    details = ann.conversation.get_by_role("complementary", name="Handoff details")
+    expect(details).to_contain_text("Handed over because the customer asked for a person")
+    expect(details).to_contain_text("The customer asked for a person.")
+    expect(details).to_contain_text("Card not working")
+    turns = details.get_by_role("table")
+    expect(turns.get_by_role("row").filter(has_text="I want to talk to a person")).to_contain_text("request_human")
+    expect(turns.get_by_role("row").filter(has_text="I want to talk to a person")).to_contain_text("100%")
+    expect(turns.get_by_role("row").filter(has_text="I want to talk to a person")).to_contain_text("Evidence")
+    expect(turns.get_by_role("row").filter(has_text="07700 900123")).to_contain_text("nlu_fallback")
+    expect(turns.get_by_role("row").filter(has_text="07700 900123")).to_contain_text("40%")
+    expect(details).to_contain_text("Callback phone")
+    expect(details).to_contain_text("07700900123")
+    expect(ann.queue_item("Card not working")).to_have_count(0)
+    screenshot(ann.page, "console-conversation")
+
+
+# ---- chatting --------------------------------------------------------------------------
+
+
+def test_agent_and_customer_chat_both_ways_with_typing_and_read_receipts(ann, customers):
+    customer = customers()
+    customer.ask_for_person()
+    claimed_by(ann, customer)
+
+    ann.composer.fill("Hello, I'm Ann.")
+    expect(ann.composer).to_have_value("Hello, I'm Ann.")
+    customer.expect("typing", active=True)
+    ann.composer.press("Enter")
+    expect(ann.composer).to_have_value("")
+    from_agent = customer.expect("message", kind="agent")
+    assert from_agent["data"]["text"] == "Hello, I'm Ann."
+    customer.expect("typing", active=False)
+    sent = ann.transcript.locator(".msg-agent").filter(has_text="Hello, I'm Ann.")
+    expect(sent).to_have_count(1)
+    expect(sent.locator(".msg-status")).to_have_text("Sent")
+
+    customer.send("typing", {"active": True})
+    expect(ann.conversation.get_by_text("Customer is typing…")).to_be_visible()
+    customer.send("typing", {"active": False})
+    expect(ann.conversation.get_by_text("Customer is typing…")).to_be_hidden()
+
+    said = customer.say("My card still doesn't work in shops.\nAnd online too.")
+    expect(ann.transcript.locator(".msg-customer").last).to_contain_text("My card still doesn't work in shops.")
+    receipt = customer.expect("read")
+    assert receipt["data"] == {"from": "agent", "up_to": said}, "the open tab tells the customer it was read"
+
+    customer.send("read", {"up_to": from_agent["id"]})
+    expect(sent.locator(".msg-status")).to_have_text("Seen")
+
+    ann.reply("Let me check.\nOne moment.")
+    second = customer.expect("message", kind="agent")
+    assert second["data"]["text"] == "Let me check.\nOne moment."
+    expect(sent.locator(".msg-status")).to_have_text("")  # the status shows under the latest message only
+    expect(ann.transcript.locator(".msg-agent").last.locator(".msg-status")).to_have_text("Sent")
+
+
+def test_a_canned_response_is_inserted_with_the_agents_name(ann, customers):
+    customer = customers()
+    customer.ask_for_person()
+    claimed_by(ann, customer)
+
+    ann.composer.press("/")
+    menu = ann.conversation.get_by_role("listbox", name="Canned responses")
+    expect(menu).to_be_visible()
+    expect(menu.get_by_role("option")).to_have_count(6)
+    ann.composer.press_sequentially("hi")
+    # The shortcut "/hi" first, then titles containing "hi" ("Anything else?").
+    expect(menu.get_by_role("option")).to_have_count(2)
+    expect(menu.get_by_role("option").first).to_contain_text("/hiIntroduce yourself")
+    expect(menu.get_by_role("option", selected=True)).to_contain_text("Introduce yourself")
+    screenshot(ann.page, "console-canned")
+    ann.composer.press("Enter")
+    expect(menu).to_be_hidden()
+    expect(ann.composer).to_have_value(CANNED_INTRO)
+    ann.composer.press("Enter")
+    assert customer.expect("message", kind="agent")["data"]["text"] == CANNED_INTRO
+
+    # The button opens the whole list; arrow keys choose, Tab inserts at the cursor.
+    ann.composer.fill("Thanks! ")
+    ann.conversation.get_by_role("button", name="Canned responses").click()
+    expect(menu.get_by_role("option")).to_have_count(6)
+    ann.composer.press("ArrowDown")
+    ann.composer.press("ArrowDown")
+    expect(menu.get_by_role("option", selected=True)).to_contain_text("Ask to verify identity")
+    ann.composer.press("Tab")
+    expect(ann.composer).to_have_value(re.compile(r"^Thanks! Before I can look at your account"))
+    expect(menu).to_be_hidden()
+    ann.conversation.get_by_role("button", name="Canned responses").click()
+    expect(menu).to_be_visible()
+    ann.composer.press("Escape")
+    expect(menu).to_be_hidden()
+
+
+def test_two_conversations_in_two_tabs_with_unread_counters(ann, customers):
+    first, second = customers(), customers()
+    first.ask_bot("my card was declined in a shop today")
+    first.say("I want to talk to a person")
+    first.expect("status", state="queued")
+    second.ask_bot("my refund hasn't shown up")
+    second.say("no")  # "did that answer your question?" -> unresolved
+    second.expect("status", state="queued")
+
+    ann.claim("Card not working")
+    ann.claim("Refund not showing")
+    expect(ann.page.get_by_role("tablist", name="Your chats").get_by_role("tab")).to_have_count(2)
+    expect(ann.conversation.get_by_role("heading", name="Refund not showing")).to_be_visible()
+    expect(ann.conversation).to_contain_text("Answer didn't help")
+
+    first.say("Are you still there?")
+    card_tab = ann.tab("Card not working")
+    expect(card_tab.locator(".tab-badge")).to_have_text("1")
+    expect(ann.page).to_have_title(f"(1) {TITLE}")
+    expect(ann.transcript).not_to_contain_text("Are you still there?")
+
+    card_tab.click()
+    expect(card_tab.locator(".tab-badge")).to_be_hidden()
+    expect(ann.page).to_have_title(TITLE)
+    expect(ann.transcript).to_contain_text("Are you still there?")
+    expect(ann.transcript).not_to_contain_text("my refund hasn't shown up")
+
+    ann.reply("Yes, I'm here.")
+    assert first.expect("message", kind="agent")["data"]["text"] == "Yes, I'm here."
+    ann.tab("Refund not showing").click()
+    ann.reply("I'm checking your refund.")
+    assert second.expect("message", kind="agent")["data"]["text"] == "I'm checking your refund."
+    assert [m["data"]["text"] for m in first.client.messages("agent")] == [], "each reply reaches its own customer only"
+
+
+# Wraps the page's WebSocket so a test can cut the network: open sockets close, new ones fail (404).
+CUTTABLE_NETWORK = """(() => {
+    const Native = window.WebSocket;
+    window.__sockets = [];
+    window.__networkDown = false;
+    window.WebSocket = class extends Native {
+        constructor(url, protocols) {
+            super(window.__networkDown ? url.replace(/\\/ws\\/[a-z]+/, "/ws/unreachable") : url, protocols);
+            window.__sockets.push(this);
+        }
+    };
+})()"""
+
+
+def test_a_lost_connection_is_shown_and_recovered_without_duplicates_or_lost_replies(agent_context, site, customers):
+    agent_context.add_init_script(CUTTABLE_NETWORK)
+    ann = open_console(agent_context, site, "ann")
+    customer = customers()
+    customer.ask_for_person()
+    claimed_by(ann, customer)
+    customer.say("Hello?")
+    expect(ann.transcript.locator(".msg-customer")).to_have_count(1)
+
+    ann.page.evaluate("window.__networkDown = true; window.__sockets.forEach((socket) => socket.close())")
+    banner = ann.page.get_by_role("alert").filter(has_text="Connection to the server lost.")
+    expect(banner).to_be_visible()
+    expect(ann.page.get_by_role("banner").get_by_role("status")).to_have_text("Reconnecting…")
+    ann.reply("Sorry, my connection dropped.")
+    expect(ann.transcript.locator(".msg-agent.is-pending")).to_contain_text("Sending…")
+    customer.say("Are you there?")
+
+    ann.page.evaluate("window.__networkDown = false")
+    banner.get_by_role("button", name="Retry now").click()
+    expect(banner).to_be_hidden()
+    expect(ann.transcript.locator(".msg-customer").filter(has_text="Are you there?")).to_have_count(1)
+    expect(ann.transcript.locator(".msg-agent").filter(has_text="Sorry, my connection dropped.")).to_have_count(1)
+    expect(ann.transcript.locator(".msg-agent.is-pending")).to_have_count(0)
+    expect(ann.transcript.locator(".msg-customer")).to_have_count(2)  # the replayed transcript is not shown twice
+    expect(ann.transcript.locator(".msg-system").filter(has_text="has joined the chat")).to_have_count(1)
+    assert customer.expect("message", kind="agent")["data"]["text"] == "Sorry, my connection dropped."
+    ann.assert_no_errors()
+
+
+# ---- transfer, hand back, close -------------------------------------------------------------
+
+
+def test_transfer_to_a_colleague_then_hand_back_to_the_bot(ann, sue, customers):
+    customer = customers()
+    customer.ask_for_person()
+    claimed_by(ann, customer)
+
+    ann.conversation.get_by_role("button", name="Transfer").click()
+    dialog = ann.page.get_by_role("dialog", name="Transfer chat")
+    expect(dialog).to_be_visible()
+    colleague = dialog.get_by_role("radio", name=re.compile(r"^sue"))
+    expect(colleague).to_be_enabled()
+    expect(dialog.get_by_role("radio", name=re.compile(r"^general"))).to_be_visible()
+    colleague.check()
+    screenshot(ann.page, "console-transfer")
+    dialog.get_by_role("button", name="Transfer").click()
+    expect(dialog).to_be_hidden()
+    expect(ann.page.get_by_role("tablist", name="Your chats").get_by_role("tab")).to_have_count(0)
+    expect(ann.page.get_by_text("Chat transferred to sue.")).to_be_visible()
+    expect(ann.page.get_by_role("heading", name="No open chats")).to_be_visible()
+
+    expect(sue.page.get_by_role("tablist", name="Your chats").get_by_role("tab")).to_have_count(1)
+    expect(sue.transcript).to_contain_text("You're being passed to a colleague who can help with this.")
+    expect(sue.page.get_by_text("A colleague transferred a chat to you.")).to_be_visible()
+    customer.expect("message", kind="system", data={"notice": "transferred"})
+    sue.reply("Hi, Sue here.")
+    assert customer.expect("message", kind="agent")["data"]["data"] == {"agent": "sue"}
+
+    sue.conversation.get_by_role("button", name="Hand back to bot").click()
+    expect(sue.page.get_by_role("tablist", name="Your chats").get_by_role("tab")).to_have_count(0)
+    expect(sue.page.get_by_text("Chat handed back to the bot.")).to_be_visible()
+    customer.expect("status", state="bot")
+    answer = customer.ask_bot("how do I top up with a card")
+    assert "https://help.northwind-bank.example/" in answer["data"]["text"], "the bot answers again"
+
+
+def test_closing_asks_for_confirmation_and_the_customer_is_asked_for_a_rating(ann, customers):
+    customer = customers()
+    customer.ask_for_person()
+    claimed_by(ann, customer)
+
+    ann.conversation.get_by_role("button", name="Close chat").click()
+    confirm = ann.page.get_by_role("dialog", name="Close this chat?")
+    expect(confirm).to_be_visible()
+    confirm.get_by_role("button", name="Cancel").click()
+    expect(confirm).to_be_hidden()
+    expect(ann.page.get_by_role("tablist", name="Your chats").get_by_role("tab")).to_have_count(1)
+
+    ann.conversation.get_by_role("button", name="Close chat").click()
+    confirm.get_by_role("button", name="Close chat").click()
+    expect(ann.page.get_by_role("tablist", name="Your chats").get_by_role("tab")).to_have_count(0)
+    expect(ann.page.get_by_text("Chat closed. The customer is asked to rate it.")).to_be_visible()
+    rate = customer.expect("message", kind="system", data={"notice": "rate"})
+    assert "rate" in rate["data"]["text"]
+    customer.expect("status", state="closed")
+
+
+# ---- requests -------------------------------------------------------------------------------
+
+
+def test_a_callback_left_instead_of_waiting_appears_in_the_requests_list(ann, customers):
+    customer = customers()
+    customer.ask_for_person()
+    expect(ann.queue).to_have_count(1)
+    customer.send("leave", {"kind": "callback", "contact": "07700 900456", "description": "My card is stuck in an ATM",
+                            "preferred_time": "after 5pm"}, id="leave")
+    customer.expect("ack")
+    expect(ann.queue).to_have_count(0)
+
+    requests_tab = ann.tab(r"^Requests \d+$")
+    requests_tab.click()
+    request = ann.page.get_by_role("list", name="Callbacks and messages").get_by_role("listitem").filter(has_text="07700 900456")
+    expect(request).to_be_visible()
+    expect(request).to_contain_text("Callback")
+    expect(request).to_contain_text("My card is stuck in an ATM")
+    expect(request).to_contain_text("Preferred time: after 5pm")
+    expect(request).to_contain_text(customer.conversation_id)
+    expect(request.locator("time")).to_have_count(1)
+
+
+# ---- customers' text is text ------------------------------------------------------------------
+
+
+def test_customer_text_that_looks_like_html_is_shown_literally(ann, customers):
+    image = '<img src=x onerror="window.__pwned=1">'
+    script = "<script>window.__pwned=2</script>"
+    customer = customers()
+    customer.ask_bot(image)
+    customer.ask_for_person()
+    customer.send("details", {"description": script, "contact": "<b>bold@example.com</b>"}, id="details")
+    customer.expect("ack")
+    item = ann.queue_item(script)
+    expect(item).to_contain_text("<b>bold@example.com</b>")
+
+    claimed_by(ann, customer)
+    customer.say(script)
+    expect(ann.transcript.locator(".msg-customer").filter(has_text=image)).to_have_count(1)
+    expect(ann.transcript.locator(".msg-customer").filter(has_text=script)).to_have_count(1)
+    expect(ann.conversation.get_by_role("complementary", name="Handoff details")).to_contain_text(script)
+    assert ann.page.locator("img").count() == 0
+    assert ann.page.locator("main script, main b").count() == 0
+    assert ann.page.evaluate("window.__pwned") is None
+
+
+# ---- the supervisors' dashboard -----------------------------------------------------------------
+
+
+def tile(page: Page, label: str) -> Locator:
+    return page.get_by_role("group", name=label).locator(".kpi-value")
+
+
+def table_value(page: Page, table: str, row: str, column: int = 1) -> int:
+    """A number from a chart's data table (0 when the row is not there yet)."""
+    rows = page.get_by_role("table", name=table).get_by_role("row").filter(has=page.get_by_role("rowheader", name=row, exact=True))
+    if rows.count() == 0:
+        return 0
+    return int(rows.first.get_by_role("cell").nth(column - 1).inner_text())
+
+
+def test_the_supervisor_dashboard_updates_live(sue, customers, background_loop, site):
+    page = sue.page
+    page.get_by_role("button", name="Dashboard").click()
+    expect(page.get_by_role("heading", name="Dashboard", level=1)).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Updated \d\d:\d\d:\d\d$"))).to_be_visible()
+    page.evaluate("window.__sameDocument = true")
+    hour = datetime.now(ZoneInfo("Europe/London")).hour
+    hour_row = f"{hour:02d}:00–{(hour + 1) % 24:02d}:00"
+
+    def number(label: str) -> int:
+        return int(tile(page, label).inner_text().replace(",", ""))
+
+    conversations, handoffs, ratings = number("Conversations today"), number("Handoffs"), number("Ratings")
+    requested = table_value(page, "Handoffs by reason", "Asked for a person")
+    this_hour = table_value(page, "Conversations and handoffs by hour", hour_row)
+    great = table_value(page, "Customer satisfaction", "5 (great)")
+
+    customer = customers()
+    customer.ask_bot("I want to talk to a person")
+    customer.expect("status", state="queued")
+    expect(tile(page, "Conversations today")).to_have_text(str(conversations + 1))
+    expect(tile(page, "Handoffs")).to_have_text(str(handoffs + 1))
+    expect(tile(page, "Queue now")).to_have_text("1")
+    expect(page.get_by_role("table", name="Handoffs by reason").get_by_role("row", name=f"Asked for a person {requested + 1}")).to_have_count(1)
+    expect(page.get_by_role("table", name="Conversations and handoffs by hour").get_by_role("row", name=re.compile(f"^{hour_row} {this_hour + 1} "))).to_have_count(1)
+
+    async def claim_and_close() -> None:
+        agent = await Client.agent(address(site), "ann")
+        await agent.send("claim", {"conversation_id": customer.conversation_id}, id="claim")
+        await agent.expect("ack", conversation_id=customer.conversation_id)
+        await agent.send("close", {"conversation_id": customer.conversation_id}, id="close")
+        await agent.expect("released", conversation_id=customer.conversation_id)
+        await agent.close()
+
+    background_loop.run(claim_and_close())
+    expect(tile(page, "Queue now")).to_have_text("0")
+    expect(tile(page, "Median wait")).to_have_text(re.compile(r"^\d+(\.\d)? (s|min)"))
+    expect(tile(page, "Oldest wait")).to_have_text("—")
+
+    customer.expect("message", kind="system", data={"notice": "rate"})
+    customer.send("rating", {"score": 5}, id="rating")
+    customer.expect("ack")
+    expect(tile(page, "Ratings")).to_have_text(str(ratings + 1))
+    expect(tile(page, "CSAT average")).not_to_have_text("—")
+    expect(tile(page, "Satisfied")).to_have_text(re.compile(r"%$"))
+    expect(page.get_by_role("table", name="Customer satisfaction").get_by_role("row", name=f"5 (great) {great + 1}")).to_have_count(1)
+    for chart in ("Handoffs by reason", "Customer satisfaction", "Conversations and handoffs by hour"):
+        expect(page.get_by_role("img", name=chart)).to_be_visible()
+    assert page.evaluate("window.__sameDocument") is True, "updated without a reload"
+    screenshot(page, "console-dashboard")
+
+    page.get_by_role("button", name="Chats").click()
+    expect(page.get_by_role("tab", name=re.compile(r"^Queue \d+$"))).to_be_visible()
+
+
+def test_an_agent_only_account_has_no_dashboard(ann):
+    nav = ann.page.get_by_role("navigation", name="Views")
+    expect(nav.get_by_role("button", name="Chats")).to_be_visible()
+    expect(nav.get_by_role("button", name="Dashboard")).to_have_count(0)
+    expect(ann.page.get_by_role("heading", name="Dashboard")).to_have_count(0)
