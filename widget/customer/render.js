@@ -98,17 +98,18 @@ export class ChatView {
 
     this.window = h("section", {
       id: "sc-window", class: "window", role: "dialog", "aria-label": options.title, hidden: true,
-      onkeydown: (event) => {
-        if (event.key === "Escape") {
-          event.stopPropagation();
-          this.actions.close();
-        }
-      },
     }, this.buildHeader(), this.buildBanner(), this.buildLog(), this.buildTyping(), this.buildPanel(), this.buildComposer());
 
     const root = h("div", {
       class: "root", dir: options.direction, lang: options.language, "data-position": options.position,
       "data-open": "false",
+      onkeydown: (event) => {
+        // Escape closes the window from anywhere in the widget, the launcher included.
+        if (event.key === "Escape" && !this.window.hidden) {
+          event.stopPropagation();
+          this.actions.close();
+        }
+      },
     }, this.launcher, this.window);
     root.style.setProperty("--sc-primary", options.colors.primary);
     root.style.setProperty("--sc-on-primary", options.colors.onPrimary);
@@ -602,10 +603,13 @@ export class ChatView {
     const queued = status.state === "queued";
     this.queueSection.hidden = !queued;
     if (queued) {
-      this.queuePosition.textContent = fill(strings.queuePosition, { position: status.position ?? "…" });
+      // Set only when changed: this is a live region, and the bridge repeats the status on every queue change.
+      const position = fill(strings.queuePosition, { position: status.position ?? "…" });
+      if (this.queuePosition.textContent !== position) this.queuePosition.textContent = position;
       const nobody = status.agents_available === false;
       // With nobody online the bridge's wait text says so; our own notice says it with what to do.
-      this.queueWait.textContent = nobody ? "" : status.wait || strings.queueHint;
+      const wait = nobody ? "" : status.wait || strings.queueHint;
+      if (this.queueWait.textContent !== wait) this.queueWait.textContent = wait;
       this.queueWait.hidden = nobody;
       this.queueNoAgents.hidden = !nobody;
       this.queueSection.classList.toggle("queue--nobody", nobody);
