@@ -668,19 +668,28 @@ def test_an_expired_conversation_is_forgotten_and_a_new_one_starts(customer_cont
     assert errors == []
 
 
-def embedding_page(context: BrowserContext, url: str, site: str, init: str) -> None:
+CSP_NONCE = "r4nd0m"
+
+
+def embedding_page(context: BrowserContext, url: str, site: str, init: str, policy: str = "") -> None:
     """A shop's page at ``url`` (another origin) embedding the widget from the bridge as the README says."""
     # Chromium asks before a page reaches a loopback address (the test bridge); a real bridge is public.
     context.grant_permissions(["local-network-access"])
-    context.route(url, lambda route: route.fulfill(content_type="text/html", body=f"""<!doctype html>
+    headers = {"Content-Security-Policy": policy} if policy else {}
+    context.route(url, lambda route: route.fulfill(content_type="text/html", headers=headers, body=f"""<!doctype html>
         <html lang="en"><head><title>Shop</title></head><body><h1>Shop</h1>
-        <script src="{site}/widget/chat.js"></script><script>SupportChat.init({init});</script></body></html>"""))
+        <script src="{site}/widget/chat.js"></script>
+        <script nonce="{CSP_NONCE}">SupportChat.init({init});</script></body></html>"""))
 
 
-def test_a_page_on_another_origin_embeds_the_widget(customer_context, site, address):
+def test_a_page_on_another_origin_with_a_strict_policy_embeds_the_widget(customer_context, site, address):
     """The module, the stylesheet and the socket all come from the bridge (here allowed: its own host name)."""
     shop = f"http://localhost:{address.split(':')[1]}/shop"
-    embedding_page(customer_context, shop, site, '{title: "Shop help", greeting: "Welcome to the shop!"}')
+    policy = (f"default-src 'none'; script-src 'nonce-{CSP_NONCE}' {site}; style-src {site}; "
+              f"connect-src ws://{address}")
+    embedding_page(customer_context, shop, site, '{title: "Shop help", greeting: "Welcome to the shop!"}', policy)
+    customer_context.add_init_script("""window.__violations = [];
+        document.addEventListener("securitypolicyviolation", (event) => window.__violations.push(event.violatedDirective));""")
     page = customer_context.new_page()
     errors = watch_for_errors(page)
     page.goto(shop)
@@ -691,6 +700,8 @@ def test_a_page_on_another_origin_embeds_the_widget(customer_context, site, addr
     expect(page.get_by_role("dialog", name="Shop help")).to_be_visible()
     expect(page.locator(".log .message").first).to_have_text(re.compile("Welcome to the shop!"))
     ask_about_the_card(page)
+    assert computed(page.locator(".header"), "backgroundColor")["backgroundColor"] == "rgb(11, 92, 173)"  # styled
+    assert page.evaluate("window.__violations") == []
     assert errors == []
 
 
