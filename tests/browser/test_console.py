@@ -446,7 +446,7 @@ def test_two_conversations_in_two_tabs_with_unread_counters(ann, customers):
 
     first.say("Are you still there?")
     card_tab = ann.tab("Card not working")
-    expect(card_tab.locator(".tab-badge")).to_have_text("1")
+    expect(card_tab.locator(".tab-badge")).to_have_text("1 unread")
     expect(ann.page).to_have_title(f"(1) {TITLE}")
     expect(ann.transcript).not_to_contain_text("Are you still there?")
 

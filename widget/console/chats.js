@@ -788,7 +788,8 @@ class ConversationTab {
     });
     this.typing = h("p", { class: "typing-indicator", "aria-live": "polite" });
     this.composer = new Composer(this);
-    this.details = h("aside", { class: "handoff-panel", id: `details-${this.id}`, "aria-label": "Handoff details" });
+    // Focusable so keyboard users can scroll it.
+    this.details = h("aside", { class: "handoff-panel", id: `details-${this.id}`, "aria-label": "Handoff details", tabindex: "0" });
 
     this.panel = h("section", { class: "conversation", role: "tabpanel", id: panelId, "aria-labelledby": this.tabButton.id, hidden: true },
       h("header", { class: "conversation-head" },
@@ -836,8 +837,7 @@ class ConversationTab {
 
   renderBadge() {
     this.tabBadge.hidden = this.unread === 0;
-    this.tabBadge.textContent = String(this.unread);
-    this.tabBadge.setAttribute("aria-label", `${this.unread} unread`);
+    replaceChildren(this.tabBadge, String(this.unread), h("span", { class: "visually-hidden" }, " unread"));
   }
 
   // ---- the transcript ---------------------------------------------------------

@@ -9,7 +9,7 @@ import { h, replaceChildren } from "../shared/dom.js";
 import { createChatsView } from "./chats.js";
 import { createDashboardView } from "./dashboard.js";
 import {
-  APP_TITLE, ERROR_TEXT, ROLE_LABELS, SESSION_ERRORS, STORAGE, STRINGS, TIMING, icon,
+  APP_TITLE, CONNECTION_REFUSALS, ERROR_TEXT, ROLE_LABELS, SESSION_ERRORS, STORAGE, STRINGS, TIMING, icon,
 } from "./constants.js";
 
 const VIEWS = [
@@ -146,7 +146,7 @@ class ConnectionStatus {
     this.onSessionError = onSessionError;
     this.states = new Map();
     this.refusal = "";
-    this.pill = h("span", { class: "status-pill is-connecting", role: "status" }, "Connecting…");
+    this.pill = h("span", { class: "status-pill is-connecting", role: "status", hidden: true }, "Connecting…");
     this.message = h("span", {});
     this.retry = h("button", { type: "button", class: "button small" }, "Retry now");
     this.banner = h("div", { class: "connection-banner", role: "alert", hidden: true },
@@ -159,6 +159,7 @@ class ConnectionStatus {
 
   track(transport) {
     this.states.set(transport, { connected: false, retryAt: 0, everConnected: false });
+    this.pill.hidden = false;
     transport.on("state", ({ connected, retryAt }) => {
       const state = this.states.get(transport);
       if (!state) return;
@@ -170,7 +171,7 @@ class ConnectionStatus {
       if (envelope.type !== "error" || envelope.id) return;
       const code = envelope.data && envelope.data.code;
       if (SESSION_ERRORS.has(code)) this.onSessionError(code);
-      else if (ERROR_TEXT[code]) this.refusal = ERROR_TEXT[code];
+      else if (CONNECTION_REFUSALS.has(code)) this.refusal = ERROR_TEXT[code];
       this.render();
     });
   }
@@ -212,6 +213,7 @@ function showConsole(session) {
       const count = attention.get(id) || 0;
       badge.textContent = count ? String(count) : "";
       badge.hidden = !count;
+      button.querySelector(".nav-badge-meaning").hidden = !count;
     }
   };
 
@@ -237,7 +239,8 @@ function showConsole(session) {
   const nav = h("nav", { class: "view-nav", "aria-label": "Views" },
     views.map((view) => {
       const button = h("button", { type: "button", class: "nav-item", onclick: () => select(view.id) },
-        icon(view.icon), h("span", {}, view.label), h("span", { class: "nav-badge", hidden: true }));
+        icon(view.icon), h("span", {}, view.label), h("span", { class: "nav-badge", hidden: true }),
+        h("span", { class: "visually-hidden nav-badge-meaning", hidden: true }, " need attention"));
       navButtons.set(view.id, button);
       return button;
     }));

@@ -33,6 +33,8 @@ export const LIMITS = {
 
 // Sockets that end with one of these errors mean the login itself is no longer good.
 export const SESSION_ERRORS = new Set(["invalid_token", "forbidden"]);
+// The bridge refused the connection itself (and closes it); the transport retries.
+export const CONNECTION_REFUSALS = new Set(["too_many_connections", "forbidden_origin"]);
 
 // docs/handoff-payload.md "Reasons" and the bridge's own bot_unavailable.
 export const REASON_LABELS = {
