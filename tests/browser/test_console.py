@@ -9,6 +9,7 @@ served), so the next one starts from a known queue.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import threading
 from datetime import datetime
@@ -157,8 +158,15 @@ def tidy(background_loop: BackgroundLoop, site: str) -> Iterator[None]:
 # ---- the console ---------------------------------------------------------------------
 
 
+# Records Content-Security-Policy violations: the console must run under its strict policy untouched.
+WATCH_CSP = """window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+    window.__cspViolations.push(`${event.violatedDirective} ${event.blockedURI} ${event.sourceFile}:${event.lineNumber}`);
+});"""
+
+
 class Console:
-    """A logged-in console page and the uncaught errors it raised."""
+    """A logged-in console page and the uncaught errors and policy violations it raised."""
 
     def __init__(self, page: Page, errors: list) -> None:
         self.page = page
@@ -197,9 +205,11 @@ class Console:
 
     def assert_no_errors(self) -> None:
         assert self.errors == [], f"uncaught page errors: {self.errors}"
+        assert self.page.evaluate("window.__cspViolations") == [], "Content-Security-Policy violations"
 
 
 def open_console(context: BrowserContext, site: str, name: str) -> Console:
+    context.add_init_script(WATCH_CSP)
     page = context.new_page()
     errors = watch_for_errors(page)
     log_in(page, site, name)
@@ -249,6 +259,7 @@ def claimed_by(console: Console, customer: Customer) -> None:
 
 
 def test_login_shows_wrong_credentials_keeps_the_session_on_reload_and_logs_out(agent_context, site):
+    agent_context.add_init_script(WATCH_CSP)
     page = agent_context.new_page()
     errors = watch_for_errors(page)
     page.goto(f"{site}/console")
@@ -294,6 +305,7 @@ def test_login_shows_wrong_credentials_keeps_the_session_on_reload_and_logs_out(
     expect(page.get_by_label("Name")).to_be_visible()
     expect(page.get_by_role("button", name="Log out")).to_have_count(0)
     assert errors == []
+    assert page.evaluate("window.__cspViolations") == []
 
 
 # ---- the queue, the alert, claiming ---------------------------------------------------
@@ -633,7 +645,7 @@ def test_the_supervisor_dashboard_updates_live(sue, customers, background_loop, 
     expect(page.get_by_role("heading", name="Dashboard", level=1)).to_be_visible()
     expect(page.get_by_text(re.compile(r"^Updated \d\d:\d\d:\d\d$"))).to_be_visible()
     page.evaluate("window.__sameDocument = true")
-    hour = datetime.now(ZoneInfo("Europe/London")).hour
+    hour = datetime.now(ZoneInfo(os.environ.get("HANDOFF_TIMEZONE", "Europe/London"))).hour
     hour_row = f"{hour:02d}:00–{(hour + 1) % 24:02d}:00"
 
     def number(label: str) -> int:

@@ -187,7 +187,7 @@ class ConnectionStatus {
     const next = Math.min(...lost.map((state) => state.retryAt || Date.now()));
     const seconds = Math.max(0, Math.ceil((next - Date.now()) / 1000));
     const when = seconds > 0 ? `Trying again in ${seconds} s.` : "Trying again now…";
-    this.message.textContent = `${this.refusal || "Connection to the server lost."} ${when} Chats stay yours while you reconnect.`;
+    this.message.textContent = `${this.refusal || "Connection to the server lost."} ${when}`;
   }
 
   destroy() {
@@ -201,7 +201,7 @@ function showConsole(session) {
   const views = VIEWS.filter((view) => session.roles.includes(view.role));
   const attention = new Map();
   const status = new ConnectionStatus((code) => endSession(code === "forbidden" ? STRINGS.accessRemoved : STRINGS.sessionInvalid));
-  const main = h("main", { class: "views", id: "main" });
+  const main = h("main", { class: "views", id: "main", tabindex: "-1" });
   const navButtons = new Map();
   const instances = new Map();
 
@@ -260,7 +260,8 @@ function showConsole(session) {
 
   replaceChildren(root, h("a", { class: "skip-link", href: "#main" }, "Skip to content"), header, status.banner, main);
 
-  const expiry = setTimeout(() => endSession(STRINGS.sessionExpired), Math.max(0, session.expiresAt - Date.now()));
+  // Timers hold at most 2^31-1 ms (about 24 days); a longer token is checked again on the next load.
+  const expiry = setTimeout(() => endSession(STRINGS.sessionExpired), Math.min(2 ** 31 - 1, Math.max(0, session.expiresAt - Date.now())));
   active = {
     teardown() {
       clearTimeout(expiry);
