@@ -164,6 +164,14 @@ document.addEventListener("securitypolicyviolation", (event) => {
     window.__cspViolations.push(`${event.violatedDirective} ${event.blockedURI} ${event.sourceFile}:${event.lineNumber}`);
 });"""
 
+# Counts the notes the page starts playing (the alert sound is oscillators, no files).
+COUNT_NOTES = """window.__notesPlayed = 0;
+const nativeStart = OscillatorNode.prototype.start;
+OscillatorNode.prototype.start = function (...args) {
+    window.__notesPlayed += 1;
+    return nativeStart.apply(this, args);
+};"""
+
 
 class Console:
     """A logged-in console page and the uncaught errors and policy violations it raised."""
@@ -210,6 +218,7 @@ class Console:
 
 def open_console(context: BrowserContext, site: str, name: str) -> Console:
     context.add_init_script(WATCH_CSP)
+    context.add_init_script(COUNT_NOTES)
     page = context.new_page()
     errors = watch_for_errors(page)
     log_in(page, site, name)
@@ -362,6 +371,27 @@ def test_a_queued_customer_appears_live_with_an_alert_and_claiming_opens_transcr
     expect(details).to_contain_text("07700900123")
     expect(ann.queue_item("Card not working")).to_have_count(0)
     screenshot(ann.page, "console-conversation")
+
+
+def test_the_alert_sound_plays_for_new_chats_unless_muted_and_muting_is_remembered(ann, customers):
+    customers().ask_for_person()
+    expect(ann.queue).to_have_count(1)
+    ann.page.wait_for_function("window.__notesPlayed === 2")  # two short notes
+
+    mute = ann.page.get_by_role("button", name="Mute alert sound")
+    expect(mute).to_have_attribute("aria-pressed", "false")
+    mute.click()
+    expect(mute).to_have_attribute("aria-pressed", "true")
+    customers().ask_for_person()
+    expect(ann.queue).to_have_count(2)
+    expect(ann.page.get_by_role("status").filter(has_text="2 new chats waiting")).to_be_visible()
+    expect(ann.page).to_have_title(f"(2) {TITLE}")
+    assert ann.page.evaluate("window.__notesPlayed") == 2, "muted: no sound, the visual alert stays"
+
+    ann.page.reload()
+    expect(ann.page.get_by_role("button", name="Mute alert sound")).to_have_attribute("aria-pressed", "true")
+    ann.page.get_by_role("button", name="Mute alert sound").click()
+    expect(ann.page.get_by_role("button", name="Mute alert sound")).to_have_attribute("aria-pressed", "false")
 
 
 # ---- chatting --------------------------------------------------------------------------

@@ -535,6 +535,7 @@ class Tabs {
   }
 
   select(id) {
+    this.selected = id;
     for (const item of this.items) {
       const selected = item.id === id;
       item.tab.setAttribute("aria-selected", String(selected));
@@ -713,7 +714,8 @@ class RequestsPanel {
 
   update(items) {
     const ids = new Set(items.map((item) => item.id));
-    if (this.known) this.unseen += items.filter((item) => !this.known.has(item.id)).length;
+    const looking = this.view.sidebarTabs.selected === "requests";
+    if (this.known && !looking) this.unseen += items.filter((item) => !this.known.has(item.id)).length;
     this.known = ids;
     replaceChildren(this.list, items.map((item) => this.render(item)));
     this.empty.hidden = items.length > 0;
