@@ -122,6 +122,8 @@ class Connection:
             for message in messages:
                 data = {"conversation_id": conversation_id, "kind": message["kind"], "text": message["text"],
                         "data": message["data"], "ts": message["ts"]}
+                if message["client_id"]:
+                    data["client_id"] = message["client_id"]
                 await self._write(Envelope("message", message["id"], data))
                 self.last_sent[conversation_id] = message["id"]
 
@@ -255,6 +257,7 @@ class AgentConnection(Connection):
 
     async def start(self) -> None:
         await self.bridge.store.mark_online(self.agent, self.connection_id, PRESENCE_TTL_MS)
+        await self.bridge.store.publish(self.bridge.store.queue_channel, {"presence": self.agent})
         self._heartbeat = asyncio.create_task(self._beat())
         await self.watch(self.bridge.store.queue_channel, self._on_queue)
         await self.watch(self.bridge.store.key("agent-events", self.agent), self._on_assigned)
@@ -283,10 +286,14 @@ class AgentConnection(Connection):
             self._heartbeat.cancel()
         try:
             await self.bridge.store.mark_offline(self.agent, self.connection_id)
+            # Waiting customers' "is anyone available" and wait estimates change with it.
+            await self.bridge.store.publish(self.bridge.store.queue_channel, {"presence": self.agent})
         finally:
             await super().close()
 
     async def _on_queue(self, payload: Dict[str, Any]) -> None:
+        if "presence" in payload:
+            return  # a colleague came or went: the queue itself is the same
         if "request" in payload:
             await self.send(Envelope("requests", None, {"items": await self.bridge.store.requests()}))
         await self.send(Envelope("queue", None, {"items": await self.bridge.queue_view(self.agent)}))
@@ -556,7 +563,7 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
 
     async def refused(request: Request, ws: Any) -> bool:
         """Checks the Origin and the per-IP cap; tells the client why it is refused."""
-        if not settings.origin_allowed(request.headers.get("origin")):
+        if not settings.origin_allowed(request.headers.get("origin"), request.headers.get("host")):
             reason = ("forbidden_origin", f"origin {request.headers.get('origin')!r} is not allowed")
         elif connections_per_ip[request.ip] >= settings.max_connections_per_ip:
             reason = ("too_many_connections", f"at most {settings.max_connections_per_ip} connections per address")

@@ -9,7 +9,7 @@ from datetime import datetime, time
 from typing import Dict, List, Optional, Sequence, Tuple
 from zoneinfo import ZoneInfo
 
-__all__ = ["BusinessHours", "group_for", "visible_to", "wait_text"]
+__all__ = ["BusinessHours", "WaitEstimate", "group_for", "visible_to", "wait_estimate"]
 
 DEFAULT_GROUP = "general"
 ALL_GROUPS = "all"
@@ -28,17 +28,33 @@ def visible_to(group: str, agent_groups: Sequence[str]) -> bool:
     return ALL_GROUPS in agent_groups or group in agent_groups
 
 
-def wait_text(position: Optional[int], recent_waits_ms: Sequence[int], agents_online: int) -> str:
-    """An honest estimate from recent real waits, in words."""
-    if position is None:
-        return ""
+@dataclass(frozen=True)
+class WaitEstimate:
+    """An honest estimate from recent real waits: minutes, or why there is none.
+
+    ``basis`` lets a client say it in its own language: ``recent_waits``
+    (``minutes`` is set), ``no_agents`` or ``no_history``.
+    """
+
+    minutes: Optional[int]
+    basis: str
+
+    @property
+    def text(self) -> str:
+        if self.basis == "no_agents":
+            return "No one from our team is available right now."
+        if self.minutes is None:
+            return "We don't have enough recent chats to estimate the wait yet."
+        return f"about {self.minutes} minute{'s' if self.minutes != 1 else ''}"
+
+
+def wait_estimate(position: int, recent_waits_ms: Sequence[int], agents_online: int) -> WaitEstimate:
     if agents_online == 0:
-        return "No one from our team is available right now."
+        return WaitEstimate(None, "no_agents")
     if not recent_waits_ms:
-        return "We don't have enough recent chats to estimate the wait yet."
+        return WaitEstimate(None, "no_history")
     typical_seconds = statistics.median(recent_waits_ms) / 1000 * position / max(1, agents_online)
-    minutes = max(1, round(typical_seconds / 60))
-    return f"about {minutes} minute{'s' if minutes != 1 else ''}"
+    return WaitEstimate(max(1, round(typical_seconds / 60)), "recent_waits")
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from handoff.machine import (
     CustomerAskedForPerson, CustomerLeftRequest, CustomerRated, CustomerSaid, Effect, Enqueue, Event,
     HandedBack, Notify, State, StoreRating, Transferred, apply, handoff_in,
 )
-from handoff.routing import DEFAULT_GROUP, BusinessHours, group_for, visible_to, wait_text
+from handoff.routing import DEFAULT_GROUP, BusinessHours, group_for, visible_to, wait_estimate
 from handoff.settings import Settings
 from handoff.store import Store, StoredMessage
 
@@ -272,10 +272,13 @@ class Bridge:
         conversation = await self.store.load(conversation_id)
         status: Dict[str, Any] = {"state": conversation.state.value}
         if conversation.state is State.QUEUED:
-            position = await self.store.position(conversation_id)
+            position = await self.store.position(conversation_id) or 1  # 1: claimed this instant
             online = await self.store.online_agents() if self.hours.is_open(datetime.now(timezone.utc)) else []
+            estimate = wait_estimate(position, await self.store.recent_waits(), len(online))
             status["position"] = position
-            status["wait"] = wait_text(position, await self.store.recent_waits(), len(online))
+            status["wait"] = estimate.text
+            status["wait_minutes"] = estimate.minutes
+            status["wait_basis"] = estimate.basis
             status["agents_available"] = bool(online)
             status["offer"] = ["callback", "message"]
         if conversation.state is State.AGENT:

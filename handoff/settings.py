@@ -83,9 +83,15 @@ class Settings:
             raise ValueError("HANDOFF_SECRET must be set to at least 16 characters (agent tokens are signed with it)")
         return settings
 
-    def origin_allowed(self, origin: Optional[str]) -> bool:
-        """Browsers send Origin; other clients (tests, servers) do not."""
+    def origin_allowed(self, origin: Optional[str], host: Optional[str] = None) -> bool:
+        """Browsers send Origin; other clients (tests, servers) do not.
+
+        A page served by the bridge itself (its ``Host``, also behind a TLS
+        proxy that passes it on) is always allowed; other sites must be listed.
+        """
         if not origin:
             return True
         own = {f"http://{self.host}:{self.port}", f"http://localhost:{self.port}", f"http://127.0.0.1:{self.port}"}
+        if host:
+            own |= {f"http://{host}", f"https://{host}"}
         return origin in own or origin in self.allowed_origins or "*" in self.allowed_origins

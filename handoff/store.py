@@ -93,6 +93,15 @@ DAY_TTL_MS = 40 * 24 * 3600 * 1000
 MAX_WAITS_PER_DAY = 100_000
 
 
+def _client_id(kind: str, key: str) -> str:
+    """The id a customer or agent sent with their message (keys are "customer:{id}", "agent:{name}:{id}")."""
+    if kind == "customer":
+        return key.partition(":")[2]
+    if kind == "agent":
+        return key.split(":", 2)[-1]
+    return ""
+
+
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -229,6 +238,7 @@ class Store:
         text = {k.decode(): v.decode() for k, v in fields.items()}
         return {
             "id": entry_id.decode(),
+            "client_id": _client_id(text["kind"], text.get("key", "")),
             "kind": text["kind"],
             "text": text["text"],
             "data": json.loads(text["data"]),

@@ -314,7 +314,8 @@ def test_waiting_customers_see_their_place_and_can_add_details(customer_context,
 
     expect(page.locator(".header__status")).to_have_text("Waiting for a person")
     expect(page.locator(".queue__wait")).to_have_text(
-        re.compile(r"^(about \d+ minutes?|We don't have enough recent chats to estimate the wait yet\.)$"))
+        re.compile(r"^(Estimated wait: about \d+ minutes?\.?|We can't estimate the wait yet\.) "
+                   r"Keep this page open, or come back later: you keep your place\.$"))
     expect(page.get_by_role("button", name="Talk to a person")).to_be_hidden()
     expect(page.locator(".queue__no-agents")).to_be_hidden()
     conversation_id = stored_conversation(page)["conversationId"]

@@ -137,6 +137,53 @@ def test_the_status_of_a_closed_chat_says_whether_it_was_rated(bridge):
     asyncio.run(scenario())
 
 
+def test_echoes_carry_the_senders_id(bridge):
+    async def scenario() -> None:
+        customer, agent = await claimed(bridge)
+        key = await customer.say("hello there")
+        echo = await customer.expect("message", kind="customer", text="hello there")
+        assert echo["data"]["client_id"] == key
+        agent_key = await agent.say("hi, I'm Ann", conversation_id=customer.conversation_id)
+        assert (await agent.expect("message", kind="agent"))["data"]["client_id"] == agent_key
+        system = await customer.expect("message", kind="agent")
+        assert system["data"]["client_id"] == agent_key
+        await agent.send("close", {"conversation_id": customer.conversation_id}, id="close")
+        await customer.close()
+        await agent.close()
+
+    asyncio.run(scenario())
+
+
+def test_waiting_customers_learn_at_once_when_an_agent_comes_online(bridge):
+    async def scenario() -> None:
+        customer = await Client.customer(bridge)
+        await customer.send("talk_to_person", id="talk")
+        # Other tests' agents may still be online for a moment: wait for "nobody", then for "someone".
+        while (await customer.expect("status", state="queued"))["data"]["agents_available"]:
+            pass
+        agent = await Client.agent(bridge, "bob")
+        status = await customer.expect("status", state="queued", agents_available=True, timeout=5)
+        assert status["data"]["wait_basis"] in ("recent_waits", "no_history")
+        await agent.close()
+        await customer.expect("status", state="queued", agents_available=False, timeout=5)
+        await customer.close()
+
+    asyncio.run(scenario())
+
+
+def test_pages_served_by_the_bridge_may_open_websockets_whatever_its_public_address(bridge):
+    async def scenario() -> None:
+        # As behind a TLS proxy: the page is https://{its Host}, which is not the bridge's own http address.
+        public = bridge.replace("127.0.0.1", "localhost")
+        async with websockets.connect(f"ws://{public}/ws/customer", origin=f"https://{public}") as ws:
+            await ws.send('{"type": "hello", "data": {}}')
+            assert '"welcome"' in await ws.recv()
+        async with websockets.connect(f"ws://{public}/ws/customer", origin="https://evil.example.net") as ws:
+            assert '"forbidden_origin"' in await ws.recv()
+
+    asyncio.run(scenario())
+
+
 def test_the_browser_files_are_served_with_the_right_headers(bridge):
     module = requests.get(f"http://{bridge}/widget/shared/transport.js", timeout=10)
     assert module.status_code == 200

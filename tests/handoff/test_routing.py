@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from handoff.routing import BusinessHours, group_for, visible_to, wait_text
+from handoff.routing import BusinessHours, WaitEstimate, group_for, visible_to, wait_estimate
 
 
 def test_groups_come_from_the_topic_then_the_reason_then_the_default():
@@ -18,11 +18,13 @@ def test_groups_come_from_the_topic_then_the_reason_then_the_default():
 
 
 def test_wait_estimates_are_honest():
-    assert wait_text(None, [], 1) == ""
-    assert wait_text(1, [], 0) == "No one from our team is available right now."
-    assert wait_text(2, [], 1).startswith("We don't have enough")
-    assert wait_text(2, [120_000, 60_000, 180_000], 1) == "about 4 minutes"
-    assert wait_text(1, [30_000], 2) == "about 1 minute"
+    assert wait_estimate(1, [60_000], 0) == WaitEstimate(None, "no_agents")
+    assert wait_estimate(1, [], 0).text == "No one from our team is available right now."
+    assert wait_estimate(2, [], 1) == WaitEstimate(None, "no_history")
+    assert wait_estimate(2, [], 1).text.startswith("We don't have enough")
+    assert wait_estimate(2, [120_000, 60_000, 180_000], 1) == WaitEstimate(4, "recent_waits")
+    assert wait_estimate(2, [120_000, 60_000, 180_000], 1).text == "about 4 minutes"
+    assert wait_estimate(1, [30_000], 2).text == "about 1 minute"
 
 
 def test_business_hours_in_the_configured_time_zone():

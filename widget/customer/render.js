@@ -597,6 +597,18 @@ export class ChatView {
     this.talkButton.hidden = Boolean(state) && state !== "bot";
   }
 
+  /** The bridge's estimate in the widget's language (its `wait` text is English). */
+  waitText(status) {
+    const { strings, options } = this;
+    if (status.wait_basis === "recent_waits" && Number.isFinite(status.wait_minutes)) {
+      const duration = new Intl.NumberFormat(options.language, { style: "unit", unit: "minute", unitDisplay: "long" })
+        .format(status.wait_minutes);
+      return `${fill(strings.queueWaitAbout, { duration })} ${strings.queueHint}`;
+    }
+    if (status.wait_basis === "no_history") return `${strings.queueNoEstimate} ${strings.queueHint}`;
+    return strings.queueHint;
+  }
+
   renderPanel() {
     const { status, strings } = this;
     const stick = this.isNearEnd();
@@ -607,8 +619,8 @@ export class ChatView {
       const position = fill(strings.queuePosition, { position: status.position ?? "…" });
       if (this.queuePosition.textContent !== position) this.queuePosition.textContent = position;
       const nobody = status.agents_available === false;
-      // With nobody online the bridge's wait text says so; our own notice says it with what to do.
-      const wait = nobody ? "" : status.wait || strings.queueHint;
+      // With nobody online our own notice says so, with what to do instead.
+      const wait = nobody ? "" : this.waitText(status);
       if (this.queueWait.textContent !== wait) this.queueWait.textContent = wait;
       this.queueWait.hidden = nobody;
       this.queueNoAgents.hidden = !nobody;

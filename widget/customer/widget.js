@@ -94,8 +94,6 @@ export class ChatWidget {
     this.pending = []; // customer messages sent but not acknowledged: {clientId, text, payload, serverId}
     this.requests = new Map(); // client id -> {resolve, reject} for talk_to_person, details, leave, rating
     this.lastSeen = null; // the newest server message id this page has received
-    this.replaying = false; // between "welcome" and the first "status" the bridge replays stored messages
-    this.replayIsPartial = false; // the current replay continues from lastSeen (a reconnect, not a reload)
     this.awaitingWelcome = false;
     this.lastReadSent = null;
     this.timers = { botTyping: null, agentTyping: null, customerIdle: null };
@@ -220,7 +218,6 @@ export class ChatWidget {
   /** The first frame of every connection: resume the stored conversation, from the last message seen. */
   hello() {
     this.awaitingWelcome = true;
-    this.replayIsPartial = Boolean(this.lastSeen);
     const stored = this.storage.conversation;
     if (!stored) return { type: "hello", data: {} };
     const data = { conversation_id: stored.conversationId, token: stored.token };
@@ -267,7 +264,6 @@ export class ChatWidget {
 
   welcomed({ conversation_id: conversationId, token }) {
     this.awaitingWelcome = false;
-    this.replaying = true;
     const stored = this.storage.conversation;
     if (!stored || stored.conversationId !== conversationId) {
       this.storage.conversation = { conversationId, token };
@@ -311,7 +307,7 @@ export class ChatWidget {
     if (!this.lastSeen || compareMessageIds(id, this.lastSeen) > 0) this.lastSeen = id;
     this.messages.set(id, message);
     if (message.kind === "customer") {
-      this.customerMessage(message);
+      this.customerMessage(message, typeof data.client_id === "string" ? data.client_id : "");
     } else {
       if (message.kind !== "agent") this.hideBotTyping();
       if (message.kind === "agent") this.agentTyping(false);
@@ -324,16 +320,11 @@ export class ChatWidget {
   }
 
   /**
-   * The bridge echoes every customer message (other tabs see them too). The
-   * echo of our own pending message carries no client id: the oldest pending
-   * message with the same text takes it, and its ack confirms or corrects it.
-   * A full replay after a reload is not matched: those messages are older
-   * than anything still pending, and the pending ones' acks arrive after it.
+   * The bridge echoes every customer message (other tabs see them too) with
+   * the id its sender gave it: the echo of our own pending message replaces it.
    */
-  customerMessage(message) {
-    const matchable = !this.replaying || this.replayIsPartial;
-    const mine = matchable && this.pending.find((item) => !item.serverId && item.text === message.text
-      && (item.payload || "") === (message.data.payload || ""));
+  customerMessage(message, clientId) {
+    const mine = clientId && this.pending.find((item) => item.clientId === clientId && !item.serverId);
     if (mine) {
       mine.serverId = message.id;
       this.view.promotePending(mine.clientId, message);
@@ -363,7 +354,7 @@ export class ChatWidget {
     const messageId = data.message_id;
     if (typeof messageId !== "string" || item.serverId === messageId) return;
     if (this.messages.has(messageId)) {
-      // Already shown (replayed, or another pending message took its echo).
+      // Already shown: its echo came first (e.g. replayed after a reload).
       if (!item.serverId) this.view.removePending(clientId);
       return;
     }
@@ -400,7 +391,6 @@ export class ChatWidget {
   // ---- status, unread, typing ------------------------------------------------
 
   statusChanged(status) {
-    this.replaying = false;
     if (!status || typeof status.state !== "string") return;
     const before = this.status.state;
     this.status = status;
