@@ -868,7 +868,7 @@ class ConversationTab {
       this.view.updateAttention();
     }
     if (message.kind === "agent") {
-      if (message.data && message.data.agent === this.view.agent) this.settlePending(id, message.text);
+      if (message.data && message.data.agent === this.view.agent) this.settlePending(message);
       this.refreshReceipt();
     }
     if (this.stickToBottom) this.scrollToEnd();
@@ -933,7 +933,7 @@ class ConversationTab {
     this.scrollToEnd();
     this.view.request("message", { conversation_id: this.id, text }, id).then((data) => {
       pending.serverId = data.message_id;
-      if (this.messages.has(data.message_id)) this.settlePending(data.message_id, text);
+      if (this.messages.has(data.message_id)) this.settlePending(this.messages.get(data.message_id).message);
       else element.querySelector(".msg-status").textContent = "Sent";
     }, (error) => {
       element.classList.add("is-failed");
@@ -942,13 +942,15 @@ class ConversationTab {
   }
 
   /** The stored copy of a sent message arrived: the "sending…" copy goes. */
-  settlePending(serverId, text) {
-    let match = [...this.pending].find(([, pending]) => pending.serverId === serverId);
-    // The stored message can arrive before its ack; then it is the oldest unacknowledged one with this text.
-    if (!match) match = [...this.pending].find(([, pending]) => !pending.serverId && pending.text === text);
-    if (!match) return;
-    match[1].element.remove();
-    this.pending.delete(match[0]);
+  settlePending(message) {
+    // A bridge that echoes the sender's id (client_id) names the copy exactly; otherwise the
+    // ack's message id does, and before the ack the oldest unacknowledged copy with this text.
+    const key = this.pending.has(message.client_id) ? message.client_id
+      : [...this.pending.keys()].find((id) => this.pending.get(id).serverId === message.id)
+        || [...this.pending.keys()].find((id) => !this.pending.get(id).serverId && this.pending.get(id).text === message.text);
+    if (!key) return;
+    this.pending.get(key).element.remove();
+    this.pending.delete(key);
   }
 
   // ---- signals ----------------------------------------------------------------
