@@ -500,7 +500,9 @@ def test_two_conversations_in_two_tabs_with_unread_counters(ann, customers):
 
     ann.reply("Yes, I'm here.")
     assert first.expect("message", kind="agent")["data"]["text"] == "Yes, I'm here."
-    ann.tab("Refund not showing").click()
+    card_tab.press("ArrowRight")  # tabs follow the arrow keys
+    expect(ann.tab("Refund not showing")).to_be_focused()
+    expect(ann.tab("Refund not showing")).to_have_attribute("aria-selected", "true")
     ann.reply("I'm checking your refund.")
     assert second.expect("message", kind="agent")["data"]["text"] == "I'm checking your refund."
     assert [m["data"]["text"] for m in first.client.messages("agent")] == [], "each reply reaches its own customer only"

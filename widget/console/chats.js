@@ -809,7 +809,8 @@ class ConversationTab {
     const handoff = data.handoff || {};
     const topic = humanize(handoff.topic);
     this.tabTitle.textContent = topic || reasonLabel(data.reason);
-    this.heading.textContent = this.tabTitle.textContent;
+    // Without a topic the reason is the chip below the heading already.
+    this.heading.textContent = topic || "Customer chat";
     replaceChildren(this.headMeta,
       h("span", { class: `chip reason reason-${data.reason || "unknown"}` }, reasonLabel(data.reason)),
       h("span", { class: "meta-item" }, h("span", { class: "visually-hidden" }, "Conversation "), shortId(this.id)));
