@@ -188,7 +188,7 @@ class ChatsView {
     this.activeId = null;
     this.pendingClaims = new Set();
     this.waiters = new Map();
-    this.restoring = false;
+    this.restoring = null; // ids of conversations re-sent after a (re)connection, while they arrive
 
     this.transport = new Transport(socketUrl("/ws/agent", session.token));
     watchConnection(this.transport);
@@ -317,13 +317,20 @@ class ChatsView {
   }
 
   /**
-   * After "canned" the bridge sends the conversations this agent already serves;
-   * it answers a question only after them, so anything later was transferred here.
+   * After "canned" the bridge sends the conversations this agent serves; it answers a
+   * question only after them. So a conversation arriving later was transferred here, and
+   * a tab the bridge did not send again is no longer this agent's (closed in another
+   * window, or requeued while this one was disconnected too long).
    */
   awaitRestoredConversations() {
-    this.restoring = true;
-    const done = () => { this.restoring = false; };
-    this.ask("queue", {}).then(done, done);
+    const restored = new Set();
+    this.restoring = restored;
+    this.ask("queue", {}).then(() => {
+      this.restoring = null;
+      for (const id of [...this.conversations.keys()]) {
+        if (!restored.has(id)) this.release(id);
+      }
+    }, () => { this.restoring = null; });
   }
 
   signal(type, data) {
@@ -353,6 +360,7 @@ class ChatsView {
       this.panels.append(tab.panel);
     }
     const claimedHere = this.pendingClaims.delete(tab.id);
+    if (this.restoring) this.restoring.add(tab.id);
     const transferredHere = isNew && !claimedHere && !this.restoring;
     if (claimedHere || !this.activeId) this.activate(tab.id, claimedHere);
     else if (transferredHere) tab.markArrived();
