@@ -554,6 +554,11 @@ def test_a_lost_connection_is_shown_and_recovered_without_duplicates_or_lost_rep
     expect(ann.page.get_by_role("banner").get_by_role("status")).to_have_text("Reconnecting…")
     ann.reply("Sorry, my connection dropped.")
     expect(ann.transcript.locator(".msg-agent.is-pending")).to_contain_text("Sending…")
+    ann.page.get_by_role("button", name="Log out").click()
+    unsent = ann.page.get_by_role("dialog", name="Log out without sending?")
+    expect(unsent).to_contain_text("1 message or action has not reached the server yet")
+    unsent.get_by_role("button", name="Cancel").click()
+    expect(ann.page.get_by_role("button", name="Log out")).to_be_visible()
     customer.say("Are you there?")
 
     network_back_and_retry_now(ann.page)

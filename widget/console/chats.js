@@ -499,6 +499,18 @@ class ChatsView {
   }
 
   async confirmLeave() {
+    // A message or a close just sent is finished by the bridge only if the socket stays until its ack.
+    const deadline = Date.now() + TIMING.logoutGraceMs;
+    while (this.transport.pending().length && Date.now() < deadline) {
+      await new Promise((resolve) => { setTimeout(resolve, 100); });
+    }
+    const unsent = this.transport.pending().length;
+    if (unsent && !(await confirmDialog({
+      title: "Log out without sending?",
+      text: `${unsent} message${unsent > 1 ? "s or actions have" : " or action has"} not reached the server yet, and will be lost.`,
+      confirm: "Log out",
+      danger: true,
+    }))) return false;
     const count = this.conversations.size;
     if (!count) return true;
     return confirmDialog({

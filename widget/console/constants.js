@@ -23,6 +23,8 @@ export const TIMING = {
   // Read receipts wait for a transcript replay to finish, so one receipt covers it.
   readReceiptDelayMs: 400,
   toastMs: 6000,
+  // Logging out waits this long for sends the bridge has not acknowledged yet.
+  logoutGraceMs: 3000,
 };
 
 export const LIMITS = {
