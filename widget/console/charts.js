@@ -83,8 +83,8 @@ function legendOf(series) {
 export function groupedColumns({ title, description, categories, categoryNames, series, labelEvery = 1 }) {
   const table = dataTable(title, ["", ...series.map((entry) => entry.name)],
     categories.map((category, index) => [categoryNames[index], ...series.map((entry) => entry.values[index])]));
-  const width = 760;
-  const height = 240;
+  const width = 960;
+  const height = 260;
   const margin = { top: 12, right: 8, bottom: 28, left: 40 };
   const plotWidth = width - margin.left - margin.right;
   const plotHeight = height - margin.top - margin.bottom;
