@@ -825,7 +825,6 @@ class ConversationTab {
   }
 
   update(data) {
-    this.meta = data;
     const handoff = data.handoff || {};
     const topic = humanize(handoff.topic);
     this.tabTitle.textContent = topic || reasonLabel(data.reason);
