@@ -900,8 +900,7 @@ class ConversationTab {
       const element = this.messages.get(id).element;
       if (element) return element;
     }
-    const firstPending = this.pending.values().next().value;
-    return firstPending ? firstPending.element : null;
+    return this.pending.values().next().value || null;
   }
 
   renderMessage(message) {
@@ -946,31 +945,25 @@ class ConversationTab {
       h("div", { class: "msg-meta" }, h("span", { class: "msg-author" }, "You")),
       h("div", { class: "msg-bubble" }, h("p", { class: "msg-text" }, text)),
       h("p", { class: "msg-status" }, "Sending…"));
-    const pending = { text, element, serverId: null };
-    this.pending.set(id, pending);
+    this.pending.set(id, element);
     this.list.append(element);
     this.stickToBottom = true;
     this.scrollToEnd();
-    this.view.request("message", { conversation_id: this.id, text }, id).then((data) => {
-      pending.serverId = data.message_id;
-      if (this.messages.has(data.message_id)) this.settlePending(this.messages.get(data.message_id).message);
-      else element.querySelector(".msg-status").textContent = "Sent";
+    this.view.request("message", { conversation_id: this.id, text }, id).then(() => {
+      // Usually the stored copy has replaced this one already; if not, it is on its way.
+      element.querySelector(".msg-status").textContent = "Sent";
     }, (error) => {
       element.classList.add("is-failed");
       element.querySelector(".msg-status").textContent = `Not sent: ${describeError(error)}`;
     });
   }
 
-  /** The stored copy of a sent message arrived: the "sending…" copy goes. */
+  /** The stored copy of a sent message arrived (named by the id it was sent with): the "sending…" copy goes. */
   settlePending(message) {
-    // A bridge that echoes the sender's id (client_id) names the copy exactly; otherwise the
-    // ack's message id does, and before the ack the oldest unacknowledged copy with this text.
-    const key = this.pending.has(message.client_id) ? message.client_id
-      : [...this.pending.keys()].find((id) => this.pending.get(id).serverId === message.id)
-        || [...this.pending.keys()].find((id) => !this.pending.get(id).serverId && this.pending.get(id).text === message.text);
-    if (!key) return;
-    this.pending.get(key).element.remove();
-    this.pending.delete(key);
+    const element = this.pending.get(message.client_id);
+    if (!element) return;
+    element.remove();
+    this.pending.delete(message.client_id);
   }
 
   // ---- signals ----------------------------------------------------------------
