@@ -325,7 +325,10 @@ class AgentConnection(Connection):
         await self.deliver(conversation_id)
 
     async def detach(self, conversation_id: str) -> None:
-        await self.unwatch(self.bridge.store.live_channel(conversation_id))
+        channel = self.bridge.store.live_channel(conversation_id)
+        if channel not in self._subscriptions:
+            return  # released already (its own action and the state change both say so)
+        await self.unwatch(channel)
         self.last_sent.pop(conversation_id, None)
         await self.send(Envelope("released", None, {"conversation_id": conversation_id}))
 
@@ -433,6 +436,24 @@ class SupervisorConnection(Connection):
         await super().close()
 
 
+async def _finish_even_if_disconnected(request: Awaitable[None]) -> None:
+    """Sanic cancels a handler when its client goes away; the request itself still
+    finishes (a state change and its notices, the bot's answer), only the replies
+    to that socket are lost."""
+    task = asyncio.ensure_future(request)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.add_done_callback(_log_failure)
+        raise
+
+
+def _log_failure(task: "asyncio.Future[None]") -> None:
+    if not task.cancelled() and isinstance(task.exception(), Exception) and not isinstance(
+            task.exception(), (ConnectionClosed, HandoffError)):
+        logger.error("a request from a client who left failed", exc_info=task.exception())
+
+
 async def _serve(connection: Connection, handlers: Dict[str, Callable[[Envelope], Awaitable[None]]]) -> None:
     """Read envelopes until the socket closes; every failure is answered, never fatal."""
     while True:
@@ -442,7 +463,7 @@ async def _serve(connection: Connection, handlers: Dict[str, Callable[[Envelope]
             handler = handlers.get(envelope.type)
             if handler is None:
                 raise UnknownMessageType(f"unknown message type {envelope.type!r}; known: {sorted(handlers)}")
-            await handler(envelope)
+            await _finish_even_if_disconnected(handler(envelope))
         except ConnectionClosed:
             return
         except HandoffError as error:

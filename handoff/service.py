@@ -317,6 +317,8 @@ class Bridge:
     async def claim(self, agent: str, conversation_id: str) -> Conversation:
         profile = await self.agents.profile(agent)
         waiting = await self.store.load(conversation_id)
+        if waiting.state is State.AGENT and waiting.agent == agent:
+            return waiting  # a resent claim (e.g. after a reconnect) by the agent who has it
         if not visible_to(waiting.group, profile["groups"]):
             raise InvalidTransition(f"this chat is for the {waiting.group} team")
         queued_at = await self.store.queued_at(conversation_id)

@@ -201,3 +201,34 @@ def test_the_browser_files_are_served_with_the_right_headers(bridge):
 
     assert requests.get(f"http://{bridge}/widget/../handoff/settings.py", timeout=10).status_code in (400, 404)
     assert requests.get(f"http://{bridge}/widget/nothing-here.js", timeout=10).status_code == 404
+
+
+def test_a_resent_claim_by_the_agent_who_has_it_is_acknowledged_again(bridge):
+    async def scenario() -> None:
+        customer, agent = await claimed(bridge)
+        await agent.send("claim", {"conversation_id": customer.conversation_id}, id="claim")
+        assert (await agent.expect("ack", conversation_id=customer.conversation_id))["id"] == "claim"
+        await agent.send("close", {"conversation_id": customer.conversation_id}, id="close")
+        await agent.expect("ack", conversation_id=customer.conversation_id)
+        await asyncio.sleep(0.3)
+        await agent.send("queue", id="flush")
+        await agent.expect("queue")
+        released = [e for e in agent.received if e["type"] == "released"]
+        assert len(released) == 1, "released once, though both the close and the state change say so"
+        await customer.close()
+        await agent.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_close_finishes_even_when_the_agent_disconnects_at_once(bridge):
+    async def scenario() -> None:
+        for _ in range(4):
+            customer, agent = await claimed(bridge)
+            await agent.send("close", {"conversation_id": customer.conversation_id}, id="close")
+            await agent.expect("released")
+            await agent.ws.close()  # gone while the bridge is still carrying the close out
+            await customer.expect("message", kind="system", text="How did we do? Please rate this chat from 1 to 5.")
+            await customer.close()
+
+    asyncio.run(scenario())
