@@ -25,13 +25,15 @@ SCREENSHOT_DIR = os.environ.get("SCREENSHOT_DIR", "")
 STEP_TIMEOUT_MS = 15_000
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API runs an event loop in the main thread
+# while it is open, which the other tests' asyncio.run() must not find.
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
     yield browser
