@@ -75,7 +75,7 @@ if [ -z "$agents" ]; then
     --roles agent,supervisor >/dev/null
   agents=demo
 fi
-demo_login=""
+demo_login="log in with an account from  make agent NAME=..."
 if [ -f "$DEMO_ACCOUNT_FILE" ] && [[ ", $agents, " == *", demo, "* ]]; then
   demo_login="log in as demo / $(cat "$DEMO_ACCOUNT_FILE")"
 fi
