@@ -6,16 +6,18 @@ the screenshots the tests take at the key screens.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import threading
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Coroutine, Iterator
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from tests.handoff.conftest import AGENT_PASSWORD, add_agent, running_bridge
+from tests.handoff.conftest import AGENT_PASSWORD, Client, add_agent, running_bridge
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
@@ -48,6 +50,61 @@ def site(redis_url: str, rasa_url: str) -> Iterator[str]:
     add_agent(redis_url, prefix, "sue", "--roles", "agent,supervisor")
     with running_bridge(redis_url, rasa_url, "bridge-web", prefix, HANDOFF_AGENT_GRACE_SECONDS="30") as address:
         yield f"http://{address}"
+
+
+@pytest.fixture(scope="package")
+def address(site: str) -> str:
+    """The bridge's host:port, for websocket clients."""
+    return site.removeprefix("http://")
+
+
+class BackgroundLoop:
+    """An asyncio event loop in a thread: websocket clients live there while Playwright's sync API runs here."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coroutine: Coroutine[Any, Any, Any], timeout: float = 45.0) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        self.loop.close()
+
+
+@pytest.fixture(scope="package")
+def background_loop() -> Iterator[BackgroundLoop]:
+    loop = BackgroundLoop()
+    yield loop
+    loop.stop()
+
+
+async def close_chat(agent: Client, conversation_id: str) -> None:
+    await agent.send("close", {"conversation_id": conversation_id}, id=f"close-{conversation_id}")
+    await agent.acknowledged(f"close-{conversation_id}")
+
+
+async def tidy_bridge(address: str) -> None:
+    """Closes every chat ann and sue still serve and empties the queue, so the next test starts clean."""
+    for name in ("ann", "sue"):
+        agent = await Client.agent(address, name)
+        try:
+            await agent.send("queue", {}, id="tidy-queue")
+            # The reply comes after the conversations this agent serves.
+            queue = await agent.next_matching(lambda envelope: envelope["type"] == "queue" and envelope["id"] == "tidy-queue",
+                                             "the queue", 30)
+            served = [envelope["data"]["conversation_id"] for envelope in agent.received if envelope["type"] == "conversation"]
+            for conversation_id in served:
+                await close_chat(agent, conversation_id)
+            for item in queue["data"]["items"]:
+                await agent.send("claim", {"conversation_id": item["conversation_id"]}, id=f"tidy-claim-{item['conversation_id']}")
+                await agent.acknowledged(f"tidy-claim-{item['conversation_id']}")
+                await close_chat(agent, item["conversation_id"])
+        finally:
+            await agent.close()
 
 
 def new_context(browser: Browser, **options: object) -> BrowserContext:

@@ -8,15 +8,15 @@ served), so the next one starts from a known queue.
 
 from __future__ import annotations
 
-import asyncio
 import re
-import threading
-from typing import Any, Coroutine, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
-from tests.browser.conftest import log_in, new_context, screenshot, watch_for_errors
+from tests.browser.conftest import (
+    BackgroundLoop, close_chat, log_in, new_context, screenshot, tidy_bridge, watch_for_errors,
+)
 from tests.handoff.conftest import Client
 
 TITLE = "Support console"
@@ -25,23 +25,6 @@ CANNED_INTRO = ("Hi, I'm ann from the support team. I've read your conversation 
 
 
 # ---- customers on real websockets, driven from the sync tests ------------------------
-
-
-class BackgroundLoop:
-    """An asyncio event loop in a thread: the websocket clients live there while Playwright runs here."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coroutine: Coroutine[Any, Any, Any], timeout: float = 45.0) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-        self.loop.close()
 
 
 def message_order(message_id: str) -> tuple:
@@ -70,10 +53,7 @@ class Customer:
         """Sends a message; returns its server message id (from the ack)."""
         async def say_and_wait() -> str:
             key = await self.client.say(text)
-            while True:
-                ack = await self.client.expect("ack")
-                if ack["id"] == key:
-                    return ack["data"]["message_id"]
+            return (await self.client.acknowledged(key))["data"]["message_id"]
 
         return self.loop.run(say_and_wait())
 
@@ -94,20 +74,13 @@ class Customer:
         self.expect("status", state="queued")
 
 
-@pytest.fixture(scope="module")
-def background_loop() -> Iterator[BackgroundLoop]:
-    loop = BackgroundLoop()
-    yield loop
-    loop.stop()
-
-
 @pytest.fixture
-def customers(background_loop: BackgroundLoop, site: str) -> Iterator[Any]:
+def customers(background_loop: BackgroundLoop, address: str) -> Iterator[Any]:
     """Opens customer conversations on the test's bridge; closes their sockets afterwards."""
     opened: List[Customer] = []
 
     def open_customer() -> Customer:
-        customer = Customer(background_loop, background_loop.run(Client.customer(address(site))))
+        customer = Customer(background_loop, background_loop.run(Client.customer(address)))
         opened.append(customer)
         return customer
 
@@ -116,52 +89,10 @@ def customers(background_loop: BackgroundLoop, site: str) -> Iterator[Any]:
         background_loop.run(customer.client.close())
 
 
-def address(site: str) -> str:
-    return site.removeprefix("http://")
-
-
-async def tidy_bridge(site: str) -> None:
-    """Closes every chat ann and sue still serve and empties the queue, for the next test."""
-    for name in ("ann", "sue"):
-        agent = await Client.agent(address(site), name)
-        try:
-            await agent.send("queue", {}, id="tidy-queue")
-            while True:  # the reply comes after the conversations this agent serves
-                queue = await agent.expect("queue")
-                if queue["id"] == "tidy-queue":
-                    break
-            served = [envelope["data"]["conversation_id"] for envelope in agent.received if envelope["type"] == "conversation"]
-            for conversation_id in served:
-                await close(agent, conversation_id)
-            for item in queue["data"]["items"]:
-                await agent.send("claim", {"conversation_id": item["conversation_id"]}, id=f"tidy-claim-{item['conversation_id']}")
-                await agent.expect("conversation", conversation_id=item["conversation_id"])
-                await close(agent, item["conversation_id"])
-        finally:
-            await agent.close()
-
-
-async def close(agent: Client, conversation_id: str) -> None:
-    await agent.send("close", {"conversation_id": conversation_id}, id=f"close-{conversation_id}")
-    await acknowledged(agent, f"close-{conversation_id}")
-
-
-async def acknowledged(agent: Client, request_id: str) -> None:
-    """Waits for the ack of that request: only then has the bridge carried out all it entails.
-
-    ("released" can come first, and the bridge drops the rest of the work, e.g. asking the
-    customer for a rating, when the socket closes before the ack.)
-    """
-    while True:
-        reply = await agent.expect("ack")
-        if reply["id"] == request_id:
-            return
-
-
 @pytest.fixture(autouse=True)
-def tidy(background_loop: BackgroundLoop, site: str) -> Iterator[None]:
+def tidy(background_loop: BackgroundLoop, address: str) -> Iterator[None]:
     yield
-    background_loop.run(tidy_bridge(site), timeout=90)
+    background_loop.run(tidy_bridge(address), timeout=90)
 
 
 # ---- the console ---------------------------------------------------------------------
@@ -713,7 +644,7 @@ def hourly_totals(page: Page) -> List[int]:
     }""")
 
 
-def test_the_supervisor_dashboard_updates_live(sue, customers, background_loop, site):
+def test_the_supervisor_dashboard_updates_live(sue, customers, background_loop, address):
     page = sue.page
     page.get_by_role("button", name="Dashboard").click()
     expect(page.get_by_role("heading", name="Dashboard", level=1)).to_be_visible()
@@ -738,10 +669,10 @@ def test_the_supervisor_dashboard_updates_live(sue, customers, background_loop, 
     assert hourly_totals(page) == [conversations + 1, handoffs + 1]
 
     async def claim_and_close() -> None:
-        agent = await Client.agent(address(site), "ann")
+        agent = await Client.agent(address, "ann")
         await agent.send("claim", {"conversation_id": customer.conversation_id}, id="claim")
-        await acknowledged(agent, "claim")
-        await close(agent, customer.conversation_id)
+        await agent.acknowledged("claim")
+        await close_chat(agent, customer.conversation_id)
         await agent.close()
 
     background_loop.run(claim_and_close())

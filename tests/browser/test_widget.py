@@ -7,20 +7,18 @@ queue positions are exact.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import re
-import threading
 import time
 import uuid
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
-import websockets
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.browser.conftest import STEP_TIMEOUT_MS, new_context, screenshot, watch_for_errors
-from tests.handoff.conftest import Client, login
+from tests.browser.conftest import (
+    STEP_TIMEOUT_MS, BackgroundLoop, close_chat, new_context, screenshot, tidy_bridge, watch_for_errors,
+)
+from tests.handoff.conftest import Client
 
 expect.set_options(timeout=STEP_TIMEOUT_MS)
 
@@ -49,30 +47,13 @@ STORED_CONVERSATION = """() => {
 # ---- driving websocket clients from sync tests --------------------------------
 
 
-class Loop:
-    """An asyncio loop on its own thread: the sync Playwright tests drive websocket clients through it."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coroutine: Any, timeout: float = 45.0) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=5)
-        self.loop.close()
-
-
 class Agent:
     """A real agent on /ws/agent (what the console does), driven step by step."""
 
-    def __init__(self, loop: Loop, address: str, name: str) -> None:
-        self.loop = loop
+    def __init__(self, background_loop: BackgroundLoop, address: str, name: str) -> None:
+        self.loop = background_loop
         self.name = name
-        self.client: Client = loop.run(Client.agent(address, name))
+        self.client: Client = background_loop.run(Client.agent(address, name))
         self.serving: set = set()
 
     def expect(self, envelope_type: str, **match: Any) -> Dict[str, Any]:
@@ -90,18 +71,10 @@ class Agent:
         """The stored message's id."""
         key = uuid.uuid4().hex
         self.send("message", {"conversation_id": conversation_id, "text": text}, id=key)
-
-        async def acked() -> Dict[str, Any]:
-            while True:
-                ack = await self.client.expect("ack")
-                if ack["id"] == key:
-                    return ack
-
-        return self.loop.run(acked())["data"]["message_id"]
+        return self.loop.run(self.client.acknowledged(key))["data"]["message_id"]
 
     def close_chat(self, conversation_id: str) -> None:
-        self.send("close", {"conversation_id": conversation_id}, id=uuid.uuid4().hex)
-        self.expect("ack", conversation_id=conversation_id)
+        self.loop.run(close_chat(self.client, conversation_id))
         self.serving.discard(conversation_id)
 
     def leave(self) -> None:
@@ -111,29 +84,13 @@ class Agent:
         self.loop.run(self.client.close())
 
 
-async def _drain_queue(address: str) -> None:
-    """Takes every waiting conversation out of the queue (claim and close), as sue."""
-    sweeper = await Client.agent(address, "sue")
-    try:
-        queue = await sweeper.expect("queue")
-        for item in queue["data"]["items"]:
-            conversation_id = item["conversation_id"]
-            await sweeper.send("claim", {"conversation_id": conversation_id}, id=uuid.uuid4().hex)
-            await sweeper.expect("ack", conversation_id=conversation_id)
-            await sweeper.send("close", {"conversation_id": conversation_id}, id=uuid.uuid4().hex)
-            await sweeper.expect("ack", conversation_id=conversation_id)
-    finally:
-        await sweeper.close()
-
-
 async def _dashboard(address: str) -> Dict[str, Any]:
     """The supervisors' dashboard (sue is a supervisor): agents online, ratings."""
-    token = login(address, "sue").json()["token"]
-    async with websockets.connect(f"ws://{address}/ws/supervisor?token={token}") as socket:
-        while True:
-            envelope = json.loads(await asyncio.wait_for(socket.recv(), 10))
-            if envelope["type"] == "dashboard":
-                return envelope["data"]
+    supervisor = await Client.agent(address, "sue", "supervisor")
+    try:
+        return (await supervisor.expect("dashboard", timeout=10))["data"]
+    finally:
+        await supervisor.close()
 
 
 async def _transcript(address: str, conversation: Dict[str, str]) -> List[Dict[str, Any]]:
@@ -146,36 +103,24 @@ async def _transcript(address: str, conversation: Dict[str, str]) -> List[Dict[s
         await client.close()
 
 
-@pytest.fixture(scope="module")
-def loop() -> Iterator[Loop]:
-    runner = Loop()
-    yield runner
-    runner.close()
-
-
-@pytest.fixture
-def address(site: str) -> str:
-    return site.removeprefix("http://")
-
-
 @pytest.fixture(autouse=True)
-def empty_queue(loop: Loop, address: str) -> None:
+def empty_queue(background_loop: BackgroundLoop, address: str) -> None:
     """Every test starts with nobody waiting and nobody online."""
-    loop.run(_drain_queue(address))
-    wait_until_no_agent_is_online(loop, address)
+    background_loop.run(tidy_bridge(address), timeout=90)
+    wait_until_no_agent_is_online(background_loop, address)
 
 
 @pytest.fixture
-def agent(loop: Loop, address: str) -> Iterator[Agent]:
-    online = Agent(loop, address, "ann")
+def agent(background_loop: BackgroundLoop, address: str) -> Iterator[Agent]:
+    online = Agent(background_loop, address, "ann")
     yield online
     online.leave()
 
 
-def wait_until_no_agent_is_online(loop: Loop, address: str) -> None:
+def wait_until_no_agent_is_online(background_loop: BackgroundLoop, address: str) -> None:
     """Agents' presence ends when the bridge has handled their disconnect, a moment after it."""
     deadline = time.monotonic() + 10
-    while loop.run(_dashboard(address))["now"]["agents_online"]:
+    while background_loop.run(_dashboard(address))["now"]["agents_online"]:
         assert time.monotonic() < deadline, "an agent is still online"
         time.sleep(0.2)
 
@@ -230,9 +175,9 @@ def stored_conversation(page: Page) -> Dict[str, str]:
     return page.evaluate(STORED_CONVERSATION)
 
 
-def stored_messages(loop: Loop, address: str, page: Page) -> List[List[str]]:
+def stored_messages(background_loop: BackgroundLoop, address: str, page: Page) -> List[List[str]]:
     """The stored transcript as the widget shows it: [id, kind, text], without text-less bot replies."""
-    envelopes = loop.run(_transcript(address, stored_conversation(page)))
+    envelopes = background_loop.run(_transcript(address, stored_conversation(page)))
     return [[e["id"], e["data"]["kind"], e["data"]["text"]] for e in envelopes if e["data"]["text"]]
 
 
@@ -249,7 +194,7 @@ def computed(locator: Any, *properties: str) -> Dict[str, str]:
 # ---- tests ------------------------------------------------------------------------
 
 
-def test_the_demo_embeds_the_widget_which_connects_on_open_and_answers_questions(customer_context, site, loop, address):
+def test_the_demo_embeds_the_widget_which_connects_on_open_and_answers_questions(customer_context, site, background_loop, address):
     page = customer_context.new_page()
     errors = watch_for_errors(page)
     sockets: List[str] = []
@@ -297,16 +242,16 @@ def test_the_demo_embeds_the_widget_which_connects_on_open_and_answers_questions
     expect(bubbles(page, "customer")).to_have_text([CARD_QUESTION, "Yes"])
     expect(page.locator(".quick-replies:visible")).to_have_count(0)
 
-    stored = stored_messages(loop, address, page)
+    stored = stored_messages(background_loop, address, page)
     assert shown_messages(page) == stored
-    envelopes = loop.run(_transcript(address, stored_conversation(page)))
+    envelopes = background_loop.run(_transcript(address, stored_conversation(page)))
     customer_said = [(e["data"]["text"], e["data"]["data"].get("payload")) for e in envelopes if e["data"]["kind"] == "customer"]
     assert customer_said == [(CARD_QUESTION, None), ("Yes", "/affirm")], "the button's payload reaches the bot"
     assert not any("How can we help" in text for _, _, text in stored), "the greeting is not stored"
     assert errors == []
 
 
-def test_waiting_customers_see_their_place_and_can_add_details(customer_context, site, agent, loop, address):
+def test_waiting_customers_see_their_place_and_can_add_details(customer_context, site, agent, background_loop, address):
     page, errors = open_demo(customer_context, site)
     open_chat(page)
     expect(page.get_by_role("button", name="Talk to a person")).to_be_visible()
@@ -319,7 +264,7 @@ def test_waiting_customers_see_their_place_and_can_add_details(customer_context,
     expect(page.get_by_role("button", name="Talk to a person")).to_be_hidden()
     expect(page.locator(".queue__no-agents")).to_be_hidden()
     conversation_id = stored_conversation(page)["conversationId"]
-    assert loop.run(agent.client.queue_item(conversation_id))["reason"] == "requested"
+    assert background_loop.run(agent.client.queue_item(conversation_id))["reason"] == "requested"
     screenshot(page, "widget-queued")
 
     page.get_by_role("button", name="Add details").click()
@@ -327,14 +272,14 @@ def test_waiting_customers_see_their_place_and_can_add_details(customer_context,
     page.get_by_label("Phone number or email (optional)").fill("alex@example.com")
     page.get_by_role("button", name="Save details").click()
     expect(page.locator(".confirmation")).to_have_text("Thanks, the person who joins will see these details.")
-    item = loop.run(agent.client.queue_item(conversation_id))
+    item = background_loop.run(agent.client.queue_item(conversation_id))
     assert item["details"] == {"description": "Card ordered two weeks ago, still not here",
                                "contact": "alex@example.com"}
     expect(page.locator(".queue__position")).to_have_text("You're number 1 in the queue")
     assert errors == []
 
 
-def test_with_nobody_online_the_customer_leaves_a_callback_request(customer_context, site, loop, address):
+def test_with_nobody_online_the_customer_leaves_a_callback_request(customer_context, site, background_loop, address):
     page, errors = open_demo(customer_context, site)
     open_chat(page)
     say(page, "I want to talk to a person")
@@ -362,7 +307,7 @@ def test_with_nobody_online_the_customer_leaves_a_callback_request(customer_cont
     expect(page.get_by_role("button", name="Talk to a person")).to_be_visible()
 
     conversation_id = stored_conversation(page)["conversationId"]
-    reader = Agent(loop, address, "ann")
+    reader = Agent(background_loop, address, "ann")
     try:
         requests = reader.expect("requests")["data"]["items"]
     finally:
@@ -373,8 +318,8 @@ def test_with_nobody_online_the_customer_leaves_a_callback_request(customer_cont
     assert errors == []
 
 
-def test_an_agent_joins_chats_and_closes_and_the_customer_rates(customer_context, site, agent, loop, address):
-    ratings_before = loop.run(_dashboard(address))["csat"]["distribution"] or {}
+def test_an_agent_joins_chats_and_closes_and_the_customer_rates(customer_context, site, agent, background_loop, address):
+    ratings_before = background_loop.run(_dashboard(address))["csat"]["distribution"] or {}
     page, errors = open_demo(customer_context, site)
     open_chat(page)
     ask_about_the_card(page)
@@ -428,7 +373,7 @@ def test_an_agent_joins_chats_and_closes_and_the_customer_rates(customer_context
     expect(page.locator(".confirmation")).to_have_text("Thank you for your feedback!")
     expect(page.get_by_role("group", name="How did we do?")).to_be_hidden()
 
-    ratings_after = loop.run(_dashboard(address))["csat"]["distribution"]
+    ratings_after = background_loop.run(_dashboard(address))["csat"]["distribution"]
     assert ratings_after["4"] == ratings_before.get("4", 0) + 1
     page.reload()
     expect(notices(page, "closed")).to_be_visible()
@@ -436,7 +381,7 @@ def test_an_agent_joins_chats_and_closes_and_the_customer_rates(customer_context
     assert errors == []
 
 
-def test_a_reload_loses_nothing_and_keeps_the_queue_place(customer_context, site, loop, address):
+def test_a_reload_loses_nothing_and_keeps_the_queue_place(customer_context, site, background_loop, address):
     page, errors = open_demo(customer_context, site)
     open_chat(page)
     ask_about_the_card(page)
@@ -461,11 +406,11 @@ def test_a_reload_loses_nothing_and_keeps_the_queue_place(customer_context, site
         assert shown_messages(page) == before
     ids = [message_id for message_id, _, _ in before]
     assert len(ids) == len(set(ids))
-    assert stored_messages(loop, address, page) == before
+    assert stored_messages(background_loop, address, page) == before
     assert errors == []
 
 
-def test_a_network_drop_shows_a_banner_and_delivers_what_was_typed_exactly_once(customer_context, site, loop, address):
+def test_a_network_drop_shows_a_banner_and_delivers_what_was_typed_exactly_once(customer_context, site, background_loop, address):
     customer_context.add_init_script(TRACK_SOCKETS)
     page, errors = open_demo(customer_context, site)
     open_chat(page)
@@ -493,7 +438,7 @@ def test_a_network_drop_shows_a_banner_and_delivers_what_was_typed_exactly_once(
     expect(bubbles(page, "customer").filter(has_text="how do I top up my account")).to_have_count(1)
     expect(bubbles(page, "bot")).to_have_count(bot_answers + 2)  # the answer, and "did that help?"
 
-    stored = stored_messages(loop, address, page)
+    stored = stored_messages(background_loop, address, page)
     assert [text for _, kind, text in stored if kind == "customer"] == [CARD_QUESTION, "how do I top up my account"]
     assert shown_messages(page) == stored
     assert page.evaluate("window.__sockets.filter((socket) => socket.readyState === WebSocket.OPEN).length") == 1
@@ -550,7 +495,7 @@ def test_on_a_phone_the_chat_fills_the_screen(browser: Browser, site):
         context.close()
 
 
-def test_arabic_is_right_to_left_and_text_round_trips(customer_context, site, loop, address):
+def test_arabic_is_right_to_left_and_text_round_trips(customer_context, site, background_loop, address):
     page, errors = open_demo(customer_context, site, "?lang=ar")
     open_chat(page, "فتح المحادثة")
     root = page.locator(".root")
@@ -567,7 +512,7 @@ def test_arabic_is_right_to_left_and_text_round_trips(customer_context, site, lo
     expect(bubbles(page, "customer")).to_have_text([text])
     expect(bubbles(page, "customer")).to_have_attribute("dir", "auto")
     expect(bubbles(page, "bot").first).to_be_visible()
-    stored = [t for _, kind, t in stored_messages(loop, address, page) if kind == "customer"]
+    stored = [t for _, kind, t in stored_messages(background_loop, address, page) if kind == "customer"]
     assert stored == [text]
     # Mirrored: the launcher sits in the bottom-left corner, the header starts on the right.
     assert page.locator(".launcher").bounding_box()["x"] < 100

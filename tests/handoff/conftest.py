@@ -6,7 +6,7 @@ import asyncio
 import json
 import uuid
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 import requests
@@ -100,20 +100,32 @@ class Client:
 
     async def expect(self, envelope_type: str, /, timeout: float = 30.0, **match: Any) -> Dict[str, Any]:
         """The next envelope of this type whose data contains ``match`` (others are kept)."""
+        return await self.next_matching(
+            lambda envelope: envelope["type"] == envelope_type
+            and all(envelope["data"].get(k) == v for k, v in match.items()),
+            f"{envelope_type} {match}", timeout)
+
+    async def acknowledged(self, request_id: str, timeout: float = 30.0) -> Dict[str, Any]:
+        """The ack of the request sent with this id: the bridge has carried out all it entails."""
+        return await self.next_matching(lambda envelope: envelope["type"] == "ack" and envelope["id"] == request_id,
+                                f"ack of {request_id}", timeout)
+
+    async def next_matching(self, wanted: Callable[[Dict[str, Any]], bool], description: str, timeout: float) -> Dict[str, Any]:
+        """The next envelope ``wanted`` accepts, from those kept or new ones (the others are kept)."""
         for envelope in self.received:
-            if envelope["type"] == envelope_type and all(envelope["data"].get(k) == v for k, v in match.items()):
+            if wanted(envelope):
                 self.received.remove(envelope)
                 return envelope
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             remaining = deadline - asyncio.get_running_loop().time()
-            if remaining <= 0:
-                raise AssertionError(f"no {envelope_type} {match} within {timeout}s; got {self.received[-10:]}")
             try:
+                if remaining <= 0:
+                    raise asyncio.TimeoutError
                 envelope = json.loads(await asyncio.wait_for(self.ws.recv(), remaining))
             except asyncio.TimeoutError:
-                raise AssertionError(f"no {envelope_type} {match} within {timeout}s; got {self.received[-10:]}") from None
-            if envelope["type"] == envelope_type and all(envelope["data"].get(k) == v for k, v in match.items()):
+                raise AssertionError(f"no {description} within {timeout}s; got {self.received[-10:]}") from None
+            if wanted(envelope):
                 return envelope
             self.received.append(envelope)
 
