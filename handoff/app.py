@@ -449,9 +449,9 @@ async def _finish_even_if_disconnected(request: Awaitable[None]) -> None:
 
 
 def _log_failure(task: "asyncio.Future[None]") -> None:
-    if not task.cancelled() and isinstance(task.exception(), Exception) and not isinstance(
-            task.exception(), (ConnectionClosed, HandoffError)):
-        logger.error("a request from a client who left failed", exc_info=task.exception())
+    error = None if task.cancelled() else task.exception()
+    if error is not None and not isinstance(error, (ConnectionClosed, HandoffError)):
+        logger.error("a request from a client who left failed", exc_info=error)
 
 
 async def _serve(connection: Connection, handlers: Dict[str, Callable[[Envelope], Awaitable[None]]]) -> None:
@@ -540,25 +540,22 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
     @app.get("/metrics")
     async def prometheus(request: Request) -> HTTPResponse:
         bridge = bridge_of(request)
-        queue = await bridge.store.queue()
+        now = await bridge.right_now()
         handoffs = await bridge.store.redis.hgetall(bridge.store.key("stats", "handoffs"))
-        now = time.time() * 1000
         lines = [
             "# HELP handoff_queue_length Conversations waiting for an agent.",
             "# TYPE handoff_queue_length gauge",
-            f"handoff_queue_length {len(queue)}",
+            f"handoff_queue_length {now['queue_length']}",
             "# HELP handoff_queue_oldest_wait_seconds How long the oldest queued customer has waited.",
             "# TYPE handoff_queue_oldest_wait_seconds gauge",
-            f"handoff_queue_oldest_wait_seconds {max(((now - score) / 1000 for _, score in queue), default=0):.1f}",
+            f"handoff_queue_oldest_wait_seconds {now['oldest_wait_seconds']}",
             "# HELP handoff_handoffs_total Conversations handed to a person, by reason (all processes).",
             "# TYPE handoff_handoffs_total counter",
         ]
         lines += [f'handoff_handoffs_total{{reason="{k.decode()}"}} {int(v)}' for k, v in sorted(handoffs.items())]
-        serving = 0
-        for agent in await bridge.store.agents_serving():
-            serving += len(await bridge.serving(agent))
         lines += ["# HELP handoff_conversations_with_agents Conversations an agent is serving now.",
-                  "# TYPE handoff_conversations_with_agents gauge", f"handoff_conversations_with_agents {serving}"]
+                  "# TYPE handoff_conversations_with_agents gauge",
+                  f"handoff_conversations_with_agents {now['conversations_with_agents']}"]
         lines += ["# HELP handoff_process_events_total Messages relayed, errors, connections in this process.",
                   "# TYPE handoff_process_events_total counter"]
         lines += [f'handoff_process_events_total{{event="{k}"}} {v}' for k, v in sorted(bridge.metrics.items())]

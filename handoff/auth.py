@@ -63,15 +63,15 @@ class AgentDirectory:
         await self.redis.hset(self.key, name, json.dumps(record))
 
     async def profile(self, name: str) -> Dict[str, Any]:
-        """An agent's skill groups, how many chats they may serve at once, and their roles."""
+        """An account's skill groups, how many chats it may serve at once, and its roles
+        (none for an account that does not exist)."""
         raw = await self.redis.hget(self.key, name)
-        record = json.loads(raw) if raw else {}
-        return {"groups": record.get("groups", ["all"]), "max_chats": int(record.get("max_chats", 3)),
-                "roles": record.get("roles", ["agent"]) if raw else []}
+        return _profile(json.loads(raw)) if raw else {"groups": ["all"], "max_chats": 3, "roles": []}
 
     async def profiles(self) -> Dict[str, Dict[str, Any]]:
         """Every account's profile, by name (for the console's transfer list)."""
-        return {name: await self.profile(name) for name in await self.names()}
+        records = await self.redis.hgetall(self.key)
+        return {name.decode(): _profile(json.loads(raw)) for name, raw in sorted(records.items())}
 
     async def remove(self, name: str) -> bool:
         return bool(await self.redis.hdel(self.key, name))
@@ -87,6 +87,12 @@ class AgentDirectory:
         computed = await loop.run_in_executor(None, _hash_password, password[:1024], bytes.fromhex(record["salt"]))
         if raw is None or not hmac.compare_digest(computed, bytes.fromhex(record["hash"])):
             raise InvalidCredentials("wrong agent name or password")
+
+
+def _profile(record: Dict[str, Any]) -> Dict[str, Any]:
+    # Accounts stored before roles existed are agents.
+    return {"groups": record.get("groups", ["all"]), "max_chats": int(record.get("max_chats", 3)),
+            "roles": record.get("roles", ["agent"])}
 
 
 def _sign(secret: str, payload: bytes) -> str:

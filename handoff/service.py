@@ -30,7 +30,7 @@ from handoff.machine import (
     CustomerAskedForPerson, CustomerLeftRequest, CustomerRated, CustomerSaid, Effect, Enqueue, Event,
     HandedBack, Notify, State, StoreRating, Transferred, apply, handoff_in,
 )
-from handoff.routing import DEFAULT_GROUP, BusinessHours, group_for, visible_to, wait_estimate
+from handoff.routing import ALL_GROUPS, DEFAULT_GROUP, BusinessHours, group_for, visible_to, wait_estimate
 from handoff.settings import Settings
 from handoff.store import Store, StoredMessage
 
@@ -128,28 +128,36 @@ class Bridge:
         if await self.store.count_once(conversation_id, "counted", day, ["conversations", f"hour:{hour}:conversations"]):
             await self.store.publish(self.store.stats_channel, {})
 
-    async def _count_escalation(self, conversation_id: str, reason: Optional[str]) -> None:
-        """Every handoff by reason; each conversation once in ``escalated`` (not contained)."""
+    async def _count_escalation(self, conversation_id: str, handoff_reason: Optional[str]) -> None:
+        """The conversation reached people: once per conversation in ``escalated`` (not contained).
+
+        A handoff also counts by reason; a callback or message left instead is not a handoff.
+        """
         await self._count_conversation(conversation_id)
         day, hour = self.today()
-        await self.store.count(day, {"handoffs": 1, f"reason:{reason or 'requested'}": 1, f"hour:{hour}:handoffs": 1})
+        if handoff_reason is not None:
+            await self.store.count(day, {"handoffs": 1, f"reason:{handoff_reason}": 1, f"hour:{hour}:handoffs": 1})
         await self.store.count_once(conversation_id, "escalated", day, ["escalated"])
         await self.store.publish(self.store.stats_channel, {})
 
-    async def dashboard(self) -> Dict[str, Any]:
-        day, _ = self.today()
-        counters, waits = await self.store.day(day)
+    async def right_now(self) -> Dict[str, Any]:
+        """The queue and the agents at this moment (the dashboard and /metrics)."""
         queue = await self.store.queue()
         now_ms = time.time() * 1000
         serving = 0
         for agent in await self.store.agents_serving():
             serving += len(await self.serving(agent))
-        return summarise(day, counters, waits, {
+        return {
             "queue_length": len(queue),
             "oldest_wait_seconds": max((int((now_ms - queued_at) / 1000) for _, queued_at in queue), default=0),
             "agents_online": len(await self.store.online_agents()),
             "conversations_with_agents": serving,
-        })
+        }
+
+    async def dashboard(self) -> Dict[str, Any]:
+        day, _ = self.today()
+        counters, waits = await self.store.day(day)
+        return summarise(day, counters, waits, await self.right_now())
 
     async def append(self, conversation_id: str, kind: str, key: str, text: str = "",
                      data: Optional[Dict[str, Any]] = None, only_in: Optional[State] = None,
@@ -256,10 +264,7 @@ class Bridge:
             raise MalformedMessage("'contact' (a phone number or email) is needed so we can reply")
         await self.transition(conversation_id, CustomerLeftRequest(kind))
         await self.store.store_request(conversation_id, kind, clean)
-        await self._count_conversation(conversation_id)
-        day, _ = self.today()
-        if await self.store.count_once(conversation_id, "escalated", day, ["escalated"]):
-            await self.store.publish(self.store.stats_channel, {})
+        await self._count_escalation(conversation_id, handoff_reason=None)
         await self.store.publish(self.store.queue_channel, {"request": conversation_id})
 
     async def agents_available(self) -> bool:
@@ -272,7 +277,8 @@ class Bridge:
         conversation = await self.store.load(conversation_id)
         status: Dict[str, Any] = {"state": conversation.state.value}
         if conversation.state is State.QUEUED:
-            position = await self.store.position(conversation_id) or 1  # 1: claimed this instant
+            # None only when claimed between the two reads; the status that follows says so.
+            position = await self.store.position(conversation_id) or 1
             online = await self.store.online_agents() if self.hours.is_open(datetime.now(timezone.utc)) else []
             estimate = wait_estimate(position, await self.store.recent_waits(), len(online))
             status["position"] = position
@@ -359,7 +365,7 @@ class Bridge:
         for name, profile in profiles.items():
             if "agent" not in profile["roles"]:
                 continue
-            groups.update(group for group in profile["groups"] if group != "all")
+            groups.update(group for group in profile["groups"] if group != ALL_GROUPS)
             agents.append({"name": name, "groups": profile["groups"], "online": name in online,
                            "serving": len(await self.serving(name)), "max_chats": profile["max_chats"]})
         return {"agents": agents, "groups": sorted(groups)}
