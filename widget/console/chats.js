@@ -4,10 +4,11 @@
 // All protocol traffic goes through one Transport (docs/bridge-protocol.md);
 // the classes below only turn envelopes into DOM and clicks into sends.
 
-import { formatTime, h, replaceChildren } from "../shared/dom.js";
+import { h, linkified, replaceChildren, timeElement } from "../shared/dom.js";
+import { icon } from "../shared/icons.js";
 import { Transport, compareMessageIds, newId } from "../shared/transport.js";
 import {
-  LIMITS, STORAGE, TIMING, describeError, humanize, icon, reasonLabel, socketUrl,
+  LIMITS, STORAGE, TIMING, describeError, humanize, reasonLabel, socketUrl,
 } from "./constants.js";
 
 export function createChatsView(context) {
@@ -27,26 +28,6 @@ function formatWait(totalSeconds) {
 
 function shortId(conversationId) {
   return `#${conversationId.slice(0, 6)}`;
-}
-
-function timeElement(ms) {
-  const time = formatTime(ms);
-  return h("time", { datetime: time.iso, title: time.full }, time.short);
-}
-
-const LINK = /https?:\/\/[^\s<>"]+[^\s<>".,;:!?)]/g;
-
-/** Text with its web addresses as links; everything stays text nodes. */
-function linkify(text) {
-  const parts = [];
-  let last = 0;
-  for (const match of text.matchAll(LINK)) {
-    parts.push(text.slice(last, match.index));
-    parts.push(h("a", { href: match[0], target: "_blank", rel: "noopener noreferrer" }, match[0]));
-    last = match.index + match[0].length;
-  }
-  parts.push(text.slice(last));
-  return parts;
 }
 
 function percent(fraction) {
@@ -924,7 +905,7 @@ class ConversationTab {
     const element = h("li", { class: `msg msg-${message.kind}`, dataset: { id: message.id } },
       h("div", { class: "msg-meta" }, author, timeElement(message.ts)),
       h("div", { class: "msg-bubble" },
-        text ? h("p", { class: "msg-text" }, linkify(text)) : null,
+        text ? h("p", { class: "msg-text" }, linkified(text)) : null,
         Array.isArray(data.buttons) && data.buttons.length
           ? h("ul", { class: "msg-options", "aria-label": "Buttons offered" }, data.buttons.map((button) => h("li", {}, String(button.title || button.payload || ""))))
           : null,

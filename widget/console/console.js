@@ -6,10 +6,11 @@
 // content editors' "Teach" view means adding one entry to VIEWS.
 
 import { h, replaceChildren } from "../shared/dom.js";
+import { icon } from "../shared/icons.js";
 import { createChatsView } from "./chats.js";
 import { createDashboardView } from "./dashboard.js";
 import {
-  APP_TITLE, CONNECTION_REFUSALS, ERROR_TEXT, ROLE_LABELS, SESSION_ERRORS, STORAGE, STRINGS, TIMING, icon,
+  APP_TITLE, CONNECTION_REFUSALS, ERROR_TEXT, ROLE_LABELS, SESSION_ERRORS, STORAGE, STRINGS, TIMING,
 } from "./constants.js";
 
 const VIEWS = [
@@ -150,7 +151,7 @@ class ConnectionStatus {
     this.message = h("span", {});
     this.retry = h("button", { type: "button", class: "button small" }, "Retry now");
     this.banner = h("div", { class: "connection-banner", role: "alert", hidden: true },
-      icon("wifiOff"), this.message, this.retry);
+      icon("offline"), this.message, this.retry);
     this.retry.addEventListener("click", () => {
       for (const transport of this.states.keys()) transport.retryNow();
     });

@@ -4,34 +4,18 @@
 // `actions` callbacks, and the controller (widget.js) calls the methods here.
 // Every text is a text node (dom.js h()), never HTML.
 
-import { formatTime, h, replaceChildren } from "../shared/dom.js";
+import { h, linkified, replaceChildren, timeElement } from "../shared/dom.js";
 import { compareMessageIds } from "../shared/transport.js";
 import {
   COUNTDOWN_TICK_MS, COUNTER_VISIBLE_FROM, MAX_COMMENT_CHARACTERS, MAX_DETAIL_CHARACTERS, MAX_TEXT_CHARACTERS,
   MIN_CONTRAST, RATING_SCORES,
 } from "./constants.js";
-import { icon } from "./icons.js";
+import { icon } from "../shared/icons.js";
 import { contrastRatio, fill } from "./options.js";
 
 // Within this many pixels of the bottom, new messages keep the log scrolled down.
 const STICKY_SCROLL_PX = 80;
-const NOTICE_ICONS = { agent_joined: "person", back_to_bot: "assistant", agent_lost: "offline", closed: "check", request_stored: "check" };
-
-// Web addresses in messages become links; only http(s), so no "javascript:" ever becomes one.
-const WEB_ADDRESS = /\bhttps?:\/\/[^\s<>"']*[^\s<>"'.,;:!?)\]]/g;
-
-/** The text as text nodes, with web addresses as links that open in a new tab. */
-function linkified(text) {
-  const parts = [];
-  let last = 0;
-  for (const match of text.matchAll(WEB_ADDRESS)) {
-    parts.push(text.slice(last, match.index),
-      h("a", { href: match[0], target: "_blank", rel: "noopener noreferrer" }, match[0]));
-    last = match.index + match[0].length;
-  }
-  parts.push(text.slice(last));
-  return parts;
-}
+const NOTICE_ICONS = { agent_joined: "person", back_to_bot: "bot", agent_lost: "offline", closed: "check", request_stored: "check" };
 
 function hidden(text) {
   return h("span", { class: "visually-hidden" }, text);
@@ -488,8 +472,7 @@ export class ChatView {
   }
 
   timeElement(ms) {
-    const time = formatTime(ms, this.options.language);
-    return h("time", { class: "message__time", datetime: time.iso, title: time.full }, time.short);
+    return timeElement(ms, this.options.language, "message__time");
   }
 
   messageElement(message) {

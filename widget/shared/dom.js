@@ -54,3 +54,25 @@ export function formatTime(ms, locale) {
     iso: date.toISOString(),
   };
 }
+
+/** A <time> showing "14:05", with the full date and time as its tooltip. */
+export function timeElement(ms, locale, className = null) {
+  const time = formatTime(ms, locale);
+  return h("time", { class: className, datetime: time.iso, title: time.full }, time.short);
+}
+
+// Web addresses in messages become links; only http(s), so no "javascript:" ever becomes one.
+const WEB_ADDRESS = /\bhttps?:\/\/[^\s<>"']*[^\s<>"'.,;:!?)\]]/g;
+
+/** The text as text nodes, with web addresses as links that open in a new tab. */
+export function linkified(text) {
+  const parts = [];
+  let last = 0;
+  for (const match of text.matchAll(WEB_ADDRESS)) {
+    parts.push(text.slice(last, match.index),
+      h("a", { href: match[0], target: "_blank", rel: "noopener noreferrer" }, match[0]));
+    last = match.index + match[0].length;
+  }
+  parts.push(text.slice(last));
+  return parts;
+}
