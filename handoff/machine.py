@@ -63,6 +63,9 @@ class Conversation:
 @dataclass(frozen=True)
 class CustomerSaid:
     text: str
+    # The state when the message was stored: what was said to a person stays
+    # with people, even if the bot has the conversation back by now.
+    said_in: State
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,8 @@ def apply(conversation: Conversation, event: Event) -> Tuple[Conversation, List[
     state = conversation.state
 
     if isinstance(event, CustomerSaid):
+        if event.said_in in (State.QUEUED, State.AGENT):
+            return conversation, []
         if state is State.BOT:
             return conversation, [AskBot(event.text)]
         if state is State.CLOSED:

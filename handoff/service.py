@@ -32,7 +32,7 @@ from handoff.machine import (
 )
 from handoff.routing import ALL_GROUPS, DEFAULT_GROUP, BusinessHours, group_for, visible_to, wait_estimate
 from handoff.settings import Settings
-from handoff.store import Store, StoredMessage
+from handoff.store import Appended, Store, StoredMessage
 
 __all__ = ["Bridge"]
 
@@ -161,12 +161,12 @@ class Bridge:
 
     async def append(self, conversation_id: str, kind: str, key: str, text: str = "",
                      data: Optional[Dict[str, Any]] = None, only_in: Optional[State] = None,
-                     only_agent: str = "") -> Tuple[str, bool]:
-        message_id, added = await self.store.append(conversation_id, kind, key, text, data, only_in, only_agent)
-        if added:
+                     only_agent: str = "") -> Appended:
+        appended = await self.store.append(conversation_id, kind, key, text, data, only_in, only_agent)
+        if appended.added:
             self.metrics[f"messages_{kind}"] += 1
-            await self.store.publish(self.store.live_channel(conversation_id), {"message": message_id})
-        return message_id, added
+            await self.store.publish(self.store.live_channel(conversation_id), {"message": appended.id})
+        return appended
 
     # ---- customers ----------------------------------------------------------
 
@@ -180,12 +180,14 @@ class Bridge:
         is already in hand.
         """
         data = {"payload": payload} if payload else None
-        message_id, added = await self.append(conversation_id, "customer", f"customer:{key}", text, data)
+        message_id, added, said_in = await self.append(conversation_id, "customer", f"customer:{key}", text, data)
         if added:
             await self._count_conversation(conversation_id)
+        if said_in is None:
+            raise ConversationNotFound(f"no conversation {conversation_id}")
         # The marker lives in the conversation's idempotency hash, and expires with it.
         if await self.store.redis.hsetnx(self.store.key("idem", conversation_id), f"routed:{message_id}", 1):
-            _, effects = await self.transition(conversation_id, CustomerSaid(text))
+            _, effects = await self.transition(conversation_id, CustomerSaid(text, said_in))
             for effect in effects:
                 if isinstance(effect, AskBot):
                     await self._ask_bot(conversation_id, message_id, payload or effect.text)
@@ -338,9 +340,9 @@ class Bridge:
 
     async def agent_said(self, agent: str, conversation_id: str, text: str, key: str) -> str:
         """Stored only while this agent serves the conversation (checked atomically)."""
-        message_id, _ = await self.append(conversation_id, "agent", f"agent:{agent}:{key}", text, {"agent": agent},
-                                          only_in=State.AGENT, only_agent=agent)
-        return message_id
+        appended = await self.append(conversation_id, "agent", f"agent:{agent}:{key}", text, {"agent": agent},
+                                     only_in=State.AGENT, only_agent=agent)
+        return appended.id
 
     async def transfer(self, agent: str, conversation_id: str, to_agent: Optional[str], to_group: Optional[str]) -> None:
         if bool(to_agent) == bool(to_group):

@@ -30,28 +30,29 @@ import hashlib
 import json
 import time
 from dataclasses import replace
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from redis.asyncio import Redis
 
 from handoff.exceptions import AgentAtLimit, ConversationNotFound, InvalidTransition
 from handoff.machine import Conversation, State
 
-__all__ = ["Store", "StoredMessage"]
+__all__ = ["Appended", "Store", "StoredMessage"]
 
 StoredMessage = Dict[str, Any]
 # Ratings and left requests kept (the newest); older ones are for an export, not Redis.
 STREAM_CAP = 100_000
 
 _APPEND = """
+local state = redis.call('HGET', KEYS[3], 'state') or ''
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
-if existing then return {existing, 0} end
-if ARGV[3] ~= '' and redis.call('HGET', KEYS[3], 'state') ~= ARGV[3] then return {'', -1} end
-if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'agent') ~= ARGV[4] then return {'', -1} end
+if existing then return {existing, 0, state} end
+if ARGV[3] ~= '' and state ~= ARGV[3] then return {'', -1, state} end
+if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'agent') ~= ARGV[4] then return {'', -1, state} end
 local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 5))
 redis.call('HSET', KEYS[2], ARGV[1], id)
 for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
-return {id, 1}
+return {id, 1, state}
 """
 
 _COMMIT = """
@@ -91,6 +92,13 @@ return 1
 # Day counters are kept this long (for a month-over-month look).
 DAY_TTL_MS = 40 * 24 * 3600 * 1000
 MAX_WAITS_PER_DAY = 100_000
+
+
+class Appended(NamedTuple):
+    id: str
+    added: bool  # False: a retry of a message stored before
+    # Who the conversation was with when the message was stored (None: it has expired).
+    state: Optional[State]
 
 
 def _client_id(kind: str, key: str) -> str:
@@ -205,8 +213,8 @@ class Store:
     async def append(
         self, conversation_id: str, kind: str, client_key: str, text: str = "",
         data: Optional[Dict[str, Any]] = None, only_in: Optional[State] = None, only_agent: str = "",
-    ) -> Tuple[str, bool]:
-        """Add a message once per ``client_key``; returns (server id, newly added).
+    ) -> "Appended":
+        """Add a message once per ``client_key``.
 
         With ``only_in`` (and ``only_agent``) the message is stored only while the
         conversation is in that state (with that agent), checked in the same step:
@@ -214,13 +222,13 @@ class Store:
         """
         fields = ["kind", kind, "text", text, "data", json.dumps(data or {}), "key", client_key,
                   "ts", str(int(time.time() * 1000))]
-        message_id, added = await self._append(
+        message_id, added, state = await self._append(
             keys=[self.key("log", conversation_id), self.key("idem", conversation_id), self.key("conv", conversation_id)],
             args=[client_key, str(self.ttl_ms), only_in.value if only_in else "", only_agent, *fields],
         )
         if added == -1:
             raise InvalidTransition("the conversation has moved on")
-        return message_id.decode(), bool(added)
+        return Appended(message_id.decode(), bool(added), State(state.decode()) if state else None)
 
     async def messages_after(self, conversation_id: str, last_seen: Optional[str], page: int = 500) -> List[StoredMessage]:
         """Every message after ``last_seen`` (exclusive), oldest first."""

@@ -18,7 +18,7 @@ def at(state: State, agent=None) -> Conversation:
 
 
 def test_in_bot_state_customer_messages_go_to_the_bot():
-    conversation, effects = apply(at(State.BOT), CustomerSaid("hello"))
+    conversation, effects = apply(at(State.BOT), CustomerSaid("hello", State.BOT))
 
     assert conversation.state is State.BOT
     assert effects == [AskBot("hello")]
@@ -51,7 +51,13 @@ def test_plain_bot_answers_and_late_answers_change_nothing():
 def test_once_handed_over_the_bot_never_answers(state):
     conversation = at(state, agent="ann" if state is State.AGENT else None)
 
-    assert apply(conversation, CustomerSaid("hello?")) == (conversation, [])
+    assert apply(conversation, CustomerSaid("hello?", state)) == (conversation, [])
+
+
+@pytest.mark.parametrize("said_in", [State.QUEUED, State.AGENT])
+def test_what_was_said_to_a_person_never_goes_to_the_bot_even_after_a_hand_back(said_in):
+    # Stored while an agent served; the agent handed back before the message was routed.
+    assert apply(at(State.BOT), CustomerSaid("thank you!", said_in)) == (at(State.BOT), [])
 
 
 def test_talk_to_a_person_button_queues_from_the_bot_or_a_closed_chat():
@@ -109,7 +115,7 @@ def test_closing_asks_for_a_rating_and_ratings_are_checked():
 
 
 def test_writing_to_a_closed_chat_starts_again_with_the_bot():
-    conversation, effects = apply(at(State.CLOSED), CustomerSaid("one more thing"))
+    conversation, effects = apply(at(State.CLOSED), CustomerSaid("one more thing", State.CLOSED))
 
     assert conversation.state is State.BOT and effects == [AskBot("one more thing")]
 

@@ -44,11 +44,13 @@ def test_a_conversation_round_trips_and_checks_its_token(redis_url):
 
 def test_a_retried_send_is_stored_once_and_replay_starts_after_the_last_seen(redis_url):
     async def scenario(store: Store) -> None:
-        first, added = await store.append("c1", "customer", "key-1", "hello")
-        again, added_again = await store.append("c1", "customer", "key-1", "hello")
-        second, _ = await store.append("c1", "bot", "bot-1", "hi there", {"buttons": []})
+        await store.create("c1", "secret-token")
+        first, added, said_in = await store.append("c1", "customer", "key-1", "hello")
+        again, added_again, _ = await store.append("c1", "customer", "key-1", "hello")
+        second, _, _ = await store.append("c1", "bot", "bot-1", "hi there", {"buttons": []})
 
         assert added and not added_again and again == first
+        assert said_in is State.BOT, "the append reports whom the conversation was with, in the same step"
         assert [m["text"] for m in await store.messages_after("c1", None)] == ["hello", "hi there"]
         [after] = await store.messages_after("c1", first)
         assert after["id"] == second and after["kind"] == "bot" and after["data"] == {"buttons": []}
