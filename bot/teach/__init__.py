@@ -1,0 +1,1 @@
+"""The content staff's loop: inbox, labelling, training, evaluation, deployment."""
