@@ -1,6 +1,6 @@
 # The two commands a new user needs are `make run` and `make test`.
 SHELL := /bin/bash
-.PHONY: run test shell train agent screenshots bench-nlu constraints clean
+.PHONY: run test shell train agent teach screenshots bench-nlu constraints clean
 
 run:            ## install, train if needed, start Redis + action server + Rasa
 	scripts/run.sh
@@ -19,6 +19,10 @@ agent:          ## add or reset an account: make agent NAME=ann [GROUPS=cards,pa
 	scripts/bootstrap.sh && . scripts/env.sh && { [ -n "$${REDIS_URL:-}" ] || start_local_redis; } && \
 	  "$$VENV/bin/python" -m handoff.auth add "$(NAME)" --groups "$(or $(GROUPS),all)" \
 	  --max-chats "$(or $(MAX_CHATS),3)" --roles "$(or $(ROLES),agent)"
+
+teach:          ## the content staff's commands: make teach ARGS="inbox" (python -m bot.teach --help)
+	scripts/bootstrap.sh && . scripts/env.sh && { [ -n "$${REDIS_URL:-}" ] || start_local_redis; } && \
+	  "$$VENV/bin/python" -m bot.teach $(or $(ARGS),--help)
 
 screenshots:    ## run the browser tests and keep their screenshots in docs/screenshots
 	scripts/bootstrap.sh --test && . scripts/env.sh && ensure_package redis-server redis-server && \

@@ -1,4 +1,4 @@
-"""The Sanic application: HTTP endpoints and the two websocket endpoints.
+"""The Sanic application: HTTP endpoints and the websocket endpoints.
 
 Handlers only parse, validate and dispatch to :class:`handoff.service.Bridge`;
 each websocket message type has one handler, and anything else gets a
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import itertools
 import logging
 import re
@@ -25,11 +26,13 @@ from sanic.response import HTTPResponse
 from sanic.exceptions import WebsocketClosed
 from websockets.exceptions import ConnectionClosed
 
+from bot.teach.errors import TeachError
+from bot.teach.store import TeachStore
 from handoff.auth import issue_token, verify_token
 from handoff.canned import load_canned_responses
 from handoff.exceptions import (
     AuthError, ConversationNotFound, Forbidden, HandoffError, InvalidToken, MalformedMessage, RateLimited,
-    StateError, UnknownMessageType,
+    StateError, TeachingFailed, UnknownMessageType,
 )
 from handoff.protocol import Envelope, error_envelope, parse_envelope
 from handoff.service import PRESENCE_TTL_MS, Bridge
@@ -436,6 +439,152 @@ class SupervisorConnection(Connection):
         await super().close()
 
 
+
+# What content staff may ask of the teaching worker: each field and its type.
+TEACH_COMMANDS: Dict[str, Dict[str, type]] = {
+    "label": {"item_ids": list, "intent": str},
+    "new_faq": {"item_ids": list, "key": str, "category": str, "answer": str},
+    "new_intent": {"item_ids": list, "name": str, "answer": str},
+    "out_of_scope": {"item_ids": list},
+    "skip": {"item_ids": list},
+    "train": {"deploy": bool},
+}
+MAX_TEACH_ITEMS = 500
+MAX_TEACH_TEXT = 1000
+# What the Teach view shows; each is pushed again when the worker says it changed.
+TEACH_VIEWS = ("catalog", "inbox", "job", "models", "audit")
+
+
+def _teach_command(kind: str, data: Dict[str, Any]) -> Dict[str, Any]:
+    """Checks a command's fields and sizes at the edge (the worker checks the meaning)."""
+    fields = TEACH_COMMANDS[kind]
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise MalformedMessage(f"unknown fields for {kind}: {sorted(unknown)}")
+    for name, kind_of in fields.items():
+        value = data.get(name, False if kind_of is bool else None)
+        if not isinstance(value, kind_of):
+            raise MalformedMessage(f"{kind} needs {name!r} as a {kind_of.__name__}")
+        if isinstance(value, str) and not 0 < len(value) <= MAX_TEACH_TEXT:
+            raise MalformedMessage(f"{name!r} must have 1 to {MAX_TEACH_TEXT} characters")
+        if isinstance(value, list) and not (
+            0 < len(value) <= MAX_TEACH_ITEMS and all(isinstance(i, str) and 0 < len(i) <= 100 for i in value)
+        ):
+            raise MalformedMessage(f"{name!r} must list 1 to {MAX_TEACH_ITEMS} item ids")
+    return data
+
+
+class ContentConnection(Connection):
+    """The content staff's Teach view: inbox, labelling, training, models and audit trail.
+
+    Labelling and training go to the one teaching worker (bot.teach.worker)
+    through Redis and are acknowledged when it has carried them out; deploy and
+    rollback are Redis operations any bridge process can do. Whatever changes,
+    the worker or the store says so on one channel, and each open view is
+    pushed the parts that changed.
+    """
+
+    COALESCE_SECONDS = 0.2
+
+    def __init__(self, ws: Any, bridge: Bridge, teach: TeachStore, name: str) -> None:
+        super().__init__(ws, bridge)
+        self.teach = teach
+        self.name = name
+        self._changed: set = set()
+        self._pending: Optional["asyncio.Task[None]"] = None
+
+    async def start(self) -> None:
+        await self.watch(self.teach.events_channel, self._on_change)
+        for view in TEACH_VIEWS:
+            await self.push(view)
+
+    async def push(self, view: str, request_id: Optional[str] = None) -> None:
+        await self.send(Envelope(view, request_id, await self._view(view)))
+
+    async def _view(self, view: str) -> Dict[str, Any]:
+        if view == "catalog":
+            return await self.teach.catalog()
+        if view == "inbox":
+            return await self.teach.groups()
+        if view == "job":
+            return {"job": await self.teach.job()}
+        if view == "models":
+            models = await self.teach.models()
+            for model in models:  # the list carries each report's headline; "model" sends one in full
+                model["report"] = _report_summary(model["report"])
+            return {"current": await self.teach.current(), "history": await self.teach.deployment_history(),
+                    "models": models}
+        return {"entries": await self.teach.recent_audit(100)}
+
+    async def _on_change(self, payload: Dict[str, Any]) -> None:
+        view = payload.get("type")
+        self._changed.update([view] if view in TEACH_VIEWS else TEACH_VIEWS)  # "resync": everything
+        if self._pending is None or self._pending.done():
+            self._pending = asyncio.create_task(self._push_changed())
+
+    async def _push_changed(self) -> None:
+        await asyncio.sleep(self.COALESCE_SECONDS)
+        changed, self._changed = self._changed, set()
+        with contextlib.suppress(ConnectionClosed):
+            for view in TEACH_VIEWS:
+                if view in changed:
+                    await self.push(view)
+
+    async def conversation(self, envelope: Envelope) -> None:
+        review = await self.bridge.store.review(_conversation_id(envelope.data))
+        await self.send(Envelope("conversation", envelope.id, review))
+
+    async def model(self, envelope: Envelope) -> None:
+        model_id = envelope.data.get("model_id")
+        if not isinstance(model_id, str) or not 0 < len(model_id) <= 100:
+            raise MalformedMessage("model needs a 'model_id'")
+        await self.send(Envelope("model", envelope.id, await self._teaching(self.teach.model(model_id))))
+
+    async def command(self, envelope: Envelope) -> None:
+        data = _teach_command(envelope.type, envelope.data)
+        result = await self._teaching(self.teach.command(envelope.type, data, self.name))
+        await self.send(Envelope("ack", envelope.id, result))
+
+    async def deploy(self, envelope: Envelope) -> None:
+        model_id, override = envelope.data.get("model_id"), envelope.data.get("override", False)
+        reason = envelope.data.get("reason", "")
+        if (not isinstance(model_id, str) or not 0 < len(model_id) <= 100 or not isinstance(override, bool)
+                or not isinstance(reason, str) or len(reason) > MAX_TEACH_TEXT):
+            raise MalformedMessage("deploy needs {model_id, override: true|false, reason?}")
+        await self._teaching(self.teach.deploy(model_id, self.name, override=override, reason=reason))
+        await self.send(Envelope("ack", envelope.id, {"model_id": model_id}))
+
+    async def rollback(self, envelope: Envelope) -> None:
+        model_id = await self._teaching(self.teach.rollback(self.name))
+        await self.send(Envelope("ack", envelope.id, {"model_id": model_id}))
+
+    async def audit(self, envelope: Envelope) -> None:
+        await self.push("audit", envelope.id)
+
+    @staticmethod
+    async def _teaching(request: Awaitable[Any]) -> Any:
+        """The teaching loop's errors become the bridge's structured replies."""
+        try:
+            return await request
+        except TeachError as error:
+            failure = TeachingFailed(str(error))
+            failure.code = error.code
+            raise failure from None
+
+    async def close(self) -> None:
+        if self._pending:
+            self._pending.cancel()
+        await super().close()
+
+
+def _report_summary(report: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    if not report:
+        return None
+    corpus = report.get("stuck_corpus") or {}
+    return {"current": report.get("current"), "candidate": report.get("candidate"), "verdict": report.get("verdict"),
+            "reasons": report.get("reasons", []), "stuck_corpus_passed": corpus.get("passed")}
+
+
 async def _finish_even_if_disconnected(request: Awaitable[None]) -> None:
     """Sanic cancels a handler when its client goes away; the request itself still
     finishes (a state change and its notices, the bot's answer), only the replies
@@ -492,6 +641,7 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         app.ctx.redis = redis
         app.ctx.http = aiohttp.ClientSession()
         app.ctx.bridge = Bridge(settings, redis, app.ctx.http)
+        app.ctx.teach = TeachStore(redis, settings.teach_key_prefix)
         await app.ctx.bridge.hub.start()
         app.ctx.sweeper = asyncio.create_task(sweep(app.ctx.bridge))
 
@@ -562,6 +712,26 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         lines += ["# HELP handoff_open_connections Open websockets in this process.", "# TYPE handoff_open_connections gauge",
                   f"handoff_open_connections {sum(connections_per_ip.values())}"]
         return response.text("\n".join(lines) + "\n", content_type="text/plain; version=0.0.4")
+
+    @app.get("/api/models/current")
+    async def current_model(request: Request) -> HTTPResponse:
+        """Rasa's model server protocol: every Rasa replica pulls the deployed model
+        from here (endpoints.yml ``models``), sending the one it has as If-None-Match."""
+        token = request.args.get("token", "")
+        if not settings.model_server_token or not hmac.compare_digest(token, settings.model_server_token):
+            return response.json({"error": {"code": "invalid_token", "message": "a valid ?token= is needed"}},
+                                 status=401)
+        teach: TeachStore = request.app.ctx.teach
+        model_id = await teach.current()
+        blob = await teach.model_blob(model_id) if model_id else None
+        if model_id is None or blob is None:
+            return response.json({"error": {"code": "not_found", "message": "no model is deployed"}}, status=404)
+        etag = f'"{model_id}"'
+        known = request.headers.get("if-none-match", "").removeprefix("W/").strip('"')
+        if known == model_id:
+            return response.empty(status=304, headers={"ETag": etag})
+        return response.raw(blob, content_type="application/gzip",
+                            headers={"ETag": etag, "filename": f"{model_id}.tar.gz"})
 
     @app.post("/api/agents/login")
     async def login(request: Request) -> HTTPResponse:
@@ -658,6 +828,23 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
             return
         connection = SupervisorConnection(ws, bridge_of(request))
         await run(connection, request, {"dashboard": connection.dashboard}, first=connection.start)
+
+    @app.websocket("/ws/content")
+    async def content(request: Request, ws: Any) -> None:
+        if await refused(request, ws):
+            return
+        name = await authorised(request, ws, "content")
+        if name is None:
+            return
+        connection = ContentConnection(ws, bridge_of(request), request.app.ctx.teach, name)
+        handlers: Dict[str, Callable[[Envelope], Awaitable[None]]] = {
+            kind: connection.command for kind in TEACH_COMMANDS
+        }
+        handlers.update({
+            "conversation": connection.conversation, "model": connection.model, "deploy": connection.deploy,
+            "rollback": connection.rollback, "audit": connection.audit,
+        })
+        await run(connection, request, handlers, first=connection.start)
 
     return app
 

@@ -10,6 +10,8 @@
     │   ├── InvalidCredentials   wrong agent name or password
     │   ├── InvalidToken         missing, forged or expired token
     │   └── Forbidden            a valid account without the role this needs
+    ├── TeachingFailed           the teaching loop refused a content editor's
+    │                            request (``code`` from bot.teach.errors)
     └── StateError               the conversation cannot do that now
         ├── ConversationNotFound
         ├── InvalidTransition    e.g. an agent message to a bot conversation
@@ -37,6 +39,7 @@ __all__ = [
     "ProtocolError",
     "RateLimited",
     "StateError",
+    "TeachingFailed",
     "UnknownMessageType",
 ]
 
@@ -101,3 +104,9 @@ class AgentAtLimit(InvalidTransition):
 
 class AlreadyClaimed(StateError):
     code = "already_claimed"
+
+
+class TeachingFailed(HandoffError):
+    """Carries a bot.teach error (its own ``code``) to the content editor's socket."""
+
+    code = "teach_error"

@@ -41,6 +41,10 @@ class Settings:
     allowed_origins: Tuple[str, ...] = ()
     # YAML list of {shortcut, title, text} for the agent console (handoff.canned).
     canned_responses: str = str(DEFAULT_PATH)
+    # Rasa servers pull the deployed model from /api/models/current with this token; empty: off.
+    model_server_token: str = ""
+    # Where the teaching loop (bot.teach) keeps its state in the same Redis.
+    teach_key_prefix: str = "teach"
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -73,6 +77,8 @@ class Settings:
             timezone=get("HANDOFF_TIMEZONE", defaults.timezone),
             agent_grace_seconds=int(get("HANDOFF_AGENT_GRACE_SECONDS", defaults.agent_grace_seconds)),
             canned_responses=get("HANDOFF_CANNED_RESPONSES", defaults.canned_responses),
+            model_server_token=get("MODEL_SERVER_TOKEN", ""),
+            teach_key_prefix=get("TEACH_KEY_PREFIX", defaults.teach_key_prefix),
         )
         if not isinstance(settings.skill_groups, dict):
             raise ValueError('HANDOFF_SKILL_GROUPS must be a JSON object such as {"card_arrival": "cards"}')

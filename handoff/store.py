@@ -241,6 +241,17 @@ class Store:
                 return messages
             last_seen = messages[-1]["id"]
 
+    async def review(self, conversation_id: str) -> Dict[str, Any]:
+        """A conversation as content staff see it from their inbox: every message,
+        and what agents answered (the starting point for a new FAQ answer)."""
+        messages = await self.messages_after(conversation_id, None)
+        return {
+            "conversation_id": conversation_id,
+            "messages": [{"kind": m["kind"], "text": m["text"], "ts": m["ts"], "data": m["data"]} for m in messages],
+            "answers": [{"text": m["text"], "agent": str(m["data"].get("agent", "")), "ts": m["ts"]}
+                        for m in messages if m["kind"] == "agent"],
+        }
+
     @staticmethod
     def _decode(entry_id: bytes, fields: Dict[bytes, bytes]) -> StoredMessage:
         text = {k.decode(): v.decode() for k, v in fields.items()}

@@ -13,6 +13,9 @@ export LOCAL_REDIS_PORT=${LOCAL_REDIS_PORT:-6380}
 export RASA_INTERFACE=${RASA_INTERFACE:-127.0.0.1}
 export TRACKER_EXPIRY_SECONDS=${TRACKER_EXPIRY_SECONDS:-604800}
 export HANDOFF_PORT=${HANDOFF_PORT:-8080}
+# Rasa pulls the deployed model from the bridge (endpoints.yml "models").
+export MODEL_SERVER_URL=${MODEL_SERVER_URL:-http://127.0.0.1:$HANDOFF_PORT/api/models/current}
+export TEACH_KEY_PREFIX=${TEACH_KEY_PREFIX:-teach}
 
 # Rasa, TensorFlow and friends: no telemetry, no noise, no network.
 export RASA_TELEMETRY_ENABLED=false
@@ -89,6 +92,17 @@ load_handoff_secret() {
     HANDOFF_SECRET=$(cat "$RUN_DIR/handoff-secret")
   fi
   export HANDOFF_SECRET
+}
+
+load_model_server_token() {
+  # The bridge serves the deployed model only to holders of this token (Rasa servers).
+  if [ -z "${MODEL_SERVER_TOKEN:-}" ]; then
+    mkdir -p "$RUN_DIR"
+    [ -s "$RUN_DIR/model-server-token" ] ||
+      (umask 077 && "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(24))' >"$RUN_DIR/model-server-token")
+    MODEL_SERVER_TOKEN=$(cat "$RUN_DIR/model-server-token")
+  fi
+  export MODEL_SERVER_TOKEN
 }
 
 train_if_needed() {

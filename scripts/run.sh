@@ -32,18 +32,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-echo "==> starting the action server on port $ACTION_PORT"
-"$VENV/bin/rasa" run actions --port "$ACTION_PORT" --actions actions \
-  >"$RUN_DIR/logs/actions.log" 2>&1 &
-pids+=($!)
-
-echo "==> starting the Rasa server on port $RASA_PORT"
-"$VENV/bin/rasa" run --enable-api --auth-token="$RASA_API_TOKEN" \
-  --interface "$RASA_INTERFACE" --port "$RASA_PORT" \
-  --model "$MODELS_DIR" --endpoints endpoints.yml --credentials credentials.yml \
-  >"$RUN_DIR/logs/rasa.log" 2>&1 &
-pids+=($!)
-
 wait_for() {
   # wait_for NAME URL PID LOG: poll URL until it answers, or fail with the log.
   for _ in $(seq 240); do
@@ -58,21 +46,54 @@ wait_for() {
   echo "error: $1 did not answer at $2 within 2 minutes; see $4" >&2
   exit 1
 }
-wait_for "action server" "http://127.0.0.1:$ACTION_PORT/health" "${pids[0]}" "$RUN_DIR/logs/actions.log"
-wait_for "Rasa server" "http://127.0.0.1:$RASA_PORT/status?token=$RASA_API_TOKEN" "${pids[1]}" "$RUN_DIR/logs/rasa.log"
 
-echo "==> starting the handoff bridge on port $HANDOFF_PORT"
 load_handoff_secret
+load_model_server_token
+# A model trained here from changed data becomes the deployed one; a model the
+# content staff deployed or rolled back to stays deployed across restarts.
+"$VENV/bin/python" -m bot.teach --as make-run publish "$MODELS_DIR" | sed 's/^/==> model: /'
+
+echo "==> starting the action server on port $ACTION_PORT"
+"$VENV/bin/rasa" run actions --port "$ACTION_PORT" --actions actions \
+  >"$RUN_DIR/logs/actions.log" 2>&1 &
+pids+=($!)
+
+# The bridge first: every Rasa server pulls its model from it.
+echo "==> starting the handoff bridge on port $HANDOFF_PORT"
 RASA_URL=http://127.0.0.1:$RASA_PORT "$VENV/bin/python" -m handoff >"$RUN_DIR/logs/handoff.log" 2>&1 &
 pids+=($!)
-wait_for "handoff bridge" "http://127.0.0.1:$HANDOFF_PORT/ready" "${pids[2]}" "$RUN_DIR/logs/handoff.log"
+wait_for "handoff bridge" "http://127.0.0.1:$HANDOFF_PORT/health" "${pids[1]}" "$RUN_DIR/logs/handoff.log"
+
+echo "==> starting the Rasa server on port $RASA_PORT"
+"$VENV/bin/rasa" run --enable-api --auth-token="$RASA_API_TOKEN" \
+  --interface "$RASA_INTERFACE" --port "$RASA_PORT" \
+  --endpoints endpoints.yml --credentials credentials.yml \
+  >"$RUN_DIR/logs/rasa.log" 2>&1 &
+pids+=($!)
+
+echo "==> starting the teaching worker (inbox, labels, training)"
+"$VENV/bin/python" -m bot.teach worker >"$RUN_DIR/logs/teach.log" 2>&1 &
+pids+=($!)
+
+wait_for "action server" "http://127.0.0.1:$ACTION_PORT/health" "${pids[0]}" "$RUN_DIR/logs/actions.log"
+wait_for "Rasa server" "http://127.0.0.1:$RASA_PORT/status?token=$RASA_API_TOKEN" "${pids[2]}" "$RUN_DIR/logs/rasa.log"
+wait_for "handoff bridge" "http://127.0.0.1:$HANDOFF_PORT/ready" "${pids[1]}" "$RUN_DIR/logs/handoff.log"
+for _ in $(seq 120); do
+  grep -q "teaching worker ready" "$RUN_DIR/logs/teach.log" 2>/dev/null && break
+  if ! kill -0 "${pids[3]}" 2>/dev/null; then
+    echo "error: the teaching worker exited; last lines of $RUN_DIR/logs/teach.log:" >&2
+    tail -n 30 "$RUN_DIR/logs/teach.log" >&2
+    exit 1
+  fi
+  sleep 0.5
+done
 agents=$("$VENV/bin/python" -m handoff.auth list | cut -f1 | paste -sd, - | sed "s/,/, /g")
 DEMO_ACCOUNT_FILE="$RUN_DIR/demo-account"
 if [ -z "$agents" ]; then
-  # A first run: one account to try the console with (an agent who is also a supervisor).
+  # A first run: one account to try the console with (agent, supervisor and content editor).
   ( umask 077; "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(12))' >"$DEMO_ACCOUNT_FILE" )
   HANDOFF_AGENT_PASSWORD=$(cat "$DEMO_ACCOUNT_FILE") "$VENV/bin/python" -m handoff.auth add demo \
-    --roles agent,supervisor >/dev/null
+    --roles agent,supervisor,content >/dev/null
   agents=demo
 fi
 demo_login="log in with an account from  make agent NAME=..."
@@ -85,14 +106,16 @@ cat <<INFO
 The support assistant is running:
   Demo bank page + chat   http://127.0.0.1:$HANDOFF_PORT/
   Agent console           http://127.0.0.1:$HANDOFF_PORT/console   ${demo_login}
-  Accounts                $agents   (add one: make agent NAME=ann [ROLES=agent,supervisor])
-  Handoff bridge          http://127.0.0.1:$HANDOFF_PORT   websockets /ws/customer, /ws/agent, /ws/supervisor
+  Accounts                $agents   (add one: make agent NAME=ann [ROLES=agent,supervisor,content])
+  Teaching                the console's Teach view (role content), or  make teach ARGS=inbox
+  Handoff bridge          http://127.0.0.1:$HANDOFF_PORT   websockets /ws/customer, /ws/agent, /ws/supervisor, /ws/content
                           health /health, readiness /ready, Prometheus /metrics (docs/bridge-protocol.md)
   Rasa server (HTTP API)  http://127.0.0.1:$RASA_PORT          e.g. /status?token=\$RASA_API_TOKEN
   API token               $RASA_API_TOKEN   (set RASA_API_TOKEN to choose it)
   REST channel            http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook
   Action server           http://127.0.0.1:$ACTION_PORT/webhook
   Redis                   $REDIS_HOST:$REDIS_PORT db $REDIS_DB (tracker and lock store)
+  Deployed model          $("$VENV/bin/python" -m bot.teach models | sed -n 's/^\* \([^ ]*\).*/\1/p')   (served to Rasa from /api/models/current)
   Logs                    $RUN_DIR/logs/
 
 Try it:

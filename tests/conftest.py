@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 from contextlib import contextmanager
-from typing import Dict, Iterator, Optional
+from typing import Dict, Iterator, NamedTuple, Optional, Tuple
 
 import pytest
 import requests
@@ -125,10 +125,29 @@ def running_action_server(name: str = "actions", extra_env: Optional[Dict[str, s
         stop(process)
 
 
+class ModelServer(NamedTuple):
+    """Where Rasa servers pull their model: a bridge's /api/models/current over one teaching prefix."""
+
+    url: str
+    token: str
+    teach_prefix: str
+
+
+def publish_model(redis_url: str, teach_prefix: str, model_path: Path) -> None:
+    """Registers and deploys a model file, as make run does."""
+    subprocess.run(
+        [str(VENV_BIN / "python"), "-m", "bot.teach", "--as", "tests", "publish", str(model_path)],
+        cwd=ROOT, env={**base_env(), "REDIS_URL": redis_url, "TEACH_KEY_PREFIX": teach_prefix},
+        check=True, capture_output=True,
+    )
+
+
 @contextmanager
-def running_rasa(model_path: Path, redis_url: str, action_server_url: str, name: str = "rasa") -> Iterator[str]:
-    """A Rasa server as `make run` starts it: REST channel, HTTP API, Redis stores."""
-    port = free_port()
+def running_rasa(model_server: ModelServer, redis_url: str, action_server_url: str, name: str = "rasa",
+                 port: Optional[int] = None) -> Iterator[str]:
+    """A Rasa server as `make run` starts it: REST channel, HTTP API, Redis stores, the
+    inbox event broker, and the model pulled from a bridge."""
+    port = port or free_port()
     redis_port = redis_url.rsplit(":", 1)[1].split("/")[0]
     env = {
         **base_env(),
@@ -138,14 +157,16 @@ def running_rasa(model_path: Path, redis_url: str, action_server_url: str, name:
         "REDIS_DB": "0",
         "REDIS_PASSWORD": "",
         "TRACKER_EXPIRY_SECONDS": "3600",
+        "MODEL_SERVER_URL": model_server.url,
+        "MODEL_SERVER_TOKEN": model_server.token,
+        "TEACH_KEY_PREFIX": model_server.teach_prefix,
     }
     process, log = start(
         name,
         [
             str(VENV_BIN / "rasa"), "run", "--enable-api", f"--auth-token={RASA_API_TOKEN}",
             "--interface", "127.0.0.1", "--port", str(port),
-            "--model", str(model_path), "--endpoints", "endpoints.yml",
-            "--credentials", "credentials.yml",
+            "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
         ],
         env,
     )
@@ -156,6 +177,32 @@ def running_rasa(model_path: Path, redis_url: str, action_server_url: str, name:
         stop(process)
 
 
+@contextmanager
+def running_model_server(redis_url: str, teach_prefix: str, rasa_url: str = "http://127.0.0.1:9",
+                         name: str = "model-server", **extra: str) -> Iterator[Tuple[str, ModelServer]]:
+    """A bridge process (its address) serving the deployed model of ``teach_prefix``."""
+    port = free_port()
+    token = secrets.token_urlsafe(16)
+    env = {**base_env(), "REDIS_URL": redis_url, "RASA_URL": rasa_url, "HANDOFF_PORT": str(port),
+           "HANDOFF_SECRET": secrets.token_urlsafe(24), "HANDOFF_KEY_PREFIX": f"hb{teach_prefix}",
+           "MODEL_SERVER_TOKEN": token, "TEACH_KEY_PREFIX": teach_prefix, **extra}
+    process, log = start(name, [str(VENV_BIN / "python"), "-m", "handoff"], env)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/health", process, log, timeout=60)
+        yield f"127.0.0.1:{port}", ModelServer(f"http://127.0.0.1:{port}/api/models/current", token, teach_prefix)
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="session")
+def model_server(redis_url: str, model_path: Path) -> Iterator[ModelServer]:
+    """The session's deployed model (the newest trained one), served as under make run."""
+    prefix = f"teachtest{secrets.token_hex(3)}"
+    publish_model(redis_url, prefix, model_path)
+    with running_model_server(redis_url, prefix) as (_, server):
+        yield server
+
+
 @pytest.fixture(scope="session")
 def action_server_url() -> Iterator[str]:
     with running_action_server() as url:
@@ -163,6 +210,6 @@ def action_server_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def rasa_url(model_path: Path, redis_url: str, action_server_url: str) -> Iterator[str]:
-    with running_rasa(model_path, redis_url, action_server_url) as url:
+def rasa_url(model_server: ModelServer, redis_url: str, action_server_url: str) -> Iterator[str]:
+    with running_rasa(model_server, redis_url, action_server_url) as url:
         yield url
