@@ -9,14 +9,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Sequence, Text, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Text, Tuple
 
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import UserMessage
 from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
 from rasa.shared.core.trackers import DialogueStateTracker
 
-__all__ = ["NluModel", "Score", "predicted_label", "score"]
+__all__ = [
+    "LabelScore",
+    "NluModel",
+    "Score",
+    "label_scores",
+    "load_examples",
+    "macro_f1",
+    "predicted_label",
+    "score",
+]
 
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -39,12 +48,44 @@ def predicted_label(parse: Dict[Text, Any], ignore_fallback: bool = False) -> Te
 
 
 class NluModel:
-    """A trained Rasa model whose NLU part parses texts in batches."""
+    """A trained Rasa model whose NLU part parses texts in batches.
 
-    def __init__(self, model_path: Path) -> None:
+    ``agent``: an already loaded agent of that model (loading costs ~1 s), e.g.
+    one that also plays conversations.
+    """
+
+    def __init__(self, model_path: Path, agent: Optional[Agent] = None) -> None:
         self.path = Path(model_path)
-        self._agent = Agent.load(str(model_path))
+        self._agent = agent or Agent.load(str(model_path))
         self._tracker = DialogueStateTracker("evaluation", slots=[])
+
+    @property
+    def agent(self) -> Agent:
+        return self._agent
+
+    def labels(self) -> List[Text]:
+        """Every label the model can predict (``greet``, ``faq/card_arrival``, ...).
+
+        Read from the intent classifier when it exposes ``labels`` (TopicClassifier
+        does), otherwise from the domain: its intents, with each retrieval intent
+        replaced by its ``faq/<key>`` responses.
+        """
+        processor = self._agent.processor
+        assert processor is not None
+        nodes = getattr(processor.graph_runner, "_instantiated_nodes", {})
+        for node in nodes.values():
+            labels = getattr(getattr(node, "_component", None), "labels", None)
+            if isinstance(labels, list) and labels:
+                return sorted(str(label) for label in labels)
+        domain = processor.domain
+        retrieval = set(domain.retrieval_intents)
+        labels = {intent for intent in domain.intents if intent not in retrieval}
+        labels -= {"restart", "back", "session_start", FALLBACK_INTENT}
+        labels |= {
+            name[len("utter_"):] for name in domain.responses
+            if name.startswith("utter_") and name[len("utter_"):].split("/", 1)[0] in retrieval
+        }
+        return sorted(labels)
 
     def parse(self, texts: Sequence[Text], batch_size: int = 256) -> List[Dict[Text, Any]]:
         processor = self._agent.processor
@@ -61,6 +102,20 @@ class NluModel:
                 message.as_dict(only_output_properties=True) for message in results[target]
             )
         return parses
+
+
+def load_examples(directory: Path) -> List[Tuple[Text, Text]]:
+    """``(text, label)`` of every example in Rasa NLU files under ``directory``
+    (e.g. tests/nlu); FAQ examples are labelled ``faq/<key>``."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    if not Path(directory).is_dir():
+        return []
+    data = load_data(str(directory))
+    return [
+        (message.get("text"), message.get("intent_response_key") or message.get("intent"))
+        for message in data.intent_examples
+    ]
 
 
 @dataclass
@@ -96,3 +151,41 @@ def score(
             confidence = float((parse.get("intent") or {}).get("confidence") or 0.0)
             result.errors.append((name, label, text, confidence))
     return result
+
+
+@dataclass
+class LabelScore:
+    """Precision, recall and F1 of one label; ``support`` = examples expected to have it."""
+
+    label: Text
+    support: int
+    precision: float
+    recall: float
+    f1: float
+
+
+def label_scores(
+    expected: Sequence[Text], predicted: Sequence[Text], labels: Iterable[Text]
+) -> Dict[Text, LabelScore]:
+    """Per-label scores (sklearn; 0 where undefined) for ``labels``, in any order.
+
+    Predictions outside ``labels`` (e.g. ``nlu_fallback``) count as misses.
+    """
+    from sklearn.metrics import precision_recall_fscore_support
+
+    names = sorted(set(labels))
+    if not names:
+        return {}
+    precision, recall, f1, support = precision_recall_fscore_support(
+        list(expected), list(predicted), labels=names, zero_division=0
+    )
+    return {
+        name: LabelScore(name, int(support[i]), float(precision[i]), float(recall[i]), float(f1[i]))
+        for i, name in enumerate(names)
+    }
+
+
+def macro_f1(expected: Sequence[Text], predicted: Sequence[Text]) -> float:
+    """Mean F1 over the labels that occur in ``expected`` (a fallback counts as a miss)."""
+    scores = label_scores(expected, predicted, set(expected))
+    return sum(entry.f1 for entry in scores.values()) / len(scores) if scores else 0.0

@@ -17,6 +17,8 @@ message and exits with status 1.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 __all__ = [
     "Busy",
     "DataError",
@@ -61,7 +63,14 @@ class WorkerUnavailable(TeachError):
 
 
 class TrainingError(TeachError):
+    """``problems`` lists what to fix in the data, one line each."""
+
     code = "training_failed"
+
+    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
+        self.problems = list(problems)
+        super().__init__(message + "".join(f"\n- {problem}" for problem in self.problems))
+        self.message = message
 
 
 class Refused(TeachError):

@@ -286,9 +286,11 @@ class Worker:
             report = await self._evaluate(trained, current)
             model_id = trained.name[: -len(".tar.gz")] if trained.name.endswith(".tar.gz") else trained.stem
             verdict = str(report["verdict"])
-            await self.store.add_model(model_id, trained.read_bytes(), who, report, verdict, current,
-                                       self.keep_models)
-            await self.store.publish("models")
+            if model_id not in {model["id"] for model in await self.store.models(self.keep_models)}:
+                await self.store.add_model(model_id, trained.read_bytes(), who, report, verdict, current,
+                                           self.keep_models)
+                await self.store.publish("models")
+            # else: nothing changed since that model; it is compared and deployed as it is
             fields: Dict[str, Any] = {"model_id": model_id, "report": report, "progress": 1.0,
                                       "finished": time.time()}
             if verdict == "worse":
