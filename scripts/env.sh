@@ -82,27 +82,26 @@ start_local_redis() {
   export REDIS_URL=redis://127.0.0.1:$LOCAL_REDIS_PORT/0
 }
 
-load_handoff_secret() {
-  # Agent tokens are signed with HANDOFF_SECRET; keep one per checkout so that
-  # restarting the bridge does not log every agent out.
-  if [ -z "${HANDOFF_SECRET:-}" ]; then
+load_secret() {
+  # load_secret VARIABLE FILE: the variable's value, else one generated once into
+  # $RUN_DIR/FILE and kept, so that restarts keep it.
+  if [ -z "${!1:-}" ]; then
     mkdir -p "$RUN_DIR"
-    [ -s "$RUN_DIR/handoff-secret" ] ||
-      (umask 077 && "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))' >"$RUN_DIR/handoff-secret")
-    HANDOFF_SECRET=$(cat "$RUN_DIR/handoff-secret")
+    [ -s "$RUN_DIR/$2" ] ||
+      (umask 077 && "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))' >"$RUN_DIR/$2")
+    printf -v "$1" '%s' "$(cat "$RUN_DIR/$2")"
   fi
-  export HANDOFF_SECRET
+  export "${1?}"
+}
+
+load_handoff_secret() {
+  # Agent tokens are signed with HANDOFF_SECRET: restarting the bridge must not log every agent out.
+  load_secret HANDOFF_SECRET handoff-secret
 }
 
 load_model_server_token() {
   # The bridge serves the deployed model only to holders of this token (Rasa servers).
-  if [ -z "${MODEL_SERVER_TOKEN:-}" ]; then
-    mkdir -p "$RUN_DIR"
-    [ -s "$RUN_DIR/model-server-token" ] ||
-      (umask 077 && "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(24))' >"$RUN_DIR/model-server-token")
-    MODEL_SERVER_TOKEN=$(cat "$RUN_DIR/model-server-token")
-  fi
-  export MODEL_SERVER_TOKEN
+  load_secret MODEL_SERVER_TOKEN model-server-token
 }
 
 train_if_needed() {
