@@ -249,18 +249,18 @@ class Worker:
         key = self._field(data, "key", 40)
         category = self._field(data, "category", 40)
         answer = self._field(data, "answer", 1000)
-        await self._write(datafiles.create_faq, key, category, answer, self._texts(items))
+        added = await self._write(datafiles.create_faq, key, category, answer, self._texts(items))
         return await self._close(items, ItemState.LABELLED, {
             "intent": f"faq/{key}", "new": "faq", "category": category, "answer": answer,
-            "added": len(items)}, who)
+            "added": len(added.added)}, who)
 
     async def _new_intent(self, data: Dict[str, Any], who: str) -> Dict[str, Any]:
         items = await self._open_items(data)
         name = self._field(data, "name", 40)
         answer = self._field(data, "answer", 1000)
-        await self._write(datafiles.create_intent, name, answer, self._texts(items))
+        added = await self._write(datafiles.create_intent, name, answer, self._texts(items))
         return await self._close(items, ItemState.LABELLED, {
-            "intent": name, "new": "intent", "answer": answer, "added": len(items)}, who)
+            "intent": name, "new": "intent", "answer": answer, "added": len(added.added)}, who)
 
     # ---- training ------------------------------------------------------------------
 

@@ -2,13 +2,14 @@
 //
 // A view is created with a context (the session, the shared sound output, and
 // callbacks to report attention, watch a connection, end the session) and
-// returns {element, show(), hide(), confirmLeave(), destroy()}. Adding the
-// content editors' "Teach" view means adding one entry to VIEWS.
+// returns {element, show(), hide(), confirmLeave(), destroy()}; VIEWS lists
+// them with the role each needs.
 
 import { h, replaceChildren } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";
 import { createChatsView } from "./chats.js";
 import { createDashboardView } from "./dashboard.js";
+import { createTeachView } from "./teach.js";
 import {
   APP_TITLE, CONNECTION_REFUSALS, ERROR_TEXT, ROLE_LABELS, SESSION_ERRORS, STORAGE, STRINGS, TIMING,
 } from "./constants.js";
@@ -16,6 +17,7 @@ import {
 const VIEWS = [
   { id: "chats", label: "Chats", role: "agent", icon: "chat", create: createChatsView },
   { id: "dashboard", label: "Dashboard", role: "supervisor", icon: "chart", create: createDashboardView },
+  { id: "teach", label: "Teach", role: "content", icon: "bot", create: createTeachView },
 ];
 
 /** One AudioContext for the whole page; browsers only let it start after a click or key press. */
@@ -300,8 +302,8 @@ function noViewsExplanation(session) {
     h("p", {}, roles.length
       ? `Your account has the ${roles.join(" and ")} role${roles.length > 1 ? "s" : ""}, which has no view in this console yet.`
       : "Your account has no role."),
-    h("p", {}, "The console has a Chats view for agents and a Dashboard for supervisors. "
-      + "Ask an administrator to give your account one of those roles (make agent NAME=… ROLES=agent,supervisor)."),
+    h("p", {}, "The console has a Chats view for agents, a Dashboard for supervisors and a Teach view for content editors. "
+      + "Ask an administrator to give your account one of those roles (make agent NAME=… ROLES=agent,supervisor,content)."),
   );
 }
 

@@ -102,3 +102,106 @@ export function socketUrl(path, token) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   return `${scheme}://${location.host}${path}?token=${encodeURIComponent(token)}`;
 }
+
+// ---- the content editors' Teach view (docs/bridge-protocol.md, "Content staff") ----
+
+// Why a customer message is in the inbox ({p}:incoming "reasons").
+export const INBOX_REASONS = {
+  not_understood: "Not understood",
+  low_confidence: "Low confidence",
+  handoff: "Led to handoff",
+};
+
+// A training job's states, as the progress card names them.
+export const JOB_STATES = {
+  queued: "Waiting to start",
+  validating: "Checking the data",
+  training: "Training",
+  evaluating: "Evaluating",
+  deploying: "Deploying",
+  done: "Finished",
+  refused: "Not deployed",
+  failed: "Failed",
+};
+export const JOB_RUNNING = new Set(["queued", "validating", "training", "evaluating", "deploying"]);
+
+// The evaluation's verdict on a new model, compared with the deployed one.
+export const VERDICTS = {
+  first: { label: "First model", text: "There was no model to compare with." },
+  better: { label: "Better", text: "Better than the model customers talk to now." },
+  same: { label: "About the same", text: "About as good as the model customers talk to now." },
+  worse: { label: "Worse", text: "Worse than the model customers talk to now, so it was not deployed." },
+  published: { label: "Published", text: "Registered from a file, without an evaluation." },
+};
+
+// Audit trail actions ({p}:audit "action").
+export const AUDIT_ACTIONS = {
+  label: "Labelled messages",
+  out_of_scope: "Marked out of scope",
+  skipped: "Skipped messages",
+  train: "Started training",
+  trained: "Trained a model",
+  train_failed: "Training failed",
+  deploy: "Deployed a model",
+  rollback: "Rolled back",
+};
+
+// The teaching loop's error codes (bot/teach/errors.py), in words for content editors.
+export const TEACH_ERROR_TEXT = {
+  invalid_request: "That can't be done",
+  not_found: "Not found",
+  invalid_data: "The training data can't take this",
+  invalid_text: "A message can't become an example",
+  invalid_name: "That name can't be used",
+  invalid_answer: "That answer can't be used",
+  unknown_intent: "There is no such intent or FAQ topic",
+  conflict: "Some of these messages already teach something else",
+  exists: "That name is taken",
+  busy: "A model is being trained already",
+  worker_unavailable: "The teaching service is not running, so this can't be done right now",
+  training_failed: "Training failed",
+  refused: "Refused",
+  teach_error: "That didn't work",
+  offline: "Not connected to the server",
+};
+
+export const TEACH_LIMITS = {
+  answerCharacters: 1000,
+  nameCharacters: 40,
+  // Conversations asked for at once when looking for agents' answers (the bridge rate-limits a socket).
+  answerConversations: 8,
+  // Messages one labelling request may name (the bridge's MAX_TEACH_ITEMS); bigger groups go in batches.
+  itemsPerRequest: 500,
+  // Per-intent rows shown before "Show all".
+  perIntentRows: 12,
+  // Sample messages shown on a closed group.
+  groupSamples: 3,
+};
+
+// An intent or FAQ key as the training data takes it: lower case, digits, underscores.
+export const TEACH_NAME_PATTERN = /^[a-z][a-z0-9_]*$/;
+
+export const TEACH_STRINGS = {
+  emptyInbox: "Nothing to teach right now",
+  emptyInboxText: "Customer messages the bot did not understand, answered unsure of, or that led to a handoff appear here, grouped by meaning.",
+  conversationMissing: "This conversation is not available: it did not go through the chat bridge, or it has expired.",
+  noAnswers: "No agent answered these customers.",
+  rollbackConfirm: "Customers will talk to the previous model again within a few seconds.",
+  overrideAgreement: "I understand this model is worse — deploy anyway",
+  connectionLost: "The connection was lost before the server answered. Check whether it was done, then try again.",
+};
+
+/** A readable line for an {code, message} error from the Teach view's socket. */
+export function describeTeachError(error) {
+  const code = error && error.code;
+  const message = error && typeof error.message === "string" ? error.message.trim() : "";
+  const teach = TEACH_ERROR_TEXT[code];
+  if (teach) return message ? `${teach}: ${message}` : `${teach}.`;
+  return describeError(error);
+}
+
+/** "faq/card_arrival" -> "Card arrival"; "greet" -> "Greet". */
+export function intentLabel(name) {
+  if (!name) return "";
+  return humanize(String(name).replace(/^faq\//, ""));
+}
