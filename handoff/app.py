@@ -17,7 +17,7 @@ import secrets
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
 
 import aiohttp
 from redis.asyncio import Redis
@@ -26,7 +26,8 @@ from sanic.response import HTTPResponse
 from sanic.exceptions import WebsocketClosed
 from websockets.exceptions import ConnectionClosed
 
-from bot.teach.errors import TeachError
+from bot.teach import commands as teach_commands
+from bot.teach.errors import InvalidRequest, TeachError
 from bot.teach.store import TeachStore
 from handoff.auth import issue_token, verify_token
 from handoff.canned import load_canned_responses
@@ -440,38 +441,16 @@ class SupervisorConnection(Connection):
 
 
 
-# What content staff may ask of the teaching worker: each field and its type.
-TEACH_COMMANDS: Dict[str, Dict[str, type]] = {
-    "label": {"item_ids": list, "intent": str},
-    "new_faq": {"item_ids": list, "key": str, "category": str, "answer": str},
-    "new_intent": {"item_ids": list, "name": str, "answer": str},
-    "out_of_scope": {"item_ids": list},
-    "skip": {"item_ids": list},
-    "train": {"deploy": bool},
-}
-MAX_TEACH_ITEMS = 500
-MAX_TEACH_TEXT = 1000
 # What the Teach view shows; each is pushed again when the worker says it changed.
 TEACH_VIEWS = ("catalog", "inbox", "job", "models", "audit")
 
 
-def _teach_command(kind: str, data: Dict[str, Any]) -> Dict[str, Any]:
-    """Checks a command's fields and sizes at the edge (the worker checks the meaning)."""
-    fields = TEACH_COMMANDS[kind]
-    unknown = set(data) - set(fields)
-    if unknown:
-        raise MalformedMessage(f"unknown fields for {kind}: {sorted(unknown)}")
-    for name, kind_of in fields.items():
-        value = data.get(name, False if kind_of is bool else None)
-        if not isinstance(value, kind_of):
-            raise MalformedMessage(f"{kind} needs {name!r} as a {kind_of.__name__}")
-        if isinstance(value, str) and not 0 < len(value) <= MAX_TEACH_TEXT:
-            raise MalformedMessage(f"{name!r} must have 1 to {MAX_TEACH_TEXT} characters")
-        if isinstance(value, list) and not (
-            0 < len(value) <= MAX_TEACH_ITEMS and all(isinstance(i, str) and 0 < len(i) <= 100 for i in value)
-        ):
-            raise MalformedMessage(f"{name!r} must list 1 to {MAX_TEACH_ITEMS} item ids")
-    return data
+def _teach_request(envelope: Envelope) -> Dict[str, Any]:
+    """The request's fields, checked at the edge (the worker checks the meaning)."""
+    try:
+        return teach_commands.check(envelope.type, envelope.data)
+    except InvalidRequest as error:
+        raise MalformedMessage(str(error)) from None
 
 
 class ContentConnection(Connection):
@@ -490,7 +469,7 @@ class ContentConnection(Connection):
         super().__init__(ws, bridge)
         self.teach = teach
         self.name = name
-        self._changed: set = set()
+        self._changed: Set[str] = set()
         self._pending: Optional["asyncio.Task[None]"] = None
 
     async def start(self) -> None:
@@ -535,30 +514,28 @@ class ContentConnection(Connection):
         await self.send(Envelope("conversation", envelope.id, review))
 
     async def model(self, envelope: Envelope) -> None:
-        model_id = envelope.data.get("model_id")
-        if not isinstance(model_id, str) or not 0 < len(model_id) <= 100:
-            raise MalformedMessage("model needs a 'model_id'")
+        model_id = _teach_request(envelope)["model_id"]
         await self.send(Envelope("model", envelope.id, await self._teaching(self.teach.model(model_id))))
 
     async def command(self, envelope: Envelope) -> None:
-        data = _teach_command(envelope.type, envelope.data)
+        """label, new_faq, new_intent, out_of_scope, skip and train: carried out by the worker."""
+        data = _teach_request(envelope)
         result = await self._teaching(self.teach.command(envelope.type, data, self.name))
         await self.send(Envelope("ack", envelope.id, result))
 
     async def deploy(self, envelope: Envelope) -> None:
-        model_id, override = envelope.data.get("model_id"), envelope.data.get("override", False)
-        reason = envelope.data.get("reason", "")
-        if (not isinstance(model_id, str) or not 0 < len(model_id) <= 100 or not isinstance(override, bool)
-                or not isinstance(reason, str) or len(reason) > MAX_TEACH_TEXT):
-            raise MalformedMessage("deploy needs {model_id, override: true|false, reason?}")
-        await self._teaching(self.teach.deploy(model_id, self.name, override=override, reason=reason))
-        await self.send(Envelope("ack", envelope.id, {"model_id": model_id}))
+        request = _teach_request(envelope)
+        await self._teaching(self.teach.deploy(request["model_id"], self.name, override=request.get("override", False),
+                                               reason=request.get("reason", "")))
+        await self.send(Envelope("ack", envelope.id, {"model_id": request["model_id"]}))
 
     async def rollback(self, envelope: Envelope) -> None:
+        _teach_request(envelope)
         model_id = await self._teaching(self.teach.rollback(self.name))
         await self.send(Envelope("ack", envelope.id, {"model_id": model_id}))
 
     async def audit(self, envelope: Envelope) -> None:
+        _teach_request(envelope)
         await self.push("audit", envelope.id)
 
     @staticmethod
@@ -838,7 +815,7 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
             return
         connection = ContentConnection(ws, bridge_of(request), request.app.ctx.teach, name)
         handlers: Dict[str, Callable[[Envelope], Awaitable[None]]] = {
-            kind: connection.command for kind in TEACH_COMMANDS
+            kind: connection.command for kind in teach_commands.WORKER_COMMANDS
         }
         handlers.update({
             "conversation": connection.conversation, "model": connection.model, "deploy": connection.deploy,

@@ -22,7 +22,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
-from bot.teach import datafiles
+from bot.teach import commands, datafiles
 from bot.teach.errors import Busy, InvalidRequest, TeachError
 from bot.teach.grouping import group
 from bot.teach.inbox import decode_incoming
@@ -35,7 +35,6 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 5
 WORKER_TTL_SECONDS = 20
 MAX_GROUPED_ITEMS = 2000
-MAX_ITEMS_PER_COMMAND = 500
 JOB_RUNNING_STATES = ("queued", "validating", "training", "evaluating", "deploying")
 
 
@@ -176,13 +175,12 @@ class Worker:
             logger.warning("dropping a malformed command: %r", command)
             return
         try:
-            handler = self._handlers.get(command.get("kind", ""))
-            if handler is None:
-                raise InvalidRequest(f"unknown command {command.get('kind')!r}")
-            data = command.get("data")
-            if not isinstance(data, dict):
-                raise InvalidRequest("a command's data must be an object")
-            result: Dict[str, Any] = {"ok": True, "error": None, "data": await handler(data, str(command.get("by", "")))}
+            kind, data = command.get("kind"), command.get("data")
+            if kind not in self._handlers or not isinstance(data, dict):
+                raise InvalidRequest(f"not a worker command: {kind!r} with {type(data).__name__} data")
+            checked = commands.check(kind, data)
+            result: Dict[str, Any] = {"ok": True, "error": None,
+                                      "data": await self._handlers[kind](checked, str(command.get("by", "")))}
         except TeachError as error:
             result = {"ok": False, "error": {"code": error.code, "message": str(error)}, "data": None}
         except Exception:  # noqa: BLE001 - report it; the next command must still run
@@ -192,23 +190,12 @@ class Worker:
         await self.store.reply(command["id"], result)
 
     async def _open_items(self, data: Dict[str, Any]) -> List[Dict[str, Any]]:
-        item_ids = data.get("item_ids")
-        if (not isinstance(item_ids, list) or not item_ids or len(item_ids) > MAX_ITEMS_PER_COMMAND
-                or not all(isinstance(i, str) and 0 < len(i) <= 100 for i in item_ids)):
-            raise InvalidRequest(f"item_ids must be a list of 1 to {MAX_ITEMS_PER_COMMAND} item ids")
-        items = await self.store.items(list(dict.fromkeys(item_ids)))
+        items = await self.store.items(list(dict.fromkeys(data["item_ids"])))
         decided = [item for item in items if item["state"] != ItemState.OPEN]
         if decided:
             item = decided[0]
             raise InvalidRequest(f"{item['text']!r} was already {item['state'].replace('_', ' ')} by {item['by']}")
         return items
-
-    @staticmethod
-    def _field(data: Dict[str, Any], name: str, limit: int) -> str:
-        value = data.get(name)
-        if not isinstance(value, str) or not value.strip() or len(value) > limit:
-            raise InvalidRequest(f"{name} must be a non-empty string of at most {limit} characters")
-        return value.strip()
 
     async def _write(self, change: Callable[..., Any], *args: Any) -> Any:
         """One change to the data files at a time, off the event loop."""
@@ -219,7 +206,6 @@ class Worker:
 
     async def _close(self, items: List[Dict[str, Any]], state: str, decision: Dict[str, Any], who: str) -> Dict[str, Any]:
         await self.store.decide([item["id"] for item in items], state, decision, who)
-        await self.store.publish("audit")
         await self._regroup()
         return {"items": len(items), **decision}
 
@@ -229,7 +215,7 @@ class Worker:
 
     async def _label(self, data: Dict[str, Any], who: str) -> Dict[str, Any]:
         items = await self._open_items(data)
-        intent = self._field(data, "intent", 100)
+        intent = data["intent"]
         added = await self._write(datafiles.add_examples, intent, self._texts(items))
         return await self._close(items, ItemState.LABELLED, {
             "intent": intent, "added": len(added.added), "already_there": len(added.already_there)}, who)
@@ -246,9 +232,7 @@ class Worker:
 
     async def _new_faq(self, data: Dict[str, Any], who: str) -> Dict[str, Any]:
         items = await self._open_items(data)
-        key = self._field(data, "key", 40)
-        category = self._field(data, "category", 40)
-        answer = self._field(data, "answer", 1000)
+        key, category, answer = data["key"], data["category"], data["answer"]
         added = await self._write(datafiles.create_faq, key, category, answer, self._texts(items))
         return await self._close(items, ItemState.LABELLED, {
             "intent": f"faq/{key}", "new": "faq", "category": category, "answer": answer,
@@ -256,8 +240,7 @@ class Worker:
 
     async def _new_intent(self, data: Dict[str, Any], who: str) -> Dict[str, Any]:
         items = await self._open_items(data)
-        name = self._field(data, "name", 40)
-        answer = self._field(data, "answer", 1000)
+        name, answer = data["name"], data["answer"]
         added = await self._write(datafiles.create_intent, name, answer, self._texts(items))
         return await self._close(items, ItemState.LABELLED, {
             "intent": name, "new": "intent", "answer": answer, "added": len(added.added)}, who)
@@ -267,7 +250,7 @@ class Worker:
     async def _train(self, data: Dict[str, Any], who: str) -> Dict[str, Any]:
         if self._training is not None and not self._training.done():
             raise Busy("a model is being trained already; wait for it to finish")
-        deploy = bool(data.get("deploy"))
+        deploy = data.get("deploy", False)
         job_id = uuid.uuid4().hex[:12]
         await self.store.start_job({"id": job_id, "by": who, "state": "queued", "stage": "Waiting to start",
                                     "progress": 0.0, "started": time.time(), "deploy_requested": int(deploy)})
@@ -289,7 +272,6 @@ class Worker:
             if model_id not in {model["id"] for model in await self.store.models(self.keep_models)}:
                 await self.store.add_model(model_id, trained.read_bytes(), who, report, verdict, current,
                                            self.keep_models)
-                await self.store.publish("models")
             # else: nothing changed since that model; it is compared and deployed as it is
             fields: Dict[str, Any] = {"model_id": model_id, "report": report, "progress": 1.0,
                                       "finished": time.time()}

@@ -1,0 +1,66 @@
+"""What content editors may ask, and the checks every request passes first.
+
+One definition for both edges: the bridge's ``/ws/content`` checks a request
+before it goes anywhere, and the worker checks each command it reads from
+Redis again (the CLI writes commands directly). The meaning (does the intent
+exist, is the text safe for Rasa's format) is checked where the data is, in
+:mod:`bot.teach.datafiles`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Tuple
+
+from bot.teach.errors import InvalidRequest
+
+__all__ = ["MAX_ITEMS", "REQUESTS", "WORKER_COMMANDS", "check"]
+
+MAX_ITEMS = 500  # messages labelled in one request
+MAX_TEXT = 1000  # characters of an answer, a name or a reason
+MAX_ID = 100  # characters of an item or model id
+
+# request type -> field -> (type, required)
+REQUESTS: Dict[str, Dict[str, Tuple[type, bool]]] = {
+    "label": {"item_ids": (list, True), "intent": (str, True)},
+    "new_faq": {"item_ids": (list, True), "key": (str, True), "category": (str, True), "answer": (str, True)},
+    "new_intent": {"item_ids": (list, True), "name": (str, True), "answer": (str, True)},
+    "out_of_scope": {"item_ids": (list, True)},
+    "skip": {"item_ids": (list, True)},
+    "train": {"deploy": (bool, False)},
+    "deploy": {"model_id": (str, True), "override": (bool, False), "reason": (str, False)},
+    "model": {"model_id": (str, True)},
+    "rollback": {},
+    "audit": {},
+}
+# Those the teaching worker carries out (they write data/ or train).
+WORKER_COMMANDS = ("label", "new_faq", "new_intent", "out_of_scope", "skip", "train")
+
+
+def check(kind: str, data: Dict[str, Any]) -> Dict[str, Any]:
+    """The request's fields, with strings stripped; InvalidRequest says what is wrong."""
+    fields = REQUESTS.get(kind)
+    if fields is None:
+        raise InvalidRequest(f"unknown request {kind!r}")
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise InvalidRequest(f"unknown fields for {kind}: {sorted(unknown)}")
+    checked: Dict[str, Any] = {}
+    for name, (kind_of, required) in fields.items():
+        if name not in data:
+            if required:
+                raise InvalidRequest(f"{kind} needs {name!r}")
+            continue
+        value = data[name]
+        if not isinstance(value, kind_of):
+            raise InvalidRequest(f"{kind} needs {name!r} as a {kind_of.__name__}")
+        if isinstance(value, str):
+            value = value.strip()
+            limit = MAX_ID if name.endswith("_id") else MAX_TEXT
+            if len(value) > limit or (required and not value):
+                raise InvalidRequest(f"{name!r} must have {'1' if required else '0'} to {limit} characters")
+        if isinstance(value, list) and not (
+            0 < len(value) <= MAX_ITEMS and all(isinstance(i, str) and 0 < len(i) <= MAX_ID for i in value)
+        ):
+            raise InvalidRequest(f"{name!r} must list 1 to {MAX_ITEMS} item ids")
+        checked[name] = value
+    return checked
