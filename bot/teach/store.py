@@ -97,7 +97,11 @@ class TeachStore:
         return self.key("events")
 
     async def publish(self, kind: str) -> None:
-        """Tells every console that ``kind`` (inbox, catalog, job, models, audit) changed."""
+        """Tells every console that ``kind`` (inbox, catalog, job, models, audit) changed.
+
+        The methods here that change models or the audit trail say so themselves;
+        the worker says when the inbox, the catalogue or the job changed.
+        """
         await self.redis.publish(self.events_channel, json.dumps({"type": kind}))
 
     # ---- incoming messages (written by the Rasa event broker) ----------------
@@ -232,6 +236,7 @@ class TeachStore:
             self._audit(pipe, who, state if state != ItemState.LABELLED else "label",
                         {**decision, "items": list(item_ids)}, now)
             await pipe.execute()
+        await self.publish("audit")
 
     async def save_groups(self, groups: List[Dict[str, Any]], open_items: int) -> None:
         payload = {"groups": groups, "open": open_items, "updated": time.time()}
@@ -343,6 +348,8 @@ class TeachStore:
             self._audit(pipe, who, "trained", {"model_id": model_id, "verdict": verdict, "base": base}, now)
             await pipe.execute()
         await self._prune(keep)
+        await self.publish("models")
+        await self.publish("audit")
 
     async def _prune(self, keep: int) -> None:
         ids = [_text(i) for i in await self.redis.zrevrange(self.key("models"), 0, -1)]
