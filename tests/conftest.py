@@ -8,12 +8,16 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
-from contextlib import contextmanager
-from typing import Dict, Iterator, NamedTuple, Optional, Tuple
+from contextlib import asynccontextmanager, contextmanager
+from typing import TYPE_CHECKING, AsyncIterator, Dict, Iterator, NamedTuple, Optional, Tuple
 
 import pytest
 import requests
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -106,6 +110,22 @@ def redis_url() -> Iterator[str]:
     stop(process)
 
 
+@asynccontextmanager
+async def fresh_prefix(redis_url: str, name: str) -> AsyncIterator[Tuple["Redis", str]]:
+    """A client of the test Redis and a key prefix no other test uses; its keys are deleted after."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_url)
+    prefix = f"{name}-{uuid.uuid4().hex[:8]}"
+    try:
+        yield client, prefix
+    finally:
+        keys = [key async for key in client.scan_iter(f"{prefix}:*")]
+        if keys:
+            await client.delete(*keys)
+        await client.close()
+
+
 # Rasa's HTTP API (parse, trackers, model) requires this token, as under `make run`.
 RASA_API_TOKEN = secrets.token_urlsafe(16)
 
@@ -180,7 +200,11 @@ def running_rasa(model_server: ModelServer, redis_url: str, action_server_url: s
 @contextmanager
 def running_model_server(redis_url: str, teach_prefix: str, rasa_url: str = "http://127.0.0.1:9",
                          name: str = "model-server", **extra: str) -> Iterator[Tuple[str, ModelServer]]:
-    """A bridge process (its address) serving the deployed model of ``teach_prefix``."""
+    """A bridge process (its address) serving the deployed model of ``teach_prefix``.
+
+    Serving models needs no Rasa: without ``rasa_url`` the bridge points at a
+    closed port, which only its /ready check would notice.
+    """
     port = free_port()
     token = secrets.token_urlsafe(16)
     env = {**base_env(), "REDIS_URL": redis_url, "RASA_URL": rasa_url, "HANDOFF_PORT": str(port),

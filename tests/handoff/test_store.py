@@ -3,29 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any, Awaitable, Callable
 
 import pytest
-from redis.asyncio import Redis
 
 from handoff.machine import AgentClaimed, Conversation, CustomerAskedForPerson, State, apply
 from handoff.store import Store
+from tests.conftest import fresh_prefix
 
 
 def run(redis_url: str, scenario: Callable[[Store], Awaitable[Any]]) -> Any:
-    """Run ``scenario`` with a Store under a fresh prefix, then delete its keys."""
+    """Run ``scenario`` with a store under a fresh prefix, whose keys are deleted after."""
 
     async def main() -> Any:
-        client = Redis.from_url(redis_url)
-        store = Store(client, prefix=f"test-{uuid.uuid4().hex[:8]}")
-        try:
-            return await scenario(store)
-        finally:
-            keys = [key async for key in client.scan_iter(f"{store.prefix}:*")]
-            if keys:
-                await client.delete(*keys)
-            await client.close()
+        async with fresh_prefix(redis_url, "test") as (client, prefix):
+            return await scenario(Store(client, prefix=prefix))
 
     return asyncio.run(main())
 

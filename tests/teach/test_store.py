@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any, Awaitable, Callable
 
 import numpy as np
 import pytest
-from redis.asyncio import Redis
 
 from bot.teach.errors import NotFound, Refused, TeachError, WorkerUnavailable
 from bot.teach.store import ItemState, TeachStore
+from tests.conftest import fresh_prefix
 
 
 def run(redis_url: str, scenario: Callable[[TeachStore], Awaitable[Any]]) -> Any:
-    """Run ``scenario`` with a store under a fresh prefix, then delete its keys."""
+    """Run ``scenario`` with a store under a fresh prefix, whose keys are deleted after."""
 
     async def main() -> Any:
-        client = Redis.from_url(redis_url)
-        store = TeachStore(client, prefix=f"teach-test-{uuid.uuid4().hex[:8]}")
-        try:
-            return await scenario(store)
-        finally:
-            keys = [key async for key in client.scan_iter(f"{store.prefix}:*")]
-            if keys:
-                await client.delete(*keys)
-            await client.close()
+        async with fresh_prefix(redis_url, "teach-test") as (client, prefix):
+            return await scenario(TeachStore(client, prefix=prefix))
 
     return asyncio.run(main())
 
