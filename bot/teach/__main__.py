@@ -32,7 +32,7 @@ from typing import Any, Dict, List, Optional
 from redis.asyncio import Redis
 
 from bot.teach.errors import NotFound, TeachError
-from bot.teach.store import DEFAULT_PREFIX, TeachStore
+from bot.teach.store import DEFAULT_PREFIX, TeachStore, model_id_of
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -164,7 +164,7 @@ async def _publish(store: TeachStore, args: argparse.Namespace) -> None:
         if not models:
             raise NotFound(f"no trained model in {path}")
         path = models[-1]
-    model_id = path.name[: -len(".tar.gz")]
+    model_id = model_id_of(path)
     try:
         await store.model(model_id)
         print(f"{model_id} is registered already; current: {await store.current()}")

@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 
 from bot.evaluation import NluModel, label_scores, load_examples, macro_f1, predicted_label, score
 from bot.stuck.corpus import MAX_FALSE_HANDOFF_RATE, MIN_RECALL, CorpusReport, load_corpus, play, summarise
+from bot.teach.store import model_id_of
 from bot.teach.training import quiet_structlog
 
 __all__ = ["MAX_MACRO_F1_DROP", "compare", "play_corpus"]
@@ -79,7 +80,7 @@ def compare(
     )
     candidate_summary = _summary(examples, candidate_parses, expected, candidate_predicted)
     current_summary = (
-        {"model_id": _model_id(current), **_summary(examples, current_parses, expected, current_predicted)}
+        {"model_id": model_id_of(current), **_summary(examples, current_parses, expected, current_predicted)}
         if current is not None and current_parses is not None and current_predicted is not None
         else None
     )
@@ -298,7 +299,3 @@ def _corpus_problems(stuck_corpus: Dict[str, Any]) -> List[str]:
         )
     return problems or ["the stuck-detection corpus did not pass"]
 
-
-def _model_id(path: Path) -> str:
-    name = Path(path).name
-    return name[: -len(".tar.gz")] if name.endswith(".tar.gz") else Path(path).stem

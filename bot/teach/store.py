@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -20,7 +21,7 @@ from redis.asyncio import Redis
 
 from bot.teach.errors import NotFound, Refused, TeachError, WorkerUnavailable
 
-__all__ = ["DEFAULT_PREFIX", "EMBEDDING_DIMENSION", "ItemState", "TeachStore"]
+__all__ = ["DEFAULT_PREFIX", "EMBEDDING_DIMENSION", "ItemState", "TeachStore", "model_id_of"]
 
 DEFAULT_PREFIX = "teach"
 EMBEDDING_DIMENSION = 384
@@ -70,6 +71,11 @@ redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'time', ARGV[2], 'who',
            'action', 'rollback', 'detail', detail)
 return previous
 """
+
+
+def model_id_of(path: "Path | str") -> str:
+    """A model's id is its archive's name without ``.tar.gz`` (Rasa names it by date and two words)."""
+    return Path(path).name.removesuffix(".tar.gz")
 
 
 def _text(value: Any) -> str:

@@ -26,7 +26,7 @@ from bot.teach import commands, datafiles
 from bot.teach.errors import Busy, InvalidRequest, TeachError
 from bot.teach.grouping import group
 from bot.teach.inbox import decode_incoming
-from bot.teach.store import ItemState, TeachStore
+from bot.teach.store import ItemState, TeachStore, model_id_of
 
 __all__ = ["Worker"]
 
@@ -267,7 +267,7 @@ class Worker:
             await reporter.update("evaluating", "Comparing with the deployed model", 0.9)
             current = await self.store.current()
             report = await self._evaluate(trained, current)
-            model_id = trained.name[: -len(".tar.gz")] if trained.name.endswith(".tar.gz") else trained.stem
+            model_id = model_id_of(trained)
             verdict = str(report["verdict"])
             if model_id not in {model["id"] for model in await self.store.models(self.keep_models)}:
                 await self.store.add_model(model_id, trained.read_bytes(), who, report, verdict, current,
