@@ -4,12 +4,16 @@
 // All protocol traffic goes through one Transport (docs/bridge-protocol.md);
 // the classes below only turn envelopes into DOM and clicks into sends.
 
-import { h, linkified, replaceChildren, timeElement } from "../shared/dom.js";
+import { h, replaceChildren, syncList, timeElement } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";
+import { PendingRequests } from "../shared/requests.js";
 import { Transport, compareMessageIds, newId } from "../shared/transport.js";
 import {
   LIMITS, STORAGE, TIMING, describeError, humanize, reasonLabel, socketUrl,
 } from "./constants.js";
+import { confirmDialog, dialogTitleId, modal } from "./dialogs.js";
+import { Tabs } from "./tabs.js";
+import { messageElement } from "./transcript.js";
 
 export function createChatsView(context) {
   return new ChatsView(context);
@@ -43,40 +47,11 @@ function plainValue(value) {
   return String(value);
 }
 
-// ---- dialogs --------------------------------------------------------------------
-
-function modal(labelledBy, ...children) {
-  const dialog = h("dialog", { class: "dialog", "aria-labelledby": labelledBy }, ...children);
-  dialog.addEventListener("close", () => dialog.remove());
-  document.body.append(dialog);
-  dialog.showModal();
-  return dialog;
-}
-
-/** Asks before something that cannot be undone; resolves true when confirmed. */
-export function confirmDialog({ title, text, confirm, danger = false }) {
-  return new Promise((resolve) => {
-    const titleId = `dialog-${newId()}`;
-    let confirmed = false;
-    const yes = h("button", { type: "button", class: `button ${danger ? "danger" : "primary"}` }, confirm);
-    const no = h("button", { type: "button", class: "button" }, "Cancel");
-    const dialog = modal(titleId,
-      h("h2", { id: titleId }, title),
-      h("p", { class: "dialog-text" }, text),
-      h("div", { class: "dialog-actions" }, no, yes));
-    dialog.addEventListener("close", () => resolve(confirmed));
-    no.addEventListener("click", () => dialog.close());
-    yes.addEventListener("click", () => {
-      confirmed = true;
-      dialog.close();
-    });
-    no.focus();
-  });
-}
+// ---- the transfer dialog -----------------------------------------------------------
 
 /** The transfer choice: an online colleague, or a skill group's queue. */
 async function transferDialog(view, tab) {
-  const titleId = `dialog-${newId()}`;
+  const titleId = dialogTitleId();
   const body = h("div", { class: "transfer-body" }, h("p", { class: "muted" }, "Loading your team…"));
   const error = h("p", { class: "form-error", role: "alert" });
   const submit = h("button", { type: "submit", class: "button primary", disabled: true }, icon("transfer"), "Transfer");
@@ -86,14 +61,13 @@ async function transferDialog(view, tab) {
     h("p", { class: "dialog-text" }, "Pass this conversation to a colleague who is online, or back to the front of a skill group's queue."),
     body, error,
     h("div", { class: "dialog-actions" }, cancel, submit));
-  const dialog = modal(titleId, form);
-  dialog.classList.add("wide");
+  const dialog = modal(titleId, "wide", form);
   cancel.addEventListener("click", () => dialog.close());
   cancel.focus();
 
   let team;
   try {
-    team = await view.ask("team", {});
+    team = await view.waiting.ask("team");
   } catch (failure) {
     replaceChildren(body);
     error.textContent = describeError(failure);
@@ -168,16 +142,13 @@ class ChatsView {
     this.conversations = new Map();
     this.activeId = null;
     this.pendingClaims = new Set();
-    this.waiters = new Map();
     this.restoring = null; // ids of conversations re-sent after a (re)connection, while they arrive
 
     this.transport = new Transport(socketUrl("/ws/agent", session.token));
     watchConnection(this.transport);
+    this.waiting = new PendingRequests(this.transport);
     this.transport.on("envelope", (envelope) => this.receive(envelope));
-    this.transport.on("failed", ({ item, error }) => this.settle(item.id, null, error));
-    this.transport.on("state", ({ connected }) => {
-      if (!connected) this.dropUnreliableWaiters();
-    });
+    this.transport.on("failed", ({ item, error }) => this.waiting.settle(item.id, null, error));
 
     this.queue = new QueuePanel(this);
     this.requests = new RequestsPanel(this);
@@ -194,8 +165,10 @@ class ChatsView {
     this.sidebarTabs = new Tabs("sidebar", "Queue and requests", [
       { id: "queue", label: "Queue", panel: this.queue.element },
       { id: "requests", label: "Requests", panel: this.requests.element },
-    ], (id) => {
-      if (id === "requests") this.requests.acknowledge();
+    ], {
+      onSelect: (id) => {
+        if (id === "requests") this.requests.acknowledge();
+      },
     });
 
     this.alertText = h("span", { class: "alert-text" });
@@ -229,7 +202,7 @@ class ChatsView {
     switch (envelope.type) {
       case "queue":
         this.queue.update(data.items || []);
-        this.settle(envelope.id, data, null);
+        this.waiting.settle(envelope.id, data);
         break;
       case "requests":
         this.requests.update(data.items || []);
@@ -255,45 +228,13 @@ class ChatsView {
         break;
       case "ack":
       case "team":
-        this.settle(envelope.id, data, null);
+        this.waiting.settle(envelope.id, data);
         break;
-      case "error": {
-        // Reliable sends settle through the transport's "failed" (it retries the retryable ones).
-        const waiter = this.waiters.get(envelope.id);
-        if (waiter && !waiter.reliable) this.settle(envelope.id, null, data);
+      case "error":
+        this.waiting.refused(envelope);
         break;
-      }
       default:
         break;
-    }
-  }
-
-  /** A send the bridge acknowledges; kept and resent across reconnects until it does. */
-  request(type, data, id = newId()) {
-    const done = new Promise((resolve, reject) => this.waiters.set(id, { resolve, reject, reliable: true }));
-    this.transport.sendReliable(type, data, id);
-    return done;
-  }
-
-  /** A question answered on this connection only (e.g. "team"). */
-  ask(type, data) {
-    const id = newId();
-    const done = new Promise((resolve, reject) => this.waiters.set(id, { resolve, reject, reliable: false }));
-    if (!this.transport.sendNow(type, data, id)) this.settle(id, null, { code: "offline", message: "Not connected to the server; try again in a moment." });
-    return done;
-  }
-
-  settle(id, data, error) {
-    const waiter = this.waiters.get(id);
-    if (!waiter) return;
-    this.waiters.delete(id);
-    if (error) waiter.reject(error);
-    else waiter.resolve(data);
-  }
-
-  dropUnreliableWaiters() {
-    for (const [id, waiter] of this.waiters) {
-      if (!waiter.reliable) this.settle(id, null, { code: "offline", message: "The connection was lost; try again." });
     }
   }
 
@@ -306,7 +247,7 @@ class ChatsView {
   awaitRestoredConversations() {
     const restored = new Set();
     this.restoring = restored;
-    this.ask("queue", {}).then(() => {
+    this.waiting.ask("queue").then(() => {
       this.restoring = null;
       for (const id of [...this.conversations.keys()]) {
         if (!restored.has(id)) this.release(id);
@@ -322,7 +263,7 @@ class ChatsView {
 
   claim(conversationId) {
     this.pendingClaims.add(conversationId);
-    return this.request("claim", { conversation_id: conversationId }).catch((error) => {
+    return this.waiting.send("claim", { conversation_id: conversationId }).catch((error) => {
       this.pendingClaims.delete(conversationId);
       // A claim resent after a reconnect is refused although it is ours already.
       if (!this.conversations.has(conversationId)) throw error;
@@ -510,49 +451,6 @@ class ChatsView {
   }
 }
 
-/** Accessible tabs (tablist, tabs, panels) with counters in the tab labels. */
-class Tabs {
-  constructor(prefix, label, items, onSelect) {
-    this.onSelect = onSelect;
-    this.items = items.map((item) => {
-      const count = h("span", { class: "tab-count" });
-      const tab = h("button", {
-        type: "button", role: "tab", id: `${prefix}-tab-${item.id}`, "aria-controls": `${prefix}-panel-${item.id}`,
-        class: "segment", onclick: () => this.select(item.id),
-      }, item.label, " ", count);
-      const panel = h("div", { role: "tabpanel", id: `${prefix}-panel-${item.id}`, "aria-labelledby": tab.id, class: "tab-panel" }, item.panel);
-      return { ...item, tab, panel, count };
-    });
-    this.list = h("div", { role: "tablist", class: "segments", "aria-label": label }, this.items.map((item) => item.tab));
-    this.list.addEventListener("keydown", (event) => {
-      if (event.key !== "ArrowRight" && event.key !== "ArrowLeft") return;
-      const index = this.items.findIndex((item) => item.tab === document.activeElement);
-      const next = this.items[(index + (event.key === "ArrowRight" ? 1 : -1) + this.items.length) % this.items.length];
-      this.select(next.id);
-      next.tab.focus();
-    });
-    this.panels = h("div", { class: "tab-panels" }, this.items.map((item) => item.panel));
-    this.select(items[0].id);
-  }
-
-  select(id) {
-    this.selected = id;
-    for (const item of this.items) {
-      const selected = item.id === id;
-      item.tab.setAttribute("aria-selected", String(selected));
-      item.tab.tabIndex = selected ? 0 : -1;
-      item.panel.hidden = !selected;
-    }
-    this.onSelect(id);
-  }
-
-  setCount(id, count, highlight = false) {
-    const item = this.items.find((entry) => entry.id === id);
-    item.count.textContent = String(count);
-    item.count.classList.toggle("is-highlighted", highlight);
-  }
-}
-
 // ---- the queue ----------------------------------------------------------------------
 
 class QueuePanel {
@@ -581,21 +479,12 @@ class QueuePanel {
     for (const item of arrived) this.fresh.add(item.conversation_id);
     for (const id of [...this.fresh]) if (!ids.has(id)) this.fresh.delete(id);
     for (const id of [...this.claiming]) if (!ids.has(id)) this.claiming.delete(id);
-    for (const [id, entry] of this.entries) {
-      if (!ids.has(id)) {
-        entry.element.remove();
-        this.entries.delete(id);
-      }
-    }
-    for (const item of items) {
-      let entry = this.entries.get(item.conversation_id);
-      if (!entry) {
-        entry = this.createEntry(item.conversation_id);
-        this.entries.set(item.conversation_id, entry);
-      }
-      this.fill(entry, item);
-      this.list.append(entry.element); // keeps the bridge's order: oldest first
-    }
+    // Keeps the bridge's order: oldest first.
+    syncList(this.list, this.entries, items, {
+      key: (item) => item.conversation_id,
+      create: (item) => this.createEntry(item.conversation_id),
+      update: (entry, item) => this.fill(entry, item),
+    });
     this.empty.hidden = items.length > 0;
     this.view.sidebarTabs.setCount("queue", items.length, this.fresh.size > 0);
     this.tick();
@@ -885,32 +774,9 @@ class ConversationTab {
   }
 
   renderMessage(message) {
-    const data = message.data || {};
-    const text = message.text || "";
-    if (message.kind === "system") {
-      return h("li", { class: "msg msg-system" }, h("p", {}, text), timeElement(message.ts));
-    }
-    if (message.kind === "bot" && !text) {
-      const handoff = data.custom && data.custom.handoff;
-      if (handoff) {
-        return h("li", { class: "msg msg-event" }, icon("bolt"), h("p", {}, `The bot handed over: ${reasonLabel(handoff.reason)}`), timeElement(message.ts));
-      }
-      if (!Array.isArray(data.buttons) || !data.buttons.length) return null; // nothing a person would see
-    }
-    const author = {
-      customer: h("span", { class: "msg-author" }, "Customer"),
-      bot: h("span", { class: "badge badge-bot" }, icon("bot"), "Bot"),
-      agent: h("span", { class: "msg-author" }, data.agent === this.view.agent ? "You" : data.agent || "Agent"),
-    }[message.kind];
-    const element = h("li", { class: `msg msg-${message.kind}`, dataset: { id: message.id } },
-      h("div", { class: "msg-meta" }, author, timeElement(message.ts)),
-      h("div", { class: "msg-bubble" },
-        text ? h("p", { class: "msg-text" }, linkified(text)) : null,
-        Array.isArray(data.buttons) && data.buttons.length
-          ? h("ul", { class: "msg-options", "aria-label": "Buttons offered" }, data.buttons.map((button) => h("li", {}, String(button.title || button.payload || ""))))
-          : null,
-        data.payload ? h("p", { class: "msg-payload" }, "Pressed a button (", h("code", {}, data.payload), ")") : null));
-    if (message.kind === "agent") element.append(h("p", { class: "msg-status" }));
+    const element = messageElement(message, (agent) => (agent === this.view.agent ? "You" : agent || "Agent"));
+    // "Sent" or "Seen" under the agent's latest message (refreshReceipt).
+    if (element && message.kind === "agent") element.append(h("p", { class: "msg-status" }));
     return element;
   }
 
@@ -930,7 +796,7 @@ class ConversationTab {
     this.list.append(element);
     this.stickToBottom = true;
     this.scrollToEnd();
-    this.view.request("message", { conversation_id: this.id, text }, id).then(() => {
+    this.view.waiting.send("message", { conversation_id: this.id, text }, id).then(() => {
       // Usually the stored copy has replaced this one already; if not, it is on its way.
       element.querySelector(".msg-status").textContent = "Sent";
     }, (error) => {
@@ -993,7 +859,7 @@ class ConversationTab {
     this.setBusy(true);
     this.actionError.hidden = true;
     try {
-      await this.view.request(type, { conversation_id: this.id, ...extra });
+      await this.view.waiting.send(type, { conversation_id: this.id, ...extra });
     } catch (error) {
       this.leaving = null;
       this.setBusy(false);

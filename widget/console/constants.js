@@ -162,7 +162,6 @@ export const TEACH_ERROR_TEXT = {
   training_failed: "Training failed",
   refused: "Refused",
   teach_error: "That didn't work",
-  offline: "Not connected to the server",
 };
 
 export const TEACH_LIMITS = {

@@ -3,15 +3,17 @@
 // or intent with its answer, out of scope, skip), and the conversation a
 // message came from in a side panel.
 
-import { h, linkified, replaceChildren, timeElement } from "../shared/dom.js";
+import { h, placeInOrder, replaceChildren, syncList, timeElement } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";
 import { newId } from "../shared/transport.js";
 import {
   INBOX_REASONS, TEACH_LIMITS, TEACH_NAME_PATTERN, TEACH_STRINGS, describeTeachError, humanize, intentLabel, reasonLabel,
 } from "./constants.js";
+import { dialogTitleId, modal } from "./dialogs.js";
 import {
-  Notice, button, dialogTitleId, intentName, isNumber, modal, plural, reasonChip, share, when,
+  Notice, button, intentName, isNumber, plural, reasonChip, share, when,
 } from "./teach-shared.js";
+import { messageElement } from "./transcript.js";
 
 /** What the worker did, in one sentence, from a decision's ack. */
 function resultText(kind, result) {
@@ -95,13 +97,9 @@ export class InboxPanel {
       if (card.element.contains(document.activeElement)) lostFocusAt = index;
       card.element.remove();
     });
-    this.cards = new Map();
-    groups.forEach((group) => {
-      const card = claimed.get(group.id) || new GroupCard(this, group.id);
-      this.cards.set(group.id, card);
-      card.update(group);
-      this.list.append(card.element); // the worker's order: biggest first
-    });
+    this.cards = new Map(groups.map((group) => [group.id, claimed.get(group.id) || new GroupCard(this, group.id)]));
+    for (const group of groups) this.cards.get(group.id).update(group);
+    placeInOrder(this.list, [...this.cards.values()].map((card) => card.element)); // the worker's order: biggest first
     this.empty.hidden = groups.length > 0;
     if (lostFocusAt >= 0) {
       // The group just labelled is gone: go on with the one that took its place.
@@ -109,10 +107,6 @@ export class InboxPanel {
       if (next) next.focusTitle();
       else this.heading.focus();
     }
-  }
-
-  catalogChanged() {
-    // Pickers read the catalogue when they open; nothing shown depends on it otherwise.
   }
 
   /** Sends a decision on items; the notice says what the worker did. */
@@ -234,21 +228,7 @@ class GroupCard {
     this.samples.hidden = this.panel.expanded.has(this.id) || items.length < 2;
 
     // Rows keyed by item, so a push does not lose the focus or the ticks.
-    const ids = new Set(items.map((item) => item.id));
-    for (const [id, row] of this.rows) {
-      if (!ids.has(id)) {
-        row.element.remove();
-        this.rows.delete(id);
-      }
-    }
-    for (const item of items) {
-      let row = this.rows.get(item.id);
-      if (!row) {
-        row = this.createRow(item);
-        this.rows.set(item.id, row);
-      }
-      this.tbody.append(row.element);
-    }
+    syncList(this.tbody, this.rows, items, { key: (item) => item.id, create: (item) => this.createRow(item) });
     this.setExpanded(this.panel.expanded.has(this.id), false);
     this.renderSelection();
   }
@@ -276,7 +256,7 @@ class GroupCard {
           item.handoff_reason ? h("span", { class: "chip chip-group" }, `Handoff: ${reasonLabel(item.handoff_reason)}`) : null)),
       h("td", { class: "col-when" }, when(item.time)),
       h("td", { class: "col-guess" },
-        item.intent ? intentName(item.intent) : h("span", { class: "muted" }, "no guess"),
+        intentName(item.intent),
         confidence === null ? null : h("span", { class: `guess-confidence ${confidence < 0.4 ? "is-low" : ""}` }, ` ${share(confidence)} sure`)),
       h("td", { class: "col-open" }, open));
     return { element, checkbox };
@@ -681,15 +661,16 @@ class ConversationPanel {
         h("p", {}, "The message itself: ", h("q", {}, item.text))));
       return;
     }
-    let marked = false;
-    const rendered = messages.map((message) => {
-      const isItem = !marked && message.kind === "customer" && message.text === item.text;
-      if (isItem) marked = true;
-      return renderMessage(message, isItem);
-    });
+    const rendered = messages.map((message) => messageElement(message, (agent) => (agent ? `Agent ${agent}` : "Agent")));
     replaceChildren(this.body, h("ol", { class: "transcript teach-transcript" }, rendered));
-    const mark = this.body.querySelector(".is-inbox-message");
-    if (mark) mark.scrollIntoView({ block: "center" });
+    // The inbox message: the first customer message with its text.
+    const index = messages.findIndex((message) => message.kind === "customer" && message.text === item.text);
+    const mark = index < 0 ? null : rendered[index];
+    if (mark) {
+      mark.classList.add("is-inbox-message");
+      mark.querySelector(".msg-meta").append(h("span", { class: "chip chip-topic" }, "In the inbox"));
+      mark.scrollIntoView({ block: "center" });
+    }
   }
 
   close(returnFocus = false) {
@@ -700,35 +681,4 @@ class ConversationPanel {
     if (returnFocus && this.opener && this.opener.isConnected) this.opener.focus();
     this.opener = null;
   }
-}
-
-const KIND_LABELS = { customer: "Customer", bot: "Bot", agent: "Agent", system: "Notice" };
-
-function renderMessage(message, isItem) {
-  const data = message.data && typeof message.data === "object" ? message.data : {};
-  const text = typeof message.text === "string" ? message.text : "";
-  const ts = isNumber(message.ts) ? timeElement(message.ts) : null;
-  const kind = KIND_LABELS[message.kind] ? message.kind : "system";
-  if (kind === "system") {
-    return h("li", { class: "msg msg-system" }, h("span", { class: "visually-hidden" }, "Notice: "), h("p", {}, text), ts);
-  }
-  if (kind === "bot" && !text) {
-    const handoff = data.custom && data.custom.handoff;
-    if (handoff) {
-      return h("li", { class: "msg msg-event" }, icon("bolt"), h("p", {}, `The bot handed over: ${reasonLabel(handoff.reason)}`), ts);
-    }
-    if (!Array.isArray(data.buttons) || !data.buttons.length) return null;
-  }
-  const author = {
-    customer: h("span", { class: "msg-author" }, "Customer"),
-    bot: h("span", { class: "badge badge-bot" }, icon("bot"), "Bot"),
-    agent: h("span", { class: "msg-author agent-author" }, data.agent ? `Agent ${data.agent}` : "Agent"),
-  }[kind];
-  return h("li", { class: `msg msg-${kind}${isItem ? " is-inbox-message" : ""}` },
-    h("div", { class: "msg-meta" }, author, ts, isItem ? h("span", { class: "chip chip-topic" }, "In the inbox") : null),
-    h("div", { class: "msg-bubble" },
-      text ? h("p", { class: "msg-text" }, linkified(text)) : null,
-      Array.isArray(data.buttons) && data.buttons.length
-        ? h("ul", { class: "msg-options", "aria-label": "Buttons offered" }, data.buttons.map((choice) => h("li", {}, String(choice.title || choice.payload || ""))))
-        : null));
 }

@@ -3,21 +3,17 @@
 // goes live only with an explicit override; earlier models stay one click
 // (roll back) away; every step is in the audit trail.
 
-import { h, replaceChildren } from "../shared/dom.js";
+import { formatTime, h, replaceChildren } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";
 import {
   AUDIT_ACTIONS, JOB_RUNNING, JOB_STATES, TEACH_LIMITS, TEACH_STRINGS, TIMING, VERDICTS, describeTeachError, humanize,
 } from "./constants.js";
-import { confirmDialog } from "./chats.js";
+import { confirmDialog, dialogTitleId, modal } from "./dialogs.js";
 import {
-  NONE, Notice, button, dialogTitleId, intentName, isNumber, modal, percent, plural, points, verdictChip, when,
+  NONE, Notice, button, intentName, isNumber, percent, plural, points, verdictChip, when,
 } from "./teach-shared.js";
 
 const DROP = -0.005; // an F1 change below this is shown as a drop
-
-function shortModel(id) {
-  return id ? String(id) : NONE;
-}
 
 function seconds(total) {
   if (!isNumber(total) || total < 0) return NONE;
@@ -28,7 +24,7 @@ function seconds(total) {
 // ---- the evaluation report ------------------------------------------------------------
 
 /** The whole evaluation report (docs: teach-spec "Evaluation report") as DOM. */
-export function renderReport(report, { idPrefix }) {
+function renderReport(report, { idPrefix }) {
   if (!report || typeof report !== "object") {
     return h("p", { class: "muted" }, "This model has no evaluation report (it was registered from a file).");
   }
@@ -166,7 +162,6 @@ export class TrainPanel {
     this.view = view;
     this.job = null;
     this.current = null;
-    this.models = [];
     this.requesting = false;
     this.notice = new Notice();
     this.trainDeploy = button("Train and deploy", { class: "button primary", onclick: () => this.start(true) }, "bolt");
@@ -264,8 +259,7 @@ export class TrainPanel {
 
   modelsChanged(data) {
     this.current = data.current || null;
-    this.models = Array.isArray(data.models) ? data.models : [];
-    const live = this.models.find((model) => model.id === this.current);
+    const live = (Array.isArray(data.models) ? data.models : []).find((model) => model.id === this.current);
     replaceChildren(this.live, this.current
       ? ["Customers talk to model ", h("code", {}, this.current), live && isNumber(live.deployed_at) ? [", live since ", when(live.deployed_at)] : null, "."]
       : "No model is deployed yet.");
@@ -305,7 +299,7 @@ export class TrainPanel {
   }
 
   async deploy(modelId, override, reason) {
-    await this.view.request("deploy", { model_id: modelId, override, ...(reason ? { reason } : {}) });
+    await this.view.deploy(modelId, override, reason);
     this.notice.success(`Model ${modelId} deployed${override ? " with an override" : ""}. Customers talk to it within a few seconds.`);
   }
 
@@ -316,7 +310,7 @@ export class TrainPanel {
     const finished = isNumber(job.finished) ? job.finished : null;
     const parts = [];
     if (job.by) parts.push(`Started by ${job.by}`);
-    if (started) parts.push(new Date(started * 1000).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" }));
+    if (started) parts.push(formatTime(started * 1000).short);
     if (JOB_RUNNING.has(job.state) && started) parts.push(`running for ${seconds(Date.now() / 1000 - started)}`);
     else if (started && finished) parts.push(`took ${seconds(finished - started)}`);
     parts.push(job.deploy_requested ? "deploys when done, unless worse" : "trained only, not deployed automatically");
@@ -335,7 +329,6 @@ export class ModelsPanel {
     this.view = view;
     this.current = null;
     this.history = [];
-    this.models = [];
     this.notice = new Notice();
     this.summary = h("p", { class: "panel-summary" }, "Loading the models…");
     this.rollbackButton = button("Roll back", { class: "button danger-outline", onclick: () => this.rollback() }, "transfer");
@@ -362,8 +355,8 @@ export class ModelsPanel {
   update(data) {
     this.current = data.current || null;
     this.history = Array.isArray(data.history) ? data.history : [];
-    this.models = Array.isArray(data.models) ? data.models : [];
-    const live = this.models.find((model) => model.id === this.current);
+    const models = Array.isArray(data.models) ? data.models : [];
+    const live = models.find((model) => model.id === this.current);
     replaceChildren(this.summary, this.current
       ? ["Customers talk to ", h("code", {}, this.current), live && isNumber(live.deployed_at) ? [" since ", when(live.deployed_at)] : null,
         ". Earlier models are kept so you can go back."]
@@ -371,8 +364,8 @@ export class ModelsPanel {
     const previous = this.history[1];
     this.rollbackButton.disabled = !previous;
     replaceChildren(this.rollbackHint, previous ? ["Back to ", h("code", {}, previous)] : "Nothing deployed before this one.");
-    replaceChildren(this.tbody, this.models.map((model) => this.row(model)));
-    this.empty.hidden = this.models.length > 0;
+    replaceChildren(this.tbody, models.map((model) => this.row(model)));
+    this.empty.hidden = models.length > 0;
   }
 
   row(model) {
@@ -394,7 +387,7 @@ export class ModelsPanel {
       : null;
     if (deploy) deploy.addEventListener("click", () => this.deploy(model));
     return h("tr", { class: isLive ? "is-live" : null, dataset: { model: model.id } },
-      h("th", { scope: "row" }, h("code", { class: "model-id" }, shortModel(model.id))),
+      h("th", { scope: "row" }, h("code", { class: "model-id" }, model.id ? String(model.id) : NONE)),
       h("td", {}, when(model.created)),
       h("td", {}, model.by || NONE),
       h("td", {}, verdictChip(model.verdict), summary && summary.stuck_corpus_passed === false ? h("span", { class: "chip verdict-worse" }, "Stuck detection fails") : null),
@@ -435,7 +428,13 @@ export class ModelsPanel {
       confirm: "Deploy",
     });
     if (!confirmed) return;
-    await this.send(model.id, false, "");
+    this.notice.clear();
+    try {
+      await this.view.deploy(model.id);
+      this.notice.success(`Model ${model.id} deployed. Customers talk to it within a few seconds.`);
+    } catch (error) {
+      this.notice.error(describeTeachError(error));
+    }
   }
 
   overrideDialog(model) {
@@ -443,7 +442,7 @@ export class ModelsPanel {
     const cancel = button("Cancel", {});
     let dialog = null;
     const form = overrideForm(`${titleId}-override`, async (reason) => {
-      await this.view.request("deploy", { model_id: model.id, override: true, ...(reason ? { reason } : {}) });
+      await this.view.deploy(model.id, true, reason);
       dialog.close();
       this.notice.success(`Model ${model.id} deployed with an override. Customers talk to it within a few seconds.`);
     });
@@ -453,16 +452,6 @@ export class ModelsPanel {
       h("div", { class: "dialog-actions" }, cancel));
     cancel.addEventListener("click", () => dialog.close());
     form.querySelector("input[type=checkbox]").focus();
-  }
-
-  async send(modelId, override, reason) {
-    this.notice.clear();
-    try {
-      await this.view.request("deploy", { model_id: modelId, override, ...(reason ? { reason } : {}) });
-      this.notice.success(`Model ${modelId} deployed. Customers talk to it within a few seconds.`);
-    } catch (error) {
-      this.notice.error(describeTeachError(error));
-    }
   }
 
   async rollback() {

@@ -1,22 +1,18 @@
-// Small pieces the Teach view's panels share: formatting, notices, dialogs,
+// Small pieces the Teach view's panels share: formatting, notices, buttons,
 // the chips for reasons and verdicts. Everything from the server is text.
 
-import { h, replaceChildren } from "../shared/dom.js";
+import { h, replaceChildren, timeElement } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";
-import { newId } from "../shared/transport.js";
 import { INBOX_REASONS, VERDICTS, humanize, intentLabel } from "./constants.js";
 
 const percentFormat = new Intl.NumberFormat(undefined, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
-const whenFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
-const shortWhenFormat = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+const wholePercentFormat = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 0 });
 
 export const NONE = "—";
 
 export function isNumber(value) {
   return typeof value === "number" && Number.isFinite(value);
 }
-
-const wholePercentFormat = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 0 });
 
 /** A measurement: 0.934 -> "93.4%", 0.9 -> "90.0%"; anything else "—". */
 export function percent(value) {
@@ -39,8 +35,7 @@ export function points(delta) {
 /** A unix time in seconds as a <time>: "12 Mar, 14:05" with the full date as its tooltip. */
 export function when(seconds, className = null) {
   if (!isNumber(seconds)) return h("span", { class: className }, NONE);
-  const date = new Date(seconds * 1000);
-  return h("time", { class: className, datetime: date.toISOString(), title: whenFormat.format(date) }, shortWhenFormat.format(date));
+  return timeElement(seconds * 1000, undefined, className, { dated: true });
 }
 
 export function plural(count, one, many = `${one}s`) {
@@ -48,9 +43,9 @@ export function plural(count, one, many = `${one}s`) {
 }
 
 /** The name of an intent or FAQ topic for people, with its code for precision. */
-export function intentName(name, className = "intent-name") {
-  if (!name) return h("span", { class: `${className} muted` }, "no guess");
-  return h("span", { class: className },
+export function intentName(name) {
+  if (!name) return h("span", { class: "muted" }, "no guess");
+  return h("span", { class: "intent-name" },
     h("span", { class: "intent-label" }, intentLabel(name)), " ",
     h("code", { class: "intent-code" }, name));
 }
@@ -69,7 +64,6 @@ export function verdictChip(verdict) {
 /** A notice line in a panel: success (a status) or error (an alert), with a dismiss button. */
 export class Notice {
   constructor() {
-    this.text = h("span", { class: "notice-text" });
     this.status = h("div", { class: "teach-notice", role: "status", "aria-live": "polite" });
     this.alert = h("div", { class: "teach-notice is-error", role: "alert" });
     this.element = h("div", { class: "teach-notices" }, this.status, this.alert);
@@ -78,17 +72,14 @@ export class Notice {
 
   success(text) {
     this.show(this.status, "check", text);
-    replaceChildren(this.alert);
-    this.alert.hidden = true;
   }
 
   error(text) {
     this.show(this.alert, "info", text);
-    replaceChildren(this.status);
-    this.status.hidden = true;
   }
 
   show(element, iconName, text) {
+    this.clear();
     const dismiss = h("button", { type: "button", class: "icon-button small", "aria-label": "Dismiss", onclick: () => this.clear() }, icon("close"));
     replaceChildren(element, icon(iconName), h("span", { class: "notice-text" }, text), dismiss);
     element.hidden = false;
@@ -100,23 +91,6 @@ export class Notice {
     this.status.hidden = true;
     this.alert.hidden = true;
   }
-}
-
-/** A modal <dialog> removed from the page when closed; focus goes back where it was. */
-export function modal(labelledBy, className, ...children) {
-  const opener = document.activeElement;
-  const dialog = h("dialog", { class: `dialog ${className || ""}`.trim(), "aria-labelledby": labelledBy }, ...children);
-  dialog.addEventListener("close", () => {
-    dialog.remove();
-    if (opener && opener.isConnected && typeof opener.focus === "function") opener.focus();
-  });
-  document.body.append(dialog);
-  dialog.showModal();
-  return dialog;
-}
-
-export function dialogTitleId() {
-  return `dialog-${newId()}`;
 }
 
 /** A button whose label (.button-label) can be swapped for "Saving…" without losing its icon. */

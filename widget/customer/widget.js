@@ -6,6 +6,7 @@
 //
 // or, from any page, widget/chat.js's SupportChat.init(options).
 
+import { PendingRequests } from "../shared/requests.js";
 import { Transport, compareMessageIds, newId } from "../shared/transport.js";
 import {
   AGENT_TYPING_TIMEOUT_MS, BOT_TYPING_TIMEOUT_MS, CUSTOMER_SOCKET_PATH, HOST_TAG, STORAGE_KEYS, STORAGE_PREFIX,
@@ -92,7 +93,7 @@ export class ChatWidget {
     this.status = { state: null };
     this.messages = new Map(); // server id -> message
     this.pending = []; // customer messages sent but not acknowledged: {clientId, text, payload, serverId}
-    this.requests = new Map(); // client id -> {resolve, reject} for talk_to_person, details, leave, rating
+    this.requests = null; // talk_to_person, details, leave and rating waiting for their ack (with the transport)
     this.lastSeen = null; // the newest server message id this page has received
     this.awaitingWelcome = false;
     this.lastReadSent = null;
@@ -208,6 +209,7 @@ export class ChatWidget {
         readyType: "welcome",
         outboxStore: this.storage.outbox,
       });
+      this.requests = new PendingRequests(this.transport);
       this.transport.on("envelope", (envelope) => this.receive(envelope));
       this.transport.on("state", (state) => this.connectionChanged(state));
       this.transport.on("failed", ({ item, error }) => this.sendFailed(item, error));
@@ -342,12 +344,7 @@ export class ChatWidget {
   }
 
   acknowledged(clientId, data) {
-    const request = this.requests.get(clientId);
-    if (request) {
-      this.requests.delete(clientId);
-      request.resolve(data);
-      return;
-    }
+    if (this.requests.settle(clientId, data)) return;
     const index = this.pending.findIndex((item) => item.clientId === clientId);
     if (index < 0) return;
     const [item] = this.pending.splice(index, 1);
@@ -367,12 +364,7 @@ export class ChatWidget {
 
   sendFailed(item, error) {
     const reason = this.strings[`error_${error.code}`] || error.message || this.strings.error_default;
-    const request = this.requests.get(item.id);
-    if (request) {
-      this.requests.delete(item.id);
-      request.reject(new Error(reason));
-      return;
-    }
+    if (this.requests.settle(item.id, null, new Error(reason))) return;
     const index = this.pending.findIndex((pending) => pending.clientId === item.id);
     if (index >= 0) this.pending.splice(index, 1);
     this.view.markFailed(item.id, reason);
@@ -382,10 +374,7 @@ export class ChatWidget {
   /** A reliable send other than a message; the promise settles with the bridge's ack or error. */
   request(type, data) {
     this.connect();
-    return new Promise((resolve, reject) => {
-      const id = this.transport.sendReliable(type, data);
-      this.requests.set(id, { resolve, reject });
-    });
+    return this.requests.send(type, data);
   }
 
   // ---- status, unread, typing ------------------------------------------------

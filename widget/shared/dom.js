@@ -45,20 +45,58 @@ export function replaceChildren(element, ...children) {
   append(element, children);
 }
 
-/** "14:05" in the reader's language; the full date and time for a tooltip. */
-export function formatTime(ms, locale) {
+/** "14:05" (with `dated`, "12 Mar, 14:05") in the reader's language; the full date and time for a tooltip. */
+export function formatTime(ms, locale, { dated = false } = {}) {
   const date = new Date(ms);
+  const short = dated ? { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" } : { hour: "2-digit", minute: "2-digit" };
   return {
-    short: new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit" }).format(date),
+    short: new Intl.DateTimeFormat(locale, short).format(date),
     full: new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(date),
     iso: date.toISOString(),
   };
 }
 
-/** A <time> showing "14:05", with the full date and time as its tooltip. */
-export function timeElement(ms, locale, className = null) {
-  const time = formatTime(ms, locale);
+/** A <time> showing "14:05" (or "12 Mar, 14:05"), with the full date and time as its tooltip. */
+export function timeElement(ms, locale, className = null, { dated = false } = {}) {
+  const time = formatTime(ms, locale, { dated });
   return h("time", { class: className, datetime: time.iso, title: time.full }, time.short);
+}
+
+/**
+ * Keeps a list's elements in step with `items`, keyed by `key(item)`: an entry
+ * ({element, ...}) whose key is gone is removed, a new one is made by
+ * `create(item)`, each is passed to `update(entry, item)`, and the elements
+ * are put in the items' order (placeInOrder: the ones kept keep their focus).
+ */
+export function syncList(container, entries, items, { key, create, update = () => {} }) {
+  const keys = new Set(items.map(key));
+  for (const [id, entry] of entries) {
+    if (!keys.has(id)) {
+      entry.element.remove();
+      entries.delete(id);
+    }
+  }
+  const elements = items.map((item) => {
+    const id = key(item);
+    if (!entries.has(id)) entries.set(id, create(item));
+    const entry = entries.get(id);
+    update(entry, item);
+    return entry.element;
+  });
+  placeInOrder(container, elements);
+}
+
+/**
+ * Makes `elements` the children of `container`, in this order, moving only
+ * those out of place: moving an element takes the keyboard focus out of it,
+ * so a list updated while someone works in it must not move the rest.
+ */
+export function placeInOrder(container, elements) {
+  let expected = container.firstChild;
+  for (const element of elements) {
+    if (element === expected) expected = element.nextSibling;
+    else container.insertBefore(element, expected);
+  }
 }
 
 // Web addresses in messages become links; only http(s), so no "javascript:" ever becomes one.
