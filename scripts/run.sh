@@ -33,17 +33,20 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 wait_for() {
-  # wait_for NAME URL PID LOG: poll URL until it answers, or fail with the log.
+  # wait_for NAME PID LOG CHECK...: run CHECK until it succeeds, or fail with the log
+  # when the process exits or two minutes pass.
+  local name=$1 pid=$2 log=$3
+  shift 3
   for _ in $(seq 240); do
-    if curl -fsS "$2" >/dev/null 2>&1; then return 0; fi
-    if ! kill -0 "$3" 2>/dev/null; then
-      echo "error: $1 exited; last lines of $4:" >&2
-      tail -n 30 "$4" >&2
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "error: $name exited; last lines of $log:" >&2
+      tail -n 30 "$log" >&2
       exit 1
     fi
     sleep 0.5
   done
-  echo "error: $1 did not answer at $2 within 2 minutes; see $4" >&2
+  echo "error: $name was not ready within 2 minutes ($*); see $log" >&2
   exit 1
 }
 
@@ -62,7 +65,7 @@ pids+=($!)
 echo "==> starting the handoff bridge on port $HANDOFF_PORT"
 RASA_URL=http://127.0.0.1:$RASA_PORT "$VENV/bin/python" -m handoff >"$RUN_DIR/logs/handoff.log" 2>&1 &
 pids+=($!)
-wait_for "handoff bridge" "http://127.0.0.1:$HANDOFF_PORT/health" "${pids[1]}" "$RUN_DIR/logs/handoff.log"
+wait_for "handoff bridge" "${pids[1]}" "$RUN_DIR/logs/handoff.log" curl -fsS "http://127.0.0.1:$HANDOFF_PORT/health"
 
 echo "==> starting the Rasa server on port $RASA_PORT"
 "$VENV/bin/rasa" run --enable-api --auth-token="$RASA_API_TOKEN" \
@@ -75,18 +78,11 @@ echo "==> starting the teaching worker (inbox, labels, training)"
 "$VENV/bin/python" -m bot.teach worker >"$RUN_DIR/logs/teach.log" 2>&1 &
 pids+=($!)
 
-wait_for "action server" "http://127.0.0.1:$ACTION_PORT/health" "${pids[0]}" "$RUN_DIR/logs/actions.log"
-wait_for "Rasa server" "http://127.0.0.1:$RASA_PORT/status?token=$RASA_API_TOKEN" "${pids[2]}" "$RUN_DIR/logs/rasa.log"
-wait_for "handoff bridge" "http://127.0.0.1:$HANDOFF_PORT/ready" "${pids[1]}" "$RUN_DIR/logs/handoff.log"
-for _ in $(seq 120); do
-  grep -q "teaching worker ready" "$RUN_DIR/logs/teach.log" 2>/dev/null && break
-  if ! kill -0 "${pids[3]}" 2>/dev/null; then
-    echo "error: the teaching worker exited; last lines of $RUN_DIR/logs/teach.log:" >&2
-    tail -n 30 "$RUN_DIR/logs/teach.log" >&2
-    exit 1
-  fi
-  sleep 0.5
-done
+wait_for "action server" "${pids[0]}" "$RUN_DIR/logs/actions.log" curl -fsS "http://127.0.0.1:$ACTION_PORT/health"
+wait_for "Rasa server" "${pids[2]}" "$RUN_DIR/logs/rasa.log" \
+  curl -fsS "http://127.0.0.1:$RASA_PORT/status?token=$RASA_API_TOKEN"
+wait_for "handoff bridge" "${pids[1]}" "$RUN_DIR/logs/handoff.log" curl -fsS "http://127.0.0.1:$HANDOFF_PORT/ready"
+wait_for "teaching worker" "${pids[3]}" "$RUN_DIR/logs/teach.log" grep -q "teaching worker ready" "$RUN_DIR/logs/teach.log"
 agents=$("$VENV/bin/python" -m handoff.auth list | cut -f1 | paste -sd, - | sed "s/,/, /g")
 DEMO_ACCOUNT_FILE="$RUN_DIR/demo-account"
 if [ -z "$agents" ]; then
