@@ -22,7 +22,7 @@ import requests
 from bot.stuck.corpus import (
     MAX_FALSE_HANDOFF_RATE, MIN_RECALL, Outcome, Send, load_corpus, play, summarise,
 )
-from tests.conftest import ROOT, ModelServer, running_action_server, running_rasa
+from tests.servers import ROOT, ModelServer, running_action_server, running_rasa
 
 CORPUS_DIR = ROOT / "tests" / "conversations"
 REPORT = ROOT / ".run" / "reports" / "stuck_corpus.json"

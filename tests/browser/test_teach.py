@@ -34,10 +34,11 @@ import yaml
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser.conftest import BackgroundLoop, log_in, new_context, screenshot, watch_for_errors
-from tests.conftest import (
+from tests.servers import (
     ROOT, VENV_BIN, base_env, free_port, publish_model, running_model_server, running_rasa, start, stop,
 )
-from tests.handoff.conftest import Client, add_agent
+from tests.handoff.conftest import Client
+from tests.servers import add_agent
 
 # What the real customer asks (the bot answers it, wrongly, with "order a card"), and what an agent answers.
 METAL_QUESTION = "I'd like a card made of metal"

@@ -5,39 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 import requests
 import websockets
 
-from tests.conftest import ROOT, VENV_BIN, base_env, free_port, start, stop, wait_until_up
-
-SECRET = "test-secret-" + uuid.uuid4().hex
-AGENT_PASSWORD = "correct horse battery"
-
-
-@contextmanager
-def running_bridge(redis_url: str, rasa_url: str, name: str, prefix: str, **extra: str) -> Iterator[str]:
-    port = free_port()
-    env = {**base_env(), "REDIS_URL": redis_url, "RASA_URL": rasa_url, "HANDOFF_SECRET": SECRET,
-           "HANDOFF_PORT": str(port), "HANDOFF_KEY_PREFIX": prefix, "HANDOFF_AGENT_GRACE_SECONDS": "2",
-           "HANDOFF_SKILL_GROUPS": json.dumps({"card_swallowed": "cards"}), **extra}
-    process, log = start(name, [str(VENV_BIN / "python"), "-m", "handoff"], env)
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}/health", process, log, timeout=60)
-        yield f"127.0.0.1:{port}"
-    finally:
-        stop(process)
-
-
-def add_agent(redis_url: str, prefix: str, name: str, *options: str) -> None:
-    import subprocess
-
-    env = {**base_env(), "REDIS_URL": redis_url, "HANDOFF_KEY_PREFIX": prefix, "HANDOFF_AGENT_PASSWORD": AGENT_PASSWORD}
-    subprocess.run([str(VENV_BIN / "python"), "-m", "handoff.auth", "add", name, *options], cwd=ROOT, env=env,
-                   check=True, capture_output=True)
+from tests.servers import AGENT_PASSWORD, add_agent, running_bridge
 
 
 @pytest.fixture(scope="session")

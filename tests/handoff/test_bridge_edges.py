@@ -8,8 +8,8 @@ import json
 import requests
 import websockets
 
-from tests.conftest import VENV_BIN, base_env, free_port, start, stop, wait_until_up
-from tests.handoff.conftest import SECRET, Client, claimed, queued_customer, running_bridge
+from tests.handoff.conftest import Client, claimed, queued_customer
+from tests.servers import SECRET, VENV_BIN, base_env, free_port, running_bridge, start, stop, wait_until_up
 
 
 def test_reconnecting_replays_missed_messages_once_in_order(bridge):

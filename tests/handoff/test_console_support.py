@@ -9,8 +9,8 @@ import subprocess
 import requests
 import websockets
 
-from tests.conftest import ROOT, VENV_BIN, base_env
-from tests.handoff.conftest import AGENT_PASSWORD, Client, claimed, login
+from tests.handoff.conftest import Client, claimed, login
+from tests.servers import AGENT_PASSWORD, ROOT, VENV_BIN, base_env
 
 
 def test_login_tells_the_console_the_accounts_roles(bridge):

@@ -18,11 +18,12 @@ import requests
 from redis.asyncio import Redis
 
 from bot.teach.store import TeachStore
-from tests.conftest import (
+from tests.servers import (
     RASA_API_TOKEN, ROOT, VENV_BIN, base_env, free_port, publish_model, running_model_server,
     running_rasa, start, stop,
 )
-from tests.handoff.conftest import Client, add_agent, login
+from tests.handoff.conftest import Client, login
+from tests.servers import add_agent
 
 # What a copy of the project needs for training, evaluation and validation.
 PROJECT_PARTS = ["data", "domain.yml", "config.yml", "tests/nlu", "tests/conversations", "credentials.yml",

@@ -22,7 +22,7 @@ from rasa.utils.endpoints import EndpointConfig
 from redis.asyncio import Redis
 
 from bot.teach.inbox import InboxEventBroker, decode_incoming
-from tests.conftest import (
+from tests.servers import (
     RASA_API_TOKEN, ROOT, VENV_BIN, base_env, free_port, start, stop, wait_until_up,
 )
 
