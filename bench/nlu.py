@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from bench.common import machine
+
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ROOT.parent / "shared" / "datasets"
 PIPELINES = {
@@ -248,15 +250,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args.out.write_text(json.dumps({"machine": machine(), "results": results}, indent=2))
     print(markdown(results))
     return 0
-
-
-def machine() -> Dict[str, Any]:
-    import platform
-
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "date": time.strftime("%Y-%m-%d")}
 
 
 def markdown(results: List[Dict[str, Any]]) -> str:

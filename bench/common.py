@@ -1,0 +1,72 @@
+"""What every benchmark shares: the machine it ran on, percentiles, and where results go.
+
+Each benchmark writes ``.run/bench/<name>.json`` (the machine, the date, the
+command and its numbers) and prints a Markdown table for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Sequence
+
+__all__ = ["ROOT", "RESULTS_DIR", "machine", "percentile", "latency_summary", "markdown_table", "write_result",
+           "process_rss_mb"]
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = ROOT / ".run" / "bench"
+
+
+def machine() -> Dict[str, Any]:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    memory_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                     if line.startswith("MemTotal:"))
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(memory_kb / 2**20, 1),
+            "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """Nearest-rank percentile (share in 0..1) of a non-empty sample."""
+    if not values:
+        raise ValueError("no samples")
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * share // 1))  # ceil(n * share), at least 1
+    return ordered[int(rank) - 1]
+
+
+def latency_summary(milliseconds: Sequence[float]) -> Dict[str, float]:
+    return {"count": len(milliseconds), "p50_ms": percentile(milliseconds, 0.50),
+            "p99_ms": percentile(milliseconds, 0.99), "max_ms": max(milliseconds)}
+
+
+def process_rss_mb(pid: int) -> float:
+    """Resident memory of a running process, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def markdown_table(rows: List[Dict[str, Any]], columns: Sequence[str]) -> str:
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:.3f}" if abs(value) < 1 else f"{value:.1f}"
+        return "" if value is None else str(value)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row.get(column)) for column in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_result(name: str, result: Dict[str, Any]) -> Path:
+    """Saves a benchmark's numbers with the machine and the command that produced them."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    command = " ".join(["python -m", f"bench.{name}", *sys.argv[1:]])
+    path.write_text(json.dumps({"machine": machine(), "command": command, **result}, indent=2))
+    return path
