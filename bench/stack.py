@@ -30,6 +30,7 @@ class Stack:
     redis: RedisServer
     prefix: str  # the bridges' Redis key prefix
     rasa_url: str  # empty when started without Rasa
+    action_server_url: str  # empty when started without Rasa
     bridges: List[BridgeServer] = field(default_factory=list)
 
     def add_agent(self, name: str, *options: str) -> None:
@@ -53,9 +54,10 @@ def running_stack(bridges: int = 1, rasa: bool = True, redis_data_dir: Optional[
         rasa_url = f"http://127.0.0.1:{rasa_port}"
         started = [stack.enter_context(started_bridge(redis.url, rasa_url, f"bench-bridge-{n}", prefix, **env))
                    for n in range(bridges)]
+        action_server = ""
         if rasa:
             publish_model(redis.url, teach_prefix, newest_model())
             action_server = stack.enter_context(running_action_server("bench-actions"))
             model_server = ModelServer(f"http://{started[0].address}/api/models/current", model_token, teach_prefix)
             stack.enter_context(running_rasa(model_server, redis.url, action_server, "bench-rasa", port=rasa_port))
-        yield Stack(redis, prefix, rasa_url if rasa else "", started)
+        yield Stack(redis, prefix, rasa_url if rasa else "", action_server, started)

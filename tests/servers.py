@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -285,3 +286,39 @@ def add_agent(redis_url: str, prefix: str, name: str, *options: str) -> None:
     env = {**base_env(), "REDIS_URL": redis_url, "HANDOFF_KEY_PREFIX": prefix, "HANDOFF_AGENT_PASSWORD": AGENT_PASSWORD}
     subprocess.run([str(VENV_BIN / "python"), "-m", "handoff.auth", "add", name, *options], cwd=ROOT, env=env,
                    check=True, capture_output=True)
+
+
+# What a copy of the project needs for training, evaluation and validation.
+PROJECT_PARTS = ["data", "domain.yml", "config.yml", "tests/nlu", "tests/conversations", "credentials.yml",
+                 "endpoints.yml"]
+
+
+def copy_project(destination: Path) -> Path:
+    """What the teaching worker edits and trains from, copied so that tests leave data/ alone."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for part in PROJECT_PARTS:
+        source = ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, destination / part)
+        else:
+            shutil.copy2(source, destination / part)
+    return destination
+
+
+@contextmanager
+def running_worker(redis_url: str, teach_prefix: str, project: Path, action_server_url: str,
+                   name: str = "worker") -> Iterator[Path]:
+    """The teaching worker (python -m bot.teach worker) over a copy of the project; yields its log."""
+    env = {**base_env(), "REDIS_URL": redis_url, "TEACH_KEY_PREFIX": teach_prefix,
+           "ACTION_SERVER_URL": action_server_url}
+    worker, log = start(name, [str(VENV_BIN / "python"), "-m", "bot.teach", "worker", "--project", str(project),
+                               "--models", str(project / "models")], env)
+    try:
+        deadline = time.monotonic() + 120
+        while "teaching worker ready" not in log.read_text():
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the teaching worker did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield log
+    finally:
+        stop(worker)

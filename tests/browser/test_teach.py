@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,11 +32,10 @@ import yaml
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser.conftest import BackgroundLoop, log_in, new_context, screenshot, watch_for_errors
-from tests.servers import (
-    ROOT, VENV_BIN, base_env, free_port, publish_model, running_model_server, running_rasa, start, stop,
-)
 from tests.handoff.conftest import Client
-from tests.servers import add_agent
+from tests.servers import (
+    add_agent, copy_project, free_port, publish_model, running_model_server, running_rasa, running_worker,
+)
 
 # What the real customer asks (the bot answers it, wrongly, with "order a card"), and what an agent answers.
 METAL_QUESTION = "I'd like a card made of metal"
@@ -127,33 +124,6 @@ class Stack:
         return (self.project / relative).read_text()
 
 
-def copy_project(target: Path) -> Path:
-    target.mkdir(parents=True)
-    for name in ("data", "tests/nlu", "tests/conversations"):
-        shutil.copytree(ROOT / name, target / name)
-    for name in ("domain.yml", "config.yml", "credentials.yml", "endpoints.yml"):
-        shutil.copy2(ROOT / name, target / name)
-    return target
-
-
-@contextmanager
-def running_worker(redis_url: str, prefix: str, project: Path, models: Path, action_server_url: str) -> Iterator[None]:
-    env = {**base_env(), "REDIS_URL": redis_url, "TEACH_KEY_PREFIX": prefix, "ACTION_SERVER_URL": action_server_url}
-    process, log = start("teach-worker", [str(VENV_BIN / "python"), "-m", "bot.teach", "worker",
-                                          "--project", str(project), "--models", str(models)], env)
-    try:
-        deadline = time.monotonic() + 180
-        while "teaching worker ready" not in log.read_text():
-            if process.poll() is not None:
-                raise RuntimeError(f"the teaching worker exited:\n{log.read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the teaching worker did not start; see {log}")
-            time.sleep(0.2)
-        yield
-    finally:
-        stop(process)
-
-
 async def real_conversation(address: str, agent_name: str) -> str:
     """A customer asks the bot, is not helped, asks for a person; an agent answers and closes."""
     customer = await Client.customer(address)
@@ -193,7 +163,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, redis_url: str, model_path: 
     with running_model_server(redis_url, prefix, rasa_url=f"http://127.0.0.1:{rasa_port}", name="teach-bridge",
                               HANDOFF_AGENT_GRACE_SECONDS="30") as (address, server), \
             running_rasa(server, redis_url, action_server_url, name="teach-rasa", port=rasa_port), \
-            running_worker(redis_url, prefix, project, root / "models", action_server_url):
+            running_worker(redis_url, prefix, project, action_server_url, "teach-worker"):
         site = Stack(f"http://{address}", address, prefix, project, redis_url, background_loop)
         site.conversation_id = background_loop.run(real_conversation(address, "ann"), timeout=90)
         site.seed(CARD_ARRIVAL, intent="faq/card_arrival", reasons=["low_confidence"], confidence=0.52, age=3000)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import time
 import uuid
 from dataclasses import dataclass
@@ -18,26 +17,11 @@ import requests
 from redis.asyncio import Redis
 
 from bot.teach.store import TeachStore
-from tests.servers import (
-    RASA_API_TOKEN, ROOT, VENV_BIN, base_env, free_port, publish_model, running_model_server,
-    running_rasa, start, stop,
-)
 from tests.handoff.conftest import Client, login
-from tests.servers import add_agent
-
-# What a copy of the project needs for training, evaluation and validation.
-PROJECT_PARTS = ["data", "domain.yml", "config.yml", "tests/nlu", "tests/conversations", "credentials.yml",
-                 "endpoints.yml"]
-
-
-def copy_project(destination: Path) -> Path:
-    for part in PROJECT_PARTS:
-        source = ROOT / part
-        if source.is_dir():
-            shutil.copytree(source, destination / part)
-        else:
-            shutil.copy2(source, destination / part)
-    return destination
+from tests.servers import (
+    RASA_API_TOKEN, add_agent, copy_project, free_port, publish_model, running_model_server, running_rasa,
+    running_worker,
+)
 
 
 @dataclass
@@ -117,20 +101,8 @@ def teach_stack(tmp_path_factory, redis_url, model_path, action_server_url) -> I
         add_agent(redis_url, f"hb{prefix}", CONTENT_EDITOR, "--roles", "content")
         add_agent(redis_url, f"hb{prefix}", "ann")
         with running_rasa(server, redis_url, action_server_url, name=f"rasa-{prefix}", port=rasa_port):
-            env = {**base_env(), "REDIS_URL": redis_url, "TEACH_KEY_PREFIX": prefix,
-                   "ACTION_SERVER_URL": action_server_url}
-            worker, log = start(f"worker-{prefix}", [
-                str(VENV_BIN / "python"), "-m", "bot.teach", "worker", "--project", str(project),
-                "--models", str(project / "models")], env)
-            try:
-                deadline = time.monotonic() + 120
-                while "teaching worker ready" not in log.read_text():
-                    if worker.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"the teaching worker did not start:\n{log.read_text()[-3000:]}")
-                    time.sleep(0.2)
+            with running_worker(redis_url, prefix, project, action_server_url, f"worker-{prefix}") as log:
                 yield TeachStack(redis_url, prefix, project, bridge, rasa_url, server.token, log)
-            finally:
-                stop(worker)
 
 
 async def content_editor(stack: TeachStack, name: str = CONTENT_EDITOR) -> Client:

@@ -16,8 +16,7 @@ import yaml
 
 from bot.teach.evaluation import _per_intent, _verdict, compare
 from bot.teach.training import TrainedModel, TrainingError, train_model
-from tests.servers import ROOT
-from tests.teach.conftest import copy_project
+from tests.servers import ROOT, copy_project
 
 HARMLESS_EXAMPLE = "my replacement card still hasn't come in the post"
 # Held-out card questions, taught as greetings: the candidate must be caught out.
