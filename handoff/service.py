@@ -165,7 +165,6 @@ class Bridge:
         appended = await self.store.append(conversation_id, kind, key, text, data, only_in, only_agent)
         if appended.added:
             self.metrics[f"messages_{kind}"] += 1
-            await self.store.publish(self.store.live_channel(conversation_id), {"message": appended.id})
         return appended
 
     # ---- customers ----------------------------------------------------------
@@ -212,7 +211,9 @@ class Bridge:
                                   data, only_in=State.BOT)
             except InvalidTransition:
                 return  # a person took over while the bot was thinking: its answer is not shown
-        payload = handoff_in(tuple(replies)) or {}
+        payload = handoff_in(tuple(replies))
+        if payload is None:
+            return  # an answer without a handoff changes nothing (machine.apply): no need to read the state again
         group = group_for(payload.get("topic"), payload.get("reason"), self.settings.skill_groups)
         await self.transition(conversation_id, BotAnswered(tuple(replies), group))
 

@@ -43,15 +43,17 @@ StoredMessage = Dict[str, Any]
 # Ratings and left requests kept (the newest); older ones are for an export, not Redis.
 STREAM_CAP = 100_000
 
+# ARGV[5] is the conversation's live channel: the new message is announced in the same step.
 _APPEND = """
 local state = redis.call('HGET', KEYS[3], 'state') or ''
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
 if existing then return {existing, 0, state} end
 if ARGV[3] ~= '' and state ~= ARGV[3] then return {'', -1, state} end
 if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'agent') ~= ARGV[4] then return {'', -1, state} end
-local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 5))
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 6))
 redis.call('HSET', KEYS[2], ARGV[1], id)
 for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
+redis.call('PUBLISH', ARGV[5], '{"message": "' .. id .. '"}')
 return {id, 1, state}
 """
 
@@ -214,7 +216,7 @@ class Store:
         self, conversation_id: str, kind: str, client_key: str, text: str = "",
         data: Optional[Dict[str, Any]] = None, only_in: Optional[State] = None, only_agent: str = "",
     ) -> "Appended":
-        """Add a message once per ``client_key``.
+        """Add a message once per ``client_key``, and say so on the conversation's live channel.
 
         With ``only_in`` (and ``only_agent``) the message is stored only while the
         conversation is in that state (with that agent), checked in the same step:
@@ -224,7 +226,8 @@ class Store:
                   "ts", str(int(time.time() * 1000))]
         message_id, added, state = await self._append(
             keys=[self.key("log", conversation_id), self.key("idem", conversation_id), self.key("conv", conversation_id)],
-            args=[client_key, str(self.ttl_ms), only_in.value if only_in else "", only_agent, *fields],
+            args=[client_key, str(self.ttl_ms), only_in.value if only_in else "", only_agent,
+                  self.live_channel(conversation_id), *fields],
         )
         if added == -1:
             raise InvalidTransition("the conversation has moved on")
