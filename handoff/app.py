@@ -18,12 +18,13 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
+from urllib.parse import unquote
 
 import aiohttp
 from redis.asyncio import Redis
 from sanic import Request, Sanic, response
 from sanic.response import HTTPResponse
-from sanic.exceptions import WebsocketClosed
+from sanic.exceptions import InvalidUsage, SanicException, WebsocketClosed
 from websockets.exceptions import ConnectionClosed
 
 from bot.teach import commands as teach_commands
@@ -32,8 +33,8 @@ from bot.teach.store import TeachStore
 from handoff.auth import issue_token, verify_token
 from handoff.canned import load_canned_responses
 from handoff.exceptions import (
-    AuthError, ConversationNotFound, Forbidden, HandoffError, InvalidToken, MalformedMessage, RateLimited,
-    StateError, TeachingFailed, UnknownMessageType,
+    AuthError, ConversationNotFound, Forbidden, HandoffError, InvalidToken, MalformedMessage, ProtocolError,
+    RateLimited, StateError, TeachingFailed, UnknownMessageType,
 )
 from handoff.protocol import Envelope, error_envelope, parse_envelope
 from handoff.service import PRESENCE_TTL_MS, Bridge
@@ -116,7 +117,7 @@ class Connection:
             raise ConnectionClosed(None, None)
         envelope = parse_envelope(raw, self.bridge.settings.max_message_bytes)
         if not self.bucket.take():
-            raise RateLimited("too many messages; slow down")
+            raise RateLimited("too many messages; slow down", envelope.id)
         return envelope
 
     async def deliver(self, conversation_id: str) -> None:
@@ -150,7 +151,16 @@ class Connection:
 
 
 MAX_PAYLOAD = 200
-_SERVER_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
+_SERVER_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
+_LAST_STREAM_ID = (2**64 - 1, 2**64 - 1)
+
+
+def _is_server_id(value: Any) -> bool:
+    """A message id as Redis makes them: two 64-bit numbers (and not the very last, which nothing follows)."""
+    if not isinstance(value, str) or not _SERVER_ID.fullmatch(value):
+        return False
+    milliseconds, sequence = (int(part) for part in value.split("-"))
+    return max(milliseconds, sequence) < 2**64 and (milliseconds, sequence) != _LAST_STREAM_ID
 
 
 class CustomerConnection(Connection):
@@ -169,7 +179,7 @@ class CustomerConnection(Connection):
         else:
             conversation_id, token = await self.bridge.start_conversation()
         last_seen = data.get("last_seen")
-        if last_seen is not None and not (isinstance(last_seen, str) and _SERVER_ID.match(last_seen)):
+        if last_seen is not None and not _is_server_id(last_seen):
             raise MalformedMessage("'last_seen' must be the id of a message from the server")
         self.conversation_id = conversation_id
         self.last_sent[conversation_id] = last_seen
@@ -594,7 +604,8 @@ async def _serve(connection: Connection, handlers: Dict[str, Callable[[Envelope]
             return
         except HandoffError as error:
             connection.bridge.metrics[f"errors_{error.code}"] += 1
-            await connection.send(error_envelope(error, envelope.id if envelope else None))
+            about = error.in_reply_to if isinstance(error, ProtocolError) else None
+            await connection.send(error_envelope(error, envelope.id if envelope else about))
         except Exception:  # noqa: BLE001 - a bug or a Redis blip must not drop the customer
             logger.exception("handling %s failed", envelope.type if envelope else "a message")
             connection.bridge.metrics["errors_internal"] += 1
@@ -611,6 +622,7 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
     connections_per_ip: Counter = Counter()
     canned = load_canned_responses(Path(settings.canned_responses), settings.max_text_characters)
     _serve_browser_files(app)
+    _answer_http_errors_in_json(app)
 
     @app.before_server_start
     async def start(app: Sanic, _: Any) -> None:
@@ -694,15 +706,14 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
     async def current_model(request: Request) -> HTTPResponse:
         """Rasa's model server protocol: every Rasa replica pulls the deployed model
         from here (endpoints.yml ``models``), sending the one it has as If-None-Match."""
-        token = request.args.get("token", "")
-        if not settings.model_server_token or not hmac.compare_digest(token, settings.model_server_token):
-            return response.json({"error": {"code": "invalid_token", "message": "a valid ?token= is needed"}},
-                                 status=401)
+        token = request.args.get("token", "").encode()  # as bytes: compare_digest refuses non-ASCII text
+        if not settings.model_server_token or not hmac.compare_digest(token, settings.model_server_token.encode()):
+            return http_error(401, "invalid_token", "a valid ?token= is needed")
         teach: TeachStore = request.app.ctx.teach
         model_id = await teach.current()
         blob = await teach.model_blob(model_id) if model_id else None
         if model_id is None or blob is None:
-            return response.json({"error": {"code": "not_found", "message": "no model is deployed"}}, status=404)
+            return http_error(404, "not_found", "no model is deployed")
         etag = f'"{model_id}"'
         known = request.headers.get("if-none-match", "").removeprefix("W/").strip('"')
         if known == model_id:
@@ -712,15 +723,18 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
 
     @app.post("/api/agents/login")
     async def login(request: Request) -> HTTPResponse:
-        body = request.json if isinstance(request.json, dict) else {}
-        name, password = body.get("name"), body.get("password")
-        if not isinstance(name, str) or not isinstance(password, str):
-            return response.json({"error": {"code": "malformed", "message": "send {name, password}"}}, status=400)
+        try:
+            body = request.json
+        except InvalidUsage:  # not JSON
+            body = None
+        name, password = (body.get("name"), body.get("password")) if isinstance(body, dict) else (None, None)
+        if not isinstance(name, str) or not isinstance(password, str) or not _valid_unicode(name + password):
+            return http_error(400, "malformed", "send {name, password}")
         try:
             await bridge_of(request).agents.check(name, password)
         except AuthError as error:
             bridge_of(request).metrics["login_failures"] += 1
-            return response.json({"error": {"code": error.code, "message": str(error)}}, status=401)
+            return http_error(401, error.code, str(error))
         token = issue_token(settings.secret, name, settings.agent_token_seconds)
         profile = await bridge_of(request).agents.profile(name)
         return response.json({"agent": name, "token": token, "expires_in": settings.agent_token_seconds,
@@ -826,10 +840,60 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
     return app
 
 
+def http_error(status: int, code: str, message: str, headers: Optional[Dict[str, str]] = None) -> HTTPResponse:
+    """Every HTTP error is ``{"error": {"code", "message"}}`` (docs/bridge-protocol.md)."""
+    return response.json({"error": {"code": code, "message": message}}, status=status, headers=headers)
+
+
+def _valid_unicode(text: str) -> bool:
+    """False for lone surrogates: JSON can carry them (``"\\ud800"``), UTF-8 (so Redis, scrypt) cannot."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+HTTP_ERROR_CODES = {400: "malformed", 401: "invalid_token", 404: "not_found", 405: "method_not_allowed",
+                    413: "too_large", 416: "range_not_satisfiable"}
+
+
+def _answer_http_errors_in_json(app: Sanic) -> None:
+    """Sanic's own HTTP errors (404, 405, ...) in the bridge's JSON shape too, and requests
+    that no route can serve refused before they reach one (where they would fail with a 500)."""
+
+    @app.on_request
+    async def refuse_what_no_route_serves(request: Request) -> Optional[HTTPResponse]:
+        path = request.path
+        if (path == "/widget" or path.startswith("/widget/")) and not _widget_file(unquote(path[len("/widget/"):])):
+            return http_error(404, "not_found", "no such file")  # Sanic's static files fail on many such with a 500
+        if path.startswith("/ws/") and request.headers.get("upgrade", "").lower() != "websocket":
+            return http_error(426, "upgrade_required", "a websocket endpoint: connect with a websocket client",
+                              headers={"Upgrade": "websocket"})
+        return None
+
+    @app.exception(SanicException)
+    async def in_json(request: Request, error: SanicException) -> HTTPResponse:
+        status = getattr(error, "status_code", None) or 500
+        if status >= 500:
+            return app.error_handler.default(request, error)  # logged with its traceback, as before
+        return http_error(status, HTTP_ERROR_CODES.get(status, "bad_request"), str(error),
+                          getattr(error, "headers", None))
+
+
 WIDGET_DIR = Path(__file__).resolve().parent.parent / "widget"
 # The console runs only our own files; the widget is embedded by other sites.
 CONSOLE_POLICY = ("default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; "
                   "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+
+
+def _widget_file(relative: str) -> bool:
+    """Whether a file (not a directory) in widget/ has this name."""
+    try:
+        file = (WIDGET_DIR / relative).resolve()
+        return file.is_relative_to(WIDGET_DIR) and file.is_file()
+    except (OSError, ValueError):  # a NUL in the name, a name too long
+        return False
 
 
 def _serve_browser_files(app: Sanic) -> None:

@@ -111,6 +111,8 @@ def verify_token(secret: str, token: str, now: Optional[float] = None) -> str:
         payload, signature = token.split(".", 1)
     except (AttributeError, ValueError):
         raise InvalidToken("malformed token") from None
+    if not token.isascii():  # tokens are base64; compare_digest refuses other text
+        raise InvalidToken("malformed token")
     if not hmac.compare_digest(_sign(secret, payload.encode()), signature):
         raise InvalidToken("token signature does not match")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))

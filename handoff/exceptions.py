@@ -24,6 +24,8 @@ it (``handoff.protocol.error_envelope``); none closes another conversation.
 
 from __future__ import annotations
 
+from typing import Optional
+
 __all__ = [
     "AgentAtLimit",
     "AlreadyClaimed",
@@ -52,6 +54,12 @@ class HandoffError(Exception):
 
 class ProtocolError(HandoffError):
     code = "bad_message"
+
+    def __init__(self, message: str = "", in_reply_to: Optional[str] = None) -> None:
+        super().__init__(message)
+        # The id of the frame at fault, when it had a usable one, even if the
+        # frame was refused before it became an envelope: the error carries it.
+        self.in_reply_to = in_reply_to
 
 
 class MalformedMessage(ProtocolError):

@@ -17,6 +17,9 @@ __all__ = ["Envelope", "error_envelope", "parse_envelope"]
 
 MAX_ID_LENGTH = 100
 MAX_TYPE_LENGTH = 40
+# Objects and lists within each other. No message needs more; json's own limit
+# (a RecursionError) depends on how deep the stack already is.
+MAX_NESTING = 32
 
 
 @dataclass(frozen=True)
@@ -30,27 +33,69 @@ class Envelope:
 
 
 def parse_envelope(raw: "str | bytes", max_bytes: int) -> Envelope:
-    """Validate one incoming frame; raises a ProtocolError subclass if it is not acceptable."""
+    """Validate one incoming frame; raises a ProtocolError subclass if it is not acceptable.
+
+    The error carries the frame's ``id`` whenever the frame has a usable one, so
+    that the client can tell which of its requests was refused.
+    """
     size = len(raw if isinstance(raw, bytes) else raw.encode("utf-8"))
     if size > max_bytes:
-        raise MessageTooLarge(f"message is {size} bytes; the limit is {max_bytes}")
-    try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise MalformedMessage(f"not JSON: {error}") from None
+        try:
+            about = _usable_id(_decode(raw))
+        except MalformedMessage:
+            about = None
+        raise MessageTooLarge(f"message is {size} bytes; the limit is {max_bytes}", about)
+    value = _decode(raw)
     if not isinstance(value, dict):
         raise MalformedMessage("a message must be a JSON object {type, id, data}")
+    about = _usable_id(value)
     unknown = set(value) - {"type", "id", "data"}
     if unknown:
-        raise MalformedMessage(f"unknown envelope fields: {sorted(unknown)}")
+        raise MalformedMessage(f"unknown envelope fields: {sorted(unknown)}", about)
     kind, message_id, data = value.get("type"), value.get("id"), value.get("data", {})
     if not isinstance(kind, str) or not kind or len(kind) > MAX_TYPE_LENGTH:
-        raise MalformedMessage("'type' must be a non-empty string")
-    if message_id is not None and (not isinstance(message_id, str) or len(message_id) > MAX_ID_LENGTH):
+        raise MalformedMessage("'type' must be a non-empty string", about)
+    if message_id is not None and about is None:
         raise MalformedMessage(f"'id' must be a string of at most {MAX_ID_LENGTH} characters")
     if not isinstance(data, dict):
-        raise MalformedMessage("'data' must be an object")
+        raise MalformedMessage("'data' must be an object", about)
     return Envelope(kind, message_id, data)
+
+
+def _decode(raw: "str | bytes") -> Any:
+    """JSON, nested at most MAX_NESTING deep, and valid Unicode throughout: a lone
+    surrogate (``"\\ud800"``) is valid JSON but can be neither stored in Redis nor
+    sent on (UTF-8 has no such thing)."""
+    try:
+        value = json.loads(raw)
+        if isinstance(raw, bytes) or "\\u" in raw:  # only escapes (or other encodings) make lone surrogates
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise MalformedMessage("text must be valid Unicode (no lone surrogates)") from None
+    except RecursionError:
+        raise MalformedMessage(f"nested more than {MAX_NESTING} deep") from None
+    except ValueError as error:
+        raise MalformedMessage(f"not JSON: {error}") from None
+    brackets = raw.count(b"[") + raw.count(b"{") if isinstance(raw, bytes) else raw.count("[") + raw.count("{")
+    if brackets > MAX_NESTING and _nesting(value) > MAX_NESTING:
+        raise MalformedMessage(f"nested more than {MAX_NESTING} deep")
+    return value
+
+
+def _nesting(value: Any) -> int:
+    """How many objects and lists deep ``value`` goes (iteratively: it may be deep)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _usable_id(value: Any) -> Optional[str]:
+    message_id = value.get("id") if isinstance(value, dict) else None
+    return message_id if isinstance(message_id, str) and len(message_id) <= MAX_ID_LENGTH else None
 
 
 def error_envelope(error: HandoffError, in_reply_to: Optional[str] = None) -> Envelope:

@@ -89,9 +89,9 @@ def test_bad_messages_get_structured_errors_and_the_connection_goes_on(bridge):
 def test_flooding_is_rate_limited(bridge):
     async def scenario() -> None:
         customer = await Client.customer(bridge)
-        for _ in range(25):
-            await customer.send("typing", {"active": True})
-        codes = []
+        for number in range(25):
+            await customer.send("typing", {"active": True}, id=f"typing-{number}")
+        codes, ids = [], []
         while True:
             try:
                 envelope = json.loads(await asyncio.wait_for(customer.ws.recv(), 1))
@@ -99,7 +99,9 @@ def test_flooding_is_rate_limited(bridge):
                 break
             if envelope["type"] == "error":
                 codes.append(envelope["data"]["code"])
+                ids.append(envelope["id"])
         assert codes and set(codes) == {"rate_limited"}
+        assert all(refused and refused.startswith("typing-") for refused in ids), "each error names its message"
         await customer.close()
 
     asyncio.run(scenario())

@@ -2,7 +2,8 @@
 
 import pytest
 
-from handoff.exceptions import AlreadyClaimed, InvalidTransition, MalformedMessage, MessageTooLarge
+from handoff.auth import issue_token, verify_token
+from handoff.exceptions import AlreadyClaimed, InvalidToken, InvalidTransition, MalformedMessage, MessageTooLarge
 from handoff.machine import (
     AgentClaimed, AgentLost, AskBot, AskRating, BotAnswered, Closed, Conversation,
     CustomerAskedForPerson, CustomerRated, CustomerSaid, Enqueue, HandedBack, Notify, State,
@@ -130,6 +131,39 @@ def test_envelopes_are_validated():
             parse_envelope(raw, 1000)
     with pytest.raises(MessageTooLarge):
         parse_envelope('{"type": "message", "data": {"text": "' + "x" * 2000 + '"}}', 1000)
+
+
+def test_frames_that_json_accepts_but_no_envelope_can_carry_are_malformed():
+    """Found by fuzzing (tests/drills/test_fuzz.py): these reached the handlers and failed there."""
+    for raw in ['{"type": "message", "id": "k", "data": {"text": "\\ud800"}}',  # a lone surrogate
+                b'{"type": "message", "id": "k", "data": {"text": "\\udfff"}}',
+                "[" * 5000 + "]" * 5000,  # nested deeper than json's recursion limit
+                '{"type": "x", "data": {"a": ' + "[" * 40 + "]" * 40 + "}}"]:  # deeper than MAX_NESTING
+        with pytest.raises(MalformedMessage):
+            parse_envelope(raw, 100_000)
+    assert parse_envelope('{"type": "x", "data": {"a": ' + "[" * 20 + "]" * 20 + "}}", 1000).data["a"]
+    assert parse_envelope('{"type": "message", "id": "k", "data": {"text": "\\ud83d\\ude00"}}', 1000).data == {
+        "text": "\U0001F600"}  # a pair is fine
+
+
+def test_errors_about_a_refused_frame_carry_its_id():
+    for raw in ['{"type": "message", "id": "k1", "data": []}', '{"type": "", "id": "k1"}',
+                '{"type": "x", "id": "k1", "extra": 1}']:
+        with pytest.raises(MalformedMessage) as refused:
+            parse_envelope(raw, 1000)
+        assert refused.value.in_reply_to == "k1"
+    with pytest.raises(MessageTooLarge) as too_large:
+        parse_envelope('{"type": "message", "id": "k2", "data": {"text": "' + "x" * 2000 + '"}}', 1000)
+    assert too_large.value.in_reply_to == "k2"
+    with pytest.raises(MalformedMessage) as unusable:
+        parse_envelope('{"type": "x", "id": "' + "i" * 101 + '", "data": []}', 1000)
+    assert unusable.value.in_reply_to is None
+
+
+def test_tokens_that_are_not_ascii_are_invalid_not_a_crash():
+    for token in ["é.é", "abc.\u00e9", issue_token("s" * 16, "ann", 60) + "é"]:
+        with pytest.raises(InvalidToken):
+            verify_token("s" * 16, token)
 
 
 def test_errors_become_structured_replies():
