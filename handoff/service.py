@@ -280,10 +280,12 @@ class Bridge:
         conversation = await self.store.load(conversation_id)
         status: Dict[str, Any] = {"state": conversation.state.value}
         if conversation.state is State.QUEUED:
-            # None only when claimed between the two reads; the status that follows says so.
-            position = await self.store.position(conversation_id) or 1
-            online = await self.store.online_agents() if self.hours.is_open(datetime.now(timezone.utc)) else []
-            estimate = wait_estimate(position, await self.store.recent_waits(), len(online))
+            # position is None only when claimed between the two reads; the status that follows says so.
+            position, online, waits = await self.store.waiting(conversation_id)
+            position = position or 1
+            if not self.hours.is_open(datetime.now(timezone.utc)):
+                online = []
+            estimate = wait_estimate(position, waits, len(online))
             status["position"] = position
             status["wait"] = estimate.text
             status["wait_minutes"] = estimate.minutes
@@ -303,17 +305,18 @@ class Bridge:
         groups = (await self.agents.profile(agent))["groups"]
         now = time.time() * 1000
         items = []
-        for conversation_id, queued_at in await self.store.queue():
-            try:
-                conversation = await self.store.load(conversation_id)
-            except ConversationNotFound:
+        queue = await self.store.queue()
+        loaded = await self.store.load_with_details([conversation_id for conversation_id, _ in queue])
+        for conversation_id, queued_at in queue:
+            if conversation_id not in loaded:
                 await self.store.redis.zrem(self.store.key("queue"), conversation_id)  # expired while waiting
                 continue
+            conversation, details = loaded[conversation_id]
             if conversation.state is not State.QUEUED or not visible_to(conversation.group, groups):
                 continue
             handoff = conversation.handoff
             items.append({
-                "details": await self.store.details(conversation_id),
+                "details": details,
                 "group": conversation.group,
                 "conversation_id": conversation_id,
                 "waiting_seconds": max(0, int((now - queued_at) / 1000)),

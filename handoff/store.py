@@ -112,6 +112,11 @@ def _client_id(kind: str, key: str) -> str:
     return ""
 
 
+def _agent_names(presence: List[bytes]) -> List[str]:
+    """Online agents from the presence entries ("{agent}|{connection}")."""
+    return sorted({member.decode().split("|", 1)[0] for member in presence})
+
+
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -160,7 +165,25 @@ class Store:
         fields = await self.redis.hgetall(self.key("conv", conversation_id))
         if not fields:
             raise ConversationNotFound(f"no conversation {conversation_id}")
-        text = {k.decode(): v.decode() for k, v in fields.items()}
+        return self._conversation(conversation_id, {k.decode(): v.decode() for k, v in fields.items()})
+
+    async def load_with_details(self, conversation_ids: List[str]) -> Dict[str, Tuple[Conversation, Dict[str, str]]]:
+        """Conversations and what their customers told us while waiting, in one round trip
+        (the queue view reads every queued one); those that expired are left out."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for conversation_id in conversation_ids:
+                pipe.hgetall(self.key("conv", conversation_id))
+            replies = await pipe.execute()
+        loaded = {}
+        for conversation_id, fields in zip(conversation_ids, replies):
+            if fields:
+                text = {k.decode(): v.decode() for k, v in fields.items()}
+                details = json.loads(text.get("details") or "{}")
+                loaded[conversation_id] = (self._conversation(conversation_id, text), details)
+        return loaded
+
+    @staticmethod
+    def _conversation(conversation_id: str, text: Dict[str, str]) -> Conversation:
         return Conversation(
             id=conversation_id,
             state=State(text["state"]),
@@ -284,9 +307,6 @@ class Store:
             pipe.ltrim(self.key("waits"), 0, keep - 1)
             await pipe.execute()
 
-    async def recent_waits(self) -> List[int]:
-        return [int(value) for value in await self.redis.lrange(self.key("waits"), 0, -1)]
-
     async def queued_at(self, conversation_id: str) -> Optional[int]:
         value = await self.redis.hget(self.key("conv", conversation_id), "queued_at")
         return int(value) if value else None
@@ -361,8 +381,20 @@ class Store:
     async def online_agents(self) -> List[str]:
         now = int(time.time() * 1000)
         await self.redis.zremrangebyscore(self.key("online"), 0, now)
-        members = await self.redis.zrange(self.key("online"), 0, -1)
-        return sorted({member.decode().split("|", 1)[0] for member in members})
+        return _agent_names(await self.redis.zrange(self.key("online"), 0, -1))
+
+    async def waiting(self, conversation_id: str) -> Tuple[Optional[int], List[str], List[int]]:
+        """A queued customer's position (None: no longer queued), the agents online and the
+        recent waits, in one round trip: every waiting customer's status is worked out again
+        whenever the queue changes."""
+        now = int(time.time() * 1000)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrank(self.key("queue"), conversation_id)
+            pipe.zremrangebyscore(self.key("online"), 0, now)
+            pipe.zrange(self.key("online"), 0, -1)
+            pipe.lrange(self.key("waits"), 0, -1)
+            rank, _, members, waits = await pipe.execute()
+        return None if rank is None else rank + 1, _agent_names(members), [int(value) for value in waits]
 
     async def offline_since(self, agent: str) -> Optional[int]:
         value = await self.redis.hget(self.key("offline-since"), agent)
