@@ -45,6 +45,7 @@ from rasa.utils.endpoints import EndpointConfig
 from redis.asyncio import Redis
 
 from bot.evaluation import FALLBACK_INTENT, predicted_label
+from bot.redis_endpoint import as_float, as_int, redis_client
 from bot.teach.store import DEFAULT_PREFIX, TeachStore
 
 __all__ = [
@@ -85,19 +86,6 @@ class _Turn:
     parse_data: Dict[str, Any]
     awaiting_handoff_payload: bool = False
     reasons: List[str] = field(default_factory=list)
-
-
-def _as_float(value: Any, default: float) -> float:
-    """Env-substituted endpoint values arrive as strings (possibly empty)."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return default
-    return float(value)
-
-
-def _as_int(value: Any, default: int) -> int:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return default
-    return int(value)
 
 
 def _as_names(value: Any, default: Iterable[str]) -> Set[str]:
@@ -215,30 +203,18 @@ class InboxEventBroker(EventBroker):
         if broker_config is None:
             return None
         options = dict(broker_config.kwargs)
-        url = broker_config.url or "127.0.0.1"
-        common: Dict[str, Any] = {
-            "socket_timeout": REDIS_TIMEOUT_SECONDS,
-            "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
-        }
-        password = options.get("password") or None
-        if url.startswith(("redis://", "rediss://", "unix://")):
-            redis = Redis.from_url(url, **common)
-        else:
-            redis = Redis(
-                host=url,
-                port=_as_int(options.get("port"), 6379),
-                db=_as_int(options.get("db"), 0),
-                password=str(password) if password is not None else None,
-                **common,
-            )
+        redis = redis_client(
+            broker_config.url, options.get("port"), options.get("db"), options.get("password"),
+            socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        )
         broker = cls(
             redis,
             key_prefix=str(options.get("key_prefix") or DEFAULT_PREFIX),
-            low_confidence=_as_float(options.get("low_confidence"), DEFAULT_LOW_CONFIDENCE),
+            low_confidence=as_float(options.get("low_confidence"), DEFAULT_LOW_CONFIDENCE),
             handoff_action=str(options.get("handoff_action") or DEFAULT_HANDOFF_ACTION),
             not_understood_intents=_as_names(options.get("not_understood_intents"), (FALLBACK_INTENT,)),
-            max_conversations=_as_int(options.get("max_conversations"), DEFAULT_MAX_CONVERSATIONS),
-            max_pending=_as_int(options.get("max_pending"), DEFAULT_MAX_PENDING),
+            max_conversations=as_int(options.get("max_conversations"), DEFAULT_MAX_CONVERSATIONS),
+            max_pending=as_int(options.get("max_pending"), DEFAULT_MAX_PENDING),
         )
         try:
             await redis.ping()
