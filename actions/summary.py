@@ -1,7 +1,8 @@
 """What a human agent needs to know when they take over a conversation.
 
 Pure functions over a rasa_sdk ``Tracker``: they read the events (through the
-same turn model the stuck detector uses) and build the ``handoff`` payload
+same turn model the stuck detector uses, so turns older than the tracker's
+window count too: bot/tracker_store.py) and build the ``handoff`` payload
 documented in docs/handoff-payload.md.
 """
 
@@ -11,14 +12,14 @@ from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Tracker
 
-from bot.stuck.conversation import turns_since_last_handoff
+from bot.stuck.conversation import EARLIER_SLOT, conversation_since_last_handoff, turns_since_last_handoff
 
 __all__ = ["BRAND_SLOTS", "REASON_DESCRIPTIONS", "handoff_payload", "user_turns"]
 
 # Slots that hold configuration, not anything the customer told us.
 BRAND_SLOTS = frozenset({"bank_name", "help_url", "support_phone", "support_email", "requested_slot"})
 # Slots the handoff machinery itself uses; they are in the payload's own fields.
-HANDOFF_SLOTS = frozenset({"handoff_reason", "handoff_evidence", "action_error"})
+HANDOFF_SLOTS = frozenset({"handoff_reason", "handoff_evidence", "action_error", EARLIER_SLOT})
 
 REASON_DESCRIPTIONS: Dict[Text, Text] = {
     "requested": "the customer asked for a person",
@@ -38,20 +39,8 @@ RECENT_TURNS = 10
 
 
 def user_turns(tracker: Tracker) -> List[Dict[Text, Any]]:
-    """Each customer message since the previous handoff, with what the bot understood."""
+    """Each customer message since the previous handoff that the tracker holds, with what the bot understood."""
     return [turn.describe() for turn in turns_since_last_handoff(tracker.events)]
-
-
-def _topics(turns: List[Dict[Text, Any]]) -> List[Text]:
-    """FAQ topics the customer asked about, each once, the most recent last."""
-    topics: List[Text] = []
-    for turn in turns:
-        topic = turn.get("topic")
-        if topic:
-            if topic in topics:
-                topics.remove(topic)
-            topics.append(topic)
-    return topics
 
 
 def _customer_slots(tracker: Tracker) -> Dict[Text, Any]:
@@ -63,7 +52,7 @@ def _customer_slots(tracker: Tracker) -> Dict[Text, Any]:
 
 
 def _summary_text(
-    reason: Text, explanation: Optional[Text], turns: List[Dict[Text, Any]], topics: List[Text]
+    reason: Text, explanation: Optional[Text], turns: List[Dict[Text, Any]], count: int, topics: List[Text]
 ) -> Text:
     reason_text = REASON_DESCRIPTIONS.get(reason, reason.replace("_", " "))
     parts = [f"Handed over because {reason_text}."]
@@ -74,7 +63,7 @@ def _summary_text(
         parts.append(f"Topics asked about: {readable}.")
     else:
         parts.append("No support topic was recognised.")
-    parts.append(f"{len(turns)} customer message(s).")
+    parts.append(f"{count} customer message(s).")
     if turns:
         parts.append(f'Last message: "{turns[-1]["text"]}".')
     return " ".join(parts)
@@ -84,12 +73,14 @@ def handoff_payload(
     tracker: Tracker, reason: Text, evidence: Optional[Dict[Text, Any]] = None
 ) -> Dict[Text, Any]:
     """The ``custom`` payload that tells the bridge to hand the chat to a person."""
-    turns = user_turns(tracker)
-    topics = _topics(turns)
+    conversation = conversation_since_last_handoff(tracker.events)
+    turns = [turn.describe() for turn in conversation.turns]
+    topics = conversation.as_earlier().topics  # each once, the most recent last
+    explanation = (evidence or {}).get("explanation")
     return {
         "handoff": {
             "reason": reason,
-            "summary": _summary_text(reason, (evidence or {}).get("explanation"), turns, topics),
+            "summary": _summary_text(reason, explanation, turns, conversation.count, topics),
             "topic": topics[-1] if topics else None,
             "topics": topics,
             "turns": turns[-RECENT_TURNS:],

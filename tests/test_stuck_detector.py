@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import List, Optional
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from bot.stuck import DetectorConfig, StuckDetector, Turn, turns_since_last_handoff
+from bot.stuck import (
+    DetectorConfig, Earlier, StuckDetector, Turn, conversation_since_last_handoff, turns_since_last_handoff,
+)
 from bot.stuck.detector import TRIGGERS
 
 
@@ -234,3 +239,84 @@ def test_ping_pong_ends_once_the_customer_says_it_helped():
     turns = [faq("fees?", "fees"), faq("top up?", "top_up"), said("yes", "affirm", "utter_glad")]
 
     assert check(turns + [faq("and fees for cards?", "fees", False)], triggers=("ping_pong",)) is None
+
+
+# ---- the turns before a tracker's window, in brief (bot/tracker_store.py) -----------------------------
+
+# What a customer may say, and what the bot answers (as the rules in data/rules/ do).
+TOPICS = ("fees", "top_up", "card_arrival", "change_pin", "exchange_rate", "order_card", "close_account",
+          "cancel_transfer")
+MESSAGES = {
+    "greet": lambda n: said(f"hello {n}", "greet", "utter_greet"),
+    "goodbye": lambda n: said(f"bye {n}", "goodbye", "utter_goodbye"),
+    "yes": lambda n: said("yes", "affirm", "utter_glad"),
+    "no": lambda n: said("no", "deny", "utter_no_problem"),
+    "fallback": lambda n: said(f"blorp {n}", "nlu_fallback", "utter_default"),
+    "bot_challenge": lambda n: said(f"are you a bot {n}", "bot_challenge", "utter_iamabot"),
+    **{f"faq_{topic}": (lambda topic: lambda n: faq(f"{topic} question {n}", topic))(topic) for topic in TOPICS},
+}
+
+
+def thanks(number: int) -> Turn:
+    return said(f"thanks {number}", "thank", "utter_you_are_welcome")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(sorted(MESSAGES)), st.booleans()), min_size=6, max_size=50),
+       st.integers(10, 14))
+def test_the_latest_turns_and_the_earlier_ones_in_brief_decide_as_the_whole_conversation(messages, window):
+    """On every message until one hands over, as the policy checks it: the latest ``window`` turns
+    with the ones before in brief (through JSON, as the slot keeps them) give the same verdict."""
+    detector = StuckDetector(DetectorConfig())
+    turns = [turn for number, (kind, thanked) in enumerate(messages)
+             for turn in [MESSAGES[kind](number), *([thanks(number)] if thanked else [])]]
+    for end in range(1, len(turns) + 1):
+        whole = detector.check(turns[:end])
+        cut = max(0, end - window)
+        earlier = Earlier.from_dict(json.loads(json.dumps(Earlier().absorb(turns[:cut]).as_dict())))
+        assert detector.check(turns[cut:end], earlier) == whole
+        if whole:
+            break
+
+
+def test_earlier_turns_are_folded_in_order():
+    turns = [faq("fees?", "fees"), said("thanks", "thank", "utter_you_are_welcome"), faq("top up?", "top_up"),
+             said("ok", "affirm", "utter_glad"), faq("fees again", "fees", answered=False)]
+
+    earlier = Earlier().absorb(turns[:2]).absorb(turns[2:])
+
+    assert earlier == Earlier().absorb(turns)
+    assert earlier.as_dict() == {
+        "count": 5,
+        "topics": ["top_up", "fees"],
+        "last_topic_turn": {"turn": 5, "text": "fees again", "intent": "faq", "confidence": 0.9, "topic": "fees"},
+        "last_answered_topic": "top_up",
+        "last_resolved_turn": 4,
+        "first_responses": {"faq/fees": "utter_faq/fees", "thank": "utter_you_are_welcome",
+                            "faq/top_up": "utter_faq/top_up", "affirm": "utter_glad"},
+        "responses_sent": {"utter_faq/fees": 1, "utter_did_that_help": 2, "utter_you_are_welcome": 1,
+                           "utter_faq/top_up": 1, "utter_glad": 1},
+        "cited": {
+            "utter_faq/fees": [{"turn": 1, "text": "fees?", "intent": "faq", "confidence": 0.9, "topic": "fees"}],
+            "utter_did_that_help": [
+                {"turn": 1, "text": "fees?", "intent": "faq", "confidence": 0.9, "topic": "fees"},
+                {"turn": 3, "text": "top up?", "intent": "faq", "confidence": 0.9, "topic": "top_up"}],
+            "utter_you_are_welcome": [{"turn": 2, "text": "thanks", "intent": "thank", "confidence": 0.95}],
+            "utter_faq/top_up": [{"turn": 3, "text": "top up?", "intent": "faq", "confidence": 0.9, "topic": "top_up"}],
+            "utter_glad": [{"turn": 4, "text": "ok", "intent": "affirm", "confidence": 0.95}],
+        },
+    }
+    assert Earlier.from_dict(earlier.as_dict()) == earlier
+    assert (Earlier.from_dict("garbage"), Earlier.from_dict({"count": 3, "bogus": 1})) == (Earlier(), Earlier(count=3))
+
+
+def test_the_earlier_turns_slot_counts_only_ahead_of_the_turns_and_not_in_a_new_session():
+    brief = {"event": "slot", "name": "earlier_turns", "value": {"count": 12, "topics": ["fees"]}}
+    message = user("hi", "greet")
+
+    assert conversation_since_last_handoff([brief, message]).earlier.count == 12
+    assert conversation_since_last_handoff([brief, message]).count == 13
+    carried_over = [{"event": "action", "name": "action_session_start"}, {"event": "session_started"}, brief, message]
+    assert conversation_since_last_handoff(carried_over).earlier == Earlier()
+    handed_over = [brief, message, {"event": "action", "name": "action_handoff"}, user("back", "greet")]
+    assert conversation_since_last_handoff(handed_over).count == 1

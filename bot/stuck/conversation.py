@@ -1,16 +1,28 @@
-"""A conversation as the stuck detector sees it: one record per customer turn."""
+"""A conversation as the stuck detector sees it: one record per customer turn.
+
+The tracker Rasa hands the policy (and the action server) may hold only the
+latest turns (bot/tracker_store.py keeps a window); what the detector and the
+handoff summary need from the turns before it comes in brief, as
+:class:`Earlier`, in the slot ``earlier_turns`` ahead of the window's events.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
-__all__ = ["RASA_ACTION_PREFIXES", "Turn", "turns_since_last_handoff"]
+__all__ = ["EARLIER_SLOT", "RASA_ACTION_PREFIXES", "RESOLVED_INTENTS", "Conversation", "Earlier", "Turn",
+           "conversation_since_last_handoff", "turns_since_last_handoff"]
 
 HANDOFF_ACTION = "action_handoff"
 # How much of a customer message a payload repeats.
 MAX_TEXT = 500
 ACTION_ERROR_SLOT = "action_error"
+EARLIER_SLOT = "earlier_turns"
+# The customer said it helped, thanked or said goodbye.
+RESOLVED_INTENTS = frozenset({"thank", "goodbye", "affirm"})
+# Of the earlier turns that sent a reply, the latest this many are kept to cite should it be sent again.
+MAX_CITED = 5
 # Actions of Rasa's own and the listen action: never "failed custom actions".
 RASA_ACTION_PREFIXES = ("utter_", "action_listen", "action_session_start", "action_restart",
                           "action_default", "action_deactivate_loop", "action_back",
@@ -61,6 +73,83 @@ class Turn:
         return f"faq/{self.topic}" if self.topic else self.intent
 
 
+@dataclass
+class Earlier:
+    """Customer turns since the last handoff that the tracker no longer holds, in brief:
+    exactly what the triggers and the handoff summary read from turns that far back."""
+
+    count: int = 0
+    # FAQ topics asked about, each once, the most recent last.
+    topics: List[str] = field(default_factory=list)
+    # The latest turn with a topic, as evidence cites it: {"turn": number, text, intent, confidence, topic}.
+    last_topic_turn: Optional[Dict[str, Any]] = None
+    last_answered_topic: Optional[str] = None
+    last_resolved_turn: int = 0  # 0: none
+    # For each label (Turn.label), the first reply of the latest turn with that label that got one.
+    first_responses: Dict[str, str] = field(default_factory=dict)
+    # How often each reply was sent, and the latest MAX_CITED turns that sent it (as evidence cites them).
+    responses_sent: Dict[str, int] = field(default_factory=dict)
+    cited: Dict[str, List[Dict[str, Any]]] = field(default_factory=dict)
+
+    def absorb(self, turns: Sequence[Turn]) -> "Earlier":
+        """These turns, which follow the earlier ones, folded in."""
+        earlier = Earlier.from_dict(self.as_dict())  # a copy: ``self`` may be a slot's value
+        for turn in turns:
+            earlier.count += 1
+            if turn.topic:
+                if turn.topic in earlier.topics:
+                    earlier.topics.remove(turn.topic)
+                earlier.topics.append(turn.topic)
+                earlier.last_topic_turn = {"turn": earlier.count, **turn.describe()}
+            if turn.answered:
+                earlier.last_answered_topic = turn.topic
+            if turn.intent in RESOLVED_INTENTS:
+                earlier.last_resolved_turn = earlier.count
+            if turn.responses:
+                earlier.first_responses[turn.label] = turn.responses[0]
+            for response in turn.responses:
+                earlier.responses_sent[response] = earlier.responses_sent.get(response, 0) + 1
+            for response in dict.fromkeys(turn.responses):
+                cited = earlier.cited.setdefault(response, [])
+                cited.append({"turn": earlier.count, **turn.describe()})
+                del cited[:-MAX_CITED]
+        return earlier
+
+    def as_dict(self) -> Dict[str, Any]:
+        """As the slot holds it (JSON); its lists and dicts are copies, the cited turns are shared."""
+        return {"count": self.count, "topics": list(self.topics), "last_topic_turn": self.last_topic_turn,
+                "last_answered_topic": self.last_answered_topic, "last_resolved_turn": self.last_resolved_turn,
+                "first_responses": dict(self.first_responses), "responses_sent": dict(self.responses_sent),
+                "cited": {response: list(turns) for response, turns in self.cited.items()}}
+
+    @classmethod
+    def from_dict(cls, value: Any) -> "Earlier":
+        """From the slot's value; anything unreadable counts as no earlier turns."""
+        if not isinstance(value, dict):
+            return cls()
+        try:
+            return cls(**{name: value[name] for name in cls.__dataclass_fields__ if name in value})
+        except TypeError:
+            return cls()
+
+
+@dataclass
+class Conversation:
+    """The customer turns since the last handoff: in brief before the tracker's window, in full within it."""
+
+    earlier: Earlier
+    turns: List[Turn]
+
+    @property
+    def count(self) -> int:
+        """Customer turns since the last handoff."""
+        return self.earlier.count + len(self.turns)
+
+    def as_earlier(self) -> Earlier:
+        """All of it in brief: what the tracker store keeps of turns it cuts off."""
+        return self.earlier.absorb(self.turns)
+
+
 def _topic_of(parse_data: Dict[str, Any]) -> Optional[str]:
     intent = (parse_data.get("intent") or {}).get("name")
     selected = (parse_data.get("response_selector") or {}).get(intent or "")
@@ -71,13 +160,23 @@ def _topic_of(parse_data: Dict[str, Any]) -> Optional[str]:
 
 
 def turns_since_last_handoff(events: Iterable[Dict[str, Any]]) -> List[Turn]:
-    """Customer turns after the most recent handoff, built from serialised Rasa events.
+    """Customer turns after the most recent handoff that the events hold (see conversation_since_last_handoff)."""
+    return conversation_since_last_handoff(events).turns
+
+
+def conversation_since_last_handoff(events: Iterable[Dict[str, Any]]) -> Conversation:
+    """Customer turns after the most recent handoff in this session, built from serialised Rasa events.
 
     Events before a handoff belong to a conversation a person took over; they
     must not make the bot hand over again when it is talked to afterwards.
+    The turns before a tracker's window come in brief from the ``earlier_turns``
+    slot set ahead of the window; a copy of it that Rasa carries over into a
+    new session (after ``session_started``) describes the old session and is ignored.
     """
+    earlier = Earlier()
     turns: List[Turn] = []
     pending_custom_action: Optional[str] = None
+    new_session = False
     for event in events:
         kind = event.get("event")
         if kind == "user":
@@ -92,6 +191,12 @@ def turns_since_last_handoff(events: Iterable[Dict[str, Any]]) -> List[Turn]:
                 )
             )
             pending_custom_action = None
+        elif kind in ("session_started", "restart") or (kind == "action" and event.get("name") == HANDOFF_ACTION):
+            earlier, turns, pending_custom_action = Earlier(), [], None
+            new_session = new_session or kind != "action"
+        elif kind == "slot" and event.get("name") == EARLIER_SLOT and not turns:
+            if not new_session:
+                earlier = Earlier.from_dict(event.get("value"))
         elif not turns:
             continue
         elif kind == "action":
@@ -101,10 +206,6 @@ def turns_since_last_handoff(events: Iterable[Dict[str, Any]]) -> List[Turn]:
                 # Rasa's call to the action server (Rasa drops its events).
                 turns[-1].action_error = {"action": pending_custom_action, "error": "no response"}
             pending_custom_action = None if name.startswith(RASA_ACTION_PREFIXES) else name
-            if name == HANDOFF_ACTION:
-                turns = []
-                pending_custom_action = None
-                continue
             turns[-1].actions.append(name)
         elif kind == "bot":
             pending_custom_action = None
@@ -116,4 +217,4 @@ def turns_since_last_handoff(events: Iterable[Dict[str, Any]]) -> List[Turn]:
                 turns[-1].action_error = dict(event["value"])
     if pending_custom_action and turns:
         turns[-1].action_error = {"action": pending_custom_action, "error": "no response"}
-    return turns
+    return Conversation(earlier, turns)

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from bot.stuck.conversation import Turn
+from bot.stuck.conversation import RESOLVED_INTENTS, Earlier, Turn
 
 __all__ = ["TRIGGERS", "DetectorConfig", "StuckDetector", "Verdict"]
 
@@ -32,7 +32,6 @@ TRIGGERS: Tuple[str, ...] = (
 # Messages the bot could not act on: not understood, out of scope, or too vague
 # to say what the customer needs ("help", "the thing from before").
 NOT_UNDERSTOOD_INTENTS = frozenset({"nlu_fallback", "out_of_scope", "need_help"})
-RESOLVED_INTENTS = frozenset({"thank", "goodbye", "affirm"})
 # Saying thanks or goodbye again is politeness, not a loop.
 POLITE_CLOSINGS = frozenset({"thank", "goodbye"})
 # Capitals in these are enthusiasm or habit ("OK THANKS"), not shouting.
@@ -121,9 +120,10 @@ class Verdict:
     evidence: Dict[str, Any] = field(default_factory=dict)
 
 
-def _turn_evidence(turns: Sequence[Turn], numbers: Sequence[int]) -> List[Dict[str, Any]]:
-    """The customer turns (1-based numbers) a verdict rests on."""
-    return [{"turn": number, **turns[number - 1].describe()} for number in numbers]
+def _turn_evidence(turns: Sequence[Turn], numbers: Sequence[int], earlier: Earlier) -> List[Dict[str, Any]]:
+    """The customer turns a verdict rests on: ``numbers`` count from 1 in ``turns``; the evidence
+    numbers them since the last handoff, counting the earlier turns too."""
+    return [{"turn": earlier.count + number, **turns[number - 1].describe()} for number in numbers]
 
 
 class StuckDetector:
@@ -132,7 +132,7 @@ class StuckDetector:
     def __init__(self, config: DetectorConfig, similarity: Similarity = exact_similarity) -> None:
         self.config = config
         self._similarity = similarity
-        self._checks: Dict[str, Callable[[List[Turn]], Optional[Verdict]]] = {
+        self._checks: Dict[str, Callable[[List[Turn], Earlier], Optional[Verdict]]] = {
             "action_error": self._action_error,
             "requested": self._requested,
             "frustration": self._frustration,
@@ -144,42 +144,47 @@ class StuckDetector:
             "no_resolution": self._no_resolution,
         }
 
-    def check(self, turns: Sequence[Turn]) -> Optional[Verdict]:
-        """The first trigger that fires on the latest turn, or None."""
+    def check(self, turns: Sequence[Turn], earlier: Optional[Earlier] = None) -> Optional[Verdict]:
+        """The first trigger that fires on the latest turn, or None.
+
+        ``turns`` are the latest customer turns since the last handoff, ``earlier``
+        the ones before them in brief; the triggers that look back further than
+        ``turns`` reach (bot_repeating, no_resolution, unresolved) read it.
+        """
         if not turns:
             return None
         history = list(turns)
         for name in TRIGGERS:
             if name in self.config.triggers:
-                verdict = self._checks[name](history)
+                verdict = self._checks[name](history, earlier or Earlier())
                 if verdict:
                     return verdict
         return None
 
     # ---- the triggers -----------------------------------------------------
 
-    def _action_error(self, turns: List[Turn]) -> Optional[Verdict]:
+    def _action_error(self, turns: List[Turn], earlier: Earlier) -> Optional[Verdict]:
         error = turns[-1].action_error
         if not error:
             return None
         return Verdict(
             "action_error",
             f"an action failed while serving the customer ({error.get('action')}: {error.get('error')})",
-            {"error": error, "turns": _turn_evidence(turns, [len(turns)])},
+            {"error": error, "turns": _turn_evidence(turns, [len(turns)], earlier)},
         )
 
-    def _requested(self, turns: List[Turn]) -> Optional[Verdict]:
+    def _requested(self, turns: List[Turn], earlier: Earlier) -> Optional[Verdict]:
         latest = turns[-1]
         by_intent = latest.intent == "request_human" and latest.confidence >= self.config.request_min_confidence
         phrases = _matches(self.config.request_patterns, latest.text)
         if not (by_intent or phrases):
             return None
-        evidence: Dict[str, Any] = {"turns": _turn_evidence(turns, [len(turns)])}
+        evidence: Dict[str, Any] = {"turns": _turn_evidence(turns, [len(turns)], earlier)}
         if phrases:
             evidence["phrases"] = phrases
         return Verdict("requested", "the customer asked for a person", evidence)
 
-    def _frustration(self, turns: List[Turn]) -> Optional[Verdict]:
+    def _frustration(self, turns: List[Turn], earlier: Earlier) -> Optional[Verdict]:
         latest = turns[-1]
         signals = []
         if latest.intent == "complain" and latest.confidence >= self.config.frustration_min_confidence:
@@ -196,19 +201,20 @@ class StuckDetector:
             signals.append("frustrated words")
         if not signals:
             return None
-        evidence: Dict[str, Any] = {"signals": signals, "turns": _turn_evidence(turns, [len(turns)])}
+        evidence: Dict[str, Any] = {"signals": signals, "turns": _turn_evidence(turns, [len(turns)], earlier)}
         if phrases:
             evidence["phrases"] = phrases
         return Verdict("frustration", f"the customer is frustrated ({', '.join(signals)})", evidence)
 
-    def _unresolved(self, turns: List[Turn]) -> Optional[Verdict]:
+    def _unresolved(self, turns: List[Turn], earlier: Earlier) -> Optional[Verdict]:
         latest = turns[-1]
         answered = [turn.topic for turn in turns[:-1] if turn.answered]
+        last_answered = answered[-1] if answered else earlier.last_answered_topic
         # "still hasn't arrived" opens many first questions: a phrase only says the
         # answer failed when there was an answer, and the message is not a new topic.
         phrases = (
             _matches(self.config.unresolved_patterns, latest.text)
-            if answered and latest.topic in (None, answered[-1])
+            if last_answered is not None and latest.topic in (None, last_answered)
             else []
         )
         said_so = latest.intent == "not_helped" or bool(phrases)
@@ -220,14 +226,16 @@ class StuckDetector:
         if not (said_so or answered_no):
             return None
         previous = next((number for number in range(len(turns) - 1, 0, -1) if turns[number - 1].topic), None)
-        numbers = ([previous] if previous else []) + [len(turns)]
+        cited = _turn_evidence(turns, ([previous] if previous else []) + [len(turns)], earlier)
+        if previous is None and earlier.last_topic_turn:
+            cited.insert(0, earlier.last_topic_turn)
         how = "said the answer did not help" if said_so else 'answered "no" to "did that answer your question?"'
-        evidence: Dict[str, Any] = {"turns": _turn_evidence(turns, numbers)}
+        evidence: Dict[str, Any] = {"turns": cited}
         if phrases:
             evidence["phrases"] = phrases
         return Verdict("unresolved", f"the customer {how}", evidence)
 
-    def _repeated_fallback(self, turns: List[Turn]) -> Optional[Verdict]:
+    def _repeated_fallback(self, turns: List[Turn], earlier: Earlier) -> Optional[Verdict]:
         count = 0
         for turn in reversed(turns):
             if turn.intent not in NOT_UNDERSTOOD_INTENTS:
@@ -239,10 +247,10 @@ class StuckDetector:
         return Verdict(
             "repeated_fallback",
             f"the bot could not help with {count} messages in a row",
-            {"in_a_row": count, "turns": _turn_evidence(turns, numbers)},
+            {"in_a_row": count, "turns": _turn_evidence(turns, numbers, earlier)},
         )
 
-    def _ping_pong(self, turns: List[Turn]) -> Optional[Verdict]:
+    def _ping_pong(self, turns: List[Turn], earlier: Earlier) -> Optional[Verdict]:
         latest = turns[-1]
         if not latest.topic:
             return None
@@ -261,15 +269,15 @@ class StuckDetector:
         return Verdict(
             "ping_pong",
             f"the customer keeps switching between {first} and {second}",
-            {"topics": [first, second], "turns": _turn_evidence(turns, asked[-3:])},
+            {"topics": [first, second], "turns": _turn_evidence(turns, asked[-3:], earlier)},
         )
 
-    def _customer_repeating(self, turns: List[Turn]) -> Optional[Verdict]:
+    def _customer_repeating(self, turns: List[Turn], earlier: Earlier) -> Optional[Verdict]:
         latest = turns[-1]
         number = len(turns)
         window = range(max(1, number - self.config.repeat_window), number)
-        for earlier in reversed(window):
-            previous = turns[earlier - 1]
+        for before in reversed(window):
+            previous = turns[before - 1]
             if not previous.answered:
                 continue
             same_topic = latest.topic is not None and latest.topic == previous.topic
@@ -282,39 +290,41 @@ class StuckDetector:
                     {
                         "topic": previous.topic,
                         "similarity": round(similarity, 3),
-                        "turns": _turn_evidence(turns, [earlier, number]),
+                        "turns": _turn_evidence(turns, [before, number], earlier),
                     },
                 )
         return None
 
-    def _bot_repeating(self, turns: List[Turn]) -> Optional[Verdict]:
+    def _bot_repeating(self, turns: List[Turn], earlier: Earlier) -> Optional[Verdict]:
         latest = turns[-1]
         if latest.intent in POLITE_CLOSINGS:
             return None
-        earlier = [turn for turn in turns[:-1] if turn.label == latest.label and turn.responses]
-        if not earlier:
+        same_label = [turn for turn in turns[:-1] if turn.label == latest.label and turn.responses]
+        expected = same_label[-1].responses[0] if same_label else earlier.first_responses.get(latest.label)
+        if expected is None:
             return None
-        expected = earlier[-1].responses[0]
-        sent = sum(turn.responses.count(expected) for turn in turns[:-1])
+        sent = earlier.responses_sent.get(expected, 0) + sum(turn.responses.count(expected) for turn in turns[:-1])
         if sent < self.config.same_response_limit:
             return None
         numbers = [n for n in range(1, len(turns)) if expected in turns[n - 1].responses] + [len(turns)]
+        cited = earlier.cited.get(expected, []) + _turn_evidence(turns, numbers, earlier)
         return Verdict(
             "bot_repeating",
             f"the bot was about to repeat a reply it had already sent {sent} times ({expected})",
-            {"response": expected, "times_sent": sent, "turns": _turn_evidence(turns, numbers)},
+            {"response": expected, "times_sent": sent, "turns": cited},
         )
 
-    def _no_resolution(self, turns: List[Turn]) -> Optional[Verdict]:
+    def _no_resolution(self, turns: List[Turn], earlier: Earlier) -> Optional[Verdict]:
         resolved = [number for number, turn in enumerate(turns, start=1) if turn.intent in RESOLVED_INTENTS]
-        since = resolved[-1] if resolved else 0
-        count = len(turns) - since
+        since = earlier.count + resolved[-1] if resolved else earlier.last_resolved_turn  # counted since handoff
+        count = earlier.count + len(turns) - since
         if count < self.config.max_turns_without_resolution:
             return None
-        numbers = list(range(since + 1, len(turns) + 1))
+        # The turns since then that ``turns`` holds (all of them when it reaches back this far).
+        numbers = list(range(max(since - earlier.count, 0) + 1, len(turns) + 1))
         topics = sorted({topic for number in numbers if (topic := turns[number - 1].topic)})
         return Verdict(
             "no_resolution",
             f"{count} messages without the customer's problem being resolved",
-            {"turn_count": count, "topics": topics, "turns": _turn_evidence(turns, numbers)},
+            {"turn_count": count, "topics": topics, "turns": _turn_evidence(turns, numbers, earlier)},
         )

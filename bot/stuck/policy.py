@@ -31,7 +31,7 @@ from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.nlu.sentence_encoder import load_encoder
-from bot.stuck.conversation import HANDOFF_ACTION, RASA_ACTION_PREFIXES, turns_since_last_handoff
+from bot.stuck.conversation import HANDOFF_ACTION, RASA_ACTION_PREFIXES, conversation_since_last_handoff
 from bot.stuck.detector import TRIGGERS, DetectorConfig, StuckDetector, Verdict
 
 __all__ = ["StuckDetectionPolicy"]
@@ -126,12 +126,13 @@ class StuckDetectionPolicy(Policy):
             # Most steps of a turn are Rasa's own actions (utter_*): nothing to check.
             return self._prediction(probabilities)
 
-        turns = turns_since_last_handoff(event.as_dict() for event in tracker.applied_events())
+        conversation = conversation_since_last_handoff(event.as_dict() for event in tracker.applied_events())
+        turns = conversation.turns
         failed_action = bool(turns) and turns[-1].action_error is not None
         if not (new_message or failed_action):
             return self._prediction(probabilities)
 
-        verdict = self._detector.check(turns)
+        verdict = self._detector.check(turns, conversation.earlier)
         if verdict is None:
             return self._prediction(probabilities)
         logger.info("Conversation %s is stuck: %s", tracker.sender_id, verdict.explanation)
