@@ -45,6 +45,7 @@ import aiohttp
 
 from bench.common import latency_summary, markdown_table, percentile, write_result
 from bench.stack import running_stack
+from bot.stuck.conversation import EARLIER_SLOT
 from tests.handoff.conftest import Client
 from tests.servers import RASA_API_TOKEN
 
@@ -151,21 +152,28 @@ def window(conversations: List[List[float]], turn: int, half_width: int) -> List
             for latency in latencies[max(0, turn - half_width - 1):turn + half_width]]
 
 
-async def warm_up(rasa_url: str) -> None:
+async def warm_up(rasa_url: str) -> bool:
     """Parses every message of the script once, so that all of them are in the sentence encoder's cache
-    at every turn: turn 10 and turn 200 then do the same NLU work."""
+    at every turn: turn 10 and turn 200 then do the same NLU work. Says whether the model's domain has
+    the slot the tracker store needs to hand Rasa only the latest turns (bot/tracker_store.py)."""
     async with aiohttp.ClientSession() as session:
         for text in sorted(set(SCRIPT)):
             async with session.post(f"{rasa_url}/model/parse", params={"token": RASA_API_TOKEN},
                                     json={"text": text}) as response:
                 response.raise_for_status()
+        async with session.get(f"{rasa_url}/domain", params={"token": RASA_API_TOKEN},
+                               headers={"Accept": "application/json"}) as response:
+            response.raise_for_status()
+            return EARLIER_SLOT in (await response.json()).get("slots", {})
 
 
 async def measure(arguments: argparse.Namespace) -> Dict[str, List[List[float]]]:
     results: Dict[str, List[List[float]]] = {"rest": [], "bridge": []}
     # The bridge's per-customer rate limit (5/s) is for people; this customer types as fast as the bot answers.
     with running_stack(HANDOFF_MESSAGES_PER_SECOND="1000", HANDOFF_MESSAGE_BURST="1000") as stack:
-        await warm_up(stack.rasa_url)
+        if not await warm_up(stack.rasa_url):
+            print(f"warning: the model's domain has no slot {EARLIER_SLOT!r}: Rasa gets whole conversations "
+                  "(retrain: make train)", flush=True)
         for number in range(1, arguments.conversations + 1):
             for path in arguments.paths:
                 started = time.monotonic()

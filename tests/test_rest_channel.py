@@ -149,14 +149,21 @@ def test_the_http_api_needs_the_token(rasa_url):
 
 
 def test_conversation_is_kept_in_the_redis_tracker_store(rasa_url, redis_url, sender):
-    say(rasa_url, sender, "hi")
+    """Every event is kept (Rasa itself works on the last turns: bot/tracker_store.py) and expires."""
+    messages = ["hi"] + [f"thanks {number}" for number in range(11)]
+    for message in messages:
+        say(rasa_url, sender, message)
 
     client = redis.Redis.from_url(redis_url)
+    keys = [f"support:tracker:{sender}:events", f"support:tracker:{sender}:window"]
     try:
-        assert client.exists(f"support:tracker:{sender}") == 1
-        assert client.ttl(f"support:tracker:{sender}") > 0, "finished conversations expire"
+        assert client.exists(*keys) == 2
+        assert min(client.ttl(key) for key in keys) > 0, "finished conversations expire"
+        tracker = requests.get(f"{rasa_url}/conversations/{sender}/tracker", params={"token": RASA_API_TOKEN},
+                               timeout=10).json()
+        assert [event["text"] for event in tracker["events"] if event["event"] == "user"] == messages
     finally:
-        client.delete(f"support:tracker:{sender}")
+        client.delete(*keys)
         client.close()
 
 

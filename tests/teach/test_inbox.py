@@ -461,7 +461,7 @@ ENDPOINTS = """
 action_endpoint:
   url: ${ACTION_SERVER_URL}
 tracker_store:
-  type: redis
+  type: bot.tracker_store.WindowedRedisTrackerStore
   url: ${REDIS_HOST}
   port: ${REDIS_PORT}
   db: ${REDIS_DB}

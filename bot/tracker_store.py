@@ -1,0 +1,287 @@
+"""A Redis tracker store whose cost per message does not grow with the conversation.
+
+Rasa's RedisTrackerStore keeps a conversation as one JSON document: every
+message reads and parses it three times and writes it whole, and every policy
+then replays and featurises the entire history, so a conversation's 200th
+message took ten times as long as its 10th (bench/turns.py).
+
+This store appends each message's new events to a Redis list, once, and
+``retrieve`` (what Rasa handles a message with) returns a window: the current
+session's customer turns before the new message, at most ``window_turns - 1``
+of them (Rasa works on ``window_turns`` turns with the new one), preceded by
+events that restore the state as it stood before them (slot values, the
+active form, a paused conversation) and by the slot ``earlier_turns``: what
+the stuck detector and the handoff summary still need from the turns cut off
+(``Earlier`` in bot/stuck/conversation.py). ``retrieve_full_tracker`` (Rasa's
+HTTP API, exports) returns every event of every session.
+
+Redis keys, per conversation: ``{key_prefix}:tracker:{sender}:events`` (the
+events as JSON) and ``{key_prefix}:tracker:{sender}:window`` (where the window
+starts and the state before it); both expire ``record_exp`` seconds after the
+last message, as with Rasa's store, whose keys (``{key_prefix}:tracker:{sender}``)
+this store does not read. A message's events are appended in one MULTI/EXEC;
+Rasa's lock store serialises the messages of a conversation, so several Rasa
+servers can share one Redis.
+
+endpoints.yml::
+
+    tracker_store:
+      type: bot.tracker_store.WindowedRedisTrackerStore
+      url: ${REDIS_HOST}
+      port: ${REDIS_PORT}
+      db: ${REDIS_DB}
+      password: ${REDIS_PASSWORD}
+      key_prefix: support
+      record_exp: ${TRACKER_EXPIRY_SECONDS}
+      window_turns: 10
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Text, Type
+
+from rasa.core.brokers.broker import EventBroker
+from rasa.core.tracker_store import TrackerStore
+from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
+from rasa.shared.core.conversation import Dialogue
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import (
+    ActionExecuted, ActiveLoop, ConversationPaused, Event, LoopInterrupted, SlotSet, UserUttered,
+)
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.utils.common import all_subclasses
+from redis.asyncio import Redis
+
+from bot.redis_endpoint import as_float, as_int, redis_client
+from bot.stuck.conversation import EARLIER_SLOT, conversation_since_last_handoff
+
+__all__ = ["DEFAULT_WINDOW_TURNS", "WindowedRedisTrackerStore"]
+
+logger = logging.getLogger(__name__)
+
+# Customer turns Rasa handles a message with, the message's own included: the
+# stuck detector's longest look back (no_resolution: 10 turns) and the handoff
+# payload's 10 latest turns fit in it.
+DEFAULT_WINDOW_TURNS = 10
+
+# Reads where the window starts and its events in one round trip.
+_READ_WINDOW = """
+local window = redis.call('GET', KEYS[1])
+if not window then return false end
+local start = cjson.decode(window)['start']
+return {window, redis.call('LRANGE', KEYS[2], start, -1)}
+"""
+
+
+def _event_classes() -> Dict[str, Type[Event]]:
+    """Event classes by type name, as Event.resolve_by_type finds them (first match wins)."""
+    classes: Dict[str, Type[Event]] = {}
+    for event_class in all_subclasses(Event):
+        classes.setdefault(event_class.type_name, event_class)
+    return classes
+
+
+class _StoredTracker(DialogueStateTracker):
+    """A tracker as the store handed it out: which of its events are stored, and where."""
+
+    def __init__(self, sender_id: Text, slots: Iterable[Any], start: int = 0, state_events: int = 0) -> None:
+        super().__init__(sender_id, slots)
+        self.start = start  # index in the stored list of the first stored event this tracker holds
+        self.state_events = state_events  # leading events that restore the state before the window
+        self.saved = 0  # events of this tracker that are stored (or restore the state)
+
+
+def _turn_starts(events: Sequence[Event]) -> List[int]:
+    """Indices at which customer turns begin: the action_listen before each user message."""
+    starts = []
+    for index, event in enumerate(events):
+        if isinstance(event, UserUttered):
+            before = events[index - 1] if index else None
+            listening = isinstance(before, ActionExecuted) and before.action_name == ACTION_LISTEN_NAME
+            starts.append(index - 1 if listening else index)
+    return starts
+
+
+def _is_session_start(event: Event) -> bool:
+    """Rasa splits sessions before this event (rasa.shared.core.trackers.get_trackers_for_conversation_sessions)."""
+    return isinstance(event, ActionExecuted) and event.action_name == ACTION_SESSION_START_NAME
+
+
+def _window_start(events: Sequence[Event], turns: Optional[int]) -> int:
+    """Where the last ``turns`` turns (all with None) of the latest session begin in ``events``."""
+    starts = _turn_starts(events)
+    if turns is None or len(starts) < turns:
+        turns_start = 0
+    else:
+        turns_start = starts[-turns] if turns else len(events)
+    session_start = next((index for index in range(len(events) - 1, -1, -1) if _is_session_start(events[index])), 0)
+    return max(turns_start, session_start)
+
+
+class WindowedRedisTrackerStore(TrackerStore):
+    """Appends events to Redis once; hands Rasa the last turns with the state before them."""
+
+    def __init__(
+        self,
+        domain: Optional[Domain] = None,
+        host: Optional[Text] = None,
+        port: Any = None,
+        db: Any = None,
+        password: Optional[Text] = None,
+        event_broker: Optional[EventBroker] = None,
+        record_exp: Any = None,
+        key_prefix: Optional[Text] = None,
+        window_turns: Any = None,
+        redis: Optional[Redis] = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(domain, event_broker, **kwargs)
+        self.redis = redis or redis_client(host, port, db, password)
+        expiry = as_float(record_exp, 0.0)
+        self.record_exp = int(expiry) if expiry > 0 else None
+        self.key_prefix = f"{key_prefix or 'rasa'}:tracker:"
+        self.window_turns = as_int(window_turns, DEFAULT_WINDOW_TURNS)
+        if self.window_turns < 1:
+            raise ValueError("window_turns must be at least 1")
+        self._classes = _event_classes()
+        self._warned_about_domain = False
+        self._read_window = self.redis.register_script(_READ_WINDOW)
+
+    # ---- keys ------------------------------------------------------------------
+
+    def _events_key(self, sender_id: Text) -> str:
+        return f"{self.key_prefix}{sender_id}:events"
+
+    def _window_key(self, sender_id: Text) -> str:
+        return f"{self.key_prefix}{sender_id}:window"
+
+    async def keys(self) -> Iterable[Text]:
+        """The conversations' ids."""
+        suffix = self._window_key("")[len(self.key_prefix):]
+        return [key.decode()[len(self.key_prefix):-len(suffix)]
+                async for key in self.redis.scan_iter(match=f"{self.key_prefix}*{suffix}")]
+
+    async def exists(self, conversation_id: Text) -> bool:
+        return bool(await self.redis.exists(self._window_key(conversation_id)))
+
+    # ---- reading ---------------------------------------------------------------
+
+    def init_tracker(self, sender_id: Text) -> DialogueStateTracker:
+        return _StoredTracker(sender_id, self.domain.slots)
+
+    def _event(self, serialised: bytes) -> Optional[Event]:
+        parameters = json.loads(serialised)
+        event_class = self._classes.get(parameters.get("event"))
+        return event_class._from_parameters(parameters) if event_class else Event.from_parameters(parameters)
+
+    def _events(self, serialised: Iterable[bytes]) -> List[Event]:
+        return [event for event in map(self._event, serialised) if event is not None]
+
+    def _state_events(self, state: Optional[Dict[str, Any]], timestamp: float) -> List[Event]:
+        """Events that bring a fresh tracker to the state stored before the window."""
+        if not state:
+            return []
+        known = {slot.name for slot in self.domain.slots}
+        events: List[Event] = [SlotSet(name, value, timestamp=timestamp)
+                               for name, value in state.get("slots", {}).items() if name in known]
+        if state.get("active_loop"):
+            events.append(ActiveLoop(state["active_loop"], timestamp=timestamp))
+            if state.get("loop_interrupted"):
+                events.append(LoopInterrupted(True, timestamp=timestamp))
+        if state.get("paused"):
+            events.append(ConversationPaused(timestamp=timestamp))
+        return events
+
+    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        """The latest session's last ``window_turns - 1`` turns, after the state as it stood before them."""
+        found = await self._read_window(keys=[self._window_key(sender_id), self._events_key(sender_id)])
+        if not found:
+            return None
+        window_json, serialised = found
+        window = json.loads(window_json)
+        events = self._events(serialised)
+        state_events = self._state_events(window.get("state"), events[0].timestamp if events else 0.0)
+        return self._tracker(sender_id, state_events + events, window["start"], len(state_events))
+
+    async def retrieve_full_tracker(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        """Every event of every session."""
+        if not await self.exists(sender_id):
+            return None
+        return self._tracker(sender_id, self._events(await self.redis.lrange(self._events_key(sender_id), 0, -1)))
+
+    def _tracker(self, sender_id: Text, events: List[Event], start: int = 0,
+                 state_events: int = 0) -> _StoredTracker:
+        tracker = _StoredTracker(sender_id, self.domain.slots, start, state_events)
+        tracker.recreate_from_dialogue(Dialogue(sender_id, events))
+        tracker.saved = len(events)
+        return tracker
+
+    # ---- writing ---------------------------------------------------------------
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Appends the events added since the tracker was retrieved (or last saved); a tracker
+        from elsewhere (Rasa's "replace events" API) replaces the stored conversation."""
+        events = list(tracker.events)
+        if isinstance(tracker, _StoredTracker) and len(events) >= tracker.saved:
+            replace, start, state_events = False, tracker.start, tracker.state_events
+            new_events = events[tracker.saved:]
+        else:
+            replace, start, state_events, new_events = True, 0, 0, events
+        self._stream(tracker.sender_id, new_events)
+
+        # `events`: the state before the window, then the stored events from `start` on, then the new ones.
+        stored = events[state_events:]
+        moved = _window_start(stored, self._window_turns())
+        at_session_start = moved < len(stored) and _is_session_start(stored[moved])
+        state = None if at_session_start else self._state_before(events[:state_events + moved])
+        window = {"start": start + moved, "state": state}
+
+        events_key, window_key = self._events_key(tracker.sender_id), self._window_key(tracker.sender_id)
+        async with self.redis.pipeline(transaction=True) as pipeline:
+            if replace:
+                pipeline.delete(events_key)
+            if new_events:
+                pipeline.rpush(events_key, *(json.dumps(event.as_dict()) for event in new_events))
+            pipeline.set(window_key, json.dumps(window), ex=self.record_exp)
+            if self.record_exp:
+                pipeline.expire(events_key, self.record_exp)
+            await pipeline.execute()
+        if isinstance(tracker, _StoredTracker):
+            tracker.saved = len(events)
+
+    def _window_turns(self) -> Optional[int]:
+        """Turns kept in the window for the next message; whole sessions (as Rasa's stores) with a model
+        whose domain predates the ``earlier_turns`` slot, which carries what the detector needs from before."""
+        if any(slot.name == EARLIER_SLOT for slot in self.domain.slots):
+            return self.window_turns - 1
+        if not self._warned_about_domain:
+            logger.warning("The model's domain has no slot '%s': trackers hold whole sessions", EARLIER_SLOT)
+            self._warned_about_domain = True
+        return None
+
+    def _stream(self, sender_id: Text, new_events: Sequence[Event]) -> None:
+        """The new events, exactly once, to the event broker (the teaching inbox)."""
+        if self.event_broker is None:
+            return
+        for event in new_events:
+            self.event_broker.publish({"sender_id": sender_id, **event.as_dict()})
+
+    def _state_before(self, events: Sequence[Event]) -> Optional[Dict[str, Any]]:
+        """What a window after ``events`` needs restored: slot values (with the earlier turns in
+        brief), the active form (and whether it was interrupted) and a pause."""
+        if not events:
+            return None
+        tracker = DialogueStateTracker("state", self.domain.slots)
+        for event in events:
+            tracker.update(event)
+        slots = {name: slot.value for name, slot in tracker.slots.items() if slot.value != slot.initial_value}
+        earlier = conversation_since_last_handoff(event.as_dict() for event in events).as_earlier()
+        if earlier.count:
+            slots[EARLIER_SLOT] = earlier.as_dict()
+        else:
+            slots.pop(EARLIER_SLOT, None)
+        interrupted = bool(tracker.active_loop and tracker.active_loop.is_interrupted)
+        return {"slots": slots, "active_loop": tracker.active_loop_name, "loop_interrupted": interrupted,
+                "paused": tracker.is_paused()}
