@@ -67,7 +67,7 @@ def _decode(raw: "str | bytes") -> Any:
     surrogate (``"\\ud800"``) is valid JSON but can be neither stored in Redis nor
     sent on (UTF-8 has no such thing)."""
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_constant=_not_a_number)
         if isinstance(raw, bytes) or "\\u" in raw:  # only escapes (or other encodings) make lone surrogates
             json.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
@@ -80,6 +80,11 @@ def _decode(raw: "str | bytes") -> Any:
     if brackets > MAX_NESTING and _nesting(value) > MAX_NESTING:
         raise MalformedMessage(f"nested more than {MAX_NESTING} deep")
     return value
+
+
+def _not_a_number(name: str) -> Any:
+    """Python reads NaN and Infinity, which JSON lacks; passed on, a browser could not parse the frame."""
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _nesting(value: Any) -> int:

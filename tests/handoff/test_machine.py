@@ -138,7 +138,9 @@ def test_frames_that_json_accepts_but_no_envelope_can_carry_are_malformed():
     for raw in ['{"type": "message", "id": "k", "data": {"text": "\\ud800"}}',  # a lone surrogate
                 b'{"type": "message", "id": "k", "data": {"text": "\\udfff"}}',
                 "[" * 5000 + "]" * 5000,  # nested deeper than json's recursion limit
-                '{"type": "x", "data": {"a": ' + "[" * 40 + "]" * 40 + "}}"]:  # deeper than MAX_NESTING
+                '{"type": "x", "data": {"a": ' + "[" * 40 + "]" * 40 + "}}",  # deeper than MAX_NESTING
+                '{"type": "typing", "data": {"active": NaN}}',  # Python's JSON extensions, which browsers refuse
+                '{"type": "read", "data": {"up_to": -Infinity}}']:
         with pytest.raises(MalformedMessage):
             parse_envelope(raw, 100_000)
     assert parse_envelope('{"type": "x", "data": {"a": ' + "[" * 20 + "]" * 20 + "}}", 1000).data["a"]
