@@ -1,6 +1,6 @@
 """Bot answer latency against conversation length: is turn 200 as fast as turn 10?
 
-    python -m bench.turns                          # 2 conversations of 212 turns per path
+    python -m bench.turns                          # 5 conversations of 216 turns per path
     python -m bench.turns --turns 60 --conversations 1 --late 50   # a quick look
 
 One customer talks to the bot for ``--turns`` turns, one message at a time
@@ -199,7 +199,7 @@ def summarise(conversations: List[List[float]], arguments: argparse.Namespace) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=len(SCRIPT), help=f"turns per conversation (at most {len(SCRIPT)})")
-    parser.add_argument("--conversations", type=int, default=2, help="conversations per path, one after another")
+    parser.add_argument("--conversations", type=int, default=5, help="conversations per path, one after another")
     parser.add_argument("--early", type=int, default=10, help="the early turn compared")
     parser.add_argument("--late", type=int, default=200, help="the late turn compared")
     parser.add_argument("--window", type=int, default=5, help="turns either side of early and late pooled")
