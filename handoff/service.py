@@ -277,15 +277,14 @@ class Bridge:
         await self.transition(conversation_id, CustomerRated(score, comment))
 
     async def customer_status(self, conversation_id: str) -> Dict[str, Any]:
-        conversation = await self.store.load(conversation_id)
+        waiting = await self.store.load_waiting(conversation_id)
+        conversation = waiting.conversation
         status: Dict[str, Any] = {"state": conversation.state.value}
         if conversation.state is State.QUEUED:
-            # position is None only when claimed between the two reads; the status that follows says so.
-            position, online, waits = await self.store.waiting(conversation_id)
-            position = position or 1
-            if not self.hours.is_open(datetime.now(timezone.utc)):
-                online = []
-            estimate = wait_estimate(position, waits, len(online))
+            # None only when claimed between the reads; the status that follows says so.
+            position = waiting.position or 1
+            online = waiting.online if self.hours.is_open(datetime.now(timezone.utc)) else []
+            estimate = wait_estimate(position, waiting.waits, len(online))
             status["position"] = position
             status["wait"] = estimate.text
             status["wait_minutes"] = estimate.minutes

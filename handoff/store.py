@@ -96,6 +96,13 @@ DAY_TTL_MS = 40 * 24 * 3600 * 1000
 MAX_WAITS_PER_DAY = 100_000
 
 
+class Waiting(NamedTuple):
+    conversation: Conversation
+    position: Optional[int]  # 1 = next; None when not in the queue
+    online: List[str]  # agents online
+    waits: List[int]  # recent waits (ms) from queued to claimed, newest first
+
+
 class Appended(NamedTuple):
     id: str
     added: bool  # False: a retry of a message stored before
@@ -383,18 +390,23 @@ class Store:
         await self.redis.zremrangebyscore(self.key("online"), 0, now)
         return _agent_names(await self.redis.zrange(self.key("online"), 0, -1))
 
-    async def waiting(self, conversation_id: str) -> Tuple[Optional[int], List[str], List[int]]:
-        """A queued customer's position (None: no longer queued), the agents online and the
-        recent waits, in one round trip: every waiting customer's status is worked out again
-        whenever the queue changes."""
+    async def load_waiting(self, conversation_id: str) -> "Waiting":
+        """The conversation with, should it be queued, its place, the agents online and the recent
+        waits, in one round trip: every waiting customer's status is worked out again whenever
+        the queue changes."""
         now = int(time.time() * 1000)
         async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self.key("conv", conversation_id))
             pipe.zrank(self.key("queue"), conversation_id)
             pipe.zremrangebyscore(self.key("online"), 0, now)
             pipe.zrange(self.key("online"), 0, -1)
             pipe.lrange(self.key("waits"), 0, -1)
-            rank, _, members, waits = await pipe.execute()
-        return None if rank is None else rank + 1, _agent_names(members), [int(value) for value in waits]
+            fields, rank, _, members, waits = await pipe.execute()
+        if not fields:
+            raise ConversationNotFound(f"no conversation {conversation_id}")
+        conversation = self._conversation(conversation_id, {k.decode(): v.decode() for k, v in fields.items()})
+        return Waiting(conversation, None if rank is None else rank + 1, _agent_names(members),
+                       [int(value) for value in waits])
 
     async def offline_since(self, agent: str) -> Optional[int]:
         value = await self.redis.hget(self.key("offline-since"), agent)
