@@ -10,6 +10,7 @@ acknowledged is never lost.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -32,7 +33,7 @@ from handoff.machine import (
 )
 from handoff.routing import ALL_GROUPS, DEFAULT_GROUP, BusinessHours, group_for, visible_to, wait_estimate
 from handoff.settings import Settings
-from handoff.store import Appended, Store, StoredMessage
+from handoff.store import Appended, Routing, Store, StoredMessage
 
 __all__ = ["Bridge"]
 
@@ -41,6 +42,9 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 20
 BOT_UNAVAILABLE = "bot_unavailable"
 PRESENCE_TTL_MS = 30_000
+# A message's routing lease outlasts the Rasa timeout by this much; a retry checks this often whether it is done.
+ROUTING_LEASE_MARGIN_SECONDS = 5.0
+ROUTING_POLL_SECONDS = 0.1
 MAX_DETAIL = 500
 
 
@@ -170,13 +174,15 @@ class Bridge:
     # ---- customers ----------------------------------------------------------
 
     async def customer_said(self, conversation_id: str, text: str, key: str, payload: str = "") -> str:
-        """Store the message (once per key) and route it; returns its server id.
+        """Store the message (once per key) and route it (once); returns its server id.
 
         ``payload`` is what a pressed button sends to the bot (e.g. ``/affirm``)
         while ``text`` (its title) is what people read. A retried message is
-        routed again only if its first routing never started (the process died
-        in between): a marker set before asking the bot tells a retry that it
-        is already in hand.
+        routed again only if its first routing failed or never finished: a lease
+        taken before asking the bot tells a retry that it is in hand, and the
+        retry waits for it (its ack, like the first one, comes once the bot has
+        answered). A process killed mid-routing leaves a lease that runs out
+        (after the Rasa timeout and a margin); the next retry routes it then.
         """
         data = {"payload": payload} if payload else None
         message_id, added, said_in = await self.append(conversation_id, "customer", f"customer:{key}", text, data)
@@ -184,12 +190,21 @@ class Bridge:
             await self._count_conversation(conversation_id)
         if said_in is None:
             raise ConversationNotFound(f"no conversation {conversation_id}")
-        # The marker lives in the conversation's idempotency hash, and expires with it.
-        if await self.store.redis.hsetnx(self.store.key("idem", conversation_id), f"routed:{message_id}", 1):
+        lease_ms = int((self.settings.rasa_timeout_seconds + ROUTING_LEASE_MARGIN_SECONDS) * 1000)
+        while (routing := await self.store.take_routing(conversation_id, message_id, lease_ms)) is Routing.HELD:
+            await asyncio.sleep(ROUTING_POLL_SECONDS)
+        if routing is Routing.DONE:
+            return message_id
+        try:
             _, effects = await self.transition(conversation_id, CustomerSaid(text, said_in))
             for effect in effects:
                 if isinstance(effect, AskBot):
                     await self._ask_bot(conversation_id, message_id, payload or effect.text)
+        except Exception:
+            with contextlib.suppress(Exception):  # Redis may be what failed: then the lease runs out
+                await self.store.release_routing(conversation_id, message_id)
+            raise
+        await self.store.routed(conversation_id, message_id)
         return message_id
 
     async def _ask_bot(self, conversation_id: str, message_id: str, text: str) -> None:

@@ -4,7 +4,8 @@ Keys (``prefix`` defaults to ``hb``):
 
     {p}:conv:{id}    hash    state, agent, reason, handoff (JSON), version, token hash, times
     {p}:log:{id}     stream  the transcript; each entry's stream id is the server message id
-    {p}:idem:{id}    hash    client idempotency key -> stream id (a retried send is stored once)
+    {p}:idem:{id}    hash    client idempotency key -> stream id (a retried send is stored once);
+                             "routed:{stream id}" -> "done", or until when (ms) a process routes it
     {p}:queue        zset    queued conversation ids, scored by time queued (front = oldest)
     {p}:waits        list    recent waits (ms) from queued to claimed, newest first
     {p}:ratings      stream  CSAT ratings
@@ -26,6 +27,7 @@ and adds to the stream in the same step.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import time
@@ -37,7 +39,7 @@ from redis.asyncio import Redis
 from handoff.exceptions import AgentAtLimit, ConversationNotFound, InvalidTransition
 from handoff.machine import Conversation, State
 
-__all__ = ["Appended", "Store", "StoredMessage"]
+__all__ = ["Appended", "Routing", "Store", "StoredMessage"]
 
 StoredMessage = Dict[str, Any]
 # Ratings and left requests kept (the newest); older ones are for an export, not Redis.
@@ -80,6 +82,16 @@ end
 redis.call('HSET', KEYS[1], unpack(ARGV, 8))
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return redis.call('HINCRBY', KEYS[1], 'version', 1)
+"""
+
+# Takes the lease on routing a stored message (KEYS[1]: the idempotency hash;
+# ARGV: field, now ms, lease ms): 1 taken, 0 routed already, -1 another holds it.
+_TAKE_ROUTING = """
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+if value == 'done' or value == '1' then return 0 end
+if value and tonumber(value) > tonumber(ARGV[2]) then return -1 end
+redis.call('HSET', KEYS[1], ARGV[1], tonumber(ARGV[2]) + tonumber(ARGV[3]))
+return 1
 """
 
 
@@ -128,6 +140,14 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+class Routing(enum.Enum):
+    """Who routes a stored customer message (to the bot, or to the person serving)."""
+
+    TAKEN = 1  # this caller: route it, then call routed()
+    DONE = 0  # routed already
+    HELD = -1  # another caller is routing it right now (its lease has not run out)
+
+
 class Store:
     """All bridge state; one instance per process around one Redis client."""
 
@@ -138,6 +158,7 @@ class Store:
         self._append = redis.register_script(_APPEND)
         self._commit = redis.register_script(_COMMIT)
         self._count_once = redis.register_script(_COUNT_ONCE)
+        self._take_routing = redis.register_script(_TAKE_ROUTING)
 
     # ---- keys ---------------------------------------------------------------
 
@@ -262,6 +283,23 @@ class Store:
         if added == -1:
             raise InvalidTransition("the conversation has moved on")
         return Appended(message_id.decode(), bool(added), State(state.decode()) if state else None)
+
+    async def take_routing(self, conversation_id: str, message_id: str, lease_ms: int) -> Routing:
+        """A lease on routing a stored message, so that it is routed once, also when its sender retries.
+
+        The lease runs out after ``lease_ms``: a process killed while routing
+        leaves the message to the next retry instead of leaving it unanswered.
+        """
+        taken = await self._take_routing(keys=[self.key("idem", conversation_id)],
+                                         args=[f"routed:{message_id}", str(int(time.time() * 1000)), str(lease_ms)])
+        return Routing(int(taken))
+
+    async def routed(self, conversation_id: str, message_id: str) -> None:
+        await self.redis.hset(self.key("idem", conversation_id), f"routed:{message_id}", "done")
+
+    async def release_routing(self, conversation_id: str, message_id: str) -> None:
+        """Routing failed half-way: the next retry routes it at once."""
+        await self.redis.hdel(self.key("idem", conversation_id), f"routed:{message_id}")
 
     async def messages_after(self, conversation_id: str, last_seen: Optional[str], page: int = 500) -> List[StoredMessage]:
         """Every message after ``last_seen`` (exclusive), oldest first."""

@@ -110,3 +110,26 @@ def test_unknown_conversations_are_reported(redis_url):
             await store.load("missing")
 
     run(redis_url, scenario)
+
+
+def test_a_message_is_routed_once_and_a_dead_routers_lease_runs_out(redis_url):
+    from handoff.store import Routing
+
+    async def scenario(store: Store) -> None:
+        await store.create("c1", "t")
+        first, _, _ = await store.append("c1", "customer", "customer:k1", "hello")
+        second, _, _ = await store.append("c1", "customer", "customer:k2", "anyone?")
+
+        assert await store.take_routing("c1", first, lease_ms=60_000) is Routing.TAKEN
+        assert await store.take_routing("c1", first, lease_ms=60_000) is Routing.HELD, "a retry waits for it"
+        await store.routed("c1", first)
+        assert await store.take_routing("c1", first, lease_ms=60_000) is Routing.DONE
+
+        # The process routing the second was killed: its lease runs out, and a retry takes it over.
+        assert await store.take_routing("c1", second, lease_ms=50) is Routing.TAKEN
+        await asyncio.sleep(0.1)
+        assert await store.take_routing("c1", second, lease_ms=60_000) is Routing.TAKEN
+        await store.release_routing("c1", second)  # failed half-way: the next retry routes it at once
+        assert await store.take_routing("c1", second, lease_ms=60_000) is Routing.TAKEN
+
+    run(redis_url, scenario)
