@@ -170,6 +170,23 @@ class CustomerConnection(Connection):
     async def hello(self, envelope: Envelope) -> None:
         if self.conversation_id:
             raise MalformedMessage("this connection has said hello already")
+        try:
+            await self._hello(envelope)
+        except ConnectionClosed:
+            raise
+        except Exception as error:
+            if isinstance(error, HandoffError) and not self.conversation_id:
+                raise  # a wrong token or last_seen: nothing has changed, and the client may say hello again
+            # Half a hello (Redis went away) leaves a socket that cannot go on, and a client waiting
+            # for its welcome would wait for ever: tell it, and close, so that it reconnects.
+            logger.exception("hello failed; closing the socket")
+            self.bridge.metrics["errors_internal"] += 1
+            failure = HandoffError("something went wrong on our side; please reconnect")
+            await self.send(error_envelope(failure, envelope.id))
+            await self.ws.close(code=1011, reason="try again")
+            raise ConnectionClosed(None, None) from None
+
+    async def _hello(self, envelope: Envelope) -> None:
         data = envelope.data
         conversation_id, token = data.get("conversation_id"), data.get("token")
         if conversation_id or token:
