@@ -29,7 +29,7 @@ bridges, Redis and Rasa are separate processes (bench/stack.py).
 
     python -m bench.handoff                       # full: 200 handoffs per configuration
     python -m bench.handoff --quick               # a check that it works
-    python -m bench.handoff --handoffs 100 --concurrency 1 10 --queue-depth 0 20 --topology one two
+    python -m bench.handoff --handoffs 100 --concurrency 1 10 --queue-depth 0 20 50 --topology one two
 """
 
 from __future__ import annotations
@@ -276,7 +276,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10], help="customers at once")
     parser.add_argument("--topology", nargs="+", choices=sorted(TOPOLOGIES), default=["one", "two"],
                         help="one: the agent on the customers' bridge; two: on a second bridge process")
-    parser.add_argument("--queue-depth", type=int, nargs="+", default=[0, 20],
+    parser.add_argument("--queue-depth", type=int, nargs="+", default=[0, 20, 50],
                         help="customers already waiting in the queue")
     parser.add_argument("--quick", action="store_true", help="a short check: 20 handoffs per configuration")
     args = parser.parse_args(argv)

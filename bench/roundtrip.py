@@ -22,7 +22,9 @@ alike; the overhead is bridge p50 / direct p50 (and p99) from the same run.
 Every conversation is fresh and five turns long, well short of any stuck
 trigger (the bridge's rate limit, 5 messages/s with bursts of 10 per
 connection, never applies: a connection sends a hello and five messages, one
-after the other's answer). Handoffs are counted and should be 0.
+after the other's answer). Handoffs are counted and should be 0; the bridge
+hands a customer over when Rasa takes longer than ``HANDOFF_RASA_TIMEOUT``
+(10 s), which only an overloaded machine does at 100 conversations.
 
 This process only runs the clients (websockets, aiohttp); Redis, the bridge,
 Rasa and the action server are separate processes (bench/stack.py). The CPU
@@ -87,6 +89,7 @@ class Phase:
     turns_in_time: int = 0  # turns finished before the phase's deadline
     seconds: float = 0.0
     handoffs: int = 0
+    rasa_timeouts: int = 0  # the bridge gave up waiting for Rasa (HANDOFF_RASA_TIMEOUT) and queued the customer
     mismatched_turns: int = 0  # a different number of bot messages than the same turn had before
     cpu_seconds: Dict[str, float] = field(default_factory=dict)
 
@@ -134,6 +137,8 @@ async def bridge_conversation(address: str, script: Sequence[str], expected: Seq
                     bot_messages += 1
                     first = first or time.perf_counter()
                     phase.handoffs += _handed_off(envelope["data"]["data"])
+                elif envelope["type"] == "message" and envelope["data"]["data"].get("notice") == "bot_unavailable":
+                    phase.rasa_timeouts += 1
                 elif envelope["type"] == "status" and envelope["data"]["state"] != "bot":
                     phase.handoffs += 1
                     phase.mismatched_turns += 1
@@ -225,6 +230,7 @@ def summarise(concurrency: int, phases: List[Phase]) -> Dict[str, Any]:
             "round_trip": latency_summary(samples),
             "turns_per_second": turns / sum(phase.seconds for phase in mine),
             "handoffs": sum(phase.handoffs for phase in mine),
+            "rasa_timeouts": sum(phase.rasa_timeouts for phase in mine),
             "mismatched_turns": sum(phase.mismatched_turns for phase in mine),
             "cpu_ms_per_turn": {name: 1000 * sum(phase.cpu_seconds[name] for phase in mine) / all_turns
                                 for name in mine[0].cpu_seconds},
@@ -248,7 +254,7 @@ def table_rows(results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
                 "turns/s": numbers["turns_per_second"],
                 "bridge CPU ms/turn": cpu["bridge"], "Rasa CPU ms/turn": cpu["rasa"], "Redis CPU ms/turn": cpu["redis"],
                 "client CPU ms/turn": cpu["load generator"],
-                "handoffs": numbers["handoffs"],
+                "handoffs": numbers["handoffs"], "Rasa timeouts": numbers["rasa_timeouts"],
                 "p50 / direct": result["overhead"]["p50_ratio"] if path == "bridge" else None,
                 "p99 / direct": result["overhead"]["p99_ratio"] if path == "bridge" else None,
             })
@@ -288,7 +294,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         results = asyncio.run(measure(stack, args.concurrency, args.seconds, args.rounds))
     print(markdown_table(table_rows(results), [
         "conversations", "path", "turns", "p50 ms", "p99 ms", "turns/s", "p50 / direct", "p99 / direct",
-        "bridge CPU ms/turn", "Rasa CPU ms/turn", "Redis CPU ms/turn", "client CPU ms/turn", "handoffs"]))
+        "bridge CPU ms/turn", "Rasa CPU ms/turn", "Redis CPU ms/turn", "client CPU ms/turn", "handoffs", "Rasa timeouts"]))
+    print("\nRasa timeouts: turns the bridge gave up on after HANDOFF_RASA_TIMEOUT (10 s) and queued for a person "
+          "(counted in handoffs too).")
     path = write_result("roundtrip", {"seconds_per_phase": args.seconds, "rounds": args.rounds, "results": results})
     print(f"\n(written to {path})")
 
