@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, Iterator
 
 import pytest
+import redis as redis_sync
 
 from tests.drills.report import DrillReport
 from tests.servers import ROOT
@@ -15,6 +17,18 @@ REPORT = DrillReport(ROOT / ".run" / "reports" / "drills.json")
 @pytest.fixture(scope="session")
 def drill_report() -> Iterator[DrillReport]:
     yield REPORT
+
+
+@pytest.fixture
+def drill_prefix(redis_url: str) -> Iterator[str]:
+    """A bridge key prefix of the session Redis for one drill; its keys are deleted after."""
+    prefix = f"drill{uuid.uuid4().hex[:8]}"
+    yield prefix
+    client = redis_sync.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

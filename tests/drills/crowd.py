@@ -1,0 +1,207 @@
+"""A drill's population and its continuous traffic.
+
+Customers chatting with the bot (one message at a time, waiting for the
+answer as people do), customers waiting in the queue (writing now and then),
+customers served by agents and the agents answering them; all keep writing
+until the drill stops them, through whatever fault the drill causes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import aiohttp
+from redis.asyncio import Redis
+
+from tests.drills.clients import DrillAgent, DrillCustomer, Ledger
+from tests.drills.ledger import Tally, account, queue_order
+from tests.drills.report import DrillResult
+
+__all__ = ["BOT_QUESTIONS", "Crowd", "readiness", "told_why"]
+
+# How long a person waits for an ack through a fault before the drill fails: a bot turn cut by the
+# fault is answered once its routing lease runs out (the Rasa timeout + 5 s), then Rasa may take its timeout.
+ACK_PATIENCE_SECONDS = 60.0
+
+# Questions the bot answers itself, asked in turn after a "hello": none leads to a handoff, however
+# often repeated (a repeated greeting or two questions on one topic in a row would: stuck detection).
+BOT_QUESTIONS = (
+    "how do I activate my card",
+    "when will my card arrive",
+    "how do I change my PIN",
+    "thanks",
+    "how do I reset my password",
+    "can I use apple pay",
+)
+
+
+def told_why(customer: DrillCustomer) -> bool:
+    """A customer the bot no longer serves saw why: a notice, or the bot's own handoff message."""
+    return any(m["kind"] == "system" or (m["kind"] == "bot" and "handoff" in (m["data"].get("custom") or {}))
+               for m in customer.messages.values())
+
+
+async def readiness(address: str) -> Tuple[int, Dict[str, Any]]:
+    """The bridge's GET /ready: status and body."""
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://{address}/ready", timeout=aiohttp.ClientTimeout(total=10)) as reply:
+            return reply.status, await reply.json()
+
+
+class Crowd:
+    """``bot`` customers talking to the bot, ``waiting`` ones queued in a known order, and
+    ``served`` ones each claimed by one of ``agents`` (agent names, accounts made already).
+
+    Every client reaches one of ``addresses`` (bridge processes behind a load balancer).
+    ``pace`` is the mean pause between one person's messages, in seconds.
+    """
+
+    def __init__(self, addresses: Sequence[str], agents: Sequence[str], bot: int = 0, waiting: int = 0,
+                 served: int = 0, pace: float = 0.8) -> None:
+        self.addresses = list(addresses)
+        self.ledger = Ledger()
+        self.pace = pace
+        self.agents = [DrillAgent(name, self.addresses, self.ledger) for name in agents]
+        self.bot = [DrillCustomer(f"bot-{n}", self.addresses, self.ledger) for n in range(bot)]
+        self.waiting = [DrillCustomer(f"waiting-{n}", self.addresses, self.ledger) for n in range(waiting)]
+        self.served = [DrillCustomer(f"served-{n}", self.addresses, self.ledger) for n in range(served)]
+        self.agent_of: Dict[str, DrillAgent] = {}  # served customer's name -> their agent
+        self.queued_before: List[str] = []  # the queue, front first, once everyone is in place
+        self._stop = asyncio.Event()
+        self._traffic: List["asyncio.Task[None]"] = []
+
+    @property
+    def customers(self) -> List[DrillCustomer]:
+        return [*self.bot, *self.waiting, *self.served]
+
+    @property
+    def clients(self) -> List[DrillCustomer | DrillAgent]:
+        return [*self.customers, *self.agents]
+
+    async def start(self, redis: Redis, prefix: str) -> None:
+        """Everyone connected and in place: served customers claimed, the waiting ones queued in order."""
+        await asyncio.gather(*(agent.start() for agent in self.agents))
+        await asyncio.gather(*(customer.start() for customer in self.customers))
+        for customer, agent in zip(self.served, itertools.cycle(self.agents)):
+            await customer.acknowledged(await customer.send_reliable("talk_to_person", {}))
+            await agent.acknowledged(await agent.claim(customer.conversation_id))
+            self.agent_of[customer.name] = agent
+            await customer.wait_for(lambda c=customer: c.status.get("state") == "agent", "agent status")
+        for customer in self.waiting:  # one after the other: the queue's order is theirs
+            await customer.acknowledged(await customer.send_reliable("talk_to_person", {}))
+            await customer.wait_for(lambda c=customer: c.status.get("state") == "queued", "queued status")
+        waiting = {c.conversation_id for c in self.waiting}
+        self.queued_before = [conversation for conversation in await queue_order(redis, prefix)
+                              if conversation in waiting]
+        assert self.queued_before == [c.conversation_id for c in self.waiting]
+
+    # ---- traffic -----------------------------------------------------------------
+
+    def start_traffic(self) -> None:
+        self._stop.clear()
+        self._traffic = [asyncio.create_task(self._chat_with_bot(c)) for c in self.bot]
+        self._traffic += [asyncio.create_task(self._write_now_and_then(c, self.pace * 2)) for c in self.waiting]
+        self._traffic += [asyncio.create_task(self._write_now_and_then(c, self.pace)) for c in self.served]
+        self._traffic += [asyncio.create_task(self._answer(agent)) for agent in self.agents]
+
+    async def arrive(self) -> DrillCustomer:
+        """A new customer who starts talking to the bot now, whatever state the system is in."""
+        customer = DrillCustomer(f"bot-{len(self.bot)}", self.addresses, self.ledger)
+        self.bot.append(customer)
+        await customer.start(timeout=None)
+        self._traffic.append(asyncio.create_task(self._chat_with_bot(customer)))
+        return customer
+
+    async def stop_traffic(self) -> None:
+        self._stop.set()
+        for task in self._traffic:
+            await task  # each finishes its current send (acknowledged) first; errors surface here
+
+    async def _pause(self, mean: float) -> bool:
+        """Waits about ``mean`` seconds; False once the drill stops the traffic."""
+        try:
+            await asyncio.wait_for(self._stop.wait(), mean * random.uniform(0.5, 1.5))
+        except asyncio.TimeoutError:
+            return True
+        return False
+
+    async def _chat_with_bot(self, customer: DrillCustomer) -> None:
+        for question in itertools.chain(["hello"], itertools.cycle(BOT_QUESTIONS)):
+            # acked once the bot has answered
+            await customer.acknowledged(await customer.say(question), timeout=ACK_PATIENCE_SECONDS)
+            if not await self._pause(self.pace):
+                return
+
+    async def _write_now_and_then(self, customer: DrillCustomer, pace: float) -> None:
+        for n in itertools.count(1):
+            send = await customer.say(f"{customer.name} writes #{n}")
+            await customer.acknowledged(send, timeout=ACK_PATIENCE_SECONDS)
+            if not await self._pause(pace):
+                return
+
+    async def _answer(self, agent: DrillAgent) -> None:
+        mine = [c for c in self.served if self.agent_of.get(c.name) is agent]
+        for n in itertools.count(1):
+            if not await self._pause(self.pace):
+                return
+            sends = [await agent.say(c.conversation_id, f"{agent.name} answers {c.name} #{n}")
+                     for c in mine if c.conversation_id in agent.serving or not agent.ready.is_set()]
+            for send in sends:
+                await agent.acknowledged(send, timeout=ACK_PATIENCE_SECONDS)
+
+    async def bot_in_the_middle_of_a_turn(self, redis: Redis, prefix: str, address: Optional[str] = None,
+                                          timeout: float = 30.0) -> str:
+        """Waits until a bridge (the one at ``address``, if given) has stored a message to the bot and not
+        yet acknowledged it (acks come after the bot's answer): a fault now cuts a bot turn in the middle.
+        Returns the customer's name."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for customer in self.bot:
+                if address and customer.connected_to != address:
+                    continue
+                for send in list(customer.outbox.values()):
+                    if await redis.hexists(f"{prefix}:idem:{customer.conversation_id}", f"customer:{send.id}"):
+                        if send.id in customer.outbox:
+                            return customer.name
+            await asyncio.sleep(0.005)
+        raise AssertionError("no bot turn in progress")
+
+    def in_flight(self) -> int:
+        """Sends written and not acknowledged yet."""
+        return sum(len(client.outbox) for client in self.clients)
+
+    # ---- the end -------------------------------------------------------------------
+
+    async def account(self, redis: Redis, prefix: str) -> Tally:
+        await self.stop_traffic()
+        return await account(redis, prefix, self.ledger, self.customers, self.agents, self.bot)
+
+    def check(self, tally: Tally, result: DrillResult, fault_ended: float) -> None:
+        """What every drill asserts: nothing lost or duplicated, every queue place kept and told, every
+        message to the bot answered, nothing left unacknowledged, and live delivery working again after
+        the fault (not only on reconnecting)."""
+        assert not tally.problems, tally.problems
+        assert result.lost == result.duplicated == result.queue_places_lost == 0, result
+        assert tally.unacknowledged == tally.unanswered == 0, result
+        still_waiting = [c for c in self.waiting if c.status.get("state") == "queued"]
+        positions = [c.status.get("position") for c in still_waiting]
+        assert all(positions) and positions == sorted(positions), f"told their places in order: {positions}"
+        for customer in self.bot:
+            if customer.status.get("state") != "bot":
+                assert told_why(customer), f"{customer.name} was queued without being told why"
+        live = self.ledger.relayed_to_since(fault_ended)
+        chatting = [c for c in self.served if c.status.get("state") == "agent"]
+        talking = {c.name for c in chatting} | {self.agent_of[c.name].name for c in chatting}
+        assert talking <= live, f"live delivery after the fault to {sorted(talking - live)}"
+
+    async def close(self) -> None:
+        for client in self.clients:
+            await client.close()
+
+    def sends_by(self, clients: Optional[Sequence[DrillCustomer | DrillAgent]] = None) -> list:
+        names = {client.name for client in (clients or self.clients)}
+        return [send for send in self.ledger.sends.values() if send.sender in names]
