@@ -35,7 +35,7 @@ drills:         ## the fault drills alone (make test runs them too): kill -9, Re
 	  "$$VENV/bin/python" -m pytest -q tests/drills $(ARGS)
 
 # Benchmarks (docs/benchmarks.md): each prints a Markdown table and writes .run/bench/NAME.json.
-BENCH = scripts/bootstrap.sh && . scripts/env.sh && ensure_package redis-server redis-server && train_if_needed && \
+BENCH = scripts/bootstrap.sh --test && . scripts/env.sh && ensure_package redis-server redis-server && train_if_needed && \
   "$$VENV/bin/python" -m bench
 
 bench:          ## every benchmark below, one after another (about N minutes)
