@@ -120,10 +120,21 @@ class Connection:
             raise RateLimited("too many messages; slow down", envelope.id)
         return envelope
 
-    async def deliver(self, conversation_id: str) -> None:
-        """Send every stored message of the conversation this socket has not sent yet."""
+    async def deliver(self, conversation_id: str, notification: Optional[Dict[str, Any]] = None) -> None:
+        """Send every stored message of the conversation this socket has not sent yet.
+
+        A live ``notification`` carries the new message and the id of the one before it: when that
+        is where this socket is, the message is all it owes, and is sent without reading the
+        transcript; otherwise (a notification lost, a socket that has just connected) the
+        transcript says what is missing.
+        """
+        announced = self.bridge.store.announced(notification) if notification else None
         async with self._send_lock:
-            messages = await self.bridge.transcript(conversation_id, self.last_sent.get(conversation_id))
+            if (announced and conversation_id in self.last_sent
+                    and announced[0] == self.last_sent[conversation_id]):
+                messages = [announced[1]]
+            else:
+                messages = await self.bridge.transcript(conversation_id, self.last_sent.get(conversation_id))
             for message in messages:
                 data = {"conversation_id": conversation_id, "kind": message["kind"], "text": message["text"],
                         "data": message["data"], "ts": message["ts"]}
@@ -219,7 +230,7 @@ class CustomerConnection(Connection):
 
     async def _on_live(self, payload: Dict[str, Any]) -> None:
         if "message" in payload:
-            await self.deliver(self.require())
+            await self.deliver(self.require(), payload)
         elif "state" in payload:
             await self.send_status()
         elif payload.get("from") == "agent" and payload.get("signal") in ("typing", "read"):
@@ -342,7 +353,7 @@ class AgentConnection(Connection):
 
         async def on_live(payload: Dict[str, Any], conversation_id: str = conversation_id) -> None:
             if "message" in payload:
-                await self.deliver(conversation_id)
+                await self.deliver(conversation_id, payload)
             elif "state" in payload:
                 try:
                     await self.bridge.require_serving(self.agent, conversation_id)

@@ -3,9 +3,10 @@
 A socket that shows a conversation registers a callback for the
 conversation's channel; whichever process appends a message publishes on
 that channel, and every process with such a socket calls its callbacks. The
-payload only says "look again": sockets read what they missed from the
-transcript stream, so a lost notification delays a message but never loses
-or duplicates one.
+payload carries the new message and the id of the one before it: a socket
+that has sent exactly up to that one sends it as it is, any other reads what
+it missed from the transcript stream, so a lost notification delays a message
+but never loses or duplicates one.
 """
 
 from __future__ import annotations

@@ -45,17 +45,20 @@ StoredMessage = Dict[str, Any]
 # Ratings and left requests kept (the newest); older ones are for an export, not Redis.
 STREAM_CAP = 100_000
 
-# ARGV[5] is the conversation's live channel: the new message is announced in the same step.
+# ARGV[5] is the conversation's live channel: the new message is announced in the same step,
+# with the id of the message before it and ARGV[6], the message itself (JSON, without its id).
 _APPEND = """
 local state = redis.call('HGET', KEYS[3], 'state') or ''
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
 if existing then return {existing, 0, state} end
 if ARGV[3] ~= '' and state ~= ARGV[3] then return {'', -1, state} end
 if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'agent') ~= ARGV[4] then return {'', -1, state} end
-local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 6))
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 7))
 redis.call('HSET', KEYS[2], ARGV[1], id)
 for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
-redis.call('PUBLISH', ARGV[5], '{"message": "' .. id .. '"}')
+local after = last and ('"' .. last[1] .. '"') or 'null'
+redis.call('PUBLISH', ARGV[5], '{"message": "' .. id .. '", "after": ' .. after .. ', "entry": ' .. ARGV[6] .. '}')
 return {id, 1, state}
 """
 
@@ -273,12 +276,14 @@ class Store:
         conversation is in that state (with that agent), checked in the same step:
         a bot answer arriving after a person took over is dropped, not shown.
         """
-        fields = ["kind", kind, "text", text, "data", json.dumps(data or {}), "key", client_key,
-                  "ts", str(int(time.time() * 1000))]
+        now = int(time.time() * 1000)
+        fields = ["kind", kind, "text", text, "data", json.dumps(data or {}), "key", client_key, "ts", str(now)]
+        # What the announcement carries: the message as messages_after() reads it, but for its id.
+        entry = {"client_id": _client_id(kind, client_key), "kind": kind, "text": text, "data": data or {}, "ts": now}
         message_id, added, state = await self._append(
             keys=[self.key("log", conversation_id), self.key("idem", conversation_id), self.key("conv", conversation_id)],
             args=[client_key, str(self.ttl_ms), only_in.value if only_in else "", only_agent,
-                  self.live_channel(conversation_id), *fields],
+                  self.live_channel(conversation_id), json.dumps(entry), *fields],
         )
         if added == -1:
             raise InvalidTransition("the conversation has moved on")
@@ -322,6 +327,14 @@ class Store:
             "answers": [{"text": m["text"], "agent": str(m["data"].get("agent", "")), "ts": m["ts"]}
                         for m in messages if m["kind"] == "agent"],
         }
+
+    @staticmethod
+    def announced(payload: Dict[str, Any]) -> Optional[Tuple[Optional[str], StoredMessage]]:
+        """The message a live notification announces, and the id of the one before it (None: the
+        first); None for a notification that carries no message (a resync, a state change)."""
+        if "entry" not in payload:
+            return None
+        return payload["after"], {"id": payload["message"], **payload["entry"]}
 
     @staticmethod
     def _decode(entry_id: bytes, fields: Dict[bytes, bytes]) -> StoredMessage:

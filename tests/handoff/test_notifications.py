@@ -1,0 +1,36 @@
+"""What the live notifications carry, and which sockets hear of the queue."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from handoff.store import Store
+from tests.handoff.test_store import run
+
+
+def test_an_append_announces_the_message_as_the_transcript_reads_it(redis_url):
+    """A socket in step sends the announced message instead of reading the transcript: both must agree."""
+
+    async def scenario(store: Store) -> None:
+        await store.create("c1", "t")
+        pubsub = store.redis.pubsub()
+        await pubsub.subscribe(store.live_channel("c1"))
+        await store.append("c1", "customer", "customer:k1", "hello", {"payload": "/greet"})
+        await store.append("c1", "customer", "customer:k1", "hello")  # a retry: stored and announced once
+        await store.append("c1", "bot", "bot:x:0", "hi there", {"buttons": [{"title": "yes"}]})
+        notifications = []
+        deadline = asyncio.get_running_loop().time() + 5
+        while asyncio.get_running_loop().time() < deadline:  # a third one would be a duplicate
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
+            if message:
+                notifications.append(store.announced(json.loads(message["data"])))
+            elif len(notifications) >= 2:
+                break
+        await pubsub.close()
+
+        first, second = await store.messages_after("c1", None)
+        assert notifications == [(None, first), (first["id"], second)]
+        assert first["client_id"] == "k1" and first["data"] == {"payload": "/greet"}
+
+    run(redis_url, scenario)
