@@ -16,7 +16,7 @@ import secrets
 import time
 from collections import Counter
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 20
 BOT_UNAVAILABLE = "bot_unavailable"
 PRESENCE_TTL_MS = 30_000
+# Conversations a process remembers as counted for the dashboard (then it forgets them all and asks Redis again).
+COUNTED_MEMORY = 100_000
 # A message's routing lease outlasts the Rasa timeout by this much; a retry checks this often whether it is done.
 ROUTING_LEASE_MARGIN_SECONDS = 5.0
 ROUTING_POLL_SECONDS = 0.1
@@ -61,6 +63,7 @@ class Bridge:
         # This process's counters for /metrics (Prometheus adds up the processes).
         self.metrics: Counter = Counter()
         self._http = http
+        self._counted: Set[str] = set()
 
     # ---- conversations ------------------------------------------------------
 
@@ -128,9 +131,14 @@ class Bridge:
 
     async def _count_conversation(self, conversation_id: str) -> None:
         """A conversation counts once, the first time its customer says or asks something."""
+        if conversation_id in self._counted:
+            return  # counted before: no need to ask Redis at every message
         day, hour = self.today()
         if await self.store.count_once(conversation_id, "counted", day, ["conversations", f"hour:{hour}:conversations"]):
             await self.store.publish(self.store.stats_channel, {})
+        if len(self._counted) >= COUNTED_MEMORY:
+            self._counted.clear()
+        self._counted.add(conversation_id)
 
     async def _count_escalation(self, conversation_id: str, handoff_reason: Optional[str]) -> None:
         """The conversation reached people: once per conversation in ``escalated`` (not contained).
@@ -190,6 +198,8 @@ class Bridge:
             await self._count_conversation(conversation_id)
         if said_in is None:
             raise ConversationNotFound(f"no conversation {conversation_id}")
+        if added and said_in in (State.QUEUED, State.AGENT):
+            return message_id  # for the person: the append marked it routed (a retry finds it so)
         lease_ms = int((self.settings.rasa_timeout_seconds + ROUTING_LEASE_MARGIN_SECONDS) * 1000)
         while (routing := await self.store.take_routing(conversation_id, message_id, lease_ms)) is Routing.HELD:
             await asyncio.sleep(ROUTING_POLL_SECONDS)

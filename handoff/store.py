@@ -47,6 +47,8 @@ STREAM_CAP = 100_000
 
 # ARGV[5] is the conversation's live channel: the new message is announced in the same step,
 # with the id of the message before it and ARGV[6], the message itself (JSON, without its id).
+# ARGV[7] = '1' for a customer's message: stored while people have the conversation, it stays
+# with people (machine.apply: nothing to route), so it is marked routed in the same step.
 _APPEND = """
 local state = redis.call('HGET', KEYS[3], 'state') or ''
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
@@ -54,8 +56,9 @@ if existing then return {existing, 0, state} end
 if ARGV[3] ~= '' and state ~= ARGV[3] then return {'', -1, state} end
 if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'agent') ~= ARGV[4] then return {'', -1, state} end
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 7))
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 8))
 redis.call('HSET', KEYS[2], ARGV[1], id)
+if ARGV[7] == '1' and (state == 'queued' or state == 'agent') then redis.call('HSET', KEYS[2], 'routed:' .. id, '1') end
 for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
 local after = last and ('"' .. last[1] .. '"') or 'null'
 redis.call('PUBLISH', ARGV[5], '{"message": "' .. id .. '", "after": ' .. after .. ', "entry": ' .. ARGV[6] .. '}')
@@ -283,7 +286,7 @@ class Store:
         message_id, added, state = await self._append(
             keys=[self.key("log", conversation_id), self.key("idem", conversation_id), self.key("conv", conversation_id)],
             args=[client_key, str(self.ttl_ms), only_in.value if only_in else "", only_agent,
-                  self.live_channel(conversation_id), json.dumps(entry), *fields],
+                  self.live_channel(conversation_id), json.dumps(entry), "1" if kind == "customer" else "", *fields],
         )
         if added == -1:
             raise InvalidTransition("the conversation has moved on")

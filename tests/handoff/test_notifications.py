@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+from handoff.machine import Conversation, CustomerAskedForPerson, apply
 from handoff.store import Store
 from tests.handoff.test_store import run
 
@@ -32,5 +33,24 @@ def test_an_append_announces_the_message_as_the_transcript_reads_it(redis_url):
         first, second = await store.messages_after("c1", None)
         assert notifications == [(None, first), (first["id"], second)]
         assert first["client_id"] == "k1" and first["data"] == {"payload": "/greet"}
+
+    run(redis_url, scenario)
+
+
+def test_a_customer_message_said_to_people_is_marked_routed_as_it_is_stored(redis_url):
+    """Nothing routes it (it stays with people), and a retry after a hand back must not take it to the bot."""
+
+    async def scenario(store: Store) -> None:
+        await store.create("c1", "t")
+        to_bot, _, _ = await store.append("c1", "customer", "customer:k1", "my card is stuck")
+        queued, _ = apply(Conversation("c1"), CustomerAskedForPerson())
+        assert await store.commit(Conversation("c1"), queued, queue="add") is not None
+        to_people, _, _ = await store.append("c1", "customer", "customer:k2", "still there?")
+        from_agent, _, _ = await store.append("c1", "agent", "agent:ann:k3", "yes")
+
+        idempotency = store.key("idem", "c1")
+        assert await store.redis.hget(idempotency, f"routed:{to_bot}") is None, "the bot still has to answer it"
+        assert await store.redis.hget(idempotency, f"routed:{to_people}") is not None
+        assert await store.redis.hget(idempotency, f"routed:{from_agent}") is None
 
     run(redis_url, scenario)
