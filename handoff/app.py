@@ -12,6 +12,7 @@ import contextlib
 import hmac
 import itertools
 import logging
+import random
 import re
 import secrets
 import time
@@ -178,6 +179,10 @@ class CustomerConnection(Connection):
     conversation_id: Optional[str] = None
     _last_status: Optional[Dict[str, Any]] = None
 
+    def __init__(self, ws: Any, bridge: Bridge) -> None:
+        super().__init__(ws, bridge)
+        self._status_lock = asyncio.Lock()
+
     async def hello(self, envelope: Envelope) -> None:
         if self.conversation_id:
             raise MalformedMessage("this connection has said hello already")
@@ -213,7 +218,6 @@ class CustomerConnection(Connection):
         self.last_sent[conversation_id] = last_seen
         await self.send(Envelope("welcome", envelope.id, {"conversation_id": conversation_id, "token": token}))
         await self.watch(self.bridge.store.live_channel(conversation_id), self._on_live)
-        await self.watch(self.bridge.store.queue_channel, self._on_queue)
         await self.deliver(conversation_id)
         await self.send_status(force=True)
 
@@ -223,10 +227,21 @@ class CustomerConnection(Connection):
         return self.conversation_id
 
     async def send_status(self, force: bool = False) -> None:
-        status = await self.bridge.customer_status(self.require())
-        if force or status != self._last_status:
-            self._last_status = status
-            await self.send(Envelope("status", None, status))
+        """Pushes the status if it changed. Only a queued customer's status changes with the queue
+        (position, wait, agents available), so the socket hears of the queue's changes only while
+        queued: a change in the queue costs the sockets waiting in it, not every open socket."""
+        async with self._status_lock:  # one at a time: each aligns the subscription with its status
+            status = await self.bridge.customer_status(self.require())
+            queue = self.bridge.store.queue_channel
+            listening = queue in self._subscriptions
+            if status["state"] == "queued" and not listening:
+                await self.watch(queue, self._on_queue)
+                status = await self.bridge.customer_status(self.require())  # the queue may have moved meanwhile
+            elif status["state"] != "queued" and listening:
+                await self.unwatch(queue)
+            if force or status != self._last_status:
+                self._last_status = status
+                await self.send(Envelope("status", None, status))
 
     async def _on_live(self, payload: Dict[str, Any]) -> None:
         if "message" in payload:
@@ -314,9 +329,10 @@ class AgentConnection(Connection):
 
     async def _beat(self) -> None:
         while True:
-            await asyncio.sleep(self.HEARTBEAT_SECONDS)
+            # At random points of the period: agents who connected together (after a restart) do not beat together.
+            await asyncio.sleep(self.HEARTBEAT_SECONDS * random.uniform(0.5, 1.0))
             try:
-                if self.agent not in await self.bridge.agents.names():
+                if not await self.bridge.agents.exists(self.agent):
                     await self.ws.close(code=4401, reason="agent removed")  # access ends with the account
                     return
                 await self.bridge.store.mark_online(self.agent, self.connection_id, PRESENCE_TTL_MS)

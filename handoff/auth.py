@@ -79,6 +79,9 @@ class AgentDirectory:
     async def names(self) -> List[str]:
         return sorted(name.decode() for name in await self.redis.hkeys(self.key))
 
+    async def exists(self, name: str) -> bool:
+        return bool(await self.redis.hexists(self.key, name))
+
     async def check(self, name: str, password: str) -> None:
         raw = await self.redis.hget(self.key, name) if name and len(name) <= MAX_NAME else None
         record = json.loads(raw) if raw else {"salt": "30" * 16, "hash": ""}  # same cost for unknown names

@@ -403,8 +403,9 @@ class Bridge:
     async def requeue_lost_agents(self) -> None:
         """Chats of agents offline for longer than the grace period go back to the front."""
         now = int(time.time() * 1000)
+        online = set(await self.store.online_agents())
         for agent in await self.store.agents_serving():
-            if agent in await self.store.online_agents():  # fresh for each agent: they may be back
+            if agent in online or agent in await self.store.online_agents():  # asked again: they may be back
                 continue
             since = await self.store.offline_since(agent)
             if since is None:

@@ -7,7 +7,9 @@ import json
 
 from handoff.machine import Conversation, CustomerAskedForPerson, apply
 from handoff.store import Store
+from tests.handoff.conftest import Client, queued_customer
 from tests.handoff.test_store import run
+from tests.servers import add_agent
 
 
 def test_an_append_announces_the_message_as_the_transcript_reads_it(redis_url):
@@ -54,3 +56,36 @@ def test_a_customer_message_said_to_people_is_marked_routed_as_it_is_stored(redi
         assert await store.redis.hget(idempotency, f"routed:{from_agent}") is None
 
     run(redis_url, scenario)
+
+
+def test_a_customer_hears_of_the_queue_moving_once_queued_on_every_socket(bridge, redis_url, bridge_prefix):
+    """Sockets listen to the queue only while their conversation is queued: one that starts with the
+    bot and asks for a person, and a second tab that resumes the queued conversation, both hear it move."""
+    add_agent(redis_url, bridge_prefix, "nell", "--max-chats", "5")
+
+    async def scenario() -> None:
+        ahead = await queued_customer(bridge)
+        behind = await Client.customer(bridge)
+        await behind.expect("status", state="bot")
+        await behind.send("talk_to_person", id="talk")
+        waiting = await behind.expect("status", state="queued")
+        other_tab = await Client.customer(bridge, conversation_id=behind.conversation_id, token=behind.token)
+        await other_tab.expect("status", state="queued", position=waiting["data"]["position"])
+
+        agent = await Client.agent(bridge, "nell")
+        await agent.send("claim", {"conversation_id": ahead.conversation_id}, id="claim-ahead")
+        await agent.expect("ack", conversation_id=ahead.conversation_id)
+        for tab in (behind, other_tab):
+            await tab.expect("status", state="queued", position=waiting["data"]["position"] - 1)
+
+        await agent.send("claim", {"conversation_id": behind.conversation_id}, id="claim-behind")
+        await agent.expect("ack", conversation_id=behind.conversation_id)
+        for tab in (behind, other_tab):
+            await tab.expect("status", state="agent")
+        for conversation in (ahead, behind):
+            await agent.send("close", {"conversation_id": conversation.conversation_id}, id=conversation.conversation_id)
+            await agent.acknowledged(conversation.conversation_id)
+        for client in (ahead, behind, other_tab, agent):
+            await client.close()
+
+    asyncio.run(scenario())
