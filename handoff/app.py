@@ -37,7 +37,7 @@ from handoff.exceptions import (
     AuthError, ConversationNotFound, Forbidden, HandoffError, InvalidToken, MalformedMessage, ProtocolError,
     RateLimited, StateError, TeachingFailed, UnknownMessageType,
 )
-from handoff.protocol import Envelope, error_envelope, parse_envelope
+from handoff.protocol import Envelope, error_envelope, frame_id, parse_envelope
 from handoff.service import PRESENCE_TTL_MS, Bridge
 from handoff.settings import Settings
 
@@ -116,10 +116,10 @@ class Connection:
             raise ConnectionClosed(None, None) from None
         if raw is None:
             raise ConnectionClosed(None, None)
-        envelope = parse_envelope(raw, self.bridge.settings.max_message_bytes)
+        # Every frame costs a token, refused ones too: garbage is answered no faster than messages.
         if not self.bucket.take():
-            raise RateLimited("too many messages; slow down", envelope.id)
-        return envelope
+            raise RateLimited("too many messages; slow down", frame_id(raw))
+        return parse_envelope(raw, self.bridge.settings.max_message_bytes)
 
     async def deliver(self, conversation_id: str, notification: Optional[Dict[str, Any]] = None) -> None:
         """Send every stored message of the conversation this socket has not sent yet.

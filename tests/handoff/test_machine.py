@@ -9,7 +9,7 @@ from handoff.machine import (
     CustomerAskedForPerson, CustomerRated, CustomerSaid, Enqueue, HandedBack, Notify, State,
     StoreRating, apply,
 )
-from handoff.protocol import Envelope, error_envelope, parse_envelope
+from handoff.protocol import Envelope, error_envelope, frame_id, parse_envelope
 
 HANDOFF = {"custom": {"handoff": {"reason": "repeated_fallback", "summary": "stuck"}}}
 
@@ -160,6 +160,23 @@ def test_errors_about_a_refused_frame_carry_its_id():
     with pytest.raises(MalformedMessage) as unusable:
         parse_envelope('{"type": "x", "id": "' + "i" * 101 + '", "data": []}', 1000)
     assert unusable.value.in_reply_to is None
+
+
+def test_a_frame_refused_unread_still_names_its_request(monkeypatch):
+    """Too large (or over the rate limit): the id comes from the frame's start, and the rest is never parsed."""
+    import handoff.protocol as protocol
+
+    def must_not_parse(raw):
+        raise AssertionError("an oversized frame was parsed")
+
+    monkeypatch.setattr(protocol, "_decode", must_not_parse)
+    nested = '{"type": "message", "id": "k3", "data": {"a": ' + "[[0]," * 200_000 + "]}}"
+    with pytest.raises(MessageTooLarge) as too_large:
+        parse_envelope(nested, 8192)
+    assert too_large.value.in_reply_to == "k3"
+    assert frame_id(b'{"id": "k4", "type": "x"}') == "k4"
+    assert frame_id('{"type": "x", "data": {"text": "\\"id\\": \\"not-me\\""}}') is None
+    assert frame_id("[" * 10_000) is None
 
 
 def test_tokens_that_are_not_ascii_are_invalid_not_a_crash():
