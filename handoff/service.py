@@ -44,8 +44,9 @@ BOT_UNAVAILABLE = "bot_unavailable"
 PRESENCE_TTL_MS = 30_000
 # Conversations a process remembers as counted for the dashboard (then it forgets them all and asks Redis again).
 COUNTED_MEMORY = 100_000
-# A message's routing lease outlasts the Rasa timeout by this much; a retry checks this often whether it is done.
-ROUTING_LEASE_MARGIN_SECONDS = 5.0
+# A message's routing lease, renewed three times per period while its holder routes it: a process
+# killed mid-turn leaves its message to the customer's retry this soon. A retry checks this often.
+ROUTING_LEASE_SECONDS = 3.0
 ROUTING_POLL_SECONDS = 0.1
 MAX_DETAIL = 500
 
@@ -189,8 +190,10 @@ class Bridge:
         routed again only if its first routing failed or never finished: a lease
         taken before asking the bot tells a retry that it is in hand, and the
         retry waits for it (its ack, like the first one, comes once the bot has
-        answered). A process killed mid-routing leaves a lease that runs out
-        (after the Rasa timeout and a margin); the next retry routes it then.
+        answered). A process killed mid-routing stops renewing its lease; the
+        next retry takes it over within ROUTING_LEASE_SECONDS and finishes the
+        turn from the bot's answer if it was stored, or asks the bot if not
+        (if Rasa had answered but nothing was stored, Rasa sees the message twice).
         """
         data = {"payload": payload} if payload else None
         message_id, added, said_in = await self.append(conversation_id, "customer", f"customer:{key}", text, data)
@@ -200,22 +203,53 @@ class Bridge:
             raise ConversationNotFound(f"no conversation {conversation_id}")
         if added and said_in in (State.QUEUED, State.AGENT):
             return message_id  # for the person: the append marked it routed (a retry finds it so)
-        lease_ms = int((self.settings.rasa_timeout_seconds + ROUTING_LEASE_MARGIN_SECONDS) * 1000)
-        while (routing := await self.store.take_routing(conversation_id, message_id, lease_ms)) is Routing.HELD:
+        owner, lease_ms = secrets.token_hex(8), int(ROUTING_LEASE_SECONDS * 1000)
+        while (routing := await self.store.take_routing(conversation_id, message_id, owner, lease_ms)) is Routing.HELD:
             await asyncio.sleep(ROUTING_POLL_SECONDS)
         if routing is Routing.DONE:
             return message_id
+        renewing = asyncio.create_task(self._keep_lease(conversation_id, message_id, owner, lease_ms))
         try:
-            _, effects = await self.transition(conversation_id, CustomerSaid(text, said_in))
-            for effect in effects:
-                if isinstance(effect, AskBot):
-                    await self._ask_bot(conversation_id, message_id, payload or effect.text)
+            if routing is Routing.TAKEN or not await self._finish_stored_answer(conversation_id, message_id):
+                _, effects = await self.transition(conversation_id, CustomerSaid(text, said_in))
+                for effect in effects:
+                    if isinstance(effect, AskBot):
+                        await self._ask_bot(conversation_id, message_id, payload or effect.text)
         except Exception:
             with contextlib.suppress(Exception):  # Redis may be what failed: then the lease runs out
-                await self.store.release_routing(conversation_id, message_id)
+                await self.store.keep_routing(conversation_id, message_id, owner, 0)
             raise
+        finally:
+            renewing.cancel()
         await self.store.routed(conversation_id, message_id)
         return message_id
+
+    async def _keep_lease(self, conversation_id: str, message_id: str, owner: str, lease_ms: int) -> None:
+        """Renews a routing lease until cancelled (the routing is over)."""
+        while True:
+            await asyncio.sleep(lease_ms / 3000)
+            try:
+                if not await self.store.keep_routing(conversation_id, message_id, owner, lease_ms):
+                    logger.warning("lost the routing lease of %s in %s", message_id, conversation_id)
+                    return
+            except Exception:  # noqa: BLE001 - a Redis blip: try again at the next renewal
+                logger.warning("could not renew the routing lease of %s in %s", message_id, conversation_id)
+
+    async def _finish_stored_answer(self, conversation_id: str, message_id: str) -> bool:
+        """A killed process may have stored the bot's answer before it died: finish the turn from
+        it (a handoff in it still queues the customer) instead of asking the bot again."""
+        stored = await self.store.answers_to(conversation_id, message_id)
+        if not stored:
+            return False
+        if any(message["kind"] == "system" for message in stored):
+            await self._queue_without_bot(conversation_id)
+            return True
+        replies = tuple({"text": message["text"], **message["data"]} for message in stored)
+        payload = handoff_in(replies)
+        if payload is not None:
+            group = group_for(payload.get("topic"), payload.get("reason"), self.settings.skill_groups)
+            await self.transition(conversation_id, BotAnswered(replies, group))
+        return True
 
     async def _ask_bot(self, conversation_id: str, message_id: str, text: str) -> None:
         try:

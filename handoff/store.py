@@ -5,7 +5,8 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:conv:{id}    hash    state, agent, reason, handoff (JSON), version, token hash, times
     {p}:log:{id}     stream  the transcript; each entry's stream id is the server message id
     {p}:idem:{id}    hash    client idempotency key -> stream id (a retried send is stored once);
-                             "routed:{stream id}" -> "done", or until when (ms) a process routes it
+                             "routed:{stream id}" -> "done", or "lease:{until, ms}:{owner}" while a
+                             process routes it
     {p}:queue        zset    queued conversation ids, scored by time queued (front = oldest)
     {p}:waits        list    recent waits (ms) from queued to claimed, newest first
     {p}:ratings      stream  CSAT ratings
@@ -90,13 +91,30 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return redis.call('HINCRBY', KEYS[1], 'version', 1)
 """
 
-# Takes the lease on routing a stored message (KEYS[1]: the idempotency hash;
-# ARGV: field, now ms, lease ms): 1 taken, 0 routed already, -1 another holds it.
-_TAKE_ROUTING = """
+# Routing leases (KEYS[1]: the idempotency hash; ARGV: field, owner, lease ms). Times are
+# Redis's own (TIME), so bridge hosts whose clocks differ agree on when a lease runs out.
+_LEASE_NOW = """
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local value = redis.call('HGET', KEYS[1], ARGV[1])
+"""
+# Returns 1 taken, 2 taken over from a holder whose lease ran out, 0 routed already, -1 held.
+_TAKE_ROUTING = _LEASE_NOW + """
 if value == 'done' or value == '1' then return 0 end
-if value and tonumber(value) > tonumber(ARGV[2]) then return -1 end
-redis.call('HSET', KEYS[1], ARGV[1], tonumber(ARGV[2]) + tonumber(ARGV[3]))
+local taken = 1
+if value then
+  local expiry = tonumber(string.match(value, '^lease:(%d+):'))
+  if expiry and expiry > now then return -1 end
+  taken = 2
+end
+redis.call('HSET', KEYS[1], ARGV[1], 'lease:' .. (now + tonumber(ARGV[3])) .. ':' .. ARGV[2])
+return taken
+"""
+# Extends (ARGV[3] > 0) or gives back (ARGV[3] = 0) the caller's own lease; 0 when it is not theirs.
+_KEEP_ROUTING = _LEASE_NOW + """
+if not value or string.match(value, '^lease:%d+:(.*)$') ~= ARGV[2] then return 0 end
+if tonumber(ARGV[3]) == 0 then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+redis.call('HSET', KEYS[1], ARGV[1], 'lease:' .. (now + tonumber(ARGV[3])) .. ':' .. ARGV[2])
 return 1
 """
 
@@ -150,6 +168,7 @@ class Routing(enum.Enum):
     """Who routes a stored customer message (to the bot, or to the person serving)."""
 
     TAKEN = 1  # this caller: route it, then call routed()
+    RETAKEN = 2  # this caller, after a holder that stopped renewing (killed): what it stored stays
     DONE = 0  # routed already
     HELD = -1  # another caller is routing it right now (its lease has not run out)
 
@@ -165,6 +184,7 @@ class Store:
         self._commit = redis.register_script(_COMMIT)
         self._count_once = redis.register_script(_COUNT_ONCE)
         self._take_routing = redis.register_script(_TAKE_ROUTING)
+        self._keep_routing = redis.register_script(_KEEP_ROUTING)
 
     # ---- keys ---------------------------------------------------------------
 
@@ -292,22 +312,39 @@ class Store:
             raise InvalidTransition("the conversation has moved on")
         return Appended(message_id.decode(), bool(added), State(state.decode()) if state else None)
 
-    async def take_routing(self, conversation_id: str, message_id: str, lease_ms: int) -> Routing:
+    async def take_routing(self, conversation_id: str, message_id: str, owner: str, lease_ms: int) -> Routing:
         """A lease on routing a stored message, so that it is routed once, also when its sender retries.
 
-        The lease runs out after ``lease_ms``: a process killed while routing
-        leaves the message to the next retry instead of leaving it unanswered.
+        Its ``owner`` renews it while routing (keep_routing); a process killed
+        while routing stops renewing, and the next retry takes it over soon.
         """
         taken = await self._take_routing(keys=[self.key("idem", conversation_id)],
-                                         args=[f"routed:{message_id}", str(int(time.time() * 1000)), str(lease_ms)])
+                                         args=[f"routed:{message_id}", owner, str(lease_ms)])
         return Routing(int(taken))
+
+    async def keep_routing(self, conversation_id: str, message_id: str, owner: str, lease_ms: int) -> bool:
+        """Extends the owner's lease by ``lease_ms`` (0: gives it back, so the next retry routes the
+        message at once); False when the lease is no longer theirs."""
+        kept = await self._keep_routing(keys=[self.key("idem", conversation_id)],
+                                        args=[f"routed:{message_id}", owner, str(lease_ms)])
+        return bool(kept)
 
     async def routed(self, conversation_id: str, message_id: str) -> None:
         await self.redis.hset(self.key("idem", conversation_id), f"routed:{message_id}", "done")
 
-    async def release_routing(self, conversation_id: str, message_id: str) -> None:
-        """Routing failed half-way: the next retry routes it at once."""
-        await self.redis.hdel(self.key("idem", conversation_id), f"routed:{message_id}")
+    async def answers_to(self, conversation_id: str, message_id: str, most: int = 20) -> List[StoredMessage]:
+        """What is stored in answer to a customer message, in transcript order: the bot's replies
+        and the notice that the bot did not answer (keys "bot:{id}:{n}" and "bot-down:{id}")."""
+        keys = [f"bot-down:{message_id}", *(f"bot:{message_id}:{index}" for index in range(most))]
+        ids = [entry_id for entry_id in await self.redis.hmget(self.key("idem", conversation_id), keys) if entry_id]
+        if not ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipeline:
+            for entry_id in ids:
+                pipeline.xrange(self.key("log", conversation_id), entry_id, entry_id)
+            entries = await pipeline.execute()
+        stored = [self._decode(*found[0]) for found in entries if found]
+        return sorted(stored, key=lambda message: tuple(map(int, message["id"].split("-"))))  # transcript order
 
     async def messages_after(self, conversation_id: str, last_seen: Optional[str], page: int = 500) -> List[StoredMessage]:
         """Every message after ``last_seen`` (exclusive), oldest first."""

@@ -120,16 +120,41 @@ def test_a_message_is_routed_once_and_a_dead_routers_lease_runs_out(redis_url):
         first, _, _ = await store.append("c1", "customer", "customer:k1", "hello")
         second, _, _ = await store.append("c1", "customer", "customer:k2", "anyone?")
 
-        assert await store.take_routing("c1", first, lease_ms=60_000) is Routing.TAKEN
-        assert await store.take_routing("c1", first, lease_ms=60_000) is Routing.HELD, "a retry waits for it"
+        assert await store.take_routing("c1", first, "p1", lease_ms=60_000) is Routing.TAKEN
+        assert await store.take_routing("c1", first, "p2", lease_ms=60_000) is Routing.HELD, "a retry waits for it"
         await store.routed("c1", first)
-        assert await store.take_routing("c1", first, lease_ms=60_000) is Routing.DONE
+        assert await store.take_routing("c1", first, "p2", lease_ms=60_000) is Routing.DONE
 
-        # The process routing the second was killed: its lease runs out, and a retry takes it over.
-        assert await store.take_routing("c1", second, lease_ms=50) is Routing.TAKEN
-        await asyncio.sleep(0.1)
-        assert await store.take_routing("c1", second, lease_ms=60_000) is Routing.TAKEN
-        await store.release_routing("c1", second)  # failed half-way: the next retry routes it at once
-        assert await store.take_routing("c1", second, lease_ms=60_000) is Routing.TAKEN
+        # The process routing the second renews its lease while it lives; then it is killed.
+        assert await store.take_routing("c1", second, "p1", lease_ms=100) is Routing.TAKEN
+        assert await store.keep_routing("c1", second, "p1", lease_ms=100)
+        await asyncio.sleep(0.05)
+        assert await store.take_routing("c1", second, "p2", lease_ms=60_000) is Routing.HELD, "renewed: still held"
+        await asyncio.sleep(0.15)
+        assert await store.take_routing("c1", second, "p2", lease_ms=60_000) is Routing.RETAKEN
+        # The dead holder (had it only stalled) can neither renew nor give back the new holder's lease.
+        assert not await store.keep_routing("c1", second, "p1", lease_ms=60_000)
+        assert not await store.keep_routing("c1", second, "p1", lease_ms=0)
+        assert await store.take_routing("c1", second, "p3", lease_ms=60_000) is Routing.HELD
+        assert await store.keep_routing("c1", second, "p2", lease_ms=0)  # failed half-way: given back
+        assert await store.take_routing("c1", second, "p3", lease_ms=60_000) is Routing.TAKEN
+
+    run(redis_url, scenario)
+
+
+def test_what_was_stored_in_answer_to_a_message_is_found_by_its_id(redis_url):
+    async def scenario(store: Store) -> None:
+        await store.create("c1", "t")
+        asked, _, _ = await store.append("c1", "customer", "customer:k1", "my card?")
+        other, _, _ = await store.append("c1", "customer", "customer:k2", "and my pin?")
+        assert await store.answers_to("c1", asked) == []
+        await store.append("c1", "bot", f"bot:{asked}:0", "It takes 5 days.", {"buttons": []})
+        await store.append("c1", "bot", f"bot:{other}:0", "Not this one.")
+        await store.append("c1", "bot", f"bot:{asked}:1", "Did that help?")
+        answers = await store.answers_to("c1", asked)
+        assert [(m["kind"], m["text"], m["data"]) for m in answers] == [
+            ("bot", "It takes 5 days.", {"buttons": []}), ("bot", "Did that help?", {})]
+        await store.append("c1", "system", f"bot-down:{other}", "Sorry", {"notice": "bot_unavailable"})
+        assert [m["data"].get("notice") for m in await store.answers_to("c1", other)] == [None, "bot_unavailable"]
 
     run(redis_url, scenario)
