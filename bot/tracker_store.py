@@ -15,6 +15,11 @@ the stuck detector and the handoff summary still need from the turns cut off
 (``Earlier`` in bot/stuck/conversation.py). ``retrieve_full_tracker`` (Rasa's
 HTTP API, exports) returns every event of every session.
 
+Under a model whose domain has no ``earlier_turns`` slot (a rollback to a model
+older than this store) the window stops moving, so nothing it has cut off is
+lost, and the stored state's slots that domain does not know, the brief among
+them, are kept unchanged for the next model that knows them.
+
 Redis keys, per conversation: ``{key_prefix}:tracker:{sender}:events`` (the
 events as JSON) and ``{key_prefix}:tracker:{sender}:window`` (where the window
 starts and the state before it); both expire ``record_exp`` seconds after the
@@ -40,7 +45,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Text, Type
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Text, Type
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import TrackerStore
@@ -86,11 +91,14 @@ def _event_classes() -> Dict[str, Type[Event]]:
 class _StoredTracker(DialogueStateTracker):
     """A tracker as the store handed it out: which of its events are stored, and where."""
 
-    def __init__(self, sender_id: Text, slots: Iterable[Any], start: int = 0, state_events: int = 0) -> None:
+    def __init__(self, sender_id: Text, slots: Iterable[Any], start: int = 0, state_events: int = 0,
+                 carried_slots: Optional[Dict[str, Any]] = None) -> None:
         super().__init__(sender_id, slots)
         self.start = start  # index in the stored list of the first stored event this tracker holds
         self.state_events = state_events  # leading events that restore the state before the window
         self.saved = 0  # events of this tracker that are stored (or restore the state)
+        # Slots of the stored state that the domain does not know: kept as they are.
+        self.carried_slots = carried_slots or {}
 
 
 def _turn_starts(events: Sequence[Event]) -> List[int]:
@@ -179,11 +187,14 @@ class WindowedRedisTrackerStore(TrackerStore):
     def _events(self, serialised: Iterable[bytes]) -> List[Event]:
         return [event for event in map(self._event, serialised) if event is not None]
 
+    def _known_slots(self) -> Set[str]:
+        return {slot.name for slot in self.domain.slots}
+
     def _state_events(self, state: Optional[Dict[str, Any]], timestamp: float) -> List[Event]:
         """Events that bring a fresh tracker to the state stored before the window."""
         if not state:
             return []
-        known = {slot.name for slot in self.domain.slots}
+        known = self._known_slots()
         events: List[Event] = [SlotSet(name, value, timestamp=timestamp)
                                for name, value in state.get("slots", {}).items() if name in known]
         if state.get("active_loop"):
@@ -201,9 +212,12 @@ class WindowedRedisTrackerStore(TrackerStore):
             return None
         window_json, serialised = found
         window = json.loads(window_json)
+        state = window.get("state") or {}
         events = self._events(serialised)
-        state_events = self._state_events(window.get("state"), events[0].timestamp if events else 0.0)
-        return self._tracker(sender_id, state_events + events, window["start"], len(state_events))
+        state_events = self._state_events(state, events[0].timestamp if events else 0.0)
+        known = self._known_slots()
+        carried = {name: value for name, value in state.get("slots", {}).items() if name not in known}
+        return self._tracker(sender_id, state_events + events, window["start"], len(state_events), carried)
 
     async def retrieve_full_tracker(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         """Every event of every session."""
@@ -212,8 +226,8 @@ class WindowedRedisTrackerStore(TrackerStore):
         return self._tracker(sender_id, self._events(await self.redis.lrange(self._events_key(sender_id), 0, -1)))
 
     def _tracker(self, sender_id: Text, events: List[Event], start: int = 0,
-                 state_events: int = 0) -> _StoredTracker:
-        tracker = _StoredTracker(sender_id, self.domain.slots, start, state_events)
+                 state_events: int = 0, carried_slots: Optional[Dict[str, Any]] = None) -> _StoredTracker:
+        tracker = _StoredTracker(sender_id, self.domain.slots, start, state_events, carried_slots)
         tracker.recreate_from_dialogue(Dialogue(sender_id, events))
         tracker.saved = len(events)
         return tracker
@@ -226,16 +240,16 @@ class WindowedRedisTrackerStore(TrackerStore):
         events = list(tracker.events)
         if isinstance(tracker, _StoredTracker) and len(events) >= tracker.saved:
             replace, start, state_events = False, tracker.start, tracker.state_events
-            new_events = events[tracker.saved:]
+            carried, new_events = tracker.carried_slots, events[tracker.saved:]
         else:
-            replace, start, state_events, new_events = True, 0, 0, events
+            replace, start, state_events, carried, new_events = True, 0, 0, {}, events
         self._stream(tracker.sender_id, new_events)
 
         # `events`: the state before the window, then the stored events from `start` on, then the new ones.
         stored = events[state_events:]
         moved = _window_start(stored, self._window_turns())
         at_session_start = moved < len(stored) and _is_session_start(stored[moved])
-        state = None if at_session_start else self._state_before(events[:state_events + moved])
+        state = None if at_session_start else self._state_before(events[:state_events + moved], carried)
         window = {"start": start + moved, "state": state}
 
         events_key, window_key = self._events_key(tracker.sender_id), self._window_key(tracker.sender_id)
@@ -252,12 +266,14 @@ class WindowedRedisTrackerStore(TrackerStore):
             tracker.saved = len(events)
 
     def _window_turns(self) -> Optional[int]:
-        """Turns kept in the window for the next message; whole sessions (as Rasa's stores) with a model
-        whose domain predates the ``earlier_turns`` slot, which carries what the detector needs from before."""
-        if any(slot.name == EARLIER_SLOT for slot in self.domain.slots):
+        """Turns kept in the window for the next message; with a model whose domain predates the
+        ``earlier_turns`` slot, which carries what the detector needs from before, the window
+        stays where it is (None: no turn is cut off)."""
+        if EARLIER_SLOT in self._known_slots():
             return self.window_turns - 1
         if not self._warned_about_domain:
-            logger.warning("The model's domain has no slot '%s': trackers hold whole sessions", EARLIER_SLOT)
+            logger.warning("The model's domain has no slot '%s': conversations keep every turn from where "
+                           "their window starts until a model with it is deployed", EARLIER_SLOT)
             self._warned_about_domain = True
         return None
 
@@ -268,20 +284,22 @@ class WindowedRedisTrackerStore(TrackerStore):
         for event in new_events:
             self.event_broker.publish({"sender_id": sender_id, **event.as_dict()})
 
-    def _state_before(self, events: Sequence[Event]) -> Optional[Dict[str, Any]]:
+    def _state_before(self, events: Sequence[Event], carried: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         """What a window after ``events`` needs restored: slot values (with the earlier turns in
-        brief), the active form (and whether it was interrupted) and a pause."""
-        if not events:
+        brief, and the ``carried`` slots the domain does not know), the active form (and whether
+        it was interrupted) and a pause."""
+        if not events and not carried:
             return None
         tracker = DialogueStateTracker("state", self.domain.slots)
         for event in events:
             tracker.update(event)
         slots = {name: slot.value for name, slot in tracker.slots.items() if slot.value != slot.initial_value}
-        earlier = conversation_since_last_handoff(event.as_dict() for event in events).as_earlier()
-        if earlier.count:
-            slots[EARLIER_SLOT] = earlier.as_dict()
-        else:
-            slots.pop(EARLIER_SLOT, None)
+        if EARLIER_SLOT in tracker.slots:
+            earlier = conversation_since_last_handoff(event.as_dict() for event in events).as_earlier()
+            if earlier.count:
+                slots[EARLIER_SLOT] = earlier.as_dict()
+            else:
+                slots.pop(EARLIER_SLOT, None)
         interrupted = bool(tracker.active_loop and tracker.active_loop.is_interrupted)
-        return {"slots": slots, "active_loop": tracker.active_loop_name, "loop_interrupted": interrupted,
-                "paused": tracker.is_paused()}
+        return {"slots": {**carried, **slots}, "active_loop": tracker.active_loop_name,
+                "loop_interrupted": interrupted, "paused": tracker.is_paused()}

@@ -256,16 +256,49 @@ def test_a_replaced_tracker_replaces_the_stored_conversation(redis_url):
     with_prefix(redis_url, test)
 
 
+def domain_without(*slots: str) -> Domain:
+    """The project's domain without these slots, as an older model's."""
+    return Domain.from_dict({**DOMAIN.as_dict(), "slots": {
+        name: slot for name, slot in DOMAIN.as_dict()["slots"].items() if name not in slots}})
+
+
 def test_a_model_whose_domain_has_no_earlier_turns_slot_gets_whole_sessions(redis_url):
     async def test(client: Redis, prefix: str) -> None:
         store = store_of(client, prefix)
-        store.domain = Domain.from_dict({**DOMAIN.as_dict(), "slots": {
-            name: slot for name, slot in DOMAIN.as_dict()["slots"].items() if name != EARLIER_SLOT}})
+        store.domain = domain_without(EARLIER_SLOT)
         played = await play(store, [session_start(), *[thanks(n) for n in range(12)]])
 
         tracker = await store.retrieve(SENDER)
 
         assert tracker is not None and dicts(list(tracker.events)) == dicts(played)
+
+    with_prefix(redis_url, test)
+
+
+def test_a_rollback_to_a_model_without_earlier_turns_and_forward_again_keeps_the_brief(redis_url):
+    """Under the older model the window stops moving, and the slots its domain lacks (the brief, and
+    here also callback_phone) are kept as they were for the next model that knows them."""
+    messages = [session_start(), said("0123", "nlu_fallback", "utter_default", SlotSet("callback_phone", "0123")),
+                *[thanks(n) for n in range(15)]]
+
+    async def test(client: Redis, prefix: str) -> None:
+        store = store_of(client, prefix)
+        played = await play(store, messages)
+        store.domain = domain_without(EARLIER_SLOT, "callback_phone")  # rolled back
+        played += await play(store, [thanks(15)])
+        under_older_model = await store.retrieve(SENDER)
+        store.domain = DOMAIN  # rolled forward
+        played += await play(store, [thanks(16)])
+
+        tracker = await store.retrieve(SENDER)
+        assert tracker is not None and under_older_model is not None
+        assert texts(list(under_older_model.events)) == [f"thanks {n}" for n in range(6, 16)]
+        assert texts(list(tracker.events)) == [f"thanks {n}" for n in range(8, 17)]
+        assert tracker.get_slot("callback_phone") == "0123"
+        window = conversation_since_last_handoff(event.as_dict() for event in tracker.events)
+        whole = conversation_since_last_handoff(event.as_dict() for event in played)
+        assert (window.earlier.count, window.count) == (9, 18)
+        assert window.as_earlier().as_dict() == whole.as_earlier().as_dict()
 
     with_prefix(redis_url, test)
 
