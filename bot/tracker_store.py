@@ -243,7 +243,6 @@ class WindowedRedisTrackerStore(TrackerStore):
             carried, new_events = tracker.carried_slots, events[tracker.saved:]
         else:
             replace, start, state_events, carried, new_events = True, 0, 0, {}, events
-        self._stream(tracker.sender_id, new_events)
 
         # `events`: the state before the window, then the stored events from `start` on, then the new ones.
         stored = events[state_events:]
@@ -264,6 +263,7 @@ class WindowedRedisTrackerStore(TrackerStore):
             await pipeline.execute()
         if isinstance(tracker, _StoredTracker):
             tracker.saved = len(events)
+        self._stream(tracker.sender_id, new_events)
 
     def _window_turns(self) -> Optional[int]:
         """Turns kept in the window for the next message; with a model whose domain predates the
@@ -278,7 +278,9 @@ class WindowedRedisTrackerStore(TrackerStore):
         return None
 
     def _stream(self, sender_id: Text, new_events: Sequence[Event]) -> None:
-        """The new events, exactly once, to the event broker (the teaching inbox)."""
+        """The new events, once stored, to the event broker (the teaching inbox). A failed write
+        publishes nothing: Rasa's FailSafeTrackerStore then keeps the tracker in memory, and
+        that store publishes all of it, as it would in front of Rasa's own stores."""
         if self.event_broker is None:
             return
         for event in new_events:

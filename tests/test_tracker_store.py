@@ -11,6 +11,7 @@ import time
 from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
+import redis
 from rasa.core.actions.action import ActionSessionStart
 from rasa.core.brokers.broker import EventBroker
 from rasa.shared.core.domain import Domain
@@ -26,7 +27,7 @@ from bot.stuck.conversation import EARLIER_SLOT, conversation_since_last_handoff
 from bot.stuck.policy import StuckDetectionPolicy
 from bot.tracker_store import WindowedRedisTrackerStore
 from tests.conftest import fresh_prefix
-from tests.servers import ROOT
+from tests.servers import ROOT, RedisServer, running_redis
 from tests.test_stuck_policy import configured
 
 DOMAIN = Domain.load(str(ROOT / "domain.yml"))
@@ -154,6 +155,36 @@ def test_the_event_broker_gets_each_new_event_once(redis_url):
         assert recorder.published == [{"sender_id": SENDER, **event.as_dict()} for event in played]
 
     with_prefix(redis_url, test)
+
+
+def test_a_write_that_fails_publishes_nothing_and_its_retry_publishes_each_event_once(tmp_path):
+    """Events reach the broker only once stored (Rasa's FailSafeTrackerStore publishes a tracker it
+    could not store from its in-memory fallback: published before, they would reach it twice)."""
+    async def test(server: RedisServer) -> None:
+        client = Redis.from_url(server.url)
+        recorder = Recorder()
+        store = store_of(client, "down", event_broker=recorder)
+        played = await play(store, [session_start(), thanks(1)])
+        tracker = await store.get_or_create_tracker(SENDER, append_action_listen=False)
+        message = thanks(2)
+        for event in message:
+            tracker.update(event, DOMAIN)
+
+        server.stop()
+        with pytest.raises(redis.ConnectionError):
+            await store.save(tracker)
+        assert recorder.published == [{"sender_id": SENDER, **event.as_dict()} for event in played]
+
+        server.start()
+        await store.save(tracker)
+        played += message
+        full = await store.retrieve_full_tracker(SENDER)
+        assert recorder.published == [{"sender_id": SENDER, **event.as_dict()} for event in played]
+        assert full is not None and dicts(list(full.events)) == dicts(played)
+        await client.close()
+
+    with running_redis("tracker-store-down", tmp_path) as server:
+        asyncio.run(test(server))
 
 
 def test_a_tracker_saved_again_stores_only_what_came_since(redis_url):
