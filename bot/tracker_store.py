@@ -120,10 +120,7 @@ def _is_session_start(event: Event) -> bool:
 def _window_start(events: Sequence[Event], turns: Optional[int]) -> int:
     """Where the last ``turns`` turns (all with None) of the latest session begin in ``events``."""
     starts = _turn_starts(events)
-    if turns is None or len(starts) < turns:
-        turns_start = 0
-    else:
-        turns_start = starts[-turns] if turns else len(events)
+    turns_start = 0 if turns is None or len(starts) < turns else starts[-turns]
     session_start = next((index for index in range(len(events) - 1, -1, -1) if _is_session_start(events[index])), 0)
     return max(turns_start, session_start)
 
@@ -151,8 +148,10 @@ class WindowedRedisTrackerStore(TrackerStore):
         self.record_exp = int(expiry) if expiry > 0 else None
         self.key_prefix = f"{key_prefix or 'rasa'}:tracker:"
         self.window_turns = as_int(window_turns, DEFAULT_WINDOW_TURNS)
-        if self.window_turns < 1:
-            raise ValueError("window_turns must be at least 1")
+        if self.window_turns < 2:
+            # With one, the window would hold no customer message before the new one, and Rasa
+            # tells that a session expired from the time of the latest it has.
+            raise ValueError("window_turns must be at least 2")
         self._classes = _event_classes()
         self._warned_about_domain = False
         self._read_window = self.redis.register_script(_READ_WINDOW)

@@ -348,8 +348,24 @@ def test_settings_arrive_as_strings_from_endpoints_yml(redis_url):
                                       key_prefix="support", window_turns="12")
 
     assert (store.record_exp, store.window_turns, store.key_prefix) == (3600, 12, "support:tracker:")
-    with pytest.raises(ValueError, match="window_turns"):
-        WindowedRedisTrackerStore(DOMAIN, host=host, port=port, window_turns="0")
+    # One turn would leave no customer message before the new one: Rasa could not tell a session expired.
+    for too_few in ("1", "0"):
+        with pytest.raises(ValueError, match="window_turns must be at least 2"):
+            WindowedRedisTrackerStore(DOMAIN, host=host, port=port, window_turns=too_few)
+    assert WindowedRedisTrackerStore(DOMAIN, host=host, port=port, window_turns="2").window_turns == 2
+
+
+def test_with_the_smallest_window_rasa_still_sees_the_latest_customer_message(redis_url):
+    async def test(client: Redis, prefix: str) -> None:
+        store = store_of(client, prefix, window_turns="2")
+        await play(store, [session_start(), *[thanks(n) for n in range(4)]])
+
+        tracker = await store.retrieve(SENDER)
+
+        assert tracker is not None and texts(list(tracker.events)) == ["thanks 3"]
+        assert tracker.get_last_event_for(UserUttered) is not None  # what _has_session_expired reads
+
+    with_prefix(redis_url, test)
 
 
 # ---- the stuck detector and the handoff summary see the whole conversation -------------------------------
