@@ -237,7 +237,11 @@ class WindowedRedisTrackerStore(TrackerStore):
         """Appends the events added since the tracker was retrieved (or last saved); a tracker
         from elsewhere (Rasa's "replace events" API) replaces the stored conversation."""
         events = list(tracker.events)
-        if isinstance(tracker, _StoredTracker) and len(events) >= tracker.saved:
+        if isinstance(tracker, _StoredTracker):
+            if len(events) < tracker.saved:
+                raise ValueError(
+                    f"Conversation {tracker.sender_id!r}: the tracker holds {len(events)} events, fewer than the "
+                    f"{tracker.saved} it was retrieved or last saved with; events are only ever added")
             replace, start, state_events = False, tracker.start, tracker.state_events
             carried, new_events = tracker.carried_slots, events[tracker.saved:]
         else:

@@ -204,6 +204,24 @@ def test_a_tracker_saved_again_stores_only_what_came_since(redis_url):
     with_prefix(redis_url, test)
 
 
+def test_a_tracker_with_fewer_events_than_it_was_retrieved_with_is_refused(redis_url):
+    """Events are only ever added: such a tracker is a bug, and storing it would lose the conversation."""
+    async def test(client: Redis, prefix: str) -> None:
+        store = store_of(client, prefix)
+        played = await play(store, [session_start(), *[thanks(n) for n in range(12)]])
+        tracker = await store.retrieve(SENDER)
+        assert tracker is not None
+        tracker.events.pop()
+
+        with pytest.raises(ValueError, match="fewer than the"):
+            await store.save(tracker)
+
+        full = await store.retrieve_full_tracker(SENDER)
+        assert full is not None and dicts(list(full.events)) == dicts(played)
+
+    with_prefix(redis_url, test)
+
+
 def test_replicas_sharing_redis_continue_each_others_conversations(redis_url):
     async def test(client: Redis, prefix: str) -> None:
         other_client = Redis.from_url(redis_url)
