@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Text, Type
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Text, Tuple, Type
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import TrackerStore
@@ -91,14 +91,22 @@ def _event_classes() -> Dict[str, Type[Event]]:
 class _StoredTracker(DialogueStateTracker):
     """A tracker as the store handed it out: which of its events are stored, and where."""
 
-    def __init__(self, sender_id: Text, slots: Iterable[Any], start: int = 0, state_events: int = 0,
+    def __init__(self, sender_id: Text, slots: Iterable[Any], state_events: int = 0,
+                 positions: Sequence[int] = (), end: int = 0,
                  carried_slots: Optional[Dict[str, Any]] = None) -> None:
         super().__init__(sender_id, slots)
-        self.start = start  # index in the stored list of the first stored event this tracker holds
         self.state_events = state_events  # leading events that restore the state before the window
-        self.saved = 0  # events of this tracker that are stored (or restore the state)
+        # Where in the stored list each event after those is (an event Rasa cannot read, such
+        # as an old TopicSet, is left out of the tracker but keeps its place in the list).
+        self.positions = list(positions)
+        self.end = end  # the stored list's length as this tracker knows it
         # Slots of the stored state that the domain does not know: kept as they are.
         self.carried_slots = carried_slots or {}
+
+    @property
+    def saved(self) -> int:
+        """Leading events of this tracker that are stored (or restore the state)."""
+        return self.state_events + len(self.positions)
 
 
 def _turn_starts(events: Sequence[Event]) -> List[int]:
@@ -183,8 +191,12 @@ class WindowedRedisTrackerStore(TrackerStore):
         event_class = self._classes.get(parameters.get("event"))
         return event_class._from_parameters(parameters) if event_class else Event.from_parameters(parameters)
 
-    def _events(self, serialised: Iterable[bytes]) -> List[Event]:
-        return [event for event in map(self._event, serialised) if event is not None]
+    def _events(self, serialised: Sequence[bytes], first: int) -> Tuple[List[Event], List[int]]:
+        """The events Rasa can read of a part of the stored list that begins at index ``first``,
+        and the index of each."""
+        readable = [(index, event) for index, event in enumerate(map(self._event, serialised), start=first)
+                    if event is not None]
+        return [event for _, event in readable], [index for index, _ in readable]
 
     def _known_slots(self) -> Set[str]:
         return {slot.name for slot in self.domain.slots}
@@ -212,23 +224,25 @@ class WindowedRedisTrackerStore(TrackerStore):
         window_json, serialised = found
         window = json.loads(window_json)
         state = window.get("state") or {}
-        events = self._events(serialised)
+        events, positions = self._events(serialised, window["start"])
         state_events = self._state_events(state, events[0].timestamp if events else 0.0)
         known = self._known_slots()
         carried = {name: value for name, value in state.get("slots", {}).items() if name not in known}
-        return self._tracker(sender_id, state_events + events, window["start"], len(state_events), carried)
+        tracker = _StoredTracker(sender_id, self.domain.slots, len(state_events), positions,
+                                 window["start"] + len(serialised), carried)
+        return self._replayed(tracker, state_events + events)
 
     async def retrieve_full_tracker(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         """Every event of every session."""
         if not await self.exists(sender_id):
             return None
-        return self._tracker(sender_id, self._events(await self.redis.lrange(self._events_key(sender_id), 0, -1)))
+        serialised = await self.redis.lrange(self._events_key(sender_id), 0, -1)
+        events, positions = self._events(serialised, 0)
+        return self._replayed(_StoredTracker(sender_id, self.domain.slots, 0, positions, len(serialised)), events)
 
-    def _tracker(self, sender_id: Text, events: List[Event], start: int = 0,
-                 state_events: int = 0, carried_slots: Optional[Dict[str, Any]] = None) -> _StoredTracker:
-        tracker = _StoredTracker(sender_id, self.domain.slots, start, state_events, carried_slots)
-        tracker.recreate_from_dialogue(Dialogue(sender_id, events))
-        tracker.saved = len(events)
+    @staticmethod
+    def _replayed(tracker: _StoredTracker, events: List[Event]) -> _StoredTracker:
+        tracker.recreate_from_dialogue(Dialogue(tracker.sender_id, events))
         return tracker
 
     # ---- writing ---------------------------------------------------------------
@@ -242,17 +256,21 @@ class WindowedRedisTrackerStore(TrackerStore):
                 raise ValueError(
                     f"Conversation {tracker.sender_id!r}: the tracker holds {len(events)} events, fewer than the "
                     f"{tracker.saved} it was retrieved or last saved with; events are only ever added")
-            replace, start, state_events = False, tracker.start, tracker.state_events
-            carried, new_events = tracker.carried_slots, events[tracker.saved:]
+            replace, state_events, carried = False, tracker.state_events, tracker.carried_slots
+            new_events = events[tracker.saved:]
+            end = tracker.end + len(new_events)
+            positions = tracker.positions + list(range(tracker.end, end))
         else:
-            replace, start, state_events, carried, new_events = True, 0, 0, {}, events
+            replace, state_events, carried, new_events = True, 0, {}, events
+            end = len(events)
+            positions = list(range(end))
 
-        # `events`: the state before the window, then the stored events from `start` on, then the new ones.
+        # `events`: the state before the window, then the stored events from the window on, then the new ones.
         stored = events[state_events:]
         moved = _window_start(stored, self._window_turns())
         at_session_start = moved < len(stored) and _is_session_start(stored[moved])
         state = None if at_session_start else self._state_before(events[:state_events + moved], carried)
-        window = {"start": start + moved, "state": state}
+        window = {"start": positions[moved] if moved < len(positions) else end, "state": state}
 
         events_key, window_key = self._events_key(tracker.sender_id), self._window_key(tracker.sender_id)
         async with self.redis.pipeline(transaction=True) as pipeline:
@@ -265,7 +283,7 @@ class WindowedRedisTrackerStore(TrackerStore):
                 pipeline.expire(events_key, self.record_exp)
             await pipeline.execute()
         if isinstance(tracker, _StoredTracker):
-            tracker.saved = len(events)
+            tracker.positions, tracker.end = positions, end
         self._stream(tracker.sender_id, new_events)
 
     def _window_turns(self) -> Optional[int]:

@@ -7,6 +7,7 @@ tracker (or create it), add the turn's events, save it.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -218,6 +219,34 @@ def test_a_tracker_with_fewer_events_than_it_was_retrieved_with_is_refused(redis
 
         full = await store.retrieve_full_tracker(SENDER)
         assert full is not None and dicts(list(full.events)) == dicts(played)
+
+    with_prefix(redis_url, test)
+
+
+def test_events_rasa_cannot_read_keep_their_place_so_the_window_starts_where_it_should(redis_url):
+    """Rasa drops an old TopicSet event when it reads one; the window's start must still point at
+    the list index of the turn it begins with."""
+    async def test(client: Redis, prefix: str) -> None:
+        store = store_of(client, prefix, window_turns="3")
+        played = await play(store, [session_start(), thanks(0), thanks(1)])
+        events_key = f"{prefix}:tracker:{SENDER}:events"
+        topic_set = json.dumps({"event": "topic", "topic": "cards", "timestamp": time.time()})
+        await client.rpush(events_key, topic_set, topic_set)
+        for number in range(2, 6):
+            played += await play(store, [thanks(number)])
+
+            tracker = await store.retrieve(SENDER)
+
+            assert tracker is not None
+            # The last 2 turns from the action_listen before the first of them, after the state alone.
+            first = [index for index, event in enumerate(played) if isinstance(event, UserUttered)][-2] - 1
+            events = list(tracker.events)
+            assert dicts(events[len(events) - len(played[first:]):]) == dicts(played[first:])
+            assert all(isinstance(event, SlotSet) for event in events[:len(events) - len(played[first:])])
+
+        full = await store.retrieve_full_tracker(SENDER)
+        assert full is not None and dicts(list(full.events)) == dicts(played)
+        assert await client.llen(events_key) == len(played) + 2
 
     with_prefix(redis_url, test)
 
