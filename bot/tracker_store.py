@@ -20,13 +20,18 @@ older than this store) the window stops moving, so nothing it has cut off is
 lost, and the stored state's slots that domain does not know, the brief among
 them, are kept unchanged for the next model that knows them.
 
-Redis keys, per conversation: ``{key_prefix}:tracker:{sender}:events`` (the
-events as JSON) and ``{key_prefix}:tracker:{sender}:window`` (where the window
+Redis keys, per conversation: ``{key_prefix}:{tracker:<sender>}:events`` (the
+events as JSON) and ``{key_prefix}:{tracker:<sender>}:window`` (where the window
 starts and the state before it); both expire ``record_exp`` seconds after the
-last message, as with Rasa's store, whose keys (``{key_prefix}:tracker:{sender}``)
-this store does not read. A message's events are appended in one MULTI/EXEC;
-Rasa's lock store serialises the messages of a conversation, so several Rasa
-servers can share one Redis.
+last message, as with Rasa's store. Their shared hash tag (never empty, whatever
+the sender id holds) puts them in one Redis Cluster slot, as the script and the
+MULTI/EXEC that read and write them both need. A message's events are appended
+in one MULTI/EXEC; Rasa's lock store serialises the messages of a conversation,
+so several Rasa servers can share one Redis.
+
+Rasa's own RedisTrackerStore keys (``{key_prefix}:tracker:<sender>``) are not
+read: conversations in progress when this store is first deployed start afresh
+(README "Configuration").
 
 endpoints.yml::
 
@@ -154,7 +159,7 @@ class WindowedRedisTrackerStore(TrackerStore):
         self.redis = redis or redis_client(host, port, db, password)
         expiry = as_float(record_exp, 0.0)
         self.record_exp = int(expiry) if expiry > 0 else None
-        self.key_prefix = f"{key_prefix or 'rasa'}:tracker:"
+        self.key_prefix = f"{key_prefix or 'rasa'}:"
         self.window_turns = as_int(window_turns, DEFAULT_WINDOW_TURNS)
         if self.window_turns < 2:
             # With one, the window would hold no customer message before the new one, and Rasa
@@ -166,17 +171,21 @@ class WindowedRedisTrackerStore(TrackerStore):
 
     # ---- keys ------------------------------------------------------------------
 
+    def _key(self, sender_id: Text, kind: str) -> str:
+        """A conversation's key; the hash tag ``{tracker:<sender>}`` puts both in one Cluster slot."""
+        return f"{self.key_prefix}{{tracker:{sender_id}}}:{kind}"
+
     def _events_key(self, sender_id: Text) -> str:
-        return f"{self.key_prefix}{sender_id}:events"
+        return self._key(sender_id, "events")
 
     def _window_key(self, sender_id: Text) -> str:
-        return f"{self.key_prefix}{sender_id}:window"
+        return self._key(sender_id, "window")
 
     async def keys(self) -> Iterable[Text]:
         """The conversations' ids."""
-        suffix = self._window_key("")[len(self.key_prefix):]
-        return [key.decode()[len(self.key_prefix):-len(suffix)]
-                async for key in self.redis.scan_iter(match=f"{self.key_prefix}*{suffix}")]
+        before, after = self._window_key("*").split("*")
+        return [key.decode()[len(before):-len(after)]
+                async for key in self.redis.scan_iter(match=f"{before}*{after}")]
 
     async def exists(self, conversation_id: Text) -> bool:
         return bool(await self.redis.exists(self._window_key(conversation_id)))

@@ -155,7 +155,7 @@ def test_conversation_is_kept_in_the_redis_tracker_store(rasa_url, redis_url, se
         say(rasa_url, sender, message)
 
     client = redis.Redis.from_url(redis_url)
-    keys = [f"support:tracker:{sender}:events", f"support:tracker:{sender}:window"]
+    keys = [f"support:{{tracker:{sender}}}:events", f"support:{{tracker:{sender}}}:window"]
     try:
         assert client.exists(*keys) == 2
         assert min(client.ttl(key) for key in keys) > 0, "finished conversations expire"

@@ -22,6 +22,7 @@ from rasa.shared.core.events import (
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa_sdk import Tracker
 from redis.asyncio import Redis
+from redis.crc import key_slot
 
 from actions.summary import handoff_payload
 from bot.stuck.conversation import EARLIER_SLOT, conversation_since_last_handoff
@@ -140,7 +141,7 @@ def test_rasa_gets_the_last_turns_after_the_state_before_them_and_every_event_is
         assert tracker.active_loop_name == "callback_form"
         assert tracker.get_slot(EARLIER_SLOT)["count"] == 5
         assert dicts(list(full.events)) == dicts(played)
-        assert await client.llen(f"{prefix}:tracker:{SENDER}:events") == len(played)
+        assert await client.llen(f"{prefix}:{{tracker:{SENDER}}}:events") == len(played)
         assert list(await store.keys()) == [SENDER]
         assert await store.exists(SENDER) and not await store.exists("someone-else")
 
@@ -229,7 +230,7 @@ def test_events_rasa_cannot_read_keep_their_place_so_the_window_starts_where_it_
     async def test(client: Redis, prefix: str) -> None:
         store = store_of(client, prefix, window_turns="3")
         played = await play(store, [session_start(), thanks(0), thanks(1)])
-        events_key = f"{prefix}:tracker:{SENDER}:events"
+        events_key = f"{prefix}:{{tracker:{SENDER}}}:events"
         topic_set = json.dumps({"event": "topic", "topic": "cards", "timestamp": time.time()})
         await client.rpush(events_key, topic_set, topic_set)
         for number in range(2, 6):
@@ -247,6 +248,25 @@ def test_events_rasa_cannot_read_keep_their_place_so_the_window_starts_where_it_
         full = await store.retrieve_full_tracker(SENDER)
         assert full is not None and dicts(list(full.events)) == dicts(played)
         assert await client.llen(events_key) == len(played) + 2
+
+    with_prefix(redis_url, test)
+
+
+def test_a_conversations_keys_share_one_redis_cluster_hash_slot_whatever_its_id(redis_url):
+    """The read script and the MULTI/EXEC use both keys, which Redis Cluster allows in one slot only."""
+    senders = ["customer-1", "}starts-with-a-brace", "{tagged}", "a}b{c", ""]
+
+    async def test(client: Redis, prefix: str) -> None:
+        store = store_of(client, prefix)
+        for sender in senders:
+            await play(store, [session_start(), thanks(1)], sender=sender)
+
+        keys = [key async for key in client.scan_iter(f"{prefix}:*")]
+        assert sorted(await store.keys()) == sorted(senders)
+        assert len(keys) == 2 * len(senders)
+        for sender in senders:
+            slots = {key_slot(key) for key in keys if key.decode().startswith(f"{prefix}:{{tracker:{sender}}}:")}
+            assert len(slots) == 1, sender
 
     with_prefix(redis_url, test)
 
@@ -274,7 +294,7 @@ def test_replicas_sharing_redis_continue_each_others_conversations(redis_url):
 def test_conversations_expire_after_their_last_message_as_with_rasas_store(redis_url):
     async def test(client: Redis, prefix: str) -> None:
         store = store_of(client, prefix, record_exp="60")  # as endpoints.yml substitutes it
-        keys = [f"{prefix}:tracker:{SENDER}:events", f"{prefix}:tracker:{SENDER}:window"]
+        keys = [f"{prefix}:{{tracker:{SENDER}}}:events", f"{prefix}:{{tracker:{SENDER}}}:window"]
         await play(store, [session_start(), thanks(1)])
         assert [0 < await client.ttl(key) <= 60 for key in keys] == [True, True]
 
@@ -285,8 +305,9 @@ def test_conversations_expire_after_their_last_message_as_with_rasas_store(redis
 
         unexpiring = store_of(client, f"{prefix}-kept", record_exp="")
         await play(unexpiring, [session_start()])
-        assert await client.ttl(f"{prefix}-kept:tracker:{SENDER}:window") == -1
-        await client.delete(f"{prefix}-kept:tracker:{SENDER}:window", f"{prefix}-kept:tracker:{SENDER}:events")
+        kept = [f"{prefix}-kept:{{tracker:{SENDER}}}:window", f"{prefix}-kept:{{tracker:{SENDER}}}:events"]
+        assert await client.ttl(kept[0]) == -1
+        await client.delete(*kept)
 
     with_prefix(redis_url, test)
 
@@ -394,7 +415,7 @@ def test_settings_arrive_as_strings_from_endpoints_yml(redis_url):
     store = WindowedRedisTrackerStore(DOMAIN, host=host, port=port, db="0", password="", record_exp="3600",
                                       key_prefix="support", window_turns="12")
 
-    assert (store.record_exp, store.window_turns, store.key_prefix) == (3600, 12, "support:tracker:")
+    assert (store.record_exp, store.window_turns, store.key_prefix) == (3600, 12, "support:")
     # One turn would leave no customer message before the new one: Rasa could not tell a session expired.
     for too_few in ("1", "0"):
         with pytest.raises(ValueError, match="window_turns must be at least 2"):
