@@ -13,7 +13,9 @@ events that restore the state as it stood before them (slot values, the
 active form, a paused conversation) and by the slot ``earlier_turns``: what
 the stuck detector and the handoff summary still need from the turns cut off
 (``Earlier`` in bot/stuck/conversation.py). ``retrieve_full_tracker`` (Rasa's
-HTTP API, exports) returns every event of every session.
+``GET /conversations/<id>/tracker``, ``/story?all_sessions=true``, exports)
+returns every event of every session; Rasa's other endpoints that return a
+tracker or a story get the window.
 
 Under a model whose domain has no ``earlier_turns`` slot (a rollback to a model
 older than this store) the window stops moving, so nothing it has cut off is

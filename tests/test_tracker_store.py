@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 import redis
+import yaml
 from rasa.core.actions.action import ActionSessionStart
 from rasa.core.brokers.broker import EventBroker
 from rasa.shared.core.domain import Domain
@@ -20,6 +21,8 @@ from rasa.shared.core.events import (
     ActionExecuted, ActiveLoop, BotUttered, Event, SessionStarted, SlotSet, UserUttered,
 )
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
+from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+from rasa.shared.core.training_data.structures import RuleStep
 from rasa_sdk import Tracker
 from redis.asyncio import Redis
 from redis.crc import key_slot
@@ -434,6 +437,23 @@ def test_with_the_smallest_window_rasa_still_sees_the_latest_customer_message(re
         assert tracker.get_last_event_for(UserUttered) is not None  # what _has_session_expired reads
 
     with_prefix(redis_url, test)
+
+
+def test_memoization_never_takes_a_window_for_the_start_of_a_conversation():
+    """MemoizationPolicy keeps Rasa's default max_history (none): it recalls a training story only
+    from a conversation's start, and Rasa hands it a window of window_turns customer turns (the
+    new message's included), so a story that long could match where the whole conversation would
+    not. Setting max_history instead would change its predictions in short conversations too."""
+    policies = yaml.safe_load((ROOT / "config.yml").read_text())["policies"]
+    memoization = next(policy for policy in policies if policy["name"] == "MemoizationPolicy")
+    window_turns = yaml.safe_load((ROOT / "endpoints.yml").read_text())["tracker_store"]["window_turns"]
+    stories = [step for path in sorted((ROOT / "data").rglob("*.yml"))
+               for step in YAMLStoryReader().read_from_file(path) if not isinstance(step, RuleStep)]
+
+    longest = max(sum(isinstance(event, UserUttered) for event in story.events) for story in stories)
+
+    assert "max_history" not in memoization
+    assert longest < window_turns
 
 
 # ---- the stuck detector and the handoff summary see the whole conversation -------------------------------
