@@ -39,6 +39,7 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection as Pipe
+from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar
 
 from redis.asyncio import Redis
@@ -51,7 +52,8 @@ from handoff.settings import Settings
 from tests.handoff.conftest import Client
 from tests.servers import AGENT_PASSWORD, SECRET
 
-__all__ = ["LoadGenerator", "RelayRun", "running_generator", "split", "raise_fd_limit", "SHIPPED_GRACE"]
+__all__ = ["LoadGenerator", "RelayRun", "running_generator", "split", "raise_fd_limit", "run_queue_wait_seconds",
+           "SHIPPED_GRACE"]
 
 # HANDOFF_AGENT_GRACE_SECONDS for the bridges: the shipped 60 s (the tests' bridges use 2, too short for
 # the set-up, in which agents reconnect).
@@ -110,6 +112,7 @@ class RelayRun:
     latencies_ms: Dict[str, List[float]]
     events: Dict[str, int]
     cpu_percent: List[float]  # of each watched process, 100 = one core
+    wait_percent: List[float]  # of the time each watched process's main thread was ready but not running
 
     @property
     def delivered(self) -> List[float]:
@@ -117,6 +120,12 @@ class RelayRun:
 
     def describe_events(self) -> str:
         return " ".join(f"{name}={count}" for name, count in sorted(self.events.items())) or "-"
+
+
+def run_queue_wait_seconds(pid: int) -> float:
+    """How long a process's main thread has been ready to run but waiting for a core (/proc schedstat):
+    on a busy machine, the part of a latency that is other processes' doing."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
 
 
 def _sleep_until(monotonic_ns: int) -> None:
@@ -183,17 +192,18 @@ class LoadGenerator:
                               "drain_seconds": drain_seconds}] * len(self.processes))
         _sleep_until(start_ns + int(warmup * 1e9))
         started = time.monotonic()
-        before = [process_cpu_seconds(pid) for pid in watch]
+        before = [(process_cpu_seconds(pid), run_queue_wait_seconds(pid)) for pid in watch]
         _sleep_until(start_ns + int((warmup + seconds) * 1e9))
-        cpu = [100 * (process_cpu_seconds(pid) - used) / (time.monotonic() - started)
-               for pid, used in zip(watch, before)]
+        elapsed = time.monotonic() - started
+        cpu = [100 * (process_cpu_seconds(pid) - used) / elapsed for pid, (used, _) in zip(watch, before)]
+        waited = [100 * (run_queue_wait_seconds(pid) - wait) / elapsed for pid, (_, wait) in zip(watch, before)]
         results = self.results()
         events: Counter = Counter()
         for result in results:
             events.update(result["events"])
         return RelayRun(seconds, sum(result["sent"] for result in results), sum(result["late"] for result in results),
                         {direction: [value for result in results for value in result["latencies_ms"][direction]]
-                         for direction in DIRECTIONS}, dict(events), cpu)
+                         for direction in DIRECTIONS}, dict(events), cpu, waited)
 
     def close(self) -> None:
         for pipe in self._pipes:

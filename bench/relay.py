@@ -24,9 +24,11 @@ grace is the shipped 60 s (the set-up reconnects agents).
 
 The load generator runs in ``--workers`` processes of its own; CPU per step is shown for each
 bridge, Redis and the generator (100 % = one core; the machine has only a few, so the
-generator's share is taken from the bridge's). Targets (2 cores, loopback): p99 <= 5 ms at
-1,000 msg/s with one process, <= 10 ms with two. Results: a Markdown table and
-.run/bench/relay.json.
+generator's share is taken from the bridge's), with ``bridge_ms_per_msg`` (the bridges' CPU
+per message relayed, which sets where one saturates) and ``bridge_wait_%`` (the time a
+bridge was ready to run but every core was busy: latency that other processes caused; on a
+quiet machine it stays near 0). Targets (2 cores, loopback): p99 <= 5 ms at 1,000 msg/s
+with one process, <= 10 ms with two. Results: a Markdown table and .run/bench/relay.json.
 """
 
 from __future__ import annotations
@@ -49,8 +51,8 @@ SOCKET_SHARE = 0.8  # of the per-socket message limit, at the top step
 TARGETS_MS = {"one": 5.0, "two": 10.0}
 TARGET_RATE = 1000
 COLUMNS = ["mode", "offered_msg_s", "sent_msg_s", "delivered_msg_s", "p50_ms", "p99_ms", "max_ms", "p99_c2a_ms",
-           "p99_a2c_ms", "undelivered", "late_sends", "events", "bridge_cpu_%", "bridge_ms_per_msg", "redis_cpu_%",
-           "generator_cpu_%"]
+           "p99_a2c_ms", "undelivered", "late_sends", "events", "bridge_cpu_%", "bridge_wait_%", "bridge_ms_per_msg",
+           "redis_cpu_%", "generator_cpu_%"]
 
 
 def default_conversations(top_rate: int, chats_per_agent: int) -> int:
@@ -73,6 +75,8 @@ def relay_step(stack: Stack, generator: LoadGenerator, rate: float, conversation
         "offered_msg_s": rate, "sent_msg_s": round(run.sent / seconds), "delivered_msg_s": round(len(delivered) / seconds),
         "undelivered": run.sent - len(delivered), "late_sends": run.late, "events": run.describe_events(),
         "bridge_cpu_%": "/".join(f"{value:.0f}" for value in bridges_cpu),
+        # Ready to run but not running (other processes had the cores): latency that is not the bridge's.
+        "bridge_wait_%": "/".join(f"{value:.0f}" for value in run.wait_percent[:len(bridge_pids)]),
         # CPU the bridges spent per message relayed: what saturates them, whatever else runs on the machine.
         "bridge_ms_per_msg": round(sum(bridges_cpu) * 10 / (len(delivered) / seconds), 3) if delivered else None,
         "redis_cpu_%": round(run.cpu_percent[len(bridge_pids)]),

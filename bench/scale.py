@@ -44,7 +44,7 @@ TARGET_CONNECTIONS, TARGET_RSS_MB, TARGET_P99_MS = 10_000, 1024, 50.0
 STEP_COLUMNS = ["customers", "agents", "bridge_rss_mb", "kb_per_customer", "redis_mb", "connect_p50_ms",
                 "connect_p99_ms", "connects_per_s", "open_connections"]
 ACTIVE_COLUMNS = ["customers", "active", "msg_s", "p50_ms", "p99_ms", "max_ms", "undelivered", "events",
-                  "bridge_cpu_%", "bridge_rss_mb"]
+                  "bridge_cpu_%", "bridge_wait_%", "bridge_rss_mb"]
 
 
 def open_connections(address: str) -> int:
@@ -96,6 +96,7 @@ def active_phase(stack: Stack, generator: LoadGenerator, interval: float, second
     latencies = run.latencies_ms["customer_to_agent"]
     row: Dict[str, Any] = {"msg_s": round(len(latencies) / seconds), "undelivered": run.sent - len(latencies),
                            "events": run.describe_events(), "bridge_cpu_%": round(run.cpu_percent[0]),
+                           "bridge_wait_%": round(run.wait_percent[0]),
                            "bridge_rss_mb": process_rss_mb(bridge_pid)}
     if latencies:
         summary = latency_summary(latencies)
