@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
 from contextlib import ExitStack
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -72,7 +71,8 @@ def relay_step(stack: Stack, generator: LoadGenerator, rate: float, conversation
     delivered = run.delivered
     bridges_cpu = run.cpu_percent[:len(bridge_pids)]
     row: Dict[str, Any] = {
-        "offered_msg_s": rate, "sent_msg_s": round(run.sent / seconds), "delivered_msg_s": round(len(delivered) / seconds),
+        "offered_msg_s": rate, "sent_msg_s": round(run.sent / seconds),
+        "delivered_msg_s": round(len(delivered) / seconds),
         "undelivered": run.sent - len(delivered), "late_sends": run.late, "events": run.describe_events(),
         "bridge_cpu_%": "/".join(f"{value:.0f}" for value in bridges_cpu),
         # Ready to run but not running (other processes had the cores): latency that is not the bridge's.

@@ -83,8 +83,9 @@ def test_a_customer_hears_of_the_queue_moving_once_queued_on_every_socket(bridge
         for tab in (behind, other_tab):
             await tab.expect("status", state="agent")
         for conversation in (ahead, behind):
-            await agent.send("close", {"conversation_id": conversation.conversation_id}, id=conversation.conversation_id)
-            await agent.acknowledged(conversation.conversation_id)
+            closing = conversation.conversation_id
+            await agent.send("close", {"conversation_id": closing}, id=closing)
+            await agent.acknowledged(closing)
         for client in (ahead, behind, other_tab, agent):
             await client.close()
 
