@@ -6,17 +6,15 @@ import secrets
 import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, AsyncIterator, Iterator, Tuple
+from typing import AsyncIterator, Iterator, Tuple
 
 import pytest
+from redis.asyncio import Redis
 
 from tests.servers import (
-    ModelServer, newest_model, publish_model, running_action_server, running_model_server, running_rasa,
-    running_redis,
+    ModelServer, RasaServer, delete_prefixed_keys, newest_model, publish_model, running_action_server,
+    running_model_server, running_redis, started,
 )
-
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
 
 
 @pytest.fixture(scope="session")
@@ -32,19 +30,15 @@ def redis_url() -> Iterator[str]:
 
 
 @asynccontextmanager
-async def fresh_prefix(redis_url: str, name: str) -> AsyncIterator[Tuple["Redis", str]]:
+async def fresh_prefix(redis_url: str, name: str) -> AsyncIterator[Tuple[Redis, str]]:
     """A client of the test Redis and a key prefix no other test uses; its keys are deleted after."""
-    from redis.asyncio import Redis
-
     client = Redis.from_url(redis_url)
     prefix = f"{name}-{uuid.uuid4().hex[:8]}"
     try:
         yield client, prefix
     finally:
-        keys = [key async for key in client.scan_iter(f"{prefix}:*")]
-        if keys:
-            await client.delete(*keys)
         await client.close()
+        delete_prefixed_keys(redis_url, prefix)
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +57,13 @@ def action_server_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def rasa_url(model_server: ModelServer, redis_url: str, action_server_url: str) -> Iterator[str]:
-    with running_rasa(model_server, redis_url, action_server_url) as url:
-        yield url
+def rasa_server(model_server: ModelServer, redis_url: str, action_server_url: str) -> Iterator[RasaServer]:
+    """The session's Rasa server. The Rasa drill (tests/drills/test_rasa_down.py) stops it and starts
+    it again on its port: a Rasa start is the slowest thing the tests do."""
+    with started(RasaServer(model_server, redis_url, action_server_url)) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def rasa_url(rasa_server: RasaServer) -> str:
+    return rasa_server.url

@@ -16,17 +16,31 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Iterator, NamedTuple, Optional, Tuple
+from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple, TypeVar
 
+import redis
 import requests
+
+__all__ = [
+    "AGENT_PASSWORD", "LOG_DIR", "LOOPBACK_LIMITS", "MODELS_DIR", "PROJECT_PARTS", "RASA_API_TOKEN", "ROOT", "SECRET",
+    "VENV_BIN", "ActionServer", "BridgeServer", "ModelServer", "RasaServer", "RedisServer", "ServerProcess",
+    "add_agent", "base_env", "copy_project", "delete_prefixed_keys", "free_port", "newest_model",
+    "process_cpu_seconds", "publish_model", "running_action_server", "running_bridge", "running_model_server",
+    "running_rasa", "running_redis", "running_worker", "start", "started", "started_bridge", "stop",
+    "wait_until_up",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 MODELS_DIR = Path(os.environ.get("MODELS_DIR", ROOT / "models"))
 # Several runs at once (tests, benchmarks, drills) keep their logs apart with TEST_LOG_DIR.
 LOG_DIR = Path(os.environ.get("TEST_LOG_DIR", ROOT / ".run" / "test-logs"))
+# Every client of a test, drill or benchmark comes from 127.0.0.1: the per-address connection cap
+# (meant for the public internet) is lifted for bridges that many clients reach.
+LOOPBACK_LIMITS = {"HANDOFF_MAX_CONNECTIONS_PER_IP": "1000000"}
 
 
 def newest_model() -> Path:
@@ -60,9 +74,16 @@ def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float
     raise RuntimeError(f"{url} did not come up in {timeout:.0f} s; see {log}")
 
 
-def start(name: str, command: list, env: Dict[str, str]) -> "tuple[subprocess.Popen, Path]":
+_STARTS: Counter = Counter()  # process name -> how many times this run started one under it
+
+
+def start(name: str, command: List[str], env: Dict[str, str]) -> "tuple[subprocess.Popen, Path]":
+    """Starts a server process logging to ``{name}.log``; started again under the same name in
+    this run (a restart after a kill), to ``{name}.2.log`` and so on, so that every process's
+    log, a killed one's last words too, stays."""
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log = LOG_DIR / f"{name}.log"
+    _STARTS[name] += 1
+    log = LOG_DIR / (f"{name}.log" if _STARTS[name] == 1 else f"{name}.{_STARTS[name]}.log")
     with log.open("w") as handle:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
     return process, log
@@ -77,6 +98,13 @@ def stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a running process has used so far, from /proc: the
+    difference over a run is what the run cost that process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 def base_env() -> Dict[str, str]:
     return {
         **os.environ,
@@ -87,53 +115,45 @@ def base_env() -> Dict[str, str]:
     }
 
 
-class RedisServer:
-    """A throw-away redis-server on a free port; with ``data_dir``, append-only
-    (fsync on every write) so that it can be restarted or killed with its data."""
+class ServerProcess:
+    """A server process on a fixed free port, so that it can be stopped or killed and
+    started again at the same address, as a supervisor would."""
 
-    def __init__(self, name: str = "redis", data_dir: Optional[Path] = None) -> None:
+    def __init__(self, name: str, port: int, command: List[str], env: Dict[str, str], health_url: str,
+                 start_timeout: float = 180.0) -> None:
         self.name = name
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        persistence = (["--dir", str(data_dir), "--appendonly", "yes", "--appendfsync", "always"]
-                       if data_dir else ["--appendonly", "no"])
-        self.command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                        "--maxclients", "20000", *persistence]
+        self.port = port
+        self.command = command
+        self.env = env
+        self.health_url = health_url
+        self.start_timeout = start_timeout
         self.process: Optional[subprocess.Popen] = None
+        self.log: Optional[Path] = None  # the current (or last) process's log
 
-    def start(self) -> None:
-        import redis
+    def start(self, timeout: Optional[float] = None) -> None:
+        self.process, self.log = start(self.name, self.command, self.env)
+        self.wait_until_ready(self.process, self.log, timeout or self.start_timeout)
 
-        self.process, log = start(self.name, self.command, dict(os.environ))
-        client = redis.Redis(port=self.port)
-        deadline = time.monotonic() + 10
-        try:
-            while True:
-                try:
-                    client.ping()
-                    return
-                except redis.ConnectionError:
-                    if time.monotonic() > deadline or self.process.poll() is not None:
-                        raise RuntimeError(f"redis-server did not start:\n{log.read_text()}")
-                    time.sleep(0.05)
-        finally:
-            client.close()
+    def wait_until_ready(self, process: subprocess.Popen, log: Path, timeout: float) -> None:
+        wait_until_up(self.health_url, process, log, timeout=timeout)
 
     def stop(self) -> None:
-        """A clean shutdown (SIGTERM): Redis writes out what it has, then exits."""
         if self.process:
             stop(self.process)
 
     def kill(self) -> None:
-        """kill -9: no goodbye; only what the append-only file has survives."""
+        """kill -9: no goodbye, no cleanup."""
         if self.process:
             self.process.kill()
             self.process.wait()
 
 
+Server = TypeVar("Server", bound=ServerProcess)
+
+
 @contextmanager
-def running_redis(name: str = "redis", data_dir: Optional[Path] = None) -> Iterator[RedisServer]:
-    server = RedisServer(name, data_dir)
+def started(server: Server) -> Iterator[Server]:
+    """The server running while the block runs."""
     server.start()
     try:
         yield server
@@ -141,23 +161,74 @@ def running_redis(name: str = "redis", data_dir: Optional[Path] = None) -> Itera
         server.stop()
 
 
+class RedisServer(ServerProcess):
+    """A throw-away redis-server on a free port; with ``data_dir``, append-only (fsync on
+    every write) so that it can be restarted with its data after ``stop()`` (SIGTERM: Redis
+    writes out what it has) or ``kill()`` (kill -9: only what the append-only file has survives)."""
+
+    def __init__(self, name: str = "redis", data_dir: Optional[Path] = None) -> None:
+        port = free_port()
+        persistence = (["--dir", str(data_dir), "--appendonly", "yes", "--appendfsync", "always"]
+                       if data_dir else ["--appendonly", "no"])
+        command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                   "--maxclients", "20000", *persistence]
+        super().__init__(name, port, command, dict(os.environ), health_url="", start_timeout=10)
+        self.url = f"redis://127.0.0.1:{port}/0"
+
+    def wait_until_ready(self, process: subprocess.Popen, log: Path, timeout: float) -> None:
+        client = redis.Redis(port=self.port)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    client.ping()
+                    return
+                except redis.ConnectionError:
+                    if time.monotonic() > deadline or process.poll() is not None:
+                        raise RuntimeError(f"redis-server did not start:\n{log.read_text()}")
+                    time.sleep(0.05)
+        finally:
+            client.close()
+
+
+def delete_prefixed_keys(redis_url: str, *prefixes: str) -> None:
+    """Deletes every key under each prefix (``{prefix}:*``): what a test left in a shared Redis."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for prefix in prefixes:
+            keys = list(client.scan_iter(f"{prefix}:*", count=1000))
+            if keys:
+                client.delete(*keys)
+    finally:
+        client.close()
+
+
+@contextmanager
+def running_redis(name: str = "redis", data_dir: Optional[Path] = None) -> Iterator[RedisServer]:
+    with started(RedisServer(name, data_dir)) as server:
+        yield server
+
+
 # Rasa's HTTP API (parse, trackers, model) requires this token, as under `make run`.
 RASA_API_TOKEN = secrets.token_urlsafe(16)
 
 
+class ActionServer(ServerProcess):
+    """The Rasa action server (``rasa run actions``); Rasa calls it at ``url``."""
+
+    def __init__(self, name: str = "actions", extra_env: Optional[Dict[str, str]] = None) -> None:
+        port = free_port()
+        super().__init__(name, port, [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(port),
+                                      "--actions", "actions"],
+                         {**base_env(), **(extra_env or {})}, f"http://127.0.0.1:{port}/health")
+        self.url = f"http://127.0.0.1:{port}/webhook"
+
+
 @contextmanager
 def running_action_server(name: str = "actions", extra_env: Optional[Dict[str, str]] = None) -> Iterator[str]:
-    port = free_port()
-    process, log = start(
-        name,
-        [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(port), "--actions", "actions"],
-        {**base_env(), **(extra_env or {})},
-    )
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}/health", process, log)
-        yield f"http://127.0.0.1:{port}/webhook"
-    finally:
-        stop(process)
+    """The action server's webhook URL while the block runs."""
+    with started(ActionServer(name, extra_env)) as server:
+        yield server.url
 
 
 class ModelServer(NamedTuple):
@@ -177,39 +248,41 @@ def publish_model(redis_url: str, teach_prefix: str, model_path: Path) -> None:
     )
 
 
-@contextmanager
-def running_rasa(model_server: ModelServer, redis_url: str, action_server_url: str, name: str = "rasa",
-                 port: Optional[int] = None) -> Iterator[str]:
+class RasaServer(ServerProcess):
     """A Rasa server as `make run` starts it: REST channel, HTTP API, Redis stores, the
-    inbox event broker, and the model pulled from a bridge."""
-    port = port or free_port()
-    redis_port = redis_url.rsplit(":", 1)[1].split("/")[0]
-    env = {
-        **base_env(),
-        "ACTION_SERVER_URL": action_server_url,
-        "REDIS_HOST": "127.0.0.1",
-        "REDIS_PORT": redis_port,
-        "REDIS_DB": "0",
-        "REDIS_PASSWORD": "",
-        "TRACKER_EXPIRY_SECONDS": "3600",
-        "MODEL_SERVER_URL": model_server.url,
-        "MODEL_SERVER_TOKEN": model_server.token,
-        "TEACH_KEY_PREFIX": model_server.teach_prefix,
-    }
-    process, log = start(
-        name,
-        [
+    inbox event broker, and the model pulled from a bridge. Its address is ``url``."""
+
+    def __init__(self, model_server: ModelServer, redis_url: str, action_server_url: str, name: str = "rasa",
+                 port: Optional[int] = None) -> None:
+        port = port or free_port()
+        redis_port = redis_url.rsplit(":", 1)[1].split("/")[0]
+        env = {
+            **base_env(),
+            "ACTION_SERVER_URL": action_server_url,
+            "REDIS_HOST": "127.0.0.1",
+            "REDIS_PORT": redis_port,
+            "REDIS_DB": "0",
+            "REDIS_PASSWORD": "",
+            "TRACKER_EXPIRY_SECONDS": "3600",
+            "MODEL_SERVER_URL": model_server.url,
+            "MODEL_SERVER_TOKEN": model_server.token,
+            "TEACH_KEY_PREFIX": model_server.teach_prefix,
+        }
+        command = [
             str(VENV_BIN / "rasa"), "run", "--enable-api", f"--auth-token={RASA_API_TOKEN}",
             "--interface", "127.0.0.1", "--port", str(port),
             "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
-        ],
-        env,
-    )
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}/status?token={RASA_API_TOKEN}", process, log)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(process)
+        ]
+        super().__init__(name, port, command, env, f"http://127.0.0.1:{port}/status?token={RASA_API_TOKEN}")
+        self.url = f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def running_rasa(model_server: ModelServer, redis_url: str, action_server_url: str, name: str = "rasa",
+                 port: Optional[int] = None) -> Iterator[str]:
+    """A Rasa server's URL while the block runs (see RasaServer)."""
+    with started(RasaServer(model_server, redis_url, action_server_url, name, port)) as server:
+        yield server.url
 
 
 @contextmanager
@@ -237,32 +310,17 @@ SECRET = "test-secret-" + uuid.uuid4().hex
 AGENT_PASSWORD = "correct horse battery"
 
 
-class BridgeServer:
-    """A bridge process (python -m handoff) on a fixed free port, so that it can be
-    killed and started again at the same address, as a supervisor would."""
+class BridgeServer(ServerProcess):
+    """A bridge process (python -m handoff); its clients reach it at ``address`` (host:port)."""
 
     def __init__(self, redis_url: str, rasa_url: str, name: str, prefix: str, **extra: str) -> None:
-        self.name = name
-        self.port = free_port()
-        self.address = f"127.0.0.1:{self.port}"
-        self.env = {**base_env(), "REDIS_URL": redis_url, "RASA_URL": rasa_url, "HANDOFF_SECRET": SECRET,
-                    "HANDOFF_PORT": str(self.port), "HANDOFF_KEY_PREFIX": prefix, "HANDOFF_AGENT_GRACE_SECONDS": "2",
-                    "HANDOFF_SKILL_GROUPS": json.dumps({"card_swallowed": "cards"}), **extra}
-        self.process: Optional[subprocess.Popen] = None
-
-    def start(self, timeout: float = 60) -> None:
-        self.process, log = start(self.name, [str(VENV_BIN / "python"), "-m", "handoff"], self.env)
-        wait_until_up(f"http://{self.address}/health", self.process, log, timeout=timeout)
-
-    def stop(self) -> None:
-        if self.process:
-            stop(self.process)
-
-    def kill(self) -> None:
-        """kill -9: no goodbye, no cleanup."""
-        if self.process:
-            self.process.kill()
-            self.process.wait()
+        port = free_port()
+        self.address = f"127.0.0.1:{port}"
+        env = {**base_env(), "REDIS_URL": redis_url, "RASA_URL": rasa_url, "HANDOFF_SECRET": SECRET,
+               "HANDOFF_PORT": str(port), "HANDOFF_KEY_PREFIX": prefix, "HANDOFF_AGENT_GRACE_SECONDS": "2",
+               "HANDOFF_SKILL_GROUPS": json.dumps({"card_swallowed": "cards"}), **extra}
+        super().__init__(name, port, [str(VENV_BIN / "python"), "-m", "handoff"], env,
+                         f"http://{self.address}/health", start_timeout=60)
 
 
 @contextmanager
@@ -274,12 +332,8 @@ def running_bridge(redis_url: str, rasa_url: str, name: str, prefix: str, **extr
 
 @contextmanager
 def started_bridge(redis_url: str, rasa_url: str, name: str, prefix: str, **extra: str) -> Iterator[BridgeServer]:
-    server = BridgeServer(redis_url, rasa_url, name, prefix, **extra)
-    server.start()
-    try:
+    with started(BridgeServer(redis_url, rasa_url, name, prefix, **extra)) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def add_agent(redis_url: str, prefix: str, name: str, *options: str) -> None:

@@ -7,8 +7,9 @@ from typing import Any, Awaitable, Callable
 
 import pytest
 
+from handoff.exceptions import ConversationNotFound
 from handoff.machine import AgentClaimed, Conversation, CustomerAskedForPerson, State, apply
-from handoff.store import Store
+from handoff.store import Routing, Store
 from tests.conftest import fresh_prefix
 
 
@@ -103,8 +104,6 @@ def test_the_front_of_the_queue_goes_before_everyone(redis_url):
 
 
 def test_unknown_conversations_are_reported(redis_url):
-    from handoff.exceptions import ConversationNotFound
-
     async def scenario(store: Store) -> None:
         with pytest.raises(ConversationNotFound):
             await store.load("missing")
@@ -113,8 +112,6 @@ def test_unknown_conversations_are_reported(redis_url):
 
 
 def test_a_message_is_routed_once_and_a_dead_routers_lease_runs_out(redis_url):
-    from handoff.store import Routing
-
     async def scenario(store: Store) -> None:
         await store.create("c1", "t")
         first, _, _ = await store.append("c1", "customer", "customer:k1", "hello")
