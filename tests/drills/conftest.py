@@ -6,10 +6,9 @@ import uuid
 from typing import Any, Iterator
 
 import pytest
-import redis as redis_sync
 
 from tests.drills.report import DrillReport
-from tests.servers import ROOT
+from tests.servers import ROOT, delete_prefixed_keys
 
 REPORT = DrillReport(ROOT / ".run" / "reports" / "drills.json")
 
@@ -24,11 +23,7 @@ def drill_prefix(redis_url: str) -> Iterator[str]:
     """A bridge key prefix of the session Redis for one drill; its keys are deleted after."""
     prefix = f"drill{uuid.uuid4().hex[:8]}"
     yield prefix
-    client = redis_sync.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(f"{prefix}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    delete_prefixed_keys(redis_url, prefix)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

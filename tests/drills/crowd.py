@@ -17,32 +17,28 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import aiohttp
 from redis.asyncio import Redis
 
-from tests.drills.clients import DrillAgent, DrillCustomer, Ledger
+from handoff.machine import handoff_in
+from tests.chats import LONG_CHAT
+from tests.drills.clients import DrillAgent, DrillCustomer, Ledger, Send
 from tests.drills.ledger import Tally, account, queue_order
 from tests.drills.report import DrillResult
 
-__all__ = ["BOT_QUESTIONS", "Crowd", "readiness", "told_why"]
+__all__ = ["Crowd", "readiness", "told_why"]
 
 # How long a person waits for an ack through a fault before the drill fails: a bot turn cut by the
-# fault is answered once its routing lease runs out (the Rasa timeout + 5 s), then Rasa may take its timeout.
+# fault is taken over once its routing lease runs out (3 s), then Rasa may take its timeout (10 s);
+# a client's reconnect backoff grows while a server is down. Far beyond all of it, so a hang fails.
 ACK_PATIENCE_SECONDS = 60.0
 
-# Questions the bot answers itself, asked in turn after a "hello": none leads to a handoff, however
-# often repeated (a repeated greeting or two questions on one topic in a row would: stuck detection).
-BOT_QUESTIONS = (
-    "how do I activate my card",
-    "when will my card arrive",
-    "how do I change my PIN",
-    "thanks",
-    "how do I reset my password",
-    "can I use apple pay",
-)
+
+def handoff_by_the_bot(customer: DrillCustomer) -> Optional[Dict[str, Any]]:
+    """The bot's own handoff of the customer (the ``custom.handoff`` in one of its messages), if any."""
+    return handoff_in(tuple(m["data"] for m in customer.messages.values() if m["kind"] == "bot"))
 
 
 def told_why(customer: DrillCustomer) -> bool:
-    """A customer the bot no longer serves saw why: a notice, or the bot's own handoff message."""
-    return any(m["kind"] == "system" or (m["kind"] == "bot" and "handoff" in (m["data"].get("custom") or {}))
-               for m in customer.messages.values())
+    """A customer a fault took from the bot saw why: a notice (the bot never hands them over itself)."""
+    return any(m["kind"] == "system" for m in customer.messages.values())
 
 
 async def readiness(address: str) -> Tuple[int, Dict[str, Any]]:
@@ -103,23 +99,28 @@ class Crowd:
 
     def start_traffic(self) -> None:
         self._stop.clear()
-        self._traffic = [asyncio.create_task(self._chat_with_bot(c)) for c in self.bot]
-        self._traffic += [asyncio.create_task(self._write_now_and_then(c, self.pace * 2)) for c in self.waiting]
-        self._traffic += [asyncio.create_task(self._write_now_and_then(c, self.pace)) for c in self.served]
-        self._traffic += [asyncio.create_task(self._answer(agent)) for agent in self.agents]
+        self._traffic = [asyncio.create_task(self._chat_with_bot(c), name=c.name) for c in self.bot]
+        self._traffic += [asyncio.create_task(self._write_now_and_then(c, self.pace * 2), name=c.name)
+                          for c in self.waiting]
+        self._traffic += [asyncio.create_task(self._write_now_and_then(c, self.pace), name=c.name)
+                          for c in self.served]
+        self._traffic += [asyncio.create_task(self._answer(agent), name=agent.name) for agent in self.agents]
 
     async def arrive(self) -> DrillCustomer:
         """A new customer who starts talking to the bot now, whatever state the system is in."""
         customer = DrillCustomer(f"bot-{len(self.bot)}", self.addresses, self.ledger)
         self.bot.append(customer)
         await customer.start(timeout=None)
-        self._traffic.append(asyncio.create_task(self._chat_with_bot(customer)))
+        self._traffic.append(asyncio.create_task(self._chat_with_bot(customer), name=customer.name))
         return customer
 
-    async def stop_traffic(self) -> None:
+    async def stop_traffic(self) -> List[str]:
+        """Stops everyone writing; what went wrong in the traffic (a send never acknowledged, …)."""
         self._stop.set()
-        for task in self._traffic:
-            await task  # each finishes its current send (acknowledged) first; errors surface here
+        # Each finishes its current send (acknowledged) first; all are awaited even when one failed.
+        outcomes = await asyncio.gather(*self._traffic, return_exceptions=True)
+        return [f"{task.get_name()}: {outcome!r}" for task, outcome in zip(self._traffic, outcomes)
+                if isinstance(outcome, BaseException)]
 
     async def _pause(self, mean: float) -> bool:
         """Waits about ``mean`` seconds; False once the drill stops the traffic."""
@@ -130,9 +131,9 @@ class Crowd:
         return False
 
     async def _chat_with_bot(self, customer: DrillCustomer) -> None:
-        for question in itertools.chain(["hello"], itertools.cycle(BOT_QUESTIONS)):
+        for text in LONG_CHAT:  # far longer than any drill; stays with the bot throughout
             # acked once the bot has answered
-            await customer.acknowledged(await customer.say(question), timeout=ACK_PATIENCE_SECONDS)
+            await customer.acknowledged(await customer.say(text), timeout=ACK_PATIENCE_SECONDS)
             if not await self._pause(self.pace):
                 return
 
@@ -154,10 +155,10 @@ class Crowd:
                 await agent.acknowledged(send, timeout=ACK_PATIENCE_SECONDS)
 
     async def bot_in_the_middle_of_a_turn(self, redis: Redis, prefix: str, address: Optional[str] = None,
-                                          timeout: float = 30.0) -> str:
+                                          timeout: float = 30.0) -> Tuple[DrillCustomer, Send]:
         """Waits until a bridge (the one at ``address``, if given) has stored a message to the bot and not
         yet acknowledged it (acks come after the bot's answer): a fault now cuts a bot turn in the middle.
-        Returns the customer's name."""
+        Returns the customer and that message."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for customer in self.bot:
@@ -166,7 +167,7 @@ class Crowd:
                 for send in list(customer.outbox.values()):
                     if await redis.hexists(f"{prefix}:idem:{customer.conversation_id}", f"customer:{send.id}"):
                         if send.id in customer.outbox:
-                            return customer.name
+                            return customer, send
             await asyncio.sleep(0.005)
         raise AssertionError("no bot turn in progress")
 
@@ -177,24 +178,29 @@ class Crowd:
     # ---- the end -------------------------------------------------------------------
 
     async def account(self, redis: Redis, prefix: str) -> Tally:
-        await self.stop_traffic()
-        return await account(redis, prefix, self.ledger, self.customers, self.agents, self.bot)
+        """Stops the traffic and accounts for it (ledger.account); report the tally, then ``check`` it."""
+        failures = await self.stop_traffic()
+        return await account(redis, prefix, self.ledger, self.customers, self.agents, self.bot, failures)
 
     def check(self, tally: Tally, result: DrillResult, fault_ended: float) -> None:
-        """What every drill asserts: nothing lost or duplicated, every queue place kept and told, every
-        message to the bot answered, nothing left unacknowledged, and live delivery working again after
-        the fault (not only on reconnecting)."""
+        """What every drill asserts: nothing lost or duplicated (stored, and delivered while connected),
+        every queue place kept and told, every message to the bot answered, no customer of the bot handed
+        over by it (only a fault may queue them, and they are told why), nothing left unacknowledged, and
+        live delivery between customers and agents working again after the fault."""
         assert not tally.problems, tally.problems
         assert result.lost == result.duplicated == result.queue_places_lost == 0, result
         assert tally.unacknowledged == tally.unanswered == 0, result
-        still_waiting = [c for c in self.waiting if c.status.get("state") == "queued"]
-        positions = [c.status.get("position") for c in still_waiting]
+        told = [tally.told[c.name] for c in self.waiting]
+        positions = [status.get("position") for status in told if status.get("state") == "queued"]
         assert all(positions) and positions == sorted(positions), f"told their places in order: {positions}"
         for customer in self.bot:
-            if customer.status.get("state") != "bot":
+            handoff = handoff_by_the_bot(customer)
+            assert handoff is None, (f"the bot handed {customer.name} over ({handoff and handoff.get('reason')}) "
+                                     f"after {[m['text'] for m in customer.messages.values()]}")
+            if tally.told[customer.name].get("state") != "bot":
                 assert told_why(customer), f"{customer.name} was queued without being told why"
         live = self.ledger.relayed_to_since(fault_ended)
-        chatting = [c for c in self.served if c.status.get("state") == "agent"]
+        chatting = [c for c in self.served if tally.told[c.name].get("state") == "agent"]
         talking = {c.name for c in chatting} | {self.agent_of[c.name].name for c in chatting}
         assert talking <= live, f"live delivery after the fault to {sorted(talking - live)}"
 

@@ -1,15 +1,19 @@
 """The flood drill's attacker, run as its own process so that its work does not slow
 the drill's measuring clients: ``python -m tests.drills.flood HOST:PORT SECONDS``.
 
-One customer connection sends, as fast as the socket takes them, frames that
-are too large (over HANDOFF_MAX_MESSAGE_BYTES), not JSON, of the wrong types,
-of unknown types, without an id, and typing signals far beyond the rate limit;
-waits until the bridge has worked through them all, asks the bot something on
-the same socket as a normal customer would, sends one frame over 1 MiB (the
-websocket library closes the socket), reconnects and resumes. Prints
-"flooding" when it starts, then what came back as JSON: the error codes by
-kind of frame (each frame's id starts with its kind), how long the bridge took
-to work through the flood, the close code.
+One customer connection first sends one frame of each bad kind, one at a time
+and within its rate limit, and notes the answer to each: frames too large
+(over HANDOFF_MAX_MESSAGE_BYTES; one of them 800 KB of nested lists), not
+JSON, of the wrong types, of an unknown type, a message without an id. Then
+it floods: all of those and typing signals, as fast as the socket takes them,
+far beyond the rate limit. It waits until the bridge has worked through them
+all, asks the bot something on the same socket as a normal customer would,
+sends one frame over 1 MiB (the websocket library closes the socket),
+reconnects, resumes and writes again. Prints "flooding" when the flood starts,
+then what came back as JSON: the answer to each single frame, the error codes
+by kind of frame during the flood (each frame's id starts with its kind;
+frames without one are "without id"), how long the bridge took to work through
+the flood, the answers to the two messages after it, the close code.
 """
 
 from __future__ import annotations
@@ -28,10 +32,12 @@ from websockets.exceptions import ConnectionClosed
 __all__ = ["FRAMES", "flood"]
 
 OVER_ONE_MIB = "x" * ((1 << 20) + 100)
+NESTED_LISTS = ",".join(["[0]"] * 200_000)  # 800 KB: refused unread, or it costs the event loop dearly
 
 # kind -> a frame of that kind (its id, when it has one, starts with the kind)
 FRAMES: Dict[str, Callable[[int], str]] = {
     "big": lambda n: json.dumps({"type": "message", "id": f"big-{n}", "data": {"text": "x" * 20_000}}),
+    "nested": lambda n: '{"type": "message", "id": "nested-%d", "data": {"text": "hi", "x": [%s]}}' % (n, NESTED_LISTS),
     "nonjson": lambda n: "this is not json {",
     "notobject": lambda n: json.dumps({"type": "message", "id": f"notobject-{n}", "data": "not an object"}),
     "wrongtype": lambda n: json.dumps({"type": "message", "id": f"wrongtype-{n}", "data": {"text": 42}}),
@@ -40,72 +46,106 @@ FRAMES: Dict[str, Callable[[int], str]] = {
     "noid": lambda n: json.dumps({"type": "message", "data": {"text": "no key"}}),
     "typing": lambda n: json.dumps({"type": "typing", "id": f"typing-{n}", "data": {"active": True}}),
 }
+ANSWERED = [kind for kind in FRAMES if kind != "typing"]  # typing within the rate limit gets no answer
+ANSWER_SECONDS = 30.0
 
 
-async def _hello(ws: Any, data: Dict[str, Any]) -> Dict[str, Any]:
-    await ws.send(json.dumps({"type": "hello", "id": "hello", "data": data}))
-    while True:
-        envelope = json.loads(await ws.recv())
-        if envelope["type"] == "welcome":
-            return envelope["data"]
+def outcome(envelope: Dict[str, Any]) -> str:
+    """An answer in a word: "ack", or the error's code."""
+    return str(envelope["data"]["code"]) if envelope["type"] == "error" else str(envelope["type"])
+
+
+class Socket:
+    """One customer connection whose answers (acks and errors, in order) a reader task collects."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.answers: List[Dict[str, Any]] = []
+        self.bot_answered = asyncio.Event()
+        self._answered = asyncio.Event()
+        self.reader = asyncio.create_task(self._read())
+
+    @classmethod
+    async def open(cls, url: str, hello: Dict[str, Any]) -> "tuple[Socket, Dict[str, Any]]":
+        ws = await websockets.connect(url, max_size=None)
+        await ws.send(json.dumps({"type": "hello", "id": "hello", "data": hello}))
+        while True:
+            envelope = json.loads(await ws.recv())
+            if envelope["type"] == "welcome":
+                return cls(ws), envelope["data"]
+
+    async def _read(self) -> None:
+        async for raw in self.ws:
+            envelope = json.loads(raw)
+            if envelope["type"] in ("ack", "error"):
+                self.answers.append(envelope)
+                self._answered.set()
+            elif envelope["type"] == "message" and envelope["data"]["kind"] == "bot":
+                self.bot_answered.set()
+
+    async def answer(self, wanted: Callable[[Dict[str, Any]], bool], after: int = 0,
+                     timeout: float = ANSWER_SECONDS) -> Dict[str, Any]:
+        """The first answer from index ``after`` on that ``wanted`` accepts (waits for it)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = next((envelope for envelope in self.answers[after:] if wanted(envelope)), None)
+            if found is not None:
+                return found
+            self._answered.clear()
+            await asyncio.wait_for(self._answered.wait(), max(0.0, deadline - time.monotonic()))
+
+    async def answer_to(self, frame: str) -> Dict[str, Any]:
+        """Sends one frame and waits for the next answer (the bridge answers one socket's frames in order)."""
+        after = len(self.answers)
+        await self.ws.send(frame)
+        return await self.answer(lambda envelope: True, after)
+
+    async def answer_to_message(self, message_id: str, text: str) -> str:
+        await self.ws.send(json.dumps({"type": "message", "id": message_id, "data": {"text": text}}))
+        return outcome(await self.answer(lambda envelope: envelope["id"] == message_id))
 
 
 async def flood(address: str, seconds: float) -> Dict[str, Any]:
     url = f"ws://{address}/ws/customer"
-    codes: DefaultDict[str, Counter] = defaultdict(Counter)
-    messages: Dict[str, List[str]] = defaultdict(list)  # "kind/code" -> the error messages (a few)
-    ws = await websockets.connect(url, max_size=None)
-    conversation = await _hello(ws, {})
-    seen: Dict[str, asyncio.Event] = defaultdict(asyncio.Event)  # envelope id -> received
-    bot_answered = asyncio.Event()
+    socket, conversation = await Socket.open(url, {})
+    singles = {kind: await socket.answer_to(FRAMES[kind](0)) for kind in ANSWERED}
 
-    async def read() -> None:
-        async for raw in ws:
-            envelope = json.loads(raw)
-            if envelope["type"] == "error":
-                kind = (envelope["id"] or "").split("-")[0] or "without id"
-                codes[kind][envelope["data"]["code"]] += 1
-                if len(messages[f"{kind}/{envelope['data']['code']}"]) < 3:
-                    messages[f"{kind}/{envelope['data']['code']}"].append(envelope["data"]["message"])
-            elif envelope["type"] == "message" and envelope["data"]["kind"] == "bot":
-                bot_answered.set()
-            seen[str(envelope["id"])].set()
-
-    reader = asyncio.create_task(read())
     print("flooding", flush=True)
+    flood_from = len(socket.answers)
     sent = 0
     started = time.monotonic()
-    for n, kind in enumerate(itertools.cycle(FRAMES)):
+    for n, kind in enumerate(itertools.cycle(FRAMES), start=1):
         if time.monotonic() - started > seconds:
             break
-        await ws.send(FRAMES[kind](n))
+        await socket.ws.send(FRAMES[kind](n))
         sent += 1
-    # The bridge works through what is buffered on the way; an unknown type's error marks the end.
-    await ws.send(json.dumps({"type": "launch_rockets", "id": "end-0", "data": {}}))
-    await asyncio.wait_for(seen["end-0"].wait(), 120)
+    # The bridge works through what is buffered on the way; the answer to an unknown type marks the end.
+    await socket.ws.send(json.dumps({"type": "launch_rockets", "id": "end-0", "data": {}}))
+    await socket.answer(lambda envelope: envelope["id"] == "end-0", flood_from, timeout=120)
     drained = time.monotonic() - started
+    codes: DefaultDict[str, Counter] = defaultdict(Counter)
+    for envelope in socket.answers[flood_from:]:
+        codes[(envelope["id"] or "").split("-")[0] or "without id"][outcome(envelope)] += 1
+
     await asyncio.sleep(2.5)  # the rate limit's bucket fills up again
-    await ws.send(json.dumps({"type": "message", "id": "after", "data": {"text": "hello"}}))
-    await asyncio.wait_for(seen["after"].wait(), 30)  # on the same socket, after all those errors
-    await asyncio.wait_for(bot_answered.wait(), 30)
-    await ws.send(OVER_ONE_MIB)
+    after_flood = await socket.answer_to_message("after", "hello")  # on the same socket, after all those errors
+    await asyncio.wait_for(socket.bot_answered.wait(), ANSWER_SECONDS)
+    await socket.ws.send(OVER_ONE_MIB)
     try:
-        await asyncio.wait_for(reader, 30)
+        await asyncio.wait_for(socket.reader, ANSWER_SECONDS)
     except ConnectionClosed:
         pass
-    close_code = ws.close_code
+    close_code = socket.ws.close_code
 
-    again = await websockets.connect(url, max_size=None)
-    await _hello(again, {"conversation_id": conversation["conversation_id"], "token": conversation["token"]})
-    await again.send(json.dumps({"type": "message", "id": "resumed", "data": {"text": "thanks"}}))
-    acked_after_reconnect = False
-    while not acked_after_reconnect:
-        envelope = json.loads(await asyncio.wait_for(again.recv(), 30))
-        acked_after_reconnect = envelope["type"] == "ack" and envelope["id"] == "resumed"
-    await again.close()
-    return {"sent": sent, "flood_seconds": seconds, "drained_seconds": drained,
-            "codes": {kind: dict(c) for kind, c in codes.items()}, "messages": messages, "close_code": close_code,
-            "acked_after_reconnect": acked_after_reconnect}
+    again, _ = await Socket.open(url, {"conversation_id": conversation["conversation_id"],
+                                       "token": conversation["token"]})
+    after_reconnect = await again.answer_to_message("resumed", "thanks")
+    await again.ws.close()
+    return {"singles": {kind: outcome(envelope) for kind, envelope in singles.items()},
+            "single_messages": {kind: envelope["data"].get("message") for kind, envelope in singles.items()},
+            "sent": sent, "flood_seconds": seconds, "drained_seconds": drained,
+            "codes": {kind: dict(counts) for kind, counts in codes.items()}, "after_flood": after_flood,
+            "close_code": close_code, "after_reconnect": after_reconnect}
 
 
 if __name__ == "__main__":

@@ -12,18 +12,24 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import statistics
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from redis.asyncio import Redis
 
 from tests.drills.clients import DrillAgent, DrillCustomer, Ledger, Send
 from tests.drills.report import DrillResult
 
-__all__ = ["Tally", "Transcript", "account", "places_lost", "queue_order", "recoveries", "recovery_note"]
+__all__ = ["Tally", "Transcript", "account", "places_lost", "queue_order", "recoveries", "recovery_note",
+           "slowest_recovery"]
+
+# How long a connected client may take to receive what is stored once traffic has stopped; on a
+# working bridge it has it already. A client reconnecting on its own (after its backoff) gets it then.
+LIVE_PATIENCE_SECONDS = 20.0
 
 
 @dataclass
@@ -33,6 +39,10 @@ class Transcript:
 
     def count(self, key: str) -> int:
         return self.keys.count(key)
+
+    def answers_to(self, server_id: str) -> List[str]:
+        """The keys of what the bot (or the bridge, for it) stored in answer to one customer message."""
+        return [key for key in self.keys if key.startswith(f"bot:{server_id}:") or key == f"bot-down:{server_id}"]
 
 
 async def transcript(redis: Redis, prefix: str, conversation_id: str) -> Transcript:
@@ -70,6 +80,11 @@ def recoveries(sends: Iterable[Send], fault_ended: float) -> Dict[str, float]:
     return {sender: at - fault_ended for sender, at in first.items()}
 
 
+def slowest_recovery(waits: Dict[str, float]) -> Optional[float]:
+    """The longest of ``recoveries``; None when nobody got an ack after the fault."""
+    return max(waits.values(), default=None)
+
+
 def recovery_note(waits: Dict[str, float]) -> str:
     if not waits:
         return "no ack after the fault"
@@ -84,11 +99,14 @@ class Tally:
 
     sent: int = 0
     acknowledged: int = 0
-    lost: int = 0
+    lost: int = 0  # acknowledged but not stored, or stored but not delivered while the client was connected
     duplicated: int = 0
     unacknowledged: int = 0  # still waiting for an ack when the drill ended: a hang
     unanswered: int = 0  # a message to the bot with neither a bot answer nor a notice
     problems: List[str] = field(default_factory=list)
+    transcripts: Dict[str, Transcript] = field(default_factory=dict)  # conversation id -> its transcript
+    # Each customer's latest status before the drill made it reconnect: what it was told live.
+    told: Dict[str, Dict[str, Any]] = field(default_factory=dict)
 
     def result(self, name: str, queue_places_lost: int = 0, recovery: Optional[float] = None,
                notes: str = "") -> DrillResult:
@@ -107,22 +125,50 @@ async def settle(clients: Sequence[DrillCustomer | DrillAgent], timeout: float =
     return sum(len(client.outbox) for client in clients)
 
 
+async def caught_up(client: DrillCustomer | DrillAgent, transcripts: Dict[str, Transcript],
+                    timeout: float = LIVE_PATIENCE_SECONDS) -> None:
+    """Waits until ``client`` is connected and has received every stored message of its conversations
+    (it may be reconnecting on its own: the widget and the console do); gives up after ``timeout``."""
+    if isinstance(client, DrillCustomer):
+        expected = set(transcripts[client.conversation_id].ids)
+
+        def done() -> bool:
+            return client.resumed and expected <= set(client.received)
+    else:
+        def done() -> bool:
+            return client.ready.is_set() and all(
+                set(transcripts[conversation].ids) <= client.seen.get(conversation, set())
+                for conversation in client.serving if conversation in transcripts)
+    with contextlib.suppress(AssertionError):
+        await client.wait_for(done, "every stored message", timeout)
+
+
 async def account(redis: Redis, prefix: str, ledger: Ledger, customers: Sequence[DrillCustomer],
-                  agents: Sequence[DrillAgent], bot_chatters: Sequence[DrillCustomer] = ()) -> Tally:
+                  agents: Sequence[DrillAgent], bot_chatters: Sequence[DrillCustomer] = (),
+                  failures: Sequence[str] = ()) -> Tally:
     """Every acknowledged message stored exactly once, and delivered exactly once and in order.
 
-    Call it once traffic has stopped. The transcripts are read first; then
-    every customer resumes once more (with last_seen), so each must have
-    received every message of those transcripts exactly once, in order. Agents
-    get the whole transcript again on reconnecting (the protocol), so for them
-    a duplicate is a message received twice within one attachment, and every
+    Call it once traffic has stopped (``failures``: what went wrong in it). The
+    transcripts are read first. Every message in them must have reached each
+    customer while it was connected: on its live connection, or replayed when
+    it reconnected on its own, as the widget does after a network drop. Only
+    then does every customer resume once more (with last_seen), which must
+    bring nothing twice and the same status it was told live. Agents get the
+    whole transcript again on reconnecting (the protocol), so for them a
+    duplicate is a message received twice within one attachment, and every
     conversation they still serve must have reached them in full. Of
     ``bot_chatters``, those whose conversation never left the bot must have an
     answer or a notice for each of their messages.
     """
-    tally = Tally()
+    tally = Tally(problems=list(failures))
     tally.unacknowledged = await settle([*customers, *agents])
-    transcripts = {c.conversation_id: await transcript(redis, prefix, c.conversation_id) for c in customers}
+    tally.transcripts = transcripts = {
+        c.conversation_id: await transcript(redis, prefix, c.conversation_id) for c in customers}
+    # Live delivery: what a connected client has not received by now, the live path lost (a resume would hide it).
+    await asyncio.gather(*(caught_up(client, transcripts) for client in [*customers, *agents]))
+    received_live = {customer.name: set(customer.received) for customer in customers}
+    connected = {customer.name: customer.resumed for customer in customers}
+    tally.told = {customer.name: dict(customer.status) for customer in customers}
     for customer in customers:
         await customer.resume()
 
@@ -145,15 +191,20 @@ async def account(redis: Redis, prefix: str, ledger: Ledger, customers: Sequence
 
     for customer in customers:
         expected = transcripts[customer.conversation_id].ids
+        not_live = [server_id for server_id in expected if server_id not in received_live[customer.name]]
         got = Counter(customer.received)
-        missing = [server_id for server_id in expected if got[server_id] == 0]
-        tally.lost += len(missing)
+        tally.lost += len(not_live)
         tally.duplicated += sum(count - 1 for count in got.values() if count > 1)
+        if not_live:
+            never = [server_id for server_id in not_live if not got[server_id]]
+            tally.problems.append(f"{customer.name} ({'connected' if connected[customer.name] else 'not connected'}) "
+                                  f"had not received {not_live}; after resuming still not {never}")
         order = [server_id for server_id in dict.fromkeys(customer.received) if server_id in set(expected)]
-        if missing:
-            tally.problems.append(f"{customer.name} never received {missing}")
         if order != [server_id for server_id in expected if got[server_id]] or customer.out_of_order:
             tally.problems.append(f"{customer.name} received its messages out of order")
+        live, resumed = tally.told[customer.name], customer.status
+        if (live.get("state"), live.get("position")) != (resumed.get("state"), resumed.get("position")):
+            tally.problems.append(f"{customer.name} was told {live} live but {resumed} on resuming")
 
     for agent in agents:
         tally.duplicated += agent.duplicates
@@ -171,9 +222,7 @@ async def account(redis: Redis, prefix: str, ledger: Ledger, customers: Sequence
             continue
         log = transcripts[customer.conversation_id]
         for server_id, key in zip(log.ids, log.keys):
-            if key.startswith("customer:") and not any(
-                reply.startswith(f"bot:{server_id}:") or reply == f"bot-down:{server_id}" for reply in log.keys
-            ):
+            if key.startswith("customer:") and not log.answers_to(server_id):
                 tally.unanswered += 1
                 tally.problems.append(f"{customer.name}'s {server_id} got no answer and no notice")
     if tally.unacknowledged:

@@ -2,7 +2,7 @@
 
 - An agent whose connection comes back within the grace period gets their
   chats back, with what the customers wrote meanwhile.
-- An agent who stays away beyond it (HANDOFF_AGENT_GRACE_SECONDS, 2 s here)
+- An agent who stays away beyond it (HANDOFF_AGENT_GRACE_SECONDS, 5 s here)
   loses their chats: each goes back to the FRONT of the queue, ahead of
   everyone who was waiting, and its customer is told (``agent_lost``).
 - Customers whose connection drops (one with an agent, one waiting) resume
@@ -18,15 +18,15 @@ from typing import Dict, List
 
 from redis.asyncio import Redis
 
-from bench.stack import BENCH_LIMITS
 from tests.drills.clients import DrillCustomer, Endpoint
 from tests.drills.crowd import Crowd
-from tests.drills.ledger import places_lost, queue_order, recoveries, recovery_note
+from tests.drills.ledger import places_lost, queue_order, recoveries, recovery_note, slowest_recovery
 from tests.drills.report import DrillReport
-from tests.servers import add_agent, started_bridge
+from tests.servers import LOOPBACK_LIMITS, add_agent, started_bridge
 
 AGENTS = ("ann", "bob", "cy")
-GRACE_SECONDS = 2
+# Ann's blip (0.5 s) plus her reconnect backoff (up to 0.6 s) and handshake stay well inside it on a busy machine.
+GRACE_SECONDS = 5
 OFFLINE_WITHIN_GRACE = 0.5
 CUSTOMER_OFFLINE_SECONDS = 2.0
 
@@ -53,7 +53,7 @@ async def drop_drill(redis_url: str, prefix: str, address: str, drill_report: Dr
 
         # Ann's network blips: back within the grace period.
         back[ann.name] = await outage(ann, OFFLINE_WITHIN_GRACE)
-        await ann.wait_for(lambda: ann.serving == {c.conversation_id for c in of["ann"]}, "her chats back")
+        await ann.wait_for(lambda: all(ann.attachments[c.conversation_id] >= 2 for c in of["ann"]), "her chats back")
 
         # Bob is gone for good (for longer than the grace period): his chats go to the front of the queue.
         bob.go_offline()
@@ -76,6 +76,7 @@ async def drop_drill(redis_url: str, prefix: str, address: str, drill_report: Dr
         bob.go_online()
         await asyncio.sleep(3)
 
+        served_one_connections = served_one.connections  # before accounting makes every customer reconnect
         queued_after = await queue_order(redis, prefix)
         tally = await crowd.account(redis, prefix)
         waits = {name: wait for client in (ann, served_one, waiting_one)
@@ -83,13 +84,14 @@ async def drop_drill(redis_url: str, prefix: str, address: str, drill_report: Dr
         refused = [send for send in crowd.sends_by([bob]) if send.refused]
         result = tally.result(
             "connections dropped: agent within/beyond grace, customers", places_lost(crowd.queued_before, queued_after),
-            max(waits.values()),
+            slowest_recovery(waits),
             f"bob's {len(of['bob'])} chats requeued {requeued_after:.1f} s after he left (grace {GRACE_SECONDS} s); "
             f"{len(refused)} of his sends meanwhile refused ({sorted({s.refused for s in refused})}), not acked; "
             f"{recovery_note(waits)} (from each one's network coming back)")
         drill_report.add(result)
 
         crowd.check(tally, result, back[served_one.name])
+        assert set(waits) == {ann.name, served_one.name, waiting_one.name}, f"acks again after coming back: {waits}"
         assert all(ann.attachments[c.conversation_id] >= 2 for c in of["ann"]), "ann got her chats back"
         assert not any("agent_lost" in c.notices() for c in [*of["ann"], *of["cy"]])
         lost_chats = {c.conversation_id for c in of["bob"]}
@@ -98,9 +100,9 @@ async def drop_drill(redis_url: str, prefix: str, address: str, drill_report: Dr
         for customer in of["bob"]:
             notice = next(m for m in customer.messages.values() if m["data"].get("notice") == "agent_lost")
             assert "front of the queue" in notice["text"]
-            assert customer.status.get("position", 99) <= len(lost_chats)
+            assert tally.told[customer.name].get("position", 99) <= len(lost_chats)
         assert not bob.serving, "bob got nothing back"
-        assert served_one.connections >= 2 and served_one.status.get("state") == "agent"
+        assert served_one_connections >= 2 and tally.told[served_one.name].get("state") == "agent"
         assert waiting_one.status.get("state") == "queued" and position_after == position_before
         missed = [send for send in crowd.sends_by([cy]) if send.acked_at
                   and send.data["conversation_id"] == served_one.conversation_id
@@ -116,5 +118,5 @@ def test_dropped_agents_and_customers_keep_or_lose_exactly_what_they_should(redi
     for agent in AGENTS:
         add_agent(redis_url, drill_prefix, agent, "--max-chats", "20")
     with started_bridge(redis_url, rasa_url, "drill-drops", drill_prefix,
-                        HANDOFF_AGENT_GRACE_SECONDS=str(GRACE_SECONDS), **BENCH_LIMITS) as bridge:
+                        HANDOFF_AGENT_GRACE_SECONDS=str(GRACE_SECONDS), **LOOPBACK_LIMITS) as bridge:
         asyncio.run(drop_drill(redis_url, drill_prefix, bridge.address, drill_report))

@@ -65,6 +65,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import urllib.parse
 import uuid
 from collections import Counter
@@ -87,9 +88,12 @@ from websockets.exceptions import ConnectionClosed
 from bot.teach import commands as teach_commands
 from bot.teach.errors import InvalidRequest
 from bot.teach.store import model_id_of
+from tests.drills.clients import message_order
 from tests.drills.report import DrillReport, DrillResult
 from tests.handoff.conftest import Client, login
-from tests.servers import AGENT_PASSWORD, LOG_DIR, ROOT, BridgeServer, add_agent, publish_model, started_bridge
+from tests.servers import (
+    AGENT_PASSWORD, ROOT, BridgeServer, add_agent, delete_prefixed_keys, publish_model, started_bridge,
+)
 
 # ---- budget -------------------------------------------------------------------------------
 
@@ -120,6 +124,8 @@ MAX_TEXT = 2000
 MAX_PAYLOAD = 200
 MAX_DETAIL = 500
 MAX_ID = 100
+ID_SEARCH_CHARACTERS = 300  # an oversized frame's id is looked for this near its start
+ID_AT_START = re.compile(r'"id"\s*:\s*"([^"\\]{1,%d})"' % MAX_ID)
 MAX_TYPE = 40
 MAX_NESTING = 32
 REPLY_TIMEOUT = 30.0  # a bot turn may take up to HANDOFF_RASA_TIMEOUT (10 s) on a busy machine
@@ -154,12 +160,6 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def order(message_id: str) -> "tuple[int, int]":
-    """Server message ids sort as two numbers."""
-    milliseconds, _, sequence = message_id.partition("-")
-    return int(milliseconds), int(sequence)
-
-
 # ---- the bridge under test ------------------------------------------------------------------
 
 T = TypeVar("T")
@@ -192,7 +192,8 @@ class World:
 
     @property
     def log(self) -> Path:
-        return LOG_DIR / f"{self.server.name}.log"
+        assert self.server.log is not None
+        return self.server.log
 
     def run(self, awaitable: Awaitable[T]) -> T:
         return self.loop.run_until_complete(awaitable)
@@ -244,18 +245,15 @@ def world(redis_url: str, rasa_url: str, model_path: Path) -> Iterator[World]:
         tokens = {name: login(server.address, name).json()["token"] for name in ACCOUNTS}
         yield World(loop, server, client, prefix, model_id_of(model_path), model_token, tokens)
     loop.close()
-    for pattern in (f"{prefix}:*", f"{teach_prefix}:*"):
-        keys = list(client.scan_iter(pattern))
-        if keys:
-            client.delete(*keys)
     client.close()
+    delete_prefixed_keys(redis_url, prefix, teach_prefix)
 
 
 # ---- what each surface was sent, for the drills' report ---------------------------------------
 
 
 @dataclass
-class Tally:
+class SurfaceCounts:
     sent: int = 0
     answered: int = 0  # got the documented reply or ack (or, with none due, no error)
     errors: Counter = field(default_factory=Counter)
@@ -263,11 +261,11 @@ class Tally:
     statuses: Counter = field(default_factory=Counter)  # HTTP
 
 
-TALLIES: Dict[str, Tally] = {}
+TALLIES: Dict[str, SurfaceCounts] = {}
 
 
-def tally(surface: str) -> Tally:
-    return TALLIES.setdefault(surface, Tally())
+def tally(surface: str) -> SurfaceCounts:
+    return TALLIES.setdefault(surface, SurfaceCounts())
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -413,19 +411,32 @@ def nesting(value: Any) -> int:
     return 0 if children is None else 1 + max((nesting(child) for child in children), default=0)
 
 
+def not_a_json_number(name: str) -> Any:
+    """Python's json reads NaN and Infinity; JSON has no such numbers."""
+    raise ValueError(f"{name} is not JSON")
+
+
+def id_at_start(frame: Union[str, bytes]) -> Optional[str]:
+    """The id an oversized frame is refused with: it is not parsed, so its id is the string that its
+    first characters give as ``"id"`` (clients put the id near the start)."""
+    start = frame[:ID_SEARCH_CHARACTERS]
+    found = ID_AT_START.search(start.decode("utf-8", "ignore") if isinstance(start, bytes) else start)
+    return found.group(1) if found else None
+
+
 def classify(frame: Union[str, bytes]) -> Expectation:
     """What the bridge must make of ``frame``, worked out independently of handoff.protocol."""
     size = len(frame if isinstance(frame, bytes) else frame.encode("utf-8"))
+    if size > MAX_MESSAGE_BYTES:
+        return Expectation(id_at_start(frame), "too_large")
     try:
-        value = json.loads(frame)
+        value = json.loads(frame, parse_constant=not_a_json_number)
         json.dumps(value, ensure_ascii=False).encode("utf-8")  # no lone surrogates anywhere
         if nesting(value) > MAX_NESTING:
             raise RecursionError
     except Exception:  # noqa: BLE001 - anything json refuses (also RecursionError) is not JSON
-        return Expectation(None, "too_large" if size > MAX_MESSAGE_BYTES else "malformed")
+        return Expectation(None, "malformed")
     reply_id = usable_id(value.get("id")) if isinstance(value, dict) else None
-    if size > MAX_MESSAGE_BYTES:
-        return Expectation(reply_id, "too_large")
     if not isinstance(value, dict) or set(value) - {"type", "id", "data"}:
         return Expectation(reply_id, "malformed")
     kind, data = value.get("type"), value.get("data", {})
@@ -640,7 +651,7 @@ def test_hello_starts_or_resumes_or_is_refused_and_the_socket_goes_on(world: Wor
         got = check("/ws/customer hello", frames, expectation, expected, {"welcome"})
         if got == "welcome" and genuine:  # every stored message after last_seen, in order, then the status
             stored = world.transcript_ids(known["conversation_id"])
-            missed = [i for i in stored if last_seen is None or order(i) > order(last_seen)]
+            missed = [i for i in stored if last_seen is None or message_order(i) > message_order(last_seen)]
             assert [f["id"] for f in frames if f["type"] == "message"] == missed, frames
             assert frames[-1]["type"] == "status", frames
         if got != "welcome":  # the refused hello left the socket as it was: a plain hello works
@@ -1184,7 +1195,7 @@ class Conversation(RuleBasedStateMachine):
         if envelope["type"] == "message":
             assert envelope["id"] not in self.delivered, f"delivered twice: {envelope}"
             if self.delivered:
-                assert order(envelope["id"]) > order(self.delivered[-1]), "delivered out of order"
+                assert message_order(envelope["id"]) > message_order(self.delivered[-1]), "delivered out of order"
             self.delivered.append(envelope["id"])
         elif envelope["type"] == "status":
             self.status = envelope["data"]["state"]

@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from contextlib import ExitStack
 from typing import List
 
 from redis.asyncio import Redis
 
-from bench.stack import BENCH_LIMITS
 from tests.drills.clients import DrillCustomer
 from tests.drills.crowd import Crowd, readiness
 from tests.drills.ledger import places_lost, queue_order
 from tests.drills.report import DrillReport
-from tests.servers import ModelServer, add_agent, free_port, running_rasa, started_bridge
+from tests.servers import LOOPBACK_LIMITS, RasaServer, add_agent, started_bridge
 
 AGENTS = ("ann", "bob")
 
@@ -31,7 +29,7 @@ def first_bot_answer(customer: DrillCustomer) -> float:
     return min((at for at, kind in customer.arrivals if kind == "bot"), default=float("inf"))
 
 
-async def rasa_drill(redis_url: str, prefix: str, address: str, rasa: "RasaProcess",
+async def rasa_drill(redis_url: str, prefix: str, address: str, rasa: RasaServer,
                      drill_report: DrillReport) -> None:
     redis = Redis.from_url(redis_url)
     crowd = Crowd([address], AGENTS, bot=5, waiting=3, served=4)
@@ -66,41 +64,23 @@ async def rasa_drill(redis_url: str, prefix: str, address: str, rasa: "RasaProce
         assert len(told) == len(chatting) + len(during), "everyone who wrote to the bot meanwhile was told"
         notice = next(m for m in during[0].messages.values() if m["data"].get("notice") == "bot_unavailable")
         assert "isn't available" in notice["text"]
-        assert all(c.status.get("state") == "queued" for c in told), "and queued for a person"
+        assert all(tally.told[c.name].get("state") == "queued" for c in told), "and queued for a person"
         assert queued_after[:len(crowd.queued_before)] == crowd.queued_before, "who waited before stays in front"
         assert ready[0] == 503 and ready[1]["checks"]["rasa"].startswith("error"), ready
-        assert all(c.status.get("state") == "bot" for c in after), "new conversations are the bot's again"
+        assert all(tally.told[c.name].get("state") == "bot" for c in after), "new conversations are the bot's again"
     finally:
         await crowd.close()
         await redis.close()
 
 
-class RasaProcess:
-    """A Rasa server on a fixed port that the drill can stop and start again."""
-
-    def __init__(self, model_server: ModelServer, redis_url: str, action_server_url: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._arguments = (model_server, redis_url, action_server_url)
-        self._running = ExitStack()
-        self._starts = 0
-
-    def start(self) -> None:
-        self._starts += 1
-        self._running.enter_context(running_rasa(*self._arguments, name=f"drill-rasa-{self._starts}", port=self.port))
-
-    def stop(self) -> None:
-        self._running.close()
-
-
 def test_when_rasa_stops_customers_are_told_and_queued_and_the_bot_comes_back(
-        redis_url, model_server, action_server_url, drill_prefix, drill_report):
+        redis_url, rasa_server, drill_prefix, drill_report):
     for agent in AGENTS:
         add_agent(redis_url, drill_prefix, agent, "--max-chats", "20")
-    rasa = RasaProcess(model_server, redis_url, action_server_url)
-    rasa.start()
     try:
-        with started_bridge(redis_url, rasa.url, "drill-rasa-bridge", drill_prefix, **BENCH_LIMITS) as bridge:
-            asyncio.run(rasa_drill(redis_url, drill_prefix, bridge.address, rasa, drill_report))
+        with started_bridge(redis_url, rasa_server.url, "drill-rasa-bridge", drill_prefix,
+                            **LOOPBACK_LIMITS) as bridge:
+            asyncio.run(rasa_drill(redis_url, drill_prefix, bridge.address, rasa_server, drill_report))
     finally:
-        rasa.stop()
+        if rasa_server.process is None or rasa_server.process.poll() is not None:
+            rasa_server.start()  # the session's Rasa, for the tests after this one
