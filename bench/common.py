@@ -14,10 +14,11 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
+from tests.servers import ROOT, process_cpu_seconds  # the servers' CPU, measured as the drills measure it
+
 __all__ = ["ROOT", "RESULTS_DIR", "machine", "percentile", "latency_summary", "markdown_table", "write_result",
            "process_rss_mb", "process_cpu_seconds"]
 
-ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / ".run" / "bench"
 
 
@@ -50,13 +51,6 @@ def process_rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for process {pid}")
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a running process has used so far, from /proc: the
-    difference over a run is what the run cost that process."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def markdown_table(rows: List[Dict[str, Any]], columns: Sequence[str]) -> str:

@@ -45,7 +45,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from bench.common import latency_summary, markdown_table, write_result
 from bench.stack import Stack, running_stack
-from tests.handoff.conftest import Client
+from tests.handoff.conftest import Client, queued_customer
 
 AGENT = "bench-agent"
 # Conversations that stuck detection hands over on their last turn (from tests/conversations/corpus.yml
@@ -182,22 +182,11 @@ class Run:
     agent_errors: int = 0
 
 
-async def waiting_customers(address: str, count: int) -> List[Client]:
-    """A standing queue: customers who asked for a person and wait, connected."""
-    customers = []
-    for _ in range(count):
-        customer = await Client.customer(address)
-        await customer.send("talk_to_person", id="talk")
-        await customer.expect("status", state="queued")
-        customers.append(customer)
-    return customers
-
-
 async def play(stack: Stack, topology: str, concurrency: int, handoffs: int, queue_depth: int) -> Run:
     customers_bridge = stack.bridges[0].address
     agent_bridge = stack.bridges[0 if topology == "one" else 1].address
     agent = await Agent.connect(agent_bridge)
-    waiting = await waiting_customers(customers_bridge, queue_depth)
+    waiting = [await queued_customer(customers_bridge) for _ in range(queue_depth)]  # a standing queue
     run = Run(topology, concurrency, queue_depth)
     scripts = [(reason, script) for reason, scripts in STUCK.items() for script in scripts]
     numbers = itertools.count()

@@ -46,13 +46,13 @@ import os
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import aiohttp
 
 from bench.common import latency_summary, markdown_table, process_cpu_seconds, write_result
 from bench.stack import Stack, running_stack
+from handoff.machine import handoff_in
 from tests.handoff.conftest import Client
 
 # Ordinary questions the bot answers itself (phrased like data/nlu and tests/nlu), in pairs on different topics.
@@ -94,11 +94,6 @@ class Phase:
     cpu_seconds: Dict[str, float] = field(default_factory=dict)
 
 
-def _handed_off(reply_data: Dict[str, Any]) -> bool:
-    custom = reply_data.get("custom")
-    return isinstance(custom, dict) and "handoff" in custom
-
-
 async def rest_turn(http: aiohttp.ClientSession, rasa_url: str, sender: str, text: str) -> List[Dict[str, Any]]:
     async with http.post(f"{rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text}) as reply:
         reply.raise_for_status()
@@ -115,7 +110,7 @@ async def direct_conversation(http: aiohttp.ClientSession, rasa_url: str, script
         done = time.perf_counter()
         phase.round_trips_ms.append((done - sent) * 1000)
         phase.turns_in_time += done <= deadline
-        phase.handoffs += any(_handed_off(reply) for reply in replies)
+        phase.handoffs += handoff_in(tuple(replies)) is not None
         phase.mismatched_turns += len(replies) != count
         if done > deadline:
             return
@@ -136,7 +131,7 @@ async def bridge_conversation(address: str, script: Sequence[str], expected: Seq
                 elif envelope["type"] == "message" and envelope["data"]["kind"] == "bot":
                     bot_messages += 1
                     first = first or time.perf_counter()
-                    phase.handoffs += _handed_off(envelope["data"]["data"])
+                    phase.handoffs += handoff_in((envelope["data"]["data"],)) is not None
                 elif envelope["type"] == "message" and envelope["data"]["data"].get("notice") == "bot_unavailable":
                     phase.rasa_timeouts += 1
                 elif envelope["type"] == "status" and envelope["data"]["state"] != "bot":
@@ -155,21 +150,6 @@ async def bridge_conversation(address: str, script: Sequence[str], expected: Seq
         await customer.close()
 
 
-def _children_running(*words: str) -> int:
-    """The pid of this process's child whose command line has all ``words`` (the stack's servers)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if ppid == os.getpid() and all(word.encode() in command for word in words):
-            return int(entry.name)
-    raise RuntimeError(f"no child process runs {' '.join(words)}")
-
-
 class RoundTrip:
     """Plays the conversations against one stack."""
 
@@ -178,12 +158,10 @@ class RoundTrip:
         self.http = http
         self.scripts = scripts()
         self.expected: List[List[int]] = []
-        rasa_port = stack.rasa_url.rsplit(":", 1)[1]
-        self.servers = {"bridge": stack.bridges[0].process.pid if stack.bridges[0].process else 0,
-                        "rasa": _children_running("run", "--port", rasa_port),
-                        "redis": stack.redis.process.pid if stack.redis.process else 0,
-                        "actions": _children_running("run", "actions"),
-                        "load generator": os.getpid()}
+        processes = {"bridge": stack.bridges[0].process, "rasa": stack.rasa and stack.rasa.process,
+                     "redis": stack.redis.process, "actions": stack.actions and stack.actions.process}
+        self.servers = {name: process.pid for name, process in processes.items() if process}
+        self.servers["load generator"] = os.getpid()
 
     async def learn_turns(self) -> None:
         """Plays every script once directly: how many bot messages each turn has, and that none hands off."""
@@ -192,7 +170,7 @@ class RoundTrip:
             counts = []
             for text in script:
                 replies = await rest_turn(self.http, self.stack.rasa_url, sender, text)
-                if not replies or any(_handed_off(reply) for reply in replies):
+                if not replies or handoff_in(tuple(replies)) is not None:
                     raise RuntimeError(f"{text!r} in {script} is not an ordinary bot answer: {replies}")
                 counts.append(len(replies))
             self.expected.append(counts)

@@ -27,24 +27,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import requests
-from websockets.client import connect
+from redis.asyncio import Redis
 
 from bench.common import markdown_table, write_result
 from bench.stack import running_stack
 from bot.teach.store import TeachStore
-from tests.servers import (
-    AGENT_PASSWORD, RASA_API_TOKEN, VENV_BIN, base_env, copy_project, running_worker,
-)
+from tests.handoff.conftest import Client
+from tests.servers import RASA_API_TOKEN, VENV_BIN, base_env, copy_project, running_worker
 
 # Intents the demo bot does not have, in customers' words, with the answer staff write,
 # and one phrasing that is not among the examples (asked after the deployment).
@@ -93,38 +91,25 @@ def train_from_scratch() -> Dict[str, Any]:
         return {"seconds": seconds, "model_mb": model.stat().st_size / 1e6}
 
 
-class Socket:
-    """A websocket that records when each envelope arrived."""
+async def until(socket: Client, wanted: Callable[[Dict[str, Any]], bool], what: str,
+                timeout: float = 300.0) -> Tuple[Dict[str, Any], float]:
+    """The next envelope ``wanted`` accepts, and when it was taken: as it arrives, or for one kept while
+    waiting for another (e.g. a job push before the train ack), a little after. An error fails the run."""
+    envelope = await socket.next_matching(lambda e: e["type"] == "error" or wanted(e), what, timeout)
+    if envelope["type"] == "error":
+        raise RuntimeError(f"the bridge refused a request: {envelope}")
+    return envelope, time.monotonic()
 
-    def __init__(self, ws: Any) -> None:
-        self.ws = ws
-        self.kept: List[Dict[str, Any]] = []
 
-    async def send(self, kind: str, data: Dict[str, Any]) -> str:
-        request_id = uuid.uuid4().hex
-        await self.ws.send(json.dumps({"type": kind, "id": request_id, "data": data}))
-        return request_id
-
-    async def until(self, wanted: Any, timeout: float = 300.0) -> Dict[str, Any]:
-        for envelope in self.kept:
-            if wanted(envelope):
-                self.kept.remove(envelope)
-                return envelope
-        deadline = time.monotonic() + timeout
-        while True:
-            envelope = json.loads(await asyncio.wait_for(self.ws.recv(), max(0.01, deadline - time.monotonic())))
-            envelope["_at"] = time.monotonic()
-            if envelope["type"] == "error":
-                raise RuntimeError(f"the bridge refused a request: {envelope}")
-            if wanted(envelope):
-                return envelope
-            self.kept.append(envelope)
+async def request(socket: Client, kind: str, data: Dict[str, Any]) -> str:
+    """Sends a request with a fresh id; returns the id."""
+    request_id = uuid.uuid4().hex
+    await socket.send(kind, data, id=request_id)
+    return request_id
 
 
 async def seed_inbox(redis_url: str, prefix: str, texts: Sequence[str]) -> List[str]:
     """Puts not-understood messages in the inbox as the Rasa event broker does."""
-    from redis.asyncio import Redis
-
     client = Redis.from_url(redis_url)
     ids = [uuid.uuid4().hex for _ in texts]
     try:
@@ -155,30 +140,30 @@ def served_model(rasa_url: str) -> str:
 
 async def answer_of(bridge: str, text: str) -> str:
     """The bot's first answer to ``text`` in a new conversation through the bridge."""
-    customer = Socket(await connect(f"ws://{bridge}/ws/customer"))
+    customer = await Client.customer(bridge)
     try:
-        await customer.send("hello", {})
-        await customer.send("message", {"text": text})
-        reply = await customer.until(lambda e: e["type"] == "message" and e["data"]["kind"] == "bot", 30)
+        await customer.say(text)
+        reply, _ = await until(customer, lambda e: e["type"] == "message" and e["data"]["kind"] == "bot", "bot answer",
+                               30)
         return str(reply["data"]["text"])
     finally:
-        await customer.ws.close()
+        await customer.close()
 
 
-async def teach_one(bridge: str, rasa_url: str, redis_url: str, teach_prefix: str, editor: Socket,
+async def teach_one(bridge: str, rasa_url: str, redis_url: str, teach_prefix: str, editor: Client,
                     intent: Dict[str, Any]) -> Dict[str, Any]:
     item_ids = await seed_inbox(redis_url, teach_prefix, intent["examples"])
     started = time.monotonic()
-    labelled = await editor.send("new_intent", {"item_ids": item_ids, "name": intent["name"],
-                                                "answer": intent["answer"]})
-    await editor.until(lambda e: e["type"] == "ack" and e["id"] == labelled)
-    at = {"labelled": time.monotonic()}
-    training = await editor.send("train", {"deploy": True})
-    await editor.until(lambda e: e["type"] == "ack" and e["id"] == training)
+    labelled = await request(editor, "new_intent", {"item_ids": item_ids, "name": intent["name"],
+                                                    "answer": intent["answer"]})
+    _, at_labelled = await until(editor, lambda e: e["type"] == "ack" and e["id"] == labelled, "new_intent ack")
+    at = {"labelled": at_labelled}
+    training = await request(editor, "train", {"deploy": True})
+    await until(editor, lambda e: e["type"] == "ack" and e["id"] == training, "train ack")
     while True:
-        push = await editor.until(lambda e: e["type"] == "job" and e["data"]["job"])
+        push, pushed_at = await until(editor, lambda e: e["type"] == "job" and bool(e["data"]["job"]), "job push")
         job = push["data"]["job"]
-        at.setdefault(job["state"], push["_at"])
+        at.setdefault(job["state"], pushed_at)
         if job["state"] in ("done", "refused", "failed"):
             break
     if job["state"] != "done":
@@ -205,14 +190,12 @@ async def new_intents(count: int) -> List[Dict[str, Any]]:
         stack.add_agent("editor", "--roles", "content")
         project = copy_project(Path(scratch) / "project")
         with running_worker(stack.redis.url, teach_prefix, project, stack.action_server_url, "bench-worker"):
-            token = requests.post(f"http://{bridge}/api/agents/login",
-                                  json={"name": "editor", "password": AGENT_PASSWORD}, timeout=10).json()["token"]
-            editor = Socket(await connect(f"ws://{bridge}/ws/content?token={token}"))
+            editor = await Client.agent(bridge, "editor", endpoint="content")
             try:
                 return [await teach_one(bridge, stack.rasa_url, stack.redis.url, teach_prefix, editor, intent)
                         for intent in NEW_INTENTS[:count]]
             finally:
-                await editor.ws.close()
+                await editor.close()
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -1,7 +1,7 @@
 """Bot answer latency against conversation length: is turn 200 as fast as turn 10?
 
     python -m bench.turns                          # 5 conversations of 216 turns per path
-    python -m bench.turns --turns 60 --conversations 1 --late 50   # a quick look
+    python -m bench.turns --turns 30 --conversations 1    # a quick look (late turn: 25)
 
 One customer talks to the bot for ``--turns`` turns, one message at a time
 (each sent once the previous answer is in), straight to Rasa's REST channel
@@ -16,7 +16,8 @@ so that each turn finds its text in the sentence encoder's cache (the
 script's texts repeat; real customers' do not): early and late turns do the
 same NLU work, and what grows is what the conversation's length costs.
 
-The script is an ordinary long chat that must stay with the bot: every fourth
+The script is an ordinary long chat that must stay with the bot
+(tests/chats.py, which the fault drills' bot customers play too): every fourth
 message is a support question (each of the 25 FAQ topics twice, in two
 wordings a hundred turns apart, plus greetings and "are you a bot?"), the
 others are thanks and goodbyes, so no stuck trigger fires (docs/stuck-
@@ -38,68 +39,22 @@ import argparse
 import asyncio
 import time
 import uuid
-from itertools import cycle
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List
 
 import aiohttp
 
 from bench.common import latency_summary, markdown_table, percentile, write_result
 from bench.stack import running_stack
 from bot.stuck.conversation import EARLIER_SLOT
+from handoff.machine import handoff_in
+from tests.chats import LONG_CHAT
 from tests.handoff.conftest import Client
 from tests.servers import RASA_API_TOKEN
 
 __all__ = ["SCRIPT", "main"]
 
-# Two wordings per FAQ topic (each classified as its topic by the shipped model).
-QUESTIONS: Dict[str, Tuple[str, str]] = {
-    "card_arrival": ("when will my new card arrive?", "how long does card delivery take?"),
-    "verify_identity": ("why do you need to check my ID?", "which documents prove who I am?"),
-    "update_personal_details": ("how can I change my home address?", "I got a new phone number, how do I update it?"),
-    "close_account": ("how do I close my account?", "I want to shut down my account"),
-    "supported_countries_currencies": ("which countries can I open an account in?",
-                                       "which countries do you operate in?"),
-    "payment_deferral": ("can I pause my loan repayments?", "is there a payment holiday for my loan?"),
-    "contact_and_hours": ("when is customer support open?", "what are your opening hours?"),
-    "activate_card": ("how do I activate my new card?", "my card arrived, how do I start using it?"),
-    "lost_or_stolen_card": ("I lost my card", "how do I freeze my card?"),
-    "card_not_working": ("my card was declined at the shop", "why doesn't my card work for online payments?"),
-    "card_swallowed": ("the ATM kept my card", "the cash machine swallowed my card"),
-    "change_pin": ("how can I change my PIN?", "I forgot my PIN"),
-    "password_reset": ("I forgot my password", "I can't log in to the app"),
-    "order_card": ("how do I order a new card?", "can I get a spare card?"),
-    "mobile_payments": ("how do I add my card to Apple Pay?", "can I set up Google Pay?"),
-    "transfer_not_received": ("my transfer hasn't arrived", "how long does a bank transfer take?"),
-    "cancel_transfer": ("how do I cancel a transfer?", "I sent money to the wrong person"),
-    "refund_not_showing": ("how long do refunds take?", "the shop refunded me but I can't see it"),
-    "unrecognised_transaction": ("there's a payment I don't recognise", "I didn't make this card payment"),
-    "charged_twice": ("I've been charged twice", "the same payment was taken two times"),
-    "fees": ("what fees do you charge?", "is there a fee for bank transfers?"),
-    "exchange_rate": ("what exchange rate do you use?", "how do I exchange currency in the app?"),
-    "top_up": ("how do I top up my account?", "how can I add money to my account?"),
-    "cash_withdrawal_problem": ("the ATM gave me the wrong amount", "I didn't get my money from the cash machine"),
-    "receiving_money": ("where do I find my IBAN?", "how can I receive money from abroad?"),
-}
-# Polite closings never count as the bot repeating itself, and reset no_resolution.
-CLOSINGS = ("thanks", "thank you", "cheers", "great, thanks", "many thanks", "thanks a lot", "thank you so much",
-            "much appreciated", "perfect, thank you", "ok thanks", "bye", "see you later", "have a nice day")
-
-
-def _script() -> List[str]:
-    """Every fourth message a question (greetings and "are you a bot?" at most twice, like each topic)."""
-    wordings = list(zip(*QUESTIONS.values()))
-    questions = ["hi", *wordings[0], "are you a bot?", "hello there", *wordings[1], "am I talking to a robot?"]
-    closings = cycle(CLOSINGS)
-    return [message for question in questions for message in (question, next(closings), next(closings),
-                                                               next(closings))]
-
-
-SCRIPT: List[str] = _script()
+SCRIPT: List[str] = LONG_CHAT  # stays with the bot for all its turns (tests/chats.py)
 BLOCK = 25
-
-
-def handoff_in(replies: Sequence[Dict[str, Any]]) -> bool:
-    return any("handoff" in (reply.get("custom") or {}) for reply in replies)
 
 
 class ConversationHandedOff(RuntimeError):
@@ -118,7 +73,7 @@ async def rest_conversation(rasa_url: str, turns: int) -> List[float]:
                 response.raise_for_status()
                 replies = await response.json()
             latencies.append((time.perf_counter() - started) * 1000)
-            if not replies or handoff_in(replies):
+            if not replies or handoff_in(tuple(replies)) is not None:
                 raise ConversationHandedOff(f"REST turn {number} ({text!r}): {replies}")
     return latencies
 
@@ -138,7 +93,7 @@ async def bridge_conversation(address: str, turns: int) -> List[float]:
             await customer.acknowledged(key)  # every answer of this turn is in
             statuses = [envelope["data"]["state"] for envelope in customer.received if envelope["type"] == "status"]
             answers = [answer["data"]["data"], *(envelope["data"]["data"] for envelope in customer.messages("bot"))]
-            if handoff_in(answers) or any(state != "bot" for state in statuses):
+            if handoff_in(tuple(answers)) is not None or any(state != "bot" for state in statuses):
                 raise ConversationHandedOff(f"bridge turn {number} ({text!r}): states {statuses}")
             customer.received.clear()
     finally:
@@ -201,10 +156,12 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=len(SCRIPT), help=f"turns per conversation (at most {len(SCRIPT)})")
     parser.add_argument("--conversations", type=int, default=5, help="conversations per path, one after another")
     parser.add_argument("--early", type=int, default=10, help="the early turn compared")
-    parser.add_argument("--late", type=int, default=200, help="the late turn compared")
+    parser.add_argument("--late", type=int, help="the late turn compared (default 200, or the last a window allows)")
     parser.add_argument("--window", type=int, default=5, help="turns either side of early and late pooled")
     parser.add_argument("--paths", nargs="+", choices=["rest", "bridge"], default=["rest", "bridge"])
     arguments = parser.parse_args()
+    if arguments.late is None:
+        arguments.late = min(200, arguments.turns - arguments.window)
     if not arguments.window < arguments.early < arguments.late <= arguments.turns - arguments.window:
         parser.error("need window < early < late <= turns - window")
     if arguments.turns > len(SCRIPT):
