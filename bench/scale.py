@@ -14,10 +14,11 @@ RSS before any connection, and the connect time (connect to the first ``status``
 step's new customers. Then, with every connection open, the ``--active`` customers send a
 message every ``--interval`` seconds (random phases) for ``--seconds``, relayed to their
 agents, while the others stay idle: customer -> agent latency (send to the agent's socket
-receiving it) and the bridge's CPU. Last, every socket closes: open connections (/metrics),
-pub/sub channels and RSS after closing show what, if anything, stays behind; then as many idle
-customers connect again and leave again (Python keeps freed memory for reuse, so a leak shows
-as RSS growing on the second round).
+receiving it) and the bridge's CPU. Last, every socket closes, and as many idle customers
+connect and leave again (``--rounds``): open connections (/metrics) and pub/sub channels after
+each round show what, if anything, stays behind. RSS does not fall back (Python keeps freed
+memory for reuse) and may grow for a round or two (closed sockets' objects wait for a full
+collection); a leak grows it at every round.
 
 The clients run in ``--workers`` processes of their own and, like browsers, send no pings
 (the bridge pings every socket). Targets (2 cores): 10,000 idle customers under 1 GB RSS of
@@ -43,6 +44,7 @@ __all__ = ["main"]
 TARGET_CONNECTIONS, TARGET_RSS_MB, TARGET_P99_MS = 10_000, 1024, 50.0
 STEP_COLUMNS = ["customers", "agents", "bridge_rss_mb", "kb_per_customer", "redis_mb", "connect_p50_ms",
                 "connect_p99_ms", "connects_per_s", "open_connections"]
+ROUND_COLUMNS = ["round", "open_rss_mb", "closed_rss_mb", "open_connections", "channels", "redis_mb"]
 ACTIVE_COLUMNS = ["customers", "active", "msg_s", "p50_ms", "p99_ms", "max_ms", "undelivered", "events",
                   "bridge_cpu_%", "bridge_wait_%", "bridge_rss_mb"]
 
@@ -84,9 +86,12 @@ def open_idle(stack: Stack, generator: LoadGenerator, count: int, concurrency: i
 
 
 def close_everything(stack: Stack, generator: LoadGenerator, concurrency: int) -> Dict[str, Any]:
+    """Every socket closes; what the bridge and Redis hold afterwards."""
     generator.call("close_all", [{"concurrency": concurrency}] * len(generator.processes))
     time.sleep(5)  # the bridge notices every close and cleans up
-    return snapshot(stack, 0.0, 0)
+    after = snapshot(stack, 0.0, 0)
+    return {"closed_rss_mb": after["bridge_rss_mb"], "open_connections": after["open_connections"],
+            "channels": after["channels"], "redis_mb": after["redis_mb"]}
 
 
 def active_phase(stack: Stack, generator: LoadGenerator, interval: float, seconds: float,
@@ -114,6 +119,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--chats-per-agent", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2, help="load generator processes")
     parser.add_argument("--concurrency", type=int, default=50, help="connections each worker opens at once")
+    parser.add_argument("--rounds", type=int, default=3, help="times the customers connect and all leave")
     parser.add_argument("--quick", action="store_true", help="200 and 500 customers, 100 active for 10 s")
     args = parser.parse_args(argv)
     if args.quick:
@@ -147,22 +153,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                   **active_phase(stack, generator, args.interval, args.seconds, args.warmup)}
         print(markdown_table([active], ACTIVE_COLUMNS).splitlines()[-1], flush=True)
 
-        closed = [close_everything(stack, generator, args.concurrency)]
-        # Python keeps freed memory for reuse: a leak shows as RSS growing again with the same connections.
-        open_idle(stack, generator, customers, args.concurrency)
-        reopened_mb = process_rss_mb(bridge.process.pid) if bridge.process else 0.0
-        closed.append(close_everything(stack, generator, args.concurrency))
+        rounds = [{"round": 1, "open_rss_mb": step_rows[-1]["bridge_rss_mb"],
+                   **close_everything(stack, generator, args.concurrency)}]
+        for number in range(2, args.rounds + 1):
+            open_idle(stack, generator, customers, args.concurrency)
+            reopened = process_rss_mb(bridge.process.pid) if bridge.process else 0.0
+            rounds.append({"round": number, "open_rss_mb": reopened,
+                           **close_everything(stack, generator, args.concurrency)})
 
     print("\nConnections (the first step's customers are the ones later active; agents are extra sockets):")
     print(markdown_table(step_rows, STEP_COLUMNS))
     print(f"\nActive: {args.active} customers, a message every {args.interval:g} s, the others idle:")
     print(markdown_table([active], ACTIVE_COLUMNS))
-    print(f"\nAfter closing every socket: {closed[0]['open_connections']} open connections, "
-          f"{closed[0]['channels']} pub/sub channels (before any: {baseline['channels']}), bridge RSS "
-          f"{closed[0]['bridge_rss_mb']:.0f} MB (before any: {baseline['bridge_rss_mb']:.0f} MB, "
-          f"with {customers}: {step_rows[-1]['bridge_rss_mb']:.0f} MB). {customers} idle customers again: "
-          f"{reopened_mb:.0f} MB; after closing them: {closed[1]['open_connections']} open connections, "
-          f"{closed[1]['channels']} channels, {closed[1]['bridge_rss_mb']:.0f} MB")
+    print(f"\n{customers} customers open, then all closed, {args.rounds} times (the first time with the agents and"
+          f" the active customers, then idle customers only); before any: {baseline['bridge_rss_mb']:.0f} MB,"
+          f" {baseline['channels']} pub/sub channels:")
+    print(markdown_table(rounds, ROUND_COLUMNS))
     at_target = next((row for row in step_rows if row["customers"] == TARGET_CONNECTIONS), None)
     if at_target:
         print(f"{TARGET_CONNECTIONS} customers: {at_target['bridge_rss_mb']:.0f} MB RSS "
@@ -172,9 +178,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               f"(target <= {TARGET_P99_MS:.0f} ms)")
     path = write_result("scale", {
         "settings": {key: getattr(args, key) for key in ("active", "interval", "seconds", "warmup",
-                                                          "chats_per_agent", "workers", "concurrency")},
-        "steps": step_rows, "active": active, "after_closing": closed[0], "reopened_rss_mb": reopened_mb,
-        "after_closing_again": closed[1],
+                                                          "chats_per_agent", "workers", "concurrency", "rounds")},
+        "steps": step_rows, "active": active, "rounds": rounds,
         "targets": {"rss_mb_at_10000": at_target["bridge_rss_mb"] if at_target else None,
                     "rss_target_mb": TARGET_RSS_MB, "active_p99_ms": active.get("p99_ms"),
                     "p99_target_ms": TARGET_P99_MS},
