@@ -193,7 +193,7 @@ class Bridge:
         answered). A process killed mid-routing stops renewing its lease; the
         next retry takes it over within ROUTING_LEASE_SECONDS and finishes the
         turn from the bot's answer if it was stored, or asks the bot if not
-        (if Rasa had answered but nothing was stored, Rasa sees the message twice).
+        (Rasa answers a message it has handled from its tracker: bot/channels.py).
         """
         data = {"payload": payload} if payload else None
         message_id, added, said_in = await self.append(conversation_id, "customer", f"customer:{key}", text, data)
@@ -253,7 +253,7 @@ class Bridge:
 
     async def _ask_bot(self, conversation_id: str, message_id: str, text: str) -> None:
         try:
-            replies = await self._rasa_reply(conversation_id, text)
+            replies = await self._rasa_reply(conversation_id, message_id, text)
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
             logger.warning("Rasa did not answer for %s: %r", conversation_id, error)
             await self.append(
@@ -276,11 +276,12 @@ class Bridge:
         group = group_for(payload.get("topic"), payload.get("reason"), self.settings.skill_groups)
         await self.transition(conversation_id, BotAnswered(tuple(replies), group))
 
-    async def _rasa_reply(self, conversation_id: str, text: str) -> List[Dict[str, Any]]:
+    async def _rasa_reply(self, conversation_id: str, message_id: str, text: str) -> List[Dict[str, Any]]:
         timeout = aiohttp.ClientTimeout(total=self.settings.rasa_timeout_seconds)
         async with self._http.post(
             f"{self.settings.rasa_url}/webhooks/rest/webhook",
-            json={"sender": conversation_id, "message": text},
+            # The message's id makes a retry safe: Rasa answers a message it has seen from its tracker.
+            json={"sender": conversation_id, "message": text, "metadata": {"message_id": message_id}},
             timeout=timeout,
         ) as response:
             response.raise_for_status()

@@ -187,3 +187,22 @@ def test_the_readme_trigger_examples_hand_over_on_their_last_message(rasa_url, s
     [handoff] = handoffs(say(rasa_url, sender, messages[-1]))
 
     assert handoff["reason"] in reasons
+
+
+def test_a_retried_message_is_answered_again_not_handled_twice(rasa_url, sender):
+    """The bridge sends each message with its id; a retry (its process died mid-answer) gets the same answer."""
+    def send(text: str, message_id: str) -> List[Dict[str, Any]]:
+        reply = requests.post(f"{rasa_url}/webhooks/rest/webhook", timeout=30,
+                              json={"sender": sender, "message": text, "metadata": {"message_id": message_id}})
+        reply.raise_for_status()
+        return reply.json()
+
+    first = send("my card hasn't arrived yet", "m-1")
+    assert len(first) == 2 and "Did that answer your question?" in texts(first)
+    assert send("my card hasn't arrived yet", "m-1") == first
+    assert texts(send("thanks", "m-2"))
+    assert send("my card hasn't arrived yet", "m-1") == first, "an older message is answered as it was"
+    tracker = requests.get(f"{rasa_url}/conversations/{sender}/tracker", params={"token": RASA_API_TOKEN},
+                           timeout=10).json()
+    said = [event["text"] for event in tracker["events"] if event["event"] == "user"]
+    assert said == ["my card hasn't arrived yet", "thanks"], "each message handled once"

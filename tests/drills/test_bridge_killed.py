@@ -74,13 +74,12 @@ async def kill_drill(name: str, redis_url: str, rasa_url: str, prefix: str, brid
                              for server_id, key in zip(log.ids, log.keys))
         result = tally.result(name, lost_places, slowest_recovery(waits),
                               f"{len(on_victim)} clients were on the killed process, {in_flight} sends in flight, "
-                              f"{cut.name}'s bot turn cut (finished once its routing lease ran out; Rasa saw "
+                              f"{cut.name}'s bot turn cut (finished by the retry; Rasa saw "
                               f"{rasa_saw} of its messages, {routed_to_rasa} answered); {recovery_note(waits)}; "
                               f"{sum(c.connections for c in crowd.clients)} connections in all")
         drill_report.add(result)
-        # The turn cut by the kill is finished once, and the customer stays with the bot. If Rasa had answered
-        # but the answer was not stored when the process died, the retry asks Rasa again: a question asked
-        # twice is stuck detection's customer_repeating, and the bot hands the customer over.
+        # The turn cut by the kill is finished once, and the customer stays with the bot: the retry finds the
+        # stored answer, or asks Rasa, which answers a message it has handled from its tracker (bot/channels.py).
         assert tally.told[cut.name].get("state") == "bot", (
             f"{cut.name}, whose turn was cut, is still with the bot (Rasa saw {rasa_saw} of its messages, the "
             f"bridge stored answers to {routed_to_rasa}): {tally.told[cut.name]}")

@@ -1,0 +1,92 @@
+"""Rasa's REST channel, made safe to retry: the bridge sends each customer
+message with its id (``metadata.message_id``); a message Rasa has handled
+already is answered again from the tracker instead of being handled twice.
+
+Why: a bridge process killed while Rasa answers leaves the customer's retry to
+another process, which asks again. Handled twice, the question would count as
+the customer repeating themselves (stuck detection) and the answer could
+differ. Rasa's lock store serialises a conversation, so a retry that arrives
+while the first attempt is still being handled waits for it, then finds it.
+
+credentials.yml::
+
+    bot.channels.RetrySafeRestInput:
+"""
+
+from __future__ import annotations
+
+import logging
+from asyncio import CancelledError
+from typing import Any, Awaitable, Callable, Optional, Text
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+from rasa.shared.core.events import BotUttered, UserUttered
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+__all__ = ["RetrySafeRestInput"]
+
+logger = logging.getLogger(__name__)
+
+# How often a retry looks whether the first attempt has let go of the conversation's lock.
+LOCK_POLL_SECONDS = 0.05
+
+
+class RetrySafeRestInput(RestInput):
+    """POST /webhooks/rest/webhook ``{"sender", "message", "metadata": {"message_id"}?}``, as Rasa's."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "rest"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            sender_id = await self._extract_sender(request)
+            metadata = self.get_metadata(request)
+            message_id = metadata.get("message_id") if isinstance(metadata, dict) else None
+            collector = CollectingOutputChannel()
+            if isinstance(message_id, str) and await answered_before(request.app.ctx.agent, sender_id, message_id,
+                                                                     collector):
+                return response.json(collector.messages)
+            try:
+                await on_new_message(UserMessage(self._extract_message(request), collector, sender_id,
+                                                 input_channel=self._extract_input_channel(request),
+                                                 metadata=metadata))
+            except CancelledError:
+                logger.error("Rasa's handling of a message from %s was cancelled", sender_id)
+            except Exception:  # noqa: BLE001 - as Rasa's own channel: the caller gets what was said so far
+                logger.exception("handling a message from %s failed", sender_id)
+            return response.json(collector.messages)
+
+        return webhook
+
+
+async def answered_before(agent: Any, sender_id: Text, message_id: Text, collector: CollectingOutputChannel) -> bool:
+    """Puts the bot's answer to the message with this id in ``collector``; False if it is new."""
+    async with agent.lock_store.lock(sender_id, wait_time_in_seconds=LOCK_POLL_SECONDS):
+        tracker = await agent.tracker_store.retrieve(sender_id)
+    if tracker is None:
+        return False
+    events = list(tracker.events)
+    asked: Optional[int] = next((index for index in range(len(events) - 1, -1, -1)
+                                 if isinstance(events[index], UserUttered)
+                                 and (events[index].metadata or {}).get("message_id") == message_id), None)
+    if asked is None:
+        return False
+    for event in events[asked + 1:]:
+        if isinstance(event, UserUttered):
+            break
+        if isinstance(event, BotUttered):
+            await collector.send_response(sender_id, {"text": event.text, **{
+                key: value for key, value in (event.data or {}).items() if value}})
+    logger.info("message %s from %s was handled before: answered again from the tracker", message_id, sender_id)
+    return True
