@@ -204,16 +204,15 @@ class CustomerConnection(Connection):
 
     async def _hello(self, envelope: Envelope) -> None:
         data = envelope.data
-        conversation_id, token = data.get("conversation_id"), data.get("token")
+        conversation_id, token, last_seen = data.get("conversation_id"), data.get("token"), data.get("last_seen")
+        if last_seen is not None and not _is_server_id(last_seen):  # before anything is created
+            raise MalformedMessage("'last_seen' must be the id of a message from the server")
         if conversation_id or token:
             if not (isinstance(conversation_id, str) and isinstance(token, str)
                     and await self.bridge.store.token_matches(conversation_id, token)):
                 raise InvalidToken("unknown conversation or wrong token; start a new one without them")
         else:
             conversation_id, token = await self.bridge.start_conversation()
-        last_seen = data.get("last_seen")
-        if last_seen is not None and not _is_server_id(last_seen):
-            raise MalformedMessage("'last_seen' must be the id of a message from the server")
         self.conversation_id = conversation_id
         self.last_sent[conversation_id] = last_seen
         await self.send(Envelope("welcome", envelope.id, {"conversation_id": conversation_id, "token": token}))

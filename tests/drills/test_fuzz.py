@@ -639,10 +639,10 @@ def test_hello_starts_or_resumes_or_is_refused_and_the_socket_goes_on(world: Wor
     last_seen = data.get("last_seen")
     if expectation.code:
         expected = expectation.code
+    elif last_seen is not None and not (isinstance(last_seen, str) and _server_id(last_seen)):
+        expected = "malformed"  # checked first: nothing is created for a hello that is refused
     elif resumes and not genuine:
         expected = "invalid_token"
-    elif last_seen is not None and not (isinstance(last_seen, str) and _server_id(last_seen)):
-        expected = "malformed"
     else:
         expected = "welcome"
     client = world.run(world.socket("customer"))

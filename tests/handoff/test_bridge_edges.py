@@ -7,6 +7,7 @@ import json
 
 import requests
 import websockets
+from redis.asyncio import Redis
 
 from tests.handoff.conftest import Client, claimed, queued_customer
 from tests.servers import running_bridge
@@ -222,7 +223,7 @@ def test_a_waiting_customer_can_describe_the_problem_without_losing_the_place(br
     asyncio.run(scenario())
 
 
-def test_hello_twice_and_a_bad_last_seen_are_refused(bridge):
+def test_hello_twice_and_a_bad_last_seen_are_refused(bridge, redis_url, bridge_prefix):
     async def scenario() -> None:
         customer = await Client.customer(bridge)
         await customer.send("hello", {}, id="again")
@@ -231,6 +232,13 @@ def test_hello_twice_and_a_bad_last_seen_are_refused(bridge):
         await other.send("hello", {"conversation_id": customer.conversation_id, "token": customer.token,
                                    "last_seen": "not-an-id"}, id="h")
         assert (await other.expect("error"))["data"]["code"] == "malformed"
+        # A new conversation with a bad last_seen is refused before anything is created for it.
+        redis = Redis.from_url(redis_url)
+        conversations = len([key async for key in redis.scan_iter(f"{bridge_prefix}:conv:*")])
+        await other.send("hello", {"last_seen": "1-2-3"}, id="h2")
+        assert (await other.expect("error"))["data"]["code"] == "malformed"
+        assert len([key async for key in redis.scan_iter(f"{bridge_prefix}:conv:*")]) == conversations
+        await redis.close()
         await customer.close()
         await other.close()
 
