@@ -310,6 +310,8 @@ class AgentConnection(Connection):
         self.canned = canned
         self.connection_id = secrets.token_hex(8)
         self._heartbeat: Optional["asyncio.Task[None]"] = None
+        # Requests run concurrently: a resent claim still attaching must not miss the close that follows it.
+        self._attaching = asyncio.Lock()
 
     async def start(self) -> None:
         await self.bridge.store.mark_online(self.agent, self.connection_id, PRESENCE_TTL_MS)
@@ -359,6 +361,10 @@ class AgentConnection(Connection):
         await self.attach(str(payload["assigned"]))
 
     async def attach(self, conversation_id: str) -> None:
+        async with self._attaching:
+            await self._attach(conversation_id)
+
+    async def _attach(self, conversation_id: str) -> None:
         conversation = await self.bridge.require_serving(self.agent, conversation_id)
         await self.send(Envelope("conversation", None, {
             "conversation_id": conversation_id, "state": conversation.state.value,
@@ -382,12 +388,13 @@ class AgentConnection(Connection):
         await self.deliver(conversation_id)
 
     async def detach(self, conversation_id: str) -> None:
-        channel = self.bridge.store.live_channel(conversation_id)
-        if channel not in self._subscriptions:
-            return  # released already (its own action and the state change both say so)
-        await self.unwatch(channel)
-        self.last_sent.pop(conversation_id, None)
-        await self.send(Envelope("released", None, {"conversation_id": conversation_id}))
+        async with self._attaching:
+            channel = self.bridge.store.live_channel(conversation_id)
+            if channel not in self._subscriptions:
+                return  # released already (its own action and the state change both say so)
+            await self.unwatch(channel)
+            self.last_sent.pop(conversation_id, None)
+            await self.send(Envelope("released", None, {"conversation_id": conversation_id}))
 
     async def queue(self, envelope: Envelope) -> None:
         await self.send(Envelope("queue", envelope.id, {"items": await self.bridge.queue_view(self.agent)}))
