@@ -93,12 +93,13 @@ class Endpoint:
     """One websocket client that reconnects on its own; subclasses speak the customer or agent side.
 
     ``addresses`` are the bridge processes it may reach, as behind a load
-    balancer: a failed connection attempt goes to the next one.
+    balancer: it goes to ``addresses[first]`` and a failed connection
+    attempt goes to the next one.
     """
 
     path = ""
 
-    def __init__(self, name: str, addresses: Sequence[str], ledger: Ledger) -> None:
+    def __init__(self, name: str, addresses: Sequence[str], ledger: Ledger, first: int = 0) -> None:
         self.name = name
         self.addresses = list(addresses)
         self.ledger = ledger
@@ -109,7 +110,7 @@ class Endpoint:
         self.ready = asyncio.Event()
         self.ready_since = float("inf")  # when the current connection got ready
         self._ws: Optional[Any] = None
-        self._address_index = random.randrange(len(self.addresses))
+        self._address_index = first
         self._online = asyncio.Event()  # cleared while the drill holds the client offline
         self._online.set()
         self._closed = False
@@ -311,8 +312,8 @@ class DrillCustomer(Endpoint):
 
     path = "/ws/customer"
 
-    def __init__(self, name: str, addresses: Sequence[str], ledger: Ledger) -> None:
-        super().__init__(name, addresses, ledger)
+    def __init__(self, name: str, addresses: Sequence[str], ledger: Ledger, first: int = 0) -> None:
+        super().__init__(name, addresses, ledger, first)
         self.conversation_id = ""
         self.token = ""
         self.last_seen: Optional[str] = None
@@ -396,8 +397,8 @@ class DrillAgent(Endpoint):
 
     path = "/ws/agent"
 
-    def __init__(self, name: str, addresses: Sequence[str], ledger: Ledger) -> None:
-        super().__init__(name, addresses, ledger)
+    def __init__(self, name: str, addresses: Sequence[str], ledger: Ledger, first: int = 0) -> None:
+        super().__init__(name, addresses, ledger, first)
         self.token = ""
         self.serving: Set[str] = set()
         self.queue: List[str] = []  # the latest queue push, oldest first

@@ -52,7 +52,8 @@ class Crowd:
     """``bot`` customers talking to the bot, ``waiting`` ones queued in a known order, and
     ``served`` ones each claimed by one of ``agents`` (agent names, accounts made already).
 
-    Every client reaches one of ``addresses`` (bridge processes behind a load balancer).
+    Every client reaches one of ``addresses`` (bridge processes behind a load balancer that
+    spreads them in turn, so each kind of client is on every process).
     ``pace`` is the mean pause between one person's messages, in seconds.
     """
 
@@ -61,10 +62,10 @@ class Crowd:
         self.addresses = list(addresses)
         self.ledger = Ledger()
         self.pace = pace
-        self.agents = [DrillAgent(name, self.addresses, self.ledger) for name in agents]
-        self.bot = [DrillCustomer(f"bot-{n}", self.addresses, self.ledger) for n in range(bot)]
-        self.waiting = [DrillCustomer(f"waiting-{n}", self.addresses, self.ledger) for n in range(waiting)]
-        self.served = [DrillCustomer(f"served-{n}", self.addresses, self.ledger) for n in range(served)]
+        self.agents = [DrillAgent(name, self.addresses, self.ledger, n) for n, name in enumerate(agents)]
+        self.bot = [DrillCustomer(f"bot-{n}", self.addresses, self.ledger, n) for n in range(bot)]
+        self.waiting = [DrillCustomer(f"waiting-{n}", self.addresses, self.ledger, n) for n in range(waiting)]
+        self.served = [DrillCustomer(f"served-{n}", self.addresses, self.ledger, n) for n in range(served)]
         self.agent_of: Dict[str, DrillAgent] = {}  # served customer's name -> their agent
         self.queued_before: List[str] = []  # the queue, front first, once everyone is in place
         self._stop = asyncio.Event()
@@ -108,7 +109,7 @@ class Crowd:
 
     async def arrive(self) -> DrillCustomer:
         """A new customer who starts talking to the bot now, whatever state the system is in."""
-        customer = DrillCustomer(f"bot-{len(self.bot)}", self.addresses, self.ledger)
+        customer = DrillCustomer(f"bot-{len(self.bot)}", self.addresses, self.ledger, len(self.bot))
         self.bot.append(customer)
         await customer.start(timeout=None)
         self._traffic.append(asyncio.create_task(self._chat_with_bot(customer), name=customer.name))
