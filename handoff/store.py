@@ -40,7 +40,7 @@ from redis.asyncio import Redis
 from handoff.exceptions import AgentAtLimit, ConversationNotFound, InvalidTransition
 from handoff.machine import Conversation, State
 
-__all__ = ["Appended", "Routing", "Store", "StoredMessage"]
+__all__ = ["Appended", "Routing", "Store", "StoredMessage", "Waiting"]
 
 StoredMessage = Dict[str, Any]
 # Ratings and left requests kept (the newest); older ones are for an export, not Redis.
@@ -59,7 +59,7 @@ if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'agent') ~= ARGV[4] then return
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
 local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 8))
 redis.call('HSET', KEYS[2], ARGV[1], id)
-if ARGV[7] == '1' and (state == 'queued' or state == 'agent') then redis.call('HSET', KEYS[2], 'routed:' .. id, '1') end
+if ARGV[7] == '1' and (state == 'queued' or state == 'agent') then redis.call('HSET', KEYS[2], 'routed:' .. id, 'done') end
 for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
 local after = last and ('"' .. last[1] .. '"') or 'null'
 redis.call('PUBLISH', ARGV[5], '{"message": "' .. id .. '", "after": ' .. after .. ', "entry": ' .. ARGV[6] .. '}')
@@ -100,7 +100,7 @@ local value = redis.call('HGET', KEYS[1], ARGV[1])
 """
 # Returns 1 taken, 2 taken over from a holder whose lease ran out, 0 routed already, -1 held.
 _TAKE_ROUTING = _LEASE_NOW + """
-if value == 'done' or value == '1' then return 0 end
+if value == 'done' then return 0 end
 local taken = 1
 if value then
   local expiry = tonumber(string.match(value, '^lease:(%d+):'))
