@@ -37,7 +37,7 @@ from handoff.exceptions import (
     AuthError, ConversationNotFound, Forbidden, HandoffError, InvalidToken, MalformedMessage, ProtocolError,
     RateLimited, StateError, TeachingFailed, UnknownMessageType,
 )
-from handoff.protocol import Envelope, error_envelope, frame_id, parse_envelope
+from handoff.protocol import Envelope, error_envelope, frame_id, parse_envelope, valid_unicode
 from handoff.service import PRESENCE_TTL_MS, Bridge
 from handoff.settings import Settings
 
@@ -778,7 +778,7 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         except InvalidUsage:  # not JSON
             body = None
         name, password = (body.get("name"), body.get("password")) if isinstance(body, dict) else (None, None)
-        if not isinstance(name, str) or not isinstance(password, str) or not _valid_unicode(name + password):
+        if not isinstance(name, str) or not isinstance(password, str) or not valid_unicode(name + password):
             return http_error(400, "malformed", "send {name, password}")
         try:
             await bridge_of(request).agents.check(name, password)
@@ -893,15 +893,6 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
 def http_error(status: int, code: str, message: str, headers: Optional[Dict[str, str]] = None) -> HTTPResponse:
     """Every HTTP error is ``{"error": {"code", "message"}}`` (docs/bridge-protocol.md)."""
     return response.json({"error": {"code": code, "message": message}}, status=status, headers=headers)
-
-
-def _valid_unicode(text: str) -> bool:
-    """False for lone surrogates: JSON can carry them (``"\\ud800"``), UTF-8 (so Redis, scrypt) cannot."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 HTTP_ERROR_CODES = {400: "malformed", 401: "invalid_token", 404: "not_found", 405: "method_not_allowed",

@@ -14,7 +14,7 @@ from typing import Any, Dict, Optional
 
 from handoff.exceptions import HandoffError, MalformedMessage, MessageTooLarge
 
-__all__ = ["Envelope", "error_envelope", "frame_id", "parse_envelope"]
+__all__ = ["Envelope", "error_envelope", "frame_id", "parse_envelope", "valid_unicode"]
 
 MAX_ID_LENGTH = 100
 MAX_TYPE_LENGTH = 40
@@ -80,10 +80,9 @@ def _decode(raw: "str | bytes") -> Any:
     sent on (UTF-8 has no such thing)."""
     try:
         value = json.loads(raw, parse_constant=_not_a_number)
-        if isinstance(raw, bytes) or "\\u" in raw:  # only escapes (or other encodings) make lone surrogates
-            json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise MalformedMessage("text must be valid Unicode (no lone surrogates)") from None
+        # Only escapes (or other encodings) make lone surrogates.
+        if (isinstance(raw, bytes) or "\\u" in raw) and not valid_unicode(json.dumps(value, ensure_ascii=False)):
+            raise MalformedMessage("text must be valid Unicode (no lone surrogates)")
     except RecursionError:
         raise MalformedMessage(f"nested more than {MAX_NESTING} deep") from None
     except ValueError as error:
@@ -92,6 +91,15 @@ def _decode(raw: "str | bytes") -> Any:
     if brackets > MAX_NESTING and _nesting(value) > MAX_NESTING:
         raise MalformedMessage(f"nested more than {MAX_NESTING} deep")
     return value
+
+
+def valid_unicode(text: str) -> bool:
+    """False for lone surrogates: JSON can carry them (``"\\ud800"``), UTF-8 (so Redis, a browser) cannot."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _not_a_number(name: str) -> Any:
