@@ -1,6 +1,8 @@
 """Rasa's REST channel, made safe to retry: the bridge sends each customer
-message with its id (``metadata.message_id``); a message Rasa has handled
-already is answered again from the tracker instead of being handled twice.
+message with its id (``metadata.message_id``, kept in the tracker), and a retry
+with ``metadata.retry`` too; a retried message Rasa has handled already is
+answered again from the tracker instead of being handled twice. Only retries
+are looked up: an ordinary message costs what it costs on Rasa's own channel.
 
 Why: a bridge process killed while Rasa answers leaves the customer's retry to
 another process, which asks again. Handled twice, the question would count as
@@ -35,7 +37,7 @@ LOCK_POLL_SECONDS = 0.05
 
 
 class RetrySafeRestInput(RestInput):
-    """POST /webhooks/rest/webhook ``{"sender", "message", "metadata": {"message_id"}?}``, as Rasa's."""
+    """POST /webhooks/rest/webhook ``{"sender", "message", "metadata": {"message_id", "retry"?}?}``, as Rasa's."""
 
     @classmethod
     def name(cls) -> Text:
@@ -52,10 +54,10 @@ class RetrySafeRestInput(RestInput):
         async def receive(request: Request) -> HTTPResponse:
             sender_id = await self._extract_sender(request)
             metadata = self.get_metadata(request)
-            message_id = metadata.get("message_id") if isinstance(metadata, dict) else None
+            retried = metadata.get("message_id") if isinstance(metadata, dict) and metadata.get("retry") else None
             collector = CollectingOutputChannel()
-            if isinstance(message_id, str) and await answered_before(request.app.ctx.agent, sender_id, message_id,
-                                                                     collector):
+            if isinstance(retried, str) and await answered_before(request.app.ctx.agent, sender_id, retried,
+                                                                  collector):
                 return response.json(collector.messages)
             try:
                 await on_new_message(UserMessage(self._extract_message(request), collector, sender_id,

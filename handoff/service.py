@@ -210,11 +210,12 @@ class Bridge:
             return message_id
         renewing = asyncio.create_task(self._keep_lease(conversation_id, message_id, owner, lease_ms))
         try:
-            if routing is Routing.TAKEN or not await self._finish_stored_answer(conversation_id, message_id):
+            retry = routing is Routing.RETAKEN
+            if not retry or not await self._finish_stored_answer(conversation_id, message_id):
                 _, effects = await self.transition(conversation_id, CustomerSaid(text, said_in))
                 for effect in effects:
                     if isinstance(effect, AskBot):
-                        await self._ask_bot(conversation_id, message_id, payload or effect.text)
+                        await self._ask_bot(conversation_id, message_id, payload or effect.text, retry)
         except Exception:
             with contextlib.suppress(Exception):  # Redis may be what failed: then the lease runs out
                 await self.store.keep_routing(conversation_id, message_id, owner, 0)
@@ -251,9 +252,10 @@ class Bridge:
             await self.transition(conversation_id, BotAnswered(replies, group))
         return True
 
-    async def _ask_bot(self, conversation_id: str, message_id: str, text: str) -> None:
+    async def _ask_bot(self, conversation_id: str, message_id: str, text: str, retry: bool = False) -> None:
+        """``retry``: an earlier attempt may have reached Rasa (its process died meanwhile)."""
         try:
-            replies = await self._rasa_reply(conversation_id, message_id, text)
+            replies = await self._rasa_reply(conversation_id, message_id, text, retry)
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
             logger.warning("Rasa did not answer for %s: %r", conversation_id, error)
             await self.append(
@@ -276,12 +278,15 @@ class Bridge:
         group = group_for(payload.get("topic"), payload.get("reason"), self.settings.skill_groups)
         await self.transition(conversation_id, BotAnswered(tuple(replies), group))
 
-    async def _rasa_reply(self, conversation_id: str, message_id: str, text: str) -> List[Dict[str, Any]]:
+    async def _rasa_reply(self, conversation_id: str, message_id: str, text: str,
+                          retry: bool) -> List[Dict[str, Any]]:
         timeout = aiohttp.ClientTimeout(total=self.settings.rasa_timeout_seconds)
+        # The message's id, kept in Rasa's tracker, makes a retry safe: asked again with "retry",
+        # Rasa answers a message it has handled from its tracker (bot/channels.py).
+        metadata: Dict[str, Any] = {"message_id": message_id, **({"retry": True} if retry else {})}
         async with self._http.post(
             f"{self.settings.rasa_url}/webhooks/rest/webhook",
-            # The message's id makes a retry safe: Rasa answers a message it has seen from its tracker.
-            json={"sender": conversation_id, "message": text, "metadata": {"message_id": message_id}},
+            json={"sender": conversation_id, "message": text, "metadata": metadata},
             timeout=timeout,
         ) as response:
             response.raise_for_status()

@@ -191,18 +191,20 @@ def test_the_readme_trigger_examples_hand_over_on_their_last_message(rasa_url, s
 
 def test_a_retried_message_is_answered_again_not_handled_twice(rasa_url, sender):
     """The bridge sends each message with its id; a retry (its process died mid-answer) gets the same answer."""
-    def send(text: str, message_id: str) -> List[Dict[str, Any]]:
+    def send(text: str, message_id: str, retry: bool = False) -> List[Dict[str, Any]]:
+        metadata = {"message_id": message_id, **({"retry": True} if retry else {})}
         reply = requests.post(f"{rasa_url}/webhooks/rest/webhook", timeout=30,
-                              json={"sender": sender, "message": text, "metadata": {"message_id": message_id}})
+                              json={"sender": sender, "message": text, "metadata": metadata})
         reply.raise_for_status()
         return reply.json()
 
     first = send("my card hasn't arrived yet", "m-1")
     assert len(first) == 2 and "Did that answer your question?" in texts(first)
-    assert send("my card hasn't arrived yet", "m-1") == first
+    assert send("my card hasn't arrived yet", "m-1", retry=True) == first
     assert texts(send("thanks", "m-2"))
-    assert send("my card hasn't arrived yet", "m-1") == first, "an older message is answered as it was"
+    assert send("my card hasn't arrived yet", "m-1", retry=True) == first, "an older message is answered as it was"
+    assert texts(send("where is my money", "m-3", retry=True)), "a retry Rasa never saw is handled as new"
     tracker = requests.get(f"{rasa_url}/conversations/{sender}/tracker", params={"token": RASA_API_TOKEN},
                            timeout=10).json()
     said = [event["text"] for event in tracker["events"] if event["event"] == "user"]
-    assert said == ["my card hasn't arrived yet", "thanks"], "each message handled once"
+    assert said == ["my card hasn't arrived yet", "thanks", "where is my money"], "each message handled once"
