@@ -14,6 +14,7 @@ import {
 import { confirmDialog, dialogTitleId, modal } from "./dialogs.js";
 import { Tabs } from "./tabs.js";
 import { messageElement } from "./transcript.js";
+import { View } from "./view.js";
 
 export function createChatsView(context) {
   return new ChatsView(context);
@@ -131,8 +132,9 @@ function releasedText(leaving) {
   return leaving.to_agent ? `Chat transferred to ${leaving.to_agent}.` : `Chat moved to the front of the ${leaving.to_group} queue.`;
 }
 
-class ChatsView {
+class ChatsView extends View {
   constructor({ session, sound, watchConnection, setAttention }) {
+    super();
     this.agent = session.agent;
     this.sound = sound;
     this.setAttention = setAttention;
@@ -411,13 +413,13 @@ class ChatsView {
 
   show() {
     this.visible = true;
-    this.element.hidden = false;
+    super.show();
     this.viewingChanged();
   }
 
   hide() {
     this.visible = false;
-    this.element.hidden = true;
+    super.hide();
   }
 
   async confirmLeave() {

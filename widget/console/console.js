@@ -2,8 +2,8 @@
 //
 // A view is created with a context (the session, the shared sound output, and
 // callbacks to report attention, watch a connection, end the session) and
-// returns {element, show(), hide(), confirmLeave(), destroy()}; VIEWS lists
-// them with the role each needs.
+// returns a View (view.js) with its element and destroy(); VIEWS lists them
+// with the role each needs.
 
 import { h, replaceChildren } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";

@@ -5,6 +5,7 @@ import { h, replaceChildren } from "../shared/dom.js";
 import { Transport } from "../shared/transport.js";
 import { barList, columns, groupedColumns } from "./charts.js";
 import { reasonLabel, socketUrl } from "./constants.js";
+import { View } from "./view.js";
 
 export function createDashboardView(context) {
   return new DashboardView(context);
@@ -79,8 +80,9 @@ class Tile {
 
 const CSAT_NAMES = { 1: "1 (very poor)", 2: "2 (poor)", 3: "3 (okay)", 4: "4 (good)", 5: "5 (great)" };
 
-class DashboardView {
+class DashboardView extends View {
   constructor({ session, watchConnection }) {
+    super();
     this.rendered = false;
     this.transport = new Transport(socketUrl("/ws/supervisor", session.token));
     watchConnection(this.transport);
@@ -149,18 +151,6 @@ class DashboardView {
       ],
       labelEvery: 3,
     }));
-  }
-
-  show() {
-    this.element.hidden = false;
-  }
-
-  hide() {
-    this.element.hidden = true;
-  }
-
-  async confirmLeave() {
-    return true;
   }
 
   destroy() {

@@ -14,6 +14,7 @@ import { TEACH_STRINGS, socketUrl } from "./constants.js";
 import { Tabs } from "./tabs.js";
 import { InboxPanel } from "./teach-inbox.js";
 import { AuditPanel, ModelsPanel, TrainPanel } from "./teach-models.js";
+import { View } from "./view.js";
 
 export function createTeachView(context) {
   return new TeachView(context);
@@ -23,8 +24,9 @@ export function createTeachView(context) {
 const REPLY_TYPES = new Set(["ack", "conversation", "model", "audit"]);
 const LOST = { code: "offline", message: TEACH_STRINGS.connectionLost };
 
-class TeachView {
+class TeachView extends View {
   constructor({ session, watchConnection }) {
+    super();
     this.catalog = { intents: [], categories: [] };
     this.transport = new Transport(socketUrl("/ws/content", session.token));
     watchConnection(this.transport);
@@ -103,18 +105,6 @@ class TeachView {
   }
 
   // ---- the view's life -----------------------------------------------------------
-
-  show() {
-    this.element.hidden = false;
-  }
-
-  hide() {
-    this.element.hidden = true;
-  }
-
-  async confirmLeave() {
-    return true;
-  }
 
   destroy() {
     this.waiting.dropAsked(LOST);
