@@ -85,6 +85,8 @@ async def kill_drill(name: str, redis_url: str, rasa_url: str, prefix: str, brid
             f"bridge stored answers to {routed_to_rasa}): {tally.told[cut.name]}")
         one_answer = [f"bot:{cut_message.message_id}:{n}" for n in range(len(cut_answer))]
         assert cut_answer and cut_answer == one_answer, f"one bot answer to the cut turn: {cut_answer}"
+        # The retry tells Rasa so: had it seen the cut message, it answers from its tracker, not again.
+        assert rasa_saw == routed_to_rasa, f"Rasa handled each message once: saw {rasa_saw}, {routed_to_rasa} answered"
         crowd.check(tally, result, fault_ended)
         on_victim_waiting = {c.name for c in crowd.waiting if c in on_victim}
         assert on_victim_waiting <= told_again, f"told their place again: {sorted(on_victim_waiting - told_again)}"
