@@ -395,10 +395,6 @@ class Store:
         entries = await self.redis.zrange(self.key("queue"), 0, -1, withscores=True)
         return [(member.decode(), score) for member, score in entries]
 
-    async def position(self, conversation_id: str) -> Optional[int]:
-        rank = await self.redis.zrank(self.key("queue"), conversation_id)
-        return None if rank is None else rank + 1
-
     async def record_wait(self, milliseconds: int, keep: int = 50) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.lpush(self.key("waits"), milliseconds)

@@ -60,7 +60,7 @@ def test_a_stale_write_is_refused(redis_url):
         assert stored is not None and stored.version == 1
         assert await store.commit(conversation, queued, queue="add") is None  # read before the change
         assert (await store.load("c1")).state is State.QUEUED
-        assert await store.position("c1") == 1
+        assert (await store.load_waiting("c1")).position == 1
 
     run(redis_url, scenario)
 
@@ -98,7 +98,7 @@ def test_the_front_of_the_queue_goes_before_everyone(redis_url):
         await store.commit(requeued, apply(requeued, CustomerAskedForPerson())[0], queue="front")
 
         assert [member for member, _ in await store.queue()] == ["d", "a", "b", "c"]
-        assert await store.position("b") == 3
+        assert (await store.load_waiting("b")).position == 3
 
     run(redis_url, scenario)
 
