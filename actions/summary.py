@@ -12,9 +12,9 @@ from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Tracker
 
-from bot.stuck.conversation import EARLIER_SLOT, conversation_since_last_handoff, turns_since_last_handoff
+from bot.stuck.conversation import EARLIER_SLOT, conversation_since_last_handoff
 
-__all__ = ["BRAND_SLOTS", "REASON_DESCRIPTIONS", "handoff_payload", "user_turns"]
+__all__ = ["BRAND_SLOTS", "REASON_DESCRIPTIONS", "handoff_payload"]
 
 # Slots that hold configuration, not anything the customer told us.
 BRAND_SLOTS = frozenset({"bank_name", "help_url", "support_phone", "support_email", "requested_slot"})
@@ -36,11 +36,6 @@ REASON_DESCRIPTIONS: Dict[Text, Text] = {
 
 # How many of the latest customer messages the payload lists.
 RECENT_TURNS = 10
-
-
-def user_turns(tracker: Tracker) -> List[Dict[Text, Any]]:
-    """Each customer message since the previous handoff that the tracker holds, with what the bot understood."""
-    return [turn.describe() for turn in turns_since_last_handoff(tracker.events)]
 
 
 def _customer_slots(tracker: Tracker) -> Dict[Text, Any]:

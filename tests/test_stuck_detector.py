@@ -10,9 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.stuck import (
-    DetectorConfig, Earlier, StuckDetector, Turn, conversation_since_last_handoff, turns_since_last_handoff,
-)
+from bot.stuck import DetectorConfig, Earlier, StuckDetector, Turn, conversation_since_last_handoff
 from bot.stuck.detector import TRIGGERS
 
 
@@ -195,7 +193,7 @@ def test_turns_are_built_from_events_and_restart_after_a_handoff():
         user("call me", "request_callback"),
     ]
 
-    turns = turns_since_last_handoff(events)
+    turns = conversation_since_last_handoff(events).turns
 
     assert [dataclasses.astuple(turn)[:4] for turn in turns] == [
         ("my card is late", "faq", 0.8, "card_arrival"),
@@ -208,7 +206,7 @@ def test_turns_are_built_from_events_and_restart_after_a_handoff():
 def test_a_custom_action_that_produced_nothing_counts_as_failed():
     events = [user("call me back", "request_callback"), {"event": "action", "name": "action_submit_callback"}]
 
-    [turn] = turns_since_last_handoff(events)
+    [turn] = conversation_since_last_handoff(events).turns
 
     assert turn.action_error == {"action": "action_submit_callback", "error": "no response"}
 
@@ -221,7 +219,7 @@ def test_an_action_error_slot_is_reported():
         {"event": "slot", "name": "action_error", "value": error},
     ]
 
-    assert turns_since_last_handoff(events)[0].action_error == error
+    assert conversation_since_last_handoff(events).turns[0].action_error == error
 
 
 def test_no_resolution_counts_from_the_last_thanks():

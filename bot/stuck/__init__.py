@@ -7,10 +7,8 @@ trigger fired and the evidence). :mod:`bot.stuck.policy` is the thin Rasa
 policy that runs it on every customer message.
 """
 
-from bot.stuck.conversation import (
-    Conversation, Earlier, Turn, conversation_since_last_handoff, turns_since_last_handoff,
-)
+from bot.stuck.conversation import Conversation, Earlier, Turn, conversation_since_last_handoff
 from bot.stuck.detector import TRIGGERS, DetectorConfig, StuckDetector, Verdict
 
 __all__ = ["TRIGGERS", "Conversation", "DetectorConfig", "Earlier", "StuckDetector", "Turn", "Verdict",
-           "conversation_since_last_handoff", "turns_since_last_handoff"]
+           "conversation_since_last_handoff"]

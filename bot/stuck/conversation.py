@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 __all__ = ["EARLIER_SLOT", "RASA_ACTION_PREFIXES", "RESOLVED_INTENTS", "Conversation", "Earlier", "Turn",
-           "conversation_since_last_handoff", "turns_since_last_handoff"]
+           "conversation_since_last_handoff"]
 
 HANDOFF_ACTION = "action_handoff"
 # How much of a customer message a payload repeats.
@@ -157,11 +157,6 @@ def _topic_of(parse_data: Dict[str, Any]) -> Optional[str]:
         return None
     key = (selected.get("response") or {}).get("intent_response_key") or ""
     return key.split("/", 1)[1] if "/" in key else None
-
-
-def turns_since_last_handoff(events: Iterable[Dict[str, Any]]) -> List[Turn]:
-    """Customer turns after the most recent handoff that the events hold (see conversation_since_last_handoff)."""
-    return conversation_since_last_handoff(events).turns
 
 
 def conversation_since_last_handoff(events: Iterable[Dict[str, Any]]) -> Conversation:

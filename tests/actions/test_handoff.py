@@ -2,7 +2,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff import ActionHandoff
-from actions.summary import handoff_payload, user_turns
+from actions.summary import handoff_payload
 from tests.actions.conftest import make_tracker, user_event
 
 
@@ -110,7 +110,8 @@ def test_turns_only_name_a_topic_when_the_intent_was_the_faq():
     # An FAQ ranking alongside another intent is not a topic the bot answered.
     tracker = make_tracker([user_event("hello", "greet", 0.9, "faq/fees")])
 
-    assert user_turns(tracker) == [{"text": "hello", "intent": "greet", "confidence": 0.9}]
+    turns = handoff_payload(tracker, reason="requested")["handoff"]["turns"]
+    assert turns == [{"text": "hello", "intent": "greet", "confidence": 0.9}]
 
 
 def test_payload_keeps_only_the_latest_turns():
