@@ -310,7 +310,8 @@ class AgentConnection(Connection):
         self.canned = canned
         self.connection_id = secrets.token_hex(8)
         self._heartbeat: Optional["asyncio.Task[None]"] = None
-        # Requests run concurrently: a resent claim still attaching must not miss the close that follows it.
+        # Live notifications (a state change, an assignment) run in tasks of their own, beside the requests:
+        # attaching and releasing one at a time, a re-attach cannot hide the subscription from a release.
         self._attaching = asyncio.Lock()
 
     async def start(self) -> None:
