@@ -2,9 +2,13 @@
 bridge processes and a Rasa server pulling the newest model from the first
 bridge, as `make run` starts them (tests/servers.py starts each process).
 
-Limits meant for the public internet (connections per address) are lifted,
-since every benchmark client comes from 127.0.0.1; everything else is the
-shipped configuration unless a benchmark says otherwise.
+Where it differs from `make run`: limits meant for the public internet
+(connections per address) are lifted, since every benchmark client comes from
+127.0.0.1; Redis keeps no append-only file (`make run`'s fsyncs it every
+second); and the test servers' settings hold (tests/servers.py: an agent's
+grace period of 2 s, one test skill group, trackers kept an hour). Everything
+else is the shipped configuration unless a benchmark says otherwise. The
+servers' logs go to TEST_LOG_DIR (.run/test-logs).
 """
 
 from __future__ import annotations
@@ -12,21 +16,22 @@ from __future__ import annotations
 import secrets
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
 from tests.servers import (
-    AGENT_PASSWORD, LOOPBACK_LIMITS, ActionServer, BridgeServer, ModelServer, RasaServer, RedisServer, add_agent,
+    LOOPBACK_LIMITS, ActionServer, BridgeServer, ModelServer, RasaServer, RedisServer, add_agent,
     free_port, newest_model, publish_model, running_redis, started, started_bridge,
 )
 
-__all__ = ["Stack", "running_stack", "AGENT_PASSWORD"]
+__all__ = ["Stack", "running_stack"]
 
 
 @dataclass
 class Stack:
     redis: RedisServer
     prefix: str  # the bridges' Redis key prefix
+    teach_prefix: str  # the teaching loop's (models, inbox)
+    model_token: str  # what Rasa presents to the bridge for the model
     bridges: List[BridgeServer] = field(default_factory=list)
     rasa: Optional[RasaServer] = None  # None when started without Rasa
     actions: Optional[ActionServer] = None  # None when started without Rasa
@@ -47,8 +52,7 @@ class Stack:
 
 
 @contextmanager
-def running_stack(bridges: int = 1, rasa: bool = True, redis_data_dir: Optional[Path] = None,
-                  **bridge_env: str) -> Iterator[Stack]:
+def running_stack(bridges: int = 1, rasa: bool = True, **bridge_env: str) -> Iterator[Stack]:
     """``bridges`` bridge processes sharing one Redis; with ``rasa``, the action
     server and a Rasa server serving the newest trained model."""
     prefix = f"bench{secrets.token_hex(3)}"
@@ -58,11 +62,11 @@ def running_stack(bridges: int = 1, rasa: bool = True, redis_data_dir: Optional[
     env: Dict[str, str] = {**LOOPBACK_LIMITS, "MODEL_SERVER_TOKEN": model_token, "TEACH_KEY_PREFIX": teach_prefix,
                            **bridge_env}
     with ExitStack() as stack:
-        redis = stack.enter_context(running_redis("bench-redis", redis_data_dir))
+        redis = stack.enter_context(running_redis("bench-redis"))
         rasa_url = f"http://127.0.0.1:{rasa_port}"
         started_bridges = [stack.enter_context(started_bridge(redis.url, rasa_url, f"bench-bridge-{n}", prefix, **env))
                            for n in range(bridges)]
-        running = Stack(redis, prefix, started_bridges)
+        running = Stack(redis, prefix, teach_prefix, model_token, started_bridges)
         if rasa:
             publish_model(redis.url, teach_prefix, newest_model())
             running.actions = stack.enter_context(started(ActionServer("bench-actions")))

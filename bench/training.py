@@ -35,14 +35,11 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-import requests
-from redis.asyncio import Redis
-
 from bench.common import markdown_table, write_result
 from bench.stack import running_stack
-from bot.teach.store import TeachStore
 from tests.handoff.conftest import Client
-from tests.servers import RASA_API_TOKEN, VENV_BIN, base_env, copy_project, running_worker
+from tests.servers import VENV_BIN, base_env, copy_project, running_worker
+from tests.teach.stack import TeachStack
 
 # Intents the demo bot does not have, in customers' words, with the answer staff write,
 # and one phrasing that is not among the examples (asked after the deployment).
@@ -108,36 +105,6 @@ async def request(socket: Client, kind: str, data: Dict[str, Any]) -> str:
     return request_id
 
 
-async def seed_inbox(redis_url: str, prefix: str, texts: Sequence[str]) -> List[str]:
-    """Puts not-understood messages in the inbox as the Rasa event broker does."""
-    client = Redis.from_url(redis_url)
-    ids = [uuid.uuid4().hex for _ in texts]
-    try:
-        store = TeachStore(client, prefix)
-        for message_id, text in zip(ids, texts):
-            await store.add_incoming({
-                "text": text, "conversation_id": f"bench-{message_id[:8]}", "message_id": message_id,
-                "reasons": ["not_understood"], "intent": "nlu_fallback", "confidence": 0.3,
-                "time": time.time(), "handoff_reason": None,
-            })
-        deadline = time.monotonic() + 60
-        while True:
-            groups = await store.groups()
-            taken = {item["id"] for group in groups["groups"] for item in group["items"]}
-            if set(ids) <= taken:
-                return ids
-            if time.monotonic() > deadline:
-                raise RuntimeError("the teaching worker did not take the seeded messages into the inbox")
-            await asyncio.sleep(0.1)
-    finally:
-        await client.close()
-
-
-def served_model(rasa_url: str) -> str:
-    reply = requests.get(f"{rasa_url}/status", params={"token": RASA_API_TOKEN}, timeout=10)
-    return Path(reply.json()["model_file"]).name.removesuffix(".tar.gz")
-
-
 async def answer_of(bridge: str, text: str) -> str:
     """The bot's first answer to ``text`` in a new conversation through the bridge."""
     customer = await Client.customer(bridge)
@@ -150,9 +117,9 @@ async def answer_of(bridge: str, text: str) -> str:
         await customer.close()
 
 
-async def teach_one(bridge: str, rasa_url: str, redis_url: str, teach_prefix: str, editor: Client,
-                    intent: Dict[str, Any]) -> Dict[str, Any]:
-    item_ids = await seed_inbox(redis_url, teach_prefix, intent["examples"])
+async def teach_one(teaching: TeachStack, editor: Client, intent: Dict[str, Any]) -> Dict[str, Any]:
+    item_ids = await teaching.seed(intent["examples"], ["not_understood"], "nlu_fallback")
+    await teaching.wait_for_items(item_ids, timeout=60)
     started = time.monotonic()
     labelled = await request(editor, "new_intent", {"item_ids": item_ids, "name": intent["name"],
                                                     "answer": intent["answer"]})
@@ -168,10 +135,9 @@ async def teach_one(bridge: str, rasa_url: str, redis_url: str, teach_prefix: st
             break
     if job["state"] != "done":
         raise RuntimeError(f"the training job ended {job['state']}: {job.get('error') or job.get('report')}")
-    while served_model(rasa_url) != job["model_id"]:
-        await asyncio.sleep(0.05)
+    await teaching.wait_until_served(job["model_id"], timeout=120)
     at["served"] = time.monotonic()
-    answer = await answer_of(bridge, intent["unseen"])
+    answer = await answer_of(teaching.bridge, intent["unseen"])
     at["answered"] = time.monotonic()
     if answer != intent["answer"]:
         raise RuntimeError(f"the bot answered {answer!r} to {intent['unseen']!r}, not the new answer")
@@ -185,15 +151,15 @@ async def teach_one(bridge: str, rasa_url: str, redis_url: str, teach_prefix: st
 
 async def new_intents(count: int) -> List[Dict[str, Any]]:
     with running_stack() as stack, tempfile.TemporaryDirectory() as scratch:
-        teach_prefix = stack.bridges[0].env["TEACH_KEY_PREFIX"]
+        teach_prefix = stack.teach_prefix
         bridge = stack.bridges[0].address
         stack.add_agent("editor", "--roles", "content")
         project = copy_project(Path(scratch) / "project")
-        with running_worker(stack.redis.url, teach_prefix, project, stack.action_server_url, "bench-worker"):
+        with running_worker(stack.redis.url, teach_prefix, project, stack.action_server_url, "bench-worker") as log:
+            teaching = TeachStack(stack.redis.url, teach_prefix, project, bridge, stack.rasa_url, stack.model_token, log)
             editor = await Client.agent(bridge, "editor", endpoint="content")
             try:
-                return [await teach_one(bridge, stack.rasa_url, stack.redis.url, teach_prefix, editor, intent)
-                        for intent in NEW_INTENTS[:count]]
+                return [await teach_one(teaching, editor, intent) for intent in NEW_INTENTS[:count]]
             finally:
                 await editor.close()
 

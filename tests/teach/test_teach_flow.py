@@ -13,7 +13,8 @@ import requests
 import websockets
 
 from tests.handoff.conftest import Client
-from tests.teach.conftest import CONTENT_EDITOR, TeachStack, content_editor, request
+from tests.teach.conftest import CONTENT_EDITOR, content_editor, request
+from tests.teach.stack import TeachStack
 
 # A question the demo bot cannot answer yet, in the words customers used...
 PET_QUESTIONS = [
