@@ -9,15 +9,17 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
+from handoff.dashboard import percentile as nearest_rank
 from tests.servers import ROOT, process_cpu_seconds  # the servers' CPU, measured as the drills measure it
 
 __all__ = ["ROOT", "RESULTS_DIR", "machine", "percentile", "latency_summary", "markdown_table", "write_result",
-           "process_rss_mb", "process_cpu_seconds"]
+           "process_rss_mb", "process_cpu_seconds", "commit"]
 
 RESULTS_DIR = ROOT / ".run" / "bench"
 
@@ -32,12 +34,11 @@ def machine() -> Dict[str, Any]:
 
 
 def percentile(values: Sequence[float], share: float) -> float:
-    """Nearest-rank percentile (share in 0..1) of a non-empty sample."""
-    if not values:
+    """The dashboard's nearest-rank percentile (share in 0..1), of a sample that must not be empty."""
+    value = nearest_rank(values, share)
+    if value is None:
         raise ValueError("no samples")
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * share // 1))  # ceil(n * share), at least 1
-    return ordered[int(rank) - 1]
+    return value
 
 
 def latency_summary(milliseconds: Sequence[float]) -> Dict[str, float]:
@@ -65,9 +66,21 @@ def markdown_table(rows: List[Dict[str, Any]], columns: Sequence[str]) -> str:
 
 
 def write_result(name: str, result: Dict[str, Any]) -> Path:
-    """Saves a benchmark's numbers with the machine and the command that produced them."""
+    """Saves a benchmark's numbers with the machine, the code (commit) and the command that produced them."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
     command = " ".join(["python -m", f"bench.{name}", *sys.argv[1:]])
-    path.write_text(json.dumps({"machine": machine(), "command": command, **result}, indent=2))
+    path.write_text(json.dumps({"machine": machine(), "commit": commit(), "command": command, **result}, indent=2))
     return path
+
+
+def commit() -> str:
+    """The commit measured, "+changes" when the tree differs from it; "" outside a git checkout."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                                 capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return f"{head}+changes" if changed else head

@@ -25,7 +25,6 @@ import csv
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from bench.common import machine
+from bench.common import latency_summary, markdown_table, write_result
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ROOT.parent / "shared" / "datasets"
@@ -173,11 +172,8 @@ def latency_ms(model_path: Path, texts: Sequence[str]) -> Dict[str, float]:
             timings.append((time.perf_counter() - started) * 1000)
         return timings
 
-    timings = sorted(asyncio.run(measure()))
-    return {
-        "parse_p50_ms": statistics.median(timings),
-        "parse_p99_ms": timings[min(len(timings) - 1, int(len(timings) * 0.99))],
-    }
+    summary = latency_summary(asyncio.run(measure()))
+    return {"parse_p50_ms": summary["p50_ms"], "parse_p99_ms": summary["p99_ms"]}
 
 
 def run_one(pipeline: str, dataset: str) -> Dict[str, Any]:
@@ -223,7 +219,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--pipelines", nargs="+", default=DEFAULT_PIPELINES, choices=sorted(PIPELINES))
     parser.add_argument("--datasets", nargs="+", default=["banking77", "clinc150", "bot"],
                         choices=["banking77", "clinc150", "bot"])
-    parser.add_argument("--out", type=Path, default=ROOT / ".run" / "bench" / "nlu.json")
     parser.add_argument("--run-one", nargs=2, metavar=("PIPELINE", "DATASET"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -246,9 +241,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 return child.returncode
             results.append(json.loads(child.stdout.strip().splitlines()[-1]))
             print(json.dumps(results[-1]), file=sys.stderr, flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine": machine(), "results": results}, indent=2))
+    path = write_result("nlu", {"results": results})
     print(markdown(results))
+    print(f"\n(written to {path})")
     return 0
 
 
@@ -257,16 +252,7 @@ def markdown(results: List[Dict[str, Any]]) -> str:
                "unseen_top1_accuracy", "unseen_accuracy", "banking77_real_top1_accuracy",
                "banking77_real_accuracy", "train_seconds", "parse_p50_ms",
                "parse_p99_ms", "model_mb", "peak_rss_mb"]
-    columns = [c for c in columns if any(c in row for row in results)]
-
-    def cell(value: Any) -> str:
-        if isinstance(value, float):
-            return f"{value:.3f}" if value <= 1 else f"{value:.1f}"
-        return "" if value is None else str(value)
-
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in results]
-    return "\n".join(lines)
+    return markdown_table(results, [c for c in columns if any(c in row for row in results)])
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ import redis
 import requests
 
 from bench.common import latency_summary, markdown_table, process_rss_mb, write_result
-from bench.loadgen import SHIPPED_GRACE, LoadGenerator, raise_fd_limit, running_generator, split
+from bench.loadgen import SHIPPED_GRACE, LoadGenerator, raise_fd_limit, running_generator
 from bench.stack import Stack, running_stack
 
 __all__ = ["main"]
@@ -74,7 +74,7 @@ def snapshot(stack: Stack, baseline_mb: float, customers: int) -> Dict[str, Any]
 
 def open_idle(stack: Stack, generator: LoadGenerator, count: int, concurrency: int) -> Dict[str, Any]:
     workers = len(generator.processes)
-    shares = [len(share) for share in split(range(count), workers)]
+    shares = [count // workers + (number < count % workers) for number in range(workers)]
     started = time.monotonic()
     results = generator.call("open_idle", [{"address": stack.bridges[0].address, "count": share,
                                             "concurrency": concurrency} for share in shares])
@@ -88,8 +88,11 @@ def open_idle(stack: Stack, generator: LoadGenerator, count: int, concurrency: i
 def close_everything(stack: Stack, generator: LoadGenerator, concurrency: int) -> Dict[str, Any]:
     """Every socket closes; what the bridge and Redis hold afterwards."""
     generator.call("close_all", [{"concurrency": concurrency}] * len(generator.processes))
-    time.sleep(5)  # the bridge notices every close and cleans up
+    deadline = time.monotonic() + 60
     after = snapshot(stack, 0.0, 0)
+    while (after["open_connections"] or after["channels"]) and time.monotonic() < deadline:
+        time.sleep(0.5)  # the bridge notices every close and cleans up
+        after = snapshot(stack, 0.0, 0)
     return {"closed_rss_mb": after["bridge_rss_mb"], "open_connections": after["open_connections"],
             "channels": after["channels"], "redis_mb": after["redis_mb"]}
 

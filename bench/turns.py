@@ -51,9 +51,8 @@ from tests.chats import LONG_CHAT
 from tests.handoff.conftest import Client
 from tests.servers import RASA_API_TOKEN
 
-__all__ = ["SCRIPT", "main"]
+__all__ = ["main"]
 
-SCRIPT: List[str] = LONG_CHAT  # stays with the bot for all its turns (tests/chats.py)
 BLOCK = 25
 
 
@@ -66,7 +65,7 @@ async def rest_conversation(rasa_url: str, turns: int) -> List[float]:
     sender = f"turns-rest-{uuid.uuid4().hex[:8]}"
     latencies: List[float] = []
     async with aiohttp.ClientSession() as session:
-        for number, text in enumerate(SCRIPT[:turns], start=1):
+        for number, text in enumerate(LONG_CHAT[:turns], start=1):
             started = time.perf_counter()
             async with session.post(f"{rasa_url}/webhooks/rest/webhook",
                                     json={"sender": sender, "message": text}) as response:
@@ -83,7 +82,7 @@ async def bridge_conversation(address: str, turns: int) -> List[float]:
     customer = await Client.customer(address)
     latencies: List[float] = []
     try:
-        for number, text in enumerate(SCRIPT[:turns], start=1):
+        for number, text in enumerate(LONG_CHAT[:turns], start=1):
             started = time.perf_counter()
             key = await customer.say(text)
             answer = await customer.next_matching(
@@ -112,7 +111,7 @@ async def warm_up(rasa_url: str) -> bool:
     at every turn: turn 10 and turn 200 then do the same NLU work. Says whether the model's domain has
     the slot the tracker store needs to hand Rasa only the latest turns (bot/tracker_store.py)."""
     async with aiohttp.ClientSession() as session:
-        for text in sorted(set(SCRIPT)):
+        for text in sorted(set(LONG_CHAT)):
             async with session.post(f"{rasa_url}/model/parse", params={"token": RASA_API_TOKEN},
                                     json={"text": text}) as response:
                 response.raise_for_status()
@@ -153,7 +152,7 @@ def summarise(conversations: List[List[float]], arguments: argparse.Namespace) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--turns", type=int, default=len(SCRIPT), help=f"turns per conversation (at most {len(SCRIPT)})")
+    parser.add_argument("--turns", type=int, default=len(LONG_CHAT), help=f"turns per conversation (at most {len(LONG_CHAT)})")
     parser.add_argument("--conversations", type=int, default=5, help="conversations per path, one after another")
     parser.add_argument("--early", type=int, default=10, help="the early turn compared")
     parser.add_argument("--late", type=int, help="the late turn compared (default 200, or the last a window allows)")
@@ -164,8 +163,8 @@ def main() -> None:
         arguments.late = min(200, arguments.turns - arguments.window)
     if not arguments.window < arguments.early < arguments.late <= arguments.turns - arguments.window:
         parser.error("need window < early < late <= turns - window")
-    if arguments.turns > len(SCRIPT):
-        parser.error(f"the script has {len(SCRIPT)} turns")
+    if arguments.turns > len(LONG_CHAT):
+        parser.error(f"the script has {len(LONG_CHAT)} turns")
 
     results = {path: summarise(conversations, arguments)
                for path, conversations in asyncio.run(measure(arguments)).items()}
