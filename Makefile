@@ -42,8 +42,8 @@ bench:          ## every benchmark below, one after another (about 25 minutes)
 	$(MAKE) bench-nlu ARGS="--pipelines config --datasets banking77 clinc150"
 	$(MAKE) bench-roundtrip bench-turns bench-relay bench-scale bench-handoff bench-training ARGS=
 
-bench-nlu:      ## NLU: the pipeline on BANKING77 and CLINC150 (docs/nlu-pipeline.md compares candidates)
-	$(BENCH).nlu $(ARGS)
+bench-nlu:      ## NLU: every candidate pipeline on every data set; ARGS="--pipelines config --datasets banking77" narrows it (docs/nlu-pipeline.md)
+	scripts/bootstrap.sh --test && . scripts/env.sh && "$$VENV/bin/python" -m bench.nlu $(ARGS)
 
 bench-roundtrip: ## bot answers through the bridge against straight to Rasa, 1/10/100 conversations
 	$(BENCH).roundtrip $(ARGS)
