@@ -124,10 +124,11 @@ def test_a_message_is_routed_once_and_a_dead_routers_lease_runs_out(redis_url):
 
         # The process routing the second renews its lease while it lives; then it is killed.
         assert await store.take_routing("c1", second, "p1", lease_ms=100) is Routing.TAKEN
-        assert await store.keep_routing("c1", second, "p1", lease_ms=100)
-        await asyncio.sleep(0.05)
-        assert await store.take_routing("c1", second, "p2", lease_ms=60_000) is Routing.HELD, "renewed: still held"
+        assert await store.keep_routing("c1", second, "p1", lease_ms=60_000)
         await asyncio.sleep(0.15)
+        assert await store.take_routing("c1", second, "p2", lease_ms=60_000) is Routing.HELD, "renewed: held past 100 ms"
+        assert await store.keep_routing("c1", second, "p1", lease_ms=1)  # its last renewal, then it died
+        await asyncio.sleep(0.05)
         assert await store.take_routing("c1", second, "p2", lease_ms=60_000) is Routing.RETAKEN
         # The dead holder (had it only stalled) can neither renew nor give back the new holder's lease.
         assert not await store.keep_routing("c1", second, "p1", lease_ms=60_000)
