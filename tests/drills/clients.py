@@ -188,6 +188,13 @@ class Endpoint:
     def go_online(self) -> None:
         self._online.set()
 
+    @property
+    def crash(self) -> Optional[BaseException]:
+        """What ended the client's connection loop before it was closed (a bug in the client), if anything."""
+        if self._task is None or not self._task.done() or self._task.cancelled():
+            return None
+        return self._task.exception()
+
     async def close(self) -> None:
         self._closed = True
         if self._ws is not None:
@@ -320,7 +327,6 @@ class DrillCustomer(Endpoint):
         self.received: List[str] = []  # every server message id, in the order received, over all connections
         self.messages: Dict[str, Dict[str, Any]] = {}  # server id -> message data
         self.arrivals: List[Tuple[float, str]] = []  # (received at, kind) of each message, first receipt only
-        self.duplicates = 0  # a server message id received again
         self.out_of_order = 0  # a server message id older than one received before
         self.statuses: List[Dict[str, Any]] = []
         self.hello_errors: List[str] = []  # an error instead of a welcome: the widget waits for ever
@@ -366,9 +372,7 @@ class DrillCustomer(Endpoint):
         return await super()._receive(envelope)
 
     def _message(self, server_id: str, data: Dict[str, Any]) -> None:
-        if server_id in self.messages:
-            self.duplicates += 1
-        else:
+        if server_id not in self.messages:  # a duplicate counts in the ledger's account, from received
             if self.last_seen and message_order(server_id) < message_order(self.last_seen):
                 self.out_of_order += 1
             self.arrivals.append((time.monotonic(), str(data.get("kind"))))

@@ -22,13 +22,20 @@ from tests.chats import LONG_CHAT
 from tests.drills.clients import DrillAgent, DrillCustomer, Ledger, Send
 from tests.drills.ledger import Tally, account, queue_order
 from tests.drills.report import DrillResult
+from tests.servers import add_agent
 
-__all__ = ["Crowd", "readiness", "told_why"]
+__all__ = ["Crowd", "add_agents", "readiness", "told_why"]
 
 # How long a person waits for an ack through a fault before the drill fails: a bot turn cut by the
 # fault is taken over once its routing lease runs out (3 s), then Rasa may take its timeout (10 s);
 # a client's reconnect backoff grows while a server is down. Far beyond all of it, so a hang fails.
 ACK_PATIENCE_SECONDS = 60.0
+
+
+def add_agents(redis_url: str, prefix: str, names: Sequence[str]) -> None:
+    """The crowd's agents' accounts, each with room for every chat a drill gives them."""
+    for name in names:
+        add_agent(redis_url, prefix, name, "--max-chats", "20")
 
 
 def handoff_by_the_bot(customer: DrillCustomer) -> Optional[Dict[str, Any]]:
@@ -193,7 +200,8 @@ class Crowd:
         assert tally.unacknowledged == tally.unanswered == 0, result
         told = [tally.told[c.name] for c in self.waiting]
         positions = [status.get("position") for status in told if status.get("state") == "queued"]
-        assert all(positions) and positions == sorted(positions), f"told their places in order: {positions}"
+        assert len(positions) == len(self.waiting) and all(positions) and all(
+            before < after for before, after in zip(positions, positions[1:])), f"told their places in order: {told}"
         for customer in self.bot:
             handoff = handoff_by_the_bot(customer)
             assert handoff is None, (f"the bot handed {customer.name} over ({handoff and handoff.get('reason')}) "
@@ -203,7 +211,7 @@ class Crowd:
         live = self.ledger.relayed_to_since(fault_ended)
         chatting = [c for c in self.served if tally.told[c.name].get("state") == "agent"]
         talking = {c.name for c in chatting} | {self.agent_of[c.name].name for c in chatting}
-        assert talking <= live, f"live delivery after the fault to {sorted(talking - live)}"
+        assert chatting and talking <= live, f"live delivery after the fault to {sorted(talking - live)}"
 
     async def close(self) -> None:
         for client in self.clients:

@@ -15,9 +15,9 @@ import bisect
 import contextlib
 import statistics
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set
 
 from redis.asyncio import Redis
 
@@ -125,10 +125,21 @@ async def settle(clients: Sequence[DrillCustomer | DrillAgent], timeout: float =
     return sum(len(client.outbox) for client in clients)
 
 
+async def serving_in_redis(redis: Redis, prefix: str, conversations: Iterable[str]) -> Dict[str, Set[str]]:
+    """Agent name -> the conversations Redis says the agent serves: what their console must show."""
+    serving: Dict[str, Set[str]] = defaultdict(set)
+    for conversation in conversations:
+        state, agent = await redis.hmget(f"{prefix}:conv:{conversation}", "state", "agent")
+        if state == b"agent" and agent:
+            serving[agent.decode()].add(conversation)
+    return serving
+
+
 async def caught_up(client: DrillCustomer | DrillAgent, transcripts: Dict[str, Transcript],
-                    timeout: float = LIVE_PATIENCE_SECONDS) -> None:
+                    serving: Set[str] = frozenset(), timeout: float = LIVE_PATIENCE_SECONDS) -> None:
     """Waits until ``client`` is connected and has received every stored message of its conversations
-    (it may be reconnecting on its own: the widget and the console do); gives up after ``timeout``."""
+    (an agent: of ``serving``, all shown again after a reconnect; it may be reconnecting on its own: the
+    widget and the console do); gives up after ``timeout``."""
     if isinstance(client, DrillCustomer):
         expected = set(transcripts[client.conversation_id].ids)
 
@@ -136,9 +147,9 @@ async def caught_up(client: DrillCustomer | DrillAgent, transcripts: Dict[str, T
             return client.resumed and expected <= set(client.received)
     else:
         def done() -> bool:
-            return client.ready.is_set() and all(
+            return client.ready.is_set() and serving <= client.serving and all(
                 set(transcripts[conversation].ids) <= client.seen.get(conversation, set())
-                for conversation in client.serving if conversation in transcripts)
+                for conversation in serving)
     with contextlib.suppress(AssertionError):
         await client.wait_for(done, "every stored message", timeout)
 
@@ -161,11 +172,15 @@ async def account(redis: Redis, prefix: str, ledger: Ledger, customers: Sequence
     answer or a notice for each of their messages.
     """
     tally = Tally(problems=list(failures))
+    tally.problems += [f"{client.name}'s client stopped: {client.crash!r}"
+                       for client in [*customers, *agents] if client.crash]
     tally.unacknowledged = await settle([*customers, *agents])
     tally.transcripts = transcripts = {
         c.conversation_id: await transcript(redis, prefix, c.conversation_id) for c in customers}
     # Live delivery: what a connected client has not received by now, the live path lost (a resume would hide it).
-    await asyncio.gather(*(caught_up(client, transcripts) for client in [*customers, *agents]))
+    serving = await serving_in_redis(redis, prefix, transcripts)
+    await asyncio.gather(*(caught_up(customer, transcripts) for customer in customers),
+                         *(caught_up(agent, transcripts, serving[agent.name]) for agent in agents))
     received_live = {customer.name: set(customer.received) for customer in customers}
     connected = {customer.name: customer.resumed for customer in customers}
     tally.told = {customer.name: dict(customer.status) for customer in customers}
@@ -208,9 +223,9 @@ async def account(redis: Redis, prefix: str, ledger: Ledger, customers: Sequence
 
     for agent in agents:
         tally.duplicated += agent.duplicates
-        for conversation in agent.serving:
-            if conversation not in transcripts:
-                continue
+        for conversation in serving[agent.name]:
+            if conversation not in agent.serving:
+                tally.problems.append(f"{agent.name}'s console does not show {conversation}, which they serve")
             missing = [server_id for server_id in transcripts[conversation].ids
                        if server_id not in agent.seen.get(conversation, set())]
             tally.lost += len(missing)
