@@ -19,10 +19,10 @@ from typing import Dict, List
 from redis.asyncio import Redis
 
 from tests.drills.clients import DrillCustomer, Endpoint
-from tests.drills.crowd import Crowd
+from tests.drills.crowd import Crowd, add_agents
 from tests.drills.ledger import places_lost, queue_order, recoveries, recovery_note, slowest_recovery
 from tests.drills.report import DrillReport
-from tests.servers import LOOPBACK_LIMITS, add_agent, started_bridge
+from tests.servers import LOOPBACK_LIMITS, started_bridge
 
 AGENTS = ("ann", "bob", "cy")
 # Ann's blip (0.5 s) plus her reconnect backoff (up to 0.6 s) and handshake stay well inside it on a busy machine.
@@ -66,7 +66,9 @@ async def drop_drill(redis_url: str, prefix: str, address: str, drill_report: Dr
 
         # Customers' networks drop: one served by Cy (who keeps writing), one waiting in the queue.
         served_one, waiting_one = of["cy"][0], crowd.waiting[1]
-        position_before = waiting_one.status.get("position")
+        position_before = queue_now.index(waiting_one.conversation_id) + 1
+        # Its status hears of the requeue on the queue's channel, maybe after the customers above did.
+        await waiting_one.wait_for(lambda: waiting_one.status.get("position") == position_before, "its new place")
         customers_offline = time.monotonic()
         returns = await asyncio.gather(outage(served_one, CUSTOMER_OFFLINE_SECONDS),
                                        outage(waiting_one, CUSTOMER_OFFLINE_SECONDS))
@@ -115,8 +117,7 @@ async def drop_drill(redis_url: str, prefix: str, address: str, drill_report: Dr
 
 def test_dropped_agents_and_customers_keep_or_lose_exactly_what_they_should(redis_url, rasa_url, drill_prefix,
                                                                            drill_report):
-    for agent in AGENTS:
-        add_agent(redis_url, drill_prefix, agent, "--max-chats", "20")
+    add_agents(redis_url, drill_prefix, AGENTS)
     with started_bridge(redis_url, rasa_url, "drill-drops", drill_prefix,
                         HANDOFF_AGENT_GRACE_SECONDS=str(GRACE_SECONDS), **LOOPBACK_LIMITS) as bridge:
         asyncio.run(drop_drill(redis_url, drill_prefix, bridge.address, drill_report))

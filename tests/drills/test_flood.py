@@ -24,11 +24,11 @@ from typing import List
 
 from redis.asyncio import Redis
 
-from tests.drills.crowd import Crowd, readiness
+from tests.drills.crowd import Crowd, add_agents, readiness
 from tests.drills.ledger import places_lost, queue_order
 from tests.drills.report import DrillReport
 from tests.servers import (
-    LOOPBACK_LIMITS, ROOT, BridgeServer, add_agent, base_env, process_cpu_seconds, started_bridge,
+    LOOPBACK_LIMITS, ROOT, BridgeServer, base_env, process_cpu_seconds, started_bridge,
 )
 
 AGENTS = ("ann", "bob", "cy")
@@ -104,7 +104,6 @@ async def flood_drill(redis_url: str, prefix: str, bridge: BridgeServer, drill_r
 
 
 def test_a_flooding_client_gets_errors_and_nobody_else_notices(redis_url, rasa_url, drill_prefix, drill_report):
-    for agent in AGENTS:
-        add_agent(redis_url, drill_prefix, agent, "--max-chats", "20")
+    add_agents(redis_url, drill_prefix, AGENTS)
     with started_bridge(redis_url, rasa_url, "drill-flood", drill_prefix, **LOOPBACK_LIMITS) as bridge:
         asyncio.run(flood_drill(redis_url, drill_prefix, bridge, drill_report))

@@ -269,11 +269,14 @@ def tally(surface: str) -> SurfaceCounts:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def fuzz_report(drill_report: DrillReport) -> Iterator[None]:
+def fuzz_report(request: pytest.FixtureRequest, drill_report: DrillReport) -> Iterator[None]:
+    failed_before = request.session.testsfailed
     yield
+    failed = request.session.testsfailed - failed_before  # the report is never rosier than the assertions
+    outcome = f"{failed} fuzz tests failed (see above)" if failed else "0 crashes, 0 hangs"
     for surface, counts in TALLIES.items():
         codes = ", ".join(f"{code} {n}" for code, n in counts.errors.most_common()) or "none"
-        notes = f"{sum(counts.errors.values())} errors by code: {codes}; 0 crashes, 0 hangs"
+        notes = f"{sum(counts.errors.values())} errors by code: {codes}; {outcome}"
         if counts.closed:
             notes += f"; {counts.closed} sockets closed as documented"
         if counts.statuses:

@@ -17,10 +17,10 @@ from typing import List
 from redis.asyncio import Redis
 
 from tests.drills.clients import DrillCustomer
-from tests.drills.crowd import Crowd, readiness
+from tests.drills.crowd import Crowd, add_agents, readiness
 from tests.drills.ledger import places_lost, queue_order
 from tests.drills.report import DrillReport
-from tests.servers import LOOPBACK_LIMITS, RasaServer, add_agent, started_bridge
+from tests.servers import LOOPBACK_LIMITS, RasaServer, started_bridge
 
 AGENTS = ("ann", "bob")
 
@@ -75,8 +75,7 @@ async def rasa_drill(redis_url: str, prefix: str, address: str, rasa: RasaServer
 
 def test_when_rasa_stops_customers_are_told_and_queued_and_the_bot_comes_back(
         redis_url, rasa_server, drill_prefix, drill_report):
-    for agent in AGENTS:
-        add_agent(redis_url, drill_prefix, agent, "--max-chats", "20")
+    add_agents(redis_url, drill_prefix, AGENTS)
     try:
         with started_bridge(redis_url, rasa_server.url, "drill-rasa-bridge", drill_prefix,
                             **LOOPBACK_LIMITS) as bridge:

@@ -24,11 +24,11 @@ from typing import Iterator, NamedTuple
 import pytest
 from redis.asyncio import Redis
 
-from tests.drills.crowd import Crowd, readiness
+from tests.drills.crowd import Crowd, add_agents, readiness
 from tests.drills.ledger import places_lost, queue_order, recoveries, recovery_note, slowest_recovery
 from tests.drills.report import DrillReport
 from tests.servers import (
-    LOOPBACK_LIMITS, ModelServer, RasaServer, RedisServer, add_agent, running_redis, started, started_bridge,
+    LOOPBACK_LIMITS, ModelServer, RasaServer, RedisServer, running_redis, started, started_bridge,
 )
 
 AGENTS = ("ann", "bob", "cy")
@@ -95,8 +95,7 @@ def test_a_redis_restart_loses_no_acknowledged_message(kill: bool, persistent_st
                                                         drill_report: DrillReport) -> None:
     how, tag = ("kill -9", "killed") if kill else ("stopped", "stopped")
     redis_server, prefix = persistent_stack.redis, f"drill-{tag}"
-    for agent in AGENTS:
-        add_agent(redis_server.url, prefix, agent, "--max-chats", "20")
+    add_agents(redis_server.url, prefix, AGENTS)
     try:
         with started_bridge(redis_server.url, persistent_stack.rasa_url, f"drill-redis-bridge-{tag}", prefix,
                             **LOOPBACK_LIMITS) as bridge:
