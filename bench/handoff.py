@@ -45,7 +45,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from bench.common import latency_summary, markdown_table, write_result
 from bench.stack import Stack, running_stack
-from tests.handoff.conftest import Client, queued_customer
+from tests.handoff.clients import Client, queued_customer
 
 AGENT = "bench-agent"
 # Conversations that stuck detection hands over on their last turn (from tests/conversations/corpus.yml

@@ -49,7 +49,7 @@ from websockets.exceptions import ConnectionClosed
 from bench.common import process_cpu_seconds
 from handoff.auth import AgentDirectory, issue_token
 from handoff.settings import Settings
-from tests.handoff.conftest import Client
+from tests.handoff.clients import Client
 from tests.servers import AGENT_PASSWORD, SECRET
 
 __all__ = ["LoadGenerator", "RelayRun", "running_generator", "split", "raise_fd_limit", "run_queue_wait_seconds",

@@ -37,7 +37,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from bench.common import markdown_table, write_result
 from bench.stack import running_stack
-from tests.handoff.conftest import Client
+from tests.handoff.clients import Client
 from tests.servers import VENV_BIN, base_env, copy_project, running_worker
 from tests.teach.stack import TeachStack
 

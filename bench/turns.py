@@ -48,7 +48,7 @@ from bench.stack import running_stack
 from bot.stuck.conversation import EARLIER_SLOT
 from handoff.machine import handoff_in
 from tests.chats import LONG_CHAT
-from tests.handoff.conftest import Client
+from tests.handoff.clients import Client
 from tests.servers import RASA_API_TOKEN
 
 __all__ = ["main"]

@@ -130,9 +130,9 @@ class ServerProcess:
         self.process: Optional[subprocess.Popen] = None
         self.log: Optional[Path] = None  # the current (or last) process's log
 
-    def start(self, timeout: Optional[float] = None) -> None:
+    def start(self) -> None:
         self.process, self.log = start(self.name, self.command, self.env)
-        self.wait_until_ready(self.process, self.log, timeout or self.start_timeout)
+        self.wait_until_ready(self.process, self.log, self.start_timeout)
 
     def wait_until_ready(self, process: subprocess.Popen, log: Path, timeout: float) -> None:
         wait_until_up(self.health_url, process, log, timeout=timeout)

@@ -17,7 +17,8 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 from tests.browser.conftest import (
     BackgroundLoop, close_chat, log_in, new_context, screenshot, tidy_bridge, watch_for_errors,
 )
-from tests.handoff.conftest import Client
+from tests.drills.clients import message_order
+from tests.handoff.clients import Client
 
 TITLE = "Support console"
 CANNED_INTRO = ("Hi, I'm ann from the support team. I've read your conversation with our assistant, "
@@ -25,11 +26,6 @@ CANNED_INTRO = ("Hi, I'm ann from the support team. I've read your conversation 
 
 
 # ---- customers on real websockets, driven from the sync tests ------------------------
-
-
-def message_order(message_id: str) -> tuple:
-    milliseconds, sequence = message_id.split("-")
-    return int(milliseconds), int(sequence)
 
 
 class Customer:

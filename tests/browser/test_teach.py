@@ -32,7 +32,7 @@ import yaml
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser.conftest import BackgroundLoop, log_in, new_context, screenshot, watch_for_errors
-from tests.handoff.conftest import Client
+from tests.handoff.clients import Client
 from tests.servers import (
     add_agent, copy_project, free_port, publish_model, running_model_server, running_rasa, running_worker,
 )

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from tests.browser.conftest import (
     STEP_TIMEOUT_MS, BackgroundLoop, close_chat, new_context, screenshot, tidy_bridge, watch_for_errors,
 )
-from tests.handoff.conftest import Client
+from tests.handoff.clients import Client
 
 expect.set_options(timeout=STEP_TIMEOUT_MS)
 

@@ -143,7 +143,7 @@ async def flood(address: str, seconds: float) -> Dict[str, Any]:
     await again.ws.close()
     return {"singles": {kind: outcome(envelope) for kind, envelope in singles.items()},
             "single_messages": {kind: envelope["data"].get("message") for kind, envelope in singles.items()},
-            "sent": sent, "flood_seconds": seconds, "drained_seconds": drained,
+            "sent": sent, "drained_seconds": drained,
             "codes": {kind: dict(counts) for kind, counts in codes.items()}, "after_flood": after_flood,
             "close_code": close_code, "after_reconnect": after_reconnect}
 

@@ -90,7 +90,7 @@ from bot.teach.errors import InvalidRequest
 from bot.teach.store import model_id_of
 from tests.drills.clients import message_order
 from tests.drills.report import DrillReport, DrillResult
-from tests.handoff.conftest import Client, login
+from tests.handoff.clients import Client, login
 from tests.servers import (
     AGENT_PASSWORD, ROOT, BridgeServer, add_agent, delete_prefixed_keys, publish_model, started_bridge,
 )

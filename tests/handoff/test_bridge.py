@@ -7,7 +7,7 @@ import json
 
 import requests
 
-from tests.handoff.conftest import Client, login, queued_customer
+from tests.handoff.clients import Client, login, queued_customer
 
 
 def test_health_ready_and_metrics(bridge):

@@ -9,7 +9,7 @@ import requests
 import websockets
 from redis.asyncio import Redis
 
-from tests.handoff.conftest import Client, claimed, queued_customer
+from tests.handoff.clients import Client, claimed, queued_customer
 from tests.servers import running_bridge
 
 

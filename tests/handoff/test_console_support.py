@@ -9,7 +9,7 @@ import subprocess
 import requests
 import websockets
 
-from tests.handoff.conftest import Client, claimed, login
+from tests.handoff.clients import Client, claimed, login
 from tests.servers import AGENT_PASSWORD, ROOT, VENV_BIN, base_env
 
 

@@ -7,7 +7,7 @@ import json
 
 from handoff.machine import Conversation, CustomerAskedForPerson, apply
 from handoff.store import Store
-from tests.handoff.conftest import Client, queued_customer
+from tests.handoff.clients import Client, queued_customer
 from tests.handoff.test_store import run
 from tests.servers import add_agent
 

@@ -10,7 +10,7 @@ from typing import Any, Dict, Iterator
 
 import pytest
 
-from tests.handoff.conftest import Client, login
+from tests.handoff.clients import Client, login
 from tests.servers import (
     add_agent, copy_project, free_port, publish_model, running_model_server, running_rasa, running_worker,
 )

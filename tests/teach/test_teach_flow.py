@@ -12,7 +12,7 @@ from typing import Any, Dict, List
 import requests
 import websockets
 
-from tests.handoff.conftest import Client
+from tests.handoff.clients import Client
 from tests.teach.conftest import CONTENT_EDITOR, content_editor, request
 from tests.teach.stack import TeachStack
 
@@ -178,7 +178,7 @@ async def _scenario(stack: TeachStack) -> None:
 
 def test_content_socket_needs_the_content_role_and_checks_every_field(teach_stack: TeachStack):
     async def scenario() -> None:
-        from tests.handoff.conftest import login
+        from tests.handoff.clients import login
 
         token = login(teach_stack.bridge, "ann").json()["token"]  # an agent, not a content editor
         async with websockets.connect(f"ws://{teach_stack.bridge}/ws/content?token={token}") as ws:
