@@ -117,6 +117,8 @@ def run_mode(mode: str, args: argparse.Namespace, conversations: int) -> Dict[st
             print(markdown_table([row], COLUMNS).splitlines()[-1], flush=True)
             if saturated(row, args.max_p99_ms):
                 break
+            if row["undelivered"] or row["events"] != "-":  # below saturation every message must arrive
+                raise SystemExit(f"{mode} at {rate} msg/s: {row['undelivered']} undelivered, events {row['events']}")
     return {"setup": setup, "steps": rows}
 
 
