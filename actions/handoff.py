@@ -16,6 +16,7 @@ __all__ = ["ActionHandoff", "HANDOFF_MESSAGES"]
 # What the customer reads, by reason; every other (stuck) reason gets the default.
 HANDOFF_MESSAGES: Dict[Text, Text] = {
     "requested": "utter_handoff",
+    "distress": "utter_handoff_distress",
     "frustration": "utter_handoff_frustrated",
     "action_error": "utter_handoff_error",
 }

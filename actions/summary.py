@@ -23,6 +23,7 @@ HANDOFF_SLOTS = frozenset({"handoff_reason", "handoff_evidence", "action_error",
 
 REASON_DESCRIPTIONS: Dict[Text, Text] = {
     "requested": "the customer asked for a person",
+    "distress": "the customer is in distress (bereavement, hardship, fraud or needing someone)",
     "callback": "the customer asked to be called back",
     "repeated_fallback": "the bot did not understand several messages in a row",
     "bot_repeating": "the bot was about to repeat itself",

@@ -171,11 +171,12 @@ def test_conversation_is_kept_in_the_redis_tracker_store(rasa_url, redis_url, se
     "messages, reasons",
     [
         (["can I talk to a person"], {"requested"}),
+        (["my dad passed away and I can't pay his loan"], {"distress"}),
         (["asdfgh", "what's the weather"], {"repeated_fallback"}),
         (["my refund isn't showing", "no"], {"unresolved"}),
         (["where is my refund", "I still can't see my refund"], {"customer_repeating", "unresolved"}),
         (["THIS IS RIDICULOUS"], {"frustration"}),
-        (["ok", "ok", "ok"], {"bot_repeating"}),
+        (["I need help", "ok", "can you help me"], {"bot_repeating"}),
         (["fees?", "how do I top up", "and the fees again?"], {"ping_pong"}),
     ],
 )

@@ -6,6 +6,9 @@ handed off; action_errors.yml holds conversations whose callback booking fails
 for real (fault drill). Each is played through a running Rasa server and action
 server. The test fails below 95 % recall or above 5 % false handoffs, and
 prints precision, recall and the turns from the stuck point to the handoff.
+The held-out halves (heldout_dev.yml, heldout_test.yml, issue 13) are played the
+same way and fail on any miss or false handoff not known and explained; the
+breaks issue 13 reported are played one by one.
 The player and the scoring are bot.stuck.corpus, which the teach worker also
 uses to check a candidate model before deploying it.
 """
@@ -22,10 +25,28 @@ import requests
 from bot.stuck.corpus import (
     MAX_FALSE_HANDOFF_RATE, MIN_RECALL, Outcome, Send, load_corpus, play, summarise,
 )
+from bot.stuck.detector import TRIGGERS
 from tests.servers import ROOT, ModelServer, running_action_server, running_rasa
 
 CORPUS_DIR = ROOT / "tests" / "conversations"
 REPORT = ROOT / ".run" / "reports" / "stuck_corpus.json"
+HELD_OUT_REPORT = ROOT / ".run" / "reports" / "stuck_heldout.json"
+# Written for issue 13 before the detector was changed, split into a development half (tuned on)
+# and a test half (looked at once, at the end): docs/benchmarks.md, "Stuck detection, held-out corpus".
+HELD_OUT = ("heldout_dev.yml", "heldout_test.yml")
+# The held-out conversations the bot still gets wrong, and why. Any other miss or false handoff
+# fails the test; the figures are in the report and docs/benchmarks.md.
+KNOWN_HELD_OUT_FAILURES = {
+    "twelve turns about a trip with confirmations":
+        "customer_repeating: \"I'm going to the US next month\" is answered as supported_countries_currencies, "
+        "and \"will my card work over there\", the same topic, comes right after it",
+    "two unrelated questions after a top-up":
+        "the NLU answers \"what's the capital of peru\" as supported_countries_currencies (0.58), so it is not "
+        "a second message in a row the bot could not act on",
+    "salary asked again after an ok":
+        "the NLU does not understand the second wording (nlu_fallback), so it has no topic to compare, and a "
+        "single fallback is not stuck",
+}
 
 
 def load(name: str) -> List[Dict[str, Any]]:
@@ -71,11 +92,23 @@ def test_corpus_has_every_trigger_and_both_kinds():
     normal = [c for c in conversations if c["kind"] == "normal"]
 
     assert len(conversations) >= 60 and len(stuck) >= 30 and len(normal) >= 30
-    assert {c["trigger"] for c in stuck} == {
-        "requested", "repeated_fallback", "bot_repeating", "customer_repeating", "unresolved",
-        "frustration", "action_error", "ping_pong", "no_resolution",
-    }
+    assert {c["trigger"] for c in stuck} == set(TRIGGERS)
     assert all(c["stuck_at"] <= c["handoff_by"] <= len(c["turns"]) for c in stuck)
+
+
+def test_the_held_out_halves_are_new_conversations_of_both_kinds():
+    halves = {name: load(name) for name in HELD_OUT}
+    everything = [c for half in halves.values() for c in half]
+    names = [c["name"] for c in everything]
+    existing = {tuple(str(text).lower() for text in c["turns"]) for c in load("corpus.yml")}
+
+    assert len(everything) >= 60 and len(set(names)) == len(names)
+    for half in halves.values():
+        stuck = [c for c in half if c["kind"] == "stuck"]
+        assert len(stuck) >= 15 and len(half) - len(stuck) >= 15
+        assert all(c["stuck_at"] <= c["handoff_by"] <= len(c["turns"]) for c in stuck)
+        assert {c["trigger"] for c in stuck} <= set(TRIGGERS)
+    assert not existing & {tuple(str(text).lower() for text in c["turns"]) for c in everything}
 
 
 def test_stuck_conversations_are_handed_over_and_normal_ones_are_not(rasa_url, faulty_rasa_url, capsys):
@@ -92,6 +125,19 @@ def test_stuck_conversations_are_handed_over_and_normal_ones_are_not(rasa_url, f
 
     assert summary.recall >= MIN_RECALL, json.dumps(report, indent=2)
     assert summary.false_handoff_rate <= MAX_FALSE_HANDOFF_RATE, json.dumps(report, indent=2)
+
+
+def test_held_out_corpus_has_no_new_miss_or_false_handoff(rasa_url, capsys):
+    reports = {name: summarise(play_all(rasa_url, load(name))).as_dict() for name in HELD_OUT}
+    HELD_OUT_REPORT.parent.mkdir(parents=True, exist_ok=True)
+    HELD_OUT_REPORT.write_text(json.dumps(reports, indent=2))
+    with capsys.disabled():
+        for name, report in reports.items():
+            print(f"\nheld-out stuck corpus {name}:", json.dumps({k: v for k, v in report.items()
+                                                                 if not isinstance(v, list)}))
+
+    failures = {entry["name"] for report in reports.values() for entry in report["missed"] + report["false_handoffs"]}
+    assert failures <= set(KNOWN_HELD_OUT_FAILURES), json.dumps(reports, indent=2)
 
 
 def test_the_player_stops_at_the_first_handoff_that_is_not_a_callback():
@@ -127,3 +173,29 @@ def test_the_player_stops_at_the_first_handoff_that_is_not_a_callback():
                                "reason": "requested"}]
     assert summary.false_handoffs == [{"name": "just chatting", "handoff_turn": 1, "reason": "frustration"}]
     assert summary.as_dict()["passed"] is False and summary.as_dict()["recall"] == 0.5
+
+
+# The breaks reported in issue 13, each with the handoff that must (or must not) happen:
+# (conversation, the customer turn handed over or None, the reason).
+REPORTED_BREAKS = [
+    ({"name": "no that's all, thanks, right after an answer", "kind": "normal",
+      "turns": ["how do I top up with a debit card", "no that's all, thanks"]}, None, None),
+    ({"name": "a closing remark that starts with no", "kind": "normal",
+      "turns": ["when will my new card arrive", "no, all good now, I'll wait", "bye"]}, None, None),
+    ({"name": "a question in capitals without anger", "kind": "normal",
+      "turns": ["hello", "HOW DO I ORDER A SPARE CARD FOR MY WIFE", "THANK YOU"]}, None, None),
+    ({"name": "a chatty customer's third ok gets the same small-talk reply", "kind": "normal",
+      "turns": ["hi", "ok", "ok", "ok", "how do I reset my password", "yes", "thanks"]}, None, None),
+    ({"name": "grieving, cannot pay a loan, just needs someone to help", "kind": "stuck", "trigger": "distress",
+      "stuck_at": 2, "handoff_by": 2,
+      "turns": ["hi", "my dad died last week and I can't pay the loan he left, I just need someone to help me"]},
+     2, "distress"),
+]
+
+
+@pytest.mark.parametrize("conversation, handoff_turn, reason", REPORTED_BREAKS,
+                         ids=[conversation["name"] for conversation, _, _ in REPORTED_BREAKS])
+def test_the_reported_breaks_are_mended(rasa_url, conversation, handoff_turn, reason):
+    [outcome] = play_all(rasa_url, [conversation])
+
+    assert (outcome.handoff_turn, outcome.reason) == (handoff_turn, reason)

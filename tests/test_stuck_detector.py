@@ -67,11 +67,21 @@ def test_repeated_fallback_needs_n_in_a_row():
 
 
 def test_bot_repeating_blocks_the_third_identical_reply():
-    turns = [said("ok", "affirm", "utter_how_can_i_help"), said("ok", "affirm", "utter_how_can_i_help")]
+    turns = [said("I need help", "need_help", "utter_how_can_i_help"), said("ok", "affirm", "utter_how_can_i_help")]
+    again = said("can you help me with something", "need_help")
 
-    assert check(turns + [said("okay", "affirm")]) == "bot_repeating"
-    assert check(turns[:1] + [said("okay", "affirm")]) is None
-    assert check(turns + [said("okay", "affirm")], same_response_limit=3) is None
+    assert check(turns + [again], triggers=("bot_repeating",)) == "bot_repeating"
+    assert check(turns[:1] + [again], triggers=("bot_repeating",)) is None
+    assert check(turns + [again], triggers=("bot_repeating",), same_response_limit=3) is None
+
+
+@pytest.mark.parametrize("text, intent", [("okay", "affirm"), ("hello again", "greet"), ("nope", "deny"),
+                                          ("are you a bot?", "bot_challenge"), ("no that's all, thanks", "faq")])
+def test_small_talk_answered_the_same_way_again_is_not_the_bot_looping(text, intent):
+    chatty = [said("hi", "greet", "utter_greet"), said("ok", "affirm", "utter_how_can_i_help"),
+              said("ok", "affirm", "utter_how_can_i_help")]
+
+    assert check(chatty + [said(text, intent)]) is None
 
 
 def test_thanking_again_is_not_a_loop():
@@ -109,6 +119,24 @@ def test_unresolved_by_intent_by_answering_no_to_the_check_and_by_phrase():
     assert check([answered, said("it still isn't there", "greet")]) == "unresolved"
 
 
+@pytest.mark.parametrize("text, intent", [
+    ("no that's all, thanks", "deny"), ("nope, that's everything cheers", "not_helped"),
+    ("no, all good now", "deny"), ("no worries, I'll wait a few more days", "not_helped"),
+    ("no thanks, I'm all set", "deny"), ("no need, thank you", "deny"),
+])
+def test_a_closing_remark_that_starts_with_no_is_not_unresolved(text, intent):
+    answered = faq("when will my refund show up", "refund_not_showing")
+
+    assert check([answered, said(text, intent, confidence=0.6)]) is None
+
+
+def test_a_no_with_thanks_is_still_unresolved_when_it_says_the_answer_failed():
+    answered = faq("my transfer hasn't arrived", "transfer_not_received")
+
+    assert check([answered, said("no it didn't, thanks", "deny")]) == "unresolved"
+    assert check([answered, said("that didn't help, thanks anyway", "thank")]) == "unresolved"
+
+
 def test_no_after_anything_else_and_still_in_a_first_question_are_not_unresolved():
     assert check([said("thanks", "thank", "utter_you_are_welcome"), said("no thanks", "deny")]) is None
     assert check([faq("my card still hasn't arrived", "card_arrival", answered=False)]) is None
@@ -129,6 +157,17 @@ def test_frustration_signals(text, signal):
 
     assert verdict is not None and verdict.reason == "frustration"
     assert signal in verdict.evidence["signals"]
+
+
+def test_a_new_question_in_capitals_is_not_shouting_but_the_same_one_again_is():
+    question = faq("HOW DO I ORDER A SPARE CARD FOR MY WIFE", "order_card", answered=False)
+    again = faq("IT'S STILL NOT HERE AND I ORDERED IT A MONTH AGO", "order_card", answered=False)
+
+    assert check([question]) is None
+    assert check([said("hello", "greet", "utter_greet"), question]) is None
+    assert check([said("ARE YOU A REAL PERSON OR A BOT", "bot_challenge")]) is None
+    assert check([faq("how do I order a card", "order_card"), again], triggers=("frustration",)) == "frustration"
+    assert check([said("WHERE IS MY MONEY", "faq")]) == "frustration"
 
 
 def test_no_false_frustration_on_short_capitals_or_a_plain_no():
@@ -324,3 +363,65 @@ def test_the_earlier_turns_slot_counts_only_ahead_of_the_turns_and_not_in_a_new_
     assert conversation_since_last_handoff(carried_over).earlier == Earlier()
     handed_over = [brief, message, {"event": "action", "name": "action_handoff"}, user("back", "greet")]
     assert conversation_since_last_handoff(handed_over).count == 1
+
+
+@pytest.mark.parametrize("text", [
+    "my husband passed away and the loan was in both our names",
+    "my mum died on Sunday, what happens to her account",
+    "someone from your fraud team is on the phone asking me to move my savings to a safe account",
+    "a man on the phone says he's from your bank and wants the code you texted me",
+    "I think I've been scammed, I sent money to a stranger",
+    "I've fallen behind on my rent and the bailiffs are coming",
+    "I can't afford my loan this month and I'm panicking",
+    "I'm really struggling, I just need someone to help me",
+    "please can somebody help me",
+    "i dont know who else to ask",
+])
+def test_distress_hands_over_whatever_the_nlu_made_of_it(text):
+    verdict = StuckDetector(DetectorConfig()).check([faq(text, "payment_deferral", answered=False)])
+
+    assert verdict is not None and verdict.reason == "distress" and verdict.evidence["phrases"]
+
+
+@pytest.mark.parametrize("text", [
+    "my phone died halfway through a transfer, did it go through",
+    "I need someone's account details to pay them, what do I need",
+    "I can't pay with my card online, it keeps saying declined",
+    "what happens if I can't pay my loan one month",
+    "money's a bit tight, can I move my loan payment to later",
+    "just checking, what should I do if I ever spot a payment I didn't make",
+])
+def test_words_near_distress_are_not_distress(text):
+    assert check([faq(text, "payment_deferral", answered=False)]) is None
+
+
+def test_distress_comes_before_a_request_for_a_person():
+    assert check([said("my dad passed away, can I talk to someone", "request_human")]) == "distress"
+
+
+@pytest.mark.parametrize("text", [
+    "is there anyone at the bank who could look at my account for me?",
+    "can you pass this on to someone who can actually see my account?",
+    "I'd rather not do this with a machine, is one of your colleagues around?",
+    "I'd feel better going through this with someone who works there",
+    "is this a human or a bot? because I need a human for this",
+])
+def test_indirect_requests_for_a_person(text):
+    assert check([faq(text, "receiving_money", answered=False)]) == "requested"
+
+
+@pytest.mark.parametrize("text, intent", [
+    ("is this a human or a bot?", "bot_challenge"),
+    ("are you a real person?", "bot_challenge"),
+    ("my agent at the branch said my card would come in a week", "faq"),
+    ("I spoke to an agent yesterday, how long do refunds take", "faq"),
+    ("I don't need to talk to a person, just tell me your opening hours", "request_human"),
+    ("no human needed, how do I top up", "faq"),
+])
+def test_agent_and_human_that_are_not_a_request(text, intent):
+    assert check([said(text, intent)]) is None
+
+
+def test_a_pattern_that_is_not_a_regular_expression_is_refused():
+    with pytest.raises(ValueError, match="distress_patterns"):
+        DetectorConfig(distress_patterns=("(unclosed",))

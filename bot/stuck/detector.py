@@ -10,67 +10,35 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from bot.stuck.conversation import RESOLVED_INTENTS, Earlier, Turn
+from bot.stuck.settings import TRIGGERS, DetectorConfig
 
 __all__ = ["TRIGGERS", "DetectorConfig", "StuckDetector", "Verdict"]
-
-TRIGGERS: Tuple[str, ...] = (
-    "action_error",
-    "requested",
-    "frustration",
-    "unresolved",
-    "repeated_fallback",
-    "ping_pong",
-    "customer_repeating",
-    "bot_repeating",
-    "no_resolution",
-)
-"""Every trigger, in the order they are checked: the first that fires wins."""
 
 # Messages the bot could not act on: not understood, out of scope, or too vague
 # to say what the customer needs ("help", "the thing from before").
 NOT_UNDERSTOOD_INTENTS = frozenset({"nlu_fallback", "out_of_scope", "need_help"})
-# Saying thanks or goodbye again is politeness, not a loop.
-POLITE_CLOSINGS = frozenset({"thank", "goodbye"})
-# Capitals in these are enthusiasm or habit ("OK THANKS"), not shouting.
-FRIENDLY_INTENTS = frozenset({"thank", "goodbye", "affirm", "greet"})
+# Small talk: when the customer says it again and the bot answers it the same way again,
+# the bot is not looping ("ok", "ok", "ok"; thanks and goodbyes; "are you a bot?").
+SMALL_TALK_INTENTS = frozenset({"greet", "affirm", "deny", "thank", "goodbye", "bot_challenge"})
+# Capitals in these are enthusiasm or habit ("OK THANKS", "ARE YOU A BOT"), not shouting.
+FRIENDLY_INTENTS = SMALL_TALK_INTENTS | {"request_callback"}
 CHECK_QUESTION = "utter_did_that_help"
 
 # Compares two customer messages: 1.0 for the same meaning, 0.0 for unrelated.
 Similarity = Callable[[str, str], float]
 
 
-# Phrases that carry a trigger even inside a message the NLU files elsewhere
-# ("my card was stolen, I need to speak to someone now" is an FAQ question *and*
-# a request for a person). Matched case-insensitively; configurable.
-REQUEST_PATTERNS: Tuple[str, ...] = (
-    r"\b(speak|talk|chat|connect me|put me through|transfer me)\b.{0,20}\b(to|with)\b.{0,15}"
-    r"\b(someone|somebody|a person|a human|an? (real|actual|live) person|an? agent|an? advisor|"
-    r"an? adviser|an? representative|an? operator|a manager|your staff|a member of staff|"
-    r"customer service)\b",
-    r"\b(real|actual|live) (person|human|agent)\b",
-    r"\bhuman,? please\b",
-    r"\b(get|give|find) me (a|an|some) (human|person|agent|representative|operator)\b",
-    r"\b(a|an|some) (human|person|agent|representative|operator) (to )?"
-    r"(explain|help|look|call|sort|deal|check)",
-)
-FRUSTRATION_PATTERNS: Tuple[str, ...] = (
-    r"\b(useless|pointless|pathetic|ridiculous|rubbish|hopeless|stupid|idiotic|absurd)\b",
-    r"\b(waste of (my )?time|fed up|sick of|not helping|no help at all|worst service)\b",
-    r"\bthis is (a joke|a nightmare|unacceptable)\b",
-)
-UNRESOLVED_PATTERNS: Tuple[str, ...] = (
-    r"\b(did ?n[o']?t|does ?n[o']?t|has ?n[o']?t|not) (help|answer|solve|fix|work)(ed)?\b",
-    r"\bstill (not|n[o']?t|does ?n[o']?t|do ?n[o']?t|is ?n[o']?t|has ?n[o']?t|won[o']?t|can[o']?t) ",
-    r"\bnot what i (asked|meant|wanted)\b",
-    r"\bi (already|allready) (tried|did) (that|this|it)\b",
-)
-
-
 def _matches(patterns: Sequence[str], text: str) -> List[str]:
     return [match.group(0) for pattern in patterns for match in [re.search(pattern, text, re.IGNORECASE)] if match]
+
+
+def _without(patterns: Sequence[str], text: str) -> str:
+    for pattern in patterns:
+        text = re.sub(pattern, " ", text, flags=re.IGNORECASE)
+    return text
 
 
 def _normalised(text: str) -> str:
@@ -80,35 +48,6 @@ def _normalised(text: str) -> str:
 def exact_similarity(first: str, second: str) -> float:
     """Fallback similarity: 1.0 when the messages have the same words."""
     return 1.0 if _normalised(first) == _normalised(second) else 0.0
-
-
-@dataclass(frozen=True)
-class DetectorConfig:
-    """Thresholds of the triggers; the defaults are those in config.yml."""
-
-    triggers: Tuple[str, ...] = TRIGGERS
-    request_min_confidence: float = 0.5
-    fallback_limit: int = 2
-    same_response_limit: int = 2
-    repeat_window: int = 3
-    repeat_similarity: float = 0.9
-    frustration_min_confidence: float = 0.5
-    shouting_min_letters: int = 10
-    shouting_ratio: float = 0.7
-    punctuation_run: int = 3
-    max_turns_without_resolution: int = 10
-    request_patterns: Tuple[str, ...] = REQUEST_PATTERNS
-    frustration_patterns: Tuple[str, ...] = FRUSTRATION_PATTERNS
-    unresolved_patterns: Tuple[str, ...] = UNRESOLVED_PATTERNS
-
-    def __post_init__(self) -> None:
-        unknown = set(self.triggers) - set(TRIGGERS)
-        if unknown:
-            raise ValueError(f"Unknown stuck triggers {sorted(unknown)}; known: {list(TRIGGERS)}")
-        for name in ("fallback_limit", "same_response_limit", "repeat_window", "punctuation_run",
-                     "max_turns_without_resolution"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -134,6 +73,7 @@ class StuckDetector:
         self._similarity = similarity
         self._checks: Dict[str, Callable[[List[Turn], Earlier], Optional[Verdict]]] = {
             "action_error": self._action_error,
+            "distress": self._distress,
             "requested": self._requested,
             "frustration": self._frustration,
             "unresolved": self._unresolved,
@@ -149,7 +89,8 @@ class StuckDetector:
 
         ``turns`` are the latest customer turns since the last handoff, ``earlier``
         the ones before them in brief; the triggers that look back further than
-        ``turns`` reach (bot_repeating, no_resolution, unresolved) read it.
+        ``turns`` reach (bot_repeating, no_resolution, unresolved, and frustration for
+        the topics asked before) read it.
         """
         if not turns:
             return None
@@ -173,11 +114,28 @@ class StuckDetector:
             {"error": error, "turns": _turn_evidence(turns, [len(turns)], earlier)},
         )
 
+    def _distress(self, turns: List[Turn], earlier: Earlier) -> Optional[Verdict]:
+        phrases = _matches(self.config.distress_patterns, turns[-1].text)
+        if not phrases:
+            return None
+        return Verdict(
+            "distress",
+            "the customer is in distress and needs a person",
+            {"phrases": phrases, "turns": _turn_evidence(turns, [len(turns)], earlier)},
+        )
+
+    def _closing(self, turn: Turn) -> bool:
+        """A closing remark that means all is well ("no that's all, thanks"), not an answer that failed."""
+        return bool(_matches(self.config.closing_patterns, turn.text)) and not _matches(
+            self.config.unresolved_patterns, turn.text
+        )
+
     def _requested(self, turns: List[Turn], earlier: Earlier) -> Optional[Verdict]:
         latest = turns[-1]
         by_intent = latest.intent == "request_human" and latest.confidence >= self.config.request_min_confidence
-        phrases = _matches(self.config.request_patterns, latest.text)
-        if not (by_intent or phrases):
+        outside_bot_questions = _without(self.config.bot_question_patterns, latest.text)
+        phrases = _matches(self.config.request_patterns, outside_bot_questions)
+        if not (by_intent or phrases) or _matches(self.config.no_person_patterns, latest.text):
             return None
         evidence: Dict[str, Any] = {"turns": _turn_evidence(turns, [len(turns)], earlier)}
         if phrases:
@@ -190,7 +148,7 @@ class StuckDetector:
         if latest.intent == "complain" and latest.confidence >= self.config.frustration_min_confidence:
             signals.append("complaint")
         letters = [character for character in latest.text if character.isalpha()]
-        if len(letters) >= self.config.shouting_min_letters and latest.intent not in FRIENDLY_INTENTS:
+        if len(letters) >= self.config.shouting_min_letters and not self._calm_in_capitals(turns, earlier):
             capitals = sum(character.isupper() for character in letters) / len(letters)
             if capitals >= self.config.shouting_ratio:
                 signals.append("shouting")
@@ -206,8 +164,18 @@ class StuckDetector:
             evidence["phrases"] = phrases
         return Verdict("frustration", f"the customer is frustrated ({', '.join(signals)})", evidence)
 
+    def _calm_in_capitals(self, turns: List[Turn], earlier: Earlier) -> bool:
+        """Capitals that are habit or caps lock, not anger: small talk, a closing remark, or a
+        question the bot has not been asked before since the last handoff."""
+        latest = turns[-1]
+        asked_before = set(earlier.topics) | {turn.topic for turn in turns[:-1] if turn.topic}
+        fresh_question = latest.topic is not None and latest.topic not in asked_before
+        return latest.intent in FRIENDLY_INTENTS or fresh_question or self._closing(latest)
+
     def _unresolved(self, turns: List[Turn], earlier: Earlier) -> Optional[Verdict]:
         latest = turns[-1]
+        if self._closing(latest):
+            return None
         answered = [turn.topic for turn in turns[:-1] if turn.answered]
         last_answered = answered[-1] if answered else earlier.last_answered_topic
         # "still hasn't arrived" opens many first questions: a phrase only says the
@@ -297,7 +265,7 @@ class StuckDetector:
 
     def _bot_repeating(self, turns: List[Turn], earlier: Earlier) -> Optional[Verdict]:
         latest = turns[-1]
-        if latest.intent in POLITE_CLOSINGS:
+        if latest.intent in SMALL_TALK_INTENTS or self._closing(latest):
             return None
         same_label = [turn for turn in turns[:-1] if turn.label == latest.label and turn.responses]
         expected = same_label[-1].responses[0] if same_label else earlier.first_responses.get(latest.label)

@@ -39,6 +39,7 @@ export const CONNECTION_REFUSALS = new Set(["too_many_connections", "forbidden_o
 // docs/handoff-payload.md "Reasons" and the bridge's own bot_unavailable.
 export const REASON_LABELS = {
   requested: "Asked for a person",
+  distress: "Customer in distress",
   callback: "Callback requested",
   repeated_fallback: "Not understood",
   bot_repeating: "Bot repeating itself",

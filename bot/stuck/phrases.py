@@ -1,0 +1,145 @@
+"""The phrase lists the stuck triggers match, as regular expressions (case-insensitive).
+
+Each list is a default of :class:`~bot.stuck.detector.DetectorConfig` and can be
+replaced in ``config.yml``. They carry meaning the NLU does not: a request for a
+person or distress inside a message the NLU files as an FAQ question, a closing
+remark that starts with "no" but means all is well, a request that is declined
+("I don't need to talk to a person").
+"""
+
+from __future__ import annotations
+
+from typing import Tuple
+
+__all__ = [
+    "BOT_QUESTION_PATTERNS",
+    "CLOSING_PATTERNS",
+    "DISTRESS_PATTERNS",
+    "FRUSTRATION_PATTERNS",
+    "NO_PERSON_PATTERNS",
+    "REQUEST_PATTERNS",
+    "UNRESOLVED_PATTERNS",
+]
+
+_PERSON = (
+    r"(someone|somebody|anyone|anybody|a person|a human|an? (real|actual|live|proper) (person|human)|an? agent|"
+    r"an? advisor|an? adviser|an? representative|an? operator|a manager|your staff|a member of (your )?(staff|team)|"
+    r"one of your colleagues|a colleague|customer service)"
+)
+_RELATIVE = (
+    r"(husband|wife|partner|mum|mom|mother|dad|father|son|daughter|brother|sister|gran|grandma|grandmother|"
+    r"grandad|grandfather|grandpa|nan|nana|child|baby|fianc[eé]e?|uncle|aunt|auntie|friend|parents?)"
+)
+
+# A request for a person, also inside a message the NLU files elsewhere ("my card was
+# stolen, I need to speak to someone now"), and the indirect ones ("is there anyone at the
+# bank who could look at this?", "I'd rather not do this with a machine").
+REQUEST_PATTERNS: Tuple[str, ...] = (
+    r"\b(speak|talk|chat|connect me|put me through|transfer me)\b.{0,20}\b(to|with)\b.{0,15}\b" + _PERSON + r"\b",
+    r"\b(real|actual|live) (person|human|agent)\b",
+    r"\bhuman,? please\b",
+    r"\b(get|give|find) me (a|an|some) (human|person|agent|representative|operator)\b",
+    r"\b(a|an|some) (human|person|agent|representative|operator) (to )?(explain|help|look|call|sort|deal|check)",
+    r"\b(is|are) there (anyone|anybody|someone|somebody|a person|a human|people|staff)\b.{0,30}"
+    r"\b(who|I (can|could)|to (talk|speak|help|explain)|at the bank|there|available|around)\b",
+    r"\b(pass|hand|send|forward|refer|escalate) (this|it|me|my (case|query|issue|question|problem))( on| over)? "
+    r"to " + _PERSON + r"\b",
+    r"\b(someone|somebody|a person|a human|a colleague|one of your colleagues|a member of (your )?(staff|team)) "
+    r"(who|that) (works|can (actually )?(see|look|check|help|access)|could (see|look|check|help)|has access)\b",
+    r"\b(one of your|a) (colleagues?|team members?)\b.{0,20}\b(around|available|there|help|look|take over|do)\b",
+    r"\bcan a (member|person|colleague) (of|from) (your|the) (team|staff|bank)\b",
+    r"\b(need|want|would like|'d like) (a|an|some) (human|person|agent|real person)\b",
+    r"\b(rather not|don'?t want to|not going to|won'?t) (do|discuss|sort|deal with|talk about|go through) "
+    r"(this|it|that|all this)( any more)? (with|through|to) (a|the|this|some) (machine|bot|robot|computer|program)\b",
+)
+# Questions about the bot itself ("is this a human or a bot?", "are you a real person?"):
+# curiosity, not a request; a request phrase counts only outside them.
+BOT_QUESTION_PATTERNS: Tuple[str, ...] = (
+    r"\b(are you|am i (talking|speaking|chatting) (to|with)|is (this|that|it)( really)?) (a|an) "
+    r"(real |actual |live )?(person|human( being)?|agent|bot|robot|machine|computer)"
+    r"( or (a |an )?(real |actual |live )?(person|human|agent|bot|robot|machine|computer|ai|program))?\b",
+    r"\b(bot|robot|machine|ai|computer|program) or (a |an )?(real |actual |live )?(person|human|agent)\b",
+    r"\b(person|human|agent) or (a |an )?(bot|robot|machine|ai|computer|program)\b",
+)
+# Phrases that say the customer does not want a person: a request phrase in the same
+# message is not a request ("I don't need to talk to a person, just tell me...").
+NO_PERSON_PATTERNS: Tuple[str, ...] = (
+    r"\b(do ?n[o']?t|do not|no need to|never) (need|want|have) to (speak|talk|chat)\b",
+    r"\b(do ?n[o']?t|do not) (need|want) (a|an|to see a) (real |actual |live )?(person|human|agent)\b",
+    r"\bno (need for )?(a )?(human|person|agent)s?( (needed|necessary|required))?\b[,.!]?",
+)
+# Distress: bereavement, hardship, fraud happening now, a customer who says they need
+# someone. Handed over first and gently, whatever the NLU made of the message.
+DISTRESS_PATTERNS: Tuple[str, ...] = (
+    # bereavement
+    r"\b(passed away|passed on|bereave(d|ment)|funeral|deceased|widow(ed|er)?|executor|probate|"
+    r"death certificate|next of kin)\b",
+    r"\b(my|our|her|his|their) (late )?" + _RELATIVE + r"\b.{0,40}\b(died|dies|has died|is dead|was killed|"
+    r"passed|lost (his|her|their) (life|battle))\b",
+    r"\b(died|death of|lost) my " + _RELATIVE + r"\b",
+    # fraud happening now, or just done to the customer
+    r"\bsafe account\b",
+    r"\b(i|i've|i have|i'm|i am|we've|we have)( just)?( been| being| got| was)? "
+    r"(scammed|conned|defrauded|tricked|duped|hacked)\b",
+    r"\b(i think|think|pretty sure|worried) (i'?m|i am|i'?ve|i have|it'?s|it was|this is) (being |been |a )?"
+    r"(scam(med)?|fraud|con(ned)?)\b",
+    r"\b(on the phone|on the line|calling me|called me|rang me|texted me|messaged me)\b.{0,60}"
+    r"\b(move|transfer|send|withdraw) (my|our|all my|the) (money|savings|funds|balance)\b",
+    r"\b(as we speak|right now|happening now)\b.{0,40}\b(payments?|money|transactions?|taken|going out|leaving)\b",
+    r"\b(payments?|money|transactions?) (is |are )?(still )?(being taken|going out|leaving|disappearing|draining)\b"
+    r".{0,40}\b(as we speak|right now|now)\b",
+    r"\b(gave|told|sent|typed( in)?|entered|shared|read out) (him|her|them|the caller|a stranger|someone)? ?(my )?"
+    r"(pin|passcode|password|one[- ]time code|security code|card details|login details)\b.{0,40}"
+    r"\b(caller|call|phone|text|link|man|woman|someone|stranger|pretending)\b",
+    r"\b(caller|text|link|email|website|man|woman|stranger)\b.{0,60}\b(gave|told|typed( in)?|entered|put in|shared|"
+    r"read out) (him|her|them)? ?(my )?(pin|passcode|password|one[- ]time code|security code|card details|"
+    r"login details)\b",
+    r"\b(pretending|claiming|claims|says|said|saying)( that)?( (he|she|they)('s|'re| is| are| was| were)?)?( to be)? "
+    r"from (the|your|my) (bank|fraud team|security team|police)\b",
+    r"\b(on the phone|on the line|caller|calling me|called me|rang me|texted me)\b.{0,80}\b(read out|give|tell|share|"
+    r"send|confirm)\b.{0,30}\b(code|pin|passcode|password)\b",
+    # hardship
+    r"(?<!\bif i )(?<!\bif we )\bcan(no|')?t (afford|pay|keep up with|make|cover) (my |the |our |this month'?s |any )?"
+    r"(loan|rent|mortgage|repayments?|bills?|food|to eat|anything|payments)\b",
+    r"\b(behind|fallen behind|falling behind|in arrears) (on|with) (my |the |our )?(loan|rent|mortgage|repayments?|"
+    r"payments|bills)\b",
+    r"\b(desperate|at my wits'? end|can'?t cope|not coping|drowning in debt|bailiffs|debt collectors?|evicted|"
+    r"eviction|homeless|food ?bank|suicid\w*|kill myself|end it all|self[- ]harm)\b",
+    r"\b(really|so|truly|badly) struggling\b|\bstruggling (with money|financially|to (cope|pay|get by|manage|eat))\b",
+    r"\b(scar(ed|ing) me|terrified|panicking|in tears|crying|it'?s all too much|overwhelmed)\b",
+    r"\bdon'?t know (who else to (ask|turn to|talk to)|where (else )?to turn)\b",
+    # needing someone
+    r"\b(just|really|desperately|badly|so) need (someone|somebody|anyone|anybody|a (real |proper |actual )?"
+    r"(person|human))\b(?!['’])",
+    r"\bneed (someone|somebody|anyone|anybody) to (help me|talk to|listen)\b",
+    r"\b(please|pls),? (can |could |will )?(someone|somebody|anyone|anybody) (please )?help\b",
+)
+FRUSTRATION_PATTERNS: Tuple[str, ...] = (
+    r"\b(useless|pointless|pathetic|ridiculous|rubbish|hopeless|stupid|idiotic|absurd)\b",
+    r"\b(waste of (my )?time|fed up|sick of|not helping|no help at all|worst service)\b",
+    r"\bthis is (a joke|a nightmare|unacceptable)\b",
+    r"\b(driving me (mad|crazy|nuts|insane|up the wall|round the bend)|sick and tired|had enough|fuming|livid|"
+    r"furious)\b",
+    r"\bnobody (has |have |ever )?(done|helped|sorted|replied|got back|called|fixed|answered)\b",
+    r"\b(asked|told you|said|explained) .{0,40}\b(twice|three times|(several|many|so many|a few) times|"
+    r"again and again|over and over)\b",
+)
+UNRESOLVED_PATTERNS: Tuple[str, ...] = (
+    r"\b(did ?n[o']?t|does ?n[o']?t|has ?n[o']?t|not) (help|answer|solve|fix|work)(ed)?\b",
+    r"\bstill (not|n[o']?t|does ?n[o']?t|do ?n[o']?t|is ?n[o']?t|has ?n[o']?t|won[o']?t|can[o']?t) ",
+    r"\bnot what i (asked|meant|wanted)\b",
+    r"\bi (already|allready) (tried|did) (that|this|it)\b",
+    r"^\W*no\W+it (did ?n[o']?t|does ?n[o']?t|has ?n[o']?t|was ?n[o']?t|is ?n[o']?t)\b",
+)
+# A closing remark: all is well, even when it starts with "no" ("no that's all, thanks",
+# "nope, all good now", "no worries, I'll wait"). Never a sign of being stuck.
+CLOSING_PATTERNS: Tuple[str, ...] = (
+    r"\b(that'?s|that is|that was|it'?s|it was) (all|everything|it for (now|today))\b",
+    r"\b(nothing|none) (else|more)\b",
+    r"\ball (good|fine|sorted|set|done|clear|ok|okay)\b",
+    r"\b(i'?m|i am|we'?re) (all )?(good|fine|ok|okay|sorted|set)\b",
+    r"\bno (worries|problem|probs|bother|need)\b",
+    r"\b(thanks|thank you|thank u|thx|ta|cheers)( (anyway|again|so much|very much|a lot))?\W*$",
+    r"\bi'?ll (wait|give it|check|try|leave it|be fine|manage|do that)\b",
+    r"\bthat'?s (fine|ok|okay|great|perfect|grand|lovely)\b",
+)

@@ -1,0 +1,74 @@
+"""The stuck triggers' names and settings: what config.yml can set for StuckDetectionPolicy.
+
+Kept apart from the triggers (bot/stuck/detector.py) so that the settings, their
+defaults and their validation read in one place (docs/stuck-detection.md).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Tuple
+
+from bot.stuck.phrases import (
+    BOT_QUESTION_PATTERNS, CLOSING_PATTERNS, DISTRESS_PATTERNS, FRUSTRATION_PATTERNS, NO_PERSON_PATTERNS,
+    REQUEST_PATTERNS, UNRESOLVED_PATTERNS,
+)
+
+__all__ = ["PATTERN_SETTINGS", "TRIGGERS", "DetectorConfig"]
+
+TRIGGERS: Tuple[str, ...] = (
+    "action_error",
+    "distress",
+    "requested",
+    "frustration",
+    "unresolved",
+    "repeated_fallback",
+    "ping_pong",
+    "customer_repeating",
+    "bot_repeating",
+    "no_resolution",
+)
+"""Every trigger, in the order they are checked: the first that fires wins."""
+
+PATTERN_SETTINGS = ("request_patterns", "bot_question_patterns", "no_person_patterns", "distress_patterns",
+                    "frustration_patterns", "unresolved_patterns", "closing_patterns")
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Thresholds and phrase lists of the triggers; the defaults are those in config.yml."""
+
+    triggers: Tuple[str, ...] = TRIGGERS
+    request_min_confidence: float = 0.5
+    fallback_limit: int = 2
+    same_response_limit: int = 2
+    repeat_window: int = 3
+    repeat_similarity: float = 0.9
+    frustration_min_confidence: float = 0.5
+    shouting_min_letters: int = 10
+    shouting_ratio: float = 0.7
+    punctuation_run: int = 3
+    max_turns_without_resolution: int = 10
+    request_patterns: Tuple[str, ...] = REQUEST_PATTERNS
+    bot_question_patterns: Tuple[str, ...] = BOT_QUESTION_PATTERNS
+    no_person_patterns: Tuple[str, ...] = NO_PERSON_PATTERNS
+    distress_patterns: Tuple[str, ...] = DISTRESS_PATTERNS
+    frustration_patterns: Tuple[str, ...] = FRUSTRATION_PATTERNS
+    unresolved_patterns: Tuple[str, ...] = UNRESOLVED_PATTERNS
+    closing_patterns: Tuple[str, ...] = CLOSING_PATTERNS
+
+    def __post_init__(self) -> None:
+        unknown = set(self.triggers) - set(TRIGGERS)
+        if unknown:
+            raise ValueError(f"Unknown stuck triggers {sorted(unknown)}; known: {list(TRIGGERS)}")
+        for name in ("fallback_limit", "same_response_limit", "repeat_window", "punctuation_run",
+                     "max_turns_without_resolution"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        for name in PATTERN_SETTINGS:
+            for pattern in getattr(self, name):
+                try:
+                    re.compile(pattern)
+                except re.error as error:
+                    raise ValueError(f"{name}: {pattern!r} is not a regular expression ({error})") from None
