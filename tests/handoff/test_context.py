@@ -103,6 +103,25 @@ def test_the_button_hands_over_the_bots_summary_and_so_does_a_second_handoff_aft
     asyncio.run(scenario())
 
 
+def test_a_stuck_conversation_hands_over_the_same_complete_payload(bridge):
+    async def scenario() -> None:
+        customer = await Client.customer(bridge)
+        agent = await Client.agent(bridge, "ann")
+        refund = await ask(customer, QUESTIONS["refund_not_showing"][0])
+        await customer.say("no")  # to "did that answer your question?": unresolved
+        await customer.expect("status", state="queued")
+        opened = await claim(agent, customer.conversation_id)
+        handoff = opened["handoff"]
+        assert opened["reason"] == handoff["reason"] == "unresolved" and handoff["source"] == "conversation"
+        assert_complete(handoff, {"refund_not_showing": refund})
+        assert texts(handoff) == [QUESTIONS["refund_not_showing"][0], "no"]
+        await let_go(agent, "close", customer.conversation_id)
+        await agent.close()
+        await customer.close()
+
+    asyncio.run(scenario())
+
+
 def test_after_a_close_the_customer_who_writes_again_and_asks_for_a_person_brings_the_new_context(bridge):
     async def scenario() -> None:
         customer = await Client.customer(bridge)
