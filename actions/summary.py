@@ -49,7 +49,7 @@ REASON_DESCRIPTIONS: Dict[Text, Text] = {
 
 # How many of the latest customer messages the payload lists.
 RECENT_TURNS = 10
-# How much of the bot's reply each listed message carries, and the summary quotes.
+# How much of the bot's reply each listed message carries, and the summary quotes (characters).
 MAX_REPLY = 300
 MAX_QUOTED_REPLY = 160
 # How many exchanges (a message and the bot's reply) the summary quotes, the latest.
@@ -88,17 +88,24 @@ def _readable(entry: Dict[Text, Any]) -> Dict[Text, Any]:
     return {**entry, "text": BUTTON_TEXTS.get(entry["text"], entry["text"])}
 
 
+def _shortened(text: Text, limit: int) -> Text:
+    """At most ``limit`` characters, an ellipsis marking a cut."""
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
 def _listed(turn: Turn) -> Dict[Text, Any]:
     entry = _readable(turn.describe())
     if turn.replies:
-        entry["bot_reply"] = turn.replies[0][:MAX_REPLY]
+        entry["bot_reply"] = _shortened(turn.replies[0], MAX_REPLY)
     return entry
 
 
 def _quote(reply: Text) -> Text:
-    """The reply's first sentence, cut to MAX_QUOTED_REPLY characters."""
-    sentence = _SENTENCE_END.split(reply.strip(), maxsplit=1)[0]
-    return sentence if len(sentence) <= MAX_QUOTED_REPLY else sentence[:MAX_QUOTED_REPLY - 1].rstrip() + "…"
+    """The reply's first sentence (of its first line), cut to MAX_QUOTED_REPLY characters; one
+    that introduces a list says there is more."""
+    lines = reply.strip().splitlines() or [""]
+    sentence = _shortened(_SENTENCE_END.split(lines[0], maxsplit=1)[0], MAX_QUOTED_REPLY)
+    return f"{sentence} …" if sentence.endswith(":") else sentence
 
 
 def _exchanges(turns: List[Turn]) -> Optional[Text]:

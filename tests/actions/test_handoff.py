@@ -113,9 +113,19 @@ def test_the_summary_quotes_the_latest_exchanges_and_each_turn_the_start_of_the_
     handoff = handoff_payload(make_tracker(events), "no_resolution", domain=DOMAIN)["handoff"]
 
     assert [len(turn["bot_reply"]) for turn in handoff["turns"]] == [300] * 6 + [204]
+    assert handoff["turns"][0]["bot_reply"].endswith("…"), "a cut is marked"
     assert handoff["summary"].count("the bot answered") == 3 and 'answered "Answer 5."' in handoff["summary"]
     assert 'said "hi" and the bot replied "Hi!"' in handoff["summary"]
     assert "(after 3 earlier exchange(s))" in handoff["summary"]
+
+
+def test_a_reply_that_introduces_a_list_is_quoted_up_to_the_list():
+    events = [user_event("how do I top up", "faq", 0.9, "faq/top_up"), {"event": "action", "name": "utter_faq"},
+              {"event": "bot", "text": "You can add money in several ways:\n1. By card. Instant.\n2. By transfer."}]
+
+    handoff = handoff_payload(make_tracker(events), "requested", domain=DOMAIN)["handoff"]
+
+    assert 'the bot answered "You can add money in several ways: …"' in handoff["summary"]
 
 
 CLEARED = [SlotSet("handoff_reason", None), SlotSet("handoff_evidence", None), SlotSet("action_error", None)]

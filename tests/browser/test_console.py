@@ -20,6 +20,7 @@ from tests.browser.conftest import (
 from tests.chats import QUESTIONS
 from tests.drills.clients import message_order
 from tests.handoff.clients import Client
+from tests.handoff.test_context import preview
 
 TITLE = "Support console"
 CANNED_INTRO = ("Hi, I'm ann from the support team. I've read your conversation with our assistant, "
@@ -329,7 +330,7 @@ def test_the_button_brings_the_bots_summary_to_the_side_panel_and_a_second_hando
     card_row = turns.get_by_role("row").filter(has_text=card)
     expect(card_row).to_contain_text("faq · Card not working")
     expect(card_row).to_contain_text(re.compile(r"\d+%"))
-    expect(card_row.locator(".turn-reply")).to_have_text(f"Bot: {card_answer[:300]}")
+    expect(card_row.locator(".turn-reply")).to_have_text(f"Bot: {preview(card_answer)}")
     expect(turns.get_by_role("row").filter(has_text=top_up)).to_contain_text("faq · Top up")
     expect(turns.get_by_role("row").filter(has_text='Pressed "Talk to a person"')).to_contain_text("request_human")
     expect(details).not_to_contain_text("No topic recognised")

@@ -46,6 +46,11 @@ async def let_go(agent: Client, action: str, conversation_id: str) -> None:
     await agent.acknowledged(f"{action}-{conversation_id}")
 
 
+def preview(reply: str) -> str:
+    """A bot reply as a payload's turn carries it: 300 characters at most, a cut marked."""
+    return reply if len(reply) <= 300 else reply[:299].rstrip() + "…"
+
+
 def texts(handoff: Dict[str, Any]) -> List[str]:
     return [turn["text"] for turn in handoff["turns"]]
 
@@ -56,7 +61,7 @@ def assert_complete(handoff: Dict[str, Any], asked: Dict[str, str]) -> None:
     assert [(turn["text"], turn["intent"], turn["topic"]) for turn in questions] == \
         [(QUESTIONS[topic][0], "faq", topic) for topic in asked]
     assert all(0.4 <= turn["confidence"] <= 1 for turn in questions), "intents with their confidence"
-    assert [turn["bot_reply"] for turn in questions] == [answer[:300] for answer in asked.values()]
+    assert [turn["bot_reply"] for turn in questions] == [preview(answer) for answer in asked.values()]
     assert handoff["topics"] == list(asked) and handoff["topic"] == list(asked)[-1]
     summary = handoff["summary"]
     assert "No support topic" not in summary
@@ -211,7 +216,7 @@ def test_a_request_left_instead_of_waiting_keeps_the_context_for_the_agents(brid
         assert handoff["summary"].startswith(
             "Handed over because the customer asked for a person (they asked to be called back instead of waiting).")
         assert [turn["text"] for turn in handoff["turns"] if turn.get("topic")] == [QUESTIONS["fees"][1]]
-        assert handoff["turns"][0]["bot_reply"] == fees[:300]
+        assert handoff["turns"][0]["bot_reply"] == preview(fees)
         await chatting.expect("message", kind="system", data={"notice": "request_stored"})
         assert [m["data"]["text"] for m in chatting.messages("bot")][-1] == "Did that answer your question?", \
             "the bot says nothing of a person coming: the request is stored"
