@@ -14,6 +14,10 @@ A conversation is in one of four states (:class:`State`) and moves so::
     agent  -> closed   the agent closes; the customer is asked for a rating
     closed -> bot      the customer writes again
 
+A callback booked with the bot, or a callback or message the customer leaves
+instead of waiting, changes no more than that: it is stored for the agents
+with the handoff payload it stands for (:class:`StoreRequest`).
+
 :func:`apply` takes the conversation as it is and one event, and returns the
 conversation as it becomes plus the effects to carry out (ask the bot, queue,
 tell someone). It never touches a socket or Redis, so every rule here is
@@ -229,8 +233,8 @@ def apply(conversation: Conversation, event: Event) -> Tuple[Conversation, List[
         if state is not State.BOT or payload is None:
             return conversation, []
         reason = str(payload.get("reason") or "requested")
-        if reason == "callback":
-            return conversation, []  # the customer asked to be phoned; nobody needs to join
+        if reason == "callback":  # the customer booked a call with the bot: nobody joins, a person phones
+            return conversation, [StoreRequest("callback", payload)]
         queued = replace(conversation, state=State.QUEUED, reason=reason, handoff=payload, group=event.group)
         return queued, [Enqueue(reason)]
 

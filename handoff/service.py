@@ -253,8 +253,7 @@ class Bridge:
         replies = tuple({"text": message["text"], **message["data"]} for message in stored)
         payload = handoff_in(replies)
         if payload is not None:
-            group = group_for(payload.get("topic"), payload.get("reason"), self.settings.skill_groups)
-            await self.transition(conversation_id, BotAnswered(replies, group))
+            await self._bot_handed_over(conversation_id, replies, payload)
         return True
 
     async def _ask_bot(self, conversation_id: str, message_id: str, text: str, retry: bool = False) -> None:
@@ -280,8 +279,20 @@ class Bridge:
         payload = handoff_in(tuple(replies))
         if payload is None:
             return  # an answer without a handoff changes nothing (machine.apply): no need to read the state again
+        await self._bot_handed_over(conversation_id, tuple(replies), payload)
+
+    async def _bot_handed_over(self, conversation_id: str, replies: Tuple[Dict[str, Any], ...],
+                               payload: Dict[str, Any]) -> None:
+        """Queued in the skill group of the payload's topic, or, for a callback booked with the bot,
+        stored with the agents' requests."""
         group = group_for(payload.get("topic"), payload.get("reason"), self.settings.skill_groups)
-        await self.transition(conversation_id, BotAnswered(tuple(replies), group))
+        _, effects = await self.transition(conversation_id, BotAnswered(replies, group))
+        for effect in effects:
+            if isinstance(effect, StoreRequest) and effect.handoff is not None:
+                booked = effect.handoff.get("callback") or {}
+                details = {"contact": str(booked.get("phone") or "")[:MAX_DETAIL], "description": "",
+                           "preferred_time": str(booked.get("preferred_time") or "")[:MAX_DETAIL]}
+                await self._store_request(conversation_id, effect.kind, details, effect.handoff)
 
     async def _rasa_reply(self, conversation_id: str, message_id: str, text: str,
                           retry: bool, extra: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
@@ -371,7 +382,12 @@ class Bridge:
         _, effects = await self.transition(conversation_id, CustomerLeftRequest(kind))
         context = next(effect.handoff for effect in effects if isinstance(effect, StoreRequest))
         handoff = context or await self._handoff_from_bot(conversation_id, kind, shown_in=None) or bridge_handoff(kind)
-        await self.store.store_request(conversation_id, kind, clean, handoff)
+        await self._store_request(conversation_id, kind, clean, handoff)
+
+    async def _store_request(self, conversation_id: str, kind: str, details: Dict[str, str],
+                             handoff: Dict[str, Any]) -> None:
+        """A callback or message for the agents, with the handoff payload it stands for."""
+        await self.store.store_request(conversation_id, kind, details, handoff)
         await self._count_escalation(conversation_id, handoff_reason=None)
         await self.store.publish(self.store.queue_channel, {"request": conversation_id})
 

@@ -226,6 +226,30 @@ def test_a_request_left_instead_of_waiting_keeps_the_context_for_the_agents(brid
     asyncio.run(scenario())
 
 
+def test_a_callback_booked_with_the_bot_reaches_the_agents_requests_with_its_context(bridge):
+    async def scenario() -> None:
+        agent = await Client.agent(bridge, "ann")
+        customer = await Client.customer(bridge)
+        card = await ask(customer, QUESTIONS["card_swallowed"][0])
+        await ask(customer, "can you call me back")
+        await ask(customer, "07700 900123")
+        booked = await ask(customer, "after 5pm")
+        assert booked.startswith("Thanks. We'll call you on 07700900123 (after 5pm).")
+        left = await request_of(agent, customer.conversation_id)
+        assert (left["kind"], left["contact"], left["preferred_time"]) == ("callback", "07700900123", "after 5pm")
+        handoff = left["handoff"]
+        assert handoff["reason"] == "callback" and handoff["callback"] == {"phone": "07700900123",
+                                                                             "preferred_time": "after 5pm"}
+        assert handoff["summary"].startswith("Handed over because the customer asked to be called back.")
+        assert handoff["topics"][0] == "card_swallowed" and handoff["turns"][0]["bot_reply"] == preview(card)
+        assert handoff["slots"] == {"callback_phone": "07700900123", "callback_time": "after 5pm"}
+        assert (await customer.expect("status"))["data"]["state"] == "bot", "nobody joins: a person will phone"
+        await agent.close()
+        await customer.close()
+
+    asyncio.run(scenario())
+
+
 def test_with_rasa_down_the_button_still_queues_with_the_bridges_one_line_summary(bridge, rasa_server):
     async def scenario() -> None:
         customer = await Client.customer(bridge)

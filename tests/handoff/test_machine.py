@@ -34,12 +34,12 @@ def test_a_handoff_payload_from_the_bot_queues_the_conversation():
     assert effects == [Enqueue("repeated_fallback")]
 
 
-def test_a_callback_payload_does_not_queue():
-    callback = {"custom": {"handoff": {"reason": "callback"}}}
+def test_a_callback_payload_does_not_queue_but_is_stored_for_the_agents():
+    callback = {"custom": {"handoff": {"reason": "callback", "callback": {"phone": "0770"}}}}
 
     conversation, effects = apply(at(State.BOT), BotAnswered((callback,)))
 
-    assert conversation.state is State.BOT and effects == []
+    assert conversation.state is State.BOT and effects == [StoreRequest("callback", callback["custom"]["handoff"])]
 
 
 def test_plain_bot_answers_and_late_answers_change_nothing():
