@@ -153,7 +153,7 @@ def test_after_a_close_the_customer_who_writes_again_and_asks_for_a_person_bring
     asyncio.run(scenario())
 
 
-def test_the_payload_survives_transfers_to_a_colleague_and_to_a_group(bridge):
+def test_the_payload_survives_transfers_to_a_colleague_and_to_a_group_and_a_requeue(bridge):
     async def scenario() -> None:
         customer = await Client.customer(bridge)
         ann, bob = await Client.agent(bridge, "ann"), await Client.agent(bridge, "bob")
@@ -173,9 +173,16 @@ def test_the_payload_survives_transfers_to_a_colleague_and_to_a_group(bridge):
         await bob.acknowledged("to-general")
         item = await ann.queue_item(conversation_id)
         assert (item["summary"], item["topic"], item["reason"]) == (handoff["summary"], "card_arrival", "requested")
+        assert (await claim(bob, conversation_id))["handoff"] == handoff
+
+        ann.received.clear()
+        await bob.close()  # and stays away past the grace period: back to the front of the queue
+        await customer.expect("message", kind="system", data={"notice": "agent_lost"})
+        item = await ann.queue_item(conversation_id)
+        assert (item["summary"], item["topic"], item["reason"]) == (handoff["summary"], "card_arrival", "requested")
         assert (await claim(ann, conversation_id))["handoff"] == handoff
         await let_go(ann, "close", conversation_id)
-        for client in (ann, bob, customer):
+        for client in (ann, customer):
             await client.close()
 
     asyncio.run(scenario())
