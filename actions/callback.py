@@ -68,7 +68,7 @@ class ActionSubmitCallback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         dispatcher.utter_message(response="utter_callback_booked")
-        payload = handoff_payload(tracker, reason="callback")
+        payload = handoff_payload(tracker, "callback", domain=domain)
         payload["handoff"]["callback"] = {
             "phone": tracker.get_slot("callback_phone"),
             "preferred_time": tracker.get_slot("callback_time"),

@@ -3,23 +3,36 @@
 Pure functions over a rasa_sdk ``Tracker``: they read the events (through the
 same turn model the stuck detector uses, so turns older than the tracker's
 window count too: bot/tracker_store.py) and build the ``handoff`` payload
-documented in docs/handoff-payload.md.
+documented in docs/handoff-payload.md: what the customer asked and what the
+bot answered since the last handoff, why it hands over, and what the customer
+told the bot (never its own bookkeeping).
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+import re
+from typing import Any, Dict, FrozenSet, List, Optional, Text
 
 from rasa_sdk import Tracker
 
-from bot.stuck.conversation import EARLIER_SLOT, conversation_since_last_handoff
+from bot.stuck.conversation import Turn, conversation_since_last_handoff
 
-__all__ = ["BRAND_SLOTS", "REASON_DESCRIPTIONS", "handoff_payload"]
+__all__ = ["CONVERSATION_SOURCE", "REASON_DESCRIPTIONS", "REQUEST_SOURCES", "SOURCE_DESCRIPTIONS", "SOURCE_KEY",
+           "handoff_payload", "handoff_source"]
 
-# Slots that hold configuration, not anything the customer told us.
-BRAND_SLOTS = frozenset({"bank_name", "help_url", "support_phone", "support_email", "requested_slot"})
-# Slots the handoff machinery itself uses; they are in the payload's own fields.
-HANDOFF_SLOTS = frozenset({"handoff_reason", "handoff_evidence", "action_error", EARLIER_SLOT})
+# The bridge asks for the payload with a message whose metadata says what the customer did
+# (docs/handoff-payload.md "The button"); without it the bot decided from the conversation itself.
+SOURCE_KEY = "handoff_source"
+CONVERSATION_SOURCE = "conversation"
+SOURCE_DESCRIPTIONS: Dict[Text, Text] = {
+    "button": 'they pressed "Talk to a person"',
+    "callback": "they asked to be called back instead of waiting",
+    "message": "they left a message instead of waiting",
+}
+# A request left instead of waiting: nobody joins the chat now, so the bot does not say so.
+REQUEST_SOURCES: FrozenSet[Text] = frozenset({"callback", "message"})
+# What a button sends the bot, as agents read it.
+BUTTON_TEXTS: Dict[Text, Text] = {"/request_human": 'Pressed "Talk to a person"'}
 
 REASON_DESCRIPTIONS: Dict[Text, Text] = {
     "requested": "the customer asked for a person",
@@ -37,21 +50,85 @@ REASON_DESCRIPTIONS: Dict[Text, Text] = {
 
 # How many of the latest customer messages the payload lists.
 RECENT_TURNS = 10
+# How much of the bot's reply each listed message carries, and the summary quotes (characters).
+MAX_REPLY = 300
+MAX_QUOTED_REPLY = 160
+# How many exchanges (a message and the bot's reply) the summary quotes, the latest.
+SUMMARY_EXCHANGES = 4
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 
 
-def _customer_slots(tracker: Tracker) -> Dict[Text, Any]:
-    return {
-        name: value
-        for name, value in sorted(tracker.current_slot_values().items())
-        if name not in BRAND_SLOTS | HANDOFF_SLOTS and value is not None
-    }
+def handoff_source(tracker: Tracker) -> Text:
+    """What made the customer ask, from the latest message's metadata: a name in SOURCE_DESCRIPTIONS
+    when the bridge asked on the customer's behalf, else ``conversation``."""
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    source = metadata.get(SOURCE_KEY) if isinstance(metadata, dict) else None
+    return source if source in SOURCE_DESCRIPTIONS else CONVERSATION_SOURCE
 
 
-def _summary_text(
-    reason: Text, explanation: Optional[Text], turns: List[Dict[Text, Any]], count: int, topics: List[Text]
-) -> Text:
+def _told_by_customer(domain: Optional[Dict[Text, Any]]) -> FrozenSet[Text]:
+    """Slots filled from what the customer said (any mapping but ``custom``). The others (brand,
+    handoff bookkeeping, the earlier turns' brief, Rasa's session_started_metadata with its
+    message ids) mean nothing to the agent."""
+    slots = (domain or {}).get("slots") or {}
+    return frozenset(
+        name for name, spec in slots.items()
+        if any(isinstance(mapping, dict) and mapping.get("type") != "custom"
+               for mapping in (spec or {}).get("mappings") or [])
+    )
+
+
+def _customer_slots(tracker: Tracker, domain: Optional[Dict[Text, Any]]) -> Dict[Text, Any]:
+    told = _told_by_customer(domain)
+    return {name: value for name, value in sorted(tracker.current_slot_values().items())
+            if name in told and value is not None}
+
+
+def _readable(entry: Dict[Text, Any]) -> Dict[Text, Any]:
+    """A described turn with a pressed button's payload put in words."""
+    return {**entry, "text": BUTTON_TEXTS.get(entry["text"], entry["text"])}
+
+
+def _shortened(text: Text, limit: int) -> Text:
+    """At most ``limit`` characters, an ellipsis marking a cut."""
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
+def _listed(turn: Turn) -> Dict[Text, Any]:
+    entry = _readable(turn.describe())
+    if turn.replies:
+        entry["bot_reply"] = _shortened(turn.replies[0], MAX_REPLY)
+    return entry
+
+
+def _quote(reply: Text) -> Text:
+    """The reply's first sentence (of its first line), cut to MAX_QUOTED_REPLY characters; one
+    that introduces a list says there is more."""
+    lines = reply.strip().splitlines() or [""]
+    sentence = _shortened(_SENTENCE_END.split(lines[0], maxsplit=1)[0], MAX_QUOTED_REPLY)
+    return f"{sentence} …" if sentence.endswith(":") else sentence
+
+
+def _exchanges(turns: List[Turn]) -> Optional[Text]:
+    """What the customer asked and what the bot answered, the latest SUMMARY_EXCHANGES of them."""
+    replied = [turn for turn in turns if turn.replies]
+    if not replied:
+        return None
+    quoted = [
+        f'{"asked" if turn.topic else "said"} "{_readable(turn.describe())["text"]}" and the bot '
+        f'{"answered" if turn.answered else "replied"} "{_quote(turn.replies[0])}"'
+        for turn in replied[-SUMMARY_EXCHANGES:]
+    ]
+    earlier = len(replied) - len(quoted)
+    before = f" (after {earlier} earlier exchange(s))" if earlier else ""
+    return f"The customer {'; '.join(quoted)}{before}."
+
+
+def _summary_text(reason: Text, source: Text, explanation: Optional[Text], turns: List[Turn], count: int,
+                  topics: List[Text]) -> Text:
     reason_text = REASON_DESCRIPTIONS.get(reason, reason.replace("_", " "))
-    parts = [f"Handed over because {reason_text}."]
+    how = f" ({SOURCE_DESCRIPTIONS[source]})" if source in SOURCE_DESCRIPTIONS else ""
+    parts = [f"Handed over because {reason_text}{how}."]
     if explanation and explanation != reason_text:
         parts.append(f"({explanation[0].upper()}{explanation[1:]}.)")
     if topics:
@@ -59,28 +136,40 @@ def _summary_text(
         parts.append(f"Topics asked about: {readable}.")
     else:
         parts.append("No support topic was recognised.")
+    exchanges = _exchanges(turns)
+    if exchanges:
+        parts.append(exchanges)
     parts.append(f"{count} customer message(s).")
-    if turns:
-        parts.append(f'Last message: "{turns[-1]["text"]}".')
+    if turns and turns[-1].text not in BUTTON_TEXTS:
+        parts.append(f'Last message: "{turns[-1].describe()["text"]}".')
     return " ".join(parts)
 
 
 def handoff_payload(
-    tracker: Tracker, reason: Text, evidence: Optional[Dict[Text, Any]] = None
+    tracker: Tracker, reason: Text, evidence: Optional[Dict[Text, Any]] = None,
+    domain: Optional[Dict[Text, Any]] = None,
 ) -> Dict[Text, Any]:
-    """The ``custom`` payload that tells the bridge to hand the chat to a person."""
+    """The ``custom`` payload that tells the bridge to hand the chat to a person.
+
+    ``domain`` (as the action server gets it) says which slots the customer filled; without it none are listed.
+    """
     conversation = conversation_since_last_handoff(tracker.events)
-    turns = [turn.describe() for turn in conversation.turns]
+    recent = conversation.turns[-RECENT_TURNS:]
     topics = conversation.as_earlier().topics  # each once, the most recent last
-    explanation = (evidence or {}).get("explanation")
+    evidence = dict(evidence or {})
+    if isinstance(evidence.get("turns"), list):
+        evidence["turns"] = [_readable(turn) if isinstance(turn, dict) and "text" in turn else turn
+                             for turn in evidence["turns"]]
+    source = handoff_source(tracker)
     return {
         "handoff": {
             "reason": reason,
-            "summary": _summary_text(reason, explanation, turns, conversation.count, topics),
+            "source": source,
+            "summary": _summary_text(reason, source, evidence.get("explanation"), recent, conversation.count, topics),
             "topic": topics[-1] if topics else None,
             "topics": topics,
-            "turns": turns[-RECENT_TURNS:],
-            "slots": _customer_slots(tracker),
-            "evidence": evidence or {},
+            "turns": [_listed(turn) for turn in recent],
+            "slots": _customer_slots(tracker, domain),
+            "evidence": evidence,
         }
     }

@@ -12,7 +12,9 @@ It reports t1 - t0 (target: p99 ≤ 100 ms) and t1 - sent, by how the
 conversation got stuck: ``requested`` (the customer asks for a person in words),
 ``repeated_fallback`` (two messages in a row the bot cannot understand) and
 ``unresolved`` (a "no" to "Did that answer your question?"): stuck detection
-(docs/stuck-detection.md) hands over on the stuck turn itself.
+(docs/stuck-detection.md) hands over on the stuck turn itself; and ``button``
+(the customer presses "Talk to a person": the bridge asks the bot for its
+payload, docs/handoff-payload.md, so ``sent`` is the press).
 
 Configurations: customers one at a time and several at once (``--concurrency``);
 the agent on the customers' bridge process or on a second one (``--topology``:
@@ -48,6 +50,8 @@ from bench.stack import Stack, running_stack
 from tests.handoff.clients import Client, queued_customer
 
 AGENT = "bench-agent"
+# A script's step that presses "Talk to a person" instead of typing.
+BUTTON = "[Talk to a person]"
 # Conversations that stuck detection hands over on their last turn (from tests/conversations/corpus.yml
 # and tests/test_rest_channel.py), by the reason the bot gives.
 STUCK: Dict[str, List[List[str]]] = {
@@ -66,7 +70,14 @@ STUCK: Dict[str, List[List[str]]] = {
         ["hi", "my card keeps getting declined at the supermarket", "no it didn't"],
         ["how long does identity verification take", "no"],
     ],
+    "button": [
+        ["my card was declined in a shop today", BUTTON],
+        ["how do I top up my account?", "what fees do you charge?", BUTTON],
+        [BUTTON],
+    ],
 }
+# The reason the bot gives, where the way of getting stuck is not one.
+BOT_REASON = {"button": "requested"}
 TOPOLOGIES = ("one", "two")  # the agent on the customers' bridge process, or on a second one
 TIMEOUT = 30.0  # seconds for any reply: far beyond a working system, so a loss fails loudly
 
@@ -139,10 +150,15 @@ async def stuck_conversation(address: str, script: Sequence[str], expected: str,
     try:
         for number, text in enumerate(script, start=1):
             sent = time.perf_counter()
-            key = await customer.say(text)
+            if text == BUTTON:
+                key = f"talk-{number}"
+                await customer.send("talk_to_person", id=key)
+            else:
+                key = await customer.say(text)
             last = number == len(script)
-            # The socket gets the transcript in order: the bot messages after the customer's own are this turn's.
-            echoed, reply, payload, acked, queued, reason = False, 0.0, 0.0, False, False, ""
+            # The socket gets the transcript in order: the bot messages after the customer's own are this turn's
+            # (a press is not echoed: every bot message after it is the answer to it).
+            echoed, reply, payload, acked, queued, reason = text == BUTTON, 0.0, 0.0, False, False, ""
             while not (acked and (not last or (queued and payload))):
                 envelope = json.loads(await asyncio.wait_for(customer.ws.recv(), TIMEOUT))
                 arrived = time.perf_counter()
@@ -220,7 +236,7 @@ def summarise(run: Run) -> Dict[str, Any]:
                  for reason in STUCK if any(h.expected == reason for h in run.handoffs)}
     return {"topology": run.topology, "concurrency": run.concurrency, "queue_depth": run.queue_depth,
             "handoffs_per_second": len(run.handoffs) / run.seconds, "agent_errors": run.agent_errors,
-            "unexpected_reasons": sum(h.reason != h.expected for h in run.handoffs),
+            "unexpected_reasons": sum(h.reason != BOT_REASON.get(h.expected, h.expected) for h in run.handoffs),
             **milliseconds(run.handoffs), "by_reason": by_reason}
 
 
@@ -242,10 +258,12 @@ def reason_rows(runs: List[Run]) -> List[Dict[str, Any]]:
         handoffs = [h for run in runs for h in run.handoffs if h.expected == reason]
         if handoffs:
             after_reply = latency_summary([(h.seen - h.reply) * 1000 for h in handoffs])
+            after_send = latency_summary([(h.seen - h.sent) * 1000 for h in handoffs])
             rows.append({"stuck by": reason, "handoffs": len(handoffs),
-                         "bot gave this reason": sum(h.reason == reason for h in handoffs),
+                         "bot gave its reason": sum(h.reason == BOT_REASON.get(reason, reason) for h in handoffs),
                          "t1-t0 p50 ms": after_reply["p50_ms"], "t1-t0 p99 ms": after_reply["p99_ms"],
-                         "t1-t0 max ms": after_reply["max_ms"]})
+                         "t1-t0 max ms": after_reply["max_ms"],
+                         "t1-sent p50 ms": after_send["p50_ms"], "t1-sent p99 ms": after_send["p99_ms"]})
     return rows
 
 
@@ -284,7 +302,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     print("\nt0: the customer has the bot's reply to the stuck turn; t1: the agent's queue lists the conversation. "
           "bridges one: agent and customers on one bridge process; two: on two.\n")
     print(markdown_table(reason_rows(runs), [
-        "stuck by", "handoffs", "bot gave this reason", "t1-t0 p50 ms", "t1-t0 p99 ms", "t1-t0 max ms"]))
+        "stuck by", "handoffs", "bot gave its reason", "t1-t0 p50 ms", "t1-t0 p99 ms", "t1-t0 max ms",
+        "t1-sent p50 ms", "t1-sent p99 ms"]))
     path = write_result("handoff", {"handoffs_per_configuration": args.handoffs, "results": results})
     print(f"\n(written to {path})")
 

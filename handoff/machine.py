@@ -3,7 +3,8 @@
 A conversation is in one of four states (:class:`State`) and moves so::
 
     bot    -> queued   the bot's reply carries ``custom.handoff``, the customer
-                       presses "talk to a person", or the bot does not answer
+                       presses "talk to a person" (with the bot's payload, asked
+                       for first), or the bot does not answer
     queued -> agent    an agent claims it (one agent wins)
     queued -> bot      the customer leaves a callback request or a message instead
     agent  -> agent    transferred to another agent
@@ -12,6 +13,10 @@ A conversation is in one of four states (:class:`State`) and moves so::
     agent  -> bot      the agent hands back to the bot
     agent  -> closed   the agent closes; the customer is asked for a rating
     closed -> bot      the customer writes again
+
+A callback booked with the bot, or a callback or message the customer leaves
+instead of waiting, changes no more than that: it is stored for the agents
+with the handoff payload it stands for (:class:`StoreRequest`).
 
 :func:`apply` takes the conversation as it is and one event, and returns the
 conversation as it becomes plus the effects to carry out (ask the bot, queue,
@@ -31,8 +36,8 @@ from handoff.exceptions import AlreadyClaimed, InvalidTransition
 __all__ = [
     "AgentClaimed", "AgentLost", "AskBot", "AskRating", "BotAnswered", "Closed",
     "Conversation", "CustomerAskedForPerson", "CustomerLeftRequest", "CustomerRated", "CustomerSaid",
-    "Effect", "Enqueue", "Event", "HandedBack", "Notify", "State", "StoreRating", "Transferred", "apply",
-    "handoff_in",
+    "Effect", "Enqueue", "Event", "HandedBack", "Notify", "State", "StoreRating", "StoreRequest", "Transferred",
+    "apply", "bridge_handoff", "handoff_in", "would_queue",
 ]
 
 
@@ -77,7 +82,11 @@ class BotAnswered:
 
 @dataclass(frozen=True)
 class CustomerAskedForPerson:
+    """The "talk to a person" button. ``handoff`` is the bot's payload for it (the bridge asks the
+    bot first, when :func:`would_queue`); None when the bot did not answer."""
+
     group: str = "general"
+    handoff: Optional[Dict[str, Any]] = None
 
 
 @dataclass(frozen=True)
@@ -156,14 +165,44 @@ class AskRating:
 
 
 @dataclass(frozen=True)
+class StoreRequest:
+    """Keep the callback request or message for the agents, with the context of the handoff it
+    stands for: the queued conversation's payload, or None when the bot had the conversation
+    (then the bot is asked for its summary)."""
+
+    kind: str
+    handoff: Optional[Dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class StoreRating:
     score: int
     comment: str
 
 
-Effect = Union[AskBot, Enqueue, Notify, AskRating, StoreRating]
+Effect = Union[AskBot, Enqueue, Notify, AskRating, StoreRating, StoreRequest]
 
 MAX_COMMENT = 1000
+# What the customer did, for the bridge's one line (the bot's own words: actions/summary.py).
+BRIDGE_SOURCES = {
+    "button": 'pressed "Talk to a person"',
+    "callback": "asked to be called back instead of waiting",
+    "message": "left a message instead of waiting",
+}
+
+
+def would_queue(conversation: Conversation) -> bool:
+    """Whether the customer asking for a person queues the conversation now (nobody has it yet):
+    only then is the bot asked for its summary."""
+    return conversation.state in (State.BOT, State.CLOSED)
+
+
+def bridge_handoff(source: str) -> Dict[str, Any]:
+    """The bridge's own payload when the bot did not answer: shaped like the bot's, with one line."""
+    return {"reason": "requested", "source": source,
+            "summary": f"The customer {BRIDGE_SOURCES.get(source, 'asked for a person')}. The assistant did not "
+                       "answer, so there is no summary: read the transcript.",
+            "topic": None, "topics": [], "turns": [], "slots": {}, "evidence": {}}
 
 
 def handoff_in(messages: Tuple[Dict[str, Any], ...]) -> Optional[Dict[str, Any]]:
@@ -194,25 +233,28 @@ def apply(conversation: Conversation, event: Event) -> Tuple[Conversation, List[
         if state is not State.BOT or payload is None:
             return conversation, []
         reason = str(payload.get("reason") or "requested")
-        if reason == "callback":
-            return conversation, []  # the customer asked to be phoned; nobody needs to join
+        if reason == "callback":  # the customer booked a call with the bot: nobody joins, a person phones
+            return conversation, [StoreRequest("callback", payload)]
         queued = replace(conversation, state=State.QUEUED, reason=reason, handoff=payload, group=event.group)
         return queued, [Enqueue(reason)]
 
     if isinstance(event, CustomerAskedForPerson):
-        if state in (State.QUEUED, State.AGENT):
+        if not would_queue(conversation):
             return conversation, []
-        queued = replace(conversation, state=State.QUEUED, agent=None, reason="requested", group=event.group,
-                         handoff={"reason": "requested", "summary": "The customer pressed \"talk to a person\"."})
-        return queued, [Enqueue("requested")]
+        handoff = event.handoff or bridge_handoff("button")
+        reason = str(handoff.get("reason") or "requested")
+        queued = replace(conversation, state=State.QUEUED, agent=None, reason=reason, group=event.group,
+                         handoff=handoff)
+        return queued, [Enqueue(reason)]
 
     if isinstance(event, CustomerLeftRequest):
         if state is State.AGENT:
             raise InvalidTransition("a person is already serving this chat")
         stored = Notify("request_stored", "Thanks, we've got your details. Our team will get back to you.")
         if state is State.QUEUED:
-            return replace(conversation, state=State.BOT), [stored]
-        return conversation, [stored]
+            back = replace(conversation, state=State.BOT, reason=None, handoff={})
+            return back, [stored, StoreRequest(event.kind, conversation.handoff)]
+        return conversation, [stored, StoreRequest(event.kind, None)]
 
     if isinstance(event, AgentClaimed):
         if state is State.AGENT:

@@ -29,7 +29,8 @@ from handoff.hub import Hub
 from handoff.machine import (
     AgentClaimed, AgentLost, AskBot, AskRating, BotAnswered, Closed, Conversation,
     CustomerAskedForPerson, CustomerLeftRequest, CustomerRated, CustomerSaid, Effect, Enqueue, Event,
-    HandedBack, Notify, State, StoreRating, Transferred, apply, handoff_in,
+    HandedBack, Notify, State, StoreRating, StoreRequest, Transferred, apply, bridge_handoff, handoff_in,
+    would_queue,
 )
 from handoff.routing import ALL_GROUPS, DEFAULT_GROUP, BusinessHours, group_for, visible_to, wait_estimate
 from handoff.settings import Settings
@@ -49,6 +50,10 @@ COUNTED_MEMORY = 100_000
 ROUTING_LEASE_SECONDS = 3.0
 ROUTING_POLL_SECONDS = 0.1
 MAX_DETAIL = 500
+# How the bridge asks the bot for its handoff payload on the customer's behalf: the request intent,
+# with what the customer did in the metadata (actions/summary.py SOURCE_KEY; docs/handoff-payload.md).
+REQUEST_PERSON = "/request_human"
+HANDOFF_SOURCE = "handoff_source"
 
 
 class Bridge:
@@ -248,8 +253,7 @@ class Bridge:
         replies = tuple({"text": message["text"], **message["data"]} for message in stored)
         payload = handoff_in(replies)
         if payload is not None:
-            group = group_for(payload.get("topic"), payload.get("reason"), self.settings.skill_groups)
-            await self.transition(conversation_id, BotAnswered(replies, group))
+            await self._bot_handed_over(conversation_id, replies, payload)
         return True
 
     async def _ask_bot(self, conversation_id: str, message_id: str, text: str, retry: bool = False) -> None:
@@ -275,15 +279,27 @@ class Bridge:
         payload = handoff_in(tuple(replies))
         if payload is None:
             return  # an answer without a handoff changes nothing (machine.apply): no need to read the state again
+        await self._bot_handed_over(conversation_id, tuple(replies), payload)
+
+    async def _bot_handed_over(self, conversation_id: str, replies: Tuple[Dict[str, Any], ...],
+                               payload: Dict[str, Any]) -> None:
+        """Queued in the skill group of the payload's topic, or, for a callback booked with the bot,
+        stored with the agents' requests."""
         group = group_for(payload.get("topic"), payload.get("reason"), self.settings.skill_groups)
-        await self.transition(conversation_id, BotAnswered(tuple(replies), group))
+        _, effects = await self.transition(conversation_id, BotAnswered(replies, group))
+        for effect in effects:
+            if isinstance(effect, StoreRequest) and effect.handoff is not None:
+                booked = effect.handoff.get("callback") or {}
+                details = {"contact": str(booked.get("phone") or "")[:MAX_DETAIL], "description": "",
+                           "preferred_time": str(booked.get("preferred_time") or "")[:MAX_DETAIL]}
+                await self._store_request(conversation_id, effect.kind, details, effect.handoff)
 
     async def _rasa_reply(self, conversation_id: str, message_id: str, text: str,
-                          retry: bool) -> List[Dict[str, Any]]:
+                          retry: bool, extra: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
         timeout = aiohttp.ClientTimeout(total=self.settings.rasa_timeout_seconds)
         # The message's id, kept in Rasa's tracker, makes a retry safe: asked again with "retry",
         # Rasa answers a message it has handled from its tracker (bot/channels.py).
-        metadata: Dict[str, Any] = {"message_id": message_id, **({"retry": True} if retry else {})}
+        metadata: Dict[str, Any] = {**(extra or {}), "message_id": message_id, **({"retry": True} if retry else {})}
         async with self._http.post(
             f"{self.settings.rasa_url}/webhooks/rest/webhook",
             json={"sender": conversation_id, "message": text, "metadata": metadata},
@@ -302,8 +318,41 @@ class Bridge:
         await self.transition(conversation_id, BotAnswered((payload,), group))
 
     async def customer_asked_for_person(self, conversation_id: str) -> None:
-        group = group_for(None, "requested", self.settings.skill_groups)
-        await self.transition(conversation_id, CustomerAskedForPerson(group))
+        """The "talk to a person" button. The bot owns the summary: it is asked for its handoff
+        payload (what was asked and answered since the last handoff) as if the customer had asked
+        it in words; the bridge's one line stands in only when the bot does not answer."""
+        handoff: Optional[Dict[str, Any]] = None
+        conversation = await self.store.load(conversation_id)
+        if would_queue(conversation):
+            handoff = await self._handoff_from_bot(conversation_id, "button", shown_in=conversation.state)
+        topic, reason = (handoff.get("topic"), handoff.get("reason")) if handoff else (None, "requested")
+        group = group_for(topic, reason, self.settings.skill_groups)
+        await self.transition(conversation_id, CustomerAskedForPerson(group, handoff))
+
+    async def _handoff_from_bot(self, conversation_id: str, source: str,
+                                shown_in: Optional[State]) -> Optional[Dict[str, Any]]:
+        """The bot's handoff payload, asked for with REQUEST_PERSON and ``source`` in the metadata.
+        What the bot says with it is stored for the customer while the conversation is still
+        ``shown_in`` (None: not at all). None when the bot does not answer with a payload."""
+        key = f"{source}-{secrets.token_hex(8)}"
+        try:
+            replies = await self._rasa_reply(conversation_id, key, REQUEST_PERSON, retry=False,
+                                             extra={HANDOFF_SOURCE: source})
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+            logger.warning("Rasa did not summarise %s for a person: %r", conversation_id, error)
+            return None
+        payload = handoff_in(tuple(replies))
+        if payload is None:
+            logger.warning("Rasa answered %s for a person without a handoff payload", conversation_id)
+            return None
+        for index, reply in enumerate(replies if shown_in else []):
+            data = {name: value for name, value in reply.items() if name not in ("text", "recipient_id")}
+            try:
+                await self.append(conversation_id, "bot", f"bot:{key}:{index}", str(reply.get("text", "")), data,
+                                  only_in=shown_in)
+            except InvalidTransition:
+                break  # the conversation moved on meanwhile: what the bot said is no longer true
+        return payload
 
     async def customer_gave_details(self, conversation_id: str, details: Dict[str, Any]) -> None:
         """While waiting: a short description and contact details, shown in the agents' queue."""
@@ -330,8 +379,15 @@ class Bridge:
         clean = self._clean_details(details, ("contact", "description", "preferred_time"))
         if not clean["contact"]:
             raise MalformedMessage("'contact' (a phone number or email) is needed so we can reply")
-        await self.transition(conversation_id, CustomerLeftRequest(kind))
-        await self.store.store_request(conversation_id, kind, clean)
+        _, effects = await self.transition(conversation_id, CustomerLeftRequest(kind))
+        context = next(effect.handoff for effect in effects if isinstance(effect, StoreRequest))
+        handoff = context or await self._handoff_from_bot(conversation_id, kind, shown_in=None) or bridge_handoff(kind)
+        await self._store_request(conversation_id, kind, clean, handoff)
+
+    async def _store_request(self, conversation_id: str, kind: str, details: Dict[str, str],
+                             handoff: Dict[str, Any]) -> None:
+        """A callback or message for the agents, with the handoff payload it stands for."""
+        await self.store.store_request(conversation_id, kind, details, handoff)
         await self._count_escalation(conversation_id, handoff_reason=None)
         await self.store.publish(self.store.queue_channel, {"request": conversation_id})
 

@@ -10,7 +10,8 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:queue        zset    queued conversation ids, scored by time queued (front = oldest)
     {p}:waits        list    recent waits (ms) from queued to claimed, newest first
     {p}:ratings      stream  CSAT ratings
-    {p}:requests     stream  callbacks and messages customers left instead of waiting
+    {p}:requests     stream  callbacks and messages customers left instead of waiting, each with the
+                             handoff payload it stands for (field ``handoff``, JSON)
     {p}:serving:{agent} set  conversations an agent is serving
     {p}:online       zset    "{agent}|{connection}" -> presence expiry (ms); refreshed while connected
     {p}:offline-since hash   agent -> when their last connection went (for the grace period)
@@ -418,15 +419,22 @@ class Store:
         raw = await self.redis.hget(self.key("conv", conversation_id), "details")
         return json.loads(raw) if raw else {}
 
-    async def store_request(self, conversation_id: str, kind: str, details: Dict[str, str]) -> str:
-        entry = {"conversation": conversation_id, "kind": kind, "ts": int(time.time() * 1000), **details}
+    async def store_request(self, conversation_id: str, kind: str, details: Dict[str, str],
+                            handoff: Dict[str, Any]) -> str:
+        entry = {"conversation": conversation_id, "kind": kind, "ts": int(time.time() * 1000), **details,
+                 "handoff": json.dumps(handoff)}
         message_id = await self.redis.xadd(self.key("requests"), entry, maxlen=STREAM_CAP, approximate=True)
         return message_id.decode()
 
-    async def requests(self, count: int = 100) -> List[Dict[str, str]]:
+    async def requests(self, count: int = 100) -> List[Dict[str, Any]]:
+        """The newest requests first; ``handoff`` is the payload the request stands for ({} if none)."""
         entries = await self.redis.xrevrange(self.key("requests"), count=count)
-        return [{"id": entry_id.decode(), **{k.decode(): v.decode() for k, v in fields.items()}}
-                for entry_id, fields in entries]
+        requests: List[Dict[str, Any]] = []
+        for entry_id, fields in entries:
+            request: Dict[str, Any] = {"id": entry_id.decode(), **{k.decode(): v.decode() for k, v in fields.items()}}
+            request["handoff"] = json.loads(request.get("handoff") or "{}")
+            requests.append(request)
+        return requests
 
     # ---- the day's counters (dashboard) --------------------------------------
 

@@ -41,6 +41,8 @@ class Turn:
     topic: Optional[str] = None
     # What the bot sent afterwards: response names (utter_...) or texts.
     responses: List[str] = field(default_factory=list)
+    # The texts of those replies, as the customer read them (the handoff summary quotes them).
+    replies: List[str] = field(default_factory=list)
     # Actions the bot ran after this message, in order.
     actions: List[str] = field(default_factory=list)
     # Set when a custom action failed while serving this turn.
@@ -206,6 +208,8 @@ def conversation_since_last_handoff(events: Iterable[Dict[str, Any]]) -> Convers
             pending_custom_action = None
             metadata = event.get("metadata") or {}
             turns[-1].responses.append(metadata.get("utter_action") or event.get("text") or "")
+            if event.get("text"):
+                turns[-1].replies.append(event["text"])
         elif kind in ("slot", "active_loop", "form"):
             pending_custom_action = None
             if kind == "slot" and event.get("name") == ACTION_ERROR_SLOT and event.get("value"):

@@ -3,7 +3,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.callback import ActionSubmitCallback, ValidateCallbackForm, normalise_phone
-from tests.actions.conftest import make_tracker, user_event
+from tests.actions.conftest import DOMAIN, make_tracker, user_event
 
 
 @pytest.mark.parametrize(
@@ -76,7 +76,7 @@ def test_submitting_the_form_confirms_and_hands_over_with_the_callback():
     )
     dispatcher = CollectingDispatcher()
 
-    events = ActionSubmitCallback().run(dispatcher, tracker, domain={})
+    events = ActionSubmitCallback().run(dispatcher, tracker, domain=DOMAIN)
 
     assert events == [SlotSet("callback_phone", None), SlotSet("callback_time", None)]
     assert dispatcher.messages[0]["response"] == "utter_callback_booked"

@@ -3,31 +3,129 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff import ActionHandoff
 from actions.summary import handoff_payload
-from tests.actions.conftest import make_tracker, user_event
+from tests.actions.conftest import DOMAIN, make_tracker, user_event
+
+CARD_ANSWER = "New and replacement cards usually arrive in 5 days. Track it in the app."
+TOP_UP_ANSWER = "You can add money at any Post Office counter."
 
 
-def test_handoff_tells_the_customer_and_sends_the_payload(faq_then_human):
+def test_handoff_tells_the_customer_and_sends_what_was_asked_and_answered(faq_then_human):
     dispatcher = CollectingDispatcher()
 
-    events = ActionHandoff().run(dispatcher, faq_then_human, domain={})
+    events = ActionHandoff().run(dispatcher, faq_then_human, domain=DOMAIN)
 
     assert events == CLEARED
     assert dispatcher.messages[0]["response"] == "utter_handoff"
     handoff = dispatcher.messages[1]["custom"]["handoff"]
     assert handoff["reason"] == "requested"
+    assert handoff["source"] == "conversation"
     assert handoff["topic"] == "top_up"
     assert handoff["topics"] == ["card_arrival", "top_up"]
     assert handoff["slots"] == {}
     assert handoff["turns"] == [
-        {"text": "my card still hasn't come", "intent": "faq", "confidence": 0.93, "topic": "card_arrival"},
-        {"text": "how do I top up with cash", "intent": "faq", "confidence": 0.88, "topic": "top_up"},
+        {"text": "my card still hasn't come", "intent": "faq", "confidence": 0.93, "topic": "card_arrival",
+         "bot_reply": CARD_ANSWER},
+        {"text": "how do I top up with cash", "intent": "faq", "confidence": 0.88, "topic": "top_up",
+         "bot_reply": TOP_UP_ANSWER},
         {"text": "let me talk to a real person", "intent": "request_human", "confidence": 0.99},
     ]
     assert handoff["summary"] == (
         "Handed over because the customer asked for a person. "
-        "Topics asked about: card arrival, top up. 3 customer message(s). "
+        "Topics asked about: card arrival, top up. "
+        'The customer asked "my card still hasn\'t come" and the bot answered '
+        '"New and replacement cards usually arrive in 5 days."; '
+        'asked "how do I top up with cash" and the bot answered "You can add money at any Post Office counter.". '
+        "3 customer message(s). "
         'Last message: "let me talk to a real person".'
     )
+
+
+def button_press(source: str = "button"):
+    return user_event("/request_human", "request_human", 1.0, metadata={"message_id": "1-0", "handoff_source": source})
+
+
+def test_the_button_asked_through_the_bot_is_named_as_such(faq_then_human):
+    events = [*faq_then_human.events[:-1], button_press()]
+    evidence = {"explanation": "the customer asked for a person",
+                "turns": [{"turn": 3, "text": "/request_human", "intent": "request_human", "confidence": 1.0}]}
+    tracker = make_tracker(events, slots={"handoff_reason": "requested", "handoff_evidence": evidence})
+    dispatcher = CollectingDispatcher()
+
+    ActionHandoff().run(dispatcher, tracker, domain=DOMAIN)
+
+    assert dispatcher.messages[0]["response"] == "utter_handoff", "the customer is told a person is coming"
+    handoff = dispatcher.messages[1]["custom"]["handoff"]
+    assert handoff["source"] == "button"
+    assert handoff["summary"].startswith(
+        'Handed over because the customer asked for a person (they pressed "Talk to a person"). '
+        "Topics asked about: card arrival, top up. The customer asked")
+    assert handoff["summary"].endswith("3 customer message(s)."), "the press is said once, not as a last message"
+    assert handoff["turns"][-1] == {"text": 'Pressed "Talk to a person"', "intent": "request_human", "confidence": 1.0}
+    assert handoff["evidence"]["turns"][0]["text"] == 'Pressed "Talk to a person"'
+    assert "message_id" not in str(handoff)
+
+
+def test_a_request_left_instead_of_waiting_gets_the_payload_without_telling_the_customer_a_person_comes(
+        faq_then_human):
+    for source, how in [("callback", "they asked to be called back instead of waiting"),
+                        ("message", "they left a message instead of waiting")]:
+        tracker = make_tracker([*faq_then_human.events[:-1], button_press(source)])
+        dispatcher = CollectingDispatcher()
+
+        ActionHandoff().run(dispatcher, tracker, domain=DOMAIN)
+
+        [message] = dispatcher.messages
+        assert message["custom"]["handoff"]["source"] == source
+        assert message["custom"]["handoff"]["summary"].startswith(
+            f"Handed over because the customer asked for a person ({how}).")
+
+
+def test_an_unknown_source_in_the_metadata_counts_as_the_conversation():
+    tracker = make_tracker([button_press("<script>")])
+
+    handoff = handoff_payload(tracker, "requested", domain=DOMAIN)["handoff"]
+
+    assert handoff["source"] == "conversation"
+    assert handoff["summary"].startswith("Handed over because the customer asked for a person. ")
+
+
+def test_only_slots_the_customer_filled_are_listed():
+    tracker = make_tracker(
+        [user_event("0770 900123", "nlu_fallback", 0.3)],
+        slots={"callback_phone": "0770900123", "callback_time": None, "requested_slot": "callback_time",
+               "session_started_metadata": {"message_id": "1796-0", "retry": True},
+               "earlier_turns": {"count": 3}, "handoff_reason": "requested", "action_error": {"action": "x"}},
+    )
+
+    handoff = handoff_payload(tracker, "requested", domain=DOMAIN)["handoff"]
+
+    assert handoff["slots"] == {"callback_phone": "0770900123"}
+
+
+def test_the_summary_quotes_the_latest_exchanges_and_each_turn_the_start_of_the_reply():
+    events = []
+    for number in range(6):
+        events += [user_event(f"question {number}", "faq", 0.9, "faq/fees"), {"event": "action", "name": "utter_faq"},
+                   {"event": "bot", "text": f"Answer {number}. " + "More detail. " * 40}]
+    events += [user_event("hi", "greet", 0.95), {"event": "action", "name": "utter_greet"},
+               {"event": "bot", "text": "Hi! " + "x" * 200}]
+
+    handoff = handoff_payload(make_tracker(events), "no_resolution", domain=DOMAIN)["handoff"]
+
+    assert [len(turn["bot_reply"]) for turn in handoff["turns"]] == [300] * 6 + [204]
+    assert handoff["turns"][0]["bot_reply"].endswith("…"), "a cut is marked"
+    assert handoff["summary"].count("the bot answered") == 3 and 'answered "Answer 5."' in handoff["summary"]
+    assert 'said "hi" and the bot replied "Hi!"' in handoff["summary"]
+    assert "(after 3 earlier exchange(s))" in handoff["summary"]
+
+
+def test_a_reply_that_introduces_a_list_is_quoted_up_to_the_list():
+    events = [user_event("how do I top up", "faq", 0.9, "faq/top_up"), {"event": "action", "name": "utter_faq"},
+              {"event": "bot", "text": "You can add money in several ways:\n1. By card. Instant.\n2. By transfer."}]
+
+    handoff = handoff_payload(make_tracker(events), "requested", domain=DOMAIN)["handoff"]
+
+    assert 'the bot answered "You can add money in several ways: …"' in handoff["summary"]
 
 
 CLEARED = [SlotSet("handoff_reason", None), SlotSet("handoff_evidence", None), SlotSet("action_error", None)]
@@ -41,7 +139,7 @@ def test_a_stuck_handoff_carries_the_policy_reason_and_evidence():
     )
     dispatcher = CollectingDispatcher()
 
-    events = ActionHandoff().run(dispatcher, tracker, domain={})
+    events = ActionHandoff().run(dispatcher, tracker, domain=DOMAIN)
 
     assert events == CLEARED
     assert dispatcher.messages[0]["response"] == "utter_handoff_stuck"
@@ -60,7 +158,7 @@ def test_handoff_words_follow_the_reason():
         dispatcher = CollectingDispatcher()
         tracker = make_tracker([user_event("x", "complain", 0.9)], slots={"handoff_reason": reason})
 
-        ActionHandoff().run(dispatcher, tracker, domain={})
+        ActionHandoff().run(dispatcher, tracker, domain=DOMAIN)
 
         assert dispatcher.messages[0]["response"] == response
 
@@ -70,7 +168,7 @@ def test_handoff_leaves_an_active_form():
         [user_event("get me a person", "request_human", 0.97)], active_loop={"name": "callback_form"}
     )
 
-    events = ActionHandoff().run(CollectingDispatcher(), tracker, domain={})
+    events = ActionHandoff().run(CollectingDispatcher(), tracker, domain=DOMAIN)
 
     assert events == CLEARED + [ActiveLoop(None)]
 

@@ -17,8 +17,10 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 from tests.browser.conftest import (
     BackgroundLoop, close_chat, log_in, new_context, screenshot, tidy_bridge, watch_for_errors,
 )
+from tests.chats import QUESTIONS
 from tests.drills.clients import message_order
 from tests.handoff.clients import Client
+from tests.handoff.test_context import preview
 
 TITLE = "Support console"
 CANNED_INTRO = ("Hi, I'm ann from the support team. I've read your conversation with our assistant, "
@@ -309,6 +311,46 @@ def test_a_queued_customer_appears_live_with_an_alert_and_claiming_opens_transcr
     screenshot(ann.page, "console-conversation")
 
 
+def test_the_button_brings_the_bots_summary_to_the_side_panel_and_a_second_handoff_its_own(ann, customers):
+    customer = customers()
+    card, top_up = QUESTIONS["card_not_working"][0], QUESTIONS["top_up"][0]
+    card_answer = customer.ask_bot(card)["data"]["text"]
+    customer.ask_bot(top_up)
+    customer.ask_for_person()
+
+    item = ann.queue_item("Top up")
+    expect(item).to_contain_text("Asked for a person")
+    expect(item).to_contain_text("Topics asked about: card not working, top up")
+    ann.claim("Top up")
+    details = ann.conversation.get_by_role("complementary", name="Handoff details")
+    expect(details).to_contain_text('Handed over because the customer asked for a person (they pressed "Talk to a person")')
+    expect(details).to_contain_text(f'asked "{card}" and the bot answered')
+    expect(details.locator(".chip-topic")).to_have_text(["Card not working", "Top up"])
+    turns = details.get_by_role("table")
+    card_row = turns.get_by_role("row").filter(has_text=card)
+    expect(card_row).to_contain_text("faq · Card not working")
+    expect(card_row).to_contain_text(re.compile(r"\d+%"))
+    expect(card_row.locator(".turn-reply")).to_have_text(f"Bot: {preview(card_answer)}")
+    expect(turns.get_by_role("row").filter(has_text=top_up)).to_contain_text("faq · Top up")
+    expect(turns.get_by_role("row").filter(has_text='Pressed "Talk to a person"')).to_contain_text("request_human")
+    expect(details).not_to_contain_text("No topic recognised")
+    expect(details).not_to_contain_text("No messages analysed")
+    expect(details).not_to_contain_text("metadata")
+    expect(details).to_contain_text("The customer filled in no form fields.")
+
+    ann.conversation.get_by_role("button", name="Hand back to bot").click()
+    expect(ann.page.get_by_text("Chat handed back to the bot.")).to_be_visible()
+    fees = QUESTIONS["fees"][0]
+    customer.ask_bot(fees)
+    customer.ask_for_person()
+    ann.claim("Fees")
+    details = ann.conversation.get_by_role("complementary", name="Handoff details")
+    expect(details.locator(".chip-topic")).to_have_text(["Fees"])
+    expect(details.get_by_role("table").get_by_role("row")).to_have_count(3)  # the header, the question, the button
+    expect(details.get_by_role("table")).to_contain_text(fees)
+    expect(details).not_to_contain_text(card)
+
+
 def test_the_alert_sound_plays_for_new_chats_unless_muted_and_muting_is_remembered(ann, customers):
     customers().ask_for_person()
     expect(ann.queue).to_have_count(1)
@@ -591,6 +633,23 @@ def test_a_callback_left_instead_of_waiting_appears_in_the_requests_list(ann, cu
     expect(request).to_contain_text("Preferred time: after 5pm")
     expect(request).to_contain_text(customer.conversation_id)
     expect(request.locator("time")).to_have_count(1)
+
+
+def test_a_request_left_after_the_button_shows_the_bots_summary_in_the_requests_list(ann, customers):
+    customer = customers()
+    question = QUESTIONS["charged_twice"][0]
+    customer.ask_bot(question)
+    customer.ask_for_person()
+    expect(ann.queue).to_have_count(1)
+    customer.send("leave", {"kind": "message", "contact": "alex@example.com"}, id="leave")
+    customer.expect("ack")
+
+    ann.tab(r"^Requests \d+$").click()
+    request = ann.page.get_by_role("list", name="Callbacks and messages").get_by_role("listitem").filter(
+        has_text=customer.conversation_id)
+    expect(request.locator(".request-summary")).to_contain_text(
+        'Handed over because the customer asked for a person (they pressed "Talk to a person"). '
+        f'Topics asked about: charged twice. The customer asked "{question}" and the bot answered')
 
 
 # ---- customers' text is text ------------------------------------------------------------------

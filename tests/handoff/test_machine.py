@@ -6,8 +6,8 @@ from handoff.auth import issue_token, verify_token
 from handoff.exceptions import AlreadyClaimed, InvalidToken, InvalidTransition, MalformedMessage, MessageTooLarge
 from handoff.machine import (
     AgentClaimed, AgentLost, AskBot, AskRating, BotAnswered, Closed, Conversation,
-    CustomerAskedForPerson, CustomerRated, CustomerSaid, Enqueue, HandedBack, Notify, State,
-    StoreRating, apply,
+    CustomerAskedForPerson, CustomerLeftRequest, CustomerRated, CustomerSaid, Enqueue, HandedBack, Notify, State,
+    StoreRating, StoreRequest, Transferred, apply, bridge_handoff, would_queue,
 )
 from handoff.protocol import Envelope, error_envelope, frame_id, parse_envelope
 
@@ -34,12 +34,12 @@ def test_a_handoff_payload_from_the_bot_queues_the_conversation():
     assert effects == [Enqueue("repeated_fallback")]
 
 
-def test_a_callback_payload_does_not_queue():
-    callback = {"custom": {"handoff": {"reason": "callback"}}}
+def test_a_callback_payload_does_not_queue_but_is_stored_for_the_agents():
+    callback = {"custom": {"handoff": {"reason": "callback", "callback": {"phone": "0770"}}}}
 
     conversation, effects = apply(at(State.BOT), BotAnswered((callback,)))
 
-    assert conversation.state is State.BOT and effects == []
+    assert conversation.state is State.BOT and effects == [StoreRequest("callback", callback["custom"]["handoff"])]
 
 
 def test_plain_bot_answers_and_late_answers_change_nothing():
@@ -63,10 +63,50 @@ def test_what_was_said_to_a_person_never_goes_to_the_bot_even_after_a_hand_back(
 
 def test_talk_to_a_person_button_queues_from_the_bot_or_a_closed_chat():
     for state in (State.BOT, State.CLOSED):
+        assert would_queue(at(state))
         conversation, effects = apply(at(state), CustomerAskedForPerson())
         assert conversation.state is State.QUEUED and effects == [Enqueue("requested")]
-    queued = at(State.QUEUED)
-    assert apply(queued, CustomerAskedForPerson()) == (queued, [])
+    for state in (State.QUEUED, State.AGENT):
+        busy = at(state, agent="ann" if state is State.AGENT else None)
+        assert not would_queue(busy), "the bot is not asked for a summary nobody needs"
+        assert apply(busy, CustomerAskedForPerson()) == (busy, [])
+
+
+BOT_SUMMARY = {"reason": "requested", "source": "button", "summary": "Handed over because ...", "topic": "fees",
+               "topics": ["fees"], "turns": [{"text": "fees?", "intent": "faq", "confidence": 0.9}], "slots": {},
+               "evidence": {}}
+
+
+def test_the_button_queues_with_the_bots_payload_and_the_bridges_one_line_only_without_it():
+    queued, effects = apply(at(State.BOT), CustomerAskedForPerson("payments", BOT_SUMMARY))
+
+    assert (queued.handoff, queued.reason, queued.group) == (BOT_SUMMARY, "requested", "payments")
+    assert effects == [Enqueue("requested")]
+    fallback, _ = apply(at(State.CLOSED), CustomerAskedForPerson())
+    assert fallback.handoff == bridge_handoff("button")
+    assert fallback.handoff["summary"] == ('The customer pressed "Talk to a person". The assistant did not answer, '
+                                           "so there is no summary: read the transcript.")
+    assert set(fallback.handoff) == set(BOT_SUMMARY), "shaped like the bot's"
+
+
+def test_a_request_left_while_queued_takes_the_queued_payload_and_from_the_bot_asks_for_one():
+    queued = Conversation("c1", state=State.QUEUED, reason="requested", handoff=BOT_SUMMARY)
+
+    back, effects = apply(queued, CustomerLeftRequest("message"))
+
+    assert (back.state, back.reason, back.handoff) == (State.BOT, None, {}), "the next handoff starts clean"
+    assert effects[1:] == [StoreRequest("message", BOT_SUMMARY)]
+    assert apply(at(State.BOT), CustomerLeftRequest("callback"))[1][1:] == [StoreRequest("callback", None)]
+    with pytest.raises(InvalidTransition):
+        apply(at(State.AGENT, agent="ann"), CustomerLeftRequest("callback"))
+
+
+def test_the_payload_survives_transfers_and_requeues():
+    served = Conversation("c1", state=State.AGENT, agent="ann", reason="requested", handoff=BOT_SUMMARY)
+
+    for event in (Transferred("ann", to_agent="bob"), Transferred("ann", to_group="cards"), AgentLost("ann")):
+        moved, _ = apply(served, event)
+        assert (moved.handoff, moved.reason) == (BOT_SUMMARY, "requested"), event
 
 
 def test_claiming_needs_a_queued_conversation_and_only_one_agent_wins():

@@ -623,6 +623,7 @@ class RequestsPanel {
       h("p", { class: "request-contact" }, h("span", { class: "visually-hidden" }, "Contact: "), item.contact),
       item.description ? h("p", { class: "request-description" }, item.description) : null,
       item.preferred_time ? h("p", { class: "request-meta" }, "Preferred time: ", h("strong", {}, item.preferred_time)) : null,
+      item.handoff && item.handoff.summary ? h("p", { class: "request-summary" }, item.handoff.summary) : null,
       h("p", { class: "request-meta" }, "Conversation ", h("code", { class: "conversation-id" }, item.conversation)));
   }
 
@@ -969,8 +970,8 @@ function turnKey(turn) {
 
 function turnsTable(turns, evidenceTurns) {
   return h("table", { class: "turns" },
-    h("caption", { class: "visually-hidden" }, "Customer messages with the detected intent and confidence"),
-    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "#"), h("th", { scope: "col" }, "Message and intent"), h("th", { scope: "col" }, "Confidence"))),
+    h("caption", { class: "visually-hidden" }, "Customer messages with the detected intent, its confidence and the bot's reply"),
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "#"), h("th", { scope: "col" }, "Message, intent and reply"), h("th", { scope: "col" }, "Confidence"))),
     h("tbody", {}, turns.map((turn, index) => {
       const confidence = typeof turn.confidence === "number" ? turn.confidence : null;
       const bar = h("span", { class: "confidence-fill" });
@@ -984,7 +985,8 @@ function turnsTable(turns, evidenceTurns) {
           h("p", { class: "turn-intent" },
             h("code", {}, turn.intent || "unknown"),
             turn.topic ? h("span", { class: "muted" }, ` · ${humanize(turn.topic)}`) : null,
-            isEvidence ? h("span", { class: "chip chip-evidence" }, "Evidence") : null)),
+            isEvidence ? h("span", { class: "chip chip-evidence" }, "Evidence") : null),
+          turn.bot_reply ? h("p", { class: "turn-reply" }, `Bot: ${turn.bot_reply}`) : null),
         h("td", { class: "turn-confidence" },
           confidence === null ? "—" : [
             h("span", { class: `confidence-bar confidence-${level}`, "aria-hidden": "true" }, bar),

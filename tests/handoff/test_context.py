@@ -1,0 +1,280 @@
+"""Context travels with every handoff: whatever starts it, the agent gets the bot's summary of what was
+asked and answered since the last handoff (docs/handoff-payload.md), through the real bridge, Rasa,
+action server and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any, Dict, List
+
+from tests.chats import QUESTIONS
+from tests.drills.clients import message_order
+from tests.handoff.clients import Client
+
+BUTTON_TURN = 'Pressed "Talk to a person"'
+# Never in a payload: Rasa's and the bridge's own bookkeeping.
+INTERNAL = ("message_id", "retry", "earlier_turns", "session_started_metadata", "handoff_source")
+
+
+async def ask(customer: Client, text: str) -> str:
+    """Says ``text`` to the bot; its first answer's text."""
+    key = await customer.say(text)
+    said = (await customer.acknowledged(key))["data"]["message_id"]
+    while True:
+        reply = await customer.expect("message", kind="bot")
+        if message_order(reply["id"]) > message_order(said):
+            return reply["data"]["text"]
+
+
+async def press_button(customer: Client, request_id: str) -> None:
+    await customer.send("talk_to_person", id=request_id)
+    await customer.acknowledged(request_id)
+    await customer.expect("status", state="queued")
+
+
+async def claim(agent: Client, conversation_id: str) -> Dict[str, Any]:
+    """The agent claims the conversation; what their console is sent about it."""
+    await agent.send("claim", {"conversation_id": conversation_id}, id=f"claim-{conversation_id}")
+    await agent.acknowledged(f"claim-{conversation_id}")
+    return (await agent.expect("conversation", conversation_id=conversation_id))["data"]
+
+
+async def let_go(agent: Client, action: str, conversation_id: str) -> None:
+    """hand_back or close."""
+    await agent.send(action, {"conversation_id": conversation_id}, id=f"{action}-{conversation_id}")
+    await agent.acknowledged(f"{action}-{conversation_id}")
+
+
+def preview(reply: str) -> str:
+    """A bot reply as a payload's turn carries it: 300 characters at most, a cut marked."""
+    return reply if len(reply) <= 300 else reply[:299].rstrip() + "…"
+
+
+def texts(handoff: Dict[str, Any]) -> List[str]:
+    return [turn["text"] for turn in handoff["turns"]]
+
+
+def assert_complete(handoff: Dict[str, Any], asked: Dict[str, str]) -> None:
+    """``asked``: each question (topic -> wording) and the bot's answer to it, in order."""
+    questions = [turn for turn in handoff["turns"] if turn.get("topic")]
+    assert [(turn["text"], turn["intent"], turn["topic"]) for turn in questions] == \
+        [(QUESTIONS[topic][0], "faq", topic) for topic in asked]
+    assert all(0.4 <= turn["confidence"] <= 1 for turn in questions), "intents with their confidence"
+    assert [turn["bot_reply"] for turn in questions] == [preview(answer) for answer in asked.values()]
+    assert handoff["topics"] == list(asked) and handoff["topic"] == list(asked)[-1]
+    summary = handoff["summary"]
+    assert "No support topic" not in summary
+    for topic in asked:
+        assert f'asked "{QUESTIONS[topic][0]}"' in summary, summary
+        assert topic.replace("_", " ") in summary
+    assert summary.count("the bot answered") == len(asked), summary
+    assert handoff["slots"] == {}
+    assert not any(name in json.dumps(handoff) for name in INTERNAL), handoff
+
+
+def test_the_button_hands_over_the_bots_summary_and_so_does_a_second_handoff_after_hand_back(bridge):
+    async def scenario() -> None:
+        customer = await Client.customer(bridge)
+        agent = await Client.agent(bridge, "ann")
+        conversation_id = customer.conversation_id
+        card = await ask(customer, QUESTIONS["card_not_working"][0])
+        top_up = await ask(customer, QUESTIONS["top_up"][0])
+        await press_button(customer, "talk-1")
+        await customer.next_matching(lambda envelope: envelope["type"] == "message"
+                                     and envelope["data"]["text"].startswith("I'll get a person"),
+                                     "the bot saying who is coming", 30)
+
+        opened = await claim(agent, conversation_id)
+        handoff = opened["handoff"]
+        assert opened["reason"] == handoff["reason"] == "requested" and handoff["source"] == "button"
+        assert handoff["summary"].startswith(
+            'Handed over because the customer asked for a person (they pressed "Talk to a person").')
+        assert_complete(handoff, {"card_not_working": card, "top_up": top_up})
+        assert texts(handoff)[-1] == BUTTON_TURN
+        assert handoff["evidence"]["explanation"] == "the customer asked for a person"
+
+        await let_go(agent, "hand_back", conversation_id)
+        await customer.expect("status", state="bot")
+        fees = await ask(customer, QUESTIONS["fees"][0])
+        await press_button(customer, "talk-2")
+        second = (await claim(agent, conversation_id))["handoff"]
+        assert texts(second) == [QUESTIONS["fees"][0], BUTTON_TURN], "only what happened since the last handoff"
+        assert_complete(second, {"fees": fees})
+        await let_go(agent, "close", conversation_id)
+        await agent.close()
+        await customer.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_stuck_conversation_hands_over_the_same_complete_payload(bridge):
+    async def scenario() -> None:
+        customer = await Client.customer(bridge)
+        agent = await Client.agent(bridge, "ann")
+        refund = await ask(customer, QUESTIONS["refund_not_showing"][0])
+        await customer.say("no")  # to "did that answer your question?": unresolved
+        await customer.expect("status", state="queued")
+        opened = await claim(agent, customer.conversation_id)
+        handoff = opened["handoff"]
+        assert opened["reason"] == handoff["reason"] == "unresolved" and handoff["source"] == "conversation"
+        assert_complete(handoff, {"refund_not_showing": refund})
+        assert texts(handoff) == [QUESTIONS["refund_not_showing"][0], "no"]
+        await let_go(agent, "close", customer.conversation_id)
+        await agent.close()
+        await customer.close()
+
+    asyncio.run(scenario())
+
+
+def test_after_a_close_the_customer_who_writes_again_and_asks_for_a_person_brings_the_new_context(bridge):
+    async def scenario() -> None:
+        customer = await Client.customer(bridge)
+        agent = await Client.agent(bridge, "ann")
+        conversation_id = customer.conversation_id
+        lost = await ask(customer, QUESTIONS["lost_or_stolen_card"][0])
+        await customer.say("I want to talk to a person")
+        await customer.expect("status", state="queued")
+        first = (await claim(agent, conversation_id))["handoff"]
+        assert first["source"] == "conversation"
+        assert_complete(first, {"lost_or_stolen_card": lost})
+
+        await let_go(agent, "close", conversation_id)
+        await customer.expect("status", state="closed")
+        rate = await ask(customer, QUESTIONS["exchange_rate"][0])  # writing again: back with the bot
+        await press_button(customer, "talk-after-close")
+        second = (await claim(agent, conversation_id))["handoff"]
+        assert texts(second) == [QUESTIONS["exchange_rate"][0], BUTTON_TURN]
+        assert_complete(second, {"exchange_rate": rate})
+        await let_go(agent, "close", conversation_id)
+        await agent.close()
+        await customer.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_payload_survives_transfers_to_a_colleague_and_to_a_group_and_a_requeue(bridge):
+    async def scenario() -> None:
+        customer = await Client.customer(bridge)
+        ann, bob = await Client.agent(bridge, "ann"), await Client.agent(bridge, "bob")
+        conversation_id = customer.conversation_id
+        card = await ask(customer, QUESTIONS["card_arrival"][0])
+        await press_button(customer, "talk")
+        handoff = (await claim(ann, conversation_id))["handoff"]
+        assert_complete(handoff, {"card_arrival": card})
+
+        await ann.send("transfer", {"conversation_id": conversation_id, "to_agent": "bob"}, id="to-bob")
+        await ann.acknowledged("to-bob")
+        at_bob = await bob.expect("conversation", conversation_id=conversation_id)
+        assert at_bob["data"]["handoff"] == handoff and at_bob["data"]["reason"] == "requested"
+
+        ann.received.clear()  # the queue as it was before
+        await bob.send("transfer", {"conversation_id": conversation_id, "to_group": "general"}, id="to-general")
+        await bob.acknowledged("to-general")
+        item = await ann.queue_item(conversation_id)
+        assert (item["summary"], item["topic"], item["reason"]) == (handoff["summary"], "card_arrival", "requested")
+        assert (await claim(bob, conversation_id))["handoff"] == handoff
+
+        ann.received.clear()
+        await bob.close()  # and stays away past the grace period: back to the front of the queue
+        await customer.expect("message", kind="system", data={"notice": "agent_lost"})
+        item = await ann.queue_item(conversation_id)
+        assert (item["summary"], item["topic"], item["reason"]) == (handoff["summary"], "card_arrival", "requested")
+        assert (await claim(ann, conversation_id))["handoff"] == handoff
+        await let_go(ann, "close", conversation_id)
+        for client in (ann, customer):
+            await client.close()
+
+    asyncio.run(scenario())
+
+
+async def request_of(agent: Client, conversation_id: str) -> Dict[str, Any]:
+    """The request this conversation left, from the next requests list that has it."""
+    while True:
+        for item in (await agent.expect("requests"))["data"]["items"]:
+            if item["conversation"] == conversation_id:
+                return item
+
+
+def test_a_request_left_instead_of_waiting_keeps_the_context_for_the_agents(bridge):
+    async def scenario() -> None:
+        agent = await Client.agent(bridge, "ann")
+        waiting = await Client.customer(bridge)
+        charged = await ask(waiting, QUESTIONS["charged_twice"][0])
+        await press_button(waiting, "talk")
+        queued = (await agent.queue_item(waiting.conversation_id))
+        await waiting.send("leave", {"kind": "message", "contact": "alex@example.com",
+                                     "description": "charged twice"}, id="leave")
+        await waiting.acknowledged("leave")
+        left = await request_of(agent, waiting.conversation_id)
+        assert left["handoff"]["summary"] == queued["summary"]
+        assert left["handoff"]["source"] == "button"
+        assert_complete(left["handoff"], {"charged_twice": charged})
+
+        # Left straight from the chat with the bot (the protocol allows it): the bot is asked for its summary.
+        chatting = await Client.customer(bridge)
+        fees = await ask(chatting, QUESTIONS["fees"][1])
+        await chatting.send("leave", {"kind": "callback", "contact": "07700 900123",
+                                      "preferred_time": "after 5pm"}, id="leave")
+        await chatting.acknowledged("leave")
+        left = await request_of(agent, chatting.conversation_id)
+        handoff = left["handoff"]
+        assert handoff["source"] == "callback" and handoff["reason"] == "requested"
+        assert handoff["summary"].startswith(
+            "Handed over because the customer asked for a person (they asked to be called back instead of waiting).")
+        assert [turn["text"] for turn in handoff["turns"] if turn.get("topic")] == [QUESTIONS["fees"][1]]
+        assert handoff["turns"][0]["bot_reply"] == preview(fees)
+        await chatting.expect("message", kind="system", data={"notice": "request_stored"})
+        assert [m["data"]["text"] for m in chatting.messages("bot")][-1] == "Did that answer your question?", \
+            "the bot says nothing of a person coming: the request is stored"
+        for client in (agent, waiting, chatting):
+            await client.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_callback_booked_with_the_bot_reaches_the_agents_requests_with_its_context(bridge):
+    async def scenario() -> None:
+        agent = await Client.agent(bridge, "ann")
+        customer = await Client.customer(bridge)
+        card = await ask(customer, QUESTIONS["card_swallowed"][0])
+        await ask(customer, "can you call me back")
+        await ask(customer, "07700 900123")
+        booked = await ask(customer, "after 5pm")
+        assert booked.startswith("Thanks. We'll call you on 07700900123 (after 5pm).")
+        left = await request_of(agent, customer.conversation_id)
+        assert (left["kind"], left["contact"], left["preferred_time"]) == ("callback", "07700900123", "after 5pm")
+        handoff = left["handoff"]
+        assert handoff["reason"] == "callback" and handoff["callback"] == {"phone": "07700900123",
+                                                                             "preferred_time": "after 5pm"}
+        assert handoff["summary"].startswith("Handed over because the customer asked to be called back.")
+        assert handoff["topics"][0] == "card_swallowed" and handoff["turns"][0]["bot_reply"] == preview(card)
+        assert handoff["slots"] == {"callback_phone": "07700900123", "callback_time": "after 5pm"}
+        assert (await customer.expect("status"))["data"]["state"] == "bot", "nobody joins: a person will phone"
+        await agent.close()
+        await customer.close()
+
+    asyncio.run(scenario())
+
+
+def test_with_rasa_down_the_button_still_queues_with_the_bridges_one_line_summary(bridge, rasa_server):
+    async def scenario() -> None:
+        customer = await Client.customer(bridge)
+        agent = await Client.agent(bridge, "ann")
+        await ask(customer, QUESTIONS["top_up"][1])
+        await asyncio.to_thread(rasa_server.stop)
+        try:
+            await press_button(customer, "talk")
+            opened = await claim(agent, customer.conversation_id)
+        finally:
+            await asyncio.to_thread(rasa_server.start)
+        handoff = opened["handoff"]
+        assert opened["reason"] == "requested"
+        assert handoff["source"] == "button" and handoff["turns"] == [] and handoff["topics"] == []
+        assert handoff["summary"] == ('The customer pressed "Talk to a person". The assistant did not answer, '
+                                      "so there is no summary: read the transcript.")
+        await let_go(agent, "close", customer.conversation_id)
+        await agent.close()
+        await customer.close()
+
+    asyncio.run(scenario())
