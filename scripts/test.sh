@@ -14,8 +14,9 @@ ensure_package chromium chromium  # the browser tests (tests/browser)
 echo "==> rasa data validate"
 "$VENV/bin/rasa" data validate --quiet
 
-echo "==> mypy (type checks)"
-"$VENV/bin/mypy" bot actions bench handoff
+echo "==> mypy (type checks): the bot's environment, then the bridge's on its own Python"
+"$VENV/bin/mypy" bot actions bench
+"$BRIDGE_VENV/bin/mypy" handoff
 
 echo "==> action unit tests"
 "$VENV/bin/python" -m pytest -q tests/actions
