@@ -118,8 +118,10 @@ def bridge_command(*arguments: str) -> List[str]:
 
 def bridge_env(**extra: str) -> Dict[str, str]:
     """A bridge process's environment: a deprecation in what it runs is an error (a failed start or
-    request), so that none is left for the next release of Sanic, websockets or redis-py to break."""
-    return {**base_env(), "PYTHONWARNINGS": "error::DeprecationWarning,error::PendingDeprecationWarning", **extra}
+    request), so that none is left for the next release of Sanic, websockets or redis-py to break.
+    Sanic files its own deprecations under a filter of its own (config DEPRECATION_FILTER, "once")."""
+    return {**base_env(), "PYTHONWARNINGS": "error::DeprecationWarning,error::PendingDeprecationWarning",
+            "SANIC_DEPRECATION_FILTER": "error", **extra}
 
 
 def base_env() -> Dict[str, str]:
