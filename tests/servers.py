@@ -116,12 +116,12 @@ def bridge_command(*arguments: str) -> List[str]:
     return [str(python), *arguments]
 
 
-def bridge_env(**extra: str) -> Dict[str, str]:
+def bridge_env(settings: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     """A bridge process's environment: a deprecation in what it runs is an error (a failed start or
     request), so that none is left for the next release of Sanic, websockets or redis-py to break.
     Sanic files its own deprecations under a filter of its own (config DEPRECATION_FILTER, "once")."""
     return {**base_env(), "PYTHONWARNINGS": "error::DeprecationWarning,error::PendingDeprecationWarning",
-            "SANIC_DEPRECATION_FILTER": "error", **extra}
+            "SANIC_DEPRECATION_FILTER": "error", **(settings or {})}
 
 
 def base_env() -> Dict[str, str]:
@@ -316,9 +316,9 @@ def running_model_server(redis_url: str, teach_prefix: str, rasa_url: str = "htt
     """
     port = free_port()
     token = secrets.token_urlsafe(16)
-    env = bridge_env(REDIS_URL=redis_url, RASA_URL=rasa_url, HANDOFF_PORT=str(port),
-                     HANDOFF_SECRET=secrets.token_urlsafe(24), HANDOFF_KEY_PREFIX=f"hb{teach_prefix}",
-                     MODEL_SERVER_TOKEN=token, TEACH_KEY_PREFIX=teach_prefix, **extra)
+    env = bridge_env({"REDIS_URL": redis_url, "RASA_URL": rasa_url, "HANDOFF_PORT": str(port),
+                      "HANDOFF_SECRET": secrets.token_urlsafe(24), "HANDOFF_KEY_PREFIX": f"hb{teach_prefix}",
+                      "MODEL_SERVER_TOKEN": token, "TEACH_KEY_PREFIX": teach_prefix, **extra})
     process, log = start(name, bridge_command("-m", "handoff"), env)
     try:
         wait_until_up(f"http://127.0.0.1:{port}/health", process, log, timeout=60)
@@ -337,9 +337,9 @@ class BridgeServer(ServerProcess):
     def __init__(self, redis_url: str, rasa_url: str, name: str, prefix: str, **extra: str) -> None:
         port = free_port()
         self.address = f"127.0.0.1:{port}"
-        env = bridge_env(REDIS_URL=redis_url, RASA_URL=rasa_url, HANDOFF_SECRET=SECRET,
-                         HANDOFF_PORT=str(port), HANDOFF_KEY_PREFIX=prefix, HANDOFF_AGENT_GRACE_SECONDS="2",
-                         HANDOFF_SKILL_GROUPS=json.dumps({"card_swallowed": "cards"}), **extra)
+        env = bridge_env({"REDIS_URL": redis_url, "RASA_URL": rasa_url, "HANDOFF_SECRET": SECRET,
+                          "HANDOFF_PORT": str(port), "HANDOFF_KEY_PREFIX": prefix, "HANDOFF_AGENT_GRACE_SECONDS": "2",
+                          "HANDOFF_SKILL_GROUPS": json.dumps({"card_swallowed": "cards"}), **extra})
         super().__init__(name, port, bridge_command("-m", "handoff"), env,
                          f"http://{self.address}/health", start_timeout=60)
 
@@ -358,7 +358,7 @@ def started_bridge(redis_url: str, rasa_url: str, name: str, prefix: str, **extr
 
 
 def add_agent(redis_url: str, prefix: str, name: str, *options: str) -> None:
-    env = bridge_env(REDIS_URL=redis_url, HANDOFF_KEY_PREFIX=prefix, HANDOFF_AGENT_PASSWORD=AGENT_PASSWORD)
+    env = bridge_env({"REDIS_URL": redis_url, "HANDOFF_KEY_PREFIX": prefix, "HANDOFF_AGENT_PASSWORD": AGENT_PASSWORD})
     subprocess.run(bridge_command("-m", "handoff.auth", "add", name, *options), cwd=ROOT, env=env,
                    check=True, capture_output=True)
 

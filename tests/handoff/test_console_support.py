@@ -35,7 +35,8 @@ def test_each_socket_needs_its_role(bridge):
 def test_unknown_roles_are_refused_by_the_command_line(redis_url, bridge_prefix):
     result = subprocess.run(
         bridge_command("-m", "handoff.auth", "add", "zed", "--roles", "agent,boss"), cwd=ROOT,
-        env=bridge_env(REDIS_URL=redis_url, HANDOFF_KEY_PREFIX=bridge_prefix, HANDOFF_AGENT_PASSWORD=AGENT_PASSWORD),
+        env=bridge_env({"REDIS_URL": redis_url, "HANDOFF_KEY_PREFIX": bridge_prefix,
+                        "HANDOFF_AGENT_PASSWORD": AGENT_PASSWORD}),
         capture_output=True, text=True,
     )
     assert result.returncode == 2
