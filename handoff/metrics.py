@@ -26,8 +26,8 @@ class _Snapshot(Collector):
                                 value=self.now["queue_length"])
         yield GaugeMetricFamily("handoff_queue_oldest_wait_seconds", "How long the oldest queued customer has waited.",
                                 value=self.now["oldest_wait_seconds"])
-        handoffs = CounterMetricFamily("handoff_handoffs", "Conversations handed to a person, by reason (all processes).",
-                                       labels=["reason"])
+        handoffs = CounterMetricFamily(
+            "handoff_handoffs", "Conversations handed to a person, by reason (all processes).", labels=["reason"])
         for reason, handed_over in sorted(self.handoffs.items()):
             handoffs.add_metric([reason.decode()], int(handed_over))
         yield handoffs

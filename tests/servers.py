@@ -26,8 +26,9 @@ import requests
 
 __all__ = [
     "AGENT_PASSWORD", "BRIDGE_VENV_BIN", "LOG_DIR", "LOOPBACK_LIMITS", "MODELS_DIR", "PROJECT_PARTS", "RASA_API_TOKEN",
-    "ROOT", "SECRET", "VENV_BIN", "ActionServer", "BridgeServer", "ModelServer", "RasaServer", "RedisServer", "ServerProcess",
-    "add_agent", "base_env", "bridge_command", "bridge_env", "copy_project", "delete_prefixed_keys", "free_port", "newest_model",
+    "ROOT", "SECRET", "VENV_BIN", "ActionServer", "BridgeServer", "ModelServer", "RasaServer", "RedisServer",
+    "ServerProcess", "add_agent", "base_env", "bridge_command", "bridge_env", "copy_project", "delete_prefixed_keys",
+    "free_port", "newest_model",
     "process_cpu_seconds", "publish_model", "running_action_server", "running_bridge", "running_model_server",
     "running_rasa", "running_redis", "running_worker", "start", "started", "started_bridge", "stop",
     "wait_until_up",
