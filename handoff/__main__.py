@@ -25,7 +25,11 @@ def main() -> int:
     app = create_app(settings, name="handoff")
     gc.set_threshold(*GC_THRESHOLDS)
     gc.freeze()  # what start-up made (modules, the app) lives as long as the process: no collection looks at it again
-    app.run(host=settings.host, port=settings.port, access_log=False, motd=False)
+    # One process, deliberately: Sanic's worker manager would serve from child processes that build
+    # their own app (looked up by name), without the GC tuning above, and a supervisor or a drill's
+    # kill -9 would reach the manager, not the process holding the sockets. A bridge scales by
+    # running more processes over one Redis (README), each a single process.
+    app.run(host=settings.host, port=settings.port, access_log=False, motd=False, single_process=True)
     return 0
 
 

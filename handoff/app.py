@@ -25,7 +25,7 @@ import aiohttp
 from redis.asyncio import Redis
 from sanic import Request, Sanic, response
 from sanic.response import HTTPResponse
-from sanic.exceptions import InvalidUsage, SanicException, WebsocketClosed
+from sanic.exceptions import BadRequest, SanicException, WebsocketClosed
 from websockets.exceptions import ConnectionClosed
 
 from bot.teach import commands as teach_commands
@@ -37,6 +37,7 @@ from handoff.exceptions import (
     AuthError, ConversationNotFound, Forbidden, HandoffError, InvalidToken, MalformedMessage, ProtocolError,
     RateLimited, StateError, TeachingFailed, UnknownMessageType,
 )
+from handoff.metrics import CONTENT_TYPE_LATEST as METRICS_CONTENT_TYPE, exposition
 from handoff.protocol import Envelope, error_envelope, frame_id, parse_envelope, valid_unicode
 from handoff.service import PRESENCE_TTL_MS, Bridge
 from handoff.settings import Settings
@@ -676,7 +677,7 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
     _answer_http_errors_in_json(app)
 
     @app.before_server_start
-    async def start(app: Sanic, _: Any) -> None:
+    async def start(app: Sanic) -> None:
         redis = Redis.from_url(settings.redis_url)
         app.ctx.redis = redis
         app.ctx.http = aiohttp.ClientSession()
@@ -695,13 +696,13 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
                 logger.exception("requeueing lost agents failed")
 
     @app.after_server_stop
-    async def stop(app: Sanic, _: Any) -> None:
+    async def stop(app: Sanic) -> None:
         app.ctx.sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await app.ctx.sweeper
         await app.ctx.bridge.hub.stop()
         await app.ctx.http.close()
-        await app.ctx.redis.close()
+        await app.ctx.redis.aclose()
 
     def bridge_of(request: Request) -> Bridge:
         return request.app.ctx.bridge
@@ -732,26 +733,8 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         bridge = bridge_of(request)
         now = await bridge.right_now()
         handoffs = await bridge.store.redis.hgetall(bridge.store.key("stats", "handoffs"))
-        lines = [
-            "# HELP handoff_queue_length Conversations waiting for an agent.",
-            "# TYPE handoff_queue_length gauge",
-            f"handoff_queue_length {now['queue_length']}",
-            "# HELP handoff_queue_oldest_wait_seconds How long the oldest queued customer has waited.",
-            "# TYPE handoff_queue_oldest_wait_seconds gauge",
-            f"handoff_queue_oldest_wait_seconds {now['oldest_wait_seconds']}",
-            "# HELP handoff_handoffs_total Conversations handed to a person, by reason (all processes).",
-            "# TYPE handoff_handoffs_total counter",
-        ]
-        lines += [f'handoff_handoffs_total{{reason="{k.decode()}"}} {int(v)}' for k, v in sorted(handoffs.items())]
-        lines += ["# HELP handoff_conversations_with_agents Conversations an agent is serving now.",
-                  "# TYPE handoff_conversations_with_agents gauge",
-                  f"handoff_conversations_with_agents {now['conversations_with_agents']}"]
-        lines += ["# HELP handoff_process_events_total Messages relayed, errors, connections in this process.",
-                  "# TYPE handoff_process_events_total counter"]
-        lines += [f'handoff_process_events_total{{event="{k}"}} {v}' for k, v in sorted(bridge.metrics.items())]
-        lines += ["# HELP handoff_open_connections Open websockets in this process.", "# TYPE handoff_open_connections gauge",
-                  f"handoff_open_connections {sum(connections_per_ip.values())}"]
-        return response.text("\n".join(lines) + "\n", content_type="text/plain; version=0.0.4")
+        body = exposition(now, handoffs, bridge.metrics, sum(connections_per_ip.values()))
+        return response.raw(body, content_type=METRICS_CONTENT_TYPE)
 
     @app.get("/api/models/current")
     async def current_model(request: Request) -> HTTPResponse:
@@ -776,7 +759,7 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
     async def login(request: Request) -> HTTPResponse:
         try:
             body = request.json
-        except InvalidUsage:  # not JSON
+        except BadRequest:  # not JSON
             body = None
         name, password = (body.get("name"), body.get("password")) if isinstance(body, dict) else (None, None)
         if not isinstance(name, str) or not isinstance(password, str) or not valid_unicode(name + password):

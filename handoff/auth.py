@@ -155,7 +155,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"{args.name} can now log in ({', '.join(roles)})")
             return 0
         finally:
-            await redis.close()
+            await redis.aclose()
 
     try:
         return asyncio.run(run())

@@ -42,7 +42,7 @@ class Hub:
     async def stop(self) -> None:
         if self._reader:
             self._reader.cancel()
-        await self._pubsub.close()
+        await self._pubsub.aclose()
 
     async def add(self, channel: str, callback: Callback) -> None:
         if channel not in self._callbacks:

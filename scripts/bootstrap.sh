@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv (Python 3.10, as Rasa 3.6 needs) and installs the pinned
 # dependencies; does nothing when the requirement files have not changed.
+# Then the same for the bridge's own environment (scripts/bootstrap-bridge.sh).
 # Usage: scripts/bootstrap.sh [--test]   (--test adds the test tools)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,7 +50,7 @@ pip_install() {
     2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 }
 
-stamp_of() { cat requirements/*.txt | sha256sum | cut -c1-16; }
+stamp_of() { cat $(ls requirements/*.txt | grep -v /bridge) | sha256sum | cut -c1-16; }  # bridge*.txt: its own
 stamp="$VENV/.installed-$(stamp_of)"
 if [ ! -f "$stamp" ]; then
   echo "==> installing the bot's dependencies into $VENV (first run takes a few minutes)"
@@ -68,3 +69,5 @@ if [ "$want_test" = yes ] && [ ! -f "$test_stamp" ]; then
   pip_install -c requirements/constraints.txt -r requirements/test.txt
   touch "$test_stamp"
 fi
+
+scripts/bootstrap-bridge.sh "$@"

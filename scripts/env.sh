@@ -3,6 +3,8 @@
 PROJECT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PROJECT_ROOT
 export VENV=${VENV:-$PROJECT_ROOT/.venv}
+# The bridge's own environment (Python 3.13; scripts/bootstrap-bridge.sh).
+export BRIDGE_VENV=${BRIDGE_VENV:-$PROJECT_ROOT/.venv-bridge}
 export RUN_DIR=${RUN_DIR:-$PROJECT_ROOT/.run}
 export MODELS_DIR=${MODELS_DIR:-$PROJECT_ROOT/models}
 
@@ -11,6 +13,8 @@ export ACTION_PORT=${ACTION_PORT:-5055}
 export ACTION_SERVER_URL=${ACTION_SERVER_URL:-http://127.0.0.1:$ACTION_PORT/webhook}
 export LOCAL_REDIS_PORT=${LOCAL_REDIS_PORT:-6380}
 export RASA_INTERFACE=${RASA_INTERFACE:-127.0.0.1}
+# The action server is reached by Rasa alone (README "Which process faces the network").
+export ACTION_INTERFACE=${ACTION_INTERFACE:-127.0.0.1}
 export TRACKER_EXPIRY_SECONDS=${TRACKER_EXPIRY_SECONDS:-604800}
 export HANDOFF_PORT=${HANDOFF_PORT:-8080}
 # Rasa pulls the deployed model from the bridge (endpoints.yml "models").

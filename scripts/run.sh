@@ -56,14 +56,15 @@ load_model_server_token
 # content staff deployed or rolled back to stays deployed across restarts.
 "$VENV/bin/python" -m bot.teach --as make-run publish "$MODELS_DIR" | sed 's/^/==> model: /'
 
-echo "==> starting the action server on port $ACTION_PORT"
-"$VENV/bin/rasa" run actions --port "$ACTION_PORT" --actions actions \
+echo "==> starting the action server on $ACTION_INTERFACE port $ACTION_PORT"
+# rasa_sdk takes its address from SANIC_HOST (every interface without it); only Rasa calls it.
+SANIC_HOST=$ACTION_INTERFACE "$VENV/bin/rasa" run actions --port "$ACTION_PORT" --actions actions \
   >"$RUN_DIR/logs/actions.log" 2>&1 &
 pids+=($!)
 
 # The bridge first: every Rasa server pulls its model from it.
 echo "==> starting the handoff bridge on port $HANDOFF_PORT"
-RASA_URL=http://127.0.0.1:$RASA_PORT "$VENV/bin/python" -m handoff >"$RUN_DIR/logs/handoff.log" 2>&1 &
+RASA_URL=http://127.0.0.1:$RASA_PORT "$BRIDGE_VENV/bin/python" -m handoff >"$RUN_DIR/logs/handoff.log" 2>&1 &
 pids+=($!)
 wait_for "handoff bridge" "${pids[1]}" "$RUN_DIR/logs/handoff.log" curl -fsS "http://127.0.0.1:$HANDOFF_PORT/health"
 
@@ -83,12 +84,12 @@ wait_for "Rasa server" "${pids[2]}" "$RUN_DIR/logs/rasa.log" \
   curl -fsS "http://127.0.0.1:$RASA_PORT/status?token=$RASA_API_TOKEN"
 wait_for "handoff bridge" "${pids[1]}" "$RUN_DIR/logs/handoff.log" curl -fsS "http://127.0.0.1:$HANDOFF_PORT/ready"
 wait_for "teaching worker" "${pids[3]}" "$RUN_DIR/logs/teach.log" grep -q "teaching worker ready" "$RUN_DIR/logs/teach.log"
-agents=$("$VENV/bin/python" -m handoff.auth list | cut -f1 | paste -sd, - | sed "s/,/, /g")
+agents=$("$BRIDGE_VENV/bin/python" -m handoff.auth list | cut -f1 | paste -sd, - | sed "s/,/, /g")
 DEMO_ACCOUNT_FILE="$RUN_DIR/demo-account"
 if [ -z "$agents" ]; then
   # A first run: one account to try the console with (agent, supervisor and content editor).
   ( umask 077; "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(12))' >"$DEMO_ACCOUNT_FILE" )
-  HANDOFF_AGENT_PASSWORD=$(cat "$DEMO_ACCOUNT_FILE") "$VENV/bin/python" -m handoff.auth add demo \
+  HANDOFF_AGENT_PASSWORD=$(cat "$DEMO_ACCOUNT_FILE") "$BRIDGE_VENV/bin/python" -m handoff.auth add demo \
     --roles agent,supervisor,content >/dev/null
   agents=demo
 fi

@@ -14,8 +14,13 @@ ensure_package chromium chromium  # the browser tests (tests/browser)
 echo "==> rasa data validate"
 "$VENV/bin/rasa" data validate --quiet
 
-echo "==> mypy (type checks)"
-"$VENV/bin/mypy" bot actions bench handoff
+echo "==> mypy (type checks): the bot's environment, then the bridge's on its own Python"
+"$VENV/bin/mypy" bot actions bench
+"$BRIDGE_VENV/bin/mypy" handoff
+
+echo "==> the bridge's unit tests (state machine, store, routing, dashboard) on its own runtime"
+"$BRIDGE_VENV/bin/python" -m pytest -q tests/handoff/test_machine.py tests/handoff/test_store.py \
+  tests/handoff/test_routing.py tests/handoff/test_dashboard.py
 
 echo "==> action unit tests"
 "$VENV/bin/python" -m pytest -q tests/actions

@@ -25,9 +25,10 @@ import redis
 import requests
 
 __all__ = [
-    "AGENT_PASSWORD", "LOG_DIR", "LOOPBACK_LIMITS", "MODELS_DIR", "PROJECT_PARTS", "RASA_API_TOKEN", "ROOT", "SECRET",
-    "VENV_BIN", "ActionServer", "BridgeServer", "ModelServer", "RasaServer", "RedisServer", "ServerProcess",
-    "add_agent", "base_env", "copy_project", "delete_prefixed_keys", "free_port", "newest_model",
+    "AGENT_PASSWORD", "BRIDGE_VENV_BIN", "LOG_DIR", "LOOPBACK_LIMITS", "MODELS_DIR", "PROJECT_PARTS", "RASA_API_TOKEN",
+    "ROOT", "SECRET", "VENV_BIN", "ActionServer", "BridgeServer", "ModelServer", "RasaServer", "RedisServer",
+    "ServerProcess", "add_agent", "base_env", "bridge_command", "bridge_env", "copy_project", "delete_prefixed_keys",
+    "free_port", "newest_model",
     "process_cpu_seconds", "publish_model", "running_action_server", "running_bridge", "running_model_server",
     "running_rasa", "running_redis", "running_worker", "start", "started", "started_bridge", "stop",
     "wait_until_up",
@@ -35,6 +36,9 @@ __all__ = [
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
+# The bridge runs in its own environment (Python 3.13; scripts/bootstrap-bridge.sh), as under make run;
+# the clients of tests, drills and benchmarks stay here and reach it over the network, as a browser does.
+BRIDGE_VENV_BIN = Path(os.environ.get("BRIDGE_VENV", ROOT / ".venv-bridge")) / "bin"
 MODELS_DIR = Path(os.environ.get("MODELS_DIR", ROOT / "models"))
 # Several runs at once (tests, benchmarks, drills) keep their logs apart with TEST_LOG_DIR.
 LOG_DIR = Path(os.environ.get("TEST_LOG_DIR", ROOT / ".run" / "test-logs"))
@@ -103,6 +107,22 @@ def process_cpu_seconds(pid: int) -> float:
     difference over a run is what the run cost that process."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def bridge_command(*arguments: str) -> List[str]:
+    """``python ARGUMENTS`` in the bridge's environment."""
+    python = BRIDGE_VENV_BIN / "python"
+    if not python.exists():
+        raise RuntimeError(f"no bridge environment at {python.parent.parent}: run scripts/bootstrap.sh --test")
+    return [str(python), *arguments]
+
+
+def bridge_env(settings: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """A bridge process's environment: a deprecation in what it runs is an error (a failed start or
+    request), so that none is left for the next release of Sanic, websockets or redis-py to break.
+    Sanic files its own deprecations under a filter of its own (config DEPRECATION_FILTER, "once")."""
+    return {**base_env(), "PYTHONWARNINGS": "error::DeprecationWarning,error::PendingDeprecationWarning",
+            "SANIC_DEPRECATION_FILTER": "error", **(settings or {})}
 
 
 def base_env() -> Dict[str, str]:
@@ -220,7 +240,9 @@ class ActionServer(ServerProcess):
         port = free_port()
         super().__init__(name, port, [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(port),
                                       "--actions", "actions"],
-                         {**base_env(), **(extra_env or {})}, f"http://127.0.0.1:{port}/health")
+                         # rasa_sdk listens on SANIC_HOST (every interface without it); only Rasa calls it.
+                         {**base_env(), "SANIC_HOST": "127.0.0.1", **(extra_env or {})},
+                         f"http://127.0.0.1:{port}/health")
         self.url = f"http://127.0.0.1:{port}/webhook"
 
 
@@ -295,10 +317,10 @@ def running_model_server(redis_url: str, teach_prefix: str, rasa_url: str = "htt
     """
     port = free_port()
     token = secrets.token_urlsafe(16)
-    env = {**base_env(), "REDIS_URL": redis_url, "RASA_URL": rasa_url, "HANDOFF_PORT": str(port),
-           "HANDOFF_SECRET": secrets.token_urlsafe(24), "HANDOFF_KEY_PREFIX": f"hb{teach_prefix}",
-           "MODEL_SERVER_TOKEN": token, "TEACH_KEY_PREFIX": teach_prefix, **extra}
-    process, log = start(name, [str(VENV_BIN / "python"), "-m", "handoff"], env)
+    env = bridge_env({"REDIS_URL": redis_url, "RASA_URL": rasa_url, "HANDOFF_PORT": str(port),
+                      "HANDOFF_SECRET": secrets.token_urlsafe(24), "HANDOFF_KEY_PREFIX": f"hb{teach_prefix}",
+                      "MODEL_SERVER_TOKEN": token, "TEACH_KEY_PREFIX": teach_prefix, **extra})
+    process, log = start(name, bridge_command("-m", "handoff"), env)
     try:
         wait_until_up(f"http://127.0.0.1:{port}/health", process, log, timeout=60)
         yield f"127.0.0.1:{port}", ModelServer(f"http://127.0.0.1:{port}/api/models/current", token, teach_prefix)
@@ -316,10 +338,10 @@ class BridgeServer(ServerProcess):
     def __init__(self, redis_url: str, rasa_url: str, name: str, prefix: str, **extra: str) -> None:
         port = free_port()
         self.address = f"127.0.0.1:{port}"
-        env = {**base_env(), "REDIS_URL": redis_url, "RASA_URL": rasa_url, "HANDOFF_SECRET": SECRET,
-               "HANDOFF_PORT": str(port), "HANDOFF_KEY_PREFIX": prefix, "HANDOFF_AGENT_GRACE_SECONDS": "2",
-               "HANDOFF_SKILL_GROUPS": json.dumps({"card_swallowed": "cards"}), **extra}
-        super().__init__(name, port, [str(VENV_BIN / "python"), "-m", "handoff"], env,
+        env = bridge_env({"REDIS_URL": redis_url, "RASA_URL": rasa_url, "HANDOFF_SECRET": SECRET,
+                          "HANDOFF_PORT": str(port), "HANDOFF_KEY_PREFIX": prefix, "HANDOFF_AGENT_GRACE_SECONDS": "2",
+                          "HANDOFF_SKILL_GROUPS": json.dumps({"card_swallowed": "cards"}), **extra})
+        super().__init__(name, port, bridge_command("-m", "handoff"), env,
                          f"http://{self.address}/health", start_timeout=60)
 
 
@@ -337,8 +359,8 @@ def started_bridge(redis_url: str, rasa_url: str, name: str, prefix: str, **extr
 
 
 def add_agent(redis_url: str, prefix: str, name: str, *options: str) -> None:
-    env = {**base_env(), "REDIS_URL": redis_url, "HANDOFF_KEY_PREFIX": prefix, "HANDOFF_AGENT_PASSWORD": AGENT_PASSWORD}
-    subprocess.run([str(VENV_BIN / "python"), "-m", "handoff.auth", "add", name, *options], cwd=ROOT, env=env,
+    env = bridge_env({"REDIS_URL": redis_url, "HANDOFF_KEY_PREFIX": prefix, "HANDOFF_AGENT_PASSWORD": AGENT_PASSWORD})
+    subprocess.run(bridge_command("-m", "handoff.auth", "add", name, *options), cwd=ROOT, env=env,
                    check=True, capture_output=True)
 
 

@@ -14,12 +14,15 @@ import json
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-import numpy as np
 from redis.asyncio import Redis
 
 from bot.teach.errors import NotFound, Refused, TeachError, WorkerUnavailable
+
+# The bridge uses this store in an environment without numpy; only the worker's methods (embeddings) need it.
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["DEFAULT_PREFIX", "EMBEDDING_DIMENSION", "ItemState", "TeachStore", "model_id_of"]
 
@@ -157,6 +160,8 @@ class TeachStore:
 
     async def upsert_item(self, candidate: Dict[str, Any], embedding: np.ndarray) -> None:
         """Stores a new inbox item, or adds the reasons of a repeat sighting of one."""
+        import numpy as np
+
         key = self.key("item", candidate["message_id"])
         existing = await self.redis.hmget(key, "reasons", "handoff_reason")
         if existing[0] is not None:
@@ -185,6 +190,8 @@ class TeachStore:
 
     async def open_items(self, limit: int) -> Tuple[List[Dict[str, Any]], np.ndarray]:
         """The newest ``limit`` open items with their embeddings (rows in the same order)."""
+        import numpy as np
+
         ids = [_text(i) for i in await self.redis.zrevrange(self.key("open"), 0, limit - 1)]
         items, vectors = [], []
         for item_id, raw in zip(ids, await self._raw_items(ids)):

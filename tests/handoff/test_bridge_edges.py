@@ -176,7 +176,7 @@ def test_connections_per_address_are_capped(redis_url, rasa_url):
 
         asyncio.run(scenario())
         metrics = requests.get(f"http://{address}/metrics", timeout=5).text
-        assert 'handoff_process_events_total{event="refused_connections"} 1' in metrics
+        assert 'handoff_process_events_total{event="refused_connections"} 1.0' in metrics
 
 
 def test_agent_typing_and_read_receipts_reach_the_customer_and_ratings_are_stored(bridge, redis_url, bridge_prefix):

@@ -10,7 +10,7 @@ import requests
 import websockets
 
 from tests.handoff.clients import Client, claimed, login
-from tests.servers import AGENT_PASSWORD, ROOT, VENV_BIN, base_env
+from tests.servers import AGENT_PASSWORD, ROOT, bridge_command, bridge_env
 
 
 def test_login_tells_the_console_the_accounts_roles(bridge):
@@ -34,9 +34,10 @@ def test_each_socket_needs_its_role(bridge):
 
 def test_unknown_roles_are_refused_by_the_command_line(redis_url, bridge_prefix):
     result = subprocess.run(
-        [str(VENV_BIN / "python"), "-m", "handoff.auth", "add", "zed", "--roles", "agent,boss"], cwd=ROOT,
-        env={**base_env(), "REDIS_URL": redis_url, "HANDOFF_KEY_PREFIX": bridge_prefix,
-             "HANDOFF_AGENT_PASSWORD": AGENT_PASSWORD}, capture_output=True, text=True,
+        bridge_command("-m", "handoff.auth", "add", "zed", "--roles", "agent,boss"), cwd=ROOT,
+        env=bridge_env({"REDIS_URL": redis_url, "HANDOFF_KEY_PREFIX": bridge_prefix,
+                        "HANDOFF_AGENT_PASSWORD": AGENT_PASSWORD}),
+        capture_output=True, text=True,
     )
     assert result.returncode == 2
     assert "roles are one or more of: agent, supervisor, content" in result.stderr

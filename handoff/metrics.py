@@ -1,0 +1,51 @@
+"""``/metrics``: the bridge's numbers in Prometheus' text format, written by prometheus-client.
+
+The numbers live in Redis (shared by every bridge process) and in one process's
+counters; they are read when Prometheus asks, so each scrape builds its metric
+families from one snapshot instead of keeping gauges up to date on every change.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, Mapping
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+__all__ = ["CONTENT_TYPE_LATEST", "exposition"]
+
+
+class _Snapshot(Collector):
+    def __init__(self, now: Mapping[str, Any], handoffs: Mapping[bytes, bytes], events: Mapping[str, int],
+                 open_connections: int) -> None:
+        self.now, self.handoffs, self.events, self.open_connections = now, handoffs, events, open_connections
+
+    def collect(self) -> Iterable[Any]:
+        yield GaugeMetricFamily("handoff_queue_length", "Conversations waiting for an agent.",
+                                value=self.now["queue_length"])
+        yield GaugeMetricFamily("handoff_queue_oldest_wait_seconds", "How long the oldest queued customer has waited.",
+                                value=self.now["oldest_wait_seconds"])
+        handoffs = CounterMetricFamily(
+            "handoff_handoffs", "Conversations handed to a person, by reason (all processes).", labels=["reason"])
+        for reason, handed_over in sorted(self.handoffs.items()):
+            handoffs.add_metric([reason.decode()], int(handed_over))
+        yield handoffs
+        yield GaugeMetricFamily("handoff_conversations_with_agents", "Conversations an agent is serving now.",
+                                value=self.now["conversations_with_agents"])
+        events = CounterMetricFamily("handoff_process_events",
+                                     "Messages relayed, errors, connections in this process.", labels=["event"])
+        for event, count in sorted(self.events.items()):
+            events.add_metric([event], count)
+        yield events
+        yield GaugeMetricFamily("handoff_open_connections", "Open websockets in this process.",
+                                value=self.open_connections)
+
+
+def exposition(now: Dict[str, Any], handoffs: Mapping[bytes, bytes], events: Mapping[str, int],
+               open_connections: int) -> bytes:
+    """``now`` is :meth:`handoff.service.Bridge.right_now`; ``handoffs`` the Redis hash of handoffs by
+    reason; ``events`` this process's counters."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Snapshot(now, handoffs, events, open_connections))
+    return generate_latest(registry)
