@@ -38,6 +38,7 @@ from handoff.exceptions import (
     RateLimited, StateError, TeachingFailed, UnknownMessageType,
 )
 from handoff.protocol import Envelope, error_envelope, frame_id, parse_envelope, valid_unicode
+from handoff.requests import request_id_of
 from handoff.service import PRESENCE_TTL_MS, Bridge
 from handoff.settings import Settings
 
@@ -280,7 +281,9 @@ class CustomerConnection(Connection):
         """A callback request or a message instead of waiting (or when nobody is available)."""
         data = envelope.data
         details = {key: data.get(key, "") for key in ("contact", "description", "preferred_time")}
-        await self.bridge.customer_left_request(self.require(), str(data.get("kind", "")), details)
+        # Its id makes a resent request (the widget resends until acknowledged) stored once.
+        key = envelope.id or secrets.token_hex(8)
+        await self.bridge.customer_left_request(self.require(), str(data.get("kind", "")), details, key)
         await self.send(Envelope("ack", envelope.id, {}))
 
     async def rating(self, envelope: Envelope) -> None:
@@ -321,7 +324,7 @@ class AgentConnection(Connection):
         await self.watch(self.bridge.store.queue_channel, self._on_queue)
         await self.watch(self.bridge.store.key("agent-events", self.agent), self._on_assigned)
         await self.send(Envelope("queue", None, {"items": await self.bridge.queue_view(self.agent)}))
-        await self.send(Envelope("requests", None, {"items": await self.bridge.store.requests()}))
+        await self.send(Envelope("requests", None, {"items": await self.bridge.requests.items()}))
         await self.send(Envelope("canned", None, {"items": self.canned}))
         for conversation_id in await self.bridge.serving(self.agent):
             try:
@@ -355,7 +358,7 @@ class AgentConnection(Connection):
         if "presence" in payload:
             return  # a colleague came or went: the queue itself is the same
         if "request" in payload:
-            await self.send(Envelope("requests", None, {"items": await self.bridge.store.requests()}))
+            await self.send(Envelope("requests", None, {"items": await self.bridge.requests.items()}))
         await self.send(Envelope("queue", None, {"items": await self.bridge.queue_view(self.agent)}))
 
     async def _on_assigned(self, payload: Dict[str, Any]) -> None:
@@ -401,10 +404,29 @@ class AgentConnection(Connection):
         await self.send(Envelope("queue", envelope.id, {"items": await self.bridge.queue_view(self.agent)}))
 
     async def requests(self, envelope: Envelope) -> None:
-        await self.send(Envelope("requests", envelope.id, {"items": await self.bridge.store.requests()}))
+        await self.send(Envelope("requests", envelope.id, {"items": await self.bridge.requests.items()}))
 
     async def team(self, envelope: Envelope) -> None:
         await self.send(Envelope("team", envelope.id, await self.bridge.team()))
+
+    async def open_request(self, envelope: Envelope) -> None:
+        """A request's conversation, to read before calling back or answering."""
+        opened = await self.bridge.requests.open(request_id_of(envelope.data))
+        await self.send(Envelope("request", envelope.id, opened))
+
+    async def request_done(self, envelope: Envelope) -> None:
+        request = await self.bridge.requests.mark_done(request_id_of(envelope.data), self.agent)
+        await self.send(Envelope("ack", envelope.id, {"request_id": request["id"], "state": request["state"]}))
+
+    async def answer_request(self, envelope: Envelope) -> None:
+        """A reply the customer finds in the conversation when they come back."""
+        request_id = request_id_of(envelope.data)
+        text = _text(envelope.data, self.bridge.settings.max_text_characters)
+        request, message_id, added = await self.bridge.requests.answer(request_id, self.agent, text)
+        if added:
+            self.bridge.metrics["messages_agent"] += 1
+        await self.send(Envelope("ack", envelope.id, {"request_id": request_id, "state": request["state"],
+                                                      "message_id": message_id}))
 
     async def transfer(self, envelope: Envelope) -> None:
         conversation_id = _conversation_id(envelope.data)
@@ -743,6 +765,12 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
             "# TYPE handoff_handoffs_total counter",
         ]
         lines += [f'handoff_handoffs_total{{reason="{k.decode()}"}} {int(v)}' for k, v in sorted(handoffs.items())]
+        abandoned, requeues = await bridge.experience.totals()
+        lines += ["# HELP handoff_requeues_total Conversations back in the queue (transferred to a group, agent lost); "
+                  "not handoffs.", "# TYPE handoff_requeues_total counter", f"handoff_requeues_total {requeues}",
+                  "# HELP handoff_abandoned_total Stays in the queue that ended without an agent, by way "
+                  "(left_request, expired).", "# TYPE handoff_abandoned_total counter"]
+        lines += [f'handoff_abandoned_total{{way="{way}"}} {count}' for way, count in sorted(abandoned.items())]
         lines += ["# HELP handoff_conversations_with_agents Conversations an agent is serving now.",
                   "# TYPE handoff_conversations_with_agents gauge",
                   f"handoff_conversations_with_agents {now['conversations_with_agents']}"]
@@ -858,6 +886,8 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
             "queue": connection.queue, "claim": connection.claim, "message": connection.message,
             "hand_back": connection.hand_back, "close": connection.close_conversation,
             "transfer": connection.transfer, "requests": connection.requests, "team": connection.team,
+            "open_request": connection.open_request, "request_done": connection.request_done,
+            "answer_request": connection.answer_request,
             "typing": connection.signal, "read": connection.signal,
         }
         await run(connection, request, handlers, first=connection.start)
