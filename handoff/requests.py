@@ -63,7 +63,9 @@ def contact_kind(contact: str) -> str:
 def request_id_of(data: Dict[str, Any]) -> str:
     """The ``request_id`` field of an agent's request, checked at the edge."""
     value = data.get("request_id")
-    if not isinstance(value, str) or not _REQUEST_ID.fullmatch(value):
+    # Redis refuses stream ids beyond two 64-bit numbers: such an id names no request.
+    if (not isinstance(value, str) or not _REQUEST_ID.fullmatch(value)
+            or max(int(part) for part in value.split("-")) >= 2**64):
         raise MalformedMessage("'request_id' must be the id of a request")
     return value
 
