@@ -611,6 +611,7 @@ def test_an_agent_opens_a_request_reads_its_conversation_answers_it_and_marks_an
     expect(dialog).to_contain_text("Where is my card?")
     expect(dialog).to_contain_text("Asked for a person")
     expect(dialog.get_by_role("list", name="Transcript")).to_contain_text("my card hasn't arrived")
+    screenshot(ann.page, "console-request")
     dialog.get_by_role("button", name="Send answer").click()
     expect(dialog.get_by_role("alert")).to_have_text("Write an answer first.")
     dialog.get_by_label(re.compile("^Answer")).fill("Your card was posted on Monday.")
