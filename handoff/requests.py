@@ -22,6 +22,7 @@ channel (the customer's status).
 
 from __future__ import annotations
 
+import enum
 import re
 import time
 from typing import Any, Dict, List, Optional, Tuple
@@ -29,10 +30,16 @@ from typing import Any, Dict, List, Optional, Tuple
 from handoff.exceptions import ConversationNotFound, InvalidContact, InvalidTransition, MalformedMessage
 from handoff.store import DAY_TTL_MS, STREAM_CAP, Store
 
-__all__ = ["KINDS", "RequestDesk", "contact_kind", "request_id_of"]
+__all__ = ["KINDS", "RequestDesk", "RequestState", "contact_kind", "request_id_of"]
 
 KINDS = ("callback", "message")
-OPEN, DONE, ANSWERED = "open", "done", "answered"
+
+
+class RequestState(str, enum.Enum):
+    OPEN = "open"  # nobody has dealt with it yet
+    DONE = "done"  # an agent called back, or dealt with it elsewhere
+    ANSWERED = "answered"  # an agent's reply is in the conversation
+
 MAX_EMAIL = 254
 # E.164 numbers have at most 15 digits; national ones without a trunk prefix have at least 7.
 MIN_PHONE_DIGITS, MAX_PHONE_DIGITS = 7, 15
@@ -153,7 +160,7 @@ class RequestDesk:
                                     **{k.decode(): v.decode() for k, v in fields.items()}}
             item["ts"] = int(item.get("ts") or 0)
             handled = {k.decode(): v.decode() for k, v in state.items()}
-            item["state"] = handled.get("state", OPEN)
+            item["state"] = handled.get("state", RequestState.OPEN.value)
             item["handled_by"] = handled.get("by") or None
             item["handled_ts"] = int(handled["ts"]) if handled.get("ts") else None
             item["answer_id"] = handled.get("message_id") or None
@@ -186,7 +193,7 @@ class RequestDesk:
         request = await self.require(request_id)
         state, by = await self._mark_done(keys=[self._state_key(request_id)],
                                           args=[agent, str(int(time.time() * 1000)), str(DAY_TTL_MS)])
-        if (state.decode(), by.decode()) != (DONE, agent):
+        if (state.decode(), by.decode()) != (RequestState.DONE.value, agent):
             raise InvalidTransition(f"this request was {state.decode()} by {by.decode()} already")
         await self._announce(request)
         return await self.require(request_id)
@@ -195,7 +202,8 @@ class RequestDesk:
         """The agent's reply, stored in the request's conversation (once per request), and the
         request marked answered. Returns the request, the reply's message id and whether it is new."""
         request = await self.require(request_id)
-        if request["state"] == DONE or (request["state"] == ANSWERED and request["handled_by"] != agent):
+        state = RequestState(request["state"])
+        if state is RequestState.DONE or (state is RequestState.ANSWERED and request["handled_by"] != agent):
             raise InvalidTransition(f"this request was {request['state']} by {request['handled_by']} already")
         conversation_id = request["conversation"]
         await self.store.load(conversation_id)  # raises ConversationNotFound once it has expired
@@ -207,7 +215,7 @@ class RequestDesk:
             if author != agent:
                 raise InvalidTransition(f"this request was answered by {author} already")
         async with self.store.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self._state_key(request_id), mapping={"state": ANSWERED, "by": agent,
+            pipe.hset(self._state_key(request_id), mapping={"state": RequestState.ANSWERED.value, "by": agent,
                                                             "ts": str(int(time.time() * 1000)),
                                                             "message_id": appended.id})
             pipe.pexpire(self._state_key(request_id), DAY_TTL_MS)

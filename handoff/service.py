@@ -382,9 +382,10 @@ class Bridge:
             status["agent"] = conversation.agent
         if conversation.state is State.CLOSED:
             status["rated"] = conversation.rated
-        request = await self.requests.customer_view(conversation_id)
-        if request:
-            status["request"] = request
+        if conversation.state in (State.BOT, State.CLOSED):  # not worked out again at every queue change
+            request = await self.requests.customer_view(conversation_id)
+            if request:
+                status["request"] = request
         return status
 
     # ---- agents -------------------------------------------------------------
