@@ -4,7 +4,8 @@ A request is an entry of the ``{p}:requests`` stream (its stream id is the
 request's id); what became of it is kept beside it, so that every bridge
 process sees the same:
 
-    {p}:requests             stream  the requests, newest last (conversation, kind, contact, ...)
+    {p}:requests             stream  the requests, newest last (conversation, kind, contact, ...; a callback
+                                     the bot's form booked: booked_with "bot" and its payload, "handoff")
     {p}:request-state:{id}   hash    state "done" or "answered", by (the agent), ts, message_id
                                      (the answer); absent while the request is open
     conversation hash        field   "request": the id of the last request left in it, for the
@@ -23,6 +24,8 @@ channel (the customer's status).
 from __future__ import annotations
 
 import enum
+import json
+import logging
 import re
 import time
 from typing import Any, Dict, List, Optional, Tuple
@@ -32,7 +35,10 @@ from handoff.store import DAY_TTL_MS, STREAM_CAP, Store
 
 __all__ = ["KINDS", "RequestDesk", "RequestState", "contact_kind", "request_id_of"]
 
+logger = logging.getLogger(__name__)
+
 KINDS = ("callback", "message")
+MAX_DETAIL = 500
 
 
 class RequestState(str, enum.Enum):
@@ -127,6 +133,25 @@ class RequestDesk:
             raise ConversationNotFound(f"no conversation {conversation_id}")
         return request_id.decode(), bool(added)
 
+    async def booked_with_bot(self, conversation_id: str, message_id: str,
+                              payload: Dict[str, Any]) -> Optional[Tuple[str, bool]]:
+        """A callback the bot's form booked (its ``callback`` handoff: phone and time), as a request,
+        once per customer message; with the bot's payload as its context. None when the payload
+        has no usable phone number (the form checks it: this is not expected)."""
+        given = payload.get("callback")
+        callback: Dict[str, Any] = given if isinstance(given, dict) else {}
+        contact = str(callback.get("phone") or "")[:MAX_DETAIL]
+        try:
+            kind = contact_kind(contact)
+        except InvalidContact:
+            logger.warning("the bot booked a callback in %s without a phone number: %r", conversation_id, callback)
+            return None
+        details = {"contact": contact, "contact_kind": kind,
+                   "description": str(payload.get("summary") or "")[:MAX_DETAIL],
+                   "preferred_time": str(callback.get("preferred_time") or "")[:MAX_DETAIL],
+                   "booked_with": "bot", "handoff": json.dumps(payload)}
+        return await self.leave(conversation_id, "callback", details, f"bot:{message_id}")
+
     async def customer_view(self, conversation_id: str) -> Optional[Dict[str, Any]]:
         """The last request left in this conversation, as its customer's status shows it."""
         request_id = await self.store.redis.hget(self.store.key("conv", conversation_id), "request")
@@ -144,12 +169,14 @@ class RequestDesk:
         entries = await self.store.redis.xrevrange(self.store.key("requests"), count=count)
         return await self._with_states(entries)
 
-    async def get(self, request_id: str) -> Optional[Dict[str, Any]]:
+    async def get(self, request_id: str, with_handoff: bool = False) -> Optional[Dict[str, Any]]:
         entries = await self.store.redis.xrange(self.store.key("requests"), request_id, request_id)
-        found = await self._with_states(entries)
+        found = await self._with_states(entries, with_handoff)
         return found[0] if found else None
 
-    async def _with_states(self, entries: List[Any]) -> List[Dict[str, Any]]:
+    async def _with_states(self, entries: List[Any], with_handoff: bool = False) -> List[Dict[str, Any]]:
+        """The entries as agents see them; the bot's payload (of a callback booked with the bot)
+        only ``with_handoff``: the list stays small."""
         async with self.store.redis.pipeline(transaction=False) as pipe:
             for entry_id, _ in entries:
                 pipe.hgetall(self._state_key(entry_id.decode()))
@@ -159,6 +186,10 @@ class RequestDesk:
             item: Dict[str, Any] = {"id": entry_id.decode(), "description": "", "preferred_time": "",
                                     **{k.decode(): v.decode() for k, v in fields.items()}}
             item["ts"] = int(item.get("ts") or 0)
+            item["booked_with"] = item.get("booked_with") or "customer"
+            handoff = json.loads(item.pop("handoff", "") or "{}")
+            if with_handoff:
+                item["handoff"] = handoff
             handled = {k.decode(): v.decode() for k, v in state.items()}
             item["state"] = handled.get("state", RequestState.OPEN.value)
             item["handled_by"] = handled.get("by") or None
@@ -175,14 +206,19 @@ class RequestDesk:
 
     async def open(self, request_id: str) -> Dict[str, Any]:
         """The request with its conversation: transcript and the context the agent needs."""
-        request = await self.require(request_id)
+        request = await self.get(request_id, with_handoff=True)
+        if request is None:
+            raise ConversationNotFound(f"no request {request_id}")
+        # A callback booked with the bot never queued: its context is the bot's payload in the request.
+        handoff = request.pop("handoff")
         conversation_id = request["conversation"]
         conversation = await self.store.load(conversation_id)
         messages = await self.store.messages_after(conversation_id, None)
         return {
             "request": request,
             "conversation": {"conversation_id": conversation_id, "state": conversation.state.value,
-                             "reason": conversation.reason, "handoff": conversation.handoff,
+                             "reason": conversation.reason or handoff.get("reason"),
+                             "handoff": conversation.handoff or handoff,
                              "details": await self.store.details(conversation_id)},
             "messages": [{"id": m["id"], "kind": m["kind"], "text": m["text"], "data": m["data"], "ts": m["ts"]}
                          for m in messages],

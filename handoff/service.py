@@ -263,6 +263,7 @@ class Bridge:
         replies = tuple({"text": message["text"], **message["data"]} for message in stored)
         payload = handoff_in(replies)
         if payload is not None:
+            await self._callback_booked_with_bot(conversation_id, message_id, payload)
             group = group_for(payload.get("topic"), payload.get("reason"), self.settings.skill_groups)
             await self.transition(conversation_id, BotAnswered(replies, group))
         return True
@@ -290,6 +291,7 @@ class Bridge:
         payload = handoff_in(tuple(replies))
         if payload is None:
             return  # an answer without a handoff changes nothing (machine.apply): no need to read the state again
+        await self._callback_booked_with_bot(conversation_id, message_id, payload)
         group = group_for(payload.get("topic"), payload.get("reason"), self.settings.skill_groups)
         await self.transition(conversation_id, BotAnswered(tuple(replies), group))
 
@@ -354,6 +356,17 @@ class Bridge:
             await self._count_escalation(conversation_id, handoff_reason=None)
             if was_queued and queued_at:
                 await self.experience.abandoned(self.today()[0], int(time.time() * 1000) - queued_at, "left_request")
+        await self.store.publish(self.store.queue_channel, {"request": conversation_id})
+        await self.store.publish(self.store.live_channel(conversation_id), {"state": "request"})
+
+    async def _callback_booked_with_bot(self, conversation_id: str, message_id: str, payload: Dict[str, Any]) -> None:
+        """The bot's callback form hands over no chat (machine.apply) but a request: agents find it
+        with those left in the widget."""
+        if payload.get("reason") != "callback":
+            return
+        booked = await self.requests.booked_with_bot(conversation_id, message_id, payload)
+        if booked and booked[1]:
+            await self._count_escalation(conversation_id, handoff_reason=None)
         await self.store.publish(self.store.queue_channel, {"request": conversation_id})
         await self.store.publish(self.store.live_channel(conversation_id), {"state": "request"})
 

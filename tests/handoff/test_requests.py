@@ -164,3 +164,36 @@ def test_agents_on_two_bridges_open_answer_and_mark_requests_done(bridge, second
             await client.close()
 
     asyncio.run(scenario())
+
+
+def test_a_callback_booked_with_the_bot_reaches_the_agents_as_a_request(bridge):
+    async def scenario() -> None:
+        customer = await Client.customer(bridge)
+        await customer.say("my card was declined in a shop today")
+        await customer.expect("message", kind="bot")
+        for text in ("can you call me back", "07700 900123", "tomorrow after 5pm"):
+            key = await customer.say(text)
+            await customer.acknowledged(key)  # acknowledged once the bot has answered
+        booked = [m["data"]["text"] for m in customer.messages("bot")]
+        assert any(text.startswith("Thanks. We'll call you on 07700900123") for text in booked), booked
+        status = await customer.next_matching(
+            lambda e: e["type"] == "status" and "request" in e["data"], "a status with the request", 10)
+        assert status["data"]["state"] == "bot" and status["data"]["request"]["kind"] == "callback"
+
+        agent = await Client.agent(bridge, "ann")
+        mine = _mine((await agent.expect("requests"))["data"]["items"], customer.conversation_id)
+        assert len(mine) == 1, mine
+        request = mine[0]
+        assert (request["kind"], request["contact"], request["contact_kind"], request["preferred_time"],
+                request["booked_with"], request["state"]) == (
+            "callback", "07700900123", "phone", "tomorrow after 5pm", "bot", "open")
+        assert "handoff" not in request, "the list stays small: the bot's payload comes with open_request"
+        await agent.send("open_request", {"request_id": request["id"]}, id="open")
+        opened = (await agent.next_matching(lambda e: e["id"] == "open", "the opened request", 10))["data"]
+        assert opened["conversation"]["reason"] == "callback"
+        assert opened["conversation"]["handoff"]["callback"]["phone"] == "07700900123"
+        assert opened["conversation"]["handoff"]["summary"]
+        for client in (customer, agent):
+            await client.close()
+
+    asyncio.run(scenario())

@@ -61,6 +61,7 @@ export class RequestsPanel {
       contactLine(item),
       item.description ? h("p", { class: "request-description" }, item.description) : null,
       item.preferred_time ? h("p", { class: "request-meta" }, "Preferred time: ", h("strong", {}, item.preferred_time)) : null,
+      item.booked_with === "bot" ? h("p", { class: "request-meta" }, "Booked with the assistant") : null,
       h("p", { class: "request-meta" }, "Conversation ", h("code", { class: "conversation-id" }, item.conversation)),
       h("div", { class: "request-actions" },
         h("button", { type: "button", class: "button small", onclick: () => this.open(item) }, "Open conversation"),
