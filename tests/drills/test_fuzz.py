@@ -27,6 +27,10 @@ For every input:
   503), bad input gets 4xx with a JSON ``error``, and no file outside
   widget/ is ever served.
 
+The agents' callback and message requests (open_request, request_done,
+answer_request: rare among all agent types) also get a test of their own, by
+two agents, on requests open, dealt with by either, and unknown.
+
 A hypothesis state machine then drives one customer and two agents through
 hello, message (and retries), talk_to_person, details, leave, claim, transfer,
 hand_back, close, rating and reconnects, checking against a model of
@@ -908,6 +912,32 @@ def test_agent_socket_answers_every_frame_as_documented(world: World, agents: Ag
         assert (after.state, after.agent) == becomes, f"{kind} left {after}"
         if kind == "message":
             assert world.stored_keys(named)[f"agent:{ANN}:{envelope['id']}"] == 1
+
+
+@budget(80)
+@given(data=st.data())
+def test_agent_requests_are_answered_as_documented(world: World, agents: AgentBench, data: st.DataObject) -> None:
+    """open_request, request_done and answer_request only (among all agent types each is rare), by Ann and
+    by Bob: open requests, requests one of them dealt with, others' and unknown ones."""
+    _refill(world, agents)
+    pool = st.sampled_from(agents.requests)
+    fuzzed_fields = {kind: spec for kind, spec in agent_types(st.just("none"), pool).items() if kind in REQUEST_KINDS}
+    plausible = st.builds(
+        lambda kind, request_id, text, key: {"type": kind, "id": key, "data": {
+            "request_id": request_id, **({"text": text} if kind == "answer_request" else {})}},
+        st.sampled_from(sorted(REQUEST_KINDS)), st.one_of(pool, pool, pool, request_ids(pool)),
+        st.one_of(st.sampled_from(["We called you back.", "Your card is on its way."]), TEXT), UUIDS)
+    frame = data.draw(framed(st.one_of(plausible, plausible, plausible, envelopes(fuzzed_fields))), label="frame")
+    me = data.draw(st.sampled_from([ANN, BOB]), label="agent")
+    client = world.run(agents.ann.ready()) if me == ANN else agents.bob
+    expectation = classify(frame)
+    expected = expectation.code or agent_oracle(expectation.envelope or {}, me, world, world.online())
+    got = check("/ws/agent requests", world.run(exchange(client, frame)), expectation, expected, AGENT_REPLIES)
+    envelope = expectation.envelope or {}
+    if got == "ack":
+        handled = world.redis.hgetall(f"{world.prefix}:request-state:{envelope['data']['request_id']}")
+        state = "done" if envelope["type"] == "request_done" else "answered"
+        assert (handled[b"state"], handled[b"by"]) == (state.encode(), me.encode()), handled
 
 
 # ---- /ws/supervisor and /ws/content ---------------------------------------------------------------
