@@ -39,6 +39,7 @@ from handoff.exceptions import (
 )
 from handoff.metrics import CONTENT_TYPE_LATEST as METRICS_CONTENT_TYPE, exposition
 from handoff.protocol import Envelope, error_envelope, frame_id, parse_envelope, valid_unicode
+from handoff.requests import request_id_of
 from handoff.service import PRESENCE_TTL_MS, Bridge
 from handoff.settings import Settings
 
@@ -281,7 +282,9 @@ class CustomerConnection(Connection):
         """A callback request or a message instead of waiting (or when nobody is available)."""
         data = envelope.data
         details = {key: data.get(key, "") for key in ("contact", "description", "preferred_time")}
-        await self.bridge.customer_left_request(self.require(), str(data.get("kind", "")), details)
+        # Its id makes a resent request (the widget resends until acknowledged) stored once.
+        key = envelope.id or secrets.token_hex(8)
+        await self.bridge.customer_left_request(self.require(), str(data.get("kind", "")), details, key)
         await self.send(Envelope("ack", envelope.id, {}))
 
     async def rating(self, envelope: Envelope) -> None:
@@ -322,7 +325,7 @@ class AgentConnection(Connection):
         await self.watch(self.bridge.store.queue_channel, self._on_queue)
         await self.watch(self.bridge.store.key("agent-events", self.agent), self._on_assigned)
         await self.send(Envelope("queue", None, {"items": await self.bridge.queue_view(self.agent)}))
-        await self.send(Envelope("requests", None, {"items": await self.bridge.store.requests()}))
+        await self.send(Envelope("requests", None, {"items": await self.bridge.requests.items()}))
         await self.send(Envelope("canned", None, {"items": self.canned}))
         for conversation_id in await self.bridge.serving(self.agent):
             try:
@@ -356,7 +359,7 @@ class AgentConnection(Connection):
         if "presence" in payload:
             return  # a colleague came or went: the queue itself is the same
         if "request" in payload:
-            await self.send(Envelope("requests", None, {"items": await self.bridge.store.requests()}))
+            await self.send(Envelope("requests", None, {"items": await self.bridge.requests.items()}))
         await self.send(Envelope("queue", None, {"items": await self.bridge.queue_view(self.agent)}))
 
     async def _on_assigned(self, payload: Dict[str, Any]) -> None:
@@ -402,10 +405,29 @@ class AgentConnection(Connection):
         await self.send(Envelope("queue", envelope.id, {"items": await self.bridge.queue_view(self.agent)}))
 
     async def requests(self, envelope: Envelope) -> None:
-        await self.send(Envelope("requests", envelope.id, {"items": await self.bridge.store.requests()}))
+        await self.send(Envelope("requests", envelope.id, {"items": await self.bridge.requests.items()}))
 
     async def team(self, envelope: Envelope) -> None:
         await self.send(Envelope("team", envelope.id, await self.bridge.team()))
+
+    async def open_request(self, envelope: Envelope) -> None:
+        """A request's conversation, to read before calling back or answering."""
+        opened = await self.bridge.requests.open(request_id_of(envelope.data))
+        await self.send(Envelope("request", envelope.id, opened))
+
+    async def request_done(self, envelope: Envelope) -> None:
+        request = await self.bridge.requests.mark_done(request_id_of(envelope.data), self.agent)
+        await self.send(Envelope("ack", envelope.id, {"request_id": request["id"], "state": request["state"]}))
+
+    async def answer_request(self, envelope: Envelope) -> None:
+        """A reply the customer finds in the conversation when they come back."""
+        request_id = request_id_of(envelope.data)
+        text = _text(envelope.data, self.bridge.settings.max_text_characters)
+        request, message_id, added = await self.bridge.requests.answer(request_id, self.agent, text)
+        if added:
+            self.bridge.metrics["messages_agent"] += 1
+        await self.send(Envelope("ack", envelope.id, {"request_id": request_id, "state": request["state"],
+                                                      "message_id": message_id}))
 
     async def transfer(self, envelope: Envelope) -> None:
         conversation_id = _conversation_id(envelope.data)
@@ -733,7 +755,8 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         bridge = bridge_of(request)
         now = await bridge.right_now()
         handoffs = await bridge.store.redis.hgetall(bridge.store.key("stats", "handoffs"))
-        body = exposition(now, handoffs, bridge.metrics, sum(connections_per_ip.values()))
+        abandoned, requeues = await bridge.experience.totals()
+        body = exposition(now, handoffs, bridge.metrics, sum(connections_per_ip.values()), requeues, abandoned)
         return response.raw(body, content_type=METRICS_CONTENT_TYPE)
 
     @app.get("/api/models/current")
@@ -841,6 +864,8 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
             "queue": connection.queue, "claim": connection.claim, "message": connection.message,
             "hand_back": connection.hand_back, "close": connection.close_conversation,
             "transfer": connection.transfer, "requests": connection.requests, "team": connection.team,
+            "open_request": connection.open_request, "request_done": connection.request_done,
+            "answer_request": connection.answer_request,
             "typing": connection.signal, "read": connection.signal,
         }
         await run(connection, request, handlers, first=connection.start)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, List, Optional, Sequence
 
-__all__ = ["percentile", "summarise"]
+__all__ = ["handoffs_note", "percentile", "summarise"]
 
 SCORES = range(1, 6)
 
@@ -28,29 +28,62 @@ def _seconds(milliseconds: Optional[float]) -> Optional[float]:
     return None if milliseconds is None else round(milliseconds / 1000, 1)
 
 
-def summarise(day: str, counters: Dict[str, int], waits_ms: List[int], now: Dict[str, Any]) -> Dict[str, Any]:
-    """The dashboard's payload (docs/bridge-protocol.md, "Supervisors")."""
+def _spread(milliseconds: Sequence[int]) -> Dict[str, Any]:
+    return {"count": len(milliseconds), "median_seconds": _seconds(percentile(milliseconds, 0.5)),
+            "p90_seconds": _seconds(percentile(milliseconds, 0.9))}
+
+
+def handoffs_note(handoffs: int, handed_over: int) -> Optional[str]:
+    """Why there are more handoffs than conversations handed over, when there are."""
+    again = handoffs - handed_over
+    if again <= 0:
+        return None
+    return (f"{handoffs} handoffs in {handed_over} conversation{'s' if handed_over != 1 else ''}: "
+            f"{again} {'was a' if again == 1 else 'were'} second or later handoff{'s' if again != 1 else ''} "
+            "of a conversation (handed back to the bot or closed, then handed over again)")
+
+
+def summarise(day: str, counters: Dict[str, int], waits_ms: List[int], now: Dict[str, Any],
+              waiting_ms: Sequence[int] = (), abandoned_ms: Sequence[int] = (),
+              first_response_ms: Sequence[int] = ()) -> Dict[str, Any]:
+    """The dashboard's payload (docs/bridge-protocol.md, "Supervisors").
+
+    ``waits_ms``: the day's waits that ended with a claim; ``waiting_ms``: how long each customer
+    in the queue now has waited so far; ``abandoned_ms``: the day's waits that ended without an
+    agent (handoff.experience); ``first_response_ms``: claim -> the agent's first message.
+    """
     conversations = counters.get("conversations", 0)
     # A conversation started yesterday and handed over today counts only today.
     contained = max(0, conversations - counters.get("escalated", 0))
     ratings = counters.get("ratings", 0)
     distribution = {str(score): counters.get(f"score:{score}", 0) for score in SCORES}
     satisfied = distribution["4"] + distribution["5"]
+    abandoned = counters.get("abandoned", 0)
     return {
         "day": day,
         "conversations": conversations,
         "contained": contained,
         "containment_rate": round(contained / conversations, 3) if conversations else None,
         "handoffs": counters.get("handoffs", 0),
+        "handed_over": counters.get("handed_over", 0),
+        "handoffs_note": handoffs_note(counters.get("handoffs", 0), counters.get("handed_over", 0)),
+        "requeued": counters.get("requeued", 0),
         "handoffs_by_reason": dict(sorted(
             ((name[len("reason:"):], value) for name, value in counters.items() if name.startswith("reason:")),
             key=lambda item: (-item[1], item[0]),
         )),
-        "wait": {
-            "count": len(waits_ms),
-            "median_seconds": _seconds(percentile(waits_ms, 0.5)),
-            "p90_seconds": _seconds(percentile(waits_ms, 0.9)),
+        "wait": _spread(waits_ms),
+        "waiting": {**_spread(waiting_ms), "longest_seconds": _seconds(max(waiting_ms, default=None))},
+        "abandoned": {
+            **_spread(abandoned_ms),
+            "count": abandoned,
+            "rate": round(abandoned / (abandoned + len(waits_ms)), 3) if abandoned + len(waits_ms) else None,
+            "by_way": {name[len("abandoned:"):]: value for name, value in sorted(counters.items())
+                       if name.startswith("abandoned:")},
         },
+        # Everyone who waited today: served, abandoned, and (so far) those still waiting.
+        "customer_wait": _spread([*waits_ms, *abandoned_ms, *waiting_ms]),
+        "first_response": _spread(first_response_ms),
         "csat": {
             "count": ratings,
             "average": round(counters.get("rating_sum", 0) / ratings, 2) if ratings else None,

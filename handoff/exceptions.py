@@ -3,6 +3,7 @@
     HandoffError                 base class; ``code`` is what clients see
     ├── ProtocolError            a message from a client is not acceptable
     │   ├── MalformedMessage     not JSON, not an envelope, wrong field types
+    │   │   └── InvalidContact   neither a phone number nor an email address
     │   ├── UnknownMessageType   a ``type`` this endpoint does not handle
     │   ├── MessageTooLarge      over the configured size
     │   └── RateLimited          too many messages per second
@@ -33,6 +34,7 @@ __all__ = [
     "ConversationNotFound",
     "Forbidden",
     "HandoffError",
+    "InvalidContact",
     "InvalidCredentials",
     "InvalidToken",
     "InvalidTransition",
@@ -64,6 +66,12 @@ class ProtocolError(HandoffError):
 
 class MalformedMessage(ProtocolError):
     code = "malformed"
+
+
+class InvalidContact(MalformedMessage):
+    """Contact details nobody could reply to (a callback or message request needs them)."""
+
+    code = "invalid_contact"
 
 
 class UnknownMessageType(ProtocolError):

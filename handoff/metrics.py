@@ -18,8 +18,9 @@ __all__ = ["CONTENT_TYPE_LATEST", "exposition"]
 
 class _Snapshot(Collector):
     def __init__(self, now: Mapping[str, Any], handoffs: Mapping[bytes, bytes], events: Mapping[str, int],
-                 open_connections: int) -> None:
+                 open_connections: int, requeues: int, abandoned: Mapping[str, int]) -> None:
         self.now, self.handoffs, self.events, self.open_connections = now, handoffs, events, open_connections
+        self.requeues, self.abandoned = requeues, abandoned
 
     def collect(self) -> Iterable[Any]:
         yield GaugeMetricFamily("handoff_queue_length", "Conversations waiting for an agent.",
@@ -31,6 +32,15 @@ class _Snapshot(Collector):
         for reason, handed_over in sorted(self.handoffs.items()):
             handoffs.add_metric([reason.decode()], int(handed_over))
         yield handoffs
+        yield CounterMetricFamily(
+            "handoff_requeues", "Conversations back in the queue (transferred to a group, agent lost); not handoffs.",
+            value=self.requeues)
+        abandoned = CounterMetricFamily(
+            "handoff_abandoned", "Stays in the queue that ended without an agent, by way (left_request, expired).",
+            labels=["way"])
+        for way, count in sorted(self.abandoned.items()):
+            abandoned.add_metric([way], count)
+        yield abandoned
         yield GaugeMetricFamily("handoff_conversations_with_agents", "Conversations an agent is serving now.",
                                 value=self.now["conversations_with_agents"])
         events = CounterMetricFamily("handoff_process_events",
@@ -43,9 +53,10 @@ class _Snapshot(Collector):
 
 
 def exposition(now: Dict[str, Any], handoffs: Mapping[bytes, bytes], events: Mapping[str, int],
-               open_connections: int) -> bytes:
+               open_connections: int, requeues: int, abandoned: Mapping[str, int]) -> bytes:
     """``now`` is :meth:`handoff.service.Bridge.right_now`; ``handoffs`` the Redis hash of handoffs by
-    reason; ``events`` this process's counters."""
+    reason; ``events`` this process's counters; ``requeues`` and ``abandoned`` (by way) from
+    :meth:`handoff.experience.Experience.totals`."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Snapshot(now, handoffs, events, open_connections))
+    registry.register(_Snapshot(now, handoffs, events, open_connections, requeues, abandoned))
     return generate_latest(registry)

@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 
 from handoff.auth import AgentDirectory
 from handoff.dashboard import summarise
+from handoff.experience import Experience
 from handoff.exceptions import ConversationNotFound, InvalidTransition, MalformedMessage, StateError
 from handoff.hub import Hub
 from handoff.machine import (
@@ -32,6 +33,7 @@ from handoff.machine import (
     HandedBack, Notify, State, StoreRating, StoreRequest, Transferred, apply, bridge_handoff, handoff_in,
     would_queue,
 )
+from handoff.requests import KINDS, RequestDesk, contact_kind
 from handoff.routing import ALL_GROUPS, DEFAULT_GROUP, BusinessHours, group_for, visible_to, wait_estimate
 from handoff.settings import Settings
 from handoff.store import Appended, Routing, Store, StoredMessage
@@ -64,6 +66,8 @@ class Bridge:
         self.store = Store(redis, settings.key_prefix, settings.finished_ttl_seconds)
         self.agents = AgentDirectory(redis, settings.key_prefix)
         self.hub = Hub(redis)
+        self.requests = RequestDesk(self.store)
+        self.experience = Experience(self.store)
         self.hours = BusinessHours.parse(settings.business_hours, settings.timezone)
         self.zone = ZoneInfo(settings.timezone)
         # This process's counters for /metrics (Prometheus adds up the processes).
@@ -118,8 +122,11 @@ class Bridge:
                 await self.store.count(day, {"ratings": 1, "rating_sum": effect.score, f"score:{effect.score}": 1})
                 await self.store.publish(self.store.stats_channel, {})
             elif isinstance(effect, Enqueue):
-                await self.store.redis.hincrby(self.store.key("stats", "handoffs"), effect.reason, 1)
-                await self._count_escalation(after.id, effect.reason)
+                if effect.front:  # back in the queue (transferred to a group, agent lost): not a new handoff
+                    await self.experience.requeued(self.today()[0])
+                else:
+                    await self.store.redis.hincrby(self.store.key("stats", "handoffs"), effect.reason, 1)
+                    await self._count_escalation(after.id, effect.reason)
                 if not await self.agents_available():
                     await self.append(
                         after.id, "system", f"system:{after.version}:no_agents",
@@ -136,26 +143,30 @@ class Bridge:
         return now.strftime("%Y-%m-%d"), now.strftime("%H")
 
     async def _count_conversation(self, conversation_id: str) -> None:
-        """A conversation counts once, the first time its customer says or asks something."""
-        if conversation_id in self._counted:
-            return  # counted before: no need to ask Redis at every message
+        """A conversation counts once a day, the first time that day its customer says or asks something."""
         day, hour = self.today()
-        if await self.store.count_once(conversation_id, "counted", day, ["conversations", f"hour:{hour}:conversations"]):
+        if f"{day}|{conversation_id}" in self._counted:
+            return  # counted before: no need to ask Redis at every message
+        if await self.store.count_once(conversation_id, f"counted:{day}", day,
+                                       ["conversations", f"hour:{hour}:conversations"]):
             await self.store.publish(self.store.stats_channel, {})
         if len(self._counted) >= COUNTED_MEMORY:
             self._counted.clear()
-        self._counted.add(conversation_id)
+        self._counted.add(f"{day}|{conversation_id}")
 
     async def _count_escalation(self, conversation_id: str, handoff_reason: Optional[str]) -> None:
-        """The conversation reached people: once per conversation in ``escalated`` (not contained).
+        """The conversation reached people: once a day per conversation in ``escalated`` (not contained).
 
-        A handoff also counts by reason; a callback or message left instead is not a handoff.
+        A handoff also counts by reason, and the conversation once a day in ``handed_over`` (a
+        conversation handed over twice is two handoffs in one conversation); a callback or message
+        left instead is not a handoff. Every conversation counted here is counted that day.
         """
         await self._count_conversation(conversation_id)
         day, hour = self.today()
         if handoff_reason is not None:
             await self.store.count(day, {"handoffs": 1, f"reason:{handoff_reason}": 1, f"hour:{hour}:handoffs": 1})
-        await self.store.count_once(conversation_id, "escalated", day, ["escalated"])
+            await self.store.count_once(conversation_id, f"handed:{day}", day, ["handed_over"])
+        await self.store.count_once(conversation_id, f"escalated:{day}", day, ["escalated"])
         await self.store.publish(self.store.stats_channel, {})
 
     async def right_now(self) -> Dict[str, Any]:
@@ -175,7 +186,11 @@ class Bridge:
     async def dashboard(self) -> Dict[str, Any]:
         day, _ = self.today()
         counters, waits = await self.store.day(day)
-        return summarise(day, counters, waits, await self.right_now())
+        abandoned, first_responses = await self.experience.day(day)
+        now_ms = time.time() * 1000
+        waiting = [int(now_ms - queued_at) for _, queued_at in await self.store.queue()]
+        return summarise(day, counters, waits, await self.right_now(), waiting_ms=waiting, abandoned_ms=abandoned,
+                         first_response_ms=first_responses)
 
     async def append(self, conversation_id: str, kind: str, key: str, text: str = "",
                      data: Optional[Dict[str, Any]] = None, only_in: Optional[State] = None,
@@ -253,7 +268,7 @@ class Bridge:
         replies = tuple({"text": message["text"], **message["data"]} for message in stored)
         payload = handoff_in(replies)
         if payload is not None:
-            await self._bot_handed_over(conversation_id, replies, payload)
+            await self._bot_handed_over(conversation_id, message_id, replies, payload)
         return True
 
     async def _ask_bot(self, conversation_id: str, message_id: str, text: str, retry: bool = False) -> None:
@@ -279,9 +294,9 @@ class Bridge:
         payload = handoff_in(tuple(replies))
         if payload is None:
             return  # an answer without a handoff changes nothing (machine.apply): no need to read the state again
-        await self._bot_handed_over(conversation_id, tuple(replies), payload)
+        await self._bot_handed_over(conversation_id, message_id, tuple(replies), payload)
 
-    async def _bot_handed_over(self, conversation_id: str, replies: Tuple[Dict[str, Any], ...],
+    async def _bot_handed_over(self, conversation_id: str, message_id: str, replies: Tuple[Dict[str, Any], ...],
                                payload: Dict[str, Any]) -> None:
         """Queued in the skill group of the payload's topic, or, for a callback booked with the bot,
         stored with the agents' requests."""
@@ -289,10 +304,7 @@ class Bridge:
         _, effects = await self.transition(conversation_id, BotAnswered(replies, group))
         for effect in effects:
             if isinstance(effect, StoreRequest) and effect.handoff is not None:
-                booked = effect.handoff.get("callback") or {}
-                details = {"contact": str(booked.get("phone") or "")[:MAX_DETAIL], "description": "",
-                           "preferred_time": str(booked.get("preferred_time") or "")[:MAX_DETAIL]}
-                await self._store_request(conversation_id, effect.kind, details, effect.handoff)
+                await self._callback_booked_with_bot(conversation_id, message_id, effect.handoff)
 
     async def _rasa_reply(self, conversation_id: str, message_id: str, text: str,
                           retry: bool, extra: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
@@ -372,24 +384,37 @@ class Bridge:
             clean[name] = value.strip()
         return clean
 
-    async def customer_left_request(self, conversation_id: str, kind: str, details: Dict[str, Any]) -> None:
-        """A callback request or a message instead of waiting; stored for the agents."""
-        if kind not in ("callback", "message"):
+    async def customer_left_request(self, conversation_id: str, kind: str, details: Dict[str, Any], key: str) -> None:
+        """A callback request or a message instead of waiting; stored for the agents once per ``key``
+        (the client's id: a resent request is stored once). A queued customer leaving one has
+        abandoned the queue (handoff.experience)."""
+        if kind not in KINDS:
             raise MalformedMessage("'kind' must be 'callback' or 'message'")
         clean = self._clean_details(details, ("contact", "description", "preferred_time"))
-        if not clean["contact"]:
-            raise MalformedMessage("'contact' (a phone number or email) is needed so we can reply")
+        clean["contact_kind"] = contact_kind(clean["contact"])
+        queued_at = await self.store.queued_at(conversation_id)
+        was_queued = (await self.store.load(conversation_id)).state is State.QUEUED
         _, effects = await self.transition(conversation_id, CustomerLeftRequest(kind))
         context = next(effect.handoff for effect in effects if isinstance(effect, StoreRequest))
         handoff = context or await self._handoff_from_bot(conversation_id, kind, shown_in=None) or bridge_handoff(kind)
-        await self._store_request(conversation_id, kind, clean, handoff)
-
-    async def _store_request(self, conversation_id: str, kind: str, details: Dict[str, str],
-                             handoff: Dict[str, Any]) -> None:
-        """A callback or message for the agents, with the handoff payload it stands for."""
-        await self.store.store_request(conversation_id, kind, details, handoff)
-        await self._count_escalation(conversation_id, handoff_reason=None)
+        _, added = await self.requests.leave(conversation_id, kind, clean, key, handoff)
+        if added:
+            await self._count_escalation(conversation_id, handoff_reason=None)
+            if was_queued and queued_at:
+                await self.experience.abandoned(self.today()[0], int(time.time() * 1000) - queued_at, "left_request")
         await self.store.publish(self.store.queue_channel, {"request": conversation_id})
+        await self.store.publish(self.store.live_channel(conversation_id), {"state": "request"})
+
+    async def _callback_booked_with_bot(self, conversation_id: str, message_id: str, payload: Dict[str, Any]) -> None:
+        """The bot's callback form hands over no chat (machine.apply) but a request: agents find it
+        with those left in the widget."""
+        if payload.get("reason") != "callback":
+            return
+        booked = await self.requests.booked_with_bot(conversation_id, message_id, payload)
+        if booked and booked[1]:
+            await self._count_escalation(conversation_id, handoff_reason=None)
+        await self.store.publish(self.store.queue_channel, {"request": conversation_id})
+        await self.store.publish(self.store.live_channel(conversation_id), {"state": "request"})
 
     async def agents_available(self) -> bool:
         return self.hours.is_open(datetime.now(timezone.utc)) and bool(await self.store.online_agents())
@@ -416,6 +441,10 @@ class Bridge:
             status["agent"] = conversation.agent
         if conversation.state is State.CLOSED:
             status["rated"] = conversation.rated
+        if conversation.state in (State.BOT, State.CLOSED):  # not worked out again at every queue change
+            request = await self.requests.customer_view(conversation_id)
+            if request:
+                status["request"] = request
         return status
 
     # ---- agents -------------------------------------------------------------
@@ -429,7 +458,9 @@ class Bridge:
         loaded = await self.store.load_with_details([conversation_id for conversation_id, _ in queue])
         for conversation_id, queued_at in queue:
             if conversation_id not in loaded:
-                await self.store.redis.zrem(self.store.key("queue"), conversation_id)  # expired while waiting
+                # Expired while waiting: abandoned (counted by the one process that removes it).
+                if await self.store.redis.zrem(self.store.key("queue"), conversation_id):
+                    await self.experience.abandoned(self.today()[0], int(now - queued_at), "expired")
                 continue
             conversation, details = loaded[conversation_id]
             if conversation.state is not State.QUEUED or not visible_to(conversation.group, groups):
@@ -455,6 +486,7 @@ class Bridge:
             raise InvalidTransition(f"this chat is for the {waiting.group} team")
         queued_at = await self.store.queued_at(conversation_id)
         conversation, _ = await self.transition(conversation_id, AgentClaimed(agent), profile["max_chats"])
+        await self.experience.claimed(conversation_id)
         if queued_at:
             waited = int(time.time() * 1000) - queued_at
             await self.store.record_wait(waited)
@@ -466,6 +498,8 @@ class Bridge:
         """Stored only while this agent serves the conversation (checked atomically)."""
         appended = await self.append(conversation_id, "agent", f"agent:{agent}:{key}", text, {"agent": agent},
                                      only_in=State.AGENT, only_agent=agent)
+        if appended.added:
+            await self.experience.agent_replied(conversation_id, self.today()[0])
         return appended.id
 
     async def transfer(self, agent: str, conversation_id: str, to_agent: Optional[str], to_group: Optional[str]) -> None:

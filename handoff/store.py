@@ -2,21 +2,26 @@
 
 Keys (``prefix`` defaults to ``hb``):
 
-    {p}:conv:{id}    hash    state, agent, reason, handoff (JSON), version, token hash, times
+    {p}:conv:{id}    hash    state, agent, reason, handoff (JSON), version, token hash, times;
+                             "request" (handoff.requests), "awaiting_reply" (handoff.experience)
     {p}:log:{id}     stream  the transcript; each entry's stream id is the server message id
     {p}:idem:{id}    hash    client idempotency key -> stream id (a retried send is stored once);
                              "routed:{stream id}" -> "done", or "lease:{until, ms}:{owner}" while a
-                             process routes it
+                             process routes it; "leave:{client id}" -> the request left (handoff.requests)
     {p}:queue        zset    queued conversation ids, scored by time queued (front = oldest)
     {p}:waits        list    recent waits (ms) from queued to claimed, newest first
     {p}:ratings      stream  CSAT ratings
     {p}:requests     stream  callbacks and messages customers left instead of waiting, each with the
-                             handoff payload it stands for (field ``handoff``, JSON)
+                             handoff payload it stands for (field ``handoff``, JSON; handoff.requests)
+    {p}:request-state:{id} hash  what an agent did with a request: done, or answered (handoff.requests)
     {p}:serving:{agent} set  conversations an agent is serving
     {p}:online       zset    "{agent}|{connection}" -> presence expiry (ms); refreshed while connected
     {p}:offline-since hash   agent -> when their last connection went (for the grace period)
     {p}:day:{date}   hash    the day's counters for the supervisors' dashboard (handoff.dashboard)
     {p}:day-waits:{date} list every wait (ms) from queued to claimed that day
+    {p}:day-abandoned:{date}, {p}:day-first-response:{date}  lists  (handoff.experience)
+    {p}:stats:handoffs hash  reason -> handoffs from the bot to people (all days, for /metrics)
+    {p}:stats:abandoned, {p}:stats:requeues  hashes  (handoff.experience, for /metrics)
     {p}:live:{id}    pub/sub "something new in this conversation" for every bridge process
     {p}:queue-events pub/sub "the queue changed"
     {p}:stats-events pub/sub "the day's counters changed"
@@ -418,23 +423,6 @@ class Store:
     async def details(self, conversation_id: str) -> Dict[str, str]:
         raw = await self.redis.hget(self.key("conv", conversation_id), "details")
         return json.loads(raw) if raw else {}
-
-    async def store_request(self, conversation_id: str, kind: str, details: Dict[str, str],
-                            handoff: Dict[str, Any]) -> str:
-        entry = {"conversation": conversation_id, "kind": kind, "ts": int(time.time() * 1000), **details,
-                 "handoff": json.dumps(handoff)}
-        message_id = await self.redis.xadd(self.key("requests"), entry, maxlen=STREAM_CAP, approximate=True)
-        return message_id.decode()
-
-    async def requests(self, count: int = 100) -> List[Dict[str, Any]]:
-        """The newest requests first; ``handoff`` is the payload the request stands for ({} if none)."""
-        entries = await self.redis.xrevrange(self.key("requests"), count=count)
-        requests: List[Dict[str, Any]] = []
-        for entry_id, fields in entries:
-            request: Dict[str, Any] = {"id": entry_id.decode(), **{k.decode(): v.decode() for k, v in fields.items()}}
-            request["handoff"] = json.loads(request.get("handoff") or "{}")
-            requests.append(request)
-        return requests
 
     # ---- the day's counters (dashboard) --------------------------------------
 

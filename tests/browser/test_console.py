@@ -633,6 +633,45 @@ def test_a_callback_left_instead_of_waiting_appears_in_the_requests_list(ann, cu
     expect(request).to_contain_text("Preferred time: after 5pm")
     expect(request).to_contain_text(customer.conversation_id)
     expect(request.locator("time")).to_have_count(1)
+    expect(request).to_contain_text("Open")
+
+
+def test_an_agent_opens_a_request_reads_its_conversation_answers_it_and_marks_another_done(ann, customers):
+    customer = customers()
+    customer.ask_bot("my card hasn't arrived")
+    customer.ask_for_person()
+    customer.send("leave", {"kind": "message", "contact": "alex@example.com", "description": "Where is my card?"},
+                  id="leave")
+    customer.expect("ack")
+    ann.tab(r"^Requests \d+$").click()
+    requests_list = ann.page.get_by_role("list", name="Callbacks and messages").get_by_role("listitem")
+    request = requests_list.filter(has_text=customer.conversation_id)
+    request.get_by_role("button", name="Open conversation").click()
+
+    dialog = ann.page.get_by_role("dialog", name=re.compile("^Message from alex@example.com"))
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Where is my card?")
+    expect(dialog).to_contain_text("Asked for a person")
+    expect(dialog.get_by_role("list", name="Transcript")).to_contain_text("my card hasn't arrived")
+    screenshot(ann.page, "console-request")
+    dialog.get_by_role("button", name="Send answer").click()
+    expect(dialog.get_by_role("alert")).to_have_text("Write an answer first.")
+    dialog.get_by_label(re.compile("^Answer")).fill("Your card was posted on Monday.")
+    dialog.get_by_role("button", name="Send answer").click()
+    expect(dialog).to_be_hidden()
+    answer = customer.expect("message", kind="agent")
+    assert answer["data"]["text"] == "Your card was posted on Monday." and answer["data"]["data"]["agent"] == "ann"
+    expect(request).to_contain_text("Answered by ann")
+    expect(request.get_by_role("button", name="Mark done")).to_have_count(0)
+
+    customer.send("leave", {"kind": "callback", "contact": "07700 900456"}, id="callback")
+    customer.expect("ack")
+    callback = requests_list.filter(has_text=customer.conversation_id).filter(has_text="07700 900456")
+    callback.get_by_role("button", name="Mark done").click()
+    expect(callback).to_contain_text("Done by ann")
+    while customer.expect("status")["data"].get("request", {}).get("state") != "done":
+        pass  # the customer's status says so too
+    screenshot(ann.page, "console-requests")
 
 
 def test_a_request_left_after_the_button_shows_the_bots_summary_in_the_requests_list(ann, customers):
@@ -719,6 +758,7 @@ def test_the_supervisor_dashboard_updates_live(sue, customers, background_loop, 
     expect(tile(page, "Conversations today")).to_have_text(str(conversations + 1))
     expect(tile(page, "Handoffs")).to_have_text(str(handoffs + 1))
     expect(tile(page, "Queue now")).to_have_text("1")
+    expect(tile(page, "Waiting so far")).to_have_text(re.compile(r"^\d+(\.\d)? (s|min)"))
     expect(page.get_by_role("table", name="Handoffs by reason").get_by_role("row", name=f"Asked for a person {requested + 1}")).to_have_count(1)
     # Drawn from the same push as the tiles: the hours add up to the day (whatever the hour now).
     assert hourly_totals(page) == [conversations + 1, handoffs + 1]
@@ -727,6 +767,8 @@ def test_the_supervisor_dashboard_updates_live(sue, customers, background_loop, 
         agent = await Client.agent(address, "ann")
         await agent.send("claim", {"conversation_id": customer.conversation_id}, id="claim")
         await agent.acknowledged("claim")
+        await agent.send("message", {"conversation_id": customer.conversation_id, "text": "Hello"}, id="hello")
+        await agent.acknowledged("hello")
         await close_chat(agent, customer.conversation_id)
         await agent.close()
 
@@ -734,6 +776,17 @@ def test_the_supervisor_dashboard_updates_live(sue, customers, background_loop, 
     expect(tile(page, "Queue now")).to_have_text("0")
     expect(tile(page, "Median wait")).to_have_text(re.compile(r"^\d+(\.\d)? (s|min)"))
     expect(tile(page, "Oldest wait")).to_have_text("—")
+    expect(tile(page, "First response")).to_have_text(re.compile(r"^\d+(\.\d)? (s|min)"))
+    expect(page.get_by_role("group", name="First response").locator(".kpi-note")).to_have_text(
+        re.compile(r"^claim to first reply; 9 in 10 within \d"))
+
+    gives_up = customers()  # queues, then leaves a message instead of waiting
+    gives_up.ask_for_person()
+    gives_up.send("leave", {"kind": "message", "contact": "alex@example.com"}, id="leave")
+    gives_up.expect("ack")
+    expect(tile(page, "Abandoned")).to_have_text(re.compile(r"%$"))
+    expect(page.get_by_role("group", name="Abandoned").locator(".kpi-note")).to_have_text(
+        re.compile(r"^\d+ left before being served, after \d+(\.\d)? (s|min).* \(median\)$"))
 
     customer.expect("message", kind="system", data={"notice": "rate"})
     customer.send("rating", {"score": 5}, id="rating")
@@ -742,6 +795,11 @@ def test_the_supervisor_dashboard_updates_live(sue, customers, background_loop, 
     expect(tile(page, "CSAT average")).not_to_have_text("—")
     expect(tile(page, "Satisfied")).to_have_text(re.compile(r"%$"))
     expect(page.get_by_role("table", name="Customer satisfaction").get_by_role("row", name=f"5 (great) {great + 1}")).to_have_count(1)
+
+    customer.ask_bot("I want to talk to a person")  # handed over a second time: said, not hidden
+    customer.expect("status", state="queued")
+    expect(page.get_by_role("group", name="Handoffs").locator(".kpi-note")).to_have_text(
+        re.compile(r"^\d+ handoffs in \d+ conversations?$"))
     for chart in ("Handoffs by reason", "Customer satisfaction", "Conversations and handoffs by hour"):
         expect(page.get_by_role("img", name=chart)).to_be_visible()
     assert page.evaluate("window.__sameDocument") is True, "updated without a reload"

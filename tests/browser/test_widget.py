@@ -37,6 +37,8 @@ window.WebSocket = class extends window.WebSocket {
 SHOWN_MESSAGES = """(host) => [...host.shadowRoot.querySelectorAll(".log .message[data-id]")].map((node) => [
   node.dataset.id, node.dataset.kind, node.querySelector(".message__bubble, .message__notice span[dir]").textContent,
 ])"""
+TIME = r"\d\d?:\d\d( [AP]M)?"  # as the browser's locale writes a time of day
+
 STORED_CONVERSATION = """() => {
   const key = Object.keys(localStorage)
     .find((name) => name.startsWith("support-chat:") && name.endsWith(":conversation"));
@@ -296,11 +298,21 @@ def test_with_nobody_online_the_customer_leaves_a_callback_request(customer_cont
     expect(contact).to_have_attribute("aria-invalid", "true")
     expect(contact).to_be_focused()
 
+    for not_a_contact in ("call me tomorrow", "12345", "alex@example"):  # neither a phone number nor an email
+        contact.fill(not_a_contact)
+        page.get_by_role("button", name="Send request").click()
+        expect(page.get_by_text("That doesn't look like a phone number or an email address. Please check it.")).to_be_visible()
+        expect(contact).to_have_attribute("aria-invalid", "true")
+        expect(contact).to_be_focused()
+
     contact.fill("+44 7700 900123")
+    expect(contact).not_to_have_attribute("aria-invalid", "true")
     page.get_by_label("What is it about? (optional)").fill("My new card hasn't arrived")
     page.get_by_label("Best time to call (optional)").fill("after 5 pm")
     page.get_by_role("button", name="Send request").click()
-    expect(page.locator(".confirmation")).to_have_text("Thanks! We'll call you back as soon as we can.")
+    expect(page.locator(".request-status__text")).to_have_text(
+        re.compile(rf"^Callback requested at {TIME}\. We'll call you as soon as we can\.$"))
+    expect(page.locator(".confirmation")).to_be_hidden()
     expect(notices(page, "request_stored")).to_be_visible()
     expect(page.locator(".queue")).to_be_hidden()
     expect(page.locator(".header__status")).to_have_text("Virtual assistant")
@@ -316,6 +328,41 @@ def test_with_nobody_online_the_customer_leaves_a_callback_request(customer_cont
     assert [(r["kind"], r["contact"], r["description"], r["preferred_time"]) for r in mine] == \
         [("callback", "+44 7700 900123", "My new card hasn't arrived", "after 5 pm")]
     assert errors == []
+
+
+def test_after_a_reload_the_request_is_still_shown_and_an_answer_is_there_when_the_customer_comes_back(
+        customer_context, site, background_loop, address):
+    page, errors = open_demo(customer_context, site)
+    open_chat(page)
+    ask_about_the_card(page)
+    queue_for_a_person(page)
+    page.get_by_text("Reply by message", exact=True).click()  # nobody is online: the form is open already
+    page.get_by_label("Phone number or email", exact=True).fill("alex@example.com")
+    page.get_by_label("Your message (optional)").fill("Where is my new card?")
+    page.get_by_role("button", name="Send request").click()
+    sent = re.compile(rf"^Message sent at {TIME}\. We'll reply here as soon as we can\.$")
+    expect(page.locator(".request-status__text")).to_have_text(sent)
+
+    page.reload()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    expect(page.locator(".request-status__text")).to_have_text(sent)
+    conversation_id = stored_conversation(page)["conversationId"]
+    page.close()  # the customer goes away; an agent answers meanwhile
+
+    reader = Agent(background_loop, address, "ann")
+    try:
+        items = reader.expect("requests")["data"]["items"]
+        request = next(item for item in items if item["conversation"] == conversation_id)
+        reader.send("answer_request", {"request_id": request["id"], "text": "Your card was posted on Monday."}, id="answer")
+        assert background_loop.run(reader.client.acknowledged("answer"))["data"]["state"] == "answered"
+    finally:
+        reader.leave()
+
+    page, more_errors = open_demo(customer_context, site)  # a new tab, the same browser: the conversation resumes
+    open_chat(page, "Open chat")
+    expect(bubbles(page, "agent").filter(has_text="Your card was posted on Monday.")).to_be_visible()
+    expect(page.locator(".request-status__text")).to_have_text("We've answered your request: see our reply above.")
+    assert errors == [] and more_errors == []
 
 
 def test_an_agent_joins_chats_and_closes_and_the_customer_rates(customer_context, site, agent, background_loop, address):

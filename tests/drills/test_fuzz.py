@@ -27,6 +27,10 @@ For every input:
   503), bad input gets 4xx with a JSON ``error``, and no file outside
   widget/ is ever served.
 
+The agents' callback and message requests (open_request, request_done,
+answer_request: rare among all agent types) also get a test of their own, by
+two agents, on requests open, dealt with by either, and unknown.
+
 A hypothesis state machine then drives one customer and two agents through
 hello, message (and retries), talk_to_person, details, leave, claim, transfer,
 hand_back, close, rating and reconnects, checking against a model of
@@ -132,7 +136,7 @@ REPLY_TIMEOUT = 30.0  # a bot turn may take up to HANDOFF_RASA_TIMEOUT (10 s) on
 PROBE = "fuzz_probe"  # no endpoint handles it
 STATES = {"bot", "queued", "agent", "closed"}
 # Every code docs/bridge-protocol.md lists (the protocol's, then the teaching loop's); never internal_error.
-DOCUMENTED_CODES = {"malformed", "unknown_type", "too_large", "rate_limited", "invalid_token", "not_found",
+DOCUMENTED_CODES = {"malformed", "invalid_contact", "unknown_type", "too_large", "rate_limited", "invalid_token", "not_found",
                     "invalid_transition", "already_claimed", "invalid_request", "invalid_text", "unknown_intent",
                     "conflict", "exists", "invalid_name", "invalid_answer", "invalid_data", "busy", "refused",
                     "training_failed", "worker_unavailable"}
@@ -530,6 +534,23 @@ def check(surface: str, frames: List[Dict[str, Any]], expectation: Expectation, 
 
 # ---- /ws/customer ------------------------------------------------------------------------------
 
+CONTACTS = st.sampled_from(["+44 20 7946 0000", "07700 900123", "(555) 010-4477", "ann@example.com", "a.b+c@mail.example.org",
+                            "call me", "12345", "1234567890123456", "ann@", "ann@example", "@example.com", "+",
+                            " 07700 900123 ", "07700 900123 or ann@example.com"])
+EMAIL_ADDRESS = re.compile(r"[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\".]{2,}")
+PHONE_NUMBER = re.compile(r"\+?[0-9(][0-9 ().\-/]*[0-9]")
+
+
+def is_contact(value: str) -> bool:
+    """A phone number (digits with spaces, dots, dashes, brackets, a leading +; 7 to 15 digits) or an email
+    address (one @ and a dotted domain, at most 254 characters), around spaces: docs/bridge-protocol.md."""
+    text = value.strip()
+    if "@" in text:
+        return len(text) <= 254 and EMAIL_ADDRESS.fullmatch(text) is not None
+    digits = sum(character in "0123456789" for character in text)
+    return PHONE_NUMBER.fullmatch(text) is not None and 7 <= digits <= 15
+
+
 CUSTOMER_TYPES: Dict[str, st.SearchStrategy[Dict[str, Any]]] = {
     "hello": fields(conversation_id=either(st.text(max_size=30)), token=either(st.text(max_size=30)),
                     last_seen=either(st.sampled_from(["0-0", "1-1", "99999999999999-0"]))),
@@ -537,7 +558,7 @@ CUSTOMER_TYPES: Dict[str, st.SearchStrategy[Dict[str, Any]]] = {
                                                         st.text(max_size=MAX_PAYLOAD + 2))),
     "talk_to_person": fields(),
     "details": fields(description=either(TEXT), contact=either(TEXT)),
-    "leave": fields(kind=either(st.sampled_from(["callback", "message"])), contact=either(TEXT),
+    "leave": fields(kind=either(st.sampled_from(["callback", "message"])), contact=either(CONTACTS, TEXT),
                     description=either(TEXT), preferred_time=either(TEXT)),
     "rating": fields(score=either(st.integers(-1, 7)), comment=either(TEXT)),
     "typing": fields(active=either(st.booleans())),
@@ -566,8 +587,8 @@ def customer_oracle(envelope: Dict[str, Any], state: str) -> str:
         details = [data.get(name, "") for name in ("contact", "description", "preferred_time")]
         if str(data.get("kind", "")) not in ("callback", "message") or not all(is_text(d, MAX_DETAIL) for d in details):
             return "malformed"
-        if not details[0].strip():
-            return "malformed"
+        if not is_contact(details[0]):
+            return "invalid_contact"
         return "invalid_transition" if state == "agent" else "ack"
     if kind == "rating":
         score, comment = data.get("score"), data.get("comment", "")
@@ -707,15 +728,20 @@ async def _send_and_read_until_closed(ws: Any, frame: Union[str, bytes, None] = 
 # ---- /ws/agent ---------------------------------------------------------------------------------
 
 POOL_SIZE = 6
+# Requests to fuzz with: always this many (hypothesis needs the same choices in every example), the newest.
+REQUEST_SLOTS = 3
 
 
 @dataclass
 class AgentBench:
-    """Ann's fuzzed socket, Bob online (a transfer target), and queued conversations for them."""
+    """Ann's fuzzed socket, Bob online (a transfer target), queued conversations for them, and a
+    conversation (the bot's) whose customer leaves callbacks and messages for them."""
 
     ann: Surface
     bob: Client
     pool: List[Client]  # customers, for their conversation ids and tokens
+    asker: Client
+    requests: List[str] = field(default_factory=list)  # the REQUEST_SLOTS newest requests the asker left
 
 
 @pytest.fixture
@@ -723,7 +749,9 @@ def agents(world: World) -> Iterator[AgentBench]:
     pool = [world.run(Client.customer(world.address)) for _ in range(POOL_SIZE)]
     for client in pool:
         world.run(client.close())
-    bench = AgentBench(Surface(lambda: world.socket("agent", ANN)), world.run(world.socket("agent", BOB)), pool)
+    asker = world.run(Client.customer(world.address))
+    world.run(asker.close())
+    bench = AgentBench(Surface(lambda: world.socket("agent", ANN)), world.run(world.socket("agent", BOB)), pool, asker)
     yield bench
     world.run(bench.ann.close())
     world.run(bench.bob.close())
@@ -733,8 +761,15 @@ def conversation_ids(pool: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
     return either(pool, pool, st.text(max_size=30), st.integers(63, 66).map(lambda n: "c" * n))
 
 
-def agent_types(pool: st.SearchStrategy[str]) -> Dict[str, st.SearchStrategy[Dict[str, Any]]]:
+def request_ids(pool: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
+    return either(pool, pool, st.sampled_from(["0-0", "1-1", "99999999999999-0", "18446744073709551616-0", "1-", "x"]),
+                  st.text(max_size=25))
+
+
+def agent_types(pool: st.SearchStrategy[str],
+                requests: st.SearchStrategy[str] = st.just("0-0")) -> Dict[str, st.SearchStrategy[Dict[str, Any]]]:
     ids = conversation_ids(pool)
+    request = request_ids(requests)
     names = either(st.sampled_from([ANN, BOB, SUE, "nobody"]), st.integers(63, 66).map(lambda n: "n" * n))
     groups = either(st.sampled_from(["general", "cards", "all"]), st.text(max_size=10))
     return {
@@ -745,11 +780,38 @@ def agent_types(pool: st.SearchStrategy[str]) -> Dict[str, st.SearchStrategy[Dic
         "hand_back": fields(conversation_id=ids), "close": fields(conversation_id=ids),
         "typing": fields(conversation_id=ids, active=either(st.booleans())),
         "read": fields(conversation_id=ids, up_to=either(st.text(max_size=20))),
+        "open_request": fields(request_id=request), "request_done": fields(request_id=request),
+        "answer_request": fields(request_id=request, text=either(TEXT)),
     }
 
 
 AGENT_KINDS = set(agent_types(st.nothing()))
 AGENT_VIEWS = {"queue", "requests", "team"}
+AGENT_REPLIES = AGENT_VIEWS | {"request"}
+REQUEST_KINDS = {"open_request", "request_done", "answer_request"}
+
+
+def request_oracle(envelope: Dict[str, Any], me: str, world: World) -> str:
+    """open_request, request_done and answer_request, from what became of the request (docs/bridge-protocol.md)."""
+    kind, data = envelope["type"], envelope["data"]
+    request_id = data.get("request_id")
+    parts = request_id.split("-") if isinstance(request_id, str) else []
+    if not (len(parts) == 2 and all(p.isascii() and p.isdigit() and 0 < len(p) <= 20 and int(p) < 2 ** 64
+                                    for p in parts)):
+        return "malformed"
+    if kind == "answer_request":
+        text = data.get("text")
+        if not (is_text(text, MAX_TEXT) and text.strip()):
+            return "malformed"
+    if not world.redis.xrange(f"{world.prefix}:requests", request_id, request_id):
+        return "not_found"
+    if kind == "open_request":
+        return "request"
+    handled = {k.decode(): v.decode() for k, v in world.redis.hgetall(f"{world.prefix}:request-state:{request_id}").items()}
+    if not handled:
+        return "ack"  # open: anyone may mark it done or answer it
+    again = handled["by"] == me and handled["state"] == ("done" if kind == "request_done" else "answered")
+    return "ack" if again else "invalid_transition"  # the same again is the same answer
 
 
 def agent_oracle(envelope: Dict[str, Any], me: str, world: World, online: Set[str]) -> str:
@@ -759,6 +821,8 @@ def agent_oracle(envelope: Dict[str, Any], me: str, world: World, online: Set[st
         return "unknown_type"
     if kind in AGENT_VIEWS:
         return kind
+    if kind in REQUEST_KINDS:
+        return request_oracle(envelope, me, world)
     if kind == "message" and not key:
         return "malformed"
     conversation_id = data.get("conversation_id")
@@ -806,27 +870,40 @@ def _refill(world: World, bench: AgentBench) -> None:
                                               token=pooled.token))
             world.run(request(again, "talk_to_person", {}))
             world.run(again.close())
+    open_requests = [i for i in bench.requests if not world.redis.exists(f"{world.prefix}:request-state:{i}")]
+    if len(bench.requests) < REQUEST_SLOTS or len(open_requests) < 2:  # Ann deals with them: the asker leaves more
+        again = world.run(Client.customer(world.address, conversation_id=bench.asker.conversation_id,
+                                          token=bench.asker.token))
+        for _ in range(REQUEST_SLOTS if len(bench.requests) < REQUEST_SLOTS else 1):
+            world.run(request(again, "leave", {"kind": "message", "contact": "fuzz@example.com"}))
+        world.run(again.close())
+        left = [entry.decode() for entry, values in world.redis.xrange(f"{world.prefix}:requests")
+                if values[b"conversation"].decode() == bench.asker.conversation_id]
+        bench.requests[:] = left[-REQUEST_SLOTS:]
     world.run(request(bench.bob, PROBE, {}))  # reads what Bob was sent meanwhile
 
 
 @budget(400)
 @given(data=st.data())
 def test_agent_socket_answers_every_frame_as_documented(world: World, agents: AgentBench, data: st.DataObject) -> None:
-    pool = st.sampled_from([client.conversation_id for client in agents.pool])
-    frame = data.draw(fuzzed(envelopes(agent_types(pool))), label="frame")
-    ann = world.run(agents.ann.ready())
     _refill(world, agents)
+    pool = st.sampled_from([client.conversation_id for client in agents.pool])
+    frame = data.draw(fuzzed(envelopes(agent_types(pool, st.sampled_from(agents.requests)))), label="frame")
+    ann = world.run(agents.ann.ready())
     expectation = classify(frame)
     envelope = expectation.envelope or {}
     named = envelope.get("data", {}).get("conversation_id")
     before = world.snapshot(named)
     expected = expectation.code or agent_oracle(envelope, ANN, world, world.online())
     frames = world.run(exchange(ann, frame))
-    got = check("/ws/agent", frames, expectation, expected, AGENT_VIEWS)
+    got = check("/ws/agent", frames, expectation, expected, AGENT_REPLIES)
     after = world.snapshot(named)
     if before is not None and got not in ("ack", NO_REPLY):
         assert after == before, f"an error changed the conversation: {before} -> {after}"
-    if got == "ack" and before is not None:
+    if got == "ack" and envelope["type"] in REQUEST_KINDS:
+        state = world.redis.hget(f"{world.prefix}:request-state:{envelope['data']['request_id']}", "state")
+        assert state == (b"done" if envelope["type"] == "request_done" else b"answered"), state
+    elif got == "ack" and before is not None:
         assert after is not None
         kind, sent = envelope["type"], envelope["data"]
         becomes = {"claim": ("agent", ANN), "hand_back": ("bot", ""), "close": ("closed", ANN),
@@ -835,6 +912,32 @@ def test_agent_socket_answers_every_frame_as_documented(world: World, agents: Ag
         assert (after.state, after.agent) == becomes, f"{kind} left {after}"
         if kind == "message":
             assert world.stored_keys(named)[f"agent:{ANN}:{envelope['id']}"] == 1
+
+
+@budget(80)
+@given(data=st.data())
+def test_agent_requests_are_answered_as_documented(world: World, agents: AgentBench, data: st.DataObject) -> None:
+    """open_request, request_done and answer_request only (among all agent types each is rare), by Ann and
+    by Bob: open requests, requests one of them dealt with, others' and unknown ones."""
+    _refill(world, agents)
+    pool = st.sampled_from(agents.requests)
+    fuzzed_fields = {kind: spec for kind, spec in agent_types(st.just("none"), pool).items() if kind in REQUEST_KINDS}
+    plausible = st.builds(
+        lambda kind, request_id, text, key: {"type": kind, "id": key, "data": {
+            "request_id": request_id, **({"text": text} if kind == "answer_request" else {})}},
+        st.sampled_from(sorted(REQUEST_KINDS)), st.one_of(pool, pool, pool, request_ids(pool)),
+        st.one_of(st.sampled_from(["We called you back.", "Your card is on its way."]), TEXT), UUIDS)
+    frame = data.draw(framed(st.one_of(plausible, plausible, plausible, envelopes(fuzzed_fields))), label="frame")
+    me = data.draw(st.sampled_from([ANN, BOB]), label="agent")
+    client = world.run(agents.ann.ready()) if me == ANN else agents.bob
+    expectation = classify(frame)
+    expected = expectation.code or agent_oracle(expectation.envelope or {}, me, world, world.online())
+    got = check("/ws/agent requests", world.run(exchange(client, frame)), expectation, expected, AGENT_REPLIES)
+    envelope = expectation.envelope or {}
+    if got == "ack":
+        handled = world.redis.hgetall(f"{world.prefix}:request-state:{envelope['data']['request_id']}")
+        state = "done" if envelope["type"] == "request_done" else "answered"
+        assert (handled[b"state"], handled[b"by"]) == (state.encode(), me.encode()), handled
 
 
 # ---- /ws/supervisor and /ws/content ---------------------------------------------------------------

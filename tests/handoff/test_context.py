@@ -189,11 +189,16 @@ def test_the_payload_survives_transfers_to_a_colleague_and_to_a_group_and_a_requ
 
 
 async def request_of(agent: Client, conversation_id: str) -> Dict[str, Any]:
-    """The request this conversation left, from the next requests list that has it."""
+    """The request this conversation left, from the next requests list that has it, opened: with
+    the handoff payload it stands for (the list carries only its summary)."""
     while True:
         for item in (await agent.expect("requests"))["data"]["items"]:
             if item["conversation"] == conversation_id:
-                return item
+                await agent.send("open_request", {"request_id": item["id"]}, id=f"open-{item['id']}")
+                opened = await agent.next_matching(lambda e: e["id"] == f"open-{item['id']}", "the opened request", 10)
+                handoff = opened["data"]["conversation"]["handoff"]
+                assert item["summary"] == handoff["summary"], "the list shows the summary of the request's payload"
+                return {**item, "handoff": handoff}
 
 
 def test_a_request_left_instead_of_waiting_keeps_the_context_for_the_agents(bridge):

@@ -4,7 +4,7 @@
 // All protocol traffic goes through one Transport (docs/bridge-protocol.md);
 // the classes below only turn envelopes into DOM and clicks into sends.
 
-import { h, replaceChildren, syncList, timeElement } from "../shared/dom.js";
+import { h, replaceChildren, syncList } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";
 import { PendingRequests } from "../shared/requests.js";
 import { Transport, compareMessageIds, newId } from "../shared/transport.js";
@@ -13,6 +13,7 @@ import {
 } from "./constants.js";
 import { confirmDialog, dialogTitleId, modal } from "./dialogs.js";
 import { Tabs } from "./tabs.js";
+import { RequestsPanel } from "./requests.js";
 import { messageElement } from "./transcript.js";
 import { View } from "./view.js";
 
@@ -230,6 +231,7 @@ class ChatsView extends View {
         break;
       case "ack":
       case "team":
+      case "request":
         this.waiting.settle(envelope.id, data);
         break;
       case "error":
@@ -586,50 +588,6 @@ class QueuePanel {
   focusFirstFresh() {
     const first = this.freshItems()[0];
     if (first) this.entries.get(first.conversation_id).claim.focus();
-  }
-}
-
-// ---- requests left instead of waiting --------------------------------------------
-
-const REQUEST_KINDS = { callback: "Callback", message: "Message" };
-
-class RequestsPanel {
-  constructor(view) {
-    this.view = view;
-    this.known = null;
-    this.unseen = 0;
-    this.list = h("ul", { class: "request-list", "aria-label": "Callbacks and messages" });
-    this.empty = h("div", { class: "empty-state small" }, icon("phone", "icon empty-icon"),
-      h("p", {}, "No callbacks or messages. When a customer leaves one instead of waiting, it is listed here."));
-    this.element = h("div", { class: "requests-panel" }, this.list, this.empty);
-  }
-
-  update(items) {
-    const ids = new Set(items.map((item) => item.id));
-    const looking = this.view.sidebarTabs.selected === "requests";
-    if (this.known && !looking) this.unseen += items.filter((item) => !this.known.has(item.id)).length;
-    this.known = ids;
-    replaceChildren(this.list, items.map((item) => this.render(item)));
-    this.empty.hidden = items.length > 0;
-    this.view.sidebarTabs.setCount("requests", items.length, this.unseen > 0);
-  }
-
-  render(item) {
-    const ts = Number(item.ts);
-    return h("li", { class: "request-item" },
-      h("div", { class: "request-top" },
-        h("span", { class: `chip request-${item.kind}` }, icon(item.kind === "callback" ? "phone" : "chat"), REQUEST_KINDS[item.kind] || humanize(item.kind)),
-        Number.isFinite(ts) ? timeElement(ts) : null),
-      h("p", { class: "request-contact" }, h("span", { class: "visually-hidden" }, "Contact: "), item.contact),
-      item.description ? h("p", { class: "request-description" }, item.description) : null,
-      item.preferred_time ? h("p", { class: "request-meta" }, "Preferred time: ", h("strong", {}, item.preferred_time)) : null,
-      item.handoff && item.handoff.summary ? h("p", { class: "request-summary" }, item.handoff.summary) : null,
-      h("p", { class: "request-meta" }, "Conversation ", h("code", { class: "conversation-id" }, item.conversation)));
-  }
-
-  acknowledge() {
-    this.unseen = 0;
-    if (this.known) this.view.sidebarTabs.setCount("requests", this.known.size, false);
   }
 }
 

@@ -35,6 +35,7 @@ function duration(seconds) {
 const NOW_TILES = [
   { label: "Queue now", value: (d) => count(d.now.queue_length), note: () => "waiting for a person" },
   { label: "Oldest wait", value: (d) => (d.now.queue_length ? duration(d.now.oldest_wait_seconds) : NONE), note: (d) => (d.now.queue_length ? "longest wait in the queue" : "nobody is waiting") },
+  { label: "Waiting so far", value: (d) => duration(d.waiting && d.waiting.median_seconds), note: (d) => (d.waiting && d.waiting.count ? `median of the ${count(d.waiting.count)} in the queue` : "nobody is waiting") },
   { label: "Agents online", value: (d) => count(d.now.agents_online), note: () => "connected to the console" },
   { label: "Chats with agents", value: (d) => count(d.now.conversations_with_agents), note: () => "being served right now" },
 ];
@@ -42,13 +43,33 @@ const NOW_TILES = [
 const TODAY_TILES = [
   { label: "Conversations today", value: (d) => count(d.conversations), note: (d) => `${count(d.contained)} handled by the bot alone` },
   { label: "Containment rate", value: (d) => share(d.containment_rate), note: () => "never handed to a person" },
-  { label: "Handoffs", value: (d) => count(d.handoffs), note: (d) => topReason(d.handoffs_by_reason) },
+  { label: "Handoffs", value: (d) => count(d.handoffs), note: handoffsNote, title: (d) => d.handoffs_note },
   { label: "Median wait", value: (d) => duration(d.wait.median_seconds), note: (d) => `${count(d.wait.count)} claimed from the queue` },
-  { label: "90th percentile wait", value: (d) => duration(d.wait.p90_seconds), note: () => "9 in 10 waited less" },
+  { label: "90th percentile wait", value: (d) => duration(d.wait.p90_seconds), note: () => "9 in 10 served waited less" },
+  { label: "Customer wait (90%)", value: (d) => duration(d.customer_wait && d.customer_wait.p90_seconds), note: () => "served, gave up, or still waiting" },
+  { label: "Abandoned", value: (d) => share(d.abandoned && d.abandoned.rate), note: abandonedNote },
+  { label: "First response", value: (d) => duration(d.first_response && d.first_response.median_seconds), note: firstResponseNote },
   { label: "CSAT average", value: (d) => (d.csat.average === null ? NONE : averages.format(d.csat.average)), note: () => "out of 5" },
   { label: "Satisfied", value: (d) => share(d.csat.satisfied_rate), note: () => "rated 4 or 5" },
   { label: "Ratings", value: (d) => count(d.csat.count), note: () => "customers who rated a chat" },
 ];
+
+/** "12 handoffs in 10 conversations" when some conversation was handed over more than once. */
+function handoffsNote(d) {
+  if (d.handoffs_note) return `${count(d.handoffs)} handoffs in ${count(d.handed_over)} conversation${d.handed_over === 1 ? "" : "s"}`;
+  return topReason(d.handoffs_by_reason);
+}
+
+function abandonedNote(d) {
+  const abandoned = d.abandoned || {};
+  if (!abandoned.count) return "nobody left the queue unserved";
+  return `${count(abandoned.count)} left before being served, after ${duration(abandoned.median_seconds)} (median)`;
+}
+
+function firstResponseNote(d) {
+  const first = d.first_response || {};
+  return first.count ? `claim to first reply; 9 in 10 within ${duration(first.p90_seconds)}` : "claim to the agent's first reply";
+}
 
 function topReason(byReason) {
   const [first] = Object.entries(byReason || {});
@@ -75,6 +96,7 @@ class Tile {
     if (!firstTime && value !== this.value.textContent) this.value.classList.add("is-updated");
     this.value.textContent = value;
     this.note.textContent = this.spec.note(data);
+    if (this.spec.title) this.note.title = this.spec.title(data) || ""; // the whole story, on hover
   }
 }
 

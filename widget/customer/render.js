@@ -4,13 +4,14 @@
 // `actions` callbacks, and the controller (widget.js) calls the methods here.
 // Every text is a text node (dom.js h()), never HTML.
 
-import { h, linkified, replaceChildren, timeElement } from "../shared/dom.js";
+import { formatTime, h, linkified, replaceChildren, timeElement } from "../shared/dom.js";
 import { compareMessageIds } from "../shared/transport.js";
 import {
   COUNTDOWN_TICK_MS, COUNTER_VISIBLE_FROM, MAX_COMMENT_CHARACTERS, MAX_DETAIL_CHARACTERS, MAX_TEXT_CHARACTERS,
   MIN_CONTRAST, RATING_SCORES,
 } from "./constants.js";
 import { icon } from "../shared/icons.js";
+import { contactKind } from "./contact.js";
 import { contrastRatio, fill } from "./options.js";
 
 // Within this many pixels of the bottom, new messages keep the log scrolled down.
@@ -164,7 +165,10 @@ export class ChatView {
     this.confirmationBody = h("div", { class: "confirmation__body" }, icon("check"), this.confirmationText,
       h("button", { type: "button", class: "icon-button confirmation__dismiss", "aria-label": strings.dismiss,
         onclick: () => this.hideConfirmation() }, icon("close")));
-    this.panel = h("div", { class: "panel", hidden: true }, this.queueSection, this.ratingForm, this.confirmation);
+    // What became of the last callback or message request (the bridge's status says, also after a reload).
+    this.requestStatusText = h("p", { class: "request-status__text" });
+    this.requestStatus = h("div", { class: "request-status", role: "status", hidden: true }, icon("check"), this.requestStatusText);
+    this.panel = h("div", { class: "panel", hidden: true }, this.queueSection, this.requestStatus, this.ratingForm, this.confirmation);
     return this.panel;
   }
 
@@ -234,9 +238,10 @@ export class ChatView {
       for (const input of kinds) input.checked = input.value === value;
       showKind();
     };
-    const showContactError = (show) => {
-      contactError.hidden = !show;
-      if (show) {
+    const showContactError = (message) => {
+      contactError.hidden = !message;
+      if (message) contactError.textContent = message;
+      if (message) {
         contact.setAttribute("aria-invalid", "true");
         contact.setAttribute("aria-describedby", contactError.id);
       } else {
@@ -244,22 +249,23 @@ export class ChatView {
         contact.removeAttribute("aria-describedby");
       }
     };
-    contact.addEventListener("input", () => contact.value.trim() && showContactError(false));
+    contact.addEventListener("input", () => showContactError(null)); // checked again on sending
+    const refuseContact = (message) => {
+      showContactError(message);
+      contact.focus();
+    };
     form.addEventListener("submit", (event) => {
       event.preventDefault();
-      if (!contact.value.trim()) {
-        showContactError(true);
-        contact.focus();
-        return;
-      }
+      if (!contact.value.trim()) return refuseContact(strings.contactRequired);
+      if (!contactKind(contact.value)) return refuseContact(strings.contactInvalid);
       const chosen = kind();
       const data = { kind: chosen, contact: contact.value.trim(), description: description.value.trim() };
       if (chosen === "callback" && preferredTime.value.trim()) data.preferred_time = preferredTime.value.trim();
+      // The status that follows shows the request as sent (requestStatus), also after a reload.
       this.submitForm(form, () => this.actions.leaveRequest(data), () => {
         form.reset();
         this.closeForms();
-        this.showConfirmation(chosen === "callback" ? strings.callbackStored : strings.messageStored);
-      });
+      }, (error) => error.code === "invalid_contact" && (refuseContact(strings.contactInvalid), true));
     });
     this.chooseRequestKind("callback");
     return form;
@@ -615,8 +621,26 @@ export class ChatView {
       }
     }
     this.ratingForm.hidden = !(status.state === "closed" && status.rated === false && !this.ratingSent);
+    this.renderRequest(status);
     this.updatePanelVisibility();
     if (stick) this.scrollToEnd();
+  }
+
+  /** The last request left, while the bot has the conversation (queued or with an agent, people say more). */
+  renderRequest({ request, state }) {
+    const { strings } = this;
+    const shown = Boolean(request) && typeof request === "object" && (state === "bot" || state === "closed");
+    this.requestStatus.hidden = !shown;
+    if (!shown) return;
+    const callback = request.kind === "callback";
+    const time = formatTime(Number(request.ts) || Date.now(), this.options.language).short;
+    const text = {
+      open: fill(callback ? strings.requestOpenCallback : strings.requestOpenMessage, { time }),
+      answered: strings.requestAnswered,
+      done: callback ? strings.requestDoneCallback : strings.requestDoneMessage,
+    }[request.state] || "";
+    this.requestStatus.dataset.state = request.state;
+    if (this.requestStatusText.textContent !== text) this.requestStatusText.textContent = text;
   }
 
   openForm(which, kind = "callback", { focus = true } = {}) {
@@ -646,11 +670,15 @@ export class ChatView {
   }
 
   updatePanelVisibility() {
-    this.panel.hidden = this.queueSection.hidden && this.ratingForm.hidden && !this.confirmationBody.isConnected;
+    this.panel.hidden = this.queueSection.hidden && this.ratingForm.hidden && this.requestStatus.hidden
+      && !this.confirmationBody.isConnected;
   }
 
-  /** Runs a form's request; the submit button says "Sending…" until the bridge answers. */
-  async submitForm(form, request, done) {
+  /**
+   * Runs a form's request; the submit button says "Sending…" until the bridge answers. A refusal
+   * is shown as a notice unless `refused(error)` dealt with it (e.g. beside the field at fault).
+   */
+  async submitForm(form, request, done, refused = () => false) {
     const button = form.querySelector("button[type=submit]");
     const label = button.textContent;
     button.disabled = true;
@@ -659,7 +687,7 @@ export class ChatView {
       await request();
       done();
     } catch (error) {
-      this.showConfirmation(fill(this.strings.notSent, { reason: error.message }));
+      if (!refused(error)) this.showConfirmation(fill(this.strings.notSent, { reason: error.message }));
     } finally {
       button.disabled = false;
       button.textContent = label;

@@ -364,7 +364,7 @@ export class ChatWidget {
 
   sendFailed(item, error) {
     const reason = this.strings[`error_${error.code}`] || error.message || this.strings.error_default;
-    if (this.requests.settle(item.id, null, new Error(reason))) return;
+    if (this.requests.settle(item.id, null, Object.assign(new Error(reason), { code: error.code }))) return;
     const index = this.pending.findIndex((pending) => pending.clientId === item.id);
     if (index >= 0) this.pending.splice(index, 1);
     this.view.markFailed(item.id, reason);

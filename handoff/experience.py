@@ -1,0 +1,90 @@
+"""What customers live through, counted per day for the supervisors' dashboard.
+
+Beside the day's counters (handoff.store), this keeps:
+
+- abandoned waits: a stay in the queue that ended without an agent claiming it.
+  The customer left a callback or message request instead of waiting
+  (``left_request``), or the conversation expired while still queued
+  (``expired``: nobody claimed it within HANDOFF_RETENTION_SECONDS). A customer
+  who closes the page keeps their place (the widget resumes the conversation),
+  so they count as still waiting until one of those happens or an agent claims
+  them. Each stay counts once: a requeued conversation (transferred to a
+  group, its agent lost) starts a new stay.
+- first responses: from an agent claiming a conversation to that agent's (or the
+  colleague's it was transferred to) first message in it.
+- requeues: a conversation back in the queue after a transfer to a group or a
+  lost agent; not a new handoff.
+
+Keys (``{p}`` is the store's prefix):
+
+    {p}:day-abandoned:{date}       list  every abandoned wait (ms) that day
+    {p}:day-first-response:{date}  list  every claim -> first agent message (ms) that day
+    {p}:stats:abandoned            hash  way -> count, for /metrics (all days)
+    {p}:stats:requeues             hash  "total" -> count, for /metrics (all days)
+    conversation hash   field "awaiting_reply": when it was claimed, until the agent's first message
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Dict, List, Tuple
+
+from handoff.store import DAY_TTL_MS, MAX_WAITS_PER_DAY, Store
+
+__all__ = ["ABANDON_WAYS", "Experience"]
+
+ABANDON_WAYS = ("left_request", "expired")
+
+
+class Experience:
+    """Counts into Redis, so every bridge process adds to the same day."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def abandoned(self, day: str, waited_ms: int, way: str) -> None:
+        await self._record(self.store.key("day-abandoned", day), max(0, waited_ms))
+        await self.store.count(day, {"abandoned": 1, f"abandoned:{way}": 1})
+        await self.store.redis.hincrby(self.store.key("stats", "abandoned"), way, 1)
+        await self.store.publish(self.store.stats_channel, {})
+
+    async def requeued(self, day: str) -> None:
+        await self.store.count(day, {"requeued": 1})
+        await self.store.redis.hincrby(self.store.key("stats", "requeues"), "total", 1)
+
+    async def claimed(self, conversation_id: str) -> None:
+        """The clock for the first response starts (again, for a conversation claimed before)."""
+        await self.store.redis.hset(self.store.key("conv", conversation_id), "awaiting_reply",
+                                    str(int(time.time() * 1000)))
+
+    async def agent_replied(self, conversation_id: str, day: str) -> None:
+        """An agent's message: the first since the claim stops the clock (read and cleared in one step)."""
+        key = self.store.key("conv", conversation_id)
+        async with self.store.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(key, "awaiting_reply")
+            pipe.hdel(key, "awaiting_reply")
+            since, _ = await pipe.execute()
+        if since:
+            await self._record(self.store.key("day-first-response", day), int(time.time() * 1000) - int(since))
+            await self.store.publish(self.store.stats_channel, {})
+
+    async def _record(self, key: str, milliseconds: int) -> None:
+        async with self.store.redis.pipeline(transaction=True) as pipe:
+            pipe.lpush(key, milliseconds)
+            pipe.ltrim(key, 0, MAX_WAITS_PER_DAY - 1)
+            pipe.pexpire(key, DAY_TTL_MS)
+            await pipe.execute()
+
+    async def day(self, day: str) -> Tuple[List[int], List[int]]:
+        """The day's abandoned waits and first responses (ms)."""
+        async with self.store.redis.pipeline(transaction=False) as pipe:
+            pipe.lrange(self.store.key("day-abandoned", day), 0, -1)
+            pipe.lrange(self.store.key("day-first-response", day), 0, -1)
+            abandoned, first = await pipe.execute()
+        return [int(value) for value in abandoned], [int(value) for value in first]
+
+    async def totals(self) -> Tuple[Dict[str, int], int]:
+        """Abandoned stays by way and requeues, over all days (for /metrics)."""
+        abandoned = await self.store.redis.hgetall(self.store.key("stats", "abandoned"))
+        requeues = await self.store.redis.hget(self.store.key("stats", "requeues"), "total")
+        return {k.decode(): int(v) for k, v in abandoned.items()}, int(requeues or 0)

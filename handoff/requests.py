@@ -1,0 +1,271 @@
+"""Callbacks and messages customers leave instead of waiting, and what agents do with them.
+
+A request is an entry of the ``{p}:requests`` stream (its stream id is the
+request's id); what became of it is kept beside it, so that every bridge
+process sees the same:
+
+    {p}:requests             stream  the requests, newest last (conversation, kind, contact, ..., "handoff":
+                                     the payload it stands for, JSON; a callback the bot's form booked:
+                                     booked_with "bot")
+    {p}:request-state:{id}   hash    state "done" or "answered", by (the agent), ts, message_id
+                                     (the answer); absent while the request is open
+    conversation hash        field   "request": the id of the last request left in it, for the
+                                     customer's status after a reload
+    idempotency hash         field   "leave:{client id}" -> request id: a resent ``leave`` is stored once
+
+An agent can open a request (its conversation's transcript and handoff
+context), mark it done, or answer it: the answer is an agent message in the
+conversation, which the customer finds there when they come back. One answer
+per request: the transcript's own idempotency key (``answer:{request id}``)
+decides between two agents answering at once. Every change is announced on
+the queue channel (the agents' request lists) and the conversation's live
+channel (the customer's status).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import re
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+from handoff.exceptions import ConversationNotFound, InvalidContact, InvalidTransition, MalformedMessage
+from handoff.store import DAY_TTL_MS, STREAM_CAP, Store
+
+__all__ = ["KINDS", "RequestDesk", "RequestState", "contact_kind", "request_id_of"]
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("callback", "message")
+MAX_DETAIL = 500
+
+
+class RequestState(str, enum.Enum):
+    OPEN = "open"  # nobody has dealt with it yet
+    DONE = "done"  # an agent called back, or dealt with it elsewhere
+    ANSWERED = "answered"  # an agent's reply is in the conversation
+
+MAX_EMAIL = 254
+# E.164 numbers have at most 15 digits; national ones without a trunk prefix have at least 7.
+MIN_PHONE_DIGITS, MAX_PHONE_DIGITS = 7, 15
+_EMAIL = re.compile(r"[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\".]{2,}")
+_PHONE = re.compile(r"\+?[0-9(][0-9 ().\-/]*[0-9]")
+_REQUEST_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
+
+
+def contact_kind(contact: str) -> str:
+    """"phone" or "email" for contact details someone can actually reply to; raises InvalidContact otherwise.
+
+    A phone number: digits with the usual separators (spaces, dots, dashes, brackets,
+    a leading +), 7 to 15 digits. An email address: one @ and a dotted domain.
+    """
+    text = contact.strip()
+    if not text:
+        raise InvalidContact("a phone number or an email address is needed so we can reply")
+    if "@" in text:
+        if len(text) <= MAX_EMAIL and _EMAIL.fullmatch(text):
+            return "email"
+        raise InvalidContact(f"{text!r} is not an email address (like name@example.com)")
+    digits = sum(character.isdigit() and character.isascii() for character in text)
+    if _PHONE.fullmatch(text) and MIN_PHONE_DIGITS <= digits <= MAX_PHONE_DIGITS:
+        return "phone"
+    raise InvalidContact(f"{text!r} is neither a phone number (7 to 15 digits) nor an email address")
+
+
+def request_id_of(data: Dict[str, Any]) -> str:
+    """The ``request_id`` field of an agent's request, checked at the edge."""
+    value = data.get("request_id")
+    # Redis refuses stream ids beyond two 64-bit numbers: such an id names no request.
+    if (not isinstance(value, str) or not _REQUEST_ID.fullmatch(value)
+            or max(int(part) for part in value.split("-")) >= 2**64):
+        raise MalformedMessage("'request_id' must be the id of a request")
+    return value
+
+
+# KEYS: requests stream, idempotency hash, conversation hash. ARGV[1]: the idempotency field,
+# ARGV[2]: retention (ms), ARGV[3]: stream cap, then the entry's fields. Returns {id, added}.
+_LEAVE = """
+local existing = redis.call('HGET', KEYS[2], ARGV[1])
+if existing then return {existing, 0} end
+if redis.call('EXISTS', KEYS[3]) == 0 then return {'', -1} end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 4))
+redis.call('HSET', KEYS[2], ARGV[1], id)
+redis.call('HSET', KEYS[3], 'request', id)
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return {id, 1}
+"""
+
+# KEYS[1]: the request's state hash. Marks it done unless something became of it before;
+# returns the state it has afterwards, and by whom.
+_MARK_DONE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'state', 'done', 'by', ARGV[1], 'ts', ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+return redis.call('HMGET', KEYS[1], 'state', 'by')
+"""
+
+
+class RequestDesk:
+    """The requests of every conversation, in Redis (one per process around the store)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._leave = store.redis.register_script(_LEAVE)
+        self._mark_done = store.redis.register_script(_MARK_DONE)
+
+    def _state_key(self, request_id: str) -> str:
+        return self.store.key("request-state", request_id)
+
+    # ---- customers ----------------------------------------------------------
+
+    async def leave(self, conversation_id: str, kind: str, details: Dict[str, str], key: str,
+                    handoff: Dict[str, Any]) -> Tuple[str, bool]:
+        """Stores the request, with the handoff payload it stands for, once per client ``key``;
+        (its id, whether it is new)."""
+        entry = {"conversation": conversation_id, "kind": kind, "ts": str(int(time.time() * 1000)), **details,
+                 "handoff": json.dumps(handoff)}
+        fields = [item for pair in entry.items() for item in pair]
+        request_id, added = await self._leave(
+            keys=[self.store.key("requests"), self.store.key("idem", conversation_id),
+                  self.store.key("conv", conversation_id)],
+            args=[f"leave:{key}", str(self.store.ttl_ms), str(STREAM_CAP), *fields],
+        )
+        if added == -1:
+            raise ConversationNotFound(f"no conversation {conversation_id}")
+        return request_id.decode(), bool(added)
+
+    async def booked_with_bot(self, conversation_id: str, message_id: str,
+                              payload: Dict[str, Any]) -> Optional[Tuple[str, bool]]:
+        """A callback the bot's form booked (its ``callback`` handoff: phone and time), as a request,
+        once per customer message; with the bot's payload as its context. None when the payload
+        has no usable phone number (the form checks it: this is not expected)."""
+        given = payload.get("callback")
+        callback: Dict[str, Any] = given if isinstance(given, dict) else {}
+        contact = str(callback.get("phone") or "")[:MAX_DETAIL]
+        try:
+            kind = contact_kind(contact)
+        except InvalidContact:
+            logger.warning("the bot booked a callback in %s without a phone number: %r", conversation_id, callback)
+            return None
+        details = {"contact": contact, "contact_kind": kind,
+                   "description": str(payload.get("summary") or "")[:MAX_DETAIL],
+                   "preferred_time": str(callback.get("preferred_time") or "")[:MAX_DETAIL],
+                   "booked_with": "bot"}
+        return await self.leave(conversation_id, "callback", details, f"bot:{message_id}", payload)
+
+    async def customer_view(self, conversation_id: str) -> Optional[Dict[str, Any]]:
+        """The last request left in this conversation, as its customer's status shows it."""
+        request_id = await self.store.redis.hget(self.store.key("conv", conversation_id), "request")
+        if not request_id:
+            return None
+        request = await self.get(request_id.decode())
+        if request is None:
+            return None  # trimmed from the stream long ago
+        return {"id": request["id"], "kind": request["kind"], "state": request["state"], "ts": request["ts"]}
+
+    # ---- agents -------------------------------------------------------------
+
+    async def items(self, count: int = 100) -> List[Dict[str, Any]]:
+        """The newest requests first, each with what became of it."""
+        entries = await self.store.redis.xrevrange(self.store.key("requests"), count=count)
+        return await self._with_states(entries)
+
+    async def get(self, request_id: str, with_handoff: bool = False) -> Optional[Dict[str, Any]]:
+        entries = await self.store.redis.xrange(self.store.key("requests"), request_id, request_id)
+        found = await self._with_states(entries, with_handoff)
+        return found[0] if found else None
+
+    async def _with_states(self, entries: List[Any], with_handoff: bool = False) -> List[Dict[str, Any]]:
+        """The entries as agents see them: the payload's summary, and the whole payload only
+        ``with_handoff`` (the list stays small)."""
+        async with self.store.redis.pipeline(transaction=False) as pipe:
+            for entry_id, _ in entries:
+                pipe.hgetall(self._state_key(entry_id.decode()))
+            states = await pipe.execute()
+        items = []
+        for (entry_id, fields), state in zip(entries, states):
+            item: Dict[str, Any] = {"id": entry_id.decode(), "description": "", "preferred_time": "",
+                                    **{k.decode(): v.decode() for k, v in fields.items()}}
+            item["ts"] = int(item.get("ts") or 0)
+            item["booked_with"] = item.get("booked_with") or "customer"
+            handoff = json.loads(item.pop("handoff", "") or "{}")
+            item["summary"] = str(handoff.get("summary") or "")
+            if with_handoff:
+                item["handoff"] = handoff
+            handled = {k.decode(): v.decode() for k, v in state.items()}
+            item["state"] = handled.get("state", RequestState.OPEN.value)
+            item["handled_by"] = handled.get("by") or None
+            item["handled_ts"] = int(handled["ts"]) if handled.get("ts") else None
+            item["answer_id"] = handled.get("message_id") or None
+            items.append(item)
+        return items
+
+    async def require(self, request_id: str) -> Dict[str, Any]:
+        request = await self.get(request_id)
+        if request is None:
+            raise ConversationNotFound(f"no request {request_id}")
+        return request
+
+    async def open(self, request_id: str) -> Dict[str, Any]:
+        """The request with its conversation: transcript and the context the agent needs."""
+        request = await self.get(request_id, with_handoff=True)
+        if request is None:
+            raise ConversationNotFound(f"no request {request_id}")
+        # The context is the payload the request stands for: the conversation's own is gone once it
+        # left the queue, and a callback booked with the bot never queued.
+        handoff = request.pop("handoff")
+        conversation_id = request["conversation"]
+        conversation = await self.store.load(conversation_id)
+        messages = await self.store.messages_after(conversation_id, None)
+        return {
+            "request": request,
+            "conversation": {"conversation_id": conversation_id, "state": conversation.state.value,
+                             "reason": handoff.get("reason") or conversation.reason,
+                             "handoff": handoff or conversation.handoff,
+                             "details": await self.store.details(conversation_id)},
+            "messages": [{"id": m["id"], "kind": m["kind"], "text": m["text"], "data": m["data"], "ts": m["ts"]}
+                         for m in messages],
+        }
+
+    async def mark_done(self, request_id: str, agent: str) -> Dict[str, Any]:
+        """Done (called back, or dealt with elsewhere); again by the same agent is the same answer."""
+        request = await self.require(request_id)
+        state, by = await self._mark_done(keys=[self._state_key(request_id)],
+                                          args=[agent, str(int(time.time() * 1000)), str(DAY_TTL_MS)])
+        if (state.decode(), by.decode()) != (RequestState.DONE.value, agent):
+            raise InvalidTransition(f"this request was {state.decode()} by {by.decode()} already")
+        await self._announce(request)
+        return await self.require(request_id)
+
+    async def answer(self, request_id: str, agent: str, text: str) -> Tuple[Dict[str, Any], str, bool]:
+        """The agent's reply, stored in the request's conversation (once per request), and the
+        request marked answered. Returns the request, the reply's message id and whether it is new."""
+        request = await self.require(request_id)
+        state = RequestState(request["state"])
+        if state is RequestState.DONE or (state is RequestState.ANSWERED and request["handled_by"] != agent):
+            raise InvalidTransition(f"this request was {request['state']} by {request['handled_by']} already")
+        conversation_id = request["conversation"]
+        await self.store.load(conversation_id)  # raises ConversationNotFound once it has expired
+        appended = await self.store.append(conversation_id, "agent", f"answer:{request_id}", text,
+                                           {"agent": agent, "request": request_id})
+        if not appended.added:
+            stored = [m for m in await self.store.messages_after(conversation_id, None) if m["id"] == appended.id]
+            author = stored[0]["data"].get("agent") if stored else None
+            if author != agent:
+                raise InvalidTransition(f"this request was answered by {author} already")
+        async with self.store.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self._state_key(request_id), mapping={"state": RequestState.ANSWERED.value, "by": agent,
+                                                            "ts": str(int(time.time() * 1000)),
+                                                            "message_id": appended.id})
+            pipe.pexpire(self._state_key(request_id), DAY_TTL_MS)
+            await pipe.execute()
+        await self._announce(request)
+        return await self.require(request_id), appended.id, appended.added
+
+    async def _announce(self, request: Dict[str, Any]) -> None:
+        """Every agent's request list, and the customer's status, in every process."""
+        await self.store.publish(self.store.queue_channel, {"request": request["conversation"]})
+        await self.store.publish(self.store.live_channel(request["conversation"]), {"state": "request"})

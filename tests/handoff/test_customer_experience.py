@@ -1,0 +1,152 @@
+"""The dashboard counts what customers live through (through real bridges and Redis): waits of
+those still queued and of those who gave up, the abandonment rate, the first response, and
+handoffs that never outnumber the conversations handed over without saying why."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from typing import Any, Callable, Dict
+
+import requests
+
+from handoff.dashboard import summarise
+from tests.handoff.clients import Client, queued_customer
+from tests.servers import add_agent, running_bridge
+
+
+async def _dashboard_until(supervisor: Client, done: Callable[[Dict[str, Any]], bool]) -> Dict[str, Any]:
+    deadline = time.monotonic() + 20
+    while True:
+        await supervisor.send("dashboard", id="now")
+        data = (await supervisor.next_matching(lambda e: e["type"] == "dashboard" and e["id"] == "now",
+                                               "a dashboard", 10))["data"]
+        if done(data):
+            return data
+        assert time.monotonic() < deadline, f"the dashboard never got there: {data}"
+        await asyncio.sleep(0.2)
+
+
+def _metric(address: str, name: str) -> float:
+    text = requests.get(f"http://{address}/metrics", timeout=5).text
+    found = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_waiting_abandoned_and_first_response_are_counted(redis_url, rasa_url):
+    prefix = f"hbexp{uuid.uuid4().hex[:6]}"
+    add_agent(redis_url, prefix, "ann")
+    add_agent(redis_url, prefix, "sam", "--roles", "supervisor")
+    with running_bridge(redis_url, rasa_url, "bridge-experience", prefix) as address:
+        async def scenario() -> None:
+            supervisor = await Client.agent(address, "sam", "supervisor")
+            agent = await Client.agent(address, "ann")
+            waiting = await queued_customer(address)  # stays in the queue
+            gives_up = await queued_customer(address)
+            await asyncio.sleep(1.2)
+            await gives_up.send("leave", {"kind": "callback", "contact": "07700 900123"}, id="leave")
+            await gives_up.acknowledged("leave")
+
+            served = await queued_customer(address)
+            await agent.send("claim", {"conversation_id": served.conversation_id}, id="claim")
+            await agent.acknowledged("claim")
+            await asyncio.sleep(0.5)
+            await agent.say("Hello, I'm Ann", conversation_id=served.conversation_id)
+            await agent.say("How can I help?", conversation_id=served.conversation_id)  # not a first response
+            await served.expect("message", kind="agent", text="How can I help?")
+
+            data = await _dashboard_until(supervisor, lambda d: d["first_response"]["count"] == 1)
+            assert data["waiting"]["count"] == 1 and data["waiting"]["median_seconds"] >= 1.0, data["waiting"]
+            assert data["waiting"]["longest_seconds"] >= 1.0
+            abandoned = data["abandoned"]
+            assert abandoned["count"] == 1 and abandoned["by_way"] == {"left_request": 1}, abandoned
+            assert abandoned["median_seconds"] >= 1.0
+            assert abandoned["rate"] == 0.5, "one of the two stays that ended today was abandoned"
+            assert data["wait"]["count"] == 1
+            assert data["customer_wait"]["count"] == 3, "served, abandoned and still waiting"
+            assert data["first_response"]["median_seconds"] >= 0.5
+            assert data["handoffs"] == data["handed_over"] == 3 and data["handoffs_note"] is None
+            assert _metric(address, 'handoff_abandoned_total{way="left_request"}') == 1
+            for client in (supervisor, agent, waiting, gives_up, served):
+                await client.close()
+
+        asyncio.run(scenario())
+
+
+def test_requeues_are_not_handoffs_and_a_second_handoff_is_explained(redis_url, rasa_url):
+    prefix = f"hbexp{uuid.uuid4().hex[:6]}"
+    add_agent(redis_url, prefix, "ann")
+    add_agent(redis_url, prefix, "sam", "--roles", "supervisor")
+    with running_bridge(redis_url, rasa_url, "bridge-requeue", prefix) as address:
+        async def scenario() -> None:
+            supervisor = await Client.agent(address, "sam", "supervisor")
+            agent = await Client.agent(address, "ann")
+            customer = await queued_customer(address)
+            for step in range(2):  # transferred to a group twice: back in the queue, not handed over again
+                await agent.send("claim", {"conversation_id": customer.conversation_id}, id=f"claim{step}")
+                await agent.acknowledged(f"claim{step}")
+                await agent.send("transfer", {"conversation_id": customer.conversation_id, "to_group": "general"},
+                                 id=f"transfer{step}")
+                await agent.acknowledged(f"transfer{step}")
+            data = await _dashboard_until(supervisor, lambda d: d["requeued"] == 2)
+            assert data["handoffs"] == 1 and data["handed_over"] == 1 and data["conversations"] == 1, data
+            assert data["handoffs_note"] is None
+            assert _metric(address, 'handoff_handoffs_total{reason="requested"}') == 1
+            assert _metric(address, "handoff_requeues_total") == 2
+
+            await agent.send("claim", {"conversation_id": customer.conversation_id}, id="claim")
+            await agent.acknowledged("claim")
+            await agent.send("hand_back", {"conversation_id": customer.conversation_id}, id="back")
+            await agent.acknowledged("back")
+            await customer.send("talk_to_person", id="again")  # a real second handoff
+            await customer.acknowledged("again")
+            data = await _dashboard_until(supervisor, lambda d: d["handoffs"] == 2)
+            assert data["handed_over"] == 1 and data["conversations"] == 1
+            assert data["handoffs_note"].startswith("2 handoffs in 1 conversation:"), data["handoffs_note"]
+            for client in (supervisor, agent, customer):
+                await client.close()
+
+        asyncio.run(scenario())
+
+
+def test_a_conversation_that_expires_in_the_queue_is_abandoned(redis_url, rasa_url):
+    prefix = f"hbexp{uuid.uuid4().hex[:6]}"
+    add_agent(redis_url, prefix, "ann")
+    add_agent(redis_url, prefix, "sam", "--roles", "supervisor")
+    with running_bridge(redis_url, rasa_url, "bridge-expiry", prefix, HANDOFF_RETENTION_SECONDS="2") as address:
+        async def scenario() -> None:
+            customer = await queued_customer(address)
+            await customer.close()
+            await asyncio.sleep(3)  # the conversation expires while queued
+            agent = await Client.agent(address, "ann")
+            await agent.send("queue", id="queue")
+            queue = await agent.next_matching(lambda e: e["type"] == "queue" and e["id"] == "queue", "the queue", 10)
+            assert queue["data"]["items"] == []
+            supervisor = await Client.agent(address, "sam", "supervisor")
+            data = await _dashboard_until(supervisor, lambda d: d["abandoned"]["count"] == 1)
+            assert data["abandoned"]["by_way"] == {"expired": 1} and data["abandoned"]["median_seconds"] >= 2.0
+            assert data["abandoned"]["rate"] == 1.0
+            for client in (agent, supervisor):
+                await client.close()
+
+        asyncio.run(scenario())
+
+
+def test_the_summary_of_waits_abandonment_and_first_responses():
+    counters = {"conversations": 5, "escalated": 4, "handoffs": 5, "handed_over": 3, "reason:requested": 5,
+                "abandoned": 2, "abandoned:left_request": 1, "abandoned:expired": 1, "requeued": 1}
+    summary = summarise("2026-11-22", counters, [10_000, 30_000], {}, waiting_ms=[50_000],
+                        abandoned_ms=[20_000, 90_000], first_response_ms=[4_000, 6_000, 60_000])
+    assert summary["abandoned"] == {"count": 2, "rate": 0.5, "median_seconds": 20.0, "p90_seconds": 90.0,
+                                    "by_way": {"expired": 1, "left_request": 1}}
+    assert summary["waiting"] == {"count": 1, "median_seconds": 50.0, "p90_seconds": 50.0, "longest_seconds": 50.0}
+    assert summary["customer_wait"] == {"count": 5, "median_seconds": 30.0, "p90_seconds": 90.0}
+    assert summary["first_response"] == {"count": 3, "median_seconds": 6.0, "p90_seconds": 60.0}
+    assert summary["handoffs_note"] == ("5 handoffs in 3 conversations: 2 were second or later handoffs of a "
+                                        "conversation (handed back to the bot or closed, then handed over again)")
+    assert summary["requeued"] == 1
+    quiet = summarise("2026-11-22", {}, [], {})
+    assert quiet["abandoned"]["rate"] is None and quiet["first_response"]["median_seconds"] is None
+    assert quiet["waiting"]["longest_seconds"] is None and quiet["handoffs_note"] is None

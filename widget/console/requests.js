@@ -1,0 +1,200 @@
+// Callbacks and messages customers left instead of waiting: the list beside
+// the queue, and the dialog that opens one (its conversation and context), where
+// the agent answers it or marks it done. The bridge keeps what became of each
+// request, so every agent's list says the same (docs/bridge-protocol.md).
+
+import { h, replaceChildren, timeElement } from "../shared/dom.js";
+import { icon } from "../shared/icons.js";
+import { LIMITS, describeError, humanize, reasonLabel } from "./constants.js";
+import { dialogTitleId, modal } from "./dialogs.js";
+import { messageElement } from "./transcript.js";
+
+const KINDS = { callback: "Callback", message: "Message" };
+const CONTACT_KINDS = { phone: "Phone", email: "Email" };
+
+/** "Open", "Answered by ann", "Done by bob". */
+function stateText(item) {
+  if (item.state === "answered") return `Answered by ${item.handled_by}`;
+  if (item.state === "done") return `Done by ${item.handled_by}`;
+  return "Open";
+}
+
+function contactLine(item) {
+  return h("p", { class: "request-contact" },
+    h("span", { class: "visually-hidden" }, `${CONTACT_KINDS[item.contact_kind] || "Contact"}: `), item.contact);
+}
+
+export class RequestsPanel {
+  /** @param view the chats view: its `waiting` (PendingRequests), `sidebarTabs`, `agent` and `toast`. */
+  constructor(view) {
+    this.view = view;
+    this.known = null;
+    this.unseen = 0;
+    this.items = [];
+    this.list = h("ul", { class: "request-list", "aria-label": "Callbacks and messages" });
+    this.empty = h("div", { class: "empty-state small" }, icon("phone", "icon empty-icon"),
+      h("p", {}, "No callbacks or messages. When a customer leaves one instead of waiting, it is listed here."));
+    this.element = h("div", { class: "requests-panel" }, this.list, this.empty);
+  }
+
+  /** The newest first; open ones count on the tab. */
+  update(items) {
+    this.items = items;
+    const open = items.filter((item) => item.state === "open");
+    const looking = this.view.sidebarTabs.selected === "requests";
+    if (this.known && !looking) this.unseen += open.filter((item) => !this.known.has(item.id)).length;
+    this.known = new Set(items.map((item) => item.id));
+    replaceChildren(this.list, items.map((item) => this.render(item)));
+    this.empty.hidden = items.length > 0;
+    this.view.sidebarTabs.setCount("requests", open.length, this.unseen > 0);
+    if (this.dialog) this.dialog.refresh(items.find((item) => item.id === this.dialog.request.id));
+  }
+
+  render(item) {
+    const ts = Number(item.ts);
+    const open = item.state === "open";
+    return h("li", { class: `request-item${open ? "" : " is-handled"}`, dataset: { id: item.id } },
+      h("div", { class: "request-top" },
+        h("span", { class: `chip request-${item.kind}` }, icon(item.kind === "callback" ? "phone" : "chat"), KINDS[item.kind] || humanize(item.kind)),
+        h("span", { class: `chip request-state request-state-${item.state}` }, stateText(item)),
+        Number.isFinite(ts) ? timeElement(ts) : null),
+      contactLine(item),
+      item.description ? h("p", { class: "request-description" }, item.description) : null,
+      item.summary && item.summary !== item.description ? h("p", { class: "request-summary" }, item.summary) : null,
+      item.preferred_time ? h("p", { class: "request-meta" }, "Preferred time: ", h("strong", {}, item.preferred_time)) : null,
+      item.booked_with === "bot" ? h("p", { class: "request-meta" }, "Booked with the assistant") : null,
+      h("p", { class: "request-meta" }, "Conversation ", h("code", { class: "conversation-id" }, item.conversation)),
+      h("div", { class: "request-actions" },
+        h("button", { type: "button", class: "button small", onclick: () => this.open(item) }, "Open conversation"),
+        open ? h("button", { type: "button", class: "button small", onclick: () => this.markDone(item) }, icon("check"), "Mark done") : null));
+  }
+
+  acknowledge() {
+    this.unseen = 0;
+    this.view.sidebarTabs.setCount("requests", this.items.filter((item) => item.state === "open").length, false);
+  }
+
+  async markDone(item) {
+    try {
+      await this.view.waiting.ask("request_done", { request_id: item.id });
+      this.view.toast(`${KINDS[item.kind] || "Request"} marked done.`);
+    } catch (failure) {
+      this.view.toast(describeError(failure), "error");
+    }
+  }
+
+  async open(item) {
+    this.dialog = new RequestDialog(this, item);
+    await this.dialog.load();
+  }
+}
+
+/** One request: its conversation and context, with an answer box and "Mark done". */
+class RequestDialog {
+  constructor(panel, request) {
+    this.panel = panel;
+    this.view = panel.view;
+    this.request = request;
+    const titleId = dialogTitleId();
+    this.state = h("span", { class: "chip request-state" });
+    this.error = h("p", { class: "form-error", role: "alert" });
+    this.body = h("div", { class: "request-dialog-body" }, h("p", { class: "muted" }, "Loading the conversation…"));
+    this.answer = h("textarea", { id: `answer-${request.id}`, class: "request-answer", rows: "3", maxlength: String(LIMITS.messageCharacters) });
+    this.send = h("button", { type: "button", class: "button primary", onclick: () => this.sendAnswer() }, icon("send"), "Send answer");
+    this.done = h("button", { type: "button", class: "button", onclick: () => this.markDone() }, icon("check"), "Mark done");
+    const close = h("button", { type: "button", class: "button" }, "Close");
+    this.form = h("form", { class: "request-answer-form", novalidate: true },
+      h("label", { for: this.answer.id }, "Answer (the customer sees it in the chat when they come back)"),
+      this.answer);
+    this.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.sendAnswer();
+    });
+    this.dialog = modal(titleId, "form-dialog",
+      h("h2", { id: titleId }, `${KINDS[request.kind] || "Request"} from `, request.contact, " ", this.state),
+      this.body, this.form, this.error,
+      h("div", { class: "dialog-actions" }, close, this.done, this.send));
+    close.addEventListener("click", () => this.dialog.close());
+    this.dialog.addEventListener("close", () => {
+      if (panel.dialog === this) panel.dialog = null;
+    });
+    this.refresh(request);
+    this.answer.focus();
+  }
+
+  /** The request as the bridge says now (another agent may have dealt with it meanwhile). */
+  refresh(request) {
+    if (!request) return;
+    this.request = request;
+    this.state.textContent = stateText(request);
+    this.state.className = `chip request-state request-state-${request.state}`;
+    const open = request.state === "open";
+    this.form.hidden = !open;
+    this.done.hidden = !open;
+    this.send.hidden = !open;
+  }
+
+  async load() {
+    let opened;
+    try {
+      opened = await this.view.waiting.ask("open_request", { request_id: this.request.id });
+    } catch (failure) {
+      replaceChildren(this.body);
+      this.error.textContent = describeError(failure);
+      return;
+    }
+    this.refresh(opened.request);
+    const conversation = opened.conversation || {};
+    const handoff = conversation.handoff || {};
+    const details = conversation.details || {};
+    const request = opened.request;
+    const rows = [
+      ["Conversation", h("code", { class: "conversation-id" }, conversation.conversation_id)],
+      request.description ? ["Request", request.description] : null,
+      request.preferred_time ? ["Preferred time", request.preferred_time] : null,
+      conversation.reason ? ["Handed over", reasonLabel(conversation.reason)] : null,
+      handoff.summary ? ["Summary", handoff.summary] : null,
+      Array.isArray(handoff.topics) && handoff.topics.length ? ["Topics", handoff.topics.map(humanize).join(", ")] : null,
+      details.description ? ["Customer says", details.description] : null,
+    ].filter(Boolean);
+    const messages = (opened.messages || []).map((message) => messageElement(message, (name) => name || "Agent")).filter(Boolean);
+    replaceChildren(this.body,
+      h("dl", { class: "kv request-context" }, rows.map(([name, value]) => [h("dt", {}, name), h("dd", {}, value)])),
+      h("h3", { class: "request-transcript-title" }, "Conversation"),
+      messages.length
+        ? h("ol", { class: "transcript teach-transcript request-transcript", "aria-label": "Transcript" }, messages)
+        : h("p", { class: "muted" }, "No messages."));
+  }
+
+  async sendAnswer() {
+    const text = this.answer.value.trim();
+    if (!text) {
+      this.error.textContent = "Write an answer first.";
+      this.answer.focus();
+      return;
+    }
+    this.error.textContent = "";
+    this.send.disabled = true;
+    try {
+      const reply = await this.view.waiting.ask("answer_request", { request_id: this.request.id, text });
+      this.view.toast("Answer sent. The customer sees it in the chat when they come back.");
+      this.refresh({ ...this.request, state: reply.state, handled_by: this.view.agent });
+      this.dialog.close();
+    } catch (failure) {
+      this.error.textContent = describeError(failure);
+    } finally {
+      this.send.disabled = false;
+    }
+  }
+
+  async markDone() {
+    this.error.textContent = "";
+    try {
+      await this.view.waiting.ask("request_done", { request_id: this.request.id });
+      this.view.toast(`${KINDS[this.request.kind] || "Request"} marked done.`);
+      this.dialog.close();
+    } catch (failure) {
+      this.error.textContent = describeError(failure);
+    }
+  }
+}
