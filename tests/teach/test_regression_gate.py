@@ -1,0 +1,78 @@
+"""One topic markedly worse while overall accuracy holds: the deploy is blocked.
+
+Through the real worker, Redis, training and bridge: content staff teach many
+held-out questions the live model gets wrong (overall accuracy rises) and, by
+mistake, label most of one topic's questions as another topic. That topic
+regresses far beyond the noise of its held-out questions, so the job refuses
+to deploy, names the topic, and deploying needs an override that the audit
+trail records with who and which topics. Undoing the wrong label takes exactly
+its lines out of data/ and returns the messages to the inbox; the next report
+lists what changed since the live model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+from bot.evaluation import NluModel, load_examples, predicted_label
+from tests.teach.conftest import CONTENT_EDITOR, content_editor, request
+from tests.teach.stack import TeachStack
+from tests.teach.test_teach_flow import job_finished
+
+MISLABELLED = 8  # of the wrecked topic's held-out questions
+MAX_GAINS = 40
+
+
+def plan(project: Path, live_model: Path) -> Tuple[Dict[str, List[str]], str, str, List[str]]:
+    """(questions the live model gets wrong, by their right topic), the topic to wreck,
+    the topic it is mislabelled as, and the mislabelled questions."""
+    examples = load_examples(project / "tests" / "nlu")
+    predicted = [predicted_label(parse) for parse in NluModel(live_model).parse([text for text, _ in examples])]
+    right: Dict[str, List[str]] = defaultdict(list)
+    wrong: Dict[str, List[str]] = defaultdict(list)
+    for (text, gold), guess in zip(examples, predicted):
+        (right if guess == gold else wrong)[gold].append(text)
+    faq_topics = sorted((topic for topic in right if topic.startswith("faq/")), key=lambda t: (-len(right[t]), t))
+    wrecked = faq_topics[0]
+    mislabelled_as = faq_topics[1]
+    gains = {topic: texts for topic, texts in wrong.items()
+             if topic not in (wrecked, mislabelled_as, "out_of_scope")}
+    kept: Dict[str, List[str]] = {}
+    for topic in sorted(gains):
+        if sum(len(texts) for texts in kept.values()) < MAX_GAINS:
+            kept[topic] = gains[topic]
+    return kept, wrecked, mislabelled_as, right[wrecked][:MISLABELLED]
+
+
+async def label(stack: TeachStack, editor, texts: List[str], intent: str) -> Dict[str, object]:
+    ids = await stack.seed(texts, ["low_confidence"], confidence=0.4)
+    await stack.wait_for_items(ids)
+    return {"ids": ids, **await request(editor, "label", {"item_ids": ids, "intent": intent})}
+
+
+def test_one_topic_markedly_worse_blocks_the_deploy(teach_stack: TeachStack, model_path: Path):
+    asyncio.run(_scenario(teach_stack, model_path))
+
+
+async def _scenario(stack: TeachStack, live_model: Path) -> None:
+    gains, wrecked, mislabelled_as, mislabelled = plan(stack.project, live_model)
+    assert sum(len(texts) for texts in gains.values()) >= MISLABELLED + 4, gains
+    live = await stack.store_call(lambda store: store.current())
+    editor = await content_editor(stack)
+    for topic, texts in gains.items():
+        await label(stack, editor, texts, topic)
+    await label(stack, editor, mislabelled, mislabelled_as)
+
+    await request(editor, "train", {"deploy": True})
+    job = await job_finished(editor)
+    report = job["report"]
+    # Overall, the candidate is no worse: only the one topic is.
+    assert report["candidate"]["accuracy"] >= report["current"]["accuracy"], report
+    assert job["state"] == "refused", (job["state"], job["stage"], report["reasons"])
+    assert [row["topic"] for row in report["regressions"]] == [wrecked], report["regressions"]
+    assert await stack.store_call(lambda store: store.current()) == live
+    await editor.close()
