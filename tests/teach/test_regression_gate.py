@@ -74,5 +74,19 @@ async def _scenario(stack: TeachStack, live_model: Path) -> None:
     assert report["candidate"]["accuracy"] >= report["current"]["accuracy"], report
     assert job["state"] == "refused", (job["state"], job["stage"], report["reasons"])
     assert [row["topic"] for row in report["regressions"]] == [wrecked], report["regressions"]
+    assert wrecked in job["stage"], job["stage"]
+    assert any(reason.startswith(f"{wrecked}: ") for reason in report["reasons"]), report["reasons"]
     assert await stack.store_call(lambda store: store.current()) == live
+
+    # Deploying anyway needs the override; the audit trail says who and which topics.
+    refusal_id = uuid.uuid4().hex
+    await editor.send("deploy", {"model_id": job["model_id"]}, id=refusal_id)
+    refusal = await editor.next_matching(lambda e: e["id"] == refusal_id, "deploy refusal", 30)
+    assert (refusal["type"], refusal["data"]["code"]) == ("error", "refused") and wrecked in refusal["data"]["message"]
+    await request(editor, "deploy", {"model_id": job["model_id"], "override": True, "reason": "fixing it next"})
+    entries = (await request(editor, "audit", {}))["entries"]
+    override = next(e for e in entries if e["action"] == "deploy")
+    assert (override["who"], override["detail"]) == (CONTENT_EDITOR, {
+        "model_id": job["model_id"], "verdict": "worse", "override": True, "reason": "fixing it next",
+        "regressed_topics": [wrecked]})
     await editor.close()
