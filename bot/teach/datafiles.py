@@ -46,6 +46,7 @@ __all__ = [
     "UnknownIntent",
     "add_examples",
     "catalog",
+    "contents",
     "create_faq",
     "create_intent",
     "normalise_answer",
@@ -378,6 +379,18 @@ def catalog(root: Path) -> Dict[str, Any]:
         if Path(rel).parent.as_posix() == "data/nlu" and Path(rel).stem.startswith("faq_")
     )
     return {"intents": sorted(entries, key=lambda entry: entry["name"]), "categories": categories}
+
+
+def contents(root: Path) -> Dict[str, Any]:
+    """What a model is taught: ``examples`` (intent → example texts) and ``responses``
+    (name → first text), to list what changed between two models."""
+    project = _Project.read(root)
+    examples: Dict[str, List[str]] = {}
+    for rel in sorted(project.examples):
+        for intent, text in project.examples[rel]:
+            examples.setdefault(intent, []).append(text)
+    names = sorted(set(project.domain_responses) | set(project.file_responses))
+    return {"examples": examples, "responses": {name: project.response(name) or "" for name in names}}
 
 
 # ---- editing text ------------------------------------------------------------------------

@@ -431,6 +431,16 @@ class TeachStore:
         for model_id in ids[keep:]:
             if model_id not in protected:
                 await self.redis.hdel(self.key("model", model_id), "blob")
+                await self.redis.delete(self.key("contents", model_id))
+
+    async def save_contents(self, model_id: str, contents: Dict[str, Any]) -> None:
+        """What the model was trained from (bot.teach.datafiles.contents), for the next report's changes."""
+        await self.redis.set(self.key("contents", model_id), json.dumps(contents))
+
+    async def contents(self, model_id: str) -> Optional[Dict[str, Any]]:
+        """None for a model registered from outside the worker (or pruned)."""
+        raw = await self.redis.get(self.key("contents", model_id))
+        return dict(json.loads(raw)) if raw else None
 
     async def model_blob(self, model_id: str) -> Optional[bytes]:
         blob = await self.redis.hget(self.key("model", model_id), "blob")

@@ -241,7 +241,8 @@ class Worker:
         added = await self._write(datafiles.create_faq, key, category, answer, self._texts(items))
         return await self._close(items, ItemState.LABELLED, {
             "intent": f"faq/{key}", "new": "faq", "category": category, "answer": answer,
-            "added": len(added.added)}, who, added, {"kind": "faq", "key": key, "category": category})
+            "added": len(added.added)}, who, added, {"kind": "faq", "key": key, "category": category,
+                                                                "answer": answer})
 
     async def _new_intent(self, data: Dict[str, Any], who: str) -> Dict[str, Any]:
         items = await self._open_items(data)
@@ -249,7 +250,7 @@ class Worker:
         added = await self._write(datafiles.create_intent, name, answer, self._texts(items))
         return await self._close(items, ItemState.LABELLED, {
             "intent": name, "new": "intent", "answer": answer, "added": len(added.added)}, who, added,
-            {"kind": "intent", "name": name})
+            {"kind": "intent", "name": name, "answer": answer})
 
     async def _undo_label(self, data: Dict[str, Any], who: str) -> Dict[str, Any]:
         """Takes the label's lines out of data/ and puts its messages back in the inbox."""
@@ -290,11 +291,14 @@ class Worker:
         reporter = _ProgressReporter(self.store)
         try:
             await reporter.update("validating", "Checking the training data", 0.0)
-            trained = await asyncio.to_thread(self._train_now, reporter.from_thread(asyncio.get_running_loop()))
+            trained, contents = await asyncio.to_thread(self._train_now,
+                                                        reporter.from_thread(asyncio.get_running_loop()))
             await reporter.update("evaluating", "Comparing with the deployed model", 0.9)
             current = await self.store.current()
             report = await self._evaluate(trained, current)
             model_id = model_id_of(trained)
+            await self.store.save_contents(model_id, contents)
+            report["changes"] = await self._changes(current, contents)
             verdict = str(report["verdict"])
             if model_id not in {model["id"] for model in await self.store.models(self.keep_models)}:
                 await self.store.add_model(model_id, trained.read_bytes(), who, report, verdict, current,
@@ -325,13 +329,24 @@ class Worker:
             await reporter.close()
             await self.store.publish("job")
 
-    def _train_now(self, progress: Callable[[str, float], None]) -> Path:
+    def _train_now(self, progress: Callable[[str, float], None]) -> Tuple[Path, Dict[str, Any]]:
+        """The trained model, and what it was trained from (:func:`datafiles.contents` of the snapshot)."""
         from bot.teach.training import train_model
 
-        result = train_model(self.project, self.models_dir, progress)
-        if result.path is None:
+        taught: List[Dict[str, Any]] = []
+        result = train_model(self.project, self.models_dir, progress,
+                             on_snapshot=lambda snapshot: taught.append(datafiles.contents(snapshot)))
+        if result.path is None or not taught:
             raise TeachError("training produced no model")
-        return result.path
+        return result.path, taught[0]
+
+    async def _changes(self, live: Optional[str], contents: Dict[str, Any]) -> Dict[str, Any]:
+        """The report's list of what changed since the live model (bot.teach.changes)."""
+        from bot.teach.changes import changes_since
+
+        created = (await self.store.model(live))["created"] if live else 0.0
+        live_contents = await self.store.contents(live) if live else None
+        return changes_since(live, created, live_contents, contents, await self.store.labels(since=created))
 
     async def _evaluate(self, candidate: Path, current: Optional[str]) -> Dict[str, Any]:
         from bot.teach.evaluation import compare

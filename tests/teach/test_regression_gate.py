@@ -65,7 +65,8 @@ async def _scenario(stack: TeachStack, live_model: Path) -> None:
     editor = await content_editor(stack)
     for topic, texts in gains.items():
         await label(stack, editor, texts, topic)
-    await label(stack, editor, mislabelled, mislabelled_as)
+    data_before = {path: path.read_bytes() for path in sorted((stack.project / "data").rglob("*.yml"))}
+    wrong = await label(stack, editor, mislabelled, mislabelled_as)
 
     await request(editor, "train", {"deploy": True})
     job = await job_finished(editor)
@@ -75,6 +76,13 @@ async def _scenario(stack: TeachStack, live_model: Path) -> None:
     assert job["state"] == "refused", (job["state"], job["stage"], report["reasons"])
     assert [row["topic"] for row in report["regressions"]] == [wrecked], report["regressions"]
     assert wrecked in job["stage"], job["stage"]
+    # What changed since the live model (registered from outside: added up from the labels).
+    changes = report["changes"]
+    assert (changes["since"], changes["source"]) == (live, "labels")
+    assert [(row["intent"], row["by"], row["state"]) for row in changes["labels"]] == [
+        *((topic, CONTENT_EDITOR, "added") for topic in gains), (mislabelled_as, CONTENT_EDITOR, "added")]
+    assert {"topic": mislabelled_as, "added": MISLABELLED, "removed": 0}.items() <= next(
+        row for row in changes["examples"] if row["topic"] == mislabelled_as).items()
     assert any(reason.startswith(f"{wrecked}: ") for reason in report["reasons"]), report["reasons"]
     assert await stack.store_call(lambda store: store.current()) == live
 
@@ -89,4 +97,25 @@ async def _scenario(stack: TeachStack, live_model: Path) -> None:
     assert (override["who"], override["detail"]) == (CONTENT_EDITOR, {
         "model_id": job["model_id"], "verdict": "worse", "override": True, "reason": "fixing it next",
         "regressed_topics": [wrecked]})
+
+    # The wrong label is undone: exactly its lines leave data/, its messages are back in the inbox.
+    undone = await request(editor, "undo_label", {"label_id": wrong["label_id"]})
+    assert (undone["removed"], undone["items"], undone["topic_removed"]) == (MISLABELLED, MISLABELLED, False)
+    assert {path: path.read_bytes() for path in sorted((stack.project / "data").rglob("*.yml"))} == data_before
+    await stack.wait_for_items(wrong["ids"])
+    await editor.send("undo_label", {"label_id": wrong["label_id"]}, id="again")
+    refusal = await editor.next_matching(lambda e: e["id"] == "again", "second undo refused", 30)
+    assert refusal["type"] == "error" and "already undone by carla" in refusal["data"]["message"]
+
+    # The next report says what changed since the (overridden) live model.
+    await request(editor, "train", {})
+    job = await job_finished(editor)
+    changes = job["report"]["changes"]
+    assert (changes["since"], changes["source"]) == (override["detail"]["model_id"], "data"), changes
+    assert [(row["id"], row["by"], row["state"], row["undone_by"], row["examples"]) for row in changes["labels"]] == [
+        (wrong["label_id"], CONTENT_EDITOR, "undone", CONTENT_EDITOR, MISLABELLED)]
+    assert changes["examples"] == [{"topic": mislabelled_as, "added": 0, "removed": MISLABELLED, "samples_added": [],
+                                    "samples_removed": sorted(mislabelled)[:3]}]
+    assert (changes["new_topics"], changes["removed_topics"], changes["responses"]) == ([], [], [])
+    assert job["report"]["regressions"] == [] and job["report"]["verdict"] == "better", job["report"]["reasons"]
     await editor.close()
