@@ -526,7 +526,9 @@ def test_train_and_deploy_shows_progress_and_the_report(console: Console, stack:
     # What changed since the live model (published from a file: added up from the labels), with who.
     changes = report.get_by_role("region", name="What changed since the live model")
     expect(changes).to_contain_text("added up from the labels")
-    expect(changes.locator("li").filter(has_text="faq/metal_card")).to_contain_text("cleo added a label")
+    expect(changes.locator(".changes-labels li").filter(has_text="faq/metal_card")).to_contain_text("cleo added a label")
+    expect(changes.locator(".changes-answers li").filter(has_text="utter_faq/metal_card")).to_contain_text(
+        f"new answer {METAL_ANSWER}")
     expect(changes.locator("tr").filter(has_text="faq/metal_card")).to_contain_text("new")
     expect(changes.locator("tr").filter(has_text="faq/metal_card")).to_contain_text(f"+{len(METAL)}")
     expect(report.locator(".regressions")).to_have_count(0)

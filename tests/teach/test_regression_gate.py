@@ -13,12 +13,14 @@ lists what changed since the live model.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import uuid
 from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Tuple
 
 from bot.evaluation import NluModel, load_examples, predicted_label
+from tests.servers import VENV_BIN, base_env
 from tests.teach.conftest import CONTENT_EDITOR, content_editor, request
 from tests.teach.stack import TeachStack
 from tests.teach.test_teach_flow import job_finished
@@ -46,6 +48,13 @@ def plan(project: Path, live_model: Path) -> Tuple[Dict[str, List[str]], str, st
         if sum(len(texts) for texts in kept.values()) < MAX_GAINS:
             kept[topic] = gains[topic]
     return kept, wrecked, mislabelled_as, right[wrecked][:MISLABELLED]
+
+
+async def cli(stack: TeachStack, *args: str) -> "subprocess.CompletedProcess[str]":
+    """``python -m bot.teach ARGS`` against the stack's teaching state."""
+    env = {**base_env(), "REDIS_URL": stack.redis_url, "TEACH_KEY_PREFIX": stack.prefix}
+    return await asyncio.to_thread(subprocess.run, [str(VENV_BIN / "python"), "-m", "bot.teach", *args],
+                                   env=env, capture_output=True, text=True, timeout=120)
 
 
 async def label(stack: TeachStack, editor, texts: List[str], intent: str) -> Dict[str, object]:
@@ -106,6 +115,12 @@ async def _scenario(stack: TeachStack, live_model: Path) -> None:
     await editor.send("undo_label", {"label_id": wrong["label_id"]}, id="again")
     refusal = await editor.next_matching(lambda e: e["id"] == "again", "second undo refused", 30)
     assert refusal["type"] == "error" and "already undone by carla" in refusal["data"]["message"]
+    # The same from a terminal.
+    listed = await cli(stack, "labels")
+    assert listed.returncode == 0 and f"undone by {CONTENT_EDITOR}" in next(
+        line for line in listed.stdout.splitlines() if line.startswith(wrong["label_id"]))
+    again = await cli(stack, "--as", "dora", "undo", wrong["label_id"])
+    assert again.returncode == 1 and "already undone by carla" in again.stderr
 
     # The next report says what changed since the (overridden) live model.
     await request(editor, "train", {})
