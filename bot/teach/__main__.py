@@ -6,6 +6,7 @@
     python -m bot.teach new-faq ITEM... --key KEY --category cards --answer TEXT
     python -m bot.teach new-intent ITEM... --name NAME --answer TEXT
     python -m bot.teach out-of-scope ITEM...       python -m bot.teach skip ITEM...
+    python -m bot.teach labels | undo LABEL        recent labels; undo one (its lines leave data/)
     python -m bot.teach train [--deploy]           validate, train, evaluate (and deploy unless worse)
     python -m bot.teach models | deploy MODEL [--override] | rollback | audit
     python -m bot.teach publish PATH               register a model trained outside the worker
@@ -127,9 +128,35 @@ def _print_report(report: Dict[str, Any]) -> None:
     for confusion in report.get("worse_confusions", [])[:10]:
         print(f"  more often {confusion['expected']} -> {confusion['predicted']}: "
               f"{confusion['current']} -> {confusion['candidate']}")
+    regressions = report.get("regressions") or []
+    if regressions:
+        print("topics worse beyond the noise of their held-out questions (deploy only with --override):")
+        for row in regressions:
+            print(f"  {row['topic']}: {row['current_correct']} -> {row['candidate_correct']} of {row['support']} "
+                  f"right ({row['newly_wrong']} newly wrong, {row['newly_right']} newly right, p = {row['p_value']})")
     corpus = report.get("stuck_corpus") or {}
     print(f"stuck-detection corpus: {'passed' if corpus.get('passed') else 'FAILED'} "
           f"(recall {corpus.get('recall')}, false handoffs {corpus.get('false_handoff_rate')})")
+    _print_changes(report.get("changes"))
+
+
+def _print_changes(changes: Optional[Dict[str, Any]]) -> None:
+    if not changes:
+        return
+    source = "" if changes["source"] == "data" else " (added up from the labels: the live model's data is unknown)"
+    print(f"changed since the live model {changes['since'] or '(none)'}{source}:")
+    for label in changes["labels"]:
+        undone = f" by {label['undone_by']}" if label["undone_by"] else ""
+        print(f"  label {label['id']} {label['kind']} {label['intent'] or ''} ({label['examples']} examples) "
+              f"by {label['by']}, {label['state']}{undone}")
+    for row in changes["examples"]:
+        print(f"  {row['topic']}: +{row['added']} -{row['removed']} examples")
+    for topic in changes["new_topics"]:
+        print(f"  new: {topic}")
+    for topic in changes["removed_topics"]:
+        print(f"  removed: {topic}")
+    for response in changes["responses"]:
+        print(f"  answer {response['name']}: {response['before']!r} -> {response['after']!r}")
 
 
 async def _models(store: TeachStore, args: argparse.Namespace) -> None:
@@ -141,6 +168,17 @@ async def _models(store: TeachStore, args: argparse.Namespace) -> None:
         kept = "" if model["kept"] else "  (file no longer kept)"
         print(f"{mark} {model['id']}  {_when(model['created'])}  by {model['by']:<12} {model['verdict']:<6} "
               f"{score}{kept}")
+
+
+async def _labels(store: TeachStore, args: argparse.Namespace) -> None:
+    for label in (await store.labels())[-args.count:]:
+        undone = f"  undone by {label['undone_by']}" if label["state"] == "undone" else ""
+        print(f"{label['id']}  {_when(label['time'])}  by {label['by']:<12} {label['kind']:<12} "
+              f"{label['intent'] or '-':<30} {len(label.get('added') or [])} examples{undone}")
+
+
+async def _undo(store: TeachStore, args: argparse.Namespace) -> None:
+    print(json.dumps(await store.command("undo_label", {"label_id": args.label}, args.who)))
 
 
 async def _deploy(store: TeachStore, args: argparse.Namespace) -> None:
@@ -232,13 +270,21 @@ def parser() -> argparse.ArgumentParser:
     decision("out-of-scope", "teach the bot these are not its business")
     decision("skip", "close the messages without teaching anything")
 
+    labels = commands.add_parser("labels", help="recent labels, oldest first (ids for undo)")
+    labels.add_argument("--count", type=int, default=30)
+    labels.set_defaults(run=_labels)
+    undo = commands.add_parser("undo", help="undo a label: its lines leave data/, its messages return to the inbox")
+    undo.add_argument("label")
+    undo.set_defaults(run=_undo)
+
     train = commands.add_parser("train", help="validate, train and evaluate a model")
     train.add_argument("--deploy", action="store_true", help="deploy it unless it is worse than the current one")
     train.set_defaults(run=_train)
     commands.add_parser("models", help="trained models; * marks the deployed one").set_defaults(run=_models)
     deploy = commands.add_parser("deploy", help="serve this model from now on")
     deploy.add_argument("model")
-    deploy.add_argument("--override", action="store_true", help="deploy even a model evaluated as worse")
+    deploy.add_argument("--override", action="store_true",
+                        help="deploy even a model evaluated as worse (a topic that regressed, ...)")
     deploy.add_argument("--reason", default="", help="why (recorded in the audit trail)")
     deploy.set_defaults(run=_deploy)
     commands.add_parser("rollback", help="go back to the previously deployed model").set_defaults(run=_rollback)

@@ -26,6 +26,7 @@ REQUESTS: Dict[str, Dict[str, Tuple[type, bool]]] = {
     "new_intent": {"item_ids": (list, True), "name": (str, True), "answer": (str, True)},
     "out_of_scope": {"item_ids": (list, True)},
     "skip": {"item_ids": (list, True)},
+    "undo_label": {"label_id": (str, True)},
     "train": {"deploy": (bool, False)},
     "deploy": {"model_id": (str, True), "override": (bool, False), "reason": (str, False)},
     "model": {"model_id": (str, True)},
@@ -33,7 +34,7 @@ REQUESTS: Dict[str, Dict[str, Tuple[type, bool]]] = {
     "audit": {},
 }
 # Those the teaching worker carries out (they write data/ or train).
-WORKER_COMMANDS = ("label", "new_faq", "new_intent", "out_of_scope", "skip", "train")
+WORKER_COMMANDS = ("label", "new_faq", "new_intent", "out_of_scope", "skip", "undo_label", "train")
 
 
 def check(kind: str, data: Dict[str, Any]) -> Dict[str, Any]:

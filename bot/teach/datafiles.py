@@ -28,7 +28,7 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from bot.teach.errors import DataError
 
@@ -46,6 +46,7 @@ __all__ = [
     "UnknownIntent",
     "add_examples",
     "catalog",
+    "contents",
     "create_faq",
     "create_intent",
     "normalise_answer",
@@ -380,6 +381,18 @@ def catalog(root: Path) -> Dict[str, Any]:
     return {"intents": sorted(entries, key=lambda entry: entry["name"]), "categories": categories}
 
 
+def contents(root: Path) -> Dict[str, Any]:
+    """What a model is taught: ``examples`` (intent → example texts) and ``responses``
+    (name → first text), to list what changed between two models."""
+    project = _Project.read(root)
+    examples: Dict[str, List[str]] = {}
+    for rel in sorted(project.examples):
+        for intent, text in project.examples[rel]:
+            examples.setdefault(intent, []).append(text)
+    names = sorted(set(project.domain_responses) | set(project.file_responses))
+    return {"examples": examples, "responses": {name: project.response(name) or "" for name in names}}
+
+
 # ---- editing text ------------------------------------------------------------------------
 
 
@@ -600,13 +613,27 @@ def _append_rule(text: Optional[str], rel: str, comment: str, name: str) -> str:
 
 @dataclass
 class _Expected:
-    """What the change must add, and nothing else, as Rasa reads it."""
+    """What the change must add or remove, and nothing else, as Rasa reads it."""
 
     examples: Dict[str, List[Tuple[str, str]]] = field(default_factory=dict)  # nlu file → (intent, text)
     responses: Dict[str, Dict[str, str]] = field(default_factory=dict)  # responses file → name → text
     domain_intent: Optional[str] = None
     domain_response: Optional[Tuple[str, str]] = None
     rule: Optional[str] = None  # the intent a new rule in data/rules answers
+    removed_examples: Dict[str, List[Tuple[str, str]]] = field(default_factory=dict)
+    removed_responses: Dict[str, List[str]] = field(default_factory=dict)
+    removed_domain_intent: Optional[str] = None
+    removed_domain_response: Optional[str] = None
+    removed_rule: Optional[str] = None
+
+
+class _Mismatch(Exception):
+    """A changed file did not read back as the change meant it to (always raised, unlike ``assert``)."""
+
+
+def _require(condition: bool, problem: str) -> None:
+    if not condition:
+        raise _Mismatch(problem)
 
 
 def _kind(rel: str) -> str:
@@ -668,40 +695,75 @@ def _nlu_pairs(training_data: Any) -> Counter[Tuple[str, str, bool]]:
 
 
 def _check(rel: str, before: Any, after: Any, expected: _Expected) -> None:
-    """Raises AssertionError unless ``after`` is ``before`` plus exactly the expected additions."""
+    """Raises :class:`_Mismatch` unless ``after`` is ``before`` with exactly the expected changes.
+
+    ``after`` is None when the change deleted the file.
+    """
     kind = _kind(rel)
     if kind in ("nlu", "responses"):
-        old_pairs = _nlu_pairs(before) if before is not None else Counter()
-        added = Counter((intent, text, False) for intent, text in expected.examples.get(rel, []))
-        assert _nlu_pairs(after) == old_pairs + added, "the examples did not read back as written"
-        old_responses = dict(before.responses) if before is not None else {}
-        new = {name: [{"text": text}] for name, text in expected.responses.get(rel, {}).items()}
-        assert dict(after.responses) == {**old_responses, **new}, "the answers did not read back as written"
+        _check_nlu(rel, before, after, expected)
     elif kind == "domain":
-        old_intents = list(before.intents)
-        if expected.domain_intent:
-            old_intents = sorted(old_intents + [expected.domain_intent])
-        assert list(after.intents) == old_intents, "the domain's intents did not read back as written"
-        old_responses = dict(before.responses)
-        if expected.domain_response:
-            name, text = expected.domain_response
-            old_responses[name] = [{"text": text}]
-        assert dict(after.responses) == old_responses, "the domain's answers did not read back as written"
-        rest = ("intents", "responses")
-        assert {k: v for k, v in before.as_dict().items() if k not in rest} == \
-            {k: v for k, v in after.as_dict().items() if k not in rest}, "the domain changed elsewhere"
+        _check_domain(before, after, expected)
     else:
-        old_steps = [s.as_story_string() for s in before] if before is not None else []
-        new_steps = [s.as_story_string() for s in after]
-        assert new_steps[:len(old_steps)] == old_steps and len(new_steps) == len(old_steps) + 1, \
-            "the rules did not read back as written"
-        from rasa.shared.core.events import ActionExecuted, UserUttered
+        _check_rules(before, after, expected)
 
-        rule = after[-1]
-        intents = [e.intent_name for e in rule.events if isinstance(e, UserUttered)]
-        actions = [e.action_name for e in rule.events if isinstance(e, ActionExecuted)]
-        assert rule.block_name == f"answer {expected.rule}" and intents == [expected.rule] and \
-            f"utter_{expected.rule}" in actions, "the new rule did not read back as written"
+
+def _check_nlu(rel: str, before: Any, after: Any, expected: _Expected) -> None:
+    old_pairs = _nlu_pairs(before) if before is not None else Counter()
+    removed = Counter((intent, text, False) for intent, text in expected.removed_examples.get(rel, []))
+    _require(all(old_pairs[pair] >= count for pair, count in removed.items()),
+             "the examples to remove were not in the file")
+    wanted = old_pairs + Counter((intent, text, False) for intent, text in expected.examples.get(rel, []))
+    wanted.subtract(removed)
+    after_pairs = _nlu_pairs(after) if after is not None else Counter()
+    _require(after_pairs == +wanted, "the examples did not read back as written")
+    old_responses = dict(before.responses) if before is not None else {}
+    for name in expected.removed_responses.get(rel, []):
+        _require(name in old_responses, f"the answer {name} to remove was not in the file")
+        del old_responses[name]
+    new = {name: [{"text": text}] for name, text in expected.responses.get(rel, {}).items()}
+    after_responses = dict(after.responses) if after is not None else {}
+    _require(after_responses == {**old_responses, **new}, "the answers did not read back as written")
+
+
+def _check_domain(before: Any, after: Any, expected: _Expected) -> None:
+    _require(after is not None, "the domain cannot be deleted")
+    old_intents = [intent for intent in before.intents if intent != expected.removed_domain_intent]
+    if expected.domain_intent:
+        old_intents = sorted(old_intents + [expected.domain_intent])
+    _require(list(after.intents) == old_intents, "the domain's intents did not read back as written")
+    old_responses = dict(before.responses)
+    if expected.removed_domain_response:
+        _require(old_responses.pop(expected.removed_domain_response, None) is not None,
+                 f"the answer {expected.removed_domain_response} to remove was not in the domain")
+    if expected.domain_response:
+        name, text = expected.domain_response
+        old_responses[name] = [{"text": text}]
+    _require(dict(after.responses) == old_responses, "the domain's answers did not read back as written")
+    rest = ("intents", "responses")
+    _require({k: v for k, v in before.as_dict().items() if k not in rest}
+             == {k: v for k, v in after.as_dict().items() if k not in rest}, "the domain changed elsewhere")
+
+
+def _check_rules(before: Any, after: Any, expected: _Expected) -> None:
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+
+    old_steps = [s.as_story_string() for s in before] if before is not None else []
+    new_steps = [s.as_story_string() for s in after] if after is not None else []
+    if expected.removed_rule is not None:
+        names = [step.block_name for step in before or []]
+        name = f"answer {expected.removed_rule}"
+        _require(names.count(name) == 1, f"the rule {name!r} to remove was not in the file once")
+        index = names.index(name)
+        _require(new_steps == old_steps[:index] + old_steps[index + 1:], "the rules did not read back as written")
+        return
+    _require(new_steps[:len(old_steps)] == old_steps and len(new_steps) == len(old_steps) + 1,
+             "the rules did not read back as written")
+    rule = after[-1]
+    intents = [e.intent_name for e in rule.events if isinstance(e, UserUttered)]
+    actions = [e.action_name for e in rule.events if isinstance(e, ActionExecuted)]
+    _require(rule.block_name == f"answer {expected.rule}" and intents == [expected.rule]
+             and f"utter_{expected.rule}" in actions, "the new rule did not read back as written")
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -720,8 +782,9 @@ def _write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def _commit(root: Path, changes: Dict[str, str], expected: _Expected) -> List[str]:
-    """Writes the changed files, checks them with Rasa's readers, restores them on any failure."""
+def _commit(root: Path, changes: Mapping[str, Optional[str]], expected: _Expected) -> List[str]:
+    """Writes the changed files (None: delete it), checks them with Rasa's readers,
+    restores them on any failure."""
     previous = {rel: _read_text(root, rel) for rel in changes}
     old_domain = previous.get(DOMAIN) if DOMAIN in changes else _read_text(root, DOMAIN)
     before: Dict[str, Tuple[Any, Set[str]]] = {}
@@ -740,12 +803,16 @@ def _commit(root: Path, changes: Dict[str, str], expected: _Expected) -> List[st
     try:
         for rel in sorted(changes, key=lambda r: (r != DOMAIN, r)):  # the domain first: rules read it
             written.append(rel)
-            _write_atomically(root / rel, changes[rel].encode("utf-8"))
+            content = changes[rel]
+            if content is None:
+                (root / rel).unlink(missing_ok=True)
+            else:
+                _write_atomically(root / rel, content.encode("utf-8"))
         for rel in changes:
-            after, messages = _read_with_rasa(root, rel, None, None)
+            after, messages = (None, set()) if changes[rel] is None else _read_with_rasa(root, rel, None, None)
             _check(rel, before[rel][0], after, expected)
             new_warnings = messages - before[rel][1]
-            assert not new_warnings, "; ".join(sorted(new_warnings))
+            _require(not new_warnings, "; ".join(sorted(new_warnings)))
     except Exception as error:  # noqa: BLE001 - whatever went wrong, put the files back
         for rel in reversed(written):
             if previous[rel] is None:

@@ -12,7 +12,9 @@ candidate model is checked on what the project already knows to be right:
   starts handing over happy ones) is refused.
 
 The verdict follows the teaching spec: *worse* when accuracy drops by more
-than ``max_accuracy_drop``, macro-F1 by more than 0.01, or the corpus fails.
+than ``max_accuracy_drop``, macro-F1 by more than 0.01, the corpus fails, or
+any one intent or FAQ topic regressed beyond the noise of its own held-out
+questions (:mod:`bot.teach.regressions`), however well the rest did.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from urllib.parse import urlparse
 
 from bot.evaluation import NluModel, label_scores, load_examples, macro_f1, predicted_label, score
 from bot.stuck.corpus import MAX_FALSE_HANDOFF_RATE, MIN_RECALL, CorpusReport, load_corpus, play, summarise
+from bot.teach.regressions import TopicChange, regressed, topic_changes
 from bot.teach.store import model_id_of
 from bot.teach.training import quiet_structlog
 
@@ -85,12 +88,13 @@ def compare(
         else None
     )
 
+    changes = topic_changes(expected, current_predicted, candidate_predicted) if current_predicted is not None else None
     mark = time.monotonic()
     stuck_corpus = _stuck_corpus(candidate_model, project / CORPUS_FILE, action_endpoint_url)
     timings["stuck_corpus"] = time.monotonic() - mark
 
     verdict, reasons = _verdict(
-        len(examples), candidate_summary, current_summary, stuck_corpus, max_accuracy_drop
+        len(examples), candidate_summary, current_summary, stuck_corpus, max_accuracy_drop, regressed(changes)
     )
     timings["total"] = time.monotonic() - started
     report: Dict[str, Any] = {
@@ -101,6 +105,8 @@ def compare(
         "worse_confusions": (
             _worse_confusions(examples, candidate_parses, current_parses) if current_parses is not None else []
         ),
+        "per_topic": [change.as_dict() for change in changes or []],
+        "regressions": [change.as_dict() for change in regressed(changes)],
         "stuck_corpus": stuck_corpus,
         "verdict": verdict,
         "reasons": reasons,
@@ -245,6 +251,7 @@ def _verdict(
     current: Optional[Dict[str, Any]],
     stuck_corpus: Dict[str, Any],
     max_accuracy_drop: float,
+    regressions: Sequence[TopicChange] = (),
 ) -> Tuple[str, List[str]]:
     """The spec's verdict and the reasons for it (the reasons for "worse" only, when worse)."""
     stuck_problems = _corpus_problems(stuck_corpus)
@@ -274,6 +281,7 @@ def _verdict(
         worse.append(f"{accuracy_text}: a drop of more than {max_accuracy_drop * 100:.1f} points")
     if f1_change < -MAX_MACRO_F1_DROP:
         worse.append(f"{f1_text}: a drop of more than {MAX_MACRO_F1_DROP}")
+    worse += [f"{change.describe()}: worse beyond the noise of its questions" for change in regressions]
     worse += stuck_problems
     if worse:
         return "worse", worse

@@ -24,7 +24,7 @@ from bot.teach.errors import NotFound, Refused, TeachError, WorkerUnavailable
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["DEFAULT_PREFIX", "EMBEDDING_DIMENSION", "ItemState", "TeachStore", "model_id_of"]
+__all__ = ["DEFAULT_PREFIX", "EMBEDDING_DIMENSION", "ItemState", "LabelState", "TeachStore", "model_id_of"]
 
 DEFAULT_PREFIX = "teach"
 EMBEDDING_DIMENSION = 384
@@ -33,6 +33,13 @@ AUDIT_MAX = 100_000
 RESULT_TTL_SECONDS = 600
 WORKER_GROUP = "worker"
 COMMAND_TIMEOUT_SECONDS = 30.0
+
+
+class LabelState:
+    """Whether a label's lines are in ``data/`` (strings, as stored)."""
+
+    ACTIVE = "active"
+    UNDONE = "undone"
 
 
 class ItemState:
@@ -53,8 +60,12 @@ if verdict == 'worse' and ARGV[3] ~= '1' then return {err = 'worse'} end
 if redis.call('LINDEX', KEYS[1], 0) == ARGV[1] then return 0 end
 redis.call('LPUSH', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[2], 'deployed_at', ARGV[4])
-local detail = cjson.encode({model_id = ARGV[1], verdict = verdict or '', override = ARGV[3] == '1',
-                             reason = ARGV[5]})
+local fields = {model_id = ARGV[1], verdict = verdict or '', override = ARGV[3] == '1', reason = ARGV[5]}
+local regressions = redis.call('HGET', KEYS[2], 'regressions')
+if regressions and regressions ~= '' and regressions ~= '[]' then
+  fields['regressed_topics'] = cjson.decode(regressions)
+end
+local detail = cjson.encode(fields)
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'time', ARGV[4], 'who', ARGV[2],
            'action', 'deploy', 'detail', detail)
 return 1
@@ -237,19 +248,75 @@ class TeachStore:
             "by": fields.get("by") or None,
         }
 
-    async def decide(self, item_ids: Sequence[str], state: str, decision: Dict[str, Any], who: str) -> None:
-        """Closes the items with what was decided, and audits it, in one transaction."""
+    async def decide(self, item_ids: Sequence[str], state: str, decision: Dict[str, Any], who: str,
+                     written: Optional[Dict[str, Any]] = None) -> str:
+        """Closes the items with what was decided, records the label (what it wrote into
+        ``data/``: ``written``, see :meth:`label`) and audits it, in one transaction.
+        Returns the label's id, which undoes it."""
         now = time.time()
+        label_id = uuid.uuid4().hex[:12]
+        label = {"id": label_id, "kind": state, "intent": decision.get("intent") or "", "added": [],
+                 "created": None, **(written or {}),
+                 "items": list(item_ids), "by": who, "time": now, "state": LabelState.ACTIVE}
         async with self.redis.pipeline(transaction=True) as pipe:
             for item_id in item_ids:
                 pipe.hset(self.key("item", item_id), mapping={
                     "state": state, "decision": json.dumps(decision), "by": who, "decided_at": str(now),
+                    "label_id": label_id,
                 })
                 pipe.zrem(self.key("open"), item_id)
+            pipe.set(self.key("label", label_id), json.dumps(label))
+            pipe.zadd(self.key("labels"), {label_id: now})
             self._audit(pipe, who, state if state != ItemState.LABELLED else "label",
-                        {**decision, "items": list(item_ids)}, now)
+                        {**decision, "items": list(item_ids), "label_id": label_id}, now)
             await pipe.execute()
         await self.publish("audit")
+        return label_id
+
+    # ---- labels (what each decision wrote, so that it can be undone) --------------
+
+    async def label(self, label_id: str) -> Dict[str, Any]:
+        """A label: ``kind`` (the items' new state), ``intent``, ``added`` (the example
+        lines it wrote), ``created`` (``{"kind": "faq"|"intent", ...}`` when it created
+        the topic), ``items``, ``by``, ``time``, ``state`` and, once
+        undone, ``undone_by``, ``undone_at``, ``removed``."""
+        raw = await self.redis.get(self.key("label", label_id))
+        if raw is None:
+            raise NotFound(f"no label {label_id}")
+        return dict(json.loads(raw))
+
+    async def labels(self, since: float = 0.0, count: int = 500) -> List[Dict[str, Any]]:
+        """The newest ``count`` labels made or undone after ``since``, oldest first."""
+        ids = [_text(i) for i in await self.redis.zrevrange(self.key("labels"), 0, count - 1)]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for label_id in ids:
+                pipe.get(self.key("label", label_id))
+            raws = await pipe.execute()
+        found = [json.loads(raw) for raw in raws if raw]
+        return sorted((label for label in found if max(label["time"], label.get("undone_at") or 0.0) > since),
+                      key=lambda label: label["time"])
+
+    async def undo_label(self, label_id: str, who: str, removed: Dict[str, Any]) -> Dict[str, Any]:
+        """Marks the label undone, puts its messages back in the inbox and audits it, in one transaction."""
+        label = await self.label(label_id)
+        now = time.time()
+        label.update(state=LabelState.UNDONE, undone_by=who, undone_at=now, removed=removed)
+        raws = await self._raw_items(label["items"])
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for item_id, raw in zip(label["items"], raws):
+                if not raw:
+                    continue
+                pipe.hset(self.key("item", item_id), "state", ItemState.OPEN)
+                pipe.hdel(self.key("item", item_id), "decision", "by", "decided_at", "label_id")
+                pipe.zadd(self.key("open"), {item_id: float(_text(raw.get(b"time", b"0")))})
+            pipe.set(self.key("label", label_id), json.dumps(label))
+            pipe.zadd(self.key("labels"), {label_id: now})
+            self._audit(pipe, who, "undo_label", {"label_id": label_id, "label_by": label["by"],
+                                                  "intent": label["intent"], **removed,
+                                                  "items": label["items"]}, now)
+            await pipe.execute()
+        await self.publish("audit")
+        return label
 
     async def save_groups(self, groups: List[Dict[str, Any]], open_items: int) -> None:
         payload = {"groups": groups, "open": open_items, "updated": time.time()}
@@ -356,6 +423,7 @@ class TeachStore:
             pipe.hset(self.key("model", model_id), mapping={
                 "id": model_id, "blob": blob, "created": str(now), "by": who, "verdict": verdict,
                 "base": base or "", "report": json.dumps(report) if report else "", "size": str(len(blob)),
+                "regressions": json.dumps([row["topic"] for row in (report or {}).get("regressions") or []]),
             })
             pipe.zadd(self.key("models"), {model_id: now})
             self._audit(pipe, who, "trained", {"model_id": model_id, "verdict": verdict, "base": base}, now)
@@ -370,6 +438,16 @@ class TeachStore:
         for model_id in ids[keep:]:
             if model_id not in protected:
                 await self.redis.hdel(self.key("model", model_id), "blob")
+                await self.redis.delete(self.key("contents", model_id))
+
+    async def save_contents(self, model_id: str, contents: Dict[str, Any]) -> None:
+        """What the model was trained from (bot.teach.datafiles.contents), for the next report's changes."""
+        await self.redis.set(self.key("contents", model_id), json.dumps(contents))
+
+    async def contents(self, model_id: str) -> Optional[Dict[str, Any]]:
+        """None for a model registered from outside the worker (or pruned)."""
+        raw = await self.redis.get(self.key("contents", model_id))
+        return dict(json.loads(raw)) if raw else None
 
     async def model_blob(self, model_id: str) -> Optional[bytes]:
         blob = await self.redis.hget(self.key("model", model_id), "blob")
@@ -392,6 +470,7 @@ class TeachStore:
             "verdict": fields.get("verdict", ""),
             "base": fields.get("base") or None,
             "report": json.loads(fields["report"]) if fields.get("report") else None,
+            "regressions": json.loads(fields["regressions"]) if fields.get("regressions") else [],
             "deployed_at": float(fields["deployed_at"]) if fields.get("deployed_at") else None,
             "size": int(fields.get("size", 0)),
             "kept": kept,
@@ -414,7 +493,8 @@ class TeachStore:
 
     async def deploy(self, model_id: str, who: str, override: bool = False, reason: str = "") -> bool:
         """Makes the model current (False: it already was). Refuses a model
-        evaluated as worse than the one it was compared with, unless overridden."""
+        evaluated as worse than the one it was compared with, unless overridden; the
+        audit entry names the topics that regressed (``regressed_topics``), if any."""
         try:
             changed = await self._deploy(
                 keys=[self.key("deployed"), self.key("model", model_id), self.key("audit"), self.key("models")],
@@ -425,8 +505,11 @@ class TeachStore:
             if "not_found" in message:
                 raise NotFound(f"no model {model_id} (or its file is no longer kept)") from None
             if "worse" in message:
-                raise Refused(f"model {model_id} is worse than the model it was compared with; "
-                              "deploy it with an explicit override if you are sure") from None
+                topics = await self.redis.hget(self.key("model", model_id), "regressions")
+                named = ", ".join(json.loads(topics)) if topics else ""
+                raise Refused(f"model {model_id} is worse than the model it was compared with"
+                              + (f" (regressed: {named})" if named else "")
+                              + "; deploy it with an explicit override if you are sure") from None
             raise
         if changed:
             await self.publish("models")

@@ -106,12 +106,15 @@ def train_model(
     *,
     force: bool = False,
     cache_dir: Optional[Path] = None,
+    on_snapshot: Optional[Callable[[Path], None]] = None,
 ) -> TrainedModel:
     """Validate and train the project's model into ``output``; blocking (run it in a thread).
 
     ``progress(stage, fraction)`` is called from this thread with a human stage
     text and a non-decreasing fraction that ends at 1.0. ``force`` trains even
     when nothing changed. ``cache_dir`` overrides where Rasa's training cache is.
+    ``on_snapshot(directory)`` is called with the copy the model is trained from
+    (to record what it contains), before anything is trained.
     Raises :class:`TrainingError` for invalid data or a failed training.
     """
     quiet_structlog()
@@ -122,6 +125,8 @@ def train_model(
         report("Copying the training data", 0.0)
         with tempfile.TemporaryDirectory(prefix="teach-train-") as temporary:
             snapshot = _snapshot(project, Path(temporary))
+            if on_snapshot is not None:
+                on_snapshot(snapshot)
             fingerprint = _fingerprint(snapshot)
             previous = None if force else _model_with_fingerprint(output, fingerprint)
             if previous is not None:

@@ -26,7 +26,7 @@ from bot.teach import commands, datafiles
 from bot.teach.errors import Busy, InvalidRequest, TeachError
 from bot.teach.grouping import group
 from bot.teach.inbox import decode_incoming
-from bot.teach.store import ItemState, TeachStore, model_id_of
+from bot.teach.store import ItemState, LabelState, TeachStore, model_id_of
 
 __all__ = ["Worker"]
 
@@ -64,6 +64,7 @@ class Worker:
             "new_intent": self._new_intent,
             "out_of_scope": self._out_of_scope,
             "skip": self._skip,
+            "undo_label": self._undo_label,
             "train": self._train,
         }
 
@@ -204,10 +205,13 @@ class Worker:
         await self._refresh_catalog()
         return result
 
-    async def _close(self, items: List[Dict[str, Any]], state: str, decision: Dict[str, Any], who: str) -> Dict[str, Any]:
-        await self.store.decide([item["id"] for item in items], state, decision, who)
+    async def _close(self, items: List[Dict[str, Any]], state: str, decision: Dict[str, Any], who: str,
+                     added: Optional[datafiles.AddResult] = None, created: Optional[Dict[str, str]] = None
+                     ) -> Dict[str, Any]:
+        written = {"added": added.added, "created": created} if added else None
+        label_id = await self.store.decide([item["id"] for item in items], state, decision, who, written)
         await self._regroup()
-        return {"items": len(items), **decision}
+        return {"items": len(items), "label_id": label_id, **decision}
 
     @staticmethod
     def _texts(items: List[Dict[str, Any]]) -> List[str]:
@@ -218,13 +222,14 @@ class Worker:
         intent = data["intent"]
         added = await self._write(datafiles.add_examples, intent, self._texts(items))
         return await self._close(items, ItemState.LABELLED, {
-            "intent": intent, "added": len(added.added), "already_there": len(added.already_there)}, who)
+            "intent": intent, "added": len(added.added), "already_there": len(added.already_there)}, who, added)
 
     async def _out_of_scope(self, data: Dict[str, Any], who: str) -> Dict[str, Any]:
         items = await self._open_items(data)
         added = await self._write(datafiles.add_examples, "out_of_scope", self._texts(items))
         return await self._close(items, ItemState.OUT_OF_SCOPE, {
-            "intent": "out_of_scope", "added": len(added.added), "already_there": len(added.already_there)}, who)
+            "intent": "out_of_scope", "added": len(added.added), "already_there": len(added.already_there)}, who,
+            added)
 
     async def _skip(self, data: Dict[str, Any], who: str) -> Dict[str, Any]:
         items = await self._open_items(data)
@@ -236,14 +241,37 @@ class Worker:
         added = await self._write(datafiles.create_faq, key, category, answer, self._texts(items))
         return await self._close(items, ItemState.LABELLED, {
             "intent": f"faq/{key}", "new": "faq", "category": category, "answer": answer,
-            "added": len(added.added)}, who)
+            "added": len(added.added)}, who, added, {"kind": "faq", "key": key, "category": category,
+                                                                "answer": answer})
 
     async def _new_intent(self, data: Dict[str, Any], who: str) -> Dict[str, Any]:
         items = await self._open_items(data)
         name, answer = data["name"], data["answer"]
         added = await self._write(datafiles.create_intent, name, answer, self._texts(items))
         return await self._close(items, ItemState.LABELLED, {
-            "intent": name, "new": "intent", "answer": answer, "added": len(added.added)}, who)
+            "intent": name, "new": "intent", "answer": answer, "added": len(added.added)}, who, added,
+            {"kind": "intent", "name": name, "answer": answer})
+
+    async def _undo_label(self, data: Dict[str, Any], who: str) -> Dict[str, Any]:
+        """Takes the label's lines out of data/ and puts its messages back in the inbox."""
+        from bot.teach.undo import undo_label
+
+        label = await self.store.label(data["label_id"])
+        if label["state"] != LabelState.ACTIVE:
+            raise InvalidRequest(f"that label was already undone by {label.get('undone_by')}")
+        labels = await self.store.labels()
+        others = [other for other in labels
+                  if other["id"] != label["id"] and other["intent"] == label["intent"]
+                  and other["state"] == LabelState.ACTIVE and other["added"]]
+        created = label.get("created") or next(  # the topic may have come with an earlier label
+            (other["created"] for other in labels if other["intent"] == label["intent"] and other.get("created")),
+            None)
+        undone = await self._write(undo_label, label["intent"], label["added"], created, bool(others))
+        removed = {"removed": len(undone.removed), "files": undone.files,
+                   "topic_removed": undone.definition_removed}
+        await self.store.undo_label(label["id"], who, removed)
+        await self._regroup()
+        return {"label_id": label["id"], "intent": label["intent"], "items": len(label["items"]), **removed}
 
     # ---- training ------------------------------------------------------------------
 
@@ -263,11 +291,14 @@ class Worker:
         reporter = _ProgressReporter(self.store)
         try:
             await reporter.update("validating", "Checking the training data", 0.0)
-            trained = await asyncio.to_thread(self._train_now, reporter.from_thread(asyncio.get_running_loop()))
+            trained, contents = await asyncio.to_thread(self._train_now,
+                                                        reporter.from_thread(asyncio.get_running_loop()))
             await reporter.update("evaluating", "Comparing with the deployed model", 0.9)
             current = await self.store.current()
             report = await self._evaluate(trained, current)
             model_id = model_id_of(trained)
+            await self.store.save_contents(model_id, contents)
+            report["changes"] = await self._changes(current, contents)
             verdict = str(report["verdict"])
             if model_id not in {model["id"] for model in await self.store.models(self.keep_models)}:
                 await self.store.add_model(model_id, trained.read_bytes(), who, report, verdict, current,
@@ -276,7 +307,9 @@ class Worker:
             fields: Dict[str, Any] = {"model_id": model_id, "report": report, "progress": 1.0,
                                       "finished": time.time()}
             if verdict == "worse":
-                fields.update(state="refused", stage="Not deployed: worse than the deployed model "
+                topics = [row["topic"] for row in report.get("regressions") or []]
+                what = f"{', '.join(topics)} got worse" if topics else "worse than the deployed model"
+                fields.update(state="refused", stage=f"Not deployed: {what} "
                                                      "(deploy it with an override if you are sure)")
             elif deploy:
                 await reporter.update("deploying", "Deploying", 0.97)
@@ -296,13 +329,24 @@ class Worker:
             await reporter.close()
             await self.store.publish("job")
 
-    def _train_now(self, progress: Callable[[str, float], None]) -> Path:
+    def _train_now(self, progress: Callable[[str, float], None]) -> Tuple[Path, Dict[str, Any]]:
+        """The trained model, and what it was trained from (:func:`datafiles.contents` of the snapshot)."""
         from bot.teach.training import train_model
 
-        result = train_model(self.project, self.models_dir, progress)
-        if result.path is None:
+        taught: List[Dict[str, Any]] = []
+        result = train_model(self.project, self.models_dir, progress,
+                             on_snapshot=lambda snapshot: taught.append(datafiles.contents(snapshot)))
+        if result.path is None or not taught:
             raise TeachError("training produced no model")
-        return result.path
+        return result.path, taught[0]
+
+    async def _changes(self, live: Optional[str], contents: Dict[str, Any]) -> Dict[str, Any]:
+        """The report's list of what changed since the live model (bot.teach.changes)."""
+        from bot.teach.changes import changes_since
+
+        created = (await self.store.model(live))["created"] if live else 0.0
+        live_contents = await self.store.contents(live) if live else None
+        return changes_since(live, created, live_contents, contents, await self.store.labels(since=created))
 
     async def _evaluate(self, candidate: Path, current: Optional[str]) -> Dict[str, Any]:
         from bot.teach.evaluation import compare

@@ -523,6 +523,15 @@ def test_train_and_deploy_shows_progress_and_the_report(console: Console, stack:
     expect(report.get_by_role("group", name="Accuracy")).to_contain_text("held-out example")
     expect(report.get_by_role("group", name="Stuck detection")).to_contain_text("Passes")
     expect(page.get_by_role("button", name="Train and deploy")).to_be_enabled()
+    # What changed since the live model (published from a file: added up from the labels), with who.
+    changes = report.get_by_role("region", name="What changed since the live model")
+    expect(changes).to_contain_text("added up from the labels")
+    expect(changes.locator(".changes-labels li").filter(has_text="faq/metal_card")).to_contain_text("cleo added a label")
+    expect(changes.locator(".changes-answers li").filter(has_text="utter_faq/metal_card")).to_contain_text(
+        f"new answer {METAL_ANSWER}")
+    expect(changes.locator("tr").filter(has_text="faq/metal_card")).to_contain_text("new")
+    expect(changes.locator("tr").filter(has_text="faq/metal_card")).to_contain_text(f"+{len(METAL)}")
+    expect(report.locator(".regressions")).to_have_count(0)
     card.scroll_into_view_if_needed()
     screenshot(page, "teach-report")
     # The worst changes first; the rest on demand.
@@ -569,7 +578,7 @@ def test_a_worse_model_is_refused_and_deployed_only_with_an_override(console: Co
     expect(page.get_by_role("progressbar", name="Training progress")).not_to_have_attribute("aria-valuenow", "100", timeout=30_000)
     card = wait_for_job_end(console)
     expect(card.locator(".job-state")).to_have_text("Not deployed")
-    expect(card.locator(".job-stage")).to_contain_text("Not deployed: worse than the deployed model")
+    expect(card.locator(".job-stage")).to_contain_text("Not deployed: faq/card_swallowed got worse")
     assert stack.current_model() == deployed, "a worse model is not deployed by itself"
     report = card.locator(".report")
     expect(report.get_by_role("group", name="Verdict")).to_contain_text("Verdict: Worse")
@@ -581,7 +590,14 @@ def test_a_worse_model_is_refused_and_deployed_only_with_an_override(console: Co
     expect(drop).to_contain_text("Worse: −")
     expect(report.locator("table.confusions").get_by_role("row").filter(has_text="faq/card_swallowed").filter(has_text="greet")).to_have_count(1)
 
+    # The topic that got markedly worse, beyond the noise of its own held-out questions.
+    regressions = report.get_by_role("region", name="1 topic got markedly worse")
+    expect(regressions.locator("tbody tr")).to_have_count(1)
+    expect(regressions.locator("tbody tr")).to_contain_text("faq/card_swallowed")
+    expect(regressions).to_contain_text("not deployed unless you override")
+
     override = card.get_by_role("group", name="Deploy it anyway?")
+    expect(override.locator(".override-topics")).to_contain_text("faq/card_swallowed")
     deploy = override.get_by_role("button", name="Deploy anyway")
     expect(deploy).to_be_disabled()
     override.get_by_label("Why (kept in the audit trail)").fill(OVERRIDE_REASON)
@@ -657,7 +673,8 @@ def test_the_audit_trail_says_who_did_what(console: Console, stack: Stack):
     expect(entry("Skipped messages", "1 message")).to_have_count(3)
     expect(entry("Started training", "Train and deploy unless worse")).to_have_count(2)
     expect(entry("Trained a model", "Worse")).to_have_count(1)
-    expect(entry("Deployed a model", "worse, deployed with an override: “Testing the override: <b>not bold</b>”")).to_have_count(1)
+    expect(entry("Deployed a model", "worse, deployed with an override: “Testing the override: <b>not bold</b>”; "
+                 "topics worse: faq/card_swallowed")).to_have_count(1)
     expect(entry("Rolled back", "back to")).to_have_count(2)
     for row in (entry("Deployed a model", "override"), entry("Marked out of scope", "")):
         expect(row.get_by_role("cell").nth(1)).to_have_text("cleo")
@@ -665,3 +682,26 @@ def test_the_audit_trail_says_who_did_what(console: Console, stack: Stack):
     assert page.locator("main b").count() == 0
     # Newest first.
     expect(rows.nth(1)).to_contain_text("Rolled back")
+
+
+def test_a_label_is_undone_from_the_audit_trail(console: Console, stack: Stack):
+    page = console.page
+    console.open_tab("Audit trail")
+    table = page.get_by_role("table", name="Audit trail, newest first")
+    label = table.get_by_role("row").filter(has_text="4 messages → new intent compliment")
+    label.get_by_role("button", name=re.compile("^Undo this label")).click()
+    dialog = page.get_by_role("dialog", name="Undo this label?")
+    expect(dialog).to_contain_text("go back to the inbox")
+    dialog.get_by_role("button", name="Undo").click()
+    undone = table.get_by_role("row").filter(has=page.get_by_role("cell", name="Undid a label", exact=True))
+    expect(undone).to_contain_text("Label by cleo (compliment) undone: 4 examples taken out, the topic removed, "
+                                   "4 messages back in the inbox")
+    expect(undone.get_by_role("cell").nth(1)).to_have_text("cleo")
+    expect(label.get_by_role("button", name=re.compile("^Undo"))).to_have_count(0)
+    # The intent, its answer and rule are gone from the files; the messages are back in the inbox.
+    domain = yaml.safe_load(stack.read("domain.yml"))
+    assert "compliment" not in domain["intents"] and "utter_compliment" not in domain["responses"]
+    assert not (stack.project / "data" / "nlu" / "taught.yml").exists()
+    assert not (stack.project / "data" / "rules" / "taught.yml").exists()
+    console.open_tab("Inbox")
+    expect(console.group(COMPLIMENTS[0])).to_contain_text("and 3 similar messages")

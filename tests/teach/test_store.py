@@ -46,15 +46,30 @@ def test_items_merge_repeat_sightings_and_close_with_an_audit_entry(redis_url):
         assert items[1]["handoff_reason"] == "requested"
         assert np.allclose(vectors[1], vector(1))
 
-        await store.decide(["m1"], ItemState.LABELLED, {"intent": "faq/card_arrival"}, "carla")
+        label_id = await store.decide(["m1"], ItemState.LABELLED, {"intent": "faq/card_arrival"}, "carla",
+                                      {"added": ["where is my card"]})
         assert await store.open_count() == 1
         [item] = await store.items(["m1"])
         assert (item["state"], item["decision"], item["by"]) == ("labelled", {"intent": "faq/card_arrival"}, "carla")
         [entry] = await store.recent_audit()
         assert (entry["who"], entry["action"]) == ("carla", "label")
-        assert entry["detail"] == {"intent": "faq/card_arrival", "items": ["m1"]}
+        assert entry["detail"] == {"intent": "faq/card_arrival", "items": ["m1"], "label_id": label_id}
         with pytest.raises(NotFound):
             await store.items(["m1", "nope"])
+
+        # Undone: the message is open again, the label says who undid it, the trail too.
+        await store.undo_label(label_id, "dora", {"removed": 1})
+        [item] = await store.items(["m1"])
+        assert (item["state"], item["decision"], item["by"]) == ("open", None, None)
+        assert [i["id"] for i in (await store.open_items(10))[0]] == ["m2", "m1"]
+        label = await store.label(label_id)
+        assert (label["state"], label["by"], label["undone_by"], label["added"]) == (
+            "undone", "carla", "dora", ["where is my card"])
+        undo = (await store.recent_audit())[0]
+        assert (undo["who"], undo["action"], undo["detail"]) == ("dora", "undo_label", {
+            "label_id": label_id, "label_by": "carla", "intent": "faq/card_arrival", "removed": 1, "items": ["m1"]})
+        with pytest.raises(NotFound):
+            await store.label("nope")
 
     run(redis_url, scenario)
 

@@ -172,7 +172,7 @@ async def _scenario(stack: TeachStack) -> None:
     ]
     override = next(e for e in entries if e["action"] == "deploy")["detail"]
     assert override == {"model_id": worse_model, "verdict": "worse", "override": True,
-                        "reason": "testing the override"}
+                        "reason": "testing the override", "regressed_topics": ["faq/card_arrival"]}
     await editor.close()
 
 

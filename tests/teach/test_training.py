@@ -141,6 +141,10 @@ def test_a_harmless_change_is_not_worse_and_passes_the_stuck_corpus(harmless_rep
     assert corpus["passed"] and corpus["recall"] >= 0.95 and corpus["false_handoff_rate"] <= 0.05
     assert corpus["conversations"] >= 50 and isinstance(corpus["missed"], list)
     assert set(report["timings"]) >= {"parse_heldout", "stuck_corpus", "total"}
+    # One more example changes a few answers at most: no topic regresses.
+    assert report["regressions"] == []
+    assert len(report["per_topic"]) >= 25 + 10
+    assert sum(row["newly_wrong"] + row["newly_right"] for row in report["per_topic"]) <= 5
 
 
 def test_the_report_lists_every_label_with_its_support(harmless_report):
@@ -182,6 +186,10 @@ def test_a_candidate_taught_wrong_labels_is_worse_with_its_confusions(wrong, mod
     assert grown and sum(c["candidate"] - c["current"] for c in grown) >= WRONG_EXAMPLES // 2
     assert report["per_intent"][0]["delta"] < 0
     assert report["stuck_corpus"]["passed"]
+    # The topics the wrong labels came from regressed, and are named among the reasons.
+    regressed = {row["topic"] for row in report["regressions"]}
+    assert regressed and regressed <= taught, report["regressions"]
+    assert any(reason.startswith(f"{sorted(regressed)[0]}: ") for reason in report["reasons"])
 
 
 def test_without_a_reachable_action_server_the_candidate_is_refused(harmless):

@@ -140,6 +140,7 @@ export const AUDIT_ACTIONS = {
   label: "Labelled messages",
   out_of_scope: "Marked out of scope",
   skipped: "Skipped messages",
+  undo_label: "Undid a label",
   train: "Started training",
   trained: "Trained a model",
   train_failed: "Training failed",

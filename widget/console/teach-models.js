@@ -9,6 +9,7 @@ import {
   AUDIT_ACTIONS, JOB_RUNNING, JOB_STATES, TEACH_LIMITS, TEACH_STRINGS, TIMING, VERDICTS, describeTeachError, humanize,
 } from "./constants.js";
 import { confirmDialog, dialogTitleId, modal } from "./dialogs.js";
+import { regressedTopics, renderChanges, renderRegressions, undoButton, undoneLabels } from "./teach-changes.js";
 import {
   NONE, Notice, button, intentName, isNumber, percent, plural, points, verdictChip, when,
 } from "./teach-shared.js";
@@ -85,6 +86,7 @@ function renderReport(report, { idPrefix }) {
         h("p", { class: "verdict-title" }, "Verdict: ", h("strong", {}, known ? known.label : humanize(verdict) || "None")),
         h("p", {}, known ? known.text : ""),
         reasons.length ? h("ul", { class: "verdict-reasons" }, reasons.map((reason) => h("li", {}, String(reason)))) : null)),
+    renderRegressions(report, idPrefix),
     h("div", { class: "report-tiles" },
       comparison("Accuracy", "accuracy", `on ${plural(isNumber(report.heldout) ? report.heldout : 0, "held-out example")}`),
       comparison("Macro-F1", "macro_f1", "the average over intents and topics"),
@@ -121,11 +123,12 @@ function renderReport(report, { idPrefix }) {
             h("td", {}, intentName(row.expected)), h("td", {}, intentName(row.predicted)),
             h("td", { class: "number" }, isNumber(row.current) ? String(row.current) : NONE),
             h("td", { class: "number" }, isNumber(row.candidate) ? String(row.candidate) : NONE))))))
-        : h("p", { class: "muted" }, "None: no mix-up got more frequent.")));
+        : h("p", { class: "muted" }, "None: no mix-up got more frequent.")),
+    renderChanges(report, idPrefix));
 }
 
-/** "I understand… deploy anyway", a reason, and the button it enables. */
-function overrideForm(idPrefix, deploy) {
+/** "I understand… deploy anyway", a reason, and the button it enables; names the regressed ``topics``. */
+function overrideForm(idPrefix, deploy, topics = []) {
   const agree = h("input", { type: "checkbox", id: `${idPrefix}-agree` });
   const reason = h("input", { id: `${idPrefix}-reason`, maxlength: "1000", autocomplete: "off", placeholder: "e.g. the new topic matters more than a small drop" });
   const error = h("p", { class: "form-error", role: "alert" });
@@ -149,6 +152,8 @@ function overrideForm(idPrefix, deploy) {
   return h("div", { class: "override-box", role: "group", "aria-labelledby": `${idPrefix}-title` },
     h("h4", { id: `${idPrefix}-title` }, "Deploy it anyway?"),
     h("p", {}, "This model did worse than the one customers talk to now. Deploy it only if you know why, for example because a new topic matters more than a small drop elsewhere. You can roll back at any time."),
+    topics.length ? h("p", { class: "override-topics" }, h("strong", {}, "Customers asking about these get worse answers: "),
+      topics.map((topic, index) => [index ? ", " : "", h("code", {}, topic)]), ". The audit trail records your name with them.") : null,
     h("div", { class: "check-field" }, agree, h("label", { for: agree.id }, TEACH_STRINGS.overrideAgreement)),
     h("div", { class: "field" }, h("label", { for: reason.id }, "Why (kept in the audit trail)"), reason),
     error,
@@ -282,7 +287,8 @@ export class TrainPanel {
       return;
     }
     if (job.state === "refused") {
-      replaceChildren(this.after, overrideForm("job-override", (reason) => this.deploy(job.model_id, true, reason)));
+      replaceChildren(this.after, overrideForm("job-override", (reason) => this.deploy(job.model_id, true, reason),
+        regressedTopics(job.report)));
       return;
     }
     const deploy = button("Deploy this model", { class: "button primary" }, "check");
@@ -445,7 +451,7 @@ export class ModelsPanel {
       await this.view.deploy(model.id, true, reason);
       dialog.close();
       this.notice.success(`Model ${model.id} deployed with an override. Customers talk to it within a few seconds.`);
-    });
+    }, Array.isArray(model.regressions) ? model.regressions.map(String) : []);
     dialog = modal(titleId, "wide",
       h("h2", { id: titleId }, "Deploy model ", h("code", {}, model.id), "?"),
       form,
@@ -507,8 +513,13 @@ function auditDetail(action, detail) {
       return `Model ${d.model_id}: ${(VERDICTS[d.verdict] || {}).label || humanize(d.verdict)}${d.base ? `, compared with ${d.base}` : ""}`;
     case "train_failed":
       return String(d.error || "");
+    case "undo_label": {
+      const removed = isNumber(d.removed) ? `${plural(d.removed, "example")} taken out` : "";
+      return `Label by ${d.label_by || NONE} (${d.intent || "no intent"}) undone: ${[removed, d.topic_removed ? "the topic removed" : "", messages ? `${messages} back in the inbox` : ""].filter(Boolean).join(", ")}`;
+    }
     case "deploy": {
-      if (d.override) return `Model ${d.model_id} — worse, deployed with an override${d.reason ? `: ${quoted(d.reason)}` : ""}`;
+      const regressed = Array.isArray(d.regressed_topics) && d.regressed_topics.length ? `; topics worse: ${d.regressed_topics.join(", ")}` : "";
+      if (d.override) return `Model ${d.model_id} — worse, deployed with an override${d.reason ? `: ${quoted(d.reason)}` : ""}${regressed}`;
       const job = /^job (\S+)$/.exec(String(d.reason || ""));
       if (job) return `Model ${d.model_id}, right after training (job ${job[1]})`;
       return `Model ${d.model_id}${d.reason ? `: ${quoted(d.reason)}` : ""}`;
@@ -528,7 +539,7 @@ export class AuditPanel {
     this.refresh = button("Refresh", { class: "button small", onclick: () => this.reload() });
     this.element = h("div", { class: "audit-panel scroll-panel" },
       h("div", { class: "panel-head" },
-        h("div", {}, h("h2", {}, "Audit trail"), h("p", { class: "panel-summary" }, "Who labelled, trained, deployed and rolled back what, and when. Newest first; the last 100.")),
+        h("div", {}, h("h2", {}, "Audit trail"), h("p", { class: "panel-summary" }, "Who labelled, trained, deployed and rolled back what, and when. Newest first; the last 100. A label can be undone here.")),
         h("div", { class: "panel-head-actions" }, this.refresh)),
       h("div", { class: "card table-card" },
         h("div", { class: "table-scroll" },
@@ -541,11 +552,12 @@ export class AuditPanel {
   }
 
   update(entries) {
+    const undone = undoneLabels(entries);
     replaceChildren(this.tbody, entries.map((entry) => h("tr", { class: `audit-${entry.action}` },
       h("td", { class: "nowrap" }, when(entry.time)),
       h("td", {}, String(entry.who || NONE)),
       h("td", { class: "nowrap" }, AUDIT_ACTIONS[entry.action] || humanize(entry.action)),
-      h("td", { class: "audit-detail" }, auditDetail(entry.action, entry.detail)))));
+      h("td", { class: "audit-detail" }, auditDetail(entry.action, entry.detail), " ", undoButton(this.view, entry, undone)))));
     this.empty.hidden = entries.length > 0;
   }
 
