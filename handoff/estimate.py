@@ -25,9 +25,10 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
-from typing import List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-__all__ = ["AgentLoad", "Basis", "Estimate", "QueueSnapshot", "Tuning", "WINDOW_SECONDS", "estimate", "snapshot"]
+__all__ = ["AgentLoad", "Basis", "Estimate", "QueueSnapshot", "Tuning", "WINDOW_SECONDS", "estimate", "snapshot",
+           "status_fields"]
 
 # Claims older than this say little about the queue now.
 WINDOW_SECONDS = 30 * 60
@@ -79,7 +80,7 @@ class Tuning:
     claims_weight: float = 0.5  # how far the observed claim rate pulls the capacity rate (at many claims)
     claims_half: float = 10.0  # claims at which that pull is half its full weight
     pickup_spread: float = 0.8  # coefficient of variation of the pickup delay
-    upper_z: float = 1.5  # the upper end: this many log-standard deviations above the median
+    upper_z: float = 1.0  # the upper end: this many log-standard deviations above the median
     lower_z: float = 1.0
     thin_below: int = 8  # fewer handling times or claims than this: thin data
 
@@ -196,3 +197,17 @@ def snapshot(
         longest_ahead_seconds=max(0.0, longest_ahead), claim_waits=tuple(recent),
         handling_seconds=tuple(value / 1000 for value in handling_ms), agents=tuple(loads), is_open=is_open,
     )
+
+
+def status_fields(found: Estimate, position: int) -> Dict[str, Any]:
+    """What a queued customer's status says about the wait (docs/bridge-protocol.md)."""
+    spoken = found.range_minutes
+    return {
+        "position": position,
+        "wait": found.text,
+        "wait_minutes": found.minutes,
+        "wait_range": list(spoken) if spoken else None,
+        "wait_basis": found.basis.value,
+        "agents_available": found.basis not in (Basis.NO_AGENTS, Basis.CLOSED),
+        "offer": ["callback", "message"],
+    }

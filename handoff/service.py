@@ -31,7 +31,8 @@ from handoff.machine import (
     CustomerAskedForPerson, CustomerLeftRequest, CustomerRated, CustomerSaid, Effect, Enqueue, Event,
     HandedBack, Notify, State, StoreRating, Transferred, apply, handoff_in,
 )
-from handoff.routing import ALL_GROUPS, DEFAULT_GROUP, BusinessHours, group_for, visible_to, wait_estimate
+from handoff.estimate import estimate, snapshot, status_fields
+from handoff.routing import ALL_GROUPS, DEFAULT_GROUP, BusinessHours, group_for, visible_to
 from handoff.settings import Settings
 from handoff.store import Appended, Routing, Store, StoredMessage
 
@@ -88,7 +89,8 @@ class Bridge:
                 queue = "front" if enqueue.front else "add"
             elif before.state is State.QUEUED:
                 queue = "remove"
-            stored = await self.store.commit(before, after, queue=queue, agent_limit=agent_limit)
+            stored = await self.store.commit(before, after, queue=queue, agent_limit=agent_limit,
+                                             transferred_by=event.agent if isinstance(event, Transferred) else "")
             if stored is not None:
                 await self._carry_out(stored, before, effects)
                 return stored, effects
@@ -115,7 +117,7 @@ class Bridge:
             elif isinstance(effect, Enqueue):
                 await self.store.redis.hincrby(self.store.key("stats", "handoffs"), effect.reason, 1)
                 await self._count_escalation(after.id, effect.reason)
-                if not await self.agents_available():
+                if not await self.agents_available(after.group):
                     await self.append(
                         after.id, "system", f"system:{after.version}:no_agents",
                         "No one from our team is available right now. You can wait, ask us to call you back, "
@@ -335,8 +337,15 @@ class Bridge:
         await self._count_escalation(conversation_id, handoff_reason=None)
         await self.store.publish(self.store.queue_channel, {"request": conversation_id})
 
-    async def agents_available(self) -> bool:
-        return self.hours.is_open(datetime.now(timezone.utc)) and bool(await self.store.online_agents())
+    async def agents_available(self, group: Optional[str] = None) -> bool:
+        """Open, and someone online (who takes ``group``, when given)."""
+        if not self.hours.is_open(datetime.now(timezone.utc)):
+            return False
+        online = await self.store.online_agents()
+        if group is None or not online:
+            return bool(online)
+        profiles = await self.agents.profiles()
+        return any(visible_to(group, profiles[name]["groups"]) for name in online if name in profiles)
 
     async def customer_rated(self, conversation_id: str, score: int, comment: str) -> None:
         await self.transition(conversation_id, CustomerRated(score, comment))
@@ -346,16 +355,12 @@ class Bridge:
         conversation = waiting.conversation
         status: Dict[str, Any] = {"state": conversation.state.value}
         if conversation.state is State.QUEUED:
-            # None only when claimed between the reads; the status that follows says so.
-            position = waiting.position or 1
-            online = waiting.online if self.hours.is_open(datetime.now(timezone.utc)) else []
-            estimate = wait_estimate(position, waiting.waits, len(online))
-            status["position"] = position
-            status["wait"] = estimate.text
-            status["wait_minutes"] = estimate.minutes
-            status["wait_basis"] = estimate.basis
-            status["agents_available"] = bool(online)
-            status["offer"] = ["callback", "message"]
+            # The wait from what the queue does (handoff.estimate); position None only when claimed
+            # between the reads: the status that follows says so.
+            state = snapshot(time.time() * 1000, conversation.group, waiting.position, waiting.head_queued_ms,
+                             waiting.waiting_since_ms, waiting.waiting, waiting.claims, waiting.handling_ms,
+                             waiting.agents, self.hours.is_open(datetime.now(timezone.utc)))
+            status.update(status_fields(estimate(state), state.position))
         if conversation.state is State.AGENT:
             status["agent"] = conversation.agent
         if conversation.state is State.CLOSED:
@@ -372,10 +377,10 @@ class Bridge:
         queue = await self.store.queue()
         loaded = await self.store.load_with_details([conversation_id for conversation_id, _ in queue])
         for conversation_id, queued_at in queue:
-            if conversation_id not in loaded:
-                await self.store.redis.zrem(self.store.key("queue"), conversation_id)  # expired while waiting
+            if conversation_id not in loaded:  # expired while waiting
+                await self.store.forget_queued(conversation_id, {*self.settings.skill_groups.values(), DEFAULT_GROUP, *groups})
                 continue
-            conversation, details = loaded[conversation_id]
+            conversation, details, times = loaded[conversation_id]
             if conversation.state is not State.QUEUED or not visible_to(conversation.group, groups):
                 continue
             handoff = conversation.handoff
@@ -383,7 +388,9 @@ class Bridge:
                 "details": details,
                 "group": conversation.group,
                 "conversation_id": conversation_id,
-                "waiting_seconds": max(0, int((now - queued_at) / 1000)),
+                # Since first queued: a transfer keeps the customer's wait (not the place's score).
+                "waiting_seconds": max(0, int((now - float(times.get("waiting_since") or queued_at)) / 1000)),
+                "transferred_by": times.get("transferred_by") or None,
                 "reason": conversation.reason,
                 "topic": handoff.get("topic"),
                 "summary": handoff.get("summary", ""),
@@ -397,12 +404,12 @@ class Bridge:
             return waiting  # a resent claim (e.g. after a reconnect) by the agent who has it
         if not visible_to(waiting.group, profile["groups"]):
             raise InvalidTransition(f"this chat is for the {waiting.group} team")
-        queued_at = await self.store.queued_at(conversation_id)
+        queued_at = (await self.store.times(conversation_id)).get("queued_at")
         conversation, _ = await self.transition(conversation_id, AgentClaimed(agent), profile["max_chats"])
         if queued_at:
-            waited = int(time.time() * 1000) - queued_at
-            await self.store.record_wait(waited)
-            await self.store.record_day_wait(self.today()[0], waited)
+            now = int(time.time() * 1000)
+            await self.store.record_claim(waiting.group, conversation_id, now, now - queued_at)
+            await self.store.record_day_wait(self.today()[0], now - queued_at)
             await self.store.publish(self.store.stats_channel, {})
         return conversation
 

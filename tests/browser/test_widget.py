@@ -258,9 +258,9 @@ def test_waiting_customers_see_their_place_and_can_add_details(customer_context,
     queue_for_a_person(page)
 
     expect(page.locator(".header__status")).to_have_text("Waiting for a person")
+    # ann is online with free chats: picked up within the minute.
     expect(page.locator(".queue__wait")).to_have_text(
-        re.compile(r"^(Estimated wait: about \d+ minutes?\.?|We can't estimate the wait yet\.) "
-                   r"Keep this page open, or come back later: you keep your place\.$"))
+        "Estimated wait: less than a minute. Keep this page open, or come back later: you keep your place.")
     expect(page.get_by_role("button", name="Talk to a person")).to_be_hidden()
     expect(page.locator(".queue__no-agents")).to_be_hidden()
     conversation_id = stored_conversation(page)["conversationId"]
@@ -315,6 +315,35 @@ def test_with_nobody_online_the_customer_leaves_a_callback_request(customer_cont
     mine = [item for item in requests if item["conversation"] == conversation_id]
     assert [(r["kind"], r["contact"], r["description"], r["preferred_time"]) for r in mine] == \
         [("callback", "+44 7700 900123", "My new card hasn't arrived", "after 5 pm")]
+    assert errors == []
+
+
+def test_with_nobody_of_the_customers_team_online_no_wait_is_shown_under_the_notice(
+        customer_context, site, background_loop, address):
+    ann = Agent(background_loop, address, "ann")  # earlier, a customer was served at once: the queue has a history
+    quick = background_loop.run(Client.customer(address))
+    background_loop.run(quick.send("talk_to_person", id="talk"))
+    background_loop.run(quick.acknowledged("talk"))
+    ann.claim(quick.conversation_id)
+    ann.leave()
+    background_loop.run(quick.close())
+    wait_until_no_agent_is_online(background_loop, address)
+
+    page, errors = open_demo(customer_context, site)
+    open_chat(page)
+    queue_for_a_person(page)
+    expect(notices(page, "no_agents")).to_be_visible()
+    cody = Agent(background_loop, address, "cody")  # online, but only for the cards team
+    try:
+        cody.expect("queue")
+        page.reload()  # the status a customer gets now, whatever came before
+        expect(page.locator(".queue__position")).to_have_text("You're number 1 in the queue")
+        expect(notices(page, "no_agents")).to_be_visible()
+        expect(page.locator(".queue__no-agents")).to_be_visible()
+        expect(page.locator(".queue__wait")).to_be_hidden()
+        assert "minute" not in page.locator(".queue").inner_text()
+    finally:
+        cody.leave()
     assert errors == []
 
 
