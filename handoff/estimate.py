@@ -62,7 +62,9 @@ class QueueSnapshot:
     waiting_in_group: int
     waited_seconds: float  # this customer, so far
     longest_ahead_seconds: float  # the wait so far of the first in the group (0 when that is this customer)
-    claim_waits: Tuple[float, ...]  # waits (s) of the group's conversations claimed within the window
+    # Pickup delays (s) of the group's claims within the window: from when the claiming agent could have
+    # taken the customer (the customer waiting, and the agent's last claim or end of a chat) to the claim.
+    claim_pickups: Tuple[float, ...]
     handling_seconds: Tuple[float, ...]  # recent handling times, claim to close, hand back or transfer
     agents: Tuple[AgentLoad, ...]
     is_open: bool = True
@@ -75,8 +77,7 @@ class Tuning:
     prior_handling_seconds: float = 300.0  # before handling times are known
     prior_weight: float = 5.0  # handling times worth as much as this many observations
     prior_pickup_seconds: float = 30.0  # an agent with a free slot picks a customer up this fast
-    pickup_quantile: float = 0.25  # of recent claim waits: the pickup delay when the queue is short
-    max_pickup_seconds: float = 120.0
+    pickup_quantile: float = 0.5  # of recent pickup delays
     claims_weight: float = 0.5  # how far the observed claim rate pulls the capacity rate (at many claims)
     claims_half: float = 10.0  # claims at which that pull is half its full weight
     pickup_spread: float = 0.8  # coefficient of variation of the pickup delay
@@ -136,13 +137,13 @@ def estimate(state: QueueSnapshot, tuning: Tuning = Tuning()) -> Estimate:
     handled = state.handling_seconds
     mean_handling = (sum(handled) + tuning.prior_weight * tuning.prior_handling_seconds) / (len(handled) + tuning.prior_weight)
     rate = slots / mean_handling  # slots coming free per second once all are busy
-    claims = len(state.claim_waits)
+    claims = len(state.claim_pickups)
     if claims:
         pull = tuning.claims_weight * claims / (claims + tuning.claims_half)
         rate = math.exp((1 - pull) * math.log(rate) + pull * math.log(claims / WINDOW_SECONDS))
     pickup = tuning.prior_pickup_seconds
-    if state.claim_waits:
-        seen = min(tuning.max_pickup_seconds, _quantile(state.claim_waits, tuning.pickup_quantile))
+    if state.claim_pickups:
+        seen = _quantile(state.claim_pickups, tuning.pickup_quantile)
         pickup = (claims * seen + tuning.prior_weight * pickup) / (claims + tuning.prior_weight)
 
     needed = max(0.0, state.position - free)  # slots that must come free first
@@ -179,7 +180,7 @@ def snapshot(
     ``position``: in the group's queue (None: not in it, e.g. claimed meanwhile);
     ``head_queued_ms``: when the first of the group was queued; ``waiting``:
     customers waiting by group, ``"all"`` for every group; ``claims``: (claimed
-    at ms, wait ms) of the group's claims; ``agents``: online agent -> (groups,
+    at ms, pickup delay ms) of the group's claims; ``agents``: online agent -> (groups,
     max_chats, serving).
     """
     place = position or 1
@@ -191,10 +192,10 @@ def snapshot(
         visible = waiting.get(ALL_GROUPS, 0) if ALL_GROUPS in groups else sum(waiting.get(name, 0) for name in groups)
         loads.append(AgentLoad(max_chats, serving, max(visible, in_group)))
     longest_ahead = (now_ms - head_queued_ms) / 1000 if place > 1 and head_queued_ms is not None else 0.0
-    recent = [wait / 1000 for claimed_at, wait in claims if now_ms - claimed_at <= WINDOW_SECONDS * 1000]
+    recent = [pickup / 1000 for claimed_at, pickup in claims if now_ms - claimed_at <= WINDOW_SECONDS * 1000]
     return QueueSnapshot(
         position=place, waiting_in_group=in_group, waited_seconds=max(0.0, (now_ms - waiting_since_ms) / 1000),
-        longest_ahead_seconds=max(0.0, longest_ahead), claim_waits=tuple(recent),
+        longest_ahead_seconds=max(0.0, longest_ahead), claim_pickups=tuple(recent),
         handling_seconds=tuple(value / 1000 for value in handling_ms), agents=tuple(loads), is_open=is_open,
     )
 

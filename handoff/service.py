@@ -405,10 +405,11 @@ class Bridge:
         if not visible_to(waiting.group, profile["groups"]):
             raise InvalidTransition(f"this chat is for the {waiting.group} team")
         queued_at = (await self.store.times(conversation_id)).get("queued_at")
+        ready = await self.store.ready_since(agent)  # read before the claim makes it now
         conversation, _ = await self.transition(conversation_id, AgentClaimed(agent), profile["max_chats"])
         if queued_at:
             now = int(time.time() * 1000)
-            await self.store.record_claim(waiting.group, conversation_id, now, now - queued_at)
+            await self.store.record_claim(waiting.group, conversation_id, now, now - max(queued_at, ready or 0))
             await self.store.record_day_wait(self.today()[0], now - queued_at)
             await self.store.publish(self.store.stats_channel, {})
         return conversation

@@ -12,8 +12,10 @@ Keys (``prefix`` defaults to ``hb``):
                              process routes it
     {p}:queue        zset    queued conversation ids, scored by time queued (front = oldest)
     {p}:queue:{group} zset   the same, one per skill group (changed in the same step as {p}:queue)
-    {p}:claims:{group} zset  "{id}:{claimed at}:{wait ms}" scored by claim time (ms): the group's
-                             claims of the last half hour, for wait estimates (handoff.estimate)
+    {p}:claims:{group} zset  "{id}:{claimed at}:{pickup ms}" scored by claim time (ms): the group's
+                             claims of the last half hour, for wait estimates (handoff.estimate); pickup:
+                             from when the agent could have taken the customer to the claim
+    {p}:agent-ready  hash    agent -> when they last took or finished a chat (ms; by the same commit)
     {p}:handling     list    recent handling times (ms), claim to close, hand back, transfer or lost agent
                              (pushed by the commit that ends it); newest first
     {p}:ratings      stream  CSAT ratings
@@ -101,16 +103,19 @@ if moves then
   redis.call('SREM', KEYS[3], ARGV[4])
   if ARGV[7] == '1' then redis.call('SADD', KEYS[4], ARGV[4]) end
 end
--- ARGV[8] = '1' when an agent's part ends (closed, handed back, transferred, lost): its handling time
--- (from claimed_at, read before the fields below replace it) goes to KEYS[7], the recent handling times.
-if ARGV[8] == '1' then
+-- ARGV[8]: the agent whose part ends (closed, handed back, transferred, lost), or '': its handling time
+-- (from claimed_at, read before the fields below replace it) goes to KEYS[7], the recent handling times,
+-- and the agent is ready for the next customer from now (KEYS[8]); so is ARGV[10], an agent who takes it.
+if ARGV[8] ~= '' then
   local claimed = tonumber(redis.call('HGET', KEYS[1], 'claimed_at') or '')
   if claimed then
     redis.call('LPUSH', KEYS[7], math.max(0, tonumber(ARGV[3]) - claimed))
     redis.call('LTRIM', KEYS[7], 0, ARGV[9] - 1)
   end
+  redis.call('HSET', KEYS[8], ARGV[8], ARGV[3])
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 10))
+if ARGV[10] ~= '' then redis.call('HSET', KEYS[8], ARGV[10], ARGV[3]) end
+redis.call('HSET', KEYS[1], unpack(ARGV, 11))
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return redis.call('HINCRBY', KEYS[1], 'version', 1)
 """
@@ -168,7 +173,7 @@ class Waiting(NamedTuple):
     head_queued_ms: Optional[float]  # when the first of its group was queued
     waiting_since_ms: float
     waiting: Dict[str, int]  # customers waiting by group ("all": every group) the online agents take
-    claims: List[Tuple[float, float]]  # (claimed at, wait) in ms, of its group, oldest first
+    claims: List[Tuple[float, float]]  # (claimed at, pickup delay) in ms, of its group, oldest first
     handling_ms: List[int]  # newest first
     agents: Dict[str, Tuple[List[str], int, int]]  # agent online -> (groups, max_chats, serving)
 
@@ -312,15 +317,17 @@ class Store:
             fields += ["queued_at", str(now), "transferred_by", transferred_by]
             if before.state is not State.AGENT:  # a new handoff; a transfer or a lost agent keeps the wait so far
                 fields += ["waiting_since", str(now)]
-        if after.state is State.AGENT and after.agent != before.agent:
+        taken = after.state is State.AGENT and after.agent != before.agent
+        if taken:
             fields += ["claimed_at", str(now)]
         agent_ended = before.state is State.AGENT and (after.state is not State.AGENT or after.agent != before.agent)
         version = await self._commit(
             keys=[self.key("conv", after.id), self.key("queue"), self._serving_key(before), self._serving_key(after),
-                  self.key("queue", before.group), self.key("queue", after.group), self.key("handling")],
+                  self.key("queue", before.group), self.key("queue", after.group), self.key("handling"),
+                  self.key("agent-ready")],
             args=[str(before.version), queue, str(now), after.id, str(self.ttl_ms), str(agent_limit),
-                  "1" if after.state is State.AGENT else "0", "1" if agent_ended else "0", str(RECENT_HANDLING),
-                  *fields],
+                  "1" if after.state is State.AGENT else "0", (before.agent or "") if agent_ended else "",
+                  str(RECENT_HANDLING), (after.agent or "") if taken else "", *fields],
         )
         if version == -1:
             raise AgentAtLimit(f"{after.agent} already serves {agent_limit} conversations (their limit)")
@@ -450,11 +457,17 @@ class Store:
                 pipe.zrem(self.key("queue", group), conversation_id)
             await pipe.execute()
 
-    async def record_claim(self, group: str, conversation_id: str, claimed_at: int, wait_ms: int) -> None:
-        """A claim of the group, kept for the estimate's window (older ones go in the same step)."""
+    async def ready_since(self, agent: str) -> Optional[int]:
+        """When the agent last took a chat or finished one (None: not since the key's creation)."""
+        value = await self.redis.hget(self.key("agent-ready"), agent)
+        return int(value) if value else None
+
+    async def record_claim(self, group: str, conversation_id: str, claimed_at: int, pickup_ms: int) -> None:
+        """A claim of the group and how long its agent took to pick the customer up, kept for the
+        estimate's window (older ones go in the same step)."""
         key = self.key("claims", group)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(key, {f"{conversation_id}:{claimed_at}:{wait_ms}": claimed_at})
+            pipe.zadd(key, {f"{conversation_id}:{claimed_at}:{pickup_ms}": claimed_at})
             pipe.zremrangebyscore(key, 0, claimed_at - WINDOW_SECONDS * 1000)
             pipe.pexpire(key, WINDOW_SECONDS * 1000)
             await pipe.execute()
@@ -572,8 +585,8 @@ class Store:
         claimed, handling, serving = replies[2 + len(groups)], replies[3 + len(groups)], replies[4 + len(groups):]
         claims = []
         for member in claimed:
-            _, at, wait = member.decode().rsplit(":", 2)
-            claims.append((float(at), float(wait)))
+            _, at, pickup = member.decode().rsplit(":", 2)
+            claims.append((float(at), float(pickup)))
         agents = {name: (profiles[name]["groups"], profiles[name]["max_chats"], int(count))
                   for name, count in zip(online, serving)}
         return Waiting(conversation, None if rank is None else rank + 1, head[0][1] if head else None, since,

@@ -10,7 +10,7 @@ MINUTE = 60.0
 # A steady queue: 30 claims in the window (each picked up within 20-40 s) and 30 handling times of 5 minutes.
 STEADY = QueueSnapshot(
     position=1, waiting_in_group=1, waited_seconds=0, longest_ahead_seconds=0,
-    claim_waits=tuple(20.0 + index for index in range(30)), handling_seconds=(300.0,) * 30,
+    claim_pickups=tuple(20.0 + index for index in range(30)), handling_seconds=(300.0,) * 30,
     agents=(AgentLoad(max_chats=3, serving=3, waiting_visible=1),) * 2,
 )
 
@@ -54,7 +54,7 @@ def test_nobody_is_promised_less_than_those_ahead_have_waited():
 
 
 def test_thin_data_is_said_as_a_wider_range():
-    thin = estimate(replace(STEADY, position=4, claim_waits=(30.0,), handling_seconds=(280.0, 320.0)))
+    thin = estimate(replace(STEADY, position=4, claim_pickups=(30.0,), handling_seconds=(280.0, 320.0)))
     steady = estimate(replace(STEADY, position=4))
     assert thin.basis is Basis.THIN and thin.range_minutes is not None and steady.range_minutes is not None
     assert thin.text == f"{max(1, thin.range_minutes[0])}-{thin.range_minutes[1]} minutes"
@@ -82,7 +82,7 @@ def test_the_snapshot_counts_the_agents_who_take_the_group_and_the_claims_of_the
         agents={"ann": (["all"], 3, 1), "cara": (["cards"], 1, 0), "gus": (["general"], 2, 0)}, is_open=True,
     )
     assert state.agents == (AgentLoad(3, 1, 6), AgentLoad(1, 0, 2))  # gus does not take cards
-    assert state.claim_waits == (20.0,) and state.handling_seconds == (240.0,)
+    assert state.claim_pickups == (20.0,) and state.handling_seconds == (240.0,)
     assert (state.position, state.waited_seconds, state.longest_ahead_seconds) == (2, 60.0, 300.0)
     first = snapshot(now, "cards", None, None, now, {}, [], [], {}, is_open=True)
     assert (first.position, first.longest_ahead_seconds, first.agents) == (1, 0.0, ())

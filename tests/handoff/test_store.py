@@ -184,6 +184,7 @@ def test_group_queues_times_and_handling_change_with_the_conversation(redis_url)
         assert (await store.redis.hget(f"{store.prefix}:conv:a", "transferred_by")) == b"ann"
         handled = [int(value) for value in await store.redis.lrange(f"{store.prefix}:handling", 0, -1)]
         assert len(handled) == 1 and handled[0] >= 10, "the agent's part ended: its handling time is kept"
+        assert int(await store.ready_since("ann") or 0) >= int(times["queued_at"]), "ann is free for the next one"
 
         await store.record_claim("cards", "x", 1_000, 5_000)
         await store.record_claim("cards", "y", 1_000 + 31 * 60_000, 7_000)  # the first is out of the window now
