@@ -135,7 +135,8 @@ def estimate(state: QueueSnapshot, tuning: Tuning = Tuning()) -> Estimate:
     free = sum(share * max(0, agent.max_chats - agent.serving) for share, agent in zip(shares, state.agents))
     slots = sum(share * agent.max_chats for share, agent in zip(shares, state.agents))
     handled = state.handling_seconds
-    mean_handling = (sum(handled) + tuning.prior_weight * tuning.prior_handling_seconds) / (len(handled) + tuning.prior_weight)
+    prior = tuning.prior_weight
+    mean_handling = (sum(handled) + prior * tuning.prior_handling_seconds) / (len(handled) + prior)
     rate = slots / mean_handling  # slots coming free per second once all are busy
     claims = len(state.claim_pickups)
     if claims:

@@ -377,8 +377,9 @@ class Bridge:
         queue = await self.store.queue()
         loaded = await self.store.load_with_details([conversation_id for conversation_id, _ in queue])
         for conversation_id, queued_at in queue:
-            if conversation_id not in loaded:  # expired while waiting
-                await self.store.forget_queued(conversation_id, {*self.settings.skill_groups.values(), DEFAULT_GROUP, *groups})
+            if conversation_id not in loaded:  # expired while waiting: out of the queue and its group's
+                known = {*self.settings.skill_groups.values(), DEFAULT_GROUP, *groups}
+                await self.store.forget_queued(conversation_id, known)
                 continue
             conversation, details, times = loaded[conversation_id]
             if conversation.state is not State.QUEUED or not visible_to(conversation.group, groups):

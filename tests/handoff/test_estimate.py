@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from handoff.estimate import WINDOW_SECONDS, AgentLoad, Basis, Estimate, QueueSnapshot, estimate, snapshot, status_fields
+from handoff.estimate import (
+    WINDOW_SECONDS, AgentLoad, Basis, Estimate, QueueSnapshot, estimate, snapshot, status_fields,
+)
 
 MINUTE = 60.0
 # A steady queue: 30 claims in the window (each picked up within 20-40 s) and 30 handling times of 5 minutes.
