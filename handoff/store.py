@@ -567,8 +567,10 @@ class Store:
         since = float(text.get("waiting_since") or text.get("queued_at") or now)
         if conversation.state is not State.QUEUED:
             return Waiting(conversation, None, None, since, {}, [], [], {})
-        profiles = {name.decode(): profile_from_record(json.loads(raw)) for name, raw in accounts.items()}
-        online = [name for name in _agent_names(members) if name in profiles]
+        present = set(_agent_names(members))
+        profiles = {name: profile_from_record(json.loads(raw))
+                    for name, raw in ((key.decode(), value) for key, value in accounts.items()) if name in present}
+        online = sorted(profiles)
         groups = sorted({conversation.group} | {group for name in online for group in profiles[name]["groups"]})
         group_queue = self.key("queue", conversation.group)
         async with self.redis.pipeline(transaction=False) as pipe:

@@ -13,6 +13,7 @@ import uuid
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
+import redis
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.browser.conftest import (
@@ -315,6 +316,38 @@ def test_with_nobody_online_the_customer_leaves_a_callback_request(customer_cont
     mine = [item for item in requests if item["conversation"] == conversation_id]
     assert [(r["kind"], r["contact"], r["description"], r["preferred_time"]) for r in mine] == \
         [("callback", "+44 7700 900123", "My new card hasn't arrived", "after 5 pm")]
+    assert errors == []
+
+
+def test_behind_customers_waiting_ten_minutes_the_wait_is_a_range_from_ten_minutes(
+        customer_context, site, agent, background_loop, address, redis_url, site_prefix):
+    quick = background_loop.run(Client.customer(address))  # earlier, one customer served at once: thin data
+    background_loop.run(quick.send("talk_to_person", id="talk"))
+    background_loop.run(quick.acknowledged("talk"))
+    agent.claim(quick.conversation_id)
+    agent.close_chat(quick.conversation_id)
+    waiting = [background_loop.run(Client.customer(address)) for _ in range(3)]
+    client = redis.Redis.from_url(redis_url)
+    for minutes, customer in zip((10, 8, 6), waiting):
+        background_loop.run(customer.send("talk_to_person", id="talk"))
+        background_loop.run(customer.acknowledged("talk"))
+        queued_at = int(time.time() * 1000) - minutes * 60_000
+        for queue in ("queue", "queue:general"):
+            client.zadd(f"{site_prefix}:{queue}", {customer.conversation_id: queued_at})
+        client.hset(f"{site_prefix}:conv:{customer.conversation_id}", mapping={"queued_at": queued_at, "waiting_since": queued_at})
+    client.close()
+
+    page, errors = open_demo(customer_context, site)
+    open_chat(page)
+    page.get_by_role("button", name="Talk to a person").click()
+    expect(page.locator(".queue__position")).to_have_text("You're number 4 in the queue")
+    wait = page.locator(".queue__wait")
+    expect(wait).to_have_text(re.compile(r"^Estimated wait: \d+–\d+ minutes\. Keep this page open"))
+    low, high = map(int, re.findall(r"\d+", wait.inner_text())[:2])
+    assert 10 <= low < high, "never less than the first in line has waited"
+    screenshot(page, "widget-queued-range")
+    for customer in waiting:
+        background_loop.run(customer.close())
     assert errors == []
 
 
