@@ -2,13 +2,14 @@
 
 A customer at place ``p`` of their skill group is served once ``p`` chat slots
 of the agents who take that group have come free (minus the slots free right
-now), and an agent has picked them up. Slots come free at ``slots / mean
+now), and an agent has picked them up (as fast as the group's recent pickups,
+measured from when the agent could have taken the customer). Slots come free at ``slots / mean
 handling time`` (the agents online now and their ``max_chats``, with recent
 handling times), blended with the rate at which the group's conversations
 really left the queue over the last half hour (claims). The time to the
 ``p``-th free slot is spread like a Gamma(p) variable, so the estimate is a
-range: its upper end is meant to hold for nine customers in ten, and it is
-wider while there are few observations to go on.
+range: its upper end is meant to hold for about nine customers in ten (as
+measured by bench/waits.py), and it is wider while there are few observations.
 
 Two rules keep it honest: with nobody online who takes the group, or outside
 opening hours, there is no number at all; and nobody is promised less than
@@ -27,12 +28,13 @@ import math
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from handoff.routing import ALL_GROUPS
+
 __all__ = ["AgentLoad", "Basis", "Estimate", "QueueSnapshot", "Tuning", "WINDOW_SECONDS", "estimate", "snapshot",
            "status_fields"]
 
 # Claims older than this say little about the queue now.
 WINDOW_SECONDS = 30 * 60
-ALL_GROUPS = "all"
 
 
 class Basis(str, enum.Enum):
