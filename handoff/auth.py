@@ -27,7 +27,7 @@ from redis.asyncio import Redis
 
 from handoff.exceptions import InvalidCredentials, InvalidToken
 
-__all__ = ["AgentDirectory", "issue_token", "verify_token"]
+__all__ = ["AgentDirectory", "issue_token", "profile_from_record", "verify_token"]
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 MAX_NAME = 64
@@ -66,12 +66,12 @@ class AgentDirectory:
         """An account's skill groups, how many chats it may serve at once, and its roles
         (none for an account that does not exist)."""
         raw = await self.redis.hget(self.key, name)
-        return _profile(json.loads(raw)) if raw else {"groups": ["all"], "max_chats": 3, "roles": []}
+        return profile_from_record(json.loads(raw)) if raw else {"groups": ["all"], "max_chats": 3, "roles": []}
 
     async def profiles(self) -> Dict[str, Dict[str, Any]]:
         """Every account's profile, by name (for the console's transfer list)."""
         records = await self.redis.hgetall(self.key)
-        return {name.decode(): _profile(json.loads(raw)) for name, raw in sorted(records.items())}
+        return {name.decode(): profile_from_record(json.loads(raw)) for name, raw in sorted(records.items())}
 
     async def remove(self, name: str) -> bool:
         return bool(await self.redis.hdel(self.key, name))
@@ -92,7 +92,7 @@ class AgentDirectory:
             raise InvalidCredentials("wrong agent name or password")
 
 
-def _profile(record: Dict[str, Any]) -> Dict[str, Any]:
+def profile_from_record(record: Dict[str, Any]) -> Dict[str, Any]:
     # Accounts stored before roles existed are agents.
     return {"groups": record.get("groups", ["all"]), "max_chats": int(record.get("max_chats", 3)),
             "roles": record.get("roles", ["agent"])}

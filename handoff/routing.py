@@ -1,15 +1,14 @@
-"""Routing rules, sans I/O: skill groups by topic, business hours, wait estimates."""
+"""Routing rules, sans I/O: skill groups by topic, business hours (wait estimates: handoff.estimate)."""
 
 from __future__ import annotations
 
 import re
-import statistics
 from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Dict, List, Optional, Sequence, Tuple
 from zoneinfo import ZoneInfo
 
-__all__ = ["BusinessHours", "WaitEstimate", "group_for", "visible_to", "wait_estimate"]
+__all__ = ["ALL_GROUPS", "DEFAULT_GROUP", "BusinessHours", "group_for", "visible_to"]
 
 DEFAULT_GROUP = "general"
 ALL_GROUPS = "all"
@@ -26,35 +25,6 @@ def group_for(topic: Optional[str], reason: Optional[str], groups: Dict[str, str
 
 def visible_to(group: str, agent_groups: Sequence[str]) -> bool:
     return ALL_GROUPS in agent_groups or group in agent_groups
-
-
-@dataclass(frozen=True)
-class WaitEstimate:
-    """An honest estimate from recent real waits: minutes, or why there is none.
-
-    ``basis`` lets a client say it in its own language: ``recent_waits``
-    (``minutes`` is set), ``no_agents`` or ``no_history``.
-    """
-
-    minutes: Optional[int]
-    basis: str
-
-    @property
-    def text(self) -> str:
-        if self.basis == "no_agents":
-            return "No one from our team is available right now."
-        if self.minutes is None:
-            return "We don't have enough recent chats to estimate the wait yet."
-        return f"about {self.minutes} minute{'s' if self.minutes != 1 else ''}"
-
-
-def wait_estimate(position: int, recent_waits_ms: Sequence[int], agents_online: int) -> WaitEstimate:
-    if agents_online == 0:
-        return WaitEstimate(None, "no_agents")
-    if not recent_waits_ms:
-        return WaitEstimate(None, "no_history")
-    typical_seconds = statistics.median(recent_waits_ms) / 1000 * position / max(1, agents_online)
-    return WaitEstimate(max(1, round(typical_seconds / 60)), "recent_waits")
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,9 @@ from handoff.machine import (
     HandedBack, Notify, State, StoreRating, StoreRequest, Transferred, apply, bridge_handoff, handoff_in,
     would_queue,
 )
+from handoff.estimate import estimate, snapshot, status_fields
 from handoff.requests import KINDS, RequestDesk, contact_kind
-from handoff.routing import ALL_GROUPS, DEFAULT_GROUP, BusinessHours, group_for, visible_to, wait_estimate
+from handoff.routing import ALL_GROUPS, DEFAULT_GROUP, BusinessHours, group_for, visible_to
 from handoff.settings import Settings
 from handoff.store import Appended, Routing, Store, StoredMessage
 
@@ -97,7 +98,8 @@ class Bridge:
                 queue = "front" if enqueue.front else "add"
             elif before.state is State.QUEUED:
                 queue = "remove"
-            stored = await self.store.commit(before, after, queue=queue, agent_limit=agent_limit)
+            stored = await self.store.commit(before, after, queue=queue, agent_limit=agent_limit,
+                                             transferred_by=event.agent if isinstance(event, Transferred) else "")
             if stored is not None:
                 await self._carry_out(stored, before, effects)
                 return stored, effects
@@ -127,7 +129,7 @@ class Bridge:
                 else:
                     await self.store.redis.hincrby(self.store.key("stats", "handoffs"), effect.reason, 1)
                     await self._count_escalation(after.id, effect.reason)
-                if not await self.agents_available():
+                if not await self.agents_available(after.group):
                     await self.append(
                         after.id, "system", f"system:{after.version}:no_agents",
                         "No one from our team is available right now. You can wait, ask us to call you back, "
@@ -392,7 +394,7 @@ class Bridge:
             raise MalformedMessage("'kind' must be 'callback' or 'message'")
         clean = self._clean_details(details, ("contact", "description", "preferred_time"))
         clean["contact_kind"] = contact_kind(clean["contact"])
-        queued_at = await self.store.queued_at(conversation_id)
+        queued_at = (await self.store.times(conversation_id)).get("queued_at")
         was_queued = (await self.store.load(conversation_id)).state is State.QUEUED
         _, effects = await self.transition(conversation_id, CustomerLeftRequest(kind))
         context = next(effect.handoff for effect in effects if isinstance(effect, StoreRequest))
@@ -416,8 +418,15 @@ class Bridge:
         await self.store.publish(self.store.queue_channel, {"request": conversation_id})
         await self.store.publish(self.store.live_channel(conversation_id), {"state": "request"})
 
-    async def agents_available(self) -> bool:
-        return self.hours.is_open(datetime.now(timezone.utc)) and bool(await self.store.online_agents())
+    async def agents_available(self, group: Optional[str] = None) -> bool:
+        """Open, and someone online (who takes ``group``, when given)."""
+        if not self.hours.is_open(datetime.now(timezone.utc)):
+            return False
+        online = await self.store.online_agents()
+        if group is None or not online:
+            return bool(online)
+        profiles = await self.agents.profiles()
+        return any(visible_to(group, profiles[name]["groups"]) for name in online if name in profiles)
 
     async def customer_rated(self, conversation_id: str, score: int, comment: str) -> None:
         await self.transition(conversation_id, CustomerRated(score, comment))
@@ -427,16 +436,12 @@ class Bridge:
         conversation = waiting.conversation
         status: Dict[str, Any] = {"state": conversation.state.value}
         if conversation.state is State.QUEUED:
-            # None only when claimed between the reads; the status that follows says so.
-            position = waiting.position or 1
-            online = waiting.online if self.hours.is_open(datetime.now(timezone.utc)) else []
-            estimate = wait_estimate(position, waiting.waits, len(online))
-            status["position"] = position
-            status["wait"] = estimate.text
-            status["wait_minutes"] = estimate.minutes
-            status["wait_basis"] = estimate.basis
-            status["agents_available"] = bool(online)
-            status["offer"] = ["callback", "message"]
+            # The wait from what the queue does (handoff.estimate); position None only when claimed
+            # between the reads: the status that follows says so.
+            state = snapshot(time.time() * 1000, conversation.group, waiting.position, waiting.head_queued_ms,
+                             waiting.waiting_since_ms, waiting.waiting, waiting.claims, waiting.handling_ms,
+                             waiting.agents, self.hours.is_open(datetime.now(timezone.utc)))
+            status.update(status_fields(estimate(state), state.position))
         if conversation.state is State.AGENT:
             status["agent"] = conversation.agent
         if conversation.state is State.CLOSED:
@@ -457,12 +462,13 @@ class Bridge:
         queue = await self.store.queue()
         loaded = await self.store.load_with_details([conversation_id for conversation_id, _ in queue])
         for conversation_id, queued_at in queue:
-            if conversation_id not in loaded:
-                # Expired while waiting: abandoned (counted by the one process that removes it).
-                if await self.store.redis.zrem(self.store.key("queue"), conversation_id):
+            if conversation_id not in loaded:  # expired while waiting: out of the queue and its group's
+                known = {*self.settings.skill_groups.values(), DEFAULT_GROUP, *groups}
+                # Abandoned: counted by the one process that takes it out of the queue.
+                if await self.store.forget_queued(conversation_id, known):
                     await self.experience.abandoned(self.today()[0], int(now - queued_at), "expired")
                 continue
-            conversation, details = loaded[conversation_id]
+            conversation, details, times = loaded[conversation_id]
             if conversation.state is not State.QUEUED or not visible_to(conversation.group, groups):
                 continue
             handoff = conversation.handoff
@@ -470,7 +476,9 @@ class Bridge:
                 "details": details,
                 "group": conversation.group,
                 "conversation_id": conversation_id,
-                "waiting_seconds": max(0, int((now - queued_at) / 1000)),
+                # Since first queued: a transfer keeps the customer's wait (not the place's score).
+                "waiting_seconds": max(0, int((now - float(times.get("waiting_since") or queued_at)) / 1000)),
+                "transferred_by": times.get("transferred_by") or None,
                 "reason": conversation.reason,
                 "topic": handoff.get("topic"),
                 "summary": handoff.get("summary", ""),
@@ -484,13 +492,14 @@ class Bridge:
             return waiting  # a resent claim (e.g. after a reconnect) by the agent who has it
         if not visible_to(waiting.group, profile["groups"]):
             raise InvalidTransition(f"this chat is for the {waiting.group} team")
-        queued_at = await self.store.queued_at(conversation_id)
+        queued_at = (await self.store.times(conversation_id)).get("queued_at")
+        ready = await self.store.ready_since(agent)  # read before the claim makes it now
         conversation, _ = await self.transition(conversation_id, AgentClaimed(agent), profile["max_chats"])
         await self.experience.claimed(conversation_id)
         if queued_at:
-            waited = int(time.time() * 1000) - queued_at
-            await self.store.record_wait(waited)
-            await self.store.record_day_wait(self.today()[0], waited)
+            now = int(time.time() * 1000)
+            await self.store.record_claim(waiting.group, conversation_id, now, now - max(queued_at, ready or 0))
+            await self.store.record_day_wait(self.today()[0], now - queued_at)
             await self.store.publish(self.store.stats_channel, {})
         return conversation
 

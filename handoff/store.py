@@ -2,19 +2,29 @@
 
 Keys (``prefix`` defaults to ``hb``):
 
-    {p}:conv:{id}    hash    state, agent, reason, handoff (JSON), version, token hash, times;
-                             "request" (handoff.requests), "awaiting_reply" (handoff.experience)
+    {p}:conv:{id}    hash    state, agent, reason, handoff (JSON), version, token hash, times:
+                             queued_at (this time in the queue), waiting_since (first queued in this
+                             handoff, kept across transfers), claimed_at; transferred_by (who sent it
+                             back to the queue); "request" (handoff.requests), "awaiting_reply"
+                             (handoff.experience)
     {p}:log:{id}     stream  the transcript; each entry's stream id is the server message id
     {p}:idem:{id}    hash    client idempotency key -> stream id (a retried send is stored once);
                              "routed:{stream id}" -> "done", or "lease:{until, ms}:{owner}" while a
                              process routes it; "leave:{client id}" -> the request left (handoff.requests)
     {p}:queue        zset    queued conversation ids, scored by time queued (front = oldest)
-    {p}:waits        list    recent waits (ms) from queued to claimed, newest first
+    {p}:queue:{group} zset   the same, one per skill group (changed in the same step as {p}:queue)
+    {p}:claims:{group} zset  "{id}:{claimed at}:{pickup ms}" scored by claim time (ms): the group's
+                             claims of the last half hour, for wait estimates (handoff.estimate); pickup:
+                             from when the agent could have taken the customer to the claim
+    {p}:agent-ready  hash    agent -> when they last took or finished a chat (ms; by the same commit)
+    {p}:handling     list    recent handling times (ms), claim to close, hand back, transfer or lost agent
+                             (pushed by the commit that ends it); newest first
     {p}:ratings      stream  CSAT ratings
     {p}:requests     stream  callbacks and messages customers left instead of waiting, each with the
                              handoff payload it stands for (field ``handoff``, JSON; handoff.requests)
     {p}:request-state:{id} hash  what an agent did with a request: done, or answered (handoff.requests)
     {p}:serving:{agent} set  conversations an agent is serving
+    {p}:agents       hash    agent accounts (handoff.auth; read here for the agents' groups and max_chats)
     {p}:online       zset    "{agent}|{connection}" -> presence expiry (ms); refreshed while connected
     {p}:offline-since hash   agent -> when their last connection went (for the grace period)
     {p}:day:{date}   hash    the day's counters for the supervisors' dashboard (handoff.dashboard)
@@ -28,8 +38,9 @@ Keys (``prefix`` defaults to ``hb``):
 
 Multi-key changes are Lua scripts, so they are atomic even with several
 bridge processes: a state change is a compare-and-set on ``version`` that
-updates the queue in the same step, and an append checks the idempotency key
-and adds to the stream in the same step.
+updates the queues (and records an agent's handling time) in the same step,
+and an append checks the idempotency key and adds to the stream in the same
+step.
 """
 
 from __future__ import annotations
@@ -39,12 +50,15 @@ import hashlib
 import json
 import time
 from dataclasses import replace
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Set, Tuple
 
 from redis.asyncio import Redis
 
+from handoff.auth import profile_from_record
+from handoff.estimate import WINDOW_SECONDS
 from handoff.exceptions import AgentAtLimit, ConversationNotFound, InvalidTransition
 from handoff.machine import Conversation, State
+from handoff.routing import ALL_GROUPS
 
 __all__ = ["Appended", "Routing", "Store", "StoredMessage", "Waiting"]
 
@@ -77,22 +91,37 @@ if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then return 0 end
 -- KEYS[3]/KEYS[4]: serving sets of the agent before/after; ARGV[7] = '1' when an agent serves it after
 local moves = KEYS[4] ~= KEYS[3]
 if moves and ARGV[7] == '1' and redis.call('SCARD', KEYS[4]) >= tonumber(ARGV[6]) then return -1 end
+-- KEYS[5]/KEYS[6]: the skill group's queue before/after (the whole queue and the group's change together)
 local operation = ARGV[2]
 if operation == 'add' then
-  redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[4])
+  if redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[4]) == 1 then redis.call('ZADD', KEYS[6], ARGV[3], ARGV[4]) end
 elseif operation == 'front' then
   local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
   local score = tonumber(ARGV[3])
   if first[2] and tonumber(first[2]) <= score then score = tonumber(first[2]) - 1 end
   redis.call('ZADD', KEYS[2], score, ARGV[4])
+  redis.call('ZADD', KEYS[6], score, ARGV[4])
 elseif operation == 'remove' then
   redis.call('ZREM', KEYS[2], ARGV[4])
+  redis.call('ZREM', KEYS[5], ARGV[4])
 end
 if moves then
   redis.call('SREM', KEYS[3], ARGV[4])
   if ARGV[7] == '1' then redis.call('SADD', KEYS[4], ARGV[4]) end
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 8))
+-- ARGV[8]: the agent whose part ends (closed, handed back, transferred, lost), or '': its handling time
+-- (from claimed_at, read before the fields below replace it) goes to KEYS[7], the recent handling times,
+-- and the agent is ready for the next customer from now (KEYS[8]); so is ARGV[10], an agent who takes it.
+if ARGV[8] ~= '' then
+  local claimed = tonumber(redis.call('HGET', KEYS[1], 'claimed_at') or '')
+  if claimed then
+    redis.call('LPUSH', KEYS[7], math.max(0, tonumber(ARGV[3]) - claimed))
+    redis.call('LTRIM', KEYS[7], 0, ARGV[9] - 1)
+  end
+  redis.call('HSET', KEYS[8], ARGV[8], ARGV[3])
+end
+if ARGV[10] ~= '' then redis.call('HSET', KEYS[8], ARGV[10], ARGV[3]) end
+redis.call('HSET', KEYS[1], unpack(ARGV, 11))
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return redis.call('HINCRBY', KEYS[1], 'version', 1)
 """
@@ -133,16 +162,26 @@ for i = 3, #ARGV do redis.call('HINCRBY', KEYS[2], ARGV[i], 1) end
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return 1
 """
+# Handling times kept for wait estimates (the newest).
+RECENT_HANDLING = 50
+# The fields of Store.times.
+TIMES = ["queued_at", "waiting_since", "claimed_at"]
 # Day counters are kept this long (for a month-over-month look).
 DAY_TTL_MS = 40 * 24 * 3600 * 1000
 MAX_WAITS_PER_DAY = 100_000
 
 
 class Waiting(NamedTuple):
+    """A queued conversation and what its wait estimate is made from (handoff.estimate.snapshot)."""
+
     conversation: Conversation
-    position: Optional[int]  # 1 = next; None when not in the queue
-    online: List[str]  # agents online
-    waits: List[int]  # recent waits (ms) from queued to claimed, newest first
+    position: Optional[int]  # in its skill group, 1 = next; None when not in the queue
+    head_queued_ms: Optional[float]  # when the first of its group was queued
+    waiting_since_ms: float
+    waiting: Dict[str, int]  # customers waiting by group ("all": every group) the online agents take
+    claims: List[Tuple[float, float]]  # (claimed at, pickup delay) in ms, of its group, oldest first
+    handling_ms: List[int]  # newest first
+    agents: Dict[str, Tuple[List[str], int, int]]  # agent online -> (groups, max_chats, serving)
 
 
 class Appended(NamedTuple):
@@ -227,9 +266,12 @@ class Store:
             raise ConversationNotFound(f"no conversation {conversation_id}")
         return self._conversation(conversation_id, {k.decode(): v.decode() for k, v in fields.items()})
 
-    async def load_with_details(self, conversation_ids: List[str]) -> Dict[str, Tuple[Conversation, Dict[str, str]]]:
-        """Conversations and what their customers told us while waiting, in one round trip
-        (the queue view reads every queued one); those that expired are left out."""
+    async def load_with_details(
+        self, conversation_ids: List[str]
+    ) -> Dict[str, Tuple[Conversation, Dict[str, str], Dict[str, str]]]:
+        """Conversations, what their customers told us while waiting, and since when they wait and who
+        transferred them, in one round trip (the queue view reads every queued one); those that
+        expired are left out."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for conversation_id in conversation_ids:
                 pipe.hgetall(self.key("conv", conversation_id))
@@ -239,7 +281,8 @@ class Store:
             if fields:
                 text = {k.decode(): v.decode() for k, v in fields.items()}
                 details = json.loads(text.get("details") or "{}")
-                loaded[conversation_id] = (self._conversation(conversation_id, text), details)
+                waits = {name: text[name] for name in ("waiting_since", "transferred_by") if text.get(name)}
+                loaded[conversation_id] = (self._conversation(conversation_id, text), details, waits)
         return loaded
 
     @staticmethod
@@ -260,12 +303,14 @@ class Store:
         return stored is not None and stored.decode() == token_digest(token)
 
     async def commit(
-        self, before: Conversation, after: Conversation, queue: str = "", agent_limit: int = 1_000_000
+        self, before: Conversation, after: Conversation, queue: str = "", agent_limit: int = 1_000_000,
+        transferred_by: str = "",
     ) -> Optional[Conversation]:
         """Store ``after`` if nobody changed the conversation since ``before`` was read.
 
-        ``queue`` is ``add``, ``front`` or ``remove``: the queue and the agents'
-        serving sets change in the same atomic step. Returns the stored
+        ``queue`` is ``add``, ``front`` or ``remove``: the queue (the whole one and
+        the skill group's) and the agents' serving sets change in the same atomic
+        step; ``transferred_by`` is the agent who sent it back to the queue. Returns the stored
         conversation, None when it was stale; raises AgentAtLimit when the
         agent taking it already serves ``agent_limit`` conversations.
         """
@@ -275,11 +320,20 @@ class Store:
             "handoff", json.dumps(after.handoff), "group", after.group, "rated", "1" if after.rated else "0",
         ]
         if after.state is State.QUEUED and before.state is not State.QUEUED:
-            fields += ["queued_at", str(now)]
+            fields += ["queued_at", str(now), "transferred_by", transferred_by]
+            if before.state is not State.AGENT:  # a new handoff; a transfer or a lost agent keeps the wait so far
+                fields += ["waiting_since", str(now)]
+        taken = after.state is State.AGENT and after.agent != before.agent
+        if taken:
+            fields += ["claimed_at", str(now)]
+        agent_ended = before.state is State.AGENT and (after.state is not State.AGENT or after.agent != before.agent)
         version = await self._commit(
-            keys=[self.key("conv", after.id), self.key("queue"), self._serving_key(before), self._serving_key(after)],
+            keys=[self.key("conv", after.id), self.key("queue"), self._serving_key(before), self._serving_key(after),
+                  self.key("queue", before.group), self.key("queue", after.group), self.key("handling"),
+                  self.key("agent-ready")],
             args=[str(before.version), queue, str(now), after.id, str(self.ttl_ms), str(agent_limit),
-                  "1" if after.state is State.AGENT else "0", *fields],
+                  "1" if after.state is State.AGENT else "0", (before.agent or "") if agent_ended else "",
+                  str(RECENT_HANDLING), (after.agent or "") if taken else "", *fields],
         )
         if version == -1:
             raise AgentAtLimit(f"{after.agent} already serves {agent_limit} conversations (their limit)")
@@ -401,15 +455,35 @@ class Store:
         entries = await self.redis.zrange(self.key("queue"), 0, -1, withscores=True)
         return [(member.decode(), score) for member, score in entries]
 
-    async def record_wait(self, milliseconds: int, keep: int = 50) -> None:
+    async def forget_queued(self, conversation_id: str, groups: Set[str]) -> bool:
+        """Takes an expired conversation out of the queue and out of every group's queue it may be in;
+        False when another process took it out first."""
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.lpush(self.key("waits"), milliseconds)
-            pipe.ltrim(self.key("waits"), 0, keep - 1)
+            pipe.zrem(self.key("queue"), conversation_id)
+            for group in groups:
+                pipe.zrem(self.key("queue", group), conversation_id)
+            removed = await pipe.execute()
+        return bool(removed[0])
+
+    async def ready_since(self, agent: str) -> Optional[int]:
+        """When the agent last took a chat or finished one (None: not since the key's creation)."""
+        value = await self.redis.hget(self.key("agent-ready"), agent)
+        return int(value) if value else None
+
+    async def record_claim(self, group: str, conversation_id: str, claimed_at: int, pickup_ms: int) -> None:
+        """A claim of the group and how long its agent took to pick the customer up, kept for the
+        estimate's window (older ones go in the same step)."""
+        key = self.key("claims", group)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(key, {f"{conversation_id}:{claimed_at}:{pickup_ms}": claimed_at})
+            pipe.zremrangebyscore(key, 0, claimed_at - WINDOW_SECONDS * 1000)
+            pipe.pexpire(key, WINDOW_SECONDS * 1000)
             await pipe.execute()
 
-    async def queued_at(self, conversation_id: str) -> Optional[int]:
-        value = await self.redis.hget(self.key("conv", conversation_id), "queued_at")
-        return int(value) if value else None
+    async def times(self, conversation_id: str) -> Dict[str, int]:
+        """When the conversation was queued (this time), first queued in this handoff, and claimed."""
+        values = await self.redis.hmget(self.key("conv", conversation_id), TIMES)
+        return {name: int(value) for name, value in zip(TIMES, values) if value}
 
     async def store_rating(self, conversation_id: str, agent: str, score: int, comment: str) -> None:
         rating = {"conversation": conversation_id, "agent": agent, "score": score, "comment": comment,
@@ -474,22 +548,49 @@ class Store:
         return _agent_names(await self.redis.zrange(self.key("online"), 0, -1))
 
     async def load_waiting(self, conversation_id: str) -> "Waiting":
-        """The conversation with, should it be queued, its place, the agents online and the recent
-        waits, in one round trip: every waiting customer's status is worked out again whenever
+        """The conversation with, should it be queued, what its wait estimate needs, in two round
+        trips (one when not queued): every waiting customer's status is worked out again whenever
         the queue changes."""
         now = int(time.time() * 1000)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(self.key("conv", conversation_id))
-            pipe.zrank(self.key("queue"), conversation_id)
             pipe.zremrangebyscore(self.key("online"), 0, now)
             pipe.zrange(self.key("online"), 0, -1)
-            pipe.lrange(self.key("waits"), 0, -1)
-            fields, rank, _, members, waits = await pipe.execute()
+            pipe.hgetall(self.key("agents"))  # the accounts (handoff.auth)
+            fields, _, members, accounts = await pipe.execute()
         if not fields:
             raise ConversationNotFound(f"no conversation {conversation_id}")
-        conversation = self._conversation(conversation_id, {k.decode(): v.decode() for k, v in fields.items()})
-        return Waiting(conversation, None if rank is None else rank + 1, _agent_names(members),
-                       [int(value) for value in waits])
+        text = {k.decode(): v.decode() for k, v in fields.items()}
+        conversation = self._conversation(conversation_id, text)
+        since = float(text.get("waiting_since") or text.get("queued_at") or now)
+        if conversation.state is not State.QUEUED:
+            return Waiting(conversation, None, None, since, {}, [], [], {})
+        present = set(_agent_names(members))
+        profiles = {name: profile_from_record(json.loads(raw))
+                    for name, raw in ((key.decode(), value) for key, value in accounts.items()) if name in present}
+        online = sorted(profiles)
+        groups = sorted({conversation.group} | {group for name in online for group in profiles[name]["groups"]})
+        group_queue = self.key("queue", conversation.group)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrank(group_queue, conversation_id)
+            pipe.zrange(group_queue, 0, 0, withscores=True)
+            for group in groups:
+                pipe.zcard(self.key("queue") if group == ALL_GROUPS else self.key("queue", group))
+            pipe.zrangebyscore(self.key("claims", conversation.group), now - WINDOW_SECONDS * 1000, "+inf")
+            pipe.lrange(self.key("handling"), 0, -1)
+            for agent in online:
+                pipe.scard(self.key("serving", agent))
+            replies = await pipe.execute()
+        rank, head, counts = replies[0], replies[1], replies[2:2 + len(groups)]
+        claimed, handling, serving = replies[2 + len(groups)], replies[3 + len(groups)], replies[4 + len(groups):]
+        claims = []
+        for member in claimed:
+            _, at, pickup = member.decode().rsplit(":", 2)
+            claims.append((float(at), float(pickup)))
+        agents = {name: (profiles[name]["groups"], profiles[name]["max_chats"], int(count))
+                  for name, count in zip(online, serving)}
+        return Waiting(conversation, None if rank is None else rank + 1, head[0][1] if head else None, since,
+                       dict(zip(groups, counts)), claims, [int(value) for value in handling], agents)
 
     async def offline_since(self, agent: str) -> Optional[int]:
         value = await self.redis.hget(self.key("offline-since"), agent)

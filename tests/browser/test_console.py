@@ -9,9 +9,11 @@ served), so the next one starts from a known queue.
 from __future__ import annotations
 
 import re
+import time
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
+import redis
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from tests.browser.conftest import (
@@ -589,6 +591,32 @@ def test_transfer_to_a_colleague_then_hand_back_to_the_bot(ann, sue, customers):
     customer.expect("status", state="bot")
     answer = customer.ask_bot("how do I top up with a card")
     assert "https://help.northwind-bank.example/" in answer["data"]["text"], "the bot answers again"
+
+
+def test_a_chat_sent_back_to_a_group_keeps_its_true_wait_and_says_who_transferred_it(
+        ann, sue, customers, redis_url, site_prefix):
+    customer = customers()
+    customer.ask_for_person()
+    five_minutes_ago = int(time.time() * 1000) - 5 * 60_000  # as if the customer had waited five minutes
+    client = redis.Redis.from_url(redis_url)
+    for queue in ("queue", "queue:general"):
+        client.zadd(f"{site_prefix}:{queue}", {customer.conversation_id: five_minutes_ago})
+    client.hset(f"{site_prefix}:conv:{customer.conversation_id}",
+                mapping={"queued_at": five_minutes_ago, "waiting_since": five_minutes_ago})
+    client.close()
+    claimed_by(ann, customer)
+
+    ann.conversation.get_by_role("button", name="Transfer").click()
+    dialog = ann.page.get_by_role("dialog", name="Transfer chat")
+    dialog.get_by_role("radio", name=re.compile(r"^general")).check()
+    dialog.get_by_role("button", name="Transfer").click()
+    expect(ann.page.get_by_text("Chat moved to the front of the general queue.")).to_be_visible()
+
+    card = sue.queue_item("Transferred by ann")
+    expect(card).to_have_count(1)
+    # The customer's wait since they first asked, not a new one from the transfer.
+    expect(card.locator(".wait")).to_have_text(re.compile(r"^Waiting 5:\d\d$"))
+    screenshot(sue.page, "console-queue-transferred")
 
 
 def test_closing_asks_for_confirmation_and_the_customer_is_asked_for_a_rating(ann, customers):

@@ -13,6 +13,7 @@ import uuid
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
+import redis
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.browser.conftest import (
@@ -260,9 +261,9 @@ def test_waiting_customers_see_their_place_and_can_add_details(customer_context,
     queue_for_a_person(page)
 
     expect(page.locator(".header__status")).to_have_text("Waiting for a person")
+    # ann is online with free chats: picked up within the minute.
     expect(page.locator(".queue__wait")).to_have_text(
-        re.compile(r"^(Estimated wait: about \d+ minutes?\.?|We can't estimate the wait yet\.) "
-                   r"Keep this page open, or come back later: you keep your place\.$"))
+        "Estimated wait: less than a minute. Keep this page open, or come back later: you keep your place.")
     expect(page.get_by_role("button", name="Talk to a person")).to_be_hidden()
     expect(page.locator(".queue__no-agents")).to_be_hidden()
     conversation_id = stored_conversation(page)["conversationId"]
@@ -363,6 +364,67 @@ def test_after_a_reload_the_request_is_still_shown_and_an_answer_is_there_when_t
     expect(bubbles(page, "agent").filter(has_text="Your card was posted on Monday.")).to_be_visible()
     expect(page.locator(".request-status__text")).to_have_text("We've answered your request: see our reply above.")
     assert errors == [] and more_errors == []
+
+
+def test_behind_customers_waiting_ten_minutes_the_wait_is_a_range_from_ten_minutes(
+        customer_context, site, agent, background_loop, address, redis_url, site_prefix):
+    quick = background_loop.run(Client.customer(address))  # earlier, one customer served at once: thin data
+    background_loop.run(quick.send("talk_to_person", id="talk"))
+    background_loop.run(quick.acknowledged("talk"))
+    agent.claim(quick.conversation_id)
+    agent.close_chat(quick.conversation_id)
+    waiting = [background_loop.run(Client.customer(address)) for _ in range(3)]
+    client = redis.Redis.from_url(redis_url)
+    for minutes, customer in zip((10, 8, 6), waiting):
+        background_loop.run(customer.send("talk_to_person", id="talk"))
+        background_loop.run(customer.acknowledged("talk"))
+        queued_at = int(time.time() * 1000) - minutes * 60_000
+        for queue in ("queue", "queue:general"):
+            client.zadd(f"{site_prefix}:{queue}", {customer.conversation_id: queued_at})
+        client.hset(f"{site_prefix}:conv:{customer.conversation_id}", mapping={"queued_at": queued_at, "waiting_since": queued_at})
+    client.close()
+
+    page, errors = open_demo(customer_context, site)
+    open_chat(page)
+    page.get_by_role("button", name="Talk to a person").click()
+    expect(page.locator(".queue__position")).to_have_text("You're number 4 in the queue")
+    wait = page.locator(".queue__wait")
+    expect(wait).to_have_text(re.compile(r"^Estimated wait: \d+–\d+ minutes\. Keep this page open"))
+    low, high = map(int, re.findall(r"\d+", wait.inner_text())[:2])
+    assert 10 <= low < high, "never less than the first in line has waited"
+    screenshot(page, "widget-queued-range")
+    for customer in waiting:
+        background_loop.run(customer.close())
+    assert errors == []
+
+
+def test_with_nobody_of_the_customers_team_online_no_wait_is_shown_under_the_notice(
+        customer_context, site, background_loop, address):
+    ann = Agent(background_loop, address, "ann")  # earlier, a customer was served at once: the queue has a history
+    quick = background_loop.run(Client.customer(address))
+    background_loop.run(quick.send("talk_to_person", id="talk"))
+    background_loop.run(quick.acknowledged("talk"))
+    ann.claim(quick.conversation_id)
+    ann.leave()
+    background_loop.run(quick.close())
+    wait_until_no_agent_is_online(background_loop, address)
+
+    page, errors = open_demo(customer_context, site)
+    open_chat(page)
+    queue_for_a_person(page)
+    expect(notices(page, "no_agents")).to_be_visible()
+    cody = Agent(background_loop, address, "cody")  # online, but only for the cards team
+    try:
+        cody.expect("queue")
+        page.reload()  # the status a customer gets now, whatever came before
+        expect(page.locator(".queue__position")).to_have_text("You're number 1 in the queue")
+        expect(notices(page, "no_agents")).to_be_visible()
+        expect(page.locator(".queue__no-agents")).to_be_visible()
+        expect(page.locator(".queue__wait")).to_be_hidden()
+        assert "minute" not in page.locator(".queue").inner_text()
+    finally:
+        cody.leave()
+    assert errors == []
 
 
 def test_an_agent_joins_chats_and_closes_and_the_customer_rates(customer_context, site, agent, background_loop, address):

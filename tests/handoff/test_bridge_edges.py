@@ -156,7 +156,8 @@ def test_outside_business_hours_the_customer_is_told_at_once_and_offered_a_callb
             assert notice["data"]["data"]["offer"] == ["callback", "message"]
             status = await customer.expect("status", state="queued")
             assert status["data"]["agents_available"] is False
-            assert status["data"]["wait"] == "No one from our team is available right now."
+            assert status["data"]["wait_basis"] == "closed" and status["data"]["wait_minutes"] is None
+            assert status["data"]["wait"].startswith("We're closed right now.")
             await customer.close()
 
         asyncio.run(scenario())

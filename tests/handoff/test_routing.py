@@ -1,10 +1,10 @@
-"""Routing rules without I/O: skill groups, opening hours, wait estimates."""
+"""Routing rules without I/O: skill groups, opening hours (wait estimates: test_estimate.py)."""
 
 from datetime import datetime, timezone
 
 import pytest
 
-from handoff.routing import BusinessHours, WaitEstimate, group_for, visible_to, wait_estimate
+from handoff.routing import BusinessHours, group_for, visible_to
 
 
 def test_groups_come_from_the_topic_then_the_reason_then_the_default():
@@ -15,16 +15,6 @@ def test_groups_come_from_the_topic_then_the_reason_then_the_default():
     assert group_for(None, "requested", groups) == "general"
     assert group_for(None, None, {}) == "general"
     assert visible_to("cards", ["cards"]) and visible_to("cards", ["all"]) and not visible_to("cards", ["loans"])
-
-
-def test_wait_estimates_are_honest():
-    assert wait_estimate(1, [60_000], 0) == WaitEstimate(None, "no_agents")
-    assert wait_estimate(1, [], 0).text == "No one from our team is available right now."
-    assert wait_estimate(2, [], 1) == WaitEstimate(None, "no_history")
-    assert wait_estimate(2, [], 1).text.startswith("We don't have enough")
-    assert wait_estimate(2, [120_000, 60_000, 180_000], 1) == WaitEstimate(4, "recent_waits")
-    assert wait_estimate(2, [120_000, 60_000, 180_000], 1).text == "about 4 minutes"
-    assert wait_estimate(1, [30_000], 2).text == "about 1 minute"
 
 
 def test_business_hours_in_the_configured_time_zone():

@@ -8,7 +8,7 @@ from typing import Any, Awaitable, Callable
 import pytest
 
 from handoff.exceptions import ConversationNotFound
-from handoff.machine import AgentClaimed, Conversation, CustomerAskedForPerson, State, apply
+from handoff.machine import AgentClaimed, Conversation, CustomerAskedForPerson, State, Transferred, apply
 from handoff.store import Routing, Store
 from tests.conftest import fresh_prefix
 
@@ -154,5 +154,40 @@ def test_what_was_stored_in_answer_to_a_message_is_found_by_its_id(redis_url):
             ("bot", "It takes 5 days.", {"buttons": []}), ("bot", "Did that help?", {})]
         await store.append("c1", "system", f"bot-down:{other}", "Sorry", {"notice": "bot_unavailable"})
         assert [m["data"].get("notice") for m in await store.answers_to("c1", other)] == [None, "bot_unavailable"]
+
+    run(redis_url, scenario)
+
+
+def test_group_queues_times_and_handling_change_with_the_conversation(redis_url):
+    async def scenario(store: Store) -> None:
+        async def step(conversation_id: str, event: Any, queue: str, by: str = "") -> Conversation:
+            before = await store.load(conversation_id)
+            stored = await store.commit(before, apply(before, event)[0], queue=queue, transferred_by=by)
+            assert stored is not None
+            return stored
+
+        for name, group in (("a", "general"), ("b", "cards"), ("c", "general")):
+            await store.create(name, "t")
+            await step(name, CustomerAskedForPerson(group), "add")
+        assert await store.redis.zrange(f"{store.prefix}:queue:general", 0, -1) == [b"a", b"c"]
+        waiting = await store.load_waiting("c")
+        assert (waiting.position, waiting.waiting, waiting.agents) == (2, {"general": 2}, {})  # nobody online
+
+        first = (await store.times("a"))["waiting_since"]
+        await step("a", AgentClaimed("ann"), "remove")
+        assert await store.redis.zrange(f"{store.prefix}:queue:general", 0, -1) == [b"c"]
+        await asyncio.sleep(0.01)
+        await step("a", Transferred("ann", to_group="cards"), "front", by="ann")
+        assert await store.redis.zrange(f"{store.prefix}:queue:cards", 0, -1) == [b"a", b"b"]
+        times = await store.times("a")
+        assert times["waiting_since"] == first and times["queued_at"] > first, "a transfer keeps the wait so far"
+        assert (await store.redis.hget(f"{store.prefix}:conv:a", "transferred_by")) == b"ann"
+        handled = [int(value) for value in await store.redis.lrange(f"{store.prefix}:handling", 0, -1)]
+        assert len(handled) == 1 and handled[0] >= 10, "the agent's part ended: its handling time is kept"
+        assert int(await store.ready_since("ann") or 0) >= int(times["queued_at"]), "ann is free for the next one"
+
+        await store.record_claim("cards", "x", 1_000, 5_000)
+        await store.record_claim("cards", "y", 1_000 + 31 * 60_000, 7_000)  # the first is out of the window now
+        assert await store.redis.zrange(f"{store.prefix}:claims:cards", 0, -1) == [b"y:1861000:7000"]
 
     run(redis_url, scenario)

@@ -527,7 +527,9 @@ class QueuePanel {
       h("div", { class: "chips" },
         this.fresh.has(id) ? h("span", { class: "chip chip-new" }, "New") : null,
         h("span", { class: `chip reason reason-${item.reason || "unknown"}` }, reasonLabel(item.reason)),
-        h("span", { class: "chip chip-group", title: "Skill group" }, h("span", { class: "visually-hidden" }, "Group: "), item.group)),
+        h("span", { class: "chip chip-group", title: "Skill group" }, h("span", { class: "visually-hidden" }, "Group: "), item.group),
+        // Sent back to the queue by a colleague: who, so the next agent knows whom to ask.
+        item.transferred_by ? h("span", { class: "chip chip-transferred" }, `Transferred by ${item.transferred_by}`) : null),
       item.summary ? h("p", { class: "queue-summary" }, item.summary) : null,
       details.description || details.contact
         ? h("dl", { class: "queue-details" },

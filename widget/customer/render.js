@@ -586,16 +586,22 @@ export class ChatView {
     this.talkButton.hidden = Boolean(state) && state !== "bot";
   }
 
-  /** The bridge's estimate in the widget's language (its `wait` text is English). */
+  /**
+   * The bridge's estimate in the widget's language (its `wait` text is English): "about 6 minutes
+   * (at most 9)", or a range while the bridge has little data ("5–10 minutes"). Without a number
+   * (nobody available, closed) there is nothing to say here: the no-agents notice says it.
+   */
   waitText(status) {
     const { strings, options } = this;
-    if (status.wait_basis === "recent_waits" && Number.isFinite(status.wait_minutes)) {
-      const duration = new Intl.NumberFormat(options.language, { style: "unit", unit: "minute", unitDisplay: "long" })
-        .format(status.wait_minutes);
-      return `${fill(strings.queueWaitAbout, { duration })} ${strings.queueHint}`;
-    }
-    if (status.wait_basis === "no_history") return `${strings.queueNoEstimate} ${strings.queueHint}`;
-    return strings.queueHint;
+    const range = Array.isArray(status.wait_range) ? status.wait_range : null;
+    if (!range || !Number.isFinite(status.wait_minutes)) return strings.queueHint;
+    const [low, high] = range;
+    const minutes = new Intl.NumberFormat(options.language, { style: "unit", unit: "minute", unitDisplay: "long" });
+    let text;
+    if (high <= 1) text = strings.queueWaitUnderMinute;
+    else if (status.wait_basis === "thin_data") text = fill(strings.queueWaitRange, { range: minutes.formatRange(Math.max(1, low), high) });
+    else text = fill(strings.queueWaitAbout, { duration: minutes.format(status.wait_minutes), most: minutes.format(high) });
+    return `${text} ${strings.queueHint}`;
   }
 
   renderPanel() {

@@ -1,0 +1,217 @@
+"""How long a waiting customer will wait, from what the queue actually does (sans I/O).
+
+A customer at place ``p`` of their skill group is served once ``p`` chat slots
+of the agents who take that group have come free (minus the slots free right
+now), and an agent has picked them up (as fast as the group's recent pickups,
+measured from when the agent could have taken the customer). Slots come free at ``slots / mean
+handling time`` (the agents online now and their ``max_chats``, with recent
+handling times), blended with the rate at which the group's conversations
+really left the queue over the last half hour (claims). The time to the
+``p``-th free slot is spread like a Gamma(p) variable, so the estimate is a
+range: its upper end is meant to hold for about nine customers in ten (as
+measured by bench/waits.py), and it is wider while there are few observations.
+
+Two rules keep it honest: with nobody online who takes the group, or outside
+opening hours, there is no number at all; and nobody is promised less than
+the longest wait of those already ahead of them (the head of the line waited
+that long and is still not served).
+
+:func:`snapshot` turns what the store reads from Redis into a
+:class:`QueueSnapshot`; the bridge and the benchmark (bench/waits.py) both
+call it and :func:`estimate`, so the benchmark measures this very code.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from handoff.routing import ALL_GROUPS
+
+__all__ = ["AgentLoad", "Basis", "Estimate", "QueueSnapshot", "Tuning", "WINDOW_SECONDS", "estimate", "snapshot",
+           "status_fields"]
+
+# Claims older than this say little about the queue now.
+WINDOW_SECONDS = 30 * 60
+
+
+class Basis(str, enum.Enum):
+    """Why the estimate is what it is (sent to the widget as ``wait_basis``)."""
+
+    QUEUE = "queue"  # recent claims and handling times: a point and an upper end
+    THIN = "thin_data"  # few observations yet: a wide range
+    NO_AGENTS = "no_agents"  # nobody online takes this group: no number
+    CLOSED = "closed"  # outside opening hours: no number
+
+
+@dataclass(frozen=True)
+class AgentLoad:
+    """An agent online who takes the customer's group."""
+
+    max_chats: int
+    serving: int
+    # Customers waiting in all the groups this agent takes (the customer's group shares the agent with them).
+    waiting_visible: int
+
+
+@dataclass(frozen=True)
+class QueueSnapshot:
+    """Everything the estimate is made from, for one waiting customer."""
+
+    position: int  # in the customer's own skill group, 1 = next
+    waiting_in_group: int
+    waited_seconds: float  # this customer, so far
+    longest_ahead_seconds: float  # the wait so far of the first in the group (0 when that is this customer)
+    # Pickup delays (s) of the group's claims within the window: from when the claiming agent could have
+    # taken the customer (the customer waiting, and the agent's last claim or end of a chat) to the claim.
+    claim_pickups: Tuple[float, ...]
+    handling_seconds: Tuple[float, ...]  # recent handling times, claim to close, hand back or transfer
+    agents: Tuple[AgentLoad, ...]
+    is_open: bool = True
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """The estimator's constants, chosen on the benchmark's development scenarios (bench/waits.py)."""
+
+    prior_handling_seconds: float = 300.0  # before handling times are known
+    prior_weight: float = 5.0  # handling times worth as much as this many observations
+    prior_pickup_seconds: float = 30.0  # an agent with a free slot picks a customer up this fast
+    pickup_quantile: float = 0.5  # of recent pickup delays
+    claims_weight: float = 0.5  # how far the observed claim rate pulls the capacity rate (at many claims)
+    claims_half: float = 10.0  # claims at which that pull is half its full weight
+    pickup_spread: float = 0.8  # coefficient of variation of the pickup delay
+    upper_z: float = 1.0  # the upper end: this many log-standard deviations above the median
+    lower_z: float = 1.0
+    thin_below: int = 8  # fewer handling times or claims than this: thin data
+
+
+@dataclass(frozen=True)
+class Estimate:
+    basis: Basis
+    seconds: Optional[float] = None  # the point estimate (median)
+    low_seconds: Optional[float] = None
+    high_seconds: Optional[float] = None
+
+    @property
+    def minutes(self) -> Optional[int]:
+        return None if self.seconds is None else max(1, round(self.seconds / 60))
+
+    @property
+    def range_minutes(self) -> Optional[Tuple[int, int]]:
+        """The range in whole minutes, rounded outwards (rounding never narrows the promise)."""
+        if self.low_seconds is None or self.high_seconds is None:
+            return None
+        return math.floor(self.low_seconds / 60), max(1, math.ceil(self.high_seconds / 60))
+
+    @property
+    def text(self) -> str:
+        """In English; the widget says it in its own language from the numbers."""
+        if self.basis is Basis.CLOSED:
+            return "We're closed right now. Leave a message or ask for a callback and we'll get back to you."
+        if self.basis is Basis.NO_AGENTS or self.range_minutes is None:
+            return "No one from our team is available right now. Leave a message or ask for a callback."
+        low, high = self.range_minutes
+        if high <= 1:
+            return "less than a minute"
+        if self.basis is Basis.THIN:
+            return f"{max(low, 1)}-{high} minutes"
+        return f"about {self.minutes} minute{'s' if self.minutes != 1 else ''}, at most {high}"
+
+
+def _quantile(values: Sequence[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
+
+
+def estimate(state: QueueSnapshot, tuning: Tuning = Tuning()) -> Estimate:
+    """The wait still ahead of this customer."""
+    if not state.is_open:
+        return Estimate(Basis.CLOSED)
+    if not state.agents:
+        return Estimate(Basis.NO_AGENTS)
+    # Agents who take several groups share their slots by how many wait in each.
+    shares = [min(1.0, state.waiting_in_group / max(1, agent.waiting_visible)) for agent in state.agents]
+    free = sum(share * max(0, agent.max_chats - agent.serving) for share, agent in zip(shares, state.agents))
+    slots = sum(share * agent.max_chats for share, agent in zip(shares, state.agents))
+    handled = state.handling_seconds
+    prior = tuning.prior_weight
+    mean_handling = (sum(handled) + prior * tuning.prior_handling_seconds) / (len(handled) + prior)
+    rate = slots / mean_handling  # slots coming free per second once all are busy
+    claims = len(state.claim_pickups)
+    if claims:
+        pull = tuning.claims_weight * claims / (claims + tuning.claims_half)
+        rate = math.exp((1 - pull) * math.log(rate) + pull * math.log(claims / WINDOW_SECONDS))
+    pickup = tuning.prior_pickup_seconds
+    if state.claim_pickups:
+        seen = _quantile(state.claim_pickups, tuning.pickup_quantile)
+        pickup = (claims * seen + tuning.prior_weight * pickup) / (claims + tuning.prior_weight)
+
+    needed = max(0.0, state.position - free)  # slots that must come free first
+    mean = pickup + needed / rate
+    # The Gamma spread of the needed slots, the pickup's, and the rate's own uncertainty (fewer data, wider).
+    observations = min(len(handled), claims) if claims else len(handled)
+    rate_doubt = 1 / math.sqrt(observations + 1)
+    variance = needed / rate**2 + (tuning.pickup_spread * pickup) ** 2 + (rate_doubt * needed / rate) ** 2
+    sigma = math.sqrt(math.log(1 + variance / mean**2))
+    median = mean / math.sqrt(1 + variance / mean**2)
+    low, high = median * math.exp(-tuning.lower_z * sigma), median * math.exp(tuning.upper_z * sigma)
+
+    floor = max(0.0, state.longest_ahead_seconds - state.waited_seconds)  # never less than those ahead waited
+    if floor > median:
+        low, high, median = max(low, floor), high * floor / median, floor
+    thin = min(len(handled), claims) < tuning.thin_below
+    return Estimate(Basis.THIN if thin else Basis.QUEUE, median, low, high)
+
+
+def snapshot(
+    now_ms: float,
+    group: str,
+    position: Optional[int],
+    head_queued_ms: Optional[float],
+    waiting_since_ms: float,
+    waiting: Mapping[str, int],
+    claims: Sequence[Tuple[float, float]],
+    handling_ms: Sequence[float],
+    agents: Mapping[str, Tuple[Sequence[str], int, int]],
+    is_open: bool,
+) -> QueueSnapshot:
+    """The snapshot from what Redis holds.
+
+    ``position``: in the group's queue (None: not in it, e.g. claimed meanwhile);
+    ``head_queued_ms``: when the first of the group was queued; ``waiting``:
+    customers waiting by group, ``"all"`` for every group; ``claims``: (claimed
+    at ms, pickup delay ms) of the group's claims; ``agents``: online agent -> (groups,
+    max_chats, serving).
+    """
+    place = position or 1
+    in_group = max(waiting.get(group, 0), place)
+    loads: List[AgentLoad] = []
+    for groups, max_chats, serving in agents.values():
+        if ALL_GROUPS not in groups and group not in groups:
+            continue
+        visible = waiting.get(ALL_GROUPS, 0) if ALL_GROUPS in groups else sum(waiting.get(name, 0) for name in groups)
+        loads.append(AgentLoad(max_chats, serving, max(visible, in_group)))
+    longest_ahead = (now_ms - head_queued_ms) / 1000 if place > 1 and head_queued_ms is not None else 0.0
+    recent = [pickup / 1000 for claimed_at, pickup in claims if now_ms - claimed_at <= WINDOW_SECONDS * 1000]
+    return QueueSnapshot(
+        position=place, waiting_in_group=in_group, waited_seconds=max(0.0, (now_ms - waiting_since_ms) / 1000),
+        longest_ahead_seconds=max(0.0, longest_ahead), claim_pickups=tuple(recent),
+        handling_seconds=tuple(value / 1000 for value in handling_ms), agents=tuple(loads), is_open=is_open,
+    )
+
+
+def status_fields(found: Estimate, position: int) -> Dict[str, Any]:
+    """What a queued customer's status says about the wait (docs/bridge-protocol.md)."""
+    spoken = found.range_minutes
+    return {
+        "position": position,
+        "wait": found.text,
+        "wait_minutes": found.minutes,
+        "wait_range": list(spoken) if spoken else None,
+        "wait_basis": found.basis.value,
+        "agents_available": found.basis not in (Basis.NO_AGENTS, Basis.CLOSED),
+        "offer": ["callback", "message"],
+    }

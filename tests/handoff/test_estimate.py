@@ -1,0 +1,90 @@
+"""The wait estimator's rules, without I/O (handoff/estimate.py)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from handoff.estimate import (
+    WINDOW_SECONDS, AgentLoad, Basis, Estimate, QueueSnapshot, estimate, snapshot, status_fields,
+)
+
+MINUTE = 60.0
+# A steady queue: 30 claims in the window (each picked up within 20-40 s) and 30 handling times of 5 minutes.
+STEADY = QueueSnapshot(
+    position=1, waiting_in_group=1, waited_seconds=0, longest_ahead_seconds=0,
+    claim_pickups=tuple(20.0 + index for index in range(30)), handling_seconds=(300.0,) * 30,
+    agents=(AgentLoad(max_chats=3, serving=3, waiting_visible=1),) * 2,
+)
+
+
+def test_no_number_with_nobody_to_serve_or_outside_opening_hours():
+    nobody = estimate(replace(STEADY, agents=()))
+    closed = estimate(replace(STEADY, is_open=False))
+    assert (nobody.basis, nobody.seconds, nobody.range_minutes) == (Basis.NO_AGENTS, None, None)
+    assert closed.basis is Basis.CLOSED and closed.minutes is None
+    assert "No one from our team is available" in nobody.text and "closed" in closed.text
+    assert status_fields(nobody, 3) == {
+        "position": 3, "wait": nobody.text, "wait_minutes": None, "wait_range": None, "wait_basis": "no_agents",
+        "agents_available": False, "offer": ["callback", "message"],
+    }
+
+
+def test_a_free_slot_means_a_short_wait_and_a_full_team_a_longer_one():
+    free = estimate(replace(STEADY, agents=(AgentLoad(3, 1, 1),)))
+    assert free.seconds is not None and free.seconds < MINUTE and free.text == "less than a minute"
+    full = estimate(replace(STEADY, position=4))
+    # 6 slots of 5 minutes free one every 50 s or so: the 4th in about 3-4 minutes.
+    assert full.seconds is not None and 2 * MINUTE < full.seconds < 6 * MINUTE
+    assert full.basis is Basis.QUEUE and full.text.startswith(f"about {full.minutes} minutes, at most ")
+
+
+def test_further_back_or_fewer_agents_is_never_sooner():
+    waits = [estimate(replace(STEADY, position=place)).seconds for place in range(1, 12)]
+    assert waits == sorted(waits)
+    one_agent = estimate(replace(STEADY, position=5, agents=STEADY.agents[:1])).seconds
+    assert one_agent is not None and one_agent > (estimate(replace(STEADY, position=5)).seconds or 0)
+
+
+def test_nobody_is_promised_less_than_those_ahead_have_waited():
+    state = replace(STEADY, position=7, waiting_in_group=7, longest_ahead_seconds=14 * MINUTE)
+    told = estimate(state)
+    assert told.range_minutes is not None and told.range_minutes[0] >= 14 and told.minutes is not None
+    assert told.minutes >= 14 and told.high_seconds is not None and told.high_seconds > 14 * MINUTE
+    # A customer who has waited 10 of those minutes themselves has at least 4 to go.
+    later = estimate(replace(state, waited_seconds=10 * MINUTE))
+    assert later.low_seconds is not None and later.low_seconds >= 4 * MINUTE
+
+
+def test_thin_data_is_said_as_a_wider_range():
+    thin = estimate(replace(STEADY, position=4, claim_pickups=(30.0,), handling_seconds=(280.0, 320.0)))
+    steady = estimate(replace(STEADY, position=4))
+    assert thin.basis is Basis.THIN and thin.range_minutes is not None and steady.range_minutes is not None
+    assert thin.text == f"{max(1, thin.range_minutes[0])}-{thin.range_minutes[1]} minutes"
+    width = (thin.high_seconds or 0) / (thin.low_seconds or 1)
+    assert width > (steady.high_seconds or 0) / (steady.low_seconds or 1)
+
+
+def test_the_range_in_minutes_is_rounded_outwards():
+    told = Estimate(Basis.QUEUE, seconds=330, low_seconds=250, high_seconds=430)
+    assert told.range_minutes == (4, 8) and told.minutes == 6
+
+
+def test_agents_of_several_groups_share_their_slots_with_the_other_waiting_customers():
+    alone = estimate(replace(STEADY, position=3, agents=(AgentLoad(3, 3, 3),), waiting_in_group=3))
+    shared = estimate(replace(STEADY, position=3, agents=(AgentLoad(3, 3, 9),), waiting_in_group=3))
+    assert (shared.seconds or 0) > (alone.seconds or 0)
+
+
+def test_the_snapshot_counts_the_agents_who_take_the_group_and_the_claims_of_the_window():
+    now = 10_000_000.0
+    state = snapshot(
+        now, "cards", position=2, head_queued_ms=now - 5 * 60_000, waiting_since_ms=now - 60_000,
+        waiting={"cards": 2, "general": 4, "all": 6},
+        claims=[(now - (WINDOW_SECONDS + 1) * 1000, 9_000.0), (now - 1000, 20_000.0)], handling_ms=[240_000],
+        agents={"ann": (["all"], 3, 1), "cara": (["cards"], 1, 0), "gus": (["general"], 2, 0)}, is_open=True,
+    )
+    assert state.agents == (AgentLoad(3, 1, 6), AgentLoad(1, 0, 2))  # gus does not take cards
+    assert state.claim_pickups == (20.0,) and state.handling_seconds == (240.0,)
+    assert (state.position, state.waited_seconds, state.longest_ahead_seconds) == (2, 60.0, 300.0)
+    first = snapshot(now, "cards", None, None, now, {}, [], [], {}, is_open=True)
+    assert (first.position, first.longest_ahead_seconds, first.agents) == (1, 0.0, ())

@@ -1,0 +1,172 @@
+"""Honest waits end to end: a real bridge process, real Redis and Rasa, real websockets.
+
+Each test has a bridge of its own (its own key prefix), so queue places and
+the queue's history are exactly what the test made them. Long waits are made
+by moving the queued times back in Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any, Dict, Iterator, List, Tuple
+
+import pytest
+from redis.asyncio import Redis
+
+from tests.handoff.clients import Client
+from tests.servers import add_agent, delete_prefixed_keys, running_bridge
+
+
+@pytest.fixture
+def own_bridge(redis_url: str, rasa_url: str) -> Iterator[Tuple[str, str]]:
+    """A bridge of its own: ann and bob take every group, cara only cards (one chat at a time)."""
+    prefix = f"hbwait{uuid.uuid4().hex[:6]}"
+    for agent in ("ann", "bob"):
+        add_agent(redis_url, prefix, agent)
+    add_agent(redis_url, prefix, "cara", "--groups", "cards", "--max-chats", "1")
+    with running_bridge(redis_url, rasa_url, f"bridge-{prefix}", prefix) as address:
+        yield address, prefix
+    delete_prefixed_keys(redis_url, prefix)
+
+
+async def queue_up(address: str) -> Tuple[Client, Dict[str, Any]]:
+    """A customer who pressed "talk to a person" (general group), and the status they were sent."""
+    customer = await Client.customer(address)
+    await customer.send("talk_to_person", id="talk")
+    status = await customer.expect("status", state="queued")
+    await customer.acknowledged("talk")
+    return customer, status["data"]
+
+
+async def backdate(redis: Redis, prefix: str, conversation_id: str, minutes: float, group: str = "general") -> None:
+    """As if the customer had been queued ``minutes`` ago (the queues' scores and the conversation's times)."""
+    queued_at = int(time.time() * 1000 - minutes * 60_000)
+    await redis.zadd(f"{prefix}:queue", {conversation_id: queued_at})
+    await redis.zadd(f"{prefix}:queue:{group}", {conversation_id: queued_at})
+    await redis.hset(f"{prefix}:conv:{conversation_id}", mapping={"queued_at": queued_at, "waiting_since": queued_at})
+
+
+async def served_at_once(address: str, agent: Client) -> None:
+    """Earlier, a customer was claimed at once and the chat closed (the queue's only history)."""
+    customer, _ = await queue_up(address)
+    await agent.send("claim", {"conversation_id": customer.conversation_id}, id="quick-claim")
+    await agent.acknowledged("quick-claim")
+    await agent.send("close", {"conversation_id": customer.conversation_id}, id="quick-close")
+    await agent.acknowledged("quick-close")
+    await customer.close()
+
+
+async def resumed(address: str, customer: Client) -> Tuple[Dict[str, Any], List[str]]:
+    """The status a fresh connection of the same customer is sent (as after a reload), and the
+    notices of the whole transcript it replays."""
+    again = await Client.customer(address, conversation_id=customer.conversation_id, token=customer.token)
+    status = await again.expect("status")
+    await again.close()
+    return status["data"], [m["data"]["data"].get("notice", "") for m in again.messages("system")]
+
+
+def test_the_seventh_customer_behind_six_long_waits_is_not_told_a_minute(own_bridge, redis_url):
+    address, prefix = own_bridge
+
+    async def scenario() -> None:
+        redis = Redis.from_url(redis_url)
+        ann = await Client.agent(address, "ann")
+        await ann.expect("queue")
+        await served_at_once(address, ann)
+        waiting = [(await queue_up(address))[0] for _ in range(6)]
+        for minutes, customer in zip((14, 12, 10, 8, 6, 4), waiting):
+            await backdate(redis, prefix, customer.conversation_id, minutes)
+
+        seventh, status = await queue_up(address)
+        assert status["position"] == 7
+        assert status["wait_minutes"] >= 14, status  # the first in line has waited 14 minutes
+        low, high = status["wait_range"]
+        assert low >= 14, status
+        assert high > low and status["agents_available"] is True
+        assert status["wait_basis"] == "thin_data" and f"{low}-{high} minutes" == status["wait"]
+
+        # The queue moves: the seventh is told their new place and a new estimate at once.
+        await ann.send("claim", {"conversation_id": waiting[0].conversation_id}, id="claim")
+        await ann.acknowledged("claim")
+        moved = await seventh.expect("status", state="queued", position=6)
+        assert moved["data"]["wait_range"][0] >= 12
+        for client in (ann, seventh, *waiting):
+            await client.close()
+        await redis.close()
+
+    asyncio.run(scenario())
+
+
+def test_with_nobody_of_the_customers_team_online_no_number_is_shown(own_bridge):
+    address, _ = own_bridge
+
+    async def scenario() -> None:
+        ann = await Client.agent(address, "ann")
+        await ann.expect("queue")
+        await served_at_once(address, ann)
+        await ann.close()
+        await asyncio.sleep(0.5)  # ann's goodbye reaches Redis
+
+        customer, status = await queue_up(address)
+        await customer.next_matching(lambda envelope: envelope["type"] == "message"
+                                     and envelope["data"]["data"].get("notice") == "no_agents", "no_agents", 10)
+        assert status["agents_available"] is False and status["wait_minutes"] is None
+        assert status["wait_basis"] == "no_agents" and status.get("wait_range") is None
+
+        cara = await Client.agent(address, "cara")  # online, but only for cards
+        await cara.expect("queue")
+        status, _ = await resumed(address, customer)
+        assert status["agents_available"] is False, status
+        assert status["wait_minutes"] is None and status["wait_range"] is None
+        assert "No one from our team is available" in status["wait"]
+
+        # A card customer queued now can be served by cara: they are told the wait, and no notice.
+        card = await Client.customer(address)
+        await card.say("the cash machine swallowed my card")
+        await card.expect("message", kind="bot")
+        await card.say("can I talk to someone please")
+        await card.expect("status", state="queued")
+        card_status, notices = await resumed(address, card)
+        assert card_status["agents_available"] is True and card_status["wait_range"] is not None
+        assert card_status["position"] == 1, "the place is in the customer's own skill group"
+        assert "no_agents" not in notices
+        for client in (cara, customer, card):
+            await client.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_transfer_keeps_the_customers_true_wait_and_says_who_transferred(own_bridge, redis_url):
+    address, prefix = own_bridge
+
+    async def scenario() -> None:
+        redis = Redis.from_url(redis_url)
+        first, _ = await queue_up(address)
+        await backdate(redis, prefix, first.conversation_id, 9)
+        customer, _ = await queue_up(address)
+        await backdate(redis, prefix, customer.conversation_id, 2)
+
+        ann = await Client.agent(address, "ann")
+        await ann.expect("queue")
+        await ann.send("claim", {"conversation_id": customer.conversation_id}, id="claim")
+        await ann.acknowledged("claim")
+        await customer.expect("status", state="agent")
+        customer.received.clear()  # statuses from before the claim
+        await ann.send("transfer", {"conversation_id": customer.conversation_id, "to_group": "general"}, id="t")
+        await ann.acknowledged("t")
+        status = await customer.expect("status", state="queued")
+        assert status["data"]["position"] == 1  # the front of the queue
+
+        bob = await Client.agent(address, "bob")
+        queue = (await bob.expect("queue"))["data"]["items"]
+        assert [item["conversation_id"] for item in queue] == [customer.conversation_id, first.conversation_id]
+        transferred, other = queue
+        assert 120 <= transferred["waiting_seconds"] < 300, transferred  # since first queued, not the place's score
+        assert transferred["transferred_by"] == "ann" and other["transferred_by"] is None
+        for client in (first, customer, ann, bob):
+            await client.close()
+        await redis.close()
+
+    asyncio.run(scenario())
