@@ -8,8 +8,8 @@ from typing import Any, Awaitable, Callable
 import numpy as np
 import pytest
 
-from bot.teach.errors import NotFound, Refused, TeachError, WorkerUnavailable
-from bot.teach.store import ItemState, TeachStore
+from teaching.errors import NotFound, Refused, TeachError, WorkerUnavailable
+from teaching.store import ItemState, TeachStore
 from tests.conftest import fresh_prefix
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence,
 
 from redis.asyncio import Redis
 
-from bot.teach.errors import NotFound, Refused, TeachError, WorkerUnavailable
+from teaching.errors import NotFound, Refused, TeachError, WorkerUnavailable
 
 # The bridge uses this store in an environment without numpy; only the worker's methods (embeddings) need it.
 if TYPE_CHECKING:
@@ -441,7 +441,7 @@ class TeachStore:
                 await self.redis.delete(self.key("contents", model_id))
 
     async def save_contents(self, model_id: str, contents: Dict[str, Any]) -> None:
-        """What the model was trained from (bot.teach.datafiles.contents), for the next report's changes."""
+        """What the model was trained from (teaching.worker.datafiles.contents), for the next report's changes."""
         await self.redis.set(self.key("contents", model_id), json.dumps(contents))
 
     async def contents(self, model_id: str) -> Optional[Dict[str, Any]]:
