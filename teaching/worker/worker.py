@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from teaching import commands
-from teaching.worker import datafiles
+from teaching.worker import datafiles, embeddings
 from teaching.errors import Busy, InvalidRequest, TeachError
 from teaching.worker.grouping import group
 from teaching.worker.inbox import decode_incoming
@@ -141,13 +141,13 @@ class Worker:
         if candidates:
             vectors = await asyncio.to_thread(_embed, [candidate["text"] for candidate in candidates])
             for candidate, vector in zip(candidates, vectors):
-                await self.store.upsert_item(candidate, vector)
+                await embeddings.add_item(self.store, candidate, vector)
         await self.store.acknowledge("incoming", *(entry_id for entry_id, _ in entries))
         if candidates:
             await self._regroup()
 
     async def _regroup(self) -> None:
-        items, vectors = await self.store.open_items(MAX_GROUPED_ITEMS)
+        items, vectors = await embeddings.open_items(self.store, MAX_GROUPED_ITEMS)
         groups = await asyncio.to_thread(group, items, vectors) if items else []
         await self.store.save_groups(groups, await self.store.open_count())
         await self.store.publish("inbox")
