@@ -34,6 +34,7 @@ from redis.asyncio import Redis
 
 from teaching.errors import NotFound, TeachError
 from teaching.store import DEFAULT_PREFIX, TeachStore, model_id_of
+from teaching.transcripts import DEFAULT_HANDOFF_PREFIX, RedisTranscripts, TranscriptReader
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,11 +70,11 @@ async def _inbox(store: TeachStore, args: argparse.Namespace) -> None:
 
 
 async def _show(store: TeachStore, args: argparse.Namespace) -> None:
-    from handoff.store import Store
-
     item = (await store.items([args.item]))[0]
     print(json.dumps({k: v for k, v in item.items() if k != "decision" or v}, indent=2))
-    review = await Store(store.redis, os.environ.get("HANDOFF_KEY_PREFIX", "hb")).review(item["conversation_id"])
+    transcripts: TranscriptReader = RedisTranscripts(
+        store.redis, os.environ.get("HANDOFF_KEY_PREFIX", DEFAULT_HANDOFF_PREFIX))
+    review = await transcripts.review(item["conversation_id"])
     if not review["messages"]:
         print("\n(the conversation did not go through the bridge, or has expired)")
     for message in review["messages"]:
