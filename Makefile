@@ -21,9 +21,9 @@ agent:          ## add or reset an account: make agent NAME=ann [GROUPS=cards,pa
 	  "$$BRIDGE_VENV/bin/python" -m handoff.auth add "$(NAME)" --groups "$(or $(GROUPS),all)" \
 	  --max-chats "$(or $(MAX_CHATS),3)" --roles "$(or $(ROLES),agent)"
 
-teach:          ## the content staff's commands: make teach ARGS="inbox" (python -m bot.teach --help)
+teach:          ## the content staff's commands: make teach ARGS="inbox" (python -m teaching --help)
 	scripts/bootstrap.sh && . scripts/env.sh && { [ -n "$${REDIS_URL:-}" ] || start_local_redis; } && \
-	  "$$VENV/bin/python" -m bot.teach $(or $(ARGS),--help)
+	  "$$VENV/bin/python" -m teaching $(or $(ARGS),--help)
 
 screenshots:    ## run the browser tests and keep their screenshots in docs/screenshots
 	scripts/bootstrap.sh --test && . scripts/env.sh && ensure_package redis-server redis-server && \

@@ -6,7 +6,7 @@
 Messages are real customer questions from BANKING77 (shared/datasets, benchmark
 use only: never copied into the project). Each draw picks 10 random intents and
 200 of their messages, embeds them with the bot's all-MiniLM-L6-v2 encoder and
-groups them with bot.teach.grouping at each distance threshold:
+groups them with teaching.worker.grouping at each distance threshold:
 
   balanced  20 messages from each of the 10 intents
   skewed    60/40/30/20/15/10/10/5/5/5 messages: a few hot topics, a long tail
@@ -18,7 +18,7 @@ intents that the same one of the bot's FAQ answers covers count as one
 (bench/banking77_topics.py: card_arrival and card_delivery_estimate are one
 label to content staff); the share of messages that sit in a 3+ group; the
 adjusted Rand index against the true intents. Then the time to group
-bot.teach.grouping.MAX_ITEMS messages.
+teaching.worker.grouping.MAX_ITEMS messages.
 The data set is read from ../shared/datasets beside the repository, or from
 DATASETS_DIR (as bench.nlu).
 """
@@ -37,7 +37,7 @@ import numpy as np
 
 from bench.nlu import datasets_dir
 from bot.nlu.sentence_encoder import load_encoder
-from bot.teach.grouping import DEFAULT_DISTANCE_THRESHOLD, MAX_ITEMS, group
+from teaching.worker.grouping import DEFAULT_DISTANCE_THRESHOLD, MAX_ITEMS, group
 
 __all__ = ["main", "measure"]
 

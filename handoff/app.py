@@ -28,9 +28,9 @@ from sanic.response import HTTPResponse
 from sanic.exceptions import BadRequest, SanicException, WebsocketClosed
 from websockets.exceptions import ConnectionClosed
 
-from bot.teach import commands as teach_commands
-from bot.teach.errors import InvalidRequest, TeachError
-from bot.teach.store import TeachStore
+from teaching import commands as teach_commands
+from teaching.errors import InvalidRequest, TeachError
+from teaching.store import TeachStore
 from handoff.auth import issue_token, verify_token
 from handoff.canned import load_canned_responses
 from handoff.exceptions import (
@@ -540,7 +540,7 @@ def _teach_request(envelope: Envelope) -> Dict[str, Any]:
 class ContentConnection(Connection):
     """The content staff's Teach view: inbox, labelling, training, models and audit trail.
 
-    Labelling and training go to the one teaching worker (bot.teach.worker)
+    Labelling and training go to the one teaching worker (teaching.worker.worker)
     through Redis and are acknowledged when it has carried them out; deploy and
     rollback are Redis operations any bridge process can do. Whatever changes,
     the worker or the store says so on one channel, and each open view is

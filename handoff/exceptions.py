@@ -12,7 +12,7 @@
     │   ├── InvalidToken         missing, forged or expired token
     │   └── Forbidden            a valid account without the role this needs
     ├── TeachingFailed           the teaching loop refused a content editor's
-    │                            request (``code`` from bot.teach.errors)
+    │                            request (``code`` from teaching.errors)
     └── StateError               the conversation cannot do that now
         ├── ConversationNotFound
         ├── InvalidTransition    e.g. an agent message to a bot conversation
@@ -123,6 +123,6 @@ class AlreadyClaimed(StateError):
 
 
 class TeachingFailed(HandoffError):
-    """Carries a bot.teach error (its own ``code``) to the content editor's socket."""
+    """Carries a teaching error (its own ``code``) to the content editor's socket."""
 
     code = "teach_error"

@@ -43,7 +43,7 @@ class Settings:
     canned_responses: str = str(DEFAULT_PATH)
     # Rasa servers pull the deployed model from /api/models/current with this token; empty: off.
     model_server_token: str = ""
-    # Where the teaching loop (bot.teach) keeps its state in the same Redis.
+    # Where the teaching loop (teaching/) keeps its state in the same Redis.
     teach_key_prefix: str = "teach"
 
     @classmethod

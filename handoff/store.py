@@ -7,7 +7,8 @@ Keys (``prefix`` defaults to ``hb``):
                              handoff, kept across transfers), claimed_at; transferred_by (who sent it
                              back to the queue); "request" (handoff.requests), "awaiting_reply"
                              (handoff.experience)
-    {p}:log:{id}     stream  the transcript; each entry's stream id is the server message id
+    {p}:log:{id}     stream  the transcript; each entry's stream id is the server message id (also read,
+                             without the bridge, by teaching.transcripts for the content staff's CLI)
     {p}:idem:{id}    hash    client idempotency key -> stream id (a retried send is stored once);
                              "routed:{stream id}" -> "done", or "lease:{until, ms}:{owner}" while a
                              process routes it; "leave:{client id}" -> the request left (handoff.requests)
@@ -59,6 +60,7 @@ from handoff.estimate import WINDOW_SECONDS
 from handoff.exceptions import AgentAtLimit, ConversationNotFound, InvalidTransition
 from handoff.machine import Conversation, State
 from handoff.routing import ALL_GROUPS
+from teaching.transcripts import review_of
 
 __all__ = ["Appended", "Routing", "Store", "StoredMessage", "Waiting"]
 
@@ -420,13 +422,7 @@ class Store:
     async def review(self, conversation_id: str) -> Dict[str, Any]:
         """A conversation as content staff see it from their inbox: every message,
         and what agents answered (the starting point for a new FAQ answer)."""
-        messages = await self.messages_after(conversation_id, None)
-        return {
-            "conversation_id": conversation_id,
-            "messages": [{"kind": m["kind"], "text": m["text"], "ts": m["ts"], "data": m["data"]} for m in messages],
-            "answers": [{"text": m["text"], "agent": str(m["data"].get("agent", "")), "ts": m["ts"]}
-                        for m in messages if m["kind"] == "agent"],
-        }
+        return review_of(conversation_id, await self.messages_after(conversation_id, None))
 
     @staticmethod
     def announced(payload: Dict[str, Any]) -> Optional[Tuple[Optional[str], StoredMessage]]:

@@ -54,7 +54,7 @@ load_handoff_secret
 load_model_server_token
 # A model trained here from changed data becomes the deployed one; a model the
 # content staff deployed or rolled back to stays deployed across restarts.
-"$VENV/bin/python" -m bot.teach --as make-run publish "$MODELS_DIR" | sed 's/^/==> model: /'
+"$VENV/bin/python" -m teaching --as make-run publish "$MODELS_DIR" | sed 's/^/==> model: /'
 
 echo "==> starting the action server on $ACTION_INTERFACE port $ACTION_PORT"
 # rasa_sdk takes its address from SANIC_HOST (every interface without it); only Rasa calls it.
@@ -76,7 +76,7 @@ echo "==> starting the Rasa server on port $RASA_PORT"
 pids+=($!)
 
 echo "==> starting the teaching worker (inbox, labels, training)"
-"$VENV/bin/python" -m bot.teach worker >"$RUN_DIR/logs/teach.log" 2>&1 &
+"$VENV/bin/python" -m teaching worker >"$RUN_DIR/logs/teach.log" 2>&1 &
 pids+=($!)
 
 wait_for "action server" "${pids[0]}" "$RUN_DIR/logs/actions.log" curl -fsS "http://127.0.0.1:$ACTION_PORT/health"
@@ -112,7 +112,7 @@ The support assistant is running:
   REST channel            http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook
   Action server           http://127.0.0.1:$ACTION_PORT/webhook
   Redis                   $REDIS_HOST:$REDIS_PORT db $REDIS_DB (tracker and lock store)
-  Deployed model          $("$VENV/bin/python" -m bot.teach models | sed -n 's/^\* \([^ ]*\).*/\1/p')   (served to Rasa from /api/models/current)
+  Deployed model          $("$VENV/bin/python" -m teaching models | sed -n 's/^\* \([^ ]*\).*/\1/p')   (served to Rasa from /api/models/current)
   Logs                    $RUN_DIR/logs/
 
 Try it:

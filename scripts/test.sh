@@ -15,12 +15,12 @@ echo "==> rasa data validate"
 "$VENV/bin/rasa" data validate --quiet
 
 echo "==> mypy (type checks): the bot's environment, then the bridge's on its own Python"
-"$VENV/bin/mypy" bot actions bench
-"$BRIDGE_VENV/bin/mypy" handoff
+"$VENV/bin/mypy" bot teaching actions bench
+"$BRIDGE_VENV/bin/mypy" handoff  # and the teaching contract it imports (teaching/, not teaching/worker/)
 
 echo "==> the bridge's unit tests (state machine, store, routing, dashboard) on its own runtime"
 "$BRIDGE_VENV/bin/python" -m pytest -q tests/handoff/test_machine.py tests/handoff/test_store.py \
-  tests/handoff/test_routing.py tests/handoff/test_dashboard.py
+  tests/handoff/test_routing.py tests/handoff/test_dashboard.py tests/handoff/test_transcripts.py
 
 echo "==> action unit tests"
 "$VENV/bin/python" -m pytest -q tests/actions

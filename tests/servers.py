@@ -264,7 +264,7 @@ class ModelServer(NamedTuple):
 def publish_model(redis_url: str, teach_prefix: str, model_path: Path) -> None:
     """Registers and deploys a model file, as make run does."""
     subprocess.run(
-        [str(VENV_BIN / "python"), "-m", "bot.teach", "--as", "tests", "publish", str(model_path)],
+        [str(VENV_BIN / "python"), "-m", "teaching", "--as", "tests", "publish", str(model_path)],
         cwd=ROOT, env={**base_env(), "REDIS_URL": redis_url, "TEACH_KEY_PREFIX": teach_prefix},
         check=True, capture_output=True,
     )
@@ -384,10 +384,10 @@ def copy_project(destination: Path) -> Path:
 @contextmanager
 def running_worker(redis_url: str, teach_prefix: str, project: Path, action_server_url: str,
                    name: str = "worker") -> Iterator[Path]:
-    """The teaching worker (python -m bot.teach worker) over a copy of the project; yields its log."""
+    """The teaching worker (python -m teaching worker) over a copy of the project; yields its log."""
     env = {**base_env(), "REDIS_URL": redis_url, "TEACH_KEY_PREFIX": teach_prefix,
            "ACTION_SERVER_URL": action_server_url}
-    worker, log = start(name, [str(VENV_BIN / "python"), "-m", "bot.teach", "worker", "--project", str(project),
+    worker, log = start(name, [str(VENV_BIN / "python"), "-m", "teaching", "worker", "--project", str(project),
                                "--models", str(project / "models")], env)
     try:
         deadline = time.monotonic() + 120

@@ -109,7 +109,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         return source_fingerprint(sentence_encoder, sys.modules[__name__])
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        # The teach worker shows this line as a training stage (bot/teach/training.py).
+        # The teach worker shows this line as a training stage (teaching/worker/training.py).
         logger.info("Embedding %d training examples.", len(_texts_of(training_data.training_examples)))
         self.process(training_data.training_examples)
         return training_data

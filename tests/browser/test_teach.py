@@ -85,7 +85,7 @@ class Stack:
         async def run() -> Any:
             from redis.asyncio import Redis
 
-            from bot.teach.store import TeachStore
+            from teaching.store import TeachStore
 
             redis = Redis.from_url(self.redis_url)
             try:

@@ -89,9 +89,9 @@ from hypothesis.stateful import (
 from sanic.request import json_loads as sanic_json_loads
 from websockets.exceptions import ConnectionClosed
 
-from bot.teach import commands as teach_commands
-from bot.teach.errors import InvalidRequest
-from bot.teach.store import model_id_of
+from teaching import commands as teach_commands
+from teaching.errors import InvalidRequest
+from teaching.store import model_id_of
 from tests.drills.clients import message_order
 from tests.drills.report import DrillReport, DrillResult
 from tests.handoff.clients import Client, login

@@ -1,4 +1,5 @@
-"""The bridge's own environment (.venv-bridge): a supported runtime, and no machine learning in it."""
+"""The bridge's own environment (.venv-bridge): a supported runtime, and no machine learning in it,
+neither in the bridge nor in the teaching contract it imports (teaching/ without teaching/worker/)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import subprocess
 
 from tests.servers import ROOT, bridge_command, bridge_env
 
-# Imports every module of the bridge, as its processes do, then reports what that loaded.
+# Imports every module of the bridge, as its processes do, and every module of the teaching
+# contract (teaching/ but its worker/ subpackage, which runs in the bot's environment), then
+# reports what that loaded.
 IMPORT_THE_WHOLE_BRIDGE = """
 import importlib, json, pkgutil, sys
-import handoff
+import handoff, teaching
 modules = [info.name for info in pkgutil.walk_packages(handoff.__path__, "handoff.")]
+modules += [info.name for info in pkgutil.iter_modules(teaching.__path__, "teaching.") if not info.ispkg]
 for name in modules:
     importlib.import_module(name)
 import sanic, websockets, redis, aiohttp
@@ -34,9 +38,13 @@ def imported_bridge() -> dict:
     return json.loads(done.stdout)
 
 
-def test_importing_the_whole_bridge_loads_no_machine_learning():
+def test_importing_the_whole_bridge_and_the_teaching_contract_loads_no_machine_learning():
     report = imported_bridge()
     assert {"handoff.app", "handoff.service", "handoff.__main__", "handoff.auth"} <= set(report["modules"])
+    assert {"teaching.store", "teaching.commands", "teaching.errors", "teaching.transcripts",
+            "teaching.__main__"} <= set(report["modules"])
+    assert "teaching.worker" not in report["modules"]
+    assert "bot" not in report["loaded"], "the bridge needs nothing of the Rasa components' package"
     assert MACHINE_LEARNING.isdisjoint(report["loaded"]), MACHINE_LEARNING & set(report["loaded"])
 
 

@@ -14,7 +14,7 @@ from typing import Any, List
 import requests
 from redis.asyncio import Redis
 
-from bot.teach.store import TeachStore
+from teaching.store import TeachStore
 from tests.servers import RASA_API_TOKEN
 
 __all__ = ["TeachStack"]

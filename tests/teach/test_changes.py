@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.teach.changes import changes_since
+from teaching.worker.changes import changes_since
 
 LIVE = {"examples": {"greet": ["hi", "hello"], "faq/fees": ["what fees"]},
         "responses": {"utter_greet": "Hi!", "utter_faq/fees": "No fees."}}

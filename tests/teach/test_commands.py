@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.teach.commands import MAX_ITEMS, check
-from bot.teach.errors import InvalidRequest
+from teaching.commands import MAX_ITEMS, check
+from teaching.errors import InvalidRequest
 
 
 def test_fields_are_typed_stripped_and_optional_ones_may_be_left_out():

@@ -12,8 +12,8 @@ from typing import Dict, List, Tuple
 
 import pytest
 
-from bot.teach import datafiles
-from bot.teach.datafiles import DataError
+from teaching.worker import datafiles
+from teaching.worker.datafiles import DataError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -342,7 +342,7 @@ def test_create_faq_in_a_new_category(project: Path) -> None:
     only_changed(before, after, nlu, responses)
     assert after[nlu].decode() == (
         'version: "3.1"\n'
-        "# Questions about investing, added by content staff in the teach console (bot/teach).\n"
+        "# Questions about investing, added by content staff in the teach console (teaching/).\n"
         "nlu:\n"
         "- intent: faq/crypto\n"
         "  examples: |\n"
@@ -351,7 +351,7 @@ def test_create_faq_in_a_new_category(project: Path) -> None:
     )
     assert after[responses].decode() == (
         'version: "3.1"\n'
-        "# Answers to the questions about investing, added by content staff in the teach console (bot/teach).\n"
+        "# Answers to the questions about investing, added by content staff in the teach console (teaching/).\n"
         "responses:\n"
         "  utter_faq/crypto:\n"
         '  - text: "We don\'t offer \\"crypto\\".\\nAsk {bank_name} at {support_email} \\\\ C:\\\\users '
@@ -420,13 +420,13 @@ def test_create_intent(project: Path) -> None:
     )
     assert after["data/nlu/taught.yml"].decode() == (
         'version: "3.1"\n'
-        "# Intents that content staff added in the teach console (bot/teach); their answers are in domain.yml, "
+        "# Intents that content staff added in the teach console (teaching/); their answers are in domain.yml, "
         "their rules in data/rules/taught.yml.\n"
         "nlu:\n- intent: weather\n  examples: |\n    - what's the weather\n    - is it raining\n"
     )
     assert after["data/rules/taught.yml"].decode() == (
         'version: "3.1"\n'
-        "# Rules for the intents that content staff added in the teach console (bot/teach): "
+        "# Rules for the intents that content staff added in the teach console (teaching/): "
         "each intent is answered with its response.\n"
         "rules:\n- rule: answer weather\n  steps:\n  - intent: weather\n  - action: utter_weather\n"
     )

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from bot.nlu.sentence_encoder import load_encoder
-from bot.teach.grouping import DEFAULT_DISTANCE_THRESHOLD, ITEM_FIELDS, MAX_ITEMS, group
+from teaching.worker.grouping import DEFAULT_DISTANCE_THRESHOLD, ITEM_FIELDS, MAX_ITEMS, group
 
 MESSAGES: Dict[str, List[str]] = {
     "lost_card": [

@@ -21,7 +21,7 @@ import requests
 from rasa.utils.endpoints import EndpointConfig
 from redis.asyncio import Redis
 
-from bot.teach.inbox import InboxEventBroker, decode_incoming
+from teaching.worker.inbox import InboxEventBroker, decode_incoming
 from tests.servers import (
     RASA_API_TOKEN, ROOT, VENV_BIN, base_env, free_port, start, stop, wait_until_up,
 )
@@ -130,7 +130,7 @@ def endpoint(redis_url: str, prefix: str, **extra: Any) -> EndpointConfig:
     host, port = host_port.rsplit(":", 1)
     settings: Dict[str, Any] = {"port": port, "db": "0", "password": "", "key_prefix": prefix,
                                 "low_confidence": 0.6, **extra}
-    return EndpointConfig(url=host, type="bot.teach.inbox.InboxEventBroker", **settings)
+    return EndpointConfig(url=host, type="teaching.worker.inbox.InboxEventBroker", **settings)
 
 
 def entries(redis_url: str, prefix: str) -> List[Dict[str, Any]]:
@@ -330,7 +330,7 @@ def closed_port() -> int:
 
 def test_a_redis_outage_is_logged_and_never_raised(caplog):
     chat = Conversation("outage")
-    caplog.set_level(logging.WARNING, logger="bot.teach.inbox")
+    caplog.set_level(logging.WARNING, logger="teaching.worker.inbox")
 
     async def main() -> InboxEventBroker:
         broker = await InboxEventBroker.from_endpoint_config(
@@ -352,7 +352,7 @@ def test_a_redis_outage_is_logged_and_never_raised(caplog):
 
 def test_a_failed_write_is_logged_once_per_outage(caplog):
     chat = Conversation("flaky")
-    caplog.set_level(logging.DEBUG, logger="bot.teach.inbox")
+    caplog.set_level(logging.DEBUG, logger="teaching.worker.inbox")
 
     async def main() -> int:
         # Redis was up at start-up and then went away: no start-up warning, so the first failure warns.
@@ -469,7 +469,7 @@ tracker_store:
   key_prefix: ${TEACH_KEY_PREFIX}
   record_exp: 3600
 event_broker:
-  type: bot.teach.inbox.InboxEventBroker
+  type: teaching.worker.inbox.InboxEventBroker
   url: ${REDIS_HOST}
   port: ${REDIS_PORT}
   db: ${REDIS_DB}

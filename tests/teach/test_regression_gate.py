@@ -51,9 +51,9 @@ def plan(project: Path, live_model: Path) -> Tuple[Dict[str, List[str]], str, st
 
 
 async def cli(stack: TeachStack, *args: str) -> "subprocess.CompletedProcess[str]":
-    """``python -m bot.teach ARGS`` against the stack's teaching state."""
+    """``python -m teaching ARGS`` against the stack's teaching state."""
     env = {**base_env(), "REDIS_URL": stack.redis_url, "TEACH_KEY_PREFIX": stack.prefix}
-    return await asyncio.to_thread(subprocess.run, [str(VENV_BIN / "python"), "-m", "bot.teach", *args],
+    return await asyncio.to_thread(subprocess.run, [str(VENV_BIN / "python"), "-m", "teaching", *args],
                                    env=env, capture_output=True, text=True, timeout=120)
 
 

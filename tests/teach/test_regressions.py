@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.teach.regressions import ALPHA, MIN_DROP, one_sided_sign_test, regressed, topic_changes
+from teaching.worker.regressions import ALPHA, MIN_DROP, one_sided_sign_test, regressed, topic_changes
 
 
 @pytest.mark.parametrize("worse, better, expected", [

@@ -8,8 +8,9 @@ from typing import Any, Awaitable, Callable
 import numpy as np
 import pytest
 
-from bot.teach.errors import NotFound, Refused, TeachError, WorkerUnavailable
-from bot.teach.store import ItemState, TeachStore
+from teaching.errors import NotFound, Refused, TeachError, WorkerUnavailable
+from teaching.store import ItemState, TeachStore
+from teaching.worker.embeddings import add_item, open_items
 from tests.conftest import fresh_prefix
 
 
@@ -35,12 +36,12 @@ def vector(seed: int) -> np.ndarray:
 
 def test_items_merge_repeat_sightings_and_close_with_an_audit_entry(redis_url):
     async def scenario(store: TeachStore) -> None:
-        await store.upsert_item(candidate("m1", "where is my card", ["low_confidence"]), vector(1))
-        await store.upsert_item(candidate("m1", "where is my card", ["handoff"], handoff_reason="requested"),
-                                vector(1))
-        await store.upsert_item(candidate("m2", "asdf", ["not_understood"], time=2000.0), vector(2))
+        await add_item(store, candidate("m1", "where is my card", ["low_confidence"]), vector(1))
+        await add_item(store, candidate("m1", "where is my card", ["handoff"], handoff_reason="requested"),
+                       vector(1))
+        await add_item(store, candidate("m2", "asdf", ["not_understood"], time=2000.0), vector(2))
 
-        items, vectors = await store.open_items(10)
+        items, vectors = await open_items(store, 10)
         assert [item["id"] for item in items] == ["m2", "m1"]  # newest first
         assert items[1]["reasons"] == ["handoff", "low_confidence"]
         assert items[1]["handoff_reason"] == "requested"
@@ -61,7 +62,7 @@ def test_items_merge_repeat_sightings_and_close_with_an_audit_entry(redis_url):
         await store.undo_label(label_id, "dora", {"removed": 1})
         [item] = await store.items(["m1"])
         assert (item["state"], item["decision"], item["by"]) == ("open", None, None)
-        assert [i["id"] for i in (await store.open_items(10))[0]] == ["m2", "m1"]
+        assert [i["id"] for i in (await open_items(store, 10))[0]] == ["m2", "m1"]
         label = await store.label(label_id)
         assert (label["state"], label["by"], label["undone_by"], label["added"]) == (
             "undone", "carla", "dora", ["where is my card"])

@@ -14,8 +14,8 @@ from typing import Any, Dict, List, Tuple
 import pytest
 import yaml
 
-from bot.teach.evaluation import _per_intent, _verdict, compare
-from bot.teach.training import TrainedModel, TrainingError, train_model
+from teaching.worker.evaluation import _per_intent, _verdict, compare
+from teaching.worker.training import TrainedModel, TrainingError, train_model
 from tests.servers import ROOT, copy_project
 
 HARMLESS_EXAMPLE = "my replacement card still hasn't come in the post"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.teach import datafiles
-from bot.teach.datafiles import DataError
-from bot.teach.undo import undo_label
+from teaching.worker import datafiles
+from teaching.worker.datafiles import DataError
+from teaching.worker.undo import undo_label
 from tests.teach.test_datafiles import project, snapshot  # noqa: F401 - the fixture
 
 MESSAGES = ["do you sell pet insurance", "can I insure my dog with you"]

@@ -148,7 +148,7 @@ export const AUDIT_ACTIONS = {
   rollback: "Rolled back",
 };
 
-// The teaching loop's error codes (bot/teach/errors.py), in words for content editors.
+// The teaching loop's error codes (teaching/errors.py), in words for content editors.
 export const TEACH_ERROR_TEXT = {
   invalid_request: "That can't be done",
   not_found: "Not found",

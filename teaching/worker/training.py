@@ -48,7 +48,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Sequence, TextIO, Type, Union
 
-from bot.teach.errors import TrainingError
+from teaching.errors import TrainingError
 
 if TYPE_CHECKING:
     from rasa.shared.data import TrainingType

@@ -4,14 +4,14 @@ One definition for both edges: the bridge's ``/ws/content`` checks a request
 before it goes anywhere, and the worker checks each command it reads from
 Redis again (the CLI writes commands directly). The meaning (does the intent
 exist, is the text safe for Rasa's format) is checked where the data is, in
-:mod:`bot.teach.datafiles`.
+:mod:`teaching.worker.datafiles`.
 """
 
 from __future__ import annotations
 
 from typing import Any, Dict, Tuple
 
-from bot.teach.errors import InvalidRequest
+from teaching.errors import InvalidRequest
 
 __all__ = ["MAX_ITEMS", "REQUESTS", "WORKER_COMMANDS", "check"]
 

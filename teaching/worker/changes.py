@@ -3,7 +3,7 @@ that says *why* the numbers moved.
 
 Two sources, one shape. The labels made or undone since the live model was
 trained (with who) come from the label records. The examples and answers come
-from what each model was trained from (:func:`bot.teach.datafiles.contents`,
+from what each model was trained from (:func:`teaching.worker.datafiles.contents`,
 kept with every model the worker trains), so edits a developer made by hand
 count too; a live model registered from outside (``make run``, ``publish``)
 has no such record, and then the examples and topics are added up from the

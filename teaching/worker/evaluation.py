@@ -14,7 +14,7 @@ candidate model is checked on what the project already knows to be right:
 The verdict follows the teaching spec: *worse* when accuracy drops by more
 than ``max_accuracy_drop``, macro-F1 by more than 0.01, the corpus fails, or
 any one intent or FAQ topic regressed beyond the noise of its own held-out
-questions (:mod:`bot.teach.regressions`), however well the rest did.
+questions (:mod:`teaching.worker.regressions`), however well the rest did.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from urllib.parse import urlparse
 
 from bot.evaluation import NluModel, label_scores, load_examples, macro_f1, predicted_label, score
 from bot.stuck.corpus import MAX_FALSE_HANDOFF_RATE, MIN_RECALL, CorpusReport, load_corpus, play, summarise
-from bot.teach.regressions import TopicChange, regressed, topic_changes
-from bot.teach.store import model_id_of
-from bot.teach.training import quiet_structlog
+from teaching.worker.regressions import TopicChange, regressed, topic_changes
+from teaching.store import model_id_of
+from teaching.worker.training import quiet_structlog
 
 __all__ = ["MAX_MACRO_F1_DROP", "compare", "play_corpus"]
 

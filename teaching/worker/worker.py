@@ -22,11 +22,12 @@ import uuid
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
-from bot.teach import commands, datafiles
-from bot.teach.errors import Busy, InvalidRequest, TeachError
-from bot.teach.grouping import group
-from bot.teach.inbox import decode_incoming
-from bot.teach.store import ItemState, LabelState, TeachStore, model_id_of
+from teaching import commands
+from teaching.worker import datafiles, embeddings
+from teaching.errors import Busy, InvalidRequest, TeachError
+from teaching.worker.grouping import group
+from teaching.worker.inbox import decode_incoming
+from teaching.store import ItemState, LabelState, TeachStore, model_id_of
 
 __all__ = ["Worker"]
 
@@ -140,13 +141,13 @@ class Worker:
         if candidates:
             vectors = await asyncio.to_thread(_embed, [candidate["text"] for candidate in candidates])
             for candidate, vector in zip(candidates, vectors):
-                await self.store.upsert_item(candidate, vector)
+                await embeddings.add_item(self.store, candidate, vector)
         await self.store.acknowledge("incoming", *(entry_id for entry_id, _ in entries))
         if candidates:
             await self._regroup()
 
     async def _regroup(self) -> None:
-        items, vectors = await self.store.open_items(MAX_GROUPED_ITEMS)
+        items, vectors = await embeddings.open_items(self.store, MAX_GROUPED_ITEMS)
         groups = await asyncio.to_thread(group, items, vectors) if items else []
         await self.store.save_groups(groups, await self.store.open_count())
         await self.store.publish("inbox")
@@ -254,7 +255,7 @@ class Worker:
 
     async def _undo_label(self, data: Dict[str, Any], who: str) -> Dict[str, Any]:
         """Takes the label's lines out of data/ and puts its messages back in the inbox."""
-        from bot.teach.undo import undo_label
+        from teaching.worker.undo import undo_label
 
         label = await self.store.label(data["label_id"])
         if label["state"] != LabelState.ACTIVE:
@@ -331,7 +332,7 @@ class Worker:
 
     def _train_now(self, progress: Callable[[str, float], None]) -> Tuple[Path, Dict[str, Any]]:
         """The trained model, and what it was trained from (:func:`datafiles.contents` of the snapshot)."""
-        from bot.teach.training import train_model
+        from teaching.worker.training import train_model
 
         taught: List[Dict[str, Any]] = []
         result = train_model(self.project, self.models_dir, progress,
@@ -341,15 +342,15 @@ class Worker:
         return result.path, taught[0]
 
     async def _changes(self, live: Optional[str], contents: Dict[str, Any]) -> Dict[str, Any]:
-        """The report's list of what changed since the live model (bot.teach.changes)."""
-        from bot.teach.changes import changes_since
+        """The report's list of what changed since the live model (teaching.worker.changes)."""
+        from teaching.worker.changes import changes_since
 
         created = (await self.store.model(live))["created"] if live else 0.0
         live_contents = await self.store.contents(live) if live else None
         return changes_since(live, created, live_contents, contents, await self.store.labels(since=created))
 
     async def _evaluate(self, candidate: Path, current: Optional[str]) -> Dict[str, Any]:
-        from bot.teach.evaluation import compare
+        from teaching.worker.evaluation import compare
 
         with tempfile.TemporaryDirectory(prefix="teach-current-") as directory:
             current_path: Optional[Path] = None

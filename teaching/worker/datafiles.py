@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
-from bot.teach.errors import DataError
+from teaching.errors import DataError
 
 __all__ = [
     "AddResult",
@@ -893,11 +893,11 @@ def _is_known(project: _Project, intent: str) -> bool:
 
 
 _TAUGHT_NLU_COMMENT = (
-    "Intents that content staff added in the teach console (bot/teach); "
+    "Intents that content staff added in the teach console (teaching/); "
     "their answers are in domain.yml, their rules in data/rules/taught.yml."
 )
 _TAUGHT_RULES_COMMENT = (
-    "Rules for the intents that content staff added in the teach console (bot/teach): "
+    "Rules for the intents that content staff added in the teach console (teaching/): "
     "each intent is answered with its response."
 )
 
@@ -924,9 +924,9 @@ def create_faq(root: Path, key: str, category: str, answer: str, texts: Sequence
     title = category.replace("_", " ")
     changes = {
         nlu_rel: _append_intent_block(nlu_text, nlu_rel, f"Questions about {title}, added by content staff "
-                                      "in the teach console (bot/teach).", name, new),
+                                      "in the teach console (teaching/).", name, new),
         responses_rel: _append_response(responses_text, responses_rel, f"Answers to the questions about {title}, "
-                                        "added by content staff in the teach console (bot/teach).",
+                                        "added by content staff in the teach console (teaching/).",
                                         f"utter_{name}", stored_answer, default_list_indent=2),
     }
     expected = _Expected(examples={nlu_rel: [(name, e) for e in new]},

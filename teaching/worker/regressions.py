@@ -13,7 +13,7 @@ exact binomial tail. A topic **regressed** when that chance is at most
 ``ALPHA`` *and* its accuracy fell by at least ``MIN_DROP`` (so a large topic
 cannot be blocked by a statistically clear but tiny drop).
 
-Pure functions over predicted labels; :mod:`bot.teach.evaluation` calls them.
+Pure functions over predicted labels; :mod:`teaching.worker.evaluation` calls them.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ queued records).
 endpoints.yml::
 
     event_broker:
-      type: bot.teach.inbox.InboxEventBroker
+      type: teaching.worker.inbox.InboxEventBroker
       url: ${REDIS_HOST}          # or a redis:// URL
       port: ${REDIS_PORT}
       db: ${REDIS_DB}
@@ -46,7 +46,7 @@ from redis.asyncio import Redis
 
 from bot.evaluation import FALLBACK_INTENT, predicted_label
 from bot.redis_endpoint import as_float, as_int, redis_client
-from bot.teach.store import DEFAULT_PREFIX, TeachStore
+from teaching.store import DEFAULT_PREFIX, TeachStore
 
 __all__ = [
     "HANDOFF",

@@ -14,20 +14,15 @@ import json
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from redis.asyncio import Redis
 
-from bot.teach.errors import NotFound, Refused, TeachError, WorkerUnavailable
+from teaching.errors import NotFound, Refused, TeachError, WorkerUnavailable
 
-# The bridge uses this store in an environment without numpy; only the worker's methods (embeddings) need it.
-if TYPE_CHECKING:
-    import numpy as np
-
-__all__ = ["DEFAULT_PREFIX", "EMBEDDING_DIMENSION", "ItemState", "LabelState", "TeachStore", "model_id_of"]
+__all__ = ["DEFAULT_PREFIX", "ItemState", "LabelState", "TeachStore", "model_id_of"]
 
 DEFAULT_PREFIX = "teach"
-EMBEDDING_DIMENSION = 384
 INCOMING_MAX = 10_000
 AUDIT_MAX = 100_000
 RESULT_TTL_SECONDS = 600
@@ -169,10 +164,12 @@ class TeachStore:
 
     # ---- inbox items (written by the worker) ----------------------------------
 
-    async def upsert_item(self, candidate: Dict[str, Any], embedding: np.ndarray) -> None:
-        """Stores a new inbox item, or adds the reasons of a repeat sighting of one."""
-        import numpy as np
+    async def upsert_item(self, candidate: Dict[str, Any], embedding: bytes) -> None:
+        """Stores a new inbox item, or adds the reasons of a repeat sighting of one.
 
+        ``embedding`` is kept as the worker encoded it (teaching.worker.embeddings):
+        the store, which the bridge imports, knows nothing of vectors.
+        """
         key = self.key("item", candidate["message_id"])
         existing = await self.redis.hmget(key, "reasons", "handoff_reason")
         if existing[0] is not None:
@@ -192,26 +189,18 @@ class TeachStore:
             "time": str(float(candidate["time"])),
             "handoff_reason": candidate.get("handoff_reason") or "",
             "state": ItemState.OPEN,
-            "embedding": np.asarray(embedding, dtype=np.float32).tobytes(),
+            "embedding": embedding,
         }
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping=fields)
             pipe.zadd(self.key("open"), {candidate["message_id"]: float(candidate["time"])})
             await pipe.execute()
 
-    async def open_items(self, limit: int) -> Tuple[List[Dict[str, Any]], np.ndarray]:
-        """The newest ``limit`` open items with their embeddings (rows in the same order)."""
-        import numpy as np
-
+    async def open_items(self, limit: int) -> List[Tuple[Dict[str, Any], bytes]]:
+        """The newest ``limit`` open items, each with its embedding as stored by :meth:`upsert_item`."""
         ids = [_text(i) for i in await self.redis.zrevrange(self.key("open"), 0, limit - 1)]
-        items, vectors = [], []
-        for item_id, raw in zip(ids, await self._raw_items(ids)):
-            if not raw or b"embedding" not in raw:
-                continue
-            vectors.append(np.frombuffer(raw[b"embedding"], dtype=np.float32))
-            items.append(self._item(raw))
-        matrix = np.vstack(vectors) if vectors else np.zeros((0, EMBEDDING_DIMENSION), dtype=np.float32)
-        return items, matrix
+        return [(self._item(raw), bytes(raw[b"embedding"]))
+                for raw in await self._raw_items(ids) if raw and b"embedding" in raw]
 
     async def open_count(self) -> int:
         return int(await self.redis.zcard(self.key("open")))
@@ -441,7 +430,7 @@ class TeachStore:
                 await self.redis.delete(self.key("contents", model_id))
 
     async def save_contents(self, model_id: str, contents: Dict[str, Any]) -> None:
-        """What the model was trained from (bot.teach.datafiles.contents), for the next report's changes."""
+        """What the model was trained from (teaching.worker.datafiles.contents), for the next report's changes."""
         await self.redis.set(self.key("contents", model_id), json.dumps(contents))
 
     async def contents(self, model_id: str) -> Optional[Dict[str, Any]]:

@@ -7,7 +7,7 @@ lines (found by their exact text in that intent's blocks) and, when the label
 created the topic and nothing else uses it any more (no examples left, no
 other label adding to it), the topic's definition too; a file left with
 nothing but its header (one the teaching loop created) is deleted. Like labelling, the edit is
-text-only and read back with Rasa's readers (:func:`bot.teach.datafiles._commit`):
+text-only and read back with Rasa's readers (:func:`teaching.worker.datafiles._commit`):
 anything unexpected restores the files and raises :class:`DataError`.
 """
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from bot.teach.datafiles import (
+from teaching.worker.datafiles import (
     _INTENT_ITEM, DOMAIN, RETRIEVAL_INTENT, TAUGHT_RULES, DataError, _commit, _Expected, _files, _indent,
     _is_blank, _Lines, _Project, _read_text, _section, _unquote,
 )

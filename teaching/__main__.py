@@ -1,16 +1,16 @@
 """The content staff's operations from a terminal, and the teaching worker.
 
-    python -m bot.teach inbox                      groups of messages the bot did not handle well
-    python -m bot.teach show ITEM                  one message, its conversation and agents' answers
-    python -m bot.teach label ITEM... --intent faq/card_arrival   (or --group GROUP)
-    python -m bot.teach new-faq ITEM... --key KEY --category cards --answer TEXT
-    python -m bot.teach new-intent ITEM... --name NAME --answer TEXT
-    python -m bot.teach out-of-scope ITEM...       python -m bot.teach skip ITEM...
-    python -m bot.teach labels | undo LABEL        recent labels; undo one (its lines leave data/)
-    python -m bot.teach train [--deploy]           validate, train, evaluate (and deploy unless worse)
-    python -m bot.teach models | deploy MODEL [--override] | rollback | audit
-    python -m bot.teach publish PATH               register a model trained outside the worker
-    python -m bot.teach worker                     run the worker (make run starts one)
+    python -m teaching inbox                      groups of messages the bot did not handle well
+    python -m teaching show ITEM                  one message, its conversation and agents' answers
+    python -m teaching label ITEM... --intent faq/card_arrival   (or --group GROUP)
+    python -m teaching new-faq ITEM... --key KEY --category cards --answer TEXT
+    python -m teaching new-intent ITEM... --name NAME --answer TEXT
+    python -m teaching out-of-scope ITEM...       python -m teaching skip ITEM...
+    python -m teaching labels | undo LABEL        recent labels; undo one (its lines leave data/)
+    python -m teaching train [--deploy]           validate, train, evaluate (and deploy unless worse)
+    python -m teaching models | deploy MODEL [--override] | rollback | audit
+    python -m teaching publish PATH               register a model trained outside the worker
+    python -m teaching worker                     run the worker (make run starts one)
 
 Every command works on the Redis in REDIS_URL (keys under TEACH_KEY_PREFIX) and
 is audited under --as (default: $USER). Labelling and training are carried out
@@ -32,10 +32,11 @@ from typing import Any, Dict, List, Optional
 
 from redis.asyncio import Redis
 
-from bot.teach.errors import NotFound, TeachError
-from bot.teach.store import DEFAULT_PREFIX, TeachStore, model_id_of
+from teaching.errors import NotFound, TeachError
+from teaching.store import DEFAULT_PREFIX, TeachStore, model_id_of
+from teaching.transcripts import DEFAULT_HANDOFF_PREFIX, RedisTranscripts, TranscriptReader
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _when(timestamp: Optional[float]) -> str:
@@ -47,7 +48,7 @@ async def _item_ids(store: TeachStore, args: argparse.Namespace) -> List[str]:
     if args.group:
         groups = {g["id"]: g for g in (await store.groups())["groups"]}
         if args.group not in groups:
-            raise NotFound(f"no inbox group {args.group} (python -m bot.teach inbox lists them)")
+            raise NotFound(f"no inbox group {args.group} (python -m teaching inbox lists them)")
         ids += [item["id"] for item in groups[args.group]["items"]]
     if not ids:
         raise TeachError("name at least one item, or --group")
@@ -69,11 +70,11 @@ async def _inbox(store: TeachStore, args: argparse.Namespace) -> None:
 
 
 async def _show(store: TeachStore, args: argparse.Namespace) -> None:
-    from handoff.store import Store
-
     item = (await store.items([args.item]))[0]
     print(json.dumps({k: v for k, v in item.items() if k != "decision" or v}, indent=2))
-    review = await Store(store.redis, os.environ.get("HANDOFF_KEY_PREFIX", "hb")).review(item["conversation_id"])
+    transcripts: TranscriptReader = RedisTranscripts(
+        store.redis, os.environ.get("HANDOFF_KEY_PREFIX", DEFAULT_HANDOFF_PREFIX))
+    review = await transcripts.review(item["conversation_id"])
     if not review["messages"]:
         print("\n(the conversation did not go through the bridge, or has expired)")
     for message in review["messages"]:
@@ -216,7 +217,7 @@ async def _publish(store: TeachStore, args: argparse.Namespace) -> None:
 
 
 async def _worker(store: TeachStore, args: argparse.Namespace) -> None:
-    from bot.teach.worker import Worker
+    from teaching.worker.worker import Worker
 
     # Training is background work: on a shared machine the Rasa servers and the
     # bridge answering customers come first.
@@ -239,7 +240,7 @@ async def _worker(store: TeachStore, args: argparse.Namespace) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    main = argparse.ArgumentParser(prog="python -m bot.teach", description=__doc__,
+    main = argparse.ArgumentParser(prog="python -m teaching", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     main.add_argument("--as", dest="who", default=os.environ.get("USER") or "cli", help="your name, for the audit trail")
     commands = main.add_subparsers(dest="command", required=True)

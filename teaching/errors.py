@@ -4,7 +4,7 @@
     ├── InvalidRequest         a field is missing, of the wrong type or too long
     ├── NotFound               no such inbox item, model or intent
     ├── DataError              a label cannot be written to the training data
-    │                          (bot.teach.datafiles: invalid text, conflict, ...)
+    │                          (teaching.worker.datafiles: invalid text, conflict, ...)
     ├── Busy                   a training job is already running
     ├── WorkerUnavailable      no teaching worker is running to carry it out
     ├── TrainingError          the data do not validate or training failed

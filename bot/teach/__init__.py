@@ -1,1 +1,0 @@
-"""The content staff's loop: inbox, labelling, training, evaluation, deployment."""
