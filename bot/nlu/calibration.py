@@ -42,6 +42,8 @@ __all__ = [
 
 _WORD = re.compile(r"[a-z]+")
 
+# The least confidence given: at 0 every label would tie and the best guess be lost.
+_LEAST_CONFIDENCE = 1e-6
 # A label the fold's model never saw scores this far below any real margin.
 _UNSEEN_MARGIN = -10.0
 
@@ -114,6 +116,7 @@ def with_top_confidence(probabilities: np.ndarray, confidence: np.ndarray) -> np
     A raised top shrinks the others to share what is left; a lowered one
     scales the whole row down alike (what is missing from 1 is "none of these").
     """
+    confidence = np.maximum(confidence, _LEAST_CONFIDENCE)
     top = probabilities.argmax(axis=1)
     rows = np.arange(len(top))
     best = probabilities[rows, top]
