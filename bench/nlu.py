@@ -9,7 +9,8 @@ Out-of-scope recall counts a question as caught when the bot says out_of_scope
 or falls back (nlu_fallback). The bot's real-wording halves report per-topic
 accuracy and the confusions left; the test half only when asked for
 (``--bot-halves dev test``), to report, never to tune. Gibberish
-(bench/gibberish.py) must fall back.
+(bench/gibberish.py) must fall back. CLINC150 reports ``chosen_threshold``:
+the fallback threshold its val split chooses (config.yml's must match it).
 The data sets are read from ../shared/datasets beside the repository, or from
 DATASETS_DIR. Each (pipeline, data set) runs in its own process so that peak
 memory is its own.
@@ -113,6 +114,9 @@ def accuracy_metrics(examples: Sequence[Example], labels: Sequence[str]) -> Dict
 
 
 SWEEP = tuple(round(0.1 + 0.05 * step, 2) for step in range(17))  # 0.1 .. 0.9
+# The rule that chooses the fallback threshold on CLINC150's val (never on its test):
+# the highest threshold keeping in-scope accuracy at least this (the 95 % target + half a point).
+CHOICE_MIN_IN_SCOPE = 0.955
 
 
 def threshold_sweep(
@@ -132,6 +136,12 @@ def threshold_sweep(
             "in_scope_accuracy": metrics["in_scope_accuracy"], "oos_recall": metrics["oos_recall"]
         }
     return sweep
+
+
+def chosen_threshold(sweep: Dict[str, Dict[str, float]]) -> Optional[float]:
+    """The highest swept threshold whose in-scope accuracy is at least ``CHOICE_MIN_IN_SCOPE``."""
+    kept = [float(t) for t, figures in sweep.items() if figures["in_scope_accuracy"] >= CHOICE_MIN_IN_SCOPE]
+    return max(kept) if kept else None
 
 
 def latency_ms(model_path: Path, texts: Sequence[str]) -> Dict[str, float]:
@@ -185,6 +195,8 @@ def run_one(pipeline: str, dataset: str, halves: Sequence[str] = ("dev",)) -> Di
             result.update({f"{prefix}{key}": value for key, value in metrics.items()})
             if "oos_recall" in metrics:
                 result[f"{prefix}threshold_sweep"] = threshold_sweep(examples, parses, top1)
+                if name == "clinc150_val":
+                    result["chosen_threshold"] = chosen_threshold(result[f"{prefix}threshold_sweep"])
             if name.startswith("banking77_") and not name.endswith("_lenient"):
                 result[f"{prefix}per_topic"], result[f"{prefix}confusions"] = per_topic(examples, labels)
             result[f"{prefix}test_examples"] = len(examples)
@@ -233,7 +245,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def markdown(results: List[Dict[str, Any]]) -> str:
     columns = ["dataset", "pipeline", "top1_accuracy", "accuracy", "fallback_rate", "macro_f1",
-               "clinc150_val_in_scope_accuracy", "clinc150_val_oos_recall", "in_scope_accuracy", "oos_recall",
+               "clinc150_val_in_scope_accuracy", "clinc150_val_oos_recall", "chosen_threshold",
+               "in_scope_accuracy", "oos_recall",
                "unseen_accuracy", "banking77_dev_accuracy", "banking77_dev_lenient_accuracy",
                "banking77_test_accuracy", "banking77_test_lenient_accuracy", "gibberish_fallback_rate",
                "train_seconds", "parse_p50_ms", "parse_p99_ms", "model_mb", "peak_rss_mb"]
