@@ -211,7 +211,9 @@ class TopicClassifier(IntentClassifier, GraphComponent):
         self._weights = model[:, :-1].astype(np.float32)
         self._bias = model[:, -1].astype(np.float32)
         dense = self._dense(examples)
-        self._centroids = centroids(dense, label_indices, len(self._labels))
+        means = centroids(dense, label_indices, len(self._labels))
+        # Stored as float32: the model predicts the same before and after a save and load.
+        self._centroids = None if means is None else means.astype(np.float32)
         self._platt = self._calibrate(features, label_indices, dense)
         self._known_words = vocabulary(message.get(TEXT) for message in examples)
         self._responses = {
