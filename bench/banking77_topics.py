@@ -3,15 +3,19 @@
 BANKING77 holds real customers' questions to a bank; 64 of its 77 categories
 ask about something one of our 25 FAQ topics answers. Its sentences are never
 training data (shared/datasets/README.md): they measure how the bot copes with
-real phrasings it has never seen. Where a question honestly fits two answers
-(a card top-up fee: ``fees`` or ``top_up``), both count as right.
+real phrasings it has never seen.
+
+``STRICT_TOPIC`` names each category's one best answer: the figure the bot is
+judged by. ``ACCEPTED_TOPICS`` also accepts a second answer where a question
+honestly fits two (a card top-up fee: ``fees`` or ``top_up``): the lenient
+figure, reported beside it.
 """
 
 from __future__ import annotations
 
 from typing import Dict, FrozenSet
 
-__all__ = ["ACCEPTED_TOPICS"]
+__all__ = ["ACCEPTED_TOPICS", "STRICT_TOPIC"]
 
 
 def _topics(*keys: str) -> FrozenSet[str]:
@@ -84,3 +88,34 @@ ACCEPTED_TOPICS: Dict[str, FrozenSet[str]] = {
     "receiving_money": _topics("receiving_money"),
     "wrong_exchange_rate_for_cash_withdrawal": _topics("exchange_rate", "cash_withdrawal_problem"),
 }
+
+# The one best answer where ACCEPTED_TOPICS accepts two (every other category has one).
+_BEST_OF_SEVERAL: Dict[str, str] = {
+    "compromised_card": "lost_or_stolen_card",  # the answer covers "someone else knows your card details"
+    "balance_not_updated_after_bank_transfer": "transfer_not_received",  # "money sent to you hasn't appeared"
+    "extra_charge_on_statement": "fees",  # "why is there a 1 euro fee on my statement"
+    "exchange_charge": "fees",  # the fee for exchanging, not the rate
+    "top_up_by_bank_transfer_charge": "fees",
+    "top_up_by_card_charge": "fees",
+    "transfer_into_account": "top_up",  # adding money from one's own bank account
+    "getting_spare_card": "order_card",
+    "get_physical_card": "change_pin",  # its questions ask where the card's PIN is
+    "fiat_currency_support": "supported_countries_currencies",
+    "supported_cards_and_currencies": "supported_countries_currencies",  # which cards may top up
+    "visa_or_mastercard": "supported_countries_currencies",  # "anywhere Mastercard is accepted"
+    "apple_pay_or_google_pay": "mobile_payments",
+    "wrong_exchange_rate_for_cash_withdrawal": "exchange_rate",
+}
+
+
+def _strict_topics() -> Dict[str, str]:
+    strict = {}
+    for category, accepted in ACCEPTED_TOPICS.items():
+        best = _BEST_OF_SEVERAL.get(category) or next(iter(accepted))
+        if best not in accepted or (len(accepted) > 1 and category not in _BEST_OF_SEVERAL):
+            raise ValueError(f"{category}: its best topic must be one of {sorted(accepted)}")
+        strict[category] = best
+    return strict
+
+
+STRICT_TOPIC: Dict[str, str] = _strict_topics()

@@ -35,7 +35,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from bench.nlu import datasets_dir
+from bench.nlu_splits import datasets_dir
 from bot.nlu.sentence_encoder import load_encoder
 from teaching.worker.grouping import DEFAULT_DISTANCE_THRESHOLD, MAX_ITEMS, group
 

@@ -2,16 +2,15 @@
 
     python -m bench.nlu                      # config.yml and the candidates, all data sets
     python -m bench.nlu --pipelines config --datasets banking77
+    python -m bench.nlu --pipelines config --datasets bot --bot-halves dev test
 
-Data sets (shared/datasets, benchmark use only):
-  banking77  77 banking intents; a stratified 20 % of the training split (seed 42)
-             is held out for testing, the model trains on the other 80 %.
-  clinc150   150 intents; trains on `train` + `oos_train` (as intent out_of_scope),
-             tests on `val` + `oos_val`. Out-of-scope recall counts a question as
-             caught when the bot says out_of_scope or falls back (nlu_fallback).
-  bot        the project's own data/; tested on tests/nlu/unseen_*.yml and on the
-             BANKING77 questions whose category one of the 25 FAQ answers covers
-             (bench/banking77_topics.py).
+What each data set trains on, chooses on and is tested on: bench/nlu_splits.py.
+Out-of-scope recall counts a question as caught when the bot says out_of_scope
+or falls back (nlu_fallback). The bot's real-wording halves report per-topic
+accuracy and the confusions left; the test half only when asked for
+(``--bot-halves dev test``), to report, never to tune. Gibberish
+(bench/gibberish.py) must fall back. CLINC150 reports ``chosen_threshold``:
+the fallback threshold its val split chooses (config.yml's must match it).
 The data sets are read from ../shared/datasets beside the repository, or from
 DATASETS_DIR. Each (pipeline, data set) runs in its own process so that peak
 memory is its own.
@@ -21,21 +20,23 @@ Results: a Markdown table on stdout and JSON in .run/bench/nlu.json.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from bench.common import latency_summary, markdown_table, write_result
+from bench.gibberish import gibberish
+from bench.nlu_splits import (
+    BOT_HALVES, OUT_OF_SCOPE, Example, banking77_real_questions, banking77_split, clinc150_split,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-DATASETS = ROOT.parent / "shared" / "datasets"
 PIPELINES = {
     "config": ROOT / "config.yml",
     "minilm_only": ROOT / "bench" / "pipelines" / "minilm_only.yml",
@@ -44,34 +45,8 @@ PIPELINES = {
     "stock_diet": ROOT / "bench" / "pipelines" / "stock_diet.yml",
 }
 DEFAULT_PIPELINES = ["config", "minilm_only", "tfidf_only", "stock_logreg"]
-OUT_OF_SCOPE = {"out_of_scope", "nlu_fallback"}
 LATENCY_SAMPLES = 200
-
-Example = Tuple[str, List[str]]  # text, accepted labels
-
-
-def datasets_dir() -> Path:
-    return Path(os.environ.get("DATASETS_DIR", DATASETS))
-
-
-def banking77_split() -> Tuple[List[Tuple[str, str]], List[Example]]:
-    from sklearn.model_selection import train_test_split
-
-    with open(datasets_dir() / "banking77" / "train.csv", newline="") as handle:
-        rows = [(row["text"], row["category"]) for row in csv.DictReader(handle)]
-    train, test = train_test_split(
-        rows, test_size=0.2, stratify=[label for _, label in rows], random_state=42
-    )
-    return train, [(text, [label]) for text, label in test]
-
-
-def clinc150_split() -> Tuple[List[Tuple[str, str]], List[Example]]:
-    data = json.loads((datasets_dir() / "clinc150" / "data_train_val.json").read_text())
-    train = [(text, label) for text, label in data["train"]]
-    train += [(text, "out_of_scope") for text, _ in data["oos_train"]]
-    test = [(text, [label]) for text, label in data["val"]]
-    test += [(text, sorted(OUT_OF_SCOPE)) for text, _ in data["oos_val"]]
-    return train, test
+CONFUSIONS_SHOWN = 15
 
 
 def write_nlu_yaml(rows: Sequence[Tuple[str, str]], path: Path) -> None:
@@ -82,25 +57,30 @@ def write_nlu_yaml(rows: Sequence[Tuple[str, str]], path: Path) -> None:
     path.write_text(TrainingData(messages).nlu_as_yaml())
 
 
-def bot_test_sets() -> Dict[str, List[Example]]:
-    from rasa.shared.nlu.training_data.loading import load_data
+def bot_test_sets(halves: Sequence[str]) -> Dict[str, List[Example]]:
+    from bot.evaluation import load_examples
 
-    from bench.banking77_topics import ACCEPTED_TOPICS
+    sets = {"unseen": [(text, [label]) for text, label in load_examples(ROOT / "tests" / "nlu")]}
+    for half in halves:
+        sets[f"banking77_{half}"] = banking77_real_questions(half, strict=True)
+        sets[f"banking77_{half}_lenient"] = banking77_real_questions(half, strict=False)
+    sets["gibberish"] = [(text, sorted(OUT_OF_SCOPE)) for text in gibberish()]
+    return sets
 
-    unseen = load_data(str(ROOT / "tests" / "nlu"))
-    with open(datasets_dir() / "banking77" / "train.csv", newline="") as handle:
-        real = [
-            (row["text"], sorted(f"faq/{key}" for key in ACCEPTED_TOPICS[row["category"]]))
-            for row in csv.DictReader(handle)
-            if row["category"] in ACCEPTED_TOPICS
-        ]
-    return {
-        "unseen": [
-            (m.get("text"), [m.get("intent_response_key") or m.get("intent")])
-            for m in unseen.intent_examples
-        ],
-        "banking77_real": real,
-    }
+
+def per_topic(examples: Sequence[Example], labels: Sequence[str]) -> Tuple[Dict[str, float], List[List[Any]]]:
+    """Accuracy per expected label, and the most frequent (expected, predicted, count) confusions."""
+    totals: Counter = Counter()
+    hits: Counter = Counter()
+    confusions: Counter = Counter()
+    for (_, accepted), predicted in zip(examples, labels):
+        totals[accepted[0]] += 1
+        if predicted in accepted:
+            hits[accepted[0]] += 1
+        else:
+            confusions[(accepted[0], predicted)] += 1
+    accuracy = {label: hits[label] / count for label, count in sorted(totals.items())}
+    return accuracy, [[gold, got, count] for (gold, got), count in confusions.most_common(CONFUSIONS_SHOWN)]
 
 
 def train(config: Path, nlu_data: Path, out: Path) -> Tuple[Path, float]:
@@ -133,7 +113,10 @@ def accuracy_metrics(examples: Sequence[Example], labels: Sequence[str]) -> Dict
     return metrics
 
 
-SWEEP = (0.2, 0.3, 0.4, 0.5, 0.6)
+SWEEP = tuple(round(0.1 + 0.05 * step, 2) for step in range(17))  # 0.1 .. 0.9
+# The rule that chooses the fallback threshold on CLINC150's val (never on its test):
+# the highest threshold keeping in-scope accuracy at least this (the 95 % target + half a point).
+CHOICE_MIN_IN_SCOPE = 0.955
 
 
 def threshold_sweep(
@@ -153,6 +136,12 @@ def threshold_sweep(
             "in_scope_accuracy": metrics["in_scope_accuracy"], "oos_recall": metrics["oos_recall"]
         }
     return sweep
+
+
+def chosen_threshold(sweep: Dict[str, Dict[str, float]]) -> Optional[float]:
+    """The highest swept threshold whose in-scope accuracy is at least ``CHOICE_MIN_IN_SCOPE``."""
+    kept = [float(t) for t, figures in sweep.items() if figures["in_scope_accuracy"] >= CHOICE_MIN_IN_SCOPE]
+    return max(kept) if kept else None
 
 
 def latency_ms(model_path: Path, texts: Sequence[str]) -> Dict[str, float]:
@@ -176,19 +165,18 @@ def latency_ms(model_path: Path, texts: Sequence[str]) -> Dict[str, float]:
     return {"parse_p50_ms": summary["p50_ms"], "parse_p99_ms": summary["p99_ms"]}
 
 
-def run_one(pipeline: str, dataset: str) -> Dict[str, Any]:
+def run_one(pipeline: str, dataset: str, halves: Sequence[str] = ("dev",)) -> Dict[str, Any]:
     from bot.evaluation import NluModel, predicted_label
 
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         if dataset == "bot":
             nlu_data = ROOT / "data"
-            test_sets = bot_test_sets()
+            test_sets = bot_test_sets(halves)
         else:
-            train_rows, test = banking77_split() if dataset == "banking77" else clinc150_split()
+            train_rows, test_sets = banking77_split() if dataset == "banking77" else clinc150_split()
             nlu_data = work / "train.yml"
             write_nlu_yaml(train_rows, nlu_data)
-            test_sets = {dataset: test}
         model_path, train_seconds = train(PIPELINES[pipeline], nlu_data, work / "models")
         result: Dict[str, Any] = {
             "pipeline": pipeline,
@@ -207,6 +195,10 @@ def run_one(pipeline: str, dataset: str) -> Dict[str, Any]:
             result.update({f"{prefix}{key}": value for key, value in metrics.items()})
             if "oos_recall" in metrics:
                 result[f"{prefix}threshold_sweep"] = threshold_sweep(examples, parses, top1)
+                if name == "clinc150_val":
+                    result["chosen_threshold"] = chosen_threshold(result[f"{prefix}threshold_sweep"])
+            if name.startswith("banking77_") and not name.endswith("_lenient"):
+                result[f"{prefix}per_topic"], result[f"{prefix}confusions"] = per_topic(examples, labels)
             result[f"{prefix}test_examples"] = len(examples)
         first_test = next(iter(test_sets.values()))
         result.update(latency_ms(model_path, [text for text, _ in first_test[:LATENCY_SAMPLES]]))
@@ -219,11 +211,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--pipelines", nargs="+", default=DEFAULT_PIPELINES, choices=sorted(PIPELINES))
     parser.add_argument("--datasets", nargs="+", default=["banking77", "clinc150", "bot"],
                         choices=["banking77", "clinc150", "bot"])
+    parser.add_argument("--bot-halves", nargs="+", default=["dev"], choices=BOT_HALVES,
+                        help="halves of the real-wording questions to score the bot on (test: only to report)")
     parser.add_argument("--run-one", nargs=2, metavar=("PIPELINE", "DATASET"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.run_one:
-        print(json.dumps(run_one(*args.run_one)))
+        pipeline, dataset = args.run_one
+        print(json.dumps(run_one(pipeline, dataset, halves=args.bot_halves)))
         return 0
 
     results = []
@@ -233,7 +228,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 continue  # stock pipelines have no answer selection for the bot's FAQ
             print(f"--> {pipeline} on {dataset}", file=sys.stderr, flush=True)
             child = subprocess.run(
-                [sys.executable, "-m", "bench.nlu", "--run-one", pipeline, dataset],
+                [sys.executable, "-m", "bench.nlu", "--run-one", pipeline, dataset,
+                 "--bot-halves", *args.bot_halves],
                 cwd=ROOT, capture_output=True, text=True,
             )
             if child.returncode != 0:
@@ -248,11 +244,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def markdown(results: List[Dict[str, Any]]) -> str:
-    columns = ["dataset", "pipeline", "top1_accuracy", "accuracy", "fallback_rate", "macro_f1", "in_scope_accuracy", "oos_recall",
-               "unseen_top1_accuracy", "unseen_accuracy", "banking77_real_top1_accuracy",
-               "banking77_real_accuracy", "train_seconds", "parse_p50_ms",
-               "parse_p99_ms", "model_mb", "peak_rss_mb"]
-    return markdown_table(results, [c for c in columns if any(c in row for row in results)])
+    columns = ["dataset", "pipeline", "top1_accuracy", "accuracy", "fallback_rate", "macro_f1",
+               "clinc150_val_in_scope_accuracy", "clinc150_val_oos_recall", "chosen_threshold",
+               "in_scope_accuracy", "oos_recall",
+               "unseen_accuracy", "banking77_dev_accuracy", "banking77_dev_lenient_accuracy",
+               "banking77_test_accuracy", "banking77_test_lenient_accuracy", "gibberish_fallback_rate",
+               "train_seconds", "parse_p50_ms", "parse_p99_ms", "model_mb", "peak_rss_mb"]
+    parts = [markdown_table(results, [c for c in columns if any(c in row for row in results)])]
+    for row in results:
+        for key, value in row.items():
+            if key.endswith("threshold_sweep"):
+                parts.append(f"\n{row['pipeline']} {key}:\n" + markdown_table(
+                    [{"threshold": float(t), **figures} for t, figures in value.items()],
+                    ["threshold", "in_scope_accuracy", "oos_recall"]))
+            elif key.endswith("_per_topic"):
+                parts.append(f"\n{row['pipeline']} {key}:\n" + markdown_table(
+                    [{"topic": topic, "accuracy": share} for topic, share in value.items()], ["topic", "accuracy"]))
+            elif key.endswith("_confusions"):
+                parts.append(f"\n{row['pipeline']} {key}:\n" + markdown_table(
+                    [{"expected": gold, "answered": got, "count": count} for gold, got, count in value],
+                    ["expected", "answered", "count"]))
+    return "\n".join(parts)
 
 
 if __name__ == "__main__":

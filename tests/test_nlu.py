@@ -34,9 +34,14 @@ def unseen() -> List[Tuple[str, str]]:
     ]
 
 
+def accepted(label: str) -> List[str]:
+    """An out-of-scope question is handled when the bot declines it or says it did not understand."""
+    return [label, "nlu_fallback"] if label == "out_of_scope" else [label]
+
+
 def test_unseen_questions_are_understood(nlu, unseen):
     parses = nlu.parse([text for text, _ in unseen])
-    result = score([(text, [label]) for text, label in unseen], parses)
+    result = score([(text, accepted(label)) for text, label in unseen], parses)
 
     per_label = {label: hits / count for label, (hits, count) in result.per_label.items()}
     weak = {label: round(value, 2) for label, value in per_label.items() if value < PER_TOPIC_FLOOR}
@@ -60,6 +65,18 @@ def test_low_confidence_falls_back_instead_of_guessing(nlu):
     [parse] = nlu.parse(["I want to ask about the letter"])
 
     assert parse["intent"]["name"] == "nlu_fallback"
+
+
+# Made-up words and keyboard mash: nothing the bot was taught, so it must say it did not understand.
+GIBBERISH = ["blorp the flanges", "snorkel wibble pance", "asdkjh qwpoe", "zxcvzxcv", "hjkhjk lklk", "gronk"]
+
+
+def test_gibberish_falls_back_instead_of_being_answered(nlu):
+    parses = nlu.parse(GIBBERISH)
+
+    got = {text: (parse["intent"]["name"], round(parse["intent"]["confidence"], 2))
+           for text, parse in zip(GIBBERISH, parses)}
+    assert all(name == "nlu_fallback" for name, _ in got.values()), got
 
 
 def test_faq_confidence_is_that_of_the_chosen_answer(nlu):

@@ -12,8 +12,10 @@ One model means one training run (seconds, not minutes) and consistent
 confidences: the ``faq`` intent's confidence is that of the best answer, so the
 FallbackClassifier refuses to guess between two answers rather than picking one.
 Scores become probabilities through a softmax with a fixed ``softmax_scale``;
-SVM margins have a dataset-independent scale (the hinge loss aims at margin 1),
-so one fallback threshold works across data sets (docs/nlu-pipeline.md).
+the top label's probability is then replaced by a calibrated confidence
+(:mod:`bot.nlu.calibration`: how clearly it wins and how much the message
+resembles its examples, Platt-scaled on out-of-fold predictions), so that the
+fallback threshold means "less likely right than this" (docs/nlu-pipeline.md).
 """
 
 from __future__ import annotations
@@ -55,6 +57,10 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu import calibration
+from bot.nlu.calibration import (
+    Platt, centroids, confidence_score, familiarity, fit_platt, out_of_fold, vocabulary, with_top_confidence,
+)
 from bot.nlu.featurizers import source_fingerprint
 
 __all__ = ["TopicClassifier"]
@@ -86,7 +92,7 @@ class TopicClassifier(IntentClassifier, GraphComponent):
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
-        return source_fingerprint(sys.modules[__name__])
+        return source_fingerprint(sys.modules[__name__], calibration)
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -98,6 +104,15 @@ class TopicClassifier(IntentClassifier, GraphComponent):
             "C": 0.5,
             # Multiplier of SVM scores before the softmax that makes confidences.
             "softmax_scale": 5.0,
+            # Folds of the training data whose out-of-fold predictions calibrate
+            # the confidence; below 2, the raw softmax is the confidence.
+            "calibration_folds": 3,
+            # How much resembling a label's examples (cosine to their mean
+            # sentence embedding) counts against how clearly the label wins.
+            "similarity_weight": 10.0,
+            # Below this share of words seen in training, the confidence shrinks
+            # in proportion (gibberish: 0 known words, confidence 0).
+            "known_words_needed": 0.5,
             # How many intents / answers the rankings list.
             "ranking_length": 10,
         }
@@ -111,6 +126,9 @@ class TopicClassifier(IntentClassifier, GraphComponent):
         weights: Optional[np.ndarray] = None,
         bias: Optional[np.ndarray] = None,
         responses: Optional[Dict[Text, List[Dict[Text, Any]]]] = None,
+        label_centroids: Optional[np.ndarray] = None,
+        platt: Optional[Platt] = None,
+        known_words: Optional[List[Text]] = None,
     ) -> None:
         self._config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
@@ -119,6 +137,9 @@ class TopicClassifier(IntentClassifier, GraphComponent):
         self._weights = weights
         self._bias = bias
         self._responses = responses or {}
+        self._centroids = label_centroids
+        self._platt = platt
+        self._known_words = set(known_words or [])
 
     @classmethod
     def create(
@@ -150,7 +171,26 @@ class TopicClassifier(IntentClassifier, GraphComponent):
             rows.append(scipy.sparse.hstack(parts))
         return scipy.sparse.vstack(rows).tocsr()
 
+    @staticmethod
+    def _dense(messages: List[Message]) -> Optional[np.ndarray]:
+        """The messages' sentence embeddings (unit length), or None without a dense featurizer."""
+        rows = [message.get_dense_features(TEXT)[1] for message in messages]
+        if any(row is None for row in rows):
+            return None
+        return np.vstack([row.features for row in rows if row is not None]).astype(np.float64)
+
     # ---- training ---------------------------------------------------------
+
+    def _fit_svm(self, features: scipy.sparse.csr_matrix, label_indices: np.ndarray) -> np.ndarray:
+        """Weights with the bias as last column, one row per label seen (sorted)."""
+        # Fixed seed: liblinear shuffles examples; the same data gives the same model.
+        svm = LinearSVC(C=self._config["C"], random_state=0).fit(features, label_indices)
+        if len(svm.classes_) == 2:
+            # For two classes LinearSVC keeps one score: +s for the second, -s for the first.
+            weights, bias = np.vstack([-svm.coef_, svm.coef_]), np.concatenate([-svm.intercept_, svm.intercept_])
+        else:
+            weights, bias = svm.coef_, svm.intercept_
+        return np.hstack([weights, bias[:, None]])
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [
@@ -164,16 +204,18 @@ class TopicClassifier(IntentClassifier, GraphComponent):
         labels = [message.get(INTENT_RESPONSE_KEY) or message.get(INTENT) for message in examples]
         if len(set(labels)) < 2:
             raise ValueError("TopicClassifier needs training examples of at least two intents.")
-        # Fixed seed: liblinear shuffles examples; the same data gives the same model.
-        svm = LinearSVC(C=self._config["C"], random_state=0).fit(self._features(examples), labels)
-        self._labels = [str(label) for label in svm.classes_]
-        if len(self._labels) == 2:
-            # For two classes LinearSVC keeps one score: +s for the second, -s for the first.
-            self._weights = np.vstack([-svm.coef_, svm.coef_]).astype(np.float32)
-            self._bias = np.concatenate([-svm.intercept_, svm.intercept_]).astype(np.float32)
-        else:
-            self._weights = svm.coef_.astype(np.float32)
-            self._bias = svm.intercept_.astype(np.float32)
+        self._labels = sorted(set(labels))
+        label_indices = np.searchsorted(self._labels, labels)
+        features = self._features(examples)
+        model = self._fit_svm(features, label_indices)
+        self._weights = model[:, :-1].astype(np.float32)
+        self._bias = model[:, -1].astype(np.float32)
+        dense = self._dense(examples)
+        means = centroids(dense, label_indices, len(self._labels))
+        # Stored as float32: the model predicts the same before and after a save and load.
+        self._centroids = None if means is None else means.astype(np.float32)
+        self._platt = self._calibrate(features, label_indices, dense)
+        self._known_words = vocabulary(message.get(TEXT) for message in examples)
         self._responses = {
             label: training_data.responses.get(_utter_action_of(label), [])
             for label in self._labels
@@ -182,12 +224,31 @@ class TopicClassifier(IntentClassifier, GraphComponent):
         self._persist()
         return self._resource
 
+    def _calibrate(
+        self, features: scipy.sparse.csr_matrix, label_indices: np.ndarray, dense: Optional[np.ndarray]
+    ) -> Optional[Platt]:
+        folds = int(self._config["calibration_folds"])
+        if folds < 2:
+            return None
+        scores = out_of_fold(self._fit_svm, features, label_indices, len(self._labels), folds)
+        z = confidence_score(scores, self._config["softmax_scale"], dense, self._centroids,
+                             self._config["similarity_weight"])
+        try:
+            return fit_platt(z, scores.argmax(axis=1) == label_indices)
+        except ValueError:
+            logger.warning("TopicClassifier: every out-of-fold answer was right (or wrong); "
+                           "confidences are not calibrated.")
+            return None
+
     def _persist(self) -> None:
         assert self._weights is not None and self._bias is not None, "persist after training"
         with self._model_storage.write_to(self._resource) as directory:
-            np.savez(directory / _MODEL_FILE, weights=self._weights, bias=self._bias)
+            calibrated = {} if self._platt is None else {"platt": np.array([self._platt.slope, self._platt.intercept])}
+            with_centroids = {} if self._centroids is None else {"centroids": self._centroids.astype(np.float32)}
+            np.savez(directory / _MODEL_FILE, weights=self._weights, bias=self._bias, **calibrated, **with_centroids)
             (directory / _RESPONSES_FILE).write_text(
-                json.dumps({"labels": self._labels, "responses": self._responses})
+                json.dumps({"labels": self._labels, "responses": self._responses,
+                            "known_words": sorted(self._known_words)})
             )
 
     @classmethod
@@ -211,6 +272,9 @@ class TopicClassifier(IntentClassifier, GraphComponent):
                     weights=arrays["weights"],
                     bias=arrays["bias"],
                     responses=meta["responses"],
+                    label_centroids=arrays["centroids"] if "centroids" in arrays else None,
+                    platt=Platt(*arrays["platt"].tolist()) if "platt" in arrays else None,
+                    known_words=meta.get("known_words"),
                 )
         except (ValueError, FileNotFoundError):
             logger.warning("TopicClassifier was not trained; it will not classify.")
@@ -222,8 +286,16 @@ class TopicClassifier(IntentClassifier, GraphComponent):
         """Label probabilities, one row per message, columns in ``labels`` order."""
         if self._weights is None or self._bias is None:
             raise ValueError("TopicClassifier is not trained.")
-        scores = self._features(messages) @ self._weights.T + self._bias
-        return softmax(np.asarray(scores) * self._config["softmax_scale"], axis=1)
+        scores = np.asarray(self._features(messages) @ self._weights.T + self._bias)
+        probabilities = softmax(scores * self._config["softmax_scale"], axis=1)
+        if self._platt is None:
+            return probabilities
+        dense = self._dense(messages)
+        z = confidence_score(scores, self._config["softmax_scale"], dense, self._centroids,
+                             self._config["similarity_weight"])
+        known = familiarity([message.get(TEXT) for message in messages], self._known_words,
+                            self._config["known_words_needed"])
+        return with_top_confidence(probabilities, self._platt(z) * known)
 
     @property
     def labels(self) -> List[Text]:

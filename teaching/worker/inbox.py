@@ -12,9 +12,17 @@ event alone plus a small per-conversation memory of the current turn's
 customer message, and queues the Redis write for one background writer task
 (records keep their order; a burst needs one connection): a slow or
 unavailable Redis costs the conversations nothing; records are then dropped
-and logged, never raised into Rasa. Optional settings: ``handoff_action``
+and logged, never raised into Rasa.
+
+A customer who asks for a person and is handed over, the request understood
+with confidence (``request_human`` at ``low_confidence`` or more, handoff
+reason ``requested``), is the bot doing its job: there is nothing to teach, so
+that message is not recorded.
+
+Optional settings: ``handoff_action``
 (action_handoff), ``not_understood_intents`` (nlu_fallback; e.g.
 "nlu_fallback,out_of_scope" to also collect what the bot declined),
+``requested_intents`` (request_human: handed over as asked, not recorded),
 ``max_conversations`` (10000 open turns remembered), ``max_pending`` (1000
 queued records).
 
@@ -69,6 +77,9 @@ REASONS: Tuple[str, ...] = (NOT_UNDERSTOOD, LOW_CONFIDENCE, HANDOFF)
 ACTION_LISTEN = "action_listen"
 DEFAULT_LOW_CONFIDENCE = 0.6
 DEFAULT_HANDOFF_ACTION = "action_handoff"
+DEFAULT_REQUESTED_INTENTS = ("request_human",)
+# The handoff reason (actions/handoff.py) of a customer asking for a person.
+REQUESTED = "requested"
 # Conversations whose current turn is remembered; the oldest is finished early beyond this.
 DEFAULT_MAX_CONVERSATIONS = 10_000
 # Records waiting for Redis; beyond this (Redis down or slow) new ones are dropped.
@@ -177,12 +188,14 @@ class InboxEventBroker(EventBroker):
         not_understood_intents: Iterable[str] = (FALLBACK_INTENT,),
         max_conversations: int = DEFAULT_MAX_CONVERSATIONS,
         max_pending: int = DEFAULT_MAX_PENDING,
+        requested_intents: Iterable[str] = DEFAULT_REQUESTED_INTENTS,
     ) -> None:
         self.redis = redis
         self.store = TeachStore(redis, key_prefix or DEFAULT_PREFIX)
         self.low_confidence = low_confidence
         self.handoff_action = handoff_action
         self.not_understood_intents = frozenset(not_understood_intents)
+        self.requested_intents = frozenset(requested_intents)
         self.max_conversations = max_conversations
         self.max_pending = max_pending
         self._turns: "OrderedDict[str, _Turn]" = OrderedDict()
@@ -215,6 +228,7 @@ class InboxEventBroker(EventBroker):
             not_understood_intents=_as_names(options.get("not_understood_intents"), (FALLBACK_INTENT,)),
             max_conversations=as_int(options.get("max_conversations"), DEFAULT_MAX_CONVERSATIONS),
             max_pending=as_int(options.get("max_pending"), DEFAULT_MAX_PENDING),
+            requested_intents=_as_names(options.get("requested_intents"), DEFAULT_REQUESTED_INTENTS),
         )
         try:
             await redis.ping()
@@ -305,7 +319,18 @@ class InboxEventBroker(EventBroker):
         candidate = turn.candidate
         candidate["reasons"] = [reason for reason in REASONS if reason in turn.reasons]
         candidate["intent"], candidate["confidence"] = _best_guess(turn.parse_data)
+        if self._handed_over_as_asked(candidate):
+            return
         self._schedule(candidate)
+
+    def _handed_over_as_asked(self, candidate: Mapping[str, Any]) -> bool:
+        """The customer asked for a person, the bot understood that surely and handed over: nothing to teach."""
+        return (
+            candidate["reasons"] == [HANDOFF]
+            and candidate["handoff_reason"] == REQUESTED
+            and candidate["intent"] in self.requested_intents
+            and candidate["confidence"] >= self.low_confidence
+        )
 
     # ---- writing ---------------------------------------------------------------
 
