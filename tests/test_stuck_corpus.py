@@ -40,13 +40,9 @@ KNOWN_HELD_OUT_FAILURES = {
     "twelve turns about a trip with confirmations":
         "customer_repeating: \"I'm going to the US next month\" is answered as supported_countries_currencies, "
         "and \"will my card work over there\", the same topic, comes right after it",
-    "two unrelated questions after a top-up":
-        "the NLU answers \"what's the capital of peru\" as supported_countries_currencies (0.58), so it is not "
-        "a second message in a row the bot could not act on",
-    "salary asked again after an ok":
-        "the NLU does not understand the second wording (nlu_fallback), so it has no topic to compare, and a "
-        "single fallback is not stuck",
 }
+# Issue 13's targets for the test half (never tuned on).
+HELD_OUT_TEST_MIN_RECALL, HELD_OUT_TEST_MAX_FALSE_HANDOFFS = 0.98, 0.02
 
 
 def load(name: str) -> List[Dict[str, Any]]:
@@ -138,6 +134,9 @@ def test_held_out_corpus_has_no_new_miss_or_false_handoff(rasa_url, capsys):
 
     failures = {entry["name"] for report in reports.values() for entry in report["missed"] + report["false_handoffs"]}
     assert failures <= set(KNOWN_HELD_OUT_FAILURES), json.dumps(reports, indent=2)
+    test = reports["heldout_test.yml"]
+    assert test["recall"] >= HELD_OUT_TEST_MIN_RECALL, json.dumps(test, indent=2)
+    assert test["false_handoff_rate"] <= HELD_OUT_TEST_MAX_FALSE_HANDOFFS, json.dumps(test, indent=2)
 
 
 def test_the_player_stops_at_the_first_handoff_that_is_not_a_callback():
