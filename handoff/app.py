@@ -38,6 +38,7 @@ from handoff.exceptions import (
     RateLimited, StateError, TeachingFailed, UnknownMessageType,
 )
 from handoff.metrics import CONTENT_TYPE_LATEST as METRICS_CONTENT_TYPE, exposition
+from handoff.queuediff import QueueItems, changes, indexed
 from handoff.presence import MEMORY_CHECK_SECONDS, OpenSockets, redis_memory
 from handoff.protocol import Envelope, error_envelope, frame_id, parse_envelope, valid_unicode
 from handoff.requests import request_id_of
@@ -329,6 +330,8 @@ class AgentConnection(Connection):
         # Live notifications (a state change, an assignment) run in tasks of their own, beside the requests:
         # attaching and releasing one at a time, a re-attach cannot hide the subscription from a release.
         self._attaching = asyncio.Lock()
+        self._queue_sent: QueueItems = {}  # the queue as this console has it (handoff.queuediff)
+        self._queue_lock = asyncio.Lock()
 
     async def start(self) -> None:
         await self.bridge.store.mark_online(self.agent, self.connection_id, PRESENCE_TTL_MS)
@@ -336,7 +339,7 @@ class AgentConnection(Connection):
         self._heartbeat = asyncio.create_task(self._beat())
         await self.watch(self.bridge.store.queue_channel, self._on_queue)
         await self.watch(self.bridge.store.key("agent-events", self.agent), self._on_assigned)
-        await self.send(Envelope("queue", None, {"items": await self.bridge.queue_view(self.agent)}))
+        await self.send_queue()
         await self.send(Envelope("requests", None, {"items": await self.bridge.requests.items()}))
         await self.send(Envelope("canned", None, {"items": self.canned}))
         for conversation_id in await self.bridge.serving(self.agent):
@@ -372,7 +375,22 @@ class AgentConnection(Connection):
             return  # a colleague came or went: the queue itself is the same
         if "request" in payload:
             await self.send(Envelope("requests", None, {"items": await self.bridge.requests.items()}))
-        await self.send(Envelope("queue", None, {"items": await self.bridge.queue_view(self.agent)}))
+        if payload.get("message") == "resync":  # notifications may have been lost: the whole queue
+            await self.send_queue()
+            return
+        async with self._queue_lock:  # one view at a time: each difference is from the one sent before
+            now = indexed(await self.bridge.queue_view(self.agent))
+            changed = changes(self._queue_sent, now)
+            if changed:
+                await self.send(Envelope("queue_changed", None, changed))
+                self._queue_sent = now
+
+    async def send_queue(self, request_id: Optional[str] = None) -> None:
+        """The whole queue as this agent sees it (on connect, on request, after a resync)."""
+        async with self._queue_lock:
+            items = await self.bridge.queue_view(self.agent)
+            await self.send(Envelope("queue", request_id, {"items": items}))
+            self._queue_sent = indexed(items)
 
     async def _on_assigned(self, payload: Dict[str, Any]) -> None:
         await self.attach(str(payload["assigned"]))
@@ -414,7 +432,7 @@ class AgentConnection(Connection):
             await self.send(Envelope("released", None, {"conversation_id": conversation_id}))
 
     async def queue(self, envelope: Envelope) -> None:
-        await self.send(Envelope("queue", envelope.id, {"items": await self.bridge.queue_view(self.agent)}))
+        await self.send_queue(envelope.id)
 
     async def requests(self, envelope: Envelope) -> None:
         await self.send(Envelope("requests", envelope.id, {"items": await self.bridge.requests.items()}))

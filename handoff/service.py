@@ -67,7 +67,8 @@ class Bridge:
     def __init__(self, settings: Settings, redis: Redis, http: aiohttp.ClientSession) -> None:
         self.settings = settings
         self.store = Store(redis, settings.key_prefix, settings.finished_ttl_seconds,
-                           settings.idle_conversation_seconds, settings.max_transcript_messages)
+                           settings.idle_conversation_seconds, settings.max_transcript_messages,
+                           settings.max_queue_length)
         self.limits = Limits(redis, settings.key_prefix, settings)
         self.presence = CustomerPresence(redis, settings.key_prefix, settings.customer_gone_seconds)
         self.agents = AgentDirectory(redis, settings.key_prefix)
@@ -493,6 +494,7 @@ class Bridge:
                 "details": details,
                 "group": conversation.group,
                 "conversation_id": conversation_id,
+                "queued_at": int(queued_at),  # the queue's order (a requeued customer's place is at the front)
                 # Since first queued: a transfer keeps the customer's wait (not the place's score).
                 "waiting_seconds": max(0, int((now - float(times.get("waiting_since") or queued_at)) / 1000)),
                 "transferred_by": times.get("transferred_by") or None,

@@ -61,7 +61,7 @@ from redis.asyncio import Redis
 
 from handoff.auth import profile_from_record
 from handoff.estimate import WINDOW_SECONDS
-from handoff.exceptions import AgentAtLimit, ConversationNotFound, InvalidTransition, TranscriptFull
+from handoff.exceptions import AgentAtLimit, ConversationNotFound, InvalidTransition, LimitReached, TranscriptFull
 from handoff.machine import Conversation, State
 from handoff.routing import ALL_GROUPS
 
@@ -100,6 +100,9 @@ local moves = KEYS[4] ~= KEYS[3]
 if moves and ARGV[7] == '1' and redis.call('SCARD', KEYS[4]) >= tonumber(ARGV[6]) then return -1 end
 -- KEYS[5]/KEYS[6]: the skill group's queue before/after (the whole queue and the group's change together)
 local operation = ARGV[2]
+-- ARGV[11]: the queue's length cap (HANDOFF_MAX_QUEUE_LENGTH), for new entries only (a requeue keeps its place)
+if operation == 'add' and redis.call('ZSCORE', KEYS[2], ARGV[4]) == false
+    and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[11]) then return -2 end
 if operation == 'add' then
   if redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[4]) == 1 then redis.call('ZADD', KEYS[6], ARGV[3], ARGV[4]) end
 elseif operation == 'front' then
@@ -128,7 +131,7 @@ if ARGV[8] ~= '' then
   redis.call('HSET', KEYS[8], ARGV[8], ARGV[3])
 end
 if ARGV[10] ~= '' then redis.call('HSET', KEYS[8], ARGV[10], ARGV[3]) end
-redis.call('HSET', KEYS[1], unpack(ARGV, 11))
+redis.call('HSET', KEYS[1], unpack(ARGV, 12))
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return redis.call('HINCRBY', KEYS[1], 'version', 1)
 """
@@ -229,7 +232,7 @@ class Store:
     """All bridge state; one instance per process around one Redis client."""
 
     def __init__(self, redis: Redis, prefix: str = "hb", finished_ttl_seconds: int = 7 * 24 * 3600,
-                 idle_seconds: int = 300, max_messages: int = 1000) -> None:
+                 idle_seconds: int = 300, max_messages: int = 1000, max_queue: int = 500) -> None:
         self.redis = redis
         self.prefix = prefix
         self.ttl_ms = finished_ttl_seconds * 1000
@@ -237,6 +240,7 @@ class Store:
         # first state change) the retention ttl_ms; a customer's message beyond max_messages is refused.
         self.idle_ms = idle_seconds * 1000
         self.max_messages = max_messages
+        self.max_queue = max_queue  # queued at once: checked by the commit that queues (handoff.limits checks first)
         self._append = redis.register_script(_APPEND)
         self._commit = redis.register_script(_COMMIT)
         self._count_once = redis.register_script(_COUNT_ONCE)
@@ -358,8 +362,11 @@ class Store:
                   self.key("agent-ready")],
             args=[str(before.version), queue, str(now), after.id, str(self.ttl_ms), str(agent_limit),
                   "1" if after.state is State.AGENT else "0", (before.agent or "") if agent_ended else "",
-                  str(RECENT_HANDLING), (after.agent or "") if taken else "", *fields],
+                  str(RECENT_HANDLING), (after.agent or "") if taken else "", str(self.max_queue), *fields],
         )
+        if version == -2:
+            raise LimitReached(f"the queue is full ({self.max_queue} waiting); try again later or leave a message",
+                               code="queue_full")
         if version == -1:
             raise AgentAtLimit(f"{after.agent} already serves {agent_limit} conversations (their limit)")
         if not version:

@@ -13,7 +13,7 @@ import redis as redis_sync
 import requests
 import websockets
 
-from tests.handoff.clients import Client
+from tests.handoff.clients import Client, queued_customer
 from tests.servers import REDIS_MEMORY, running_bridge
 
 RETENTION_SECONDS = 7 * 24 * 3600
@@ -167,3 +167,25 @@ def test_the_action_server_refuses_an_oversized_tracker_quickly(action_server_ur
     # Sanic refuses the body at SANIC_REQUEST_MAX_SIZE; rasa_sdk's catch-all handler reports it as a 500.
     assert reply.status_code in (413, 500) and "exceeds the size limit" in reply.text
     assert time.monotonic() - started < 5
+
+
+def test_agents_get_the_queue_s_changes_not_the_whole_queue_at_every_change(bridge):
+    async def scenario() -> None:
+        bob = await Client.agent(bridge, "bob")
+        await bob.expect("queue")  # the whole queue once, on connect
+        customer = await queued_customer(bridge)
+        mine = customer.conversation_id
+        added = await bob.next_matching(lambda envelope: envelope["type"] == "queue_changed" and any(
+            item["conversation_id"] == mine for item in envelope["data"]["added"]), "the customer added", 30)
+        assert [item["conversation_id"] for item in added["data"]["added"]] == [mine]
+        await bob.send("claim", {"conversation_id": mine}, id="claim")
+        await bob.acknowledged("claim")
+        await bob.next_matching(lambda envelope: envelope["type"] == "queue_changed"
+                                and mine in envelope["data"]["removed"], "the customer removed", 30)
+        assert not [envelope for envelope in bob.received if envelope["type"] == "queue"]
+        await bob.send("close", {"conversation_id": mine}, id="close")
+        await bob.acknowledged("close")
+        for client in (customer, bob):
+            await client.close()
+
+    asyncio.run(scenario())

@@ -10,6 +10,7 @@ from handoff.machine import (
     StoreRating, StoreRequest, Transferred, apply, bridge_handoff, would_queue,
 )
 from handoff.protocol import Envelope, error_envelope, frame_id, parse_envelope
+from handoff.queuediff import changes, indexed
 from handoff.trust import client_address, parse_networks
 
 HANDOFF = {"custom": {"handoff": {"reason": "repeated_fallback", "summary": "stuck"}}}
@@ -264,3 +265,13 @@ def test_the_client_address_comes_from_forwarded_headers_only_behind_trusted_pro
     assert client_address("127.0.0.1", {"forwarded": 'for="[2001:db8::1]:4711";proto=https'}, proxies) == "2001:db8::1"
     assert client_address("127.0.0.1", {"x-forwarded-for": "garbage"}, proxies) == "127.0.0.1"
     assert client_address("127.0.0.1", {}, ()) == "127.0.0.1"
+
+
+def test_agents_get_the_queue_s_changes_not_the_whole_queue():
+    first = {"conversation_id": "c1", "queued_at": 1, "waiting_seconds": 5, "details": {}}
+    second = {"conversation_id": "c2", "queued_at": 2, "waiting_seconds": 1, "details": {}}
+    before = indexed([first, second])
+    assert changes(before, indexed([{**first, "waiting_seconds": 9}, second])) is None  # time alone is no change
+    told = {**second, "details": {"description": "card stuck"}}
+    third = {"conversation_id": "c3", "queued_at": 3, "waiting_seconds": 0, "details": {}}
+    assert changes(before, indexed([told, third])) == {"added": [third], "updated": [told], "removed": ["c1"]}

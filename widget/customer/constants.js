@@ -229,6 +229,7 @@ export const STRINGS = Object.freeze({
     notice_no_agents: "Ahora mismo no hay nadie disponible. Puedes esperar, pedir que te llamemos o dejar un mensaje.",
     notice_bot_unavailable: "Lo sentimos, el asistente no está disponible ahora. Te pasamos con una persona.",
     notice_request_stored: "Gracias, tenemos tus datos. Nuestro equipo se pondrá en contacto contigo.",
+    notice_left_queue: "Has estado fuera un rato, así que has salido de la cola. Pide hablar con una persona de nuevo cuando quieras.",
   },
   ar: {
     title: "الدعم",
@@ -318,5 +319,6 @@ export const STRINGS = Object.freeze({
     notice_no_agents: "لا يتوفر أحد من فريقنا الآن. يمكنك الانتظار أو طلب معاودة الاتصال أو ترك رسالة.",
     notice_bot_unavailable: "عذرًا، المساعد غير متاح حاليًا. سنحوّلك إلى أحد الموظفين.",
     notice_request_stored: "شكرًا، وصلتنا بياناتك وسيتواصل معك فريقنا.",
+    notice_left_queue: "غبت لبعض الوقت، لذلك خرجت من قائمة الانتظار. اطلب التحدث إلى موظف مرة أخرى متى شئت.",
   },
 });
