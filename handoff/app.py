@@ -38,9 +38,9 @@ from handoff.exceptions import (
     RateLimited, StateError, TeachingFailed, UnknownMessageType,
 )
 from handoff.metrics import CONTENT_TYPE_LATEST as METRICS_CONTENT_TYPE, exposition
-from handoff.queuediff import QueueItems, changes, indexed
 from handoff.presence import MEMORY_CHECK_SECONDS, OpenSockets, redis_memory
 from handoff.protocol import Envelope, error_envelope, frame_id, parse_envelope, valid_unicode
+from handoff.queuediff import QueueItems, changes, indexed
 from handoff.requests import request_id_of
 from handoff.service import PRESENCE_TTL_MS, Bridge
 from handoff.settings import Settings
@@ -869,7 +869,7 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
             await sockets.opened(slot, client_of(request))  # the connection caps (handoff.limits)
         except LimitReached as error:
             bridge_of(request).metrics["refused_connections"] += 1
-            await ws_send_error(connection, error)
+            await _send_error(connection, error)
             return
         bridge_of(request).metrics["connections"] += 1
         try:
@@ -956,12 +956,14 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
     return app
 
 
-async def ws_send_error(connection: Connection, error: HandoffError) -> None:
+async def _send_error(connection: Connection, error: HandoffError) -> None:
+    """An error for a socket about to be closed (it may be gone already)."""
     with contextlib.suppress(ConnectionClosed):
         await connection.send(error_envelope(error))
 
 
 async def _close(connection: Connection, sockets: OpenSockets, slot: str) -> None:
+    """The connection's own clean-up, then its slot back (handoff.limits), whatever happens."""
     try:
         await connection.close()
     finally:

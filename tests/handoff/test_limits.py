@@ -14,7 +14,7 @@ import requests
 import websockets
 
 from tests.handoff.clients import Client, queued_customer
-from tests.servers import REDIS_MEMORY, running_bridge
+from tests.servers import REDIS_MEMORY, running_bridge, started_bridge
 
 RETENTION_SECONDS = 7 * 24 * 3600
 
@@ -158,6 +158,16 @@ def test_redis_runs_with_a_memory_limit_shown_in_the_metrics(bridge):
     gauges = dict(line.split(" ", 1) for line in metrics.splitlines() if line.startswith("handoff_redis_"))
     assert float(gauges["handoff_redis_max_memory_bytes"]) == int(limit.removesuffix("mb")) * 1024 * 1024
     assert 0 < float(gauges["handoff_redis_used_memory_bytes"]) < float(gauges["handoff_redis_max_memory_bytes"])
+
+
+def test_redis_near_its_memory_limit_is_warned_of_in_the_log(redis_url, rasa_url):
+    with started_bridge(redis_url, rasa_url, "bridge-memory", f"hbmem{uuid.uuid4().hex[:6]}",
+                        HANDOFF_REDIS_MEMORY_WARNING="0.000001", HANDOFF_CUSTOMER_GONE_SECONDS="3") as server:
+        assert server.log is not None
+        deadline = time.monotonic() + 30
+        while "(maxmemory): over" not in server.log.read_text():
+            assert time.monotonic() < deadline, "no warning about Redis memory in the bridge's log"
+            time.sleep(0.5)
 
 
 def test_the_action_server_refuses_an_oversized_tracker_quickly(action_server_url):
