@@ -113,8 +113,9 @@ class Agent:
             raw = await self.client.ws.recv()
             arrived = time.perf_counter()
             envelope = json.loads(raw)
-            if envelope["type"] == "queue":
-                items = envelope["data"]["items"]
+            if envelope["type"] in ("queue", "queue_changed"):  # the whole queue, or what was added to it
+                data = envelope["data"]
+                items = data["items"] if envelope["type"] == "queue" else data["added"]
                 for item in items:
                     conversation_id = item["conversation_id"]
                     if conversation_id not in self.first_seen:

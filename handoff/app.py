@@ -16,7 +16,6 @@ import random
 import re
 import secrets
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
 from urllib.parse import unquote
@@ -34,14 +33,18 @@ from teaching.store import TeachStore
 from handoff.auth import issue_token, verify_token
 from handoff.canned import load_canned_responses
 from handoff.exceptions import (
-    AuthError, ConversationNotFound, Forbidden, HandoffError, InvalidToken, MalformedMessage, ProtocolError,
+    AuthError, ConversationNotFound, Forbidden, HandoffError, InvalidToken, LimitReached, MalformedMessage,
+    ProtocolError,
     RateLimited, StateError, TeachingFailed, UnknownMessageType,
 )
 from handoff.metrics import CONTENT_TYPE_LATEST as METRICS_CONTENT_TYPE, exposition
+from handoff.presence import MEMORY_CHECK_SECONDS, OpenSockets, redis_memory
 from handoff.protocol import Envelope, error_envelope, frame_id, parse_envelope, valid_unicode
+from handoff.queuediff import QueueItems, changes, indexed
 from handoff.requests import request_id_of
 from handoff.service import PRESENCE_TTL_MS, Bridge
 from handoff.settings import Settings
+from handoff.trust import client_address, parse_networks
 
 __all__ = ["create_app"]
 
@@ -181,9 +184,10 @@ class CustomerConnection(Connection):
     conversation_id: Optional[str] = None
     _last_status: Optional[Dict[str, Any]] = None
 
-    def __init__(self, ws: Any, bridge: Bridge) -> None:
+    def __init__(self, ws: Any, bridge: Bridge, client: str = "", sockets: Optional[OpenSockets] = None) -> None:
         super().__init__(ws, bridge)
         self._status_lock = asyncio.Lock()
+        self.client, self.sockets = client, sockets  # the client's address; this process's open sockets
 
     async def hello(self, envelope: Envelope) -> None:
         if self.conversation_id:
@@ -214,8 +218,10 @@ class CustomerConnection(Connection):
                     and await self.bridge.store.token_matches(conversation_id, token)):
                 raise InvalidToken("unknown conversation or wrong token; start a new one without them")
         else:
-            conversation_id, token = await self.bridge.start_conversation()
+            conversation_id, token = await self.bridge.start_conversation(self.client)
         self.conversation_id = conversation_id
+        if self.sockets:
+            await self.sockets.customer_joined(conversation_id)
         self.last_sent[conversation_id] = last_seen
         await self.send(Envelope("welcome", envelope.id, {"conversation_id": conversation_id, "token": token}))
         await self.watch(self.bridge.store.live_channel(conversation_id), self._on_live)
@@ -255,6 +261,13 @@ class CustomerConnection(Connection):
     async def _on_queue(self, payload: Dict[str, Any]) -> None:
         if (self._last_status or {}).get("state") == "queued":
             await self.send_status()
+
+    async def close(self) -> None:
+        try:
+            if self.sockets and self.conversation_id:
+                await self.sockets.customer_left(self.conversation_id)  # away from now (handoff.presence)
+        finally:
+            await super().close()
 
     async def message(self, envelope: Envelope) -> None:
         """Stored and routed; the stored messages reach this socket through the hub.
@@ -317,6 +330,8 @@ class AgentConnection(Connection):
         # Live notifications (a state change, an assignment) run in tasks of their own, beside the requests:
         # attaching and releasing one at a time, a re-attach cannot hide the subscription from a release.
         self._attaching = asyncio.Lock()
+        self._queue_sent: QueueItems = {}  # the queue as this console has it (handoff.queuediff)
+        self._queue_lock = asyncio.Lock()
 
     async def start(self) -> None:
         await self.bridge.store.mark_online(self.agent, self.connection_id, PRESENCE_TTL_MS)
@@ -324,7 +339,7 @@ class AgentConnection(Connection):
         self._heartbeat = asyncio.create_task(self._beat())
         await self.watch(self.bridge.store.queue_channel, self._on_queue)
         await self.watch(self.bridge.store.key("agent-events", self.agent), self._on_assigned)
-        await self.send(Envelope("queue", None, {"items": await self.bridge.queue_view(self.agent)}))
+        await self.send_queue()
         await self.send(Envelope("requests", None, {"items": await self.bridge.requests.items()}))
         await self.send(Envelope("canned", None, {"items": self.canned}))
         for conversation_id in await self.bridge.serving(self.agent):
@@ -360,7 +375,22 @@ class AgentConnection(Connection):
             return  # a colleague came or went: the queue itself is the same
         if "request" in payload:
             await self.send(Envelope("requests", None, {"items": await self.bridge.requests.items()}))
-        await self.send(Envelope("queue", None, {"items": await self.bridge.queue_view(self.agent)}))
+        if payload.get("message") == "resync":  # notifications may have been lost: the whole queue
+            await self.send_queue()
+            return
+        async with self._queue_lock:  # one view at a time: each difference is from the one sent before
+            now = indexed(await self.bridge.queue_view(self.agent))
+            changed = changes(self._queue_sent, now)
+            if changed:
+                await self.send(Envelope("queue_changed", None, changed))
+                self._queue_sent = now
+
+    async def send_queue(self, request_id: Optional[str] = None) -> None:
+        """The whole queue as this agent sees it (on connect, on request, after a resync)."""
+        async with self._queue_lock:
+            items = await self.bridge.queue_view(self.agent)
+            await self.send(Envelope("queue", request_id, {"items": items}))
+            self._queue_sent = indexed(items)
 
     async def _on_assigned(self, payload: Dict[str, Any]) -> None:
         await self.attach(str(payload["assigned"]))
@@ -402,7 +432,7 @@ class AgentConnection(Connection):
             await self.send(Envelope("released", None, {"conversation_id": conversation_id}))
 
     async def queue(self, envelope: Envelope) -> None:
-        await self.send(Envelope("queue", envelope.id, {"items": await self.bridge.queue_view(self.agent)}))
+        await self.send_queue(envelope.id)
 
     async def requests(self, envelope: Envelope) -> None:
         await self.send(Envelope("requests", envelope.id, {"items": await self.bridge.requests.items()}))
@@ -693,7 +723,7 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
     # Frames up to this size get a structured "too_large" reply from our own
     # check; only absurd ones make the websocket library close the connection.
     app.config.WEBSOCKET_MAX_SIZE = max(1 << 20, settings.max_message_bytes * 8)
-    connections_per_ip: Counter = Counter()
+    trusted_proxies = parse_networks(settings.trusted_proxies)
     canned = load_canned_responses(Path(settings.canned_responses), settings.max_text_characters)
     _serve_browser_files(app)
     _answer_http_errors_in_json(app)
@@ -707,6 +737,26 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         app.ctx.teach = TeachStore(redis, settings.teach_key_prefix)
         await app.ctx.bridge.hub.start()
         app.ctx.sweeper = asyncio.create_task(sweep(app.ctx.bridge))
+        app.ctx.sockets = OpenSockets(app.ctx.bridge.limits, app.ctx.bridge.presence)
+        app.ctx.keeper = asyncio.create_task(keep(app.ctx.bridge, app.ctx.sockets))
+
+    async def keep(bridge: Bridge, sockets: OpenSockets) -> None:
+        """Renews this process's connection slots and customers' presence, sends away queued customers
+        gone too long, and warns when Redis nears its memory limit (handoff.presence)."""
+        checked = 0.0
+        while True:
+            await asyncio.sleep(sockets.refresh_seconds)
+            try:
+                await sockets.refresh()
+                await bridge.customers_gone()
+                if time.monotonic() - checked > MEMORY_CHECK_SECONDS:
+                    checked = time.monotonic()
+                    memory = await redis_memory(bridge.store.redis)
+                    if memory["limit"] and memory["used"] > settings.redis_memory_warning * memory["limit"]:
+                        logger.warning("Redis uses %d of its %d bytes (maxmemory): over %d%%", memory["used"],
+                                       memory["limit"], settings.redis_memory_warning * 100)
+            except Exception:  # noqa: BLE001 - a Redis blip: try again next round
+                logger.exception("keeping presence and limits failed")
 
     async def sweep(bridge: Bridge) -> None:
         """Every process checks for agents gone past their grace period (idempotent)."""
@@ -719,9 +769,10 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
 
     @app.after_server_stop
     async def stop(app: Sanic) -> None:
-        app.ctx.sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await app.ctx.sweeper
+        for task in (app.ctx.sweeper, app.ctx.keeper):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await app.ctx.bridge.hub.stop()
         await app.ctx.http.close()
         await app.ctx.redis.aclose()
@@ -756,7 +807,8 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         now = await bridge.right_now()
         handoffs = await bridge.store.redis.hgetall(bridge.store.key("stats", "handoffs"))
         abandoned, requeues = await bridge.experience.totals()
-        body = exposition(now, handoffs, bridge.metrics, sum(connections_per_ip.values()), requeues, abandoned)
+        body = exposition(now, handoffs, bridge.metrics, len(request.app.ctx.sockets.slots), requeues, abandoned,
+                          await redis_memory(bridge.store.redis))
         return response.raw(body, content_type=METRICS_CONTENT_TYPE)
 
     @app.get("/api/models/current")
@@ -797,20 +849,28 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         return response.json({"agent": name, "token": token, "expires_in": settings.agent_token_seconds,
                               "roles": profile["roles"]})
 
+    def client_of(request: Request) -> str:
+        """The client's address: the peer's, or a trusted proxy's word for it (handoff.trust)."""
+        return client_address(request.ip, request.headers, trusted_proxies)
+
     async def refused(request: Request, ws: Any) -> bool:
-        """Checks the Origin and the per-IP cap; tells the client why it is refused."""
-        if not settings.origin_allowed(request.headers.get("origin"), request.headers.get("host")):
-            reason = ("forbidden_origin", f"origin {request.headers.get('origin')!r} is not allowed")
-        elif connections_per_ip[request.ip] >= settings.max_connections_per_ip:
-            reason = ("too_many_connections", f"at most {settings.max_connections_per_ip} connections per address")
-        else:
+        """Checks the Origin; tells the client why it is refused."""
+        if settings.origin_allowed(request.headers.get("origin"), request.headers.get("host")):
             return False
+        reason = ("forbidden_origin", f"origin {request.headers.get('origin')!r} is not allowed")
         bridge_of(request).metrics["refused_connections"] += 1
         await ws.send(Envelope("error", None, {"code": reason[0], "message": reason[1]}).to_json())
         return True
 
     async def run(connection: Connection, request: Request, handlers: Dict[str, Any], first: Optional[Callable[[], Awaitable[None]]] = None) -> None:
-        connections_per_ip[request.ip] += 1
+        sockets: OpenSockets = request.app.ctx.sockets
+        slot = secrets.token_hex(8)
+        try:
+            await sockets.opened(slot, client_of(request))  # the connection caps (handoff.limits)
+        except LimitReached as error:
+            bridge_of(request).metrics["refused_connections"] += 1
+            await _send_error(connection, error)
+            return
         bridge_of(request).metrics["connections"] += 1
         try:
             if first:
@@ -819,18 +879,15 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         except ConnectionClosed:
             pass
         finally:
-            connections_per_ip[request.ip] -= 1
-            if connections_per_ip[request.ip] <= 0:
-                del connections_per_ip[request.ip]
             # Sanic cancels the handler when the client goes away; the clean-up
-            # (presence, subscriptions) must still run to the end.
-            await asyncio.shield(connection.close())
+            # (presence, subscriptions, the connection's slot) must still run to the end.
+            await asyncio.shield(_close(connection, sockets, slot))
 
     @app.websocket("/ws/customer")
     async def customer(request: Request, ws: Any) -> None:
         if await refused(request, ws):
             return
-        connection = CustomerConnection(ws, bridge_of(request))
+        connection = CustomerConnection(ws, bridge_of(request), client_of(request), request.app.ctx.sockets)
         handlers = {
             "hello": connection.hello, "message": connection.message, "talk_to_person": connection.talk_to_person,
             "rating": connection.rating, "leave": connection.leave, "details": connection.details,
@@ -897,6 +954,20 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         await run(connection, request, handlers, first=connection.start)
 
     return app
+
+
+async def _send_error(connection: Connection, error: HandoffError) -> None:
+    """An error for a socket about to be closed (it may be gone already)."""
+    with contextlib.suppress(ConnectionClosed):
+        await connection.send(error_envelope(error))
+
+
+async def _close(connection: Connection, sockets: OpenSockets, slot: str) -> None:
+    """The connection's own clean-up, then its slot back (handoff.limits), whatever happens."""
+    try:
+        await connection.close()
+    finally:
+        await sockets.closed(slot)
 
 
 def http_error(status: int, code: str, message: str, headers: Optional[Dict[str, str]] = None) -> HTTPResponse:

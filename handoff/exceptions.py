@@ -11,13 +11,15 @@
     │   ├── InvalidCredentials   wrong agent name or password
     │   ├── InvalidToken         missing, forged or expired token
     │   └── Forbidden            a valid account without the role this needs
+    ├── LimitReached             a cap of handoff.limits (``code`` says which)
     ├── TeachingFailed           the teaching loop refused a content editor's
     │                            request (``code`` from teaching.errors)
     └── StateError               the conversation cannot do that now
         ├── ConversationNotFound
         ├── InvalidTransition    e.g. an agent message to a bot conversation
         │   └── AgentAtLimit     the agent already serves as many chats as allowed
-        └── AlreadyClaimed       another agent was faster
+        ├── AlreadyClaimed       another agent was faster
+        └── TranscriptFull       the conversation has as many messages as it may keep
 
 Every error becomes a structured ``error`` reply on the connection that caused
 it (``handoff.protocol.error_envelope``); none closes another conversation.
@@ -38,12 +40,14 @@ __all__ = [
     "InvalidCredentials",
     "InvalidToken",
     "InvalidTransition",
+    "LimitReached",
     "MalformedMessage",
     "MessageTooLarge",
     "ProtocolError",
     "RateLimited",
     "StateError",
     "TeachingFailed",
+    "TranscriptFull",
     "UnknownMessageType",
 ]
 
@@ -118,8 +122,22 @@ class AgentAtLimit(InvalidTransition):
     code = "at_limit"
 
 
+class TranscriptFull(StateError):
+    code = "transcript_full"
+
+
 class AlreadyClaimed(StateError):
     code = "already_claimed"
+
+
+class LimitReached(HandoffError):
+    """A client address (or everyone together) has used up one of the caps of handoff.limits."""
+
+    code = "limit_reached"
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class TeachingFailed(HandoffError):

@@ -5,10 +5,10 @@ Beside the day's counters (handoff.store), this keeps:
 - abandoned waits: a stay in the queue that ended without an agent claiming it.
   The customer left a callback or message request instead of waiting
   (``left_request``), or the conversation expired while still queued
-  (``expired``: nobody claimed it within HANDOFF_RETENTION_SECONDS). A customer
-  who closes the page keeps their place (the widget resumes the conversation),
-  so they count as still waiting until one of those happens or an agent claims
-  them. Each stay counts once: a requeued conversation (transferred to a
+  (``expired``: nobody claimed it within HANDOFF_RETENTION_SECONDS), or the
+  customer had no connection for HANDOFF_CUSTOMER_GONE_SECONDS (``gone``:
+  handoff.presence). A customer who closes the page and comes back within that
+  time keeps their place (the widget resumes the conversation). Each stay counts once: a requeued conversation (transferred to a
   group, its agent lost) starts a new stay.
 - first responses: from an agent claiming a conversation to that agent's (or the
   colleague's it was transferred to) first message in it.
@@ -33,7 +33,7 @@ from handoff.store import DAY_TTL_MS, MAX_WAITS_PER_DAY, Store
 
 __all__ = ["ABANDON_WAYS", "Experience"]
 
-ABANDON_WAYS = ("left_request", "expired")
+ABANDON_WAYS = ("left_request", "expired", "gone")
 
 
 class Experience:

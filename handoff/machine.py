@@ -6,7 +6,8 @@ A conversation is in one of four states (:class:`State`) and moves so::
                        presses "talk to a person" (with the bot's payload, asked
                        for first), or the bot does not answer
     queued -> agent    an agent claims it (one agent wins)
-    queued -> bot      the customer leaves a callback request or a message instead
+    queued -> bot      the customer leaves a callback request or a message instead, or
+                       has gone (no connection) for longer than the bridge waits
     agent  -> agent    transferred to another agent
     agent  -> queued   transferred to a skill group, or the agent stayed away past
                        the grace period: back to the front of the queue
@@ -35,7 +36,7 @@ from handoff.exceptions import AlreadyClaimed, InvalidTransition
 
 __all__ = [
     "AgentClaimed", "AgentLost", "AskBot", "AskRating", "BotAnswered", "Closed",
-    "Conversation", "CustomerAskedForPerson", "CustomerLeftRequest", "CustomerRated", "CustomerSaid",
+    "Conversation", "CustomerAskedForPerson", "CustomerGone", "CustomerLeftRequest", "CustomerRated", "CustomerSaid",
     "Effect", "Enqueue", "Event", "HandedBack", "Notify", "State", "StoreRating", "StoreRequest", "Transferred",
     "apply", "bridge_handoff", "handoff_in", "would_queue",
 ]
@@ -97,6 +98,11 @@ class CustomerLeftRequest:
 
 
 @dataclass(frozen=True)
+class CustomerGone:
+    """A queued customer has had no connection for longer than the bridge keeps a place for."""
+
+
+@dataclass(frozen=True)
 class Transferred:
     agent: str
     to_agent: Optional[str] = None
@@ -132,7 +138,7 @@ class CustomerRated:
 
 
 Event = Union[
-    CustomerSaid, BotAnswered, CustomerAskedForPerson, CustomerLeftRequest, AgentClaimed,
+    CustomerSaid, BotAnswered, CustomerAskedForPerson, CustomerLeftRequest, CustomerGone, AgentClaimed,
     Transferred, HandedBack, Closed, AgentLost, CustomerRated,
 ]
 
@@ -255,6 +261,13 @@ def apply(conversation: Conversation, event: Event) -> Tuple[Conversation, List[
             back = replace(conversation, state=State.BOT, reason=None, handoff={})
             return back, [stored, StoreRequest(event.kind, conversation.handoff)]
         return conversation, [stored, StoreRequest(event.kind, None)]
+
+    if isinstance(event, CustomerGone):
+        if state is not State.QUEUED:
+            return conversation, []  # claimed or left meanwhile (or another process was first)
+        back = replace(conversation, state=State.BOT, reason=None, handoff={})
+        return back, [Notify("left_queue", "You were away for a while, so you have left the queue. "
+                                           "Ask for a person again whenever you are ready.")]
 
     if isinstance(event, AgentClaimed):
         if state is State.AGENT:

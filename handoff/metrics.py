@@ -7,7 +7,7 @@ families from one snapshot instead of keeping gauges up to date on every change.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Mapping
+from typing import Any, Dict, Iterable, Mapping, Optional
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -18,9 +18,10 @@ __all__ = ["CONTENT_TYPE_LATEST", "exposition"]
 
 class _Snapshot(Collector):
     def __init__(self, now: Mapping[str, Any], handoffs: Mapping[bytes, bytes], events: Mapping[str, int],
-                 open_connections: int, requeues: int, abandoned: Mapping[str, int]) -> None:
+                 open_connections: int, requeues: int, abandoned: Mapping[str, int],
+                 redis_memory: Mapping[str, int]) -> None:
         self.now, self.handoffs, self.events, self.open_connections = now, handoffs, events, open_connections
-        self.requeues, self.abandoned = requeues, abandoned
+        self.requeues, self.abandoned, self.redis_memory = requeues, abandoned, redis_memory
 
     def collect(self) -> Iterable[Any]:
         yield GaugeMetricFamily("handoff_queue_length", "Conversations waiting for an agent.",
@@ -36,7 +37,7 @@ class _Snapshot(Collector):
             "handoff_requeues", "Conversations back in the queue (transferred to a group, agent lost); not handoffs.",
             value=self.requeues)
         abandoned = CounterMetricFamily(
-            "handoff_abandoned", "Stays in the queue that ended without an agent, by way (left_request, expired).",
+            "handoff_abandoned", "Stays in the queue that ended without an agent, by way (left_request, expired, gone).",
             labels=["way"])
         for way, count in sorted(self.abandoned.items()):
             abandoned.add_metric([way], count)
@@ -50,13 +51,20 @@ class _Snapshot(Collector):
         yield events
         yield GaugeMetricFamily("handoff_open_connections", "Open websockets in this process.",
                                 value=self.open_connections)
+        if self.redis_memory:
+            # Alert well before used reaches the limit: at the limit Redis refuses writes (noeviction).
+            yield GaugeMetricFamily("handoff_redis_used_memory_bytes", "Memory Redis uses (INFO used_memory).",
+                                    value=self.redis_memory["used"])
+            yield GaugeMetricFamily("handoff_redis_max_memory_bytes", "Redis's memory limit (maxmemory; 0: none).",
+                                    value=self.redis_memory["limit"])
 
 
 def exposition(now: Dict[str, Any], handoffs: Mapping[bytes, bytes], events: Mapping[str, int],
-               open_connections: int, requeues: int, abandoned: Mapping[str, int]) -> bytes:
+               open_connections: int, requeues: int, abandoned: Mapping[str, int],
+               redis_memory: Optional[Mapping[str, int]] = None) -> bytes:
     """``now`` is :meth:`handoff.service.Bridge.right_now`; ``handoffs`` the Redis hash of handoffs by
     reason; ``events`` this process's counters; ``requeues`` and ``abandoned`` (by way) from
-    :meth:`handoff.experience.Experience.totals`."""
+    :meth:`handoff.experience.Experience.totals`; ``redis_memory`` from handoff.presence.redis_memory."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Snapshot(now, handoffs, events, open_connections, requeues, abandoned))
+    registry.register(_Snapshot(now, handoffs, events, open_connections, requeues, abandoned, redis_memory or {}))
     return generate_latest(registry)

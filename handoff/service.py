@@ -27,9 +27,11 @@ from handoff.dashboard import summarise
 from handoff.experience import Experience
 from handoff.exceptions import ConversationNotFound, InvalidTransition, MalformedMessage, StateError
 from handoff.hub import Hub
+from handoff.limits import Limits
+from handoff.presence import CustomerPresence
 from handoff.machine import (
     AgentClaimed, AgentLost, AskBot, AskRating, BotAnswered, Closed, Conversation,
-    CustomerAskedForPerson, CustomerLeftRequest, CustomerRated, CustomerSaid, Effect, Enqueue, Event,
+    CustomerAskedForPerson, CustomerGone, CustomerLeftRequest, CustomerRated, CustomerSaid, Effect, Enqueue, Event,
     HandedBack, Notify, State, StoreRating, StoreRequest, Transferred, apply, bridge_handoff, handoff_in,
     would_queue,
 )
@@ -64,7 +66,11 @@ class Bridge:
 
     def __init__(self, settings: Settings, redis: Redis, http: aiohttp.ClientSession) -> None:
         self.settings = settings
-        self.store = Store(redis, settings.key_prefix, settings.finished_ttl_seconds)
+        self.store = Store(redis, settings.key_prefix, settings.finished_ttl_seconds,
+                           settings.idle_conversation_seconds, settings.max_transcript_messages,
+                           settings.max_queue_length)
+        self.limits = Limits(redis, settings.key_prefix, settings)
+        self.presence = CustomerPresence(redis, settings.key_prefix, settings.customer_gone_seconds)
         self.agents = AgentDirectory(redis, settings.key_prefix)
         self.hub = Hub(redis)
         self.requests = RequestDesk(self.store)
@@ -78,10 +84,16 @@ class Bridge:
 
     # ---- conversations ------------------------------------------------------
 
-    async def start_conversation(self) -> Tuple[str, str]:
+    async def start_conversation(self, client: str = "") -> Tuple[str, str]:
+        """A new conversation for the client at address ``client`` (LimitReached past its cap)."""
+        await self.limits.new_conversation(client)
         conversation_id, token = secrets.token_urlsafe(18), secrets.token_urlsafe(24)
-        await self.store.create(conversation_id, token)
+        await self.store.create(conversation_id, token, client)
         return conversation_id, token
+
+    async def _admit_to_queue(self, conversation_id: str) -> None:
+        """A new queue entry counts against its client's cap and everyone's (LimitReached past them)."""
+        await self.limits.new_queue_entry(await self.store.client(conversation_id), self.store.key("queue"))
 
     async def transition(
         self, conversation_id: str, event: Event, agent_limit: int = 1_000_000
@@ -303,6 +315,8 @@ class Bridge:
         """Queued in the skill group of the payload's topic, or, for a callback booked with the bot,
         stored with the agents' requests."""
         group = group_for(payload.get("topic"), payload.get("reason"), self.settings.skill_groups)
+        if payload.get("reason") != "callback":
+            await self._admit_to_queue(conversation_id)
         _, effects = await self.transition(conversation_id, BotAnswered(replies, group))
         for effect in effects:
             if isinstance(effect, StoreRequest) and effect.handoff is not None:
@@ -329,6 +343,7 @@ class Bridge:
         payload = {"custom": {"handoff": {"reason": BOT_UNAVAILABLE,
                                           "summary": "The assistant did not answer; the customer was queued."}}}
         group = group_for(None, BOT_UNAVAILABLE, self.settings.skill_groups)
+        await self._admit_to_queue(conversation_id)
         await self.transition(conversation_id, BotAnswered((payload,), group))
 
     async def customer_asked_for_person(self, conversation_id: str) -> None:
@@ -338,6 +353,7 @@ class Bridge:
         handoff: Optional[Dict[str, Any]] = None
         conversation = await self.store.load(conversation_id)
         if would_queue(conversation):
+            await self._admit_to_queue(conversation_id)  # before the bot is asked: a refusal costs nothing
             handoff = await self._handoff_from_bot(conversation_id, "button", shown_in=conversation.state)
         topic, reason = (handoff.get("topic"), handoff.get("reason")) if handoff else (None, "requested")
         group = group_for(topic, reason, self.settings.skill_groups)
@@ -450,6 +466,8 @@ class Bridge:
             request = await self.requests.customer_view(conversation_id)
             if request:
                 status["request"] = request
+            if await self.store.left_queue(conversation_id):
+                status["left_queue"] = "gone"
         return status
 
     # ---- agents -------------------------------------------------------------
@@ -476,6 +494,7 @@ class Bridge:
                 "details": details,
                 "group": conversation.group,
                 "conversation_id": conversation_id,
+                "queued_at": int(queued_at),  # the queue's order (a requeued customer's place is at the front)
                 # Since first queued: a transfer keeps the customer's wait (not the place's score).
                 "waiting_seconds": max(0, int((now - float(times.get("waiting_since") or queued_at)) / 1000)),
                 "transferred_by": times.get("transferred_by") or None,
@@ -558,6 +577,20 @@ class Bridge:
                     await self.transition(conversation_id, AgentLost(agent))
                 except (StateError, ConversationNotFound):
                     await self.forget_serving(agent, conversation_id)  # already moved on
+
+    async def customers_gone(self) -> None:
+        """Queued customers with no connection for HANDOFF_CUSTOMER_GONE_SECONDS leave the queue,
+        counted as abandoned (way "gone") by the one process whose change is stored."""
+        for conversation_id in await self.presence.gone(await self.store.queue()):
+            queued_at = (await self.store.times(conversation_id)).get("queued_at")
+            try:
+                _, effects = await self.transition(conversation_id, CustomerGone())
+            except ConversationNotFound:
+                continue  # expired: the queue view takes it out
+            if effects:
+                await self.store.mark_left_queue(conversation_id)
+                waited = int(time.time() * 1000) - queued_at if queued_at else 0
+                await self.experience.abandoned(self.today()[0], waited, "gone")
 
     async def hand_back(self, agent: str, conversation_id: str) -> None:
         await self.transition(conversation_id, HandedBack(agent))

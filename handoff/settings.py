@@ -9,6 +9,7 @@ from typing import Dict, Mapping, Optional, Tuple
 
 from handoff.canned import DEFAULT_PATH
 from handoff.routing import BusinessHours
+from handoff.trust import parse_networks
 
 __all__ = ["Settings"]
 
@@ -30,6 +31,22 @@ class Settings:
     message_burst: int = 10
     finished_ttl_seconds: int = 7 * 24 * 3600
     max_connections_per_ip: int = 20
+    # The caps of handoff.limits (docs/security.md "Limits"), counted in Redis across processes.
+    max_connections: int = 20_000
+    max_new_conversations_per_ip: int = 30  # per 10 minutes
+    max_new_conversations: int = 20_000  # per 10 minutes
+    max_queue_entries_per_ip: int = 5  # per 10 minutes
+    max_queue_entries: int = 2_000  # per 10 minutes
+    max_queue_length: int = 500
+    max_transcript_messages: int = 1_000
+    # A conversation nobody has used (no message, no request for a person) is kept this long.
+    idle_conversation_seconds: int = 300
+    # A queued customer with no open connection for this long leaves the queue.
+    customer_gone_seconds: int = 300
+    # Proxies (addresses or CIDR blocks) whose Forwarded / X-Forwarded-For name the real client.
+    trusted_proxies: str = ""
+    # A warning is logged when Redis uses more than this share of its maxmemory.
+    redis_memory_warning: float = 0.8
     # FAQ topic (or handoff reason) -> skill group; "*" is the default group.
     skill_groups: Dict[str, str] = field(default_factory=dict)
     # e.g. "mon-fri 08:00-20:00; sat 09:00-13:00"; empty: always open.
@@ -69,6 +86,18 @@ class Settings:
             message_burst=int(get("HANDOFF_MESSAGE_BURST", defaults.message_burst)),
             finished_ttl_seconds=int(get("HANDOFF_RETENTION_SECONDS", defaults.finished_ttl_seconds)),
             max_connections_per_ip=int(get("HANDOFF_MAX_CONNECTIONS_PER_IP", defaults.max_connections_per_ip)),
+            max_connections=int(get("HANDOFF_MAX_CONNECTIONS", defaults.max_connections)),
+            max_new_conversations_per_ip=int(get("HANDOFF_MAX_NEW_CONVERSATIONS_PER_IP",
+                                                 defaults.max_new_conversations_per_ip)),
+            max_new_conversations=int(get("HANDOFF_MAX_NEW_CONVERSATIONS", defaults.max_new_conversations)),
+            max_queue_entries_per_ip=int(get("HANDOFF_MAX_QUEUE_ENTRIES_PER_IP", defaults.max_queue_entries_per_ip)),
+            max_queue_entries=int(get("HANDOFF_MAX_QUEUE_ENTRIES", defaults.max_queue_entries)),
+            max_queue_length=int(get("HANDOFF_MAX_QUEUE_LENGTH", defaults.max_queue_length)),
+            max_transcript_messages=int(get("HANDOFF_MAX_TRANSCRIPT_MESSAGES", defaults.max_transcript_messages)),
+            idle_conversation_seconds=int(get("HANDOFF_IDLE_CONVERSATION_SECONDS", defaults.idle_conversation_seconds)),
+            customer_gone_seconds=int(get("HANDOFF_CUSTOMER_GONE_SECONDS", defaults.customer_gone_seconds)),
+            trusted_proxies=get("HANDOFF_TRUSTED_PROXIES", ""),
+            redis_memory_warning=float(get("HANDOFF_REDIS_MEMORY_WARNING", defaults.redis_memory_warning)),
             allowed_origins=tuple(
                 origin.strip() for origin in get("HANDOFF_ALLOWED_ORIGINS", "").split(",") if origin.strip()
             ),
@@ -85,6 +114,9 @@ class Settings:
         BusinessHours.parse(settings.business_hours, settings.timezone)  # refuses a bad schedule now
         if settings.max_message_bytes < 256 or settings.message_burst < 1 or settings.messages_per_second <= 0:
             raise ValueError("message limits must allow at least one 256-byte message per second")
+        parse_networks(settings.trusted_proxies)  # refuses a bad address now
+        if settings.customer_gone_seconds < 3 or settings.idle_conversation_seconds < 3:
+            raise ValueError("HANDOFF_CUSTOMER_GONE_SECONDS and HANDOFF_IDLE_CONVERSATION_SECONDS must be at least 3")
         if len(settings.secret) < 16:
             raise ValueError("HANDOFF_SECRET must be set to at least 16 characters (agent tokens are signed with it)")
         return settings

@@ -2,13 +2,16 @@
 
 Keys (``prefix`` defaults to ``hb``):
 
-    {p}:conv:{id}    hash    state, agent, reason, handoff (JSON), version, token hash, times:
+    {p}:conv:{id}    hash    state, agent, reason, handoff (JSON), version, token hash, client (the
+                             address that started it; handoff.limits), left_queue ("gone": handoff.presence), times:
                              queued_at (this time in the queue), waiting_since (first queued in this
                              handoff, kept across transfers), claimed_at; transferred_by (who sent it
                              back to the queue); "request" (handoff.requests), "awaiting_reply"
                              (handoff.experience)
-    {p}:log:{id}     stream  the transcript; each entry's stream id is the server message id (also read,
-                             without the bridge, by teaching.transcripts for the content staff's CLI)
+                             Kept idle_seconds from creation; the first message or change: the retention.
+    {p}:log:{id}     stream  the transcript; each entry's stream id is the server message id (at most
+                             max_messages when a customer writes; also read, without the bridge, by
+                             teaching.transcripts for the content staff's CLI)
     {p}:idem:{id}    hash    client idempotency key -> stream id (a retried send is stored once);
                              "routed:{stream id}" -> "done", or "lease:{until, ms}:{owner}" while a
                              process routes it; "leave:{client id}" -> the request left (handoff.requests)
@@ -33,6 +36,8 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:day-abandoned:{date}, {p}:day-first-response:{date}  lists  (handoff.experience)
     {p}:stats:handoffs hash  reason -> handoffs from the bot to people (all days, for /metrics)
     {p}:stats:abandoned, {p}:stats:requeues  hashes  (handoff.experience, for /metrics)
+    {p}:slots, {p}:slots:{address}, {p}:window:{what}:{address}:{n}  the caps (handoff.limits)
+    {p}:customers-seen zset  conversation -> when its customer was last connected (handoff.presence)
     {p}:live:{id}    pub/sub "something new in this conversation" for every bridge process
     {p}:queue-events pub/sub "the queue changed"
     {p}:stats-events pub/sub "the day's counters changed"
@@ -57,7 +62,7 @@ from redis.asyncio import Redis
 
 from handoff.auth import profile_from_record
 from handoff.estimate import WINDOW_SECONDS
-from handoff.exceptions import AgentAtLimit, ConversationNotFound, InvalidTransition
+from handoff.exceptions import AgentAtLimit, ConversationNotFound, InvalidTransition, LimitReached, TranscriptFull
 from handoff.machine import Conversation, State
 from handoff.routing import ALL_GROUPS
 from teaching.transcripts import review_of
@@ -71,15 +76,17 @@ STREAM_CAP = 100_000
 # ARGV[5] is the conversation's live channel: the new message is announced in the same step,
 # with the id of the message before it and ARGV[6], the message itself (JSON, without its id).
 # ARGV[7] = '1' for a customer's message: stored while people have the conversation, it stays
-# with people (machine.apply: nothing to route), so it is marked routed in the same step.
+# with people (machine.apply: nothing to route), so it is marked routed in the same step; it is
+# refused (-2) when the transcript already has ARGV[8] messages.
 _APPEND = """
 local state = redis.call('HGET', KEYS[3], 'state') or ''
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
 if existing then return {existing, 0, state} end
 if ARGV[3] ~= '' and state ~= ARGV[3] then return {'', -1, state} end
 if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'agent') ~= ARGV[4] then return {'', -1, state} end
+if ARGV[7] == '1' and redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[8]) then return {'', -2, state} end
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 8))
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 9))
 redis.call('HSET', KEYS[2], ARGV[1], id)
 if ARGV[7] == '1' and (state == 'queued' or state == 'agent') then redis.call('HSET', KEYS[2], 'routed:' .. id, 'done') end
 for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
@@ -95,6 +102,9 @@ local moves = KEYS[4] ~= KEYS[3]
 if moves and ARGV[7] == '1' and redis.call('SCARD', KEYS[4]) >= tonumber(ARGV[6]) then return -1 end
 -- KEYS[5]/KEYS[6]: the skill group's queue before/after (the whole queue and the group's change together)
 local operation = ARGV[2]
+-- ARGV[11]: the queue's length cap (HANDOFF_MAX_QUEUE_LENGTH), for new entries only (a requeue keeps its place)
+if operation == 'add' and redis.call('ZSCORE', KEYS[2], ARGV[4]) == false
+    and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[11]) then return -2 end
 if operation == 'add' then
   if redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[4]) == 1 then redis.call('ZADD', KEYS[6], ARGV[3], ARGV[4]) end
 elseif operation == 'front' then
@@ -123,7 +133,7 @@ if ARGV[8] ~= '' then
   redis.call('HSET', KEYS[8], ARGV[8], ARGV[3])
 end
 if ARGV[10] ~= '' then redis.call('HSET', KEYS[8], ARGV[10], ARGV[3]) end
-redis.call('HSET', KEYS[1], unpack(ARGV, 11))
+redis.call('HSET', KEYS[1], unpack(ARGV, 12))
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return redis.call('HINCRBY', KEYS[1], 'version', 1)
 """
@@ -223,10 +233,16 @@ class Routing(enum.Enum):
 class Store:
     """All bridge state; one instance per process around one Redis client."""
 
-    def __init__(self, redis: Redis, prefix: str = "hb", finished_ttl_seconds: int = 7 * 24 * 3600) -> None:
+    def __init__(self, redis: Redis, prefix: str = "hb", finished_ttl_seconds: int = 7 * 24 * 3600,
+                 idle_seconds: int = 300, max_messages: int = 1000, max_queue: int = 500) -> None:
         self.redis = redis
         self.prefix = prefix
         self.ttl_ms = finished_ttl_seconds * 1000
+        # A conversation costs little until it is used: kept idle_seconds, then (first message,
+        # first state change) the retention ttl_ms; a customer's message beyond max_messages is refused.
+        self.idle_ms = idle_seconds * 1000
+        self.max_messages = max_messages
+        self.max_queue = max_queue  # queued at once: checked by the commit that queues (handoff.limits checks first)
         self._append = redis.register_script(_APPEND)
         self._commit = redis.register_script(_COMMIT)
         self._count_once = redis.register_script(_COUNT_ONCE)
@@ -251,14 +267,15 @@ class Store:
 
     # ---- conversations ------------------------------------------------------
 
-    async def create(self, conversation_id: str, customer_token: str) -> Conversation:
+    async def create(self, conversation_id: str, customer_token: str, client: str = "") -> Conversation:
+        """A new conversation, kept only ``idle_ms`` until its first message or state change."""
         now = str(int(time.time() * 1000))
         fields = {"state": State.BOT.value, "version": "0", "token": token_digest(customer_token),
-                  "created": now, "handoff": "{}"}
+                  "created": now, "handoff": "{}", "client": client}
         key = self.key("conv", conversation_id)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping=fields)
-            pipe.pexpire(key, self.ttl_ms)
+            pipe.pexpire(key, self.idle_ms)
             await pipe.execute()
         return Conversation(conversation_id)
 
@@ -304,6 +321,18 @@ class Store:
         stored = await self.redis.hget(self.key("conv", conversation_id), "token")
         return stored is not None and stored.decode() == token_digest(token)
 
+    async def mark_left_queue(self, conversation_id: str) -> None:
+        """The customer was taken out of the queue for being away (their status says so until queued again)."""
+        await self.redis.hset(self.key("conv", conversation_id), "left_queue", "gone")
+
+    async def left_queue(self, conversation_id: str) -> bool:
+        return await self.redis.hget(self.key("conv", conversation_id), "left_queue") == b"gone"
+
+    async def client(self, conversation_id: str) -> str:
+        """The address that started the conversation (handoff.limits counts its queue entries)."""
+        value = await self.redis.hget(self.key("conv", conversation_id), "client")
+        return value.decode() if value else ""
+
     async def commit(
         self, before: Conversation, after: Conversation, queue: str = "", agent_limit: int = 1_000_000,
         transferred_by: str = "",
@@ -322,7 +351,7 @@ class Store:
             "handoff", json.dumps(after.handoff), "group", after.group, "rated", "1" if after.rated else "0",
         ]
         if after.state is State.QUEUED and before.state is not State.QUEUED:
-            fields += ["queued_at", str(now), "transferred_by", transferred_by]
+            fields += ["queued_at", str(now), "transferred_by", transferred_by, "left_queue", ""]
             if before.state is not State.AGENT:  # a new handoff; a transfer or a lost agent keeps the wait so far
                 fields += ["waiting_since", str(now)]
         taken = after.state is State.AGENT and after.agent != before.agent
@@ -335,8 +364,11 @@ class Store:
                   self.key("agent-ready")],
             args=[str(before.version), queue, str(now), after.id, str(self.ttl_ms), str(agent_limit),
                   "1" if after.state is State.AGENT else "0", (before.agent or "") if agent_ended else "",
-                  str(RECENT_HANDLING), (after.agent or "") if taken else "", *fields],
+                  str(RECENT_HANDLING), (after.agent or "") if taken else "", str(self.max_queue), *fields],
         )
+        if version == -2:
+            raise LimitReached(f"the queue is full ({self.max_queue} waiting); try again later or leave a message",
+                               code="queue_full")
         if version == -1:
             raise AgentAtLimit(f"{after.agent} already serves {agent_limit} conversations (their limit)")
         if not version:
@@ -368,8 +400,12 @@ class Store:
         message_id, added, state = await self._append(
             keys=[self.key("log", conversation_id), self.key("idem", conversation_id), self.key("conv", conversation_id)],
             args=[client_key, str(self.ttl_ms), only_in.value if only_in else "", only_agent,
-                  self.live_channel(conversation_id), json.dumps(entry), "1" if kind == "customer" else "", *fields],
+                  self.live_channel(conversation_id), json.dumps(entry), "1" if kind == "customer" else "",
+                  str(self.max_messages), *fields],
         )
+        if added == -2:
+            raise TranscriptFull(f"this conversation has {self.max_messages} messages, as many as it may keep; "
+                                 "please start a new one")
         if added == -1:
             raise InvalidTransition("the conversation has moved on")
         return Appended(message_id.decode(), bool(added), State(state.decode()) if state else None)

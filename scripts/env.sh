@@ -70,7 +70,10 @@ start_local_redis() {
   STARTED_LOCAL_REDIS=no
   mkdir -p "$RUN_DIR/redis"
   if ! redis-cli -p "$LOCAL_REDIS_PORT" ping >/dev/null 2>&1; then
+    # A memory limit, and at it writes are refused rather than live data evicted (noeviction);
+    # the bridge's /metrics and log warn well before (docs/security.md "Limits").
     redis-server --port "$LOCAL_REDIS_PORT" --bind 127.0.0.1 --dir "$RUN_DIR/redis" \
+      --maxmemory "${LOCAL_REDIS_MAXMEMORY:-512mb}" --maxmemory-policy noeviction \
       --appendonly yes --daemonize yes --pidfile "$RUN_DIR/redis/redis.pid" \
       --logfile "$RUN_DIR/redis/redis.log" >/dev/null
     for _ in $(seq 50); do

@@ -58,7 +58,9 @@ load_model_server_token
 
 echo "==> starting the action server on $ACTION_INTERFACE port $ACTION_PORT"
 # rasa_sdk takes its address from SANIC_HOST (every interface without it); only Rasa calls it.
-SANIC_HOST=$ACTION_INTERFACE "$VENV/bin/rasa" run actions --port "$ACTION_PORT" --actions actions \
+# Its Sanic refuses request bodies over SANIC_REQUEST_MAX_SIZE (a tracker of a long chat is a few
+# hundred kB; a 10 MB one would stall real turns): docs/security.md "Limits".
+SANIC_HOST=$ACTION_INTERFACE SANIC_REQUEST_MAX_SIZE=${ACTION_MAX_REQUEST_BYTES:-2097152} "$VENV/bin/rasa" run actions --port "$ACTION_PORT" --actions actions \
   >"$RUN_DIR/logs/actions.log" 2>&1 &
 pids+=($!)
 

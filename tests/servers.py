@@ -25,8 +25,8 @@ import redis
 import requests
 
 __all__ = [
-    "AGENT_PASSWORD", "BRIDGE_VENV_BIN", "LOG_DIR", "LOOPBACK_LIMITS", "MODELS_DIR", "PROJECT_PARTS", "RASA_API_TOKEN",
-    "ROOT", "SECRET", "VENV_BIN", "ActionServer", "BridgeServer", "ModelServer", "RasaServer", "RedisServer",
+    "ACTION_SERVER_LIMITS", "AGENT_PASSWORD", "BRIDGE_VENV_BIN", "LOG_DIR", "LOOPBACK_LIMITS", "MODELS_DIR", "PROJECT_PARTS", "RASA_API_TOKEN",
+    "REDIS_MEMORY", "ROOT", "SECRET", "TEST_ADDRESS_LIMITS", "VENV_BIN", "ActionServer", "BridgeServer", "ModelServer", "RasaServer", "RedisServer",
     "ServerProcess", "add_agent", "base_env", "bridge_command", "bridge_env", "copy_project", "delete_prefixed_keys",
     "free_port", "newest_model",
     "process_cpu_seconds", "publish_model", "running_action_server", "running_bridge", "running_model_server",
@@ -45,6 +45,13 @@ LOG_DIR = Path(os.environ.get("TEST_LOG_DIR", ROOT / ".run" / "test-logs"))
 # Every client of a test, drill or benchmark comes from 127.0.0.1: the per-address connection cap
 # (meant for the public internet) is lifted for bridges that many clients reach.
 LOOPBACK_LIMITS = {"HANDOFF_MAX_CONNECTIONS_PER_IP": "1000000"}
+# Tests start many conversations and queue many customers from 127.0.0.1 within minutes: the
+# per-address caps on those are lifted for every test bridge but those that test the caps.
+TEST_ADDRESS_LIMITS = {"HANDOFF_MAX_NEW_CONVERSATIONS_PER_IP": "1000000", "HANDOFF_MAX_QUEUE_ENTRIES_PER_IP": "1000000",
+                       "HANDOFF_MAX_CONNECTIONS_PER_IP": "1000"}
+# Redis as make run starts it (scripts/env.sh start_local_redis): a memory limit, and at the limit
+# writes are refused, never live data dropped.
+REDIS_MEMORY = ["--maxmemory", "256mb", "--maxmemory-policy", "noeviction"]
 
 
 def newest_model() -> Path:
@@ -191,7 +198,7 @@ class RedisServer(ServerProcess):
         persistence = (["--dir", str(data_dir), "--appendonly", "yes", "--appendfsync", "always"]
                        if data_dir else ["--appendonly", "no"])
         command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                   "--maxclients", "20000", *persistence]
+                   "--maxclients", "20000", *REDIS_MEMORY, *persistence]
         super().__init__(name, port, command, dict(os.environ), health_url="", start_timeout=10)
         self.url = f"redis://127.0.0.1:{port}/0"
 
@@ -233,6 +240,10 @@ def running_redis(name: str = "redis", data_dir: Optional[Path] = None) -> Itera
 RASA_API_TOKEN = secrets.token_urlsafe(16)
 
 
+# A tracker of a long conversation is a few hundred kB; 10 MB of one is an attack (scripts/run.sh).
+ACTION_SERVER_LIMITS = {"SANIC_REQUEST_MAX_SIZE": str(2 * 1024 * 1024)}
+
+
 class ActionServer(ServerProcess):
     """The Rasa action server (``rasa run actions``); Rasa calls it at ``url``."""
 
@@ -241,7 +252,8 @@ class ActionServer(ServerProcess):
         super().__init__(name, port, [str(VENV_BIN / "rasa"), "run", "actions", "--port", str(port),
                                       "--actions", "actions"],
                          # rasa_sdk listens on SANIC_HOST (every interface without it); only Rasa calls it.
-                         {**base_env(), "SANIC_HOST": "127.0.0.1", **(extra_env or {})},
+                         # Its Sanic refuses bodies over SANIC_REQUEST_MAX_SIZE, as under make run.
+                         {**base_env(), "SANIC_HOST": "127.0.0.1", **ACTION_SERVER_LIMITS, **(extra_env or {})},
                          f"http://127.0.0.1:{port}/health")
         self.url = f"http://127.0.0.1:{port}/webhook"
 
@@ -340,7 +352,8 @@ class BridgeServer(ServerProcess):
         self.address = f"127.0.0.1:{port}"
         env = bridge_env({"REDIS_URL": redis_url, "RASA_URL": rasa_url, "HANDOFF_SECRET": SECRET,
                           "HANDOFF_PORT": str(port), "HANDOFF_KEY_PREFIX": prefix, "HANDOFF_AGENT_GRACE_SECONDS": "2",
-                          "HANDOFF_SKILL_GROUPS": json.dumps({"card_swallowed": "cards"}), **extra})
+                          "HANDOFF_SKILL_GROUPS": json.dumps({"card_swallowed": "cards"}), **TEST_ADDRESS_LIMITS,
+                          **extra})
         super().__init__(name, port, bridge_command("-m", "handoff"), env,
                          f"http://{self.address}/health", start_timeout=60)
 

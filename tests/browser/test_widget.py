@@ -20,6 +20,7 @@ from tests.browser.conftest import (
     STEP_TIMEOUT_MS, BackgroundLoop, close_chat, new_context, screenshot, tidy_bridge, watch_for_errors,
 )
 from tests.handoff.clients import Client
+from tests.servers import running_bridge
 
 expect.set_options(timeout=STEP_TIMEOUT_MS)
 
@@ -780,3 +781,15 @@ def test_bad_options_and_a_refused_origin_are_reported_clearly(customer_context,
     expect(page.locator(".banner")).to_be_visible()
     assert any("add it to the bridge's HANDOFF_ALLOWED_ORIGINS" in line for line in console)
     assert errors == []
+
+
+def test_a_full_queue_is_explained_to_the_customer(customer_context, redis_url, rasa_url):
+    """docs/security.md "Limits": a refused request for a person says why, not nothing."""
+    with running_bridge(redis_url, rasa_url, "bridge-web-full", f"hbfull{uuid.uuid4().hex[:6]}",
+                        HANDOFF_MAX_QUEUE_LENGTH="0") as full:
+        page, errors = open_demo(customer_context, f"http://{full}")
+        open_chat(page)
+        page.get_by_role("button", name="Talk to a person").click()
+        expect(page.get_by_text("we can't add you to the queue right now")).to_be_visible()
+        expect(page.locator(".queue__position")).to_be_hidden()
+        assert not errors, errors

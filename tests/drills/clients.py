@@ -406,6 +406,7 @@ class DrillAgent(Endpoint):
         self.token = ""
         self.serving: Set[str] = set()
         self.queue: List[str] = []  # the latest queue push, oldest first
+        self._queue_items: Dict[str, Dict[str, Any]] = {}  # the queue as pushed and changed since
         # conversation -> the server ids received since its latest "conversation" (an attachment)
         self.attachment: Dict[str, List[str]] = {}
         self.seen: Dict[str, Set[str]] = {}  # conversation -> every server id received, over all attachments
@@ -426,7 +427,15 @@ class DrillAgent(Endpoint):
     async def _receive(self, envelope: Dict[str, Any]) -> bool:
         kind, data = envelope.get("type"), envelope.get("data") or {}
         if kind == "queue":
+            self._queue_items = {item["conversation_id"]: item for item in data.get("items", [])}
             self.queue = [item["conversation_id"] for item in data.get("items", [])]
+        elif kind == "queue_changed":  # a difference from the queue before (docs/bridge-protocol.md)
+            for conversation_id in data.get("removed", []):
+                self._queue_items.pop(conversation_id, None)
+            for item in [*data.get("added", []), *data.get("updated", [])]:
+                self._queue_items[item["conversation_id"]] = item
+            ordered = sorted(self._queue_items.values(), key=lambda item: item["queued_at"])
+            self.queue = [item["conversation_id"] for item in ordered]
         elif kind == "conversation":
             conversation_id = data["conversation_id"]
             self.serving.add(conversation_id)

@@ -137,6 +137,7 @@ PROBE = "fuzz_probe"  # no endpoint handles it
 STATES = {"bot", "queued", "agent", "closed"}
 # Every code docs/bridge-protocol.md lists (the protocol's, then the teaching loop's); never internal_error.
 DOCUMENTED_CODES = {"malformed", "invalid_contact", "unknown_type", "too_large", "rate_limited", "invalid_token", "not_found",
+                    "too_many_conversations", "queue_full", "transcript_full", "too_many_connections",
                     "invalid_transition", "already_claimed", "invalid_request", "invalid_text", "unknown_intent",
                     "conflict", "exists", "invalid_name", "invalid_answer", "invalid_data", "busy", "refused",
                     "training_failed", "worker_unavailable"}
@@ -242,9 +243,12 @@ def world(redis_url: str, rasa_url: str, model_path: Path) -> Iterator[World]:
     model_token = uuid.uuid4().hex
     loop = asyncio.new_event_loop()
     client = redis_sync.Redis.from_url(redis_url)
-    # Rate limits raised: the fuzzer sends as fast as the bridge answers.
+    # Rate limits raised: the fuzzer sends as fast as the bridge answers. The caps on what is kept
+    # (docs/security.md "Limits") too: their refusals are tested with bridges of their own (tests/handoff/test_limits.py).
     with started_bridge(redis_url, rasa_url, "fuzz-bridge", prefix, HANDOFF_MESSAGES_PER_SECOND="1000",
                         HANDOFF_MESSAGE_BURST="1000", HANDOFF_MAX_CONNECTIONS_PER_IP="200",
+                        HANDOFF_MAX_NEW_CONVERSATIONS="1000000", HANDOFF_MAX_QUEUE_ENTRIES="1000000",
+                        HANDOFF_MAX_QUEUE_LENGTH="1000000", HANDOFF_CUSTOMER_GONE_SECONDS="86400",
                         MODEL_SERVER_TOKEN=model_token, TEACH_KEY_PREFIX=teach_prefix) as server:
         tokens = {name: login(server.address, name).json()["token"] for name in ACCOUNTS}
         yield World(loop, server, client, prefix, model_id_of(model_path), model_token, tokens)

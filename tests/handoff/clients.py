@@ -84,10 +84,13 @@ class Client:
             self.received.append(envelope)
 
     async def queue_item(self, conversation_id: str) -> Dict[str, Any]:
-        """An agent's view of one queued conversation, from the next queue update that has it."""
+        """An agent's view of one queued conversation, from the next queue (or change of it) that has it."""
         while True:
-            queue = await self.expect("queue")
-            for item in queue["data"]["items"]:
+            update = await self.next_matching(lambda envelope: envelope["type"] in ("queue", "queue_changed"),
+                                              "queue or queue_changed", 30.0)
+            data = update["data"]
+            items = data["items"] if update["type"] == "queue" else [*data["added"], *data["updated"]]
+            for item in items:
                 if item["conversation_id"] == conversation_id:
                     return item
 

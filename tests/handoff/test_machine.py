@@ -6,10 +6,12 @@ from handoff.auth import issue_token, verify_token
 from handoff.exceptions import AlreadyClaimed, InvalidToken, InvalidTransition, MalformedMessage, MessageTooLarge
 from handoff.machine import (
     AgentClaimed, AgentLost, AskBot, AskRating, BotAnswered, Closed, Conversation,
-    CustomerAskedForPerson, CustomerLeftRequest, CustomerRated, CustomerSaid, Enqueue, HandedBack, Notify, State,
+    CustomerAskedForPerson, CustomerGone, CustomerLeftRequest, CustomerRated, CustomerSaid, Enqueue, HandedBack, Notify, State,
     StoreRating, StoreRequest, Transferred, apply, bridge_handoff, would_queue,
 )
 from handoff.protocol import Envelope, error_envelope, frame_id, parse_envelope
+from handoff.queuediff import changes, indexed
+from handoff.trust import client_address, parse_networks
 
 HANDOFF = {"custom": {"handoff": {"reason": "repeated_fallback", "summary": "stuck"}}}
 
@@ -244,3 +246,32 @@ def test_a_closed_chat_is_rated_once_and_a_transfer_to_oneself_is_refused():
         apply(at(State.AGENT, agent="ann"), Transferred("ann", to_agent="ann"))
     moved, _ = apply(at(State.AGENT, agent="ann"), Transferred("ann", to_group="cards"))
     assert moved.state is State.QUEUED and moved.group == "cards"
+
+
+def test_a_customer_gone_from_the_queue_goes_back_to_the_bot_and_is_told():
+    back, effects = apply(at(State.QUEUED), CustomerGone())
+    assert back.state is State.BOT and back.reason is None and back.handoff == {}
+    assert [effect.kind for effect in effects if isinstance(effect, Notify)] == ["left_queue"]
+    for state in (State.BOT, State.AGENT, State.CLOSED):  # claimed or left meanwhile: nothing happens
+        assert apply(at(state, "ann" if state is State.AGENT else None), CustomerGone())[1] == []
+
+
+def test_the_client_address_comes_from_forwarded_headers_only_behind_trusted_proxies():
+    proxies = parse_networks("10.0.0.0/8, 127.0.0.1")
+    spoofed = {"x-forwarded-for": "6.6.6.6, 203.0.113.7"}
+    assert client_address("198.51.100.1", spoofed, proxies) == "198.51.100.1"  # not a proxy: its own address
+    assert client_address("127.0.0.1", spoofed, proxies) == "203.0.113.7"  # the proxy saw 203.0.113.7
+    assert client_address("127.0.0.1", {"x-forwarded-for": "6.6.6.6, 203.0.113.7, 10.1.2.3"}, proxies) == "203.0.113.7"
+    assert client_address("127.0.0.1", {"forwarded": 'for="[2001:db8::1]:4711";proto=https'}, proxies) == "2001:db8::1"
+    assert client_address("127.0.0.1", {"x-forwarded-for": "garbage"}, proxies) == "127.0.0.1"
+    assert client_address("127.0.0.1", {}, ()) == "127.0.0.1"
+
+
+def test_agents_get_the_queue_s_changes_not_the_whole_queue():
+    first = {"conversation_id": "c1", "queued_at": 1, "waiting_seconds": 5, "details": {}}
+    second = {"conversation_id": "c2", "queued_at": 2, "waiting_seconds": 1, "details": {}}
+    before = indexed([first, second])
+    assert changes(before, indexed([{**first, "waiting_seconds": 9}, second])) is None  # time alone is no change
+    told = {**second, "details": {"description": "card stuck"}}
+    third = {"conversation_id": "c3", "queued_at": 3, "waiting_seconds": 0, "details": {}}
+    assert changes(before, indexed([told, third])) == {"added": [third], "updated": [told], "removed": ["c1"]}

@@ -207,6 +207,9 @@ class ChatsView extends View {
         this.queue.update(data.items || []);
         this.waiting.settle(envelope.id, data);
         break;
+      case "queue_changed":
+        this.queue.change(data);
+        break;
       case "requests":
         this.requests.update(data.items || []);
         break;
@@ -461,7 +464,6 @@ class QueuePanel {
   constructor(view) {
     this.view = view;
     this.items = [];
-    this.receivedAt = 0;
     this.known = null; // ids in the last queue; null until the first one (which never alerts)
     this.fresh = new Set();
     this.claiming = new Set();
@@ -473,9 +475,25 @@ class QueuePanel {
     this.element = h("div", { class: "queue-panel" }, this.error, this.list, this.empty);
   }
 
+  /** The whole queue (on connect, on request, after a resync). */
   update(items) {
+    const now = Date.now();
+    this.show(items.map((item) => ({ ...item, since: now - item.waiting_seconds * 1000 })));
+  }
+
+  /** A change of the queue: items added or changed, ids removed; the order is the bridge's (queued_at). */
+  change({ added = [], updated = [], removed = [] }) {
+    const now = Date.now();
+    const byId = new Map(this.items.map((item) => [item.conversation_id, item]));
+    for (const id of removed) byId.delete(id);
+    for (const item of [...added, ...updated]) {
+      byId.set(item.conversation_id, { ...item, since: now - item.waiting_seconds * 1000 });
+    }
+    this.show([...byId.values()].sort((a, b) => a.queued_at - b.queued_at));
+  }
+
+  show(items) {
     this.items = items;
-    this.receivedAt = Date.now();
     const ids = new Set(items.map((item) => item.conversation_id));
     const arrived = this.known ? items.filter((item) => !this.known.has(item.conversation_id)) : [];
     // A conversation that leaves the queue and comes back (transferred, agent lost) alerts again.
@@ -539,9 +557,9 @@ class QueuePanel {
   }
 
   tick() {
-    const elapsed = (Date.now() - this.receivedAt) / 1000;
+    const now = Date.now();
     for (const entry of this.entries.values()) {
-      const seconds = entry.item.waiting_seconds + elapsed;
+      const seconds = (now - entry.item.since) / 1000;
       entry.wait.textContent = formatWait(seconds);
       entry.element.classList.toggle("wait-long", seconds >= 120 && seconds < 300);
       entry.element.classList.toggle("wait-critical", seconds >= 300);

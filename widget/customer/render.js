@@ -16,7 +16,7 @@ import { contrastRatio, fill } from "./options.js";
 
 // Within this many pixels of the bottom, new messages keep the log scrolled down.
 const STICKY_SCROLL_PX = 80;
-const NOTICE_ICONS = { agent_joined: "person", back_to_bot: "bot", agent_lost: "offline", closed: "check", request_stored: "check" };
+const NOTICE_ICONS = { agent_joined: "person", back_to_bot: "bot", agent_lost: "offline", closed: "check", request_stored: "check", left_queue: "offline" };
 
 function hidden(text) {
   return h("span", { class: "visually-hidden" }, text);

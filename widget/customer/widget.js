@@ -107,7 +107,8 @@ export class ChatWidget {
       close: () => this.close(),
       send: (text) => this.send(text),
       quickReply: (title, payload) => this.send(title, payload),
-      talkToPerson: () => this.request("talk_to_person", {}).catch((error) => console.error(`SupportChat: ${error.message}`)),
+      // Refused (the queue is full): the customer is told why, and may leave a message instead.
+      talkToPerson: () => this.request("talk_to_person", {}).catch((error) => this.view.showConfirmation(error.message)),
       retryNow: () => this.transport && this.transport.retryNow(),
       typing: () => this.customerTyping(),
       giveDetails: (data) => this.request("details", data),
@@ -277,6 +278,10 @@ export class ChatWidget {
       // The stored conversation expired: start a new one on the same socket (a failed hello may be repeated).
       this.forgetConversation();
       this.transport.write({ type: "hello", id: newId(), data: this.hello().data });
+      return;
+    }
+    if (this.awaitingWelcome && error.code === "too_many_conversations") {
+      this.view.showConfirmation(this.strings.error_too_many_conversations);
       return;
     }
     if (error.code === "forbidden_origin") {

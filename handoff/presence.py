@@ -1,0 +1,106 @@
+"""What this process keeps alive in Redis while its sockets are open, and what it sweeps.
+
+- customer presence: every conversation with an open customer socket (in any
+  process) is "seen" now and again; a queued customer not seen for
+  HANDOFF_CUSTOMER_GONE_SECONDS has gone, leaves the queue (counted as
+  abandoned, way ``gone``: handoff.experience) and is told so on return;
+- connection slots (handoff.limits): renewed while their sockets are open;
+- Redis memory: a warning in the log above HANDOFF_REDIS_MEMORY_WARNING of
+  ``maxmemory`` (/metrics shows both numbers).
+
+Keys (``{p}`` is the store's prefix):
+
+    {p}:customers-seen  zset  conversation id -> when a socket of its customer was last open (ms)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from typing import Dict, List, Tuple
+
+from redis.asyncio import Redis
+
+from handoff.limits import SLOT_SECONDS, Limits
+
+__all__ = ["CustomerPresence", "OpenSockets", "redis_memory"]
+
+logger = logging.getLogger(__name__)
+
+# Redis memory is checked (and a warning logged, if high) at most this often.
+MEMORY_CHECK_SECONDS = 60.0
+
+
+class CustomerPresence:
+    """When each customer was last connected, shared by every bridge process."""
+
+    def __init__(self, redis: Redis, prefix: str, gone_seconds: int) -> None:
+        self.redis = redis
+        self.key = f"{prefix}:customers-seen"
+        self.gone_ms = gone_seconds * 1000
+
+    @property
+    def refresh_seconds(self) -> float:
+        """How often an open socket says it is there: several times within the time to be gone."""
+        return min(10.0, self.gone_ms / 3000)
+
+    async def seen(self, conversation_ids: List[str]) -> None:
+        if conversation_ids:
+            now = int(time.time() * 1000)
+            await self.redis.zadd(self.key, {conversation_id: now for conversation_id in conversation_ids})
+
+    async def gone(self, queue: List[Tuple[str, float]]) -> List[str]:
+        """The queued conversations whose customer has not been connected for the time to be gone.
+        Not seen at all (or forgotten): counted from when it was queued."""
+        now = int(time.time() * 1000)
+        # What is older than twice the time to be gone is of no more use (its queued_at is older still).
+        await self.redis.zremrangebyscore(self.key, 0, now - 2 * self.gone_ms)
+        if not queue:
+            return []
+        seen = await self.redis.zmscore(self.key, [conversation_id for conversation_id, _ in queue])
+        return [conversation_id for (conversation_id, queued_at), last in zip(queue, seen)
+                if now - max(queued_at, last or 0) > self.gone_ms]
+
+
+class OpenSockets:
+    """This process's open sockets: their slots (handoff.limits) and their customers' conversations."""
+
+    def __init__(self, limits: Limits, presence: CustomerPresence) -> None:
+        self.limits, self.presence = limits, presence
+        self.slots: Dict[str, str] = {}  # connection id -> client address
+        self.customers: Counter = Counter()  # conversation id -> open customer sockets
+
+    @property
+    def refresh_seconds(self) -> float:
+        return min(SLOT_SECONDS / 3, self.presence.refresh_seconds)
+
+    async def opened(self, connection: str, address: str) -> None:
+        """Takes a slot (LimitReached when there is none)."""
+        await self.limits.take_slot(address, connection)
+        self.slots[connection] = address
+
+    async def closed(self, connection: str) -> None:
+        address = self.slots.pop(connection, None)
+        if address is not None:
+            await self.limits.release_slot(address, connection)
+
+    async def customer_joined(self, conversation_id: str) -> None:
+        self.customers[conversation_id] += 1
+        await self.presence.seen([conversation_id])
+
+    async def customer_left(self, conversation_id: str) -> None:
+        self.customers[conversation_id] -= 1
+        if self.customers[conversation_id] <= 0:
+            del self.customers[conversation_id]
+        await self.presence.seen([conversation_id])  # gone from now
+
+    async def refresh(self) -> None:
+        await self.limits.renew_slots([(address, connection) for connection, address in self.slots.items()])
+        await self.presence.seen(list(self.customers))
+
+
+async def redis_memory(redis: Redis) -> Dict[str, int]:
+    """Redis's used memory and its limit (``maxmemory``; 0: none), in bytes."""
+    info = await redis.info("memory")
+    return {"used": int(info.get("used_memory", 0)), "limit": int(info.get("maxmemory", 0))}
