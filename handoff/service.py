@@ -413,7 +413,7 @@ class Bridge:
             status["agents_available"] = bool(online)
             status["offer"] = ["callback", "message"]
         if conversation.state is State.AGENT:
-            status["agent"] = conversation.agent
+            status["agent"] = await self.agents.display_name(conversation.agent or "")  # never the login name
         if conversation.state is State.CLOSED:
             status["rated"] = conversation.rated
         return status
@@ -464,7 +464,9 @@ class Bridge:
 
     async def agent_said(self, agent: str, conversation_id: str, text: str, key: str) -> str:
         """Stored only while this agent serves the conversation (checked atomically)."""
-        appended = await self.append(conversation_id, "agent", f"agent:{agent}:{key}", text, {"agent": agent},
+        shown_as = await self.agents.display_name(agent)  # what the customer sees (app.CustomerConnection)
+        appended = await self.append(conversation_id, "agent", f"agent:{agent}:{key}", text,
+                                     {"agent": agent, "shown_as": shown_as},
                                      only_in=State.AGENT, only_agent=agent)
         return appended.id
 

@@ -27,7 +27,8 @@ import requests
 __all__ = [
     "AGENT_PASSWORD", "BRIDGE_VENV_BIN", "LOG_DIR", "LOOPBACK_LIMITS", "MODELS_DIR", "PROJECT_PARTS", "RASA_API_TOKEN",
     "ROOT", "SECRET", "VENV_BIN", "ActionServer", "BridgeServer", "ModelServer", "RasaServer", "RedisServer",
-    "ServerProcess", "add_agent", "base_env", "bridge_command", "bridge_env", "copy_project", "delete_prefixed_keys",
+    "ServerProcess", "add_agent", "admin_address", "base_env", "bridge_command", "bridge_env", "copy_project",
+    "delete_prefixed_keys",
     "free_port", "newest_model",
     "process_cpu_seconds", "publish_model", "running_action_server", "running_bridge", "running_model_server",
     "running_rasa", "running_redis", "running_worker", "start", "started", "started_bridge", "stop",
@@ -122,7 +123,15 @@ def bridge_env(settings: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     request), so that none is left for the next release of Sanic, websockets or redis-py to break.
     Sanic files its own deprecations under a filter of its own (config DEPRECATION_FILTER, "once")."""
     return {**base_env(), "PYTHONWARNINGS": "error::DeprecationWarning,error::PendingDeprecationWarning",
-            "SANIC_DEPRECATION_FILTER": "error", **(settings or {})}
+            "SANIC_DEPRECATION_FILTER": "error", "HANDOFF_ADMIN_PORT": str(free_port()), **(settings or {})}
+
+
+_ADMIN_ADDRESSES: Dict[str, str] = {}  # a bridge's address -> its loopback-only admin address
+
+
+def admin_address(address: str) -> str:
+    """Where a bridge started here serves /metrics and /ready (host:port; docs/security.md)."""
+    return _ADMIN_ADDRESSES[address]
 
 
 def base_env() -> Dict[str, str]:
@@ -321,6 +330,7 @@ def running_model_server(redis_url: str, teach_prefix: str, rasa_url: str = "htt
                       "HANDOFF_SECRET": secrets.token_urlsafe(24), "HANDOFF_KEY_PREFIX": f"hb{teach_prefix}",
                       "MODEL_SERVER_TOKEN": token, "TEACH_KEY_PREFIX": teach_prefix, **extra})
     process, log = start(name, bridge_command("-m", "handoff"), env)
+    _ADMIN_ADDRESSES[f"127.0.0.1:{port}"] = f"127.0.0.1:{env['HANDOFF_ADMIN_PORT']}"
     try:
         wait_until_up(f"http://127.0.0.1:{port}/health", process, log, timeout=60)
         yield f"127.0.0.1:{port}", ModelServer(f"http://127.0.0.1:{port}/api/models/current", token, teach_prefix)
@@ -341,6 +351,8 @@ class BridgeServer(ServerProcess):
         env = bridge_env({"REDIS_URL": redis_url, "RASA_URL": rasa_url, "HANDOFF_SECRET": SECRET,
                           "HANDOFF_PORT": str(port), "HANDOFF_KEY_PREFIX": prefix, "HANDOFF_AGENT_GRACE_SECONDS": "2",
                           "HANDOFF_SKILL_GROUPS": json.dumps({"card_swallowed": "cards"}), **extra})
+        # /metrics and /ready (its admin port listens before the public one does).
+        self.admin_address = _ADMIN_ADDRESSES[self.address] = f"127.0.0.1:{env['HANDOFF_ADMIN_PORT']}"
         super().__init__(name, port, bridge_command("-m", "handoff"), env,
                          f"http://{self.address}/health", start_timeout=60)
 

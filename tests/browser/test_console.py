@@ -12,6 +12,7 @@ import re
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
+import requests
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from tests.browser.conftest import (
@@ -23,7 +24,7 @@ from tests.handoff.clients import Client
 from tests.handoff.test_context import preview
 
 TITLE = "Support console"
-CANNED_INTRO = ("Hi, I'm ann from the support team. I've read your conversation with our assistant, "
+CANNED_INTRO = ("Hi, I'm Ann Lee from the support team. I've read your conversation with our assistant, "
                 "so you don't need to repeat anything.")
 
 
@@ -209,6 +210,8 @@ def test_login_shows_wrong_credentials_keeps_the_session_on_reload_and_logs_out(
     agent_context.add_init_script(WATCH_CSP)
     page = agent_context.new_page()
     errors = watch_for_errors(page)
+    sockets: List[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
     page.goto(f"{site}/console")
     expect(page).to_have_title(TITLE)
     screenshot(page, "console-login")
@@ -246,8 +249,14 @@ def test_login_shows_wrong_credentials_keeps_the_session_on_reload_and_logs_out(
     expect(page.locator(".login-card").get_by_role("status")).to_have_text("Your session has expired. Please log in again.")
 
     log_in(page, site, "ann")
+    expect(page.get_by_role("status").filter(has_text="Connected")).to_be_visible()
+    token = page.evaluate("""() => JSON.parse(sessionStorage.getItem("support-console.session")).token""")
+    assert sockets and not any(token in url or "token" in url for url in sockets), sockets  # proxies log URLs
     page.get_by_role("button", name="Log out").click()
     expect(page.locator(".login-card").get_by_role("status")).to_have_text("You have logged out.")
+    # Logged out on the server too: the token is refused everywhere, not only forgotten by the page.
+    refused = requests.post(f"{site}/api/agents/logout", headers={"Authorization": f"Bearer {token}"}, json={}, timeout=10)
+    assert refused.status_code == 401 and refused.json()["error"]["message"] == "this login has ended already"
     page.reload()
     expect(page.get_by_label("Name")).to_be_visible()
     expect(page.get_by_role("button", name="Log out")).to_have_count(0)
@@ -581,7 +590,8 @@ def test_transfer_to_a_colleague_then_hand_back_to_the_bot(ann, sue, customers):
     expect(sue.page.get_by_text("A colleague transferred a chat to you.")).to_be_visible()
     customer.expect("message", kind="system", data={"notice": "transferred"})
     sue.reply("Hi, Sue here.")
-    assert customer.expect("message", kind="agent")["data"]["data"] == {"agent": "sue"}
+    # The display name (by default the login name, capitalised).
+    assert customer.expect("message", kind="agent")["data"]["data"] == {"agent": "Sue"}
 
     sue.conversation.get_by_role("button", name="Hand back to bot").click()
     expect(sue.page.get_by_role("tablist", name="Your chats").get_by_role("tab")).to_have_count(0)
