@@ -15,11 +15,12 @@ shell:          ## chat with the bot in the terminal (while `make run` runs)
 train:          ## train a model now (skipped when nothing changed)
 	scripts/bootstrap.sh && . scripts/env.sh && train_if_needed
 
-agent:          ## add or reset an account: make agent NAME=ann [GROUPS=cards,payments] [MAX_CHATS=3] [ROLES=agent,supervisor]
-	@test -n "$(NAME)" || { echo "usage: make agent NAME=ann [GROUPS=all] [MAX_CHATS=3] [ROLES=agent]"; exit 2; }
+agent:          ## add or reset an account (its earlier logins end): make agent NAME=ann [DISPLAY_NAME="Ann Lee"] [GROUPS=cards,payments] [MAX_CHATS=3] [ROLES=agent,supervisor]
+	@test -n "$(NAME)" || { echo "usage: make agent NAME=ann [DISPLAY_NAME=\"Ann Lee\"] [GROUPS=all] [MAX_CHATS=3] [ROLES=agent]"; exit 2; }
 	scripts/bootstrap.sh && . scripts/env.sh && { [ -n "$${REDIS_URL:-}" ] || start_local_redis; } && \
 	  "$$BRIDGE_VENV/bin/python" -m handoff.auth add "$(NAME)" --groups "$(or $(GROUPS),all)" \
-	  --max-chats "$(or $(MAX_CHATS),3)" --roles "$(or $(ROLES),agent)"
+	  --max-chats "$(or $(MAX_CHATS),3)" --roles "$(or $(ROLES),agent)" \
+	  $(if $(DISPLAY_NAME),--display-name "$(DISPLAY_NAME)")
 
 teach:          ## the content staff's commands: make teach ARGS="inbox" (python -m bot.teach --help)
 	scripts/bootstrap.sh && . scripts/env.sh && { [ -n "$${REDIS_URL:-}" ] || start_local_redis; } && \

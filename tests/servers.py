@@ -20,6 +20,7 @@ from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple, TypeVar
+from urllib.parse import urlparse
 
 import redis
 import requests
@@ -199,13 +200,16 @@ class RedisServer(ServerProcess):
         port = free_port()
         persistence = (["--dir", str(data_dir), "--appendonly", "yes", "--appendfsync", "always"]
                        if data_dir else ["--appendonly", "no"])
+        # With a password, as make run's own Redis (scripts/env.sh start_local_redis): every client
+        # under test reaches it through a URL that carries it.
+        self.password = secrets.token_urlsafe(16)
         command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                   "--maxclients", "20000", *persistence]
+                   "--maxclients", "20000", "--requirepass", self.password, *persistence]
         super().__init__(name, port, command, dict(os.environ), health_url="", start_timeout=10)
-        self.url = f"redis://127.0.0.1:{port}/0"
+        self.url = f"redis://:{self.password}@127.0.0.1:{port}/0"
 
     def wait_until_ready(self, process: subprocess.Popen, log: Path, timeout: float) -> None:
-        client = redis.Redis(port=self.port)
+        client = redis.Redis(port=self.port, password=self.password)
         deadline = time.monotonic() + timeout
         try:
             while True:
@@ -286,14 +290,18 @@ class RasaServer(ServerProcess):
     def __init__(self, model_server: ModelServer, redis_url: str, action_server_url: str, name: str = "rasa",
                  port: Optional[int] = None) -> None:
         port = port or free_port()
-        redis_port = redis_url.rsplit(":", 1)[1].split("/")[0]
+        redis = urlparse(redis_url)
         env = {
             **base_env(),
             "ACTION_SERVER_URL": action_server_url,
-            "REDIS_HOST": "127.0.0.1",
-            "REDIS_PORT": redis_port,
+            # As scripts/env.sh redis_settings_from_url passes them to endpoints.yml.
+            "REDIS_URL": redis_url,
+            "REDIS_HOST": redis.hostname or "127.0.0.1",
+            "REDIS_PORT": str(redis.port or 6379),
             "REDIS_DB": "0",
-            "REDIS_PASSWORD": "",
+            "REDIS_USERNAME": "",
+            "REDIS_PASSWORD": redis.password or "",
+            "REDIS_USE_SSL": "",
             "TRACKER_EXPIRY_SECONDS": "3600",
             "MODEL_SERVER_URL": model_server.url,
             "MODEL_SERVER_TOKEN": model_server.token,

@@ -241,3 +241,24 @@ def test_customers_see_the_display_name_never_the_login_name(bridge, redis_url, 
         assert login(bridge, "dee-x42").json()["display_name"] == "Dee"
 
     asyncio.run(scenario())
+
+
+def test_content_editors_answers_may_use_only_the_brand_placeholders(bridge, redis_url, bridge_prefix):
+    add_agent(redis_url, bridge_prefix, "cole", "--roles", "content")
+    token = login(bridge, "cole").json()["token"]
+
+    async def scenario() -> None:
+        editor = Client(await websockets.connect(f"ws://{bridge}/ws/content", subprotocols=login_protocols(token)))
+        await editor.expect("catalog")
+        for kind, request in (
+                ("new_faq", {"item_ids": ["i1"], "key": "k", "category": "cards",
+                             "answer": "We will call you on {callback_phone}."}),
+                ("new_intent", {"item_ids": ["i1"], "name": "ask_x", "answer": "Because {  handoff_evidence }"})):
+            await editor.send(kind, request, id=kind)
+            refused = await editor.next_matching(lambda e, kind=kind: e["id"] == kind, f"the reply to {kind}", 10)
+            assert refused["type"] == "error" and refused["data"]["code"] == "malformed"
+            assert refused["data"]["message"].startswith(
+                "answers may only use the placeholders {bank_name}, {help_url}, {support_phone}, {support_email}")
+        await editor.close()
+
+    asyncio.run(scenario())
