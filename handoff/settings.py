@@ -44,8 +44,9 @@ class Settings:
     allowed_hosts: Tuple[str, ...] = ("127.0.0.1", "localhost")
     # /metrics and /ready are served here, on loopback only (docs/security.md).
     admin_port: int = 8081
-    # Failed logins: free attempts per account and per client address, then holds of 1, 2, 4 ... s
-    # up to login_longest_hold_seconds, forgotten login_window_seconds after the last failure.
+    # Failed logins: free failures per account and per client address; each further failure holds
+    # the next attempt back 1, 2, 4 ... s up to login_longest_hold_seconds; all are forgotten
+    # login_window_seconds after the last failure.
     login_free_per_account: int = 5
     login_free_per_address: int = 20
     login_longest_hold_seconds: int = 900
