@@ -6,8 +6,10 @@ every message type with arbitrary field values (any unicode, lone surrogates as
 JSON escapes, empty, long, nested, numbers, nulls, wrong types, extra fields,
 ids of every type) and garbage frames (random bytes as text and binary frames,
 invalid JSON, JSON that is not an object, deep nesting, frames near and over
-the size limits); refused handshakes (tokens, origins); and requests to every
-HTTP endpoint and the browser files (with path traversal, encoded or not).
+the size limits); refused handshakes (tokens offered as a subprotocol, tokens in
+the URL, origins); requests to every HTTP endpoint (login and logout with any
+body, content type and token) and the browser files (with path traversal,
+encoded or not); and any route with a host name the bridge was not given.
 
 For every input:
 
@@ -23,9 +25,10 @@ For every input:
 - an error leaves the conversation as it was (its version in Redis), and an
   acknowledged message is stored once, also when it is sent again;
 - frames over 1 MiB close the socket (code 1009), refused handshakes get one
-  ``error`` and are closed; HTTP never answers 5xx (but /ready's documented
-  503), bad input gets 4xx with a JSON ``error``, and no file outside
-  widget/ is ever served.
+  ``error`` and are closed; HTTP never answers 5xx, bad input gets 4xx with a
+  JSON ``error`` (415 for a login that is not JSON, 421 for another ``Host``),
+  /ready and /metrics answer only on the loopback admin port, and no file
+  outside widget/ is ever served.
 
 A hypothesis state machine then drives one customer and two agents through
 hello, message (and retries), talk_to_person, details, leave, claim, transfer,
@@ -1031,7 +1034,7 @@ def json_error(body: bytes) -> str:
 
 
 def check_http(method: str, status: int, body: bytes, what: str) -> None:
-    """Never a 5xx (but /ready's documented 503); every 4xx says why in JSON."""
+    """Never a 5xx; every 4xx says why in JSON."""
     assert status < 500, f"{what}: {status} {body[:300]!r}"
     if 400 <= status and method != "HEAD":
         json_error(body)
@@ -1082,6 +1085,28 @@ def test_login_answers_400_or_401_with_a_json_error_for_anything_but_the_right_p
     else:
         assert status == 401 and json_error(reply) == "invalid_credentials", (status, reply)
     http_tally("POST /api/agents/login", status, status == 200)
+
+
+@budget(30)
+@given(authorization=st.one_of(
+           HEADER_TEXT,
+           HEADER_TEXT.map(lambda text: f"Bearer {text}"),
+           st.sampled_from(sorted(ACCOUNTS)).map(lambda account: ("mangled", account)),
+           st.sampled_from(sorted(ACCOUNTS)).map(lambda account: ("no scheme", account))),
+       content_type=st.sampled_from(["application/json", "application/json", "text/plain", ""]))
+def test_logout_without_a_genuine_current_token_changes_nothing(world: World, authorization: Any,
+                                                                content_type: str) -> None:
+    """Forged, mangled or scheme-less tokens are refused (401), and every account's login still works after."""
+    if isinstance(authorization, tuple):
+        kind, account = authorization
+        token = world.tokens[account]
+        authorization = (f"Bearer {token[:-1]}{'A' if token[-1] != 'A' else 'B'}" if kind == "mangled" else token)
+    headers = {"Authorization": authorization, **({"Content-Type": content_type} if content_type else {})}
+    status, _, reply = http_request(world, "POST", "/api/agents/logout", b"{}", headers)
+    check_http("POST", status, reply, f"logout with {authorization!r}")
+    expected = ("unsupported_media_type", 415) if content_type != "application/json" else ("invalid_token", 401)
+    assert (json_error(reply), status) == expected, (status, reply)
+    http_tally("POST /api/agents/logout", status, False)
 
 
 @budget(40)
