@@ -44,9 +44,15 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="session")
-def site(redis_url: str, rasa_url: str) -> Iterator[str]:
+def site_prefix() -> str:
+    """The key prefix of the browser tests' bridge (its accounts are managed under it)."""
+    return f"hbweb{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture(scope="session")
+def site(redis_url: str, rasa_url: str, site_prefix: str) -> Iterator[str]:
     """A bridge of its own (own key prefix) with an agent (ann) and a supervisor who is also an agent (sue); its http URL."""
-    prefix = f"hbweb{uuid.uuid4().hex[:6]}"
+    prefix = site_prefix
     add_agent(redis_url, prefix, "ann", "--display-name", "Ann Lee")  # customers see "Ann Lee", never "ann"
     add_agent(redis_url, prefix, "sue", "--roles", "agent,supervisor")
     with running_bridge(redis_url, rasa_url, "bridge-web", prefix, HANDOFF_AGENT_GRACE_SECONDS="30") as address:

@@ -22,6 +22,7 @@ from tests.chats import QUESTIONS
 from tests.drills.clients import message_order
 from tests.handoff.clients import Client
 from tests.handoff.test_context import preview
+from tests.servers import add_agent
 
 TITLE = "Support console"
 CANNED_INTRO = ("Hi, I'm Ann Lee from the support team. I've read your conversation with our assistant, "
@@ -262,6 +263,22 @@ def test_login_shows_wrong_credentials_keeps_the_session_on_reload_and_logs_out(
     expect(page.get_by_role("button", name="Log out")).to_have_count(0)
     assert errors == []
     assert page.evaluate("window.__cspViolations") == []
+
+
+def test_a_new_password_signs_an_open_console_out(agent_context, site, site_prefix, redis_url):
+    """Revoked on the server: the open console's socket is closed at its next heartbeat, and the
+    console, refused on reconnecting, goes back to its login."""
+    add_agent(redis_url, site_prefix, "rita")
+    page = agent_context.new_page()
+    errors = watch_for_errors(page)
+    log_in(page, site, "rita")
+    expect(page.get_by_role("status").filter(has_text="Connected")).to_be_visible()
+    add_agent(redis_url, site_prefix, "rita")  # a password reset (make agent NAME=rita)
+    expect(page.locator(".login-card").get_by_role("status")).to_have_text(
+        "Your session is no longer valid. Please log in again.", timeout=30_000)
+    log_in(page, site, "rita")
+    expect(page.get_by_role("status").filter(has_text="Connected")).to_be_visible()
+    assert errors == []
 
 
 # ---- the queue, the alert, claiming ---------------------------------------------------
