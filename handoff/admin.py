@@ -3,17 +3,19 @@
 What the queue holds, how many connections are open and whether Redis and Rasa answer is for the
 operators' monitoring on the same machine, not for the internet: the public port keeps only
 ``/health`` (a liveness check that tells nothing). A tiny aiohttp server in the bridge's own event
-loop, so that it reads the same counters the sockets update.
+loop, so that it reads the same counters the sockets update. It answers only to the allowed host
+names too: a page whose name rebinds to 127.0.0.1 in a browser on that machine reads nothing.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Callable, Dict
+from typing import Awaitable, Callable, Dict
 
 import aiohttp
 from aiohttp import web
 
+from handoff.guard import host_name
 from handoff.metrics import CONTENT_TYPE_LATEST, exposition
 from handoff.service import Bridge
 from handoff.settings import Settings
@@ -54,7 +56,14 @@ async def start_admin_server(settings: Settings, bridge: Bridge, http: aiohttp.C
         body = exposition(now, handoffs, bridge.metrics, open_connections())
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    app = web.Application()
+    @web.middleware
+    async def known_host(request: web.Request,
+                         handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        if host_name(request.headers.get("Host")) not in settings.allowed_hosts:
+            return web.json_response({"error": {"code": "unknown_host", "message": "unknown host name"}}, status=421)
+        return await handler(request)
+
+    app = web.Application(middlewares=[known_host])
     app.router.add_get("/health", health)
     app.router.add_get("/ready", ready)
     app.router.add_get("/metrics", metrics)

@@ -122,6 +122,8 @@ def test_metrics_and_readiness_are_served_on_the_loopback_admin_port_only(bridge
     assert requests.get(f"http://{admin}/ready", timeout=5).json()["ready"] is True
     assert "handoff_queue_length" in requests.get(f"http://{admin}/metrics", timeout=5).text
     assert requests.get(f"http://{bridge}/health", timeout=5).json() == {"status": "ok"}
+    status, body = get(admin, "/metrics", f"evil.example:{admin.rsplit(':', 1)[1]}")  # rebound to loopback
+    assert status == 421 and json.loads(body)["error"]["code"] == "unknown_host"
 
 
 def test_error_bodies_carry_no_addresses_or_exception_text(rasa_url):
