@@ -360,9 +360,7 @@ class AgentConnection(Connection):
             # At random points of the period: agents who connected together (after a restart) do not beat together.
             await asyncio.sleep(self.HEARTBEAT_SECONDS * random.uniform(0.5, 1.0))
             try:
-                if await self.bridge.agents.generation(self.agent) != self.generation:
-                    # Logged out, a new password, or the account removed: access ends with the login.
-                    await self.ws.close(code=4401, reason="login revoked; log in again")
+                if await _ended_if_revoked(self.ws, self.bridge, Login(self.agent, self.generation)):
                     return
                 await self.bridge.store.mark_online(self.agent, self.connection_id, PRESENCE_TTL_MS)
             except Exception:  # noqa: BLE001 - a Redis blip must not end the agent's presence
@@ -668,6 +666,25 @@ def _log_failure(task: "asyncio.Future[None]") -> None:
         logger.error("a request from a client who left failed", exc_info=error)
 
 
+async def _ended_if_revoked(ws: Any, bridge: Bridge, login: Login) -> bool:
+    """Logged out, a new password, or the account removed: the socket's access ends with its login."""
+    if await bridge.agents.generation(login.agent) == login.generation:
+        return False
+    await ws.close(code=4401, reason="login revoked; log in again")
+    return True
+
+
+async def _watch_login(ws: Any, bridge: Bridge, login: Login) -> None:
+    """For supervisors' and content editors' sockets, which have no heartbeat of their own."""
+    while True:
+        await asyncio.sleep(AgentConnection.HEARTBEAT_SECONDS * random.uniform(0.5, 1.0))
+        try:
+            if await _ended_if_revoked(ws, bridge, login):
+                return
+        except Exception:  # noqa: BLE001 - a Redis blip: the next round checks again
+            logger.exception("checking %s's login failed", login.agent)
+
+
 async def _serve(connection: Connection, handlers: Dict[str, Callable[[Envelope], Awaitable[None]]]) -> None:
     """Read envelopes until the socket closes; every failure is answered, never fatal."""
     while True:
@@ -826,9 +843,12 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         await ws.send(Envelope("error", None, {"code": reason[0], "message": reason[1]}).to_json())
         return True
 
-    async def run(connection: Connection, request: Request, handlers: Dict[str, Any], first: Optional[Callable[[], Awaitable[None]]] = None) -> None:
+    async def run(connection: Connection, request: Request, handlers: Dict[str, Any],
+                  first: Optional[Callable[[], Awaitable[None]]] = None, watch: Optional[Login] = None) -> None:
+        """Serves the socket; with ``watch``, a login checked as an agent's heartbeat checks it."""
         connections_per_ip[request.ip] += 1
         bridge_of(request).metrics["connections"] += 1
+        watcher = asyncio.create_task(_watch_login(connection.ws, connection.bridge, watch)) if watch else None
         try:
             if first:
                 await first()
@@ -836,6 +856,8 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         except ConnectionClosed:
             pass
         finally:
+            if watcher:
+                watcher.cancel()
             connections_per_ip[request.ip] -= 1
             if connections_per_ip[request.ip] <= 0:
                 del connections_per_ip[request.ip]
@@ -896,10 +918,11 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
     async def supervisor(request: Request, ws: Any) -> None:
         if await refused(request, ws):
             return
-        if await authorised(request, ws, "supervisor") is None:
+        login = await authorised(request, ws, "supervisor")
+        if login is None:
             return
         connection = SupervisorConnection(ws, bridge_of(request))
-        await run(connection, request, {"dashboard": connection.dashboard}, first=connection.start)
+        await run(connection, request, {"dashboard": connection.dashboard}, first=connection.start, watch=login)
 
     @app.websocket("/ws/content", subprotocols=[SUBPROTOCOL])
     async def content(request: Request, ws: Any) -> None:
@@ -916,7 +939,7 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
             "conversation": connection.conversation, "model": connection.model, "deploy": connection.deploy,
             "rollback": connection.rollback, "audit": connection.audit,
         })
-        await run(connection, request, handlers, first=connection.start)
+        await run(connection, request, handlers, first=connection.start, watch=login)
 
     return app
 

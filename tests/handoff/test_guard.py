@@ -174,16 +174,19 @@ def logout(address: str, token: str) -> requests.Response:
 
 
 def test_logout_ends_every_login_of_the_account_and_closes_its_sockets(bridge, second_bridge, redis_url, bridge_prefix):
-    add_agent(redis_url, bridge_prefix, "lou")
+    add_agent(redis_url, bridge_prefix, "lou", "--roles", "agent,supervisor")
 
     async def scenario() -> None:
         here, there = login(bridge, "lou").json()["token"], login(second_bridge, "lou").json()["token"]
         connected = Client(await websockets.connect(f"ws://{second_bridge}/ws/agent",
                                                     subprotocols=login_protocols(there)))
         await connected.expect("queue")
+        dashboard = Client(await websockets.connect(f"ws://{bridge}/ws/supervisor", subprotocols=login_protocols(here)))
+        await dashboard.expect("dashboard")
         assert logout(bridge, here).json() == {"logged_out": "lou"}
-        # Closed at its next heartbeat, by the other process, with a reason the console can show.
-        assert await closed_reason(connected, 15) == "login revoked; log in again"
+        # Closed at their next check, by either process, with a reason the console can show.
+        assert await asyncio.gather(closed_reason(connected, 15), closed_reason(dashboard, 15)) == [
+            "login revoked; log in again"] * 2
         for token in (here, there):
             assert await first_error(bridge, token) == "invalid_token"
         assert logout(bridge, here).status_code == 401  # ended already
