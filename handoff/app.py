@@ -896,6 +896,12 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         except AuthError as error:
             await ws.send(error_envelope(error).to_json())
             return None
+        except Exception:  # noqa: BLE001 - Redis away: said without its details, which go to the log
+            logger.exception("checking a login failed")
+            failure = HandoffError("something went wrong on our side; please reconnect")
+            await ws.send(error_envelope(failure).to_json())
+            await ws.close(code=1011, reason="try again")
+            return None
         return Login(name, generation)
 
     @app.websocket("/ws/agent", subprotocols=[SUBPROTOCOL])

@@ -131,6 +131,7 @@ def test_error_bodies_carry_no_addresses_or_exception_text(rasa_url):
         prefix = f"hberrors{uuid.uuid4().hex[:6]}"
         add_agent(redis_server.url, prefix, "ann")
         with running_bridge(redis_server.url, rasa_url, "bridge-errors", prefix) as address:
+            token = login(address, "ann").json()["token"]
             redis_server.stop()
             internal = (str(redis_server.port), "127.0.0.1", "Error", "Errno", "Traceback", "Connection", "refused")
             status, _, body = post(address, "/api/agents/login",
@@ -148,7 +149,15 @@ def test_error_bodies_carry_no_addresses_or_exception_text(rasa_url):
 
             reply = asyncio.run(hello())
             assert json.loads(reply)["data"]["message"] == "something went wrong on our side; please reconnect"
-            for text in (body.decode(), ready.text, reply):
+
+            async def agent_connects() -> str:
+                async with websockets.connect(f"ws://{address}/ws/agent", subprotocols=login_protocols(token)) as ws:
+                    return str(await asyncio.wait_for(ws.recv(), 10))
+
+            agent_reply = asyncio.run(agent_connects())
+            assert json.loads(agent_reply)["data"] == {
+                "code": "internal_error", "message": "something went wrong on our side; please reconnect"}
+            for text in (body.decode(), ready.text, reply, agent_reply):
                 assert not any(word in text for word in internal), text
 
 
