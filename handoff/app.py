@@ -12,12 +12,13 @@ import contextlib
 import hmac
 import itertools
 import logging
+import math
 import random
 import re
 import secrets
 import time
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
+from typing import Any, Awaitable, Callable, Dict, List, NamedTuple, Optional, Set
 from urllib.parse import unquote
 
 import aiohttp
@@ -30,6 +31,7 @@ from websockets.exceptions import ConnectionClosed
 from teaching import commands as teach_commands
 from teaching.errors import InvalidRequest, TeachError
 from teaching.store import TeachStore
+from handoff.admin import start_admin_server
 from handoff.auth import issue_token, verify_token
 from handoff.canned import load_canned_responses
 from handoff.exceptions import (
@@ -37,12 +39,13 @@ from handoff.exceptions import (
     ProtocolError,
     RateLimited, StateError, TeachingFailed, UnknownMessageType,
 )
-from handoff.metrics import CONTENT_TYPE_LATEST as METRICS_CONTENT_TYPE, exposition
 from handoff.presence import MEMORY_CHECK_SECONDS, OpenSockets, redis_memory
+from handoff.guard import SUBPROTOCOL, LoginThrottle, host_name, token_from_protocols
 from handoff.protocol import Envelope, error_envelope, frame_id, parse_envelope, valid_unicode
 from handoff.queuediff import QueueItems, changes, indexed
 from handoff.requests import request_id_of
 from handoff.service import PRESENCE_TTL_MS, Bridge
+from handoff.store import StoredMessage
 from handoff.settings import Settings
 from handoff.trust import client_address, parse_networks
 
@@ -91,6 +94,13 @@ def _conversation_id(data: Dict[str, Any]) -> str:
     return value
 
 
+class Login(NamedTuple):
+    """Who a socket's token says it is, and the generation it was issued in."""
+
+    agent: str
+    generation: int
+
+
 class Connection:
     """One websocket: parsing, limits, and in-order delivery of transcripts."""
 
@@ -126,6 +136,11 @@ class Connection:
             raise RateLimited("too many messages; slow down", frame_id(raw))
         return parse_envelope(raw, self.bridge.settings.max_message_bytes)
 
+    @staticmethod
+    def shown(message: StoredMessage) -> Dict[str, Any]:
+        """A stored message's data as this side sees it."""
+        return message["data"]
+
     async def deliver(self, conversation_id: str, notification: Optional[Dict[str, Any]] = None) -> None:
         """Send every stored message of the conversation this socket has not sent yet.
 
@@ -143,7 +158,7 @@ class Connection:
                 messages = await self.bridge.transcript(conversation_id, self.last_sent.get(conversation_id))
             for message in messages:
                 data = {"conversation_id": conversation_id, "kind": message["kind"], "text": message["text"],
-                        "data": message["data"], "ts": message["ts"]}
+                        "data": self.shown(message), "ts": message["ts"]}
                 if message["client_id"]:
                     data["client_id"] = message["client_id"]
                 await self._write(Envelope("message", message["id"], data))
@@ -188,6 +203,15 @@ class CustomerConnection(Connection):
         super().__init__(ws, bridge)
         self._status_lock = asyncio.Lock()
         self.client, self.sockets = client, sockets  # the client's address; this process's open sockets
+
+    @staticmethod
+    def shown(message: StoredMessage) -> Dict[str, Any]:
+        """Customers see an agent's display name, never the login name."""
+        data = message["data"]
+        if message["kind"] == "agent":
+            shown = {key: value for key, value in data.items() if key != "shown_as"}
+            return shown | {"agent": data.get("shown_as", "")}
+        return data
 
     async def hello(self, envelope: Envelope) -> None:
         if self.conversation_id:
@@ -321,9 +345,10 @@ class CustomerConnection(Connection):
 class AgentConnection(Connection):
     HEARTBEAT_SECONDS = 10
 
-    def __init__(self, ws: Any, bridge: Bridge, agent: str, canned: List[Dict[str, str]]) -> None:
+    def __init__(self, ws: Any, bridge: Bridge, agent: str, generation: int, canned: List[Dict[str, str]]) -> None:
         super().__init__(ws, bridge)
         self.agent = agent
+        self.generation = generation  # of the token it connected with
         self.canned = canned
         self.connection_id = secrets.token_hex(8)
         self._heartbeat: Optional["asyncio.Task[None]"] = None
@@ -353,8 +378,7 @@ class AgentConnection(Connection):
             # At random points of the period: agents who connected together (after a restart) do not beat together.
             await asyncio.sleep(self.HEARTBEAT_SECONDS * random.uniform(0.5, 1.0))
             try:
-                if not await self.bridge.agents.exists(self.agent):
-                    await self.ws.close(code=4401, reason="agent removed")  # access ends with the account
+                if await _ended_if_revoked(self.ws, self.bridge, Login(self.agent, self.generation)):
                     return
                 await self.bridge.store.mark_online(self.agent, self.connection_id, PRESENCE_TTL_MS)
             except Exception:  # noqa: BLE001 - a Redis blip must not end the agent's presence
@@ -694,6 +718,25 @@ def _log_failure(task: "asyncio.Future[None]") -> None:
         logger.error("a request from a client who left failed", exc_info=error)
 
 
+async def _ended_if_revoked(ws: Any, bridge: Bridge, login: Login) -> bool:
+    """Logged out, a new password, or the account removed: the socket's access ends with its login."""
+    if await bridge.agents.generation(login.agent) == login.generation:
+        return False
+    await ws.close(code=4401, reason="login revoked; log in again")
+    return True
+
+
+async def _watch_login(ws: Any, bridge: Bridge, login: Login) -> None:
+    """For supervisors' and content editors' sockets, which have no heartbeat of their own."""
+    while True:
+        await asyncio.sleep(AgentConnection.HEARTBEAT_SECONDS * random.uniform(0.5, 1.0))
+        try:
+            if await _ended_if_revoked(ws, bridge, login):
+                return
+        except Exception:  # noqa: BLE001 - a Redis blip: the next round checks again
+            logger.exception("checking %s's login failed", login.agent)
+
+
 async def _serve(connection: Connection, handlers: Dict[str, Callable[[Envelope], Awaitable[None]]]) -> None:
     """Read envelopes until the socket closes; every failure is answered, never fatal."""
     while True:
@@ -725,6 +768,7 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
     app.config.WEBSOCKET_MAX_SIZE = max(1 << 20, settings.max_message_bytes * 8)
     trusted_proxies = parse_networks(settings.trusted_proxies)
     canned = load_canned_responses(Path(settings.canned_responses), settings.max_text_characters)
+    _refuse_unknown_hosts(app, settings)
     _serve_browser_files(app)
     _answer_http_errors_in_json(app)
 
@@ -739,6 +783,11 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         app.ctx.sweeper = asyncio.create_task(sweep(app.ctx.bridge))
         app.ctx.sockets = OpenSockets(app.ctx.bridge.limits, app.ctx.bridge.presence)
         app.ctx.keeper = asyncio.create_task(keep(app.ctx.bridge, app.ctx.sockets))
+        app.ctx.throttle = LoginThrottle(redis, settings.key_prefix, settings.login_free_per_account,
+                                         settings.login_free_per_address, settings.login_longest_hold_seconds,
+                                         settings.login_window_seconds)
+        app.ctx.admin = await start_admin_server(settings, app.ctx.bridge, app.ctx.http,
+                                                 lambda: len(app.ctx.sockets.slots))
 
     async def keep(bridge: Bridge, sockets: OpenSockets) -> None:
         """Renews this process's connection slots and customers' presence, sends away queued customers
@@ -769,6 +818,7 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
 
     @app.after_server_stop
     async def stop(app: Sanic) -> None:
+        await app.ctx.admin.cleanup()
         for task in (app.ctx.sweeper, app.ctx.keeper):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -783,33 +833,6 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
     @app.get("/health")
     async def health(request: Request) -> HTTPResponse:
         return response.json({"status": "ok"})
-
-    @app.get("/ready")
-    async def ready(request: Request) -> HTTPResponse:
-        checks: Dict[str, str] = {}
-        try:
-            await request.app.ctx.redis.ping()
-            checks["redis"] = "ok"
-        except Exception as error:  # noqa: BLE001 - reported, not raised
-            checks["redis"] = f"error: {error}"
-        try:
-            timeout = aiohttp.ClientTimeout(total=2)
-            async with request.app.ctx.http.get(f"{settings.rasa_url}/", timeout=timeout) as reply:
-                checks["rasa"] = "ok" if reply.status == 200 else f"error: HTTP {reply.status}"
-        except Exception as error:  # noqa: BLE001
-            checks["rasa"] = f"error: {error!r}"
-        ok = all(value == "ok" for value in checks.values())
-        return response.json({"ready": ok, "checks": checks}, status=200 if ok else 503)
-
-    @app.get("/metrics")
-    async def prometheus(request: Request) -> HTTPResponse:
-        bridge = bridge_of(request)
-        now = await bridge.right_now()
-        handoffs = await bridge.store.redis.hgetall(bridge.store.key("stats", "handoffs"))
-        abandoned, requeues = await bridge.experience.totals()
-        body = exposition(now, handoffs, bridge.metrics, len(request.app.ctx.sockets.slots), requeues, abandoned,
-                          await redis_memory(bridge.store.redis))
-        return response.raw(body, content_type=METRICS_CONTENT_TYPE)
 
     @app.get("/api/models/current")
     async def current_model(request: Request) -> HTTPResponse:
@@ -832,6 +855,10 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
 
     @app.post("/api/agents/login")
     async def login(request: Request) -> HTTPResponse:
+        """JSON only (a form or text/plain is what another site's page can send without asking),
+        from an allowed origin, at a pace the throttle allows (handoff.guard)."""
+        if refusal := _browser_post_refused(request, settings):
+            return refusal
         try:
             body = request.json
         except BadRequest:  # not JSON
@@ -839,15 +866,43 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         name, password = (body.get("name"), body.get("password")) if isinstance(body, dict) else (None, None)
         if not isinstance(name, str) or not isinstance(password, str) or not valid_unicode(name + password):
             return http_error(400, "malformed", "send {name, password}")
+        throttle: LoginThrottle = request.app.ctx.throttle
+        wait = await throttle.retry_after(request.ip, name)
+        if wait > 0:
+            bridge_of(request).metrics["login_throttled"] += 1
+            return http_error(429, "too_many_attempts", "too many failed logins; wait before trying again",
+                              headers={"Retry-After": str(math.ceil(wait))})
+        agents = bridge_of(request).agents
         try:
-            await bridge_of(request).agents.check(name, password)
+            await agents.check(name, password)
         except AuthError as error:
             bridge_of(request).metrics["login_failures"] += 1
+            await throttle.failed(request.ip, name)
             return http_error(401, error.code, str(error))
-        token = issue_token(settings.secret, name, settings.agent_token_seconds)
-        profile = await bridge_of(request).agents.profile(name)
-        return response.json({"agent": name, "token": token, "expires_in": settings.agent_token_seconds,
-                              "roles": profile["roles"]})
+        await throttle.succeeded(name)
+        token = issue_token(settings.secret, name, settings.agent_token_seconds, await agents.generation(name))
+        profile = await agents.profile(name)
+        return response.json({"agent": name, "display_name": profile["display_name"], "token": token,
+                              "expires_in": settings.agent_token_seconds, "roles": profile["roles"]})
+
+    @app.post("/api/agents/logout")
+    async def logout(request: Request) -> HTTPResponse:
+        """Ends every login of the account (``Authorization: Bearer <token>``): its tokens stop
+        working, and its open sockets are closed at their next heartbeat."""
+        if refusal := _browser_post_refused(request, settings):
+            return refusal
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        try:
+            if scheme.lower() != "bearer":
+                raise InvalidToken("send Authorization: Bearer <token>")
+            claims = verify_token(settings.secret, token.strip())
+            agents = bridge_of(request).agents
+            if claims.generation != await agents.generation(claims.agent):
+                raise InvalidToken("this login has ended already")
+            await agents.revoke(claims.agent)
+        except AuthError as error:
+            return http_error(401, error.code, str(error))
+        return response.json({"logged_out": claims.agent})
 
     def client_of(request: Request) -> str:
         """The client's address: the peer's, or a trusted proxy's word for it (handoff.trust)."""
@@ -855,14 +910,16 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
 
     async def refused(request: Request, ws: Any) -> bool:
         """Checks the Origin; tells the client why it is refused."""
-        if settings.origin_allowed(request.headers.get("origin"), request.headers.get("host")):
+        if settings.origin_allowed(request.headers.get("origin")):
             return False
         reason = ("forbidden_origin", f"origin {request.headers.get('origin')!r} is not allowed")
         bridge_of(request).metrics["refused_connections"] += 1
         await ws.send(Envelope("error", None, {"code": reason[0], "message": reason[1]}).to_json())
         return True
 
-    async def run(connection: Connection, request: Request, handlers: Dict[str, Any], first: Optional[Callable[[], Awaitable[None]]] = None) -> None:
+    async def run(connection: Connection, request: Request, handlers: Dict[str, Any],
+                  first: Optional[Callable[[], Awaitable[None]]] = None, watch: Optional[Login] = None) -> None:
+        """Serves the socket; with ``watch``, a login checked as an agent's heartbeat checks it."""
         sockets: OpenSockets = request.app.ctx.sockets
         slot = secrets.token_hex(8)
         try:
@@ -872,6 +929,7 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
             await _send_error(connection, error)
             return
         bridge_of(request).metrics["connections"] += 1
+        watcher = asyncio.create_task(_watch_login(connection.ws, connection.bridge, watch)) if watch else None
         try:
             if first:
                 await first()
@@ -879,6 +937,8 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         except ConnectionClosed:
             pass
         finally:
+            if watcher:
+                watcher.cancel()
             # Sanic cancels the handler when the client goes away; the clean-up
             # (presence, subscriptions, the connection's slot) must still run to the end.
             await asyncio.shield(_close(connection, sockets, slot))
@@ -895,28 +955,41 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         }
         await run(connection, request, handlers)
 
-    async def authorised(request: Request, ws: Any, role: str) -> Optional[str]:
-        """The account's name when its token is valid and it has ``role``; else tells why."""
+    async def authorised(request: Request, ws: Any, role: str) -> Optional[Login]:
+        """The account when its token (a subprotocol, never in the URL) is valid and current, and
+        it has ``role``; else tells why."""
         try:
-            name = verify_token(settings.secret, request.args.get("token", ""))
-            profile = await bridge_of(request).agents.profile(name)
+            token = token_from_protocols(request.headers.get("sec-websocket-protocol"))
+            if not token:
+                raise InvalidToken(f"offer the subprotocols {SUBPROTOCOL!r} and 'token.<your login token>'")
+            name, generation = verify_token(settings.secret, token)
+            agents = bridge_of(request).agents
+            profile = await agents.profile(name)
             if not profile["roles"]:
                 raise InvalidToken("this account no longer exists")
+            if generation != await agents.generation(name):
+                raise InvalidToken("login revoked (logged out, new password or account removed); log in again")
             if role not in profile["roles"]:
                 raise Forbidden(f"{name} does not have the {role} role")
         except AuthError as error:
             await ws.send(error_envelope(error).to_json())
             return None
-        return name
+        except Exception:  # noqa: BLE001 - Redis away: said without its details, which go to the log
+            logger.exception("checking a login failed")
+            failure = HandoffError("something went wrong on our side; please reconnect")
+            await ws.send(error_envelope(failure).to_json())
+            await ws.close(code=1011, reason="try again")
+            return None
+        return Login(name, generation)
 
-    @app.websocket("/ws/agent")
+    @app.websocket("/ws/agent", subprotocols=[SUBPROTOCOL])
     async def agent(request: Request, ws: Any) -> None:
         if await refused(request, ws):
             return
-        name = await authorised(request, ws, "agent")
-        if name is None:
+        login = await authorised(request, ws, "agent")
+        if login is None:
             return
-        connection = AgentConnection(ws, bridge_of(request), name, canned)
+        connection = AgentConnection(ws, bridge_of(request), login.agent, login.generation, canned)
         handlers = {
             "queue": connection.queue, "claim": connection.claim, "message": connection.message,
             "hand_back": connection.hand_back, "close": connection.close_conversation,
@@ -927,23 +1000,24 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         }
         await run(connection, request, handlers, first=connection.start)
 
-    @app.websocket("/ws/supervisor")
+    @app.websocket("/ws/supervisor", subprotocols=[SUBPROTOCOL])
     async def supervisor(request: Request, ws: Any) -> None:
         if await refused(request, ws):
             return
-        if await authorised(request, ws, "supervisor") is None:
+        login = await authorised(request, ws, "supervisor")
+        if login is None:
             return
         connection = SupervisorConnection(ws, bridge_of(request))
-        await run(connection, request, {"dashboard": connection.dashboard}, first=connection.start)
+        await run(connection, request, {"dashboard": connection.dashboard}, first=connection.start, watch=login)
 
-    @app.websocket("/ws/content")
+    @app.websocket("/ws/content", subprotocols=[SUBPROTOCOL])
     async def content(request: Request, ws: Any) -> None:
         if await refused(request, ws):
             return
-        name = await authorised(request, ws, "content")
-        if name is None:
+        login = await authorised(request, ws, "content")
+        if login is None:
             return
-        connection = ContentConnection(ws, bridge_of(request), request.app.ctx.teach, name)
+        connection = ContentConnection(ws, bridge_of(request), request.app.ctx.teach, login.agent)
         handlers: Dict[str, Callable[[Envelope], Awaitable[None]]] = {
             kind: connection.command for kind in teach_commands.WORKER_COMMANDS
         }
@@ -951,7 +1025,7 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
             "conversation": connection.conversation, "model": connection.model, "deploy": connection.deploy,
             "rollback": connection.rollback, "audit": connection.audit,
         })
-        await run(connection, request, handlers, first=connection.start)
+        await run(connection, request, handlers, first=connection.start, watch=login)
 
     return app
 
@@ -993,13 +1067,35 @@ def _answer_http_errors_in_json(app: Sanic) -> None:
                               headers={"Upgrade": "websocket"})
         return None
 
-    @app.exception(SanicException)
-    async def in_json(request: Request, error: SanicException) -> HTTPResponse:
-        status = getattr(error, "status_code", None) or 500
+    @app.exception(Exception)
+    async def in_json(request: Request, error: Exception) -> HTTPResponse:
+        status = (getattr(error, "status_code", None) or 500) if isinstance(error, SanicException) else 500
         if status >= 500:
-            return app.error_handler.default(request, error)  # logged with its traceback, as before
+            # The traceback goes to the log; the client learns nothing of addresses or exceptions.
+            logger.error("%s %s failed", request.method, request.path, exc_info=error)
+            return http_error(500, "internal_error", "something went wrong on our side; please try again")
         return http_error(status, HTTP_ERROR_CODES.get(status, "bad_request"), str(error),
                           getattr(error, "headers", None))
+
+
+def _refuse_unknown_hosts(app: Sanic, settings: Settings) -> None:
+    """Every request and websocket addressed to a host name not configured is refused first: a
+    hostile name pointed at the bridge (DNS rebinding) reaches nothing."""
+
+    @app.middleware("request", priority=100)
+    async def known_host(request: Request) -> Optional[HTTPResponse]:
+        if host_name(request.headers.get("host")) not in settings.allowed_hosts:
+            return http_error(421, "unknown_host", "this server does not answer to that host name")
+        return None
+
+
+def _browser_post_refused(request: Request, settings: Settings) -> Optional[HTTPResponse]:
+    """A POST that a page on another site could make its visitors' browsers send: refused."""
+    if not settings.origin_allowed(request.headers.get("origin")):
+        return http_error(403, "forbidden_origin", "requests from this origin are not allowed")
+    if (request.content_type or "").split(";")[0].strip().lower() != "application/json":
+        return http_error(415, "unsupported_media_type", "send application/json")
+    return None
 
 
 WIDGET_DIR = Path(__file__).resolve().parent.parent / "widget"

@@ -459,7 +459,7 @@ class Bridge:
                              waiting.agents, self.hours.is_open(datetime.now(timezone.utc)))
             status.update(status_fields(estimate(state), state.position))
         if conversation.state is State.AGENT:
-            status["agent"] = conversation.agent
+            status["agent"] = await self.agents.display_name(conversation.agent or "")  # never the login name
         if conversation.state is State.CLOSED:
             status["rated"] = conversation.rated
         if conversation.state in (State.BOT, State.CLOSED):  # not worked out again at every queue change
@@ -524,7 +524,9 @@ class Bridge:
 
     async def agent_said(self, agent: str, conversation_id: str, text: str, key: str) -> str:
         """Stored only while this agent serves the conversation (checked atomically)."""
-        appended = await self.append(conversation_id, "agent", f"agent:{agent}:{key}", text, {"agent": agent},
+        shown_as = await self.agents.display_name(agent)  # what the customer sees (app.CustomerConnection)
+        appended = await self.append(conversation_id, "agent", f"agent:{agent}:{key}", text,
+                                     {"agent": agent, "shown_as": shown_as},
                                      only_in=State.AGENT, only_agent=agent)
         if appended.added:
             await self.experience.agent_replied(conversation_id, self.today()[0])

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Mapping, Optional, Tuple
 
 from handoff.canned import DEFAULT_PATH
+from handoff.guard import own_origins
 from handoff.routing import BusinessHours
 from handoff.trust import parse_networks
 
@@ -54,8 +55,19 @@ class Settings:
     timezone: str = "Europe/London"
     # How long an agent may be disconnected before their chats go back to the queue.
     agent_grace_seconds: int = 60
-    # Browser origins allowed to open websockets; empty: the bridge's own address.
+    # Browser origins allowed to open websockets and log in; the bridge's own pages always are.
     allowed_origins: Tuple[str, ...] = ()
+    # Host names clients may address the bridge by; any other Host header is refused (DNS rebinding).
+    allowed_hosts: Tuple[str, ...] = ("127.0.0.1", "localhost")
+    # /metrics and /ready are served here, on loopback only (docs/security.md).
+    admin_port: int = 8081
+    # Failed logins: free failures per account and per client address; each further failure holds
+    # the next attempt back 1, 2, 4 ... s up to login_longest_hold_seconds; all are forgotten
+    # login_window_seconds after the last failure.
+    login_free_per_account: int = 5
+    login_free_per_address: int = 20
+    login_longest_hold_seconds: int = 900
+    login_window_seconds: int = 3600
     # YAML list of {shortcut, title, text} for the agent console (handoff.canned).
     canned_responses: str = str(DEFAULT_PATH)
     # Rasa servers pull the deployed model from /api/models/current with this token; empty: off.
@@ -101,6 +113,15 @@ class Settings:
             allowed_origins=tuple(
                 origin.strip() for origin in get("HANDOFF_ALLOWED_ORIGINS", "").split(",") if origin.strip()
             ),
+            allowed_hosts=tuple(
+                host.strip().lower()
+                for host in get("HANDOFF_ALLOWED_HOSTS", ",".join(defaults.allowed_hosts)).split(",") if host.strip()
+            ),
+            admin_port=int(get("HANDOFF_ADMIN_PORT", defaults.admin_port)),
+            login_free_per_account=int(get("HANDOFF_LOGIN_FREE_PER_ACCOUNT", defaults.login_free_per_account)),
+            login_free_per_address=int(get("HANDOFF_LOGIN_FREE_PER_ADDRESS", defaults.login_free_per_address)),
+            login_longest_hold_seconds=int(get("HANDOFF_LOGIN_LONGEST_HOLD", defaults.login_longest_hold_seconds)),
+            login_window_seconds=int(get("HANDOFF_LOGIN_WINDOW", defaults.login_window_seconds)),
             skill_groups=json.loads(get("HANDOFF_SKILL_GROUPS", "{}")),
             business_hours=get("HANDOFF_HOURS", ""),
             timezone=get("HANDOFF_TIMEZONE", defaults.timezone),
@@ -117,19 +138,19 @@ class Settings:
         parse_networks(settings.trusted_proxies)  # refuses a bad address now
         if settings.customer_gone_seconds < 3 or settings.idle_conversation_seconds < 3:
             raise ValueError("HANDOFF_CUSTOMER_GONE_SECONDS and HANDOFF_IDLE_CONVERSATION_SECONDS must be at least 3")
+        if not settings.allowed_hosts:
+            raise ValueError("HANDOFF_ALLOWED_HOSTS must name at least one host (e.g. chat.example.com)")
         if len(settings.secret) < 16:
             raise ValueError("HANDOFF_SECRET must be set to at least 16 characters (agent tokens are signed with it)")
         return settings
 
-    def origin_allowed(self, origin: Optional[str], host: Optional[str] = None) -> bool:
+    def origin_allowed(self, origin: Optional[str]) -> bool:
         """Browsers send Origin; other clients (tests, servers) do not.
 
-        A page served by the bridge itself (its ``Host``, also behind a TLS
-        proxy that passes it on) is always allowed; other sites must be listed.
+        Pages the bridge serves on its configured host names (directly, or behind a TLS proxy)
+        are allowed; other sites must be listed. ``Host`` is never trusted for this.
         """
         if not origin:
             return True
-        own = {f"http://{self.host}:{self.port}", f"http://localhost:{self.port}", f"http://127.0.0.1:{self.port}"}
-        if host:
-            own |= {f"http://{host}", f"https://{host}"}
-        return origin in own or origin in self.allowed_origins or "*" in self.allowed_origins
+        return (origin in own_origins(self.allowed_hosts, self.port) or origin in self.allowed_origins
+                or "*" in self.allowed_origins)

@@ -598,7 +598,7 @@ class Store:
         if conversation.state is not State.QUEUED:
             return Waiting(conversation, None, None, since, {}, [], [], {})
         present = set(_agent_names(members))
-        profiles = {name: profile_from_record(json.loads(raw))
+        profiles = {name: profile_from_record(name, json.loads(raw))
                     for name, raw in ((key.decode(), value) for key, value in accounts.items()) if name in present}
         online = sorted(profiles)
         groups = sorted({conversation.group} | {group for name in online for group in profiles[name]["groups"]})

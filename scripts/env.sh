@@ -17,6 +17,8 @@ export RASA_INTERFACE=${RASA_INTERFACE:-127.0.0.1}
 export ACTION_INTERFACE=${ACTION_INTERFACE:-127.0.0.1}
 export TRACKER_EXPIRY_SECONDS=${TRACKER_EXPIRY_SECONDS:-604800}
 export HANDOFF_PORT=${HANDOFF_PORT:-8080}
+# /metrics and /ready, on loopback only (docs/security.md).
+export HANDOFF_ADMIN_PORT=${HANDOFF_ADMIN_PORT:-8081}
 # Rasa pulls the deployed model from the bridge (endpoints.yml "models").
 export MODEL_SERVER_URL=${MODEL_SERVER_URL:-http://127.0.0.1:$HANDOFF_PORT/api/models/current}
 export TEACH_KEY_PREFIX=${TEACH_KEY_PREFIX:-teach}
@@ -40,22 +42,27 @@ ensure_package() {
 }
 
 redis_settings_from_url() {
-  # Exports REDIS_HOST/PORT/DB/PASSWORD from REDIS_URL (redis://[:password@]host[:port][/db]).
+  # Exports REDIS_HOST/PORT/DB/USERNAME/PASSWORD/USE_SSL from REDIS_URL
+  # (redis[s]://[[user]:password@]host[:port][/db]) for Rasa's lock store in endpoints.yml;
+  # the tracker store and the inbox broker take REDIS_URL itself. REDIS_USE_SSL is "true" or
+  # empty: endpoints.yml values are strings, and only the empty one is false.
   local settings
   settings=$("$VENV/bin/python" - <<'PY'
 import os, shlex
 from urllib.parse import unquote, urlparse
 url = urlparse(os.environ["REDIS_URL"])
-if url.scheme != "redis" or url.username:
+if url.scheme not in ("redis", "rediss"):
     raise SystemExit(
-        f"error: REDIS_URL must look like redis://[:password@]host[:port][/db] "
-        f"(no TLS, no user name), got {os.environ['REDIS_URL']!r}"
+        f"error: REDIS_URL must look like redis://[[user]:password@]host[:port][/db] "
+        f"(rediss:// for TLS), got {url.scheme}://..."
     )
 values = {
     "REDIS_HOST": url.hostname or "127.0.0.1",
     "REDIS_PORT": str(url.port or 6379),
     "REDIS_DB": (url.path or "/0").lstrip("/") or "0",
+    "REDIS_USERNAME": unquote(url.username or ""),
     "REDIS_PASSWORD": unquote(url.password or ""),
+    "REDIS_USE_SSL": "true" if url.scheme == "rediss" else "",
 }
 print("\n".join(f"export {key}={shlex.quote(value)}" for key, value in values.items()))
 PY
@@ -63,30 +70,42 @@ PY
   eval "$settings"
 }
 
+local_redis_cli() {
+  # redis-cli against the local Redis, with its password (from the environment, not the command line).
+  REDISCLI_AUTH=$LOCAL_REDIS_PASSWORD redis-cli --no-auth-warning -p "$LOCAL_REDIS_PORT" "$@"
+}
+
 start_local_redis() {
-  # A project-local redis-server on a private port, data under .run/redis.
+  # A project-local redis-server on a private port, data under .run/redis, with a password
+  # generated once into .run/redis-password (git-ignored), as a deployment's Redis has one.
   # Sets STARTED_LOCAL_REDIS=yes only when this call started it (and so may stop it).
   ensure_package redis-server redis-server
   STARTED_LOCAL_REDIS=no
   mkdir -p "$RUN_DIR/redis"
-  if ! redis-cli -p "$LOCAL_REDIS_PORT" ping >/dev/null 2>&1; then
+  load_secret LOCAL_REDIS_PASSWORD redis-password
+  if [ "$(local_redis_cli ping 2>/dev/null)" != PONG ]; then
+    # The password on the command line would show in ps: it goes in through a config on stdin.
     # A memory limit, and at it writes are refused rather than live data evicted (noeviction);
     # the bridge's /metrics and log warn well before (docs/security.md "Limits").
-    redis-server --port "$LOCAL_REDIS_PORT" --bind 127.0.0.1 --dir "$RUN_DIR/redis" \
+    printf 'requirepass "%s"\n' "$LOCAL_REDIS_PASSWORD" | redis-server - --port "$LOCAL_REDIS_PORT" \
+      --bind 127.0.0.1 --dir "$RUN_DIR/redis" \
       --maxmemory "${LOCAL_REDIS_MAXMEMORY:-512mb}" --maxmemory-policy noeviction \
-      --appendonly yes --daemonize yes --pidfile "$RUN_DIR/redis/redis.pid" \
-      --logfile "$RUN_DIR/redis/redis.log" >/dev/null
+      --appendonly yes --daemonize yes \
+      --pidfile "$RUN_DIR/redis/redis.pid" --logfile "$RUN_DIR/redis/redis.log" >/dev/null
     for _ in $(seq 50); do
-      redis-cli -p "$LOCAL_REDIS_PORT" ping >/dev/null 2>&1 && break
+      [ "$(local_redis_cli ping 2>/dev/null)" = PONG ] && break
       sleep 0.1
     done
-    if ! redis-cli -p "$LOCAL_REDIS_PORT" ping >/dev/null 2>&1; then
+    if [ "$(local_redis_cli ping 2>/dev/null)" != PONG ]; then
       echo "error: redis-server did not start on port $LOCAL_REDIS_PORT; see $RUN_DIR/redis/redis.log" >&2
       return 1
     fi
     STARTED_LOCAL_REDIS=yes
+  elif [ "$(redis-cli -p "$LOCAL_REDIS_PORT" ping 2>/dev/null)" = PONG ]; then
+    # Started by an earlier version without a password: it gets one now.
+    redis-cli -p "$LOCAL_REDIS_PORT" config set requirepass "$LOCAL_REDIS_PASSWORD" >/dev/null
   fi
-  export REDIS_URL=redis://127.0.0.1:$LOCAL_REDIS_PORT/0
+  export REDIS_URL=redis://:$LOCAL_REDIS_PASSWORD@127.0.0.1:$LOCAL_REDIS_PORT/0
 }
 
 load_secret() {

@@ -26,7 +26,7 @@ cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   if [ "$STARTED_LOCAL_REDIS" = yes ]; then
-    redis-cli -p "$LOCAL_REDIS_PORT" shutdown >/dev/null 2>&1 || true
+    local_redis_cli shutdown >/dev/null 2>&1 || true
   fi
 }
 trap cleanup EXIT
@@ -84,7 +84,8 @@ pids+=($!)
 wait_for "action server" "${pids[0]}" "$RUN_DIR/logs/actions.log" curl -fsS "http://127.0.0.1:$ACTION_PORT/health"
 wait_for "Rasa server" "${pids[2]}" "$RUN_DIR/logs/rasa.log" \
   curl -fsS "http://127.0.0.1:$RASA_PORT/status?token=$RASA_API_TOKEN"
-wait_for "handoff bridge" "${pids[1]}" "$RUN_DIR/logs/handoff.log" curl -fsS "http://127.0.0.1:$HANDOFF_PORT/ready"
+wait_for "handoff bridge" "${pids[1]}" "$RUN_DIR/logs/handoff.log" \
+  curl -fsS "http://127.0.0.1:$HANDOFF_ADMIN_PORT/ready"
 wait_for "teaching worker" "${pids[3]}" "$RUN_DIR/logs/teach.log" grep -q "teaching worker ready" "$RUN_DIR/logs/teach.log"
 agents=$("$BRIDGE_VENV/bin/python" -m handoff.auth list | cut -f1 | paste -sd, - | sed "s/,/, /g")
 DEMO_ACCOUNT_FILE="$RUN_DIR/demo-account"
@@ -108,12 +109,13 @@ The support assistant is running:
   Accounts                $agents   (add one: make agent NAME=ann [ROLES=agent,supervisor,content])
   Teaching                the console's Teach view (role content), or  make teach ARGS=inbox
   Handoff bridge          http://127.0.0.1:$HANDOFF_PORT   websockets /ws/customer, /ws/agent, /ws/supervisor, /ws/content
-                          health /health, readiness /ready, Prometheus /metrics (docs/bridge-protocol.md)
+                          health /health; on loopback only: http://127.0.0.1:$HANDOFF_ADMIN_PORT/ready, /metrics
+                          (docs/security.md)
   Rasa server (HTTP API)  http://127.0.0.1:$RASA_PORT          e.g. /status?token=\$RASA_API_TOKEN
   API token               $RASA_API_TOKEN   (set RASA_API_TOKEN to choose it)
   REST channel            http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook
   Action server           http://127.0.0.1:$ACTION_PORT/webhook
-  Redis                   $REDIS_HOST:$REDIS_PORT db $REDIS_DB (tracker and lock store)
+  Redis                   $REDIS_HOST:$REDIS_PORT db $REDIS_DB (tracker and lock store; password in REDIS_URL)
   Deployed model          $("$VENV/bin/python" -m teaching models | sed -n 's/^\* \([^ ]*\).*/\1/p')   (served to Rasa from /api/models/current)
   Logs                    $RUN_DIR/logs/
 

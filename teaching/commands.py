@@ -9,11 +9,12 @@ exist, is the text safe for Rasa's format) is checked where the data is, in
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, Tuple
 
 from teaching.errors import InvalidRequest
 
-__all__ = ["MAX_ITEMS", "REQUESTS", "WORKER_COMMANDS", "check"]
+__all__ = ["BRAND_PLACEHOLDERS", "MAX_ITEMS", "REQUESTS", "WORKER_COMMANDS", "check"]
 
 MAX_ITEMS = 500  # messages labelled in one request
 MAX_TEXT = 1000  # characters of an answer, a name or a reason
@@ -35,6 +36,11 @@ REQUESTS: Dict[str, Dict[str, Tuple[type, bool]]] = {
 }
 # Those the teaching worker carries out (they write data/ or train).
 WORKER_COMMANDS = ("label", "new_faq", "new_intent", "out_of_scope", "skip", "undo_label", "train")
+# The only values an editor's answer may name: the brand's. Other slots hold what one customer
+# said or the bot's internals (a handoff's evidence, a callback number) and must never reach
+# every customer's answer.
+BRAND_PLACEHOLDERS = ("bank_name", "help_url", "support_phone", "support_email")
+_NAMED = re.compile(r"\{\s*([^{}]*?)\s*\}")
 
 
 def check(kind: str, data: Dict[str, Any]) -> Dict[str, Any]:
@@ -63,5 +69,15 @@ def check(kind: str, data: Dict[str, Any]) -> Dict[str, Any]:
             0 < len(value) <= MAX_ITEMS and all(isinstance(i, str) and 0 < len(i) <= MAX_ID for i in value)
         ):
             raise InvalidRequest(f"{name!r} must list 1 to {MAX_ITEMS} item ids")
+        if name == "answer":
+            _only_brand_placeholders(value)
         checked[name] = value
     return checked
+
+
+def _only_brand_placeholders(answer: str) -> None:
+    for placeholder in _NAMED.findall(answer):
+        if placeholder and placeholder not in BRAND_PLACEHOLDERS:
+            allowed = ", ".join("{" + name + "}" for name in BRAND_PLACEHOLDERS)
+            raise InvalidRequest(f"answers may only use the placeholders {allowed}; "
+                                 f"{{{placeholder}}} is not one of them")

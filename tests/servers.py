@@ -20,14 +20,16 @@ from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple, TypeVar
+from urllib.parse import urlparse
 
 import redis
 import requests
 
 __all__ = [
-    "ACTION_SERVER_LIMITS", "AGENT_PASSWORD", "BRIDGE_VENV_BIN", "LOG_DIR", "LOOPBACK_LIMITS", "MODELS_DIR", "PROJECT_PARTS", "RASA_API_TOKEN",
-    "REDIS_MEMORY", "ROOT", "SECRET", "TEST_ADDRESS_LIMITS", "VENV_BIN", "ActionServer", "BridgeServer", "ModelServer", "RasaServer", "RedisServer",
-    "ServerProcess", "add_agent", "base_env", "bridge_command", "bridge_env", "copy_project", "delete_prefixed_keys",
+    "ACTION_SERVER_LIMITS", "AGENT_PASSWORD", "BRIDGE_VENV_BIN", "LOG_DIR", "LOOPBACK_LIMITS", "MODELS_DIR",
+    "PROJECT_PARTS", "RASA_API_TOKEN", "REDIS_MEMORY", "ROOT", "SECRET", "TEST_ADDRESS_LIMITS", "VENV_BIN",
+    "ActionServer", "BridgeServer", "ModelServer", "RasaServer", "RedisServer", "ServerProcess", "add_agent",
+    "admin_address", "base_env", "bridge_command", "bridge_env", "copy_project", "delete_prefixed_keys",
     "free_port", "newest_model",
     "process_cpu_seconds", "publish_model", "running_action_server", "running_bridge", "running_model_server",
     "running_rasa", "running_redis", "running_worker", "start", "started", "started_bridge", "stop",
@@ -129,7 +131,15 @@ def bridge_env(settings: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     request), so that none is left for the next release of Sanic, websockets or redis-py to break.
     Sanic files its own deprecations under a filter of its own (config DEPRECATION_FILTER, "once")."""
     return {**base_env(), "PYTHONWARNINGS": "error::DeprecationWarning,error::PendingDeprecationWarning",
-            "SANIC_DEPRECATION_FILTER": "error", **(settings or {})}
+            "SANIC_DEPRECATION_FILTER": "error", "HANDOFF_ADMIN_PORT": str(free_port()), **(settings or {})}
+
+
+_ADMIN_ADDRESSES: Dict[str, str] = {}  # a bridge's address -> its loopback-only admin address
+
+
+def admin_address(address: str) -> str:
+    """Where a bridge started here serves /metrics and /ready (host:port; docs/security.md)."""
+    return _ADMIN_ADDRESSES[address]
 
 
 def base_env() -> Dict[str, str]:
@@ -197,13 +207,16 @@ class RedisServer(ServerProcess):
         port = free_port()
         persistence = (["--dir", str(data_dir), "--appendonly", "yes", "--appendfsync", "always"]
                        if data_dir else ["--appendonly", "no"])
+        # With a password, as make run's own Redis (scripts/env.sh start_local_redis): every client
+        # under test reaches it through a URL that carries it.
+        self.password = secrets.token_urlsafe(16)
         command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                   "--maxclients", "20000", *REDIS_MEMORY, *persistence]
+                   "--maxclients", "20000", "--requirepass", self.password, *REDIS_MEMORY, *persistence]
         super().__init__(name, port, command, dict(os.environ), health_url="", start_timeout=10)
-        self.url = f"redis://127.0.0.1:{port}/0"
+        self.url = f"redis://:{self.password}@127.0.0.1:{port}/0"
 
     def wait_until_ready(self, process: subprocess.Popen, log: Path, timeout: float) -> None:
-        client = redis.Redis(port=self.port)
+        client = redis.Redis(port=self.port, password=self.password)
         deadline = time.monotonic() + timeout
         try:
             while True:
@@ -289,14 +302,18 @@ class RasaServer(ServerProcess):
     def __init__(self, model_server: ModelServer, redis_url: str, action_server_url: str, name: str = "rasa",
                  port: Optional[int] = None) -> None:
         port = port or free_port()
-        redis_port = redis_url.rsplit(":", 1)[1].split("/")[0]
+        redis = urlparse(redis_url)
         env = {
             **base_env(),
             "ACTION_SERVER_URL": action_server_url,
-            "REDIS_HOST": "127.0.0.1",
-            "REDIS_PORT": redis_port,
+            # As scripts/env.sh redis_settings_from_url passes them to endpoints.yml.
+            "REDIS_URL": redis_url,
+            "REDIS_HOST": redis.hostname or "127.0.0.1",
+            "REDIS_PORT": str(redis.port or 6379),
             "REDIS_DB": "0",
-            "REDIS_PASSWORD": "",
+            "REDIS_USERNAME": "",
+            "REDIS_PASSWORD": redis.password or "",
+            "REDIS_USE_SSL": "",
             "TRACKER_EXPIRY_SECONDS": "3600",
             "MODEL_SERVER_URL": model_server.url,
             "MODEL_SERVER_TOKEN": model_server.token,
@@ -333,6 +350,7 @@ def running_model_server(redis_url: str, teach_prefix: str, rasa_url: str = "htt
                       "HANDOFF_SECRET": secrets.token_urlsafe(24), "HANDOFF_KEY_PREFIX": f"hb{teach_prefix}",
                       "MODEL_SERVER_TOKEN": token, "TEACH_KEY_PREFIX": teach_prefix, **extra})
     process, log = start(name, bridge_command("-m", "handoff"), env)
+    _ADMIN_ADDRESSES[f"127.0.0.1:{port}"] = f"127.0.0.1:{env['HANDOFF_ADMIN_PORT']}"
     try:
         wait_until_up(f"http://127.0.0.1:{port}/health", process, log, timeout=60)
         yield f"127.0.0.1:{port}", ModelServer(f"http://127.0.0.1:{port}/api/models/current", token, teach_prefix)
@@ -354,6 +372,8 @@ class BridgeServer(ServerProcess):
                           "HANDOFF_PORT": str(port), "HANDOFF_KEY_PREFIX": prefix, "HANDOFF_AGENT_GRACE_SECONDS": "2",
                           "HANDOFF_SKILL_GROUPS": json.dumps({"card_swallowed": "cards"}), **TEST_ADDRESS_LIMITS,
                           **extra})
+        # /metrics and /ready (its admin port listens before the public one does).
+        self.admin_address = _ADMIN_ADDRESSES[self.address] = f"127.0.0.1:{env['HANDOFF_ADMIN_PORT']}"
         super().__init__(name, port, bridge_command("-m", "handoff"), env,
                          f"http://{self.address}/health", start_timeout=60)
 

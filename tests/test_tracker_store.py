@@ -10,6 +10,7 @@ import asyncio
 import json
 import time
 from typing import Any, Dict, List, Optional, Tuple
+from urllib.parse import urlparse
 
 import pytest
 import redis
@@ -414,8 +415,9 @@ def test_nothing_is_stored_for_an_unknown_conversation(redis_url):
 
 
 def test_settings_arrive_as_strings_from_endpoints_yml(redis_url):
-    host, port = redis_url.removeprefix("redis://").split("/")[0].split(":")
-    store = WindowedRedisTrackerStore(DOMAIN, host=host, port=port, db="0", password="", record_exp="3600",
+    url = urlparse(redis_url)  # the test Redis has a password, as make run's
+    host, port = url.hostname, str(url.port)
+    store = WindowedRedisTrackerStore(DOMAIN, host=host, port=port, db="0", password=url.password, record_exp="3600",
                                       key_prefix="support", window_turns="12")
 
     assert (store.record_exp, store.window_turns, store.key_prefix) == (3600, 12, "support:")

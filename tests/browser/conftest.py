@@ -45,7 +45,8 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 @pytest.fixture(scope="session")
 def site_prefix() -> str:
-    """The key prefix of the browser tests' bridge (a test may set up the queue in Redis)."""
+    """The key prefix of the browser tests' bridge (its accounts are managed under it; a test may set up
+    the queue in Redis)."""
     return f"hbweb{uuid.uuid4().hex[:6]}"
 
 
@@ -54,7 +55,7 @@ def site(redis_url: str, rasa_url: str, site_prefix: str) -> Iterator[str]:
     """A bridge of its own (own key prefix) with an agent (ann), a supervisor who is also an agent (sue)
     and an agent of the cards team only (cody); its http URL."""
     prefix = site_prefix
-    add_agent(redis_url, prefix, "ann")
+    add_agent(redis_url, prefix, "ann", "--display-name", "Ann Lee")  # customers see "Ann Lee", never "ann"
     add_agent(redis_url, prefix, "sue", "--roles", "agent,supervisor")
     add_agent(redis_url, prefix, "cody", "--groups", "cards")
     with running_bridge(redis_url, rasa_url, "bridge-web", prefix, HANDOFF_AGENT_GRACE_SECONDS="30") as address:

@@ -14,6 +14,7 @@ from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 import redis
+import requests
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from tests.browser.conftest import (
@@ -23,9 +24,10 @@ from tests.chats import QUESTIONS
 from tests.drills.clients import message_order
 from tests.handoff.clients import Client
 from tests.handoff.test_context import preview
+from tests.servers import add_agent
 
 TITLE = "Support console"
-CANNED_INTRO = ("Hi, I'm ann from the support team. I've read your conversation with our assistant, "
+CANNED_INTRO = ("Hi, I'm Ann Lee from the support team. I've read your conversation with our assistant, "
                 "so you don't need to repeat anything.")
 
 
@@ -211,6 +213,8 @@ def test_login_shows_wrong_credentials_keeps_the_session_on_reload_and_logs_out(
     agent_context.add_init_script(WATCH_CSP)
     page = agent_context.new_page()
     errors = watch_for_errors(page)
+    sockets: List[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
     page.goto(f"{site}/console")
     expect(page).to_have_title(TITLE)
     screenshot(page, "console-login")
@@ -248,13 +252,35 @@ def test_login_shows_wrong_credentials_keeps_the_session_on_reload_and_logs_out(
     expect(page.locator(".login-card").get_by_role("status")).to_have_text("Your session has expired. Please log in again.")
 
     log_in(page, site, "ann")
+    expect(page.get_by_role("status").filter(has_text="Connected")).to_be_visible()
+    token = page.evaluate("""() => JSON.parse(sessionStorage.getItem("support-console.session")).token""")
+    assert sockets and not any(token in url or "token" in url for url in sockets), sockets  # proxies log URLs
     page.get_by_role("button", name="Log out").click()
     expect(page.locator(".login-card").get_by_role("status")).to_have_text("You have logged out.")
+    # Logged out on the server too: the token is refused everywhere, not only forgotten by the page.
+    refused = requests.post(f"{site}/api/agents/logout", headers={"Authorization": f"Bearer {token}"}, json={}, timeout=10)
+    assert refused.status_code == 401 and refused.json()["error"]["message"] == "this login has ended already"
     page.reload()
     expect(page.get_by_label("Name")).to_be_visible()
     expect(page.get_by_role("button", name="Log out")).to_have_count(0)
     assert errors == []
     assert page.evaluate("window.__cspViolations") == []
+
+
+def test_a_new_password_signs_an_open_console_out(agent_context, site, site_prefix, redis_url):
+    """Revoked on the server: the open console's socket is closed at its next heartbeat, and the
+    console, refused on reconnecting, goes back to its login."""
+    add_agent(redis_url, site_prefix, "rita")
+    page = agent_context.new_page()
+    errors = watch_for_errors(page)
+    log_in(page, site, "rita")
+    expect(page.get_by_role("status").filter(has_text="Connected")).to_be_visible()
+    add_agent(redis_url, site_prefix, "rita")  # a password reset (make agent NAME=rita)
+    expect(page.locator(".login-card").get_by_role("status")).to_have_text(
+        "Your session is no longer valid. Please log in again.", timeout=30_000)
+    log_in(page, site, "rita")
+    expect(page.get_by_role("status").filter(has_text="Connected")).to_be_visible()
+    assert errors == []
 
 
 # ---- the queue, the alert, claiming ---------------------------------------------------
@@ -583,7 +609,8 @@ def test_transfer_to_a_colleague_then_hand_back_to_the_bot(ann, sue, customers):
     expect(sue.page.get_by_text("A colleague transferred a chat to you.")).to_be_visible()
     customer.expect("message", kind="system", data={"notice": "transferred"})
     sue.reply("Hi, Sue here.")
-    assert customer.expect("message", kind="agent")["data"]["data"] == {"agent": "sue"}
+    # The display name (by default the login name, capitalised).
+    assert customer.expect("message", kind="agent")["data"]["data"] == {"agent": "Sue"}
 
     sue.conversation.get_by_role("button", name="Hand back to bot").click()
     expect(sue.page.get_by_role("tablist", name="Your chats").get_by_role("tab")).to_have_count(0)

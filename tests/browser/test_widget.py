@@ -438,16 +438,16 @@ def test_an_agent_joins_chats_and_closes_and_the_customer_rates(customer_context
 
     agent.claim(conversation_id)
     expect(notices(page, "agent_joined")).to_contain_text("A person from our support team has joined the chat.")
-    expect(page.locator(".header__status")).to_have_text("Chatting with ann")
+    expect(page.locator(".header__status")).to_have_text("Chatting with Ann Lee")  # the display name, not the login
     expect(page.locator(".queue")).to_be_hidden()
 
     agent.send("typing", {"conversation_id": conversation_id, "active": True})
-    expect(page.locator(".typing")).to_have_text("ann is typing…")
+    expect(page.locator(".typing")).to_have_text("Ann Lee is typing…")
     hello = "Hi, I'm Ann from Northwind. Let me look at your card order."
     greeting_id = agent.say(conversation_id, hello)
     last_agent_message = page.locator('.log .message[data-kind="agent"]').last
     expect(last_agent_message.locator(".message__bubble")).to_have_text(hello)
-    expect(last_agent_message.locator(".message__author")).to_have_text("ann")
+    expect(last_agent_message.locator(".message__author")).to_have_text("Ann Lee")
     expect(last_agent_message.locator("time[datetime]")).to_have_count(1)
     expect(page.locator(".typing")).to_have_count(0)
     assert agent.expect("read", conversation_id=conversation_id)["data"]["up_to"] == greeting_id

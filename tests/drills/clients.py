@@ -29,7 +29,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 import aiohttp
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.typing import Subprotocol
 
+from tests.handoff.clients import login_protocols
 from tests.servers import AGENT_PASSWORD
 
 __all__ = ["DrillAgent", "DrillCustomer", "Ledger", "Send", "message_order"]
@@ -123,6 +125,10 @@ class Endpoint:
     def url(self, address: str) -> str:
         return f"ws://{address}{self.path}"
 
+    def protocols(self) -> Optional[List[Subprotocol]]:
+        """What the socket offers in Sec-WebSocket-Protocol (an agent's login token)."""
+        return None
+
     async def start(self, timeout: Optional[float] = 30.0) -> None:
         """Connects (and keeps reconnecting); waits until ready unless ``timeout`` is None."""
         self._task = asyncio.create_task(self._run(), name=self.name)
@@ -135,7 +141,8 @@ class Endpoint:
             await self._online.wait()
             address = self.addresses[self._address_index % len(self.addresses)]
             try:
-                ws = await websockets.connect(self.url(address), open_timeout=5, close_timeout=1, max_size=None)
+                ws = await websockets.connect(self.url(address), open_timeout=5, close_timeout=1, max_size=None,
+                                              subprotocols=self.protocols())
             except (OSError, InvalidHandshake, asyncio.TimeoutError):
                 self._address_index += 1  # the load balancer tries another process
                 await asyncio.sleep(backoff(attempt))
@@ -414,7 +421,10 @@ class DrillAgent(Endpoint):
         self.attachments: Counter = Counter()  # conversation -> how many times it was (re)attached
 
     def url(self, address: str) -> str:
-        return f"ws://{address}{self.path}?token={self.token}"
+        return f"ws://{address}{self.path}"
+
+    def protocols(self) -> Optional[List[Subprotocol]]:
+        return login_protocols(self.token)
 
     async def start(self, timeout: Optional[float] = 30.0) -> None:
         async with aiohttp.ClientSession() as http:

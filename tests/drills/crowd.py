@@ -22,7 +22,7 @@ from tests.chats import LONG_CHAT
 from tests.drills.clients import DrillAgent, DrillCustomer, Ledger, Send
 from tests.drills.ledger import Tally, account, queue_order
 from tests.drills.report import DrillResult
-from tests.servers import add_agent
+from tests.servers import add_agent, admin_address
 
 __all__ = ["Crowd", "add_agents", "readiness", "told_why"]
 
@@ -51,7 +51,8 @@ def told_why(customer: DrillCustomer) -> bool:
 async def readiness(address: str) -> Tuple[int, Dict[str, Any]]:
     """The bridge's GET /ready: status and body."""
     async with aiohttp.ClientSession() as http:
-        async with http.get(f"http://{address}/ready", timeout=aiohttp.ClientTimeout(total=10)) as reply:
+        ready = f"http://{admin_address(address)}/ready"  # the bridge's loopback admin port
+        async with http.get(ready, timeout=aiohttp.ClientTimeout(total=10)) as reply:
             return reply.status, await reply.json()
 
 

@@ -66,7 +66,7 @@ async def rasa_drill(redis_url: str, prefix: str, address: str, rasa: RasaServer
         assert "isn't available" in notice["text"]
         assert all(tally.told[c.name].get("state") == "queued" for c in told), "and queued for a person"
         assert queued_after[:len(crowd.queued_before)] == crowd.queued_before, "who waited before stays in front"
-        assert ready[0] == 503 and ready[1]["checks"]["rasa"].startswith("error"), ready
+        assert ready[0] == 503 and ready[1]["checks"]["rasa"] == "unavailable", ready
         assert all(tally.told[c.name].get("state") == "bot" for c in after), "new conversations are the bot's again"
     finally:
         await crowd.close()

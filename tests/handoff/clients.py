@@ -10,14 +10,20 @@ from typing import Any, Callable, Dict, List, Optional
 
 import requests
 import websockets
+from websockets.typing import Subprotocol
 
 from tests.servers import AGENT_PASSWORD
 
-__all__ = ["Client", "claimed", "login", "queued_customer"]
+__all__ = ["Client", "claimed", "login", "login_protocols", "queued_customer"]
 
 
 def login(address: str, agent: str, password: str = AGENT_PASSWORD) -> requests.Response:
     return requests.post(f"http://{address}/api/agents/login", json={"name": agent, "password": password}, timeout=10)
+
+
+def login_protocols(token: str) -> List[Subprotocol]:
+    """How an agent's socket presents its login token: as a subprotocol, never in the URL."""
+    return [Subprotocol("handoff"), Subprotocol(f"token.{token}")]
 
 
 class Client:
@@ -42,7 +48,7 @@ class Client:
     async def agent(cls, address: str, agent: str, endpoint: str = "agent") -> "Client":
         """An agent's console socket (or with endpoint="supervisor", the dashboard's)."""
         token = login(address, agent).json()["token"]
-        return cls(await websockets.connect(f"ws://{address}/ws/{endpoint}?token={token}"))
+        return cls(await websockets.connect(f"ws://{address}/ws/{endpoint}", subprotocols=login_protocols(token)))
 
     async def send(self, kind: str, data: Optional[Dict[str, Any]] = None, id: Optional[str] = None) -> None:
         await self.ws.send(json.dumps({"type": kind, "id": id, "data": data or {}}))

@@ -8,13 +8,14 @@ import json
 import requests
 
 from tests.handoff.clients import Client, login, queued_customer
+from tests.servers import admin_address
 
 
 def test_health_ready_and_metrics(bridge):
     assert requests.get(f"http://{bridge}/health", timeout=5).json() == {"status": "ok"}
-    ready = requests.get(f"http://{bridge}/ready", timeout=5).json()
+    ready = requests.get(f"http://{admin_address(bridge)}/ready", timeout=5).json()
     assert ready == {"ready": True, "checks": {"redis": "ok", "rasa": "ok"}}
-    metrics = requests.get(f"http://{bridge}/metrics", timeout=5).text
+    metrics = requests.get(f"http://{admin_address(bridge)}/metrics", timeout=5).text
     assert "handoff_queue_length" in metrics and "handoff_open_connections" in metrics
 
 

@@ -9,8 +9,8 @@ import requests
 import websockets
 from redis.asyncio import Redis
 
-from tests.handoff.clients import Client, claimed, queued_customer
-from tests.servers import running_bridge
+from tests.handoff.clients import Client, claimed, login_protocols, queued_customer
+from tests.servers import admin_address, running_bridge
 
 
 def test_a_retried_send_is_stored_and_acknowledged_once(bridge, redis_url, bridge_prefix):
@@ -42,7 +42,7 @@ def test_wrong_tokens_are_refused(bridge):
         await customer.send("hello", {"conversation_id": "someone-else", "token": "guess"})
         assert (await customer.expect("error"))["data"]["code"] == "invalid_token"
         await customer.close()
-        agent = Client(await websockets.connect(f"ws://{bridge}/ws/agent?token=forged.token"))
+        agent = Client(await websockets.connect(f"ws://{bridge}/ws/agent", subprotocols=login_protocols("forged.token")))
         assert (await agent.expect("error"))["data"]["code"] == "invalid_token"
 
     asyncio.run(scenario())
@@ -176,7 +176,7 @@ def test_connections_per_address_are_capped(redis_url, rasa_url):
                 await client.close()
 
         asyncio.run(scenario())
-        metrics = requests.get(f"http://{address}/metrics", timeout=5).text
+        metrics = requests.get(f"http://{admin_address(address)}/metrics", timeout=5).text
         assert 'handoff_process_events_total{event="refused_connections"} 1.0' in metrics
 
 
@@ -282,7 +282,7 @@ def test_transfer_to_a_colleague_on_another_process(bridge, second_bridge):
         notice = await customer.expect("message", kind="system", data={"notice": "transferred"})
         assert "colleague" in notice["data"]["text"]
         await bob.say("Bob here, I'll take it from now.", conversation_id=customer.conversation_id)
-        assert (await customer.expect("message", kind="agent"))["data"]["data"] == {"agent": "bob"}
+        assert (await customer.expect("message", kind="agent"))["data"]["data"] == {"agent": "Bob"}  # its display name
         await ann.say("still me?", conversation_id=customer.conversation_id)
         assert (await ann.expect("error"))["data"]["code"] == "invalid_transition"
         await bob.send("close", {"conversation_id": customer.conversation_id}, id="c")

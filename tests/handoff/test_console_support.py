@@ -174,7 +174,7 @@ def test_waiting_customers_learn_at_once_when_an_agent_comes_online(bridge):
 
 def test_pages_served_by_the_bridge_may_open_websockets_whatever_its_public_address(bridge):
     async def scenario() -> None:
-        # As behind a TLS proxy: the page is https://{its Host}, which is not the bridge's own http address.
+        # As behind a TLS proxy: the page is https:// on a configured host name (HANDOFF_ALLOWED_HOSTS).
         public = bridge.replace("127.0.0.1", "localhost")
         async with websockets.connect(f"ws://{public}/ws/customer", origin=f"https://{public}") as ws:
             await ws.send('{"type": "hello", "data": {}}')

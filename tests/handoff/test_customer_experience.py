@@ -14,7 +14,7 @@ import requests
 
 from handoff.dashboard import summarise
 from tests.handoff.clients import Client, queued_customer
-from tests.servers import add_agent, running_bridge
+from tests.servers import add_agent, admin_address, running_bridge
 
 
 async def _dashboard_until(supervisor: Client, done: Callable[[Dict[str, Any]], bool]) -> Dict[str, Any]:
@@ -30,7 +30,7 @@ async def _dashboard_until(supervisor: Client, done: Callable[[Dict[str, Any]], 
 
 
 def _metric(address: str, name: str) -> float:
-    text = requests.get(f"http://{address}/metrics", timeout=5).text
+    text = requests.get(f"http://{admin_address(address)}/metrics", timeout=5).text
     found = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
     return float(found.group(1)) if found else 0.0
 

@@ -14,7 +14,7 @@ import requests
 import websockets
 
 from tests.handoff.clients import Client, queued_customer
-from tests.servers import REDIS_MEMORY, running_bridge, started_bridge
+from tests.servers import REDIS_MEMORY, admin_address, running_bridge, started_bridge
 
 RETENTION_SECONDS = 7 * 24 * 3600
 
@@ -145,7 +145,7 @@ def test_a_queued_customer_gone_too_long_leaves_the_queue_counted_and_told(redis
             asyncio.run(scenario())
             days = [key for key in client.scan_iter(f"{prefix}:day:*")]
             assert days and int(client.hget(days[0], "abandoned:gone") or 0) == 1
-            metrics = requests.get(f"http://{address}/metrics", timeout=5).text
+            metrics = requests.get(f"http://{admin_address(address)}/metrics", timeout=5).text
             assert 'handoff_abandoned_total{way="gone"} 1.0' in metrics
         finally:
             client.close()
@@ -154,7 +154,7 @@ def test_a_queued_customer_gone_too_long_leaves_the_queue_counted_and_told(redis
 def test_redis_runs_with_a_memory_limit_shown_in_the_metrics(bridge):
     limit = REDIS_MEMORY[REDIS_MEMORY.index("--maxmemory") + 1]
     assert REDIS_MEMORY[REDIS_MEMORY.index("--maxmemory-policy") + 1] == "noeviction"
-    metrics = requests.get(f"http://{bridge}/metrics", timeout=5).text
+    metrics = requests.get(f"http://{admin_address(bridge)}/metrics", timeout=5).text
     gauges = dict(line.split(" ", 1) for line in metrics.splitlines() if line.startswith("handoff_redis_"))
     assert float(gauges["handoff_redis_max_memory_bytes"]) == int(limit.removesuffix("mb")) * 1024 * 1024
     assert 0 < float(gauges["handoff_redis_used_memory_bytes"]) < float(gauges["handoff_redis_max_memory_bytes"])

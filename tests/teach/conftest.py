@@ -10,7 +10,7 @@ from typing import Any, Dict, Iterator
 
 import pytest
 
-from tests.handoff.clients import Client, login
+from tests.handoff.clients import Client, login, login_protocols
 from tests.servers import (
     add_agent, copy_project, free_port, publish_model, running_model_server, running_rasa, running_worker,
 )
@@ -40,7 +40,7 @@ async def content_editor(stack: TeachStack, name: str = CONTENT_EDITOR) -> Clien
     token = login(stack.bridge, name).json()["token"]
     import websockets
 
-    client = Client(await websockets.connect(f"ws://{stack.bridge}/ws/content?token={token}"))
+    client = Client(await websockets.connect(f"ws://{stack.bridge}/ws/content", subprotocols=login_protocols(token)))
     for view in ("catalog", "inbox", "job", "models", "audit"):
         await client.expect(view)
     return client

@@ -14,6 +14,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
+from urllib.parse import urlparse
 
 import pytest
 import redis
@@ -126,11 +127,10 @@ class Conversation:
 
 def endpoint(redis_url: str, prefix: str, **extra: Any) -> EndpointConfig:
     """The endpoint config as endpoints.yml gives it: env-substituted values are strings."""
-    host_port = redis_url.split("//", 1)[1].split("/", 1)[0]
-    host, port = host_port.rsplit(":", 1)
-    settings: Dict[str, Any] = {"port": port, "db": "0", "password": "", "key_prefix": prefix,
+    url = urlparse(redis_url)
+    settings: Dict[str, Any] = {"port": str(url.port), "db": "0", "password": url.password or "", "key_prefix": prefix,
                                 "low_confidence": 0.6, **extra}
-    return EndpointConfig(url=host, type="teaching.worker.inbox.InboxEventBroker", **settings)
+    return EndpointConfig(url=url.hostname, type="teaching.worker.inbox.InboxEventBroker", **settings)
 
 
 def entries(redis_url: str, prefix: str) -> List[Dict[str, Any]]:
@@ -511,7 +511,8 @@ def test_a_rasa_server_with_the_broker_records_its_conversations(tmp_path: Path,
     endpoints.write_text(ENDPOINTS)
     port = free_port()
     env = {**base_env(), "ACTION_SERVER_URL": action_server_url, "REDIS_HOST": "127.0.0.1",
-           "REDIS_PORT": redis_url.rsplit(":", 1)[1].split("/")[0], "REDIS_DB": "0", "REDIS_PASSWORD": "",
+           "REDIS_PORT": str(urlparse(redis_url).port), "REDIS_DB": "0",
+           "REDIS_PASSWORD": urlparse(redis_url).password or "",  # the test Redis has one, as make run's
            "TEACH_KEY_PREFIX": prefix}
     process, log = start("rasa-inbox", [
         str(VENV_BIN / "rasa"), "run", "--enable-api", f"--auth-token={RASA_API_TOKEN}",

@@ -178,10 +178,10 @@ async def _scenario(stack: TeachStack) -> None:
 
 def test_content_socket_needs_the_content_role_and_checks_every_field(teach_stack: TeachStack):
     async def scenario() -> None:
-        from tests.handoff.clients import login
+        from tests.handoff.clients import login, login_protocols
 
         token = login(teach_stack.bridge, "ann").json()["token"]  # an agent, not a content editor
-        async with websockets.connect(f"ws://{teach_stack.bridge}/ws/content?token={token}") as ws:
+        async with websockets.connect(f"ws://{teach_stack.bridge}/ws/content", subprotocols=login_protocols(token)) as ws:
             refused = await asyncio.wait_for(ws.recv(), 10)
             assert '"forbidden"' in refused
 

@@ -9,7 +9,7 @@ import { icon } from "../shared/icons.js";
 import { PendingRequests } from "../shared/requests.js";
 import { Transport, compareMessageIds, newId } from "../shared/transport.js";
 import {
-  LIMITS, STORAGE, TIMING, describeError, humanize, reasonLabel, socketUrl,
+  LIMITS, STORAGE, TIMING, describeError, humanize, loginProtocols, reasonLabel, socketUrl,
 } from "./constants.js";
 import { confirmDialog, dialogTitleId, modal } from "./dialogs.js";
 import { Tabs } from "./tabs.js";
@@ -137,6 +137,7 @@ class ChatsView extends View {
   constructor({ session, sound, watchConnection, setAttention }) {
     super();
     this.agent = session.agent;
+    this.displayName = session.displayName; // what customers see, never the login name
     this.sound = sound;
     this.setAttention = setAttention;
     this.visible = false;
@@ -147,7 +148,7 @@ class ChatsView extends View {
     this.pendingClaims = new Set();
     this.restoring = null; // ids of conversations re-sent after a (re)connection, while they arrive
 
-    this.transport = new Transport(socketUrl("/ws/agent", session.token));
+    this.transport = new Transport(socketUrl("/ws/agent"), { protocols: loginProtocols(session.token) });
     watchConnection(this.transport);
     this.waiting = new PendingRequests(this.transport);
     this.transport.on("envelope", (envelope) => this.receive(envelope));
@@ -1166,7 +1167,7 @@ class Composer {
   }
 
   fillIn(text) {
-    return text.replaceAll("{agent}", this.view.agent);
+    return text.replaceAll("{agent}", this.view.displayName);
   }
 
   choose(item) {

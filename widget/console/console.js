@@ -55,6 +55,7 @@ function loadSession() {
   try {
     const session = JSON.parse(sessionStorage.getItem(STORAGE.session) || "null");
     if (session && typeof session.token === "string" && typeof session.agent === "string"
+        && typeof session.displayName === "string"
         && Array.isArray(session.roles) && typeof session.expiresAt === "number") return session;
   } catch {
     // An unreadable entry is treated as no session.
@@ -83,10 +84,25 @@ async function requestLogin(name, password) {
     throw new Error(STRINGS.loginUnavailable);
   }
   if (reply.status === 401) throw new Error(STRINGS.wrongCredentials);
+  if (reply.status === 429) throw new Error(STRINGS.tooManyAttempts);
   if (reply.status === 400) throw new Error(STRINGS.missingCredentials);
   if (!reply.ok) throw new Error(STRINGS.loginUnavailable);
   const body = await reply.json();
-  return { agent: body.agent, token: body.token, roles: body.roles || [], expiresAt: Date.now() + body.expires_in * 1000 };
+  return { agent: body.agent, displayName: body.display_name || body.agent, token: body.token, roles: body.roles || [],
+    expiresAt: Date.now() + body.expires_in * 1000 };
+}
+
+/** Ends the login on the server too: its token stops working everywhere (best effort: the page forgets it anyway). */
+async function requestLogout(token) {
+  try {
+    await fetch("/api/agents/logout", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+      body: "{}",
+    });
+  } catch {
+    // Offline: the token still expires on its own.
+  }
 }
 
 // ---- the login screen ---------------------------------------------------------
@@ -236,6 +252,7 @@ function showConsole(session) {
     for (const instance of instances.values()) {
       if (!(await instance.confirmLeave())) return;
     }
+    await requestLogout(session.token);
     endSession(STRINGS.loggedOut);
   };
 

@@ -70,6 +70,7 @@ export const ERROR_TEXT = {
 
 export const STRINGS = {
   wrongCredentials: "Wrong name or password.",
+  tooManyAttempts: "Too many failed attempts. Wait a little, then try again.",
   missingCredentials: "Enter your name and password.",
   loginUnavailable: "Can't reach the server. Check your connection and try again.",
   sessionExpired: "Your session has expired. Please log in again.",
@@ -98,10 +99,15 @@ export function reasonLabel(reason) {
   return REASON_LABELS[reason] || humanize(reason) || "Unknown reason";
 }
 
-/** The bridge's websocket at `path` on this page's host, authenticated by the login token. */
-export function socketUrl(path, token) {
+/** The bridge's websocket at `path` on this page's host. */
+export function socketUrl(path) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  return `${scheme}://${location.host}${path}?token=${encodeURIComponent(token)}`;
+  return `${scheme}://${location.host}${path}`;
+}
+
+/** The login token as a websocket subprotocol ("token.<token>" beside "handoff"): proxies log URLs, not this header. */
+export function loginProtocols(token) {
+  return ["handoff", `token.${token}`];
 }
 
 // ---- the content editors' Teach view (docs/bridge-protocol.md, "Content staff") ----

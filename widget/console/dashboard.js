@@ -4,7 +4,7 @@
 import { h, replaceChildren } from "../shared/dom.js";
 import { Transport } from "../shared/transport.js";
 import { barList, columns, groupedColumns } from "./charts.js";
-import { reasonLabel, socketUrl } from "./constants.js";
+import { loginProtocols, reasonLabel, socketUrl } from "./constants.js";
 import { View } from "./view.js";
 
 export function createDashboardView(context) {
@@ -106,7 +106,7 @@ class DashboardView extends View {
   constructor({ session, watchConnection }) {
     super();
     this.rendered = false;
-    this.transport = new Transport(socketUrl("/ws/supervisor", session.token));
+    this.transport = new Transport(socketUrl("/ws/supervisor"), { protocols: loginProtocols(session.token) });
     watchConnection(this.transport);
     this.transport.on("envelope", (envelope) => {
       if (envelope.type === "dashboard") this.render(envelope.data || {});

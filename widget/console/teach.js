@@ -10,7 +10,7 @@
 import { h } from "../shared/dom.js";
 import { PendingRequests } from "../shared/requests.js";
 import { Transport } from "../shared/transport.js";
-import { TEACH_STRINGS, socketUrl } from "./constants.js";
+import { TEACH_STRINGS, loginProtocols, socketUrl } from "./constants.js";
 import { Tabs } from "./tabs.js";
 import { InboxPanel } from "./teach-inbox.js";
 import { AuditPanel, ModelsPanel, TrainPanel } from "./teach-models.js";
@@ -28,7 +28,7 @@ class TeachView extends View {
   constructor({ session, watchConnection }) {
     super();
     this.catalog = { intents: [], categories: [] };
-    this.transport = new Transport(socketUrl("/ws/content", session.token));
+    this.transport = new Transport(socketUrl("/ws/content"), { protocols: loginProtocols(session.token) });
     watchConnection(this.transport);
     // Requests are asked on one connection and not resent after a reconnect: the
     // editor sees whether one was done in the pushes that follow, and can try again.

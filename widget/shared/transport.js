@@ -33,9 +33,11 @@ export class Transport {
    * @param {() => ({type: string, data: object}|null)} [options.greeting] sent first on every connection
    * @param {string} [options.readyType] the reply to the greeting after which the outbox is flushed
    * @param {{load: () => Array, save: (items: Array) => void}} [options.outboxStore] keeps unacknowledged sends across reloads
+   * @param {string[]} [options.protocols] websocket subprotocols offered (the console's login token travels in one, never in the URL)
    */
-  constructor(url, { greeting = () => null, readyType = null, outboxStore = null } = {}) {
+  constructor(url, { greeting = () => null, readyType = null, outboxStore = null, protocols = [] } = {}) {
     this.url = url;
+    this.protocols = protocols;
     this.greeting = greeting;
     this.readyType = readyType;
     this.outboxStore = outboxStore;
@@ -72,7 +74,7 @@ export class Transport {
     if (this.closedForGood || (this.socket && this.socket.readyState <= WebSocket.OPEN)) return;
     clearTimeout(this.retryTimer);
     this.ready = false;
-    const socket = new WebSocket(this.url);
+    const socket = new WebSocket(this.url, this.protocols);
     this.socket = socket;
     socket.addEventListener("open", () => {
       const greeting = this.greeting();

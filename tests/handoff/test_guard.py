@@ -1,0 +1,278 @@
+"""Nothing to guess or spoof (docs/security.md): logins, revocable tokens kept out of URLs, host
+names, the admin port, error bodies and the names customers see, each through real bridges."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import subprocess
+import time
+import uuid
+from typing import Dict, Optional, Tuple
+
+import pytest
+import requests
+import websockets
+from websockets.exceptions import ConnectionClosed, InvalidStatusCode
+
+from tests.handoff.clients import Client, login, login_protocols, queued_customer
+from tests.servers import (
+    AGENT_PASSWORD, ROOT, add_agent, admin_address, bridge_command, bridge_env, delete_prefixed_keys, running_bridge,
+    running_redis,
+)
+
+
+def post(address: str, path: str, body: bytes, headers: Dict[str, str]) -> Tuple[int, Dict[str, str], bytes]:
+    connection = http.client.HTTPConnection(address, timeout=10)
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        reply = connection.getresponse()
+        return reply.status, {k.lower(): v for k, v in reply.getheaders()}, reply.read()
+    finally:
+        connection.close()
+
+
+def get(address: str, path: str, host: str) -> Tuple[int, bytes]:
+    connection = http.client.HTTPConnection(address, timeout=10)
+    try:
+        connection.request("GET", path, headers={"Host": host})
+        reply = connection.getresponse()
+        return reply.status, reply.read()
+    finally:
+        connection.close()
+
+
+def test_login_takes_json_only_and_from_allowed_origins(bridge):
+    right = json.dumps({"name": "ann", "password": AGENT_PASSWORD}).encode()
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
+        status, _, body = post(bridge, "/api/agents/login", right, {"Content-Type": content_type})
+        assert status == 415 and json.loads(body)["error"]["code"] == "unsupported_media_type", (content_type, body)
+    status, _, body = post(bridge, "/api/agents/login", right,
+                           {"Content-Type": "application/json", "Origin": "http://evil.example"})
+    assert status == 403 and json.loads(body)["error"]["code"] == "forbidden_origin"
+    status, _, _ = post(bridge, "/api/agents/login", right,
+                        {"Content-Type": "application/json; charset=utf-8", "Origin": f"http://{bridge}"})
+    assert status == 200
+
+
+def test_unknown_accounts_and_wrong_passwords_get_the_same_answer(bridge):
+    unknown, wrong = login(bridge, f"nobody{uuid.uuid4().hex[:6]}"), login(bridge, "bob", "not the password")
+    assert (unknown.status_code, unknown.json()) == (wrong.status_code, wrong.json()) == (
+        401, {"error": {"code": "invalid_credentials", "message": "wrong agent name or password"}})
+
+
+@pytest.fixture()
+def throttled(redis_url, rasa_url):
+    """Two bridge processes over one Redis with small login limits: 3 free failures per account, 6 per address."""
+    prefix = f"hbthrottle{uuid.uuid4().hex[:6]}"
+    add_agent(redis_url, prefix, "tess")
+    limits = {"HANDOFF_LOGIN_FREE_PER_ACCOUNT": "3", "HANDOFF_LOGIN_FREE_PER_ADDRESS": "6"}
+    with running_bridge(redis_url, rasa_url, "bridge-throttle-a", prefix, **limits) as first, \
+            running_bridge(redis_url, rasa_url, "bridge-throttle-b", prefix, **limits) as second:
+        yield first, second
+    delete_prefixed_keys(redis_url, prefix)
+
+
+def test_password_guesses_are_held_back_per_account_across_processes(throttled):
+    first, second = throttled
+    for address in (first, second, first):  # the free failures, counted in Redis whichever process hears them
+        assert login(address, "tess", "guess-guess").status_code == 401
+    assert login(second, "tess", "guess-guess").status_code == 401  # the 4th: the next waits 1 s
+    held = login(first, "tess")  # even the right password waits its turn
+    assert held.status_code == 429 and held.json()["error"]["code"] == "too_many_attempts"
+    assert 1 <= int(held.headers["Retry-After"]) <= 2
+    time.sleep(1.1)
+    assert login(second, "tess", "guess-guess").status_code == 401  # the 5th: 2 s now
+    assert login(first, "tess").status_code == 429
+    time.sleep(2.1)
+    assert login(first, "tess").status_code == 200  # and the account's count starts again
+
+
+def test_guesses_at_many_accounts_from_one_address_are_held_back(throttled):
+    first, second = throttled
+    for number in range(7):  # 6 free, then the address waits (unknown names count as known ones do)
+        assert login(first if number % 2 else second, f"guess{number}", "guess-guess").status_code == 401
+    held = login(first, "tess")
+    assert held.status_code == 429 and int(held.headers["Retry-After"]) >= 1
+
+
+def test_other_host_names_are_refused_on_every_route_and_socket(bridge):
+    port = bridge.rsplit(":", 1)[1]
+    for path in ("/", "/console", "/health", "/widget/chat.js", "/ws/customer"):
+        status, body = get(bridge, path, f"evil.example:{port}")
+        assert status == 421 and json.loads(body)["error"]["code"] == "unknown_host", (path, status, body)
+        assert get(bridge, path, f"localhost:{port}")[0] != 421
+
+    upgrade = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}", "Upgrade": "websocket",
+               "Connection": "Upgrade", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13"}
+    connection = http.client.HTTPConnection(bridge, timeout=10)
+    try:
+        connection.request("GET", "/ws/customer", headers=upgrade)
+        assert connection.getresponse().status == 421  # not 101: no socket for a rebound page
+    finally:
+        connection.close()
+
+
+def test_metrics_and_readiness_are_served_on_the_loopback_admin_port_only(bridge):
+    for path in ("/metrics", "/ready"):
+        assert requests.get(f"http://{bridge}{path}", timeout=5).status_code == 404
+    admin = admin_address(bridge)
+    assert admin.startswith("127.0.0.1:") and admin != bridge
+    assert requests.get(f"http://{admin}/ready", timeout=5).json()["ready"] is True
+    assert "handoff_queue_length" in requests.get(f"http://{admin}/metrics", timeout=5).text
+    assert requests.get(f"http://{bridge}/health", timeout=5).json() == {"status": "ok"}
+    status, body = get(admin, "/metrics", f"evil.example:{admin.rsplit(':', 1)[1]}")  # rebound to loopback
+    assert status == 421 and json.loads(body)["error"]["code"] == "unknown_host"
+
+
+def test_error_bodies_carry_no_addresses_or_exception_text(rasa_url):
+    with running_redis("redis-guard") as redis_server:
+        prefix = f"hberrors{uuid.uuid4().hex[:6]}"
+        add_agent(redis_server.url, prefix, "ann")
+        with running_bridge(redis_server.url, rasa_url, "bridge-errors", prefix) as address:
+            token = login(address, "ann").json()["token"]
+            redis_server.stop()
+            internal = (str(redis_server.port), "127.0.0.1", "Error", "Errno", "Traceback", "Connection", "refused")
+            status, _, body = post(address, "/api/agents/login",
+                                   json.dumps({"name": "ann", "password": AGENT_PASSWORD}).encode(),
+                                   {"Content-Type": "application/json"})
+            assert status == 500 and json.loads(body) == {"error": {
+                "code": "internal_error", "message": "something went wrong on our side; please try again"}}
+            ready = requests.get(f"http://{admin_address(address)}/ready", timeout=10)
+            assert ready.status_code == 503 and ready.json()["checks"]["redis"] == "unavailable"
+
+            async def hello() -> str:
+                async with websockets.connect(f"ws://{address}/ws/customer") as ws:
+                    await ws.send(json.dumps({"type": "hello", "id": "h", "data": {}}))
+                    return str(await asyncio.wait_for(ws.recv(), 10))
+
+            reply = asyncio.run(hello())
+            assert json.loads(reply)["data"]["message"] == "something went wrong on our side; please reconnect"
+
+            async def agent_connects() -> str:
+                async with websockets.connect(f"ws://{address}/ws/agent", subprotocols=login_protocols(token)) as ws:
+                    return str(await asyncio.wait_for(ws.recv(), 10))
+
+            agent_reply = asyncio.run(agent_connects())
+            assert json.loads(agent_reply)["data"] == {
+                "code": "internal_error", "message": "something went wrong on our side; please reconnect"}
+            for text in (body.decode(), ready.text, reply, agent_reply):
+                assert not any(word in text for word in internal), text
+
+
+async def closed_reason(agent: Client, timeout: float) -> Optional[str]:
+    """The close reason of an agent's socket the bridge closes (reading what comes meanwhile)."""
+    try:
+        while True:
+            await asyncio.wait_for(agent.ws.recv(), timeout)
+    except ConnectionClosed as closed:
+        return closed.rcvd.reason if closed.rcvd else None
+
+
+async def first_error(address: str, token: str) -> str:
+    """The error code an agent socket with this token gets first ("let in" when it gets its queue)."""
+    async with websockets.connect(f"ws://{address}/ws/agent", subprotocols=login_protocols(token)) as ws:
+        first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        return "let in" if first["type"] == "queue" else str(first["data"]["code"])
+
+
+def logout(address: str, token: str) -> requests.Response:
+    return requests.post(f"http://{address}/api/agents/logout", headers={"Authorization": f"Bearer {token}"},
+                         json={}, timeout=10)
+
+
+def test_logout_ends_every_login_of_the_account_and_closes_its_sockets(bridge, second_bridge, redis_url, bridge_prefix):
+    add_agent(redis_url, bridge_prefix, "lou", "--roles", "agent,supervisor")
+
+    async def scenario() -> None:
+        here, there = login(bridge, "lou").json()["token"], login(second_bridge, "lou").json()["token"]
+        connected = Client(await websockets.connect(f"ws://{second_bridge}/ws/agent",
+                                                    subprotocols=login_protocols(there)))
+        await connected.expect("queue")
+        dashboard = Client(await websockets.connect(f"ws://{bridge}/ws/supervisor", subprotocols=login_protocols(here)))
+        await dashboard.expect("dashboard")
+        assert logout(bridge, here).json() == {"logged_out": "lou"}
+        # Closed at their next check, by either process, with a reason the console can show.
+        assert await asyncio.gather(closed_reason(connected, 15), closed_reason(dashboard, 15)) == [
+            "login revoked; log in again"] * 2
+        for token in (here, there):
+            assert await first_error(bridge, token) == "invalid_token"
+        assert logout(bridge, here).status_code == 401  # ended already
+        fresh = login(bridge, "lou").json()["token"]  # a new login works
+        agent = Client(await websockets.connect(f"ws://{bridge}/ws/agent", subprotocols=login_protocols(fresh)))
+        await agent.expect("queue")
+        await agent.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_new_password_or_removal_ends_earlier_logins(bridge, redis_url, bridge_prefix):
+    add_agent(redis_url, bridge_prefix, "rhea")
+    token = login(bridge, "rhea").json()["token"]
+    assert asyncio.run(first_error(bridge, token)) == "let in"
+    add_agent(redis_url, bridge_prefix, "rhea")  # a password reset
+    assert asyncio.run(first_error(bridge, token)) == "invalid_token"
+    token = login(bridge, "rhea").json()["token"]
+    assert asyncio.run(first_error(bridge, token)) == "let in"
+    subprocess.run(bridge_command("-m", "handoff.auth", "remove", "rhea"), cwd=ROOT, check=True, capture_output=True,
+                   env=bridge_env({"REDIS_URL": redis_url, "HANDOFF_KEY_PREFIX": bridge_prefix}))
+    assert asyncio.run(first_error(bridge, token)) == "invalid_token"
+
+
+def test_tokens_are_refused_in_the_url(bridge):
+    token = login(bridge, "ann").json()["token"]
+
+    async def scenario() -> None:
+        with pytest.raises(InvalidStatusCode):  # no subprotocol offered: the handshake itself fails
+            await websockets.connect(f"ws://{bridge}/ws/agent?token={token}")
+        async with websockets.connect(f"ws://{bridge}/ws/agent?token={token}", subprotocols=login_protocols("")) as ws:
+            assert json.loads(await ws.recv())["data"]["code"] == "invalid_token"
+
+    asyncio.run(scenario())
+
+
+def test_customers_see_the_display_name_never_the_login_name(bridge, redis_url, bridge_prefix):
+    add_agent(redis_url, bridge_prefix, "dee-x42", "--display-name", "Dee")
+
+    async def scenario() -> None:
+        customer = await queued_customer(bridge)
+        agent = await Client.agent(bridge, "dee-x42")
+        await agent.send("claim", {"conversation_id": customer.conversation_id}, id="claim")
+        status = await customer.expect("status", state="agent")
+        assert status["data"]["agent"] == "Dee"
+        await agent.say("Hello, I am here to help", conversation_id=customer.conversation_id)
+        message = await customer.expect("message", kind="agent")
+        assert message["data"]["data"]["agent"] == "Dee"
+        own = await agent.expect("message", kind="agent")
+        assert own["data"]["data"]["agent"] == "dee-x42"  # the console knows its own messages by the login name
+        await agent.send("close", {"conversation_id": customer.conversation_id}, id="close")
+        await customer.expect("status", state="closed")
+        everything = json.dumps(customer.received + [status, message])
+        assert "dee-x42" not in everything and "dee" not in everything.replace("Dee", "")
+        await customer.close()
+        await agent.close()
+        assert login(bridge, "dee-x42").json()["display_name"] == "Dee"
+
+    asyncio.run(scenario())
+
+
+def test_content_editors_answers_may_use_only_the_brand_placeholders(bridge, redis_url, bridge_prefix):
+    add_agent(redis_url, bridge_prefix, "cole", "--roles", "content")
+    token = login(bridge, "cole").json()["token"]
+
+    async def scenario() -> None:
+        editor = Client(await websockets.connect(f"ws://{bridge}/ws/content", subprotocols=login_protocols(token)))
+        await editor.expect("catalog")
+        for kind, request in (
+                ("new_faq", {"item_ids": ["i1"], "key": "k", "category": "cards",
+                             "answer": "We will call you on {callback_phone}."}),
+                ("new_intent", {"item_ids": ["i1"], "name": "ask_x", "answer": "Because {  handoff_evidence }"})):
+            await editor.send(kind, request, id=kind)
+            refused = await editor.next_matching(lambda e, kind=kind: e["id"] == kind, f"the reply to {kind}", 10)
+            assert refused["type"] == "error" and refused["data"]["code"] == "malformed"
+            assert refused["data"]["message"].startswith(
+                "answers may only use the placeholders {bank_name}, {help_url}, {support_phone}, {support_email}")
+        await editor.close()
+
+    asyncio.run(scenario())
