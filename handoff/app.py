@@ -477,7 +477,8 @@ class AgentConnection(Connection):
         """A reply the customer finds in the conversation when they come back."""
         request_id = request_id_of(envelope.data)
         text = _text(envelope.data, self.bridge.settings.max_text_characters)
-        request, message_id, added = await self.bridge.requests.answer(request_id, self.agent, text)
+        request, message_id, added = await self.bridge.requests.answer(
+            request_id, self.agent, await self.bridge.agents.display_name(self.agent), text)
         if added:
             self.bridge.metrics["messages_agent"] += 1
         await self.send(Envelope("ack", envelope.id, {"request_id": request_id, "state": request["state"],
@@ -927,6 +928,13 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         except LimitReached as error:
             bridge_of(request).metrics["refused_connections"] += 1
             await _send_error(connection, error)
+            return
+        except Exception:  # noqa: BLE001 - Redis away: said without its details, which go to the log
+            logger.exception("opening a connection slot failed")
+            bridge_of(request).metrics["errors_internal"] += 1
+            await _send_error(connection, HandoffError("something went wrong on our side; please reconnect"))
+            with contextlib.suppress(ConnectionClosed):
+                await connection.ws.close(code=1011, reason="try again")
             return
         bridge_of(request).metrics["connections"] += 1
         watcher = asyncio.create_task(_watch_login(connection.ws, connection.bridge, watch)) if watch else None

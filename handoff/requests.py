@@ -240,9 +240,11 @@ class RequestDesk:
         await self._announce(request)
         return await self.require(request_id)
 
-    async def answer(self, request_id: str, agent: str, text: str) -> Tuple[Dict[str, Any], str, bool]:
-        """The agent's reply, stored in the request's conversation (once per request), and the
-        request marked answered. Returns the request, the reply's message id and whether it is new."""
+    async def answer(self, request_id: str, agent: str, shown_as: str,
+                     text: str) -> Tuple[Dict[str, Any], str, bool]:
+        """The agent's reply, stored in the request's conversation (once per request; the customer
+        sees it from ``shown_as``, the agent's display name), and the request marked answered.
+        Returns the request, the reply's message id and whether it is new."""
         request = await self.require(request_id)
         state = RequestState(request["state"])
         if state is RequestState.DONE or (state is RequestState.ANSWERED and request["handled_by"] != agent):
@@ -250,7 +252,7 @@ class RequestDesk:
         conversation_id = request["conversation"]
         await self.store.load(conversation_id)  # raises ConversationNotFound once it has expired
         appended = await self.store.append(conversation_id, "agent", f"answer:{request_id}", text,
-                                           {"agent": agent, "request": request_id})
+                                           {"agent": agent, "shown_as": shown_as, "request": request_id})
         if not appended.added:
             stored = [m for m in await self.store.messages_after(conversation_id, None) if m["id"] == appended.id]
             author = stored[0]["data"].get("agent") if stored else None

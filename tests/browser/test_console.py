@@ -715,7 +715,7 @@ def test_an_agent_opens_a_request_reads_its_conversation_answers_it_and_marks_an
     dialog.get_by_role("button", name="Send answer").click()
     expect(dialog).to_be_hidden()
     answer = customer.expect("message", kind="agent")
-    assert answer["data"]["text"] == "Your card was posted on Monday." and answer["data"]["data"]["agent"] == "ann"
+    assert answer["data"]["text"] == "Your card was posted on Monday." and answer["data"]["data"]["agent"] == "Ann Lee"
     expect(request).to_contain_text("Answered by ann")
     expect(request.get_by_role("button", name="Mark done")).to_have_count(0)
 

@@ -139,7 +139,7 @@ def test_agents_on_two_bridges_open_answer_and_mark_requests_done(bridge, second
         assert status["request"]["state"] == "answered", status
         answers = back.messages("agent")
         assert [(m["data"]["text"], m["data"]["data"]["agent"]) for m in answers] == [
-            ("Your card was posted on Monday.", "ann")]
+            ("Your card was posted on Monday.", "Ann")]  # the display name, never the login name
 
         # A callback is marked done by Bob; Ann sees it, and cannot mark or answer it any more.
         await back.send("leave", {"kind": "callback", "contact": "+44 20 7946 0000"}, id="callback")
