@@ -42,6 +42,7 @@ from handoff.protocol import Envelope, error_envelope, frame_id, parse_envelope,
 from handoff.requests import request_id_of
 from handoff.service import PRESENCE_TTL_MS, Bridge
 from handoff.settings import Settings
+from handoff.visibility import for_customer
 
 __all__ = ["create_app"]
 
@@ -140,11 +141,15 @@ class Connection:
                 messages = await self.bridge.transcript(conversation_id, self.last_sent.get(conversation_id))
             for message in messages:
                 data = {"conversation_id": conversation_id, "kind": message["kind"], "text": message["text"],
-                        "data": message["data"], "ts": message["ts"]}
+                        "data": self.shown(message["kind"], message["data"]), "ts": message["ts"]}
                 if message["client_id"]:
                     data["client_id"] = message["client_id"]
                 await self._write(Envelope("message", message["id"], data))
                 self.last_sent[conversation_id] = message["id"]
+
+    def shown(self, kind: str, data: Dict[str, Any]) -> Dict[str, Any]:
+        """What this socket's reader may see of a message's data: everything (agents)."""
+        return data
 
     async def watch(self, channel: str, callback: Callable[[Dict[str, Any]], Awaitable[None]]) -> None:
         await self.unwatch(channel)  # at most one callback per channel and socket
@@ -221,6 +226,9 @@ class CustomerConnection(Connection):
         await self.watch(self.bridge.store.live_channel(conversation_id), self._on_live)
         await self.deliver(conversation_id)
         await self.send_status(force=True)
+
+    def shown(self, kind: str, data: Dict[str, Any]) -> Dict[str, Any]:
+        return for_customer(kind, data)  # never the handoff payload or other agent-only data
 
     def require(self) -> str:
         if not self.conversation_id:
@@ -375,6 +383,7 @@ class AgentConnection(Connection):
             "conversation_id": conversation_id, "state": conversation.state.value,
             "reason": conversation.reason, "handoff": conversation.handoff,
             "details": await self.bridge.store.details(conversation_id),
+            "transferred_by": await self.bridge.store.transferred_by(conversation_id),
         }))
 
         async def on_live(payload: Dict[str, Any], conversation_id: str = conversation_id) -> None:

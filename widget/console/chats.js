@@ -292,7 +292,7 @@ class ChatsView extends View {
     else if (transferredHere) tab.markArrived();
     if (transferredHere) {
       this.chime();
-      this.toast("A colleague transferred a chat to you.");
+      this.toast(data.transferred_by ? `${data.transferred_by} transferred a chat to you.` : "A colleague transferred a chat to you.");
     }
     this.noChats.hidden = this.conversations.size > 0;
     this.updateAttention();
@@ -665,6 +665,7 @@ class ConversationTab {
     this.heading.textContent = topic || "Customer chat";
     replaceChildren(this.headMeta,
       h("span", { class: `chip reason reason-${data.reason || "unknown"}` }, reasonLabel(data.reason)),
+      data.transferred_by ? h("span", { class: "chip chip-transferred" }, `Transferred by ${data.transferred_by}`) : null,
       h("span", { class: "meta-item" }, h("span", { class: "visually-hidden" }, "Conversation "), shortId(this.id)));
     renderHandoff(this.details, data);
   }
