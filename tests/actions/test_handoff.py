@@ -219,3 +219,18 @@ def test_payload_keeps_only_the_latest_turns():
     turns = handoff_payload(make_tracker(events), reason="requested")["handoff"]["turns"]
 
     assert [turn["text"] for turn in turns] == [f"message {number}" for number in range(5, 15)]
+
+
+def test_a_message_not_understood_carries_the_classifiers_real_best_guess():
+    unsure = user_event("my plastic thing never turned up", "nlu_fallback", 0.65, answer="faq/card_arrival")
+    unsure["parse_data"]["intent_ranking"] = [{"name": "nlu_fallback", "confidence": 0.65},
+                                              {"name": "faq", "confidence": 0.4142}, {"name": "greet", "confidence": 0.1}]
+    sure = user_event("hello", "greet", 0.97)
+    sure["parse_data"]["intent_ranking"] = [{"name": "greet", "confidence": 0.97}]
+
+    handoff = handoff_payload(make_tracker([unsure, sure]), "repeated_fallback", domain=DOMAIN)["handoff"]
+
+    # 0.65 is only the fallback threshold FallbackClassifier writes as its confidence; the guess is what agents read.
+    assert handoff["turns"][0]["best_guess"] == {"intent": "faq", "confidence": 0.414, "topic": "card_arrival"}
+    assert "topic" not in handoff["turns"][0], "not understood: no topic was answered"
+    assert "best_guess" not in handoff["turns"][1]

@@ -14,6 +14,7 @@ from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 import redis
+import yaml
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from tests.browser.conftest import (
@@ -23,8 +24,13 @@ from tests.chats import QUESTIONS
 from tests.drills.clients import message_order
 from tests.handoff.clients import Client
 from tests.handoff.test_context import preview
+from tests.servers import ROOT
 
 TITLE = "Support console"
+# What a message not understood would show if the console took nlu_fallback's confidence (the threshold) at its word.
+FALLBACK_THRESHOLD_SHOWN = next(f"{round(component['threshold'] * 100)}%"
+                                for component in yaml.safe_load((ROOT / "config.yml").read_text())["pipeline"]
+                                if component["name"] == "FallbackClassifier")
 CANNED_INTRO = ("Hi, I'm ann from the support team. I've read your conversation with our assistant, "
                 "so you don't need to repeat anything.")
 
@@ -302,11 +308,16 @@ def test_a_queued_customer_appears_live_with_an_alert_and_claiming_opens_transcr
     expect(details).to_contain_text("The customer asked for a person.")
     expect(details).to_contain_text("Card not working")
     turns = details.get_by_role("table")
-    expect(turns.get_by_role("row").filter(has_text="I want to talk to a person")).to_contain_text("request_human")
-    expect(turns.get_by_role("row").filter(has_text="I want to talk to a person")).to_contain_text("100%")
+    expect(turns.get_by_role("row").filter(has_text="I want to talk to a person")).to_contain_text("Asked for a person")
+    expect(turns.get_by_role("row").filter(has_text="I want to talk to a person")).to_contain_text(re.compile(r"\d+%"))
+    expect(turns).not_to_contain_text("request_human")  # intents read as words, not code names
     expect(turns.get_by_role("row").filter(has_text="I want to talk to a person")).to_contain_text("Evidence")
-    expect(turns.get_by_role("row").filter(has_text="07700 900123")).to_contain_text("nlu_fallback")
-    expect(turns.get_by_role("row").filter(has_text="07700 900123")).to_contain_text("40%")
+    # Not understood: the classifier's real best guess and its confidence, not the fallback threshold.
+    phone_row = turns.get_by_role("row").filter(has_text="07700 900123")
+    expect(phone_row).to_contain_text(re.compile(r"Not understood · best guess: \S"))
+    expect(phone_row.locator(".confidence-value")).to_have_text(re.compile(r"^\d+%$"))
+    expect(phone_row.locator(".confidence-value")).not_to_have_text(FALLBACK_THRESHOLD_SHOWN)
+    expect(turns).not_to_contain_text("nlu_fallback")
     expect(details).to_contain_text("Callback phone")
     expect(details).to_contain_text("07700900123")
     expect(ann.queue_item("Card not working")).to_have_count(0)
@@ -330,11 +341,11 @@ def test_the_button_brings_the_bots_summary_to_the_side_panel_and_a_second_hando
     expect(details.locator(".chip-topic")).to_have_text(["Card not working", "Top up"])
     turns = details.get_by_role("table")
     card_row = turns.get_by_role("row").filter(has_text=card)
-    expect(card_row).to_contain_text("faq · Card not working")
+    expect(card_row).to_contain_text("Support question · Card not working")
     expect(card_row).to_contain_text(re.compile(r"\d+%"))
     expect(card_row.locator(".turn-reply")).to_have_text(f"Bot: {preview(card_answer)}")
-    expect(turns.get_by_role("row").filter(has_text=top_up)).to_contain_text("faq · Top up")
-    expect(turns.get_by_role("row").filter(has_text='Pressed "Talk to a person"')).to_contain_text("request_human")
+    expect(turns.get_by_role("row").filter(has_text=top_up)).to_contain_text("Support question · Top up")
+    expect(turns.get_by_role("row").filter(has_text='Pressed "Talk to a person"')).to_contain_text("Asked for a person")
     expect(details).not_to_contain_text("No topic recognised")
     expect(details).not_to_contain_text("No messages analysed")
     expect(details).not_to_contain_text("metadata")
