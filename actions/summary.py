@@ -26,8 +26,9 @@ SOURCE_KEY = "handoff_source"
 CONVERSATION_SOURCE = "conversation"
 SOURCE_DESCRIPTIONS: Dict[Text, Text] = {
     "button": 'they pressed "Talk to a person"',
-    "callback": "they asked to be called back instead of waiting",
-    "message": "they left a message instead of waiting",
+    # Left in the widget, queued or not (the bot is asked only when there was no payload yet): no "instead of waiting".
+    "callback": "they left a request to be called back",
+    "message": "they left a message for the team",
 }
 # A request left instead of waiting: nobody joins the chat now, so the bot does not say so.
 REQUEST_SOURCES: FrozenSet[Text] = frozenset({"callback", "message"})
@@ -126,19 +127,21 @@ def _exchanges(turns: List[Turn]) -> Optional[Text]:
 
 def _summary_text(reason: Text, source: Text, explanation: Optional[Text], turns: List[Turn], count: int,
                   topics: List[Text]) -> Text:
-    reason_text = REASON_DESCRIPTIONS.get(reason, reason.replace("_", " "))
+    """What the customer asked comes first (the card shows the reason beside it), then why once: the
+    detector's explanation when there is one (it says the reason's description more precisely)."""
+    parts = []
+    exchanges = _exchanges(turns)
+    if exchanges:
+        parts.append(exchanges)
+    reason_text = (explanation if isinstance(explanation, str) and explanation.strip()
+                   else REASON_DESCRIPTIONS.get(reason, reason.replace("_", " ")))
     how = f" ({SOURCE_DESCRIPTIONS[source]})" if source in SOURCE_DESCRIPTIONS else ""
-    parts = [f"Handed over because {reason_text}{how}."]
-    if explanation and explanation != reason_text:
-        parts.append(f"({explanation[0].upper()}{explanation[1:]}.)")
+    parts.append(f"Handed over because {reason_text}{how}.")
     if topics:
         readable = ", ".join(topic.replace("_", " ") for topic in topics)
         parts.append(f"Topics asked about: {readable}.")
     else:
         parts.append("No support topic was recognised.")
-    exchanges = _exchanges(turns)
-    if exchanges:
-        parts.append(exchanges)
     parts.append(f"{count} customer message(s).")
     if turns and turns[-1].text not in BUTTON_TEXTS:
         parts.append(f'Last message: "{turns[-1].describe()["text"]}".')
@@ -161,11 +164,13 @@ def handoff_payload(
         evidence["turns"] = [_readable(turn) if isinstance(turn, dict) and "text" in turn else turn
                              for turn in evidence["turns"]]
     source = handoff_source(tracker)
+    # A pressed button is said in the reason ("they pressed ..."), not counted as a message.
+    typed = conversation.count - sum(turn.text in BUTTON_TEXTS for turn in conversation.turns)
     return {
         "handoff": {
             "reason": reason,
             "source": source,
-            "summary": _summary_text(reason, source, evidence.get("explanation"), recent, conversation.count, topics),
+            "summary": _summary_text(reason, source, evidence.get("explanation"), recent, typed, topics),
             "topic": topics[-1] if topics else None,
             "topics": topics,
             "turns": [_listed(turn) for turn in recent],

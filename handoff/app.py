@@ -48,6 +48,7 @@ from handoff.service import PRESENCE_TTL_MS, Bridge
 from handoff.store import StoredMessage
 from handoff.settings import Settings
 from handoff.trust import client_address, parse_networks
+from handoff.visibility import for_customer
 
 __all__ = ["create_app"]
 
@@ -136,11 +137,6 @@ class Connection:
             raise RateLimited("too many messages; slow down", frame_id(raw))
         return parse_envelope(raw, self.bridge.settings.max_message_bytes)
 
-    @staticmethod
-    def shown(message: StoredMessage) -> Dict[str, Any]:
-        """A stored message's data as this side sees it."""
-        return message["data"]
-
     async def deliver(self, conversation_id: str, notification: Optional[Dict[str, Any]] = None) -> None:
         """Send every stored message of the conversation this socket has not sent yet.
 
@@ -158,11 +154,15 @@ class Connection:
                 messages = await self.bridge.transcript(conversation_id, self.last_sent.get(conversation_id))
             for message in messages:
                 data = {"conversation_id": conversation_id, "kind": message["kind"], "text": message["text"],
-                        "data": self.shown(message), "ts": message["ts"]}
+                        "data": self.shown(message["kind"], message["data"]), "ts": message["ts"]}
                 if message["client_id"]:
                     data["client_id"] = message["client_id"]
                 await self._write(Envelope("message", message["id"], data))
                 self.last_sent[conversation_id] = message["id"]
+
+    def shown(self, kind: str, data: Dict[str, Any]) -> Dict[str, Any]:
+        """What this socket's reader may see of a message's data: everything (agents)."""
+        return data
 
     async def watch(self, channel: str, callback: Callable[[Dict[str, Any]], Awaitable[None]]) -> None:
         await self.unwatch(channel)  # at most one callback per channel and socket
@@ -204,15 +204,6 @@ class CustomerConnection(Connection):
         self._status_lock = asyncio.Lock()
         self.client, self.sockets = client, sockets  # the client's address; this process's open sockets
 
-    @staticmethod
-    def shown(message: StoredMessage) -> Dict[str, Any]:
-        """Customers see an agent's display name, never the login name."""
-        data = message["data"]
-        if message["kind"] == "agent":
-            shown = {key: value for key, value in data.items() if key != "shown_as"}
-            return shown | {"agent": data.get("shown_as", "")}
-        return data
-
     async def hello(self, envelope: Envelope) -> None:
         if self.conversation_id:
             raise MalformedMessage("this connection has said hello already")
@@ -251,6 +242,14 @@ class CustomerConnection(Connection):
         await self.watch(self.bridge.store.live_channel(conversation_id), self._on_live)
         await self.deliver(conversation_id)
         await self.send_status(force=True)
+
+    def shown(self, kind: str, data: Dict[str, Any]) -> Dict[str, Any]:
+        """Never the handoff payload or other agent-only data; an agent by their display name,
+        never the login name."""
+        visible = for_customer(kind, data)
+        if kind == "agent":
+            visible["agent"] = data.get("shown_as", "")
+        return visible
 
     def require(self) -> str:
         if not self.conversation_id:
@@ -429,6 +428,7 @@ class AgentConnection(Connection):
             "conversation_id": conversation_id, "state": conversation.state.value,
             "reason": conversation.reason, "handoff": conversation.handoff,
             "details": await self.bridge.store.details(conversation_id),
+            "transferred_by": await self.bridge.store.transferred_by(conversation_id),
         }))
 
         async def on_live(payload: Dict[str, Any], conversation_id: str = conversation_id) -> None:

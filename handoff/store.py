@@ -5,8 +5,8 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:conv:{id}    hash    state, agent, reason, handoff (JSON), version, token hash, client (the
                              address that started it; handoff.limits), left_queue ("gone": handoff.presence), times:
                              queued_at (this time in the queue), waiting_since (first queued in this
-                             handoff, kept across transfers), claimed_at; transferred_by (who sent it
-                             back to the queue); "request" (handoff.requests), "awaiting_reply"
+                             handoff, kept across transfers), claimed_at; transferred_by (who transferred it
+                             last, to a group's queue or a colleague; cleared by a new handoff); "request" (handoff.requests), "awaiting_reply"
                              (handoff.experience)
                              Kept idle_seconds from creation; the first message or change: the retention.
     {p}:log:{id}     stream  the transcript; each entry's stream id is the server message id (at most
@@ -341,7 +341,7 @@ class Store:
 
         ``queue`` is ``add``, ``front`` or ``remove``: the queue (the whole one and
         the skill group's) and the agents' serving sets change in the same atomic
-        step; ``transferred_by`` is the agent who sent it back to the queue. Returns the stored
+        step; ``transferred_by`` is the agent who transferred it (to a group's queue or a colleague). Returns the stored
         conversation, None when it was stale; raises AgentAtLimit when the
         agent taking it already serves ``agent_limit`` conversations.
         """
@@ -357,6 +357,8 @@ class Store:
         taken = after.state is State.AGENT and after.agent != before.agent
         if taken:
             fields += ["claimed_at", str(now)]
+            if transferred_by:  # straight to a colleague (a claim keeps who sent it to the queue)
+                fields += ["transferred_by", transferred_by]
         agent_ended = before.state is State.AGENT and (after.state is not State.AGENT or after.agent != before.agent)
         version = await self._commit(
             keys=[self.key("conv", after.id), self.key("queue"), self._serving_key(before), self._serving_key(after),
@@ -525,6 +527,11 @@ class Store:
     async def save_details(self, conversation_id: str, details: Dict[str, str]) -> None:
         """What a waiting customer told us about their problem and how to reach them."""
         await self.redis.hset(self.key("conv", conversation_id), "details", json.dumps(details))
+
+    async def transferred_by(self, conversation_id: str) -> Optional[str]:
+        """The agent who transferred the conversation last (None: nobody since it was handed over)."""
+        raw = await self.redis.hget(self.key("conv", conversation_id), "transferred_by")
+        return raw.decode() if raw else None
 
     async def details(self, conversation_id: str) -> Dict[str, str]:
         raw = await self.redis.hget(self.key("conv", conversation_id), "details")

@@ -17,6 +17,8 @@ __all__ = ["EARLIER_SLOT", "RASA_ACTION_PREFIXES", "RESOLVED_INTENTS", "Conversa
 HANDOFF_ACTION = "action_handoff"
 # How much of a customer message a payload repeats.
 MAX_TEXT = 500
+# What Rasa's FallbackClassifier predicts (with the threshold as its confidence) for a message it is unsure of.
+FALLBACK_INTENT = "nlu_fallback"
 ACTION_ERROR_SLOT = "action_error"
 EARLIER_SLOT = "earlier_turns"
 # The customer said it helped, thanked or said goodbye.
@@ -47,6 +49,9 @@ class Turn:
     actions: List[str] = field(default_factory=list)
     # Set when a custom action failed while serving this turn.
     action_error: Optional[Dict[str, Any]] = None
+    # Not understood (nlu_fallback, whose confidence is only the threshold): what the classifier
+    # really thought most likely, {"intent", "confidence"[, "topic"]}, for agents to read.
+    best_guess: Optional[Dict[str, Any]] = None
 
     def describe(self) -> Dict[str, Any]:
         """The turn as agents see it (handoff payload and evidence), text capped."""
@@ -57,6 +62,8 @@ class Turn:
         }
         if self.topic:
             entry["topic"] = self.topic
+        if self.best_guess:
+            entry["best_guess"] = dict(self.best_guess)
         return entry
 
     @property
@@ -161,6 +168,21 @@ def _topic_of(parse_data: Dict[str, Any]) -> Optional[str]:
     return key.split("/", 1)[1] if "/" in key else None
 
 
+def _best_guess(parse_data: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """For a message not understood: the first intent of the ranking that is not the fallback."""
+    if (parse_data.get("intent") or {}).get("name") != FALLBACK_INTENT:
+        return None
+    for entry in parse_data.get("intent_ranking") or []:
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if name and name != FALLBACK_INTENT:
+            guess: Dict[str, Any] = {"intent": name, "confidence": round(float(entry.get("confidence") or 0.0), 3)}
+            topic = _topic_of({**parse_data, "intent": {"name": name}})
+            if topic:
+                guess["topic"] = topic
+            return guess
+    return None
+
+
 def conversation_since_last_handoff(events: Iterable[Dict[str, Any]]) -> Conversation:
     """Customer turns after the most recent handoff in this session, built from serialised Rasa events.
 
@@ -185,6 +207,7 @@ def conversation_since_last_handoff(events: Iterable[Dict[str, Any]]) -> Convers
                     intent=intent.get("name") or "",
                     confidence=float(intent.get("confidence") or 0.0),
                     topic=_topic_of(parse),
+                    best_guess=_best_guess(parse),
                 )
             )
             pending_custom_action = None

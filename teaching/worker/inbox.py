@@ -14,10 +14,15 @@ customer message, and queues the Redis write for one background writer task
 unavailable Redis costs the conversations nothing; records are then dropped
 and logged, never raised into Rasa.
 
-A customer who asks for a person and is handed over, the request understood
-with confidence (``request_human`` at ``low_confidence`` or more, handoff
-reason ``requested``), is the bot doing its job: there is nothing to teach, so
-that message is not recorded.
+The inbox holds what the bot really got wrong or was unsure of (docs/teaching.md
+"What the inbox records"). A handoff is recorded only when the NLU was unsure of
+the message, or the handoff's reason points to a misunderstanding
+(``MISUNDERSTANDING_REASONS``), or the customer was handed over as asking for a
+person while the NLU read something else: a request for a person understood
+with confidence, a frustrated or distressed customer the NLU read surely, is the
+bot doing its job. An answer to a form (an active loop asking for a slot, e.g.
+the callback form's phone number and time) was handled by the form, not by the
+NLU, and is never recorded (nor shown to content staff).
 
 Optional settings: ``handoff_action``
 (action_handoff), ``not_understood_intents`` (nlu_fallback; e.g.
@@ -60,6 +65,7 @@ __all__ = [
     "HANDOFF",
     "InboxEventBroker",
     "LOW_CONFIDENCE",
+    "MISUNDERSTANDING_REASONS",
     "NOT_UNDERSTOOD",
     "REASONS",
     "candidate_from_user_event",
@@ -80,6 +86,12 @@ DEFAULT_HANDOFF_ACTION = "action_handoff"
 DEFAULT_REQUESTED_INTENTS = ("request_human",)
 # The handoff reason (actions/handoff.py) of a customer asking for a person.
 REQUESTED = "requested"
+# Handoff reasons (bot/stuck/detector.py) that say the bot misunderstood: a handoff for them is a teaching case.
+MISUNDERSTANDING_REASONS = frozenset({
+    "repeated_fallback", "unresolved", "customer_repeating", "bot_repeating", "ping_pong", "no_resolution",
+})
+# What Rasa publishes when a form refuses the message it was given (the NLU then decides).
+ACTION_REJECTED = "action_execution_rejected"
 # Conversations whose current turn is remembered; the oldest is finished early beyond this.
 DEFAULT_MAX_CONVERSATIONS = 10_000
 # Records waiting for Redis; beyond this (Redis down or slow) new ones are dropped.
@@ -97,6 +109,9 @@ class _Turn:
     parse_data: Dict[str, Any]
     awaiting_handoff_payload: bool = False
     reasons: List[str] = field(default_factory=list)
+    # The form active when the message came, and whether it took the message (ran and did not reject it).
+    active_loop: Optional[str] = None
+    taken_by_form: bool = False
 
 
 def _as_names(value: Any, default: Iterable[str]) -> Set[str]:
@@ -199,6 +214,8 @@ class InboxEventBroker(EventBroker):
         self.max_conversations = max_conversations
         self.max_pending = max_pending
         self._turns: "OrderedDict[str, _Turn]" = OrderedDict()
+        # Each conversation's active form (active_loop events), bounded like the turns.
+        self._loops: "OrderedDict[str, str]" = OrderedDict()
         # Records waiting for Redis; when it is down or slow, new ones are dropped beyond this.
         self._queue: "asyncio.Queue[Dict[str, Any]]" = asyncio.Queue(maxsize=max_pending)
         self._writer: Optional["asyncio.Task[None]"] = None
@@ -280,6 +297,8 @@ class InboxEventBroker(EventBroker):
     def _observe(self, event: Mapping[str, Any]) -> None:
         kind = event.get("event")
         sender = str(event.get("sender_id") or "")
+        if kind == "active_loop":
+            self._remember_loop(sender, event.get("name"))
         if kind == "user":
             self._finish(sender)  # a turn that never reached action_listen
             self._start(sender, event)
@@ -287,8 +306,12 @@ class InboxEventBroker(EventBroker):
         turn = self._turns.get(sender)
         if turn is None:
             return
-        if kind == "action":
+        if kind == ACTION_REJECTED and event.get("name") == turn.active_loop:
+            turn.taken_by_form = False
+        elif kind == "action":
             name = event.get("name")
+            if turn.active_loop and name == turn.active_loop:
+                turn.taken_by_form = True
             if name == self.handoff_action:
                 if HANDOFF not in turn.reasons:
                     turn.reasons.append(HANDOFF)
@@ -302,35 +325,44 @@ class InboxEventBroker(EventBroker):
                 turn.awaiting_handoff_payload = False
         elif kind in ("restart", "session_started"):
             self._finish(sender)
+            self._loops.pop(sender, None)
+
+    def _remember_loop(self, sender: str, name: Any) -> None:
+        self._loops.pop(sender, None)
+        if isinstance(name, str) and name:
+            self._loops[sender] = name
+            while len(self._loops) > self.max_conversations:
+                self._loops.popitem(last=False)
 
     def _start(self, sender: str, event: Mapping[str, Any]) -> None:
         made = candidate_from_user_event(event, self.low_confidence, self.not_understood_intents)
         if made is None:
             return
         candidate, reasons = made
-        self._turns[sender] = _Turn(candidate, event.get("parse_data") or {}, reasons=reasons)
+        self._turns[sender] = _Turn(candidate, event.get("parse_data") or {}, reasons=reasons,
+                                    active_loop=self._loops.get(sender))
         while len(self._turns) > self.max_conversations:
             self._finish(next(iter(self._turns)))
 
     def _finish(self, sender: str) -> None:
         turn = self._turns.pop(sender, None)
-        if turn is None or not turn.reasons:
-            return
+        if turn is None or not turn.reasons or turn.taken_by_form:
+            return  # a form's answer (a phone number, a time): the form handled it, not the NLU
         candidate = turn.candidate
         candidate["reasons"] = [reason for reason in REASONS if reason in turn.reasons]
         candidate["intent"], candidate["confidence"] = _best_guess(turn.parse_data)
-        if self._handed_over_as_asked(candidate):
+        if candidate["reasons"] == [HANDOFF] and not self._handoff_to_teach(candidate):
             return
         self._schedule(candidate)
 
-    def _handed_over_as_asked(self, candidate: Mapping[str, Any]) -> bool:
-        """The customer asked for a person, the bot understood that surely and handed over: nothing to teach."""
-        return (
-            candidate["reasons"] == [HANDOFF]
-            and candidate["handoff_reason"] == REQUESTED
-            and candidate["intent"] in self.requested_intents
-            and candidate["confidence"] >= self.low_confidence
-        )
+    def _handoff_to_teach(self, candidate: Mapping[str, Any]) -> bool:
+        """A handoff after a message the NLU was sure of: a teaching case only when its reason says the
+        bot misunderstood, or it was handed over as a request for a person the NLU read as something
+        else. A handoff whose payload never came (its action failed) is kept: nobody knows why."""
+        reason = candidate["handoff_reason"]
+        if reason is None or reason in MISUNDERSTANDING_REASONS:
+            return True
+        return reason == REQUESTED and candidate["intent"] not in self.requested_intents
 
     # ---- writing ---------------------------------------------------------------
 

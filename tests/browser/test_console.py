@@ -15,6 +15,7 @@ from typing import Any, Dict, Iterator, List, Optional
 import pytest
 import redis
 import requests
+import yaml
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from tests.browser.conftest import (
@@ -24,9 +25,13 @@ from tests.chats import QUESTIONS
 from tests.drills.clients import message_order
 from tests.handoff.clients import Client
 from tests.handoff.test_context import preview
-from tests.servers import add_agent
+from tests.servers import ROOT, add_agent
 
 TITLE = "Support console"
+# What a message not understood would show if the console took nlu_fallback's confidence (the threshold) at its word.
+FALLBACK_THRESHOLD_SHOWN = next(f"{round(component['threshold'] * 100)}%"
+                                for component in yaml.safe_load((ROOT / "config.yml").read_text())["pipeline"]
+                                if component["name"] == "FallbackClassifier")
 CANNED_INTRO = ("Hi, I'm Ann Lee from the support team. I've read your conversation with our assistant, "
                 "so you don't need to repeat anything.")
 
@@ -328,11 +333,16 @@ def test_a_queued_customer_appears_live_with_an_alert_and_claiming_opens_transcr
     expect(details).to_contain_text("The customer asked for a person.")
     expect(details).to_contain_text("Card not working")
     turns = details.get_by_role("table")
-    expect(turns.get_by_role("row").filter(has_text="I want to talk to a person")).to_contain_text("request_human")
-    expect(turns.get_by_role("row").filter(has_text="I want to talk to a person")).to_contain_text("100%")
+    expect(turns.get_by_role("row").filter(has_text="I want to talk to a person")).to_contain_text("Asked for a person")
+    expect(turns.get_by_role("row").filter(has_text="I want to talk to a person")).to_contain_text(re.compile(r"\d+%"))
+    expect(turns).not_to_contain_text("request_human")  # intents read as words, not code names
     expect(turns.get_by_role("row").filter(has_text="I want to talk to a person")).to_contain_text("Evidence")
-    expect(turns.get_by_role("row").filter(has_text="07700 900123")).to_contain_text("nlu_fallback")
-    expect(turns.get_by_role("row").filter(has_text="07700 900123")).to_contain_text("40%")
+    # Not understood: the classifier's real best guess and its confidence, not the fallback threshold.
+    phone_row = turns.get_by_role("row").filter(has_text="07700 900123")
+    expect(phone_row).to_contain_text(re.compile(r"Not understood · best guess: \S"))
+    expect(phone_row.locator(".confidence-value")).to_have_text(re.compile(r"^\d+%$"))
+    expect(phone_row.locator(".confidence-value")).not_to_have_text(FALLBACK_THRESHOLD_SHOWN)
+    expect(turns).not_to_contain_text("nlu_fallback")
     expect(details).to_contain_text("Callback phone")
     expect(details).to_contain_text("07700900123")
     expect(ann.queue_item("Card not working")).to_have_count(0)
@@ -356,11 +366,11 @@ def test_the_button_brings_the_bots_summary_to_the_side_panel_and_a_second_hando
     expect(details.locator(".chip-topic")).to_have_text(["Card not working", "Top up"])
     turns = details.get_by_role("table")
     card_row = turns.get_by_role("row").filter(has_text=card)
-    expect(card_row).to_contain_text("faq · Card not working")
+    expect(card_row).to_contain_text("Support question · Card not working")
     expect(card_row).to_contain_text(re.compile(r"\d+%"))
     expect(card_row.locator(".turn-reply")).to_have_text(f"Bot: {preview(card_answer)}")
-    expect(turns.get_by_role("row").filter(has_text=top_up)).to_contain_text("faq · Top up")
-    expect(turns.get_by_role("row").filter(has_text='Pressed "Talk to a person"')).to_contain_text("request_human")
+    expect(turns.get_by_role("row").filter(has_text=top_up)).to_contain_text("Support question · Top up")
+    expect(turns.get_by_role("row").filter(has_text='Pressed "Talk to a person"')).to_contain_text("Asked for a person")
     expect(details).not_to_contain_text("No topic recognised")
     expect(details).not_to_contain_text("No messages analysed")
     expect(details).not_to_contain_text("metadata")
@@ -606,7 +616,8 @@ def test_transfer_to_a_colleague_then_hand_back_to_the_bot(ann, sue, customers):
 
     expect(sue.page.get_by_role("tablist", name="Your chats").get_by_role("tab")).to_have_count(1)
     expect(sue.transcript).to_contain_text("You're being passed to a colleague who can help with this.")
-    expect(sue.page.get_by_text("A colleague transferred a chat to you.")).to_be_visible()
+    expect(sue.page.get_by_text("ann transferred a chat to you.")).to_be_visible()
+    expect(sue.conversation.locator(".conversation-head")).to_contain_text("Transferred by ann")
     customer.expect("message", kind="system", data={"notice": "transferred"})
     sue.reply("Hi, Sue here.")
     # The display name (by default the login name, capitalised).
@@ -644,6 +655,8 @@ def test_a_chat_sent_back_to_a_group_keeps_its_true_wait_and_says_who_transferre
     # The customer's wait since they first asked, not a new one from the transfer.
     expect(card.locator(".wait")).to_have_text(re.compile(r"^Waiting 5:\d\d$"))
     screenshot(sue.page, "console-queue-transferred")
+    card.get_by_role("button", name=re.compile(r"^Claim chat")).click()
+    expect(sue.conversation.locator(".conversation-head")).to_contain_text("Transferred by ann")
 
 
 def test_closing_asks_for_confirmation_and_the_customer_is_asked_for_a_rating(ann, customers):
@@ -741,9 +754,10 @@ def test_a_request_left_after_the_button_shows_the_bots_summary_in_the_requests_
     ann.tab(r"^Requests \d+$").click()
     request = ann.page.get_by_role("list", name="Callbacks and messages").get_by_role("listitem").filter(
         has_text=customer.conversation_id)
+    expect(request.locator(".request-summary")).to_contain_text(f'The customer asked "{question}" and the bot answered')
     expect(request.locator(".request-summary")).to_contain_text(
         'Handed over because the customer asked for a person (they pressed "Talk to a person"). '
-        f'Topics asked about: charged twice. The customer asked "{question}" and the bot answered')
+        'Topics asked about: charged twice.')
 
 
 # ---- customers' text is text ------------------------------------------------------------------

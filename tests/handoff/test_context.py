@@ -88,8 +88,11 @@ def test_the_button_hands_over_the_bots_summary_and_so_does_a_second_handoff_aft
         opened = await claim(agent, conversation_id)
         handoff = opened["handoff"]
         assert opened["reason"] == handoff["reason"] == "requested" and handoff["source"] == "button"
-        assert handoff["summary"].startswith(
-            'Handed over because the customer asked for a person (they pressed "Talk to a person").')
+        assert handoff["summary"].startswith(f'The customer asked "{QUESTIONS["card_not_working"][0]}"'), \
+            "what the customer asked first"
+        assert 'Handed over because the customer asked for a person (they pressed "Talk to a person").' \
+            in handoff["summary"]
+        assert "2 customer message(s)." in handoff["summary"], "the button press is not counted as a message"
         assert_complete(handoff, {"card_not_working": card, "top_up": top_up})
         assert texts(handoff)[-1] == BUTTON_TURN
         assert handoff["evidence"]["explanation"] == "the customer asked for a person"
@@ -160,20 +163,24 @@ def test_the_payload_survives_transfers_to_a_colleague_and_to_a_group_and_a_requ
         conversation_id = customer.conversation_id
         card = await ask(customer, QUESTIONS["card_arrival"][0])
         await press_button(customer, "talk")
-        handoff = (await claim(ann, conversation_id))["handoff"]
+        first = await claim(ann, conversation_id)
+        handoff = first["handoff"]
         assert_complete(handoff, {"card_arrival": card})
+        assert first["transferred_by"] is None
 
         await ann.send("transfer", {"conversation_id": conversation_id, "to_agent": "bob"}, id="to-bob")
         await ann.acknowledged("to-bob")
         at_bob = await bob.expect("conversation", conversation_id=conversation_id)
         assert at_bob["data"]["handoff"] == handoff and at_bob["data"]["reason"] == "requested"
+        assert at_bob["data"]["transferred_by"] == "ann", "the receiving agent is told who sent it"
 
         ann.received.clear()  # the queue as it was before
         await bob.send("transfer", {"conversation_id": conversation_id, "to_group": "general"}, id="to-general")
         await bob.acknowledged("to-general")
         item = await ann.queue_item(conversation_id)
         assert (item["summary"], item["topic"], item["reason"]) == (handoff["summary"], "card_arrival", "requested")
-        assert (await claim(bob, conversation_id))["handoff"] == handoff
+        claimed = await claim(bob, conversation_id)
+        assert claimed["handoff"] == handoff and claimed["transferred_by"] == "bob", "kept once claimed"
 
         ann.received.clear()
         await bob.close()  # and stays away past the grace period: back to the front of the queue
@@ -225,8 +232,8 @@ def test_a_request_left_instead_of_waiting_keeps_the_context_for_the_agents(brid
         left = await request_of(agent, chatting.conversation_id)
         handoff = left["handoff"]
         assert handoff["source"] == "callback" and handoff["reason"] == "requested"
-        assert handoff["summary"].startswith(
-            "Handed over because the customer asked for a person (they asked to be called back instead of waiting).")
+        assert "Handed over because the customer asked for a person (they left a request to be called back)." \
+            in handoff["summary"], "never queued: not \"instead of waiting\""
         assert [turn["text"] for turn in handoff["turns"] if turn.get("topic")] == [QUESTIONS["fees"][1]]
         assert handoff["turns"][0]["bot_reply"] == preview(fees)
         await chatting.expect("message", kind="system", data={"notice": "request_stored"})
@@ -252,7 +259,7 @@ def test_a_callback_booked_with_the_bot_reaches_the_agents_requests_with_its_con
         handoff = left["handoff"]
         assert handoff["reason"] == "callback" and handoff["callback"] == {"phone": "07700900123",
                                                                              "preferred_time": "after 5pm"}
-        assert handoff["summary"].startswith("Handed over because the customer asked to be called back.")
+        assert "Handed over because the customer asked to be called back." in handoff["summary"]
         assert handoff["topics"][0] == "card_swallowed" and handoff["turns"][0]["bot_reply"] == preview(card)
         assert handoff["slots"] == {"callback_phone": "07700900123", "callback_time": "after 5pm"}
         assert (await customer.expect("status"))["data"]["state"] == "bot", "nobody joins: a person will phone"

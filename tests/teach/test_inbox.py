@@ -22,7 +22,9 @@ import requests
 from rasa.utils.endpoints import EndpointConfig
 from redis.asyncio import Redis
 
-from teaching.worker.inbox import InboxEventBroker, decode_incoming
+from teaching.worker.inbox import MISUNDERSTANDING_REASONS, InboxEventBroker, decode_incoming
+
+ACTION_REJECTED_EVENT = "action_execution_rejected"
 from tests.servers import (
     RASA_API_TOKEN, ROOT, VENV_BIN, base_env, free_port, start, stop, wait_until_up,
 )
@@ -214,22 +216,60 @@ def test_not_understood_and_low_confidence_messages_are_recorded_with_the_best_g
     ]
 
 
-def test_the_message_before_a_handoff_is_recorded_with_the_reason_from_the_payload(redis_url):
+def test_a_handoff_is_recorded_only_when_the_bot_misunderstood_or_was_unsure(redis_url):
     chat = Conversation("handoff")
-    angry = chat.user("this is going nowhere", [("complain", 0.93), ("faq", 0.02)])
+    angry = chat.user("this is going nowhere", [("complain", 1.0), ("faq", 0.0)])
+    unsure = Conversation("unsure-frustration")
+    muddled = unsure.user("this again??", [("complain", 0.45), ("faq", 0.3)])
+    repeated = Conversation("repeating")
+    again = repeated.user("my card still hasn't come", [("faq", 0.93)])
     other = Conversation("failing-action")
     useless = other.user("this is useless", [("complain", 0.97)])
 
     async def scenario(broker: InboxEventBroker) -> None:
-        publish_all(broker, chat.start(), chat.handed_over(angry, "frustration"),
+        publish_all(broker,
+                    # frustration read surely and handed over for it: the bot did its job
+                    chat.start(), chat.handed_over(angry, "frustration"),
+                    unsure.start(), unsure.handed_over(muddled, "frustration"),
+                    repeated.start(), repeated.handed_over(again, "customer_repeating"),
                     # action_handoff itself failed: no payload, so no reason
                     other.start(), other.handed_over(useless, None))
 
     prefix, _ = run_broker(redis_url, scenario)
     assert entries(redis_url, prefix) == [
-        record(angry, ["handoff"], "complain", 0.93, "frustration"),
+        record(muddled, ["low_confidence", "handoff"], "complain", 0.45, "frustration"),
+        record(again, ["handoff"], "faq/card_arrival", 0.93, "customer_repeating"),
         record(useless, ["handoff"], "complain", 0.97, None),
     ]
+
+
+def test_answers_to_a_form_are_never_recorded_but_a_question_it_refuses_is(redis_url):
+    chat = Conversation("callback")
+    ask = chat.user("call me back please", [("request_callback", 0.97)])
+    phone = chat.user("07700 900123", [("faq", 0.2), ("inform", 0.1)], fallback=True)
+    time_ = chat.user("after 5pm", [("inform", 0.41), ("faq", 0.2)])
+    aside = chat.user("wait what", [("faq", 0.2)], fallback=True)
+
+    def in_form(user: Dict[str, Any], slot: str, value: Any) -> List[Dict[str, Any]]:
+        return [user, chat.action("action_extract_slots"), chat.slot(slot, value), chat.action("callback_form"),
+                chat.bot("And when?"), chat.action("action_listen")]
+
+    async def scenario(broker: InboxEventBroker) -> None:
+        publish_all(broker, chat.start(),
+                    [ask, chat.action("callback_form"), chat._event("active_loop", name="callback_form"),
+                     chat.slot("requested_slot", "callback_phone"), chat.bot("Your number?"),
+                     chat.action("action_listen")],
+                    in_form(phone, "callback_phone", "07700900123"), in_form(time_, "callback_time", "after 5pm"),
+                    # the form refuses what is no answer: the NLU decides, and its fallback is a teaching case
+                    [aside, chat._event(ACTION_REJECTED_EVENT, name="callback_form"), chat.action("action_default_fallback"),
+                     chat.bot("Sorry?"), chat.action("action_listen")],
+                    [chat._event("active_loop", name=None)], chat.answered(chat.user("blorp", [("faq", 0.2)], fallback=True),
+                                                                          "action_default_fallback"))
+
+    prefix, _ = run_broker(redis_url, scenario)
+    got = entries(redis_url, prefix)
+    assert [entry["text"] for entry in got] == ["wait what", "blorp"]
+    assert "07700" not in json.dumps(got), "a phone number never reaches content staff"
 
 
 def test_a_request_for_a_person_understood_and_handed_over_is_not_recorded(redis_url):
@@ -282,11 +322,11 @@ def test_turns_of_several_conversations_are_kept_apart_and_an_unfinished_turn_st
     async def scenario(broker: InboxEventBroker) -> None:
         # Alice's turn is cut short (no action_listen): her next message finishes it.
         broker.publish(alice_unsure)
-        publish_all(broker, bob.handed_over(bob_request, "frustration"), alice.answered(alice_next, "utter_welcome"))
+        publish_all(broker, bob.handed_over(bob_request, "unresolved"), alice.answered(alice_next, "utter_welcome"))
 
     prefix, _ = run_broker(redis_url, scenario)
     assert entries(redis_url, prefix) == [
-        record(bob_request, ["handoff"], "complain", 0.95, "frustration"),
+        record(bob_request, ["handoff"], "complain", 0.95, "unresolved"),
         record(alice_unsure, ["low_confidence"], "faq/order_card", 0.5),
     ]
 
@@ -531,7 +571,10 @@ def test_a_rasa_server_with_the_broker_records_its_conversations(tmp_path: Path,
             "asker": ["asdfgh qwerty", "can I talk to a person"],
             "stuck": gibberish[:2],
             "fine": ["hello there", "my card has not arrived", "yes thanks"],
+            # the callback form asks for these: answers to a form are never recorded
+            "caller": ["I'd like a callback", "07700 900123", "after 5pm"],
         }
+        form_answers = set(conversations["caller"][1:])
         expected = []
         handed_over = {}
         for name, texts in conversations.items():
@@ -542,9 +585,11 @@ def test_a_rasa_server_with_the_broker_records_its_conversations(tmp_path: Path,
                 parsed = parse(rasa_url, text)
                 handed_over[text] = [handoff["reason"] for handoff in handoffs]
                 reasons = nlu_reasons(parsed) + (["handoff"] if handoffs else [])
-                handed_over_as_asked = (reasons == ["handoff"] and handoffs[0]["reason"] == "requested"
-                                        and parsed["intent"]["name"] == "request_human")
-                if reasons and not handed_over_as_asked:
+                # A handoff alone is a teaching case only when its reason says the bot misunderstood.
+                doing_its_job = (reasons == ["handoff"] and handoffs[0]["reason"] not in MISUNDERSTANDING_REASONS
+                                 and not (handoffs[0]["reason"] == "requested"
+                                          and parsed["intent"]["name"] != "request_human"))
+                if reasons and not doing_its_job and text not in form_answers:
                     expected.append((sender, text, reasons, handoffs[0]["reason"] if handoffs else None))
 
         # The request is understood and handed over: the bot did its job, nothing to teach.
@@ -561,6 +606,7 @@ def test_a_rasa_server_with_the_broker_records_its_conversations(tmp_path: Path,
         by_text = {entry["text"]: entry for entry in got}
         assert "can I talk to a person" not in by_text
         assert "not_understood" in by_text[gibberish[0]]["reasons"]
-        assert not any(entry["conversation_id"].startswith("fine-") for entry in got)
+        assert not any(entry["conversation_id"].startswith(("fine-", "caller-")) for entry in got)
+        assert nlu_reasons(parse(rasa_url, "07700 900123")), "the phone number alone is no intent the bot knows"
     finally:
         stop(process)

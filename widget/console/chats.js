@@ -9,7 +9,7 @@ import { icon } from "../shared/icons.js";
 import { PendingRequests } from "../shared/requests.js";
 import { Transport, compareMessageIds, newId } from "../shared/transport.js";
 import {
-  LIMITS, STORAGE, TIMING, describeError, humanize, loginProtocols, reasonLabel, socketUrl,
+  LIMITS, STORAGE, TIMING, describeError, humanize, loginProtocols, readableIntent, reasonLabel, socketUrl,
 } from "./constants.js";
 import { confirmDialog, dialogTitleId, modal } from "./dialogs.js";
 import { Tabs } from "./tabs.js";
@@ -296,7 +296,7 @@ class ChatsView extends View {
     else if (transferredHere) tab.markArrived();
     if (transferredHere) {
       this.chime();
-      this.toast("A colleague transferred a chat to you.");
+      this.toast(data.transferred_by ? `${data.transferred_by} transferred a chat to you.` : "A colleague transferred a chat to you.");
     }
     this.noChats.hidden = this.conversations.size > 0;
     this.updateAttention();
@@ -684,6 +684,7 @@ class ConversationTab {
     this.heading.textContent = topic || "Customer chat";
     replaceChildren(this.headMeta,
       h("span", { class: `chip reason reason-${data.reason || "unknown"}` }, reasonLabel(data.reason)),
+      data.transferred_by ? h("span", { class: "chip chip-transferred" }, `Transferred by ${data.transferred_by}`) : null,
       h("span", { class: "meta-item" }, h("span", { class: "visually-hidden" }, "Conversation "), shortId(this.id)));
     renderHandoff(this.details, data);
   }
@@ -949,10 +950,14 @@ function turnKey(turn) {
 
 function turnsTable(turns, evidenceTurns) {
   return h("table", { class: "turns" },
-    h("caption", { class: "visually-hidden" }, "Customer messages with the detected intent, its confidence and the bot's reply"),
+    h("caption", { class: "visually-hidden" }, "Customer messages with the detected intent (for one not understood, the best guess), its confidence and the bot's reply"),
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "#"), h("th", { scope: "col" }, "Message, intent and reply"), h("th", { scope: "col" }, "Confidence"))),
     h("tbody", {}, turns.map((turn, index) => {
-      const confidence = typeof turn.confidence === "number" ? turn.confidence : null;
+      // Not understood: nlu_fallback's confidence is only the threshold; the classifier's real best guess says more.
+      const notUnderstood = turn.intent === "nlu_fallback";
+      const guess = notUnderstood && turn.best_guess && typeof turn.best_guess === "object" ? turn.best_guess : null;
+      const shown = notUnderstood ? guess && guess.confidence : turn.confidence;
+      const confidence = typeof shown === "number" ? shown : null;
       const bar = h("span", { class: "confidence-fill" });
       if (confidence !== null) bar.style.width = percent(confidence);
       const level = confidence === null ? "" : confidence >= 0.8 ? "high" : confidence >= 0.5 ? "medium" : "low";
@@ -962,11 +967,13 @@ function turnsTable(turns, evidenceTurns) {
         h("td", {},
           h("p", { class: "turn-text" }, turn.text || ""),
           h("p", { class: "turn-intent" },
-            h("code", {}, turn.intent || "unknown"),
+            h("span", { class: "intent-label", title: turn.intent || "" }, readableIntent(turn.intent)),
             turn.topic ? h("span", { class: "muted" }, ` · ${humanize(turn.topic)}`) : null,
+            guess ? h("span", { class: "muted turn-guess" },
+              ` · best guess: ${guess.topic ? humanize(guess.topic) : readableIntent(guess.intent)}`) : null,
             isEvidence ? h("span", { class: "chip chip-evidence" }, "Evidence") : null),
           turn.bot_reply ? h("p", { class: "turn-reply" }, `Bot: ${turn.bot_reply}`) : null),
-        h("td", { class: "turn-confidence" },
+        h("td", { class: "turn-confidence", title: guess ? "Confidence of the best guess" : null },
           confidence === null ? "—" : [
             h("span", { class: `confidence-bar confidence-${level}`, "aria-hidden": "true" }, bar),
             h("span", { class: "confidence-value" }, percent(confidence)),

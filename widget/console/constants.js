@@ -95,6 +95,29 @@ export function humanize(key) {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
+// The intents of the handoff panel's turns as agents read them (an FAQ shows its topic beside it).
+export const INTENT_LABELS = {
+  nlu_fallback: "Not understood",
+  out_of_scope: "Out of scope",
+  request_human: "Asked for a person",
+  request_callback: "Asked for a callback",
+  faq: "Support question",
+  need_help: "Needs help",
+  not_helped: "Said it didn't help",
+  complain: "Complaint",
+  affirm: "Yes",
+  deny: "No",
+  greet: "Greeting",
+  goodbye: "Goodbye",
+  thank: "Thanks",
+  bot_challenge: "Asked if it's a bot",
+};
+
+/** "request_human" -> "Asked for a person"; a name not listed, humanised. */
+export function readableIntent(name) {
+  return INTENT_LABELS[name] || humanize(name) || "Unknown";
+}
+
 export function reasonLabel(reason) {
   return REASON_LABELS[reason] || humanize(reason) || "Unknown reason";
 }
