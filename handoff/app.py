@@ -45,7 +45,6 @@ from handoff.protocol import Envelope, error_envelope, frame_id, parse_envelope,
 from handoff.queuediff import QueueItems, changes, indexed
 from handoff.requests import request_id_of
 from handoff.service import PRESENCE_TTL_MS, Bridge
-from handoff.store import StoredMessage
 from handoff.settings import Settings
 from handoff.trust import client_address, parse_networks
 from handoff.visibility import for_customer
