@@ -6,7 +6,8 @@ A conversation is in one of four states (:class:`State`) and moves so::
                        presses "talk to a person" (with the bot's payload, asked
                        for first), or the bot does not answer
     queued -> agent    an agent claims it (one agent wins)
-    queued -> bot      the customer leaves a callback request or a message instead
+    queued -> bot      the customer leaves a callback request or a message instead,
+                       or leaves the queue (no longer needs a person)
     agent  -> agent    transferred to another agent
     agent  -> queued   transferred to a skill group, or the agent stayed away past
                        the grace period: back to the front of the queue
@@ -34,8 +35,8 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from handoff.exceptions import AlreadyClaimed, InvalidTransition
 
 __all__ = [
-    "AgentClaimed", "AgentLost", "AskBot", "AskRating", "BotAnswered", "Closed",
-    "Conversation", "CustomerAskedForPerson", "CustomerLeftRequest", "CustomerRated", "CustomerSaid",
+    "AgentClaimed", "AgentLost", "AskBot", "AskRating", "BotAnswered", "Closed", "Conversation",
+    "CustomerAskedForPerson", "CustomerLeftQueue", "CustomerLeftRequest", "CustomerRated", "CustomerSaid",
     "Effect", "Enqueue", "Event", "HandedBack", "Notify", "State", "StoreRating", "StoreRequest", "Transferred",
     "apply", "bridge_handoff", "handoff_in", "would_queue",
 ]
@@ -97,6 +98,11 @@ class CustomerLeftRequest:
 
 
 @dataclass(frozen=True)
+class CustomerLeftQueue:
+    """The customer no longer needs a person: out of the queue, back to the bot."""
+
+
+@dataclass(frozen=True)
 class Transferred:
     agent: str
     to_agent: Optional[str] = None
@@ -132,7 +138,7 @@ class CustomerRated:
 
 
 Event = Union[
-    CustomerSaid, BotAnswered, CustomerAskedForPerson, CustomerLeftRequest, AgentClaimed,
+    CustomerSaid, BotAnswered, CustomerAskedForPerson, CustomerLeftRequest, CustomerLeftQueue, AgentClaimed,
     Transferred, HandedBack, Closed, AgentLost, CustomerRated,
 ]
 
@@ -183,6 +189,7 @@ class StoreRating:
 Effect = Union[AskBot, Enqueue, Notify, AskRating, StoreRating, StoreRequest]
 
 MAX_COMMENT = 1000
+LEFT_QUEUE = "You've left the queue. The assistant is here if you need anything."
 # What the customer did, for the bridge's one line (the bot's own words: actions/summary.py).
 BRIDGE_SOURCES = {
     "button": 'pressed "Talk to a person"',
@@ -255,6 +262,14 @@ def apply(conversation: Conversation, event: Event) -> Tuple[Conversation, List[
             back = replace(conversation, state=State.BOT, reason=None, handoff={})
             return back, [stored, StoreRequest(event.kind, conversation.handoff)]
         return conversation, [stored, StoreRequest(event.kind, None)]
+
+    if isinstance(event, CustomerLeftQueue):
+        if state is State.AGENT:
+            raise InvalidTransition("a person is already serving this chat")
+        if state is not State.QUEUED:
+            return conversation, []  # out of the queue already (a resent request): nothing to do
+        back = replace(conversation, state=State.BOT, reason=None, handoff={})
+        return back, [Notify("left_queue", LEFT_QUEUE)]
 
     if isinstance(event, AgentClaimed):
         if state is State.AGENT:

@@ -29,7 +29,7 @@ from handoff.exceptions import ConversationNotFound, InvalidTransition, Malforme
 from handoff.hub import Hub
 from handoff.machine import (
     AgentClaimed, AgentLost, AskBot, AskRating, BotAnswered, Closed, Conversation,
-    CustomerAskedForPerson, CustomerLeftRequest, CustomerRated, CustomerSaid, Effect, Enqueue, Event,
+    CustomerAskedForPerson, CustomerLeftQueue, CustomerLeftRequest, CustomerRated, CustomerSaid, Effect, Enqueue, Event,
     HandedBack, Notify, State, StoreRating, StoreRequest, Transferred, apply, bridge_handoff, handoff_in,
     would_queue,
 )
@@ -406,6 +406,14 @@ class Bridge:
                 await self.experience.abandoned(self.today()[0], int(time.time() * 1000) - queued_at, "left_request")
         await self.store.publish(self.store.queue_channel, {"request": conversation_id})
         await self.store.publish(self.store.live_channel(conversation_id), {"state": "request"})
+
+    async def customer_left_queue(self, conversation_id: str) -> None:
+        """The customer no longer needs a person: back to the bot, an abandoned stay (counted by
+        the one request that took the conversation out of the queue; a resent one changes nothing)."""
+        queued_at = (await self.store.times(conversation_id)).get("queued_at")
+        _, effects = await self.transition(conversation_id, CustomerLeftQueue())
+        if effects and queued_at:
+            await self.experience.abandoned(self.today()[0], int(time.time() * 1000) - queued_at, "left_queue")
 
     async def _callback_booked_with_bot(self, conversation_id: str, message_id: str, payload: Dict[str, Any]) -> None:
         """The bot's callback form hands over no chat (machine.apply) but a request: agents find it

@@ -6,8 +6,8 @@ from handoff.auth import issue_token, verify_token
 from handoff.exceptions import AlreadyClaimed, InvalidToken, InvalidTransition, MalformedMessage, MessageTooLarge
 from handoff.machine import (
     AgentClaimed, AgentLost, AskBot, AskRating, BotAnswered, Closed, Conversation,
-    CustomerAskedForPerson, CustomerLeftRequest, CustomerRated, CustomerSaid, Enqueue, HandedBack, Notify, State,
-    StoreRating, StoreRequest, Transferred, apply, bridge_handoff, would_queue,
+    CustomerAskedForPerson, CustomerLeftQueue, CustomerLeftRequest, CustomerRated, CustomerSaid, Enqueue, HandedBack,
+    Notify, State, StoreRating, StoreRequest, Transferred, apply, bridge_handoff, would_queue,
 )
 from handoff.protocol import Envelope, error_envelope, frame_id, parse_envelope
 
@@ -99,6 +99,20 @@ def test_a_request_left_while_queued_takes_the_queued_payload_and_from_the_bot_a
     assert apply(at(State.BOT), CustomerLeftRequest("callback"))[1][1:] == [StoreRequest("callback", None)]
     with pytest.raises(InvalidTransition):
         apply(at(State.AGENT, agent="ann"), CustomerLeftRequest("callback"))
+
+
+def test_a_queued_customer_can_leave_the_queue_back_to_the_bot():
+    queued = Conversation("c1", state=State.QUEUED, reason="requested", handoff=BOT_SUMMARY, group="cards")
+
+    back, effects = apply(queued, CustomerLeftQueue())
+
+    assert (back.state, back.reason, back.handoff) == (State.BOT, None, {}), "the next handoff starts clean"
+    assert effects == [Notify("left_queue", "You've left the queue. The assistant is here if you need anything.")]
+    for state in (State.BOT, State.CLOSED):  # out of the queue already: a resent request changes nothing
+        assert apply(at(state), CustomerLeftQueue()) == (at(state), [])
+    with pytest.raises(InvalidTransition):
+        apply(at(State.AGENT, agent="ann"), CustomerLeftQueue())
+    assert apply(back, CustomerSaid("hello again", said_in=State.BOT))[1] == [AskBot("hello again")]
 
 
 def test_the_payload_survives_transfers_and_requeues():
