@@ -102,6 +102,7 @@ export const STRINGS = Object.freeze({
     addDetails: "Add details",
     requestCallback: "Request a callback",
     leaveMessage: "Leave a message",
+    leaveQueue: "Back to the assistant",
     detailsTitle: "Tell us more while you wait",
     detailsDescription: "What do you need help with?",
     contact: "Phone number or email",
@@ -182,6 +183,7 @@ export const STRINGS = Object.freeze({
     addDetails: "Añadir detalles",
     requestCallback: "Pedir que te llamemos",
     leaveMessage: "Dejar un mensaje",
+    leaveQueue: "Volver al asistente",
     detailsTitle: "Cuéntanos más mientras esperas",
     detailsDescription: "¿Con qué necesitas ayuda?",
     contact: "Teléfono o correo electrónico",
@@ -229,6 +231,7 @@ export const STRINGS = Object.freeze({
     notice_no_agents: "Ahora mismo no hay nadie disponible. Puedes esperar, pedir que te llamemos o dejar un mensaje.",
     notice_bot_unavailable: "Lo sentimos, el asistente no está disponible ahora. Te pasamos con una persona.",
     notice_request_stored: "Gracias, tenemos tus datos. Nuestro equipo se pondrá en contacto contigo.",
+    notice_left_queue: "Has salido de la cola. El asistente está aquí si necesitas algo.",
   },
   ar: {
     title: "الدعم",
@@ -271,6 +274,7 @@ export const STRINGS = Object.freeze({
     addDetails: "إضافة تفاصيل",
     requestCallback: "طلب معاودة الاتصال",
     leaveMessage: "ترك رسالة",
+    leaveQueue: "العودة إلى المساعد",
     detailsTitle: "أخبرنا بالمزيد أثناء الانتظار",
     detailsDescription: "بماذا تحتاج المساعدة؟",
     contact: "رقم الهاتف أو البريد الإلكتروني",
@@ -318,5 +322,6 @@ export const STRINGS = Object.freeze({
     notice_no_agents: "لا يتوفر أحد من فريقنا الآن. يمكنك الانتظار أو طلب معاودة الاتصال أو ترك رسالة.",
     notice_bot_unavailable: "عذرًا، المساعد غير متاح حاليًا. سنحوّلك إلى أحد الموظفين.",
     notice_request_stored: "شكرًا، وصلتنا بياناتك وسيتواصل معك فريقنا.",
+    notice_left_queue: "غادرت قائمة الانتظار. المساعد هنا إذا احتجت إلى أي شيء.",
   },
 });
