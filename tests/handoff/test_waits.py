@@ -99,6 +99,26 @@ def test_the_seventh_customer_behind_six_long_waits_is_not_told_a_minute(own_bri
     asyncio.run(scenario())
 
 
+def test_with_a_free_agent_who_has_not_claimed_yet_the_second_is_not_told_a_minute(own_bridge):
+    """The fresh-eyes trial: one agent online with free chats, no claims yet; the customer at place 2 was
+    told "less than a minute" and still waited 10 minutes later."""
+    address, _ = own_bridge
+
+    async def scenario() -> None:
+        ann = await Client.agent(address, "ann")
+        await ann.expect("queue")
+        first, told_first = await queue_up(address)
+        second, status = await queue_up(address)
+        assert told_first["wait"] == "less than a minute", "the front of the queue, an agent free"
+        assert status["position"] == 2 and status["wait"] != "less than a minute", status
+        low, high = status["wait_range"]
+        assert status["wait_basis"] == "thin_data" and high >= 10 and status["wait"] == f"{max(low, 1)}-{high} minutes"
+        for client in (ann, first, second):
+            await client.close()
+
+    asyncio.run(scenario())
+
+
 def test_with_nobody_of_the_customers_team_online_no_number_is_shown(own_bridge):
     address, _ = own_bridge
 
