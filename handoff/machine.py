@@ -155,6 +155,8 @@ class Enqueue:
     reason: str
     # Front of the queue: the customer already waited once (agent lost).
     front: bool = False
+    # A new handoff for distress: ahead of the group's others, behind earlier distress handoffs (not a requeue).
+    priority: bool = False
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,7 @@ class StoreRating:
 Effect = Union[AskBot, Enqueue, Notify, AskRating, StoreRating, StoreRequest]
 
 MAX_COMMENT = 1000
+DISTRESS = "distress"  # the stuck detector's reason (docs/handoff-payload.md)
 LEFT_QUEUE = "You've left the queue. The assistant is here if you need anything."
 # What the customer did, for the bridge's one line (the bot's own words: actions/summary.py).
 BRIDGE_SOURCES = {
@@ -221,6 +224,11 @@ def handoff_in(messages: Tuple[Dict[str, Any], ...]) -> Optional[Dict[str, Any]]
     return None
 
 
+def _enqueue(reason: str) -> Enqueue:
+    """A new handoff: a customer in distress goes ahead of the group's others (never of earlier ones)."""
+    return Enqueue(reason, priority=reason == DISTRESS)
+
+
 def apply(conversation: Conversation, event: Event) -> Tuple[Conversation, List[Effect]]:
     """The conversation after ``event``, and what must happen because of it."""
     state = conversation.state
@@ -243,7 +251,7 @@ def apply(conversation: Conversation, event: Event) -> Tuple[Conversation, List[
         if reason == "callback":  # the customer booked a call with the bot: nobody joins, a person phones
             return conversation, [StoreRequest("callback", payload)]
         queued = replace(conversation, state=State.QUEUED, reason=reason, handoff=payload, group=event.group)
-        return queued, [Enqueue(reason)]
+        return queued, [_enqueue(reason)]
 
     if isinstance(event, CustomerAskedForPerson):
         if not would_queue(conversation):
@@ -252,7 +260,7 @@ def apply(conversation: Conversation, event: Event) -> Tuple[Conversation, List[
         reason = str(handoff.get("reason") or "requested")
         queued = replace(conversation, state=State.QUEUED, agent=None, reason=reason, group=event.group,
                          handoff=handoff)
-        return queued, [Enqueue(reason)]
+        return queued, [_enqueue(reason)]
 
     if isinstance(event, CustomerLeftRequest):
         if state is State.AGENT:

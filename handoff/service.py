@@ -95,7 +95,7 @@ class Bridge:
             queue = ""
             enqueue = next((effect for effect in effects if isinstance(effect, Enqueue)), None)
             if enqueue:
-                queue = "front" if enqueue.front else "add"
+                queue = "front" if enqueue.front else "priority" if enqueue.priority else "add"
             elif before.state is State.QUEUED:
                 queue = "remove"
             stored = await self.store.commit(before, after, queue=queue, agent_limit=agent_limit,

@@ -101,6 +101,15 @@ def test_a_request_left_while_queued_takes_the_queued_payload_and_from_the_bot_a
         apply(at(State.AGENT, agent="ann"), CustomerLeftRequest("callback"))
 
 
+def test_a_distress_handoff_is_a_priority_not_a_requeue():
+    distress = {"custom": {"handoff": {"reason": "distress", "summary": "bereaved"}}}
+    _, effects = apply(at(State.BOT), BotAnswered((distress,)))
+    assert effects == [Enqueue("distress", front=False, priority=True)]
+    _, pressed = apply(at(State.BOT), CustomerAskedForPerson(handoff={"reason": "distress"}))
+    assert pressed == [Enqueue("distress", priority=True)]
+    assert apply(at(State.BOT), BotAnswered((HANDOFF,)))[1] == [Enqueue("repeated_fallback")]
+
+
 def test_a_queued_customer_can_leave_the_queue_back_to_the_bot():
     queued = Conversation("c1", state=State.QUEUED, reason="requested", handoff=BOT_SUMMARY, group="cards")
 
