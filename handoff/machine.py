@@ -29,6 +29,7 @@ the result atomically.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -38,7 +39,7 @@ __all__ = [
     "AgentClaimed", "AgentLost", "AskBot", "AskRating", "BotAnswered", "Closed", "Conversation",
     "CustomerAskedForPerson", "CustomerLeftQueue", "CustomerLeftRequest", "CustomerRated", "CustomerSaid",
     "Effect", "Enqueue", "Event", "HandedBack", "Notify", "State", "StoreRating", "StoreRequest", "Transferred",
-    "apply", "bridge_handoff", "handoff_in", "would_queue",
+    "apply", "bridge_handoff", "handoff_in", "wants_out_of_queue", "would_queue",
 ]
 
 
@@ -199,6 +200,24 @@ BRIDGE_SOURCES = {
     "callback": "asked to be called back instead of waiting",
     "message": "left a message instead of waiting",
 }
+
+
+# A queued customer's words that clearly mean they no longer need a person: they are offered the way out
+# (leave_queue), never taken out by a guess, and the words still go to the person (never to the bot).
+NEVER_MIND = re.compile(
+    r"\bnever ?mind\b|\b(don'?t|do not|no longer) need (a |the |to talk to a |to speak to a )?"
+    r"(person|human|agent|anyone|someone)\b|\bi (found|sorted|figured|worked) (it|that)( out)?\b|"
+    r"\bback to the (bot|assistant)\b|^\W*(no,? )?that'?s all\b|\b(bye|goodbye)\W*$|"
+    r"^\W*cancel( (it|that|this|please|the request))*\W*$",
+    re.IGNORECASE,
+)
+LEAVE_QUEUE_OFFER = ("If you don't need a person any more, press \"Back to the assistant\" below. "
+                     "Until then you keep your place.")
+
+
+def wants_out_of_queue(text: str) -> bool:
+    """Whether a queued customer's message clearly means "never mind / cancel / bye"."""
+    return NEVER_MIND.search(text) is not None
 
 
 def would_queue(conversation: Conversation) -> bool:

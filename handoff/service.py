@@ -30,8 +30,8 @@ from handoff.hub import Hub
 from handoff.machine import (
     AgentClaimed, AgentLost, AskBot, AskRating, BotAnswered, Closed, Conversation,
     CustomerAskedForPerson, CustomerLeftQueue, CustomerLeftRequest, CustomerRated, CustomerSaid, Effect, Enqueue, Event,
-    HandedBack, Notify, State, StoreRating, StoreRequest, Transferred, apply, bridge_handoff, handoff_in,
-    would_queue,
+    LEAVE_QUEUE_OFFER, HandedBack, Notify, State, StoreRating, StoreRequest, Transferred, apply, bridge_handoff,
+    handoff_in, wants_out_of_queue, would_queue,
 )
 from handoff.estimate import estimate, snapshot, status_fields
 from handoff.requests import KINDS, RequestDesk, contact_kind
@@ -224,6 +224,10 @@ class Bridge:
         if said_in is None:
             raise ConversationNotFound(f"no conversation {conversation_id}")
         if added and said_in in (State.QUEUED, State.AGENT):
+            if said_in is State.QUEUED and wants_out_of_queue(text):  # offered the way out, not taken out
+                with contextlib.suppress(InvalidTransition):  # claimed meanwhile: a person reads it now
+                        await self.append(conversation_id, "system", f"leave-offer:{message_id}", LEAVE_QUEUE_OFFER,
+                                      {"notice": "leave_queue_offer", "offer": ["leave_queue"]}, only_in=State.QUEUED)
             return message_id  # for the person: the append marked it routed (a retry finds it so)
         owner, lease_ms = secrets.token_hex(8), int(ROUTING_LEASE_SECONDS * 1000)
         while (routing := await self.store.take_routing(conversation_id, message_id, owner, lease_ms)) is Routing.HELD:

@@ -85,6 +85,17 @@ def test_a_queued_customer_who_no_longer_needs_a_person_leaves_the_queue_back_to
             agent = await Client.agent(address, "ann")
             customer = await queued_customer(address)
             await asyncio.sleep(0.5)
+            # Words that mean "never mind" are offered the way out (kept for the person, never sent to the bot);
+            # a question for the person is not.
+            first_said = (await customer.acknowledged(await customer.say("my card is still not here")))["data"]["message_id"]
+            await customer.acknowledged(await customer.say("actually never mind, I found it, I don't need a person"))
+            offer = await customer.expect("message", kind="system", data={"notice": "leave_queue_offer",
+                                                                          "offer": ["leave_queue"]})
+            assert "Back to the assistant" in offer["data"]["text"]
+            assert [m["data"]["data"].get("notice") for m in customer.messages("system")] == [], "offered once"
+            def order(message_id: str) -> "tuple[int, ...]":
+                return tuple(int(part) for part in message_id.split("-"))
+            assert all(order(m["id"]) < order(first_said) for m in customer.messages("bot")), "not sent to the bot"
             for attempt in ("leave-1", "leave-2"):  # resent: out once, counted once
                 await customer.send("leave_queue", id=attempt)
                 await customer.acknowledged(attempt)

@@ -7,7 +7,7 @@ from handoff.exceptions import AlreadyClaimed, InvalidToken, InvalidTransition, 
 from handoff.machine import (
     AgentClaimed, AgentLost, AskBot, AskRating, BotAnswered, Closed, Conversation,
     CustomerAskedForPerson, CustomerLeftQueue, CustomerLeftRequest, CustomerRated, CustomerSaid, Enqueue, HandedBack,
-    Notify, State, StoreRating, StoreRequest, Transferred, apply, bridge_handoff, would_queue,
+    Notify, State, StoreRating, StoreRequest, Transferred, apply, bridge_handoff, wants_out_of_queue, would_queue,
 )
 from handoff.protocol import Envelope, error_envelope, frame_id, parse_envelope
 
@@ -99,6 +99,22 @@ def test_a_request_left_while_queued_takes_the_queued_payload_and_from_the_bot_a
     assert apply(at(State.BOT), CustomerLeftRequest("callback"))[1][1:] == [StoreRequest("callback", None)]
     with pytest.raises(InvalidTransition):
         apply(at(State.AGENT, agent="ann"), CustomerLeftRequest("callback"))
+
+
+@pytest.mark.parametrize("text", [
+    "actually never mind, I found it, cancel please, I don't need a person", "back to the bot please",
+    "no that's all, thanks", "bye", "Cancel please", "i no longer need anyone",
+])
+def test_words_that_mean_never_mind_while_queued_are_recognised(text):
+    assert wants_out_of_queue(text)
+
+
+@pytest.mark.parametrize("text", [
+    "I need to cancel my card", "my card is still not here", "no, it still doesn't work", "I need a person",
+    "bye the way my rent is due",
+])
+def test_questions_for_the_person_are_not_taken_for_never_mind(text):
+    assert not wants_out_of_queue(text)
 
 
 def test_a_distress_handoff_is_a_priority_not_a_requeue():
