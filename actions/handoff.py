@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
@@ -11,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.errors import ACTION_ERROR_SLOT
 from actions.summary import REQUEST_SOURCES, handoff_payload, handoff_source
 
-__all__ = ["ActionHandoff", "HANDOFF_MESSAGES"]
+__all__ = ["ActionHandoff", "HANDOFF_MESSAGES", "handoff_message"]
 
 # What the customer reads, by reason; every other (stuck) reason gets the default.
 HANDOFF_MESSAGES: Dict[Text, Text] = {
@@ -21,6 +22,22 @@ HANDOFF_MESSAGES: Dict[Text, Text] = {
     "action_error": "utter_handoff_error",
 }
 STUCK_MESSAGE = "utter_handoff_stuck"
+# Distress whose matched phrases (the stuck detector's evidence) speak of fraud happening now gets the warning
+# to stop; bereavement or hardship gets no unrelated fraud warning.
+FRAUD_MESSAGE = "utter_handoff_distress_fraud"
+FRAUD_WORDS = re.compile(
+    r"scam|fraud|\bcon(ned)?\b|safe account|code|\bpin\b|passcode|password|caller|on the phone|on the line|"
+    r"called me|rang me|texted me|messaged me|hacked|tricked|duped|pretending|from (the|your|my) bank|card details|"
+    r"login details|as we speak|right now|happening now",
+    re.IGNORECASE,
+)
+
+
+def handoff_message(reason: Text, evidence: Dict[Text, Any]) -> Text:
+    """The response the customer reads for this handoff, tailored to the kind of distress where it shows."""
+    if reason == "distress" and any(FRAUD_WORDS.search(str(phrase)) for phrase in evidence.get("phrases") or []):
+        return FRAUD_MESSAGE
+    return HANDOFF_MESSAGES.get(reason, STUCK_MESSAGE)
 
 
 class ActionHandoff(Action):
@@ -43,7 +60,7 @@ class ActionHandoff(Action):
         reason = tracker.get_slot("handoff_reason") or "requested"
         evidence = tracker.get_slot("handoff_evidence") or {}
         if handoff_source(tracker) not in REQUEST_SOURCES:
-            dispatcher.utter_message(response=HANDOFF_MESSAGES.get(reason, STUCK_MESSAGE))
+            dispatcher.utter_message(response=handoff_message(reason, evidence))
         dispatcher.utter_message(json_message=handoff_payload(tracker, reason, evidence, domain))
         events: List[Dict[Text, Any]] = [
             SlotSet("handoff_reason", None),

@@ -322,6 +322,11 @@ class CustomerConnection(Connection):
         await self.bridge.customer_left_request(self.require(), str(data.get("kind", "")), details, key)
         await self.send(Envelope("ack", envelope.id, {}))
 
+    async def leave_queue(self, envelope: Envelope) -> None:
+        """No longer needs a person: out of the queue, back to the bot."""
+        await self.bridge.customer_left_queue(self.require())
+        await self.send(Envelope("ack", envelope.id, {}))
+
     async def rating(self, envelope: Envelope) -> None:
         score = envelope.data.get("score")
         if not isinstance(score, int) or isinstance(score, bool):
@@ -958,6 +963,7 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         handlers = {
             "hello": connection.hello, "message": connection.message, "talk_to_person": connection.talk_to_person,
             "rating": connection.rating, "leave": connection.leave, "details": connection.details,
+            "leave_queue": connection.leave_queue,
             "typing": connection.signal, "read": connection.signal,
         }
         await run(connection, request, handlers)

@@ -11,10 +11,13 @@ really left the queue over the last half hour (claims). The time to the
 range: its upper end is meant to hold for about nine customers in ten (as
 measured by bench/waits.py), and it is wider while there are few observations.
 
-Two rules keep it honest: with nobody online who takes the group, or outside
-opening hours, there is no number at all; and nobody is promised less than
+Three rules keep it honest: with nobody online who takes the group, or outside
+opening hours, there is no number at all; nobody is promised less than
 the longest wait of those already ahead of them (the head of the line waited
-that long and is still not served).
+that long and is still not served); and while the group has no claim in the
+window, nobody behind the first in line is told "less than a minute": free
+slots are not known to be picked up at once, so the range's upper end allows
+``unclaimed_pickup_seconds`` per customer up to them.
 
 :func:`snapshot` turns what the store reads from Redis into a
 :class:`QueueSnapshot`; the bridge and the benchmark (bench/waits.py) both
@@ -86,6 +89,10 @@ class Tuning:
     upper_z: float = 1.0  # the upper end: this many log-standard deviations above the median
     lower_z: float = 1.0
     thin_below: int = 8  # fewer handling times or claims than this: thin data
+    # With no claim of the group in the window, nobody knows that the agents online pick up at once (a free
+    # slot may belong to someone on the phone or away): behind the first in line, the upper end allows this
+    # long per customer up to this one.
+    unclaimed_pickup_seconds: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -162,6 +169,8 @@ def estimate(state: QueueSnapshot, tuning: Tuning = Tuning()) -> Estimate:
     floor = max(0.0, state.longest_ahead_seconds - state.waited_seconds)  # never less than those ahead waited
     if floor > median:
         low, high, median = max(low, floor), high * floor / median, floor
+    if not claims and state.position > 1:
+        high = max(high, state.position * tuning.unclaimed_pickup_seconds)
     thin = min(len(handled), claims) < tuning.thin_below
     return Estimate(Basis.THIN if thin else Basis.QUEUE, median, low, high)
 

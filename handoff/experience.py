@@ -4,7 +4,8 @@ Beside the day's counters (handoff.store), this keeps:
 
 - abandoned waits: a stay in the queue that ended without an agent claiming it.
   The customer left a callback or message request instead of waiting
-  (``left_request``), or the conversation expired while still queued
+  (``left_request``), pressed "back to the assistant" (``left_queue``: no longer
+  needs a person), or the conversation expired while still queued
   (``expired``: nobody claimed it within HANDOFF_RETENTION_SECONDS), or the
   customer had no connection for HANDOFF_CUSTOMER_GONE_SECONDS (``gone``:
   handoff.presence). A customer who closes the page and comes back within that
@@ -33,7 +34,7 @@ from handoff.store import DAY_TTL_MS, MAX_WAITS_PER_DAY, Store
 
 __all__ = ["ABANDON_WAYS", "Experience"]
 
-ABANDON_WAYS = ("left_request", "expired", "gone")
+ABANDON_WAYS = ("left_request", "left_queue", "expired", "gone")
 
 
 class Experience:

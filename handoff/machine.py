@@ -6,8 +6,9 @@ A conversation is in one of four states (:class:`State`) and moves so::
                        presses "talk to a person" (with the bot's payload, asked
                        for first), or the bot does not answer
     queued -> agent    an agent claims it (one agent wins)
-    queued -> bot      the customer leaves a callback request or a message instead, or
-                       has gone (no connection) for longer than the bridge waits
+    queued -> bot      the customer leaves a callback request or a message instead,
+                       leaves the queue (no longer needs a person), or has gone (no
+                       connection) for longer than the bridge waits
     agent  -> agent    transferred to another agent
     agent  -> queued   transferred to a skill group, or the agent stayed away past
                        the grace period: back to the front of the queue
@@ -29,16 +30,18 @@ the result atomically.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from handoff.exceptions import AlreadyClaimed, InvalidTransition
 
 __all__ = [
-    "AgentClaimed", "AgentLost", "AskBot", "AskRating", "BotAnswered", "Closed",
-    "Conversation", "CustomerAskedForPerson", "CustomerGone", "CustomerLeftRequest", "CustomerRated", "CustomerSaid",
+    "AgentClaimed", "AgentLost", "AskBot", "AskRating", "BotAnswered", "Closed", "Conversation",
+    "CustomerAskedForPerson", "CustomerGone", "CustomerLeftQueue", "CustomerLeftRequest", "CustomerRated",
+    "CustomerSaid",
     "Effect", "Enqueue", "Event", "HandedBack", "Notify", "State", "StoreRating", "StoreRequest", "Transferred",
-    "apply", "bridge_handoff", "handoff_in", "would_queue",
+    "apply", "bridge_handoff", "handoff_in", "wants_out_of_queue", "would_queue",
 ]
 
 
@@ -103,6 +106,11 @@ class CustomerGone:
 
 
 @dataclass(frozen=True)
+class CustomerLeftQueue:
+    """The customer no longer needs a person: out of the queue, back to the bot."""
+
+
+@dataclass(frozen=True)
 class Transferred:
     agent: str
     to_agent: Optional[str] = None
@@ -138,7 +146,8 @@ class CustomerRated:
 
 
 Event = Union[
-    CustomerSaid, BotAnswered, CustomerAskedForPerson, CustomerLeftRequest, CustomerGone, AgentClaimed,
+    CustomerSaid, BotAnswered, CustomerAskedForPerson, CustomerLeftRequest, CustomerLeftQueue, CustomerGone,
+    AgentClaimed,
     Transferred, HandedBack, Closed, AgentLost, CustomerRated,
 ]
 
@@ -155,6 +164,8 @@ class Enqueue:
     reason: str
     # Front of the queue: the customer already waited once (agent lost).
     front: bool = False
+    # A new handoff for distress: ahead of the group's others, behind earlier distress handoffs (not a requeue).
+    priority: bool = False
 
 
 @dataclass(frozen=True)
@@ -189,12 +200,32 @@ class StoreRating:
 Effect = Union[AskBot, Enqueue, Notify, AskRating, StoreRating, StoreRequest]
 
 MAX_COMMENT = 1000
+DISTRESS = "distress"  # the stuck detector's reason (docs/handoff-payload.md)
+LEFT_QUEUE = "You've left the queue. The assistant is here if you need anything."
 # What the customer did, for the bridge's one line (the bot's own words: actions/summary.py).
 BRIDGE_SOURCES = {
     "button": 'pressed "Talk to a person"',
     "callback": "asked to be called back instead of waiting",
     "message": "left a message instead of waiting",
 }
+
+
+# A queued customer's words that clearly mean they no longer need a person: they are offered the way out
+# (leave_queue), never taken out by a guess, and the words still go to the person (never to the bot).
+NEVER_MIND = re.compile(
+    r"\bnever ?mind\b|\b(don'?t|do not|no longer) need (a |the |to talk to a |to speak to a )?"
+    r"(person|human|agent|anyone|someone)\b|\bi (found|sorted|figured|worked) (it|that)( out)?\b|"
+    r"\bback to the (bot|assistant)\b|^\W*(no,? )?that'?s all\b|\b(bye|goodbye)\W*$|"
+    r"^\W*cancel( (it|that|this|please|the request))*\W*$",
+    re.IGNORECASE,
+)
+LEAVE_QUEUE_OFFER = ("If you don't need a person any more, press \"Back to the assistant\" below. "
+                     "Until then you keep your place.")
+
+
+def wants_out_of_queue(text: str) -> bool:
+    """Whether a queued customer's message clearly means "never mind / cancel / bye"."""
+    return NEVER_MIND.search(text) is not None
 
 
 def would_queue(conversation: Conversation) -> bool:
@@ -220,6 +251,11 @@ def handoff_in(messages: Tuple[Dict[str, Any], ...]) -> Optional[Dict[str, Any]]
     return None
 
 
+def _enqueue(reason: str) -> Enqueue:
+    """A new handoff: a customer in distress goes ahead of the group's others (never of earlier ones)."""
+    return Enqueue(reason, priority=reason == DISTRESS)
+
+
 def apply(conversation: Conversation, event: Event) -> Tuple[Conversation, List[Effect]]:
     """The conversation after ``event``, and what must happen because of it."""
     state = conversation.state
@@ -242,7 +278,7 @@ def apply(conversation: Conversation, event: Event) -> Tuple[Conversation, List[
         if reason == "callback":  # the customer booked a call with the bot: nobody joins, a person phones
             return conversation, [StoreRequest("callback", payload)]
         queued = replace(conversation, state=State.QUEUED, reason=reason, handoff=payload, group=event.group)
-        return queued, [Enqueue(reason)]
+        return queued, [_enqueue(reason)]
 
     if isinstance(event, CustomerAskedForPerson):
         if not would_queue(conversation):
@@ -251,7 +287,7 @@ def apply(conversation: Conversation, event: Event) -> Tuple[Conversation, List[
         reason = str(handoff.get("reason") or "requested")
         queued = replace(conversation, state=State.QUEUED, agent=None, reason=reason, group=event.group,
                          handoff=handoff)
-        return queued, [Enqueue(reason)]
+        return queued, [_enqueue(reason)]
 
     if isinstance(event, CustomerLeftRequest):
         if state is State.AGENT:
@@ -268,6 +304,14 @@ def apply(conversation: Conversation, event: Event) -> Tuple[Conversation, List[
         back = replace(conversation, state=State.BOT, reason=None, handoff={})
         return back, [Notify("left_queue", "You were away for a while, so you have left the queue. "
                                            "Ask for a person again whenever you are ready.")]
+
+    if isinstance(event, CustomerLeftQueue):
+        if state is State.AGENT:
+            raise InvalidTransition("a person is already serving this chat")
+        if state is not State.QUEUED:
+            return conversation, []  # out of the queue already (a resent request): nothing to do
+        back = replace(conversation, state=State.BOT, reason=None, handoff={})
+        return back, [Notify("left_queue", LEFT_QUEUE)]
 
     if isinstance(event, AgentClaimed):
         if state is State.AGENT:

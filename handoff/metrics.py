@@ -37,7 +37,7 @@ class _Snapshot(Collector):
             "handoff_requeues", "Conversations back in the queue (transferred to a group, agent lost); not handoffs.",
             value=self.requeues)
         abandoned = CounterMetricFamily(
-            "handoff_abandoned", "Stays in the queue that ended without an agent, by way (left_request, expired, gone).",
+            "handoff_abandoned", "Stays in the queue that ended without an agent, by way (left_request, left_queue, expired, gone).",
             labels=["way"])
         for way, count in sorted(self.abandoned.items()):
             abandoned.add_metric([way], count)

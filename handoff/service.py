@@ -31,9 +31,9 @@ from handoff.limits import Limits
 from handoff.presence import CustomerPresence
 from handoff.machine import (
     AgentClaimed, AgentLost, AskBot, AskRating, BotAnswered, Closed, Conversation,
-    CustomerAskedForPerson, CustomerGone, CustomerLeftRequest, CustomerRated, CustomerSaid, Effect, Enqueue, Event,
-    HandedBack, Notify, State, StoreRating, StoreRequest, Transferred, apply, bridge_handoff, handoff_in,
-    would_queue,
+    CustomerAskedForPerson, CustomerGone, CustomerLeftQueue, CustomerLeftRequest, CustomerRated, CustomerSaid, Effect,
+    Enqueue, Event, LEAVE_QUEUE_OFFER, HandedBack, Notify, State, StoreRating, StoreRequest, Transferred, apply,
+    bridge_handoff, handoff_in, wants_out_of_queue, would_queue,
 )
 from handoff.estimate import estimate, snapshot, status_fields
 from handoff.requests import KINDS, RequestDesk, contact_kind
@@ -107,7 +107,7 @@ class Bridge:
             queue = ""
             enqueue = next((effect for effect in effects if isinstance(effect, Enqueue)), None)
             if enqueue:
-                queue = "front" if enqueue.front else "add"
+                queue = "front" if enqueue.front else "priority" if enqueue.priority else "add"
             elif before.state is State.QUEUED:
                 queue = "remove"
             stored = await self.store.commit(before, after, queue=queue, agent_limit=agent_limit,
@@ -236,6 +236,10 @@ class Bridge:
         if said_in is None:
             raise ConversationNotFound(f"no conversation {conversation_id}")
         if added and said_in in (State.QUEUED, State.AGENT):
+            if said_in is State.QUEUED and wants_out_of_queue(text):  # offered the way out, not taken out
+                with contextlib.suppress(InvalidTransition):  # claimed meanwhile: a person reads it now
+                        await self.append(conversation_id, "system", f"leave-offer:{message_id}", LEAVE_QUEUE_OFFER,
+                                      {"notice": "leave_queue_offer", "offer": ["leave_queue"]}, only_in=State.QUEUED)
             return message_id  # for the person: the append marked it routed (a retry finds it so)
         owner, lease_ms = secrets.token_hex(8), int(ROUTING_LEASE_SECONDS * 1000)
         while (routing := await self.store.take_routing(conversation_id, message_id, owner, lease_ms)) is Routing.HELD:
@@ -422,6 +426,14 @@ class Bridge:
                 await self.experience.abandoned(self.today()[0], int(time.time() * 1000) - queued_at, "left_request")
         await self.store.publish(self.store.queue_channel, {"request": conversation_id})
         await self.store.publish(self.store.live_channel(conversation_id), {"state": "request"})
+
+    async def customer_left_queue(self, conversation_id: str) -> None:
+        """The customer no longer needs a person: back to the bot, an abandoned stay (counted by
+        the one request that took the conversation out of the queue; a resent one changes nothing)."""
+        queued_at = (await self.store.times(conversation_id)).get("queued_at")
+        _, effects = await self.transition(conversation_id, CustomerLeftQueue())
+        if effects and queued_at:
+            await self.experience.abandoned(self.today()[0], int(time.time() * 1000) - queued_at, "left_queue")
 
     async def _callback_booked_with_bot(self, conversation_id: str, message_id: str, payload: Dict[str, Any]) -> None:
         """The bot's callback form hands over no chat (machine.apply) but a request: agents find it

@@ -17,6 +17,8 @@ Keys (``prefix`` defaults to ``hb``):
                              process routes it; "leave:{client id}" -> the request left (handoff.requests)
     {p}:queue        zset    queued conversation ids, scored by time queued (front = oldest)
     {p}:queue:{group} zset   the same, one per skill group (changed in the same step as {p}:queue)
+    {p}:queue-priority set   queued conversations handed over for distress: each goes to the front of its
+                             group, behind the earlier ones (its score between theirs and the next's)
     {p}:claims:{group} zset  "{id}:{claimed at}:{pickup ms}" scored by claim time (ms): the group's
                              claims of the last half hour, for wait estimates (handoff.estimate); pickup:
                              from when the agent could have taken the customer to the claim
@@ -113,10 +115,25 @@ elseif operation == 'front' then
   if first[2] and tonumber(first[2]) <= score then score = tonumber(first[2]) - 1 end
   redis.call('ZADD', KEYS[2], score, ARGV[4])
   redis.call('ZADD', KEYS[6], score, ARGV[4])
+elseif operation == 'priority' then
+  -- KEYS[9]: the distress handoffs queued: ahead of the group's first other customer, behind them
+  local score, last = tonumber(ARGV[3]), nil
+  for _, member in ipairs(redis.call('ZRANGE', KEYS[6], 0, -1)) do
+    if redis.call('SISMEMBER', KEYS[9], member) == 0 then
+      local next_score = tonumber(redis.call('ZSCORE', KEYS[6], member))
+      if last then score = (last + next_score) / 2 else score = math.min(score, next_score - 1) end
+      break
+    end
+    last = tonumber(redis.call('ZSCORE', KEYS[6], member))
+  end
+  redis.call('ZADD', KEYS[2], score, ARGV[4])
+  redis.call('ZADD', KEYS[6], score, ARGV[4])
+  redis.call('SADD', KEYS[9], ARGV[4])
 elseif operation == 'remove' then
   redis.call('ZREM', KEYS[2], ARGV[4])
   redis.call('ZREM', KEYS[5], ARGV[4])
 end
+if operation ~= 'priority' and operation ~= '' then redis.call('SREM', KEYS[9], ARGV[4]) end
 if moves then
   redis.call('SREM', KEYS[3], ARGV[4])
   if ARGV[7] == '1' then redis.call('SADD', KEYS[4], ARGV[4]) end
@@ -339,7 +356,8 @@ class Store:
     ) -> Optional[Conversation]:
         """Store ``after`` if nobody changed the conversation since ``before`` was read.
 
-        ``queue`` is ``add``, ``front`` or ``remove``: the queue (the whole one and
+        ``queue`` is ``add``, ``front``, ``priority`` (distress: ahead of all but earlier distress
+        handoffs in its group) or ``remove``: the queue (the whole one and
         the skill group's) and the agents' serving sets change in the same atomic
         step; ``transferred_by`` is the agent who transferred it (to a group's queue or a colleague). Returns the stored
         conversation, None when it was stale; raises AgentAtLimit when the
@@ -363,7 +381,7 @@ class Store:
         version = await self._commit(
             keys=[self.key("conv", after.id), self.key("queue"), self._serving_key(before), self._serving_key(after),
                   self.key("queue", before.group), self.key("queue", after.group), self.key("handling"),
-                  self.key("agent-ready")],
+                  self.key("agent-ready"), self.key("queue-priority")],
             args=[str(before.version), queue, str(now), after.id, str(self.ttl_ms), str(agent_limit),
                   "1" if after.state is State.AGENT else "0", (before.agent or "") if agent_ended else "",
                   str(RECENT_HANDLING), (after.agent or "") if taken else "", str(self.max_queue), *fields],
@@ -494,6 +512,7 @@ class Store:
         False when another process took it out first."""
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.zrem(self.key("queue"), conversation_id)
+            pipe.srem(self.key("queue-priority"), conversation_id)
             for group in groups:
                 pipe.zrem(self.key("queue", group), conversation_id)
             removed = await pipe.execute()

@@ -1,3 +1,5 @@
+import re
+
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -234,3 +236,26 @@ def test_a_message_not_understood_carries_the_classifiers_real_best_guess():
     assert handoff["turns"][0]["best_guess"] == {"intent": "faq", "confidence": 0.414, "topic": "card_arrival"}
     assert "topic" not in handoff["turns"][0], "not understood: no topic was answered"
     assert "best_guess" not in handoff["turns"][1]
+
+
+def test_distress_is_told_gently_with_the_phone_and_only_fraud_gets_the_fraud_warning(faq_then_human):
+    def told(phrases):
+        evidence = {"explanation": "the customer is in distress and needs a person", "phrases": phrases}
+        tracker = make_tracker(faq_then_human.events, slots={"handoff_reason": "distress", "handoff_evidence": evidence})
+        dispatcher = CollectingDispatcher()
+        ActionHandoff().run(dispatcher, tracker, domain=DOMAIN)
+        return dispatcher.messages[0]["response"]
+
+    assert told(["passed away", "behind on my loan"]) == "utter_handoff_distress"
+    assert told(["on the phone says he's from your bank and wants me to read out the code"]) == \
+        "utter_handoff_distress_fraud"
+    assert told(["safe account"]) == "utter_handoff_distress_fraud"
+    gentle = DOMAIN["responses"]["utter_handoff_distress"][0]["text"]
+    fraud = DOMAIN["responses"]["utter_handoff_distress_fraud"][0]["text"]
+    assert "{support_phone}" in gentle and "{support_phone}" in fraud
+    assert "money" not in gentle and "code" not in gentle, "no unrelated fraud warning for the bereaved"
+    for name in ("utter_handoff", "utter_handoff_distress", "utter_handoff_distress_fraud", "utter_handoff_frustrated",
+                 "utter_handoff_stuck"):
+        for variant in DOMAIN["responses"][name]:
+            assert not re.search(r"\bnow\b", variant["text"]), \
+                f"{name} promises a person now before anyone is known to be online"

@@ -179,10 +179,15 @@ def stored_conversation(page: Page) -> Dict[str, str]:
     return page.evaluate(STORED_CONVERSATION)
 
 
+PANEL_NOTICES = {"no_agents", "request_stored", "rate"}
+
+
 def stored_messages(background_loop: BackgroundLoop, address: str, page: Page) -> List[List[str]]:
-    """The stored transcript as the widget shows it: [id, kind, text], without text-less bot replies."""
+    """The stored transcript as the widget shows it: [id, kind, text], without text-less bot replies nor the
+    notices the panel shows instead (nobody available, request sent, rate this chat: said once, there)."""
     envelopes = background_loop.run(_transcript(address, stored_conversation(page)))
-    return [[e["id"], e["data"]["kind"], e["data"]["text"]] for e in envelopes if e["data"]["text"]]
+    return [[e["id"], e["data"]["kind"], e["data"]["text"]] for e in envelopes
+            if e["data"]["text"] and (e["data"].get("data") or {}).get("notice") not in PANEL_NOTICES]
 
 
 def queue_for_a_person(page: Page) -> None:
@@ -283,13 +288,30 @@ def test_waiting_customers_see_their_place_and_can_add_details(customer_context,
     assert errors == []
 
 
+def test_a_queued_customer_who_no_longer_needs_a_person_goes_back_to_the_assistant(
+        customer_context, site, background_loop, address):
+    page, errors = open_demo(customer_context, site)
+    open_chat(page)
+    queue_for_a_person(page)
+    page.get_by_role("button", name="Back to the assistant").click()
+
+    expect(notices(page, "left_queue")).to_have_text(
+        re.compile("You've left the queue. The assistant is here if you need anything."))
+    expect(page.locator(".queue")).to_be_hidden()
+    expect(page.locator(".header__status")).to_have_text("Virtual assistant")
+    expect(page.get_by_role("button", name="Talk to a person")).to_be_visible()
+    say(page, "hello")
+    expect(page.locator(".log .message[data-id]").last).to_have_attribute("data-kind", "bot")  # the bot answers
+    assert errors == []
+
+
 def test_with_nobody_online_the_customer_leaves_a_callback_request(customer_context, site, background_loop, address):
     page, errors = open_demo(customer_context, site)
     open_chat(page)
     say(page, "I want to talk to a person")
     expect(page.locator(".queue__position")).to_have_text("You're number 1 in the queue")
-    expect(notices(page, "no_agents")).to_be_visible()
     expect(page.locator(".queue__no-agents")).to_be_visible()
+    expect(page.get_by_text("No one from our team is available")).to_have_count(1)  # said once, in the panel
     form = page.locator("form").filter(has=page.get_by_role("button", name="Send request"))
     expect(form).to_be_visible()
     expect(page.get_by_label("Call me back")).to_be_checked()
@@ -315,7 +337,8 @@ def test_with_nobody_online_the_customer_leaves_a_callback_request(customer_cont
     expect(page.locator(".request-status__text")).to_have_text(
         re.compile(rf"^Callback requested at {TIME}\. We'll call you as soon as we can\.$"))
     expect(page.locator(".confirmation")).to_be_hidden()
-    expect(notices(page, "request_stored")).to_be_visible()
+    expect(notices(page, "request_stored")).to_have_count(0)  # the request's status says it, once
+    expect(page.get_by_text(re.compile("requested at|we've got your details", re.IGNORECASE))).to_have_count(1)
     expect(page.locator(".queue")).to_be_hidden()
     expect(page.locator(".header__status")).to_have_text("Virtual assistant")
     expect(page.get_by_role("button", name="Talk to a person")).to_be_visible()
@@ -413,13 +436,12 @@ def test_with_nobody_of_the_customers_team_online_no_wait_is_shown_under_the_not
     page, errors = open_demo(customer_context, site)
     open_chat(page)
     queue_for_a_person(page)
-    expect(notices(page, "no_agents")).to_be_visible()
+    expect(page.locator(".queue__no-agents")).to_be_visible()
     cody = Agent(background_loop, address, "cody")  # online, but only for the cards team
     try:
         cody.expect("queue")
         page.reload()  # the status a customer gets now, whatever came before
         expect(page.locator(".queue__position")).to_have_text("You're number 1 in the queue")
-        expect(notices(page, "no_agents")).to_be_visible()
         expect(page.locator(".queue__no-agents")).to_be_visible()
         expect(page.locator(".queue__wait")).to_be_hidden()
         assert "minute" not in page.locator(".queue").inner_text()
@@ -480,7 +502,7 @@ def test_an_agent_joins_chats_and_closes_and_the_customer_rates(customer_context
     page.get_by_label("Anything you'd like to add? (optional)").fill("Quick and friendly")
     screenshot(page, "widget-rating")
     page.get_by_role("button", name="Send rating").click()
-    expect(page.locator(".confirmation")).to_have_text("Thank you for your feedback!")
+    expect(page.locator(".rated-status")).to_have_text("Thank you for your feedback!")
     expect(page.get_by_role("group", name="How did we do?")).to_be_hidden()
 
     ratings_after = background_loop.run(_dashboard(address))["csat"]["distribution"]
@@ -488,6 +510,9 @@ def test_an_agent_joins_chats_and_closes_and_the_customer_rates(customer_context
     page.reload()
     expect(notices(page, "closed")).to_be_visible()
     expect(page.get_by_role("group", name="How did we do?")).to_be_hidden()  # rated once
+    # The rating was received: said so after a reload, never a prompt to rate left dangling.
+    expect(page.locator(".rated-status")).to_have_text("Thank you for your feedback!")
+    expect(page.get_by_text("Please rate this chat")).to_have_count(0)
     assert errors == []
 
 
@@ -507,7 +532,7 @@ def test_a_reload_loses_nothing_and_keeps_the_queue_place(customer_context, site
     expect(page.locator(".message--greeting")).to_have_count(0)
 
     queue_for_a_person(page)
-    expect(notices(page, "no_agents")).to_be_visible()
+    expect(page.locator(".queue__no-agents")).to_be_visible()
     before = shown_messages(page)
     for _ in range(2):
         page.reload()

@@ -35,7 +35,7 @@ answer_request: rare among all agent types) also get a test of their own, by
 two agents, on requests open, dealt with by either, and unknown.
 
 A hypothesis state machine then drives one customer and two agents through
-hello, message (and retries), talk_to_person, details, leave, claim, transfer,
+hello, message (and retries), talk_to_person, leave_queue, details, leave, claim, transfer,
 hand_back, close, rating and reconnects, checking against a model of
 handoff/machine.py that every reply is the expected one, that the stored state
 is always one of the four and the customer's last ``status`` push catches up
@@ -568,6 +568,7 @@ CUSTOMER_TYPES: Dict[str, st.SearchStrategy[Dict[str, Any]]] = {
     "message": fields(text=either(TEXT), payload=either(st.sampled_from(["/greet", "/affirm", "/deny", ""]),
                                                         st.text(max_size=MAX_PAYLOAD + 2))),
     "talk_to_person": fields(),
+    "leave_queue": fields(),
     "details": fields(description=either(TEXT), contact=either(TEXT)),
     "leave": fields(kind=either(st.sampled_from(["callback", "message"])), contact=either(CONTACTS, TEXT),
                     description=either(TEXT), preferred_time=either(TEXT)),
@@ -590,6 +591,8 @@ def customer_oracle(envelope: Dict[str, Any], state: str) -> str:
         return "ack" if valid else "malformed"
     if kind == "talk_to_person":
         return "ack"
+    if kind == "leave_queue":  # back to the bot; nothing to do unless queued
+        return "invalid_transition" if state == "agent" else "ack"
     if kind == "details":
         if state != "queued":
             return "invalid_transition"
@@ -1451,6 +1454,13 @@ class Conversation(RuleBasedStateMachine):
     def leave(self, kind: str) -> None:
         before = self._snapshot()
         reply = self._request(self.customer, "leave", {"kind": kind, "contact": "+44 20 7946 0000"})
+        error = "invalid_transition" if before.state == "agent" else None
+        self._expect(reply, before, error, {"bot"} if before.state == "queued" else {before.state})
+
+    @rule()
+    def leave_queue(self) -> None:
+        before = self._snapshot()
+        reply = self._request(self.customer, "leave_queue", {})
         error = "invalid_transition" if before.state == "agent" else None
         self._expect(reply, before, error, {"bot"} if before.state == "queued" else {before.state})
 

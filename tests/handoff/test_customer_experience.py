@@ -75,6 +75,50 @@ def test_waiting_abandoned_and_first_response_are_counted(redis_url, rasa_url):
         asyncio.run(scenario())
 
 
+def test_a_queued_customer_who_no_longer_needs_a_person_leaves_the_queue_back_to_the_bot(redis_url, rasa_url):
+    prefix = f"hbexp{uuid.uuid4().hex[:6]}"
+    add_agent(redis_url, prefix, "ann")
+    add_agent(redis_url, prefix, "sam", "--roles", "supervisor")
+    with running_bridge(redis_url, rasa_url, "bridge-leave-queue", prefix) as address:
+        async def scenario() -> None:
+            supervisor = await Client.agent(address, "sam", "supervisor")
+            agent = await Client.agent(address, "ann")
+            customer = await queued_customer(address)
+            await asyncio.sleep(0.5)
+            # Words that mean "never mind" are offered the way out (kept for the person, never sent to the bot);
+            # a question for the person is not.
+            first_said = (await customer.acknowledged(await customer.say("my card is still not here")))["data"]["message_id"]
+            await customer.acknowledged(await customer.say("actually never mind, I found it, I don't need a person"))
+            offer = await customer.expect("message", kind="system", data={"notice": "leave_queue_offer",
+                                                                          "offer": ["leave_queue"]})
+            assert "Back to the assistant" in offer["data"]["text"]
+            assert [m["data"]["data"].get("notice") for m in customer.messages("system")] == [], "offered once"
+            def order(message_id: str) -> "tuple[int, ...]":
+                return tuple(int(part) for part in message_id.split("-"))
+            assert all(order(m["id"]) < order(first_said) for m in customer.messages("bot")), "not sent to the bot"
+            for attempt in ("leave-1", "leave-2"):  # resent: out once, counted once
+                await customer.send("leave_queue", id=attempt)
+                await customer.acknowledged(attempt)
+            await customer.expect("status", state="bot")
+            notice = await customer.expect("message", kind="system", data={"notice": "left_queue"})
+            assert notice["data"]["text"] == "You've left the queue. The assistant is here if you need anything."
+            item = await agent.next_matching(
+                lambda e: e["type"] == "queue" and not any(i["conversation_id"] == customer.conversation_id
+                                                           for i in e["data"]["items"]), "the queue without them", 10)
+            assert item["data"]["items"] == []
+
+            await customer.say("hello")
+            assert (await customer.expect("message", kind="bot"))["data"]["text"], "the bot answers again"
+            data = await _dashboard_until(supervisor, lambda d: d["abandoned"]["count"] >= 1)
+            assert data["abandoned"]["count"] == 1 and data["abandoned"]["by_way"] == {"left_queue": 1}
+            assert data["abandoned"]["median_seconds"] >= 0.5
+            assert _metric(address, 'handoff_abandoned_total{way="left_queue"}') == 1
+            for client in (supervisor, agent, customer):
+                await client.close()
+
+        asyncio.run(scenario())
+
+
 def test_requeues_are_not_handoffs_and_a_second_handoff_is_explained(redis_url, rasa_url):
     prefix = f"hbexp{uuid.uuid4().hex[:6]}"
     add_agent(redis_url, prefix, "ann")

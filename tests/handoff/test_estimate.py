@@ -88,3 +88,20 @@ def test_the_snapshot_counts_the_agents_who_take_the_group_and_the_claims_of_the
     assert (state.position, state.waited_seconds, state.longest_ahead_seconds) == (2, 60.0, 300.0)
     first = snapshot(now, "cards", None, None, now, {}, [], [], {}, is_open=True)
     assert (first.position, first.longest_ahead_seconds, first.agents) == (1, 0.0, ())
+
+
+def test_without_claims_nobody_behind_the_first_is_told_less_than_a_minute():
+    """One agent online with free slots who has not claimed anyone yet: the second in line is not promised a
+    minute (the first is still waiting), and the range allows for the agent not picking up at once."""
+    quiet = replace(STEADY, claim_pickups=(), handling_seconds=(), waiting_in_group=2,
+                    agents=(AgentLoad(max_chats=3, serving=0, waiting_visible=2),))
+    first, second = estimate(quiet), estimate(replace(quiet, position=2))
+    assert first.text == "less than a minute", "the front of an empty queue with a free agent"
+    assert second.basis is Basis.THIN and second.range_minutes is not None
+    low, high = second.range_minutes
+    assert high >= 10 and second.text == f"{max(low, 1)}-{high} minutes"
+    third = estimate(replace(quiet, position=3, waiting_in_group=3))
+    assert third.range_minutes is not None and third.range_minutes[1] > high
+    steady_second = estimate(replace(STEADY, position=2, agents=(AgentLoad(3, 0, 2),)))
+    assert steady_second.range_minutes is not None and steady_second.range_minutes[1] <= 3, \
+        "with claims seen, free slots are known to be picked up: not widened"

@@ -6,8 +6,9 @@ from handoff.auth import issue_token, verify_token
 from handoff.exceptions import AlreadyClaimed, InvalidToken, InvalidTransition, MalformedMessage, MessageTooLarge
 from handoff.machine import (
     AgentClaimed, AgentLost, AskBot, AskRating, BotAnswered, Closed, Conversation,
-    CustomerAskedForPerson, CustomerGone, CustomerLeftRequest, CustomerRated, CustomerSaid, Enqueue, HandedBack, Notify, State,
-    StoreRating, StoreRequest, Transferred, apply, bridge_handoff, would_queue,
+    CustomerAskedForPerson, CustomerGone, CustomerLeftQueue, CustomerLeftRequest, CustomerRated, CustomerSaid, Enqueue,
+    HandedBack, Notify, State, StoreRating, StoreRequest, Transferred, apply, bridge_handoff, wants_out_of_queue,
+    would_queue,
 )
 from handoff.protocol import Envelope, error_envelope, frame_id, parse_envelope
 from handoff.queuediff import changes, indexed
@@ -101,6 +102,45 @@ def test_a_request_left_while_queued_takes_the_queued_payload_and_from_the_bot_a
     assert apply(at(State.BOT), CustomerLeftRequest("callback"))[1][1:] == [StoreRequest("callback", None)]
     with pytest.raises(InvalidTransition):
         apply(at(State.AGENT, agent="ann"), CustomerLeftRequest("callback"))
+
+
+@pytest.mark.parametrize("text", [
+    "actually never mind, I found it, cancel please, I don't need a person", "back to the bot please",
+    "no that's all, thanks", "bye", "Cancel please", "i no longer need anyone",
+])
+def test_words_that_mean_never_mind_while_queued_are_recognised(text):
+    assert wants_out_of_queue(text)
+
+
+@pytest.mark.parametrize("text", [
+    "I need to cancel my card", "my card is still not here", "no, it still doesn't work", "I need a person",
+    "bye the way my rent is due",
+])
+def test_questions_for_the_person_are_not_taken_for_never_mind(text):
+    assert not wants_out_of_queue(text)
+
+
+def test_a_distress_handoff_is_a_priority_not_a_requeue():
+    distress = {"custom": {"handoff": {"reason": "distress", "summary": "bereaved"}}}
+    _, effects = apply(at(State.BOT), BotAnswered((distress,)))
+    assert effects == [Enqueue("distress", front=False, priority=True)]
+    _, pressed = apply(at(State.BOT), CustomerAskedForPerson(handoff={"reason": "distress"}))
+    assert pressed == [Enqueue("distress", priority=True)]
+    assert apply(at(State.BOT), BotAnswered((HANDOFF,)))[1] == [Enqueue("repeated_fallback")]
+
+
+def test_a_queued_customer_can_leave_the_queue_back_to_the_bot():
+    queued = Conversation("c1", state=State.QUEUED, reason="requested", handoff=BOT_SUMMARY, group="cards")
+
+    back, effects = apply(queued, CustomerLeftQueue())
+
+    assert (back.state, back.reason, back.handoff) == (State.BOT, None, {}), "the next handoff starts clean"
+    assert effects == [Notify("left_queue", "You've left the queue. The assistant is here if you need anything.")]
+    for state in (State.BOT, State.CLOSED):  # out of the queue already: a resent request changes nothing
+        assert apply(at(state), CustomerLeftQueue()) == (at(state), [])
+    with pytest.raises(InvalidTransition):
+        apply(at(State.AGENT, agent="ann"), CustomerLeftQueue())
+    assert apply(back, CustomerSaid("hello again", said_in=State.BOT))[1] == [AskBot("hello again")]
 
 
 def test_the_payload_survives_transfers_and_requeues():

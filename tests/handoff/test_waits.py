@@ -99,6 +99,66 @@ def test_the_seventh_customer_behind_six_long_waits_is_not_told_a_minute(own_bri
     asyncio.run(scenario())
 
 
+def test_with_a_free_agent_who_has_not_claimed_yet_the_second_is_not_told_a_minute(own_bridge):
+    """The fresh-eyes trial: one agent online with free chats, no claims yet; the customer at place 2 was
+    told "less than a minute" and still waited 10 minutes later."""
+    address, _ = own_bridge
+
+    async def scenario() -> None:
+        ann = await Client.agent(address, "ann")
+        await ann.expect("queue")
+        first, told_first = await queue_up(address)
+        second, status = await queue_up(address)
+        assert told_first["wait"] == "less than a minute", "the front of the queue, an agent free"
+        assert status["position"] == 2 and status["wait"] != "less than a minute", status
+        low, high = status["wait_range"]
+        assert status["wait_basis"] == "thin_data" and high >= 10 and status["wait"] == f"{max(low, 1)}-{high} minutes"
+        for client in (ann, first, second):
+            await client.close()
+
+    asyncio.run(scenario())
+
+
+async def handed_over_by_the_bot(address: str, *said: str) -> Client:
+    """A customer whose words the bot hands over (through Rasa's stuck detection)."""
+    customer = await Client.customer(address)
+    for text in said:
+        await customer.acknowledged(await customer.say(text))
+    await customer.expect("status", state="queued")
+    return customer
+
+
+def test_a_customer_in_distress_goes_ahead_of_the_others_but_never_of_earlier_distress(own_bridge):
+    address, _ = own_bridge
+
+    async def scenario() -> None:
+        ann = await Client.agent(address, "ann")
+        await ann.expect("queue")
+        recipe, other = (await queue_up(address))[0], (await queue_up(address))[0]
+        bereaved = await handed_over_by_the_bot(
+            address, "hello", "my wife died last week and I don't know what happens to our joint account")
+        scammed = await handed_over_by_the_bot(
+            address, "a man on the phone says he's from your bank and wants me to read out the code you just texted me")
+        gentle = [m["data"]["text"] for m in bereaved.messages("bot") if "sorry you're going through" in m["data"]["text"]]
+        assert gentle and "0800 123 4567" in gentle[0] and "money" not in gentle[0] and " now" not in gentle[0]
+        warned = [m["data"]["text"] for m in scammed.messages("bot")]
+        assert any("Please stop" in text and "0800 123 4567" in text for text in warned), warned
+        expected = [bereaved, scammed, recipe, other]
+        while True:  # the agents' queue, in order (the next update after the last handoff has them all)
+            items = (await ann.expect("queue"))["data"]["items"]
+            if len(items) == 4:
+                break
+        assert [item["conversation_id"] for item in items] == [c.conversation_id for c in expected], items
+        assert [item["reason"] for item in items[:2]] == ["distress", "distress"]
+        for place, customer in enumerate(expected, start=1):
+            status, _ = await resumed(address, customer)
+            assert status["position"] == place, (place, status)
+        for client in (ann, *expected):
+            await client.close()
+
+    asyncio.run(scenario())
+
+
 def test_with_nobody_of_the_customers_team_online_no_number_is_shown(own_bridge):
     address, _ = own_bridge
 

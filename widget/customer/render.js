@@ -16,7 +16,10 @@ import { contrastRatio, fill } from "./options.js";
 
 // Within this many pixels of the bottom, new messages keep the log scrolled down.
 const STICKY_SCROLL_PX = 80;
-const NOTICE_ICONS = { agent_joined: "person", back_to_bot: "bot", agent_lost: "offline", closed: "check", request_stored: "check", left_queue: "offline" };
+const NOTICE_ICONS = { agent_joined: "person", back_to_bot: "bot", left_queue: "bot", agent_lost: "offline", closed: "check" };
+// Notices whose news the panel shows while it is true (nobody available, the request sent, the rating asked
+// for or received): shown (and announced) there once, never repeated in the log.
+const PANEL_NOTICES = new Set(["no_agents", "request_stored", "rate"]);
 
 function hidden(text) {
   return h("span", { class: "visually-hidden" }, text);
@@ -31,6 +34,7 @@ function quickReplies(data) {
 
 /** Whether a message has anything for the customer to see (a bot reply may carry only `custom`). */
 export function isVisible(message) {
+  if (message.kind === "system" && PANEL_NOTICES.has((message.data || {}).notice)) return false;
   return Boolean(message.text && message.text.trim()) || quickReplies(message.data || {}).length > 0;
 }
 
@@ -40,7 +44,7 @@ export class ChatView {
    * @param {object} options resolved options (options.js)
    * @param {URL} stylesheetUrl
    * @param {object} actions callbacks: toggle, close, send(text), quickReply(title, payload), talkToPerson,
-   *   retryNow, typing, giveDetails(data), leaveRequest(data), rate(data), all but the last three returning nothing;
+   *   retryNow, typing, leaveQueue, giveDetails(data), leaveRequest(data), rate(data), all but the last three returning nothing;
    *   those return promises settled by the bridge's answer.
    */
   constructor(shadow, options, stylesheetUrl, actions) {
@@ -152,12 +156,15 @@ export class ChatView {
       h("button", { type: "button", class: "chip", onclick: () => this.openForm("details") }, strings.addDetails),
       h("button", { type: "button", class: "chip", onclick: () => this.openForm("request", "callback") }, strings.requestCallback),
       h("button", { type: "button", class: "chip", onclick: () => this.openForm("request", "message") }, strings.leaveMessage));
+    // The way out of the queue, always there while queued (also beside an open form): never trapped.
+    this.leaveQueueButton = h("button", { type: "button", class: "button button--quiet queue__leave",
+      onclick: () => this.actions.leaveQueue() }, icon("bot"), h("span", {}, strings.leaveQueue));
     this.detailsForm = this.buildDetailsForm();
     this.requestForm = this.buildRequestForm();
     this.queueSection = h("section", { class: "queue", "aria-labelledby": "sc-queue-position", hidden: true },
       h("div", { class: "queue__summary", "aria-live": "polite" }, icon("clock"),
-        h("div", {}, this.queuePosition, this.queueWait)),
-      this.queueNoAgents, this.queueActions, this.detailsForm, this.requestForm);
+        h("div", {}, this.queuePosition, this.queueWait, this.queueNoAgents)),
+      this.queueActions, this.detailsForm, this.requestForm, this.leaveQueueButton);
 
     this.ratingForm = this.buildRatingForm();
     this.confirmationText = h("p", { class: "confirmation__text" });
@@ -168,7 +175,11 @@ export class ChatView {
     // What became of the last callback or message request (the bridge's status says, also after a reload).
     this.requestStatusText = h("p", { class: "request-status__text" });
     this.requestStatus = h("div", { class: "request-status", role: "status", hidden: true }, icon("check"), this.requestStatusText);
-    this.panel = h("div", { class: "panel", hidden: true }, this.queueSection, this.requestStatus, this.ratingForm, this.confirmation);
+    // A rated chat says so, also after a reload (the bridge's status.rated).
+    this.ratedStatus = h("div", { class: "request-status rated-status", role: "status", hidden: true }, icon("check"),
+      h("p", { class: "rated-status__text" }, strings.ratingThanks));
+    this.panel = h("div", { class: "panel", hidden: true }, this.queueSection, this.requestStatus, this.ratingForm,
+      this.ratedStatus, this.confirmation);
     return this.panel;
   }
 
@@ -311,7 +322,6 @@ export class ChatView {
       this.submitForm(form, () => this.actions.rate(data), () => {
         this.ratingSent = true;
         this.renderPanel();
-        this.showConfirmation(strings.ratingThanks);
       });
     });
     return form;
@@ -627,6 +637,7 @@ export class ChatView {
       }
     }
     this.ratingForm.hidden = !(status.state === "closed" && status.rated === false && !this.ratingSent);
+    this.ratedStatus.hidden = !(status.state === "closed" && (status.rated === true || this.ratingSent));
     this.renderRequest(status);
     this.updatePanelVisibility();
     if (stick) this.scrollToEnd();
@@ -676,7 +687,7 @@ export class ChatView {
   }
 
   updatePanelVisibility() {
-    this.panel.hidden = this.queueSection.hidden && this.ratingForm.hidden && this.requestStatus.hidden
+    this.panel.hidden = this.queueSection.hidden && this.ratingForm.hidden && this.requestStatus.hidden && this.ratedStatus.hidden
       && !this.confirmationBody.isConnected;
   }
 

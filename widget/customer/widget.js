@@ -93,7 +93,7 @@ export class ChatWidget {
     this.status = { state: null };
     this.messages = new Map(); // server id -> message
     this.pending = []; // customer messages sent but not acknowledged: {clientId, text, payload, serverId}
-    this.requests = null; // talk_to_person, details, leave and rating waiting for their ack (with the transport)
+    this.requests = null; // talk_to_person, leave_queue, details, leave and rating waiting for their ack (with the transport)
     this.lastSeen = null; // the newest server message id this page has received
     this.awaitingWelcome = false;
     this.lastReadSent = null;
@@ -112,6 +112,7 @@ export class ChatWidget {
       retryNow: () => this.transport && this.transport.retryNow(),
       typing: () => this.customerTyping(),
       giveDetails: (data) => this.request("details", data),
+      leaveQueue: () => this.request("leave_queue", {}).catch((error) => console.error(`SupportChat: ${error.message}`)),
       leaveRequest: (data) => this.request("leave", data),
       rate: (data) => this.request("rating", data),
     });
