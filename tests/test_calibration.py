@@ -8,7 +8,8 @@ import pytest
 import scipy.sparse
 
 from bot.nlu.calibration import (
-    centroids, confidence_score, familiarity, fit_platt, out_of_fold, vocabulary, with_top_confidence,
+    centroids, confidence_score, familiarity, fit_platt, folds_of, nearest_by_label, out_of_fold, vocabulary,
+    with_top_confidence,
 )
 
 
@@ -61,3 +62,34 @@ def test_platt_scaling_is_fitted_on_out_of_fold_answers():
     assert platt(np.array([scores.max()]))[0] > platt(np.array([scores.max(axis=1).min()]))[0]
     with pytest.raises(ValueError):
         fit_platt(np.array([0.1, 0.2]), np.array([True, True]))
+
+
+def test_each_label_is_as_near_as_its_nearest_example():
+    examples = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0]])
+    messages = np.array([[1.0, 0.0], [0.6, 0.8]])
+
+    nearest = nearest_by_label(messages, examples, np.array([1, 1, 0]), 3)
+
+    assert np.allclose(nearest, [[0.0, 1.0, -1.0], [0.8, 0.96, -1.0]])  # label 2 has no example
+
+
+def test_a_label_of_varied_examples_is_recognised_by_its_nearest_one():
+    # out_of_scope's examples point every which way: their mean resembles none of them.
+    varied = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    labels = np.zeros(3, dtype=int)
+    message = varied[:1]
+    scores = np.array([[1.0]])
+    means = centroids(varied, labels, 1)
+    nearest = nearest_by_label(message, varied, labels, 1)
+
+    by_mean = confidence_score(scores, 5.0, message, means, 10.0)
+    with_nearest = confidence_score(scores, 5.0, message, means, 10.0, nearest, 5.0)
+    assert with_nearest[0] - by_mean[0] == pytest.approx(5.0)
+
+
+def test_folds_are_stratified_and_cover_every_example_once():
+    labels = np.repeat([0, 1, 2], 6)
+    held_out = np.concatenate([fold for _, fold in folds_of(labels, 3)])
+
+    assert sorted(held_out.tolist()) == list(range(18))
+    assert all(np.bincount(labels[fold]).tolist() == [2, 2, 2] for _, fold in folds_of(labels, 3))

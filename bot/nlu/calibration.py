@@ -7,9 +7,12 @@ signals make the confidence honest:
 
 - ``log p``: the log of the top label's softmax share (how clearly it wins);
 - ``cos``: the cosine between the message's sentence embedding and the mean
-  embedding of that label's training examples (how much it resembles them).
+  embedding of that label's training examples (how much it resembles them);
+- ``near``: the cosine to that label's nearest training example. A label whose
+  examples are varied (``out_of_scope``: cooking, sport, weather) has a mean
+  that resembles none of them; its nearest example still does.
 
-Their sum ``z = log p + similarity_weight * cos`` is mapped to a probability
+Their sum ``z = log p + similarity_weight * cos + nearest_weight * near`` is mapped to a probability
 by Platt scaling, ``sigmoid(slope * z + intercept)``, fitted on out-of-fold
 predictions of the training data (each example scored by a model that never
 saw it), so that a confidence of 0.6 is right about 60 % of the time on
@@ -27,7 +30,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Iterable, List, Optional, Set
+from typing import Callable, Iterable, List, Optional, Set, Tuple
 
 import numpy as np
 import scipy.sparse
@@ -36,8 +39,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 __all__ = [
-    "Platt", "centroids", "confidence_score", "familiarity", "fit_platt", "out_of_fold", "vocabulary",
-    "with_top_confidence",
+    "Platt", "centroids", "confidence_score", "familiarity", "fit_platt", "folds_of", "nearest_by_label",
+    "out_of_fold", "vocabulary", "with_top_confidence",
 ]
 
 _WORD = re.compile(r"[a-z]+")
@@ -46,6 +49,8 @@ _WORD = re.compile(r"[a-z]+")
 _LEAST_CONFIDENCE = 1e-6
 # A label the fold's model never saw scores this far below any real margin.
 _UNSEEN_MARGIN = -10.0
+# Messages compared with every example at a time by nearest_by_label.
+_NEAREST_CHUNK = 512
 
 @dataclass(frozen=True)
 class Platt:
@@ -68,17 +73,49 @@ def centroids(dense: Optional[np.ndarray], label_indices: np.ndarray, n_labels: 
     return sums / np.where(norms > 0, norms, 1.0)
 
 
+def nearest_by_label(
+    dense: np.ndarray, examples: np.ndarray, example_labels: np.ndarray, n_labels: int,
+) -> np.ndarray:
+    """(messages, labels): the cosine to each label's nearest example (-1 for a label without any).
+
+    All embeddings are unit length, so the cosine is a dot product. Messages go
+    in chunks so that memory stays small against tens of thousands of examples.
+    """
+    nearest = np.full((len(dense), n_labels), -1.0)
+    order = np.argsort(example_labels, kind="stable")
+    present, starts = np.unique(example_labels[order], return_index=True)
+    ordered = examples[order]
+    for start in range(0, len(dense), _NEAREST_CHUNK):
+        rows = slice(start, start + _NEAREST_CHUNK)
+        nearest[rows, present] = np.maximum.reduceat(dense[rows] @ ordered.T, starts, axis=1)
+    return nearest
+
+
 def confidence_score(
     scores: np.ndarray, softmax_scale: float, dense: Optional[np.ndarray],
     label_centroids: Optional[np.ndarray], similarity_weight: float,
+    nearest: Optional[np.ndarray] = None, nearest_weight: float = 0.0,
 ) -> np.ndarray:
-    """``z`` of each row's top label: its log softmax share plus weighted similarity to its examples."""
+    """``z`` of each row's top label: its log softmax share plus weighted similarity to its examples.
+
+    ``nearest``: (messages, labels) cosines to each label's nearest example (:func:`nearest_by_label`).
+    """
     top = scores.argmax(axis=1)
     rows = np.arange(len(top))
     z = log_softmax(scores * softmax_scale, axis=1)[rows, top]
     if dense is not None and label_centroids is not None:
         z = z + similarity_weight * np.einsum("ij,ij->i", dense, label_centroids[top])
+    if nearest is not None:
+        z = z + nearest_weight * nearest[rows, top]
     return np.asarray(z)
+
+
+def folds_of(label_indices: np.ndarray, folds: int) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """(training, held-out) example indices of stratified folds with a fixed seed."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # labels with fewer examples than folds
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=0)
+        return list(splitter.split(np.zeros(len(label_indices)), label_indices))
 
 
 def out_of_fold(
@@ -91,10 +128,7 @@ def out_of_fold(
     and bias for the sorted labels it saw; a label absent from a fold scores ``_UNSEEN_MARGIN``.
     """
     scores = np.full((features.shape[0], n_labels), _UNSEEN_MARGIN)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # labels with fewer examples than folds
-        splits = list(StratifiedKFold(folds, shuffle=True, random_state=0).split(features, label_indices))
-    for train, held_out in splits:
+    for train, held_out in folds_of(label_indices, folds):
         seen = np.unique(label_indices[train])
         weights = fit(features[train], label_indices[train])
         fold_scores = np.asarray(features[held_out] @ weights[:, :-1].T) + weights[:, -1]

@@ -11,6 +11,9 @@ retrieval actions (``utter_faq``) and ``/model/parse`` clients work unchanged.
 One model means one training run (seconds, not minutes) and consistent
 confidences: the ``faq`` intent's confidence is that of the best answer, so the
 FallbackClassifier refuses to guess between two answers rather than picking one.
+Each label's score also counts how near the message is to that label's nearest
+training example (``neighbour_weight``): real customers' wording is often close
+to one example while the linear model has generalised past it.
 Scores become probabilities through a softmax with a fixed ``softmax_scale``;
 the top label's probability is then replaced by a calibrated confidence
 (:mod:`bot.nlu.calibration`: how clearly it wins and how much the message
@@ -59,7 +62,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu import calibration
 from bot.nlu.calibration import (
-    Platt, centroids, confidence_score, familiarity, fit_platt, out_of_fold, vocabulary, with_top_confidence,
+    Platt, centroids, confidence_score, familiarity, fit_platt, folds_of, nearest_by_label, out_of_fold,
+    vocabulary, with_top_confidence,
 )
 from bot.nlu.featurizers import source_fingerprint
 
@@ -110,6 +114,13 @@ class TopicClassifier(IntentClassifier, GraphComponent):
             # How much resembling a label's examples (cosine to their mean
             # sentence embedding) counts against how clearly the label wins.
             "similarity_weight": 10.0,
+            # How much resembling the label's nearest training example counts
+            # (what a label of varied examples, out_of_scope, is recognised by).
+            "nearest_weight": 0.0,
+            # How much each label's nearest training example (its cosine) adds
+            # to the label's SVM score: a customer's wording close to one
+            # example counts even where the linear model generalised past it.
+            "neighbour_weight": 0.0,
             # Below this share of words seen in training, the confidence shrinks
             # in proportion (gibberish: 0 known words, confidence 0).
             "known_words_needed": 0.5,
@@ -129,6 +140,8 @@ class TopicClassifier(IntentClassifier, GraphComponent):
         label_centroids: Optional[np.ndarray] = None,
         platt: Optional[Platt] = None,
         known_words: Optional[List[Text]] = None,
+        examples: Optional[np.ndarray] = None,
+        example_labels: Optional[np.ndarray] = None,
     ) -> None:
         self._config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
@@ -140,6 +153,8 @@ class TopicClassifier(IntentClassifier, GraphComponent):
         self._centroids = label_centroids
         self._platt = platt
         self._known_words = set(known_words or [])
+        self._examples = examples
+        self._example_labels = example_labels
 
     @classmethod
     def create(
@@ -214,6 +229,9 @@ class TopicClassifier(IntentClassifier, GraphComponent):
         means = centroids(dense, label_indices, len(self._labels))
         # Stored as float32: the model predicts the same before and after a save and load.
         self._centroids = None if means is None else means.astype(np.float32)
+        if dense is not None and (self._config["nearest_weight"] or self._config["neighbour_weight"]):
+            # Kept as float32 for the same reason as the centroids.
+            self._examples, self._example_labels = dense.astype(np.float32), label_indices
         self._platt = self._calibrate(features, label_indices, dense)
         self._known_words = vocabulary(message.get(TEXT) for message in examples)
         self._responses = {
@@ -231,8 +249,17 @@ class TopicClassifier(IntentClassifier, GraphComponent):
         if folds < 2:
             return None
         scores = out_of_fold(self._fit_svm, features, label_indices, len(self._labels), folds)
+        nearest = None
+        if self._examples is not None:
+            # Each example's nearest neighbours among the folds that scored it, never itself.
+            examples = self._examples.astype(np.float64)
+            nearest = np.empty_like(scores)
+            for train, held_out in folds_of(label_indices, folds):
+                nearest[held_out] = nearest_by_label(
+                    examples[held_out], examples[train], label_indices[train], len(self._labels))
+            scores = scores + self._config["neighbour_weight"] * nearest
         z = confidence_score(scores, self._config["softmax_scale"], dense, self._centroids,
-                             self._config["similarity_weight"])
+                             self._config["similarity_weight"], nearest, self._config["nearest_weight"])
         try:
             return fit_platt(z, scores.argmax(axis=1) == label_indices)
         except ValueError:
@@ -245,7 +272,10 @@ class TopicClassifier(IntentClassifier, GraphComponent):
         with self._model_storage.write_to(self._resource) as directory:
             calibrated = {} if self._platt is None else {"platt": np.array([self._platt.slope, self._platt.intercept])}
             with_centroids = {} if self._centroids is None else {"centroids": self._centroids.astype(np.float32)}
-            np.savez(directory / _MODEL_FILE, weights=self._weights, bias=self._bias, **calibrated, **with_centroids)
+            with_examples = {} if self._examples is None or self._example_labels is None else {
+                "examples": self._examples, "example_labels": self._example_labels}
+            np.savez(directory / _MODEL_FILE, weights=self._weights, bias=self._bias,
+                     **calibrated, **with_centroids, **with_examples)
             (directory / _RESPONSES_FILE).write_text(
                 json.dumps({"labels": self._labels, "responses": self._responses,
                             "known_words": sorted(self._known_words)})
@@ -275,6 +305,8 @@ class TopicClassifier(IntentClassifier, GraphComponent):
                     label_centroids=arrays["centroids"] if "centroids" in arrays else None,
                     platt=Platt(*arrays["platt"].tolist()) if "platt" in arrays else None,
                     known_words=meta.get("known_words"),
+                    examples=arrays["examples"] if "examples" in arrays else None,
+                    example_labels=arrays["example_labels"] if "example_labels" in arrays else None,
                 )
         except (ValueError, FileNotFoundError):
             logger.warning("TopicClassifier was not trained; it will not classify.")
@@ -287,12 +319,17 @@ class TopicClassifier(IntentClassifier, GraphComponent):
         if self._weights is None or self._bias is None:
             raise ValueError("TopicClassifier is not trained.")
         scores = np.asarray(self._features(messages) @ self._weights.T + self._bias)
+        dense = self._dense(messages)
+        nearest = None
+        if dense is not None and self._examples is not None and self._example_labels is not None:
+            nearest = nearest_by_label(dense, self._examples.astype(np.float64), self._example_labels,
+                                       len(self._labels))
+            scores = scores + self._config["neighbour_weight"] * nearest
         probabilities = softmax(scores * self._config["softmax_scale"], axis=1)
         if self._platt is None:
             return probabilities
-        dense = self._dense(messages)
         z = confidence_score(scores, self._config["softmax_scale"], dense, self._centroids,
-                             self._config["similarity_weight"])
+                             self._config["similarity_weight"], nearest, self._config["nearest_weight"])
         known = familiarity([message.get(TEXT) for message in messages], self._known_words,
                             self._config["known_words_needed"])
         return with_top_confidence(probabilities, self._platt(z) * known)
