@@ -144,10 +144,13 @@ def test_a_customer_in_distress_goes_ahead_of_the_others_but_never_of_earlier_di
         warned = [m["data"]["text"] for m in scammed.messages("bot")]
         assert any("Please stop" in text and "0800 123 4567" in text for text in warned), warned
         expected = [bereaved, scammed, recipe, other]
-        while True:  # the agents' queue, in order (the next update after the last handoff has them all)
-            items = (await ann.expect("queue"))["data"]["items"]
+        for attempt in range(100):  # the agents' whole queue, in order, once the last handoff is in it
+            await ann.send("queue", id=f"queue-{attempt}")
+            reply = await ann.next_matching(lambda e: e["id"] == f"queue-{attempt}", "the queue", 10)
+            items = reply["data"]["items"]
             if len(items) == 4:
                 break
+            await asyncio.sleep(0.1)
         assert [item["conversation_id"] for item in items] == [c.conversation_id for c in expected], items
         assert [item["reason"] for item in items[:2]] == ["distress", "distress"]
         for place, customer in enumerate(expected, start=1):
