@@ -340,7 +340,7 @@ class AgentConnection(Connection):
         await self.watch(self.bridge.store.queue_channel, self._on_queue)
         await self.watch(self.bridge.store.key("agent-events", self.agent), self._on_assigned)
         await self.send_queue()
-        await self.send(Envelope("requests", None, {"items": await self.bridge.requests.items()}))
+        await self.send(Envelope("requests", None, {"items": await self._requests()}))
         await self.send(Envelope("canned", None, {"items": self.canned}))
         for conversation_id in await self.bridge.serving(self.agent):
             try:
@@ -374,7 +374,7 @@ class AgentConnection(Connection):
         if "presence" in payload:
             return  # a colleague came or went: the queue itself is the same
         if "request" in payload:
-            await self.send(Envelope("requests", None, {"items": await self.bridge.requests.items()}))
+            await self.send(Envelope("requests", None, {"items": await self._requests()}))
         if payload.get("message") == "resync":  # notifications may have been lost: the whole queue
             await self.send_queue()
             return
@@ -435,25 +435,35 @@ class AgentConnection(Connection):
         await self.send_queue(envelope.id)
 
     async def requests(self, envelope: Envelope) -> None:
-        await self.send(Envelope("requests", envelope.id, {"items": await self.bridge.requests.items()}))
+        await self.send(Envelope("requests", envelope.id, {"items": await self._requests()}))
+
+    async def _groups(self) -> List[str]:
+        """This agent's skill groups, read each time: a change to the account applies at once."""
+        groups: List[str] = (await self.bridge.agents.profile(self.agent))["groups"]
+        return groups
+
+    async def _requests(self) -> List[Dict[str, Any]]:
+        """The requests of this agent's skill groups (handoff.requests)."""
+        return await self.bridge.requests.items(await self._groups())
 
     async def team(self, envelope: Envelope) -> None:
         await self.send(Envelope("team", envelope.id, await self.bridge.team()))
 
     async def open_request(self, envelope: Envelope) -> None:
         """A request's conversation, to read before calling back or answering."""
-        opened = await self.bridge.requests.open(request_id_of(envelope.data))
+        opened = await self.bridge.requests.open(request_id_of(envelope.data), await self._groups())
         await self.send(Envelope("request", envelope.id, opened))
 
     async def request_done(self, envelope: Envelope) -> None:
-        request = await self.bridge.requests.mark_done(request_id_of(envelope.data), self.agent)
+        request = await self.bridge.requests.mark_done(request_id_of(envelope.data), self.agent, await self._groups())
         await self.send(Envelope("ack", envelope.id, {"request_id": request["id"], "state": request["state"]}))
 
     async def answer_request(self, envelope: Envelope) -> None:
         """A reply the customer finds in the conversation when they come back."""
         request_id = request_id_of(envelope.data)
         text = _text(envelope.data, self.bridge.settings.max_text_characters)
-        request, message_id, added = await self.bridge.requests.answer(request_id, self.agent, text)
+        request, message_id, added = await self.bridge.requests.answer(request_id, self.agent, await self._groups(),
+                                                                       text)
         if added:
             self.bridge.metrics["messages_agent"] += 1
         await self.send(Envelope("ack", envelope.id, {"request_id": request_id, "state": request["state"],

@@ -410,12 +410,16 @@ class Bridge:
             raise MalformedMessage("'kind' must be 'callback' or 'message'")
         clean = self._clean_details(details, ("contact", "description", "preferred_time"))
         clean["contact_kind"] = contact_kind(clean["contact"])
+        await self.requests.may_leave(conversation_id, key)  # one open request, a few a day (handoff.requests)
         queued_at = (await self.store.times(conversation_id)).get("queued_at")
-        was_queued = (await self.store.load(conversation_id)).state is State.QUEUED
+        before = await self.store.load(conversation_id)
+        was_queued = before.state is State.QUEUED
         _, effects = await self.transition(conversation_id, CustomerLeftRequest(kind))
         context = next(effect.handoff for effect in effects if isinstance(effect, StoreRequest))
         handoff = context or await self._handoff_from_bot(conversation_id, kind, shown_in=None) or bridge_handoff(kind)
-        _, added = await self.requests.leave(conversation_id, kind, clean, key, handoff)
+        group = before.group if was_queued else group_for(handoff.get("topic"), handoff.get("reason"),
+                                                          self.settings.skill_groups)
+        _, added = await self.requests.leave(conversation_id, kind, clean, key, handoff, group)
         if added:
             await self._count_escalation(conversation_id, handoff_reason=None)
             if was_queued and queued_at:
@@ -428,7 +432,8 @@ class Bridge:
         with those left in the widget."""
         if payload.get("reason") != "callback":
             return
-        booked = await self.requests.booked_with_bot(conversation_id, message_id, payload)
+        group = group_for(payload.get("topic"), payload.get("reason"), self.settings.skill_groups)
+        booked = await self.requests.booked_with_bot(conversation_id, message_id, payload, group)
         if booked and booked[1]:
             await self._count_escalation(conversation_id, handoff_reason=None)
         await self.store.publish(self.store.queue_channel, {"request": conversation_id})
