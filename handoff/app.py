@@ -39,7 +39,7 @@ from handoff.exceptions import (
 )
 from handoff.metrics import CONTENT_TYPE_LATEST as METRICS_CONTENT_TYPE, exposition
 from handoff.presence import MEMORY_CHECK_SECONDS, OpenSockets, redis_memory
-from handoff.protocol import Envelope, error_envelope, frame_id, parse_envelope, valid_unicode
+from handoff.protocol import Envelope, error_envelope, frame_id, parse_envelope, readable, valid_unicode
 from handoff.queuediff import QueueItems, changes, indexed
 from handoff.requests import request_id_of
 from handoff.service import PRESENCE_TTL_MS, Bridge
@@ -70,12 +70,13 @@ class TokenBucket:
 
 
 def _text(data: Dict[str, Any], limit: int, name: str = "text") -> str:
+    """A message's text as people will read it (handoff.protocol.readable: no disguising controls)."""
     value = data.get(name)
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not readable(value).strip():
         raise MalformedMessage(f"'{name}' must be a non-empty string")
     if len(value) > limit:
         raise MalformedMessage(f"'{name}' is longer than {limit} characters")
-    return value.strip()
+    return readable(value).strip()
 
 
 def _idempotency_key(envelope: Envelope) -> str:

@@ -67,7 +67,8 @@ class RequestState(str, enum.Enum):
 MAX_EMAIL = 254
 # E.164 numbers have at most 15 digits; national ones without a trunk prefix have at least 7.
 MIN_PHONE_DIGITS, MAX_PHONE_DIGITS = 7, 15
-_EMAIL = re.compile(r"[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\".]{2,}")
+# The domain: labels, none empty ("a@b..co" is no address), and a top-level one of 2 or more characters.
+_EMAIL = re.compile(r"[^@\s<>()\[\],;:\"]+@(?:[^@\s<>()\[\],;:\".]+\.)+[^@\s<>()\[\],;:\".]{2,}")
 _PHONE = re.compile(r"\+?[0-9(][0-9 ().\-/]*[0-9]")
 _REQUEST_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
 
@@ -76,7 +77,8 @@ def contact_kind(contact: str) -> str:
     """"phone" or "email" for contact details someone can actually reply to; raises InvalidContact otherwise.
 
     A phone number: digits with the usual separators (spaces, dots, dashes, brackets,
-    a leading +), 7 to 15 digits. An email address: one @ and a dotted domain.
+    a leading +), 7 to 15 digits, not all zeros, no "+0". An email address: one @ and a
+    dotted domain without empty labels.
     """
     text = contact.strip()
     if not text:
@@ -85,8 +87,10 @@ def contact_kind(contact: str) -> str:
         if len(text) <= MAX_EMAIL and _EMAIL.fullmatch(text):
             return "email"
         raise InvalidContact(f"{text!r} is not an email address (like name@example.com)")
-    digits = sum(character.isdigit() and character.isascii() for character in text)
-    if _PHONE.fullmatch(text) and MIN_PHONE_DIGITS <= digits <= MAX_PHONE_DIGITS:
+    digits = [character for character in text if character.isdigit() and character.isascii()]
+    # No number is all zeros, and no country code starts with 0 ("+0 0 0 0 0 0 0").
+    plausible = any(digit != "0" for digit in digits) and not text.startswith("+0")
+    if _PHONE.fullmatch(text) and MIN_PHONE_DIGITS <= len(digits) <= MAX_PHONE_DIGITS and plausible:
         return "phone"
     raise InvalidContact(f"{text!r} is neither a phone number (7 to 15 digits) nor an email address")
 

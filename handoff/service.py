@@ -36,6 +36,7 @@ from handoff.machine import (
     would_queue,
 )
 from handoff.estimate import estimate, snapshot, status_fields
+from handoff.protocol import readable
 from handoff.requests import KINDS, RequestDesk, contact_kind
 from handoff.routing import ALL_GROUPS, DEFAULT_GROUP, BusinessHours, group_for, visible_to
 from handoff.settings import Settings
@@ -389,7 +390,10 @@ class Bridge:
         conversation = await self.store.load(conversation_id)
         if conversation.state is not State.QUEUED:
             raise InvalidTransition("details are for customers waiting in the queue")
-        await self.store.save_details(conversation_id, self._clean_details(details, ("description", "contact")))
+        clean = self._clean_details(details, ("description", "contact"))
+        if clean["contact"]:
+            contact_kind(clean["contact"])  # what an agent is to reply to: as a request's contact (invalid_contact)
+        await self.store.save_details(conversation_id, clean)
         await self.store.publish(self.store.queue_channel, {"conversation": conversation_id})
 
     @staticmethod
@@ -399,7 +403,7 @@ class Bridge:
             value = details.get(name, "")
             if not isinstance(value, str) or len(value) > MAX_DETAIL:
                 raise MalformedMessage(f"'{name}' must be text of at most {MAX_DETAIL} characters")
-            clean[name] = value.strip()
+            clean[name] = readable(value).strip()
         return clean
 
     async def customer_left_request(self, conversation_id: str, kind: str, details: Dict[str, Any], key: str) -> None:

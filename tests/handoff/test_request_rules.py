@@ -124,3 +124,45 @@ def test_one_open_request_per_conversation_and_a_few_a_day(bridge):
             await client.close()
 
     asyncio.run(scenario())
+
+
+def test_contact_details_and_texts_are_checked_at_the_edge(bridge):
+    """The add-details form's contact follows the requests' rule; disguising controls (bidi
+    overrides, NUL, escapes) never reach the people who read a message."""
+    async def scenario() -> None:
+        ann = await Client.agent(bridge, "ann")
+        customer = await Client.customer(bridge)
+        await customer.send("talk_to_person", id="person")
+        await customer.acknowledged("person")
+        for number, contact in enumerate(["call me", "a@b..co", "+0 0 0 0 0 0 0", "000 0000"]):
+            refused = await _error(customer, "details", {"description": "card", "contact": contact}, f"d{number}")
+            assert refused["code"] == "invalid_contact", (contact, refused)
+            refused = await _error(customer, "leave", {"kind": "callback", "contact": contact}, f"l{number}")
+            assert refused["code"] == "invalid_contact", (contact, refused)
+            await asyncio.sleep(0.5)  # within the frames-per-second limit
+        await customer.send("details", {"description": "lost \u202ecard", "contact": "ann@example.com"}, id="ok")
+        await customer.acknowledged("ok")
+        item = await ann.queue_item(customer.conversation_id)
+        while item["details"].get("contact") != "ann@example.com":
+            item = await ann.queue_item(customer.conversation_id)
+        assert item["details"] == {"description": "lost card", "contact": "ann@example.com"}, item
+
+        await ann.send("claim", {"conversation_id": customer.conversation_id}, id="claim")
+        await ann.expect("ack", conversation_id=customer.conversation_id)
+        await customer.say("see \u202egnp.exe\x00\x1b[2J and \u2066Ann\u2069 \u200fok\tthanks")
+        said = await ann.expect("message", kind="customer")
+        assert said["data"]["text"] == "see gnp.exe[2J and \u2066Ann\u2069 \u200fok\tthanks", said
+        await customer.say("unclosed \u2067isolate")
+        said = await ann.expect("message", kind="customer")
+        assert said["data"]["text"] == "unclosed isolate", said
+        await asyncio.sleep(1)
+        refused = await _error(customer, "message", {"text": "\u202e\x00"}, "empty")
+        assert refused["code"] == "malformed", refused
+        await ann.send("message", {"conversation_id": customer.conversation_id, "text": "\u202eok\x07"}, id="a1")
+        await ann.acknowledged("a1")
+        answer = await customer.expect("message", kind="agent")
+        assert answer["data"]["text"] == "ok", answer
+        for client in (customer, ann):
+            await client.close()
+
+    asyncio.run(scenario())
