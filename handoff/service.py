@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from handoff.auth import AgentDirectory
 from handoff.dashboard import summarise
 from handoff.experience import Experience
-from handoff.exceptions import ConversationNotFound, InvalidTransition, MalformedMessage, StateError
+from handoff.exceptions import ConversationNotFound, InvalidTransition, MalformedMessage, StateError, UnknownButton
 from handoff.hub import Hub
 from handoff.limits import Limits
 from handoff.presence import CustomerPresence
@@ -55,6 +55,8 @@ COUNTED_MEMORY = 100_000
 # killed mid-turn leaves its message to the customer's retry this soon. A retry checks this often.
 ROUTING_LEASE_SECONDS = 3.0
 ROUTING_POLL_SECONDS = 0.1
+# How many of the newest messages are read for the bot's latest turn (its buttons): a turn is a few.
+OFFER_LOOKBACK = 20
 MAX_DETAIL = 500
 # How the bridge asks the bot for its handoff payload on the customer's behalf: the request intent,
 # with what the customer did in the metadata (actions/summary.py SOURCE_KEY; docs/handoff-payload.md).
@@ -230,6 +232,8 @@ class Bridge:
         turn from the bot's answer if it was stored, or asks the bot if not
         (Rasa answers a message it has handled from its tracker: bot/channels.py).
         """
+        if payload:
+            await self._require_offered(conversation_id, payload, f"customer:{key}")
         data = {"payload": payload} if payload else None
         message_id, added, said_in = await self.append(conversation_id, "customer", f"customer:{key}", text, data)
         if added:
@@ -259,6 +263,26 @@ class Bridge:
             renewing.cancel()
         await self.store.routed(conversation_id, message_id)
         return message_id
+
+    async def _require_offered(self, conversation_id: str, payload: str, client_key: str) -> None:
+        """A button's payload reaches the bot only if the bot offered that button in its latest turn
+        (the bot messages after the last customer's or agent's): else a customer could make the bot
+        act on words nobody reads (the text shows the button's title) or send it ``/restart``.
+        A resent message (its key stored) was checked when it was first sent."""
+        if await self.store.redis.hexists(self.store.key("idem", conversation_id), client_key):
+            return
+        entries = await self.store.redis.xrevrange(self.store.key("log", conversation_id), count=OFFER_LOOKBACK)
+        offered: Set[str] = set()
+        for entry_id, fields in entries:
+            message = self.store._decode(entry_id, fields)
+            if message["kind"] in ("customer", "agent"):
+                break
+            if message["kind"] == "bot":
+                buttons = message["data"].get("buttons")
+                offered.update(str(button.get("payload")) for button in buttons or [] if isinstance(button, dict))
+        if payload not in offered:
+            raise UnknownButton("'payload' must be one of the buttons the bot offered last; "
+                                "send the words as 'text' without a payload instead")
 
     async def _keep_lease(self, conversation_id: str, message_id: str, owner: str, lease_ms: int) -> None:
         """Renews a routing lease until cancelled (the routing is over)."""

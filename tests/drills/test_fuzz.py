@@ -590,9 +590,27 @@ def leave_refusal(world: "World", conversation_id: str, key: Any) -> Optional[st
     return None
 
 
+def button_refusal(world: "World", conversation_id: str, envelope: Dict[str, Any]) -> Optional[str]:
+    """``unknown_button`` for a message whose payload is none of the buttons of the bot's latest turn
+    (its messages since the last customer or agent message) unless it is a resend; else None."""
+    payload, key = envelope.get("data", {}).get("payload", ""), envelope.get("id")
+    if not isinstance(payload, str) or not payload.strip():
+        return None
+    if isinstance(key, str) and world.redis.hexists(f"{world.prefix}:idem:{conversation_id}", f"customer:{key}"):
+        return None
+    offered = set()
+    for _, fields in world.redis.xrevrange(f"{world.prefix}:log:{conversation_id}", count=20):
+        kind = fields[b"kind"].decode()
+        if kind in ("customer", "agent"):
+            break
+        if kind == "bot":
+            offered |= {str(button.get("payload")) for button in json.loads(fields[b"data"]).get("buttons") or []}
+    return None if payload.strip() in offered else "unknown_button"
+
+
 def customer_oracle(envelope: Dict[str, Any], state: str, refusal: Optional[str] = None) -> str:
     """What a customer who has said hello gets for this envelope in this state (``refusal``: what
-    leave_refusal says of a ``leave``)."""
+    leave_refusal says of a ``leave``, button_refusal of a ``message``)."""
     kind, data, key = envelope["type"], envelope["data"], envelope["id"]
     if kind not in CUSTOMER_TYPES:
         return "unknown_type"
@@ -601,7 +619,7 @@ def customer_oracle(envelope: Dict[str, Any], state: str, refusal: Optional[str]
     if kind == "message":
         text, payload = data.get("text"), data.get("payload", "")
         valid = key and is_text(text, MAX_TEXT) and readable(text).strip() and is_text(payload, MAX_PAYLOAD)
-        return "ack" if valid else "malformed"
+        return (refusal or "ack") if valid else "malformed"
     if kind == "talk_to_person":
         return "ack"
     if kind == "details":
@@ -650,7 +668,9 @@ def test_customer_socket_answers_every_frame_as_documented(world: World, custome
     before = world.snapshot(client.conversation_id)
     assert before is not None
     envelope = expectation.envelope or {}
-    refusal = leave_refusal(world, client.conversation_id, envelope.get("id"))
+    refusal = (leave_refusal(world, client.conversation_id, envelope.get("id")) if envelope.get("type") == "leave"
+               else button_refusal(world, client.conversation_id, envelope) if envelope.get("type") == "message"
+               else None)
     expected = expectation.code or customer_oracle(envelope, before.state, refusal)
     frames = world.run(exchange(client, frame))
     got = check("/ws/customer", frames, expectation, expected, {"welcome"})
