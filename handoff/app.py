@@ -41,7 +41,7 @@ from handoff.exceptions import (
 )
 from handoff.presence import MEMORY_CHECK_SECONDS, OpenSockets, redis_memory
 from handoff.guard import SUBPROTOCOL, LoginThrottle, host_name, token_from_protocols
-from handoff.protocol import Envelope, error_envelope, frame_id, parse_envelope, valid_unicode
+from handoff.protocol import Envelope, error_envelope, frame_id, parse_envelope, readable, valid_unicode
 from handoff.queuediff import QueueItems, changes, indexed
 from handoff.requests import request_id_of
 from handoff.service import PRESENCE_TTL_MS, Bridge
@@ -73,12 +73,13 @@ class TokenBucket:
 
 
 def _text(data: Dict[str, Any], limit: int, name: str = "text") -> str:
+    """A message's text as people will read it (handoff.protocol.readable: no disguising controls)."""
     value = data.get(name)
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not readable(value).strip():
         raise MalformedMessage(f"'{name}' must be a non-empty string")
     if len(value) > limit:
         raise MalformedMessage(f"'{name}' is longer than {limit} characters")
-    return value.strip()
+    return readable(value).strip()
 
 
 def _idempotency_key(envelope: Envelope) -> str:
@@ -368,7 +369,7 @@ class AgentConnection(Connection):
         await self.watch(self.bridge.store.queue_channel, self._on_queue)
         await self.watch(self.bridge.store.key("agent-events", self.agent), self._on_assigned)
         await self.send_queue()
-        await self.send(Envelope("requests", None, {"items": await self.bridge.requests.items()}))
+        await self.send(Envelope("requests", None, {"items": await self._requests()}))
         await self.send(Envelope("canned", None, {"items": self.canned}))
         for conversation_id in await self.bridge.serving(self.agent):
             try:
@@ -401,7 +402,7 @@ class AgentConnection(Connection):
         if "presence" in payload:
             return  # a colleague came or went: the queue itself is the same
         if "request" in payload:
-            await self.send(Envelope("requests", None, {"items": await self.bridge.requests.items()}))
+            await self.send(Envelope("requests", None, {"items": await self._requests()}))
         if payload.get("message") == "resync":  # notifications may have been lost: the whole queue
             await self.send_queue()
             return
@@ -463,18 +464,27 @@ class AgentConnection(Connection):
         await self.send_queue(envelope.id)
 
     async def requests(self, envelope: Envelope) -> None:
-        await self.send(Envelope("requests", envelope.id, {"items": await self.bridge.requests.items()}))
+        await self.send(Envelope("requests", envelope.id, {"items": await self._requests()}))
+
+    async def _groups(self) -> List[str]:
+        """This agent's skill groups, read each time: a change to the account applies at once."""
+        groups: List[str] = (await self.bridge.agents.profile(self.agent))["groups"]
+        return groups
+
+    async def _requests(self) -> List[Dict[str, Any]]:
+        """The requests of this agent's skill groups (handoff.requests)."""
+        return await self.bridge.requests.items(await self._groups())
 
     async def team(self, envelope: Envelope) -> None:
         await self.send(Envelope("team", envelope.id, await self.bridge.team()))
 
     async def open_request(self, envelope: Envelope) -> None:
         """A request's conversation, to read before calling back or answering."""
-        opened = await self.bridge.requests.open(request_id_of(envelope.data))
+        opened = await self.bridge.requests.open(request_id_of(envelope.data), await self._groups())
         await self.send(Envelope("request", envelope.id, opened))
 
     async def request_done(self, envelope: Envelope) -> None:
-        request = await self.bridge.requests.mark_done(request_id_of(envelope.data), self.agent)
+        request = await self.bridge.requests.mark_done(request_id_of(envelope.data), self.agent, await self._groups())
         await self.send(Envelope("ack", envelope.id, {"request_id": request["id"], "state": request["state"]}))
 
     async def answer_request(self, envelope: Envelope) -> None:
@@ -482,7 +492,7 @@ class AgentConnection(Connection):
         request_id = request_id_of(envelope.data)
         text = _text(envelope.data, self.bridge.settings.max_text_characters)
         request, message_id, added = await self.bridge.requests.answer(
-            request_id, self.agent, await self.bridge.agents.display_name(self.agent), text)
+            request_id, self.agent, await self.bridge.agents.display_name(self.agent), await self._groups(), text)
         if added:
             self.bridge.metrics["messages_agent"] += 1
         await self.send(Envelope("ack", envelope.id, {"request_id": request_id, "state": request["state"],

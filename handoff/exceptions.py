@@ -78,6 +78,12 @@ class InvalidContact(MalformedMessage):
     code = "invalid_contact"
 
 
+class UnknownButton(MalformedMessage):
+    """A ``payload`` that is none of the buttons the bot offered in its latest turn."""
+
+    code = "unknown_button"
+
+
 class UnknownMessageType(ProtocolError):
     code = "unknown_type"
 

@@ -14,7 +14,7 @@ from typing import Any, Dict, Optional
 
 from handoff.exceptions import HandoffError, MalformedMessage, MessageTooLarge
 
-__all__ = ["Envelope", "error_envelope", "frame_id", "parse_envelope", "valid_unicode"]
+__all__ = ["Envelope", "error_envelope", "frame_id", "parse_envelope", "readable", "valid_unicode"]
 
 MAX_ID_LENGTH = 100
 MAX_TYPE_LENGTH = 40
@@ -100,6 +100,26 @@ def valid_unicode(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+# Bidi embeddings and overrides (U+202A-U+202E) make "\u202egnp.exe" read "exe.png": never kept.
+# C0 controls (but tab and newline) and DEL: a NUL or an escape in a message is nobody's text.
+_UNREADABLE = re.compile("[\u202a-\u202e\x00-\x08\x0b-\x1f\x7f]")
+_ISOLATES = re.compile("[\u2066-\u2069]")
+
+
+def readable(text: str) -> str:
+    """Text people will read (messages, details), without the controls that disguise it: bidi
+    embeddings and overrides, C0 controls but tab and newline. The isolates (U+2066-U+2069) stay
+    only when each is closed by a U+2069 in order (then they only keep a name apart); else they
+    go too. The marks U+200E/U+200F stay: they cannot reorder more than their neighbours."""
+    text = _UNREADABLE.sub("", text)
+    depth = 0
+    for isolate in _ISOLATES.findall(text):
+        depth += -1 if isolate == "\u2069" else 1
+        if depth < 0:
+            break
+    return text if depth == 0 else _ISOLATES.sub("", text)
 
 
 def _not_a_number(name: str) -> Any:

@@ -12,6 +12,15 @@ process sees the same:
     conversation hash        field   "request": the id of the last request left in it, for the
                                      customer's status after a reload
     idempotency hash         field   "leave:{client id}" -> request id: a resent ``leave`` is stored once
+    {p}:request-count:{conversation}:{day}  string  requests left in the conversation that UTC day
+                                     (MAX_REQUESTS_PER_DAY; expires after a day)
+
+Each entry carries the skill group of its conversation ("group"): agents see, open, answer and
+mark done only the requests of their groups (handoff.routing.visible_to), as with the queue.
+A conversation has at most one open request: another ``leave`` while one is open is refused
+(``request_open``), and at most MAX_REQUESTS_PER_DAY are left per conversation and day
+(``too_many_requests``). An answer goes only into a conversation the bot has or that is
+closed: never into a live chat of a colleague, nor to a customer waiting in the queue.
 
 An agent can open a request (its conversation's transcript and handoff
 context), mark it done, or answer it: the answer is an agent message in the
@@ -31,15 +40,23 @@ import re
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from handoff.exceptions import ConversationNotFound, InvalidContact, InvalidTransition, MalformedMessage
+from handoff.exceptions import (
+    ConversationNotFound, Forbidden, InvalidContact, InvalidTransition, LimitReached, MalformedMessage,
+)
+from handoff.machine import State
+from handoff.routing import DEFAULT_GROUP, visible_to
 from handoff.store import DAY_TTL_MS, STREAM_CAP, Store
 
-__all__ = ["KINDS", "RequestDesk", "RequestState", "contact_kind", "request_id_of"]
+__all__ = ["KINDS", "MAX_REQUESTS_PER_DAY", "RequestDesk", "RequestState", "contact_kind", "request_id_of"]
 
 logger = logging.getLogger(__name__)
 
 KINDS = ("callback", "message")
 MAX_DETAIL = 500
+# Requests one conversation may leave per UTC day: enough to correct one, too few to flood the list.
+MAX_REQUESTS_PER_DAY = 5
+# How far back the agents' list looks for requests of their groups.
+_LIST_WINDOW = 1000
 
 
 class RequestState(str, enum.Enum):
@@ -50,7 +67,8 @@ class RequestState(str, enum.Enum):
 MAX_EMAIL = 254
 # E.164 numbers have at most 15 digits; national ones without a trunk prefix have at least 7.
 MIN_PHONE_DIGITS, MAX_PHONE_DIGITS = 7, 15
-_EMAIL = re.compile(r"[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\".]{2,}")
+# The domain: labels, none empty ("a@b..co" is no address), and a top-level one of 2 or more characters.
+_EMAIL = re.compile(r"[^@\s<>()\[\],;:\"]+@(?:[^@\s<>()\[\],;:\".]+\.)+[^@\s<>()\[\],;:\".]{2,}")
 _PHONE = re.compile(r"\+?[0-9(][0-9 ().\-/]*[0-9]")
 _REQUEST_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
 
@@ -59,7 +77,8 @@ def contact_kind(contact: str) -> str:
     """"phone" or "email" for contact details someone can actually reply to; raises InvalidContact otherwise.
 
     A phone number: digits with the usual separators (spaces, dots, dashes, brackets,
-    a leading +), 7 to 15 digits. An email address: one @ and a dotted domain.
+    a leading +), 7 to 15 digits, not all zeros, no "+0". An email address: one @ and a
+    dotted domain without empty labels.
     """
     text = contact.strip()
     if not text:
@@ -68,8 +87,10 @@ def contact_kind(contact: str) -> str:
         if len(text) <= MAX_EMAIL and _EMAIL.fullmatch(text):
             return "email"
         raise InvalidContact(f"{text!r} is not an email address (like name@example.com)")
-    digits = sum(character.isdigit() and character.isascii() for character in text)
-    if _PHONE.fullmatch(text) and MIN_PHONE_DIGITS <= digits <= MAX_PHONE_DIGITS:
+    digits = [character for character in text if character.isdigit() and character.isascii()]
+    # No number is all zeros, and no country code starts with 0 ("+0 0 0 0 0 0 0").
+    plausible = any(digit != "0" for digit in digits) and not text.startswith("+0")
+    if _PHONE.fullmatch(text) and MIN_PHONE_DIGITS <= len(digits) <= MAX_PHONE_DIGITS and plausible:
         return "phone"
     raise InvalidContact(f"{text!r} is neither a phone number (7 to 15 digits) nor an email address")
 
@@ -84,16 +105,27 @@ def request_id_of(data: Dict[str, Any]) -> str:
     return value
 
 
-# KEYS: requests stream, idempotency hash, conversation hash. ARGV[1]: the idempotency field,
-# ARGV[2]: retention (ms), ARGV[3]: stream cap, then the entry's fields. Returns {id, added}.
+# KEYS: requests stream, idempotency hash, conversation hash, the day's request count. ARGV[1]: the
+# idempotency field, ARGV[2]: retention (ms), ARGV[3]: stream cap, ARGV[4]: the state key's prefix,
+# ARGV[5]: requests per day, ARGV[6]: 1 to store, 0 only to check; then the entry's fields.
+# Returns {id, added}: added 1 new, 0 stored before, -1 no conversation, -2 one is open, -3 day's cap.
 _LEAVE = """
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
 if existing then return {existing, 0} end
 if redis.call('EXISTS', KEYS[3]) == 0 then return {'', -1} end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 4))
+local last = redis.call('HGET', KEYS[3], 'request')
+if last and redis.call('EXISTS', ARGV[4] .. last) == 0
+    and #redis.call('XRANGE', KEYS[1], last, last) > 0 then
+  return {last, -2}
+end
+if tonumber(redis.call('GET', KEYS[4]) or '0') >= tonumber(ARGV[5]) then return {'', -3} end
+if ARGV[6] == '0' then return {'', 1} end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 7))
 redis.call('HSET', KEYS[2], ARGV[1], id)
 redis.call('HSET', KEYS[3], 'request', id)
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('INCR', KEYS[4])
+redis.call('PEXPIRE', KEYS[4], 86400000)
 return {id, 1}
 """
 
@@ -121,27 +153,45 @@ class RequestDesk:
 
     # ---- customers ----------------------------------------------------------
 
+    async def may_leave(self, conversation_id: str, key: str) -> None:
+        """Raises as ``leave`` with this client ``key`` would (a resend of one stored passes). Checked
+        before the bot is asked and the queue is left: a refused request costs nothing."""
+        await self._store_request(conversation_id, key, {}, store=False)
+
     async def leave(self, conversation_id: str, kind: str, details: Dict[str, str], key: str,
-                    handoff: Dict[str, Any]) -> Tuple[str, bool]:
-        """Stores the request, with the handoff payload it stands for, once per client ``key``;
-        (its id, whether it is new)."""
+                    handoff: Dict[str, Any], group: str) -> Tuple[str, bool]:
+        """Stores the request, with the handoff payload it stands for and its skill ``group``, once per
+        client ``key``; (its id, whether it is new)."""
         entry = {"conversation": conversation_id, "kind": kind, "ts": str(int(time.time() * 1000)), **details,
-                 "handoff": json.dumps(handoff)}
+                 "group": group, "handoff": json.dumps(handoff)}
+        return await self._store_request(conversation_id, key, entry, store=True)
+
+    async def _store_request(self, conversation_id: str, key: str, entry: Dict[str, str],
+                             store: bool) -> Tuple[str, bool]:
         fields = [item for pair in entry.items() for item in pair]
+        day = time.strftime("%Y-%m-%d", time.gmtime())
         request_id, added = await self._leave(
             keys=[self.store.key("requests"), self.store.key("idem", conversation_id),
-                  self.store.key("conv", conversation_id)],
-            args=[f"leave:{key}", str(self.store.ttl_ms), str(STREAM_CAP), *fields],
+                  self.store.key("conv", conversation_id), self.store.key("request-count", f"{conversation_id}:{day}")],
+            args=[f"leave:{key}", str(self.store.ttl_ms), str(STREAM_CAP), self.store.key("request-state") + ":",
+                  str(MAX_REQUESTS_PER_DAY), "1" if store else "0", *fields],
         )
         if added == -1:
             raise ConversationNotFound(f"no conversation {conversation_id}")
+        if added == -2:
+            raise LimitReached("a request of this conversation is still open: an agent will be in touch "
+                               "(a resend with the same id is fine)", code="request_open")
+        if added == -3:
+            raise LimitReached(f"at most {MAX_REQUESTS_PER_DAY} requests per conversation a day",
+                               code="too_many_requests")
         return request_id.decode(), bool(added)
 
-    async def booked_with_bot(self, conversation_id: str, message_id: str,
-                              payload: Dict[str, Any]) -> Optional[Tuple[str, bool]]:
+    async def booked_with_bot(self, conversation_id: str, message_id: str, payload: Dict[str, Any],
+                              group: str) -> Optional[Tuple[str, bool]]:
         """A callback the bot's form booked (its ``callback`` handoff: phone and time), as a request,
         once per customer message; with the bot's payload as its context. None when the payload
-        has no usable phone number (the form checks it: this is not expected)."""
+        has no usable phone number (the form checks it: this is not expected), or when the
+        conversation may not leave another request now (one is open, or the day's are used up)."""
         given = payload.get("callback")
         callback: Dict[str, Any] = given if isinstance(given, dict) else {}
         contact = str(callback.get("phone") or "")[:MAX_DETAIL]
@@ -154,7 +204,11 @@ class RequestDesk:
                    "description": str(payload.get("summary") or "")[:MAX_DETAIL],
                    "preferred_time": str(callback.get("preferred_time") or "")[:MAX_DETAIL],
                    "booked_with": "bot"}
-        return await self.leave(conversation_id, "callback", details, f"bot:{message_id}", payload)
+        try:
+            return await self.leave(conversation_id, "callback", details, f"bot:{message_id}", payload, group)
+        except LimitReached as refused:
+            logger.info("the callback the bot booked in %s is not stored: %s", conversation_id, refused)
+            return None
 
     async def customer_view(self, conversation_id: str) -> Optional[Dict[str, Any]]:
         """The last request left in this conversation, as its customer's status shows it."""
@@ -168,10 +222,12 @@ class RequestDesk:
 
     # ---- agents -------------------------------------------------------------
 
-    async def items(self, count: int = 100) -> List[Dict[str, Any]]:
-        """The newest requests first, each with what became of it."""
-        entries = await self.store.redis.xrevrange(self.store.key("requests"), count=count)
-        return await self._with_states(entries)
+    async def items(self, groups: List[str], count: int = 100) -> List[Dict[str, Any]]:
+        """The newest requests of the agent's skill ``groups`` first, each with what became of it."""
+        entries = await self.store.redis.xrevrange(self.store.key("requests"), count=_LIST_WINDOW)
+        mine = [(entry_id, fields) for entry_id, fields in entries
+                if visible_to((fields.get(b"group") or DEFAULT_GROUP.encode()).decode(), groups)]
+        return await self._with_states(mine[:count])
 
     async def get(self, request_id: str, with_handoff: bool = False) -> Optional[Dict[str, Any]]:
         entries = await self.store.redis.xrange(self.store.key("requests"), request_id, request_id)
@@ -191,6 +247,7 @@ class RequestDesk:
                                     **{k.decode(): v.decode() for k, v in fields.items()}}
             item["ts"] = int(item.get("ts") or 0)
             item["booked_with"] = item.get("booked_with") or "customer"
+            item["group"] = item.get("group") or DEFAULT_GROUP
             handoff = json.loads(item.pop("handoff", "") or "{}")
             item["summary"] = str(handoff.get("summary") or "")
             if with_handoff:
@@ -203,17 +260,18 @@ class RequestDesk:
             items.append(item)
         return items
 
-    async def require(self, request_id: str) -> Dict[str, Any]:
-        request = await self.get(request_id)
+    async def require(self, request_id: str, groups: List[str], with_handoff: bool = False) -> Dict[str, Any]:
+        """The request, if an agent of these skill ``groups`` may deal with it."""
+        request = await self.get(request_id, with_handoff)
         if request is None:
             raise ConversationNotFound(f"no request {request_id}")
+        if not visible_to(request["group"], groups):
+            raise Forbidden(f"this request is for the {request['group']} group")
         return request
 
-    async def open(self, request_id: str) -> Dict[str, Any]:
+    async def open(self, request_id: str, groups: List[str]) -> Dict[str, Any]:
         """The request with its conversation: transcript and the context the agent needs."""
-        request = await self.get(request_id, with_handoff=True)
-        if request is None:
-            raise ConversationNotFound(f"no request {request_id}")
+        request = await self.require(request_id, groups, with_handoff=True)
         # The context is the payload the request stands for: the conversation's own is gone once it
         # left the queue, and a callback booked with the bot never queued.
         handoff = request.pop("handoff")
@@ -230,29 +288,37 @@ class RequestDesk:
                          for m in messages],
         }
 
-    async def mark_done(self, request_id: str, agent: str) -> Dict[str, Any]:
+    async def mark_done(self, request_id: str, agent: str, groups: List[str]) -> Dict[str, Any]:
         """Done (called back, or dealt with elsewhere); again by the same agent is the same answer."""
-        request = await self.require(request_id)
+        request = await self.require(request_id, groups)
         state, by = await self._mark_done(keys=[self._state_key(request_id)],
                                           args=[agent, str(int(time.time() * 1000)), str(DAY_TTL_MS)])
         if (state.decode(), by.decode()) != (RequestState.DONE.value, agent):
             raise InvalidTransition(f"this request was {state.decode()} by {by.decode()} already")
         await self._announce(request)
-        return await self.require(request_id)
+        return await self.require(request_id, groups)
 
-    async def answer(self, request_id: str, agent: str, shown_as: str,
+    async def answer(self, request_id: str, agent: str, shown_as: str, groups: List[str],
                      text: str) -> Tuple[Dict[str, Any], str, bool]:
         """The agent's reply, stored in the request's conversation (once per request; the customer
         sees it from ``shown_as``, the agent's display name), and the request marked answered.
-        Returns the request, the reply's message id and whether it is new."""
-        request = await self.require(request_id)
+        Returns the request, the reply's message id and whether it is new. Only while the bot has
+        the conversation or it is closed: a queued customer is about to talk to a person, and a
+        served one is a colleague's live chat."""
+        request = await self.require(request_id, groups)
         state = RequestState(request["state"])
         if state is RequestState.DONE or (state is RequestState.ANSWERED and request["handled_by"] != agent):
             raise InvalidTransition(f"this request was {request['state']} by {request['handled_by']} already")
         conversation_id = request["conversation"]
-        await self.store.load(conversation_id)  # raises ConversationNotFound once it has expired
+        conversation = await self.store.load(conversation_id)  # raises ConversationNotFound once it has expired
+        if state is RequestState.OPEN and conversation.state in (State.QUEUED, State.AGENT):
+            raise InvalidTransition(f"the customer is {'waiting for' if conversation.state is State.QUEUED else 'talking to'}"
+                                    " a person now: answer in the chat instead of the request")
+        # Stored only if the conversation is still where it was (a claim meanwhile refuses it);
+        # a resend of an answer given is found by its key whatever the state.
         appended = await self.store.append(conversation_id, "agent", f"answer:{request_id}", text,
-                                           {"agent": agent, "shown_as": shown_as, "request": request_id})
+                                           {"agent": agent, "shown_as": shown_as, "request": request_id},
+                                           only_in=conversation.state if state is RequestState.OPEN else None)
         if not appended.added:
             stored = [m for m in await self.store.messages_after(conversation_id, None) if m["id"] == appended.id]
             author = stored[0]["data"].get("agent") if stored else None
@@ -265,7 +331,7 @@ class RequestDesk:
             pipe.pexpire(self._state_key(request_id), DAY_TTL_MS)
             await pipe.execute()
         await self._announce(request)
-        return await self.require(request_id), appended.id, appended.added
+        return await self.require(request_id, groups), appended.id, appended.added
 
     async def _announce(self, request: Dict[str, Any]) -> None:
         """Every agent's request list, and the customer's status, in every process."""

@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from handoff.auth import AgentDirectory
 from handoff.dashboard import summarise
 from handoff.experience import Experience
-from handoff.exceptions import ConversationNotFound, InvalidTransition, MalformedMessage, StateError
+from handoff.exceptions import ConversationNotFound, InvalidTransition, MalformedMessage, StateError, UnknownButton
 from handoff.hub import Hub
 from handoff.limits import Limits
 from handoff.presence import CustomerPresence
@@ -36,6 +36,7 @@ from handoff.machine import (
     bridge_handoff, handoff_in, wants_out_of_queue, would_queue,
 )
 from handoff.estimate import estimate, snapshot, status_fields
+from handoff.protocol import readable
 from handoff.requests import KINDS, RequestDesk, contact_kind
 from handoff.routing import ALL_GROUPS, DEFAULT_GROUP, BusinessHours, group_for, visible_to
 from handoff.settings import Settings
@@ -54,6 +55,8 @@ COUNTED_MEMORY = 100_000
 # killed mid-turn leaves its message to the customer's retry this soon. A retry checks this often.
 ROUTING_LEASE_SECONDS = 3.0
 ROUTING_POLL_SECONDS = 0.1
+# How many of the newest messages are read for the bot's latest turn (its buttons): a turn is a few.
+OFFER_LOOKBACK = 20
 MAX_DETAIL = 500
 # How the bridge asks the bot for its handoff payload on the customer's behalf: the request intent,
 # with what the customer did in the metadata (actions/summary.py SOURCE_KEY; docs/handoff-payload.md).
@@ -229,6 +232,8 @@ class Bridge:
         turn from the bot's answer if it was stored, or asks the bot if not
         (Rasa answers a message it has handled from its tracker: bot/channels.py).
         """
+        if payload:
+            await self._require_offered(conversation_id, payload, f"customer:{key}")
         data = {"payload": payload} if payload else None
         message_id, added, said_in = await self.append(conversation_id, "customer", f"customer:{key}", text, data)
         if added:
@@ -262,6 +267,26 @@ class Bridge:
             renewing.cancel()
         await self.store.routed(conversation_id, message_id)
         return message_id
+
+    async def _require_offered(self, conversation_id: str, payload: str, client_key: str) -> None:
+        """A button's payload reaches the bot only if the bot offered that button in its latest turn
+        (the bot messages after the last customer's or agent's): else a customer could make the bot
+        act on words nobody reads (the text shows the button's title) or send it ``/restart``.
+        A resent message (its key stored) was checked when it was first sent."""
+        if await self.store.redis.hexists(self.store.key("idem", conversation_id), client_key):
+            return
+        entries = await self.store.redis.xrevrange(self.store.key("log", conversation_id), count=OFFER_LOOKBACK)
+        offered: Set[str] = set()
+        for entry_id, fields in entries:
+            message = self.store._decode(entry_id, fields)
+            if message["kind"] in ("customer", "agent"):
+                break
+            if message["kind"] == "bot":
+                buttons = message["data"].get("buttons")
+                offered.update(str(button.get("payload")) for button in buttons or [] if isinstance(button, dict))
+        if payload not in offered:
+            raise UnknownButton("'payload' must be one of the buttons the bot offered last; "
+                                "send the words as 'text' without a payload instead")
 
     async def _keep_lease(self, conversation_id: str, message_id: str, owner: str, lease_ms: int) -> None:
         """Renews a routing lease until cancelled (the routing is over)."""
@@ -393,7 +418,10 @@ class Bridge:
         conversation = await self.store.load(conversation_id)
         if conversation.state is not State.QUEUED:
             raise InvalidTransition("details are for customers waiting in the queue")
-        await self.store.save_details(conversation_id, self._clean_details(details, ("description", "contact")))
+        clean = self._clean_details(details, ("description", "contact"))
+        if clean["contact"]:
+            contact_kind(clean["contact"])  # what an agent is to reply to: as a request's contact (invalid_contact)
+        await self.store.save_details(conversation_id, clean)
         await self.store.publish(self.store.queue_channel, {"conversation": conversation_id})
 
     @staticmethod
@@ -403,7 +431,7 @@ class Bridge:
             value = details.get(name, "")
             if not isinstance(value, str) or len(value) > MAX_DETAIL:
                 raise MalformedMessage(f"'{name}' must be text of at most {MAX_DETAIL} characters")
-            clean[name] = value.strip()
+            clean[name] = readable(value).strip()
         return clean
 
     async def customer_left_request(self, conversation_id: str, kind: str, details: Dict[str, Any], key: str) -> None:
@@ -414,12 +442,16 @@ class Bridge:
             raise MalformedMessage("'kind' must be 'callback' or 'message'")
         clean = self._clean_details(details, ("contact", "description", "preferred_time"))
         clean["contact_kind"] = contact_kind(clean["contact"])
+        await self.requests.may_leave(conversation_id, key)  # one open request, a few a day (handoff.requests)
         queued_at = (await self.store.times(conversation_id)).get("queued_at")
-        was_queued = (await self.store.load(conversation_id)).state is State.QUEUED
+        before = await self.store.load(conversation_id)
+        was_queued = before.state is State.QUEUED
         _, effects = await self.transition(conversation_id, CustomerLeftRequest(kind))
         context = next(effect.handoff for effect in effects if isinstance(effect, StoreRequest))
         handoff = context or await self._handoff_from_bot(conversation_id, kind, shown_in=None) or bridge_handoff(kind)
-        _, added = await self.requests.leave(conversation_id, kind, clean, key, handoff)
+        group = before.group if was_queued else group_for(handoff.get("topic"), handoff.get("reason"),
+                                                          self.settings.skill_groups)
+        _, added = await self.requests.leave(conversation_id, kind, clean, key, handoff, group)
         if added:
             await self._count_escalation(conversation_id, handoff_reason=None)
             if was_queued and queued_at:
@@ -440,7 +472,8 @@ class Bridge:
         with those left in the widget."""
         if payload.get("reason") != "callback":
             return
-        booked = await self.requests.booked_with_bot(conversation_id, message_id, payload)
+        group = group_for(payload.get("topic"), payload.get("reason"), self.settings.skill_groups)
+        booked = await self.requests.booked_with_bot(conversation_id, message_id, payload, group)
         if booked and booked[1]:
             await self._count_escalation(conversation_id, handoff_reason=None)
         await self.store.publish(self.store.queue_channel, {"request": conversation_id})

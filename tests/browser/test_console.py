@@ -769,10 +769,11 @@ def test_customer_text_that_looks_like_html_is_shown_literally(ann, customers):
     customer = customers()
     customer.ask_bot(image)
     customer.ask_for_person()
-    customer.send("details", {"description": script, "contact": "<b>bold@example.com</b>"}, id="details")
+    # (a contact must be a phone number or an address: markup is refused there, invalid_contact)
+    customer.send("details", {"description": script, "contact": "bold@example.com"}, id="details")
     customer.expect("ack")
     item = ann.queue_item(script)
-    expect(item).to_contain_text("<b>bold@example.com</b>")
+    expect(item).to_contain_text("bold@example.com")
 
     claimed_by(ann, customer)
     customer.say(script)
@@ -782,6 +783,19 @@ def test_customer_text_that_looks_like_html_is_shown_literally(ann, customers):
     assert ann.page.locator("img").count() == 0
     assert ann.page.locator("main script, main b").count() == 0
     assert ann.page.evaluate("window.__pwned") is None
+
+
+def test_a_look_alike_address_is_no_link_and_customer_text_is_isolated(ann, customers):
+    customer = customers()
+    customer.ask_for_person()
+    claimed_by(ann, customer)
+    text = "Go to https://help.northwind-bank.example@evil.example/login or https://help.northwind-bank.example/ ok"
+    customer.say(text)
+    said = ann.transcript.locator(".msg-customer .msg-text").filter(has_text="evil.example")
+    expect(said).to_have_count(1)
+    expect(said.locator("a")).to_have_count(1)
+    assert said.locator("a").get_attribute("href") == "https://help.northwind-bank.example/"
+    assert said.evaluate("e => getComputedStyle(e).unicodeBidi") == "isolate"
 
 
 # ---- the supervisors' dashboard -----------------------------------------------------------------

@@ -604,6 +604,26 @@ def test_markup_in_messages_is_shown_as_text(customer_context, site, agent):
     assert errors == []
 
 
+def test_only_plain_web_addresses_become_links(customer_context, site, agent):
+    """An address with a user name looks like the bank's and leads elsewhere: it stays text."""
+    page, errors = open_demo(customer_context, site)
+    open_chat(page)
+    queue_for_a_person(page)
+    conversation_id = stored_conversation(page)["conversationId"]
+    agent.claim(conversation_id)
+    expect(notices(page, "agent_joined")).to_be_visible()
+    text = ("Log in at https://help.northwind-bank.example@evil.example/login or "
+            "https://help.northwind-bank.example/cards please")
+    agent.say(conversation_id, text)
+    expect(bubbles(page, "agent")).to_have_text([text])
+    links = bubbles(page, "agent").locator("a")
+    expect(links).to_have_count(1)
+    assert links.get_attribute("href") == "https://help.northwind-bank.example/cards"
+    # The text sits in an isolate: a right-to-left run inside cannot reorder what is around it.
+    assert bubbles(page, "agent").evaluate("e => getComputedStyle(e).unicodeBidi") == "isolate"
+    assert errors == []
+
+
 def test_on_a_phone_the_chat_fills_the_screen(browser: Browser, site):
     context = new_context(browser, viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True)
     try:

@@ -95,8 +95,24 @@ def test_the_dashboard_follows_a_conversation_live(bridge):
 def test_a_button_sends_its_payload_to_the_bot_and_its_title_to_people(bridge):
     async def scenario() -> None:
         customer = await Client.customer(bridge)
+        # Only a button the bot offered in its latest turn: none yet, and never a bare intent.
+        for number, payload in enumerate(["/request_human", "/restart", "/session_start", "THIS IS RIDICULOUS"]):
+            await customer.send("message", {"text": "Yes", "payload": payload}, id=f"bad{number}")
+            refused = await customer.next_matching(lambda e: e.get("id") == f"bad{number}", "the reply", 15)
+            assert refused["type"] == "error" and refused["data"]["code"] == "unknown_button", refused
+            await asyncio.sleep(0.3)  # within the frames-per-second limit
+        assert customer.messages("customer") == []
+        await customer.say("zxqv blorf wibble")  # not understood: the bot offers "Talk to a person"
+        offered = await customer.next_matching(
+            lambda e: e["type"] == "message" and e["data"]["data"].get("buttons"), "a bot message with buttons", 30)
+        assert {"title": "Talk to a person", "payload": "/request_human"} in offered["data"]["data"]["buttons"]
+        await customer.send("message", {"text": "Yes", "payload": "/affirm"}, id="not-offered")
+        refused = await customer.next_matching(lambda e: e.get("id") == "not-offered", "the reply", 15)
+        assert refused["data"]["code"] == "unknown_button", refused
         await customer.say("Yes", payload="/request_human")  # "Yes" alone would never queue anyone
-        stored = await customer.expect("message", kind="customer")
+        stored = await customer.next_matching(
+            lambda e: e["type"] == "message" and e["data"]["kind"] == "customer" and e["data"]["text"] == "Yes",
+            "the pressed button", 15)
         assert stored["data"]["text"] == "Yes" and stored["data"]["data"] == {"payload": "/request_human"}
         await customer.expect("status", state="queued")
 

@@ -101,12 +101,18 @@ export function placeInOrder(container, elements) {
 
 // Web addresses in messages become links; only http(s), so no "javascript:" ever becomes one.
 const WEB_ADDRESS = /\bhttps?:\/\/[^\s<>"']*[^\s<>"'.,;:!?)\]]/g;
+// The part naming the host: up to the path, query or fragment.
+const AUTHORITY = /^https?:\/\/([^/?#]*)/i;
 
-/** The text as text nodes, with web addresses as links that open in a new tab. */
+/**
+ * The text as text nodes, with web addresses as links that open in a new tab. An address with
+ * a user name ("https://bank.example@evil.example/") stays text: it looks like the bank's and is not.
+ */
 export function linkified(text) {
   const parts = [];
   let last = 0;
   for (const match of text.matchAll(WEB_ADDRESS)) {
+    if (AUTHORITY.exec(match[0])[1].includes("@")) continue;
     parts.push(text.slice(last, match.index),
       h("a", { href: match[0], target: "_blank", rel: "noopener noreferrer" }, match[0]));
     last = match.index + match[0].length;
