@@ -348,7 +348,7 @@ def running_model_server(redis_url: str, teach_prefix: str, rasa_url: str = "htt
     token = secrets.token_urlsafe(16)
     env = bridge_env({"REDIS_URL": redis_url, "RASA_URL": rasa_url, "HANDOFF_PORT": str(port),
                       "HANDOFF_SECRET": secrets.token_urlsafe(24), "HANDOFF_KEY_PREFIX": f"hb{teach_prefix}",
-                      "MODEL_SERVER_TOKEN": token, "TEACH_KEY_PREFIX": teach_prefix, **extra})
+                      "MODEL_SERVER_TOKEN": token, "TEACH_KEY_PREFIX": teach_prefix, **TEST_ADDRESS_LIMITS, **extra})
     process, log = start(name, bridge_command("-m", "handoff"), env)
     _ADMIN_ADDRESSES[f"127.0.0.1:{port}"] = f"127.0.0.1:{env['HANDOFF_ADMIN_PORT']}"
     try:
