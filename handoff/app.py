@@ -882,7 +882,8 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         if not isinstance(name, str) or not isinstance(password, str) or not valid_unicode(name + password):
             return http_error(400, "malformed", "send {name, password}")
         throttle: LoginThrottle = request.app.ctx.throttle
-        wait = await throttle.retry_after(request.ip, name)
+        client = client_of(request)  # behind trusted proxies, the address they vouch for (handoff.trust)
+        wait = await throttle.retry_after(client, name)
         if wait > 0:
             bridge_of(request).metrics["login_throttled"] += 1
             return http_error(429, "too_many_attempts", "too many failed logins; wait before trying again",
@@ -892,7 +893,7 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
             await agents.check(name, password)
         except AuthError as error:
             bridge_of(request).metrics["login_failures"] += 1
-            await throttle.failed(request.ip, name)
+            await throttle.failed(client, name)
             return http_error(401, error.code, str(error))
         await throttle.succeeded(name)
         token = issue_token(settings.secret, name, settings.agent_token_seconds, await agents.generation(name))

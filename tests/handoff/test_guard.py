@@ -97,6 +97,27 @@ def test_guesses_at_many_accounts_from_one_address_are_held_back(throttled):
     assert held.status_code == 429 and int(held.headers["Retry-After"]) >= 1
 
 
+def test_behind_a_trusted_proxy_guesses_hold_back_the_guessing_address_only(redis_url, rasa_url):
+    prefix = f"hbthrottle{uuid.uuid4().hex[:6]}"
+    add_agent(redis_url, prefix, "tess")
+    settings = {"HANDOFF_LOGIN_FREE_PER_ACCOUNT": "100", "HANDOFF_LOGIN_FREE_PER_ADDRESS": "3",
+                "HANDOFF_TRUSTED_PROXIES": "127.0.0.1/32"}
+
+    def login_from(bridge: str, client: str, name: str, password: str = AGENT_PASSWORD) -> requests.Response:
+        return requests.post(f"http://{bridge}/api/agents/login", json={"name": name, "password": password},
+                             headers={"X-Forwarded-For": client}, timeout=10)
+
+    try:
+        with running_bridge(redis_url, rasa_url, "bridge-throttle-proxy", prefix, **settings) as bridge:
+            for number in range(4):  # 3 free failures, then the guessing address waits
+                assert login_from(bridge, "203.0.113.7", f"guess{number}", "guess-guess").status_code == 401
+            assert login_from(bridge, "203.0.113.7", "tess").status_code == 429
+            # Everyone else comes through the same proxy, and is not held back for the guesser.
+            assert login_from(bridge, "198.51.100.20", "tess").status_code == 200
+    finally:
+        delete_prefixed_keys(redis_url, prefix)
+
+
 def test_other_host_names_are_refused_on_every_route_and_socket(bridge):
     port = bridge.rsplit(":", 1)[1]
     for path in ("/", "/console", "/health", "/widget/chat.js", "/ws/customer"):
