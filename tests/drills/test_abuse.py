@@ -11,13 +11,14 @@ X-Forwarded-For, as the proxy would):
   queue never grows past HANDOFF_MAX_QUEUE_LENGTH (``queue_full`` for the
   rest), and the flooders, gone, leave it within HANDOFF_CUSTOMER_GONE_SECONDS;
 - oversized trackers (10 MB) posted to the action server that real turns use:
-  refused at its body limit, quickly.
+  refused at its body limit, quickly;
+- login guessing from one address: after HANDOFF_LOGIN_FREE_PER_ADDRESS
+  failures every further guess is held back (``too_many_attempts``) without a
+  password check, while an agent logging in from another address gets in.
 
 Real customers (with the bot, queued, with agents) and agents chat meanwhile:
 nothing they sent is lost or duplicated, every queue place is kept, the bot
 answers; their relay latency before and during is in the report's note.
-Login guessing is throttled by its own change (docs/security.md); it is not
-part of this drill.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from tests.drills.crowd import Crowd, add_agents
 from tests.drills.ledger import places_lost, queue_order
 from tests.drills.report import DrillReport
 from tests.drills.test_flood import relay_summary
-from tests.servers import BridgeServer, started_bridge
+from tests.servers import AGENT_PASSWORD, BridgeServer, started_bridge
 
 AGENTS = ("ann", "bob", "cy")
 CONVERSATIONS_PER_ADDRESS = 40
@@ -43,7 +44,10 @@ QUEUE_LENGTH = 30
 GONE_SECONDS = 5
 CAPS = {"HANDOFF_TRUSTED_PROXIES": "127.0.0.1", "HANDOFF_MAX_NEW_CONVERSATIONS_PER_IP": str(CONVERSATIONS_PER_ADDRESS),
         "HANDOFF_MAX_QUEUE_ENTRIES_PER_IP": "20", "HANDOFF_MAX_CONNECTIONS_PER_IP": "40",
-        "HANDOFF_MAX_QUEUE_LENGTH": str(QUEUE_LENGTH), "HANDOFF_CUSTOMER_GONE_SECONDS": str(GONE_SECONDS)}
+        "HANDOFF_MAX_QUEUE_LENGTH": str(QUEUE_LENGTH), "HANDOFF_CUSTOMER_GONE_SECONDS": str(GONE_SECONDS),
+        "HANDOFF_LOGIN_FREE_PER_ADDRESS": "10"}
+FREE_GUESSES = 10
+GUESSES = 60
 SPAM_HELLOS = 120
 FLOOD_ADDRESSES = 25
 FLOODS_PER_ADDRESS = 2
@@ -119,6 +123,21 @@ def oversized_trackers(action_server_url: str) -> List[Tuple[int, float, bool]]:
     return results
 
 
+def _login(address: str, client: str, name: str, password: str) -> requests.Response:
+    return requests.post(f"http://{address}/api/agents/login", json={"name": name, "password": password},
+                         headers={"X-Forwarded-For": client}, timeout=30)
+
+
+def login_guessing(address: str) -> Tuple[Dict[int, int], int]:
+    """Guesses at many accounts from one address: the answers by status, then an agent's own login from
+    another address (its status)."""
+    answers: Dict[int, int] = {}
+    for number in range(GUESSES):
+        status = _login(address, "203.0.113.66", f"guess{number}", "hunter2").status_code
+        answers[status] = answers.get(status, 0) + 1
+    return answers, _login(address, "198.51.100.99", AGENTS[1], AGENT_PASSWORD).status_code
+
+
 async def abuse_drill(redis_url: str, prefix: str, bridge: BridgeServer, action_server_url: str,
                       drill_report: DrillReport) -> None:
     address = bridge.address
@@ -131,9 +150,11 @@ async def abuse_drill(redis_url: str, prefix: str, bridge: BridgeServer, action_
         await asyncio.sleep(4)
         attack_from = time.monotonic()
         trackers = asyncio.get_running_loop().run_in_executor(None, oversized_trackers, action_server_url)
+        guessing = asyncio.get_running_loop().run_in_executor(None, login_guessing, address)
         (started, spam_refused), (queued, flood_refused, longest) = await asyncio.gather(
             hello_spam(address), queue_flood(address, redis, prefix))
         tracker_results = await trackers
+        guesses, own_login = await guessing
         attack_to = time.monotonic()
         ttls = [await redis.pttl(f"{prefix}:conv:{conversation}") for conversation in started]
         deadline = time.monotonic() + GONE_SECONDS + 20  # the flooders are gone: they leave the queue
@@ -147,13 +168,15 @@ async def abuse_drill(redis_url: str, prefix: str, bridge: BridgeServer, action_
         during = crowd.ledger.relay_ms(attack_from, attack_to)
         slowest_tracker = max(seconds for _, seconds, _ in tracker_results)
         result = tally.result(
-            "abuse: hello spam, queue flood via a proxy, 10 MB trackers", places_lost(crowd.queued_before, queued_after),
+            "abuse: hello spam, queue flood via a proxy, 10 MB trackers, login guessing",
+            places_lost(crowd.queued_before, queued_after),
             None,
             f"hello spam: {len(started)} of {SPAM_HELLOS} started, refused {spam_refused}; queue flood from "
             f"{FLOOD_ADDRESSES * FLOODS_PER_ADDRESS} addresses: {queued} queued, refused {flood_refused}, queue at most "
             f"{longest} (cap {QUEUE_LENGTH}), flooders gone from it after {GONE_SECONDS} s; {TRACKERS} trackers of "
             f"10 MB refused in at most {slowest_tracker:.2f} s; others' relay before {relay_summary(before)}, "
-            f"during {relay_summary(during)}; login guessing: not in this drill")
+            f"during {relay_summary(during)}; login guessing: {GUESSES} guesses, {guesses.get(401, 0)} checked, "
+            f"{guesses.get(429, 0)} held back, an agent's own login from elsewhere {own_login}")
         drill_report.add(result)
 
         crowd.check(tally, result, attack_to)
@@ -164,6 +187,9 @@ async def abuse_drill(redis_url: str, prefix: str, bridge: BridgeServer, action_
         assert queued + len(crowd.waiting) >= QUEUE_LENGTH - 1, "the flood was held at the cap, not below it"
         assert left == waiting, f"the flooders left the queue once gone: {left}"
         assert all(refused_for_size and seconds < 5 for _, seconds, refused_for_size in tracker_results), tracker_results
+        assert guesses.get(401, 0) <= FREE_GUESSES + 1 and set(guesses) <= {401, 429}, guesses
+        assert guesses.get(429, 0) >= GUESSES - FREE_GUESSES - 1, "the guesser was held back"
+        assert own_login == 200, "an agent elsewhere is not held back for the guesser"
         assert not any(client.errors for client in crowd.clients), [dict(c.errors) for c in crowd.clients]
         assert not any(send.errors for send in crowd.ledger.sends.values()), "nobody real got an error"
         assert during, "the others kept chatting during the attack"
