@@ -145,6 +145,7 @@ STATES = {"bot", "queued", "agent", "closed"}
 # Every code docs/bridge-protocol.md lists (the protocol's, then the teaching loop's); never internal_error.
 DOCUMENTED_CODES = {"malformed", "invalid_contact", "unknown_type", "too_large", "rate_limited", "invalid_token", "not_found",
                     "too_many_conversations", "queue_full", "transcript_full", "too_many_connections",
+                    "request_open", "too_many_requests", "unknown_button",
                     "invalid_transition", "already_claimed", "invalid_request", "invalid_text", "unknown_intent",
                     "conflict", "exists", "invalid_name", "invalid_answer", "invalid_data", "busy", "refused",
                     "training_failed", "worker_unavailable"}
