@@ -243,7 +243,7 @@ class Bridge:
         if added and said_in in (State.QUEUED, State.AGENT):
             if said_in is State.QUEUED and wants_out_of_queue(text):  # offered the way out, not taken out
                 with contextlib.suppress(InvalidTransition):  # claimed meanwhile: a person reads it now
-                        await self.append(conversation_id, "system", f"leave-offer:{message_id}", LEAVE_QUEUE_OFFER,
+                    await self.append(conversation_id, "system", f"leave-offer:{message_id}", LEAVE_QUEUE_OFFER,
                                       {"notice": "leave_queue_offer", "offer": ["leave_queue"]}, only_in=State.QUEUED)
             return message_id  # for the person: the append marked it routed (a retry finds it so)
         owner, lease_ms = secrets.token_hex(8), int(ROUTING_LEASE_SECONDS * 1000)
@@ -275,10 +275,8 @@ class Bridge:
         A resent message (its key stored) was checked when it was first sent."""
         if await self.store.redis.hexists(self.store.key("idem", conversation_id), client_key):
             return
-        entries = await self.store.redis.xrevrange(self.store.key("log", conversation_id), count=OFFER_LOOKBACK)
         offered: Set[str] = set()
-        for entry_id, fields in entries:
-            message = self.store._decode(entry_id, fields)
+        for message in await self.store.newest_messages(conversation_id, OFFER_LOOKBACK):
             if message["kind"] in ("customer", "agent"):
                 break
             if message["kind"] == "bot":

@@ -475,6 +475,11 @@ class Store:
                 return messages
             last_seen = messages[-1]["id"]
 
+    async def newest_messages(self, conversation_id: str, count: int) -> List[StoredMessage]:
+        """The conversation's ``count`` newest messages, newest first."""
+        entries = await self.redis.xrevrange(self.key("log", conversation_id), count=count)
+        return [self._decode(entry_id, fields) for entry_id, fields in entries]
+
     async def review(self, conversation_id: str) -> Dict[str, Any]:
         """A conversation as content staff see it from their inbox: every message,
         and what agents answered (the starting point for a new FAQ answer)."""
