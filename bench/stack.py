@@ -2,9 +2,11 @@
 bridge processes and a Rasa server pulling the newest model from the first
 bridge, as `make run` starts them (tests/servers.py starts each process).
 
-Where it differs from `make run`: limits meant for the public internet
-(connections per address) are lifted, since every benchmark client comes from
-127.0.0.1; Redis keeps no append-only file (`make run`'s fsyncs it every
+Where it differs from `make run`: the flood caps meant for the public
+internet (connections, new conversations and queue entries per address, and
+new conversations and queue entries per 10 minutes overall) are lifted, since
+every benchmark client comes from 127.0.0.1 and a benchmark opens tens of
+thousands of conversations (the abuse drill measures the caps themselves); Redis keeps no append-only file (`make run`'s fsyncs it every
 second); and the test servers' settings hold (tests/servers.py: an agent's
 grace period of 2 s, one test skill group, trackers kept an hour). Everything
 else is the shipped configuration unless a benchmark says otherwise. The
@@ -19,11 +21,14 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional
 
 from tests.servers import (
-    LOOPBACK_LIMITS, ActionServer, BridgeServer, ModelServer, RasaServer, RedisServer, add_agent,
+    TEST_ADDRESS_LIMITS, ActionServer, BridgeServer, ModelServer, RasaServer, RedisServer, add_agent,
     free_port, newest_model, publish_model, running_redis, started, started_bridge,
 )
 
-__all__ = ["Stack", "running_stack"]
+__all__ = ["BENCH_LIMITS", "Stack", "running_stack"]
+
+BENCH_LIMITS = {**TEST_ADDRESS_LIMITS, "HANDOFF_MAX_CONNECTIONS_PER_IP": "1000000",
+                "HANDOFF_MAX_NEW_CONVERSATIONS": "1000000", "HANDOFF_MAX_QUEUE_ENTRIES": "1000000"}
 
 
 @dataclass
@@ -59,7 +64,7 @@ def running_stack(bridges: int = 1, rasa: bool = True, **bridge_env: str) -> Ite
     teach_prefix = f"teach{prefix}"
     model_token = secrets.token_urlsafe(16)
     rasa_port = free_port()
-    env: Dict[str, str] = {**LOOPBACK_LIMITS, "MODEL_SERVER_TOKEN": model_token, "TEACH_KEY_PREFIX": teach_prefix,
+    env: Dict[str, str] = {**BENCH_LIMITS, "MODEL_SERVER_TOKEN": model_token, "TEACH_KEY_PREFIX": teach_prefix,
                            **bridge_env}
     with ExitStack() as stack:
         redis = stack.enter_context(running_redis("bench-redis"))
