@@ -53,8 +53,8 @@ ACTIVE_COLUMNS = ["customers", "active", "msg_s", "p50_ms", "p99_ms", "max_ms", 
 def open_connections(address: str) -> int:
     """The bridge's own count of open websockets (/metrics)."""
     metrics = requests.get(f"http://{admin_address(address)}/metrics", timeout=60).text
-    return int(next(line.split()[1] for line in metrics.splitlines()
-                    if line.startswith("handoff_open_connections ")))
+    return int(float(next(line.split()[1] for line in metrics.splitlines()
+                          if line.startswith("handoff_open_connections "))))
 
 
 def redis_state(stack: Stack) -> Dict[str, Any]:
