@@ -22,7 +22,7 @@ from typing import Any, Awaitable, Callable, Dict, List, NamedTuple, Optional, S
 from urllib.parse import unquote
 
 import aiohttp
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from sanic import Request, Sanic, response
 from sanic.response import HTTPResponse
 from sanic.exceptions import BadRequest, SanicException, WebsocketClosed
@@ -789,7 +789,8 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
 
     @app.before_server_start
     async def start(app: Sanic) -> None:
-        redis = Redis.from_url(settings.redis_url)
+        redis = Redis.from_pool(BlockingConnectionPool.from_url(
+            settings.redis_url, max_connections=settings.redis_connections, timeout=settings.redis_wait_seconds))
         app.ctx.redis = redis
         app.ctx.http = aiohttp.ClientSession()
         app.ctx.bridge = Bridge(settings, redis, app.ctx.http)

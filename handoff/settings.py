@@ -18,6 +18,10 @@ __all__ = ["Settings"]
 @dataclass(frozen=True)
 class Settings:
     redis_url: str = "redis://127.0.0.1:6380/0"
+    # Redis connections one process may hold; a burst beyond them waits up to
+    # redis_wait_seconds for a free one instead of failing (redis-py's own default is 100).
+    redis_connections: int = 500
+    redis_wait_seconds: float = 5.0
     rasa_url: str = "http://127.0.0.1:5005"
     host: str = "127.0.0.1"
     port: int = 8080
@@ -85,6 +89,8 @@ class Settings:
 
         settings = cls(
             redis_url=get("REDIS_URL", defaults.redis_url),
+            redis_connections=int(get("HANDOFF_REDIS_CONNECTIONS", defaults.redis_connections)),
+            redis_wait_seconds=float(get("HANDOFF_REDIS_WAIT", defaults.redis_wait_seconds)),
             rasa_url=get("RASA_URL", defaults.rasa_url).rstrip("/"),
             host=get("HANDOFF_HOST", defaults.host),
             port=int(get("HANDOFF_PORT", defaults.port)),

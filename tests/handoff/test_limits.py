@@ -199,3 +199,23 @@ def test_agents_get_the_queue_s_changes_not_the_whole_queue_at_every_change(brid
             await client.close()
 
     asyncio.run(scenario())
+
+
+def test_a_burst_beyond_the_redis_pool_waits_for_a_connection_instead_of_failing(redis_url, rasa_url):
+    """redis-py's asyncio pool refuses the 101st concurrent command by default; the bridge's pool
+    makes a burst wait for a free connection (HANDOFF_REDIS_CONNECTIONS, HANDOFF_REDIS_WAIT)."""
+    prefix = f"hbpool{uuid.uuid4().hex[:6]}"
+    with running_bridge(redis_url, rasa_url, "bridge-pool", prefix, HANDOFF_REDIS_CONNECTIONS="4",
+                        HANDOFF_MAX_CONNECTIONS_PER_IP="1000", HANDOFF_MAX_NEW_CONVERSATIONS_PER_IP="1000") as address:
+        async def one() -> Dict[str, Any]:
+            ws = await connect(address)
+            try:
+                return await hello(ws)
+            finally:
+                await ws.close()
+
+        async def burst() -> None:
+            replies = await asyncio.gather(*(one() for _ in range(60)))
+            assert [reply["type"] for reply in replies] == ["welcome"] * 60
+
+        asyncio.run(burst())
