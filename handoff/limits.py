@@ -24,7 +24,8 @@ Keys (``{p}`` is the store's prefix):
 from __future__ import annotations
 
 import time
-from typing import Iterable, Tuple
+from collections import defaultdict
+from typing import Dict, Sequence, Tuple
 
 from redis.asyncio import Redis
 
@@ -35,6 +36,7 @@ __all__ = ["SLOT_SECONDS", "WINDOW_SECONDS", "Limits"]
 
 WINDOW_SECONDS = 600
 SLOT_SECONDS = 90
+RENEW_BATCH = 1000  # sockets renewed per Redis pipeline
 
 # KEYS[1] every slot, KEYS[2] the address's; ARGV: now, expiry, member, per-address cap, overall cap.
 _TAKE_SLOT = """
@@ -85,16 +87,24 @@ class Limits:
         if taken == -2:
             raise LimitReached("the service is at its connection limit; try again shortly", code="too_many_connections")
 
-    async def renew_slots(self, slots: Iterable[Tuple[str, str]]) -> None:
-        """Every open socket of this process keeps its slot (called well within SLOT_SECONDS)."""
+    async def renew_slots(self, slots: Sequence[Tuple[str, str]]) -> None:
+        """Every open socket of this process keeps its slot (called well within SLOT_SECONDS).
+
+        One ZADD per address and batch rather than three commands a socket, in batches that let
+        the event loop run between them: 10,000 sockets renewed in one pipeline of 30,000 commands
+        stopped every relay for a third of a second."""
         expiry = int(time.time() * 1000) + SLOT_SECONDS * 1000
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for address, connection in slots:
-                member = f"{address}|{connection}"
-                pipe.zadd(self._key("slots"), {member: expiry}, xx=True)
-                pipe.zadd(self._key("slots", address), {member: expiry}, xx=True)
-                pipe.pexpireat(self._key("slots", address), expiry)
-            await pipe.execute()
+        for start in range(0, len(slots), RENEW_BATCH):
+            by_address: Dict[str, Dict[str, int]] = defaultdict(dict)
+            for address, connection in slots[start:start + RENEW_BATCH]:
+                by_address[address][f"{address}|{connection}"] = expiry
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.zadd(self._key("slots"), {member: expiry for members in by_address.values()
+                                               for member in members}, xx=True)
+                for address, members in by_address.items():
+                    pipe.zadd(self._key("slots", address), members, xx=True)
+                    pipe.pexpireat(self._key("slots", address), expiry)
+                await pipe.execute()
 
     async def release_slot(self, address: str, connection: str) -> None:
         member = f"{address}|{connection}"

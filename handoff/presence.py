@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 # Redis memory is checked (and a warning logged, if high) at most this often.
 MEMORY_CHECK_SECONDS = 60.0
+SEEN_BATCH = 1000  # customers marked seen per ZADD
 
 
 class CustomerPresence:
@@ -46,9 +47,11 @@ class CustomerPresence:
         return min(10.0, self.gone_ms / 3000)
 
     async def seen(self, conversation_ids: List[str]) -> None:
-        if conversation_ids:
-            now = int(time.time() * 1000)
-            await self.redis.zadd(self.key, {conversation_id: now for conversation_id in conversation_ids})
+        """In batches, so that neither this event loop nor Redis stops long for thousands of customers."""
+        now = int(time.time() * 1000)
+        for start in range(0, len(conversation_ids), SEEN_BATCH):
+            await self.redis.zadd(self.key, {conversation_id: now
+                                             for conversation_id in conversation_ids[start:start + SEEN_BATCH]})
 
     async def gone(self, queue: List[Tuple[str, float]]) -> List[str]:
         """The queued conversations whose customer has not been connected for the time to be gone.
