@@ -5,8 +5,10 @@ one agent is logged in on ``/ws/agent``. For each handoff:
 
 - ``sent``: the customer sends the stuck turn's message;
 - ``t0``: the customer receives the bot's reply to it (the first bot message of
-  the turn, "I'll get a person…"; the ``custom.handoff`` payload follows it);
-- ``t1``: the agent's socket receives a ``queue`` push listing the conversation.
+  the turn, "I'll get a person…"; the ``custom.handoff`` payload goes to the
+  agents only, handoff/visibility.py);
+- ``t1``: the agent's socket receives a ``queue`` push listing the conversation,
+  with the reason the bot gave.
 
 It reports t1 - t0 (target: p99 ≤ 100 ms) and t1 - sent, by how the
 conversation got stuck: ``requested`` (the customer asks for a person in words),
@@ -84,12 +86,12 @@ TIMEOUT = 30.0  # seconds for any reply: far beyond a working system, so a loss 
 
 @dataclass
 class Handoff:
-    reason: str  # the reason the bot gave (custom.handoff.reason)
     expected: str  # the reason the script is for
     sent: float
     reply: float  # t0: the first bot message of the stuck turn
-    payload: float  # the bot message carrying custom.handoff
+    queued: float  # the customer's status says queued
     seen: float = 0.0  # t1: the agent's queue lists it
+    reason: str = ""  # the reason the bot gave (custom.handoff.reason, in the agent's queue item)
 
 
 class Agent:
@@ -99,6 +101,7 @@ class Agent:
     def __init__(self, client: Client) -> None:
         self.client = client
         self.first_seen: Dict[str, float] = {}
+        self.reasons: Dict[str, str] = {}
         self.waiting: Dict[str, "asyncio.Future[float]"] = {}
         self.errors: List[Dict[str, Any]] = []
         self.request_ids = itertools.count()
@@ -120,6 +123,7 @@ class Agent:
                     conversation_id = item["conversation_id"]
                     if conversation_id not in self.first_seen:
                         self.first_seen[conversation_id] = arrived
+                        self.reasons[conversation_id] = str(item.get("reason"))
                         future = self.waiting.pop(conversation_id, None)
                         if future and not future.done():
                             future.set_result(arrived)
@@ -159,8 +163,8 @@ async def stuck_conversation(address: str, script: Sequence[str], expected: str,
             last = number == len(script)
             # The socket gets the transcript in order: the bot messages after the customer's own are this turn's
             # (a press is not echoed: every bot message after it is the answer to it).
-            echoed, reply, payload, acked, queued, reason = text == BUTTON, 0.0, 0.0, False, False, ""
-            while not (acked and (not last or (queued and payload))):
+            echoed, reply, queued, acked = text == BUTTON, 0.0, 0.0, False
+            while not (acked and (not last or (queued and reply))):
                 envelope = json.loads(await asyncio.wait_for(customer.ws.recv(), TIMEOUT))
                 arrived = time.perf_counter()
                 kind, data = envelope["type"], envelope["data"]
@@ -170,17 +174,15 @@ async def stuck_conversation(address: str, script: Sequence[str], expected: str,
                     echoed = True
                 elif kind == "message" and data["kind"] == "bot" and echoed:
                     reply = reply or arrived
-                    handoff = (data["data"].get("custom") or {}).get("handoff")
-                    if isinstance(handoff, dict):
-                        payload, reason = arrived, str(handoff.get("reason"))
                 elif kind == "status" and data["state"] == "queued":
-                    queued = True
+                    queued = queued or arrived
                 elif kind == "error":
                     raise RuntimeError(f"the bridge refused {text!r}: {envelope}")
             if queued and not last:
                 raise RuntimeError(f"handed over too early, at {text!r} of {script}")
-        handoff = Handoff(reason, expected, sent, reply, payload)
+        handoff = Handoff(expected, sent, reply, queued)
         handoff.seen = await agent.seen(customer.conversation_id)
+        handoff.reason = agent.reasons[customer.conversation_id]
         await agent.take_and_close(customer.conversation_id)
         return handoff
     finally:
@@ -229,7 +231,7 @@ async def play(stack: Stack, topology: str, concurrency: int, handoffs: int, que
 def summarise(run: Run) -> Dict[str, Any]:
     def milliseconds(handoffs: List[Handoff]) -> Dict[str, Any]:
         return {"reply_to_queue": latency_summary([(h.seen - h.reply) * 1000 for h in handoffs]),
-                "payload_to_queue": latency_summary([(h.seen - h.payload) * 1000 for h in handoffs]),
+                "queued_to_queue": latency_summary([(h.seen - h.queued) * 1000 for h in handoffs]),
                 "send_to_queue": latency_summary([(h.seen - h.sent) * 1000 for h in handoffs]),
                 "send_to_reply": latency_summary([(h.reply - h.sent) * 1000 for h in handoffs])}
 
