@@ -797,6 +797,7 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         app.ctx.bridge = Bridge(settings, redis, app.ctx.http)
         app.ctx.teach = TeachStore(redis, settings.teach_key_prefix)
         await app.ctx.bridge.hub.start()
+        await app.ctx.bridge.store.index_agents_serving()
         app.ctx.sweeper = asyncio.create_task(sweep(app.ctx.bridge))
         app.ctx.sockets = OpenSockets(app.ctx.bridge.limits, app.ctx.bridge.presence)
         app.ctx.keeper = asyncio.create_task(keep(app.ctx.bridge, app.ctx.sockets))

@@ -644,7 +644,7 @@ class Bridge:
         await self.transition(conversation_id, Closed(agent))
 
     async def forget_serving(self, agent: str, conversation_id: str) -> None:
-        await self.store.redis.srem(self.store.key("serving", agent), conversation_id)
+        await self.store.forget_serving(agent, conversation_id)
 
     async def serving(self, agent: str) -> List[str]:
         members = await self.store.redis.smembers(self.store.key("serving", agent))

@@ -30,6 +30,8 @@ Keys (``prefix`` defaults to ``hb``):
                              handoff payload it stands for (field ``handoff``, JSON; handoff.requests)
     {p}:request-state:{id} hash  what an agent did with a request: done, or answered (handoff.requests)
     {p}:serving:{agent} set  conversations an agent is serving
+    {p}:agents-serving set   agents whose serving set is not empty (kept by the same commit; filled
+                             from the serving sets when a process starts, for data from before it)
     {p}:agents       hash    agent accounts (handoff.auth; read here for the agents' groups and max_chats)
     {p}:online       zset    "{agent}|{connection}" -> presence expiry (ms); refreshed while connected
     {p}:offline-since hash   agent -> when their last connection went (for the grace period)
@@ -97,6 +99,14 @@ redis.call('PUBLISH', ARGV[5], '{"message": "' .. id .. '", "after": ' .. after 
 return {id, 1, state}
 """
 
+# KEYS[1] an agent's serving set, KEYS[2] agents-serving; ARGV[1] a conversation it no longer
+# serves ('' for none), ARGV[2] the agent: the agent is listed exactly while its set is not empty.
+_SYNC_SERVING = """
+if ARGV[1] ~= '' then redis.call('SREM', KEYS[1], ARGV[1]) end
+if redis.call('SCARD', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[2])
+else redis.call('SADD', KEYS[2], ARGV[2]) end
+"""
+
 _COMMIT = """
 if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then return 0 end
 -- KEYS[3]/KEYS[4]: serving sets of the agent before/after; ARGV[7] = '1' when an agent serves it after
@@ -134,9 +144,14 @@ elseif operation == 'remove' then
   redis.call('ZREM', KEYS[5], ARGV[4])
 end
 if operation ~= 'priority' and operation ~= '' then redis.call('SREM', KEYS[9], ARGV[4]) end
+-- KEYS[10]: the agents serving anyone (ARGV[8] the agent whose part ends, ARGV[10] the one who takes it)
 if moves then
   redis.call('SREM', KEYS[3], ARGV[4])
-  if ARGV[7] == '1' then redis.call('SADD', KEYS[4], ARGV[4]) end
+  if ARGV[8] ~= '' and redis.call('SCARD', KEYS[3]) == 0 then redis.call('SREM', KEYS[10], ARGV[8]) end
+  if ARGV[7] == '1' then
+    redis.call('SADD', KEYS[4], ARGV[4])
+    redis.call('SADD', KEYS[10], ARGV[10])
+  end
 end
 -- ARGV[8]: the agent whose part ends (closed, handed back, transferred, lost), or '': its handling time
 -- (from claimed_at, read before the fields below replace it) goes to KEYS[7], the recent handling times,
@@ -262,6 +277,7 @@ class Store:
         self.max_queue = max_queue  # queued at once: checked by the commit that queues (handoff.limits checks first)
         self._append = redis.register_script(_APPEND)
         self._commit = redis.register_script(_COMMIT)
+        self._sync_serving = redis.register_script(_SYNC_SERVING)
         self._count_once = redis.register_script(_COUNT_ONCE)
         self._take_routing = redis.register_script(_TAKE_ROUTING)
         self._keep_routing = redis.register_script(_KEEP_ROUTING)
@@ -381,7 +397,7 @@ class Store:
         version = await self._commit(
             keys=[self.key("conv", after.id), self.key("queue"), self._serving_key(before), self._serving_key(after),
                   self.key("queue", before.group), self.key("queue", after.group), self.key("handling"),
-                  self.key("agent-ready"), self.key("queue-priority")],
+                  self.key("agent-ready"), self.key("queue-priority"), self.key("agents-serving")],
             args=[str(before.version), queue, str(now), after.id, str(self.ttl_ms), str(agent_limit),
                   "1" if after.state is State.AGENT else "0", (before.agent or "") if agent_ended else "",
                   str(RECENT_HANDLING), (after.agent or "") if taken else "", str(self.max_queue), *fields],
@@ -660,8 +676,18 @@ class Store:
         return int(value) if value else None
 
     async def agents_serving(self) -> List[str]:
+        """Without scanning the keyspace: every process's sweeper asks every few seconds."""
+        return sorted(member.decode() for member in await self.redis.smembers(self.key("agents-serving")))
+
+    async def forget_serving(self, agent: str, conversation_id: str) -> None:
+        await self._sync_serving(keys=[self.key("serving", agent), self.key("agents-serving")],
+                                   args=[conversation_id, agent])
+
+    async def index_agents_serving(self) -> None:
+        """Fills ``agents-serving`` from the serving sets (once per process start; idempotent)."""
         prefix = f"{self.prefix}:serving:"
-        return [key.decode()[len(prefix):] async for key in self.redis.scan_iter(f"{prefix}*")]
+        async for key in self.redis.scan_iter(f"{prefix}*", count=1000):
+            await self._sync_serving(keys=[key, self.key("agents-serving")], args=["", key.decode()[len(prefix):]])
 
     async def publish(self, channel: str, payload: Dict[str, Any]) -> None:
         await self.redis.publish(channel, json.dumps(payload))

@@ -8,7 +8,9 @@ from typing import Any, Awaitable, Callable
 import pytest
 
 from handoff.exceptions import ConversationNotFound
-from handoff.machine import AgentClaimed, Conversation, CustomerAskedForPerson, State, Transferred, apply
+from handoff.machine import (
+    AgentClaimed, Closed, Conversation, CustomerAskedForPerson, State, Transferred, apply,
+)
 from handoff.store import Routing, Store
 from tests.conftest import fresh_prefix
 
@@ -189,5 +191,36 @@ def test_group_queues_times_and_handling_change_with_the_conversation(redis_url)
         await store.record_claim("cards", "x", 1_000, 5_000)
         await store.record_claim("cards", "y", 1_000 + 31 * 60_000, 7_000)  # the first is out of the window now
         assert await store.redis.zrange(f"{store.prefix}:claims:cards", 0, -1) == [b"y:1861000:7000"]
+
+    run(redis_url, scenario)
+
+
+def test_the_agents_serving_anyone_are_kept_by_the_commit_and_found_without_a_scan(redis_url):
+    async def scenario(store: Store) -> None:
+        async def queued(conversation_id: str) -> Conversation:
+            conversation = await store.create(conversation_id, "t")
+            stored = await store.commit(conversation, apply(conversation, CustomerAskedForPerson())[0], queue="add")
+            assert stored is not None
+            return stored
+
+        async def move(current: Conversation, event: Any, queue: str) -> Conversation:
+            stored = await store.commit(current, apply(current, event)[0], queue=queue)
+            assert stored is not None
+            return stored
+
+        first = await move(await queued("c1"), AgentClaimed("ann"), "remove")
+        second = await move(await queued("c2"), AgentClaimed("ann"), "remove")
+        assert await store.agents_serving() == ["ann"]
+        await move(second, Transferred("ann", to_agent="bob"), "")
+        assert await store.agents_serving() == ["ann", "bob"]
+        await move(first, Closed("ann"), "")
+        assert await store.agents_serving() == ["bob"], "ann serves nobody now"
+        await store.forget_serving("bob", "c2")
+        assert await store.agents_serving() == []
+
+        # Serving sets from before the index: a starting process lists their agents.
+        await store.redis.sadd(store.key("serving", "cy"), "c3")
+        await store.index_agents_serving()
+        assert await store.agents_serving() == ["cy"]
 
     run(redis_url, scenario)
