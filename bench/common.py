@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
 from handoff.dashboard import percentile as nearest_rank
-from tests.servers import ROOT, process_cpu_seconds  # the servers' CPU, measured as the drills measure it
+from tests.servers import BRIDGE_VENV_BIN, ROOT, process_cpu_seconds  # the servers' CPU, as the drills measure it
 
 __all__ = ["ROOT", "RESULTS_DIR", "machine", "percentile", "latency_summary", "markdown_table", "write_result",
            "process_rss_mb", "process_cpu_seconds", "commit"]
@@ -30,7 +30,16 @@ def machine() -> Dict[str, Any]:
     memory_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
                      if line.startswith("MemTotal:"))
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(memory_kb / 2**20, 1),
-            "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
+            "python": platform.python_version(), "bridge_runtime": bridge_runtime(), "date": time.strftime("%Y-%m-%d")}
+
+
+def bridge_runtime() -> str:
+    """The Python and the web, websocket and Redis libraries the bridge runs on (its own environment)."""
+    probe = ("import platform, sanic, websockets, redis; "
+             "print(f'Python {platform.python_version()}, Sanic {sanic.__version__}, "
+             "websockets {websockets.__version__}, redis-py {redis.__version__}')")
+    found = subprocess.run([str(BRIDGE_VENV_BIN / "python"), "-c", probe], capture_output=True, text=True)
+    return found.stdout.strip() if found.returncode == 0 else "unknown"
 
 
 def percentile(values: Sequence[float], share: float) -> float:
