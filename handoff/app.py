@@ -257,12 +257,13 @@ class CustomerConnection(Connection):
             raise MalformedMessage("send 'hello' first")
         return self.conversation_id
 
-    async def send_status(self, force: bool = False) -> None:
+    async def send_status(self, force: bool = False, queue_changed: bool = False) -> None:
         """Pushes the status if it changed. Only a queued customer's status changes with the queue
         (position, wait, agents available), so the socket hears of the queue's changes only while
-        queued: a change in the queue costs the sockets waiting in it, not every open socket."""
+        queued: a change in the queue costs the sockets waiting in it, not every open socket, and
+        they share one reading of their group's figures (Bridge.shared_figures)."""
         async with self._status_lock:  # one at a time: each aligns the subscription with its status
-            status = await self.bridge.customer_status(self.require())
+            status = await self.bridge.customer_status(self.require(), shared=queue_changed)
             queue = self.bridge.store.queue_channel
             listening = queue in self._subscriptions
             if status["state"] == "queued" and not listening:
@@ -284,7 +285,7 @@ class CustomerConnection(Connection):
 
     async def _on_queue(self, payload: Dict[str, Any]) -> None:
         if (self._last_status or {}).get("state") == "queued":
-            await self.send_status()
+            await self.send_status(queue_changed=True)
 
     async def close(self) -> None:
         try:

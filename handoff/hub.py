@@ -33,6 +33,7 @@ class Hub:
         self._callbacks: Dict[str, Set[Callback]] = defaultdict(set)
         self._reader: Optional["asyncio.Task[None]"] = None
         self._running: Set["asyncio.Task[None]"] = set()
+        self._notified: Dict[str, int] = defaultdict(int)
 
     async def start(self) -> None:
         # A placeholder subscription lets the reader start before any socket does.
@@ -88,7 +89,13 @@ class Hub:
         for channel in list(self._callbacks):
             await self._call(channel, payload)
 
+    def notified(self, channel: str) -> int:
+        """How many notifications on ``channel`` this process has handed out: what was read before
+        the last of them may be out of date (Bridge.customer_status shares readings by it)."""
+        return self._notified[channel]
+
     async def _call(self, channel: str, payload: Dict[str, Any]) -> None:
+        self._notified[channel] += 1
         # Each socket in its own task: a slow client delays only itself. Order
         # is safe: sockets read what to send from the transcript, under a lock.
         for callback in list(self._callbacks.get(channel, ())):

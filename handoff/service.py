@@ -40,7 +40,7 @@ from handoff.protocol import readable
 from handoff.requests import KINDS, RequestDesk, contact_kind
 from handoff.routing import ALL_GROUPS, DEFAULT_GROUP, BusinessHours, group_for, visible_to
 from handoff.settings import Settings
-from handoff.store import Appended, Routing, Store, StoredMessage
+from handoff.store import Appended, GroupFigures, Routing, Store, StoredMessage
 
 __all__ = ["Bridge"]
 
@@ -76,6 +76,8 @@ class Bridge:
         self.presence = CustomerPresence(redis, settings.key_prefix, settings.customer_gone_seconds)
         self.agents = AgentDirectory(redis, settings.key_prefix)
         self.hub = Hub(redis)
+        # group -> (queue notifications seen when read, the reading): Bridge.shared_figures
+        self._figures: Dict[str, Tuple[int, "asyncio.Future[GroupFigures]"]] = {}
         self.requests = RequestDesk(self.store)
         self.experience = Experience(self.store)
         self.hours = BusinessHours.parse(settings.business_hours, settings.timezone)
@@ -487,11 +489,30 @@ class Bridge:
         profiles = await self.agents.profiles()
         return any(visible_to(group, profiles[name]["groups"]) for name in online if name in profiles)
 
+    async def shared_figures(self, group: str) -> GroupFigures:
+        """The group's figures as read since this process's last queue notification: one reading per
+        group per change, however many of its customers' sockets this process holds."""
+        notified = self.hub.notified(self.store.queue_channel)
+        cached = self._figures.get(group)
+        if cached is None or cached[0] != notified:
+            reading = asyncio.ensure_future(self.store.group_figures(group))
+            reading.add_done_callback(lambda done: self._forget_failed(group, done))
+            cached = self._figures[group] = (notified, reading)
+        return await asyncio.shield(cached[1])
+
+    def _forget_failed(self, group: str, reading: "asyncio.Future[GroupFigures]") -> None:
+        """A reading that failed (Redis away) is not shared: the next status reads again."""
+        failed = reading.cancelled() or reading.exception() is not None
+        if failed and self._figures.get(group, (0, None))[1] is reading:
+            del self._figures[group]
+
     async def customer_rated(self, conversation_id: str, score: int, comment: str) -> None:
         await self.transition(conversation_id, CustomerRated(score, comment))
 
-    async def customer_status(self, conversation_id: str) -> Dict[str, Any]:
-        waiting = await self.store.load_waiting(conversation_id)
+    async def customer_status(self, conversation_id: str, shared: bool = False) -> Dict[str, Any]:
+        """``shared``: the status follows a queue change, which every waiting customer's socket in this
+        process hears: their group's figures are read once for all of them (``shared_figures``)."""
+        waiting = await self.store.load_waiting(conversation_id, self.shared_figures if shared else None)
         conversation = waiting.conversation
         status: Dict[str, Any] = {"state": conversation.state.value}
         if conversation.state is State.QUEUED:

@@ -60,7 +60,7 @@ import hashlib
 import json
 import time
 from dataclasses import replace
-from typing import Any, Dict, List, NamedTuple, Optional, Set, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, NamedTuple, Optional, Set, Tuple
 
 from redis.asyncio import Redis
 
@@ -71,7 +71,7 @@ from handoff.machine import Conversation, State
 from handoff.routing import ALL_GROUPS
 from teaching.transcripts import review_of
 
-__all__ = ["Appended", "Routing", "Store", "StoredMessage", "Waiting"]
+__all__ = ["Appended", "GroupFigures", "Routing", "Store", "StoredMessage", "Waiting"]
 
 StoredMessage = Dict[str, Any]
 # Ratings and left requests kept (the newest); older ones are for an export, not Redis.
@@ -208,6 +208,9 @@ return 1
 """
 # Handling times kept for wait estimates (the newest).
 RECENT_HANDLING = 50
+# What a customer's status is made from (Store.load_waiting): not the handoff payload, which is
+# kilobytes and read for every waiting customer at every change of the queue otherwise.
+STATUS_FIELDS = ["state", "version", "agent", "reason", "group", "rated", "waiting_since", "queued_at"]
 # The fields of Store.times.
 TIMES = ["queued_at", "waiting_since", "claimed_at"]
 # Day counters are kept this long (for a month-over-month look).
@@ -215,8 +218,19 @@ DAY_TTL_MS = 40 * 24 * 3600 * 1000
 MAX_WAITS_PER_DAY = 100_000
 
 
+class GroupFigures(NamedTuple):
+    """What the wait estimates of one skill group's customers share (Store.group_figures)."""
+
+    head_queued_ms: Optional[float]  # when the first of the group was queued
+    waiting: Dict[str, int]  # customers waiting by group ("all": every group) the online agents take
+    claims: List[Tuple[float, float]]  # (claimed at, pickup delay) in ms, of the group, oldest first
+    handling_ms: List[int]  # newest first
+    agents: Dict[str, Tuple[List[str], int, int]]  # agent online -> (groups, max_chats, serving)
+
+
 class Waiting(NamedTuple):
-    """A queued conversation and what its wait estimate is made from (handoff.estimate.snapshot)."""
+    """A conversation (without its handoff payload) and, when queued, what its wait estimate is
+    made from (handoff.estimate.snapshot)."""
 
     conversation: Conversation
     position: Optional[int]  # in its skill group, 1 = next; None when not in the queue
@@ -626,50 +640,58 @@ class Store:
         await self.redis.zremrangebyscore(self.key("online"), 0, now)
         return _agent_names(await self.redis.zrange(self.key("online"), 0, -1))
 
-    async def load_waiting(self, conversation_id: str) -> "Waiting":
-        """The conversation with, should it be queued, what its wait estimate needs, in two round
-        trips (one when not queued): every waiting customer's status is worked out again whenever
-        the queue changes."""
+    async def load_waiting(self, conversation_id: str,
+                           figures: Optional[Callable[[str], Awaitable["GroupFigures"]]] = None) -> "Waiting":
+        """The conversation with, should it be queued, its place and what its wait estimate needs.
+        ``figures`` gives its group's figures (default: read now, ``group_figures``): every waiting
+        customer's status is worked out again whenever the queue changes, and a process shares
+        one reading of the group's figures among its sockets (Bridge.customer_status)."""
+        values = await self.redis.hmget(self.key("conv", conversation_id), STATUS_FIELDS)
+        if values[0] is None:
+            raise ConversationNotFound(f"no conversation {conversation_id}")
+        text = {name: value.decode() for name, value in zip(STATUS_FIELDS, values) if value is not None}
+        conversation = self._conversation(conversation_id, text)  # without its handoff payload
+        since = float(text.get("waiting_since") or text.get("queued_at") or time.time() * 1000)
+        if conversation.state is not State.QUEUED:
+            return Waiting(conversation, None, None, since, {}, [], [], {})
+        rank = await self.redis.zrank(self.key("queue", conversation.group), conversation_id)
+        group = await (figures or self.group_figures)(conversation.group)
+        return Waiting(conversation, None if rank is None else rank + 1, group.head_queued_ms, since, group.waiting,
+                       group.claims, group.handling_ms, group.agents)
+
+    async def group_figures(self, group: str) -> "GroupFigures":
+        """What every wait estimate in ``group`` is made from, in two round trips."""
         now = int(time.time() * 1000)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(self.key("conv", conversation_id))
             pipe.zremrangebyscore(self.key("online"), 0, now)
             pipe.zrange(self.key("online"), 0, -1)
             pipe.hgetall(self.key("agents"))  # the accounts (handoff.auth)
-            fields, _, members, accounts = await pipe.execute()
-        if not fields:
-            raise ConversationNotFound(f"no conversation {conversation_id}")
-        text = {k.decode(): v.decode() for k, v in fields.items()}
-        conversation = self._conversation(conversation_id, text)
-        since = float(text.get("waiting_since") or text.get("queued_at") or now)
-        if conversation.state is not State.QUEUED:
-            return Waiting(conversation, None, None, since, {}, [], [], {})
+            _, members, accounts = await pipe.execute()
         present = set(_agent_names(members))
         profiles = {name: profile_from_record(name, json.loads(raw))
                     for name, raw in ((key.decode(), value) for key, value in accounts.items()) if name in present}
         online = sorted(profiles)
-        groups = sorted({conversation.group} | {group for name in online for group in profiles[name]["groups"]})
-        group_queue = self.key("queue", conversation.group)
+        groups = sorted({group} | {taken for name in online for taken in profiles[name]["groups"]})
+        group_queue = self.key("queue", group)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zrank(group_queue, conversation_id)
             pipe.zrange(group_queue, 0, 0, withscores=True)
-            for group in groups:
-                pipe.zcard(self.key("queue") if group == ALL_GROUPS else self.key("queue", group))
-            pipe.zrangebyscore(self.key("claims", conversation.group), now - WINDOW_SECONDS * 1000, "+inf")
+            for each in groups:
+                pipe.zcard(self.key("queue") if each == ALL_GROUPS else self.key("queue", each))
+            pipe.zrangebyscore(self.key("claims", group), now - WINDOW_SECONDS * 1000, "+inf")
             pipe.lrange(self.key("handling"), 0, -1)
             for agent in online:
                 pipe.scard(self.key("serving", agent))
             replies = await pipe.execute()
-        rank, head, counts = replies[0], replies[1], replies[2:2 + len(groups)]
-        claimed, handling, serving = replies[2 + len(groups)], replies[3 + len(groups)], replies[4 + len(groups):]
+        head, counts = replies[0], replies[1:1 + len(groups)]
+        claimed, handling, serving = replies[1 + len(groups)], replies[2 + len(groups)], replies[3 + len(groups):]
         claims = []
         for member in claimed:
             _, at, pickup = member.decode().rsplit(":", 2)
             claims.append((float(at), float(pickup)))
         agents = {name: (profiles[name]["groups"], profiles[name]["max_chats"], int(count))
                   for name, count in zip(online, serving)}
-        return Waiting(conversation, None if rank is None else rank + 1, head[0][1] if head else None, since,
-                       dict(zip(groups, counts)), claims, [int(value) for value in handling], agents)
+        return GroupFigures(head[0][1] if head else None, dict(zip(groups, counts)), claims,
+                            [int(value) for value in handling], agents)
 
     async def offline_since(self, agent: str) -> Optional[int]:
         value = await self.redis.hget(self.key("offline-since"), agent)
