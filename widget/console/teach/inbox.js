@@ -3,17 +3,17 @@
 // or intent with its answer, out of scope, skip), and the conversation a
 // message came from in a side panel.
 
-import { h, placeInOrder, replaceChildren, syncList, timeElement } from "../shared/dom.js";
-import { icon } from "../shared/icons.js";
-import { newId } from "../shared/transport.js";
+import { h, placeInOrder, replaceChildren, syncList, timeElement } from "../../shared/dom.js";
+import { icon } from "../../shared/icons.js";
+import { newId } from "../../shared/transport.js";
 import {
   INBOX_REASONS, TEACH_LIMITS, TEACH_NAME_PATTERN, TEACH_STRINGS, describeTeachError, humanize, intentLabel, reasonLabel,
-} from "./constants.js";
-import { dialogTitleId, modal } from "./dialogs.js";
+} from "../constants.js";
+import { dialogTitleId, modal } from "../dialogs.js";
 import {
   Notice, button, intentName, isNumber, plural, reasonChip, share, when,
-} from "./teach-shared.js";
-import { messageElement } from "./transcript.js";
+} from "./shared.js";
+import { messageElement } from "../transcript.js";
 
 /** What the worker did, in one sentence, from a decision's ack. */
 function resultText(kind, result) {

@@ -3,16 +3,16 @@
 // goes live only with an explicit override; earlier models stay one click
 // (roll back) away; every step is in the audit trail.
 
-import { formatTime, h, replaceChildren } from "../shared/dom.js";
-import { icon } from "../shared/icons.js";
+import { formatTime, h, replaceChildren } from "../../shared/dom.js";
+import { icon } from "../../shared/icons.js";
 import {
   AUDIT_ACTIONS, JOB_RUNNING, JOB_STATES, TEACH_LIMITS, TEACH_STRINGS, TIMING, VERDICTS, describeTeachError, humanize,
-} from "./constants.js";
-import { confirmDialog, dialogTitleId, modal } from "./dialogs.js";
-import { regressedTopics, renderChanges, renderRegressions, undoButton, undoneLabels } from "./teach-changes.js";
+} from "../constants.js";
+import { confirmDialog, dialogTitleId, modal } from "../dialogs.js";
+import { regressedTopics, renderChanges, renderRegressions, undoButton, undoneLabels } from "./changes.js";
 import {
   NONE, Notice, button, intentName, isNumber, percent, plural, points, verdictChip, when,
-} from "./teach-shared.js";
+} from "./shared.js";
 
 const DROP = -0.005; // an F1 change below this is shown as a drop
 
