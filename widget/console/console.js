@@ -7,7 +7,7 @@
 
 import { h, replaceChildren } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";
-import { createChatsView } from "./chats.js";
+import { createChatsView } from "./chats/chats.js";
 import { createDashboardView } from "./dashboard.js";
 import { createTeachView } from "./teach/teach.js";
 import {
