@@ -4,7 +4,7 @@
 // bridge pushes the catalogue of intents and FAQ topics, the inbox (customer
 // messages the bot handled badly, grouped by meaning), the training job, the
 // models and the audit trail on connect and whenever they change; the panels
-// (inbox.js, models.js) render those and turn clicks into
+// (inbox.js, train.js, models.js, audit.js) render those and turn clicks into
 // requests, each answered by an ack or an error with the same id.
 
 import { h } from "../../shared/dom.js";
@@ -12,8 +12,10 @@ import { PendingRequests } from "../../shared/requests.js";
 import { Transport } from "../../shared/transport.js";
 import { TEACH_STRINGS, loginProtocols, socketUrl } from "../constants.js";
 import { Tabs } from "../tabs.js";
+import { AuditPanel } from "./audit.js";
 import { InboxPanel } from "./inbox.js";
-import { AuditPanel, ModelsPanel, TrainPanel } from "./models.js";
+import { ModelsPanel } from "./models.js";
+import { TrainPanel } from "./train.js";
 import { View } from "../view.js";
 
 export function createTeachView(context) {
