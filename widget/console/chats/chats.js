@@ -3,17 +3,18 @@
 //
 // All protocol traffic goes through this view's one Transport
 // (docs/bridge-protocol.md); its parts beside it (queue.js, requests.js,
-// conversation-tab.js with composer.js, handoff-panel.js, transfer-dialog.js)
-// only turn envelopes into DOM and clicks into sends.
+// conversation-tab.js with composer.js, handoff-panel.js, transfer-dialog.js;
+// alert-sound.js) only turn envelopes into DOM and clicks into sends.
 
-import { h, replaceChildren } from "../../shared/dom.js";
+import { h } from "../../shared/dom.js";
 import { icon } from "../../shared/icons.js";
 import { PendingRequests } from "../../shared/requests.js";
 import { Transport } from "../../shared/transport.js";
-import { STORAGE, TIMING, humanize, loginProtocols, reasonLabel, socketUrl } from "../constants.js";
+import { TIMING, humanize, loginProtocols, reasonLabel, socketUrl } from "../constants.js";
 import { confirmDialog } from "../dialogs.js";
 import { Tabs } from "../tabs.js";
 import { View } from "../view.js";
+import { AlertSound } from "./alert-sound.js";
 import { ConversationTab } from "./conversation-tab.js";
 import { QueuePanel } from "./queue.js";
 import { RequestsPanel } from "./requests.js";
@@ -35,10 +36,8 @@ class ChatsView extends View {
     super();
     this.agent = session.agent;
     this.displayName = session.displayName; // what customers see, never the login name
-    this.sound = sound;
     this.setAttention = setAttention;
     this.visible = false;
-    this.muted = localStorage.getItem(STORAGE.muted) === "1";
     this.canned = [];
     this.conversations = new Map();
     this.activeId = null;
@@ -51,6 +50,7 @@ class ChatsView extends View {
     this.transport.on("envelope", (envelope) => this.receive(envelope));
     this.transport.on("failed", ({ item, error }) => this.waiting.settle(item.id, null, error));
 
+    this.alertSound = new AlertSound(sound);
     this.queue = new QueuePanel(this);
     this.requests = new RequestsPanel(this);
     this.build();
@@ -61,8 +61,6 @@ class ChatsView extends View {
   }
 
   build() {
-    this.muteButton = h("button", { type: "button", class: "icon-button", onclick: () => this.toggleMute() });
-    this.renderMute();
     this.sidebarTabs = new Tabs("sidebar", "Queue and requests", [
       { id: "queue", label: "Queue", panel: this.queue.element },
       { id: "requests", label: "Requests", panel: this.requests.element },
@@ -89,7 +87,7 @@ class ChatsView extends View {
 
     this.element = h("section", { class: "view chats-view", "aria-label": "Chats", hidden: true },
       h("aside", { class: "sidebar", "aria-label": "Queue and requests" },
-        h("div", { class: "sidebar-head" }, this.sidebarTabs.list, this.muteButton),
+        h("div", { class: "sidebar-head" }, this.sidebarTabs.list, this.alertSound.button),
         this.sidebarTabs.panels),
       h("section", { class: "workspace", "aria-label": "Open chats" }, this.alertBanner, this.tabList, this.panels),
       this.toasts);
@@ -274,36 +272,7 @@ class ChatsView extends View {
   }
 
   chime() {
-    const context = this.muted ? null : this.sound.ready();
-    if (!context) return;
-    const start = context.currentTime;
-    // Two short rising notes: noticeable, not alarming.
-    [660, 880].forEach((frequency, index) => {
-      const at = start + index * 0.16;
-      const oscillator = context.createOscillator();
-      const gain = context.createGain();
-      oscillator.type = "sine";
-      oscillator.frequency.value = frequency;
-      gain.gain.setValueAtTime(0.0001, at);
-      gain.gain.exponentialRampToValueAtTime(0.25, at + 0.02);
-      gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.3);
-      oscillator.connect(gain).connect(context.destination);
-      oscillator.start(at);
-      oscillator.stop(at + 0.32);
-    });
-  }
-
-  toggleMute() {
-    this.muted = !this.muted;
-    localStorage.setItem(STORAGE.muted, this.muted ? "1" : "0");
-    this.renderMute();
-  }
-
-  renderMute() {
-    replaceChildren(this.muteButton, icon(this.muted ? "bellOff" : "bell"));
-    this.muteButton.setAttribute("aria-pressed", String(this.muted));
-    this.muteButton.setAttribute("aria-label", "Mute alert sound");
-    this.muteButton.title = this.muted ? "Alert sound is muted" : "Alert sound is on";
+    this.alertSound.chime();
   }
 
   toast(text, kind = "info") {
