@@ -7,9 +7,9 @@
 
 import { h, replaceChildren } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";
-import { createChatsView } from "./chats.js";
+import { createChatsView } from "./chats/chats.js";
 import { createDashboardView } from "./dashboard.js";
-import { createTeachView } from "./teach.js";
+import { createTeachView } from "./teach/teach.js";
 import {
   APP_TITLE, CONNECTION_REFUSALS, ERROR_TEXT, ROLE_LABELS, SESSION_ERRORS, STORAGE, STRINGS, TIMING,
 } from "./constants.js";

@@ -1,9 +1,9 @@
 // Small pieces the Teach view's panels share: formatting, notices, buttons,
 // the chips for reasons and verdicts. Everything from the server is text.
 
-import { h, replaceChildren, timeElement } from "../shared/dom.js";
-import { icon } from "../shared/icons.js";
-import { INBOX_REASONS, VERDICTS, humanize, intentLabel } from "./constants.js";
+import { h, replaceChildren, timeElement } from "../../shared/dom.js";
+import { icon } from "../../shared/icons.js";
+import { INBOX_REASONS, VERDICTS, humanize, intentLabel } from "../constants.js";
 
 const percentFormat = new Intl.NumberFormat(undefined, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 });
 const wholePercentFormat = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 0 });

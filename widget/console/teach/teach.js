@@ -4,17 +4,19 @@
 // bridge pushes the catalogue of intents and FAQ topics, the inbox (customer
 // messages the bot handled badly, grouped by meaning), the training job, the
 // models and the audit trail on connect and whenever they change; the panels
-// (teach-inbox.js, teach-models.js) render those and turn clicks into
+// (inbox.js, train.js, models.js, audit.js) render those and turn clicks into
 // requests, each answered by an ack or an error with the same id.
 
-import { h } from "../shared/dom.js";
-import { PendingRequests } from "../shared/requests.js";
-import { Transport } from "../shared/transport.js";
-import { TEACH_STRINGS, loginProtocols, socketUrl } from "./constants.js";
-import { Tabs } from "./tabs.js";
-import { InboxPanel } from "./teach-inbox.js";
-import { AuditPanel, ModelsPanel, TrainPanel } from "./teach-models.js";
-import { View } from "./view.js";
+import { h } from "../../shared/dom.js";
+import { PendingRequests } from "../../shared/requests.js";
+import { Transport } from "../../shared/transport.js";
+import { TEACH_STRINGS, loginProtocols, socketUrl } from "../constants.js";
+import { Tabs } from "../tabs.js";
+import { AuditPanel } from "./audit.js";
+import { InboxPanel } from "./inbox.js";
+import { ModelsPanel } from "./models.js";
+import { TrainPanel } from "./train.js";
+import { View } from "../view.js";
 
 export function createTeachView(context) {
   return new TeachView(context);

@@ -3,11 +3,11 @@
 // the agent answers it or marks it done. The bridge keeps what became of each
 // request, so every agent's list says the same (docs/bridge-protocol.md).
 
-import { h, replaceChildren, timeElement } from "../shared/dom.js";
-import { icon } from "../shared/icons.js";
-import { LIMITS, describeError, humanize, reasonLabel } from "./constants.js";
-import { dialogTitleId, modal } from "./dialogs.js";
-import { messageElement } from "./transcript.js";
+import { h, replaceChildren, timeElement } from "../../shared/dom.js";
+import { icon } from "../../shared/icons.js";
+import { LIMITS, describeError, humanize, reasonLabel } from "../constants.js";
+import { dialogTitleId, modal } from "../dialogs.js";
+import { messageElement } from "../transcript.js";
 
 const KINDS = { callback: "Callback", message: "Message" };
 const CONTACT_KINDS = { phone: "Phone", email: "Email" };

@@ -4,11 +4,11 @@
 // new topics; answers). Also the audit trail's "Undo" for a label.
 // Everything from the server is text: rendered with h(), never as HTML.
 
-import { h } from "../shared/dom.js";
-import { icon } from "../shared/icons.js";
-import { describeTeachError } from "./constants.js";
-import { confirmDialog } from "./dialogs.js";
-import { NONE, button, intentName, isNumber, plural, when } from "./teach-shared.js";
+import { h } from "../../shared/dom.js";
+import { icon } from "../../shared/icons.js";
+import { describeTeachError } from "../constants.js";
+import { confirmDialog } from "../dialogs.js";
+import { NONE, button, intentName, isNumber, plural, when } from "./shared.js";
 
 const list = (value) => (Array.isArray(value) ? value : []);
 

@@ -1,0 +1,326 @@
+// The agents' view: the live queue and left requests on the left, the chats
+// they serve as tabs on the right (transcript, handoff details, composer).
+//
+// All protocol traffic goes through this view's one Transport
+// (docs/bridge-protocol.md); its parts beside it (queue.js, requests.js,
+// conversation-tab.js with composer.js, handoff-panel.js, transfer-dialog.js;
+// alert-sound.js) only turn envelopes into DOM and clicks into sends.
+
+import { h } from "../../shared/dom.js";
+import { icon } from "../../shared/icons.js";
+import { PendingRequests } from "../../shared/requests.js";
+import { Transport } from "../../shared/transport.js";
+import { TIMING, humanize, loginProtocols, reasonLabel, socketUrl } from "../constants.js";
+import { confirmDialog } from "../dialogs.js";
+import { Tabs } from "../tabs.js";
+import { View } from "../view.js";
+import { AlertSound } from "./alert-sound.js";
+import { ConversationTab } from "./conversation-tab.js";
+import { QueuePanel } from "./queue.js";
+import { RequestsPanel } from "./requests.js";
+
+export function createChatsView(context) {
+  return new ChatsView(context);
+}
+
+/** What the agent is told when a chat leaves their tabs, by what they did (nothing: elsewhere). */
+function releasedText(leaving) {
+  if (!leaving) return "A chat is no longer yours: it was closed, handed back or transferred elsewhere.";
+  if (leaving.type === "hand_back") return "Chat handed back to the bot.";
+  if (leaving.type === "close") return "Chat closed. The customer is asked to rate it.";
+  return leaving.to_agent ? `Chat transferred to ${leaving.to_agent}.` : `Chat moved to the front of the ${leaving.to_group} queue.`;
+}
+
+class ChatsView extends View {
+  constructor({ session, sound, watchConnection, setAttention }) {
+    super();
+    this.agent = session.agent;
+    this.displayName = session.displayName; // what customers see, never the login name
+    this.setAttention = setAttention;
+    this.visible = false;
+    this.canned = [];
+    this.conversations = new Map();
+    this.activeId = null;
+    this.pendingClaims = new Set();
+    this.restoring = null; // ids of conversations re-sent after a (re)connection, while they arrive
+
+    this.transport = new Transport(socketUrl("/ws/agent"), { protocols: loginProtocols(session.token) });
+    watchConnection(this.transport);
+    this.waiting = new PendingRequests(this.transport);
+    this.transport.on("envelope", (envelope) => this.receive(envelope));
+    this.transport.on("failed", ({ item, error }) => this.waiting.settle(item.id, null, error));
+
+    this.alertSound = new AlertSound(sound);
+    this.queue = new QueuePanel(this);
+    this.requests = new RequestsPanel(this);
+    this.build();
+    this.onVisibility = () => this.viewingChanged();
+    document.addEventListener("visibilitychange", this.onVisibility);
+    this.ticker = setInterval(() => this.queue.tick(), TIMING.tickMs);
+    this.transport.connect();
+  }
+
+  build() {
+    this.sidebarTabs = new Tabs("sidebar", "Queue and requests", [
+      { id: "queue", label: "Queue", panel: this.queue.element },
+      { id: "requests", label: "Requests", panel: this.requests.element },
+    ], {
+      onSelect: (id) => {
+        if (id === "requests") this.requests.acknowledge();
+      },
+    });
+
+    this.alertText = h("span", { class: "alert-text" });
+    this.alertBanner = h("div", { class: "alert-banner", role: "status", hidden: true },
+      icon("bell"), this.alertText,
+      h("button", { type: "button", class: "button small", onclick: () => this.showNewInQueue() }, "Show"),
+      h("button", { type: "button", class: "button small ghost", onclick: () => this.queue.acknowledgeAll() }, "Dismiss"));
+
+    this.tabList = h("div", { class: "conversation-tabs", role: "tablist", "aria-label": "Your chats" });
+    this.tabList.addEventListener("keydown", (event) => this.tabKeys(event));
+    this.noChats = h("div", { class: "empty-state" },
+      icon("chat", "icon empty-icon"),
+      h("h2", {}, "No open chats"),
+      h("p", {}, "Claim a customer from the queue to start. Every chat you serve opens here as a tab."));
+    this.panels = h("div", { class: "conversation-panels" }, this.noChats);
+    this.toasts = h("div", { class: "toasts", role: "status", "aria-live": "polite" });
+
+    this.element = h("section", { class: "view chats-view", "aria-label": "Chats", hidden: true },
+      h("aside", { class: "sidebar", "aria-label": "Queue and requests" },
+        h("div", { class: "sidebar-head" }, this.sidebarTabs.list, this.alertSound.button),
+        this.sidebarTabs.panels),
+      h("section", { class: "workspace", "aria-label": "Open chats" }, this.alertBanner, this.tabList, this.panels),
+      this.toasts);
+  }
+
+  // ---- protocol --------------------------------------------------------------
+
+  receive(envelope) {
+    const data = envelope.data || {};
+    const tab = this.conversations.get(data.conversation_id);
+    switch (envelope.type) {
+      case "queue":
+        this.queue.update(data.items || []);
+        this.waiting.settle(envelope.id, data);
+        break;
+      case "queue_changed":
+        this.queue.change(data);
+        break;
+      case "requests":
+        this.requests.update(data.items || []);
+        break;
+      case "canned":
+        this.canned = data.items || [];
+        this.awaitRestoredConversations();
+        break;
+      case "conversation":
+        this.openConversation(data);
+        break;
+      case "message":
+        if (tab) tab.receiveMessage(envelope);
+        break;
+      case "typing":
+        if (tab) tab.customerTyping(Boolean(data.active));
+        break;
+      case "read":
+        if (tab && typeof data.up_to === "string") tab.customerRead(data.up_to);
+        break;
+      case "released":
+        this.release(data.conversation_id);
+        break;
+      case "ack":
+      case "team":
+      case "request":
+        this.waiting.settle(envelope.id, data);
+        break;
+      case "error":
+        this.waiting.refused(envelope);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /**
+   * After "canned" the bridge sends the conversations this agent serves; it answers a
+   * question only after them. So a conversation arriving later was transferred here, and
+   * a tab the bridge did not send again is no longer this agent's (closed in another
+   * window, or requeued while this one was disconnected too long).
+   */
+  awaitRestoredConversations() {
+    const restored = new Set();
+    this.restoring = restored;
+    this.waiting.ask("queue").then(() => {
+      this.restoring = null;
+      for (const id of [...this.conversations.keys()]) {
+        if (!restored.has(id)) this.release(id);
+      }
+    }, () => { this.restoring = null; });
+  }
+
+  signal(type, data) {
+    this.transport.sendNow(type, data);
+  }
+
+  // ---- conversations -----------------------------------------------------------
+
+  claim(conversationId) {
+    this.pendingClaims.add(conversationId);
+    return this.waiting.send("claim", { conversation_id: conversationId }).catch((error) => {
+      this.pendingClaims.delete(conversationId);
+      // A claim resent after a reconnect is refused although it is ours already.
+      if (!this.conversations.has(conversationId)) throw error;
+    });
+  }
+
+  openConversation(data) {
+    let tab = this.conversations.get(data.conversation_id);
+    const isNew = !tab;
+    if (tab) {
+      tab.update(data);
+    } else {
+      tab = new ConversationTab(this, data);
+      this.conversations.set(tab.id, tab);
+      this.tabList.append(tab.tabButton);
+      this.panels.append(tab.panel);
+    }
+    const claimedHere = this.pendingClaims.delete(tab.id);
+    if (this.restoring) this.restoring.add(tab.id);
+    const transferredHere = isNew && !claimedHere && !this.restoring;
+    if (claimedHere || !this.activeId) this.activate(tab.id, claimedHere);
+    else if (transferredHere) tab.markArrived();
+    if (transferredHere) {
+      this.chime();
+      this.toast(data.transferred_by ? `${data.transferred_by} transferred a chat to you.` : "A colleague transferred a chat to you.");
+    }
+    this.noChats.hidden = this.conversations.size > 0;
+    this.updateAttention();
+  }
+
+  release(conversationId) {
+    const tab = this.conversations.get(conversationId);
+    if (!tab) return;
+    const index = [...this.conversations.keys()].indexOf(conversationId);
+    this.toast(releasedText(tab.leaving));
+    tab.destroy();
+    this.conversations.delete(conversationId);
+    if (this.activeId === conversationId) {
+      this.activeId = null;
+      const ids = [...this.conversations.keys()];
+      const next = ids[Math.min(index, ids.length - 1)];
+      if (next) {
+        this.activate(next, false);
+        this.conversations.get(next).tabButton.focus();
+      }
+    }
+    this.noChats.hidden = this.conversations.size > 0;
+    this.updateAttention();
+  }
+
+  activate(conversationId, focusComposer) {
+    this.activeId = conversationId;
+    for (const tab of this.conversations.values()) tab.setActive(tab.id === conversationId);
+    if (focusComposer) this.conversations.get(conversationId).composer.focus();
+    this.viewingChanged();
+  }
+
+  tabKeys(event) {
+    const tabs = [...this.conversations.values()];
+    const index = tabs.findIndex((tab) => tab.tabButton === document.activeElement);
+    if (index < 0) return;
+    const moves = { ArrowRight: index + 1, ArrowLeft: index - 1, Home: 0, End: tabs.length - 1 };
+    if (!(event.key in moves)) return;
+    event.preventDefault();
+    const next = tabs[(moves[event.key] + tabs.length) % tabs.length];
+    this.activate(next.id, false);
+    next.tabButton.focus();
+  }
+
+  isViewing(tab) {
+    return this.visible && document.visibilityState === "visible" && this.activeId === tab.id;
+  }
+
+  viewingChanged() {
+    for (const tab of this.conversations.values()) {
+      if (this.isViewing(tab)) tab.seen();
+    }
+    this.updateAttention();
+  }
+
+  // ---- alerts ----------------------------------------------------------------
+
+  renderAlert() {
+    const fresh = this.queue.freshItems();
+    this.alertBanner.hidden = fresh.length === 0;
+    if (fresh.length === 1) {
+      const item = fresh[0];
+      this.alertText.textContent = `New chat waiting: ${[reasonLabel(item.reason), humanize(item.topic)].filter(Boolean).join(" · ")}`;
+    } else if (fresh.length) {
+      this.alertText.textContent = `${fresh.length} new chats waiting`;
+    }
+  }
+
+  showNewInQueue() {
+    this.sidebarTabs.select("queue");
+    this.queue.focusFirstFresh();
+  }
+
+  updateAttention() {
+    this.renderAlert();
+    const unread = [...this.conversations.values()].reduce((sum, tab) => sum + tab.unread, 0);
+    this.setAttention(this.queue.freshItems().length + unread);
+  }
+
+  chime() {
+    this.alertSound.chime();
+  }
+
+  toast(text, kind = "info") {
+    const item = h("div", { class: `toast toast-${kind}` }, icon(kind === "error" ? "info" : "check"), h("span", {}, text));
+    this.toasts.append(item);
+    setTimeout(() => item.remove(), TIMING.toastMs);
+  }
+
+  // ---- the view's life ------------------------------------------------------
+
+  show() {
+    this.visible = true;
+    super.show();
+    this.viewingChanged();
+  }
+
+  hide() {
+    this.visible = false;
+    super.hide();
+  }
+
+  async confirmLeave() {
+    // A message or a close just sent is finished by the bridge only if the socket stays until its ack.
+    const deadline = Date.now() + TIMING.logoutGraceMs;
+    while (this.transport.pending().length && Date.now() < deadline) {
+      await new Promise((resolve) => { setTimeout(resolve, 100); });
+    }
+    const unsent = this.transport.pending().length;
+    if (unsent && !(await confirmDialog({
+      title: "Log out without sending?",
+      text: `${unsent} message${unsent > 1 ? "s or actions have" : " or action has"} not reached the server yet, and will be lost.`,
+      confirm: "Log out",
+      danger: true,
+    }))) return false;
+    const count = this.conversations.size;
+    if (!count) return true;
+    return confirmDialog({
+      title: "Log out?",
+      text: `You are serving ${count} chat${count > 1 ? "s" : ""}. If you stay away, ${count > 1 ? "they go" : "it goes"} back to the front of the queue for a colleague.`,
+      confirm: "Log out",
+      danger: true,
+    });
+  }
+
+  destroy() {
+    clearInterval(this.ticker);
+    document.removeEventListener("visibilitychange", this.onVisibility);
+    for (const tab of this.conversations.values()) tab.destroy();
+    this.transport.close();
+  }
+}

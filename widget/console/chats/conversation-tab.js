@@ -1,0 +1,302 @@
+// One chat the agent serves, as a tab and its panel: the transcript (in the
+// bridge's order, the agent's sends shown until stored), the customer's typing
+// and read receipts, and the actions that end it here (transfer, hand back,
+// close).
+
+import { h, replaceChildren } from "../../shared/dom.js";
+import { icon } from "../../shared/icons.js";
+import { compareMessageIds, newId } from "../../shared/transport.js";
+import { TIMING, describeError, humanize, reasonLabel } from "../constants.js";
+import { confirmDialog } from "../dialogs.js";
+import { messageElement } from "../transcript.js";
+import { Composer } from "./composer.js";
+import { renderHandoff } from "./handoff-panel.js";
+import { transferDialog } from "./transfer-dialog.js";
+
+function shortId(conversationId) {
+  return `#${conversationId.slice(0, 6)}`;
+}
+
+// System notices after which the agent serving this tab is the one the customer talks to.
+const SERVING_STARTS = new Set(["agent_joined", "transferred"]);
+
+export class ConversationTab {
+  constructor(view, data) {
+    this.view = view;
+    this.id = data.conversation_id;
+    this.messages = new Map();
+    this.order = [];
+    this.pending = new Map();
+    this.unread = 0;
+    this.countUnread = false;
+    this.lastCustomerId = null;
+    this.readSent = null;
+    this.seenUpTo = null;
+    this.receiptElement = null;
+    this.leaving = null;
+    this.stickToBottom = true;
+    this.typingTimer = null;
+    this.readTimer = null;
+
+    const panelId = `conversation-${this.id}`;
+    this.tabTitle = h("span", { class: "tab-title" });
+    this.tabBadge = h("span", { class: "tab-badge", hidden: true });
+    this.tabTyping = h("span", { class: "tab-typing", hidden: true, title: "Customer is typing" }, h("span", { class: "visually-hidden" }, "typing"));
+    this.tabButton = h("button", {
+      type: "button", role: "tab", class: "conversation-tab", id: `tab-${this.id}`, "aria-controls": panelId,
+      onclick: () => view.activate(this.id, false),
+    }, this.tabTitle, h("span", { class: "tab-id" }, shortId(this.id)), this.tabTyping, this.tabBadge);
+
+    this.heading = h("h2", { class: "conversation-title" });
+    this.headMeta = h("div", { class: "conversation-meta" });
+    this.actionError = h("div", { class: "inline-error", role: "alert", hidden: true });
+    this.transferButton = h("button", { type: "button", class: "button", onclick: () => transferDialog(view, this) }, icon("transfer"), "Transfer");
+    this.handBackButton = h("button", { type: "button", class: "button", onclick: () => this.handBack() }, icon("bot"), "Hand back to bot");
+    this.closeButton = h("button", { type: "button", class: "button danger-outline", onclick: () => this.confirmClose() }, icon("check"), "Close chat");
+    this.detailsToggle = h("button", {
+      type: "button", class: "button details-toggle", "aria-expanded": "false", "aria-controls": `details-${this.id}`,
+      onclick: () => this.toggleDetails(),
+    }, icon("panel"), "Details");
+
+    this.list = h("ol", { class: "transcript" });
+    this.log = h("div", { class: "transcript-scroll", role: "log", "aria-label": "Transcript", tabindex: "0" }, this.list);
+    this.log.addEventListener("scroll", () => {
+      this.stickToBottom = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 60;
+    });
+    this.typing = h("p", { class: "typing-indicator", "aria-live": "polite" });
+    this.composer = new Composer(this);
+    // Focusable so keyboard users can scroll it.
+    this.details = h("aside", { class: "handoff-panel", id: `details-${this.id}`, "aria-label": "Handoff details", tabindex: "0" });
+
+    this.panel = h("section", { class: "conversation", role: "tabpanel", id: panelId, "aria-labelledby": this.tabButton.id, hidden: true },
+      h("header", { class: "conversation-head" },
+        h("div", { class: "conversation-heading" }, this.heading, this.headMeta),
+        h("div", { class: "conversation-actions" }, this.detailsToggle, this.transferButton, this.handBackButton, this.closeButton)),
+      this.actionError,
+      h("div", { class: "conversation-body" },
+        h("div", { class: "chat-column" }, this.log, this.typing, this.composer.element),
+        this.details));
+    this.update(data);
+  }
+
+  update(data) {
+    const handoff = data.handoff || {};
+    const topic = humanize(handoff.topic);
+    this.tabTitle.textContent = topic || reasonLabel(data.reason);
+    // Without a topic the reason is the chip below the heading already.
+    this.heading.textContent = topic || "Customer chat";
+    replaceChildren(this.headMeta,
+      h("span", { class: `chip reason reason-${data.reason || "unknown"}` }, reasonLabel(data.reason)),
+      data.transferred_by ? h("span", { class: "chip chip-transferred" }, `Transferred by ${data.transferred_by}`) : null,
+      h("span", { class: "meta-item" }, h("span", { class: "visually-hidden" }, "Conversation "), shortId(this.id)));
+    renderHandoff(this.details, data);
+  }
+
+  setActive(active) {
+    this.tabButton.setAttribute("aria-selected", String(active));
+    this.tabButton.tabIndex = active ? 0 : -1;
+    this.panel.hidden = !active;
+    if (active) {
+      this.tabButton.classList.remove("is-arrived");
+      if (this.stickToBottom) this.scrollToEnd();
+    }
+  }
+
+  markArrived() {
+    this.tabButton.classList.add("is-arrived");
+  }
+
+  /** The agent is looking at this tab: nothing is unread, the customer may learn it was read. */
+  seen() {
+    this.unread = 0;
+    this.renderBadge();
+    this.scheduleRead();
+  }
+
+  renderBadge() {
+    this.tabBadge.hidden = this.unread === 0;
+    replaceChildren(this.tabBadge, String(this.unread), h("span", { class: "visually-hidden" }, " unread"));
+  }
+
+  // ---- the transcript ---------------------------------------------------------
+
+  receiveMessage(envelope) {
+    const id = envelope.id;
+    if (!id || this.messages.has(id)) return; // the transcript is sent again after a reconnect
+    const message = { id, ...envelope.data };
+    const element = this.renderMessage(message);
+    this.messages.set(id, { message, element });
+    let index = this.order.length;
+    while (index > 0 && compareMessageIds(this.order[index - 1], id) > 0) index -= 1;
+    this.order.splice(index, 0, id);
+    if (element) this.list.insertBefore(element, this.elementAfter(index));
+
+    if (message.kind === "system" && SERVING_STARTS.has(message.data && message.data.notice)) {
+      this.countUnread = true;
+      this.unread = 0;
+    }
+    if (message.kind === "customer") {
+      if (!this.lastCustomerId || compareMessageIds(id, this.lastCustomerId) > 0) this.lastCustomerId = id;
+      this.customerTyping(false);
+      if (this.view.isViewing(this)) this.scheduleRead();
+      else if (this.countUnread) this.unread += 1;
+      this.renderBadge();
+      this.view.updateAttention();
+    }
+    if (message.kind === "agent") {
+      if (message.data && message.data.agent === this.view.agent) this.settlePending(message);
+      this.refreshReceipt();
+    }
+    if (this.stickToBottom) this.scrollToEnd();
+  }
+
+  /** The element a message at `index` of the order goes before (pending sends stay last). */
+  elementAfter(index) {
+    for (const id of this.order.slice(index + 1)) {
+      const element = this.messages.get(id).element;
+      if (element) return element;
+    }
+    return this.pending.values().next().value || null;
+  }
+
+  renderMessage(message) {
+    const element = messageElement(message, (agent) => (agent === this.view.agent ? "You" : agent || "Agent"));
+    // "Sent" or "Seen" under the agent's latest message (refreshReceipt).
+    if (element && message.kind === "agent") element.append(h("p", { class: "msg-status" }));
+    return element;
+  }
+
+  scrollToEnd() {
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  // ---- the agent's sends --------------------------------------------------------
+
+  send(text) {
+    const id = newId();
+    const element = h("li", { class: "msg msg-agent is-pending" },
+      h("div", { class: "msg-meta" }, h("span", { class: "msg-author" }, "You")),
+      h("div", { class: "msg-bubble" }, h("p", { class: "msg-text" }, text)),
+      h("p", { class: "msg-status" }, "Sending…"));
+    this.pending.set(id, element);
+    this.list.append(element);
+    this.stickToBottom = true;
+    this.scrollToEnd();
+    this.view.waiting.send("message", { conversation_id: this.id, text }, id).then(() => {
+      // Usually the stored copy has replaced this one already; if not, it is on its way.
+      element.querySelector(".msg-status").textContent = "Sent";
+    }, (error) => {
+      element.classList.add("is-failed");
+      element.querySelector(".msg-status").textContent = `Not sent: ${describeError(error)}`;
+    });
+  }
+
+  /** The stored copy of a sent message arrived (named by the id it was sent with): the "sending…" copy goes. */
+  settlePending(message) {
+    const element = this.pending.get(message.client_id);
+    if (!element) return;
+    element.remove();
+    this.pending.delete(message.client_id);
+  }
+
+  // ---- signals ----------------------------------------------------------------
+
+  customerTyping(active) {
+    clearTimeout(this.typingTimer);
+    this.typing.textContent = active ? "Customer is typing…" : "";
+    this.tabTyping.hidden = !active;
+    if (active) this.typingTimer = setTimeout(() => this.customerTyping(false), TIMING.customerTypingTimeoutMs);
+  }
+
+  customerRead(upTo) {
+    if (!this.seenUpTo || compareMessageIds(upTo, this.seenUpTo) > 0) this.seenUpTo = upTo;
+    this.refreshReceipt();
+  }
+
+  /** "Seen" or "Sent" under the agent's latest stored message only. */
+  refreshReceipt() {
+    const lastAgent = [...this.order].reverse().find((id) => this.messages.get(id).message.kind === "agent");
+    if (!lastAgent) return;
+    const element = this.messages.get(lastAgent).element;
+    if (this.receiptElement && this.receiptElement !== element) this.receiptElement.querySelector(".msg-status").textContent = "";
+    this.receiptElement = element;
+    const seen = this.seenUpTo && compareMessageIds(lastAgent, this.seenUpTo) <= 0;
+    const status = element.querySelector(".msg-status");
+    status.textContent = seen ? "Seen" : "Sent";
+    element.classList.toggle("is-seen", Boolean(seen));
+  }
+
+  scheduleRead() {
+    clearTimeout(this.readTimer);
+    this.readTimer = setTimeout(() => {
+      const upTo = this.lastCustomerId;
+      if (!upTo || !this.view.isViewing(this)) return;
+      if (this.readSent && compareMessageIds(upTo, this.readSent) <= 0) return;
+      this.view.signal("read", { conversation_id: this.id, up_to: upTo });
+      this.readSent = upTo;
+    }, TIMING.readReceiptDelayMs);
+  }
+
+  // ---- actions ----------------------------------------------------------------
+
+  /** hand_back, close or transfer: acknowledged, then the bridge sends "released". */
+  async act(type, extra = {}) {
+    this.leaving = { type, ...extra };
+    this.setBusy(true);
+    this.actionError.hidden = true;
+    try {
+      await this.view.waiting.send(type, { conversation_id: this.id, ...extra });
+    } catch (error) {
+      this.leaving = null;
+      this.setBusy(false);
+      throw error;
+    }
+  }
+
+  async handBack() {
+    try {
+      await this.act("hand_back");
+    } catch (error) {
+      this.showActionError(error);
+    }
+  }
+
+  async confirmClose() {
+    const confirmed = await confirmDialog({
+      title: "Close this chat?",
+      text: "The conversation ends for the customer, who is asked to rate it.",
+      confirm: "Close chat",
+      danger: true,
+    });
+    if (!confirmed) return;
+    try {
+      await this.act("close");
+    } catch (error) {
+      this.showActionError(error);
+    }
+  }
+
+  showActionError(error) {
+    replaceChildren(this.actionError, icon("info"), h("span", {}, describeError(error)));
+    this.actionError.hidden = false;
+  }
+
+  setBusy(busy) {
+    for (const button of [this.transferButton, this.handBackButton, this.closeButton]) button.disabled = busy;
+    this.composer.setDisabled(busy);
+  }
+
+  toggleDetails() {
+    const open = !this.panel.classList.contains("show-details");
+    this.panel.classList.toggle("show-details", open);
+    this.detailsToggle.setAttribute("aria-expanded", String(open));
+  }
+
+  destroy() {
+    clearTimeout(this.typingTimer);
+    clearTimeout(this.readTimer);
+    this.composer.destroy();
+    this.tabButton.remove();
+    this.panel.remove();
+  }
+}

@@ -1,0 +1,167 @@
+// The queue in the agents' sidebar: who is waiting and for how long, newly
+// arrived customers marked (and alerted) until the agent looks at them, and
+// the claim button.
+
+import { h, replaceChildren, syncList } from "../../shared/dom.js";
+import { icon } from "../../shared/icons.js";
+import { describeError, humanize, reasonLabel } from "../constants.js";
+
+/** Seconds as a clock: "0:05", "12:30", "1:02:03". */
+function formatWait(totalSeconds) {
+  const seconds = Math.max(0, Math.floor(totalSeconds));
+  const hours = Math.floor(seconds / 3600);
+  const minutes = Math.floor((seconds % 3600) / 60);
+  const rest = String(seconds % 60).padStart(2, "0");
+  return hours ? `${hours}:${String(minutes).padStart(2, "0")}:${rest}` : `${minutes}:${rest}`;
+}
+
+export class QueuePanel {
+  constructor(view) {
+    this.view = view;
+    this.items = [];
+    this.known = null; // ids in the last queue; null until the first one (which never alerts)
+    this.fresh = new Set();
+    this.claiming = new Set();
+    this.entries = new Map();
+    this.error = h("div", { class: "inline-error", role: "alert", hidden: true });
+    this.list = h("ul", { class: "queue-list", "aria-label": "Customers waiting" });
+    this.empty = h("div", { class: "empty-state small" }, icon("inbox", "icon empty-icon"),
+      h("p", {}, "Nobody is waiting. New customers appear here at once."));
+    this.element = h("div", { class: "queue-panel" }, this.error, this.list, this.empty);
+  }
+
+  /** The whole queue (on connect, on request, after a resync). */
+  update(items) {
+    const now = Date.now();
+    this.show(items.map((item) => ({ ...item, since: now - item.waiting_seconds * 1000 })));
+  }
+
+  /** A change of the queue: items added or changed, ids removed; the order is the bridge's (queued_at). */
+  change({ added = [], updated = [], removed = [] }) {
+    const now = Date.now();
+    const byId = new Map(this.items.map((item) => [item.conversation_id, item]));
+    for (const id of removed) byId.delete(id);
+    for (const item of [...added, ...updated]) {
+      byId.set(item.conversation_id, { ...item, since: now - item.waiting_seconds * 1000 });
+    }
+    this.show([...byId.values()].sort((a, b) => a.queued_at - b.queued_at));
+  }
+
+  show(items) {
+    this.items = items;
+    const ids = new Set(items.map((item) => item.conversation_id));
+    const arrived = this.known ? items.filter((item) => !this.known.has(item.conversation_id)) : [];
+    // A conversation that leaves the queue and comes back (transferred, agent lost) alerts again.
+    this.known = ids;
+    for (const item of arrived) this.fresh.add(item.conversation_id);
+    for (const id of [...this.fresh]) if (!ids.has(id)) this.fresh.delete(id);
+    for (const id of [...this.claiming]) if (!ids.has(id)) this.claiming.delete(id);
+    // Keeps the bridge's order: oldest first.
+    syncList(this.list, this.entries, items, {
+      key: (item) => item.conversation_id,
+      create: (item) => this.createEntry(item.conversation_id),
+      update: (entry, item) => this.fill(entry, item),
+    });
+    this.empty.hidden = items.length > 0;
+    this.view.sidebarTabs.setCount("queue", items.length, this.fresh.size > 0);
+    this.tick();
+    if (arrived.length) this.view.chime();
+    this.view.updateAttention();
+  }
+
+  createEntry(conversationId) {
+    const claim = h("button", { type: "button", class: "button primary small", onclick: () => this.claim(conversationId) });
+    const wait = h("span", {});
+    const topic = h("p", { class: "queue-topic" });
+    const body = h("div", { class: "queue-body" });
+    const element = h("li", { class: "queue-item" },
+      h("div", { class: "queue-top" }, topic,
+        h("span", { class: "wait" }, icon("clock"), h("span", { class: "visually-hidden" }, "Waiting "), wait)),
+      body,
+      h("div", { class: "queue-actions" }, claim));
+    // Looking at an item (clicking, tabbing into it) is enough to stop alerting about it.
+    element.addEventListener("focusin", () => this.acknowledge(conversationId));
+    element.addEventListener("pointerdown", () => this.acknowledge(conversationId));
+    return { element, claim, wait, topic, body, item: null };
+  }
+
+  fill(entry, item) {
+    const id = item.conversation_id;
+    const claiming = this.claiming.has(id);
+    entry.item = item;
+    entry.element.classList.toggle("is-new", this.fresh.has(id));
+    entry.claim.disabled = claiming;
+    entry.claim.textContent = claiming ? "Claiming…" : "Claim";
+    const topic = humanize(item.topic);
+    entry.claim.setAttribute("aria-label", `Claim chat: ${topic || reasonLabel(item.reason)}`);
+    entry.topic.textContent = topic || "No topic recognised";
+    const details = item.details || {};
+    replaceChildren(entry.body,
+      h("div", { class: "chips" },
+        this.fresh.has(id) ? h("span", { class: "chip chip-new" }, "New") : null,
+        h("span", { class: `chip reason reason-${item.reason || "unknown"}` }, reasonLabel(item.reason)),
+        h("span", { class: "chip chip-group", title: "Skill group" }, h("span", { class: "visually-hidden" }, "Group: "), item.group),
+        // Sent back to the queue by a colleague: who, so the next agent knows whom to ask.
+        item.transferred_by ? h("span", { class: "chip chip-transferred" }, `Transferred by ${item.transferred_by}`) : null),
+      item.summary ? h("p", { class: "queue-summary" }, item.summary) : null,
+      details.description || details.contact
+        ? h("dl", { class: "queue-details" },
+          details.description ? [h("dt", {}, "Customer says"), h("dd", {}, details.description)] : null,
+          details.contact ? [h("dt", {}, "Contact"), h("dd", {}, details.contact)] : null)
+        : null);
+  }
+
+  tick() {
+    const now = Date.now();
+    for (const entry of this.entries.values()) {
+      const seconds = (now - entry.item.since) / 1000;
+      entry.wait.textContent = formatWait(seconds);
+      entry.element.classList.toggle("wait-long", seconds >= 120 && seconds < 300);
+      entry.element.classList.toggle("wait-critical", seconds >= 300);
+    }
+  }
+
+  async claim(conversationId) {
+    this.acknowledge(conversationId);
+    this.error.hidden = true;
+    this.claiming.add(conversationId);
+    const entry = this.entries.get(conversationId);
+    if (entry) this.fill(entry, entry.item);
+    try {
+      await this.view.claim(conversationId);
+    } catch (failure) {
+      this.showError(describeError(failure));
+    } finally {
+      this.claiming.delete(conversationId);
+      const current = this.entries.get(conversationId);
+      if (current) this.fill(current, current.item);
+    }
+  }
+
+  showError(text) {
+    replaceChildren(this.error, icon("info"), h("span", {}, text),
+      h("button", { type: "button", class: "icon-button small", "aria-label": "Dismiss", onclick: () => { this.error.hidden = true; } }, icon("close")));
+    this.error.hidden = false;
+  }
+
+  freshItems() {
+    return this.items.filter((item) => this.fresh.has(item.conversation_id));
+  }
+
+  acknowledge(conversationId) {
+    if (!this.fresh.delete(conversationId)) return;
+    const entry = this.entries.get(conversationId);
+    if (entry) this.fill(entry, entry.item);
+    this.view.sidebarTabs.setCount("queue", this.items.length, this.fresh.size > 0);
+    this.view.updateAttention();
+  }
+
+  acknowledgeAll() {
+    for (const id of [...this.fresh]) this.acknowledge(id);
+  }
+
+  focusFirstFresh() {
+    const first = this.freshItems()[0];
+    if (first) this.entries.get(first.conversation_id).claim.focus();
+  }
+}

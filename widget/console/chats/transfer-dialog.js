@@ -1,0 +1,81 @@
+// The transfer dialog of a chat: the bridge's list of the team, a colleague
+// with room or a skill group's queue to pick, and the transfer sent through
+// the chat's tab.
+
+import { h, replaceChildren } from "../../shared/dom.js";
+import { icon } from "../../shared/icons.js";
+import { newId } from "../../shared/transport.js";
+import { describeError } from "../constants.js";
+import { dialogTitleId, modal } from "../dialogs.js";
+
+/** The transfer choice: an online colleague, or a skill group's queue. */
+export async function transferDialog(view, tab) {
+  const titleId = dialogTitleId();
+  const body = h("div", { class: "transfer-body" }, h("p", { class: "muted" }, "Loading your team…"));
+  const error = h("p", { class: "form-error", role: "alert" });
+  const submit = h("button", { type: "submit", class: "button primary", disabled: true }, icon("transfer"), "Transfer");
+  const cancel = h("button", { type: "button", class: "button" }, "Cancel");
+  const form = h("form", { class: "transfer-form", novalidate: true },
+    h("h2", { id: titleId }, "Transfer chat"),
+    h("p", { class: "dialog-text" }, "Pass this conversation to a colleague who is online, or back to the front of a skill group's queue."),
+    body, error,
+    h("div", { class: "dialog-actions" }, cancel, submit));
+  const dialog = modal(titleId, "wide", form);
+  cancel.addEventListener("click", () => dialog.close());
+  cancel.focus();
+
+  let team;
+  try {
+    team = await view.waiting.ask("team");
+  } catch (failure) {
+    replaceChildren(body);
+    error.textContent = describeError(failure);
+    return;
+  }
+  const choice = (value, title, meta, disabled) => {
+    const id = `choice-${newId()}`;
+    return h("li", { class: `choice${disabled ? " is-disabled" : ""}` },
+      h("input", { type: "radio", name: "target", value, id, disabled }),
+      h("label", { for: id }, h("span", { class: "choice-title" }, title), h("span", { class: "choice-meta" }, meta)));
+  };
+  const colleagues = team.agents.filter((agent) => agent.name !== view.agent);
+  const available = (agent) => agent.online && agent.serving < agent.max_chats;
+  colleagues.sort((a, b) => Number(available(b)) - Number(available(a)) || a.name.localeCompare(b.name));
+  const groupsText = (groups) => (groups.includes("all") ? "all groups" : groups.join(", "));
+  replaceChildren(body,
+    h("fieldset", {},
+      h("legend", {}, "Colleagues"),
+      colleagues.length
+        ? h("ul", { class: "choices" }, colleagues.map((agent) => choice(
+          `agent:${agent.name}`, agent.name,
+          !agent.online ? "offline" : `${agent.serving} of ${agent.max_chats} chats${available(agent) ? "" : " · full"} · ${groupsText(agent.groups)}`,
+          !available(agent))))
+        : h("p", { class: "muted" }, "No colleagues yet.")),
+    h("fieldset", {},
+      h("legend", {}, "Skill groups"),
+      h("ul", { class: "choices" }, team.groups.map((group) => choice(
+        `group:${group}`, group, "front of this group's queue", false)))));
+  const radios = [...form.querySelectorAll("input[type=radio]")];
+  for (const radio of radios) radio.addEventListener("change", () => { submit.disabled = false; });
+  const first = radios.find((radio) => !radio.disabled);
+  if (first) first.focus();
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const picked = radios.find((radio) => radio.checked);
+    if (!picked) return;
+    const [kind, ...rest] = picked.value.split(":");
+    const target = rest.join(":");
+    error.textContent = "";
+    submit.disabled = true;
+    submit.lastChild.textContent = "Transferring…";
+    try {
+      await tab.act("transfer", kind === "agent" ? { to_agent: target } : { to_group: target });
+      dialog.close();
+    } catch (failure) {
+      error.textContent = describeError(failure);
+      submit.disabled = false;
+      submit.lastChild.textContent = "Transfer";
+    }
+  });
+}
