@@ -28,6 +28,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.rasa_compat import rest_input_channel, rest_message, rest_sender
+
 __all__ = ["RetrySafeRestInput"]
 
 logger = logging.getLogger(__name__)
@@ -52,16 +54,16 @@ class RetrySafeRestInput(RestInput):
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            sender_id = await self._extract_sender(request)
+            sender_id = await rest_sender(self, request)
             metadata = self.get_metadata(request)
             retried = metadata.get("message_id") if isinstance(metadata, dict) and metadata.get("retry") else None
             collector = CollectingOutputChannel()
-            if isinstance(retried, str) and await answered_before(request.app.ctx.agent, sender_id, retried,
-                                                                  collector):
+            if isinstance(retried, str) and sender_id is not None and await answered_before(
+                    request.app.ctx.agent, sender_id, retried, collector):
                 return response.json(collector.messages)
             try:
-                await on_new_message(UserMessage(self._extract_message(request), collector, sender_id,
-                                                 input_channel=self._extract_input_channel(request),
+                await on_new_message(UserMessage(rest_message(self, request), collector, sender_id,
+                                                 input_channel=rest_input_channel(self, request),
                                                  metadata=metadata))
             except CancelledError:
                 logger.error("Rasa's handling of a message from %s was cancelled", sender_id)

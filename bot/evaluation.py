@@ -13,8 +13,10 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Text, Tuple
 
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import UserMessage
-from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
+from rasa.core.processor import MessageProcessor
 from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.rasa_compat import graph_components, parse_in_one_run
 
 __all__ = [
     "LabelScore",
@@ -63,6 +65,11 @@ class NluModel:
     def agent(self) -> Agent:
         return self._agent
 
+    def _processor(self) -> MessageProcessor:
+        if self._agent.processor is None:
+            raise ValueError(f"The agent of {self.path} has no model loaded.")
+        return self._agent.processor
+
     def labels(self) -> List[Text]:
         """Every label the model can predict (``greet``, ``faq/card_arrival``, ...).
 
@@ -70,11 +77,9 @@ class NluModel:
         does), otherwise from the domain: its intents, with each retrieval intent
         replaced by its ``faq/<key>`` responses.
         """
-        processor = self._agent.processor
-        assert processor is not None
-        nodes = getattr(processor.graph_runner, "_instantiated_nodes", {})
-        for node in nodes.values():
-            labels = getattr(getattr(node, "_component", None), "labels", None)
+        processor = self._processor()
+        for component in graph_components(processor.graph_runner):
+            labels = getattr(component, "labels", None)
             if isinstance(labels, list) and labels:
                 return sorted(str(label) for label in labels)
         domain = processor.domain
@@ -88,18 +93,14 @@ class NluModel:
         return sorted(labels)
 
     def parse(self, texts: Sequence[Text], batch_size: int = 256) -> List[Dict[Text, Any]]:
-        processor = self._agent.processor
-        assert processor is not None
+        processor = self._processor()
         target = processor.model_metadata.nlu_target
         parses: List[Dict[Text, Any]] = []
         for start in range(0, len(texts), batch_size):
             batch = [UserMessage(text) for text in texts[start : start + batch_size]]
-            results = processor.graph_runner.run(
-                inputs={PLACEHOLDER_MESSAGE: batch, PLACEHOLDER_TRACKER: self._tracker},
-                targets=[target],
-            )
             parses.extend(
-                message.as_dict(only_output_properties=True) for message in results[target]
+                message.as_dict(only_output_properties=True)
+                for message in parse_in_one_run(processor.graph_runner, target, batch, self._tracker)
             )
         return parses
 

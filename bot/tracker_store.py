@@ -66,6 +66,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.utils.common import all_subclasses
 from redis.asyncio import Redis
 
+from bot.rasa_compat import event_from_parameters
 from bot.redis_endpoint import as_float, as_int, redis_client
 from bot.stuck.conversation import EARLIER_SLOT, conversation_since_last_handoff
 
@@ -200,7 +201,7 @@ class WindowedRedisTrackerStore(TrackerStore):
     def _event(self, serialised: bytes) -> Optional[Event]:
         parameters = json.loads(serialised)
         event_class = self._classes.get(parameters.get("event"))
-        return event_class._from_parameters(parameters) if event_class else Event.from_parameters(parameters)
+        return event_from_parameters(event_class, parameters) if event_class else Event.from_parameters(parameters)
 
     def _events(self, serialised: Sequence[bytes], first: int) -> Tuple[List[Event], List[int]]:
         """The events Rasa can read of a part of the stored list that begins at index ``first``,

@@ -114,30 +114,37 @@ class StuckDetectionPolicy(Policy):
         rule_only_data: Optional[Dict[Text, Any]] = None,
         **kwargs: Any,
     ) -> PolicyPrediction:
-        probabilities = self._default_predictions(domain)
+        probabilities = [0.0] * domain.num_actions
         latest_action = tracker.latest_action_name
         if latest_action == self._handoff_action:
             # Nothing more to say after handing over: wait for the person.
             probabilities[domain.index_for_action(ACTION_LISTEN_NAME)] = 1.0
-            return self._prediction(probabilities)
+            return self._policy_prediction(probabilities)
 
         new_message = latest_action == ACTION_LISTEN_NAME
         if not new_message and (latest_action or "").startswith(RASA_ACTION_PREFIXES):
             # Most steps of a turn are Rasa's own actions (utter_*): nothing to check.
-            return self._prediction(probabilities)
+            return self._policy_prediction(probabilities)
 
         conversation = conversation_since_last_handoff(event.as_dict() for event in tracker.applied_events())
         turns = conversation.turns
         failed_action = bool(turns) and turns[-1].action_error is not None
         if not (new_message or failed_action):
-            return self._prediction(probabilities)
+            return self._policy_prediction(probabilities)
 
         verdict = self._detector.check(turns, conversation.earlier)
         if verdict is None:
-            return self._prediction(probabilities)
+            return self._policy_prediction(probabilities)
         logger.info("Conversation %s is stuck: %s", tracker.sender_id, verdict.explanation)
         probabilities[domain.index_for_action(self._handoff_action)] = 1.0
-        return self._prediction(probabilities, optional_events=self._slot_events(verdict))
+        return self._policy_prediction(probabilities, self._slot_events(verdict))
+
+    def _policy_prediction(
+        self, probabilities: List[float], slot_events: Optional[List[SlotSet]] = None
+    ) -> PolicyPrediction:
+        """What Rasa's protected ``Policy._prediction`` builds, made with the public PolicyPrediction."""
+        return PolicyPrediction(probabilities, type(self).__name__, self.priority,
+                                optional_events=slot_events)
 
     @staticmethod
     def _slot_events(verdict: Verdict) -> List[SlotSet]:

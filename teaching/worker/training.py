@@ -11,14 +11,14 @@ embedding cache warm, so a retrain after one new example takes a few seconds.
 * The data is validated as ``rasa data validate`` does (without
   ``--fail-on-warnings``); errors raise :class:`TrainingError` and train nothing.
 * Training is Rasa's own graph training, ``rasa.model_training._train_graph``
-  (the body of ``rasa.model_training.train``), given the importer validation
-  already loaded: ``train`` would read, merge and fingerprint every YAML file
-  again (~1.5 s of a ~6 s retrain).
+  (the body of ``rasa.model_training.train``; reached through bot/rasa_compat.py),
+  given the importer validation already loaded: ``train`` would read, merge and
+  fingerprint every YAML file again (~1.5 s of a ~6 s retrain).
 * The sentence encoder remembers embeddings by text (bot/nlu/sentence_encoder.py),
   so a retrain embeds only new examples (~0.2 s instead of ~4.5 s).
 * Progress comes from Rasa's training hooks, which log each graph node that
-  trains or is restored from Rasa's training cache; the number of such nodes in
-  the training graph gives a real fraction.
+  trains or is restored from Rasa's training cache (read by bot/rasa_compat.py);
+  the number of such nodes in the training graph gives a real fraction.
 * Rasa's training cache lives in ``<project>/.rasa/cache`` (where ``rasa train``
   run from the project keeps it) unless ``RASA_CACHE_DIRECTORY`` or the
   ``cache_dir`` argument says otherwise, so unchanged components (the dialogue
@@ -48,6 +48,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Sequence, TextIO, Type, Union
 
+from bot.rasa_compat import TRAINING_LOGGER, TrainingStepKind, train_graph, trains_and_logs, training_step
 from teaching.errors import TrainingError
 
 if TYPE_CHECKING:
@@ -73,7 +74,6 @@ SNAPSHOT_ITEMS = ("data", "domain.yml", "config.yml")
 _COMPONENT_PACKAGES = ("nlu", "stuck")
 # Model archive name -> fingerprint of what it was trained from (in the output directory).
 _FINGERPRINTS_FILE = ".teach-fingerprints.json"
-_HOOKS_LOGGER = "rasa.engine.training.hooks"
 _FEATURIZER_LOGGER = "bot.nlu.featurizers"
 
 # Share of the progress bar before the first graph node finishes (copy + validation).
@@ -225,7 +225,6 @@ def _train(
     every YAML file again: ~1.5 s of a ~6 s retrain. This is its body, minus
     telemetry, for the one importer; the graph training is Rasa's own.
     """
-    import rasa.model_training
     from rasa.shared.data import TrainingType
 
     stories, nlu_data = importer.get_stories(), importer.get_nlu_data()
@@ -240,14 +239,7 @@ def _train(
     output.mkdir(parents=True, exist_ok=True)
     try:
         with _cache_directory(cache_dir, default_cache_dir), _ProgressFromLogs(report, total):
-            result = rasa.model_training._train_graph(
-                importer,
-                training_type=training_type,
-                output_path=str(output),
-                fixed_model_name=None,
-                persist_nlu_training_data=False,
-                finetuning_epoch_fraction=1.0,
-            )
+            result = train_graph(importer, training_type, str(output))
     except SystemExit as error:  # rasa.shared.utils.cli.print_error_and_exit
         raise TrainingError(f"Rasa stopped the training (exit status {error.code}); see the log.") from error
     except Exception as error:
@@ -271,7 +263,7 @@ def _training_node_count(snapshot: Path, training_type: "TrainingType") -> int:
     except Exception:  # training itself will report a broken config
         logger.debug("Could not count the training graph's nodes.", exc_info=True)
         return 1
-    return max(1, sum(1 for node in schema.nodes.values() if node.is_target and not node.is_input))
+    return max(1, sum(1 for node in schema.nodes.values() if trains_and_logs(node)))
 
 
 class _ProgressReporter:
@@ -308,7 +300,7 @@ class _ProgressFromLogs(logging.Handler):
         self._saved: Dict[str, Any] = {}
 
     def __enter__(self) -> "_ProgressFromLogs":
-        for name in (_HOOKS_LOGGER, _FEATURIZER_LOGGER):
+        for name in (TRAINING_LOGGER, _FEATURIZER_LOGGER):
             target = logging.getLogger(name)
             self._saved[name] = (target.level, target.propagate, target.getEffectiveLevel())
             target.setLevel(min(target.getEffectiveLevel(), logging.INFO))
@@ -338,16 +330,19 @@ class _ProgressFromLogs(logging.Handler):
         if record.thread != self._thread or record.levelno != logging.INFO:
             return
         message = record.getMessage()
-        component = message.split("'")[1] if message.count("'") >= 2 else "a component"
         if record.name == _FEATURIZER_LOGGER:
             if message.startswith("Embedding"):
                 self._report(message, self._fraction())
-        elif message.startswith("Starting to train component"):
-            self._report(f"Training {component} ({self._done + 1} of {self._total})", self._fraction())
-        elif message.startswith(("Finished training component", "Restored component")):
+            return
+        step = training_step(message)
+        if step is None:
+            return
+        if step.kind is TrainingStepKind.STARTED:
+            self._report(f"Training {step.component} ({self._done + 1} of {self._total})", self._fraction())
+        else:
             self._done += 1
-            verb = "Restored" if message.startswith("Restored") else "Trained"
-            stage = "Packaging the model" if self._done >= self._total else f"{verb} {component}"
+            verb = "Restored" if step.kind is TrainingStepKind.RESTORED else "Trained"
+            stage = "Packaging the model" if self._done >= self._total else f"{verb} {step.component}"
             self._report(stage, self._fraction())
 
     def _fraction(self) -> float:
