@@ -22,7 +22,9 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:claims:{group} zset  "{id}:{claimed at}:{pickup ms}" scored by claim time (ms): the group's
                              claims of the last half hour, for wait estimates (handoff.estimate); pickup:
                              from when the agent could have taken the customer to the claim
-    {p}:agent-ready  hash    agent -> when they last took or finished a chat (ms; by the same commit)
+    {p}:agent-ready  hash    agent -> when they last took or finished a chat (ms; by the same commit) or
+                             came online (a console connecting): from then on a free slot of theirs is a
+                             pickup under way (handoff.estimate)
     {p}:handling     list    recent handling times (ms), claim to close, hand back, transfer or lost agent
                              (pushed by the commit that ends it); newest first
     {p}:ratings      stream  CSAT ratings
@@ -211,6 +213,7 @@ class Waiting(NamedTuple):
     claims: List[Tuple[float, float]]  # (claimed at, pickup delay) in ms, of its group, oldest first
     handling_ms: List[int]  # newest first
     agents: Dict[str, Tuple[List[str], int, int]]  # agent online -> (groups, max_chats, serving)
+    ready_ms: Dict[str, float]  # agent online -> when they last took or finished a chat or came online
 
 
 class Appended(NamedTuple):
@@ -594,10 +597,15 @@ class Store:
 
     # ---- agent presence -----------------------------------------------------
 
-    async def mark_online(self, agent: str, connection: str, ttl_ms: int) -> None:
+    async def mark_online(self, agent: str, connection: str, ttl_ms: int, arriving: bool = False) -> None:
+        """Present for ``ttl_ms`` more; ``arriving``: a console has just connected, and the agent could
+        take a customer from now (``agent-ready``)."""
+        now = int(time.time() * 1000)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(self.key("online"), {f"{agent}|{connection}": int(time.time() * 1000) + ttl_ms})
+            pipe.zadd(self.key("online"), {f"{agent}|{connection}": now + ttl_ms})
             pipe.hdel(self.key("offline-since"), agent)
+            if arriving:
+                pipe.hset(self.key("agent-ready"), agent, now)
             await pipe.execute()
 
     async def mark_offline(self, agent: str, connection: str) -> None:
@@ -627,7 +635,7 @@ class Store:
         conversation = self._conversation(conversation_id, text)
         since = float(text.get("waiting_since") or text.get("queued_at") or now)
         if conversation.state is not State.QUEUED:
-            return Waiting(conversation, None, None, since, {}, [], [], {})
+            return Waiting(conversation, None, None, since, {}, [], [], {}, {})
         present = set(_agent_names(members))
         profiles = {name: profile_from_record(name, json.loads(raw))
                     for name, raw in ((key.decode(), value) for key, value in accounts.items()) if name in present}
@@ -643,17 +651,22 @@ class Store:
             pipe.lrange(self.key("handling"), 0, -1)
             for agent in online:
                 pipe.scard(self.key("serving", agent))
+            if online:
+                pipe.hmget(self.key("agent-ready"), online)
             replies = await pipe.execute()
         rank, head, counts = replies[0], replies[1], replies[2:2 + len(groups)]
-        claimed, handling, serving = replies[2 + len(groups)], replies[3 + len(groups)], replies[4 + len(groups):]
+        claimed, handling = replies[2 + len(groups)], replies[3 + len(groups)]
+        serving = replies[4 + len(groups):4 + len(groups) + len(online)]
+        ready = replies[-1] if online else []
         claims = []
         for member in claimed:
             _, at, pickup = member.decode().rsplit(":", 2)
             claims.append((float(at), float(pickup)))
         agents = {name: (profiles[name]["groups"], profiles[name]["max_chats"], int(count))
                   for name, count in zip(online, serving)}
+        ready_ms = {name: float(at) for name, at in zip(online, ready) if at}
         return Waiting(conversation, None if rank is None else rank + 1, head[0][1] if head else None, since,
-                       dict(zip(groups, counts)), claims, [int(value) for value in handling], agents)
+                       dict(zip(groups, counts)), claims, [int(value) for value in handling], agents, ready_ms)
 
     async def offline_since(self, agent: str) -> Optional[int]:
         value = await self.redis.hget(self.key("offline-since"), agent)
