@@ -10,6 +10,12 @@ really left the queue over the last half hour (claims). The time to the
 ``p``-th free slot is spread like a Gamma(p) variable, so the estimate is a
 range: its upper end is meant to hold for about nine customers in ten (as
 measured by bench/waits.py), and it is wider while there are few observations.
+When a free slot is there for the customer already, only the pickup is left,
+and it has been under way since the slot came free: the pickup's spread is
+conditioned on that time (less is left of a pickup under way; more, of one
+far beyond the usual: an agent not picking up), so the estimate moves with
+time even when the queue does not (the bridge tells it again every
+``status_refresh_seconds``).
 
 Three rules keep it honest: with nobody online who takes the group, or outside
 opening hours, there is no number at all; nobody is promised less than
