@@ -322,7 +322,8 @@ class _Told:
 
 
 def evaluate(shapes: Sequence[str], seeds: Sequence[int], tuning: Tuning = Tuning()) -> Dict[str, Any]:
-    """On joining the queue (every customer once), and as the queue moved (every status told again)."""
+    """On joining the queue (every customer once), as the queue moved (every status told again), and as
+    shown every REFRESH_SECONDS (with the periodic refresh and without)."""
     joining, moving, shown, unrefreshed = _Told(), _Told(), _Told(), _Told()
     total = gave_up = 0
     for shape in shapes:
