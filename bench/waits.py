@@ -19,6 +19,13 @@ minutes, rounded outwards; the old one's "about N minutes", read generously as
 up to N + 0.5). Customers who gave up before being served have no actual wait
 and are left out (counted); so are customers told no number (counted).
 
+Three readings: what each customer was told on joining; every status told
+again as the queue moved (at each claim, give-up, agent login or logout),
+against the rest of the wait; and what the widget showed every 30 s of the
+wait (half-way between the bridge's periodic refreshes), with the refresh
+(``HANDOFF_STATUS_REFRESH_SECONDS``), and without it (the last status told at
+a change of the queue, as the bridge did before).
+
 Scenarios are drawn from seeds. The estimator was tuned on the development
 seeds only; the test seeds, and the test-only shape ``late-shift-change``,
 were fixed and committed before any tuning.
@@ -51,6 +58,9 @@ RECENT_WAITS = 50  # what the bridge keeps ({p}:waits, {p}:handling)
 # Customers are told minutes ("less than a minute" below one): an error is a share of the actual
 # wait, or of a minute for shorter waits. The strict share (of waits of seconds) is reported beside it.
 RESOLUTION = 60.0
+# The bridge works a queued customer's status out again after this long without a change of the queue
+# (HANDOFF_STATUS_REFRESH_SECONDS); what the widget shows is sampled as often, half-way between.
+REFRESH_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,9 @@ class Customer:
     waited: Optional[float] = None  # None: gave up
     # Told again as the queue moved (claims, customers giving up, agents coming and going): (when, new, old).
     updates: List[Tuple[float, Estimate, Optional[int]]] = field(default_factory=list)
+    # What the widget showed every REFRESH_SECONDS of the wait: (when, new with the periodic refresh, new as
+    # last told at a change of the queue, old as last told).
+    shown: List[Tuple[float, Estimate, Estimate, Optional[int]]] = field(default_factory=list)
 
 
 @dataclass
@@ -90,7 +103,7 @@ class AgentState:
     plan: AgentPlan
     online: bool = False
     taking: bool = False  # False while winding down before a break
-    ready_since: float = 0.0  # when they last took or finished a chat ({p}:agent-ready)
+    ready_since: float = 0.0  # when they last took or finished a chat or came online ({p}:agent-ready)
     serving: Set[int] = field(default_factory=set)
     picking: bool = False
 
@@ -170,6 +183,8 @@ def simulate(scenario: Scenario, tuning: Tuning = Tuning()) -> List[Customer]:
 
     waiting: Dict[int, Customer] = {}
     customers: List[Customer] = []
+    last_told: Dict[int, Tuple[float, Estimate]] = {}  # customer -> the latest status, with the refresh
+    last_event: Dict[int, Tuple[Estimate, Optional[int]]] = {}  # without it (new, old)
     claims: Dict[str, List[Tuple[float, float]]] = {group: [] for group in GROUPS}  # (claimed at, pickup delay)
     handling: Deque[float] = deque(maxlen=RECENT_WAITS)  # newest first, as in Redis
     waits: Deque[float] = deque(maxlen=RECENT_WAITS)
@@ -197,29 +212,45 @@ def simulate(scenario: Scenario, tuning: Tuning = Tuning()) -> List[Customer]:
         counts = {group: len(line) for group, line in in_group.items()}
         counts["all"] = len(waiting)
         online = {a.plan.name: (a.plan.groups, a.plan.max_chats, len(a.serving)) for a in agents.values() if a.online}
+        ready_ms = {a.plan.name: a.ready_since * 1000 for a in agents.values() if a.online}
         recent_claims = {group: [(at * 1000, pickup * 1000) for at, pickup in claims[group]] for group in GROUPS}
         handling_ms, waits_ms = [value * 1000 for value in handling], [w * 1000 for w in waits]
         answers = {}
         for customer in told:
             state = snapshot(now * 1000, customer.group, group_places[customer.id],
                              in_group[customer.group][0].queued_at * 1000, customer.queued_at * 1000, counts,
-                             recent_claims[customer.group], handling_ms, online, True)
+                             recent_claims[customer.group], handling_ms, online, True, ready_ms)
             answers[customer.id] = (estimate(state, tuning), old_estimate(places[customer.id], waits_ms, len(online)))
         return answers
 
     while events:
         now, _, kind, payload = heapq.heappop(events)
+        if kind == "refresh":  # the bridge's timer: a status not worked out for REFRESH_SECONDS is, now
+            if payload in waiting:
+                if now - last_told[payload][0] >= REFRESH_SECONDS - 1e-6:
+                    last_told[payload] = (now, tell(now, [waiting[payload]])[payload][0])
+                schedule(last_told[payload][0] + REFRESH_SECONDS, "refresh", payload)
+            continue
+        if kind == "sample":
+            if payload in waiting:
+                waiting[payload].shown.append((now, last_told[payload][1], *last_event[payload]))
+                schedule(now + REFRESH_SECONDS, "sample", payload)
+            continue
         if kind == "arrive":
             customer = Customer(len(customers), payload, now, Estimate(Basis.NO_AGENTS), None)
             waiting[customer.id] = customer
             customer.new, customer.old_minutes = tell(now, [customer])[customer.id]
+            last_told[customer.id], last_event[customer.id] = (now, customer.new), (customer.new, customer.old_minutes)
             customers.append(customer)
             schedule(now + _lognormal(rng, *scenario.patience), "give_up", customer.id)
+            schedule(now + REFRESH_SECONDS, "refresh", customer.id)
+            schedule(now + REFRESH_SECONDS / 2, "sample", customer.id)
         elif kind == "give_up":
             waiting.pop(payload, None)
         elif kind == "login":
             agent = agents[payload]
             agent.online = agent.taking = True
+            agent.ready_since = now  # a console connecting ({p}:agent-ready)
         elif kind == "logout":
             agent = agents[payload]
             agent.taking = False
@@ -250,6 +281,7 @@ def simulate(scenario: Scenario, tuning: Tuning = Tuning()) -> List[Customer]:
         if kind != "arrive" and kind != "finish":  # the queue moved, or the team changed: everyone is told again
             for customer_id, (new, old) in tell(now, list(waiting.values())).items():
                 waiting[customer_id].updates.append((now, new, old))
+                last_told[customer_id], last_event[customer_id] = (now, new), (new, old)
         dispatch(now)
     return customers
 
@@ -290,8 +322,9 @@ class _Told:
 
 
 def evaluate(shapes: Sequence[str], seeds: Sequence[int], tuning: Tuning = Tuning()) -> Dict[str, Any]:
-    """On joining the queue (every customer once), and as the queue moved (every status told again)."""
-    joining, moving = _Told(), _Told()
+    """On joining the queue (every customer once), as the queue moved (every status told again), and as
+    shown every REFRESH_SECONDS (with the periodic refresh and without)."""
+    joining, moving, shown, unrefreshed = _Told(), _Told(), _Told(), _Told()
     total = gave_up = 0
     for shape in shapes:
         for seed in seeds:
@@ -304,7 +337,12 @@ def evaluate(shapes: Sequence[str], seeds: Sequence[int], tuning: Tuning = Tunin
                 served_at = customer.queued_at + customer.waited
                 for moment, new, old in customer.updates:
                     moving.add(new, old, served_at - moment)
-    return {"customers": total, "gave_up": gave_up, "joining": joining.scores(), "moving": moving.scores()}
+                for moment, fresh, last, old in customer.shown:
+                    shown.add(fresh, old, served_at - moment)
+                    unrefreshed.add(last, None, served_at - moment)
+    shown_scores = {**shown.scores(), "unrefreshed": unrefreshed.scores()["new"]}
+    return {"customers": total, "gave_up": gave_up, "joining": joining.scores(), "moving": moving.scores(),
+            "shown": shown_scores}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -320,11 +358,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         shapes, seeds = splits[split]
         result = evaluate(shapes, seeds)
         results[split] = result
-        for moment in ("joining", "moving"):
-            for name in ("old", "new"):
+        readings = (("joining", "on joining"), ("moving", "as the queue moved"), ("shown", "shown every 30 s"))
+        for moment, told in readings:
+            for name in ("old", "unrefreshed", "new") if moment == "shown" else ("old", "new"):
                 numbers = result[moment][name]
-                rows.append({"split": split, "told": "on joining" if moment == "joining" else "as the queue moved",
-                             "estimator": name, "estimates": numbers["customers"], "no number": numbers["no_number"],
+                estimator = "new, never refreshed" if name == "unrefreshed" else name
+                rows.append({"split": split, "told": told, "estimator": estimator,
+                             "estimates": numbers["customers"], "no number": numbers["no_number"],
                              "median error": _percent(numbers["median_error"]),
                              "median error (strict)": _percent(numbers["median_error_strict"]),
                              "under-promised": _percent(numbers["under_promised"])})

@@ -204,6 +204,8 @@ class CustomerConnection(Connection):
         super().__init__(ws, bridge)
         self._status_lock = asyncio.Lock()
         self.client, self.sockets = client, sockets  # the client's address; this process's open sockets
+        self._status_at = 0.0  # when the status was last worked out (monotonic)
+        self._refresher: Optional["asyncio.Task[None]"] = None
 
     async def hello(self, envelope: Envelope) -> None:
         if self.conversation_id:
@@ -271,9 +273,37 @@ class CustomerConnection(Connection):
                 status = await self.bridge.customer_status(self.require())  # the queue may have moved meanwhile
             elif status["state"] != "queued" and listening:
                 await self.unwatch(queue)
+            self._status_at = time.monotonic()
+            self._keep_refreshing(status["state"] == "queued")
             if force or status != self._last_status:
                 self._last_status = status
                 await self.send(Envelope("status", None, status))
+
+    def _keep_refreshing(self, queued: bool) -> None:
+        """While queued, one timer on this socket works the status out again after
+        ``status_refresh_seconds`` without one: the estimate moves with time even when the queue is still."""
+        refresher = self._refresher
+        if refresher is None or refresher.done():
+            if queued:
+                self._refresher = asyncio.create_task(self._refresh_status())
+        elif not queued and refresher is not asyncio.current_task():  # the timer itself stops after its status
+            refresher.cancel()
+
+    async def _refresh_status(self) -> None:
+        interval = self.bridge.settings.status_refresh_seconds
+        while True:
+            await asyncio.sleep(max(0.0, self._status_at + interval - time.monotonic()))
+            if time.monotonic() - self._status_at < interval:
+                continue  # the queue moved meanwhile, and the status was worked out then
+            try:
+                await self.send_status()
+            except ConnectionClosed:
+                return
+            except Exception:  # noqa: BLE001 - a Redis blip: the next round tries again
+                logger.exception("refreshing a queued customer's status failed")
+                self._status_at = time.monotonic()
+            if (self._last_status or {}).get("state") != "queued":
+                return
 
     async def _on_live(self, payload: Dict[str, Any]) -> None:
         if "message" in payload:
@@ -288,6 +318,8 @@ class CustomerConnection(Connection):
             await self.send_status(queue_changed=True)
 
     async def close(self) -> None:
+        if self._refresher:
+            self._refresher.cancel()
         try:
             if self.sockets and self.conversation_id:
                 await self.sockets.customer_left(self.conversation_id)  # away from now (handoff.presence)
@@ -365,7 +397,7 @@ class AgentConnection(Connection):
         self._queue_lock = asyncio.Lock()
 
     async def start(self) -> None:
-        await self.bridge.store.mark_online(self.agent, self.connection_id, PRESENCE_TTL_MS)
+        await self.bridge.store.mark_online(self.agent, self.connection_id, PRESENCE_TTL_MS, arriving=True)
         await self.bridge.store.publish(self.bridge.store.queue_channel, {"presence": self.agent})
         self._heartbeat = asyncio.create_task(self._beat())
         await self.watch(self.bridge.store.queue_channel, self._on_queue)

@@ -10,6 +10,12 @@ really left the queue over the last half hour (claims). The time to the
 ``p``-th free slot is spread like a Gamma(p) variable, so the estimate is a
 range: its upper end is meant to hold for about nine customers in ten (as
 measured by bench/waits.py), and it is wider while there are few observations.
+When a free slot is there for the customer already, only the pickup is left,
+and it has been under way since the slot came free: the pickup's spread is
+conditioned on that time (less is left of a pickup under way; more, of one
+far beyond the usual: an agent not picking up), so the estimate moves with
+time even when the queue does not (the bridge tells it again every
+``status_refresh_seconds``).
 
 Three rules keep it honest: with nobody online who takes the group, or outside
 opening hours, there is no number at all; nobody is promised less than
@@ -29,6 +35,7 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from handoff.routing import ALL_GROUPS
@@ -57,6 +64,9 @@ class AgentLoad:
     serving: int
     # Customers waiting in all the groups this agent takes (the customer's group shares the agent with them).
     waiting_visible: int
+    # How long a free slot of theirs has had the group's first in line waiting for it (a pickup under way):
+    # since they last took or finished a chat or came online, or the first in line was queued, if later.
+    free_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -128,6 +138,30 @@ class Estimate:
         return f"about {self.minutes} minute{'s' if self.minutes != 1 else ''}, at most {high}"
 
 
+_NORMAL = NormalDist()
+
+
+def _pickup_left(median: float, sigma: float, under_way: Sequence[Tuple[float, float]], share: float) -> float:
+    """The ``share`` quantile of the pickup still ahead. The group's pickup (lognormal: ``median``,
+    log-sd ``sigma``) is under way at each free agent for a while, ``under_way``: (weight, seconds); its
+    hazard now is theirs averaged by weight, so a pickup long under way has less left (or, far beyond the
+    usual, an agent not picking up, more)."""
+    total = sum(weight for weight, _ in under_way)
+
+    def log_survival(seconds: float) -> float:
+        return math.log(max(1e-300, _NORMAL.cdf(-math.log(max(seconds, 1e-9) / median) / sigma)))
+
+    def left(extra: float) -> float:  # the chance that the pickup takes longer than ``extra`` from now
+        return math.exp(sum(weight / total * (log_survival(elapsed + extra) - log_survival(elapsed))
+                            for weight, elapsed in under_way))
+
+    low, high = 0.0, median * math.exp(8 * sigma) + max(elapsed for _, elapsed in under_way)
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (middle, high) if left(middle) > 1 - share else (low, middle)
+    return (low + high) / 2
+
+
 def _quantile(values: Sequence[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
@@ -157,14 +191,23 @@ def estimate(state: QueueSnapshot, tuning: Tuning = Tuning()) -> Estimate:
         pickup = (claims * seen + tuning.prior_weight * pickup) / (claims + tuning.prior_weight)
 
     needed = max(0.0, state.position - free)  # slots that must come free first
-    mean = pickup + needed / rate
-    # The Gamma spread of the needed slots, the pickup's, and the rate's own uncertainty (fewer data, wider).
-    observations = min(len(handled), claims) if claims else len(handled)
-    rate_doubt = 1 / math.sqrt(observations + 1)
-    variance = needed / rate**2 + (tuning.pickup_spread * pickup) ** 2 + (rate_doubt * needed / rate) ** 2
-    sigma = math.sqrt(math.log(1 + variance / mean**2))
-    median = mean / math.sqrt(1 + variance / mean**2)
-    low, high = median * math.exp(-tuning.lower_z * sigma), median * math.exp(tuning.upper_z * sigma)
+    under_way = [(share * (agent.max_chats - agent.serving), agent.free_seconds)
+                 for share, agent in zip(shares, state.agents) if agent.max_chats > agent.serving and share > 0]
+    if not needed and under_way:
+        # A free slot takes the customer once its pickup, already under way, is over.
+        spread = 1 + tuning.pickup_spread**2
+        pickup_median, pickup_sigma = pickup / math.sqrt(spread), math.sqrt(math.log(spread))
+        median, low, high = (_pickup_left(pickup_median, pickup_sigma, under_way, _NORMAL.cdf(z))
+                             for z in (0.0, -tuning.lower_z, tuning.upper_z))
+    else:
+        mean = pickup + needed / rate
+        # The Gamma spread of the needed slots, the pickup's, and the rate's own uncertainty (fewer data, wider).
+        observations = min(len(handled), claims) if claims else len(handled)
+        rate_doubt = 1 / math.sqrt(observations + 1)
+        variance = needed / rate**2 + (tuning.pickup_spread * pickup) ** 2 + (rate_doubt * needed / rate) ** 2
+        sigma = math.sqrt(math.log(1 + variance / mean**2))
+        median = mean / math.sqrt(1 + variance / mean**2)
+        low, high = median * math.exp(-tuning.lower_z * sigma), median * math.exp(tuning.upper_z * sigma)
 
     floor = max(0.0, state.longest_ahead_seconds - state.waited_seconds)  # never less than those ahead waited
     if floor > median:
@@ -186,6 +229,7 @@ def snapshot(
     handling_ms: Sequence[float],
     agents: Mapping[str, Tuple[Sequence[str], int, int]],
     is_open: bool,
+    ready_ms: Optional[Mapping[str, float]] = None,
 ) -> QueueSnapshot:
     """The snapshot from what Redis holds.
 
@@ -193,16 +237,19 @@ def snapshot(
     ``head_queued_ms``: when the first of the group was queued; ``waiting``:
     customers waiting by group, ``"all"`` for every group; ``claims``: (claimed
     at ms, pickup delay ms) of the group's claims; ``agents``: online agent -> (groups,
-    max_chats, serving).
+    max_chats, serving); ``ready_ms``: agent -> when they last took or finished a chat or came online.
     """
     place = position or 1
     in_group = max(waiting.get(group, 0), place)
+    head_ms = now_ms if head_queued_ms is None else head_queued_ms
     loads: List[AgentLoad] = []
-    for groups, max_chats, serving in agents.values():
+    for agent, (groups, max_chats, serving) in agents.items():
         if ALL_GROUPS not in groups and group not in groups:
             continue
         visible = waiting.get(ALL_GROUPS, 0) if ALL_GROUPS in groups else sum(waiting.get(name, 0) for name in groups)
-        loads.append(AgentLoad(max_chats, serving, max(visible, in_group)))
+        free_since = max(head_ms, (ready_ms or {}).get(agent, head_ms))
+        free_seconds = max(0.0, (now_ms - free_since) / 1000) if serving < max_chats else 0.0
+        loads.append(AgentLoad(max_chats, serving, max(visible, in_group), free_seconds))
     longest_ahead = (now_ms - head_queued_ms) / 1000 if place > 1 and head_queued_ms is not None else 0.0
     recent = [pickup / 1000 for claimed_at, pickup in claims if now_ms - claimed_at <= WINDOW_SECONDS * 1000]
     return QueueSnapshot(

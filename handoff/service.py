@@ -520,7 +520,7 @@ class Bridge:
             # between the reads: the status that follows says so.
             state = snapshot(time.time() * 1000, conversation.group, waiting.position, waiting.head_queued_ms,
                              waiting.waiting_since_ms, waiting.waiting, waiting.claims, waiting.handling_ms,
-                             waiting.agents, self.hours.is_open(datetime.now(timezone.utc)))
+                             waiting.agents, self.hours.is_open(datetime.now(timezone.utc)), waiting.ready_ms)
             status.update(status_fields(estimate(state), state.position))
         if conversation.state is State.AGENT:
             status["agent"] = await self.agents.display_name(conversation.agent or "")  # never the login name

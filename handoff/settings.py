@@ -59,6 +59,8 @@ class Settings:
     timezone: str = "Europe/London"
     # How long an agent may be disconnected before their chats go back to the queue.
     agent_grace_seconds: int = 60
+    # A queued customer's status is worked out again after this long without a change of the queue.
+    status_refresh_seconds: float = 30.0
     # Browser origins allowed to open websockets and log in; the bridge's own pages always are.
     allowed_origins: Tuple[str, ...] = ()
     # Host names clients may address the bridge by; any other Host header is refused (DNS rebinding).
@@ -132,6 +134,7 @@ class Settings:
             business_hours=get("HANDOFF_HOURS", ""),
             timezone=get("HANDOFF_TIMEZONE", defaults.timezone),
             agent_grace_seconds=int(get("HANDOFF_AGENT_GRACE_SECONDS", defaults.agent_grace_seconds)),
+            status_refresh_seconds=float(get("HANDOFF_STATUS_REFRESH_SECONDS", defaults.status_refresh_seconds)),
             canned_responses=get("HANDOFF_CANNED_RESPONSES", defaults.canned_responses),
             model_server_token=get("MODEL_SERVER_TOKEN", ""),
             teach_key_prefix=get("TEACH_KEY_PREFIX", defaults.teach_key_prefix),
@@ -144,6 +147,8 @@ class Settings:
         parse_networks(settings.trusted_proxies)  # refuses a bad address now
         if settings.customer_gone_seconds < 3 or settings.idle_conversation_seconds < 3:
             raise ValueError("HANDOFF_CUSTOMER_GONE_SECONDS and HANDOFF_IDLE_CONVERSATION_SECONDS must be at least 3")
+        if not settings.status_refresh_seconds >= 1:  # also refuses nan
+            raise ValueError("HANDOFF_STATUS_REFRESH_SECONDS must be at least 1")
         if not settings.allowed_hosts:
             raise ValueError("HANDOFF_ALLOWED_HOSTS must name at least one host (e.g. chat.example.com)")
         if len(settings.secret) < 16:

@@ -22,7 +22,9 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:claims:{group} zset  "{id}:{claimed at}:{pickup ms}" scored by claim time (ms): the group's
                              claims of the last half hour, for wait estimates (handoff.estimate); pickup:
                              from when the agent could have taken the customer to the claim
-    {p}:agent-ready  hash    agent -> when they last took or finished a chat (ms; by the same commit)
+    {p}:agent-ready  hash    agent -> when they last took or finished a chat (ms; by the same commit) or
+                             came online (a console connecting): from then on a free slot of theirs is a
+                             pickup under way (handoff.estimate)
     {p}:handling     list    recent handling times (ms), claim to close, hand back, transfer or lost agent
                              (pushed by the commit that ends it); newest first
     {p}:ratings      stream  CSAT ratings
@@ -226,6 +228,7 @@ class GroupFigures(NamedTuple):
     claims: List[Tuple[float, float]]  # (claimed at, pickup delay) in ms, of the group, oldest first
     handling_ms: List[int]  # newest first
     agents: Dict[str, Tuple[List[str], int, int]]  # agent online -> (groups, max_chats, serving)
+    ready_ms: Dict[str, float]  # agent online -> when they last took or finished a chat or came online
 
 
 class Waiting(NamedTuple):
@@ -240,6 +243,7 @@ class Waiting(NamedTuple):
     claims: List[Tuple[float, float]]  # (claimed at, pickup delay) in ms, of its group, oldest first
     handling_ms: List[int]  # newest first
     agents: Dict[str, Tuple[List[str], int, int]]  # agent online -> (groups, max_chats, serving)
+    ready_ms: Dict[str, float]  # agent online -> when they last took or finished a chat or came online
 
 
 class Appended(NamedTuple):
@@ -624,10 +628,15 @@ class Store:
 
     # ---- agent presence -----------------------------------------------------
 
-    async def mark_online(self, agent: str, connection: str, ttl_ms: int) -> None:
+    async def mark_online(self, agent: str, connection: str, ttl_ms: int, arriving: bool = False) -> None:
+        """Present for ``ttl_ms`` more; ``arriving``: a console has just connected, and the agent could
+        take a customer from now (``agent-ready``)."""
+        now = int(time.time() * 1000)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(self.key("online"), {f"{agent}|{connection}": int(time.time() * 1000) + ttl_ms})
+            pipe.zadd(self.key("online"), {f"{agent}|{connection}": now + ttl_ms})
             pipe.hdel(self.key("offline-since"), agent)
+            if arriving:
+                pipe.hset(self.key("agent-ready"), agent, now)
             await pipe.execute()
 
     async def mark_offline(self, agent: str, connection: str) -> None:
@@ -653,11 +662,11 @@ class Store:
         conversation = self._conversation(conversation_id, text)  # without its handoff payload
         since = float(text.get("waiting_since") or text.get("queued_at") or time.time() * 1000)
         if conversation.state is not State.QUEUED:
-            return Waiting(conversation, None, None, since, {}, [], [], {})
+            return Waiting(conversation, None, None, since, {}, [], [], {}, {})
         rank = await self.redis.zrank(self.key("queue", conversation.group), conversation_id)
         group = await (figures or self.group_figures)(conversation.group)
         return Waiting(conversation, None if rank is None else rank + 1, group.head_queued_ms, since, group.waiting,
-                       group.claims, group.handling_ms, group.agents)
+                       group.claims, group.handling_ms, group.agents, group.ready_ms)
 
     async def group_figures(self, group: str) -> "GroupFigures":
         """What every wait estimate in ``group`` is made from, in two round trips."""
@@ -681,17 +690,22 @@ class Store:
             pipe.lrange(self.key("handling"), 0, -1)
             for agent in online:
                 pipe.scard(self.key("serving", agent))
+            if online:
+                pipe.hmget(self.key("agent-ready"), online)
             replies = await pipe.execute()
         head, counts = replies[0], replies[1:1 + len(groups)]
-        claimed, handling, serving = replies[1 + len(groups)], replies[2 + len(groups)], replies[3 + len(groups):]
+        claimed, handling = replies[1 + len(groups)], replies[2 + len(groups)]
+        serving = replies[3 + len(groups):3 + len(groups) + len(online)]
+        ready = replies[-1] if online else []
         claims = []
         for member in claimed:
             _, at, pickup = member.decode().rsplit(":", 2)
             claims.append((float(at), float(pickup)))
         agents = {name: (profiles[name]["groups"], profiles[name]["max_chats"], int(count))
                   for name, count in zip(online, serving)}
+        ready_ms = {name: float(at) for name, at in zip(online, ready) if at}
         return GroupFigures(head[0][1] if head else None, dict(zip(groups, counts)), claims,
-                            [int(value) for value in handling], agents)
+                            [int(value) for value in handling], agents, ready_ms)
 
     async def offline_since(self, agent: str) -> Optional[int]:
         value = await self.redis.hget(self.key("offline-since"), agent)

@@ -83,7 +83,8 @@ def test_the_snapshot_counts_the_agents_who_take_the_group_and_the_claims_of_the
         claims=[(now - (WINDOW_SECONDS + 1) * 1000, 9_000.0), (now - 1000, 20_000.0)], handling_ms=[240_000],
         agents={"ann": (["all"], 3, 1), "cara": (["cards"], 1, 0), "gus": (["general"], 2, 0)}, is_open=True,
     )
-    assert state.agents == (AgentLoad(3, 1, 6), AgentLoad(1, 0, 2))  # gus does not take cards
+    # gus does not take cards; free since the first in line was queued (when they were ready is not known)
+    assert state.agents == (AgentLoad(3, 1, 6, 300.0), AgentLoad(1, 0, 2, 300.0))
     assert state.claim_pickups == (20.0,) and state.handling_seconds == (240.0,)
     assert (state.position, state.waited_seconds, state.longest_ahead_seconds) == (2, 60.0, 300.0)
     first = snapshot(now, "cards", None, None, now, {}, [], [], {}, is_open=True)
@@ -105,3 +106,31 @@ def test_without_claims_nobody_behind_the_first_is_told_less_than_a_minute():
     steady_second = estimate(replace(STEADY, position=2, agents=(AgentLoad(3, 0, 2),)))
     assert steady_second.range_minutes is not None and steady_second.range_minutes[1] <= 3, \
         "with claims seen, free slots are known to be picked up: not widened"
+
+
+def test_a_pickup_under_way_has_less_left_and_one_long_overdue_more():
+    """Told again as the queue moves, the first in line behind a free agent: the agent could have taken them
+    for a while already, so less of the pickup is left; an agent who has not picked up for many times the
+    usual pickup is not about to, and the customer is not told "less than a minute"."""
+    front = replace(STEADY, agents=(AgentLoad(3, 1, 1, free_seconds=0.0),))
+    fresh, under_way = estimate(front), estimate(replace(front, agents=(AgentLoad(3, 1, 1, free_seconds=15.0),)))
+    overdue = estimate(replace(front, agents=(AgentLoad(3, 1, 1, free_seconds=20 * MINUTE),)))
+    assert fresh.seconds is not None and under_way.seconds is not None and overdue.seconds is not None
+    assert under_way.seconds < fresh.seconds and (under_way.high_seconds or 0) < (fresh.high_seconds or 0)
+    assert overdue.seconds > MINUTE and overdue.text != "less than a minute"
+    # Two free agents, one who has just finished a chat: the customer is not held to the overdue one alone.
+    both = estimate(replace(front, agents=(AgentLoad(3, 1, 1, 20 * MINUTE), AgentLoad(3, 1, 1, 0.0))))
+    assert both.seconds is not None and both.seconds < overdue.seconds
+
+
+def test_the_snapshot_says_how_long_each_free_agent_could_have_taken_the_first_in_line():
+    now = 10_000_000.0
+    state = snapshot(
+        now, "general", position=2, head_queued_ms=now - 60_000, waiting_since_ms=now - 30_000,
+        waiting={"general": 2, "all": 2}, claims=[], handling_ms=[],
+        agents={"ann": (["all"], 3, 1), "bob": (["all"], 2, 0), "dan": (["all"], 1, 1), "eve": (["all"], 1, 0)},
+        is_open=True, ready_ms={"ann": now - 10_000, "bob": now - 90_000, "dan": now - 5_000},
+    )
+    # ann finished a chat 10 s ago; bob was free before the first in line came (60 s); dan is full;
+    # eve's readiness is not known: since the first in line was queued.
+    assert [agent.free_seconds for agent in state.agents] == [10.0, 60.0, 0.0, 60.0]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
@@ -19,16 +20,29 @@ from tests.handoff.clients import Client
 from tests.servers import add_agent, delete_prefixed_keys, running_bridge
 
 
-@pytest.fixture
-def own_bridge(redis_url: str, rasa_url: str) -> Iterator[Tuple[str, str]]:
+@contextmanager
+def bridge_with_agents(redis_url: str, rasa_url: str, **extra: str) -> Iterator[Tuple[str, str]]:
     """A bridge of its own: ann and bob take every group, cara only cards (one chat at a time)."""
     prefix = f"hbwait{uuid.uuid4().hex[:6]}"
     for agent in ("ann", "bob"):
         add_agent(redis_url, prefix, agent)
     add_agent(redis_url, prefix, "cara", "--groups", "cards", "--max-chats", "1")
-    with running_bridge(redis_url, rasa_url, f"bridge-{prefix}", prefix) as address:
+    with running_bridge(redis_url, rasa_url, f"bridge-{prefix}", prefix, **extra) as address:
         yield address, prefix
     delete_prefixed_keys(redis_url, prefix)
+
+
+@pytest.fixture
+def own_bridge(redis_url: str, rasa_url: str) -> Iterator[Tuple[str, str]]:
+    with bridge_with_agents(redis_url, rasa_url) as bridge:
+        yield bridge
+
+
+@pytest.fixture
+def refreshing_bridge(redis_url: str, rasa_url: str) -> Iterator[Tuple[str, str]]:
+    """The same, with a queued customer's status worked out again after 1 s without a change of the queue."""
+    with bridge_with_agents(redis_url, rasa_url, HANDOFF_STATUS_REFRESH_SECONDS="1") as bridge:
+        yield bridge
 
 
 async def queue_up(address: str) -> Tuple[Client, Dict[str, Any]]:
@@ -115,6 +129,43 @@ def test_with_a_free_agent_who_has_not_claimed_yet_the_second_is_not_told_a_minu
         assert status["wait_basis"] == "thin_data" and high >= 10 and status["wait"] == f"{max(low, 1)}-{high} minutes"
         for client in (ann, first, second):
             await client.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_still_queue_is_told_the_wait_again_after_the_refresh_interval(refreshing_bridge, redis_url):
+    """Nothing in the queue moves (no claim, nobody joins or leaves, no agent comes or goes), but time
+    passes: as Redis now says, the first in line has waited 15 minutes, all that time with ann free and not
+    picking them up. Within the refresh interval, with no change of the queue to prompt it, the first is no
+    longer told "less than a minute", and the second, told a short range before, is told that they will
+    wait at least as long as the first has."""
+    address, prefix = refreshing_bridge
+
+    async def scenario() -> None:
+        redis = Redis.from_url(redis_url)
+        ann = await Client.agent(address, "ann")
+        await ann.expect("queue")
+        await served_at_once(address, ann)
+        first, told_first = await queue_up(address)
+        second, told = await queue_up(address)
+        assert told_first["wait"] == "less than a minute", told_first
+        assert told["position"] == 2 and told["wait_range"][1] < 14, told
+        # 15 minutes on (no notification: the queue is still): the first queued then, ann free since.
+        await backdate(redis, prefix, first.conversation_id, 15)
+        await redis.hset(f"{prefix}:agent-ready", "ann", int(time.time() * 1000 - 15 * 60_000))
+
+        def told_afresh(envelope: Dict[str, Any]) -> bool:
+            return envelope["type"] == "status" and (envelope["data"].get("wait_range") or [0])[0] >= 14
+
+        again = (await second.next_matching(told_afresh, "the second's status told again", 15))["data"]
+        assert again["state"] == "queued" and again["position"] == 2 and again["agents_available"] is True
+        overdue = (await first.next_matching(lambda envelope: envelope["type"] == "status"
+                                             and envelope["data"].get("wait", "less than a minute") != "less than a minute",
+                                             "the first's status told again", 15))["data"]
+        assert overdue["position"] == 1 and overdue["wait_range"][1] >= 2, overdue
+        for client in (ann, first, second):
+            await client.close()
+        await redis.close()
 
     asyncio.run(scenario())
 
