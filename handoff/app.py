@@ -203,6 +203,7 @@ class CustomerConnection(Connection):
     def __init__(self, ws: Any, bridge: Bridge, client: str = "", sockets: Optional[OpenSockets] = None) -> None:
         super().__init__(ws, bridge)
         self._status_lock = asyncio.Lock()
+        self._queue_status_waiting = False  # a status for a queue change waits for the lock
         self.client, self.sockets = client, sockets  # the client's address; this process's open sockets
         self._status_at = 0.0  # when the status was last worked out (monotonic)
         self._refresher: Optional["asyncio.Task[None]"] = None
@@ -265,6 +266,8 @@ class CustomerConnection(Connection):
         queued: a change in the queue costs the sockets waiting in it, not every open socket, and
         they share one reading of their group's figures (Bridge.shared_figures)."""
         async with self._status_lock:  # one at a time: each aligns the subscription with its status
+            if queue_changed:
+                self._queue_status_waiting = False  # a change from now on needs another look
             status = await self.bridge.customer_status(self.require(), shared=queue_changed)
             queue = self.bridge.store.queue_channel
             listening = queue in self._subscriptions
@@ -314,8 +317,10 @@ class CustomerConnection(Connection):
             await self.send(Envelope(payload["signal"], None, {"from": "agent", **payload.get("data", {})}))
 
     async def _on_queue(self, payload: Dict[str, Any]) -> None:
-        if (self._last_status or {}).get("state") == "queued":
-            await self.send_status(queue_changed=True)
+        if (self._last_status or {}).get("state") != "queued" or self._queue_status_waiting:
+            return  # a refresh already waits for its turn, and will read the queue as it is then
+        self._queue_status_waiting = True
+        await self.send_status(queue_changed=True)
 
     async def close(self) -> None:
         if self._refresher:
@@ -395,6 +400,7 @@ class AgentConnection(Connection):
         self._attaching = asyncio.Lock()
         self._queue_sent: QueueItems = {}  # the queue as this console has it (handoff.queuediff)
         self._queue_lock = asyncio.Lock()
+        self._queue_view_waiting = False  # a view for a queue change waits for the lock
 
     async def start(self) -> None:
         await self.bridge.store.mark_online(self.agent, self.connection_id, PRESENCE_TTL_MS, arriving=True)
@@ -440,7 +446,11 @@ class AgentConnection(Connection):
         if payload.get("message") == "resync":  # notifications may have been lost: the whole queue
             await self.send_queue()
             return
+        if self._queue_view_waiting:
+            return  # a view already waits for its turn, and will read the queue as it is then
+        self._queue_view_waiting = True
         async with self._queue_lock:  # one view at a time: each difference is from the one sent before
+            self._queue_view_waiting = False  # a change from now on needs another look
             now = indexed(await self.bridge.queue_view(self.agent))
             changed = changes(self._queue_sent, now)
             if changed:
