@@ -22,7 +22,7 @@ from typing import Any, Awaitable, Callable, Dict, List, NamedTuple, Optional, S
 from urllib.parse import unquote
 
 import aiohttp
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from sanic import Request, Sanic, response
 from sanic.response import HTTPResponse
 from sanic.exceptions import BadRequest, SanicException, WebsocketClosed
@@ -43,7 +43,6 @@ from handoff.presence import MEMORY_CHECK_SECONDS, OpenSockets, redis_memory
 from handoff.guard import SUBPROTOCOL, LoginThrottle, host_name, token_from_protocols
 from handoff.protocol import Envelope, error_envelope, frame_id, parse_envelope, readable, valid_unicode
 from handoff.queuediff import QueueItems, changes, indexed
-from handoff.redis_pool import WaitingConnectionPool
 from handoff.requests import request_id_of
 from handoff.service import PRESENCE_TTL_MS, Bridge
 from handoff.settings import Settings
@@ -833,8 +832,8 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
 
     @app.before_server_start
     async def start(app: Sanic) -> None:
-        redis = Redis.from_pool(WaitingConnectionPool.from_url(
-            settings.redis_url, max_connections=settings.redis_connections, wait_seconds=settings.redis_wait_seconds))
+        redis = Redis.from_pool(BlockingConnectionPool.from_url(
+            settings.redis_url, max_connections=settings.redis_connections, timeout=settings.redis_wait_seconds))
         app.ctx.redis = redis
         app.ctx.http = aiohttp.ClientSession()
         app.ctx.bridge = Bridge(settings, redis, app.ctx.http)
