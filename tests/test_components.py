@@ -61,7 +61,7 @@ def context(name: str) -> ExecutionContext:
     return ExecutionContext(GraphSchema({}), node_name=name)
 
 
-def trained_pipeline(storage: LocalModelStorage):
+def trained_pipeline(storage: LocalModelStorage, **classifier_config: float):
     embedder = SentenceEmbeddingFeaturizer.create(
         SentenceEmbeddingFeaturizer.get_default_config(), storage, Resource("embed"), context("embed")
     )
@@ -69,7 +69,7 @@ def trained_pipeline(storage: LocalModelStorage):
         TfidfFeaturizer.get_default_config(), storage, Resource("tfidf"), context("tfidf")
     )
     classifier = TopicClassifier.create(
-        TopicClassifier.get_default_config(), storage, Resource("clf"), context("clf")
+        {**TopicClassifier.get_default_config(), **classifier_config}, storage, Resource("clf"), context("clf")
     )
     data = training_data()
     embedder.process_training_data(data)
@@ -167,3 +167,17 @@ def test_classifier_without_features_says_what_is_missing(storage):
 
     with pytest.raises(ValueError, match="no sentence features"):
         classifier.train(training_data())
+
+
+def test_the_answer_vote_never_changes_the_confidence_or_a_plain_intent(tmp_path):
+    texts = ["my new card hasn't come yet", "load money with my debit card", "hello!", "blorp the flanges"]
+    for name in ("plain", "voted"):
+        (tmp_path / name).mkdir()
+    plain = [parse(trained_pipeline(LocalModelStorage(tmp_path / "plain")), text) for text in texts]
+    voted = [parse(trained_pipeline(LocalModelStorage(tmp_path / "voted"), answer_vote_weight=5.0), text)
+             for text in texts]
+
+    for before, after in zip(plain, voted):
+        assert after.get("intent") == before.get("intent")  # name and confidence
+    assert [m.get("response_selector")["faq"]["response"]["intent_response_key"] for m in voted[:2]] == [
+        "faq/card_arrival", "faq/top_up"]

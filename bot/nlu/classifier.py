@@ -11,9 +11,11 @@ retrieval actions (``utter_faq``) and ``/model/parse`` clients work unchanged.
 One model means one training run (seconds, not minutes) and consistent
 confidences: the ``faq`` intent's confidence is that of the best answer, so the
 FallbackClassifier refuses to guess between two answers rather than picking one.
-Each label's score also counts how near the message is to that label's nearest
+Each label's score may also count how near the message is to that label's nearest
 training example (``neighbour_weight``): real customers' wording is often close
-to one example while the linear model has generalised past it.
+to one example while the linear model has generalised past it. The demo bot
+lets the nearest example vote only among the FAQ answers (``answer_vote_weight``,
+:mod:`bot.nlu.answer_vote`), after the confidence has been computed.
 Scores become probabilities through a softmax with a fixed ``softmax_scale``;
 the top label's probability is then replaced by a calibrated confidence
 (:mod:`bot.nlu.calibration`: how clearly it wins and how much the message
@@ -60,7 +62,8 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu import calibration
+from bot.nlu import answer_vote, calibration
+from bot.nlu.answer_vote import answer_groups, vote_among_answers
 from bot.nlu.calibration import (
     Platt, centroids, confidence_score, familiarity, fit_platt, folds_of, nearest_by_label, out_of_fold,
     vocabulary, with_top_confidence,
@@ -96,7 +99,7 @@ class TopicClassifier(IntentClassifier, GraphComponent):
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
-        return source_fingerprint(sys.modules[__name__], calibration)
+        return source_fingerprint(sys.modules[__name__], calibration, answer_vote)
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -121,6 +124,10 @@ class TopicClassifier(IntentClassifier, GraphComponent):
             # to the label's SVM score: a customer's wording close to one
             # example counts even where the linear model generalised past it.
             "neighbour_weight": 0.0,
+            # The same, but only to choose among the answers of the top label's
+            # retrieval intent (faq/...), after the confidence is computed: it
+            # never changes whether the bot answers or falls back.
+            "answer_vote_weight": 0.0,
             # Below this share of words seen in training, the confidence shrinks
             # in proportion (gibberish: 0 known words, confidence 0).
             "known_words_needed": 0.5,
@@ -229,7 +236,8 @@ class TopicClassifier(IntentClassifier, GraphComponent):
         means = centroids(dense, label_indices, len(self._labels))
         # Stored as float32: the model predicts the same before and after a save and load.
         self._centroids = None if means is None else means.astype(np.float32)
-        if dense is not None and (self._config["nearest_weight"] or self._config["neighbour_weight"]):
+        if dense is not None and (self._config["nearest_weight"] or self._config["neighbour_weight"]
+                                  or self._config["answer_vote_weight"]):
             # Kept as float32 for the same reason as the centroids.
             self._examples, self._example_labels = dense.astype(np.float32), label_indices
         self._platt = self._calibrate(features, label_indices, dense)
@@ -326,13 +334,16 @@ class TopicClassifier(IntentClassifier, GraphComponent):
                                        len(self._labels))
             scores = scores + self._config["neighbour_weight"] * nearest
         probabilities = softmax(scores * self._config["softmax_scale"], axis=1)
-        if self._platt is None:
+        if self._platt is not None:
+            z = confidence_score(scores, self._config["softmax_scale"], dense, self._centroids,
+                                 self._config["similarity_weight"], nearest, self._config["nearest_weight"])
+            known = familiarity([message.get(TEXT) for message in messages], self._known_words,
+                                self._config["known_words_needed"])
+            probabilities = with_top_confidence(probabilities, self._platt(z) * known)
+        if nearest is None:
             return probabilities
-        z = confidence_score(scores, self._config["softmax_scale"], dense, self._centroids,
-                             self._config["similarity_weight"], nearest, self._config["nearest_weight"])
-        known = familiarity([message.get(TEXT) for message in messages], self._known_words,
-                            self._config["known_words_needed"])
-        return with_top_confidence(probabilities, self._platt(z) * known)
+        return vote_among_answers(probabilities, scores, nearest, answer_groups(self._labels),
+                                  self._config["answer_vote_weight"])
 
     @property
     def labels(self) -> List[Text]:
