@@ -229,6 +229,7 @@ class GroupFigures(NamedTuple):
     handling_ms: List[int]  # newest first
     agents: Dict[str, Tuple[List[str], int, int]]  # agent online -> (groups, max_chats, serving)
     ready_ms: Dict[str, float]  # agent online -> when they last took or finished a chat or came online
+    positions: Dict[str, int]  # conversation queued in the group -> its place (1 = next)
 
 
 class Waiting(NamedTuple):
@@ -663,9 +664,12 @@ class Store:
         since = float(text.get("waiting_since") or text.get("queued_at") or time.time() * 1000)
         if conversation.state is not State.QUEUED:
             return Waiting(conversation, None, None, since, {}, [], [], {}, {})
-        rank = await self.redis.zrank(self.key("queue", conversation.group), conversation_id)
         group = await (figures or self.group_figures)(conversation.group)
-        return Waiting(conversation, None if rank is None else rank + 1, group.head_queued_ms, since, group.waiting,
+        position = group.positions.get(conversation_id)
+        if position is None:  # queued after the group's figures were read (or claimed since)
+            rank = await self.redis.zrank(self.key("queue", conversation.group), conversation_id)
+            position = None if rank is None else rank + 1
+        return Waiting(conversation, position, group.head_queued_ms, since, group.waiting,
                        group.claims, group.handling_ms, group.agents, group.ready_ms)
 
     async def group_figures(self, group: str) -> "GroupFigures":
@@ -684,6 +688,7 @@ class Store:
         group_queue = self.key("queue", group)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.zrange(group_queue, 0, 0, withscores=True)
+            pipe.zrange(group_queue, 0, -1)
             for each in groups:
                 pipe.zcard(self.key("queue") if each == ALL_GROUPS else self.key("queue", each))
             pipe.zrangebyscore(self.key("claims", group), now - WINDOW_SECONDS * 1000, "+inf")
@@ -693,9 +698,9 @@ class Store:
             if online:
                 pipe.hmget(self.key("agent-ready"), online)
             replies = await pipe.execute()
-        head, counts = replies[0], replies[1:1 + len(groups)]
-        claimed, handling = replies[1 + len(groups)], replies[2 + len(groups)]
-        serving = replies[3 + len(groups):3 + len(groups) + len(online)]
+        head, queued, counts = replies[0], replies[1], replies[2:2 + len(groups)]
+        claimed, handling = replies[2 + len(groups)], replies[3 + len(groups)]
+        serving = replies[4 + len(groups):4 + len(groups) + len(online)]
         ready = replies[-1] if online else []
         claims = []
         for member in claimed:
@@ -705,7 +710,8 @@ class Store:
                   for name, count in zip(online, serving)}
         ready_ms = {name: float(at) for name, at in zip(online, ready) if at}
         return GroupFigures(head[0][1] if head else None, dict(zip(groups, counts)), claims,
-                            [int(value) for value in handling], agents, ready_ms)
+                            [int(value) for value in handling], agents, ready_ms,
+                            {member.decode(): place for place, member in enumerate(queued, start=1)})
 
     async def offline_since(self, agent: str) -> Optional[int]:
         value = await self.redis.hget(self.key("offline-since"), agent)
