@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import List, Tuple
 
 import pytest
+import yaml
 from rasa.shared.nlu.training_data.loading import load_data
 
 from bot.evaluation import NluModel, score
@@ -91,3 +92,15 @@ def test_faq_confidence_is_that_of_the_chosen_answer(nlu):
     # The intent's confidence is the chosen answer's share of all labels, so it
     # can only be at most the answer's confidence among the FAQ answers alone.
     assert 0.4 <= parse["intent"]["confidence"] <= selector["response"]["confidence"] + 1e-9
+
+
+def test_no_training_example_is_skipped_by_rasa():
+    """Rasa skips, with only a warning, a line of an ``examples`` block that is not a ``- `` item
+    (a blank line did so in data/nlu/core.yml): every line of every block must be one."""
+    stray = []
+    for path in sorted((ROOT / "data").rglob("*.yml")):
+        for item in (yaml.safe_load(path.read_text()) or {}).get("nlu") or []:
+            lines = (item.get("examples") or "").rstrip("\n").split("\n")
+            stray += [(path.name, item.get("intent"), line) for line in lines if item.get("examples")
+                      and not line.startswith("- ")]
+    assert stray == []
