@@ -687,8 +687,7 @@ class Store:
         groups = sorted({group} | {taken for name in online for taken in profiles[name]["groups"]})
         group_queue = self.key("queue", group)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zrange(group_queue, 0, 0, withscores=True)
-            pipe.zrange(group_queue, 0, -1)
+            pipe.zrange(group_queue, 0, -1, withscores=True)
             for each in groups:
                 pipe.zcard(self.key("queue") if each == ALL_GROUPS else self.key("queue", each))
             pipe.zrangebyscore(self.key("claims", group), now - WINDOW_SECONDS * 1000, "+inf")
@@ -698,9 +697,9 @@ class Store:
             if online:
                 pipe.hmget(self.key("agent-ready"), online)
             replies = await pipe.execute()
-        head, queued, counts = replies[0], replies[1], replies[2:2 + len(groups)]
-        claimed, handling = replies[2 + len(groups)], replies[3 + len(groups)]
-        serving = replies[4 + len(groups):4 + len(groups) + len(online)]
+        queued, counts = replies[0], replies[1:1 + len(groups)]
+        claimed, handling = replies[1 + len(groups)], replies[2 + len(groups)]
+        serving = replies[3 + len(groups):3 + len(groups) + len(online)]
         ready = replies[-1] if online else []
         claims = []
         for member in claimed:
@@ -709,9 +708,9 @@ class Store:
         agents = {name: (profiles[name]["groups"], profiles[name]["max_chats"], int(count))
                   for name, count in zip(online, serving)}
         ready_ms = {name: float(at) for name, at in zip(online, ready) if at}
-        return GroupFigures(head[0][1] if head else None, dict(zip(groups, counts)), claims,
+        return GroupFigures(queued[0][1] if queued else None, dict(zip(groups, counts)), claims,
                             [int(value) for value in handling], agents, ready_ms,
-                            {member.decode(): place for place, member in enumerate(queued, start=1)})
+                            {member.decode(): place for place, (member, _) in enumerate(queued, start=1)})
 
     async def offline_since(self, agent: str) -> Optional[int]:
         value = await self.redis.hget(self.key("offline-since"), agent)
