@@ -31,6 +31,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence
 from redis.asyncio import Redis
 
 from handoff.exceptions import InvalidCredentials, InvalidToken
+from handoff.settings import Settings
 
 __all__ = ["AgentDirectory", "TokenClaims", "default_display_name", "issue_token", "profile_from_record",
            "verify_token"]
@@ -60,7 +61,7 @@ class AgentDirectory:
     """Agent accounts in ``{prefix}:agents`` (name -> salted scrypt hash and profile) and their
     token generations in ``{prefix}:agent-generations`` (name -> a number that only grows)."""
 
-    def __init__(self, redis: Redis, prefix: str = "hb") -> None:
+    def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
         self.key = f"{prefix}:agents"
         self.generations_key = f"{prefix}:agent-generations"
@@ -186,8 +187,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--display-name", default=None,
                         help="the name customers see (asked for when not given; default: the name, capitalised)")
     args = parser.parse_args(argv)
-    redis = Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6380/0"))
-    directory = AgentDirectory(redis, os.environ.get("HANDOFF_KEY_PREFIX", "hb"))
+    # The bridge's own names and defaults (handoff.settings); no secret is needed to manage accounts.
+    redis = Redis.from_url(os.environ.get("REDIS_URL", Settings.redis_url))
+    directory = AgentDirectory(redis, os.environ.get("HANDOFF_KEY_PREFIX", Settings.key_prefix))
 
     async def run() -> int:
         try:

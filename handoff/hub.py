@@ -28,8 +28,9 @@ Callback = Callable[[Dict[str, Any]], Awaitable[None]]
 
 
 class Hub:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, prefix: str) -> None:
         self._pubsub = redis.pubsub()
+        self._placeholder = f"{prefix}:hub-started"
         self._callbacks: Dict[str, Set[Callback]] = defaultdict(set)
         self._reader: Optional["asyncio.Task[None]"] = None
         self._running: Set["asyncio.Task[None]"] = set()
@@ -37,7 +38,7 @@ class Hub:
 
     async def start(self) -> None:
         # A placeholder subscription lets the reader start before any socket does.
-        await self._pubsub.subscribe("hb:hub-started")
+        await self._pubsub.subscribe(self._placeholder)
         self._reader = asyncio.create_task(self._read())
 
     async def stop(self) -> None:

@@ -75,7 +75,7 @@ class Bridge:
         self.limits = Limits(redis, settings.key_prefix, settings)
         self.presence = CustomerPresence(redis, settings.key_prefix, settings.customer_gone_seconds)
         self.agents = AgentDirectory(redis, settings.key_prefix)
-        self.hub = Hub(redis)
+        self.hub = Hub(redis, settings.key_prefix)
         # group -> (queue notifications seen when read, the reading): Bridge.shared_figures
         self._figures: Dict[str, Tuple[int, "asyncio.Future[GroupFigures]"]] = {}
         self.requests = RequestDesk(self.store)

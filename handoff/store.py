@@ -284,7 +284,7 @@ class Routing(enum.Enum):
 class Store:
     """All bridge state; one instance per process around one Redis client."""
 
-    def __init__(self, redis: Redis, prefix: str = "hb", finished_ttl_seconds: int = 7 * 24 * 3600,
+    def __init__(self, redis: Redis, prefix: str, finished_ttl_seconds: int = 7 * 24 * 3600,
                  idle_seconds: int = 300, max_messages: int = 1000, max_queue: int = 500) -> None:
         self.redis = redis
         self.prefix = prefix
