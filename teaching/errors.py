@@ -4,7 +4,12 @@
     ├── InvalidRequest         a field is missing, of the wrong type or too long
     ├── NotFound               no such inbox item, model or intent
     ├── DataError              a label cannot be written to the training data
-    │                          (teaching.worker.datafiles: invalid text, conflict, ...)
+    │   ├── InvalidText        a customer message that cannot become an example
+    │   ├── UnknownIntent      no such intent to teach
+    │   ├── Conflict           the message already teaches another intent
+    │   ├── AlreadyExists      a new intent or answer's name is taken
+    │   ├── InvalidName        a new intent or category name breaks the pattern
+    │   └── InvalidAnswer      an answer Rasa could not say as written
     ├── Busy                   a training job is already running
     ├── WorkerUnavailable      no teaching worker is running to carry it out
     ├── TrainingError          the data do not validate or training failed
@@ -20,13 +25,19 @@ from __future__ import annotations
 from typing import Sequence
 
 __all__ = [
+    "AlreadyExists",
     "Busy",
+    "Conflict",
     "DataError",
+    "InvalidAnswer",
+    "InvalidName",
     "InvalidRequest",
+    "InvalidText",
     "NotFound",
     "Refused",
     "TeachError",
     "TrainingError",
+    "UnknownIntent",
     "WorkerUnavailable",
 ]
 
@@ -52,6 +63,39 @@ class NotFound(TeachError):
 
 class DataError(TeachError):
     code = "invalid_data"
+
+
+class InvalidText(DataError):
+    """A customer message that cannot become a training example."""
+
+    code = "invalid_text"
+
+
+class UnknownIntent(DataError):
+    code = "unknown_intent"
+
+
+class Conflict(DataError):
+    """The message already teaches another intent; ``text`` and ``intent`` say which."""
+
+    code = "conflict"
+
+    def __init__(self, message: str, text: str = "", intent: str = "") -> None:
+        super().__init__(message)
+        self.text = text
+        self.intent = intent
+
+
+class AlreadyExists(DataError):
+    code = "exists"
+
+
+class InvalidName(DataError):
+    code = "invalid_name"
+
+
+class InvalidAnswer(DataError):
+    code = "invalid_answer"
 
 
 class Busy(TeachError):

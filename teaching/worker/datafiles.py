@@ -30,20 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
-from teaching.errors import DataError
+from teaching.errors import AlreadyExists, Conflict, DataError, InvalidAnswer, InvalidName, InvalidText, UnknownIntent
 
 __all__ = [
     "AddResult",
-    "AlreadyExists",
-    "Conflict",
-    "DataError",
-    "InvalidAnswer",
-    "InvalidName",
-    "InvalidText",
     "MAX_ANSWER_LENGTH",
     "MAX_EXAMPLE_LENGTH",
     "NAME_PATTERN",
-    "UnknownIntent",
     "add_examples",
     "catalog",
     "contents",
@@ -70,39 +63,6 @@ _PLACEHOLDER = re.compile(r"{([^\n{}]+?)}")
 _ANNOTATION_JOIN = re.compile(r"\]([(\[{])")
 _LINE_BREAKS = re.compile(r"\r\n|[\r\x85\u2028\u2029]")
 _NONCHARACTERS = {"\ufffe", "\uffff"}
-
-
-class InvalidText(DataError):
-    """A customer message that cannot become a training example."""
-
-    code = "invalid_text"
-
-
-class UnknownIntent(DataError):
-    code = "unknown_intent"
-
-
-class Conflict(DataError):
-    """The message already teaches another intent; ``text`` and ``intent`` say which."""
-
-    code = "conflict"
-
-    def __init__(self, message: str, text: str = "", intent: str = "") -> None:
-        super().__init__(message)
-        self.text = text
-        self.intent = intent
-
-
-class AlreadyExists(DataError):
-    code = "exists"
-
-
-class InvalidName(DataError):
-    code = "invalid_name"
-
-
-class InvalidAnswer(DataError):
-    code = "invalid_answer"
 
 
 @dataclass

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from teaching.errors import DataError
 from teaching.worker.datafiles import (
-    _INTENT_ITEM, DOMAIN, RETRIEVAL_INTENT, TAUGHT_RULES, DataError, _commit, _Expected, _files, _indent,
+    _INTENT_ITEM, DOMAIN, RETRIEVAL_INTENT, TAUGHT_RULES, _commit, _Expected, _files, _indent,
     _is_blank, _Lines, _Project, _read_text, _section, _unquote,
 )
 

@@ -13,7 +13,8 @@ from typing import Dict, List, Tuple
 import pytest
 
 from teaching.worker import datafiles
-from teaching.worker.datafiles import DataError
+from teaching import errors
+from teaching.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,7 +115,7 @@ def test_normalise_example_collapses_whitespace_and_is_idempotent() -> None:
     ("card\x00arrived", "control characters"), ("bell\x07", "control characters"), ("del\x7f", "control"),
 ])
 def test_normalise_example_refuses_clearly(text: str, words: str) -> None:
-    with pytest.raises(datafiles.InvalidText) as raised:
+    with pytest.raises(errors.InvalidText) as raised:
         datafiles.normalise_example(text)
     assert raised.value.code == "invalid_text" and words in str(raised.value)
 
@@ -171,13 +172,13 @@ def test_same_text_twice_is_already_there(project: Path) -> None:
 
 def test_conflict_writes_nothing(project: Path) -> None:
     before = snapshot(project)
-    with pytest.raises(datafiles.Conflict) as raised:
+    with pytest.raises(errors.Conflict) as raised:
         datafiles.add_examples(project, "greet", ["a perfectly new greeting", "BYE"])
     assert raised.value.code == "conflict"
     assert raised.value.intent == "goodbye" and raised.value.text == "BYE"
     assert "goodbye" in str(raised.value) and '"BYE"' in str(raised.value)
     assert_untouched(project, before)
-    with pytest.raises(datafiles.Conflict, match="faq/card_arrival"):
+    with pytest.raises(errors.Conflict, match="faq/card_arrival"):
         datafiles.add_examples(project, "faq/activate_card", ["card still not here"])
     assert_untouched(project, before)
 
@@ -185,7 +186,7 @@ def test_conflict_writes_nothing(project: Path) -> None:
 @pytest.mark.parametrize("intent", ["nonsense", "faq", "faq/nonsense", "nlu_fallback", "utter_greet"])
 def test_unknown_intent(project: Path, intent: str) -> None:
     before = snapshot(project)
-    with pytest.raises(datafiles.UnknownIntent) as raised:
+    with pytest.raises(errors.UnknownIntent) as raised:
         datafiles.add_examples(project, intent, ["hello robot"])
     assert raised.value.code == "unknown_intent" and intent in str(raised.value)
     assert_untouched(project, before)
@@ -193,9 +194,9 @@ def test_unknown_intent(project: Path, intent: str) -> None:
 
 def test_invalid_text_writes_nothing(project: Path) -> None:
     before = snapshot(project)
-    with pytest.raises(datafiles.InvalidText):
+    with pytest.raises(errors.InvalidText):
         datafiles.add_examples(project, "greet", ["fine", "\x00"])
-    with pytest.raises(datafiles.InvalidText):
+    with pytest.raises(errors.InvalidText):
         datafiles.add_examples(project, "greet", [])
     assert_untouched(project, before)
 
@@ -370,22 +371,22 @@ def test_create_faq_in_a_new_category(project: Path) -> None:
 
 
 @pytest.mark.parametrize("key, category, answer, texts, error, words", [
-    ("Crypto", "investing", "A.", ["q"], datafiles.InvalidName, "lowercase"),
-    ("c", "investing", "A.", ["q"], datafiles.InvalidName, "lowercase"),
-    ("x" * 41, "investing", "A.", ["q"], datafiles.InvalidName, "lowercase"),
-    ("faq/crypto", "investing", "A.", ["q"], datafiles.InvalidName, "lowercase"),
-    ("crypto", "Investing!", "A.", ["q"], datafiles.InvalidName, "category"),
-    ("crypto", "../etc", "A.", ["q"], datafiles.InvalidName, "category"),
-    ("card_arrival", "cards", "A.", ["q"], datafiles.AlreadyExists, "card_arrival"),
-    ("crypto", "investing", "Call {account_manager}.", ["q"], datafiles.InvalidAnswer, "{account_manager}"),
-    ("crypto", "investing", "Call { bank_name }.", ["q"], datafiles.InvalidAnswer, "{ bank_name }"),
-    ("crypto", "investing", "Prices {", ["q"], datafiles.InvalidAnswer, "Curly brackets"),
-    ("crypto", "investing", "{{bank_name}}", ["q"], datafiles.InvalidAnswer, "Curly brackets"),
-    ("crypto", "investing", "   ", ["q"], datafiles.InvalidAnswer, "empty"),
-    ("crypto", "investing", "x" * 1001, ["q"], datafiles.InvalidAnswer, "at most 1000"),
-    ("crypto", "investing", "bell\x07", ["q"], datafiles.InvalidAnswer, "control"),
-    ("crypto", "investing", "A.", [], datafiles.InvalidText, "at least one"),
-    ("crypto", "investing", "A.", ["hello"], datafiles.Conflict, "greet"),
+    ("Crypto", "investing", "A.", ["q"], errors.InvalidName, "lowercase"),
+    ("c", "investing", "A.", ["q"], errors.InvalidName, "lowercase"),
+    ("x" * 41, "investing", "A.", ["q"], errors.InvalidName, "lowercase"),
+    ("faq/crypto", "investing", "A.", ["q"], errors.InvalidName, "lowercase"),
+    ("crypto", "Investing!", "A.", ["q"], errors.InvalidName, "category"),
+    ("crypto", "../etc", "A.", ["q"], errors.InvalidName, "category"),
+    ("card_arrival", "cards", "A.", ["q"], errors.AlreadyExists, "card_arrival"),
+    ("crypto", "investing", "Call {account_manager}.", ["q"], errors.InvalidAnswer, "{account_manager}"),
+    ("crypto", "investing", "Call { bank_name }.", ["q"], errors.InvalidAnswer, "{ bank_name }"),
+    ("crypto", "investing", "Prices {", ["q"], errors.InvalidAnswer, "Curly brackets"),
+    ("crypto", "investing", "{{bank_name}}", ["q"], errors.InvalidAnswer, "Curly brackets"),
+    ("crypto", "investing", "   ", ["q"], errors.InvalidAnswer, "empty"),
+    ("crypto", "investing", "x" * 1001, ["q"], errors.InvalidAnswer, "at most 1000"),
+    ("crypto", "investing", "bell\x07", ["q"], errors.InvalidAnswer, "control"),
+    ("crypto", "investing", "A.", [], errors.InvalidText, "at least one"),
+    ("crypto", "investing", "A.", ["hello"], errors.Conflict, "greet"),
 ])
 def test_create_faq_refuses(project: Path, key: str, category: str, answer: str, texts: List[str],
                             error: type, words: str) -> None:
@@ -393,9 +394,9 @@ def test_create_faq_refuses(project: Path, key: str, category: str, answer: str,
     with pytest.raises(error) as raised:
         datafiles.create_faq(project, key, category, answer, texts)
     assert words in str(raised.value)
-    assert raised.value.code == {datafiles.InvalidName: "invalid_name", datafiles.AlreadyExists: "exists",
-                                 datafiles.InvalidAnswer: "invalid_answer", datafiles.InvalidText: "invalid_text",
-                                 datafiles.Conflict: "conflict"}[error]
+    assert raised.value.code == {errors.InvalidName: "invalid_name", errors.AlreadyExists: "exists",
+                                 errors.InvalidAnswer: "invalid_answer", errors.InvalidText: "invalid_text",
+                                 errors.Conflict: "conflict"}[error]
     assert_untouched(project, before)
 
 
@@ -451,10 +452,10 @@ def test_create_intent(project: Path) -> None:
 
 
 @pytest.mark.parametrize("name, error", [
-    ("greet", datafiles.AlreadyExists), ("faq", datafiles.AlreadyExists), ("restart", datafiles.AlreadyExists),
-    ("session_start", datafiles.AlreadyExists), ("glad", datafiles.AlreadyExists),  # utter_glad exists
-    ("Weather", datafiles.InvalidName), ("w", datafiles.InvalidName), ("weather-now", datafiles.InvalidName),
-    ("weather\n", datafiles.InvalidName),
+    ("greet", errors.AlreadyExists), ("faq", errors.AlreadyExists), ("restart", errors.AlreadyExists),
+    ("session_start", errors.AlreadyExists), ("glad", errors.AlreadyExists),  # utter_glad exists
+    ("Weather", errors.InvalidName), ("w", errors.InvalidName), ("weather-now", errors.InvalidName),
+    ("weather\n", errors.InvalidName),
 ])
 def test_create_intent_refuses(project: Path, name: str, error: type) -> None:
     before = snapshot(project)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from teaching.worker import datafiles
-from teaching.worker.datafiles import DataError
+from teaching.errors import DataError
 from teaching.worker.undo import undo_label
 from tests.teach.test_datafiles import project, snapshot  # noqa: F401 - the fixture
 
