@@ -53,9 +53,14 @@ __all__ = [
 
 
 class HandoffError(Exception):
-    """Base class; ``code`` is the machine-readable name sent to clients."""
+    """Base class; ``code`` is the machine-readable name sent to clients (teaching.errors has the same shape)."""
 
     code = "internal_error"
+
+    def __init__(self, message: str = "", code: str = "") -> None:
+        super().__init__(message)
+        if code:
+            self.code = code
 
 
 class ProtocolError(HandoffError):
@@ -140,10 +145,6 @@ class LimitReached(HandoffError):
     """A client address (or everyone together) has used up one of the caps of handoff.limits."""
 
     code = "limit_reached"
-
-    def __init__(self, message: str, code: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class TeachingFailed(HandoffError):

@@ -1,6 +1,6 @@
 """Every error of the teaching loop, in one tree.
 
-    TeachError                 base class; ``code`` is what clients see
+    TeachError                 base class; ``code`` is what clients see (handoff.exceptions has the same shape)
     ├── InvalidRequest         a field is missing, of the wrong type or too long
     ├── NotFound               no such inbox item, model or intent
     ├── DataError              a label cannot be written to the training data
