@@ -276,7 +276,8 @@ class TopicClassifier(IntentClassifier, GraphComponent):
             return None
 
     def _persist(self) -> None:
-        assert self._weights is not None and self._bias is not None, "persist after training"
+        if self._weights is None or self._bias is None:  # a real check: python -O drops asserts
+            raise RuntimeError("TopicClassifier: nothing to persist before training")
         with self._model_storage.write_to(self._resource) as directory:
             calibrated = {} if self._platt is None else {"platt": np.array([self._platt.slope, self._platt.intercept])}
             with_centroids = {} if self._centroids is None else {"centroids": self._centroids.astype(np.float32)}
