@@ -1,0 +1,21 @@
+"""Rules about the code itself that no single behaviour test would notice breaking."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PRODUCTION_PACKAGES = ("actions", "bot", "handoff", "teaching")
+
+
+@pytest.mark.parametrize("package", PRODUCTION_PACKAGES)
+def test_no_assert_guards_production_code(package: str) -> None:
+    """``python -O`` removes asserts, so a check that must hold is a real ``if ... raise``."""
+    found = [f"{path.relative_to(ROOT)}:{node.lineno}"
+             for path in sorted((ROOT / package).rglob("*.py"))
+             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+             if isinstance(node, ast.Assert)]
+    assert found == []
