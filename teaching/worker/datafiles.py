@@ -500,14 +500,21 @@ def _intent_block(intent: str, examples: Sequence[str]) -> List[str]:
 
 def _append_intent_block(text: Optional[str], rel: str, comment: str, intent: str, examples: Sequence[str]) -> str:
     """A new ``- intent:`` block at the end of the file's ``nlu:`` list (the file is created if needed)."""
-    block = _intent_block(intent, examples)
+    return _append_list_item(text, rel, comment, "nlu", re.compile(r"^ *- "), _INTENT_ITEM,
+                             _intent_block(intent, examples))
+
+
+def _append_list_item(text: Optional[str], rel: str, comment: str, key: str, item: "re.Pattern[str]",
+                      spaced_item: "re.Pattern[str]", block: List[str]) -> str:
+    """``block`` as the last item of the file's ``key:`` list, indented like the items there (``item``)
+    and separated by a blank line when the items matching ``spaced_item`` are; the file is created if needed."""
     if text is None:
-        return "\n".join(_header(comment, "nlu") + block) + "\n"
+        return "\n".join(_header(comment, key) + block) + "\n"
     lines = _Lines(text)
-    section = _section(lines, "nlu", rel)
-    items = _items(lines, section, re.compile(r"^ *- "))
+    section = _section(lines, key, rel)
+    items = _items(lines, section, item)
     indent = _indent(lines.plain(items[0])) if items else 0
-    separated = _separated(lines, _items(lines, section, _INTENT_ITEM))
+    separated = _separated(lines, _items(lines, section, spaced_item))
     _append_item(lines, section, indent, True if separated is None else separated, block)
     return lines.text()
 
@@ -556,16 +563,9 @@ def _append_domain_intent(text: str, name: str) -> str:
 
 
 def _append_rule(text: Optional[str], rel: str, comment: str, name: str) -> str:
-    block = [f"- rule: answer {name}", "  steps:", f"  - intent: {name}", f"  - action: utter_{name}"]
-    if text is None:
-        return "\n".join(_header(comment, "rules") + block) + "\n"
-    lines = _Lines(text)
-    section = _section(lines, "rules", rel)
-    items = _items(lines, section, re.compile(r"^ *- +(rule|story):"))
-    indent = _indent(lines.plain(items[0])) if items else 0
-    separated = _separated(lines, items)
-    _append_item(lines, section, indent, True if separated is None else separated, block)
-    return lines.text()
+    rule_or_story = re.compile(r"^ *- +(rule|story):")
+    return _append_list_item(text, rel, comment, "rules", rule_or_story, rule_or_story,
+                             [f"- rule: answer {name}", "  steps:", f"  - intent: {name}", f"  - action: utter_{name}"])
 
 
 # ---- checking with Rasa's readers and writing -------------------------------------------
