@@ -25,19 +25,18 @@ from redis.asyncio import Redis
 from handoff.auth import AgentDirectory
 from handoff.dashboard import summarise
 from handoff.experience import Experience
-from handoff.exceptions import ConversationNotFound, InvalidTransition, MalformedMessage, StateError, UnknownButton
+from handoff.exceptions import ConversationNotFound, InvalidTransition, StateError
 from handoff.hub import Hub
 from handoff.limits import Limits
 from handoff.presence import CustomerPresence
 from handoff.machine import (
-    AgentClaimed, AgentLost, AskBot, AskRating, BotAnswered, Closed, Conversation,
-    CustomerAskedForPerson, CustomerGone, CustomerLeftQueue, CustomerLeftRequest, CustomerRated, CustomerSaid, Effect,
-    Enqueue, Event, LEAVE_QUEUE_OFFER, HandedBack, Notify, State, StoreRating, StoreRequest, Transferred, apply,
-    bridge_handoff, handoff_in, wants_out_of_queue, would_queue,
+    AgentClaimed, AgentLost, AskBot, BotAnswered, Closed, Conversation, CustomerAskedForPerson, CustomerGone,
+    CustomerLeftQueue, CustomerLeftRequest, CustomerRated, CustomerSaid, Effect, Enqueue, Event, HandedBack, State,
+    StoreRating, StoreRequest, Transferred, apply, bridge_handoff, handoff_in, would_queue,
 )
 from handoff.estimate import estimate, snapshot, status_fields
-from handoff.protocol import readable
-from handoff.requests import KINDS, RequestDesk, contact_kind
+from handoff.requests import RequestDesk
+from handoff import rules
 from handoff.routing import ALL_GROUPS, DEFAULT_GROUP, BusinessHours, group_for, visible_to
 from handoff.settings import Settings
 from handoff.store import Appended, GroupFigures, Routing, Store, StoredMessage
@@ -57,7 +56,6 @@ ROUTING_LEASE_SECONDS = 3.0
 ROUTING_POLL_SECONDS = 0.1
 # How many of the newest messages are read for the bot's latest turn (its buttons): a turn is a few.
 OFFER_LOOKBACK = 20
-MAX_DETAIL = 500
 # How the bridge asks the bot for its handoff payload on the customer's behalf: the request intent,
 # with what the customer did in the metadata (actions/summary.py SOURCE_KEY; docs/handoff-payload.md).
 REQUEST_PERSON = "/request_human"
@@ -109,13 +107,8 @@ class Bridge:
             if after == before:
                 await self._carry_out(after, before, effects)
                 return after, effects
-            queue = ""
-            enqueue = next((effect for effect in effects if isinstance(effect, Enqueue)), None)
-            if enqueue:
-                queue = "front" if enqueue.front else "priority" if enqueue.priority else "add"
-            elif before.state is State.QUEUED:
-                queue = "remove"
-            stored = await self.store.commit(before, after, queue=queue, agent_limit=agent_limit,
+            stored = await self.store.commit(before, after, queue=rules.queue_operation(before, effects),
+                                             agent_limit=agent_limit,
                                              transferred_by=event.agent if isinstance(event, Transferred) else "")
             if stored is not None:
                 await self._carry_out(stored, before, effects)
@@ -123,19 +116,17 @@ class Bridge:
         raise StateError("the conversation is changing too fast; try again")
 
     async def _carry_out(self, after: Conversation, before: Conversation, effects: List[Effect]) -> None:
-        if (after.state, after.agent, after.rated) != (before.state, before.agent, before.rated):
-            # Everything a customer's status shows: state, the agent's name, whether rated.
-            await self.store.publish(self.store.live_channel(after.id), {"state": after.state.value})
-        if after.state is State.QUEUED or before.state is State.QUEUED:
+        state, queue_changed = rules.announcements(before, after)
+        if state:
+            await self.store.publish(self.store.live_channel(after.id), state)
+        if queue_changed:
             await self.store.publish(self.store.queue_channel, {"conversation": after.id})
+        enqueued = any(isinstance(effect, Enqueue) for effect in effects)
+        staffed = not enqueued or await self.agents_available(after.group)
+        for notice in rules.notices(after.version, effects, staffed):
+            await self.append(after.id, "system", notice.key, notice.text, notice.data)
         for effect in effects:
-            if isinstance(effect, Notify):
-                await self.append(after.id, "system", f"system:{after.version}:{effect.kind}", effect.text,
-                                  {"notice": effect.kind})
-            elif isinstance(effect, AskRating):
-                await self.append(after.id, "system", f"system:{after.version}:rate",
-                                  "How did we do? Please rate this chat from 1 to 5.", {"notice": "rate"})
-            elif isinstance(effect, StoreRating):
+            if isinstance(effect, StoreRating):
                 await self.store.store_rating(after.id, after.agent or "", effect.score, effect.comment)
                 day, _ = self.today()
                 await self.store.count(day, {"ratings": 1, "rating_sum": effect.score, f"score:{effect.score}": 1})
@@ -146,13 +137,6 @@ class Bridge:
                 else:
                     await self.store.redis.hincrby(self.store.key("stats", "handoffs"), effect.reason, 1)
                     await self._count_escalation(after.id, effect.reason)
-                if not await self.agents_available(after.group):
-                    await self.append(
-                        after.id, "system", f"system:{after.version}:no_agents",
-                        "No one from our team is available right now. You can wait, ask us to call you back, "
-                        "or leave a message and we'll reply as soon as we can.",
-                        {"notice": "no_agents", "offer": ["callback", "message"]},
-                    )
 
     # ---- the day's counters (supervisors' dashboard) -------------------------
 
@@ -243,10 +227,11 @@ class Bridge:
         if said_in is None:
             raise ConversationNotFound(f"no conversation {conversation_id}")
         if added and said_in in (State.QUEUED, State.AGENT):
-            if said_in is State.QUEUED and wants_out_of_queue(text):  # offered the way out, not taken out
+            offer = rules.leave_queue_offer(said_in, text, message_id)
+            if offer:
                 with contextlib.suppress(InvalidTransition):  # claimed meanwhile: a person reads it now
-                    await self.append(conversation_id, "system", f"leave-offer:{message_id}", LEAVE_QUEUE_OFFER,
-                                      {"notice": "leave_queue_offer", "offer": ["leave_queue"]}, only_in=State.QUEUED)
+                    await self.append(conversation_id, "system", offer.key, offer.text, offer.data,
+                                      only_in=State.QUEUED)
             return message_id  # for the person: the append marked it routed (a retry finds it so)
         owner, lease_ms = secrets.token_hex(8), int(ROUTING_LEASE_SECONDS * 1000)
         while (routing := await self.store.take_routing(conversation_id, message_id, owner, lease_ms)) is Routing.HELD:
@@ -271,22 +256,11 @@ class Bridge:
         return message_id
 
     async def _require_offered(self, conversation_id: str, payload: str, client_key: str) -> None:
-        """A button's payload reaches the bot only if the bot offered that button in its latest turn
-        (the bot messages after the last customer's or agent's): else a customer could make the bot
-        act on words nobody reads (the text shows the button's title) or send it ``/restart``.
-        A resent message (its key stored) was checked when it was first sent."""
+        """Only a button the bot offered in its latest turn (handoff.rules.require_offered); a resent
+        message (its key stored) was checked when it was first sent."""
         if await self.store.redis.hexists(self.store.key("idem", conversation_id), client_key):
             return
-        offered: Set[str] = set()
-        for message in await self.store.newest_messages(conversation_id, OFFER_LOOKBACK):
-            if message["kind"] in ("customer", "agent"):
-                break
-            if message["kind"] == "bot":
-                buttons = message["data"].get("buttons")
-                offered.update(str(button.get("payload")) for button in buttons or [] if isinstance(button, dict))
-        if payload not in offered:
-            raise UnknownButton("'payload' must be one of the buttons the bot offered last; "
-                                "send the words as 'text' without a payload instead")
+        rules.require_offered(payload, await self.store.newest_messages(conversation_id, OFFER_LOOKBACK))
 
     async def _keep_lease(self, conversation_id: str, message_id: str, owner: str, lease_ms: int) -> None:
         """Renews a routing lease until cancelled (the routing is over)."""
@@ -415,33 +389,15 @@ class Bridge:
 
     async def customer_gave_details(self, conversation_id: str, details: Dict[str, Any]) -> None:
         """While waiting: a short description and contact details, shown in the agents' queue."""
-        conversation = await self.store.load(conversation_id)
-        if conversation.state is not State.QUEUED:
-            raise InvalidTransition("details are for customers waiting in the queue")
-        clean = self._clean_details(details, ("description", "contact"))
-        if clean["contact"]:
-            contact_kind(clean["contact"])  # what an agent is to reply to: as a request's contact (invalid_contact)
+        clean = rules.waiting_details(await self.store.load(conversation_id), details)
         await self.store.save_details(conversation_id, clean)
         await self.store.publish(self.store.queue_channel, {"conversation": conversation_id})
-
-    @staticmethod
-    def _clean_details(details: Dict[str, Any], names: Tuple[str, ...]) -> Dict[str, str]:
-        clean: Dict[str, str] = {}
-        for name in names:
-            value = details.get(name, "")
-            if not isinstance(value, str) or len(value) > MAX_DETAIL:
-                raise MalformedMessage(f"'{name}' must be text of at most {MAX_DETAIL} characters")
-            clean[name] = readable(value).strip()
-        return clean
 
     async def customer_left_request(self, conversation_id: str, kind: str, details: Dict[str, Any], key: str) -> None:
         """A callback request or a message instead of waiting; stored for the agents once per ``key``
         (the client's id: a resent request is stored once). A queued customer leaving one has
         abandoned the queue (handoff.experience)."""
-        if kind not in KINDS:
-            raise MalformedMessage("'kind' must be 'callback' or 'message'")
-        clean = self._clean_details(details, ("contact", "description", "preferred_time"))
-        clean["contact_kind"] = contact_kind(clean["contact"])
+        clean = rules.request_details(kind, details)
         await self.requests.may_leave(conversation_id, key)  # one open request, a few a day (handoff.requests)
         queued_at = (await self.store.times(conversation_id)).get("queued_at")
         before = await self.store.load(conversation_id)
@@ -484,10 +440,8 @@ class Bridge:
         if not self.hours.is_open(datetime.now(timezone.utc)):
             return False
         online = await self.store.online_agents()
-        if group is None or not online:
-            return bool(online)
-        profiles = await self.agents.profiles()
-        return any(visible_to(group, profiles[name]["groups"]) for name in online if name in profiles)
+        profiles = await self.agents.profiles() if group is not None and online else {}
+        return rules.staffed(True, online, profiles, group)
 
     async def shared_figures(self, group: str) -> GroupFigures:
         """The group's figures as read since this process's last queue notification: one reading per
@@ -571,10 +525,8 @@ class Bridge:
     async def claim(self, agent: str, conversation_id: str) -> Conversation:
         profile = await self.agents.profile(agent)
         waiting = await self.store.load(conversation_id)
-        if waiting.state is State.AGENT and waiting.agent == agent:
-            return waiting  # a resent claim (e.g. after a reconnect) by the agent who has it
-        if not visible_to(waiting.group, profile["groups"]):
-            raise InvalidTransition(f"this chat is for the {waiting.group} team")
+        if rules.claim_is_resent(waiting, agent, profile["groups"]):
+            return waiting
         queued_at = (await self.store.times(conversation_id)).get("queued_at")
         ready = await self.store.ready_since(agent)  # read before the claim makes it now
         conversation, _ = await self.transition(conversation_id, AgentClaimed(agent), profile["max_chats"])
@@ -597,15 +549,9 @@ class Bridge:
         return appended.id
 
     async def transfer(self, agent: str, conversation_id: str, to_agent: Optional[str], to_group: Optional[str]) -> None:
-        if bool(to_agent) == bool(to_group):
-            raise MalformedMessage("transfer to exactly one of 'to_agent' or 'to_group'")
-        limit = 1_000_000
-        if to_agent:
-            if to_agent not in await self.agents.names():
-                raise MalformedMessage(f"no agent {to_agent!r}")
-            if to_agent not in await self.store.online_agents():
-                raise InvalidTransition(f"{to_agent} is not online")
-            limit = (await self.agents.profile(to_agent))["max_chats"]
+        accounts, online = (await self.agents.names(), await self.store.online_agents()) if to_agent else ([], [])
+        rules.transfer_target(to_agent, to_group, accounts, online)
+        limit = (await self.agents.profile(to_agent))["max_chats"] if to_agent else 1_000_000
         await self.transition(conversation_id, Transferred(agent, to_agent, to_group), limit)
         if to_agent:
             await self.store.publish(self.store.key("agent-events", to_agent), {"assigned": conversation_id})
@@ -636,7 +582,7 @@ class Bridge:
                 # Its process died without saying goodbye: start the grace period now.
                 await self.store.redis.hsetnx(self.store.key("offline-since"), agent, now)
                 continue
-            if now - since < self.settings.agent_grace_seconds * 1000:
+            if not rules.agent_lost(now, since, self.settings.agent_grace_seconds):
                 continue
             for conversation_id in await self.serving(agent):
                 try:
