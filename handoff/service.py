@@ -16,13 +16,14 @@ import secrets
 import time
 from collections import Counter
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 from zoneinfo import ZoneInfo
 
 import aiohttp
 from redis.asyncio import Redis
 
 from handoff.auth import AgentDirectory
+from handoff.botclient import BotClient, BotUnavailable
 from handoff.dashboard import summarise
 from handoff.experience import Experience
 from handoff.exceptions import ConversationNotFound, InvalidTransition, StateError
@@ -56,17 +57,19 @@ ROUTING_LEASE_SECONDS = 3.0
 ROUTING_POLL_SECONDS = 0.1
 # How many of the newest messages are read for the bot's latest turn (its buttons): a turn is a few.
 OFFER_LOOKBACK = 20
-# How the bridge asks the bot for its handoff payload on the customer's behalf: the request intent,
-# with what the customer did in the metadata (actions/summary.py SOURCE_KEY; docs/handoff-payload.md).
-REQUEST_PERSON = "/request_human"
-HANDOFF_SOURCE = "handoff_source"
+# The time now, in seconds since the epoch (time.time; a fixed one in a test).
+Clock = Callable[[], float]
 
 
 class Bridge:
-    """One per process: the store, the Rasa client and the pub/sub hub."""
+    """One per process: the store, the bot's client and the pub/sub hub. The clock and the bot's
+    client are given (by default the real time and Rasa over ``http``)."""
 
-    def __init__(self, settings: Settings, redis: Redis, http: aiohttp.ClientSession) -> None:
+    def __init__(self, settings: Settings, redis: Redis, http: aiohttp.ClientSession, clock: Clock = time.time,
+                 bot: Optional[BotClient] = None) -> None:
         self.settings = settings
+        self.clock = clock
+        self.bot = bot or BotClient(http, settings.rasa_url, settings.rasa_timeout_seconds)
         self.store = Store(redis, settings.key_prefix, settings.finished_ttl_seconds,
                            settings.idle_conversation_seconds, settings.max_transcript_messages,
                            settings.max_queue_length)
@@ -82,7 +85,6 @@ class Bridge:
         self.zone = ZoneInfo(settings.timezone)
         # This process's counters for /metrics (Prometheus adds up the processes).
         self.metrics: Counter = Counter()
-        self._http = http
         self._counted: Set[str] = set()
 
     # ---- conversations ------------------------------------------------------
@@ -140,9 +142,15 @@ class Bridge:
 
     # ---- the day's counters (supervisors' dashboard) -------------------------
 
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def _open_now(self) -> bool:
+        return self.hours.is_open(datetime.fromtimestamp(self.clock(), timezone.utc))
+
     def today(self) -> Tuple[str, str]:
         """The date and hour now, in the business's time zone: the dashboard's day."""
-        now = datetime.now(self.zone)
+        now = datetime.fromtimestamp(self.clock(), self.zone)
         return now.strftime("%Y-%m-%d"), now.strftime("%H")
 
     async def _count_conversation(self, conversation_id: str) -> None:
@@ -175,7 +183,7 @@ class Bridge:
     async def right_now(self) -> Dict[str, Any]:
         """The queue and the agents at this moment (the dashboard and /metrics)."""
         queue = await self.store.queue()
-        now_ms = time.time() * 1000
+        now_ms = self.now_ms()
         serving = 0
         for agent in await self.store.agents_serving():
             serving += len(await self.serving(agent))
@@ -190,7 +198,7 @@ class Bridge:
         day, _ = self.today()
         counters, waits = await self.store.day(day)
         abandoned, first_responses = await self.experience.day(day)
-        now_ms = time.time() * 1000
+        now_ms = self.now_ms()
         waiting = [int(now_ms - queued_at) for _, queued_at in await self.store.queue()]
         return summarise(day, counters, waits, await self.right_now(), waiting_ms=waiting, abandoned_ms=abandoned,
                          first_response_ms=first_responses)
@@ -291,8 +299,8 @@ class Bridge:
     async def _ask_bot(self, conversation_id: str, message_id: str, text: str, retry: bool = False) -> None:
         """``retry``: an earlier attempt may have reached Rasa (its process died meanwhile)."""
         try:
-            replies = await self._rasa_reply(conversation_id, message_id, text, retry)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+            replies = await self.bot.reply(conversation_id, message_id, text, retry)
+        except BotUnavailable as error:
             logger.warning("Rasa did not answer for %s: %r", conversation_id, error)
             await self.append(
                 conversation_id, "system", f"bot-down:{message_id}",
@@ -325,23 +333,6 @@ class Bridge:
             if isinstance(effect, StoreRequest) and effect.handoff is not None:
                 await self._callback_booked_with_bot(conversation_id, message_id, effect.handoff)
 
-    async def _rasa_reply(self, conversation_id: str, message_id: str, text: str,
-                          retry: bool, extra: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
-        timeout = aiohttp.ClientTimeout(total=self.settings.rasa_timeout_seconds)
-        # The message's id, kept in Rasa's tracker, makes a retry safe: asked again with "retry",
-        # Rasa answers a message it has handled from its tracker (bot/channels.py).
-        metadata: Dict[str, Any] = {**(extra or {}), "message_id": message_id, **({"retry": True} if retry else {})}
-        async with self._http.post(
-            f"{self.settings.rasa_url}/webhooks/rest/webhook",
-            json={"sender": conversation_id, "message": text, "metadata": metadata},
-            timeout=timeout,
-        ) as response:
-            response.raise_for_status()
-            replies = await response.json()
-        if not isinstance(replies, list):
-            raise ValueError(f"unexpected reply from Rasa: {replies!r}")
-        return [reply for reply in replies if isinstance(reply, dict)]
-
     async def _queue_without_bot(self, conversation_id: str) -> None:
         payload = {"custom": {"handoff": {"reason": BOT_UNAVAILABLE,
                                           "summary": "The assistant did not answer; the customer was queued."}}}
@@ -364,14 +355,13 @@ class Bridge:
 
     async def _handoff_from_bot(self, conversation_id: str, source: str,
                                 shown_in: Optional[State]) -> Optional[Dict[str, Any]]:
-        """The bot's handoff payload, asked for with REQUEST_PERSON and ``source`` in the metadata.
+        """The bot's handoff payload, asked for as the customer asking for a person by ``source``.
         What the bot says with it is stored for the customer while the conversation is still
         ``shown_in`` (None: not at all). None when the bot does not answer with a payload."""
         key = f"{source}-{secrets.token_hex(8)}"
         try:
-            replies = await self._rasa_reply(conversation_id, key, REQUEST_PERSON, retry=False,
-                                             extra={HANDOFF_SOURCE: source})
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+            replies = await self.bot.handoff_for(conversation_id, key, source)
+        except BotUnavailable as error:
             logger.warning("Rasa did not summarise %s for a person: %r", conversation_id, error)
             return None
         payload = handoff_in(tuple(replies))
@@ -411,7 +401,7 @@ class Bridge:
         if added:
             await self._count_escalation(conversation_id, handoff_reason=None)
             if was_queued and queued_at:
-                await self.experience.abandoned(self.today()[0], int(time.time() * 1000) - queued_at, "left_request")
+                await self.experience.abandoned(self.today()[0], self.now_ms() - queued_at, "left_request")
         await self.store.publish(self.store.queue_channel, {"request": conversation_id})
         await self.store.publish(self.store.live_channel(conversation_id), {"state": "request"})
 
@@ -421,7 +411,7 @@ class Bridge:
         queued_at = (await self.store.times(conversation_id)).get("queued_at")
         _, effects = await self.transition(conversation_id, CustomerLeftQueue())
         if effects and queued_at:
-            await self.experience.abandoned(self.today()[0], int(time.time() * 1000) - queued_at, "left_queue")
+            await self.experience.abandoned(self.today()[0], self.now_ms() - queued_at, "left_queue")
 
     async def _callback_booked_with_bot(self, conversation_id: str, message_id: str, payload: Dict[str, Any]) -> None:
         """The bot's callback form hands over no chat (machine.apply) but a request: agents find it
@@ -437,7 +427,7 @@ class Bridge:
 
     async def agents_available(self, group: Optional[str] = None) -> bool:
         """Open, and someone online (who takes ``group``, when given)."""
-        if not self.hours.is_open(datetime.now(timezone.utc)):
+        if not self._open_now():
             return False
         online = await self.store.online_agents()
         profiles = await self.agents.profiles() if group is not None and online else {}
@@ -472,9 +462,9 @@ class Bridge:
         if conversation.state is State.QUEUED:
             # The wait from what the queue does (handoff.estimate); position None only when claimed
             # between the reads: the status that follows says so.
-            state = snapshot(time.time() * 1000, conversation.group, waiting.position, waiting.head_queued_ms,
+            state = snapshot(self.now_ms(), conversation.group, waiting.position, waiting.head_queued_ms,
                              waiting.waiting_since_ms, waiting.waiting, waiting.claims, waiting.handling_ms,
-                             waiting.agents, self.hours.is_open(datetime.now(timezone.utc)), waiting.ready_ms)
+                             waiting.agents, self._open_now(), waiting.ready_ms)
             status.update(status_fields(estimate(state), state.position))
         if conversation.state is State.AGENT:
             status["agent"] = await self.agents.display_name(conversation.agent or "")  # never the login name
@@ -532,7 +522,7 @@ class Bridge:
         conversation, _ = await self.transition(conversation_id, AgentClaimed(agent), profile["max_chats"])
         await self.experience.claimed(conversation_id)
         if queued_at:
-            now = int(time.time() * 1000)
+            now = self.now_ms()
             await self.store.record_claim(waiting.group, conversation_id, now, now - max(queued_at, ready or 0))
             await self.store.record_day_wait(self.today()[0], now - queued_at)
             await self.store.publish(self.store.stats_channel, {})
@@ -572,7 +562,7 @@ class Bridge:
 
     async def requeue_lost_agents(self) -> None:
         """Chats of agents offline for longer than the grace period go back to the front."""
-        now = int(time.time() * 1000)
+        now = self.now_ms()
         online = set(await self.store.online_agents())
         for agent in await self.store.agents_serving():
             if agent in online or agent in await self.store.online_agents():  # asked again: they may be back
@@ -601,7 +591,7 @@ class Bridge:
                 continue  # expired: the queue view takes it out
             if effects:
                 await self.store.mark_left_queue(conversation_id)
-                waited = int(time.time() * 1000) - queued_at if queued_at else 0
+                waited = self.now_ms() - queued_at if queued_at else 0
                 await self.experience.abandoned(self.today()[0], waited, "gone")
 
     async def hand_back(self, agent: str, conversation_id: str) -> None:
