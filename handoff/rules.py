@@ -10,19 +10,18 @@ read, so every rule is tested in-process with plain data (tests/handoff/test_rul
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Collection, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from handoff.exceptions import InvalidTransition, MalformedMessage, UnknownButton
 from handoff.machine import (
-    LEAVE_QUEUE_OFFER, AskRating, Conversation, Effect, Enqueue, Notify, State, wants_out_of_queue,
+    LEAVE_QUEUE_OFFER, AskRating, Conversation, Effect, Enqueue, Notice, Notify, State, wants_out_of_queue,
 )
 from handoff.protocol import readable
 from handoff.requests import KINDS, contact_kind
 from handoff.routing import visible_to
 
 __all__ = [
-    "MAX_DETAIL", "NO_AGENTS", "RATE", "Notice", "agent_lost", "announcements", "claim_is_resent",
+    "MAX_DETAIL", "NO_AGENTS", "RATE", "agent_lost", "announcements", "claim_is_resent",
     "leave_queue_offer", "notices", "offered_buttons", "queue_operation", "request_details",
     "require_offered", "staffed", "transfer_target", "waiting_details",
 ]
@@ -31,15 +30,6 @@ MAX_DETAIL = 500
 NO_AGENTS = ("No one from our team is available right now. You can wait, ask us to call you back, "
              "or leave a message and we'll reply as soon as we can.")
 RATE = "How did we do? Please rate this chat from 1 to 5."
-
-
-@dataclass(frozen=True)
-class Notice:
-    """A system message for the customer: ``key`` makes it stored once, ``data`` carries ``notice``."""
-
-    key: str
-    text: str
-    data: Dict[str, Any] = field(default_factory=dict)
 
 
 # ---- what a customer may send -------------------------------------------------

@@ -1,10 +1,12 @@
-"""The bridge's behaviour: carries out the state machine's effects with Redis and Rasa.
+"""The bridge's behaviour: carries out the state machine's effects with Redis and the bot.
 
 Every change to a conversation goes through :meth:`Bridge.transition`: read,
-apply the pure state machine, compare-and-set in Redis (retrying when another
-process changed it first), then carry out the effects. Messages are appended
-to the transcript before anything else happens, so a message the bridge has
-acknowledged is never lost.
+apply the pure state machine (handoff.machine), ask the rules what follows
+(handoff.rules: the notices, the announcements, how the queue moves), and
+compare-and-set in Redis with all of it in one script (retrying when another
+process changed it first); then the remaining effects (counters, ratings,
+requests). Messages are appended to the transcript before anything else
+happens, so a message the bridge has acknowledged is never lost.
 """
 
 from __future__ import annotations
@@ -106,27 +108,27 @@ class Bridge:
         for _ in range(MAX_ATTEMPTS):
             before = await self.store.load(conversation_id)
             after, effects = apply(before, event)
-            if after == before:
-                await self._carry_out(after, before, effects)
+            if after == before:  # nothing to store: what the effects say is written on its own
+                for notice in rules.notices(after.version, effects):
+                    await self.append(after.id, "system", notice.key, notice.text, notice.data)
+                await self._carry_out(after, effects)
                 return after, effects
+            enqueued = any(isinstance(effect, Enqueue) for effect in effects)
+            staffed = not enqueued or await self.agents_available(after.group)
+            notices = rules.notices(before.version + 1, effects, staffed)  # the version the commit stores
+            state, queue_changed = rules.announcements(before, after)
             stored = await self.store.commit(before, after, queue=rules.queue_operation(before, effects),
                                              agent_limit=agent_limit,
-                                             transferred_by=event.agent if isinstance(event, Transferred) else "")
+                                             transferred_by=event.agent if isinstance(event, Transferred) else "",
+                                             notices=notices, state=state, queue_changed=queue_changed)
             if stored is not None:
-                await self._carry_out(stored, before, effects)
+                self.metrics["messages_system"] += len(notices)
+                await self._carry_out(stored, effects)
                 return stored, effects
         raise StateError("the conversation is changing too fast; try again")
 
-    async def _carry_out(self, after: Conversation, before: Conversation, effects: List[Effect]) -> None:
-        state, queue_changed = rules.announcements(before, after)
-        if state:
-            await self.store.publish(self.store.live_channel(after.id), state)
-        if queue_changed:
-            await self.store.publish(self.store.queue_channel, {"conversation": after.id})
-        enqueued = any(isinstance(effect, Enqueue) for effect in effects)
-        staffed = not enqueued or await self.agents_available(after.group)
-        for notice in rules.notices(after.version, effects, staffed):
-            await self.append(after.id, "system", notice.key, notice.text, notice.data)
+    async def _carry_out(self, after: Conversation, effects: List[Effect]) -> None:
+        """The effects that are not part of the stored change: ratings, counters."""
         for effect in effects:
             if isinstance(effect, StoreRating):
                 await self.store.store_rating(after.id, after.agent or "", effect.score, effect.comment)

@@ -4,11 +4,11 @@ import pytest
 
 from handoff.exceptions import InvalidContact, InvalidTransition, MalformedMessage, UnknownButton
 from handoff.machine import (
-    AgentClaimed, AgentLost, BotAnswered, Closed, Conversation, CustomerAskedForPerson, CustomerLeftQueue,
+    AgentClaimed, AgentLost, BotAnswered, Closed, Conversation, CustomerAskedForPerson, CustomerLeftQueue, Notice,
     State, Transferred, apply,
 )
 from handoff.rules import (
-    MAX_DETAIL, NO_AGENTS, RATE, Notice, agent_lost, announcements, claim_is_resent, leave_queue_offer, notices,
+    MAX_DETAIL, NO_AGENTS, RATE, agent_lost, announcements, claim_is_resent, leave_queue_offer, notices,
     offered_buttons, queue_operation, request_details, require_offered, staffed, transfer_target, waiting_details,
 )
 
