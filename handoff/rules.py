@@ -22,8 +22,8 @@ from handoff.routing import visible_to
 
 __all__ = [
     "MAX_DETAIL", "NO_AGENTS", "RATE", "agent_lost", "announcements", "claim_is_resent",
-    "leave_queue_offer", "notices", "offered_buttons", "queue_operation", "request_details",
-    "require_offered", "staffed", "transfer_target", "waiting_details",
+    "leave_queue_offer", "notices", "offered_buttons", "pickup_ms", "queue_operation", "request_details",
+    "require_offered", "require_serving", "staffed", "transfer_target", "waiting_details",
 ]
 
 MAX_DETAIL = 500
@@ -109,6 +109,18 @@ def claim_is_resent(conversation: Conversation, agent: str, agent_groups: Sequen
     if not visible_to(conversation.group, agent_groups):
         raise InvalidTransition(f"this chat is for the {conversation.group} team")
     return False
+
+
+def require_serving(conversation: Conversation, agent: str) -> None:
+    """What only the agent serving a conversation may do (write in it, see it, signal in it)."""
+    if conversation.state is not State.AGENT or conversation.agent != agent:
+        raise InvalidTransition(f"{agent} is not serving {conversation.id}")
+
+
+def pickup_ms(claimed_ms: int, queued_ms: int, agent_ready_ms: Optional[int]) -> int:
+    """How long a claimed customer waited for their agent to pick them up: from when they were
+    queued, or from when the agent could take someone if that came later (handoff.estimate)."""
+    return claimed_ms - max(queued_ms, agent_ready_ms or 0)
 
 
 def transfer_target(to_agent: Optional[str], to_group: Optional[str], accounts: Collection[str],

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from redis.asyncio import Redis
 
+from handoff import rules
 from handoff.auth import AgentDirectory
 from handoff.botclient import BotClient, BotUnavailable
 from handoff.dashboard import summarise
@@ -39,7 +40,6 @@ from handoff.machine import (
 )
 from handoff.estimate import estimate, snapshot, status_fields
 from handoff.requests import RequestDesk
-from handoff import rules
 from handoff.routing import ALL_GROUPS, DEFAULT_GROUP, BusinessHours, group_for, visible_to
 from handoff.settings import Settings
 from handoff.store import Appended, GroupFigures, Routing, Store, StoredMessage
@@ -429,11 +429,10 @@ class Bridge:
 
     async def agents_available(self, group: Optional[str] = None) -> bool:
         """Open, and someone online (who takes ``group``, when given)."""
-        if not self._open_now():
-            return False
-        online = await self.store.online_agents()
+        is_open = self._open_now()
+        online = await self.store.online_agents() if is_open else []
         profiles = await self.agents.profiles() if group is not None and online else {}
-        return rules.staffed(True, online, profiles, group)
+        return rules.staffed(is_open, online, profiles, group)
 
     async def shared_figures(self, group: str) -> GroupFigures:
         """The group's figures as read since this process's last queue notification: one reading per
@@ -525,7 +524,7 @@ class Bridge:
         await self.experience.claimed(conversation_id)
         if queued_at:
             now = self.now_ms()
-            await self.store.record_claim(waiting.group, conversation_id, now, now - max(queued_at, ready or 0))
+            await self.store.record_claim(waiting.group, conversation_id, now, rules.pickup_ms(now, queued_at, ready))
             await self.store.record_day_wait(self.today()[0], now - queued_at)
             await self.store.publish(self.store.stats_channel, {})
         return conversation
@@ -614,6 +613,5 @@ class Bridge:
 
     async def require_serving(self, agent: str, conversation_id: str) -> Conversation:
         conversation = await self.store.load(conversation_id)
-        if conversation.state is not State.AGENT or conversation.agent != agent:
-            raise InvalidTransition(f"{agent} is not serving {conversation_id}")
+        rules.require_serving(conversation, agent)
         return conversation

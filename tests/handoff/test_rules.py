@@ -9,7 +9,8 @@ from handoff.machine import (
 )
 from handoff.rules import (
     MAX_DETAIL, NO_AGENTS, RATE, agent_lost, announcements, claim_is_resent, leave_queue_offer, notices,
-    offered_buttons, queue_operation, request_details, require_offered, staffed, transfer_target, waiting_details,
+    offered_buttons, pickup_ms, queue_operation, request_details, require_offered, require_serving, staffed,
+    transfer_target, waiting_details,
 )
 
 NOW_MS = 1_765_000_000_000  # a fixed clock
@@ -93,6 +94,19 @@ def test_a_claim_is_for_agents_of_the_group_and_a_resent_one_changes_nothing():
     with pytest.raises(InvalidTransition, match="cards team"):
         claim_is_resent(cards, "bob", ["general"])
     assert claim_is_resent(at(State.AGENT, agent="cara", group="cards"), "cara", ["cards"]) is True
+
+
+def test_only_the_agent_serving_a_chat_may_act_in_it():
+    require_serving(at(State.AGENT, agent="ann"), "ann")
+    for conversation in (at(State.AGENT, agent="bob"), at(State.QUEUED), at(State.CLOSED, agent="ann")):
+        with pytest.raises(InvalidTransition, match="ann is not serving c1"):
+            require_serving(conversation, "ann")
+
+
+def test_a_pickup_counts_from_the_later_of_queued_and_the_agent_being_free():
+    assert pickup_ms(NOW_MS, NOW_MS - 9_000, None) == 9_000
+    assert pickup_ms(NOW_MS, NOW_MS - 9_000, NOW_MS - 4_000) == 4_000, "busy until 4 s ago"
+    assert pickup_ms(NOW_MS, NOW_MS - 9_000, NOW_MS - 60_000) == 9_000
 
 
 def test_a_transfer_goes_to_exactly_one_colleague_online_or_one_group():
