@@ -23,8 +23,9 @@ with the handoff payload it stands for (:class:`StoreRequest`).
 :func:`apply` takes the conversation as it is and one event, and returns the
 conversation as it becomes plus the effects to carry out (ask the bot, queue,
 tell someone). It never touches a socket or Redis, so every rule here is
-tested without them; :mod:`handoff.service` carries the effects out and stores
-the result atomically.
+tested without them; :mod:`handoff.rules` says what follows (the notices, the
+announcements, how the queue moves) and :mod:`handoff.service` stores the
+result with all of that in one atomic step, then carries out the rest.
 """
 
 from __future__ import annotations
