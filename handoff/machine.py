@@ -23,8 +23,9 @@ with the handoff payload it stands for (:class:`StoreRequest`).
 :func:`apply` takes the conversation as it is and one event, and returns the
 conversation as it becomes plus the effects to carry out (ask the bot, queue,
 tell someone). It never touches a socket or Redis, so every rule here is
-tested without them; :mod:`handoff.service` carries the effects out and stores
-the result atomically.
+tested without them; :mod:`handoff.rules` says what follows (the notices, the
+announcements, how the queue moves) and :mod:`handoff.service` stores the
+result with all of that in one atomic step, then carries out the rest.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ __all__ = [
     "AgentClaimed", "AgentLost", "AskBot", "AskRating", "BotAnswered", "Closed", "Conversation",
     "CustomerAskedForPerson", "CustomerGone", "CustomerLeftQueue", "CustomerLeftRequest", "CustomerRated",
     "CustomerSaid",
-    "Effect", "Enqueue", "Event", "HandedBack", "Notify", "State", "StoreRating", "StoreRequest", "Transferred",
+    "Effect", "Enqueue", "Event", "HandedBack", "Notice", "Notify", "State", "StoreRating", "StoreRequest", "Transferred",
     "apply", "bridge_handoff", "handoff_in", "wants_out_of_queue", "would_queue",
 ]
 
@@ -198,6 +199,17 @@ class StoreRating:
 
 
 Effect = Union[AskBot, Enqueue, Notify, AskRating, StoreRating, StoreRequest]
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A system message as stored for the customer (handoff.rules.notices makes them from the effects):
+    ``key`` makes it stored once, ``data`` carries ``notice``. Those that follow a state change are
+    stored by the same script as the change (handoff.store.Store.commit)."""
+
+    key: str
+    text: str
+    data: Dict[str, Any] = field(default_factory=dict)
 
 MAX_COMMENT = 1000
 DISTRESS = "distress"  # the stuck detector's reason (docs/handoff-payload.md)

@@ -1,10 +1,12 @@
-"""The bridge's behaviour: carries out the state machine's effects with Redis and Rasa.
+"""The bridge's behaviour: carries out the state machine's effects with Redis and the bot.
 
 Every change to a conversation goes through :meth:`Bridge.transition`: read,
-apply the pure state machine, compare-and-set in Redis (retrying when another
-process changed it first), then carry out the effects. Messages are appended
-to the transcript before anything else happens, so a message the bridge has
-acknowledged is never lost.
+apply the pure state machine (handoff.machine), ask the rules what follows
+(handoff.rules: the notices, the announcements, how the queue moves), and
+compare-and-set in Redis with all of it in one script (retrying when another
+process changed it first); then the remaining effects (counters, ratings,
+requests). Messages are appended to the transcript before anything else
+happens, so a message the bridge has acknowledged is never lost.
 """
 
 from __future__ import annotations
@@ -16,28 +18,28 @@ import secrets
 import time
 from collections import Counter
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 from zoneinfo import ZoneInfo
 
 import aiohttp
 from redis.asyncio import Redis
 
+from handoff import rules
 from handoff.auth import AgentDirectory
+from handoff.botclient import BotClient, BotUnavailable
 from handoff.dashboard import summarise
 from handoff.experience import Experience
-from handoff.exceptions import ConversationNotFound, InvalidTransition, MalformedMessage, StateError, UnknownButton
+from handoff.exceptions import ConversationNotFound, InvalidTransition, StateError
 from handoff.hub import Hub
 from handoff.limits import Limits
 from handoff.presence import CustomerPresence
 from handoff.machine import (
-    AgentClaimed, AgentLost, AskBot, AskRating, BotAnswered, Closed, Conversation,
-    CustomerAskedForPerson, CustomerGone, CustomerLeftQueue, CustomerLeftRequest, CustomerRated, CustomerSaid, Effect,
-    Enqueue, Event, LEAVE_QUEUE_OFFER, HandedBack, Notify, State, StoreRating, StoreRequest, Transferred, apply,
-    bridge_handoff, handoff_in, wants_out_of_queue, would_queue,
+    AgentClaimed, AgentLost, AskBot, BotAnswered, Closed, Conversation, CustomerAskedForPerson, CustomerGone,
+    CustomerLeftQueue, CustomerLeftRequest, CustomerRated, CustomerSaid, Effect, Enqueue, Event, HandedBack, State,
+    StoreRating, StoreRequest, Transferred, apply, bridge_handoff, handoff_in, would_queue,
 )
 from handoff.estimate import estimate, snapshot, status_fields
-from handoff.protocol import readable
-from handoff.requests import KINDS, RequestDesk, contact_kind
+from handoff.requests import RequestDesk
 from handoff.routing import ALL_GROUPS, DEFAULT_GROUP, BusinessHours, group_for, visible_to
 from handoff.settings import Settings
 from handoff.store import Appended, GroupFigures, Routing, Store, StoredMessage
@@ -57,18 +59,19 @@ ROUTING_LEASE_SECONDS = 3.0
 ROUTING_POLL_SECONDS = 0.1
 # How many of the newest messages are read for the bot's latest turn (its buttons): a turn is a few.
 OFFER_LOOKBACK = 20
-MAX_DETAIL = 500
-# How the bridge asks the bot for its handoff payload on the customer's behalf: the request intent,
-# with what the customer did in the metadata (actions/summary.py SOURCE_KEY; docs/handoff-payload.md).
-REQUEST_PERSON = "/request_human"
-HANDOFF_SOURCE = "handoff_source"
+# The time now, in seconds since the epoch (time.time; a fixed one in a test).
+Clock = Callable[[], float]
 
 
 class Bridge:
-    """One per process: the store, the Rasa client and the pub/sub hub."""
+    """One per process: the store, the bot's client and the pub/sub hub. The clock and the bot's
+    client are given (by default the real time and Rasa over ``http``)."""
 
-    def __init__(self, settings: Settings, redis: Redis, http: aiohttp.ClientSession) -> None:
+    def __init__(self, settings: Settings, redis: Redis, http: aiohttp.ClientSession, clock: Clock = time.time,
+                 bot: Optional[BotClient] = None) -> None:
         self.settings = settings
+        self.clock = clock
+        self.bot = bot or BotClient(http, settings.rasa_url, settings.rasa_timeout_seconds)
         self.store = Store(redis, settings.key_prefix, settings.finished_ttl_seconds,
                            settings.idle_conversation_seconds, settings.max_transcript_messages,
                            settings.max_queue_length)
@@ -84,7 +87,6 @@ class Bridge:
         self.zone = ZoneInfo(settings.timezone)
         # This process's counters for /metrics (Prometheus adds up the processes).
         self.metrics: Counter = Counter()
-        self._http = http
         self._counted: Set[str] = set()
 
     # ---- conversations ------------------------------------------------------
@@ -106,36 +108,29 @@ class Bridge:
         for _ in range(MAX_ATTEMPTS):
             before = await self.store.load(conversation_id)
             after, effects = apply(before, event)
-            if after == before:
-                await self._carry_out(after, before, effects)
+            if after == before:  # nothing to store: what the effects say is written on its own
+                for notice in rules.notices(after.version, effects):
+                    await self.append(after.id, "system", notice.key, notice.text, notice.data)
+                await self._carry_out(after, effects)
                 return after, effects
-            queue = ""
-            enqueue = next((effect for effect in effects if isinstance(effect, Enqueue)), None)
-            if enqueue:
-                queue = "front" if enqueue.front else "priority" if enqueue.priority else "add"
-            elif before.state is State.QUEUED:
-                queue = "remove"
-            stored = await self.store.commit(before, after, queue=queue, agent_limit=agent_limit,
-                                             transferred_by=event.agent if isinstance(event, Transferred) else "")
+            enqueued = any(isinstance(effect, Enqueue) for effect in effects)
+            staffed = not enqueued or await self.agents_available(after.group)
+            notices = rules.notices(before.version + 1, effects, staffed)  # the version the commit stores
+            state, queue_changed = rules.announcements(before, after)
+            stored = await self.store.commit(before, after, queue=rules.queue_operation(before, effects),
+                                             agent_limit=agent_limit,
+                                             transferred_by=event.agent if isinstance(event, Transferred) else "",
+                                             notices=notices, state=state, queue_changed=queue_changed)
             if stored is not None:
-                await self._carry_out(stored, before, effects)
+                self.metrics["messages_system"] += len(notices)
+                await self._carry_out(stored, effects)
                 return stored, effects
         raise StateError("the conversation is changing too fast; try again")
 
-    async def _carry_out(self, after: Conversation, before: Conversation, effects: List[Effect]) -> None:
-        if (after.state, after.agent, after.rated) != (before.state, before.agent, before.rated):
-            # Everything a customer's status shows: state, the agent's name, whether rated.
-            await self.store.publish(self.store.live_channel(after.id), {"state": after.state.value})
-        if after.state is State.QUEUED or before.state is State.QUEUED:
-            await self.store.publish(self.store.queue_channel, {"conversation": after.id})
+    async def _carry_out(self, after: Conversation, effects: List[Effect]) -> None:
+        """The effects that are not part of the stored change: ratings, counters."""
         for effect in effects:
-            if isinstance(effect, Notify):
-                await self.append(after.id, "system", f"system:{after.version}:{effect.kind}", effect.text,
-                                  {"notice": effect.kind})
-            elif isinstance(effect, AskRating):
-                await self.append(after.id, "system", f"system:{after.version}:rate",
-                                  "How did we do? Please rate this chat from 1 to 5.", {"notice": "rate"})
-            elif isinstance(effect, StoreRating):
+            if isinstance(effect, StoreRating):
                 await self.store.store_rating(after.id, after.agent or "", effect.score, effect.comment)
                 day, _ = self.today()
                 await self.store.count(day, {"ratings": 1, "rating_sum": effect.score, f"score:{effect.score}": 1})
@@ -146,19 +141,18 @@ class Bridge:
                 else:
                     await self.store.redis.hincrby(self.store.key("stats", "handoffs"), effect.reason, 1)
                     await self._count_escalation(after.id, effect.reason)
-                if not await self.agents_available(after.group):
-                    await self.append(
-                        after.id, "system", f"system:{after.version}:no_agents",
-                        "No one from our team is available right now. You can wait, ask us to call you back, "
-                        "or leave a message and we'll reply as soon as we can.",
-                        {"notice": "no_agents", "offer": ["callback", "message"]},
-                    )
 
     # ---- the day's counters (supervisors' dashboard) -------------------------
 
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def _open_now(self) -> bool:
+        return self.hours.is_open(datetime.fromtimestamp(self.clock(), timezone.utc))
+
     def today(self) -> Tuple[str, str]:
         """The date and hour now, in the business's time zone: the dashboard's day."""
-        now = datetime.now(self.zone)
+        now = datetime.fromtimestamp(self.clock(), self.zone)
         return now.strftime("%Y-%m-%d"), now.strftime("%H")
 
     async def _count_conversation(self, conversation_id: str) -> None:
@@ -191,7 +185,7 @@ class Bridge:
     async def right_now(self) -> Dict[str, Any]:
         """The queue and the agents at this moment (the dashboard and /metrics)."""
         queue = await self.store.queue()
-        now_ms = time.time() * 1000
+        now_ms = self.now_ms()
         serving = 0
         for agent in await self.store.agents_serving():
             serving += len(await self.serving(agent))
@@ -206,7 +200,7 @@ class Bridge:
         day, _ = self.today()
         counters, waits = await self.store.day(day)
         abandoned, first_responses = await self.experience.day(day)
-        now_ms = time.time() * 1000
+        now_ms = self.now_ms()
         waiting = [int(now_ms - queued_at) for _, queued_at in await self.store.queue()]
         return summarise(day, counters, waits, await self.right_now(), waiting_ms=waiting, abandoned_ms=abandoned,
                          first_response_ms=first_responses)
@@ -243,10 +237,11 @@ class Bridge:
         if said_in is None:
             raise ConversationNotFound(f"no conversation {conversation_id}")
         if added and said_in in (State.QUEUED, State.AGENT):
-            if said_in is State.QUEUED and wants_out_of_queue(text):  # offered the way out, not taken out
+            offer = rules.leave_queue_offer(said_in, text, message_id)
+            if offer:
                 with contextlib.suppress(InvalidTransition):  # claimed meanwhile: a person reads it now
-                    await self.append(conversation_id, "system", f"leave-offer:{message_id}", LEAVE_QUEUE_OFFER,
-                                      {"notice": "leave_queue_offer", "offer": ["leave_queue"]}, only_in=State.QUEUED)
+                    await self.append(conversation_id, "system", offer.key, offer.text, offer.data,
+                                      only_in=State.QUEUED)
             return message_id  # for the person: the append marked it routed (a retry finds it so)
         owner, lease_ms = secrets.token_hex(8), int(ROUTING_LEASE_SECONDS * 1000)
         while (routing := await self.store.take_routing(conversation_id, message_id, owner, lease_ms)) is Routing.HELD:
@@ -271,22 +266,11 @@ class Bridge:
         return message_id
 
     async def _require_offered(self, conversation_id: str, payload: str, client_key: str) -> None:
-        """A button's payload reaches the bot only if the bot offered that button in its latest turn
-        (the bot messages after the last customer's or agent's): else a customer could make the bot
-        act on words nobody reads (the text shows the button's title) or send it ``/restart``.
-        A resent message (its key stored) was checked when it was first sent."""
+        """Only a button the bot offered in its latest turn (handoff.rules.require_offered); a resent
+        message (its key stored) was checked when it was first sent."""
         if await self.store.redis.hexists(self.store.key("idem", conversation_id), client_key):
             return
-        offered: Set[str] = set()
-        for message in await self.store.newest_messages(conversation_id, OFFER_LOOKBACK):
-            if message["kind"] in ("customer", "agent"):
-                break
-            if message["kind"] == "bot":
-                buttons = message["data"].get("buttons")
-                offered.update(str(button.get("payload")) for button in buttons or [] if isinstance(button, dict))
-        if payload not in offered:
-            raise UnknownButton("'payload' must be one of the buttons the bot offered last; "
-                                "send the words as 'text' without a payload instead")
+        rules.require_offered(payload, await self.store.newest_messages(conversation_id, OFFER_LOOKBACK))
 
     async def _keep_lease(self, conversation_id: str, message_id: str, owner: str, lease_ms: int) -> None:
         """Renews a routing lease until cancelled (the routing is over)."""
@@ -317,8 +301,8 @@ class Bridge:
     async def _ask_bot(self, conversation_id: str, message_id: str, text: str, retry: bool = False) -> None:
         """``retry``: an earlier attempt may have reached Rasa (its process died meanwhile)."""
         try:
-            replies = await self._rasa_reply(conversation_id, message_id, text, retry)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+            replies = await self.bot.reply(conversation_id, message_id, text, retry)
+        except BotUnavailable as error:
             logger.warning("Rasa did not answer for %s: %r", conversation_id, error)
             await self.append(
                 conversation_id, "system", f"bot-down:{message_id}",
@@ -351,23 +335,6 @@ class Bridge:
             if isinstance(effect, StoreRequest) and effect.handoff is not None:
                 await self._callback_booked_with_bot(conversation_id, message_id, effect.handoff)
 
-    async def _rasa_reply(self, conversation_id: str, message_id: str, text: str,
-                          retry: bool, extra: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
-        timeout = aiohttp.ClientTimeout(total=self.settings.rasa_timeout_seconds)
-        # The message's id, kept in Rasa's tracker, makes a retry safe: asked again with "retry",
-        # Rasa answers a message it has handled from its tracker (bot/channels.py).
-        metadata: Dict[str, Any] = {**(extra or {}), "message_id": message_id, **({"retry": True} if retry else {})}
-        async with self._http.post(
-            f"{self.settings.rasa_url}/webhooks/rest/webhook",
-            json={"sender": conversation_id, "message": text, "metadata": metadata},
-            timeout=timeout,
-        ) as response:
-            response.raise_for_status()
-            replies = await response.json()
-        if not isinstance(replies, list):
-            raise ValueError(f"unexpected reply from Rasa: {replies!r}")
-        return [reply for reply in replies if isinstance(reply, dict)]
-
     async def _queue_without_bot(self, conversation_id: str) -> None:
         payload = {"custom": {"handoff": {"reason": BOT_UNAVAILABLE,
                                           "summary": "The assistant did not answer; the customer was queued."}}}
@@ -390,14 +357,13 @@ class Bridge:
 
     async def _handoff_from_bot(self, conversation_id: str, source: str,
                                 shown_in: Optional[State]) -> Optional[Dict[str, Any]]:
-        """The bot's handoff payload, asked for with REQUEST_PERSON and ``source`` in the metadata.
+        """The bot's handoff payload, asked for as the customer asking for a person by ``source``.
         What the bot says with it is stored for the customer while the conversation is still
         ``shown_in`` (None: not at all). None when the bot does not answer with a payload."""
         key = f"{source}-{secrets.token_hex(8)}"
         try:
-            replies = await self._rasa_reply(conversation_id, key, REQUEST_PERSON, retry=False,
-                                             extra={HANDOFF_SOURCE: source})
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+            replies = await self.bot.handoff_for(conversation_id, key, source)
+        except BotUnavailable as error:
             logger.warning("Rasa did not summarise %s for a person: %r", conversation_id, error)
             return None
         payload = handoff_in(tuple(replies))
@@ -415,33 +381,15 @@ class Bridge:
 
     async def customer_gave_details(self, conversation_id: str, details: Dict[str, Any]) -> None:
         """While waiting: a short description and contact details, shown in the agents' queue."""
-        conversation = await self.store.load(conversation_id)
-        if conversation.state is not State.QUEUED:
-            raise InvalidTransition("details are for customers waiting in the queue")
-        clean = self._clean_details(details, ("description", "contact"))
-        if clean["contact"]:
-            contact_kind(clean["contact"])  # what an agent is to reply to: as a request's contact (invalid_contact)
+        clean = rules.waiting_details(await self.store.load(conversation_id), details)
         await self.store.save_details(conversation_id, clean)
         await self.store.publish(self.store.queue_channel, {"conversation": conversation_id})
-
-    @staticmethod
-    def _clean_details(details: Dict[str, Any], names: Tuple[str, ...]) -> Dict[str, str]:
-        clean: Dict[str, str] = {}
-        for name in names:
-            value = details.get(name, "")
-            if not isinstance(value, str) or len(value) > MAX_DETAIL:
-                raise MalformedMessage(f"'{name}' must be text of at most {MAX_DETAIL} characters")
-            clean[name] = readable(value).strip()
-        return clean
 
     async def customer_left_request(self, conversation_id: str, kind: str, details: Dict[str, Any], key: str) -> None:
         """A callback request or a message instead of waiting; stored for the agents once per ``key``
         (the client's id: a resent request is stored once). A queued customer leaving one has
         abandoned the queue (handoff.experience)."""
-        if kind not in KINDS:
-            raise MalformedMessage("'kind' must be 'callback' or 'message'")
-        clean = self._clean_details(details, ("contact", "description", "preferred_time"))
-        clean["contact_kind"] = contact_kind(clean["contact"])
+        clean = rules.request_details(kind, details)
         await self.requests.may_leave(conversation_id, key)  # one open request, a few a day (handoff.requests)
         queued_at = (await self.store.times(conversation_id)).get("queued_at")
         before = await self.store.load(conversation_id)
@@ -455,7 +403,7 @@ class Bridge:
         if added:
             await self._count_escalation(conversation_id, handoff_reason=None)
             if was_queued and queued_at:
-                await self.experience.abandoned(self.today()[0], int(time.time() * 1000) - queued_at, "left_request")
+                await self.experience.abandoned(self.today()[0], self.now_ms() - queued_at, "left_request")
         await self.store.publish(self.store.queue_channel, {"request": conversation_id})
         await self.store.publish(self.store.live_channel(conversation_id), {"state": "request"})
 
@@ -465,7 +413,7 @@ class Bridge:
         queued_at = (await self.store.times(conversation_id)).get("queued_at")
         _, effects = await self.transition(conversation_id, CustomerLeftQueue())
         if effects and queued_at:
-            await self.experience.abandoned(self.today()[0], int(time.time() * 1000) - queued_at, "left_queue")
+            await self.experience.abandoned(self.today()[0], self.now_ms() - queued_at, "left_queue")
 
     async def _callback_booked_with_bot(self, conversation_id: str, message_id: str, payload: Dict[str, Any]) -> None:
         """The bot's callback form hands over no chat (machine.apply) but a request: agents find it
@@ -481,13 +429,10 @@ class Bridge:
 
     async def agents_available(self, group: Optional[str] = None) -> bool:
         """Open, and someone online (who takes ``group``, when given)."""
-        if not self.hours.is_open(datetime.now(timezone.utc)):
-            return False
-        online = await self.store.online_agents()
-        if group is None or not online:
-            return bool(online)
-        profiles = await self.agents.profiles()
-        return any(visible_to(group, profiles[name]["groups"]) for name in online if name in profiles)
+        is_open = self._open_now()
+        online = await self.store.online_agents() if is_open else []
+        profiles = await self.agents.profiles() if group is not None and online else {}
+        return rules.staffed(is_open, online, profiles, group)
 
     async def shared_figures(self, group: str) -> GroupFigures:
         """The group's figures as read since this process's last queue notification: one reading per
@@ -518,9 +463,9 @@ class Bridge:
         if conversation.state is State.QUEUED:
             # The wait from what the queue does (handoff.estimate); position None only when claimed
             # between the reads: the status that follows says so.
-            state = snapshot(time.time() * 1000, conversation.group, waiting.position, waiting.head_queued_ms,
+            state = snapshot(self.now_ms(), conversation.group, waiting.position, waiting.head_queued_ms,
                              waiting.waiting_since_ms, waiting.waiting, waiting.claims, waiting.handling_ms,
-                             waiting.agents, self.hours.is_open(datetime.now(timezone.utc)), waiting.ready_ms)
+                             waiting.agents, self._open_now(), waiting.ready_ms)
             status.update(status_fields(estimate(state), state.position))
         if conversation.state is State.AGENT:
             status["agent"] = await self.agents.display_name(conversation.agent or "")  # never the login name
@@ -571,17 +516,15 @@ class Bridge:
     async def claim(self, agent: str, conversation_id: str) -> Conversation:
         profile = await self.agents.profile(agent)
         waiting = await self.store.load(conversation_id)
-        if waiting.state is State.AGENT and waiting.agent == agent:
-            return waiting  # a resent claim (e.g. after a reconnect) by the agent who has it
-        if not visible_to(waiting.group, profile["groups"]):
-            raise InvalidTransition(f"this chat is for the {waiting.group} team")
+        if rules.claim_is_resent(waiting, agent, profile["groups"]):
+            return waiting
         queued_at = (await self.store.times(conversation_id)).get("queued_at")
         ready = await self.store.ready_since(agent)  # read before the claim makes it now
         conversation, _ = await self.transition(conversation_id, AgentClaimed(agent), profile["max_chats"])
         await self.experience.claimed(conversation_id)
         if queued_at:
-            now = int(time.time() * 1000)
-            await self.store.record_claim(waiting.group, conversation_id, now, now - max(queued_at, ready or 0))
+            now = self.now_ms()
+            await self.store.record_claim(waiting.group, conversation_id, now, rules.pickup_ms(now, queued_at, ready))
             await self.store.record_day_wait(self.today()[0], now - queued_at)
             await self.store.publish(self.store.stats_channel, {})
         return conversation
@@ -597,15 +540,9 @@ class Bridge:
         return appended.id
 
     async def transfer(self, agent: str, conversation_id: str, to_agent: Optional[str], to_group: Optional[str]) -> None:
-        if bool(to_agent) == bool(to_group):
-            raise MalformedMessage("transfer to exactly one of 'to_agent' or 'to_group'")
-        limit = 1_000_000
-        if to_agent:
-            if to_agent not in await self.agents.names():
-                raise MalformedMessage(f"no agent {to_agent!r}")
-            if to_agent not in await self.store.online_agents():
-                raise InvalidTransition(f"{to_agent} is not online")
-            limit = (await self.agents.profile(to_agent))["max_chats"]
+        accounts, online = (await self.agents.names(), await self.store.online_agents()) if to_agent else ([], [])
+        rules.transfer_target(to_agent, to_group, accounts, online)
+        limit = (await self.agents.profile(to_agent))["max_chats"] if to_agent else 1_000_000
         await self.transition(conversation_id, Transferred(agent, to_agent, to_group), limit)
         if to_agent:
             await self.store.publish(self.store.key("agent-events", to_agent), {"assigned": conversation_id})
@@ -626,7 +563,7 @@ class Bridge:
 
     async def requeue_lost_agents(self) -> None:
         """Chats of agents offline for longer than the grace period go back to the front."""
-        now = int(time.time() * 1000)
+        now = self.now_ms()
         online = set(await self.store.online_agents())
         for agent in await self.store.agents_serving():
             if agent in online or agent in await self.store.online_agents():  # asked again: they may be back
@@ -636,7 +573,7 @@ class Bridge:
                 # Its process died without saying goodbye: start the grace period now.
                 await self.store.redis.hsetnx(self.store.key("offline-since"), agent, now)
                 continue
-            if now - since < self.settings.agent_grace_seconds * 1000:
+            if not rules.agent_lost(now, since, self.settings.agent_grace_seconds):
                 continue
             for conversation_id in await self.serving(agent):
                 try:
@@ -655,7 +592,7 @@ class Bridge:
                 continue  # expired: the queue view takes it out
             if effects:
                 await self.store.mark_left_queue(conversation_id)
-                waited = int(time.time() * 1000) - queued_at if queued_at else 0
+                waited = self.now_ms() - queued_at if queued_at else 0
                 await self.experience.abandoned(self.today()[0], waited, "gone")
 
     async def hand_back(self, agent: str, conversation_id: str) -> None:
@@ -676,6 +613,5 @@ class Bridge:
 
     async def require_serving(self, agent: str, conversation_id: str) -> Conversation:
         conversation = await self.store.load(conversation_id)
-        if conversation.state is not State.AGENT or conversation.agent != agent:
-            raise InvalidTransition(f"{agent} is not serving {conversation_id}")
+        rules.require_serving(conversation, agent)
         return conversation

@@ -10,7 +10,8 @@ Keys (``prefix`` defaults to ``hb``):
                              (handoff.experience)
                              Kept idle_seconds from creation; the first message or change: the retention.
     {p}:log:{id}     stream  the transcript; each entry's stream id is the server message id (at most
-                             max_messages when a customer writes; also read, without the bridge, by
+                             max_messages when a customer writes; the notices that follow a state change
+                             are added by the commit that stores it; also read, without the bridge, by
                              teaching.transcripts for the content staff's CLI)
     {p}:idem:{id}    hash    client idempotency key -> stream id (a retried send is stored once);
                              "routed:{stream id}" -> "done", or "lease:{until, ms}:{owner}" while a
@@ -51,8 +52,10 @@ Keys (``prefix`` defaults to ``hb``):
 Multi-key changes are Lua scripts, so they are atomic even with several
 bridge processes: a state change is a compare-and-set on ``version`` that
 updates the queues (and records an agent's handling time) in the same step,
-and an append checks the idempotency key and adds to the stream in the same
-step.
+and writes what follows it in that step too: its notices to the transcript
+(and their keys to the idempotency hash) and the announcements on
+``{p}:live:{id}`` and ``{p}:queue-events``; an append checks the idempotency
+key and adds to the stream in the same step.
 """
 
 from __future__ import annotations
@@ -62,14 +65,14 @@ import hashlib
 import json
 import time
 from dataclasses import replace
-from typing import Any, Awaitable, Callable, Dict, List, NamedTuple, Optional, Set, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from redis.asyncio import Redis
 
 from handoff.auth import profile_from_record
 from handoff.estimate import WINDOW_SECONDS
 from handoff.exceptions import AgentAtLimit, ConversationNotFound, InvalidTransition, LimitReached, TranscriptFull
-from handoff.machine import Conversation, State
+from handoff.machine import Conversation, Notice, State
 from handoff.routing import ALL_GROUPS
 from teaching.transcripts import review_of
 
@@ -167,9 +170,36 @@ if ARGV[8] ~= '' then
   redis.call('HSET', KEYS[8], ARGV[8], ARGV[3])
 end
 if ARGV[10] ~= '' then redis.call('HSET', KEYS[8], ARGV[10], ARGV[3]) end
-redis.call('HSET', KEYS[1], unpack(ARGV, 12))
+-- ARGV[17]: how many of the arguments after it are the conversation's fields (name, value, ...)
+local fields = tonumber(ARGV[17])
+redis.call('HSET', KEYS[1], unpack(ARGV, 18, 17 + fields))
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
-return redis.call('HINCRBY', KEYS[1], 'version', 1)
+local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
+-- What follows the change, in the same step: ARGV[13] the customer's new state for their live channel
+-- ARGV[12] ('' when their status shows nothing new), ARGV[15] for the queue's channel ARGV[14] ('': the
+-- queue did not change), then ARGV[16] notices, four arguments each after the fields: client key, text,
+-- data (JSON), the entry as announced (JSON, without its id); each is stored once per key in the
+-- transcript KEYS[11] (idempotency hash KEYS[12]) and announced like an append (_APPEND).
+if ARGV[13] ~= '' then redis.call('PUBLISH', ARGV[12], ARGV[13]) end
+if ARGV[15] ~= '' then redis.call('PUBLISH', ARGV[14], ARGV[15]) end
+local notices = tonumber(ARGV[16])
+if notices > 0 then
+  local last = redis.call('XREVRANGE', KEYS[11], '+', '-', 'COUNT', 1)[1]
+  last = last and last[1]
+  for i = 18 + fields, 17 + fields + 4 * notices, 4 do
+    if not redis.call('HGET', KEYS[12], ARGV[i]) then
+      local id = redis.call('XADD', KEYS[11], '*', 'kind', 'system', 'text', ARGV[i + 1], 'data', ARGV[i + 2],
+                            'key', ARGV[i], 'ts', ARGV[3])
+      redis.call('HSET', KEYS[12], ARGV[i], id)
+      local after = last and ('"' .. last .. '"') or 'null'
+      redis.call('PUBLISH', ARGV[12], '{"message": "' .. id .. '", "after": ' .. after .. ', "entry": ' .. ARGV[i + 3] .. '}')
+      last = id
+    end
+  end
+  redis.call('PEXPIRE', KEYS[11], ARGV[5])
+  redis.call('PEXPIRE', KEYS[12], ARGV[5])
+end
+return version
 """
 
 # Routing leases (KEYS[1]: the idempotency hash; ARGV: field, owner, lease ms). Times are
@@ -387,7 +417,8 @@ class Store:
 
     async def commit(
         self, before: Conversation, after: Conversation, queue: str = "", agent_limit: int = 1_000_000,
-        transferred_by: str = "",
+        transferred_by: str = "", notices: Sequence[Notice] = (), state: Optional[Dict[str, Any]] = None,
+        queue_changed: bool = False,
     ) -> Optional[Conversation]:
         """Store ``after`` if nobody changed the conversation since ``before`` was read.
 
@@ -397,6 +428,12 @@ class Store:
         step; ``transferred_by`` is the agent who transferred it (to a group's queue or a colleague). Returns the stored
         conversation, None when it was stale; raises AgentAtLimit when the
         agent taking it already serves ``agent_limit`` conversations.
+
+        What follows the change is written by the same step, so a process killed after the
+        commit loses none of it: the ``notices`` (system messages, added to the transcript and
+        announced like ``append``'s), ``state`` announced on the conversation's live channel and,
+        when ``queue_changed``, the conversation on the queue's channel (handoff.rules.notices,
+        handoff.rules.announcements).
         """
         now = int(time.time() * 1000)
         fields: List[str] = [
@@ -413,13 +450,21 @@ class Store:
             if transferred_by:  # straight to a colleague (a claim keeps who sent it to the queue)
                 fields += ["transferred_by", transferred_by]
         agent_ended = before.state is State.AGENT and (after.state is not State.AGENT or after.agent != before.agent)
+        written: List[str] = []
+        for notice in notices:
+            entry = {"client_id": "", "kind": "system", "text": notice.text, "data": notice.data, "ts": now}
+            written += [notice.key, notice.text, json.dumps(notice.data), json.dumps(entry)]
         version = await self._commit(
             keys=[self.key("conv", after.id), self.key("queue"), self._serving_key(before), self._serving_key(after),
                   self.key("queue", before.group), self.key("queue", after.group), self.key("handling"),
-                  self.key("agent-ready"), self.key("queue-priority"), self.key("agents-serving")],
+                  self.key("agent-ready"), self.key("queue-priority"), self.key("agents-serving"),
+                  self.key("log", after.id), self.key("idem", after.id)],
             args=[str(before.version), queue, str(now), after.id, str(self.ttl_ms), str(agent_limit),
                   "1" if after.state is State.AGENT else "0", (before.agent or "") if agent_ended else "",
-                  str(RECENT_HANDLING), (after.agent or "") if taken else "", str(self.max_queue), *fields],
+                  str(RECENT_HANDLING), (after.agent or "") if taken else "", str(self.max_queue),
+                  self.live_channel(after.id), json.dumps(state) if state else "",
+                  self.queue_channel if queue_changed else "", json.dumps({"conversation": after.id}),
+                  str(len(notices)), str(len(fields)), *fields, *written],
         )
         if version == -2:
             raise LimitReached(f"the queue is full ({self.max_queue} waiting); try again later or leave a message",

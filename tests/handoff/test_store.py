@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any, Awaitable, Callable
 
 import pytest
@@ -11,6 +12,7 @@ from handoff.exceptions import ConversationNotFound
 from handoff.machine import (
     AgentClaimed, Closed, Conversation, CustomerAskedForPerson, State, Transferred, apply,
 )
+from handoff.rules import announcements, notices
 from handoff.store import Routing, Store
 from tests.conftest import fresh_prefix
 
@@ -63,6 +65,41 @@ def test_a_stale_write_is_refused(redis_url):
         assert await store.commit(conversation, queued, queue="add") is None  # read before the change
         assert (await store.load("c1")).state is State.QUEUED
         assert (await store.load_waiting("c1")).position == 1
+
+    run(redis_url, scenario)
+
+
+def test_the_notices_and_announcements_of_a_change_are_written_by_the_commit_itself(redis_url):
+    """One script stores the change and what follows it (a bridge killed after the commit loses
+    none of it: tests/drills/test_bridge_killed.py); a stale commit writes neither."""
+
+    async def scenario(store: Store) -> None:
+        queued, _ = apply(await store.create("c1", "t"), CustomerAskedForPerson())
+        queued = await store.commit(Conversation("c1"), queued, queue="add")
+        claimed, effects = apply(queued, AgentClaimed("ann"))
+        follows = notices(queued.version + 1, effects)
+        state, queue_changed = announcements(queued, claimed)
+        live = store.redis.pubsub()
+        await live.subscribe(store.live_channel("c1"), store.queue_channel)
+        await live.get_message(timeout=1)
+        await live.get_message(timeout=1)  # the two subscriptions confirmed
+
+        stored = await store.commit(queued, claimed, queue="remove", notices=follows, state=state,
+                                    queue_changed=queue_changed)
+        stale = await store.commit(queued, claimed, queue="remove", notices=notices(queued.version + 1, effects))
+
+        assert stored is not None and stored.state is State.AGENT and stale is None
+        [joined] = await store.messages_after("c1", None)
+        assert (joined["kind"], joined["data"], joined["client_id"]) == ("system", {"notice": "agent_joined"}, "")
+        heard = []
+        while (message := await live.get_message(timeout=1)) is not None:
+            heard.append((message["channel"].decode(), json.loads(message["data"])))
+        assert heard == [(store.live_channel("c1"), {"state": "agent"}),
+                         (store.queue_channel, {"conversation": "c1"}),
+                         (store.live_channel("c1"), {"message": joined["id"], "after": None,
+                                                     "entry": {k: v for k, v in joined.items() if k != "id"}})]
+        assert store.announced(heard[2][1]) == (None, joined), "announced as an append's message is"
+        await live.reset()
 
     run(redis_url, scenario)
 

@@ -1,0 +1,185 @@
+"""The bridge's rules around the state machine, sans I/O: plain data in, a decision or a refusal out.
+
+:mod:`handoff.machine` decides how a conversation's state moves. The rules here decide the rest:
+what a customer may send (details only while queued, buttons only as offered), who may see and
+claim what, which transfers are possible, which notices follow a change (the no-agents notice
+among them) and when a queue changes. :class:`handoff.service.Bridge` reads what a rule needs
+from Redis, asks here, and carries out the answer; the time is always given (``now_ms``), never
+read, so every rule is tested in-process with plain data (tests/handoff/test_rules.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Collection, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+
+from handoff.exceptions import InvalidTransition, MalformedMessage, UnknownButton
+from handoff.machine import (
+    LEAVE_QUEUE_OFFER, AskRating, Conversation, Effect, Enqueue, Notice, Notify, State, wants_out_of_queue,
+)
+from handoff.protocol import readable
+from handoff.requests import KINDS, contact_kind
+from handoff.routing import visible_to
+
+__all__ = [
+    "MAX_DETAIL", "NO_AGENTS", "RATE", "agent_lost", "announcements", "claim_is_resent",
+    "leave_queue_offer", "notices", "offered_buttons", "pickup_ms", "queue_operation", "request_details",
+    "require_offered", "require_serving", "staffed", "transfer_target", "waiting_details",
+]
+
+MAX_DETAIL = 500
+NO_AGENTS = ("No one from our team is available right now. You can wait, ask us to call you back, "
+             "or leave a message and we'll reply as soon as we can.")
+RATE = "How did we do? Please rate this chat from 1 to 5."
+
+
+# ---- what a customer may send -------------------------------------------------
+
+
+def _clean(details: Mapping[str, Any], names: Sequence[str]) -> Dict[str, str]:
+    clean: Dict[str, str] = {}
+    for name in names:
+        value = details.get(name, "")
+        if not isinstance(value, str) or len(value) > MAX_DETAIL:
+            raise MalformedMessage(f"'{name}' must be text of at most {MAX_DETAIL} characters")
+        clean[name] = readable(value).strip()
+    return clean
+
+
+def waiting_details(conversation: Conversation, details: Mapping[str, Any]) -> Dict[str, str]:
+    """What a waiting customer tells the agents (a description, contact details), cleaned: only while
+    queued (InvalidTransition), text of MAX_DETAIL at most (MalformedMessage), a contact someone can
+    reply to when given (InvalidContact, as a request's)."""
+    if conversation.state is not State.QUEUED:
+        raise InvalidTransition("details are for customers waiting in the queue")
+    clean = _clean(details, ("description", "contact"))
+    if clean["contact"]:
+        contact_kind(clean["contact"])
+    return clean
+
+
+def request_details(kind: str, details: Mapping[str, Any]) -> Dict[str, str]:
+    """A callback request's or message's details, cleaned, with the kind of its contact."""
+    if kind not in KINDS:
+        raise MalformedMessage("'kind' must be 'callback' or 'message'")
+    clean = _clean(details, ("contact", "description", "preferred_time"))
+    clean["contact_kind"] = contact_kind(clean["contact"])
+    return clean
+
+
+def offered_buttons(newest_first: Iterable[Mapping[str, Any]]) -> Set[str]:
+    """The payloads of the buttons in the bot's latest turn: its messages after the last customer's
+    or agent's (messages newest first, as the transcript's tail is read)."""
+    offered: Set[str] = set()
+    for message in newest_first:
+        if message["kind"] in ("customer", "agent"):
+            break
+        if message["kind"] == "bot":
+            buttons = message["data"].get("buttons")
+            offered.update(str(button.get("payload")) for button in buttons or [] if isinstance(button, dict))
+    return offered
+
+
+def require_offered(payload: str, newest_first: Iterable[Mapping[str, Any]]) -> None:
+    """A button's payload reaches the bot only if the bot offered that button in its latest turn:
+    else a customer could make the bot act on words nobody reads (the text shows the button's
+    title) or send it ``/restart``."""
+    if payload not in offered_buttons(newest_first):
+        raise UnknownButton("'payload' must be one of the buttons the bot offered last; "
+                            "send the words as 'text' without a payload instead")
+
+
+def leave_queue_offer(said_in: Optional[State], text: str, message_id: str) -> Optional[Notice]:
+    """A queued customer's words that clearly mean "never mind" are answered with the way out of
+    the queue (never taken out by a guess; the words still go to the person)."""
+    if said_in is not State.QUEUED or not wants_out_of_queue(text):
+        return None
+    return Notice(f"leave-offer:{message_id}", LEAVE_QUEUE_OFFER,
+                  {"notice": "leave_queue_offer", "offer": ["leave_queue"]})
+
+
+# ---- agents ---------------------------------------------------------------------
+
+
+def claim_is_resent(conversation: Conversation, agent: str, agent_groups: Sequence[str]) -> bool:
+    """True for a resent claim (e.g. after a reconnect) by the agent who has the conversation: nothing
+    to do. A conversation of a skill group the agent does not take is not theirs to claim
+    (InvalidTransition); whether it can be claimed now is the state machine's (AgentClaimed)."""
+    if conversation.state is State.AGENT and conversation.agent == agent:
+        return True
+    if not visible_to(conversation.group, agent_groups):
+        raise InvalidTransition(f"this chat is for the {conversation.group} team")
+    return False
+
+
+def require_serving(conversation: Conversation, agent: str) -> None:
+    """What only the agent serving a conversation may do (write in it, see it, signal in it)."""
+    if conversation.state is not State.AGENT or conversation.agent != agent:
+        raise InvalidTransition(f"{agent} is not serving {conversation.id}")
+
+
+def pickup_ms(claimed_ms: int, queued_ms: int, agent_ready_ms: Optional[int]) -> int:
+    """How long a claimed customer waited for their agent to pick them up: from when they were
+    queued, or from when the agent could take someone if that came later (handoff.estimate)."""
+    return claimed_ms - max(queued_ms, agent_ready_ms or 0)
+
+
+def transfer_target(to_agent: Optional[str], to_group: Optional[str], accounts: Collection[str],
+                    online: Collection[str]) -> None:
+    """A transfer goes to exactly one of a colleague who exists and is online, or a skill group."""
+    if bool(to_agent) == bool(to_group):
+        raise MalformedMessage("transfer to exactly one of 'to_agent' or 'to_group'")
+    if to_agent and to_agent not in accounts:
+        raise MalformedMessage(f"no agent {to_agent!r}")
+    if to_agent and to_agent not in online:
+        raise InvalidTransition(f"{to_agent} is not online")
+
+
+def staffed(is_open: bool, online: Collection[str], profiles: Mapping[str, Mapping[str, Any]],
+            group: Optional[str] = None) -> bool:
+    """Open, and someone online (who takes ``group``, when given)."""
+    if not is_open:
+        return False
+    if group is None or not online:
+        return bool(online)
+    return any(visible_to(group, profiles[name]["groups"]) for name in online if name in profiles)
+
+
+def agent_lost(now_ms: int, offline_since_ms: int, grace_seconds: float) -> bool:
+    """An agent away for longer than the grace period: their chats go back to the queue."""
+    return now_ms - offline_since_ms >= grace_seconds * 1000
+
+
+# ---- what follows a change ----------------------------------------------------------
+
+
+def queue_operation(before: Conversation, effects: Sequence[Effect]) -> str:
+    """How the change moves the queue (handoff.store.Store.commit): ``add``, ``front`` (back in the
+    queue: transferred to a group, agent lost), ``priority`` (distress), ``remove`` or ''."""
+    enqueue = next((effect for effect in effects if isinstance(effect, Enqueue)), None)
+    if enqueue:
+        return "front" if enqueue.front else "priority" if enqueue.priority else "add"
+    return "remove" if before.state is State.QUEUED else ""
+
+
+def notices(version: int, effects: Sequence[Effect], staffed_now: bool = True) -> List[Notice]:
+    """The notices that follow a change stored as ``version``: each Notify, the rating request, and,
+    when the customer is queued with nobody to take them (``staffed_now`` False), the no-agents notice
+    with the other ways to reach us. Keyed by the version, so each is stored once."""
+    written: List[Notice] = []
+    for effect in effects:
+        if isinstance(effect, Notify):
+            written.append(Notice(f"system:{version}:{effect.kind}", effect.text, {"notice": effect.kind}))
+        elif isinstance(effect, AskRating):
+            written.append(Notice(f"system:{version}:rate", RATE, {"notice": "rate"}))
+        elif isinstance(effect, Enqueue) and not staffed_now:
+            written.append(Notice(f"system:{version}:no_agents", NO_AGENTS,
+                                  {"notice": "no_agents", "offer": ["callback", "message"]}))
+    return written
+
+
+def announcements(before: Conversation, after: Conversation) -> Tuple[Optional[Dict[str, Any]], bool]:
+    """What a change announces: the customer's new state (None when nothing their status shows, state,
+    agent or rating, changed), and whether the queue changed (it was or is queued)."""
+    changed = (after.state, after.agent, after.rated) != (before.state, before.agent, before.rated)
+    queue = State.QUEUED in (before.state, after.state)
+    return ({"state": after.state.value} if changed else None), queue
