@@ -588,7 +588,7 @@ class Bridge:
 
     async def agent_said(self, agent: str, conversation_id: str, text: str, key: str) -> str:
         """Stored only while this agent serves the conversation (checked atomically)."""
-        shown_as = await self.agents.display_name(agent)  # what the customer sees (app.CustomerConnection)
+        shown_as = await self.agents.display_name(agent)  # what the customer sees (handoff.connections.customer)
         appended = await self.append(conversation_id, "agent", f"agent:{agent}:{key}", text,
                                      {"agent": agent, "shown_as": shown_as},
                                      only_in=State.AGENT, only_agent=agent)
