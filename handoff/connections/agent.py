@@ -13,6 +13,7 @@ import random
 import secrets
 from typing import Any, Dict, List, Optional
 
+from handoff.coalesce import Coalesced
 from handoff.connections.base import Connection, Handlers
 from handoff.connections.fields import conversation_id_of, idempotency_key, text_of
 from handoff.connections.logins import HEARTBEAT_SECONDS, Login, ended_if_revoked
@@ -40,7 +41,8 @@ class AgentConnection(Connection):
         self._attaching = asyncio.Lock()
         self._queue_sent: QueueItems = {}  # the queue as this console has it (handoff.queuediff)
         self._queue_lock = asyncio.Lock()
-        self._queue_view_waiting = False  # a view for a queue change waits for the lock
+        # A burst of queue changes, one difference after it (handoff.coalesce).
+        self._queue_changes = Coalesced(self._send_queue_changes, "an agent's queue view")
 
     def handlers(self) -> Handlers:
         return {
@@ -79,6 +81,7 @@ class AgentConnection(Connection):
                 logger.exception("presence heartbeat for %s failed; retrying", self.agent)
 
     async def close(self) -> None:
+        self._queue_changes.cancel()
         if self._heartbeat:
             self._heartbeat.cancel()
         try:
@@ -96,11 +99,11 @@ class AgentConnection(Connection):
         if payload.get("message") == "resync":  # notifications may have been lost: the whole queue
             await self.send_queue()
             return
-        if self._queue_view_waiting:
-            return  # a view already waits for its turn, and will read the queue as it is then
-        self._queue_view_waiting = True
+        self._queue_changes.poke()
+
+    async def _send_queue_changes(self) -> None:
+        """What changed since the view sent before."""
         async with self._queue_lock:  # one view at a time: each difference is from the one sent before
-            self._queue_view_waiting = False  # a change from now on needs another look
             now = indexed(await self.bridge.queue_view(self.agent))
             changed = changes(self._queue_sent, now)
             if changed:

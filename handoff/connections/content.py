@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import Any, Awaitable, Dict, Optional, Set
-
-from websockets.exceptions import ConnectionClosed
 
 from teaching import commands as teach_commands
 from teaching.errors import InvalidRequest, TeachError
 from teaching.store import TeachStore
+from handoff.coalesce import Coalesced
 from handoff.connections.base import Connection, Handlers
 from handoff.connections.fields import conversation_id_of
 from handoff.exceptions import MalformedMessage, TeachingFailed
@@ -49,7 +46,7 @@ class ContentConnection(Connection):
         self.teach = teach
         self.name = name
         self._changed: Set[str] = set()
-        self._pending: Optional["asyncio.Task[None]"] = None
+        self._changes = Coalesced(self._push_changed, "pushing the Teach view", self.COALESCE_SECONDS)
 
     def handlers(self) -> Handlers:
         handlers: Handlers = {kind: self.command for kind in teach_commands.WORKER_COMMANDS}
@@ -85,16 +82,13 @@ class ContentConnection(Connection):
     async def _on_change(self, payload: Dict[str, Any]) -> None:
         view = payload.get("type")
         self._changed.update([view] if view in TEACH_VIEWS else TEACH_VIEWS)  # "resync": everything
-        if self._pending is None or self._pending.done():
-            self._pending = asyncio.create_task(self._push_changed())
+        self._changes.poke()
 
     async def _push_changed(self) -> None:
-        await asyncio.sleep(self.COALESCE_SECONDS)
         changed, self._changed = self._changed, set()
-        with contextlib.suppress(ConnectionClosed):
-            for view in TEACH_VIEWS:
-                if view in changed:
-                    await self.push(view)
+        for view in TEACH_VIEWS:
+            if view in changed:
+                await self.push(view)
 
     async def conversation(self, envelope: Envelope) -> None:
         review = await self.bridge.store.review(conversation_id_of(envelope.data))
@@ -136,8 +130,7 @@ class ContentConnection(Connection):
             raise failure from None
 
     async def close(self) -> None:
-        if self._pending:
-            self._pending.cancel()
+        self._changes.cancel()
         await super().close()
 
 

@@ -15,6 +15,7 @@ from typing import Any, Dict, Optional
 
 from websockets.exceptions import ConnectionClosed
 
+from handoff.coalesce import Coalesced
 from handoff.connections.base import Connection, Handlers
 from handoff.connections.fields import idempotency_key, text_of
 from handoff.exceptions import HandoffError, InvalidToken, MalformedMessage
@@ -47,7 +48,8 @@ class CustomerConnection(Connection):
     def __init__(self, ws: Any, bridge: Bridge, client: str = "", sockets: Optional[OpenSockets] = None) -> None:
         super().__init__(ws, bridge)
         self._status_lock = asyncio.Lock()
-        self._queue_status_waiting = False  # a status for a queue change waits for the lock
+        # A burst of queue changes, one status after it (handoff.coalesce).
+        self._queue_changes = Coalesced(lambda: self.send_status(queue_changed=True), "a queued customer's status")
         self.client, self.sockets = client, sockets  # the client's address; this process's open sockets
         self._status_at = 0.0  # when the status was last worked out (monotonic)
         self._refresher: Optional["asyncio.Task[None]"] = None
@@ -118,8 +120,6 @@ class CustomerConnection(Connection):
         queued: a change in the queue costs the sockets waiting in it, not every open socket, and
         they share one reading of their group's figures (Bridge.shared_figures)."""
         async with self._status_lock:  # one at a time: each aligns the subscription with its status
-            if queue_changed:
-                self._queue_status_waiting = False  # a change from now on needs another look
             status = await self.bridge.customer_status(self.require(), shared=queue_changed)
             queue = self.bridge.store.queue_channel
             listening = queue in self._subscriptions
@@ -169,12 +169,11 @@ class CustomerConnection(Connection):
             await self.send(Envelope(payload["signal"], None, {"from": "agent", **payload.get("data", {})}))
 
     async def _on_queue(self, payload: Dict[str, Any]) -> None:
-        if (self._last_status or {}).get("state") != "queued" or self._queue_status_waiting:
-            return  # a refresh already waits for its turn, and will read the queue as it is then
-        self._queue_status_waiting = True
-        await self.send_status(queue_changed=True)
+        if (self._last_status or {}).get("state") == "queued":
+            self._queue_changes.poke()
 
     async def close(self) -> None:
+        self._queue_changes.cancel()
         if self._refresher:
             self._refresher.cancel()
         try:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any, Dict, Optional
 
 from websockets.exceptions import ConnectionClosed
 
+from handoff.coalesce import Coalesced
 from handoff.connections.base import Connection, Handlers
 from handoff.protocol import Envelope
 from handoff.service import Bridge
@@ -26,7 +26,7 @@ class SupervisorConnection(Connection):
 
     def __init__(self, ws: Any, bridge: Bridge) -> None:
         super().__init__(ws, bridge)
-        self._pending: Optional["asyncio.Task[None]"] = None
+        self._changes = Coalesced(self.push, "pushing the dashboard", self.COALESCE_SECONDS)
         self._refresher: Optional["asyncio.Task[None]"] = None
 
     def handlers(self) -> Handlers:
@@ -45,13 +45,7 @@ class SupervisorConnection(Connection):
         await self.push(envelope.id)
 
     async def _on_change(self, payload: Dict[str, Any]) -> None:
-        if self._pending is None or self._pending.done():
-            self._pending = asyncio.create_task(self._push_soon())
-
-    async def _push_soon(self) -> None:
-        await asyncio.sleep(self.COALESCE_SECONDS)
-        with contextlib.suppress(ConnectionClosed):
-            await self.push()
+        self._changes.poke()
 
     async def _refresh(self) -> None:
         while True:
@@ -64,7 +58,7 @@ class SupervisorConnection(Connection):
                 logger.exception("refreshing the dashboard failed")
 
     async def close(self) -> None:
-        for task in (self._pending, self._refresher):
-            if task:
-                task.cancel()
+        self._changes.cancel()
+        if self._refresher:
+            self._refresher.cancel()
         await super().close()
