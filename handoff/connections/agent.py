@@ -102,9 +102,10 @@ class AgentConnection(Connection):
         self._queue_changes.poke()
 
     async def _send_queue_changes(self) -> None:
-        """What changed since the view sent before."""
+        """What changed since the view sent before, from the reading of the queue that this process's
+        agents share after a change (Bridge.queue_view)."""
         async with self._queue_lock:  # one view at a time: each difference is from the one sent before
-            now = indexed(await self.bridge.queue_view(self.agent))
+            now = indexed(await self.bridge.queue_view(self.agent, shared=True))
             changed = changes(self._queue_sent, now)
             if changed:
                 await self.send(Envelope("queue_changed", None, changed))
