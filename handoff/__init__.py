@@ -6,5 +6,7 @@ Layers: :mod:`handoff.protocol` (the envelope) and :mod:`handoff.machine`
 conversations, transcripts and the queue in Redis; :mod:`handoff.service`
 carries out the machine's effects, with :mod:`handoff.requests` (callbacks
 and messages left for agents) and :mod:`handoff.experience` (the dashboard's
-abandoned waits and first responses); :mod:`handoff.app` is the Sanic app.
+abandoned waits and first responses); :mod:`handoff.app` is the Sanic app and
+its route table, serving :mod:`handoff.endpoints` and each role's socket in
+:mod:`handoff.connections`.
 """

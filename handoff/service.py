@@ -42,6 +42,7 @@ from handoff.estimate import estimate, snapshot, status_fields
 from handoff.requests import RequestDesk
 from handoff.routing import ALL_GROUPS, DEFAULT_GROUP, BusinessHours, group_for, visible_to
 from handoff.settings import Settings
+from handoff.shared import SharedReading
 from handoff.store import Appended, GroupFigures, Routing, Store, StoredMessage
 
 __all__ = ["Bridge"]
@@ -81,6 +82,8 @@ class Bridge:
         self.hub = Hub(redis, settings.key_prefix)
         # group -> (queue notifications seen when read, the reading): Bridge.shared_figures
         self._figures: Dict[str, Tuple[int, "asyncio.Future[GroupFigures]"]] = {}
+        # The queue as agents see it, read once per queue change for all of this process's agents.
+        self._queue_reading = SharedReading(self._queued, lambda: self.hub.notified(self.store.queue_channel))
         self.requests = RequestDesk(self.store)
         self.experience = Experience(self.store)
         self.hours = BusinessHours.parse(settings.business_hours, settings.timezone)
@@ -481,22 +484,31 @@ class Bridge:
 
     # ---- agents -------------------------------------------------------------
 
-    async def queue_view(self, agent: str) -> List[Dict[str, Any]]:
-        """The queue as this agent sees it: their skill groups, oldest first."""
+    async def queue_view(self, agent: str, shared: bool = False) -> List[Dict[str, Any]]:
+        """The queue as this agent sees it: their skill groups, oldest first. ``shared``: the view follows
+        a queue change, which every agent's socket in this process hears: the queue is read once for
+        all of them (``_queue_reading``), and each sees the part of it their groups allow."""
         groups = (await self.agents.profile(agent))["groups"]
+        items = await (self._queue_reading.get() if shared else self._queued())
+        return [item for item in items if visible_to(item["group"], groups)]
+
+    async def _queued(self) -> List[Dict[str, Any]]:
+        """Every queued conversation as agents see it, oldest first."""
+        self.metrics["queue_readings"] += 1
         now = time.time() * 1000
         items = []
         queue = await self.store.queue()
         loaded = await self.store.load_with_details([conversation_id for conversation_id, _ in queue])
         for conversation_id, queued_at in queue:
             if conversation_id not in loaded:  # expired while waiting: out of the queue and its group's
-                known = {*self.settings.skill_groups.values(), DEFAULT_GROUP, *groups}
+                known = {*self.settings.skill_groups.values(), DEFAULT_GROUP}
+                known.update(*(profile["groups"] for profile in (await self.agents.profiles()).values()))
                 # Abandoned: counted by the one process that takes it out of the queue.
                 if await self.store.forget_queued(conversation_id, known):
                     await self.experience.abandoned(self.today()[0], int(now - queued_at), "expired")
                 continue
             conversation, details, times = loaded[conversation_id]
-            if conversation.state is not State.QUEUED or not visible_to(conversation.group, groups):
+            if conversation.state is not State.QUEUED:
                 continue
             handoff = conversation.handoff
             items.append({
@@ -531,7 +543,7 @@ class Bridge:
 
     async def agent_said(self, agent: str, conversation_id: str, text: str, key: str) -> str:
         """Stored only while this agent serves the conversation (checked atomically)."""
-        shown_as = await self.agents.display_name(agent)  # what the customer sees (app.CustomerConnection)
+        shown_as = await self.agents.display_name(agent)  # what the customer sees (handoff.connections.customer)
         appended = await self.append(conversation_id, "agent", f"agent:{agent}:{key}", text,
                                      {"agent": agent, "shown_as": shown_as},
                                      only_in=State.AGENT, only_agent=agent)

@@ -45,8 +45,8 @@ delivered to the customer exactly once, in order, across reconnects.
 Last, the bridge must still be healthy: /health ok, a whole conversation with
 the bot and an agent works, and its log has no traceback at all: every failure
 a client can cause is answered (an error reply, a 4xx), so a traceback in the
-log is a bug (the fixes this fuzzing led to are in handoff/protocol.py and
-handoff/app.py, and the @example lines below keep them fixed).
+log is a bug (the fixes this fuzzing led to are in handoff/protocol.py,
+handoff/connections/ and handoff/endpoints/, and the @example lines below keep them fixed).
 
 Each fuzzed surface adds one line to the drills' report ("fuzz: /ws/customer",
 ...): inputs sent, inputs answered as documented with a reply or ack, and the

@@ -1,0 +1,242 @@
+"""An agent's socket (``/ws/agent``): the queue, claims, the chats they serve, requests and transfers.
+
+Its heartbeat keeps the agent's presence (and checks their login); the queue comes whole on
+connect and then as differences (handoff.queuediff); a chat assigned to the agent anywhere is
+attached here (docs/bridge-protocol.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+from typing import Any, Dict, List, Optional
+
+from handoff.coalesce import Coalesced
+from handoff.connections.base import Connection, Handlers
+from handoff.connections.fields import conversation_id_of, idempotency_key, text_of
+from handoff.connections.logins import HEARTBEAT_SECONDS, Login, ended_if_revoked
+from handoff.exceptions import ConversationNotFound, MalformedMessage, StateError
+from handoff.protocol import Envelope
+from handoff.queuediff import QueueItems, changes, indexed
+from handoff.requests import request_id_of
+from handoff.service import PRESENCE_TTL_MS, Bridge
+
+__all__ = ["AgentConnection"]
+
+logger = logging.getLogger(__name__)
+
+
+class AgentConnection(Connection):
+    def __init__(self, ws: Any, bridge: Bridge, agent: str, generation: int, canned: List[Dict[str, str]]) -> None:
+        super().__init__(ws, bridge)
+        self.agent = agent
+        self.generation = generation  # of the token it connected with
+        self.canned = canned
+        self.connection_id = secrets.token_hex(8)
+        self._heartbeat: Optional["asyncio.Task[None]"] = None
+        # Live notifications (a state change, an assignment) run in tasks of their own, beside the requests:
+        # attaching and releasing one at a time, a re-attach cannot hide the subscription from a release.
+        self._attaching = asyncio.Lock()
+        self._queue_sent: QueueItems = {}  # the queue as this console has it (handoff.queuediff)
+        self._queue_lock = asyncio.Lock()
+        # A burst of queue changes, one difference after it (handoff.coalesce).
+        self._queue_changes = Coalesced(self._send_queue_changes, "an agent's queue view")
+
+    def handlers(self) -> Handlers:
+        return {
+            "queue": self.queue, "claim": self.claim, "message": self.message,
+            "hand_back": self.hand_back, "close": self.close_conversation,
+            "transfer": self.transfer, "requests": self.requests, "team": self.team,
+            "open_request": self.open_request, "request_done": self.request_done,
+            "answer_request": self.answer_request,
+            "typing": self.signal, "read": self.signal,
+        }
+
+    async def start(self) -> None:
+        await self.bridge.store.mark_online(self.agent, self.connection_id, PRESENCE_TTL_MS, arriving=True)
+        await self.bridge.store.publish(self.bridge.store.queue_channel, {"presence": self.agent})
+        self._heartbeat = asyncio.create_task(self._beat())
+        await self.watch(self.bridge.store.queue_channel, self._on_queue)
+        await self.watch(self.bridge.store.key("agent-events", self.agent), self._on_assigned)
+        await self.send_queue()
+        await self.send(Envelope("requests", None, {"items": await self._requests()}))
+        await self.send(Envelope("canned", None, {"items": self.canned}))
+        for conversation_id in await self.bridge.serving(self.agent):
+            try:
+                await self.attach(conversation_id)
+            except (StateError, ConversationNotFound):
+                await self.bridge.forget_serving(self.agent, conversation_id)  # moved on meanwhile
+
+    async def _beat(self) -> None:
+        while True:
+            # At random points of the period: agents who connected together (after a restart) do not beat together.
+            await asyncio.sleep(HEARTBEAT_SECONDS * random.uniform(0.5, 1.0))
+            try:
+                if await ended_if_revoked(self.ws, self.bridge, Login(self.agent, self.generation)):
+                    return
+                await self.bridge.store.mark_online(self.agent, self.connection_id, PRESENCE_TTL_MS)
+            except Exception:  # noqa: BLE001 - a Redis blip must not end the agent's presence
+                logger.exception("presence heartbeat for %s failed; retrying", self.agent)
+
+    async def close(self) -> None:
+        self._queue_changes.cancel()
+        if self._heartbeat:
+            self._heartbeat.cancel()
+        try:
+            await self.bridge.store.mark_offline(self.agent, self.connection_id)
+            # Waiting customers' "is anyone available" and wait estimates change with it.
+            await self.bridge.store.publish(self.bridge.store.queue_channel, {"presence": self.agent})
+        finally:
+            await super().close()
+
+    async def _on_queue(self, payload: Dict[str, Any]) -> None:
+        if "presence" in payload:
+            return  # a colleague came or went: the queue itself is the same
+        if "request" in payload:
+            await self.send(Envelope("requests", None, {"items": await self._requests()}))
+        if payload.get("message") == "resync":  # notifications may have been lost: the whole queue
+            await self.send_queue()
+            return
+        self._queue_changes.poke()
+
+    async def _send_queue_changes(self) -> None:
+        """What changed since the view sent before, from the reading of the queue that this process's
+        agents share after a change (Bridge.queue_view)."""
+        async with self._queue_lock:  # one view at a time: each difference is from the one sent before
+            now = indexed(await self.bridge.queue_view(self.agent, shared=True))
+            changed = changes(self._queue_sent, now)
+            if changed:
+                await self.send(Envelope("queue_changed", None, changed))
+                self._queue_sent = now
+
+    async def send_queue(self, request_id: Optional[str] = None) -> None:
+        """The whole queue as this agent sees it (on connect, on request, after a resync)."""
+        async with self._queue_lock:
+            items = await self.bridge.queue_view(self.agent)
+            await self.send(Envelope("queue", request_id, {"items": items}))
+            self._queue_sent = indexed(items)
+
+    async def _on_assigned(self, payload: Dict[str, Any]) -> None:
+        await self.attach(str(payload["assigned"]))
+
+    async def attach(self, conversation_id: str) -> None:
+        async with self._attaching:
+            await self._attach(conversation_id)
+
+    async def _attach(self, conversation_id: str) -> None:
+        conversation = await self.bridge.require_serving(self.agent, conversation_id)
+        await self.send(Envelope("conversation", None, {
+            "conversation_id": conversation_id, "state": conversation.state.value,
+            "reason": conversation.reason, "handoff": conversation.handoff,
+            "details": await self.bridge.store.details(conversation_id),
+            "transferred_by": await self.bridge.store.transferred_by(conversation_id),
+        }))
+
+        async def on_live(payload: Dict[str, Any], conversation_id: str = conversation_id) -> None:
+            if "message" in payload:
+                await self.deliver(conversation_id, payload)
+            elif "state" in payload:
+                try:
+                    await self.bridge.require_serving(self.agent, conversation_id)
+                except (StateError, ConversationNotFound):
+                    await self.detach(conversation_id)  # requeued, or handled in another tab
+            elif payload.get("from") == "customer" and payload.get("signal") in ("typing", "read"):
+                data = {"from": "customer", "conversation_id": conversation_id, **payload.get("data", {})}
+                await self.send(Envelope(payload["signal"], None, data))
+
+        await self.watch(self.bridge.store.live_channel(conversation_id), on_live)
+        await self.deliver(conversation_id)
+
+    async def detach(self, conversation_id: str) -> None:
+        async with self._attaching:
+            channel = self.bridge.store.live_channel(conversation_id)
+            if channel not in self._subscriptions:
+                return  # released already (its own action and the state change both say so)
+            await self.unwatch(channel)
+            self.last_sent.pop(conversation_id, None)
+            await self.send(Envelope("released", None, {"conversation_id": conversation_id}))
+
+    async def queue(self, envelope: Envelope) -> None:
+        await self.send_queue(envelope.id)
+
+    async def requests(self, envelope: Envelope) -> None:
+        await self.send(Envelope("requests", envelope.id, {"items": await self._requests()}))
+
+    async def _groups(self) -> List[str]:
+        """This agent's skill groups, read each time: a change to the account applies at once."""
+        groups: List[str] = (await self.bridge.agents.profile(self.agent))["groups"]
+        return groups
+
+    async def _requests(self) -> List[Dict[str, Any]]:
+        """The requests of this agent's skill groups (handoff.requests)."""
+        return await self.bridge.requests.items(await self._groups())
+
+    async def team(self, envelope: Envelope) -> None:
+        await self.send(Envelope("team", envelope.id, await self.bridge.team()))
+
+    async def open_request(self, envelope: Envelope) -> None:
+        """A request's conversation, to read before calling back or answering."""
+        opened = await self.bridge.requests.open(request_id_of(envelope.data), await self._groups())
+        await self.send(Envelope("request", envelope.id, opened))
+
+    async def request_done(self, envelope: Envelope) -> None:
+        request = await self.bridge.requests.mark_done(request_id_of(envelope.data), self.agent, await self._groups())
+        await self.send(Envelope("ack", envelope.id, {"request_id": request["id"], "state": request["state"]}))
+
+    async def answer_request(self, envelope: Envelope) -> None:
+        """A reply the customer finds in the conversation when they come back."""
+        request_id = request_id_of(envelope.data)
+        text = text_of(envelope.data, self.bridge.settings.max_text_characters)
+        request, message_id, added = await self.bridge.requests.answer(
+            request_id, self.agent, await self.bridge.agents.display_name(self.agent), await self._groups(), text)
+        if added:
+            self.bridge.metrics["messages_agent"] += 1
+        await self.send(Envelope("ack", envelope.id, {"request_id": request_id, "state": request["state"],
+                                                      "message_id": message_id}))
+
+    async def transfer(self, envelope: Envelope) -> None:
+        conversation_id = conversation_id_of(envelope.data)
+        to_agent, to_group = envelope.data.get("to_agent"), envelope.data.get("to_group")
+        for value in (to_agent, to_group):
+            if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 64):
+                raise MalformedMessage("'to_agent' / 'to_group' must be a name")
+        await self.bridge.transfer(self.agent, conversation_id, to_agent, to_group)
+        await self._let_go(envelope, conversation_id)
+
+    async def claim(self, envelope: Envelope) -> None:
+        conversation_id = conversation_id_of(envelope.data)
+        await self.bridge.claim(self.agent, conversation_id)
+        await self.send(Envelope("ack", envelope.id, {"conversation_id": conversation_id}))
+        await self.attach(conversation_id)
+
+    async def message(self, envelope: Envelope) -> None:
+        key = idempotency_key(envelope)
+        conversation_id = conversation_id_of(envelope.data)
+        text = text_of(envelope.data, self.bridge.settings.max_text_characters)
+        message_id = await self.bridge.agent_said(self.agent, conversation_id, text, key)
+        await self.send(Envelope("ack", key, {"message_id": message_id}))
+
+    async def hand_back(self, envelope: Envelope) -> None:
+        conversation_id = conversation_id_of(envelope.data)
+        await self.bridge.hand_back(self.agent, conversation_id)
+        await self._let_go(envelope, conversation_id)
+
+    async def close_conversation(self, envelope: Envelope) -> None:
+        conversation_id = conversation_id_of(envelope.data)
+        await self.bridge.close(self.agent, conversation_id)
+        await self._let_go(envelope, conversation_id)
+
+    async def _let_go(self, envelope: Envelope, conversation_id: str) -> None:
+        """Acknowledge, and stop showing a conversation this agent no longer serves."""
+        await self.send(Envelope("ack", envelope.id, {"conversation_id": conversation_id}))
+        await self.detach(conversation_id)
+
+    async def signal(self, envelope: Envelope) -> None:
+        conversation_id = conversation_id_of(envelope.data)
+        await self.bridge.require_serving(self.agent, conversation_id)
+        data = {key: envelope.data[key] for key in ("active", "up_to") if key in envelope.data}
+        await self.bridge.store.publish(
+            self.bridge.store.live_channel(conversation_id), {"from": "agent", "signal": envelope.type, "data": data}
+        )

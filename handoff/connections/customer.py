@@ -1,0 +1,236 @@
+"""The customer's socket (``/ws/customer``): hello, messages, the way to a person, and the status.
+
+A customer sees only what :mod:`handoff.visibility` allows of each message, and an agent by their
+display name; a queued customer's socket follows the queue's changes (docs/bridge-protocol.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+import time
+from typing import Any, Dict, Optional
+
+from websockets.exceptions import ConnectionClosed
+
+from handoff.coalesce import Coalesced
+from handoff.connections.base import Connection, Handlers
+from handoff.connections.fields import idempotency_key, text_of
+from handoff.exceptions import HandoffError, InvalidToken, MalformedMessage
+from handoff.presence import OpenSockets
+from handoff.protocol import Envelope, error_envelope
+from handoff.service import Bridge
+from handoff.visibility import for_customer
+
+__all__ = ["CustomerConnection", "MAX_PAYLOAD"]
+
+logger = logging.getLogger(__name__)
+
+MAX_PAYLOAD = 200
+_SERVER_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
+_LAST_STREAM_ID = (2**64 - 1, 2**64 - 1)
+
+
+def _is_server_id(value: Any) -> bool:
+    """A message id as Redis makes them: two 64-bit numbers (and not the very last, which nothing follows)."""
+    if not isinstance(value, str) or not _SERVER_ID.fullmatch(value):
+        return False
+    milliseconds, sequence = (int(part) for part in value.split("-"))
+    return max(milliseconds, sequence) < 2**64 and (milliseconds, sequence) != _LAST_STREAM_ID
+
+
+class CustomerConnection(Connection):
+    conversation_id: Optional[str] = None
+    _last_status: Optional[Dict[str, Any]] = None
+
+    def __init__(self, ws: Any, bridge: Bridge, client: str = "", sockets: Optional[OpenSockets] = None) -> None:
+        super().__init__(ws, bridge)
+        self._status_lock = asyncio.Lock()
+        # A burst of queue changes, one status after it (handoff.coalesce).
+        self._queue_changes = Coalesced(lambda: self.send_status(queue_changed=True), "a queued customer's status")
+        self.client, self.sockets = client, sockets  # the client's address; this process's open sockets
+        self._status_at = 0.0  # when the status was last worked out (monotonic)
+        self._refresher: Optional["asyncio.Task[None]"] = None
+
+    def handlers(self) -> Handlers:
+        return {
+            "hello": self.hello, "message": self.message, "talk_to_person": self.talk_to_person,
+            "rating": self.rating, "leave": self.leave, "details": self.details,
+            "leave_queue": self.leave_queue,
+            "typing": self.signal, "read": self.signal,
+        }
+
+    async def hello(self, envelope: Envelope) -> None:
+        if self.conversation_id:
+            raise MalformedMessage("this connection has said hello already")
+        try:
+            await self._hello(envelope)
+        except ConnectionClosed:
+            raise
+        except Exception as error:
+            if isinstance(error, HandoffError) and not self.conversation_id:
+                raise  # a wrong token or last_seen: nothing has changed, and the client may say hello again
+            # Half a hello (Redis went away) leaves a socket that cannot go on, and a client waiting
+            # for its welcome would wait for ever: tell it, and close, so that it reconnects.
+            logger.exception("hello failed; closing the socket")
+            self.bridge.metrics["errors_internal"] += 1
+            failure = HandoffError("something went wrong on our side; please reconnect")
+            await self.send(error_envelope(failure, envelope.id))
+            await self.ws.close(code=1011, reason="try again")
+            raise ConnectionClosed(None, None) from None
+
+    async def _hello(self, envelope: Envelope) -> None:
+        data = envelope.data
+        conversation_id, token, last_seen = data.get("conversation_id"), data.get("token"), data.get("last_seen")
+        if last_seen is not None and not _is_server_id(last_seen):  # before anything is created
+            raise MalformedMessage("'last_seen' must be the id of a message from the server")
+        if conversation_id or token:
+            if not (isinstance(conversation_id, str) and isinstance(token, str)
+                    and await self.bridge.store.token_matches(conversation_id, token)):
+                raise InvalidToken("unknown conversation or wrong token; start a new one without them")
+        else:
+            conversation_id, token = await self.bridge.start_conversation(self.client)
+        self.conversation_id = conversation_id
+        if self.sockets:
+            await self.sockets.customer_joined(conversation_id)
+        self.last_sent[conversation_id] = last_seen
+        await self.send(Envelope("welcome", envelope.id, {"conversation_id": conversation_id, "token": token}))
+        await self.watch(self.bridge.store.live_channel(conversation_id), self._on_live)
+        await self.deliver(conversation_id)
+        await self.send_status(force=True)
+
+    def shown(self, kind: str, data: Dict[str, Any]) -> Dict[str, Any]:
+        """Never the handoff payload or other agent-only data; an agent by their display name,
+        never the login name."""
+        visible = for_customer(kind, data)
+        if kind == "agent":
+            visible["agent"] = data.get("shown_as", "")
+        return visible
+
+    def require(self) -> str:
+        if not self.conversation_id:
+            raise MalformedMessage("send 'hello' first")
+        return self.conversation_id
+
+    async def send_status(self, force: bool = False, queue_changed: bool = False) -> None:
+        """Pushes the status if it changed. Only a queued customer's status changes with the queue
+        (position, wait, agents available), so the socket hears of the queue's changes only while
+        queued: a change in the queue costs the sockets waiting in it, not every open socket, and
+        they share one reading of their group's figures (Bridge.shared_figures)."""
+        async with self._status_lock:  # one at a time: each aligns the subscription with its status
+            status = await self.bridge.customer_status(self.require(), shared=queue_changed)
+            queue = self.bridge.store.queue_channel
+            listening = queue in self._subscriptions
+            if status["state"] == "queued" and not listening:
+                await self.watch(queue, self._on_queue)
+                status = await self.bridge.customer_status(self.require())  # the queue may have moved meanwhile
+            elif status["state"] != "queued" and listening:
+                await self.unwatch(queue)
+            self._status_at = time.monotonic()
+            self._keep_refreshing(status["state"] == "queued")
+            if force or status != self._last_status:
+                self._last_status = status
+                await self.send(Envelope("status", None, status))
+
+    def _keep_refreshing(self, queued: bool) -> None:
+        """While queued, one timer on this socket works the status out again after
+        ``status_refresh_seconds`` without one: the estimate moves with time even when the queue is still."""
+        refresher = self._refresher
+        if refresher is None or refresher.done():
+            if queued:
+                self._refresher = asyncio.create_task(self._refresh_status())
+        elif not queued and refresher is not asyncio.current_task():  # the timer itself stops after its status
+            refresher.cancel()
+
+    async def _refresh_status(self) -> None:
+        interval = self.bridge.settings.status_refresh_seconds
+        while True:
+            await asyncio.sleep(max(0.0, self._status_at + interval - time.monotonic()))
+            if time.monotonic() - self._status_at < interval:
+                continue  # the queue moved meanwhile, and the status was worked out then
+            try:
+                await self.send_status()
+            except ConnectionClosed:
+                return
+            except Exception:  # noqa: BLE001 - a Redis blip: the next round tries again
+                logger.exception("refreshing a queued customer's status failed")
+                self._status_at = time.monotonic()
+            if (self._last_status or {}).get("state") != "queued":
+                return
+
+    async def _on_live(self, payload: Dict[str, Any]) -> None:
+        if "message" in payload:
+            await self.deliver(self.require(), payload)
+        elif "state" in payload:
+            await self.send_status()
+        elif payload.get("from") == "agent" and payload.get("signal") in ("typing", "read"):
+            await self.send(Envelope(payload["signal"], None, {"from": "agent", **payload.get("data", {})}))
+
+    async def _on_queue(self, payload: Dict[str, Any]) -> None:
+        if (self._last_status or {}).get("state") == "queued":
+            self._queue_changes.poke()
+
+    async def close(self) -> None:
+        self._queue_changes.cancel()
+        if self._refresher:
+            self._refresher.cancel()
+        try:
+            if self.sockets and self.conversation_id:
+                await self.sockets.customer_left(self.conversation_id)  # away from now (handoff.presence)
+        finally:
+            await super().close()
+
+    async def message(self, envelope: Envelope) -> None:
+        """Stored and routed; the stored messages reach this socket through the hub.
+
+        A pressed button sends its title as ``text`` and what the bot should get as ``payload``.
+        """
+        conversation_id = self.require()
+        key = idempotency_key(envelope)
+        text = text_of(envelope.data, self.bridge.settings.max_text_characters)
+        payload = envelope.data.get("payload", "")
+        if not isinstance(payload, str) or len(payload) > MAX_PAYLOAD:
+            raise MalformedMessage(f"'payload' must be a string of at most {MAX_PAYLOAD} characters")
+        message_id = await self.bridge.customer_said(conversation_id, text, key, payload.strip())
+        await self.send(Envelope("ack", key, {"message_id": message_id}))
+
+    async def talk_to_person(self, envelope: Envelope) -> None:
+        await self.bridge.customer_asked_for_person(self.require())
+        await self.send(Envelope("ack", envelope.id, {}))
+
+    async def details(self, envelope: Envelope) -> None:
+        await self.bridge.customer_gave_details(self.require(), envelope.data)
+        await self.send(Envelope("ack", envelope.id, {}))
+
+    async def leave(self, envelope: Envelope) -> None:
+        """A callback request or a message instead of waiting (or when nobody is available)."""
+        data = envelope.data
+        details = {key: data.get(key, "") for key in ("contact", "description", "preferred_time")}
+        # Its id makes a resent request (the widget resends until acknowledged) stored once.
+        key = envelope.id or secrets.token_hex(8)
+        await self.bridge.customer_left_request(self.require(), str(data.get("kind", "")), details, key)
+        await self.send(Envelope("ack", envelope.id, {}))
+
+    async def leave_queue(self, envelope: Envelope) -> None:
+        """No longer needs a person: out of the queue, back to the bot."""
+        await self.bridge.customer_left_queue(self.require())
+        await self.send(Envelope("ack", envelope.id, {}))
+
+    async def rating(self, envelope: Envelope) -> None:
+        score = envelope.data.get("score")
+        if not isinstance(score, int) or isinstance(score, bool):
+            raise MalformedMessage("'score' must be a whole number from 1 to 5")
+        comment = envelope.data.get("comment", "")
+        if not isinstance(comment, str):
+            raise MalformedMessage("'comment' must be a string")
+        await self.bridge.customer_rated(self.require(), score, comment)
+        await self.send(Envelope("ack", envelope.id, {}))
+
+    async def signal(self, envelope: Envelope) -> None:
+        """typing / read: passed to the agent's console, never stored."""
+        data = {key: envelope.data[key] for key in ("active", "up_to") if key in envelope.data}
+        await self.bridge.store.publish(
+            self.bridge.store.live_channel(self.require()), {"from": "customer", "signal": envelope.type, "data": data}
+        )

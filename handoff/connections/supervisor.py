@@ -1,0 +1,64 @@
+"""A supervisor's socket (``/ws/supervisor``): the live dashboard (handoff.dashboard)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Dict, Optional
+
+from websockets.exceptions import ConnectionClosed
+
+from handoff.coalesce import Coalesced
+from handoff.connections.base import Connection, Handlers
+from handoff.protocol import Envelope
+from handoff.service import Bridge
+
+__all__ = ["SupervisorConnection"]
+
+logger = logging.getLogger(__name__)
+
+
+class SupervisorConnection(Connection):
+    """The live dashboard: pushed when the day's counters or the queue change."""
+
+    REFRESH_SECONDS = 15.0  # waits grow even when nothing happens
+    COALESCE_SECONDS = 0.5  # a burst of changes becomes one push
+
+    def __init__(self, ws: Any, bridge: Bridge) -> None:
+        super().__init__(ws, bridge)
+        self._changes = Coalesced(self.push, "pushing the dashboard", self.COALESCE_SECONDS)
+        self._refresher: Optional["asyncio.Task[None]"] = None
+
+    def handlers(self) -> Handlers:
+        return {"dashboard": self.dashboard}
+
+    async def start(self) -> None:
+        await self.watch(self.bridge.store.stats_channel, self._on_change)
+        await self.watch(self.bridge.store.queue_channel, self._on_change)
+        await self.push()
+        self._refresher = asyncio.create_task(self._refresh())
+
+    async def push(self, request_id: Optional[str] = None) -> None:
+        await self.send(Envelope("dashboard", request_id, await self.bridge.dashboard()))
+
+    async def dashboard(self, envelope: Envelope) -> None:
+        await self.push(envelope.id)
+
+    async def _on_change(self, payload: Dict[str, Any]) -> None:
+        self._changes.poke()
+
+    async def _refresh(self) -> None:
+        while True:
+            await asyncio.sleep(self.REFRESH_SECONDS)
+            try:
+                await self.push()
+            except ConnectionClosed:
+                return
+            except Exception:  # noqa: BLE001 - a Redis blip: the next round tries again
+                logger.exception("refreshing the dashboard failed")
+
+    async def close(self) -> None:
+        self._changes.cancel()
+        if self._refresher:
+            self._refresher.cancel()
+        await super().close()

@@ -1,0 +1,91 @@
+"""What the bridge starts with its server and stops with it: the clients, and the background rounds.
+
+At start-up: the Redis pool and HTTP session, the :class:`~handoff.service.Bridge`, the teaching
+store, the login throttle, this process's open sockets, the loopback admin server
+(handoff.endpoints.admin) and two rounds that every process runs: :func:`keep` (connection slots,
+customers' presence, Redis memory) and :func:`sweep` (agents gone past their grace period).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+import aiohttp
+from redis.asyncio import BlockingConnectionPool, Redis
+from sanic import Sanic
+
+from teaching.store import TeachStore
+from handoff.endpoints.admin import start_admin_server
+from handoff.guard import LoginThrottle
+from handoff.presence import MEMORY_CHECK_SECONDS, OpenSockets, redis_memory
+from handoff.service import Bridge
+from handoff.settings import Settings
+
+__all__ = ["keep", "start", "stop", "sweep"]
+
+logger = logging.getLogger(__name__)
+
+
+async def start(app: Sanic) -> None:
+    """Redis and HTTP clients are created at start-up (in the server's event loop) and closed at shutdown."""
+    settings: Settings = app.ctx.settings
+    redis = Redis.from_pool(BlockingConnectionPool.from_url(
+        settings.redis_url, max_connections=settings.redis_connections, timeout=settings.redis_wait_seconds))
+    app.ctx.redis = redis
+    app.ctx.http = aiohttp.ClientSession()
+    app.ctx.bridge = Bridge(settings, redis, app.ctx.http)
+    app.ctx.teach = TeachStore(redis, settings.teach_key_prefix)
+    await app.ctx.bridge.hub.start()
+    await app.ctx.bridge.store.index_agents_serving()
+    app.ctx.sweeper = asyncio.create_task(sweep(app.ctx.bridge))
+    app.ctx.sockets = OpenSockets(app.ctx.bridge.limits, app.ctx.bridge.presence)
+    app.ctx.keeper = asyncio.create_task(keep(app.ctx.bridge, app.ctx.sockets))
+    app.ctx.throttle = LoginThrottle(redis, settings.key_prefix, settings.login_free_per_account,
+                                     settings.login_free_per_address, settings.login_longest_hold_seconds,
+                                     settings.login_window_seconds)
+    app.ctx.admin = await start_admin_server(settings, app.ctx.bridge, app.ctx.http,
+                                             lambda: len(app.ctx.sockets.slots))
+
+
+async def keep(bridge: Bridge, sockets: OpenSockets) -> None:
+    """Renews this process's connection slots and customers' presence, sends away queued customers
+    gone too long, and warns when Redis nears its memory limit (handoff.presence)."""
+    checked = 0.0
+    while True:
+        await asyncio.sleep(sockets.refresh_seconds)
+        try:
+            await sockets.refresh()
+            await bridge.customers_gone()
+            if time.monotonic() - checked > MEMORY_CHECK_SECONDS:
+                checked = time.monotonic()
+                memory = await redis_memory(bridge.store.redis)
+                warning = bridge.settings.redis_memory_warning
+                if memory["limit"] and memory["used"] > warning * memory["limit"]:
+                    logger.warning("Redis uses %d of its %d bytes (maxmemory): over %d%%", memory["used"],
+                                   memory["limit"], warning * 100)
+        except Exception:  # noqa: BLE001 - a Redis blip: try again next round
+            logger.exception("keeping presence and limits failed")
+
+
+async def sweep(bridge: Bridge) -> None:
+    """Every process checks for agents gone past their grace period (idempotent)."""
+    while True:
+        await asyncio.sleep(max(1.0, bridge.settings.agent_grace_seconds / 4))
+        try:
+            await bridge.requeue_lost_agents()
+        except Exception:  # noqa: BLE001 - a Redis blip: try again next round
+            logger.exception("requeueing lost agents failed")
+
+
+async def stop(app: Sanic) -> None:
+    await app.ctx.admin.cleanup()
+    for task in (app.ctx.sweeper, app.ctx.keeper):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await app.ctx.bridge.hub.stop()
+    await app.ctx.http.close()
+    await app.ctx.redis.aclose()
