@@ -80,8 +80,8 @@ class Bridge:
         self.presence = CustomerPresence(redis, settings.key_prefix, settings.customer_gone_seconds)
         self.agents = AgentDirectory(redis, settings.key_prefix)
         self.hub = Hub(redis, settings.key_prefix)
-        # group -> (queue notifications seen when read, the reading): Bridge.shared_figures
-        self._figures: Dict[str, Tuple[int, "asyncio.Future[GroupFigures]"]] = {}
+        # A group's figures, read once per queue change for all of this process's customers (shared_figures).
+        self._figures: Dict[str, SharedReading[GroupFigures]] = {}
         # The queue as agents see it, read once per queue change for all of this process's agents.
         self._queue_reading = SharedReading(self._queued, lambda: self.hub.notified(self.store.queue_channel))
         self.requests = RequestDesk(self.store)
@@ -440,19 +440,11 @@ class Bridge:
     async def shared_figures(self, group: str) -> GroupFigures:
         """The group's figures as read since this process's last queue notification: one reading per
         group per change, however many of its customers' sockets this process holds."""
-        notified = self.hub.notified(self.store.queue_channel)
-        cached = self._figures.get(group)
-        if cached is None or cached[0] != notified:
-            reading = asyncio.ensure_future(self.store.group_figures(group))
-            reading.add_done_callback(lambda done: self._forget_failed(group, done))
-            cached = self._figures[group] = (notified, reading)
-        return await asyncio.shield(cached[1])
-
-    def _forget_failed(self, group: str, reading: "asyncio.Future[GroupFigures]") -> None:
-        """A reading that failed (Redis away) is not shared: the next status reads again."""
-        failed = reading.cancelled() or reading.exception() is not None
-        if failed and self._figures.get(group, (0, None))[1] is reading:
-            del self._figures[group]
+        reading = self._figures.get(group)
+        if reading is None:  # one per skill group: as many as the configuration names
+            reading = self._figures[group] = SharedReading(
+                lambda: self.store.group_figures(group), lambda: self.hub.notified(self.store.queue_channel))
+        return await reading.get()
 
     async def customer_rated(self, conversation_id: str, score: int, comment: str) -> None:
         await self.transition(conversation_id, CustomerRated(score, comment))

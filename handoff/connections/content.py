@@ -125,9 +125,7 @@ class ContentConnection(Connection):
         try:
             return await request
         except TeachError as error:
-            failure = TeachingFailed(str(error))
-            failure.code = error.code
-            raise failure from None
+            raise TeachingFailed(str(error), code=error.code) from None
 
     async def close(self) -> None:
         self._changes.cancel()
