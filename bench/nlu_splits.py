@@ -57,7 +57,7 @@ HALVES_SEED = 13
 # BANKING77's test split, pinned to the exact file (the same commit's train.csv is shared/datasets').
 FRESH_FILE = Path("banking77") / "test.csv"
 FRESH_SHA256 = "d12d6e3bc4c3103966ae786dc435913c0c563dfa328f5a3646d0e62cfeeb474d"
-FRESH_SOURCE = "github.com/PolyAI-LDN/task-specific-datasets, banking_data/test.csv (commit 57ec275)"
+FRESH_SOURCE = "PolyAI-LDN/task-specific-datasets on GitHub, banking_data/test.csv (commit 57ec275)"
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 
 Example = Tuple[str, List[str]]  # text, accepted labels
