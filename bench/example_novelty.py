@@ -1,8 +1,8 @@
 """Are our training examples our own? Each is checked against every BANKING77 sentence.
 
-BANKING77's training split is the bot's unseen test of real customer wording
-(bench/nlu_splits.py), so none of its sentences may become training data, not
-even slightly reworded. An example of data/nlu is flagged when it is
+BANKING77's training split and its test split (the fresh split) are the bot's
+unseen tests of real customer wording (bench/nlu_splits.py), so none of their
+sentences may become training data, not even slightly reworded. An example of data/nlu is flagged when it is
 
 - the same as a BANKING77 sentence once lower-cased, with punctuation and
   repeated spaces removed (``same_words``), or
@@ -27,7 +27,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from bench.nlu_splits import datasets_dir
+from bench.nlu_splits import banking77_test_rows, datasets_dir
 
 __all__ = ["banking77_sentences", "flagged", "normalised"]
 
@@ -42,8 +42,10 @@ def normalised(text: str) -> str:
 
 
 def banking77_sentences() -> List[str]:
+    """Both splits: training (dev and test halves) and test (fresh)."""
     with open(datasets_dir() / "banking77" / "train.csv", newline="") as handle:
-        return [row["text"] for row in csv.DictReader(handle)]
+        train = [row["text"] for row in csv.DictReader(handle)]
+    return train + [text for text, _ in banking77_test_rows()]
 
 
 def flagged(ours: Sequence[str], theirs: Sequence[str], max_cosine: float) -> List[Dict[str, Any]]:

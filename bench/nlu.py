@@ -8,7 +8,8 @@ What each data set trains on, chooses on and is tested on: bench/nlu_splits.py.
 Out-of-scope recall counts a question as caught when the bot says out_of_scope
 or falls back (nlu_fallback). The bot's real-wording halves report per-topic
 accuracy and the confusions left; the test half only when asked for
-(``--bot-halves dev test``), to report, never to tune. Gibberish
+(``--bot-halves dev test``), to report, never to tune; likewise the fresh
+split (``fresh``: BANKING77's own test split, round four's untouched check). Gibberish
 (bench/gibberish.py) must fall back. CLINC150 reports ``chosen_threshold``:
 the fallback threshold its val split chooses (config.yml's must match it).
 The data sets are read from ../shared/datasets beside the repository, or from
@@ -212,7 +213,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--datasets", nargs="+", default=["banking77", "clinc150", "bot"],
                         choices=["banking77", "clinc150", "bot"])
     parser.add_argument("--bot-halves", nargs="+", default=["dev"], choices=BOT_HALVES,
-                        help="halves of the real-wording questions to score the bot on (test: only to report)")
+                        help="splits of the real-wording questions to score the bot on (test, fresh: only to report)")
     parser.add_argument("--run-one", nargs=2, metavar=("PIPELINE", "DATASET"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -248,7 +249,8 @@ def markdown(results: List[Dict[str, Any]]) -> str:
                "clinc150_val_in_scope_accuracy", "clinc150_val_oos_recall", "chosen_threshold",
                "in_scope_accuracy", "oos_recall",
                "unseen_accuracy", "banking77_dev_accuracy", "banking77_dev_lenient_accuracy",
-               "banking77_test_accuracy", "banking77_test_lenient_accuracy", "gibberish_fallback_rate",
+               "banking77_test_accuracy", "banking77_test_lenient_accuracy",
+               "banking77_fresh_accuracy", "banking77_fresh_lenient_accuracy", "gibberish_fallback_rate",
                "train_seconds", "parse_p50_ms", "parse_p99_ms", "model_mb", "peak_rss_mb"]
     parts = [markdown_table(results, [c for c in columns if any(c in row for row in results)])]
     for row in results:
