@@ -190,6 +190,8 @@ def simulate(scenario: Scenario, tuning: Tuning = Tuning()) -> List[Customer]:
     last_told: Dict[int, Tuple[float, Estimate]] = {}  # customer -> the latest status, with the refresh
     last_event: Dict[int, Tuple[Estimate, Optional[int]]] = {}  # without it (new, old)
     claims: Dict[str, List[Tuple[float, float]]] = {group: [] for group in GROUPS}  # (claimed at, pickup delay)
+    # (left at, waited, gave up): every customer who left the group's queue, served or not ({p}:exits:{group}).
+    exits: Dict[str, List[Tuple[float, float, bool]]] = {group: [] for group in GROUPS}
     handling: Deque[float] = deque(maxlen=RECENT_WAITS)  # newest first, as in Redis
     waits: Deque[float] = deque(maxlen=RECENT_WAITS)
     started: Dict[int, float] = {}
@@ -217,13 +219,16 @@ def simulate(scenario: Scenario, tuning: Tuning = Tuning()) -> List[Customer]:
         counts["all"] = len(waiting)
         online = {a.plan.name: (a.plan.groups, a.plan.max_chats, len(a.serving)) for a in agents.values() if a.online}
         ready_ms = {a.plan.name: a.ready_since * 1000 for a in agents.values() if a.online}
+        recent_exits = {group: [(at * 1000, waited * 1000, gave_up) for at, waited, gave_up in exits[group]]
+                        for group in GROUPS}
         recent_claims = {group: [(at * 1000, pickup * 1000) for at, pickup in claims[group]] for group in GROUPS}
         handling_ms, waits_ms = [value * 1000 for value in handling], [w * 1000 for w in waits]
         answers = {}
         for customer in told:
             state = snapshot(now * 1000, customer.group, group_places[customer.id],
                              in_group[customer.group][0].queued_at * 1000, customer.queued_at * 1000, counts,
-                             recent_claims[customer.group], handling_ms, online, True, ready_ms)
+                             recent_claims[customer.group], handling_ms, online, True, ready_ms,
+                             recent_exits[customer.group], tuning)
             answers[customer.id] = (estimate(state, tuning), old_estimate(places[customer.id], waits_ms, len(online)))
         return answers
 
@@ -250,7 +255,9 @@ def simulate(scenario: Scenario, tuning: Tuning = Tuning()) -> List[Customer]:
             schedule(now + REFRESH_SECONDS, "refresh", customer.id)
             schedule(now + REFRESH_SECONDS / 2, "sample", customer.id)
         elif kind == "give_up":
-            waiting.pop(payload, None)
+            gone = waiting.pop(payload, None)
+            if gone is not None:
+                exits[gone.group].append((now, now - gone.queued_at, True))
         elif kind == "login":
             agent = agents[payload]
             agent.online = agent.taking = True
@@ -267,6 +274,7 @@ def simulate(scenario: Scenario, tuning: Tuning = Tuning()) -> List[Customer]:
                 chosen = waiting.pop(line[0].id)
                 chosen.waited = now - chosen.queued_at
                 claims[chosen.group].append((now, now - max(chosen.queued_at, agent.ready_since)))
+                exits[chosen.group].append((now, chosen.waited, False))
                 agent.ready_since = now
                 waits.appendleft(chosen.waited)
                 agent.serving.add(chosen.id)
@@ -280,8 +288,9 @@ def simulate(scenario: Scenario, tuning: Tuning = Tuning()) -> List[Customer]:
             handling.appendleft(now - started.pop(conversation))
             if not agent.taking and not agent.serving:
                 agent.online = False
-        for group in GROUPS:  # the bridge keeps claims of the last WINDOW_SECONDS only
+        for group in GROUPS:  # the bridge keeps claims and exits of the last WINDOW_SECONDS only
             claims[group] = [(at, pickup) for at, pickup in claims[group] if now - at <= 1800]
+            exits[group] = [exit for exit in exits[group] if now - exit[0] <= 1800]
         if kind != "arrive" and kind != "finish":  # the queue moved, or the team changed: everyone is told again
             for customer_id, (new, old) in tell(now, list(waiting.values())).items():
                 waiting[customer_id].updates.append((now, new, old))
