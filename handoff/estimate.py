@@ -99,7 +99,7 @@ class Tuning:
     prior_weight: float = 5.0  # handling times worth as much as this many observations
     prior_pickup_seconds: float = 30.0  # an agent with a free slot picks a customer up this fast
     pickup_quantile: float = 0.5  # of recent pickup delays
-    claims_weight: float = 0.5  # how far the observed claim rate pulls the capacity rate (at many claims)
+    claims_weight: float = 0.7  # how far the observed claim rate pulls the capacity rate (at many claims)
     claims_half: float = 10.0  # claims at which that pull is half its full weight
     pickup_spread: float = 0.8  # coefficient of variation of the pickup delay
     upper_z: float = 1.0  # the upper end: this many log-standard deviations above the median
