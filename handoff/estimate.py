@@ -86,9 +86,8 @@ class QueueSnapshot:
     handling_seconds: Tuple[float, ...]  # recent handling times, claim to close, hand back or transfer
     agents: Tuple[AgentLoad, ...]
     is_open: bool = True
-    # The chance per second that a waiting customer of the group gives up: the group's give-ups in the
-    # window over the time its customers who left the queue in the window (served or not) had waited.
-    give_up_rate: float = 0.0
+    # (waited s, gave up) of the group's customers who left the queue within the window, served or not.
+    exits: Tuple[Tuple[float, bool], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -199,11 +198,14 @@ def estimate(state: QueueSnapshot, tuning: Tuning = Tuning()) -> Estimate:
         pickup = (claims * seen + tuning.prior_weight * pickup) / (claims + tuning.prior_weight)
 
     needed = max(0.0, state.position - free)  # slots that must come free first
-    if needed > 1 and state.give_up_rate > 0:
-        # Those ahead who wait for a slot as well give up meanwhile: the line ahead, m, shortens as
-        # dm/dt = -rate - give_up_rate * m, and is gone after fewer free slots than it is long.
-        ahead = needed - 1
-        needed = 1 + rate * math.log1p(state.give_up_rate * ahead / rate) / state.give_up_rate
+    give_ups = sum(1 for _, gave_up in state.exits if gave_up)
+    if needed > 1 and give_ups:
+        # The chance per second that a waiting customer gives up: the give-ups over the time all who left
+        # had waited. Those ahead who wait for a slot as well give up meanwhile: the line ahead, m, shortens
+        # as dm/dt = -rate - give_up_rate * m, and is gone after fewer free slots than it is long.
+        waited = sum(seconds for seconds, _ in state.exits) + tuning.give_up_prior_seconds
+        give_up_rate = give_ups / max(1.0, waited)
+        needed = 1 + rate * math.log1p(give_up_rate * (needed - 1) / rate) / give_up_rate
     under_way = [(share * (agent.max_chats - agent.serving), agent.free_seconds)
                  for share, agent in zip(shares, state.agents) if agent.max_chats > agent.serving and share > 0]
     if not needed and under_way:
@@ -244,7 +246,6 @@ def snapshot(
     is_open: bool,
     ready_ms: Optional[Mapping[str, float]] = None,
     exits: Sequence[Tuple[float, float, bool]] = (),
-    tuning: Tuning = Tuning(),
 ) -> QueueSnapshot:
     """The snapshot from what Redis holds.
 
@@ -268,14 +269,12 @@ def snapshot(
         loads.append(AgentLoad(max_chats, serving, max(visible, in_group), free_seconds))
     longest_ahead = (now_ms - head_queued_ms) / 1000 if place > 1 and head_queued_ms is not None else 0.0
     recent = [pickup / 1000 for claimed_at, pickup in claims if now_ms - claimed_at <= WINDOW_SECONDS * 1000]
-    left = [(waited, gave_up) for at, waited, gave_up in exits if now_ms - at <= WINDOW_SECONDS * 1000]
-    waited_by_leavers = sum(waited for waited, _ in left) / 1000
-    give_ups = sum(1 for _, gave_up in left if gave_up)
+    left = tuple((waited / 1000, gave_up) for at, waited, gave_up in exits if now_ms - at <= WINDOW_SECONDS * 1000)
     return QueueSnapshot(
-        give_up_rate=give_ups / (waited_by_leavers + tuning.give_up_prior_seconds) if give_ups else 0.0,
         position=place, waiting_in_group=in_group, waited_seconds=max(0.0, (now_ms - waiting_since_ms) / 1000),
         longest_ahead_seconds=max(0.0, longest_ahead), claim_pickups=tuple(recent),
         handling_seconds=tuple(value / 1000 for value in handling_ms), agents=tuple(loads), is_open=is_open,
+        exits=left,
     )
 
 
