@@ -6,7 +6,10 @@ now), and an agent has picked them up (as fast as the group's recent pickups,
 measured from when the agent could have taken the customer). Slots come free at ``slots / mean
 handling time`` (the agents online now and their ``max_chats``, with recent
 handling times), blended with the rate at which the group's conversations
-really left the queue over the last half hour (claims). The time to the
+really left the queue over the last half hour (claims). Customers ahead give
+up at the group's recent rate (give-ups over the time the customers who left
+the queue in the window had waited), so the line ahead shortens faster than
+slots come free, and fewer slots are needed. The time to the
 ``p``-th free slot is spread like a Gamma(p) variable, so the estimate is a
 range: its upper end is meant to hold for about nine customers in ten (as
 measured by bench/waits.py), and it is wider while there are few observations.
@@ -83,6 +86,8 @@ class QueueSnapshot:
     handling_seconds: Tuple[float, ...]  # recent handling times, claim to close, hand back or transfer
     agents: Tuple[AgentLoad, ...]
     is_open: bool = True
+    # (waited s, gave up) of the group's customers who left the queue within the window, served or not.
+    exits: Tuple[Tuple[float, bool], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,11 +98,13 @@ class Tuning:
     prior_weight: float = 5.0  # handling times worth as much as this many observations
     prior_pickup_seconds: float = 30.0  # an agent with a free slot picks a customer up this fast
     pickup_quantile: float = 0.5  # of recent pickup delays
-    claims_weight: float = 0.5  # how far the observed claim rate pulls the capacity rate (at many claims)
+    claims_weight: float = 0.7  # how far the observed claim rate pulls the capacity rate (at many claims)
     claims_half: float = 10.0  # claims at which that pull is half its full weight
     pickup_spread: float = 0.8  # coefficient of variation of the pickup delay
     upper_z: float = 1.0  # the upper end: this many log-standard deviations above the median
     lower_z: float = 1.0
+    # Waiting time counted with no give-up before any is seen (s): a few early give-ups are not a rate yet.
+    give_up_prior_seconds: float = 1800.0
     thin_below: int = 8  # fewer handling times or claims than this: thin data
     # With no claim of the group in the window, nobody knows that the agents online pick up at once (a free
     # slot may belong to someone on the phone or away): behind the first in line, the upper end allows this
@@ -191,6 +198,14 @@ def estimate(state: QueueSnapshot, tuning: Tuning = Tuning()) -> Estimate:
         pickup = (claims * seen + tuning.prior_weight * pickup) / (claims + tuning.prior_weight)
 
     needed = max(0.0, state.position - free)  # slots that must come free first
+    give_ups = sum(1 for _, gave_up in state.exits if gave_up)
+    if needed > 1 and give_ups:
+        # The chance per second that a waiting customer gives up: the give-ups over the time all who left
+        # had waited. Those ahead who wait for a slot as well give up meanwhile: the line ahead, m, shortens
+        # as dm/dt = -rate - give_up_rate * m, and is gone after fewer free slots than it is long.
+        waited = sum(seconds for seconds, _ in state.exits) + tuning.give_up_prior_seconds
+        give_up_rate = give_ups / max(1.0, waited)
+        needed = 1 + rate * math.log1p(give_up_rate * (needed - 1) / rate) / give_up_rate
     under_way = [(share * (agent.max_chats - agent.serving), agent.free_seconds)
                  for share, agent in zip(shares, state.agents) if agent.max_chats > agent.serving and share > 0]
     if not needed and under_way:
@@ -230,6 +245,7 @@ def snapshot(
     agents: Mapping[str, Tuple[Sequence[str], int, int]],
     is_open: bool,
     ready_ms: Optional[Mapping[str, float]] = None,
+    exits: Sequence[Tuple[float, float, bool]] = (),
 ) -> QueueSnapshot:
     """The snapshot from what Redis holds.
 
@@ -237,7 +253,8 @@ def snapshot(
     ``head_queued_ms``: when the first of the group was queued; ``waiting``:
     customers waiting by group, ``"all"`` for every group; ``claims``: (claimed
     at ms, pickup delay ms) of the group's claims; ``agents``: online agent -> (groups,
-    max_chats, serving); ``ready_ms``: agent -> when they last took or finished a chat or came online.
+    max_chats, serving); ``ready_ms``: agent -> when they last took or finished a chat or came online;
+    ``exits``: (left at ms, waited ms, gave up) of the group's customers who left the queue, served or not.
     """
     place = position or 1
     in_group = max(waiting.get(group, 0), place)
@@ -252,10 +269,12 @@ def snapshot(
         loads.append(AgentLoad(max_chats, serving, max(visible, in_group), free_seconds))
     longest_ahead = (now_ms - head_queued_ms) / 1000 if place > 1 and head_queued_ms is not None else 0.0
     recent = [pickup / 1000 for claimed_at, pickup in claims if now_ms - claimed_at <= WINDOW_SECONDS * 1000]
+    left = tuple((waited / 1000, gave_up) for at, waited, gave_up in exits if now_ms - at <= WINDOW_SECONDS * 1000)
     return QueueSnapshot(
         position=place, waiting_in_group=in_group, waited_seconds=max(0.0, (now_ms - waiting_since_ms) / 1000),
         longest_ahead_seconds=max(0.0, longest_ahead), claim_pickups=tuple(recent),
         handling_seconds=tuple(value / 1000 for value in handling_ms), agents=tuple(loads), is_open=is_open,
+        exits=left,
     )
 
 

@@ -28,7 +28,7 @@ Keys (``{p}`` is the store's prefix):
 from __future__ import annotations
 
 import time
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from handoff.store import DAY_TTL_MS, MAX_WAITS_PER_DAY, Store
 
@@ -43,7 +43,12 @@ class Experience:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def abandoned(self, day: str, waited_ms: int, way: str) -> None:
+    async def abandoned(self, day: str, waited_ms: int, way: str, conversation_id: str,
+                        group: Optional[str]) -> None:
+        """``group``: the skill group whose queue the customer left (None: no longer known, the
+        conversation expired); its give-up is kept for the group's wait estimates."""
+        if group is not None:
+            await self.store.record_give_up(group, conversation_id, int(time.time() * 1000), max(0, waited_ms))
         await self._record(self.store.key("day-abandoned", day), max(0, waited_ms))
         await self.store.count(day, {"abandoned": 1, f"abandoned:{way}": 1})
         await self.store.redis.hincrby(self.store.key("stats", "abandoned"), way, 1)

@@ -406,7 +406,8 @@ class Bridge:
         if added:
             await self._count_escalation(conversation_id, handoff_reason=None)
             if was_queued and queued_at:
-                await self.experience.abandoned(self.today()[0], self.now_ms() - queued_at, "left_request")
+                await self.experience.abandoned(self.today()[0], self.now_ms() - queued_at, "left_request",
+                                                conversation_id, before.group)
         await self.store.publish(self.store.queue_channel, {"request": conversation_id})
         await self.store.publish(self.store.live_channel(conversation_id), {"state": "request"})
 
@@ -414,9 +415,10 @@ class Bridge:
         """The customer no longer needs a person: back to the bot, an abandoned stay (counted by
         the one request that took the conversation out of the queue; a resent one changes nothing)."""
         queued_at = (await self.store.times(conversation_id)).get("queued_at")
-        _, effects = await self.transition(conversation_id, CustomerLeftQueue())
+        conversation, effects = await self.transition(conversation_id, CustomerLeftQueue())
         if effects and queued_at:
-            await self.experience.abandoned(self.today()[0], self.now_ms() - queued_at, "left_queue")
+            await self.experience.abandoned(self.today()[0], self.now_ms() - queued_at, "left_queue",
+                                            conversation_id, conversation.group)
 
     async def _callback_booked_with_bot(self, conversation_id: str, message_id: str, payload: Dict[str, Any]) -> None:
         """The bot's callback form hands over no chat (machine.apply) but a request: agents find it
@@ -460,7 +462,7 @@ class Bridge:
             # between the reads: the status that follows says so.
             state = snapshot(self.now_ms(), conversation.group, waiting.position, waiting.head_queued_ms,
                              waiting.waiting_since_ms, waiting.waiting, waiting.claims, waiting.handling_ms,
-                             waiting.agents, self._open_now(), waiting.ready_ms)
+                             waiting.agents, self._open_now(), waiting.ready_ms, waiting.exits)
             status.update(status_fields(estimate(state), state.position))
         if conversation.state is State.AGENT:
             status["agent"] = await self.agents.display_name(conversation.agent or "")  # never the login name
@@ -487,7 +489,7 @@ class Bridge:
     async def _queued(self) -> List[Dict[str, Any]]:
         """Every queued conversation as agents see it, oldest first."""
         self.metrics["queue_readings"] += 1
-        now = time.time() * 1000
+        now = self.now_ms()
         items = []
         queue = await self.store.queue()
         loaded = await self.store.load_with_details([conversation_id for conversation_id, _ in queue])
@@ -497,7 +499,7 @@ class Bridge:
                 known.update(*(profile["groups"] for profile in (await self.agents.profiles()).values()))
                 # Abandoned: counted by the one process that takes it out of the queue.
                 if await self.store.forget_queued(conversation_id, known):
-                    await self.experience.abandoned(self.today()[0], int(now - queued_at), "expired")
+                    await self.experience.abandoned(self.today()[0], int(now - queued_at), "expired", conversation_id, None)
                 continue
             conversation, details, times = loaded[conversation_id]
             if conversation.state is not State.QUEUED:
@@ -528,7 +530,8 @@ class Bridge:
         await self.experience.claimed(conversation_id)
         if queued_at:
             now = self.now_ms()
-            await self.store.record_claim(waiting.group, conversation_id, now, rules.pickup_ms(now, queued_at, ready))
+            await self.store.record_claim(waiting.group, conversation_id, now, rules.pickup_ms(now, queued_at, ready),
+                                          now - queued_at)
             await self.store.record_day_wait(self.today()[0], now - queued_at)
             await self.store.publish(self.store.stats_channel, {})
         return conversation
@@ -591,13 +594,13 @@ class Bridge:
         for conversation_id in await self.presence.gone(await self.store.queue()):
             queued_at = (await self.store.times(conversation_id)).get("queued_at")
             try:
-                _, effects = await self.transition(conversation_id, CustomerGone())
+                conversation, effects = await self.transition(conversation_id, CustomerGone())
             except ConversationNotFound:
                 continue  # expired: the queue view takes it out
             if effects:
                 await self.store.mark_left_queue(conversation_id)
                 waited = self.now_ms() - queued_at if queued_at else 0
-                await self.experience.abandoned(self.today()[0], waited, "gone")
+                await self.experience.abandoned(self.today()[0], waited, "gone", conversation_id, conversation.group)
 
     async def hand_back(self, agent: str, conversation_id: str) -> None:
         await self.transition(conversation_id, HandedBack(agent))

@@ -23,6 +23,9 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:claims:{group} zset  "{id}:{claimed at}:{pickup ms}" scored by claim time (ms): the group's
                              claims of the last half hour, for wait estimates (handoff.estimate); pickup:
                              from when the agent could have taken the customer to the claim
+    {p}:exits:{group} zset   "{id}:{left at}:{waited ms}:{claimed|gave_up}" scored by when the customer left
+                             the group's queue (ms), claimed or given up (a request left instead, back to the
+                             bot, gone): the last half hour, for the give-up rate of wait estimates
     {p}:agent-ready  hash    agent -> when they last took or finished a chat (ms; by the same commit) or
                              came online (a console connecting): from then on a free slot of theirs is a
                              pickup under way (handoff.estimate)
@@ -68,6 +71,7 @@ from dataclasses import replace
 from typing import Any, Awaitable, Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from handoff.auth import profile_from_record
 from handoff.estimate import WINDOW_SECONDS
@@ -238,6 +242,13 @@ for i = 3, #ARGV do redis.call('HINCRBY', KEYS[2], ARGV[i], 1) end
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return 1
 """
+def _keep_for_window(pipe: Pipeline, key: str, member: str, at: int) -> None:
+    """Adds to a zset of the estimate's window (by time, ms) and drops what has left the window."""
+    pipe.zadd(key, {member: at})
+    pipe.zremrangebyscore(key, 0, at - WINDOW_SECONDS * 1000)
+    pipe.pexpire(key, WINDOW_SECONDS * 1000)
+
+
 # Handling times kept for wait estimates (the newest).
 RECENT_HANDLING = 50
 # What a customer's status is made from (Store.load_waiting): not the handoff payload, which is
@@ -259,6 +270,7 @@ class GroupFigures(NamedTuple):
     handling_ms: List[int]  # newest first
     agents: Dict[str, Tuple[List[str], int, int]]  # agent online -> (groups, max_chats, serving)
     ready_ms: Dict[str, float]  # agent online -> when they last took or finished a chat or came online
+    exits: List[Tuple[float, float, bool]]  # (left the queue at, waited) in ms, gave up: of the group
     positions: Dict[str, int]  # conversation queued in the group -> its place (1 = next)
 
 
@@ -275,6 +287,7 @@ class Waiting(NamedTuple):
     handling_ms: List[int]  # newest first
     agents: Dict[str, Tuple[List[str], int, int]]  # agent online -> (groups, max_chats, serving)
     ready_ms: Dict[str, float]  # agent online -> when they last took or finished a chat or came online
+    exits: List[Tuple[float, float, bool]]  # (left the queue at, waited) in ms, gave up: of its group
 
 
 class Appended(NamedTuple):
@@ -608,15 +621,24 @@ class Store:
         value = await self.redis.hget(self.key("agent-ready"), agent)
         return int(value) if value else None
 
-    async def record_claim(self, group: str, conversation_id: str, claimed_at: int, pickup_ms: int) -> None:
-        """A claim of the group and how long its agent took to pick the customer up, kept for the
-        estimate's window (older ones go in the same step)."""
-        key = self.key("claims", group)
+    async def record_claim(self, group: str, conversation_id: str, claimed_at: int, pickup_ms: int,
+                           waited_ms: int) -> None:
+        """A claim of the group, how long its agent took to pick the customer up and how long the
+        customer had waited, kept for the estimate's window (older ones go in the same step)."""
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(key, {f"{conversation_id}:{claimed_at}:{pickup_ms}": claimed_at})
-            pipe.zremrangebyscore(key, 0, claimed_at - WINDOW_SECONDS * 1000)
-            pipe.pexpire(key, WINDOW_SECONDS * 1000)
+            _keep_for_window(pipe, self.key("claims", group), f"{conversation_id}:{claimed_at}:{pickup_ms}",
+                                  claimed_at)
+            _keep_for_window(pipe, self.key("exits", group), f"{conversation_id}:{claimed_at}:{waited_ms}:claimed",
+                                  claimed_at)
             await pipe.execute()
+
+    async def record_give_up(self, group: str, conversation_id: str, left_at: int, waited_ms: int) -> None:
+        """A customer of the group who left the queue unserved, for the estimate's give-up rate."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            _keep_for_window(pipe, self.key("exits", group), f"{conversation_id}:{left_at}:{waited_ms}:gave_up",
+                                  left_at)
+            await pipe.execute()
+
 
     async def times(self, conversation_id: str) -> Dict[str, int]:
         """When the conversation was queued (this time), first queued in this handoff, and claimed."""
@@ -708,14 +730,14 @@ class Store:
         conversation = self._conversation(conversation_id, text)  # without its handoff payload
         since = float(text.get("waiting_since") or text.get("queued_at") or time.time() * 1000)
         if conversation.state is not State.QUEUED:
-            return Waiting(conversation, None, None, since, {}, [], [], {}, {})
+            return Waiting(conversation, None, None, since, {}, [], [], {}, {}, [])
         group = await (figures or self.group_figures)(conversation.group)
         position = group.positions.get(conversation_id)
         if position is None:  # queued after the group's figures were read (or claimed since)
             rank = await self.redis.zrank(self.key("queue", conversation.group), conversation_id)
             position = None if rank is None else rank + 1
         return Waiting(conversation, position, group.head_queued_ms, since, group.waiting,
-                       group.claims, group.handling_ms, group.agents, group.ready_ms)
+                       group.claims, group.handling_ms, group.agents, group.ready_ms, group.exits)
 
     async def group_figures(self, group: str) -> "GroupFigures":
         """What every wait estimate in ``group`` is made from, in two round trips."""
@@ -737,6 +759,7 @@ class Store:
                 pipe.zcard(self.key("queue") if each == ALL_GROUPS else self.key("queue", each))
             pipe.zrangebyscore(self.key("claims", group), now - WINDOW_SECONDS * 1000, "+inf")
             pipe.lrange(self.key("handling"), 0, -1)
+            pipe.zrangebyscore(self.key("exits", group), now - WINDOW_SECONDS * 1000, "+inf")
             for agent in online:
                 pipe.scard(self.key("serving", agent))
             if online:
@@ -744,17 +767,22 @@ class Store:
             replies = await pipe.execute()
         queued, counts = replies[0], replies[1:1 + len(groups)]
         claimed, handling = replies[1 + len(groups)], replies[2 + len(groups)]
-        serving = replies[3 + len(groups):3 + len(groups) + len(online)]
+        exited = replies[3 + len(groups)]
+        serving = replies[4 + len(groups):4 + len(groups) + len(online)]
         ready = replies[-1] if online else []
         claims = []
         for member in claimed:
             _, at, pickup = member.decode().rsplit(":", 2)
             claims.append((float(at), float(pickup)))
+        exits = []
+        for member in exited:
+            _, at, waited, how = member.decode().rsplit(":", 3)
+            exits.append((float(at), float(waited), how == "gave_up"))
         agents = {name: (profiles[name]["groups"], profiles[name]["max_chats"], int(count))
                   for name, count in zip(online, serving)}
         ready_ms = {name: float(at) for name, at in zip(online, ready) if at}
         return GroupFigures(queued[0][1] if queued else None, dict(zip(groups, counts)), claims,
-                            [int(value) for value in handling], agents, ready_ms,
+                            [int(value) for value in handling], agents, ready_ms, exits,
                             {member.decode(): place for place, (member, _) in enumerate(queued, start=1)})
 
     async def offline_since(self, agent: str) -> Optional[int]:

@@ -134,3 +134,33 @@ def test_the_snapshot_says_how_long_each_free_agent_could_have_taken_the_first_i
     # ann finished a chat 10 s ago; bob was free before the first in line came (60 s); dan is full;
     # eve's readiness is not known: since the first in line was queued.
     assert [agent.free_seconds for agent in state.agents] == [10.0, 60.0, 0.0, 60.0]
+
+
+def test_the_snapshot_keeps_the_exits_of_the_window_in_seconds():
+    now = 10_000_000.0
+    exits = [(now - 60_000, 120_000.0, False), (now - 30_000, 600_000.0, True),
+             (now - (WINDOW_SECONDS + 1) * 1000, 900_000.0, True)]  # out of the window
+    state = snapshot(now, "general", 1, now, now, {"general": 1}, [], [], {}, True, exits=exits)
+    assert state.exits == ((120.0, False), (600.0, True))
+
+
+def test_customers_ahead_who_give_up_shorten_the_wait_of_those_far_back_only():
+    """Those ahead who wait for a slot may give up meanwhile: a customer far back is told less where
+    customers give up often; the next in line, who waits for one slot only, is told the same."""
+    # 10 gave up after 5 minutes, 20 were served after 1: 10 give-ups in 10,000 s of waiting, with the prior.
+    leaving = ((300.0, True),) * 10 + ((60.0, False),) * 20
+    patient = replace(STEADY, position=8, waiting_in_group=8)
+    told, sooner = estimate(patient), estimate(replace(patient, exits=leaving))
+    assert told.seconds is not None and sooner.seconds is not None and sooner.seconds < told.seconds
+    assert (sooner.high_seconds or 0) < (told.high_seconds or 0)
+    served = estimate(replace(patient, exits=((60.0, False),) * 30))
+    assert served == told, "exits without a give-up foresee none"
+    rarely = estimate(replace(patient, exits=((300.0, True),) + ((60.0, False),) * 29))
+    assert rarely.seconds is not None and sooner.seconds < rarely.seconds < told.seconds, "the rate, not the count"
+    front = replace(STEADY, position=1)
+    assert estimate(replace(front, exits=leaving)) == estimate(front)
+    waits = [estimate(replace(STEADY, position=place, exits=leaving)).seconds for place in range(1, 15)]
+    assert waits == sorted(waits), "further back is still never sooner"
+    # The rule holds whatever the rate: never less than those ahead have waited.
+    ahead = estimate(replace(patient, exits=leaving, longest_ahead_seconds=20 * MINUTE))
+    assert ahead.seconds is not None and ahead.seconds >= 20 * MINUTE

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any, Awaitable, Callable
 
 import pytest
@@ -225,9 +226,17 @@ def test_group_queues_times_and_handling_change_with_the_conversation(redis_url)
         assert len(handled) == 1 and handled[0] >= 10, "the agent's part ended: its handling time is kept"
         assert int(await store.ready_since("ann") or 0) >= int(times["queued_at"]), "ann is free for the next one"
 
-        await store.record_claim("cards", "x", 1_000, 5_000)
-        await store.record_claim("cards", "y", 1_000 + 31 * 60_000, 7_000)  # the first is out of the window now
+        await store.record_claim("cards", "x", 1_000, 5_000, 60_000)
+        await store.record_give_up("cards", "z", 2_000, 90_000)
+        await store.record_claim("cards", "y", 1_000 + 31 * 60_000, 7_000, 8_000)  # the first two are out of the window now
         assert await store.redis.zrange(f"{store.prefix}:claims:cards", 0, -1) == [b"y:1861000:7000"]
+        assert await store.redis.zrange(f"{store.prefix}:exits:cards", 0, -1) == [b"y:1861000:8000:claimed"]
+        now = int(time.time() * 1000)
+        await store.record_claim("general", "u", now, 2_000, 30_000)
+        await store.record_give_up("general", "v", now, 90_000)
+        figures = await store.group_figures("general")
+        assert sorted(figures.exits) == [(now, 30_000, False), (now, 90_000, True)], "what the estimate reads"
+        assert (await store.group_figures("cards")).exits == [], "the reading is of the last half hour only"
 
     run(redis_url, scenario)
 

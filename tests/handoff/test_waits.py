@@ -170,6 +170,48 @@ def test_a_still_queue_is_told_the_wait_again_after_the_refresh_interval(refresh
     asyncio.run(scenario())
 
 
+def test_customers_who_give_up_are_kept_and_those_far_back_are_told_a_shorter_wait(own_bridge, redis_url):
+    """Customers who leave the queue unserved (here back to the assistant) are kept as the group's
+    give-ups, with how long they had waited, beside its claims ({p}:exits:general); a customer at place 5,
+    whose place does not change (those who leave are behind), is told a shorter wait once five have
+    given up: some of the four ahead of them will give up too."""
+    address, prefix = own_bridge
+
+    async def scenario() -> None:
+        redis = Redis.from_url(redis_url)
+        ann = await Client.agent(address, "ann")
+        await ann.expect("queue")
+        await served_at_once(address, ann)
+        busy = [(await queue_up(address))[0] for _ in range(3)]
+        for index, customer in enumerate(busy):  # ann's three chats: no slot is free
+            await ann.send("claim", {"conversation_id": customer.conversation_id}, id=f"busy-{index}")
+            await ann.acknowledged(f"busy-{index}")
+        ahead = [(await queue_up(address))[0] for _ in range(4)]
+        fifth, told = await queue_up(address)
+        assert told["position"] == 5 and told["wait_minutes"] >= 3, told
+        for index in range(5):
+            leaving, _ = await queue_up(address)
+            await leaving.send("leave_queue", id=f"leave-{index}")
+            await leaving.acknowledged(f"leave-{index}")
+            await leaving.close()
+        exits = [member.decode().rsplit(":", 3) for member in await redis.zrange(f"{prefix}:exits:general", 0, -1)]
+        assert sorted(how for *_, how in exits) == ["claimed"] * 4 + ["gave_up"] * 5, exits
+        assert all(0 <= int(waited) < 60_000 for _, _, waited, _ in exits)
+
+        def told_sooner(envelope: Dict[str, Any]) -> bool:
+            data = envelope["data"]
+            return (envelope["type"] == "status" and data.get("position") == 5
+                    and (data.get("wait_minutes") or told["wait_minutes"]) < told["wait_minutes"])
+
+        sooner = (await fifth.next_matching(told_sooner, "the fifth told a shorter wait", 15))["data"]
+        assert sooner["wait_range"][1] <= told["wait_range"][1] and sooner["agents_available"] is True, sooner
+        for client in (ann, fifth, *ahead, *busy):
+            await client.close()
+        await redis.close()
+
+    asyncio.run(scenario())
+
+
 async def handed_over_by_the_bot(address: str, *said: str) -> Client:
     """A customer whose words the bot hands over (through Rasa's stuck detection)."""
     customer = await Client.customer(address)
