@@ -49,7 +49,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from bench.common import latency_summary, markdown_table, write_result
 from bench.stack import Stack, running_stack
-from tests.handoff.clients import Client, queued_customer
+from harness.clients import Client, queued_customer
 
 AGENT = "bench-agent"
 # A script's step that presses "Talk to a person" instead of typing.

@@ -49,8 +49,8 @@ from websockets.exceptions import ConnectionClosed
 from bench.common import process_cpu_seconds
 from handoff.auth import AgentDirectory, issue_token
 from handoff.settings import Settings
-from tests.handoff.clients import Client, login_protocols
-from tests.servers import AGENT_PASSWORD, SECRET
+from harness.clients import Client, login_protocols
+from harness.servers import AGENT_PASSWORD, SECRET
 
 __all__ = ["LoadGenerator", "RelayRun", "running_generator", "split", "raise_fd_limit", "run_queue_wait_seconds",
            "SHIPPED_GRACE"]

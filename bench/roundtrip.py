@@ -55,7 +55,7 @@ import aiohttp
 from bench.common import latency_summary, markdown_table, process_cpu_seconds, write_result
 from bench.stack import Stack, running_stack
 from handoff.machine import handoff_in
-from tests.handoff.clients import Client
+from harness.clients import Client
 
 # Ordinary questions the bot answers itself (phrased like data/nlu and tests/nlu), in pairs on different topics.
 QUESTIONS: List[Tuple[str, str]] = [

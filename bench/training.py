@@ -37,9 +37,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from bench.common import markdown_table, write_result
 from bench.stack import running_stack
-from tests.handoff.clients import Client
-from tests.servers import VENV_BIN, base_env, copy_project, running_worker
-from tests.teach.stack import TeachStack
+from harness.clients import Client
+from harness.servers import VENV_BIN, base_env, copy_project, running_worker
+from harness.teach_stack import TeachStack
 
 # Intents the demo bot does not have, in customers' words, with the answer staff write,
 # and one phrasing that is not among the examples (asked after the deployment).

@@ -11,7 +11,7 @@ from typing import AsyncIterator, Iterator, Tuple
 import pytest
 from redis.asyncio import Redis
 
-from tests.servers import (
+from harness.servers import (
     ModelServer, RasaServer, delete_prefixed_keys, newest_model, publish_model, running_action_server,
     running_model_server, running_redis, started,
 )

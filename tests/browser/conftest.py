@@ -17,8 +17,8 @@ from typing import Any, Coroutine, Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from tests.handoff.clients import Client
-from tests.servers import AGENT_PASSWORD, add_agent, running_bridge
+from harness.clients import Client
+from harness.servers import AGENT_PASSWORD, add_agent, running_bridge
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",

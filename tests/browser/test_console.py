@@ -18,14 +18,14 @@ import requests
 import yaml
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
+from harness.chats import QUESTIONS
+from harness.clients import Client
+from harness.servers import ROOT, add_agent
 from tests.browser.conftest import (
     BackgroundLoop, close_chat, log_in, new_context, screenshot, tidy_bridge, watch_for_errors,
 )
-from tests.chats import QUESTIONS
 from tests.drills.clients import message_order
-from tests.handoff.clients import Client
 from tests.handoff.test_context import preview
-from tests.servers import ROOT, add_agent
 
 TITLE = "Support console"
 # What a message not understood would show if the console took nlu_fallback's confidence (the threshold) at its word.

@@ -31,11 +31,11 @@ import pytest
 import yaml
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.browser.conftest import BackgroundLoop, log_in, new_context, screenshot, watch_for_errors
-from tests.handoff.clients import Client
-from tests.servers import (
+from harness.clients import Client
+from harness.servers import (
     add_agent, copy_project, free_port, publish_model, running_model_server, running_rasa, running_worker,
 )
+from tests.browser.conftest import BackgroundLoop, log_in, new_context, screenshot, watch_for_errors
 
 # What the real customer asks (the bot answers it, wrongly, with "order a card"), and what an agent answers.
 METAL_QUESTION = "I'd like a card made of metal"

@@ -16,11 +16,11 @@ import pytest
 import redis
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from harness.clients import Client
+from harness.servers import running_bridge
 from tests.browser.conftest import (
     STEP_TIMEOUT_MS, BackgroundLoop, close_chat, new_context, screenshot, tidy_bridge, watch_for_errors,
 )
-from tests.handoff.clients import Client
-from tests.servers import running_bridge
 
 expect.set_options(timeout=STEP_TIMEOUT_MS)
 

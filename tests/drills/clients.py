@@ -31,8 +31,8 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Subprotocol
 
-from tests.handoff.clients import login_protocols
-from tests.servers import AGENT_PASSWORD
+from harness.clients import login_protocols
+from harness.servers import AGENT_PASSWORD
 
 __all__ = ["DrillAgent", "DrillCustomer", "Ledger", "Send", "message_order"]
 

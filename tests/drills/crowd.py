@@ -18,11 +18,11 @@ import aiohttp
 from redis.asyncio import Redis
 
 from handoff.machine import handoff_in
-from tests.chats import LONG_CHAT
+from harness.chats import LONG_CHAT
+from harness.servers import add_agent, admin_address
 from tests.drills.clients import DrillAgent, DrillCustomer, Ledger, Send
 from tests.drills.ledger import Tally, account, queue_order
 from tests.drills.report import DrillResult
-from tests.servers import add_agent, admin_address
 
 __all__ = ["Crowd", "add_agents", "readiness", "told_why"]
 

@@ -15,10 +15,10 @@ from typing import List
 import aiohttp
 from redis.asyncio import Redis
 
+from harness.servers import LOOPBACK_LIMITS, RASA_API_TOKEN, BridgeServer, started_bridge
 from tests.drills.crowd import Crowd, add_agents
 from tests.drills.ledger import places_lost, queue_order, recoveries, recovery_note, slowest_recovery
 from tests.drills.report import DrillReport
-from tests.servers import LOOPBACK_LIMITS, RASA_API_TOKEN, BridgeServer, started_bridge
 
 AGENTS = ("ann", "bob", "cy")
 TRAFFIC_BEFORE_SECONDS = 3.0

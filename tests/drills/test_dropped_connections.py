@@ -18,11 +18,11 @@ from typing import Dict, List
 
 from redis.asyncio import Redis
 
+from harness.servers import LOOPBACK_LIMITS, started_bridge
 from tests.drills.clients import DrillCustomer, Endpoint
 from tests.drills.crowd import Crowd, add_agents
 from tests.drills.ledger import places_lost, queue_order, recoveries, recovery_note, slowest_recovery
 from tests.drills.report import DrillReport
-from tests.servers import LOOPBACK_LIMITS, started_bridge
 
 AGENTS = ("ann", "bob", "cy")
 # Ann's blip (0.5 s) plus her reconnect backoff (up to 0.6 s) and handshake stay well inside it on a busy machine.

@@ -96,15 +96,15 @@ from websockets.typing import Subprotocol
 
 from handoff.protocol import readable
 from handoff.requests import MAX_REQUESTS_PER_DAY
+from harness.clients import Client, login, login_protocols
+from harness.servers import (
+    AGENT_PASSWORD, ROOT, BridgeServer, add_agent, admin_address, delete_prefixed_keys, publish_model, started_bridge,
+)
 from teaching import commands as teach_commands
 from teaching.errors import InvalidRequest
 from teaching.store import model_id_of
 from tests.drills.clients import message_order
 from tests.drills.report import DrillReport, DrillResult
-from tests.handoff.clients import Client, login, login_protocols
-from tests.servers import (
-    AGENT_PASSWORD, ROOT, BridgeServer, add_agent, admin_address, delete_prefixed_keys, publish_model, started_bridge,
-)
 
 # ---- budget -------------------------------------------------------------------------------
 

@@ -16,11 +16,11 @@ from typing import List
 
 from redis.asyncio import Redis
 
+from harness.servers import LOOPBACK_LIMITS, RasaServer, started_bridge
 from tests.drills.clients import DrillCustomer
 from tests.drills.crowd import Crowd, add_agents, readiness
 from tests.drills.ledger import places_lost, queue_order
 from tests.drills.report import DrillReport
-from tests.servers import LOOPBACK_LIMITS, RasaServer, started_bridge
 
 AGENTS = ("ann", "bob")
 

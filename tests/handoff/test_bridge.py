@@ -7,8 +7,8 @@ import json
 
 import requests
 
-from tests.handoff.clients import Client, login, queued_customer
-from tests.servers import admin_address
+from harness.clients import Client, login, queued_customer
+from harness.servers import admin_address
 
 
 def test_health_ready_and_metrics(bridge):

@@ -9,8 +9,8 @@ import requests
 import websockets
 from redis.asyncio import Redis
 
-from tests.handoff.clients import Client, claimed, login_protocols, queued_customer
-from tests.servers import admin_address, running_bridge
+from harness.clients import Client, claimed, login_protocols, queued_customer
+from harness.servers import admin_address, running_bridge
 
 
 def test_a_retried_send_is_stored_and_acknowledged_once(bridge, redis_url, bridge_prefix):

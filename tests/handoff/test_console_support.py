@@ -9,8 +9,8 @@ import subprocess
 import requests
 import websockets
 
-from tests.handoff.clients import Client, claimed, login
-from tests.servers import AGENT_PASSWORD, ROOT, bridge_command, bridge_env
+from harness.clients import Client, claimed, login
+from harness.servers import AGENT_PASSWORD, ROOT, bridge_command, bridge_env
 
 
 def test_login_tells_the_console_the_accounts_roles(bridge):

@@ -8,9 +8,9 @@ import asyncio
 import json
 from typing import Any, Dict, List
 
-from tests.chats import QUESTIONS
+from harness.chats import QUESTIONS
+from harness.clients import Client
 from tests.drills.clients import message_order
-from tests.handoff.clients import Client
 
 BUTTON_TURN = 'Pressed "Talk to a person"'
 # Never in a payload: Rasa's and the bridge's own bookkeeping.

@@ -13,8 +13,8 @@ from typing import Any, Callable, Dict
 import requests
 
 from handoff.dashboard import summarise
-from tests.handoff.clients import Client, queued_customer
-from tests.servers import add_agent, admin_address, running_bridge
+from harness.clients import Client, queued_customer
+from harness.servers import add_agent, admin_address, running_bridge
 
 
 async def _dashboard_until(supervisor: Client, done: Callable[[Dict[str, Any]], bool]) -> Dict[str, Any]:

@@ -8,8 +8,8 @@ import asyncio
 import json
 from typing import Any, Dict, List
 
-from tests.chats import QUESTIONS
-from tests.handoff.clients import Client
+from harness.chats import QUESTIONS
+from harness.clients import Client
 from tests.handoff.test_context import ask, claim, let_go, press_button
 
 ALLOWED = {"bot": {"buttons", "image"}, "agent": {"agent", "request"}, "system": {"notice", "offer"}, "customer": {"payload"}}

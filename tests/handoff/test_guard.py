@@ -16,8 +16,8 @@ import requests
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatusCode
 
-from tests.handoff.clients import Client, login, login_protocols, queued_customer
-from tests.servers import (
+from harness.clients import Client, login, login_protocols, queued_customer
+from harness.servers import (
     AGENT_PASSWORD, ROOT, add_agent, admin_address, bridge_command, bridge_env, delete_prefixed_keys, running_bridge,
     running_redis,
 )

@@ -13,8 +13,8 @@ import redis as redis_sync
 import requests
 import websockets
 
-from tests.handoff.clients import Client, queued_customer
-from tests.servers import REDIS_MEMORY, admin_address, running_bridge, started_bridge
+from harness.clients import Client, queued_customer
+from harness.servers import REDIS_MEMORY, admin_address, running_bridge, started_bridge
 
 RETENTION_SECONDS = 7 * 24 * 3600
 

@@ -7,9 +7,9 @@ import json
 
 from handoff.machine import Conversation, CustomerAskedForPerson, apply
 from handoff.store import Store
-from tests.handoff.clients import Client, queued_customer
+from harness.clients import Client, queued_customer
+from harness.servers import add_agent
 from tests.handoff.test_store import run
-from tests.servers import add_agent
 
 
 def test_an_append_announces_the_message_as_the_transcript_reads_it(redis_url):

@@ -8,7 +8,7 @@ import asyncio
 from typing import Any, Dict, List
 
 from handoff.requests import MAX_REQUESTS_PER_DAY
-from tests.handoff.clients import Client
+from harness.clients import Client
 
 
 def _mine(items: List[Dict[str, Any]], conversation_id: str) -> List[Dict[str, Any]]:

@@ -11,7 +11,7 @@ import pytest
 
 from handoff.exceptions import InvalidContact
 from handoff.requests import contact_kind
-from tests.handoff.clients import Client, queued_customer
+from harness.clients import Client, queued_customer
 
 
 @pytest.mark.parametrize("contact, kind", [

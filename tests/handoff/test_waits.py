@@ -16,8 +16,8 @@ from typing import Any, Dict, Iterator, List, Tuple
 import pytest
 from redis.asyncio import Redis
 
-from tests.handoff.clients import Client
-from tests.servers import add_agent, delete_prefixed_keys, running_bridge
+from harness.clients import Client
+from harness.servers import add_agent, delete_prefixed_keys, running_bridge
 
 
 @contextmanager

@@ -10,11 +10,11 @@ from typing import Any, Dict, Iterator
 
 import pytest
 
-from tests.handoff.clients import Client, login, login_protocols
-from tests.servers import (
+from harness.clients import Client, login, login_protocols
+from harness.servers import (
     add_agent, copy_project, free_port, publish_model, running_model_server, running_rasa, running_worker,
 )
-from tests.teach.stack import TeachStack
+from harness.teach_stack import TeachStack
 
 
 CONTENT_EDITOR = "carla"

@@ -12,9 +12,9 @@ from typing import Any, Dict, List
 import requests
 import websockets
 
-from tests.handoff.clients import Client
+from harness.clients import Client
+from harness.teach_stack import TeachStack
 from tests.teach.conftest import CONTENT_EDITOR, content_editor, request
-from tests.teach.stack import TeachStack
 
 # A question the demo bot cannot answer yet, in the words customers used...
 PET_QUESTIONS = [
@@ -178,7 +178,7 @@ async def _scenario(stack: TeachStack) -> None:
 
 def test_content_socket_needs_the_content_role_and_checks_every_field(teach_stack: TeachStack):
     async def scenario() -> None:
-        from tests.handoff.clients import login, login_protocols
+        from harness.clients import login, login_protocols
 
         token = login(teach_stack.bridge, "ann").json()["token"]  # an agent, not a content editor
         async with websockets.connect(f"ws://{teach_stack.bridge}/ws/content", subprotocols=login_protocols(token)) as ws:

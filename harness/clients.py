@@ -9,10 +9,10 @@ import uuid
 from typing import Any, Callable, Dict, List, Optional
 
 import requests
-import websockets
+from websockets.client import connect
 from websockets.typing import Subprotocol
 
-from tests.servers import AGENT_PASSWORD
+from harness.servers import AGENT_PASSWORD
 
 __all__ = ["Client", "claimed", "login", "login_protocols", "queued_customer"]
 
@@ -37,7 +37,7 @@ class Client:
 
     @classmethod
     async def customer(cls, address: str, **hello: Any) -> "Client":
-        client = cls(await websockets.connect(f"ws://{address}/ws/customer"))
+        client = cls(await connect(f"ws://{address}/ws/customer"))
         await client.send("hello", {k: v for k, v in hello.items() if v is not None})
         welcome = await client.expect("welcome")
         client.conversation_id = welcome["data"]["conversation_id"]
@@ -48,7 +48,7 @@ class Client:
     async def agent(cls, address: str, agent: str, endpoint: str = "agent") -> "Client":
         """An agent's console socket (or with endpoint="supervisor", the dashboard's)."""
         token = login(address, agent).json()["token"]
-        return cls(await websockets.connect(f"ws://{address}/ws/{endpoint}", subprotocols=login_protocols(token)))
+        return cls(await connect(f"ws://{address}/ws/{endpoint}", subprotocols=login_protocols(token)))
 
     async def send(self, kind: str, data: Optional[Dict[str, Any]] = None, id: Optional[str] = None) -> None:
         await self.ws.send(json.dumps({"type": kind, "id": id, "data": data or {}}))
