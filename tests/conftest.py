@@ -1,4 +1,4 @@
-"""Session fixtures around the real servers of tests/servers.py."""
+"""Session fixtures around the real servers of harness/servers.py."""
 
 from __future__ import annotations
 
