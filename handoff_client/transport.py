@@ -292,7 +292,8 @@ class Transport:
     # ---- receiving --------------------------------------------------------------
 
     async def _read(self) -> Envelope:
-        assert self.ws is not None, "read before connecting"
+        if self.ws is None:
+            raise ConnectionError(f"{self.name or self.path}: not connected")
         raw = await self.ws.recv()
         self.arrived_ns = time.monotonic_ns()
         envelope: Envelope = json.loads(raw)
@@ -361,7 +362,9 @@ class Transport:
             for index in range(checked, len(self.received)):
                 if wanted(self.received[index]):
                     return self.received.pop(index)
-            checked = len(self.received)
+            # Pulled, only this call reads: the next round checks the new envelope alone. Pushed, another
+            # waiter may have taken one meanwhile: the next round checks them all again.
+            checked = 0 if self.running else len(self.received)
             remaining = deadline - asyncio.get_running_loop().time()
             try:
                 if remaining <= 0:

@@ -13,6 +13,7 @@ import requests
 import websockets
 
 from handoff_client import Agent, Customer, login_protocols
+from harness.clients import login
 from harness.teach_stack import TeachStack
 from tests.teach.conftest import CONTENT_EDITOR, content_editor, request
 
@@ -178,8 +179,6 @@ async def _scenario(stack: TeachStack) -> None:
 
 def test_content_socket_needs_the_content_role_and_checks_every_field(teach_stack: TeachStack):
     async def scenario() -> None:
-        from harness.clients import login, login_protocols
-
         token = login(teach_stack.bridge, "ann").json()["token"]  # an agent, not a content editor
         async with websockets.connect(f"ws://{teach_stack.bridge}/ws/content", subprotocols=login_protocols(token)) as ws:
             refused = await asyncio.wait_for(ws.recv(), 10)
