@@ -16,7 +16,8 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Union
 import aiohttp
 from websockets.typing import Subprotocol
 
-from handoff_client.transport import Envelope, Request, Transport, login_protocols, message_order
+from handoff_client.envelope import Envelope, Request, login_protocols, message_order
+from handoff_client.transport import Transport
 
 __all__ = ["Agent", "Customer", "LoginRefused", "log_in"]
 

@@ -17,8 +17,9 @@ import sys
 from typing import AsyncIterator, Awaitable, Callable, Dict, List, Optional, TextIO, Tuple
 from urllib.parse import urlparse
 
+from handoff_client.envelope import Envelope
 from handoff_client.roles import Agent, Customer, LoginRefused
-from handoff_client.transport import Envelope, NotReceived, Transport
+from handoff_client.transport import NotReceived, Transport
 
 __all__ = ["AgentTerminal", "CustomerTerminal", "main", "parse_url"]
 

@@ -25,19 +25,16 @@ import random
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Sequence, Set, Union
 
 from websockets.client import WebSocketClientProtocol, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Subprotocol
 
-__all__ = ["Envelope", "NotReceived", "RETRYABLE", "Request", "Transport", "encode", "login_protocols",
-           "message_order"]
+from handoff_client.envelope import RETRYABLE, Envelope, Request, encode
 
-Envelope = Dict[str, Any]
-# Errors worth sending the same request again for, a second later (transport.js).
-RETRYABLE = frozenset({"rate_limited", "internal_error"})
+__all__ = ["NotReceived", "Transport", "backoff"]
+
 BACKOFF_FIRST_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 30.0
 
@@ -46,46 +43,10 @@ class NotReceived(AssertionError):
     """The envelope waited for did not come in time (an AssertionError, so a test shows it as a failure)."""
 
 
-def encode(kind: str, data: Optional[Dict[str, Any]] = None, id: Optional[str] = None) -> str:
-    return json.dumps({"type": kind, "id": id, "data": data or {}})
-
-
-def message_order(server_id: str) -> Tuple[int, int]:
-    """Server message ids are Redis stream ids, "<ms>-<seq>" (compareMessageIds in transport.js)."""
-    milliseconds, _, sequence = server_id.partition("-")
-    return int(milliseconds), int(sequence)
-
-
-def login_protocols(token: str) -> List[Subprotocol]:
-    """How a staff socket presents its login token: as a subprotocol, never in the URL."""
-    return [Subprotocol("handoff"), Subprotocol(f"token.{token}")]
-
-
 def backoff(attempt: int) -> float:
     """Seconds before reconnection attempt ``attempt`` (from 0): doubling, capped, with 20 % jitter."""
     base = min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** attempt)
     return base * (0.8 + random.random() * 0.4)
-
-
-@dataclass
-class Request:
-    """One acknowledged send, from its first write to its ack (or refusal)."""
-
-    id: str
-    type: str
-    data: Dict[str, Any]
-    sender: str
-    first_sent: float
-    writes: int = 0
-    acked_at: Optional[float] = None
-    ack: Optional[Dict[str, Any]] = None  # the ack's data
-    message_id: Optional[str] = None  # the server message id its ack named (messages only)
-    refused: Optional[str] = None  # the code of a non-retryable error
-    errors: List[str] = field(default_factory=list)  # every error code it got, retried ones too
-
-    @property
-    def settled(self) -> bool:
-        return self.acked_at is not None or self.refused is not None
 
 
 class Transport:
@@ -94,8 +55,9 @@ class Transport:
     ``reconnect``: connect again after a drop (pushed reading). ``retry_seconds``:
     resend a request refused as retryable after so long. ``keep``: keep the
     envelopes read in ``received`` (a pushed reader that only counts sets it False).
-    ``first``: the index in ``addresses`` to try first. ``socket_options`` go to ``websockets.connect`` (``ping_interval``,
-    ``max_size``, ``extra_headers``, ``origin``, ...). Used as it is, it is a raw
+    ``first``: the index in ``addresses`` to try first. ``secure``: wss (and
+    https for a staff login). ``socket_options`` go to ``websockets.connect``
+    (``ping_interval``, ``max_size``, ``extra_headers``, ``origin``, ...). Used as it is, it is a raw
     connection; :class:`~handoff_client.roles.Customer` and
     :class:`~handoff_client.roles.Agent` add a role's greeting and state.
     """
@@ -323,8 +285,7 @@ class Transport:
             self.conflicting_acks += 1
         if request.acked_at is None:
             request.acked_at = time.monotonic()
-            request.ack = envelope.get("data") or {}
-            request.message_id = request.ack.get("message_id")
+            request.message_id = message_id
         self.outbox.pop(request.id, None)
 
     def _settle_error(self, envelope: Envelope) -> None:
