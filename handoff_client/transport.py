@@ -88,6 +88,8 @@ class Transport:
         self.ready = asyncio.Event()
         self.ready_since = float("inf")  # when the current connection got ready (monotonic)
         self.arrived_ns = 0  # time.monotonic_ns() when the latest frame arrived, before decoding it
+        self.close_code: Optional[int] = None  # of the latest connection, once closed (1009: a frame too large)
+        self.close_reason = ""  # what the bridge said when it closed it (e.g. "login revoked; log in again")
         self._address_index = first
         self._online = asyncio.Event()  # cleared while held offline (go_offline)
         self._online.set()
@@ -174,6 +176,8 @@ class Transport:
             await self._write(request)
 
     def _disconnected(self) -> None:
+        if self.ws is not None:
+            self.close_code, self.close_reason = self.ws.close_code, self.ws.close_reason or ""
         self.ws = None
         self.ready.clear()
         self.ready_since = float("inf")
@@ -199,6 +203,11 @@ class Transport:
         if self._task is None or not self._task.done() or self._task.cancelled():
             return None
         return self._task.exception()
+
+    async def wait_stopped(self) -> None:
+        """Until the reading task ends: the socket closed for good (without ``reconnect``), or :meth:`close`."""
+        if self._task is not None:
+            await asyncio.wait({self._task})
 
     @property
     def running(self) -> bool:
