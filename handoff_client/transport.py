@@ -14,7 +14,9 @@ and with ``reconnect`` connects again after a drop with exponential backoff and
 jitter, trying the next of ``addresses`` as a load balancer would: what the
 drills and the terminal client do). Either way every envelope goes through
 :meth:`Transport._dispatch`, which settles requests and lets a role (customer,
-agent) keep its own state.
+agent) keep its own state. A reader that times each frame itself (a benchmark)
+pulls with :meth:`Transport.receive` or iterates the transport, whose
+``arrived_ns`` is the latest frame's arrival.
 """
 
 from __future__ import annotations
