@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
 from handoff.dashboard import percentile as nearest_rank
-from tests.servers import BRIDGE_VENV_BIN, ROOT, process_cpu_seconds  # the servers' CPU, as the drills measure it
+from harness.servers import BRIDGE_VENV_BIN, ROOT, process_cpu_seconds  # the servers' CPU, as the drills measure it
 
 __all__ = ["ROOT", "RESULTS_DIR", "machine", "percentile", "latency_summary", "markdown_table", "write_result",
            "process_rss_mb", "process_cpu_seconds", "commit"]

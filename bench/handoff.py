@@ -42,14 +42,15 @@ import argparse
 import asyncio
 import contextlib
 import itertools
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
+import handoff_client
 from bench.common import latency_summary, markdown_table, write_result
 from bench.stack import Stack, running_stack
-from tests.handoff.clients import Client, queued_customer
+from handoff_client import Customer
+from harness.clients import queued_customer, staff
 
 AGENT = "bench-agent"
 # A script's step that presses "Talk to a person" instead of typing.
@@ -98,7 +99,7 @@ class Agent:
     """The agent's socket: notes when each conversation first appears in a ``queue`` push,
     and claims and closes those it is asked to, to keep the queue at its depth."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: handoff_client.Agent) -> None:
         self.client = client
         self.first_seen: Dict[str, float] = {}
         self.reasons: Dict[str, str] = {}
@@ -109,13 +110,12 @@ class Agent:
 
     @classmethod
     async def connect(cls, address: str) -> "Agent":
-        return cls(await Client.agent(address, AGENT))
+        return cls(await staff(address, AGENT))
 
     async def _read(self) -> None:
         while True:
-            raw = await self.client.ws.recv()
+            envelope = await self.client.receive()
             arrived = time.perf_counter()
-            envelope = json.loads(raw)
             if envelope["type"] in ("queue", "queue_changed"):  # the whole queue, or what was added to it
                 data = envelope["data"]
                 items = data["items"] if envelope["type"] == "queue" else data["added"]
@@ -151,7 +151,7 @@ class Agent:
 
 async def stuck_conversation(address: str, script: Sequence[str], expected: str, agent: Agent) -> Handoff:
     """Plays a conversation to its stuck turn; returns the handoff's times once the agent has seen it."""
-    customer = await Client.customer(address)
+    customer = await Customer.connect(address)
     try:
         for number, text in enumerate(script, start=1):
             sent = time.perf_counter()
@@ -159,13 +159,13 @@ async def stuck_conversation(address: str, script: Sequence[str], expected: str,
                 key = f"talk-{number}"
                 await customer.send("talk_to_person", id=key)
             else:
-                key = await customer.say(text)
+                key = (await customer.say(text)).id
             last = number == len(script)
             # The socket gets the transcript in order: the bot messages after the customer's own are this turn's
             # (a press is not echoed: every bot message after it is the answer to it).
             echoed, reply, queued, acked = text == BUTTON, 0.0, 0.0, False
             while not (acked and (not last or (queued and reply))):
-                envelope = json.loads(await asyncio.wait_for(customer.ws.recv(), TIMEOUT))
+                envelope = await customer.receive(TIMEOUT)
                 arrived = time.perf_counter()
                 kind, data = envelope["type"], envelope["data"]
                 if kind == "ack" and envelope["id"] == key:

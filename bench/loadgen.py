@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import multiprocessing
 import random
 import resource
@@ -43,14 +42,12 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar
 
 from redis.asyncio import Redis
-from websockets.client import connect
-from websockets.exceptions import ConnectionClosed
 
 from bench.common import process_cpu_seconds
 from handoff.auth import AgentDirectory, issue_token
 from handoff.settings import Settings
-from tests.handoff.clients import Client, login_protocols
-from tests.servers import AGENT_PASSWORD, SECRET
+from handoff_client import Agent, Customer, Transport
+from harness.servers import AGENT_PASSWORD, SECRET
 
 __all__ = ["LoadGenerator", "RelayRun", "running_generator", "split", "raise_fd_limit", "run_queue_wait_seconds",
            "SHIPPED_GRACE"]
@@ -258,23 +255,25 @@ class _Window:
         return sum(len(values) for values in self.latencies.values())
 
 
+# No client pings: browsers do not send them (the bridge pings every socket itself).
+SOCKET_OPTIONS: Dict[str, Any] = {"ping_interval": None, "close_timeout": 2, "open_timeout": 60}
+
+
 @dataclass
 class _Agent:
-    client: Client
+    client: Agent
     conversations: List[str]
 
 
-async def _connect(url: str, token: str = "") -> Client:
-    # No client pings: browsers do not send them (the bridge pings every socket itself).
-    return Client(await connect(url, ping_interval=None, close_timeout=2, open_timeout=60,
-                                subprotocols=login_protocols(token) if token else None))
+async def _agent(address: str, token: str) -> Agent:
+    agent = Agent(address, token=token, **SOCKET_OPTIONS)
+    await agent.open()
+    return agent
 
 
-async def _customer(address: str) -> Client:
+async def _customer(address: str) -> Customer:
     """A customer who said hello and got the whole greeting (welcome, transcript, status)."""
-    customer = await _connect(f"ws://{address}/ws/customer")
-    await customer.send("hello", {}, id="hello")
-    customer.conversation_id = (await customer.expect("welcome"))["data"]["conversation_id"]
+    customer = await Customer.connect(address, **SOCKET_OPTIONS)
     await customer.expect("status")
     return customer
 
@@ -284,9 +283,9 @@ class _Worker:
 
     def __init__(self, index: int) -> None:
         self.index = index
-        self.customers: List[Client] = []  # customers an agent serves
+        self.customers: List[Customer] = []  # customers an agent serves
         self.agents: List[_Agent] = []
-        self.idle: List[Client] = []
+        self.idle: List[Customer] = []
         self.readers: List["asyncio.Task[None]"] = []
         self.window: Optional[_Window] = None
         self.ids = itertools.count()
@@ -297,9 +296,9 @@ class _Worker:
         started = time.monotonic()
         gate = asyncio.Semaphore(concurrency)
 
-        async def claim_customers(token: str) -> List[Client]:
+        async def claim_customers(token: str) -> List[Customer]:
             async with gate:
-                claimer = await _connect(f"ws://{agent_address}/ws/agent", token)
+                claimer = await _agent(agent_address, token)
                 customers = [await _customer(customer_address) for _ in range(chats_per_agent)]
                 for number, customer in enumerate(customers):
                     if number >= CLAIM_BURST:
@@ -313,9 +312,9 @@ class _Worker:
                 await claimer.close()
                 return customers
 
-        async def reconnect(token: str, customers: List[Client]) -> _Agent:
+        async def reconnect(token: str, customers: List[Customer]) -> _Agent:
             async with gate:
-                agent = await _connect(f"ws://{agent_address}/ws/agent", token)
+                agent = await _agent(agent_address, token)
                 for customer in customers:
                     await agent.expect("conversation", conversation_id=customer.conversation_id)
                 return _Agent(agent, [customer.conversation_id for customer in customers])
@@ -337,7 +336,7 @@ class _Worker:
         gate = asyncio.Semaphore(concurrency)
         milliseconds: List[float] = []
 
-        async def one() -> Client:
+        async def one() -> Customer:
             async with gate:
                 started = time.perf_counter()
                 customer = await _customer(address)
@@ -370,7 +369,7 @@ class _Worker:
         return {"sent": window.sent, "late": window.late, "latencies_ms": window.latencies,
                 "events": dict(window.events)}
 
-    async def _send_every(self, client: Client, rate: float, conversations: List[Optional[str]], start_ns: int,
+    async def _send_every(self, client: Transport, rate: float, conversations: List[Optional[str]], start_ns: int,
                           end_ns: int, window: _Window) -> None:
         interval = 1e9 / rate
         due = start_ns + random.random() * interval  # spread over the first interval
@@ -391,36 +390,31 @@ class _Worker:
                 window.sent += 1
             due += interval
 
-    async def _read(self, client: Client, side: str) -> None:
-        """Times the other side's messages; counts errors and lost conversations."""
+    async def _read(self, client: Transport, side: str) -> None:
+        """Times the other side's messages (from the frame's arrival); counts errors and lost conversations."""
         other, direction = ("agent", "agent_to_customer") if side == "customer" else ("customer", "customer_to_agent")
         client.received.clear()
-        try:
-            async for raw in client.ws:
-                arrived = time.monotonic_ns()
-                window = self.window
-                if window is None:
-                    continue
-                envelope = json.loads(raw)
-                kind, data = envelope["type"], envelope["data"]
-                if kind == "message" and data["kind"] == other and data["text"].startswith(MARK):
-                    sent = int(data["text"][len(MARK) + 1:])
-                    if window.counts(sent):
-                        window.latencies[direction].append((arrived - sent) / 1e6)
-                elif kind == "error":
-                    window.events[f"error_{data['code']}"] += 1
-                elif kind == "released" or (kind == "status" and data["state"] != "agent"):
-                    window.events["conversation_lost"] += 1
-        except ConnectionClosed:
-            pass
+        async for envelope in client:
+            window = self.window
+            if window is None:
+                continue
+            kind, data = envelope["type"], envelope["data"]
+            if kind == "message" and data["kind"] == other and data["text"].startswith(MARK):
+                sent = int(data["text"][len(MARK) + 1:])
+                if window.counts(sent):
+                    window.latencies[direction].append((client.arrived_ns - sent) / 1e6)
+            elif kind == "error":
+                window.events[f"error_{data['code']}"] += 1
+            elif kind == "released" or (kind == "status" and data["state"] != "agent"):
+                window.events["conversation_lost"] += 1
 
     async def close_all(self, concurrency: int) -> Dict[str, Any]:
         for reader in self.readers:
             reader.cancel()
         gate = asyncio.Semaphore(concurrency)
-        clients = self.customers + [agent.client for agent in self.agents] + self.idle
+        clients: List[Transport] = [*self.customers, *(agent.client for agent in self.agents), *self.idle]
 
-        async def close(client: Client) -> None:
+        async def close(client: Transport) -> None:
             async with gate:
                 await client.close()
 

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Tuple
 import requests
 
 from bench.common import latency_summary, markdown_table, percentile, write_result
-from tests.servers import add_agent, running_bridge, running_redis
+from harness.servers import add_agent, running_bridge, running_redis
 
 __all__ = ["main"]
 

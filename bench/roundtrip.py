@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import json
 import os
 import time
 import uuid
@@ -55,7 +54,8 @@ import aiohttp
 from bench.common import latency_summary, markdown_table, process_cpu_seconds, write_result
 from bench.stack import Stack, running_stack
 from handoff.machine import handoff_in
-from tests.handoff.clients import Client
+from handoff_client import Customer
+
 
 # Ordinary questions the bot answers itself (phrased like data/nlu and tests/nlu), in pairs on different topics.
 QUESTIONS: List[Tuple[str, str]] = [
@@ -122,14 +122,14 @@ async def direct_conversation(http: aiohttp.ClientSession, rasa_url: str, script
 
 async def bridge_conversation(address: str, script: Sequence[str], expected: Sequence[int], phase: Phase,
                               deadline: float) -> None:
-    customer = await Client.customer(address)
+    customer = await Customer.connect(address)
     try:
         for text, count in zip(script, expected):
             sent = time.perf_counter()
-            key = await customer.say(text)
+            key = (await customer.say(text)).id
             acked, bot_messages, first = False, 0, 0.0
             while not acked or bot_messages < count:
-                envelope = json.loads(await asyncio.wait_for(customer.ws.recv(), TURN_TIMEOUT))
+                envelope = await customer.receive(TURN_TIMEOUT)
                 if envelope["type"] == "ack" and envelope["id"] == key:
                     acked = True
                 elif envelope["type"] == "message" and envelope["data"]["kind"] == "bot":

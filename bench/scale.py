@@ -38,7 +38,7 @@ import requests
 from bench.common import latency_summary, markdown_table, process_rss_mb, write_result
 from bench.loadgen import SHIPPED_GRACE, LoadGenerator, raise_fd_limit, running_generator
 from bench.stack import Stack, running_stack
-from tests.servers import admin_address
+from harness.servers import admin_address
 
 __all__ = ["main"]
 

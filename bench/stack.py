@@ -1,13 +1,13 @@
 """The whole system on free ports for a benchmark: Redis, the action server,
 bridge processes and a Rasa server pulling the newest model from the first
-bridge, as `make run` starts them (tests/servers.py starts each process).
+bridge, as `make run` starts them (harness/servers.py starts each process).
 
 Where it differs from `make run`: the flood caps meant for the public
 internet (connections, new conversations and queue entries per address, and
 new conversations and queue entries per 10 minutes overall) are lifted, since
 every benchmark client comes from 127.0.0.1 and a benchmark opens tens of
 thousands of conversations (the abuse drill measures the caps themselves); Redis keeps no append-only file (`make run`'s fsyncs it every
-second); and the test servers' settings hold (tests/servers.py: an agent's
+second); and the test servers' settings hold (harness/servers.py: an agent's
 grace period of 2 s, one test skill group, trackers kept an hour). Everything
 else is the shipped configuration unless a benchmark says otherwise. The
 servers' logs go to TEST_LOG_DIR (.run/test-logs).
@@ -20,7 +20,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional
 
-from tests.servers import (
+from harness.servers import (
     TEST_ADDRESS_LIMITS, ActionServer, BridgeServer, ModelServer, RasaServer, RedisServer, add_agent,
     free_port, newest_model, publish_model, running_redis, started, started_bridge,
 )

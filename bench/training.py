@@ -37,9 +37,11 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from bench.common import markdown_table, write_result
 from bench.stack import running_stack
-from tests.handoff.clients import Client
-from tests.servers import VENV_BIN, base_env, copy_project, running_worker
-from tests.teach.stack import TeachStack
+
+from handoff_client import Agent, Customer, Transport
+from harness.clients import staff
+from harness.servers import VENV_BIN, base_env, copy_project, running_worker
+from harness.teach_stack import TeachStack
 
 # Intents the demo bot does not have, in customers' words, with the answer staff write,
 # and one phrasing that is not among the examples (asked after the deployment).
@@ -88,7 +90,7 @@ def train_from_scratch() -> Dict[str, Any]:
         return {"seconds": seconds, "model_mb": model.stat().st_size / 1e6}
 
 
-async def until(socket: Client, wanted: Callable[[Dict[str, Any]], bool], what: str,
+async def until(socket: Transport, wanted: Callable[[Dict[str, Any]], bool], what: str,
                 timeout: float = 300.0) -> Tuple[Dict[str, Any], float]:
     """The next envelope ``wanted`` accepts, and when it was taken: as it arrives, or for one kept while
     waiting for another (e.g. a job push before the train ack), a little after. An error fails the run."""
@@ -98,7 +100,7 @@ async def until(socket: Client, wanted: Callable[[Dict[str, Any]], bool], what: 
     return envelope, time.monotonic()
 
 
-async def request(socket: Client, kind: str, data: Dict[str, Any]) -> str:
+async def request(socket: Agent, kind: str, data: Dict[str, Any]) -> str:
     """Sends a request with a fresh id; returns the id."""
     request_id = uuid.uuid4().hex
     await socket.send(kind, data, id=request_id)
@@ -107,7 +109,7 @@ async def request(socket: Client, kind: str, data: Dict[str, Any]) -> str:
 
 async def answer_of(bridge: str, text: str) -> str:
     """The bot's first answer to ``text`` in a new conversation through the bridge."""
-    customer = await Client.customer(bridge)
+    customer = await Customer.connect(bridge)
     try:
         await customer.say(text)
         reply, _ = await until(customer, lambda e: e["type"] == "message" and e["data"]["kind"] == "bot", "bot answer",
@@ -117,7 +119,7 @@ async def answer_of(bridge: str, text: str) -> str:
         await customer.close()
 
 
-async def teach_one(teaching: TeachStack, editor: Client, intent: Dict[str, Any]) -> Dict[str, Any]:
+async def teach_one(teaching: TeachStack, editor: Agent, intent: Dict[str, Any]) -> Dict[str, Any]:
     item_ids = await teaching.seed(intent["examples"], ["not_understood"], "nlu_fallback")
     await teaching.wait_for_items(item_ids, timeout=60)
     started = time.monotonic()
@@ -157,7 +159,7 @@ async def new_intents(count: int) -> List[Dict[str, Any]]:
         project = copy_project(Path(scratch) / "project")
         with running_worker(stack.redis.url, teach_prefix, project, stack.action_server_url, "bench-worker") as log:
             teaching = TeachStack(stack.redis.url, teach_prefix, project, bridge, stack.rasa_url, stack.model_token, log)
-            editor = await Client.agent(bridge, "editor", endpoint="content")
+            editor = await staff(bridge, "editor", endpoint="content")
             try:
                 return [await teach_one(teaching, editor, intent) for intent in NEW_INTENTS[:count]]
             finally:

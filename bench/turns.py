@@ -17,7 +17,7 @@ script's texts repeat; real customers' do not): early and late turns do the
 same NLU work, and what grows is what the conversation's length costs.
 
 The script is an ordinary long chat that must stay with the bot
-(tests/chats.py, which the fault drills' bot customers play too): every fourth
+(harness/chats.py, which the fault drills' bot customers play too): every fourth
 message is a support question (each of the 25 FAQ topics twice, in two
 wordings a hundred turns apart, plus greetings and "are you a bot?"), the
 others are thanks and goodbyes, so no stuck trigger fires (docs/stuck-
@@ -47,9 +47,9 @@ from bench.common import latency_summary, markdown_table, percentile, write_resu
 from bench.stack import running_stack
 from bot.stuck.conversation import EARLIER_SLOT
 from handoff.machine import handoff_in
-from tests.chats import LONG_CHAT
-from tests.handoff.clients import Client
-from tests.servers import RASA_API_TOKEN
+from handoff_client import Customer
+from harness.chats import LONG_CHAT
+from harness.servers import RASA_API_TOKEN
 
 __all__ = ["main"]
 
@@ -79,12 +79,12 @@ async def rest_conversation(rasa_url: str, turns: int) -> List[float]:
 
 async def bridge_conversation(address: str, turns: int) -> List[float]:
     """Milliseconds per turn from sending to the bot's first answer, through the customer websocket."""
-    customer = await Client.customer(address)
+    customer = await Customer.connect(address)
     latencies: List[float] = []
     try:
         for number, text in enumerate(LONG_CHAT[:turns], start=1):
             started = time.perf_counter()
-            key = await customer.say(text)
+            key = (await customer.say(text)).id
             answer = await customer.next_matching(
                 lambda envelope: envelope["type"] == "message" and envelope["data"]["kind"] == "bot",
                 "bot answer", timeout=30)

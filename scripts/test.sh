@@ -15,7 +15,7 @@ echo "==> rasa data validate"
 "$VENV/bin/rasa" data validate --quiet
 
 echo "==> mypy (type checks): the bot's environment, then the bridge's on its own Python"
-"$VENV/bin/mypy" bot teaching actions bench
+"$VENV/bin/mypy" bot teaching actions bench harness handoff_client
 "$BRIDGE_VENV/bin/mypy" handoff  # and the teaching contract it imports (teaching/, not teaching/worker/)
 
 echo "==> the bridge's unit tests (state machine, store, routing, dashboard) on its own runtime"

@@ -1,4 +1,4 @@
-"""Session fixtures around the real servers of tests/servers.py."""
+"""Session fixtures around the real servers of harness/servers.py."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import AsyncIterator, Iterator, Tuple
 import pytest
 from redis.asyncio import Redis
 
-from tests.servers import (
+from harness.servers import (
     ModelServer, RasaServer, delete_prefixed_keys, newest_model, publish_model, running_action_server,
     running_model_server, running_redis, started,
 )

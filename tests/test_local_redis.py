@@ -10,7 +10,7 @@ from pathlib import Path
 
 import redis
 
-from tests.servers import ROOT, free_port
+from harness.servers import ROOT, free_port
 
 
 def test_make_runs_redis_refuses_clients_without_its_password(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 import redis
 import requests
 
-from tests.servers import RASA_API_TOKEN
+from harness.servers import RASA_API_TOKEN
 
 BRAND_URL = "https://help.northwind-bank.example"
 

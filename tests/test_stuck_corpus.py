@@ -26,7 +26,7 @@ from bot.stuck.corpus import (
     MAX_FALSE_HANDOFF_RATE, MIN_RECALL, Outcome, Send, load_corpus, play, summarise,
 )
 from bot.stuck.detector import TRIGGERS
-from tests.servers import ROOT, ModelServer, running_action_server, running_rasa
+from harness.servers import ROOT, ModelServer, running_action_server, running_rasa
 
 CORPUS_DIR = ROOT / "tests" / "conversations"
 REPORT = ROOT / ".run" / "reports" / "stuck_corpus.json"

@@ -32,8 +32,8 @@ from actions.summary import handoff_payload
 from bot.stuck.conversation import EARLIER_SLOT, conversation_since_last_handoff
 from bot.stuck.policy import StuckDetectionPolicy
 from bot.tracker_store import WindowedRedisTrackerStore
+from harness.servers import ROOT, RedisServer, running_redis
 from tests.conftest import fresh_prefix
-from tests.servers import ROOT, RedisServer, running_redis
 from tests.test_stuck_policy import configured
 
 DOMAIN = Domain.load(str(ROOT / "domain.yml"))

@@ -17,8 +17,9 @@ from typing import Any, Coroutine, Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from tests.handoff.clients import Client
-from tests.servers import AGENT_PASSWORD, add_agent, running_bridge
+from handoff_client import Agent
+from harness.clients import staff
+from harness.servers import AGENT_PASSWORD, add_agent, running_bridge
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
@@ -92,7 +93,7 @@ def background_loop() -> Iterator[BackgroundLoop]:
     loop.stop()
 
 
-async def close_chat(agent: Client, conversation_id: str) -> None:
+async def close_chat(agent: Agent, conversation_id: str) -> None:
     await agent.send("close", {"conversation_id": conversation_id}, id=f"close-{conversation_id}")
     await agent.acknowledged(f"close-{conversation_id}")
 
@@ -100,7 +101,7 @@ async def close_chat(agent: Client, conversation_id: str) -> None:
 async def tidy_bridge(address: str) -> None:
     """Closes every chat ann and sue still serve and empties the queue, so the next test starts clean."""
     for name in ("ann", "sue"):
-        agent = await Client.agent(address, name)
+        agent = await staff(address, name)
         try:
             await agent.send("queue", {}, id="tidy-queue")
             # The reply comes after the conversations this agent serves.

@@ -18,14 +18,15 @@ import requests
 import yaml
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
+import handoff_client
+from handoff_client import message_order
+from harness.chats import QUESTIONS
+from harness.clients import staff
+from harness.servers import ROOT, add_agent
 from tests.browser.conftest import (
     BackgroundLoop, close_chat, log_in, new_context, screenshot, tidy_bridge, watch_for_errors,
 )
-from tests.chats import QUESTIONS
-from tests.drills.clients import message_order
-from tests.handoff.clients import Client
 from tests.handoff.test_context import preview
-from tests.servers import ROOT, add_agent
 
 TITLE = "Support console"
 # What a message not understood would show if the console took nlu_fallback's confidence (the threshold) at its word.
@@ -42,7 +43,7 @@ CANNED_INTRO = ("Hi, I'm Ann Lee from the support team. I've read your conversat
 class Customer:
     """One customer conversation over /ws/customer."""
 
-    def __init__(self, loop: BackgroundLoop, client: Client) -> None:
+    def __init__(self, loop: BackgroundLoop, client: handoff_client.Customer) -> None:
         self.loop = loop
         self.client = client
 
@@ -59,7 +60,7 @@ class Customer:
     def say(self, text: str) -> str:
         """Sends a message; returns its server message id (from the ack)."""
         async def say_and_wait() -> str:
-            key = await self.client.say(text)
+            key = (await self.client.say(text)).id
             return (await self.client.acknowledged(key))["data"]["message_id"]
 
         return self.loop.run(say_and_wait())
@@ -87,7 +88,7 @@ def customers(background_loop: BackgroundLoop, address: str) -> Iterator[Any]:
     opened: List[Customer] = []
 
     def open_customer() -> Customer:
-        customer = Customer(background_loop, background_loop.run(Client.customer(address)))
+        customer = Customer(background_loop, background_loop.run(handoff_client.Customer.connect(address)))
         opened.append(customer)
         return customer
 
@@ -847,7 +848,7 @@ def test_the_supervisor_dashboard_updates_live(sue, customers, background_loop, 
     assert hourly_totals(page) == [conversations + 1, handoffs + 1]
 
     async def claim_and_close() -> None:
-        agent = await Client.agent(address, "ann")
+        agent = await staff(address, "ann")
         await agent.send("claim", {"conversation_id": customer.conversation_id}, id="claim")
         await agent.acknowledged("claim")
         await agent.send("message", {"conversation_id": customer.conversation_id, "text": "Hello"}, id="hello")

@@ -31,11 +31,12 @@ import pytest
 import yaml
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.browser.conftest import BackgroundLoop, log_in, new_context, screenshot, watch_for_errors
-from tests.handoff.clients import Client
-from tests.servers import (
+from handoff_client import Customer
+from harness.clients import staff
+from harness.servers import (
     add_agent, copy_project, free_port, publish_model, running_model_server, running_rasa, running_worker,
 )
+from tests.browser.conftest import BackgroundLoop, log_in, new_context, screenshot, watch_for_errors
 
 # What the real customer asks (the bot answers it, wrongly, with "order a card"), and what an agent answers.
 METAL_QUESTION = "I'd like a card made of metal"
@@ -126,14 +127,14 @@ class Stack:
 
 async def real_conversation(address: str, agent_name: str) -> str:
     """A customer asks the bot, is not helped, asks for a person; an agent answers and closes."""
-    customer = await Client.customer(address)
+    customer = await Customer.connect(address)
     try:
         said = await customer.say(METAL_QUESTION)
         await customer.acknowledged(said)
         await customer.expect("message", kind="bot")
         await customer.say("I want to talk to a person")
         await customer.expect("status", state="queued")
-        agent = await Client.agent(address, agent_name)
+        agent = await staff(address, agent_name)
         try:
             await agent.send("claim", {"conversation_id": customer.conversation_id}, id="claim")
             await agent.acknowledged("claim")

@@ -1,6 +1,6 @@
 """The customer chat widget in real chromium, against a real bridge, Rasa and Redis.
 
-Agents are real websocket clients (tests/handoff's Client), not the console,
+Agents are real websocket clients (handoff_client's Agent), not the console,
 so the widget is tested on its own. Every test starts with an empty queue, so
 queue positions are exact.
 """
@@ -16,11 +16,13 @@ import pytest
 import redis
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+import handoff_client
+from handoff_client import Customer
+from harness.clients import staff
+from harness.servers import running_bridge
 from tests.browser.conftest import (
     STEP_TIMEOUT_MS, BackgroundLoop, close_chat, new_context, screenshot, tidy_bridge, watch_for_errors,
 )
-from tests.handoff.clients import Client
-from tests.servers import running_bridge
 
 expect.set_options(timeout=STEP_TIMEOUT_MS)
 
@@ -57,7 +59,7 @@ class Agent:
     def __init__(self, background_loop: BackgroundLoop, address: str, name: str) -> None:
         self.loop = background_loop
         self.name = name
-        self.client: Client = background_loop.run(Client.agent(address, name))
+        self.client: handoff_client.Agent = background_loop.run(staff(address, name))
         self.serving: set = set()
 
     def expect(self, envelope_type: str, **match: Any) -> Dict[str, Any]:
@@ -90,7 +92,7 @@ class Agent:
 
 async def _dashboard(address: str) -> Dict[str, Any]:
     """The supervisors' dashboard (sue is a supervisor): agents online, ratings."""
-    supervisor = await Client.agent(address, "sue", "supervisor")
+    supervisor = await staff(address, "sue", "supervisor")
     try:
         return (await supervisor.expect("dashboard", timeout=10))["data"]
     finally:
@@ -99,7 +101,7 @@ async def _dashboard(address: str) -> Dict[str, Any]:
 
 async def _transcript(address: str, conversation: Dict[str, str]) -> List[Dict[str, Any]]:
     """What the bridge has stored for a conversation: a fresh resume replays all of it."""
-    client = await Client.customer(address, conversation_id=conversation["conversationId"], token=conversation["token"])
+    client = await Customer.connect(address, conversation_id=conversation["conversationId"], token=conversation["token"])
     try:
         await client.expect("status")
         return client.messages()
@@ -392,12 +394,12 @@ def test_after_a_reload_the_request_is_still_shown_and_an_answer_is_there_when_t
 
 def test_behind_customers_waiting_ten_minutes_the_wait_is_a_range_from_ten_minutes(
         customer_context, site, agent, background_loop, address, redis_url, site_prefix):
-    quick = background_loop.run(Client.customer(address))  # earlier, one customer served at once: thin data
+    quick = background_loop.run(Customer.connect(address))  # earlier, one customer served at once: thin data
     background_loop.run(quick.send("talk_to_person", id="talk"))
     background_loop.run(quick.acknowledged("talk"))
     agent.claim(quick.conversation_id)
     agent.close_chat(quick.conversation_id)
-    waiting = [background_loop.run(Client.customer(address)) for _ in range(3)]
+    waiting = [background_loop.run(Customer.connect(address)) for _ in range(3)]
     client = redis.Redis.from_url(redis_url)
     for minutes, customer in zip((10, 8, 6), waiting):
         background_loop.run(customer.send("talk_to_person", id="talk"))
@@ -430,7 +432,7 @@ def test_behind_customers_waiting_ten_minutes_the_wait_is_a_range_from_ten_minut
 def test_with_nobody_of_the_customers_team_online_no_wait_is_shown_under_the_notice(
         customer_context, site, background_loop, address):
     ann = Agent(background_loop, address, "ann")  # earlier, a customer was served at once: the queue has a history
-    quick = background_loop.run(Client.customer(address))
+    quick = background_loop.run(Customer.connect(address))
     background_loop.run(quick.send("talk_to_person", id="talk"))
     background_loop.run(quick.acknowledged("talk"))
     ann.claim(quick.conversation_id)

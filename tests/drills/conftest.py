@@ -7,8 +7,8 @@ from typing import Any, Iterator
 
 import pytest
 
+from harness.servers import ROOT, delete_prefixed_keys
 from tests.drills.report import DrillReport
-from tests.servers import ROOT, delete_prefixed_keys
 
 REPORT = DrillReport(ROOT / ".run" / "reports" / "drills.json")
 

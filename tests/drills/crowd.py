@@ -18,11 +18,12 @@ import aiohttp
 from redis.asyncio import Redis
 
 from handoff.machine import handoff_in
-from tests.chats import LONG_CHAT
-from tests.drills.clients import DrillAgent, DrillCustomer, Ledger, Send
+from handoff_client import Request
+from harness.chats import LONG_CHAT
+from harness.servers import add_agent, admin_address
+from tests.drills.clients import DrillAgent, DrillCustomer, Ledger
 from tests.drills.ledger import Tally, account, queue_order
 from tests.drills.report import DrillResult
-from tests.servers import add_agent, admin_address
 
 __all__ = ["Crowd", "add_agents", "readiness", "told_why"]
 
@@ -40,12 +41,12 @@ def add_agents(redis_url: str, prefix: str, names: Sequence[str]) -> None:
 
 def handoff_by_the_bot(customer: DrillCustomer) -> Optional[Dict[str, Any]]:
     """The bot's own handoff of the customer (the ``custom.handoff`` in one of its messages), if any."""
-    return handoff_in(tuple(m["data"] for m in customer.messages.values() if m["kind"] == "bot"))
+    return handoff_in(tuple(m["data"] for m in customer.messages_by_id.values() if m["kind"] == "bot"))
 
 
 def told_why(customer: DrillCustomer) -> bool:
     """A customer a fault took from the bot saw why: a notice (the bot never hands them over itself)."""
-    return any(m["kind"] == "system" for m in customer.messages.values())
+    return any(m["kind"] == "system" for m in customer.messages_by_id.values())
 
 
 async def readiness(address: str) -> Tuple[int, Dict[str, Any]]:
@@ -92,12 +93,12 @@ class Crowd:
         await asyncio.gather(*(agent.start() for agent in self.agents))
         await asyncio.gather(*(customer.start() for customer in self.customers))
         for customer, agent in zip(self.served, itertools.cycle(self.agents)):
-            await customer.acknowledged(await customer.send_reliable("talk_to_person", {}))
-            await agent.acknowledged(await agent.claim(customer.conversation_id))
+            await customer.settled(await customer.talk_to_person())
+            await agent.settled(await agent.claim(customer.conversation_id))
             self.agent_of[customer.name] = agent
             await customer.wait_for(lambda c=customer: c.status.get("state") == "agent", "agent status")
         for customer in self.waiting:  # one after the other: the queue's order is theirs
-            await customer.acknowledged(await customer.send_reliable("talk_to_person", {}))
+            await customer.settled(await customer.talk_to_person())
             await customer.wait_for(lambda c=customer: c.status.get("state") == "queued", "queued status")
         waiting = {c.conversation_id for c in self.waiting}
         self.queued_before = [conversation for conversation in await queue_order(redis, prefix)
@@ -142,14 +143,14 @@ class Crowd:
     async def _chat_with_bot(self, customer: DrillCustomer) -> None:
         for text in LONG_CHAT:  # far longer than any drill; stays with the bot throughout
             # acked once the bot has answered
-            await customer.acknowledged(await customer.say(text), timeout=ACK_PATIENCE_SECONDS)
+            await customer.settled(await customer.say(text), timeout=ACK_PATIENCE_SECONDS)
             if not await self._pause(self.pace):
                 return
 
     async def _write_now_and_then(self, customer: DrillCustomer, pace: float) -> None:
         for n in itertools.count(1):
             send = await customer.say(f"{customer.name} writes #{n}")
-            await customer.acknowledged(send, timeout=ACK_PATIENCE_SECONDS)
+            await customer.settled(send, timeout=ACK_PATIENCE_SECONDS)
             if not await self._pause(pace):
                 return
 
@@ -158,13 +159,13 @@ class Crowd:
         for n in itertools.count(1):
             if not await self._pause(self.pace):
                 return
-            sends = [await agent.say(c.conversation_id, f"{agent.name} answers {c.name} #{n}")
+            sends = [await agent.say(f"{agent.name} answers {c.name} #{n}", c.conversation_id)
                      for c in mine if c.conversation_id in agent.serving or not agent.ready.is_set()]
             for send in sends:
-                await agent.acknowledged(send, timeout=ACK_PATIENCE_SECONDS)
+                await agent.settled(send, timeout=ACK_PATIENCE_SECONDS)
 
     async def bot_in_the_middle_of_a_turn(self, redis: Redis, prefix: str, address: Optional[str] = None,
-                                          timeout: float = 30.0) -> Tuple[DrillCustomer, Send]:
+                                          timeout: float = 30.0) -> Tuple[DrillCustomer, Request]:
         """Waits until a bridge (the one at ``address``, if given) has stored a message to the bot and not
         yet acknowledged it (acks come after the bot's answer): a fault now cuts a bot turn in the middle.
         Returns the customer and that message."""
@@ -206,7 +207,7 @@ class Crowd:
         for customer in self.bot:
             handoff = handoff_by_the_bot(customer)
             assert handoff is None, (f"the bot handed {customer.name} over ({handoff and handoff.get('reason')}) "
-                                     f"after {[m['text'] for m in customer.messages.values()]}")
+                                     f"after {[m['text'] for m in customer.messages_by_id.values()]}")
             if tally.told[customer.name].get("state") != "bot":
                 assert told_why(customer), f"{customer.name} was queued without being told why"
         live = self.ledger.relayed_to_since(fault_ended)

@@ -26,8 +26,7 @@ import time
 from collections import Counter, defaultdict
 from typing import Any, Callable, DefaultDict, Dict, List
 
-import websockets
-from websockets.exceptions import ConnectionClosed
+from handoff_client import Customer, Envelope
 
 __all__ = ["FRAMES", "flood"]
 
@@ -56,32 +55,33 @@ def outcome(envelope: Dict[str, Any]) -> str:
 
 
 class Socket:
-    """One customer connection whose answers (acks and errors, in order) a reader task collects."""
+    """A customer connection (handoff_client, read by its own task) that sends frames as they are, bad ones
+    included, and collects the answers (acks and errors, in order)."""
 
-    def __init__(self, ws: Any) -> None:
-        self.ws = ws
+    def __init__(self, customer: Customer) -> None:
+        self.customer = customer
         self.answers: List[Dict[str, Any]] = []
         self.bot_answered = asyncio.Event()
         self._answered = asyncio.Event()
-        self.reader = asyncio.create_task(self._read())
+        customer.listeners.append(self._note)
 
     @classmethod
-    async def open(cls, url: str, hello: Dict[str, Any]) -> "tuple[Socket, Dict[str, Any]]":
-        ws = await websockets.connect(url, max_size=None)
-        await ws.send(json.dumps({"type": "hello", "id": "hello", "data": hello}))
-        while True:
-            envelope = json.loads(await ws.recv())
-            if envelope["type"] == "welcome":
-                return cls(ws), envelope["data"]
+    async def open(cls, address: str, conversation_id: str = "", token: str = "") -> "Socket":
+        socket = cls(Customer(address, conversation_id=conversation_id, token=token, keep=False, max_size=None))
+        await socket.customer.start()
+        return socket
 
-    async def _read(self) -> None:
-        async for raw in self.ws:
-            envelope = json.loads(raw)
-            if envelope["type"] in ("ack", "error"):
-                self.answers.append(envelope)
-                self._answered.set()
-            elif envelope["type"] == "message" and envelope["data"]["kind"] == "bot":
-                self.bot_answered.set()
+    def _note(self, envelope: Envelope) -> None:
+        if envelope["type"] in ("ack", "error"):
+            self.answers.append(envelope)
+            self._answered.set()
+        elif envelope["type"] == "message" and envelope["data"]["kind"] == "bot":
+            self.bot_answered.set()
+
+    async def send(self, frame: str) -> None:
+        """One frame, as it is."""
+        assert self.customer.ws is not None, "not connected"
+        await self.customer.ws.send(frame)
 
     async def answer(self, wanted: Callable[[Dict[str, Any]], bool], after: int = 0,
                      timeout: float = ANSWER_SECONDS) -> Dict[str, Any]:
@@ -97,17 +97,16 @@ class Socket:
     async def answer_to(self, frame: str) -> Dict[str, Any]:
         """Sends one frame and waits for the next answer (the bridge answers one socket's frames in order)."""
         after = len(self.answers)
-        await self.ws.send(frame)
+        await self.send(frame)
         return await self.answer(lambda envelope: True, after)
 
     async def answer_to_message(self, message_id: str, text: str) -> str:
-        await self.ws.send(json.dumps({"type": "message", "id": message_id, "data": {"text": text}}))
+        await self.send(json.dumps({"type": "message", "id": message_id, "data": {"text": text}}))
         return outcome(await self.answer(lambda envelope: envelope["id"] == message_id))
 
 
 async def flood(address: str, seconds: float) -> Dict[str, Any]:
-    url = f"ws://{address}/ws/customer"
-    socket, conversation = await Socket.open(url, {})
+    socket = await Socket.open(address)
     singles = {kind: await socket.answer_to(FRAMES[kind](0)) for kind in ANSWERED}
 
     print("flooding", flush=True)
@@ -117,10 +116,10 @@ async def flood(address: str, seconds: float) -> Dict[str, Any]:
     for n, kind in enumerate(itertools.cycle(FRAMES), start=1):
         if time.monotonic() - started > seconds:
             break
-        await socket.ws.send(FRAMES[kind](n))
+        await socket.send(FRAMES[kind](n))
         sent += 1
     # The bridge works through what is buffered on the way; the answer to an unknown type marks the end.
-    await socket.ws.send(json.dumps({"type": "launch_rockets", "id": "end-0", "data": {}}))
+    await socket.send(json.dumps({"type": "launch_rockets", "id": "end-0", "data": {}}))
     await socket.answer(lambda envelope: envelope["id"] == "end-0", flood_from, timeout=120)
     drained = time.monotonic() - started
     codes: DefaultDict[str, Counter] = defaultdict(Counter)
@@ -130,17 +129,13 @@ async def flood(address: str, seconds: float) -> Dict[str, Any]:
     await asyncio.sleep(2.5)  # the rate limit's bucket fills up again
     after_flood = await socket.answer_to_message("after", "hello")  # on the same socket, after all those errors
     await asyncio.wait_for(socket.bot_answered.wait(), ANSWER_SECONDS)
-    await socket.ws.send(OVER_ONE_MIB)
-    try:
-        await asyncio.wait_for(socket.reader, ANSWER_SECONDS)
-    except ConnectionClosed:
-        pass
-    close_code = socket.ws.close_code
+    await socket.send(OVER_ONE_MIB)
+    await asyncio.wait_for(socket.customer.wait_stopped(), ANSWER_SECONDS)
+    close_code = socket.customer.close_code
 
-    again, _ = await Socket.open(url, {"conversation_id": conversation["conversation_id"],
-                                       "token": conversation["token"]})
+    again = await Socket.open(address, socket.customer.conversation_id, socket.customer.token)
     after_reconnect = await again.answer_to_message("resumed", "thanks")
-    await again.ws.close()
+    await again.customer.close()
     return {"singles": {kind: outcome(envelope) for kind, envelope in singles.items()},
             "single_messages": {kind: envelope["data"].get("message") for kind, envelope in singles.items()},
             "sent": sent, "drained_seconds": drained,

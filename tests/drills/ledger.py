@@ -21,7 +21,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Set
 
 from redis.asyncio import Redis
 
-from tests.drills.clients import DrillAgent, DrillCustomer, Ledger, Send
+from handoff_client import Request
+from tests.drills.clients import DrillAgent, DrillCustomer, Ledger
 from tests.drills.report import DrillResult
 
 __all__ = ["Tally", "Transcript", "account", "places_lost", "queue_order", "recoveries", "recovery_note",
@@ -71,7 +72,7 @@ def places_lost(before: Sequence[str], after: Sequence[str]) -> int:
     return (len(before) - len(positions)) + (len(positions) - len(longest))
 
 
-def recoveries(sends: Iterable[Send], fault_ended: float) -> Dict[str, float]:
+def recoveries(sends: Iterable[Request], fault_ended: float) -> Dict[str, float]:
     """For each client that sent something, the wait from the end of the fault to its first ack after it."""
     first: Dict[str, float] = {}
     for send in sends:
@@ -144,7 +145,7 @@ async def caught_up(client: DrillCustomer | DrillAgent, transcripts: Dict[str, T
         expected = set(transcripts[client.conversation_id].ids)
 
         def done() -> bool:
-            return client.resumed and expected <= set(client.received)
+            return client.resumed and expected <= set(client.server_ids)
     else:
         def done() -> bool:
             return client.ready.is_set() and serving <= client.serving and all(
@@ -181,7 +182,7 @@ async def account(redis: Redis, prefix: str, ledger: Ledger, customers: Sequence
     serving = await serving_in_redis(redis, prefix, transcripts)
     await asyncio.gather(*(caught_up(customer, transcripts) for customer in customers),
                          *(caught_up(agent, transcripts, serving[agent.name]) for agent in agents))
-    received_live = {customer.name: set(customer.received) for customer in customers}
+    received_live = {customer.name: set(customer.server_ids) for customer in customers}
     connected = {customer.name: customer.resumed for customer in customers}
     tally.told = {customer.name: dict(customer.status) for customer in customers}
     for customer in customers:
@@ -202,19 +203,19 @@ async def account(redis: Redis, prefix: str, ledger: Ledger, customers: Sequence
             tally.problems.append(f"{send.sender}'s acked {send.id} ({send.message_id}): stored {stored} times, "
                                   f"idempotency key -> {idem!r}")
         tally.duplicated += max(0, stored - 1)
-    tally.duplicated += ledger.conflicting_acks
+    tally.duplicated += sum(client.conflicting_acks for client in [*customers, *agents])
 
     for customer in customers:
         expected = transcripts[customer.conversation_id].ids
         not_live = [server_id for server_id in expected if server_id not in received_live[customer.name]]
-        got = Counter(customer.received)
+        got = Counter(customer.server_ids)
         tally.lost += len(not_live)
         tally.duplicated += sum(count - 1 for count in got.values() if count > 1)
         if not_live:
             never = [server_id for server_id in not_live if not got[server_id]]
             tally.problems.append(f"{customer.name} ({'connected' if connected[customer.name] else 'not connected'}) "
                                   f"had not received {not_live}; after resuming still not {never}")
-        order = [server_id for server_id in dict.fromkeys(customer.received) if server_id in set(expected)]
+        order = [server_id for server_id in dict.fromkeys(customer.server_ids) if server_id in set(expected)]
         if order != [server_id for server_id in expected if got[server_id]] or customer.out_of_order:
             tally.problems.append(f"{customer.name} received its messages out of order")
         live, resumed = tally.told[customer.name], customer.status

@@ -32,11 +32,11 @@ import requests
 import websockets
 from redis.asyncio import Redis
 
+from harness.servers import AGENT_PASSWORD, BridgeServer, started_bridge
 from tests.drills.crowd import Crowd, add_agents
 from tests.drills.ledger import places_lost, queue_order
 from tests.drills.report import DrillReport
 from tests.drills.test_flood import relay_summary
-from tests.servers import AGENT_PASSWORD, BridgeServer, started_bridge
 
 AGENTS = ("ann", "bob", "cy")
 CONVERSATIONS_PER_ADDRESS = 40

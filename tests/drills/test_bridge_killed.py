@@ -19,11 +19,12 @@ from typing import Callable, Dict, List, Optional
 import aiohttp
 from redis.asyncio import Redis
 
-from tests.drills.clients import DrillAgent, DrillCustomer, Ledger, Send
+from handoff_client import Request
+from harness.servers import LOOPBACK_LIMITS, RASA_API_TOKEN, BridgeServer, started_bridge
+from tests.drills.clients import DrillAgent, DrillCustomer, Ledger
 from tests.drills.crowd import ACK_PATIENCE_SECONDS, Crowd, add_agents
 from tests.drills.ledger import places_lost, queue_order, recoveries, recovery_note, slowest_recovery
 from tests.drills.report import DrillReport
-from tests.servers import LOOPBACK_LIMITS, RASA_API_TOKEN, BridgeServer, started_bridge
 
 AGENTS = ("ann", "bob", "cy")
 BURST_CUSTOMERS = 12
@@ -149,7 +150,7 @@ async def notices_in(redis: Redis, prefix: str, conversation_id: str) -> List[st
 
 
 async def burst(redis_url: str, prefix: str, victim: BridgeServer, state: str,
-                start_sends: Callable[[], List["asyncio.Future[Send]"]]) -> str:
+                start_sends: Callable[[], List["asyncio.Future[Request]"]]) -> str:
     """Kills the victim right after it stored the first change to ``state`` of the burst of sends
     that ``start_sends`` begins, restarts it, and waits until every send is answered (its client
     sends it again after reconnecting). Returns the conversation whose change the kill followed."""
@@ -173,14 +174,14 @@ async def claims_and_closes_killed(redis_url: str, prefix: str, victim: BridgeSe
     try:
         await asyncio.gather(*(client.start() for client in [*agents, *customers]))
         for customer in customers:
-            await customer.acknowledged(await customer.send_reliable("talk_to_person", {}), ACK_PATIENCE_SECONDS)
+            await customer.settled(await customer.talk_to_person(), timeout=ACK_PATIENCE_SECONDS)
         conversations = {customer.name: customer.conversation_id for customer in customers}
 
-        async def send(agent: DrillAgent, kind: str, conversation_id: str) -> Send:
-            return await agent.acknowledged(await agent.send_reliable(kind, {"conversation_id": conversation_id}),
-                                            ACK_PATIENCE_SECONDS)
+        async def send(agent: DrillAgent, kind: str, conversation_id: str) -> Request:
+            return await agent.settled(await agent.request(kind, {"conversation_id": conversation_id}),
+                                       timeout=ACK_PATIENCE_SECONDS)
 
-        def every(kind: str) -> Callable[[], List["asyncio.Future[Send]"]]:
+        def every(kind: str) -> Callable[[], List["asyncio.Future[Request]"]]:
             return lambda: [asyncio.ensure_future(send(agent_of[name], kind, conversation))
                             for name, conversation in conversations.items()]
 

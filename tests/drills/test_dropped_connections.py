@@ -18,11 +18,12 @@ from typing import Dict, List
 
 from redis.asyncio import Redis
 
-from tests.drills.clients import DrillCustomer, Endpoint
+from harness.servers import LOOPBACK_LIMITS, started_bridge
+from handoff_client import Transport
+from tests.drills.clients import DrillCustomer
 from tests.drills.crowd import Crowd, add_agents
 from tests.drills.ledger import places_lost, queue_order, recoveries, recovery_note, slowest_recovery
 from tests.drills.report import DrillReport
-from tests.servers import LOOPBACK_LIMITS, started_bridge
 
 AGENTS = ("ann", "bob", "cy")
 # Ann's blip (0.5 s) plus her reconnect backoff (up to 0.6 s) and handshake stay well inside it on a busy machine.
@@ -31,7 +32,7 @@ OFFLINE_WITHIN_GRACE = 0.5
 CUSTOMER_OFFLINE_SECONDS = 2.0
 
 
-async def outage(client: Endpoint, seconds: float) -> float:
+async def outage(client: Transport, seconds: float) -> float:
     """The client's network is gone for ``seconds``; returns when it came back."""
     client.go_offline()
     await asyncio.sleep(seconds)
@@ -100,7 +101,7 @@ async def drop_drill(redis_url: str, prefix: str, address: str, drill_report: Dr
         assert set(queue_now[:len(lost_chats)]) == lost_chats, "bob's chats went to the front of the queue"
         assert queue_now[len(lost_chats):] == crowd.queued_before, "everyone else kept their place"
         for customer in of["bob"]:
-            notice = next(m for m in customer.messages.values() if m["data"].get("notice") == "agent_lost")
+            notice = next(m for m in customer.messages_by_id.values() if m["data"].get("notice") == "agent_lost")
             assert "front of the queue" in notice["text"]
             assert tally.told[customer.name].get("position", 99) <= len(lost_chats)
         assert not bob.serving, "bob got nothing back"

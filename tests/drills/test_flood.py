@@ -24,12 +24,12 @@ from typing import List
 
 from redis.asyncio import Redis
 
+from harness.servers import (
+    LOOPBACK_LIMITS, ROOT, BridgeServer, base_env, process_cpu_seconds, started_bridge,
+)
 from tests.drills.crowd import Crowd, add_agents, readiness
 from tests.drills.ledger import places_lost, queue_order
 from tests.drills.report import DrillReport
-from tests.servers import (
-    LOOPBACK_LIMITS, ROOT, BridgeServer, base_env, process_cpu_seconds, started_bridge,
-)
 
 AGENTS = ("ann", "bob", "cy")
 BEFORE_SECONDS = 5.0

@@ -96,15 +96,15 @@ from websockets.typing import Subprotocol
 
 from handoff.protocol import readable
 from handoff.requests import MAX_REQUESTS_PER_DAY
+from handoff_client import Agent, Customer, Transport, message_order
+from harness.clients import login
+from harness.servers import (
+    AGENT_PASSWORD, ROOT, BridgeServer, add_agent, admin_address, delete_prefixed_keys, publish_model, started_bridge,
+)
 from teaching import commands as teach_commands
 from teaching.errors import InvalidRequest
 from teaching.store import model_id_of
-from tests.drills.clients import message_order
 from tests.drills.report import DrillReport, DrillResult
-from tests.handoff.clients import Client, login, login_protocols
-from tests.servers import (
-    AGENT_PASSWORD, ROOT, BridgeServer, add_agent, admin_address, delete_prefixed_keys, publish_model, started_bridge,
-)
 
 # ---- budget -------------------------------------------------------------------------------
 
@@ -236,10 +236,11 @@ class World:
     def online(self) -> Set[str]:
         return {member.decode().split("|", 1)[0] for member in self.redis.zrange(f"{self.prefix}:online", 0, -1)}
 
-    async def socket(self, endpoint: str, account: str = "") -> Client:
-        protocols = login_protocols(self.tokens[account]) if account else None
-        return Client(await websockets.connect(f"ws://{self.address}/ws/{endpoint}", max_size=None,
-                                               subprotocols=protocols))
+    async def socket(self, endpoint: str, account: str = "") -> Transport:
+        client = (Agent(self.address, token=self.tokens[account], endpoint=endpoint, max_size=None) if account
+                  else Transport(self.address, path=f"/ws/{endpoint}", max_size=None))
+        await client.open()
+        return client
 
 
 @pytest.fixture(scope="module")
@@ -472,10 +473,10 @@ def classify(frame: Union[str, bytes]) -> Expectation:
 class Surface:
     """A fuzzed socket, opened again when an input closed it, so that every example starts on an open one."""
 
-    opener: Callable[[], Awaitable[Client]]
-    client: Optional[Client] = None
+    opener: Callable[[], Awaitable[Transport]]
+    client: Optional[Transport] = None
 
-    async def ready(self) -> Client:
+    async def ready(self) -> Transport:
         if self.client is None or self.client.ws.closed:
             self.client = await self.opener()
         return self.client
@@ -485,7 +486,7 @@ class Surface:
             await self.client.close()
 
 
-async def exchange(client: Client, frame: Union[str, bytes]) -> List[Dict[str, Any]]:
+async def exchange(client: Transport, frame: Union[str, bytes]) -> List[Dict[str, Any]]:
     """Sends ``frame`` then a probe; returns what arrived before the probe's reply.
 
     A socket's frames are handled one after another: the probe's ``unknown_type``
@@ -504,7 +505,7 @@ async def exchange(client: Client, frame: Union[str, bytes]) -> List[Dict[str, A
     return list(client.received)
 
 
-async def request(client: Client, kind: str, data: Dict[str, Any], key: str = "") -> Dict[str, Any]:
+async def request(client: Transport, kind: str, data: Dict[str, Any], key: str = "") -> Dict[str, Any]:
     """Sends one request and returns its answer (an ack, an error or a reply: whatever carries its id)."""
     key = key or uuid.uuid4().hex
     client.received.clear()
@@ -660,7 +661,7 @@ def customer_oracle(envelope: Dict[str, Any], state: str, refusal: Optional[str]
 @pytest.fixture
 def customer(world: World) -> Iterator[Surface]:
     """A customer who has said hello (a new conversation whenever an input closed the socket)."""
-    surface = Surface(lambda: Client.customer(world.address))
+    surface = Surface(lambda: Customer.connect(world.address))
     yield surface
     world.run(surface.close())
 
@@ -763,7 +764,7 @@ def _server_id(value: str) -> bool:
        binary=st.booleans())
 def test_frames_near_and_over_the_limits(world: World, size: int, binary: bool) -> None:
     """Up to 8 KiB handled, up to 1 MiB refused with ``too_large`` (socket open), over 1 MiB the socket closes."""
-    client = world.run(Client.customer(world.address))
+    client = world.run(Customer.connect(world.address))
     text = padded(size)
     frame: Union[str, bytes] = text.encode() if binary else text
     try:
@@ -802,14 +803,14 @@ class AgentBench:
     per conversation, so a new asker for each request."""
 
     ann: Surface
-    bob: Client
-    pool: List[Client]  # customers, for their conversation ids and tokens
+    bob: Agent
+    pool: List[Customer]  # customers, for their conversation ids and tokens
     requests: List[str] = field(default_factory=list)  # the REQUEST_SLOTS newest requests the askers left
 
 
 @pytest.fixture
 def agents(world: World) -> Iterator[AgentBench]:
-    pool = [world.run(Client.customer(world.address)) for _ in range(POOL_SIZE)]
+    pool = [world.run(Customer.connect(world.address)) for _ in range(POOL_SIZE)]
     for client in pool:
         world.run(client.close())
     bench = AgentBench(Surface(lambda: world.socket("agent", ANN)), world.run(world.socket("agent", BOB)), pool)
@@ -927,14 +928,14 @@ def _refill(world: World, bench: AgentBench) -> None:
             world.run(request(bench.bob, "hand_back", {"conversation_id": pooled.conversation_id}))
             snapshot = world.snapshot(pooled.conversation_id)
         if snapshot is not None and snapshot.state in ("bot", "closed"):
-            again = world.run(Client.customer(world.address, conversation_id=pooled.conversation_id,
+            again = world.run(Customer.connect(world.address, conversation_id=pooled.conversation_id,
                                               token=pooled.token))
             world.run(request(again, "talk_to_person", {}))
             world.run(again.close())
     open_requests = [i for i in bench.requests if not world.redis.exists(f"{world.prefix}:request-state:{i}")]
     if len(bench.requests) < REQUEST_SLOTS or len(open_requests) < 2:  # Ann deals with them: new askers leave more
         for _ in range(REQUEST_SLOTS if len(bench.requests) < REQUEST_SLOTS else 1):
-            asker = world.run(Client.customer(world.address))
+            asker = world.run(Customer.connect(world.address))
             world.run(request(asker, "leave", {"kind": "message", "contact": "fuzz@example.com"}))
             world.run(asker.close())
             left = world.redis.hget(f"{world.prefix}:conv:{asker.conversation_id}", "request")
@@ -1399,7 +1400,7 @@ class Conversation(RuleBasedStateMachine):
     """One customer and two agents, in any order, against a model of handoff/machine.py."""
 
     world: ClassVar[World]
-    agents: ClassVar[Dict[str, Client]]
+    agents: ClassVar[Dict[str, Agent]]
 
     def __init__(self) -> None:
         super().__init__()
@@ -1412,8 +1413,8 @@ class Conversation(RuleBasedStateMachine):
 
     # ---- plumbing
 
-    def _connect(self, **resume: Any) -> Client:
-        client = self.world.run(Client.customer(self.world.address, **resume))
+    def _connect(self, **resume: Any) -> Transport:
+        client = self.world.run(Customer.connect(self.world.address, **resume))
         client.ws = RecordingSocket(client.ws, self._note)
         return client
 
@@ -1431,7 +1432,7 @@ class Conversation(RuleBasedStateMachine):
         assert snapshot is not None and snapshot.state in STATES, snapshot
         return snapshot
 
-    def _request(self, client: Client, kind: str, data: Dict[str, Any], key: str = "") -> Dict[str, Any]:
+    def _request(self, client: Transport, kind: str, data: Dict[str, Any], key: str = "") -> Dict[str, Any]:
         self.asked = kind
         return self.world.run(request(client, kind, data, key))
 
@@ -1623,7 +1624,7 @@ def test_after_the_fuzzing_the_bridge_is_healthy_and_its_log_is_clean(world: Wor
     assert requests.get(f"http://{world.address}/health", timeout=10).json() == {"status": "ok"}
 
     async def a_whole_conversation() -> None:
-        customer = await Client.customer(world.address)
+        customer = await Customer.connect(world.address)
         await customer.say("hello")
         await customer.expect("message", kind="bot")
         await customer.send("talk_to_person", id="person")

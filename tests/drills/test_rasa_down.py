@@ -16,11 +16,11 @@ from typing import List
 
 from redis.asyncio import Redis
 
+from harness.servers import LOOPBACK_LIMITS, RasaServer, started_bridge
 from tests.drills.clients import DrillCustomer
 from tests.drills.crowd import Crowd, add_agents, readiness
 from tests.drills.ledger import places_lost, queue_order
 from tests.drills.report import DrillReport
-from tests.servers import LOOPBACK_LIMITS, RasaServer, started_bridge
 
 AGENTS = ("ann", "bob")
 
@@ -62,7 +62,7 @@ async def rasa_drill(redis_url: str, prefix: str, address: str, rasa: RasaServer
         drill_report.add(result)
         crowd.check(tally, result, fault_ended)
         assert len(told) == len(chatting) + len(during), "everyone who wrote to the bot meanwhile was told"
-        notice = next(m for m in during[0].messages.values() if m["data"].get("notice") == "bot_unavailable")
+        notice = next(m for m in during[0].messages_by_id.values() if m["data"].get("notice") == "bot_unavailable")
         assert "isn't available" in notice["text"]
         assert all(tally.told[c.name].get("state") == "queued" for c in told), "and queued for a person"
         assert queued_after[:len(crowd.queued_before)] == crowd.queued_before, "who waited before stays in front"

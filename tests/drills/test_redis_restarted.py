@@ -24,12 +24,12 @@ from typing import Iterator, NamedTuple
 import pytest
 from redis.asyncio import Redis
 
+from harness.servers import (
+    LOOPBACK_LIMITS, ModelServer, RasaServer, RedisServer, running_redis, started, started_bridge,
+)
 from tests.drills.crowd import Crowd, add_agents, readiness
 from tests.drills.ledger import places_lost, queue_order, recoveries, recovery_note, slowest_recovery
 from tests.drills.report import DrillReport
-from tests.servers import (
-    LOOPBACK_LIMITS, ModelServer, RasaServer, RedisServer, running_redis, started, started_bridge,
-)
 
 AGENTS = ("ann", "bob", "cy")
 OUTAGE_SECONDS = 2.0

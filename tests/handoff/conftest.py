@@ -7,7 +7,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.servers import add_agent, running_bridge
+from harness.servers import add_agent, running_bridge
 
 
 @pytest.fixture(scope="session")

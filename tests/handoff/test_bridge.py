@@ -7,8 +7,9 @@ import json
 
 import requests
 
-from tests.handoff.clients import Client, login, queued_customer
-from tests.servers import admin_address
+from handoff_client import Customer, Transport
+from harness.clients import login, queued_customer, staff
+from harness.servers import admin_address
 
 
 def test_health_ready_and_metrics(bridge):
@@ -28,8 +29,8 @@ def test_agents_log_in_with_their_password_only(bridge):
 
 def test_the_bot_answers_with_buttons_preserved(bridge):
     async def scenario() -> None:
-        customer = await Client.customer(bridge)
-        key = await customer.say("my card was declined in a shop")
+        customer = await Customer.connect(bridge)
+        key = (await customer.say("my card was declined in a shop")).id
         ack = await customer.expect("ack")
         assert ack["id"] == key
         answer = await customer.expect("message", kind="bot")
@@ -44,7 +45,7 @@ def test_the_bot_answers_with_buttons_preserved(bridge):
 
 def test_stuck_customer_reaches_an_agent_who_answers_and_hands_back(bridge):
     async def scenario() -> None:
-        customer = await Client.customer(bridge)
+        customer = await Customer.connect(bridge)
         await customer.say("my refund hasn't shown up")
         await customer.expect("message", kind="bot")
         await customer.say("no")  # "did that answer your question?" -> unresolved -> handoff
@@ -52,7 +53,7 @@ def test_stuck_customer_reaches_an_agent_who_answers_and_hands_back(bridge):
         assert status["data"]["position"] >= 1 and status["data"]["wait"]
         conversation_id = customer.conversation_id
 
-        agent = await Client.agent(bridge, "ann")
+        agent = await staff(bridge, "ann")
         item = await agent.queue_item(conversation_id)
         assert item["reason"] == "unresolved" and item["topic"] == "refund_not_showing"
 
@@ -91,7 +92,7 @@ def test_only_one_of_two_agents_can_claim(bridge):
     async def scenario() -> None:
         customer = await queued_customer(bridge)
         conversation_id = customer.conversation_id
-        ann, bob = await Client.agent(bridge, "ann"), await Client.agent(bridge, "bob")
+        ann, bob = await staff(bridge, "ann"), await staff(bridge, "bob")
 
         await asyncio.gather(
             ann.send("claim", {"conversation_id": conversation_id}, id="a"),
@@ -108,7 +109,7 @@ def test_only_one_of_two_agents_can_claim(bridge):
     asyncio.run(scenario())
 
 
-async def _ack_or_error(client: Client) -> dict:
+async def _ack_or_error(client: Transport) -> dict:
     while True:
         envelope = json.loads(await asyncio.wait_for(client.ws.recv(), 30))
         if envelope["type"] in ("ack", "error"):

@@ -9,8 +9,9 @@ import requests
 import websockets
 from redis.asyncio import Redis
 
-from tests.handoff.clients import Client, claimed, login_protocols, queued_customer
-from tests.servers import admin_address, running_bridge
+from handoff_client import Agent, Customer, Transport
+from harness.clients import claimed, queued_customer, staff
+from harness.servers import admin_address, running_bridge
 
 
 def test_a_retried_send_is_stored_and_acknowledged_once(bridge, redis_url, bridge_prefix):
@@ -38,11 +39,13 @@ def test_a_retried_send_is_stored_and_acknowledged_once(bridge, redis_url, bridg
 
 def test_wrong_tokens_are_refused(bridge):
     async def scenario() -> None:
-        customer = Client(await websockets.connect(f"ws://{bridge}/ws/customer"))
+        customer = Transport(bridge, path="/ws/customer")
+        await customer.open()
         await customer.send("hello", {"conversation_id": "someone-else", "token": "guess"})
         assert (await customer.expect("error"))["data"]["code"] == "invalid_token"
         await customer.close()
-        agent = Client(await websockets.connect(f"ws://{bridge}/ws/agent", subprotocols=login_protocols("forged.token")))
+        agent = Agent(bridge, token="forged.token")
+        await agent.open()
         assert (await agent.expect("error"))["data"]["code"] == "invalid_token"
 
     asyncio.run(scenario())
@@ -59,7 +62,7 @@ def test_foreign_origins_are_refused(bridge):
 def test_customer_and_agent_on_different_processes_talk_normally(bridge, second_bridge):
     async def scenario() -> None:
         customer = await queued_customer(bridge)
-        agent = await Client.agent(second_bridge, "bob")
+        agent = await staff(second_bridge, "bob")
         await agent.send("claim", {"conversation_id": customer.conversation_id}, id="c")
         await agent.expect("ack")
         await customer.expect("status", state="agent")
@@ -84,12 +87,12 @@ def test_customer_and_agent_on_different_processes_talk_normally(bridge, second_
 
 def test_skill_groups_and_the_chat_limit(bridge):
     async def scenario() -> None:
-        customer = await Client.customer(bridge)
+        customer = await Customer.connect(bridge)
         await customer.say("the cash machine swallowed my card")
         await customer.expect("message", kind="bot")
         await customer.say("can I talk to someone please")
         await customer.expect("status", state="queued")
-        cara = await Client.agent(bridge, "cara")  # cards team, one chat at a time
+        cara = await staff(bridge, "cara")  # cards team, one chat at a time
         queue = await cara.expect("queue")
         assert [item["group"] for item in queue["data"]["items"]] == ["cards"]
         await cara.send("claim", {"conversation_id": customer.conversation_id}, id="c1")
@@ -99,7 +102,7 @@ def test_skill_groups_and_the_chat_limit(bridge):
         await cara.send("claim", {"conversation_id": other.conversation_id}, id="c2")
         refusal = await cara.expect("error")
         assert refusal["id"] == "c2" and "general team" in refusal["data"]["message"]
-        another_card = await Client.customer(bridge)
+        another_card = await Customer.connect(bridge)
         await another_card.say("an ATM has eaten my debit card")
         await another_card.expect("message", kind="bot")
         await another_card.say("I want to speak to a human")
@@ -124,7 +127,7 @@ def test_leaving_a_callback_request_instead_of_waiting(bridge):
                                       "description": "card stuck abroad", "preferred_time": "after 6pm"}, id="l")
         await customer.expect("ack")
         await customer.expect("status", state="bot")
-        agent = await Client.agent(bridge, "ann")
+        agent = await staff(bridge, "ann")
         inbox = await agent.expect("requests")
         mine = [r for r in inbox["data"]["items"] if r["conversation"] == customer.conversation_id]
         assert mine and mine[0]["contact"] == "07700 900123" and mine[0]["kind"] == "callback"
@@ -150,7 +153,7 @@ def test_outside_business_hours_the_customer_is_told_at_once_and_offered_a_callb
     closed_hours = f"{other_day} 09:00-10:00"  # never today
     with running_bridge(redis_url, rasa_url, "bridge-closed", "hbclosed", HANDOFF_HOURS=closed_hours) as address:
         async def scenario() -> None:
-            customer = await Client.customer(address)
+            customer = await Customer.connect(address)
             await customer.send("talk_to_person")
             notice = await customer.expect("message", kind="system", text=NO_AGENTS_TEXT)
             assert notice["data"]["data"]["offer"] == ["callback", "message"]
@@ -166,12 +169,12 @@ def test_outside_business_hours_the_customer_is_told_at_once_and_offered_a_callb
 def test_connections_per_address_are_capped(redis_url, rasa_url):
     with running_bridge(redis_url, rasa_url, "bridge-capped", "hbcapped", HANDOFF_MAX_CONNECTIONS_PER_IP="2") as address:
         async def scenario() -> None:
-            first, second = await Client.customer(address), await Client.customer(address)
+            first, second = await Customer.connect(address), await Customer.connect(address)
             third = await websockets.connect(f"ws://{address}/ws/customer")
             assert json.loads(await third.recv())["data"]["code"] == "too_many_connections"
             await first.close()
             await asyncio.sleep(0.3)
-            fourth = await Client.customer(address)  # a freed place can be used again
+            fourth = await Customer.connect(address)  # a freed place can be used again
             for client in (second, fourth):
                 await client.close()
 
@@ -213,7 +216,7 @@ def test_a_waiting_customer_can_describe_the_problem_without_losing_the_place(br
         customer = await queued_customer(bridge)
         await customer.send("details", {"description": "card blocked abroad", "contact": "ann@example.com"}, id="d")
         await customer.expect("ack")
-        agent = await Client.agent(bridge, "ann")
+        agent = await staff(bridge, "ann")
         item = await agent.queue_item(customer.conversation_id)
         assert item["details"] == {"description": "card blocked abroad", "contact": "ann@example.com"}
         await customer.send("details", {"description": "x" * 501}, id="too-long")
@@ -226,10 +229,11 @@ def test_a_waiting_customer_can_describe_the_problem_without_losing_the_place(br
 
 def test_hello_twice_and_a_bad_last_seen_are_refused(bridge, redis_url, bridge_prefix):
     async def scenario() -> None:
-        customer = await Client.customer(bridge)
+        customer = await Customer.connect(bridge)
         await customer.send("hello", {}, id="again")
         assert (await customer.expect("error"))["id"] == "again"
-        other = Client(await websockets.connect(f"ws://{bridge}/ws/customer"))
+        other = Transport(bridge, path="/ws/customer")
+        await other.open()
         await other.send("hello", {"conversation_id": customer.conversation_id, "token": customer.token,
                                    "last_seen": "not-an-id"}, id="h")
         assert (await other.expect("error"))["data"]["code"] == "malformed"
@@ -250,7 +254,7 @@ def test_an_agent_back_within_the_grace_period_keeps_the_chat(bridge):
     async def scenario() -> None:
         customer, agent = await claimed(bridge, "ann")
         await agent.close()
-        back = await Client.agent(bridge, "ann")  # reconnects at once (grace is 2 s)
+        back = await staff(bridge, "ann")  # reconnects at once (grace is 2 s)
         opened = await back.expect("conversation", conversation_id=customer.conversation_id)
         assert opened["data"]["state"] == "agent"
         await asyncio.sleep(3.5)
@@ -273,7 +277,7 @@ def test_an_agent_back_within_the_grace_period_keeps_the_chat(bridge):
 def test_transfer_to_a_colleague_on_another_process(bridge, second_bridge):
     async def scenario() -> None:
         customer, ann = await claimed(bridge, "ann")
-        bob = await Client.agent(second_bridge, "bob")
+        bob = await staff(second_bridge, "bob")
         await bob.expect("queue")
         await ann.send("transfer", {"conversation_id": customer.conversation_id, "to_agent": "bob"}, id="t")
         await ann.expect("released", conversation_id=customer.conversation_id)

@@ -9,8 +9,9 @@ import subprocess
 import requests
 import websockets
 
-from tests.handoff.clients import Client, claimed, login
-from tests.servers import AGENT_PASSWORD, ROOT, bridge_command, bridge_env
+from handoff_client import Customer
+from harness.clients import claimed, login, staff
+from harness.servers import AGENT_PASSWORD, ROOT, bridge_command, bridge_env
 
 
 def test_login_tells_the_console_the_accounts_roles(bridge):
@@ -20,7 +21,7 @@ def test_login_tells_the_console_the_accounts_roles(bridge):
 
 def test_each_socket_needs_its_role(bridge):
     async def refused(agent: str, endpoint: str) -> dict:
-        client = await Client.agent(bridge, agent, endpoint)
+        client = await staff(bridge, agent, endpoint)
         error = await client.expect("error")
         await asyncio.wait_for(client.ws.wait_closed(), 5)
         return error["data"]
@@ -45,7 +46,7 @@ def test_unknown_roles_are_refused_by_the_command_line(redis_url, bridge_prefix)
 
 def test_the_dashboard_follows_a_conversation_live(bridge):
     async def scenario() -> None:
-        supervisor = await Client.agent(bridge, "sam", "supervisor")
+        supervisor = await staff(bridge, "sam", "supervisor")
         before = (await supervisor.expect("dashboard"))["data"]
 
         async def next_dashboard(changed) -> dict:
@@ -54,7 +55,7 @@ def test_the_dashboard_follows_a_conversation_live(bridge):
                 if changed(data):
                     return data
 
-        customer = await Client.customer(bridge)
+        customer = await Customer.connect(bridge)
         await customer.say("how do I top up my account")
         await customer.expect("message", kind="bot")
         data = await next_dashboard(lambda d: d["conversations"] == before["conversations"] + 1)
@@ -68,7 +69,7 @@ def test_the_dashboard_follows_a_conversation_live(bridge):
         assert data["conversations"] == before["conversations"] + 1, "counted once"
         assert data["now"]["queue_length"] >= 1
 
-        agent = await Client.agent(bridge, "ann")
+        agent = await staff(bridge, "ann")
         await agent.send("claim", {"conversation_id": customer.conversation_id}, id="claim")
         await agent.expect("ack", conversation_id=customer.conversation_id)
         data = await next_dashboard(lambda d: d["wait"]["count"] == before["wait"]["count"] + 1)
@@ -94,7 +95,7 @@ def test_the_dashboard_follows_a_conversation_live(bridge):
 
 def test_a_button_sends_its_payload_to_the_bot_and_its_title_to_people(bridge):
     async def scenario() -> None:
-        customer = await Client.customer(bridge)
+        customer = await Customer.connect(bridge)
         # Only a button the bot offered in its latest turn: none yet, and never a bare intent.
         for number, payload in enumerate(["/request_human", "/restart", "/session_start", "THIS IS RIDICULOUS"]):
             await customer.send("message", {"text": "Yes", "payload": payload}, id=f"bad{number}")
@@ -125,7 +126,7 @@ def test_a_button_sends_its_payload_to_the_bot_and_its_title_to_people(bridge):
 
 def test_agents_get_canned_responses_and_their_team(bridge):
     async def scenario() -> None:
-        agent = await Client.agent(bridge, "ann")
+        agent = await staff(bridge, "ann")
         canned = await agent.expect("canned")
         assert any(item["shortcut"] == "hi" and "{agent}" in item["text"] for item in canned["data"]["items"])
         await agent.send("team", id="team")
@@ -146,7 +147,7 @@ def test_the_status_of_a_closed_chat_says_whether_it_was_rated(bridge):
         await agent.send("close", {"conversation_id": customer.conversation_id}, id="close")
         await customer.expect("status", state="closed", rated=False)
         await customer.close()
-        again = await Client.customer(bridge, conversation_id=customer.conversation_id, token=customer.token)
+        again = await Customer.connect(bridge, conversation_id=customer.conversation_id, token=customer.token)
         assert (await again.expect("status"))["data"] == {"state": "closed", "rated": False}
         await again.close()
         await agent.close()
@@ -157,10 +158,10 @@ def test_the_status_of_a_closed_chat_says_whether_it_was_rated(bridge):
 def test_echoes_carry_the_senders_id(bridge):
     async def scenario() -> None:
         customer, agent = await claimed(bridge)
-        key = await customer.say("hello there")
+        key = (await customer.say("hello there")).id
         echo = await customer.expect("message", kind="customer", text="hello there")
         assert echo["data"]["client_id"] == key
-        agent_key = await agent.say("hi, I'm Ann", conversation_id=customer.conversation_id)
+        agent_key = (await agent.say("hi, I'm Ann", conversation_id=customer.conversation_id)).id
         assert (await agent.expect("message", kind="agent"))["data"]["client_id"] == agent_key
         system = await customer.expect("message", kind="agent")
         assert system["data"]["client_id"] == agent_key
@@ -173,12 +174,12 @@ def test_echoes_carry_the_senders_id(bridge):
 
 def test_waiting_customers_learn_at_once_when_an_agent_comes_online(bridge):
     async def scenario() -> None:
-        customer = await Client.customer(bridge)
+        customer = await Customer.connect(bridge)
         await customer.send("talk_to_person", id="talk")
         # Other tests' agents may still be online for a moment: wait for "nobody", then for "someone".
         while (await customer.expect("status", state="queued"))["data"]["agents_available"]:
             pass
-        agent = await Client.agent(bridge, "bob")
+        agent = await staff(bridge, "bob")
         status = await customer.expect("status", state="queued", agents_available=True, timeout=5)
         assert status["data"]["wait_basis"] in ("queue", "thin_data")
         await agent.close()

@@ -8,18 +8,19 @@ import asyncio
 import json
 from typing import Any, Dict, List
 
-from tests.chats import QUESTIONS
-from tests.drills.clients import message_order
-from tests.handoff.clients import Client
+from handoff_client import Agent, Customer, message_order
+from harness.chats import QUESTIONS
+from harness.clients import staff
+
 
 BUTTON_TURN = 'Pressed "Talk to a person"'
 # Never in a payload: Rasa's and the bridge's own bookkeeping.
 INTERNAL = ("message_id", "retry", "earlier_turns", "session_started_metadata", "handoff_source")
 
 
-async def ask(customer: Client, text: str) -> str:
+async def ask(customer: Customer, text: str) -> str:
     """Says ``text`` to the bot; its first answer's text."""
-    key = await customer.say(text)
+    key = (await customer.say(text)).id
     said = (await customer.acknowledged(key))["data"]["message_id"]
     while True:
         reply = await customer.expect("message", kind="bot")
@@ -27,20 +28,20 @@ async def ask(customer: Client, text: str) -> str:
             return reply["data"]["text"]
 
 
-async def press_button(customer: Client, request_id: str) -> None:
+async def press_button(customer: Customer, request_id: str) -> None:
     await customer.send("talk_to_person", id=request_id)
     await customer.acknowledged(request_id)
     await customer.expect("status", state="queued")
 
 
-async def claim(agent: Client, conversation_id: str) -> Dict[str, Any]:
+async def claim(agent: Agent, conversation_id: str) -> Dict[str, Any]:
     """The agent claims the conversation; what their console is sent about it."""
     await agent.send("claim", {"conversation_id": conversation_id}, id=f"claim-{conversation_id}")
     await agent.acknowledged(f"claim-{conversation_id}")
     return (await agent.expect("conversation", conversation_id=conversation_id))["data"]
 
 
-async def let_go(agent: Client, action: str, conversation_id: str) -> None:
+async def let_go(agent: Agent, action: str, conversation_id: str) -> None:
     """hand_back or close."""
     await agent.send(action, {"conversation_id": conversation_id}, id=f"{action}-{conversation_id}")
     await agent.acknowledged(f"{action}-{conversation_id}")
@@ -75,8 +76,8 @@ def assert_complete(handoff: Dict[str, Any], asked: Dict[str, str]) -> None:
 
 def test_the_button_hands_over_the_bots_summary_and_so_does_a_second_handoff_after_hand_back(bridge):
     async def scenario() -> None:
-        customer = await Client.customer(bridge)
-        agent = await Client.agent(bridge, "ann")
+        customer = await Customer.connect(bridge)
+        agent = await staff(bridge, "ann")
         conversation_id = customer.conversation_id
         card = await ask(customer, QUESTIONS["card_not_working"][0])
         top_up = await ask(customer, QUESTIONS["top_up"][0])
@@ -113,8 +114,8 @@ def test_the_button_hands_over_the_bots_summary_and_so_does_a_second_handoff_aft
 
 def test_a_stuck_conversation_hands_over_the_same_complete_payload(bridge):
     async def scenario() -> None:
-        customer = await Client.customer(bridge)
-        agent = await Client.agent(bridge, "ann")
+        customer = await Customer.connect(bridge)
+        agent = await staff(bridge, "ann")
         refund = await ask(customer, QUESTIONS["refund_not_showing"][0])
         await customer.say("no")  # to "did that answer your question?": unresolved
         await customer.expect("status", state="queued")
@@ -132,8 +133,8 @@ def test_a_stuck_conversation_hands_over_the_same_complete_payload(bridge):
 
 def test_after_a_close_the_customer_who_writes_again_and_asks_for_a_person_brings_the_new_context(bridge):
     async def scenario() -> None:
-        customer = await Client.customer(bridge)
-        agent = await Client.agent(bridge, "ann")
+        customer = await Customer.connect(bridge)
+        agent = await staff(bridge, "ann")
         conversation_id = customer.conversation_id
         lost = await ask(customer, QUESTIONS["lost_or_stolen_card"][0])
         await customer.say("I want to talk to a person")
@@ -158,8 +159,8 @@ def test_after_a_close_the_customer_who_writes_again_and_asks_for_a_person_bring
 
 def test_the_payload_survives_transfers_to_a_colleague_and_to_a_group_and_a_requeue(bridge):
     async def scenario() -> None:
-        customer = await Client.customer(bridge)
-        ann, bob = await Client.agent(bridge, "ann"), await Client.agent(bridge, "bob")
+        customer = await Customer.connect(bridge)
+        ann, bob = await staff(bridge, "ann"), await staff(bridge, "bob")
         conversation_id = customer.conversation_id
         card = await ask(customer, QUESTIONS["card_arrival"][0])
         await press_button(customer, "talk")
@@ -195,7 +196,7 @@ def test_the_payload_survives_transfers_to_a_colleague_and_to_a_group_and_a_requ
     asyncio.run(scenario())
 
 
-async def request_of(agent: Client, conversation_id: str) -> Dict[str, Any]:
+async def request_of(agent: Agent, conversation_id: str) -> Dict[str, Any]:
     """The request this conversation left, from the next requests list that has it, opened: with
     the handoff payload it stands for (the list carries only its summary)."""
     while True:
@@ -210,8 +211,8 @@ async def request_of(agent: Client, conversation_id: str) -> Dict[str, Any]:
 
 def test_a_request_left_instead_of_waiting_keeps_the_context_for_the_agents(bridge):
     async def scenario() -> None:
-        agent = await Client.agent(bridge, "ann")
-        waiting = await Client.customer(bridge)
+        agent = await staff(bridge, "ann")
+        waiting = await Customer.connect(bridge)
         charged = await ask(waiting, QUESTIONS["charged_twice"][0])
         await press_button(waiting, "talk")
         queued = (await agent.queue_item(waiting.conversation_id))
@@ -224,7 +225,7 @@ def test_a_request_left_instead_of_waiting_keeps_the_context_for_the_agents(brid
         assert_complete(left["handoff"], {"charged_twice": charged})
 
         # Left straight from the chat with the bot (the protocol allows it): the bot is asked for its summary.
-        chatting = await Client.customer(bridge)
+        chatting = await Customer.connect(bridge)
         fees = await ask(chatting, QUESTIONS["fees"][1])
         await chatting.send("leave", {"kind": "callback", "contact": "07700 900123",
                                       "preferred_time": "after 5pm"}, id="leave")
@@ -247,8 +248,8 @@ def test_a_request_left_instead_of_waiting_keeps_the_context_for_the_agents(brid
 
 def test_a_callback_booked_with_the_bot_reaches_the_agents_requests_with_its_context(bridge):
     async def scenario() -> None:
-        agent = await Client.agent(bridge, "ann")
-        customer = await Client.customer(bridge)
+        agent = await staff(bridge, "ann")
+        customer = await Customer.connect(bridge)
         card = await ask(customer, QUESTIONS["card_swallowed"][0])
         await ask(customer, "can you call me back")
         await ask(customer, "07700 900123")
@@ -271,8 +272,8 @@ def test_a_callback_booked_with_the_bot_reaches_the_agents_requests_with_its_con
 
 def test_with_rasa_down_the_button_still_queues_with_the_bridges_one_line_summary(bridge, rasa_server):
     async def scenario() -> None:
-        customer = await Client.customer(bridge)
-        agent = await Client.agent(bridge, "ann")
+        customer = await Customer.connect(bridge)
+        agent = await staff(bridge, "ann")
         await ask(customer, QUESTIONS["top_up"][1])
         await asyncio.to_thread(rasa_server.stop)
         try:

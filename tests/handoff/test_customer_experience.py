@@ -13,11 +13,12 @@ from typing import Any, Callable, Dict
 import requests
 
 from handoff.dashboard import summarise
-from tests.handoff.clients import Client, queued_customer
-from tests.servers import add_agent, admin_address, running_bridge
+from handoff_client import Agent
+from harness.clients import queued_customer, staff
+from harness.servers import add_agent, admin_address, running_bridge
 
 
-async def _dashboard_until(supervisor: Client, done: Callable[[Dict[str, Any]], bool]) -> Dict[str, Any]:
+async def _dashboard_until(supervisor: Agent, done: Callable[[Dict[str, Any]], bool]) -> Dict[str, Any]:
     deadline = time.monotonic() + 20
     while True:
         await supervisor.send("dashboard", id="now")
@@ -41,8 +42,8 @@ def test_waiting_abandoned_and_first_response_are_counted(redis_url, rasa_url):
     add_agent(redis_url, prefix, "sam", "--roles", "supervisor")
     with running_bridge(redis_url, rasa_url, "bridge-experience", prefix) as address:
         async def scenario() -> None:
-            supervisor = await Client.agent(address, "sam", "supervisor")
-            agent = await Client.agent(address, "ann")
+            supervisor = await staff(address, "sam", "supervisor")
+            agent = await staff(address, "ann")
             waiting = await queued_customer(address)  # stays in the queue
             gives_up = await queued_customer(address)
             await asyncio.sleep(1.2)
@@ -81,8 +82,8 @@ def test_a_queued_customer_who_no_longer_needs_a_person_leaves_the_queue_back_to
     add_agent(redis_url, prefix, "sam", "--roles", "supervisor")
     with running_bridge(redis_url, rasa_url, "bridge-leave-queue", prefix) as address:
         async def scenario() -> None:
-            supervisor = await Client.agent(address, "sam", "supervisor")
-            agent = await Client.agent(address, "ann")
+            supervisor = await staff(address, "sam", "supervisor")
+            agent = await staff(address, "ann")
             customer = await queued_customer(address)
             await asyncio.sleep(0.5)
             # Words that mean "never mind" are offered the way out (kept for the person, never sent to the bot);
@@ -125,8 +126,8 @@ def test_requeues_are_not_handoffs_and_a_second_handoff_is_explained(redis_url, 
     add_agent(redis_url, prefix, "sam", "--roles", "supervisor")
     with running_bridge(redis_url, rasa_url, "bridge-requeue", prefix) as address:
         async def scenario() -> None:
-            supervisor = await Client.agent(address, "sam", "supervisor")
-            agent = await Client.agent(address, "ann")
+            supervisor = await staff(address, "sam", "supervisor")
+            agent = await staff(address, "ann")
             customer = await queued_customer(address)
             for step in range(2):  # transferred to a group twice: back in the queue, not handed over again
                 await agent.send("claim", {"conversation_id": customer.conversation_id}, id=f"claim{step}")
@@ -164,11 +165,11 @@ def test_a_conversation_that_expires_in_the_queue_is_abandoned(redis_url, rasa_u
             customer = await queued_customer(address)
             await customer.close()
             await asyncio.sleep(3)  # the conversation expires while queued
-            agent = await Client.agent(address, "ann")
+            agent = await staff(address, "ann")
             await agent.send("queue", id="queue")
             queue = await agent.next_matching(lambda e: e["type"] == "queue" and e["id"] == "queue", "the queue", 10)
             assert queue["data"]["items"] == []
-            supervisor = await Client.agent(address, "sam", "supervisor")
+            supervisor = await staff(address, "sam", "supervisor")
             data = await _dashboard_until(supervisor, lambda d: d["abandoned"]["count"] == 1)
             assert data["abandoned"]["by_way"] == {"expired": 1} and data["abandoned"]["median_seconds"] >= 2.0
             assert data["abandoned"]["rate"] == 1.0

@@ -8,8 +8,10 @@ import asyncio
 import json
 from typing import Any, Dict, List
 
-from tests.chats import QUESTIONS
-from tests.handoff.clients import Client
+from handoff_client import Customer
+from harness.chats import QUESTIONS
+from harness.clients import staff
+
 from tests.handoff.test_context import ask, claim, let_go, press_button
 
 ALLOWED = {"bot": {"buttons", "image"}, "agent": {"agent", "request"}, "system": {"notice", "offer"}, "customer": {"payload"}}
@@ -24,8 +26,8 @@ def leaks(messages: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 def test_the_customer_never_receives_the_handoff_payload_live_or_on_resume(bridge):
     async def scenario() -> None:
-        customer = await Client.customer(bridge)
-        agent = await Client.agent(bridge, "ann")
+        customer = await Customer.connect(bridge)
+        agent = await staff(bridge, "ann")
         conversation_id = customer.conversation_id
         await ask(customer, QUESTIONS["card_not_working"][0])
         await press_button(customer, "talk-private")
@@ -38,7 +40,7 @@ def test_the_customer_never_receives_the_handoff_payload_live_or_on_resume(bridg
         live = customer.messages()
         assert live and not leaks(live), leaks(live)
 
-        resumed = await Client.customer(bridge, conversation_id=conversation_id, token=customer.token)
+        resumed = await Customer.connect(bridge, conversation_id=conversation_id, token=customer.token)
         await resumed.expect("status", state="agent")
         history = resumed.messages()
         assert not leaks(history), leaks(history)

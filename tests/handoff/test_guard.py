@@ -16,8 +16,9 @@ import requests
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatusCode
 
-from tests.handoff.clients import Client, login, login_protocols, queued_customer
-from tests.servers import (
+from handoff_client import Agent, login_protocols
+from harness.clients import login, queued_customer, staff
+from harness.servers import (
     AGENT_PASSWORD, ROOT, add_agent, admin_address, bridge_command, bridge_env, delete_prefixed_keys, running_bridge,
     running_redis,
 )
@@ -182,7 +183,7 @@ def test_error_bodies_carry_no_addresses_or_exception_text(rasa_url):
                 assert not any(word in text for word in internal), text
 
 
-async def closed_reason(agent: Client, timeout: float) -> Optional[str]:
+async def closed_reason(agent: Agent, timeout: float) -> Optional[str]:
     """The close reason of an agent's socket the bridge closes (reading what comes meanwhile)."""
     try:
         while True:
@@ -208,10 +209,11 @@ def test_logout_ends_every_login_of_the_account_and_closes_its_sockets(bridge, s
 
     async def scenario() -> None:
         here, there = login(bridge, "lou").json()["token"], login(second_bridge, "lou").json()["token"]
-        connected = Client(await websockets.connect(f"ws://{second_bridge}/ws/agent",
-                                                    subprotocols=login_protocols(there)))
+        connected = Agent(second_bridge, token=there)
+        await connected.open()
         await connected.expect("queue")
-        dashboard = Client(await websockets.connect(f"ws://{bridge}/ws/supervisor", subprotocols=login_protocols(here)))
+        dashboard = Agent(bridge, token=here, endpoint="supervisor")
+        await dashboard.open()
         await dashboard.expect("dashboard")
         assert logout(bridge, here).json() == {"logged_out": "lou"}
         # Closed at their next check, by either process, with a reason the console can show.
@@ -221,7 +223,8 @@ def test_logout_ends_every_login_of_the_account_and_closes_its_sockets(bridge, s
             assert await first_error(bridge, token) == "invalid_token"
         assert logout(bridge, here).status_code == 401  # ended already
         fresh = login(bridge, "lou").json()["token"]  # a new login works
-        agent = Client(await websockets.connect(f"ws://{bridge}/ws/agent", subprotocols=login_protocols(fresh)))
+        agent = Agent(bridge, token=fresh)
+        await agent.open()
         await agent.expect("queue")
         await agent.close()
 
@@ -258,7 +261,7 @@ def test_customers_see_the_display_name_never_the_login_name(bridge, redis_url, 
 
     async def scenario() -> None:
         customer = await queued_customer(bridge)
-        agent = await Client.agent(bridge, "dee-x42")
+        agent = await staff(bridge, "dee-x42")
         await agent.send("claim", {"conversation_id": customer.conversation_id}, id="claim")
         status = await customer.expect("status", state="agent")
         assert status["data"]["agent"] == "Dee"
@@ -283,7 +286,8 @@ def test_content_editors_answers_may_use_only_the_brand_placeholders(bridge, red
     token = login(bridge, "cole").json()["token"]
 
     async def scenario() -> None:
-        editor = Client(await websockets.connect(f"ws://{bridge}/ws/content", subprotocols=login_protocols(token)))
+        editor = Agent(bridge, token=token, endpoint="content")
+        await editor.open()
         await editor.expect("catalog")
         for kind, request in (
                 ("new_faq", {"item_ids": ["i1"], "key": "k", "category": "cards",

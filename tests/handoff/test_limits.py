@@ -13,8 +13,9 @@ import redis as redis_sync
 import requests
 import websockets
 
-from tests.handoff.clients import Client, queued_customer
-from tests.servers import REDIS_MEMORY, admin_address, running_bridge, started_bridge
+from handoff_client import Customer
+from harness.clients import queued_customer, staff
+from harness.servers import REDIS_MEMORY, admin_address, running_bridge, started_bridge
 
 RETENTION_SECONDS = 7 * 24 * 3600
 
@@ -37,11 +38,11 @@ def test_hello_alone_keeps_a_conversation_minutes_not_days(bridge, redis_url, br
     client = redis_sync.Redis.from_url(redis_url)
 
     async def scenario() -> None:
-        customer = await Client.customer(bridge)
+        customer = await Customer.connect(bridge)
         key = f"{bridge_prefix}:conv:{customer.conversation_id}"
         assert 0 < client.ttl(key) <= 300  # never used: gone within minutes
         await customer.close()
-        again = await Client.customer(bridge, conversation_id=customer.conversation_id, token=customer.token)
+        again = await Customer.connect(bridge, conversation_id=customer.conversation_id, token=customer.token)
         assert again.conversation_id == customer.conversation_id  # the widget's resume still works
         await again.say("hello")
         await again.expect("message", kind="bot")
@@ -59,10 +60,10 @@ def test_a_transcript_has_a_length_cap(redis_url, rasa_url):
     with running_bridge(redis_url, rasa_url, "bridge-transcript", prefix,
                         HANDOFF_MAX_TRANSCRIPT_MESSAGES="4") as address:
         async def scenario() -> None:
-            customer = await Client.customer(address)
+            customer = await Customer.connect(address)
             refused = None
             for number in range(6):
-                key = await customer.say(f"hello {number}")
+                key = (await customer.say(f"hello {number}")).id
                 reply = await customer.next_matching(
                     lambda envelope: envelope["type"] in ("ack", "error") and envelope["id"] == key, "reply", 30)
                 if reply["type"] == "error":
@@ -123,7 +124,7 @@ def test_a_queued_customer_gone_too_long_leaves_the_queue_counted_and_told(redis
         client = redis_sync.Redis.from_url(redis_url)
 
         async def scenario() -> None:
-            staying, leaving = await Client.customer(address), await Client.customer(address)
+            staying, leaving = await Customer.connect(address), await Customer.connect(address)
             for customer in (staying, leaving):
                 await customer.send("talk_to_person")
                 await customer.expect("status", state="queued")
@@ -134,7 +135,7 @@ def test_a_queued_customer_gone_too_long_leaves_the_queue_counted_and_told(redis
                 await asyncio.sleep(0.5)
             await asyncio.sleep(4)  # the one still connected is past the time to be gone too
             assert client.zscore(f"{prefix}:queue", staying.conversation_id) is not None
-            back = await Client.customer(address, conversation_id=leaving.conversation_id, token=leaving.token)
+            back = await Customer.connect(address, conversation_id=leaving.conversation_id, token=leaving.token)
             status = await back.expect("status")
             assert status["data"]["state"] == "bot" and status["data"]["left_queue"] == "gone"
             await back.expect("message", kind="system", data={"notice": "left_queue"})
@@ -181,7 +182,7 @@ def test_the_action_server_refuses_an_oversized_tracker_quickly(action_server_ur
 
 def test_agents_get_the_queue_s_changes_not_the_whole_queue_at_every_change(bridge):
     async def scenario() -> None:
-        bob = await Client.agent(bridge, "bob")
+        bob = await staff(bridge, "bob")
         await bob.expect("queue")  # the whole queue once, on connect
         customer = await queued_customer(bridge)
         mine = customer.conversation_id

@@ -7,9 +7,10 @@ import json
 
 from handoff.machine import Conversation, CustomerAskedForPerson, apply
 from handoff.store import Store
-from tests.handoff.clients import Client, queued_customer
+from handoff_client import Customer
+from harness.clients import queued_customer, staff
+from harness.servers import add_agent
 from tests.handoff.test_store import run
-from tests.servers import add_agent
 
 
 def test_an_append_announces_the_message_as_the_transcript_reads_it(redis_url):
@@ -65,14 +66,14 @@ def test_a_customer_hears_of_the_queue_moving_once_queued_on_every_socket(bridge
 
     async def scenario() -> None:
         ahead = await queued_customer(bridge)
-        behind = await Client.customer(bridge)
+        behind = await Customer.connect(bridge)
         await behind.expect("status", state="bot")
         await behind.send("talk_to_person", id="talk")
         waiting = await behind.expect("status", state="queued")
-        other_tab = await Client.customer(bridge, conversation_id=behind.conversation_id, token=behind.token)
+        other_tab = await Customer.connect(bridge, conversation_id=behind.conversation_id, token=behind.token)
         await other_tab.expect("status", state="queued", position=waiting["data"]["position"])
 
-        agent = await Client.agent(bridge, "nell")
+        agent = await staff(bridge, "nell")
         await agent.send("claim", {"conversation_id": ahead.conversation_id}, id="claim-ahead")
         await agent.expect("ack", conversation_id=ahead.conversation_id)
         for tab in (behind, other_tab):

@@ -14,8 +14,9 @@ import requests
 from redis.asyncio import Redis
 
 from handoff.queuediff import QueueItems, indexed
-from tests.handoff.clients import Client, queued_customer
-from tests.servers import add_agent, admin_address, running_bridge
+from handoff_client import Agent
+from harness.clients import queued_customer, staff
+from harness.servers import add_agent, admin_address, running_bridge
 
 GROUPS = {"ann": {"all"}, "bob": {"all"}, "cara": {"cards"}, "gail": {"general"}}
 READINGS = 'handoff_process_events_total{event="queue_readings"}'
@@ -30,12 +31,12 @@ def readings(address: str) -> float:
 class Console:
     """An agent's console socket and the queue as it has been told it: the whole queue, then changes."""
 
-    def __init__(self, name: str, client: Client, view: QueueItems) -> None:
+    def __init__(self, name: str, client: Agent, view: QueueItems) -> None:
         self.name, self.client, self.view = name, client, view
 
     @classmethod
     async def open(cls, address: str, name: str) -> "Console":
-        client = await Client.agent(address, name)
+        client = await staff(address, name)
         return cls(name, client, indexed((await client.expect("queue"))["data"]["items"]))
 
     def visible(self, group: str) -> bool:
@@ -141,7 +142,7 @@ def test_a_conversation_expired_in_the_queue_is_counted_once_however_many_proces
             for console in consoles:
                 await console.until(lambda view: waiting.conversation_id in view and gone.conversation_id not in view,
                                     "the expired conversation gone, the new one there")
-            supervisor = await Client.agent(one, "sam", "supervisor")
+            supervisor = await staff(one, "sam", "supervisor")
             await supervisor.send("dashboard", id="now")
             data = (await supervisor.next_matching(lambda e: e["type"] == "dashboard" and e["id"] == "now",
                                                    "the dashboard", 10))["data"]

@@ -8,21 +8,22 @@ import asyncio
 from typing import Any, Dict, List
 
 from handoff.requests import MAX_REQUESTS_PER_DAY
-from tests.handoff.clients import Client
+from handoff_client import Agent, Customer, Transport
+from harness.clients import staff
 
 
 def _mine(items: List[Dict[str, Any]], conversation_id: str) -> List[Dict[str, Any]]:
     return [item for item in items if item["conversation"] == conversation_id]
 
 
-async def _error(client: Client, kind: str, data: Dict[str, Any], id: str) -> Dict[str, Any]:
+async def _error(client: Transport, kind: str, data: Dict[str, Any], id: str) -> Dict[str, Any]:
     await client.send(kind, data, id=id)
     reply = await client.next_matching(lambda e: e.get("id") == id, f"the reply to {id}", 15)
     assert reply["type"] == "error", reply
     return reply["data"]
 
 
-async def _requests_of(agent: Client, conversation_id: str, state: str, after: str = "") -> List[Dict[str, Any]]:
+async def _requests_of(agent: Agent, conversation_id: str, state: str, after: str = "") -> List[Dict[str, Any]]:
     """The conversation's requests, from the next list whose newest one (newer than ``after``) is in ``state``."""
     while True:
         items = _mine((await agent.expect("requests"))["data"]["items"], conversation_id)
@@ -33,7 +34,7 @@ async def _requests_of(agent: Client, conversation_id: str, state: str, after: s
 def test_an_answer_never_reaches_a_live_chat_and_requests_keep_to_skill_groups(bridge):
     async def scenario() -> None:
         # The customer leaves a message while the bot serves, then asks for a person; Ann claims.
-        customer = await Client.customer(bridge)
+        customer = await Customer.connect(bridge)
         await customer.say("my card hasn't arrived")
         await customer.expect("message", kind="bot")
         await customer.send("leave", {"kind": "message", "contact": "ann@example.com",
@@ -41,7 +42,7 @@ def test_an_answer_never_reaches_a_live_chat_and_requests_keep_to_skill_groups(b
         await customer.acknowledged("leave")
         await customer.send("talk_to_person", id="person")
         await customer.expect("status", state="queued")
-        bob = await Client.agent(bridge, "bob")
+        bob = await staff(bridge, "bob")
         request = _mine((await bob.expect("requests"))["data"]["items"], customer.conversation_id)[0]
         assert request["group"] == "general"
 
@@ -49,7 +50,7 @@ def test_an_answer_never_reaches_a_live_chat_and_requests_keep_to_skill_groups(b
         refused = await _error(bob, "answer_request", {"request_id": request["id"], "text": "queued?"}, "early")
         assert refused["code"] == "invalid_transition" and "waiting for a person" in refused["message"], refused
 
-        ann = await Client.agent(bridge, "ann")
+        ann = await staff(bridge, "ann")
         await ann.send("claim", {"conversation_id": customer.conversation_id}, id="claim")
         await ann.expect("ack", conversation_id=customer.conversation_id)
         await customer.expect("status", state="agent")
@@ -59,7 +60,7 @@ def test_an_answer_never_reaches_a_live_chat_and_requests_keep_to_skill_groups(b
         assert refused["code"] == "invalid_transition" and "talking to a person" in refused["message"], refused
 
         # Cara (cards only) does not see the general group's request, and may not touch it.
-        cara = await Client.agent(bridge, "cara")
+        cara = await staff(bridge, "cara")
         assert _mine((await cara.expect("requests"))["data"]["items"], customer.conversation_id) == []
         for kind, data in (("open_request", {}), ("request_done", {}), ("answer_request", {"text": "hi"})):
             refused = await _error(cara, kind, {"request_id": request["id"], **data}, f"cara-{kind}")
@@ -84,8 +85,8 @@ def test_an_answer_never_reaches_a_live_chat_and_requests_keep_to_skill_groups(b
 
 def test_one_open_request_per_conversation_and_a_few_a_day(bridge):
     async def scenario() -> None:
-        ann = await Client.agent(bridge, "ann")  # someone online: asking for a person queues
-        customer = await Client.customer(bridge)
+        ann = await staff(bridge, "ann")  # someone online: asking for a person queues
+        customer = await Customer.connect(bridge)
         leave = {"kind": "callback", "contact": "07700 900123"}
         await customer.send("leave", leave, id="first")
         await customer.acknowledged("first")
@@ -130,8 +131,8 @@ def test_contact_details_and_texts_are_checked_at_the_edge(bridge):
     """The add-details form's contact follows the requests' rule; disguising controls (bidi
     overrides, NUL, escapes) never reach the people who read a message."""
     async def scenario() -> None:
-        ann = await Client.agent(bridge, "ann")
-        customer = await Client.customer(bridge)
+        ann = await staff(bridge, "ann")
+        customer = await Customer.connect(bridge)
         await customer.send("talk_to_person", id="person")
         await customer.acknowledged("person")
         for number, contact in enumerate(["call me", "a@b..co", "+0 0 0 0 0 0 0", "000 0000"]):

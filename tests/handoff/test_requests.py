@@ -11,7 +11,8 @@ import pytest
 
 from handoff.exceptions import InvalidContact
 from handoff.requests import contact_kind
-from tests.handoff.clients import Client, queued_customer
+from handoff_client import Agent, Customer
+from harness.clients import queued_customer, staff
 
 
 @pytest.mark.parametrize("contact, kind", [
@@ -50,7 +51,7 @@ def _mine(items: List[Dict[str, Any]], conversation_id: str) -> List[Dict[str, A
     return [item for item in items if item["conversation"] == conversation_id]
 
 
-async def _requests_until(agent: Client, conversation_id: str, state: str) -> Dict[str, Any]:
+async def _requests_until(agent: Agent, conversation_id: str, state: str) -> Dict[str, Any]:
     while True:
         items = _mine((await agent.expect("requests"))["data"]["items"], conversation_id)
         if items and items[0]["state"] == state:
@@ -68,14 +69,14 @@ def test_after_a_reload_the_customer_sees_the_request_was_sent_and_a_resent_one_
         status = await customer.expect("status", state="bot")
         await customer.close()
 
-        again = await Client.customer(bridge, conversation_id=customer.conversation_id, token=customer.token)
+        again = await Customer.connect(bridge, conversation_id=customer.conversation_id, token=customer.token)
         status = (await again.expect("status"))["data"]
         assert status["state"] == "bot"
         assert status["request"]["kind"] == "callback" and status["request"]["state"] == "open", status
         notices = [m for m in again.messages("system") if m["data"]["data"].get("notice") == "request_stored"]
         assert len(notices) == 1, notices
 
-        agent = await Client.agent(bridge, "ann")
+        agent = await staff(bridge, "ann")
         items = _mine((await agent.expect("requests"))["data"]["items"], customer.conversation_id)
         assert len(items) == 1, items
         assert items[0]["contact"] == "07700 900123" and items[0]["contact_kind"] == "phone"
@@ -89,7 +90,7 @@ def test_after_a_reload_the_customer_sees_the_request_was_sent_and_a_resent_one_
 def test_agents_on_two_bridges_open_answer_and_mark_requests_done(bridge, second_bridge):
     async def scenario() -> None:
         # A customer asks the bot, waits, and leaves a message on bridge A.
-        customer = await Client.customer(bridge)
+        customer = await Customer.connect(bridge)
         await customer.say("my card hasn't arrived")
         await customer.expect("message", kind="bot")
         await customer.send("talk_to_person", id="person")
@@ -101,8 +102,8 @@ def test_agents_on_two_bridges_open_answer_and_mark_requests_done(bridge, second
         await customer.acknowledged("leave")
         await customer.close()
 
-        ann = await Client.agent(second_bridge, "ann")  # on bridge B
-        bob = await Client.agent(bridge, "bob")  # on bridge A
+        ann = await staff(second_bridge, "ann")  # on bridge B
+        bob = await staff(bridge, "bob")  # on bridge A
         request = _mine((await ann.expect("requests"))["data"]["items"], customer.conversation_id)[0]
         assert request["kind"] == "message" and request["contact_kind"] == "email"
 
@@ -134,7 +135,7 @@ def test_agents_on_two_bridges_open_answer_and_mark_requests_done(bridge, second
         assert (await bob.expect("error"))["data"]["code"] == "invalid_transition"
 
         # The customer comes back: the answer is in the conversation, and the request says answered.
-        back = await Client.customer(bridge, conversation_id=customer.conversation_id, token=customer.token)
+        back = await Customer.connect(bridge, conversation_id=customer.conversation_id, token=customer.token)
         status = (await back.expect("status"))["data"]
         assert status["request"]["state"] == "answered", status
         answers = back.messages("agent")
@@ -168,11 +169,11 @@ def test_agents_on_two_bridges_open_answer_and_mark_requests_done(bridge, second
 
 def test_a_callback_booked_with_the_bot_reaches_the_agents_as_a_request(bridge):
     async def scenario() -> None:
-        customer = await Client.customer(bridge)
+        customer = await Customer.connect(bridge)
         await customer.say("my card was declined in a shop today")
         await customer.expect("message", kind="bot")
         for text in ("can you call me back", "07700 900123", "tomorrow after 5pm"):
-            key = await customer.say(text)
+            key = (await customer.say(text)).id
             await customer.acknowledged(key)  # acknowledged once the bot has answered
         booked = [m["data"]["text"] for m in customer.messages("bot")]
         assert any(text.startswith("Thanks. We'll call you on 07700900123") for text in booked), booked
@@ -180,7 +181,7 @@ def test_a_callback_booked_with_the_bot_reaches_the_agents_as_a_request(bridge):
             lambda e: e["type"] == "status" and "request" in e["data"], "a status with the request", 10)
         assert status["data"]["state"] == "bot" and status["data"]["request"]["kind"] == "callback"
 
-        agent = await Client.agent(bridge, "ann")
+        agent = await staff(bridge, "ann")
         mine = _mine((await agent.expect("requests"))["data"]["items"], customer.conversation_id)
         assert len(mine) == 1, mine
         request = mine[0]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from tests.servers import ROOT, bridge_command, bridge_env
+from harness.servers import ROOT, bridge_command, bridge_env
 
 # Imports every module of the bridge, as its processes do, and every module of the teaching
 # contract (teaching/ but its worker/ subpackage, which runs in the bot's environment), then

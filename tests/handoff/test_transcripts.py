@@ -6,10 +6,10 @@ import asyncio
 import subprocess
 
 from handoff.store import Store
+from harness.servers import ROOT, VENV_BIN, base_env
 from teaching.store import TeachStore
 from teaching.transcripts import RedisTranscripts, TranscriptReader
 from tests.conftest import fresh_prefix
-from tests.servers import ROOT, VENV_BIN, base_env
 
 
 def test_the_teaching_reader_sees_what_the_bridge_stored_in_every_page(redis_url):

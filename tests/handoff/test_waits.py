@@ -16,8 +16,9 @@ from typing import Any, Dict, Iterator, List, Tuple
 import pytest
 from redis.asyncio import Redis
 
-from tests.handoff.clients import Client
-from tests.servers import add_agent, delete_prefixed_keys, running_bridge
+from handoff_client import Agent, Customer, Transport
+from harness.clients import staff
+from harness.servers import add_agent, delete_prefixed_keys, running_bridge
 
 
 @contextmanager
@@ -45,9 +46,9 @@ def refreshing_bridge(redis_url: str, rasa_url: str) -> Iterator[Tuple[str, str]
         yield bridge
 
 
-async def queue_up(address: str) -> Tuple[Client, Dict[str, Any]]:
+async def queue_up(address: str) -> Tuple[Customer, Dict[str, Any]]:
     """A customer who pressed "talk to a person" (general group), and the status they were sent."""
-    customer = await Client.customer(address)
+    customer = await Customer.connect(address)
     await customer.send("talk_to_person", id="talk")
     status = await customer.expect("status", state="queued")
     await customer.acknowledged("talk")
@@ -62,7 +63,7 @@ async def backdate(redis: Redis, prefix: str, conversation_id: str, minutes: flo
     await redis.hset(f"{prefix}:conv:{conversation_id}", mapping={"queued_at": queued_at, "waiting_since": queued_at})
 
 
-async def served_at_once(address: str, agent: Client) -> None:
+async def served_at_once(address: str, agent: Agent) -> None:
     """Earlier, a customer was claimed at once and the chat closed (the queue's only history)."""
     customer, _ = await queue_up(address)
     await agent.send("claim", {"conversation_id": customer.conversation_id}, id="quick-claim")
@@ -72,10 +73,10 @@ async def served_at_once(address: str, agent: Client) -> None:
     await customer.close()
 
 
-async def resumed(address: str, customer: Client) -> Tuple[Dict[str, Any], List[str]]:
+async def resumed(address: str, customer: Customer) -> Tuple[Dict[str, Any], List[str]]:
     """The status a fresh connection of the same customer is sent (as after a reload), and the
     notices of the whole transcript it replays."""
-    again = await Client.customer(address, conversation_id=customer.conversation_id, token=customer.token)
+    again = await Customer.connect(address, conversation_id=customer.conversation_id, token=customer.token)
     status = await again.expect("status")
     await again.close()
     return status["data"], [m["data"]["data"].get("notice", "") for m in again.messages("system")]
@@ -86,7 +87,7 @@ def test_the_seventh_customer_behind_six_long_waits_is_not_told_a_minute(own_bri
 
     async def scenario() -> None:
         redis = Redis.from_url(redis_url)
-        ann = await Client.agent(address, "ann")
+        ann = await staff(address, "ann")
         await ann.expect("queue")
         await served_at_once(address, ann)
         waiting = [(await queue_up(address))[0] for _ in range(6)]
@@ -119,7 +120,7 @@ def test_with_a_free_agent_who_has_not_claimed_yet_the_second_is_not_told_a_minu
     address, _ = own_bridge
 
     async def scenario() -> None:
-        ann = await Client.agent(address, "ann")
+        ann = await staff(address, "ann")
         await ann.expect("queue")
         first, told_first = await queue_up(address)
         second, status = await queue_up(address)
@@ -143,7 +144,7 @@ def test_a_still_queue_is_told_the_wait_again_after_the_refresh_interval(refresh
 
     async def scenario() -> None:
         redis = Redis.from_url(redis_url)
-        ann = await Client.agent(address, "ann")
+        ann = await staff(address, "ann")
         await ann.expect("queue")
         await served_at_once(address, ann)
         first, told_first = await queue_up(address)
@@ -179,7 +180,7 @@ def test_customers_who_give_up_are_kept_and_those_far_back_are_told_a_shorter_wa
 
     async def scenario() -> None:
         redis = Redis.from_url(redis_url)
-        ann = await Client.agent(address, "ann")
+        ann = await staff(address, "ann")
         await ann.expect("queue")
         await served_at_once(address, ann)
         busy = [(await queue_up(address))[0] for _ in range(3)]
@@ -212,9 +213,9 @@ def test_customers_who_give_up_are_kept_and_those_far_back_are_told_a_shorter_wa
     asyncio.run(scenario())
 
 
-async def handed_over_by_the_bot(address: str, *said: str) -> Client:
+async def handed_over_by_the_bot(address: str, *said: str) -> Transport:
     """A customer whose words the bot hands over (through Rasa's stuck detection)."""
-    customer = await Client.customer(address)
+    customer = await Customer.connect(address)
     for text in said:
         await customer.acknowledged(await customer.say(text))
     await customer.expect("status", state="queued")
@@ -225,7 +226,7 @@ def test_a_customer_in_distress_goes_ahead_of_the_others_but_never_of_earlier_di
     address, _ = own_bridge
 
     async def scenario() -> None:
-        ann = await Client.agent(address, "ann")
+        ann = await staff(address, "ann")
         await ann.expect("queue")
         recipe, other = (await queue_up(address))[0], (await queue_up(address))[0]
         bereaved = await handed_over_by_the_bot(
@@ -259,7 +260,7 @@ def test_with_nobody_of_the_customers_team_online_no_number_is_shown(own_bridge)
     address, _ = own_bridge
 
     async def scenario() -> None:
-        ann = await Client.agent(address, "ann")
+        ann = await staff(address, "ann")
         await ann.expect("queue")
         await served_at_once(address, ann)
         await ann.close()
@@ -271,7 +272,7 @@ def test_with_nobody_of_the_customers_team_online_no_number_is_shown(own_bridge)
         assert status["agents_available"] is False and status["wait_minutes"] is None
         assert status["wait_basis"] == "no_agents" and status.get("wait_range") is None
 
-        cara = await Client.agent(address, "cara")  # online, but only for cards
+        cara = await staff(address, "cara")  # online, but only for cards
         await cara.expect("queue")
         status, _ = await resumed(address, customer)
         assert status["agents_available"] is False, status
@@ -279,7 +280,7 @@ def test_with_nobody_of_the_customers_team_online_no_number_is_shown(own_bridge)
         assert "No one from our team is available" in status["wait"]
 
         # A card customer queued now can be served by cara: they are told the wait, and no notice.
-        card = await Client.customer(address)
+        card = await Customer.connect(address)
         await card.say("the cash machine swallowed my card")
         await card.expect("message", kind="bot")
         await card.say("can I talk to someone please")
@@ -304,7 +305,7 @@ def test_a_transfer_keeps_the_customers_true_wait_and_says_who_transferred(own_b
         customer, _ = await queue_up(address)
         await backdate(redis, prefix, customer.conversation_id, 2)
 
-        ann = await Client.agent(address, "ann")
+        ann = await staff(address, "ann")
         await ann.expect("queue")
         await ann.send("claim", {"conversation_id": customer.conversation_id}, id="claim")
         await ann.acknowledged("claim")
@@ -315,7 +316,7 @@ def test_a_transfer_keeps_the_customers_true_wait_and_says_who_transferred(own_b
         status = await customer.expect("status", state="queued")
         assert status["data"]["position"] == 1  # the front of the queue
 
-        bob = await Client.agent(address, "bob")
+        bob = await staff(address, "bob")
         queue = (await bob.expect("queue"))["data"]["items"]
         assert [item["conversation_id"] for item in queue] == [customer.conversation_id, first.conversation_id]
         transferred, other = queue

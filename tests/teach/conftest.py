@@ -10,11 +10,12 @@ from typing import Any, Dict, Iterator
 
 import pytest
 
-from tests.handoff.clients import Client, login, login_protocols
-from tests.servers import (
+from handoff_client import Agent
+from harness.clients import login
+from harness.servers import (
     add_agent, copy_project, free_port, publish_model, running_model_server, running_rasa, running_worker,
 )
-from tests.teach.stack import TeachStack
+from harness.teach_stack import TeachStack
 
 
 CONTENT_EDITOR = "carla"
@@ -35,18 +36,17 @@ def teach_stack(tmp_path_factory, redis_url, model_path, action_server_url) -> I
                 yield TeachStack(redis_url, prefix, project, bridge, rasa_url, server.token, log)
 
 
-async def content_editor(stack: TeachStack, name: str = CONTENT_EDITOR) -> Client:
+async def content_editor(stack: TeachStack, name: str = CONTENT_EDITOR) -> Agent:
     """A content editor's /ws/content socket, after the first pushes of every view."""
     token = login(stack.bridge, name).json()["token"]
-    import websockets
-
-    client = Client(await websockets.connect(f"ws://{stack.bridge}/ws/content", subprotocols=login_protocols(token)))
+    client = Agent(stack.bridge, token=token, endpoint="content")
+    await client.open()
     for view in ("catalog", "inbox", "job", "models", "audit"):
         await client.expect(view)
     return client
 
 
-async def request(client: Client, kind: str, data: Dict[str, Any], timeout: float = 60.0) -> Dict[str, Any]:
+async def request(client: Agent, kind: str, data: Dict[str, Any], timeout: float = 60.0) -> Dict[str, Any]:
     """Sends a request and returns its ack's data; fails with the error reply if there is one."""
     request_id = uuid.uuid4().hex
     await client.send(kind, data, id=request_id)

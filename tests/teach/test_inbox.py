@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from teaching.worker.inbox import MISUNDERSTANDING_REASONS, InboxEventBroker, decode_incoming
 
 ACTION_REJECTED_EVENT = "action_execution_rejected"
-from tests.servers import (
+from harness.servers import (
     RASA_API_TOKEN, ROOT, VENV_BIN, base_env, free_port, start, stop, wait_until_up,
 )
 

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 from bot.evaluation import NluModel, load_examples, predicted_label
-from tests.servers import VENV_BIN, base_env
+from harness.servers import VENV_BIN, base_env
+from harness.teach_stack import TeachStack
 from tests.teach.conftest import CONTENT_EDITOR, content_editor, request
-from tests.teach.stack import TeachStack
 from tests.teach.test_teach_flow import job_finished
 
 MISLABELLED = 8  # of the wrecked topic's held-out questions

@@ -12,9 +12,10 @@ from typing import Any, Dict, List
 import requests
 import websockets
 
-from tests.handoff.clients import Client
+from handoff_client import Agent, Customer, login_protocols
+from harness.clients import login
+from harness.teach_stack import TeachStack
 from tests.teach.conftest import CONTENT_EDITOR, content_editor, request
-from tests.teach.stack import TeachStack
 
 # A question the demo bot cannot answer yet, in the words customers used...
 PET_QUESTIONS = [
@@ -36,7 +37,7 @@ PET_ANSWER = "We don't sell pet insurance ourselves, but our partner PetCover do
 UNSEEN_PET_QUESTION = "does the bank have insurance for my dog"
 
 
-async def job_finished(editor: Client, timeout: float = 240.0) -> Dict[str, Any]:
+async def job_finished(editor: Agent, timeout: float = 240.0) -> Dict[str, Any]:
     """The job push that ends the training job (done, refused or failed)."""
     envelope = await editor.next_matching(
         lambda e: e["type"] == "job" and e["data"]["job"] and e["data"]["job"]["state"] in ("done", "refused", "failed"),
@@ -55,19 +56,19 @@ class ChattingCustomers:
 
     def __init__(self, address: str) -> None:
         self.address = address
-        self.customers: List[Client] = []
+        self.customers: List[Customer] = []
         self.sent: Dict[str, List[str]] = {}
         self.slowest = 0.0
         self._stop = asyncio.Event()
 
     async def run(self) -> None:
         while not self._stop.is_set():
-            customer = await Client.customer(self.address)
+            customer = await Customer.connect(self.address)
             self.customers.append(customer)
             sent = self.sent.setdefault(customer.conversation_id, [])
             for text in self.CONVERSATION:
                 started = time.monotonic()
-                key = await customer.say(text)
+                key = (await customer.say(text)).id
                 sent.append(key)
                 # The ack comes once the bot has answered: its reply is in the transcript.
                 await customer.acknowledged(key, timeout=30)
@@ -125,7 +126,7 @@ async def _scenario(stack: TeachStack) -> None:
               f"(Rasa loaded it {seconds_to_served:.1f} s after the job ended)")
 
         # The new answer is live for a phrasing nobody taught.
-        asker = await Client.customer(stack.bridge)
+        asker = await Customer.connect(stack.bridge)
         await asker.acknowledged(await asker.say(UNSEEN_PET_QUESTION))
         assert any("PetCover" in m["data"]["text"] for m in asker.messages("bot")), asker.messages("bot")
         await asker.close()
@@ -178,8 +179,6 @@ async def _scenario(stack: TeachStack) -> None:
 
 def test_content_socket_needs_the_content_role_and_checks_every_field(teach_stack: TeachStack):
     async def scenario() -> None:
-        from tests.handoff.clients import login, login_protocols
-
         token = login(teach_stack.bridge, "ann").json()["token"]  # an agent, not a content editor
         async with websockets.connect(f"ws://{teach_stack.bridge}/ws/content", subprotocols=login_protocols(token)) as ws:
             refused = await asyncio.wait_for(ws.recv(), 10)

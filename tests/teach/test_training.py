@@ -14,9 +14,9 @@ from typing import Any, Dict, List, Tuple
 import pytest
 import yaml
 
+from harness.servers import ROOT, copy_project
 from teaching.worker.evaluation import _per_intent, _verdict, compare
 from teaching.worker.training import TrainedModel, TrainingError, train_model
-from tests.servers import ROOT, copy_project
 
 HARMLESS_EXAMPLE = "my replacement card still hasn't come in the post"
 # Held-out card questions, taught as greetings: the candidate must be caught out.

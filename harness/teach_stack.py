@@ -14,8 +14,8 @@ from typing import Any, List
 import requests
 from redis.asyncio import Redis
 
+from harness.servers import RASA_API_TOKEN
 from teaching.store import TeachStore
-from tests.servers import RASA_API_TOKEN
 
 __all__ = ["TeachStack"]
 
