@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -19,3 +20,12 @@ def test_no_assert_guards_production_code(package: str) -> None:
              for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
              if isinstance(node, ast.Assert)]
     assert found == []
+
+
+def test_the_architecture_map_names_only_paths_that_exist() -> None:
+    """docs/architecture.md is a newcomer's map: every file or folder it names in backticks is there."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = {name for name in re.findall(r"`([\w./-]+)`", text)
+             if "/" in name or re.search(r"\.(py|yml|js|md)$", name)}
+    assert len(named) > 30, named  # the map still names the places it is for
+    assert sorted(name for name in named if not (ROOT / name).exists()) == []
