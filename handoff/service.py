@@ -207,8 +207,8 @@ class Bridge:
 
     async def append(self, conversation_id: str, kind: str, key: str, text: str = "",
                      data: Optional[Dict[str, Any]] = None, only_in: Optional[State] = None,
-                     only_agent: str = "") -> Appended:
-        appended = await self.store.append(conversation_id, kind, key, text, data, only_in, only_agent)
+                     only_agent: str = "", lease: Optional[Tuple[str, int]] = None) -> Appended:
+        appended = await self.store.append(conversation_id, kind, key, text, data, only_in, only_agent, lease)
         if appended.added:
             self.metrics[f"messages_{kind}"] += 1
         return appended
@@ -231,7 +231,10 @@ class Bridge:
         if payload:
             await self._require_offered(conversation_id, payload, f"customer:{key}")
         data = {"payload": payload} if payload else None
-        message_id, added, said_in = await self.append(conversation_id, "customer", f"customer:{key}", text, data)
+        # A new message for the bot comes with its routing lease, taken by the step that stores it.
+        owner, lease_ms = secrets.token_hex(8), int(ROUTING_LEASE_SECONDS * 1000)
+        message_id, added, said_in, leased = await self.append(conversation_id, "customer", f"customer:{key}", text,
+                                                               data, lease=(owner, lease_ms))
         if added:
             await self._count_conversation(conversation_id)
         if said_in is None:
@@ -243,27 +246,40 @@ class Bridge:
                     await self.append(conversation_id, "system", offer.key, offer.text, offer.data,
                                       only_in=State.QUEUED)
             return message_id  # for the person: the append marked it routed (a retry finds it so)
-        owner, lease_ms = secrets.token_hex(8), int(ROUTING_LEASE_SECONDS * 1000)
-        while (routing := await self.store.take_routing(conversation_id, message_id, owner, lease_ms)) is Routing.HELD:
+        routing = Routing.TAKEN
+        while not leased and (routing := await self.store.take_routing(conversation_id, message_id, owner,
+                                                                       lease_ms)) is Routing.HELD:
             await asyncio.sleep(ROUTING_POLL_SECONDS)
         if routing is Routing.DONE:
             return message_id
         renewing = asyncio.create_task(self._keep_lease(conversation_id, message_id, owner, lease_ms))
+        routed = False  # the bot's answer may mark it routed as it is stored (_ask_bot)
         try:
             retry = routing is Routing.RETAKEN
             if not retry or not await self._finish_stored_answer(conversation_id, message_id):
-                _, effects = await self.transition(conversation_id, CustomerSaid(text, said_in))
-                for effect in effects:
+                for effect in await self._customer_said(conversation_id, text, said_in):
                     if isinstance(effect, AskBot):
-                        await self._ask_bot(conversation_id, message_id, payload or effect.text, retry)
+                        routed = await self._ask_bot(conversation_id, message_id, payload or effect.text, retry)
         except Exception:
             with contextlib.suppress(Exception):  # Redis may be what failed: then the lease runs out
                 await self.store.keep_routing(conversation_id, message_id, owner, 0)
             raise
         finally:
             renewing.cancel()
-        await self.store.routed(conversation_id, message_id)
+        if not routed:
+            await self.store.routed(conversation_id, message_id)
         return message_id
+
+    async def _customer_said(self, conversation_id: str, text: str, said_in: State) -> List[Effect]:
+        """What the customer's message calls for. Stored while the bot had the conversation (the
+        append read the state in the same step), it is the bot's to answer, which changes nothing
+        stored (machine.apply): the conversation is not read again for it. A closed one reopens,
+        through a transition."""
+        if said_in is State.BOT:
+            _, effects = apply(Conversation(conversation_id, state=State.BOT), CustomerSaid(text, said_in))
+            return effects
+        _, effects = await self.transition(conversation_id, CustomerSaid(text, said_in))
+        return effects
 
     async def _require_offered(self, conversation_id: str, payload: str, client_key: str) -> None:
         """Only a button the bot offered in its latest turn (handoff.rules.require_offered); a resent
@@ -298,8 +314,9 @@ class Bridge:
             await self._bot_handed_over(conversation_id, message_id, replies, payload)
         return True
 
-    async def _ask_bot(self, conversation_id: str, message_id: str, text: str, retry: bool = False) -> None:
-        """``retry``: an earlier attempt may have reached Rasa (its process died meanwhile)."""
+    async def _ask_bot(self, conversation_id: str, message_id: str, text: str, retry: bool = False) -> bool:
+        """``retry``: an earlier attempt may have reached Rasa (its process died meanwhile). True when
+        the answer's step marked the message routed too (an answer without a handoff ends the turn)."""
         try:
             replies = await self.bot.reply(conversation_id, message_id, text, retry)
         except BotUnavailable as error:
@@ -310,18 +327,18 @@ class Bridge:
                 {"notice": "bot_unavailable"},
             )
             await self._queue_without_bot(conversation_id)
-            return
-        for index, reply in enumerate(replies):
-            data = {key: value for key, value in reply.items() if key not in ("text", "recipient_id")}
-            try:
-                await self.append(conversation_id, "bot", f"bot:{message_id}:{index}", str(reply.get("text", "")),
-                                  data, only_in=State.BOT)
-            except InvalidTransition:
-                return  # a person took over while the bot was thinking: its answer is not shown
+            return False
         payload = handoff_in(tuple(replies))
-        if payload is None:
-            return  # an answer without a handoff changes nothing (machine.apply): no need to read the state again
-        await self._bot_handed_over(conversation_id, message_id, tuple(replies), payload)
+        try:
+            # Without a handoff the answer changes nothing else (machine.apply): stored, announced
+            # and the message marked routed in one step.
+            self.metrics["messages_bot"] += await self.store.answer(conversation_id, message_id, replies,
+                                                                    routed=payload is None)
+        except InvalidTransition:
+            return payload is None  # a person took over while the bot was thinking: its answer is not shown
+        if payload is not None:
+            await self._bot_handed_over(conversation_id, message_id, tuple(replies), payload)
+        return payload is None
 
     async def _bot_handed_over(self, conversation_id: str, message_id: str, replies: Tuple[Dict[str, Any], ...],
                                payload: Dict[str, Any]) -> None:

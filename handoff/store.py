@@ -55,7 +55,10 @@ updates the queues (and records an agent's handling time) in the same step,
 and writes what follows it in that step too: its notices to the transcript
 (and their keys to the idempotency hash) and the announcements on
 ``{p}:live:{id}`` and ``{p}:queue-events``; an append checks the idempotency
-key and adds to the stream in the same step.
+key and adds to the stream in the same step (a new customer message for the
+bot takes its routing lease in it too), and the bot's answer to a message is
+stored, announced and the message marked routed in one step: a bot turn is
+two round trips (tests/handoff/test_turn_cost.py).
 """
 
 from __future__ import annotations
@@ -82,26 +85,69 @@ StoredMessage = Dict[str, Any]
 # Ratings and left requests kept (the newest); older ones are for an export, not Redis.
 STREAM_CAP = 100_000
 
+# Routing leases' times are Redis's own (TIME), so bridge hosts whose clocks differ agree on when a
+# lease runs out.
+_NOW_MS = """
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+"""
+
 # ARGV[5] is the conversation's live channel: the new message is announced in the same step,
 # with the id of the message before it and ARGV[6], the message itself (JSON, without its id).
 # ARGV[7] = '1' for a customer's message: stored while people have the conversation, it stays
 # with people (machine.apply: nothing to route), so it is marked routed in the same step; it is
-# refused (-2) when the transcript already has ARGV[8] messages.
-_APPEND = """
+# refused (-2) when the transcript already has ARGV[8] messages. ARGV[9], when not '', takes the
+# routing lease of a new customer message the bot is to answer (owner ARGV[9], ARGV[10] ms: _TAKE_ROUTING)
+# in the same step: nobody else can hold it yet. Returns the message's id, 1 when added (0: stored
+# before, -1: not in the state asked for), the state it was stored in, and 1 when its lease was taken.
+_APPEND = _NOW_MS + """
 local state = redis.call('HGET', KEYS[3], 'state') or ''
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
-if existing then return {existing, 0, state} end
-if ARGV[3] ~= '' and state ~= ARGV[3] then return {'', -1, state} end
-if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'agent') ~= ARGV[4] then return {'', -1, state} end
-if ARGV[7] == '1' and redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[8]) then return {'', -2, state} end
+if existing then return {existing, 0, state, 0} end
+if ARGV[3] ~= '' and state ~= ARGV[3] then return {'', -1, state, 0} end
+if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'agent') ~= ARGV[4] then return {'', -1, state, 0} end
+if ARGV[7] == '1' and redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[8]) then return {'', -2, state, 0} end
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 9))
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 11))
 redis.call('HSET', KEYS[2], ARGV[1], id)
-if ARGV[7] == '1' and (state == 'queued' or state == 'agent') then redis.call('HSET', KEYS[2], 'routed:' .. id, 'done') end
+local leased = 0
+if ARGV[7] == '1' and (state == 'queued' or state == 'agent') then redis.call('HSET', KEYS[2], 'routed:' .. id, 'done')
+elseif ARGV[9] ~= '' and (state == 'bot' or state == 'closed') then
+  redis.call('HSET', KEYS[2], 'routed:' .. id, 'lease:' .. (now + tonumber(ARGV[10])) .. ':' .. ARGV[9])
+  leased = 1
+end
 for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
 local after = last and ('"' .. last[1] .. '"') or 'null'
 redis.call('PUBLISH', ARGV[5], '{"message": "' .. id .. '", "after": ' .. after .. ', "entry": ' .. ARGV[6] .. '}')
-return {id, 1, state}
+return {id, 1, state, leased}
+"""
+
+# The bot's answer to one customer message, stored while the bot has the conversation (-1 when it
+# has moved on: a person took over while the bot was thinking, and the answer is not shown):
+# ARGV[5] messages, four arguments each after ARGV[5] (client key, text, data JSON, the entry as
+# announced), each stored once per key and announced like an append (_APPEND), at time ARGV[4] ms.
+# ARGV[3], when not '', is the customer message's routing field, marked routed in the same step,
+# whether or not the answer was shown. Returns how many messages were added.
+_ANSWER = """
+local added = -1
+if redis.call('HGET', KEYS[3], 'state') == 'bot' then
+  added = 0
+  local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+  last = last and last[1]
+  for i = 6, 5 + 4 * tonumber(ARGV[5]), 4 do
+    if not redis.call('HGET', KEYS[2], ARGV[i]) then
+      local id = redis.call('XADD', KEYS[1], '*', 'kind', 'bot', 'text', ARGV[i + 1], 'data', ARGV[i + 2],
+                            'key', ARGV[i], 'ts', ARGV[4])
+      redis.call('HSET', KEYS[2], ARGV[i], id)
+      local after = last and ('"' .. last .. '"') or 'null'
+      redis.call('PUBLISH', ARGV[2], '{"message": "' .. id .. '", "after": ' .. after .. ', "entry": ' .. ARGV[i + 3] .. '}')
+      last, added = id, added + 1
+    end
+  end
+  for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+end
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], ARGV[3], 'done') end
+return added
 """
 
 # KEYS[1] an agent's serving set, KEYS[2] agents-serving; ARGV[1] a conversation it no longer
@@ -202,11 +248,8 @@ end
 return version
 """
 
-# Routing leases (KEYS[1]: the idempotency hash; ARGV: field, owner, lease ms). Times are
-# Redis's own (TIME), so bridge hosts whose clocks differ agree on when a lease runs out.
-_LEASE_NOW = """
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+# Routing leases (KEYS[1]: the idempotency hash; ARGV: field, owner, lease ms).
+_LEASE_NOW = _NOW_MS + """
 local value = redis.call('HGET', KEYS[1], ARGV[1])
 """
 # Returns 1 taken, 2 taken over from a holder whose lease ran out, 0 routed already, -1 held.
@@ -282,6 +325,7 @@ class Appended(NamedTuple):
     added: bool  # False: a retry of a message stored before
     # Who the conversation was with when the message was stored (None: it has expired).
     state: Optional[State]
+    leased: bool = False  # its routing lease was taken with it (Store.append's ``lease``)
 
 
 def _client_id(kind: str, key: str) -> str:
@@ -291,6 +335,13 @@ def _client_id(kind: str, key: str) -> str:
     if kind == "agent":
         return key.split(":", 2)[-1]
     return ""
+
+
+def _entry_json(kind: str, client_key: str, text: str, data_json: str, now: int) -> str:
+    """A new message as its announcement carries it (as messages_after() reads it, but for its id),
+    around its data already encoded for the stream."""
+    return (f'{{"client_id": {json.dumps(_client_id(kind, client_key))}, "kind": {json.dumps(kind)}, '
+            f'"text": {json.dumps(text)}, "data": {data_json}, "ts": {now}}}')
 
 
 def _agent_names(presence: List[bytes]) -> List[str]:
@@ -325,6 +376,7 @@ class Store:
         self.max_messages = max_messages
         self.max_queue = max_queue  # queued at once: checked by the commit that queues (handoff.limits checks first)
         self._append = redis.register_script(_APPEND)
+        self._answer = redis.register_script(_ANSWER)
         self._commit = redis.register_script(_COMMIT)
         self._sync_serving = redis.register_script(_SYNC_SERVING)
         self._count_once = redis.register_script(_COUNT_ONCE)
@@ -452,8 +504,8 @@ class Store:
         agent_ended = before.state is State.AGENT and (after.state is not State.AGENT or after.agent != before.agent)
         written: List[str] = []
         for notice in notices:
-            entry = {"client_id": "", "kind": "system", "text": notice.text, "data": notice.data, "ts": now}
-            written += [notice.key, notice.text, json.dumps(notice.data), json.dumps(entry)]
+            data_json = json.dumps(notice.data)
+            written += [notice.key, notice.text, data_json, _entry_json("system", notice.key, notice.text, data_json, now)]
         version = await self._commit(
             keys=[self.key("conv", after.id), self.key("queue"), self._serving_key(before), self._serving_key(after),
                   self.key("queue", before.group), self.key("queue", after.group), self.key("handling"),
@@ -486,29 +538,54 @@ class Store:
     async def append(
         self, conversation_id: str, kind: str, client_key: str, text: str = "",
         data: Optional[Dict[str, Any]] = None, only_in: Optional[State] = None, only_agent: str = "",
+        lease: Optional[Tuple[str, int]] = None,
     ) -> "Appended":
         """Add a message once per ``client_key``, and say so on the conversation's live channel.
 
         With ``only_in`` (and ``only_agent``) the message is stored only while the
         conversation is in that state (with that agent), checked in the same step:
         a bot answer arriving after a person took over is dropped, not shown.
+        ``lease`` (owner, ms): a new customer message for the bot comes with its routing
+        lease (take_routing) from the same step.
         """
         now = int(time.time() * 1000)
-        fields = ["kind", kind, "text", text, "data", json.dumps(data or {}), "key", client_key, "ts", str(now)]
-        # What the announcement carries: the message as messages_after() reads it, but for its id.
-        entry = {"client_id": _client_id(kind, client_key), "kind": kind, "text": text, "data": data or {}, "ts": now}
-        message_id, added, state = await self._append(
+        data_json = json.dumps(data or {})
+        owner, lease_ms = lease or ("", 0)
+        message_id, added, state, leased = await self._append(
             keys=[self.key("log", conversation_id), self.key("idem", conversation_id), self.key("conv", conversation_id)],
             args=[client_key, str(self.ttl_ms), only_in.value if only_in else "", only_agent,
-                  self.live_channel(conversation_id), json.dumps(entry), "1" if kind == "customer" else "",
-                  str(self.max_messages), *fields],
+                  self.live_channel(conversation_id), _entry_json(kind, client_key, text, data_json, now),
+                  "1" if kind == "customer" else "", str(self.max_messages), owner, str(lease_ms),
+                  "kind", kind, "text", text, "data", data_json, "key", client_key, "ts", str(now)],
         )
         if added == -2:
             raise TranscriptFull(f"this conversation has {self.max_messages} messages, as many as it may keep; "
                                  "please start a new one")
         if added == -1:
             raise InvalidTransition("the conversation has moved on")
-        return Appended(message_id.decode(), bool(added), State(state.decode()) if state else None)
+        return Appended(message_id.decode(), bool(added), State(state.decode()) if state else None, bool(leased))
+
+    async def answer(self, conversation_id: str, message_id: str, replies: Sequence[Dict[str, Any]],
+                     routed: bool) -> int:
+        """The bot's ``replies`` to the customer's message ``message_id``, stored (once per key
+        "bot:{message_id}:{n}") and announced in one step while the bot has the conversation;
+        ``routed``: the message is marked routed in that step too (an answer without a handoff is
+        the end of its turn). Returns how many were added; raises InvalidTransition when a person
+        took over meanwhile (the answer is not shown; the message is marked routed all the same)."""
+        now = int(time.time() * 1000)
+        written: List[str] = []
+        for index, reply in enumerate(replies):
+            key, text = f"bot:{message_id}:{index}", str(reply.get("text", ""))
+            data_json = json.dumps({name: value for name, value in reply.items() if name not in ("text", "recipient_id")})
+            written += [key, text, data_json, _entry_json("bot", key, text, data_json, now)]
+        added = await self._answer(
+            keys=[self.key("log", conversation_id), self.key("idem", conversation_id), self.key("conv", conversation_id)],
+            args=[str(self.ttl_ms), self.live_channel(conversation_id), f"routed:{message_id}" if routed else "",
+                  str(now), str(len(replies)), *written],
+        )
+        if added == -1:
+            raise InvalidTransition("the conversation has moved on")
+        return int(added)
 
     async def take_routing(self, conversation_id: str, message_id: str, owner: str, lease_ms: int) -> Routing:
         """A lease on routing a stored message, so that it is routed once, also when its sender retries.
