@@ -18,7 +18,7 @@ import secrets
 import time
 from collections import Counter
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -51,8 +51,6 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 20
 BOT_UNAVAILABLE = "bot_unavailable"
 PRESENCE_TTL_MS = 30_000
-# Conversations a process remembers as counted for the dashboard (then it forgets them all and asks Redis again).
-COUNTED_MEMORY = 100_000
 # A message's routing lease, renewed three times per period while its holder routes it: a process
 # killed mid-turn leaves its message to the customer's retry this soon. A retry checks this often.
 ROUTING_LEASE_SECONDS = 3.0
@@ -87,7 +85,6 @@ class Bridge:
         self.zone = ZoneInfo(settings.timezone)
         # This process's counters for /metrics (Prometheus adds up the processes).
         self.metrics: Counter = Counter()
-        self._counted: Set[str] = set()
 
     # ---- conversations ------------------------------------------------------
 
@@ -158,14 +155,13 @@ class Bridge:
     async def _count_conversation(self, conversation_id: str) -> None:
         """A conversation counts once a day, the first time that day its customer says or asks something."""
         day, hour = self.today()
-        if f"{day}|{conversation_id}" in self._counted:
-            return  # counted before: no need to ask Redis at every message
-        if await self.store.count_once(conversation_id, f"counted:{day}", day,
-                                       ["conversations", f"hour:{hour}:conversations"]):
+        if await self.store.count_once(*self._conversation_counted(conversation_id, day, hour)):
             await self.store.publish(self.store.stats_channel, {})
-        if len(self._counted) >= COUNTED_MEMORY:
-            self._counted.clear()
-        self._counted.add(f"{day}|{conversation_id}")
+
+    def _conversation_counted(self, conversation_id: str, day: str, hour: str) -> Tuple[str, str, str, List[str]]:
+        """Store.count_once's arguments for counting a conversation on ``day`` (a customer's
+        message counts it in the step that stores it: Store.append's ``count_once``)."""
+        return conversation_id, f"counted:{day}", day, ["conversations", f"hour:{hour}:conversations"]
 
     async def _count_escalation(self, conversation_id: str, handoff_reason: Optional[str]) -> None:
         """The conversation reached people: once a day per conversation in ``escalated`` (not contained).
@@ -207,8 +203,10 @@ class Bridge:
 
     async def append(self, conversation_id: str, kind: str, key: str, text: str = "",
                      data: Optional[Dict[str, Any]] = None, only_in: Optional[State] = None,
-                     only_agent: str = "", lease: Optional[Tuple[str, int]] = None) -> Appended:
-        appended = await self.store.append(conversation_id, kind, key, text, data, only_in, only_agent, lease)
+                     only_agent: str = "", lease: Optional[Tuple[str, int]] = None,
+                     count_once: Optional[Tuple[str, str, List[str]]] = None) -> Appended:
+        appended = await self.store.append(conversation_id, kind, key, text, data, only_in, only_agent, lease,
+                                           count_once)
         if appended.added:
             self.metrics[f"messages_{kind}"] += 1
         return appended
@@ -232,11 +230,12 @@ class Bridge:
             await self._require_offered(conversation_id, payload, f"customer:{key}")
         data = {"payload": payload} if payload else None
         # A new message for the bot comes with its routing lease, taken by the step that stores it.
+        # It counts the conversation for the day in that step too (Bridge._count_conversation).
         owner, lease_ms = secrets.token_hex(8), int(ROUTING_LEASE_SECONDS * 1000)
-        message_id, added, said_in, leased = await self.append(conversation_id, "customer", f"customer:{key}", text,
-                                                               data, lease=(owner, lease_ms))
-        if added:
-            await self._count_conversation(conversation_id)
+        _, marker, day, counters = self._conversation_counted(conversation_id, *self.today())
+        message_id, added, said_in, leased = await self.append(
+            conversation_id, "customer", f"customer:{key}", text, data, lease=(owner, lease_ms),
+            count_once=(marker, day, counters))
         if said_in is None:
             raise ConversationNotFound(f"no conversation {conversation_id}")
         if added and said_in in (State.QUEUED, State.AGENT):

@@ -98,8 +98,10 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 # with people (machine.apply: nothing to route), so it is marked routed in the same step; it is
 # refused (-2) when the transcript already has ARGV[8] messages. ARGV[9], when not '', takes the
 # routing lease of a new customer message the bot is to answer (owner ARGV[9], ARGV[10] ms: _TAKE_ROUTING)
-# in the same step: nobody else can hold it yet. Returns the message's id, 1 when added (0: stored
-# before, -1: not in the state asked for), the state it was stored in, and 1 when its lease was taken.
+# in the same step: nobody else can hold it yet. ARGV[11], when not '', counts the conversation once
+# (_COUNT_ONCE's marker) in the day's counters KEYS[4] (ARGV[12] ms to keep them): the ARGV[14] fields
+# after it, announced on ARGV[13]. Returns the message's id, 1 when added (0: stored before, -1: not in
+# the state asked for), the state it was stored in, and 1 when its lease was taken.
 _APPEND = _NOW_MS + """
 local state = redis.call('HGET', KEYS[3], 'state') or ''
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
@@ -108,8 +110,14 @@ if ARGV[3] ~= '' and state ~= ARGV[3] then return {'', -1, state, 0} end
 if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'agent') ~= ARGV[4] then return {'', -1, state, 0} end
 if ARGV[7] == '1' and redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[8]) then return {'', -2, state, 0} end
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 11))
+local counters = tonumber(ARGV[14])
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 15 + counters))
 redis.call('HSET', KEYS[2], ARGV[1], id)
+if ARGV[11] ~= '' and state ~= '' and redis.call('HSETNX', KEYS[3], ARGV[11], '1') == 1 then
+  for i = 15, 14 + counters do redis.call('HINCRBY', KEYS[4], ARGV[i], 1) end
+  redis.call('PEXPIRE', KEYS[4], ARGV[12])
+  redis.call('PUBLISH', ARGV[13], '{}')
+end
 local leased = 0
 if ARGV[7] == '1' and (state == 'queued' or state == 'agent') then redis.call('HSET', KEYS[2], 'routed:' .. id, 'done')
 elseif ARGV[9] ~= '' and (state == 'bot' or state == 'closed') then
@@ -538,7 +546,7 @@ class Store:
     async def append(
         self, conversation_id: str, kind: str, client_key: str, text: str = "",
         data: Optional[Dict[str, Any]] = None, only_in: Optional[State] = None, only_agent: str = "",
-        lease: Optional[Tuple[str, int]] = None,
+        lease: Optional[Tuple[str, int]] = None, count_once: Optional[Tuple[str, str, List[str]]] = None,
     ) -> "Appended":
         """Add a message once per ``client_key``, and say so on the conversation's live channel.
 
@@ -546,16 +554,20 @@ class Store:
         conversation is in that state (with that agent), checked in the same step:
         a bot answer arriving after a person took over is dropped, not shown.
         ``lease`` (owner, ms): a new customer message for the bot comes with its routing
-        lease (take_routing) from the same step.
+        lease (take_routing) from the same step. ``count_once`` (marker, day, fields): a new
+        message counts its conversation as ``count_once`` does, in the same step.
         """
         now = int(time.time() * 1000)
         data_json = json.dumps(data or {})
         owner, lease_ms = lease or ("", 0)
+        marker, day, counters = count_once or ("", "", [])
         message_id, added, state, leased = await self._append(
-            keys=[self.key("log", conversation_id), self.key("idem", conversation_id), self.key("conv", conversation_id)],
+            keys=[self.key("log", conversation_id), self.key("idem", conversation_id), self.key("conv", conversation_id),
+                  self.key("day", day or "none")],
             args=[client_key, str(self.ttl_ms), only_in.value if only_in else "", only_agent,
                   self.live_channel(conversation_id), _entry_json(kind, client_key, text, data_json, now),
                   "1" if kind == "customer" else "", str(self.max_messages), owner, str(lease_ms),
+                  marker, str(DAY_TTL_MS), self.stats_channel, str(len(counters)), *counters,
                   "kind", kind, "text", text, "data", data_json, "key", client_key, "ts", str(now)],
         )
         if added == -2:

@@ -261,3 +261,18 @@ def test_the_agents_serving_anyone_are_kept_by_the_commit_and_found_without_a_sc
         assert await store.agents_serving() == ["cy"]
 
     run(redis_url, scenario)
+
+
+def test_a_customer_message_counts_its_conversation_once_in_the_step_that_stores_it(redis_url):
+    """What Store.count_once does, done by the append (a bot turn's first message costs no more round trips)."""
+
+    async def scenario(store: Store) -> None:
+        await store.create("c1", "t")
+        counted = ("counted:2026-12-06", "2026-12-06", ["conversations", "hour:09:conversations"])
+        for key in ("k1", "k2", "k2"):
+            await store.append("c1", "customer", f"customer:{key}", "hello", count_once=counted)
+        assert not await store.count_once("c1", *counted)  # counted already
+        counters, _ = await store.day("2026-12-06")
+        assert counters == {"conversations": 1, "hour:09:conversations": 1}
+
+    run(redis_url, scenario)
