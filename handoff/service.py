@@ -488,10 +488,10 @@ class Bridge:
         if conversation.state is State.CLOSED:
             status["rated"] = conversation.rated
         if conversation.state in (State.BOT, State.CLOSED):  # not worked out again at every queue change
-            request = await self.requests.customer_view(conversation_id)
+            request = await self.requests.customer_view(waiting.request_id) if waiting.request_id else None
             if request:
                 status["request"] = request
-            if await self.store.left_queue(conversation_id):
+            if waiting.left_queue:
                 status["left_queue"] = "gone"
         return status
 

@@ -292,8 +292,10 @@ return 1
 # Handling times kept for wait estimates (the newest).
 RECENT_HANDLING = 50
 # What a customer's status is made from (Store.load_waiting): not the handoff payload, which is
-# kilobytes and read for every waiting customer at every change of the queue otherwise.
-STATUS_FIELDS = ["state", "version", "agent", "reason", "group", "rated", "waiting_since", "queued_at"]
+# kilobytes and read for every waiting customer at every change of the queue otherwise; with the
+# request left and whether the customer was sent away from the queue, which a status with the bot shows.
+STATUS_FIELDS = ["state", "version", "agent", "reason", "group", "rated", "waiting_since", "queued_at", "request",
+                 "left_queue"]
 # The fields of Store.times.
 TIMES = ["queued_at", "waiting_since", "claimed_at"]
 # Day counters are kept this long (for a month-over-month look).
@@ -326,6 +328,8 @@ class Waiting(NamedTuple):
     handling_ms: List[int]  # newest first
     agents: Dict[str, Tuple[List[str], int, int]]  # agent online -> (groups, max_chats, serving)
     ready_ms: Dict[str, float]  # agent online -> when they last took or finished a chat or came online
+    request_id: str = ""  # the last request left in the conversation (handoff.requests), "" for none
+    left_queue: bool = False  # taken out of the queue for being away (mark_left_queue), until queued again
 
 
 class Appended(NamedTuple):
@@ -466,9 +470,6 @@ class Store:
     async def mark_left_queue(self, conversation_id: str) -> None:
         """The customer was taken out of the queue for being away (their status says so until queued again)."""
         await self.redis.hset(self.key("conv", conversation_id), "left_queue", "gone")
-
-    async def left_queue(self, conversation_id: str) -> bool:
-        return await self.redis.hget(self.key("conv", conversation_id), "left_queue") == b"gone"
 
     async def client(self, conversation_id: str) -> str:
         """The address that started the conversation (handoff.limits counts its queue entries)."""
@@ -797,7 +798,8 @@ class Store:
         conversation = self._conversation(conversation_id, text)  # without its handoff payload
         since = float(text.get("waiting_since") or text.get("queued_at") or time.time() * 1000)
         if conversation.state is not State.QUEUED:
-            return Waiting(conversation, None, None, since, {}, [], [], {}, {})
+            return Waiting(conversation, None, None, since, {}, [], [], {}, {}, text.get("request", ""),
+                           text.get("left_queue") == "gone")
         group = await (figures or self.group_figures)(conversation.group)
         position = group.positions.get(conversation_id)
         if position is None:  # queued after the group's figures were read (or claimed since)
