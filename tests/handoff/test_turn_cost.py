@@ -21,7 +21,9 @@ from tests.servers import running_bridge, running_redis
 # A customer's turn the bot answers itself: the message stored with its routing lease taken (one script),
 # then the bot's answer stored and the message marked routed (one script), however many messages it has.
 ROUND_TRIPS_PER_BOT_TURN = 2
-TURNS = 3  # the fewest round trips of these: the bridge's timers (presence, slots) may fall into one
+# Turns of one conversation (the first also counts it for the day, in the same step), of which the fewest
+# round trips count: the bridge's timers (presence, slots) may fall into one of them.
+TURNS = ["hello", "how do I change my pin", "how do I reset my password"]
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +84,8 @@ def test_a_bot_turn_costs_two_redis_round_trips(own_bridge: Tuple[str, str]) -> 
     async def scenario() -> List[int]:
         customer = await Client.customer(address)
         try:
-            counts = []  # the first message also counts the conversation for the day, in the same step
-            for text in ["hello", "how do I change my pin", "how do I reset my password"][:TURNS]:
+            counts = []
+            for text in TURNS:
                 commands = await _commands_during(redis_url, lambda: _turn(customer, text))
                 assert any(command["client_type"] == "lua" for command in commands)  # the turn was seen
                 counts.append(_round_trips(commands))
