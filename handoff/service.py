@@ -154,14 +154,14 @@ class Bridge:
 
     async def _count_conversation(self, conversation_id: str) -> None:
         """A conversation counts once a day, the first time that day its customer says or asks something."""
-        day, hour = self.today()
-        if await self.store.count_once(*self._conversation_counted(conversation_id, day, hour)):
+        if await self.store.count_once(conversation_id, *self._conversation_count()):
             await self.store.publish(self.store.stats_channel, {})
 
-    def _conversation_counted(self, conversation_id: str, day: str, hour: str) -> Tuple[str, str, str, List[str]]:
-        """Store.count_once's arguments for counting a conversation on ``day`` (a customer's
-        message counts it in the step that stores it: Store.append's ``count_once``)."""
-        return conversation_id, f"counted:{day}", day, ["conversations", f"hour:{hour}:conversations"]
+    def _conversation_count(self) -> Tuple[str, str, List[str]]:
+        """How a conversation counts today (Store.count_once's marker, day and counters); a customer's
+        message counts it in the step that stores it (Store.append's ``count_once``)."""
+        day, hour = self.today()
+        return f"counted:{day}", day, ["conversations", f"hour:{hour}:conversations"]
 
     async def _count_escalation(self, conversation_id: str, handoff_reason: Optional[str]) -> None:
         """The conversation reached people: once a day per conversation in ``escalated`` (not contained).
@@ -232,10 +232,9 @@ class Bridge:
         # A new message for the bot comes with its routing lease, taken by the step that stores it.
         # It counts the conversation for the day in that step too (Bridge._count_conversation).
         owner, lease_ms = secrets.token_hex(8), int(ROUTING_LEASE_SECONDS * 1000)
-        _, marker, day, counters = self._conversation_counted(conversation_id, *self.today())
         message_id, added, said_in, leased = await self.append(
             conversation_id, "customer", f"customer:{key}", text, data, lease=(owner, lease_ms),
-            count_once=(marker, day, counters))
+            count_once=self._conversation_count())
         if said_in is None:
             raise ConversationNotFound(f"no conversation {conversation_id}")
         if added and said_in in (State.QUEUED, State.AGENT):
