@@ -210,12 +210,10 @@ class RequestDesk:
             logger.info("the callback the bot booked in %s is not stored: %s", conversation_id, refused)
             return None
 
-    async def customer_view(self, conversation_id: str) -> Optional[Dict[str, Any]]:
-        """The last request left in this conversation, as its customer's status shows it."""
-        request_id = await self.store.redis.hget(self.store.key("conv", conversation_id), "request")
-        if not request_id:
-            return None
-        request = await self.get(request_id.decode())
+    async def customer_view(self, request_id: str) -> Optional[Dict[str, Any]]:
+        """The last request left in a conversation (its field ``request``, read with the customer's
+        status: Store.load_waiting), as its customer's status shows it."""
+        request = await self.get(request_id)
         if request is None:
             return None  # trimmed from the stream long ago
         return {"id": request["id"], "kind": request["kind"], "state": request["state"], "ts": request["ts"]}

@@ -18,7 +18,7 @@ import secrets
 import time
 from collections import Counter
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -52,8 +52,6 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 20
 BOT_UNAVAILABLE = "bot_unavailable"
 PRESENCE_TTL_MS = 30_000
-# Conversations a process remembers as counted for the dashboard (then it forgets them all and asks Redis again).
-COUNTED_MEMORY = 100_000
 # A message's routing lease, renewed three times per period while its holder routes it: a process
 # killed mid-turn leaves its message to the customer's retry this soon. A retry checks this often.
 ROUTING_LEASE_SECONDS = 3.0
@@ -90,7 +88,6 @@ class Bridge:
         self.zone = ZoneInfo(settings.timezone)
         # This process's counters for /metrics (Prometheus adds up the processes).
         self.metrics: Counter = Counter()
-        self._counted: Set[str] = set()
 
     # ---- conversations ------------------------------------------------------
 
@@ -160,15 +157,14 @@ class Bridge:
 
     async def _count_conversation(self, conversation_id: str) -> None:
         """A conversation counts once a day, the first time that day its customer says or asks something."""
-        day, hour = self.today()
-        if f"{day}|{conversation_id}" in self._counted:
-            return  # counted before: no need to ask Redis at every message
-        if await self.store.count_once(conversation_id, f"counted:{day}", day,
-                                       ["conversations", f"hour:{hour}:conversations"]):
+        if await self.store.count_once(conversation_id, *self._conversation_count()):
             await self.store.publish(self.store.stats_channel, {})
-        if len(self._counted) >= COUNTED_MEMORY:
-            self._counted.clear()
-        self._counted.add(f"{day}|{conversation_id}")
+
+    def _conversation_count(self) -> Tuple[str, str, List[str]]:
+        """How a conversation counts today (Store.count_once's marker, day and counters); a customer's
+        message counts it in the step that stores it (Store.append's ``count_once``)."""
+        day, hour = self.today()
+        return f"counted:{day}", day, ["conversations", f"hour:{hour}:conversations"]
 
     async def _count_escalation(self, conversation_id: str, handoff_reason: Optional[str]) -> None:
         """The conversation reached people: once a day per conversation in ``escalated`` (not contained).
@@ -210,8 +206,10 @@ class Bridge:
 
     async def append(self, conversation_id: str, kind: str, key: str, text: str = "",
                      data: Optional[Dict[str, Any]] = None, only_in: Optional[State] = None,
-                     only_agent: str = "") -> Appended:
-        appended = await self.store.append(conversation_id, kind, key, text, data, only_in, only_agent)
+                     only_agent: str = "", lease: Optional[Tuple[str, int]] = None,
+                     count_once: Optional[Tuple[str, str, List[str]]] = None) -> Appended:
+        appended = await self.store.append(conversation_id, kind, key, text, data, only_in, only_agent, lease,
+                                           count_once)
         if appended.added:
             self.metrics[f"messages_{kind}"] += 1
         return appended
@@ -234,9 +232,12 @@ class Bridge:
         if payload:
             await self._require_offered(conversation_id, payload, f"customer:{key}")
         data = {"payload": payload} if payload else None
-        message_id, added, said_in = await self.append(conversation_id, "customer", f"customer:{key}", text, data)
-        if added:
-            await self._count_conversation(conversation_id)
+        # A new message for the bot comes with its routing lease, taken by the step that stores it.
+        # It counts the conversation for the day in that step too (Bridge._count_conversation).
+        owner, lease_ms = secrets.token_hex(8), int(ROUTING_LEASE_SECONDS * 1000)
+        message_id, added, said_in, leased = await self.append(
+            conversation_id, "customer", f"customer:{key}", text, data, lease=(owner, lease_ms),
+            count_once=self._conversation_count())
         if said_in is None:
             raise ConversationNotFound(f"no conversation {conversation_id}")
         if added and said_in in (State.QUEUED, State.AGENT):
@@ -246,27 +247,40 @@ class Bridge:
                     await self.append(conversation_id, "system", offer.key, offer.text, offer.data,
                                       only_in=State.QUEUED)
             return message_id  # for the person: the append marked it routed (a retry finds it so)
-        owner, lease_ms = secrets.token_hex(8), int(ROUTING_LEASE_SECONDS * 1000)
-        while (routing := await self.store.take_routing(conversation_id, message_id, owner, lease_ms)) is Routing.HELD:
+        routing = Routing.TAKEN
+        while not leased and (routing := await self.store.take_routing(conversation_id, message_id, owner,
+                                                                       lease_ms)) is Routing.HELD:
             await asyncio.sleep(ROUTING_POLL_SECONDS)
         if routing is Routing.DONE:
             return message_id
         renewing = asyncio.create_task(self._keep_lease(conversation_id, message_id, owner, lease_ms))
+        routed = False  # the bot's answer may mark it routed as it is stored (_ask_bot)
         try:
             retry = routing is Routing.RETAKEN
             if not retry or not await self._finish_stored_answer(conversation_id, message_id):
-                _, effects = await self.transition(conversation_id, CustomerSaid(text, said_in))
-                for effect in effects:
+                for effect in await self._customer_said(conversation_id, text, said_in):
                     if isinstance(effect, AskBot):
-                        await self._ask_bot(conversation_id, message_id, payload or effect.text, retry)
+                        routed = await self._ask_bot(conversation_id, message_id, payload or effect.text, retry)
         except Exception:
             with contextlib.suppress(Exception):  # Redis may be what failed: then the lease runs out
                 await self.store.keep_routing(conversation_id, message_id, owner, 0)
             raise
         finally:
             renewing.cancel()
-        await self.store.routed(conversation_id, message_id)
+        if not routed:
+            await self.store.routed(conversation_id, message_id)
         return message_id
+
+    async def _customer_said(self, conversation_id: str, text: str, said_in: State) -> List[Effect]:
+        """What the customer's message calls for. Stored while the bot had the conversation (the
+        append read the state in the same step), it is the bot's to answer, which changes nothing
+        stored (machine.apply): the conversation is not read again for it. A closed one reopens,
+        through a transition."""
+        if said_in is State.BOT:
+            _, effects = apply(Conversation(conversation_id, state=State.BOT), CustomerSaid(text, said_in))
+            return effects
+        _, effects = await self.transition(conversation_id, CustomerSaid(text, said_in))
+        return effects
 
     async def _require_offered(self, conversation_id: str, payload: str, client_key: str) -> None:
         """Only a button the bot offered in its latest turn (handoff.rules.require_offered); a resent
@@ -301,8 +315,9 @@ class Bridge:
             await self._bot_handed_over(conversation_id, message_id, replies, payload)
         return True
 
-    async def _ask_bot(self, conversation_id: str, message_id: str, text: str, retry: bool = False) -> None:
-        """``retry``: an earlier attempt may have reached Rasa (its process died meanwhile)."""
+    async def _ask_bot(self, conversation_id: str, message_id: str, text: str, retry: bool = False) -> bool:
+        """``retry``: an earlier attempt may have reached Rasa (its process died meanwhile). True when
+        the answer's step marked the message routed too (an answer without a handoff ends the turn)."""
         try:
             replies = await self.bot.reply(conversation_id, message_id, text, retry)
         except BotUnavailable as error:
@@ -313,18 +328,18 @@ class Bridge:
                 {"notice": "bot_unavailable"},
             )
             await self._queue_without_bot(conversation_id)
-            return
-        for index, reply in enumerate(replies):
-            data = {key: value for key, value in reply.items() if key not in ("text", "recipient_id")}
-            try:
-                await self.append(conversation_id, "bot", f"bot:{message_id}:{index}", str(reply.get("text", "")),
-                                  data, only_in=State.BOT)
-            except InvalidTransition:
-                return  # a person took over while the bot was thinking: its answer is not shown
+            return False
         payload = handoff_in(tuple(replies))
-        if payload is None:
-            return  # an answer without a handoff changes nothing (machine.apply): no need to read the state again
-        await self._bot_handed_over(conversation_id, message_id, tuple(replies), payload)
+        try:
+            # Without a handoff the answer changes nothing else (machine.apply): stored, announced
+            # and the message marked routed in one step.
+            self.metrics["messages_bot"] += await self.store.answer(conversation_id, message_id, replies,
+                                                                    routed=payload is None)
+        except InvalidTransition:
+            return payload is None  # a person took over while the bot was thinking: its answer is not shown
+        if payload is not None:
+            await self._bot_handed_over(conversation_id, message_id, tuple(replies), payload)
+        return payload is None
 
     async def _bot_handed_over(self, conversation_id: str, message_id: str, replies: Tuple[Dict[str, Any], ...],
                                payload: Dict[str, Any]) -> None:
@@ -469,10 +484,10 @@ class Bridge:
         if conversation.state is State.CLOSED:
             status["rated"] = conversation.rated
         if conversation.state in (State.BOT, State.CLOSED):  # not worked out again at every queue change
-            request = await self.requests.customer_view(conversation_id)
+            request = await self.requests.customer_view(waiting.request_id) if waiting.request_id else None
             if request:
                 status["request"] = request
-            if await self.store.left_queue(conversation_id):
+            if waiting.left_queue:
                 status["left_queue"] = "gone"
         return status
 

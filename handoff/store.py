@@ -58,7 +58,10 @@ updates the queues (and records an agent's handling time) in the same step,
 and writes what follows it in that step too: its notices to the transcript
 (and their keys to the idempotency hash) and the announcements on
 ``{p}:live:{id}`` and ``{p}:queue-events``; an append checks the idempotency
-key and adds to the stream in the same step.
+key and adds to the stream in the same step (a new customer message for the
+bot takes its routing lease in it too), and the bot's answer to a message is
+stored, announced and the message marked routed in one step: a bot turn is
+two round trips (tests/handoff/test_turn_cost.py).
 """
 
 from __future__ import annotations
@@ -86,26 +89,77 @@ StoredMessage = Dict[str, Any]
 # Ratings and left requests kept (the newest); older ones are for an export, not Redis.
 STREAM_CAP = 100_000
 
+# Routing leases' times are Redis's own (TIME), so bridge hosts whose clocks differ agree on when a
+# lease runs out.
+_NOW_MS = """
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+"""
+
 # ARGV[5] is the conversation's live channel: the new message is announced in the same step,
 # with the id of the message before it and ARGV[6], the message itself (JSON, without its id).
 # ARGV[7] = '1' for a customer's message: stored while people have the conversation, it stays
 # with people (machine.apply: nothing to route), so it is marked routed in the same step; it is
-# refused (-2) when the transcript already has ARGV[8] messages.
-_APPEND = """
+# refused (-2) when the transcript already has ARGV[8] messages. ARGV[9], when not '', takes the
+# routing lease of a new customer message the bot is to answer (owner ARGV[9], ARGV[10] ms: _TAKE_ROUTING)
+# in the same step: nobody else can hold it yet. ARGV[11], when not '', counts the conversation once
+# (_COUNT_ONCE's marker) in the day's counters KEYS[4] (ARGV[12] ms to keep them): the ARGV[14] fields
+# after it, announced on ARGV[13]. Returns the message's id, 1 when added (0: stored before, -1: not in
+# the state asked for), the state it was stored in, and 1 when its lease was taken.
+_APPEND = _NOW_MS + """
 local state = redis.call('HGET', KEYS[3], 'state') or ''
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
-if existing then return {existing, 0, state} end
-if ARGV[3] ~= '' and state ~= ARGV[3] then return {'', -1, state} end
-if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'agent') ~= ARGV[4] then return {'', -1, state} end
-if ARGV[7] == '1' and redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[8]) then return {'', -2, state} end
+if existing then return {existing, 0, state, 0} end
+if ARGV[3] ~= '' and state ~= ARGV[3] then return {'', -1, state, 0} end
+if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'agent') ~= ARGV[4] then return {'', -1, state, 0} end
+if ARGV[7] == '1' and redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[8]) then return {'', -2, state, 0} end
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 9))
+local counters = tonumber(ARGV[14])
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 15 + counters))
 redis.call('HSET', KEYS[2], ARGV[1], id)
-if ARGV[7] == '1' and (state == 'queued' or state == 'agent') then redis.call('HSET', KEYS[2], 'routed:' .. id, 'done') end
+if ARGV[11] ~= '' and state ~= '' and redis.call('HSETNX', KEYS[3], ARGV[11], '1') == 1 then
+  for i = 15, 14 + counters do redis.call('HINCRBY', KEYS[4], ARGV[i], 1) end
+  redis.call('PEXPIRE', KEYS[4], ARGV[12])
+  redis.call('PUBLISH', ARGV[13], '{}')
+end
+local leased = 0
+if ARGV[7] == '1' and (state == 'queued' or state == 'agent') then redis.call('HSET', KEYS[2], 'routed:' .. id, 'done')
+elseif ARGV[9] ~= '' and (state == 'bot' or state == 'closed') then
+  redis.call('HSET', KEYS[2], 'routed:' .. id, 'lease:' .. (now + tonumber(ARGV[10])) .. ':' .. ARGV[9])
+  leased = 1
+end
 for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
 local after = last and ('"' .. last[1] .. '"') or 'null'
 redis.call('PUBLISH', ARGV[5], '{"message": "' .. id .. '", "after": ' .. after .. ', "entry": ' .. ARGV[6] .. '}')
-return {id, 1, state}
+return {id, 1, state, leased}
+"""
+
+# The bot's answer to one customer message, stored while the bot has the conversation (-1 when it
+# has moved on: a person took over while the bot was thinking, and the answer is not shown):
+# ARGV[5] messages, four arguments each after ARGV[5] (client key, text, data JSON, the entry as
+# announced), each stored once per key and announced like an append (_APPEND), at time ARGV[4] ms.
+# ARGV[3], when not '', is the customer message's routing field, marked routed in the same step,
+# whether or not the answer was shown. Returns how many messages were added.
+_ANSWER = """
+local added = -1
+if redis.call('HGET', KEYS[3], 'state') == 'bot' then
+  added = 0
+  local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+  last = last and last[1]
+  for i = 6, 5 + 4 * tonumber(ARGV[5]), 4 do
+    if not redis.call('HGET', KEYS[2], ARGV[i]) then
+      local id = redis.call('XADD', KEYS[1], '*', 'kind', 'bot', 'text', ARGV[i + 1], 'data', ARGV[i + 2],
+                            'key', ARGV[i], 'ts', ARGV[4])
+      redis.call('HSET', KEYS[2], ARGV[i], id)
+      local after = last and ('"' .. last .. '"') or 'null'
+      redis.call('PUBLISH', ARGV[2], '{"message": "' .. id .. '", "after": ' .. after .. ', "entry": ' .. ARGV[i + 3] .. '}')
+      last, added = id, added + 1
+    end
+  end
+  for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+end
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], ARGV[3], 'done') end
+return added
 """
 
 # KEYS[1] an agent's serving set, KEYS[2] agents-serving; ARGV[1] a conversation it no longer
@@ -206,11 +260,8 @@ end
 return version
 """
 
-# Routing leases (KEYS[1]: the idempotency hash; ARGV: field, owner, lease ms). Times are
-# Redis's own (TIME), so bridge hosts whose clocks differ agree on when a lease runs out.
-_LEASE_NOW = """
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+# Routing leases (KEYS[1]: the idempotency hash; ARGV: field, owner, lease ms).
+_LEASE_NOW = _NOW_MS + """
 local value = redis.call('HGET', KEYS[1], ARGV[1])
 """
 # Returns 1 taken, 2 taken over from a holder whose lease ran out, 0 routed already, -1 held.
@@ -252,8 +303,10 @@ def _keep_for_window(pipe: Pipeline, key: str, member: str, at: int) -> None:
 # Handling times kept for wait estimates (the newest).
 RECENT_HANDLING = 50
 # What a customer's status is made from (Store.load_waiting): not the handoff payload, which is
-# kilobytes and read for every waiting customer at every change of the queue otherwise.
-STATUS_FIELDS = ["state", "version", "agent", "reason", "group", "rated", "waiting_since", "queued_at"]
+# kilobytes and read for every waiting customer at every change of the queue otherwise; with the
+# request left and whether the customer was sent away from the queue, which a status with the bot shows.
+STATUS_FIELDS = ["state", "version", "agent", "reason", "group", "rated", "waiting_since", "queued_at", "request",
+                 "left_queue"]
 # The fields of Store.times.
 TIMES = ["queued_at", "waiting_since", "claimed_at"]
 # Day counters are kept this long (for a month-over-month look).
@@ -288,6 +341,8 @@ class Waiting(NamedTuple):
     agents: Dict[str, Tuple[List[str], int, int]]  # agent online -> (groups, max_chats, serving)
     ready_ms: Dict[str, float]  # agent online -> when they last took or finished a chat or came online
     exits: List[Tuple[float, float, bool]]  # (left the queue at, waited) in ms, gave up: of its group
+    request_id: str = ""  # the last request left in the conversation (handoff.requests), "" for none
+    left_queue: bool = False  # taken out of the queue for being away (mark_left_queue), until queued again
 
 
 class Appended(NamedTuple):
@@ -295,6 +350,7 @@ class Appended(NamedTuple):
     added: bool  # False: a retry of a message stored before
     # Who the conversation was with when the message was stored (None: it has expired).
     state: Optional[State]
+    leased: bool = False  # its routing lease was taken with it (Store.append's ``lease``)
 
 
 def _client_id(kind: str, key: str) -> str:
@@ -304,6 +360,13 @@ def _client_id(kind: str, key: str) -> str:
     if kind == "agent":
         return key.split(":", 2)[-1]
     return ""
+
+
+def _entry_json(kind: str, client_key: str, text: str, data_json: str, now: int) -> str:
+    """A new message as its announcement carries it (as messages_after() reads it, but for its id),
+    around its data already encoded for the stream."""
+    return (f'{{"client_id": {json.dumps(_client_id(kind, client_key))}, "kind": {json.dumps(kind)}, '
+            f'"text": {json.dumps(text)}, "data": {data_json}, "ts": {now}}}')
 
 
 def _agent_names(presence: List[bytes]) -> List[str]:
@@ -338,6 +401,7 @@ class Store:
         self.max_messages = max_messages
         self.max_queue = max_queue  # queued at once: checked by the commit that queues (handoff.limits checks first)
         self._append = redis.register_script(_APPEND)
+        self._answer = redis.register_script(_ANSWER)
         self._commit = redis.register_script(_COMMIT)
         self._sync_serving = redis.register_script(_SYNC_SERVING)
         self._count_once = redis.register_script(_COUNT_ONCE)
@@ -420,9 +484,6 @@ class Store:
         """The customer was taken out of the queue for being away (their status says so until queued again)."""
         await self.redis.hset(self.key("conv", conversation_id), "left_queue", "gone")
 
-    async def left_queue(self, conversation_id: str) -> bool:
-        return await self.redis.hget(self.key("conv", conversation_id), "left_queue") == b"gone"
-
     async def client(self, conversation_id: str) -> str:
         """The address that started the conversation (handoff.limits counts its queue entries)."""
         value = await self.redis.hget(self.key("conv", conversation_id), "client")
@@ -465,8 +526,8 @@ class Store:
         agent_ended = before.state is State.AGENT and (after.state is not State.AGENT or after.agent != before.agent)
         written: List[str] = []
         for notice in notices:
-            entry = {"client_id": "", "kind": "system", "text": notice.text, "data": notice.data, "ts": now}
-            written += [notice.key, notice.text, json.dumps(notice.data), json.dumps(entry)]
+            data_json = json.dumps(notice.data)
+            written += [notice.key, notice.text, data_json, _entry_json("system", notice.key, notice.text, data_json, now)]
         version = await self._commit(
             keys=[self.key("conv", after.id), self.key("queue"), self._serving_key(before), self._serving_key(after),
                   self.key("queue", before.group), self.key("queue", after.group), self.key("handling"),
@@ -499,29 +560,58 @@ class Store:
     async def append(
         self, conversation_id: str, kind: str, client_key: str, text: str = "",
         data: Optional[Dict[str, Any]] = None, only_in: Optional[State] = None, only_agent: str = "",
+        lease: Optional[Tuple[str, int]] = None, count_once: Optional[Tuple[str, str, List[str]]] = None,
     ) -> "Appended":
         """Add a message once per ``client_key``, and say so on the conversation's live channel.
 
         With ``only_in`` (and ``only_agent``) the message is stored only while the
         conversation is in that state (with that agent), checked in the same step:
         a bot answer arriving after a person took over is dropped, not shown.
+        ``lease`` (owner, ms): a new customer message for the bot comes with its routing
+        lease (take_routing) from the same step. ``count_once`` (marker, day, fields): a new
+        message counts its conversation as ``count_once`` does, in the same step.
         """
         now = int(time.time() * 1000)
-        fields = ["kind", kind, "text", text, "data", json.dumps(data or {}), "key", client_key, "ts", str(now)]
-        # What the announcement carries: the message as messages_after() reads it, but for its id.
-        entry = {"client_id": _client_id(kind, client_key), "kind": kind, "text": text, "data": data or {}, "ts": now}
-        message_id, added, state = await self._append(
-            keys=[self.key("log", conversation_id), self.key("idem", conversation_id), self.key("conv", conversation_id)],
+        data_json = json.dumps(data or {})
+        owner, lease_ms = lease or ("", 0)
+        marker, day, counters = count_once or ("", "", [])
+        message_id, added, state, leased = await self._append(
+            keys=[self.key("log", conversation_id), self.key("idem", conversation_id), self.key("conv", conversation_id),
+                  self.key("day", day or "none")],
             args=[client_key, str(self.ttl_ms), only_in.value if only_in else "", only_agent,
-                  self.live_channel(conversation_id), json.dumps(entry), "1" if kind == "customer" else "",
-                  str(self.max_messages), *fields],
+                  self.live_channel(conversation_id), _entry_json(kind, client_key, text, data_json, now),
+                  "1" if kind == "customer" else "", str(self.max_messages), owner, str(lease_ms),
+                  marker, str(DAY_TTL_MS), self.stats_channel, str(len(counters)), *counters,
+                  "kind", kind, "text", text, "data", data_json, "key", client_key, "ts", str(now)],
         )
         if added == -2:
             raise TranscriptFull(f"this conversation has {self.max_messages} messages, as many as it may keep; "
                                  "please start a new one")
         if added == -1:
             raise InvalidTransition("the conversation has moved on")
-        return Appended(message_id.decode(), bool(added), State(state.decode()) if state else None)
+        return Appended(message_id.decode(), bool(added), State(state.decode()) if state else None, bool(leased))
+
+    async def answer(self, conversation_id: str, message_id: str, replies: Sequence[Dict[str, Any]],
+                     routed: bool) -> int:
+        """The bot's ``replies`` to the customer's message ``message_id``, stored (once per key
+        "bot:{message_id}:{n}") and announced in one step while the bot has the conversation;
+        ``routed``: the message is marked routed in that step too (an answer without a handoff is
+        the end of its turn). Returns how many were added; raises InvalidTransition when a person
+        took over meanwhile (the answer is not shown; the message is marked routed all the same)."""
+        now = int(time.time() * 1000)
+        written: List[str] = []
+        for index, reply in enumerate(replies):
+            key, text = f"bot:{message_id}:{index}", str(reply.get("text", ""))
+            data_json = json.dumps({name: value for name, value in reply.items() if name not in ("text", "recipient_id")})
+            written += [key, text, data_json, _entry_json("bot", key, text, data_json, now)]
+        added = await self._answer(
+            keys=[self.key("log", conversation_id), self.key("idem", conversation_id), self.key("conv", conversation_id)],
+            args=[str(self.ttl_ms), self.live_channel(conversation_id), f"routed:{message_id}" if routed else "",
+                  str(now), str(len(replies)), *written],
+        )
+        if added == -1:
+            raise InvalidTransition("the conversation has moved on")
+        return int(added)
 
     async def take_routing(self, conversation_id: str, message_id: str, owner: str, lease_ms: int) -> Routing:
         """A lease on routing a stored message, so that it is routed once, also when its sender retries.
@@ -730,7 +820,8 @@ class Store:
         conversation = self._conversation(conversation_id, text)  # without its handoff payload
         since = float(text.get("waiting_since") or text.get("queued_at") or time.time() * 1000)
         if conversation.state is not State.QUEUED:
-            return Waiting(conversation, None, None, since, {}, [], [], {}, {}, [])
+            return Waiting(conversation, None, None, since, {}, [], [], {}, {}, [], text.get("request", ""),
+                           text.get("left_queue") == "gone")
         group = await (figures or self.group_figures)(conversation.group)
         position = group.positions.get(conversation_id)
         if position is None:  # queued after the group's figures were read (or claimed since)

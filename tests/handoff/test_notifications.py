@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
+from handoff.exceptions import InvalidTransition
 from handoff.machine import Conversation, CustomerAskedForPerson, apply
-from handoff.store import Store
+from handoff.store import Routing, Store
 from handoff_client import Customer
 from harness.clients import queued_customer, staff
 from harness.servers import add_agent
@@ -45,16 +48,78 @@ def test_a_customer_message_said_to_people_is_marked_routed_as_it_is_stored(redi
 
     async def scenario(store: Store) -> None:
         await store.create("c1", "t")
-        to_bot, _, _ = await store.append("c1", "customer", "customer:k1", "my card is stuck")
+        to_bot, _, _, _ = await store.append("c1", "customer", "customer:k1", "my card is stuck")
         queued, _ = apply(Conversation("c1"), CustomerAskedForPerson())
         assert await store.commit(Conversation("c1"), queued, queue="add") is not None
-        to_people, _, _ = await store.append("c1", "customer", "customer:k2", "still there?")
-        from_agent, _, _ = await store.append("c1", "agent", "agent:ann:k3", "yes")
+        to_people, _, _, _ = await store.append("c1", "customer", "customer:k2", "still there?")
+        from_agent, _, _, _ = await store.append("c1", "agent", "agent:ann:k3", "yes")
 
         idempotency = store.key("idem", "c1")
         assert await store.redis.hget(idempotency, f"routed:{to_bot}") is None, "the bot still has to answer it"
         assert await store.redis.hget(idempotency, f"routed:{to_people}") is not None
         assert await store.redis.hget(idempotency, f"routed:{from_agent}") is None
+
+    run(redis_url, scenario)
+
+
+def test_a_bot_answer_is_stored_announced_and_its_message_routed_in_one_step(redis_url):
+    """One script for the bot's whole turn (issue 15): every reply stored once, announced as the
+    transcript reads it, the customer's message marked routed; a retried answer adds nothing."""
+
+    async def scenario(store: Store) -> None:
+        await store.create("c1", "t")
+        asked = (await store.append("c1", "customer", "customer:k1", "my pin?")).id
+        pubsub = store.redis.pubsub()
+        await pubsub.subscribe(store.live_channel("c1"))
+        replies = [{"recipient_id": "c1", "text": "In the app: Cards, Show PIN."},
+                   {"recipient_id": "c1", "text": "Did that answer your question?", "buttons": [{"title": "Yes"}]}]
+        assert await store.answer("c1", asked, replies, routed=True) == 2
+        assert await store.answer("c1", asked, replies, routed=True) == 0  # a retry: stored once
+        notifications = []
+        deadline = asyncio.get_running_loop().time() + 5
+        while len(notifications) < 3 and asyncio.get_running_loop().time() < deadline:  # a third: a duplicate
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
+            if message:
+                notifications.append(store.announced(json.loads(message["data"])))
+            elif len(notifications) >= 2:
+                break
+        await pubsub.close()
+
+        customer, first, second = await store.messages_after("c1", None)
+        assert notifications == [(customer["id"], first), (first["id"], second)]
+        assert second["data"] == {"buttons": [{"title": "Yes"}]} and second["kind"] == "bot"
+        assert await store.redis.hget(store.key("idem", "c1"), f"routed:{asked}") == b"done"
+
+    run(redis_url, scenario)
+
+
+def test_a_bot_answer_after_a_person_took_over_is_not_shown(redis_url):
+    async def scenario(store: Store) -> None:
+        await store.create("c1", "t")
+        asked = (await store.append("c1", "customer", "customer:k1", "my card is stuck")).id
+        queued, _ = apply(Conversation("c1"), CustomerAskedForPerson())
+        assert await store.commit(Conversation("c1"), queued, queue="add") is not None
+        with pytest.raises(InvalidTransition):
+            await store.answer("c1", asked, [{"text": "too late"}], routed=False)
+        assert [message["kind"] for message in await store.messages_after("c1", None)] == ["customer"]
+        assert await store.redis.hget(store.key("idem", "c1"), f"routed:{asked}") is None  # routed=False
+
+    run(redis_url, scenario)
+
+
+def test_a_new_customer_message_for_the_bot_comes_with_its_routing_lease(redis_url):
+    """Taken by the step that stores it: nobody else routes it meanwhile; a retry finds it held."""
+
+    async def scenario(store: Store) -> None:
+        await store.create("c1", "t")
+        first = await store.append("c1", "customer", "customer:k1", "hello", lease=("me", 3000))
+        again = await store.append("c1", "customer", "customer:k1", "hello", lease=("other", 3000))
+        assert first.added and first.leased and not again.added and not again.leased
+        assert await store.take_routing("c1", first.id, "other", 3000) is Routing.HELD
+        assert await store.keep_routing("c1", first.id, "me", 3000)
+        without = await store.append("c1", "customer", "customer:k2", "hi")
+        assert without.added and not without.leased
+        assert await store.take_routing("c1", without.id, "other", 3000) is Routing.TAKEN
 
     run(redis_url, scenario)
 

@@ -43,9 +43,9 @@ def test_a_conversation_round_trips_and_checks_its_token(redis_url):
 def test_a_retried_send_is_stored_once_and_replay_starts_after_the_last_seen(redis_url):
     async def scenario(store: Store) -> None:
         await store.create("c1", "secret-token")
-        first, added, said_in = await store.append("c1", "customer", "key-1", "hello")
-        again, added_again, _ = await store.append("c1", "customer", "key-1", "hello")
-        second, _, _ = await store.append("c1", "bot", "bot-1", "hi there", {"buttons": []})
+        first, added, said_in, _ = await store.append("c1", "customer", "key-1", "hello")
+        again, added_again, _, _ = await store.append("c1", "customer", "key-1", "hello")
+        second, _, _, _ = await store.append("c1", "bot", "bot-1", "hi there", {"buttons": []})
 
         assert added and not added_again and again == first
         assert said_in is State.BOT, "the append reports whom the conversation was with, in the same step"
@@ -154,8 +154,8 @@ def test_unknown_conversations_are_reported(redis_url):
 def test_a_message_is_routed_once_and_a_dead_routers_lease_runs_out(redis_url):
     async def scenario(store: Store) -> None:
         await store.create("c1", "t")
-        first, _, _ = await store.append("c1", "customer", "customer:k1", "hello")
-        second, _, _ = await store.append("c1", "customer", "customer:k2", "anyone?")
+        first, _, _, _ = await store.append("c1", "customer", "customer:k1", "hello")
+        second, _, _, _ = await store.append("c1", "customer", "customer:k2", "anyone?")
 
         assert await store.take_routing("c1", first, "p1", lease_ms=60_000) is Routing.TAKEN
         assert await store.take_routing("c1", first, "p2", lease_ms=60_000) is Routing.HELD, "a retry waits for it"
@@ -183,8 +183,8 @@ def test_a_message_is_routed_once_and_a_dead_routers_lease_runs_out(redis_url):
 def test_what_was_stored_in_answer_to_a_message_is_found_by_its_id(redis_url):
     async def scenario(store: Store) -> None:
         await store.create("c1", "t")
-        asked, _, _ = await store.append("c1", "customer", "customer:k1", "my card?")
-        other, _, _ = await store.append("c1", "customer", "customer:k2", "and my pin?")
+        asked, _, _, _ = await store.append("c1", "customer", "customer:k1", "my card?")
+        other, _, _, _ = await store.append("c1", "customer", "customer:k2", "and my pin?")
         assert await store.answers_to("c1", asked) == []
         await store.append("c1", "bot", f"bot:{asked}:0", "It takes 5 days.", {"buttons": []})
         await store.append("c1", "bot", f"bot:{other}:0", "Not this one.")
@@ -268,5 +268,20 @@ def test_the_agents_serving_anyone_are_kept_by_the_commit_and_found_without_a_sc
         await store.redis.sadd(store.key("serving", "cy"), "c3")
         await store.index_agents_serving()
         assert await store.agents_serving() == ["cy"]
+
+    run(redis_url, scenario)
+
+
+def test_a_customer_message_counts_its_conversation_once_in_the_step_that_stores_it(redis_url):
+    """What Store.count_once does, done by the append (a bot turn's first message costs no more round trips)."""
+
+    async def scenario(store: Store) -> None:
+        await store.create("c1", "t")
+        counted = ("counted:2026-12-06", "2026-12-06", ["conversations", "hour:09:conversations"])
+        for key in ("k1", "k2", "k2"):
+            await store.append("c1", "customer", f"customer:{key}", "hello", count_once=counted)
+        assert not await store.count_once("c1", *counted)  # counted already
+        counters, _ = await store.day("2026-12-06")
+        assert counters == {"conversations": 1, "hour:09:conversations": 1}
 
     run(redis_url, scenario)
