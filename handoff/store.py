@@ -545,8 +545,10 @@ class Store:
 
     async def answers_to(self, conversation_id: str, message_id: str, most: int = 20) -> List[StoredMessage]:
         """What is stored in answer to a customer message, in transcript order: the bot's replies
-        and the notice that the bot did not answer (keys "bot:{id}:{n}" and "bot-down:{id}")."""
-        keys = [f"bot-down:{message_id}", *(f"bot:{message_id}:{index}" for index in range(most))]
+        and the notice that the bot did not answer or that the queue refused its handoff (keys "bot:{id}:{n}",
+        "bot-down:{id}" and "refused:{id}")."""
+        keys = [f"bot-down:{message_id}", f"refused:{message_id}",
+                *(f"bot:{message_id}:{index}" for index in range(most))]
         ids = [entry_id for entry_id in await self.redis.hmget(self.key("idem", conversation_id), keys) if entry_id]
         if not ids:
             return []
