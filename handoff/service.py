@@ -494,10 +494,13 @@ class Bridge:
             status["agent"] = await self.agents.display_name(conversation.agent or "")  # never the login name
         if conversation.state is State.CLOSED:
             status["rated"] = conversation.rated
-        if conversation.state in (State.BOT, State.CLOSED):  # not worked out again at every queue change
+        # Not worked out again at every queue change: a queued customer's open request comes with their own
+        # statuses (after a hello, after what they did), which the widget keeps.
+        if conversation.state in (State.BOT, State.CLOSED) or (conversation.state is State.QUEUED and not shared):
             request = await self.requests.customer_view(conversation_id)
             if request:
                 status["request"] = request
+        if conversation.state in (State.BOT, State.CLOSED):
             if await self.store.left_queue(conversation_id):
                 status["left_queue"] = "gone"
         return status
