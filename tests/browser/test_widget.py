@@ -867,6 +867,7 @@ def test_a_full_queue_is_explained_to_the_customer_with_the_form_right_there(cus
         assert computed(alert, "color")["color"] == DANGER_TEXT
         expect(page.locator(".confirmation")).to_be_hidden()
         expect(page.locator(".queue__position")).to_be_hidden()
+        screenshot(page, "widget-queue-refused")
         page.locator(".refusal").get_by_role("button", name="Leave a message").click()
         page.get_by_label("Phone number or email", exact=True).fill("alex@example.com")
         page.get_by_label("Your message (optional)").fill("Please call about my card")
@@ -874,7 +875,6 @@ def test_a_full_queue_is_explained_to_the_customer_with_the_form_right_there(cus
         expect(page.locator(".request-status__text")).to_have_text(
             re.compile(rf"^Message sent at {TIME}\. We'll reply here as soon as we can\.$"))
         expect(page.locator(".refusal")).to_be_hidden()
-        screenshot(page, "widget-queue-refused")
         assert not errors, errors
 
 

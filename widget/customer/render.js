@@ -328,6 +328,7 @@ export class ChatView {
       h("fieldset", { class: "rating__scores", "aria-describedby": error.id },
         h("legend", { class: "form__title" }, strings.ratingTitle), starRow, error),
       this.field("sc-rating-comment", strings.ratingComment, comment),
+      this.formError(),
       this.formActions(strings.ratingSubmit, null));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
