@@ -103,10 +103,11 @@ class Bridge:
 
     async def _admit_to_queue(self, conversation_id: str) -> None:
         """A new queue entry counts against its client's cap and everyone's (LimitReached past them);
-        a refusal counts on the day's dashboard (``refused``)."""
+        a refusal counts on the day's dashboard (``refused``) and in /metrics (``handoffs_refused``)."""
         try:
             await self.limits.new_queue_entry(await self.store.client(conversation_id), self.store.key("queue"))
         except LimitReached:
+            self.metrics["handoffs_refused"] += 1
             await self.store.count(self.today()[0], {"refused": 1})
             await self.store.publish(self.store.stats_channel, {})
             raise

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 import uuid
 from typing import Any, Callable, Dict, List
 
+import requests
+
 from handoff_client import Agent, Customer, NotReceived
 from harness.clients import staff
 from handoff.limits import WINDOW_SECONDS
-from harness.servers import add_agent, running_bridge
+from harness.servers import add_agent, admin_address, running_bridge
 
 # Two queue entries per address (per window): a customer queued twice, then refused.
 CAPS = {"HANDOFF_MAX_QUEUE_ENTRIES_PER_IP": "2"}
@@ -39,6 +42,12 @@ async def _dashboard_until(supervisor: Agent, done: Callable[[Dict[str, Any]], b
             return data
         assert time.monotonic() < deadline, f"the dashboard never got there: {data}"
         await asyncio.sleep(0.2)
+
+
+def _refusals_in_metrics(address: str) -> float:
+    text = requests.get(f"http://{admin_address(address)}/metrics", timeout=5).text
+    found = re.search(r'^handoff_process_events_total\{event="handoffs_refused"\} (\S+)$', text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
 
 
 async def _transcript(customer: Customer) -> List[Dict[str, Any]]:
@@ -87,6 +96,7 @@ def test_a_handoff_the_bot_starts_that_the_queue_refuses_is_told_and_counted(red
             data = await _dashboard_until(supervisor, lambda d: d["refused"]["count"] >= 2)
             assert data["refused"] == {"count": 2}
             assert data["handoffs"] == 2  # the two queued, never the refused
+            assert _refusals_in_metrics(address) == 2
             await customer.close()
             await supervisor.close()
 
