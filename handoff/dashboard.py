@@ -81,6 +81,9 @@ def summarise(day: str, counters: Dict[str, int], waits_ms: List[int], now: Dict
             "by_way": {name[len("abandoned:"):]: value for name, value in sorted(counters.items())
                        if name.startswith("abandoned:")},
         },
+        # Handoffs the queue's caps refused (handoff.limits: full, or too many from one address or in all):
+        # those customers were offered a callback or a message instead, never queued.
+        "refused": {"count": counters.get("refused", 0)},
         # Everyone who waited today: served, abandoned, and (so far) those still waiting.
         "customer_wait": _spread([*waits_ms, *abandoned_ms, *waiting_ms]),
         "first_response": _spread(first_response_ms),

@@ -21,15 +21,18 @@ from handoff.requests import KINDS, contact_kind
 from handoff.routing import visible_to
 
 __all__ = [
-    "MAX_DETAIL", "NO_AGENTS", "RATE", "agent_lost", "announcements", "claim_is_resent",
-    "leave_queue_offer", "notices", "offered_buttons", "pickup_ms", "queue_operation", "request_details",
-    "require_offered", "require_serving", "staffed", "transfer_target", "waiting_details",
+    "MAX_DETAIL", "NO_AGENTS", "QUEUE_REFUSED", "QUEUE_REFUSED_NOTICE", "RATE", "agent_lost", "announcements",
+    "claim_is_resent", "leave_queue_offer", "notices", "offered_buttons", "pickup_ms", "queue_operation",
+    "queue_refused", "queues", "request_details", "require_offered", "require_serving", "staffed", "transfer_target", "waiting_details",
 ]
 
 MAX_DETAIL = 500
 NO_AGENTS = ("No one from our team is available right now. You can wait, ask us to call you back, "
              "or leave a message and we'll reply as soon as we can.")
 RATE = "How did we do? Please rate this chat from 1 to 5."
+QUEUE_REFUSED_NOTICE = "queue_refused"
+QUEUE_REFUSED = ("Sorry, we can't add you to the queue for a person right now. Please try again later, "
+                 "or ask us to call you back or leave a message and we'll get back to you.")
 
 
 # ---- what a customer may send -------------------------------------------------
@@ -95,6 +98,19 @@ def leave_queue_offer(said_in: Optional[State], text: str, message_id: str) -> O
         return None
     return Notice(f"leave-offer:{message_id}", LEAVE_QUEUE_OFFER,
                   {"notice": "leave_queue_offer", "offer": ["leave_queue"]})
+
+
+def queues(handoff: Mapping[str, Any]) -> bool:
+    """Whether the bot's handoff payload queues the customer (a callback booked with the bot does not)."""
+    return handoff.get("reason") != "callback"
+
+
+def queue_refused(message_id: str) -> Notice:
+    """The answer to a customer's message whose handoff the queue's caps refused (handoff.limits): what
+    the bot said, which promised a person, is not stored; this says why not, and offers the other ways
+    to reach us, once per message."""
+    return Notice(f"refused:{message_id}", QUEUE_REFUSED,
+                  {"notice": QUEUE_REFUSED_NOTICE, "offer": ["callback", "message"]})
 
 
 # ---- agents ---------------------------------------------------------------------

@@ -29,7 +29,7 @@ from handoff.auth import AgentDirectory
 from handoff.botclient import BotClient, BotUnavailable
 from handoff.dashboard import summarise
 from handoff.experience import Experience
-from handoff.exceptions import ConversationNotFound, InvalidTransition, StateError
+from handoff.exceptions import ConversationNotFound, InvalidTransition, LimitReached, StateError
 from handoff.hub import Hub
 from handoff.limits import Limits
 from handoff.presence import CustomerPresence
@@ -99,8 +99,29 @@ class Bridge:
         return conversation_id, token
 
     async def _admit_to_queue(self, conversation_id: str) -> None:
-        """A new queue entry counts against its client's cap and everyone's (LimitReached past them)."""
-        await self.limits.new_queue_entry(await self.store.client(conversation_id), self.store.key("queue"))
+        """A new queue entry counts against its client's cap and everyone's (LimitReached past them);
+        a refusal counts on the day's dashboard (``refused``) and in /metrics (``handoffs_refused``)."""
+        try:
+            await self.limits.new_queue_entry(await self.store.client(conversation_id), self.store.key("queue"))
+        except LimitReached:
+            self.metrics["handoffs_refused"] += 1
+            await self.store.count(self.today()[0], {"refused": 1})
+            await self.store.publish(self.store.stats_channel, {})
+            raise
+
+    async def _admitted(self, conversation_id: str, message_id: str) -> bool:
+        """Whether a handoff the customer did not ask for with the button may queue them. Asked before
+        anything promising a person is stored: refused, the customer reads why and what they can do
+        instead (rules.QUEUE_REFUSED, in the transcript) and their message is answered as usual."""
+        try:
+            await self._admit_to_queue(conversation_id)
+        except LimitReached:
+            refused = rules.queue_refused(message_id)
+            with contextlib.suppress(InvalidTransition):  # a person has them meanwhile: nothing to refuse
+                await self.append(conversation_id, "system", refused.key, refused.text, refused.data,
+                                  only_in=State.BOT)
+            return False
+        return True
 
     async def transition(
         self, conversation_id: str, event: Event, agent_limit: int = 1_000_000
@@ -302,16 +323,20 @@ class Bridge:
 
     async def _finish_stored_answer(self, conversation_id: str, message_id: str) -> bool:
         """A killed process may have stored the bot's answer before it died: finish the turn from
-        it (a handoff in it still queues the customer) instead of asking the bot again."""
+        it (a handoff in it still queues the customer: it was stored once admitted) instead of
+        asking the bot again; a refused handoff's notice is the whole answer."""
         stored = await self.store.answers_to(conversation_id, message_id)
         if not stored:
             return False
-        if any(message["kind"] == "system" for message in stored):
+        notices = {message["data"].get("notice") for message in stored if message["kind"] == "system"}
+        if notices == {rules.QUEUE_REFUSED_NOTICE}:
+            return True  # the handoff was refused: nothing follows
+        if notices:  # the assistant was down: admitted before its notice was stored
             await self._queue_without_bot(conversation_id)
             return True
         replies = tuple({"text": message["text"], **message["data"]} for message in stored)
         payload = handoff_in(replies)
-        if payload is not None:
+        if payload is not None:  # stored only once admitted (_ask_bot)
             await self._bot_handed_over(conversation_id, message_id, replies, payload)
         return True
 
@@ -322,6 +347,8 @@ class Bridge:
             replies = await self.bot.reply(conversation_id, message_id, text, retry)
         except BotUnavailable as error:
             logger.warning("Rasa did not answer for %s: %r", conversation_id, error)
+            if not await self._admitted(conversation_id, message_id):
+                return False
             await self.append(
                 conversation_id, "system", f"bot-down:{message_id}",
                 "Sorry, the assistant isn't available right now. I'm connecting you to a person.",
@@ -330,6 +357,8 @@ class Bridge:
             await self._queue_without_bot(conversation_id)
             return False
         payload = handoff_in(tuple(replies))
+        if payload is not None and rules.queues(payload) and not await self._admitted(conversation_id, message_id):
+            return False  # what the bot said promises a person: not stored (the refusal notice is)
         try:
             # Without a handoff the answer changes nothing else (machine.apply): stored, announced
             # and the message marked routed in one step.
@@ -343,21 +372,19 @@ class Bridge:
 
     async def _bot_handed_over(self, conversation_id: str, message_id: str, replies: Tuple[Dict[str, Any], ...],
                                payload: Dict[str, Any]) -> None:
-        """Queued in the skill group of the payload's topic, or, for a callback booked with the bot,
-        stored with the agents' requests."""
+        """Queued (admitted already: ``_admitted``) in the skill group of the payload's topic, or, for a
+        callback booked with the bot, stored with the agents' requests."""
         group = group_for(payload.get("topic"), payload.get("reason"), self.settings.skill_groups)
-        if payload.get("reason") != "callback":
-            await self._admit_to_queue(conversation_id)
         _, effects = await self.transition(conversation_id, BotAnswered(replies, group))
         for effect in effects:
             if isinstance(effect, StoreRequest) and effect.handoff is not None:
                 await self._callback_booked_with_bot(conversation_id, message_id, effect.handoff)
 
     async def _queue_without_bot(self, conversation_id: str) -> None:
+        """Admitted already (``_admitted``): the bot's stand-in handoff."""
         payload = {"custom": {"handoff": {"reason": BOT_UNAVAILABLE,
                                           "summary": "The assistant did not answer; the customer was queued."}}}
         group = group_for(None, BOT_UNAVAILABLE, self.settings.skill_groups)
-        await self._admit_to_queue(conversation_id)
         await self.transition(conversation_id, BotAnswered((payload,), group))
 
     async def customer_asked_for_person(self, conversation_id: str) -> None:
@@ -483,10 +510,13 @@ class Bridge:
             status["agent"] = await self.agents.display_name(conversation.agent or "")  # never the login name
         if conversation.state is State.CLOSED:
             status["rated"] = conversation.rated
-        if conversation.state in (State.BOT, State.CLOSED):  # not worked out again at every queue change
+        # Not worked out again at every queue change: a queued customer's open request comes with their own
+        # statuses (after a hello, after what they did), which the widget keeps.
+        if conversation.state in (State.BOT, State.CLOSED) or (conversation.state is State.QUEUED and not shared):
             request = await self.requests.customer_view(waiting.request_id) if waiting.request_id else None
             if request:
                 status["request"] = request
+        if conversation.state in (State.BOT, State.CLOSED):
             if waiting.left_queue:
                 status["left_queue"] = "gone"
         return status

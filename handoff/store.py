@@ -635,8 +635,10 @@ class Store:
 
     async def answers_to(self, conversation_id: str, message_id: str, most: int = 20) -> List[StoredMessage]:
         """What is stored in answer to a customer message, in transcript order: the bot's replies
-        and the notice that the bot did not answer (keys "bot:{id}:{n}" and "bot-down:{id}")."""
-        keys = [f"bot-down:{message_id}", *(f"bot:{message_id}:{index}" for index in range(most))]
+        and the notice that the bot did not answer or that the queue refused its handoff (keys "bot:{id}:{n}",
+        "bot-down:{id}" and "refused:{id}")."""
+        keys = [f"bot-down:{message_id}", f"refused:{message_id}",
+                *(f"bot:{message_id}:{index}" for index in range(most))]
         ids = [entry_id for entry_id in await self.redis.hmget(self.key("idem", conversation_id), keys) if entry_id]
         if not ids:
             return []
@@ -828,7 +830,8 @@ class Store:
             rank = await self.redis.zrank(self.key("queue", conversation.group), conversation_id)
             position = None if rank is None else rank + 1
         return Waiting(conversation, position, group.head_queued_ms, since, group.waiting,
-                       group.claims, group.handling_ms, group.agents, group.ready_ms, group.exits)
+                       group.claims, group.handling_ms, group.agents, group.ready_ms, group.exits,
+                       text.get("request", ""))
 
     async def group_figures(self, group: str) -> "GroupFigures":
         """What every wait estimate in ``group`` is made from, in two round trips."""

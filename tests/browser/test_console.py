@@ -871,6 +871,9 @@ def test_the_supervisor_dashboard_updates_live(sue, customers, background_loop, 
     expect(tile(page, "Abandoned")).to_have_text(re.compile(r"%$"))
     expect(page.get_by_role("group", name="Abandoned").locator(".kpi-note")).to_have_text(
         re.compile(r"^\d+ left before being served, after \d+(\.\d)? (s|min).* \(median\)$"))
+    # Beside it, the handoffs the queue's caps refused (none here: tests/handoff/test_refusal.py counts some).
+    expect(tile(page, "Refused")).to_have_text("0")
+    expect(page.get_by_role("group", name="Refused").locator(".kpi-note")).to_have_text("nobody turned away")
 
     customer.expect("message", kind="system", data={"notice": "rate"})
     customer.send("rating", {"score": 5}, id="rating")

@@ -835,13 +835,76 @@ def test_bad_options_and_a_refused_origin_are_reported_clearly(customer_context,
     assert errors == []
 
 
-def test_a_full_queue_is_explained_to_the_customer(customer_context, redis_url, rasa_url):
-    """docs/security.md "Limits": a refused request for a person says why, not nothing."""
+REFUSED = "Sorry, we can't add you to the queue for a person right now."
+DANGER_TEXT = "rgb(145, 32, 24)"  # --sc-danger-text: an error, never the green of good news
+
+
+def test_a_full_queue_is_explained_to_the_customer_with_the_form_right_there(customer_context, redis_url, rasa_url):
+    """docs/security.md "Limits": a refused handoff says why, as an error, and offers a callback or a
+    message there; the bot's promise of a person is never shown (issue 13)."""
     with running_bridge(redis_url, rasa_url, "bridge-web-full", f"hbfull{uuid.uuid4().hex[:6]}",
                         HANDOFF_MAX_QUEUE_LENGTH="0") as full:
         page, errors = open_demo(customer_context, f"http://{full}")
         open_chat(page)
+        # The bot hands over (asked in words) and the queue refuses: the notice answers, in the transcript.
+        say(page, "I'd like to talk to a real person")
+        refused = notices(page, "queue_refused")
+        expect(refused).to_contain_text(REFUSED)
+        assert computed(refused.locator(".message__notice"), "color")["color"] == DANGER_TEXT
+        expect(page.locator(".message--failed")).to_have_count(0)  # the message itself was delivered
+        expect(page.get_by_text("I'll get a person")).to_have_count(0)  # no promise the product cannot keep
+        expect(page.locator(".header__status")).to_have_text("Virtual assistant")
+        page.reload()
+        expect(notices(page, "queue_refused")).to_contain_text(REFUSED)  # it survives a reload
+        expect(page.get_by_text("I'll get a person")).to_have_count(0)
+        offer = notices(page, "queue_refused").get_by_role("group", name="Other ways to reach us")
+        expect(offer.get_by_role("button", name="Leave a message")).to_be_visible()
+
+        # The button: refused as an error, not as good news, with the form right there.
         page.get_by_role("button", name="Talk to a person").click()
-        expect(page.get_by_text("we can't add you to the queue right now")).to_be_visible()
+        alert = page.locator(".refusal").get_by_role("alert")
+        expect(alert).to_have_text(re.compile(rf"^{re.escape(REFUSED)} Please try again later"))
+        assert computed(alert, "color")["color"] == DANGER_TEXT
+        expect(page.locator(".confirmation")).to_be_hidden()
         expect(page.locator(".queue__position")).to_be_hidden()
+        screenshot(page, "widget-queue-refused")
+        page.locator(".refusal").get_by_role("button", name="Leave a message").click()
+        page.get_by_label("Phone number or email", exact=True).fill("alex@example.com")
+        page.get_by_label("Your message (optional)").fill("Please call about my card")
+        page.get_by_role("button", name="Send request").click()
+        expect(page.locator(".request-status__text")).to_have_text(
+            re.compile(rf"^Message sent at {TIME}\. We'll reply here as soon as we can\.$"))
+        expect(page.locator(".refusal")).to_be_hidden()
         assert not errors, errors
+
+
+def test_a_second_request_while_one_is_open_is_refused_beside_the_form(customer_context, site):
+    """The open request stays in view while queued again, and a second one is refused in the form,
+    in words a customer reads, as an error (issue 13)."""
+    page, errors = open_demo(customer_context, site)
+    open_chat(page)
+    queue_for_a_person(page)
+    page.get_by_text("Reply by message", exact=True).click()  # nobody is online: the form is open already
+    page.get_by_label("Phone number or email", exact=True).fill("alex@example.com")
+    page.get_by_role("button", name="Send request").click()
+    sent = re.compile(rf"^Message sent at {TIME}\. We'll reply here as soon as we can\.$")
+    expect(page.locator(".request-status__text")).to_have_text(sent)
+
+    queue_for_a_person(page)  # wants a person after all: the open request is still said
+    expect(page.locator(".request-status__text")).to_have_text(sent)
+    page.reload()
+    expect(page.locator(".queue__position")).to_have_text("You're number 1 in the queue")
+    expect(page.locator(".request-status__text")).to_have_text(sent)
+
+    form = page.locator("form").filter(has=page.get_by_role("button", name="Send request"))
+    expect(form).to_be_visible()  # nobody is online: offered again
+    page.get_by_text("Reply by message", exact=True).click()
+    page.get_by_label("Phone number or email", exact=True).fill("alex@example.com")
+    page.get_by_role("button", name="Send request").click()
+    error = form.get_by_role("alert")
+    expect(error).to_have_text("Not sent: you already have a request open, and our team will get back to you about it")
+    assert computed(error, "color")["color"] == DANGER_TEXT
+    expect(form).to_be_visible()
+    expect(page.get_by_text("a resend with the same id")).to_have_count(0)  # never the bridge's own words
+    expect(page.locator(".confirmation")).to_be_hidden()
+    assert errors == []

@@ -38,8 +38,15 @@ def test_summary_of_a_day():
     assert summary["now"] == {"queue_length": 1}
 
 
+def test_refused_handoffs_are_counted_apart_from_handoffs():
+    summary = summarise("2026-11-22", {"conversations": 3, "handoffs": 1, "refused": 2}, [], {})
+    assert summary["refused"] == {"count": 2}
+    assert summary["handoffs"] == 1
+
+
 def test_a_quiet_day_has_no_rates_rather_than_zeros():
     summary = summarise("2026-11-22", {}, [], {})
+    assert summary["refused"] == {"count": 0}
     assert summary["containment_rate"] is None
     assert summary["wait"]["median_seconds"] is None
     assert summary["csat"]["average"] is None and summary["csat"]["satisfied_rate"] is None

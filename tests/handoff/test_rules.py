@@ -8,8 +8,8 @@ from handoff.machine import (
     State, Transferred, apply,
 )
 from handoff.rules import (
-    MAX_DETAIL, NO_AGENTS, RATE, agent_lost, announcements, claim_is_resent, leave_queue_offer, notices,
-    offered_buttons, pickup_ms, queue_operation, request_details, require_offered, require_serving, staffed,
+    MAX_DETAIL, NO_AGENTS, QUEUE_REFUSED, RATE, agent_lost, announcements, claim_is_resent, leave_queue_offer,
+    notices, offered_buttons, pickup_ms, queue_operation, queue_refused, queues, request_details, require_offered, require_serving, staffed,
     transfer_target, waiting_details,
 )
 
@@ -186,3 +186,11 @@ def test_a_change_announces_what_the_customer_s_status_shows_and_whether_the_que
     assert announcements(claimed, moved) == ({"state": "agent"}, False), "the agent's name shows"
     assert announcements(moved, closed) == ({"state": "closed"}, False)
     assert announcements(closed, closed) == (None, False)
+
+
+def test_a_refused_handoff_is_answered_once_per_message_with_the_other_ways_to_reach_us():
+    assert queue_refused("17-0") == Notice("refused:17-0", QUEUE_REFUSED,
+                                           {"notice": "queue_refused", "offer": ["callback", "message"]})
+    assert QUEUE_REFUSED[0].isupper() and QUEUE_REFUSED.endswith(".")
+    assert queues({"reason": "repeated_fallback"}) and queues({"reason": "requested"})
+    assert not queues({"reason": "callback"})  # booked with the bot: a request, never a queue place

@@ -48,6 +48,7 @@ const TODAY_TILES = [
   { label: "90th percentile wait", value: (d) => duration(d.wait.p90_seconds), note: () => "9 in 10 served waited less" },
   { label: "Customer wait (90%)", value: (d) => duration(d.customer_wait && d.customer_wait.p90_seconds), note: () => "served, gave up, or still waiting" },
   { label: "Abandoned", value: (d) => share(d.abandoned && d.abandoned.rate), note: abandonedNote },
+  { label: "Refused", value: (d) => count(d.refused && d.refused.count), note: refusedNote },
   { label: "First response", value: (d) => duration(d.first_response && d.first_response.median_seconds), note: firstResponseNote },
   { label: "CSAT average", value: (d) => (d.csat.average === null ? NONE : averages.format(d.csat.average)), note: () => "out of 5" },
   { label: "Satisfied", value: (d) => share(d.csat.satisfied_rate), note: () => "rated 4 or 5" },
@@ -64,6 +65,11 @@ function abandonedNote(d) {
   const abandoned = d.abandoned || {};
   if (!abandoned.count) return "nobody left the queue unserved";
   return `${count(abandoned.count)} left before being served, after ${duration(abandoned.median_seconds)} (median)`;
+}
+
+/** Handoffs the queue's caps turned away (full, or too many from one address): offered a callback instead. */
+function refusedNote(d) {
+  return d.refused && d.refused.count ? "queue full or limits: offered a callback or a message" : "nobody turned away";
 }
 
 function firstResponseNote(d) {

@@ -17,6 +17,8 @@ import { contrastRatio, fill } from "./options.js";
 // Within this many pixels of the bottom, new messages keep the log scrolled down.
 const STICKY_SCROLL_PX = 80;
 const NOTICE_ICONS = { agent_joined: "person", back_to_bot: "bot", left_queue: "bot", agent_lost: "offline", closed: "check" };
+// Notices that offer the callback/message form in the log (the queue refused a handoff: docs/bridge-protocol.md).
+const REQUEST_OFFERS = new Set(["queue_refused"]);
 // Notices whose news the panel shows while it is true (nobody available, the request sent, the rating asked
 // for or received): shown (and announced) there once, never repeated in the log.
 const PANEL_NOTICES = new Set(["no_agents", "request_stored", "rate"]);
@@ -166,10 +168,20 @@ export class ChatView {
         h("div", {}, this.queuePosition, this.queueWait, this.queueNoAgents)),
       this.queueActions, this.detailsForm, this.requestForm, this.leaveQueueButton);
 
+    // A request for a person the queue refused: why, and the callback/message form right here.
+    this.refusalText = h("p", { class: "refusal__text" });
+    this.refusalAlert = h("div", { class: "refusal__alert", role: "alert" }, icon("info"), this.refusalText);
+    this.refusalActions = h("div", { class: "refusal__actions", role: "group", "aria-label": strings.otherWays },
+      h("button", { type: "button", class: "chip", onclick: () => this.openForm("request", "callback", { within: "refusal" }) }, strings.requestCallback),
+      h("button", { type: "button", class: "chip", onclick: () => this.openForm("request", "message", { within: "refusal" }) }, strings.leaveMessage),
+      h("button", { type: "button", class: "button button--quiet", onclick: () => this.hideRefusal() }, strings.dismiss));
+    this.refusal = h("section", { class: "refusal", hidden: true }, this.refusalAlert, this.refusalActions);
+
     this.ratingForm = this.buildRatingForm();
     this.confirmationText = h("p", { class: "confirmation__text" });
     this.confirmation = h("div", { class: "confirmation", role: "status" });
-    this.confirmationBody = h("div", { class: "confirmation__body" }, icon("check"), this.confirmationText,
+    this.confirmationIcon = icon("check");
+    this.confirmationBody = h("div", { class: "confirmation__body" }, this.confirmationIcon, this.confirmationText,
       h("button", { type: "button", class: "icon-button confirmation__dismiss", "aria-label": strings.dismiss,
         onclick: () => this.hideConfirmation() }, icon("close")));
     // What became of the last callback or message request (the bridge's status says, also after a reload).
@@ -178,7 +190,7 @@ export class ChatView {
     // A rated chat says so, also after a reload (the bridge's status.rated).
     this.ratedStatus = h("div", { class: "request-status rated-status", role: "status", hidden: true }, icon("check"),
       h("p", { class: "rated-status__text" }, strings.ratingThanks));
-    this.panel = h("div", { class: "panel", hidden: true }, this.queueSection, this.requestStatus, this.ratingForm,
+    this.panel = h("div", { class: "panel", hidden: true }, this.queueSection, this.refusal, this.requestStatus, this.ratingForm,
       this.ratedStatus, this.confirmation);
     return this.panel;
   }
@@ -186,6 +198,11 @@ export class ChatView {
   field(id, label, control, { error = null } = {}) {
     control.id = id;
     return h("div", { class: "field" }, h("label", { class: "field__label", for: id }, label), control, error);
+  }
+
+  /** Where a form says why the bridge refused it: beside the form, in view, as an error. */
+  formError() {
+    return h("p", { class: "form__error", role: "alert", hidden: true });
   }
 
   formActions(submitText, onCancel) {
@@ -202,6 +219,7 @@ export class ChatView {
       h("h3", { class: "form__title", id: "sc-details-title" }, strings.detailsTitle),
       this.field("sc-details-description", strings.detailsDescription, description),
       this.field("sc-details-contact", `${strings.contact} ${strings.optional}`, contact),
+      this.formError(),
       this.formActions(strings.saveDetails, () => this.closeForms()));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -234,7 +252,7 @@ export class ChatView {
           kinds[0], h("label", { for: kinds[0].id }, strings.kindCallback),
           kinds[1], h("label", { for: kinds[1].id }, strings.kindMessage))),
       this.field("sc-request-contact", strings.contact, contact, { error: contactError }),
-      descriptionField, timeField,
+      descriptionField, timeField, this.formError(),
       h("div", { class: "form__actions" }, this.requestCancel,
         h("button", { type: "submit", class: "button button--primary" }, strings.sendRequest)));
 
@@ -276,6 +294,7 @@ export class ChatView {
       this.submitForm(form, () => this.actions.leaveRequest(data), () => {
         form.reset();
         this.closeForms();
+        this.hideRefusal();
       }, (error) => error.code === "invalid_contact" && (refuseContact(strings.contactInvalid), true));
     });
     this.chooseRequestKind("callback");
@@ -309,6 +328,7 @@ export class ChatView {
       h("fieldset", { class: "rating__scores", "aria-describedby": error.id },
         h("legend", { class: "form__title" }, strings.ratingTitle), starRow, error),
       this.field("sc-rating-comment", strings.ratingComment, comment),
+      this.formError(),
       this.formActions(strings.ratingSubmit, null));
     form.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -513,12 +533,21 @@ export class ChatView {
   }
 
   systemElement(message) {
+    const { strings } = this;
     const notice = (message.data && message.data.notice) || "";
-    const text = this.strings[`notice_${notice}`] || message.text;
+    const text = strings[`notice_${notice}`] || message.text;
+    const offer = Array.isArray(message.data && message.data.offer) ? message.data.offer : [];
+    const kinds = REQUEST_OFFERS.has(notice) ? ["callback", "message"].filter((kind) => offer.includes(kind)) : [];
+    const labels = { callback: strings.requestCallback, message: strings.leaveMessage };
+    // The ways to reach us instead, offered on the newest message only (refresh), as quick replies are.
     return h("div", { class: "message message--system", "data-kind": "system", "data-notice": notice },
       h("p", { class: "message__notice" },
-        icon(NOTICE_ICONS[notice] || "info"), hidden(`${this.strings.notice}:`), h("span", { dir: "auto" }, text)),
-      h("div", { class: "message__meta" }, this.timeElement(message.ts)));
+        icon(NOTICE_ICONS[notice] || "info"), hidden(`${strings.notice}:`), h("span", { dir: "auto" }, text)),
+      h("div", { class: "message__meta" }, this.timeElement(message.ts)),
+      kinds.length > 0 && h("div", { class: "quick-replies", role: "group", "aria-label": strings.otherWays },
+        kinds.map((kind) => h("button", {
+          type: "button", class: "chip", onclick: () => this.offerRequest(kind),
+        }, labels[kind]))));
   }
 
   /** Groups runs of one author, and keeps quick replies only on the newest message. */
@@ -577,6 +606,7 @@ export class ChatView {
     if (status.state !== "queued") this.requestOfferedWhileQueued = false;
     if (status.state !== "closed") this.ratingSent = false;
     if (this.status.state === "queued" && status.state !== "queued") this.closeForms();
+    if (status.state && status.state !== "bot") this.hideRefusal(); // queued after all, or people have the chat
     this.status = status;
     this.renderStatusLine();
     this.renderPanel();
@@ -643,10 +673,12 @@ export class ChatView {
     if (stick) this.scrollToEnd();
   }
 
-  /** The last request left, while the bot has the conversation (queued or with an agent, people say more). */
+  /** The last request left, while the bot has the conversation, and an open one while queued (the customer
+   * knows they have one); with an agent, people say more. */
   renderRequest({ request, state }) {
     const { strings } = this;
-    const shown = Boolean(request) && typeof request === "object" && (state === "bot" || state === "closed");
+    const known = Boolean(request) && typeof request === "object";
+    const shown = known && (state === "bot" || state === "closed" || (state === "queued" && request.state === "open"));
     this.requestStatus.hidden = !shown;
     if (!shown) return;
     const callback = request.kind === "callback";
@@ -660,23 +692,67 @@ export class ChatView {
     if (this.requestStatusText.textContent !== text) this.requestStatusText.textContent = text;
   }
 
-  openForm(which, kind = "callback", { focus = true } = {}) {
+  /** A form in the queue panel, or (`within: "refusal"`) the request form where the queue refused the customer. */
+  openForm(which, kind = "callback", { focus = true, within = "queue" } = {}) {
     this.closeForms();
     const form = which === "details" ? this.detailsForm : this.requestForm;
-    if (which === "request") this.chooseRequestKind(kind);
+    if (which === "request") {
+      this.chooseRequestKind(kind);
+      if (within === "refusal") this.refusal.append(form);
+      else this.queueSection.insertBefore(form, this.leaveQueueButton);
+    }
     form.hidden = false;
     this.queueActions.hidden = true;
+    this.refusalActions.hidden = within === "refusal";
+    this.updatePanelVisibility();
     if (focus) form.querySelector("input:not([type=radio]), textarea").focus();
   }
 
   closeForms() {
-    this.detailsForm.hidden = true;
-    this.requestForm.hidden = true;
+    for (const form of [this.detailsForm, this.requestForm]) {
+      form.hidden = true;
+      this.showFormError(form, "");
+    }
     this.queueActions.hidden = false;
+    this.refusalActions.hidden = false;
   }
 
-  showConfirmation(text) {
+  /** The queue refused a request for a person: why (`text`, or nothing when the log says it), and the form. */
+  showRefusal(text) {
+    this.refusalText.textContent = text;
+    this.refusalAlert.hidden = !text;
+    this.refusal.hidden = false;
+    this.updatePanelVisibility();
+    this.scrollToEnd();
+  }
+
+  hideRefusal() {
+    if (this.refusal.hidden) return;
+    if (this.requestForm.parentNode === this.refusal) this.closeForms();
+    this.refusal.hidden = true;
+    this.updatePanelVisibility();
+  }
+
+  /** A notice's offer pressed: the callback/message form, below the log. */
+  offerRequest(kind) {
+    this.showRefusal("");
+    this.openForm("request", kind, { within: "refusal" });
+  }
+
+  showFormError(form, text) {
+    const error = form.querySelector(".form__error");
+    error.textContent = text;
+    error.hidden = !text;
+  }
+
+  /** A short note in the panel: good news (`error` false), or what went wrong, styled as an error. */
+  showConfirmation(text, { error = false } = {}) {
     this.confirmationText.textContent = text;
+    this.confirmationBody.classList.toggle("confirmation__body--error", error);
+    this.confirmationBody.setAttribute("role", error ? "alert" : "status");
+    const shown = icon(error ? "info" : "check");
+    this.confirmationIcon.replaceWith(shown);
+    this.confirmationIcon = shown;
     if (!this.confirmationBody.isConnected) this.confirmation.append(this.confirmationBody);
     this.updatePanelVisibility();
   }
@@ -687,24 +763,26 @@ export class ChatView {
   }
 
   updatePanelVisibility() {
-    this.panel.hidden = this.queueSection.hidden && this.ratingForm.hidden && this.requestStatus.hidden && this.ratedStatus.hidden
-      && !this.confirmationBody.isConnected;
+    this.panel.hidden = this.queueSection.hidden && this.refusal.hidden && this.ratingForm.hidden && this.requestStatus.hidden
+      && this.ratedStatus.hidden && !this.confirmationBody.isConnected;
   }
 
   /**
    * Runs a form's request; the submit button says "Sending…" until the bridge answers. A refusal
-   * is shown as a notice unless `refused(error)` dealt with it (e.g. beside the field at fault).
+   * is shown in the form, as an error (the form stays open), unless `refused(error)` dealt with it
+   * (e.g. beside the field at fault).
    */
   async submitForm(form, request, done, refused = () => false) {
     const button = form.querySelector("button[type=submit]");
     const label = button.textContent;
     button.disabled = true;
     button.textContent = this.strings.sending;
+    this.showFormError(form, "");
     try {
       await request();
       done();
     } catch (error) {
-      if (!refused(error)) this.showConfirmation(fill(this.strings.notSent, { reason: error.message }));
+      if (!refused(error)) this.showFormError(form, fill(this.strings.notSent, { reason: error.message }));
     } finally {
       button.disabled = false;
       button.textContent = label;

@@ -107,8 +107,10 @@ export class ChatWidget {
       close: () => this.close(),
       send: (text) => this.send(text),
       quickReply: (title, payload) => this.send(title, payload),
-      // Refused (the queue is full): the customer is told why, and may leave a message instead.
-      talkToPerson: () => this.request("talk_to_person", {}).catch((error) => this.view.showConfirmation(error.message)),
+      // Refused (the queue is full, or a cap): the customer is told why, with the callback/message form right there.
+      talkToPerson: () => this.request("talk_to_person", {}).catch((error) => (error.code === "queue_full"
+        ? this.view.showRefusal(this.strings.queueRefused)
+        : this.view.showConfirmation(fill(this.strings.notSent, { reason: error.message }), { error: true }))),
       retryNow: () => this.transport && this.transport.retryNow(),
       typing: () => this.customerTyping(),
       giveDetails: (data) => this.request("details", data),
@@ -282,7 +284,7 @@ export class ChatWidget {
       return;
     }
     if (this.awaitingWelcome && error.code === "too_many_conversations") {
-      this.view.showConfirmation(this.strings.error_too_many_conversations);
+      this.view.showConfirmation(this.strings.tooManyConversations, { error: true });
       return;
     }
     if (error.code === "forbidden_origin") {
@@ -388,6 +390,10 @@ export class ChatWidget {
   statusChanged(status) {
     if (!status || typeof status.state !== "string") return;
     const before = this.status.state;
+    // The open request comes with a queued customer's own statuses, not with those of every queue change: kept.
+    if (status.state === "queued" && status.request === undefined && this.status.request) {
+      status = { ...status, request: this.status.request };
+    }
     this.status = status;
     if (status.state !== "bot") this.hideBotTyping();
     if (status.state !== "agent") this.agentTyping(false);
