@@ -7,7 +7,8 @@ Keys (``prefix`` defaults to ``hb``):
                              queued_at (this time in the queue), waiting_since (first queued in this
                              handoff, kept across transfers), claimed_at; transferred_by (who transferred it
                              last, to a group's queue or a colleague; cleared by a new handoff); "request" (handoff.requests), "awaiting_reply"
-                             (handoff.experience)
+                             (handoff.experience); last_said: the customer's latest typed message (JSON {text, ts, …},
+                             by the append that stores it; the agents' queue shows it)
                              Kept idle_seconds from creation; the first message or change: the retention.
     {p}:log:{id}     stream  the transcript; each entry's stream id is the server message id (at most
                              max_messages when a customer writes; the notices that follow a state change
@@ -88,20 +89,23 @@ STREAM_CAP = 100_000
 
 # ARGV[5] is the conversation's live channel: the new message is announced in the same step,
 # with the id of the message before it and ARGV[6], the message itself (JSON, without its id).
-# ARGV[7] = '1' for a customer's message: stored while people have the conversation, it stays
+# ARGV[7] = 'typed' or 'pressed' for a customer's message: stored while people have the conversation, it stays
 # with people (machine.apply: nothing to route), so it is marked routed in the same step; it is
 # refused (-2) when the transcript already has ARGV[8] messages.
+# A customer's typed message (not a pressed button: ARGV[7] = 'typed') is also the conversation's
+# last_said (its text and time, JSON: ARGV[6]'s), which the agents' queue shows.
 _APPEND = """
 local state = redis.call('HGET', KEYS[3], 'state') or ''
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
 if existing then return {existing, 0, state} end
 if ARGV[3] ~= '' and state ~= ARGV[3] then return {'', -1, state} end
 if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'agent') ~= ARGV[4] then return {'', -1, state} end
-if ARGV[7] == '1' and redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[8]) then return {'', -2, state} end
+if ARGV[7] ~= '' and redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[8]) then return {'', -2, state} end
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
 local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 9))
 redis.call('HSET', KEYS[2], ARGV[1], id)
-if ARGV[7] == '1' and (state == 'queued' or state == 'agent') then redis.call('HSET', KEYS[2], 'routed:' .. id, 'done') end
+if ARGV[7] == 'typed' and state ~= '' then redis.call('HSET', KEYS[3], 'last_said', ARGV[6]) end
+if ARGV[7] ~= '' and (state == 'queued' or state == 'agent') then redis.call('HSET', KEYS[2], 'routed:' .. id, 'done') end
 for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
 local after = last and ('"' .. last[1] .. '"') or 'null'
 redis.call('PUBLISH', ARGV[5], '{"message": "' .. id .. '", "after": ' .. after .. ', "entry": ' .. ARGV[6] .. '}')
@@ -297,6 +301,13 @@ class Appended(NamedTuple):
     state: Optional[State]
 
 
+def _customer_said(kind: str, data: Optional[Dict[str, Any]]) -> str:
+    """_APPEND's ARGV[7]: a customer's message typed or a button pressed (its payload), else ''."""
+    if kind != "customer":
+        return ""
+    return "pressed" if (data or {}).get("payload") else "typed"
+
+
 def _client_id(kind: str, key: str) -> str:
     """The id a customer or agent sent with their message (keys are "customer:{id}", "agent:{name}:{id}")."""
     if kind == "customer":
@@ -383,8 +394,8 @@ class Store:
     async def load_with_details(
         self, conversation_ids: List[str]
     ) -> Dict[str, Tuple[Conversation, Dict[str, str], Dict[str, str]]]:
-        """Conversations, what their customers told us while waiting, and since when they wait and who
-        transferred them, in one round trip (the queue view reads every queued one); those that
+        """Conversations, what their customers told us while waiting, and since when they wait, who
+        transferred them and what the customer said last (``last_said``), in one round trip (the queue view reads every queued one); those that
         expired are left out."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for conversation_id in conversation_ids:
@@ -395,7 +406,8 @@ class Store:
             if fields:
                 text = {k.decode(): v.decode() for k, v in fields.items()}
                 details = json.loads(text.get("details") or "{}")
-                waits = {name: text[name] for name in ("waiting_since", "transferred_by") if text.get(name)}
+                waits = {name: text[name] for name in ("waiting_since", "transferred_by", "last_said")
+                         if text.get(name)}
                 loaded[conversation_id] = (self._conversation(conversation_id, text), details, waits)
         return loaded
 
@@ -513,7 +525,7 @@ class Store:
         message_id, added, state = await self._append(
             keys=[self.key("log", conversation_id), self.key("idem", conversation_id), self.key("conv", conversation_id)],
             args=[client_key, str(self.ttl_ms), only_in.value if only_in else "", only_agent,
-                  self.live_channel(conversation_id), json.dumps(entry), "1" if kind == "customer" else "",
+                  self.live_channel(conversation_id), json.dumps(entry), _customer_said(kind, data),
                   str(self.max_messages), *fields],
         )
         if added == -2:

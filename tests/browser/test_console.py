@@ -208,7 +208,7 @@ def queued_with_card_question(customers: Any) -> Customer:
 def claimed_by(console: Console, customer: Customer) -> None:
     """The console claims this customer, queued by "talk to a person" (so without a topic)."""
     console.page.get_by_role("button", name="Claim chat: Asked for a person").click()
-    expect(console.transcript).to_contain_text("A person from our support team has joined the chat.")
+    expect(console.transcript).to_contain_text("from our support team has joined the chat.")
     customer.expect("status", state="agent")
 
 
@@ -327,7 +327,7 @@ def test_a_queued_customer_appears_live_with_an_alert_and_claiming_opens_transcr
     expect(transcript.locator(".msg-customer .badge-bot")).to_have_count(0)
     expect(bot_messages.filter(has_text="Did that answer your question?").get_by_role("list", name="Buttons offered")).to_have_text(re.compile("Yes\\s*No"))
     expect(transcript.locator(".msg-event")).to_contain_text("The bot handed over: Asked for a person")
-    expect(transcript.locator(".msg-system").last).to_contain_text("A person from our support team has joined the chat.")
+    expect(transcript.locator(".msg-system").last).to_contain_text("from our support team has joined the chat.")
 
     details = ann.conversation.get_by_role("complementary", name="Handoff details")
     expect(details).to_contain_text("Handed over because the customer asked for a person")

@@ -466,7 +466,7 @@ def test_an_agent_joins_chats_and_closes_and_the_customer_rates(customer_context
     conversation_id = stored_conversation(page)["conversationId"]
 
     agent.claim(conversation_id)
-    expect(notices(page, "agent_joined")).to_contain_text("A person from our support team has joined the chat.")
+    expect(notices(page, "agent_joined")).to_contain_text("Ann Lee from our support team has joined the chat.")
     expect(page.locator(".header__status")).to_have_text("Chatting with Ann Lee")  # the display name, not the login
     expect(page.locator(".queue")).to_be_hidden()
 
@@ -499,7 +499,7 @@ def test_an_agent_joins_chats_and_closes_and_the_customer_rates(customer_context
     screenshot(page, "widget-agent-chat")
 
     agent.close_chat(conversation_id)
-    expect(notices(page, "closed")).to_be_visible()
+    expect(notices(page, "closed")).to_contain_text("Ann Lee has closed this chat.")  # by name, never the login
     expect(page.locator(".header__status")).to_have_text("Chat ended")
     expect(page.get_by_role("group", name="How did we do?")).to_be_visible()
     page.get_by_role("button", name="Send rating").click()

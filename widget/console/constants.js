@@ -77,6 +77,8 @@ export const STRINGS = {
   sessionInvalid: "Your session is no longer valid. Please log in again.",
   accessRemoved: "Your account no longer has access to this part of the console. Please log in again.",
   loggedOut: "You have logged out.",
+  // A queue card's first line: what the customer typed last, also while waiting.
+  lastMessage: "Customer's latest message:",
 };
 
 /** A readable error line for an {code, message} error from the bridge. */

@@ -58,7 +58,8 @@ export const HOST_TAG = "support-chat";
 /**
  * UI strings. "{name}" placeholders are filled in by the widget. Notices
  * ("notice_<kind>") are the bridge's system messages: where a language has
- * none, the bridge's own (English) text is shown.
+ * none, the bridge's own (English) text is shown; "notice_<kind>_named" says
+ * one that names the agent (its data.agent, their display name).
  */
 export const STRINGS = Object.freeze({
   en: {
@@ -98,6 +99,8 @@ export const STRINGS = Object.freeze({
     queueWaitAbout: "Estimated wait: about {duration} (at most {most}).",
     queueWaitRange: "Estimated wait: {range}.",
     queueWaitUnderMinute: "Estimated wait: less than a minute.",
+    queueWaitUpTo: "Estimated wait: up to {most}.",
+    queueMovedBack: "Someone who was already being helped, or who needs urgent help, is now ahead of you.",
     noAgents: "No one from our team is available right now. Leave your details and we'll get back to you.",
     addDetails: "Add details",
     requestCallback: "Request a callback",
@@ -183,6 +186,8 @@ export const STRINGS = Object.freeze({
     queueWaitAbout: "Espera estimada: unos {duration} (como mucho {most}).",
     queueWaitRange: "Espera estimada: {range}.",
     queueWaitUnderMinute: "Espera estimada: menos de un minuto.",
+    queueWaitUpTo: "Espera estimada: hasta {most}.",
+    queueMovedBack: "Alguien a quien ya estábamos atendiendo, o que necesita ayuda urgente, está ahora delante de ti.",
     noAgents: "Ahora mismo no hay nadie disponible en nuestro equipo. Déjanos tus datos y te responderemos.",
     addDetails: "Añadir detalles",
     requestCallback: "Pedir que te llamemos",
@@ -231,10 +236,12 @@ export const STRINGS = Object.freeze({
     error_too_many_conversations: "demasiados chats nuevos desde tu conexión; inténtalo de nuevo en unos minutos",
     error_default: "algo salió mal",
     notice_agent_joined: "Una persona de nuestro equipo de soporte se ha unido al chat.",
+    notice_agent_joined_named: "{agent}, de nuestro equipo de soporte, se ha unido al chat.",
     notice_back_to_bot: "Vuelves a hablar con el asistente. Pregúntame lo que quieras.",
     notice_agent_lost: "Tu agente se ha desconectado. Conservas el primer lugar en la cola.",
     notice_transferred: "Te estamos pasando con un compañero que puede ayudarte con esto.",
     notice_closed: "El agente ha cerrado este chat.",
+    notice_closed_named: "{agent} ha cerrado este chat.",
     notice_rate: "¿Qué tal te hemos atendido? Valora este chat del 1 al 5.",
     notice_no_agents: "Ahora mismo no hay nadie disponible. Puedes esperar, pedir que te llamemos o dejar un mensaje.",
     notice_bot_unavailable: "Lo sentimos, el asistente no está disponible ahora. Te pasamos con una persona.",
@@ -278,6 +285,8 @@ export const STRINGS = Object.freeze({
     queueWaitAbout: "مدة الانتظار المتوقعة: حوالي {duration} (بحد أقصى {most}).",
     queueWaitRange: "مدة الانتظار المتوقعة: {range}.",
     queueWaitUnderMinute: "مدة الانتظار المتوقعة: أقل من دقيقة.",
+    queueWaitUpTo: "مدة الانتظار المتوقعة: حتى {most}.",
+    queueMovedBack: "أصبح أمامك الآن شخص كنا نساعده بالفعل أو يحتاج إلى مساعدة عاجلة.",
     noAgents: "لا يتوفر أحد من فريقنا الآن. اترك بياناتك وسنعاود التواصل معك.",
     addDetails: "إضافة تفاصيل",
     requestCallback: "طلب معاودة الاتصال",
@@ -326,10 +335,12 @@ export const STRINGS = Object.freeze({
     error_too_many_conversations: "محادثات جديدة كثيرة من اتصالك؛ يُرجى المحاولة بعد بضع دقائق",
     error_default: "حدث خطأ ما",
     notice_agent_joined: "انضم أحد موظفي فريق الدعم إلى المحادثة.",
+    notice_agent_joined_named: "انضم {agent} من فريق الدعم إلى المحادثة.",
     notice_back_to_bot: "عدت إلى المساعد الافتراضي. اسألني عن أي شيء.",
     notice_agent_lost: "انقطع اتصال الموظف. ستبقى في مقدمة قائمة الانتظار.",
     notice_transferred: "نحوّلك إلى زميل يمكنه مساعدتك في هذا الأمر.",
     notice_closed: "أغلق الموظف هذه المحادثة.",
+    notice_closed_named: "أغلق {agent} هذه المحادثة.",
     notice_rate: "كيف كانت تجربتك معنا؟ يُرجى تقييم هذه المحادثة من 1 إلى 5.",
     notice_no_agents: "لا يتوفر أحد من فريقنا الآن. يمكنك الانتظار أو طلب معاودة الاتصال أو ترك رسالة.",
     notice_bot_unavailable: "عذرًا، المساعد غير متاح حاليًا. سنحوّلك إلى أحد الموظفين.",

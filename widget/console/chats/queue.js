@@ -4,7 +4,7 @@
 
 import { h, replaceChildren, syncList } from "../../shared/dom.js";
 import { icon } from "../../shared/icons.js";
-import { describeError, humanize, reasonLabel } from "../constants.js";
+import { STRINGS, describeError, humanize, reasonLabel } from "../constants.js";
 
 /** Seconds as a clock: "0:05", "12:30", "1:02:03". */
 function formatWait(totalSeconds) {
@@ -103,6 +103,11 @@ export class QueuePanel {
         h("span", { class: "chip chip-group", title: "Skill group" }, h("span", { class: "visually-hidden" }, "Group: "), item.group),
         // Sent back to the queue by a colleague: who, so the next agent knows whom to ask.
         item.transferred_by ? h("span", { class: "chip chip-transferred" }, `Transferred by ${item.transferred_by}`) : null),
+      // What the customer said last first (it follows them as they write while waiting), the bot's summary below.
+      item.last_message
+        ? h("p", { class: "queue-last" }, h("span", { class: "queue-last-label" }, `${STRINGS.lastMessage} `),
+          h("span", { class: "queue-last-text" }, item.last_message.text))
+        : null,
       item.summary ? h("p", { class: "queue-summary" }, item.summary) : null,
       details.description || details.contact
         ? h("dl", { class: "queue-details" },
