@@ -337,7 +337,7 @@ def test_with_nobody_online_the_customer_leaves_a_callback_request(customer_cont
     page.get_by_label("Best time to call (optional)").fill("after 5 pm")
     page.get_by_role("button", name="Send request").click()
     expect(page.locator(".request-status__text")).to_have_text(
-        re.compile(rf"^Callback requested at {TIME}\. We'll call you as soon as we can\.$"))
+        re.compile(rf"^Callback requested at {TIME}\. We'll call you at the time you asked for: after 5 pm\.$"))
     expect(page.locator(".confirmation")).to_be_hidden()
     expect(notices(page, "request_stored")).to_have_count(0)  # the request's status says it, once
     expect(page.get_by_text(re.compile("requested at|we've got your details", re.IGNORECASE))).to_have_count(1)

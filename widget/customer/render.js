@@ -677,7 +677,10 @@ export class ChatView {
     const callback = request.kind === "callback";
     const time = formatTime(Number(request.ts) || Date.now(), this.options.language).short;
     const text = {
-      open: fill(callback ? strings.requestOpenCallback : strings.requestOpenMessage, { time }),
+      // The time they asked to be called at, said back in their words; else "as soon as we can".
+      open: callback && request.preferred_time
+        ? fill(strings.requestOpenCallbackAt, { time, when: String(request.preferred_time) })
+        : fill(callback ? strings.requestOpenCallback : strings.requestOpenMessage, { time }),
       answered: strings.requestAnswered,
       done: callback ? strings.requestDoneCallback : strings.requestDoneMessage,
     }[request.state] || "";
