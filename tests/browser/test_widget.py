@@ -99,6 +99,15 @@ async def _dashboard(address: str) -> Dict[str, Any]:
         await supervisor.close()
 
 
+async def _status(address: str, conversation: Dict[str, str]) -> Dict[str, Any]:
+    """The status the bridge gives the conversation now, on a socket of its own."""
+    client = await Customer.connect(address, conversation_id=conversation["conversationId"], token=conversation["token"])
+    try:
+        return (await client.expect("status"))["data"]
+    finally:
+        await client.close()
+
+
 async def _transcript(address: str, conversation: Dict[str, str]) -> List[Dict[str, Any]]:
     """What the bridge has stored for a conversation: a fresh resume replays all of it."""
     client = await Customer.connect(address, conversation_id=conversation["conversationId"], token=conversation["token"])
@@ -426,6 +435,40 @@ def test_behind_customers_waiting_ten_minutes_the_wait_is_a_range_from_ten_minut
     screenshot(page, "widget-queued-range")
     for customer in waiting:
         background_loop.run(customer.close())
+    assert errors == []
+
+
+def test_a_range_from_nothing_reads_up_to_and_a_place_that_grows_is_explained(
+        customer_context, site, agent, background_loop, address):
+    first = background_loop.run(Customer.connect(address))  # ahead of the page's customer; ann is free
+    background_loop.run(first.send("talk_to_person", id="talk"))
+    background_loop.run(first.acknowledged("talk"))
+
+    page, errors = open_demo(customer_context, site)
+    open_chat(page)
+    page.get_by_role("button", name="Talk to a person").click()
+    expect(page.locator(".queue__position")).to_have_text("You're number 2 in the queue")
+    # What the bridge said, read on a second socket of the same conversation.
+    status = background_loop.run(_status(address, stored_conversation(page)))
+    low, high = status["wait_range"]
+    assert status["wait_basis"] == "thin_data" and low == 0 and high > 1, status
+    wait = page.locator(".queue__wait")
+    expect(wait).to_have_text(re.compile(rf"^Estimated wait: up to {high} minutes\. Keep this page open"))
+    expect(page.locator(".queue__moved")).to_be_hidden()
+
+    agent.claim(first.conversation_id)
+    expect(page.locator(".queue__position")).to_have_text("You're number 1 in the queue")
+    agent.send("transfer", {"conversation_id": first.conversation_id, "to_group": "general"}, id="requeue")
+    background_loop.run(agent.client.acknowledged("requeue"))
+    agent.serving.discard(first.conversation_id)
+    expect(page.locator(".queue__position")).to_have_text("You're number 2 in the queue")  # the requeued first
+    expect(page.locator(".queue__moved")).to_have_text(
+        "Someone who was already being helped, or who needs urgent help, is now ahead of you.")
+    screenshot(page, "widget-queue-moved-back")
+    agent.claim(first.conversation_id)
+    expect(page.locator(".queue__position")).to_have_text("You're number 1 in the queue")
+    expect(page.locator(".queue__moved")).to_be_hidden()
+    background_loop.run(first.close())
     assert errors == []
 
 
