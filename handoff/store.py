@@ -50,7 +50,7 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:slots, {p}:slots:{address}, {p}:window:{what}:{address}:{n}  the caps (handoff.limits)
     {p}:customers-seen zset  conversation -> when its customer was last connected (handoff.presence)
     {p}:live:{id}    pub/sub "something new in this conversation" for every bridge process
-    {p}:queue-events pub/sub "the queue changed"
+    {p}:queue-events pub/sub "the queue changed" ({"said": id}: a queued customer wrote, for the agents' queue cards)
     {p}:stats-events pub/sub "the day's counters changed"
 
 Multi-key changes are Lua scripts, so they are atomic even with several

@@ -231,7 +231,7 @@ def test_login_shows_wrong_credentials_keeps_the_session_on_reload_and_logs_out(
 
     log_in(page, site, "ann")
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
-    expect(page.get_by_role("banner")).to_contain_text("ann")
+    expect(page.get_by_role("banner")).to_contain_text("Ann Lee")  # the name customers see, not the login name
     expect(page.get_by_role("status").filter(has_text="Connected")).to_be_visible()
 
     page.reload()
