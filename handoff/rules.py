@@ -22,8 +22,8 @@ from handoff.routing import visible_to
 
 __all__ = [
     "AGENT_NOTICES", "MAX_DETAIL", "NO_AGENTS", "RATE", "agent_lost", "announcements", "claim_is_resent",
-    "leave_queue_offer", "naming_agent", "notices", "offered_buttons", "pickup_ms", "queue_operation", "request_details",
-    "require_offered", "require_serving", "staffed", "transfer_target", "waiting_details",
+    "leave_queue_offer", "naming_agent", "notices", "offered_buttons", "pickup_ms", "queue_operation",
+    "request_details", "require_offered", "require_serving", "staffed", "transfer_target", "waiting_details",
 ]
 
 MAX_DETAIL = 500

@@ -36,8 +36,8 @@ from handoff.limits import Limits
 from handoff.presence import CustomerPresence
 from handoff.machine import (
     AgentClaimed, AgentLost, AskBot, BotAnswered, Closed, Conversation, CustomerAskedForPerson, CustomerGone,
-    CustomerLeftQueue, CustomerLeftRequest, CustomerRated, CustomerSaid, Effect, Enqueue, Event, HandedBack, Notice, State,
-    StoreRating, StoreRequest, Transferred, apply, bridge_handoff, handoff_in, would_queue,
+    CustomerLeftQueue, CustomerLeftRequest, CustomerRated, CustomerSaid, Effect, Enqueue, Event, HandedBack, Notice,
+    State, StoreRating, StoreRequest, Transferred, apply, bridge_handoff, handoff_in, would_queue,
 )
 from handoff.estimate import estimate, snapshot, status_fields
 from handoff.requests import RequestDesk
