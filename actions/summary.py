@@ -144,7 +144,7 @@ def _summary_text(reason: Text, source: Text, explanation: Optional[Text], turns
         parts.append("No support topic was recognised.")
     parts.append(f"{count} customer message(s).")
     if turns and turns[-1].text not in BUTTON_TEXTS:
-        parts.append(f'Last message: "{turns[-1].describe()["text"]}".')
+        parts.append(f'Last message before the handoff: "{turns[-1].describe()["text"]}".')
     return " ".join(parts)
 
 

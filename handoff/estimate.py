@@ -140,8 +140,8 @@ class Estimate:
         low, high = self.range_minutes
         if high <= 1:
             return "less than a minute"
-        if self.basis is Basis.THIN:
-            return f"{max(low, 1)}-{high} minutes"
+        if self.basis is Basis.THIN:  # from 0: "up to", never "1-3 minutes" (they may be taken at once)
+            return f"{low}-{high} minutes" if low else f"up to {high} minutes"
         return f"about {self.minutes} minute{'s' if self.minutes != 1 else ''}, at most {high}"
 
 

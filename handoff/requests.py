@@ -216,7 +216,10 @@ class RequestDesk:
         request = await self.get(request_id)
         if request is None:
             return None  # trimmed from the stream long ago
-        return {"id": request["id"], "kind": request["kind"], "state": request["state"], "ts": request["ts"]}
+        view = {"id": request["id"], "kind": request["kind"], "state": request["state"], "ts": request["ts"]}
+        if request.get("preferred_time"):  # their own words, said back to them ("tomorrow morning")
+            view["preferred_time"] = request["preferred_time"]
+        return view
 
     # ---- agents -------------------------------------------------------------
 

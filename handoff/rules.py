@@ -21,9 +21,10 @@ from handoff.requests import KINDS, contact_kind
 from handoff.routing import visible_to
 
 __all__ = [
-    "MAX_DETAIL", "NO_AGENTS", "QUEUE_REFUSED", "QUEUE_REFUSED_NOTICE", "RATE", "agent_lost", "announcements",
-    "claim_is_resent", "leave_queue_offer", "notices", "offered_buttons", "pickup_ms", "queue_operation",
-    "queue_refused", "queues", "request_details", "require_offered", "require_serving", "staffed", "transfer_target", "waiting_details",
+    "AGENT_NOTICES", "MAX_DETAIL", "NO_AGENTS", "QUEUE_REFUSED", "QUEUE_REFUSED_NOTICE", "RATE", "agent_lost",
+    "announcements", "claim_is_resent", "leave_queue_offer", "naming_agent", "notices", "offered_buttons",
+    "pickup_ms", "queue_operation", "queue_refused", "queues", "request_details", "require_offered",
+    "require_serving", "staffed", "transfer_target", "waiting_details",
 ]
 
 MAX_DETAIL = 500
@@ -33,6 +34,12 @@ RATE = "How did we do? Please rate this chat from 1 to 5."
 QUEUE_REFUSED_NOTICE = "queue_refused"
 QUEUE_REFUSED = ("Sorry, we can't add you to the queue for a person right now. Please try again later, "
                  "or ask us to call you back or leave a message and we'll get back to you.")
+# Notices that name the agent (their display name, never the login name): the text, and ``data.agent``
+# for a widget that says it in its own language.
+AGENT_NOTICES = {
+    "agent_joined": "{agent} from our support team has joined the chat.",
+    "closed": "{agent} has closed this chat.",
+}
 
 
 # ---- what a customer may send -------------------------------------------------
@@ -191,6 +198,13 @@ def notices(version: int, effects: Sequence[Effect], staffed_now: bool = True) -
             written.append(Notice(f"system:{version}:no_agents", NO_AGENTS,
                                   {"notice": "no_agents", "offer": ["callback", "message"]}))
     return written
+
+
+def naming_agent(notices: Sequence[Notice], display_name: str) -> List[Notice]:
+    """The notices with the agent named where AGENT_NOTICES says; the others as they are."""
+    return [Notice(notice.key, AGENT_NOTICES[kind].format(agent=display_name), {**notice.data, "agent": display_name})
+            if (kind := notice.data.get("notice")) in AGENT_NOTICES else notice
+            for notice in notices]
 
 
 def announcements(before: Conversation, after: Conversation) -> Tuple[Optional[Dict[str, Any]], bool]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 import time
@@ -35,8 +36,8 @@ from handoff.limits import Limits
 from handoff.presence import CustomerPresence
 from handoff.machine import (
     AgentClaimed, AgentLost, AskBot, BotAnswered, Closed, Conversation, CustomerAskedForPerson, CustomerGone,
-    CustomerLeftQueue, CustomerLeftRequest, CustomerRated, CustomerSaid, Effect, Enqueue, Event, HandedBack, State,
-    StoreRating, StoreRequest, Transferred, apply, bridge_handoff, handoff_in, would_queue,
+    CustomerLeftQueue, CustomerLeftRequest, CustomerRated, CustomerSaid, Effect, Enqueue, Event, HandedBack, Notice,
+    State, StoreRating, StoreRequest, Transferred, apply, bridge_handoff, handoff_in, would_queue,
 )
 from handoff.estimate import estimate, snapshot, status_fields
 from handoff.requests import RequestDesk
@@ -60,6 +61,15 @@ ROUTING_POLL_SECONDS = 0.1
 OFFER_LOOKBACK = 20
 # The time now, in seconds since the epoch (time.time; a fixed one in a test).
 Clock = Callable[[], float]
+
+
+def _last_message(stored: Optional[str]) -> Optional[Dict[str, Any]]:
+    """What the customer typed last (store's ``last_said``), as the queue shows it: ``{text, ts}``;
+    None before they typed anything (a pressed button is not a message)."""
+    if not stored:
+        return None
+    said = json.loads(stored)
+    return {"text": said["text"], "ts": said["ts"]}
 
 
 class Bridge:
@@ -136,7 +146,8 @@ class Bridge:
                 return after, effects
             enqueued = any(isinstance(effect, Enqueue) for effect in effects)
             staffed = not enqueued or await self.agents_available(after.group)
-            notices = rules.notices(before.version + 1, effects, staffed)  # the version the commit stores
+            notices = await self._naming_agent(  # the version the commit stores
+                rules.notices(before.version + 1, effects, staffed), after.agent or before.agent)
             state, queue_changed = rules.announcements(before, after)
             stored = await self.store.commit(before, after, queue=rules.queue_operation(before, effects),
                                              agent_limit=agent_limit,
@@ -147,6 +158,12 @@ class Bridge:
                 await self._carry_out(stored, effects)
                 return stored, effects
         raise StateError("the conversation is changing too fast; try again")
+
+    async def _naming_agent(self, notices: List[Notice], agent: Optional[str]) -> List[Notice]:
+        """"Ann has joined the chat": the agent's display name in the notices that name them."""
+        if not agent or not any(notice.data.get("notice") in rules.AGENT_NOTICES for notice in notices):
+            return notices
+        return rules.naming_agent(notices, await self.agents.display_name(agent))
 
     async def _carry_out(self, after: Conversation, effects: List[Effect]) -> None:
         """The effects that are not part of the stored change: ratings, counters."""
@@ -261,6 +278,8 @@ class Bridge:
             count_once=self._conversation_count())
         if said_in is None:
             raise ConversationNotFound(f"no conversation {conversation_id}")
+        if added and said_in is State.QUEUED and not payload:  # the agents' queue shows it (_queued)
+            await self.store.publish(self.store.queue_channel, {"said": conversation_id})
         if added and said_in in (State.QUEUED, State.AGENT):
             offer = rules.leave_queue_offer(said_in, text, message_id)
             if offer:
@@ -561,6 +580,7 @@ class Bridge:
                 "reason": conversation.reason,
                 "topic": handoff.get("topic"),
                 "summary": handoff.get("summary", ""),
+                "last_message": _last_message(times.get("last_said")),
             })
         return items
 

@@ -7,7 +7,8 @@ Keys (``prefix`` defaults to ``hb``):
                              queued_at (this time in the queue), waiting_since (first queued in this
                              handoff, kept across transfers), claimed_at; transferred_by (who transferred it
                              last, to a group's queue or a colleague; cleared by a new handoff); "request" (handoff.requests), "awaiting_reply"
-                             (handoff.experience)
+                             (handoff.experience); last_said: the customer's latest typed message (JSON {text, ts, …},
+                             by the append that stores it; the agents' queue shows it)
                              Kept idle_seconds from creation; the first message or change: the retention.
     {p}:log:{id}     stream  the transcript; each entry's stream id is the server message id (at most
                              max_messages when a customer writes; the notices that follow a state change
@@ -49,7 +50,7 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:slots, {p}:slots:{address}, {p}:window:{what}:{address}:{n}  the caps (handoff.limits)
     {p}:customers-seen zset  conversation -> when its customer was last connected (handoff.presence)
     {p}:live:{id}    pub/sub "something new in this conversation" for every bridge process
-    {p}:queue-events pub/sub "the queue changed"
+    {p}:queue-events pub/sub "the queue changed" ({"said": id}: a queued customer wrote, for the agents' queue cards)
     {p}:stats-events pub/sub "the day's counters changed"
 
 Multi-key changes are Lua scripts, so they are atomic even with several
@@ -98,7 +99,7 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 
 # ARGV[5] is the conversation's live channel: the new message is announced in the same step,
 # with the id of the message before it and ARGV[6], the message itself (JSON, without its id).
-# ARGV[7] = '1' for a customer's message: stored while people have the conversation, it stays
+# ARGV[7] = 'typed' or 'pressed' for a customer's message: stored while people have the conversation, it stays
 # with people (machine.apply: nothing to route), so it is marked routed in the same step; it is
 # refused (-2) when the transcript already has ARGV[8] messages. ARGV[9], when not '', takes the
 # routing lease of a new customer message the bot is to answer (owner ARGV[9], ARGV[10] ms: _TAKE_ROUTING)
@@ -106,13 +107,15 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 # (_COUNT_ONCE's marker) in the day's counters KEYS[4] (ARGV[12] ms to keep them): the ARGV[14] fields
 # after it, announced on ARGV[13]. Returns the message's id, 1 when added (0: stored before, -1: not in
 # the state asked for), the state it was stored in, and 1 when its lease was taken.
+# A customer's typed message (not a pressed button: ARGV[7] = 'typed') is also the conversation's
+# last_said (its text and time, JSON: ARGV[6]'s), which the agents' queue shows.
 _APPEND = _NOW_MS + """
 local state = redis.call('HGET', KEYS[3], 'state') or ''
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
 if existing then return {existing, 0, state, 0} end
 if ARGV[3] ~= '' and state ~= ARGV[3] then return {'', -1, state, 0} end
 if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'agent') ~= ARGV[4] then return {'', -1, state, 0} end
-if ARGV[7] == '1' and redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[8]) then return {'', -2, state, 0} end
+if ARGV[7] ~= '' and redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[8]) then return {'', -2, state, 0} end
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
 local counters = tonumber(ARGV[14])
 local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 15 + counters))
@@ -122,8 +125,9 @@ if ARGV[11] ~= '' and state ~= '' and redis.call('HSETNX', KEYS[3], ARGV[11], '1
   redis.call('PEXPIRE', KEYS[4], ARGV[12])
   redis.call('PUBLISH', ARGV[13], '{}')
 end
+if ARGV[7] == 'typed' and state ~= '' then redis.call('HSET', KEYS[3], 'last_said', ARGV[6]) end
 local leased = 0
-if ARGV[7] == '1' and (state == 'queued' or state == 'agent') then redis.call('HSET', KEYS[2], 'routed:' .. id, 'done')
+if ARGV[7] ~= '' and (state == 'queued' or state == 'agent') then redis.call('HSET', KEYS[2], 'routed:' .. id, 'done')
 elseif ARGV[9] ~= '' and (state == 'bot' or state == 'closed') then
   redis.call('HSET', KEYS[2], 'routed:' .. id, 'lease:' .. (now + tonumber(ARGV[10])) .. ':' .. ARGV[9])
   leased = 1
@@ -353,6 +357,13 @@ class Appended(NamedTuple):
     leased: bool = False  # its routing lease was taken with it (Store.append's ``lease``)
 
 
+def _customer_said(kind: str, data: Optional[Dict[str, Any]]) -> str:
+    """_APPEND's ARGV[7]: a customer's message typed or a button pressed (its payload), else ''."""
+    if kind != "customer":
+        return ""
+    return "pressed" if (data or {}).get("payload") else "typed"
+
+
 def _client_id(kind: str, key: str) -> str:
     """The id a customer or agent sent with their message (keys are "customer:{id}", "agent:{name}:{id}")."""
     if kind == "customer":
@@ -447,8 +458,8 @@ class Store:
     async def load_with_details(
         self, conversation_ids: List[str]
     ) -> Dict[str, Tuple[Conversation, Dict[str, str], Dict[str, str]]]:
-        """Conversations, what their customers told us while waiting, and since when they wait and who
-        transferred them, in one round trip (the queue view reads every queued one); those that
+        """Conversations, what their customers told us while waiting, and since when they wait, who
+        transferred them and what the customer said last (``last_said``), in one round trip (the queue view reads every queued one); those that
         expired are left out."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for conversation_id in conversation_ids:
@@ -459,7 +470,8 @@ class Store:
             if fields:
                 text = {k.decode(): v.decode() for k, v in fields.items()}
                 details = json.loads(text.get("details") or "{}")
-                waits = {name: text[name] for name in ("waiting_since", "transferred_by") if text.get(name)}
+                waits = {name: text[name] for name in ("waiting_since", "transferred_by", "last_said")
+                         if text.get(name)}
                 loaded[conversation_id] = (self._conversation(conversation_id, text), details, waits)
         return loaded
 
@@ -580,7 +592,7 @@ class Store:
                   self.key("day", day or "none")],
             args=[client_key, str(self.ttl_ms), only_in.value if only_in else "", only_agent,
                   self.live_channel(conversation_id), _entry_json(kind, client_key, text, data_json, now),
-                  "1" if kind == "customer" else "", str(self.max_messages), owner, str(lease_ms),
+                  _customer_said(kind, data), str(self.max_messages), owner, str(lease_ms),
                   marker, str(DAY_TTL_MS), self.stats_channel, str(len(counters)), *counters,
                   "kind", kind, "text", text, "data", data_json, "key", client_key, "ts", str(now)],
         )

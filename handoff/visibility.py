@@ -16,7 +16,7 @@ __all__ = ["CUSTOMER_VISIBLE", "for_customer"]
 CUSTOMER_VISIBLE: Mapping[str, FrozenSet[str]] = {
     "bot": frozenset({"buttons", "image"}),
     "agent": frozenset({"agent", "request"}),  # who wrote; an answer to the customer's own request
-    "system": frozenset({"notice", "offer"}),
+    "system": frozenset({"notice", "offer", "agent"}),  # "agent": the display name a notice names
     "customer": frozenset({"payload"}),
 }
 

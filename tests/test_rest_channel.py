@@ -109,6 +109,13 @@ def test_after_a_handoff_the_bot_does_not_hand_off_again_for_old_reasons(rasa_ur
     assert handoffs(say(rasa_url, sender, "hello")) == []
 
 
+def test_callback_form_finds_the_number_in_a_sentence_and_says_the_time_back(rasa_url, sender):
+    say(rasa_url, sender, "could someone ring me back please")
+    assert texts(say(rasa_url, sender, "sorry, it's 07700 900123"))[0].startswith("When is a good time to call?")
+    assert texts(say(rasa_url, sender, "after 6 today please"))[0].startswith(
+        "Thanks. We'll call you on 07700900123 (after 6 today).")
+
+
 def test_callback_form_validates_and_books(rasa_url, sender):
     assert texts(say(rasa_url, sender, "could someone ring me back please"))[0].startswith(
         "Sure, someone from our team can call you back"

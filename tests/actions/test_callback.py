@@ -2,7 +2,7 @@ import pytest
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.callback import ActionSubmitCallback, ValidateCallbackForm, normalise_phone
+from actions.callback import ActionSubmitCallback, ValidateCallbackForm, find_phone, normalise_phone
 from tests.actions.conftest import DOMAIN, make_tracker, user_event
 
 
@@ -27,6 +27,34 @@ def test_phone_numbers_are_normalised(typed, stored):
 )
 def test_things_that_are_not_phone_numbers_are_rejected(typed):
     assert normalise_phone(typed) == ""
+
+
+@pytest.mark.parametrize(
+    "said, found",
+    [
+        ("sorry, it's 07700 900123", "07700900123"),
+        ("my number is +44 (7700) 900-123, thanks", "+447700900123"),
+        ("call me on 020 7946 0958 after 6", "02079460958"),
+        ("07700 900123", "07700900123"),
+    ],
+)
+def test_a_phone_number_is_found_inside_a_sentence(said, found):
+    assert find_phone(said) == found
+
+
+@pytest.mark.parametrize("said", ["after 6 today please", "call me at 5", "my pin is 1234", "it's 123 45", ""])
+def test_a_sentence_without_a_phone_number_has_none(said):
+    assert find_phone(said) == ""
+
+
+def test_a_number_given_in_a_sentence_is_accepted_by_the_form():
+    dispatcher = CollectingDispatcher()
+    said = "sorry, it's 07700 900123"
+
+    slots = ValidateCallbackForm().validate_callback_phone(said, dispatcher, form_tracker(said), {})
+
+    assert slots == {"callback_phone": "07700900123"}
+    assert dispatcher.messages == []
 
 
 def form_tracker(text: str):
@@ -67,6 +95,17 @@ def test_call_time_is_tidied_and_capped():
     }
     assert validate("x" * 101, dispatcher, form_tracker("x"), {}) == {"callback_time": None}
     assert [message["response"] for message in dispatcher.messages] == ["utter_invalid_time"]
+
+
+@pytest.mark.parametrize(
+    "said, kept",
+    [("tomorrow morning", "tomorrow morning"), ("after 6 today please", "after 6 today"),
+     ("Please, any time after lunch. Thanks!", "any time after lunch")],
+)
+def test_the_time_asked_for_is_kept_in_the_customers_words_without_the_courtesies(said, kept):
+    dispatcher = CollectingDispatcher()
+    assert ValidateCallbackForm().validate_callback_time(said, dispatcher, form_tracker(said), {}) == {
+        "callback_time": kept}
 
 
 def test_submitting_the_form_confirms_and_hands_over_with_the_callback():

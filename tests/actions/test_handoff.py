@@ -38,7 +38,7 @@ def test_handoff_tells_the_customer_and_sends_what_was_asked_and_answered(faq_th
         "Handed over because the customer asked for a person. "
         "Topics asked about: card arrival, top up. "
         "3 customer message(s). "
-        'Last message: "let me talk to a real person".'
+        'Last message before the handoff: "let me talk to a real person".'
     )
 
 

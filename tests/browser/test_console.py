@@ -208,7 +208,7 @@ def queued_with_card_question(customers: Any) -> Customer:
 def claimed_by(console: Console, customer: Customer) -> None:
     """The console claims this customer, queued by "talk to a person" (so without a topic)."""
     console.page.get_by_role("button", name="Claim chat: Asked for a person").click()
-    expect(console.transcript).to_contain_text("A person from our support team has joined the chat.")
+    expect(console.transcript).to_contain_text("from our support team has joined the chat.")
     customer.expect("status", state="agent")
 
 
@@ -231,7 +231,7 @@ def test_login_shows_wrong_credentials_keeps_the_session_on_reload_and_logs_out(
 
     log_in(page, site, "ann")
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
-    expect(page.get_by_role("banner")).to_contain_text("ann")
+    expect(page.get_by_role("banner")).to_contain_text("Ann Lee")  # the name customers see, not the login name
     expect(page.get_by_role("status").filter(has_text="Connected")).to_be_visible()
 
     page.reload()
@@ -327,7 +327,7 @@ def test_a_queued_customer_appears_live_with_an_alert_and_claiming_opens_transcr
     expect(transcript.locator(".msg-customer .badge-bot")).to_have_count(0)
     expect(bot_messages.filter(has_text="Did that answer your question?").get_by_role("list", name="Buttons offered")).to_have_text(re.compile("Yes\\s*No"))
     expect(transcript.locator(".msg-event")).to_contain_text("The bot handed over: Asked for a person")
-    expect(transcript.locator(".msg-system").last).to_contain_text("A person from our support team has joined the chat.")
+    expect(transcript.locator(".msg-system").last).to_contain_text("from our support team has joined the chat.")
 
     details = ann.conversation.get_by_role("complementary", name="Handoff details")
     expect(details).to_contain_text("Handed over because the customer asked for a person")
@@ -759,6 +759,81 @@ def test_a_request_left_after_the_button_shows_the_bots_summary_in_the_requests_
     expect(request.locator(".request-summary")).to_contain_text(
         'Handed over because the customer asked for a person (they pressed "Talk to a person"). '
         'Topics asked about: charged twice.')
+
+
+def test_a_callback_booked_with_the_assistant_shows_its_summary_once_in_the_requests_list(ann, customers):
+    customer = customers()
+    customer.ask_bot(QUESTIONS["card_swallowed"][0])
+    customer.ask_bot("can you call me back")
+    customer.ask_bot("sorry, it's 07700 900123")
+    customer.ask_bot("tomorrow morning")
+
+    ann.tab(r"^Requests \d+$").click()
+    request = ann.page.get_by_role("list", name="Callbacks and messages").get_by_role("listitem").filter(
+        has_text=customer.conversation_id)
+    expect(request).to_contain_text("Booked with the assistant")
+    expect(request).to_contain_text("Preferred time: tomorrow morning")
+    expect(request.locator(".request-summary")).to_contain_text("Handed over because the customer asked to be called back.")
+    expect(request.locator(".request-description")).to_have_count(0)  # the summary once, not cut and again in full
+    assert request.inner_text().count("Handed over because") == 1
+
+
+# ---- what an agent sees of who waits, and who they are -----------------------------------------
+
+
+QUEUE_CHANGES_HELD = {"held": False}
+
+
+def hold_queue_changes(route: Any) -> None:
+    """Passes the console's socket through, but for the queue's changes while they are held: the console
+    still shows a card a colleague has just claimed, as it does for a moment when two claim at once."""
+    server = route.connect_to_server()
+    route.on_message(server.send)
+    server.on_message(lambda message: None if QUEUE_CHANGES_HELD["held"] and '"queue_changed"' in str(message)
+                      else route.send(message))
+
+
+def test_the_console_names_its_agent_leads_cards_with_the_latest_words_and_new_marks_clear(
+        agent_context, site, customers, background_loop, address):
+    agent_context.route_web_socket(re.compile(r"/ws/agent"), hold_queue_changes)
+    ann = open_console(agent_context, site, "ann")
+    expect(ann.page.locator(".account-agent")).to_have_text("Ann Lee")  # the display name, not the login "ann"
+    expect(ann.page.locator(".topbar")).not_to_contain_text(re.compile(r"\bann\b"))
+
+    customer = customers()
+    customer.ask_bot(QUESTIONS["refund_not_showing"][0])
+    customer.say("no")  # the answer did not help: queued
+    customer.expect("status", state="queued")
+    card = ann.queue_item("Refund not showing")
+    expect(card.locator(".queue-last")).to_have_text("Customer's latest message: no")
+    later = "sorry, cat walked on keyboard. I just want to know how to top up by apple pay"
+    customer.say(later)
+    expect(card.locator(".queue-last")).to_have_text(f"Customer's latest message: {later}")  # live, while queued
+    first = card.locator(".queue-body > p").first
+    expect(first).to_have_class("queue-last")  # first, the bot's summary below it
+    expect(card.locator(".queue-summary")).to_contain_text("Handed over because")
+
+    banner = ann.page.get_by_role("status").filter(has_text="New chat waiting")
+    expect(card.locator(".chip-new")).to_be_visible()
+    expect(banner).to_be_visible()
+    # On screen a while, the card is no longer new and the banner goes: it does not alert for ever.
+    expect(card.locator(".chip-new")).to_have_count(0, timeout=30_000)
+    expect(banner).to_be_hidden()
+    expect(ann.page).to_have_title(TITLE)
+
+    QUEUE_CHANGES_HELD["held"] = True
+    try:
+        colleague = background_loop.run(staff(address, "sue"))
+        background_loop.run(colleague.claim(customer.conversation_id))
+        background_loop.run(colleague.expect("conversation", conversation_id=customer.conversation_id))
+        card.get_by_role("button", name="Claim chat: Refund not showing").click()
+        expect(ann.page.get_by_role("alert").filter(has_text="Another agent claimed")).to_have_text(
+            "Another agent claimed the chat \u201cRefund not showing\u201d first.")
+    finally:
+        QUEUE_CHANGES_HELD["held"] = False
+    background_loop.run(close_chat(colleague, customer.conversation_id))
+    background_loop.run(colleague.close())
+    ann.assert_no_errors()
 
 
 # ---- customers' text is text ------------------------------------------------------------------

@@ -7,6 +7,7 @@ queue positions are exact.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -337,7 +338,7 @@ def test_with_nobody_online_the_customer_leaves_a_callback_request(customer_cont
     page.get_by_label("Best time to call (optional)").fill("after 5 pm")
     page.get_by_role("button", name="Send request").click()
     expect(page.locator(".request-status__text")).to_have_text(
-        re.compile(rf"^Callback requested at {TIME}\. We'll call you as soon as we can\.$"))
+        re.compile(rf"^Callback requested at {TIME}\. We'll call you at the time you asked for: after 5 pm\.$"))
     expect(page.locator(".confirmation")).to_be_hidden()
     expect(notices(page, "request_stored")).to_have_count(0)  # the request's status says it, once
     expect(page.get_by_text(re.compile("requested at|we've got your details", re.IGNORECASE))).to_have_count(1)
@@ -429,6 +430,52 @@ def test_behind_customers_waiting_ten_minutes_the_wait_is_a_range_from_ten_minut
     assert errors == []
 
 
+def thin_range_from_nothing(route: Any) -> None:
+    """The customer's socket, but each queued status says what the bridge says with little data when the
+    customer may be taken at once (tests/handoff/test_waits.py): [0, 3] minutes."""
+    server = route.connect_to_server()
+    route.on_message(server.send)
+
+    def rewritten(message: Any) -> None:
+        envelope = json.loads(message)
+        if envelope.get("type") == "status" and envelope["data"].get("state") == "queued":
+            envelope["data"].update(wait="up to 3 minutes", wait_minutes=2, wait_range=[0, 3], wait_basis="thin_data")
+        route.send(json.dumps(envelope))
+
+    server.on_message(rewritten)
+
+
+def test_a_range_from_nothing_reads_up_to_and_a_place_that_grows_is_explained(
+        customer_context, site, agent, background_loop, address):
+    first = background_loop.run(Customer.connect(address))  # ahead of the page's customer
+    background_loop.run(first.send("talk_to_person", id="talk"))
+    background_loop.run(first.acknowledged("talk"))
+
+    customer_context.route_web_socket(re.compile(r"/ws/customer"), thin_range_from_nothing)
+    page, errors = open_demo(customer_context, site)
+    open_chat(page)
+    page.get_by_role("button", name="Talk to a person").click()
+    expect(page.locator(".queue__position")).to_have_text("You're number 2 in the queue")
+    expect(page.locator(".queue__wait")).to_have_text(
+        "Estimated wait: up to 3 minutes. Keep this page open, or come back later: you keep your place.")
+    expect(page.locator(".queue__moved")).to_be_hidden()
+
+    agent.claim(first.conversation_id)
+    expect(page.locator(".queue__position")).to_have_text("You're number 1 in the queue")
+    agent.send("transfer", {"conversation_id": first.conversation_id, "to_group": "general"}, id="requeue")
+    background_loop.run(agent.client.acknowledged("requeue"))
+    agent.serving.discard(first.conversation_id)
+    expect(page.locator(".queue__position")).to_have_text("You're number 2 in the queue")  # the requeued first
+    expect(page.locator(".queue__moved")).to_have_text(
+        "Someone who was already being helped, or who needs urgent help, is now ahead of you.")
+    screenshot(page, "widget-queue-moved-back")
+    agent.claim(first.conversation_id)
+    expect(page.locator(".queue__position")).to_have_text("You're number 1 in the queue")
+    expect(page.locator(".queue__moved")).to_be_hidden()
+    background_loop.run(first.close())
+    assert errors == []
+
+
 def test_with_nobody_of_the_customers_team_online_no_wait_is_shown_under_the_notice(
         customer_context, site, background_loop, address):
     ann = Agent(background_loop, address, "ann")  # earlier, a customer was served at once: the queue has a history
@@ -466,7 +513,7 @@ def test_an_agent_joins_chats_and_closes_and_the_customer_rates(customer_context
     conversation_id = stored_conversation(page)["conversationId"]
 
     agent.claim(conversation_id)
-    expect(notices(page, "agent_joined")).to_contain_text("A person from our support team has joined the chat.")
+    expect(notices(page, "agent_joined")).to_contain_text("Ann Lee from our support team has joined the chat.")
     expect(page.locator(".header__status")).to_have_text("Chatting with Ann Lee")  # the display name, not the login
     expect(page.locator(".queue")).to_be_hidden()
 
@@ -499,7 +546,7 @@ def test_an_agent_joins_chats_and_closes_and_the_customer_rates(customer_context
     screenshot(page, "widget-agent-chat")
 
     agent.close_chat(conversation_id)
-    expect(notices(page, "closed")).to_be_visible()
+    expect(notices(page, "closed")).to_contain_text("Ann Lee has closed this chat.")  # by name, never the login
     expect(page.locator(".header__status")).to_have_text("Chat ended")
     expect(page.get_by_role("group", name="How did we do?")).to_be_visible()
     page.get_by_role("button", name="Send rating").click()

@@ -64,8 +64,8 @@ def test_stuck_customer_reaches_an_agent_who_answers_and_hands_back(bridge):
         transcript = [await agent.expect("message", conversation_id=conversation_id) for _ in range(5)]
         assert [m["data"]["kind"] for m in transcript[:3]] == ["customer", "bot", "bot"]
         await customer.expect("status", state="agent")
-        joined = await customer.expect("message", kind="system", data={"notice": "agent_joined"})
-        assert joined["data"]["text"].startswith("A person from our support team")
+        joined = await customer.expect("message", kind="system", data={"notice": "agent_joined", "agent": "Ann"})
+        assert joined["data"]["text"] == "Ann from our support team has joined the chat."
         customer.received.clear()
 
         await agent.say("Hi, I'm Ann. Let me look at your refund.", conversation_id=conversation_id)

@@ -10,7 +10,8 @@ from typing import Any, Dict, List
 
 from handoff_client import Agent, Customer, message_order
 from harness.chats import QUESTIONS
-from harness.clients import staff
+from harness.clients import queued_customer, staff
+from harness.servers import add_agent
 
 
 BUTTON_TURN = 'Pressed "Talk to a person"'
@@ -287,6 +288,53 @@ def test_with_rasa_down_the_button_still_queues_with_the_bridges_one_line_summar
         assert handoff["summary"] == ('The customer pressed "Talk to a person". The assistant did not answer, '
                                       "so there is no summary: read the transcript.")
         await let_go(agent, "close", customer.conversation_id)
+        await agent.close()
+        await customer.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_queue_card_carries_the_customers_latest_message_live_while_they_wait(bridge):
+    """A customer's words while queued ("sorry, cat walked on keyboard…") reach the agent's queue at
+    once, in place of what they said before the handoff; a pressed button is not a message."""
+    async def scenario() -> None:
+        customer = await Customer.connect(bridge)
+        agent = await staff(bridge, "ann")
+        await ask(customer, QUESTIONS["refund_not_showing"][0])
+        await customer.say("no")  # unresolved: queued
+        await customer.expect("status", state="queued")
+        item = await agent.queue_item(customer.conversation_id)
+        assert item["last_message"]["text"] == "no"
+        later = "sorry, cat walked on keyboard. I just want to know how to top up by apple pay"
+        await customer.acknowledged((await customer.say(later)).id)
+        while (item := await agent.queue_item(customer.conversation_id))["last_message"]["text"] != later:
+            pass
+        assert item["last_message"]["ts"] > 0 and item["summary"], "the bot's summary stays beside it"
+        await claim(agent, customer.conversation_id)
+        await let_go(agent, "close", customer.conversation_id)
+        await agent.close()
+        await customer.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_joined_and_closed_notices_name_the_agent_by_display_name_never_the_login(bridge, redis_url, bridge_prefix):
+    add_agent(redis_url, bridge_prefix, "ann2x", "--display-name", "Ann")
+
+    async def scenario() -> None:
+        customer = await queued_customer(bridge)
+        agent = await staff(bridge, "ann2x")
+        await claim(agent, customer.conversation_id)
+        joined = await customer.next_matching(
+            lambda envelope: (envelope["data"].get("data") or {}).get("notice") == "agent_joined", "joined", 30)
+        assert joined["data"]["data"] == {"notice": "agent_joined", "agent": "Ann"}
+        assert joined["data"]["text"] == "Ann from our support team has joined the chat."
+        await let_go(agent, "close", customer.conversation_id)
+        closed = await customer.next_matching(
+            lambda envelope: (envelope["data"].get("data") or {}).get("notice") == "closed", "the closed notice", 30)
+        assert closed["data"]["data"] == {"notice": "closed", "agent": "Ann"}
+        assert closed["data"]["text"] == "Ann has closed this chat."
+        assert "ann2x" not in json.dumps(customer.received)
         await agent.close()
         await customer.close()
 

@@ -14,7 +14,8 @@ from harness.clients import staff
 
 from tests.handoff.test_context import ask, claim, let_go, press_button
 
-ALLOWED = {"bot": {"buttons", "image"}, "agent": {"agent", "request"}, "system": {"notice", "offer"}, "customer": {"payload"}}
+ALLOWED = {"bot": {"buttons", "image"}, "agent": {"agent", "request"}, "system": {"notice", "offer", "agent"},
+           "customer": {"payload"}}
 
 
 def leaks(messages: List[Dict[str, Any]]) -> List[Dict[str, Any]]:

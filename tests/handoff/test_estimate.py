@@ -59,7 +59,8 @@ def test_thin_data_is_said_as_a_wider_range():
     thin = estimate(replace(STEADY, position=4, claim_pickups=(30.0,), handling_seconds=(280.0, 320.0)))
     steady = estimate(replace(STEADY, position=4))
     assert thin.basis is Basis.THIN and thin.range_minutes is not None and steady.range_minutes is not None
-    assert thin.text == f"{max(1, thin.range_minutes[0])}-{thin.range_minutes[1]} minutes"
+    low, high = thin.range_minutes
+    assert thin.text == (f"{low}-{high} minutes" if low else f"up to {high} minutes")
     width = (thin.high_seconds or 0) / (thin.low_seconds or 1)
     assert width > (steady.high_seconds or 0) / (steady.low_seconds or 1)
 
@@ -100,7 +101,8 @@ def test_without_claims_nobody_behind_the_first_is_told_less_than_a_minute():
     assert first.text == "less than a minute", "the front of an empty queue with a free agent"
     assert second.basis is Basis.THIN and second.range_minutes is not None
     low, high = second.range_minutes
-    assert high >= 10 and second.text == f"{max(low, 1)}-{high} minutes"
+    # The agent may take them at once: from 0, said "up to", never "1-10 minutes".
+    assert low == 0 and high >= 10 and second.text == f"up to {high} minutes"
     third = estimate(replace(quiet, position=3, waiting_in_group=3))
     assert third.range_minutes is not None and third.range_minutes[1] > high
     steady_second = estimate(replace(STEADY, position=2, agents=(AgentLoad(3, 0, 2),)))

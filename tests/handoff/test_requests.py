@@ -73,6 +73,7 @@ def test_after_a_reload_the_customer_sees_the_request_was_sent_and_a_resent_one_
         status = (await again.expect("status"))["data"]
         assert status["state"] == "bot"
         assert status["request"]["kind"] == "callback" and status["request"]["state"] == "open", status
+        assert status["request"]["preferred_time"] == "after 6pm", "said back to them, in their words"
         notices = [m for m in again.messages("system") if m["data"]["data"].get("notice") == "request_stored"]
         assert len(notices) == 1, notices
 

@@ -9,7 +9,8 @@ from handoff.machine import (
 )
 from handoff.rules import (
     MAX_DETAIL, NO_AGENTS, QUEUE_REFUSED, RATE, agent_lost, announcements, claim_is_resent, leave_queue_offer,
-    notices, offered_buttons, pickup_ms, queue_operation, queue_refused, queues, request_details, require_offered, require_serving, staffed,
+    naming_agent, notices, offered_buttons, pickup_ms, queue_operation, queue_refused, queues, request_details,
+    require_offered, require_serving, staffed,
     transfer_target, waiting_details,
 )
 
@@ -160,6 +161,17 @@ def test_a_claim_is_followed_by_agent_joined_and_a_close_by_the_rating_request_k
     assert [(n.key, n.text, n.data) for n in notices(8, closed)] == [
         ("system:8:closed", "The agent has closed this chat.", {"notice": "closed"}),
         ("system:8:rate", RATE, {"notice": "rate"}),
+    ]
+
+
+def test_the_joined_and_closed_notices_name_the_agent_and_the_others_stay_as_they_are():
+    _, claimed = apply(at(State.QUEUED), AgentClaimed("ann2x"))
+    _, closed = apply(at(State.AGENT, agent="ann2x"), Closed("ann2x"))
+
+    assert [(n.text, n.data) for n in naming_agent(notices(8, claimed + closed), "Ann")] == [
+        ("Ann from our support team has joined the chat.", {"notice": "agent_joined", "agent": "Ann"}),
+        ("Ann has closed this chat.", {"notice": "closed", "agent": "Ann"}),
+        (RATE, {"notice": "rate"}),
     ]
 
 

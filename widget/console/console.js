@@ -270,9 +270,10 @@ function showConsole(session) {
     views.length ? nav : null,
     h("div", { class: "account" },
       status.pill,
-      h("span", { class: "avatar", "aria-hidden": "true" }, session.agent.charAt(0).toUpperCase()),
+      // The name customers see (never the login name, which only signs in).
+      h("span", { class: "avatar", "aria-hidden": "true" }, session.displayName.charAt(0).toUpperCase()),
       h("span", { class: "account-name" },
-        h("span", { class: "account-agent" }, session.agent),
+        h("span", { class: "account-agent" }, session.displayName),
         h("span", { class: "account-roles" }, session.roles.map((role) => ROLE_LABELS[role] || role).join(" · "))),
       h("button", { type: "button", class: "button ghost", onclick: logOut }, icon("logout"), "Log out"),
     ),

@@ -21,6 +21,8 @@ export const TIMING = {
   // Read receipts wait for a transcript replay to finish, so one receipt covers it.
   readReceiptDelayMs: 400,
   toastMs: 6000,
+  // A new queue card stops being "New" (and alerting) once it has been on screen this long.
+  freshSeenMs: 15000,
   // Logging out waits this long for sends the bridge has not acknowledged yet.
   logoutGraceMs: 3000,
 };
@@ -77,6 +79,10 @@ export const STRINGS = {
   sessionInvalid: "Your session is no longer valid. Please log in again.",
   accessRemoved: "Your account no longer has access to this part of the console. Please log in again.",
   loggedOut: "You have logged out.",
+  // A queue card's first line: what the customer typed last, also while waiting.
+  lastMessage: "Customer's latest message:",
+  // A claim lost to a colleague: which chat ("Card not working", else why it was handed over).
+  claimedFirst: "Another agent claimed the chat \u201c{chat}\u201d first.",
 };
 
 /** A readable error line for an {code, message} error from the bridge. */

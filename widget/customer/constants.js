@@ -58,7 +58,8 @@ export const HOST_TAG = "support-chat";
 /**
  * UI strings. "{name}" placeholders are filled in by the widget. Notices
  * ("notice_<kind>") are the bridge's system messages: where a language has
- * none, the bridge's own (English) text is shown.
+ * none, the bridge's own (English) text is shown; "notice_<kind>_named" says
+ * one that names the agent (its data.agent, their display name).
  */
 export const STRINGS = Object.freeze({
   en: {
@@ -98,6 +99,8 @@ export const STRINGS = Object.freeze({
     queueWaitAbout: "Estimated wait: about {duration} (at most {most}).",
     queueWaitRange: "Estimated wait: {range}.",
     queueWaitUnderMinute: "Estimated wait: less than a minute.",
+    queueWaitUpTo: "Estimated wait: up to {most}.",
+    queueMovedBack: "Someone who was already being helped, or who needs urgent help, is now ahead of you.",
     noAgents: "No one from our team is available right now. Leave your details and we'll get back to you.",
     queueRefused: "Sorry, we can't add you to the queue for a person right now. Please try again later, or ask us to call you back or leave a message.",
     otherWays: "Other ways to reach us",
@@ -127,6 +130,7 @@ export const STRINGS = Object.freeze({
     callbackStored: "Thanks! We'll call you back as soon as we can.",
     messageStored: "Thanks, we've got your message. We'll reply as soon as we can.",
     requestOpenCallback: "Callback requested at {time}. We'll call you as soon as we can.",
+    requestOpenCallbackAt: "Callback requested at {time}. We'll call you at the time you asked for: {when}.",
     requestOpenMessage: "Message sent at {time}. We'll reply here as soon as we can.",
     requestAnswered: "We've answered your request: see our reply above.",
     requestDoneCallback: "Our team has dealt with your callback request.",
@@ -188,6 +192,8 @@ export const STRINGS = Object.freeze({
     queueWaitAbout: "Espera estimada: unos {duration} (como mucho {most}).",
     queueWaitRange: "Espera estimada: {range}.",
     queueWaitUnderMinute: "Espera estimada: menos de un minuto.",
+    queueWaitUpTo: "Espera estimada: hasta {most}.",
+    queueMovedBack: "Alguien a quien ya estábamos atendiendo, o que necesita ayuda urgente, está ahora delante de ti.",
     noAgents: "Ahora mismo no hay nadie disponible en nuestro equipo. Déjanos tus datos y te responderemos.",
     queueRefused: "Lo sentimos, ahora no podemos ponerte en la cola para hablar con una persona. Inténtalo más tarde, o pide que te llamemos o déjanos un mensaje.",
     otherWays: "Otras formas de contactarnos",
@@ -217,6 +223,7 @@ export const STRINGS = Object.freeze({
     callbackStored: "¡Gracias! Te llamaremos lo antes posible.",
     messageStored: "Gracias, hemos recibido tu mensaje. Te responderemos lo antes posible.",
     requestOpenCallback: "Llamada solicitada a las {time}. Te llamaremos lo antes posible.",
+    requestOpenCallbackAt: "Llamada solicitada a las {time}. Te llamaremos cuando nos pediste: {when}.",
     requestOpenMessage: "Mensaje enviado a las {time}. Te responderemos aquí lo antes posible.",
     requestAnswered: "Hemos respondido a tu solicitud: mira nuestra respuesta arriba.",
     requestDoneCallback: "Nuestro equipo ha atendido tu solicitud de llamada.",
@@ -241,10 +248,12 @@ export const STRINGS = Object.freeze({
     error_too_many_conversations: "demasiados chats nuevos desde tu conexión; inténtalo de nuevo en unos minutos",
     error_default: "algo salió mal",
     notice_agent_joined: "Una persona de nuestro equipo de soporte se ha unido al chat.",
+    notice_agent_joined_named: "{agent}, de nuestro equipo de soporte, se ha unido al chat.",
     notice_back_to_bot: "Vuelves a hablar con el asistente. Pregúntame lo que quieras.",
     notice_agent_lost: "Tu agente se ha desconectado. Conservas el primer lugar en la cola.",
     notice_transferred: "Te estamos pasando con un compañero que puede ayudarte con esto.",
     notice_closed: "El agente ha cerrado este chat.",
+    notice_closed_named: "{agent} ha cerrado este chat.",
     notice_rate: "¿Qué tal te hemos atendido? Valora este chat del 1 al 5.",
     notice_no_agents: "Ahora mismo no hay nadie disponible. Puedes esperar, pedir que te llamemos o dejar un mensaje.",
     notice_bot_unavailable: "Lo sentimos, el asistente no está disponible ahora. Te pasamos con una persona.",
@@ -289,6 +298,8 @@ export const STRINGS = Object.freeze({
     queueWaitAbout: "مدة الانتظار المتوقعة: حوالي {duration} (بحد أقصى {most}).",
     queueWaitRange: "مدة الانتظار المتوقعة: {range}.",
     queueWaitUnderMinute: "مدة الانتظار المتوقعة: أقل من دقيقة.",
+    queueWaitUpTo: "مدة الانتظار المتوقعة: حتى {most}.",
+    queueMovedBack: "أصبح أمامك الآن شخص كنا نساعده بالفعل أو يحتاج إلى مساعدة عاجلة.",
     noAgents: "لا يتوفر أحد من فريقنا الآن. اترك بياناتك وسنعاود التواصل معك.",
     queueRefused: "عذرًا، لا يمكننا إضافتك إلى قائمة الانتظار الآن. يُرجى المحاولة لاحقًا، أو طلب معاودة الاتصال أو ترك رسالة.",
     otherWays: "طرق أخرى للتواصل معنا",
@@ -318,6 +329,7 @@ export const STRINGS = Object.freeze({
     callbackStored: "شكرًا! سنتصل بك في أقرب وقت ممكن.",
     messageStored: "شكرًا، وصلتنا رسالتك وسنرد عليك في أقرب وقت ممكن.",
     requestOpenCallback: "طُلبت معاودة الاتصال في {time}. سنتصل بك في أقرب وقت ممكن.",
+    requestOpenCallbackAt: "طُلبت معاودة الاتصال في {time}. سنتصل بك في الوقت الذي طلبته: {when}.",
     requestOpenMessage: "أُرسلت الرسالة في {time}. سنرد عليك هنا في أقرب وقت ممكن.",
     requestAnswered: "رددنا على طلبك: اطّلع على ردنا أعلاه.",
     requestDoneCallback: "تعامل فريقنا مع طلب معاودة الاتصال.",
@@ -342,10 +354,12 @@ export const STRINGS = Object.freeze({
     error_too_many_conversations: "محادثات جديدة كثيرة من اتصالك؛ يُرجى المحاولة بعد بضع دقائق",
     error_default: "حدث خطأ ما",
     notice_agent_joined: "انضم أحد موظفي فريق الدعم إلى المحادثة.",
+    notice_agent_joined_named: "انضم {agent} من فريق الدعم إلى المحادثة.",
     notice_back_to_bot: "عدت إلى المساعد الافتراضي. اسألني عن أي شيء.",
     notice_agent_lost: "انقطع اتصال الموظف. ستبقى في مقدمة قائمة الانتظار.",
     notice_transferred: "نحوّلك إلى زميل يمكنه مساعدتك في هذا الأمر.",
     notice_closed: "أغلق الموظف هذه المحادثة.",
+    notice_closed_named: "أغلق {agent} هذه المحادثة.",
     notice_rate: "كيف كانت تجربتك معنا؟ يُرجى تقييم هذه المحادثة من 1 إلى 5.",
     notice_no_agents: "لا يتوفر أحد من فريقنا الآن. يمكنك الانتظار أو طلب معاودة الاتصال أو ترك رسالة.",
     notice_bot_unavailable: "عذرًا، المساعد غير متاح حاليًا. سنحوّلك إلى أحد الموظفين.",

@@ -58,6 +58,7 @@ export class ChatView {
     this.status = { state: null };
     this.requestOfferedWhileQueued = false;
     this.ratingSent = false;
+    this.shownPosition = null; // the queue place last shown, to say when it grows
 
     const stylesheet = h("link", { rel: "stylesheet", href: stylesheetUrl.href });
     this.loaded = new Promise((resolve) => {
@@ -154,6 +155,7 @@ export class ChatView {
     this.queuePosition = h("p", { class: "queue__position", id: "sc-queue-position" });
     this.queueWait = h("p", { class: "queue__wait", dir: "auto" });
     this.queueNoAgents = h("p", { class: "queue__no-agents", hidden: true }, strings.noAgents);
+    this.queueMoved = h("p", { class: "queue__moved", hidden: true }, strings.queueMovedBack);
     this.queueActions = h("div", { class: "queue__actions" },
       h("button", { type: "button", class: "chip", onclick: () => this.openForm("details") }, strings.addDetails),
       h("button", { type: "button", class: "chip", onclick: () => this.openForm("request", "callback") }, strings.requestCallback),
@@ -165,7 +167,7 @@ export class ChatView {
     this.requestForm = this.buildRequestForm();
     this.queueSection = h("section", { class: "queue", "aria-labelledby": "sc-queue-position", hidden: true },
       h("div", { class: "queue__summary", "aria-live": "polite" }, icon("clock"),
-        h("div", {}, this.queuePosition, this.queueWait, this.queueNoAgents)),
+        h("div", {}, this.queuePosition, this.queueMoved, this.queueWait, this.queueNoAgents)),
       this.queueActions, this.detailsForm, this.requestForm, this.leaveQueueButton);
 
     // A request for a person the queue refused: why, and the callback/message form right here.
@@ -535,7 +537,10 @@ export class ChatView {
   systemElement(message) {
     const { strings } = this;
     const notice = (message.data && message.data.notice) || "";
-    const text = strings[`notice_${notice}`] || message.text;
+    // A notice that names the agent (data.agent, their display name) in the widget's words when it has them.
+    const agent = message.data && typeof message.data.agent === "string" ? message.data.agent : "";
+    const named = agent && strings[`notice_${notice}_named`];
+    const text = named ? fill(named, { agent }) : strings[`notice_${notice}`] || message.text;
     const offer = Array.isArray(message.data && message.data.offer) ? message.data.offer : [];
     const kinds = REQUEST_OFFERS.has(notice) ? ["callback", "message"].filter((kind) => offer.includes(kind)) : [];
     const labels = { callback: strings.requestCallback, message: strings.leaveMessage };
@@ -628,7 +633,7 @@ export class ChatView {
 
   /**
    * The bridge's estimate in the widget's language (its `wait` text is English): "about 6 minutes
-   * (at most 9)", or a range while the bridge has little data ("5–10 minutes"). Without a number
+   * (at most 9)", or a range while the bridge has little data ("5–10 minutes", "up to 3 minutes"). Without a number
    * (nobody available, closed) there is nothing to say here: the no-agents notice says it.
    */
   waitText(status) {
@@ -639,9 +644,26 @@ export class ChatView {
     const minutes = new Intl.NumberFormat(options.language, { style: "unit", unit: "minute", unitDisplay: "long" });
     let text;
     if (high <= 1) text = strings.queueWaitUnderMinute;
-    else if (status.wait_basis === "thin_data") text = fill(strings.queueWaitRange, { range: minutes.formatRange(Math.max(1, low), high) });
+    // A range from 0 is "up to", never "1–3 minutes": the customer may be taken at once.
+    else if (status.wait_basis === "thin_data" && low < 1) text = fill(strings.queueWaitUpTo, { most: minutes.format(high) });
+    else if (status.wait_basis === "thin_data") text = fill(strings.queueWaitRange, { range: minutes.formatRange(low, high) });
     else text = fill(strings.queueWaitAbout, { duration: minutes.format(status.wait_minutes), most: minutes.format(high) });
     return `${text} ${strings.queueHint}`;
+  }
+
+  /**
+   * A place that grows is said, not left to be noticed: someone went ahead (a customer whose agent
+   * was lost or who was transferred goes back to the front; so does one in distress). Said until the
+   * place changes again; ``position`` null: no longer queued.
+   */
+  noteMovedBack(position) {
+    const before = this.shownPosition;
+    this.shownPosition = Number.isFinite(position) ? position : null;
+    if (this.shownPosition === null || !Number.isFinite(before)) {
+      this.queueMoved.hidden = true;
+    } else if (this.shownPosition !== before) {
+      this.queueMoved.hidden = this.shownPosition < before;
+    }
   }
 
   renderPanel() {
@@ -653,6 +675,7 @@ export class ChatView {
       // Set only when changed: this is a live region, and the bridge repeats the status on every queue change.
       const position = fill(strings.queuePosition, { position: status.position ?? "…" });
       if (this.queuePosition.textContent !== position) this.queuePosition.textContent = position;
+      this.noteMovedBack(status.position);
       const nobody = status.agents_available === false;
       // With nobody online our own notice says so, with what to do instead.
       const wait = nobody ? "" : this.waitText(status);
@@ -665,6 +688,8 @@ export class ChatView {
         this.requestOfferedWhileQueued = true;
         this.openForm("request", "callback", { focus: false });
       }
+    } else {
+      this.noteMovedBack(null);
     }
     this.ratingForm.hidden = !(status.state === "closed" && status.rated === false && !this.ratingSent);
     this.ratedStatus.hidden = !(status.state === "closed" && (status.rated === true || this.ratingSent));
@@ -684,7 +709,10 @@ export class ChatView {
     const callback = request.kind === "callback";
     const time = formatTime(Number(request.ts) || Date.now(), this.options.language).short;
     const text = {
-      open: fill(callback ? strings.requestOpenCallback : strings.requestOpenMessage, { time }),
+      // The time they asked to be called at, said back in their words; else "as soon as we can".
+      open: callback && request.preferred_time
+        ? fill(strings.requestOpenCallbackAt, { time, when: String(request.preferred_time) })
+        : fill(callback ? strings.requestOpenCallback : strings.requestOpenMessage, { time }),
       answered: strings.requestAnswered,
       done: callback ? strings.requestDoneCallback : strings.requestDoneMessage,
     }[request.state] || "";

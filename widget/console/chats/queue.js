@@ -1,10 +1,11 @@
 // The queue in the agents' sidebar: who is waiting and for how long, newly
-// arrived customers marked (and alerted) until the agent looks at them, and
-// the claim button.
+// arrived customers marked (and alerted) until the agent looks at them (points
+// at one, or has had the queue on screen for TIMING.freshSeenMs), and the
+// claim button.
 
 import { h, replaceChildren, syncList } from "../../shared/dom.js";
 import { icon } from "../../shared/icons.js";
-import { describeError, humanize, reasonLabel } from "../constants.js";
+import { STRINGS, TIMING, describeError, humanize, reasonLabel } from "../constants.js";
 
 /** Seconds as a clock: "0:05", "12:30", "1:02:03". */
 function formatWait(totalSeconds) {
@@ -21,6 +22,7 @@ export class QueuePanel {
     this.items = [];
     this.known = null; // ids in the last queue; null until the first one (which never alerts)
     this.fresh = new Set();
+    this.onScreenSince = new Map(); // fresh id -> when the queue began to show it (ms)
     this.claiming = new Set();
     this.entries = new Map();
     this.error = h("div", { class: "inline-error", role: "alert", hidden: true });
@@ -54,7 +56,12 @@ export class QueuePanel {
     // A conversation that leaves the queue and comes back (transferred, agent lost) alerts again.
     this.known = ids;
     for (const item of arrived) this.fresh.add(item.conversation_id);
-    for (const id of [...this.fresh]) if (!ids.has(id)) this.fresh.delete(id);
+    for (const id of [...this.fresh]) {
+      if (!ids.has(id)) {
+        this.fresh.delete(id);
+        this.onScreenSince.delete(id);
+      }
+    }
     for (const id of [...this.claiming]) if (!ids.has(id)) this.claiming.delete(id);
     // Keeps the bridge's order: oldest first.
     syncList(this.list, this.entries, items, {
@@ -103,6 +110,11 @@ export class QueuePanel {
         h("span", { class: "chip chip-group", title: "Skill group" }, h("span", { class: "visually-hidden" }, "Group: "), item.group),
         // Sent back to the queue by a colleague: who, so the next agent knows whom to ask.
         item.transferred_by ? h("span", { class: "chip chip-transferred" }, `Transferred by ${item.transferred_by}`) : null),
+      // What the customer said last first (it follows them as they write while waiting), the bot's summary below.
+      item.last_message
+        ? h("p", { class: "queue-last" }, h("span", { class: "queue-last-label" }, `${STRINGS.lastMessage} `),
+          h("span", { class: "queue-last-text" }, item.last_message.text))
+        : null,
       item.summary ? h("p", { class: "queue-summary" }, item.summary) : null,
       details.description || details.contact
         ? h("dl", { class: "queue-details" },
@@ -113,11 +125,24 @@ export class QueuePanel {
 
   tick() {
     const now = Date.now();
+    this.acknowledgeSeen(now);
     for (const entry of this.entries.values()) {
       const seconds = (now - entry.item.since) / 1000;
       entry.wait.textContent = formatWait(seconds);
       entry.element.classList.toggle("wait-long", seconds >= 120 && seconds < 300);
       entry.element.classList.toggle("wait-critical", seconds >= 300);
+    }
+  }
+
+  /** New cards the agent has had in front of them long enough are no longer new. */
+  acknowledgeSeen(now) {
+    const view = this.view;
+    const looking = view.visible && document.visibilityState === "visible" && view.sidebarTabs.selected === "queue";
+    for (const id of [...this.fresh]) {
+      const since = this.onScreenSince.get(id);
+      if (!looking) this.onScreenSince.delete(id);
+      else if (since === undefined) this.onScreenSince.set(id, now);
+      else if (now - since >= TIMING.freshSeenMs) this.acknowledge(id);
     }
   }
 
@@ -130,7 +155,9 @@ export class QueuePanel {
     try {
       await this.view.claim(conversationId);
     } catch (failure) {
-      this.showError(describeError(failure));
+      this.showError(failure && failure.code === "already_claimed" && entry
+        ? STRINGS.claimedFirst.replace("{chat}", humanize(entry.item.topic) || reasonLabel(entry.item.reason))
+        : describeError(failure));
     } finally {
       this.claiming.delete(conversationId);
       const current = this.entries.get(conversationId);
@@ -149,6 +176,7 @@ export class QueuePanel {
   }
 
   acknowledge(conversationId) {
+    this.onScreenSince.delete(conversationId);
     if (!this.fresh.delete(conversationId)) return;
     const entry = this.entries.get(conversationId);
     if (entry) this.fill(entry, entry.item);

@@ -24,6 +24,14 @@ function contactLine(item) {
     h("span", { class: "visually-hidden" }, `${CONTACT_KINDS[item.contact_kind] || "Contact"}: `), item.contact);
 }
 
+/**
+ * What the customer wrote with a request. A callback the assistant's form booked has none: its
+ * description is the bot's summary cut to a request's length, shown once, in full, as the summary.
+ */
+function customerWords(request) {
+  return request.booked_with === "bot" ? "" : request.description;
+}
+
 export class RequestsPanel {
   /** @param view the chats view: its `waiting` (PendingRequests), `sidebarTabs`, `agent` and `toast`. */
   constructor(view) {
@@ -59,8 +67,8 @@ export class RequestsPanel {
         h("span", { class: `chip request-state request-state-${item.state}` }, stateText(item)),
         Number.isFinite(ts) ? timeElement(ts) : null),
       contactLine(item),
-      item.description ? h("p", { class: "request-description" }, item.description) : null,
-      item.summary && item.summary !== item.description ? h("p", { class: "request-summary" }, item.summary) : null,
+      customerWords(item) ? h("p", { class: "request-description" }, item.description) : null,
+      item.summary && item.summary !== customerWords(item) ? h("p", { class: "request-summary" }, item.summary) : null,
       item.preferred_time ? h("p", { class: "request-meta" }, "Preferred time: ", h("strong", {}, item.preferred_time)) : null,
       item.booked_with === "bot" ? h("p", { class: "request-meta" }, "Booked with the assistant") : null,
       h("p", { class: "request-meta" }, "Conversation ", h("code", { class: "conversation-id" }, item.conversation)),
@@ -150,7 +158,7 @@ class RequestDialog {
     const request = opened.request;
     const rows = [
       ["Conversation", h("code", { class: "conversation-id" }, conversation.conversation_id)],
-      request.description ? ["Request", request.description] : null,
+      customerWords(request) ? ["Request", request.description] : null,
       request.preferred_time ? ["Preferred time", request.preferred_time] : null,
       conversation.reason ? ["Handed over", reasonLabel(conversation.reason)] : null,
       handoff.summary ? ["Summary", handoff.summary] : null,
