@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import secrets
 import time
 from typing import Any, Dict, Optional
@@ -17,7 +16,7 @@ from websockets.exceptions import ConnectionClosed
 
 from handoff.coalesce import Coalesced
 from handoff.connections.base import Connection, Handlers
-from handoff.connections.fields import idempotency_key, text_of
+from handoff.connections.fields import idempotency_key, is_server_id, text_of
 from handoff.exceptions import HandoffError, InvalidToken, MalformedMessage
 from handoff.presence import OpenSockets
 from handoff.protocol import Envelope, error_envelope
@@ -29,17 +28,6 @@ __all__ = ["CustomerConnection", "MAX_PAYLOAD"]
 logger = logging.getLogger(__name__)
 
 MAX_PAYLOAD = 200
-_SERVER_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
-_LAST_STREAM_ID = (2**64 - 1, 2**64 - 1)
-
-
-def _is_server_id(value: Any) -> bool:
-    """A message id as Redis makes them: two 64-bit numbers (and not the very last, which nothing follows)."""
-    if not isinstance(value, str) or not _SERVER_ID.fullmatch(value):
-        return False
-    milliseconds, sequence = (int(part) for part in value.split("-"))
-    return max(milliseconds, sequence) < 2**64 and (milliseconds, sequence) != _LAST_STREAM_ID
-
 
 class CustomerConnection(Connection):
     conversation_id: Optional[str] = None
@@ -84,7 +72,7 @@ class CustomerConnection(Connection):
     async def _hello(self, envelope: Envelope) -> None:
         data = envelope.data
         conversation_id, token, last_seen = data.get("conversation_id"), data.get("token"), data.get("last_seen")
-        if last_seen is not None and not _is_server_id(last_seen):  # before anything is created
+        if last_seen is not None and not is_server_id(last_seen):  # before anything is created
             raise MalformedMessage("'last_seen' must be the id of a message from the server")
         if conversation_id or token:
             if not (isinstance(conversation_id, str) and isinstance(token, str)
