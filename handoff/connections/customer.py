@@ -1,5 +1,8 @@
 """The customer's socket (``/ws/customer``): hello, messages, the way to a person, and the status.
 
+A socket that has not said hello within HANDOFF_HELLO_TIMEOUT is closed: otherwise it would hold
+one of its address's connection slots (handoff.limits) for nothing, for ever.
+
 A customer sees only what :mod:`handoff.visibility` allows of each message, and an agent by their
 display name; a queued customer's socket follows the queue's changes (docs/bridge-protocol.md).
 """
@@ -7,16 +10,18 @@ display name; a queued customer's socket follows the queue's changes (docs/bridg
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
 from typing import Any, Dict, Optional
 
+from sanic.exceptions import WebsocketClosed
 from websockets.exceptions import ConnectionClosed
 
 from handoff.coalesce import Coalesced
 from handoff.connections.base import Connection, Handlers
-from handoff.connections.fields import idempotency_key, is_server_id, text_of
+from handoff.connections.fields import idempotency_key, is_server_id, signal_data, text_of
 from handoff.exceptions import HandoffError, InvalidToken, MalformedMessage
 from handoff.presence import OpenSockets
 from handoff.protocol import Envelope, error_envelope
@@ -41,6 +46,7 @@ class CustomerConnection(Connection):
         self.client, self.sockets = client, sockets  # the client's address; this process's open sockets
         self._status_at = 0.0  # when the status was last worked out (monotonic)
         self._refresher: Optional["asyncio.Task[None]"] = None
+        self._greeting: Optional["asyncio.Task[None]"] = None
 
     def handlers(self) -> Handlers:
         return {
@@ -49,6 +55,21 @@ class CustomerConnection(Connection):
             "leave_queue": self.leave_queue,
             "typing": self.signal, "read": self.signal,
         }
+
+    async def start(self) -> None:
+        self._greeting = asyncio.create_task(self._close_unless_greeted())
+
+    async def _close_unless_greeted(self) -> None:
+        timeout = self.bridge.settings.hello_timeout_seconds
+        await asyncio.sleep(timeout)
+        if self.conversation_id:
+            return
+        self.bridge.metrics["closed_without_hello"] += 1
+        silent = HandoffError(f"no hello within {timeout:g} seconds; reconnect and say hello first",
+                              code="hello_timeout")
+        with contextlib.suppress(ConnectionClosed, WebsocketClosed):
+            await self.send(error_envelope(silent))
+            await self.ws.close(code=1008, reason="no hello")
 
     async def hello(self, envelope: Envelope) -> None:
         if self.conversation_id:
@@ -162,8 +183,9 @@ class CustomerConnection(Connection):
 
     async def close(self) -> None:
         self._queue_changes.cancel()
-        if self._refresher:
-            self._refresher.cancel()
+        for timer in (self._refresher, self._greeting):
+            if timer:
+                timer.cancel()
         try:
             if self.sockets and self.conversation_id:
                 await self.sockets.customer_left(self.conversation_id)  # away from now (handoff.presence)
@@ -218,7 +240,7 @@ class CustomerConnection(Connection):
 
     async def signal(self, envelope: Envelope) -> None:
         """typing / read: passed to the agent's console, never stored."""
-        data = {key: envelope.data[key] for key in ("active", "up_to") if key in envelope.data}
+        data = signal_data(envelope.type, envelope.data)
         await self.bridge.store.publish(
             self.bridge.store.live_channel(self.require()), {"from": "customer", "signal": envelope.type, "data": data}
         )

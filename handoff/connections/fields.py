@@ -8,7 +8,7 @@ from typing import Any, Dict
 from handoff.exceptions import MalformedMessage
 from handoff.protocol import Envelope, readable
 
-__all__ = ["conversation_id_of", "idempotency_key", "is_server_id", "text_of"]
+__all__ = ["conversation_id_of", "idempotency_key", "is_server_id", "signal_data", "text_of"]
 
 _SERVER_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
 _LAST_STREAM_ID = (2**64 - 1, 2**64 - 1)
@@ -43,3 +43,15 @@ def is_server_id(value: Any) -> bool:
         return False
     milliseconds, sequence = (int(part) for part in value.split("-"))
     return max(milliseconds, sequence) < 2**64 and (milliseconds, sequence) != _LAST_STREAM_ID
+
+
+def signal_data(kind: str, data: Dict[str, Any]) -> Dict[str, Any]:
+    """What a ``typing`` (``active``: true or false) or ``read`` (``up_to``: a message id from the
+    server) passes on to the other side: checked, as anything else a client sends."""
+    if kind == "typing":
+        if not isinstance(data.get("active"), bool):
+            raise MalformedMessage("'active' must be true or false")
+        return {"active": data["active"]}
+    if not is_server_id(data.get("up_to")):
+        raise MalformedMessage("'up_to' must be the id of a message from the server")
+    return {"up_to": data["up_to"]}
