@@ -47,6 +47,7 @@ class CustomerConnection(Connection):
         self._status_at = 0.0  # when the status was last worked out (monotonic)
         self._refresher: Optional["asyncio.Task[None]"] = None
         self._greeting: Optional["asyncio.Task[None]"] = None
+        self._hello_lock = asyncio.Lock()  # held while a hello is handled: the timeout waits for its outcome
 
     def handlers(self) -> Handlers:
         return {
@@ -57,25 +58,28 @@ class CustomerConnection(Connection):
         }
 
     async def start(self) -> None:
+        """The hello timeout starts once the socket has its slot."""
         self._greeting = asyncio.create_task(self._close_unless_greeted())
 
     async def _close_unless_greeted(self) -> None:
         timeout = self.bridge.settings.hello_timeout_seconds
         await asyncio.sleep(timeout)
-        if self.conversation_id:
-            return
-        self.bridge.metrics["closed_without_hello"] += 1
-        silent = HandoffError(f"no hello within {timeout:g} seconds; reconnect and say hello first",
-                              code="hello_timeout")
-        with contextlib.suppress(ConnectionClosed, WebsocketClosed):
-            await self.send(error_envelope(silent))
-            await self.ws.close(code=1008, reason="no hello")
+        async with self._hello_lock:  # a hello under way decides; one after it waits for the close
+            if self.conversation_id:
+                return
+            self.bridge.metrics["closed_without_hello"] += 1
+            silent = HandoffError(f"no hello within {timeout:g} seconds; reconnect and say hello first",
+                                  code="hello_timeout")
+            with contextlib.suppress(ConnectionClosed, WebsocketClosed):
+                await self.send(error_envelope(silent))
+                await self.ws.close(code=1008, reason="no hello")
 
     async def hello(self, envelope: Envelope) -> None:
         if self.conversation_id:
             raise MalformedMessage("this connection has said hello already")
         try:
-            await self._hello(envelope)
+            async with self._hello_lock:
+                await self._hello(envelope)
         except ConnectionClosed:
             raise
         except Exception as error:

@@ -113,6 +113,9 @@ def test_silent_customer_sockets_are_closed_and_never_lock_the_staff_out(redis_u
             async def scenario() -> None:
                 opened = time.monotonic()
                 silent = [await customer_socket(address), await customer_socket(address)]
+                while slots.zcard(f"{prefix}:slots:127.0.0.1") < 2:  # taken once the handshake is done
+                    assert time.monotonic() - opened < 2, "the silent sockets got no slots"
+                    await asyncio.sleep(0.05)
                 # The address's customer slots are all taken ...
                 over = await customer_socket(address)
                 assert json.loads(await asyncio.wait_for(over.recv(), 10))["data"]["code"] == "too_many_connections"
@@ -145,7 +148,11 @@ def test_silent_customer_sockets_are_closed_and_never_lock_the_staff_out(redis_u
                 for ws in (*agents, over, third, talker):
                     await ws.close()
 
-            asyncio.run(scenario())
+            slots = redis_sync.Redis.from_url(redis_url)
+            try:
+                asyncio.run(scenario())
+            finally:
+                slots.close()
     finally:
         delete_prefixed_keys(redis_url, prefix)
 
