@@ -15,12 +15,21 @@ shell:          ## chat with the bot in the terminal (while `make run` runs)
 train:          ## train a model now (skipped when nothing changed)
 	scripts/bootstrap.sh && . scripts/env.sh && train_if_needed
 
+# The account's fields reach the command through the environment, unexpanded ($(value ...)), never
+# pasted into the recipe: a name with quotes, backticks or $(...) in it is taken as it is written.
+# (make would expand the variables themselves to export them: $(shell ...) in a value would run.)
+unexport NAME DISPLAY_NAME GROUPS MAX_CHATS ROLES
+agent: export AGENT_NAME = $(value NAME)
+agent: export AGENT_DISPLAY_NAME = $(value DISPLAY_NAME)
+agent: export AGENT_GROUPS = $(or $(value GROUPS),all)
+agent: export AGENT_MAX_CHATS = $(or $(value MAX_CHATS),3)
+agent: export AGENT_ROLES = $(or $(value ROLES),agent)
 agent:          ## add or reset an account (its earlier logins end): make agent NAME=ann [DISPLAY_NAME="Ann Lee"] [GROUPS=cards,payments] [MAX_CHATS=3] [ROLES=agent,supervisor]
-	@test -n "$(NAME)" || { echo "usage: make agent NAME=ann [DISPLAY_NAME=\"Ann Lee\"] [GROUPS=all] [MAX_CHATS=3] [ROLES=agent]"; exit 2; }
+	@test -n "$$AGENT_NAME" || { echo "usage: make agent NAME=ann [DISPLAY_NAME=\"Ann Lee\"] [GROUPS=all] [MAX_CHATS=3] [ROLES=agent]"; exit 2; }
 	scripts/bootstrap.sh && . scripts/env.sh && { [ -n "$${REDIS_URL:-}" ] || start_local_redis; } && \
-	  "$$BRIDGE_VENV/bin/python" -m handoff.auth add "$(NAME)" --groups "$(or $(GROUPS),all)" \
-	  --max-chats "$(or $(MAX_CHATS),3)" --roles "$(or $(ROLES),agent)" \
-	  $(if $(DISPLAY_NAME),--display-name "$(DISPLAY_NAME)")
+	  "$$BRIDGE_VENV/bin/python" -m handoff.auth add "$$AGENT_NAME" --groups "$$AGENT_GROUPS" \
+	  --max-chats "$$AGENT_MAX_CHATS" --roles "$$AGENT_ROLES" \
+	  $${AGENT_DISPLAY_NAME:+--display-name "$$AGENT_DISPLAY_NAME"}
 
 teach:          ## the content staff's commands: make teach ARGS="inbox" (python -m teaching --help)
 	scripts/bootstrap.sh && . scripts/env.sh && { [ -n "$${REDIS_URL:-}" ] || start_local_redis; } && \

@@ -20,6 +20,7 @@ from handoff import lifecycle
 from handoff.canned import load_canned_responses
 from handoff.endpoints import errors, health, login, model_server, static, websockets
 from handoff.guard import SUBPROTOCOL
+from handoff.refusals import RefusalLog
 from handoff.settings import Settings
 from handoff.trust import parse_networks
 
@@ -62,6 +63,7 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
     app.config.WEBSOCKET_MAX_SIZE = max(1 << 20, settings.max_message_bytes * 8)
     app.ctx.settings = settings
     app.ctx.trusted_proxies = parse_networks(settings.trusted_proxies)
+    app.ctx.refusals = RefusalLog()
     app.ctx.canned = load_canned_responses(Path(settings.canned_responses), settings.max_text_characters)
     app.middleware(errors.known_host, attach_to="request", priority=100)  # before anything else
     app.static(WIDGET_FILES, str(static.WIDGET_DIR), name="widget_files")

@@ -3,8 +3,8 @@
 - ``Host``: only the configured names (DNS rebinding points a hostile name at the bridge).
 - ``Origin``: only the bridge's own pages (on the configured hosts, never whatever ``Host`` says)
   and the listed sites.
-- Logins: failures counted per client address and per account in Redis (every bridge process sees
-  them); past a few free attempts each failure doubles the time before the next attempt is heard.
+- Logins: failures counted per client address (an IPv6 client per network: handoff.trust) and per
+  account in Redis (every bridge process sees them); past a few free attempts each failure doubles the time before the next attempt is heard.
 - Agent sockets carry the login token in the ``Sec-WebSocket-Protocol`` header, never in the URL.
 """
 
@@ -14,6 +14,8 @@ import hashlib
 from typing import Iterable, Optional, Sequence, Tuple
 
 from redis.asyncio import Redis
+
+from handoff.trust import address_group
 
 __all__ = ["LoginThrottle", "SUBPROTOCOL", "TOKEN_PROTOCOL_PREFIX", "host_name", "own_origins", "token_from_protocols"]
 
@@ -71,8 +73,8 @@ class LoginThrottle:
     """
 
     def __init__(self, redis: Redis, prefix: str, free_per_account: int, free_per_address: int,
-                 longest_seconds: int, window_seconds: int) -> None:
-        self.redis = redis
+                 longest_seconds: int, window_seconds: int, ipv6_prefix: int) -> None:
+        self.redis, self.ipv6_prefix = redis, ipv6_prefix
         self.prefix = prefix
         self.free = {"account": free_per_account, "address": free_per_address}
         self.longest, self.window = longest_seconds, window_seconds
@@ -80,6 +82,8 @@ class LoginThrottle:
 
     def _keys(self, scope: str, who: str) -> Sequence[str]:
         # Hashed: an account name or address of any length makes a key of one size.
+        if scope == "address":
+            who = address_group(who, self.ipv6_prefix)
         digest = hashlib.sha256(who.lower().encode()).hexdigest()[:32]
         return f"{self.prefix}:login:fails:{scope}:{digest}", f"{self.prefix}:login:hold:{scope}:{digest}"
 

@@ -45,7 +45,7 @@ async def start(app: Sanic) -> None:
     app.ctx.keeper = asyncio.create_task(keep(app.ctx.bridge, app.ctx.sockets))
     app.ctx.throttle = LoginThrottle(redis, settings.key_prefix, settings.login_free_per_account,
                                      settings.login_free_per_address, settings.login_longest_hold_seconds,
-                                     settings.login_window_seconds)
+                                     settings.login_window_seconds, settings.ipv6_prefix)
     app.ctx.admin = await start_admin_server(settings, app.ctx.bridge, app.ctx.http,
                                              lambda: len(app.ctx.sockets.slots))
 

@@ -5,18 +5,22 @@ Every cap is counted in Redis, so that it holds across bridge processes
 
 - open websockets, per address and in all: each connection holds a slot that
   its process renews while it is open; a process that dies without closing
-  its sockets leaves slots that run out within SLOT_SECONDS;
+  its sockets leaves slots that run out within SLOT_SECONDS. Staff sockets
+  (logged in) have slots and caps of their own, so that anonymous sockets
+  cannot lock the staff at an address (or everywhere) out;
 - new conversations and new queue entries, per address and in all, per window
   of WINDOW_SECONDS (fixed windows: counters that expire with their window);
 - the queue's length.
 
 The client address is the socket's peer, or, when the peer is a configured
-trusted proxy, what that proxy says (handoff.trust).
+trusted proxy, what that proxy says (handoff.trust); an IPv6 client is counted
+by its network, a /HANDOFF_IPV6_PREFIX (handoff.trust.address_group).
 
 Keys (``{p}`` is the store's prefix):
 
-    {p}:slots             zset  "{address}|{connection}" -> slot expiry (ms): every open websocket
-    {p}:slots:{address}   zset  the same, for one address (expires with its last slot)
+    {p}:{sockets}            zset  "{address}|{connection}" -> slot expiry (ms): every open websocket
+                                   of the kind, {sockets} "slots" (customers) or "staff-slots"
+    {p}:{sockets}:{address}  zset  the same, for one address (expires with its last slot)
     {p}:window:{what}:{address}:{n}  string  how many ``what`` (conversations, queue) in window n;
                                      address "*" counts everyone
 """
@@ -31,12 +35,16 @@ from redis.asyncio import Redis
 
 from handoff.exceptions import LimitReached
 from handoff.settings import Settings
+from handoff.trust import address_group
 
-__all__ = ["SLOT_SECONDS", "WINDOW_SECONDS", "Limits"]
+__all__ = ["SLOT_SECONDS", "WINDOW_SECONDS", "Limits", "SlotHolder"]
 
 WINDOW_SECONDS = 600
 SLOT_SECONDS = 90
 RENEW_BATCH = 1000  # sockets renewed per Redis pipeline
+
+# Whose slot: which kind of sockets ("slots" or "staff-slots") and the address (group) counted.
+SlotHolder = Tuple[str, str]
 
 # KEYS[1] every slot, KEYS[2] the address's; ARGV: now, expiry, member, per-address cap, overall cap.
 _TAKE_SLOT = """
@@ -74,20 +82,27 @@ class Limits:
     def _key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
 
-    async def take_slot(self, address: str, connection: str) -> None:
-        """A slot for one open websocket; LimitReached when the address or everyone has all theirs."""
+    def group(self, address: str) -> str:
+        """What the per-address caps count: an IPv6 client's network, an IPv4 address."""
+        return address_group(address, self.settings.ipv6_prefix)
+
+    async def take_slot(self, address: str, connection: str, staff: bool = False) -> SlotHolder:
+        """A slot for one open websocket (a staff member's or anyone's); LimitReached when the
+        address or everyone has all theirs. The holder is what renew_slots and release_slot take."""
+        holder = ("staff-slots" if staff else "slots", self.group(address))
+        per_address = self.settings.max_staff_connections_per_ip if staff else self.settings.max_connections_per_ip
         now = int(time.time() * 1000)
         taken = await self._take_slot(
-            keys=[self._key("slots"), self._key("slots", address)],
-            args=[now, now + SLOT_SECONDS * 1000, f"{address}|{connection}", self.settings.max_connections_per_ip,
+            keys=[self._key(holder[0]), self._key(*holder)],
+            args=[now, now + SLOT_SECONDS * 1000, f"{holder[1]}|{connection}", per_address,
                   self.settings.max_connections])
         if taken == -1:
-            raise LimitReached(f"at most {self.settings.max_connections_per_ip} connections per address",
-                               code="too_many_connections")
+            raise LimitReached(f"at most {per_address} connections per address", code="too_many_connections")
         if taken == -2:
             raise LimitReached("the service is at its connection limit; try again shortly", code="too_many_connections")
+        return holder
 
-    async def renew_slots(self, slots: Sequence[Tuple[str, str]]) -> None:
+    async def renew_slots(self, slots: Sequence[Tuple[SlotHolder, str]]) -> None:
         """Every open socket of this process keeps its slot (called well within SLOT_SECONDS).
 
         One ZADD per address and batch rather than three commands a socket, in batches that let
@@ -95,22 +110,23 @@ class Limits:
         stopped every relay for a third of a second."""
         expiry = int(time.time() * 1000) + SLOT_SECONDS * 1000
         for start in range(0, len(slots), RENEW_BATCH):
-            by_address: Dict[str, Dict[str, int]] = defaultdict(dict)
-            for address, connection in slots[start:start + RENEW_BATCH]:
-                by_address[address][f"{address}|{connection}"] = expiry
+            by_holder: Dict[SlotHolder, Dict[str, int]] = defaultdict(dict)
+            for holder, connection in slots[start:start + RENEW_BATCH]:
+                by_holder[holder][f"{holder[1]}|{connection}"] = expiry
             async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.zadd(self._key("slots"), {member: expiry for members in by_address.values()
-                                               for member in members}, xx=True)
-                for address, members in by_address.items():
-                    pipe.zadd(self._key("slots", address), members, xx=True)
-                    pipe.pexpireat(self._key("slots", address), expiry)
+                for sockets in {sockets for sockets, _ in by_holder}:
+                    pipe.zadd(self._key(sockets), {member: expiry for holder, members in by_holder.items()
+                                                   if holder[0] == sockets for member in members}, xx=True)
+                for holder, members in by_holder.items():
+                    pipe.zadd(self._key(*holder), members, xx=True)
+                    pipe.pexpireat(self._key(*holder), expiry)
                 await pipe.execute()
 
-    async def release_slot(self, address: str, connection: str) -> None:
-        member = f"{address}|{connection}"
+    async def release_slot(self, holder: SlotHolder, connection: str) -> None:
+        member = f"{holder[1]}|{connection}"
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zrem(self._key("slots"), member)
-            pipe.zrem(self._key("slots", address), member)
+            pipe.zrem(self._key(holder[0]), member)
+            pipe.zrem(self._key(*holder), member)
             await pipe.execute()
 
     async def new_conversation(self, address: str) -> None:
@@ -125,7 +141,7 @@ class Limits:
                      capped_set: str = "") -> None:
         window = str(int(time.time()) // WINDOW_SECONDS)
         counted = await self._count_in_window(
-            keys=[self._key("window", what, address, window), self._key("window", what, "*", window), capped_set],
+            keys=[self._key("window", what, self.group(address), window), self._key("window", what, "*", window), capped_set],
             args=[per_address, overall, WINDOW_SECONDS * 1000, self.settings.max_queue_length])
         minutes = WINDOW_SECONDS // 60
         if counted == -1:

@@ -22,7 +22,7 @@ from typing import Dict, List, Tuple
 
 from redis.asyncio import Redis
 
-from handoff.limits import SLOT_SECONDS, Limits
+from handoff.limits import SLOT_SECONDS, Limits, SlotHolder
 
 __all__ = ["CustomerPresence", "OpenSockets", "redis_memory"]
 
@@ -71,22 +71,21 @@ class OpenSockets:
 
     def __init__(self, limits: Limits, presence: CustomerPresence) -> None:
         self.limits, self.presence = limits, presence
-        self.slots: Dict[str, str] = {}  # connection id -> client address
+        self.slots: Dict[str, SlotHolder] = {}  # connection id -> whose slot (handoff.limits)
         self.customers: Counter = Counter()  # conversation id -> open customer sockets
 
     @property
     def refresh_seconds(self) -> float:
         return min(SLOT_SECONDS / 3, self.presence.refresh_seconds)
 
-    async def opened(self, connection: str, address: str) -> None:
-        """Takes a slot (LimitReached when there is none)."""
-        await self.limits.take_slot(address, connection)
-        self.slots[connection] = address
+    async def opened(self, connection: str, address: str, staff: bool = False) -> None:
+        """Takes a slot, a staff member's or anyone's (LimitReached when there is none)."""
+        self.slots[connection] = await self.limits.take_slot(address, connection, staff)
 
     async def closed(self, connection: str) -> None:
-        address = self.slots.pop(connection, None)
-        if address is not None:
-            await self.limits.release_slot(address, connection)
+        holder = self.slots.pop(connection, None)
+        if holder is not None:
+            await self.limits.release_slot(holder, connection)
 
     async def customer_joined(self, conversation_id: str) -> None:
         self.customers[conversation_id] += 1
@@ -99,7 +98,7 @@ class OpenSockets:
         await self.presence.seen([conversation_id])  # gone from now
 
     async def refresh(self) -> None:
-        await self.limits.renew_slots([(address, connection) for connection, address in self.slots.items()])
+        await self.limits.renew_slots([(holder, connection) for connection, holder in self.slots.items()])
         await self.presence.seen(list(self.customers))
 
 

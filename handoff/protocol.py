@@ -45,7 +45,10 @@ def parse_envelope(raw: "str | bytes", max_bytes: int) -> Envelope:
     size = len(raw if isinstance(raw, bytes) else raw.encode("utf-8"))
     if size > max_bytes:
         raise MessageTooLarge(f"message is {size} bytes; the limit is {max_bytes}", frame_id(raw))
-    value = _decode(raw)
+    try:
+        value = _decode(raw)
+    except MalformedMessage as error:  # the id, if the frame's start has one, says which request it was
+        raise MalformedMessage(str(error), frame_id(raw)) from None
     if not isinstance(value, dict):
         raise MalformedMessage("a message must be a JSON object {type, id, data}")
     about = _usable_id(value)
@@ -85,8 +88,13 @@ def _decode(raw: "str | bytes") -> Any:
             raise MalformedMessage("text must be valid Unicode (no lone surrogates)")
     except RecursionError:
         raise MalformedMessage(f"nested more than {MAX_NESTING} deep") from None
-    except ValueError as error:
-        raise MalformedMessage(f"not JSON: {error}") from None
+    # Our own words, never the library's: its messages name Python's internals.
+    except json.JSONDecodeError as error:
+        raise MalformedMessage(f"not JSON (the first fault is at character {error.pos})") from None
+    except UnicodeDecodeError:
+        raise MalformedMessage("not JSON: a binary frame must be UTF-8 text") from None
+    except ValueError:  # json's only other refusal: an integer longer than Python will convert
+        raise MalformedMessage("not JSON that can be read: a number has too many digits") from None
     brackets = raw.count(b"[") + raw.count(b"{") if isinstance(raw, bytes) else raw.count("[") + raw.count("{")
     if brackets > MAX_NESTING and _nesting(value) > MAX_NESTING:
         raise MalformedMessage(f"nested more than {MAX_NESTING} deep")
@@ -124,7 +132,7 @@ def readable(text: str) -> str:
 
 def _not_a_number(name: str) -> Any:
     """Python reads NaN and Infinity, which JSON lacks; passed on, a browser could not parse the frame."""
-    raise ValueError(f"{name} is not a JSON number")
+    raise MalformedMessage(f"not JSON: {name} is not a JSON number")
 
 
 def _nesting(value: Any) -> int:

@@ -35,7 +35,13 @@ class Settings:
     messages_per_second: float = 5.0
     message_burst: int = 10
     finished_ttl_seconds: int = 7 * 24 * 3600
+    # Open sockets per client address: anonymous (customers) and logged-in staff apart.
     max_connections_per_ip: int = 20
+    max_staff_connections_per_ip: int = 50
+    # Per-address caps count an IPv6 client by its network of this prefix (IPv4: per address).
+    ipv6_prefix: int = 64
+    # A customer socket that has not said hello by then is closed.
+    hello_timeout_seconds: float = 10.0
     # The caps of handoff.limits (docs/security.md "Limits"), counted in Redis across processes.
     max_connections: int = 20_000
     max_new_conversations_per_ip: int = 30  # per 10 minutes
@@ -106,6 +112,10 @@ class Settings:
             message_burst=int(get("HANDOFF_MESSAGE_BURST", defaults.message_burst)),
             finished_ttl_seconds=int(get("HANDOFF_RETENTION_SECONDS", defaults.finished_ttl_seconds)),
             max_connections_per_ip=int(get("HANDOFF_MAX_CONNECTIONS_PER_IP", defaults.max_connections_per_ip)),
+            max_staff_connections_per_ip=int(get("HANDOFF_MAX_STAFF_CONNECTIONS_PER_IP",
+                                                 defaults.max_staff_connections_per_ip)),
+            ipv6_prefix=int(get("HANDOFF_IPV6_PREFIX", defaults.ipv6_prefix)),
+            hello_timeout_seconds=float(get("HANDOFF_HELLO_TIMEOUT", defaults.hello_timeout_seconds)),
             max_connections=int(get("HANDOFF_MAX_CONNECTIONS", defaults.max_connections)),
             max_new_conversations_per_ip=int(get("HANDOFF_MAX_NEW_CONVERSATIONS_PER_IP",
                                                  defaults.max_new_conversations_per_ip)),
@@ -145,6 +155,10 @@ class Settings:
         if settings.max_message_bytes < 256 or settings.message_burst < 1 or settings.messages_per_second <= 0:
             raise ValueError("message limits must allow at least one 256-byte message per second")
         parse_networks(settings.trusted_proxies)  # refuses a bad address now
+        if not 16 <= settings.ipv6_prefix <= 128:
+            raise ValueError("HANDOFF_IPV6_PREFIX must be from 16 to 128 (64: one home connection's network)")
+        if not settings.hello_timeout_seconds >= 1:  # also refuses nan
+            raise ValueError("HANDOFF_HELLO_TIMEOUT must be at least 1 second")
         if settings.customer_gone_seconds < 3 or settings.idle_conversation_seconds < 3:
             raise ValueError("HANDOFF_CUSTOMER_GONE_SECONDS and HANDOFF_IDLE_CONVERSATION_SECONDS must be at least 3")
         if not settings.status_refresh_seconds >= 1:  # also refuses nan

@@ -47,7 +47,8 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:day-abandoned:{date}, {p}:day-first-response:{date}  lists  (handoff.experience)
     {p}:stats:handoffs hash  reason -> handoffs from the bot to people (all days, for /metrics)
     {p}:stats:abandoned, {p}:stats:requeues  hashes  (handoff.experience, for /metrics)
-    {p}:slots, {p}:slots:{address}, {p}:window:{what}:{address}:{n}  the caps (handoff.limits)
+    {p}:slots, {p}:slots:{address}, {p}:staff-slots, {p}:staff-slots:{address},
+    {p}:window:{what}:{address}:{n}  the caps (handoff.limits; an IPv6 address: its network)
     {p}:customers-seen zset  conversation -> when its customer was last connected (handoff.presence)
     {p}:live:{id}    pub/sub "something new in this conversation" for every bridge process
     {p}:queue-events pub/sub "the queue changed" ({"said": id}: a queued customer wrote, for the agents' queue cards)

@@ -4,6 +4,10 @@ Only a proxy we run may say who its client is: ``Forwarded`` and
 ``X-Forwarded-For`` are believed when the socket's peer is a configured trusted
 proxy, and then only as far back as the chain runs through trusted proxies;
 anyone else is known by the peer address, whatever headers they send.
+
+Per-address caps count an IPv6 client by its network (HANDOFF_IPV6_PREFIX, a /64 by
+default): one home connection is given 2^64 addresses, so counting each apart
+would let it skip every cap. IPv4 addresses are counted one by one.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 from typing import List, Mapping, Optional, Sequence, Tuple, Union
 
-__all__ = ["Network", "client_address", "parse_networks"]
+__all__ = ["Network", "address_group", "client_address", "parse_networks"]
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
@@ -66,3 +70,17 @@ def client_address(peer: str, headers: Mapping[str, str], trusted: Sequence[Netw
         if not is_trusted(hop):
             return hop
     return current
+
+
+def address_group(address: str, ipv6_prefix: int) -> str:
+    """What a per-address cap counts: an IPv6 address's /``ipv6_prefix`` network
+    ("2001:db8:1:2::/64"), an IPv4 address itself (and anything unparsable as it is)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped:  # ::ffff:203.0.113.7 is an IPv4 client
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, ipv6_prefix), strict=False))
+    return str(parsed)

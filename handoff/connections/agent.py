@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional
 
 from handoff.coalesce import Coalesced
 from handoff.connections.base import Connection, Handlers
-from handoff.connections.fields import conversation_id_of, idempotency_key, text_of
+from handoff.connections.fields import conversation_id_of, idempotency_key, signal_data, text_of
 from handoff.connections.logins import HEARTBEAT_SECONDS, Login, ended_if_revoked
 from handoff.exceptions import ConversationNotFound, MalformedMessage, StateError
 from handoff.protocol import Envelope
@@ -236,7 +236,7 @@ class AgentConnection(Connection):
     async def signal(self, envelope: Envelope) -> None:
         conversation_id = conversation_id_of(envelope.data)
         await self.bridge.require_serving(self.agent, conversation_id)
-        data = {key: envelope.data[key] for key in ("active", "up_to") if key in envelope.data}
+        data = signal_data(envelope.type, envelope.data)
         await self.bridge.store.publish(
             self.bridge.store.live_channel(conversation_id), {"from": "agent", "signal": envelope.type, "data": data}
         )

@@ -1,5 +1,8 @@
 """The customer's socket (``/ws/customer``): hello, messages, the way to a person, and the status.
 
+A socket that has not said hello within HANDOFF_HELLO_TIMEOUT is closed: otherwise it would hold
+one of its address's connection slots (handoff.limits) for nothing, for ever.
+
 A customer sees only what :mod:`handoff.visibility` allows of each message, and an agent by their
 display name; a queued customer's socket follows the queue's changes (docs/bridge-protocol.md).
 """
@@ -7,17 +10,18 @@ display name; a queued customer's socket follows the queue's changes (docs/bridg
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import re
 import secrets
 import time
 from typing import Any, Dict, Optional
 
+from sanic.exceptions import WebsocketClosed
 from websockets.exceptions import ConnectionClosed
 
 from handoff.coalesce import Coalesced
 from handoff.connections.base import Connection, Handlers
-from handoff.connections.fields import idempotency_key, text_of
+from handoff.connections.fields import idempotency_key, is_server_id, signal_data, text_of
 from handoff.exceptions import HandoffError, InvalidToken, MalformedMessage
 from handoff.presence import OpenSockets
 from handoff.protocol import Envelope, error_envelope
@@ -29,17 +33,6 @@ __all__ = ["CustomerConnection", "MAX_PAYLOAD"]
 logger = logging.getLogger(__name__)
 
 MAX_PAYLOAD = 200
-_SERVER_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
-_LAST_STREAM_ID = (2**64 - 1, 2**64 - 1)
-
-
-def _is_server_id(value: Any) -> bool:
-    """A message id as Redis makes them: two 64-bit numbers (and not the very last, which nothing follows)."""
-    if not isinstance(value, str) or not _SERVER_ID.fullmatch(value):
-        return False
-    milliseconds, sequence = (int(part) for part in value.split("-"))
-    return max(milliseconds, sequence) < 2**64 and (milliseconds, sequence) != _LAST_STREAM_ID
-
 
 class CustomerConnection(Connection):
     conversation_id: Optional[str] = None
@@ -53,6 +46,8 @@ class CustomerConnection(Connection):
         self.client, self.sockets = client, sockets  # the client's address; this process's open sockets
         self._status_at = 0.0  # when the status was last worked out (monotonic)
         self._refresher: Optional["asyncio.Task[None]"] = None
+        self._greeting: Optional["asyncio.Task[None]"] = None
+        self._hello_lock = asyncio.Lock()  # held while a hello is handled: the timeout waits for its outcome
 
     def handlers(self) -> Handlers:
         return {
@@ -62,11 +57,29 @@ class CustomerConnection(Connection):
             "typing": self.signal, "read": self.signal,
         }
 
+    async def start(self) -> None:
+        """The hello timeout starts once the socket has its slot."""
+        self._greeting = asyncio.create_task(self._close_unless_greeted())
+
+    async def _close_unless_greeted(self) -> None:
+        timeout = self.bridge.settings.hello_timeout_seconds
+        await asyncio.sleep(timeout)
+        async with self._hello_lock:  # a hello under way decides; one after it waits for the close
+            if self.conversation_id:
+                return
+            self.bridge.metrics["closed_without_hello"] += 1
+            silent = HandoffError(f"no hello within {timeout:g} seconds; reconnect and say hello first",
+                                  code="hello_timeout")
+            with contextlib.suppress(ConnectionClosed, WebsocketClosed):
+                await self.send(error_envelope(silent))
+                await self.ws.close(code=1008, reason="no hello")
+
     async def hello(self, envelope: Envelope) -> None:
         if self.conversation_id:
             raise MalformedMessage("this connection has said hello already")
         try:
-            await self._hello(envelope)
+            async with self._hello_lock:
+                await self._hello(envelope)
         except ConnectionClosed:
             raise
         except Exception as error:
@@ -84,7 +97,7 @@ class CustomerConnection(Connection):
     async def _hello(self, envelope: Envelope) -> None:
         data = envelope.data
         conversation_id, token, last_seen = data.get("conversation_id"), data.get("token"), data.get("last_seen")
-        if last_seen is not None and not _is_server_id(last_seen):  # before anything is created
+        if last_seen is not None and not is_server_id(last_seen):  # before anything is created
             raise MalformedMessage("'last_seen' must be the id of a message from the server")
         if conversation_id or token:
             if not (isinstance(conversation_id, str) and isinstance(token, str)
@@ -176,8 +189,9 @@ class CustomerConnection(Connection):
 
     async def close(self) -> None:
         self._queue_changes.cancel()
-        if self._refresher:
-            self._refresher.cancel()
+        for timer in (self._refresher, self._greeting):
+            if timer:
+                timer.cancel()
         try:
             if self.sockets and self.conversation_id:
                 await self.sockets.customer_left(self.conversation_id)  # away from now (handoff.presence)
@@ -232,7 +246,7 @@ class CustomerConnection(Connection):
 
     async def signal(self, envelope: Envelope) -> None:
         """typing / read: passed to the agent's console, never stored."""
-        data = {key: envelope.data[key] for key in ("active", "up_to") if key in envelope.data}
+        data = signal_data(envelope.type, envelope.data)
         await self.bridge.store.publish(
             self.bridge.store.live_channel(self.require()), {"from": "customer", "signal": envelope.type, "data": data}
         )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict
 
 from handoff.exceptions import MalformedMessage
 from handoff.protocol import Envelope, readable
 
-__all__ = ["conversation_id_of", "idempotency_key", "text_of"]
+__all__ = ["conversation_id_of", "idempotency_key", "is_server_id", "signal_data", "text_of"]
+
+_SERVER_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
+_LAST_STREAM_ID = (2**64 - 1, 2**64 - 1)
 
 
 def text_of(data: Dict[str, Any], limit: int, name: str = "text") -> str:
@@ -31,3 +35,23 @@ def conversation_id_of(data: Dict[str, Any]) -> str:
     if not isinstance(value, str) or not 0 < len(value) <= 64:
         raise MalformedMessage("'conversation_id' must be a conversation id")
     return value
+
+
+def is_server_id(value: Any) -> bool:
+    """A message id as Redis makes them: two 64-bit numbers (and not the very last, which nothing follows)."""
+    if not isinstance(value, str) or not _SERVER_ID.fullmatch(value):
+        return False
+    milliseconds, sequence = (int(part) for part in value.split("-"))
+    return max(milliseconds, sequence) < 2**64 and (milliseconds, sequence) != _LAST_STREAM_ID
+
+
+def signal_data(kind: str, data: Dict[str, Any]) -> Dict[str, Any]:
+    """What a ``typing`` (``active``: true or false) or ``read`` (``up_to``: a message id from the
+    server) passes on to the other side: checked, as anything else a client sends."""
+    if kind == "typing":
+        if not isinstance(data.get("active"), bool):
+            raise MalformedMessage("'active' must be true or false")
+        return {"active": data["active"]}
+    if not is_server_id(data.get("up_to")):
+        raise MalformedMessage("'up_to' must be the id of a message from the server")
+    return {"up_to": data["up_to"]}

@@ -14,11 +14,12 @@ from sanic.exceptions import BadRequest
 from sanic.response import HTTPResponse
 
 from handoff.auth import issue_token, verify_token
-from handoff.endpoints.context import bridge_of, client_of, settings_of
+from handoff.endpoints.context import bridge_of, client_of, log_refusal, settings_of
 from handoff.endpoints.errors import http_error
 from handoff.exceptions import AuthError, InvalidToken
 from handoff.guard import LoginThrottle
 from handoff.protocol import valid_unicode
+from handoff.refusals import Refusal
 from handoff.settings import Settings
 
 __all__ = ["login", "logout"]
@@ -42,6 +43,7 @@ async def login(request: Request) -> HTTPResponse:
     wait = await throttle.retry_after(client, name)
     if wait > 0:
         bridge_of(request).metrics["login_throttled"] += 1
+        log_refusal(request, Refusal.LOGIN, f"held back for {math.ceil(wait)} s (too many failures)", name)
         return http_error(429, "too_many_attempts", "too many failed logins; wait before trying again",
                           headers={"Retry-After": str(math.ceil(wait))})
     agents = bridge_of(request).agents
@@ -49,6 +51,7 @@ async def login(request: Request) -> HTTPResponse:
         await agents.check(name, password)
     except AuthError as error:
         bridge_of(request).metrics["login_failures"] += 1
+        log_refusal(request, Refusal.LOGIN, "wrong name or password", name)
         await throttle.failed(client, name)
         return http_error(401, error.code, str(error))
     await throttle.succeeded(name)
@@ -74,6 +77,7 @@ async def logout(request: Request) -> HTTPResponse:
             raise InvalidToken("this login has ended already")
         await agents.revoke(claims.agent)
     except AuthError as error:
+        log_refusal(request, Refusal.TOKEN, f"logout: {error.code}")
         return http_error(401, error.code, str(error))
     return response.json({"logged_out": claims.agent})
 
@@ -81,6 +85,7 @@ async def logout(request: Request) -> HTTPResponse:
 def _browser_post_refused(request: Request, settings: Settings) -> Optional[HTTPResponse]:
     """A POST that a page on another site could make its visitors' browsers send: refused."""
     if not settings.origin_allowed(request.headers.get("origin")):
+        log_refusal(request, Refusal.ORIGIN, f"{request.path} from origin {request.headers.get('origin')!r}")
         return http_error(403, "forbidden_origin", "requests from this origin are not allowed")
     if (request.content_type or "").split(";")[0].strip().lower() != "application/json":
         return http_error(415, "unsupported_media_type", "send application/json")

@@ -1,7 +1,9 @@
 """The browser's files: the demo page at ``/``, the console at ``/console``, the widget under ``/widget/``.
 
 The widget is embedded by other sites (its files are for any origin); the console runs only our
-own files, under a strict Content-Security-Policy.
+own files, under a strict Content-Security-Policy. Neither the console nor the demo page may be
+framed by another page (clickjacking); the demo page's policy says only that, since its embed
+snippet is inline, as a host site's would be.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from pathlib import Path
 from sanic import Request, response
 from sanic.response import HTTPResponse
 
-__all__ = ["CONSOLE_POLICY", "WIDGET_DIR", "browser_headers", "console", "demo", "widget_file"]
+__all__ = ["CONSOLE_POLICY", "DEMO_POLICY", "WIDGET_DIR", "browser_headers", "console", "demo", "widget_file"]
 
 WIDGET_DIR = Path(__file__).resolve().parent.parent.parent / "widget"
 # The console runs only our own files; the widget is embedded by other sites.
 CONSOLE_POLICY = ("default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; "
                   "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+DEMO_POLICY = "frame-ancestors 'none'"
 
 
 def widget_file(relative: str) -> bool:
@@ -44,4 +47,7 @@ async def browser_headers(request: Request, reply: HTTPResponse) -> None:
         reply.headers.setdefault("Cache-Control", "no-cache")
     if request.path == "/console" or request.path.startswith("/widget/console/"):
         reply.headers["Content-Security-Policy"] = CONSOLE_POLICY
+        reply.headers["X-Frame-Options"] = "DENY"
+    elif request.path == "/":
+        reply.headers["Content-Security-Policy"] = DEMO_POLICY
         reply.headers["X-Frame-Options"] = "DENY"

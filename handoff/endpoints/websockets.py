@@ -22,11 +22,12 @@ from handoff.connections import (
 )
 from handoff.connections.base import Handlers, send_error, serve
 from handoff.connections.logins import Login, watch_login
-from handoff.endpoints.context import bridge_of, client_of, settings_of
+from handoff.endpoints.context import bridge_of, client_of, log_refusal, settings_of
 from handoff.exceptions import AuthError, Forbidden, HandoffError, InvalidToken, LimitReached
 from handoff.guard import SUBPROTOCOL, token_from_protocols
 from handoff.presence import OpenSockets
 from handoff.protocol import Envelope, error_envelope
+from handoff.refusals import Refusal
 
 __all__ = ["agent", "content", "customer", "supervisor"]
 
@@ -39,19 +40,23 @@ async def refused(request: Request, ws: Any) -> bool:
         return False
     reason = ("forbidden_origin", f"origin {request.headers.get('origin')!r} is not allowed")
     bridge_of(request).metrics["refused_connections"] += 1
+    log_refusal(request, Refusal.ORIGIN, f"{request.path} from origin {request.headers.get('origin')!r}")
     await ws.send(Envelope("error", None, {"code": reason[0], "message": reason[1]}).to_json())
     return True
 
 
 async def run(connection: Connection, request: Request, handlers: Handlers,
-              first: Optional[Callable[[], Awaitable[None]]] = None, watch: Optional[Login] = None) -> None:
-    """Serves the socket; with ``watch``, a login checked as an agent's heartbeat checks it."""
+              first: Optional[Callable[[], Awaitable[None]]] = None, watch: Optional[Login] = None,
+              staff: bool = False) -> None:
+    """Serves the socket; with ``watch``, a login checked as an agent's heartbeat checks it.
+    A staff member's socket takes a staff slot: anonymous sockets cannot use those up."""
     sockets: OpenSockets = request.app.ctx.sockets
     slot = secrets.token_hex(8)
     try:
-        await sockets.opened(slot, client_of(request))  # the connection caps (handoff.limits)
+        await sockets.opened(slot, client_of(request), staff)  # the connection caps (handoff.limits)
     except LimitReached as error:
         bridge_of(request).metrics["refused_connections"] += 1
+        log_refusal(request, Refusal.CONNECTIONS, f"{request.path}: {error}")
         await send_error(connection, error)
         return
     except Exception:  # noqa: BLE001 - Redis away: said without its details, which go to the log
@@ -94,6 +99,7 @@ async def authorised(request: Request, ws: Any, role: str) -> Optional[Login]:
         if role not in profile["roles"]:
             raise Forbidden(f"{name} does not have the {role} role")
     except AuthError as error:
+        log_refusal(request, Refusal.TOKEN, f"{request.path}: {error.code} ({error})")
         await ws.send(error_envelope(error).to_json())
         return None
     except Exception:  # noqa: BLE001 - Redis away: said without its details, which go to the log
@@ -109,7 +115,7 @@ async def customer(request: Request, ws: Any) -> None:
     if await refused(request, ws):
         return
     connection = CustomerConnection(ws, bridge_of(request), client_of(request), request.app.ctx.sockets)
-    await run(connection, request, connection.handlers())
+    await run(connection, request, connection.handlers(), first=connection.start)
 
 
 async def agent(request: Request, ws: Any) -> None:
@@ -119,7 +125,7 @@ async def agent(request: Request, ws: Any) -> None:
     if login is None:
         return
     connection = AgentConnection(ws, bridge_of(request), login.agent, login.generation, request.app.ctx.canned)
-    await run(connection, request, connection.handlers(), first=connection.start)
+    await run(connection, request, connection.handlers(), first=connection.start, staff=True)
 
 
 async def supervisor(request: Request, ws: Any) -> None:
@@ -129,7 +135,7 @@ async def supervisor(request: Request, ws: Any) -> None:
     if login is None:
         return
     connection = SupervisorConnection(ws, bridge_of(request))
-    await run(connection, request, connection.handlers(), first=connection.start, watch=login)
+    await run(connection, request, connection.handlers(), first=connection.start, watch=login, staff=True)
 
 
 async def content(request: Request, ws: Any) -> None:
@@ -139,7 +145,7 @@ async def content(request: Request, ws: Any) -> None:
     if login is None:
         return
     connection = ContentConnection(ws, bridge_of(request), request.app.ctx.teach, login.agent)
-    await run(connection, request, connection.handlers(), first=connection.start, watch=login)
+    await run(connection, request, connection.handlers(), first=connection.start, watch=login, staff=True)
 
 
 async def _close(connection: Connection, sockets: OpenSockets, slot: str) -> None:

@@ -150,7 +150,7 @@ DOCUMENTED_CODES = {"malformed", "invalid_contact", "unknown_type", "too_large",
                     "conflict", "exists", "invalid_name", "invalid_answer", "invalid_data", "busy", "refused",
                     "training_failed", "worker_unavailable"}
 REFUSAL_CODES = {"invalid_token", "forbidden", "forbidden_origin", "too_many_connections"}
-NO_REPLY = "no reply"  # typing and read are passed on, never answered
+NO_REPLY = "no reply"  # typing and read are passed on, never answered (unless malformed)
 
 ANN, BOB, SUE, COLE = "fuzz-ann", "fuzz-bob", "fuzz-sue", "fuzz-cole"  # agent, agent, supervisor, content
 AGENTS = {ANN, BOB}
@@ -163,6 +163,18 @@ def usable_id(value: Any) -> Optional[str]:
 
 def is_text(value: Any, limit: int) -> bool:
     return isinstance(value, str) and len(value) <= limit
+
+
+def signal_answer(kind: str, data: Dict[str, Any]) -> str:
+    """A ``typing`` with a boolean ``active`` or a ``read`` with a server message id (two numbers
+    below 2^64, not both the largest) is passed on unanswered; anything else is malformed."""
+    if kind == "typing":
+        return NO_REPLY if isinstance(data.get("active"), bool) else "malformed"
+    up_to = data.get("up_to")
+    if not isinstance(up_to, str) or not re.fullmatch(r"[0-9]{1,20}-[0-9]{1,20}", up_to):
+        return "malformed"
+    parts = [int(part) for part in up_to.split("-")]
+    return NO_REPLY if max(parts) < 2**64 and parts != [2**64 - 1] * 2 else "malformed"
 
 
 def _encodable(text: str) -> bool:
@@ -458,7 +470,7 @@ def classify(frame: Union[str, bytes]) -> Expectation:
         if nesting(value) > MAX_NESTING:
             raise RecursionError
     except Exception:  # noqa: BLE001 - anything json refuses (also RecursionError) is not JSON
-        return Expectation(None, "malformed")
+        return Expectation(id_at_start(frame), "malformed")  # not parsed as a whole: the id from its start
     reply_id = usable_id(value.get("id")) if isinstance(value, dict) else None
     if not isinstance(value, dict) or set(value) - {"type", "id", "data"}:
         return Expectation(reply_id, "malformed")
@@ -655,7 +667,7 @@ def customer_oracle(envelope: Dict[str, Any], state: str, refusal: Optional[str]
         if not isinstance(score, int) or isinstance(score, bool) or not isinstance(comment, str):
             return "malformed"
         return "invalid_transition"  # only after an agent closed the chat: the state machine test rates
-    return NO_REPLY  # typing, read
+    return signal_answer(kind, data)  # typing, read
 
 
 @pytest.fixture
@@ -917,7 +929,7 @@ def agent_oracle(envelope: Dict[str, Any], me: str, world: World, online: Set[st
         return "not_found"
     if not serving or (kind == "transfer" and data.get("to_agent") == me):
         return "invalid_transition"
-    return NO_REPLY if kind in ("typing", "read") else "ack"
+    return signal_answer(kind, data) if kind in ("typing", "read") else "ack"
 
 
 def _refill(world: World, bench: AgentBench) -> None:
