@@ -34,6 +34,7 @@ from teaching.store import TeachStore
 from handoff.admin import start_admin_server
 from handoff.auth import issue_token, verify_token
 from handoff.canned import load_canned_responses
+from handoff.collector import CollectionPolicy, collect_after_churn, held_seconds
 from handoff.exceptions import (
     AuthError, ConversationNotFound, Forbidden, HandoffError, InvalidToken, LimitReached, MalformedMessage,
     ProtocolError,
@@ -843,11 +844,13 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         app.ctx.sweeper = asyncio.create_task(sweep(app.ctx.bridge))
         app.ctx.sockets = OpenSockets(app.ctx.bridge.limits, app.ctx.bridge.presence)
         app.ctx.keeper = asyncio.create_task(keep(app.ctx.bridge, app.ctx.sockets))
+        app.ctx.collector = asyncio.create_task(collect_after_churn(
+            app.ctx.sockets, CollectionPolicy(settings.collect_after_sockets), app.ctx.bridge.metrics,
+            held_seconds(app.config)))
         app.ctx.throttle = LoginThrottle(redis, settings.key_prefix, settings.login_free_per_account,
                                          settings.login_free_per_address, settings.login_longest_hold_seconds,
                                          settings.login_window_seconds)
-        app.ctx.admin = await start_admin_server(settings, app.ctx.bridge, app.ctx.http,
-                                                 lambda: len(app.ctx.sockets.slots))
+        app.ctx.admin = await start_admin_server(settings, app.ctx.bridge, app.ctx.http, app.ctx.sockets)
 
     async def keep(bridge: Bridge, sockets: OpenSockets) -> None:
         """Renews this process's connection slots and customers' presence, sends away queued customers
@@ -879,7 +882,7 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
     @app.after_server_stop
     async def stop(app: Sanic) -> None:
         await app.ctx.admin.cleanup()
-        for task in (app.ctx.sweeper, app.ctx.keeper):
+        for task in (app.ctx.sweeper, app.ctx.keeper, app.ctx.collector):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -984,7 +987,7 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
         sockets: OpenSockets = request.app.ctx.sockets
         slot = secrets.token_hex(8)
         try:
-            await sockets.opened(slot, client_of(request))  # the connection caps (handoff.limits)
+            await sockets.opened(slot, client_of(request), connection)  # the connection caps (handoff.limits)
         except LimitReached as error:
             bridge_of(request).metrics["refused_connections"] += 1
             await _send_error(connection, error)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections import Counter
 from typing import Dict, List, Tuple
 
@@ -67,23 +68,33 @@ class CustomerPresence:
 
 
 class OpenSockets:
-    """This process's open sockets: their slots (handoff.limits) and their customers' conversations."""
+    """This process's open sockets: their slots (handoff.limits) and their customers' conversations;
+    how many have closed, and which of their objects are still in memory (handoff.collector)."""
 
     def __init__(self, limits: Limits, presence: CustomerPresence) -> None:
         self.limits, self.presence = limits, presence
         self.slots: Dict[str, str] = {}  # connection id -> client address
         self.customers: Counter = Counter()  # conversation id -> open customer sockets
+        self.ended = 0  # sockets closed or refused a slot since the process started
+        # Each socket's own object (handoff.app.Connection), open or closed, until it is freed.
+        self.in_memory: "weakref.WeakSet[object]" = weakref.WeakSet()
 
     @property
     def refresh_seconds(self) -> float:
         return min(SLOT_SECONDS / 3, self.presence.refresh_seconds)
 
-    async def opened(self, connection: str, address: str) -> None:
-        """Takes a slot (LimitReached when there is none)."""
-        await self.limits.take_slot(address, connection)
+    async def opened(self, connection: str, address: str, owner: object) -> None:
+        """Takes a slot (LimitReached when there is none); ``owner`` is the socket's object."""
+        self.in_memory.add(owner)
+        try:
+            await self.limits.take_slot(address, connection)
+        except BaseException:
+            self.ended += 1  # refused: its objects are as much garbage as a closed socket's
+            raise
         self.slots[connection] = address
 
     async def closed(self, connection: str) -> None:
+        self.ended += 1
         address = self.slots.pop(connection, None)
         if address is not None:
             await self.limits.release_slot(address, connection)
