@@ -34,6 +34,7 @@ __all__ = ["CHECK_SECONDS", "CollectionPolicy", "collect_after_churn", "held_sec
 logger = logging.getLogger(__name__)
 
 CHECK_SECONDS = 1.0  # how often the counts are compared (two integers: nearly free)
+SLOW_SECONDS = 0.5  # a collection that held the event loop this long is logged as a warning
 SANIC_WEBSOCKET_CLOSE_TIMEOUT = 10.0  # sanic.server.protocols.websocket_protocol: not configurable
 
 
@@ -74,6 +75,9 @@ async def collect_after_churn(sockets: OpenSockets, policy: CollectionPolicy, me
         await asyncio.sleep(settle_seconds)
         started = time.perf_counter()
         freed = gc.collect()
+        seconds = time.perf_counter() - started
         metrics["garbage_collections"] += 1
-        logger.info("full garbage collection (%d sockets ended so far, %d open): %d objects freed in %.3f s",
-                    ended, len(sockets.slots), freed, time.perf_counter() - started)
+        # The event loop stood still meanwhile: worth a warning when every socket felt it.
+        logger.log(logging.WARNING if seconds >= SLOW_SECONDS else logging.INFO,
+                   "full garbage collection (%d sockets ended so far, %d open): %d objects freed in %.2f s",
+                   ended, len(sockets.slots), freed, seconds)

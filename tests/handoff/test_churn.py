@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from types import SimpleNamespace
 from typing import Dict
 
 import requests
 
+from handoff.collector import CollectionPolicy, held_seconds
 from tests.handoff.clients import Client, queued_customer
 from tests.servers import admin_address, running_bridge
 
@@ -33,6 +35,21 @@ def kept(address: str) -> Dict[str, float]:
     figures["collections"] = next((float(line.split()[-1]) for line in text.splitlines()
                                    if line.startswith(collections)), 0.0)
     return figures
+
+
+def test_a_full_collection_is_due_once_as_many_sockets_have_gone_as_are_open():
+    policy = CollectionPolicy(min_ended=1000)
+    assert not policy.due(ended=999, open_now=0) and policy.due(ended=1000, open_now=0)
+    assert not policy.due(ended=5000, open_now=6000) and policy.due(ended=6000, open_now=6000)
+    policy.collected(6000)  # counted again from there
+    assert not policy.due(ended=6999, open_now=10) and policy.due(ended=7000, open_now=10)
+
+
+def test_collections_wait_until_sanic_lets_go_of_closed_sockets():
+    shipped = SimpleNamespace(KEEP_ALIVE_TIMEOUT=120, REQUEST_TIMEOUT=60, RESPONSE_TIMEOUT=60)  # Sanic's defaults
+    assert held_seconds(shipped) == 31  # the upgrade's timeout check, 30 s after the connection opened
+    short = SimpleNamespace(KEEP_ALIVE_TIMEOUT=120, REQUEST_TIMEOUT=4, RESPONSE_TIMEOUT=4)
+    assert held_seconds(short) == 11  # the websocket's close timeout, a timer 10 s after the close
 
 
 def test_what_customers_leave_behind_is_freed(redis_url):
