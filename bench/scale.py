@@ -16,9 +16,11 @@ message every ``--interval`` seconds (random phases) for ``--seconds``, relayed 
 agents, while the others stay idle: customer -> agent latency (send to the agent's socket
 receiving it) and the bridge's CPU. Last, every socket closes, and as many idle customers
 connect and leave again (``--rounds``): open connections (/metrics) and pub/sub channels after
-each round show what, if anything, stays behind. RSS does not fall back (Python keeps freed
-memory for reuse) and may grow for a round or two (closed sockets' objects wait for a full
-collection); a leak grows it at every round.
+each round show what, if anything, stays behind, and so do the bridge's sockets' objects still
+in memory and the full collections it has run to free closed sockets' (handoff.collector). RSS
+does not fall back (Python keeps freed memory for reuse); a round's closed sockets are freed
+some 30 s after they close (once Sanic lets go of them), so with short rounds RSS grows for a
+round or two before it stays flat; a leak grows it at every round.
 
 The clients run in ``--workers`` processes of their own and, like browsers, send no pings
 (the bridge pings every socket). Targets (2 cores): 10,000 idle customers under 1 GB RSS of
@@ -45,16 +47,27 @@ __all__ = ["main"]
 TARGET_CONNECTIONS, TARGET_RSS_MB, TARGET_P99_MS = 10_000, 1024, 50.0
 STEP_COLUMNS = ["customers", "agents", "bridge_rss_mb", "kb_per_customer", "redis_mb", "connect_p50_ms",
                 "connect_p99_ms", "connects_per_s", "open_connections"]
-ROUND_COLUMNS = ["round", "open_rss_mb", "closed_rss_mb", "open_connections", "channels", "redis_mb"]
+ROUND_COLUMNS = ["round", "open_rss_mb", "closed_rss_mb", "open_connections", "channels", "redis_mb",
+                 "socket_objects", "collections"]
 ACTIVE_COLUMNS = ["customers", "active", "msg_s", "p50_ms", "p99_ms", "max_ms", "undelivered", "events",
                   "bridge_cpu_%", "bridge_wait_%", "bridge_rss_mb"]
 
 
+def bridge_figures(address: str) -> Dict[str, Optional[int]]:
+    """From the bridge's /metrics: its open websockets, its sockets' objects still in memory (open
+    and closed ones not yet freed) and the full collections it ran for them (handoff.collector)."""
+    metrics = requests.get(f"http://{admin_address(address)}/metrics", timeout=60).text
+    values = dict(line.rsplit(" ", 1) for line in metrics.splitlines() if line and not line.startswith("#"))
+    collections = values.get('handoff_process_events_total{event="garbage_collections"}')
+    return {"open_connections": int(float(values["handoff_open_connections"])),
+            "socket_objects": int(float(values["handoff_connection_objects"]))
+            if "handoff_connection_objects" in values else None,
+            "collections": int(float(collections)) if collections else 0}
+
+
 def open_connections(address: str) -> int:
     """The bridge's own count of open websockets (/metrics)."""
-    metrics = requests.get(f"http://{admin_address(address)}/metrics", timeout=60).text
-    return int(float(next(line.split()[1] for line in metrics.splitlines()
-                          if line.startswith("handoff_open_connections "))))
+    return bridge_figures(address)["open_connections"] or 0
 
 
 def redis_state(stack: Stack) -> Dict[str, Any]:
@@ -70,7 +83,7 @@ def snapshot(stack: Stack, baseline_mb: float, customers: int) -> Dict[str, Any]
     bridge = stack.bridges[0]
     rss = process_rss_mb(bridge.process.pid) if bridge.process else 0.0
     return {"bridge_rss_mb": rss, "kb_per_customer": round((rss - baseline_mb) * 1024 / customers, 1)
-            if customers else None, "open_connections": open_connections(bridge.address), **redis_state(stack)}
+            if customers else None, **bridge_figures(bridge.address), **redis_state(stack)}
 
 
 def open_idle(stack: Stack, generator: LoadGenerator, count: int, concurrency: int) -> Dict[str, Any]:
@@ -95,7 +108,8 @@ def close_everything(stack: Stack, generator: LoadGenerator, concurrency: int) -
         time.sleep(0.5)  # the bridge notices every close and cleans up
         after = snapshot(stack, 0.0, 0)
     return {"closed_rss_mb": after["bridge_rss_mb"], "open_connections": after["open_connections"],
-            "channels": after["channels"], "redis_mb": after["redis_mb"]}
+            "channels": after["channels"], "redis_mb": after["redis_mb"], "socket_objects": after["socket_objects"],
+            "collections": after["collections"]}
 
 
 def active_phase(stack: Stack, generator: LoadGenerator, interval: float, seconds: float,

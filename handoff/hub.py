@@ -12,9 +12,10 @@ but never loses or duplicates one.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
-from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, Optional, Set
 
 from redis.asyncio import Redis
@@ -27,14 +28,23 @@ logger = logging.getLogger(__name__)
 Callback = Callable[[Dict[str, Any]], Awaitable[None]]
 
 
+@dataclass
+class _Channel:
+    """What the hub keeps for a channel, only while some socket of this process listens on it."""
+
+    callbacks: Set[Callback] = field(default_factory=set)
+    notified: int = 0  # the number of its last notification, or of when listening on it began
+
+
 class Hub:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self._pubsub = redis.pubsub()
         self._placeholder = f"{prefix}:hub-started"
-        self._callbacks: Dict[str, Set[Callback]] = defaultdict(set)
+        self._channels: Dict[str, _Channel] = {}
         self._reader: Optional["asyncio.Task[None]"] = None
         self._running: Set["asyncio.Task[None]"] = set()
-        self._notified: Dict[str, int] = defaultdict(int)
+        # One count for every channel: a channel listened on again never repeats a number.
+        self._notifications = itertools.count(1)
 
     async def start(self) -> None:
         # A placeholder subscription lets the reader start before any socket does.
@@ -46,18 +56,25 @@ class Hub:
             self._reader.cancel()
         await self._pubsub.aclose()
 
+    @property
+    def channels(self) -> int:
+        """Channels this process keeps anything for: those its sockets listen on (/metrics)."""
+        return len(self._channels)
+
     async def add(self, channel: str, callback: Callback) -> None:
-        if channel not in self._callbacks:
+        if channel not in self._channels:
             await self._pubsub.subscribe(channel)  # first, so a failure leaves nothing half-registered
-        self._callbacks[channel].add(callback)
+            # A fresh number: a reading shared before nobody here listened (and heard of changes) is out of date.
+            self._channels[channel] = _Channel(notified=next(self._notifications))
+        self._channels[channel].callbacks.add(callback)
 
     async def discard(self, channel: str, callback: Callback) -> None:
-        callbacks = self._callbacks.get(channel)
-        if not callbacks:
+        listened = self._channels.get(channel)
+        if not listened:
             return
-        callbacks.discard(callback)
-        if not callbacks:
-            del self._callbacks[channel]
+        listened.callbacks.discard(callback)
+        if not listened.callbacks:
+            del self._channels[channel]  # nothing stays behind for a channel nobody here listens on
             await self._pubsub.unsubscribe(channel)
 
     async def _read(self) -> None:
@@ -87,19 +104,24 @@ class Hub:
 
     async def _everyone(self, payload: Dict[str, Any]) -> None:
         """Notifications may have been lost: every socket re-reads what it missed."""
-        for channel in list(self._callbacks):
+        for channel in list(self._channels):
             await self._call(channel, payload)
 
     def notified(self, channel: str) -> int:
-        """How many notifications on ``channel`` this process has handed out: what was read before
-        the last of them may be out of date (Bridge.customer_status shares readings by it)."""
-        return self._notified[channel]
+        """The number of the last notification on ``channel`` this process handed out, or of when a socket
+        here began listening on it (0: nobody listens); it changes with every notification and never comes back:
+        what was read before it may be out of date (Bridge.shared_figures shares readings by it)."""
+        listened = self._channels.get(channel)
+        return listened.notified if listened else 0
 
     async def _call(self, channel: str, payload: Dict[str, Any]) -> None:
-        self._notified[channel] += 1
+        listened = self._channels.get(channel)
+        if not listened:
+            return  # its last socket stopped listening while the notification was on its way
+        listened.notified = next(self._notifications)
         # Each socket in its own task: a slow client delays only itself. Order
         # is safe: sockets read what to send from the transcript, under a lock.
-        for callback in list(self._callbacks.get(channel, ())):
+        for callback in list(listened.callbacks):
             task = asyncio.create_task(self._deliver(channel, callback, payload))
             self._running.add(task)
             task.add_done_callback(self._running.discard)

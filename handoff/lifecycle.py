@@ -2,8 +2,9 @@
 
 At start-up: the Redis pool and HTTP session, the :class:`~handoff.service.Bridge`, the teaching
 store, the login throttle, this process's open sockets, the loopback admin server
-(handoff.endpoints.admin) and two rounds that every process runs: :func:`keep` (connection slots,
-customers' presence, Redis memory) and :func:`sweep` (agents gone past their grace period).
+(handoff.endpoints.admin) and three rounds that every process runs: :func:`keep` (connection slots,
+customers' presence, Redis memory), :func:`sweep` (agents gone past their grace period) and the
+collection of closed sockets' garbage (handoff.collector).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from sanic import Sanic
 
 from teaching.store import TeachStore
+from handoff.collector import CollectionPolicy, collect_after_churn, held_seconds
 from handoff.endpoints.admin import start_admin_server
 from handoff.guard import LoginThrottle
 from handoff.presence import MEMORY_CHECK_SECONDS, OpenSockets, redis_memory
@@ -46,8 +48,11 @@ async def start(app: Sanic) -> None:
     app.ctx.throttle = LoginThrottle(redis, settings.key_prefix, settings.login_free_per_account,
                                      settings.login_free_per_address, settings.login_longest_hold_seconds,
                                      settings.login_window_seconds, settings.ipv6_prefix)
-    app.ctx.admin = await start_admin_server(settings, app.ctx.bridge, app.ctx.http,
-                                             lambda: len(app.ctx.sockets.slots))
+    # A full garbage collection once as many sockets have gone as are open (handoff.collector).
+    app.ctx.collector = asyncio.create_task(collect_after_churn(
+        app.ctx.sockets, CollectionPolicy(settings.collect_after_sockets), app.ctx.bridge.metrics,
+        held_seconds(app.config)))
+    app.ctx.admin = await start_admin_server(settings, app.ctx.bridge, app.ctx.http, app.ctx.sockets)
 
 
 async def keep(bridge: Bridge, sockets: OpenSockets) -> None:
@@ -82,7 +87,7 @@ async def sweep(bridge: Bridge) -> None:
 
 async def stop(app: Sanic) -> None:
     await app.ctx.admin.cleanup()
-    for task in (app.ctx.sweeper, app.ctx.keeper):
+    for task in (app.ctx.sweeper, app.ctx.keeper, app.ctx.collector):
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -16,12 +16,20 @@ from prometheus_client.registry import Collector
 __all__ = ["CONTENT_TYPE_LATEST", "exposition"]
 
 
+# What this process holds for its sockets; none of it may outlive them (handoff.collector).
+KEPT = {
+    "connection_objects": "Sockets' objects in this process's memory: open ones, and closed ones not yet freed.",
+    "hub_channels": "Pub/sub channels this process listens on for its sockets.",
+    "customer_conversations": "Conversations with a customer socket open in this process.",
+}
+
+
 class _Snapshot(Collector):
     def __init__(self, now: Mapping[str, Any], handoffs: Mapping[bytes, bytes], events: Mapping[str, int],
                  open_connections: int, requeues: int, abandoned: Mapping[str, int],
-                 redis_memory: Mapping[str, int]) -> None:
+                 redis_memory: Mapping[str, int], kept: Mapping[str, int]) -> None:
         self.now, self.handoffs, self.events, self.open_connections = now, handoffs, events, open_connections
-        self.requeues, self.abandoned, self.redis_memory = requeues, abandoned, redis_memory
+        self.requeues, self.abandoned, self.redis_memory, self.kept = requeues, abandoned, redis_memory, kept
 
     def collect(self) -> Iterable[Any]:
         yield GaugeMetricFamily("handoff_queue_length", "Conversations waiting for an agent.",
@@ -51,6 +59,9 @@ class _Snapshot(Collector):
         yield events
         yield GaugeMetricFamily("handoff_open_connections", "Open websockets in this process.",
                                 value=self.open_connections)
+        for name, description in KEPT.items():
+            if name in self.kept:
+                yield GaugeMetricFamily(f"handoff_{name}", description, value=self.kept[name])
         if self.redis_memory:
             # Alert well before used reaches the limit: at the limit Redis refuses writes (noeviction).
             yield GaugeMetricFamily("handoff_redis_used_memory_bytes", "Memory Redis uses (INFO used_memory).",
@@ -61,10 +72,12 @@ class _Snapshot(Collector):
 
 def exposition(now: Dict[str, Any], handoffs: Mapping[bytes, bytes], events: Mapping[str, int],
                open_connections: int, requeues: int, abandoned: Mapping[str, int],
-               redis_memory: Optional[Mapping[str, int]] = None) -> bytes:
+               redis_memory: Optional[Mapping[str, int]] = None, kept: Optional[Mapping[str, int]] = None) -> bytes:
     """``now`` is :meth:`handoff.service.Bridge.right_now`; ``handoffs`` the Redis hash of handoffs by
     reason; ``events`` this process's counters; ``requeues`` and ``abandoned`` (by way) from
-    :meth:`handoff.experience.Experience.totals`; ``redis_memory`` from handoff.presence.redis_memory."""
+    :meth:`handoff.experience.Experience.totals`; ``redis_memory`` from handoff.presence.redis_memory;
+    ``kept`` what this process holds for its sockets, by the names of KEPT."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Snapshot(now, handoffs, events, open_connections, requeues, abandoned, redis_memory or {}))
+    registry.register(_Snapshot(now, handoffs, events, open_connections, requeues, abandoned, redis_memory or {},
+                                kept or {}))
     return generate_latest(registry)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections import Counter
 from typing import Dict, List, Tuple
 
@@ -67,22 +68,33 @@ class CustomerPresence:
 
 
 class OpenSockets:
-    """This process's open sockets: their slots (handoff.limits) and their customers' conversations."""
+    """This process's open sockets: their slots (handoff.limits) and their customers' conversations;
+    how many have closed, and which of their objects are still in memory (handoff.collector)."""
 
     def __init__(self, limits: Limits, presence: CustomerPresence) -> None:
         self.limits, self.presence = limits, presence
         self.slots: Dict[str, SlotHolder] = {}  # connection id -> whose slot (handoff.limits)
         self.customers: Counter = Counter()  # conversation id -> open customer sockets
+        self.ended = 0  # sockets closed or refused a slot since the process started
+        # Each socket's own object (handoff.app.Connection), open or closed, until it is freed.
+        self.in_memory: "weakref.WeakSet[object]" = weakref.WeakSet()
 
     @property
     def refresh_seconds(self) -> float:
         return min(SLOT_SECONDS / 3, self.presence.refresh_seconds)
 
-    async def opened(self, connection: str, address: str, staff: bool = False) -> None:
-        """Takes a slot, a staff member's or anyone's (LimitReached when there is none)."""
-        self.slots[connection] = await self.limits.take_slot(address, connection, staff)
+    async def opened(self, connection: str, address: str, owner: object, staff: bool = False) -> None:
+        """Takes a slot, a staff member's or anyone's (LimitReached when there is none); ``owner`` is
+        the socket's object, followed until it is freed."""
+        self.in_memory.add(owner)
+        try:
+            self.slots[connection] = await self.limits.take_slot(address, connection, staff)
+        except BaseException:
+            self.ended += 1  # refused: its objects are as much garbage as a closed socket's
+            raise
 
     async def closed(self, connection: str) -> None:
+        self.ended += 1
         holder = self.slots.pop(connection, None)
         if holder is not None:
             await self.limits.release_slot(holder, connection)

@@ -67,6 +67,9 @@ class Settings:
     agent_grace_seconds: int = 60
     # A queued customer's status is worked out again after this long without a change of the queue.
     status_refresh_seconds: float = 30.0
+    # A full garbage collection runs once at least this many sockets have ended since the last one,
+    # and at least as many as are open (handoff.collector).
+    collect_after_sockets: int = 1000
     # Browser origins allowed to open websockets and log in; the bridge's own pages always are.
     allowed_origins: Tuple[str, ...] = ()
     # Host names clients may address the bridge by; any other Host header is refused (DNS rebinding).
@@ -145,6 +148,7 @@ class Settings:
             timezone=get("HANDOFF_TIMEZONE", defaults.timezone),
             agent_grace_seconds=int(get("HANDOFF_AGENT_GRACE_SECONDS", defaults.agent_grace_seconds)),
             status_refresh_seconds=float(get("HANDOFF_STATUS_REFRESH_SECONDS", defaults.status_refresh_seconds)),
+            collect_after_sockets=int(get("HANDOFF_COLLECT_AFTER_SOCKETS", defaults.collect_after_sockets)),
             canned_responses=get("HANDOFF_CANNED_RESPONSES", defaults.canned_responses),
             model_server_token=get("MODEL_SERVER_TOKEN", ""),
             teach_key_prefix=get("TEACH_KEY_PREFIX", defaults.teach_key_prefix),
@@ -163,6 +167,8 @@ class Settings:
             raise ValueError("HANDOFF_CUSTOMER_GONE_SECONDS and HANDOFF_IDLE_CONVERSATION_SECONDS must be at least 3")
         if not settings.status_refresh_seconds >= 1:  # also refuses nan
             raise ValueError("HANDOFF_STATUS_REFRESH_SECONDS must be at least 1")
+        if settings.collect_after_sockets < 1:
+            raise ValueError("HANDOFF_COLLECT_AFTER_SOCKETS must be at least 1")
         if not settings.allowed_hosts:
             raise ValueError("HANDOFF_ALLOWED_HOSTS must name at least one host (e.g. chat.example.com)")
         if len(settings.secret) < 16:

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from handoff.guard import host_name
 from handoff.metrics import CONTENT_TYPE_LATEST, exposition
-from handoff.presence import redis_memory
+from handoff.presence import OpenSockets, redis_memory
 from handoff.service import Bridge
 from handoff.settings import Settings
 
@@ -28,7 +28,7 @@ ADMIN_HOST = "127.0.0.1"  # never another interface: a deployment scrapes it on 
 
 
 async def start_admin_server(settings: Settings, bridge: Bridge, http: aiohttp.ClientSession,
-                             open_connections: Callable[[], int]) -> web.AppRunner:
+                             sockets: OpenSockets) -> web.AppRunner:
     """Started with the bridge; ``cleanup()`` the runner at shutdown."""
 
     async def health(request: web.Request) -> web.Response:
@@ -55,8 +55,10 @@ async def start_admin_server(settings: Settings, bridge: Bridge, http: aiohttp.C
         now = await bridge.right_now()
         handoffs = await bridge.store.redis.hgetall(bridge.store.key("stats", "handoffs"))
         abandoned, requeues = await bridge.experience.totals()
-        body = exposition(now, handoffs, bridge.metrics, open_connections(), requeues, abandoned,
-                          await redis_memory(bridge.store.redis))
+        kept = {"connection_objects": len(sockets.in_memory), "hub_channels": bridge.hub.channels,
+                "customer_conversations": len(sockets.customers)}
+        body = exposition(now, handoffs, bridge.metrics, len(sockets.slots), requeues, abandoned,
+                          await redis_memory(bridge.store.redis), kept)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     @web.middleware

@@ -53,7 +53,7 @@ async def run(connection: Connection, request: Request, handlers: Handlers,
     sockets: OpenSockets = request.app.ctx.sockets
     slot = secrets.token_hex(8)
     try:
-        await sockets.opened(slot, client_of(request), staff)  # the connection caps (handoff.limits)
+        await sockets.opened(slot, client_of(request), connection, staff)  # the connection caps (handoff.limits)
     except LimitReached as error:
         bridge_of(request).metrics["refused_connections"] += 1
         log_refusal(request, Refusal.CONNECTIONS, f"{request.path}: {error}")
