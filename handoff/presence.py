@@ -76,7 +76,7 @@ class OpenSockets:
         self.slots: Dict[str, SlotHolder] = {}  # connection id -> whose slot (handoff.limits)
         self.customers: Counter = Counter()  # conversation id -> open customer sockets
         self.ended = 0  # sockets closed or refused a slot since the process started
-        # Each socket's own object (handoff.app.Connection), open or closed, until it is freed.
+        # Each socket's own object (handoff.connections.base.Connection), open or closed, until it is freed.
         self.in_memory: "weakref.WeakSet[object]" = weakref.WeakSet()
 
     @property

@@ -18,8 +18,9 @@ from typing import Dict
 import requests
 
 from handoff.collector import CollectionPolicy, held_seconds
-from tests.handoff.clients import Client, queued_customer
-from tests.servers import admin_address, running_bridge
+from handoff_client import Customer
+from harness.clients import queued_customer
+from harness.servers import admin_address, running_bridge
 
 CUSTOMERS = 12
 KEPT = ("handoff_open_connections", "handoff_hub_channels", "handoff_customer_conversations",
@@ -56,7 +57,7 @@ def test_what_customers_leave_behind_is_freed(redis_url):
     settings = {"HANDOFF_COLLECT_AFTER_SOCKETS": "5", "SANIC_REQUEST_TIMEOUT": "4", "SANIC_RESPONSE_TIMEOUT": "4"}
     with running_bridge(redis_url, "http://127.0.0.1:9", "bridge-churn", "hbchurn", **settings) as address:
         async def visit() -> None:
-            customers = [await Client.customer(address) for _ in range(CUSTOMERS // 2)]
+            customers = [await Customer.connect(address) for _ in range(CUSTOMERS // 2)]
             customers += [await queued_customer(address) for _ in range(CUSTOMERS // 2)]
             for customer in customers:
                 await customer.send("typing", {"active": True})
