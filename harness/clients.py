@@ -1,16 +1,19 @@
-"""Test helpers around :mod:`handoff_client`: the test accounts' password, and the
-two usual starting points (a queued customer; a customer an agent has claimed)."""
+"""Test helpers around :mod:`handoff_client`: the test accounts' password, the two usual
+starting points (a queued customer; a customer an agent has claimed), and waiting for the
+supervisors' dashboard to show a figure."""
 
 from __future__ import annotations
 
-from typing import Tuple
+import asyncio
+import time
+from typing import Any, Callable, Dict, Tuple
 
 import requests
 
 from handoff_client import Agent, Customer
 from harness.servers import AGENT_PASSWORD
 
-__all__ = ["claimed", "login", "queued_customer", "staff"]
+__all__ = ["claimed", "dashboard_until", "login", "queued_customer", "staff"]
 
 
 def login(address: str, name: str, password: str = AGENT_PASSWORD) -> requests.Response:
@@ -39,3 +42,16 @@ async def claimed(address: str, agent_name: str = "ann") -> Tuple[Customer, Agen
     await serving.expect("ack", conversation_id=customer.conversation_id)
     await customer.expect("status", state="agent")
     return customer, serving
+
+
+async def dashboard_until(supervisor: Agent, done: Callable[[Dict[str, Any]], bool]) -> Dict[str, Any]:
+    """The dashboard, asked for again until ``done`` accepts it (its counters follow the events by a moment)."""
+    deadline = time.monotonic() + 20
+    while True:
+        await supervisor.send("dashboard", id="now")
+        data = (await supervisor.next_matching(lambda e: e["type"] == "dashboard" and e["id"] == "now",
+                                               "a dashboard", 10))["data"]
+        if done(data):
+            return data
+        assert time.monotonic() < deadline, f"the dashboard never got there: {data}"
+        await asyncio.sleep(0.2)

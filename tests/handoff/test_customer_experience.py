@@ -6,28 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 import uuid
-from typing import Any, Callable, Dict
 
 import requests
 
 from handoff.dashboard import summarise
-from handoff_client import Agent
-from harness.clients import queued_customer, staff
+from harness.clients import dashboard_until, queued_customer, staff
 from harness.servers import add_agent, admin_address, running_bridge
-
-
-async def _dashboard_until(supervisor: Agent, done: Callable[[Dict[str, Any]], bool]) -> Dict[str, Any]:
-    deadline = time.monotonic() + 20
-    while True:
-        await supervisor.send("dashboard", id="now")
-        data = (await supervisor.next_matching(lambda e: e["type"] == "dashboard" and e["id"] == "now",
-                                               "a dashboard", 10))["data"]
-        if done(data):
-            return data
-        assert time.monotonic() < deadline, f"the dashboard never got there: {data}"
-        await asyncio.sleep(0.2)
 
 
 def _metric(address: str, name: str) -> float:
@@ -58,7 +43,7 @@ def test_waiting_abandoned_and_first_response_are_counted(redis_url, rasa_url):
             await agent.say("How can I help?", conversation_id=served.conversation_id)  # not a first response
             await served.expect("message", kind="agent", text="How can I help?")
 
-            data = await _dashboard_until(supervisor, lambda d: d["first_response"]["count"] == 1)
+            data = await dashboard_until(supervisor, lambda d: d["first_response"]["count"] == 1)
             assert data["waiting"]["count"] == 1 and data["waiting"]["median_seconds"] >= 1.0, data["waiting"]
             assert data["waiting"]["longest_seconds"] >= 1.0
             abandoned = data["abandoned"]
@@ -110,7 +95,7 @@ def test_a_queued_customer_who_no_longer_needs_a_person_leaves_the_queue_back_to
 
             await customer.say("hello")
             assert (await customer.expect("message", kind="bot"))["data"]["text"], "the bot answers again"
-            data = await _dashboard_until(supervisor, lambda d: d["abandoned"]["count"] >= 1)
+            data = await dashboard_until(supervisor, lambda d: d["abandoned"]["count"] >= 1)
             assert data["abandoned"]["count"] == 1 and data["abandoned"]["by_way"] == {"left_queue": 1}
             assert data["abandoned"]["median_seconds"] >= 0.5
             assert _metric(address, 'handoff_abandoned_total{way="left_queue"}') == 1
@@ -135,7 +120,7 @@ def test_requeues_are_not_handoffs_and_a_second_handoff_is_explained(redis_url, 
                 await agent.send("transfer", {"conversation_id": customer.conversation_id, "to_group": "general"},
                                  id=f"transfer{step}")
                 await agent.acknowledged(f"transfer{step}")
-            data = await _dashboard_until(supervisor, lambda d: d["requeued"] == 2)
+            data = await dashboard_until(supervisor, lambda d: d["requeued"] == 2)
             assert data["handoffs"] == 1 and data["handed_over"] == 1 and data["conversations"] == 1, data
             assert data["handoffs_note"] is None
             assert _metric(address, 'handoff_handoffs_total{reason="requested"}') == 1
@@ -147,7 +132,7 @@ def test_requeues_are_not_handoffs_and_a_second_handoff_is_explained(redis_url, 
             await agent.acknowledged("back")
             await customer.send("talk_to_person", id="again")  # a real second handoff
             await customer.acknowledged("again")
-            data = await _dashboard_until(supervisor, lambda d: d["handoffs"] == 2)
+            data = await dashboard_until(supervisor, lambda d: d["handoffs"] == 2)
             assert data["handed_over"] == 1 and data["conversations"] == 1
             assert data["handoffs_note"].startswith("2 handoffs in 1 conversation:"), data["handoffs_note"]
             for client in (supervisor, agent, customer):
@@ -170,7 +155,7 @@ def test_a_conversation_that_expires_in_the_queue_is_abandoned(redis_url, rasa_u
             queue = await agent.next_matching(lambda e: e["type"] == "queue" and e["id"] == "queue", "the queue", 10)
             assert queue["data"]["items"] == []
             supervisor = await staff(address, "sam", "supervisor")
-            data = await _dashboard_until(supervisor, lambda d: d["abandoned"]["count"] == 1)
+            data = await dashboard_until(supervisor, lambda d: d["abandoned"]["count"] == 1)
             assert data["abandoned"]["by_way"] == {"expired": 1} and data["abandoned"]["median_seconds"] >= 2.0
             assert data["abandoned"]["rate"] == 1.0
             for client in (agent, supervisor):

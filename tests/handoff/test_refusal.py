@@ -11,13 +11,13 @@ import contextlib
 import re
 import time
 import uuid
-from typing import Any, Callable, Dict, List
+from typing import Any, Dict, List
 
 import requests
 
-from handoff_client import Agent, Customer, NotReceived
-from harness.clients import staff
 from handoff.limits import WINDOW_SECONDS
+from handoff_client import Customer, NotReceived
+from harness.clients import dashboard_until, staff
 from harness.servers import add_agent, admin_address, running_bridge
 
 # Two queue entries per address (per window): a customer queued twice, then refused.
@@ -31,17 +31,6 @@ def _well_inside_a_window() -> None:
     if left < 60:
         time.sleep(left + 1)
 
-
-async def _dashboard_until(supervisor: Agent, done: Callable[[Dict[str, Any]], bool]) -> Dict[str, Any]:
-    deadline = time.monotonic() + 20
-    while True:
-        await supervisor.send("dashboard", id="now")
-        data = (await supervisor.next_matching(lambda e: e["type"] == "dashboard" and e["id"] == "now",
-                                               "a dashboard", 10))["data"]
-        if done(data):
-            return data
-        assert time.monotonic() < deadline, f"the dashboard never got there: {data}"
-        await asyncio.sleep(0.2)
 
 
 def _refusals_in_metrics(address: str) -> float:
@@ -93,7 +82,7 @@ def test_a_handoff_the_bot_starts_that_the_queue_refuses_is_told_and_counted(red
             asked = await customer.talk_to_person()
             settled = await customer.settled(asked)
             assert settled.refused == "queue_full"
-            data = await _dashboard_until(supervisor, lambda d: d["refused"]["count"] >= 2)
+            data = await dashboard_until(supervisor, lambda d: d["refused"]["count"] >= 2)
             assert data["refused"] == {"count": 2}
             assert data["handoffs"] == 2  # the two queued, never the refused
             assert _refusals_in_metrics(address) == 2
