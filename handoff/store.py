@@ -139,28 +139,39 @@ redis.call('PUBLISH', ARGV[5], '{"message": "' .. id .. '", "after": ' .. after 
 return {id, 1, state, leased}
 """
 
+# Lua shared by the scripts that store messages the bridge writes itself (_ANSWER, _COMMIT): ``count``
+# messages of ``kind`` from ARGV[first] on, four arguments each (client key, text, data JSON, the entry as
+# announced), each stored once per key in the transcript ``log`` (idempotency hash ``idem``) and announced
+# on ``channel`` like an append (_APPEND), at time ``ts``. Returns how many were added.
+_ADD_MESSAGES = """
+local function add_messages(log, idem, channel, kind, ts, first, count)
+  local last = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)[1]
+  last = last and last[1]
+  local added = 0
+  for i = first, first - 1 + 4 * count, 4 do
+    if not redis.call('HGET', idem, ARGV[i]) then
+      local id = redis.call('XADD', log, '*', 'kind', kind, 'text', ARGV[i + 1], 'data', ARGV[i + 2],
+                            'key', ARGV[i], 'ts', ts)
+      redis.call('HSET', idem, ARGV[i], id)
+      local after = last and ('"' .. last .. '"') or 'null'
+      redis.call('PUBLISH', channel, '{"message": "' .. id .. '", "after": ' .. after .. ', "entry": ' .. ARGV[i + 3] .. '}')
+      last, added = id, added + 1
+    end
+  end
+  return added
+end
+"""
+
 # The bot's answer to one customer message, stored while the bot has the conversation (-1 when it
 # has moved on: a person took over while the bot was thinking, and the answer is not shown):
 # ARGV[5] messages, four arguments each after ARGV[5] (client key, text, data JSON, the entry as
 # announced), each stored once per key and announced like an append (_APPEND), at time ARGV[4] ms.
 # ARGV[3], when not '', is the customer message's routing field, marked routed in the same step,
 # whether or not the answer was shown. Returns how many messages were added.
-_ANSWER = """
+_ANSWER = _ADD_MESSAGES + """
 local added = -1
 if redis.call('HGET', KEYS[3], 'state') == 'bot' then
-  added = 0
-  local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-  last = last and last[1]
-  for i = 6, 5 + 4 * tonumber(ARGV[5]), 4 do
-    if not redis.call('HGET', KEYS[2], ARGV[i]) then
-      local id = redis.call('XADD', KEYS[1], '*', 'kind', 'bot', 'text', ARGV[i + 1], 'data', ARGV[i + 2],
-                            'key', ARGV[i], 'ts', ARGV[4])
-      redis.call('HSET', KEYS[2], ARGV[i], id)
-      local after = last and ('"' .. last .. '"') or 'null'
-      redis.call('PUBLISH', ARGV[2], '{"message": "' .. id .. '", "after": ' .. after .. ', "entry": ' .. ARGV[i + 3] .. '}')
-      last, added = id, added + 1
-    end
-  end
+  added = add_messages(KEYS[1], KEYS[2], ARGV[2], 'bot', ARGV[4], 6, tonumber(ARGV[5]))
   for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
 end
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], ARGV[3], 'done') end
@@ -175,7 +186,7 @@ if redis.call('SCARD', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[2])
 else redis.call('SADD', KEYS[2], ARGV[2]) end
 """
 
-_COMMIT = """
+_COMMIT = _ADD_MESSAGES + """
 if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then return 0 end
 -- KEYS[3]/KEYS[4]: serving sets of the agent before/after; ARGV[7] = '1' when an agent serves it after
 local moves = KEYS[4] ~= KEYS[3]
@@ -247,18 +258,7 @@ if ARGV[13] ~= '' then redis.call('PUBLISH', ARGV[12], ARGV[13]) end
 if ARGV[15] ~= '' then redis.call('PUBLISH', ARGV[14], ARGV[15]) end
 local notices = tonumber(ARGV[16])
 if notices > 0 then
-  local last = redis.call('XREVRANGE', KEYS[11], '+', '-', 'COUNT', 1)[1]
-  last = last and last[1]
-  for i = 18 + fields, 17 + fields + 4 * notices, 4 do
-    if not redis.call('HGET', KEYS[12], ARGV[i]) then
-      local id = redis.call('XADD', KEYS[11], '*', 'kind', 'system', 'text', ARGV[i + 1], 'data', ARGV[i + 2],
-                            'key', ARGV[i], 'ts', ARGV[3])
-      redis.call('HSET', KEYS[12], ARGV[i], id)
-      local after = last and ('"' .. last .. '"') or 'null'
-      redis.call('PUBLISH', ARGV[12], '{"message": "' .. id .. '", "after": ' .. after .. ', "entry": ' .. ARGV[i + 3] .. '}')
-      last = id
-    end
-  end
+  add_messages(KEYS[11], KEYS[12], ARGV[12], 'system', ARGV[3], 18 + fields, notices)
   redis.call('PEXPIRE', KEYS[11], ARGV[5])
   redis.call('PEXPIRE', KEYS[12], ARGV[5])
 end
