@@ -175,9 +175,9 @@ def test_a_callback_booked_with_the_bot_reaches_the_agents_as_a_request(bridge):
         await customer.expect("message", kind="bot")
         for text in ("can you call me back", "07700 900123", "tomorrow after 5pm"):
             key = (await customer.say(text)).id
-            await customer.acknowledged(key)  # acknowledged once the bot has answered
-        booked = [m["data"]["text"] for m in customer.messages("bot")]
-        assert any(text.startswith("Thanks. We'll call you on 07700900123") for text in booked), booked
+            await customer.acknowledged(key)  # acknowledged once the bot has answered (announced through Redis)
+        await customer.next_matching(lambda e: e["type"] == "message" and e["data"]["kind"] == "bot" and str(
+            e["data"]["text"]).startswith("Thanks. We'll call you on 07700900123"), "the callback booked", 30)
         status = await customer.next_matching(
             lambda e: e["type"] == "status" and "request" in e["data"], "a status with the request", 10)
         assert status["data"]["state"] == "bot" and status["data"]["request"]["kind"] == "callback"

@@ -234,10 +234,14 @@ def test_a_customer_in_distress_goes_ahead_of_the_others_but_never_of_earlier_di
             address, "hello", "my wife died last week and I don't know what happens to our joint account")
         scammed = await handed_over_by_the_bot(
             address, "a man on the phone says he's from your bank and wants me to read out the code you just texted me")
-        gentle = [m["data"]["text"] for m in bereaved.messages("bot") if "sorry you're going through" in m["data"]["text"]]
-        assert gentle and "0800 123 4567" in gentle[0] and "money" not in gentle[0] and " now" not in gentle[0]
-        warned = [m["data"]["text"] for m in scammed.messages("bot")]
-        assert any("Please stop" in text and "0800 123 4567" in text for text in warned), warned
+        # The bot's answers are announced through Redis; the acks, sent on the socket, may arrive first.
+        gentle = (await bereaved.next_matching(lambda e: e["type"] == "message" and e["data"]["kind"] == "bot"
+                                               and "sorry you're going through" in e["data"]["text"],
+                                               "the gentle answer", 30))["data"]["text"]
+        assert "0800 123 4567" in gentle and "money" not in gentle and " now" not in gentle
+        warned = (await scammed.next_matching(lambda e: e["type"] == "message" and e["data"]["kind"] == "bot"
+                                              and "Please stop" in e["data"]["text"], "the warning", 30))["data"]["text"]
+        assert "0800 123 4567" in warned, warned
         expected = [bereaved, scammed, recipe, other]
         for attempt in range(100):  # the agents' whole queue, in order, once the last handoff is in it
             await ann.send("queue", id=f"queue-{attempt}")
