@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any, List
 
 import pytest
 
@@ -16,6 +17,21 @@ from harness.servers import add_agent
 from tests.handoff.test_store import run
 
 
+async def two_announcements(store: Store, pubsub: Any) -> List[Any]:
+    """What a live channel announced, expecting two: read until a quiet 0.2 s after the second (or 5 s),
+    so that a third, a duplicate, is caught too."""
+    notifications: List[Any] = []
+    deadline = asyncio.get_running_loop().time() + 5
+    while len(notifications) < 3 and asyncio.get_running_loop().time() < deadline:
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
+        if message:
+            notifications.append(store.announced(json.loads(message["data"])))
+        elif len(notifications) >= 2:
+            break
+    await pubsub.close()
+    return notifications
+
+
 def test_an_append_announces_the_message_as_the_transcript_reads_it(redis_url):
     """A socket in step sends the announced message instead of reading the transcript: both must agree."""
 
@@ -26,15 +42,7 @@ def test_an_append_announces_the_message_as_the_transcript_reads_it(redis_url):
         await store.append("c1", "customer", "customer:k1", "hello", {"payload": "/greet"})
         await store.append("c1", "customer", "customer:k1", "hello")  # a retry: stored and announced once
         await store.append("c1", "bot", "bot:x:0", "hi there", {"buttons": [{"title": "yes"}]})
-        notifications = []
-        deadline = asyncio.get_running_loop().time() + 5
-        while asyncio.get_running_loop().time() < deadline:  # a third one would be a duplicate
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
-            if message:
-                notifications.append(store.announced(json.loads(message["data"])))
-            elif len(notifications) >= 2:
-                break
-        await pubsub.close()
+        notifications = await two_announcements(store, pubsub)
 
         first, second = await store.messages_after("c1", None)
         assert notifications == [(None, first), (first["id"], second)]
@@ -75,15 +83,7 @@ def test_a_bot_answer_is_stored_announced_and_its_message_routed_in_one_step(red
                    {"recipient_id": "c1", "text": "Did that answer your question?", "buttons": [{"title": "Yes"}]}]
         assert await store.answer("c1", asked, replies, routed=True) == 2
         assert await store.answer("c1", asked, replies, routed=True) == 0  # a retry: stored once
-        notifications = []
-        deadline = asyncio.get_running_loop().time() + 5
-        while len(notifications) < 3 and asyncio.get_running_loop().time() < deadline:  # a third: a duplicate
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
-            if message:
-                notifications.append(store.announced(json.loads(message["data"])))
-            elif len(notifications) >= 2:
-                break
-        await pubsub.close()
+        notifications = await two_announcements(store, pubsub)
 
         customer, first, second = await store.messages_after("c1", None)
         assert notifications == [(customer["id"], first), (first["id"], second)]
