@@ -16,9 +16,11 @@ measured by bench/waits.py), and it is wider while there are few observations.
 When a free slot is there for the customer already, only the pickup is left,
 and it has been under way since the slot came free: the pickup's spread is
 conditioned on that time (less is left of a pickup under way; more, of one
-far beyond the usual: an agent not picking up), so the estimate moves with
-time even when the queue does not (the bridge tells it again every
-``status_refresh_seconds``).
+far beyond the usual), so the estimate moves with time even when the queue
+does not (the bridge tells it again every ``status_refresh_seconds``). A
+slot free for longer than a pickup's usual upper end is an agent not picking
+up (away, on the phone): the customer is told at least the time it has been
+overdue (as likely as not, that goes on as long again), with the low end kept.
 
 Three rules keep it honest: with nobody online who takes the group, or outside
 opening hours, there is no number at all; nobody is promised less than
@@ -214,6 +216,12 @@ def estimate(state: QueueSnapshot, tuning: Tuning = Tuning()) -> Estimate:
         pickup_median, pickup_sigma = pickup / math.sqrt(spread), math.sqrt(math.log(spread))
         median, low, high = (_pickup_left(pickup_median, pickup_sigma, under_way, _NORMAL.cdf(z))
                              for z in (0.0, -tuning.lower_z, tuning.upper_z))
+        # Free for longer than a pickup's usual upper end, even the least overdue slot is an agent not picking
+        # up (away, on the phone): as likely as not, that goes on as long again as it has beyond the usual. They
+        # may be back any moment: the low end stays.
+        overdue = min(elapsed for _, elapsed in under_way) - pickup_median * math.exp(tuning.upper_z * pickup_sigma)
+        if overdue > median:
+            high, median = high * overdue / median, overdue
     else:
         mean = pickup + needed / rate
         # The Gamma spread of the needed slots, the pickup's, and the rate's own uncertainty (fewer data, wider).
