@@ -36,6 +36,11 @@ export class MentionsPanel {
     });
     this.empty.hidden = items.length > 0;
     this.view.sidebarTabs.setCount("mentions", unseen || "", unseen > 0);
+    // A mention in the chat on screen is read as it arrives.
+    for (const item of items) {
+      const tab = this.view.conversations.get(item.conversation_id);
+      if (!item.seen && tab && this.view.isViewing(tab)) this.seen(item.conversation_id);
+    }
     if (arrived.length) {
       this.view.chime();
       const first = arrived[0];

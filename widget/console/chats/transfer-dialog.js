@@ -56,7 +56,7 @@ export async function transferDialog(view, tab) {
       h("legend", {}, "Colleagues"),
       colleagues.length
         ? h("ul", { class: "choices" }, colleagues.map((agent) => choice(
-          `agent:${agent.name}`, agent.display_name && agent.display_name !== agent.name ? `${agent.display_name} (${agent.name})` : agent.name,
+          `agent:${agent.name}`, agent.display_name && agent.display_name !== agent.name ? `${agent.name} (${agent.display_name})` : agent.name,
           !agent.online ? "offline" : `${agent.serving} of ${agent.max_chats} chats${available(agent) ? "" : " · full"} · ${groupsText(agent.groups)}`,
           !available(agent))))
         : h("p", { class: "muted" }, "No colleagues yet.")),
