@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional, Set
 
 from handoff import rules
 from handoff.auth import AgentDirectory
-from handoff.exceptions import ConversationNotFound, InvalidTransition
+from handoff.exceptions import ConversationNotFound, InvalidTransition, TranscriptFull
 from handoff.machine import Conversation, State
 from handoff.mentions import NOTE_KIND, mention_entry, mentioned_names, require_may_read, require_mentionable
 from handoff.store import Store
@@ -67,6 +67,8 @@ class NoteDesk:
         before: check_mentions), returns its id; the writer is checked before too (require_reader).
         A ``transfer`` note (``to_agent`` or ``to_group``) is written while its writer still serves
         the conversation, checked in the same step."""
+        if await self.store.redis.xlen(self.store.key("log", conversation_id)) >= self.store.max_messages:
+            raise TranscriptFull(f"this conversation has {self.store.max_messages} messages, as many as it may keep")
         data: Dict[str, Any] = {"agent": agent, "shown_as": await self.agents.display_name(agent), "mentions": names}
         if transfer:
             data["transfer"] = transfer
@@ -141,8 +143,11 @@ class NoteDesk:
             raise InvalidTransition("that is you already")
 
     async def unpin(self, conversation_id: str) -> None:
-        """After a transfer without a note: an earlier transfer's note is no longer the one to show first."""
-        await self.store.redis.hset(self.store.key("conv", conversation_id), "transfer_note", "")
+        """After a transfer without a note: an earlier transfer's note is no longer the one to show first
+        (a conversation gone meanwhile is not written again)."""
+        key = self.store.key("conv", conversation_id)
+        if await self.store.redis.hget(key, "transfer_note"):
+            await self.store.redis.hset(key, "transfer_note", "")
 
     async def transfer_note(self, conversation_id: str) -> Optional[Dict[str, Any]]:
         """The note the last transfer carried, as its receiver sees it first: ``{id, text, by, by_name,

@@ -109,8 +109,8 @@ class AgentConnection(NoteHandlers, Connection):
         """What changed since the view sent before, from the reading of the queue that this process's
         agents share after a change (Bridge.queue_view)."""
         async with self._queue_lock:  # one view at a time: each difference is from the one sent before
-            now = indexed(await self.bridge.queue_view(self.agent, shared=True))
-            now = indexed(marked_mentions(list(now.values()), await self.bridge.notes.mentioned_in(self.agent)))
+            now = indexed(marked_mentions(await self.bridge.queue_view(self.agent, shared=True),
+                                          await self.bridge.notes.mentioned_in(self.agent)))
             changed = changes(self._queue_sent, now)
             if changed:
                 await self.send(Envelope("queue_changed", None, changed))
