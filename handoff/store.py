@@ -371,10 +371,11 @@ def _customer_said(kind: str, data: Optional[Dict[str, Any]]) -> str:
 
 
 def _client_id(kind: str, key: str) -> str:
-    """The id a customer or agent sent with their message (keys are "customer:{id}", "agent:{name}:{id}")."""
+    """The id a customer or agent sent with their message or note (keys are "customer:{id}", "agent:{name}:{id}",
+    "note:{name}:{id}")."""
     if kind == "customer":
         return key.partition(":")[2]
-    if kind == "agent":
+    if kind in ("agent", "note"):
         return key.split(":", 2)[-1]
     return ""
 

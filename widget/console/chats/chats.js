@@ -164,7 +164,8 @@ class ChatsView extends View {
       this.restoring = null;
       for (const [id, tab] of [...this.conversations]) {
         if (restored.has(id)) continue;
-        if (tab.viewOnly) this.viewConversation(id, false); // a read-only view is asked for again
+        // A read-only view is asked for again (and goes when it may no longer be read).
+        if (tab.viewOnly) this.viewConversation(id, false).catch(() => this.release(id));
         else this.release(id);
       }
     }, () => { this.restoring = null; });

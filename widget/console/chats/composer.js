@@ -100,9 +100,11 @@ export class Composer {
 
   /** A chat this agent only reads (a colleague's, opened from a mention): notes only. */
   setViewOnly(viewOnly) {
+    const was = this.viewOnly;
     this.viewOnly = viewOnly;
     this.replyMode.disabled = viewOnly;
     if (viewOnly) this.setNoteMode(true);
+    else if (was) this.setNoteMode(false); // the chat is this agent's now: back to replying
   }
 
   setDisabled(disabled) {

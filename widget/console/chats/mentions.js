@@ -5,7 +5,7 @@
 // bridge keeps the mentions in Redis and pushes them to every console of the
 // agent (docs/bridge-protocol.md "Notes and mentions").
 
-import { h, syncList, timeElement } from "../../shared/dom.js";
+import { h, replaceChildren, syncList, timeElement } from "../../shared/dom.js";
 import { icon } from "../../shared/icons.js";
 import { describeError } from "../constants.js";
 import { withMentions } from "../transcript.js";
@@ -61,10 +61,10 @@ export class MentionsPanel {
 
   fill(entry, item) {
     entry.element.classList.toggle("is-unseen", !item.seen);
-    entry.who.replaceChildren(h("strong", {}, item.by_name || item.by), " mentioned you",
-      item.count > 1 ? ` (${item.count} times)` : "", item.seen ? null : h("span", { class: "chip chip-new" }, "New"));
-    entry.when.replaceChildren(timeElement(item.ts, undefined, null, { dated: true }));
-    entry.excerpt.replaceChildren(...withMentions(String(item.excerpt || ""), this.view.agent));
+    replaceChildren(entry.who, h("strong", {}, item.by_name || item.by), " mentioned you",
+      item.count > 1 ? ` (${item.count} times)` : null, item.seen ? null : h("span", { class: "chip chip-new" }, "New"));
+    replaceChildren(entry.when, timeElement(item.ts, undefined, null, { dated: true }));
+    replaceChildren(entry.excerpt, withMentions(String(item.excerpt || ""), this.view.agent));
     entry.open.setAttribute("aria-label", `Open the chat ${item.by_name || item.by} mentioned you in`);
   }
 
@@ -75,7 +75,7 @@ export class MentionsPanel {
       await this.view.viewConversation(conversationId);
       await this.view.waiting.ask("mention_seen", { conversation_id: conversationId });
     } catch (failure) {
-      this.error.replaceChildren(icon("info"), h("span", {}, describeError(failure)));
+      replaceChildren(this.error, icon("info"), h("span", {}, describeError(failure)));
       this.error.hidden = false;
     }
   }
