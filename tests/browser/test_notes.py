@@ -27,21 +27,15 @@ def note_box(console: Console):
     return console.conversation.get_by_role("textbox", name="Private note for your team")
 
 
-def write_note(console: Console, text: str) -> None:
-    console.conversation.get_by_role("button", name="Note").click()
-    note_box(console).fill(text)
-    note_box(console).press("Enter")
-
-
 def test_a_note_looks_like_a_note_says_it_is_private_and_never_reaches_the_customer(ann, customers):
     customer = customers()
     customer.ask_for_person()
     claimed_by(ann, customer)
     composer = ann.conversation.locator(".composer")
-    ann.conversation.get_by_role("button", name="Note").click()
+    ann.conversation.get_by_role("button", name="Note", exact=True).click()
     expect(composer).to_have_class(re.compile("is-note"))
-    expect(ann.conversation.get_by_role("button", name="Note")).to_have_attribute("aria-pressed", "true")
-    expect(ann.conversation.get_by_role("button", name="Add note")).to_be_visible()
+    expect(ann.conversation.get_by_role("button", name="Note", exact=True)).to_have_attribute("aria-pressed", "true")
+    expect(ann.conversation.get_by_role("button", name="Add note", exact=True)).to_be_visible()
     note_box(ann).fill("Card blocked since Monday <img src=x onerror=alert(1)> see https://help.example/cards")
     note_box(ann).press("Enter")
     note = ann.transcript.locator(".msg-note").filter(has_text="Card blocked since Monday")
@@ -58,7 +52,7 @@ def test_a_note_looks_like_a_note_says_it_is_private_and_never_reaches_the_custo
     assert colour == "rgb(255, 247, 209)", colour
     screenshot(ann.page, "console-note")
 
-    ann.conversation.get_by_role("button", name="Reply").click()
+    ann.conversation.get_by_role("button", name="Reply", exact=True).click()
     ann.reply("Thanks for waiting, I'm checking your card now.")
     assert customer.expect("message", kind="agent")["data"]["text"] == "Thanks for waiting, I'm checking your card now."
     assert notes_received(customer) == []
@@ -68,7 +62,7 @@ def test_a_mention_notifies_the_colleague_who_opens_the_chat_read_only_and_answe
     customer = customers()
     customer.ask_for_person()
     claimed_by(ann, customer)
-    ann.conversation.get_by_role("button", name="Note").click()
+    ann.conversation.get_by_role("button", name="Note", exact=True).click()
     note_box(ann).press_sequentially("Could you check this @su")
     menu = ann.conversation.get_by_role("listbox", name="Colleagues to mention")
     expect(menu.get_by_role("option", name=re.compile(r"^@sue"))).to_be_visible()
@@ -90,7 +84,7 @@ def test_a_mention_notifies_the_colleague_who_opens_the_chat_read_only_and_answe
     # Read-only: a banner, no actions, notes only; the mention is seen now.
     expect(sue.conversation.locator(".view-banner")).to_have_text(re.compile(r"^Read only: ann is serving this chat"))
     expect(sue.conversation.get_by_role("button", name="Transfer")).to_be_hidden()
-    expect(sue.conversation.get_by_role("button", name="Reply")).to_be_disabled()
+    expect(sue.conversation.get_by_role("button", name="Reply", exact=True)).to_be_disabled()
     expect(sue.transcript.locator(".msg-note .mention.is-me")).to_have_text("@sue")
     expect(sue.tab(r"^Mentions$")).to_be_visible()
     note_box(sue).fill("@ann it was blocked by the fraud team; unblocked now")
@@ -103,7 +97,7 @@ def test_a_mention_notifies_the_colleague_who_opens_the_chat_read_only_and_answe
     expect(ann.tab(r"^Mentions$")).to_be_visible()  # read as it came: the chat was on screen
     customer.say("hello?")
     expect(sue.transcript.locator(".msg-customer").filter(has_text="hello?")).to_have_count(1)  # live
-    sue.conversation.get_by_role("button", name="Close").click()
+    sue.conversation.get_by_role("button", name="Close", exact=True).click()
     expect(sue.page.get_by_text("Closed the chat you were reading.")).to_be_visible()
     expect(sue.page.get_by_role("tablist", name="Your chats").get_by_role("tab")).to_have_count(0)
     assert notes_received(customer) == []
