@@ -53,7 +53,7 @@ def test_a_note_reaches_agents_and_never_the_customer_live_or_on_resume(bridge, 
         note = await ann.note(NOTE, cid)
         ack = await ann.acknowledged(note)
         assert ack["data"]["mentioned"] == []
-        shown = await ann.expect("message", kind="note")
+        shown = await ann.expect("message", kind="note", conversation_id=cid)
         assert shown["id"] == ack["data"]["message_id"] and shown["data"]["text"] == NOTE
         assert shown["data"]["data"] == {"agent": "ann", "shown_as": "Ann", "mentions": []}
         await ann.say("Thanks for waiting, I'm on it.", conversation_id=cid)
@@ -69,6 +69,7 @@ def test_a_note_reaches_agents_and_never_the_customer_live_or_on_resume(bridge, 
         kinds = [fields[b"kind"] for _, fields in client.xrange(f"{bridge_prefix}:log:{cid}")]
         assert kinds.count(b"note") == 1
         client.close()
+        await ann.acknowledged(await ann.close_conversation(cid))
         for each in (customer, ann):
             await each.close()
 
@@ -139,16 +140,16 @@ def test_a_mention_notifies_the_colleague_on_another_process_who_may_then_read_a
         opened = await bob.expect("conversation", conversation_id=cid)
         assert opened["data"]["view"] is True and opened["data"]["serving_agent"] == "ann"
         assert cid not in bob.serving
-        await bob.expect("message", kind="note")
+        await bob.expect("message", kind="note", conversation_id=cid)
         await bob.say("hello from bob", conversation_id=cid)  # read-only: no word to the customer
         assert (await bob.expect("error"))["data"]["code"] == "invalid_transition"
         answer = await bob.note("@ann done: it is blocked", cid)
         await bob.acknowledged(answer)
-        assert (await ann.expect("message", kind="note", text="@ann done: it is blocked"))["data"]["data"]["agent"] == "bob"
+        assert (await ann.expect("message", kind="note", conversation_id=cid, text="@ann done: it is blocked"))["data"]["data"]["agent"] == "bob"
         await ann.next_matching(lambda e: e["type"] == "mentions"
                                 and any(i["conversation_id"] == cid for i in e["data"]["items"]), "Ann's mention")
         await customer.acknowledged(await customer.say("any news?"))
-        assert (await bob.expect("message", kind="customer"))["data"]["text"] == "any news?"  # live
+        assert (await bob.expect("message", kind="customer", conversation_id=cid))["data"]["text"] == "any news?"  # live
         # Seen in one tab: every tab of Bob's hears it (another socket, on the other process).
         other_tab = await staff(bridge, "bob")
         await other_tab.expect("mentions")
@@ -161,6 +162,7 @@ def test_a_mention_notifies_the_colleague_on_another_process_who_may_then_read_a
         await bob.send("unview", {"conversation_id": cid}, id="shut")
         await bob.expect("released", conversation_id=cid)
         assert not notes_in(customer.received)
+        await ann.acknowledged(await ann.close_conversation(cid))
         for each in (customer, ann, bob, other_tab):
             await each.close()
 
@@ -183,8 +185,9 @@ def test_a_queued_conversation_a_colleague_was_mentioned_in_is_marked_in_their_q
         assert mentioned["data"]["items"][0]["by_name"] == "Sue Park"
         await bob.acknowledged(await bob.claim(cid))
         await customer.expect("status", state="agent")
-        await bob.expect("message", kind="note")  # the claimed chat's transcript has the note
+        await bob.expect("message", kind="note", conversation_id=cid)  # the claimed chat's transcript has the note
         assert not notes_in(customer.received)
+        await bob.acknowledged(await bob.close_conversation(cid))
         for each in (customer, bob, sue):
             await each.close()
 
@@ -208,7 +211,7 @@ def test_a_transfer_note_is_shown_first_to_whoever_receives_the_chat(bridge, sec
         pinned = opened["data"]["transfer_note"]
         assert (pinned["text"], pinned["by"], pinned["by_name"], pinned["to_agent"]) == (
             "already checked the card status", "ann", "Ann", "bob")
-        note = await bob.expect("message", kind="note")
+        note = await bob.expect("message", kind="note", conversation_id=cid)
         assert note["id"] == pinned["id"] and note["data"]["data"]["transfer"] == {"to_agent": "bob"}
         # Bob passes it on to a group with a note; whoever claims it sees Bob's, not Ann's.
         await bob.send("transfer", {"conversation_id": cid, "to_group": "general",
@@ -224,6 +227,7 @@ def test_a_transfer_note_is_shown_first_to_whoever_receives_the_chat(bridge, sec
         await ann.send("transfer", {"conversation_id": cid, "to_agent": "bob"}, id="plain")
         assert (await bob.expect("conversation", conversation_id=cid))["data"]["transfer_note"] is None
         assert not notes_in(customer.received)
+        await bob.acknowledged(await bob.close_conversation(cid))
         for each in (customer, ann, bob):
             await each.close()
 
