@@ -32,7 +32,9 @@ For every input:
 
 The agents' callback and message requests (open_request, request_done,
 answer_request: rare among all agent types) also get a test of their own, by
-two agents, on requests open, dealt with by either, and unknown.
+two agents, on requests open, dealt with by either, and unknown; so do notes
+and mentions (note, view, unview, mention_seen, a transfer with a note), by two
+agents claiming and mentioning each other.
 
 A hypothesis state machine then drives one customer and two agents through
 hello, message (and retries), talk_to_person, leave_queue, details, leave, claim, transfer,
@@ -1069,6 +1071,43 @@ def test_agent_requests_are_answered_as_documented(world: World, agents: AgentBe
         handled = world.redis.hgetall(f"{world.prefix}:request-state:{envelope['data']['request_id']}")
         state = "done" if envelope["type"] == "request_done" else "answered"
         assert (handled[b"state"], handled[b"by"]) == (state.encode(), me.encode()), handled
+
+
+@budget(120)
+@given(data=st.data())
+def test_agent_notes_and_mentions_are_answered_as_documented(world: World, agents: AgentBench,
+                                                              data: st.DataObject) -> None:
+    """note, view, unview, mention_seen and transfers with a note (rare among all agent types), by Ann and by
+    Bob, with claims between them: chats one of them serves, chats a note of the other mentioned them in,
+    and others (docs/bridge-protocol.md "Notes and mentions")."""
+    _refill(world, agents)
+    pool = st.sampled_from([client.conversation_id for client in agents.pool])
+    fuzzed_fields = {kind: spec for kind, spec in agent_types(pool).items() if kind in NOTE_KINDS | {"transfer"}}
+    texts = st.one_of(st.sampled_from([f"@{ANN} can you take a look?", f"@{BOB} fyi", "checked the card status"]),
+                      NOTE_TEXTS)
+    plausible = st.builds(
+        lambda kind, conversation_id, text, other, key: {"type": kind, "id": key, "data": {
+            "conversation_id": conversation_id, **({"text": text} if kind == "note" else {}),
+            **({"to_agent": other, "note": text} if kind == "transfer" else {})}},
+        st.sampled_from(sorted(NOTE_KINDS | {"claim", "transfer"})), st.one_of(pool, pool, pool, conversation_ids(pool)),
+        texts, st.sampled_from([ANN, BOB]), UUIDS)
+    frame = data.draw(framed(st.one_of(plausible, plausible, plausible, envelopes(fuzzed_fields))), label="frame")
+    me = data.draw(st.sampled_from([ANN, BOB]), label="agent")
+    client = world.run(agents.ann.ready()) if me == ANN else agents.bob
+    expectation = classify(frame)
+    envelope = expectation.envelope or {}
+    named = envelope.get("data", {}).get("conversation_id")
+    before = world.snapshot(named)
+    expected = expectation.code or agent_oracle(envelope, me, world, world.online())
+    got = check("/ws/agent notes", world.run(exchange(client, frame)), expectation, expected, AGENT_REPLIES)
+    if got != "ack":
+        assert world.snapshot(named) == before, "an error changed the conversation"
+    elif envelope["type"] == "note" or (envelope["type"] == "transfer" and "note" in envelope["data"]):
+        text = envelope["data"]["text" if envelope["type"] == "note" else "note"]
+        assert world.stored_keys(named)[f"note:{me}:{envelope['id']}"] == 1
+        for name in mentioned_names(readable(text).strip()):
+            if name != me:
+                assert world.redis.hexists(f"{world.prefix}:mentions:{name}", named), f"{name} was not told"
 
 
 # ---- /ws/supervisor and /ws/content ---------------------------------------------------------------
