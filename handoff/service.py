@@ -34,6 +34,7 @@ from handoff.exceptions import ConversationNotFound, InvalidTransition, LimitRea
 from handoff.hub import Hub
 from handoff.limits import Limits
 from handoff.presence import CustomerPresence
+from handoff.notes import NoteDesk
 from handoff.machine import (
     AgentClaimed, AgentLost, AskBot, BotAnswered, Closed, Conversation, CustomerAskedForPerson, CustomerGone,
     CustomerLeftQueue, CustomerLeftRequest, CustomerRated, CustomerSaid, Effect, Enqueue, Event, HandedBack, Notice,
@@ -93,6 +94,7 @@ class Bridge:
         # The queue as agents see it, read once per queue change for all of this process's agents.
         self._queue_reading = SharedReading(self._queued, lambda: self.hub.notified(self.store.queue_channel))
         self.requests = RequestDesk(self.store)
+        self.notes = NoteDesk(self.store, self.agents)  # private notes and @mentions (handoff.notes)
         self.experience = Experience(self.store)
         self.hours = BusinessHours.parse(settings.business_hours, settings.timezone)
         self.zone = ZoneInfo(settings.timezone)
@@ -629,7 +631,8 @@ class Bridge:
             if "agent" not in profile["roles"]:
                 continue
             groups.update(group for group in profile["groups"] if group != ALL_GROUPS)
-            agents.append({"name": name, "groups": profile["groups"], "online": name in online,
+            agents.append({"name": name, "display_name": profile["display_name"], "groups": profile["groups"],
+                           "online": name in online,
                            "serving": len(await self.serving(name)), "max_chats": profile["max_chats"]})
         return {"agents": agents, "groups": sorted(groups)}
 

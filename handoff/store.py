@@ -8,9 +8,11 @@ Keys (``prefix`` defaults to ``hb``):
                              handoff, kept across transfers), claimed_at; transferred_by (who transferred it
                              last, to a group's queue or a colleague; cleared by a new handoff); "request" (handoff.requests), "awaiting_reply"
                              (handoff.experience); last_said: the customer's latest typed message (JSON {text, ts, …},
-                             by the append that stores it; the agents' queue shows it)
+                             by the append that stores it; the agents' queue shows it); transfer_note: the
+                             note the last transfer carried (handoff.notes)
                              Kept idle_seconds from creation; the first message or change: the retention.
-    {p}:log:{id}     stream  the transcript; each entry's stream id is the server message id (at most
+    {p}:log:{id}     stream  the transcript, agents' private notes (kind "note") among its messages; each
+                             entry's stream id is the server message id (at most
                              max_messages when a customer writes; the notices that follow a state change
                              are added by the commit that stores it; also read, without the bridge, by
                              teaching.transcripts for the content staff's CLI)
@@ -40,6 +42,7 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:agents-serving set   agents whose serving set is not empty (kept by the same commit; filled
                              from the serving sets when a process starts, for data from before it)
     {p}:agents       hash    agent accounts (handoff.auth; read here for the agents' groups and max_chats)
+    {p}:mentions:{agent} hash conversation -> the agent's latest @mention in it (handoff.notes)
     {p}:online       zset    "{agent}|{connection}" -> presence expiry (ms); refreshed while connected
     {p}:offline-since hash   agent -> when their last connection went (for the grace period)
     {p}:day:{date}   hash    the day's counters for the supervisors' dashboard (handoff.dashboard)
@@ -53,6 +56,8 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:live:{id}    pub/sub "something new in this conversation" for every bridge process
     {p}:queue-events pub/sub "the queue changed" ({"said": id}: a queued customer wrote, for the agents' queue cards)
     {p}:stats-events pub/sub "the day's counters changed"
+    {p}:agent-events:{agent} pub/sub  for one agent's sockets: a chat assigned to them ({"assigned": id}),
+                             an @mention ({"mentioned": id}) or one seen in another tab (handoff.notes)
 
 Multi-key changes are Lua scripts, so they are atomic even with several
 bridge processes: a state change is a compare-and-set on ``version`` that
@@ -366,10 +371,11 @@ def _customer_said(kind: str, data: Optional[Dict[str, Any]]) -> str:
 
 
 def _client_id(kind: str, key: str) -> str:
-    """The id a customer or agent sent with their message (keys are "customer:{id}", "agent:{name}:{id}")."""
+    """The id a customer or agent sent with their message or note (keys are "customer:{id}", "agent:{name}:{id}",
+    "note:{name}:{id}")."""
     if kind == "customer":
         return key.partition(":")[2]
-    if kind == "agent":
+    if kind in ("agent", "note"):
         return key.split(":", 2)[-1]
     return ""
 

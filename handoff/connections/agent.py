@@ -11,12 +11,13 @@ import asyncio
 import logging
 import random
 import secrets
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Set
 
 from handoff.coalesce import Coalesced
 from handoff.connections.base import Connection, Handlers
 from handoff.connections.fields import conversation_id_of, idempotency_key, signal_data, text_of
 from handoff.connections.logins import HEARTBEAT_SECONDS, Login, ended_if_revoked
+from handoff.connections.notes import NoteHandlers, marked_mentions
 from handoff.exceptions import ConversationNotFound, MalformedMessage, StateError
 from handoff.protocol import Envelope
 from handoff.queuediff import QueueItems, changes, indexed
@@ -28,7 +29,7 @@ __all__ = ["AgentConnection"]
 logger = logging.getLogger(__name__)
 
 
-class AgentConnection(Connection):
+class AgentConnection(NoteHandlers, Connection):
     def __init__(self, ws: Any, bridge: Bridge, agent: str, generation: int, canned: List[Dict[str, str]]) -> None:
         super().__init__(ws, bridge)
         self.agent = agent
@@ -36,6 +37,7 @@ class AgentConnection(Connection):
         self.canned = canned
         self.connection_id = secrets.token_hex(8)
         self._heartbeat: Optional["asyncio.Task[None]"] = None
+        self._viewing: Set[str] = set()  # conversations open read-only here (handoff.connections.notes)
         # Live notifications (a state change, an assignment) run in tasks of their own, beside the requests:
         # attaching and releasing one at a time, a re-attach cannot hide the subscription from a release.
         self._attaching = asyncio.Lock()
@@ -52,6 +54,7 @@ class AgentConnection(Connection):
             "open_request": self.open_request, "request_done": self.request_done,
             "answer_request": self.answer_request,
             "typing": self.signal, "read": self.signal,
+            **self.note_handlers(),
         }
 
     async def start(self) -> None:
@@ -63,6 +66,7 @@ class AgentConnection(Connection):
         await self.send_queue()
         await self.send(Envelope("requests", None, {"items": await self._requests()}))
         await self.send(Envelope("canned", None, {"items": self.canned}))
+        await self.send_mentions()
         for conversation_id in await self.bridge.serving(self.agent):
             try:
                 await self.attach(conversation_id)
@@ -105,7 +109,8 @@ class AgentConnection(Connection):
         """What changed since the view sent before, from the reading of the queue that this process's
         agents share after a change (Bridge.queue_view)."""
         async with self._queue_lock:  # one view at a time: each difference is from the one sent before
-            now = indexed(await self.bridge.queue_view(self.agent, shared=True))
+            now = indexed(marked_mentions(await self.bridge.queue_view(self.agent, shared=True),
+                                          await self.bridge.notes.mentioned_in(self.agent)))
             changed = changes(self._queue_sent, now)
             if changed:
                 await self.send(Envelope("queue_changed", None, changed))
@@ -114,12 +119,19 @@ class AgentConnection(Connection):
     async def send_queue(self, request_id: Optional[str] = None) -> None:
         """The whole queue as this agent sees it (on connect, on request, after a resync)."""
         async with self._queue_lock:
-            items = await self.bridge.queue_view(self.agent)
+            items = marked_mentions(await self.bridge.queue_view(self.agent),
+                                    await self.bridge.notes.mentioned_in(self.agent))
             await self.send(Envelope("queue", request_id, {"items": items}))
             self._queue_sent = indexed(items)
 
     async def _on_assigned(self, payload: Dict[str, Any]) -> None:
-        await self.attach(str(payload["assigned"]))
+        """A chat assigned to this agent, or a mention of them (or one seen in another tab)."""
+        if "assigned" in payload:
+            await self.attach(str(payload["assigned"]))
+            return
+        await self.send_mentions()
+        if "mentioned" in payload:
+            self._queue_changes.poke()  # the queue marks the conversation
 
     async def attach(self, conversation_id: str) -> None:
         async with self._attaching:
@@ -127,12 +139,8 @@ class AgentConnection(Connection):
 
     async def _attach(self, conversation_id: str) -> None:
         conversation = await self.bridge.require_serving(self.agent, conversation_id)
-        await self.send(Envelope("conversation", None, {
-            "conversation_id": conversation_id, "state": conversation.state.value,
-            "reason": conversation.reason, "handoff": conversation.handoff,
-            "details": await self.bridge.store.details(conversation_id),
-            "transferred_by": await self.bridge.store.transferred_by(conversation_id),
-        }))
+        self._viewing.discard(conversation_id)  # read-only no more
+        await self.send(Envelope("conversation", None, await self.conversation_context(conversation_id, conversation)))
 
         async def on_live(payload: Dict[str, Any], conversation_id: str = conversation_id) -> None:
             if "message" in payload:
@@ -202,7 +210,14 @@ class AgentConnection(Connection):
         for value in (to_agent, to_group):
             if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 64):
                 raise MalformedMessage("'to_agent' / 'to_group' must be a name")
+        note = self.transfer_note_of(envelope)
+        if note is not None:  # the transfer's own checks first: a note for a transfer refused at once is not kept
+            await self.bridge.notes.check_transfer(self.agent, conversation_id, to_agent, to_group)
+            await self.bridge.notes.transfer_with_note(self.agent, conversation_id, note, str(envelope.id),
+                                                       to_agent, to_group)
         await self.bridge.transfer(self.agent, conversation_id, to_agent, to_group)
+        if note is None:
+            await self.bridge.notes.unpin(conversation_id)
         await self._let_go(envelope, conversation_id)
 
     async def claim(self, envelope: Envelope) -> None:

@@ -26,7 +26,7 @@ from handoff.exceptions import HandoffError, InvalidToken, MalformedMessage
 from handoff.presence import OpenSockets
 from handoff.protocol import Envelope, error_envelope
 from handoff.service import Bridge
-from handoff.visibility import for_customer
+from handoff.visibility import customer_sees, for_customer
 
 __all__ = ["CustomerConnection", "MAX_PAYLOAD"]
 
@@ -113,6 +113,10 @@ class CustomerConnection(Connection):
         await self.watch(self.bridge.store.live_channel(conversation_id), self._on_live)
         await self.deliver(conversation_id)
         await self.send_status(force=True)
+
+    def sees(self, kind: str) -> bool:
+        """Only the kinds handoff.visibility lists: never an agents' private note."""
+        return customer_sees(kind)
 
     def shown(self, kind: str, data: Dict[str, Any]) -> Dict[str, Any]:
         """Never the handoff payload or other agent-only data; an agent by their display name,

@@ -1,14 +1,15 @@
 // One chat the agent serves, as a tab and its panel: the transcript (in the
 // bridge's order, the agent's sends shown until stored), the customer's typing
 // and read receipts, and the actions that end it here (transfer, hand back,
-// close).
+// close). The note a transfer carried is pinned above the transcript; a chat
+// opened from a mention is read-only (notes only, no actions).
 
 import { h, replaceChildren } from "../../shared/dom.js";
 import { icon } from "../../shared/icons.js";
 import { compareMessageIds, newId } from "../../shared/transport.js";
 import { TIMING, describeError, humanize, reasonLabel } from "../constants.js";
 import { confirmDialog } from "../dialogs.js";
-import { messageElement } from "../transcript.js";
+import { messageElement, transferTarget, withMentions } from "../transcript.js";
 import { Composer } from "./composer.js";
 import { renderHandoff } from "./handoff-panel.js";
 import { transferDialog } from "./transfer-dialog.js";
@@ -58,6 +59,9 @@ export class ConversationTab {
       onclick: () => this.toggleDetails(),
     }, icon("panel"), "Details");
 
+    this.pinned = h("section", { class: "pinned-note", "aria-label": "Note from the transfer", hidden: true });
+    this.viewBanner = h("p", { class: "view-banner", hidden: true });
+    this.closeViewButton = h("button", { type: "button", class: "button", hidden: true, onclick: () => this.closeView() }, icon("close"), "Close");
     this.list = h("ol", { class: "transcript" });
     this.log = h("div", { class: "transcript-scroll", role: "log", "aria-label": "Transcript", tabindex: "0" }, this.list);
     this.log.addEventListener("scroll", () => {
@@ -71,10 +75,11 @@ export class ConversationTab {
     this.panel = h("section", { class: "conversation", role: "tabpanel", id: panelId, "aria-labelledby": this.tabButton.id, hidden: true },
       h("header", { class: "conversation-head" },
         h("div", { class: "conversation-heading" }, this.heading, this.headMeta),
-        h("div", { class: "conversation-actions" }, this.detailsToggle, this.transferButton, this.handBackButton, this.closeButton)),
+        h("div", { class: "conversation-actions" }, this.detailsToggle, this.transferButton, this.handBackButton, this.closeButton,
+          this.closeViewButton)),
       this.actionError,
       h("div", { class: "conversation-body" },
-        h("div", { class: "chat-column" }, this.log, this.typing, this.composer.element),
+        h("div", { class: "chat-column" }, this.viewBanner, this.pinned, this.log, this.typing, this.composer.element),
         this.details));
     this.update(data);
   }
@@ -90,6 +95,43 @@ export class ConversationTab {
       data.transferred_by ? h("span", { class: "chip chip-transferred" }, `Transferred by ${data.transferred_by}`) : null,
       h("span", { class: "meta-item" }, h("span", { class: "visually-hidden" }, "Conversation "), shortId(this.id)));
     renderHandoff(this.details, data);
+    this.renderPinned(data.transfer_note || null);
+    this.setViewOnly(Boolean(data.view), data.serving_agent);
+  }
+
+  /** The note the transfer carried, first thing the receiving agent reads (it stays in the transcript too). */
+  renderPinned(note) {
+    this.pinned.hidden = !note;
+    if (!note) return replaceChildren(this.pinned);
+    replaceChildren(this.pinned,
+      h("p", { class: "pinned-head" }, icon("note"),
+        h("strong", {}, `${note.by_name || note.by} transferred this chat ${transferTarget(note)} with a note`),
+        h("span", { class: "note-privacy" }, "Only your team sees this")),
+      h("p", { class: "msg-text" }, withMentions(String(note.text || ""), this.view.agent)));
+  }
+
+  /** Read-only (a colleague's chat opened from a mention): notes only, no actions; false once it is this agent's. */
+  setViewOnly(viewOnly, servingAgent = null) {
+    this.viewOnly = viewOnly;
+    this.panel.classList.toggle("is-view-only", viewOnly);
+    for (const button of [this.transferButton, this.handBackButton, this.closeButton]) button.hidden = viewOnly;
+    this.closeViewButton.hidden = !viewOnly;
+    this.viewBanner.hidden = !viewOnly;
+    this.viewBanner.textContent = viewOnly
+      ? `Read only: ${servingAgent ? `${servingAgent} is serving this chat` : "nobody is serving this chat"}. You can add notes for the team.`
+      : "";
+    this.tabButton.classList.toggle("is-view-only", viewOnly);
+    this.composer.setViewOnly(viewOnly);
+  }
+
+  async closeView() {
+    this.leaving = { type: "unview" };
+    try {
+      await this.view.waiting.ask("unview", { conversation_id: this.id });
+    } catch (error) {
+      this.leaving = null;
+      this.showActionError(error);
+    }
   }
 
   setActive(active) {
@@ -143,9 +185,9 @@ export class ConversationTab {
       this.renderBadge();
       this.view.updateAttention();
     }
-    if (message.kind === "agent") {
+    if (message.kind === "agent" || message.kind === "note") {
       if (message.data && message.data.agent === this.view.agent) this.settlePending(message);
-      this.refreshReceipt();
+      if (message.kind === "agent") this.refreshReceipt();
     }
     if (this.stickToBottom) this.scrollToEnd();
   }
@@ -160,7 +202,9 @@ export class ConversationTab {
   }
 
   renderMessage(message) {
-    const element = messageElement(message, (agent) => (agent === this.view.agent ? "You" : agent || "Agent"));
+    // Each agent message signed by who wrote it (a colleague's before a transfer is theirs, not "You").
+    const element = messageElement(message, (agent, data) => (agent === this.view.agent ? "You" : data.shown_as || agent || "Agent"),
+      this.view.agent);
     // "Sent" or "Seen" under the agent's latest message (refreshReceipt).
     if (element && message.kind === "agent") element.append(h("p", { class: "msg-status" }));
     return element;
@@ -188,6 +232,27 @@ export class ConversationTab {
     }, (error) => {
       element.classList.add("is-failed");
       element.querySelector(".msg-status").textContent = `Not sent: ${describeError(error)}`;
+    });
+  }
+
+  /** A private note for the team: shown yellow at once, replaced by the stored copy. */
+  sendNote(text) {
+    const id = newId();
+    const element = h("li", { class: "msg msg-note msg-own is-pending" },
+      h("div", { class: "msg-meta" }, h("span", { class: "badge badge-note" }, icon("note"), "Note"), h("span", { class: "msg-author" }, "You")),
+      h("div", { class: "msg-bubble" }, h("p", { class: "msg-text" }, withMentions(text, this.view.agent))),
+      h("p", { class: "msg-status" }, "Saving…"));
+    this.pending.set(id, element);
+    this.list.append(element);
+    this.stickToBottom = true;
+    this.scrollToEnd();
+    this.view.waiting.send("note", { conversation_id: this.id, text }, id).then((ack) => {
+      const mentioned = (ack && ack.mentioned) || [];
+      element.querySelector(".msg-status").textContent = mentioned.length ? `Saved · ${mentioned.map((name) => `@${name}`).join(", ")} notified` : "Saved";
+      if (mentioned.length) this.view.toast(`Note saved; ${mentioned.map((name) => `@${name}`).join(", ")} notified.`);
+    }, (error) => {
+      element.classList.add("is-failed");
+      element.querySelector(".msg-status").textContent = `Not saved: ${describeError(error)}`;
     });
   }
 

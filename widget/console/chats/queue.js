@@ -106,6 +106,8 @@ export class QueuePanel {
     replaceChildren(entry.body,
       h("div", { class: "chips" },
         this.fresh.has(id) ? h("span", { class: "chip chip-new" }, "New") : null,
+        // A colleague's note named this agent (docs/bridge-protocol.md "Notes and mentions").
+        item.mentioned ? h("span", { class: "chip chip-mentioned" }, icon("mention"), "Mentioned you") : null,
         h("span", { class: `chip reason reason-${item.reason || "unknown"}` }, reasonLabel(item.reason)),
         h("span", { class: "chip chip-group", title: "Skill group" }, h("span", { class: "visually-hidden" }, "Group: "), item.group),
         // Sent back to the queue by a colleague: who, so the next agent knows whom to ask.
