@@ -42,6 +42,9 @@ class AgentConnection(NoteHandlers, Connection):
         # attaching and releasing one at a time, a re-attach cannot hide the subscription from a release.
         self._attaching = asyncio.Lock()
         self._queue_sent: QueueItems = {}  # the queue as this console has it (handoff.queuediff)
+        # The conversations a note mentioned this agent in, as their queue marks them: read with the whole queue
+        # and again when a mention is announced (agent-events), not at every queue change of every agent.
+        self._mentioned: Set[str] = set()
         self._queue_lock = asyncio.Lock()
         # A burst of queue changes, one difference after it (handoff.coalesce).
         self._queue_changes = Coalesced(self._send_queue_changes, "an agent's queue view")
@@ -109,8 +112,7 @@ class AgentConnection(NoteHandlers, Connection):
         """What changed since the view sent before, from the reading of the queue that this process's
         agents share after a change (Bridge.queue_view)."""
         async with self._queue_lock:  # one view at a time: each difference is from the one sent before
-            now = indexed(marked_mentions(await self.bridge.queue_view(self.agent, shared=True),
-                                          await self.bridge.notes.mentioned_in(self.agent)))
+            now = indexed(marked_mentions(await self.bridge.queue_view(self.agent, shared=True), self._mentioned))
             changed = changes(self._queue_sent, now)
             if changed:
                 await self.send(Envelope("queue_changed", None, changed))
@@ -119,8 +121,8 @@ class AgentConnection(NoteHandlers, Connection):
     async def send_queue(self, request_id: Optional[str] = None) -> None:
         """The whole queue as this agent sees it (on connect, on request, after a resync)."""
         async with self._queue_lock:
-            items = marked_mentions(await self.bridge.queue_view(self.agent),
-                                    await self.bridge.notes.mentioned_in(self.agent))
+            self._mentioned = await self.bridge.notes.mentioned_in(self.agent)
+            items = marked_mentions(await self.bridge.queue_view(self.agent), self._mentioned)
             await self.send(Envelope("queue", request_id, {"items": items}))
             self._queue_sent = indexed(items)
 
@@ -131,6 +133,7 @@ class AgentConnection(NoteHandlers, Connection):
             return
         await self.send_mentions()
         if "mentioned" in payload:
+            self._mentioned = await self.bridge.notes.mentioned_in(self.agent)
             self._queue_changes.poke()  # the queue marks the conversation
 
     async def attach(self, conversation_id: str) -> None:
