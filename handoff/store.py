@@ -85,7 +85,7 @@ from handoff.machine import Conversation, Notice, State
 from handoff.routing import ALL_GROUPS
 from teaching.transcripts import review_of
 
-__all__ = ["Appended", "GroupFigures", "Routing", "Store", "StoredMessage", "Waiting"]
+__all__ = ["Appended", "GroupFigures", "NewMessages", "Routing", "Store", "StoredMessage", "Waiting", "message_order"]
 
 StoredMessage = Dict[str, Any]
 # Ratings and left requests kept (the newest); older ones are for an export, not Redis.
@@ -142,21 +142,24 @@ return {id, 1, state, leased}
 # Lua shared by the scripts that store messages the bridge writes itself (_ANSWER, _COMMIT): ``count``
 # messages of ``kind`` from ARGV[first] on, four arguments each (client key, text, data JSON, the entry as
 # announced), each stored once per key in the transcript ``log`` (idempotency hash ``idem``) and announced
-# on ``channel`` like an append (_APPEND), at time ``ts``. Returns how many were added.
+# on ``channel`` like an append (_APPEND), at time ``ts``. Returns the id of the message before the first
+# one added ('' for none) and then, for each message, its new id ('' when it was stored before): what
+# one script adds follows on in the transcript, so a socket in step can send it without reading it.
 _ADD_MESSAGES = """
 local function add_messages(log, idem, channel, kind, ts, first, count)
   local last = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)[1]
   last = last and last[1]
-  local added = 0
+  local added = {last or ''}
   for i = first, first - 1 + 4 * count, 4 do
+    local id = ''
     if not redis.call('HGET', idem, ARGV[i]) then
-      local id = redis.call('XADD', log, '*', 'kind', kind, 'text', ARGV[i + 1], 'data', ARGV[i + 2],
-                            'key', ARGV[i], 'ts', ts)
+      id = redis.call('XADD', log, '*', 'kind', kind, 'text', ARGV[i + 1], 'data', ARGV[i + 2], 'key', ARGV[i], 'ts', ts)
       redis.call('HSET', idem, ARGV[i], id)
       local after = last and ('"' .. last .. '"') or 'null'
       redis.call('PUBLISH', channel, '{"message": "' .. id .. '", "after": ' .. after .. ', "entry": ' .. ARGV[i + 3] .. '}')
-      last, added = id, added + 1
+      last = id
     end
+    added[#added + 1] = id
   end
   return added
 end
@@ -167,14 +170,12 @@ end
 # ARGV[5] messages, four arguments each after ARGV[5] (client key, text, data JSON, the entry as
 # announced), each stored once per key and announced like an append (_APPEND), at time ARGV[4] ms.
 # ARGV[3], when not '', is the customer message's routing field, marked routed in the same step,
-# whether or not the answer was shown. Returns how many messages were added.
+# whether or not the answer was shown. Returns what add_messages returns.
 _ANSWER = _ADD_MESSAGES + """
-local added = -1
-if redis.call('HGET', KEYS[3], 'state') == 'bot' then
-  added = add_messages(KEYS[1], KEYS[2], ARGV[2], 'bot', ARGV[4], 6, tonumber(ARGV[5]))
-  for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
-end
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], ARGV[3], 'done') end
+if redis.call('HGET', KEYS[3], 'state') ~= 'bot' then return -1 end
+local added = add_messages(KEYS[1], KEYS[2], ARGV[2], 'bot', ARGV[4], 6, tonumber(ARGV[5]))
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
 return added
 """
 
@@ -348,6 +349,21 @@ class Waiting(NamedTuple):
     exits: List[Tuple[float, float, bool]]  # (left the queue at, waited) in ms, gave up: of its group
     request_id: str = ""  # the last request left in the conversation (handoff.requests), "" for none
     left_queue: bool = False  # taken out of the queue for being away (mark_left_queue), until queued again
+
+
+class NewMessages(NamedTuple):
+    """Messages just stored, in transcript order with nothing between them, and the id of the message
+    before the first (None: they are the first): a socket that has sent exactly up to ``after`` sends
+    them as they are (Connection.deliver), any other reads the transcript."""
+
+    after: Optional[str]
+    messages: List[StoredMessage]
+
+
+def message_order(message_id: str) -> Tuple[int, int]:
+    """A message id's place in its transcript (stream ids "{ms}-{n}" grow with every message)."""
+    milliseconds, _, sequence = message_id.partition("-")
+    return int(milliseconds), int(sequence or 0)
 
 
 class Appended(NamedTuple):
@@ -605,18 +621,22 @@ class Store:
         return Appended(message_id.decode(), bool(added), State(state.decode()) if state else None, bool(leased))
 
     async def answer(self, conversation_id: str, message_id: str, replies: Sequence[Dict[str, Any]],
-                     routed: bool) -> int:
+                     routed: bool) -> NewMessages:
         """The bot's ``replies`` to the customer's message ``message_id``, stored (once per key
         "bot:{message_id}:{n}") and announced in one step while the bot has the conversation;
         ``routed``: the message is marked routed in that step too (an answer without a handoff is
-        the end of its turn). Returns how many were added; raises InvalidTransition when a person
-        took over meanwhile (the answer is not shown; the message is marked routed all the same)."""
+        the end of its turn). Returns those added, as the transcript reads them (the asking socket
+        sends them itself); raises InvalidTransition when a person took over meanwhile (the answer
+        is not shown; the message is marked routed all the same)."""
         now = int(time.time() * 1000)
         written: List[str] = []
+        messages: List[StoredMessage] = []
         for index, reply in enumerate(replies):
             key, text = f"bot:{message_id}:{index}", str(reply.get("text", ""))
-            data_json = json.dumps({name: value for name, value in reply.items() if name not in ("text", "recipient_id")})
+            data = {name: value for name, value in reply.items() if name not in ("text", "recipient_id")}
+            data_json = json.dumps(data)
             written += [key, text, data_json, _entry_json("bot", key, text, data_json, now)]
+            messages.append({"client_id": "", "kind": "bot", "text": text, "data": data, "ts": now})
         added = await self._answer(
             keys=[self.key("log", conversation_id), self.key("idem", conversation_id), self.key("conv", conversation_id)],
             args=[str(self.ttl_ms), self.live_channel(conversation_id), f"routed:{message_id}" if routed else "",
@@ -624,7 +644,8 @@ class Store:
         )
         if added == -1:
             raise InvalidTransition("the conversation has moved on")
-        return int(added)
+        after, *ids = (value.decode() for value in added)
+        return NewMessages(after or None, [{"id": new_id, **message} for new_id, message in zip(ids, messages) if new_id])
 
     async def take_routing(self, conversation_id: str, message_id: str, owner: str, lease_ms: int) -> Routing:
         """A lease on routing a stored message, so that it is routed once, also when its sender retries.
@@ -660,7 +681,7 @@ class Store:
                 pipeline.xrange(self.key("log", conversation_id), entry_id, entry_id)
             entries = await pipeline.execute()
         stored = [self._decode(*found[0]) for found in entries if found]
-        return sorted(stored, key=lambda message: tuple(map(int, message["id"].split("-"))))  # transcript order
+        return sorted(stored, key=lambda message: message_order(message["id"]))  # transcript order
 
     async def messages_after(self, conversation_id: str, last_seen: Optional[str], page: int = 500) -> List[StoredMessage]:
         """Every message after ``last_seen`` (exclusive), oldest first."""
@@ -684,12 +705,12 @@ class Store:
         return review_of(conversation_id, await self.messages_after(conversation_id, None))
 
     @staticmethod
-    def announced(payload: Dict[str, Any]) -> Optional[Tuple[Optional[str], StoredMessage]]:
-        """The message a live notification announces, and the id of the one before it (None: the
-        first); None for a notification that carries no message (a resync, a state change)."""
+    def announced(payload: Dict[str, Any]) -> Optional[NewMessages]:
+        """The message a live notification announces, with the id of the one before it; None for a
+        notification that carries no message (a resync, a state change)."""
         if "entry" not in payload:
             return None
-        return payload["after"], {"id": payload["message"], **payload["entry"]}
+        return NewMessages(payload["after"], [{"id": payload["message"], **payload["entry"]}])
 
     @staticmethod
     def _decode(entry_id: bytes, fields: Dict[bytes, bytes]) -> StoredMessage:

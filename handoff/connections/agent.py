@@ -136,7 +136,7 @@ class AgentConnection(Connection):
 
         async def on_live(payload: Dict[str, Any], conversation_id: str = conversation_id) -> None:
             if "message" in payload:
-                await self.deliver(conversation_id, payload)
+                await self.deliver(conversation_id, self.bridge.store.announced(payload))
             elif "state" in payload:
                 try:
                     await self.bridge.require_serving(self.agent, conversation_id)

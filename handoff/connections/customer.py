@@ -175,7 +175,7 @@ class CustomerConnection(Connection):
 
     async def _on_live(self, payload: Dict[str, Any]) -> None:
         if "message" in payload:
-            await self.deliver(self.require(), payload)
+            await self.deliver(self.require(), self.bridge.store.announced(payload))
         elif "state" in payload:
             await self.send_status()
         elif payload.get("from") == "agent" and payload.get("signal") in ("typing", "read"):
@@ -199,7 +199,8 @@ class CustomerConnection(Connection):
             await super().close()
 
     async def message(self, envelope: Envelope) -> None:
-        """Stored and routed; the stored messages reach this socket through the hub.
+        """Stored and routed; the bot's answer is sent on this socket before the ack, and reaches the
+        conversation's other sockets (other tabs, other processes) through the hub.
 
         A pressed button sends its title as ``text`` and what the bot should get as ``payload``.
         """
@@ -209,8 +210,10 @@ class CustomerConnection(Connection):
         payload = envelope.data.get("payload", "")
         if not isinstance(payload, str) or len(payload) > MAX_PAYLOAD:
             raise MalformedMessage(f"'payload' must be a string of at most {MAX_PAYLOAD} characters")
-        message_id = await self.bridge.customer_said(conversation_id, text, key, payload.strip())
-        await self.send(Envelope("ack", key, {"message_id": message_id}))
+        said = await self.bridge.customer_said(conversation_id, text, key, payload.strip())
+        if said.answered:  # its copy from the hub is then sent already: skipped by its id (Connection.deliver)
+            await self.deliver(conversation_id, said.answer)
+        await self.send(Envelope("ack", key, {"message_id": said.message_id}))
 
     async def talk_to_person(self, envelope: Envelope) -> None:
         await self.bridge.customer_asked_for_person(self.require())

@@ -14,7 +14,7 @@ from handoff.machine import (
     AgentClaimed, Closed, Conversation, CustomerAskedForPerson, State, Transferred, apply,
 )
 from handoff.rules import announcements, notices
-from handoff.store import Routing, Store
+from handoff.store import NewMessages, Routing, Store
 from tests.conftest import fresh_prefix
 
 
@@ -99,7 +99,7 @@ def test_the_notices_and_announcements_of_a_change_are_written_by_the_commit_its
                          (store.queue_channel, {"conversation": "c1"}),
                          (store.live_channel("c1"), {"message": joined["id"], "after": None,
                                                      "entry": {k: v for k, v in joined.items() if k != "id"}})]
-        assert store.announced(heard[2][1]) == (None, joined), "announced as an append's message is"
+        assert store.announced(heard[2][1]) == NewMessages(None, [joined]), "announced as an append's message is"
         await live.reset()
 
     run(redis_url, scenario)
