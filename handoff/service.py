@@ -110,7 +110,10 @@ class Bridge:
         # A group's figures, read once per queue change for all of this process's customers (shared_figures).
         self._figures: Dict[str, SharedReading[GroupFigures]] = {}
         # The queue as agents see it, read once per queue change for all of this process's agents.
-        self._queue_reading = SharedReading(self._queued, lambda: self.hub.notified(self.store.queue_channel))
+        # What a queued customer wrote changes it too: a change on either channel makes a reading out of date
+        # (notification numbers are one count for every channel, so the greater is the latest).
+        self._queue_reading = SharedReading(self._queued, lambda: max(self.hub.notified(self.store.queue_channel),
+                                                                      self.hub.notified(self.store.said_channel)))
         self.requests = RequestDesk(self.store)
         self.experience = Experience(self.store)
         self.hours = BusinessHours.parse(settings.business_hours, settings.timezone)
@@ -298,8 +301,6 @@ class Bridge:
             count_once=self._conversation_count())
         if said_in is None:
             raise ConversationNotFound(f"no conversation {conversation_id}")
-        if added and said_in is State.QUEUED and not payload:  # the agents' queue shows it (_queued)
-            await self.store.publish(self.store.queue_channel, {"said": conversation_id})
         if added and said_in in (State.QUEUED, State.AGENT):
             offer = rules.leave_queue_offer(said_in, text, message_id)
             if offer:

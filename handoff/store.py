@@ -51,7 +51,9 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:window:{what}:{address}:{n}  the caps (handoff.limits; an IPv6 address: its network)
     {p}:customers-seen zset  conversation -> when its customer was last connected (handoff.presence)
     {p}:live:{id}    pub/sub "something new in this conversation" for every bridge process
-    {p}:queue-events pub/sub "the queue changed" ({"said": id}: a queued customer wrote, for the agents' queue cards)
+    {p}:queue-events pub/sub "the queue changed" (agents, supervisors and queued customers listen)
+    {p}:queue-said   pub/sub {"said": id}: a queued customer wrote (its last_said changed), announced by the
+                             append that stores it; only agents' sockets listen (their queue cards)
     {p}:stats-events pub/sub "the day's counters changed"
 
 Multi-key changes are Lua scripts, so they are atomic even with several
@@ -106,10 +108,11 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 # routing lease of a new customer message the bot is to answer (owner ARGV[9], ARGV[10] ms: _TAKE_ROUTING)
 # in the same step: nobody else can hold it yet. ARGV[11], when not '', counts the conversation once
 # (_COUNT_ONCE's marker) in the day's counters KEYS[4] (ARGV[12] ms to keep them): the ARGV[14] fields
-# after it, announced on ARGV[13]. Returns the message's id, 1 when added (0: stored before, -1: not in
-# the state asked for), the state it was stored in, and 1 when its lease was taken.
+# after ARGV[16], announced on ARGV[13]. Returns the message's id, 1 when added (0: stored before, -1: not
+# in the state asked for), the state it was stored in, and 1 when its lease was taken.
 # A customer's typed message (not a pressed button: ARGV[7] = 'typed') is also the conversation's
-# last_said (its text and time, JSON: ARGV[6]'s), which the agents' queue shows.
+# last_said (its text and time, JSON: ARGV[6]'s), which the agents' queue shows: written while they
+# wait, it is announced (ARGV[16]) on the agents' channel ARGV[15] in the same step.
 _APPEND = _NOW_MS + """
 local state = redis.call('HGET', KEYS[3], 'state') or ''
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
@@ -119,14 +122,15 @@ if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'agent') ~= ARGV[4] then return
 if ARGV[7] ~= '' and redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[8]) then return {'', -2, state, 0} end
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
 local counters = tonumber(ARGV[14])
-local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 15 + counters))
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 17 + counters))
 redis.call('HSET', KEYS[2], ARGV[1], id)
 if ARGV[11] ~= '' and state ~= '' and redis.call('HSETNX', KEYS[3], ARGV[11], '1') == 1 then
-  for i = 15, 14 + counters do redis.call('HINCRBY', KEYS[4], ARGV[i], 1) end
+  for i = 17, 16 + counters do redis.call('HINCRBY', KEYS[4], ARGV[i], 1) end
   redis.call('PEXPIRE', KEYS[4], ARGV[12])
   redis.call('PUBLISH', ARGV[13], '{}')
 end
 if ARGV[7] == 'typed' and state ~= '' then redis.call('HSET', KEYS[3], 'last_said', ARGV[6]) end
+if ARGV[7] == 'typed' and state == 'queued' then redis.call('PUBLISH', ARGV[15], ARGV[16]) end
 local leased = 0
 if ARGV[7] ~= '' and (state == 'queued' or state == 'agent') then redis.call('HSET', KEYS[2], 'routed:' .. id, 'done')
 elseif ARGV[9] ~= '' and (state == 'bot' or state == 'closed') then
@@ -449,6 +453,11 @@ class Store:
         return self.key("queue-events")
 
     @property
+    def said_channel(self) -> str:
+        """What queued customers write, for the agents' queue cards only (no customer's socket listens)."""
+        return self.key("queue-said")
+
+    @property
     def stats_channel(self) -> str:
         return self.key("stats-events")
 
@@ -610,7 +619,8 @@ class Store:
             args=[client_key, str(self.ttl_ms), only_in.value if only_in else "", only_agent,
                   self.live_channel(conversation_id), _entry_json(kind, client_key, text, data_json, now),
                   _customer_said(kind, data), str(self.max_messages), owner, str(lease_ms),
-                  marker, str(DAY_TTL_MS), self.stats_channel, str(len(counters)), *counters,
+                  marker, str(DAY_TTL_MS), self.stats_channel, str(len(counters)), self.said_channel,
+                  json.dumps({"said": conversation_id}), *counters,
                   "kind", kind, "text", text, "data", data_json, "key", client_key, "ts", str(now)],
         )
         if added == -2:

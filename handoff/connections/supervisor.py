@@ -45,8 +45,6 @@ class SupervisorConnection(Connection):
         await self.push(envelope.id)
 
     async def _on_change(self, payload: Dict[str, Any]) -> None:
-        if "said" in payload:
-            return  # a waiting customer wrote: the agents' queue shows it; no figure changed
         self._changes.poke()
 
     async def _refresh(self) -> None:
