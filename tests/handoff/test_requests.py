@@ -9,8 +9,8 @@ from typing import Any, Dict, List
 
 import pytest
 
+from handoff.contact import contact_kind
 from handoff.exceptions import InvalidContact
-from handoff.requests import contact_kind
 from handoff_client import Agent, Customer
 from harness.clients import queued_customer, staff
 
