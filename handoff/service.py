@@ -398,7 +398,8 @@ class Bridge:
             return Turn(routed=False, answer=None)
         payload = handoff_in(tuple(replies))
         if payload is not None and rules.queues(payload) and not await self._admitted(conversation_id, message_id):
-            return Turn(routed=False, answer=None)  # what the bot said promises a person: not stored (the refusal notice is)
+            # What the bot said promises a person: not stored (the refusal notice is).
+            return Turn(routed=False, answer=None)
         try:
             # Without a handoff the answer changes nothing else (machine.apply): stored, announced
             # and the message marked routed in one step.

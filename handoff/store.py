@@ -157,7 +157,8 @@ local function add_messages(log, idem, channel, kind, ts, first, count)
   for i = first, first - 1 + 4 * count, 4 do
     local id = ''
     if not redis.call('HGET', idem, ARGV[i]) then
-      id = redis.call('XADD', log, '*', 'kind', kind, 'text', ARGV[i + 1], 'data', ARGV[i + 2], 'key', ARGV[i], 'ts', ts)
+      id = redis.call('XADD', log, '*', 'kind', kind, 'text', ARGV[i + 1], 'data', ARGV[i + 2],
+                      'key', ARGV[i], 'ts', ts)
       redis.call('HSET', idem, ARGV[i], id)
       local after = last and ('"' .. last .. '"') or 'null'
       redis.call('PUBLISH', channel, '{"message": "' .. id .. '", "after": ' .. after .. ', "entry": ' .. ARGV[i + 3] .. '}')
@@ -655,7 +656,8 @@ class Store:
         if added == -1:
             raise InvalidTransition("the conversation has moved on")
         after, *ids = (value.decode() for value in added)
-        return NewMessages(after or None, [{"id": new_id, **message} for new_id, message in zip(ids, messages) if new_id])
+        return NewMessages(after or None,
+                           [{"id": new_id, **message} for new_id, message in zip(ids, messages) if new_id])
 
     async def take_routing(self, conversation_id: str, message_id: str, owner: str, lease_ms: int) -> Routing:
         """A lease on routing a stored message, so that it is routed once, also when its sender retries.
