@@ -54,7 +54,9 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:window:{what}:{address}:{n}  the caps (handoff.limits; an IPv6 address: its network)
     {p}:customers-seen zset  conversation -> when its customer was last connected (handoff.presence)
     {p}:live:{id}    pub/sub "something new in this conversation" for every bridge process
-    {p}:queue-events pub/sub "the queue changed" ({"said": id}: a queued customer wrote, for the agents' queue cards)
+    {p}:queue-events pub/sub "the queue changed" (agents, supervisors and queued customers listen)
+    {p}:queue-said   pub/sub {"said": id}: a queued customer wrote (its last_said changed), announced by the
+                             append that stores it; only agents' sockets listen (their queue cards)
     {p}:stats-events pub/sub "the day's counters changed"
     {p}:agent-events:{agent} pub/sub  for one agent's sockets: a chat assigned to them ({"assigned": id}),
                              an @mention ({"mentioned": id}) or one seen in another tab (handoff.notes)
@@ -90,7 +92,7 @@ from handoff.machine import Conversation, Notice, State
 from handoff.routing import ALL_GROUPS
 from teaching.transcripts import review_of
 
-__all__ = ["Appended", "GroupFigures", "Routing", "Store", "StoredMessage", "Waiting"]
+__all__ = ["Appended", "GroupFigures", "NewMessages", "Routing", "Store", "StoredMessage", "Waiting", "message_order"]
 
 StoredMessage = Dict[str, Any]
 # Ratings and left requests kept (the newest); older ones are for an export, not Redis.
@@ -111,10 +113,11 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 # routing lease of a new customer message the bot is to answer (owner ARGV[9], ARGV[10] ms: _TAKE_ROUTING)
 # in the same step: nobody else can hold it yet. ARGV[11], when not '', counts the conversation once
 # (_COUNT_ONCE's marker) in the day's counters KEYS[4] (ARGV[12] ms to keep them): the ARGV[14] fields
-# after it, announced on ARGV[13]. Returns the message's id, 1 when added (0: stored before, -1: not in
-# the state asked for), the state it was stored in, and 1 when its lease was taken.
+# after ARGV[16], announced on ARGV[13]. Returns the message's id, 1 when added (0: stored before, -1: not
+# in the state asked for), the state it was stored in, and 1 when its lease was taken.
 # A customer's typed message (not a pressed button: ARGV[7] = 'typed') is also the conversation's
-# last_said (its text and time, JSON: ARGV[6]'s), which the agents' queue shows.
+# last_said (its text and time, JSON: ARGV[6]'s), which the agents' queue shows: written while they
+# wait, it is announced (ARGV[16]) on the agents' channel ARGV[15] in the same step.
 _APPEND = _NOW_MS + """
 local state = redis.call('HGET', KEYS[3], 'state') or ''
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
@@ -124,14 +127,15 @@ if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'agent') ~= ARGV[4] then return
 if ARGV[7] ~= '' and redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[8]) then return {'', -2, state, 0} end
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
 local counters = tonumber(ARGV[14])
-local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 15 + counters))
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 17 + counters))
 redis.call('HSET', KEYS[2], ARGV[1], id)
 if ARGV[11] ~= '' and state ~= '' and redis.call('HSETNX', KEYS[3], ARGV[11], '1') == 1 then
-  for i = 15, 14 + counters do redis.call('HINCRBY', KEYS[4], ARGV[i], 1) end
+  for i = 17, 16 + counters do redis.call('HINCRBY', KEYS[4], ARGV[i], 1) end
   redis.call('PEXPIRE', KEYS[4], ARGV[12])
   redis.call('PUBLISH', ARGV[13], '{}')
 end
 if ARGV[7] == 'typed' and state ~= '' then redis.call('HSET', KEYS[3], 'last_said', ARGV[6]) end
+if ARGV[7] == 'typed' and state == 'queued' then redis.call('PUBLISH', ARGV[15], ARGV[16]) end
 local leased = 0
 if ARGV[7] ~= '' and (state == 'queued' or state == 'agent') then redis.call('HSET', KEYS[2], 'routed:' .. id, 'done')
 elseif ARGV[9] ~= '' and (state == 'bot' or state == 'closed') then
@@ -147,21 +151,25 @@ return {id, 1, state, leased}
 # Lua shared by the scripts that store messages the bridge writes itself (_ANSWER, _COMMIT): ``count``
 # messages of ``kind`` from ARGV[first] on, four arguments each (client key, text, data JSON, the entry as
 # announced), each stored once per key in the transcript ``log`` (idempotency hash ``idem``) and announced
-# on ``channel`` like an append (_APPEND), at time ``ts``. Returns how many were added.
+# on ``channel`` like an append (_APPEND), at time ``ts``. Returns the id of the message before the first
+# one added ('' for none) and then, for each message, its new id ('' when it was stored before): what
+# one script adds follows on in the transcript, so a socket in step can send it without reading it.
 _ADD_MESSAGES = """
 local function add_messages(log, idem, channel, kind, ts, first, count)
   local last = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)[1]
   last = last and last[1]
-  local added = 0
+  local added = {last or ''}
   for i = first, first - 1 + 4 * count, 4 do
+    local id = ''
     if not redis.call('HGET', idem, ARGV[i]) then
-      local id = redis.call('XADD', log, '*', 'kind', kind, 'text', ARGV[i + 1], 'data', ARGV[i + 2],
-                            'key', ARGV[i], 'ts', ts)
+      id = redis.call('XADD', log, '*', 'kind', kind, 'text', ARGV[i + 1], 'data', ARGV[i + 2],
+                      'key', ARGV[i], 'ts', ts)
       redis.call('HSET', idem, ARGV[i], id)
       local after = last and ('"' .. last .. '"') or 'null'
       redis.call('PUBLISH', channel, '{"message": "' .. id .. '", "after": ' .. after .. ', "entry": ' .. ARGV[i + 3] .. '}')
-      last, added = id, added + 1
+      last = id
     end
+    added[#added + 1] = id
   end
   return added
 end
@@ -172,14 +180,12 @@ end
 # ARGV[5] messages, four arguments each after ARGV[5] (client key, text, data JSON, the entry as
 # announced), each stored once per key and announced like an append (_APPEND), at time ARGV[4] ms.
 # ARGV[3], when not '', is the customer message's routing field, marked routed in the same step,
-# whether or not the answer was shown. Returns how many messages were added.
+# whether or not the answer was shown. Returns what add_messages returns.
 _ANSWER = _ADD_MESSAGES + """
-local added = -1
-if redis.call('HGET', KEYS[3], 'state') == 'bot' then
-  added = add_messages(KEYS[1], KEYS[2], ARGV[2], 'bot', ARGV[4], 6, tonumber(ARGV[5]))
-  for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
-end
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], ARGV[3], 'done') end
+if redis.call('HGET', KEYS[3], 'state') ~= 'bot' then return -1 end
+local added = add_messages(KEYS[1], KEYS[2], ARGV[2], 'bot', ARGV[4], 6, tonumber(ARGV[5]))
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
 return added
 """
 
@@ -355,6 +361,21 @@ class Waiting(NamedTuple):
     left_queue: bool = False  # taken out of the queue for being away (mark_left_queue), until queued again
 
 
+class NewMessages(NamedTuple):
+    """Messages just stored, in transcript order with nothing between them, and the id of the message
+    before the first (None: they are the first): a socket that has sent exactly up to ``after`` sends
+    them as they are (Connection.deliver), any other reads the transcript."""
+
+    after: Optional[str]
+    messages: List[StoredMessage]
+
+
+def message_order(message_id: str) -> Tuple[int, int]:
+    """A message id's place in its transcript (stream ids "{ms}-{n}" grow with every message)."""
+    milliseconds, _, sequence = message_id.partition("-")
+    return int(milliseconds), int(sequence or 0)
+
+
 class Appended(NamedTuple):
     id: str
     added: bool  # False: a retry of a message stored before
@@ -437,6 +458,11 @@ class Store:
     @property
     def queue_channel(self) -> str:
         return self.key("queue-events")
+
+    @property
+    def said_channel(self) -> str:
+        """What queued customers write, for the agents' queue cards only (no customer's socket listens)."""
+        return self.key("queue-said")
 
     @property
     def stats_channel(self) -> str:
@@ -600,7 +626,8 @@ class Store:
             args=[client_key, str(self.ttl_ms), only_in.value if only_in else "", only_agent,
                   self.live_channel(conversation_id), _entry_json(kind, client_key, text, data_json, now),
                   _customer_said(kind, data), str(self.max_messages), owner, str(lease_ms),
-                  marker, str(DAY_TTL_MS), self.stats_channel, str(len(counters)), *counters,
+                  marker, str(DAY_TTL_MS), self.stats_channel, str(len(counters)), self.said_channel,
+                  json.dumps({"said": conversation_id}), *counters,
                   "kind", kind, "text", text, "data", data_json, "key", client_key, "ts", str(now)],
         )
         if added == -2:
@@ -611,18 +638,22 @@ class Store:
         return Appended(message_id.decode(), bool(added), State(state.decode()) if state else None, bool(leased))
 
     async def answer(self, conversation_id: str, message_id: str, replies: Sequence[Dict[str, Any]],
-                     routed: bool) -> int:
+                     routed: bool) -> NewMessages:
         """The bot's ``replies`` to the customer's message ``message_id``, stored (once per key
         "bot:{message_id}:{n}") and announced in one step while the bot has the conversation;
         ``routed``: the message is marked routed in that step too (an answer without a handoff is
-        the end of its turn). Returns how many were added; raises InvalidTransition when a person
-        took over meanwhile (the answer is not shown; the message is marked routed all the same)."""
+        the end of its turn). Returns those added, as the transcript reads them (the asking socket
+        sends them itself); raises InvalidTransition when a person took over meanwhile (the answer
+        is not shown; the message is marked routed all the same)."""
         now = int(time.time() * 1000)
         written: List[str] = []
+        messages: List[StoredMessage] = []
         for index, reply in enumerate(replies):
             key, text = f"bot:{message_id}:{index}", str(reply.get("text", ""))
-            data_json = json.dumps({name: value for name, value in reply.items() if name not in ("text", "recipient_id")})
+            data = {name: value for name, value in reply.items() if name not in ("text", "recipient_id")}
+            data_json = json.dumps(data)
             written += [key, text, data_json, _entry_json("bot", key, text, data_json, now)]
+            messages.append({"client_id": "", "kind": "bot", "text": text, "data": data, "ts": now})
         added = await self._answer(
             keys=[self.key("log", conversation_id), self.key("idem", conversation_id), self.key("conv", conversation_id)],
             args=[str(self.ttl_ms), self.live_channel(conversation_id), f"routed:{message_id}" if routed else "",
@@ -630,7 +661,9 @@ class Store:
         )
         if added == -1:
             raise InvalidTransition("the conversation has moved on")
-        return int(added)
+        after, *ids = (value.decode() for value in added)
+        return NewMessages(after or None,
+                           [{"id": new_id, **message} for new_id, message in zip(ids, messages) if new_id])
 
     async def take_routing(self, conversation_id: str, message_id: str, owner: str, lease_ms: int) -> Routing:
         """A lease on routing a stored message, so that it is routed once, also when its sender retries.
@@ -666,7 +699,7 @@ class Store:
                 pipeline.xrange(self.key("log", conversation_id), entry_id, entry_id)
             entries = await pipeline.execute()
         stored = [self._decode(*found[0]) for found in entries if found]
-        return sorted(stored, key=lambda message: tuple(map(int, message["id"].split("-"))))  # transcript order
+        return sorted(stored, key=lambda message: message_order(message["id"]))  # transcript order
 
     async def messages_after(self, conversation_id: str, last_seen: Optional[str], page: int = 500) -> List[StoredMessage]:
         """Every message after ``last_seen`` (exclusive), oldest first."""
@@ -690,12 +723,12 @@ class Store:
         return review_of(conversation_id, await self.messages_after(conversation_id, None))
 
     @staticmethod
-    def announced(payload: Dict[str, Any]) -> Optional[Tuple[Optional[str], StoredMessage]]:
-        """The message a live notification announces, and the id of the one before it (None: the
-        first); None for a notification that carries no message (a resync, a state change)."""
+    def announced(payload: Dict[str, Any]) -> Optional[NewMessages]:
+        """The message a live notification announces, with the id of the one before it; None for a
+        notification that carries no message (a resync, a state change)."""
         if "entry" not in payload:
             return None
-        return payload["after"], {"id": payload["message"], **payload["entry"]}
+        return NewMessages(payload["after"], [{"id": payload["message"], **payload["entry"]}])
 
     @staticmethod
     def _decode(entry_id: bytes, fields: Dict[bytes, bytes]) -> StoredMessage:

@@ -65,6 +65,7 @@ class AgentConnection(NoteHandlers, Connection):
         await self.bridge.store.publish(self.bridge.store.queue_channel, {"presence": self.agent})
         self._heartbeat = asyncio.create_task(self._beat())
         await self.watch(self.bridge.store.queue_channel, self._on_queue)
+        await self.watch(self.bridge.store.said_channel, self._on_said)
         await self.watch(self.bridge.store.key("agent-events", self.agent), self._on_assigned)
         await self.send_queue()
         await self.send(Envelope("requests", None, {"items": await self._requests()}))
@@ -108,6 +109,11 @@ class AgentConnection(NoteHandlers, Connection):
             return
         self._queue_changes.poke()
 
+    async def _on_said(self, payload: Dict[str, Any]) -> None:
+        """A queued customer wrote: their card shows it (a resync is the queue channel's to answer)."""
+        if "said" in payload:
+            self._queue_changes.poke()
+
     async def _send_queue_changes(self) -> None:
         """What changed since the view sent before, from the reading of the queue that this process's
         agents share after a change (Bridge.queue_view)."""
@@ -147,7 +153,7 @@ class AgentConnection(NoteHandlers, Connection):
 
         async def on_live(payload: Dict[str, Any], conversation_id: str = conversation_id) -> None:
             if "message" in payload:
-                await self.deliver(conversation_id, payload)
+                await self.deliver(conversation_id, self.bridge.store.announced(payload))
             elif "state" in payload:
                 try:
                     await self.bridge.require_serving(self.agent, conversation_id)

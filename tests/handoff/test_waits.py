@@ -235,7 +235,7 @@ def test_a_customer_in_distress_goes_ahead_of_the_others_but_never_of_earlier_di
             address, "hello", "my wife died last week and I don't know what happens to our joint account")
         scammed = await handed_over_by_the_bot(
             address, "a man on the phone says he's from your bank and wants me to read out the code you just texted me")
-        # The bot's answers are announced through Redis; the acks, sent on the socket, may arrive first.
+        # The bot's answers came before the acks (docs/bridge-protocol.md) and were kept: found among them.
         gentle = (await bereaved.next_matching(lambda e: e["type"] == "message" and e["data"]["kind"] == "bot"
                                                and "sorry you're going through" in e["data"]["text"],
                                                "the gentle answer", 30))["data"]["text"]
