@@ -79,7 +79,7 @@ class NoteHandlers(Connection):
 
         async def on_live(payload: Dict[str, Any], conversation_id: str = conversation_id) -> None:
             if "message" in payload:
-                await self.deliver(conversation_id, payload)
+                await self.deliver(conversation_id, self.bridge.store.announced(payload))
 
         self._viewing.add(conversation_id)
         await self.watch(channel, on_live)
