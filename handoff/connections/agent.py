@@ -17,7 +17,10 @@ from handoff.coalesce import Coalesced
 from handoff.connections.base import Connection, Handlers
 from handoff.connections.fields import conversation_id_of, idempotency_key, signal_data, text_of
 from handoff.connections.logins import HEARTBEAT_SECONDS, Login, ended_if_revoked
+from handoff.connections.workspace import Workspace
+from handoff.closing import closing_of
 from handoff.exceptions import ConversationNotFound, MalformedMessage, StateError
+from handoff.labels import split
 from handoff.protocol import Envelope
 from handoff.queuediff import QueueItems, changes, indexed
 from handoff.requests import request_id_of
@@ -29,11 +32,11 @@ logger = logging.getLogger(__name__)
 
 
 class AgentConnection(Connection):
-    def __init__(self, ws: Any, bridge: Bridge, agent: str, generation: int, canned: List[Dict[str, str]]) -> None:
+    def __init__(self, ws: Any, bridge: Bridge, agent: str, generation: int) -> None:
         super().__init__(ws, bridge)
         self.agent = agent
         self.generation = generation  # of the token it connected with
-        self.canned = canned
+        self.workspace = Workspace(self, agent)  # labels and canned responses (handoff.connections.workspace)
         self.connection_id = secrets.token_hex(8)
         self._heartbeat: Optional["asyncio.Task[None]"] = None
         # Live notifications (a state change, an assignment) run in tasks of their own, beside the requests:
@@ -52,6 +55,7 @@ class AgentConnection(Connection):
             "open_request": self.open_request, "request_done": self.request_done,
             "answer_request": self.answer_request,
             "typing": self.signal, "read": self.signal,
+            "label_conversation": self.workspace.label_conversation,
         }
 
     async def start(self) -> None:
@@ -62,7 +66,9 @@ class AgentConnection(Connection):
         await self.watch(self.bridge.store.key("agent-events", self.agent), self._on_assigned)
         await self.send_queue()
         await self.send(Envelope("requests", None, {"items": await self._requests()}))
-        await self.send(Envelope("canned", None, {"items": self.canned}))
+        await self.workspace.start()
+        await self.send(Envelope("dispositions", None, {"items": list(self.bridge.settings.dispositions)}))
+        await self.workspace.send_canned()  # the conversations this agent serves follow it
         for conversation_id in await self.bridge.serving(self.agent):
             try:
                 await self.attach(conversation_id)
@@ -132,6 +138,7 @@ class AgentConnection(Connection):
             "reason": conversation.reason, "handoff": conversation.handoff,
             "details": await self.bridge.store.details(conversation_id),
             "transferred_by": await self.bridge.store.transferred_by(conversation_id),
+            "labels": await self.bridge.labels.of(conversation_id),
         }))
 
         async def on_live(payload: Dict[str, Any], conversation_id: str = conversation_id) -> None:
@@ -142,6 +149,9 @@ class AgentConnection(Connection):
                     await self.bridge.require_serving(self.agent, conversation_id)
                 except (StateError, ConversationNotFound):
                     await self.detach(conversation_id)  # requeued, or handled in another tab
+            elif "labels" in payload:
+                await self.send(Envelope("conversation_labels", None, {
+                    "conversation_id": conversation_id, "labels": split(payload["labels"])}))
             elif payload.get("from") == "customer" and payload.get("signal") in ("typing", "read"):
                 data = {"from": "customer", "conversation_id": conversation_id, **payload.get("data", {})}
                 await self.send(Envelope(payload["signal"], None, data))
@@ -225,7 +235,7 @@ class AgentConnection(Connection):
 
     async def close_conversation(self, envelope: Envelope) -> None:
         conversation_id = conversation_id_of(envelope.data)
-        await self.bridge.close(self.agent, conversation_id)
+        await self.bridge.close(self.agent, conversation_id, closing_of(envelope.data, self.bridge.settings.dispositions))
         await self._let_go(envelope, conversation_id)
 
     async def _let_go(self, envelope: Envelope, conversation_id: str) -> None:

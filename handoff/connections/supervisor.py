@@ -1,4 +1,5 @@
-"""A supervisor's socket (``/ws/supervisor``): the live dashboard (handoff.dashboard)."""
+"""A supervisor's socket (``/ws/supervisor``): the live dashboard (handoff.dashboard), and managing the
+labels and canned responses (handoff.connections.workspace)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from websockets.exceptions import ConnectionClosed
 
 from handoff.coalesce import Coalesced
 from handoff.connections.base import Connection, Handlers
+from handoff.connections.workspace import Workspace
 from handoff.protocol import Envelope
 from handoff.service import Bridge
 
@@ -28,14 +30,19 @@ class SupervisorConnection(Connection):
         super().__init__(ws, bridge)
         self._changes = Coalesced(self.push, "pushing the dashboard", self.COALESCE_SECONDS)
         self._refresher: Optional["asyncio.Task[None]"] = None
+        self.workspace = Workspace(self, labels_changed=self._changes.poke)  # the dashboard names the labels
 
     def handlers(self) -> Handlers:
-        return {"dashboard": self.dashboard}
+        workspace = self.workspace
+        return {"dashboard": self.dashboard, "label_save": workspace.label_save, "label_delete": workspace.label_delete,
+                "label_conversation": workspace.label_conversation, "canned_save": workspace.canned_save,
+                "canned_delete": workspace.canned_delete}
 
     async def start(self) -> None:
         await self.watch(self.bridge.store.stats_channel, self._on_change)
         await self.watch(self.bridge.store.queue_channel, self._on_change)
         await self.push()
+        await self.workspace.start()
         self._refresher = asyncio.create_task(self._refresh())
 
     async def push(self, request_id: Optional[str] = None) -> None:
