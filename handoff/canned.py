@@ -79,7 +79,7 @@ def load_canned_responses(path: Path, max_text: int) -> List[Dict[str, str]]:
 
 def shortcut_of(data: Dict[str, Any], name: str = "shortcut") -> str:
     value = data.get(name)
-    if not isinstance(value, str) or not _SHORTCUT.match(value):
+    if not isinstance(value, str) or not _SHORTCUT.fullmatch(value):
         raise MalformedMessage(f"'{name}' must be 1-24 lower-case letters, digits, '-' or '_' (no '/')")
     return value
 

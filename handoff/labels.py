@@ -71,8 +71,8 @@ if changed then
     redis.call('PEXPIRE', KEYS[3], ARGV[6])
     redis.call('PUBLISH', ARGV[9], '{}')
   end
-  redis.call('PUBLISH', ARGV[7], '{"labels": "' .. labels .. '"}')
-  if state == 'queued' then redis.call('PUBLISH', ARGV[8], '{"labelled": "' .. ARGV[10] .. '"}') end
+  redis.call('PUBLISH', ARGV[7], cjson.encode({labels = labels}))
+  if state == 'queued' then redis.call('PUBLISH', ARGV[8], cjson.encode({labelled = ARGV[10]})) end
 end
 return {1, labels, changed and 1 or 0}
 """

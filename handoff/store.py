@@ -59,7 +59,8 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:window:{what}:{address}:{n}  the caps (handoff.limits; an IPv6 address: its network)
     {p}:customers-seen zset  conversation -> when its customer was last connected (handoff.presence)
     {p}:live:{id}    pub/sub "something new in this conversation" for every bridge process
-    {p}:queue-events pub/sub "the queue changed" ({"said": id}: a queued customer wrote, for the agents' queue cards)
+    {p}:queue-events pub/sub "the queue changed" ({"said": id}: a queued customer wrote, {"labelled": id}: a queued
+                             conversation's labels changed (handoff.labels), both for the agents' queue cards)
     {p}:stats-events pub/sub "the day's counters changed"
 
 Multi-key changes are Lua scripts, so they are atomic even with several

@@ -182,8 +182,8 @@ class CustomerConnection(Connection):
             await self.send(Envelope(payload["signal"], None, {"from": "agent", **payload.get("data", {})}))
 
     async def _on_queue(self, payload: Dict[str, Any]) -> None:
-        if "said" in payload:
-            return  # a waiting customer wrote: for the agents' queue; places and waits are the same
+        if "said" in payload or "labelled" in payload:
+            return  # a waiting customer wrote, or was labelled: for the agents' queue; places and waits are the same
         if (self._last_status or {}).get("state") == "queued":
             self._queue_changes.poke()
 
