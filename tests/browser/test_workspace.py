@@ -112,6 +112,7 @@ def test_closing_asks_for_a_disposition_and_a_note_and_the_dashboard_counts_it(
     stored = redis.Redis.from_url(redis_url).hmget(f"{site_prefix}:conv:{customer.conversation_id}", "disposition", "closing_note")
     assert stored == [b"follow-up needed", b"Promised a call back on Friday"]
     expect(page.get_by_role("table", name="Closed as").get_by_role("row", name=f"Follow-up needed {before + 1}")).to_have_count(1)
+    page.get_by_role("table", name="Closed as").scroll_into_view_if_needed()  # the counts and the manager below
     screenshot(page, "console-dashboard-workspace")
 
 
@@ -124,6 +125,8 @@ def test_a_supervisor_edits_canned_responses_and_an_agents_shortcut_follows_live
     form.get_by_label(re.compile("^Text")).fill("Your refund is on its way. {agent}")
     form.get_by_role("button", name="Add canned response").click()
     expect(page.get_by_role("list", name="Canned responses").get_by_text(f"/{shortcut}")).to_be_visible()
+    page.get_by_role("form", name="New canned response").scroll_into_view_if_needed()
+    screenshot(page, "console-workspace-manager")
 
     customer = customers()
     customer.ask_for_person()
