@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from typing import Any, Dict
 
@@ -69,7 +70,8 @@ def test_supervisors_manage_labels_and_every_console_on_every_process_sees_them(
 def test_an_agent_labels_the_chat_they_serve_and_the_dashboard_counts_it(bridge, second_bridge):
     async def scenario() -> None:
         sam = await staff(second_bridge, "sam", "supervisor")
-        label_id = (await answer(sam, "label_save", {"name": unique("Refund"), "colour": "#1f6feb"}))["data"]["label_id"]
+        name = unique("Refund")
+        label_id = (await answer(sam, "label_save", {"name": name, "colour": "#1f6feb"}))["data"]["label_id"]
         customer, ann = await claimed(bridge, "ann")
         conversation_id = customer.conversation_id
         await ann.expect("conversation", conversation_id=conversation_id, labels=[])
@@ -88,6 +90,8 @@ def test_an_agent_labels_the_chat_they_serve_and_the_dashboard_counts_it(bridge,
         await customer.next_matching(lambda e: e["type"] == "error" and e["id"] == "probe", "the probe's answer")
         assert not any(label_id in json.dumps(envelope) for envelope in customer.received), "labels are for staff only"
         await dashboard_until(sam, lambda d: any(item["id"] == label_id and item["count"] == 1 for item in d["labels"]))
+        metrics = requests.get(f"http://{admin_address(second_bridge)}/metrics", timeout=5).text
+        assert f'handoff_labels_applied_total{{label="{name}"}} 1.0' in metrics
 
         taken = await answer(sam, "label_conversation", {"conversation_id": conversation_id, "label_id": label_id, "on": False})
         assert taken["data"]["labels"] == [], "a supervisor may label any conversation"
@@ -139,7 +143,7 @@ def test_closing_asks_for_a_disposition_stored_with_the_close_and_counted(bridge
             b"closed", b"follow-up needed", b"Promised a call on Friday <b>")
         await dashboard_until(sam, lambda d: d["dispositions"]["follow-up needed"] == before["follow-up needed"] + 1)
         metrics = requests.get(f"http://{admin_address(bridge)}/metrics", timeout=5).text
-        assert 'handoff_dispositions_total{disposition="follow-up needed"}' in metrics
+        assert re.search(r'^handoff_dispositions_total\{disposition="follow-up needed"\} [1-9]', metrics, re.MULTILINE)
         for client in (sam, ann, customer):
             await client.close()
 
