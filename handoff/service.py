@@ -28,10 +28,13 @@ from redis.asyncio import Redis
 from handoff import rules
 from handoff.auth import AgentDirectory
 from handoff.botclient import BotClient, BotUnavailable
+from handoff.canned import CannedDesk
+from handoff.closing import Closing
 from handoff.dashboard import summarise
 from handoff.experience import Experience
 from handoff.exceptions import ConversationNotFound, InvalidTransition, LimitReached, StateError
 from handoff.hub import Hub
+from handoff.labels import LabelDesk, closing_figures, split, workspace_channel
 from handoff.limits import Limits
 from handoff.presence import CustomerPresence
 from handoff.notes import NoteDesk
@@ -117,6 +120,8 @@ class Bridge:
                                                                       self.hub.notified(self.store.said_channel)))
         self.requests = RequestDesk(self.store)
         self.notes = NoteDesk(self.store, self.agents)  # private notes and @mentions (handoff.notes)
+        self.labels = LabelDesk(redis, settings.key_prefix)
+        self.canned = CannedDesk(redis, settings.key_prefix, workspace_channel(settings.key_prefix))
         self.experience = Experience(self.store)
         self.hours = BusinessHours.parse(settings.business_hours, settings.timezone)
         self.zone = ZoneInfo(settings.timezone)
@@ -158,8 +163,9 @@ class Bridge:
         return True
 
     async def transition(
-        self, conversation_id: str, event: Event, agent_limit: int = 1_000_000
+        self, conversation_id: str, event: Event, agent_limit: int = 1_000_000, closing: Closing = Closing(),
     ) -> Tuple[Conversation, List[Effect]]:
+        """``closing``: a close's disposition and note, stored and counted by the commit that closes."""
         for _ in range(MAX_ATTEMPTS):
             before = await self.store.load(conversation_id)
             after, effects = apply(before, event)
@@ -176,7 +182,9 @@ class Bridge:
             stored = await self.store.commit(before, after, queue=rules.queue_operation(before, effects),
                                              agent_limit=agent_limit,
                                              transferred_by=event.agent if isinstance(event, Transferred) else "",
-                                             notices=notices, state=state, queue_changed=queue_changed)
+                                             notices=notices, state=state, queue_changed=queue_changed,
+                                             extra_fields=closing.fields() if isinstance(event, Closed) else (),
+                                             day=self.today()[0], counters=closing.counters())
             if stored is not None:
                 self.metrics["messages_system"] += len(notices)
                 await self._carry_out(stored, effects)
@@ -263,8 +271,10 @@ class Bridge:
         abandoned, first_responses = await self.experience.day(day)
         now_ms = self.now_ms()
         waiting = [int(now_ms - queued_at) for _, queued_at in await self.store.queue()]
-        return summarise(day, counters, waits, await self.right_now(), waiting_ms=waiting, abandoned_ms=abandoned,
-                         first_response_ms=first_responses)
+        summary = summarise(day, counters, waits, await self.right_now(), waiting_ms=waiting,
+                            abandoned_ms=abandoned, first_response_ms=first_responses)
+        summary.update(closing_figures(counters, await self.labels.items(), self.settings.dispositions))
+        return summary
 
     async def append(self, conversation_id: str, kind: str, key: str, text: str = "",
                      data: Optional[Dict[str, Any]] = None, only_in: Optional[State] = None,
@@ -605,6 +615,7 @@ class Bridge:
                 "topic": handoff.get("topic"),
                 "summary": handoff.get("summary", ""),
                 "last_message": _last_message(times.get("last_said")),
+                "labels": split(times.get("labels")),
             })
         return items
 
@@ -695,8 +706,8 @@ class Bridge:
     async def hand_back(self, agent: str, conversation_id: str) -> None:
         await self.transition(conversation_id, HandedBack(agent))
 
-    async def close(self, agent: str, conversation_id: str) -> None:
-        await self.transition(conversation_id, Closed(agent))
+    async def close(self, agent: str, conversation_id: str, closing: Closing = Closing()) -> None:
+        await self.transition(conversation_id, Closed(agent), closing=closing)
 
     async def forget_serving(self, agent: str, conversation_id: str) -> None:
         await self.store.forget_serving(agent, conversation_id)

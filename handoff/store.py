@@ -50,13 +50,22 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:day-abandoned:{date}, {p}:day-first-response:{date}  lists  (handoff.experience)
     {p}:stats:handoffs hash  reason -> handoffs from the bot to people (all days, for /metrics)
     {p}:stats:abandoned, {p}:stats:requeues  hashes  (handoff.experience, for /metrics)
+    {p}:stats:closing hash   "disposition:{name}" -> conversations closed so (by the close's commit),
+                             "label:{id}" -> labels put on conversations (all days, for /metrics)
+    {p}:labels       hash    the label set: id -> {name, colour} (handoff.labels); a conversation's labels
+                             are its hash's "labels" field (ids, comma-separated), "labelled:{day}:{id}"
+                             marks a label counted that day; "disposition", "closing_note": its last close's
+    {p}:canned       hash    canned responses: shortcut -> {title, text} (handoff.canned); {p}:canned-seeded
+                             marks that the file's set was loaded once
+    {p}:workspace-events pub/sub the label set or the canned responses changed ({"labels": 1}, {"canned": 1})
     {p}:slots, {p}:slots:{address}, {p}:staff-slots, {p}:staff-slots:{address},
     {p}:window:{what}:{address}:{n}  the caps (handoff.limits; an IPv6 address: its network)
     {p}:customers-seen zset  conversation -> when its customer was last connected (handoff.presence)
     {p}:live:{id}    pub/sub "something new in this conversation" for every bridge process
     {p}:queue-events pub/sub "the queue changed" (agents, supervisors and queued customers listen)
-    {p}:queue-said   pub/sub {"said": id}: a queued customer wrote (its last_said changed), announced by the
-                             append that stores it; only agents' sockets listen (their queue cards)
+    {p}:queue-said   pub/sub what changed on a queued conversation's card, for agents' sockets only:
+                             {"said": id} a queued customer wrote (its last_said changed; announced by the
+                             append that stores it), {"labelled": id} its labels changed (handoff.labels)
     {p}:stats-events pub/sub "the day's counters changed"
     {p}:agent-events:{agent} pub/sub  for one agent's sockets: a chat assigned to them ({"assigned": id}),
                              an @mention ({"mentioned": id}) or one seen in another tab (handoff.notes)
@@ -273,6 +282,18 @@ if notices > 0 then
   redis.call('PEXPIRE', KEYS[11], ARGV[5])
   redis.call('PEXPIRE', KEYS[12], ARGV[5])
 end
+-- After the notices: how many counters the change adds 1 to in the day's counters KEYS[13] and all days'
+-- KEYS[14] (a close's disposition, handoff.closing), ms to keep the day's, the stats channel, the names.
+local counted_at = 18 + fields + 4 * notices
+local counted = tonumber(ARGV[counted_at])
+if counted > 0 then
+  for i = counted_at + 3, counted_at + 2 + counted do
+    redis.call('HINCRBY', KEYS[13], ARGV[i], 1)
+    redis.call('HINCRBY', KEYS[14], ARGV[i], 1)
+  end
+  redis.call('PEXPIRE', KEYS[13], ARGV[counted_at + 1])
+  redis.call('PUBLISH', ARGV[counted_at + 2], '{}')
+end
 return version
 """
 
@@ -461,7 +482,8 @@ class Store:
 
     @property
     def said_channel(self) -> str:
-        """What queued customers write, for the agents' queue cards only (no customer's socket listens)."""
+        """What queued customers write and how their conversations are labelled, for the agents' queue cards
+        only (no customer's socket listens)."""
         return self.key("queue-said")
 
     @property
@@ -492,7 +514,7 @@ class Store:
         self, conversation_ids: List[str]
     ) -> Dict[str, Tuple[Conversation, Dict[str, str], Dict[str, str]]]:
         """Conversations, what their customers told us while waiting, and since when they wait, who
-        transferred them and what the customer said last (``last_said``), in one round trip (the queue view reads every queued one); those that
+        transferred them, what the customer said last (``last_said``) and its labels, in one round trip (the queue view reads every queued one); those that
         expired are left out."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for conversation_id in conversation_ids:
@@ -503,7 +525,7 @@ class Store:
             if fields:
                 text = {k.decode(): v.decode() for k, v in fields.items()}
                 details = json.loads(text.get("details") or "{}")
-                waits = {name: text[name] for name in ("waiting_since", "transferred_by", "last_said")
+                waits = {name: text[name] for name in ("waiting_since", "transferred_by", "last_said", "labels")
                          if text.get(name)}
                 loaded[conversation_id] = (self._conversation(conversation_id, text), details, waits)
         return loaded
@@ -537,7 +559,7 @@ class Store:
     async def commit(
         self, before: Conversation, after: Conversation, queue: str = "", agent_limit: int = 1_000_000,
         transferred_by: str = "", notices: Sequence[Notice] = (), state: Optional[Dict[str, Any]] = None,
-        queue_changed: bool = False,
+        queue_changed: bool = False, extra_fields: Sequence[str] = (), day: str = "", counters: Sequence[str] = (),
     ) -> Optional[Conversation]:
         """Store ``after`` if nobody changed the conversation since ``before`` was read.
 
@@ -552,7 +574,9 @@ class Store:
         commit loses none of it: the ``notices`` (system messages, added to the transcript and
         announced like ``append``'s), ``state`` announced on the conversation's live channel and,
         when ``queue_changed``, the conversation on the queue's channel (handoff.rules.notices,
-        handoff.rules.announcements).
+        handoff.rules.announcements). ``extra_fields`` (name, value, ...) are stored in the conversation's
+        hash with the change, and ``counters`` counted in the ``day``'s counters and all days'
+        (``{p}:stats:closing``): a close's disposition (handoff.closing).
         """
         now = int(time.time() * 1000)
         fields: List[str] = [
@@ -569,6 +593,7 @@ class Store:
             if transferred_by:  # straight to a colleague (a claim keeps who sent it to the queue)
                 fields += ["transferred_by", transferred_by]
         agent_ended = before.state is State.AGENT and (after.state is not State.AGENT or after.agent != before.agent)
+        fields += extra_fields
         written: List[str] = []
         for notice in notices:
             data_json = json.dumps(notice.data)
@@ -577,13 +602,15 @@ class Store:
             keys=[self.key("conv", after.id), self.key("queue"), self._serving_key(before), self._serving_key(after),
                   self.key("queue", before.group), self.key("queue", after.group), self.key("handling"),
                   self.key("agent-ready"), self.key("queue-priority"), self.key("agents-serving"),
-                  self.key("log", after.id), self.key("idem", after.id)],
+                  self.key("log", after.id), self.key("idem", after.id), self.key("day", day or "none"),
+                  self.key("stats", "closing")],
             args=[str(before.version), queue, str(now), after.id, str(self.ttl_ms), str(agent_limit),
                   "1" if after.state is State.AGENT else "0", (before.agent or "") if agent_ended else "",
                   str(RECENT_HANDLING), (after.agent or "") if taken else "", str(self.max_queue),
                   self.live_channel(after.id), json.dumps(state) if state else "",
                   self.queue_channel if queue_changed else "", json.dumps({"conversation": after.id}),
-                  str(len(notices)), str(len(fields)), *fields, *written],
+                  str(len(notices)), str(len(fields)), *fields, *written,
+                  str(len(counters)), str(DAY_TTL_MS), self.stats_channel, *counters],
         )
         if version == -2:
             raise LimitReached(f"the queue is full ({self.max_queue} waiting); try again later or leave a message",

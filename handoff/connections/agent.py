@@ -18,7 +18,10 @@ from handoff.connections.base import Connection, Handlers
 from handoff.connections.fields import conversation_id_of, idempotency_key, signal_data, text_of
 from handoff.connections.logins import HEARTBEAT_SECONDS, Login, ended_if_revoked
 from handoff.connections.notes import NoteHandlers, marked_mentions
+from handoff.connections.workspace import Workspace
+from handoff.closing import closing_of
 from handoff.exceptions import ConversationNotFound, MalformedMessage, StateError
+from handoff.labels import split
 from handoff.protocol import Envelope
 from handoff.queuediff import QueueItems, changes, indexed
 from handoff.requests import request_id_of
@@ -30,11 +33,11 @@ logger = logging.getLogger(__name__)
 
 
 class AgentConnection(NoteHandlers, Connection):
-    def __init__(self, ws: Any, bridge: Bridge, agent: str, generation: int, canned: List[Dict[str, str]]) -> None:
+    def __init__(self, ws: Any, bridge: Bridge, agent: str, generation: int) -> None:
         super().__init__(ws, bridge)
         self.agent = agent
         self.generation = generation  # of the token it connected with
-        self.canned = canned
+        self.workspace = Workspace(self, agent)  # labels and canned responses (handoff.connections.workspace)
         self.connection_id = secrets.token_hex(8)
         self._heartbeat: Optional["asyncio.Task[None]"] = None
         self._viewing: Set[str] = set()  # conversations open read-only here (handoff.connections.notes)
@@ -58,6 +61,7 @@ class AgentConnection(NoteHandlers, Connection):
             "answer_request": self.answer_request,
             "typing": self.signal, "read": self.signal,
             **self.note_handlers(),
+            "label_conversation": self.workspace.label_conversation,
         }
 
     async def start(self) -> None:
@@ -69,7 +73,9 @@ class AgentConnection(NoteHandlers, Connection):
         await self.watch(self.bridge.store.key("agent-events", self.agent), self._on_assigned)
         await self.send_queue()
         await self.send(Envelope("requests", None, {"items": await self._requests()}))
-        await self.send(Envelope("canned", None, {"items": self.canned}))
+        await self.workspace.start()
+        await self.send(Envelope("dispositions", None, {"items": list(self.bridge.settings.dispositions)}))
+        await self.workspace.send_canned()  # the conversations this agent serves follow it
         await self.send_mentions()
         for conversation_id in await self.bridge.serving(self.agent):
             try:
@@ -110,8 +116,9 @@ class AgentConnection(NoteHandlers, Connection):
         self._queue_changes.poke()
 
     async def _on_said(self, payload: Dict[str, Any]) -> None:
-        """A queued customer wrote: their card shows it (a resync is the queue channel's to answer)."""
-        if "said" in payload:
+        """A queued customer wrote, or their conversation was labelled: their card shows it (a resync is the
+        queue channel's to answer)."""
+        if "said" in payload or "labelled" in payload:
             self._queue_changes.poke()
 
     async def _send_queue_changes(self) -> None:
@@ -159,6 +166,9 @@ class AgentConnection(NoteHandlers, Connection):
                     await self.bridge.require_serving(self.agent, conversation_id)
                 except (StateError, ConversationNotFound):
                     await self.detach(conversation_id)  # requeued, or handled in another tab
+            elif "labels" in payload:
+                await self.send(Envelope("conversation_labels", None, {
+                    "conversation_id": conversation_id, "labels": split(payload["labels"])}))
             elif payload.get("from") == "customer" and payload.get("signal") in ("typing", "read"):
                 data = {"from": "customer", "conversation_id": conversation_id, **payload.get("data", {})}
                 await self.send(Envelope(payload["signal"], None, data))
@@ -249,7 +259,7 @@ class AgentConnection(NoteHandlers, Connection):
 
     async def close_conversation(self, envelope: Envelope) -> None:
         conversation_id = conversation_id_of(envelope.data)
-        await self.bridge.close(self.agent, conversation_id)
+        await self.bridge.close(self.agent, conversation_id, closing_of(envelope.data, self.bridge.settings.dispositions))
         await self._let_go(envelope, conversation_id)
 
     async def _let_go(self, envelope: Envelope, conversation_id: str) -> None:

@@ -103,4 +103,5 @@ class NoteHandlers(Connection):
             "details": await self.bridge.store.details(conversation_id),
             "transferred_by": await self.bridge.store.transferred_by(conversation_id),
             "transfer_note": await self.bridge.notes.transfer_note(conversation_id),
+            "labels": await self.bridge.labels.of(conversation_id),
         }

@@ -1,4 +1,5 @@
-"""A supervisor's socket (``/ws/supervisor``): the live dashboard (handoff.dashboard)."""
+"""A supervisor's socket (``/ws/supervisor``): the live dashboard (handoff.dashboard), and managing the
+labels and canned responses (handoff.connections.workspace)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any, Dict, Optional
 
 from handoff.coalesce import Coalesced, Periodic
 from handoff.connections.base import Connection, Handlers
+from handoff.connections.workspace import Workspace
 from handoff.protocol import Envelope
 from handoff.service import Bridge
 
@@ -22,14 +24,19 @@ class SupervisorConnection(Connection):
         super().__init__(ws, bridge)
         self._changes = Coalesced(self.push, "pushing the dashboard", self.COALESCE_SECONDS)
         self._refresher = Periodic(self._refresh, self.REFRESH_SECONDS, "refreshing the dashboard")
+        self.workspace = Workspace(self, labels_changed=self._changes.poke)  # the dashboard names the labels
 
     def handlers(self) -> Handlers:
-        return {"dashboard": self.dashboard}
+        workspace = self.workspace
+        return {"dashboard": self.dashboard, "label_save": workspace.label_save, "label_delete": workspace.label_delete,
+                "label_conversation": workspace.label_conversation, "canned_save": workspace.canned_save,
+                "canned_delete": workspace.canned_delete}
 
     async def start(self) -> None:
         await self.watch(self.bridge.store.stats_channel, self._on_change)
         await self.watch(self.bridge.store.queue_channel, self._on_change)
         await self.push()
+        await self.workspace.start()
         self._refresher.start()
 
     async def push(self, request_id: Optional[str] = None) -> None:

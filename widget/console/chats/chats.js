@@ -41,6 +41,8 @@ class ChatsView extends View {
     this.setAttention = setAttention;
     this.visible = false;
     this.canned = [];
+    this.labels = []; // the label set (workspace/labels.js)
+    this.dispositions = []; // what closing a chat asks for (workspace/closing-dialog.js)
     this.conversations = new Map();
     this.activeId = null;
     this.pendingClaims = new Set();
@@ -121,7 +123,18 @@ class ChatsView extends View {
         break;
       case "canned":
         this.canned = data.items || [];
-        this.awaitRestoredConversations();
+        if (!data.changed) this.awaitRestoredConversations(); // a supervisor's change is not followed by the chats
+        break;
+      case "labels":
+        this.labels = data.items || [];
+        this.queue.refill();
+        for (const open of this.conversations.values()) open.renderLabels();
+        break;
+      case "dispositions":
+        this.dispositions = data.items || [];
+        break;
+      case "conversation_labels":
+        if (tab) tab.setLabels(data.labels || []);
         break;
       case "conversation":
         this.openConversation(data);

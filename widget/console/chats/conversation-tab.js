@@ -8,11 +8,12 @@ import { h, replaceChildren } from "../../shared/dom.js";
 import { icon } from "../../shared/icons.js";
 import { compareMessageIds, newId } from "../../shared/transport.js";
 import { TIMING, describeError, humanize, reasonLabel } from "../constants.js";
-import { confirmDialog } from "../dialogs.js";
 import { messageElement, transferTarget, withMentions } from "../transcript.js";
 import { Composer } from "./composer.js";
 import { renderHandoff } from "./handoff-panel.js";
 import { transferDialog } from "./transfer-dialog.js";
+import { closingDialog } from "../workspace/closing-dialog.js";
+import { labelChips, labelPicker } from "../workspace/labels.js";
 
 function shortId(conversationId) {
   return `#${conversationId.slice(0, 6)}`;
@@ -35,6 +36,7 @@ export class ConversationTab {
     this.seenUpTo = null;
     this.receiptElement = null;
     this.leaving = null;
+    this.labels = data.labels || [];
     this.stickToBottom = true;
     this.typingTimer = null;
     this.readTimer = null;
@@ -53,7 +55,9 @@ export class ConversationTab {
     this.actionError = h("div", { class: "inline-error", role: "alert", hidden: true });
     this.transferButton = h("button", { type: "button", class: "button", onclick: () => transferDialog(view, this) }, icon("transfer"), "Transfer");
     this.handBackButton = h("button", { type: "button", class: "button", onclick: () => this.handBack() }, icon("bot"), "Hand back to bot");
-    this.closeButton = h("button", { type: "button", class: "button danger-outline", onclick: () => this.confirmClose() }, icon("check"), "Close chat");
+    this.closeButton = h("button", { type: "button", class: "button danger-outline", onclick: () => closingDialog(view, this) }, icon("check"), "Close chat");
+    this.labelsButton = h("button", { type: "button", class: "button", onclick: () => labelPicker(view, this) }, "Labels");
+    this.labelRow = h("div", { class: "chips conversation-labels", "aria-label": "Labels" });
     this.detailsToggle = h("button", {
       type: "button", class: "button details-toggle", "aria-expanded": "false", "aria-controls": `details-${this.id}`,
       onclick: () => this.toggleDetails(),
@@ -74,9 +78,9 @@ export class ConversationTab {
 
     this.panel = h("section", { class: "conversation", role: "tabpanel", id: panelId, "aria-labelledby": this.tabButton.id, hidden: true },
       h("header", { class: "conversation-head" },
-        h("div", { class: "conversation-heading" }, this.heading, this.headMeta),
-        h("div", { class: "conversation-actions" }, this.detailsToggle, this.transferButton, this.handBackButton, this.closeButton,
-          this.closeViewButton)),
+        h("div", { class: "conversation-heading" }, this.heading, this.headMeta, this.labelRow),
+        h("div", { class: "conversation-actions" }, this.detailsToggle, this.labelsButton, this.transferButton, this.handBackButton,
+          this.closeButton, this.closeViewButton)),
       this.actionError,
       h("div", { class: "conversation-body" },
         h("div", { class: "chat-column" }, this.viewBanner, this.pinned, this.log, this.typing, this.composer.element),
@@ -97,6 +101,7 @@ export class ConversationTab {
     renderHandoff(this.details, data);
     this.renderPinned(data.transfer_note || null);
     this.setViewOnly(Boolean(data.view), data.serving_agent);
+    if (data.labels) this.setLabels(data.labels);
   }
 
   /** The note the transfer carried, first thing the receiving agent reads (it stays in the transcript too). */
@@ -114,7 +119,7 @@ export class ConversationTab {
   setViewOnly(viewOnly, servingAgent = null) {
     this.viewOnly = viewOnly;
     this.panel.classList.toggle("is-view-only", viewOnly);
-    for (const button of [this.transferButton, this.handBackButton, this.closeButton]) button.hidden = viewOnly;
+    for (const button of [this.labelsButton, this.transferButton, this.handBackButton, this.closeButton]) button.hidden = viewOnly;
     this.closeViewButton.hidden = !viewOnly;
     this.viewBanner.hidden = !viewOnly;
     this.viewBanner.textContent = viewOnly
@@ -132,6 +137,15 @@ export class ConversationTab {
       this.leaving = null;
       this.showActionError(error);
     }
+  }
+
+  setLabels(ids) {
+    this.labels = ids;
+    this.renderLabels();
+  }
+
+  renderLabels() {
+    replaceChildren(this.labelRow, labelChips(this.labels, this.view.labels));
   }
 
   setActive(active) {
@@ -326,28 +340,13 @@ export class ConversationTab {
     }
   }
 
-  async confirmClose() {
-    const confirmed = await confirmDialog({
-      title: "Close this chat?",
-      text: "The conversation ends for the customer, who is asked to rate it.",
-      confirm: "Close chat",
-      danger: true,
-    });
-    if (!confirmed) return;
-    try {
-      await this.act("close");
-    } catch (error) {
-      this.showActionError(error);
-    }
-  }
-
   showActionError(error) {
     replaceChildren(this.actionError, icon("info"), h("span", {}, describeError(error)));
     this.actionError.hidden = false;
   }
 
   setBusy(busy) {
-    for (const button of [this.transferButton, this.handBackButton, this.closeButton]) button.disabled = busy;
+    for (const button of [this.labelsButton, this.transferButton, this.handBackButton, this.closeButton]) button.disabled = busy;
     this.composer.setDisabled(busy);
   }
 
