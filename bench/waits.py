@@ -32,6 +32,11 @@ were fixed and committed before any tuning. The test seeds have since been
 scored after more than one round, so a third split, ``fresh`` (its own seeds,
 the test shapes), was committed before the next round's tuning and is scored
 once at its end.
+
+A named scenario of its own, ``agent-away`` (issue 13's fresh-eyes trial):
+one agent online who is away from the console for 150 s every quarter of an
+hour; what the first in line is shown while a slot of theirs is free and not
+taken, and how often that was "less than a minute" with more to go.
 """
 
 from __future__ import annotations
@@ -58,6 +63,8 @@ TEST_SEEDS = tuple(range(1001, 1011))
 FRESH_SEEDS = tuple(range(3001, 3011))  # never run before the round that added them (docs/benchmarks.md)
 DEV_SHAPES = ("busy-then-quiet", "quiet-then-busy")
 TEST_SHAPES = ("busy-then-quiet", "quiet-then-busy", "late-shift-change")
+AWAY_SHAPE = "agent-away"  # a named scenario of its own (agent_away), not part of any split
+AWAY_SEEDS = tuple(range(1, 51))
 RECENT_WAITS = 50  # what the bridge keeps ({p}:waits, {p}:handling)
 # Customers are told minutes ("less than a minute" below one): an error is a share of the actual
 # wait, or of a minute for shorter waits. The strict share (of waits of seconds) is reported beside it.
@@ -73,6 +80,8 @@ class AgentPlan:
     groups: Tuple[str, ...]
     max_chats: int
     shifts: Tuple[Tuple[float, float], ...]  # (log in, log out) in seconds from the start
+    # Online but picking nobody up (on the phone, away from the console): (from, until) in seconds.
+    away: Tuple[Tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,9 @@ class Customer:
     # What the widget showed every REFRESH_SECONDS of the wait: (when, new with the periodic refresh, new as
     # last told at a change of the queue, old as last told).
     shown: List[Tuple[float, Estimate, Estimate, Optional[int]]] = field(default_factory=list)
+    # When the widget was sampled while they were first in line and an agent away had a free slot for them:
+    # for how long (s) that slot had been free with them waiting.
+    stalled: Dict[float, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -161,6 +173,16 @@ def make_scenario(shape: str, seed: int) -> Scenario:
                     pickup=(rng.uniform(10, 40), 0.6), patience=(rng.uniform(900, 2400), 0.8))
 
 
+def agent_away(seed: int) -> Scenario:
+    """Issue 13's fresh-eyes trial as a queue: one agent online (two chats) who, every quarter of an hour, is
+    away from the console for 150 s and picks nobody up; a customer who comes meanwhile is first in line
+    with a free slot that is not taken (a quiet queue otherwise: offered load about 0.45)."""
+    away = tuple((start, start + 150.0) for start in range(600, int(2 * HOUR), 900))
+    agent = AgentPlan("agent0", ("all",), 2, ((0.0, 2 * HOUR),), tuple((float(a), b) for a, b in away))
+    return Scenario(AWAY_SHAPE, seed, ((2 * HOUR, {"general": 0.2, "cards": 0.0}),), (agent,),
+                    handling=(240.0, 0.6), pickup=(20.0, 0.6), patience=(3600.0, 0.5))
+
+
 def simulate(scenario: Scenario, tuning: Tuning = Tuning()) -> List[Customer]:
     rng = random.Random(f"run:{scenario.name}:{scenario.seed}")
     events: List[Tuple[float, int, str, Any]] = []
@@ -184,6 +206,8 @@ def simulate(scenario: Scenario, tuning: Tuning = Tuning()) -> List[Customer]:
         for login, logout in plan.shifts:
             schedule(login, "login", plan.name)
             schedule(logout, "logout", plan.name)
+        for _, back in plan.away:
+            schedule(back, "back", plan.name)
 
     waiting: Dict[int, Customer] = {}
     customers: List[Customer] = []
@@ -202,9 +226,12 @@ def simulate(scenario: Scenario, tuning: Tuning = Tuning()) -> List[Customer]:
     def visible(agent: AgentState) -> List[Customer]:
         return sorted((c for c in waiting.values() if takes(agent, c.group)), key=lambda c: c.queued_at)
 
+    def away(agent: AgentState, now: float) -> bool:
+        return any(start <= now < end for start, end in agent.plan.away)
+
     def dispatch(now: float) -> None:
         for agent in agents.values():
-            if (agent.online and agent.taking and not agent.picking
+            if (agent.online and agent.taking and not agent.picking and not away(agent, now)
                     and len(agent.serving) < agent.plan.max_chats and visible(agent)):
                 agent.picking = True
                 schedule(now + _lognormal(rng, *scenario.pickup), "pickup", agent.plan.name)
@@ -242,7 +269,14 @@ def simulate(scenario: Scenario, tuning: Tuning = Tuning()) -> List[Customer]:
             continue
         if kind == "sample":
             if payload in waiting:
-                waiting[payload].shown.append((now, last_told[payload][1], *last_event[payload]))
+                customer = waiting[payload]
+                customer.shown.append((now, last_told[payload][1], *last_event[payload]))
+                first = min((c for c in waiting.values() if c.group == customer.group), key=lambda c: c.queued_at)
+                free = [now - max(a.ready_since, customer.queued_at) for a in agents.values()
+                        if a.online and a.taking and away(a, now) and takes(a, customer.group)
+                        and len(a.serving) < a.plan.max_chats]
+                if first is customer and free:
+                    customer.stalled[now] = min(free)
                 schedule(now + REFRESH_SECONDS, "sample", payload)
             continue
         if kind == "arrive":
@@ -291,7 +325,7 @@ def simulate(scenario: Scenario, tuning: Tuning = Tuning()) -> List[Customer]:
         for group in GROUPS:  # the bridge keeps claims and exits of the last WINDOW_SECONDS only
             claims[group] = [(at, pickup) for at, pickup in claims[group] if now - at <= 1800]
             exits[group] = [exit for exit in exits[group] if now - exit[0] <= 1800]
-        if kind != "arrive" and kind != "finish":  # the queue moved, or the team changed: everyone is told again
+        if kind not in ("arrive", "finish", "back"):  # the queue moved, or the team changed: everyone is told again
             for customer_id, (new, old) in tell(now, list(waiting.values())).items():
                 waiting[customer_id].updates.append((now, new, old))
                 last_told[customer_id], last_event[customer_id] = (now, new), (new, old)
@@ -358,15 +392,51 @@ def evaluate(shapes: Sequence[str], seeds: Sequence[int], tuning: Tuning = Tunin
             "shown": shown_scores}
 
 
+STALLED_SINCE = (0.0, 60.0, 120.0)  # how long the slot had been free: the figure's rows
+
+
+def stalled(seeds: Sequence[int] = AWAY_SEEDS, tuning: Tuning = Tuning()) -> Dict[str, Any]:
+    """In the ``agent-away`` scenario, what the widget showed (with the periodic refresh) while the
+    customer was first in line and the agent away with a free slot, by how long the slot had been free
+    (from each of STALLED_SINCE to the next): how often it said "less than a minute" while more than a
+    minute was left, and the error and under-promising against the rest of the wait."""
+    told = {since: _Told() for since in STALLED_SINCE}
+    broken = {since: 0 for since in STALLED_SINCE}
+    for seed in seeds:
+        for customer in simulate(agent_away(seed), tuning):
+            if customer.waited is None:
+                continue
+            served_at = customer.queued_at + customer.waited
+            for moment, fresh, _, old in customer.shown:
+                if moment in customer.stalled:
+                    since = max(edge for edge in STALLED_SINCE if edge <= customer.stalled[moment])
+                    told[since].add(fresh, old, served_at - moment)
+                    broken[since] += fresh.text == "less than a minute" and served_at - moment > 60
+    edges = [f"{since:.0f}" for since in STALLED_SINCE]
+    names = [f"{low}-{high} s" for low, high in zip(edges, edges[1:])] + [f"{edges[-1]} s or more"]
+    return {name: {**told[since].scores()["new"], "less_than_a_minute_broken": broken[since]}
+            for name, since in zip(names, STALLED_SINCE)}
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--split", choices=("dev", "test", "fresh", "all"), default="all")
+    parser.add_argument("--split", choices=("dev", "test", "fresh", AWAY_SHAPE, "all"), default="all")
     args = parser.parse_args(argv)
     began = time.perf_counter()
     splits = {"dev": (DEV_SHAPES, DEV_SEEDS), "test": (TEST_SHAPES, TEST_SEEDS), "fresh": (TEST_SHAPES, FRESH_SEEDS)}
-    chosen = list(splits) if args.split == "all" else [args.split]
+    chosen = list(splits) if args.split == "all" else [args.split] if args.split in splits else []
     results: Dict[str, Any] = {}
     rows: List[Dict[str, Any]] = []
+    if args.split in (AWAY_SHAPE, "all"):
+        results[AWAY_SHAPE] = away = stalled()
+        print(f"{AWAY_SHAPE} (seeds {AWAY_SEEDS[0]}-{AWAY_SEEDS[-1]}), first in line, the agent away with a slot free:")
+        print(markdown_table([{"slot free": since, "statuses": figures["customers"],
+                               '"less than a minute", more left': figures["less_than_a_minute_broken"],
+                               "median error": _percent(figures["median_error"]),
+                               "under-promised": _percent(figures["under_promised"])}
+                              for since, figures in away.items()],
+                             ["slot free", "statuses", '"less than a minute", more left', "median error",
+                              "under-promised"]))
     for split in chosen:
         shapes, seeds = splits[split]
         result = evaluate(shapes, seeds)
@@ -383,8 +453,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                              "under-promised": _percent(numbers["under_promised"])})
         print(f"{split}: {result['customers']} customers, {result['gave_up']} gave up before being served")
     seconds = time.perf_counter() - began
-    print(markdown_table(rows, ["split", "told", "estimator", "estimates", "no number", "median error",
-                                "median error (strict)", "under-promised"]))
+    if rows:
+        print(markdown_table(rows, ["split", "told", "estimator", "estimates", "no number", "median error",
+                                    "median error (strict)", "under-promised"]))
     print(f"\n{seconds:.1f} s; targets: median error <= 25 %, under-promised <= 10 %")
     path = write_result("waits", {"seconds": round(seconds, 1), "tuning": asdict(Tuning()), **results})
     print(f"written to {path}")

@@ -11,7 +11,10 @@
     │   ├── InvalidCredentials   wrong agent name or password
     │   ├── InvalidToken         missing, forged or expired token
     │   └── Forbidden            a valid account without the role this needs
-    ├── LimitReached             a cap of handoff.limits (``code`` says which)
+    ├── LimitReached             a cap of handoff.limits (``code`` says which), or of a
+    │                            supervisors' set (labels, canned responses: ``too_many``)
+    ├── AlreadyExists            a label's name or a canned response's shortcut is taken
+    ├── UnknownItem              no such label or canned response (``not_found``)
     ├── TeachingFailed           the teaching loop refused a content editor's
     │                            request (``code`` from teaching.errors)
     └── StateError               the conversation cannot do that now
@@ -32,6 +35,7 @@ from typing import Optional
 __all__ = [
     "AgentAtLimit",
     "AlreadyClaimed",
+    "AlreadyExists",
     "AuthError",
     "ConversationNotFound",
     "Forbidden",
@@ -48,6 +52,7 @@ __all__ = [
     "StateError",
     "TeachingFailed",
     "TranscriptFull",
+    "UnknownItem",
     "UnknownMessageType",
 ]
 
@@ -145,6 +150,18 @@ class LimitReached(HandoffError):
     """A client address (or everyone together) has used up one of the caps of handoff.limits."""
 
     code = "limit_reached"
+
+
+class AlreadyExists(HandoffError):
+    """A supervisor named a label, or gave a canned response a shortcut, that another one has."""
+
+    code = "exists"
+
+
+class UnknownItem(HandoffError):
+    """A label or canned response that is not (or no longer) in its set."""
+
+    code = "not_found"
 
 
 class TeachingFailed(HandoffError):

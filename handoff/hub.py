@@ -4,9 +4,11 @@ A socket that shows a conversation registers a callback for the
 conversation's channel; whichever process appends a message publishes on
 that channel, and every process with such a socket calls its callbacks. The
 payload carries the new message and the id of the one before it: a socket
-that has sent exactly up to that one sends it as it is, any other reads what
-it missed from the transcript stream, so a lost notification delays a message
-but never loses or duplicates one.
+that has sent exactly up to that one sends it as it is, one that has sent it
+already skips it (the bot's answer, which the asking socket's process wrote
+to it first: handoff.connections.customer), any other reads what it missed
+from the transcript stream, so a lost notification delays a message but never
+loses or duplicates one.
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ async def start(app: Sanic) -> None:
     app.ctx.teach = TeachStore(redis, settings.teach_key_prefix)
     await app.ctx.bridge.hub.start()
     await app.ctx.bridge.store.index_agents_serving()
+    await app.ctx.bridge.canned.seed(app.ctx.canned)  # the file's set, the first time only (handoff.canned)
     app.ctx.sweeper = asyncio.create_task(sweep(app.ctx.bridge))
     app.ctx.sockets = OpenSockets(app.ctx.bridge.limits, app.ctx.bridge.presence)
     app.ctx.keeper = asyncio.create_task(keep(app.ctx.bridge, app.ctx.sockets))

@@ -27,9 +27,11 @@ KEPT = {
 class _Snapshot(Collector):
     def __init__(self, now: Mapping[str, Any], handoffs: Mapping[bytes, bytes], events: Mapping[str, int],
                  open_connections: int, requeues: int, abandoned: Mapping[str, int],
-                 redis_memory: Mapping[str, int], kept: Mapping[str, int]) -> None:
+                 redis_memory: Mapping[str, int], kept: Mapping[str, int],
+                 closing: Mapping[str, Mapping[str, int]]) -> None:
         self.now, self.handoffs, self.events, self.open_connections = now, handoffs, events, open_connections
         self.requeues, self.abandoned, self.redis_memory, self.kept = requeues, abandoned, redis_memory, kept
+        self.closing = closing
 
     def collect(self) -> Iterable[Any]:
         yield GaugeMetricFamily("handoff_queue_length", "Conversations waiting for an agent.",
@@ -50,6 +52,18 @@ class _Snapshot(Collector):
         for way, count in sorted(self.abandoned.items()):
             abandoned.add_metric([way], count)
         yield abandoned
+        # The dashboard's dispositions and labels, all days (handoff.labels.closing_totals).
+        dispositions = CounterMetricFamily(
+            "handoff_dispositions", "Conversations agents closed, by the disposition they chose (all processes).",
+            labels=["disposition"])
+        for disposition, count in sorted(self.closing.get("dispositions", {}).items()):
+            dispositions.add_metric([disposition], count)
+        yield dispositions
+        labelled = CounterMetricFamily(
+            "handoff_labels_applied", "Labels put on conversations, by label (those still in the set).", labels=["label"])
+        for label, count in sorted(self.closing.get("labels", {}).items()):
+            labelled.add_metric([label], count)
+        yield labelled
         yield GaugeMetricFamily("handoff_conversations_with_agents", "Conversations an agent is serving now.",
                                 value=self.now["conversations_with_agents"])
         events = CounterMetricFamily("handoff_process_events",
@@ -72,12 +86,14 @@ class _Snapshot(Collector):
 
 def exposition(now: Dict[str, Any], handoffs: Mapping[bytes, bytes], events: Mapping[str, int],
                open_connections: int, requeues: int, abandoned: Mapping[str, int],
-               redis_memory: Optional[Mapping[str, int]] = None, kept: Optional[Mapping[str, int]] = None) -> bytes:
+               redis_memory: Optional[Mapping[str, int]] = None, kept: Optional[Mapping[str, int]] = None,
+               closing: Optional[Mapping[str, Mapping[str, int]]] = None) -> bytes:
     """``now`` is :meth:`handoff.service.Bridge.right_now`; ``handoffs`` the Redis hash of handoffs by
     reason; ``events`` this process's counters; ``requeues`` and ``abandoned`` (by way) from
     :meth:`handoff.experience.Experience.totals`; ``redis_memory`` from handoff.presence.redis_memory;
-    ``kept`` what this process holds for its sockets, by the names of KEPT."""
+    ``kept`` what this process holds for its sockets, by the names of KEPT; ``closing`` the conversations
+    closed by disposition and the labels put on them (handoff.labels.closing_totals)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot(now, handoffs, events, open_connections, requeues, abandoned, redis_memory or {},
-                                kept or {}))
+                                kept or {}, closing or {}))
     return generate_latest(registry)

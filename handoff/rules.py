@@ -17,7 +17,7 @@ from handoff.machine import (
     LEAVE_QUEUE_OFFER, AskRating, Conversation, Effect, Enqueue, Notice, Notify, State, wants_out_of_queue,
 )
 from handoff.protocol import readable
-from handoff.requests import KINDS, contact_kind
+from handoff.contact import contact_kind
 from handoff.routing import visible_to
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
 ]
 
 MAX_DETAIL = 500
+KINDS = ("callback", "message")  # what a customer may leave instead of waiting (request_details)
 NO_AGENTS = ("No one from our team is available right now. You can wait, ask us to call you back, "
              "or leave a message and we'll reply as soon as we can.")
 RATE = "How did we do? Please rate this chat from 1 to 5."

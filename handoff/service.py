@@ -19,7 +19,7 @@ import secrets
 import time
 from collections import Counter
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -28,12 +28,16 @@ from redis.asyncio import Redis
 from handoff import rules
 from handoff.auth import AgentDirectory
 from handoff.botclient import BotClient, BotUnavailable
+from handoff.canned import CannedDesk
+from handoff.closing import Closing
 from handoff.dashboard import summarise
 from handoff.experience import Experience
 from handoff.exceptions import ConversationNotFound, InvalidTransition, LimitReached, StateError
 from handoff.hub import Hub
+from handoff.labels import LabelDesk, closing_figures, split, workspace_channel
 from handoff.limits import Limits
 from handoff.presence import CustomerPresence
+from handoff.notes import NoteDesk
 from handoff.machine import (
     AgentClaimed, AgentLost, AskBot, BotAnswered, Closed, Conversation, CustomerAskedForPerson, CustomerGone,
     CustomerLeftQueue, CustomerLeftRequest, CustomerRated, CustomerSaid, Effect, Enqueue, Event, HandedBack, Notice,
@@ -44,9 +48,9 @@ from handoff.requests import RequestDesk
 from handoff.routing import ALL_GROUPS, DEFAULT_GROUP, BusinessHours, group_for, visible_to
 from handoff.settings import Settings
 from handoff.shared import SharedReading
-from handoff.store import Appended, GroupFigures, Routing, Store, StoredMessage
+from handoff.store import Appended, GroupFigures, NewMessages, Routing, Store, StoredMessage
 
-__all__ = ["Bridge"]
+__all__ = ["Bridge", "Said"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +65,25 @@ ROUTING_POLL_SECONDS = 0.1
 OFFER_LOOKBACK = 20
 # The time now, in seconds since the epoch (time.time; a fixed one in a test).
 Clock = Callable[[], float]
+
+
+class Said(NamedTuple):
+    """A customer's message stored (``message_id``) and, when ``answered``, what its socket sends before the
+    ack: ``answer``, the bot's messages as stored, or (None) whatever the transcript holds that the socket has
+    not sent (a notice instead of an answer, an answer stored by an earlier attempt); every other socket of the
+    conversation hears of them through the hub (docs/bridge-protocol.md: the answer, then the ack)."""
+
+    message_id: str
+    answered: bool
+    answer: Optional[NewMessages] = None
+
+
+class Turn(NamedTuple):
+    """What asking the bot came to (Bridge._ask_bot): whether its step marked the message routed, and the
+    answer it stored (None: none shown)."""
+
+    routed: bool
+    answer: Optional[NewMessages]
 
 
 def _last_message(stored: Optional[str]) -> Optional[Dict[str, Any]]:
@@ -91,8 +114,14 @@ class Bridge:
         # A group's figures, read once per queue change for all of this process's customers (shared_figures).
         self._figures: Dict[str, SharedReading[GroupFigures]] = {}
         # The queue as agents see it, read once per queue change for all of this process's agents.
-        self._queue_reading = SharedReading(self._queued, lambda: self.hub.notified(self.store.queue_channel))
+        # What a queued customer wrote changes it too: a change on either channel makes a reading out of date
+        # (notification numbers are one count for every channel, so the greater is the latest).
+        self._queue_reading = SharedReading(self._queued, lambda: max(self.hub.notified(self.store.queue_channel),
+                                                                      self.hub.notified(self.store.said_channel)))
         self.requests = RequestDesk(self.store)
+        self.notes = NoteDesk(self.store, self.agents)  # private notes and @mentions (handoff.notes)
+        self.labels = LabelDesk(redis, settings.key_prefix)
+        self.canned = CannedDesk(redis, settings.key_prefix, workspace_channel(settings.key_prefix))
         self.experience = Experience(self.store)
         self.hours = BusinessHours.parse(settings.business_hours, settings.timezone)
         self.zone = ZoneInfo(settings.timezone)
@@ -134,8 +163,9 @@ class Bridge:
         return True
 
     async def transition(
-        self, conversation_id: str, event: Event, agent_limit: int = 1_000_000
+        self, conversation_id: str, event: Event, agent_limit: int = 1_000_000, closing: Closing = Closing(),
     ) -> Tuple[Conversation, List[Effect]]:
+        """``closing``: a close's disposition and note, stored and counted by the commit that closes."""
         for _ in range(MAX_ATTEMPTS):
             before = await self.store.load(conversation_id)
             after, effects = apply(before, event)
@@ -152,7 +182,9 @@ class Bridge:
             stored = await self.store.commit(before, after, queue=rules.queue_operation(before, effects),
                                              agent_limit=agent_limit,
                                              transferred_by=event.agent if isinstance(event, Transferred) else "",
-                                             notices=notices, state=state, queue_changed=queue_changed)
+                                             notices=notices, state=state, queue_changed=queue_changed,
+                                             extra_fields=closing.fields() if isinstance(event, Closed) else (),
+                                             day=self.today()[0], counters=closing.counters())
             if stored is not None:
                 self.metrics["messages_system"] += len(notices)
                 await self._carry_out(stored, effects)
@@ -239,8 +271,10 @@ class Bridge:
         abandoned, first_responses = await self.experience.day(day)
         now_ms = self.now_ms()
         waiting = [int(now_ms - queued_at) for _, queued_at in await self.store.queue()]
-        return summarise(day, counters, waits, await self.right_now(), waiting_ms=waiting, abandoned_ms=abandoned,
-                         first_response_ms=first_responses)
+        summary = summarise(day, counters, waits, await self.right_now(), waiting_ms=waiting,
+                            abandoned_ms=abandoned, first_response_ms=first_responses)
+        summary.update(closing_figures(counters, await self.labels.items(), self.settings.dispositions))
+        return summary
 
     async def append(self, conversation_id: str, kind: str, key: str, text: str = "",
                      data: Optional[Dict[str, Any]] = None, only_in: Optional[State] = None,
@@ -254,8 +288,9 @@ class Bridge:
 
     # ---- customers ----------------------------------------------------------
 
-    async def customer_said(self, conversation_id: str, text: str, key: str, payload: str = "") -> str:
-        """Store the message (once per key) and route it (once); returns its server id.
+    async def customer_said(self, conversation_id: str, text: str, key: str, payload: str = "") -> Said:
+        """Store the message (once per key) and route it (once); returns its server id and what the
+        asking socket sends before its ack (``Said``).
 
         ``payload`` is what a pressed button sends to the bot (e.g. ``/affirm``)
         while ``text`` (its title) is what people read. A retried message is
@@ -278,38 +313,36 @@ class Bridge:
             count_once=self._conversation_count())
         if said_in is None:
             raise ConversationNotFound(f"no conversation {conversation_id}")
-        if added and said_in is State.QUEUED and not payload:  # the agents' queue shows it (_queued)
-            await self.store.publish(self.store.queue_channel, {"said": conversation_id})
         if added and said_in in (State.QUEUED, State.AGENT):
             offer = rules.leave_queue_offer(said_in, text, message_id)
             if offer:
                 with contextlib.suppress(InvalidTransition):  # claimed meanwhile: a person reads it now
                     await self.append(conversation_id, "system", offer.key, offer.text, offer.data,
                                       only_in=State.QUEUED)
-            return message_id  # for the person: the append marked it routed (a retry finds it so)
+            return Said(message_id, answered=False)  # for the person: the append marked it routed (a retry finds it so)
         routing = Routing.TAKEN
         while not leased and (routing := await self.store.take_routing(conversation_id, message_id, owner,
                                                                        lease_ms)) is Routing.HELD:
             await asyncio.sleep(ROUTING_POLL_SECONDS)
         if routing is Routing.DONE:
-            return message_id
+            return Said(message_id, answered=not added)  # a resent message: its answer is in the transcript
         renewing = asyncio.create_task(self._keep_lease(conversation_id, message_id, owner, lease_ms))
-        routed = False  # the bot's answer may mark it routed as it is stored (_ask_bot)
+        turn = Turn(routed=False, answer=None)  # the bot's answer may mark it routed as it is stored (_ask_bot)
         try:
             retry = routing is Routing.RETAKEN
             if not retry or not await self._finish_stored_answer(conversation_id, message_id):
                 for effect in await self._customer_said(conversation_id, text, said_in):
                     if isinstance(effect, AskBot):
-                        routed = await self._ask_bot(conversation_id, message_id, payload or effect.text, retry)
+                        turn = await self._ask_bot(conversation_id, message_id, payload or effect.text, retry)
         except Exception:
             with contextlib.suppress(Exception):  # Redis may be what failed: then the lease runs out
                 await self.store.keep_routing(conversation_id, message_id, owner, 0)
             raise
         finally:
             renewing.cancel()
-        if not routed:
+        if not turn.routed:
             await self.store.routed(conversation_id, message_id)
-        return message_id
+        return Said(message_id, answered=True, answer=turn.answer)
 
     async def _customer_said(self, conversation_id: str, text: str, said_in: State) -> List[Effect]:
         """What the customer's message calls for. Stored while the bot had the conversation (the
@@ -359,35 +392,36 @@ class Bridge:
             await self._bot_handed_over(conversation_id, message_id, replies, payload)
         return True
 
-    async def _ask_bot(self, conversation_id: str, message_id: str, text: str, retry: bool = False) -> bool:
-        """``retry``: an earlier attempt may have reached Rasa (its process died meanwhile). True when
+    async def _ask_bot(self, conversation_id: str, message_id: str, text: str, retry: bool = False) -> Turn:
+        """``retry``: an earlier attempt may have reached Rasa (its process died meanwhile). Routed when
         the answer's step marked the message routed too (an answer without a handoff ends the turn)."""
         try:
             replies = await self.bot.reply(conversation_id, message_id, text, retry)
         except BotUnavailable as error:
             logger.warning("Rasa did not answer for %s: %r", conversation_id, error)
             if not await self._admitted(conversation_id, message_id):
-                return False
+                return Turn(routed=False, answer=None)
             await self.append(
                 conversation_id, "system", f"bot-down:{message_id}",
                 "Sorry, the assistant isn't available right now. I'm connecting you to a person.",
                 {"notice": "bot_unavailable"},
             )
             await self._queue_without_bot(conversation_id)
-            return False
+            return Turn(routed=False, answer=None)
         payload = handoff_in(tuple(replies))
         if payload is not None and rules.queues(payload) and not await self._admitted(conversation_id, message_id):
-            return False  # what the bot said promises a person: not stored (the refusal notice is)
+            # What the bot said promises a person: not stored (the refusal notice is).
+            return Turn(routed=False, answer=None)
         try:
             # Without a handoff the answer changes nothing else (machine.apply): stored, announced
             # and the message marked routed in one step.
-            self.metrics["messages_bot"] += await self.store.answer(conversation_id, message_id, replies,
-                                                                    routed=payload is None)
+            answer = await self.store.answer(conversation_id, message_id, replies, routed=payload is None)
         except InvalidTransition:
-            return payload is None  # a person took over while the bot was thinking: its answer is not shown
+            return Turn(routed=payload is None, answer=None)  # a person took over while the bot was thinking: not shown
+        self.metrics["messages_bot"] += len(answer.messages)
         if payload is not None:
             await self._bot_handed_over(conversation_id, message_id, tuple(replies), payload)
-        return payload is None
+        return Turn(routed=payload is None, answer=answer)
 
     async def _bot_handed_over(self, conversation_id: str, message_id: str, replies: Tuple[Dict[str, Any], ...],
                                payload: Dict[str, Any]) -> None:
@@ -581,6 +615,7 @@ class Bridge:
                 "topic": handoff.get("topic"),
                 "summary": handoff.get("summary", ""),
                 "last_message": _last_message(times.get("last_said")),
+                "labels": split(times.get("labels")),
             })
         return items
 
@@ -629,7 +664,8 @@ class Bridge:
             if "agent" not in profile["roles"]:
                 continue
             groups.update(group for group in profile["groups"] if group != ALL_GROUPS)
-            agents.append({"name": name, "groups": profile["groups"], "online": name in online,
+            agents.append({"name": name, "display_name": profile["display_name"], "groups": profile["groups"],
+                           "online": name in online,
                            "serving": len(await self.serving(name)), "max_chats": profile["max_chats"]})
         return {"agents": agents, "groups": sorted(groups)}
 
@@ -670,8 +706,8 @@ class Bridge:
     async def hand_back(self, agent: str, conversation_id: str) -> None:
         await self.transition(conversation_id, HandedBack(agent))
 
-    async def close(self, agent: str, conversation_id: str) -> None:
-        await self.transition(conversation_id, Closed(agent))
+    async def close(self, agent: str, conversation_id: str, closing: Closing = Closing()) -> None:
+        await self.transition(conversation_id, Closed(agent), closing=closing)
 
     async def forget_serving(self, agent: str, conversation_id: str) -> None:
         await self.store.forget_serving(agent, conversation_id)

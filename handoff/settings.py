@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Mapping, Optional, Tuple
 
 from handoff.canned import DEFAULT_PATH
+from handoff.closing import MAX_DISPOSITION, MAX_DISPOSITIONS
 from handoff.guard import own_origins
 from handoff.routing import BusinessHours
 from handoff.trust import parse_networks
@@ -85,6 +86,8 @@ class Settings:
     login_window_seconds: int = 3600
     # YAML list of {shortcut, title, text} for the agent console (handoff.canned).
     canned_responses: str = str(DEFAULT_PATH)
+    # What an agent closing a conversation says became of it (handoff.closing), in the console's order.
+    dispositions: Tuple[str, ...] = ("resolved", "not resolved", "follow-up needed", "spam")
     # Rasa servers pull the deployed model from /api/models/current with this token; empty: off.
     model_server_token: str = ""
     # Where the teaching loop (teaching/) keeps its state in the same Redis.
@@ -150,6 +153,10 @@ class Settings:
             status_refresh_seconds=float(get("HANDOFF_STATUS_REFRESH_SECONDS", defaults.status_refresh_seconds)),
             collect_after_sockets=int(get("HANDOFF_COLLECT_AFTER_SOCKETS", defaults.collect_after_sockets)),
             canned_responses=get("HANDOFF_CANNED_RESPONSES", defaults.canned_responses),
+            dispositions=tuple(
+                " ".join(name.split()) for name in get("HANDOFF_DISPOSITIONS", ",".join(defaults.dispositions)).split(",")
+                if name.strip()
+            ),
             model_server_token=get("MODEL_SERVER_TOKEN", ""),
             teach_key_prefix=get("TEACH_KEY_PREFIX", defaults.teach_key_prefix),
         )
@@ -171,6 +178,10 @@ class Settings:
             raise ValueError("HANDOFF_COLLECT_AFTER_SOCKETS must be at least 1")
         if not settings.allowed_hosts:
             raise ValueError("HANDOFF_ALLOWED_HOSTS must name at least one host (e.g. chat.example.com)")
+        if not 0 < len(settings.dispositions) <= MAX_DISPOSITIONS or len(set(settings.dispositions)) < len(
+                settings.dispositions) or any(len(name) > MAX_DISPOSITION for name in settings.dispositions):
+            raise ValueError(f"HANDOFF_DISPOSITIONS must list 1-{MAX_DISPOSITIONS} different names of at most "
+                             f"{MAX_DISPOSITION} characters, separated by commas")
         if len(settings.secret) < 16:
             raise ValueError("HANDOFF_SECRET must be set to at least 16 characters (agent tokens are signed with it)")
         return settings

@@ -8,9 +8,11 @@ Keys (``prefix`` defaults to ``hb``):
                              handoff, kept across transfers), claimed_at; transferred_by (who transferred it
                              last, to a group's queue or a colleague; cleared by a new handoff); "request" (handoff.requests), "awaiting_reply"
                              (handoff.experience); last_said: the customer's latest typed message (JSON {text, ts, …},
-                             by the append that stores it; the agents' queue shows it)
+                             by the append that stores it; the agents' queue shows it); transfer_note: the
+                             note the last transfer carried (handoff.notes)
                              Kept idle_seconds from creation; the first message or change: the retention.
-    {p}:log:{id}     stream  the transcript; each entry's stream id is the server message id (at most
+    {p}:log:{id}     stream  the transcript, agents' private notes (kind "note") among its messages; each
+                             entry's stream id is the server message id (at most
                              max_messages when a customer writes; the notices that follow a state change
                              are added by the commit that stores it; also read, without the bridge, by
                              teaching.transcripts for the content staff's CLI)
@@ -40,6 +42,7 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:agents-serving set   agents whose serving set is not empty (kept by the same commit; filled
                              from the serving sets when a process starts, for data from before it)
     {p}:agents       hash    agent accounts (handoff.auth; read here for the agents' groups and max_chats)
+    {p}:mentions:{agent} hash conversation -> the agent's latest @mention in it (handoff.notes)
     {p}:online       zset    "{agent}|{connection}" -> presence expiry (ms); refreshed while connected
     {p}:offline-since hash   agent -> when their last connection went (for the grace period)
     {p}:day:{date}   hash    the day's counters for the supervisors' dashboard (handoff.dashboard)
@@ -47,12 +50,25 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:day-abandoned:{date}, {p}:day-first-response:{date}  lists  (handoff.experience)
     {p}:stats:handoffs hash  reason -> handoffs from the bot to people (all days, for /metrics)
     {p}:stats:abandoned, {p}:stats:requeues  hashes  (handoff.experience, for /metrics)
+    {p}:stats:closing hash   "disposition:{name}" -> conversations closed so (by the close's commit),
+                             "label:{id}" -> labels put on conversations (all days, for /metrics)
+    {p}:labels       hash    the label set: id -> {name, colour} (handoff.labels); a conversation's labels
+                             are its hash's "labels" field (ids, comma-separated), "labelled:{day}:{id}"
+                             marks a label counted that day; "disposition", "closing_note": its last close's
+    {p}:canned       hash    canned responses: shortcut -> {title, text} (handoff.canned); {p}:canned-seeded
+                             marks that the file's set was loaded once
+    {p}:workspace-events pub/sub the label set or the canned responses changed ({"labels": 1}, {"canned": 1})
     {p}:slots, {p}:slots:{address}, {p}:staff-slots, {p}:staff-slots:{address},
     {p}:window:{what}:{address}:{n}  the caps (handoff.limits; an IPv6 address: its network)
     {p}:customers-seen zset  conversation -> when its customer was last connected (handoff.presence)
     {p}:live:{id}    pub/sub "something new in this conversation" for every bridge process
-    {p}:queue-events pub/sub "the queue changed" ({"said": id}: a queued customer wrote, for the agents' queue cards)
+    {p}:queue-events pub/sub "the queue changed" (agents, supervisors and queued customers listen)
+    {p}:queue-said   pub/sub what changed on a queued conversation's card, for agents' sockets only:
+                             {"said": id} a queued customer wrote (its last_said changed; announced by the
+                             append that stores it), {"labelled": id} its labels changed (handoff.labels)
     {p}:stats-events pub/sub "the day's counters changed"
+    {p}:agent-events:{agent} pub/sub  for one agent's sockets: a chat assigned to them ({"assigned": id}),
+                             an @mention ({"mentioned": id}) or one seen in another tab (handoff.notes)
 
 Multi-key changes are Lua scripts, so they are atomic even with several
 bridge processes: a state change is a compare-and-set on ``version`` that
@@ -85,7 +101,7 @@ from handoff.machine import Conversation, Notice, State
 from handoff.routing import ALL_GROUPS
 from teaching.transcripts import review_of
 
-__all__ = ["Appended", "GroupFigures", "Routing", "Store", "StoredMessage", "Waiting"]
+__all__ = ["Appended", "GroupFigures", "NewMessages", "Routing", "Store", "StoredMessage", "Waiting", "message_order"]
 
 StoredMessage = Dict[str, Any]
 # Ratings and left requests kept (the newest); older ones are for an export, not Redis.
@@ -106,10 +122,11 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 # routing lease of a new customer message the bot is to answer (owner ARGV[9], ARGV[10] ms: _TAKE_ROUTING)
 # in the same step: nobody else can hold it yet. ARGV[11], when not '', counts the conversation once
 # (_COUNT_ONCE's marker) in the day's counters KEYS[4] (ARGV[12] ms to keep them): the ARGV[14] fields
-# after it, announced on ARGV[13]. Returns the message's id, 1 when added (0: stored before, -1: not in
-# the state asked for), the state it was stored in, and 1 when its lease was taken.
+# after ARGV[16], announced on ARGV[13]. Returns the message's id, 1 when added (0: stored before, -1: not
+# in the state asked for), the state it was stored in, and 1 when its lease was taken.
 # A customer's typed message (not a pressed button: ARGV[7] = 'typed') is also the conversation's
-# last_said (its text and time, JSON: ARGV[6]'s), which the agents' queue shows.
+# last_said (its text and time, JSON: ARGV[6]'s), which the agents' queue shows: written while they
+# wait, it is announced (ARGV[16]) on the agents' channel ARGV[15] in the same step.
 _APPEND = _NOW_MS + """
 local state = redis.call('HGET', KEYS[3], 'state') or ''
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
@@ -119,14 +136,15 @@ if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'agent') ~= ARGV[4] then return
 if ARGV[7] ~= '' and redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[8]) then return {'', -2, state, 0} end
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
 local counters = tonumber(ARGV[14])
-local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 15 + counters))
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 17 + counters))
 redis.call('HSET', KEYS[2], ARGV[1], id)
 if ARGV[11] ~= '' and state ~= '' and redis.call('HSETNX', KEYS[3], ARGV[11], '1') == 1 then
-  for i = 15, 14 + counters do redis.call('HINCRBY', KEYS[4], ARGV[i], 1) end
+  for i = 17, 16 + counters do redis.call('HINCRBY', KEYS[4], ARGV[i], 1) end
   redis.call('PEXPIRE', KEYS[4], ARGV[12])
   redis.call('PUBLISH', ARGV[13], '{}')
 end
 if ARGV[7] == 'typed' and state ~= '' then redis.call('HSET', KEYS[3], 'last_said', ARGV[6]) end
+if ARGV[7] == 'typed' and state == 'queued' then redis.call('PUBLISH', ARGV[15], ARGV[16]) end
 local leased = 0
 if ARGV[7] ~= '' and (state == 'queued' or state == 'agent') then redis.call('HSET', KEYS[2], 'routed:' .. id, 'done')
 elseif ARGV[9] ~= '' and (state == 'bot' or state == 'closed') then
@@ -142,21 +160,25 @@ return {id, 1, state, leased}
 # Lua shared by the scripts that store messages the bridge writes itself (_ANSWER, _COMMIT): ``count``
 # messages of ``kind`` from ARGV[first] on, four arguments each (client key, text, data JSON, the entry as
 # announced), each stored once per key in the transcript ``log`` (idempotency hash ``idem``) and announced
-# on ``channel`` like an append (_APPEND), at time ``ts``. Returns how many were added.
+# on ``channel`` like an append (_APPEND), at time ``ts``. Returns the id of the message before the first
+# one added ('' for none) and then, for each message, its new id ('' when it was stored before): what
+# one script adds follows on in the transcript, so a socket in step can send it without reading it.
 _ADD_MESSAGES = """
 local function add_messages(log, idem, channel, kind, ts, first, count)
   local last = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)[1]
   last = last and last[1]
-  local added = 0
+  local added = {last or ''}
   for i = first, first - 1 + 4 * count, 4 do
+    local id = ''
     if not redis.call('HGET', idem, ARGV[i]) then
-      local id = redis.call('XADD', log, '*', 'kind', kind, 'text', ARGV[i + 1], 'data', ARGV[i + 2],
-                            'key', ARGV[i], 'ts', ts)
+      id = redis.call('XADD', log, '*', 'kind', kind, 'text', ARGV[i + 1], 'data', ARGV[i + 2],
+                      'key', ARGV[i], 'ts', ts)
       redis.call('HSET', idem, ARGV[i], id)
       local after = last and ('"' .. last .. '"') or 'null'
       redis.call('PUBLISH', channel, '{"message": "' .. id .. '", "after": ' .. after .. ', "entry": ' .. ARGV[i + 3] .. '}')
-      last, added = id, added + 1
+      last = id
     end
+    added[#added + 1] = id
   end
   return added
 end
@@ -167,14 +189,12 @@ end
 # ARGV[5] messages, four arguments each after ARGV[5] (client key, text, data JSON, the entry as
 # announced), each stored once per key and announced like an append (_APPEND), at time ARGV[4] ms.
 # ARGV[3], when not '', is the customer message's routing field, marked routed in the same step,
-# whether or not the answer was shown. Returns how many messages were added.
+# whether or not the answer was shown. Returns what add_messages returns.
 _ANSWER = _ADD_MESSAGES + """
-local added = -1
-if redis.call('HGET', KEYS[3], 'state') == 'bot' then
-  added = add_messages(KEYS[1], KEYS[2], ARGV[2], 'bot', ARGV[4], 6, tonumber(ARGV[5]))
-  for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
-end
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], ARGV[3], 'done') end
+if redis.call('HGET', KEYS[3], 'state') ~= 'bot' then return -1 end
+local added = add_messages(KEYS[1], KEYS[2], ARGV[2], 'bot', ARGV[4], 6, tonumber(ARGV[5]))
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
 return added
 """
 
@@ -261,6 +281,18 @@ if notices > 0 then
   add_messages(KEYS[11], KEYS[12], ARGV[12], 'system', ARGV[3], 18 + fields, notices)
   redis.call('PEXPIRE', KEYS[11], ARGV[5])
   redis.call('PEXPIRE', KEYS[12], ARGV[5])
+end
+-- After the notices: how many counters the change adds 1 to in the day's counters KEYS[13] and all days'
+-- KEYS[14] (a close's disposition, handoff.closing), ms to keep the day's, the stats channel, the names.
+local counted_at = 18 + fields + 4 * notices
+local counted = tonumber(ARGV[counted_at])
+if counted > 0 then
+  for i = counted_at + 3, counted_at + 2 + counted do
+    redis.call('HINCRBY', KEYS[13], ARGV[i], 1)
+    redis.call('HINCRBY', KEYS[14], ARGV[i], 1)
+  end
+  redis.call('PEXPIRE', KEYS[13], ARGV[counted_at + 1])
+  redis.call('PUBLISH', ARGV[counted_at + 2], '{}')
 end
 return version
 """
@@ -350,6 +382,21 @@ class Waiting(NamedTuple):
     left_queue: bool = False  # taken out of the queue for being away (mark_left_queue), until queued again
 
 
+class NewMessages(NamedTuple):
+    """Messages just stored, in transcript order with nothing between them, and the id of the message
+    before the first (None: they are the first): a socket that has sent exactly up to ``after`` sends
+    them as they are (Connection.deliver), any other reads the transcript."""
+
+    after: Optional[str]
+    messages: List[StoredMessage]
+
+
+def message_order(message_id: str) -> Tuple[int, int]:
+    """A message id's place in its transcript (stream ids "{ms}-{n}" grow with every message)."""
+    milliseconds, _, sequence = message_id.partition("-")
+    return int(milliseconds), int(sequence or 0)
+
+
 class Appended(NamedTuple):
     id: str
     added: bool  # False: a retry of a message stored before
@@ -366,10 +413,11 @@ def _customer_said(kind: str, data: Optional[Dict[str, Any]]) -> str:
 
 
 def _client_id(kind: str, key: str) -> str:
-    """The id a customer or agent sent with their message (keys are "customer:{id}", "agent:{name}:{id}")."""
+    """The id a customer or agent sent with their message or note (keys are "customer:{id}", "agent:{name}:{id}",
+    "note:{name}:{id}")."""
     if kind == "customer":
         return key.partition(":")[2]
-    if kind == "agent":
+    if kind in ("agent", "note"):
         return key.split(":", 2)[-1]
     return ""
 
@@ -433,6 +481,12 @@ class Store:
         return self.key("queue-events")
 
     @property
+    def said_channel(self) -> str:
+        """What queued customers write and how their conversations are labelled, for the agents' queue cards
+        only (no customer's socket listens)."""
+        return self.key("queue-said")
+
+    @property
     def stats_channel(self) -> str:
         return self.key("stats-events")
 
@@ -460,7 +514,7 @@ class Store:
         self, conversation_ids: List[str]
     ) -> Dict[str, Tuple[Conversation, Dict[str, str], Dict[str, str]]]:
         """Conversations, what their customers told us while waiting, and since when they wait, who
-        transferred them and what the customer said last (``last_said``), in one round trip (the queue view reads every queued one); those that
+        transferred them, what the customer said last (``last_said``) and its labels, in one round trip (the queue view reads every queued one); those that
         expired are left out."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for conversation_id in conversation_ids:
@@ -471,7 +525,7 @@ class Store:
             if fields:
                 text = {k.decode(): v.decode() for k, v in fields.items()}
                 details = json.loads(text.get("details") or "{}")
-                waits = {name: text[name] for name in ("waiting_since", "transferred_by", "last_said")
+                waits = {name: text[name] for name in ("waiting_since", "transferred_by", "last_said", "labels")
                          if text.get(name)}
                 loaded[conversation_id] = (self._conversation(conversation_id, text), details, waits)
         return loaded
@@ -505,7 +559,7 @@ class Store:
     async def commit(
         self, before: Conversation, after: Conversation, queue: str = "", agent_limit: int = 1_000_000,
         transferred_by: str = "", notices: Sequence[Notice] = (), state: Optional[Dict[str, Any]] = None,
-        queue_changed: bool = False,
+        queue_changed: bool = False, extra_fields: Sequence[str] = (), day: str = "", counters: Sequence[str] = (),
     ) -> Optional[Conversation]:
         """Store ``after`` if nobody changed the conversation since ``before`` was read.
 
@@ -520,7 +574,9 @@ class Store:
         commit loses none of it: the ``notices`` (system messages, added to the transcript and
         announced like ``append``'s), ``state`` announced on the conversation's live channel and,
         when ``queue_changed``, the conversation on the queue's channel (handoff.rules.notices,
-        handoff.rules.announcements).
+        handoff.rules.announcements). ``extra_fields`` (name, value, ...) are stored in the conversation's
+        hash with the change, and ``counters`` counted in the ``day``'s counters and all days'
+        (``{p}:stats:closing``): a close's disposition (handoff.closing).
         """
         now = int(time.time() * 1000)
         fields: List[str] = [
@@ -537,6 +593,7 @@ class Store:
             if transferred_by:  # straight to a colleague (a claim keeps who sent it to the queue)
                 fields += ["transferred_by", transferred_by]
         agent_ended = before.state is State.AGENT and (after.state is not State.AGENT or after.agent != before.agent)
+        fields += extra_fields
         written: List[str] = []
         for notice in notices:
             data_json = json.dumps(notice.data)
@@ -545,13 +602,15 @@ class Store:
             keys=[self.key("conv", after.id), self.key("queue"), self._serving_key(before), self._serving_key(after),
                   self.key("queue", before.group), self.key("queue", after.group), self.key("handling"),
                   self.key("agent-ready"), self.key("queue-priority"), self.key("agents-serving"),
-                  self.key("log", after.id), self.key("idem", after.id)],
+                  self.key("log", after.id), self.key("idem", after.id), self.key("day", day or "none"),
+                  self.key("stats", "closing")],
             args=[str(before.version), queue, str(now), after.id, str(self.ttl_ms), str(agent_limit),
                   "1" if after.state is State.AGENT else "0", (before.agent or "") if agent_ended else "",
                   str(RECENT_HANDLING), (after.agent or "") if taken else "", str(self.max_queue),
                   self.live_channel(after.id), json.dumps(state) if state else "",
                   self.queue_channel if queue_changed else "", json.dumps({"conversation": after.id}),
-                  str(len(notices)), str(len(fields)), *fields, *written],
+                  str(len(notices)), str(len(fields)), *fields, *written,
+                  str(len(counters)), str(DAY_TTL_MS), self.stats_channel, *counters],
         )
         if version == -2:
             raise LimitReached(f"the queue is full ({self.max_queue} waiting); try again later or leave a message",
@@ -594,7 +653,8 @@ class Store:
             args=[client_key, str(self.ttl_ms), only_in.value if only_in else "", only_agent,
                   self.live_channel(conversation_id), _entry_json(kind, client_key, text, data_json, now),
                   _customer_said(kind, data), str(self.max_messages), owner, str(lease_ms),
-                  marker, str(DAY_TTL_MS), self.stats_channel, str(len(counters)), *counters,
+                  marker, str(DAY_TTL_MS), self.stats_channel, str(len(counters)), self.said_channel,
+                  json.dumps({"said": conversation_id}), *counters,
                   "kind", kind, "text", text, "data", data_json, "key", client_key, "ts", str(now)],
         )
         if added == -2:
@@ -605,18 +665,22 @@ class Store:
         return Appended(message_id.decode(), bool(added), State(state.decode()) if state else None, bool(leased))
 
     async def answer(self, conversation_id: str, message_id: str, replies: Sequence[Dict[str, Any]],
-                     routed: bool) -> int:
+                     routed: bool) -> NewMessages:
         """The bot's ``replies`` to the customer's message ``message_id``, stored (once per key
         "bot:{message_id}:{n}") and announced in one step while the bot has the conversation;
         ``routed``: the message is marked routed in that step too (an answer without a handoff is
-        the end of its turn). Returns how many were added; raises InvalidTransition when a person
-        took over meanwhile (the answer is not shown; the message is marked routed all the same)."""
+        the end of its turn). Returns those added, as the transcript reads them (the asking socket
+        sends them itself); raises InvalidTransition when a person took over meanwhile (the answer
+        is not shown; the message is marked routed all the same)."""
         now = int(time.time() * 1000)
         written: List[str] = []
+        messages: List[StoredMessage] = []
         for index, reply in enumerate(replies):
             key, text = f"bot:{message_id}:{index}", str(reply.get("text", ""))
-            data_json = json.dumps({name: value for name, value in reply.items() if name not in ("text", "recipient_id")})
+            data = {name: value for name, value in reply.items() if name not in ("text", "recipient_id")}
+            data_json = json.dumps(data)
             written += [key, text, data_json, _entry_json("bot", key, text, data_json, now)]
+            messages.append({"client_id": "", "kind": "bot", "text": text, "data": data, "ts": now})
         added = await self._answer(
             keys=[self.key("log", conversation_id), self.key("idem", conversation_id), self.key("conv", conversation_id)],
             args=[str(self.ttl_ms), self.live_channel(conversation_id), f"routed:{message_id}" if routed else "",
@@ -624,7 +688,9 @@ class Store:
         )
         if added == -1:
             raise InvalidTransition("the conversation has moved on")
-        return int(added)
+        after, *ids = (value.decode() for value in added)
+        return NewMessages(after or None,
+                           [{"id": new_id, **message} for new_id, message in zip(ids, messages) if new_id])
 
     async def take_routing(self, conversation_id: str, message_id: str, owner: str, lease_ms: int) -> Routing:
         """A lease on routing a stored message, so that it is routed once, also when its sender retries.
@@ -660,7 +726,7 @@ class Store:
                 pipeline.xrange(self.key("log", conversation_id), entry_id, entry_id)
             entries = await pipeline.execute()
         stored = [self._decode(*found[0]) for found in entries if found]
-        return sorted(stored, key=lambda message: tuple(map(int, message["id"].split("-"))))  # transcript order
+        return sorted(stored, key=lambda message: message_order(message["id"]))  # transcript order
 
     async def messages_after(self, conversation_id: str, last_seen: Optional[str], page: int = 500) -> List[StoredMessage]:
         """Every message after ``last_seen`` (exclusive), oldest first."""
@@ -684,12 +750,12 @@ class Store:
         return review_of(conversation_id, await self.messages_after(conversation_id, None))
 
     @staticmethod
-    def announced(payload: Dict[str, Any]) -> Optional[Tuple[Optional[str], StoredMessage]]:
-        """The message a live notification announces, and the id of the one before it (None: the
-        first); None for a notification that carries no message (a resync, a state change)."""
+    def announced(payload: Dict[str, Any]) -> Optional[NewMessages]:
+        """The message a live notification announces, with the id of the one before it; None for a
+        notification that carries no message (a resync, a state change)."""
         if "entry" not in payload:
             return None
-        return payload["after"], {"id": payload["message"], **payload["entry"]}
+        return NewMessages(payload["after"], [{"id": payload["message"], **payload["entry"]}])
 
     @staticmethod
     def _decode(entry_id: bytes, fields: Dict[bytes, bytes]) -> StoredMessage:

@@ -1,7 +1,8 @@
 """What a customer may see of a stored message: an explicit allow-list per kind.
 
 Messages are stored once, for everybody; a bot reply's ``custom.handoff`` (why the customer was handed
-over, the summary, intents and confidences) is for agents only. The customer's socket sends each
+over, the summary, intents and confidences) is for agents only, and so are whole kinds not listed
+(agents' private notes). The customer's socket sends each
 message through ``for_customer``, so a key the bot or bridge adds later stays private until it is
 named here (docs/bridge-protocol.md "What a customer receives").
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, FrozenSet, Mapping
 
-__all__ = ["CUSTOMER_VISIBLE", "for_customer"]
+__all__ = ["CUSTOMER_VISIBLE", "customer_sees", "for_customer"]
 
 # What the widget (widget/customer) uses of each kind's data.
 CUSTOMER_VISIBLE: Mapping[str, FrozenSet[str]] = {
@@ -19,6 +20,12 @@ CUSTOMER_VISIBLE: Mapping[str, FrozenSet[str]] = {
     "system": frozenset({"notice", "offer", "agent"}),  # "agent": the display name a notice names
     "customer": frozenset({"payload"}),
 }
+
+
+def customer_sees(kind: str) -> bool:
+    """Whether a customer receives messages of ``kind`` at all: only the kinds listed above, never an
+    agents' private ``note`` (handoff.mentions) nor a kind added later until it is listed here."""
+    return kind in CUSTOMER_VISIBLE
 
 
 def for_customer(kind: str, data: Mapping[str, Any]) -> Dict[str, Any]:

@@ -155,7 +155,7 @@ class Agent(Transport):
                 self.queue_items[item["conversation_id"]] = item
             ordered = sorted(self.queue_items.values(), key=lambda item: item["queued_at"])
             self.queue = [item["conversation_id"] for item in ordered]
-        elif kind == "conversation":
+        elif kind == "conversation" and not data.get("view"):  # a read-only view is not served here
             self.serving.add(data["conversation_id"])
         elif kind == "released":
             self.serving.discard(data["conversation_id"])
@@ -176,6 +176,10 @@ class Agent(Transport):
 
     async def say(self, text: str, conversation_id: str, **data: Any) -> Request:
         return await self.request("message", {"conversation_id": conversation_id, "text": text, **data})
+
+    async def note(self, text: str, conversation_id: str) -> Request:
+        """A private note in the conversation (agents only; ``@name`` mentions a colleague)."""
+        return await self.request("note", {"conversation_id": conversation_id, "text": text})
 
     async def close_conversation(self, conversation_id: str) -> Request:
         """Ends the chat; the customer is asked for a rating."""

@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Mapping, Protocol, Sequence
 
 from redis.asyncio import Redis
 
-__all__ = ["DEFAULT_HANDOFF_PREFIX", "RedisTranscripts", "TranscriptReader", "review_of"]
+__all__ = ["DEFAULT_HANDOFF_PREFIX", "REVIEWED_KINDS", "RedisTranscripts", "TranscriptReader", "review_of"]
 
 DEFAULT_HANDOFF_PREFIX = "hb"
 
@@ -28,9 +28,15 @@ class TranscriptReader(Protocol):
         """The conversation as :func:`review_of` shapes it (no messages: gone or never bridged)."""
 
 
+# What content staff review of a transcript: the conversation as the customer had it. Agents'
+# private notes (kind "note") stay with the agents.
+REVIEWED_KINDS = ("customer", "bot", "agent", "system")
+
+
 def review_of(conversation_id: str, messages: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
-    """A conversation as content staff see it from their inbox: every message
-    (``kind``, ``text``, ``ts``, ``data``) and what agents answered."""
+    """A conversation as content staff see it from their inbox: every message the customer had
+    (``kind``, ``text``, ``ts``, ``data``; REVIEWED_KINDS) and what agents answered."""
+    messages = [m for m in messages if m["kind"] in REVIEWED_KINDS]
     return {
         "conversation_id": conversation_id,
         "messages": [{"kind": m["kind"], "text": m["text"], "ts": m["ts"], "data": m["data"]} for m in messages],

@@ -11,13 +11,17 @@ import asyncio
 import logging
 import random
 import secrets
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Set
 
 from handoff.coalesce import Coalesced
 from handoff.connections.base import Connection, Handlers
 from handoff.connections.fields import conversation_id_of, idempotency_key, signal_data, text_of
 from handoff.connections.logins import HEARTBEAT_SECONDS, Login, ended_if_revoked
+from handoff.connections.notes import NoteHandlers, marked_mentions
+from handoff.connections.workspace import Workspace
+from handoff.closing import closing_of
 from handoff.exceptions import ConversationNotFound, MalformedMessage, StateError
+from handoff.labels import split
 from handoff.protocol import Envelope
 from handoff.queuediff import QueueItems, changes, indexed
 from handoff.requests import request_id_of
@@ -28,18 +32,22 @@ __all__ = ["AgentConnection"]
 logger = logging.getLogger(__name__)
 
 
-class AgentConnection(Connection):
-    def __init__(self, ws: Any, bridge: Bridge, agent: str, generation: int, canned: List[Dict[str, str]]) -> None:
+class AgentConnection(NoteHandlers, Connection):
+    def __init__(self, ws: Any, bridge: Bridge, agent: str, generation: int) -> None:
         super().__init__(ws, bridge)
         self.agent = agent
         self.generation = generation  # of the token it connected with
-        self.canned = canned
+        self.workspace = Workspace(self, agent)  # labels and canned responses (handoff.connections.workspace)
         self.connection_id = secrets.token_hex(8)
         self._heartbeat: Optional["asyncio.Task[None]"] = None
+        self._viewing: Set[str] = set()  # conversations open read-only here (handoff.connections.notes)
         # Live notifications (a state change, an assignment) run in tasks of their own, beside the requests:
         # attaching and releasing one at a time, a re-attach cannot hide the subscription from a release.
         self._attaching = asyncio.Lock()
         self._queue_sent: QueueItems = {}  # the queue as this console has it (handoff.queuediff)
+        # The conversations a note mentioned this agent in, as their queue marks them: read with the whole queue
+        # and again when a mention is announced (agent-events), not at every queue change of every agent.
+        self._mentioned: Set[str] = set()
         self._queue_lock = asyncio.Lock()
         # A burst of queue changes, one difference after it (handoff.coalesce).
         self._queue_changes = Coalesced(self._send_queue_changes, "an agent's queue view")
@@ -52,6 +60,8 @@ class AgentConnection(Connection):
             "open_request": self.open_request, "request_done": self.request_done,
             "answer_request": self.answer_request,
             "typing": self.signal, "read": self.signal,
+            **self.note_handlers(),
+            "label_conversation": self.workspace.label_conversation,
         }
 
     async def start(self) -> None:
@@ -59,10 +69,14 @@ class AgentConnection(Connection):
         await self.bridge.store.publish(self.bridge.store.queue_channel, {"presence": self.agent})
         self._heartbeat = asyncio.create_task(self._beat())
         await self.watch(self.bridge.store.queue_channel, self._on_queue)
+        await self.watch(self.bridge.store.said_channel, self._on_said)
         await self.watch(self.bridge.store.key("agent-events", self.agent), self._on_assigned)
         await self.send_queue()
         await self.send(Envelope("requests", None, {"items": await self._requests()}))
-        await self.send(Envelope("canned", None, {"items": self.canned}))
+        await self.workspace.start()
+        await self.send(Envelope("dispositions", None, {"items": list(self.bridge.settings.dispositions)}))
+        await self.workspace.send_canned()  # the conversations this agent serves follow it
+        await self.send_mentions()
         for conversation_id in await self.bridge.serving(self.agent):
             try:
                 await self.attach(conversation_id)
@@ -101,11 +115,17 @@ class AgentConnection(Connection):
             return
         self._queue_changes.poke()
 
+    async def _on_said(self, payload: Dict[str, Any]) -> None:
+        """A queued customer wrote, or their conversation was labelled: their card shows it (a resync is the
+        queue channel's to answer)."""
+        if "said" in payload or "labelled" in payload:
+            self._queue_changes.poke()
+
     async def _send_queue_changes(self) -> None:
         """What changed since the view sent before, from the reading of the queue that this process's
         agents share after a change (Bridge.queue_view)."""
         async with self._queue_lock:  # one view at a time: each difference is from the one sent before
-            now = indexed(await self.bridge.queue_view(self.agent, shared=True))
+            now = indexed(marked_mentions(await self.bridge.queue_view(self.agent, shared=True), self._mentioned))
             changed = changes(self._queue_sent, now)
             if changed:
                 await self.send(Envelope("queue_changed", None, changed))
@@ -114,12 +134,20 @@ class AgentConnection(Connection):
     async def send_queue(self, request_id: Optional[str] = None) -> None:
         """The whole queue as this agent sees it (on connect, on request, after a resync)."""
         async with self._queue_lock:
-            items = await self.bridge.queue_view(self.agent)
+            self._mentioned = await self.bridge.notes.mentioned_in(self.agent)
+            items = marked_mentions(await self.bridge.queue_view(self.agent), self._mentioned)
             await self.send(Envelope("queue", request_id, {"items": items}))
             self._queue_sent = indexed(items)
 
     async def _on_assigned(self, payload: Dict[str, Any]) -> None:
-        await self.attach(str(payload["assigned"]))
+        """A chat assigned to this agent, or a mention of them (or one seen in another tab)."""
+        if "assigned" in payload:
+            await self.attach(str(payload["assigned"]))
+            return
+        await self.send_mentions()
+        if "mentioned" in payload:
+            self._mentioned = await self.bridge.notes.mentioned_in(self.agent)
+            self._queue_changes.poke()  # the queue marks the conversation
 
     async def attach(self, conversation_id: str) -> None:
         async with self._attaching:
@@ -127,21 +155,20 @@ class AgentConnection(Connection):
 
     async def _attach(self, conversation_id: str) -> None:
         conversation = await self.bridge.require_serving(self.agent, conversation_id)
-        await self.send(Envelope("conversation", None, {
-            "conversation_id": conversation_id, "state": conversation.state.value,
-            "reason": conversation.reason, "handoff": conversation.handoff,
-            "details": await self.bridge.store.details(conversation_id),
-            "transferred_by": await self.bridge.store.transferred_by(conversation_id),
-        }))
+        self._viewing.discard(conversation_id)  # read-only no more
+        await self.send(Envelope("conversation", None, await self.conversation_context(conversation_id, conversation)))
 
         async def on_live(payload: Dict[str, Any], conversation_id: str = conversation_id) -> None:
             if "message" in payload:
-                await self.deliver(conversation_id, payload)
+                await self.deliver(conversation_id, self.bridge.store.announced(payload))
             elif "state" in payload:
                 try:
                     await self.bridge.require_serving(self.agent, conversation_id)
                 except (StateError, ConversationNotFound):
                     await self.detach(conversation_id)  # requeued, or handled in another tab
+            elif "labels" in payload:
+                await self.send(Envelope("conversation_labels", None, {
+                    "conversation_id": conversation_id, "labels": split(payload["labels"])}))
             elif payload.get("from") == "customer" and payload.get("signal") in ("typing", "read"):
                 data = {"from": "customer", "conversation_id": conversation_id, **payload.get("data", {})}
                 await self.send(Envelope(payload["signal"], None, data))
@@ -202,7 +229,14 @@ class AgentConnection(Connection):
         for value in (to_agent, to_group):
             if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 64):
                 raise MalformedMessage("'to_agent' / 'to_group' must be a name")
+        note = self.transfer_note_of(envelope)
+        if note is not None:  # the transfer's own checks first: a note for a transfer refused at once is not kept
+            await self.bridge.notes.check_transfer(self.agent, conversation_id, to_agent, to_group)
+            await self.bridge.notes.transfer_with_note(self.agent, conversation_id, note, str(envelope.id),
+                                                       to_agent, to_group)
         await self.bridge.transfer(self.agent, conversation_id, to_agent, to_group)
+        if note is None:
+            await self.bridge.notes.unpin(conversation_id)
         await self._let_go(envelope, conversation_id)
 
     async def claim(self, envelope: Envelope) -> None:
@@ -225,7 +259,7 @@ class AgentConnection(Connection):
 
     async def close_conversation(self, envelope: Envelope) -> None:
         conversation_id = conversation_id_of(envelope.data)
-        await self.bridge.close(self.agent, conversation_id)
+        await self.bridge.close(self.agent, conversation_id, closing_of(envelope.data, self.bridge.settings.dispositions))
         await self._let_go(envelope, conversation_id)
 
     async def _let_go(self, envelope: Envelope, conversation_id: str) -> None:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any, Awaitable, Callable, Dict, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 from sanic.exceptions import WebsocketClosed
 from websockets.exceptions import ConnectionClosed
@@ -19,6 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from handoff.exceptions import HandoffError, ProtocolError, RateLimited, UnknownMessageType
 from handoff.protocol import Envelope, error_envelope, frame_id, parse_envelope
 from handoff.service import Bridge
+from handoff.store import NewMessages, StoredMessage, message_order
 
 __all__ = ["Connection", "Handlers", "TokenBucket", "send_error", "serve"]
 
@@ -80,28 +81,42 @@ class Connection:
             raise RateLimited("too many messages; slow down", frame_id(raw))
         return parse_envelope(raw, self.bridge.settings.max_message_bytes)
 
-    async def deliver(self, conversation_id: str, notification: Optional[Dict[str, Any]] = None) -> None:
+    async def deliver(self, conversation_id: str, news: Optional[NewMessages] = None) -> None:
         """Send every stored message of the conversation this socket has not sent yet.
 
-        A live ``notification`` carries the new message and the id of the one before it: when that
-        is where this socket is, the message is all it owes, and is sent without reading the
-        transcript; otherwise (a notification lost, a socket that has just connected) the
-        transcript says what is missing.
+        ``news`` are messages just stored (a live notification's, or the bot's answer this socket
+        asked for) and the id of the one before them: when this socket has sent up to one of those,
+        what follows it is all it owes, and is sent without reading the transcript; when it has sent
+        them all already (the bot's answer, sent here first, then heard through the hub), nothing is
+        sent; otherwise (a notification lost, a socket that has just connected) the transcript says
+        what is missing.
         """
-        announced = self.bridge.store.announced(notification) if notification else None
         async with self._send_lock:
-            if (announced and conversation_id in self.last_sent
-                    and announced[0] == self.last_sent[conversation_id]):
-                messages = [announced[1]]
-            else:
+            messages = self._unsent(conversation_id, news) if news is not None else None
+            if messages is None:
                 messages = await self.bridge.transcript(conversation_id, self.last_sent.get(conversation_id))
             for message in messages:
-                data = {"conversation_id": conversation_id, "kind": message["kind"], "text": message["text"],
-                        "data": self.shown(message["kind"], message["data"]), "ts": message["ts"]}
-                if message["client_id"]:
-                    data["client_id"] = message["client_id"]
-                await self._write(Envelope("message", message["id"], data))
-                self.last_sent[conversation_id] = message["id"]
+                if self.sees(message["kind"]):
+                    data = {"conversation_id": conversation_id, "kind": message["kind"], "text": message["text"],
+                            "data": self.shown(message["kind"], message["data"]), "ts": message["ts"]}
+                    if message["client_id"]:
+                        data["client_id"] = message["client_id"]
+                    await self._write(Envelope("message", message["id"], data))
+                self.last_sent[conversation_id] = message["id"]  # passed over, if not for this reader
+
+    def sees(self, kind: str) -> bool:
+        """Whether this socket's reader may see messages of ``kind`` at all: every kind (agents)."""
+        return True
+
+    def _unsent(self, conversation_id: str, news: NewMessages) -> Optional[List[StoredMessage]]:
+        """What of ``news`` this socket has still to send; None when it cannot tell (read the transcript)."""
+        if conversation_id not in self.last_sent:
+            return None  # not delivering this conversation yet: from its start
+        sent = self.last_sent[conversation_id]
+        if not news.messages or (sent is not None and message_order(news.messages[-1]["id"]) <= message_order(sent)):
+            return []  # sent already: ids grow, and this socket sends every message in order
+        ids = [news.after, *(message["id"] for message in news.messages[:-1])]
+        return news.messages[ids.index(sent):] if sent in ids else None
 
     def shown(self, kind: str, data: Dict[str, Any]) -> Dict[str, Any]:
         """What this socket's reader may see of a message's data: everything (agents)."""

@@ -13,20 +13,19 @@ import asyncio
 import contextlib
 import logging
 import secrets
-import time
 from typing import Any, Dict, Optional
 
 from sanic.exceptions import WebsocketClosed
 from websockets.exceptions import ConnectionClosed
 
-from handoff.coalesce import Coalesced
+from handoff.coalesce import Coalesced, Periodic
 from handoff.connections.base import Connection, Handlers
 from handoff.connections.fields import idempotency_key, is_server_id, signal_data, text_of
 from handoff.exceptions import HandoffError, InvalidToken, MalformedMessage
 from handoff.presence import OpenSockets
 from handoff.protocol import Envelope, error_envelope
 from handoff.service import Bridge
-from handoff.visibility import for_customer
+from handoff.visibility import customer_sees, for_customer
 
 __all__ = ["CustomerConnection", "MAX_PAYLOAD"]
 
@@ -44,8 +43,10 @@ class CustomerConnection(Connection):
         # A burst of queue changes, one status after it (handoff.coalesce).
         self._queue_changes = Coalesced(lambda: self.send_status(queue_changed=True), "a queued customer's status")
         self.client, self.sockets = client, sockets  # the client's address; this process's open sockets
-        self._status_at = 0.0  # when the status was last worked out (monotonic)
-        self._refresher: Optional["asyncio.Task[None]"] = None
+        # While queued, the status is worked out again after status_refresh_seconds without one: the
+        # estimate moves with time even when the queue is still.
+        self._refresher = Periodic(self._refresh_status, bridge.settings.status_refresh_seconds,
+                                   "refreshing a queued customer's status")
         self._greeting: Optional["asyncio.Task[None]"] = None
         self._hello_lock = asyncio.Lock()  # held while a hello is handled: the timeout waits for its outcome
 
@@ -114,6 +115,10 @@ class CustomerConnection(Connection):
         await self.deliver(conversation_id)
         await self.send_status(force=True)
 
+    def sees(self, kind: str) -> bool:
+        """Only the kinds handoff.visibility lists: never an agents' private note."""
+        return customer_sees(kind)
+
     def shown(self, kind: str, data: Dict[str, Any]) -> Dict[str, Any]:
         """Never the handoff payload or other agent-only data; an agent by their display name,
         never the login name."""
@@ -141,57 +146,37 @@ class CustomerConnection(Connection):
                 status = await self.bridge.customer_status(self.require())  # the queue may have moved meanwhile
             elif status["state"] != "queued" and listening:
                 await self.unwatch(queue)
-            self._status_at = time.monotonic()
-            self._keep_refreshing(status["state"] == "queued")
+            self._refresher.done()
+            if status["state"] == "queued":
+                self._refresher.start()
+            else:
+                self._refresher.stop()
             if force or status != self._last_status:
                 self._last_status = status
                 await self.send(Envelope("status", None, status))
 
-    def _keep_refreshing(self, queued: bool) -> None:
-        """While queued, one timer on this socket works the status out again after
-        ``status_refresh_seconds`` without one: the estimate moves with time even when the queue is still."""
-        refresher = self._refresher
-        if refresher is None or refresher.done():
-            if queued:
-                self._refresher = asyncio.create_task(self._refresh_status())
-        elif not queued and refresher is not asyncio.current_task():  # the timer itself stops after its status
-            refresher.cancel()
-
-    async def _refresh_status(self) -> None:
-        interval = self.bridge.settings.status_refresh_seconds
-        while True:
-            await asyncio.sleep(max(0.0, self._status_at + interval - time.monotonic()))
-            if time.monotonic() - self._status_at < interval:
-                continue  # the queue moved meanwhile, and the status was worked out then
-            try:
-                await self.send_status()
-            except ConnectionClosed:
-                return
-            except Exception:  # noqa: BLE001 - a Redis blip: the next round tries again
-                logger.exception("refreshing a queued customer's status failed")
-                self._status_at = time.monotonic()
-            if (self._last_status or {}).get("state") != "queued":
-                return
+    async def _refresh_status(self) -> bool:
+        """Whether to go on: only while queued."""
+        await self.send_status()
+        return (self._last_status or {}).get("state") == "queued"
 
     async def _on_live(self, payload: Dict[str, Any]) -> None:
         if "message" in payload:
-            await self.deliver(self.require(), payload)
+            await self.deliver(self.require(), self.bridge.store.announced(payload))
         elif "state" in payload:
             await self.send_status()
         elif payload.get("from") == "agent" and payload.get("signal") in ("typing", "read"):
             await self.send(Envelope(payload["signal"], None, {"from": "agent", **payload.get("data", {})}))
 
     async def _on_queue(self, payload: Dict[str, Any]) -> None:
-        if "said" in payload:
-            return  # a waiting customer wrote: for the agents' queue; places and waits are the same
         if (self._last_status or {}).get("state") == "queued":
             self._queue_changes.poke()
 
     async def close(self) -> None:
         self._queue_changes.cancel()
-        for timer in (self._refresher, self._greeting):
-            if timer:
-                timer.cancel()
+        self._refresher.stop()
+        if self._greeting:
+            self._greeting.cancel()
         try:
             if self.sockets and self.conversation_id:
                 await self.sockets.customer_left(self.conversation_id)  # away from now (handoff.presence)
@@ -199,7 +184,8 @@ class CustomerConnection(Connection):
             await super().close()
 
     async def message(self, envelope: Envelope) -> None:
-        """Stored and routed; the stored messages reach this socket through the hub.
+        """Stored and routed; the bot's answer is sent on this socket before the ack, and reaches the
+        conversation's other sockets (other tabs, other processes) through the hub.
 
         A pressed button sends its title as ``text`` and what the bot should get as ``payload``.
         """
@@ -209,8 +195,10 @@ class CustomerConnection(Connection):
         payload = envelope.data.get("payload", "")
         if not isinstance(payload, str) or len(payload) > MAX_PAYLOAD:
             raise MalformedMessage(f"'payload' must be a string of at most {MAX_PAYLOAD} characters")
-        message_id = await self.bridge.customer_said(conversation_id, text, key, payload.strip())
-        await self.send(Envelope("ack", key, {"message_id": message_id}))
+        said = await self.bridge.customer_said(conversation_id, text, key, payload.strip())
+        if said.answered:  # its copy from the hub is then sent already: skipped by its id (Connection.deliver)
+            await self.deliver(conversation_id, said.answer)
+        await self.send(Envelope("ack", key, {"message_id": said.message_id}))
 
     async def talk_to_person(self, envelope: Envelope) -> None:
         await self.bridge.customer_asked_for_person(self.require())

@@ -1,21 +1,17 @@
-"""A supervisor's socket (``/ws/supervisor``): the live dashboard (handoff.dashboard)."""
+"""A supervisor's socket (``/ws/supervisor``): the live dashboard (handoff.dashboard), and managing the
+labels and canned responses (handoff.connections.workspace)."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from typing import Any, Dict, Optional
 
-from websockets.exceptions import ConnectionClosed
-
-from handoff.coalesce import Coalesced
+from handoff.coalesce import Coalesced, Periodic
 from handoff.connections.base import Connection, Handlers
+from handoff.connections.workspace import Workspace
 from handoff.protocol import Envelope
 from handoff.service import Bridge
 
 __all__ = ["SupervisorConnection"]
-
-logger = logging.getLogger(__name__)
 
 
 class SupervisorConnection(Connection):
@@ -27,16 +23,21 @@ class SupervisorConnection(Connection):
     def __init__(self, ws: Any, bridge: Bridge) -> None:
         super().__init__(ws, bridge)
         self._changes = Coalesced(self.push, "pushing the dashboard", self.COALESCE_SECONDS)
-        self._refresher: Optional["asyncio.Task[None]"] = None
+        self._refresher = Periodic(self._refresh, self.REFRESH_SECONDS, "refreshing the dashboard")
+        self.workspace = Workspace(self, labels_changed=self._changes.poke)  # the dashboard names the labels
 
     def handlers(self) -> Handlers:
-        return {"dashboard": self.dashboard}
+        workspace = self.workspace
+        return {"dashboard": self.dashboard, "label_save": workspace.label_save, "label_delete": workspace.label_delete,
+                "label_conversation": workspace.label_conversation, "canned_save": workspace.canned_save,
+                "canned_delete": workspace.canned_delete}
 
     async def start(self) -> None:
         await self.watch(self.bridge.store.stats_channel, self._on_change)
         await self.watch(self.bridge.store.queue_channel, self._on_change)
         await self.push()
-        self._refresher = asyncio.create_task(self._refresh())
+        await self.workspace.start()
+        self._refresher.start()
 
     async def push(self, request_id: Optional[str] = None) -> None:
         await self.send(Envelope("dashboard", request_id, await self.bridge.dashboard()))
@@ -45,22 +46,13 @@ class SupervisorConnection(Connection):
         await self.push(envelope.id)
 
     async def _on_change(self, payload: Dict[str, Any]) -> None:
-        if "said" in payload:
-            return  # a waiting customer wrote: the agents' queue shows it; no figure changed
         self._changes.poke()
 
-    async def _refresh(self) -> None:
-        while True:
-            await asyncio.sleep(self.REFRESH_SECONDS)
-            try:
-                await self.push()
-            except ConnectionClosed:
-                return
-            except Exception:  # noqa: BLE001 - a Redis blip: the next round tries again
-                logger.exception("refreshing the dashboard failed")
+    async def _refresh(self) -> bool:
+        await self.push()
+        return True  # for as long as the socket is open
 
     async def close(self) -> None:
         self._changes.cancel()
-        if self._refresher:
-            self._refresher.cancel()
+        self._refresher.stop()
         await super().close()

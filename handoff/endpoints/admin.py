@@ -16,6 +16,7 @@ import aiohttp
 from aiohttp import web
 
 from handoff.guard import host_name
+from handoff.labels import closing_totals
 from handoff.metrics import CONTENT_TYPE_LATEST, exposition
 from handoff.presence import OpenSockets, redis_memory
 from handoff.service import Bridge
@@ -57,8 +58,10 @@ async def start_admin_server(settings: Settings, bridge: Bridge, http: aiohttp.C
         abandoned, requeues = await bridge.experience.totals()
         kept = {"connection_objects": len(sockets.in_memory), "hub_channels": bridge.hub.channels,
                 "customer_conversations": len(sockets.customers)}
+        closing = closing_totals(await bridge.store.redis.hgetall(bridge.store.key("stats", "closing")),
+                                 await bridge.labels.items())
         body = exposition(now, handoffs, bridge.metrics, len(sockets.slots), requeues, abandoned,
-                          await redis_memory(bridge.store.redis), kept)
+                          await redis_memory(bridge.store.redis), kept, closing)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     @web.middleware

@@ -124,7 +124,7 @@ async def agent(request: Request, ws: Any) -> None:
     login = await authorised(request, ws, "agent")
     if login is None:
         return
-    connection = AgentConnection(ws, bridge_of(request), login.agent, login.generation, request.app.ctx.canned)
+    connection = AgentConnection(ws, bridge_of(request), login.agent, login.generation)
     await run(connection, request, connection.handlers(), first=connection.start, staff=True)
 
 

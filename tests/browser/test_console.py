@@ -476,8 +476,7 @@ def test_a_canned_response_is_inserted_with_the_agents_name(ann, customers):
     ann.composer.fill("Thanks! ")
     ann.conversation.get_by_role("button", name="Canned responses").click()
     expect(menu.get_by_role("option")).to_have_count(6)
-    ann.composer.press("ArrowDown")
-    ann.composer.press("ArrowDown")
+    ann.composer.press("ArrowUp")  # from the first to the last: by shortcut, /verify
     expect(menu.get_by_role("option", selected=True)).to_contain_text("Ask to verify identity")
     ann.composer.press("Tab")
     expect(ann.composer).to_have_value(re.compile(r"^Thanks! Before I can look at your account"))
@@ -584,6 +583,7 @@ def test_a_lost_connection_is_shown_and_recovered_without_duplicates_or_lost_rep
     ann.page.evaluate("window.__networkDown = true; window.__sockets.forEach((socket) => socket.close())")
     expect(banner).to_be_visible()
     other_window.conversation.get_by_role("button", name="Close chat").click()
+    other_window.page.get_by_role("dialog").get_by_role("radio", name="Resolved", exact=True).check()
     other_window.page.get_by_role("dialog").get_by_role("button", name="Close chat").click()
     expect(other_window.page.get_by_role("heading", name="No open chats")).to_be_visible()
     network_back_and_retry_now(ann.page)
@@ -673,6 +673,7 @@ def test_closing_asks_for_confirmation_and_the_customer_is_asked_for_a_rating(an
     expect(ann.page.get_by_role("tablist", name="Your chats").get_by_role("tab")).to_have_count(1)
 
     ann.conversation.get_by_role("button", name="Close chat").click()
+    confirm.get_by_role("radio", name="Resolved", exact=True).check()  # a disposition (tests/browser/test_workspace.py)
     confirm.get_by_role("button", name="Close chat").click()
     expect(ann.page.get_by_role("tablist", name="Your chats").get_by_role("tab")).to_have_count(0)
     expect(ann.page.get_by_text("Chat closed. The customer is asked to rate it.")).to_be_visible()

@@ -32,7 +32,9 @@ For every input:
 
 The agents' callback and message requests (open_request, request_done,
 answer_request: rare among all agent types) also get a test of their own, by
-two agents, on requests open, dealt with by either, and unknown.
+two agents, on requests open, dealt with by either, and unknown; so do notes
+and mentions (note, view, unview, mention_seen, a transfer with a note), by two
+agents claiming and mentioning each other.
 
 A hypothesis state machine then drives one customer and two agents through
 hello, message (and retries), talk_to_person, leave_queue, details, leave, claim, transfer,
@@ -94,6 +96,7 @@ from sanic.request import json_loads as sanic_json_loads
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
+from handoff.mentions import mentioned_names
 from handoff.protocol import readable
 from handoff.requests import MAX_REQUESTS_PER_DAY
 from handoff_client import Agent, Customer, Transport, message_order
@@ -145,7 +148,7 @@ STATES = {"bot", "queued", "agent", "closed"}
 # Every code docs/bridge-protocol.md lists (the protocol's, then the teaching loop's); never internal_error.
 DOCUMENTED_CODES = {"malformed", "invalid_contact", "unknown_type", "too_large", "rate_limited", "invalid_token", "not_found",
                     "too_many_conversations", "queue_full", "transcript_full", "too_many_connections",
-                    "request_open", "too_many_requests", "unknown_button",
+                    "request_open", "too_many_requests", "unknown_button", "unknown_mention", "forbidden",
                     "invalid_transition", "already_claimed", "invalid_request", "invalid_text", "unknown_intent",
                     "conflict", "exists", "invalid_name", "invalid_answer", "invalid_data", "busy", "refused",
                     "training_failed", "worker_unavailable"}
@@ -840,6 +843,14 @@ def request_ids(pool: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:
                   st.text(max_size=25))
 
 
+# Notes naming colleagues: an agent, a supervisor who serves no chats, nobody, an address (no mention), too many.
+NOTE_TEXTS = st.one_of(TEXT, st.sampled_from([
+    f"@{BOB} can you look?", f"cc @{ANN} and @{BOB}", f"@{SUE} fyi", "@nobody there?", f"mail {BOB}@example.com",
+    " ".join(f"@{BOB}" if n % 2 else f"@{ANN}" for n in range(12)), " ".join(f"@a{n}" for n in range(11)),
+    "<img src=x onerror=alert(1)> @", "@\u202e" + BOB,
+]))
+
+
 def agent_types(pool: st.SearchStrategy[str],
                 requests: st.SearchStrategy[str] = st.just("0-0")) -> Dict[str, st.SearchStrategy[Dict[str, Any]]]:
     ids = conversation_ids(pool)
@@ -850,7 +861,11 @@ def agent_types(pool: st.SearchStrategy[str],
         "queue": fields(), "requests": fields(), "team": fields(),
         "claim": fields(conversation_id=ids),
         "message": fields(conversation_id=ids, text=either(TEXT)),
-        "transfer": fields(conversation_id=ids, to_agent=names, to_group=groups),
+        "transfer": st.one_of(fields(conversation_id=ids, to_agent=names, to_group=groups),  # with a note or not
+                              fields(conversation_id=ids, to_agent=names, to_group=groups, note=either(NOTE_TEXTS))),
+        "note": fields(conversation_id=ids, text=either(NOTE_TEXTS)),
+        "view": fields(conversation_id=ids), "unview": fields(conversation_id=ids),
+        "mentions": fields(), "mention_seen": fields(conversation_id=ids),
         "hand_back": fields(conversation_id=ids), "close": fields(conversation_id=ids),
         "typing": fields(conversation_id=ids, active=either(st.booleans())),
         "read": fields(conversation_id=ids, up_to=either(st.text(max_size=20))),
@@ -860,9 +875,10 @@ def agent_types(pool: st.SearchStrategy[str],
 
 
 AGENT_KINDS = set(agent_types(st.nothing()))
-AGENT_VIEWS = {"queue", "requests", "team"}
+AGENT_VIEWS = {"queue", "requests", "team", "mentions"}
 AGENT_REPLIES = AGENT_VIEWS | {"request"}
 REQUEST_KINDS = {"open_request", "request_done", "answer_request"}
+NOTE_KINDS = {"note", "view", "unview", "mention_seen"}
 
 
 def request_oracle(envelope: Dict[str, Any], me: str, world: World) -> str:
@@ -888,6 +904,38 @@ def request_oracle(envelope: Dict[str, Any], me: str, world: World) -> str:
     return "ack" if again else "invalid_transition"  # the same again is the same answer
 
 
+def is_note_text(value: Any) -> bool:
+    return is_text(value, MAX_TEXT) and bool(readable(value).strip())
+
+
+def mention_refusal(text: str) -> Optional[str]:
+    """A note's mentions (of its text as stored): at most 10, each an agent's login name (ANN and BOB)."""
+    names = mentioned_names(readable(text).strip())
+    if len(names) > 10:
+        return "malformed"
+    return "unknown_mention" if any(name not in AGENTS for name in names) else None
+
+
+def note_oracle(kind: str, data: Dict[str, Any], me: str, world: World,
+                snapshot: Optional[Snapshot]) -> str:
+    """note, view, unview, mention_seen (docs/bridge-protocol.md "Notes and mentions"), after the id and the
+    conversation id were checked: a note's text and mentions, then the conversation, then who may read it
+    (the agent serving it or one a note in it mentioned: the fuzzed agents are no supervisors)."""
+    if kind in ("unview", "mention_seen"):
+        return "ack"
+    if kind == "note":
+        if not is_note_text(data.get("text")):
+            return "malformed"
+        refusal = mention_refusal(data["text"])
+        if refusal:
+            return refusal
+    if snapshot is None:
+        return "not_found"
+    serving = snapshot.state == "agent" and snapshot.agent == me
+    mentioned = world.redis.hexists(f"{world.prefix}:mentions:{me}", data["conversation_id"])
+    return "ack" if serving or mentioned else "forbidden"
+
+
 def agent_oracle(envelope: Dict[str, Any], me: str, world: World, online: Set[str]) -> str:
     """What an agent gets for this envelope, given the conversation it names as stored now."""
     kind, data, key = envelope["type"], envelope["data"], envelope["id"]
@@ -897,12 +945,14 @@ def agent_oracle(envelope: Dict[str, Any], me: str, world: World, online: Set[st
         return kind
     if kind in REQUEST_KINDS:
         return request_oracle(envelope, me, world)
-    if kind == "message" and not key:
+    if kind in ("message", "note") and not key:
         return "malformed"
     conversation_id = data.get("conversation_id")
     if not is_text(conversation_id, 64) or not conversation_id:
         return "malformed"
     snapshot = world.snapshot(conversation_id)
+    if kind in NOTE_KINDS:
+        return note_oracle(kind, data, me, world, snapshot)
     serving = snapshot is not None and snapshot.state == "agent" and snapshot.agent == me
     if kind == "claim":
         if snapshot is None:
@@ -921,6 +971,8 @@ def agent_oracle(envelope: Dict[str, Any], me: str, world: World, online: Set[st
         to_agent, to_group = data.get("to_agent"), data.get("to_group")
         if any(value is not None and not (is_text(value, 64) and value) for value in (to_agent, to_group)):
             return "malformed"
+        if "note" in data and not (key and is_note_text(data["note"])):  # a note needs the transfer's id
+            return "malformed"
         if bool(to_agent) == bool(to_group) or (to_agent and to_agent not in ACCOUNTS):
             return "malformed"
         if to_agent and to_agent not in online:
@@ -929,6 +981,8 @@ def agent_oracle(envelope: Dict[str, Any], me: str, world: World, online: Set[st
         return "not_found"
     if not serving or (kind == "transfer" and data.get("to_agent") == me):
         return "invalid_transition"
+    if kind == "transfer" and "note" in data:
+        return mention_refusal(data["note"]) or "ack"
     return signal_answer(kind, data) if kind in ("typing", "read") else "ack"
 
 
@@ -976,9 +1030,15 @@ def test_agent_socket_answers_every_frame_as_documented(world: World, agents: Ag
     if got == "ack" and envelope["type"] in REQUEST_KINDS:
         state = world.redis.hget(f"{world.prefix}:request-state:{envelope['data']['request_id']}", "state")
         assert state == (b"done" if envelope["type"] == "request_done" else b"answered"), state
+    elif got == "ack" and envelope["type"] in NOTE_KINDS:
+        assert after == before, f"{envelope['type']} changed the conversation: {before} -> {after}"
+        if envelope["type"] == "note":
+            assert world.stored_keys(named)[f"note:{ANN}:{envelope['id']}"] == 1
     elif got == "ack" and before is not None:
         assert after is not None
         kind, sent = envelope["type"], envelope["data"]
+        if kind == "transfer" and "note" in sent:
+            assert world.stored_keys(named)[f"note:{ANN}:{envelope['id']}"] == 1
         becomes = {"claim": ("agent", ANN), "hand_back": ("bot", ""), "close": ("closed", ANN),
                    "transfer": ("agent", sent.get("to_agent")) if sent.get("to_agent") else ("queued", ""),
                    "message": ("agent", ANN)}[kind]
@@ -1011,6 +1071,43 @@ def test_agent_requests_are_answered_as_documented(world: World, agents: AgentBe
         handled = world.redis.hgetall(f"{world.prefix}:request-state:{envelope['data']['request_id']}")
         state = "done" if envelope["type"] == "request_done" else "answered"
         assert (handled[b"state"], handled[b"by"]) == (state.encode(), me.encode()), handled
+
+
+@budget(120)
+@given(data=st.data())
+def test_agent_notes_and_mentions_are_answered_as_documented(world: World, agents: AgentBench,
+                                                              data: st.DataObject) -> None:
+    """note, view, unview, mention_seen and transfers with a note (rare among all agent types), by Ann and by
+    Bob, with claims between them: chats one of them serves, chats a note of the other mentioned them in,
+    and others (docs/bridge-protocol.md "Notes and mentions")."""
+    _refill(world, agents)
+    pool = st.sampled_from([client.conversation_id for client in agents.pool])
+    fuzzed_fields = {kind: spec for kind, spec in agent_types(pool).items() if kind in NOTE_KINDS | {"transfer"}}
+    texts = st.one_of(st.sampled_from([f"@{ANN} can you take a look?", f"@{BOB} fyi", "checked the card status"]),
+                      NOTE_TEXTS)
+    plausible = st.builds(
+        lambda kind, conversation_id, text, other, key: {"type": kind, "id": key, "data": {
+            "conversation_id": conversation_id, **({"text": text} if kind == "note" else {}),
+            **({"to_agent": other, "note": text} if kind == "transfer" else {})}},
+        st.sampled_from(sorted(NOTE_KINDS | {"claim", "transfer"})), st.one_of(pool, pool, pool, conversation_ids(pool)),
+        texts, st.sampled_from([ANN, BOB]), UUIDS)
+    frame = data.draw(framed(st.one_of(plausible, plausible, plausible, envelopes(fuzzed_fields))), label="frame")
+    me = data.draw(st.sampled_from([ANN, BOB]), label="agent")
+    client = world.run(agents.ann.ready()) if me == ANN else agents.bob
+    expectation = classify(frame)
+    envelope = expectation.envelope or {}
+    named = envelope.get("data", {}).get("conversation_id")
+    before = world.snapshot(named)
+    expected = expectation.code or agent_oracle(envelope, me, world, world.online())
+    got = check("/ws/agent notes", world.run(exchange(client, frame)), expectation, expected, AGENT_REPLIES)
+    if got != "ack":
+        assert world.snapshot(named) == before, "an error changed the conversation"
+    elif envelope["type"] == "note" or (envelope["type"] == "transfer" and "note" in envelope["data"]):
+        text = envelope["data"]["text" if envelope["type"] == "note" else "note"]
+        assert world.stored_keys(named)[f"note:{me}:{envelope['id']}"] == 1
+        for name in mentioned_names(readable(text).strip()):
+            if name != me:
+                assert world.redis.hexists(f"{world.prefix}:mentions:{name}", named), f"{name} was not told"
 
 
 # ---- /ws/supervisor and /ws/content ---------------------------------------------------------------

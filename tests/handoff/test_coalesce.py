@@ -10,7 +10,7 @@ from typing import List
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from handoff.coalesce import Coalesced
+from handoff.coalesce import Coalesced, Periodic
 
 
 class Refreshes:
@@ -126,3 +126,56 @@ def test_a_poke_after_a_refresh_has_finished_refreshes_again(delay):
         return refresh.started
 
     assert asyncio.run(scenario()) == 3
+
+
+class Rounds:
+    """A periodic refresh that records when it ran (seconds after ``start``) and says whether to go on."""
+
+    def __init__(self, rounds: int, failures: List[BaseException]) -> None:
+        self.rounds, self.failures = rounds, failures
+        self.ran: List[float] = []
+        self.start = asyncio.get_running_loop().time()
+
+    async def __call__(self) -> bool:
+        self.ran.append(asyncio.get_running_loop().time() - self.start)
+        if self.failures:
+            raise self.failures.pop(0)
+        return len(self.ran) < self.rounds
+
+
+def test_a_periodic_refresh_waits_an_interval_after_the_last_working_out_and_stops_when_told(caplog):
+    """The shared timer of the customers' statuses and the dashboard: an interval after it last ran or
+    was worked out by other means (done), on through a failure, until the refresh says to stop."""
+    async def scenario() -> List[float]:
+        rounds = Rounds(3, [RuntimeError("Redis away")])
+        periodic = Periodic(rounds, 0.2, "refreshing the test view")
+        periodic.start()
+        periodic.start()  # one timer however often started
+        await asyncio.sleep(0.25)
+        periodic.done()  # worked out now (a change was announced): the next round at 0.45, not 0.4
+        await asyncio.sleep(0.8)
+        return rounds.ran
+
+    with caplog.at_level(logging.ERROR, logger="handoff.coalesce"):
+        ran = asyncio.run(scenario())
+    # The failed round, then two, the last saying stop; a busy machine makes rounds later, never earlier.
+    assert len(ran) == 3, ran
+    assert ran[0] >= 0.19 and ran[1] >= 0.44 and ran[2] - ran[1] >= 0.19, ran
+    assert [record.getMessage() for record in caplog.records] == ["refreshing the test view failed"]
+
+
+def test_a_periodic_refresh_ends_quietly_with_its_socket_or_when_stopped(caplog):
+    async def scenario() -> List[int]:
+        closing = Rounds(5, [ConnectionClosed(None, None)])
+        periodic = Periodic(closing, 0.02, "test")
+        periodic.start()
+        stopped = Rounds(5, [])
+        other = Periodic(stopped, 0.02, "test")
+        other.start()
+        other.stop()
+        await asyncio.sleep(0.1)
+        return [len(closing.ran), len(stopped.ran)]
+
+    with caplog.at_level(logging.ERROR, logger="handoff.coalesce"):
+        assert asyncio.run(scenario()) == [1, 0]
+    assert not caplog.records

@@ -166,3 +166,25 @@ def test_customers_ahead_who_give_up_shorten_the_wait_of_those_far_back_only():
     # The rule holds whatever the rate: never less than those ahead have waited.
     ahead = estimate(replace(patient, exits=leaving, longest_ahead_seconds=20 * MINUTE))
     assert ahead.seconds is not None and ahead.seconds >= 20 * MINUTE
+
+
+def test_an_agent_who_does_not_pick_up_is_not_promised_a_minute_for_ever():
+    """The fresh-eyes trial: first in line, one agent online with a free slot who picks nobody up for 150 s.
+    Beyond a pickup's usual upper end the estimate grows with the time the slot has been free: never less
+    than the time it has been overdue; the low end stays (the agent may be back any moment)."""
+    front = replace(STEADY, agents=(AgentLoad(3, 1, 1, free_seconds=0.0),))
+    usual = estimate(front).high_seconds
+    assert usual is not None and usual < MINUTE
+    told = {free: estimate(replace(front, waited_seconds=free, agents=(AgentLoad(3, 1, 1, free),)))
+            for free in (0.0, 30.0, 90.0, 120.0, 150.0, 300.0)}
+    for free, found in told.items():
+        assert found.seconds is not None and found.seconds >= free - usual - 0.01  # (bisection)
+    points = [told[free].seconds or 0 for free in (90.0, 120.0, 150.0, 300.0)]
+    assert points == sorted(points) and len(set(points)) == len(points), "it grows with the time"
+    assert told[150.0].text != "less than a minute" and (told[150.0].minutes or 0) >= 2
+    assert (told[150.0].low_seconds or 0) < MINUTE
+    # Another agent whose slot has just come free: the customer is not held to the one away.
+    both = estimate(replace(front, agents=(AgentLoad(3, 1, 1, 150.0), AgentLoad(3, 1, 1, 0.0))))
+    assert both.seconds is not None and both.seconds < MINUTE and both.high_seconds is not None
+    assert both.high_seconds < 2 * MINUTE < (told[150.0].high_seconds or 0)
+

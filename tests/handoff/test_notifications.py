@@ -10,7 +10,7 @@ import pytest
 
 from handoff.exceptions import InvalidTransition
 from handoff.machine import Conversation, CustomerAskedForPerson, apply
-from handoff.store import Routing, Store
+from handoff.store import NewMessages, Routing, Store
 from handoff_client import Customer
 from harness.clients import queued_customer, staff
 from harness.servers import add_agent
@@ -45,7 +45,7 @@ def test_an_append_announces_the_message_as_the_transcript_reads_it(redis_url):
         notifications = await two_announcements(store, pubsub)
 
         first, second = await store.messages_after("c1", None)
-        assert notifications == [(None, first), (first["id"], second)]
+        assert notifications == [NewMessages(None, [first]), NewMessages(first["id"], [second])]
         assert first["client_id"] == "k1" and first["data"] == {"payload": "/greet"}
 
     run(redis_url, scenario)
@@ -81,12 +81,14 @@ def test_a_bot_answer_is_stored_announced_and_its_message_routed_in_one_step(red
         await pubsub.subscribe(store.live_channel("c1"))
         replies = [{"recipient_id": "c1", "text": "In the app: Cards, Show PIN."},
                    {"recipient_id": "c1", "text": "Did that answer your question?", "buttons": [{"title": "Yes"}]}]
-        assert await store.answer("c1", asked, replies, routed=True) == 2
-        assert await store.answer("c1", asked, replies, routed=True) == 0  # a retry: stored once
+        answered = await store.answer("c1", asked, replies, routed=True)
+        again = await store.answer("c1", asked, replies, routed=True)  # a retry: stored once
         notifications = await two_announcements(store, pubsub)
 
         customer, first, second = await store.messages_after("c1", None)
-        assert notifications == [(customer["id"], first), (first["id"], second)]
+        # What the asking socket sends itself (handoff.connections.customer) is what the transcript reads.
+        assert answered == NewMessages(customer["id"], [first, second]) and again == NewMessages(second["id"], [])
+        assert notifications == [NewMessages(customer["id"], [first]), NewMessages(first["id"], [second])]
         assert second["data"] == {"buttons": [{"title": "Yes"}]} and second["kind"] == "bot"
         assert await store.redis.hget(store.key("idem", "c1"), f"routed:{asked}") == b"done"
 

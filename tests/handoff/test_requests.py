@@ -9,8 +9,8 @@ from typing import Any, Dict, List
 
 import pytest
 
+from handoff.contact import contact_kind
 from handoff.exceptions import InvalidContact
-from handoff.requests import contact_kind
 from handoff_client import Agent, Customer
 from harness.clients import queued_customer, staff
 
@@ -175,7 +175,7 @@ def test_a_callback_booked_with_the_bot_reaches_the_agents_as_a_request(bridge):
         await customer.expect("message", kind="bot")
         for text in ("can you call me back", "07700 900123", "tomorrow after 5pm"):
             key = (await customer.say(text)).id
-            await customer.acknowledged(key)  # acknowledged once the bot has answered (announced through Redis)
+            await customer.acknowledged(key)  # acknowledged once the bot's answer is sent (docs/bridge-protocol.md)
         await customer.next_matching(lambda e: e["type"] == "message" and e["data"]["kind"] == "bot" and str(
             e["data"]["text"]).startswith("Thanks. We'll call you on 07700900123"), "the callback booked", 30)
         status = await customer.next_matching(

@@ -14,7 +14,7 @@ from handoff.machine import (
     AgentClaimed, Closed, Conversation, CustomerAskedForPerson, State, Transferred, apply,
 )
 from handoff.rules import announcements, notices
-from handoff.store import Routing, Store
+from handoff.store import NewMessages, Routing, Store
 from tests.conftest import fresh_prefix
 
 
@@ -99,8 +99,39 @@ def test_the_notices_and_announcements_of_a_change_are_written_by_the_commit_its
                          (store.queue_channel, {"conversation": "c1"}),
                          (store.live_channel("c1"), {"message": joined["id"], "after": None,
                                                      "entry": {k: v for k, v in joined.items() if k != "id"}})]
-        assert store.announced(heard[2][1]) == (None, joined), "announced as an append's message is"
+        assert store.announced(heard[2][1]) == NewMessages(None, [joined]), "announced as an append's message is"
         await live.reset()
+
+    run(redis_url, scenario)
+
+
+def test_what_a_queued_customer_writes_is_announced_to_the_agents_only_by_the_append_itself(redis_url):
+    """The queue card's "said" update: published by the script that stores the message (no command of its
+    own), on the agents' channel only: not on the queue's channel (queued customers and supervisors listen
+    there) nor on the conversation's live channel; only for a typed message while queued."""
+
+    async def scenario(store: Store) -> None:
+        await store.create("c1", "t")
+        await store.append("c1", "customer", "customer:k0", "my card is stuck")  # with the bot: no card to update
+        queued, _ = apply(Conversation("c1"), CustomerAskedForPerson())
+        assert await store.commit(Conversation("c1"), queued, queue="add") is not None
+        listening = store.redis.pubsub()
+        await listening.subscribe(store.said_channel, store.queue_channel, store.live_channel("c1"))
+        for _ in range(3):
+            await listening.get_message(timeout=1)  # the subscriptions confirmed
+
+        typed = await store.append("c1", "customer", "customer:k1", "sorry, the cat walked on the keyboard")
+        await store.append("c1", "customer", "customer:k2", "Yes", {"payload": "/affirm"})  # a button: not a message
+        await store.append("c1", "customer", "customer:k1", "sorry, the cat walked on the keyboard")  # resent
+        heard = []
+        while (message := await listening.get_message(timeout=0.3)) is not None:
+            heard.append((message["channel"].decode(), json.loads(message["data"])))
+        await listening.reset()
+
+        assert [payload for channel, payload in heard if channel == store.said_channel] == [{"said": "c1"}]
+        assert all(channel == store.live_channel("c1") for channel, _ in heard if channel != store.said_channel)
+        assert not any("said" in payload for channel, payload in heard if channel != store.said_channel)
+        assert [payload["message"] for channel, payload in heard if channel == store.live_channel("c1")][0] == typed.id
 
     run(redis_url, scenario)
 

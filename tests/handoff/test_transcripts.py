@@ -37,6 +37,22 @@ def test_the_teaching_reader_sees_what_the_bridge_stored_in_every_page(redis_url
     asyncio.run(scenario())
 
 
+def test_agents_private_notes_are_in_the_transcript_but_never_in_the_content_staffs_review(redis_url):
+    async def scenario() -> None:
+        async with fresh_prefix(redis_url, "transcripts") as (client, prefix):
+            store = Store(client, prefix=prefix)
+            await store.create("c2", "token")
+            await store.append("c2", "customer", "k1", "my card was eaten")
+            await store.append("c2", "note", "note:ann:n1", "@bob the ATM log shows it", {"agent": "ann"})
+            await store.append("c2", "agent", "a1", "A new card is on its way.", {"agent": "ann"})
+            assert [m["kind"] for m in await store.messages_after("c2", None)] == ["customer", "note", "agent"]
+            for review in (await store.review("c2"), await RedisTranscripts(client, prefix).review("c2")):
+                assert [m["kind"] for m in review["messages"]] == ["customer", "agent"]
+                assert "ATM log" not in repr(review)
+
+    asyncio.run(scenario())
+
+
 
 def test_the_cli_shows_an_inbox_item_with_its_conversation_and_the_agents_answer(redis_url):
     async def scenario() -> str:

@@ -164,7 +164,8 @@ def test_a_still_queue_is_told_the_wait_again_after_the_refresh_interval(refresh
         overdue = (await first.next_matching(lambda envelope: envelope["type"] == "status"
                                              and envelope["data"].get("wait", "less than a minute") != "less than a minute",
                                              "the first's status told again", 15))["data"]
-        assert overdue["position"] == 1 and overdue["wait_range"][1] >= 2, overdue
+        # Free 15 minutes and not picking up: an agent away, told at least the time it has been overdue.
+        assert overdue["position"] == 1 and overdue["wait_minutes"] >= 13 and overdue["wait_range"][0] <= 1, overdue
         for client in (ann, first, second):
             await client.close()
         await redis.close()
@@ -234,7 +235,7 @@ def test_a_customer_in_distress_goes_ahead_of_the_others_but_never_of_earlier_di
             address, "hello", "my wife died last week and I don't know what happens to our joint account")
         scammed = await handed_over_by_the_bot(
             address, "a man on the phone says he's from your bank and wants me to read out the code you just texted me")
-        # The bot's answers are announced through Redis; the acks, sent on the socket, may arrive first.
+        # The bot's answers came before the acks (docs/bridge-protocol.md) and were kept: found among them.
         gentle = (await bereaved.next_matching(lambda e: e["type"] == "message" and e["data"]["kind"] == "bot"
                                                and "sorry you're going through" in e["data"]["text"],
                                                "the gentle answer", 30))["data"]["text"]

@@ -128,7 +128,7 @@ async def _scenario(stack: TeachStack) -> None:
         # The new answer is live for a phrasing nobody taught.
         asker = await Customer.connect(stack.bridge)
         await asker.acknowledged(await asker.say(UNSEEN_PET_QUESTION))
-        # The answer is announced through Redis; the ack, sent on the socket, may arrive first.
+        # The answer comes before the ack (docs/bridge-protocol.md); it is kept, and found here.
         answer = await asker.expect("message", kind="bot")
         assert "PetCover" in answer["data"]["text"], answer
         await asker.close()

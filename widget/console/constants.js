@@ -25,6 +25,8 @@ export const TIMING = {
   freshSeenMs: 15000,
   // Logging out waits this long for sends the bridge has not acknowledged yet.
   logoutGraceMs: 3000,
+  // The colleagues offered for @mentions are asked for again after this long.
+  teamRefreshMs: 60000,
 };
 
 export const LIMITS = {

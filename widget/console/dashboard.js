@@ -2,10 +2,13 @@
 // bridge on /ws/supervisor (docs/bridge-protocol.md, "Supervisors").
 
 import { h, replaceChildren } from "../shared/dom.js";
+import { PendingRequests } from "../shared/requests.js";
 import { Transport } from "../shared/transport.js";
 import { barList, columns, groupedColumns } from "./charts.js";
 import { loginProtocols, reasonLabel, socketUrl } from "./constants.js";
 import { View } from "./view.js";
+import { dispositionLabel } from "./workspace/closing-dialog.js";
+import { WorkspaceManager } from "./workspace/manager.js";
 
 export function createDashboardView(context) {
   return new DashboardView(context);
@@ -114,9 +117,9 @@ class DashboardView extends View {
     this.rendered = false;
     this.transport = new Transport(socketUrl("/ws/supervisor"), { protocols: loginProtocols(session.token) });
     watchConnection(this.transport);
-    this.transport.on("envelope", (envelope) => {
-      if (envelope.type === "dashboard") this.render(envelope.data || {});
-    });
+    this.waiting = new PendingRequests(this.transport);
+    this.manager = new WorkspaceManager(this.waiting);
+    this.transport.on("envelope", (envelope) => this.receive(envelope));
 
     this.nowTiles = NOW_TILES.map((spec) => new Tile(spec));
     this.todayTiles = TODAY_TILES.map((spec) => new Tile(spec));
@@ -125,6 +128,8 @@ class DashboardView extends View {
     this.reasons = h("div", { class: "chart-slot" });
     this.satisfaction = h("div", { class: "chart-slot" });
     this.hourly = h("div", { class: "chart-slot wide" });
+    this.labelCounts = h("div", { class: "chart-slot" });
+    this.dispositionCounts = h("div", { class: "chart-slot" });
     this.element = h("section", { class: "view dashboard-view", "aria-labelledby": "dashboard-title", hidden: true },
       h("header", { class: "dashboard-head" },
         h("div", {}, h("h1", { id: "dashboard-title" }, "Dashboard"), this.day),
@@ -137,8 +142,18 @@ class DashboardView extends View {
       h("section", { class: "kpi-section", "aria-labelledby": "kpi-today-title" },
         h("h2", { id: "kpi-today-title", class: "section-title" }, "Today"),
         h("div", { class: "kpi-grid" }, this.todayTiles.map((tile) => tile.element))),
-      h("div", { class: "chart-grid" }, this.reasons, this.satisfaction, this.hourly));
+      h("div", { class: "chart-grid" }, this.reasons, this.satisfaction, this.labelCounts, this.dispositionCounts, this.hourly),
+      this.manager.element);
     this.transport.connect();
+  }
+
+  receive(envelope) {
+    const data = envelope.data || {};
+    if (envelope.type === "dashboard") this.render(data);
+    else if (envelope.type === "labels") this.manager.setLabels(data.items || []);
+    else if (envelope.type === "canned") this.manager.setCanned(data.items || []);
+    else if (envelope.type === "ack") this.waiting.settle(envelope.id, data);
+    else if (envelope.type === "error") this.waiting.refused(envelope);
   }
 
   render(data) {
@@ -164,6 +179,21 @@ class DashboardView extends View {
       description: data.csat && data.csat.count ? `${count(data.csat.count)} rating${data.csat.count === 1 ? "" : "s"} today, from 1 (very poor) to 5 (great)` : "No ratings yet today",
       rows: [1, 2, 3, 4, 5].map((score) => ({ label: String(score), name: CSAT_NAMES[score], value: distribution[score] || 0, className: `score-${score}` })),
       unit: "Ratings",
+    }));
+
+    replaceChildren(this.labelCounts, barList({
+      title: "Labels",
+      description: "Conversations given each label today",
+      rows: (data.labels || []).map((label) => ({ label: label.name, value: label.count })),
+      unit: "Conversations",
+      empty: "No labels set up yet.",
+    }));
+    replaceChildren(this.dispositionCounts, barList({
+      title: "Closed as",
+      description: "What agents said became of the chats they closed today",
+      rows: Object.entries(data.dispositions || {}).map(([disposition, value]) => ({ label: dispositionLabel(disposition), value })),
+      unit: "Chats",
+      empty: "No dispositions configured.",
     }));
 
     const hourly = Array.isArray(data.hourly) ? data.hourly : [];

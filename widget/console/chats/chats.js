@@ -4,7 +4,7 @@
 // All protocol traffic goes through this view's one Transport
 // (docs/bridge-protocol.md); its parts beside it (queue.js, requests.js,
 // conversation-tab.js with composer.js, handoff-panel.js, transfer-dialog.js;
-// alert-sound.js) only turn envelopes into DOM and clicks into sends.
+// mentions.js; alert-sound.js) only turn envelopes into DOM and clicks into sends.
 
 import { h } from "../../shared/dom.js";
 import { icon } from "../../shared/icons.js";
@@ -16,6 +16,7 @@ import { Tabs } from "../tabs.js";
 import { View } from "../view.js";
 import { AlertSound } from "./alert-sound.js";
 import { ConversationTab } from "./conversation-tab.js";
+import { MentionsPanel } from "./mentions.js";
 import { QueuePanel } from "./queue.js";
 import { RequestsPanel } from "./requests.js";
 
@@ -25,6 +26,7 @@ export function createChatsView(context) {
 
 /** What the agent is told when a chat leaves their tabs, by what they did (nothing: elsewhere). */
 function releasedText(leaving) {
+  if (leaving && leaving.type === "unview") return "Closed the chat you were reading.";
   if (!leaving) return "A chat is no longer yours: it was closed, handed back or transferred elsewhere.";
   if (leaving.type === "hand_back") return "Chat handed back to the bot.";
   if (leaving.type === "close") return "Chat closed. The customer is asked to rate it.";
@@ -39,9 +41,13 @@ class ChatsView extends View {
     this.setAttention = setAttention;
     this.visible = false;
     this.canned = [];
+    this.labels = []; // the label set (workspace/labels.js)
+    this.dispositions = []; // what closing a chat asks for (workspace/closing-dialog.js)
     this.conversations = new Map();
     this.activeId = null;
     this.pendingClaims = new Set();
+    this.pendingViews = new Set(); // conversations asked to open read-only, to show when they arrive
+    this.team = null; // the colleagues to mention: {at, agents} (colleagues())
     this.restoring = null; // ids of conversations re-sent after a (re)connection, while they arrive
 
     this.transport = new Transport(socketUrl("/ws/agent"), { protocols: loginProtocols(session.token) });
@@ -53,6 +59,7 @@ class ChatsView extends View {
     this.alertSound = new AlertSound(sound);
     this.queue = new QueuePanel(this);
     this.requests = new RequestsPanel(this);
+    this.mentions = new MentionsPanel(this);
     this.build();
     this.onVisibility = () => this.viewingChanged();
     document.addEventListener("visibilitychange", this.onVisibility);
@@ -64,6 +71,7 @@ class ChatsView extends View {
     this.sidebarTabs = new Tabs("sidebar", "Queue and requests", [
       { id: "queue", label: "Queue", panel: this.queue.element },
       { id: "requests", label: "Requests", panel: this.requests.element },
+      { id: "mentions", label: "Mentions", panel: this.mentions.element },
     ], {
       onSelect: (id) => {
         if (id === "requests") this.requests.acknowledge();
@@ -109,9 +117,24 @@ class ChatsView extends View {
       case "requests":
         this.requests.update(data.items || []);
         break;
+      case "mentions":
+        this.mentions.update(data);
+        this.waiting.settle(envelope.id, data);
+        break;
       case "canned":
         this.canned = data.items || [];
-        this.awaitRestoredConversations();
+        if (!data.changed) this.awaitRestoredConversations(); // a supervisor's change is not followed by the chats
+        break;
+      case "labels":
+        this.labels = data.items || [];
+        this.queue.refill();
+        for (const open of this.conversations.values()) open.renderLabels();
+        break;
+      case "dispositions":
+        this.dispositions = data.items || [];
+        break;
+      case "conversation_labels":
+        if (tab) tab.setLabels(data.labels || []);
         break;
       case "conversation":
         this.openConversation(data);
@@ -152,8 +175,11 @@ class ChatsView extends View {
     this.restoring = restored;
     this.waiting.ask("queue").then(() => {
       this.restoring = null;
-      for (const id of [...this.conversations.keys()]) {
-        if (!restored.has(id)) this.release(id);
+      for (const [id, tab] of [...this.conversations]) {
+        if (restored.has(id)) continue;
+        // A read-only view is asked for again (and goes when it may no longer be read).
+        if (tab.viewOnly) this.viewConversation(id, false).catch(() => this.release(id));
+        else this.release(id);
       }
     }, () => { this.restoring = null; });
   }
@@ -173,9 +199,53 @@ class ChatsView extends View {
     });
   }
 
+  /** The colleagues one may @mention (the team, without this agent), asked for at most once a minute. */
+  async colleagues() {
+    if (!this.team || Date.now() - this.team.at > TIMING.teamRefreshMs) {
+      const asked = this.waiting.ask("team").then((team) => (team.agents || []).filter((agent) => agent.name !== this.agent));
+      this.team = { at: Date.now(), agents: asked };
+      asked.catch(() => { this.team = null; });
+    }
+    try {
+      return await this.team.agents;
+    } catch (error) {
+      return [];
+    }
+  }
+
+  /** A colleague's chat opened read-only (from a mention), or this agent's own tab for it. */
+  async viewConversation(conversationId, activate = true) {
+    if (activate && this.conversations.has(conversationId)) {
+      this.activate(conversationId, true);
+      return;
+    }
+    if (activate) this.pendingViews.add(conversationId);
+    try {
+      await this.waiting.ask("view", { conversation_id: conversationId });
+    } catch (error) {
+      this.pendingViews.delete(conversationId);
+      throw error;
+    }
+  }
+
   openConversation(data) {
     let tab = this.conversations.get(data.conversation_id);
     const isNew = !tab;
+    if (data.view) {
+      if (tab && !tab.viewOnly) return; // served here: the chat is open already
+      if (tab) tab.update(data);
+      else {
+        tab = new ConversationTab(this, data);
+        this.conversations.set(tab.id, tab);
+        this.tabList.append(tab.tabButton);
+        this.panels.append(tab.panel);
+      }
+      if (this.restoring) this.restoring.add(tab.id);
+      if (this.pendingViews.delete(tab.id) || !this.activeId) this.activate(tab.id, true);
+      this.noChats.hidden = true;
+      this.updateAttention();
+      return;
+    }
     if (tab) {
       tab.update(data);
     } else {
@@ -242,7 +312,9 @@ class ChatsView extends View {
 
   viewingChanged() {
     for (const tab of this.conversations.values()) {
-      if (this.isViewing(tab)) tab.seen();
+      if (!this.isViewing(tab)) continue;
+      tab.seen();
+      this.mentions.seen(tab.id);
     }
     this.updateAttention();
   }
@@ -268,7 +340,7 @@ class ChatsView extends View {
   updateAttention() {
     this.renderAlert();
     const unread = [...this.conversations.values()].reduce((sum, tab) => sum + tab.unread, 0);
-    this.setAttention(this.queue.freshItems().length + unread);
+    this.setAttention(this.queue.freshItems().length + unread + this.mentions.unseen);
   }
 
   chime() {

@@ -1,12 +1,20 @@
 // The composer of a chat, with canned responses: Enter sends, "/" (or the
 // bolt button) opens the canned responses, and the customer is told,
-// throttled, that the agent is typing.
+// throttled, that the agent is typing. Switched to "Note", it writes a private
+// note for the team instead (yellow, never sent to the customer, no typing
+// signal), where "@" offers the colleagues to mention.
 
 import { h, replaceChildren } from "../../shared/dom.js";
 import { icon } from "../../shared/icons.js";
 import { LIMITS, TIMING } from "../constants.js";
 
 const SLASH_QUERY = /^\/([^\s]*)$/;
+// "@" and what follows it up to the caret, where a mention may start (transcript.js MENTION).
+const MENTION_QUERY = /(?<![\p{L}\p{N}_@.+-])@([\p{L}\p{N}_-]*)$/u;
+const PLACEHOLDERS = {
+  reply: "Write a reply…  (type / for canned responses)",
+  note: "Write a note only your team sees…  (type @ to mention a colleague)",
+};
 
 export class Composer {
   constructor(tab) {
@@ -19,6 +27,7 @@ export class Composer {
     this.typingActive = false;
     this.typingSentAt = 0;
     this.idleTimer = null;
+    this.noteMode = false;
 
     const base = `composer-${tab.id}`;
     this.textarea = h("textarea", {
@@ -30,12 +39,19 @@ export class Composer {
       type: "button", class: "icon-button", "aria-label": "Canned responses", title: "Canned responses",
       "aria-haspopup": "listbox", "aria-expanded": "false", "aria-controls": this.menu.id,
     }, icon("bolt"));
-    this.sendButton = h("button", { type: "submit", class: "button primary" }, icon("send"), "Send");
+    this.sendLabel = h("span", {}, "Send");
+    this.sendButton = h("button", { type: "submit", class: "button primary" }, icon("send"), this.sendLabel);
+    this.replyMode = h("button", { type: "button", class: "composer-mode", "aria-pressed": "true", onclick: () => this.setNoteMode(false) },
+      icon("chat"), "Reply");
+    this.noteModeButton = h("button", { type: "button", class: "composer-mode composer-mode-note", "aria-pressed": "false", onclick: () => this.setNoteMode(true) },
+      icon("note"), "Note");
+    this.inputLabel = h("label", { for: this.textarea.id, class: "visually-hidden" }, "Reply to the customer");
     this.counter = h("span", { class: "composer-counter", hidden: true });
     this.announcer = h("span", { class: "visually-hidden", "aria-live": "polite" });
     this.element = h("form", { class: "composer", novalidate: true },
+      h("div", { class: "composer-modes", role: "group", "aria-label": "Write a reply or a private note" }, this.replyMode, this.noteModeButton),
       this.menu,
-      h("label", { for: this.textarea.id, class: "visually-hidden" }, "Reply to the customer"),
+      this.inputLabel,
       h("div", { class: "composer-box" }, this.textarea,
         h("div", { class: "composer-buttons" }, this.cannedButton, this.sendButton)),
       h("p", { class: "composer-hint", id: `${base}-hint` },
@@ -65,6 +81,30 @@ export class Composer {
 
   focus() {
     this.textarea.focus();
+  }
+
+  /** A private note for the team (true) or a reply to the customer (false). */
+  setNoteMode(note) {
+    if (note === this.noteMode || (!note && this.viewOnly)) return;
+    this.noteMode = note;
+    if (note) this.stopTyping();
+    this.closeMenu();
+    this.element.classList.toggle("is-note", note);
+    this.replyMode.setAttribute("aria-pressed", String(!note));
+    this.noteModeButton.setAttribute("aria-pressed", String(note));
+    this.textarea.placeholder = note ? PLACEHOLDERS.note : PLACEHOLDERS.reply;
+    this.inputLabel.textContent = note ? "Private note for your team" : "Reply to the customer";
+    this.sendLabel.textContent = note ? "Add note" : "Send";
+    this.textarea.focus();
+  }
+
+  /** A chat this agent only reads (a colleague's, opened from a mention): notes only. */
+  setViewOnly(viewOnly) {
+    const was = this.viewOnly;
+    this.viewOnly = viewOnly;
+    this.replyMode.disabled = viewOnly;
+    if (viewOnly) this.setNoteMode(true);
+    else if (was) this.setNoteMode(false); // the chat is this agent's now: back to replying
   }
 
   setDisabled(disabled) {
@@ -103,8 +143,11 @@ export class Composer {
     const length = this.textarea.value.length;
     this.counter.hidden = length < LIMITS.messageCounterFrom;
     this.counter.textContent = `${length} / ${LIMITS.messageCharacters}`;
-    const slash = this.textarea.value.match(SLASH_QUERY);
+    const slash = this.noteMode ? null : this.textarea.value.match(SLASH_QUERY);
+    const before = this.textarea.value.slice(0, this.textarea.selectionStart);
+    const mention = this.noteMode ? before.match(MENTION_QUERY) : null;
     if (slash) this.openMenu("slash", slash[1]);
+    else if (mention) this.openMentions(mention[1]);
     else if (this.menuOpen) this.closeMenu();
     this.typed();
   }
@@ -117,7 +160,8 @@ export class Composer {
   submit() {
     const text = this.textarea.value.trim();
     if (!text || this.textarea.disabled) return;
-    this.tab.send(text);
+    if (this.noteMode) this.tab.sendNote(text);
+    else this.tab.send(text);
     this.textarea.value = "";
     this.input();
     this.stopTyping();
@@ -128,7 +172,7 @@ export class Composer {
 
   typed() {
     clearTimeout(this.idleTimer);
-    if (!this.textarea.value.trim()) return this.stopTyping();
+    if (!this.textarea.value.trim() || this.noteMode) return this.stopTyping(); // a note is not for the customer
     const now = Date.now();
     if (!this.typingActive || now - this.typingSentAt > TIMING.typingRepeatMs) {
       this.view.signal("typing", { conversation_id: this.tab.id, active: true });
@@ -157,6 +201,7 @@ export class Composer {
       : canned;
     this.menuOpen = true;
     this.menu.hidden = false;
+    this.menu.setAttribute("aria-label", "Canned responses");
     this.cannedButton.setAttribute("aria-expanded", "true");
     replaceChildren(this.menu, this.options.length
       ? this.options.map((item, index) => {
@@ -171,6 +216,46 @@ export class Composer {
       : h("li", { class: "canned-empty" }, canned.length ? `No canned response matches “/${query}”.` : "No canned responses are set up."));
     this.highlight(0);
     this.announcer.textContent = `${this.options.length} canned response${this.options.length === 1 ? "" : "s"}. Arrow keys to choose, Enter to insert.`;
+  }
+
+  // ---- @mentions ------------------------------------------------------------
+
+  /** The colleagues whose login or display name starts with (else contains) what follows "@". */
+  async openMentions(query) {
+    const team = await this.view.colleagues();
+    const before = this.textarea.value.slice(0, this.textarea.selectionStart).match(MENTION_QUERY);
+    if (!this.noteMode || !before || before[1] !== query) return; // typed on meanwhile
+    this.mode = "mention";
+    const needle = query.toLowerCase();
+    const names = (agent) => [agent.name.toLowerCase(), String(agent.display_name || "").toLowerCase()];
+    const starts = team.filter((agent) => names(agent).some((name) => name.startsWith(needle)));
+    const contains = team.filter((agent) => !starts.includes(agent) && names(agent).some((name) => name.includes(needle)));
+    this.options = [...starts, ...contains];
+    this.menuOpen = true;
+    this.menu.hidden = false;
+    this.menu.setAttribute("aria-label", "Colleagues to mention");
+    replaceChildren(this.menu, this.options.length
+      ? this.options.map((agent, index) => {
+        const option = h("li", { role: "option", id: `${this.menu.id}-${index}`, class: "canned-option mention-option", "aria-selected": "false" },
+          h("span", { class: "canned-shortcut" }, `@${agent.name}`),
+          h("span", { class: "canned-title" }, agent.display_name || agent.name),
+          h("span", { class: "canned-preview" }, agent.online ? "online" : "offline"));
+        option.addEventListener("mousedown", (event) => event.preventDefault());
+        option.addEventListener("click", () => this.choose(agent));
+        return option;
+      })
+      : h("li", { class: "canned-empty" }, `No colleague matches “@${query}”.`));
+    this.highlight(0);
+    this.announcer.textContent = `${this.options.length} colleague${this.options.length === 1 ? "" : "s"} to mention. Arrow keys to choose, Enter to insert.`;
+  }
+
+  /** Puts "@login " in place of the "@query" before the caret. */
+  insertMention(agent) {
+    const textarea = this.textarea;
+    const end = textarea.selectionStart;
+    const query = textarea.value.slice(0, end).match(MENTION_QUERY);
+    const start = query ? end - query[0].length : end;
+    textarea.setRangeText(`@${agent.name} `, start, end, "end");
   }
 
   highlight(index) {
@@ -201,8 +286,15 @@ export class Composer {
   }
 
   choose(item) {
-    const text = this.fillIn(item.text);
     const textarea = this.textarea;
+    if (this.mode === "mention") {
+      this.insertMention(item);
+      this.closeMenu();
+      textarea.focus();
+      this.input();
+      return;
+    }
+    const text = this.fillIn(item.text);
     if (this.mode === "slash") {
       textarea.value = text;
       textarea.setSelectionRange(text.length, text.length);

@@ -1,17 +1,19 @@
 // One chat the agent serves, as a tab and its panel: the transcript (in the
 // bridge's order, the agent's sends shown until stored), the customer's typing
 // and read receipts, and the actions that end it here (transfer, hand back,
-// close).
+// close). The note a transfer carried is pinned above the transcript; a chat
+// opened from a mention is read-only (notes only, no actions).
 
 import { h, replaceChildren } from "../../shared/dom.js";
 import { icon } from "../../shared/icons.js";
 import { compareMessageIds, newId } from "../../shared/transport.js";
 import { TIMING, describeError, humanize, reasonLabel } from "../constants.js";
-import { confirmDialog } from "../dialogs.js";
-import { messageElement } from "../transcript.js";
+import { messageElement, transferTarget, withMentions } from "../transcript.js";
 import { Composer } from "./composer.js";
 import { renderHandoff } from "./handoff-panel.js";
 import { transferDialog } from "./transfer-dialog.js";
+import { closingDialog } from "../workspace/closing-dialog.js";
+import { labelChips, labelPicker } from "../workspace/labels.js";
 
 function shortId(conversationId) {
   return `#${conversationId.slice(0, 6)}`;
@@ -34,6 +36,7 @@ export class ConversationTab {
     this.seenUpTo = null;
     this.receiptElement = null;
     this.leaving = null;
+    this.labels = data.labels || [];
     this.stickToBottom = true;
     this.typingTimer = null;
     this.readTimer = null;
@@ -52,12 +55,17 @@ export class ConversationTab {
     this.actionError = h("div", { class: "inline-error", role: "alert", hidden: true });
     this.transferButton = h("button", { type: "button", class: "button", onclick: () => transferDialog(view, this) }, icon("transfer"), "Transfer");
     this.handBackButton = h("button", { type: "button", class: "button", onclick: () => this.handBack() }, icon("bot"), "Hand back to bot");
-    this.closeButton = h("button", { type: "button", class: "button danger-outline", onclick: () => this.confirmClose() }, icon("check"), "Close chat");
+    this.closeButton = h("button", { type: "button", class: "button danger-outline", onclick: () => closingDialog(view, this) }, icon("check"), "Close chat");
+    this.labelsButton = h("button", { type: "button", class: "button", onclick: () => labelPicker(view, this) }, "Labels");
+    this.labelRow = h("div", { class: "chips conversation-labels", "aria-label": "Labels" });
     this.detailsToggle = h("button", {
       type: "button", class: "button details-toggle", "aria-expanded": "false", "aria-controls": `details-${this.id}`,
       onclick: () => this.toggleDetails(),
     }, icon("panel"), "Details");
 
+    this.pinned = h("section", { class: "pinned-note", "aria-label": "Note from the transfer", hidden: true });
+    this.viewBanner = h("p", { class: "view-banner", hidden: true });
+    this.closeViewButton = h("button", { type: "button", class: "button", hidden: true, onclick: () => this.closeView() }, icon("close"), "Close");
     this.list = h("ol", { class: "transcript" });
     this.log = h("div", { class: "transcript-scroll", role: "log", "aria-label": "Transcript", tabindex: "0" }, this.list);
     this.log.addEventListener("scroll", () => {
@@ -70,11 +78,12 @@ export class ConversationTab {
 
     this.panel = h("section", { class: "conversation", role: "tabpanel", id: panelId, "aria-labelledby": this.tabButton.id, hidden: true },
       h("header", { class: "conversation-head" },
-        h("div", { class: "conversation-heading" }, this.heading, this.headMeta),
-        h("div", { class: "conversation-actions" }, this.detailsToggle, this.transferButton, this.handBackButton, this.closeButton)),
+        h("div", { class: "conversation-heading" }, this.heading, this.headMeta, this.labelRow),
+        h("div", { class: "conversation-actions" }, this.detailsToggle, this.labelsButton, this.transferButton, this.handBackButton,
+          this.closeButton, this.closeViewButton)),
       this.actionError,
       h("div", { class: "conversation-body" },
-        h("div", { class: "chat-column" }, this.log, this.typing, this.composer.element),
+        h("div", { class: "chat-column" }, this.viewBanner, this.pinned, this.log, this.typing, this.composer.element),
         this.details));
     this.update(data);
   }
@@ -90,6 +99,53 @@ export class ConversationTab {
       data.transferred_by ? h("span", { class: "chip chip-transferred" }, `Transferred by ${data.transferred_by}`) : null,
       h("span", { class: "meta-item" }, h("span", { class: "visually-hidden" }, "Conversation "), shortId(this.id)));
     renderHandoff(this.details, data);
+    this.renderPinned(data.transfer_note || null);
+    this.setViewOnly(Boolean(data.view), data.serving_agent);
+    if (data.labels) this.setLabels(data.labels);
+  }
+
+  /** The note the transfer carried, first thing the receiving agent reads (it stays in the transcript too). */
+  renderPinned(note) {
+    this.pinned.hidden = !note;
+    if (!note) return replaceChildren(this.pinned);
+    replaceChildren(this.pinned,
+      h("p", { class: "pinned-head" }, icon("note"),
+        h("strong", {}, `${note.by_name || note.by} transferred this chat ${transferTarget(note)} with a note`),
+        h("span", { class: "note-privacy" }, "Only your team sees this")),
+      h("p", { class: "msg-text" }, withMentions(String(note.text || ""), this.view.agent)));
+  }
+
+  /** Read-only (a colleague's chat opened from a mention): notes only, no actions; false once it is this agent's. */
+  setViewOnly(viewOnly, servingAgent = null) {
+    this.viewOnly = viewOnly;
+    this.panel.classList.toggle("is-view-only", viewOnly);
+    for (const button of [this.labelsButton, this.transferButton, this.handBackButton, this.closeButton]) button.hidden = viewOnly;
+    this.closeViewButton.hidden = !viewOnly;
+    this.viewBanner.hidden = !viewOnly;
+    this.viewBanner.textContent = viewOnly
+      ? `Read only: ${servingAgent ? `${servingAgent} is serving this chat` : "nobody is serving this chat"}. You can add notes for the team.`
+      : "";
+    this.tabButton.classList.toggle("is-view-only", viewOnly);
+    this.composer.setViewOnly(viewOnly);
+  }
+
+  async closeView() {
+    this.leaving = { type: "unview" };
+    try {
+      await this.view.waiting.ask("unview", { conversation_id: this.id });
+    } catch (error) {
+      this.leaving = null;
+      this.showActionError(error);
+    }
+  }
+
+  setLabels(ids) {
+    this.labels = ids;
+    this.renderLabels();
+  }
+
+  renderLabels() {
+    replaceChildren(this.labelRow, labelChips(this.labels, this.view.labels));
   }
 
   setActive(active) {
@@ -143,9 +199,9 @@ export class ConversationTab {
       this.renderBadge();
       this.view.updateAttention();
     }
-    if (message.kind === "agent") {
+    if (message.kind === "agent" || message.kind === "note") {
       if (message.data && message.data.agent === this.view.agent) this.settlePending(message);
-      this.refreshReceipt();
+      if (message.kind === "agent") this.refreshReceipt();
     }
     if (this.stickToBottom) this.scrollToEnd();
   }
@@ -160,7 +216,9 @@ export class ConversationTab {
   }
 
   renderMessage(message) {
-    const element = messageElement(message, (agent) => (agent === this.view.agent ? "You" : agent || "Agent"));
+    // Each agent message signed by who wrote it (a colleague's before a transfer is theirs, not "You").
+    const element = messageElement(message, (agent, data) => (agent === this.view.agent ? "You" : data.shown_as || agent || "Agent"),
+      this.view.agent);
     // "Sent" or "Seen" under the agent's latest message (refreshReceipt).
     if (element && message.kind === "agent") element.append(h("p", { class: "msg-status" }));
     return element;
@@ -188,6 +246,27 @@ export class ConversationTab {
     }, (error) => {
       element.classList.add("is-failed");
       element.querySelector(".msg-status").textContent = `Not sent: ${describeError(error)}`;
+    });
+  }
+
+  /** A private note for the team: shown yellow at once, replaced by the stored copy. */
+  sendNote(text) {
+    const id = newId();
+    const element = h("li", { class: "msg msg-note msg-own is-pending" },
+      h("div", { class: "msg-meta" }, h("span", { class: "badge badge-note" }, icon("note"), "Note"), h("span", { class: "msg-author" }, "You")),
+      h("div", { class: "msg-bubble" }, h("p", { class: "msg-text" }, withMentions(text, this.view.agent))),
+      h("p", { class: "msg-status" }, "Saving…"));
+    this.pending.set(id, element);
+    this.list.append(element);
+    this.stickToBottom = true;
+    this.scrollToEnd();
+    this.view.waiting.send("note", { conversation_id: this.id, text }, id).then((ack) => {
+      const mentioned = (ack && ack.mentioned) || [];
+      element.querySelector(".msg-status").textContent = mentioned.length ? `Saved · ${mentioned.map((name) => `@${name}`).join(", ")} notified` : "Saved";
+      if (mentioned.length) this.view.toast(`Note saved; ${mentioned.map((name) => `@${name}`).join(", ")} notified.`);
+    }, (error) => {
+      element.classList.add("is-failed");
+      element.querySelector(".msg-status").textContent = `Not saved: ${describeError(error)}`;
     });
   }
 
@@ -261,28 +340,13 @@ export class ConversationTab {
     }
   }
 
-  async confirmClose() {
-    const confirmed = await confirmDialog({
-      title: "Close this chat?",
-      text: "The conversation ends for the customer, who is asked to rate it.",
-      confirm: "Close chat",
-      danger: true,
-    });
-    if (!confirmed) return;
-    try {
-      await this.act("close");
-    } catch (error) {
-      this.showActionError(error);
-    }
-  }
-
   showActionError(error) {
     replaceChildren(this.actionError, icon("info"), h("span", {}, describeError(error)));
     this.actionError.hidden = false;
   }
 
   setBusy(busy) {
-    for (const button of [this.transferButton, this.handBackButton, this.closeButton]) button.disabled = busy;
+    for (const button of [this.labelsButton, this.transferButton, this.handBackButton, this.closeButton]) button.disabled = busy;
     this.composer.setDisabled(busy);
   }
 

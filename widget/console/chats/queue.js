@@ -6,6 +6,7 @@
 import { h, replaceChildren, syncList } from "../../shared/dom.js";
 import { icon } from "../../shared/icons.js";
 import { STRINGS, TIMING, describeError, humanize, reasonLabel } from "../constants.js";
+import { labelChips } from "../workspace/labels.js";
 
 /** Seconds as a clock: "0:05", "12:30", "1:02:03". */
 function formatWait(totalSeconds) {
@@ -106,10 +107,13 @@ export class QueuePanel {
     replaceChildren(entry.body,
       h("div", { class: "chips" },
         this.fresh.has(id) ? h("span", { class: "chip chip-new" }, "New") : null,
+        // A colleague's note named this agent (docs/bridge-protocol.md "Notes and mentions").
+        item.mentioned ? h("span", { class: "chip chip-mentioned" }, icon("mention"), "Mentioned you") : null,
         h("span", { class: `chip reason reason-${item.reason || "unknown"}` }, reasonLabel(item.reason)),
         h("span", { class: "chip chip-group", title: "Skill group" }, h("span", { class: "visually-hidden" }, "Group: "), item.group),
         // Sent back to the queue by a colleague: who, so the next agent knows whom to ask.
-        item.transferred_by ? h("span", { class: "chip chip-transferred" }, `Transferred by ${item.transferred_by}`) : null),
+        item.transferred_by ? h("span", { class: "chip chip-transferred" }, `Transferred by ${item.transferred_by}`) : null,
+        labelChips(item.labels, this.view.labels)),
       // What the customer said last first (it follows them as they write while waiting), the bot's summary below.
       item.last_message
         ? h("p", { class: "queue-last" }, h("span", { class: "queue-last-label" }, `${STRINGS.lastMessage} `),
@@ -121,6 +125,13 @@ export class QueuePanel {
           details.description ? [h("dt", {}, "Customer says"), h("dd", {}, details.description)] : null,
           details.contact ? [h("dt", {}, "Contact"), h("dd", {}, details.contact)] : null)
         : null);
+  }
+
+  /** Every card again (the label set changed: names and colours). */
+  refill() {
+    for (const entry of this.entries.values()) {
+      if (entry.item) this.fill(entry, entry.item);
+    }
   }
 
   tick() {

@@ -165,7 +165,7 @@ class RequestDialog {
       Array.isArray(handoff.topics) && handoff.topics.length ? ["Topics", handoff.topics.map(humanize).join(", ")] : null,
       details.description ? ["Customer says", details.description] : null,
     ].filter(Boolean);
-    const messages = (opened.messages || []).map((message) => messageElement(message, (name) => name || "Agent")).filter(Boolean);
+    const messages = (opened.messages || []).map((message) => messageElement(message, (name, data) => data.shown_as || name || "Agent", this.view.agent)).filter(Boolean);
     replaceChildren(this.body,
       h("dl", { class: "kv request-context" }, rows.map(([name, value]) => [h("dt", {}, name), h("dd", {}, value)])),
       h("h3", { class: "request-transcript-title" }, "Conversation"),

@@ -1,11 +1,12 @@
 // The transfer dialog of a chat: the bridge's list of the team, a colleague
-// with room or a skill group's queue to pick, and the transfer sent through
-// the chat's tab.
+// with room or a skill group's queue to pick, a note for whoever takes it
+// (shown to them first, kept in the transcript as a private note), and the
+// transfer sent through the chat's tab.
 
 import { h, replaceChildren } from "../../shared/dom.js";
 import { icon } from "../../shared/icons.js";
 import { newId } from "../../shared/transport.js";
-import { describeError } from "../constants.js";
+import { LIMITS, describeError } from "../constants.js";
 import { dialogTitleId, modal } from "../dialogs.js";
 
 /** The transfer choice: an online colleague, or a skill group's queue. */
@@ -13,12 +14,20 @@ export async function transferDialog(view, tab) {
   const titleId = dialogTitleId();
   const body = h("div", { class: "transfer-body" }, h("p", { class: "muted" }, "Loading your team…"));
   const error = h("p", { class: "form-error", role: "alert" });
+  const noteId = `transfer-note-${newId()}`;
+  const note = h("textarea", {
+    id: noteId, class: "transfer-note", rows: "2", maxlength: String(LIMITS.messageCharacters),
+    placeholder: "e.g. Already checked the card status: blocked since Monday.",
+  });
+  const noteField = h("div", { class: "transfer-note-field" },
+    h("label", { for: noteId }, "Note for whoever takes the chat ", h("span", { class: "muted" }, "(optional; only your team sees it)")),
+    note);
   const submit = h("button", { type: "submit", class: "button primary", disabled: true }, icon("transfer"), "Transfer");
   const cancel = h("button", { type: "button", class: "button" }, "Cancel");
   const form = h("form", { class: "transfer-form", novalidate: true },
     h("h2", { id: titleId }, "Transfer chat"),
     h("p", { class: "dialog-text" }, "Pass this conversation to a colleague who is online, or back to the front of a skill group's queue."),
-    body, error,
+    body, noteField, error,
     h("div", { class: "dialog-actions" }, cancel, submit));
   const dialog = modal(titleId, "wide", form);
   cancel.addEventListener("click", () => dialog.close());
@@ -47,7 +56,7 @@ export async function transferDialog(view, tab) {
       h("legend", {}, "Colleagues"),
       colleagues.length
         ? h("ul", { class: "choices" }, colleagues.map((agent) => choice(
-          `agent:${agent.name}`, agent.name,
+          `agent:${agent.name}`, agent.display_name && agent.display_name !== agent.name ? `${agent.name} (${agent.display_name})` : agent.name,
           !agent.online ? "offline" : `${agent.serving} of ${agent.max_chats} chats${available(agent) ? "" : " · full"} · ${groupsText(agent.groups)}`,
           !available(agent))))
         : h("p", { class: "muted" }, "No colleagues yet.")),
@@ -70,7 +79,11 @@ export async function transferDialog(view, tab) {
     submit.disabled = true;
     submit.lastChild.textContent = "Transferring…";
     try {
-      await tab.act("transfer", kind === "agent" ? { to_agent: target } : { to_group: target });
+      const written = note.value.trim();
+      await tab.act("transfer", {
+        ...(kind === "agent" ? { to_agent: target } : { to_group: target }),
+        ...(written ? { note: written } : {}),
+      });
       dialog.close();
     } catch (failure) {
       error.textContent = describeError(failure);

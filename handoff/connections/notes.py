@@ -1,0 +1,107 @@
+"""An agent's notes, mentions and read-only views of conversations (docs/bridge-protocol.md "Notes").
+
+A mixin of :class:`handoff.connections.agent.AgentConnection`: ``note`` writes a private note,
+``mentions`` and ``mention_seen`` are the agent's mention notifications, ``view`` and ``unview`` open
+and close a conversation the agent does not serve (a colleague mentioned them in it, or they are a
+supervisor) to read, live, and to answer with notes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Set
+
+from handoff.connections.base import Connection, Handlers
+from handoff.connections.fields import conversation_id_of, idempotency_key, text_of
+from handoff.exceptions import MalformedMessage
+from handoff.machine import Conversation, State
+from handoff.protocol import Envelope
+
+__all__ = ["NoteHandlers", "marked_mentions"]
+
+
+def marked_mentions(items: List[Dict[str, Any]], mentioned: Set[str]) -> List[Dict[str, Any]]:
+    """Queue items with ``mentioned``: whether a note in the conversation mentioned this agent (copies:
+    the items are this process's shared reading of the queue)."""
+    return [{**item, "mentioned": item["conversation_id"] in mentioned} for item in items]
+
+
+class NoteHandlers(Connection):
+    agent: str
+    _viewing: Set[str]
+
+    def note_handlers(self) -> Handlers:
+        return {"note": self.note, "mentions": self.send_mentions, "mention_seen": self.mention_seen,
+                "view": self.view, "unview": self.unview}
+
+    def note_text(self, data: Dict[str, Any], name: str = "text") -> str:
+        return text_of(data, self.bridge.settings.max_text_characters, name)
+
+    async def note(self, envelope: Envelope) -> None:
+        key = idempotency_key(envelope)
+        conversation_id = conversation_id_of(envelope.data)
+        text = self.note_text(envelope.data)
+        mentioned = await self.bridge.notes.check_mentions(text)
+        await self.bridge.notes.require_reader(self.agent, conversation_id)
+        message_id = await self.bridge.notes.write(self.agent, conversation_id, text, key, mentioned)
+        self.bridge.metrics["notes"] += 1
+        await self.send(Envelope("ack", key, {"message_id": message_id, "mentioned": mentioned}))
+
+    def transfer_note_of(self, envelope: Envelope) -> Optional[str]:
+        """A transfer's ``note``, checked like a note's text; it needs the transfer's ``id`` (stored once)."""
+        if "note" not in envelope.data:
+            return None
+        if not envelope.id:
+            raise MalformedMessage("'id' (an idempotency key) is required for a transfer with a note")
+        return self.note_text(envelope.data, "note")
+
+    async def send_mentions(self, envelope: Optional[Envelope] = None) -> None:
+        items = await self.bridge.notes.mentions(self.agent)
+        await self.send(Envelope("mentions", envelope.id if envelope else None,
+                                 {"items": items, "unseen": sum(1 for item in items if not item["seen"])}))
+
+    async def mention_seen(self, envelope: Envelope) -> None:
+        conversation_id = conversation_id_of(envelope.data)
+        await self.bridge.notes.seen(self.agent, conversation_id)
+        await self.send(Envelope("ack", envelope.id, {"conversation_id": conversation_id}))
+
+    async def view(self, envelope: Envelope) -> None:
+        """Read-only: the conversation's context, its whole transcript with notes, then what follows."""
+        conversation_id = conversation_id_of(envelope.data)
+        conversation = await self.bridge.notes.require_reader(self.agent, conversation_id)
+        await self.send(Envelope("ack", envelope.id, {"conversation_id": conversation_id}))
+        if conversation.state is State.AGENT and conversation.agent == self.agent:
+            return  # served here already: the chat is open
+        channel = self.bridge.store.live_channel(conversation_id)
+        await self.send(Envelope("conversation", None, {
+            **await self.conversation_context(conversation_id, conversation), "view": True,
+            "serving_agent": conversation.agent if conversation.state is State.AGENT else None,
+        }))
+
+        async def on_live(payload: Dict[str, Any], conversation_id: str = conversation_id) -> None:
+            if "message" in payload:
+                await self.deliver(conversation_id, self.bridge.store.announced(payload))
+
+        self._viewing.add(conversation_id)
+        await self.watch(channel, on_live)
+        await self.deliver(conversation_id)
+
+    async def unview(self, envelope: Envelope) -> None:
+        conversation_id = conversation_id_of(envelope.data)
+        await self.send(Envelope("ack", envelope.id, {"conversation_id": conversation_id}))
+        if conversation_id in self._viewing:
+            self._viewing.discard(conversation_id)
+            await self.unwatch(self.bridge.store.live_channel(conversation_id))
+            self.last_sent.pop(conversation_id, None)
+            await self.send(Envelope("released", None, {"conversation_id": conversation_id}))
+
+    async def conversation_context(self, conversation_id: str, conversation: Conversation) -> Dict[str, Any]:
+        """The ``conversation`` envelope's data: what the console shows above the transcript, the note
+        the last transfer carried first (``transfer_note``, None without one)."""
+        return {
+            "conversation_id": conversation_id, "state": conversation.state.value,
+            "reason": conversation.reason, "handoff": conversation.handoff,
+            "details": await self.bridge.store.details(conversation_id),
+            "transferred_by": await self.bridge.store.transferred_by(conversation_id),
+            "transfer_note": await self.bridge.notes.transfer_note(conversation_id),
+            "labels": await self.bridge.labels.of(conversation_id),
+        }

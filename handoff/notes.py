@@ -1,0 +1,167 @@
+"""Private notes in a conversation's transcript, @mentions and the note a transfer carries, in Redis.
+
+A note is an entry of the conversation's transcript (``{p}:log:{id}``) of kind ``note``, stored and
+announced like any message (Store.append), so agents see it in order with the rest; the customer's
+socket never sends it (handoff.visibility lists the kinds a customer sees). What else it keeps:
+
+    {p}:mentions:{agent}  hash    conversation id -> the latest mention of the agent in it (JSON:
+                                  note_id, by, by_name, excerpt, ts, seen, count); at most
+                                  MAX_MENTIONS_KEPT, kept the retention
+    conversation hash     field   "transfer_note": the id of the note the last transfer carried
+                                  (shown first to whoever receives it; none: "")
+
+A mention is announced on the mentioned agent's ``{p}:agent-events:{agent}`` channel
+(``{"mentioned": id}``), which every process holding a socket of theirs hears.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Dict, List, Optional, Set
+
+from handoff import rules
+from handoff.auth import AgentDirectory
+from handoff.exceptions import ConversationNotFound, InvalidTransition, TranscriptFull
+from handoff.machine import Conversation, State
+from handoff.mentions import NOTE_KIND, mention_entry, mentioned_names, require_may_read, require_mentionable
+from handoff.store import Store
+
+__all__ = ["MAX_MENTIONS_KEPT", "NoteDesk"]
+
+# Mention notifications an agent keeps (the newest, one per conversation).
+MAX_MENTIONS_KEPT = 50
+
+
+class NoteDesk:
+    def __init__(self, store: Store, agents: AgentDirectory) -> None:
+        self.store = store
+        self.agents = agents
+
+    def _mentions_key(self, agent: str) -> str:
+        return self.store.key("mentions", agent)
+
+    def agent_events(self, agent: str) -> str:
+        return self.store.key("agent-events", agent)
+
+    async def was_mentioned(self, agent: str, conversation_id: str) -> bool:
+        return bool(await self.store.redis.hexists(self._mentions_key(agent), conversation_id))
+
+    async def require_reader(self, agent: str, conversation_id: str) -> Conversation:
+        """The conversation, if ``agent`` may read its notes (handoff.mentions.may_read_notes)."""
+        conversation = await self.store.load(conversation_id)
+        roles = (await self.agents.profile(agent))["roles"]
+        require_may_read(conversation, agent, roles, await self.was_mentioned(agent, conversation_id))
+        return conversation
+
+    async def check_mentions(self, text: str) -> List[str]:
+        """The colleagues ``text`` mentions, all of them agents (else UnknownMention)."""
+        names = mentioned_names(text)
+        if names:
+            require_mentionable(names, await self.agents.profiles())
+        return names
+
+    async def write(self, agent: str, conversation_id: str, text: str, key: str, names: List[str],
+                    transfer: Optional[Dict[str, str]] = None) -> str:
+        """Stores a note (once per ``key``) and notifies the colleagues it mentions (``names``, checked
+        before: check_mentions), returns its id; the writer is checked before too (require_reader).
+        A ``transfer`` note (``to_agent`` or ``to_group``) is written while its writer still serves
+        the conversation, checked in the same step."""
+        if await self.store.redis.xlen(self.store.key("log", conversation_id)) >= self.store.max_messages:
+            raise TranscriptFull(f"this conversation has {self.store.max_messages} messages, as many as it may keep")
+        data: Dict[str, Any] = {"agent": agent, "shown_as": await self.agents.display_name(agent), "mentions": names}
+        if transfer:
+            data["transfer"] = transfer
+        serving = (State.AGENT, agent) if transfer else (None, "")
+        appended = await self.store.append(conversation_id, NOTE_KIND, f"note:{agent}:{key}", text, data,
+                                           only_in=serving[0], only_agent=serving[1])
+        if appended.state is None:
+            raise ConversationNotFound(f"no conversation {conversation_id}")
+        if appended.added:
+            for name in names:
+                if name != agent:
+                    await self._notify(name, conversation_id, appended.id, agent, data["shown_as"], text)
+        return appended.id
+
+    async def _notify(self, agent: str, conversation_id: str, note_id: str, by: str, by_name: str, text: str) -> None:
+        key = self._mentions_key(agent)
+        earlier = await self.store.redis.hget(key, conversation_id)
+        entry = mention_entry(conversation_id, note_id, by, by_name, text, int(time.time() * 1000),
+                              json.loads(earlier) if earlier else None)
+        async with self.store.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, conversation_id, json.dumps(entry))
+            pipe.pexpire(key, self.store.ttl_ms)
+            await pipe.execute()
+        if await self.store.redis.hlen(key) > MAX_MENTIONS_KEPT:
+            kept = await self.mentions(agent)
+            await self.store.redis.hdel(key, *[item["conversation_id"] for item in kept[MAX_MENTIONS_KEPT:]])
+        await self.store.publish(self.agent_events(agent), {"mentioned": conversation_id})
+
+    async def mentions(self, agent: str) -> List[Dict[str, Any]]:
+        """The agent's mention notifications, newest first."""
+        raw = await self.store.redis.hvals(self._mentions_key(agent))
+        return sorted((json.loads(value) for value in raw), key=lambda item: item["ts"], reverse=True)
+
+    async def mentioned_in(self, agent: str) -> Set[str]:
+        """The conversations a note has mentioned the agent in (their queue marks them)."""
+        return {key.decode() for key in await self.store.redis.hkeys(self._mentions_key(agent))}
+
+    async def seen(self, agent: str, conversation_id: str) -> bool:
+        """Marks the agent's mention in the conversation seen; False when there was nothing unseen."""
+        key = self._mentions_key(agent)
+        raw = await self.store.redis.hget(key, conversation_id)
+        if not raw or json.loads(raw)["seen"]:
+            return False
+        await self.store.redis.hset(key, conversation_id, json.dumps({**json.loads(raw), "seen": True}))
+        await self.store.publish(self.agent_events(agent), {"mentions": "seen"})
+        return True
+
+    # ---- the note a transfer carries ------------------------------------------------
+
+    async def transfer_with_note(self, agent: str, conversation_id: str, text: str, key: str,
+                                 to_agent: Optional[str], to_group: Optional[str]) -> str:
+        """Stores the transfer's note (while ``agent`` still serves the conversation) and pins it for
+        whoever receives the conversation; the transfer itself follows (Bridge.transfer). A transfer
+        refused after this leaves the note in the transcript, as a note."""
+        target = {"to_agent": to_agent} if to_agent else {"to_group": to_group or ""}
+        names = await self.check_mentions(text)
+        try:
+            note_id = await self.write(agent, conversation_id, text, key, names, transfer=target)
+        except InvalidTransition:
+            raise InvalidTransition(f"{agent} is not serving this conversation") from None
+        await self.store.redis.hset(self.store.key("conv", conversation_id), "transfer_note", note_id)
+        return note_id
+
+    async def check_transfer(self, agent: str, conversation_id: str, to_agent: Optional[str],
+                             to_group: Optional[str]) -> None:
+        """What Bridge.transfer checks, in its order, before a note is written for the transfer; and
+        what the note mentions."""
+        accounts, online = (await self.agents.names(), await self.store.online_agents()) if to_agent else ([], [])
+        rules.transfer_target(to_agent, to_group, accounts, online)
+        rules.require_serving(await self.store.load(conversation_id), agent)
+        if to_agent == agent:
+            raise InvalidTransition("that is you already")
+
+    async def unpin(self, conversation_id: str) -> None:
+        """After a transfer without a note: an earlier transfer's note is no longer the one to show first
+        (a conversation gone meanwhile is not written again)."""
+        key = self.store.key("conv", conversation_id)
+        if await self.store.redis.hget(key, "transfer_note"):
+            await self.store.redis.hset(key, "transfer_note", "")
+
+    async def transfer_note(self, conversation_id: str) -> Optional[Dict[str, Any]]:
+        """The note the last transfer carried, as its receiver sees it first: ``{id, text, by, by_name,
+        ts, to_agent | to_group}``; None without one (or once a new handoff has started since)."""
+        note_id, transferred_by = await self.store.redis.hmget(self.store.key("conv", conversation_id),
+                                                              ["transfer_note", "transferred_by"])
+        if not note_id or not transferred_by:
+            return None
+        entries = await self.store.redis.xrange(self.store.key("log", conversation_id), note_id, note_id)
+        if not entries:
+            return None
+        fields = {k.decode(): v.decode() for k, v in entries[0][1].items()}
+        data = json.loads(fields["data"])
+        if fields["kind"] != NOTE_KIND or data.get("agent") != transferred_by.decode():
+            return None
+        return {"id": note_id.decode(), "text": fields["text"], "by": data["agent"], "by_name": data.get("shown_as", ""),
+                "ts": int(fields["ts"]), **data.get("transfer", {})}
