@@ -189,6 +189,9 @@ REPORTED_BREAKS = [
       "stuck_at": 2, "handoff_by": 2,
       "turns": ["hi", "my dad died last week and I can't pay the loan he left, I just need someone to help me"]},
      2, "distress"),
+    # A fresh-eyes trial (issue 13): a customer taking the question back was handed over as frustrated.
+    ({"name": "a customer who takes the question back", "kind": "normal",
+      "turns": ["how do I change my address", "actually never mind, forget it"]}, None, None),
 ]
 
 

@@ -132,7 +132,8 @@ UNRESOLVED_PATTERNS: Tuple[str, ...] = (
     r"^\W*no\W+it (did ?n[o']?t|does ?n[o']?t|has ?n[o']?t|was ?n[o']?t|is ?n[o']?t)\b",
 )
 # A closing remark: all is well, even when it starts with "no" ("no that's all, thanks",
-# "nope, all good now", "no worries, I'll wait"). Never a sign of being stuck.
+# "nope, all good now", "no worries, I'll wait"), or the question taken back ("never mind").
+# Never a sign of being stuck on its own.
 CLOSING_PATTERNS: Tuple[str, ...] = (
     r"\b(that'?s|that is|that was|it'?s|it was) (all|everything|it for (now|today))\b",
     r"\b(nothing|none) (else|more)\b",
@@ -142,4 +143,8 @@ CLOSING_PATTERNS: Tuple[str, ...] = (
     r"\b(thanks|thank you|thank u|thx|ta|cheers)( (anyway|again|so much|very much|a lot))?\W*$",
     r"\bi'?ll (wait|give it|check|try|leave it|be fine|manage|do that)\b",
     r"\bthat'?s (fine|ok|okay|great|perfect|grand|lovely)\b",
+    # taking the question back ("actually never mind, forget it")
+    r"\b(never ?mind|scratch that|don'?t worry about it)\b",
+    r"(?<!\bif i )(?<!\bwhen i )(?<!\bi )(?<!\bi'll )\bforget (it|about it|that)\b",
+    r"\b(it )?does ?n[o']?t matter\b(?! (what|how|if|whether|who|when))",
 )
