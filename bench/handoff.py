@@ -307,7 +307,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         raise SystemExit(f"handoffs went wrong (errors to the agent, or the bot gave another reason): {wrong}")
     print(markdown_table(table_rows(results), [
         "bridges", "customers at once", "queue depth", "handoffs", "handoffs/s", "t1-t0 p50 ms", "t1-t0 p99 ms",
-        "t1-t0 max ms", "t1-sent p50 ms", "t1-sent p99 ms"]))
+        "t1-t0 max ms", "t1-sent p50 ms", "t1-sent p99 ms", "bridge CPU ms/handoff"]))
     print("\nt0: the customer has the bot's reply to the stuck turn; t1: the agent's queue lists the conversation. "
           "bridges one: agent and customers on one bridge process; two: on two.\n")
     print(markdown_table(reason_rows(runs), [
