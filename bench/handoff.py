@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
 import handoff_client
-from bench.common import latency_summary, markdown_table, write_result
+from bench.common import latency_summary, markdown_table, process_cpu_seconds, write_result
 from bench.stack import Stack, running_stack
 from handoff_client import Customer
 from harness.clients import queued_customer, staff
@@ -197,6 +197,7 @@ class Run:
     handoffs: List[Handoff] = field(default_factory=list)
     seconds: float = 0.0
     agent_errors: int = 0
+    bridge_cpu_seconds: float = 0.0  # both bridges' CPU during the handoffs: steadier than latency on a busy machine
 
 
 async def play(stack: Stack, topology: str, concurrency: int, handoffs: int, queue_depth: int) -> Run:
@@ -215,9 +216,12 @@ async def play(stack: Stack, topology: str, concurrency: int, handoffs: int, que
                 reason, script = scripts[number % len(scripts)]
                 run.handoffs.append(await stuck_conversation(customers_bridge, script, reason, agent))
 
+        bridges = [bridge.process.pid for bridge in stack.bridges if bridge.process]
+        cpu_before = sum(process_cpu_seconds(pid) for pid in bridges)
         started = time.perf_counter()
         await asyncio.gather(*(customer() for _ in range(concurrency)))
         run.seconds = time.perf_counter() - started
+        run.bridge_cpu_seconds = sum(process_cpu_seconds(pid) for pid in bridges) - cpu_before
     finally:
         for waiting_customer in waiting:
             await agent.take_and_close(waiting_customer.conversation_id)
@@ -239,6 +243,7 @@ def summarise(run: Run) -> Dict[str, Any]:
                  for reason in STUCK if any(h.expected == reason for h in run.handoffs)}
     return {"topology": run.topology, "concurrency": run.concurrency, "queue_depth": run.queue_depth,
             "handoffs_per_second": len(run.handoffs) / run.seconds, "agent_errors": run.agent_errors,
+            "bridge_cpu_ms_per_handoff": 1000 * run.bridge_cpu_seconds / max(1, len(run.handoffs)),
             "unexpected_reasons": sum(h.reason != BOT_REASON.get(h.expected, h.expected) for h in run.handoffs),
             **milliseconds(run.handoffs), "by_reason": by_reason}
 
@@ -251,6 +256,7 @@ def table_rows(results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         "t1-t0 p50 ms": result["reply_to_queue"]["p50_ms"], "t1-t0 p99 ms": result["reply_to_queue"]["p99_ms"],
         "t1-t0 max ms": result["reply_to_queue"]["max_ms"],
         "t1-sent p50 ms": result["send_to_queue"]["p50_ms"], "t1-sent p99 ms": result["send_to_queue"]["p99_ms"],
+        "bridge CPU ms/handoff": result["bridge_cpu_ms_per_handoff"],
     } for result in results]
 
 
@@ -301,7 +307,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         raise SystemExit(f"handoffs went wrong (errors to the agent, or the bot gave another reason): {wrong}")
     print(markdown_table(table_rows(results), [
         "bridges", "customers at once", "queue depth", "handoffs", "handoffs/s", "t1-t0 p50 ms", "t1-t0 p99 ms",
-        "t1-t0 max ms", "t1-sent p50 ms", "t1-sent p99 ms"]))
+        "t1-t0 max ms", "t1-sent p50 ms", "t1-sent p99 ms", "bridge CPU ms/handoff"]))
     print("\nt0: the customer has the bot's reply to the stuck turn; t1: the agent's queue lists the conversation. "
           "bridges one: agent and customers on one bridge process; two: on two.\n")
     print(markdown_table(reason_rows(runs), [

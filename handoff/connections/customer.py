@@ -32,6 +32,8 @@ __all__ = ["CustomerConnection", "MAX_PAYLOAD"]
 logger = logging.getLogger(__name__)
 
 MAX_PAYLOAD = 200
+# How long after a queue change a waiting customer's place and wait are worked out again.
+QUEUE_STATUS_DELAY_SECONDS = 0.3
 
 class CustomerConnection(Connection):
     conversation_id: Optional[str] = None
@@ -40,8 +42,10 @@ class CustomerConnection(Connection):
     def __init__(self, ws: Any, bridge: Bridge, client: str = "", sockets: Optional[OpenSockets] = None) -> None:
         super().__init__(ws, bridge)
         self._status_lock = asyncio.Lock()
-        # A burst of queue changes, one status after it (handoff.coalesce).
-        self._queue_changes = Coalesced(lambda: self.send_status(queue_changed=True), "a queued customer's status")
+        # A burst of queue changes, one status after it (handoff.coalesce), a moment later: the agents' queue,
+        # which a handoff waits for, goes out first, and ten handoffs at once are one status, not ten.
+        self._queue_changes = Coalesced(lambda: self.send_status(queue_changed=True), "a queued customer's status",
+                                        delay=QUEUE_STATUS_DELAY_SECONDS)
         self.client, self.sockets = client, sockets  # the client's address; this process's open sockets
         # While queued, the status is worked out again after status_refresh_seconds without one: the
         # estimate moves with time even when the queue is still.
