@@ -151,10 +151,14 @@ def latency_ms(model_path: Path, texts: Sequence[str]) -> Dict[str, float]:
 
     from rasa.core.agent import Agent
 
+    from bot.nlu.sentence_encoder import load_encoder
+
     agent = Agent.load(str(model_path))
 
     async def measure() -> List[float]:
         await agent.parse_message(texts[0])  # warm-up: first call traces the TF graph
+        # The texts were just scored: the encoder remembers their embeddings and would not run again.
+        load_encoder().clear_cache()
         timings = []
         for text in texts:
             started = time.perf_counter()
