@@ -16,7 +16,7 @@ export class TeamStatus {
     this.element = h("section", { class: "kpi-section team-status", "aria-labelledby": "team-status-title" },
       h("h2", { id: "team-status-title", class: "section-title" }, "Team"),
       this.summary,
-      h("table", { class: "team-table", id: "team-status" },
+      h("table", { class: "team-table", id: "team-status", "aria-labelledby": "team-status-title" },
         h("thead", {}, h("tr", {},
           h("th", { scope: "col" }, "Agent"), h("th", { scope: "col" }, "Status"),
           h("th", { scope: "col" }, "For"), h("th", { scope: "col" }, "Chats now"))),

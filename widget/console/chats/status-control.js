@@ -20,12 +20,11 @@ export class StatusControl {
     this.choose = choose;
     this.refused = refused;
     this.current = null;
-    this.select = h("select", { id: "agent-status", class: "agent-status-select", disabled: true },
+    this.select = h("select", { id: "agent-status", class: "agent-status-select", "aria-label": "Your status", disabled: true },
       h("option", { value: "available" }, AGENT_STATUS_WORDS.available),
       h("option", { value: "away" }, AGENT_STATUS_WORDS.away));
     this.dot = h("span", { class: "agent-status-dot", "aria-hidden": "true" });
-    this.element = h("label", { class: "agent-status", for: "agent-status" },
-      this.dot, h("span", { class: "visually-hidden" }, "Your status"), this.select);
+    this.element = h("span", { class: "agent-status" }, this.dot, this.select);
     this.select.addEventListener("change", () => this.changed());
   }
 
