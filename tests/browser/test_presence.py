@@ -12,12 +12,19 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import screenshot
 from tests.browser.test_console import Console, ann, claimed_by, customers, sue, tidy  # noqa: F401 - fixtures
+from tests.browser.test_widget import agent, open_chat, open_demo, queue_for_a_person, stored_conversation  # noqa: F401
 
 __all__: list = []
 
 
-def team_row(console: Console, agent: str) -> Any:
-    return console.page.locator(f'#team-status tr[data-agent="{agent}"]')
+def team_row(console: Console, name: str) -> Any:
+    return console.page.locator(f'#team-status tr[data-agent="{name}"]')
+
+
+async def card_shows(client: Any, conversation_id: str, presence: str) -> None:
+    """Until the agent's queue shows the customer ``presence``."""
+    while (await client.queue_item(conversation_id, timeout=15))["customer_presence"] != presence:
+        pass
 
 
 def test_an_agent_goes_away_from_the_header_and_the_supervisor_sees_it_live(ann, sue):
@@ -91,3 +98,18 @@ def test_a_waiting_customer_who_closed_the_page_shows_as_gone_on_the_card(ann, c
     ann.page.reload()  # the whole queue again, with how long the customer has been gone
     expect(ann.queue_item("Asked for a person").locator(".presence-chip")).to_have_text("Customer: Left 7 min ago")
     screenshot(ann.page, "console-queue-presence")
+
+
+def test_a_customer_typing_in_the_widget_while_waiting_shows_on_the_agents_card(customer_context, site, agent,
+                                                                                background_loop):
+    page, errors = open_demo(customer_context, site)
+    open_chat(page)
+    queue_for_a_person(page)
+    conversation_id = stored_conversation(page)["conversationId"]
+    background_loop.run(card_shows(agent.client, conversation_id, "connected"))
+    page.get_by_label("Type your message").press_sequentially("is anyone there", delay=50)
+    background_loop.run(card_shows(agent.client, conversation_id, "typing"))
+    background_loop.run(card_shows(agent.client, conversation_id, "connected"))  # a pause: stopped typing
+    assert errors == []
+    page.close()
+    background_loop.run(card_shows(agent.client, conversation_id, "gone"))
