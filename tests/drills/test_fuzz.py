@@ -1137,7 +1137,8 @@ def test_tokens_are_checked_before_anything_else(world: World, endpoint: str, to
         url, value = f"{url}?token={urllib.parse.quote(value, safe='')}", ""
     counts = tally("handshakes (token, origin)")
     counts.sent += 1
-    first = {"agent": "queue", "supervisor": "dashboard", "content": "catalog"}[endpoint]
+    # What each endpoint sends first once it has let the socket in (an agent: their own status, then the queue).
+    first = {"agent": "agent_status", "supervisor": "dashboard", "content": "catalog"}[endpoint]
     code = world.run(_first_answer(url, {}, protocols=["handoff", f"token.{value}"]))
     if account in role:
         assert code == first, f"{account} was not let in to /ws/{endpoint}: {code}"
