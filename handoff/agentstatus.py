@@ -20,7 +20,7 @@ from typing import Any, Collection, Dict, List, Mapping, NamedTuple, Optional, T
 
 from redis.asyncio import Redis
 
-from handoff.exceptions import MalformedMessage
+from handoff.exceptions import InvalidTransition, MalformedMessage
 
 __all__ = ["AgentStatus", "AgentStatuses", "Status", "available_only", "parse", "requested_status", "shown",
            "team_statuses"]
@@ -119,6 +119,11 @@ class AgentStatuses:
 
     async def get(self, agent: str) -> AgentStatus:
         return parse(await self.redis.hget(self.key, agent))
+
+    async def require_takes_work(self, agent: str) -> None:
+        """A transfer to a colleague who is away is refused: no new work for them."""
+        if (await self.get(agent)).status is Status.AWAY:
+            raise InvalidTransition(f"{agent} is away")
 
     async def choose(self, agent: str, status: Status, now_ms: int) -> Tuple[AgentStatus, bool]:
         """The agent's choice; whether it changed anything."""

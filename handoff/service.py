@@ -124,7 +124,7 @@ class Bridge:
                                                                    self.hub.notified(self.store.said_channel),
                                                                    self.hub.notified(self.customer_presence.channel)))
         self.requests = RequestDesk(self.store)
-        self.notes = NoteDesk(self.store, self.agents)  # private notes and @mentions (handoff.notes)
+        self.notes = NoteDesk(self.store, self.agents, self.statuses)  # private notes and @mentions (handoff.notes)
         self.labels = LabelDesk(redis, settings.key_prefix)
         self.canned = CannedDesk(redis, settings.key_prefix, workspace_channel(settings.key_prefix))
         self.experience = Experience(self.store)
@@ -673,8 +673,8 @@ class Bridge:
     async def transfer(self, agent: str, conversation_id: str, to_agent: Optional[str], to_group: Optional[str]) -> None:
         accounts, online = (await self.agents.names(), await self.store.online_agents()) if to_agent else ([], [])
         rules.transfer_target(to_agent, to_group, accounts, online)
-        if to_agent and (await self.statuses.get(to_agent)).status is Status.AWAY:
-            raise InvalidTransition(f"{to_agent} is away")  # no new work for them
+        if to_agent:
+            await self.statuses.require_takes_work(to_agent)
         limit = (await self.agents.profile(to_agent))["max_chats"] if to_agent else 1_000_000
         await self.transition(conversation_id, Transferred(agent, to_agent, to_group), limit)
         if to_agent:

@@ -15,6 +15,7 @@ import uuid
 from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
+import redis as redis_sync
 import requests
 
 from handoff_client import Agent, Customer, Envelope
@@ -114,8 +115,8 @@ def test_an_agent_sets_away_and_back_seen_in_every_console_and_by_supervisors(pa
     asyncio.run(scenario())
 
 
-def test_away_agents_get_no_new_work_but_keep_their_chats_and_an_all_away_team_is_nobody(pair):
-    a, b, _ = pair
+def test_away_agents_get_no_new_work_but_keep_their_chats_and_an_all_away_team_is_nobody(pair, redis_url):
+    a, b, prefix = pair
 
     async def scenario() -> None:
         dana, erin = await staff(a, "dana"), await staff(b, "erin")
@@ -142,6 +143,14 @@ def test_away_agents_get_no_new_work_but_keep_their_chats_and_an_all_away_team_i
         refused = await erin.expect("error")
         assert refused["id"] == "to-away" and refused["data"]["code"] == "invalid_transition"
         assert "away" in refused["data"]["message"]
+        # With a note, refused the same way before the note is written (docs/bridge-protocol.md, transfer).
+        await erin.send("transfer", {"conversation_id": customer.conversation_id, "to_agent": "dana",
+                                     "note": "over to you"}, id="to-away-with-note")
+        refused = await erin.expect("error")
+        assert refused["id"] == "to-away-with-note" and refused["data"]["code"] == "invalid_transition"
+        kinds = [fields[b"kind"] for _, fields in
+                 redis_sync.Redis.from_url(redis_url).xrange(f"{prefix}:log:{customer.conversation_id}")]
+        assert kinds and b"note" not in kinds, kinds
         team = await erin.request("team")
         listed = (await erin.next_matching(lambda e: e["type"] == "team" and e["id"] == team.id, "team", 10))["data"]
         assert {agent["name"]: agent["status"] for agent in listed["agents"]}["dana"] == "away"
