@@ -23,7 +23,6 @@ from handoff.connections.logins import HEARTBEAT_SECONDS, Login, ended_if_revoke
 from handoff.connections.notes import NoteHandlers, marked_mentions
 from handoff.connections.workspace import Workspace
 from handoff.closing import closing_of
-from handoff.customer_presence import Presence, parse as parse_presence, shown as presence_shown
 from handoff.exceptions import ConversationNotFound, MalformedMessage, StateError
 from handoff.labels import split
 from handoff.protocol import Envelope
@@ -183,10 +182,7 @@ class AgentConnection(NoteHandlers, Connection):
     async def _attach(self, conversation_id: str) -> None:
         conversation = await self.bridge.require_serving(self.agent, conversation_id)
         self._viewing.discard(conversation_id)  # read-only no more
-        await self.send(Envelope("conversation", None, {
-            **await self.conversation_context(conversation_id, conversation),
-            "customer_presence": self._presence(await self.bridge.customer_presence.get(conversation_id)),
-        }))
+        await self.send(Envelope("conversation", None, await self.conversation_context(conversation_id, conversation)))
 
         async def on_live(payload: Dict[str, Any], conversation_id: str = conversation_id) -> None:
             if "message" in payload:
@@ -200,19 +196,13 @@ class AgentConnection(NoteHandlers, Connection):
                 await self.send(Envelope("conversation_labels", None, {
                     "conversation_id": conversation_id, "labels": split(payload["labels"])}))
             elif "customer_presence" in payload:
-                presence = payload["customer_presence"]
-                await self.send(Envelope("customer_presence", None, {
-                    "conversation_id": conversation_id,
-                    **self._presence(parse_presence(f"{presence['state']}|{presence['since']}"))}))
+                await self.send_customer_presence(conversation_id, payload["customer_presence"])
             elif payload.get("from") == "customer" and payload.get("signal") in ("typing", "read"):
                 data = {"from": "customer", "conversation_id": conversation_id, **payload.get("data", {})}
                 await self.send(Envelope(payload["signal"], None, data))
 
         await self.watch(self.bridge.store.live_channel(conversation_id), on_live)
         await self.deliver(conversation_id)
-
-    def _presence(self, presence: Presence) -> Dict[str, Any]:
-        return presence_shown(presence, self.bridge.now_ms())
 
     async def detach(self, conversation_id: str) -> None:
         async with self._attaching:
