@@ -4,8 +4,8 @@ A customer at place ``p`` of their skill group is served once ``p`` chat slots
 of the agents who take that group have come free (minus the slots free right
 now), and an agent has picked them up (as fast as the group's recent pickups,
 measured from when the agent could have taken the customer). Slots come free at ``slots / mean
-handling time`` (the agents online now and their ``max_chats``, with recent
-handling times), blended with the rate at which the group's conversations
+handling time`` (the agents available now, online and not away
+(handoff.agentstatus), and their ``max_chats``, with recent handling times), blended with the rate at which the group's conversations
 really left the queue over the last half hour (claims). Customers ahead give
 up at the group's recent rate (give-ups over the time the customers who left
 the queue in the window had waited), so the line ahead shortens faster than
@@ -25,8 +25,8 @@ slot free for longer than a pickup's usual upper end is an agent not picking
 up (away, on the phone): the customer is told at least the time it has been
 overdue (as likely as not, that goes on as long again), with the low end kept.
 
-Three rules keep it honest: with nobody online who takes the group, or outside
-opening hours, there is no number at all; nobody is promised less than
+Three rules keep it honest: with nobody available who takes the group (none online,
+or all of them away), or outside opening hours, there is no number at all; nobody is promised less than
 the longest wait of those already ahead of them (the head of the line waited
 that long and is still not served); and while the group has no claim in the
 window, nobody behind the first in line is told "less than a minute": free
@@ -66,7 +66,7 @@ class Basis(str, enum.Enum):
 
 @dataclass(frozen=True)
 class AgentLoad:
-    """An agent online who takes the customer's group."""
+    """An agent available (online, not away) who takes the customer's group."""
 
     max_chats: int
     serving: int

@@ -58,13 +58,15 @@ async def start(app: Sanic) -> None:
 
 async def keep(bridge: Bridge, sockets: OpenSockets) -> None:
     """Renews this process's connection slots and customers' presence, sends away queued customers
-    gone too long, and warns when Redis nears its memory limit (handoff.presence)."""
+    gone too long, marks gone the customers of a process that died (handoff.customer_presence), and warns
+    when Redis nears its memory limit (handoff.presence)."""
     checked = 0.0
     while True:
         await asyncio.sleep(sockets.refresh_seconds)
         try:
             await sockets.refresh()
             await bridge.customers_gone()
+            await bridge.customers_lost()
             if time.monotonic() - checked > MEMORY_CHECK_SECONDS:
                 checked = time.monotonic()
                 memory = await redis_memory(bridge.store.redis)
@@ -77,11 +79,13 @@ async def keep(bridge: Bridge, sockets: OpenSockets) -> None:
 
 
 async def sweep(bridge: Bridge) -> None:
-    """Every process checks for agents gone past their grace period (idempotent)."""
+    """Every process checks for agents gone past their grace period: their chats back to the queue, their
+    status offline (idempotent)."""
     while True:
         await asyncio.sleep(max(1.0, bridge.settings.agent_grace_seconds / 4))
         try:
             await bridge.requeue_lost_agents()
+            await bridge.mark_offline_agents()
         except Exception:  # noqa: BLE001 - a Redis blip: try again next round
             logger.exception("requeueing lost agents failed")
 

@@ -21,6 +21,7 @@ import time
 from typing import Any, Dict, List, Optional, Set
 
 from handoff import rules
+from handoff.agentstatus import AgentStatuses
 from handoff.auth import AgentDirectory
 from handoff.exceptions import ConversationNotFound, InvalidTransition, TranscriptFull
 from handoff.machine import Conversation, State
@@ -34,9 +35,10 @@ MAX_MENTIONS_KEPT = 50
 
 
 class NoteDesk:
-    def __init__(self, store: Store, agents: AgentDirectory) -> None:
+    def __init__(self, store: Store, agents: AgentDirectory, statuses: AgentStatuses) -> None:
         self.store = store
         self.agents = agents
+        self.statuses = statuses
 
     def _mentions_key(self, agent: str) -> str:
         return self.store.key("mentions", agent)
@@ -138,6 +140,8 @@ class NoteDesk:
         what the note mentions."""
         accounts, online = (await self.agents.names(), await self.store.online_agents()) if to_agent else ([], [])
         rules.transfer_target(to_agent, to_group, accounts, online)
+        if to_agent:
+            await self.statuses.require_takes_work(to_agent)
         rules.require_serving(await self.store.load(conversation_id), agent)
         if to_agent == agent:
             raise InvalidTransition("that is you already")

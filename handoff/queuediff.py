@@ -4,8 +4,8 @@ An agent's console gets the whole queue (``queue``) when it connects, when it
 asks, and after a resync (notifications may have been lost); after that, each
 change of the queue comes as ``queue_changed``: the items added, the items
 whose content changed, and the ids removed (docs/bridge-protocol.md). An item's
-``waiting_seconds`` grows by itself and is not a change: the console counts it
-on from the value it last got. Items carry ``queued_at`` (ms), the queue's order.
+``waiting_seconds`` and ``customer_presence_seconds`` grow by themselves and are not
+a change: the console counts them on from the values it last got. Items carry ``queued_at`` (ms), the queue's order.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ __all__ = ["QueueItems", "changes", "indexed"]
 
 QueueItems = Dict[str, Dict[str, Any]]
 # Fields that change with time alone: not worth a message.
-_CLOCK_FIELDS = ("waiting_seconds",)
+_CLOCK_FIELDS = ("waiting_seconds", "customer_presence_seconds")
 
 
 def indexed(items: List[Dict[str, Any]]) -> QueueItems:

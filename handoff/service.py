@@ -26,10 +26,12 @@ import aiohttp
 from redis.asyncio import Redis
 
 from handoff import rules
+from handoff.agentstatus import AgentStatus, AgentStatuses, Status, available_only, team_statuses
 from handoff.auth import AgentDirectory
 from handoff.botclient import BotClient, BotUnavailable
 from handoff.canned import CannedDesk
 from handoff.closing import Closing
+from handoff.customer_presence import CustomerPresenceBoard, parse as parse_presence, shown as presence_shown
 from handoff.dashboard import summarise
 from handoff.experience import Experience
 from handoff.exceptions import ConversationNotFound, InvalidTransition, LimitReached, StateError
@@ -110,16 +112,19 @@ class Bridge:
         self.limits = Limits(redis, settings.key_prefix, settings)
         self.presence = CustomerPresence(redis, settings.key_prefix, settings.customer_gone_seconds)
         self.agents = AgentDirectory(redis, settings.key_prefix)
+        self.statuses = AgentStatuses(redis, settings.key_prefix)  # available, away, offline
+        self.customer_presence = CustomerPresenceBoard(redis, settings.key_prefix)  # connected, typing, gone
         self.hub = Hub(redis, settings.key_prefix)
         # A group's figures, read once per queue change for all of this process's customers (shared_figures).
         self._figures: Dict[str, SharedReading[GroupFigures]] = {}
         # The queue as agents see it, read once per queue change for all of this process's agents.
-        # What a queued customer wrote changes it too: a change on either channel makes a reading out of date
-        # (notification numbers are one count for every channel, so the greater is the latest).
-        self._queue_reading = SharedReading(self._queued, lambda: max(self.hub.notified(self.store.queue_channel),
-                                                                      self.hub.notified(self.store.said_channel)))
+        # What a queued customer wrote and their presence change it too: a change on any of the three channels
+        # makes a reading out of date.
+        self._queue_reading = SharedReading(self._queued, lambda: (self.hub.notified(self.store.queue_channel),
+                                                                   self.hub.notified(self.store.said_channel),
+                                                                   self.hub.notified(self.customer_presence.channel)))
         self.requests = RequestDesk(self.store)
-        self.notes = NoteDesk(self.store, self.agents)  # private notes and @mentions (handoff.notes)
+        self.notes = NoteDesk(self.store, self.agents, self.statuses)  # private notes and @mentions (handoff.notes)
         self.labels = LabelDesk(redis, settings.key_prefix)
         self.canned = CannedDesk(redis, settings.key_prefix, workspace_channel(settings.key_prefix))
         self.experience = Experience(self.store)
@@ -255,13 +260,15 @@ class Bridge:
         """The queue and the agents at this moment (the dashboard and /metrics)."""
         queue = await self.store.queue()
         now_ms = self.now_ms()
+        online = await self.store.online_agents()
         serving = 0
         for agent in await self.store.agents_serving():
             serving += len(await self.serving(agent))
         return {
             "queue_length": len(queue),
             "oldest_wait_seconds": max((int((now_ms - queued_at) / 1000) for _, queued_at in queue), default=0),
-            "agents_online": len(await self.store.online_agents()),
+            "agents_online": len(online),
+            "agents_available": len(await self.available_agents(online)),
             "conversations_with_agents": serving,
         }
 
@@ -274,7 +281,20 @@ class Bridge:
         summary = summarise(day, counters, waits, await self.right_now(), waiting_ms=waiting,
                             abandoned_ms=abandoned, first_response_ms=first_responses)
         summary.update(closing_figures(counters, await self.labels.items(), self.settings.dispositions))
+        summary["agents"] = await self.agent_statuses()
         return summary
+
+    async def agent_statuses(self) -> List[Dict[str, Any]]:
+        """Who is available, away or offline, and since when (the dashboard's team list)."""
+        profiles = await self.agents.profiles()
+        serving = {agent: len(await self.serving(agent)) for agent in await self.store.agents_serving()}
+        return team_statuses(profiles, set(await self.store.online_agents()), await self.statuses.all(), serving,
+                             self.now_ms())
+
+    async def available_agents(self, online: Optional[List[str]] = None) -> List[str]:
+        """The agents online who take new work (not away: handoff.agentstatus)."""
+        present = await self.store.online_agents() if online is None else online
+        return available_only(present, await self.statuses.all()) if present else []
 
     async def append(self, conversation_id: str, kind: str, key: str, text: str = "",
                      data: Optional[Dict[str, Any]] = None, only_in: Optional[State] = None,
@@ -528,9 +548,9 @@ class Bridge:
         await self.store.publish(self.store.live_channel(conversation_id), {"state": "request"})
 
     async def agents_available(self, group: Optional[str] = None) -> bool:
-        """Open, and someone online (who takes ``group``, when given)."""
+        """Open, and someone available (who takes ``group``, when given): a team all away is nobody."""
         is_open = self._open_now()
-        online = await self.store.online_agents() if is_open else []
+        online = await self.available_agents() if is_open else []
         profiles = await self.agents.profiles() if group is not None and online else {}
         return rules.staffed(is_open, online, profiles, group)
 
@@ -603,6 +623,7 @@ class Bridge:
             if conversation.state is not State.QUEUED:
                 continue
             handoff = conversation.handoff
+            presence = presence_shown(parse_presence(times.get("presence")), now)
             items.append({
                 "details": details,
                 "group": conversation.group,
@@ -616,6 +637,9 @@ class Bridge:
                 "summary": handoff.get("summary", ""),
                 "last_message": _last_message(times.get("last_said")),
                 "labels": split(times.get("labels")),
+                # Connected, typing or gone, and for how long (handoff.customer_presence); the seconds grow by themselves.
+                "customer_presence": presence["state"],
+                "customer_presence_seconds": presence["seconds"],
             })
         return items
 
@@ -649,6 +673,8 @@ class Bridge:
     async def transfer(self, agent: str, conversation_id: str, to_agent: Optional[str], to_group: Optional[str]) -> None:
         accounts, online = (await self.agents.names(), await self.store.online_agents()) if to_agent else ([], [])
         rules.transfer_target(to_agent, to_group, accounts, online)
+        if to_agent:
+            await self.statuses.require_takes_work(to_agent)
         limit = (await self.agents.profile(to_agent))["max_chats"] if to_agent else 1_000_000
         await self.transition(conversation_id, Transferred(agent, to_agent, to_group), limit)
         if to_agent:
@@ -658,6 +684,8 @@ class Bridge:
         """Colleagues (online or not) and the skill groups, for the console's transfer choices."""
         online = set(await self.store.online_agents())
         profiles = await self.agents.profiles()
+        statuses = {row["name"]: row["status"] for row in team_statuses(profiles, online, await self.statuses.all(),
+                                                                        {}, self.now_ms())}
         groups = set(self.settings.skill_groups.values()) | {DEFAULT_GROUP}
         agents = []
         for name, profile in profiles.items():
@@ -666,8 +694,38 @@ class Bridge:
             groups.update(group for group in profile["groups"] if group != ALL_GROUPS)
             agents.append({"name": name, "display_name": profile["display_name"], "groups": profile["groups"],
                            "online": name in online,
-                           "serving": len(await self.serving(name)), "max_chats": profile["max_chats"]})
+                           "serving": len(await self.serving(name)), "max_chats": profile["max_chats"],
+                           "status": statuses[name]})
         return {"agents": agents, "groups": sorted(groups)}
+
+    async def choose_status(self, agent: str, status: Status) -> AgentStatus:
+        """Available or away, as the agent chose in the console."""
+        chosen, changed = await self.statuses.choose(agent, status, self.now_ms())
+        if changed:
+            await self._announce_status(agent, chosen)
+        return chosen
+
+    async def agent_arrived(self, agent: str, logged_in: bool = False) -> AgentStatus:
+        """A console connected (available, unless they chose away and never went offline), or a login
+        (available)."""
+        now = self.now_ms()
+        status, changed = await (self.statuses.logged_in(agent, now) if logged_in else self.statuses.arrived(agent, now))
+        if changed:
+            await self._announce_status(agent, status)
+        return status
+
+    async def _announce_status(self, agent: str, status: AgentStatus) -> None:
+        """Like an agent coming or going: waits, "is anyone available" and dashboards change; the agent's
+        own consoles (other tabs) show it."""
+        await self.store.publish(self.store.queue_channel, {"presence": agent})
+        await self.store.publish(self.store.key("agent-events", agent),
+                                 {"status": {"status": status.status.value, "since": status.since_ms}})
+
+    async def mark_offline_agents(self) -> None:
+        """Agents with no console open for the grace period are offline (whichever process sweeps first)."""
+        now = self.now_ms()
+        for agent in await self.statuses.sweep(await self.store.online_agents(), now, self.settings.agent_grace_seconds):
+            await self._announce_status(agent, await self.statuses.get(agent))
 
     async def requeue_lost_agents(self) -> None:
         """Chats of agents offline for longer than the grace period go back to the front."""
@@ -702,6 +760,14 @@ class Bridge:
                 await self.store.mark_left_queue(conversation_id)
                 waited = self.now_ms() - queued_at if queued_at else 0
                 await self.experience.abandoned(self.today()[0], waited, "gone", conversation_id, conversation.group)
+
+    async def customers_lost(self) -> None:
+        """Queued and served customers still counted as connected whose bridge process died are gone since
+        they were last seen (handoff.customer_presence)."""
+        watched = [conversation_id for conversation_id, _ in await self.store.queue()]
+        for agent in await self.store.agents_serving():
+            watched.extend(await self.serving(agent))
+        await self.customer_presence.sweep(watched, self.now_ms(), self.presence.refresh_seconds)
 
     async def hand_back(self, agent: str, conversation_id: str) -> None:
         await self.transition(conversation_id, HandedBack(agent))

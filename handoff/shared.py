@@ -11,7 +11,7 @@ reading that fails (Redis away) is not shared: the next socket reads again.
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable, Callable, Generic, Optional, Tuple, TypeVar
+from typing import Awaitable, Callable, Generic, Hashable, Optional, Tuple, TypeVar
 
 __all__ = ["SharedReading"]
 
@@ -19,11 +19,12 @@ T = TypeVar("T")
 
 
 class SharedReading(Generic[T]):
-    """``read`` once per ``version()``; what it returns is shared by every caller: read it, never change it."""
+    """``read`` once per ``version()``; what it returns is shared by every caller: read it, never change it.
+    A version may be a tuple (the notifications of several channels, any of which makes a reading old)."""
 
-    def __init__(self, read: Callable[[], Awaitable[T]], version: Callable[[], int]) -> None:
+    def __init__(self, read: Callable[[], Awaitable[T]], version: Callable[[], Hashable]) -> None:
         self._read, self._version = read, version
-        self._current: Optional[Tuple[int, "asyncio.Future[T]"]] = None
+        self._current: Optional[Tuple[Hashable, "asyncio.Future[T]"]] = None
 
     async def get(self) -> T:
         version = self._version()

@@ -9,7 +9,9 @@ Keys (``prefix`` defaults to ``hb``):
                              last, to a group's queue or a colleague; cleared by a new handoff); "request" (handoff.requests), "awaiting_reply"
                              (handoff.experience); last_said: the customer's latest typed message (JSON {text, ts, …},
                              by the append that stores it; the agents' queue shows it); transfer_note: the
-                             note the last transfer carried (handoff.notes)
+                             note the last transfer carried (handoff.notes); presence
+                             ("{connected|typing|gone}|{since}") and sockets (the customer's open sockets in
+                             every process): handoff.customer_presence
                              Kept idle_seconds from creation; the first message or change: the retention.
     {p}:log:{id}     stream  the transcript, agents' private notes (kind "note") among its messages; each
                              entry's stream id is the server message id (at most
@@ -44,6 +46,8 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:agents       hash    agent accounts (handoff.auth; read here for the agents' groups and max_chats)
     {p}:mentions:{agent} hash conversation -> the agent's latest @mention in it (handoff.notes)
     {p}:online       zset    "{agent}|{connection}" -> presence expiry (ms); refreshed while connected
+    {p}:agent-status hash    agent -> "{available|away|offline}|{since}" (handoff.agentstatus); the wait
+                             estimates count only the agents online and not away
     {p}:offline-since hash   agent -> when their last connection went (for the grace period)
     {p}:day:{date}   hash    the day's counters for the supervisors' dashboard (handoff.dashboard)
     {p}:day-waits:{date} list every wait (ms) from queued to claimed that day
@@ -68,7 +72,9 @@ Keys (``prefix`` defaults to ``hb``):
                              append that stores it), {"labelled": id} its labels changed (handoff.labels)
     {p}:stats-events pub/sub "the day's counters changed"
     {p}:agent-events:{agent} pub/sub  for one agent's sockets: a chat assigned to them ({"assigned": id}),
-                             an @mention ({"mentioned": id}) or one seen in another tab (handoff.notes)
+                             an @mention ({"mentioned": id}) or one seen in another tab (handoff.notes),
+                             their status set in another console ({"status": …}, handoff.agentstatus)
+    {p}:presence-events pub/sub "a queued customer's presence changed" (handoff.customer_presence)
 
 Multi-key changes are Lua scripts, so they are atomic even with several
 bridge processes: a state change is a compare-and-set on ``version`` that
@@ -94,6 +100,7 @@ from typing import Any, Awaitable, Callable, Dict, List, NamedTuple, Optional, S
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
+from handoff.agentstatus import available_only, parse as parse_status
 from handoff.auth import profile_from_record
 from handoff.estimate import WINDOW_SECONDS
 from handoff.exceptions import AgentAtLimit, ConversationNotFound, InvalidTransition, LimitReached, TranscriptFull
@@ -525,7 +532,8 @@ class Store:
             if fields:
                 text = {k.decode(): v.decode() for k, v in fields.items()}
                 details = json.loads(text.get("details") or "{}")
-                waits = {name: text[name] for name in ("waiting_since", "transferred_by", "last_said", "labels")
+                waits = {name: text[name]
+                         for name in ("waiting_since", "transferred_by", "last_said", "labels", "presence")
                          if text.get(name)}
                 loaded[conversation_id] = (self._conversation(conversation_id, text), details, waits)
         return loaded
@@ -913,14 +921,17 @@ class Store:
                        text.get("request", ""))
 
     async def group_figures(self, group: str) -> "GroupFigures":
-        """What every wait estimate in ``group`` is made from, in two round trips."""
+        """What every wait estimate in ``group`` is made from, in two round trips: the agents online and
+        available (not away) and their free slots."""
         now = int(time.time() * 1000)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.zremrangebyscore(self.key("online"), 0, now)
             pipe.zrange(self.key("online"), 0, -1)
             pipe.hgetall(self.key("agents"))  # the accounts (handoff.auth)
-            _, members, accounts = await pipe.execute()
-        present = set(_agent_names(members))
+            pipe.hgetall(self.key("agent-status"))  # away agents take no new work (handoff.agentstatus)
+            _, members, accounts, statuses = await pipe.execute()
+        present = set(available_only(_agent_names(members),
+                                     {name.decode(): parse_status(raw) for name, raw in statuses.items()}))
         profiles = {name: profile_from_record(name, json.loads(raw))
                     for name, raw in ((key.decode(), value) for key, value in accounts.items()) if name in present}
         online = sorted(profiles)

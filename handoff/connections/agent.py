@@ -1,8 +1,10 @@
 """An agent's socket (``/ws/agent``): the queue, claims, the chats they serve, requests and transfers.
 
-Its heartbeat keeps the agent's presence (and checks their login); the queue comes whole on
-connect and then as differences (handoff.queuediff); a chat assigned to the agent anywhere is
-attached here (docs/bridge-protocol.md).
+Its heartbeat keeps the agent's presence (and checks their login); the agent's status (available,
+away: handoff.agentstatus) is set here and shown in every console of theirs; the queue comes whole
+on connect and then as differences (handoff.queuediff), with each customer's presence
+(handoff.customer_presence); a chat assigned to the agent anywhere is attached here
+(docs/bridge-protocol.md).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import random
 import secrets
 from typing import Any, Dict, List, Optional, Set
 
+from handoff.agentstatus import AgentStatus, requested_status
 from handoff.coalesce import Coalesced
 from handoff.connections.base import Connection, Handlers
 from handoff.connections.fields import conversation_id_of, idempotency_key, signal_data, text_of
@@ -59,18 +62,21 @@ class AgentConnection(NoteHandlers, Connection):
             "transfer": self.transfer, "requests": self.requests, "team": self.team,
             "open_request": self.open_request, "request_done": self.request_done,
             "answer_request": self.answer_request,
-            "typing": self.signal, "read": self.signal,
+            "typing": self.signal, "read": self.signal, "set_status": self.set_status,
             **self.note_handlers(),
             "label_conversation": self.workspace.label_conversation,
         }
 
     async def start(self) -> None:
         await self.bridge.store.mark_online(self.agent, self.connection_id, PRESENCE_TTL_MS, arriving=True)
+        status = await self.bridge.agent_arrived(self.agent)
         await self.bridge.store.publish(self.bridge.store.queue_channel, {"presence": self.agent})
         self._heartbeat = asyncio.create_task(self._beat())
         await self.watch(self.bridge.store.queue_channel, self._on_queue)
         await self.watch(self.bridge.store.said_channel, self._on_said)
-        await self.watch(self.bridge.store.key("agent-events", self.agent), self._on_assigned)
+        await self.watch(self.bridge.customer_presence.channel, self._on_customer_presence)
+        await self.watch(self.bridge.store.key("agent-events", self.agent), self._on_own_event)
+        await self.send_status(status)
         await self.send_queue()
         await self.send(Envelope("requests", None, {"items": await self._requests()}))
         await self.workspace.start()
@@ -139,15 +145,35 @@ class AgentConnection(NoteHandlers, Connection):
             await self.send(Envelope("queue", request_id, {"items": items}))
             self._queue_sent = indexed(items)
 
-    async def _on_assigned(self, payload: Dict[str, Any]) -> None:
-        """A chat assigned to this agent, or a mention of them (or one seen in another tab)."""
+    async def _on_customer_presence(self, payload: Dict[str, Any]) -> None:
+        """A queued customer connected, typed or went: their card changes (one reading per process)."""
+        self._queue_changes.poke()
+
+    async def _on_own_event(self, payload: Dict[str, Any]) -> None:
+        """A chat assigned to this agent, their status set in another console of theirs, or a mention of them
+        (or one seen in another tab); after a resync, both the status and the mentions again."""
         if "assigned" in payload:
             await self.attach(str(payload["assigned"]))
             return
-        await self.send_mentions()
-        if "mentioned" in payload:
+        resync = payload.get("message") == "resync"
+        if resync or "status" in payload:
+            await self.send_status(await self.bridge.statuses.get(self.agent))
+        if resync or "mentioned" in payload or "mentions" in payload:
+            await self.send_mentions()
+        if "mentioned" in payload:  # (after a resync, the whole queue is read again with them: _on_queue)
             self._mentioned = await self.bridge.notes.mentioned_in(self.agent)
             self._queue_changes.poke()  # the queue marks the conversation
+
+    async def send_status(self, status: AgentStatus, request_id: Optional[str] = None) -> None:
+        """The agent's own status and the name customers see (the console's header)."""
+        await self.send(Envelope("agent_status", request_id, {
+            "name": self.agent, "display_name": await self.bridge.agents.display_name(self.agent),
+            "status": status.status.value, "since": status.since_ms}))
+
+    async def set_status(self, envelope: Envelope) -> None:
+        """Available or away: away, the agent keeps their chats and sees the queue but gets no new work."""
+        status = await self.bridge.choose_status(self.agent, requested_status(envelope.data))
+        await self.send_status(status, envelope.id)
 
     async def attach(self, conversation_id: str) -> None:
         async with self._attaching:
@@ -169,6 +195,8 @@ class AgentConnection(NoteHandlers, Connection):
             elif "labels" in payload:
                 await self.send(Envelope("conversation_labels", None, {
                     "conversation_id": conversation_id, "labels": split(payload["labels"])}))
+            elif "customer_presence" in payload:
+                await self.send_customer_presence(conversation_id, payload["customer_presence"])
             elif payload.get("from") == "customer" and payload.get("signal") in ("typing", "read"):
                 data = {"from": "customer", "conversation_id": conversation_id, **payload.get("data", {})}
                 await self.send(Envelope(payload["signal"], None, data))

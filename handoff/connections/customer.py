@@ -113,6 +113,7 @@ class CustomerConnection(Connection):
         self.conversation_id = conversation_id
         if self.sockets:
             await self.sockets.customer_joined(conversation_id)
+        await self.bridge.customer_presence.joined(conversation_id, self.bridge.now_ms())  # the agents see it
         self.last_sent[conversation_id] = last_seen
         await self.send(Envelope("welcome", envelope.id, {"conversation_id": conversation_id, "token": token}))
         await self.watch(self.bridge.store.live_channel(conversation_id), self._on_live)
@@ -184,6 +185,8 @@ class CustomerConnection(Connection):
         try:
             if self.sockets and self.conversation_id:
                 await self.sockets.customer_left(self.conversation_id)  # away from now (handoff.presence)
+            if self.conversation_id:
+                await self.bridge.customer_presence.left(self.conversation_id, self.bridge.now_ms())
         finally:
             await super().close()
 
@@ -237,8 +240,11 @@ class CustomerConnection(Connection):
         await self.send(Envelope("ack", envelope.id, {}))
 
     async def signal(self, envelope: Envelope) -> None:
-        """typing / read: passed to the agent's console, never stored."""
+        """typing / read: passed to the agent's console, never stored; typing is also the customer's presence
+        (handoff.customer_presence: the queue card and the chat's header)."""
         data = signal_data(envelope.type, envelope.data)
+        if envelope.type == "typing":
+            await self.bridge.customer_presence.typing(self.require(), bool(data["active"]), self.bridge.now_ms())
         await self.bridge.store.publish(
             self.bridge.store.live_channel(self.require()), {"from": "customer", "signal": envelope.type, "data": data}
         )

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional, Set
 
 from handoff.connections.base import Connection, Handlers
 from handoff.connections.fields import conversation_id_of, idempotency_key, text_of
+from handoff.customer_presence import parse as parse_presence, shown as presence_shown
 from handoff.exceptions import MalformedMessage
 from handoff.machine import Conversation, State
 from handoff.protocol import Envelope
@@ -80,6 +81,8 @@ class NoteHandlers(Connection):
         async def on_live(payload: Dict[str, Any], conversation_id: str = conversation_id) -> None:
             if "message" in payload:
                 await self.deliver(conversation_id, self.bridge.store.announced(payload))
+            elif "customer_presence" in payload:
+                await self.send_customer_presence(conversation_id, payload["customer_presence"])
 
         self._viewing.add(conversation_id)
         await self.watch(channel, on_live)
@@ -96,7 +99,7 @@ class NoteHandlers(Connection):
 
     async def conversation_context(self, conversation_id: str, conversation: Conversation) -> Dict[str, Any]:
         """The ``conversation`` envelope's data: what the console shows above the transcript, the note
-        the last transfer carried first (``transfer_note``, None without one)."""
+        the last transfer carried first (``transfer_note``, None without one), whether the customer is there."""
         return {
             "conversation_id": conversation_id, "state": conversation.state.value,
             "reason": conversation.reason, "handoff": conversation.handoff,
@@ -104,4 +107,12 @@ class NoteHandlers(Connection):
             "transferred_by": await self.bridge.store.transferred_by(conversation_id),
             "transfer_note": await self.bridge.notes.transfer_note(conversation_id),
             "labels": await self.bridge.labels.of(conversation_id),
+            "customer_presence": presence_shown(await self.bridge.customer_presence.get(conversation_id),
+                                                self.bridge.now_ms()),
         }
+
+    async def send_customer_presence(self, conversation_id: str, presence: Dict[str, Any]) -> None:
+        """The customer of a chat open here connected, typed or went (as the live channel announced it)."""
+        await self.send(Envelope("customer_presence", None, {
+            "conversation_id": conversation_id,
+            **presence_shown(parse_presence(f"{presence['state']}|{presence['since']}"), self.bridge.now_ms())}))

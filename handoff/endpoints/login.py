@@ -57,6 +57,8 @@ async def login(request: Request) -> HTTPResponse:
     await throttle.succeeded(name)
     token = issue_token(settings.secret, name, settings.agent_token_seconds, await agents.generation(name))
     profile = await agents.profile(name)
+    if "agent" in profile["roles"]:
+        await bridge_of(request).agent_arrived(name, logged_in=True)  # a login starts available (handoff.agentstatus)
     return response.json({"agent": name, "display_name": profile["display_name"], "token": token,
                           "expires_in": settings.agent_token_seconds, "roles": profile["roles"]})
 

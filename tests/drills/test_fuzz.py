@@ -251,6 +251,10 @@ class World:
     def online(self) -> Set[str]:
         return {member.decode().split("|", 1)[0] for member in self.redis.zrange(f"{self.prefix}:online", 0, -1)}
 
+    def away(self, agent: str) -> bool:
+        """The agent chose away (handoff.agentstatus): no transfers to them."""
+        return (self.redis.hget(f"{self.prefix}:agent-status", agent) or b"").startswith(b"away|")
+
     async def socket(self, endpoint: str, account: str = "") -> Transport:
         client = (Agent(self.address, token=self.tokens[account], endpoint=endpoint, max_size=None) if account
                   else Transport(self.address, path=f"/ws/{endpoint}", max_size=None))
@@ -871,12 +875,13 @@ def agent_types(pool: st.SearchStrategy[str],
         "read": fields(conversation_id=ids, up_to=either(st.text(max_size=20))),
         "open_request": fields(request_id=request), "request_done": fields(request_id=request),
         "answer_request": fields(request_id=request, text=either(TEXT)),
+        "set_status": fields(status=either(st.sampled_from(["available", "away", "offline", "Away", ""]))),
     }
 
 
 AGENT_KINDS = set(agent_types(st.nothing()))
 AGENT_VIEWS = {"queue", "requests", "team", "mentions"}
-AGENT_REPLIES = AGENT_VIEWS | {"request"}
+AGENT_REPLIES = AGENT_VIEWS | {"request", "agent_status"}
 REQUEST_KINDS = {"open_request", "request_done", "answer_request"}
 NOTE_KINDS = {"note", "view", "unview", "mention_seen"}
 
@@ -945,6 +950,8 @@ def agent_oracle(envelope: Dict[str, Any], me: str, world: World, online: Set[st
         return kind
     if kind in REQUEST_KINDS:
         return request_oracle(envelope, me, world)
+    if kind == "set_status":  # available or away; offline follows from having no console open
+        return "agent_status" if data.get("status") in ("available", "away") else "malformed"
     if kind in ("message", "note") and not key:
         return "malformed"
     conversation_id = data.get("conversation_id")
@@ -975,7 +982,7 @@ def agent_oracle(envelope: Dict[str, Any], me: str, world: World, online: Set[st
             return "malformed"
         if bool(to_agent) == bool(to_group) or (to_agent and to_agent not in ACCOUNTS):
             return "malformed"
-        if to_agent and to_agent not in online:
+        if to_agent and (to_agent not in online or world.away(to_agent)):
             return "invalid_transition"
     if snapshot is None:
         return "not_found"
@@ -1227,7 +1234,8 @@ def test_tokens_are_checked_before_anything_else(world: World, endpoint: str, to
         url, value = f"{url}?token={urllib.parse.quote(value, safe='')}", ""
     counts = tally("handshakes (token, origin)")
     counts.sent += 1
-    first = {"agent": "queue", "supervisor": "dashboard", "content": "catalog"}[endpoint]
+    # What each endpoint sends first once it has let the socket in (an agent: their own status, then the queue).
+    first = {"agent": "agent_status", "supervisor": "dashboard", "content": "catalog"}[endpoint]
     code = world.run(_first_answer(url, {}, protocols=["handoff", f"token.{value}"]))
     if account in role:
         assert code == first, f"{account} was not let in to /ws/{endpoint}: {code}"

@@ -193,10 +193,11 @@ async def closed_reason(agent: Agent, timeout: float) -> Optional[str]:
 
 
 async def first_error(address: str, token: str) -> str:
-    """The error code an agent socket with this token gets first ("let in" when it gets its queue)."""
+    """The error code an agent socket with this token gets first ("let in" when it gets its own status, which
+    comes first once let in)."""
     async with websockets.connect(f"ws://{address}/ws/agent", subprotocols=login_protocols(token)) as ws:
         first = json.loads(await asyncio.wait_for(ws.recv(), 10))
-        return "let in" if first["type"] == "queue" else str(first["data"]["code"])
+        return "let in" if first["type"] == "agent_status" else str(first["data"]["code"])
 
 
 def logout(address: str, token: str) -> requests.Response:

@@ -139,6 +139,7 @@ def test_a_mention_notifies_the_colleague_on_another_process_who_may_then_read_a
         await bob.acknowledged("open")
         opened = await bob.expect("conversation", conversation_id=cid)
         assert opened["data"]["view"] is True and opened["data"]["serving_agent"] == "ann"
+        assert opened["data"]["customer_presence"]["state"] == "connected"  # whether the customer is there
         assert cid not in bob.serving
         await bob.expect("message", kind="note", conversation_id=cid)
         await bob.say("hello from bob", conversation_id=cid)  # read-only: no word to the customer
@@ -150,6 +151,9 @@ def test_a_mention_notifies_the_colleague_on_another_process_who_may_then_read_a
                                 and any(i["conversation_id"] == cid for i in e["data"]["items"]), "Ann's mention")
         await customer.acknowledged(await customer.say("any news?"))
         assert (await bob.expect("message", kind="customer", conversation_id=cid))["data"]["text"] == "any news?"  # live
+        await customer.send("typing", {"active": True})
+        await bob.next_matching(lambda e: e["type"] == "customer_presence" and e["data"]["conversation_id"] == cid
+                                and e["data"]["state"] == "typing", "the customer typing, in the read-only view")
         # Seen in one tab: every tab of Bob's hears it (another socket, on the other process).
         other_tab = await staff(bridge, "bob")
         await other_tab.expect("mentions")

@@ -79,7 +79,8 @@ def test_every_agent_sees_exactly_their_groups_while_a_process_reads_the_queue_o
         cara = consoles[1]
         redis = Redis.from_url(redis_url)
         pubsub = redis.pubsub()
-        await pubsub.subscribe(f"{bridge_prefix}:queue-events")
+        # The queue's changes and its customers' presence (handoff.customer_presence): each may be a reading.
+        await pubsub.subscribe(f"{bridge_prefix}:queue-events", f"{bridge_prefix}:presence-events")
         before = (readings(bridge), readings(second_bridge))
 
         first = await queued_customer(bridge)

@@ -265,11 +265,14 @@ function showConsole(session) {
       return button;
     }));
 
+  // A view's own control in the header (the chats view's status: available or away).
+  const headerControls = h("span", { class: "header-controls" });
   const header = h("header", { class: "topbar" },
     h("div", { class: "brand" }, h("span", { class: "brand-mark" }, icon("chat")), h("span", {}, APP_TITLE)),
     views.length ? nav : null,
     h("div", { class: "account" },
       status.pill,
+      headerControls,
       // The name customers see (never the login name, which only signs in).
       h("span", { class: "avatar", "aria-hidden": "true" }, session.displayName.charAt(0).toUpperCase()),
       h("span", { class: "account-name" },
@@ -307,6 +310,7 @@ function showConsole(session) {
     });
     instances.set(view.id, instance);
     main.append(instance.element);
+    if (instance.headerControl) headerControls.append(instance.headerControl);
   }
   const remembered = sessionStorage.getItem(STORAGE.view);
   select(views.some((view) => view.id === remembered) ? remembered : views[0].id);

@@ -6,6 +6,7 @@ import { PendingRequests } from "../shared/requests.js";
 import { Transport } from "../shared/transport.js";
 import { barList, columns, groupedColumns } from "./charts.js";
 import { loginProtocols, reasonLabel, socketUrl } from "./constants.js";
+import { TeamStatus } from "./team-status.js";
 import { View } from "./view.js";
 import { dispositionLabel } from "./workspace/closing-dialog.js";
 import { WorkspaceManager } from "./workspace/manager.js";
@@ -40,6 +41,7 @@ const NOW_TILES = [
   { label: "Oldest wait", value: (d) => (d.now.queue_length ? duration(d.now.oldest_wait_seconds) : NONE), note: (d) => (d.now.queue_length ? "longest wait in the queue" : "nobody is waiting") },
   { label: "Waiting so far", value: (d) => duration(d.waiting && d.waiting.median_seconds), note: (d) => (d.waiting && d.waiting.count ? `median of the ${count(d.waiting.count)} in the queue` : "nobody is waiting") },
   { label: "Agents online", value: (d) => count(d.now.agents_online), note: () => "connected to the console" },
+  { label: "Agents available", value: (d) => count(d.now.agents_available), note: () => "online and not away: take new chats" },
   { label: "Chats with agents", value: (d) => count(d.now.conversations_with_agents), note: () => "being served right now" },
 ];
 
@@ -130,6 +132,7 @@ class DashboardView extends View {
     this.hourly = h("div", { class: "chart-slot wide" });
     this.labelCounts = h("div", { class: "chart-slot" });
     this.dispositionCounts = h("div", { class: "chart-slot" });
+    this.team = new TeamStatus(); // who is available, away or offline, and since when
     this.element = h("section", { class: "view dashboard-view", "aria-labelledby": "dashboard-title", hidden: true },
       h("header", { class: "dashboard-head" },
         h("div", {}, h("h1", { id: "dashboard-title" }, "Dashboard"), this.day),
@@ -139,6 +142,7 @@ class DashboardView extends View {
       h("section", { class: "kpi-section", "aria-labelledby": "kpi-now-title" },
         h("h2", { id: "kpi-now-title", class: "section-title" }, "Right now"),
         h("div", { class: "kpi-grid now" }, this.nowTiles.map((tile) => tile.element))),
+      this.team.element,
       h("section", { class: "kpi-section", "aria-labelledby": "kpi-today-title" },
         h("h2", { id: "kpi-today-title", class: "section-title" }, "Today"),
         h("div", { class: "kpi-grid" }, this.todayTiles.map((tile) => tile.element))),
@@ -160,6 +164,7 @@ class DashboardView extends View {
     const firstTime = !this.rendered;
     this.rendered = true;
     for (const tile of [...this.nowTiles, ...this.todayTiles]) tile.render(data, firstTime);
+    this.team.render(Array.isArray(data.agents) ? data.agents : []);
     const [year, month, day] = String(data.day || "").split("-").map(Number);
     this.day.textContent = year ? dayFormat.format(new Date(year, month - 1, day)) : "";
     this.updated.textContent = `Updated ${clock.format(new Date())}`;
@@ -212,6 +217,7 @@ class DashboardView extends View {
   }
 
   destroy() {
+    this.team.destroy();
     this.transport.close();
   }
 }

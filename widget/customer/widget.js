@@ -457,9 +457,10 @@ export class ChatWidget {
     }
   }
 
-  /** While an agent serves: "typing" at most every few seconds, "stopped" after a pause. */
+  /** While queued or an agent serves: "typing" at most every few seconds, "stopped" after a pause (the agent
+   *  sees it in the chat, and on the queue card while the customer waits). */
   customerTyping() {
-    if (this.status.state !== "agent" || !this.transport) return;
+    if ((this.status.state !== "agent" && this.status.state !== "queued") || !this.transport) return;
     const now = Date.now();
     if (now - this.customerTypingSentAt >= TYPING_SIGNAL_INTERVAL_MS && this.transport.sendNow("typing", { active: true })) {
       this.customerTypingSentAt = now;

@@ -10,7 +10,7 @@ import { h } from "../../shared/dom.js";
 import { icon } from "../../shared/icons.js";
 import { PendingRequests } from "../../shared/requests.js";
 import { Transport } from "../../shared/transport.js";
-import { TIMING, humanize, loginProtocols, reasonLabel, socketUrl } from "../constants.js";
+import { TIMING, describeError, humanize, loginProtocols, reasonLabel, socketUrl } from "../constants.js";
 import { confirmDialog } from "../dialogs.js";
 import { Tabs } from "../tabs.js";
 import { View } from "../view.js";
@@ -19,6 +19,7 @@ import { ConversationTab } from "./conversation-tab.js";
 import { MentionsPanel } from "./mentions.js";
 import { QueuePanel } from "./queue.js";
 import { RequestsPanel } from "./requests.js";
+import { StatusControl } from "./status-control.js";
 
 export function createChatsView(context) {
   return new ChatsView(context);
@@ -57,13 +58,20 @@ class ChatsView extends View {
     this.transport.on("failed", ({ item, error }) => this.waiting.settle(item.id, null, error));
 
     this.alertSound = new AlertSound(sound);
+    // Available or away, in the console's header (console.js places a view's headerControl there).
+    this.statusControl = new StatusControl((status) => this.waiting.send("set_status", { status }),
+      (failure) => this.toast(describeError(failure), "error"));
+    this.headerControl = this.statusControl.element;
     this.queue = new QueuePanel(this);
     this.requests = new RequestsPanel(this);
     this.mentions = new MentionsPanel(this);
     this.build();
     this.onVisibility = () => this.viewingChanged();
     document.addEventListener("visibilitychange", this.onVisibility);
-    this.ticker = setInterval(() => this.queue.tick(), TIMING.tickMs);
+    this.ticker = setInterval(() => {
+      this.queue.tick();
+      for (const tab of this.conversations.values()) tab.tick();
+    }, TIMING.tickMs);
     this.transport.connect();
   }
 
@@ -144,6 +152,13 @@ class ChatsView extends View {
         break;
       case "typing":
         if (tab) tab.customerTyping(Boolean(data.active));
+        break;
+      case "customer_presence":
+        if (tab) tab.setPresence(data);
+        break;
+      case "agent_status":
+        this.statusControl.update(data);
+        if (envelope.id) this.waiting.settle(envelope.id, data);
         break;
       case "read":
         if (tab && typeof data.up_to === "string") tab.customerRead(data.up_to);

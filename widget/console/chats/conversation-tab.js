@@ -8,6 +8,7 @@ import { h, replaceChildren } from "../../shared/dom.js";
 import { icon } from "../../shared/icons.js";
 import { compareMessageIds, newId } from "../../shared/transport.js";
 import { TIMING, describeError, humanize, reasonLabel } from "../constants.js";
+import { beganAt, customerPresenceChip, renderCustomerPresence } from "../presence.js";
 import { messageElement, transferTarget, withMentions } from "../transcript.js";
 import { Composer } from "./composer.js";
 import { renderHandoff } from "./handoff-panel.js";
@@ -52,6 +53,8 @@ export class ConversationTab {
 
     this.heading = h("h2", { class: "conversation-title" });
     this.headMeta = h("div", { class: "conversation-meta" });
+    this.presence = customerPresenceChip(); // the customer: connected, typing, or gone and since when
+    this.presenceState = { state: "gone", since: null };
     this.actionError = h("div", { class: "inline-error", role: "alert", hidden: true });
     this.transferButton = h("button", { type: "button", class: "button", onclick: () => transferDialog(view, this) }, icon("transfer"), "Transfer");
     this.handBackButton = h("button", { type: "button", class: "button", onclick: () => this.handBack() }, icon("bot"), "Hand back to bot");
@@ -94,7 +97,9 @@ export class ConversationTab {
     this.tabTitle.textContent = topic || reasonLabel(data.reason);
     // Without a topic the reason is the chip below the heading already.
     this.heading.textContent = topic || "Customer chat";
+    if (data.customer_presence) this.setPresence(data.customer_presence);
     replaceChildren(this.headMeta,
+      this.presence.element,
       h("span", { class: `chip reason reason-${data.reason || "unknown"}` }, reasonLabel(data.reason)),
       data.transferred_by ? h("span", { class: "chip chip-transferred" }, `Transferred by ${data.transferred_by}`) : null,
       h("span", { class: "meta-item" }, h("span", { class: "visually-hidden" }, "Conversation "), shortId(this.id)));
@@ -146,6 +151,16 @@ export class ConversationTab {
 
   renderLabels() {
     replaceChildren(this.labelRow, labelChips(this.labels, this.view.labels));
+  }
+
+  /** The bridge's word on the customer (the conversation, customer_presence): state and seconds so far. */
+  setPresence({ state, seconds }) {
+    this.presenceState = { state, since: beganAt(seconds) };
+    this.tick();
+  }
+
+  tick(now = Date.now()) {
+    renderCustomerPresence(this.presence, this.presenceState.state, this.presenceState.since, now);
   }
 
   setActive(active) {

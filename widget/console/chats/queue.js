@@ -6,6 +6,7 @@
 import { h, replaceChildren, syncList } from "../../shared/dom.js";
 import { icon } from "../../shared/icons.js";
 import { STRINGS, TIMING, describeError, humanize, reasonLabel } from "../constants.js";
+import { beganAt, customerPresenceChip, renderCustomerPresence } from "../presence.js";
 import { labelChips } from "../workspace/labels.js";
 
 /** Seconds as a clock: "0:05", "12:30", "1:02:03". */
@@ -15,6 +16,11 @@ function formatWait(totalSeconds) {
   const minutes = Math.floor((seconds % 3600) / 60);
   const rest = String(seconds % 60).padStart(2, "0");
   return hours ? `${hours}:${String(minutes).padStart(2, "0")}:${rest}` : `${minutes}:${rest}`;
+}
+
+/** An item with the moments its wait and its customer's presence began, on this page's clock. */
+function withClocks(item, now) {
+  return { ...item, since: now - item.waiting_seconds * 1000, presenceSince: beganAt(item.customer_presence_seconds, now) };
 }
 
 export class QueuePanel {
@@ -36,7 +42,7 @@ export class QueuePanel {
   /** The whole queue (on connect, on request, after a resync). */
   update(items) {
     const now = Date.now();
-    this.show(items.map((item) => ({ ...item, since: now - item.waiting_seconds * 1000 })));
+    this.show(items.map((item) => withClocks(item, now)));
   }
 
   /** A change of the queue: items added or changed, ids removed; the order is the bridge's (queued_at). */
@@ -45,7 +51,7 @@ export class QueuePanel {
     const byId = new Map(this.items.map((item) => [item.conversation_id, item]));
     for (const id of removed) byId.delete(id);
     for (const item of [...added, ...updated]) {
-      byId.set(item.conversation_id, { ...item, since: now - item.waiting_seconds * 1000 });
+      byId.set(item.conversation_id, withClocks(item, now));
     }
     this.show([...byId.values()].sort((a, b) => a.queued_at - b.queued_at));
   }
@@ -82,15 +88,16 @@ export class QueuePanel {
     const wait = h("span", {});
     const topic = h("p", { class: "queue-topic" });
     const body = h("div", { class: "queue-body" });
+    const presence = customerPresenceChip(); // connected, typing, or gone and since when
     const element = h("li", { class: "queue-item" },
-      h("div", { class: "queue-top" }, topic,
+      h("div", { class: "queue-top" }, topic, presence.element,
         h("span", { class: "wait" }, icon("clock"), h("span", { class: "visually-hidden" }, "Waiting "), wait)),
       body,
       h("div", { class: "queue-actions" }, claim));
     // Looking at an item (clicking, tabbing into it) is enough to stop alerting about it.
     element.addEventListener("focusin", () => this.acknowledge(conversationId));
     element.addEventListener("pointerdown", () => this.acknowledge(conversationId));
-    return { element, claim, wait, topic, body, item: null };
+    return { element, claim, wait, topic, body, presence, item: null };
   }
 
   fill(entry, item) {
@@ -140,6 +147,7 @@ export class QueuePanel {
     for (const entry of this.entries.values()) {
       const seconds = (now - entry.item.since) / 1000;
       entry.wait.textContent = formatWait(seconds);
+      renderCustomerPresence(entry.presence, entry.item.customer_presence, entry.item.presenceSince, now);
       entry.element.classList.toggle("wait-long", seconds >= 120 && seconds < 300);
       entry.element.classList.toggle("wait-critical", seconds >= 300);
     }

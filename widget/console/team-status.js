@@ -1,0 +1,61 @@
+// The dashboard's team list: every agent, available, away or offline, since
+// when, and the chats they serve now (the dashboard's "agents",
+// docs/bridge-protocol.md). The times count on between the bridge's pushes.
+
+import { h, replaceChildren } from "../shared/dom.js";
+import { TIMING } from "./constants.js";
+import { AGENT_STATUS_WORDS, beganAt, lasted } from "./presence.js";
+
+const ORDER = { available: 0, away: 1, offline: 2 };
+
+export class TeamStatus {
+  constructor() {
+    this.rows = [];
+    this.summary = h("p", { class: "team-summary" });
+    this.body = h("tbody", {});
+    this.element = h("section", { class: "kpi-section team-status", "aria-labelledby": "team-status-title" },
+      h("h2", { id: "team-status-title", class: "section-title" }, "Team"),
+      this.summary,
+      h("table", { class: "team-table", id: "team-status", "aria-labelledby": "team-status-title" },
+        h("thead", {}, h("tr", {},
+          h("th", { scope: "col" }, "Agent"), h("th", { scope: "col" }, "Status"),
+          h("th", { scope: "col" }, "For"), h("th", { scope: "col" }, "Chats now"))),
+        this.body));
+    this.timer = setInterval(() => this.tick(), TIMING.tickMs);
+  }
+
+  /** The bridge's list: each agent's status and how long so far. */
+  render(agents) {
+    const now = Date.now();
+    this.rows = agents
+      .map((agent) => ({ ...agent, began: beganAt(agent.seconds, now) }))
+      .sort((a, b) => (ORDER[a.status] ?? 3) - (ORDER[b.status] ?? 3) || a.display_name.localeCompare(b.display_name));
+    const counts = { available: 0, away: 0, offline: 0 };
+    for (const agent of this.rows) if (agent.status in counts) counts[agent.status] += 1;
+    this.summary.textContent = `${counts.available} available, ${counts.away} away, ${counts.offline} offline`;
+    replaceChildren(this.body, this.rows.map((agent) => {
+      const since = h("td", { class: "team-since" });
+      const row = h("tr", { "data-agent": agent.name, "data-status": agent.status },
+        h("th", { scope: "row" }, h("span", { class: "team-name" }, agent.display_name),
+          h("span", { class: "team-login" }, agent.name)),
+        h("td", {}, h("span", { class: `chip agent-status-chip status-${agent.status}` },
+          AGENT_STATUS_WORDS[agent.status] || agent.status,
+          agent.status !== "offline" && !agent.connected ? " (console closed)" : "")),
+        since,
+        h("td", { class: "team-chats" }, String(agent.serving)));
+      agent.sinceCell = since;
+      return row;
+    }));
+    this.tick(now);
+  }
+
+  tick(now = Date.now()) {
+    for (const agent of this.rows) {
+      agent.sinceCell.textContent = agent.began === null ? "—" : lasted(agent.began, now);
+    }
+  }
+
+  destroy() {
+    clearInterval(this.timer);
+  }
+}
