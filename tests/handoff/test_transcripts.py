@@ -53,7 +53,6 @@ def test_agents_private_notes_are_in_the_transcript_but_never_in_the_content_sta
     asyncio.run(scenario())
 
 
-
 def test_the_cli_shows_an_inbox_item_with_its_conversation_and_the_agents_answer(redis_url):
     async def scenario() -> str:
         async with fresh_prefix(redis_url, "transcripts") as (client, prefix):
