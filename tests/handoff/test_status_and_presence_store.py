@@ -181,7 +181,7 @@ def test_a_customer_connects_types_opens_a_second_tab_and_goes_announced_once_pe
         await board.joined("c1", NOW + 8)
         assert await _heard(pubsub) == [("c1", {"customer_presence": {"state": "connected", "since": NOW + 8}}),
                                         ("presence-events", {"customer_presence": "c1"})]
-        await pubsub.aclose()
+        await pubsub.reset()  # aclose() only from redis-py 5: this file runs in both environments
 
     run(redis_url, scenario)
 
