@@ -206,8 +206,10 @@ def queued_with_card_question(customers: Any) -> Customer:
 
 
 def claimed_by(console: Console, customer: Customer) -> None:
-    """The console claims this customer, queued by "talk to a person" (so without a topic)."""
-    console.page.get_by_role("button", name="Claim chat: Asked for a person").click()
+    """The console claims this customer, queued by "talk to a person" (so without a topic), whose card says
+    they are still there: an earlier test's customer may still wait in the queue, gone."""
+    waiting = console.page.locator("li.queue-item").filter(has_not_text="Customer: Left")
+    waiting.get_by_role("button", name="Claim chat: Asked for a person").click()
     expect(console.transcript).to_contain_text("from our support team has joined the chat.")
     customer.expect("status", state="agent")
 
