@@ -182,9 +182,12 @@ class AgentConnection(NoteHandlers, Connection):
     async def _attach(self, conversation_id: str) -> None:
         conversation = await self.bridge.require_serving(self.agent, conversation_id)
         self._viewing.discard(conversation_id)  # read-only no more
-        await self.send(Envelope("conversation", None, await self.conversation_context(conversation_id, conversation)))
+        # Listening starts before the context is read, so that nothing said of the chat in between (the
+        # customer starting to type, say) is lost; what is heard waits until the console has the chat.
+        opened = asyncio.Event()
 
         async def on_live(payload: Dict[str, Any], conversation_id: str = conversation_id) -> None:
+            await opened.wait()
             if "message" in payload:
                 await self.deliver(conversation_id, self.bridge.store.announced(payload))
             elif "state" in payload:
@@ -202,6 +205,10 @@ class AgentConnection(NoteHandlers, Connection):
                 await self.send(Envelope(payload["signal"], None, data))
 
         await self.watch(self.bridge.store.live_channel(conversation_id), on_live)
+        try:
+            await self.send(Envelope("conversation", None, await self.conversation_context(conversation_id, conversation)))
+        finally:
+            opened.set()  # a socket closing meanwhile must not leave what was heard waiting for ever
         await self.deliver(conversation_id)
 
     async def detach(self, conversation_id: str) -> None:
