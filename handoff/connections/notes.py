@@ -8,6 +8,8 @@ supervisor) to read, live, and to answer with notes.
 
 from __future__ import annotations
 
+import asyncio
+
 from typing import Any, Dict, List, Optional, Set
 
 from handoff.connections.base import Connection, Handlers
@@ -73,12 +75,10 @@ class NoteHandlers(Connection):
         if conversation.state is State.AGENT and conversation.agent == self.agent:
             return  # served here already: the chat is open
         channel = self.bridge.store.live_channel(conversation_id)
-        await self.send(Envelope("conversation", None, {
-            **await self.conversation_context(conversation_id, conversation), "view": True,
-            "serving_agent": conversation.agent if conversation.state is State.AGENT else None,
-        }))
+        opened = asyncio.Event()  # listening starts before the context is read (as AgentConnection._attach)
 
         async def on_live(payload: Dict[str, Any], conversation_id: str = conversation_id) -> None:
+            await opened.wait()
             if "message" in payload:
                 await self.deliver(conversation_id, self.bridge.store.announced(payload))
             elif "customer_presence" in payload:
@@ -86,6 +86,13 @@ class NoteHandlers(Connection):
 
         self._viewing.add(conversation_id)
         await self.watch(channel, on_live)
+        try:
+            await self.send(Envelope("conversation", None, {
+                **await self.conversation_context(conversation_id, conversation), "view": True,
+                "serving_agent": conversation.agent if conversation.state is State.AGENT else None,
+            }))
+        finally:
+            opened.set()
         await self.deliver(conversation_id)
 
     async def unview(self, envelope: Envelope) -> None:
