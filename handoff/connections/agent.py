@@ -180,14 +180,12 @@ class AgentConnection(NoteHandlers, Connection):
             await self._attach(conversation_id)
 
     async def _attach(self, conversation_id: str) -> None:
+        if self.listening(conversation_id) and conversation_id not in self._viewing:
+            return  # attached already (assigned while this socket was starting, and found among its chats too)
         conversation = await self.bridge.require_serving(self.agent, conversation_id)
         self._viewing.discard(conversation_id)  # read-only no more
-        # Listening starts before the context is read, so that nothing said of the chat in between (the
-        # customer starting to type, say) is lost; what is heard waits until the console has the chat.
-        opened = asyncio.Event()
 
-        async def on_live(payload: Dict[str, Any], conversation_id: str = conversation_id) -> None:
-            await opened.wait()
+        async def on_live(payload: Dict[str, Any]) -> None:
             if "message" in payload:
                 await self.deliver(conversation_id, self.bridge.store.announced(payload))
             elif "state" in payload:
@@ -204,12 +202,8 @@ class AgentConnection(NoteHandlers, Connection):
                 data = {"from": "customer", "conversation_id": conversation_id, **payload.get("data", {})}
                 await self.send(Envelope(payload["signal"], None, data))
 
-        await self.watch(self.bridge.store.live_channel(conversation_id), on_live)
-        try:
-            await self.send(Envelope("conversation", None, await self.conversation_context(conversation_id, conversation)))
-        finally:
-            opened.set()  # a socket closing meanwhile must not leave what was heard waiting for ever
-        await self.deliver(conversation_id)
+        await self.open_chat(conversation_id, on_live,
+                             lambda: self.conversation_context(conversation_id, conversation))
 
     async def detach(self, conversation_id: str) -> None:
         async with self._attaching:
@@ -265,13 +259,15 @@ class AgentConnection(NoteHandlers, Connection):
             if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 64):
                 raise MalformedMessage("'to_agent' / 'to_group' must be a name")
         note = self.transfer_note_of(envelope)
-        if note is not None:  # the transfer's own checks first: a note for a transfer refused at once is not kept
-            await self.bridge.notes.check_transfer(self.agent, conversation_id, to_agent, to_group)
+        # The transfer's own checks first: a note for a transfer refused at once is not kept, and an earlier
+        # transfer's note stays pinned. Then the pin is set (or cleared) before the receiver is told to open it.
+        await self.bridge.notes.check_transfer(self.agent, conversation_id, to_agent, to_group)
+        if note is not None:
             await self.bridge.notes.transfer_with_note(self.agent, conversation_id, note, str(envelope.id),
                                                        to_agent, to_group)
-        await self.bridge.transfer(self.agent, conversation_id, to_agent, to_group)
-        if note is None:
+        else:
             await self.bridge.notes.unpin(conversation_id)
+        await self.bridge.transfer(self.agent, conversation_id, to_agent, to_group)
         await self._let_go(envelope, conversation_id)
 
     async def claim(self, envelope: Envelope) -> None:

@@ -8,7 +8,6 @@ supervisor) to read, live, and to answer with notes.
 
 from __future__ import annotations
 
-import asyncio
 
 from typing import Any, Dict, List, Optional, Set
 
@@ -74,26 +73,18 @@ class NoteHandlers(Connection):
         await self.send(Envelope("ack", envelope.id, {"conversation_id": conversation_id}))
         if conversation.state is State.AGENT and conversation.agent == self.agent:
             return  # served here already: the chat is open
-        channel = self.bridge.store.live_channel(conversation_id)
-        opened = asyncio.Event()  # listening starts before the context is read (as AgentConnection._attach)
-
-        async def on_live(payload: Dict[str, Any], conversation_id: str = conversation_id) -> None:
-            await opened.wait()
+        async def on_live(payload: Dict[str, Any]) -> None:
             if "message" in payload:
                 await self.deliver(conversation_id, self.bridge.store.announced(payload))
             elif "customer_presence" in payload:
                 await self.send_customer_presence(conversation_id, payload["customer_presence"])
 
+        async def context() -> Dict[str, Any]:
+            return {**await self.conversation_context(conversation_id, conversation), "view": True,
+                    "serving_agent": conversation.agent if conversation.state is State.AGENT else None}
+
         self._viewing.add(conversation_id)
-        await self.watch(channel, on_live)
-        try:
-            await self.send(Envelope("conversation", None, {
-                **await self.conversation_context(conversation_id, conversation), "view": True,
-                "serving_agent": conversation.agent if conversation.state is State.AGENT else None,
-            }))
-        finally:
-            opened.set()
-        await self.deliver(conversation_id)
+        await self.open_chat(conversation_id, on_live, context)
 
     async def unview(self, envelope: Envelope) -> None:
         conversation_id = conversation_id_of(envelope.data)

@@ -294,3 +294,27 @@ def test_transfer_to_a_colleague_on_another_process(bridge, second_bridge):
             await client.close()
 
     asyncio.run(scenario())
+
+
+def test_a_chat_transferred_while_the_agent_connects_opens_once(bridge, second_bridge):
+    """Assigned while Bob's socket is starting, the chat is both announced to it and among the chats it
+    reads at the end of its start: the console gets it once, whichever comes first."""
+    async def scenario() -> None:
+        customer, ann = await claimed(bridge, "ann")
+        cid = customer.conversation_id
+        bob = await staff(second_bridge, "bob")
+        await bob.expect("agent_status")  # online: the rest of the start (queue, workspace, chats) follows
+        await ann.send("transfer", {"conversation_id": cid, "to_agent": "bob"}, id="t")
+        await ann.expect("released", conversation_id=cid)
+        await bob.expect("conversation", conversation_id=cid)
+        await bob.send("queue", id="after-start")  # answered once the socket's start is over
+        await bob.next_matching(lambda e: e["type"] == "queue" and e["id"] == "after-start", "the queue")
+        await bob.say("Bob here.", conversation_id=cid)
+        await customer.expect("message", kind="agent", text="Bob here.")
+        assert [e for e in bob.received if e["type"] == "conversation" and e["data"]["conversation_id"] == cid] == []
+        await bob.acknowledged(await bob.close_conversation(cid))
+        for client in (customer, ann, bob):
+            await client.close()
+
+    for _ in range(5):  # the start and the transfer race differently each time
+        asyncio.run(scenario())
