@@ -21,10 +21,10 @@ from handoff.connections.base import Connection, Handlers
 from handoff.connections.fields import conversation_id_of, idempotency_key, signal_data, text_of
 from handoff.connections.logins import HEARTBEAT_SECONDS, Login, ended_if_revoked
 from handoff.connections.notes import NoteHandlers, marked_mentions
+from handoff.connections.open_chats import OpenChats
 from handoff.connections.workspace import Workspace
 from handoff.closing import closing_of
 from handoff.exceptions import ConversationNotFound, MalformedMessage, StateError
-from handoff.labels import split
 from handoff.protocol import Envelope
 from handoff.queuediff import QueueItems, changes, indexed
 from handoff.requests import request_id_of
@@ -43,10 +43,7 @@ class AgentConnection(NoteHandlers, Connection):
         self.workspace = Workspace(self, agent)  # labels and canned responses (handoff.connections.workspace)
         self.connection_id = secrets.token_hex(8)
         self._heartbeat: Optional["asyncio.Task[None]"] = None
-        self._viewing: Set[str] = set()  # conversations open read-only here (handoff.connections.notes)
-        # Live notifications (a state change, an assignment) run in tasks of their own, beside the requests:
-        # attaching and releasing one at a time, a re-attach cannot hide the subscription from a release.
-        self._attaching = asyncio.Lock()
+        self.chats = OpenChats(self, agent)  # the chats open here, served or read-only
         self._queue_sent: QueueItems = {}  # the queue as this console has it (handoff.queuediff)
         # The conversations a note mentioned this agent in, as their queue marks them: read with the whole queue
         # and again when a mention is announced (agent-events), not at every queue change of every agent.
@@ -176,43 +173,10 @@ class AgentConnection(NoteHandlers, Connection):
         await self.send_status(status, envelope.id)
 
     async def attach(self, conversation_id: str) -> None:
-        async with self._attaching:
-            await self._attach(conversation_id)
-
-    async def _attach(self, conversation_id: str) -> None:
-        if self.listening(conversation_id) and conversation_id not in self._viewing:
-            return  # attached already (assigned while this socket was starting, and found among its chats too)
-        conversation = await self.bridge.require_serving(self.agent, conversation_id)
-        self._viewing.discard(conversation_id)  # read-only no more
-
-        async def on_live(payload: Dict[str, Any]) -> None:
-            if "message" in payload:
-                await self.deliver(conversation_id, self.bridge.store.announced(payload))
-            elif "state" in payload:
-                try:
-                    await self.bridge.require_serving(self.agent, conversation_id)
-                except (StateError, ConversationNotFound):
-                    await self.detach(conversation_id)  # requeued, or handled in another tab
-            elif "labels" in payload:
-                await self.send(Envelope("conversation_labels", None, {
-                    "conversation_id": conversation_id, "labels": split(payload["labels"])}))
-            elif "customer_presence" in payload:
-                await self.send_customer_presence(conversation_id, payload["customer_presence"])
-            elif payload.get("from") == "customer" and payload.get("signal") in ("typing", "read"):
-                data = {"from": "customer", "conversation_id": conversation_id, **payload.get("data", {})}
-                await self.send(Envelope(payload["signal"], None, data))
-
-        await self.open_chat(conversation_id, on_live,
-                             lambda: self.conversation_context(conversation_id, conversation))
+        await self.chats.attach(conversation_id)
 
     async def detach(self, conversation_id: str) -> None:
-        async with self._attaching:
-            channel = self.bridge.store.live_channel(conversation_id)
-            if channel not in self._subscriptions:
-                return  # released already (its own action and the state change both say so)
-            await self.unwatch(channel)
-            self.last_sent.pop(conversation_id, None)
-            await self.send(Envelope("released", None, {"conversation_id": conversation_id}))
+        await self.chats.detach(conversation_id)
 
     async def queue(self, envelope: Envelope) -> None:
         await self.send_queue(envelope.id)

@@ -122,28 +122,6 @@ class Connection:
         """What this socket's reader may see of a message's data: everything (agents)."""
         return data
 
-    async def open_chat(self, conversation_id: str, on_live: Callable[[Dict[str, Any]], Awaitable[None]],
-                        context: Callable[[], Awaitable[Dict[str, Any]]]) -> None:
-        """Sends a chat's ``conversation`` envelope (``context()``), then every message not sent yet, then
-        what follows live. Listening starts before the context is read, so nothing said of the chat in
-        between (the customer starting to type, say) is lost; what is heard waits until the console has
-        the chat."""
-        opened = asyncio.Event()
-
-        async def after_opening(payload: Dict[str, Any]) -> None:
-            await opened.wait()
-            await on_live(payload)
-
-        await self.watch(self.bridge.store.live_channel(conversation_id), after_opening)
-        try:
-            await self.send(Envelope("conversation", None, await context()))
-        finally:
-            opened.set()  # a socket closing meanwhile must not leave what was heard waiting for ever
-        await self.deliver(conversation_id)
-
-    def listening(self, conversation_id: str) -> bool:
-        return self.bridge.store.live_channel(conversation_id) in self._subscriptions
-
     async def watch(self, channel: str, callback: Callable[[Dict[str, Any]], Awaitable[None]]) -> None:
         await self.unwatch(channel)  # at most one callback per channel and socket
         self._subscriptions[channel] = callback

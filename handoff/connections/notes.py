@@ -8,14 +8,12 @@ supervisor) to read, live, and to answer with notes.
 
 from __future__ import annotations
 
-
 from typing import Any, Dict, List, Optional, Set
 
 from handoff.connections.base import Connection, Handlers
 from handoff.connections.fields import conversation_id_of, idempotency_key, text_of
-from handoff.customer_presence import parse as parse_presence, shown as presence_shown
+from handoff.connections.open_chats import OpenChats
 from handoff.exceptions import MalformedMessage
-from handoff.machine import Conversation, State
 from handoff.protocol import Envelope
 
 __all__ = ["NoteHandlers", "marked_mentions"]
@@ -29,7 +27,7 @@ def marked_mentions(items: List[Dict[str, Any]], mentioned: Set[str]) -> List[Di
 
 class NoteHandlers(Connection):
     agent: str
-    _viewing: Set[str]
+    chats: OpenChats
 
     def note_handlers(self) -> Handlers:
         return {"note": self.note, "mentions": self.send_mentions, "mention_seen": self.mention_seen,
@@ -69,48 +67,12 @@ class NoteHandlers(Connection):
     async def view(self, envelope: Envelope) -> None:
         """Read-only: the conversation's context, its whole transcript with notes, then what follows."""
         conversation_id = conversation_id_of(envelope.data)
-        conversation = await self.bridge.notes.require_reader(self.agent, conversation_id)
+        await self.bridge.notes.require_reader(self.agent, conversation_id)
+        self.chats.require_room_to_view(conversation_id)
         await self.send(Envelope("ack", envelope.id, {"conversation_id": conversation_id}))
-        if conversation.state is State.AGENT and conversation.agent == self.agent:
-            return  # served here already: the chat is open
-        async def on_live(payload: Dict[str, Any]) -> None:
-            if "message" in payload:
-                await self.deliver(conversation_id, self.bridge.store.announced(payload))
-            elif "customer_presence" in payload:
-                await self.send_customer_presence(conversation_id, payload["customer_presence"])
-
-        async def context() -> Dict[str, Any]:
-            return {**await self.conversation_context(conversation_id, conversation), "view": True,
-                    "serving_agent": conversation.agent if conversation.state is State.AGENT else None}
-
-        self._viewing.add(conversation_id)
-        await self.open_chat(conversation_id, on_live, context)
+        await self.chats.view(conversation_id)
 
     async def unview(self, envelope: Envelope) -> None:
         conversation_id = conversation_id_of(envelope.data)
         await self.send(Envelope("ack", envelope.id, {"conversation_id": conversation_id}))
-        if conversation_id in self._viewing:
-            self._viewing.discard(conversation_id)
-            await self.unwatch(self.bridge.store.live_channel(conversation_id))
-            self.last_sent.pop(conversation_id, None)
-            await self.send(Envelope("released", None, {"conversation_id": conversation_id}))
-
-    async def conversation_context(self, conversation_id: str, conversation: Conversation) -> Dict[str, Any]:
-        """The ``conversation`` envelope's data: what the console shows above the transcript, the note
-        the last transfer carried first (``transfer_note``, None without one), whether the customer is there."""
-        return {
-            "conversation_id": conversation_id, "state": conversation.state.value,
-            "reason": conversation.reason, "handoff": conversation.handoff,
-            "details": await self.bridge.store.details(conversation_id),
-            "transferred_by": await self.bridge.store.transferred_by(conversation_id),
-            "transfer_note": await self.bridge.notes.transfer_note(conversation_id),
-            "labels": await self.bridge.labels.of(conversation_id),
-            "customer_presence": presence_shown(await self.bridge.customer_presence.get(conversation_id),
-                                                self.bridge.now_ms()),
-        }
-
-    async def send_customer_presence(self, conversation_id: str, presence: Dict[str, Any]) -> None:
-        """The customer of a chat open here connected, typed or went (as the live channel announced it)."""
-        await self.send(Envelope("customer_presence", None, {
-            "conversation_id": conversation_id,
-            **presence_shown(parse_presence(f"{presence['state']}|{presence['since']}"), self.bridge.now_ms())}))
+        await self.chats.unview(conversation_id)

@@ -17,6 +17,7 @@ import requests
 
 from handoff_client import Agent, Customer
 from harness.clients import claimed, queued_customer, staff
+from handoff.connections.open_chats import MAX_VIEWS
 from harness.servers import RASA_API_TOKEN, add_agent
 
 NOTE = "card status checked: blocked since Monday, fraud team has it"
@@ -233,6 +234,31 @@ def test_a_transfer_note_is_shown_first_to_whoever_receives_the_chat(bridge, sec
         assert not notes_in(customer.received)
         await bob.acknowledged(await bob.close_conversation(cid))
         for each in (customer, ann, bob):
+            await each.close()
+
+    asyncio.run(scenario())
+
+
+def test_read_only_views_are_capped_per_socket_and_one_closed_makes_room(bridge, note_accounts):
+    async def scenario() -> None:
+        customers = [await Customer.connect(bridge) for _ in range(MAX_VIEWS + 1)]
+        sue = await staff(bridge, "sue")  # a supervisor may read any conversation
+        for customer in customers[:MAX_VIEWS]:
+            await asyncio.sleep(0.25)  # within the socket's 5 frames a second
+            await sue.send("view", {"conversation_id": customer.conversation_id}, id=f"v-{customer.conversation_id}")
+            await sue.expect("conversation", conversation_id=customer.conversation_id)
+        last = customers[-1].conversation_id
+        await asyncio.sleep(2)  # the frame budget back
+        await sue.send("view", {"conversation_id": last}, id="one-too-many")
+        refused = await sue.next_matching(lambda e: e["id"] == "one-too-many", "the refusal")
+        assert (refused["type"], refused["data"]["code"]) == ("error", "too_many")
+        await sue.send("view", {"conversation_id": customers[0].conversation_id}, id="again")  # open already: fine
+        await sue.expect("conversation", conversation_id=customers[0].conversation_id)
+        await sue.send("unview", {"conversation_id": customers[0].conversation_id}, id="shut")
+        await sue.expect("released", conversation_id=customers[0].conversation_id)
+        await sue.send("view", {"conversation_id": last}, id="now")
+        assert (await sue.expect("conversation", conversation_id=last))["data"]["view"] is True
+        for each in (*customers, sue):
             await each.close()
 
     asyncio.run(scenario())
