@@ -27,8 +27,9 @@ overdue (as likely as not, that goes on as long again), with the low end kept.
 
 Three rules keep it honest: with nobody available who takes the group (none online,
 or all of them away), or outside opening hours, there is no number at all; nobody is promised less than
-the longest wait of those already ahead of them (the head of the line waited
-that long and is still not served); and while the group has no claim in the
+the longest wait of those already ahead of them (that customer waited
+that long and is still not served; a customer transferred or put back at the front counts with
+their whole wait, not from their new place in the line); and while the group has no claim in the
 window, nobody behind the first in line is told "less than a minute": free
 slots are not known to be picked up at once, so the range's upper end allows
 ``unclaimed_pickup_seconds`` per customer up to them.
@@ -84,7 +85,7 @@ class QueueSnapshot:
     position: int  # in the customer's own skill group, 1 = next
     waiting_in_group: int
     waited_seconds: float  # this customer, so far
-    longest_ahead_seconds: float  # the wait so far of the first in the group (0 when that is this customer)
+    longest_ahead_seconds: float  # the longest wait so far of those ahead in the group (0 for the first)
     # Pickup delays (s) of the group's claims within the window: from when the claiming agent could have
     # taken the customer (the customer waiting, and the agent's last claim or end of a chat) to the claim.
     claim_pickups: Tuple[float, ...]
@@ -265,6 +266,8 @@ def snapshot(
     is_open: bool,
     ready_ms: Optional[Mapping[str, float]] = None,
     exits: Sequence[Tuple[float, float, bool]] = (),
+    *,
+    ahead_since_ms: Optional[float],
 ) -> QueueSnapshot:
     """The snapshot from what Redis holds.
 
@@ -273,7 +276,9 @@ def snapshot(
     customers waiting by group, ``"all"`` for every group; ``claims``: (claimed
     at ms, pickup delay ms) of the group's claims; ``agents``: online agent -> (groups,
     max_chats, serving); ``ready_ms``: agent -> when they last took or finished a chat or came online;
-    ``exits``: (left at ms, waited ms, gave up) of the group's customers who left the queue, served or not.
+    ``exits``: (left at ms, waited ms, gave up) of the group's customers who left the queue, served or not;
+    ``ahead_since_ms``: when the one ahead who has waited longest started waiting (their true wait, which a
+    customer transferred or put back at the front keeps; None: nobody ahead).
     """
     place = position or 1
     in_group = max(waiting.get(group, 0), place)
@@ -286,7 +291,7 @@ def snapshot(
         free_since = max(head_ms, (ready_ms or {}).get(agent, head_ms))
         free_seconds = max(0.0, (now_ms - free_since) / 1000) if serving < max_chats else 0.0
         loads.append(AgentLoad(max_chats, serving, max(visible, in_group), free_seconds))
-    longest_ahead = (now_ms - head_queued_ms) / 1000 if place > 1 and head_queued_ms is not None else 0.0
+    longest_ahead = (now_ms - ahead_since_ms) / 1000 if place > 1 and ahead_since_ms is not None else 0.0
     recent = [pickup / 1000 for claimed_at, pickup in claims if now_ms - claimed_at <= WINDOW_SECONDS * 1000]
     left = tuple((waited / 1000, gave_up) for at, waited, gave_up in exits if now_ms - at <= WINDOW_SECONDS * 1000)
     return QueueSnapshot(

@@ -577,7 +577,8 @@ class Bridge:
             # between the reads: the status that follows says so.
             state = snapshot(self.now_ms(), conversation.group, waiting.position, waiting.head_queued_ms,
                              waiting.waiting_since_ms, waiting.waiting, waiting.claims, waiting.handling_ms,
-                             waiting.agents, self._open_now(), waiting.ready_ms, waiting.exits)
+                             waiting.agents, self._open_now(), waiting.ready_ms, waiting.exits,
+                             ahead_since_ms=waiting.ahead_since_ms)
             status.update(status_fields(estimate(state), state.position))
         if conversation.state is State.AGENT:
             status["agent"] = await self.agents.display_name(conversation.agent or "")  # never the login name

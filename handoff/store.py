@@ -369,6 +369,15 @@ class GroupFigures(NamedTuple):
     ready_ms: Dict[str, float]  # agent online -> when they last took or finished a chat or came online
     exits: List[Tuple[float, float, bool]]  # (left the queue at, waited) in ms, gave up: of the group
     positions: Dict[str, int]  # conversation queued in the group -> its place (1 = next)
+    # By place: when the one of places 1..place who has waited longest started waiting (their true wait: a
+    # customer transferred or put back at the front keeps theirs, which their place in the queue does not show).
+    earliest_since_ms: List[float]
+
+    def ahead_since_ms(self, position: Optional[int]) -> Optional[float]:
+        """When the one ahead of ``position`` who has waited longest started waiting (None: nobody ahead)."""
+        if not position or position < 2 or position - 2 >= len(self.earliest_since_ms):
+            return None
+        return self.earliest_since_ms[position - 2]
 
 
 class Waiting(NamedTuple):
@@ -378,6 +387,7 @@ class Waiting(NamedTuple):
     conversation: Conversation
     position: Optional[int]  # in its skill group, 1 = next; None when not in the queue
     head_queued_ms: Optional[float]  # when the first of its group was queued
+    ahead_since_ms: Optional[float]  # when the one ahead who has waited longest started waiting (GroupFigures)
     waiting_since_ms: float
     waiting: Dict[str, int]  # customers waiting by group ("all": every group) the online agents take
     claims: List[Tuple[float, float]]  # (claimed at, pickup delay) in ms, of its group, oldest first
@@ -909,14 +919,14 @@ class Store:
         conversation = self._conversation(conversation_id, text)  # without its handoff payload
         since = float(text.get("waiting_since") or text.get("queued_at") or time.time() * 1000)
         if conversation.state is not State.QUEUED:
-            return Waiting(conversation, None, None, since, {}, [], [], {}, {}, [], text.get("request", ""),
+            return Waiting(conversation, None, None, None, since, {}, [], [], {}, {}, [], text.get("request", ""),
                            text.get("left_queue") == "gone")
         group = await (figures or self.group_figures)(conversation.group)
         position = group.positions.get(conversation_id)
         if position is None:  # queued after the group's figures were read (or claimed since)
             rank = await self.redis.zrank(self.key("queue", conversation.group), conversation_id)
             position = None if rank is None else rank + 1
-        return Waiting(conversation, position, group.head_queued_ms, since, group.waiting,
+        return Waiting(conversation, position, group.head_queued_ms, group.ahead_since_ms(position), since, group.waiting,
                        group.claims, group.handling_ms, group.agents, group.ready_ms, group.exits,
                        text.get("request", ""))
 
@@ -965,9 +975,18 @@ class Store:
         agents = {name: (profiles[name]["groups"], profiles[name]["max_chats"], int(count))
                   for name, count in zip(online, serving)}
         ready_ms = {name: float(at) for name, at in zip(online, ready) if at}
+        earliest: List[float] = []
+        if queued:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for member, _ in queued:
+                    pipe.hget(self.key("conv", member.decode()), "waiting_since")
+                since = await pipe.execute()
+            for (_, score), started in zip(queued, since):
+                started_ms = min(float(score), float(started)) if started else float(score)
+                earliest.append(min(earliest[-1], started_ms) if earliest else started_ms)
         return GroupFigures(queued[0][1] if queued else None, dict(zip(groups, counts)), claims,
                             [int(value) for value in handling], agents, ready_ms, exits,
-                            {member.decode(): place for place, (member, _) in enumerate(queued, start=1)})
+                            {member.decode(): place for place, (member, _) in enumerate(queued, start=1)}, earliest)
 
     async def offline_since(self, agent: str) -> Optional[int]:
         value = await self.redis.hget(self.key("offline-since"), agent)

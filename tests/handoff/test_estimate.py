@@ -83,12 +83,13 @@ def test_the_snapshot_counts_the_agents_who_take_the_group_and_the_claims_of_the
         waiting={"cards": 2, "general": 4, "all": 6},
         claims=[(now - (WINDOW_SECONDS + 1) * 1000, 9_000.0), (now - 1000, 20_000.0)], handling_ms=[240_000],
         agents={"ann": (["all"], 3, 1), "cara": (["cards"], 1, 0), "gus": (["general"], 2, 0)}, is_open=True,
+        ahead_since_ms=now - 5 * 60_000,
     )
     # gus does not take cards; free since the first in line was queued (when they were ready is not known)
     assert state.agents == (AgentLoad(3, 1, 6, 300.0), AgentLoad(1, 0, 2, 300.0))
     assert state.claim_pickups == (20.0,) and state.handling_seconds == (240.0,)
     assert (state.position, state.waited_seconds, state.longest_ahead_seconds) == (2, 60.0, 300.0)
-    first = snapshot(now, "cards", None, None, now, {}, [], [], {}, is_open=True)
+    first = snapshot(now, "cards", None, None, now, {}, [], [], {}, is_open=True, ahead_since_ms=None)
     assert (first.position, first.longest_ahead_seconds, first.agents) == (1, 0.0, ())
 
 
@@ -132,6 +133,7 @@ def test_the_snapshot_says_how_long_each_free_agent_could_have_taken_the_first_i
         waiting={"general": 2, "all": 2}, claims=[], handling_ms=[],
         agents={"ann": (["all"], 3, 1), "bob": (["all"], 2, 0), "dan": (["all"], 1, 1), "eve": (["all"], 1, 0)},
         is_open=True, ready_ms={"ann": now - 10_000, "bob": now - 90_000, "dan": now - 5_000},
+        ahead_since_ms=now - 60_000,
     )
     # ann finished a chat 10 s ago; bob was free before the first in line came (60 s); dan is full;
     # eve's readiness is not known: since the first in line was queued.
@@ -142,7 +144,7 @@ def test_the_snapshot_keeps_the_exits_of_the_window_in_seconds():
     now = 10_000_000.0
     exits = [(now - 60_000, 120_000.0, False), (now - 30_000, 600_000.0, True),
              (now - (WINDOW_SECONDS + 1) * 1000, 900_000.0, True)]  # out of the window
-    state = snapshot(now, "general", 1, now, now, {"general": 1}, [], [], {}, True, exits=exits)
+    state = snapshot(now, "general", 1, now, now, {"general": 1}, [], [], {}, True, exits=exits, ahead_since_ms=None)
     assert state.exits == ((120.0, False), (600.0, True))
 
 

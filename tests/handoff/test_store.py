@@ -252,6 +252,11 @@ def test_group_queues_times_and_handling_change_with_the_conversation(redis_url)
         assert await store.redis.zrange(f"{store.prefix}:queue:cards", 0, -1) == [b"a", b"b"]
         times = await store.times("a")
         assert times["waiting_since"] == first and times["queued_at"] > first, "a transfer keeps the wait so far"
+        cards = await store.group_figures("cards")
+        assert cards.positions == {"a": 1, "b": 2}
+        place_of_a = await store.redis.zscore(f"{store.prefix}:queue:cards", "a")  # b's queueing time, less 1 ms
+        assert cards.ahead_since_ms(2) == min(first, place_of_a), "b is told at least a's whole wait, not from a's new place"
+        assert cards.ahead_since_ms(1) is None and cards.ahead_since_ms(None) is None
         assert (await store.redis.hget(f"{store.prefix}:conv:a", "transferred_by")) == b"ann"
         handled = [int(value) for value in await store.redis.lrange(f"{store.prefix}:handling", 0, -1)]
         assert len(handled) == 1 and handled[0] >= 10, "the agent's part ended: its handling time is kept"
