@@ -298,7 +298,9 @@ def test_keyboard_shortcuts_and_their_help_overlay(ann, customers):
     page.keyboard.press("Escape")
     page.keyboard.press("Control+Enter")
     assert second.expect("message", kind="agent")["data"]["text"] == "Sent with Ctrl+Enter"
+    expect(ann.composer).to_be_focused()  # sent as with Enter: back to writing
     # j and k: next and previous chat (round the ends); Alt+↓ from the composer into the next chat's.
+    page.keyboard.press("Escape")
     page.keyboard.press("j")
     expect(tabs.nth(0)).to_have_attribute("aria-selected", "true")
     expect(tabs.nth(0)).to_be_focused()
@@ -335,7 +337,7 @@ def test_keyboard_shortcuts_and_their_help_overlay(ann, customers):
     page.keyboard.press("x")
     closing = page.get_by_role("dialog", name="Close this chat?")
     expect(closing).to_be_visible()
-    closing.get_by_role("radio", name="Resolved").check()
+    closing.get_by_role("radio", name="Resolved", exact=True).check()
     closing.get_by_role("button", name="Close chat").click()
     expect(tabs).to_have_count(1)
     second.expect("status", state="closed")
@@ -349,6 +351,6 @@ def test_keyboard_shortcuts_and_their_help_overlay(ann, customers):
     expect(status).to_have_value("available")
     # c with nobody waiting says so.
     page.keyboard.press("c")
-    expect(page.get_by_text("Nobody is waiting.")).to_be_visible()
+    expect(page.locator(".toast").filter(has_text="Nobody is waiting.")).to_be_visible()
     expect(tabs).to_have_count(1)
     assert first.conversation_id in page.locator(".conversation-tab").get_attribute("id")
