@@ -195,6 +195,7 @@ def test_notifications_after_the_agent_allows_them_coalesced_and_opening_the_cha
     first.say("Is anyone there?")
     first.say("Hello??")
     expect(chat_tabs(ann).nth(0).locator(".tab-badge")).to_have_text("2 unread")
+    screenshot(ann.page, "console-notifications")
     shown = notifications(ann)
     # One for the chat not on screen, none for the one on screen; the second message is counted into the next.
     assert [(n["title"], n["body"], n["tag"]) for n in shown] == [
