@@ -60,6 +60,15 @@ def notifications(console: Console) -> List[Dict[str, Any]]:
         "window.__notifications.map(({title, body, tag, closed}) => ({title, body, tag, closed}))")
 
 
+def page_value(console: Console, expression: str, wanted: Any, timeout: float = 15.0) -> None:
+    """Until `expression` is `wanted` on the page (Playwright's wait_for_function evaluates a string, which the
+    console's Content-Security-Policy forbids)."""
+    deadline = time.monotonic() + timeout
+    while (value := console.page.evaluate(expression)) != wanted:
+        assert time.monotonic() < deadline, f"{expression} is {value!r}, not {wanted!r}"
+        time.sleep(0.1)
+
+
 def set_hidden(console: Console, hidden: bool) -> None:
     console.page.evaluate(f"window.__setHidden({'true' if hidden else 'false'})")
 
@@ -185,7 +194,7 @@ def test_notifications_after_the_agent_allows_them_coalesced_and_opening_the_cha
     # The browser is asked only when the agent clicks; once it allows them (here: the test), they are on.
     assert ann.page.evaluate("[Notification.permission, window.__permissionRequests]") == ["default", 0]
     button.click()
-    ann.page.wait_for_function("window.__permissionRequests === 1")
+    page_value(ann, "window.__permissionRequests", 1)
     agent_context.grant_permissions(["notifications"], origin=site)
     expect(ann.page.get_by_role("button", name="Notifications on")).to_have_attribute("aria-pressed", "true")
 
@@ -217,7 +226,7 @@ def test_notifications_after_the_agent_allows_them_coalesced_and_opening_the_cha
         await colleague.close()
 
     background_loop.run(colleague_mentions())
-    ann.page.wait_for_function("window.__notifications.length === 2")
+    page_value(ann, "window.__notifications.length", 2)
     mention = notifications(ann)[1]
     assert (mention["title"], mention["body"], mention["tag"]) == (
         "Sue mentioned you in a note", "@ann can you look at this one?", f"mention:{third.conversation_id}"), mention
@@ -237,7 +246,7 @@ def test_notifications_after_the_agent_allows_them_coalesced_and_opening_the_cha
         await colleague.close()
 
     background_loop.run(colleague_transfers())
-    ann.page.wait_for_function("window.__notifications.length === 3")
+    page_value(ann, "window.__notifications.length", 3)
     transfer = notifications(ann)[2]
     assert (transfer["title"], transfer["tag"]) == ("sue transferred a chat to you", f"chat:{fourth.conversation_id}"), transfer
     set_hidden(ann, False)

@@ -23,7 +23,7 @@ function isTyping(target) {
 }
 
 /** The shortcut `event` stands for, or null. */
-export function shortcutFor(event) {
+function shortcutFor(event) {
   if (event.defaultPrevented || event.isComposing) return null;
   const typing = isTyping(event.target);
   const modified = event.altKey || event.ctrlKey || event.metaKey;
