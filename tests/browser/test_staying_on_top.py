@@ -216,6 +216,15 @@ def test_notifications_after_the_agent_allows_them_coalesced_and_opening_the_cha
     expect(ann.composer).to_be_focused()
     assert notifications(ann)[0]["closed"]
 
+    # The chat on screen, but the page hidden: it notifies; showing the page closes the notification.
+    set_hidden(ann, True)
+    first.say("Are you there now?")
+    page_value(ann, "window.__notifications.length", 2)
+    assert (notifications(ann)[1]["title"], notifications(ann)[1]["tag"]) == (
+        "New message from a customer", f"chat:{first.conversation_id}")
+    set_hidden(ann, False)
+    page_value(ann, "window.__notifications[1].closed", True)
+
     # A colleague's mention, in a chat that is not ann's: clicking opens it read-only.
     third = customers()
     third.ask_for_person()
@@ -226,11 +235,11 @@ def test_notifications_after_the_agent_allows_them_coalesced_and_opening_the_cha
         await colleague.close()
 
     background_loop.run(colleague_mentions())
-    page_value(ann, "window.__notifications.length", 2)
-    mention = notifications(ann)[1]
+    page_value(ann, "window.__notifications.length", 3)
+    mention = notifications(ann)[2]
     assert (mention["title"], mention["body"], mention["tag"]) == (
         "Sue mentioned you in a note", "@ann can you look at this one?", f"mention:{third.conversation_id}"), mention
-    ann.page.evaluate("window.__notifications[1].dispatchEvent(new Event('click'))")
+    ann.page.evaluate("window.__notifications[2].dispatchEvent(new Event('click'))")
     expect(ann.conversation.locator(".view-banner")).to_have_text(re.compile("^Read only"))
 
     # A transfer to ann while her page is hidden.
@@ -246,8 +255,8 @@ def test_notifications_after_the_agent_allows_them_coalesced_and_opening_the_cha
         await colleague.close()
 
     background_loop.run(colleague_transfers())
-    page_value(ann, "window.__notifications.length", 3)
-    transfer = notifications(ann)[2]
+    page_value(ann, "window.__notifications.length", 4)
+    transfer = notifications(ann)[3]
     assert (transfer["title"], transfer["tag"]) == ("sue transferred a chat to you", f"chat:{fourth.conversation_id}"), transfer
     set_hidden(ann, False)
 
@@ -258,7 +267,7 @@ def test_notifications_after_the_agent_allows_them_coalesced_and_opening_the_cha
     chat_tabs(ann).nth(1).click()
     first.say("Still waiting")
     expect(chat_tabs(ann).nth(0).locator(".tab-badge")).to_have_text("1 unread")
-    assert len(notifications(ann)) == 3
+    assert len(notifications(ann)) == 4
     ann.page.get_by_role("button", name="Turn on notifications").click()
     reload_hidden(ann)
     expect(ann.page.locator(f"#conversation-{first.conversation_id} .transcript")).to_contain_text("Still waiting")
