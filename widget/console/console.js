@@ -303,6 +303,7 @@ function showConsole(session) {
       session,
       sound,
       watchConnection: (transport) => status.track(transport),
+      reveal: () => select(view.id),
       setAttention: (count) => {
         attention.set(view.id, count);
         updateTitle();

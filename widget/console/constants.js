@@ -9,6 +9,10 @@ export const STORAGE = {
   view: "support-console.view",
   // localStorage: a preference that outlives the session.
   muted: "support-console.muted",
+  // localStorage: "off" when the agent turned browser notifications off (the permission stays the browser's).
+  notifications: "support-console.notifications",
+  // localStorage, per agent: the newest message the agent has seen in each conversation (unread.js).
+  seen: "support-console.seen",
 };
 
 export const TIMING = {
@@ -27,6 +31,51 @@ export const TIMING = {
   logoutGraceMs: 3000,
   // The colleagues offered for @mentions are asked for again after this long.
   teamRefreshMs: 60000,
+  // Browser notifications about one conversation: at most one this often (more arrivals are counted into the next).
+  notifyCoalesceMs: 20000,
+};
+
+// What the browser notifications say (notifications.js); {name} and {count} are filled in.
+export const NOTIFICATION_TEXT = {
+  message: "New message from a customer",
+  messages: "{count} new messages from a customer",
+  mention: "{name} mentioned you in a note",
+  transfer: "{name} transferred a chat to you",
+  transferAnonymous: "A chat was transferred to you",
+};
+
+// The header's notifications button, by the browser's permission and the agent's choice.
+export const NOTIFICATION_BUTTON = {
+  off: { label: "Turn on notifications", hint: "Get a browser notification for customer messages in chats you are not looking at, mentions and transfers" },
+  on: { label: "Notifications on", hint: "Browser notifications are on; click to turn them off" },
+  denied: { label: "Notifications blocked", hint: "This browser blocks notifications from the console; allow them in the site settings" },
+};
+
+// The chats view's keyboard shortcuts (shortcuts.js), in the order the help overlay lists them.
+// `keys`: single keys that act only outside text fields; `chords`: with a modifier, they act in text fields too.
+export const SHORTCUTS = [
+  { id: "next", group: "Chats", label: "Next chat", keys: ["j"], chords: ["Alt+ArrowDown"] },
+  { id: "previous", group: "Chats", label: "Previous chat", keys: ["k"], chords: ["Alt+ArrowUp"] },
+  { id: "claim", group: "Chats", label: "Claim the customer waiting longest", keys: ["c"], chords: [] },
+  { id: "transfer", group: "Chats", label: "Transfer the chat", keys: ["t"], chords: [] },
+  { id: "close", group: "Chats", label: "Close the chat (with its outcome)", keys: ["x"], chords: [] },
+  { id: "reply", group: "Writing", label: "Write a reply", keys: ["r"], chords: [] },
+  { id: "note", group: "Writing", label: "Write a private note", keys: ["n"], chords: [] },
+  { id: "canned", group: "Writing", label: "Canned responses", keys: ["/"], chords: [] },
+  { id: "send", group: "Writing", label: "Send (Enter in the text box too)", keys: [], chords: ["Control+Enter"] },
+  { id: "leave", group: "Writing", label: "Leave the text box (so single keys work)", keys: [], chords: ["Escape"] },
+  { id: "status", group: "You", label: "Switch between available and away", keys: ["s"], chords: [] },
+  { id: "help", group: "You", label: "Show these shortcuts", keys: ["?"], chords: [] },
+];
+
+// How a key is written in the help overlay.
+export const KEY_NAMES = { ArrowDown: "↓", ArrowUp: "↑", Control: "Ctrl", Escape: "Esc" };
+
+export const SHORTCUT_TEXT = {
+  title: "Keyboard shortcuts",
+  lead: "Single keys work when you are not typing in a text box; keys with Ctrl or Alt work everywhere.",
+  noChat: "No chat is open.",
+  nobodyWaiting: "Nobody is waiting.",
 };
 
 export const LIMITS = {

@@ -5,6 +5,7 @@
 // (docs/bridge-protocol.md); its parts beside it (queue.js, requests.js,
 // conversation-tab.js with composer.js, handoff-panel.js, transfer-dialog.js;
 // mentions.js; alert-sound.js) only turn envelopes into DOM and clicks into sends.
+// Staying on top: unread.js (counts), notifications.js (the browser's), shortcuts.js.
 
 import { h } from "../../shared/dom.js";
 import { icon } from "../../shared/icons.js";
@@ -17,9 +18,12 @@ import { View } from "../view.js";
 import { AlertSound } from "./alert-sound.js";
 import { ConversationTab } from "./conversation-tab.js";
 import { MentionsPanel } from "./mentions.js";
+import { DesktopNotifications } from "./notifications.js";
 import { QueuePanel } from "./queue.js";
 import { RequestsPanel } from "./requests.js";
+import { Shortcuts } from "./shortcuts.js";
 import { StatusControl } from "./status-control.js";
+import { SeenMessages } from "./unread.js";
 
 export function createChatsView(context) {
   return new ChatsView(context);
@@ -35,9 +39,10 @@ function releasedText(leaving) {
 }
 
 class ChatsView extends View {
-  constructor({ session, sound, watchConnection, setAttention }) {
+  constructor({ session, sound, watchConnection, setAttention, reveal }) {
     super();
     this.agent = session.agent;
+    this.reveal = reveal; // shows this view (a notification was clicked)
     this.displayName = session.displayName; // what customers see, never the login name
     this.setAttention = setAttention;
     this.visible = false;
@@ -61,7 +66,12 @@ class ChatsView extends View {
     // Available or away, in the console's header (console.js places a view's headerControl there).
     this.statusControl = new StatusControl((status) => this.waiting.send("set_status", { status }),
       (failure) => this.toast(describeError(failure), "error"));
-    this.headerControl = this.statusControl.element;
+    this.notifications = new DesktopNotifications();
+    this.shortcuts = new Shortcuts(this);
+    this.headerControl = h("span", { class: "header-controls" },
+      this.notifications.button, this.statusControl.element, this.shortcuts.button);
+    this.seenMessages = new SeenMessages(this.agent);
+    this.unwatchSeen = this.seenMessages.watch(() => this.seenElsewhere());
     this.queue = new QueuePanel(this);
     this.requests = new RequestsPanel(this);
     this.mentions = new MentionsPanel(this);
@@ -275,6 +285,9 @@ class ChatsView extends View {
     if (claimedHere || !this.activeId) this.activate(tab.id, claimedHere);
     else if (transferredHere) tab.markArrived();
     if (transferredHere) {
+      if (!this.isViewing(tab)) {
+        this.notifications.transfer(tab.id, data.transferred_by, tab.tabTitle.textContent, () => this.openFromNotification(tab.id));
+      }
       this.chime();
       this.toast(data.transferred_by ? `${data.transferred_by} transferred a chat to you.` : "A colleague transferred a chat to you.");
     }
@@ -330,8 +343,40 @@ class ChatsView extends View {
       if (!this.isViewing(tab)) continue;
       tab.seen();
       this.mentions.seen(tab.id);
+      this.notifications.clear(tab.id);
     }
     this.updateAttention();
+  }
+
+  /** Another console tab of this agent saw some chats: their counts here drop too. */
+  seenElsewhere() {
+    for (const tab of this.conversations.values()) {
+      if (tab.unreadMessages.refresh()) tab.renderBadge();
+    }
+    this.updateAttention();
+  }
+
+  /** A message the agent did not see arrived in `tab` (ConversationTab); a customer's, live, notifies. */
+  unreadArrived(tab, message) {
+    if (message.kind !== "customer" || this.restoring || tab.viewOnly) return; // a replay after (re)connecting
+    this.notifications.message(tab.id, message.text, () => this.openFromNotification(tab.id));
+  }
+
+  /** A colleague's note mentioned this agent (mentions.js), in a chat not on screen. */
+  mentionArrived(item) {
+    const tab = this.conversations.get(item.conversation_id);
+    if (tab && this.isViewing(tab)) return;
+    this.notifications.mention(item.conversation_id, item.by_name || item.by, item.excerpt, () => {
+      this.reveal();
+      this.mentions.open(item.conversation_id);
+    });
+  }
+
+  /** A notification about one of this agent's chats was clicked: that chat, on screen. */
+  openFromNotification(conversationId) {
+    if (!this.conversations.has(conversationId)) return; // gone meanwhile
+    this.reveal();
+    this.activate(conversationId, true);
   }
 
   // ---- alerts ----------------------------------------------------------------
@@ -407,6 +452,9 @@ class ChatsView extends View {
   destroy() {
     clearInterval(this.ticker);
     document.removeEventListener("visibilitychange", this.onVisibility);
+    this.unwatchSeen();
+    this.shortcuts.destroy();
+    this.notifications.destroy();
     for (const tab of this.conversations.values()) tab.destroy();
     this.transport.close();
   }

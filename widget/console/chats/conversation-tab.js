@@ -13,6 +13,7 @@ import { messageElement, transferTarget, withMentions } from "../transcript.js";
 import { Composer } from "./composer.js";
 import { renderHandoff } from "./handoff-panel.js";
 import { transferDialog } from "./transfer-dialog.js";
+import { UnreadMessages, asksForAttention } from "./unread.js";
 import { closingDialog } from "../workspace/closing-dialog.js";
 import { labelChips, labelPicker } from "../workspace/labels.js";
 
@@ -30,7 +31,7 @@ export class ConversationTab {
     this.messages = new Map();
     this.order = [];
     this.pending = new Map();
-    this.unread = 0;
+    this.unreadMessages = new UnreadMessages(this.id, view.seenMessages);
     this.countUnread = false;
     this.lastCustomerId = null;
     this.readSent = null;
@@ -177,9 +178,13 @@ export class ConversationTab {
     this.tabButton.classList.add("is-arrived");
   }
 
+  get unread() {
+    return this.unreadMessages.count;
+  }
+
   /** The agent is looking at this tab: nothing is unread, the customer may learn it was read. */
   seen() {
-    this.unread = 0;
+    this.unreadMessages.clear(this.order[this.order.length - 1]);
     this.renderBadge();
     this.scheduleRead();
   }
@@ -204,13 +209,16 @@ export class ConversationTab {
 
     if (message.kind === "system" && SERVING_STARTS.has(message.data && message.data.notice)) {
       this.countUnread = true;
-      this.unread = 0;
+      this.unreadMessages.clear(null);
     }
     if (message.kind === "customer") {
       if (!this.lastCustomerId || compareMessageIds(id, this.lastCustomerId) > 0) this.lastCustomerId = id;
       this.customerTyping(false);
-      if (this.view.isViewing(this)) this.scheduleRead();
-      else if (this.countUnread) this.unread += 1;
+    }
+    // Unread until the agent sees this tab (unread.js); news in a tab not on screen may notify (notifications.js).
+    if (asksForAttention(message, this.view.agent)) {
+      if (this.view.isViewing(this)) this.seen();
+      else if (this.countUnread && this.unreadMessages.add(id)) this.view.unreadArrived(this, message);
       this.renderBadge();
       this.view.updateAttention();
     }

@@ -42,6 +42,7 @@ export class MentionsPanel {
       if (!item.seen && tab && this.view.isViewing(tab)) this.seen(item.conversation_id);
     }
     if (arrived.length) {
+      for (const item of arrived) this.view.mentionArrived(item);
       this.view.chime();
       const first = arrived[0];
       this.view.toast(`${first.by_name || first.by} mentioned you in a note.`);

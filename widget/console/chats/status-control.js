@@ -37,6 +37,13 @@ export class StatusControl {
     this.element.title = HINTS[this.current];
   }
 
+  /** Available becomes away and back (the keyboard shortcut); nothing before the bridge has said which. */
+  toggle() {
+    if (!this.current || this.select.disabled) return;
+    this.select.value = this.current === "away" ? "available" : "away";
+    this.changed();
+  }
+
   async changed() {
     const wanted = this.select.value;
     this.select.disabled = true;
