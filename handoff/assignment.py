@@ -15,7 +15,8 @@ process's assignment round each second) decides for every automatic group at onc
   offer run out, went away) is asked again only when nobody else can take it, and not before the
   accept time has gone by since they passed.
 
-Every offer made or withdrawn is announced on the agent's channel (``{"offers": id}``) by the same
+A change of a group's mode is announced on the queue's channel (``{p}:queue-events``,
+``{"assignment": group}``): the dashboards and the agents' queue cards show it. Every offer made or withdrawn is announced on the agent's channel (``{"offers": id}``) by the same
 script, so a process killed right after loses none; since the script runs from Redis state alone,
 an offer made by a process that died runs out and moves on all the same. An offered conversation
 stays in the queue, keeps its place and is still waiting: customers' positions and wait estimates do
@@ -32,7 +33,6 @@ their names, which needs one Redis, not a cluster, as the rest of the bridge doe
     {p}:assign-mode     hash   group -> "automatic" (no field: manual)
     {p}:offers          hash   conversation -> "{agent}|{expires, ms}|{offered at, ms}|{held: 1 once accepted}"
     {p}:passed:{id}     zset   agents who passed on the conversation -> when (ms); kept a day
-    {p}:assign-events   pub/sub a group's mode changed (the supervisors' dashboards)
 """
 
 from __future__ import annotations
@@ -242,9 +242,6 @@ class Assignment:
     def key(self, kind: str, name: str = "") -> str:
         return f"{self.prefix}:{kind}:{name}" if name else f"{self.prefix}:{kind}"
 
-    @property
-    def channel(self) -> str:
-        return self.key("assign-events")
 
     async def modes(self) -> Dict[str, Mode]:
         """The groups a supervisor made automatic (every other group is manual)."""
@@ -256,12 +253,12 @@ class Assignment:
         return Mode(stored.decode()) if stored else Mode.MANUAL
 
     async def set_mode(self, group: str, mode: Mode) -> None:
-        """Stored for every process (the next round follows it), announced to the dashboards."""
+        """Stored for every process (the next round follows it), announced on the queue's channel."""
         if mode is Mode.AUTOMATIC:
             await self.redis.hset(self.key("assign-mode"), group, mode.value)
         else:
             await self.redis.hdel(self.key("assign-mode"), group)
-        await self.redis.publish(self.channel, json.dumps({"group": group, "mode": mode.value}))
+        await self.redis.publish(self.key("queue-events"), json.dumps({"assignment": group, "mode": mode.value}))
 
     async def run_round(self) -> Tuple[List[Tuple[str, str]], List[Tuple[str, str]]]:
         """Withdraw what ran out, offer what can be offered: (made, withdrawn), each (conversation, agent)."""

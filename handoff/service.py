@@ -618,6 +618,7 @@ class Bridge:
         items = []
         queue = await self.store.queue()
         loaded = await self.store.load_with_details([conversation_id for conversation_id, _ in queue])
+        modes = await self.assignment.modes() if queue else {}
         for conversation_id, queued_at in queue:
             if conversation_id not in loaded:  # expired while waiting: out of the queue and its group's
                 known = {*self.settings.skill_groups.values(), DEFAULT_GROUP}
@@ -647,6 +648,8 @@ class Bridge:
                 # Connected, typing or gone, and for how long (handoff.customer_presence); the seconds grow by themselves.
                 "customer_presence": presence["state"],
                 "customer_presence_seconds": presence["seconds"],
+                # Claimed by hand, or offered to agents in turn (handoff.assignment): the console says which.
+                "assignment": modes.get(conversation.group, Mode.MANUAL).value,
             })
         return items
 

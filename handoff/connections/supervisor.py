@@ -36,7 +36,6 @@ class SupervisorConnection(Connection):
     async def start(self) -> None:
         await self.watch(self.bridge.store.stats_channel, self._on_change)
         await self.watch(self.bridge.store.queue_channel, self._on_change)
-        await self.watch(self.bridge.assignment.channel, self._on_change)  # a group's mode changed
         await self.push()
         await self.workspace.start()
         self._refresher.start()
