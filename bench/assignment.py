@@ -9,9 +9,11 @@ and assignment never asks the bot), the general group assigned automatically. Ag
 process, each with ``--max-chats`` slots, answer every offer after 0.1-0.6 s: most accept, some decline,
 a few let it run out (HANDOFF_ASSIGN_ACCEPT_SECONDS 3 here); an accepted chat lasts 2-5 s, then it is
 closed. Customers arrive as a Poisson stream on alternate processes. Reported: chats taken per agent
-(their spread), the time from a customer queued (the ack of "talk to a person") to the first offer of
-them arriving at an agent's console, and how full any agent ever was (serving plus open offers, sampled
-from Redis every 20 ms: never above max_chats). Results: a Markdown table and .run/bench/assignment.json.
+(their spread), the time from a customer's "talk to a person" (sent) to the first offer of them arriving
+at an agent's console (queueing it, the round, the announcement, the agent's socket reading the offer;
+with every slot taken, the wait for one too), and how full any agent ever was (serving plus open offers,
+sampled from Redis every 20 ms: never above max_chats). Results: a Markdown table and
+.run/bench/assignment.json.
 """
 
 from __future__ import annotations
@@ -103,9 +105,9 @@ async def sample_fullness(redis: Redis, names: List[str], desk: Desk, stop: asyn
 
 async def arrive(address: str, desk: Desk) -> Customer:
     customer = await Customer.connect(address)
+    desk.queued_at[customer.conversation_id] = time.monotonic()  # the offer may arrive before the ack does
     await customer.send("talk_to_person", id="talk")
     await customer.acknowledged("talk")
-    desk.queued_at[customer.conversation_id] = time.monotonic()
     return customer
 
 

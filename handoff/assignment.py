@@ -103,6 +103,8 @@ local function key(kind, name) return prefix .. ':' .. kind .. ':' .. name end
 local modes = {}
 local listed = redis.call('HGETALL', KEYS[1])
 for i = 1, #listed, 2 do if listed[i + 1] == 'automatic' then modes[listed[i]] = true end end
+-- Every group manual and no offer left: nothing to do (the round every process runs every second costs this).
+if next(modes) == nil and redis.call('HLEN', KEYS[2]) == 0 then return {{}, {}} end
 local statuses = {}
 listed = redis.call('HGETALL', KEYS[4])
 for i = 1, #listed, 2 do statuses[listed[i]] = string.match(listed[i + 1], '^([a-z]+)') end
