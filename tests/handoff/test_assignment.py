@@ -1,6 +1,6 @@
 """Automatic assignment through real bridge processes (handoff.assignment): offers, accepting and declining,
 an offer running out or its agent going away or offline, fairness and races over two processes, and a
-process killed while its agent holds an offer.
+process killed while its agent holds an offer, and one killed right after it made an offer.
 
 These bridges have no Rasa behind them (an address nothing listens on): "talk to a person" then queues
 the customer with the bridge's own summary, as documented, and the machine is spared a Rasa server; the
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import uuid
 from typing import Awaitable, Callable, Iterator, List, Tuple
 
@@ -19,7 +20,7 @@ from redis.asyncio import Redis
 
 from handoff_client import Agent, Customer
 from harness.clients import queued_customer, staff
-from harness.servers import AGENT_PASSWORD, add_agent, running_bridge, started_bridge
+from harness.servers import AGENT_PASSWORD, BridgeServer, add_agent, running_bridge, started_bridge
 
 NO_RASA = "http://127.0.0.1:9"
 ACCEPT_SECONDS = "2"
@@ -321,7 +322,6 @@ def test_an_offer_survives_the_bridge_process_of_its_agent_being_killed(automati
             customer = await queued_customer(second)
             await offered(ann, customer.conversation_id)
             doomed.kill()  # kill -9: nothing said goodbye; the offer is only in Redis
-            ann.reconnect = False
             # The survivor's rounds let it run out and offer it to the next agent.
             await offered(bob, customer.conversation_id, timeout=int(ACCEPT_SECONDS) + 10)
             await bob.acknowledged(await bob.accept_offer(customer.conversation_id))
@@ -332,3 +332,63 @@ def test_an_offer_survives_the_bridge_process_of_its_agent_being_killed(automati
             await ann.close()
 
     asyncio.run(scenario())
+
+
+async def kill_right_after_an_offer(redis_url: str, prefix: str, victim: BridgeServer,
+                                    found: "asyncio.Future[str]") -> None:
+    """Kills ``victim`` right after Redis has stored an offer (MONITOR sees the round script write it), before
+    the process can write anything more (CLIENT PAUSE WRITE, as tests/drills/test_bridge_killed.py does)."""
+    redis, pauser = Redis.from_url(redis_url), Redis.from_url(redis_url)
+    stored = re.compile(rf"^HSET {re.escape(prefix)}:offers (?P<conversation>\S+) ")
+    try:
+        async with redis.monitor() as monitor:
+            async for command in monitor.listen():
+                seen = stored.match(command["command"]) if command["client_type"] == "lua" else None
+                if seen:
+                    await pauser.execute_command("CLIENT", "PAUSE", 10_000, "WRITE")
+                    try:
+                        await asyncio.to_thread(victim.kill)
+                    finally:
+                        await pauser.execute_command("CLIENT", "UNPAUSE")
+                    found.set_result(seen["conversation"])
+                    return
+    finally:
+        await redis.close()
+        await pauser.close()
+
+
+def test_a_bridge_killed_right_after_it_made_an_offer_loses_nothing(redis_url):
+    """Only the victim runs a round when the customer queues there (both processes' timers are long): the
+    offer it made, and announced in the same step, reaches the agent on the other process, who accepts it."""
+    prefix = f"hbassignkill{uuid.uuid4().hex[:6]}"
+    add_agent(redis_url, prefix, "kay", "--groups", "general")
+    slow_rounds = {**SETTINGS, "HANDOFF_ASSIGN_ROUND_SECONDS": "60"}
+
+    async def scenario(survivor: str, victim: BridgeServer) -> None:
+        redis = Redis.from_url(redis_url)
+        await redis.hset(f"{prefix}:assign-mode", "general", "automatic")
+        kay = Agent(survivor, "kay", password=AGENT_PASSWORD)
+        await kay.start()
+        await kay.expect("queue")
+        found: "asyncio.Future[str]" = asyncio.get_running_loop().create_future()
+        killer = asyncio.create_task(kill_right_after_an_offer(redis_url, prefix, victim, found))
+        await asyncio.sleep(0.5)  # the MONITOR is on
+        customer = await Customer.connect(victim.address)
+        await customer.send("talk_to_person", id="talk")  # its ack may never come: the process is killed
+        cut = await asyncio.wait_for(found, 30)
+        await killer
+        assert cut == customer.conversation_id
+        await offered(kay, cut)
+        await kay.acknowledged(await kay.accept_offer(cut))
+        await kay.wait_for(lambda: cut in kay.serving, "the accepted chat")
+        again = await Customer.connect(survivor, conversation_id=cut, token=customer.token)
+        await again.expect("status", state="agent")
+        await kay.acknowledged(await kay.close_conversation(cut))
+        for each in (again, kay):
+            await each.close()
+        await customer.close()
+        await redis.close()
+
+    with running_bridge(redis_url, NO_RASA, "assign-survivor", prefix, **slow_rounds) as survivor, \
+            started_bridge(redis_url, NO_RASA, "assign-victim", prefix, **slow_rounds) as victim:
+        asyncio.run(scenario(survivor, victim))
