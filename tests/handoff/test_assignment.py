@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from handoff_client import Agent, Customer
 from harness.clients import queued_customer, staff
 from harness.servers import AGENT_PASSWORD, BridgeServer, add_agent, running_bridge, started_bridge
+from tests.handoff.test_terminal_client import Terminal
 
 NO_RASA = "http://127.0.0.1:9"
 ACCEPT_SECONDS = "2"
@@ -392,3 +393,25 @@ def test_a_bridge_killed_right_after_it_made_an_offer_loses_nothing(redis_url):
     with running_bridge(redis_url, NO_RASA, "assign-survivor", prefix, **slow_rounds) as survivor, \
             started_bridge(redis_url, NO_RASA, "assign-victim", prefix, **slow_rounds) as victim:
         asyncio.run(scenario(survivor, victim))
+
+
+def test_an_agent_at_a_terminal_accepts_an_offer(automatic, redis_url, prefix):
+    first, second = automatic
+    add_agent(redis_url, prefix, "tia", "--groups", "general")
+
+    async def scenario() -> None:
+        terminal = await Terminal.start("agent", "--url", f"ws://{first}", "--name", "tia",
+                                        HANDOFF_AGENT_PASSWORD=AGENT_PASSWORD)
+        await terminal.shows("waiting (/queue lists them)")
+        customer = await queued_customer(second)
+        short = customer.conversation_id[:8]
+        await terminal.shows(f"offered to you: {short} (")
+        await terminal.type(f"/accept {short}")
+        await terminal.shows(f"now answering {short}")
+        await customer.expect("status", state="agent")
+        await terminal.type("/close")
+        await customer.expect("status", state="closed")
+        assert await terminal.leave() == 0
+        await customer.close()
+
+    asyncio.run(scenario())
