@@ -3,6 +3,7 @@ customer is offered to one.
 
     python -m bench.assignment                      # 150 arrivals, 3 a second, 6 agents on 2 bridges
     python -m bench.assignment --arrivals 40        # a quick look
+    python -m bench.assignment --round-cost         # what one round costs Redis with a long queue
 
 Two bridge processes over their own Redis (no Rasa: "talk to a person" queues with the bridge's own summary,
 and assignment never asks the bot), the general group assigned automatically. Agents, half on each
@@ -14,6 +15,11 @@ at an agent's console (queueing it, the round, the announcement, the agent's soc
 with every slot taken, the wait for one too), and how full any agent ever was (serving plus open offers,
 sampled from Redis every 20 ms: never above max_chats). Results: a Markdown table and
 .run/bench/assignment.json.
+
+``--round-cost`` times the round itself (the Lua script every process runs every second) on its own
+Redis: 500 customers queued in an automatic group and 50 agents of 3 slots, once when every slot is
+taken by an offer (the steady state of a long queue), once with every group manual (the shipped default).
+Results: .run/bench/assignment-round.json.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from typing import Any, Dict, List, Set
 from redis.asyncio import Redis
 
 from bench.common import machine, markdown_table, percentile, write_result
+from handoff.assignment import Assignment
 from handoff_client import Agent, Customer
 from harness.servers import AGENT_PASSWORD, add_agent, running_bridge, running_redis
 
@@ -144,6 +151,42 @@ async def run(redis_url: str, addresses: List[str], arguments: argparse.Namespac
     return desk
 
 
+async def round_cost(redis_url: str, queued: int = 500, agents: int = 50, rounds: int = 200) -> Dict[str, Any]:
+    """Milliseconds per round (p50, p90), measured by the client, with a long automatic queue and without."""
+    redis = Redis.from_url(redis_url)
+    prefix = "hbroundcost"
+    now = int(time.time() * 1000)
+    async with redis.pipeline(transaction=False) as pipe:
+        for number in range(queued):
+            pipe.hset(f"{prefix}:conv:c{number}", mapping={"state": "queued", "group": "general"})
+            pipe.zadd(f"{prefix}:queue:general", {f"c{number}": now + number})
+        for number in range(agents):
+            name = f"agent{number}"
+            pipe.hset(f"{prefix}:agents", name, '{"groups": ["general"], "max_chats": 3}')
+            pipe.zadd(f"{prefix}:online", {f"{name}|conn": now + 3_600_000})
+            pipe.hset(f"{prefix}:agent-status", name, f"available|{now}")
+            pipe.hset(f"{prefix}:agent-ready", name, now - number)
+        await pipe.execute()
+    assignment = Assignment(redis, prefix, 3600)
+    figures: Dict[str, Any] = {}
+    for case in ("automatic", "manual"):
+        if case == "automatic":
+            await redis.hset(f"{prefix}:assign-mode", "general", "automatic")
+            made, _ = await assignment.run_round()  # every slot offered: from now on the steady state
+            figures["offers"] = len(made)
+        else:
+            await redis.delete(f"{prefix}:assign-mode")
+            await assignment.run_round()  # the offers withdrawn
+        times = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            await assignment.run_round()
+            times.append((time.perf_counter() - started) * 1000)
+        figures[case] = {"p50_ms": round(percentile(times, 0.5), 2), "p90_ms": round(percentile(times, 0.9), 2)}
+    await redis.close()
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--arrivals", type=int, default=150)
@@ -151,7 +194,16 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=6)
     parser.add_argument("--max-chats", type=int, default=2)
     parser.add_argument("--seed", type=int, default=16)
+    parser.add_argument("--round-cost", action="store_true", help="time the round itself instead")
     arguments = parser.parse_args()
+    if arguments.round_cost:
+        with running_redis("redis-assign-round") as redis_server:
+            figures = asyncio.run(round_cost(redis_server.url))
+        print(f"one round, 500 queued and 50 agents of 3 slots: {figures['offers']} offers made; then every slot "
+              f"offered: p50 {figures['automatic']['p50_ms']} ms, p90 {figures['automatic']['p90_ms']} ms; "
+              f"every group manual: p50 {figures['manual']['p50_ms']} ms, p90 {figures['manual']['p90_ms']} ms")
+        print(f"(also in {write_result('assignment-round', {**figures, 'machine': machine()})})")
+        return
     with running_redis("redis-assign-bench") as redis_server:
         for number in range(arguments.agents):
             add_agent(redis_server.url, PREFIX, f"agent{number}", "--groups", "general",

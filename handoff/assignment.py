@@ -164,8 +164,15 @@ local function better(a, b)
   if a.ready ~= b.ready then return a.ready < b.ready end
   return a.name < b.name
 end
+local function free_in(group)
+  for _, agent in ipairs(candidates) do
+    if agent.free > 0 and (agent.groups[group] or agent.groups['all']) then return true end
+  end
+  return false
+end
 for group, _ in pairs(modes) do
   for _, conversation in ipairs(redis.call('ZRANGE', key('queue', group), 0, -1)) do
+    if not free_in(group) then break end  -- the rest of the group's queue waits for a slot
     if not offered[conversation] and redis.call('HGET', key('conv', conversation), 'state') == 'queued' then
       local best, best_passed = nil, nil
       for _, agent in ipairs(candidates) do
