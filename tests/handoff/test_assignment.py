@@ -304,6 +304,8 @@ def test_many_arrivals_at_once_on_two_processes_no_double_offer_nobody_overfull_
         for agent in team:
             for cid in list(agent.offers):
                 await agent.acknowledged(await agent.accept_offer(cid))
+        await until(lambda: sum(len(agent.serving) for agent in team) == 4, "the four chats open")
+        for agent in team:
             for cid in list(agent.serving):
                 await agent.acknowledged(await agent.close_conversation(cid))
         for customer in customers:
