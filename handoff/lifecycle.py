@@ -2,9 +2,10 @@
 
 At start-up: the Redis pool and HTTP session, the :class:`~handoff.service.Bridge`, the teaching
 store, the login throttle, this process's open sockets, the loopback admin server
-(handoff.endpoints.admin) and three rounds that every process runs: :func:`keep` (connection slots,
-customers' presence, Redis memory), :func:`sweep` (agents gone past their grace period) and the
-collection of closed sockets' garbage (handoff.collector).
+(handoff.endpoints.admin) and four rounds that every process runs: :func:`keep` (connection slots,
+customers' presence, Redis memory), :func:`sweep` (agents gone past their grace period), :func:`assign`
+(automatic assignment's offers, handoff.assignment) and the collection of closed sockets' garbage
+(handoff.collector).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from handoff.presence import MEMORY_CHECK_SECONDS, OpenSockets, redis_memory
 from handoff.service import Bridge
 from handoff.settings import Settings
 
-__all__ = ["keep", "start", "stop", "sweep"]
+__all__ = ["assign", "keep", "start", "stop", "sweep"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ async def start(app: Sanic) -> None:
     await app.ctx.bridge.store.index_agents_serving()
     await app.ctx.bridge.canned.seed(app.ctx.canned)  # the file's set, the first time only (handoff.canned)
     app.ctx.sweeper = asyncio.create_task(sweep(app.ctx.bridge))
+    app.ctx.assigner = asyncio.create_task(assign(app.ctx.bridge))
     app.ctx.sockets = OpenSockets(app.ctx.bridge.limits, app.ctx.bridge.presence)
     app.ctx.keeper = asyncio.create_task(keep(app.ctx.bridge, app.ctx.sockets))
     app.ctx.throttle = LoginThrottle(redis, settings.key_prefix, settings.login_free_per_account,
@@ -90,9 +92,24 @@ async def sweep(bridge: Bridge) -> None:
             logger.exception("requeueing lost agents failed")
 
 
+async def assign(bridge: Bridge) -> None:
+    """Automatic assignment's rounds: at once when this process changed something that may make or end an
+    offer (Bridge.assign_due), and every HANDOFF_ASSIGN_ROUND_SECONDS in any case: offers run out, and
+    another process (perhaps one that died) changed something, from Redis state alone."""
+    while True:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(bridge.assign_due.wait(), bridge.settings.assign_round_seconds)
+        bridge.assign_due.clear()
+        try:
+            await bridge.assign()
+        except Exception:  # noqa: BLE001 - a Redis blip: try again next round
+            logger.exception("an assignment round failed")
+            await asyncio.sleep(bridge.settings.assign_round_seconds)
+
+
 async def stop(app: Sanic) -> None:
     await app.ctx.admin.cleanup()
-    for task in (app.ctx.sweeper, app.ctx.keeper, app.ctx.collector):
+    for task in (app.ctx.sweeper, app.ctx.assigner, app.ctx.keeper, app.ctx.collector):
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -26,6 +26,7 @@ import aiohttp
 from redis.asyncio import Redis
 
 from handoff import rules
+from handoff.assignment import Assignment, Mode, may_claim
 from handoff.agentstatus import AgentStatus, AgentStatuses, Status, available_only, team_statuses
 from handoff.auth import AgentDirectory
 from handoff.botclient import BotClient, BotUnavailable
@@ -115,6 +116,10 @@ class Bridge:
         self.statuses = AgentStatuses(redis, settings.key_prefix)  # available, away, offline
         self.customer_presence = CustomerPresenceBoard(redis, settings.key_prefix)  # connected, typing, gone
         self.hub = Hub(redis, settings.key_prefix)
+        # Automatic assignment (handoff.assignment): a round runs when this process has cause to (assignment_due)
+        # and every assign_round_seconds (handoff.lifecycle.assign).
+        self.assignment = Assignment(redis, settings.key_prefix, settings.assign_accept_seconds)
+        self.assign_due = asyncio.Event()
         # A group's figures, read once per queue change for all of this process's customers (shared_figures).
         self._figures: Dict[str, SharedReading[GroupFigures]] = {}
         # The queue as agents see it, read once per queue change for all of this process's agents.
@@ -192,6 +197,7 @@ class Bridge:
                                              day=self.today()[0], counters=closing.counters())
             if stored is not None:
                 self.metrics["messages_system"] += len(notices)
+                self.assign_due.set()  # queued, claimed or a chat ended: offers may follow
                 await self._carry_out(stored, effects)
                 return stored, effects
         raise StateError("the conversation is changing too fast; try again")
@@ -282,6 +288,7 @@ class Bridge:
                             abandoned_ms=abandoned, first_response_ms=first_responses)
         summary.update(closing_figures(counters, await self.labels.items(), self.settings.dispositions))
         summary["agents"] = await self.agent_statuses()
+        summary["assignment"] = {"modes": await self.assignment_modes(), "offers": len(await self.assignment.offers())}
         return summary
 
     async def agent_statuses(self) -> List[Dict[str, Any]]:
@@ -612,6 +619,7 @@ class Bridge:
         items = []
         queue = await self.store.queue()
         loaded = await self.store.load_with_details([conversation_id for conversation_id, _ in queue])
+        modes = await self.assignment.modes() if queue else {}
         for conversation_id, queued_at in queue:
             if conversation_id not in loaded:  # expired while waiting: out of the queue and its group's
                 known = {*self.settings.skill_groups.values(), DEFAULT_GROUP}
@@ -641,14 +649,20 @@ class Bridge:
                 # Connected, typing or gone, and for how long (handoff.customer_presence); the seconds grow by themselves.
                 "customer_presence": presence["state"],
                 "customer_presence_seconds": presence["seconds"],
+                # Claimed by hand, or offered to agents in turn (handoff.assignment): the console says which.
+                "assignment": modes.get(conversation.group, Mode.MANUAL).value,
             })
         return items
 
-    async def claim(self, agent: str, conversation_id: str) -> Conversation:
+    async def claim(self, agent: str, conversation_id: str, accepted: bool = False) -> Conversation:
+        """``accepted``: the agent has just accepted the conversation's offer (accept_offer)."""
         profile = await self.agents.profile(agent)
         waiting = await self.store.load(conversation_id)
         if rules.claim_is_resent(waiting, agent, profile["groups"]):
             return waiting
+        if not accepted:  # an automatic group's chats go by offer (handoff.assignment)
+            may_claim(await self.assignment.mode(waiting.group), await self.assignment.offered_to(conversation_id),
+                      agent, profile["roles"])
         queued_at = (await self.store.times(conversation_id)).get("queued_at")
         ready = await self.store.ready_since(agent)  # read before the claim makes it now
         conversation, _ = await self.transition(conversation_id, AgentClaimed(agent), profile["max_chats"])
@@ -713,11 +727,13 @@ class Bridge:
         status, changed = await (self.statuses.logged_in(agent, now) if logged_in else self.statuses.arrived(agent, now))
         if changed:
             await self._announce_status(agent, status)
+        self.assign_due.set()  # a free agent: offers may follow
         return status
 
     async def _announce_status(self, agent: str, status: AgentStatus) -> None:
         """Like an agent coming or going: waits, "is anyone available" and dashboards change; the agent's
         own consoles (other tabs) show it."""
+        self.assign_due.set()  # away or back: offers are withdrawn or made
         await self.store.publish(self.store.queue_channel, {"presence": agent})
         await self.store.publish(self.store.key("agent-events", agent),
                                  {"status": {"status": status.status.value, "since": status.since_ms}})
@@ -769,6 +785,47 @@ class Bridge:
         for agent in await self.store.agents_serving():
             watched.extend(await self.serving(agent))
         await self.customer_presence.sweep(watched, self.now_ms(), self.presence.refresh_seconds)
+
+    async def assign(self) -> None:
+        """One assignment round (handoff.assignment): what ran out is withdrawn, what can be offered is."""
+        made, withdrawn = await self.assignment.run_round()
+        self.metrics["offers_made"] += len(made)
+        self.metrics["offers_withdrawn"] += len(withdrawn)
+
+    async def accept_offer(self, agent: str, conversation_id: str) -> Conversation:
+        """The agent takes the conversation offered to them: then it is theirs exactly as after a claim."""
+        await self.assignment.take(agent, conversation_id)
+        try:
+            conversation = await self.claim(agent, conversation_id, accepted=True)
+        except BaseException:
+            await self.assignment.release(conversation_id, agent, taken=False)
+            self.assign_due.set()  # to the next agent
+            raise
+        await self.assignment.release(conversation_id, agent, taken=True)
+        return conversation
+
+    async def decline_offer(self, agent: str, conversation_id: str) -> None:
+        await self.assignment.decline(agent, conversation_id)
+        self.assign_due.set()  # to the next agent
+
+    async def offers_view(self, agent: str) -> List[Dict[str, Any]]:
+        """The conversations offered to the agent, as their queue cards, with when each offer runs out."""
+        offers = {offer.conversation_id: offer for offer in await self.assignment.offers()
+                  if offer.agent == agent and not offer.held}
+        if not offers:
+            return []
+        now = self.now_ms()
+        return [{**item, "offer_expires_at": offers[item["conversation_id"]].expires_ms,
+                 "offer_seconds": max(0, round((offers[item["conversation_id"]].expires_ms - now) / 1000))}
+                for item in await self.queue_view(agent) if item["conversation_id"] in offers]
+
+    async def assignment_modes(self) -> Dict[str, str]:
+        """Every skill group known (configured, the default, agents') and how its chats are assigned."""
+        groups = set(self.settings.skill_groups.values()) | {DEFAULT_GROUP}
+        for profile in (await self.agents.profiles()).values():
+            groups.update(group for group in profile["groups"] if group != ALL_GROUPS)
+        stored = await self.assignment.modes()
+        return {group: stored.get(group, Mode.MANUAL).value for group in sorted(groups | set(stored))}
 
     async def hand_back(self, agent: str, conversation_id: str) -> None:
         await self.transition(conversation_id, HandedBack(agent))

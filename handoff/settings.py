@@ -68,6 +68,10 @@ class Settings:
     agent_grace_seconds: int = 60
     # A queued customer's status is worked out again after this long without a change of the queue.
     status_refresh_seconds: float = 30.0
+    # Automatic assignment (handoff.assignment): an offer not accepted within this long goes to the next
+    # agent; every process runs an assignment round at least this often (timeouts, a process that died).
+    assign_accept_seconds: float = 30.0
+    assign_round_seconds: float = 1.0
     # A full garbage collection runs once at least this many sockets have ended since the last one,
     # and at least as many as are open (handoff.collector).
     collect_after_sockets: int = 1000
@@ -151,6 +155,8 @@ class Settings:
             timezone=get("HANDOFF_TIMEZONE", defaults.timezone),
             agent_grace_seconds=int(get("HANDOFF_AGENT_GRACE_SECONDS", defaults.agent_grace_seconds)),
             status_refresh_seconds=float(get("HANDOFF_STATUS_REFRESH_SECONDS", defaults.status_refresh_seconds)),
+            assign_accept_seconds=float(get("HANDOFF_ASSIGN_ACCEPT_SECONDS", defaults.assign_accept_seconds)),
+            assign_round_seconds=float(get("HANDOFF_ASSIGN_ROUND_SECONDS", defaults.assign_round_seconds)),
             collect_after_sockets=int(get("HANDOFF_COLLECT_AFTER_SOCKETS", defaults.collect_after_sockets)),
             canned_responses=get("HANDOFF_CANNED_RESPONSES", defaults.canned_responses),
             dispositions=tuple(
@@ -174,6 +180,8 @@ class Settings:
             raise ValueError("HANDOFF_CUSTOMER_GONE_SECONDS and HANDOFF_IDLE_CONVERSATION_SECONDS must be at least 3")
         if not settings.status_refresh_seconds >= 1:  # also refuses nan
             raise ValueError("HANDOFF_STATUS_REFRESH_SECONDS must be at least 1")
+        if not settings.assign_accept_seconds >= 1 or not 0.1 <= settings.assign_round_seconds <= 60:
+            raise ValueError("HANDOFF_ASSIGN_ACCEPT_SECONDS must be at least 1, HANDOFF_ASSIGN_ROUND_SECONDS 0.1 to 60")
         if settings.collect_after_sockets < 1:
             raise ValueError("HANDOFF_COLLECT_AFTER_SOCKETS must be at least 1")
         if not settings.allowed_hosts:

@@ -49,6 +49,10 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:agent-status hash    agent -> "{available|away|offline}|{since}" (handoff.agentstatus); the wait
                              estimates count only the agents online and not away
     {p}:offline-since hash   agent -> when their last connection went (for the grace period)
+    {p}:assign-mode  hash    skill group -> "automatic" (no field: manual); handoff.assignment
+    {p}:offers       hash    conversation -> "{agent}|{expires}|{offered at}|{held}": automatic assignment's
+                             offers, made and withdrawn by one Lua round (handoff.assignment)
+    {p}:passed:{id}  zset    agents who passed on the conversation's offer -> when (handoff.assignment)
     {p}:day:{date}   hash    the day's counters for the supervisors' dashboard (handoff.dashboard)
     {p}:day-waits:{date} list every wait (ms) from queued to claimed that day
     {p}:day-abandoned:{date}, {p}:day-first-response:{date}  lists  (handoff.experience)
@@ -66,12 +70,14 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:window:{what}:{address}:{n}  the caps (handoff.limits; an IPv6 address: its network)
     {p}:customers-seen zset  conversation -> when its customer was last connected (handoff.presence)
     {p}:live:{id}    pub/sub "something new in this conversation" for every bridge process
-    {p}:queue-events pub/sub "the queue changed" (agents, supervisors and queued customers listen)
+    {p}:queue-events pub/sub "the queue changed" (agents, supervisors and queued customers listen); also a
+                             group's assignment mode ({"assignment": group}, handoff.assignment)
     {p}:queue-said   pub/sub what changed on a queued conversation's card, for agents' sockets only:
                              {"said": id} a queued customer wrote (its last_said changed; announced by the
                              append that stores it), {"labelled": id} its labels changed (handoff.labels)
     {p}:stats-events pub/sub "the day's counters changed"
-    {p}:agent-events:{agent} pub/sub  for one agent's sockets: a chat assigned to them ({"assigned": id}),
+    {p}:agent-events:{agent} pub/sub  for one agent's sockets: a chat assigned to them ({"assigned": id}), an offer
+                             of theirs made, accepted or withdrawn ({"offers": id}, handoff.assignment),
                              an @mention ({"mentioned": id}) or one seen in another tab (handoff.notes),
                              their status set in another console ({"status": …}, handoff.agentstatus)
     {p}:presence-events pub/sub "a queued customer's presence changed" (handoff.customer_presence)

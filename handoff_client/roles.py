@@ -104,7 +104,8 @@ class Agent(Transport):
 
     An agent's socket keeps ``queue`` (conversation ids, oldest first) and
     ``queue_items`` from the ``queue`` and ``queue_changed`` pushes, and
-    ``serving``, the conversations the bridge has attached to it.
+    ``serving``, the conversations the bridge has attached to it, and ``offers``, the conversations
+    automatic assignment offers it (conversation id -> its card, from the latest ``offers`` push).
     """
 
     def __init__(self, addresses: Union[str, Sequence[str]], name: str = "", *, password: str = "",
@@ -115,6 +116,7 @@ class Agent(Transport):
         self.queue_items: Dict[str, Dict[str, Any]] = {}
         self.queue: List[str] = []
         self.serving: Set[str] = set()
+        self.offers: Dict[str, Dict[str, Any]] = {}
 
     @classmethod
     async def connect(cls, address: str, name: str, password: str, endpoint: str = "agent",
@@ -159,6 +161,8 @@ class Agent(Transport):
             self.serving.add(data["conversation_id"])
         elif kind == "released":
             self.serving.discard(data["conversation_id"])
+        elif kind == "offers":
+            self.offers = {item["conversation_id"]: item for item in data.get("items", [])}
 
     async def queue_item(self, conversation_id: str, timeout: float = 30.0) -> Dict[str, Any]:
         """This conversation as the queue shows it, from the next ``queue`` (or change of it) that has it."""
@@ -173,6 +177,14 @@ class Agent(Transport):
 
     async def claim(self, conversation_id: str) -> Request:
         return await self.request("claim", {"conversation_id": conversation_id})
+
+    async def accept_offer(self, conversation_id: str) -> Request:
+        """Takes a conversation automatic assignment offered: then it is served here, as after a claim."""
+        return await self.request("offer_accept", {"conversation_id": conversation_id})
+
+    async def decline_offer(self, conversation_id: str) -> Request:
+        """Passes an offered conversation on to the next agent."""
+        return await self.request("offer_decline", {"conversation_id": conversation_id})
 
     async def say(self, text: str, conversation_id: str, **data: Any) -> Request:
         return await self.request("message", {"conversation_id": conversation_id, "text": text, **data})

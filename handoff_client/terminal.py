@@ -173,7 +173,8 @@ class CustomerTerminal(Terminal):
 
 
 class AgentTerminal(Terminal):
-    help = ("/queue: who is waiting; /claim ID or number: take a chat; type to answer the current chat; "
+    help = ("/queue: who is waiting; /claim ID or number: take a chat; /accept or /decline ID or number: a chat "
+            "offered to you (a group assigned automatically); type to answer the current chat; "
             "/to ID: switch chats; /close: end the current chat; /leave: quit.")
 
     def __init__(self, agent: Agent, out: TextIO) -> None:
@@ -182,7 +183,8 @@ class AgentTerminal(Terminal):
         self.current: Optional[str] = None
 
     def commands(self) -> Dict[str, Callable[[str], Awaitable[None]]]:
-        return {"/queue": self.list_queue, "/claim": self.claim, "/to": self.switch, "/close": self.close}
+        return {"/queue": self.list_queue, "/claim": self.claim, "/accept": self.accept, "/decline": self.decline,
+                "/to": self.switch, "/close": self.close}
 
     def resolve(self, reference: str, candidates: List[str]) -> Optional[str]:
         """A conversation by its number in ``candidates`` (from 1) or the start of its id."""
@@ -206,6 +208,16 @@ class AgentTerminal(Terminal):
         conversation_id = self.resolve(reference, self.agent.queue)
         if conversation_id:
             await self.agent.claim(conversation_id)
+
+    async def accept(self, reference: str) -> None:
+        conversation_id = self.resolve(reference, sorted(self.agent.offers))
+        if conversation_id:
+            await self.agent.accept_offer(conversation_id)
+
+    async def decline(self, reference: str) -> None:
+        conversation_id = self.resolve(reference, sorted(self.agent.offers))
+        if conversation_id:
+            await self.agent.decline_offer(conversation_id)
 
     async def switch(self, reference: str) -> None:
         conversation_id = self.resolve(reference, sorted(self.agent.serving))
@@ -231,6 +243,10 @@ class AgentTerminal(Terminal):
         elif kind == "queue_changed":
             for item in data.get("added", []):
                 self.say(f"+ waiting: {short(item['conversation_id'])} ({item.get('reason')}): {item.get('summary') or ''}")
+        elif kind == "offers":
+            for item in data.get("items", []):
+                self.say(f"offered to you: {short(item['conversation_id'])} ({item.get('reason')}): "
+                         f"{item.get('summary') or ''} (/accept or /decline within {item.get('offer_seconds')} s)")
         elif kind == "conversation":
             conversation_id = self.current = str(data["conversation_id"])
             summary = (data.get("handoff") or {}).get("summary") or ""

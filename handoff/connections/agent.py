@@ -21,6 +21,7 @@ from handoff.connections.base import Connection, Handlers
 from handoff.connections.fields import conversation_id_of, idempotency_key, signal_data, text_of
 from handoff.connections.logins import HEARTBEAT_SECONDS, Login, ended_if_revoked
 from handoff.connections.notes import NoteHandlers, marked_mentions
+from handoff.connections.offers import OfferHandlers
 from handoff.connections.open_chats import OpenChats
 from handoff.connections.workspace import Workspace
 from handoff.closing import closing_of
@@ -35,7 +36,7 @@ __all__ = ["AgentConnection"]
 logger = logging.getLogger(__name__)
 
 
-class AgentConnection(NoteHandlers, Connection):
+class AgentConnection(NoteHandlers, OfferHandlers, Connection):
     def __init__(self, ws: Any, bridge: Bridge, agent: str, generation: int) -> None:
         super().__init__(ws, bridge)
         self.agent = agent
@@ -60,7 +61,7 @@ class AgentConnection(NoteHandlers, Connection):
             "open_request": self.open_request, "request_done": self.request_done,
             "answer_request": self.answer_request,
             "typing": self.signal, "read": self.signal, "set_status": self.set_status,
-            **self.note_handlers(),
+            **self.note_handlers(), **self.offer_handlers(),
             "label_conversation": self.workspace.label_conversation,
         }
 
@@ -80,6 +81,7 @@ class AgentConnection(NoteHandlers, Connection):
         await self.send(Envelope("dispositions", None, {"items": list(self.bridge.settings.dispositions)}))
         await self.workspace.send_canned()  # the conversations this agent serves follow it
         await self.send_mentions()
+        await self.send_offers()
         for conversation_id in await self.bridge.serving(self.agent):
             try:
                 await self.attach(conversation_id)
@@ -153,6 +155,8 @@ class AgentConnection(NoteHandlers, Connection):
             await self.attach(str(payload["assigned"]))
             return
         resync = payload.get("message") == "resync"
+        if resync or "offers" in payload:  # an offer made or withdrawn (handoff.assignment)
+            await self.send_offers()
         if resync or "status" in payload:
             await self.send_status(await self.bridge.statuses.get(self.agent))
         if resync or "mentioned" in payload or "mentions" in payload:

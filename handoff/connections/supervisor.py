@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
+from handoff.assignment import requested_mode
 from handoff.coalesce import Coalesced, Periodic
 from handoff.connections.base import Connection, Handlers
 from handoff.connections.workspace import Workspace
@@ -30,7 +31,7 @@ class SupervisorConnection(Connection):
         workspace = self.workspace
         return {"dashboard": self.dashboard, "label_save": workspace.label_save, "label_delete": workspace.label_delete,
                 "label_conversation": workspace.label_conversation, "canned_save": workspace.canned_save,
-                "canned_delete": workspace.canned_delete}
+                "canned_delete": workspace.canned_delete, "assignment_mode": self.assignment_mode}
 
     async def start(self) -> None:
         await self.watch(self.bridge.store.stats_channel, self._on_change)
@@ -41,6 +42,13 @@ class SupervisorConnection(Connection):
 
     async def push(self, request_id: Optional[str] = None) -> None:
         await self.send(Envelope("dashboard", request_id, await self.bridge.dashboard()))
+
+    async def assignment_mode(self, envelope: Envelope) -> None:
+        """A skill group's chats claimed by hand (manual) or offered to agents in turn (automatic)."""
+        group, mode = requested_mode(envelope.data)
+        await self.bridge.assignment.set_mode(group, mode)
+        self.bridge.assign_due.set()  # offers follow at once (or are withdrawn)
+        await self.send(Envelope("ack", envelope.id, {"group": group, "mode": mode.value}))
 
     async def dashboard(self, envelope: Envelope) -> None:
         await self.push(envelope.id)

@@ -32,7 +32,8 @@ def own_bridge(rasa_url: str) -> Iterator[Tuple[str, str]]:
     talks to it. The sweepers' timers are long, so that they rarely fall into a turn."""
     with running_redis("turn-redis") as redis_server:
         with running_bridge(redis_server.url, rasa_url, "bridge-turn", "hbturn",
-                            HANDOFF_AGENT_GRACE_SECONDS="3600", HANDOFF_CUSTOMER_GONE_SECONDS="3600") as address:
+                            HANDOFF_AGENT_GRACE_SECONDS="3600", HANDOFF_CUSTOMER_GONE_SECONDS="3600",
+                            HANDOFF_ASSIGN_ROUND_SECONDS="60") as address:
             yield address, redis_server.url
 
 

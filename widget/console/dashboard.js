@@ -2,6 +2,7 @@
 // bridge on /ws/supervisor (docs/bridge-protocol.md, "Supervisors").
 
 import { h, replaceChildren } from "../shared/dom.js";
+import { AssignmentModes } from "./assignment-modes.js";
 import { PendingRequests } from "../shared/requests.js";
 import { Transport } from "../shared/transport.js";
 import { barList, columns, groupedColumns } from "./charts.js";
@@ -133,6 +134,7 @@ class DashboardView extends View {
     this.labelCounts = h("div", { class: "chart-slot" });
     this.dispositionCounts = h("div", { class: "chart-slot" });
     this.team = new TeamStatus(); // who is available, away or offline, and since when
+    this.assignment = new AssignmentModes(this.waiting); // each group: claimed by hand or offered automatically
     this.element = h("section", { class: "view dashboard-view", "aria-labelledby": "dashboard-title", hidden: true },
       h("header", { class: "dashboard-head" },
         h("div", {}, h("h1", { id: "dashboard-title" }, "Dashboard"), this.day),
@@ -143,6 +145,7 @@ class DashboardView extends View {
         h("h2", { id: "kpi-now-title", class: "section-title" }, "Right now"),
         h("div", { class: "kpi-grid now" }, this.nowTiles.map((tile) => tile.element))),
       this.team.element,
+      this.assignment.element,
       h("section", { class: "kpi-section", "aria-labelledby": "kpi-today-title" },
         h("h2", { id: "kpi-today-title", class: "section-title" }, "Today"),
         h("div", { class: "kpi-grid" }, this.todayTiles.map((tile) => tile.element))),
@@ -165,6 +168,7 @@ class DashboardView extends View {
     this.rendered = true;
     for (const tile of [...this.nowTiles, ...this.todayTiles]) tile.render(data, firstTime);
     this.team.render(Array.isArray(data.agents) ? data.agents : []);
+    this.assignment.render(data.assignment);
     const [year, month, day] = String(data.day || "").split("-").map(Number);
     this.day.textContent = year ? dayFormat.format(new Date(year, month - 1, day)) : "";
     this.updated.textContent = `Updated ${clock.format(new Date())}`;

@@ -19,6 +19,7 @@ import { AlertSound } from "./alert-sound.js";
 import { ConversationTab } from "./conversation-tab.js";
 import { MentionsPanel } from "./mentions.js";
 import { DesktopNotifications } from "./notifications.js";
+import { OffersPanel } from "./offers.js";
 import { QueuePanel } from "./queue.js";
 import { RequestsPanel } from "./requests.js";
 import { Shortcuts } from "./shortcuts.js";
@@ -44,6 +45,7 @@ class ChatsView extends View {
     this.agent = session.agent;
     this.reveal = reveal; // shows this view (a notification was clicked)
     this.displayName = session.displayName; // what customers see, never the login name
+    this.roles = session.roles; // a supervisor may still claim in a group assigned automatically
     this.setAttention = setAttention;
     this.visible = false;
     this.canned = [];
@@ -75,11 +77,13 @@ class ChatsView extends View {
     this.queue = new QueuePanel(this);
     this.requests = new RequestsPanel(this);
     this.mentions = new MentionsPanel(this);
+    this.offers = new OffersPanel(this); // automatic assignment's offers (offers.js)
     this.build();
     this.onVisibility = () => this.viewingChanged();
     document.addEventListener("visibilitychange", this.onVisibility);
     this.ticker = setInterval(() => {
       this.queue.tick();
+      this.offers.tick();
       for (const tab of this.conversations.values()) tab.tick();
     }, TIMING.tickMs);
     this.transport.connect();
@@ -114,7 +118,7 @@ class ChatsView extends View {
     this.element = h("section", { class: "view chats-view", "aria-label": "Chats", hidden: true },
       h("aside", { class: "sidebar", "aria-label": "Queue and requests" },
         h("div", { class: "sidebar-head" }, this.sidebarTabs.list, this.alertSound.button),
-        this.sidebarTabs.panels),
+        this.offers.element, this.sidebarTabs.panels),
       h("section", { class: "workspace", "aria-label": "Open chats" }, this.alertBanner, this.tabList, this.panels),
       this.toasts);
   }
@@ -128,6 +132,9 @@ class ChatsView extends View {
       case "queue":
         this.queue.update(data.items || []);
         this.waiting.settle(envelope.id, data);
+        break;
+      case "offers":
+        this.offers.update(data.items || []);
         break;
       case "queue_changed":
         this.queue.change(data);
@@ -221,6 +228,15 @@ class ChatsView extends View {
       this.pendingClaims.delete(conversationId);
       // A claim resent after a reconnect is refused although it is ours already.
       if (!this.conversations.has(conversationId)) throw error;
+    });
+  }
+
+  /** Takes a chat offered to this agent: it opens as a claimed one does. */
+  acceptOffer(conversationId) {
+    this.pendingClaims.add(conversationId);
+    return this.waiting.send("offer_accept", { conversation_id: conversationId }).catch((error) => {
+      this.pendingClaims.delete(conversationId);
+      throw error;
     });
   }
 

@@ -1,7 +1,8 @@
 // The queue in the agents' sidebar: who is waiting and for how long, newly
 // arrived customers marked (and alerted) until the agent looks at them (points
 // at one, or has had the queue on screen for TIMING.freshSeenMs), and the
-// claim button.
+// claim button (in a group assigned automatically, only supervisors claim: agents
+// get its chats offered, offers.js).
 
 import { h, replaceChildren, syncList } from "../../shared/dom.js";
 import { icon } from "../../shared/icons.js";
@@ -105,8 +106,9 @@ export class QueuePanel {
     const claiming = this.claiming.has(id);
     entry.item = item;
     entry.element.classList.toggle("is-new", this.fresh.has(id));
-    entry.claim.disabled = claiming;
-    entry.claim.textContent = claiming ? "Claiming…" : "Claim";
+    const offeredOnly = item.assignment === "automatic" && !this.view.roles.includes("supervisor");
+    entry.claim.disabled = claiming || offeredOnly;
+    entry.claim.textContent = claiming ? "Claiming…" : offeredOnly ? "Assigned automatically" : "Claim";
     const topic = humanize(item.topic);
     entry.claim.setAttribute("aria-label", `Claim chat: ${topic || reasonLabel(item.reason)}`);
     entry.topic.textContent = topic || "No topic recognised";
