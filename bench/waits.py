@@ -255,7 +255,8 @@ def simulate(scenario: Scenario, tuning: Tuning = Tuning()) -> List[Customer]:
             state = snapshot(now * 1000, customer.group, group_places[customer.id],
                              in_group[customer.group][0].queued_at * 1000, customer.queued_at * 1000, counts,
                              recent_claims[customer.group], handling_ms, online, True, ready_ms,
-                             recent_exits[customer.group])
+                             recent_exits[customer.group],
+                             ahead_since_ms=in_group[customer.group][0].queued_at * 1000)  # lines ordered by true wait
             answers[customer.id] = (estimate(state, tuning), old_estimate(places[customer.id], waits_ms, len(online)))
         return answers
 
