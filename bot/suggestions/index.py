@@ -7,7 +7,8 @@ the agent's reply, the NLU's topic of the customer message and that message's se
 suggested. Which replies may be kept at all the bridge decides before it relays them
 (handoff/suggestions.py): agents' replies only, never notes, none with personal data.
 
-Redis keys (``{p}`` is the tracker store's ``key_prefix``; one hash tag, one Cluster slot):
+Redis keys (``{p}`` is ``SUGGESTIONS_KEY_PREFIX``: ``support:`` as the tracker store's; one hash
+tag, one Cluster slot):
 
     {p}{suggest}:replies  hash  pair id -> JSON {"reply", "topic", "vector": base64 float32}
     {p}{suggest}:order    zset  pair id -> when it was added (ms): the oldest go first past the cap

@@ -9,15 +9,15 @@ messages the replies answered. Nothing here changes a conversation or its tracke
 
 from __future__ import annotations
 
+import os
 from typing import Any, Dict, List, Mapping, Tuple
 
-from redis.asyncio import Redis
-
 from bot.nlu.sentence_encoder import load_encoder
+from bot.redis_endpoint import redis_client
 from bot.suggestions.faq import Suggestion, answer_texts, faq_suggestions, topic_of
 from bot.suggestions.index import LearnedPair, ReplyIndex
 
-__all__ = ["MAX_LEARNED", "MAX_TEXT", "SuggestRequest", "Suggester", "answer", "suggest_request"]
+__all__ = ["MAX_LEARNED", "MAX_TEXT", "SuggestRequest", "Suggester", "answer", "index_from_environment", "suggest_request"]
 
 MAX_TEXT = 5_000  # characters of a message (the bridge's own limit is lower)
 MAX_LEARNED = 50  # pairs relayed with one request
@@ -93,21 +93,32 @@ class Suggester:
         return [*replies, *faq]
 
 
+def index_from_environment() -> ReplyIndex:
+    """The shared index in the Redis every Rasa server reaches through ``REDIS_URL`` (as its tracker
+    store does, endpoints.yml), under ``SUGGESTIONS_KEY_PREFIX`` (default ``support``, the tracker
+    store's prefix). ValueError without ``REDIS_URL``."""
+    url = os.environ.get("REDIS_URL", "").strip()
+    if not url:
+        raise ValueError("suggestions need REDIS_URL: their index is shared by every Rasa server")
+    return ReplyIndex(redis_client(url), f"{os.environ.get('SUGGESTIONS_KEY_PREFIX', 'support')}:")
+
+
 async def answer(agent: Any, body: Any, suggesters: Dict[int, Suggester]) -> Tuple[int, Dict[str, Any]]:
     """The HTTP status and JSON body for a suggest request: 200 ``{"suggestions", "learned"}``, 400 for
-    a malformed request, 503 while no model is loaded or without a Redis tracker store to share the
-    index through. ``suggesters``: this server's one per agent (it holds the index's copy)."""
+    a malformed request, 503 while no model is loaded or without Redis to share the index through.
+    ``suggesters``: this server's one per agent (it holds the index's copy)."""
     try:
         request = suggest_request(body)
     except ValueError as error:
         return 400, {"error": str(error)}
     if not agent.is_ready():
         return 503, {"error": "no model is loaded yet"}
-    store = agent.tracker_store
-    redis, prefix = getattr(store, "redis", None), getattr(store, "key_prefix", None)
-    if not isinstance(redis, Redis) or not isinstance(prefix, str):
-        return 503, {"error": "suggestions need the Redis tracker store (endpoints.yml) to share their index"}
-    suggester = suggesters.setdefault(id(agent), Suggester(agent, ReplyIndex(redis, prefix)))
+    if id(agent) not in suggesters:
+        try:
+            suggesters[id(agent)] = Suggester(agent, index_from_environment())
+        except ValueError as error:
+            return 503, {"error": str(error)}
+    suggester = suggesters[id(agent)]
     learned = await suggester.learn(request.learned)
     suggestions = await suggester.suggest(request.text, request.faq_limit, request.agent_limit)
     return 200, {"suggestions": suggestions, "learned": learned}

@@ -21,6 +21,7 @@ from handoff.connections.base import Connection, Handlers
 from handoff.connections.fields import conversation_id_of, idempotency_key, signal_data, text_of
 from handoff.connections.logins import HEARTBEAT_SECONDS, Login, ended_if_revoked
 from handoff.connections.notes import NoteHandlers, marked_mentions
+from handoff.connections.suggest import SuggestRequests
 from handoff.connections.workspace import Workspace
 from handoff.closing import closing_of
 from handoff.exceptions import ConversationNotFound, MalformedMessage, StateError
@@ -44,6 +45,7 @@ class AgentConnection(NoteHandlers, Connection):
         self.connection_id = secrets.token_hex(8)
         self._heartbeat: Optional["asyncio.Task[None]"] = None
         self._viewing: Set[str] = set()  # conversations open read-only here (handoff.connections.notes)
+        self.suggestions = SuggestRequests(self, agent, self._viewing)  # suggested replies
         # Live notifications (a state change, an assignment) run in tasks of their own, beside the requests:
         # attaching and releasing one at a time, a re-attach cannot hide the subscription from a release.
         self._attaching = asyncio.Lock()
@@ -65,6 +67,7 @@ class AgentConnection(NoteHandlers, Connection):
             "typing": self.signal, "read": self.signal, "set_status": self.set_status,
             **self.note_handlers(),
             "label_conversation": self.workspace.label_conversation,
+            "suggest": self.suggestions.suggest,
         }
 
     async def start(self) -> None:
