@@ -12,6 +12,7 @@ import { beganAt, customerPresenceChip, renderCustomerPresence } from "../presen
 import { messageElement, transferTarget, withMentions } from "../transcript.js";
 import { Composer } from "./composer.js";
 import { renderHandoff } from "./handoff-panel.js";
+import { SuggestionStrip } from "./suggestions.js";
 import { transferDialog } from "./transfer-dialog.js";
 import { closingDialog } from "../workspace/closing-dialog.js";
 import { labelChips, labelPicker } from "../workspace/labels.js";
@@ -76,6 +77,7 @@ export class ConversationTab {
     });
     this.typing = h("p", { class: "typing-indicator", "aria-live": "polite" });
     this.composer = new Composer(this);
+    this.suggestions = new SuggestionStrip(this); // for the customer's latest message
     // Focusable so keyboard users can scroll it.
     this.details = h("aside", { class: "handoff-panel", id: `details-${this.id}`, "aria-label": "Handoff details", tabindex: "0" });
 
@@ -86,7 +88,8 @@ export class ConversationTab {
           this.closeButton, this.closeViewButton)),
       this.actionError,
       h("div", { class: "conversation-body" },
-        h("div", { class: "chat-column" }, this.viewBanner, this.pinned, this.log, this.typing, this.composer.element),
+        h("div", { class: "chat-column" }, this.viewBanner, this.pinned, this.log, this.typing, this.suggestions.element,
+          this.composer.element),
         this.details));
     this.update(data);
   }
@@ -207,7 +210,10 @@ export class ConversationTab {
       this.unread = 0;
     }
     if (message.kind === "customer") {
-      if (!this.lastCustomerId || compareMessageIds(id, this.lastCustomerId) > 0) this.lastCustomerId = id;
+      if (!this.lastCustomerId || compareMessageIds(id, this.lastCustomerId) > 0) {
+        this.lastCustomerId = id;
+        this.suggestions.customerMessage(id);
+      }
       this.customerTyping(false);
       if (this.view.isViewing(this)) this.scheduleRead();
       else if (this.countUnread) this.unread += 1;
@@ -375,6 +381,7 @@ export class ConversationTab {
     clearTimeout(this.typingTimer);
     clearTimeout(this.readTimer);
     this.composer.destroy();
+    this.suggestions.destroy();
     this.tabButton.remove();
     this.panel.remove();
   }
