@@ -79,12 +79,17 @@ def test_an_agents_reply_in_a_finished_conversation_is_suggested_for_a_similar_q
     asyncio.run(scenario())
 
 
-def test_an_agent_not_serving_the_conversation_is_refused_and_a_chat_without_customer_words_has_none(bridge):
+def test_an_agent_not_serving_is_refused_a_chat_without_customer_words_has_none_and_a_burst_is_limited(bridge):
     async def scenario() -> None:
         customer, ann = await claimed(bridge, "ann")
         cid = customer.conversation_id
         quiet = await ann.suggest(cid)  # the customer has not written to anyone yet
         assert quiet["type"] == "suggestions" and quiet["data"]["items"] == [] and quiet["data"]["message_id"] is None
+        burst = [await ann.suggest(cid) for _ in range(6)]  # 5 a socket at once, then one per 2 s
+        assert [answer["type"] for answer in burst[:4]] == ["suggestions"] * 4, burst
+        limited = [answer for answer in burst[4:] if answer["type"] == "error"]
+        assert limited and limited[0]["data"]["code"] == "rate_limited" and "wait" in limited[0]["data"]["message"]
+        await asyncio.sleep(2.5)  # a token back
         await customer_said(customer, ann, "how do I change my PIN?")
         bob = await staff(bridge, "bob")
         refused = await bob.suggest(cid)
