@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 import time
 from collections import Counter
@@ -74,11 +75,14 @@ async def cost(model_path: Path, split: str) -> Dict[str, Any]:
     from rasa.core.agent import Agent
     from redis.asyncio import Redis
 
+    from rasa.utils.log_utils import configure_structlog
+
     from bot.nlu.sentence_encoder import load_encoder
     from bot.suggestions.faq import answer_texts
     from bot.suggestions.index import LearnedPair, ReplyIndex
     from bot.suggestions.suggester import Suggester
 
+    configure_structlog(logging.INFO)  # as the Rasa server logs: no debug line per parse
     examples = suggestion_split(split)
     agent = Agent.load(str(model_path))
     domain = agent.domain
