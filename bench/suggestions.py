@@ -109,7 +109,7 @@ async def cost(model_path: Path, split: str) -> Dict[str, Any]:
             await suggester.suggest(text)
             wall.append((time.perf_counter() - started) * 1000)
             cpu_ms.append((time.process_time() - cpu) * 1000)
-        await redis.aclose()
+        await redis.close()
     summary = latency_summary(wall)
     return {"indexed_pairs": len(learned), "suggest_p50_ms": summary["p50_ms"], "suggest_p99_ms": summary["p99_ms"],
             "suggest_cpu_mean_ms": sum(cpu_ms) / len(cpu_ms), "learn_ms_per_pair": learn_ms,
