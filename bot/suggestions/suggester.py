@@ -10,6 +10,7 @@ messages the replies answered. Nothing here changes a conversation or its tracke
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Tuple
 
 from bot.nlu.sentence_encoder import load_encoder
@@ -23,14 +24,17 @@ MAX_TEXT = 5_000  # characters of a message (the bridge's own limit is lower)
 MAX_LEARNED = 50  # pairs relayed with one request
 MAX_LIMIT = 10
 # How alike two customer messages must be (cosine of their MiniLM embeddings) for the reply to one
-# to be suggested for the other: paraphrases score about 0.7 and more, one topic in other words
-# 0.5-0.7, other topics mostly below 0.4 (a judgement, not tuned on the benchmark's questions).
+# to be suggested for the other: a judgement (no data set of agents' replies to tune it on), high
+# enough that a reply about another matter is rarely offered; fewer suggestions beat wrong ones.
 MIN_SIMILARITY = 0.6
 
 
+@dataclass(frozen=True)
 class SuggestRequest:
-    def __init__(self, text: str, faq_limit: int, agent_limit: int, learned: List[LearnedPair]) -> None:
-        self.text, self.faq_limit, self.agent_limit, self.learned = text, faq_limit, agent_limit, learned
+    text: str
+    faq_limit: int
+    agent_limit: int
+    learned: List[LearnedPair]
 
 
 def _text(value: Any, name: str) -> str:

@@ -2,7 +2,7 @@
 agent serves or has open read-only (docs/bridge-protocol.md, "Suggested replies"; handoff.suggestions).
 
 Each request runs the bot's NLU once and may index finished conversations' pairs, so it has its own
-limit per socket, well below the console's need (it asks once per new customer message).
+limit per socket, well above the console's need (it asks once per new customer message).
 """
 
 from __future__ import annotations
