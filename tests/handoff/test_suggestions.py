@@ -8,15 +8,20 @@ note, or a reply with personal data, is never offered to another customer.
 from __future__ import annotations
 
 import asyncio
+import random
+import string
 from typing import Any, Dict, List
 
 from handoff_client import Agent, Customer
 from harness.clients import claimed, staff
 from harness.servers import running_bridge
 
-CARD_LATE = "my new card still hasn't arrived in the post"
-CARD_LATE_AGAIN = "the card you sent me never came in the post"
-AGENT_REPLY = "Sorry about the wait. I've cancelled the card that went missing and ordered a new one by express post."
+# Wordings of this test only: the index is shared by every test of the session.
+CARD_LATE = "the debit card you sent me last month has still not been delivered"
+CARD_LATE_AGAIN = "my debit card from last month was never delivered"
+# A mark of this run, in letters only (six digits in a row would make a reply look like personal data).
+RUN = "".join(random.choices(string.ascii_lowercase, k=6))
+AGENT_REPLY = f"Sorry about the wait. I've cancelled the card that went missing and ordered a new one ({RUN})."
 PRIVATE_REPLY = "I've sent the details to jo.bloggs@example.com for you."
 NOTE = "Checked the card status: dispatched last week, reordering now."
 
@@ -66,12 +71,14 @@ def test_an_agents_reply_in_a_finished_conversation_is_suggested_for_a_similar_q
         second, bob = await claimed(bridge, "bob")
         await customer_said(second, bob, CARD_LATE_AGAIN)
         offered = items(await bob.suggest(second.conversation_id))
+        # Other tests of the session may have indexed replies to card questions too: Ann's is among them.
         from_agents = [item for item in offered if item["source"] == "agent"]
-        assert [item["text"] for item in from_agents][:1] == [AGENT_REPLY], offered
-        assert 0.6 <= from_agents[0]["score"] <= 1.0
+        ann_reply = next((item for item in from_agents if item["text"] == AGENT_REPLY), None)
+        assert ann_reply is not None and 0.6 <= ann_reply["score"] <= 1.0, offered
         texts = " ".join(item["text"] for item in offered)
         assert NOTE not in texts and "example.com" not in texts and CARD_LATE not in texts
-        assert offered.index(from_agents[0]) == 0  # agents' replies come before the FAQ answers
+        sources = [item["source"] for item in offered]
+        assert sources == sorted(sources, key=lambda source: source != "agent")  # agents' replies before the FAQ's
         await bob.acknowledged(await bob.close_conversation(second.conversation_id))
         for each in (first, second, ann, bob):
             await each.close()
