@@ -1,7 +1,7 @@
 # The two commands a new user needs are `make run` and `make test`.
 SHELL := /bin/bash
 .PHONY: run test shell train agent teach screenshots drills bench bench-nlu bench-roundtrip bench-turns bench-relay \
-        bench-scale bench-handoff bench-training bench-waits bench-login bench-assignment constraints clean
+        bench-scale bench-handoff bench-training bench-waits bench-login bench-assignment bench-suggestions constraints clean
 
 run:            ## install, train if needed, start Redis + action server + Rasa
 	scripts/run.sh
@@ -75,6 +75,9 @@ bench-training: ## training from scratch, and one new intent from label to deplo
 
 bench-waits:    ## wait estimates against the waits that followed, on a simulated queue (seconds; no servers)
 	scripts/bootstrap.sh --test && . scripts/env.sh && "$$VENV/bin/python" -m bench.waits $(ARGS)
+
+bench-suggestions: ## suggested replies: the right FAQ answer among the first three (dev; ARGS="--split test" to report), and their cost
+	$(BENCH).suggestions $(ARGS)
 
 bench-login:    ## login answers: wrong password against unknown account, and the throttle (docs/security.md)
 	$(BENCH).login $(ARGS)

@@ -10,6 +10,10 @@ the customer repeating themselves (stuck detection) and the answer could
 differ. Rasa's lock store serialises a conversation, so a retry that arrives
 while the first attempt is still being handled waits for it, then finds it.
 
+``POST /webhooks/rest/suggest`` answers agents' suggested replies to a customer message (through
+the bridge: bot/suggestions/suggester.py, docs/bridge-protocol.md "Suggested replies"); it reads
+and writes no conversation, only the shared index of agents' earlier replies.
+
 credentials.yml::
 
     bot.channels.RetrySafeRestInput:
@@ -17,9 +21,10 @@ credentials.yml::
 
 from __future__ import annotations
 
+import json
 import logging
 from asyncio import CancelledError
-from typing import Any, Awaitable, Callable, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
@@ -29,6 +34,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.rasa_compat import rest_input_channel, rest_message, rest_sender
+from bot.suggestions import suggester as suggestions
 
 __all__ = ["RetrySafeRestInput"]
 
@@ -40,6 +46,10 @@ LOCK_POLL_SECONDS = 0.05
 
 class RetrySafeRestInput(RestInput):
     """POST /webhooks/rest/webhook ``{"sender", "message", "metadata": {"message_id", "retry"?}?}``, as Rasa's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._suggesters: Dict[int, suggestions.Suggester] = {}  # holds each agent's copy of the index
 
     @classmethod
     def name(cls) -> Text:
@@ -70,6 +80,15 @@ class RetrySafeRestInput(RestInput):
             except Exception:  # noqa: BLE001 - as Rasa's own channel: the caller gets what was said so far
                 logger.exception("handling a message from %s failed", sender_id)
             return response.json(collector.messages)
+
+        @webhook.route("/suggest", methods=["POST"])
+        async def suggest(request: Request) -> HTTPResponse:
+            try:
+                body = json.loads(request.body or b"null")
+            except ValueError:
+                return response.json({"error": "the body must be JSON"}, status=400)
+            status, answered = await suggestions.answer(request.app.ctx.agent, body, self._suggesters)
+            return response.json(answered, status=status)
 
         return webhook
 

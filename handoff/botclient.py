@@ -1,8 +1,9 @@
 """The bridge's client of the bot: Rasa's REST webhook, one request per customer turn.
 
 :class:`handoff.service.Bridge` is given one (this aiohttp one by default), so the bot is one object
-with two questions, what it answers to a message and its handoff payload for a person, and a
-failure of any kind is one exception, :class:`BotUnavailable`.
+with three questions, what it answers to a message, its handoff payload for a person, and the
+replies it suggests to agents (bot/suggestions/), and a failure of any kind is one exception,
+:class:`BotUnavailable`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class BotClient:
     def __init__(self, http: aiohttp.ClientSession, url: str, timeout_seconds: float) -> None:
         self._http = http
         self._url = f"{url}/webhooks/rest/webhook"
+        self._suggest_url = f"{url}/webhooks/rest/suggest"
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
 
     async def reply(self, conversation_id: str, message_id: str, text: str, retry: bool = False,
@@ -51,3 +53,26 @@ class BotClient:
         """What the bot says when the customer asks for a person by ``source`` (a button, a request
         left instead of waiting): its messages, one of them with the handoff payload."""
         return await self.reply(conversation_id, key, REQUEST_PERSON, extra={HANDOFF_SOURCE: source})
+
+    async def suggest(self, text: str, learn: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        """Suggested replies to a customer's ``text``: ``{text, source ("faq" or "agent"), score, topic}``,
+        best first; ``learn``: finished conversations' pairs for the bot to index first
+        (handoff.suggestions)."""
+        try:
+            async with self._http.post(self._suggest_url, json={"text": text, "learn": learn},
+                                       timeout=self._timeout) as response:
+                answer = await response.json(content_type=None)
+                if response.status != 200:
+                    raise BotUnavailable(f"Rasa refused suggestions ({response.status}): {answer!r}")
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+            raise BotUnavailable(repr(error)) from error
+        items = answer.get("suggestions") if isinstance(answer, dict) else None
+        if not isinstance(items, list) or not all(_is_suggestion(item) for item in items):
+            raise BotUnavailable(f"unexpected suggestions from Rasa: {answer!r}")
+        return [{"text": item["text"], "source": item["source"], "score": float(item["score"]),
+                 "topic": item["topic"]} for item in items]
+
+
+def _is_suggestion(item: Any) -> bool:
+    return (isinstance(item, dict) and isinstance(item.get("text"), str) and item.get("source") in ("faq", "agent")
+            and isinstance(item.get("score"), (int, float)) and isinstance(item.get("topic"), str))

@@ -15,6 +15,7 @@
     │                            supervisors' set (labels, canned responses: ``too_many``)
     ├── AlreadyExists            a label's name or a canned response's shortcut is taken
     ├── UnknownItem              no such label or canned response (``not_found``)
+    ├── SuggestionsUnavailable   the bot did not answer a request for suggested replies
     ├── TeachingFailed           the teaching loop refused a content editor's
     │                            request (``code`` from teaching.errors)
     └── StateError               the conversation cannot do that now
@@ -50,6 +51,7 @@ __all__ = [
     "ProtocolError",
     "RateLimited",
     "StateError",
+    "SuggestionsUnavailable",
     "TeachingFailed",
     "TranscriptFull",
     "UnknownItem",
@@ -162,6 +164,12 @@ class UnknownItem(HandoffError):
     """A label or canned response that is not (or no longer) in its set."""
 
     code = "not_found"
+
+
+class SuggestionsUnavailable(HandoffError):
+    """The bot (Rasa) is down, too slow or refused: the console shows no suggestions."""
+
+    code = "suggestions_unavailable"
 
 
 class TeachingFailed(HandoffError):

@@ -52,6 +52,7 @@ from handoff.routing import ALL_GROUPS, DEFAULT_GROUP, BusinessHours, group_for,
 from handoff.settings import Settings
 from handoff.shared import SharedReading
 from handoff.store import Appended, GroupFigures, NewMessages, Routing, Store, StoredMessage
+from handoff.suggestions import Suggestions
 
 __all__ = ["Bridge", "Said"]
 
@@ -133,6 +134,7 @@ class Bridge:
         self.labels = LabelDesk(redis, settings.key_prefix)
         self.canned = CannedDesk(redis, settings.key_prefix, workspace_channel(settings.key_prefix))
         self.experience = Experience(self.store)
+        self.suggestions = Suggestions(redis, self.store, self.bot)  # suggested replies (handoff.suggestions)
         self.hours = BusinessHours.parse(settings.business_hours, settings.timezone)
         self.zone = ZoneInfo(settings.timezone)
         # This process's counters for /metrics (Prometheus adds up the processes).
@@ -829,9 +831,19 @@ class Bridge:
 
     async def hand_back(self, agent: str, conversation_id: str) -> None:
         await self.transition(conversation_id, HandedBack(agent))
+        await self._remember_replies(conversation_id)
 
     async def close(self, agent: str, conversation_id: str, closing: Closing = Closing()) -> None:
         await self.transition(conversation_id, Closed(agent), closing=closing)
+        await self._remember_replies(conversation_id)
+
+    async def _remember_replies(self, conversation_id: str) -> None:
+        """An agent's part ended: its replies wait for the bot's suggestion index. Only suggestions
+        depend on it, so a failure is logged, never the agent's."""
+        try:
+            await self.suggestions.remember(conversation_id)
+        except Exception:  # noqa: BLE001 - the close or hand back is done and stored
+            logger.exception("queueing %s's replies for suggestions failed", conversation_id)
 
     async def forget_serving(self, agent: str, conversation_id: str) -> None:
         await self.store.forget_serving(agent, conversation_id)

@@ -65,6 +65,9 @@ Keys (``prefix`` defaults to ``hb``):
                              marks a label counted that day; "disposition", "closing_note": its last close's
     {p}:canned       hash    canned responses: shortcut -> {title, text} (handoff.canned); {p}:canned-seeded
                              marks that the file's set was loaded once
+    {p}:suggest-pending list  customer message -> agent reply pairs of chats an agent's part of ended, JSON
+                             {id, customer, reply}, waiting to be relayed to the bot's suggestion index
+                             (handoff.suggestions; at most 1,000, the oldest go)
     {p}:workspace-events pub/sub the label set or the canned responses changed ({"labels": 1}, {"canned": 1})
     {p}:slots, {p}:slots:{address}, {p}:staff-slots, {p}:staff-slots:{address},
     {p}:window:{what}:{address}:{n}  the caps (handoff.limits; an IPv6 address: its network)

@@ -193,6 +193,13 @@ class Agent(Transport):
         """A private note in the conversation (agents only; ``@name`` mentions a colleague)."""
         return await self.request("note", {"conversation_id": conversation_id, "text": text})
 
+    async def suggest(self, conversation_id: str, timeout: float = 30.0) -> Envelope:
+        """Suggested replies to the customer's latest message: the ``suggestions`` answer, or the ``error``."""
+        request_id = uuid.uuid4().hex
+        await self.send("suggest", {"conversation_id": conversation_id}, id=request_id)
+        return await self.next_matching(lambda envelope: envelope["type"] in ("suggestions", "error")
+                                        and envelope.get("id") == request_id, f"suggestions {request_id}", timeout)
+
     async def close_conversation(self, conversation_id: str) -> Request:
         """Ends the chat; the customer is asked for a rating."""
         return await self.request("close", {"conversation_id": conversation_id})

@@ -23,6 +23,7 @@ from handoff.connections.logins import HEARTBEAT_SECONDS, Login, ended_if_revoke
 from handoff.connections.notes import NoteHandlers, marked_mentions
 from handoff.connections.offers import OfferHandlers
 from handoff.connections.open_chats import OpenChats
+from handoff.connections.suggest import SuggestRequests
 from handoff.connections.workspace import Workspace
 from handoff.closing import closing_of
 from handoff.exceptions import ConversationNotFound, MalformedMessage, StateError
@@ -45,6 +46,7 @@ class AgentConnection(NoteHandlers, OfferHandlers, Connection):
         self.connection_id = secrets.token_hex(8)
         self._heartbeat: Optional["asyncio.Task[None]"] = None
         self.chats = OpenChats(self, agent)  # the chats open here, served or read-only
+        self.suggestions = SuggestRequests(self, agent, self.chats)  # suggested replies
         self._queue_sent: QueueItems = {}  # the queue as this console has it (handoff.queuediff)
         # The conversations a note mentioned this agent in, as their queue marks them: read with the whole queue
         # and again when a mention is announced (agent-events), not at every queue change of every agent.
@@ -63,6 +65,7 @@ class AgentConnection(NoteHandlers, OfferHandlers, Connection):
             "typing": self.signal, "read": self.signal, "set_status": self.set_status,
             **self.note_handlers(), **self.offer_handlers(),
             "label_conversation": self.workspace.label_conversation,
+            "suggest": self.suggestions.suggest,
         }
 
     async def start(self) -> None:

@@ -41,6 +41,9 @@ class OpenChats:
         self._open: Dict[str, Opened] = {}
         self._lock = asyncio.Lock()
 
+    def viewed(self, conversation_id: str) -> bool:
+        return self._open.get(conversation_id) is Opened.VIEWED
+
     def require_room_to_view(self, conversation_id: str) -> None:
         if conversation_id not in self._open and sum(o is Opened.VIEWED for o in self._open.values()) >= MAX_VIEWS:
             raise LimitReached(f"at most {MAX_VIEWS} conversations open read-only; close one first", code="too_many")

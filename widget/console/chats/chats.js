@@ -186,6 +186,7 @@ class ChatsView extends View {
       case "ack":
       case "team":
       case "request":
+      case "suggestions":
         this.waiting.settle(envelope.id, data);
         break;
       case "error":

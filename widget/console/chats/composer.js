@@ -285,6 +285,15 @@ export class Composer {
     return text.replaceAll("{agent}", this.view.displayName);
   }
 
+  /** A suggested reply (suggestions.js) at the caret, in place of any selection, to edit before sending. */
+  insertSuggestion(text) {
+    if (this.textarea.disabled) return;
+    this.closeMenu();
+    this.textarea.setRangeText(text, this.textarea.selectionStart, this.textarea.selectionEnd, "end");
+    this.textarea.focus();
+    this.input();
+  }
+
   choose(item) {
     const textarea = this.textarea;
     if (this.mode === "mention") {

@@ -12,6 +12,7 @@ import { beganAt, customerPresenceChip, renderCustomerPresence } from "../presen
 import { messageElement, transferTarget, withMentions } from "../transcript.js";
 import { Composer } from "./composer.js";
 import { renderHandoff } from "./handoff-panel.js";
+import { SuggestionStrip } from "./suggestions.js";
 import { transferDialog } from "./transfer-dialog.js";
 import { UnreadMessages, asksForAttention } from "./unread.js";
 import { closingDialog } from "../workspace/closing-dialog.js";
@@ -77,6 +78,7 @@ export class ConversationTab {
     });
     this.typing = h("p", { class: "typing-indicator", "aria-live": "polite" });
     this.composer = new Composer(this);
+    this.suggestions = new SuggestionStrip(this); // for the customer's latest message
     // Focusable so keyboard users can scroll it.
     this.details = h("aside", { class: "handoff-panel", id: `details-${this.id}`, "aria-label": "Handoff details", tabindex: "0" });
 
@@ -87,7 +89,8 @@ export class ConversationTab {
           this.closeButton, this.closeViewButton)),
       this.actionError,
       h("div", { class: "conversation-body" },
-        h("div", { class: "chat-column" }, this.viewBanner, this.pinned, this.log, this.typing, this.composer.element),
+        h("div", { class: "chat-column" }, this.viewBanner, this.pinned, this.log, this.typing, this.suggestions.element,
+          this.composer.element),
         this.details));
     this.update(data);
   }
@@ -212,7 +215,10 @@ export class ConversationTab {
       this.unreadMessages.clear(null);
     }
     if (message.kind === "customer") {
-      if (!this.lastCustomerId || compareMessageIds(id, this.lastCustomerId) > 0) this.lastCustomerId = id;
+      if (!this.lastCustomerId || compareMessageIds(id, this.lastCustomerId) > 0) {
+        this.lastCustomerId = id;
+        this.suggestions.customerMessage(id);
+      }
       this.customerTyping(false);
     }
     // Unread until the agent sees this tab (unread.js); news in a tab not on screen may notify (notifications.js).
@@ -383,6 +389,7 @@ export class ConversationTab {
     clearTimeout(this.typingTimer);
     clearTimeout(this.readTimer);
     this.composer.destroy();
+    this.suggestions.destroy();
     this.tabButton.remove();
     this.panel.remove();
   }

@@ -1,0 +1,131 @@
+"""Suggested replies through a real bridge and a real Rasa (docs/bridge-protocol.md "Suggested replies").
+
+The bridge relays; the Rasa server ranks its FAQ answers with the NLU and finds agents' earlier
+replies to similar customer messages in its Redis index (bot/suggestions/). What an agent wrote in a
+note, or a reply with personal data, is never offered to another customer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import string
+from typing import Any, Dict, List
+
+from handoff_client import Agent, Customer
+from harness.clients import claimed, staff
+from harness.servers import running_bridge
+
+# Wordings of this test only: the index is shared by every test of the session.
+CARD_LATE = "the debit card you sent me last month has still not been delivered"
+CARD_LATE_AGAIN = "my debit card from last month was never delivered"
+# A mark of this run, in letters only (six digits in a row would make a reply look like personal data).
+RUN = "".join(random.choices(string.ascii_lowercase, k=6))
+AGENT_REPLY = f"Sorry about the wait. I've cancelled the card that went missing and ordered a new one ({RUN})."
+PRIVATE_REPLY = "I've sent the details to jo.bloggs@example.com for you."
+NOTE = "Checked the card status: dispatched last week, reordering now."
+
+
+async def customer_said(customer: Customer, agent: Agent, text: str) -> None:
+    """The customer writes to their agent; returns once the agent has it."""
+    await customer.say(text)
+    await agent.next_matching(lambda e: e["type"] == "message" and e["data"]["kind"] == "customer"
+                              and e["data"]["text"] == text, f"customer message {text!r}")
+
+
+def items(answer: Dict[str, Any]) -> List[Dict[str, Any]]:
+    assert answer["type"] == "suggestions", answer
+    return answer["data"]["items"]
+
+
+def test_the_bots_faq_answers_are_suggested_for_a_card_question(bridge):
+    async def scenario() -> None:
+        customer, ann = await claimed(bridge, "ann")
+        cid = customer.conversation_id
+        await customer_said(customer, ann, "I think I lost my card somewhere, what should I do?")
+        answer = await ann.suggest(cid)
+        faq = [item for item in items(answer) if item["source"] == "faq"]
+        assert answer["data"]["conversation_id"] == cid and answer["data"]["message_id"]
+        assert len(faq) == 3, answer
+        assert "lost_or_stolen_card" in [item["topic"] for item in faq], faq
+        lost = next(item for item in faq if item["topic"] == "lost_or_stolen_card")
+        assert "Freeze" in lost["text"] and "{" not in lost["text"], lost  # the brand's placeholders filled
+        assert [item["score"] for item in faq] == sorted((item["score"] for item in faq), reverse=True)
+        await ann.acknowledged(await ann.close_conversation(cid))
+        for each in (customer, ann):
+            await each.close()
+
+    asyncio.run(scenario())
+
+
+def test_an_agents_reply_in_a_finished_conversation_is_suggested_for_a_similar_question_never_notes_or_personal_data(
+        bridge):
+    async def scenario() -> None:
+        first, ann = await claimed(bridge, "ann")
+        await customer_said(first, ann, CARD_LATE)
+        await ann.acknowledged(await ann.note(NOTE, first.conversation_id))
+        await ann.acknowledged(await ann.say(AGENT_REPLY, first.conversation_id))
+        await customer_said(first, ann, "could you email me the tracking details?")
+        await ann.acknowledged(await ann.say(PRIVATE_REPLY, first.conversation_id))
+        await ann.acknowledged(await ann.close_conversation(first.conversation_id))
+        second, bob = await claimed(bridge, "bob")
+        await customer_said(second, bob, CARD_LATE_AGAIN)
+        offered = items(await bob.suggest(second.conversation_id))
+        # Other tests of the session may have indexed replies to card questions too: Ann's is among them.
+        from_agents = [item for item in offered if item["source"] == "agent"]
+        ann_reply = next((item for item in from_agents if item["text"] == AGENT_REPLY), None)
+        assert ann_reply is not None and 0.6 <= ann_reply["score"] <= 1.0, offered
+        texts = " ".join(item["text"] for item in offered)
+        assert NOTE not in texts and "example.com" not in texts and CARD_LATE not in texts
+        sources = [item["source"] for item in offered]
+        assert sources == sorted(sources, key=lambda source: source != "agent")  # agents' replies before the FAQ's
+        await bob.acknowledged(await bob.close_conversation(second.conversation_id))
+        for each in (first, second, ann, bob):
+            await each.close()
+
+    asyncio.run(scenario())
+
+
+def test_an_agent_not_serving_is_refused_a_chat_without_customer_words_has_none_and_a_burst_is_limited(bridge):
+    async def scenario() -> None:
+        customer, ann = await claimed(bridge, "ann")
+        cid = customer.conversation_id
+        quiet = await ann.suggest(cid)  # the customer has not written to anyone yet
+        assert quiet["type"] == "suggestions" and quiet["data"]["items"] == [] and quiet["data"]["message_id"] is None
+        burst = [await ann.suggest(cid) for _ in range(6)]  # 5 a socket at once, then one per 2 s
+        assert [answer["type"] for answer in burst[:4]] == ["suggestions"] * 4, burst
+        limited = [answer for answer in burst[4:] if answer["type"] == "error"]
+        assert limited and limited[0]["data"]["code"] == "rate_limited" and "wait" in limited[0]["data"]["message"]
+        await asyncio.sleep(2.5)  # a token back
+        await customer_said(customer, ann, "how do I change my PIN?")
+        bob = await staff(bridge, "bob")
+        refused = await bob.suggest(cid)
+        assert refused["type"] == "error" and refused["data"]["code"] == "invalid_transition", refused
+        malformed_id = "no-conversation"
+        await bob.send("suggest", {"conversation_id": 7}, id=malformed_id)
+        error = await bob.next_matching(lambda e: e["type"] == "error" and e.get("id") == malformed_id, "malformed")
+        assert error["data"]["code"] == "malformed"
+        await ann.acknowledged(await ann.close_conversation(cid))
+        for each in (customer, ann, bob):
+            await each.close()
+
+    asyncio.run(scenario())
+
+
+def test_suggestions_say_so_clearly_when_rasa_is_down(bridge, redis_url, bridge_prefix):
+    """A bridge process whose Rasa is down (nothing listens at its address) shares the conversation."""
+    with running_bridge(redis_url, "http://127.0.0.1:9", "bridge-no-rasa", bridge_prefix) as without_rasa:
+        async def scenario() -> None:
+            customer, ann = await claimed(bridge, "ann")
+            cid = customer.conversation_id
+            await customer_said(customer, ann, "my card was declined at the shop")
+            there = await staff(without_rasa, "ann")
+            answer = await there.suggest(cid)
+            assert answer["type"] == "error" and answer["data"]["code"] == "suggestions_unavailable", answer
+            assert "bot" in answer["data"]["message"]
+            assert items(await ann.suggest(cid))  # the bridge whose Rasa is up still suggests
+            await ann.acknowledged(await ann.close_conversation(cid))
+            for each in (customer, ann, there):
+                await each.close()
+
+        asyncio.run(scenario())
