@@ -19,7 +19,7 @@ import secrets
 import time
 from collections import Counter
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -95,6 +95,15 @@ def _last_message(stored: Optional[str]) -> Optional[Dict[str, Any]]:
         return None
     said = json.loads(stored)
     return {"text": said["text"], "ts": said["ts"]}
+
+
+def stored_fields(event: Event, effects: Sequence[Effect], closing: Closing) -> List[str]:
+    """What a change stores in the conversation's hash besides its state, by the same commit: a close's
+    disposition and note, a rating's score and comment (a colleague's read-only view shows both)."""
+    if isinstance(event, Closed):
+        return closing.fields()
+    rating = next((effect for effect in effects if isinstance(effect, StoreRating)), None)
+    return ["rating", json.dumps({"score": rating.score, "comment": rating.comment})] if rating else []
 
 
 class Bridge:
@@ -188,7 +197,7 @@ class Bridge:
                                              agent_limit=agent_limit,
                                              transferred_by=event.agent if isinstance(event, Transferred) else "",
                                              notices=notices, state=state, queue_changed=queue_changed,
-                                             extra_fields=closing.fields() if isinstance(event, Closed) else (),
+                                             extra_fields=stored_fields(event, effects, closing),
                                              day=self.today()[0], counters=closing.counters())
             if stored is not None:
                 self.metrics["messages_system"] += len(notices)

@@ -262,3 +262,42 @@ def test_read_only_views_are_capped_per_socket_and_one_closed_makes_room(bridge,
             await each.close()
 
     asyncio.run(scenario())
+
+
+def test_a_read_only_view_follows_the_chat_to_its_close_and_shows_how_it_ended(bridge, second_bridge, note_accounts):
+    async def scenario() -> None:
+        customer, ann = await claimed(bridge, "ann")
+        cid = customer.conversation_id
+        await ann.acknowledged(await ann.note("@bob please look at the delivery address", cid))
+        bob = await staff(second_bridge, "bob")
+        await bob.send("view", {"conversation_id": cid}, id="open")
+        await bob.acknowledged("open")
+        opened = await bob.expect("conversation", conversation_id=cid)
+        assert (opened["data"]["serving_agent"], opened["data"]["closed"]) == ("ann", None)
+        # Ann closes it while Bob reads: his view hears it ended, how and by whom.
+        await ann.send("close", {"conversation_id": cid, "disposition": "follow-up needed",
+                                 "closing_note": "Reordered card; check delivery in a week"}, id="shut")
+        await ann.acknowledged("shut")
+        ended = await bob.next_matching(lambda e: e["type"] == "conversation" and e["data"]["closed"], "the close")
+        closed = ended["data"]["closed"]
+        assert (ended["data"]["state"], ended["data"]["serving_agent"]) == ("closed", None)
+        assert (closed["by"], closed["disposition"], closed["closing_note"], closed["rating"]) == (
+            "ann", "follow-up needed", "Reordered card; check delivery in a week", None)
+        assert isinstance(closed["closed_at"], int) and closed["closed_at"] > 0
+        # The customer rates it: the view hears that too, and opening it again later says the same.
+        await customer.expect("message", kind="system", data={"notice": "rate"})
+        await customer.send("rating", {"score": 4, "comment": "quick <b>and</b> kind"}, id="rate")
+        rated = await bob.next_matching(lambda e: e["type"] == "conversation" and (e["data"]["closed"] or {}).get("rating"),
+                                        "the rating")
+        assert rated["data"]["closed"]["rating"] == {"score": 4, "comment": "quick <b>and</b> kind"}
+        await bob.send("unview", {"conversation_id": cid}, id="shut-view")
+        await bob.expect("released", conversation_id=cid)
+        await bob.send("view", {"conversation_id": cid}, id="again")
+        await bob.acknowledged("again")
+        again = await bob.next_matching(lambda e: e["type"] == "conversation" and e["data"]["conversation_id"] == cid
+                                        and e is not opened and e is not ended and e is not rated, "the view again")
+        assert again["data"]["closed"] == rated["data"]["closed"]
+        for each in (customer, ann, bob):
+            await each.close()
+
+    asyncio.run(scenario())
