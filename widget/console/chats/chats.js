@@ -26,12 +26,12 @@ export function createChatsView(context) {
 }
 
 /** What the agent is told when a chat leaves their tabs, by what they did (nothing: elsewhere). */
-function releasedText(leaving) {
+function releasedText(leaving, nameOf) {
   if (leaving && leaving.type === "unview") return "Closed the chat you were reading.";
   if (!leaving) return "A chat is no longer yours: it was closed, handed back or transferred elsewhere.";
   if (leaving.type === "hand_back") return "Chat handed back to the bot.";
   if (leaving.type === "close") return "Chat closed. The customer is asked to rate it.";
-  return leaving.to_agent ? `Chat transferred to ${leaving.to_agent}.` : `Chat moved to the front of the ${leaving.to_group} queue.`;
+  return leaving.to_agent ? `Chat transferred to ${nameOf(leaving.to_agent)}.` : `Chat moved to the front of the ${leaving.to_group} queue.`;
 }
 
 class ChatsView extends View {
@@ -49,6 +49,7 @@ class ChatsView extends View {
     this.pendingClaims = new Set();
     this.pendingViews = new Set(); // conversations asked to open read-only, to show when they arrive
     this.team = null; // the colleagues to mention: {at, agents} (colleagues())
+    this.names = new Map(); // login -> display name, from the bridge's team (nameOf)
     this.restoring = null; // ids of conversations re-sent after a (re)connection, while they arrive
 
     this.transport = new Transport(socketUrl("/ws/agent"), { protocols: loginProtocols(session.token) });
@@ -131,7 +132,10 @@ class ChatsView extends View {
         break;
       case "canned":
         this.canned = data.items || [];
-        if (!data.changed) this.awaitRestoredConversations(); // a supervisor's change is not followed by the chats
+        if (!data.changed) {
+          this.awaitRestoredConversations(); // a supervisor's change is not followed by the chats
+          this.colleagues(); // the team's display names, for whatever names a colleague
+        }
         break;
       case "labels":
         this.labels = data.items || [];
@@ -217,7 +221,10 @@ class ChatsView extends View {
   /** The colleagues one may @mention (the team, without this agent), asked for at most once a minute. */
   async colleagues() {
     if (!this.team || Date.now() - this.team.at > TIMING.teamRefreshMs) {
-      const asked = this.waiting.ask("team").then((team) => (team.agents || []).filter((agent) => agent.name !== this.agent));
+      const asked = this.waiting.ask("team").then((team) => {
+        this.learnNames(team.agents || []);
+        return (team.agents || []).filter((agent) => agent.name !== this.agent);
+      });
       this.team = { at: Date.now(), agents: asked };
       asked.catch(() => { this.team = null; });
     }
@@ -226,6 +233,25 @@ class ChatsView extends View {
     } catch (error) {
       return [];
     }
+  }
+
+  /** The team's display names (a `team` reply's agents): what the console shows for a colleague's login. */
+  learnNames(agents) {
+    let changed = false;
+    for (const agent of agents) {
+      if (!agent.display_name || this.names.get(agent.name) === agent.display_name) continue;
+      this.names.set(agent.name, agent.display_name);
+      changed = true;
+    }
+    if (!changed) return;
+    this.queue.refill();
+    this.requests.refill();
+    for (const tab of this.conversations.values()) tab.renderNames();
+  }
+
+  /** A colleague as people know them: their display name once the team is known, else their login. */
+  nameOf(login) {
+    return this.names.get(login) || login;
   }
 
   /** A colleague's chat opened read-only (from a mention), or this agent's own tab for it. */
@@ -276,7 +302,7 @@ class ChatsView extends View {
     else if (transferredHere) tab.markArrived();
     if (transferredHere) {
       this.chime();
-      this.toast(data.transferred_by ? `${data.transferred_by} transferred a chat to you.` : "A colleague transferred a chat to you.");
+      this.toast(data.transferred_by ? `${this.nameOf(data.transferred_by)} transferred a chat to you.` : "A colleague transferred a chat to you.");
     }
     this.noChats.hidden = this.conversations.size > 0;
     this.updateAttention();
@@ -286,7 +312,7 @@ class ChatsView extends View {
     const tab = this.conversations.get(conversationId);
     if (!tab) return;
     const index = [...this.conversations.keys()].indexOf(conversationId);
-    this.toast(releasedText(tab.leaving));
+    this.toast(releasedText(tab.leaving, (login) => this.nameOf(login)));
     tab.destroy();
     this.conversations.delete(conversationId);
     if (this.activeId === conversationId) {

@@ -119,7 +119,7 @@ export class QueuePanel {
         h("span", { class: `chip reason reason-${item.reason || "unknown"}` }, reasonLabel(item.reason)),
         h("span", { class: "chip chip-group", title: "Skill group" }, h("span", { class: "visually-hidden" }, "Group: "), item.group),
         // Sent back to the queue by a colleague: who, so the next agent knows whom to ask.
-        item.transferred_by ? h("span", { class: "chip chip-transferred" }, `Transferred by ${item.transferred_by}`) : null,
+        item.transferred_by ? h("span", { class: "chip chip-transferred" }, `Transferred by ${this.view.nameOf(item.transferred_by)}`) : null,
         labelChips(item.labels, this.view.labels)),
       // What the customer said last first (it follows them as they write while waiting), the bot's summary below.
       item.last_message
