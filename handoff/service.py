@@ -294,11 +294,13 @@ class Bridge:
         return summary
 
     async def agent_statuses(self) -> List[Dict[str, Any]]:
-        """Who is available, away or offline, and since when (the dashboard's team list)."""
+        """Who is available, away or offline, and since when (the dashboard's team list), with the chats each
+        serves (``chats``: conversation ids, which a supervisor may open read-only)."""
         profiles = await self.agents.profiles()
-        serving = {agent: len(await self.serving(agent)) for agent in await self.store.agents_serving()}
-        return team_statuses(profiles, set(await self.store.online_agents()), await self.statuses.all(), serving,
-                             self.now_ms())
+        chats = {agent: await self.serving(agent) for agent in await self.store.agents_serving()}
+        rows = team_statuses(profiles, set(await self.store.online_agents()), await self.statuses.all(),
+                             {agent: len(ids) for agent, ids in chats.items()}, self.now_ms())
+        return [{**row, "chats": chats.get(row["name"], [])} for row in rows]
 
     async def available_agents(self, online: Optional[List[str]] = None) -> List[str]:
         """The agents online who take new work (not away: handoff.agentstatus)."""

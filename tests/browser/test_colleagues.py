@@ -130,3 +130,29 @@ def test_without_dispositions_a_chat_closes_without_one(browser: Browser, site, 
     customer.expect("status", state="closed")
     console.assert_no_errors()
     context.close()
+
+
+def test_a_supervisor_opens_a_colleagues_chat_from_the_dashboard_and_a_queued_one_from_its_card(ann, sue, customers):
+    served, waiting = customers(), customers()
+    served.ask_for_person()
+    claimed_by(ann, served)
+    waiting.ask_for_person()
+
+    # The queue card: "Open" beside "Claim" for a supervisor (Ann, an agent only, has none).
+    card = sue.queue.filter(has=sue.page.get_by_role("button", name="Open chat read-only: Asked for a person"))
+    expect(card.first).to_be_visible()
+    expect(ann.page.get_by_role("button", name=re.compile("^Open chat read-only"))).to_have_count(0)
+    card.first.get_by_role("button", name=re.compile("^Open chat read-only")).click()
+    expect(sue.conversation.locator(".view-banner")).to_have_text(re.compile(r"^Read only: nobody is serving this chat"))
+    sue.conversation.get_by_role("button", name="Close", exact=True).click()
+    expect(sue.page.get_by_role("tablist", name="Your chats").get_by_role("tab")).to_have_count(0)
+
+    # The dashboard's team row: Ann's chat, opened read-only in the Chats view.
+    sue.page.get_by_role("button", name="Dashboard").click()
+    row = sue.page.locator('#team-status tr[data-agent="ann"]')
+    opener = row.get_by_role("button", name=f"Open Ann Lee's chat #{served.conversation_id[:6]} read-only")
+    expect(opener).to_be_visible()
+    screenshot(sue.page, "console-dashboard-team-chats")
+    opener.click()
+    expect(sue.conversation.locator(".view-banner")).to_have_text(re.compile(r"^Read only: Ann Lee is serving this chat"))
+    expect(sue.conversation.get_by_role("button", name="Transfer")).to_be_hidden()

@@ -16,7 +16,7 @@ import redis as redis_sync
 import requests
 
 from handoff_client import Agent, Customer
-from harness.clients import claimed, queued_customer, staff
+from harness.clients import claimed, dashboard_until, queued_customer, staff
 from handoff.connections.open_chats import MAX_VIEWS
 from harness.servers import RASA_API_TOKEN, add_agent
 
@@ -298,6 +298,27 @@ def test_a_read_only_view_follows_the_chat_to_its_close_and_shows_how_it_ended(b
                                         and e is not opened and e is not ended and e is not rated, "the view again")
         assert again["data"]["closed"] == rated["data"]["closed"]
         for each in (customer, ann, bob):
+            await each.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_dashboard_lists_each_agents_chats_which_a_supervisor_may_open_read_only(bridge, second_bridge, note_accounts):
+    async def scenario() -> None:
+        customer, ann = await claimed(bridge, "ann")
+        cid = customer.conversation_id
+        sue_board = await staff(second_bridge, "sue", "supervisor")
+        board = await dashboard_until(sue_board, lambda d: any(
+            row["name"] == "ann" and cid in row["chats"] for row in d["agents"]))
+        ann_row = next(row for row in board["agents"] if row["name"] == "ann")
+        assert ann_row["serving"] == len(ann_row["chats"])
+        sue = await staff(second_bridge, "sue")  # a supervisor who serves chats too: her agent socket opens it
+        await sue.send("view", {"conversation_id": cid}, id="open")
+        await sue.acknowledged("open")
+        opened = await sue.expect("conversation", conversation_id=cid)
+        assert (opened["data"]["view"], opened["data"]["serving_agent"]) == (True, "ann")
+        await ann.acknowledged(await ann.close_conversation(cid))
+        for each in (customer, ann, sue, sue_board):
             await each.close()
 
     asyncio.run(scenario())

@@ -303,6 +303,13 @@ function showConsole(session) {
       session,
       sound,
       watchConnection: (transport) => status.track(transport),
+      // A chat opened read-only in the Chats view (a supervisor's "Open" on the dashboard); null without that view.
+      openChat: views.some((each) => each.id === "chats")
+        ? (conversationId) => {
+          select("chats");
+          instances.get("chats").openReadOnly(conversationId);
+        }
+        : null,
       setAttention: (count) => {
         attention.set(view.id, count);
         updateTitle();

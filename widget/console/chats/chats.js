@@ -39,6 +39,7 @@ class ChatsView extends View {
     super();
     this.agent = session.agent;
     this.displayName = session.displayName; // what customers see, never the login name
+    this.supervisor = session.roles.includes("supervisor"); // may open any chat read-only (queue cards, dashboard)
     this.setAttention = setAttention;
     this.visible = false;
     this.canned = [];
@@ -267,6 +268,11 @@ class ChatsView extends View {
       this.pendingViews.delete(conversationId);
       throw error;
     }
+  }
+
+  /** A chat opened read-only from a click (a queue card, the dashboard): a refusal is said in a toast. */
+  openReadOnly(conversationId) {
+    this.viewConversation(conversationId).catch((failure) => this.toast(describeError(failure), "error"));
   }
 
   openConversation(data) {

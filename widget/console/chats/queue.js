@@ -85,6 +85,10 @@ export class QueuePanel {
 
   createEntry(conversationId) {
     const claim = h("button", { type: "button", class: "button primary small", onclick: () => this.claim(conversationId) });
+    // Supervisors may read any chat first (read-only, with notes), as from a mention.
+    const open = this.view.supervisor
+      ? h("button", { type: "button", class: "button small", onclick: () => this.view.openReadOnly(conversationId) }, "Open")
+      : null;
     const wait = h("span", {});
     const topic = h("p", { class: "queue-topic" });
     const body = h("div", { class: "queue-body" });
@@ -93,11 +97,11 @@ export class QueuePanel {
       h("div", { class: "queue-top" }, topic, presence.element,
         h("span", { class: "wait" }, icon("clock"), h("span", { class: "visually-hidden" }, "Waiting "), wait)),
       body,
-      h("div", { class: "queue-actions" }, claim));
+      h("div", { class: "queue-actions" }, open, claim));
     // Looking at an item (clicking, tabbing into it) is enough to stop alerting about it.
     element.addEventListener("focusin", () => this.acknowledge(conversationId));
     element.addEventListener("pointerdown", () => this.acknowledge(conversationId));
-    return { element, claim, wait, topic, body, presence, item: null };
+    return { element, claim, open, wait, topic, body, presence, item: null };
   }
 
   fill(entry, item) {
@@ -109,6 +113,7 @@ export class QueuePanel {
     entry.claim.textContent = claiming ? "Claiming…" : "Claim";
     const topic = humanize(item.topic);
     entry.claim.setAttribute("aria-label", `Claim chat: ${topic || reasonLabel(item.reason)}`);
+    if (entry.open) entry.open.setAttribute("aria-label", `Open chat read-only: ${topic || reasonLabel(item.reason)}`);
     entry.topic.textContent = topic || "No topic recognised";
     const details = item.details || {};
     replaceChildren(entry.body,
