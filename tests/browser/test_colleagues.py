@@ -156,3 +156,39 @@ def test_a_supervisor_opens_a_colleagues_chat_from_the_dashboard_and_a_queued_on
     opener.click()
     expect(sue.conversation.locator(".view-banner")).to_have_text(re.compile(r"^Read only: Ann Lee is serving this chat"))
     expect(sue.conversation.get_by_role("button", name="Transfer")).to_be_hidden()
+
+
+def overlaps(a: Any, b: Any) -> bool:
+    return a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and a["y"] < b["y"] + b["height"] \
+        and b["y"] < a["y"] + a["height"]
+
+
+def test_the_new_chat_alert_covers_no_chat_and_away_there_are_no_new_chat_alerts(ann, customers):
+    served = customers()
+    served.ask_for_person()
+    claimed_by(ann, served)
+    customers().ask_for_person()
+    banner = ann.page.get_by_role("status").filter(has_text="New chat waiting")
+    expect(banner).to_be_visible()
+    # In the top bar: neither the chat's tabs nor its header and actions are under it.
+    box = banner.bounding_box()
+    for covered in (ann.page.get_by_role("tablist", name="Your chats"), ann.conversation.locator(".conversation-head")):
+        assert not overlaps(box, covered.bounding_box()), "the alert covers part of the chat"
+    screenshot(ann.page, "console-new-chat-alert")
+    banner.get_by_role("button", name="Dismiss").click()
+    expect(banner).to_be_hidden()
+
+    ann.page.get_by_label("Your status").select_option("away")
+    expect(ann.page.locator(".agent-status")).to_have_attribute("data-status", "away")
+    try:
+        played = ann.page.evaluate("window.__notesPlayed")
+        customers().ask_for_person()
+        expect(ann.queue).to_have_count(2)
+        expect(ann.queue_item("New")).to_have_count(1)  # still marked new on its card
+        expect(ann.page.get_by_role("status").filter(has_text="New chat waiting")).to_be_hidden()
+        expect(ann.page).to_have_title("Support console")
+        assert ann.page.evaluate("window.__notesPlayed") == played, "away: no sound for new chats"
+    finally:
+        ann.page.get_by_label("Your status").select_option("available")
+        expect(ann.page.locator(".agent-status")).to_have_attribute("data-status", "available")
+    expect(ann.page.get_by_role("status").filter(has_text="New chat waiting")).to_be_visible()  # back: alerted again

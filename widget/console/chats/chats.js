@@ -102,12 +102,13 @@ class ChatsView extends View {
       h("p", {}, "Claim a customer from the queue to start. Every chat you serve opens here as a tab."));
     this.panels = h("div", { class: "conversation-panels" }, this.noChats);
     this.toasts = h("div", { class: "toasts", role: "status", "aria-live": "polite" });
+    this.headerAlert = this.alertBanner; // console.js places it in the top bar, where it covers nothing
 
     this.element = h("section", { class: "view chats-view", "aria-label": "Chats", hidden: true },
       h("aside", { class: "sidebar", "aria-label": "Queue and requests" },
         h("div", { class: "sidebar-head" }, this.sidebarTabs.list, this.alertSound.button),
         this.sidebarTabs.panels),
-      h("section", { class: "workspace", "aria-label": "Open chats" }, this.alertBanner, this.tabList, this.panels),
+      h("section", { class: "workspace", "aria-label": "Open chats" }, this.tabList, this.panels),
       this.toasts);
   }
 
@@ -163,6 +164,7 @@ class ChatsView extends View {
         break;
       case "agent_status":
         this.statusControl.update(data);
+        this.updateAttention(); // away: no new-work alerts
         if (envelope.id) this.waiting.settle(envelope.id, data);
         break;
       case "read":
@@ -368,9 +370,14 @@ class ChatsView extends View {
 
   // ---- alerts ----------------------------------------------------------------
 
+  /** Away means no new work, so no alerts for it: no banner, sound or count for new chats in the queue. */
+  newWorkAlerts() {
+    return this.statusControl.current !== "away";
+  }
+
   renderAlert() {
-    const fresh = this.queue.freshItems();
-    this.alertBanner.hidden = fresh.length === 0;
+    const fresh = this.newWorkAlerts() ? this.queue.freshItems() : [];
+    this.alertBanner.hidden = !this.visible || fresh.length === 0; // only with the chats on screen
     if (fresh.length === 1) {
       const item = fresh[0];
       this.alertText.textContent = `New chat waiting: ${[reasonLabel(item.reason), humanize(item.topic)].filter(Boolean).join(" · ")}`;
@@ -387,7 +394,8 @@ class ChatsView extends View {
   updateAttention() {
     this.renderAlert();
     const unread = [...this.conversations.values()].reduce((sum, tab) => sum + tab.unread, 0);
-    this.setAttention(this.queue.freshItems().length + unread + this.mentions.unseen);
+    const fresh = this.newWorkAlerts() ? this.queue.freshItems().length : 0;
+    this.setAttention(fresh + unread + this.mentions.unseen);
   }
 
   chime() {
@@ -411,6 +419,7 @@ class ChatsView extends View {
   hide() {
     this.visible = false;
     super.hide();
+    this.renderAlert();
   }
 
   async confirmLeave() {

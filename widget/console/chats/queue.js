@@ -79,7 +79,7 @@ export class QueuePanel {
     this.empty.hidden = items.length > 0;
     this.view.sidebarTabs.setCount("queue", items.length, this.fresh.size > 0);
     this.tick();
-    if (arrived.length) this.view.chime();
+    if (arrived.length && this.view.newWorkAlerts()) this.view.chime();
     this.view.updateAttention();
   }
 
