@@ -837,8 +837,9 @@ def test_the_console_names_its_agent_leads_cards_with_the_latest_words_and_new_m
         background_loop.run(colleague.claim(customer.conversation_id))
         background_loop.run(colleague.expect("conversation", conversation_id=customer.conversation_id))
         card.get_by_role("button", name="Claim chat: Refund not showing").click()
-        expect(ann.page.get_by_role("alert").filter(has_text="Another agent claimed")).to_have_text(
-            "Another agent claimed the chat \u201cRefund not showing\u201d first.")
+        # Who won, by the name colleagues know, and the chat titled as its card was.
+        expect(ann.page.get_by_role("alert").filter(has_text="claimed the chat")).to_have_text(
+            "Sue claimed the chat \u201cRefund not showing\u201d first.")
     finally:
         QUEUE_CHANGES_HELD["held"] = False
     background_loop.run(close_chat(colleague, customer.conversation_id))

@@ -18,6 +18,11 @@ function formatWait(totalSeconds) {
   return hours ? `${hours}:${String(minutes).padStart(2, "0")}:${rest}` : `${minutes}:${rest}`;
 }
 
+/** A card's title: its topic, else "No topic recognised" (a lost claim names the chat the same way). */
+function cardTitle(item) {
+  return humanize(item.topic) || STRINGS.noTopic;
+}
+
 /** An item with the moments its wait and its customer's presence began, on this page's clock. */
 function withClocks(item, now) {
   return { ...item, since: now - item.waiting_seconds * 1000, presenceSince: beganAt(item.customer_presence_seconds, now) };
@@ -114,7 +119,7 @@ export class QueuePanel {
     const topic = humanize(item.topic);
     entry.claim.setAttribute("aria-label", `Claim chat: ${topic || reasonLabel(item.reason)}`);
     if (entry.open) entry.open.setAttribute("aria-label", `Open chat read-only: ${topic || reasonLabel(item.reason)}`);
-    entry.topic.textContent = topic || "No topic recognised";
+    entry.topic.textContent = cardTitle(item);
     const details = item.details || {};
     replaceChildren(entry.body,
       h("div", { class: "chips" },
@@ -180,7 +185,8 @@ export class QueuePanel {
       await this.view.claim(conversationId);
     } catch (failure) {
       this.showError(failure && failure.code === "already_claimed" && entry
-        ? STRINGS.claimedFirst.replace("{chat}", humanize(entry.item.topic) || reasonLabel(entry.item.reason))
+        ? STRINGS.claimedFirst.replace("{who}", failure.agent ? this.view.nameOf(failure.agent) : "Another agent")
+          .replace("{chat}", cardTitle(entry.item))
         : describeError(failure));
     } finally {
       this.claiming.delete(conversationId);
