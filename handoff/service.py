@@ -273,9 +273,13 @@ class Bridge:
         serving = 0
         for agent in await self.store.agents_serving():
             serving += len(await self.serving(agent))
+        # The customer's wait as their queue card counts it: since first queued in this handoff (a transfer or a
+        # lost agent keeps it), not since the place in the queue (a requeued customer's place is at the front).
+        since = await self.store.waiting_since([conversation_id for conversation_id, _ in queue])
         return {
             "queue_length": len(queue),
-            "oldest_wait_seconds": max((int((now_ms - queued_at) / 1000) for _, queued_at in queue), default=0),
+            "oldest_wait_seconds": max((int((now_ms - since.get(conversation_id, queued_at)) / 1000)
+                                        for conversation_id, queued_at in queue), default=0),
             "agents_online": len(online),
             "agents_available": len(await self.available_agents(online)),
             "conversations_with_agents": serving,

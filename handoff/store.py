@@ -842,6 +842,14 @@ class Store:
         raw = await self.redis.hget(self.key("conv", conversation_id), "transferred_by")
         return raw.decode() if raw else None
 
+    async def waiting_since(self, conversation_ids: Sequence[str]) -> Dict[str, int]:
+        """When each conversation's customer first queued in this handoff (ms; kept across transfers)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for conversation_id in conversation_ids:
+                pipe.hget(self.key("conv", conversation_id), "waiting_since")
+            replies = await pipe.execute()
+        return {conversation_id: int(value) for conversation_id, value in zip(conversation_ids, replies) if value}
+
     async def closing(self, conversation_id: str) -> Dict[str, Any]:
         """How a closed conversation ended: its last close's disposition, closing note and time (ms), and the
         customer's rating (``{score, comment}``; None before they rate) — for colleagues reading it."""
