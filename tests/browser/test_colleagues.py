@@ -192,3 +192,16 @@ def test_the_new_chat_alert_covers_no_chat_and_away_there_are_no_new_chat_alerts
         ann.page.get_by_label("Your status").select_option("available")
         expect(ann.page.locator(".agent-status")).to_have_attribute("data-status", "available")
     expect(ann.page.get_by_role("status").filter(has_text="New chat waiting")).to_be_visible()  # back: alerted again
+
+
+def test_the_team_list_counts_available_as_the_agents_available_figure_does(ann, sue, browser, site):
+    context = new_context(browser)
+    cody = open_console(context, site, "cody")
+    expect(cody.page.get_by_label("Your status")).to_have_value("available")
+    context.close()  # Cody's console closed: available for the grace period, yet nobody to take a chat
+    sue.page.get_by_role("button", name="Dashboard").click()
+    row = sue.page.locator('#team-status tr[data-agent="cody"]')
+    expect(row).to_contain_text("(console closed)")
+    available = sue.page.get_by_role("group", name="Agents available").locator(".kpi-value")
+    expect(sue.page.locator(".team-summary")).to_contain_text("1 available with the console closed")
+    expect(sue.page.locator(".team-summary")).to_have_text(re.compile(rf"^{available.inner_text()} available,"))

@@ -33,9 +33,15 @@ export class TeamStatus {
     this.rows = agents
       .map((agent) => ({ ...agent, began: beganAt(agent.seconds, now) }))
       .sort((a, b) => (ORDER[a.status] ?? 3) - (ORDER[b.status] ?? 3) || a.display_name.localeCompare(b.display_name));
-    const counts = { available: 0, away: 0, offline: 0 };
-    for (const agent of this.rows) if (agent.status in counts) counts[agent.status] += 1;
-    this.summary.textContent = `${counts.available} available, ${counts.away} away, ${counts.offline} offline`;
+    // "Available" as the "Agents available" figure counts it: a console connected and not away; one whose
+    // console closed stays available for the grace period, counted apart.
+    const counts = { available: 0, away: 0, offline: 0, closed: 0 };
+    for (const agent of this.rows) {
+      if (agent.status === "available" && !agent.connected) counts.closed += 1;
+      else if (agent.status in counts) counts[agent.status] += 1;
+    }
+    this.summary.textContent = `${counts.available} available, ${counts.away} away, ${counts.offline} offline`
+      + (counts.closed ? `, ${counts.closed} available with the console closed` : "");
     replaceChildren(this.body, this.rows.map((agent) => {
       const since = h("td", { class: "team-since" });
       const row = h("tr", { "data-agent": agent.name, "data-status": agent.status },
