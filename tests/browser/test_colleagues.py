@@ -20,6 +20,15 @@ from tests.browser.test_notes import note_box
 __all__: list = []
 
 
+# Whether a text box's placeholder fits on its one line (a cut-off hint is no hint).
+PLACEHOLDER_FITS = """(box) => {
+    const style = getComputedStyle(box);
+    const pen = document.createElement("canvas").getContext("2d");
+    pen.font = style.font;
+    return pen.measureText(box.placeholder).width <= box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+}"""
+
+
 def open_from_mention(console: Console) -> None:
     console.tab("^Mentions").click()
     mention = console.page.get_by_role("list", name="Notes that mention you").get_by_role("listitem").first
@@ -30,13 +39,21 @@ def test_a_colleague_reading_a_chat_sees_it_closed_by_whom_how_it_ended_and_its_
     customer = customers()
     customer.ask_for_person()
     claimed_by(ann, customer)
+    ann.reply("Checking your address now.")
+    customer.expect("message", kind="agent")
     ann.conversation.get_by_role("button", name="Note", exact=True).click()
     note_box(ann).fill("@sue please check the delivery address")
     note_box(ann).press("Enter")
     expect(sue.tab(r"^Mentions 1$")).to_be_visible()
+    sue.page.set_viewport_size({"width": 1280, "height": 900})  # the trial's screen, where the note hint was cut off
     open_from_mention(sue)
     banner = sue.conversation.locator(".view-banner")
     expect(banner).to_have_text(re.compile(r"^Read only: Ann Lee is serving this chat"))  # her name, not her login
+    assert note_box(sue).evaluate(PLACEHOLDER_FITS), "the note box's hint is cut off"
+    # No receipt in a read-only view: it cannot know what the customer read before it opened.
+    reply = sue.transcript.locator(".msg-agent").filter(has_text="Checking your address now.")
+    expect(reply).to_have_count(1)
+    expect(reply.locator(".msg-status")).to_have_text("")
 
     ann.conversation.get_by_role("button", name="Close chat").click()
     dialog = ann.page.get_by_role("dialog", name="Close this chat?")

@@ -343,12 +343,19 @@ export class ConversationTab {
     this.refreshReceipt();
   }
 
-  /** "Seen" or "Sent" under the agent's latest stored message only. */
+  /**
+   * "Seen" or "Sent" under the agent's latest stored message only; none in a read-only view, which never
+   * learns what the customer read before it opened (it would say "Sent" where the sender sees "Seen").
+   */
   refreshReceipt() {
     const lastAgent = [...this.order].reverse().find((id) => this.messages.get(id).message.kind === "agent");
     if (!lastAgent) return;
     const element = this.messages.get(lastAgent).element;
-    if (this.receiptElement && this.receiptElement !== element) this.receiptElement.querySelector(".msg-status").textContent = "";
+    if (this.receiptElement && (this.receiptElement !== element || this.viewOnly)) this.receiptElement.querySelector(".msg-status").textContent = "";
+    if (this.viewOnly) {
+      this.receiptElement = null;
+      return;
+    }
     this.receiptElement = element;
     const seen = this.seenUpTo && compareMessageIds(lastAgent, this.seenUpTo) <= 0;
     const status = element.querySelector(".msg-status");
