@@ -689,7 +689,7 @@ class Bridge:
         accounts, online = (await self.agents.names(), await self.store.online_agents()) if to_agent else ([], [])
         rules.transfer_target(to_agent, to_group, accounts, online)
         if to_agent:
-            await self.statuses.require_takes_work(to_agent)
+            await self.statuses.require_takes_work(to_agent, await self.agents.display_name(to_agent))
         limit = (await self.agents.profile(to_agent))["max_chats"] if to_agent else 1_000_000
         await self.transition(conversation_id, Transferred(agent, to_agent, to_group), limit)
         if to_agent:
