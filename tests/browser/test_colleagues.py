@@ -211,7 +211,7 @@ def test_the_new_chat_alert_covers_no_chat_and_away_there_are_no_new_chat_alerts
     expect(ann.page.get_by_role("status").filter(has_text="New chat waiting")).to_be_visible()  # back: alerted again
 
 
-def test_the_team_list_counts_available_as_the_agents_available_figure_does(ann, sue, browser, site):
+def test_the_team_list_counts_available_as_the_agents_available_figure_does(ann, sue, browser, site, customers):
     context = new_context(browser)
     cody = open_console(context, site, "cody")
     expect(cody.page.get_by_label("Your status")).to_have_value("available")
@@ -222,3 +222,10 @@ def test_the_team_list_counts_available_as_the_agents_available_figure_does(ann,
     available = sue.page.get_by_role("group", name="Agents available").locator(".kpi-value")
     expect(sue.page.locator(".team-summary")).to_contain_text("1 available with the console closed")
     expect(sue.page.locator(".team-summary")).to_have_text(re.compile(rf"^{available.inner_text()} available,"))
+    # The transfer dialog says the same of Cody, not "offline", and offers no chat to a console that is closed.
+    customer = customers()
+    customer.ask_for_person()
+    claimed_by(ann, customer)
+    ann.conversation.get_by_role("button", name="Transfer").click()
+    dialog = ann.page.get_by_role("dialog", name="Transfer chat")
+    expect(dialog.get_by_role("radio", name="Cody (cody) available · console closed", exact=True)).to_be_disabled()
