@@ -273,24 +273,26 @@ class Bridge:
         serving = 0
         for agent in await self.store.agents_serving():
             serving += len(await self.serving(agent))
-        # The customer's wait as their queue card counts it: since first queued in this handoff (a transfer or a
-        # lost agent keeps it), not since the place in the queue (a requeued customer's place is at the front).
-        since = await self.store.waiting_since([conversation_id for conversation_id, _ in queue])
         return {
             "queue_length": len(queue),
-            "oldest_wait_seconds": max((int((now_ms - since.get(conversation_id, queued_at)) / 1000)
-                                        for conversation_id, queued_at in queue), default=0),
+            "oldest_wait_seconds": max((int(wait / 1000) for wait in await self._queue_waits(queue, now_ms)), default=0),
             "agents_online": len(online),
             "agents_available": len(await self.available_agents(online)),
             "conversations_with_agents": serving,
         }
+
+    async def _queue_waits(self, queue: List[Tuple[str, float]], now_ms: int) -> List[int]:
+        """Each queued customer's wait (ms) as their queue card counts it: since first queued in this handoff
+        (a transfer or a lost agent keeps it), not since their place (a requeued customer's is at the front)."""
+        since = await self.store.waiting_since([conversation_id for conversation_id, _ in queue])
+        return [int(now_ms - since.get(conversation_id, queued_at)) for conversation_id, queued_at in queue]
 
     async def dashboard(self) -> Dict[str, Any]:
         day, _ = self.today()
         counters, waits = await self.store.day(day)
         abandoned, first_responses = await self.experience.day(day)
         now_ms = self.now_ms()
-        waiting = [int(now_ms - queued_at) for _, queued_at in await self.store.queue()]
+        waiting = await self._queue_waits(await self.store.queue(), now_ms)
         summary = summarise(day, counters, waits, await self.right_now(), waiting_ms=waiting,
                             abandoned_ms=abandoned, first_response_ms=first_responses)
         summary.update(closing_figures(counters, await self.labels.items(), self.settings.dispositions))

@@ -270,6 +270,7 @@ def test_the_dashboards_oldest_wait_counts_as_the_queue_card_does(bridge, redis_
         card = next(item for item in (await ann.expect("queue"))["data"]["items"]
                     if item["conversation_id"] == customer.conversation_id)
         assert abs(card["waiting_seconds"] - board["now"]["oldest_wait_seconds"]) <= 2
+        assert board["waiting"]["longest_seconds"] >= 300  # "waiting so far" counts the same way
         await customer.send("leave_queue", id="done")  # out of the queue for the tests after this one
         await customer.expect("status", state="bot")
         for each in (customer, sam, ann):
