@@ -120,10 +120,11 @@ class AgentStatuses:
     async def get(self, agent: str) -> AgentStatus:
         return parse(await self.redis.hget(self.key, agent))
 
-    async def require_takes_work(self, agent: str) -> None:
-        """A transfer to a colleague who is away is refused: no new work for them."""
+    async def require_takes_work(self, agent: str, shown_as: str = "") -> None:
+        """A transfer to a colleague who is away is refused: no new work for them (``shown_as``: their display
+        name, which the refusal says, as the console names colleagues)."""
         if (await self.get(agent)).status is Status.AWAY:
-            raise InvalidTransition(f"{agent} is away")
+            raise InvalidTransition(f"{shown_as or agent} is away")
 
     async def choose(self, agent: str, status: Status, now_ms: int) -> Tuple[AgentStatus, bool]:
         """The agent's choice; whether it changed anything."""

@@ -145,7 +145,13 @@ class TranscriptFull(StateError):
 
 
 class AlreadyClaimed(StateError):
+    """``agent``: who has the conversation (the error's ``data.agent``, so the loser is told who won)."""
+
     code = "already_claimed"
+
+    def __init__(self, message: str = "", agent: str = "") -> None:
+        super().__init__(message)
+        self.agent = agent
 
 
 class LimitReached(HandoffError):

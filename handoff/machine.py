@@ -327,7 +327,7 @@ def apply(conversation: Conversation, event: Event) -> Tuple[Conversation, List[
 
     if isinstance(event, AgentClaimed):
         if state is State.AGENT:
-            raise AlreadyClaimed(f"{conversation.agent} already has this conversation")
+            raise AlreadyClaimed(f"{conversation.agent} already has this conversation", agent=conversation.agent or "")
         if state is not State.QUEUED:
             raise InvalidTransition(f"only a queued conversation can be claimed (it is {state.value})")
         claimed = replace(conversation, state=State.AGENT, agent=event.agent)

@@ -141,7 +141,7 @@ class NoteDesk:
         accounts, online = (await self.agents.names(), await self.store.online_agents()) if to_agent else ([], [])
         rules.transfer_target(to_agent, to_group, accounts, online)
         if to_agent:
-            await self.statuses.require_takes_work(to_agent)
+            await self.statuses.require_takes_work(to_agent, await self.agents.display_name(to_agent))
         rules.require_serving(await self.store.load(conversation_id), agent)
         if to_agent == agent:
             raise InvalidTransition("that is you already")

@@ -19,7 +19,7 @@ import secrets
 import time
 from collections import Counter
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -97,6 +97,15 @@ def _last_message(stored: Optional[str]) -> Optional[Dict[str, Any]]:
         return None
     said = json.loads(stored)
     return {"text": said["text"], "ts": said["ts"]}
+
+
+def stored_fields(event: Event, effects: Sequence[Effect], closing: Closing) -> List[str]:
+    """What a change stores in the conversation's hash besides its state, by the same commit: a close's
+    disposition and note, a rating's score and comment (a colleague's read-only view shows both)."""
+    if isinstance(event, Closed):
+        return closing.fields()
+    rating = next((effect for effect in effects if isinstance(effect, StoreRating)), None)
+    return ["rating", json.dumps({"score": rating.score, "comment": rating.comment})] if rating else []
 
 
 class Bridge:
@@ -195,7 +204,7 @@ class Bridge:
                                              agent_limit=agent_limit,
                                              transferred_by=event.agent if isinstance(event, Transferred) else "",
                                              notices=notices, state=state, queue_changed=queue_changed,
-                                             extra_fields=closing.fields() if isinstance(event, Closed) else (),
+                                             extra_fields=stored_fields(event, effects, closing),
                                              day=self.today()[0], counters=closing.counters())
             if stored is not None:
                 self.metrics["messages_system"] += len(notices)
@@ -274,18 +283,24 @@ class Bridge:
             serving += len(await self.serving(agent))
         return {
             "queue_length": len(queue),
-            "oldest_wait_seconds": max((int((now_ms - queued_at) / 1000) for _, queued_at in queue), default=0),
+            "oldest_wait_seconds": max((int(wait / 1000) for wait in await self._queue_waits(queue, now_ms)), default=0),
             "agents_online": len(online),
             "agents_available": len(await self.available_agents(online)),
             "conversations_with_agents": serving,
         }
+
+    async def _queue_waits(self, queue: List[Tuple[str, float]], now_ms: int) -> List[int]:
+        """Each queued customer's wait (ms) as their queue card counts it: since first queued in this handoff
+        (a transfer or a lost agent keeps it), not since their place (a requeued customer's is at the front)."""
+        since = await self.store.waiting_since([conversation_id for conversation_id, _ in queue])
+        return [int(now_ms - since.get(conversation_id, queued_at)) for conversation_id, queued_at in queue]
 
     async def dashboard(self) -> Dict[str, Any]:
         day, _ = self.today()
         counters, waits = await self.store.day(day)
         abandoned, first_responses = await self.experience.day(day)
         now_ms = self.now_ms()
-        waiting = [int(now_ms - queued_at) for _, queued_at in await self.store.queue()]
+        waiting = await self._queue_waits(await self.store.queue(), now_ms)
         summary = summarise(day, counters, waits, await self.right_now(), waiting_ms=waiting,
                             abandoned_ms=abandoned, first_response_ms=first_responses)
         summary.update(closing_figures(counters, await self.labels.items(), self.settings.dispositions))
@@ -294,11 +309,13 @@ class Bridge:
         return summary
 
     async def agent_statuses(self) -> List[Dict[str, Any]]:
-        """Who is available, away or offline, and since when (the dashboard's team list)."""
+        """Who is available, away or offline, and since when (the dashboard's team list), with the chats each
+        serves (``chats``: conversation ids, which a supervisor may open read-only)."""
         profiles = await self.agents.profiles()
-        serving = {agent: len(await self.serving(agent)) for agent in await self.store.agents_serving()}
-        return team_statuses(profiles, set(await self.store.online_agents()), await self.statuses.all(), serving,
-                             self.now_ms())
+        chats = {agent: await self.serving(agent) for agent in await self.store.agents_serving()}
+        rows = team_statuses(profiles, set(await self.store.online_agents()), await self.statuses.all(),
+                             {agent: len(ids) for agent, ids in chats.items()}, self.now_ms())
+        return [{**row, "chats": chats.get(row["name"], [])} for row in rows]
 
     async def available_agents(self, online: Optional[List[str]] = None) -> List[str]:
         """The agents online who take new work (not away: handoff.agentstatus)."""
@@ -691,7 +708,7 @@ class Bridge:
         accounts, online = (await self.agents.names(), await self.store.online_agents()) if to_agent else ([], [])
         rules.transfer_target(to_agent, to_group, accounts, online)
         if to_agent:
-            await self.statuses.require_takes_work(to_agent)
+            await self.statuses.require_takes_work(to_agent, await self.agents.display_name(to_agent))
         limit = (await self.agents.profile(to_agent))["max_chats"] if to_agent else 1_000_000
         await self.transition(conversation_id, Transferred(agent, to_agent, to_group), limit)
         if to_agent:

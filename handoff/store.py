@@ -62,7 +62,9 @@ Keys (``prefix`` defaults to ``hb``):
                              "label:{id}" -> labels put on conversations (all days, for /metrics)
     {p}:labels       hash    the label set: id -> {name, colour} (handoff.labels); a conversation's labels
                              are its hash's "labels" field (ids, comma-separated), "labelled:{day}:{id}"
-                             marks a label counted that day; "disposition", "closing_note": its last close's
+                             marks a label counted that day; "disposition", "closing_note": its last close's,
+                             "closed_at" (ms, by the commit that closes) and "rating" (JSON {score, comment}, by
+                             the commit that rates; a read-only view of a closed chat shows them)
     {p}:canned       hash    canned responses: shortcut -> {title, text} (handoff.canned); {p}:canned-seeded
                              marks that the file's set was loaded once
     {p}:suggest-pending list  customer message -> agent reply pairs of chats an agent's part of ended, JSON
@@ -620,6 +622,8 @@ class Store:
             if transferred_by:  # straight to a colleague (a claim keeps who sent it to the queue)
                 fields += ["transferred_by", transferred_by]
         agent_ended = before.state is State.AGENT and (after.state is not State.AGENT or after.agent != before.agent)
+        if after.state is State.CLOSED and before.state is not State.CLOSED:
+            fields += ["closed_at", str(now), "rating", ""]  # an earlier close's rating is not this one's
         fields += extra_fields
         written: List[str] = []
         for notice in notices:
@@ -856,6 +860,24 @@ class Store:
         """The agent who transferred the conversation last (None: nobody since it was handed over)."""
         raw = await self.redis.hget(self.key("conv", conversation_id), "transferred_by")
         return raw.decode() if raw else None
+
+    async def waiting_since(self, conversation_ids: Sequence[str]) -> Dict[str, int]:
+        """When each conversation's customer first queued in this handoff (ms; kept across transfers)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for conversation_id in conversation_ids:
+                pipe.hget(self.key("conv", conversation_id), "waiting_since")
+            replies = await pipe.execute()
+        return {conversation_id: int(value) for conversation_id, value in zip(conversation_ids, replies) if value}
+
+    async def closing(self, conversation_id: str) -> Dict[str, Any]:
+        """How a closed conversation ended: its last close's disposition, closing note and time (ms), and the
+        customer's rating (``{score, comment}``; None before they rate) — for colleagues reading it."""
+        disposition, note, closed_at, rating = await self.redis.hmget(
+            self.key("conv", conversation_id), ["disposition", "closing_note", "closed_at", "rating"])
+        return {"disposition": disposition.decode() if disposition else None,
+                "closing_note": note.decode() if note else "",
+                "closed_at": int(closed_at) if closed_at else None,
+                "rating": json.loads(rating) if rating else None}
 
     async def details(self, conversation_id: str) -> Dict[str, str]:
         raw = await self.redis.hget(self.key("conv", conversation_id), "details")

@@ -77,11 +77,26 @@ class OpenChats:
                 return  # served here: it opens, or is open, as theirs
             self.require_room_to_view(conversation_id)
 
-            async def context() -> Dict[str, Any]:
-                return {**await self.context(conversation_id, conversation), "view": True,
-                        "serving_agent": conversation.agent if conversation.state is State.AGENT else None}
+            await self._open_chat(conversation_id, Opened.VIEWED, lambda: self._view_context(conversation_id, conversation))
 
-            await self._open_chat(conversation_id, Opened.VIEWED, context)
+    async def _view_context(self, conversation_id: str, conversation: Conversation) -> Dict[str, Any]:
+        """A read-only view's ``conversation`` envelope: who serves the chat, and how a closed one ended."""
+        closed = None
+        if conversation.state is State.CLOSED:
+            closed = {"by": conversation.agent, **await self.bridge.store.closing(conversation_id)}
+        return {**await self.context(conversation_id, conversation), "view": True,
+                "serving_agent": conversation.agent if conversation.state is State.AGENT else None, "closed": closed}
+
+    async def _view_changed(self, conversation_id: str) -> None:
+        """A chat open read-only was claimed, transferred, requeued or closed: its envelope again, so the
+        view says who serves it now or how it ended (one that became this agent's opens as theirs)."""
+        async with self._lock:
+            if self._open.get(conversation_id) is not Opened.VIEWED:
+                return
+            conversation = await self.bridge.store.load(conversation_id)
+            if conversation.state is State.AGENT and conversation.agent == self.agent:
+                return
+            await self.connection.send(Envelope("conversation", None, await self._view_context(conversation_id, conversation)))
 
     async def unview(self, conversation_id: str) -> None:
         async with self._lock:
@@ -134,6 +149,8 @@ class OpenChats:
         elif "state" in payload:
             if opened_as is Opened.SERVED:
                 await self._still_served(conversation_id)
+            else:
+                await self._view_changed(conversation_id)
         elif "labels" in payload:
             await connection.send(Envelope("conversation_labels", None, {
                 "conversation_id": conversation_id, "labels": split(payload["labels"])}))

@@ -194,6 +194,14 @@ def sue(browser: Browser, site: str) -> Iterator[Console]:
     context.close()
 
 
+def hand_back(console: Console) -> None:
+    """"Hand back to bot", confirmed (one click alone must not drop a customer who wanted a person)."""
+    console.conversation.get_by_role("button", name="Hand back to bot").click()
+    confirm = console.page.get_by_role("dialog", name="Hand this chat back to the bot?")
+    confirm.get_by_role("button", name="Hand back", exact=True).click()
+    expect(console.page.get_by_text("Chat handed back to the bot.")).to_be_visible()
+
+
 def queued_with_card_question(customers: Any) -> Customer:
     """A customer who asked about a declined card, started a callback form, then asked for a person."""
     customer = customers()
@@ -379,8 +387,7 @@ def test_the_button_brings_the_bots_summary_to_the_side_panel_and_a_second_hando
     expect(details).not_to_contain_text("metadata")
     expect(details).to_contain_text("The customer filled in no form fields.")
 
-    ann.conversation.get_by_role("button", name="Hand back to bot").click()
-    expect(ann.page.get_by_text("Chat handed back to the bot.")).to_be_visible()
+    hand_back(ann)
     fees = QUESTIONS["fees"][0]
     customer.ask_bot(fees)
     customer.ask_for_person()
@@ -606,7 +613,7 @@ def test_transfer_to_a_colleague_then_hand_back_to_the_bot(ann, sue, customers):
     ann.conversation.get_by_role("button", name="Transfer").click()
     dialog = ann.page.get_by_role("dialog", name="Transfer chat")
     expect(dialog).to_be_visible()
-    colleague = dialog.get_by_role("radio", name=re.compile(r"^sue"))
+    colleague = dialog.get_by_role("radio", name=re.compile(r"^Sue \(sue\)"))
     expect(colleague).to_be_enabled()
     expect(dialog.get_by_role("radio", name=re.compile(r"^general"))).to_be_visible()
     colleague.check()
@@ -614,21 +621,21 @@ def test_transfer_to_a_colleague_then_hand_back_to_the_bot(ann, sue, customers):
     dialog.get_by_role("button", name="Transfer").click()
     expect(dialog).to_be_hidden()
     expect(ann.page.get_by_role("tablist", name="Your chats").get_by_role("tab")).to_have_count(0)
-    expect(ann.page.get_by_text("Chat transferred to sue.")).to_be_visible()
+    expect(ann.page.get_by_text("Chat transferred to Sue.")).to_be_visible()
     expect(ann.page.get_by_role("heading", name="No open chats")).to_be_visible()
 
     expect(sue.page.get_by_role("tablist", name="Your chats").get_by_role("tab")).to_have_count(1)
     expect(sue.transcript).to_contain_text("You're being passed to a colleague who can help with this.")
-    expect(sue.page.get_by_text("ann transferred a chat to you.")).to_be_visible()
-    expect(sue.conversation.locator(".conversation-head")).to_contain_text("Transferred by ann")
+    # Colleagues by their display names, as the team list has them (the login only beside it).
+    expect(sue.page.get_by_text("Ann Lee transferred a chat to you.")).to_be_visible()
+    expect(sue.conversation.locator(".conversation-head")).to_contain_text("Transferred by Ann Lee")
     customer.expect("message", kind="system", data={"notice": "transferred"})
     sue.reply("Hi, Sue here.")
     # The display name (by default the login name, capitalised).
     assert customer.expect("message", kind="agent")["data"]["data"] == {"agent": "Sue"}
 
-    sue.conversation.get_by_role("button", name="Hand back to bot").click()
+    hand_back(sue)
     expect(sue.page.get_by_role("tablist", name="Your chats").get_by_role("tab")).to_have_count(0)
-    expect(sue.page.get_by_text("Chat handed back to the bot.")).to_be_visible()
     customer.expect("status", state="bot")
     answer = customer.ask_bot("how do I top up with a card")
     assert "https://help.northwind-bank.example/" in answer["data"]["text"], "the bot answers again"
@@ -653,13 +660,13 @@ def test_a_chat_sent_back_to_a_group_keeps_its_true_wait_and_says_who_transferre
     dialog.get_by_role("button", name="Transfer").click()
     expect(ann.page.get_by_text("Chat moved to the front of the general queue.")).to_be_visible()
 
-    card = sue.queue_item("Transferred by ann")
+    card = sue.queue_item("Transferred by Ann Lee")
     expect(card).to_have_count(1)
     # The customer's wait since they first asked, not a new one from the transfer.
     expect(card.locator(".wait")).to_have_text(re.compile(r"^Waiting 5:\d\d$"))
     screenshot(sue.page, "console-queue-transferred")
     card.get_by_role("button", name=re.compile(r"^Claim chat")).click()
-    expect(sue.conversation.locator(".conversation-head")).to_contain_text("Transferred by ann")
+    expect(sue.conversation.locator(".conversation-head")).to_contain_text("Transferred by Ann Lee")
 
 
 def test_closing_asks_for_confirmation_and_the_customer_is_asked_for_a_rating(ann, customers):
@@ -733,14 +740,14 @@ def test_an_agent_opens_a_request_reads_its_conversation_answers_it_and_marks_an
     expect(dialog).to_be_hidden()
     answer = customer.expect("message", kind="agent")
     assert answer["data"]["text"] == "Your card was posted on Monday." and answer["data"]["data"]["agent"] == "Ann Lee"
-    expect(request).to_contain_text("Answered by ann")
+    expect(request).to_contain_text("Answered by Ann Lee")
     expect(request.get_by_role("button", name="Mark done")).to_have_count(0)
 
     customer.send("leave", {"kind": "callback", "contact": "07700 900456"}, id="callback")
     customer.expect("ack")
     callback = requests_list.filter(has_text=customer.conversation_id).filter(has_text="07700 900456")
     callback.get_by_role("button", name="Mark done").click()
-    expect(callback).to_contain_text("Done by ann")
+    expect(callback).to_contain_text("Done by Ann Lee")
     while customer.expect("status")["data"].get("request", {}).get("state") != "done":
         pass  # the customer's status says so too
     screenshot(ann.page, "console-requests")
@@ -830,8 +837,9 @@ def test_the_console_names_its_agent_leads_cards_with_the_latest_words_and_new_m
         background_loop.run(colleague.claim(customer.conversation_id))
         background_loop.run(colleague.expect("conversation", conversation_id=customer.conversation_id))
         card.get_by_role("button", name="Claim chat: Refund not showing").click()
-        expect(ann.page.get_by_role("alert").filter(has_text="Another agent claimed")).to_have_text(
-            "Another agent claimed the chat \u201cRefund not showing\u201d first.")
+        # Who won, by the name colleagues know, and the chat titled as its card was.
+        expect(ann.page.get_by_role("alert").filter(has_text="claimed the chat")).to_have_text(
+            "Sue claimed the chat \u201cRefund not showing\u201d first.")
     finally:
         QUEUE_CHANGES_HELD["held"] = False
     background_loop.run(close_chat(colleague, customer.conversation_id))

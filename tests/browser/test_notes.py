@@ -82,7 +82,7 @@ def test_a_mention_notifies_the_colleague_who_opens_the_chat_read_only_and_answe
     screenshot(sue.page, "console-mentions")
     mention.get_by_role("button", name=re.compile("^Open the chat")).click()
     # Read-only: a banner, no actions, notes only; the mention is seen now.
-    expect(sue.conversation.locator(".view-banner")).to_have_text(re.compile(r"^Read only: ann is serving this chat"))
+    expect(sue.conversation.locator(".view-banner")).to_have_text(re.compile(r"^Read only: Ann Lee is serving this chat"))
     expect(sue.conversation.get_by_role("button", name="Transfer")).to_be_hidden()
     expect(sue.conversation.get_by_role("button", name="Reply", exact=True)).to_be_disabled()
     expect(sue.transcript.locator(".msg-note .mention.is-me")).to_have_text("@sue")
@@ -131,18 +131,18 @@ def test_a_transfer_note_is_pinned_for_the_receiver_whose_colleague_is_signed_as
     customer.expect("message", kind="agent")
     ann.conversation.get_by_role("button", name="Transfer").click()
     dialog = ann.page.get_by_role("dialog", name="Transfer chat")
-    dialog.get_by_role("radio", name=re.compile(r"^sue")).check()
+    dialog.get_by_role("radio", name=re.compile(r"^Sue \(sue\)")).check()
     dialog.get_by_role("textbox", name=re.compile("^Note for whoever takes the chat")).fill(
         "Already checked the card status: blocked since Monday.")
     screenshot(ann.page, "console-transfer-note-dialog")
     dialog.get_by_role("button", name="Transfer").click()
-    expect(ann.page.get_by_text("Chat transferred to sue.")).to_be_visible()
+    expect(ann.page.get_by_text("Chat transferred to Sue.")).to_be_visible()
 
     pinned = sue.conversation.locator(".pinned-note")
     expect(pinned).to_be_visible()
-    expect(pinned).to_contain_text("Ann Lee transferred this chat to sue with a note")
+    expect(pinned).to_contain_text("Ann Lee transferred this chat to Sue with a note")
     expect(pinned).to_contain_text("Already checked the card status: blocked since Monday.")
-    expect(sue.transcript.locator(".msg-note .badge-note")).to_have_text("Transfer note to sue")
+    expect(sue.transcript.locator(".msg-note .badge-note")).to_have_text("Transfer note to Sue")
     # Ann's message is Ann's, not Sue's own; Sue's reply is hers.
     earlier = sue.transcript.locator(".msg-agent").filter(has_text="Hello, I'm Ann.")
     expect(earlier).to_have_class(re.compile("msg-colleague"))

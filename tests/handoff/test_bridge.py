@@ -102,7 +102,8 @@ def test_only_one_of_two_agents_can_claim(bridge):
 
         assert sorted(reply["type"] for reply in outcomes) == ["ack", "error"]
         [refusal] = [reply for reply in outcomes if reply["type"] == "error"]
-        assert refusal["data"]["code"] == "already_claimed"
+        [winner] = [name for name, reply in zip(("ann", "bob"), outcomes) if reply["type"] == "ack"]
+        assert (refusal["data"]["code"], refusal["data"]["agent"]) == ("already_claimed", winner)  # who won
         for client in (ann, bob, customer):
             await client.close()
 

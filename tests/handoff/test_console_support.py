@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import time
 
+import redis as redis_sync
 import requests
 import websockets
 
 from handoff_client import Customer
-from harness.clients import claimed, login, staff
+from harness.clients import claimed, dashboard_until, login, queued_customer, staff
 from harness.servers import AGENT_PASSWORD, ROOT, bridge_command, bridge_env
 
 
@@ -249,5 +251,29 @@ def test_a_close_finishes_even_when_the_agent_disconnects_at_once(bridge):
             await agent.ws.close()  # gone while the bridge is still carrying the close out
             await customer.expect("message", kind="system", text="How did we do? Please rate this chat from 1 to 5.")
             await customer.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_dashboards_oldest_wait_counts_as_the_queue_card_does(bridge, redis_url, bridge_prefix):
+    """A customer put back at the front of the queue keeps their wait: the card's waiting_seconds and the
+    dashboard's oldest wait count from when they first queued in this handoff, not from their place."""
+    async def scenario() -> None:
+        customer = await queued_customer(bridge)
+        five_minutes_ago = int(time.time() * 1000) - 5 * 60_000
+        redis_sync.Redis.from_url(redis_url).hset(f"{bridge_prefix}:conv:{customer.conversation_id}",
+                                                  "waiting_since", five_minutes_ago)
+        sam = await staff(bridge, "sam", "supervisor")
+        board = await dashboard_until(sam, lambda d: d["now"]["oldest_wait_seconds"] >= 300)
+        ann = await staff(bridge, "ann")
+        await ann.send("queue", id="q")
+        card = next(item for item in (await ann.expect("queue"))["data"]["items"]
+                    if item["conversation_id"] == customer.conversation_id)
+        assert abs(card["waiting_seconds"] - board["now"]["oldest_wait_seconds"]) <= 2
+        assert board["waiting"]["longest_seconds"] >= 300  # "waiting so far" counts the same way
+        await customer.send("leave_queue", id="done")  # out of the queue for the tests after this one
+        await customer.expect("status", state="bot")
+        for each in (customer, sam, ann):
+            await each.close()
 
     asyncio.run(scenario())

@@ -16,7 +16,7 @@ import redis as redis_sync
 import requests
 
 from handoff_client import Agent, Customer
-from harness.clients import claimed, queued_customer, staff
+from harness.clients import claimed, dashboard_until, queued_customer, staff
 from handoff.connections.open_chats import MAX_VIEWS
 from harness.servers import RASA_API_TOKEN, add_agent
 
@@ -259,6 +259,66 @@ def test_read_only_views_are_capped_per_socket_and_one_closed_makes_room(bridge,
         await sue.send("view", {"conversation_id": last}, id="now")
         assert (await sue.expect("conversation", conversation_id=last))["data"]["view"] is True
         for each in (*customers, sue):
+            await each.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_read_only_view_follows_the_chat_to_its_close_and_shows_how_it_ended(bridge, second_bridge, note_accounts):
+    async def scenario() -> None:
+        customer, ann = await claimed(bridge, "ann")
+        cid = customer.conversation_id
+        await ann.acknowledged(await ann.note("@bob please look at the delivery address", cid))
+        bob = await staff(second_bridge, "bob")
+        await bob.send("view", {"conversation_id": cid}, id="open")
+        await bob.acknowledged("open")
+        opened = await bob.expect("conversation", conversation_id=cid)
+        assert (opened["data"]["serving_agent"], opened["data"]["closed"]) == ("ann", None)
+        # Ann closes it while Bob reads: his view hears it ended, how and by whom.
+        await ann.send("close", {"conversation_id": cid, "disposition": "follow-up needed",
+                                 "closing_note": "Reordered card; check delivery in a week"}, id="shut")
+        await ann.acknowledged("shut")
+        ended = await bob.next_matching(lambda e: e["type"] == "conversation" and e["data"]["closed"], "the close")
+        closed = ended["data"]["closed"]
+        assert (ended["data"]["state"], ended["data"]["serving_agent"]) == ("closed", None)
+        assert (closed["by"], closed["disposition"], closed["closing_note"], closed["rating"]) == (
+            "ann", "follow-up needed", "Reordered card; check delivery in a week", None)
+        assert isinstance(closed["closed_at"], int) and closed["closed_at"] > 0
+        # The customer rates it: the view hears that too, and opening it again later says the same.
+        await customer.expect("message", kind="system", data={"notice": "rate"})
+        await customer.send("rating", {"score": 4, "comment": "quick <b>and</b> kind"}, id="rate")
+        rated = await bob.next_matching(lambda e: e["type"] == "conversation" and (e["data"]["closed"] or {}).get("rating"),
+                                        "the rating")
+        assert rated["data"]["closed"]["rating"] == {"score": 4, "comment": "quick <b>and</b> kind"}
+        await bob.send("unview", {"conversation_id": cid}, id="shut-view")
+        await bob.expect("released", conversation_id=cid)
+        await bob.send("view", {"conversation_id": cid}, id="again")
+        await bob.acknowledged("again")
+        again = await bob.next_matching(lambda e: e["type"] == "conversation" and e["data"]["conversation_id"] == cid
+                                        and e is not opened and e is not ended and e is not rated, "the view again")
+        assert again["data"]["closed"] == rated["data"]["closed"]
+        for each in (customer, ann, bob):
+            await each.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_dashboard_lists_each_agents_chats_which_a_supervisor_may_open_read_only(bridge, second_bridge, note_accounts):
+    async def scenario() -> None:
+        customer, ann = await claimed(bridge, "ann")
+        cid = customer.conversation_id
+        sue_board = await staff(second_bridge, "sue", "supervisor")
+        board = await dashboard_until(sue_board, lambda d: any(
+            row["name"] == "ann" and cid in row["chats"] for row in d["agents"]))
+        ann_row = next(row for row in board["agents"] if row["name"] == "ann")
+        assert ann_row["serving"] == len(ann_row["chats"])
+        sue = await staff(second_bridge, "sue")  # a supervisor who serves chats too: her agent socket opens it
+        await sue.send("view", {"conversation_id": cid}, id="open")
+        await sue.acknowledged("open")
+        opened = await sue.expect("conversation", conversation_id=cid)
+        assert (opened["data"]["view"], opened["data"]["serving_agent"]) == (True, "ann")
+        await ann.acknowledged(await ann.close_conversation(cid))
+        for each in (customer, ann, sue, sue_board):
             await each.close()
 
     asyncio.run(scenario())

@@ -142,7 +142,7 @@ def test_away_agents_get_no_new_work_but_keep_their_chats_and_an_all_away_team_i
         await erin.send("transfer", {"conversation_id": customer.conversation_id, "to_agent": "dana"}, id="to-away")
         refused = await erin.expect("error")
         assert refused["id"] == "to-away" and refused["data"]["code"] == "invalid_transition"
-        assert "away" in refused["data"]["message"]
+        assert refused["data"]["message"] == "Dana Reyes is away"  # as colleagues know her, not her login
         # With a note, refused the same way before the note is written (docs/bridge-protocol.md, transfer).
         await erin.send("transfer", {"conversation_id": customer.conversation_id, "to_agent": "dana",
                                      "note": "over to you"}, id="to-away-with-note")

@@ -265,11 +265,14 @@ function showConsole(session) {
       return button;
     }));
 
-  // A view's own control in the header (the chats view's status: available or away).
+  // A view's own control in the header (the chats view's status: available or away), and its alerts
+  // (the chats view's "New chat waiting") in the bar's free middle, where they cover nothing.
   const headerControls = h("span", { class: "header-controls" });
+  const headerAlerts = h("div", { class: "header-alerts" });
   const header = h("header", { class: "topbar" },
     h("div", { class: "brand" }, h("span", { class: "brand-mark" }, icon("chat")), h("span", {}, APP_TITLE)),
     views.length ? nav : null,
+    headerAlerts,
     h("div", { class: "account" },
       status.pill,
       headerControls,
@@ -304,6 +307,13 @@ function showConsole(session) {
       sound,
       watchConnection: (transport) => status.track(transport),
       reveal: () => select(view.id),
+      // A chat opened read-only in the Chats view (a supervisor's "Open" on the dashboard); null without that view.
+      openChat: views.some((each) => each.id === "chats")
+        ? (conversationId) => {
+          select("chats");
+          instances.get("chats").openReadOnly(conversationId);
+        }
+        : null,
       setAttention: (count) => {
         attention.set(view.id, count);
         updateTitle();
@@ -312,6 +322,7 @@ function showConsole(session) {
     instances.set(view.id, instance);
     main.append(instance.element);
     if (instance.headerControl) headerControls.append(instance.headerControl);
+    if (instance.headerAlert) headerAlerts.append(instance.headerAlert);
   }
   const remembered = sessionStorage.getItem(STORAGE.view);
   select(views.some((view) => view.id === remembered) ? remembered : views[0].id);

@@ -132,8 +132,10 @@ export const STRINGS = {
   loggedOut: "You have logged out.",
   // A queue card's first line: what the customer typed last, also while waiting.
   lastMessage: "Customer's latest message:",
-  // A claim lost to a colleague: which chat ("Card not working", else why it was handed over).
-  claimedFirst: "Another agent claimed the chat \u201c{chat}\u201d first.",
+  // A claim lost to a colleague: who won (when the bridge says) and which chat, titled as its card was.
+  claimedFirst: "{who} claimed the chat \u201c{chat}\u201d first.",
+  // A queue card's title when the bot recognised no topic.
+  noTopic: "No topic recognised",
 };
 
 /** A readable error line for an {code, message} error from the bridge. */

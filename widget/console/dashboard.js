@@ -115,7 +115,7 @@ class Tile {
 const CSAT_NAMES = { 1: "1 (very poor)", 2: "2 (poor)", 3: "3 (okay)", 4: "4 (good)", 5: "5 (great)" };
 
 class DashboardView extends View {
-  constructor({ session, watchConnection }) {
+  constructor({ session, watchConnection, openChat }) {
     super();
     this.rendered = false;
     this.transport = new Transport(socketUrl("/ws/supervisor"), { protocols: loginProtocols(session.token) });
@@ -133,7 +133,7 @@ class DashboardView extends View {
     this.hourly = h("div", { class: "chart-slot wide" });
     this.labelCounts = h("div", { class: "chart-slot" });
     this.dispositionCounts = h("div", { class: "chart-slot" });
-    this.team = new TeamStatus(); // who is available, away or offline, and since when
+    this.team = new TeamStatus(openChat); // who is available, away or offline, since when, and their chats
     this.assignment = new AssignmentModes(this.waiting); // each group: claimed by hand or offered automatically
     this.element = h("section", { class: "view dashboard-view", "aria-labelledby": "dashboard-title", hidden: true },
       h("header", { class: "dashboard-head" },

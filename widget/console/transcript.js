@@ -21,22 +21,22 @@ export function withMentions(text, me = null) {
   return parts;
 }
 
-/** Where a transfer's note sent the chat: "to Bob", "to the cards queue". */
-export function transferTarget(transfer) {
-  return transfer.to_agent ? `to ${transfer.to_agent}` : `to the ${transfer.to_group} queue`;
+/** Where a transfer's note sent the chat: "to Bob Stone", "to the cards queue" (`nameOf`: a login as people know them). */
+export function transferTarget(transfer, nameOf = (login) => login) {
+  return transfer.to_agent ? `to ${nameOf(transfer.to_agent)}` : `to the ${transfer.to_group} queue`;
 }
 
 /**
  * A private note among agents: its own yellow look, its writer, and that only the team sees it
  * (the bridge never sends one to the customer).
  */
-function noteElement(message, data, text, time, me) {
+function noteElement(message, data, text, time, me, nameOf) {
   const own = Boolean(me) && data.agent === me;
   const author = own ? "You" : String(data.shown_as || data.agent || "Agent");
   const transfer = data.transfer && typeof data.transfer === "object" ? data.transfer : null;
   return h("li", { class: `msg msg-note${own ? " msg-own" : ""}`, dataset: message.id ? { id: message.id } : null },
     h("div", { class: "msg-meta" },
-      h("span", { class: "badge badge-note" }, icon("note"), transfer ? `Transfer note ${transferTarget(transfer)}` : "Note"),
+      h("span", { class: "badge badge-note" }, icon("note"), transfer ? `Transfer note ${transferTarget(transfer, nameOf)}` : "Note"),
       h("span", { class: "msg-author", title: data.agent ? `login: ${data.agent}` : null }, author), time),
     h("div", { class: "msg-bubble" },
       h("p", { class: "msg-text" }, withMentions(text, me)),
@@ -48,14 +48,15 @@ function noteElement(message, data, text, time, me) {
  * a person would not see (custom data only). `agentName(name, data)` is how an
  * agent's messages are signed; with `me` (the console's login) the agent's own
  * messages and notes are styled as theirs, a colleague's as a colleague's.
- * Kinds other than customer, bot, agent and note are notices.
+ * Kinds other than customer, bot, agent and note are notices; `nameOf` shows a
+ * colleague's login (a transfer note's receiver) as people know them.
  */
-export function messageElement(message, agentName, me = null) {
+export function messageElement(message, agentName, me = null, nameOf = (login) => login) {
   const data = message.data && typeof message.data === "object" ? message.data : {};
   const text = typeof message.text === "string" ? message.text : "";
   const time = Number.isFinite(message.ts) ? timeElement(message.ts) : null;
   const kind = message.kind;
-  if (kind === "note") return noteElement(message, data, text, time, me);
+  if (kind === "note") return noteElement(message, data, text, time, me, nameOf);
   if (kind !== "customer" && kind !== "bot" && kind !== "agent") {
     return h("li", { class: "msg msg-system" }, h("span", { class: "visually-hidden" }, "Notice: "), h("p", {}, text), time);
   }

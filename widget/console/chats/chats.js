@@ -31,12 +31,12 @@ export function createChatsView(context) {
 }
 
 /** What the agent is told when a chat leaves their tabs, by what they did (nothing: elsewhere). */
-function releasedText(leaving) {
+function releasedText(leaving, nameOf) {
   if (leaving && leaving.type === "unview") return "Closed the chat you were reading.";
   if (!leaving) return "A chat is no longer yours: it was closed, handed back or transferred elsewhere.";
   if (leaving.type === "hand_back") return "Chat handed back to the bot.";
   if (leaving.type === "close") return "Chat closed. The customer is asked to rate it.";
-  return leaving.to_agent ? `Chat transferred to ${leaving.to_agent}.` : `Chat moved to the front of the ${leaving.to_group} queue.`;
+  return leaving.to_agent ? `Chat transferred to ${nameOf(leaving.to_agent)}.` : `Chat moved to the front of the ${leaving.to_group} queue.`;
 }
 
 class ChatsView extends View {
@@ -46,6 +46,7 @@ class ChatsView extends View {
     this.reveal = reveal; // shows this view (a notification was clicked)
     this.displayName = session.displayName; // what customers see, never the login name
     this.roles = session.roles; // a supervisor may still claim in a group assigned automatically
+    this.supervisor = session.roles.includes("supervisor"); // may open any chat read-only (queue cards, dashboard)
     this.setAttention = setAttention;
     this.visible = false;
     this.canned = [];
@@ -56,6 +57,7 @@ class ChatsView extends View {
     this.pendingClaims = new Set();
     this.pendingViews = new Set(); // conversations asked to open read-only, to show when they arrive
     this.team = null; // the colleagues to mention: {at, agents} (colleagues())
+    this.names = new Map(); // login -> display name, from the bridge's team (nameOf)
     this.restoring = null; // ids of conversations re-sent after a (re)connection, while they arrive
 
     this.transport = new Transport(socketUrl("/ws/agent"), { protocols: loginProtocols(session.token) });
@@ -114,12 +116,13 @@ class ChatsView extends View {
       h("p", {}, "Claim a customer from the queue to start. Every chat you serve opens here as a tab."));
     this.panels = h("div", { class: "conversation-panels" }, this.noChats);
     this.toasts = h("div", { class: "toasts", role: "status", "aria-live": "polite" });
+    this.headerAlert = this.alertBanner; // console.js places it in the top bar, where it covers nothing
 
     this.element = h("section", { class: "view chats-view", "aria-label": "Chats", hidden: true },
       h("aside", { class: "sidebar", "aria-label": "Queue and requests" },
         h("div", { class: "sidebar-head" }, this.sidebarTabs.list, this.alertSound.button),
         this.offers.element, this.sidebarTabs.panels),
-      h("section", { class: "workspace", "aria-label": "Open chats" }, this.alertBanner, this.tabList, this.panels),
+      h("section", { class: "workspace", "aria-label": "Open chats" }, this.tabList, this.panels),
       this.toasts);
   }
 
@@ -148,7 +151,10 @@ class ChatsView extends View {
         break;
       case "canned":
         this.canned = data.items || [];
-        if (!data.changed) this.awaitRestoredConversations(); // a supervisor's change is not followed by the chats
+        if (!data.changed) {
+          this.awaitRestoredConversations(); // a supervisor's change is not followed by the chats
+          this.colleagues(); // the team's display names, for whatever names a colleague
+        }
         break;
       case "labels":
         this.labels = data.items || [];
@@ -175,6 +181,7 @@ class ChatsView extends View {
         break;
       case "agent_status":
         this.statusControl.update(data);
+        this.updateAttention(); // away: no new-work alerts
         if (envelope.id) this.waiting.settle(envelope.id, data);
         break;
       case "read":
@@ -244,7 +251,10 @@ class ChatsView extends View {
   /** The colleagues one may @mention (the team, without this agent), asked for at most once a minute. */
   async colleagues() {
     if (!this.team || Date.now() - this.team.at > TIMING.teamRefreshMs) {
-      const asked = this.waiting.ask("team").then((team) => (team.agents || []).filter((agent) => agent.name !== this.agent));
+      const asked = this.waiting.ask("team").then((team) => {
+        this.learnNames(team.agents || []);
+        return (team.agents || []).filter((agent) => agent.name !== this.agent);
+      });
       this.team = { at: Date.now(), agents: asked };
       asked.catch(() => { this.team = null; });
     }
@@ -253,6 +263,25 @@ class ChatsView extends View {
     } catch (error) {
       return [];
     }
+  }
+
+  /** The team's display names (a `team` reply's agents): what the console shows for a colleague's login. */
+  learnNames(agents) {
+    let changed = false;
+    for (const agent of agents) {
+      if (!agent.display_name || this.names.get(agent.name) === agent.display_name) continue;
+      this.names.set(agent.name, agent.display_name);
+      changed = true;
+    }
+    if (!changed) return;
+    this.queue.refill();
+    this.requests.refill();
+    for (const tab of this.conversations.values()) tab.renderNames();
+  }
+
+  /** A colleague as people know them: their display name once the team is known, else their login. */
+  nameOf(login) {
+    return this.names.get(login) || login;
   }
 
   /** A colleague's chat opened read-only (from a mention), or this agent's own tab for it. */
@@ -268,6 +297,11 @@ class ChatsView extends View {
       this.pendingViews.delete(conversationId);
       throw error;
     }
+  }
+
+  /** A chat opened read-only from a click (a queue card, the dashboard): a refusal is said in a toast. */
+  openReadOnly(conversationId) {
+    this.viewConversation(conversationId).catch((failure) => this.toast(describeError(failure), "error"));
   }
 
   openConversation(data) {
@@ -306,7 +340,7 @@ class ChatsView extends View {
         this.notifications.transfer(tab.id, data.transferred_by, tab.tabTitle.textContent, () => this.openFromNotification(tab.id));
       }
       this.chime();
-      this.toast(data.transferred_by ? `${data.transferred_by} transferred a chat to you.` : "A colleague transferred a chat to you.");
+      this.toast(data.transferred_by ? `${this.nameOf(data.transferred_by)} transferred a chat to you.` : "A colleague transferred a chat to you.");
     }
     this.noChats.hidden = this.conversations.size > 0;
     this.updateAttention();
@@ -316,7 +350,7 @@ class ChatsView extends View {
     const tab = this.conversations.get(conversationId);
     if (!tab) return;
     const index = [...this.conversations.keys()].indexOf(conversationId);
-    this.toast(releasedText(tab.leaving));
+    this.toast(releasedText(tab.leaving, (login) => this.nameOf(login)));
     tab.destroy();
     this.conversations.delete(conversationId);
     if (this.activeId === conversationId) {
@@ -398,9 +432,14 @@ class ChatsView extends View {
 
   // ---- alerts ----------------------------------------------------------------
 
+  /** Away means no new work, so no alerts for it: no banner, sound or count for new chats in the queue. */
+  newWorkAlerts() {
+    return this.statusControl.current !== "away";
+  }
+
   renderAlert() {
-    const fresh = this.queue.freshItems();
-    this.alertBanner.hidden = fresh.length === 0;
+    const fresh = this.newWorkAlerts() ? this.queue.freshItems() : [];
+    this.alertBanner.hidden = !this.visible || fresh.length === 0; // only with the chats on screen
     if (fresh.length === 1) {
       const item = fresh[0];
       this.alertText.textContent = `New chat waiting: ${[reasonLabel(item.reason), humanize(item.topic)].filter(Boolean).join(" · ")}`;
@@ -417,7 +456,8 @@ class ChatsView extends View {
   updateAttention() {
     this.renderAlert();
     const unread = [...this.conversations.values()].reduce((sum, tab) => sum + tab.unread, 0);
-    this.setAttention(this.queue.freshItems().length + unread + this.mentions.unseen);
+    const fresh = this.newWorkAlerts() ? this.queue.freshItems().length : 0;
+    this.setAttention(fresh + unread + this.mentions.unseen);
   }
 
   chime() {
@@ -441,6 +481,7 @@ class ChatsView extends View {
   hide() {
     this.visible = false;
     super.hide();
+    this.renderAlert();
   }
 
   async confirmLeave() {

@@ -13,7 +13,7 @@ const SLASH_QUERY = /^\/([^\s]*)$/;
 const MENTION_QUERY = /(?<![\p{L}\p{N}_@.+-])@([\p{L}\p{N}_-]*)$/u;
 const PLACEHOLDERS = {
   reply: "Write a reply…  (type / for canned responses)",
-  note: "Write a note only your team sees…  (type @ to mention a colleague)",
+  note: "Note for your team…  (@ mentions a colleague)", // short: whole on one line in a read-only view too
 };
 
 export class Composer {

@@ -2,12 +2,14 @@
 // bridge's order, the agent's sends shown until stored), the customer's typing
 // and read receipts, and the actions that end it here (transfer, hand back,
 // close). The note a transfer carried is pinned above the transcript; a chat
-// opened from a mention is read-only (notes only, no actions).
+// opened read-only (a mention, a supervisor) has notes only, no actions, and
+// says who serves it, or, once closed, who closed it, how it ended and its rating.
 
-import { h, replaceChildren } from "../../shared/dom.js";
+import { h, replaceChildren, timeElement } from "../../shared/dom.js";
 import { icon } from "../../shared/icons.js";
 import { compareMessageIds, newId } from "../../shared/transport.js";
 import { TIMING, describeError, humanize, reasonLabel } from "../constants.js";
+import { confirmDialog } from "../dialogs.js";
 import { beganAt, customerPresenceChip, renderCustomerPresence } from "../presence.js";
 import { messageElement, transferTarget, withMentions } from "../transcript.js";
 import { Composer } from "./composer.js";
@@ -15,7 +17,7 @@ import { renderHandoff } from "./handoff-panel.js";
 import { SuggestionStrip } from "./suggestions.js";
 import { transferDialog } from "./transfer-dialog.js";
 import { UnreadMessages, asksForAttention } from "./unread.js";
-import { closingDialog } from "../workspace/closing-dialog.js";
+import { closingDialog, dispositionLabel } from "../workspace/closing-dialog.js";
 import { labelChips, labelPicker } from "../workspace/labels.js";
 
 function shortId(conversationId) {
@@ -70,6 +72,7 @@ export class ConversationTab {
 
     this.pinned = h("section", { class: "pinned-note", "aria-label": "Note from the transfer", hidden: true });
     this.viewBanner = h("p", { class: "view-banner", hidden: true });
+    this.closedSummary = h("section", { class: "closed-summary", "aria-label": "How the chat ended", hidden: true });
     this.closeViewButton = h("button", { type: "button", class: "button", hidden: true, onclick: () => this.closeView() }, icon("close"), "Close");
     this.list = h("ol", { class: "transcript" });
     this.log = h("div", { class: "transcript-scroll", role: "log", "aria-label": "Transcript", tabindex: "0" }, this.list);
@@ -89,28 +92,64 @@ export class ConversationTab {
           this.closeButton, this.closeViewButton)),
       this.actionError,
       h("div", { class: "conversation-body" },
-        h("div", { class: "chat-column" }, this.viewBanner, this.pinned, this.log, this.typing, this.suggestions.element,
-          this.composer.element),
+        h("div", { class: "chat-column" }, this.viewBanner, this.closedSummary, this.pinned, this.log, this.typing,
+          this.suggestions.element, this.composer.element),
         this.details));
     this.update(data);
   }
 
   update(data) {
+    this.data = data;
     const handoff = data.handoff || {};
     const topic = humanize(handoff.topic);
     this.tabTitle.textContent = topic || reasonLabel(data.reason);
     // Without a topic the reason is the chip below the heading already.
     this.heading.textContent = topic || "Customer chat";
     if (data.customer_presence) this.setPresence(data.customer_presence);
+    renderHandoff(this.details, data);
+    this.setViewOnly(Boolean(data.view));
+    this.renderNames();
+    if (data.labels) this.setLabels(data.labels);
+  }
+
+  /** Whatever names a colleague, by their display name once the team is known (view.nameOf). */
+  renderNames() {
+    const data = this.data;
+    const nameOf = (login) => this.view.nameOf(login);
     replaceChildren(this.headMeta,
       this.presence.element,
+      data.state === "closed" ? h("span", { class: "chip chip-closed" }, "Closed") : null,
       h("span", { class: `chip reason reason-${data.reason || "unknown"}` }, reasonLabel(data.reason)),
-      data.transferred_by ? h("span", { class: "chip chip-transferred" }, `Transferred by ${data.transferred_by}`) : null,
+      data.transferred_by ? h("span", { class: "chip chip-transferred" }, `Transferred by ${nameOf(data.transferred_by)}`) : null,
       h("span", { class: "meta-item" }, h("span", { class: "visually-hidden" }, "Conversation "), shortId(this.id)));
-    renderHandoff(this.details, data);
     this.renderPinned(data.transfer_note || null);
-    this.setViewOnly(Boolean(data.view), data.serving_agent);
-    if (data.labels) this.setLabels(data.labels);
+    this.viewBanner.textContent = !this.viewOnly ? "" : `Read only: ${
+      data.closed ? "this chat is closed"
+        : data.serving_agent ? `${nameOf(data.serving_agent)} is serving this chat` : "nobody is serving this chat"}. You can add notes for the team.`;
+    this.renderClosed(this.viewOnly ? data.closed || null : null);
+    for (const entry of this.messages.values()) { // a transfer note names whom it went to
+      if (entry.message.kind !== "note" || !(entry.message.data && entry.message.data.transfer) || !entry.element) continue;
+      const element = this.renderMessage(entry.message);
+      entry.element.replaceWith(element);
+      entry.element = element;
+    }
+  }
+
+  /** A closed chat read by a colleague: who closed it and when, its outcome, closing note and rating. */
+  renderClosed(closed) {
+    this.closedSummary.hidden = !closed;
+    if (!closed) return replaceChildren(this.closedSummary);
+    const rating = closed.rating;
+    const row = (term, ...value) => [h("dt", {}, term), h("dd", {}, ...value)];
+    replaceChildren(this.closedSummary,
+      h("h3", { class: "closed-title" }, "Closed by ", this.view.nameOf(closed.by || "") || "an agent",
+        Number.isFinite(closed.closed_at) ? [" · ", timeElement(closed.closed_at, undefined, null, { dated: true })] : null),
+      h("dl", { class: "closed-facts" },
+        row("Outcome", closed.disposition ? dispositionLabel(closed.disposition) : "None given"),
+        row("Closing note", closed.closing_note || h("span", { class: "muted" }, "None")),
+        row("Rating", rating
+          ? [`${rating.score} of 5`, rating.comment ? h("span", { class: "closed-comment" }, ` · “${rating.comment}”`) : null]
+          : h("span", { class: "muted" }, "Not rated yet"))));
   }
 
   /** The note the transfer carried, first thing the receiving agent reads (it stays in the transcript too). */
@@ -119,21 +158,18 @@ export class ConversationTab {
     if (!note) return replaceChildren(this.pinned);
     replaceChildren(this.pinned,
       h("p", { class: "pinned-head" }, icon("note"),
-        h("strong", {}, `${note.by_name || note.by} transferred this chat ${transferTarget(note)} with a note`),
+        h("strong", {}, `${note.by_name || note.by} transferred this chat ${transferTarget(note, (login) => this.view.nameOf(login))} with a note`),
         h("span", { class: "note-privacy" }, "Only your team sees this")),
       h("p", { class: "msg-text" }, withMentions(String(note.text || ""), this.view.agent)));
   }
 
   /** Read-only (a colleague's chat opened from a mention): notes only, no actions; false once it is this agent's. */
-  setViewOnly(viewOnly, servingAgent = null) {
+  setViewOnly(viewOnly) {
     this.viewOnly = viewOnly;
     this.panel.classList.toggle("is-view-only", viewOnly);
     for (const button of [this.labelsButton, this.transferButton, this.handBackButton, this.closeButton]) button.hidden = viewOnly;
     this.closeViewButton.hidden = !viewOnly;
     this.viewBanner.hidden = !viewOnly;
-    this.viewBanner.textContent = viewOnly
-      ? `Read only: ${servingAgent ? `${servingAgent} is serving this chat` : "nobody is serving this chat"}. You can add notes for the team.`
-      : "";
     this.tabButton.classList.toggle("is-view-only", viewOnly);
     this.composer.setViewOnly(viewOnly);
   }
@@ -247,7 +283,7 @@ export class ConversationTab {
   renderMessage(message) {
     // Each agent message signed by who wrote it (a colleague's before a transfer is theirs, not "You").
     const element = messageElement(message, (agent, data) => (agent === this.view.agent ? "You" : data.shown_as || agent || "Agent"),
-      this.view.agent);
+      this.view.agent, (login) => this.view.nameOf(login));
     // "Sent" or "Seen" under the agent's latest message (refreshReceipt).
     if (element && message.kind === "agent") element.append(h("p", { class: "msg-status" }));
     return element;
@@ -321,12 +357,19 @@ export class ConversationTab {
     this.refreshReceipt();
   }
 
-  /** "Seen" or "Sent" under the agent's latest stored message only. */
+  /**
+   * "Seen" or "Sent" under the agent's latest stored message only; none in a read-only view, which never
+   * learns what the customer read before it opened (it would say "Sent" where the sender sees "Seen").
+   */
   refreshReceipt() {
     const lastAgent = [...this.order].reverse().find((id) => this.messages.get(id).message.kind === "agent");
     if (!lastAgent) return;
     const element = this.messages.get(lastAgent).element;
-    if (this.receiptElement && this.receiptElement !== element) this.receiptElement.querySelector(".msg-status").textContent = "";
+    if (this.receiptElement && (this.receiptElement !== element || this.viewOnly)) this.receiptElement.querySelector(".msg-status").textContent = "";
+    if (this.viewOnly) {
+      this.receiptElement = null;
+      return;
+    }
     this.receiptElement = element;
     const seen = this.seenUpTo && compareMessageIds(lastAgent, this.seenUpTo) <= 0;
     const status = element.querySelector(".msg-status");
@@ -361,7 +404,14 @@ export class ConversationTab {
     }
   }
 
+  /** Asked first: a mis-click would leave a customer who wanted a person with the bot again. */
   async handBack() {
+    const sure = await confirmDialog({
+      title: "Hand this chat back to the bot?",
+      text: "The customer is no longer served by a person: the assistant answers them again. They can ask for a person again.",
+      confirm: "Hand back",
+    });
+    if (!sure) return;
     try {
       await this.act("hand_back");
     } catch (error) {

@@ -19,6 +19,11 @@ function formatWait(totalSeconds) {
   return hours ? `${hours}:${String(minutes).padStart(2, "0")}:${rest}` : `${minutes}:${rest}`;
 }
 
+/** A card's title: its topic, else "No topic recognised" (a lost claim names the chat the same way). */
+function cardTitle(item) {
+  return humanize(item.topic) || STRINGS.noTopic;
+}
+
 /** An item with the moments its wait and its customer's presence began, on this page's clock. */
 function withClocks(item, now) {
   return { ...item, since: now - item.waiting_seconds * 1000, presenceSince: beganAt(item.customer_presence_seconds, now) };
@@ -80,12 +85,16 @@ export class QueuePanel {
     this.empty.hidden = items.length > 0;
     this.view.sidebarTabs.setCount("queue", items.length, this.fresh.size > 0);
     this.tick();
-    if (arrived.length) this.view.chime();
+    if (arrived.length && this.view.newWorkAlerts()) this.view.chime();
     this.view.updateAttention();
   }
 
   createEntry(conversationId) {
     const claim = h("button", { type: "button", class: "button primary small", onclick: () => this.claim(conversationId) });
+    // Supervisors may read any chat first (read-only, with notes), as from a mention.
+    const open = this.view.supervisor
+      ? h("button", { type: "button", class: "button small", onclick: () => this.view.openReadOnly(conversationId) }, "Open")
+      : null;
     const wait = h("span", {});
     const topic = h("p", { class: "queue-topic" });
     const body = h("div", { class: "queue-body" });
@@ -94,11 +103,11 @@ export class QueuePanel {
       h("div", { class: "queue-top" }, topic, presence.element,
         h("span", { class: "wait" }, icon("clock"), h("span", { class: "visually-hidden" }, "Waiting "), wait)),
       body,
-      h("div", { class: "queue-actions" }, claim));
+      h("div", { class: "queue-actions" }, open, claim));
     // Looking at an item (clicking, tabbing into it) is enough to stop alerting about it.
     element.addEventListener("focusin", () => this.acknowledge(conversationId));
     element.addEventListener("pointerdown", () => this.acknowledge(conversationId));
-    return { element, claim, wait, topic, body, presence, item: null };
+    return { element, claim, open, wait, topic, body, presence, item: null };
   }
 
   fill(entry, item) {
@@ -111,7 +120,8 @@ export class QueuePanel {
     entry.claim.textContent = claiming ? "Claiming…" : offeredOnly ? "Assigned automatically" : "Claim";
     const topic = humanize(item.topic);
     entry.claim.setAttribute("aria-label", `Claim chat: ${topic || reasonLabel(item.reason)}`);
-    entry.topic.textContent = topic || "No topic recognised";
+    if (entry.open) entry.open.setAttribute("aria-label", `Open chat read-only: ${topic || reasonLabel(item.reason)}`);
+    entry.topic.textContent = cardTitle(item);
     const details = item.details || {};
     replaceChildren(entry.body,
       h("div", { class: "chips" },
@@ -121,7 +131,7 @@ export class QueuePanel {
         h("span", { class: `chip reason reason-${item.reason || "unknown"}` }, reasonLabel(item.reason)),
         h("span", { class: "chip chip-group", title: "Skill group" }, h("span", { class: "visually-hidden" }, "Group: "), item.group),
         // Sent back to the queue by a colleague: who, so the next agent knows whom to ask.
-        item.transferred_by ? h("span", { class: "chip chip-transferred" }, `Transferred by ${item.transferred_by}`) : null,
+        item.transferred_by ? h("span", { class: "chip chip-transferred" }, `Transferred by ${this.view.nameOf(item.transferred_by)}`) : null,
         labelChips(item.labels, this.view.labels)),
       // What the customer said last first (it follows them as they write while waiting), the bot's summary below.
       item.last_message
@@ -177,7 +187,8 @@ export class QueuePanel {
       await this.view.claim(conversationId);
     } catch (failure) {
       this.showError(failure && failure.code === "already_claimed" && entry
-        ? STRINGS.claimedFirst.replace("{chat}", humanize(entry.item.topic) || reasonLabel(entry.item.reason))
+        ? STRINGS.claimedFirst.replace("{who}", failure.agent ? this.view.nameOf(failure.agent) : "Another agent")
+          .replace("{chat}", cardTitle(entry.item))
         : describeError(failure));
     } finally {
       this.claiming.delete(conversationId);

@@ -12,10 +12,10 @@ import { messageElement } from "../transcript.js";
 const KINDS = { callback: "Callback", message: "Message" };
 const CONTACT_KINDS = { phone: "Phone", email: "Email" };
 
-/** "Open", "Answered by ann", "Done by bob". */
-function stateText(item) {
-  if (item.state === "answered") return `Answered by ${item.handled_by}`;
-  if (item.state === "done") return `Done by ${item.handled_by}`;
+/** "Open", "Answered by Ann Lee", "Done by Bob" (`nameOf`: a login as colleagues know them). */
+function stateText(item, nameOf) {
+  if (item.state === "answered") return `Answered by ${nameOf(item.handled_by)}`;
+  if (item.state === "done") return `Done by ${nameOf(item.handled_by)}`;
   return "Open";
 }
 
@@ -64,7 +64,7 @@ export class RequestsPanel {
     return h("li", { class: `request-item${open ? "" : " is-handled"}`, dataset: { id: item.id } },
       h("div", { class: "request-top" },
         h("span", { class: `chip request-${item.kind}` }, icon(item.kind === "callback" ? "phone" : "chat"), KINDS[item.kind] || humanize(item.kind)),
-        h("span", { class: `chip request-state request-state-${item.state}` }, stateText(item)),
+        h("span", { class: `chip request-state request-state-${item.state}` }, stateText(item, (login) => this.view.nameOf(login))),
         Number.isFinite(ts) ? timeElement(ts) : null),
       contactLine(item),
       customerWords(item) ? h("p", { class: "request-description" }, item.description) : null,
@@ -75,6 +75,11 @@ export class RequestsPanel {
       h("div", { class: "request-actions" },
         h("button", { type: "button", class: "button small", onclick: () => this.open(item) }, "Open conversation"),
         open ? h("button", { type: "button", class: "button small", onclick: () => this.markDone(item) }, icon("check"), "Mark done") : null));
+  }
+
+  /** Every item again (the team's display names arrived). */
+  refill() {
+    replaceChildren(this.list, this.items.map((item) => this.render(item)));
   }
 
   acknowledge() {
@@ -134,7 +139,7 @@ class RequestDialog {
   refresh(request) {
     if (!request) return;
     this.request = request;
-    this.state.textContent = stateText(request);
+    this.state.textContent = stateText(request, (login) => this.view.nameOf(login));
     this.state.className = `chip request-state request-state-${request.state}`;
     const open = request.state === "open";
     this.form.hidden = !open;

@@ -48,17 +48,24 @@ export async function transferDialog(view, tab) {
       h("label", { for: id }, h("span", { class: "choice-title" }, title), h("span", { class: "choice-meta" }, meta)));
   };
   const colleagues = team.agents.filter((agent) => agent.name !== view.agent);
-  const available = (agent) => agent.online && agent.serving < agent.max_chats;
-  colleagues.sort((a, b) => Number(available(b)) - Number(available(a)) || a.name.localeCompare(b.name));
+  view.learnNames(team.agents);
   const groupsText = (groups) => (groups.includes("all") ? "all groups" : groups.join(", "));
+  // Only a colleague available, with a console open and room takes a chat (the bridge refuses the others).
+  const available = (agent) => agent.status === "available" && agent.online && agent.serving < agent.max_chats;
+  const situation = (agent) => {
+    if (agent.status === "away") return "away";
+    if (agent.status === "offline") return "offline";
+    if (!agent.online) return "available · console closed";
+    return `${agent.serving} of ${agent.max_chats} chats${agent.serving < agent.max_chats ? "" : " · full"} · ${groupsText(agent.groups)}`;
+  };
+  colleagues.sort((a, b) => Number(available(b)) - Number(available(a)) || a.name.localeCompare(b.name));
   replaceChildren(body,
     h("fieldset", {},
       h("legend", {}, "Colleagues"),
       colleagues.length
         ? h("ul", { class: "choices" }, colleagues.map((agent) => choice(
-          `agent:${agent.name}`, agent.display_name && agent.display_name !== agent.name ? `${agent.name} (${agent.display_name})` : agent.name,
-          !agent.online ? "offline" : `${agent.serving} of ${agent.max_chats} chats${available(agent) ? "" : " · full"} · ${groupsText(agent.groups)}`,
-          !available(agent))))
+          `agent:${agent.name}`, agent.display_name && agent.display_name !== agent.name ? `${agent.display_name} (${agent.name})` : agent.name,
+          situation(agent), !available(agent))))
         : h("p", { class: "muted" }, "No colleagues yet.")),
     h("fieldset", {},
       h("legend", {}, "Skill groups"),

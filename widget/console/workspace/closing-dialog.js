@@ -1,6 +1,7 @@
 // Closing a chat: the agent picks what became of it (a disposition from the
 // bridge's list, HANDOFF_DISPOSITIONS) and may leave a closing note for
-// colleagues; both are stored with the close, in the same step.
+// colleagues; both are stored with the close, in the same step. Without a list
+// (a bridge older than dispositions, mid-deploy) the chat closes without one.
 
 import { h } from "../../shared/dom.js";
 import { icon } from "../../shared/icons.js";
@@ -18,7 +19,8 @@ export function dispositionLabel(disposition) {
 export function closingDialog(view, tab) {
   const titleId = dialogTitleId();
   const error = h("p", { class: "form-error", role: "alert" });
-  const submit = h("button", { type: "submit", class: "button danger", disabled: true }, icon("check"), "Close chat");
+  const asksOutcome = view.dispositions.length > 0;
+  const submit = h("button", { type: "submit", class: "button danger", disabled: asksOutcome }, icon("check"), "Close chat");
   const cancel = h("button", { type: "button", class: "button" }, "Cancel");
   const noteId = `note-${newId()}`;
   const note = h("textarea", { id: noteId, class: "closing-note", rows: "3", maxlength: String(MAX_NOTE) });
@@ -31,7 +33,7 @@ export function closingDialog(view, tab) {
   const form = h("form", { class: "closing-form", novalidate: true },
     h("h2", { id: titleId }, "Close this chat?"),
     h("p", { class: "dialog-text" }, "The conversation ends for the customer, who is asked to rate it. What became of it?"),
-    h("fieldset", {}, h("legend", {}, "Outcome"), h("ul", { class: "choices" }, choices)),
+    asksOutcome ? h("fieldset", {}, h("legend", {}, "Outcome"), h("ul", { class: "choices" }, choices)) : null,
     h("label", { for: noteId, class: "field-label" }, "Closing note for colleagues (optional, never shown to the customer)"),
     note, error,
     h("div", { class: "dialog-actions" }, cancel, submit));
@@ -40,15 +42,16 @@ export function closingDialog(view, tab) {
   for (const radio of radios) radio.addEventListener("change", () => { submit.disabled = false; });
   cancel.addEventListener("click", () => dialog.close());
   if (radios[0]) radios[0].focus();
+  else submit.focus();
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const picked = radios.find((radio) => radio.checked);
-    if (!picked) return;
+    if (asksOutcome && !picked) return;
     submit.disabled = true;
     error.textContent = "";
     try {
-      const closing = { disposition: picked.value };
+      const closing = picked ? { disposition: picked.value } : {};
       if (note.value.trim()) closing.closing_note = note.value.trim();
       await tab.act("close", closing);
       dialog.close();
