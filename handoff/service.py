@@ -113,7 +113,8 @@ class Bridge:
         self.presence = CustomerPresence(redis, settings.key_prefix, settings.customer_gone_seconds)
         self.agents = AgentDirectory(redis, settings.key_prefix)
         self.statuses = AgentStatuses(redis, settings.key_prefix)  # available, away, offline
-        self.customer_presence = CustomerPresenceBoard(redis, settings.key_prefix)  # connected, typing, gone
+        # Connected, typing, gone; a customer's socket counts while its process renews it (OpenSockets.refresh).
+        self.customer_presence = CustomerPresenceBoard(redis, settings.key_prefix, self.presence.refresh_seconds)
         self.hub = Hub(redis, settings.key_prefix)
         # A group's figures, read once per queue change for all of this process's customers (shared_figures).
         self._figures: Dict[str, SharedReading[GroupFigures]] = {}
@@ -762,12 +763,12 @@ class Bridge:
                 await self.experience.abandoned(self.today()[0], waited, "gone", conversation_id, conversation.group)
 
     async def customers_lost(self) -> None:
-        """Queued and served customers still counted as connected whose bridge process died are gone since
-        they were last seen (handoff.customer_presence)."""
+        """Queued and served customers shown as connected whose sockets' bridge process died are gone since
+        their sockets were last renewed (handoff.customer_presence)."""
         watched = [conversation_id for conversation_id, _ in await self.store.queue()]
         for agent in await self.store.agents_serving():
             watched.extend(await self.serving(agent))
-        await self.customer_presence.sweep(watched, self.now_ms(), self.presence.refresh_seconds)
+        await self.customer_presence.sweep(watched, self.now_ms())
 
     async def hand_back(self, agent: str, conversation_id: str) -> None:
         await self.transition(conversation_id, HandedBack(agent))

@@ -10,8 +10,7 @@ Keys (``prefix`` defaults to ``hb``):
                              (handoff.experience); last_said: the customer's latest typed message (JSON {text, ts, …},
                              by the append that stores it; the agents' queue shows it); transfer_note: the
                              note the last transfer carried (handoff.notes); presence
-                             ("{connected|typing|gone}|{since}") and sockets (the customer's open sockets in
-                             every process): handoff.customer_presence
+                             ("{connected|typing|gone}|{since}"): handoff.customer_presence
                              Kept idle_seconds from creation; the first message or change: the retention.
     {p}:log:{id}     stream  the transcript, agents' private notes (kind "note") among its messages; each
                              entry's stream id is the server message id (at most
@@ -65,6 +64,8 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:slots, {p}:slots:{address}, {p}:staff-slots, {p}:staff-slots:{address},
     {p}:window:{what}:{address}:{n}  the caps (handoff.limits; an IPv6 address: its network)
     {p}:customers-seen zset  conversation -> when its customer was last connected (handoff.presence)
+    {p}:customer-sockets:{id} zset  the customer's open sockets in every process -> until when each counts
+                             (ms), renewed by its process (handoff.customer_presence)
     {p}:live:{id}    pub/sub "something new in this conversation" for every bridge process
     {p}:queue-events pub/sub "the queue changed" (agents, supervisors and queued customers listen)
     {p}:queue-said   pub/sub what changed on a queued conversation's card, for agents' sockets only:

@@ -260,6 +260,37 @@ def test_the_customers_of_a_bridge_process_that_died_are_gone_since_they_were_la
             loop.close()
 
 
+def test_a_customer_who_reconnects_elsewhere_after_a_process_died_is_gone_when_they_close(pair, redis_url, rasa_url):
+    """The dead process's socket stops counting once it is not renewed, though the customer's other socket keeps
+    them seen: closing the last live one is gone at once, since that moment (not "connected" until a sweep)."""
+    a, _, prefix = pair
+
+    async def scenario(doomed: str) -> Tuple[Agent, Customer]:
+        customer = await queued_customer(doomed)
+        dana = await staff(a, "dana")
+        await dana.send("claim", {"conversation_id": customer.conversation_id}, id="claim")
+        await dana.expect("conversation", conversation_id=customer.conversation_id)
+        return dana, customer
+
+    async def after_the_kill(dana: Agent, customer: Customer) -> None:
+        back = await Customer.connect(a, conversation_id=customer.conversation_id, token=customer.token)
+        await asyncio.sleep(int(GONE_SECONDS) + 2)  # past three refreshes: the dead socket no longer counts
+        await back.close()
+        gone = await in_chat(dana, customer.conversation_id, "gone")
+        assert gone["data"]["seconds"] <= 1, "gone when the last live socket closed"
+        await dana.close()
+
+    with started_bridge(redis_url, rasa_url, "bridge-presence-doomed-2", prefix,
+                        HANDOFF_CUSTOMER_GONE_SECONDS=GONE_SECONDS) as doomed:
+        loop = asyncio.new_event_loop()
+        try:
+            dana, customer = loop.run_until_complete(scenario(doomed.address))
+            doomed.kill()
+            loop.run_until_complete(after_the_kill(dana, customer))
+        finally:
+            loop.close()
+
+
 def test_customers_never_see_an_agents_login_name_only_the_display_name(pair):
     a, b, _ = pair
 
