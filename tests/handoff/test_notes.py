@@ -158,7 +158,15 @@ def test_a_mention_notifies_the_colleague_on_another_process_who_may_then_read_a
         # Seen in one tab: every tab of Bob's hears it (another socket, on the other process).
         other_tab = await staff(bridge, "bob")
         await other_tab.expect("mentions")
-        await bob.send("mention_seen", {"conversation_id": cid}, id="seen")
+        # Seen only as the mention the console showed: an older note's id marks nothing.
+        await bob.send("mention_seen", {"conversation_id": cid, "note_id": "1-0"}, id="stale")
+        await bob.acknowledged("stale")
+        await bob.send("mention_seen", {"conversation_id": cid, "note_id": "<b>"}, id="bad-id")
+        assert (await bob.expect("error"))["data"]["code"] == "malformed"
+        await bob.send("mentions", {}, id="list")
+        listed = await bob.next_matching(lambda e: e["type"] == "mentions" and e["id"] == "list", "the mentions")
+        assert not next(i for i in listed["data"]["items"] if i["conversation_id"] == cid)["seen"]
+        await bob.send("mention_seen", {"conversation_id": cid, "note_id": item["note_id"]}, id="seen")
         await bob.acknowledged("seen")
         seen = await other_tab.next_matching(
             lambda e: e["type"] == "mentions" and any(i["conversation_id"] == cid and i["seen"]
