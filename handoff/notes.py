@@ -10,7 +10,8 @@ socket never sends it (handoff.visibility lists the kinds a customer sees). What
                                   that have expired, then the oldest beyond MAX_MENTIONS_KEPT (and with
                                   it the right to read that conversation it gave: handoff.mentions)
     conversation hash     field   "transfer_note": the id of the note the last transfer carried
-                                  (shown first to whoever receives it; none: "")
+                                  (shown first to whoever receives it; none: ""), set by the
+                                  transfer's commit (Bridge.transfer)
 
 A mention is announced on the mentioned agent's ``{p}:agent-events:{agent}`` channel
 (``{"mentioned": id}``), which every process holding a socket of theirs hears.
@@ -22,8 +23,6 @@ import json
 import time
 from typing import Any, Dict, List, Optional, Set
 
-from handoff import rules
-from handoff.agentstatus import AgentStatuses
 from handoff.auth import AgentDirectory
 from handoff.exceptions import ConversationNotFound, InvalidTransition, TranscriptFull
 from handoff.machine import Conversation, State
@@ -81,10 +80,9 @@ return 1
 
 
 class NoteDesk:
-    def __init__(self, store: Store, agents: AgentDirectory, statuses: AgentStatuses) -> None:
+    def __init__(self, store: Store, agents: AgentDirectory) -> None:
         self.store = store
         self.agents = agents
-        self.statuses = statuses
         # Each change of a mention is one script: processes notifying and marking seen at once lose nothing.
         self._notify_script = store.redis.register_script(_NOTIFY)
         self._seen_script = store.redis.register_script(_SEEN)
@@ -157,38 +155,16 @@ class NoteDesk:
 
     # ---- the note a transfer carries ------------------------------------------------
 
-    async def transfer_with_note(self, agent: str, conversation_id: str, text: str, key: str,
-                                 to_agent: Optional[str], to_group: Optional[str]) -> str:
-        """Stores the transfer's note (while ``agent`` still serves the conversation) and pins it for
-        whoever receives the conversation; the transfer itself follows (Bridge.transfer). A transfer
-        refused after this leaves the note in the transcript, as a note."""
+    async def transfer_note_written(self, agent: str, conversation_id: str, text: str, key: str,
+                                    to_agent: Optional[str], to_group: Optional[str]) -> str:
+        """Stores a transfer's note while ``agent`` still serves the conversation and returns its id, which
+        the transfer's commit pins for whoever receives the conversation (Bridge.transfer)."""
         target = {"to_agent": to_agent} if to_agent else {"to_group": to_group or ""}
         names = await self.check_mentions(text)
         try:
-            note_id = await self.write(agent, conversation_id, text, key, names, transfer=target)
+            return await self.write(agent, conversation_id, text, key, names, transfer=target)
         except InvalidTransition:
             raise InvalidTransition(f"{agent} is not serving this conversation") from None
-        await self.store.redis.hset(self.store.key("conv", conversation_id), "transfer_note", note_id)
-        return note_id
-
-    async def check_transfer(self, agent: str, conversation_id: str, to_agent: Optional[str],
-                             to_group: Optional[str]) -> None:
-        """What Bridge.transfer checks, in its order, before a note is written for the transfer; and
-        what the note mentions."""
-        accounts, online = (await self.agents.names(), await self.store.online_agents()) if to_agent else ([], [])
-        rules.transfer_target(to_agent, to_group, accounts, online)
-        if to_agent:
-            await self.statuses.require_takes_work(to_agent)
-        rules.require_serving(await self.store.load(conversation_id), agent)
-        if to_agent == agent:
-            raise InvalidTransition("that is you already")
-
-    async def unpin(self, conversation_id: str) -> None:
-        """After a transfer without a note: an earlier transfer's note is no longer the one to show first
-        (a conversation gone meanwhile is not written again)."""
-        key = self.store.key("conv", conversation_id)
-        if await self.store.redis.hget(key, "transfer_note"):
-            await self.store.redis.hset(key, "transfer_note", "")
 
     async def transfer_note(self, conversation_id: str) -> Optional[Dict[str, Any]]:
         """The note the last transfer carried, as its receiver sees it first: ``{id, text, by, by_name,

@@ -125,7 +125,7 @@ class Bridge:
                                                                    self.hub.notified(self.store.said_channel),
                                                                    self.hub.notified(self.customer_presence.channel)))
         self.requests = RequestDesk(self.store)
-        self.notes = NoteDesk(self.store, self.agents, self.statuses)  # private notes and @mentions (handoff.notes)
+        self.notes = NoteDesk(self.store, self.agents)  # private notes and @mentions (handoff.notes)
         self.labels = LabelDesk(redis, settings.key_prefix)
         self.canned = CannedDesk(redis, settings.key_prefix, workspace_channel(settings.key_prefix))
         self.experience = Experience(self.store)
@@ -170,8 +170,10 @@ class Bridge:
 
     async def transition(
         self, conversation_id: str, event: Event, agent_limit: int = 1_000_000, closing: Closing = Closing(),
+        pinned_note: Optional[str] = None,
     ) -> Tuple[Conversation, List[Effect]]:
-        """``closing``: a close's disposition and note, stored and counted by the commit that closes."""
+        """``closing``: a close's disposition and note, stored and counted by the commit that closes;
+        ``pinned_note``: the note a transfer carries ("": none), pinned by the commit that transfers."""
         for _ in range(MAX_ATTEMPTS):
             before = await self.store.load(conversation_id)
             after, effects = apply(before, event)
@@ -189,7 +191,8 @@ class Bridge:
                                              agent_limit=agent_limit,
                                              transferred_by=event.agent if isinstance(event, Transferred) else "",
                                              notices=notices, state=state, queue_changed=queue_changed,
-                                             extra_fields=closing.fields() if isinstance(event, Closed) else (),
+                                             extra_fields=(closing.fields() if isinstance(event, Closed) else [])
+                                             + ([] if pinned_note is None else ["transfer_note", pinned_note]),
                                              day=self.today()[0], counters=closing.counters())
             if stored is not None:
                 self.metrics["messages_system"] += len(notices)
@@ -671,13 +674,32 @@ class Bridge:
             await self.experience.agent_replied(conversation_id, self.today()[0])
         return appended.id
 
-    async def transfer(self, agent: str, conversation_id: str, to_agent: Optional[str], to_group: Optional[str]) -> None:
+    async def check_transfer(self, agent: str, conversation_id: str, to_agent: Optional[str],
+                             to_group: Optional[str]) -> int:
+        """What a transfer needs before anything is written for it: a colleague who exists, is online and
+        takes work (or a group), and the conversation served by ``agent``. Returns the colleague's chat
+        limit, which the transfer's commit checks."""
         accounts, online = (await self.agents.names(), await self.store.online_agents()) if to_agent else ([], [])
         rules.transfer_target(to_agent, to_group, accounts, online)
         if to_agent:
             await self.statuses.require_takes_work(to_agent)
-        limit = (await self.agents.profile(to_agent))["max_chats"] if to_agent else 1_000_000
-        await self.transition(conversation_id, Transferred(agent, to_agent, to_group), limit)
+        rules.require_serving(await self.store.load(conversation_id), agent)
+        if to_agent == agent:
+            raise InvalidTransition("that is you already")
+        return (await self.agents.profile(to_agent))["max_chats"] if to_agent else 1_000_000
+
+    async def transfer(self, agent: str, conversation_id: str, to_agent: Optional[str], to_group: Optional[str],
+                       note: Optional[Tuple[str, str]] = None) -> None:
+        """``note`` (its text and idempotency key) is written once the transfer's checks pass, then pinned
+        for the receiver by the transfer's own commit; without one the commit unpins an earlier transfer's.
+        A transfer refused in its commit (the colleague at their limit) changes no pin; its note stays in
+        the transcript, as a note."""
+        limit = await self.check_transfer(agent, conversation_id, to_agent, to_group)
+        note_id = ""
+        if note is not None:
+            note_id = await self.notes.transfer_note_written(agent, conversation_id, note[0], note[1],
+                                                             to_agent, to_group)
+        await self.transition(conversation_id, Transferred(agent, to_agent, to_group), limit, pinned_note=note_id)
         if to_agent:
             await self.store.publish(self.store.key("agent-events", to_agent), {"assigned": conversation_id})
 

@@ -223,15 +223,9 @@ class AgentConnection(NoteHandlers, Connection):
             if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 64):
                 raise MalformedMessage("'to_agent' / 'to_group' must be a name")
         note = self.transfer_note_of(envelope)
-        # The transfer's own checks first: a note for a transfer refused at once is not kept, and an earlier
-        # transfer's note stays pinned. Then the pin is set (or cleared) before the receiver is told to open it.
-        await self.bridge.notes.check_transfer(self.agent, conversation_id, to_agent, to_group)
-        if note is not None:
-            await self.bridge.notes.transfer_with_note(self.agent, conversation_id, note, str(envelope.id),
-                                                       to_agent, to_group)
-        else:
-            await self.bridge.notes.unpin(conversation_id)
-        await self.bridge.transfer(self.agent, conversation_id, to_agent, to_group)
+        # Its note is pinned (or an earlier one unpinned) by the transfer's own commit (Bridge.transfer).
+        await self.bridge.transfer(self.agent, conversation_id, to_agent, to_group,
+                                   None if note is None else (note, str(envelope.id)))
         await self._let_go(envelope, conversation_id)
 
     async def claim(self, envelope: Envelope) -> None:

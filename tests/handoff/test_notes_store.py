@@ -9,7 +9,6 @@ from typing import Any, Awaitable, Callable
 
 from redis.asyncio import Redis
 
-from handoff.agentstatus import AgentStatuses
 from handoff.auth import AgentDirectory
 from handoff.notes import MAX_MENTIONS_KEPT, NoteDesk
 from handoff.store import Store
@@ -19,8 +18,7 @@ from tests.conftest import fresh_prefix
 def run(redis_url: str, scenario: Callable[[NoteDesk], Awaitable[Any]]) -> Any:
     async def main() -> Any:
         async with fresh_prefix(redis_url, "notes") as (client, prefix):
-            return await scenario(NoteDesk(Store(client, prefix), AgentDirectory(client, prefix),
-                                           AgentStatuses(client, prefix)))
+            return await scenario(NoteDesk(Store(client, prefix), AgentDirectory(client, prefix)))
 
     return asyncio.run(main())
 
