@@ -24,7 +24,7 @@ import time
 from typing import Any, Dict, List, Optional, Set
 
 from handoff.auth import AgentDirectory
-from handoff.exceptions import ConversationNotFound, InvalidTransition, TranscriptFull
+from handoff.exceptions import ConversationNotFound, InvalidTransition
 from handoff.machine import Conversation, State
 from handoff.mentions import NOTE_KIND, mention_entry, mentioned_names, require_may_read, require_mentionable
 from handoff.store import Store
@@ -115,9 +115,7 @@ class NoteDesk:
         """Stores a note (once per ``key``) and notifies the colleagues it mentions (``names``, checked
         before: check_mentions), returns its id; the writer is checked before too (require_reader).
         A ``transfer`` note (``to_agent`` or ``to_group``) is written while its writer still serves
-        the conversation, checked in the same step."""
-        if await self.store.redis.xlen(self.store.key("log", conversation_id)) >= self.store.max_messages:
-            raise TranscriptFull(f"this conversation has {self.store.max_messages} messages, as many as it may keep")
+        the conversation, checked in the same step, as the cap on notes is (Store.append)."""
         data: Dict[str, Any] = {"agent": agent, "shown_as": await self.agents.display_name(agent), "mentions": names}
         if transfer:
             data["transfer"] = transfer

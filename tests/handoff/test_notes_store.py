@@ -1,5 +1,6 @@
-"""Mention notifications (handoff.notes) against a real redis-server (tests/conftest.py): several processes
-notify and mark seen at the same time, so each change is one script."""
+"""Notes and mention notifications (handoff.notes) against a real redis-server (tests/conftest.py): several
+processes notify and mark seen at the same time, so each change is one script; a note's cap is checked by
+the append that stores it."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import asyncio
 import json
 from typing import Any, Awaitable, Callable
 
-from redis.asyncio import Redis
+import pytest
 
 from handoff.auth import AgentDirectory
+from handoff.exceptions import TranscriptFull
 from handoff.notes import MAX_MENTIONS_KEPT, NoteDesk
 from handoff.store import Store
 from tests.conftest import fresh_prefix
@@ -67,3 +69,22 @@ def test_mentions_of_expired_conversations_go_and_the_oldest_beyond_the_cap(redi
         assert json.loads(raw)["count"] == 1
 
     run(redis_url, scenario)
+
+
+def test_notes_have_a_cap_of_their_own_and_a_note_resent_after_it_gets_its_id(redis_url):
+    async def main() -> None:
+        async with fresh_prefix(redis_url, "notes") as (client, prefix):
+            store = Store(client, prefix, max_messages=3)
+            desk = NoteDesk(store, AgentDirectory(client, prefix))
+            await store.create("c1", "token")
+            ids = [await desk.write("ann", "c1", f"note {n}", f"k{n}", []) for n in range(3)]
+            assert await desk.write("ann", "c1", "note 0", "k0", []) == ids[0], "resent: its ack, not transcript_full"
+            with pytest.raises(TranscriptFull):
+                await desk.write("ann", "c1", "one too many", "k3", [])
+            # The notes take nothing from what the customer may write.
+            for n in range(3):
+                await store.append("c1", "customer", f"customer:m{n}", "hello")
+            with pytest.raises(TranscriptFull):
+                await store.append("c1", "customer", "customer:m3", "hello")
+
+    asyncio.run(main())
