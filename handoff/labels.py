@@ -17,8 +17,11 @@ import secrets
 from typing import Any, Dict, List, Optional, Sequence
 
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 
-from handoff.exceptions import AlreadyExists, ConversationNotFound, InvalidTransition, LimitReached, MalformedMessage, UnknownItem
+from handoff.exceptions import (
+    AlreadyExists, ConversationNotFound, InvalidTransition, LimitReached, MalformedMessage, StateError, UnknownItem,
+)
 from handoff.protocol import readable
 
 __all__ = ["LabelDesk", "MAX_LABELS", "MAX_LABELS_PER_CONVERSATION", "MAX_NAME", "closing_figures", "closing_totals", "colour_of",
@@ -27,6 +30,7 @@ __all__ = ["LabelDesk", "MAX_LABELS", "MAX_LABELS_PER_CONVERSATION", "MAX_NAME",
 MAX_LABELS = 50
 MAX_LABELS_PER_CONVERSATION = 10
 MAX_NAME = 32
+SAVE_ATTEMPTS = 20  # a save tried again so often while other supervisors change the set
 _COLOUR = re.compile(r"#[0-9a-f]{6}")
 _LABEL_ID = re.compile(r"[0-9a-f]{8}")
 DAY_TTL_MS = 40 * 24 * 3600 * 1000  # as the day's other counters (handoff.store)
@@ -75,13 +79,6 @@ if changed then
   if state == 'queued' then redis.call('PUBLISH', ARGV[8], cjson.encode({labelled = ARGV[10]})) end
 end
 return {1, labels, changed and 1 or 0}
-"""
-
-# A label renamed or recoloured: only while it exists (a colleague may have deleted it).
-_REPLACE = """
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return 1
 """
 
 
@@ -147,31 +144,30 @@ class LabelDesk:
         self.key = f"{prefix}:labels"
         self.channel = workspace_channel(prefix)
         self._set_label = redis.register_script(_SET_LABEL)
-        self._replace = redis.register_script(_REPLACE)
 
     async def items(self) -> List[Dict[str, str]]:
         """The set, by name."""
-        stored = await self.redis.hgetall(self.key)
-        labels = [{"id": key.decode(), **json.loads(value)} for key, value in stored.items()]
-        return sorted(labels, key=lambda label: label["name"].casefold())
+        return _labels(await self.redis.hgetall(self.key))
 
     async def save(self, label_id: Optional[str], name: str, colour: str) -> str:
         """A new label (``label_id`` None) or a label renamed or recoloured; returns its id. Names are
-        unique whatever their case."""
-        labels = await self.items()
-        if any(label["name"].casefold() == name.casefold() and label["id"] != label_id for label in labels):
-            raise AlreadyExists(f"there is a label named {name!r} already")
-        if label_id is None:
-            if len(labels) >= MAX_LABELS:
-                raise LimitReached(f"there are {MAX_LABELS} labels already; delete one first", code="too_many")
-            label_id = secrets.token_hex(4)
-            added = await self.redis.hsetnx(self.key, label_id, json.dumps({"name": name, "colour": colour}))
-        else:
-            added = await self._replace(keys=[self.key], args=[label_id, json.dumps({"name": name, "colour": colour})])
-        if not added:
-            raise UnknownItem("no such label (deleted meanwhile?)")
-        await self.redis.publish(self.channel, json.dumps({"labels": 1}))
-        return label_id
+        unique whatever their case, and the set has at most MAX_LABELS: checked and written in one
+        transaction on the set, tried again when another supervisor changed it meanwhile."""
+        value = json.dumps({"name": name, "colour": colour})
+        for _ in range(SAVE_ATTEMPTS):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(self.key)
+                    labels = _labels(await pipe.hgetall(self.key))
+                    saved_id = _check_save(labels, label_id, name)
+                    pipe.multi()
+                    pipe.hset(self.key, saved_id, value)
+                    await pipe.execute()
+                except WatchError:
+                    continue
+            await self.redis.publish(self.channel, json.dumps({"labels": 1}))
+            return saved_id
+        raise StateError("the labels are changing too fast; try again")
 
     async def delete(self, label_id: str) -> None:
         if not await self.redis.hdel(self.key, label_id):
@@ -201,6 +197,26 @@ class LabelDesk:
         if code == -4:
             raise LimitReached(f"a conversation has at most {MAX_LABELS_PER_CONVERSATION} labels", code="too_many")
         return split(result[1])
+
+
+def _labels(stored: Dict[bytes, bytes]) -> List[Dict[str, str]]:
+    """The set as stored, by name."""
+    labels = [{"id": key.decode(), **json.loads(value)} for key, value in stored.items()]
+    return sorted(labels, key=lambda label: label["name"].casefold())
+
+
+def _check_save(labels: List[Dict[str, str]], label_id: Optional[str], name: str) -> str:
+    """The id a label saved as ``name`` gets in the set ``labels`` (new: ``label_id`` None), or why not."""
+    if any(label["name"].casefold() == name.casefold() and label["id"] != label_id for label in labels):
+        raise AlreadyExists(f"there is a label named {name!r} already")
+    if label_id is not None:
+        if all(label["id"] != label_id for label in labels):
+            raise UnknownItem("no such label (deleted meanwhile?)")
+        return label_id
+    if len(labels) >= MAX_LABELS:
+        raise LimitReached(f"there are {MAX_LABELS} labels already; delete one first", code="too_many")
+    taken = {label["id"] for label in labels}
+    return next(new_id for new_id in iter(lambda: secrets.token_hex(4), "") if new_id not in taken)
 
 
 def split(stored: "bytes | str | None") -> List[str]:

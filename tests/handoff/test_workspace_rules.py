@@ -139,6 +139,23 @@ def test_the_label_set_names_are_unique_and_capped(redis_url):
     run(redis_url, scenario)
 
 
+def test_supervisors_saving_at_the_same_time_never_make_two_labels_of_one_name_nor_pass_the_cap(redis_url):
+    async def scenario(redis: Redis, prefix: str) -> None:
+        desk = LabelDesk(redis, prefix)
+        tried = await asyncio.gather(*(desk.save(None, name, "#000000") for name in ("Fraud", "fraud", "FRAUD")),
+                                     return_exceptions=True)
+        assert sum(isinstance(result, str) for result in tried) == 1, tried
+        assert all(isinstance(result, (str, AlreadyExists)) for result in tried), tried
+        for number in range(MAX_LABELS - 2):
+            await desk.save(None, f"label {number}", "#000000")
+        tried = await asyncio.gather(*(desk.save(None, f"late {n}", "#000000") for n in range(3)),
+                                     return_exceptions=True)
+        assert sum(isinstance(result, str) for result in tried) == 1, tried
+        assert len(await desk.items()) == MAX_LABELS
+
+    run(redis_url, scenario)
+
+
 def test_only_the_serving_agent_labels_and_a_label_counts_once_a_day(redis_url):
     async def scenario(redis: Redis, prefix: str) -> None:
         store, desk = Store(redis, prefix), LabelDesk(redis, prefix)
