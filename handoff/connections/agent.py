@@ -34,6 +34,9 @@ __all__ = ["AgentConnection"]
 
 logger = logging.getLogger(__name__)
 
+# Queued customers' presence changes within this long are one look at the queue for an agent's socket.
+PRESENCE_DELAY_SECONDS = 1.0
+
 
 class AgentConnection(NoteHandlers, Connection):
     def __init__(self, ws: Any, bridge: Bridge, agent: str, generation: int) -> None:
@@ -51,6 +54,10 @@ class AgentConnection(NoteHandlers, Connection):
         self._queue_lock = asyncio.Lock()
         # A burst of queue changes, one difference after it (handoff.coalesce).
         self._queue_changes = Coalesced(self._send_queue_changes, "an agent's queue view")
+        # Queued customers' presence (typing started, stopped) changes often: its changes of a moment are one
+        # difference, and the process's agents share one reading of the queue for them.
+        self._presence_changes = Coalesced(self._send_queue_changes, "an agent's queue view (presence)",
+                                           delay=PRESENCE_DELAY_SECONDS)
 
     def handlers(self) -> Handlers:
         return {
@@ -99,6 +106,7 @@ class AgentConnection(NoteHandlers, Connection):
 
     async def close(self) -> None:
         self._queue_changes.cancel()
+        self._presence_changes.cancel()
         if self._heartbeat:
             self._heartbeat.cancel()
         try:
@@ -143,8 +151,9 @@ class AgentConnection(NoteHandlers, Connection):
             self._queue_sent = indexed(items)
 
     async def _on_customer_presence(self, payload: Dict[str, Any]) -> None:
-        """A queued customer connected, typed or went: their card changes (one reading per process)."""
-        self._queue_changes.poke()
+        """A queued customer connected, typed or went: their card changes (one reading per process for the
+        changes of PRESENCE_DELAY_SECONDS)."""
+        self._presence_changes.poke()
 
     async def _on_own_event(self, payload: Dict[str, Any]) -> None:
         """A chat assigned to this agent, their status set in another console of theirs, or a mention of them

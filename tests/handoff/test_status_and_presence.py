@@ -210,6 +210,38 @@ def test_the_queue_card_shows_the_customer_connected_typing_or_gone_live_with_on
     asyncio.run(scenario())
 
 
+def test_queued_customers_typing_at_once_cost_each_process_a_reading_or_two_not_one_per_change(pair):
+    """Typing starts and stops all the time: the changes of a moment are one reading of the queue per
+    process (handoff.connections.agent.PRESENCE_DELAY_SECONDS), and every card still ends as it is."""
+    a, b, _ = pair
+
+    async def scenario() -> None:
+        consoles = [await staff(a, name) for name in ("dana", "erin")]
+        customers = [await queued_customer(b) for _ in range(4)]
+        for customer in customers:
+            await card(consoles[0], customer.conversation_id, "connected")
+        await asyncio.sleep(1.5)  # every change so far has been read
+        before = readings(a)
+        for customer, active in [(customer, True) for customer in customers] + [(customer, False)
+                                                                                for customer in customers[:2]]:
+            await customer.send("typing", {"active": active})
+            await asyncio.sleep(0.2)  # customers type at moments of their own
+        await asyncio.sleep(2.5)  # every change has been read
+        read = readings(a) - before
+        assert read <= 3, f"six changes in about a second read {read:g} times by the process of both consoles"
+        for number, console in enumerate(consoles):
+            await console.send("queue", {}, id=f"whole-{number}")
+            whole = await console.next_matching(lambda e: e["type"] == "queue" and e["id"] == f"whole-{number}",
+                                                "the whole queue")
+            shown = {item["conversation_id"]: item["customer_presence"] for item in whole["data"]["items"]}
+            assert [shown[customer.conversation_id] for customer in customers] == [
+                "connected", "connected", "typing", "typing"]
+        for each in (*consoles, *customers):
+            await each.close()
+
+    asyncio.run(scenario())
+
+
 def test_the_serving_agent_sees_the_customer_presence_in_the_chat_across_processes(pair):
     a, b, _ = pair
 
