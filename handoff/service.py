@@ -124,6 +124,11 @@ class Bridge:
         self._queue_reading = SharedReading(self._queued, lambda: (self.hub.notified(self.store.queue_channel),
                                                                    self.hub.notified(self.store.said_channel),
                                                                    self.hub.notified(self.customer_presence.channel)))
+        # The dashboard, read once per change for all of this process's supervisors: the day's counters, the
+        # queue (agents' statuses too) and the label set change it.
+        self._dashboard_reading = SharedReading(self._read_dashboard, lambda: (
+            self.hub.notified(self.store.stats_channel), self.hub.notified(self.store.queue_channel),
+            self.hub.notified(workspace_channel(settings.key_prefix))))
         self.requests = RequestDesk(self.store)
         self.notes = NoteDesk(self.store, self.agents)  # private notes and @mentions (handoff.notes)
         self.labels = LabelDesk(redis, settings.key_prefix)
@@ -265,9 +270,7 @@ class Bridge:
         queue = await self.store.queue()
         now_ms = self.now_ms()
         online = await self.store.online_agents()
-        serving = 0
-        for agent in await self.store.agents_serving():
-            serving += len(await self.serving(agent))
+        serving = sum((await self.store.serving_counts()).values())
         return {
             "queue_length": len(queue),
             "oldest_wait_seconds": max((int((now_ms - queued_at) / 1000) for _, queued_at in queue), default=0),
@@ -276,7 +279,13 @@ class Bridge:
             "conversations_with_agents": serving,
         }
 
-    async def dashboard(self) -> Dict[str, Any]:
+    async def dashboard(self, shared: bool = False) -> Dict[str, Any]:
+        """The supervisors' dashboard. ``shared``: after a change, which every supervisor's socket in this
+        process hears: read once for all of them (``_dashboard_reading``)."""
+        return await (self._dashboard_reading.get() if shared else self._read_dashboard())
+
+    async def _read_dashboard(self) -> Dict[str, Any]:
+        self.metrics["dashboard_readings"] += 1
         day, _ = self.today()
         counters, waits = await self.store.day(day)
         abandoned, first_responses = await self.experience.day(day)
@@ -291,9 +300,8 @@ class Bridge:
     async def agent_statuses(self) -> List[Dict[str, Any]]:
         """Who is available, away or offline, and since when (the dashboard's team list)."""
         profiles = await self.agents.profiles()
-        serving = {agent: len(await self.serving(agent)) for agent in await self.store.agents_serving()}
-        return team_statuses(profiles, set(await self.store.online_agents()), await self.statuses.all(), serving,
-                             self.now_ms())
+        return team_statuses(profiles, set(await self.store.online_agents()), await self.statuses.all(),
+                             await self.store.serving_counts(), self.now_ms())
 
     async def available_agents(self, online: Optional[List[str]] = None) -> List[str]:
         """The agents online who take new work (not away: handoff.agentstatus)."""

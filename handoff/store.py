@@ -991,6 +991,15 @@ class Store:
         """Without scanning the keyspace: every process's sweeper asks every few seconds."""
         return sorted(member.decode() for member in await self.redis.smembers(self.key("agents-serving")))
 
+    async def serving_counts(self) -> Dict[str, int]:
+        """How many conversations each agent serving any serves: one round trip for them all."""
+        agents = await self.agents_serving()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for agent in agents:
+                pipe.scard(self.key("serving", agent))
+            counts = await pipe.execute()
+        return {agent: int(count) for agent, count in zip(agents, counts) if count}
+
     async def forget_serving(self, agent: str, conversation_id: str) -> None:
         await self._sync_serving(keys=[self.key("serving", agent), self.key("agents-serving")],
                                    args=[conversation_id, agent])

@@ -63,9 +63,9 @@ async def in_chat(agent: Agent, conversation_id: str, presence: str) -> Envelope
                                      f"customer_presence {presence}", 30)
 
 
-def readings(address: str) -> float:
+def readings(address: str, metric: str = READINGS) -> float:
     text = requests.get(f"http://{admin_address(address)}/metrics", timeout=5).text
-    found = re.search(rf"^{re.escape(READINGS)} (\S+)$", text, re.MULTILINE)
+    found = re.search(rf"^{re.escape(metric)} (\S+)$", text, re.MULTILINE)
     return float(found.group(1)) if found else 0.0
 
 
@@ -237,6 +237,29 @@ def test_queued_customers_typing_at_once_cost_each_process_a_reading_or_two_not_
             assert [shown[customer.conversation_id] for customer in customers] == [
                 "connected", "connected", "typing", "typing"]
         for each in (*consoles, *customers):
+            await each.close()
+
+    asyncio.run(scenario())
+
+
+def test_supervisors_of_a_process_share_one_reading_of_the_dashboard_per_change(pair):
+    a, b, _ = pair
+    dashboards = 'handoff_process_events_total{event="dashboard_readings"}'
+
+    async def scenario() -> None:
+        boards = [await staff(a, "sue", "supervisor") for _ in range(3)]
+        for board in boards:
+            await board.expect("dashboard")
+        await asyncio.sleep(1.5)  # what their starting caused has been pushed
+        before = readings(a, dashboards)
+        customer = await queued_customer(b)  # a change: a handoff and the queue
+        waiting = lambda data: data["now"]["queue_length"] >= 1  # noqa: E731
+        for board in boards:
+            await board.next_matching(lambda e: e["type"] == "dashboard" and waiting(e["data"]), "the handoff", 15)
+        await asyncio.sleep(1.5)
+        read = readings(a, dashboards) - before
+        assert 1 <= read <= 2, f"three supervisors' dashboards after one handoff: {read:g} readings"
+        for each in (*boards, customer):
             await each.close()
 
     asyncio.run(scenario())
