@@ -22,7 +22,7 @@ from __future__ import annotations
 import enum
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
-from redis.asyncio import Redis
+from handoff.store import Store
 
 __all__ = ["CustomerPresenceBoard", "CustomerState", "Presence", "parse", "shown"]
 
@@ -106,20 +106,20 @@ class CustomerPresenceBoard:
     """The customers' presence in Redis; every time is given (ms), the bridge's clock. A socket counts
     for STALE_REFRESHES periods of ``refresh_seconds`` after it opened or was last renewed."""
 
-    def __init__(self, redis: Redis, prefix: str, refresh_seconds: float = 10.0) -> None:
-        self.redis = redis
-        self.prefix = prefix
-        self.channel = f"{prefix}:presence-events"
+    def __init__(self, store: Store, refresh_seconds: float = 10.0) -> None:
+        self.store = store
+        self.redis = store.redis
+        self.channel = store.key("presence-events")
         self.counted_ms = int(STALE_REFRESHES * refresh_seconds * 1000)
-        self._event = redis.register_script(_EVENT)
+        self._event = store.redis.register_script(_EVENT)
 
     def _sockets_key(self, conversation_id: str) -> str:
-        return f"{self.prefix}:customer-sockets:{conversation_id}"
+        return self.store.key("customer-sockets", conversation_id)
 
     async def _apply(self, conversation_id: str, event: str, now_ms: int, socket: str = "") -> Optional[Presence]:
         """The new presence when ``event`` changed it, else None."""
         value = await self._event(
-            keys=[f"{self.prefix}:conv:{conversation_id}", f"{self.prefix}:live:{conversation_id}", self.channel,
+            keys=[self.store.key("conv", conversation_id), self.store.live_channel(conversation_id), self.channel,
                   self._sockets_key(conversation_id)],
             args=[event, now_ms, conversation_id, socket, self.counted_ms])
         return parse(value.decode()) if value else None
@@ -135,7 +135,7 @@ class CustomerPresenceBoard:
         return await self._apply(conversation_id, "typing" if active else "idle", now_ms)
 
     async def get(self, conversation_id: str) -> Presence:
-        raw = await self.redis.hget(f"{self.prefix}:conv:{conversation_id}", "presence")
+        raw = await self.redis.hget(self.store.key("conv", conversation_id), "presence")
         return parse(raw.decode() if raw else None)
 
     async def renew(self, sockets: List[Tuple[str, str]], now_ms: int) -> None:
@@ -155,7 +155,7 @@ class CustomerPresenceBoard:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
             for conversation_id in conversation_ids:
-                pipe.hget(f"{self.prefix}:conv:{conversation_id}", "presence")
+                pipe.hget(self.store.key("conv", conversation_id), "presence")
                 pipe.zcount(self._sockets_key(conversation_id), now_ms + 1, "+inf")
             read = await pipe.execute()
         lost = []

@@ -16,13 +16,13 @@ import re
 import secrets
 from typing import Any, Dict, List, Optional, Sequence
 
-from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from handoff.exceptions import (
     AlreadyExists, ConversationNotFound, InvalidTransition, LimitReached, MalformedMessage, StateError, UnknownItem,
 )
 from handoff.protocol import readable
+from handoff.store import DAY_TTL_MS, Store
 
 __all__ = ["LabelDesk", "MAX_LABELS", "MAX_LABELS_PER_CONVERSATION", "MAX_NAME", "closing_figures", "closing_totals", "colour_of",
            "label_id_of", "name_of", "split", "workspace_channel"]
@@ -33,7 +33,6 @@ MAX_NAME = 32
 SAVE_ATTEMPTS = 20  # a save tried again so often while other supervisors change the set
 _COLOUR = re.compile(r"#[0-9a-f]{6}")
 _LABEL_ID = re.compile(r"[0-9a-f]{8}")
-DAY_TTL_MS = 40 * 24 * 3600 * 1000  # as the day's other counters (handoff.store)
 
 # KEYS: the conversation's hash, the label set, the day's counters, all days' closing counters.
 # ARGV: label id, '1' to put it on / '0' to take it off, the agent who must be serving it ('' for a
@@ -138,12 +137,12 @@ def closing_totals(stored: Dict[bytes, bytes], labels: Sequence[Dict[str, str]])
 class LabelDesk:
     """The label set and conversations' labels in Redis (see the module's docstring)."""
 
-    def __init__(self, redis: Redis, prefix: str) -> None:
-        self.redis = redis
-        self.prefix = prefix
-        self.key = f"{prefix}:labels"
-        self.channel = workspace_channel(prefix)
-        self._set_label = redis.register_script(_SET_LABEL)
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.redis = store.redis
+        self.key = store.key("labels")
+        self.channel = workspace_channel(store.prefix)
+        self._set_label = store.redis.register_script(_SET_LABEL)
 
     async def items(self) -> List[Dict[str, str]]:
         """The set, by name."""
@@ -176,17 +175,17 @@ class LabelDesk:
 
     async def of(self, conversation_id: str) -> List[str]:
         """The ids of a conversation's labels (some may since have been deleted from the set)."""
-        return split(await self.redis.hget(f"{self.prefix}:conv:{conversation_id}", "labels"))
+        return split(await self.redis.hget(self.store.key("conv", conversation_id), "labels"))
 
     async def set_on(self, conversation_id: str, label_id: str, on: bool, day: str, agent: str = "") -> List[str]:
         """Puts a label on a conversation or takes it off; returns its labels. ``agent``: only while they
         serve it ('' for a supervisor)."""
         result = await self._set_label(
-            keys=[f"{self.prefix}:conv:{conversation_id}", self.key, f"{self.prefix}:day:{day}",
-                  f"{self.prefix}:stats:closing"],
+            keys=[self.store.key("conv", conversation_id), self.key, self.store.key("day", day),
+                  self.store.key("stats", "closing")],
             args=[label_id, "1" if on else "0", agent, str(MAX_LABELS_PER_CONVERSATION), day, str(DAY_TTL_MS),
-                  f"{self.prefix}:live:{conversation_id}", f"{self.prefix}:queue-said",
-                  f"{self.prefix}:stats-events", conversation_id])
+                  self.store.live_channel(conversation_id), self.store.said_channel,
+                  self.store.stats_channel, conversation_id])
         code = int(result[0])
         if code == -1:
             raise ConversationNotFound("conversation not found")

@@ -114,7 +114,7 @@ class Bridge:
         self.agents = AgentDirectory(redis, settings.key_prefix)
         self.statuses = AgentStatuses(redis, settings.key_prefix)  # available, away, offline
         # Connected, typing, gone; a customer's socket counts while its process renews it (OpenSockets.refresh).
-        self.customer_presence = CustomerPresenceBoard(redis, settings.key_prefix, self.presence.refresh_seconds)
+        self.customer_presence = CustomerPresenceBoard(self.store, self.presence.refresh_seconds)
         self.hub = Hub(redis, settings.key_prefix)
         # A group's figures, read once per queue change for all of this process's customers (shared_figures).
         self._figures: Dict[str, SharedReading[GroupFigures]] = {}
@@ -131,7 +131,7 @@ class Bridge:
             self.hub.notified(workspace_channel(settings.key_prefix))))
         self.requests = RequestDesk(self.store)
         self.notes = NoteDesk(self.store, self.agents)  # private notes and @mentions (handoff.notes)
-        self.labels = LabelDesk(redis, settings.key_prefix)
+        self.labels = LabelDesk(self.store)
         self.canned = CannedDesk(redis, settings.key_prefix, workspace_channel(settings.key_prefix))
         self.experience = Experience(self.store)
         self.hours = BusinessHours.parse(settings.business_hours, settings.timezone)
@@ -768,7 +768,7 @@ class Bridge:
             since = await self.store.offline_since(agent)
             if since is None:
                 # Its process died without saying goodbye: start the grace period now.
-                await self.store.redis.hsetnx(self.store.key("offline-since"), agent, now)
+                await self.statuses.missed_goodbye(agent, now)
                 continue
             if not rules.agent_lost(now, since, self.settings.agent_grace_seconds):
                 continue

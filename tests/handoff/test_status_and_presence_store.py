@@ -161,7 +161,7 @@ async def _heard(pubsub: Any) -> List[Any]:
 
 def test_a_customer_connects_types_opens_a_second_tab_and_goes_announced_once_per_change(redis_url):
     async def scenario(redis: Redis, prefix: str) -> None:
-        board = CustomerPresenceBoard(redis, prefix)
+        board = CustomerPresenceBoard(Store(redis, prefix))
         await Store(redis, prefix).create("c1", "token")
         pubsub = await _listening(redis, f"{prefix}:live:c1", board.channel)
         assert await board.joined("c1", "tab1", NOW) == Presence(CustomerState.CONNECTED, NOW)
@@ -189,7 +189,7 @@ def test_a_customer_connects_types_opens_a_second_tab_and_goes_announced_once_pe
 
 def test_nothing_is_kept_for_a_conversation_that_has_expired(redis_url):
     async def scenario(redis: Redis, prefix: str) -> None:
-        board = CustomerPresenceBoard(redis, prefix)
+        board = CustomerPresenceBoard(Store(redis, prefix))
         assert await board.joined("gone-conversation", "tab", NOW) is None
         assert not await redis.exists(f"{prefix}:conv:gone-conversation")
         assert not await redis.exists(f"{prefix}:customer-sockets:gone-conversation")
@@ -199,7 +199,8 @@ def test_nothing_is_kept_for_a_conversation_that_has_expired(redis_url):
 
 def test_the_customers_of_a_process_that_died_are_gone_since_their_sockets_were_last_renewed(redis_url):
     async def scenario(redis: Redis, prefix: str) -> None:
-        board, store = CustomerPresenceBoard(redis, prefix, refresh_seconds=10), Store(redis, prefix)
+        store = Store(redis, prefix)
+        board = CustomerPresenceBoard(store, refresh_seconds=10)
         for conversation_id in ("dead", "alive", "left", "moved"):
             await store.create(conversation_id, "token")
             await board.joined(conversation_id, f"{conversation_id}-tab", NOW)
