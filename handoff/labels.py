@@ -5,7 +5,8 @@ a change is announced on ``{p}:workspace-events`` (``{"labels": 1}``) and every 
 set again. A conversation's labels are the ids in its hash's ``labels`` field (comma-separated, in
 the order put on), changed by one script that checks who may change them, counts the label in the
 day's counters (once per conversation and day; taken off again the same day, uncounted) and
-announces the change on the conversation's live channel (and the queue's, for its card).
+announces the change on the conversation's live channel (and, while it is queued, on ``{p}:queue-said``,
+``{"labelled": id}``, for its card in the agents' queue).
 Names and colours are checked here, at the edge; the dashboard's figures are :func:`closing_figures`.
 """
 
