@@ -44,7 +44,7 @@ async def start(app: Sanic) -> None:
     await app.ctx.bridge.store.index_agents_serving()
     await app.ctx.bridge.canned.seed(app.ctx.canned)  # the file's set, the first time only (handoff.canned)
     app.ctx.sweeper = asyncio.create_task(sweep(app.ctx.bridge))
-    app.ctx.sockets = OpenSockets(app.ctx.bridge.limits, app.ctx.bridge.presence,
+    app.ctx.sockets = OpenSockets(app.ctx.bridge.limits, app.ctx.bridge.customers_seen,
                                   app.ctx.bridge.customer_presence)
     app.ctx.keeper = asyncio.create_task(keep(app.ctx.bridge, app.ctx.sockets))
     app.ctx.throttle = LoginThrottle(redis, settings.key_prefix, settings.login_free_per_account,

@@ -70,13 +70,13 @@ Clock = Callable[[], float]
 
 
 class Said(NamedTuple):
-    """A customer's message stored (``message_id``) and, when ``answered``, what its socket sends before the
+    """A customer's message stored (``message_id``) and, when ``deliver_first``, what its socket sends before the
     ack: ``answer``, the bot's messages as stored, or (None) whatever the transcript holds that the socket has
     not sent (a notice instead of an answer, an answer stored by an earlier attempt); every other socket of the
     conversation hears of them through the hub (docs/bridge-protocol.md: the answer, then the ack)."""
 
     message_id: str
-    answered: bool
+    deliver_first: bool
     answer: Optional[NewMessages] = None
 
 
@@ -110,11 +110,12 @@ class Bridge:
                            settings.idle_conversation_seconds, settings.max_transcript_messages,
                            settings.max_queue_length)
         self.limits = Limits(redis, settings.key_prefix, settings)
-        self.presence = CustomerPresence(redis, settings.key_prefix, settings.customer_gone_seconds)
+        # When each customer was last connected: the queue's gone-sweep (not what agents are shown: customer_presence).
+        self.customers_seen = CustomerPresence(redis, settings.key_prefix, settings.customer_gone_seconds)
         self.agents = AgentDirectory(redis, settings.key_prefix)
         self.statuses = AgentStatuses(redis, settings.key_prefix)  # available, away, offline
         # Connected, typing, gone; a customer's socket counts while its process renews it (OpenSockets.refresh).
-        self.customer_presence = CustomerPresenceBoard(self.store, self.presence.refresh_seconds)
+        self.customer_presence = CustomerPresenceBoard(self.store, self.customers_seen.refresh_seconds)
         self.hub = Hub(redis, settings.key_prefix)
         # A group's figures, read once per queue change for all of this process's customers (shared_figures).
         self._figures: Dict[str, SharedReading[GroupFigures]] = {}
@@ -351,13 +352,13 @@ class Bridge:
                 with contextlib.suppress(InvalidTransition):  # claimed meanwhile: a person reads it now
                     await self.append(conversation_id, "system", offer.key, offer.text, offer.data,
                                       only_in=State.QUEUED)
-            return Said(message_id, answered=False)  # for the person: the append marked it routed (a retry finds it so)
+            return Said(message_id, deliver_first=False)  # for the person: the append marked it routed (a retry finds it so)
         routing = Routing.TAKEN
         while not leased and (routing := await self.store.take_routing(conversation_id, message_id, owner,
                                                                        lease_ms)) is Routing.HELD:
             await asyncio.sleep(ROUTING_POLL_SECONDS)
         if routing is Routing.DONE:
-            return Said(message_id, answered=not added)  # a resent message: its answer is in the transcript
+            return Said(message_id, deliver_first=not added)  # a resent message: its answer is in the transcript
         renewing = asyncio.create_task(self._keep_lease(conversation_id, message_id, owner, lease_ms))
         turn = Turn(routed=False, answer=None)  # the bot's answer may mark it routed as it is stored (_ask_bot)
         try:
@@ -374,7 +375,7 @@ class Bridge:
             renewing.cancel()
         if not turn.routed:
             await self.store.routed(conversation_id, message_id)
-        return Said(message_id, answered=True, answer=turn.answer)
+        return Said(message_id, deliver_first=True, answer=turn.answer)
 
     async def _customer_said(self, conversation_id: str, text: str, said_in: State) -> List[Effect]:
         """What the customer's message calls for. Stored while the bot had the conversation (the
@@ -781,7 +782,7 @@ class Bridge:
     async def customers_gone(self) -> None:
         """Queued customers with no connection for HANDOFF_CUSTOMER_GONE_SECONDS leave the queue,
         counted as abandoned (way "gone") by the one process whose change is stored."""
-        for conversation_id in await self.presence.gone(await self.store.queue()):
+        for conversation_id in await self.customers_seen.gone(await self.store.queue()):
             queued_at = (await self.store.times(conversation_id)).get("queued_at")
             try:
                 conversation, effects = await self.transition(conversation_id, CustomerGone())

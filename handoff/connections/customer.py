@@ -207,7 +207,7 @@ class CustomerConnection(Connection):
         if not isinstance(payload, str) or len(payload) > MAX_PAYLOAD:
             raise MalformedMessage(f"'payload' must be a string of at most {MAX_PAYLOAD} characters")
         said = await self.bridge.customer_said(conversation_id, text, key, payload.strip())
-        if said.answered:  # its copy from the hub is then sent already: skipped by its id (Connection.deliver)
+        if said.deliver_first:  # its copy from the hub is then sent already: skipped by its id (Connection.deliver)
             await self.deliver(conversation_id, said.answer)
         await self.send(Envelope("ack", key, {"message_id": said.message_id}))
 
