@@ -143,6 +143,11 @@ class AgentStatuses:
                                          args=[agent, status.value, now_ms, "1" if arriving else "0"])
         return parse(value), bool(changed)
 
+    async def missed_goodbye(self, agent: str, now_ms: int) -> None:
+        """An agent not online whose process died without saying goodbye (no offline-since): their grace
+        period starts now, once, whichever process sees it first."""
+        await self.redis.hsetnx(self._offline_since_key, agent, now_ms)
+
     async def sweep(self, online: Collection[str], now_ms: int, grace_seconds: float) -> List[str]:
         """Agents with a status but no console open for the grace period become offline; returns who did.
         An agent whose process died without saying goodbye starts the grace period now."""
@@ -153,7 +158,7 @@ class AgentStatuses:
             if agent in online or stored.status is Status.OFFLINE:
                 continue
             if agent not in since:
-                await self.redis.hsetnx(self._offline_since_key, agent, now_ms)
+                await self.missed_goodbye(agent, now_ms)
                 continue
             ended = since[agent] + int(grace_seconds * 1000)
             if now_ms >= ended and await self._offline(keys=[self.key, self._offline_since_key],

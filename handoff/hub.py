@@ -121,8 +121,9 @@ class Hub:
         if not listened:
             return  # its last socket stopped listening while the notification was on its way
         listened.notified = next(self._notifications)
-        # Each socket in its own task: a slow client delays only itself. Order
-        # is safe: sockets read what to send from the transcript, under a lock.
+        # Each socket in its own task: a slow client delays only itself. Order is safe: a socket sends under
+        # its lock what follows what it sent last, and news that arrive late (already sent, by message_order)
+        # or after a gap are skipped or read from the transcript instead (Connection.deliver, unsent).
         for callback in list(listened.callbacks):
             task = asyncio.create_task(self._deliver(channel, callback, payload))
             self._running.add(task)

@@ -5,7 +5,8 @@ a change is announced on ``{p}:workspace-events`` (``{"labels": 1}``) and every 
 set again. A conversation's labels are the ids in its hash's ``labels`` field (comma-separated, in
 the order put on), changed by one script that checks who may change them, counts the label in the
 day's counters (once per conversation and day; taken off again the same day, uncounted) and
-announces the change on the conversation's live channel (and the queue's, for its card).
+announces the change on the conversation's live channel (and, while it is queued, on ``{p}:queue-said``,
+``{"labelled": id}``, for its card in the agents' queue).
 Names and colours are checked here, at the edge; the dashboard's figures are :func:`closing_figures`.
 """
 
@@ -16,10 +17,13 @@ import re
 import secrets
 from typing import Any, Dict, List, Optional, Sequence
 
-from redis.asyncio import Redis
+from redis.exceptions import WatchError
 
-from handoff.exceptions import AlreadyExists, ConversationNotFound, InvalidTransition, LimitReached, MalformedMessage, UnknownItem
+from handoff.exceptions import (
+    AlreadyExists, ConversationNotFound, InvalidTransition, LimitReached, MalformedMessage, StateError, UnknownItem,
+)
 from handoff.protocol import readable
+from handoff.store import DAY_TTL_MS, Store
 
 __all__ = ["LabelDesk", "MAX_LABELS", "MAX_LABELS_PER_CONVERSATION", "MAX_NAME", "closing_figures", "closing_totals", "colour_of",
            "label_id_of", "name_of", "split", "workspace_channel"]
@@ -27,9 +31,9 @@ __all__ = ["LabelDesk", "MAX_LABELS", "MAX_LABELS_PER_CONVERSATION", "MAX_NAME",
 MAX_LABELS = 50
 MAX_LABELS_PER_CONVERSATION = 10
 MAX_NAME = 32
+SAVE_ATTEMPTS = 20  # a save tried again so often while other supervisors change the set
 _COLOUR = re.compile(r"#[0-9a-f]{6}")
 _LABEL_ID = re.compile(r"[0-9a-f]{8}")
-DAY_TTL_MS = 40 * 24 * 3600 * 1000  # as the day's other counters (handoff.store)
 
 # KEYS: the conversation's hash, the label set, the day's counters, all days' closing counters.
 # ARGV: label id, '1' to put it on / '0' to take it off, the agent who must be serving it ('' for a
@@ -75,13 +79,6 @@ if changed then
   if state == 'queued' then redis.call('PUBLISH', ARGV[8], cjson.encode({labelled = ARGV[10]})) end
 end
 return {1, labels, changed and 1 or 0}
-"""
-
-# A label renamed or recoloured: only while it exists (a colleague may have deleted it).
-_REPLACE = """
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return 1
 """
 
 
@@ -141,37 +138,36 @@ def closing_totals(stored: Dict[bytes, bytes], labels: Sequence[Dict[str, str]])
 class LabelDesk:
     """The label set and conversations' labels in Redis (see the module's docstring)."""
 
-    def __init__(self, redis: Redis, prefix: str) -> None:
-        self.redis = redis
-        self.prefix = prefix
-        self.key = f"{prefix}:labels"
-        self.channel = workspace_channel(prefix)
-        self._set_label = redis.register_script(_SET_LABEL)
-        self._replace = redis.register_script(_REPLACE)
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.redis = store.redis
+        self.key = store.key("labels")
+        self.channel = workspace_channel(store.prefix)
+        self._set_label = store.redis.register_script(_SET_LABEL)
 
     async def items(self) -> List[Dict[str, str]]:
         """The set, by name."""
-        stored = await self.redis.hgetall(self.key)
-        labels = [{"id": key.decode(), **json.loads(value)} for key, value in stored.items()]
-        return sorted(labels, key=lambda label: label["name"].casefold())
+        return _labels(await self.redis.hgetall(self.key))
 
     async def save(self, label_id: Optional[str], name: str, colour: str) -> str:
         """A new label (``label_id`` None) or a label renamed or recoloured; returns its id. Names are
-        unique whatever their case."""
-        labels = await self.items()
-        if any(label["name"].casefold() == name.casefold() and label["id"] != label_id for label in labels):
-            raise AlreadyExists(f"there is a label named {name!r} already")
-        if label_id is None:
-            if len(labels) >= MAX_LABELS:
-                raise LimitReached(f"there are {MAX_LABELS} labels already; delete one first", code="too_many")
-            label_id = secrets.token_hex(4)
-            added = await self.redis.hsetnx(self.key, label_id, json.dumps({"name": name, "colour": colour}))
-        else:
-            added = await self._replace(keys=[self.key], args=[label_id, json.dumps({"name": name, "colour": colour})])
-        if not added:
-            raise UnknownItem("no such label (deleted meanwhile?)")
-        await self.redis.publish(self.channel, json.dumps({"labels": 1}))
-        return label_id
+        unique whatever their case, and the set has at most MAX_LABELS: checked and written in one
+        transaction on the set, tried again when another supervisor changed it meanwhile."""
+        value = json.dumps({"name": name, "colour": colour})
+        for _ in range(SAVE_ATTEMPTS):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(self.key)
+                    labels = _labels(await pipe.hgetall(self.key))
+                    saved_id = _check_save(labels, label_id, name)
+                    pipe.multi()
+                    pipe.hset(self.key, saved_id, value)
+                    await pipe.execute()
+                except WatchError:
+                    continue
+            await self.redis.publish(self.channel, json.dumps({"labels": 1}))
+            return saved_id
+        raise StateError("the labels are changing too fast; try again")
 
     async def delete(self, label_id: str) -> None:
         if not await self.redis.hdel(self.key, label_id):
@@ -180,17 +176,17 @@ class LabelDesk:
 
     async def of(self, conversation_id: str) -> List[str]:
         """The ids of a conversation's labels (some may since have been deleted from the set)."""
-        return split(await self.redis.hget(f"{self.prefix}:conv:{conversation_id}", "labels"))
+        return split(await self.redis.hget(self.store.key("conv", conversation_id), "labels"))
 
     async def set_on(self, conversation_id: str, label_id: str, on: bool, day: str, agent: str = "") -> List[str]:
         """Puts a label on a conversation or takes it off; returns its labels. ``agent``: only while they
         serve it ('' for a supervisor)."""
         result = await self._set_label(
-            keys=[f"{self.prefix}:conv:{conversation_id}", self.key, f"{self.prefix}:day:{day}",
-                  f"{self.prefix}:stats:closing"],
+            keys=[self.store.key("conv", conversation_id), self.key, self.store.key("day", day),
+                  self.store.key("stats", "closing")],
             args=[label_id, "1" if on else "0", agent, str(MAX_LABELS_PER_CONVERSATION), day, str(DAY_TTL_MS),
-                  f"{self.prefix}:live:{conversation_id}", f"{self.prefix}:queue-said",
-                  f"{self.prefix}:stats-events", conversation_id])
+                  self.store.live_channel(conversation_id), self.store.said_channel,
+                  self.store.stats_channel, conversation_id])
         code = int(result[0])
         if code == -1:
             raise ConversationNotFound("conversation not found")
@@ -201,6 +197,26 @@ class LabelDesk:
         if code == -4:
             raise LimitReached(f"a conversation has at most {MAX_LABELS_PER_CONVERSATION} labels", code="too_many")
         return split(result[1])
+
+
+def _labels(stored: Dict[bytes, bytes]) -> List[Dict[str, str]]:
+    """The set as stored, by name."""
+    labels = [{"id": key.decode(), **json.loads(value)} for key, value in stored.items()]
+    return sorted(labels, key=lambda label: label["name"].casefold())
+
+
+def _check_save(labels: List[Dict[str, str]], label_id: Optional[str], name: str) -> str:
+    """The id a label saved as ``name`` gets in the set ``labels`` (new: ``label_id`` None), or why not."""
+    if any(label["name"].casefold() == name.casefold() and label["id"] != label_id for label in labels):
+        raise AlreadyExists(f"there is a label named {name!r} already")
+    if label_id is not None:
+        if all(label["id"] != label_id for label in labels):
+            raise UnknownItem("no such label (deleted meanwhile?)")
+        return label_id
+    if len(labels) >= MAX_LABELS:
+        raise LimitReached(f"there are {MAX_LABELS} labels already; delete one first", code="too_many")
+    taken = {label["id"] for label in labels}
+    return next(new_id for new_id in iter(lambda: secrets.token_hex(4), "") if new_id not in taken)
 
 
 def split(stored: "bytes | str | None") -> List[str]:

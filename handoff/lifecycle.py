@@ -46,7 +46,8 @@ async def start(app: Sanic) -> None:
     await app.ctx.bridge.canned.seed(app.ctx.canned)  # the file's set, the first time only (handoff.canned)
     app.ctx.sweeper = asyncio.create_task(sweep(app.ctx.bridge))
     app.ctx.assigner = asyncio.create_task(assign(app.ctx.bridge))
-    app.ctx.sockets = OpenSockets(app.ctx.bridge.limits, app.ctx.bridge.presence)
+    app.ctx.sockets = OpenSockets(app.ctx.bridge.limits, app.ctx.bridge.customers_seen,
+                                  app.ctx.bridge.customer_presence)
     app.ctx.keeper = asyncio.create_task(keep(app.ctx.bridge, app.ctx.sockets))
     app.ctx.throttle = LoginThrottle(redis, settings.key_prefix, settings.login_free_per_account,
                                      settings.login_free_per_address, settings.login_longest_hold_seconds,
@@ -66,7 +67,7 @@ async def keep(bridge: Bridge, sockets: OpenSockets) -> None:
     while True:
         await asyncio.sleep(sockets.refresh_seconds)
         try:
-            await sockets.refresh()
+            await sockets.refresh(bridge.now_ms())
             await bridge.customers_gone()
             await bridge.customers_lost()
             if time.monotonic() - checked > MEMORY_CHECK_SECONDS:

@@ -11,7 +11,7 @@ colleague (handoff.notes).
 from __future__ import annotations
 
 import re
-from typing import Any, Collection, Dict, List, Mapping, Optional
+from typing import Any, Collection, Dict, List, Mapping
 
 from handoff.exceptions import Forbidden, MalformedMessage
 from handoff.machine import Conversation, State
@@ -72,9 +72,8 @@ def excerpt(text: str) -> str:
     return line if len(line) <= EXCERPT_CHARACTERS else line[:EXCERPT_CHARACTERS - 1] + "…"
 
 
-def mention_entry(conversation_id: str, note_id: str, by: str, by_name: str, text: str, ts: int,
-                  earlier: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
-    """The notification a mentioned colleague keeps for a conversation: its latest mention, unseen,
-    and how many mentions of them it has had (``earlier``: the one it replaces)."""
+def mention_entry(conversation_id: str, note_id: str, by: str, by_name: str, text: str, ts: int) -> Dict[str, Any]:
+    """The notification a mentioned colleague keeps for a conversation: its latest mention, unseen;
+    ``count``, how many mentions of them it has had, is one more than the one it replaces (handoff.notes)."""
     return {"conversation_id": conversation_id, "note_id": note_id, "by": by, "by_name": by_name,
-            "excerpt": excerpt(text), "ts": ts, "seen": False, "count": int((earlier or {}).get("count", 0)) + 1}
+            "excerpt": excerpt(text), "ts": ts, "seen": False, "count": 1}

@@ -5,10 +5,13 @@ announced like any message (Store.append), so agents see it in order with the re
 socket never sends it (handoff.visibility lists the kinds a customer sees). What else it keeps:
 
     {p}:mentions:{agent}  hash    conversation id -> the latest mention of the agent in it (JSON:
-                                  note_id, by, by_name, excerpt, ts, seen, count); at most
-                                  MAX_MENTIONS_KEPT, kept the retention
+                                  note_id, by, by_name, excerpt, ts, seen, count); kept the retention
+                                  from the latest mention; each new mention drops those of conversations
+                                  that have expired, then the oldest beyond MAX_MENTIONS_KEPT (and with
+                                  it the right to read that conversation it gave: handoff.mentions)
     conversation hash     field   "transfer_note": the id of the note the last transfer carried
-                                  (shown first to whoever receives it; none: "")
+                                  (shown first to whoever receives it; none: ""), set by the
+                                  transfer's commit (Bridge.transfer)
 
 A mention is announced on the mentioned agent's ``{p}:agent-events:{agent}`` channel
 (``{"mentioned": id}``), which every process holding a socket of theirs hears.
@@ -20,10 +23,8 @@ import json
 import time
 from typing import Any, Dict, List, Optional, Set
 
-from handoff import rules
-from handoff.agentstatus import AgentStatuses
 from handoff.auth import AgentDirectory
-from handoff.exceptions import ConversationNotFound, InvalidTransition, TranscriptFull
+from handoff.exceptions import ConversationNotFound, InvalidTransition
 from handoff.machine import Conversation, State
 from handoff.mentions import NOTE_KIND, mention_entry, mentioned_names, require_may_read, require_mentionable
 from handoff.store import Store
@@ -34,11 +35,57 @@ __all__ = ["MAX_MENTIONS_KEPT", "NoteDesk"]
 MAX_MENTIONS_KEPT = 50
 
 
+# A new mention (ARGV[2], JSON; its count is one more than the mention it replaces) of the agent (KEYS[1],
+# their mentions) in conversation ARGV[1], kept ARGV[3] ms from now; the mentions of conversations that
+# have expired (no hash ARGV[5] .. id) go, then the oldest beyond ARGV[4]; announced on KEYS[2].
+_NOTIFY = """
+local entry = cjson.decode(ARGV[2])
+local earlier = redis.call('HGET', KEYS[1], ARGV[1])
+if earlier then entry['count'] = (tonumber(cjson.decode(earlier)['count']) or 0) + 1 end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(entry))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local kept = {}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if redis.call('EXISTS', ARGV[5] .. all[i]) == 0 then
+    redis.call('HDEL', KEYS[1], all[i])
+  else
+    local item = cjson.decode(all[i + 1])
+    local ms, seq = string.match(item['note_id'] or '', '^(%d+)-(%d+)$')
+    table.insert(kept, {all[i], tonumber(item['ts']) or 0, tonumber(ms) or 0, tonumber(seq) or 0})
+  end
+end
+if #kept > tonumber(ARGV[4]) then
+  table.sort(kept, function(a, b)
+    if a[2] ~= b[2] then return a[2] > b[2] end
+    if a[3] ~= b[3] then return a[3] > b[3] end
+    return a[4] > b[4]
+  end)
+  for i = tonumber(ARGV[4]) + 1, #kept do redis.call('HDEL', KEYS[1], kept[i][1]) end
+end
+redis.call('PUBLISH', KEYS[2], cjson.encode({mentioned = ARGV[1]}))
+"""
+# The agent's (KEYS[1]) mention in conversation ARGV[1] seen, if unseen and still note ARGV[2] ('': any);
+# announced on KEYS[2]. Returns 1 when marked.
+_SEEN = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return 0 end
+local entry = cjson.decode(raw)
+if entry['seen'] or (ARGV[2] ~= '' and entry['note_id'] ~= ARGV[2]) then return 0 end
+entry['seen'] = true
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(entry))
+redis.call('PUBLISH', KEYS[2], cjson.encode({mentions = 'seen'}))
+return 1
+"""
+
+
 class NoteDesk:
-    def __init__(self, store: Store, agents: AgentDirectory, statuses: AgentStatuses) -> None:
+    def __init__(self, store: Store, agents: AgentDirectory) -> None:
         self.store = store
         self.agents = agents
-        self.statuses = statuses
+        # Each change of a mention is one script: processes notifying and marking seen at once lose nothing.
+        self._notify_script = store.redis.register_script(_NOTIFY)
+        self._seen_script = store.redis.register_script(_SEEN)
 
     def _mentions_key(self, agent: str) -> str:
         return self.store.key("mentions", agent)
@@ -68,9 +115,7 @@ class NoteDesk:
         """Stores a note (once per ``key``) and notifies the colleagues it mentions (``names``, checked
         before: check_mentions), returns its id; the writer is checked before too (require_reader).
         A ``transfer`` note (``to_agent`` or ``to_group``) is written while its writer still serves
-        the conversation, checked in the same step."""
-        if await self.store.redis.xlen(self.store.key("log", conversation_id)) >= self.store.max_messages:
-            raise TranscriptFull(f"this conversation has {self.store.max_messages} messages, as many as it may keep")
+        the conversation, checked in the same step, as the cap on notes is (Store.append)."""
         data: Dict[str, Any] = {"agent": agent, "shown_as": await self.agents.display_name(agent), "mentions": names}
         if transfer:
             data["transfer"] = transfer
@@ -86,18 +131,10 @@ class NoteDesk:
         return appended.id
 
     async def _notify(self, agent: str, conversation_id: str, note_id: str, by: str, by_name: str, text: str) -> None:
-        key = self._mentions_key(agent)
-        earlier = await self.store.redis.hget(key, conversation_id)
-        entry = mention_entry(conversation_id, note_id, by, by_name, text, int(time.time() * 1000),
-                              json.loads(earlier) if earlier else None)
-        async with self.store.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, conversation_id, json.dumps(entry))
-            pipe.pexpire(key, self.store.ttl_ms)
-            await pipe.execute()
-        if await self.store.redis.hlen(key) > MAX_MENTIONS_KEPT:
-            kept = await self.mentions(agent)
-            await self.store.redis.hdel(key, *[item["conversation_id"] for item in kept[MAX_MENTIONS_KEPT:]])
-        await self.store.publish(self.agent_events(agent), {"mentioned": conversation_id})
+        entry = mention_entry(conversation_id, note_id, by, by_name, text, int(time.time() * 1000))
+        await self._notify_script(keys=[self._mentions_key(agent), self.agent_events(agent)],
+                                  args=[conversation_id, json.dumps(entry), self.store.ttl_ms, MAX_MENTIONS_KEPT,
+                                        self.store.key("conv") + ":"])
 
     async def mentions(self, agent: str) -> List[Dict[str, Any]]:
         """The agent's mention notifications, newest first."""
@@ -108,50 +145,24 @@ class NoteDesk:
         """The conversations a note has mentioned the agent in (their queue marks them)."""
         return {key.decode() for key in await self.store.redis.hkeys(self._mentions_key(agent))}
 
-    async def seen(self, agent: str, conversation_id: str) -> bool:
-        """Marks the agent's mention in the conversation seen; False when there was nothing unseen."""
-        key = self._mentions_key(agent)
-        raw = await self.store.redis.hget(key, conversation_id)
-        if not raw or json.loads(raw)["seen"]:
-            return False
-        await self.store.redis.hset(key, conversation_id, json.dumps({**json.loads(raw), "seen": True}))
-        await self.store.publish(self.agent_events(agent), {"mentions": "seen"})
-        return True
+    async def seen(self, agent: str, conversation_id: str, note_id: str = "") -> bool:
+        """Marks the agent's mention in the conversation seen, only if it is still ``note_id`` (the one
+        their console showed; "": whichever is latest); False when there was nothing unseen to mark."""
+        return bool(await self._seen_script(keys=[self._mentions_key(agent), self.agent_events(agent)],
+                                            args=[conversation_id, note_id]))
 
     # ---- the note a transfer carries ------------------------------------------------
 
-    async def transfer_with_note(self, agent: str, conversation_id: str, text: str, key: str,
-                                 to_agent: Optional[str], to_group: Optional[str]) -> str:
-        """Stores the transfer's note (while ``agent`` still serves the conversation) and pins it for
-        whoever receives the conversation; the transfer itself follows (Bridge.transfer). A transfer
-        refused after this leaves the note in the transcript, as a note."""
+    async def transfer_note_written(self, agent: str, conversation_id: str, text: str, key: str,
+                                    to_agent: Optional[str], to_group: Optional[str]) -> str:
+        """Stores a transfer's note while ``agent`` still serves the conversation and returns its id, which
+        the transfer's commit pins for whoever receives the conversation (Bridge.transfer)."""
         target = {"to_agent": to_agent} if to_agent else {"to_group": to_group or ""}
         names = await self.check_mentions(text)
         try:
-            note_id = await self.write(agent, conversation_id, text, key, names, transfer=target)
+            return await self.write(agent, conversation_id, text, key, names, transfer=target)
         except InvalidTransition:
             raise InvalidTransition(f"{agent} is not serving this conversation") from None
-        await self.store.redis.hset(self.store.key("conv", conversation_id), "transfer_note", note_id)
-        return note_id
-
-    async def check_transfer(self, agent: str, conversation_id: str, to_agent: Optional[str],
-                             to_group: Optional[str]) -> None:
-        """What Bridge.transfer checks, in its order, before a note is written for the transfer; and
-        what the note mentions."""
-        accounts, online = (await self.agents.names(), await self.store.online_agents()) if to_agent else ([], [])
-        rules.transfer_target(to_agent, to_group, accounts, online)
-        if to_agent:
-            await self.statuses.require_takes_work(to_agent, await self.agents.display_name(to_agent))
-        rules.require_serving(await self.store.load(conversation_id), agent)
-        if to_agent == agent:
-            raise InvalidTransition("that is you already")
-
-    async def unpin(self, conversation_id: str) -> None:
-        """After a transfer without a note: an earlier transfer's note is no longer the one to show first
-        (a conversation gone meanwhile is not written again)."""
-        key = self.store.key("conv", conversation_id)
-        if await self.store.redis.hget(key, "transfer_note"):
-            await self.store.redis.hset(key, "transfer_note", "")
 
     async def transfer_note(self, conversation_id: str) -> Optional[Dict[str, Any]]:
         """The note the last transfer carried, as its receiver sees it first: ``{id, text, by, by_name,

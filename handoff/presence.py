@@ -18,11 +18,11 @@ from __future__ import annotations
 import logging
 import time
 import weakref
-from collections import Counter
-from typing import Dict, List, Tuple
+from typing import Dict, List, Set, Tuple
 
 from redis.asyncio import Redis
 
+from handoff.customer_presence import CustomerPresenceBoard
 from handoff.limits import SLOT_SECONDS, Limits, SlotHolder
 
 __all__ = ["CustomerPresence", "OpenSockets", "redis_memory"]
@@ -68,13 +68,14 @@ class CustomerPresence:
 
 
 class OpenSockets:
-    """This process's open sockets: their slots (handoff.limits) and their customers' conversations;
-    how many have closed, and which of their objects are still in memory (handoff.collector)."""
+    """This process's open sockets: their slots (handoff.limits) and their customers' conversations, kept
+    seen and counted (handoff.customer_presence) while open; how many have closed, and which of their
+    objects are still in memory (handoff.collector)."""
 
-    def __init__(self, limits: Limits, presence: CustomerPresence) -> None:
-        self.limits, self.presence = limits, presence
+    def __init__(self, limits: Limits, presence: CustomerPresence, board: CustomerPresenceBoard) -> None:
+        self.limits, self.presence, self.board = limits, presence, board
         self.slots: Dict[str, SlotHolder] = {}  # connection id -> whose slot (handoff.limits)
-        self.customers: Counter = Counter()  # conversation id -> open customer sockets
+        self.customer_sockets: Dict[str, str] = {}  # an open customer socket's id -> its conversation
         self.ended = 0  # sockets closed or refused a slot since the process started
         # Each socket's own object (handoff.connections.base.Connection), open or closed, until it is freed.
         self.in_memory: "weakref.WeakSet[object]" = weakref.WeakSet()
@@ -99,19 +100,25 @@ class OpenSockets:
         if holder is not None:
             await self.limits.release_slot(holder, connection)
 
-    async def customer_joined(self, conversation_id: str) -> None:
-        self.customers[conversation_id] += 1
+    @property
+    def customers(self) -> Set[str]:
+        """The conversations with a customer socket open in this process."""
+        return set(self.customer_sockets.values())
+
+    async def customer_joined(self, conversation_id: str, socket: str) -> None:
+        self.customer_sockets[socket] = conversation_id
         await self.presence.seen([conversation_id])
 
-    async def customer_left(self, conversation_id: str) -> None:
-        self.customers[conversation_id] -= 1
-        if self.customers[conversation_id] <= 0:
-            del self.customers[conversation_id]
-        await self.presence.seen([conversation_id])  # gone from now
+    async def customer_left(self, socket: str) -> None:
+        conversation_id = self.customer_sockets.pop(socket, None)
+        if conversation_id is not None:
+            await self.presence.seen([conversation_id])  # gone from now
 
-    async def refresh(self) -> None:
+    async def refresh(self, now_ms: int) -> None:
+        """``now_ms``: the bridge's clock, which the presence scripts count in."""
         await self.limits.renew_slots([(holder, connection) for connection, holder in self.slots.items()])
         await self.presence.seen(list(self.customers))
+        await self.board.renew(list(self.customer_sockets.items()), now_ms)
 
 
 async def redis_memory(redis: Redis) -> Dict[str, int]:

@@ -72,13 +72,13 @@ Clock = Callable[[], float]
 
 
 class Said(NamedTuple):
-    """A customer's message stored (``message_id``) and, when ``answered``, what its socket sends before the
+    """A customer's message stored (``message_id``) and, when ``deliver_first``, what its socket sends before the
     ack: ``answer``, the bot's messages as stored, or (None) whatever the transcript holds that the socket has
     not sent (a notice instead of an answer, an answer stored by an earlier attempt); every other socket of the
     conversation hears of them through the hub (docs/bridge-protocol.md: the answer, then the ack)."""
 
     message_id: str
-    answered: bool
+    deliver_first: bool
     answer: Optional[NewMessages] = None
 
 
@@ -121,10 +121,12 @@ class Bridge:
                            settings.idle_conversation_seconds, settings.max_transcript_messages,
                            settings.max_queue_length)
         self.limits = Limits(redis, settings.key_prefix, settings)
-        self.presence = CustomerPresence(redis, settings.key_prefix, settings.customer_gone_seconds)
+        # When each customer was last connected: the queue's gone-sweep (not what agents are shown: customer_presence).
+        self.customers_seen = CustomerPresence(redis, settings.key_prefix, settings.customer_gone_seconds)
         self.agents = AgentDirectory(redis, settings.key_prefix)
         self.statuses = AgentStatuses(redis, settings.key_prefix)  # available, away, offline
-        self.customer_presence = CustomerPresenceBoard(redis, settings.key_prefix)  # connected, typing, gone
+        # Connected, typing, gone; a customer's socket counts while its process renews it (OpenSockets.refresh).
+        self.customer_presence = CustomerPresenceBoard(self.store, self.customers_seen.refresh_seconds)
         self.hub = Hub(redis, settings.key_prefix)
         # Automatic assignment (handoff.assignment): a round runs when this process has cause to (assignment_due)
         # and every assign_round_seconds (handoff.lifecycle.assign).
@@ -138,9 +140,14 @@ class Bridge:
         self._queue_reading = SharedReading(self._queued, lambda: (self.hub.notified(self.store.queue_channel),
                                                                    self.hub.notified(self.store.said_channel),
                                                                    self.hub.notified(self.customer_presence.channel)))
+        # The dashboard, read once per change for all of this process's supervisors: the day's counters, the
+        # queue (agents' statuses too) and the label set change it.
+        self._dashboard_reading = SharedReading(self._read_dashboard, lambda: (
+            self.hub.notified(self.store.stats_channel), self.hub.notified(self.store.queue_channel),
+            self.hub.notified(workspace_channel(settings.key_prefix))))
         self.requests = RequestDesk(self.store)
-        self.notes = NoteDesk(self.store, self.agents, self.statuses)  # private notes and @mentions (handoff.notes)
-        self.labels = LabelDesk(redis, settings.key_prefix)
+        self.notes = NoteDesk(self.store, self.agents)  # private notes and @mentions (handoff.notes)
+        self.labels = LabelDesk(self.store)
         self.canned = CannedDesk(redis, settings.key_prefix, workspace_channel(settings.key_prefix))
         self.experience = Experience(self.store)
         self.suggestions = Suggestions(redis, self.store, self.bot)  # suggested replies (handoff.suggestions)
@@ -185,8 +192,10 @@ class Bridge:
 
     async def transition(
         self, conversation_id: str, event: Event, agent_limit: int = 1_000_000, closing: Closing = Closing(),
+        pinned_note: Optional[str] = None,
     ) -> Tuple[Conversation, List[Effect]]:
-        """``closing``: a close's disposition and note, stored and counted by the commit that closes."""
+        """``closing``: a close's disposition and note, stored and counted by the commit that closes;
+        ``pinned_note``: the note a transfer carries ("": none), pinned by the commit that transfers."""
         for _ in range(MAX_ATTEMPTS):
             before = await self.store.load(conversation_id)
             after, effects = apply(before, event)
@@ -204,7 +213,8 @@ class Bridge:
                                              agent_limit=agent_limit,
                                              transferred_by=event.agent if isinstance(event, Transferred) else "",
                                              notices=notices, state=state, queue_changed=queue_changed,
-                                             extra_fields=stored_fields(event, effects, closing),
+                                             extra_fields=stored_fields(event, effects, closing)
+                                             + ([] if pinned_note is None else ["transfer_note", pinned_note]),
                                              day=self.today()[0], counters=closing.counters())
             if stored is not None:
                 self.metrics["messages_system"] += len(notices)
@@ -278,9 +288,7 @@ class Bridge:
         queue = await self.store.queue()
         now_ms = self.now_ms()
         online = await self.store.online_agents()
-        serving = 0
-        for agent in await self.store.agents_serving():
-            serving += len(await self.serving(agent))
+        serving = sum(len(chats) for chats in (await self.store.serving_chats()).values())
         return {
             "queue_length": len(queue),
             "oldest_wait_seconds": max((int(wait / 1000) for wait in await self._queue_waits(queue, now_ms)), default=0),
@@ -295,7 +303,13 @@ class Bridge:
         since = await self.store.waiting_since([conversation_id for conversation_id, _ in queue])
         return [int(now_ms - since.get(conversation_id, queued_at)) for conversation_id, queued_at in queue]
 
-    async def dashboard(self) -> Dict[str, Any]:
+    async def dashboard(self, shared: bool = False) -> Dict[str, Any]:
+        """The supervisors' dashboard. ``shared``: after a change, which every supervisor's socket in this
+        process hears: read once for all of them (``_dashboard_reading``)."""
+        return await (self._dashboard_reading.get() if shared else self._read_dashboard())
+
+    async def _read_dashboard(self) -> Dict[str, Any]:
+        self.metrics["dashboard_readings"] += 1
         day, _ = self.today()
         counters, waits = await self.store.day(day)
         abandoned, first_responses = await self.experience.day(day)
@@ -312,7 +326,7 @@ class Bridge:
         """Who is available, away or offline, and since when (the dashboard's team list), with the chats each
         serves (``chats``: conversation ids, which a supervisor may open read-only)."""
         profiles = await self.agents.profiles()
-        chats = {agent: await self.serving(agent) for agent in await self.store.agents_serving()}
+        chats = await self.store.serving_chats()
         rows = team_statuses(profiles, set(await self.store.online_agents()), await self.statuses.all(),
                              {agent: len(ids) for agent, ids in chats.items()}, self.now_ms())
         return [{**row, "chats": chats.get(row["name"], [])} for row in rows]
@@ -365,13 +379,13 @@ class Bridge:
                 with contextlib.suppress(InvalidTransition):  # claimed meanwhile: a person reads it now
                     await self.append(conversation_id, "system", offer.key, offer.text, offer.data,
                                       only_in=State.QUEUED)
-            return Said(message_id, answered=False)  # for the person: the append marked it routed (a retry finds it so)
+            return Said(message_id, deliver_first=False)  # for the person: the append marked it routed (a retry finds it so)
         routing = Routing.TAKEN
         while not leased and (routing := await self.store.take_routing(conversation_id, message_id, owner,
                                                                        lease_ms)) is Routing.HELD:
             await asyncio.sleep(ROUTING_POLL_SECONDS)
         if routing is Routing.DONE:
-            return Said(message_id, answered=not added)  # a resent message: its answer is in the transcript
+            return Said(message_id, deliver_first=not added)  # a resent message: its answer is in the transcript
         renewing = asyncio.create_task(self._keep_lease(conversation_id, message_id, owner, lease_ms))
         turn = Turn(routed=False, answer=None)  # the bot's answer may mark it routed as it is stored (_ask_bot)
         try:
@@ -388,7 +402,7 @@ class Bridge:
             renewing.cancel()
         if not turn.routed:
             await self.store.routed(conversation_id, message_id)
-        return Said(message_id, answered=True, answer=turn.answer)
+        return Said(message_id, deliver_first=True, answer=turn.answer)
 
     async def _customer_said(self, conversation_id: str, text: str, said_in: State) -> List[Effect]:
         """What the customer's message calls for. Stored while the bot had the conversation (the
@@ -704,13 +718,32 @@ class Bridge:
             await self.experience.agent_replied(conversation_id, self.today()[0])
         return appended.id
 
-    async def transfer(self, agent: str, conversation_id: str, to_agent: Optional[str], to_group: Optional[str]) -> None:
+    async def check_transfer(self, agent: str, conversation_id: str, to_agent: Optional[str],
+                             to_group: Optional[str]) -> int:
+        """What a transfer needs before anything is written for it: a colleague who exists, is online and
+        takes work (or a group), and the conversation served by ``agent``. Returns the colleague's chat
+        limit, which the transfer's commit checks."""
         accounts, online = (await self.agents.names(), await self.store.online_agents()) if to_agent else ([], [])
         rules.transfer_target(to_agent, to_group, accounts, online)
         if to_agent:
             await self.statuses.require_takes_work(to_agent, await self.agents.display_name(to_agent))
-        limit = (await self.agents.profile(to_agent))["max_chats"] if to_agent else 1_000_000
-        await self.transition(conversation_id, Transferred(agent, to_agent, to_group), limit)
+        rules.require_serving(await self.store.load(conversation_id), agent)
+        if to_agent == agent:
+            raise InvalidTransition("that is you already")
+        return (await self.agents.profile(to_agent))["max_chats"] if to_agent else 1_000_000
+
+    async def transfer(self, agent: str, conversation_id: str, to_agent: Optional[str], to_group: Optional[str],
+                       note: Optional[Tuple[str, str]] = None) -> None:
+        """``note`` (its text and idempotency key) is written once the transfer's checks pass, then pinned
+        for the receiver by the transfer's own commit; without one the commit unpins an earlier transfer's.
+        A transfer refused in its commit (the colleague at their limit) changes no pin; its note stays in
+        the transcript, as a note."""
+        limit = await self.check_transfer(agent, conversation_id, to_agent, to_group)
+        note_id = ""
+        if note is not None:
+            note_id = await self.notes.transfer_note_written(agent, conversation_id, note[0], note[1],
+                                                             to_agent, to_group)
+        await self.transition(conversation_id, Transferred(agent, to_agent, to_group), limit, pinned_note=note_id)
         if to_agent:
             await self.store.publish(self.store.key("agent-events", to_agent), {"assigned": conversation_id})
 
@@ -773,7 +806,7 @@ class Bridge:
             since = await self.store.offline_since(agent)
             if since is None:
                 # Its process died without saying goodbye: start the grace period now.
-                await self.store.redis.hsetnx(self.store.key("offline-since"), agent, now)
+                await self.statuses.missed_goodbye(agent, now)
                 continue
             if not rules.agent_lost(now, since, self.settings.agent_grace_seconds):
                 continue
@@ -786,7 +819,7 @@ class Bridge:
     async def customers_gone(self) -> None:
         """Queued customers with no connection for HANDOFF_CUSTOMER_GONE_SECONDS leave the queue,
         counted as abandoned (way "gone") by the one process whose change is stored."""
-        for conversation_id in await self.presence.gone(await self.store.queue()):
+        for conversation_id in await self.customers_seen.gone(await self.store.queue()):
             queued_at = (await self.store.times(conversation_id)).get("queued_at")
             try:
                 conversation, effects = await self.transition(conversation_id, CustomerGone())
@@ -798,12 +831,12 @@ class Bridge:
                 await self.experience.abandoned(self.today()[0], waited, "gone", conversation_id, conversation.group)
 
     async def customers_lost(self) -> None:
-        """Queued and served customers still counted as connected whose bridge process died are gone since
-        they were last seen (handoff.customer_presence)."""
+        """Queued and served customers shown as connected whose sockets' bridge process died are gone since
+        their sockets were last renewed (handoff.customer_presence)."""
         watched = [conversation_id for conversation_id, _ in await self.store.queue()]
         for agent in await self.store.agents_serving():
             watched.extend(await self.serving(agent))
-        await self.customer_presence.sweep(watched, self.now_ms(), self.presence.refresh_seconds)
+        await self.customer_presence.sweep(watched, self.now_ms())
 
     async def assign(self) -> None:
         """One assignment round (handoff.assignment): what ran out is withdrawn, what can be offered is."""

@@ -7,15 +7,15 @@ Keys (``prefix`` defaults to ``hb``):
                              queued_at (this time in the queue), waiting_since (first queued in this
                              handoff, kept across transfers), claimed_at; transferred_by (who transferred it
                              last, to a group's queue or a colleague; cleared by a new handoff); "request" (handoff.requests), "awaiting_reply"
-                             (handoff.experience); last_said: the customer's latest typed message (JSON {text, ts, …},
+                             (handoff.experience); notes: how many agents' notes the transcript has (each capped
+                             apart from the customer's messages, by the append); last_said: the customer's latest typed message (JSON {text, ts, …},
                              by the append that stores it; the agents' queue shows it); transfer_note: the
                              note the last transfer carried (handoff.notes); presence
-                             ("{connected|typing|gone}|{since}") and sockets (the customer's open sockets in
-                             every process): handoff.customer_presence
+                             ("{connected|typing|gone}|{since}"): handoff.customer_presence
                              Kept idle_seconds from creation; the first message or change: the retention.
     {p}:log:{id}     stream  the transcript, agents' private notes (kind "note") among its messages; each
                              entry's stream id is the server message id (at most
-                             max_messages when a customer writes; the notices that follow a state change
+                             max_messages besides the notes when a customer writes, and max_messages notes; the notices that follow a state change
                              are added by the commit that stores it; also read, without the bridge, by
                              teaching.transcripts for the content staff's CLI)
     {p}:idem:{id}    hash    client idempotency key -> stream id (a retried send is stored once);
@@ -74,6 +74,8 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:slots, {p}:slots:{address}, {p}:staff-slots, {p}:staff-slots:{address},
     {p}:window:{what}:{address}:{n}  the caps (handoff.limits; an IPv6 address: its network)
     {p}:customers-seen zset  conversation -> when its customer was last connected (handoff.presence)
+    {p}:customer-sockets:{id} zset  the customer's open sockets in every process -> until when each counts
+                             (ms), renewed by its process (handoff.customer_presence)
     {p}:live:{id}    pub/sub "something new in this conversation" for every bridge process
     {p}:queue-events pub/sub "the queue changed" (agents, supervisors and queued customers listen); also a
                              group's assignment mode ({"assignment": group}, handoff.assignment)
@@ -116,6 +118,7 @@ from handoff.auth import profile_from_record
 from handoff.estimate import WINDOW_SECONDS
 from handoff.exceptions import AgentAtLimit, ConversationNotFound, InvalidTransition, LimitReached, TranscriptFull
 from handoff.machine import Conversation, Notice, State
+from handoff.mentions import NOTE_KIND
 from handoff.routing import ALL_GROUPS
 from teaching.transcripts import review_of
 
@@ -136,7 +139,9 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 # with the id of the message before it and ARGV[6], the message itself (JSON, without its id).
 # ARGV[7] = 'typed' or 'pressed' for a customer's message: stored while people have the conversation, it stays
 # with people (machine.apply: nothing to route), so it is marked routed in the same step; it is
-# refused (-2) when the transcript already has ARGV[8] messages. ARGV[9], when not '', takes the
+# refused (-2) when the transcript already has ARGV[8] messages besides the agents' notes. ARGV[7] = 'note'
+# for an agents' note: refused (-2) when the conversation has ARGV[8] notes (its field "notes" counts them).
+# Both caps are checked after the idempotency key: a message resent after its cap gets its id. ARGV[9], when not '', takes the
 # routing lease of a new customer message the bot is to answer (owner ARGV[9], ARGV[10] ms: _TAKE_ROUTING)
 # in the same step: nobody else can hold it yet. ARGV[11], when not '', counts the conversation once
 # (_COUNT_ONCE's marker) in the day's counters KEYS[4] (ARGV[12] ms to keep them): the ARGV[14] fields
@@ -151,7 +156,10 @@ local existing = redis.call('HGET', KEYS[2], ARGV[1])
 if existing then return {existing, 0, state, 0} end
 if ARGV[3] ~= '' and state ~= ARGV[3] then return {'', -1, state, 0} end
 if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'agent') ~= ARGV[4] then return {'', -1, state, 0} end
-if ARGV[7] ~= '' and redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[8]) then return {'', -2, state, 0} end
+local customer = ARGV[7] == 'typed' or ARGV[7] == 'pressed'
+local notes = tonumber(redis.call('HGET', KEYS[3], 'notes') or '0')
+if customer and redis.call('XLEN', KEYS[1]) - notes >= tonumber(ARGV[8]) then return {'', -2, state, 0} end
+if ARGV[7] == 'note' and notes >= tonumber(ARGV[8]) then return {'', -2, state, 0} end
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
 local counters = tonumber(ARGV[14])
 local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 17 + counters))
@@ -161,10 +169,11 @@ if ARGV[11] ~= '' and state ~= '' and redis.call('HSETNX', KEYS[3], ARGV[11], '1
   redis.call('PEXPIRE', KEYS[4], ARGV[12])
   redis.call('PUBLISH', ARGV[13], '{}')
 end
+if ARGV[7] == 'note' and state ~= '' then redis.call('HINCRBY', KEYS[3], 'notes', 1) end
 if ARGV[7] == 'typed' and state ~= '' then redis.call('HSET', KEYS[3], 'last_said', ARGV[6]) end
 if ARGV[7] == 'typed' and state == 'queued' then redis.call('PUBLISH', ARGV[15], ARGV[16]) end
 local leased = 0
-if ARGV[7] ~= '' and (state == 'queued' or state == 'agent') then redis.call('HSET', KEYS[2], 'routed:' .. id, 'done')
+if customer and (state == 'queued' or state == 'agent') then redis.call('HSET', KEYS[2], 'routed:' .. id, 'done')
 elseif ARGV[9] ~= '' and (state == 'bot' or state == 'closed') then
   redis.call('HSET', KEYS[2], 'routed:' .. id, 'lease:' .. (now + tonumber(ARGV[10])) .. ':' .. ARGV[9])
   leased = 1
@@ -433,8 +442,11 @@ class Appended(NamedTuple):
     leased: bool = False  # its routing lease was taken with it (Store.append's ``lease``)
 
 
-def _customer_said(kind: str, data: Optional[Dict[str, Any]]) -> str:
-    """_APPEND's ARGV[7]: a customer's message typed or a button pressed (its payload), else ''."""
+def _capped_as(kind: str, data: Optional[Dict[str, Any]]) -> str:
+    """_APPEND's ARGV[7]: a customer's message typed or a button pressed (its payload), or an agents'
+    note, each under its cap; else ''."""
+    if kind == NOTE_KIND:
+        return "note"
     if kind != "customer":
         return ""
     return "pressed" if (data or {}).get("payload") else "typed"
@@ -683,11 +695,13 @@ class Store:
                   self.key("day", day or "none")],
             args=[client_key, str(self.ttl_ms), only_in.value if only_in else "", only_agent,
                   self.live_channel(conversation_id), _entry_json(kind, client_key, text, data_json, now),
-                  _customer_said(kind, data), str(self.max_messages), owner, str(lease_ms),
+                  _capped_as(kind, data), str(self.max_messages), owner, str(lease_ms),
                   marker, str(DAY_TTL_MS), self.stats_channel, str(len(counters)), self.said_channel,
                   json.dumps({"said": conversation_id}), *counters,
                   "kind", kind, "text", text, "data", data_json, "key", client_key, "ts", str(now)],
         )
+        if added == -2 and kind == NOTE_KIND:
+            raise TranscriptFull(f"this conversation has {self.max_messages} notes, as many as it may keep")
         if added == -2:
             raise TranscriptFull(f"this conversation has {self.max_messages} messages, as many as it may keep; "
                                  "please start a new one")
@@ -1026,6 +1040,15 @@ class Store:
     async def agents_serving(self) -> List[str]:
         """Without scanning the keyspace: every process's sweeper asks every few seconds."""
         return sorted(member.decode() for member in await self.redis.smembers(self.key("agents-serving")))
+
+    async def serving_chats(self) -> Dict[str, List[str]]:
+        """The conversations each agent serving any serves: one round trip for them all."""
+        agents = await self.agents_serving()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for agent in agents:
+                pipe.smembers(self.key("serving", agent))
+            members = await pipe.execute()
+        return {agent: sorted(member.decode() for member in chats) for agent, chats in zip(agents, members) if chats}
 
     async def forget_serving(self, agent: str, conversation_id: str) -> None:
         await self._sync_serving(keys=[self.key("serving", agent), self.key("agents-serving")],

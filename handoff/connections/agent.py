@@ -36,6 +36,9 @@ __all__ = ["AgentConnection"]
 
 logger = logging.getLogger(__name__)
 
+# Queued customers' presence changes within this long are one look at the queue for an agent's socket.
+PRESENCE_DELAY_SECONDS = 1.0
+
 
 class AgentConnection(NoteHandlers, OfferHandlers, Connection):
     def __init__(self, ws: Any, bridge: Bridge, agent: str, generation: int) -> None:
@@ -54,6 +57,10 @@ class AgentConnection(NoteHandlers, OfferHandlers, Connection):
         self._queue_lock = asyncio.Lock()
         # A burst of queue changes, one difference after it (handoff.coalesce).
         self._queue_changes = Coalesced(self._send_queue_changes, "an agent's queue view")
+        # Queued customers' presence (typing started, stopped) changes often: its changes of a moment are one
+        # difference, and the process's agents share one reading of the queue for them.
+        self._presence_changes = Coalesced(self._send_queue_changes, "an agent's queue view (presence)",
+                                           delay=PRESENCE_DELAY_SECONDS)
 
     def handlers(self) -> Handlers:
         return {
@@ -104,6 +111,7 @@ class AgentConnection(NoteHandlers, OfferHandlers, Connection):
 
     async def close(self) -> None:
         self._queue_changes.cancel()
+        self._presence_changes.cancel()
         if self._heartbeat:
             self._heartbeat.cancel()
         try:
@@ -148,8 +156,9 @@ class AgentConnection(NoteHandlers, OfferHandlers, Connection):
             self._queue_sent = indexed(items)
 
     async def _on_customer_presence(self, payload: Dict[str, Any]) -> None:
-        """A queued customer connected, typed or went: their card changes (one reading per process)."""
-        self._queue_changes.poke()
+        """A queued customer connected, typed or went: their card changes (one reading per process for the
+        changes of PRESENCE_DELAY_SECONDS)."""
+        self._presence_changes.poke()
 
     async def _on_own_event(self, payload: Dict[str, Any]) -> None:
         """A chat assigned to this agent, their status set in another console of theirs, or a mention of them
@@ -230,15 +239,9 @@ class AgentConnection(NoteHandlers, OfferHandlers, Connection):
             if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 64):
                 raise MalformedMessage("'to_agent' / 'to_group' must be a name")
         note = self.transfer_note_of(envelope)
-        # The transfer's own checks first: a note for a transfer refused at once is not kept, and an earlier
-        # transfer's note stays pinned. Then the pin is set (or cleared) before the receiver is told to open it.
-        await self.bridge.notes.check_transfer(self.agent, conversation_id, to_agent, to_group)
-        if note is not None:
-            await self.bridge.notes.transfer_with_note(self.agent, conversation_id, note, str(envelope.id),
-                                                       to_agent, to_group)
-        else:
-            await self.bridge.notes.unpin(conversation_id)
-        await self.bridge.transfer(self.agent, conversation_id, to_agent, to_group)
+        # Its note is pinned (or an earlier one unpinned) by the transfer's own commit (Bridge.transfer).
+        await self.bridge.transfer(self.agent, conversation_id, to_agent, to_group,
+                                   None if note is None else (note, str(envelope.id)))
         await self._let_go(envelope, conversation_id)
 
     async def claim(self, envelope: Envelope) -> None:

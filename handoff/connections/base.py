@@ -21,7 +21,7 @@ from handoff.protocol import Envelope, error_envelope, frame_id, parse_envelope
 from handoff.service import Bridge
 from handoff.store import NewMessages, StoredMessage, message_order
 
-__all__ = ["Connection", "Handlers", "TokenBucket", "send_error", "serve"]
+__all__ = ["Connection", "Handlers", "TokenBucket", "send_error", "serve", "unsent"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,18 @@ class TokenBucket:
             return False
         self.tokens -= 1
         return True
+
+
+def unsent(sent: Optional[str], news: NewMessages) -> Optional[List[StoredMessage]]:
+    """What of ``news`` a socket that has sent up to ``sent`` has still to send; None when it cannot tell
+    (it reads the transcript). No news (the bot answered nothing) tells nothing: the message before them,
+    the customer's own, may not have reached this socket yet."""
+    if not news.messages:
+        return None
+    if sent is not None and message_order(news.messages[-1]["id"]) <= message_order(sent):
+        return []  # sent already: ids grow, and a socket sends every message in order
+    ids = [news.after, *(message["id"] for message in news.messages[:-1])]
+    return news.messages[ids.index(sent):] if sent in ids else None
 
 
 class Connection:
@@ -112,11 +124,7 @@ class Connection:
         """What of ``news`` this socket has still to send; None when it cannot tell (read the transcript)."""
         if conversation_id not in self.last_sent:
             return None  # not delivering this conversation yet: from its start
-        sent = self.last_sent[conversation_id]
-        if not news.messages or (sent is not None and message_order(news.messages[-1]["id"]) <= message_order(sent)):
-            return []  # sent already: ids grow, and this socket sends every message in order
-        ids = [news.after, *(message["id"] for message in news.messages[:-1])]
-        return news.messages[ids.index(sent):] if sent in ids else None
+        return unsent(self.last_sent[conversation_id], news)
 
     def shown(self, kind: str, data: Dict[str, Any]) -> Dict[str, Any]:
         """What this socket's reader may see of a message's data: everything (agents)."""

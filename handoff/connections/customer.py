@@ -53,6 +53,9 @@ class CustomerConnection(Connection):
                                    "refreshing a queued customer's status")
         self._greeting: Optional["asyncio.Task[None]"] = None
         self._hello_lock = asyncio.Lock()  # held while a hello is handled: the timeout waits for its outcome
+        # This socket among the customer's (handoff.customer_presence): its close takes away only itself,
+        # and nothing when its opening was never counted.
+        self.socket_id = secrets.token_hex(8)
 
     def handlers(self) -> Handlers:
         return {
@@ -112,8 +115,9 @@ class CustomerConnection(Connection):
             conversation_id, token = await self.bridge.start_conversation(self.client)
         self.conversation_id = conversation_id
         if self.sockets:
-            await self.sockets.customer_joined(conversation_id)
-        await self.bridge.customer_presence.joined(conversation_id, self.bridge.now_ms())  # the agents see it
+            await self.sockets.customer_joined(conversation_id, self.socket_id)
+        # The agents see it.
+        await self.bridge.customer_presence.joined(conversation_id, self.socket_id, self.bridge.now_ms())
         self.last_sent[conversation_id] = last_seen
         await self.send(Envelope("welcome", envelope.id, {"conversation_id": conversation_id, "token": token}))
         await self.watch(self.bridge.store.live_channel(conversation_id), self._on_live)
@@ -183,10 +187,10 @@ class CustomerConnection(Connection):
         if self._greeting:
             self._greeting.cancel()
         try:
-            if self.sockets and self.conversation_id:
-                await self.sockets.customer_left(self.conversation_id)  # away from now (handoff.presence)
+            if self.sockets:
+                await self.sockets.customer_left(self.socket_id)  # away from now (handoff.presence)
             if self.conversation_id:
-                await self.bridge.customer_presence.left(self.conversation_id, self.bridge.now_ms())
+                await self.bridge.customer_presence.left(self.conversation_id, self.socket_id, self.bridge.now_ms())
         finally:
             await super().close()
 
@@ -203,7 +207,7 @@ class CustomerConnection(Connection):
         if not isinstance(payload, str) or len(payload) > MAX_PAYLOAD:
             raise MalformedMessage(f"'payload' must be a string of at most {MAX_PAYLOAD} characters")
         said = await self.bridge.customer_said(conversation_id, text, key, payload.strip())
-        if said.answered:  # its copy from the hub is then sent already: skipped by its id (Connection.deliver)
+        if said.deliver_first:  # its copy from the hub is then sent already: skipped by its id (Connection.deliver)
             await self.deliver(conversation_id, said.answer)
         await self.send(Envelope("ack", key, {"message_id": said.message_id}))
 

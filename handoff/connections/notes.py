@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Set
 
 from handoff.connections.base import Connection, Handlers
-from handoff.connections.fields import conversation_id_of, idempotency_key, text_of
+from handoff.connections.fields import conversation_id_of, idempotency_key, is_server_id, text_of
 from handoff.connections.open_chats import OpenChats
 from handoff.exceptions import MalformedMessage
 from handoff.protocol import Envelope
@@ -61,7 +61,10 @@ class NoteHandlers(Connection):
 
     async def mention_seen(self, envelope: Envelope) -> None:
         conversation_id = conversation_id_of(envelope.data)
-        await self.bridge.notes.seen(self.agent, conversation_id)
+        note_id = envelope.data.get("note_id", "")  # the mention the console showed: never a newer one seen
+        if not isinstance(note_id, str) or (note_id and not is_server_id(note_id)):
+            raise MalformedMessage("'note_id' must be the id of the note the mention is of")
+        await self.bridge.notes.seen(self.agent, conversation_id, note_id)
         await self.send(Envelope("ack", envelope.id, {"conversation_id": conversation_id}))
 
     async def view(self, envelope: Envelope) -> None:

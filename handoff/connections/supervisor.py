@@ -23,7 +23,8 @@ class SupervisorConnection(Connection):
 
     def __init__(self, ws: Any, bridge: Bridge) -> None:
         super().__init__(ws, bridge)
-        self._changes = Coalesced(self.push, "pushing the dashboard", self.COALESCE_SECONDS)
+        # After a change every supervisor's socket of the process shares one reading (Bridge.dashboard).
+        self._changes = Coalesced(lambda: self.push(shared=True), "pushing the dashboard", self.COALESCE_SECONDS)
         self._refresher = Periodic(self._refresh, self.REFRESH_SECONDS, "refreshing the dashboard")
         self.workspace = Workspace(self, labels_changed=self._changes.poke)  # the dashboard names the labels
 
@@ -40,8 +41,8 @@ class SupervisorConnection(Connection):
         await self.workspace.start()
         self._refresher.start()
 
-    async def push(self, request_id: Optional[str] = None) -> None:
-        await self.send(Envelope("dashboard", request_id, await self.bridge.dashboard()))
+    async def push(self, request_id: Optional[str] = None, shared: bool = False) -> None:
+        await self.send(Envelope("dashboard", request_id, await self.bridge.dashboard(shared)))
 
     async def assignment_mode(self, envelope: Envelope) -> None:
         """A skill group's chats claimed by hand (manual) or offered to agents in turn (automatic)."""

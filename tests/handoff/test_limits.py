@@ -15,7 +15,7 @@ import websockets
 
 from handoff_client import Customer
 from harness.clients import queued_customer, staff
-from harness.servers import REDIS_MEMORY, admin_address, running_bridge, started_bridge
+from harness.servers import REDIS_MEMORY, add_agent, admin_address, running_bridge, started_bridge
 
 RETENTION_SECONDS = 7 * 24 * 3600
 
@@ -56,7 +56,9 @@ def test_hello_alone_keeps_a_conversation_minutes_not_days(bridge, redis_url, br
 
 
 def test_a_transcript_has_a_length_cap(redis_url, rasa_url):
+    """The customer's messages and the agents' notes each have the cap; a note resent after it gets its ack."""
     prefix = f"hbcap{uuid.uuid4().hex[:6]}"
+    add_agent(redis_url, prefix, "sue", "--roles", "agent,supervisor")
     with running_bridge(redis_url, rasa_url, "bridge-transcript", prefix,
                         HANDOFF_MAX_TRANSCRIPT_MESSAGES="4") as address:
         async def scenario() -> None:
@@ -70,7 +72,20 @@ def test_a_transcript_has_a_length_cap(redis_url, rasa_url):
                     refused = reply
                     break
             assert refused is not None and refused["data"]["code"] == "transcript_full"
-            await customer.close()
+            sue = await staff(address, "sue")  # a supervisor notes any conversation
+            cid = customer.conversation_id
+            acks = []
+            for number in range(5):
+                await sue.send("note", {"conversation_id": cid, "text": f"note {number}"}, id=f"n{number}")
+                acks.append(await sue.next_matching(lambda e: e["type"] in ("ack", "error") and e["id"] == f"n{number}",
+                                                    "the note's reply", 15))
+            assert [ack["type"] for ack in acks] == ["ack"] * 4 + ["error"], "notes take nothing from the customer's"
+            assert acks[-1]["data"]["code"] == "transcript_full"
+            await sue.send("note", {"conversation_id": cid, "text": "note 0"}, id="n0")
+            again = await sue.next_matching(lambda e: e["type"] in ("ack", "error") and e["id"] == "n0", "the resend", 15)
+            assert again["type"] == "ack" and again["data"]["message_id"] == acks[0]["data"]["message_id"]
+            for each in (customer, sue):
+                await each.close()
 
         asyncio.run(scenario())
         client = redis_sync.Redis.from_url(redis_url)
@@ -78,7 +93,7 @@ def test_a_transcript_has_a_length_cap(redis_url, rasa_url):
             lengths = [client.xlen(key) for key in client.scan_iter(f"{prefix}:log:*")]
         finally:
             client.close()
-        assert lengths and max(lengths) < 4 + 4  # no customer message past the cap (the bot answers the last)
+        assert lengths and max(lengths) < 4 + 4 + 4  # no message past the caps (the bot answers the last), 4 notes
 
 
 def test_caps_per_address_hold_across_processes_and_only_trusted_proxies_name_the_client(redis_url, rasa_url):

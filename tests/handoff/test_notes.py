@@ -158,7 +158,15 @@ def test_a_mention_notifies_the_colleague_on_another_process_who_may_then_read_a
         # Seen in one tab: every tab of Bob's hears it (another socket, on the other process).
         other_tab = await staff(bridge, "bob")
         await other_tab.expect("mentions")
-        await bob.send("mention_seen", {"conversation_id": cid}, id="seen")
+        # Seen only as the mention the console showed: an older note's id marks nothing.
+        await bob.send("mention_seen", {"conversation_id": cid, "note_id": "1-0"}, id="stale")
+        await bob.acknowledged("stale")
+        await bob.send("mention_seen", {"conversation_id": cid, "note_id": "<b>"}, id="bad-id")
+        assert (await bob.expect("error"))["data"]["code"] == "malformed"
+        await bob.send("mentions", {}, id="list")
+        listed = await bob.next_matching(lambda e: e["type"] == "mentions" and e["id"] == "list", "the mentions")
+        assert not next(i for i in listed["data"]["items"] if i["conversation_id"] == cid)["seen"]
+        await bob.send("mention_seen", {"conversation_id": cid, "note_id": item["note_id"]}, id="seen")
         await bob.acknowledged("seen")
         seen = await other_tab.next_matching(
             lambda e: e["type"] == "mentions" and any(i["conversation_id"] == cid and i["seen"]
@@ -234,6 +242,38 @@ def test_a_transfer_note_is_shown_first_to_whoever_receives_the_chat(bridge, sec
         assert not notes_in(customer.received)
         await bob.acknowledged(await bob.close_conversation(cid))
         for each in (customer, ann, bob):
+            await each.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_refused_transfer_keeps_the_note_the_last_transfer_pinned(bridge, second_bridge, redis_url, bridge_prefix):
+    """Refused in its commit (the colleague is at their limit), with or without a note of its own: the
+    earlier transfer's note stays pinned, as if the refused one was never tried."""
+    full = f"full{uuid.uuid4().hex[:6]}"
+    add_agent(redis_url, bridge_prefix, full, "--max-chats", "1")
+
+    async def scenario() -> None:
+        other, ann = await claimed(bridge, "ann")
+        colleague = await staff(second_bridge, full)
+        await colleague.expect("queue")
+        await ann.send("transfer", {"conversation_id": other.conversation_id, "to_agent": full}, id="fill")
+        await colleague.expect("conversation", conversation_id=other.conversation_id)  # at their limit now
+        customer, ann_again = await claimed(bridge, "ann")
+        cid = customer.conversation_id
+        bob = await staff(second_bridge, "bob")
+        await bob.expect("queue")
+        await ann_again.send("transfer", {"conversation_id": cid, "to_agent": "bob", "note": "pinned for bob"},
+                             id=f"t-{uuid.uuid4().hex}")
+        assert (await bob.expect("conversation", conversation_id=cid))["data"]["transfer_note"]["text"] == "pinned for bob"
+        for note in ("refused with its note", None):
+            data = {"conversation_id": cid, "to_agent": full, **({"note": note} if note else {})}
+            await bob.send("transfer", data, id=f"t-{uuid.uuid4().hex}")
+            assert (await bob.expect("error"))["data"]["code"] == "at_limit"
+        bob_again = await staff(bridge, "bob")  # the chat as a console opening now shows it
+        reopened = await bob_again.expect("conversation", conversation_id=cid)
+        assert reopened["data"]["transfer_note"]["text"] == "pinned for bob"
+        for each in (other, customer, ann, ann_again, colleague, bob, bob_again):
             await each.close()
 
     asyncio.run(scenario())

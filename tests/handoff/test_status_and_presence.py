@@ -63,9 +63,9 @@ async def in_chat(agent: Agent, conversation_id: str, presence: str) -> Envelope
                                      f"customer_presence {presence}", 30)
 
 
-def readings(address: str) -> float:
+def readings(address: str, metric: str = READINGS) -> float:
     text = requests.get(f"http://{admin_address(address)}/metrics", timeout=5).text
-    found = re.search(rf"^{re.escape(READINGS)} (\S+)$", text, re.MULTILINE)
+    found = re.search(rf"^{re.escape(metric)} (\S+)$", text, re.MULTILINE)
     return float(found.group(1)) if found else 0.0
 
 
@@ -210,6 +210,61 @@ def test_the_queue_card_shows_the_customer_connected_typing_or_gone_live_with_on
     asyncio.run(scenario())
 
 
+def test_queued_customers_typing_at_once_cost_each_process_a_reading_or_two_not_one_per_change(pair):
+    """Typing starts and stops all the time: the changes of a moment are one reading of the queue per
+    process (handoff.connections.agent.PRESENCE_DELAY_SECONDS), and every card still ends as it is."""
+    a, b, _ = pair
+
+    async def scenario() -> None:
+        consoles = [await staff(a, name) for name in ("dana", "erin")]
+        customers = [await queued_customer(b) for _ in range(4)]
+        for customer in customers:
+            await card(consoles[0], customer.conversation_id, "connected")
+        await asyncio.sleep(1.5)  # every change so far has been read
+        before = readings(a)
+        for customer, active in [(customer, True) for customer in customers] + [(customer, False)
+                                                                                for customer in customers[:2]]:
+            await customer.send("typing", {"active": active})
+            await asyncio.sleep(0.2)  # customers type at moments of their own
+        await asyncio.sleep(2.5)  # every change has been read
+        read = readings(a) - before
+        assert read <= 3, f"six changes in about a second read {read:g} times by the process of both consoles"
+        for number, console in enumerate(consoles):
+            await console.send("queue", {}, id=f"whole-{number}")
+            whole = await console.next_matching(lambda e: e["type"] == "queue" and e["id"] == f"whole-{number}",
+                                                "the whole queue")
+            shown = {item["conversation_id"]: item["customer_presence"] for item in whole["data"]["items"]}
+            assert [shown[customer.conversation_id] for customer in customers] == [
+                "connected", "connected", "typing", "typing"]
+        for each in (*consoles, *customers):
+            await each.close()
+
+    asyncio.run(scenario())
+
+
+def test_supervisors_of_a_process_share_one_reading_of_the_dashboard_per_change(pair):
+    a, b, _ = pair
+    dashboards = 'handoff_process_events_total{event="dashboard_readings"}'
+
+    async def scenario() -> None:
+        boards = [await staff(a, "sue", "supervisor") for _ in range(3)]
+        for board in boards:
+            await board.expect("dashboard")
+        await asyncio.sleep(1.5)  # what their starting caused has been pushed
+        before = readings(a, dashboards)
+        customer = await queued_customer(b)  # a change: a handoff and the queue
+        waiting = lambda data: data["now"]["queue_length"] >= 1  # noqa: E731
+        for board in boards:
+            await board.next_matching(lambda e: e["type"] == "dashboard" and waiting(e["data"]), "the handoff", 15)
+        await asyncio.sleep(1.5)
+        read = readings(a, dashboards) - before
+        assert 1 <= read <= 2, f"three supervisors' dashboards after one handoff: {read:g} readings"
+        for each in (*boards, customer):
+            await each.close()
+
+    asyncio.run(scenario())
+
+
 def test_the_serving_agent_sees_the_customer_presence_in_the_chat_across_processes(pair):
     a, b, _ = pair
 
@@ -255,6 +310,37 @@ def test_the_customers_of_a_bridge_process_that_died_are_gone_since_they_were_la
         try:
             dana, customer = loop.run_until_complete(scenario(doomed.address))
             doomed.kill()  # no goodbye: its customer's socket stays counted in Redis
+            loop.run_until_complete(after_the_kill(dana, customer))
+        finally:
+            loop.close()
+
+
+def test_a_customer_who_reconnects_elsewhere_after_a_process_died_is_gone_when_they_close(pair, redis_url, rasa_url):
+    """The dead process's socket stops counting once it is not renewed, though the customer's other socket keeps
+    them seen: closing the last live one is gone at once, since that moment (not "connected" until a sweep)."""
+    a, _, prefix = pair
+
+    async def scenario(doomed: str) -> Tuple[Agent, Customer]:
+        customer = await queued_customer(doomed)
+        dana = await staff(a, "dana")
+        await dana.send("claim", {"conversation_id": customer.conversation_id}, id="claim")
+        await dana.expect("conversation", conversation_id=customer.conversation_id)
+        return dana, customer
+
+    async def after_the_kill(dana: Agent, customer: Customer) -> None:
+        back = await Customer.connect(a, conversation_id=customer.conversation_id, token=customer.token)
+        await asyncio.sleep(int(GONE_SECONDS) + 2)  # past three refreshes: the dead socket no longer counts
+        await back.close()
+        gone = await in_chat(dana, customer.conversation_id, "gone")
+        assert gone["data"]["seconds"] <= 1, "gone when the last live socket closed"
+        await dana.close()
+
+    with started_bridge(redis_url, rasa_url, "bridge-presence-doomed-2", prefix,
+                        HANDOFF_CUSTOMER_GONE_SECONDS=GONE_SECONDS) as doomed:
+        loop = asyncio.new_event_loop()
+        try:
+            dana, customer = loop.run_until_complete(scenario(doomed.address))
+            doomed.kill()
             loop.run_until_complete(after_the_kill(dana, customer))
         finally:
             loop.close()

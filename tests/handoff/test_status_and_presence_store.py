@@ -161,16 +161,17 @@ async def _heard(pubsub: Any) -> List[Any]:
 
 def test_a_customer_connects_types_opens_a_second_tab_and_goes_announced_once_per_change(redis_url):
     async def scenario(redis: Redis, prefix: str) -> None:
-        board = CustomerPresenceBoard(redis, prefix)
+        board = CustomerPresenceBoard(Store(redis, prefix))
         await Store(redis, prefix).create("c1", "token")
         pubsub = await _listening(redis, f"{prefix}:live:c1", board.channel)
-        assert await board.joined("c1", NOW) == Presence(CustomerState.CONNECTED, NOW)
-        assert await board.joined("c1", NOW + 1) is None, "a second tab changes nothing"
+        assert await board.joined("c1", "tab1", NOW) == Presence(CustomerState.CONNECTED, NOW)
+        assert await board.joined("c1", "tab2", NOW + 1) is None, "a second tab changes nothing"
         assert await board.typing("c1", True, NOW + 2) == Presence(CustomerState.TYPING, NOW + 2)
         assert await board.typing("c1", True, NOW + 3) is None
         assert await board.typing("c1", False, NOW + 4) == Presence(CustomerState.CONNECTED, NOW + 4)
-        assert await board.left("c1", NOW + 5) is None, "one tab still open"
-        assert await board.left("c1", NOW + 6) == Presence(CustomerState.GONE, NOW + 6)
+        assert await board.left("c1", "tab1", NOW + 5) is None, "one tab still open"
+        assert await board.left("c1", "tab1", NOW + 5) is None, "a socket goes once"
+        assert await board.left("c1", "tab2", NOW + 6) == Presence(CustomerState.GONE, NOW + 6)
         assert await board.typing("c1", True, NOW + 7) is None, "nobody connected types"
         assert await board.get("c1") == Presence(CustomerState.GONE, NOW + 6)
         # Not queued: only the conversation's live channel hears of it (the serving agent).
@@ -178,7 +179,7 @@ def test_a_customer_connects_types_opens_a_second_tab_and_goes_announced_once_pe
                                         for state, at in (("connected", 0), ("typing", 2), ("connected", 4),
                                                           ("gone", 6))]
         await redis.hset(f"{prefix}:conv:c1", "state", "queued")
-        await board.joined("c1", NOW + 8)
+        await board.joined("c1", "tab3", NOW + 8)
         assert await _heard(pubsub) == [("c1", {"customer_presence": {"state": "connected", "since": NOW + 8}}),
                                         ("presence-events", {"customer_presence": "c1"})]
         await pubsub.reset()  # aclose() only from redis-py 5: this file runs in both environments
@@ -188,26 +189,38 @@ def test_a_customer_connects_types_opens_a_second_tab_and_goes_announced_once_pe
 
 def test_nothing_is_kept_for_a_conversation_that_has_expired(redis_url):
     async def scenario(redis: Redis, prefix: str) -> None:
-        board = CustomerPresenceBoard(redis, prefix)
-        assert await board.joined("gone-conversation", NOW) is None
+        board = CustomerPresenceBoard(Store(redis, prefix))
+        assert await board.joined("gone-conversation", "tab", NOW) is None
         assert not await redis.exists(f"{prefix}:conv:gone-conversation")
+        assert not await redis.exists(f"{prefix}:customer-sockets:gone-conversation")
 
     run(redis_url, scenario)
 
 
-def test_the_customers_of_a_process_that_died_are_gone_since_last_seen(redis_url):
+def test_the_customers_of_a_process_that_died_are_gone_since_their_sockets_were_last_renewed(redis_url):
     async def scenario(redis: Redis, prefix: str) -> None:
-        board, store = CustomerPresenceBoard(redis, prefix), Store(redis, prefix)
-        for conversation_id in ("dead", "alive", "left"):
+        store = Store(redis, prefix)
+        board = CustomerPresenceBoard(store, refresh_seconds=10)
+        for conversation_id in ("dead", "alive", "left", "moved"):
             await store.create(conversation_id, "token")
-            await board.joined(conversation_id, NOW)
-        await board.left("left", NOW)
-        # Seen: "alive" by its living process a moment ago, "dead" last 40 s ago.
-        await redis.zadd(f"{prefix}:customers-seen", {"alive": NOW + 59_000, "dead": NOW + 20_000, "left": NOW})
-        assert await board.sweep(["dead", "alive", "left", "unknown"], NOW + 60_000, 10) == ["dead"]
+            await board.joined(conversation_id, f"{conversation_id}-tab", NOW)
+        await board.left("left", "left-tab", NOW)
+        # "moved": its customer reconnected to a living process; its dead process's socket is still counted.
+        await board.joined("moved", "moved-elsewhere", NOW + 20_000)
+        # The living process renews its sockets; the dead one last renewed "dead" and "moved-tab" at NOW + 20 s.
+        await board.renew([("dead-tab", "dead"), ("moved-tab", "moved")], NOW + 20_000)
+        await board.renew([("alive-tab", "alive"), ("moved-elsewhere", "moved")], NOW + 40_000)
+        assert await board.sweep(["dead", "alive", "left", "moved", "unknown"], NOW + 60_000) == ["dead"]
         assert await board.get("dead") == Presence(CustomerState.GONE, NOW + 20_000)
         assert await board.get("alive") == Presence(CustomerState.CONNECTED, NOW)
-        assert await board.sweep(["dead"], NOW + 61_000, 10) == [], "gone once"
-        assert await board.joined("dead", NOW + 62_000) == Presence(CustomerState.CONNECTED, NOW + 62_000)
+        assert await board.get("moved") == Presence(CustomerState.CONNECTED, NOW)
+        assert await board.sweep(["dead"], NOW + 61_000) == [], "gone once"
+        # The dead socket no longer counts: the customer's last live socket closing is gone at once.
+        assert await board.left("moved", "moved-elsewhere", NOW + 62_000) == Presence(CustomerState.GONE, NOW + 62_000)
+        assert await board.joined("dead", "dead-tab-2", NOW + 62_000) == Presence(CustomerState.CONNECTED, NOW + 62_000)
+        # What a process counted before sockets were kept one by one ("sockets" in the hash) is swept too.
+        await store.create("older", "token")
+        await redis.hset(f"{prefix}:conv:older", mapping={"presence": f"connected|{NOW}", "sockets": 1})
+        assert await board.sweep(["older"], NOW + 63_000) == ["older"]
 
     run(redis_url, scenario)

@@ -119,7 +119,7 @@ async def served(store: Store, conversation_id: str, agent: str = "ann") -> Conv
 
 def test_the_label_set_names_are_unique_and_capped(redis_url):
     async def scenario(redis: Redis, prefix: str) -> None:
-        desk = LabelDesk(redis, prefix)
+        desk = LabelDesk(Store(redis, prefix))
         first = await desk.save(None, "Billing", "#112233")
         with pytest.raises(AlreadyExists):
             await desk.save(None, "billing", "#000000")
@@ -139,9 +139,27 @@ def test_the_label_set_names_are_unique_and_capped(redis_url):
     run(redis_url, scenario)
 
 
+def test_supervisors_saving_at_the_same_time_never_make_two_labels_of_one_name_nor_pass_the_cap(redis_url):
+    async def scenario(redis: Redis, prefix: str) -> None:
+        desk = LabelDesk(Store(redis, prefix))
+        tried = await asyncio.gather(*(desk.save(None, name, "#000000") for name in ("Fraud", "fraud", "FRAUD")),
+                                     return_exceptions=True)
+        assert sum(isinstance(result, str) for result in tried) == 1, tried
+        assert all(isinstance(result, (str, AlreadyExists)) for result in tried), tried
+        for number in range(MAX_LABELS - 2):
+            await desk.save(None, f"label {number}", "#000000")
+        tried = await asyncio.gather(*(desk.save(None, f"late {n}", "#000000") for n in range(3)),
+                                     return_exceptions=True)
+        assert sum(isinstance(result, str) for result in tried) == 1, tried
+        assert len(await desk.items()) == MAX_LABELS
+
+    run(redis_url, scenario)
+
+
 def test_only_the_serving_agent_labels_and_a_label_counts_once_a_day(redis_url):
     async def scenario(redis: Redis, prefix: str) -> None:
-        store, desk = Store(redis, prefix), LabelDesk(redis, prefix)
+        store = Store(redis, prefix)
+        desk = LabelDesk(store)
         await served(store, "c1")
         fraud, vip = await desk.save(None, "fraud", "#ff0000"), await desk.save(None, "vip", "#00ff00")
         with pytest.raises(InvalidTransition):
@@ -167,7 +185,8 @@ def test_only_the_serving_agent_labels_and_a_label_counts_once_a_day(redis_url):
 
 def test_a_conversation_has_at_most_so_many_labels(redis_url):
     async def scenario(redis: Redis, prefix: str) -> None:
-        store, desk = Store(redis, prefix), LabelDesk(redis, prefix)
+        store = Store(redis, prefix)
+        desk = LabelDesk(store)
         await served(store, "c1")
         ids = [await desk.save(None, f"l{n}", "#000000") for n in range(MAX_LABELS_PER_CONVERSATION + 1)]
         for label_id in ids[:-1]:

@@ -74,7 +74,9 @@ export class MentionsPanel {
     this.error.hidden = true;
     try {
       await this.view.viewConversation(conversationId);
-      await this.view.waiting.ask("mention_seen", { conversation_id: conversationId });
+      // The mention shown: a newer one arrived meanwhile stays unseen.
+      const shown = this.items.find((entry) => entry.conversation_id === conversationId);
+      await this.view.waiting.ask("mention_seen", { conversation_id: conversationId, note_id: shown?.note_id ?? "" });
     } catch (failure) {
       replaceChildren(this.error, icon("info"), h("span", {}, describeError(failure)));
       this.error.hidden = false;
@@ -84,6 +86,8 @@ export class MentionsPanel {
   /** The mention in this conversation, if unseen, is seen now (the agent is looking at its tab). */
   seen(conversationId) {
     const item = this.items.find((entry) => entry.conversation_id === conversationId);
-    if (item && !item.seen) this.view.waiting.ask("mention_seen", { conversation_id: conversationId }).catch(() => {});
+    if (item && !item.seen) {
+      this.view.waiting.ask("mention_seen", { conversation_id: conversationId, note_id: item.note_id }).catch(() => {});
+    }
   }
 }
