@@ -116,6 +116,9 @@ class Transferred:
     agent: str
     to_agent: Optional[str] = None
     to_group: Optional[str] = None
+    # The bot's payload brought up to date with what the customer wrote to people since the handoff
+    # (docs/handoff-payload.md); None keeps the one it was handed over with.
+    handoff: Optional[Dict[str, Any]] = None
 
 
 @dataclass(frozen=True)
@@ -339,6 +342,8 @@ def apply(conversation: Conversation, event: Event) -> Tuple[Conversation, List[
         if isinstance(event, Transferred):
             if event.to_agent == event.agent:
                 raise InvalidTransition("that is you already")
+            if event.handoff is not None:
+                conversation = replace(conversation, handoff=event.handoff)
             if event.to_agent:
                 moved = replace(conversation, agent=event.to_agent)
                 return moved, [Notify("transferred", "You're being passed to a colleague who can help with this.")]

@@ -19,7 +19,7 @@ import secrets
 import time
 from collections import Counter
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -28,7 +28,7 @@ from redis.asyncio import Redis
 from handoff import rules
 from handoff.agentstatus import AgentStatus, AgentStatuses, Status, available_only, team_statuses
 from handoff.auth import AgentDirectory
-from handoff.botclient import BotClient, BotUnavailable
+from handoff.botclient import MAX_WRITTEN, BotClient, BotUnavailable
 from handoff.canned import CannedDesk
 from handoff.closing import Closing
 from handoff.customer_presence import CustomerPresenceBoard, parse as parse_presence, shown as presence_shown
@@ -473,14 +473,16 @@ class Bridge:
         group = group_for(topic, reason, self.settings.skill_groups)
         await self.transition(conversation_id, CustomerAskedForPerson(group, handoff))
 
-    async def _handoff_from_bot(self, conversation_id: str, source: str,
-                                shown_in: Optional[State]) -> Optional[Dict[str, Any]]:
-        """The bot's handoff payload, asked for as the customer asking for a person by ``source``.
+    async def _handoff_from_bot(self, conversation_id: str, source: str, shown_in: Optional[State],
+                                customer_wrote: Sequence[str] = (),
+                                previous: Optional[Dict[str, Any]] = None) -> Optional[Dict[str, Any]]:
+        """The bot's handoff payload, asked for as the customer asking for a person by ``source``,
+        with what the customer wrote that the bot did not see and the payload it extends (BotClient).
         What the bot says with it is stored for the customer while the conversation is still
         ``shown_in`` (None: not at all). None when the bot does not answer with a payload."""
         key = f"{source}-{secrets.token_hex(8)}"
         try:
-            replies = await self.bot.handoff_for(conversation_id, key, source)
+            replies = await self.bot.handoff_for(conversation_id, key, source, customer_wrote, previous)
         except BotUnavailable as error:
             logger.warning("Rasa did not summarise %s for a person: %r", conversation_id, error)
             return None
@@ -514,7 +516,11 @@ class Bridge:
         was_queued = before.state is State.QUEUED
         _, effects = await self.transition(conversation_id, CustomerLeftRequest(kind))
         context = next(effect.handoff for effect in effects if isinstance(effect, StoreRequest))
-        handoff = context or await self._handoff_from_bot(conversation_id, kind, shown_in=None) or bridge_handoff(kind)
+        # The customer's own words count in the summary: what they wrote to people while queued, and the message.
+        wrote = (await self._written_since_handoff(conversation_id) if context else []) + \
+            ([clean["description"]] if clean.get("description") else [])
+        handoff = (await self._handoff_from_bot(conversation_id, kind, None, wrote, context)
+                   or context or bridge_handoff(kind))
         group = before.group if was_queued else group_for(handoff.get("topic"), handoff.get("reason"),
                                                           self.settings.skill_groups)
         _, added = await self.requests.leave(conversation_id, kind, clean, key, handoff, group)
@@ -676,9 +682,33 @@ class Bridge:
         if to_agent:
             await self.statuses.require_takes_work(to_agent)
         limit = (await self.agents.profile(to_agent))["max_chats"] if to_agent else 1_000_000
-        await self.transition(conversation_id, Transferred(agent, to_agent, to_group), limit)
+        await self.transition(conversation_id, Transferred(agent, to_agent, to_group,
+                                                           await self._handoff_for_transfer(agent, conversation_id)),
+                              limit)
         if to_agent:
             await self.store.publish(self.store.key("agent-events", to_agent), {"assigned": conversation_id})
+
+    async def _handoff_for_transfer(self, agent: str, conversation_id: str) -> Optional[Dict[str, Any]]:
+        """The payload the next agent gets: the bot's, extended with what the customer wrote to people
+        since the handoff. None (the payload stays as it was) when the agent does not serve the
+        conversation (the transfer is refused) or the bot does not answer."""
+        conversation = await self.store.load(conversation_id)
+        if conversation.state is not State.AGENT or conversation.agent != agent:
+            return None
+        wrote = await self._written_since_handoff(conversation_id)
+        if not wrote:
+            return None
+        return await self._handoff_from_bot(conversation_id, "transfer", None, wrote, conversation.handoff or None)
+
+    async def _written_since_handoff(self, conversation_id: str) -> List[str]:
+        """The customer's messages since the conversation was first queued in this stay with people
+        (the bot saw none of them), the latest MAX_WRITTEN."""
+        since = (await self.store.times(conversation_id)).get("waiting_since")
+        if not since:
+            return []
+        said = [message["text"] for message in await self.store.messages_after(conversation_id, None)
+                if message["kind"] == "customer" and message["ts"] >= since]
+        return said[-MAX_WRITTEN:]
 
     async def team(self) -> Dict[str, Any]:
         """Colleagues (online or not) and the skill groups, for the console's transfer choices."""

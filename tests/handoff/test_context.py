@@ -197,6 +197,60 @@ def test_the_payload_survives_transfers_to_a_colleague_and_to_a_group_and_a_requ
     asyncio.run(scenario())
 
 
+async def said_to(agent: Agent, customer: Customer, text: str) -> None:
+    """The customer writes ``text`` to the agent serving them; the agent has it."""
+    await customer.say(text)
+    await agent.next_matching(lambda envelope: envelope["type"] == "message"
+                              and envelope["data"].get("text") == text, "the customer's message", 10)
+
+
+def test_a_transfer_hands_the_next_agent_what_the_customer_wrote_to_the_first(bridge):
+    """Found by a new agent: the customer pressed the button at once, told Bob their problem, Bob
+    transferred to a group, and Demo read "No support topic was recognised. 0 customer message(s)"."""
+    async def scenario() -> None:
+        customer = await Customer.connect(bridge)
+        bob = await staff(bridge, "bob")
+        conversation_id = customer.conversation_id
+        await press_button(customer, "talk")
+        first = (await claim(bob, conversation_id))["handoff"]
+        ann = await staff(bridge, "ann")  # her queue shows the conversation first when it is transferred
+        assert first["topics"] == [] and "0 customer message(s)" in first["summary"]
+        twice = QUESTIONS["charged_twice"][0]
+        await said_to(bob, customer, twice)
+
+        await bob.send("transfer", {"conversation_id": conversation_id, "to_group": "general"}, id="to-general")
+        await bob.acknowledged("to-general")
+        item = await ann.queue_item(conversation_id)
+        handoff = (await claim(ann, conversation_id))["handoff"]
+        assert item["summary"] == handoff["summary"] and item["topic"] == "charged_twice"
+        assert handoff["reason"] == "requested" and handoff["source"] == "transfer"
+        assert handoff["topics"] == ["charged_twice"] and handoff["topic"] == "charged_twice"
+        assert [(turn["text"], turn["intent"], turn.get("topic")) for turn in handoff["turns"]] == \
+            [(BUTTON_TURN, "request_human", None), (twice, "faq", "charged_twice")]
+        assert 0.4 <= handoff["turns"][-1]["confidence"] <= 1 and "bot_reply" not in handoff["turns"][-1]
+        summary = handoff["summary"]
+        assert f'Then the customer wrote to the team: "{twice}".' in summary, summary
+        assert ('Handed over because the customer asked for a person (they pressed "Talk to a person"; '
+                "an agent then transferred the chat).") in summary, summary
+        assert "Topics asked about: charged twice." in summary and "1 customer message(s)." in summary
+        assert not any(name in json.dumps(handoff) for name in INTERNAL), handoff
+
+        fees = QUESTIONS["fees"][0]
+        await said_to(ann, customer, fees)
+        await ann.send("transfer", {"conversation_id": conversation_id, "to_agent": "bob"}, id="to-bob")
+        await ann.acknowledged("to-bob")
+        at_bob = (await bob.expect("conversation", conversation_id=conversation_id))["data"]["handoff"]
+        assert at_bob["topics"] == ["charged_twice", "fees"], "everything since the handoff, the latest last"
+        assert [turn["text"] for turn in at_bob["turns"]] == [BUTTON_TURN, twice, fees]
+        assert f'Then the customer wrote to the team: "{twice}"; "{fees}".' in at_bob["summary"]
+        assert "2 customer message(s)." in at_bob["summary"]
+        await let_go(bob, "close", conversation_id)
+        for client in (ann, bob, customer):
+            await client.close()
+
+    asyncio.run(scenario())
+
+
 async def request_of(agent: Agent, conversation_id: str) -> Dict[str, Any]:
     """The request this conversation left, from the next requests list that has it, opened: with
     the handoff payload it stands for (the list carries only its summary)."""
@@ -221,9 +275,14 @@ def test_a_request_left_instead_of_waiting_keeps_the_context_for_the_agents(brid
                                      "description": "charged twice"}, id="leave")
         await waiting.acknowledged("leave")
         left = await request_of(agent, waiting.conversation_id)
-        assert left["handoff"]["summary"] == queued["summary"]
-        assert left["handoff"]["source"] == "button"
-        assert_complete(left["handoff"], {"charged_twice": charged})
+        assert left["handoff"]["summary"].startswith(queued["summary"].split(" Handed over because")[0])
+        assert left["handoff"]["source"] == "message"
+        assert 'Then the customer wrote to the team: "charged twice".' in left["handoff"]["summary"], \
+            "the message left is the customer's too"
+        assert ('(they pressed "Talk to a person"; they left a message for the team)'
+                in left["handoff"]["summary"])
+        assert "2 customer message(s)." in left["handoff"]["summary"]
+        assert texts(left["handoff"])[-1] == "charged twice"
 
         # Left straight from the chat with the bot (the protocol allows it): the bot is asked for its summary.
         chatting = await Customer.connect(bridge)
@@ -241,7 +300,18 @@ def test_a_request_left_instead_of_waiting_keeps_the_context_for_the_agents(brid
         await chatting.expect("message", kind="system", data={"notice": "request_stored"})
         assert [m["data"]["text"] for m in chatting.messages("bot")][-1] == "Did that answer your question?", \
             "the bot says nothing of a person coming: the request is stored"
-        for client in (agent, waiting, chatting):
+
+        # Found by a new agent: a message left said "0 customer message(s)" beside the customer's own words.
+        writing = await Customer.connect(bridge)
+        await writing.send("leave", {"kind": "message", "contact": "jo@example.com",
+                                     "description": QUESTIONS["fees"][0]}, id="leave")
+        await writing.acknowledged("leave")
+        handoff = (await request_of(agent, writing.conversation_id))["handoff"]
+        assert handoff["source"] == "message" and handoff["topics"] == ["fees"]
+        assert [(turn["text"], turn["topic"]) for turn in handoff["turns"]] == [(QUESTIONS["fees"][0], "fees")]
+        assert f'Then the customer wrote to the team: "{QUESTIONS["fees"][0]}".' in handoff["summary"]
+        assert "1 customer message(s)." in handoff["summary"] and "Topics asked about: fees." in handoff["summary"]
+        for client in (agent, waiting, chatting, writing):
             await client.close()
 
     asyncio.run(scenario())
