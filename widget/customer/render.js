@@ -713,7 +713,8 @@ export class ChatView {
       open: callback && request.preferred_time
         ? fill(strings.requestOpenCallbackAt, { time, when: String(request.preferred_time) })
         : fill(callback ? strings.requestOpenCallback : strings.requestOpenMessage, { time }),
-      answered: strings.requestAnswered,
+      // A callback answered in the chat is settled: no call follows.
+      answered: callback ? strings.requestAnsweredCallback : strings.requestAnswered,
       done: callback ? strings.requestDoneCallback : strings.requestDoneMessage,
     }[request.state] || "";
     this.requestStatus.dataset.state = request.state;
