@@ -136,6 +136,19 @@ def test_other_host_names_are_refused_on_every_route_and_socket(bridge):
         connection.close()
 
 
+def test_a_malformed_host_is_refused_like_an_unknown_one(bridge):
+    """Found by an attacker: "localhost:8080 evil" passed as localhost."""
+    port = bridge.rsplit(":", 1)[1]
+    for host in (f"localhost:{port} evil", f"localhost:{port}evil", "localhost:", f"localhost:{port}:1",
+                 "localhost:abc", f"localhost :{port}", "local host", "[::1", "[::1]x", f"localhost/:{port}",
+                 f"user@localhost:{port}", "localhost:999999", f"localhost.:{port}", f"127.0.0.1@evil:{port}", ""):
+        for path in ("/health", "/widget/chat.js"):
+            status, body = get(bridge, path, host)
+            assert status == 421 and json.loads(body)["error"]["code"] == "unknown_host", (host, path, status, body)
+    for host in (f"localhost:{port}", "localhost", f"LOCALHOST:{port}", f"127.0.0.1:{port}"):
+        assert get(bridge, "/health", host)[0] == 200, host
+
+
 def test_metrics_and_readiness_are_served_on_the_loopback_admin_port_only(bridge):
     for path in ("/metrics", "/ready"):
         assert requests.get(f"http://{bridge}{path}", timeout=5).status_code == 404
