@@ -149,6 +149,18 @@ def test_a_malformed_host_is_refused_like_an_unknown_one(bridge):
         assert get(bridge, "/health", host)[0] == 200, host
 
 
+def test_head_answers_like_get_without_the_body(bridge):
+    """Found by an attacker: HEAD / and /console answered 405, HEAD of a widget file said 0 bytes."""
+    for path in ("/", "/console", "/health", "/widget/chat.js", "/widget/console/console.js"):
+        got = requests.get(f"http://{bridge}{path}", timeout=10)
+        assert got.status_code == 200, path
+        head = requests.head(f"http://{bridge}{path}", timeout=10)
+        assert head.status_code == 200 and head.content == b"", (path, head.status_code)
+        assert head.headers["content-length"] == str(len(got.content)), path
+        assert head.headers["content-type"] == got.headers["content-type"], path
+    assert requests.head(f"http://{bridge}/api/agents/login", timeout=10).status_code == 405
+
+
 def test_metrics_and_readiness_are_served_on_the_loopback_admin_port_only(bridge):
     for path in ("/metrics", "/ready"):
         assert requests.get(f"http://{bridge}{path}", timeout=5).status_code == 404
