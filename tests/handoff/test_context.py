@@ -389,7 +389,7 @@ def test_the_queue_card_carries_the_customers_latest_message_live_while_they_wai
 
 
 def test_the_joined_and_closed_notices_name_the_agent_by_display_name_never_the_login(bridge, redis_url, bridge_prefix):
-    add_agent(redis_url, bridge_prefix, "ann2x", "--display-name", "Ann")
+    add_agent(redis_url, bridge_prefix, "ann2x", "--display-name", "Annie")
 
     async def scenario() -> None:
         customer = await queued_customer(bridge)
@@ -397,13 +397,13 @@ def test_the_joined_and_closed_notices_name_the_agent_by_display_name_never_the_
         await claim(agent, customer.conversation_id)
         joined = await customer.next_matching(
             lambda envelope: (envelope["data"].get("data") or {}).get("notice") == "agent_joined", "joined", 30)
-        assert joined["data"]["data"] == {"notice": "agent_joined", "agent": "Ann"}
-        assert joined["data"]["text"] == "Ann from our support team has joined the chat."
+        assert joined["data"]["data"] == {"notice": "agent_joined", "agent": "Annie"}
+        assert joined["data"]["text"] == "Annie from our support team has joined the chat."
         await let_go(agent, "close", customer.conversation_id)
         closed = await customer.next_matching(
             lambda envelope: (envelope["data"].get("data") or {}).get("notice") == "closed", "the closed notice", 30)
-        assert closed["data"]["data"] == {"notice": "closed", "agent": "Ann"}
-        assert closed["data"]["text"] == "Ann has closed this chat."
+        assert closed["data"]["data"] == {"notice": "closed", "agent": "Annie"}
+        assert closed["data"]["text"] == "Annie has closed this chat."
         assert "ann2x" not in json.dumps(customer.received)
         await agent.close()
         await customer.close()

@@ -307,6 +307,35 @@ def test_customers_see_the_display_name_never_the_login_name(bridge, redis_url, 
     asyncio.run(scenario())
 
 
+def test_display_names_with_markup_bidi_controls_or_another_agents_name_are_refused(redis_url, bridge_prefix):
+    """Found by an attacker: 'Ann <img src=x onerror=alert(1)>' was accepted, and two agents could both be "Bob"."""
+    env = bridge_env({"REDIS_URL": redis_url, "HANDOFF_KEY_PREFIX": bridge_prefix,
+                      "HANDOFF_AGENT_PASSWORD": AGENT_PASSWORD})
+
+    def add(name: str, display_name: str) -> subprocess.CompletedProcess:
+        return subprocess.run(bridge_command("-m", "handoff.auth", "add", name, "--display-name", display_name),
+                              cwd=ROOT, env=env, capture_output=True, text=True)
+
+    refused = {
+        "Ann <img src=x onerror=alert(1)>": "'<' or '>'",
+        "Ann \u202eeoJ": "control or direction",
+        "Ann\u200bLee": "control or direction",
+        "A" * 41: "at most 40",
+    }
+    for display_name, reason in refused.items():
+        added = add("mallory", display_name)
+        assert added.returncode == 2 and reason in added.stderr and "Traceback" not in added.stderr, \
+            (display_name, added.stderr)
+    assert add("fe2rob", "Robin").returncode == 0
+    twin = add("rob2", " robin ")
+    assert twin.returncode == 2 and "fe2rob is already shown to customers as 'Robin'" in twin.stderr, twin.stderr
+    assert add("fe2rob", "Robin").returncode == 0, "an account keeps its own name when reset"
+    assert add("rob2", "Robin Two").returncode == 0
+    listed = subprocess.run(bridge_command("-m", "handoff.auth", "list"), cwd=ROOT, env=env, capture_output=True,
+                            text=True).stdout
+    assert "mallory" not in listed and "shown_as=Robin Two" in listed
+
+
 def test_content_editors_answers_may_use_only_the_brand_placeholders(bridge, redis_url, bridge_prefix):
     add_agent(redis_url, bridge_prefix, "cole", "--roles", "content")
     token = login(bridge, "cole").json()["token"]
