@@ -925,6 +925,37 @@ def test_a_full_queue_is_explained_to_the_customer_with_the_form_right_there(cus
         assert not errors, errors
 
 
+def test_a_capped_address_sees_one_clear_state_the_message_not_sent_and_the_phone_number(
+        customer_context, redis_url, rasa_url):
+    """Found by an attacker: past the cap on new chats, the widget also said "Connection lost —
+    reconnecting…" with "Retry now", kept the typed message "Sending…" for ever and offered a
+    working-looking "Talk to a person"."""
+    with running_bridge(redis_url, rasa_url, "bridge-web-capped", f"hbcap{uuid.uuid4().hex[:6]}",
+                        HANDOFF_MAX_NEW_CONVERSATIONS_PER_IP="0") as capped:
+        page, errors = open_demo(customer_context, f"http://{capped}")
+        open_chat(page)
+        say(page, "my card has not arrived")
+        alert = page.locator(".confirmation").get_by_role("alert")
+        expect(alert).to_have_text("There have been too many new chats from your connection. "
+                                   "Please try again in a few minutes, or call us on 0800 123 4567.")
+        failed = page.locator(".message--failed")
+        expect(failed).to_contain_text("my card has not arrived")
+        expect(failed).to_contain_text("Not sent: too many new chats from your connection")
+        expect(page.get_by_text("Sending…")).to_have_count(0)
+        expect(page.locator(".banner")).to_have_count(0)
+        expect(page.get_by_role("button", name="Retry now")).to_have_count(0)
+        expect(page.get_by_role("button", name="Talk to a person")).to_be_hidden()
+        expect(page.locator(".header__status")).to_have_text("Not connected")
+        screenshot(page, "widget-capped")
+        page.wait_for_timeout(3000)  # nothing retries by itself: no banner comes back
+        expect(page.locator(".banner")).to_have_count(0)
+        assert page.evaluate("() => Object.keys(localStorage).filter((key) => key.endsWith(':outbox'))") == [], \
+            "the message refused is not kept to be resent after a reload"
+        say(page, "still there?")  # the customer's own try: refused the same way
+        expect(page.locator(".message--failed")).to_have_count(2)
+        assert not errors, errors
+
+
 def test_a_second_request_while_one_is_open_is_refused_beside_the_form(customer_context, site):
     """The open request stays in view while queued again, and a second one is refused in the form,
     in words a customer reads, as an error (issue 13)."""

@@ -8,6 +8,8 @@ export const DEFAULT_OPTIONS = Object.freeze({
   title: null,
   // The first, bot-styled line of a new conversation (not stored); default: strings.greeting; "" for none.
   greeting: null,
+  // The bank's phone number, offered when no chat can be started (e.g. "0800 123 4567"); default: none.
+  phone: null,
   language: "en",
   // The corner the launcher sits in: "end" (right in left-to-right pages) or "start".
   position: "end",
@@ -105,6 +107,8 @@ export const STRINGS = Object.freeze({
     queueRefused: "Sorry, we can't add you to the queue for a person right now. Please try again later, or ask us to call you back or leave a message.",
     otherWays: "Other ways to reach us",
     tooManyConversations: "There have been too many new chats from your connection. Please try again in a few minutes.",
+    tooManyConversationsPhone: "There have been too many new chats from your connection. Please try again in a few minutes, or call us on {phone}.",
+    statusNotConnected: "Not connected",
     addDetails: "Add details",
     requestCallback: "Request a callback",
     leaveMessage: "Leave a message",
@@ -199,6 +203,8 @@ export const STRINGS = Object.freeze({
     queueRefused: "Lo sentimos, ahora no podemos ponerte en la cola para hablar con una persona. Inténtalo más tarde, o pide que te llamemos o déjanos un mensaje.",
     otherWays: "Otras formas de contactarnos",
     tooManyConversations: "Ha habido demasiados chats nuevos desde tu conexión. Inténtalo de nuevo en unos minutos.",
+    tooManyConversationsPhone: "Ha habido demasiados chats nuevos desde tu conexión. Inténtalo de nuevo en unos minutos o llámanos al {phone}.",
+    statusNotConnected: "Sin conexión",
     addDetails: "Añadir detalles",
     requestCallback: "Pedir que te llamemos",
     leaveMessage: "Dejar un mensaje",
@@ -308,6 +314,8 @@ export const STRINGS = Object.freeze({
     queueRefused: "عذرًا، لا يمكننا إضافتك إلى قائمة الانتظار الآن. يُرجى المحاولة لاحقًا، أو طلب معاودة الاتصال أو ترك رسالة.",
     otherWays: "طرق أخرى للتواصل معنا",
     tooManyConversations: "محادثات جديدة كثيرة من اتصالك. يُرجى المحاولة بعد بضع دقائق.",
+    tooManyConversationsPhone: "محادثات جديدة كثيرة من اتصالك. يُرجى المحاولة بعد بضع دقائق، أو الاتصال بنا على {phone}.",
+    statusNotConnected: "غير متصل",
     addDetails: "إضافة تفاصيل",
     requestCallback: "طلب معاودة الاتصال",
     leaveMessage: "ترك رسالة",
