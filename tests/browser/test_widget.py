@@ -393,6 +393,34 @@ def test_after_a_reload_the_request_is_still_shown_and_an_answer_is_there_when_t
     assert errors == [] and more_errors == []
 
 
+def test_a_callback_answered_by_message_says_no_call_follows(customer_context, site, background_loop, address):
+    """Found by a new agent: a callback answered by message said only "We've answered your request",
+    leaving unclear whether the call "after 6pm" still comes."""
+    page, errors = open_demo(customer_context, site)
+    open_chat(page)
+    ask_about_the_card(page)
+    queue_for_a_person(page)
+    page.get_by_text("Call me back", exact=True).click()
+    page.get_by_label("Phone number or email", exact=True).fill("07700 900123")
+    page.get_by_label("Best time to call (optional)").fill("after 6pm")
+    page.get_by_role("button", name="Send request").click()
+    expect(page.locator(".request-status__text")).to_contain_text("after 6pm")
+    conversation_id = stored_conversation(page)["conversationId"]
+
+    reader = Agent(background_loop, address, "ann")
+    try:
+        items = reader.expect("requests")["data"]["items"]
+        request = next(item for item in items if item["conversation"] == conversation_id)
+        reader.send("answer_request", {"request_id": request["id"], "text": "Your card was posted on Monday."}, id="answer")
+        assert background_loop.run(reader.client.acknowledged("answer"))["data"]["state"] == "answered"
+    finally:
+        reader.leave()
+    expect(bubbles(page, "agent").filter(has_text="Your card was posted on Monday.")).to_be_visible()
+    expect(page.locator(".request-status__text")).to_have_text(
+        "We've answered your callback request here instead of calling: see our reply above.")
+    assert errors == []
+
+
 def test_behind_customers_waiting_ten_minutes_the_wait_is_a_range_from_ten_minutes(
         customer_context, site, agent, background_loop, address, redis_url, site_prefix):
     quick = background_loop.run(Customer.connect(address))  # earlier, one customer served at once: thin data
