@@ -203,8 +203,15 @@ def handoff_payload(
     previous = metadata.get(PREVIOUS_KEY)
     evidence = dict(evidence or {})
     how = [source]
+    conversation = conversation_since_last_handoff(tracker.events)
+    # The request intent the bridge sent for a request or a transfer is no message of the customer's.
+    asked_for = written or isinstance(previous, dict)
+    own = conversation.turns[:-1] if asked_for and source in SILENT_SOURCES else conversation.turns
+    own_typed = (conversation.count - (len(conversation.turns) - len(own))
+                 - sum(turn.text in BUTTON_TEXTS for turn in own))
     if isinstance(previous, dict):
-        # The bot's conversation was summarised at that handoff; the tracker holds nothing since.
+        # The bot's conversation up to that handoff was summarised in it; what the tracker holds since
+        # (after a refused handoff, the customer went on talking to the bot) follows.
         before = [Turn.from_described(turn) for turn in previous.get("turns") or [] if isinstance(turn, dict)]
         # What it lists as written to the team comes again, with anything since, in ``written``.
         listed_written = previous.get(WRITTEN_KEY)
@@ -216,16 +223,16 @@ def handoff_payload(
         topics_before = [topic for topic in previous.get("topics") or [] if isinstance(topic, str)]
         typed_before = previous.get("messages")
         typed = (typed_before - repeated if isinstance(typed_before, int) else
-                 sum(turn.text not in BUTTON_TEXTS.values() for turn in before))
-        slots = previous.get("slots") if isinstance(previous.get("slots"), dict) else {}
+                 sum(turn.text not in BUTTON_TEXTS.values() for turn in before)) + own_typed
+        topics_before = _topics(own, topics_before)
+        before += own
+        slots_before = previous.get("slots")
+        slots = {**(slots_before if isinstance(slots_before, dict) else {}), **_customer_slots(tracker, domain)}
     else:
-        conversation = conversation_since_last_handoff(tracker.events)
-        # The request intent the bridge sent for a request left is no message of the customer's.
-        before = conversation.turns[:-1] if written and source in SILENT_SOURCES else conversation.turns
+        before = own
         topics_before = conversation.as_earlier().topics
-        before_count = conversation.count - (len(conversation.turns) - len(before))
         # A pressed button is said in the reason ("they pressed ..."), not counted as a message.
-        typed = before_count - sum(turn.text in BUTTON_TEXTS for turn in before)
+        typed = own_typed
         slots = _customer_slots(tracker, domain)
     recent = before[-RECENT_TURNS:]
     listed = [_listed(turn) for turn in recent] + [turn.describe() for turn in written]

@@ -430,7 +430,9 @@ class Bridge:
             return Turn(routed=False, answer=None)
         payload = handoff_in(tuple(replies))
         if payload is not None and rules.queues(payload) and not await self._admitted(conversation_id, message_id):
-            # What the bot said promises a person: not stored (the refusal notice is).
+            # What the bot said promises a person: not stored (the refusal notice is). Its payload is
+            # the context of a request the customer may leave instead (customer_left_request).
+            await self.store.keep_refused_handoff(conversation_id, payload)
             return Turn(routed=False, answer=None)
         try:
             # Without a handoff the answer changes nothing else (machine.apply): stored, announced
@@ -519,6 +521,8 @@ class Bridge:
         # The customer's own words count in the summary: what they wrote to people while queued, and the message.
         wrote = (await self._written_since_handoff(conversation_id) if context else []) + \
             ([clean["description"]] if clean.get("description") else [])
+        # Not queued: the handoff the queue refused (if any) is what the request stands for.
+        context = context or await self.store.take_refused_handoff(conversation_id)
         handoff = (await self._handoff_from_bot(conversation_id, kind, None, wrote, context)
                    or context or bridge_handoff(kind))
         group = before.group if was_queued else group_for(handoff.get("topic"), handoff.get("reason"),

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any, Dict, List
 
 from handoff_client import Agent, Customer, message_order
 from harness.chats import QUESTIONS
 from harness.clients import queued_customer, staff
-from harness.servers import add_agent
+from harness.servers import add_agent, delete_prefixed_keys, running_bridge
 
 
 BUTTON_TURN = 'Pressed "Talk to a person"'
@@ -315,6 +316,41 @@ def test_a_request_left_instead_of_waiting_keeps_the_context_for_the_agents(brid
             await client.close()
 
     asyncio.run(scenario())
+
+
+def test_a_message_left_after_the_queue_refused_the_handoff_stands_for_that_handoff(redis_url, rasa_url):
+    """Found by a new agent: the queue refused "can I talk to a person about my mortgage overpayment";
+    the message left instead said "0 customer message(s)" beside it in the transcript."""
+    prefix = f"hbrefused{uuid.uuid4().hex[:6]}"
+    add_agent(redis_url, prefix, "ann")
+
+    async def scenario(address: str) -> None:
+        agent = await staff(address, "ann")
+        customer = await Customer.connect(address)
+        fees = await ask(customer, QUESTIONS["fees"][0])
+        asked = "can I talk to a person about my mortgage overpayment"
+        await customer.say(asked)
+        await customer.next_matching(lambda envelope: envelope["type"] == "message"
+                                     and envelope["data"]["data"].get("notice") == "queue_refused", "the refusal", 30)
+        await customer.send("leave", {"kind": "message", "contact": "jo@example.com",
+                                      "description": QUESTIONS["charged_twice"][0]}, id="leave")
+        await customer.acknowledged("leave")
+        handoff = (await request_of(agent, customer.conversation_id))["handoff"]
+        assert texts(handoff) == [QUESTIONS["fees"][0], asked, QUESTIONS["charged_twice"][0]], handoff["turns"]
+        assert handoff["turns"][0]["bot_reply"] == preview(fees)
+        assert handoff["topics"] == ["fees", "charged_twice"] and handoff["source"] == "message"
+        summary = handoff["summary"]
+        assert "3 customer message(s)." in summary, summary
+        assert f'Then the customer wrote to the team: "{QUESTIONS["charged_twice"][0]}".' in summary
+        assert "(they left a message for the team)" in summary
+        await agent.close()
+        await customer.close()
+
+    try:
+        with running_bridge(redis_url, rasa_url, "bridge-refused", prefix, HANDOFF_MAX_QUEUE_LENGTH="0") as address:
+            asyncio.run(scenario(address))
+    finally:
+        delete_prefixed_keys(redis_url, prefix)
 
 
 def test_a_callback_booked_with_the_bot_reaches_the_agents_requests_with_its_context(bridge):
