@@ -135,15 +135,15 @@ def _exchanges(turns: List[Turn]) -> Optional[Text]:
     return f"The customer {'; '.join(quoted)}{before}."
 
 
-def _written(turns: List[Turn]) -> Optional[Text]:
+def _written(turns: List[Turn], after_exchanges: bool) -> Optional[Text]:
     """What the customer wrote that the bot never answered (to an agent, a message left), the latest
-    SUMMARY_EXCHANGES of them."""
+    SUMMARY_EXCHANGES of them; "Then" when it follows what they asked the bot."""
     if not turns:
         return None
     quoted = "; ".join(f'"{turn.text}"' for turn in turns[-SUMMARY_EXCHANGES:])
     earlier = len(turns) - min(len(turns), SUMMARY_EXCHANGES)
     before = f" (after {earlier} earlier message(s))" if earlier else ""
-    return f"Then the customer wrote to the team: {quoted}{before}."
+    return f"{'Then the' if after_exchanges else 'The'} customer wrote to the team: {quoted}{before}."
 
 
 def _summary_text(reason: Text, how: List[Text], explanation: Optional[Text], turns: List[Turn],
@@ -151,10 +151,8 @@ def _summary_text(reason: Text, how: List[Text], explanation: Optional[Text], tu
     """What the customer asked comes first (the card shows the reason beside it), then what they wrote
     to people, then why once: the detector's explanation when there is one (it says the reason's
     description more precisely), and how it came to people (``how``: SOURCE_DESCRIPTIONS' keys)."""
-    parts = []
-    for said in (_exchanges(turns), _written(written)):
-        if said:
-            parts.append(said)
+    exchanges = _exchanges(turns)
+    parts = [said for said in (exchanges, _written(written, after_exchanges=exchanges is not None)) if said]
     reason_text = (explanation if isinstance(explanation, str) and explanation.strip()
                    else REASON_DESCRIPTIONS.get(reason, reason.replace("_", " ")))
     ways = "; ".join(SOURCE_DESCRIPTIONS[source] for source in dict.fromkeys(how) if source in SOURCE_DESCRIPTIONS)

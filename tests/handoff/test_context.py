@@ -230,7 +230,7 @@ def test_a_transfer_hands_the_next_agent_what_the_customer_wrote_to_the_first(br
             [(BUTTON_TURN, "request_human", None), (twice, "faq", "charged_twice")]
         assert 0.4 <= handoff["turns"][-1]["confidence"] <= 1 and "bot_reply" not in handoff["turns"][-1]
         summary = handoff["summary"]
-        assert f'Then the customer wrote to the team: "{twice}".' in summary, summary
+        assert summary.startswith(f'The customer wrote to the team: "{twice}".'), summary
         assert ('Handed over because the customer asked for a person (they pressed "Talk to a person"; '
                 "an agent then transferred the chat).") in summary, summary
         assert "Topics asked about: charged twice." in summary and "1 customer message(s)." in summary
@@ -243,7 +243,7 @@ def test_a_transfer_hands_the_next_agent_what_the_customer_wrote_to_the_first(br
         at_bob = (await bob.expect("conversation", conversation_id=conversation_id))["data"]["handoff"]
         assert at_bob["topics"] == ["charged_twice", "fees"], "everything since the handoff, the latest last"
         assert [turn["text"] for turn in at_bob["turns"]] == [BUTTON_TURN, twice, fees]
-        assert f'Then the customer wrote to the team: "{twice}"; "{fees}".' in at_bob["summary"]
+        assert f'customer wrote to the team: "{twice}"; "{fees}".' in at_bob["summary"]
         assert "2 customer message(s)." in at_bob["summary"]
         await let_go(bob, "close", conversation_id)
         for client in (ann, bob, customer):
@@ -310,7 +310,7 @@ def test_a_request_left_instead_of_waiting_keeps_the_context_for_the_agents(brid
         handoff = (await request_of(agent, writing.conversation_id))["handoff"]
         assert handoff["source"] == "message" and handoff["topics"] == ["fees"]
         assert [(turn["text"], turn["topic"]) for turn in handoff["turns"]] == [(QUESTIONS["fees"][0], "fees")]
-        assert f'Then the customer wrote to the team: "{QUESTIONS["fees"][0]}".' in handoff["summary"]
+        assert f'customer wrote to the team: "{QUESTIONS["fees"][0]}".' in handoff["summary"]
         assert "1 customer message(s)." in handoff["summary"] and "Topics asked about: fees." in handoff["summary"]
         for client in (agent, waiting, chatting, writing):
             await client.close()
@@ -341,7 +341,7 @@ def test_a_message_left_after_the_queue_refused_the_handoff_stands_for_that_hand
         assert handoff["topics"] == ["fees", "charged_twice"] and handoff["source"] == "message"
         summary = handoff["summary"]
         assert "3 customer message(s)." in summary, summary
-        assert f'Then the customer wrote to the team: "{QUESTIONS["charged_twice"][0]}".' in summary
+        assert f'customer wrote to the team: "{QUESTIONS["charged_twice"][0]}".' in summary
         assert "(they left a message for the team)" in summary
         await agent.close()
         await customer.close()
