@@ -400,6 +400,28 @@ def test_with_rasa_down_the_button_still_queues_with_the_bridges_one_line_summar
     asyncio.run(scenario())
 
 
+def test_with_rasa_down_a_transfer_keeps_the_payload_it_had(bridge, rasa_server):
+    async def scenario() -> None:
+        customer = await Customer.connect(bridge)
+        ann, bob = await staff(bridge, "ann"), await staff(bridge, "bob")
+        await press_button(customer, "talk")
+        first = (await claim(ann, customer.conversation_id))["handoff"]
+        await said_to(ann, customer, QUESTIONS["charged_twice"][0])
+        await asyncio.to_thread(rasa_server.stop)
+        try:
+            await ann.send("transfer", {"conversation_id": customer.conversation_id, "to_agent": "bob"}, id="to-bob")
+            await ann.acknowledged("to-bob")
+            at_bob = await bob.expect("conversation", conversation_id=customer.conversation_id)
+        finally:
+            await asyncio.to_thread(rasa_server.start)
+        assert at_bob["data"]["handoff"] == first, "the transfer still happens, with what the first agent saw"
+        await let_go(bob, "close", customer.conversation_id)
+        for client in (ann, bob, customer):
+            await client.close()
+
+    asyncio.run(scenario())
+
+
 def test_the_queue_card_carries_the_customers_latest_message_live_while_they_wait(bridge):
     """A customer's words while queued ("sorry, cat walked on keyboard…") reach the agent's queue at
     once, in place of what they said before the handoff; a pressed button is not a message."""
