@@ -10,7 +10,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.errors import ACTION_ERROR_SLOT
-from actions.summary import REQUEST_SOURCES, handoff_payload, handoff_source
+from actions.summary import SILENT_SOURCES, handoff_payload, handoff_source
 
 __all__ = ["ActionHandoff", "HANDOFF_MESSAGES", "handoff_message"]
 
@@ -46,9 +46,9 @@ class ActionHandoff(Action):
     The reason and evidence come from StuckDetectionPolicy (slots
     ``handoff_reason``/``handoff_evidence``); they are cleared afterwards so the
     next handoff starts clean. When the bridge asks on the customer's behalf
-    (the "Talk to a person" button, a request left instead of waiting: metadata
-    ``handoff_source``), the payload says so; for a request nobody joins the
-    chat, so the customer is not told that someone will.
+    (the "Talk to a person" button, a request left instead of waiting, a
+    transfer between agents: metadata ``handoff_source``), the payload says so;
+    for a request or a transfer the customer is not told that someone joins.
     """
 
     def name(self) -> Text:
@@ -59,7 +59,7 @@ class ActionHandoff(Action):
     ) -> List[Dict[Text, Any]]:
         reason = tracker.get_slot("handoff_reason") or "requested"
         evidence = tracker.get_slot("handoff_evidence") or {}
-        if handoff_source(tracker) not in REQUEST_SOURCES:
+        if handoff_source(tracker) not in SILENT_SOURCES:
             dispatcher.utter_message(response=handoff_message(reason, evidence))
         dispatcher.utter_message(json_message=handoff_payload(tracker, reason, evidence, domain))
         events: List[Dict[Text, Any]] = [

@@ -17,8 +17,8 @@ from rasa_sdk import Tracker
 
 from bot.stuck.conversation import Turn, conversation_since_last_handoff
 
-__all__ = ["CONVERSATION_SOURCE", "REASON_DESCRIPTIONS", "REQUEST_SOURCES", "SOURCE_DESCRIPTIONS", "SOURCE_KEY",
-           "handoff_payload", "handoff_source"]
+__all__ = ["CONVERSATION_SOURCE", "CUSTOMER_WROTE_KEY", "PREVIOUS_KEY", "REASON_DESCRIPTIONS", "SILENT_SOURCES", "WRITTEN_KEY",
+           "SOURCE_DESCRIPTIONS", "SOURCE_KEY", "handoff_payload", "handoff_source"]
 
 # The bridge asks for the payload with a message whose metadata says what the customer did
 # (docs/handoff-payload.md "The button"); without it the bot decided from the conversation itself.
@@ -29,9 +29,19 @@ SOURCE_DESCRIPTIONS: Dict[Text, Text] = {
     # Left in the widget, queued or not (the bot is asked only when there was no payload yet): no "instead of waiting".
     "callback": "they left a request to be called back",
     "message": "they left a message for the team",
+    "transfer": "an agent then transferred the chat",
 }
-# A request left instead of waiting: nobody joins the chat now, so the bot does not say so.
-REQUEST_SOURCES: FrozenSet[Text] = frozenset({"callback", "message"})
+# A request left instead of waiting (nobody joins the chat now) or a transfer between people: the bot
+# says nothing to the customer.
+SILENT_SOURCES: FrozenSet[Text] = frozenset({"callback", "message", "transfer"})
+# What the bridge adds to the metadata (bot/channels.py classifies the texts): what the customer wrote that
+# the bot did not see (to an agent, a message left), and the payload the conversation was handed over with
+# (a transfer or a request while queued), whose turns come first and whose reason stays.
+CUSTOMER_WROTE_KEY = "customer_wrote"
+PREVIOUS_KEY = "previous_handoff"
+# How many of the payload's last turns the customer wrote to the team (``written``): the bridge sends them
+# again, with what followed, when the payload is extended.
+WRITTEN_KEY = "written_to_team"
 # What a button sends the bot, as agents read it.
 BUTTON_TEXTS: Dict[Text, Text] = {"/request_human": 'Pressed "Talk to a person"'}
 
@@ -125,27 +135,53 @@ def _exchanges(turns: List[Turn]) -> Optional[Text]:
     return f"The customer {'; '.join(quoted)}{before}."
 
 
-def _summary_text(reason: Text, source: Text, explanation: Optional[Text], turns: List[Turn], count: int,
-                  topics: List[Text]) -> Text:
-    """What the customer asked comes first (the card shows the reason beside it), then why once: the
-    detector's explanation when there is one (it says the reason's description more precisely)."""
-    parts = []
+def _written(turns: List[Turn], after_exchanges: bool) -> Optional[Text]:
+    """What the customer wrote that the bot never answered (to an agent, a message left), the latest
+    SUMMARY_EXCHANGES of them; "Then" when it follows what they asked the bot."""
+    if not turns:
+        return None
+    quoted = "; ".join(f'"{turn.text}"' for turn in turns[-SUMMARY_EXCHANGES:])
+    earlier = len(turns) - min(len(turns), SUMMARY_EXCHANGES)
+    before = f" (after {earlier} earlier message(s))" if earlier else ""
+    return f"{'Then the' if after_exchanges else 'The'} customer wrote to the team: {quoted}{before}."
+
+
+def _summary_text(reason: Text, how: List[Text], explanation: Optional[Text], turns: List[Turn],
+                  written: List[Turn], count: int, topics: List[Text]) -> Text:
+    """What the customer asked comes first (the card shows the reason beside it), then what they wrote
+    to people, then why once: the detector's explanation when there is one (it says the reason's
+    description more precisely), and how it came to people (``how``: SOURCE_DESCRIPTIONS' keys)."""
     exchanges = _exchanges(turns)
-    if exchanges:
-        parts.append(exchanges)
+    parts = [said for said in (exchanges, _written(written, after_exchanges=exchanges is not None)) if said]
     reason_text = (explanation if isinstance(explanation, str) and explanation.strip()
                    else REASON_DESCRIPTIONS.get(reason, reason.replace("_", " ")))
-    how = f" ({SOURCE_DESCRIPTIONS[source]})" if source in SOURCE_DESCRIPTIONS else ""
-    parts.append(f"Handed over because {reason_text}{how}.")
+    ways = "; ".join(SOURCE_DESCRIPTIONS[source] for source in dict.fromkeys(how) if source in SOURCE_DESCRIPTIONS)
+    parts.append(f"Handed over because {reason_text}{f' ({ways})' if ways else ''}.")
     if topics:
         readable = ", ".join(topic.replace("_", " ") for topic in topics)
         parts.append(f"Topics asked about: {readable}.")
     else:
         parts.append("No support topic was recognised.")
     parts.append(f"{count} customer message(s).")
-    if turns and turns[-1].text not in BUTTON_TEXTS:
+    if not written and turns and turns[-1].text not in BUTTON_TEXTS:
         parts.append(f'Last message before the handoff: "{turns[-1].describe()["text"]}".')
     return " ".join(parts)
+
+
+def _metadata(tracker: Tracker) -> Dict[Text, Any]:
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def _topics(turns: List[Turn], before: List[Text]) -> List[Text]:
+    """``before`` and the turns' topics, each once, the most recent last."""
+    topics = list(before)
+    for turn in turns:
+        if turn.topic:
+            if turn.topic in topics:
+                topics.remove(turn.topic)
+            topics.append(turn.topic)
+    return topics
 
 
 def handoff_payload(
@@ -155,26 +191,65 @@ def handoff_payload(
     """The ``custom`` payload that tells the bridge to hand the chat to a person.
 
     ``domain`` (as the action server gets it) says which slots the customer filled; without it none are listed.
+    Asked for by the bridge with a previous handoff's payload (a transfer, a request left while queued),
+    that one's turns, reason, evidence and counts come first, then what the customer wrote since.
     """
-    conversation = conversation_since_last_handoff(tracker.events)
-    recent = conversation.turns[-RECENT_TURNS:]
-    topics = conversation.as_earlier().topics  # each once, the most recent last
+    metadata = _metadata(tracker)
+    source = handoff_source(tracker)
+    written = [Turn.from_described(turn) for turn in metadata.get(CUSTOMER_WROTE_KEY) or []
+               if isinstance(turn, dict)]
+    previous = metadata.get(PREVIOUS_KEY)
     evidence = dict(evidence or {})
+    how = [source]
+    conversation = conversation_since_last_handoff(tracker.events)
+    # The request intent the bridge sent for a request or a transfer is no message of the customer's.
+    asked_for = written or isinstance(previous, dict)
+    own = conversation.turns[:-1] if asked_for and source in SILENT_SOURCES else conversation.turns
+    own_typed = (conversation.count - (len(conversation.turns) - len(own))
+                 - sum(turn.text in BUTTON_TEXTS for turn in own))
+    if isinstance(previous, dict):
+        # The bot's conversation up to that handoff was summarised in it; what the tracker holds since
+        # (after a refused handoff, the customer went on talking to the bot) follows.
+        before = [Turn.from_described(turn) for turn in previous.get("turns") or [] if isinstance(turn, dict)]
+        # What it lists as written to the team comes again, with anything since, in ``written``.
+        listed_written = previous.get(WRITTEN_KEY)
+        repeated = min(max(listed_written, 0), len(before)) if isinstance(listed_written, int) else 0
+        before = before[:len(before) - repeated]
+        reason = str(previous.get("reason") or reason)
+        evidence = dict(previous.get("evidence") or {}) if isinstance(previous.get("evidence"), dict) else {}
+        how = [str(previous.get("source") or ""), source]
+        topics_before = [topic for topic in previous.get("topics") or [] if isinstance(topic, str)]
+        typed_before = previous.get("messages")
+        typed = (typed_before - repeated if isinstance(typed_before, int) else
+                 sum(turn.text not in BUTTON_TEXTS.values() for turn in before)) + own_typed
+        topics_before = _topics(own, topics_before)
+        before += own
+        slots_before = previous.get("slots")
+        slots = {**(slots_before if isinstance(slots_before, dict) else {}), **_customer_slots(tracker, domain)}
+    else:
+        before = own
+        topics_before = conversation.as_earlier().topics
+        # A pressed button is said in the reason ("they pressed ..."), not counted as a message.
+        typed = own_typed
+        slots = _customer_slots(tracker, domain)
+    recent = before[-RECENT_TURNS:]
+    listed = [_listed(turn) for turn in recent] + [turn.describe() for turn in written]
+    topics = _topics(written, topics_before)
+    typed += len(written)
     if isinstance(evidence.get("turns"), list):
         evidence["turns"] = [_readable(turn) if isinstance(turn, dict) and "text" in turn else turn
                              for turn in evidence["turns"]]
-    source = handoff_source(tracker)
-    # A pressed button is said in the reason ("they pressed ..."), not counted as a message.
-    typed = conversation.count - sum(turn.text in BUTTON_TEXTS for turn in conversation.turns)
     return {
         "handoff": {
             "reason": reason,
             "source": source,
-            "summary": _summary_text(reason, source, evidence.get("explanation"), recent, typed, topics),
+            "summary": _summary_text(reason, how, evidence.get("explanation"), recent, written, typed, topics),
             "topic": topics[-1] if topics else None,
             "topics": topics,
-            "turns": [_listed(turn) for turn in recent],
-            "slots": _customer_slots(tracker, domain),
+            "turns": listed[-RECENT_TURNS:],
+            "messages": typed,
+            WRITTEN_KEY: min(len(written), RECENT_TURNS),
+            "slots": slots,
             "evidence": evidence,
         }
     }

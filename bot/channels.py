@@ -4,6 +4,13 @@ with ``metadata.retry`` too; a retried message Rasa has handled already is
 answered again from the tracker instead of being handled twice. Only retries
 are looked up: an ordinary message costs what it costs on Rasa's own channel.
 
+When the bridge asks for a handoff payload on the customer's behalf, it may send
+what the customer wrote that the bot never saw (to an agent before a transfer, a
+message left for the team) in ``metadata.customer_wrote``: a list of texts. The
+channel classifies each with the bot's own NLU and hands the action the turns
+(text, intent, confidence, topic), so the summary names their topics
+(docs/handoff-payload.md); they are not added to the conversation as messages.
+
 Why: a bridge process killed while Rasa answers leaves the customer's retry to
 another process, which asks again. Handled twice, the question would count as
 the customer repeating themselves (stuck detection) and the answer could
@@ -24,7 +31,7 @@ from __future__ import annotations
 import json
 import logging
 from asyncio import CancelledError
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
@@ -35,13 +42,17 @@ from sanic.response import HTTPResponse
 
 from bot.rasa_compat import rest_input_channel, rest_message, rest_sender
 from bot.suggestions import suggester as suggestions
+from bot.stuck.conversation import parsed_turn
 
-__all__ = ["RetrySafeRestInput"]
+__all__ = ["CUSTOMER_WROTE", "MAX_WRITTEN", "RetrySafeRestInput", "classified"]
 
 logger = logging.getLogger(__name__)
 
 # How often a retry looks whether the first attempt has let go of the conversation's lock.
 LOCK_POLL_SECONDS = 0.05
+# The metadata key of what the customer wrote that the bot did not see, and how many of those (the latest) count.
+CUSTOMER_WROTE = "customer_wrote"
+MAX_WRITTEN = 10
 
 
 class RetrySafeRestInput(RestInput):
@@ -68,6 +79,8 @@ class RetrySafeRestInput(RestInput):
             metadata = self.get_metadata(request)
             retried = metadata.get("message_id") if isinstance(metadata, dict) and metadata.get("retry") else None
             collector = CollectingOutputChannel()
+            if isinstance(metadata, dict) and CUSTOMER_WROTE in metadata:
+                metadata = {**metadata, CUSTOMER_WROTE: await classified(request.app.ctx.agent, metadata[CUSTOMER_WROTE])}
             if isinstance(retried, str) and sender_id is not None and await answered_before(
                     request.app.ctx.agent, sender_id, retried, collector):
                 return response.json(collector.messages)
@@ -91,6 +104,16 @@ class RetrySafeRestInput(RestInput):
             return response.json(answered, status=status)
 
         return webhook
+
+
+async def classified(agent: Any, written: Any) -> List[Dict[str, Any]]:
+    """The latest MAX_WRITTEN texts of ``written`` as payload turns, classified by the bot's NLU
+    (anything but a list of texts counts as nothing written)."""
+    texts = [text for text in written if isinstance(text, str) and text.strip()] if isinstance(written, list) else []
+    turns = []
+    for text in texts[-MAX_WRITTEN:]:
+        turns.append(parsed_turn(text, await agent.parse_message(text)).describe())
+    return turns
 
 
 async def answered_before(agent: Any, sender_id: Text, message_id: Text, collector: CollectingOutputChannel) -> bool:

@@ -66,12 +66,14 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
     app.ctx.refusals = RefusalLog()
     app.ctx.canned = load_canned_responses(Path(settings.canned_responses), settings.max_text_characters)
     app.middleware(errors.known_host, attach_to="request", priority=100)  # before anything else
-    app.static(WIDGET_FILES, str(static.WIDGET_DIR), name="widget_files")
+    # use_content_range: a HEAD says the file's true length (uptime and link checkers), as GET would.
+    app.static(WIDGET_FILES, str(static.WIDGET_DIR), name="widget_files", use_content_range=True)
     for route in ROUTES:
         if route.kind == "websocket":
             app.add_websocket_route(route.handler, route.path, subprotocols=list(route.subprotocols) or None)
         else:
-            app.add_route(route.handler, route.path, methods=[route.kind])
+            # HEAD answers as GET does, without the body (Sanic drops it and keeps its length).
+            app.add_route(route.handler, route.path, methods=[route.kind, "HEAD"] if route.kind == "GET" else [route.kind])
     app.on_response(static.browser_headers)
     app.on_request(errors.refuse_what_no_route_serves)
     app.exception(Exception)(errors.in_json)

@@ -29,11 +29,12 @@ import time
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence
 
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 
 from handoff.exceptions import InvalidCredentials, InvalidToken
 from handoff.settings import Settings
 
-__all__ = ["AgentDirectory", "TokenClaims", "default_display_name", "issue_token", "profile_from_record",
+__all__ = ["AgentDirectory", "TokenClaims", "checked_display_name", "default_display_name", "issue_token", "profile_from_record",
            "verify_token"]
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -46,6 +47,18 @@ ROLES = ("agent", "supervisor", "content")
 
 def _hash_password(password: str, salt: bytes) -> bytes:
     return hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+
+
+def checked_display_name(display_name: str) -> str:
+    """A display name customers and colleagues read as it is: no markup, no control or direction
+    characters (a right-to-left override makes "Ann" read as someone else), not over-long."""
+    if len(display_name) > MAX_DISPLAY_NAME:
+        raise ValueError(f"display names are at most {MAX_DISPLAY_NAME} characters")
+    if "<" in display_name or ">" in display_name:
+        raise ValueError("display names may not contain '<' or '>'")
+    if not display_name.isprintable():  # controls, zero-width and bidi overrides are all non-printable
+        raise ValueError("display names may not contain control or direction characters")
+    return display_name
 
 
 def default_display_name(name: str) -> str:
@@ -77,16 +90,25 @@ class AgentDirectory:
             raise ValueError("an agent needs at least one group and one chat at a time")
         if not roles or set(roles) - set(ROLES):
             raise ValueError(f"roles are one or more of: {', '.join(ROLES)}")
-        display_name = " ".join(display_name.split()) or default_display_name(name)
-        if len(display_name) > MAX_DISPLAY_NAME or not display_name.isprintable():
-            raise ValueError(f"display names are at most {MAX_DISPLAY_NAME} printable characters")
+        display_name = checked_display_name(" ".join(display_name.split()) or default_display_name(name))
         salt = os.urandom(16)
         record = {"salt": salt.hex(), "hash": _hash_password(password, salt).hex(), "groups": list(groups),
                   "max_chats": max_chats, "roles": list(roles), "display_name": display_name}
         async with self.redis.pipeline(transaction=True) as pipe:
+            # Watched: two accounts added at once cannot both take the same name.
+            await pipe.watch(self.key)
+            for other, raw in (await pipe.hgetall(self.key)).items():
+                shown = profile_from_record(other.decode(), json.loads(raw))["display_name"]
+                if other.decode() != name and shown.casefold() == display_name.casefold():
+                    raise ValueError(f"{other.decode()} is already shown to customers as {shown!r}: "
+                                     "choose a name they can tell apart")
+            pipe.multi()
             pipe.hset(self.key, name, json.dumps(record))
             pipe.hincrby(self.generations_key, name, 1)
-            await pipe.execute()
+            try:
+                await pipe.execute()
+            except WatchError:
+                raise ValueError("the accounts changed meanwhile; try again") from None
 
     async def generation(self, name: str) -> int:
         """Tokens issued with an older generation are no longer valid."""

@@ -9,16 +9,21 @@ replies it suggests to agents (bot/suggestions/), and a failure of any kind is o
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import aiohttp
 
-__all__ = ["BotClient", "BotUnavailable", "HANDOFF_SOURCE", "REQUEST_PERSON"]
+__all__ = ["BotClient", "BotUnavailable", "CUSTOMER_WROTE", "HANDOFF_SOURCE", "MAX_WRITTEN", "PREVIOUS_HANDOFF", "REQUEST_PERSON"]
 
 # How the bridge asks the bot for its handoff payload on the customer's behalf: the request intent,
 # with what the customer did in the metadata (actions/summary.py SOURCE_KEY; docs/handoff-payload.md).
 REQUEST_PERSON = "/request_human"
 HANDOFF_SOURCE = "handoff_source"
+# What the bot did not see (bot/channels.py classifies it) and the payload a new one extends (actions/summary.py).
+CUSTOMER_WROTE = "customer_wrote"
+PREVIOUS_HANDOFF = "previous_handoff"
+# How many of the customer's latest messages the bot is sent (it reads no more: bot/channels.py MAX_WRITTEN).
+MAX_WRITTEN = 10
 
 
 class BotUnavailable(Exception):
@@ -49,10 +54,18 @@ class BotClient:
             raise BotUnavailable(f"unexpected reply from Rasa: {replies!r}")
         return [reply for reply in replies if isinstance(reply, dict)]
 
-    async def handoff_for(self, conversation_id: str, key: str, source: str) -> List[Dict[str, Any]]:
+    async def handoff_for(self, conversation_id: str, key: str, source: str, customer_wrote: Sequence[str] = (),
+                          previous: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
         """What the bot says when the customer asks for a person by ``source`` (a button, a request
-        left instead of waiting): its messages, one of them with the handoff payload."""
-        return await self.reply(conversation_id, key, REQUEST_PERSON, extra={HANDOFF_SOURCE: source})
+        left instead of waiting, a transfer): its messages, one of them with the handoff payload.
+        ``customer_wrote``: what the customer wrote that the bot did not see (to agents, a message
+        left); ``previous``: the payload the conversation was handed over with, which the new one extends."""
+        extra: Dict[str, Any] = {HANDOFF_SOURCE: source}
+        if customer_wrote:
+            extra[CUSTOMER_WROTE] = list(customer_wrote)
+        if previous:
+            extra[PREVIOUS_HANDOFF] = previous
+        return await self.reply(conversation_id, key, REQUEST_PERSON, extra=extra)
 
     async def suggest(self, text: str, learn: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         """Suggested replies to a customer's ``text``: ``{text, source ("faq" or "agent"), score, topic}``,

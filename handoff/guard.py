@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Iterable, Optional, Sequence, Tuple
 
 from redis.asyncio import Redis
@@ -24,12 +25,18 @@ SUBPROTOCOL = "handoff"
 TOKEN_PROTOCOL_PREFIX = "token."
 
 
+# A Host header as RFC 9110 allows it: a name or IPv4 address, or an IPv6 address in brackets, and an optional
+# port of at most 5 digits; nothing before or after (no user, path, spaces or second port).
+_HOST = re.compile(r"(?:\[(?P<ipv6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9_.-]+))(?::(?P<port>[0-9]{1,5}))?")
+
+
 def host_name(header: Optional[str]) -> str:
-    """The name in a ``Host`` header, without its port, lower case ("" when there is none)."""
-    value = (header or "").strip().lower()
-    if value.startswith("["):  # [::1]:8080
-        return value[1:value.find("]")] if "]" in value else ""
-    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+    """The name in a ``Host`` header, without its port, lower case; "" when there is none or the
+    header is malformed (which no configured name matches)."""
+    found = _HOST.fullmatch((header or "").strip().lower())
+    if found is None or (found["port"] is not None and not 0 < int(found["port"]) < 65536):
+        return ""
+    return found["ipv6"] or found["name"]
 
 
 def own_origins(hosts: Iterable[str], port: int) -> Tuple[str, ...]:

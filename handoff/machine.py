@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from handoff.exceptions import AlreadyClaimed, InvalidTransition
+from handoff.routing import DEFAULT_GROUP
 
 __all__ = [
     "AgentClaimed", "AgentLost", "AskBot", "AskRating", "BotAnswered", "Closed", "Conversation",
@@ -116,6 +117,9 @@ class Transferred:
     agent: str
     to_agent: Optional[str] = None
     to_group: Optional[str] = None
+    # The bot's payload brought up to date with what the customer wrote to people since the handoff
+    # (docs/handoff-payload.md); None keeps the one it was handed over with.
+    handoff: Optional[Dict[str, Any]] = None
 
 
 @dataclass(frozen=True)
@@ -263,6 +267,14 @@ def handoff_in(messages: Tuple[Dict[str, Any], ...]) -> Optional[Dict[str, Any]]
     return None
 
 
+def _group_transfer_notice(specialists: bool) -> Notify:
+    """What the customer reads when sent back to a queue: a specialist team only when it is one (not the
+    general team, nor the team they were with)."""
+    if specialists:
+        return Notify("transferred_group", "You're being passed to a specialist team. You keep your place at the front.")
+    return Notify("transferred_team", "You're being passed to someone else in our team. You keep your place at the front.")
+
+
 def _enqueue(reason: str) -> Enqueue:
     """A new handoff: a customer in distress goes ahead of the group's others (never of earlier ones)."""
     return Enqueue(reason, priority=reason == DISTRESS)
@@ -339,13 +351,17 @@ def apply(conversation: Conversation, event: Event) -> Tuple[Conversation, List[
         if isinstance(event, Transferred):
             if event.to_agent == event.agent:
                 raise InvalidTransition("that is you already")
+            if event.handoff is not None:
+                conversation = replace(conversation, handoff=event.handoff)
             if event.to_agent:
                 moved = replace(conversation, agent=event.to_agent)
-                return moved, [Notify("transferred", "You're being passed to a colleague who can help with this.")]
+                # The colleague joins as a claim does: named by the bridge (rules.naming_agent).
+                return moved, [Notify("transferred", "You're being passed to a colleague who can help with this."),
+                               Notify("agent_joined", "A person from our support team has joined the chat.")]
             group = event.to_group or conversation.group
             requeued = replace(conversation, state=State.QUEUED, agent=None, group=group)
-            notice = Notify("transferred", "You're being passed to a specialist team. You keep your place at the front.")
-            return requeued, [Enqueue(conversation.reason or "requested", front=True), notice]
+            return requeued, [Enqueue(conversation.reason or "requested", front=True), _group_transfer_notice(
+                specialists=group not in (conversation.group, DEFAULT_GROUP))]
         if isinstance(event, HandedBack):
             back = replace(conversation, state=State.BOT, agent=None, reason=None, handoff={})
             return back, [Notify("back_to_bot", "You're back with the assistant. Ask me anything.")]

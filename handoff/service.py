@@ -29,7 +29,7 @@ from handoff import rules
 from handoff.assignment import Assignment, Mode, may_claim
 from handoff.agentstatus import AgentStatus, AgentStatuses, Status, available_only, team_statuses
 from handoff.auth import AgentDirectory
-from handoff.botclient import BotClient, BotUnavailable
+from handoff.botclient import MAX_WRITTEN, BotClient, BotUnavailable
 from handoff.canned import CannedDesk
 from handoff.closing import Closing
 from handoff.customer_presence import CustomerPresenceBoard, parse as parse_presence, shown as presence_shown
@@ -470,7 +470,9 @@ class Bridge:
             return Turn(routed=False, answer=None)
         payload = handoff_in(tuple(replies))
         if payload is not None and rules.queues(payload) and not await self._admitted(conversation_id, message_id):
-            # What the bot said promises a person: not stored (the refusal notice is).
+            # What the bot said promises a person: not stored (the refusal notice is). Its payload is
+            # the context of a request the customer may leave instead (customer_left_request).
+            await self.store.keep_refused_handoff(conversation_id, payload)
             return Turn(routed=False, answer=None)
         try:
             # Without a handoff the answer changes nothing else (machine.apply): stored, announced
@@ -513,14 +515,16 @@ class Bridge:
         group = group_for(topic, reason, self.settings.skill_groups)
         await self.transition(conversation_id, CustomerAskedForPerson(group, handoff))
 
-    async def _handoff_from_bot(self, conversation_id: str, source: str,
-                                shown_in: Optional[State]) -> Optional[Dict[str, Any]]:
-        """The bot's handoff payload, asked for as the customer asking for a person by ``source``.
+    async def _handoff_from_bot(self, conversation_id: str, source: str, shown_in: Optional[State],
+                                customer_wrote: Sequence[str] = (),
+                                previous: Optional[Dict[str, Any]] = None) -> Optional[Dict[str, Any]]:
+        """The bot's handoff payload, asked for as the customer asking for a person by ``source``,
+        with what the customer wrote that the bot did not see and the payload it extends (BotClient).
         What the bot says with it is stored for the customer while the conversation is still
         ``shown_in`` (None: not at all). None when the bot does not answer with a payload."""
         key = f"{source}-{secrets.token_hex(8)}"
         try:
-            replies = await self.bot.handoff_for(conversation_id, key, source)
+            replies = await self.bot.handoff_for(conversation_id, key, source, customer_wrote, previous)
         except BotUnavailable as error:
             logger.warning("Rasa did not summarise %s for a person: %r", conversation_id, error)
             return None
@@ -554,7 +558,13 @@ class Bridge:
         was_queued = before.state is State.QUEUED
         _, effects = await self.transition(conversation_id, CustomerLeftRequest(kind))
         context = next(effect.handoff for effect in effects if isinstance(effect, StoreRequest))
-        handoff = context or await self._handoff_from_bot(conversation_id, kind, shown_in=None) or bridge_handoff(kind)
+        # The customer's own words count in the summary: what they wrote to people while queued, and the message.
+        wrote = (await self._written_since_handoff(conversation_id) if context else []) + \
+            ([clean["description"]] if clean.get("description") else [])
+        # Not queued: the handoff the queue refused (if any) is what the request stands for.
+        context = context or await self.store.take_refused_handoff(conversation_id)
+        handoff = (await self._handoff_from_bot(conversation_id, kind, None, wrote, context)
+                   or context or bridge_handoff(kind))
         group = before.group if was_queued else group_for(handoff.get("topic"), handoff.get("reason"),
                                                           self.settings.skill_groups)
         _, added = await self.requests.leave(conversation_id, kind, clean, key, handoff, group)
@@ -743,9 +753,33 @@ class Bridge:
         if note is not None:
             note_id = await self.notes.transfer_note_written(agent, conversation_id, note[0], note[1],
                                                              to_agent, to_group)
-        await self.transition(conversation_id, Transferred(agent, to_agent, to_group), limit, pinned_note=note_id)
+        handoff = await self._handoff_for_transfer(agent, conversation_id)
+        await self.transition(conversation_id, Transferred(agent, to_agent, to_group, handoff), limit,
+                              pinned_note=note_id)
         if to_agent:
             await self.store.publish(self.store.key("agent-events", to_agent), {"assigned": conversation_id})
+
+    async def _handoff_for_transfer(self, agent: str, conversation_id: str) -> Optional[Dict[str, Any]]:
+        """The payload the next agent gets: the bot's, extended with what the customer wrote to people
+        since the handoff. None (the payload stays as it was) when the agent does not serve the
+        conversation (the transfer is refused) or the bot does not answer."""
+        conversation = await self.store.load(conversation_id)
+        if conversation.state is not State.AGENT or conversation.agent != agent:
+            return None
+        wrote = await self._written_since_handoff(conversation_id)
+        if not wrote:
+            return None
+        return await self._handoff_from_bot(conversation_id, "transfer", None, wrote, conversation.handoff or None)
+
+    async def _written_since_handoff(self, conversation_id: str) -> List[str]:
+        """The customer's messages since the conversation was first queued in this stay with people
+        (the bot saw none of them), the latest MAX_WRITTEN."""
+        since = (await self.store.times(conversation_id)).get("waiting_since")
+        if not since:
+            return []
+        said = [message["text"] for message in await self.store.messages_after(conversation_id, None)
+                if message["kind"] == "customer" and message["ts"] >= since]
+        return said[-MAX_WRITTEN:]
 
     async def team(self) -> Dict[str, Any]:
         """Colleagues (online or not) and the skill groups, for the console's transfer choices."""

@@ -10,7 +10,9 @@ Keys (``prefix`` defaults to ``hb``):
                              (handoff.experience); notes: how many agents' notes the transcript has (each capped
                              apart from the customer's messages, by the append); last_said: the customer's latest typed message (JSON {text, ts, …},
                              by the append that stores it; the agents' queue shows it); transfer_note: the
-                             note the last transfer carried (handoff.notes); presence
+                             note the last transfer carried (handoff.notes); refused_handoff: the bot's
+                             payload for a handoff the queue's caps refused (JSON), the context of a request
+                             left in its place (cleared by a new handoff and by that request); presence
                              ("{connected|typing|gone}|{since}"): handoff.customer_presence
                              Kept idle_seconds from creation; the first message or change: the retention.
     {p}:log:{id}     stream  the transcript, agents' private notes (kind "note") among its messages; each
@@ -627,7 +629,7 @@ class Store:
         if after.state is State.QUEUED and before.state is not State.QUEUED:
             fields += ["queued_at", str(now), "transferred_by", transferred_by, "left_queue", ""]
             if before.state is not State.AGENT:  # a new handoff; a transfer or a lost agent keeps the wait so far
-                fields += ["waiting_since", str(now)]
+                fields += ["waiting_since", str(now), "refused_handoff", ""]
         taken = after.state is State.AGENT and after.agent != before.agent
         if taken:
             fields += ["claimed_at", str(now)]
@@ -865,6 +867,20 @@ class Store:
         rating = {"conversation": conversation_id, "agent": agent, "score": score, "comment": comment,
                   "ts": int(time.time() * 1000)}
         await self.redis.xadd(self.key("ratings"), rating, maxlen=STREAM_CAP, approximate=True)
+
+    async def keep_refused_handoff(self, conversation_id: str, payload: Dict[str, Any]) -> None:
+        """The bot's payload for a handoff the queue refused: a request left instead stands for it."""
+        await self.redis.hset(self.key("conv", conversation_id), "refused_handoff", json.dumps(payload))
+
+    async def take_refused_handoff(self, conversation_id: str) -> Optional[Dict[str, Any]]:
+        """The payload kept by ``keep_refused_handoff``, once (None when there is none)."""
+        key = self.key("conv", conversation_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(key, "refused_handoff")
+            pipe.hset(key, "refused_handoff", "")
+            raw, _ = await pipe.execute()
+        payload = json.loads(raw) if raw else None
+        return payload if isinstance(payload, dict) else None
 
     async def save_details(self, conversation_id: str, details: Dict[str, str]) -> None:
         """What a waiting customer told us about their problem and how to reach them."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 __all__ = ["EARLIER_SLOT", "RASA_ACTION_PREFIXES", "RESOLVED_INTENTS", "Conversation", "Earlier", "Turn",
-           "conversation_since_last_handoff"]
+           "conversation_since_last_handoff", "parsed_turn"]
 
 HANDOFF_ACTION = "action_handoff"
 # How much of a customer message a payload repeats.
@@ -65,6 +65,19 @@ class Turn:
         if self.best_guess:
             entry["best_guess"] = dict(self.best_guess)
         return entry
+
+    @classmethod
+    def from_described(cls, entry: Dict[str, Any]) -> "Turn":
+        """A turn as a handoff payload lists it (describe() and its ``bot_reply``), read back: what an
+        earlier handoff told the agents, carried into the next one (a transfer, a request). A reply
+        to a message with a topic was its FAQ answer (``answered``)."""
+        reply = entry.get("bot_reply") if isinstance(entry.get("bot_reply"), str) else ""
+        topic = entry.get("topic") if isinstance(entry.get("topic"), str) else None
+        guess = entry.get("best_guess")
+        return cls(text=str(entry.get("text") or "")[:MAX_TEXT], intent=str(entry.get("intent") or ""),
+                   confidence=float(entry.get("confidence") or 0.0), topic=topic,
+                   replies=[reply] if reply else [], actions=["utter_faq"] if reply and topic else [],
+                   best_guess=dict(guess) if isinstance(guess, dict) else None)
 
     @property
     def answered(self) -> bool:
@@ -159,6 +172,13 @@ class Conversation:
         return self.earlier.absorb(self.turns)
 
 
+def parsed_turn(text: str, parse_data: Dict[str, Any]) -> Turn:
+    """A customer message as the NLU parsed it (Rasa's ``parse_data``), before the bot did anything."""
+    intent = parse_data.get("intent") or {}
+    return Turn(text=text, intent=intent.get("name") or "", confidence=float(intent.get("confidence") or 0.0),
+                topic=_topic_of(parse_data), best_guess=_best_guess(parse_data))
+
+
 def _topic_of(parse_data: Dict[str, Any]) -> Optional[str]:
     intent = (parse_data.get("intent") or {}).get("name")
     selected = (parse_data.get("response_selector") or {}).get(intent or "")
@@ -199,17 +219,7 @@ def conversation_since_last_handoff(events: Iterable[Dict[str, Any]]) -> Convers
     for event in events:
         kind = event.get("event")
         if kind == "user":
-            parse = event.get("parse_data") or {}
-            intent = parse.get("intent") or {}
-            turns.append(
-                Turn(
-                    text=event.get("text") or "",
-                    intent=intent.get("name") or "",
-                    confidence=float(intent.get("confidence") or 0.0),
-                    topic=_topic_of(parse),
-                    best_guess=_best_guess(parse),
-                )
-            )
+            turns.append(parsed_turn(event.get("text") or "", event.get("parse_data") or {}))
             pending_custom_action = None
         elif kind in ("session_started", "restart") or (kind == "action" and event.get("name") == HANDOFF_ACTION):
             earlier, turns, pending_custom_action = Earlier(), [], None

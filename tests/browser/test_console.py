@@ -669,6 +669,32 @@ def test_a_chat_sent_back_to_a_group_keeps_its_true_wait_and_says_who_transferre
     expect(sue.conversation.locator(".conversation-head")).to_contain_text("Transferred by Ann Lee")
 
 
+def test_the_agent_who_claims_a_transferred_chat_reads_what_the_customer_told_the_first(ann, sue, customers):
+    """Found by a new agent: after a transfer the receiver read "Customer chat", "No topic recognised"
+    and "0 customer message(s)" although the customer had told the first agent their problem."""
+    customer = customers()
+    customer.ask_for_person()
+    claimed_by(ann, customer)
+    customer.say("I've been charged twice")
+    expect(ann.transcript).to_contain_text("I've been charged twice")
+    ann.conversation.get_by_role("button", name="Transfer").click()
+    dialog = ann.page.get_by_role("dialog", name="Transfer chat")
+    dialog.get_by_role("radio", name=re.compile(r"^general")).check()
+    dialog.get_by_role("button", name="Transfer").click()
+    expect(ann.page.get_by_text("Chat moved to the front of the general queue.")).to_be_visible()
+
+    card = sue.queue_item("Transferred by ann")
+    expect(card).to_contain_text('customer wrote to the team: "I\'ve been charged twice".')
+    card.get_by_role("button", name=re.compile(r"^Claim chat")).click()
+    head = sue.conversation.locator(".conversation-head")
+    expect(head).to_contain_text("Charged twice")
+    expect(head).not_to_contain_text("Customer chat")
+    summary = sue.conversation.locator(".details-summary")
+    expect(summary).to_contain_text("Topics asked about: charged twice. 1 customer message(s).")
+    expect(sue.conversation).not_to_contain_text("No topic recognised")
+    screenshot(sue.page, "console-transferred-context")
+
+
 def test_closing_asks_for_confirmation_and_the_customer_is_asked_for_a_rating(ann, customers):
     customer = customers()
     customer.ask_for_person()

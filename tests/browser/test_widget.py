@@ -393,6 +393,34 @@ def test_after_a_reload_the_request_is_still_shown_and_an_answer_is_there_when_t
     assert errors == [] and more_errors == []
 
 
+def test_a_callback_answered_by_message_says_no_call_follows(customer_context, site, background_loop, address):
+    """Found by a new agent: a callback answered by message said only "We've answered your request",
+    leaving unclear whether the call "after 6pm" still comes."""
+    page, errors = open_demo(customer_context, site)
+    open_chat(page)
+    ask_about_the_card(page)
+    queue_for_a_person(page)
+    page.get_by_text("Call me back", exact=True).click()
+    page.get_by_label("Phone number or email", exact=True).fill("07700 900123")
+    page.get_by_label("Best time to call (optional)").fill("after 6pm")
+    page.get_by_role("button", name="Send request").click()
+    expect(page.locator(".request-status__text")).to_contain_text("after 6pm")
+    conversation_id = stored_conversation(page)["conversationId"]
+
+    reader = Agent(background_loop, address, "ann")
+    try:
+        items = reader.expect("requests")["data"]["items"]
+        request = next(item for item in items if item["conversation"] == conversation_id)
+        reader.send("answer_request", {"request_id": request["id"], "text": "Your card was posted on Monday."}, id="answer")
+        assert background_loop.run(reader.client.acknowledged("answer"))["data"]["state"] == "answered"
+    finally:
+        reader.leave()
+    expect(bubbles(page, "agent").filter(has_text="Your card was posted on Monday.")).to_be_visible()
+    expect(page.locator(".request-status__text")).to_have_text(
+        "We've answered your callback request here instead of calling: see our reply above.")
+    assert errors == []
+
+
 def test_behind_customers_waiting_ten_minutes_the_wait_is_a_range_from_ten_minutes(
         customer_context, site, agent, background_loop, address, redis_url, site_prefix):
     quick = background_loop.run(Customer.connect(address))  # earlier, one customer served at once: thin data
@@ -922,6 +950,37 @@ def test_a_full_queue_is_explained_to_the_customer_with_the_form_right_there(cus
         expect(page.locator(".request-status__text")).to_have_text(
             re.compile(rf"^Message sent at {TIME}\. We'll reply here as soon as we can\.$"))
         expect(page.locator(".refusal")).to_be_hidden()
+        assert not errors, errors
+
+
+def test_a_capped_address_sees_one_clear_state_the_message_not_sent_and_the_phone_number(
+        customer_context, redis_url, rasa_url):
+    """Found by an attacker: past the cap on new chats, the widget also said "Connection lost —
+    reconnecting…" with "Retry now", kept the typed message "Sending…" for ever and offered a
+    working-looking "Talk to a person"."""
+    with running_bridge(redis_url, rasa_url, "bridge-web-capped", f"hbcap{uuid.uuid4().hex[:6]}",
+                        HANDOFF_MAX_NEW_CONVERSATIONS_PER_IP="0") as capped:
+        page, errors = open_demo(customer_context, f"http://{capped}")
+        open_chat(page)
+        say(page, "my card has not arrived")
+        alert = page.locator(".confirmation").get_by_role("alert")
+        expect(alert).to_have_text("There have been too many new chats from your connection. "
+                                   "Please try again in a few minutes, or call us on 0800 123 4567.")
+        failed = page.locator(".message--failed")
+        expect(failed).to_contain_text("my card has not arrived")
+        expect(failed).to_contain_text("Not sent: too many new chats from your connection")
+        expect(page.get_by_text("Sending…")).to_have_count(0)
+        expect(page.locator(".banner")).to_have_count(0)
+        expect(page.get_by_role("button", name="Retry now")).to_have_count(0)
+        expect(page.get_by_role("button", name="Talk to a person")).to_be_hidden()
+        expect(page.locator(".header__status")).to_have_text("Not connected")
+        screenshot(page, "widget-capped")
+        page.wait_for_timeout(3000)  # nothing retries by itself: no banner comes back
+        expect(page.locator(".banner")).to_have_count(0)
+        assert page.evaluate("() => Object.keys(localStorage).filter((key) => key.endsWith(':outbox'))") == [], \
+            "the message refused is not kept to be resent after a reload"
+        say(page, "still there?")  # the customer's own try: refused the same way
+        expect(page.locator(".message--failed")).to_have_count(2)
         assert not errors, errors
 
 

@@ -296,6 +296,41 @@ def test_transfer_to_a_colleague_on_another_process(bridge, second_bridge):
     asyncio.run(scenario())
 
 
+def test_what_the_customer_reads_of_a_transfer_names_who_joins_and_which_team(bridge):
+    """Found by a new agent: sent back to the general queue, the customer read "passed to a
+    specialist team"; transferred straight to Bob, no "Bob has joined" line."""
+    async def scenario() -> None:
+        customer, ann = await claimed(bridge, "ann")
+        bob = await staff(bridge, "bob")
+        conversation_id = customer.conversation_id
+        await ann.send("transfer", {"conversation_id": conversation_id, "to_group": "general"}, id="to-general")
+        await ann.acknowledged("to-general")
+        notice = await customer.expect("message", kind="system", data={"notice": "transferred_team"})
+        assert notice["data"]["text"] == ("You're being passed to someone else in our team. "
+                                          "You keep your place at the front.")
+        assert not any("specialist" in message["data"]["text"] for message in customer.messages("system"))
+        await ann.send("claim", {"conversation_id": conversation_id}, id="claim-again")
+        await ann.acknowledged("claim-again")
+        await ann.send("transfer", {"conversation_id": conversation_id, "to_group": "cards"}, id="to-cards")
+        await ann.acknowledged("to-cards")
+        notice = await customer.expect("message", kind="system", data={"notice": "transferred_group"})
+        assert notice["data"]["text"].startswith("You're being passed to a specialist team.")
+        await bob.send("claim", {"conversation_id": conversation_id}, id="claim-bob")
+        await bob.acknowledged("claim-bob")
+        await bob.send("transfer", {"conversation_id": conversation_id, "to_agent": "ann"}, id="to-ann")
+        await bob.acknowledged("to-ann")
+        await customer.expect("message", kind="system", data={"notice": "transferred"})
+        joined = await customer.next_matching(
+            lambda envelope: envelope["type"] == "message" and envelope["data"]["data"].get("notice") == "agent_joined"
+            and envelope["data"]["data"].get("agent") == "Ann", "Ann joining", 10)
+        assert joined["data"]["text"] == "Ann from our support team has joined the chat."
+        await ann.send("close", {"conversation_id": conversation_id}, id="close")
+        for client in (customer, ann, bob):
+            await client.close()
+
+    asyncio.run(scenario())
+
+
 def test_a_chat_transferred_while_the_agent_connects_opens_once(bridge, second_bridge):
     """Assigned while Bob's socket is starting, the chat is both announced to it and among the chats it
     reads at the end of its start: the console gets it once, whichever comes first."""

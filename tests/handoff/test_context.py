@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any, Dict, List
 
 from handoff_client import Agent, Customer, message_order
 from harness.chats import QUESTIONS
 from harness.clients import queued_customer, staff
-from harness.servers import add_agent
+from harness.servers import add_agent, delete_prefixed_keys, running_bridge
 
 
 BUTTON_TURN = 'Pressed "Talk to a person"'
@@ -197,6 +198,60 @@ def test_the_payload_survives_transfers_to_a_colleague_and_to_a_group_and_a_requ
     asyncio.run(scenario())
 
 
+async def said_to(agent: Agent, customer: Customer, text: str) -> None:
+    """The customer writes ``text`` to the agent serving them; the agent has it."""
+    await customer.say(text)
+    await agent.next_matching(lambda envelope: envelope["type"] == "message"
+                              and envelope["data"].get("text") == text, "the customer's message", 10)
+
+
+def test_a_transfer_hands_the_next_agent_what_the_customer_wrote_to_the_first(bridge):
+    """Found by a new agent: the customer pressed the button at once, told Bob their problem, Bob
+    transferred to a group, and Demo read "No support topic was recognised. 0 customer message(s)"."""
+    async def scenario() -> None:
+        customer = await Customer.connect(bridge)
+        bob = await staff(bridge, "bob")
+        conversation_id = customer.conversation_id
+        await press_button(customer, "talk")
+        first = (await claim(bob, conversation_id))["handoff"]
+        ann = await staff(bridge, "ann")  # her queue shows the conversation first when it is transferred
+        assert first["topics"] == [] and "0 customer message(s)" in first["summary"]
+        twice = QUESTIONS["charged_twice"][0]
+        await said_to(bob, customer, twice)
+
+        await bob.send("transfer", {"conversation_id": conversation_id, "to_group": "general"}, id="to-general")
+        await bob.acknowledged("to-general")
+        item = await ann.queue_item(conversation_id)
+        handoff = (await claim(ann, conversation_id))["handoff"]
+        assert item["summary"] == handoff["summary"] and item["topic"] == "charged_twice"
+        assert handoff["reason"] == "requested" and handoff["source"] == "transfer"
+        assert handoff["topics"] == ["charged_twice"] and handoff["topic"] == "charged_twice"
+        assert [(turn["text"], turn["intent"], turn.get("topic")) for turn in handoff["turns"]] == \
+            [(BUTTON_TURN, "request_human", None), (twice, "faq", "charged_twice")]
+        assert 0.4 <= handoff["turns"][-1]["confidence"] <= 1 and "bot_reply" not in handoff["turns"][-1]
+        summary = handoff["summary"]
+        assert summary.startswith(f'The customer wrote to the team: "{twice}".'), summary
+        assert ('Handed over because the customer asked for a person (they pressed "Talk to a person"; '
+                "an agent then transferred the chat).") in summary, summary
+        assert "Topics asked about: charged twice." in summary and "1 customer message(s)." in summary
+        assert not any(name in json.dumps(handoff) for name in INTERNAL), handoff
+
+        fees = QUESTIONS["fees"][0]
+        await said_to(ann, customer, fees)
+        await ann.send("transfer", {"conversation_id": conversation_id, "to_agent": "bob"}, id="to-bob")
+        await ann.acknowledged("to-bob")
+        at_bob = (await bob.expect("conversation", conversation_id=conversation_id))["data"]["handoff"]
+        assert at_bob["topics"] == ["charged_twice", "fees"], "everything since the handoff, the latest last"
+        assert [turn["text"] for turn in at_bob["turns"]] == [BUTTON_TURN, twice, fees]
+        assert f'customer wrote to the team: "{twice}"; "{fees}".' in at_bob["summary"]
+        assert "2 customer message(s)." in at_bob["summary"]
+        await let_go(bob, "close", conversation_id)
+        for client in (ann, bob, customer):
+            await client.close()
+
+    asyncio.run(scenario())
+
+
 async def request_of(agent: Agent, conversation_id: str) -> Dict[str, Any]:
     """The request this conversation left, from the next requests list that has it, opened: with
     the handoff payload it stands for (the list carries only its summary)."""
@@ -221,9 +276,14 @@ def test_a_request_left_instead_of_waiting_keeps_the_context_for_the_agents(brid
                                      "description": "charged twice"}, id="leave")
         await waiting.acknowledged("leave")
         left = await request_of(agent, waiting.conversation_id)
-        assert left["handoff"]["summary"] == queued["summary"]
-        assert left["handoff"]["source"] == "button"
-        assert_complete(left["handoff"], {"charged_twice": charged})
+        assert left["handoff"]["summary"].startswith(queued["summary"].split(" Handed over because")[0])
+        assert left["handoff"]["source"] == "message"
+        assert 'Then the customer wrote to the team: "charged twice".' in left["handoff"]["summary"], \
+            "the message left is the customer's too"
+        assert ('(they pressed "Talk to a person"; they left a message for the team)'
+                in left["handoff"]["summary"])
+        assert "2 customer message(s)." in left["handoff"]["summary"]
+        assert texts(left["handoff"])[-1] == "charged twice"
 
         # Left straight from the chat with the bot (the protocol allows it): the bot is asked for its summary.
         chatting = await Customer.connect(bridge)
@@ -241,10 +301,56 @@ def test_a_request_left_instead_of_waiting_keeps_the_context_for_the_agents(brid
         await chatting.expect("message", kind="system", data={"notice": "request_stored"})
         assert [m["data"]["text"] for m in chatting.messages("bot")][-1] == "Did that answer your question?", \
             "the bot says nothing of a person coming: the request is stored"
-        for client in (agent, waiting, chatting):
+
+        # Found by a new agent: a message left said "0 customer message(s)" beside the customer's own words.
+        writing = await Customer.connect(bridge)
+        await writing.send("leave", {"kind": "message", "contact": "jo@example.com",
+                                     "description": QUESTIONS["fees"][0]}, id="leave")
+        await writing.acknowledged("leave")
+        handoff = (await request_of(agent, writing.conversation_id))["handoff"]
+        assert handoff["source"] == "message" and handoff["topics"] == ["fees"]
+        assert [(turn["text"], turn["topic"]) for turn in handoff["turns"]] == [(QUESTIONS["fees"][0], "fees")]
+        assert f'customer wrote to the team: "{QUESTIONS["fees"][0]}".' in handoff["summary"]
+        assert "1 customer message(s)." in handoff["summary"] and "Topics asked about: fees." in handoff["summary"]
+        for client in (agent, waiting, chatting, writing):
             await client.close()
 
     asyncio.run(scenario())
+
+
+def test_a_message_left_after_the_queue_refused_the_handoff_stands_for_that_handoff(redis_url, rasa_url):
+    """Found by a new agent: the queue refused "can I talk to a person about my mortgage overpayment";
+    the message left instead said "0 customer message(s)" beside it in the transcript."""
+    prefix = f"hbrefused{uuid.uuid4().hex[:6]}"
+    add_agent(redis_url, prefix, "ann")
+
+    async def scenario(address: str) -> None:
+        agent = await staff(address, "ann")
+        customer = await Customer.connect(address)
+        fees = await ask(customer, QUESTIONS["fees"][0])
+        asked = "can I talk to a person about my mortgage overpayment"
+        await customer.say(asked)
+        await customer.next_matching(lambda envelope: envelope["type"] == "message"
+                                     and envelope["data"]["data"].get("notice") == "queue_refused", "the refusal", 30)
+        await customer.send("leave", {"kind": "message", "contact": "jo@example.com",
+                                      "description": QUESTIONS["charged_twice"][0]}, id="leave")
+        await customer.acknowledged("leave")
+        handoff = (await request_of(agent, customer.conversation_id))["handoff"]
+        assert texts(handoff) == [QUESTIONS["fees"][0], asked, QUESTIONS["charged_twice"][0]], handoff["turns"]
+        assert handoff["turns"][0]["bot_reply"] == preview(fees)
+        assert handoff["topics"] == ["fees", "charged_twice"] and handoff["source"] == "message"
+        summary = handoff["summary"]
+        assert "3 customer message(s)." in summary, summary
+        assert f'customer wrote to the team: "{QUESTIONS["charged_twice"][0]}".' in summary
+        assert "(they left a message for the team)" in summary
+        await agent.close()
+        await customer.close()
+
+    try:
+        with running_bridge(redis_url, rasa_url, "bridge-refused", prefix, HANDOFF_MAX_QUEUE_LENGTH="0") as address:
+            asyncio.run(scenario(address))
+    finally:
+        delete_prefixed_keys(redis_url, prefix)
 
 
 def test_a_callback_booked_with_the_bot_reaches_the_agents_requests_with_its_context(bridge):
@@ -294,6 +400,28 @@ def test_with_rasa_down_the_button_still_queues_with_the_bridges_one_line_summar
     asyncio.run(scenario())
 
 
+def test_with_rasa_down_a_transfer_keeps_the_payload_it_had(bridge, rasa_server):
+    async def scenario() -> None:
+        customer = await Customer.connect(bridge)
+        ann, bob = await staff(bridge, "ann"), await staff(bridge, "bob")
+        await press_button(customer, "talk")
+        first = (await claim(ann, customer.conversation_id))["handoff"]
+        await said_to(ann, customer, QUESTIONS["charged_twice"][0])
+        await asyncio.to_thread(rasa_server.stop)
+        try:
+            await ann.send("transfer", {"conversation_id": customer.conversation_id, "to_agent": "bob"}, id="to-bob")
+            await ann.acknowledged("to-bob")
+            at_bob = await bob.expect("conversation", conversation_id=customer.conversation_id)
+        finally:
+            await asyncio.to_thread(rasa_server.start)
+        assert at_bob["data"]["handoff"] == first, "the transfer still happens, with what the first agent saw"
+        await let_go(bob, "close", customer.conversation_id)
+        for client in (ann, bob, customer):
+            await client.close()
+
+    asyncio.run(scenario())
+
+
 def test_the_queue_card_carries_the_customers_latest_message_live_while_they_wait(bridge):
     """A customer's words while queued ("sorry, cat walked on keyboard…") reach the agent's queue at
     once, in place of what they said before the handoff; a pressed button is not a message."""
@@ -319,7 +447,7 @@ def test_the_queue_card_carries_the_customers_latest_message_live_while_they_wai
 
 
 def test_the_joined_and_closed_notices_name_the_agent_by_display_name_never_the_login(bridge, redis_url, bridge_prefix):
-    add_agent(redis_url, bridge_prefix, "ann2x", "--display-name", "Ann")
+    add_agent(redis_url, bridge_prefix, "ann2x", "--display-name", "Annie")
 
     async def scenario() -> None:
         customer = await queued_customer(bridge)
@@ -327,13 +455,13 @@ def test_the_joined_and_closed_notices_name_the_agent_by_display_name_never_the_
         await claim(agent, customer.conversation_id)
         joined = await customer.next_matching(
             lambda envelope: (envelope["data"].get("data") or {}).get("notice") == "agent_joined", "joined", 30)
-        assert joined["data"]["data"] == {"notice": "agent_joined", "agent": "Ann"}
-        assert joined["data"]["text"] == "Ann from our support team has joined the chat."
+        assert joined["data"]["data"] == {"notice": "agent_joined", "agent": "Annie"}
+        assert joined["data"]["text"] == "Annie from our support team has joined the chat."
         await let_go(agent, "close", customer.conversation_id)
         closed = await customer.next_matching(
             lambda envelope: (envelope["data"].get("data") or {}).get("notice") == "closed", "the closed notice", 30)
-        assert closed["data"]["data"] == {"notice": "closed", "agent": "Ann"}
-        assert closed["data"]["text"] == "Ann has closed this chat."
+        assert closed["data"]["data"] == {"notice": "closed", "agent": "Annie"}
+        assert closed["data"]["text"] == "Annie has closed this chat."
         assert "ann2x" not in json.dumps(customer.received)
         await agent.close()
         await customer.close()

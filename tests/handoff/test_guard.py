@@ -136,6 +136,31 @@ def test_other_host_names_are_refused_on_every_route_and_socket(bridge):
         connection.close()
 
 
+def test_a_malformed_host_is_refused_like_an_unknown_one(bridge):
+    """Found by an attacker: "localhost:8080 evil" passed as localhost."""
+    port = bridge.rsplit(":", 1)[1]
+    for host in (f"localhost:{port} evil", f"localhost:{port}evil", "localhost:", f"localhost:{port}:1",
+                 "localhost:abc", f"localhost :{port}", "local host", "[::1", "[::1]x", f"localhost/:{port}",
+                 f"user@localhost:{port}", "localhost:999999", f"localhost.:{port}", f"127.0.0.1@evil:{port}", ""):
+        for path in ("/health", "/widget/chat.js"):
+            status, body = get(bridge, path, host)
+            assert status == 421 and json.loads(body)["error"]["code"] == "unknown_host", (host, path, status, body)
+    for host in (f"localhost:{port}", "localhost", f"LOCALHOST:{port}", f"127.0.0.1:{port}"):
+        assert get(bridge, "/health", host)[0] == 200, host
+
+
+def test_head_answers_like_get_without_the_body(bridge):
+    """Found by an attacker: HEAD / and /console answered 405, HEAD of a widget file said 0 bytes."""
+    for path in ("/", "/console", "/health", "/widget/chat.js", "/widget/console/console.js"):
+        got = requests.get(f"http://{bridge}{path}", timeout=10)
+        assert got.status_code == 200, path
+        head = requests.head(f"http://{bridge}{path}", timeout=10)
+        assert head.status_code == 200 and head.content == b"", (path, head.status_code)
+        assert head.headers["content-length"] == str(len(got.content)), path
+        assert head.headers["content-type"] == got.headers["content-type"], path
+    assert requests.head(f"http://{bridge}/api/agents/login", timeout=10).status_code == 405
+
+
 def test_metrics_and_readiness_are_served_on_the_loopback_admin_port_only(bridge):
     for path in ("/metrics", "/ready"):
         assert requests.get(f"http://{bridge}{path}", timeout=5).status_code == 404
@@ -280,6 +305,35 @@ def test_customers_see_the_display_name_never_the_login_name(bridge, redis_url, 
         assert login(bridge, "dee-x42").json()["display_name"] == "Dee"
 
     asyncio.run(scenario())
+
+
+def test_display_names_with_markup_bidi_controls_or_another_agents_name_are_refused(redis_url, bridge_prefix):
+    """Found by an attacker: 'Ann <img src=x onerror=alert(1)>' was accepted, and two agents could both be "Bob"."""
+    env = bridge_env({"REDIS_URL": redis_url, "HANDOFF_KEY_PREFIX": bridge_prefix,
+                      "HANDOFF_AGENT_PASSWORD": AGENT_PASSWORD})
+
+    def add(name: str, display_name: str) -> subprocess.CompletedProcess:
+        return subprocess.run(bridge_command("-m", "handoff.auth", "add", name, "--display-name", display_name),
+                              cwd=ROOT, env=env, capture_output=True, text=True)
+
+    refused = {
+        "Ann <img src=x onerror=alert(1)>": "'<' or '>'",
+        "Ann \u202eeoJ": "control or direction",
+        "Ann\u200bLee": "control or direction",
+        "A" * 41: "at most 40",
+    }
+    for display_name, reason in refused.items():
+        added = add("mallory", display_name)
+        assert added.returncode == 2 and reason in added.stderr and "Traceback" not in added.stderr, \
+            (display_name, added.stderr)
+    assert add("fe2rob", "Robin").returncode == 0
+    twin = add("rob2", " robin ")
+    assert twin.returncode == 2 and "fe2rob is already shown to customers as 'Robin'" in twin.stderr, twin.stderr
+    assert add("fe2rob", "Robin").returncode == 0, "an account keeps its own name when reset"
+    assert add("rob2", "Robin Two").returncode == 0
+    listed = subprocess.run(bridge_command("-m", "handoff.auth", "list"), cwd=ROOT, env=env, capture_output=True,
+                            text=True).stdout
+    assert "mallory" not in listed and "shown_as=Robin Two" in listed
 
 
 def test_content_editors_answers_may_use_only_the_brand_placeholders(bridge, redis_url, bridge_prefix):

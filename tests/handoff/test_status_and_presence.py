@@ -382,8 +382,10 @@ def test_customers_never_see_an_agents_login_name_only_the_display_name(pair):
         seen = "\n".join(frames)
         assert "zqlogin" not in seen.lower(), [frame for frame in frames if "zqlogin" in frame.lower()]
         notices = [json.loads(frame)["data"] for frame in frames if '"notice": "agent_joined"' in frame]
-        assert notices and all(notice["data"]["agent"] == "Mia Park" for notice in notices)
+        # Mia joins by claiming, Leo by the transfer to him: each by their display name.
+        assert notices and {notice["data"]["agent"] for notice in notices} == {"Mia Park", "Leo Chan"}
         assert "Mia Park from our support team has joined the chat." in seen and "Leo Chan has closed this chat." in seen
+        assert "Leo Chan from our support team has joined the chat." in seen
         for agent in (mia, leo):
             await agent.close()
 

@@ -39,6 +39,14 @@ function resolveText(name, value, fallback, { allowEmpty = false, maxLength }) {
   return fallback;
 }
 
+/** A phone number as people write it ("0800 123 4567", "+44 (0)20 7946 0000"); anything else is reported and not shown. */
+function resolvePhone(value) {
+  if (value === undefined || value === null) return null;
+  if (typeof value === "string" && /^\+?[0-9][0-9 ()-]{2,28}$/.test(value.trim())) return value.trim();
+  report(`option "phone" must be a phone number such as "0800 123 4567"; got ${JSON.stringify(value)}. Not shown.`);
+  return null;
+}
+
 function resolveLanguage(value) {
   if (value === undefined || value === null) return DEFAULT_OPTIONS.language;
   if (typeof value !== "string" || !/^[a-zA-Z]{2,3}([-_][a-zA-Z0-9]{2,8})*$/.test(value)) {
@@ -117,6 +125,7 @@ export function resolveOptions(raw, defaultServer) {
     server: resolveServer(given.server, defaultServer),
     title: resolveText("title", given.title, strings.title, { maxLength: MAX_TITLE_CHARACTERS }),
     greeting: resolveText("greeting", given.greeting, strings.greeting, { allowEmpty: true, maxLength: MAX_GREETING_CHARACTERS }),
+    phone: resolvePhone(given.phone),
     language,
     direction: RTL_LANGUAGES.has(base) ? "rtl" : "ltr",
     position,

@@ -713,7 +713,8 @@ export class ChatView {
       open: callback && request.preferred_time
         ? fill(strings.requestOpenCallbackAt, { time, when: String(request.preferred_time) })
         : fill(callback ? strings.requestOpenCallback : strings.requestOpenMessage, { time }),
-      answered: strings.requestAnswered,
+      // A callback answered in the chat is settled: no call follows.
+      answered: callback ? strings.requestAnsweredCallback : strings.requestAnswered,
       done: callback ? strings.requestDoneCallback : strings.requestDoneMessage,
     }[request.state] || "";
     this.requestStatus.dataset.state = request.state;
@@ -774,6 +775,19 @@ export class ChatView {
   }
 
   /** A short note in the panel: good news (`error` false), or what went wrong, styled as an error. */
+  /** No chat could be started (the bridge's cap on new chats): no reconnecting banner, no "Talk to a person"
+   *  until the customer tries again, and the bank's phone number when the page gave one. */
+  showRefusedNewChat() {
+    const { strings, options } = this;
+    clearInterval(this.countdownTimer);
+    this.banner.remove();
+    this.statusText.textContent = strings.statusNotConnected;
+    this.statusLine.dataset.state = "refused";
+    this.talkButton.hidden = true;
+    this.showConfirmation(options.phone ? fill(strings.tooManyConversationsPhone, { phone: options.phone })
+      : strings.tooManyConversations, { error: true });
+  }
+
   showConfirmation(text, { error = false } = {}) {
     this.confirmationText.textContent = text;
     this.confirmationBody.classList.toggle("confirmation__body--error", error);

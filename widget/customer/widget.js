@@ -284,7 +284,7 @@ export class ChatWidget {
       return;
     }
     if (this.awaitingWelcome && error.code === "too_many_conversations") {
-      this.view.showConfirmation(this.strings.tooManyConversations, { error: true });
+      this.refusedNewChat();
       return;
     }
     if (error.code === "forbidden_origin") {
@@ -292,6 +292,23 @@ export class ChatWidget {
         + "add it to the bridge's HANDOFF_ALLOWED_ORIGINS.");
     }
     // Errors about reliable sends reach sendFailed through the Transport; typing and read receipts may be lost.
+  }
+
+  /**
+   * The bridge refused to start a chat (too many new ones from this address): one clear state. Nothing
+   * retries by itself (the connection is closed; the customer's next message tries again), what they typed
+   * is marked not sent and forgotten, and they are told when to try again and, given the `phone` option,
+   * how else to reach the bank.
+   */
+  refusedNewChat() {
+    this.transport.close();
+    this.transport = null;
+    this.requests = null;
+    for (const item of this.pending) this.view.markFailed(item.clientId, this.strings.error_too_many_conversations);
+    this.pending = [];
+    this.storage.outbox.save([]);
+    this.hideBotTyping();
+    this.view.showRefusedNewChat();
   }
 
   forgetConversation() {
