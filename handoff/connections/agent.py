@@ -253,8 +253,15 @@ class AgentConnection(NoteHandlers, Connection):
         await self._let_go(envelope, conversation_id)
 
     async def close_conversation(self, envelope: Envelope) -> None:
+        """``request_done``: the chat dealt with the customer's open callback or message request too, which
+        is marked done with the close (handoff.requests)."""
         conversation_id = conversation_id_of(envelope.data)
-        await self.bridge.close(self.agent, conversation_id, closing_of(envelope.data, self.bridge.settings.dispositions))
+        settle = envelope.data.get("request_done", False)
+        if not isinstance(settle, bool):
+            raise MalformedMessage("'request_done' must be true or false")
+        closing = closing_of(envelope.data, self.bridge.settings.dispositions)
+        await self.bridge.close(self.agent, conversation_id, closing)
+        await self.bridge.requests.chat_closed(conversation_id, self.agent, closing.disposition, settle)
         await self._let_go(envelope, conversation_id)
 
     async def _let_go(self, envelope: Envelope, conversation_id: str) -> None:
