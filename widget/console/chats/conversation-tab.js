@@ -67,6 +67,8 @@ export class ConversationTab {
     }, icon("panel"), "Details");
 
     this.pinned = h("section", { class: "pinned-note", "aria-label": "Note from the transfer", hidden: true });
+    // The customer's open callback or message request (requests.js), with "Mark done" right here.
+    this.requestBox = h("section", { class: "chat-request", "aria-label": "Open request", hidden: true });
     this.viewBanner = h("p", { class: "view-banner", hidden: true });
     this.closeViewButton = h("button", { type: "button", class: "button", hidden: true, onclick: () => this.closeView() }, icon("close"), "Close");
     this.list = h("ol", { class: "transcript" });
@@ -86,9 +88,14 @@ export class ConversationTab {
           this.closeButton, this.closeViewButton)),
       this.actionError,
       h("div", { class: "conversation-body" },
-        h("div", { class: "chat-column" }, this.viewBanner, this.pinned, this.log, this.typing, this.composer.element),
+        h("div", { class: "chat-column" }, this.viewBanner, this.pinned, this.requestBox, this.log, this.typing, this.composer.element),
         this.details));
     this.update(data);
+    this.showRequest(view.requests.openRequestOf(this.id));
+  }
+
+  showRequest(item) {
+    this.view.requests.renderInChat(this.requestBox, item);
   }
 
   update(data) {

@@ -8,15 +8,28 @@ import { icon } from "../../shared/icons.js";
 import { LIMITS, describeError, humanize, reasonLabel } from "../constants.js";
 import { dialogTitleId, modal } from "../dialogs.js";
 import { messageElement } from "../transcript.js";
+import { dispositionLabel } from "../workspace/closing-dialog.js";
 
 const KINDS = { callback: "Callback", message: "Message" };
 const CONTACT_KINDS = { phone: "Phone", email: "Email" };
 
-/** "Open", "Answered by ann", "Done by bob". */
+/** "Open", "Answered by ann", "Done by bob", "Done by bob in the chat (Resolved)". */
 function stateText(item) {
   if (item.state === "answered") return `Answered by ${item.handled_by}`;
+  if (item.state === "done" && item.settled_in_chat) {
+    return `Done by ${item.handled_by} in the chat (${dispositionLabel(item.settled_in_chat)})`;
+  }
   if (item.state === "done") return `Done by ${item.handled_by}`;
   return "Open";
+}
+
+/** The chat the customer had since leaving the request: "In a chat with ann now", "Served by ann in a chat
+ *  since, closed: Resolved". */
+function servedSinceText(item) {
+  const chat = item.served_since;
+  if (!chat) return "";
+  if (!chat.closed) return `In a chat with ${chat.agent} now.`;
+  return `Served by ${chat.agent} in a chat since${chat.disposition ? `, closed: ${dispositionLabel(chat.disposition)}` : ", now closed"}.`;
 }
 
 function contactLine(item) {
@@ -56,6 +69,30 @@ export class RequestsPanel {
     this.empty.hidden = items.length > 0;
     this.view.sidebarTabs.setCount("requests", open.length, this.unseen > 0);
     if (this.dialog) this.dialog.refresh(items.find((item) => item.id === this.dialog.request.id));
+    for (const tab of this.view.conversations.values()) tab.showRequest(this.openRequestOf(tab.id));
+  }
+
+  /** The customer's open callback or message request in this conversation, or null. */
+  openRequestOf(conversationId) {
+    return this.items.find((item) => item.conversation === conversationId && item.state === "open") || null;
+  }
+
+  /** In the chat of a customer with an open request: what they asked for, prominently, with "Mark done". */
+  renderInChat(box, item) {
+    box.hidden = !item;
+    if (!item) return replaceChildren(box);
+    const kind = item.kind === "callback" ? "callback" : "message";
+    return replaceChildren(box,
+      h("p", { class: "chat-request-head" }, icon(kind === "callback" ? "phone" : "chat"),
+        h("strong", {}, `This customer has an open ${kind} request`),
+        Number.isFinite(Number(item.ts)) ? timeElement(Number(item.ts)) : null),
+      h("dl", { class: "kv" },
+        h("dt", {}, CONTACT_KINDS[item.contact_kind] || "Contact"), h("dd", {}, item.contact),
+        item.preferred_time ? [h("dt", {}, "Preferred time"), h("dd", {}, item.preferred_time)] : null,
+        customerWords(item) ? [h("dt", {}, "They wrote"), h("dd", {}, item.description)] : null),
+      h("div", { class: "request-actions" },
+        h("span", { class: "muted" }, "Dealt with in this chat? Mark it done, or leave it ticked when you close."),
+        h("button", { type: "button", class: "button small", onclick: () => this.markDone(item) }, icon("check"), "Mark done")));
   }
 
   render(item) {
@@ -71,6 +108,7 @@ export class RequestsPanel {
       item.summary && item.summary !== customerWords(item) ? h("p", { class: "request-summary" }, item.summary) : null,
       item.preferred_time ? h("p", { class: "request-meta" }, "Preferred time: ", h("strong", {}, item.preferred_time)) : null,
       item.booked_with === "bot" ? h("p", { class: "request-meta" }, "Booked with the assistant") : null,
+      servedSinceText(item) && !item.settled_in_chat ? h("p", { class: "request-served" }, servedSinceText(item)) : null,
       h("p", { class: "request-meta" }, "Conversation ", h("code", { class: "conversation-id" }, item.conversation)),
       h("div", { class: "request-actions" },
         h("button", { type: "button", class: "button small", onclick: () => this.open(item) }, "Open conversation"),
