@@ -23,6 +23,12 @@ const REQUEST_OFFERS = new Set(["queue_refused"]);
 // for or received): shown (and announced) there once, never repeated in the log.
 const PANEL_NOTICES = new Set(["no_agents", "request_stored", "rate"]);
 
+/** What a status says of the last request: which, and in what state ("" for none). */
+function requestKey(status) {
+  const request = status && status.request;
+  return request && typeof request === "object" ? `${request.id}:${request.state}` : "";
+}
+
 function hidden(text) {
   return h("span", { class: "visually-hidden" }, text);
 }
@@ -57,6 +63,7 @@ export class ChatView {
     this.countdownTimer = null;
     this.status = { state: null };
     this.requestOfferedWhileQueued = false;
+    this.requestOpen = false; // a request of theirs is open: no form for another (renderRequest)
     this.ratingSent = false;
     this.shownPosition = null; // the queue place last shown, to say when it grows
 
@@ -158,8 +165,8 @@ export class ChatView {
     this.queueMoved = h("p", { class: "queue__moved", hidden: true }, strings.queueMovedBack);
     this.queueActions = h("div", { class: "queue__actions" },
       h("button", { type: "button", class: "chip", onclick: () => this.openForm("details") }, strings.addDetails),
-      h("button", { type: "button", class: "chip", onclick: () => this.openForm("request", "callback") }, strings.requestCallback),
-      h("button", { type: "button", class: "chip", onclick: () => this.openForm("request", "message") }, strings.leaveMessage));
+      h("button", { type: "button", class: "chip request-offer", onclick: () => this.openForm("request", "callback") }, strings.requestCallback),
+      h("button", { type: "button", class: "chip request-offer", onclick: () => this.openForm("request", "message") }, strings.leaveMessage));
     // The way out of the queue, always there while queued (also beside an open form): never trapped.
     this.leaveQueueButton = h("button", { type: "button", class: "button button--quiet queue__leave",
       onclick: () => this.actions.leaveQueue() }, icon("bot"), h("span", {}, strings.leaveQueue));
@@ -174,10 +181,12 @@ export class ChatView {
     this.refusalText = h("p", { class: "refusal__text" });
     this.refusalAlert = h("div", { class: "refusal__alert", role: "alert" }, icon("info"), this.refusalText);
     this.refusalActions = h("div", { class: "refusal__actions", role: "group", "aria-label": strings.otherWays },
-      h("button", { type: "button", class: "chip", onclick: () => this.openForm("request", "callback", { within: "refusal" }) }, strings.requestCallback),
-      h("button", { type: "button", class: "chip", onclick: () => this.openForm("request", "message", { within: "refusal" }) }, strings.leaveMessage),
+      h("button", { type: "button", class: "chip request-offer", onclick: () => this.openForm("request", "callback", { within: "refusal" }) }, strings.requestCallback),
+      h("button", { type: "button", class: "chip request-offer", onclick: () => this.openForm("request", "message", { within: "refusal" }) }, strings.leaveMessage),
       h("button", { type: "button", class: "button button--quiet", onclick: () => this.hideRefusal() }, strings.dismiss));
-    this.refusal = h("section", { class: "refusal", hidden: true }, this.refusalAlert, this.refusalActions);
+    // Refused while a request of theirs is open: no second form, but that one (shown below) is what we'll answer.
+    this.refusalOpenRequest = h("p", { class: "refusal__open-request", hidden: true }, strings.requestAlreadyOpen);
+    this.refusal = h("section", { class: "refusal", hidden: true }, this.refusalAlert, this.refusalOpenRequest, this.refusalActions);
 
     this.ratingForm = this.buildRatingForm();
     this.confirmationText = h("p", { class: "confirmation__text" });
@@ -540,7 +549,12 @@ export class ChatView {
     // A notice that names the agent (data.agent, their display name) in the widget's words when it has them.
     const agent = message.data && typeof message.data.agent === "string" ? message.data.agent : "";
     const named = agent && strings[`notice_${notice}_named`];
-    const text = named ? fill(named, { agent }) : strings[`notice_${notice}`] || message.text;
+    // A refusal that ends says when, in the customer's clock (the bridge's text counts minutes from when it was said).
+    const until = Number(message.data && message.data.retry_at);
+    const timed = until > 0 && strings[`notice_${notice}_until`];
+    const text = named ? fill(named, { agent })
+      : timed ? fill(timed, { time: formatTime(until, this.options.language).short })
+        : strings[`notice_${notice}`] || message.text;
     const offer = Array.isArray(message.data && message.data.offer) ? message.data.offer : [];
     const kinds = REQUEST_OFFERS.has(notice) ? ["callback", "message"].filter((kind) => offer.includes(kind)) : [];
     const labels = { callback: strings.requestCallback, message: strings.leaveMessage };
@@ -549,7 +563,7 @@ export class ChatView {
       h("p", { class: "message__notice" },
         icon(NOTICE_ICONS[notice] || "info"), hidden(`${strings.notice}:`), h("span", { dir: "auto" }, text)),
       h("div", { class: "message__meta" }, this.timeElement(message.ts)),
-      kinds.length > 0 && h("div", { class: "quick-replies", role: "group", "aria-label": strings.otherWays },
+      kinds.length > 0 && h("div", { class: "quick-replies request-offer", role: "group", "aria-label": strings.otherWays },
         kinds.map((kind) => h("button", {
           type: "button", class: "chip", onclick: () => this.offerRequest(kind),
         }, labels[kind]))));
@@ -608,6 +622,9 @@ export class ChatView {
   // ---- status, queue, rating ------------------------------------------------
 
   setStatus(status) {
+    // An error said about the request or the queue no longer holds once either changed: cleared, never left to
+    // contradict the news beside it ("Not sent: you already have a request open" next to "dealt with").
+    if (requestKey(status) !== requestKey(this.status) || status.state !== this.status.state) this.clearErrors();
     if (status.state !== "queued") this.requestOfferedWhileQueued = false;
     if (status.state !== "closed") this.ratingSent = false;
     if (this.status.state === "queued" && status.state !== "queued") this.closeForms();
@@ -683,8 +700,10 @@ export class ChatView {
       this.queueWait.hidden = nobody;
       this.queueNoAgents.hidden = !nobody;
       this.queueSection.classList.toggle("queue--nobody", nobody);
-      // With nobody to answer, the callback/message form is the main thing to offer (once: Cancel keeps it closed).
-      if (nobody && !this.requestOfferedWhileQueued) {
+      // With nobody to answer, the callback/message form is the main thing to offer (once: Cancel keeps it closed),
+      // unless a request of theirs is open already.
+      const requestOpen = Boolean(status.request) && status.request.state === "open";
+      if (nobody && !this.requestOfferedWhileQueued && !requestOpen) {
         this.requestOfferedWhileQueued = true;
         this.openForm("request", "callback", { focus: false });
       }
@@ -699,10 +718,15 @@ export class ChatView {
   }
 
   /** The last request left, while the bot has the conversation, and an open one while queued (the customer
-   * knows they have one); with an agent, people say more. */
+   * knows they have one); with an agent, people say more. While one is open, no form for another is offered
+   * (the bridge would refuse it): the open request is shown instead. */
   renderRequest({ request, state }) {
     const { strings } = this;
     const known = Boolean(request) && typeof request === "object";
+    this.requestOpen = known && request.state === "open";
+    this.root.dataset.requestOpen = String(this.requestOpen);
+    if (this.requestOpen && !this.requestForm.hidden) this.closeForms();
+    this.refusalOpenRequest.hidden = !this.requestOpen;
     const shown = known && (state === "bot" || state === "closed" || (state === "queued" && request.state === "open"));
     this.requestStatus.hidden = !shown;
     if (!shown) return;
@@ -745,6 +769,13 @@ export class ChatView {
     this.refusalActions.hidden = false;
   }
 
+  /** The queue refused the button: why, and until when if the cap ends (`retryAt`, ms). */
+  refusedText(retryAt) {
+    return Number(retryAt) > 0
+      ? fill(this.strings.queueRefusedUntil, { time: formatTime(Number(retryAt), this.options.language).short })
+      : this.strings.queueRefused;
+  }
+
   /** The queue refused a request for a person: why (`text`, or nothing when the log says it), and the form. */
   showRefusal(text) {
     this.refusalText.textContent = text;
@@ -761,10 +792,16 @@ export class ChatView {
     this.updatePanelVisibility();
   }
 
-  /** A notice's offer pressed: the callback/message form, below the log. */
+  /** A notice's offer pressed: the callback/message form, below the log (the open request instead, if any). */
   offerRequest(kind) {
     this.showRefusal("");
-    this.openForm("request", kind, { within: "refusal" });
+    if (!this.requestOpen) this.openForm("request", kind, { within: "refusal" });
+  }
+
+  /** The errors shown in the forms and the panel. */
+  clearErrors() {
+    for (const form of [this.detailsForm, this.requestForm]) this.showFormError(form, "");
+    if (this.confirmationBody.classList.contains("confirmation__body--error")) this.hideConfirmation();
   }
 
   showFormError(form, text) {
