@@ -209,6 +209,8 @@ class RequestDesk:
         if request is None:
             return None  # trimmed from the stream long ago
         view = {"id": request["id"], "kind": request["kind"], "state": request["state"], "ts": request["ts"]}
+        if request["handled_ts"]:  # when it was answered or done: news the widget shows until the customer writes again
+            view["handled_ts"] = request["handled_ts"]
         if request.get("preferred_time"):  # their own words, said back to them ("tomorrow morning")
             view["preferred_time"] = request["preferred_time"]
         return view

@@ -273,6 +273,8 @@ class AgentConnection(NoteHandlers, Connection):
         conversation_id = conversation_id_of(envelope.data)
         await self.bridge.require_serving(self.agent, conversation_id)
         data = signal_data(envelope.type, envelope.data)
+        if envelope.type == "read":  # kept: the customer's "Read" is still there after a reload
+            await self.bridge.store.save_agent_read(conversation_id, data["up_to"])
         await self.bridge.store.publish(
             self.bridge.store.live_channel(conversation_id), {"from": "agent", "signal": envelope.type, "data": data}
         )
