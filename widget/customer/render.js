@@ -64,6 +64,7 @@ export class ChatView {
     this.status = { state: null };
     this.requestOfferedWhileQueued = false;
     this.requestOpen = false; // a request of theirs is open: no form for another (renderRequest)
+    this.lastCustomerTs = 0; // when the customer last wrote: a request's news older than that is not shown
     this.ratingSent = false;
     this.shownPosition = null; // the queue place last shown, to say when it grows
 
@@ -449,6 +450,7 @@ export class ChatView {
     const stick = this.isNearEnd() || message.kind === "customer";
     const node = message.kind === "system" ? this.systemElement(message) : this.messageElement(message);
     node.dataset.id = message.id;
+    if (message.kind === "customer") this.customerWrote(node, message.ts);
     this.nodes.set(message.id, node);
     let anchor = null;
     for (let child = this.log.lastElementChild; child; child = child.previousElementSibling) {
@@ -506,7 +508,20 @@ export class ChatView {
     this.refresh();
   }
 
-  /** "Read" under the newest customer message the agent has read. */
+  /**
+   * A customer message stored: written while queued, it says the team will see it (until the agent has read it);
+   * news of a request dealt with before it is no longer news (renderRequest).
+   */
+  customerWrote(node, ts) {
+    if (this.status.state === "queued") node.querySelector(".message__delivery").textContent = this.strings.seenWhenTeamJoins;
+    this.lastCustomerTs = Math.max(this.lastCustomerTs, Number(ts) || 0);
+    if (this.status.request) {
+      this.renderRequest(this.status);
+      this.updatePanelVisibility();
+    }
+  }
+
+  /** "Read" under the newest customer message the agent has read (replacing "Our team will see this…"). */
   setAgentRead(upTo) {
     let marked = false;
     const customers = [...this.log.querySelectorAll(".message--customer[data-id]")].reverse();
@@ -727,7 +742,11 @@ export class ChatView {
     this.root.dataset.requestOpen = String(this.requestOpen);
     if (this.requestOpen && !this.requestForm.hidden) this.closeForms();
     this.refusalOpenRequest.hidden = !this.requestOpen;
-    const shown = known && (state === "bot" || state === "closed" || (state === "queued" && request.state === "open"));
+    // What became of a request is news until the customer writes again after it (they went on with the assistant).
+    const stale = known && request.state !== "open" && Number(request.handled_ts) > 0
+      && this.lastCustomerTs > Number(request.handled_ts);
+    const shown = known && !stale
+      && (state === "bot" || state === "closed" || (state === "queued" && request.state === "open"));
     this.requestStatus.hidden = !shown;
     if (!shown) return;
     const callback = request.kind === "callback";
