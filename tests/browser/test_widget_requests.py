@@ -34,7 +34,7 @@ def test_a_refused_customer_with_an_open_request_is_told_until_when_and_shown_th
         page.get_by_role("button", name="Talk to a person").click()
         refusal = page.locator(".refusal")
         expect(refusal.get_by_role("alert")).to_have_text(re.compile(
-            rf"^Sorry, we can't add you to the queue for a person right now\. You can try again after {TIME}, "))
+            rf"^Sorry, we can't add you to the queue for a person right now\. You can try again after {TIME}\.$"))
         expect(refusal).to_contain_text("You already have a request with us: our team will get back to you.")
         expect(refusal.get_by_role("button", name="Request a callback")).to_be_hidden()
         expect(refusal.get_by_role("button", name="Leave a message")).to_be_hidden()
@@ -44,7 +44,9 @@ def test_a_refused_customer_with_an_open_request_is_told_until_when_and_shown_th
         # Asked in words: the notice in the log says until when too, and offers no form either.
         say(page, "I'd like to talk to a real person")
         refused = notices(page, "queue_refused")
-        expect(refused).to_contain_text(re.compile(rf"You can try again after {TIME}, or ask us"))
+        # Said as it is now: their request is open, so no other is offered, in words or buttons.
+        expect(refused.locator(".message__notice")).to_have_text(re.compile(
+            rf"You can try again after {TIME}\. You already have a request with us: our team will get back to you\.$"), use_inner_text=True)
         expect(refused.get_by_role("button", name="Request a callback")).to_be_hidden()
         expect(page.locator("form").filter(has=page.get_by_role("button", name="Send request"))).to_be_hidden()
         screenshot(page, "widget-refused-with-open-request")
@@ -61,6 +63,8 @@ def test_a_refused_customer_with_an_open_request_is_told_until_when_and_shown_th
             ann.leave()
         expect(status).to_have_text("Our team has dealt with your callback request.")
         expect(refused.get_by_role("button", name="Request a callback")).to_be_visible()
+        expect(refused.locator(".message__notice")).to_have_text(re.compile(
+            rf"You can try again after {TIME}, or ask us to call you back or leave a message and we'll get back to you\.$"), use_inner_text=True)
         page.reload()
         expect(page.locator(".request-status__text")).to_have_text("Our team has dealt with your callback request.")
         assert errors == [], errors

@@ -573,10 +573,15 @@ export class ChatView {
     const offer = Array.isArray(message.data && message.data.offer) ? message.data.offer : [];
     const kinds = REQUEST_OFFERS.has(notice) ? ["callback", "message"].filter((kind) => offer.includes(kind)) : [];
     const labels = { callback: strings.requestCallback, message: strings.leaveMessage };
+    // While a request of theirs is open, a refusal offers no other request but says theirs will be answered.
+    const offering = REQUEST_OFFERS.has(notice);
+    const withOpenRequest = offering && `${this.refusedText(until, { offer: false })} ${strings.requestAlreadyOpen}`;
     // The ways to reach us instead, offered on the newest message only (refresh), as quick replies are.
     return h("div", { class: "message message--system", "data-kind": "system", "data-notice": notice },
       h("p", { class: "message__notice" },
-        icon(NOTICE_ICONS[notice] || "info"), hidden(`${strings.notice}:`), h("span", { dir: "auto" }, text)),
+        icon(NOTICE_ICONS[notice] || "info"), hidden(`${strings.notice}:`),
+        h("span", { dir: "auto", class: offering ? "request-offer" : null }, text),
+        offering && h("span", { dir: "auto", class: "request-open-only" }, withOpenRequest)),
       h("div", { class: "message__meta" }, this.timeElement(message.ts)),
       kinds.length > 0 && h("div", { class: "quick-replies request-offer", role: "group", "aria-label": strings.otherWays },
         kinds.map((kind) => h("button", {
@@ -788,11 +793,13 @@ export class ChatView {
     this.refusalActions.hidden = false;
   }
 
-  /** The queue refused the button: why, and until when if the cap ends (`retryAt`, ms). */
-  refusedText(retryAt) {
-    return Number(retryAt) > 0
-      ? fill(this.strings.queueRefusedUntil, { time: formatTime(Number(retryAt), this.options.language).short })
-      : this.strings.queueRefused;
+  /** The queue refused them: why, until when if the cap ends (`retryAt`, ms), and the other ways to reach us unless
+   *  a request of theirs is open (`offer` false: then the refusal says that one will be answered). */
+  refusedText(retryAt, { offer = !this.requestOpen } = {}) {
+    const { strings } = this;
+    if (!(Number(retryAt) > 0)) return offer ? strings.queueRefused : strings.queueRefusedShort;
+    const time = formatTime(Number(retryAt), this.options.language).short;
+    return fill(offer ? strings.queueRefusedUntil : strings.queueRefusedUntilShort, { time });
   }
 
   /** The queue refused a request for a person: why (`text`, or nothing when the log says it), and the form. */
