@@ -60,3 +60,25 @@ def test_an_answered_requests_news_gives_way_once_the_customer_chats_on(customer
     expect(page.locator(".log .message--customer").filter(has_text="apple pay")).to_be_visible()
     expect(page.locator(".request-status:not(.rated-status)")).to_be_hidden()
     assert errors == [], errors
+
+
+def test_a_form_another_tab_made_pointless_closes_and_no_error_outlives_its_cause(customer_context, site):
+    """Two tabs of one conversation, queued with nobody online: both offer the form; one sends a request, and the
+    other's form, which the bridge would now refuse, closes with nothing in it said in error."""
+    page, errors = open_demo(customer_context, site)
+    open_chat(page)
+    queue_for_a_person(page)
+    other = customer_context.new_page()
+    other.goto(page.url)
+    open_chat(other)
+    other_form = other.locator("form").filter(has=other.get_by_role("button", name="Send request"))
+    expect(other_form).to_be_visible()  # nobody is online: offered in both tabs
+    other.get_by_label("Phone number or email", exact=True).fill("07700 900123")
+
+    page.get_by_label("Phone number or email", exact=True).fill("alex@example.com")
+    page.get_by_role("button", name="Send request").click()
+    expect(page.locator(".request-status__text")).to_contain_text("Callback requested at")
+    expect(other.locator(".request-status__text")).to_contain_text("Callback requested at")
+    expect(other_form).to_be_hidden()
+    expect(other.get_by_role("alert")).to_have_count(0)
+    assert errors == [], errors
