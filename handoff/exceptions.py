@@ -155,9 +155,14 @@ class AlreadyClaimed(StateError):
 
 
 class LimitReached(HandoffError):
-    """A client address (or everyone together) has used up one of the caps of handoff.limits."""
+    """A client address (or everyone together) has used up one of the caps of handoff.limits;
+    ``retry_at_ms``: when the cap's window ends, if it is one that ends (clients say when to try again)."""
 
     code = "limit_reached"
+
+    def __init__(self, message: str = "", code: str = "", retry_at_ms: Optional[int] = None) -> None:
+        super().__init__(message, code)
+        self.retry_at_ms = retry_at_ms
 
 
 class AlreadyExists(HandoffError):

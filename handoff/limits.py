@@ -144,11 +144,13 @@ class Limits:
             keys=[self._key("window", what, self.group(address), window), self._key("window", what, "*", window), capped_set],
             args=[per_address, overall, WINDOW_SECONDS * 1000, self.settings.max_queue_length])
         minutes = WINDOW_SECONDS // 60
+        ends_ms = (int(window) + 1) * WINDOW_SECONDS * 1000  # the fixed window's end: counted afresh from then
         if counted == -1:
-            raise LimitReached(f"at most {per_address} {label} per address in {minutes} minutes", code=code)
+            raise LimitReached(f"at most {per_address} {label} per address in {minutes} minutes", code=code,
+                               retry_at_ms=ends_ms)
         if counted == -2:
             raise LimitReached(f"the service takes at most {overall} {label} in {minutes} minutes; try again later",
-                               code=code)
+                               code=code, retry_at_ms=ends_ms)
         if counted == -3:
             raise LimitReached(f"the queue is full ({self.settings.max_queue_length} waiting); try again later or "
                                "leave a message", code=code)

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
-from handoff.exceptions import AlreadyClaimed, HandoffError, MalformedMessage, MessageTooLarge
+from handoff.exceptions import AlreadyClaimed, HandoffError, LimitReached, MalformedMessage, MessageTooLarge
 
 __all__ = ["Envelope", "error_envelope", "frame_id", "parse_envelope", "readable", "valid_unicode"]
 
@@ -152,8 +152,11 @@ def _usable_id(value: Any) -> Optional[str]:
 
 
 def error_envelope(error: HandoffError, in_reply_to: Optional[str] = None) -> Envelope:
-    """The structured reply for an error caused by one incoming message (a lost claim: who won, ``agent``)."""
+    """The structured reply for an error caused by one incoming message: a lost claim says who won
+    (``agent``), a cap that ends says when (``retry_at``, ms since the epoch)."""
     data: Dict[str, Any] = {"code": error.code, "message": str(error)}
     if isinstance(error, AlreadyClaimed) and error.agent:
         data["agent"] = error.agent
+    if isinstance(error, LimitReached) and error.retry_at_ms:
+        data["retry_at"] = error.retry_at_ms
     return Envelope("error", in_reply_to, data)

@@ -8,7 +8,8 @@ process sees the same:
                                      the payload it stands for, JSON; a callback the bot's form booked:
                                      booked_with "bot")
     {p}:request-state:{id}   hash    state "done" or "answered", by (the agent), ts, message_id
-                                     (the answer); absent while the request is open
+                                     (the answer), in_chat (the disposition of the chat whose close
+                                     settled it, "" for none); absent while the request is open
     conversation hash        field   "request": the id of the last request left in it, for the
                                      customer's status after a reload
     idempotency hash         field   "leave:{client id}" -> request id: a resent ``leave`` is stored once
@@ -26,7 +27,11 @@ An agent can open a request (its conversation's transcript and handoff
 context), mark it done, or answer it: the answer is an agent message in the
 conversation, which the customer finds there when they come back. One answer
 per request: the transcript's own idempotency key (``answer:{request id}``)
-decides between two agents answering at once. Every change is announced on
+decides between two agents answering at once. An agent who serves the customer in a chat and
+closes it may settle the conversation's open request with the close (``close`` with
+``request_done``): the customer is not called back for what the chat resolved. Each request in
+the agents' list says whether its customer was served in a chat since they left it
+(``served_since``: the chat's agent, whether it is closed, its disposition). Every change is announced on
 the queue channel (the agents' request lists) and the conversation's live
 channel (the customer's status).
 """
@@ -102,15 +107,29 @@ redis.call('PEXPIRE', KEYS[4], 86400000)
 return {id, 1}
 """
 
-# KEYS[1]: the request's state hash. Marks it done unless something became of it before;
-# returns the state it has afterwards, and by whom.
+# KEYS[1]: the request's state hash. Marks it done unless something became of it before (ARGV[4]: the
+# disposition of the chat whose close settles it, "" for none); returns the state it has afterwards, and by whom.
 _MARK_DONE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], 'state', 'done', 'by', ARGV[1], 'ts', ARGV[2])
+  redis.call('HSET', KEYS[1], 'state', 'done', 'by', ARGV[1], 'ts', ARGV[2], 'in_chat', ARGV[4] or '')
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
 end
 return redis.call('HMGET', KEYS[1], 'state', 'by')
 """
+
+
+# What the agents' list says of the chat a request's customer had since leaving it (_served_since).
+_CHAT_FIELDS = ["state", "agent", "claimed_at", "disposition"]
+
+
+def _served_since(left_ms: int, chat: List[Optional[bytes]]) -> Optional[Dict[str, Any]]:
+    """The chat an agent claimed after the request was left (its agent, whether it is closed and how),
+    None when there was none: the request card says the customer was served meanwhile."""
+    state, agent, claimed_at, disposition = (value.decode() if value else "" for value in chat)
+    if not claimed_at or int(claimed_at) < left_ms or not agent:
+        return None
+    closed = state == State.CLOSED.value
+    return {"agent": agent, "closed": closed, "disposition": disposition if closed else ""}
 
 
 class RequestDesk:
@@ -190,6 +209,8 @@ class RequestDesk:
         if request is None:
             return None  # trimmed from the stream long ago
         view = {"id": request["id"], "kind": request["kind"], "state": request["state"], "ts": request["ts"]}
+        if request["handled_ts"]:  # when it was answered or done: news the widget shows until the customer writes again
+            view["handled_ts"] = request["handled_ts"]
         if request.get("preferred_time"):  # their own words, said back to them ("tomorrow morning")
             view["preferred_time"] = request["preferred_time"]
         return view
@@ -212,11 +233,12 @@ class RequestDesk:
         """The entries as agents see them: the payload's summary, and the whole payload only
         ``with_handoff`` (the list stays small)."""
         async with self.store.redis.pipeline(transaction=False) as pipe:
-            for entry_id, _ in entries:
+            for entry_id, fields in entries:
                 pipe.hgetall(self._state_key(entry_id.decode()))
-            states = await pipe.execute()
+                pipe.hmget(self.store.key("conv", (fields.get(b"conversation") or b"").decode()), _CHAT_FIELDS)
+            replies = await pipe.execute()
         items = []
-        for (entry_id, fields), state in zip(entries, states):
+        for (entry_id, fields), state, chat in zip(entries, replies[::2], replies[1::2]):
             item: Dict[str, Any] = {"id": entry_id.decode(), "description": "", "preferred_time": "",
                                     **{k.decode(): v.decode() for k, v in fields.items()}}
             item["ts"] = int(item.get("ts") or 0)
@@ -231,6 +253,8 @@ class RequestDesk:
             item["handled_by"] = handled.get("by") or None
             item["handled_ts"] = int(handled["ts"]) if handled.get("ts") else None
             item["answer_id"] = handled.get("message_id") or None
+            item["settled_in_chat"] = handled.get("in_chat") or None
+            item["served_since"] = _served_since(item["ts"], chat)
             items.append(item)
         return items
 
@@ -265,12 +289,32 @@ class RequestDesk:
     async def mark_done(self, request_id: str, agent: str, groups: List[str]) -> Dict[str, Any]:
         """Done (called back, or dealt with elsewhere); again by the same agent is the same answer."""
         request = await self.require(request_id, groups)
-        state, by = await self._mark_done(keys=[self._state_key(request_id)],
-                                          args=[agent, str(int(time.time() * 1000)), str(DAY_TTL_MS)])
-        if (state.decode(), by.decode()) != (RequestState.DONE.value, agent):
-            raise InvalidTransition(f"this request was {state.decode()} by {by.decode()} already")
+        state, by = await self._settle(request_id, agent, in_chat="")
+        if (state, by) != (RequestState.DONE.value, agent):
+            raise InvalidTransition(f"this request was {state} by {by} already")
         await self._announce(request)
         return await self.require(request_id, groups)
+
+    async def chat_closed(self, conversation_id: str, agent: str, disposition: str, settle: bool) -> Optional[str]:
+        """The conversation's chat was closed by ``agent`` (with ``disposition``): its open request, if any,
+        is marked done when they ``settle`` it (the chat dealt with what the customer asked for; any
+        group's request: the agent served its customer), and the agents' lists show how the chat ended.
+        The id of the request settled, None when none was."""
+        last = await self.store.redis.hget(self.store.key("conv", conversation_id), "request")
+        request = await self.get(last.decode()) if last else None
+        if request is None or request["state"] != RequestState.OPEN.value:
+            return None
+        settled = False
+        if settle:
+            state, by = await self._settle(request["id"], agent, in_chat=disposition or "closed")
+            settled = (state, by) == (RequestState.DONE.value, agent)  # else a colleague dealt with it meanwhile
+        await self._announce(request)
+        return str(request["id"]) if settled else None
+
+    async def _settle(self, request_id: str, agent: str, in_chat: str) -> Tuple[str, str]:
+        state, by = await self._mark_done(keys=[self._state_key(request_id)],
+                                          args=[agent, str(int(time.time() * 1000)), str(DAY_TTL_MS), in_chat])
+        return state.decode(), by.decode()
 
     async def answer(self, request_id: str, agent: str, shown_as: str, groups: List[str],
                      text: str) -> Tuple[Dict[str, Any], str, bool]:

@@ -21,7 +21,7 @@ from handoff.contact import contact_kind
 from handoff.routing import visible_to
 
 __all__ = [
-    "AGENT_NOTICES", "MAX_DETAIL", "NO_AGENTS", "QUEUE_REFUSED", "QUEUE_REFUSED_NOTICE", "RATE", "agent_lost",
+    "AGENT_NOTICES", "MAX_DETAIL", "NO_AGENTS", "QUEUE_REFUSED", "QUEUE_REFUSED_NOTICE", "QUEUE_REFUSED_UNTIL", "RATE", "agent_lost",
     "announcements", "claim_is_resent", "leave_queue_offer", "naming_agent", "notices", "offered_buttons",
     "pickup_ms", "queue_operation", "queue_refused", "queues", "request_details", "require_offered",
     "require_serving", "staffed", "transfer_target", "waiting_details",
@@ -35,6 +35,8 @@ RATE = "How did we do? Please rate this chat from 1 to 5."
 QUEUE_REFUSED_NOTICE = "queue_refused"
 QUEUE_REFUSED = ("Sorry, we can't add you to the queue for a person right now. Please try again later, "
                  "or ask us to call you back or leave a message and we'll get back to you.")
+QUEUE_REFUSED_UNTIL = ("Sorry, we can't add you to the queue for a person right now. You can try again in "
+                       "{minutes} {unit}, or ask us to call you back or leave a message and we'll get back to you.")
 # Notices that name the agent (their display name, never the login name): the text, and ``data.agent``
 # for a widget that says it in its own language.
 AGENT_NOTICES = {
@@ -113,12 +115,17 @@ def queues(handoff: Mapping[str, Any]) -> bool:
     return handoff.get("reason") != "callback"
 
 
-def queue_refused(message_id: str) -> Notice:
+def queue_refused(message_id: str, retry_at_ms: Optional[int] = None, now_ms: int = 0) -> Notice:
     """The answer to a customer's message whose handoff the queue's caps refused (handoff.limits): what
-    the bot said, which promised a person, is not stored; this says why not, and offers the other ways
-    to reach us, once per message."""
-    return Notice(f"refused:{message_id}", QUEUE_REFUSED,
-                  {"notice": QUEUE_REFUSED_NOTICE, "offer": ["callback", "message"]})
+    the bot said, which promised a person, is not stored; this says why not, when to try again if the
+    cap ends (``retry_at``: the widget says the time in the customer's own clock), and offers the other
+    ways to reach us, once per message."""
+    data: Dict[str, Any] = {"notice": QUEUE_REFUSED_NOTICE, "offer": ["callback", "message"]}
+    if retry_at_ms is None:
+        return Notice(f"refused:{message_id}", QUEUE_REFUSED, data)
+    minutes = max(1, -(-(retry_at_ms - now_ms) // 60_000))
+    text = QUEUE_REFUSED_UNTIL.format(minutes=minutes, unit="minute" if minutes == 1 else "minutes")
+    return Notice(f"refused:{message_id}", text, {**data, "retry_at": retry_at_ms})
 
 
 # ---- agents ---------------------------------------------------------------------

@@ -182,8 +182,8 @@ class Bridge:
         instead (rules.QUEUE_REFUSED, in the transcript) and their message is answered as usual."""
         try:
             await self._admit_to_queue(conversation_id)
-        except LimitReached:
-            refused = rules.queue_refused(message_id)
+        except LimitReached as cap:
+            refused = rules.queue_refused(message_id, cap.retry_at_ms, self.now_ms())
             with contextlib.suppress(InvalidTransition):  # a person has them meanwhile: nothing to refuse
                 await self.append(conversation_id, "system", refused.key, refused.text, refused.data,
                                   only_in=State.BOT)

@@ -13,7 +13,8 @@ Keys (``prefix`` defaults to ``hb``):
                              note the last transfer carried (handoff.notes); refused_handoff: the bot's
                              payload for a handoff the queue's caps refused (JSON), the context of a request
                              left in its place (cleared by a new handoff and by that request); presence
-                             ("{connected|typing|gone}|{since}"): handoff.customer_presence
+                             ("{connected|typing|gone}|{since}"): handoff.customer_presence; agent_read: the
+                             newest message id the serving agent has read (the customer's "Read" after a reload)
                              Kept idle_seconds from creation; the first message or change: the retention.
     {p}:log:{id}     stream  the transcript, agents' private notes (kind "note") among its messages; each
                              entry's stream id is the server message id (at most
@@ -378,6 +379,12 @@ TIMES = ["queued_at", "waiting_since", "claimed_at"]
 # Day counters are kept this long (for a month-over-month look).
 DAY_TTL_MS = 40 * 24 * 3600 * 1000
 MAX_WAITS_PER_DAY = 100_000
+
+
+def _stream_order(message_id: str) -> Tuple[int, int]:
+    """A stream id ("ms-seq") as a sortable pair."""
+    ms, _, seq = message_id.partition("-")
+    return int(ms), int(seq or 0)
 
 
 class GroupFigures(NamedTuple):
@@ -857,6 +864,19 @@ class Store:
                                   left_at)
             await pipe.execute()
 
+
+    async def save_agent_read(self, conversation_id: str, up_to: str) -> None:
+        """The agent's read receipt, kept for the customer's next hello: only ever forward (the newest
+        receipt of the agent's consoles). One conversation's own field: a lost race keeps a receipt
+        one message older, which the next receipt corrects."""
+        key = self.key("conv", conversation_id)
+        before = await self.redis.hget(key, "agent_read")
+        if before is None or _stream_order(up_to) > _stream_order(before.decode()):
+            await self.redis.hset(key, "agent_read", up_to)
+
+    async def agent_read(self, conversation_id: str) -> Optional[str]:
+        value = await self.redis.hget(self.key("conv", conversation_id), "agent_read")
+        return value.decode() if value else None
 
     async def times(self, conversation_id: str) -> Dict[str, int]:
         """When the conversation was queued (this time), first queued in this handoff, and claimed."""

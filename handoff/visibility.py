@@ -17,7 +17,8 @@ __all__ = ["CUSTOMER_VISIBLE", "customer_sees", "for_customer"]
 CUSTOMER_VISIBLE: Mapping[str, FrozenSet[str]] = {
     "bot": frozenset({"buttons", "image"}),
     "agent": frozenset({"agent", "request"}),  # who wrote; an answer to the customer's own request
-    "system": frozenset({"notice", "offer", "agent"}),  # "agent": the display name a notice names
+    # "agent": the display name a notice names; "retry_at": when a queue that refused them may take them
+    "system": frozenset({"notice", "offer", "agent", "retry_at"}),
     "customer": frozenset({"payload"}),
 }
 

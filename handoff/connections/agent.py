@@ -263,8 +263,15 @@ class AgentConnection(NoteHandlers, OfferHandlers, Connection):
         await self._let_go(envelope, conversation_id)
 
     async def close_conversation(self, envelope: Envelope) -> None:
+        """``request_done``: the chat dealt with the customer's open callback or message request too, which
+        is marked done with the close (handoff.requests)."""
         conversation_id = conversation_id_of(envelope.data)
-        await self.bridge.close(self.agent, conversation_id, closing_of(envelope.data, self.bridge.settings.dispositions))
+        settle = envelope.data.get("request_done", False)
+        if not isinstance(settle, bool):
+            raise MalformedMessage("'request_done' must be true or false")
+        closing = closing_of(envelope.data, self.bridge.settings.dispositions)
+        await self.bridge.close(self.agent, conversation_id, closing)
+        await self.bridge.requests.chat_closed(conversation_id, self.agent, closing.disposition, settle)
         await self._let_go(envelope, conversation_id)
 
     async def _let_go(self, envelope: Envelope, conversation_id: str) -> None:
@@ -276,6 +283,8 @@ class AgentConnection(NoteHandlers, OfferHandlers, Connection):
         conversation_id = conversation_id_of(envelope.data)
         await self.bridge.require_serving(self.agent, conversation_id)
         data = signal_data(envelope.type, envelope.data)
+        if envelope.type == "read":  # kept: the customer's "Read" is still there after a reload
+            await self.bridge.store.save_agent_read(conversation_id, data["up_to"])
         await self.bridge.store.publish(
             self.bridge.store.live_channel(conversation_id), {"from": "agent", "signal": envelope.type, "data": data}
         )

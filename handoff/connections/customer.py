@@ -122,6 +122,9 @@ class CustomerConnection(Connection):
         await self.send(Envelope("welcome", envelope.id, {"conversation_id": conversation_id, "token": token}))
         await self.watch(self.bridge.store.live_channel(conversation_id), self._on_live)
         await self.deliver(conversation_id)
+        read = await self.bridge.store.agent_read(conversation_id)
+        if read:  # what the agent has read, as the live receipt said it before the reload
+            await self.send(Envelope("read", None, {"from": "agent", "up_to": read}))
         await self.send_status(force=True)
 
     def sees(self, kind: str) -> bool:

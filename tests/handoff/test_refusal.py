@@ -70,6 +70,11 @@ def test_a_handoff_the_bot_starts_that_the_queue_refuses_is_told_and_counted(red
             assert notice["data"]["data"]["offer"] == ["callback", "message"]
             assert "can't add you to the queue" in notice["data"]["text"]
             assert customer.status.get("state") == "bot"
+            # The address's cap ends with its window: the notice says when (the widget in the customer's clock).
+            window_ends_ms = (int(time.time()) // WINDOW_SECONDS + 1) * WINDOW_SECONDS * 1000
+            assert notice["data"]["data"]["retry_at"] == window_ends_ms, notice
+            minutes = -(-(window_ends_ms - notice["data"]["ts"]) // 60_000)
+            assert f"try again in {minutes} minute" in notice["data"]["text"], notice["data"]["text"]
 
             stored = await _transcript(customer)
             kinds = [(message["kind"], (message.get("data") or {}).get("notice")) for message in stored]
@@ -78,10 +83,12 @@ def test_a_handoff_the_bot_starts_that_the_queue_refuses_is_told_and_counted(red
             assert not any("custom" in (message.get("data") or {}) for message in stored)
 
             # "Talk to a person" refused too: the refusal is the request's error (the widget offers
-            # the form), counted with the other.
+            # the form, and says when to try again), counted with the other.
             asked = await customer.talk_to_person()
             settled = await customer.settled(asked)
             assert settled.refused == "queue_full"
+            error = await customer.next_matching(lambda e: e["type"] == "error" and e["id"] == asked.id, "the refusal", 5)
+            assert error["data"]["retry_at"] == window_ends_ms, error
             data = await dashboard_until(supervisor, lambda d: d["refused"]["count"] >= 2)
             assert data["refused"] == {"count": 2}
             assert data["handoffs"] == 2  # the two queued, never the refused

@@ -23,6 +23,12 @@ const REQUEST_OFFERS = new Set(["queue_refused"]);
 // for or received): shown (and announced) there once, never repeated in the log.
 const PANEL_NOTICES = new Set(["no_agents", "request_stored", "rate"]);
 
+/** What a status says of the last request: which, and in what state ("" for none). */
+function requestKey(status) {
+  const request = status && status.request;
+  return request && typeof request === "object" ? `${request.id}:${request.state}` : "";
+}
+
 function hidden(text) {
   return h("span", { class: "visually-hidden" }, text);
 }
@@ -57,6 +63,8 @@ export class ChatView {
     this.countdownTimer = null;
     this.status = { state: null };
     this.requestOfferedWhileQueued = false;
+    this.requestOpen = false; // a request of theirs is open: no form for another (renderRequest)
+    this.lastCustomerTs = 0; // when the customer last wrote: a request's news older than that is not shown
     this.ratingSent = false;
     this.shownPosition = null; // the queue place last shown, to say when it grows
 
@@ -158,8 +166,8 @@ export class ChatView {
     this.queueMoved = h("p", { class: "queue__moved", hidden: true }, strings.queueMovedBack);
     this.queueActions = h("div", { class: "queue__actions" },
       h("button", { type: "button", class: "chip", onclick: () => this.openForm("details") }, strings.addDetails),
-      h("button", { type: "button", class: "chip", onclick: () => this.openForm("request", "callback") }, strings.requestCallback),
-      h("button", { type: "button", class: "chip", onclick: () => this.openForm("request", "message") }, strings.leaveMessage));
+      h("button", { type: "button", class: "chip request-offer", onclick: () => this.openForm("request", "callback") }, strings.requestCallback),
+      h("button", { type: "button", class: "chip request-offer", onclick: () => this.openForm("request", "message") }, strings.leaveMessage));
     // The way out of the queue, always there while queued (also beside an open form): never trapped.
     this.leaveQueueButton = h("button", { type: "button", class: "button button--quiet queue__leave",
       onclick: () => this.actions.leaveQueue() }, icon("bot"), h("span", {}, strings.leaveQueue));
@@ -174,10 +182,12 @@ export class ChatView {
     this.refusalText = h("p", { class: "refusal__text" });
     this.refusalAlert = h("div", { class: "refusal__alert", role: "alert" }, icon("info"), this.refusalText);
     this.refusalActions = h("div", { class: "refusal__actions", role: "group", "aria-label": strings.otherWays },
-      h("button", { type: "button", class: "chip", onclick: () => this.openForm("request", "callback", { within: "refusal" }) }, strings.requestCallback),
-      h("button", { type: "button", class: "chip", onclick: () => this.openForm("request", "message", { within: "refusal" }) }, strings.leaveMessage),
+      h("button", { type: "button", class: "chip request-offer", onclick: () => this.openForm("request", "callback", { within: "refusal" }) }, strings.requestCallback),
+      h("button", { type: "button", class: "chip request-offer", onclick: () => this.openForm("request", "message", { within: "refusal" }) }, strings.leaveMessage),
       h("button", { type: "button", class: "button button--quiet", onclick: () => this.hideRefusal() }, strings.dismiss));
-    this.refusal = h("section", { class: "refusal", hidden: true }, this.refusalAlert, this.refusalActions);
+    // Refused while a request of theirs is open: no second form, but that one (shown below) is what we'll answer.
+    this.refusalOpenRequest = h("p", { class: "refusal__open-request", hidden: true }, strings.requestAlreadyOpen);
+    this.refusal = h("section", { class: "refusal", hidden: true }, this.refusalAlert, this.refusalOpenRequest, this.refusalActions);
 
     this.ratingForm = this.buildRatingForm();
     this.confirmationText = h("p", { class: "confirmation__text" });
@@ -440,6 +450,7 @@ export class ChatView {
     const stick = this.isNearEnd() || message.kind === "customer";
     const node = message.kind === "system" ? this.systemElement(message) : this.messageElement(message);
     node.dataset.id = message.id;
+    if (message.kind === "customer") this.customerWrote(node, message.ts);
     this.nodes.set(message.id, node);
     let anchor = null;
     for (let child = this.log.lastElementChild; child; child = child.previousElementSibling) {
@@ -497,7 +508,20 @@ export class ChatView {
     this.refresh();
   }
 
-  /** "Read" under the newest customer message the agent has read. */
+  /**
+   * A customer message stored: written while queued, it says the team will see it (until the agent has read it);
+   * news of a request dealt with before it is no longer news (renderRequest).
+   */
+  customerWrote(node, ts) {
+    if (this.status.state === "queued") node.querySelector(".message__delivery").textContent = this.strings.seenWhenTeamJoins;
+    this.lastCustomerTs = Math.max(this.lastCustomerTs, Number(ts) || 0);
+    if (this.status.request) {
+      this.renderRequest(this.status);
+      this.updatePanelVisibility();
+    }
+  }
+
+  /** "Read" under the newest customer message the agent has read (replacing "Our team will see this…"). */
   setAgentRead(upTo) {
     let marked = false;
     const customers = [...this.log.querySelectorAll(".message--customer[data-id]")].reverse();
@@ -540,16 +564,26 @@ export class ChatView {
     // A notice that names the agent (data.agent, their display name) in the widget's words when it has them.
     const agent = message.data && typeof message.data.agent === "string" ? message.data.agent : "";
     const named = agent && strings[`notice_${notice}_named`];
-    const text = named ? fill(named, { agent }) : strings[`notice_${notice}`] || message.text;
+    // A refusal that ends says when, in the customer's clock (the bridge's text counts minutes from when it was said).
+    const until = Number(message.data && message.data.retry_at);
+    const timed = until > 0 && strings[`notice_${notice}_until`];
+    const text = named ? fill(named, { agent })
+      : timed ? fill(timed, { time: formatTime(until, this.options.language).short })
+        : strings[`notice_${notice}`] || message.text;
     const offer = Array.isArray(message.data && message.data.offer) ? message.data.offer : [];
     const kinds = REQUEST_OFFERS.has(notice) ? ["callback", "message"].filter((kind) => offer.includes(kind)) : [];
     const labels = { callback: strings.requestCallback, message: strings.leaveMessage };
+    // While a request of theirs is open, a refusal offers no other request but says theirs will be answered.
+    const offering = REQUEST_OFFERS.has(notice);
+    const withOpenRequest = offering && `${this.refusedText(until, { offer: false })} ${strings.requestAlreadyOpen}`;
     // The ways to reach us instead, offered on the newest message only (refresh), as quick replies are.
     return h("div", { class: "message message--system", "data-kind": "system", "data-notice": notice },
       h("p", { class: "message__notice" },
-        icon(NOTICE_ICONS[notice] || "info"), hidden(`${strings.notice}:`), h("span", { dir: "auto" }, text)),
+        icon(NOTICE_ICONS[notice] || "info"), hidden(`${strings.notice}:`),
+        h("span", { dir: "auto", class: offering ? "request-offer" : null }, text),
+        offering && h("span", { dir: "auto", class: "request-open-only" }, withOpenRequest)),
       h("div", { class: "message__meta" }, this.timeElement(message.ts)),
-      kinds.length > 0 && h("div", { class: "quick-replies", role: "group", "aria-label": strings.otherWays },
+      kinds.length > 0 && h("div", { class: "quick-replies request-offer", role: "group", "aria-label": strings.otherWays },
         kinds.map((kind) => h("button", {
           type: "button", class: "chip", onclick: () => this.offerRequest(kind),
         }, labels[kind]))));
@@ -608,6 +642,9 @@ export class ChatView {
   // ---- status, queue, rating ------------------------------------------------
 
   setStatus(status) {
+    // An error said about the request or the queue no longer holds once either changed: cleared, never left to
+    // contradict the news beside it ("Not sent: you already have a request open" next to "dealt with").
+    if (requestKey(status) !== requestKey(this.status) || status.state !== this.status.state) this.clearErrors();
     if (status.state !== "queued") this.requestOfferedWhileQueued = false;
     if (status.state !== "closed") this.ratingSent = false;
     if (this.status.state === "queued" && status.state !== "queued") this.closeForms();
@@ -683,8 +720,10 @@ export class ChatView {
       this.queueWait.hidden = nobody;
       this.queueNoAgents.hidden = !nobody;
       this.queueSection.classList.toggle("queue--nobody", nobody);
-      // With nobody to answer, the callback/message form is the main thing to offer (once: Cancel keeps it closed).
-      if (nobody && !this.requestOfferedWhileQueued) {
+      // With nobody to answer, the callback/message form is the main thing to offer (once: Cancel keeps it closed),
+      // unless a request of theirs is open already.
+      const requestOpen = Boolean(status.request) && status.request.state === "open";
+      if (nobody && !this.requestOfferedWhileQueued && !requestOpen) {
         this.requestOfferedWhileQueued = true;
         this.openForm("request", "callback", { focus: false });
       }
@@ -699,11 +738,20 @@ export class ChatView {
   }
 
   /** The last request left, while the bot has the conversation, and an open one while queued (the customer
-   * knows they have one); with an agent, people say more. */
+   * knows they have one); with an agent, people say more. While one is open, no form for another is offered
+   * (the bridge would refuse it): the open request is shown instead. */
   renderRequest({ request, state }) {
     const { strings } = this;
     const known = Boolean(request) && typeof request === "object";
-    const shown = known && (state === "bot" || state === "closed" || (state === "queued" && request.state === "open"));
+    this.requestOpen = known && request.state === "open";
+    this.root.dataset.requestOpen = String(this.requestOpen);
+    if (this.requestOpen && !this.requestForm.hidden) this.closeForms();
+    this.refusalOpenRequest.hidden = !this.requestOpen;
+    // What became of a request is news until the customer writes again after it (they went on with the assistant).
+    const stale = known && request.state !== "open" && Number(request.handled_ts) > 0
+      && this.lastCustomerTs > Number(request.handled_ts);
+    const shown = known && !stale
+      && (state === "bot" || state === "closed" || (state === "queued" && request.state === "open"));
     this.requestStatus.hidden = !shown;
     if (!shown) return;
     const callback = request.kind === "callback";
@@ -746,6 +794,15 @@ export class ChatView {
     this.refusalActions.hidden = false;
   }
 
+  /** The queue refused them: why, until when if the cap ends (`retryAt`, ms), and the other ways to reach us unless
+   *  a request of theirs is open (`offer` false: then the refusal says that one will be answered). */
+  refusedText(retryAt, { offer = !this.requestOpen } = {}) {
+    const { strings } = this;
+    if (!(Number(retryAt) > 0)) return offer ? strings.queueRefused : strings.queueRefusedShort;
+    const time = formatTime(Number(retryAt), this.options.language).short;
+    return fill(offer ? strings.queueRefusedUntil : strings.queueRefusedUntilShort, { time });
+  }
+
   /** The queue refused a request for a person: why (`text`, or nothing when the log says it), and the form. */
   showRefusal(text) {
     this.refusalText.textContent = text;
@@ -762,10 +819,16 @@ export class ChatView {
     this.updatePanelVisibility();
   }
 
-  /** A notice's offer pressed: the callback/message form, below the log. */
+  /** A notice's offer pressed: the callback/message form, below the log (the open request instead, if any). */
   offerRequest(kind) {
     this.showRefusal("");
-    this.openForm("request", kind, { within: "refusal" });
+    if (!this.requestOpen) this.openForm("request", kind, { within: "refusal" });
+  }
+
+  /** The errors shown in the forms and the panel. */
+  clearErrors() {
+    for (const form of [this.detailsForm, this.requestForm]) this.showFormError(form, "");
+    if (this.confirmationBody.classList.contains("confirmation__body--error")) this.hideConfirmation();
   }
 
   showFormError(form, text) {

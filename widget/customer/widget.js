@@ -109,7 +109,7 @@ export class ChatWidget {
       quickReply: (title, payload) => this.send(title, payload),
       // Refused (the queue is full, or a cap): the customer is told why, with the callback/message form right there.
       talkToPerson: () => this.request("talk_to_person", {}).catch((error) => (error.code === "queue_full"
-        ? this.view.showRefusal(this.strings.queueRefused)
+        ? this.view.showRefusal(this.view.refusedText(error.retryAt))
         : this.view.showConfirmation(fill(this.strings.notSent, { reason: error.message }), { error: true }))),
       retryNow: () => this.transport && this.transport.retryNow(),
       typing: () => this.customerTyping(),
@@ -389,7 +389,7 @@ export class ChatWidget {
 
   sendFailed(item, error) {
     const reason = this.strings[`error_${error.code}`] || error.message || this.strings.error_default;
-    if (this.requests.settle(item.id, null, Object.assign(new Error(reason), { code: error.code }))) return;
+    if (this.requests.settle(item.id, null, Object.assign(new Error(reason), { code: error.code, retryAt: error.retry_at }))) return;
     const index = this.pending.findIndex((pending) => pending.clientId === item.id);
     if (index >= 0) this.pending.splice(index, 1);
     this.view.markFailed(item.id, reason);

@@ -71,6 +71,8 @@ export class ConversationTab {
     }, icon("panel"), "Details");
 
     this.pinned = h("section", { class: "pinned-note", "aria-label": "Note from the transfer", hidden: true });
+    // The customer's open callback or message request (requests.js), with "Mark done" right here.
+    this.requestBox = h("section", { class: "chat-request", "aria-label": "Open request", hidden: true });
     this.viewBanner = h("p", { class: "view-banner", hidden: true });
     this.closedSummary = h("section", { class: "closed-summary", "aria-label": "How the chat ended", hidden: true });
     this.closeViewButton = h("button", { type: "button", class: "button", hidden: true, onclick: () => this.closeView() }, icon("close"), "Close");
@@ -92,10 +94,15 @@ export class ConversationTab {
           this.closeButton, this.closeViewButton)),
       this.actionError,
       h("div", { class: "conversation-body" },
-        h("div", { class: "chat-column" }, this.viewBanner, this.closedSummary, this.pinned, this.log, this.typing,
-          this.suggestions.element, this.composer.element),
+        h("div", { class: "chat-column" }, this.viewBanner, this.closedSummary, this.pinned, this.requestBox, this.log,
+          this.typing, this.suggestions.element, this.composer.element),
         this.details));
     this.update(data);
+    this.showRequest(view.requests.openRequestOf(this.id));
+  }
+
+  showRequest(item) {
+    this.view.requests.renderInChat(this.requestBox, item);
   }
 
   update(data) {

@@ -8,15 +8,29 @@ import { icon } from "../../shared/icons.js";
 import { LIMITS, describeError, humanize, reasonLabel } from "../constants.js";
 import { dialogTitleId, modal } from "../dialogs.js";
 import { messageElement } from "../transcript.js";
+import { dispositionLabel } from "../workspace/closing-dialog.js";
 
 const KINDS = { callback: "Callback", message: "Message" };
 const CONTACT_KINDS = { phone: "Phone", email: "Email" };
 
-/** "Open", "Answered by Ann Lee", "Done by Bob" (`nameOf`: a login as colleagues know them). */
+/** "Open", "Answered by Ann Lee", "Done by Bob", "Done by Bob in the chat (Resolved)" (`nameOf`: a login as
+ * colleagues know them). */
 function stateText(item, nameOf) {
   if (item.state === "answered") return `Answered by ${nameOf(item.handled_by)}`;
+  if (item.state === "done" && item.settled_in_chat) {
+    return `Done by ${nameOf(item.handled_by)} in the chat (${dispositionLabel(item.settled_in_chat)})`;
+  }
   if (item.state === "done") return `Done by ${nameOf(item.handled_by)}`;
   return "Open";
+}
+
+/** The chat the customer had since leaving the request: "In a chat with Ann Lee now", "Served by Ann Lee in a
+ *  chat since, closed: Resolved" (`nameOf` as for stateText). */
+function servedSinceText(item, nameOf) {
+  const chat = item.served_since;
+  if (!chat) return "";
+  if (!chat.closed) return `In a chat with ${nameOf(chat.agent)} now.`;
+  return `Served by ${nameOf(chat.agent)} in a chat since${chat.disposition ? `, closed: ${dispositionLabel(chat.disposition)}` : ", now closed"}.`;
 }
 
 function contactLine(item) {
@@ -56,21 +70,48 @@ export class RequestsPanel {
     this.empty.hidden = items.length > 0;
     this.view.sidebarTabs.setCount("requests", open.length, this.unseen > 0);
     if (this.dialog) this.dialog.refresh(items.find((item) => item.id === this.dialog.request.id));
+    for (const tab of this.view.conversations.values()) tab.showRequest(this.openRequestOf(tab.id));
+  }
+
+  /** The customer's open callback or message request in this conversation, or null. */
+  openRequestOf(conversationId) {
+    return this.items.find((item) => item.conversation === conversationId && item.state === "open") || null;
+  }
+
+  /** In the chat of a customer with an open request: what they asked for, prominently, with "Mark done". */
+  renderInChat(box, item) {
+    box.hidden = !item;
+    if (!item) return replaceChildren(box);
+    const kind = item.kind === "callback" ? "callback" : "message";
+    return replaceChildren(box,
+      h("p", { class: "chat-request-head" }, icon(kind === "callback" ? "phone" : "chat"),
+        h("strong", {}, `This customer has an open ${kind} request`),
+        Number.isFinite(Number(item.ts)) ? timeElement(Number(item.ts)) : null),
+      h("dl", { class: "kv" },
+        h("dt", {}, CONTACT_KINDS[item.contact_kind] || "Contact"), h("dd", {}, item.contact),
+        item.preferred_time ? [h("dt", {}, "Preferred time"), h("dd", {}, item.preferred_time)] : null,
+        customerWords(item) ? [h("dt", {}, "They wrote"), h("dd", {}, item.description)] : null),
+      h("div", { class: "request-actions" },
+        h("span", { class: "muted" }, "Dealt with in this chat? Mark it done, or leave it ticked when you close."),
+        h("button", { type: "button", class: "button small", onclick: () => this.markDone(item) }, icon("check"), "Mark done")));
   }
 
   render(item) {
     const ts = Number(item.ts);
     const open = item.state === "open";
+    const nameOf = (login) => this.view.nameOf(login);
     return h("li", { class: `request-item${open ? "" : " is-handled"}`, dataset: { id: item.id } },
       h("div", { class: "request-top" },
         h("span", { class: `chip request-${item.kind}` }, icon(item.kind === "callback" ? "phone" : "chat"), KINDS[item.kind] || humanize(item.kind)),
-        h("span", { class: `chip request-state request-state-${item.state}` }, stateText(item, (login) => this.view.nameOf(login))),
+        h("span", { class: `chip request-state request-state-${item.state}` }, stateText(item, nameOf)),
         Number.isFinite(ts) ? timeElement(ts) : null),
       contactLine(item),
       customerWords(item) ? h("p", { class: "request-description" }, item.description) : null,
       item.summary && item.summary !== customerWords(item) ? h("p", { class: "request-summary" }, item.summary) : null,
       item.preferred_time ? h("p", { class: "request-meta" }, "Preferred time: ", h("strong", {}, item.preferred_time)) : null,
       item.booked_with === "bot" ? h("p", { class: "request-meta" }, "Booked with the assistant") : null,
+      servedSinceText(item, nameOf) && !item.settled_in_chat
+        ? h("p", { class: "request-served" }, servedSinceText(item, nameOf)) : null,
       h("p", { class: "request-meta" }, "Conversation ", h("code", { class: "conversation-id" }, item.conversation)),
       h("div", { class: "request-actions" },
         h("button", { type: "button", class: "button small", onclick: () => this.open(item) }, "Open conversation"),

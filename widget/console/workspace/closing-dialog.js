@@ -30,10 +30,17 @@ export function closingDialog(view, tab) {
       h("input", { type: "radio", name: "disposition", value: disposition, id, required: true }),
       h("label", { for: id }, h("span", { class: "choice-title" }, dispositionLabel(disposition))));
   });
+  // The customer's open callback or message request: settled with the close unless the agent unticks it.
+  const request = view.requests.openRequestOf(tab.id);
+  const settleId = `settle-${newId()}`;
+  const settle = request && h("input", { type: "checkbox", id: settleId, checked: true });
   const form = h("form", { class: "closing-form", novalidate: true },
     h("h2", { id: titleId }, "Close this chat?"),
     h("p", { class: "dialog-text" }, "The conversation ends for the customer, who is asked to rate it. What became of it?"),
     asksOutcome ? h("fieldset", {}, h("legend", {}, "Outcome"), h("ul", { class: "choices" }, choices)) : null,
+    settle && h("p", { class: "choice closing-settle" }, settle,
+      h("label", { for: settleId }, `Also mark their ${request.kind === "callback" ? "callback" : "message"} request done`,
+        h("span", { class: "muted" }, ` (${request.contact}${request.preferred_time ? `, ${request.preferred_time}` : ""})`))),
     h("label", { for: noteId, class: "field-label" }, "Closing note for colleagues (optional, never shown to the customer)"),
     note, error,
     h("div", { class: "dialog-actions" }, cancel, submit));
@@ -53,6 +60,7 @@ export function closingDialog(view, tab) {
     try {
       const closing = picked ? { disposition: picked.value } : {};
       if (note.value.trim()) closing.closing_note = note.value.trim();
+      if (settle) closing.request_done = settle.checked;
       await tab.act("close", closing);
       dialog.close();
     } catch (failure) {

@@ -1,0 +1,84 @@
+"""What the customer's widget says about what they wrote and what became of their request, live and after a
+reload, in chromium against a real bridge, Rasa and Redis: a message written while waiting says the team will see
+it, the agent's "Read" survives a reload, and a request's news gives way once the customer goes on chatting."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.browser.test_widget import (  # noqa: F401 - the fixtures agent and empty_queue (autouse)
+    Agent, agent, empty_queue, open_chat, open_demo, queue_for_a_person, say, stored_conversation,
+)
+
+
+def test_a_message_written_while_waiting_says_the_team_will_see_it_and_read_survives_a_reload(
+        customer_context, site, agent):
+    page, errors = open_demo(customer_context, site)
+    open_chat(page)
+    queue_for_a_person(page)
+    say(page, "hello? is anyone there? it's about the amazon payment really")
+    mine = page.locator(".log .message--customer").filter(has_text="it's about the amazon payment")
+    expect(mine.locator(".message__delivery")).to_have_text("Our team will see this when they join")
+
+    conversation_id = stored_conversation(page)["conversationId"]
+    agent.claim(conversation_id)
+    message_id = mine.get_attribute("data-id")
+    agent.send("read", {"conversation_id": conversation_id, "up_to": message_id})
+    expect(mine.locator(".message__delivery")).to_have_text("Read")
+    page.reload()
+    expect(page.get_by_role("dialog")).to_be_visible()  # it stays open across the reload
+    again = page.locator(".log .message--customer").filter(has_text="it's about the amazon payment")
+    expect(again.locator(".message__delivery")).to_have_text("Read")
+    assert errors == [], errors
+
+
+def test_an_answered_requests_news_gives_way_once_the_customer_chats_on(customer_context, site, background_loop, address):
+    page, errors = open_demo(customer_context, site)
+    open_chat(page)
+    queue_for_a_person(page)
+    page.get_by_text("Reply by message", exact=True).click()  # nobody is online: the form is open already
+    page.get_by_label("Phone number or email", exact=True).fill("alex@example.com")
+    page.get_by_role("button", name="Send request").click()
+    status = page.locator(".request-status__text")
+    expect(status).to_contain_text("Message sent at")
+
+    conversation_id = stored_conversation(page)["conversationId"]
+    reader = Agent(background_loop, address, "ann")
+    try:
+        items = reader.expect("requests")["data"]["items"]
+        request = next(item for item in items if item["conversation"] == conversation_id)
+        reader.send("answer_request", {"request_id": request["id"], "text": "Your card was posted on Monday."}, id="a")
+        background_loop.run(reader.client.acknowledged("a"))
+    finally:
+        reader.leave()
+    expect(status).to_have_text("We've answered your request: see our reply above.")
+
+    say(page, "thanks! and how do I top up with apple pay?")  # back with the assistant, chatting on
+    expect(page.locator(".request-status:not(.rated-status)")).to_be_hidden()
+    page.reload()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    expect(page.locator(".log .message--customer").filter(has_text="apple pay")).to_be_visible()
+    expect(page.locator(".request-status:not(.rated-status)")).to_be_hidden()
+    assert errors == [], errors
+
+
+def test_a_form_another_tab_made_pointless_closes_and_no_error_outlives_its_cause(customer_context, site):
+    """Two tabs of one conversation, queued with nobody online: both offer the form; one sends a request, and the
+    other's form, which the bridge would now refuse, closes with nothing in it said in error."""
+    page, errors = open_demo(customer_context, site)
+    open_chat(page)
+    queue_for_a_person(page)
+    other = customer_context.new_page()
+    other.goto(page.url)
+    open_chat(other)
+    other_form = other.locator("form").filter(has=other.get_by_role("button", name="Send request"))
+    expect(other_form).to_be_visible()  # nobody is online: offered in both tabs
+    other.get_by_label("Phone number or email", exact=True).fill("07700 900123")
+
+    page.get_by_label("Phone number or email", exact=True).fill("alex@example.com")
+    page.get_by_role("button", name="Send request").click()
+    expect(page.locator(".request-status__text")).to_contain_text("Callback requested at")
+    expect(other.locator(".request-status__text")).to_contain_text("Callback requested at")
+    expect(other_form).to_be_hidden()
+    expect(other.get_by_role("alert")).to_have_count(0)
+    assert errors == [], errors

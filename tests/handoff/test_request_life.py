@@ -1,0 +1,88 @@
+"""A callback or message request's whole life beside the chat that may resolve it, through a real bridge:
+the agents' list says the customer was served since, closing the chat may settle the request, and the
+customer's status follows the request's real state (also after a reload)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Dict, List
+
+from handoff_client import Agent, Customer
+from harness.clients import queued_customer, staff
+
+
+def _mine(items: List[Dict[str, Any]], conversation_id: str) -> List[Dict[str, Any]]:
+    return [item for item in items if item["conversation"] == conversation_id]
+
+
+async def _request_until(agent: Agent, conversation_id: str, check: Any) -> Dict[str, Any]:
+    while True:
+        items = _mine((await agent.expect("requests"))["data"]["items"], conversation_id)
+        if items and check(items[0]):
+            return items[0]
+
+
+async def _callback_then_chat(bridge: str) -> tuple[Customer, Agent, Dict[str, Any]]:
+    """Queued, the customer leaves a callback request (back with the bot), asks for a person again, and ann
+    claims the chat."""
+    customer = await queued_customer(bridge)
+    await customer.send("leave", {"kind": "callback", "contact": "07700 900123",
+                                  "preferred_time": "tomorrow after 5pm"}, id="leave")
+    await customer.acknowledged("leave")
+    await customer.expect("status", state="bot")
+    await customer.send("talk_to_person", id="again")
+    await customer.acknowledged("again")
+    await customer.expect("status", state="queued")
+    ann = await staff(bridge, "ann")
+    request = _mine((await ann.expect("requests"))["data"]["items"], customer.conversation_id)[0]
+    assert request["state"] == "open" and request["served_since"] is None, request
+    await ann.send("claim", {"conversation_id": customer.conversation_id}, id="claim")
+    await ann.acknowledged("claim")
+    await customer.expect("status", state="agent")
+    return customer, ann, request
+
+
+def test_closing_the_chat_with_request_done_settles_the_customers_open_callback(bridge):
+    async def scenario() -> None:
+        customer, ann, request = await _callback_then_chat(bridge)
+        await ann.send("requests", id="list")
+        served = await _request_until(ann, customer.conversation_id, lambda item: item["served_since"])
+        assert served["served_since"] == {"agent": "ann", "closed": False, "disposition": ""}, served
+        assert served["state"] == "open"
+
+        await ann.send("close", {"conversation_id": customer.conversation_id, "disposition": "resolved",
+                                 "request_done": True}, id="close")
+        await ann.acknowledged("close")
+        settled = await _request_until(ann, customer.conversation_id, lambda item: item["state"] == "done")
+        assert (settled["id"], settled["handled_by"], settled["settled_in_chat"]) == (request["id"], "ann", "resolved")
+        assert settled["served_since"] == {"agent": "ann", "closed": True, "disposition": "resolved"}
+        await customer.next_matching(lambda e: e["type"] == "status" and e["data"]["state"] == "closed"
+                                     and (e["data"].get("request") or {}).get("state") == "done",
+                                     "the customer's status with the request done", 10)
+        await customer.close()
+
+        back = await Customer.connect(bridge, conversation_id=customer.conversation_id, token=customer.token)
+        status = (await back.expect("status"))["data"]
+        assert status["state"] == "closed" and status["request"]["state"] == "done", status
+        for client in (back, ann):
+            await client.close()
+
+    asyncio.run(scenario())
+
+
+def test_closing_without_request_done_leaves_the_request_open_and_says_how_the_chat_ended(bridge):
+    async def scenario() -> None:
+        customer, ann, request = await _callback_then_chat(bridge)
+        await ann.send("close", {"conversation_id": customer.conversation_id, "disposition": "follow-up needed"},
+                       id="close")
+        await ann.acknowledged("close")
+        item = await _request_until(ann, customer.conversation_id,
+                                    lambda item: (item["served_since"] or {}).get("closed"))
+        assert item["state"] == "open" and item["settled_in_chat"] is None
+        assert item["served_since"] == {"agent": "ann", "closed": True, "disposition": "follow-up needed"}
+        await ann.send("close", {"conversation_id": customer.conversation_id, "request_done": "yes"}, id="bad")
+        assert (await ann.expect("error"))["data"]["code"] == "malformed"
+        for client in (customer, ann):
+            await client.close()
+
+    asyncio.run(scenario())
