@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 
 from handoff import rules
 from handoff.agentstatus import AgentStatus, AgentStatuses, Status, available_only, team_statuses
+from handoff.attachments import AttachmentDesk
 from handoff.auth import AgentDirectory
 from handoff.botclient import BotClient, BotUnavailable
 from handoff.canned import CannedDesk
@@ -128,6 +129,7 @@ class Bridge:
         self.labels = LabelDesk(redis, settings.key_prefix)
         self.canned = CannedDesk(redis, settings.key_prefix, workspace_channel(settings.key_prefix))
         self.experience = Experience(self.store)
+        self.attachments = AttachmentDesk(self)  # customers' and agents' files (handoff.attachments)
         self.hours = BusinessHours.parse(settings.business_hours, settings.timezone)
         self.zone = ZoneInfo(settings.timezone)
         # This process's counters for /metrics (Prometheus adds up the processes).

@@ -16,9 +16,9 @@ __all__ = ["CUSTOMER_VISIBLE", "customer_sees", "for_customer"]
 # What the widget (widget/customer) uses of each kind's data.
 CUSTOMER_VISIBLE: Mapping[str, FrozenSet[str]] = {
     "bot": frozenset({"buttons", "image"}),
-    "agent": frozenset({"agent", "request"}),  # who wrote; an answer to the customer's own request
+    "agent": frozenset({"agent", "request", "attachment"}),  # who wrote; an answer to the customer's own request; a file
     "system": frozenset({"notice", "offer", "agent"}),  # "agent": the display name a notice names
-    "customer": frozenset({"payload"}),
+    "customer": frozenset({"payload", "attachment"}),
 }
 
 
