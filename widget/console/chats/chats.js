@@ -39,6 +39,7 @@ class ChatsView extends View {
     super();
     this.agent = session.agent;
     this.displayName = session.displayName; // what customers see, never the login name
+    this.token = session.token; // files go over HTTP with it (attach.js, shared/files.js)
     this.setAttention = setAttention;
     this.visible = false;
     this.canned = [];
