@@ -13,6 +13,7 @@ through CORS, for the allowed origins only.
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any, Dict, Tuple
 from urllib.parse import quote, unquote
 
@@ -38,6 +39,7 @@ ERROR_STATUS: Dict[str, int] = {
     "invalid_transition": 409, "transcript_full": 409, "too_large": 413, "unsupported_type": 415,
     "disguised_file": 415, "malformed_file": 422, "unsafe_file": 422, "too_many_uploads": 429,
 }
+_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
 _CORS_HEADERS = "Authorization, Content-Type, X-File-Name, X-Client-Id"
 
 
@@ -54,10 +56,12 @@ async def upload(request: Request, conversation_id: str) -> HTTPResponse:
     """A file into the conversation: ``201 {"message_id", "attachment"}``, or an error with its code."""
     try:
         _check_origin(request)
-        client_id = request.headers.get("x-client-id", "")
-        name = unquote(request.headers.get("x-file-name", ""), errors="replace")
-        if len(client_id) > MAX_CLIENT_ID or len(name) > MAX_NAME_HEADER or not valid_unicode(client_id + name):
-            raise HandoffError("X-Client-Id at most 100 characters, X-File-Name at most 1000", code="malformed")
+        client_id, encoded_name = request.headers.get("x-client-id", ""), request.headers.get("x-file-name", "")
+        name = unquote(encoded_name, errors="replace")
+        if (len(client_id) > MAX_CLIENT_ID or len(encoded_name) > MAX_NAME_HEADER
+                or not _PRINTABLE_ASCII.fullmatch(client_id + encoded_name) or not valid_unicode(name)):
+            raise HandoffError("X-Client-Id: at most 100 printable ASCII characters; X-File-Name: at most 1000, "
+                               "percent-encoded", code="malformed")
         bridge = bridge_of(request)
         token, agent = await _who(request)
         sender = await bridge.attachments.sender(conversation_id, token, agent)
