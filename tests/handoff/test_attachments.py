@@ -230,9 +230,11 @@ def test_files_are_kept_as_long_as_their_transcript(bridge, redis_url, bridge_pr
 
 @pytest.fixture(scope="module")
 def short_lived_bridge(redis_url, rasa_url, bridge_prefix, bridge) -> Iterator[str]:
-    """Conversations kept 3 s after their last change; at most 2 files each 10 minutes, 4096 bytes each."""
+    """Conversations kept 3 s after their last change; files of at most 4096 bytes, 2 per conversation and 5 per
+    address in 10 minutes."""
     with running_bridge(redis_url, rasa_url, "bridge-attach", bridge_prefix, HANDOFF_RETENTION_SECONDS="3",
-                        HANDOFF_MAX_ATTACHMENT_BYTES="4096", HANDOFF_MAX_UPLOADS_PER_SENDER="2") as address:
+                        HANDOFF_MAX_ATTACHMENT_BYTES="4096", HANDOFF_MAX_UPLOADS_PER_SENDER="2",
+                        HANDOFF_MAX_UPLOADS_PER_IP="5") as address:
         yield address
 
 
@@ -266,8 +268,18 @@ def test_too_many_uploads_and_a_smaller_cap_are_refused_with_their_codes(short_l
         assert upload(short_lived_bridge, cid, image("GIF", 8, 8), as_customer(customer)).status_code == 201
         refused = upload(short_lived_bridge, cid, image("GIF", 8, 8), as_customer(customer))
         assert (refused.status_code, error_code(refused)) == (429, "too_many_uploads")
-        assert refused.headers["Retry-After"] == "60"
-        await customer.close()
+        assert refused.headers["Retry-After"] == "60" and "one sender" in refused.json()["error"]["message"]
+        # New conversations from the same address, one file each: the address's cap comes next.
+        others = []
+        for _ in range(5):
+            others.append(await Customer.connect(short_lived_bridge))
+            answer = upload(short_lived_bridge, others[-1].conversation_id, image("GIF", 8, 8), as_customer(others[-1]))
+            if answer.status_code != 201:
+                break
+        assert (answer.status_code, error_code(answer)) == (429, "too_many_uploads")
+        assert "one address" in answer.json()["error"]["message"]
+        for each in (customer, *others):
+            await each.close()
 
     asyncio.run(scenario())
 
