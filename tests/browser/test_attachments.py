@@ -91,3 +91,41 @@ def test_a_disguised_file_is_refused_in_the_widgets_words(ann, customer_context,
     expect(failed).to_contain_text(re.compile("Not sent: this file isn't what its name says"))
     expect(ann.transcript.locator(".attachment")).to_have_count(0)
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+# A file put on the clipboard or dragged in, as the browser hands it to the page.
+PASTE = """(node, [bytes, name, type]) => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([new Uint8Array(bytes)], name, {type}));
+    node.dispatchEvent(new ClipboardEvent("paste", {clipboardData: transfer, bubbles: true, cancelable: true}));
+}"""
+DROP = """(node, [bytes, name, type]) => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([new Uint8Array(bytes)], name, {type}));
+    for (const kind of ["dragover", "drop"]) {
+        node.dispatchEvent(new DragEvent(kind, {dataTransfer: transfer, bubbles: true, cancelable: true}));
+    }
+}"""
+
+
+def test_a_picture_pasted_to_the_bot_is_kept_and_a_person_offered_then_one_dropped_by_the_agent(
+        ann, customer_context, site):  # noqa: F811
+    page, errors = open_demo(customer_context, site)
+    open_chat(page)
+    page.get_by_label("Type your message").evaluate(PASTE, [list(image("JPEG", 90, 60)), "screenshot.jpg", "image/jpeg"])
+    expect(page.locator(".message--customer .attachment--image[data-state='ready']")).to_have_count(1)
+    kept = page.locator(".message--system[data-notice='attachment_kept']")
+    expect(kept).to_contain_text("I can't read files")
+    kept.get_by_role("button", name="Talk to a person").click()
+    expect(page.locator(".queue__position")).to_be_visible()
+
+    waiting = ann.page.locator("li.queue-item").filter(has_not_text="Customer: Left")
+    waiting.get_by_role("button", name="Claim chat: Asked for a person").first.click()
+    thumbnail = ann.transcript.locator(".msg-customer .attachment--image[data-state='ready']")
+    expect(thumbnail).to_have_count(1)  # kept for the agent: in the transcript they read on claiming
+    expect(thumbnail.locator("img")).to_have_attribute("alt", "screenshot.jpg")
+
+    ann.transcript.evaluate(DROP, [list(image("GIF", 30, 30, "#1f883d")), "how-to.gif", "image/gif"])
+    expect(ann.transcript.locator(".msg-agent .attachment--image[data-state='ready']")).to_have_count(1)
+    expect(page.locator(".message--agent .attachment--image[data-state='ready'] img")).to_have_attribute("alt", "how-to.gif")
+    assert errors == []
