@@ -40,7 +40,7 @@ def test_a_customer_sends_a_picture_by_the_button_and_the_agent_sees_and_opens_i
     page = customer_with_ann(ann, customer_context, site)
     photo = tmp_path / "card front.png"
     photo.write_bytes(image("PNG", 320, 240, "#d1242f"))
-    choose_file(page, "Send a picture or PDF", photo)
+    choose_file(page, "Attach a picture or PDF", photo)
 
     mine = page.locator(".message--customer .attachment--image[data-state='ready']")
     expect(mine).to_have_count(1)
@@ -65,7 +65,7 @@ def test_an_agent_sends_a_pdf_and_the_customer_downloads_it(ann, customer_contex
     page = customer_with_ann(ann, customer_context, site)
     statement = tmp_path / "statement.pdf"
     statement.write_bytes(pdf())
-    choose_file(ann.page, "Send a picture or PDF", statement)
+    choose_file(ann.page, "Attach a picture or PDF", statement)
 
     sent = ann.transcript.locator(".msg-agent .attachment--file")
     expect(sent).to_have_count(1)
@@ -86,7 +86,7 @@ def test_a_disguised_file_is_refused_in_the_widgets_words(ann, customer_context,
     page = customer_with_ann(ann, customer_context, site)
     fake = tmp_path / "holiday.png"
     fake.write_bytes(HTML_AS_PNG)
-    choose_file(page, "Send a picture or PDF", fake)
+    choose_file(page, "Attach a picture or PDF", fake)
     failed = page.locator(".message--failed")
     expect(failed).to_contain_text(re.compile("Not sent: this file isn't what its name says"))
     expect(ann.transcript.locator(".attachment")).to_have_count(0)

@@ -142,7 +142,7 @@ export const STRINGS = Object.freeze({
     ratingSubmit: "Send rating",
     ratingChoose: "Please choose a rating from 1 to 5.",
     ratingThanks: "Thank you for your feedback!",
-    attachFile: "Send a picture or PDF",
+    attachFile: "Attach a picture or PDF",
     uploading: "Sending",
     openFile: "Open",
     downloadFile: "Download",

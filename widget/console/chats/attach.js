@@ -30,7 +30,7 @@ export function fileControls(tab, textarea) {
     files.forEach((file) => sendFile(tab, file));
   });
   const button = h("button", {
-    type: "button", class: "icon-button", "aria-label": "Send a picture or PDF", title: "Send a picture or PDF (or paste or drop one)",
+    type: "button", class: "icon-button", "aria-label": "Attach a picture or PDF", title: "Attach a picture or PDF (or paste or drop one)",
     onclick: () => input.click(),
   }, icon("attach"));
   textarea.addEventListener("paste", (event) => {
