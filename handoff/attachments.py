@@ -20,7 +20,9 @@ import secrets
 import unicodedata
 from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 
-from handoff.exceptions import ConversationNotFound, Forbidden, InvalidToken, InvalidTransition, LimitReached
+from handoff.exceptions import (
+    ConversationNotFound, Forbidden, HandoffError, InvalidToken, InvalidTransition, LimitReached,
+)
 from handoff.filecheck import Checked, FileKind
 from handoff.machine import State
 from handoff.protocol import readable
@@ -110,23 +112,29 @@ class AttachmentDesk:
                                       "size": len(body)}
         if checked.kind.is_image:
             attachment.update(width=checked.width, height=checked.height)
-        attachment = await self._keep(conversation_id, attachment, body)
+        attachment, new = await self._keep(conversation_id, attachment, body)
         key = client_id or file_id
-        if sender[0] == "agent":
-            message_id = await self._agent_sent(sender[1], conversation_id, attachment, key)
-        else:
-            message_id = await self._customer_sent(conversation_id, attachment, key)
+        try:
+            if sender[0] == "agent":
+                message_id = await self._agent_sent(sender[1], conversation_id, attachment, key)
+            else:
+                message_id = await self._customer_sent(conversation_id, attachment, key)
+        except HandoffError:  # no message refers to it (the transcript full, the chat moved on): not kept
+            if new:
+                await self.store.redis.hdel(self._files_key(conversation_id), f"{file_id}:meta", f"{file_id}:body")
+            raise
         return message_id, attachment
 
-    async def _keep(self, conversation_id: str, attachment: Dict[str, Any], body: bytes) -> Dict[str, Any]:
+    async def _keep(self, conversation_id: str, attachment: Dict[str, Any], body: bytes) -> Tuple[Dict[str, Any], bool]:
+        """The file stored (what it is, and whether this call stored it: a resend finds the first one)."""
         key, file_id = self._files_key(conversation_id), attachment["id"]
         async with self.store.redis.pipeline(transaction=True) as pipe:
             pipe.hsetnx(key, f"{file_id}:meta", json.dumps(attachment))
             pipe.hsetnx(key, f"{file_id}:body", body)
             pipe.pexpire(key, self.store.ttl_ms)
             pipe.hget(key, f"{file_id}:meta")
-            *_, stored = await pipe.execute()
-        return dict(json.loads(stored))
+            new, *_, stored = await pipe.execute()
+        return dict(json.loads(stored)), bool(new)
 
     async def _customer_sent(self, conversation_id: str, attachment: Dict[str, Any], key: str) -> str:
         appended = await self.bridge.append(conversation_id, "customer", f"customer:{key}", attachment["name"],

@@ -229,16 +229,23 @@ def test_files_are_kept_as_long_as_their_transcript(bridge, redis_url, bridge_pr
 
 
 @pytest.fixture(scope="module")
-def short_lived_bridge(redis_url, rasa_url, bridge_prefix, bridge) -> Iterator[str]:
+def short_prefix(bridge_prefix) -> str:
+    """The short-lived bridge's own keys: its caps count apart from the other bridges' uploads."""
+    return f"{bridge_prefix}short"
+
+
+@pytest.fixture(scope="module")
+def short_lived_bridge(redis_url, rasa_url, short_prefix) -> Iterator[str]:
     """Conversations kept 3 s after their last change; files of at most 4096 bytes, 2 per conversation and 5 per
     address in 10 minutes."""
-    with running_bridge(redis_url, rasa_url, "bridge-attach", bridge_prefix, HANDOFF_RETENTION_SECONDS="3",
+    with running_bridge(redis_url, rasa_url, "bridge-attach", short_prefix, HANDOFF_RETENTION_SECONDS="3",
                         HANDOFF_MAX_ATTACHMENT_BYTES="4096", HANDOFF_MAX_UPLOADS_PER_SENDER="2",
                         HANDOFF_MAX_UPLOADS_PER_IP="5") as address:
         yield address
 
 
-def test_files_are_removed_with_their_conversation(short_lived_bridge, redis_url, bridge_prefix):
+def test_files_are_removed_with_their_conversation(short_lived_bridge, redis_url, short_prefix):
+    bridge_prefix = short_prefix
     async def scenario() -> None:
         customer = await Customer.connect(short_lived_bridge)
         cid = customer.conversation_id
@@ -323,3 +330,21 @@ def test_browsers_on_allowed_origins_only_get_cors(bridge):
     posted = requests.post(path, data=image("PNG"), headers={"Origin": "http://evil.example"}, timeout=10)
     assert (posted.status_code, error_code(posted)) == (403, "forbidden_origin")
     assert "Access-Control-Allow-Origin" not in posted.headers
+
+
+def test_a_file_past_the_transcripts_length_is_refused_and_not_kept(bridge, redis_url, bridge_prefix):
+    async def scenario() -> None:
+        customer = await Customer.connect(bridge)
+        cid = customer.conversation_id
+        client = redis_sync.Redis.from_url(redis_url)
+        with client.pipeline(transaction=False) as pipe:  # a transcript as long as one may be (1,000 messages)
+            for number in range(1000):
+                pipe.xadd(f"{bridge_prefix}:log:{cid}", {"kind": "customer", "text": f"filler {number}", "data": "{}",
+                                                         "key": f"customer:filler-{number}", "ts": "0"})
+            pipe.execute()
+        refused = upload(bridge, cid, image("PNG"), as_customer(customer))
+        assert (refused.status_code, error_code(refused)) == (409, "transcript_full")
+        assert not client.hlen(f"{bridge_prefix}:files:{cid}"), "a file no message refers to is not kept"
+        await customer.close()
+
+    asyncio.run(scenario())
