@@ -29,6 +29,7 @@ __all__ = ["DICTIONARY_REACH", "FORBIDDEN_PDF_NAMES", "MAX_PIXELS", "MAX_SIDE", 
 MAX_SIDE = 12_000  # pixels along either side
 MAX_PIXELS = 40_000_000  # width x height (a 48-megapixel photo is refused; a 12-megapixel one is fine)
 MAX_GIF_FRAMES = 500
+INFLATE_PIECE = 1 << 20  # inflated data is counted in pieces of this size, never kept whole
 MAX_PDF_INFLATED = 64 * 1024 * 1024  # what a PDF's object streams may inflate to, in all
 FORBIDDEN_PDF_NAMES = frozenset({
     b"JS", b"JavaScript", b"Launch", b"EmbeddedFile", b"EmbeddedFiles", b"RichMedia", b"XFA",
@@ -153,11 +154,8 @@ def _png(content: bytes) -> Checked:
             seen_palette = True
         elif kind == b"IDAT":
             data_state = "in"
-            try:
-                inflated += len(inflater.decompress(data, expected + 1 - inflated))
-            except zlib.error:
-                raise _malformed("PNG", "its image data does not inflate") from None
-            if inflated > expected or inflater.unconsumed_tail:
+            inflated += _inflated_size(inflater, data, expected - inflated)
+            if inflated > expected:
                 raise _malformed("PNG", "its image data is larger than its size says")
         elif kind == b"IEND":
             ended = True
@@ -168,6 +166,21 @@ def _png(content: bytes) -> Checked:
     if inflated != expected or not inflater.eof:
         raise _malformed("PNG", "its image data is shorter than its size says")
     return Checked(FileKind.PNG, width, height)
+
+
+def _inflated_size(inflater: "zlib._Decompress", data: bytes, room: int) -> int:
+    """How many bytes ``data`` inflates to, counted a piece at a time and never kept (at most INFLATE_PIECE in
+    memory), stopping once past ``room``."""
+    total = 0
+    try:
+        while True:
+            piece = len(inflater.decompress(data, INFLATE_PIECE))
+            total += piece
+            data = inflater.unconsumed_tail
+            if total > room or (not data and piece < INFLATE_PIECE):
+                return total
+    except zlib.error:
+        raise _malformed("PNG", "its image data does not inflate") from None
 
 
 def _png_raw_size(width: int, height: int, bits_per_pixel: int, interlaced: bool) -> int:
