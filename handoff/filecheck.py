@@ -8,33 +8,26 @@ RIFF size exactly; nothing after the end (no HTML or script riding behind a pict
 within MAX_SIDE and MAX_PIXELS (no decompression bomb). The bridge's environment has no imaging
 library, so the images are checked, not re-encoded (docs/security.md "Attachments").
 
-A PDF is refused when anything in it could run or carry something (FORBIDDEN_PDF_NAMES): its names
-are read with their ``#xx`` escapes decoded, in the file and inside its compressed object streams; an
-encrypted PDF, whose object streams cannot be read, is refused too.
+A PDF is checked by handoff.pdfcheck (refused when anything in it could run or carry something).
 """
 
 from __future__ import annotations
 
 import enum
-import re
 import struct
 import zlib
 from dataclasses import dataclass
 from typing import Iterator, Tuple
 
 from handoff.exceptions import FileRefused
+from handoff.pdfcheck import check_pdf
 
-__all__ = ["DICTIONARY_REACH", "FORBIDDEN_PDF_NAMES", "MAX_PIXELS", "MAX_SIDE", "Checked", "FileKind", "check_file", "claims_known_type"]
+__all__ = ["MAX_PIXELS", "MAX_SIDE", "Checked", "FileKind", "check_file", "claims_known_type"]
 
 MAX_SIDE = 12_000  # pixels along either side
 MAX_PIXELS = 40_000_000  # width x height (a 48-megapixel photo is refused; a 12-megapixel one is fine)
 MAX_GIF_FRAMES = 500
 INFLATE_PIECE = 1 << 20  # inflated data is counted in pieces of this size, never kept whole
-MAX_PDF_INFLATED = 64 * 1024 * 1024  # what a PDF's object streams may inflate to, in all
-FORBIDDEN_PDF_NAMES = frozenset({
-    b"JS", b"JavaScript", b"Launch", b"EmbeddedFile", b"EmbeddedFiles", b"RichMedia", b"XFA",
-    b"GoToE", b"ImportData", b"SubmitForm", b"Sound", b"Movie",
-})
 
 
 class FileKind(enum.Enum):
@@ -338,63 +331,8 @@ def _webp(content: bytes) -> Checked:
     return Checked(FileKind.WEBP, *size)
 
 
-# ---- PDF ----------------------------------------------------------------------------------------
-
-_PDF_NAME = re.compile(rb"/([^\s/<>\[\]()\{\}%]*)")
-_PDF_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
-_PDF_STREAM = re.compile(rb">>\s*stream\r?\n")
-DICTIONARY_REACH = 4096  # how far before ``stream`` its dictionary may begin
-
+# ---- PDF: handoff/pdfcheck.py -------------------------------------------------------------------
 
 def _pdf(content: bytes) -> Checked:
-    if not re.match(rb"%PDF-[12]\.\d", content):
-        raise _malformed("PDF", "its header is not valid")
-    tail = content[-1024:].rstrip(b"\r\n\t \x00")
-    if not tail.endswith(b"%%EOF"):
-        raise _malformed("PDF", "it does not end with %%EOF (data after its end?)")
-    if b"startxref" not in content[-2048:] or b" obj" not in content:
-        raise _malformed("PDF", "it has no objects or cross-reference")
-    names = set(_pdf_names(content))
-    if b"Encrypt" in names:
-        raise FileRefused("encrypted PDFs cannot be checked, so they are not accepted", code="unsafe_file")
-    inflated_total = 0
-    for stream in _PDF_STREAM.finditer(content):
-        before = content[max(0, stream.start() - DICTIONARY_REACH):stream.start()]
-        dictionary = before[before.rfind(b" obj") + 1:]
-        if not {b"ObjStm", b"XRef"} & set(_pdf_names(dictionary)):
-            continue  # page content and pictures hold no dictionaries; object streams do
-        inflated = _inflate_object_stream(content, stream.end(), dictionary, MAX_PDF_INFLATED - inflated_total)
-        inflated_total += len(inflated)
-        names |= set(_pdf_names(inflated))
-    forbidden = sorted(name.decode("latin-1") for name in names & FORBIDDEN_PDF_NAMES)
-    if forbidden:
-        raise FileRefused(f"PDFs with scripts, actions or embedded files are not accepted (this one has "
-                          f"/{', /'.join(forbidden)})", code="unsafe_file")
+    check_pdf(content)
     return Checked(FileKind.PDF)
-
-
-def _pdf_names(content: bytes) -> Iterator[bytes]:
-    for match in _PDF_NAME.finditer(content):
-        yield _PDF_ESCAPE.sub(lambda escape: bytes([int(escape.group(1), 16)]), match.group(1))
-
-
-def _inflate_object_stream(content: bytes, start: int, dictionary: bytes, budget: int) -> bytes:
-    end = content.find(b"endstream", start)
-    if end < 0:
-        raise _malformed("PDF", "a stream has no end")
-    filters = set(_pdf_names(dictionary)) & {b"FlateDecode", b"Fl", b"ASCIIHexDecode", b"AHx", b"LZWDecode", b"LZW",
-                                             b"ASCII85Decode", b"A85", b"RunLengthDecode", b"RL", b"Crypt"}
-    data = content[start:end]
-    if not filters:
-        return data
-    if filters - {b"FlateDecode", b"Fl"}:
-        raise FileRefused("this PDF packs its objects in a way that cannot be checked", code="unsafe_file")
-    inflater = zlib.decompressobj()
-    try:
-        inflated = inflater.decompress(data, budget + 1)
-    except zlib.error:
-        raise _malformed("PDF", "an object stream does not inflate") from None
-    if len(inflated) > budget:
-        raise FileRefused("this PDF's objects inflate to too much to check", code="unsafe_file")
-    return inflated
-
