@@ -8,18 +8,7 @@ import { icon } from "../../shared/icons.js";
 import { uploadElement } from "../../shared/attachment-view.js";
 import { FILE_ACCEPT, filesOf, precheck, uploadFile } from "../../shared/files.js";
 import { newId } from "../../shared/transport.js";
-
-// What an agent reads when a file is refused (the bridge's codes: docs/bridge-protocol.md "Attachments").
-const REFUSALS = {
-  too_large: "the file is larger than 10 MB",
-  unsupported_type: "only PNG, JPEG, WebP, GIF and PDF files can be sent",
-  disguised_file: "the file is not what its name says",
-  malformed_file: "the file is damaged",
-  unsafe_file: "PDFs with scripts, actions or attached files cannot be sent",
-  too_many_uploads: "too many files in a few minutes; wait a little",
-  forbidden: "only the agent serving this chat can send files",
-  network: "the bridge could not be reached",
-};
+import { FILE_REFUSALS } from "../constants.js";
 
 /** The paperclip button, with paste and drop on the composer's text and the transcript: all send files. */
 export function fileControls(tab, textarea) {
@@ -77,6 +66,6 @@ export async function sendFile(tab, file) {
     status.textContent = "Sent";
   } catch (error) {
     element.classList.add("is-failed");
-    status.textContent = `Not sent: ${REFUSALS[error.code] || error.message}`;
+    status.textContent = `Not sent: ${FILE_REFUSALS[error.code] || error.message}`;
   }
 }
