@@ -177,6 +177,11 @@ def test_only_the_conversations_customer_and_its_agents_may_read_or_send(bridge)
         elsewhere = fetch(bridge, other.conversation_id, file_id, as_customer(other))
         assert (elsewhere.status_code, error_code(elsewhere)) == (404, "not_found")
         assert fetch(bridge, cid, file_id, as_agent(sam)).status_code == 200  # a supervisor may read any chat
+        # A colleague a note mentioned may read the chat read-only (as with `view`), its files too.
+        await ann.acknowledged(await ann.note("@bob could you look at this card photo?", cid))
+        assert fetch(bridge, cid, file_id, as_agent(bob)).status_code == 200
+        sent_by_bob = upload(bridge, cid, image("PNG"), as_agent(bob))  # reading is not serving
+        assert (sent_by_bob.status_code, error_code(sent_by_bob)) == (403, "forbidden")
         assert fetch(bridge, cid, "nosuchfile", as_customer(customer)).status_code == 404
         await finished(customer, ann, other, bob, sam)
 
