@@ -18,7 +18,7 @@ from sanic.response import HTTPResponse
 
 from handoff import lifecycle
 from handoff.canned import load_canned_responses
-from handoff.endpoints import errors, health, login, model_server, static, websockets
+from handoff.endpoints import attachments, errors, health, login, model_server, static, websockets
 from handoff.guard import SUBPROTOCOL
 from handoff.refusals import RefusalLog
 from handoff.settings import Settings
@@ -36,6 +36,7 @@ class Route(NamedTuple):
     handler: Callable[..., Coroutine[Any, Any, Optional[HTTPResponse]]]
     kind: str
     subprotocols: Sequence[str] = ()  # a websocket's; staff offer their login token as one (handoff.guard)
+    stream: bool = False  # the handler reads the body itself (an upload, capped while it is read)
 
 
 STAFF = (SUBPROTOCOL,)
@@ -47,6 +48,10 @@ ROUTES: List[Route] = [
     Route("/api/models/current", model_server.current_model, "GET"),
     Route("/api/agents/login", login.login, "POST"),
     Route("/api/agents/logout", login.logout, "POST"),
+    Route("/api/conversations/<conversation_id:str>/attachments", attachments.upload, "POST", stream=True),
+    Route("/api/conversations/<conversation_id:str>/attachments", attachments.preflight, "OPTIONS"),
+    Route("/api/conversations/<conversation_id:str>/attachments/<file_id:str>", attachments.file, "GET"),
+    Route("/api/conversations/<conversation_id:str>/attachments/<file_id:str>", attachments.preflight, "OPTIONS"),
     Route("/ws/customer", websockets.customer, "websocket"),
     Route("/ws/agent", websockets.agent, "websocket", STAFF),
     Route("/ws/supervisor", websockets.supervisor, "websocket", STAFF),
@@ -68,12 +73,13 @@ def create_app(settings: Settings, name: Optional[str] = None) -> Sanic:
     app.middleware(errors.known_host, attach_to="request", priority=100)  # before anything else
     # use_content_range: a HEAD says the file's true length (uptime and link checkers), as GET would.
     app.static(WIDGET_FILES, str(static.WIDGET_DIR), name="widget_files", use_content_range=True)
-    for route in ROUTES:
+    for number, route in enumerate(ROUTES):
         if route.kind == "websocket":
             app.add_websocket_route(route.handler, route.path, subprotocols=list(route.subprotocols) or None)
         else:
             # HEAD answers as GET does, without the body (Sanic drops it and keeps its length).
-            app.add_route(route.handler, route.path, methods=[route.kind, "HEAD"] if route.kind == "GET" else [route.kind])
+            app.add_route(route.handler, route.path, methods=[route.kind, "HEAD"] if route.kind == "GET" else [route.kind],
+                          stream=route.stream, name=f"{route.handler.__name__}_{number}")  # one handler, several paths
     app.on_response(static.browser_headers)
     app.on_request(errors.refuse_what_no_route_serves)
     app.exception(Exception)(errors.in_json)

@@ -16,6 +16,7 @@
     ├── AlreadyExists            a label's name or a canned response's shortcut is taken
     ├── UnknownItem              no such label or canned response (``not_found``)
     ├── SuggestionsUnavailable   the bot did not answer a request for suggested replies
+    ├── FileRefused              an attachment that is not an accepted file (``code`` says why)
     ├── TeachingFailed           the teaching loop refused a content editor's
     │                            request (``code`` from teaching.errors)
     └── StateError               the conversation cannot do that now
@@ -39,6 +40,7 @@ __all__ = [
     "AlreadyExists",
     "AuthError",
     "ConversationNotFound",
+    "FileRefused",
     "Forbidden",
     "HandoffError",
     "InvalidContact",
@@ -187,3 +189,10 @@ class TeachingFailed(HandoffError):
     """Carries a teaching error (its own ``code``) to the content editor's socket."""
 
     code = "teach_error"
+
+
+class FileRefused(HandoffError):
+    """An attachment refused for what it is: ``unsupported_type``, ``disguised_file``, ``malformed_file``,
+    ``unsafe_file`` (handoff.filecheck) or ``too_large``."""
+
+    code = "unsupported_type"

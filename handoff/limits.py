@@ -21,8 +21,9 @@ Keys (``{p}`` is the store's prefix):
     {p}:{sockets}            zset  "{address}|{connection}" -> slot expiry (ms): every open websocket
                                    of the kind, {sockets} "slots" (customers) or "staff-slots"
     {p}:{sockets}:{address}  zset  the same, for one address (expires with its last slot)
-    {p}:window:{what}:{address}:{n}  string  how many ``what`` (conversations, queue) in window n;
-                                     address "*" counts everyone
+    {p}:window:{what}:{address}:{n}  string  how many ``what`` (conversations, queue, uploads) in window n;
+                                     address "*" counts everyone; for uploads also per sender
+                                     ("conv-{id}", "agent-{name}": count_pair)
 """
 
 from __future__ import annotations
@@ -136,6 +137,20 @@ class Limits:
     async def new_queue_entry(self, address: str, queue_key: str) -> None:
         await self._count("queue", address, self.settings.max_queue_entries_per_ip,
                           self.settings.max_queue_entries, "queue_full", "requests for a person", queue_key)
+
+    async def count_pair(self, what: str, sender: str, address: str, per_sender: int, per_address: int,
+                         code: str) -> None:
+        """One more ``what`` (e.g. uploads) in this window for a sender (a conversation, an agent) and for its
+        client address; LimitReached with ``code`` past either cap."""
+        window = str(int(time.time()) // WINDOW_SECONDS)
+        counted = await self._count_in_window(
+            keys=[self._key("window", what, sender, window), self._key("window", what, self.group(address), window), ""],
+            args=[per_sender, per_address, WINDOW_SECONDS * 1000, 0])
+        minutes = WINDOW_SECONDS // 60
+        if counted == -1:
+            raise LimitReached(f"at most {per_sender} in {minutes} minutes from one sender", code=code)
+        if counted == -2:
+            raise LimitReached(f"at most {per_address} in {minutes} minutes from one address", code=code)
 
     async def _count(self, what: str, address: str, per_address: int, overall: int, code: str, label: str,
                      capped_set: str = "") -> None:

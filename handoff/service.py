@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 from handoff import rules
 from handoff.assignment import Assignment, Mode, may_claim
 from handoff.agentstatus import AgentStatus, AgentStatuses, Status, available_only, team_statuses
+from handoff.attachments import AttachmentDesk
 from handoff.auth import AgentDirectory
 from handoff.botclient import MAX_WRITTEN, BotClient, BotUnavailable
 from handoff.canned import CannedDesk
@@ -151,6 +152,7 @@ class Bridge:
         self.canned = CannedDesk(redis, settings.key_prefix, workspace_channel(settings.key_prefix))
         self.experience = Experience(self.store)
         self.suggestions = Suggestions(redis, self.store, self.bot)  # suggested replies (handoff.suggestions)
+        self.attachments = AttachmentDesk(self)  # customers' and agents' files (handoff.attachments)
         self.hours = BusinessHours.parse(settings.business_hours, settings.timezone)
         self.zone = ZoneInfo(settings.timezone)
         # This process's counters for /metrics (Prometheus adds up the processes).

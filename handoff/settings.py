@@ -92,6 +92,11 @@ class Settings:
     canned_responses: str = str(DEFAULT_PATH)
     # What an agent closing a conversation says became of it (handoff.closing), in the console's order.
     dispositions: Tuple[str, ...] = ("resolved", "not resolved", "follow-up needed", "spam")
+    # Attachments (handoff.attachments): the largest file, and uploads per 10 minutes per conversation (a
+    # customer's) or agent, and per client address.
+    max_attachment_bytes: int = 10 * 1024 * 1024
+    max_uploads_per_sender: int = 20
+    max_uploads_per_ip: int = 60
     # Rasa servers pull the deployed model from /api/models/current with this token; empty: off.
     model_server_token: str = ""
     # Where the teaching loop (teaching/) keeps its state in the same Redis.
@@ -163,6 +168,9 @@ class Settings:
                 " ".join(name.split()) for name in get("HANDOFF_DISPOSITIONS", ",".join(defaults.dispositions)).split(",")
                 if name.strip()
             ),
+            max_attachment_bytes=int(get("HANDOFF_MAX_ATTACHMENT_BYTES", defaults.max_attachment_bytes)),
+            max_uploads_per_sender=int(get("HANDOFF_MAX_UPLOADS_PER_SENDER", defaults.max_uploads_per_sender)),
+            max_uploads_per_ip=int(get("HANDOFF_MAX_UPLOADS_PER_IP", defaults.max_uploads_per_ip)),
             model_server_token=get("MODEL_SERVER_TOKEN", ""),
             teach_key_prefix=get("TEACH_KEY_PREFIX", defaults.teach_key_prefix),
         )
@@ -190,6 +198,8 @@ class Settings:
                 settings.dispositions) or any(len(name) > MAX_DISPOSITION for name in settings.dispositions):
             raise ValueError(f"HANDOFF_DISPOSITIONS must list 1-{MAX_DISPOSITIONS} different names of at most "
                              f"{MAX_DISPOSITION} characters, separated by commas")
+        if settings.max_attachment_bytes < 1024 or settings.max_uploads_per_sender < 1 or settings.max_uploads_per_ip < 1:
+            raise ValueError("HANDOFF_MAX_ATTACHMENT_BYTES must be at least 1024 and the upload caps at least 1")
         if len(settings.secret) < 16:
             raise ValueError("HANDOFF_SECRET must be set to at least 16 characters (agent tokens are signed with it)")
         return settings

@@ -21,6 +21,11 @@ Keys (``prefix`` defaults to ``hb``):
                              max_messages besides the notes when a customer writes, and max_messages notes; the notices that follow a state change
                              are added by the commit that stores it; also read, without the bridge, by
                              teaching.transcripts for the content staff's CLI)
+    {p}:files:{id}   hash    the conversation's attachments (handoff.attachments): "{file}:meta" (JSON: type,
+                             name, size, width, height, by) and "{file}:body" (the bytes); kept as long as the
+                             transcript that refers to them (the scripts that keep the transcript keep it)
+    {p}:window:uploads:{who}:{n} string  attachments uploaded in window n (10 minutes) by a conversation's
+                             customer ("conv-{id}"), an agent ("agent-{name}") or a client address
     {p}:idem:{id}    hash    client idempotency key -> stream id (a retried send is stored once);
                              "routed:{stream id}" -> "done", or "lease:{until, ms}:{owner}" while a
                              process routes it; "leave:{client id}" -> the request left (handoff.requests)
@@ -150,6 +155,9 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 # (_COUNT_ONCE's marker) in the day's counters KEYS[4] (ARGV[12] ms to keep them): the ARGV[14] fields
 # after ARGV[16], announced on ARGV[13]. Returns the message's id, 1 when added (0: stored before, -1: not
 # in the state asked for), the state it was stored in, and 1 when its lease was taken.
+# ARGV[7] = 'file' for a customer's attachment (handoff.attachments): capped and routed like a typed message,
+# never leased (no bot reads it), not last_said. KEYS[5], the conversation's attachments, is kept as the
+# transcript is.
 # A customer's typed message (not a pressed button: ARGV[7] = 'typed') is also the conversation's
 # last_said (its text and time, JSON: ARGV[6]'s), which the agents' queue shows: written while they
 # wait, it is announced (ARGV[16]) on the agents' channel ARGV[15] in the same step.
@@ -159,7 +167,7 @@ local existing = redis.call('HGET', KEYS[2], ARGV[1])
 if existing then return {existing, 0, state, 0} end
 if ARGV[3] ~= '' and state ~= ARGV[3] then return {'', -1, state, 0} end
 if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'agent') ~= ARGV[4] then return {'', -1, state, 0} end
-local customer = ARGV[7] == 'typed' or ARGV[7] == 'pressed'
+local customer = ARGV[7] == 'typed' or ARGV[7] == 'pressed' or ARGV[7] == 'file'
 local notes = tonumber(redis.call('HGET', KEYS[3], 'notes') or '0')
 if customer and redis.call('XLEN', KEYS[1]) - notes >= tonumber(ARGV[8]) then return {'', -2, state, 0} end
 if ARGV[7] == 'note' and notes >= tonumber(ARGV[8]) then return {'', -2, state, 0} end
@@ -182,6 +190,7 @@ elseif ARGV[9] ~= '' and (state == 'bot' or state == 'closed') then
   leased = 1
 end
 for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
+redis.call('PEXPIRE', KEYS[5], ARGV[2])
 local after = last and ('"' .. last[1] .. '"') or 'null'
 redis.call('PUBLISH', ARGV[5], '{"message": "' .. id .. '", "after": ' .. after .. ', "entry": ' .. ARGV[6] .. '}')
 return {id, 1, state, leased}
@@ -219,12 +228,13 @@ end
 # ARGV[5] messages, four arguments each after ARGV[5] (client key, text, data JSON, the entry as
 # announced), each stored once per key and announced like an append (_APPEND), at time ARGV[4] ms.
 # ARGV[3], when not '', is the customer message's routing field, marked routed in the same step,
-# whether or not the answer was shown. Returns what add_messages returns.
+# whether or not the answer was shown. KEYS[4], the conversation's attachments, is kept as the transcript is.
+# Returns what add_messages returns.
 _ANSWER = _ADD_MESSAGES + """
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], ARGV[3], 'done') end
 if redis.call('HGET', KEYS[3], 'state') ~= 'bot' then return -1 end
 local added = add_messages(KEYS[1], KEYS[2], ARGV[2], 'bot', ARGV[4], 6, tonumber(ARGV[5]))
-for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
 return added
 """
 
@@ -311,6 +321,7 @@ if notices > 0 then
   add_messages(KEYS[11], KEYS[12], ARGV[12], 'system', ARGV[3], 18 + fields, notices)
   redis.call('PEXPIRE', KEYS[11], ARGV[5])
   redis.call('PEXPIRE', KEYS[12], ARGV[5])
+  redis.call('PEXPIRE', KEYS[15], ARGV[5])  -- the attachments the transcript refers to
 end
 -- After the notices: how many counters the change adds 1 to in the day's counters KEYS[13] and all days'
 -- KEYS[14] (a close's disposition, handoff.closing), ms to keep the day's, the stats channel, the names.
@@ -452,12 +463,14 @@ class Appended(NamedTuple):
 
 
 def _capped_as(kind: str, data: Optional[Dict[str, Any]]) -> str:
-    """_APPEND's ARGV[7]: a customer's message typed or a button pressed (its payload), or an agents'
-    note, each under its cap; else ''."""
+    """_APPEND's ARGV[7]: a customer's message typed, a button pressed (its payload) or a file sent, or an
+    agents' note, each under its cap; else ''."""
     if kind == NOTE_KIND:
         return "note"
     if kind != "customer":
         return ""
+    if (data or {}).get("attachment"):
+        return "file"
     return "pressed" if (data or {}).get("payload") else "typed"
 
 
@@ -655,7 +668,7 @@ class Store:
                   self.key("queue", before.group), self.key("queue", after.group), self.key("handling"),
                   self.key("agent-ready"), self.key("queue-priority"), self.key("agents-serving"),
                   self.key("log", after.id), self.key("idem", after.id), self.key("day", day or "none"),
-                  self.key("stats", "closing")],
+                  self.key("stats", "closing"), self.key("files", after.id)],
             args=[str(before.version), queue, str(now), after.id, str(self.ttl_ms), str(agent_limit),
                   "1" if after.state is State.AGENT else "0", (before.agent or "") if agent_ended else "",
                   str(RECENT_HANDLING), (after.agent or "") if taken else "", str(self.max_queue),
@@ -701,7 +714,7 @@ class Store:
         marker, day, counters = count_once or ("", "", [])
         message_id, added, state, leased = await self._append(
             keys=[self.key("log", conversation_id), self.key("idem", conversation_id), self.key("conv", conversation_id),
-                  self.key("day", day or "none")],
+                  self.key("day", day or "none"), self.key("files", conversation_id)],
             args=[client_key, str(self.ttl_ms), only_in.value if only_in else "", only_agent,
                   self.live_channel(conversation_id), _entry_json(kind, client_key, text, data_json, now),
                   _capped_as(kind, data), str(self.max_messages), owner, str(lease_ms),
@@ -736,7 +749,8 @@ class Store:
             written += [key, text, data_json, _entry_json("bot", key, text, data_json, now)]
             messages.append({"client_id": "", "kind": "bot", "text": text, "data": data, "ts": now})
         added = await self._answer(
-            keys=[self.key("log", conversation_id), self.key("idem", conversation_id), self.key("conv", conversation_id)],
+            keys=[self.key("log", conversation_id), self.key("idem", conversation_id), self.key("conv", conversation_id),
+                  self.key("files", conversation_id)],
             args=[str(self.ttl_ms), self.live_channel(conversation_id), f"routed:{message_id}" if routed else "",
                   str(now), str(len(replies)), *written],
         )

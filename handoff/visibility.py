@@ -16,10 +16,10 @@ __all__ = ["CUSTOMER_VISIBLE", "customer_sees", "for_customer"]
 # What the widget (widget/customer) uses of each kind's data.
 CUSTOMER_VISIBLE: Mapping[str, FrozenSet[str]] = {
     "bot": frozenset({"buttons", "image"}),
-    "agent": frozenset({"agent", "request"}),  # who wrote; an answer to the customer's own request
+    "agent": frozenset({"agent", "request", "attachment"}),  # who wrote; an answer to the customer's own request; a file
     # "agent": the display name a notice names; "retry_at": when a queue that refused them may take them
     "system": frozenset({"notice", "offer", "agent", "retry_at"}),
-    "customer": frozenset({"payload"}),
+    "customer": frozenset({"payload", "attachment"}),
 }
 
 

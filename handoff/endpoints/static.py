@@ -17,7 +17,8 @@ __all__ = ["CONSOLE_POLICY", "DEMO_POLICY", "WIDGET_DIR", "browser_headers", "co
 
 WIDGET_DIR = Path(__file__).resolve().parent.parent.parent / "widget"
 # The console runs only our own files; the widget is embedded by other sites.
-CONSOLE_POLICY = ("default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; "
+# blob: a chat's pictures, read with the agent's token into object URLs (widget/shared/files.js).
+CONSOLE_POLICY = ("default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
                   "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 DEMO_POLICY = "frame-ancestors 'none'"
 

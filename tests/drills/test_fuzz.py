@@ -281,6 +281,7 @@ def world(redis_url: str, rasa_url: str, model_path: Path) -> Iterator[World]:
                         HANDOFF_MAX_NEW_CONVERSATIONS="1000000", HANDOFF_MAX_QUEUE_ENTRIES="1000000",
                         HANDOFF_MAX_QUEUE_LENGTH="1000000", HANDOFF_CUSTOMER_GONE_SECONDS="86400",
                         HANDOFF_LOGIN_FREE_PER_ACCOUNT="1000000", HANDOFF_LOGIN_FREE_PER_ADDRESS="1000000",
+                        HANDOFF_MAX_UPLOADS_PER_SENDER="1000000", HANDOFF_MAX_UPLOADS_PER_IP="1000000",
                         MODEL_SERVER_TOKEN=model_token, TEACH_KEY_PREFIX=teach_prefix) as server:
         tokens = {name: login(server.address, name).json()["token"] for name in ACCOUNTS}
         yield World(loop, server, client, prefix, model_id_of(model_path), model_token, tokens)

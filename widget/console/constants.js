@@ -121,6 +121,19 @@ export const ERROR_TEXT = {
   forbidden_origin: "This page is not allowed to connect to the server.",
 };
 
+// Why a file was not sent (the attachment endpoints' codes: docs/bridge-protocol.md "Attachments").
+export const FILE_REFUSALS = {
+  too_large: "the file is larger than 10 MB",
+  unsupported_type: "only PNG, JPEG, WebP, GIF and PDF files can be sent",
+  disguised_file: "the file is not what its name says",
+  malformed_file: "the file is damaged",
+  unsafe_file: "PDFs with scripts, actions or attached files cannot be sent",
+  too_many_uploads: "too many files in a few minutes; wait a little",
+  forbidden: "only the agent serving this chat can send files",
+  invalid_transition: "the chat has moved on",
+  network: "the bridge could not be reached",
+};
+
 export const STRINGS = {
   wrongCredentials: "Wrong name or password.",
   tooManyAttempts: "Too many failed attempts. Wait a little, then try again.",

@@ -3,6 +3,7 @@
 
 import { h, linkified, timeElement } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";
+import { attachmentElement } from "../shared/attachment-view.js";
 import { reasonLabel } from "./constants.js";
 
 // "@name" in a note: not inside a word or an address (handoff/mentions.py decides the same way).
@@ -19,6 +20,14 @@ export function withMentions(text, me = null) {
   }
   parts.push(linkified(text.slice(last)));
   return parts;
+}
+
+/** A message's file as a thumbnail or a PDF link (null: no file, or nothing to read it with). */
+function attachmentOf(data, loadFile) {
+  const attachment = data.attachment && typeof data.attachment === "object" ? data.attachment : null;
+  if (!attachment || !loadFile) return null;
+  return attachmentElement(attachment, () => loadFile(attachment),
+    { open: "Open", download: "Download", loading: "Loading…", unavailable: "Unavailable" });
 }
 
 /** Where a transfer's note sent the chat: "to Bob Stone", "to the cards queue" (`nameOf`: a login as people know them). */
@@ -48,10 +57,12 @@ function noteElement(message, data, text, time, me, nameOf) {
  * a person would not see (custom data only). `agentName(name, data)` is how an
  * agent's messages are signed; with `me` (the console's login) the agent's own
  * messages and notes are styled as theirs, a colleague's as a colleague's.
+/**
  * Kinds other than customer, bot, agent and note are notices; `nameOf` shows a
- * colleague's login (a transfer note's receiver) as people know them.
+ * colleague's login (a transfer note's receiver) as people know them. A message's file (data.attachment) is
+ * read with `loadFile(attachment)` (a promise of its Blob): a thumbnail or a PDF link; without it, its name.
  */
-export function messageElement(message, agentName, me = null, nameOf = (login) => login) {
+export function messageElement(message, agentName, me = null, nameOf = (login) => login, loadFile = null) {
   const data = message.data && typeof message.data === "object" ? message.data : {};
   const text = typeof message.text === "string" ? message.text : "";
   const time = Number.isFinite(message.ts) ? timeElement(message.ts) : null;
@@ -74,7 +85,7 @@ export function messageElement(message, agentName, me = null, nameOf = (login) =
   return h("li", { class: `msg msg-${kind}${whose}`, dataset: message.id ? { id: message.id } : null },
     h("div", { class: "msg-meta" }, author, time),
     h("div", { class: "msg-bubble" },
-      text ? h("p", { class: "msg-text" }, linkified(text)) : null,
+      attachmentOf(data, loadFile) || (text ? h("p", { class: "msg-text" }, linkified(text)) : null),
       buttons.length
         ? h("ul", { class: "msg-options", "aria-label": "Buttons offered" }, buttons.map((button) => h("li", {}, String(button.title || button.payload || ""))))
         : null,

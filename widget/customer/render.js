@@ -11,6 +11,8 @@ import {
   MIN_CONTRAST, RATING_SCORES,
 } from "./constants.js";
 import { icon } from "../shared/icons.js";
+import { attachmentElement, uploadElement } from "../shared/attachment-view.js";
+import { FILE_ACCEPT, filesOf } from "../shared/files.js";
 import { contactKind } from "./contact.js";
 import { contrastRatio, fill } from "./options.js";
 
@@ -19,6 +21,8 @@ const STICKY_SCROLL_PX = 80;
 const NOTICE_ICONS = { agent_joined: "person", back_to_bot: "bot", left_queue: "bot", agent_lost: "offline", closed: "check" };
 // Notices that offer the callback/message form in the log (the queue refused a handoff: docs/bridge-protocol.md).
 const REQUEST_OFFERS = new Set(["queue_refused"]);
+// Notices that offer a person (a file sent to the bot, which cannot read it: attachment_kept).
+const PERSON_OFFERS = new Set(["attachment_kept"]);
 // Notices whose news the panel shows while it is true (nobody available, the request sent, the rating asked
 // for or received): shown (and announced) there once, never repeated in the log.
 const PANEL_NOTICES = new Set(["no_agents", "request_stored", "rate"]);
@@ -52,8 +56,9 @@ export class ChatView {
    * @param {object} options resolved options (options.js)
    * @param {URL} stylesheetUrl
    * @param {object} actions callbacks: toggle, close, send(text), quickReply(title, payload), talkToPerson,
-   *   retryNow, typing, leaveQueue, giveDetails(data), leaveRequest(data), rate(data), all but the last three returning nothing;
-   *   those return promises settled by the bridge's answer.
+   *   retryNow, typing, leaveQueue, sendFiles(files), loadFile(attachment) (a promise of its Blob), giveDetails(data),
+   *   leaveRequest(data), rate(data), all but the last four returning nothing; those return promises settled by the
+   *   bridge's answer.
    */
   constructor(shadow, options, stylesheetUrl, actions) {
     this.options = options;
@@ -99,6 +104,21 @@ export class ChatView {
     this.window = h("section", {
       id: "sc-window", class: "window", role: "dialog", "aria-label": options.title, hidden: true,
     }, this.buildHeader(), this.buildBanner(), this.buildLog(), this.buildTyping(), this.buildPanel(), this.buildComposer());
+    this.window.addEventListener("dragover", (event) => {
+      if (![...(event.dataTransfer?.types || [])].includes("Files")) return;
+      event.preventDefault();
+      this.window.dataset.dropping = "true";
+    });
+    this.window.addEventListener("dragleave", (event) => {
+      if (!this.window.contains(event.relatedTarget)) delete this.window.dataset.dropping;
+    });
+    this.window.addEventListener("drop", (event) => {
+      delete this.window.dataset.dropping;
+      const files = filesOf(event.dataTransfer);
+      if (!files.length) return;
+      event.preventDefault();
+      this.actions.sendFiles(files);
+    });
 
     const root = h("div", {
       class: "root", dir: options.direction, lang: options.language, "data-position": options.position,
@@ -377,8 +397,24 @@ export class ChatView {
       this.fitInput();
       this.actions.typing();
     });
+    // Files: the paperclip, a paste or a drop anywhere on the window (docs/bridge-protocol.md "Attachments").
+    this.fileInput = h("input", { type: "file", accept: FILE_ACCEPT, multiple: true, hidden: true, id: "sc-file" });
+    this.fileInput.addEventListener("change", () => {
+      const files = filesOf(this.fileInput);
+      this.fileInput.value = "";
+      if (files.length) this.actions.sendFiles(files);
+    });
+    this.input.addEventListener("paste", (event) => {
+      const files = filesOf(event.clipboardData);
+      if (!files.length) return;
+      event.preventDefault();
+      this.actions.sendFiles(files);
+    });
     const form = h("form", { class: "composer", novalidate: true },
       h("label", { for: "sc-input", class: "visually-hidden" }, strings.inputLabel),
+      this.fileInput,
+      h("button", { type: "button", class: "composer__attach", "aria-label": strings.attachFile, title: strings.attachFile,
+        onclick: () => this.fileInput.click() }, icon("attach")),
       this.input, this.counter,
       h("button", { type: "submit", class: "composer__send", "aria-label": strings.send }, icon("send")));
     form.addEventListener("submit", (event) => {
@@ -476,6 +512,24 @@ export class ChatView {
     this.scrollToEnd();
   }
 
+  /** A file being sent: last, with its progress. */
+  addPendingFile(clientId, name, createdAt) {
+    const node = this.messageElement({ kind: "customer", text: "", data: {}, ts: createdAt });
+    node.dataset.pending = clientId;
+    node.querySelector(".message__meta").before(h("div", { class: "message__bubble message__bubble--file" },
+      uploadElement(name, { uploading: this.strings.uploading })));
+    node.querySelector(".message__delivery").textContent = this.strings.sending;
+    this.nodes.set(`pending:${clientId}`, node);
+    this.log.append(node);
+    this.refresh();
+    this.scrollToEnd();
+  }
+
+  setUploadProgress(clientId, fraction) {
+    const progress = this.nodes.get(`pending:${clientId}`)?.querySelector("progress");
+    if (progress) progress.value = fraction;
+  }
+
   /** The bridge stored a pending message: it becomes that stored message. */
   promotePending(clientId, message) {
     this.removePending(clientId);
@@ -543,9 +597,14 @@ export class ChatView {
     const author = message.kind === "agent" ? (typeof data.agent === "string" && data.agent) || strings.agent
       : message.kind === "bot" ? strings.assistant : strings.you;
     const replies = message.kind === "bot" ? quickReplies(data) : [];
+    const attachment = data.attachment && typeof data.attachment === "object" ? data.attachment : null;
+    const words = { open: strings.openFile, download: strings.downloadFile, loading: strings.loadingFile, unavailable: strings.fileUnavailable };
+    const bubble = attachment
+      ? h("div", { class: "message__bubble message__bubble--file" }, attachmentElement(attachment, () => this.actions.loadFile(attachment), words))
+      : message.text && h("div", { class: "message__bubble", dir: "auto" }, linkified(message.text));
     const node = h("div", { class: `message message--${message.kind}`, "data-kind": message.kind, "data-author": `${message.kind}:${author}` },
       message.kind === "customer" ? hidden(`${author}:`) : h("span", { class: "message__author", dir: "auto" }, author),
-      message.text && h("div", { class: "message__bubble", dir: "auto" }, linkified(message.text)),
+      bubble,
       h("div", { class: "message__meta" }, this.timeElement(message.ts), h("span", { class: "message__delivery" })),
       replies.length > 0 && h("div", { class: "quick-replies", role: "group", "aria-label": strings.suggestedReplies },
         replies.map((button) => h("button", {
@@ -572,7 +631,8 @@ export class ChatView {
         : strings[`notice_${notice}`] || message.text;
     const offer = Array.isArray(message.data && message.data.offer) ? message.data.offer : [];
     const kinds = REQUEST_OFFERS.has(notice) ? ["callback", "message"].filter((kind) => offer.includes(kind)) : [];
-    const labels = { callback: strings.requestCallback, message: strings.leaveMessage };
+    if (PERSON_OFFERS.has(notice) && offer.includes("talk_to_person")) kinds.push("talk_to_person");
+    const labels = { callback: strings.requestCallback, message: strings.leaveMessage, talk_to_person: strings.talkToPerson };
     // While a request of theirs is open, a refusal offers no other request but says theirs will be answered.
     const offering = REQUEST_OFFERS.has(notice);
     const withOpenRequest = offering && `${this.refusedText(until, { offer: false })} ${strings.requestAlreadyOpen}`;
@@ -585,7 +645,7 @@ export class ChatView {
       h("div", { class: "message__meta" }, this.timeElement(message.ts)),
       kinds.length > 0 && h("div", { class: "quick-replies request-offer", role: "group", "aria-label": strings.otherWays },
         kinds.map((kind) => h("button", {
-          type: "button", class: "chip", onclick: () => this.offerRequest(kind),
+          type: "button", class: "chip", onclick: () => (kind === "talk_to_person" ? this.actions.talkToPerson() : this.offerRequest(kind)),
         }, labels[kind]))));
   }
 

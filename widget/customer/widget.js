@@ -6,6 +6,7 @@
 //
 // or, from any page, widget/chat.js's SupportChat.init(options).
 
+import { fetchFile, precheck, uploadFile } from "../shared/files.js";
 import { PendingRequests } from "../shared/requests.js";
 import { Transport, compareMessageIds, newId } from "../shared/transport.js";
 import {
@@ -96,6 +97,7 @@ export class ChatWidget {
     this.requests = null; // talk_to_person, leave_queue, details, leave and rating waiting for their ack (with the transport)
     this.lastSeen = null; // the newest server message id this page has received
     this.awaitingWelcome = false;
+    this.welcomeWaiters = []; // files chosen before the conversation existed wait for its welcome
     this.lastReadSent = null;
     this.timers = { botTyping: null, agentTyping: null, customerIdle: null };
     this.customerTypingSentAt = 0;
@@ -114,6 +116,8 @@ export class ChatWidget {
       retryNow: () => this.transport && this.transport.retryNow(),
       typing: () => this.customerTyping(),
       giveDetails: (data) => this.request("details", data),
+      sendFiles: (files) => files.forEach((file) => this.sendFile(file)),
+      loadFile: (attachment) => this.loadFile(attachment),
       leaveQueue: () => this.request("leave_queue", {}).catch((error) => console.error(`SupportChat: ${error.message}`)),
       leaveRequest: (data) => this.request("leave", data),
       rate: (data) => this.request("rating", data),
@@ -274,6 +278,56 @@ export class ChatWidget {
     if (!stored || stored.conversationId !== conversationId) {
       this.storage.conversation = { conversationId, token };
     }
+    for (const resolve of this.welcomeWaiters.splice(0)) resolve(this.storage.conversation);
+  }
+
+  /** The stored conversation, once there is one (a first file may start it). */
+  conversation() {
+    const stored = this.storage.conversation;
+    if (stored && !this.awaitingWelcome) return Promise.resolve(stored);
+    this.connect();
+    return new Promise((resolve) => this.welcomeWaiters.push(resolve));
+  }
+
+  // ---- files (HTTP, shared/files.js) ----------------------------------------
+
+  /** Sends a picture or PDF, shown as "sending" with its progress until the bridge has it (or says why not). */
+  async sendFile(file) {
+    if (!this.view) return;
+    const clientId = newId();
+    const name = file.name || "file";
+    this.pending.push({ clientId, text: name, payload: "", serverId: null, file: true });
+    this.view.addPendingFile(clientId, name, Date.now());
+    const refused = precheck(file);
+    try {
+      if (refused) throw refused;
+      const { conversationId, token } = await this.conversation();
+      const reply = await uploadFile(this.options.server, conversationId, `Conversation ${token}`, file, {
+        clientId, onProgress: (fraction) => this.view && this.view.setUploadProgress(clientId, fraction),
+      });
+      this.fileStored(clientId, reply);
+    } catch (error) {
+      const index = this.pending.findIndex((item) => item.clientId === clientId);
+      if (index >= 0) this.pending.splice(index, 1);
+      if (this.view) this.view.markFailed(clientId, this.strings[`file_error_${error.code}`] || error.message || this.strings.error_default);
+    }
+  }
+
+  /** The bridge stored the file: its message replaces the "sending" one, unless its echo came first. */
+  fileStored(clientId, { message_id: messageId, attachment }) {
+    const index = this.pending.findIndex((item) => item.clientId === clientId);
+    if (index < 0 || !this.view) return;
+    const [item] = this.pending.splice(index, 1);
+    if (item.serverId || this.messages.has(messageId)) return;
+    const message = { id: messageId, kind: "customer", text: attachment.name, data: { attachment }, ts: Date.now() };
+    this.messages.set(messageId, message);
+    this.view.promotePending(clientId, message);
+  }
+
+  loadFile(attachment) {
+    const stored = this.storage.conversation;
+    if (!stored) return Promise.reject(new Error("no conversation"));
+    return fetchFile(this.options.server, stored.conversationId, attachment.id, `Conversation ${stored.token}`);
   }
 
   failed(error) {
@@ -355,8 +409,8 @@ export class ChatWidget {
     if (mine) {
       mine.serverId = message.id;
       this.view.promotePending(mine.clientId, message);
-      // The bridge has it and is asking the bot now (it acks once the bot has answered).
-      if (this.status.state === "bot" || this.status.state === "closed") this.showBotTyping();
+      // The bridge has it and is asking the bot now (it acks once the bot has answered); never for a file.
+      if (!mine.file && (this.status.state === "bot" || this.status.state === "closed")) this.showBotTyping();
     } else {
       this.view.addMessage(message);
     }

@@ -7,6 +7,7 @@ import { svg } from "./dom.js";
 const path = (...ds) => ds.map((d) => ["path", { d }]);
 
 const SHAPES = {
+  attach: path("M21 11.5l-8.6 8.6a5.5 5.5 0 0 1-7.8-7.8l8.6-8.6a3.7 3.7 0 0 1 5.2 5.2l-8.6 8.6a1.8 1.8 0 0 1-2.6-2.6l7.9-7.9"),
   bell: path("M6 16V11a6 6 0 0 1 12 0v5l2 2H4z", "M10 21h4"),
   bellOff: path("M6 16V11a6 6 0 0 1 9.5-4.9", "M18 11v5l2 2H8", "M10 21h4", "M3 3l18 18"),
   bolt: path("M13 2L4 14h7l-1 8 9-12h-7z"),
@@ -16,6 +17,7 @@ const SHAPES = {
   check: path("M5 12.5l4.5 4.5L19 7.5"),
   clock: [["circle", { cx: 12, cy: 12, r: 9 }], ["path", { d: "M12 7v5l3.5 2" }]],
   close: path("M6 6l12 12M18 6L6 18"),
+  file: path("M6 2h8l5 5v15H6z", "M14 2v5h5", "M9 13h7M9 17h7"),
   inbox: path("M3 13l3-8h12l3 8v6H3z", "M3 13h5l1 3h6l1-3h5"),
   info: [["circle", { cx: 12, cy: 12, r: 9 }], ["path", { d: "M12 11v6M12 7.5v.01" }]],
   logout: path("M15 4h4v16h-4", "M10 8l-4 4 4 4", "M6 12h11"),

@@ -47,6 +47,7 @@ class ChatsView extends View {
     this.displayName = session.displayName; // what customers see, never the login name
     this.roles = session.roles; // a supervisor may still claim in a group assigned automatically
     this.supervisor = session.roles.includes("supervisor"); // may open any chat read-only (queue cards, dashboard)
+    this.token = session.token; // files go over HTTP with it (attach.js, shared/files.js)
     this.setAttention = setAttention;
     this.visible = false;
     this.canned = [];

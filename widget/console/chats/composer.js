@@ -7,6 +7,7 @@
 import { h, replaceChildren } from "../../shared/dom.js";
 import { icon } from "../../shared/icons.js";
 import { LIMITS, TIMING } from "../constants.js";
+import { fileControls } from "./attach.js";
 
 const SLASH_QUERY = /^\/([^\s]*)$/;
 // "@" and what follows it up to the caret, where a mention may start (transcript.js MENTION).
@@ -39,6 +40,7 @@ export class Composer {
       type: "button", class: "icon-button", "aria-label": "Canned responses", title: "Canned responses",
       "aria-haspopup": "listbox", "aria-expanded": "false", "aria-controls": this.menu.id,
     }, icon("bolt"));
+    this.files = fileControls(tab, this.textarea); // pictures and PDFs: the paperclip, paste or drop
     this.sendLabel = h("span", {}, "Send");
     this.sendButton = h("button", { type: "submit", class: "button primary" }, icon("send"), this.sendLabel);
     this.replyMode = h("button", { type: "button", class: "composer-mode", "aria-pressed": "true", onclick: () => this.setNoteMode(false) },
@@ -53,7 +55,7 @@ export class Composer {
       this.menu,
       this.inputLabel,
       h("div", { class: "composer-box" }, this.textarea,
-        h("div", { class: "composer-buttons" }, this.cannedButton, this.sendButton)),
+        h("div", { class: "composer-buttons" }, this.files.input, this.files.button, this.cannedButton, this.sendButton)),
       h("p", { class: "composer-hint", id: `${base}-hint` },
         h("span", {}, h("kbd", {}, "Enter"), " to send · ", h("kbd", {}, "Shift"), "+", h("kbd", {}, "Enter"), " for a new line · ", h("kbd", {}, "/"), " canned responses"),
         this.counter, this.announcer));
@@ -103,6 +105,7 @@ export class Composer {
     const was = this.viewOnly;
     this.viewOnly = viewOnly;
     this.replyMode.disabled = viewOnly;
+    this.files.button.disabled = viewOnly; // only the agent serving the chat sends files
     if (viewOnly) this.setNoteMode(true);
     else if (was) this.setNoteMode(false); // the chat is this agent's now: back to replying
   }
@@ -111,6 +114,7 @@ export class Composer {
     this.textarea.disabled = disabled;
     this.sendButton.disabled = disabled;
     this.cannedButton.disabled = disabled;
+    this.files.button.disabled = disabled || Boolean(this.viewOnly);
   }
 
   keydown(event) {

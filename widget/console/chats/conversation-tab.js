@@ -13,6 +13,7 @@ import { confirmDialog } from "../dialogs.js";
 import { beganAt, customerPresenceChip, renderCustomerPresence } from "../presence.js";
 import { messageElement, transferTarget, withMentions } from "../transcript.js";
 import { Composer } from "./composer.js";
+import { fetchFile } from "../../shared/files.js";
 import { renderHandoff } from "./handoff-panel.js";
 import { SuggestionStrip } from "./suggestions.js";
 import { transferDialog } from "./transfer-dialog.js";
@@ -290,7 +291,8 @@ export class ConversationTab {
   renderMessage(message) {
     // Each agent message signed by who wrote it (a colleague's before a transfer is theirs, not "You").
     const element = messageElement(message, (agent, data) => (agent === this.view.agent ? "You" : data.shown_as || agent || "Agent"),
-      this.view.agent, (login) => this.view.nameOf(login));
+      this.view.agent, (login) => this.view.nameOf(login),
+      (attachment) => fetchFile(new URL("/", location.href), this.id, attachment.id, `Bearer ${this.view.token}`));
     // "Sent" or "Seen" under the agent's latest message (refreshReceipt).
     if (element && message.kind === "agent") element.append(h("p", { class: "msg-status" }));
     return element;

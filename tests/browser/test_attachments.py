@@ -1,0 +1,131 @@
+"""Attachments in chromium against a real bridge: a customer sends a picture from the widget by its button and
+the agent sees it in the console and opens it; an agent sends a PDF from the console and the customer downloads
+it from the widget; a disguised file is refused in the widget's words (docs/bridge-protocol.md "Attachments")."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from harness.files import HTML_AS_PNG, image, pdf
+from tests.browser.conftest import screenshot
+from tests.browser.test_console import Console, ann, tidy  # noqa: F401 - fixtures: the console, a tidy bridge
+from tests.browser.test_widget import open_chat, open_demo
+
+
+def customer_with_ann(ann: Console, customer_context, site: str) -> Page:  # noqa: F811 - ann is a fixture's value
+    """The widget on the demo page, its customer asking for a person and claimed by ann's console."""
+    page, errors = open_demo(customer_context, site)
+    open_chat(page)
+    page.get_by_role("button", name="Talk to a person").click()
+    expect(page.locator(".queue__position")).to_be_visible()
+    waiting = ann.page.locator("li.queue-item").filter(has_not_text="Customer: Left")
+    waiting.get_by_role("button", name="Claim chat: Asked for a person").first.click()
+    expect(ann.transcript).to_contain_text("from our support team has joined the chat.")
+    expect(page.locator(".header__status")).to_contain_text("Chatting with")
+    page.errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+def choose_file(page: Page, button: str, path: Path) -> None:
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name=button).click()
+    chooser.value.set_files(str(path))
+
+
+def test_a_customer_sends_a_picture_by_the_button_and_the_agent_sees_and_opens_it(ann, customer_context, site,  # noqa: F811
+                                                                                 tmp_path):
+    page = customer_with_ann(ann, customer_context, site)
+    photo = tmp_path / "card front.png"
+    photo.write_bytes(image("PNG", 320, 240, "#d1242f"))
+    choose_file(page, "Attach a picture or PDF", photo)
+
+    mine = page.locator(".message--customer .attachment--image[data-state='ready']")
+    expect(mine).to_have_count(1)
+    expect(mine.locator("img")).to_have_attribute("alt", "card front.png")
+    expect(page.locator(".message--customer[data-pending]")).to_have_count(0)  # the stored copy replaced it
+
+    thumbnail = ann.transcript.locator(".msg-customer .attachment--image[data-state='ready']")
+    expect(thumbnail).to_have_count(1)
+    assert thumbnail.locator("img").evaluate("img => [img.naturalWidth, img.naturalHeight]") == [320, 240]
+    screenshot(ann.page, "console-attachment")
+    with ann.page.context.expect_page() as opened:
+        thumbnail.click()
+    full = opened.value
+    full.wait_for_load_state()
+    assert full.url.startswith("blob:")
+    assert full.evaluate("[document.images[0].naturalWidth, document.images[0].naturalHeight]") == [320, 240]
+    full.close()
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_an_agent_sends_a_pdf_and_the_customer_downloads_it(ann, customer_context, site, tmp_path):  # noqa: F811
+    page = customer_with_ann(ann, customer_context, site)
+    statement = tmp_path / "statement.pdf"
+    statement.write_bytes(pdf())
+    choose_file(ann.page, "Attach a picture or PDF", statement)
+
+    sent = ann.transcript.locator(".msg-agent .attachment--file")
+    expect(sent).to_have_count(1)
+    expect(sent).to_contain_text("statement.pdf")
+    expect(ann.transcript.locator(".msg-agent.is-pending")).to_have_count(0)
+
+    link = page.locator(".message--agent .attachment--file")
+    expect(link).to_contain_text("statement.pdf")
+    screenshot(page, "widget-attachment")
+    with page.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename == "statement.pdf"
+    assert Path(download.value.path()).read_bytes() == pdf()
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_disguised_file_is_refused_in_the_widgets_words(ann, customer_context, site, tmp_path):  # noqa: F811
+    page = customer_with_ann(ann, customer_context, site)
+    fake = tmp_path / "holiday.png"
+    fake.write_bytes(HTML_AS_PNG)
+    choose_file(page, "Attach a picture or PDF", fake)
+    failed = page.locator(".message--failed")
+    expect(failed).to_contain_text(re.compile("Not sent: this file isn't what its name says"))
+    expect(ann.transcript.locator(".attachment")).to_have_count(0)
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+# A file put on the clipboard or dragged in, as the browser hands it to the page.
+PASTE = """(node, [bytes, name, type]) => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([new Uint8Array(bytes)], name, {type}));
+    node.dispatchEvent(new ClipboardEvent("paste", {clipboardData: transfer, bubbles: true, cancelable: true}));
+}"""
+DROP = """(node, [bytes, name, type]) => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([new Uint8Array(bytes)], name, {type}));
+    for (const kind of ["dragover", "drop"]) {
+        node.dispatchEvent(new DragEvent(kind, {dataTransfer: transfer, bubbles: true, cancelable: true}));
+    }
+}"""
+
+
+def test_a_picture_pasted_to_the_bot_is_kept_and_a_person_offered_then_one_dropped_by_the_agent(
+        ann, customer_context, site):  # noqa: F811
+    page, errors = open_demo(customer_context, site)
+    open_chat(page)
+    page.get_by_label("Type your message").evaluate(PASTE, [list(image("JPEG", 90, 60)), "screenshot.jpg", "image/jpeg"])
+    expect(page.locator(".message--customer .attachment--image[data-state='ready']")).to_have_count(1)
+    kept = page.locator(".message--system[data-notice='attachment_kept']")
+    expect(kept).to_contain_text("I can't read files")
+    kept.get_by_role("button", name="Talk to a person").click()
+    expect(page.locator(".queue__position")).to_be_visible()
+
+    waiting = ann.page.locator("li.queue-item").filter(has_not_text="Customer: Left")
+    waiting.get_by_role("button", name="Claim chat: Asked for a person").first.click()
+    thumbnail = ann.transcript.locator(".msg-customer .attachment--image[data-state='ready']")
+    expect(thumbnail).to_have_count(1)  # kept for the agent: in the transcript they read on claiming
+    expect(thumbnail.locator("img")).to_have_attribute("alt", "screenshot.jpg")
+
+    ann.transcript.evaluate(DROP, [list(image("GIF", 30, 30, "#1f883d")), "how-to.gif", "image/gif"])
+    expect(ann.transcript.locator(".msg-agent .attachment--image[data-state='ready']")).to_have_count(1)
+    expect(page.locator(".message--agent .attachment--image[data-state='ready'] img")).to_have_attribute("alt", "how-to.gif")
+    assert errors == []

@@ -1,0 +1,112 @@
+"""What a file is, decided from its bytes (handoff.filecheck): each accepted kind, and each way a file is
+refused (disguised, malformed, unsafe), with the sample files of harness/files.py."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import pytest
+from PIL import Image
+
+from handoff.exceptions import FileRefused
+from handoff.filecheck import MAX_SIDE, FileKind, check_file
+from harness.files import HTML_AS_PNG, SVG_WITH_SCRIPT, image, pdf, pdf_hiding_script, pdf_with_script
+
+
+@pytest.mark.parametrize("kind, expected", [("PNG", FileKind.PNG), ("JPEG", FileKind.JPEG),
+                                            ("WEBP", FileKind.WEBP), ("GIF", FileKind.GIF)])
+def test_each_image_kind_is_known_by_its_content_with_its_size(kind, expected):
+    checked = check_file(image(kind, 64, 48), "whatever.txt", "text/plain")
+    assert (checked.kind, checked.width, checked.height) == (expected, 64, 48)
+
+
+def test_variants_pass_interlaced_palette_progressive_animated_lossless():
+    frames = [Image.new("RGB", (20, 10), colour) for colour in ("red", "green", "blue")]
+    samples = {}
+    for name, save in {
+        "interlaced png": lambda b: frames[0].save(b, "PNG", interlace=1),
+        "palette png": lambda b: frames[0].convert("P").save(b, "PNG"),
+        "one-bit png": lambda b: frames[0].convert("1").save(b, "PNG"),
+        "progressive jpeg": lambda b: frames[0].save(b, "JPEG", progressive=True),
+        "animated gif": lambda b: frames[0].save(b, "GIF", save_all=True, append_images=frames[1:]),
+        "animated webp": lambda b: frames[0].save(b, "WEBP", save_all=True, append_images=frames[1:]),
+        "lossless webp": lambda b: frames[0].save(b, "WEBP", lossless=True),
+    }.items():
+        buffer = io.BytesIO()
+        save(buffer)
+        samples[name] = buffer.getvalue()
+    for name, content in samples.items():
+        checked = check_file(content)
+        assert (checked.width, checked.height) == (20, 10), name
+
+
+def test_a_plain_pdf_passes_and_opening_at_a_page_is_no_script():
+    assert check_file(pdf(), "statement.pdf").kind is FileKind.PDF
+
+
+@pytest.mark.parametrize("content", [HTML_AS_PNG, SVG_WITH_SCRIPT, b"MZ\x90\x00 an executable"])
+def test_content_that_is_none_of_the_kinds_named_as_one_is_disguised(content):
+    with pytest.raises(FileRefused) as refused:
+        check_file(content, "holiday.png", "image/png")
+    assert refused.value.code == "disguised_file"
+    with pytest.raises(FileRefused) as refused:
+        check_file(content, "notes.txt", "text/plain")
+    assert refused.value.code == "unsupported_type"
+
+
+@pytest.mark.parametrize("make", [pdf_with_script, pdf_hiding_script])
+def test_a_pdf_with_a_script_is_unsafe_even_escaped_or_compressed(make):
+    with pytest.raises(FileRefused) as refused:
+        check_file(make(), "statement.pdf")
+    assert refused.value.code == "unsafe_file" and "/JS" in str(refused.value)
+
+
+@pytest.mark.parametrize("name", ["Launch", "EmbeddedFile", "RichMedia"])
+def test_a_pdf_that_launches_or_carries_a_file_is_unsafe(name):
+    content = pdf().replace(b"/Type /Catalog", b"/Type /Catalog /Names << /X << /S /" + name.encode() + b" >> >>")
+    with pytest.raises(FileRefused) as refused:
+        check_file(content)
+    assert refused.value.code == "unsafe_file"
+
+
+@pytest.mark.parametrize("kind", ["PNG", "JPEG", "WEBP", "GIF"])
+def test_anything_after_an_image_or_cut_short_is_malformed(kind):
+    content = image(kind)
+    for damaged in (content + b"<script>alert(1)</script>", content[:-7], content[:len(content) // 2]):
+        with pytest.raises(FileRefused) as refused:
+            check_file(damaged, "photo.png")
+        assert refused.value.code == "malformed_file", kind
+
+
+def test_a_png_whose_data_inflates_beyond_its_size_or_with_a_bad_checksum_is_malformed():
+    content = bytearray(image("PNG"))
+    flipped = bytes(content[:40]) + bytes([content[40] ^ 1]) + bytes(content[41:])
+    with pytest.raises(FileRefused, match="checksum"):
+        check_file(flipped)
+    # A 64 x 48 header in front of a 64 x 4800 picture's data: a decompression bomb's shape.
+    tall = image("PNG", 64, 4800)
+    header = b"IHDR" + struct.pack(">IIBBBBB", 64, 48, 8, 2, 0, 0, 0)
+    bomb = tall[:12] + header + struct.pack(">I", zlib.crc32(header)) + tall[33:]
+    with pytest.raises(FileRefused, match="larger than its size"):
+        check_file(bomb)
+
+
+def test_an_image_too_large_in_pixels_is_refused_from_its_header():
+    header = b"IHDR" + struct.pack(">IIBBBBB", MAX_SIDE + 1, 10, 8, 2, 0, 0, 0)
+    content = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + header + struct.pack(">I", zlib.crc32(header))
+    with pytest.raises(FileRefused, match="pixels"):
+        check_file(content)
+
+
+def test_a_pdf_with_data_after_its_end_is_malformed():
+    with pytest.raises(FileRefused) as refused:
+        check_file(pdf() + b"<html><script>alert(1)</script></html>")
+    assert refused.value.code == "malformed_file"
+
+
+def test_an_empty_file_is_malformed():
+    with pytest.raises(FileRefused) as refused:
+        check_file(b"")
+    assert refused.value.code == "malformed_file"
