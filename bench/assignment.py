@@ -36,6 +36,7 @@ from redis.asyncio import Redis
 
 from bench.common import machine, markdown_table, percentile, write_result
 from handoff.assignment import Assignment
+from handoff.store import Store
 from handoff_client import Agent, Customer
 from harness.servers import AGENT_PASSWORD, add_agent, running_bridge, running_redis
 
@@ -167,7 +168,7 @@ async def round_cost(redis_url: str, queued: int = 500, agents: int = 50, rounds
             pipe.hset(f"{prefix}:agent-status", name, f"available|{now}")
             pipe.hset(f"{prefix}:agent-ready", name, now - number)
         await pipe.execute()
-    assignment = Assignment(redis, prefix, 3600)
+    assignment = Assignment(Store(redis, prefix), 3600)
     figures: Dict[str, Any] = {}
     for case in ("automatic", "manual"):
         if case == "automatic":

@@ -41,9 +41,8 @@ import enum
 import json
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-from redis.asyncio import Redis
-
 from handoff.exceptions import ConversationNotFound, InvalidTransition, MalformedMessage
+from handoff.store import Store
 
 __all__ = ["HOLD_MS", "Assignment", "Mode", "Offer", "may_claim", "requested_mode"]
 
@@ -239,18 +238,15 @@ return 1
 class Assignment:
     """The modes, the offers and the round that makes them, in Redis (one per process)."""
 
-    def __init__(self, redis: Redis, prefix: str, accept_seconds: float) -> None:
-        self.redis = redis
-        self.prefix = prefix
+    def __init__(self, store: Store, accept_seconds: float) -> None:
+        self.redis = store.redis
+        self.prefix = store.prefix  # the round builds agents' and conversations' key names from it
+        self.key = store.key
         self.accept_ms = int(accept_seconds * 1000)
-        self._round = redis.register_script(_ROUND)
-        self._accept = redis.register_script(_ACCEPT)
-        self._decline = redis.register_script(_DECLINE)
-        self._release = redis.register_script(_RELEASE)
-
-    def key(self, kind: str, name: str = "") -> str:
-        return f"{self.prefix}:{kind}:{name}" if name else f"{self.prefix}:{kind}"
-
+        self._round = self.redis.register_script(_ROUND)
+        self._accept = self.redis.register_script(_ACCEPT)
+        self._decline = self.redis.register_script(_DECLINE)
+        self._release = self.redis.register_script(_RELEASE)
 
     async def modes(self) -> Dict[str, Mode]:
         """The groups a supervisor made automatic (every other group is manual)."""

@@ -131,7 +131,7 @@ class Bridge:
         self.hub = Hub(redis, settings.key_prefix)
         # Automatic assignment (handoff.assignment): a round runs when this process has cause to (assignment_due)
         # and every assign_round_seconds (handoff.lifecycle.assign).
-        self.assignment = Assignment(redis, settings.key_prefix, settings.assign_accept_seconds)
+        self.assignment = Assignment(self.store, settings.assign_accept_seconds)
         self.assign_due = asyncio.Event()
         # A group's figures, read once per queue change for all of this process's customers (shared_figures).
         self._figures: Dict[str, SharedReading[GroupFigures]] = {}

@@ -81,7 +81,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, ClassVar, Dict, Iterator, List, NamedTuple, Optional, Set, TypeVar, Union
+from typing import Any, Awaitable, Callable, ClassVar, Dict, Iterator, List, NamedTuple, Optional, Sequence, Set, TypeVar, Union
 
 import pytest
 import redis as redis_sync
@@ -309,13 +309,18 @@ def tally(surface: str) -> SurfaceCounts:
     return TALLIES.setdefault(surface, SurfaceCounts())
 
 
-@pytest.fixture(scope="module", autouse=True)
-def fuzz_report(request: pytest.FixtureRequest, drill_report: DrillReport) -> Iterator[None]:
+def reported(request: pytest.FixtureRequest, drill_report: DrillReport,
+             surfaces: Optional[Sequence[str]] = None) -> Iterator[None]:
+    """A fuzz module's report fixture (``yield from`` it): after the module's tests, each of ``surfaces``
+    (None: every surface tallied) goes into the drills' report once, never rosier than the assertions."""
     failed_before = request.session.testsfailed
     yield
-    failed = request.session.testsfailed - failed_before  # the report is never rosier than the assertions
+    failed = request.session.testsfailed - failed_before
     outcome = f"{failed} fuzz tests failed (see above)" if failed else "0 crashes, 0 hangs"
-    for surface, counts in TALLIES.items():
+    for surface in list(TALLIES) if surfaces is None else surfaces:
+        counts = TALLIES.pop(surface, None)
+        if counts is None:
+            continue
         codes = ", ".join(f"{code} {n}" for code, n in counts.errors.most_common()) or "none"
         notes = f"{sum(counts.errors.values())} errors by code: {codes}; {outcome}"
         if counts.closed:
@@ -324,6 +329,11 @@ def fuzz_report(request: pytest.FixtureRequest, drill_report: DrillReport) -> It
             notes += "; HTTP statuses: " + ", ".join(f"{s} {n}" for s, n in sorted(counts.statuses.items()))
         drill_report.add(DrillResult(name=f"fuzz: {surface}", sent=counts.sent, acknowledged=counts.answered,
                                      notes=notes))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fuzz_report(request: pytest.FixtureRequest, drill_report: DrillReport) -> Iterator[None]:
+    yield from reported(request, drill_report)
 
 
 # ---- strategies -----------------------------------------------------------------------------

@@ -28,9 +28,9 @@ from hypothesis import given, strategies as st
 
 from harness.clients import login
 from harness.servers import add_agent, delete_prefixed_keys, started_bridge
-from tests.drills.report import DrillReport, DrillResult
+from tests.drills.report import DrillReport
 from tests.drills.test_fuzz import (  # noqa: F401 - the fixtures agents and supervisor
-    ACCOUNTS, ANN, BOB, COLE, NO_REPLY, SUE, TALLIES, AgentBench, Surface, World, _refill, agent_oracle, agents, budget,
+    ACCOUNTS, ANN, BOB, COLE, NO_REPLY, SUE, reported, AgentBench, Surface, World, _refill, agent_oracle, agents, budget,
     check, classify, conversation_ids, either, envelopes, exchange, fields, framed, fuzzed, is_text, request, supervisor,
 )
 
@@ -62,14 +62,8 @@ def world(redis_url: str) -> Iterator[World]:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def assignment_report(drill_report: DrillReport) -> Iterator[None]:
-    yield
-    for surface in SURFACES:
-        counts = TALLIES.pop(surface, None)  # reported here, not again by test_fuzz's report
-        if counts is not None:
-            codes = ", ".join(f"{code} {n}" for code, n in counts.errors.most_common()) or "none"
-            drill_report.add(DrillResult(name=f"fuzz: {surface}", sent=counts.sent, acknowledged=counts.answered,
-                                         notes=f"{sum(counts.errors.values())} errors by code: {codes}"))
+def assignment_report(request: pytest.FixtureRequest, drill_report: DrillReport) -> Iterator[None]:
+    yield from reported(request, drill_report, SURFACES)  # here, not again by test_fuzz's report
 
 
 # ---- Redis as the oracles read it ------------------------------------------------------------------

@@ -26,9 +26,9 @@ from handoff.exceptions import FileRefused
 from handoff.filecheck import check_file
 from handoff_client import Agent, Customer
 from harness.files import HTML_AS_PNG, SVG_WITH_SCRIPT, image, pdf, pdf_hiding_script, pdf_with_script
-from tests.drills.report import DrillReport, DrillResult
+from tests.drills.report import DrillReport
 from tests.drills.test_fuzz import (  # noqa: F401 - the fixture world
-    ANN, BOB, COLE, SUE, TALLIES, World, budget, check_http, http_request, http_tally, json_error, world,
+    ANN, BOB, COLE, SUE, reported, World, budget, check_http, http_request, http_tally, json_error, world,
 )
 
 SAMPLES = [image("PNG", 12, 9), image("JPEG", 12, 9), image("GIF", 12, 9), image("WEBP", 12, 9), pdf(),
@@ -70,14 +70,8 @@ SURFACES = ("POST /api/conversations/<id>/attachments", "GET /api/conversations/
 
 
 @pytest.fixture(scope="module", autouse=True)
-def attachments_report(drill_report: DrillReport) -> Iterator[None]:
-    yield
-    for surface in SURFACES:
-        counts = TALLIES.pop(surface, None)  # reported here, not again by test_fuzz's report
-        if counts is not None:
-            statuses = ", ".join(f"{status} {n}" for status, n in sorted(counts.statuses.items()))
-            drill_report.add(DrillResult(name=f"fuzz: {surface}", sent=counts.sent, acknowledged=counts.answered,
-                                         notes=f"HTTP statuses: {statuses}"))
+def attachments_report(request: pytest.FixtureRequest, drill_report: DrillReport) -> Iterator[None]:
+    yield from reported(request, drill_report, SURFACES)  # here, not again by test_fuzz's report
 
 
 @dataclass

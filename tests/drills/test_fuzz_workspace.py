@@ -22,9 +22,9 @@ import pytest
 from hypothesis import given, strategies as st
 
 from handoff.protocol import readable
-from tests.drills.report import DrillReport, DrillResult
+from tests.drills.report import DrillReport
 from tests.drills.test_fuzz import (  # noqa: F401 - the fixtures world, agents and supervisor
-    ANN, NO_REPLY, TALLIES, TEXT, AgentBench, Surface, World, _refill, agent_oracle, agents, budget, check, classify,
+    ANN, NO_REPLY, reported, TEXT, AgentBench, Surface, World, _refill, agent_oracle, agents, budget, check, classify,
     conversation_ids, either, envelopes, exchange, fields, framed, fuzzed, is_text, supervisor, world,
 )
 
@@ -39,14 +39,8 @@ SURFACES = ("/ws/supervisor workspace", "/ws/agent workspace")
 
 
 @pytest.fixture(scope="module", autouse=True)
-def workspace_report(drill_report: DrillReport) -> Iterator[None]:
-    yield
-    for surface in SURFACES:
-        counts = TALLIES.pop(surface, None)  # reported here, not again by test_fuzz's report
-        if counts is not None:
-            codes = ", ".join(f"{code} {n}" for code, n in counts.errors.most_common()) or "none"
-            drill_report.add(DrillResult(name=f"fuzz: {surface}", sent=counts.sent, acknowledged=counts.answered,
-                                         notes=f"{sum(counts.errors.values())} errors by code: {codes}"))
+def workspace_report(request: pytest.FixtureRequest, drill_report: DrillReport) -> Iterator[None]:
+    yield from reported(request, drill_report, SURFACES)  # here, not again by test_fuzz's report
 
 
 # ---- Redis as the oracles read it ------------------------------------------------------------

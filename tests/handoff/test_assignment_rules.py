@@ -81,7 +81,8 @@ def offers_by_agent(made: List[tuple]) -> Dict[str, List[str]]:
 
 def test_the_round_offers_in_arrival_order_to_the_least_busy_then_the_longest_idle(redis_url):
     async def scenario(redis: Redis, prefix: str) -> None:
-        store, assignment = Store(redis, prefix), Assignment(redis, prefix, 30)
+        store = Store(redis, prefix)
+        assignment = Assignment(store, 30)
         await team(redis, prefix, {"ann": {"groups": ["general"], "max_chats": 2, "ready": 1000},
                                    "bob": {"groups": ["all"], "max_chats": 2, "ready": 5000},
                                    "cy": {"groups": ["general"], "max_chats": 3, "ready": 9000},
@@ -107,7 +108,8 @@ def test_the_round_offers_in_arrival_order_to_the_least_busy_then_the_longest_id
 
 def test_offers_run_out_go_with_an_agent_away_and_come_back_to_those_who_passed_only_when_nobody_else_can(redis_url):
     async def scenario(redis: Redis, prefix: str) -> None:
-        store, assignment = Store(redis, prefix), Assignment(redis, prefix, 1)
+        store = Store(redis, prefix)
+        assignment = Assignment(store, 1)
         await team(redis, prefix, {"ann": {"groups": ["general"], "max_chats": 1, "ready": 2000},
                                    "bob": {"groups": ["general"], "max_chats": 1, "ready": 1000}})
         await assignment.set_mode("general", Mode.AUTOMATIC)
