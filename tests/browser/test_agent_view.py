@@ -61,6 +61,7 @@ def test_a_supervisor_assigns_a_waiting_customer_and_sees_it_per_agent(browser, 
     row.get_by_role("button", name="Assign").click()
     expect(sal.page.locator(".waiting-list .inline-error")).to_contain_text("limit")
     expect(row).to_be_visible()  # still waiting
+    figures.scroll_into_view_if_needed()
     screenshot(sal.page, "console-agent-figures")
     for console in (ava, sal):
         console.assert_no_errors()
