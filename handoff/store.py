@@ -69,7 +69,9 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:stats:handoffs hash  reason -> handoffs from the bot to people (all days, for /metrics)
     {p}:stats:abandoned, {p}:stats:requeues  hashes  (handoff.experience, for /metrics)
     {p}:stats:closing hash   "disposition:{name}" -> conversations closed so (by the close's commit),
-                             "label:{id}" -> labels put on conversations (all days, for /metrics)
+                             "label:{id}" -> labels put on conversations (all days, for /metrics);
+                             "agent:{name}:taken|closed" too (the commit counts in both hashes; /metrics
+                             reads only dispositions and labels)
     {p}:labels       hash    the label set: id -> {name, colour} (handoff.labels); a conversation's labels
                              are its hash's "labels" field (ids, comma-separated), "labelled:{day}:{id}"
                              marks a label counted that day; "disposition", "closing_note": its last close's,
