@@ -345,10 +345,14 @@ class Bridge:
         names = {name: profile["display_name"] for name, profile in (await self.agents.profiles()).items()
                  if "agent" in profile["roles"]}
         offers = {offer.conversation_id: offer.agent for offer in await self.assignment.offers()}
+        queued = await self._queue_reading.get()  # shared with the agents' queues; the waits are read now
+        since = await self.store.waiting_since([item["conversation_id"] for item in queued])
+        now = self.now_ms()
         waiting = [{"conversation_id": item["conversation_id"], "group": item["group"],
-                    "waiting_seconds": item["waiting_seconds"], "reason": item["reason"], "topic": item["topic"],
+                    "waiting_seconds": max(0, int((now - since.get(item["conversation_id"], item["queued_at"])) / 1000)),
+                    "reason": item["reason"], "topic": item["topic"],
                     "assignment": item["assignment"], "offered_to": offers.get(item["conversation_id"])}
-                   for item in await self._queue_reading.get()]
+                   for item in queued]
         return {"per_agent": agent_rows(counters, split_samples(first), split_samples(handling), names),
                 "waiting_list": sorted(waiting, key=lambda item: -item["waiting_seconds"])}
 

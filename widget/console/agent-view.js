@@ -7,7 +7,7 @@
 // their limit, and says why here.
 
 import { h, replaceChildren } from "../shared/dom.js";
-import { describeError, reasonLabel } from "./constants.js";
+import { TIMING, describeError, reasonLabel } from "./constants.js";
 
 const NONE = "—";
 
@@ -49,6 +49,7 @@ export class WaitingList {
   constructor(waiting) {
     this.waiting = waiting; // the supervisor socket's pending requests
     this.chosen = new Map(); // conversation -> the agent chosen for it: kept when the next push redraws the list
+    this.waits = []; // [cell, when the wait began]: the waits count on between the bridge's pushes
     this.error = h("p", { class: "inline-error", role: "alert", hidden: true });
     this.body = h("tbody", {});
     this.element = h("section", { class: "kpi-section waiting-list", "aria-labelledby": "waiting-list-title" },
@@ -60,6 +61,11 @@ export class WaitingList {
           h("th", { scope: "col" }, "Waiting"), h("th", { scope: "col" }, "Reason / topic"),
           h("th", { scope: "col" }, "Assign to"))),
         this.body));
+    this.timer = setInterval(() => this.tick(), TIMING.tickMs);
+  }
+
+  destroy() {
+    clearInterval(this.timer);
   }
 
   /** ``items``: the dashboard's waiting list; ``agents``: its team list (who is available now). */
@@ -67,6 +73,8 @@ export class WaitingList {
     const available = agents.filter((agent) => agent.status === "available" && agent.connected !== false);
     const listed = new Set(items.map((item) => item.conversation_id));
     for (const id of this.chosen.keys()) if (!listed.has(id)) this.chosen.delete(id);
+    const now = Date.now();
+    this.waits = [];
     replaceChildren(this.body, items.length ? items.map((item) => {
       const short = item.conversation_id.slice(0, 6);
       const chosen = this.chosen.get(item.conversation_id) || "";
@@ -77,13 +85,23 @@ export class WaitingList {
       return h("tr", { "data-conversation": item.conversation_id },
         h("th", { scope: "row" }, `#${short}`),
         h("td", {}, item.group),
-        h("td", {}, seconds(item.waiting_seconds)),
+        this.waitCell(now - item.waiting_seconds * 1000, now),
         h("td", {}, [item.reason ? reasonLabel(item.reason) : null, item.topic].filter(Boolean).join(" · ") || NONE,
           item.offered_to ? h("span", { class: "team-login" }, ` offered to ${item.offered_to}`) : null),
         h("td", {}, choice, h("button", {
           type: "button", class: "button small", onclick: () => this.assign(item.conversation_id, choice.value),
         }, "Assign")));
     }) : [h("tr", {}, h("td", { colspan: "5" }, "Nobody is waiting."))]);
+  }
+
+  waitCell(began, now) {
+    const cell = h("td", { class: "waiting-for" }, seconds((now - began) / 1000));
+    this.waits.push([cell, began]);
+    return cell;
+  }
+
+  tick(now = Date.now()) {
+    for (const [cell, began] of this.waits) cell.textContent = seconds((now - began) / 1000);
   }
 
   async assign(conversationId, agent) {

@@ -229,6 +229,7 @@ class DashboardView extends View {
 
   destroy() {
     this.team.destroy();
+    this.waitingList.destroy();
     this.transport.close();
   }
 }
