@@ -20,6 +20,8 @@ Keys (``{p}`` is the store's prefix):
 
     {p}:day-abandoned:{date}       list  every abandoned wait (ms) that day
     {p}:day-first-response:{date}  list  every claim -> first agent message (ms) that day
+    {p}:day-agent-first-response:{date}  list  the same, as "{agent}|{ms}" (handoff.agent_figures)
+    {p}:day-agent-handling:{date}  list  "{agent}|{ms}": taken -> closed by that agent, that day
     {p}:stats:abandoned            hash  way -> count, for /metrics (all days)
     {p}:stats:requeues             hash  "total" -> count, for /metrics (all days)
     conversation hash   field "awaiting_reply": when it was claimed, until the agent's first message
@@ -28,7 +30,7 @@ Keys (``{p}`` is the store's prefix):
 from __future__ import annotations
 
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 from handoff.store import DAY_TTL_MS, MAX_WAITS_PER_DAY, Store
 
@@ -63,7 +65,7 @@ class Experience:
         await self.store.redis.hset(self.store.key("conv", conversation_id), "awaiting_reply",
                                     str(int(time.time() * 1000)))
 
-    async def agent_replied(self, conversation_id: str, day: str) -> None:
+    async def agent_replied(self, conversation_id: str, day: str, agent: str) -> None:
         """An agent's message: the first since the claim stops the clock (read and cleared in one step)."""
         key = self.store.key("conv", conversation_id)
         async with self.store.redis.pipeline(transaction=True) as pipe:
@@ -71,12 +73,19 @@ class Experience:
             pipe.hdel(key, "awaiting_reply")
             since, _ = await pipe.execute()
         if since:
-            await self._record(self.store.key("day-first-response", day), int(time.time() * 1000) - int(since))
+            waited = int(time.time() * 1000) - int(since)
+            await self._record(self.store.key("day-first-response", day), waited)
+            await self._record(self.store.key("day-agent-first-response", day), f"{agent}|{waited}")
             await self.store.publish(self.store.stats_channel, {})
 
-    async def _record(self, key: str, milliseconds: int) -> None:
+    async def handled(self, day: str, agent: str, milliseconds: int) -> None:
+        """The agent closed a conversation they took ``milliseconds`` ago (called once, by the close's commit
+        winner)."""
+        await self._record(self.store.key("day-agent-handling", day), f"{agent}|{max(0, milliseconds)}")
+
+    async def _record(self, key: str, sample: Union[int, str]) -> None:
         async with self.store.redis.pipeline(transaction=True) as pipe:
-            pipe.lpush(key, milliseconds)
+            pipe.lpush(key, sample)
             pipe.ltrim(key, 0, MAX_WAITS_PER_DAY - 1)
             pipe.pexpire(key, DAY_TTL_MS)
             await pipe.execute()
@@ -88,6 +97,14 @@ class Experience:
             pipe.lrange(self.store.key("day-first-response", day), 0, -1)
             abandoned, first = await pipe.execute()
         return [int(value) for value in abandoned], [int(value) for value in first]
+
+    async def agents_day(self, day: str) -> Tuple[List[str], List[str]]:
+        """The day's per-agent first responses and handling times (``{agent}|{ms}``)."""
+        async with self.store.redis.pipeline(transaction=False) as pipe:
+            pipe.lrange(self.store.key("day-agent-first-response", day), 0, -1)
+            pipe.lrange(self.store.key("day-agent-handling", day), 0, -1)
+            first, handling = await pipe.execute()
+        return [value.decode() for value in first], [value.decode() for value in handling]
 
     async def totals(self) -> Tuple[Dict[str, int], int]:
         """Abandoned stays by way and requeues, over all days (for /metrics)."""

@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 
 from handoff import rules
 from handoff.assignment import Assignment, Mode, may_claim
+from handoff.agent_figures import agent_rows, per_agent_counters, split_samples
 from handoff.agentstatus import AgentStatus, AgentStatuses, Status, available_only, team_statuses
 from handoff.attachments import AttachmentDesk
 from handoff.auth import AgentDirectory
@@ -36,7 +37,7 @@ from handoff.closing import Closing
 from handoff.customer_presence import CustomerPresenceBoard, parse as parse_presence, shown as presence_shown
 from handoff.dashboard import summarise
 from handoff.experience import Experience
-from handoff.exceptions import ConversationNotFound, InvalidTransition, LimitReached, StateError
+from handoff.exceptions import ConversationNotFound, InvalidTransition, LimitReached, MalformedMessage, StateError
 from handoff.hub import Hub
 from handoff.labels import LabelDesk, closing_figures, split, workspace_channel
 from handoff.limits import Limits
@@ -217,13 +218,22 @@ class Bridge:
                                              notices=notices, state=state, queue_changed=queue_changed,
                                              extra_fields=stored_fields(event, effects, closing)
                                              + ([] if pinned_note is None else ["transfer_note", pinned_note]),
-                                             day=self.today()[0], counters=closing.counters())
+                                             day=self.today()[0], counters=closing.counters() + per_agent_counters(
+                                                 before.state.value, before.agent, after.state.value, after.agent))
             if stored is not None:
                 self.metrics["messages_system"] += len(notices)
                 self.assign_due.set()  # queued, claimed or a chat ended: offers may follow
+                if before.state is State.AGENT and stored.state is State.CLOSED and before.agent:
+                    await self._count_handling(conversation_id, before.agent)
                 await self._carry_out(stored, effects)
                 return stored, effects
         raise StateError("the conversation is changing too fast; try again")
+
+    async def _count_handling(self, conversation_id: str, agent: str) -> None:
+        """The agent's handling time of the conversation they closed (only the close's commit winner gets here)."""
+        taken_at = (await self.store.times(conversation_id)).get("claimed_at")
+        if taken_at:
+            await self.experience.handled(self.today()[0], agent, self.now_ms() - taken_at)
 
     async def _naming_agent(self, notices: List[Notice], agent: Optional[str]) -> List[Notice]:
         """"Ann has joined the chat": the agent's display name in the notices that name them."""
@@ -237,7 +247,10 @@ class Bridge:
             if isinstance(effect, StoreRating):
                 await self.store.store_rating(after.id, after.agent or "", effect.score, effect.comment)
                 day, _ = self.today()
-                await self.store.count(day, {"ratings": 1, "rating_sum": effect.score, f"score:{effect.score}": 1})
+                per_agent = {f"agent:{after.agent}:ratings": 1, f"agent:{after.agent}:rating_sum": effect.score} \
+                    if after.agent else {}
+                await self.store.count(day, {"ratings": 1, "rating_sum": effect.score, f"score:{effect.score}": 1,
+                                             **per_agent})
                 await self.store.publish(self.store.stats_channel, {})
             elif isinstance(effect, Enqueue):
                 if effect.front:  # back in the queue (transferred to a group, agent lost): not a new handoff
@@ -321,8 +334,27 @@ class Bridge:
                             abandoned_ms=abandoned, first_response_ms=first_responses)
         summary.update(closing_figures(counters, await self.labels.items(), self.settings.dispositions))
         summary["agents"] = await self.agent_statuses()
+        summary.update(await self._agent_view(day, counters))
         summary["assignment"] = {"modes": await self.assignment_modes(), "offers": len(await self.assignment.offers())}
         return summary
+
+    async def _agent_view(self, day: str, counters: Dict[str, int]) -> Dict[str, Any]:
+        """The dashboard's ``per_agent`` rows (handoff.agent_figures) and ``waiting_list``: the conversations
+        waiting now, which a supervisor may assign to an agent (``assign_to``)."""
+        first, handling = await self.experience.agents_day(day)
+        names = {name: profile["display_name"] for name, profile in (await self.agents.profiles()).items()
+                 if "agent" in profile["roles"]}
+        offers = {offer.conversation_id: offer.agent for offer in await self.assignment.offers()}
+        queued = await self._queue_reading.get()  # shared with the agents' queues; the waits are read now
+        since = await self.store.waiting_since([item["conversation_id"] for item in queued])
+        now = self.now_ms()
+        waiting = [{"conversation_id": item["conversation_id"], "group": item["group"],
+                    "waiting_seconds": max(0, int((now - since.get(item["conversation_id"], item["queued_at"])) / 1000)),
+                    "reason": item["reason"], "topic": item["topic"],
+                    "assignment": item["assignment"], "offered_to": offers.get(item["conversation_id"])}
+                   for item in queued]
+        return {"per_agent": agent_rows(counters, split_samples(first), split_samples(handling), names),
+                "waiting_list": sorted(waiting, key=lambda item: -item["waiting_seconds"])}
 
     async def agent_statuses(self) -> List[Dict[str, Any]]:
         """Who is available, away or offline, and since when (the dashboard's team list), with the chats each
@@ -727,7 +759,7 @@ class Bridge:
                                      {"agent": agent, "shown_as": shown_as},
                                      only_in=State.AGENT, only_agent=agent)
         if appended.added:
-            await self.experience.agent_replied(conversation_id, self.today()[0])
+            await self.experience.agent_replied(conversation_id, self.today()[0], agent)
         return appended.id
 
     async def check_transfer(self, agent: str, conversation_id: str, to_agent: Optional[str],
@@ -890,6 +922,24 @@ class Bridge:
             self.assign_due.set()  # to the next agent
             raise
         await self.assignment.release(conversation_id, agent, taken=True)
+        return conversation
+
+    async def assign_to(self, agent: str, conversation_id: str) -> Conversation:
+        """A supervisor hands a waiting conversation to ``agent``, as a transfer to them would: the agent must
+        exist, be online, available and under their chat limit; the claim's commit decides against a claim or
+        an accepted offer at the same moment (one wins). An open offer to another agent is withdrawn by the
+        next round; the agent's consoles open the conversation."""
+        profiles = await self.agents.profiles()
+        if agent not in profiles or "agent" not in profiles[agent]["roles"]:
+            raise MalformedMessage(f"no agent {agent!r}")
+        rules.transfer_target(agent, None, list(profiles), await self.store.online_agents())
+        await self.statuses.require_takes_work(agent, profiles[agent]["display_name"])
+        waiting = await self.store.load(conversation_id)
+        if waiting.state is not State.QUEUED:
+            raise InvalidTransition("that conversation is no longer waiting", code="not_waiting")
+        conversation = await self.claim(agent, conversation_id, accepted=True)
+        await self.store.publish(self.store.key("agent-events", agent), {"assigned": conversation_id})
+        self.assign_due.set()  # an offer of it to someone else is withdrawn
         return conversation
 
     async def decline_offer(self, agent: str, conversation_id: str) -> None:

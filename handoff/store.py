@@ -61,13 +61,17 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:offers       hash    conversation -> "{agent}|{expires}|{offered at}|{held}": automatic assignment's
                              offers, made and withdrawn by one Lua round (handoff.assignment)
     {p}:passed:{id}  zset    agents who passed on the conversation's offer -> when (handoff.assignment)
-    {p}:day:{date}   hash    the day's counters for the supervisors' dashboard (handoff.dashboard)
+    {p}:day:{date}   hash    the day's counters for the supervisors' dashboard (handoff.dashboard; per agent:
+                             handoff.agent_figures)
     {p}:day-waits:{date} list every wait (ms) from queued to claimed that day
     {p}:day-abandoned:{date}, {p}:day-first-response:{date}  lists  (handoff.experience)
+    {p}:day-agent-first-response:{date}, {p}:day-agent-handling:{date}  lists  (handoff.experience)
     {p}:stats:handoffs hash  reason -> handoffs from the bot to people (all days, for /metrics)
     {p}:stats:abandoned, {p}:stats:requeues  hashes  (handoff.experience, for /metrics)
     {p}:stats:closing hash   "disposition:{name}" -> conversations closed so (by the close's commit),
-                             "label:{id}" -> labels put on conversations (all days, for /metrics)
+                             "label:{id}" -> labels put on conversations (all days, for /metrics);
+                             "agent:{name}:taken|closed" too (the commit counts in both hashes; /metrics
+                             reads only dispositions and labels)
     {p}:labels       hash    the label set: id -> {name, colour} (handoff.labels); a conversation's labels
                              are its hash's "labels" field (ids, comma-separated), "labelled:{day}:{id}"
                              marks a label counted that day; "disposition", "closing_note": its last close's,

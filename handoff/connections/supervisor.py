@@ -1,5 +1,6 @@
-"""A supervisor's socket (``/ws/supervisor``): the live dashboard (handoff.dashboard), and managing the
-labels and canned responses (handoff.connections.workspace)."""
+"""A supervisor's socket (``/ws/supervisor``): the live dashboard (handoff.dashboard, handoff.agent_figures),
+assigning a waiting conversation to an agent, and managing the labels and canned responses
+(handoff.connections.workspace)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any, Dict, Optional
 from handoff.assignment import requested_mode
 from handoff.coalesce import Coalesced, Periodic
 from handoff.connections.base import Connection, Handlers
+from handoff.connections.fields import conversation_id_of
+from handoff.exceptions import MalformedMessage
 from handoff.connections.workspace import Workspace
 from handoff.protocol import Envelope
 from handoff.service import Bridge
@@ -32,7 +35,7 @@ class SupervisorConnection(Connection):
         workspace = self.workspace
         return {"dashboard": self.dashboard, "label_save": workspace.label_save, "label_delete": workspace.label_delete,
                 "label_conversation": workspace.label_conversation, "canned_save": workspace.canned_save,
-                "canned_delete": workspace.canned_delete, "assignment_mode": self.assignment_mode}
+                "canned_delete": workspace.canned_delete, "assignment_mode": self.assignment_mode, "assign": self.assign}
 
     async def start(self) -> None:
         await self.watch(self.bridge.store.stats_channel, self._on_change)
@@ -50,6 +53,14 @@ class SupervisorConnection(Connection):
         await self.bridge.assignment.set_mode(group, mode)
         self.bridge.assign_due.set()  # offers follow at once (or are withdrawn)
         await self.send(Envelope("ack", envelope.id, {"group": group, "mode": mode.value}))
+
+    async def assign(self, envelope: Envelope) -> None:
+        """A conversation from the waiting list to the agent chosen (Bridge.assign_to says why not)."""
+        conversation_id, agent = conversation_id_of(envelope.data), envelope.data.get("agent")
+        if not isinstance(agent, str) or not 0 < len(agent) <= 64:
+            raise MalformedMessage("'agent' must be an agent's name")
+        await self.bridge.assign_to(agent, conversation_id)
+        await self.send(Envelope("ack", envelope.id, {"conversation_id": conversation_id, "agent": agent}))
 
     async def dashboard(self, envelope: Envelope) -> None:
         await self.push(envelope.id)

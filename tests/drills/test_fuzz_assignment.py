@@ -1,11 +1,11 @@
 """Fuzzing automatic assignment's message types like the rest of the protocol (tests/drills/test_fuzz.py, whose
 strategies, exchange and checks this module uses).
 
-/ws/supervisor gets ``assignment_mode`` (and ``dashboard``); /ws/agent gets ``offer_accept``,
+/ws/supervisor gets ``assignment_mode`` and ``assign`` (and ``dashboard``); /ws/agent gets ``offer_accept``,
 ``offer_decline``, ``claim`` and ``close`` about the bench's conversations while the general group is
 assigned automatically (the bridge offers each queued one to Ann or Bob), every field plausible or anything
 JSON can say, and garbage frames. The oracles compute the answer docs/bridge-protocol.md ("Automatic
-assignment") gives for the input in the state Redis holds: the ack, or one error with the right code, never
+assignment", "Per-agent view and assigning") gives for the input in the state Redis holds: the ack, or one error with the right code, never
 ``internal_error``; an ack's change is then checked in Redis, and an error changes nothing.
 
 The module's bridge has no Rasa behind it ("talk to a person" queues with the bridge's own summary: the
@@ -30,11 +30,11 @@ from harness.clients import login
 from harness.servers import add_agent, delete_prefixed_keys, started_bridge
 from tests.drills.report import DrillReport
 from tests.drills.test_fuzz import (  # noqa: F401 - the fixtures agents and supervisor
-    ACCOUNTS, ANN, BOB, COLE, NO_REPLY, SUE, reported, AgentBench, Surface, World, _refill, agent_oracle, agents, budget,
+    ACCOUNTS, AGENTS, ANN, BOB, COLE, NO_REPLY, SUE, reported, AgentBench, Surface, World, _refill, agent_oracle, agents, budget,
     check, classify, conversation_ids, either, envelopes, exchange, fields, framed, fuzzed, is_text, request, supervisor,
 )
 
-SURFACES = ("/ws/supervisor assignment", "/ws/agent assignment")
+SURFACES = ("/ws/supervisor assignment", "/ws/agent assignment", "/ws/supervisor assign")
 MODES = ("manual", "automatic")
 SETTLE_SECONDS = 0.3  # the round that follows a change (a queued conversation, a close) has run by then
 
@@ -198,3 +198,56 @@ def test_agents_offers_are_answered_as_documented(world: World, agents: AgentBen
     elif got not in ("ack", NO_REPLY) and before is not None:
         assert after == before, "an error changed the conversation"
         assert offer(world, named) == offered_before, "an error changed the offer"
+
+
+def assign_oracle(world: World, envelope: Dict[str, Any]) -> str:
+    """``assign``'s answer, its checks in the documented order: the fields, the agent (an agent's account,
+    online, not away), then the conversation (there, and still queued)."""
+    kind, data = envelope["type"], envelope["data"]
+    if kind == "dashboard":
+        return "dashboard"
+    if kind != "assign":
+        return "unknown_type"
+    conversation_id, agent = data.get("conversation_id"), data.get("agent")
+    if not (is_text(conversation_id, 64) and conversation_id) or not (is_text(agent, 64) and agent):
+        return "malformed"
+    if agent not in AGENTS:
+        return "malformed"
+    if agent not in world.online() or world.away(agent):
+        return "invalid_transition"
+    snapshot = world.snapshot(conversation_id)
+    if snapshot is None:
+        return "not_found"
+    return "ack" if snapshot.state == "queued" else "not_waiting"
+
+
+ASSIGNEES = (ANN, BOB, SUE, COLE, "nobody")
+
+
+@budget(80)
+@given(data=st.data())
+def test_supervisors_assign_is_answered_as_documented(world: World, supervisor: Surface, agents: AgentBench,
+                                                      data: st.DataObject) -> None:
+    ann = world.run(agents.ann.ready())  # online, as Bob is
+    for pooled in agents.pool:  # what an example assigned to Ann goes back to the bot, then to the queue
+        snapshot = world.snapshot(pooled.conversation_id)
+        if snapshot is not None and snapshot.state == "agent" and snapshot.agent == ANN:
+            world.run(request(ann, "hand_back", {"conversation_id": pooled.conversation_id}))
+    _refill(world, agents)
+    client = world.run(supervisor.ready())
+    pool = st.sampled_from([pooled.conversation_id for pooled in agents.pool])
+    good = {"assign": st.fixed_dictionaries({"conversation_id": pool, "agent": st.sampled_from(ASSIGNEES)})}
+    names = either(st.sampled_from([*ASSIGNEES, "", "x" * 65]), st.text(max_size=10))
+    frame = data.draw(st.one_of(framed(plausible(good)), framed(plausible(good)), fuzzed(envelopes(
+        {"dashboard": fields(), "assign": fields(conversation_id=conversation_ids(pool), agent=names)}))), label="frame")
+    expectation = classify(frame)
+    envelope = expectation.envelope or {}
+    named = envelope.get("data", {}).get("conversation_id") if isinstance(envelope.get("data"), dict) else None
+    before = world.snapshot(named)
+    expected = expectation.code or assign_oracle(world, envelope)
+    got = check(SURFACES[2], world.run(exchange(client, frame)), expectation, expected, {"dashboard"})
+    after = world.snapshot(named)
+    if got == "ack":
+        assert after is not None and after.state == "agent" and after.agent == envelope["data"]["agent"]
+    elif got not in ("dashboard", NO_REPLY) and before is not None:
+        assert after == before, "an error changed the conversation"

@@ -2,6 +2,7 @@
 // bridge on /ws/supervisor (docs/bridge-protocol.md, "Supervisors").
 
 import { h, replaceChildren } from "../shared/dom.js";
+import { AgentFigures, WaitingList } from "./agent-view.js";
 import { AssignmentModes } from "./assignment-modes.js";
 import { PendingRequests } from "../shared/requests.js";
 import { Transport } from "../shared/transport.js";
@@ -135,6 +136,8 @@ class DashboardView extends View {
     this.dispositionCounts = h("div", { class: "chart-slot" });
     this.team = new TeamStatus(openChat); // who is available, away or offline, since when, and their chats
     this.assignment = new AssignmentModes(this.waiting); // each group: claimed by hand or offered automatically
+    this.waitingList = new WaitingList(this.waiting); // who waits now; a supervisor assigns one to an agent
+    this.agentFigures = new AgentFigures(); // each agent's chats, response and handling times, CSAT today
     this.element = h("section", { class: "view dashboard-view", "aria-labelledby": "dashboard-title", hidden: true },
       h("header", { class: "dashboard-head" },
         h("div", {}, h("h1", { id: "dashboard-title" }, "Dashboard"), this.day),
@@ -145,7 +148,9 @@ class DashboardView extends View {
         h("h2", { id: "kpi-now-title", class: "section-title" }, "Right now"),
         h("div", { class: "kpi-grid now" }, this.nowTiles.map((tile) => tile.element))),
       this.team.element,
+      this.waitingList.element,
       this.assignment.element,
+      this.agentFigures.element,
       h("section", { class: "kpi-section", "aria-labelledby": "kpi-today-title" },
         h("h2", { id: "kpi-today-title", class: "section-title" }, "Today"),
         h("div", { class: "kpi-grid" }, this.todayTiles.map((tile) => tile.element))),
@@ -169,6 +174,8 @@ class DashboardView extends View {
     for (const tile of [...this.nowTiles, ...this.todayTiles]) tile.render(data, firstTime);
     this.team.render(Array.isArray(data.agents) ? data.agents : []);
     this.assignment.render(data.assignment);
+    this.waitingList.render(Array.isArray(data.waiting_list) ? data.waiting_list : [], Array.isArray(data.agents) ? data.agents : []);
+    this.agentFigures.render(Array.isArray(data.per_agent) ? data.per_agent : []);
     const [year, month, day] = String(data.day || "").split("-").map(Number);
     this.day.textContent = year ? dayFormat.format(new Date(year, month - 1, day)) : "";
     this.updated.textContent = `Updated ${clock.format(new Date())}`;
@@ -222,6 +229,7 @@ class DashboardView extends View {
 
   destroy() {
     this.team.destroy();
+    this.waitingList.destroy();
     this.transport.close();
   }
 }

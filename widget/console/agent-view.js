@@ -1,0 +1,123 @@
+// The dashboard's per-agent view and the conversations waiting now (the
+// dashboard's "per_agent" and "waiting_list", docs/bridge-protocol.md
+// "Per-agent view and assigning"): each agent's chats taken and closed today,
+// their median first response and handling time, their customers' ratings;
+// and every waiting customer, which a supervisor may hand to an available
+// agent ("assign"). The bridge refuses an agent who is offline, away or at
+// their limit, and says why here.
+
+import { h, replaceChildren } from "../shared/dom.js";
+import { TIMING, describeError, reasonLabel } from "./constants.js";
+
+const NONE = "—";
+
+/** "48 s", "4 min 20 s"; null is "—". */
+function seconds(value) {
+  if (value === null || value === undefined) return NONE;
+  const whole = Math.round(value);
+  return whole < 60 ? `${whole} s` : `${Math.floor(whole / 60)} min ${whole % 60} s`;
+}
+
+export class AgentFigures {
+  constructor() {
+    this.body = h("tbody", {});
+    this.element = h("section", { class: "kpi-section agent-figures", "aria-labelledby": "agent-figures-title" },
+      h("h2", { id: "agent-figures-title", class: "section-title" }, "Agents today"),
+      h("table", { class: "team-table", id: "agent-figures", "aria-labelledby": "agent-figures-title" },
+        h("thead", {}, h("tr", {},
+          h("th", { scope: "col" }, "Agent"), h("th", { scope: "col" }, "Taken"), h("th", { scope: "col" }, "Closed"),
+          h("th", { scope: "col" }, "First response (median)"), h("th", { scope: "col" }, "Handling (median)"),
+          h("th", { scope: "col" }, "CSAT"))),
+        this.body));
+  }
+
+  render(rows) {
+    replaceChildren(this.body, rows.length ? rows.map((row) => h("tr", { "data-agent": row.name },
+      h("th", { scope: "row" }, h("span", { class: "team-name" }, row.display_name),
+        h("span", { class: "team-login" }, row.name)),
+      h("td", { class: "agent-taken" }, String(row.taken)),
+      h("td", { class: "agent-closed" }, String(row.closed)),
+      h("td", { class: "agent-first-response" }, seconds(row.first_response.median_seconds)),
+      h("td", { class: "agent-handling" }, seconds(row.handling.median_seconds)),
+      h("td", { class: "agent-csat" }, row.csat.count
+        ? `${row.csat.average.toFixed(1)} (${row.csat.count} rating${row.csat.count === 1 ? "" : "s"})` : NONE)))
+      : [h("tr", {}, h("td", { colspan: "6" }, "No agents yet."))]);
+  }
+}
+
+export class WaitingList {
+  constructor(waiting) {
+    this.waiting = waiting; // the supervisor socket's pending requests
+    this.chosen = new Map(); // conversation -> the agent chosen for it: kept when the next push redraws the list
+    this.waits = []; // [cell, when the wait began]: the waits count on between the bridge's pushes
+    this.error = h("p", { class: "inline-error", role: "alert", hidden: true });
+    this.body = h("tbody", {});
+    this.element = h("section", { class: "kpi-section waiting-list", "aria-labelledby": "waiting-list-title" },
+      h("h2", { id: "waiting-list-title", class: "section-title" }, "Waiting now"),
+      this.error,
+      h("table", { class: "team-table", id: "waiting-list", "aria-labelledby": "waiting-list-title" },
+        h("thead", {}, h("tr", {},
+          h("th", { scope: "col" }, "Conversation"), h("th", { scope: "col" }, "Group"),
+          h("th", { scope: "col" }, "Waiting"), h("th", { scope: "col" }, "Reason / topic"),
+          h("th", { scope: "col" }, "Assign to"))),
+        this.body));
+    this.timer = setInterval(() => this.tick(), TIMING.tickMs);
+  }
+
+  destroy() {
+    clearInterval(this.timer);
+  }
+
+  /** ``items``: the dashboard's waiting list; ``agents``: its team list (who is available now). */
+  render(items, agents) {
+    const available = agents.filter((agent) => agent.status === "available" && agent.connected !== false);
+    const listed = new Set(items.map((item) => item.conversation_id));
+    for (const id of this.chosen.keys()) if (!listed.has(id)) this.chosen.delete(id);
+    const now = Date.now();
+    this.waits = [];
+    replaceChildren(this.body, items.length ? items.map((item) => {
+      const short = item.conversation_id.slice(0, 6);
+      const chosen = this.chosen.get(item.conversation_id) || "";
+      const choice = h("select", { "aria-label": `Agent for #${short}`,
+        onchange: () => this.chosen.set(item.conversation_id, choice.value) },
+        h("option", { value: "" }, "Choose an agent"),
+        available.map((agent) => h("option", { value: agent.name, selected: agent.name === chosen }, agent.display_name)));
+      return h("tr", { "data-conversation": item.conversation_id },
+        h("th", { scope: "row" }, `#${short}`),
+        h("td", {}, item.group),
+        this.waitCell(now - item.waiting_seconds * 1000, now),
+        h("td", {}, [item.reason ? reasonLabel(item.reason) : null, item.topic].filter(Boolean).join(" · ") || NONE,
+          item.offered_to ? h("span", { class: "team-login" }, ` offered to ${item.offered_to}`) : null),
+        h("td", {}, choice, h("button", {
+          type: "button", class: "button small", onclick: () => this.assign(item.conversation_id, choice.value),
+        }, "Assign")));
+    }) : [h("tr", {}, h("td", { colspan: "5" }, "Nobody is waiting."))]);
+  }
+
+  waitCell(began, now) {
+    const cell = h("td", { class: "waiting-for" }, seconds((now - began) / 1000));
+    this.waits.push([cell, began]);
+    return cell;
+  }
+
+  tick(now = Date.now()) {
+    for (const [cell, began] of this.waits) cell.textContent = seconds((now - began) / 1000);
+  }
+
+  async assign(conversationId, agent) {
+    this.error.hidden = true;
+    if (!agent) {
+      this.error.textContent = "Choose an agent first.";
+      this.error.hidden = false;
+      return;
+    }
+    try {
+      await this.waiting.ask("assign", { conversation_id: conversationId, agent }); // retried by hand, never resent later
+    } catch (failure) {
+      // The bridge's own words name the agent ("ava is away", "... (their limit)"); the console's
+      // describeError speaks to an agent about themselves.
+      this.error.textContent = failure && failure.message ? failure.message : describeError(failure);
+      this.error.hidden = false;
+    }
+  }
+}
