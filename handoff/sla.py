@@ -1,0 +1,106 @@
+"""Response-time targets (SLA) in Redis: the clocks, the due times stated to consoles, breaches counted once.
+
+Due times come from what Redis already holds (handoff.sla_rules), so every bridge process states the
+same and none keeps a timer. A breach is counted by the step that stores the agent's answer (one Lua
+script reads and clears the clock and counts in the day's counters): exactly once, whichever process
+stores it. A chat that is never answered is not counted; it shows on the dashboard as breached now
+while it waits.
+
+Keys (``{p}`` is the store's prefix):
+
+    conversation hash  "sla_first_met": the ``waiting_since`` whose first response an agent gave;
+                       "sla_reply_from": when the customer's earliest unanswered message (to an agent) came
+    {p}:day:{date}     "sla:{first|reply}", "sla:{kind}:group:{group}", "sla:{kind}:agent:{agent}": breaches
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+from handoff.machine import State
+from handoff.sla_rules import Target, due_times, risk, target_for
+from handoff.store import DAY_TTL_MS, Store
+
+__all__ = ["Sla"]
+
+# KEYS: conversation hash, the day's counters. ARGV: now (ms), first and reply targets (ms), group, agent,
+# the counters' lifetime (ms). Reads and clears the clocks and counts a breach in one step: exactly once.
+_REPLIED = """
+local since = redis.call('HGET', KEYS[1], 'waiting_since')
+if not since then return {} end
+local met = redis.call('HGET', KEYS[1], 'sla_first_met')
+local from = redis.call('HGET', KEYS[1], 'sla_reply_from')
+redis.call('HDEL', KEYS[1], 'sla_reply_from')
+local now = tonumber(ARGV[1])
+local kind = false
+if met ~= since then
+  redis.call('HSET', KEYS[1], 'sla_first_met', since)
+  if now > tonumber(since) + tonumber(ARGV[2]) then kind = 'first' end
+elseif from and now > tonumber(from) + tonumber(ARGV[3]) then
+  kind = 'reply'
+end
+if not kind then return {} end
+redis.call('HINCRBY', KEYS[2], 'sla:' .. kind, 1)
+redis.call('HINCRBY', KEYS[2], 'sla:' .. kind .. ':group:' .. ARGV[4], 1)
+redis.call('HINCRBY', KEYS[2], 'sla:' .. kind .. ':agent:' .. ARGV[5], 1)
+redis.call('PEXPIRE', KEYS[2], ARGV[6])
+return {kind}
+"""
+
+FIELDS = ["state", "group", "agent", "waiting_since", "sla_first_met", "sla_reply_from"]
+
+
+class Sla:
+    """The clocks in the conversation hash, the breaches in the day's counters (every process shares them)."""
+
+    def __init__(self, store: Store, targets: Mapping[str, Target]) -> None:
+        self.store = store
+        self.targets = dict(targets)
+        self._replied = store.redis.register_script(_REPLIED)
+
+    def target(self, group: str) -> Target:
+        return target_for(self.targets, group)
+
+    async def customer_wrote(self, conversation_id: str, message_ts_ms: int) -> None:
+        """A customer's message to an agent: the reply clock starts unless an earlier message's runs."""
+        await self.store.redis.hsetnx(self.store.key("conv", conversation_id), "sla_reply_from", message_ts_ms)
+
+    async def agent_replied(self, conversation_id: str, agent: str, group: str, day: str, now_ms: int) -> List[str]:
+        """The kinds of target this answer missed (counted by the same step), none when on time."""
+        target = self.target(group)
+        kinds = await self._replied(keys=[self.store.key("conv", conversation_id), self.store.key("day", day)],
+                                    args=[now_ms, target.first_seconds * 1000, target.reply_seconds * 1000,
+                                          group, agent, DAY_TTL_MS])
+        if kinds:
+            await self.store.publish(self.store.stats_channel, {})
+        return [kind.decode() if isinstance(kind, bytes) else str(kind) for kind in kinds]
+
+    async def views(self, conversation_ids: Sequence[str]) -> Dict[str, Dict[str, Any]]:
+        """Each conversation's due times, with its state, group and agent (expired ones left out)."""
+        async with self.store.redis.pipeline(transaction=False) as pipe:
+            for conversation_id in conversation_ids:
+                pipe.hmget(self.store.key("conv", conversation_id), FIELDS)
+            replies = await pipe.execute()
+        views = {}
+        for conversation_id, values in zip(conversation_ids, replies):
+            fields = {name: value.decode() for name, value in zip(FIELDS, values) if value}
+            if "state" in fields:
+                group = fields.get("group", "")
+                views[conversation_id] = {"state": fields["state"], "group": group, "agent": fields.get("agent") or None,
+                                          "sla": due_times(self.target(group), State(fields["state"]), fields)}
+        return views
+
+    async def view(self, conversation_id: str) -> Optional[Dict[str, Any]]:
+        """The ``conversation`` envelope's ``sla`` (None: the conversation has expired)."""
+        found = (await self.views([conversation_id])).get(conversation_id)
+        return found["sla"] if found else None
+
+    async def at_risk(self, conversation_ids: Sequence[str], now_ms: int) -> List[Dict[str, Any]]:
+        """The dashboard's ``sla.at_risk``: queued and served chats with a quarter of a target or less left."""
+        rows = []
+        for conversation_id, found in (await self.views(conversation_ids)).items():
+            danger = risk(found["sla"], now_ms)
+            if danger is not None:
+                rows.append({"conversation_id": conversation_id, "group": found["group"],
+                             "agent": found["agent"] if found["state"] == State.AGENT.value else None, **danger})
+        return sorted(rows, key=lambda row: row["seconds_left"])
