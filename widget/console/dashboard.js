@@ -4,6 +4,7 @@
 import { h, replaceChildren } from "../shared/dom.js";
 import { AssignmentModes } from "./assignment-modes.js";
 import { PendingRequests } from "../shared/requests.js";
+import { SlaBoard } from "./sla-board.js";
 import { Transport } from "../shared/transport.js";
 import { barList, columns, groupedColumns } from "./charts.js";
 import { loginProtocols, reasonLabel, socketUrl } from "./constants.js";
@@ -135,6 +136,7 @@ class DashboardView extends View {
     this.dispositionCounts = h("div", { class: "chart-slot" });
     this.team = new TeamStatus(openChat); // who is available, away or offline, since when, and their chats
     this.assignment = new AssignmentModes(this.waiting); // each group: claimed by hand or offered automatically
+    this.sla = new SlaBoard(openChat); // response-time breaches today, chats at risk now
     this.element = h("section", { class: "view dashboard-view", "aria-labelledby": "dashboard-title", hidden: true },
       h("header", { class: "dashboard-head" },
         h("div", {}, h("h1", { id: "dashboard-title" }, "Dashboard"), this.day),
@@ -146,6 +148,7 @@ class DashboardView extends View {
         h("div", { class: "kpi-grid now" }, this.nowTiles.map((tile) => tile.element))),
       this.team.element,
       this.assignment.element,
+      this.sla.element,
       h("section", { class: "kpi-section", "aria-labelledby": "kpi-today-title" },
         h("h2", { id: "kpi-today-title", class: "section-title" }, "Today"),
         h("div", { class: "kpi-grid" }, this.todayTiles.map((tile) => tile.element))),
@@ -169,6 +172,7 @@ class DashboardView extends View {
     for (const tile of [...this.nowTiles, ...this.todayTiles]) tile.render(data, firstTime);
     this.team.render(Array.isArray(data.agents) ? data.agents : []);
     this.assignment.render(data.assignment);
+    this.sla.render(data.sla, data.agents);
     const [year, month, day] = String(data.day || "").split("-").map(Number);
     this.day.textContent = year ? dayFormat.format(new Date(year, month - 1, day)) : "";
     this.updated.textContent = `Updated ${clock.format(new Date())}`;
