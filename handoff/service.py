@@ -748,8 +748,7 @@ class Bridge:
         """An agent's message (text or file) was stored: the first response's clock and the SLA's stop."""
         day = self.today()[0]
         await self.experience.agent_replied(conversation_id, day)
-        conversation = await self.store.load(conversation_id)
-        await self.sla.agent_replied(conversation_id, agent, conversation.group, day, self.now_ms())
+        await self.sla.agent_replied(conversation_id, agent, day, self.now_ms())
 
     async def check_transfer(self, agent: str, conversation_id: str, to_agent: Optional[str],
                              to_group: Optional[str]) -> int:

@@ -18,16 +18,22 @@ from __future__ import annotations
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from handoff.machine import State
-from handoff.sla_rules import Target, due_times, risk, target_for
+from handoff.sla_rules import DEFAULT_NAME, Target, due_times, risk, target_for
 from handoff.store import DAY_TTL_MS, Store
 
 __all__ = ["Sla"]
 
-# KEYS: conversation hash, the day's counters. ARGV: now (ms), first and reply targets (ms), group, agent,
-# the counters' lifetime (ms). Reads and clears the clocks and counts a breach in one step: exactly once.
+# KEYS: conversation hash, the day's counters. ARGV: now (ms), agent, the counters' lifetime (ms), the
+# default first and reply targets (ms), then each named group's: group, first, reply. Reads the group and
+# the clocks, clears the clocks and counts a breach in one step: exactly once.
 _REPLIED = """
 local since = redis.call('HGET', KEYS[1], 'waiting_since')
 if not since then return {} end
+local group = redis.call('HGET', KEYS[1], 'group') or ''
+local first, reply = tonumber(ARGV[4]), tonumber(ARGV[5])
+for i = 6, #ARGV, 3 do
+  if ARGV[i] == group then first, reply = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]) end
+end
 local met = redis.call('HGET', KEYS[1], 'sla_first_met')
 local from = redis.call('HGET', KEYS[1], 'sla_reply_from')
 redis.call('HDEL', KEYS[1], 'sla_reply_from')
@@ -35,15 +41,15 @@ local now = tonumber(ARGV[1])
 local kind = false
 if met ~= since then
   redis.call('HSET', KEYS[1], 'sla_first_met', since)
-  if now > tonumber(since) + tonumber(ARGV[2]) then kind = 'first' end
-elseif from and now > tonumber(from) + tonumber(ARGV[3]) then
+  if now > tonumber(since) + first then kind = 'first' end
+elseif from and now > tonumber(from) + reply then
   kind = 'reply'
 end
 if not kind then return {} end
 redis.call('HINCRBY', KEYS[2], 'sla:' .. kind, 1)
-redis.call('HINCRBY', KEYS[2], 'sla:' .. kind .. ':group:' .. ARGV[4], 1)
-redis.call('HINCRBY', KEYS[2], 'sla:' .. kind .. ':agent:' .. ARGV[5], 1)
-redis.call('PEXPIRE', KEYS[2], ARGV[6])
+redis.call('HINCRBY', KEYS[2], 'sla:' .. kind .. ':group:' .. group, 1)
+redis.call('HINCRBY', KEYS[2], 'sla:' .. kind .. ':agent:' .. ARGV[2], 1)
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return {kind}
 """
 
@@ -57,6 +63,11 @@ class Sla:
         self.store = store
         self.targets = dict(targets)
         self._replied = store.redis.register_script(_REPLIED)
+        default = target_for(self.targets, DEFAULT_NAME)
+        self._targets_args: List[Any] = [default.first_seconds * 1000, default.reply_seconds * 1000]
+        for group, target in self.targets.items():
+            if group != DEFAULT_NAME:
+                self._targets_args += [group, target.first_seconds * 1000, target.reply_seconds * 1000]
 
     def target(self, group: str) -> Target:
         return target_for(self.targets, group)
@@ -65,12 +76,10 @@ class Sla:
         """A customer's message to an agent: the reply clock starts unless an earlier message's runs."""
         await self.store.redis.hsetnx(self.store.key("conv", conversation_id), "sla_reply_from", message_ts_ms)
 
-    async def agent_replied(self, conversation_id: str, agent: str, group: str, day: str, now_ms: int) -> List[str]:
+    async def agent_replied(self, conversation_id: str, agent: str, day: str, now_ms: int) -> List[str]:
         """The kinds of target this answer missed (counted by the same step), none when on time."""
-        target = self.target(group)
         kinds = await self._replied(keys=[self.store.key("conv", conversation_id), self.store.key("day", day)],
-                                    args=[now_ms, target.first_seconds * 1000, target.reply_seconds * 1000,
-                                          group, agent, DAY_TTL_MS])
+                                    args=[now_ms, agent, DAY_TTL_MS, *self._targets_args])
         if kinds:
             await self.store.publish(self.store.stats_channel, {})
         return [kind.decode() if isinstance(kind, bytes) else str(kind) for kind in kinds]

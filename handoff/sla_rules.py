@@ -17,7 +17,7 @@ from typing import Any, Dict, Mapping, Optional
 
 from handoff.machine import State
 
-__all__ = ["DEFAULT_TARGET", "KINDS", "RISK_FRACTION", "Target", "breaches_today", "due_times",
+__all__ = ["DEFAULT_NAME", "DEFAULT_TARGET", "KINDS", "RISK_FRACTION", "Target", "breaches_today", "due_times",
            "parse_targets", "risk", "target_for"]
 
 KINDS = ("first", "reply")
