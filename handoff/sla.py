@@ -53,6 +53,13 @@ redis.call('PEXPIRE', KEYS[2], ARGV[3])
 return {kind}
 """
 
+# KEYS: conversation hash. ARGV: the message's time (ms). Only in a conversation that still exists (one that
+# expired meanwhile must not come back as a hash without a lifetime).
+_CUSTOMER_WROTE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSETNX', KEYS[1], 'sla_reply_from', ARGV[1]) end
+return 0
+"""
+
 FIELDS = ["state", "group", "agent", "waiting_since", "sla_first_met", "sla_reply_from"]
 
 
@@ -63,6 +70,7 @@ class Sla:
         self.store = store
         self.targets = dict(targets)
         self._replied = store.redis.register_script(_REPLIED)
+        self._customer_wrote = store.redis.register_script(_CUSTOMER_WROTE)
         default = target_for(self.targets, DEFAULT_NAME)
         self._targets_args: List[Any] = [default.first_seconds * 1000, default.reply_seconds * 1000]
         for group, target in self.targets.items():
@@ -74,7 +82,7 @@ class Sla:
 
     async def customer_wrote(self, conversation_id: str, message_ts_ms: int) -> None:
         """A customer's message to an agent: the reply clock starts unless an earlier message's runs."""
-        await self.store.redis.hsetnx(self.store.key("conv", conversation_id), "sla_reply_from", message_ts_ms)
+        await self._customer_wrote(keys=[self.store.key("conv", conversation_id)], args=[message_ts_ms])
 
     async def agent_replied(self, conversation_id: str, agent: str, day: str, now_ms: int) -> List[str]:
         """The kinds of target this answer missed (counted by the same step), none when on time."""

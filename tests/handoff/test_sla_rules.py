@@ -1,12 +1,18 @@
-"""Response-time targets without I/O: HANDOFF_SLA's parsing, the due times a console counts down, risk."""
+"""Response-time targets: HANDOFF_SLA's parsing, the due times a console counts down and risk, without I/O;
+the clocks' scripts against a real redis-server."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 
 from handoff.machine import State
 from handoff.settings import Settings
+from handoff.sla import Sla
 from handoff.sla_rules import DEFAULT_TARGET, Target, breaches_today, due_times, parse_targets, risk, target_for
+from handoff.store import Store
+from tests.conftest import fresh_prefix
 
 SECRET = {"HANDOFF_SECRET": "x" * 16}
 
@@ -65,3 +71,30 @@ def test_breaches_today_by_kind_group_and_agent():
         "reply": {"count": 1, "by_group": {"general": 1}, "by_agent": {"ann": 1}},
     }
     assert breaches_today({})["reply"] == {"count": 0, "by_group": {}, "by_agent": {}}
+
+
+# ---- the clocks' scripts, against a real redis-server (tests/conftest.py) ----------------------------
+
+
+def test_the_clocks_only_touch_a_conversation_that_still_exists_and_a_breach_counts_once(redis_url):
+    async def scenario() -> None:
+        async with fresh_prefix(redis_url, "sla") as (redis, prefix):
+            store = Store(redis, prefix)
+            sla = Sla(store, parse_targets("general=first:60,reply:30"))
+            await sla.customer_wrote("gone", 1_000)  # expired meanwhile: it must not come back without a lifetime
+            assert not await redis.exists(store.key("conv", "gone"))
+            await store.create("c1", "token")
+            await redis.hset(store.key("conv", "c1"), mapping={"waiting_since": 1_000, "group": "general"})
+            assert await sla.agent_replied("c1", "ann", "2026-12-07", 62_000) == ["first"]
+            await sla.customer_wrote("c1", 70_000)
+            await sla.customer_wrote("c1", 80_000)  # the earliest unanswered message keeps the clock
+            agents = ("ann", "bob", "ann")  # answers stored at once (two consoles, a colleague): one is late
+            answers = await asyncio.gather(*(sla.agent_replied("c1", agent, "2026-12-07", 101_000) for agent in agents))
+            assert sorted(map(tuple, answers)) == [(), (), ("reply",)]
+            late = next(agent for agent, kinds in zip(agents, answers) if kinds)
+            counters, _ = await store.day("2026-12-07")
+            assert {name: value for name, value in counters.items() if name.startswith("sla:")} == {
+                "sla:first": 1, "sla:first:group:general": 1, "sla:first:agent:ann": 1,
+                "sla:reply": 1, "sla:reply:group:general": 1, f"sla:reply:agent:{late}": 1}
+
+    asyncio.run(scenario())
