@@ -102,7 +102,7 @@ export class QueuePanel {
     const presence = customerPresenceChip(); // connected, typing, or gone and since when
     const sla = new SlaCountdown(); // the first response's target (sla.js)
     const element = h("li", { class: "queue-item" },
-      h("div", { class: "queue-top" }, topic, presence.element, sla.element,
+      h("div", { class: "queue-top" }, topic, presence.element,
         h("span", { class: "wait" }, icon("clock"), h("span", { class: "visually-hidden" }, "Waiting "), wait)),
       body,
       h("div", { class: "queue-actions" }, open, claim));
@@ -129,6 +129,7 @@ export class QueuePanel {
     replaceChildren(entry.body,
       h("div", { class: "chips" },
         this.fresh.has(id) ? h("span", { class: "chip chip-new" }, "New") : null,
+        entry.sla.element, // the first response's countdown, kept across refills (sla.js)
         // A colleague's note named this agent (docs/bridge-protocol.md "Notes and mentions").
         item.mentioned ? h("span", { class: "chip chip-mentioned" }, icon("mention"), "Mentioned you") : null,
         h("span", { class: `chip reason reason-${item.reason || "unknown"}` }, reasonLabel(item.reason)),
