@@ -4,6 +4,7 @@ ok to at risk (a quarter of the target left) to late, and the supervisors' dashb
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Iterator
 
@@ -41,6 +42,7 @@ def address(site: str) -> str:
 
 
 def test_the_countdown_turns_amber_then_red_and_the_dashboard_counts_the_late_answers(ann, sue, customers):
+    sue.page.get_by_role("button", name="Dashboard").click()
     customer = customers()
     customer.ask_for_person()
     card = ann.queue_item("Asked for a person").locator(".sla-chip")
@@ -50,13 +52,19 @@ def test_the_countdown_turns_amber_then_red_and_the_dashboard_counts_the_late_an
     expect(card).to_have_attribute("data-level", "breached", timeout=LEVEL_WAIT_MS)
     expect(card).to_contain_text("First reply late 0:")
     screenshot(ann.page, "console-sla-queue")
+    late = sue.page.locator(f'.sla-row[data-conversation="{customer.conversation_id}"]')
+    expect(late).to_contain_text("in the queue", timeout=LEVEL_WAIT_MS + 15_000)  # pushed at least every 15 s
+    expect(late.locator(".sla-chip")).to_have_class(re.compile("sla-breached"))
+    expect(late).to_contain_text("First reply")
 
     claimed_by(ann, customer)
+    expect(late).to_contain_text("Ann Lee")
     header = ann.conversation.locator(".conversation-meta .sla-chip")
     expect(header).to_have_attribute("data-level", "breached")
     expect(ann.page.locator(".conversation-tab .tab-sla")).to_have_class("chip tab-sla sla-breached")
     ann.reply("Sorry for the wait, I'm here now.")
     expect(header).to_be_hidden()
+    expect(late).to_have_count(0)
 
     customer.say("my card is stuck in the machine")
     expect(header).to_contain_text("Reply 0:0")
@@ -67,7 +75,6 @@ def test_the_countdown_turns_amber_then_red_and_the_dashboard_counts_the_late_an
     ann.reply("Let me check that for you.")
     expect(header).to_be_hidden()
 
-    sue.page.get_by_role("button", name="Dashboard").click()
     board = sue.page.locator(".sla-board")
     expect(board.locator('dd[data-kind="first"] .sla-count')).to_have_text("1")
     expect(board.locator('dd[data-kind="reply"] .sla-count')).to_have_text("1")

@@ -226,6 +226,7 @@ class DashboardView extends View {
 
   destroy() {
     this.team.destroy();
+    this.sla.destroy();
     this.transport.close();
   }
 }

@@ -1,9 +1,10 @@
 // The dashboard's response-time targets (the dashboard's "sla", docs/bridge-protocol.md
 // "Response-time targets"): breaches today per kind, group and agent, and the chats at risk
-// now (a quarter of the target or less left) or already late: who serves each, its group, time left.
+// now (a quarter of the target or less left) or already late: who serves each, its group, time left
+// (counting down between the bridge's pushes).
 
 import { h, replaceChildren } from "../shared/dom.js";
-import { SLA } from "./constants.js";
+import { SLA, TIMING } from "./constants.js";
 
 const KIND_NAMES = { first: "First response", reply: "Reply" };
 
@@ -29,6 +30,20 @@ export class SlaBoard {
       h("h2", { id: "sla-title", class: "section-title" }, "Response-time targets"),
       this.breaches,
       h("h3", { class: "section-subtitle" }, "At risk now"), this.atRisk);
+    this.clocks = []; // each row's chip and when it is due, on this page's clock
+    this.timer = setInterval(() => this.tick(), TIMING.tickMs);
+  }
+
+  tick(now = Date.now()) {
+    for (const { chip, kind, dueAt } of this.clocks) {
+      const seconds = Math.floor((dueAt - now) / 1000);
+      chip.className = `chip sla-chip ${seconds < 0 ? "sla-breached" : "sla-at-risk"}`;
+      chip.textContent = `${SLA.labels[kind]} ${left(seconds)}`;
+    }
+  }
+
+  destroy() {
+    clearInterval(this.timer);
   }
 
   /** ``sla`` of the dashboard; ``agents`` its team list (for display names). */
@@ -43,10 +58,12 @@ export class SlaBoard {
           entry.count ? ` · by group: ${byWhom(entry.by_group, (name) => name)} · by agent: ${byWhom(entry.by_agent, nameOf)}` : "")];
     }));
     const rows = (sla && sla.at_risk) || [];
+    const now = Date.now();
+    this.clocks = rows.map((row) => ({ chip: h("span", {}), kind: row.kind, dueAt: now + row.seconds_left * 1000 }));
+    this.tick(now);
     replaceChildren(this.atRisk, rows.length
-      ? rows.map((row) => h("li", { class: "sla-row", "data-conversation": row.conversation_id },
-        h("span", { class: `chip sla-chip ${row.seconds_left < 0 ? "sla-breached" : "sla-at-risk"}` },
-          `${SLA.labels[row.kind]} ${left(row.seconds_left)}`),
+      ? rows.map((row, index) => h("li", { class: "sla-row", "data-conversation": row.conversation_id },
+        this.clocks[index].chip,
         h("span", { class: "chip chip-group" }, row.group),
         h("span", {}, row.agent ? nameOf(row.agent) : "in the queue"),
         this.openChat ? h("button", { type: "button", class: "button small", onclick: () => this.openChat(row.conversation_id) }, "Open") : null))
