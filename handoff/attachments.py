@@ -153,7 +153,7 @@ class AttachmentDesk:
                                             {"agent": agent, "shown_as": shown_as, "attachment": attachment},
                                             only_in=State.AGENT, only_agent=agent)
         if appended.added:
-            await self.bridge.experience.agent_replied(conversation_id, self.bridge.today()[0], agent)
+            await self.bridge.agent_answered(agent, conversation_id)
         return appended.id
 
     async def read(self, conversation_id: str, file_id: str) -> Tuple[Dict[str, Any], bytes]:

@@ -37,6 +37,8 @@ from handoff.closing import Closing
 from handoff.customer_presence import CustomerPresenceBoard, parse as parse_presence, shown as presence_shown
 from handoff.dashboard import summarise
 from handoff.experience import Experience
+from handoff.sla import Sla
+from handoff.sla_rules import breaches_today, due_times, parse_targets
 from handoff.exceptions import ConversationNotFound, InvalidTransition, LimitReached, MalformedMessage, StateError
 from handoff.hub import Hub
 from handoff.labels import LabelDesk, closing_figures, split, workspace_channel
@@ -152,6 +154,7 @@ class Bridge:
         self.labels = LabelDesk(self.store)
         self.canned = CannedDesk(redis, settings.key_prefix, workspace_channel(settings.key_prefix))
         self.experience = Experience(self.store)
+        self.sla = Sla(self.store, parse_targets(settings.sla))  # response-time targets (handoff.sla)
         self.suggestions = Suggestions(redis, self.store, self.bot)  # suggested replies (handoff.suggestions)
         self.attachments = AttachmentDesk(self)  # customers' and agents' files (handoff.attachments)
         self.hours = BusinessHours.parse(settings.business_hours, settings.timezone)
@@ -336,6 +339,7 @@ class Bridge:
         summary["agents"] = await self.agent_statuses()
         summary.update(await self._agent_view(day, counters))
         summary["assignment"] = {"modes": await self.assignment_modes(), "offers": len(await self.assignment.offers())}
+        summary["sla"] = await self._sla_figures(counters, now_ms)
         return summary
 
     async def _agent_view(self, day: str, counters: Dict[str, int]) -> Dict[str, Any]:
@@ -355,6 +359,12 @@ class Bridge:
                    for item in queued]
         return {"per_agent": agent_rows(counters, split_samples(first), split_samples(handling), names),
                 "waiting_list": sorted(waiting, key=lambda item: -item["waiting_seconds"])}
+
+    async def _sla_figures(self, counters: Dict[str, int], now_ms: int) -> Dict[str, Any]:
+        """Response-time breaches today and the chats at risk now, queued or served (handoff.sla)."""
+        served = [conversation_id for ids in (await self.store.serving_chats()).values() for conversation_id in ids]
+        queued = [conversation_id for conversation_id, _ in await self.store.queue()]
+        return {"breaches": breaches_today(counters), "at_risk": await self.sla.at_risk([*queued, *served], now_ms)}
 
     async def agent_statuses(self) -> List[Dict[str, Any]]:
         """Who is available, away or offline, and since when (the dashboard's team list), with the chats each
@@ -407,6 +417,8 @@ class Bridge:
             count_once=self._conversation_count())
         if said_in is None:
             raise ConversationNotFound(f"no conversation {conversation_id}")
+        if added and said_in is State.AGENT:  # for the person serving: the reply clock (handoff.sla)
+            await self.sla.customer_wrote(conversation_id, int(message_id.split("-")[0]))
         if added and said_in in (State.QUEUED, State.AGENT):
             offer = rules.leave_queue_offer(said_in, text, message_id)
             if offer:
@@ -728,6 +740,8 @@ class Bridge:
                 "customer_presence_seconds": presence["seconds"],
                 # Claimed by hand, or offered to agents in turn (handoff.assignment): the console says which.
                 "assignment": modes.get(conversation.group, Mode.MANUAL).value,
+                # When the first response is due (handoff.sla); the console counts down.
+                "sla": due_times(self.sla.target(conversation.group), conversation.state, times),
             })
         return items
 
@@ -759,8 +773,14 @@ class Bridge:
                                      {"agent": agent, "shown_as": shown_as},
                                      only_in=State.AGENT, only_agent=agent)
         if appended.added:
-            await self.experience.agent_replied(conversation_id, self.today()[0], agent)
+            await self.agent_answered(agent, conversation_id)
         return appended.id
+
+    async def agent_answered(self, agent: str, conversation_id: str) -> None:
+        """An agent's message (text or file) was stored: the first response's clock and the SLA's stop."""
+        day = self.today()[0]
+        await self.experience.agent_replied(conversation_id, day, agent)
+        await self.sla.agent_replied(conversation_id, agent, day, self.now_ms())
 
     async def check_transfer(self, agent: str, conversation_id: str, to_agent: Optional[str],
                              to_group: Optional[str]) -> int:

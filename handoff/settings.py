@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Mapping, Optional, Tuple
 
 from handoff.canned import DEFAULT_PATH
+from handoff.sla_rules import parse_targets
 from handoff.closing import MAX_DISPOSITION, MAX_DISPOSITIONS
 from handoff.guard import own_origins
 from handoff.routing import BusinessHours
@@ -61,6 +62,9 @@ class Settings:
     redis_memory_warning: float = 0.8
     # FAQ topic (or handoff reason) -> skill group; "*" is the default group.
     skill_groups: Dict[str, str] = field(default_factory=dict)
+    # Response-time targets per skill group (handoff.sla): "general=first:120,reply:60;cards=first:60,reply:45";
+    # groups not named (and "default=…" to change them): first response 120 s, reply 60 s.
+    sla: str = ""
     # e.g. "mon-fri 08:00-20:00; sat 09:00-13:00"; empty: always open.
     business_hours: str = ""
     timezone: str = "Europe/London"
@@ -157,6 +161,7 @@ class Settings:
             login_window_seconds=int(get("HANDOFF_LOGIN_WINDOW", defaults.login_window_seconds)),
             skill_groups=json.loads(get("HANDOFF_SKILL_GROUPS", "{}")),
             business_hours=get("HANDOFF_HOURS", ""),
+            sla=get("HANDOFF_SLA", ""),
             timezone=get("HANDOFF_TIMEZONE", defaults.timezone),
             agent_grace_seconds=int(get("HANDOFF_AGENT_GRACE_SECONDS", defaults.agent_grace_seconds)),
             status_refresh_seconds=float(get("HANDOFF_STATUS_REFRESH_SECONDS", defaults.status_refresh_seconds)),
@@ -177,6 +182,7 @@ class Settings:
         if not isinstance(settings.skill_groups, dict):
             raise ValueError('HANDOFF_SKILL_GROUPS must be a JSON object such as {"card_arrival": "cards"}')
         BusinessHours.parse(settings.business_hours, settings.timezone)  # refuses a bad schedule now
+        parse_targets(settings.sla)  # refuses bad response-time targets now
         if settings.max_message_bytes < 256 or settings.message_burst < 1 or settings.messages_per_second <= 0:
             raise ValueError("message limits must allow at least one 256-byte message per second")
         parse_networks(settings.trusted_proxies)  # refuses a bad address now

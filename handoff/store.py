@@ -14,7 +14,8 @@ Keys (``prefix`` defaults to ``hb``):
                              payload for a handoff the queue's caps refused (JSON), the context of a request
                              left in its place (cleared by a new handoff and by that request); presence
                              ("{connected|typing|gone}|{since}"): handoff.customer_presence; agent_read: the
-                             newest message id the serving agent has read (the customer's "Read" after a reload)
+                             newest message id the serving agent has read (the customer's "Read" after a reload);
+                             sla_first_met, sla_reply_from: the response-time clocks (handoff.sla)
                              Kept idle_seconds from creation; the first message or change: the retention.
     {p}:log:{id}     stream  the transcript, agents' private notes (kind "note") among its messages; each
                              entry's stream id is the server message id (at most
@@ -62,7 +63,8 @@ Keys (``prefix`` defaults to ``hb``):
                              offers, made and withdrawn by one Lua round (handoff.assignment)
     {p}:passed:{id}  zset    agents who passed on the conversation's offer -> when (handoff.assignment)
     {p}:day:{date}   hash    the day's counters for the supervisors' dashboard (handoff.dashboard; per agent:
-                             handoff.agent_figures)
+                             handoff.agent_figures); "sla:…": response-time breaches per kind, group and agent
+                             (handoff.sla)
     {p}:day-waits:{date} list every wait (ms) from queued to claimed that day
     {p}:day-abandoned:{date}, {p}:day-first-response:{date}  lists  (handoff.experience)
     {p}:day-agent-first-response:{date}, {p}:day-agent-handling:{date}  lists  (handoff.experience)
@@ -592,7 +594,8 @@ class Store:
                 text = {k.decode(): v.decode() for k, v in fields.items()}
                 details = json.loads(text.get("details") or "{}")
                 waits = {name: text[name]
-                         for name in ("waiting_since", "transferred_by", "last_said", "labels", "presence")
+                         for name in ("waiting_since", "transferred_by", "last_said", "labels", "presence",
+                                      "sla_first_met", "sla_reply_from")
                          if text.get(name)}
                 loaded[conversation_id] = (self._conversation(conversation_id, text), details, waits)
         return loaded

@@ -190,4 +190,5 @@ class OpenChats:
             "labels": await self.bridge.labels.of(conversation_id),
             "customer_presence": presence_shown(await self.bridge.customer_presence.get(conversation_id),
                                                 self.bridge.now_ms()),
+            "sla": await self.bridge.sla.view(conversation_id),  # what the console counts down (handoff.sla)
         }

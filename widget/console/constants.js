@@ -307,3 +307,11 @@ export function intentLabel(name) {
   if (!name) return "";
   return humanize(String(name).replace(/^faq\//, ""));
 }
+
+// Response-time targets (chats/sla.js; the bridge's handoff/sla_rules.py RISK_FRACTION is the same):
+// a countdown is "at risk" with this share of its target or less left, "breached" once past due.
+export const SLA = {
+  riskFraction: 0.25,
+  labels: { first: "First reply", reply: "Reply" },
+  levels: { ok: "On time", "at-risk": "At risk", breached: "Late" },
+};

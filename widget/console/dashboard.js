@@ -5,6 +5,7 @@ import { h, replaceChildren } from "../shared/dom.js";
 import { AgentFigures, WaitingList } from "./agent-view.js";
 import { AssignmentModes } from "./assignment-modes.js";
 import { PendingRequests } from "../shared/requests.js";
+import { SlaBoard } from "./sla-board.js";
 import { Transport } from "../shared/transport.js";
 import { barList, columns, groupedColumns } from "./charts.js";
 import { loginProtocols, reasonLabel, socketUrl } from "./constants.js";
@@ -138,6 +139,7 @@ class DashboardView extends View {
     this.assignment = new AssignmentModes(this.waiting); // each group: claimed by hand or offered automatically
     this.waitingList = new WaitingList(this.waiting); // who waits now; a supervisor assigns one to an agent
     this.agentFigures = new AgentFigures(); // each agent's chats, response and handling times, CSAT today
+    this.sla = new SlaBoard(openChat); // response-time breaches today, chats at risk now
     this.element = h("section", { class: "view dashboard-view", "aria-labelledby": "dashboard-title", hidden: true },
       h("header", { class: "dashboard-head" },
         h("div", {}, h("h1", { id: "dashboard-title" }, "Dashboard"), this.day),
@@ -151,6 +153,7 @@ class DashboardView extends View {
       this.waitingList.element,
       this.assignment.element,
       this.agentFigures.element,
+      this.sla.element,
       h("section", { class: "kpi-section", "aria-labelledby": "kpi-today-title" },
         h("h2", { id: "kpi-today-title", class: "section-title" }, "Today"),
         h("div", { class: "kpi-grid" }, this.todayTiles.map((tile) => tile.element))),
@@ -176,6 +179,7 @@ class DashboardView extends View {
     this.assignment.render(data.assignment);
     this.waitingList.render(Array.isArray(data.waiting_list) ? data.waiting_list : [], Array.isArray(data.agents) ? data.agents : []);
     this.agentFigures.render(Array.isArray(data.per_agent) ? data.per_agent : []);
+    this.sla.render(data.sla, data.agents);
     const [year, month, day] = String(data.day || "").split("-").map(Number);
     this.day.textContent = year ? dayFormat.format(new Date(year, month - 1, day)) : "";
     this.updated.textContent = `Updated ${clock.format(new Date())}`;
@@ -230,6 +234,7 @@ class DashboardView extends View {
   destroy() {
     this.team.destroy();
     this.waitingList.destroy();
+    this.sla.destroy();
     this.transport.close();
   }
 }

@@ -15,6 +15,7 @@ import { messageElement, transferTarget, withMentions } from "../transcript.js";
 import { Composer } from "./composer.js";
 import { fetchFile } from "../../shared/files.js";
 import { renderHandoff } from "./handoff-panel.js";
+import { SlaCountdown } from "./sla.js";
 import { SuggestionStrip } from "./suggestions.js";
 import { transferDialog } from "./transfer-dialog.js";
 import { UnreadMessages, asksForAttention } from "./unread.js";
@@ -48,13 +49,16 @@ export class ConversationTab {
     this.readTimer = null;
 
     const panelId = `conversation-${this.id}`;
+    // The response-time target's countdown (sla.js), in the header and, in short, on the tab.
+    this.sla = new SlaCountdown();
+    this.tabSla = h("span", { class: "chip tab-sla", hidden: true, "aria-hidden": "true" });
     this.tabTitle = h("span", { class: "tab-title" });
     this.tabBadge = h("span", { class: "tab-badge", hidden: true });
     this.tabTyping = h("span", { class: "tab-typing", hidden: true, title: "Customer is typing" }, h("span", { class: "visually-hidden" }, "typing"));
     this.tabButton = h("button", {
       type: "button", role: "tab", class: "conversation-tab", id: `tab-${this.id}`, "aria-controls": panelId,
       onclick: () => view.activate(this.id, false),
-    }, this.tabTitle, h("span", { class: "tab-id" }, shortId(this.id)), this.tabTyping, this.tabBadge);
+    }, this.tabTitle, h("span", { class: "tab-id" }, shortId(this.id)), this.tabSla, this.tabTyping, this.tabBadge);
 
     this.heading = h("h2", { class: "conversation-title" });
     this.headMeta = h("div", { class: "conversation-meta" });
@@ -114,6 +118,7 @@ export class ConversationTab {
     // Without a topic the reason is the chip below the heading already.
     this.heading.textContent = topic || "Customer chat";
     if (data.customer_presence) this.setPresence(data.customer_presence);
+    this.sla.set(data.view || data.state !== "agent" ? null : data.sla); // a read-only view counts nothing down
     renderHandoff(this.details, data);
     this.setViewOnly(Boolean(data.view));
     this.renderNames();
@@ -126,6 +131,7 @@ export class ConversationTab {
     const nameOf = (login) => this.view.nameOf(login);
     replaceChildren(this.headMeta,
       this.presence.element,
+      this.sla.element,
       data.state === "closed" ? h("span", { class: "chip chip-closed" }, "Closed") : null,
       h("span", { class: `chip reason reason-${data.reason || "unknown"}` }, reasonLabel(data.reason)),
       data.transferred_by ? h("span", { class: "chip chip-transferred" }, `Transferred by ${nameOf(data.transferred_by)}`) : null,
@@ -209,6 +215,10 @@ export class ConversationTab {
 
   tick(now = Date.now()) {
     renderCustomerPresence(this.presence, this.presenceState.state, this.presenceState.since, now);
+    const level = this.sla.render(now);
+    this.tabSla.hidden = !level;
+    this.tabSla.className = `chip tab-sla sla-${level}`;
+    this.tabSla.textContent = this.sla.element.textContent;
   }
 
   setActive(active) {
@@ -252,6 +262,7 @@ export class ConversationTab {
     let index = this.order.length;
     while (index > 0 && compareMessageIds(this.order[index - 1], id) > 0) index -= 1;
     this.order.splice(index, 0, id);
+    this.sla.message(message);
     if (element) this.list.insertBefore(element, this.elementAfter(index));
 
     if (message.kind === "system" && SERVING_STARTS.has(message.data && message.data.notice)) {

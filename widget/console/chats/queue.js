@@ -9,6 +9,7 @@ import { icon } from "../../shared/icons.js";
 import { STRINGS, TIMING, describeError, humanize, reasonLabel } from "../constants.js";
 import { beganAt, customerPresenceChip, renderCustomerPresence } from "../presence.js";
 import { labelChips } from "../workspace/labels.js";
+import { SlaCountdown } from "./sla.js";
 
 /** Seconds as a clock: "0:05", "12:30", "1:02:03". */
 function formatWait(totalSeconds) {
@@ -99,6 +100,7 @@ export class QueuePanel {
     const topic = h("p", { class: "queue-topic" });
     const body = h("div", { class: "queue-body" });
     const presence = customerPresenceChip(); // connected, typing, or gone and since when
+    const sla = new SlaCountdown(); // the first response's target (sla.js)
     const element = h("li", { class: "queue-item" },
       h("div", { class: "queue-top" }, topic, presence.element,
         h("span", { class: "wait" }, icon("clock"), h("span", { class: "visually-hidden" }, "Waiting "), wait)),
@@ -107,13 +109,14 @@ export class QueuePanel {
     // Looking at an item (clicking, tabbing into it) is enough to stop alerting about it.
     element.addEventListener("focusin", () => this.acknowledge(conversationId));
     element.addEventListener("pointerdown", () => this.acknowledge(conversationId));
-    return { element, claim, open, wait, topic, body, presence, item: null };
+    return { element, claim, open, wait, topic, body, presence, sla, item: null };
   }
 
   fill(entry, item) {
     const id = item.conversation_id;
     const claiming = this.claiming.has(id);
     entry.item = item;
+    entry.sla.set(item.sla);
     entry.element.classList.toggle("is-new", this.fresh.has(id));
     const offeredOnly = item.assignment === "automatic" && !this.view.roles.includes("supervisor");
     entry.claim.disabled = claiming || offeredOnly;
@@ -126,6 +129,7 @@ export class QueuePanel {
     replaceChildren(entry.body,
       h("div", { class: "chips" },
         this.fresh.has(id) ? h("span", { class: "chip chip-new" }, "New") : null,
+        entry.sla.element, // the first response's countdown, kept across refills (sla.js)
         // A colleague's note named this agent (docs/bridge-protocol.md "Notes and mentions").
         item.mentioned ? h("span", { class: "chip chip-mentioned" }, icon("mention"), "Mentioned you") : null,
         h("span", { class: `chip reason reason-${item.reason || "unknown"}` }, reasonLabel(item.reason)),
@@ -160,6 +164,7 @@ export class QueuePanel {
       const seconds = (now - entry.item.since) / 1000;
       entry.wait.textContent = formatWait(seconds);
       renderCustomerPresence(entry.presence, entry.item.customer_presence, entry.item.presenceSince, now);
+      entry.sla.render(now);
       entry.element.classList.toggle("wait-long", seconds >= 120 && seconds < 300);
       entry.element.classList.toggle("wait-critical", seconds >= 300);
     }
