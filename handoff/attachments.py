@@ -18,7 +18,7 @@ import json
 import re
 import secrets
 import unicodedata
-from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple
 
 from handoff.exceptions import (
     ConversationNotFound, Forbidden, HandoffError, InvalidToken, InvalidTransition, LimitReached,
@@ -50,7 +50,7 @@ def safe_name(claimed: str, kind: FileKind) -> str:
     return f"{stem or ('image' if kind.is_image else 'document')}.{kind.extension}"
 
 
-def attachment_of(message: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+def attachment_of(message: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
     """The attachment a stored message refers to, if any."""
     attachment = (message.get("data") or {}).get("attachment")
     return attachment if isinstance(attachment, dict) else None

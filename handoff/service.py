@@ -28,7 +28,7 @@ from redis.asyncio import Redis
 from handoff import rules
 from handoff.assignment import Assignment, Mode, may_claim
 from handoff.agentstatus import AgentStatus, AgentStatuses, Status, available_only, team_statuses
-from handoff.attachments import AttachmentDesk
+from handoff.attachments import AttachmentDesk, attachment_of
 from handoff.auth import AgentDirectory
 from handoff.botclient import MAX_WRITTEN, BotClient, BotUnavailable
 from handoff.canned import CannedDesk
@@ -775,12 +775,12 @@ class Bridge:
 
     async def _written_since_handoff(self, conversation_id: str) -> List[str]:
         """The customer's messages since the conversation was first queued in this stay with people
-        (the bot saw none of them), the latest MAX_WRITTEN."""
+        (the bot saw none of them), the latest MAX_WRITTEN; files are left out (their text is their name)."""
         since = (await self.store.times(conversation_id)).get("waiting_since")
         if not since:
             return []
         said = [message["text"] for message in await self.store.messages_after(conversation_id, None)
-                if message["kind"] == "customer" and message["ts"] >= since]
+                if message["kind"] == "customer" and message["ts"] >= since and attachment_of(message) is None]
         return said[-MAX_WRITTEN:]
 
     async def team(self) -> Dict[str, Any]:
