@@ -919,9 +919,20 @@ class Bridge:
         await self.transition(conversation_id, HandedBack(agent))
         await self._remember_replies(conversation_id)
 
-    async def close(self, agent: str, conversation_id: str, closing: Closing = Closing()) -> None:
-        await self.transition(conversation_id, Closed(agent), closing=closing)
-        await self._remember_replies(conversation_id)
+    async def close(self, agent: str, conversation_id: str, closing: Closing = Closing(),
+                    request_done: bool = False) -> None:
+        """Closes the chat, then (``request_done``) settles the customer's open request (handoff.requests).
+        A close resent by the agent who closed it (its ack lost, or the bridge gone between the two
+        steps) is not refused: the chat stays as it was closed and the request is settled if still open."""
+        try:
+            await self.transition(conversation_id, Closed(agent), closing=closing)
+        except InvalidTransition:
+            conversation = await self.store.load(conversation_id)
+            if conversation.state is not State.CLOSED or conversation.agent != agent:
+                raise
+        else:
+            await self._remember_replies(conversation_id)
+        await self.requests.chat_closed(conversation_id, agent, closing.disposition, request_done)
 
     async def _remember_replies(self, conversation_id: str) -> None:
         """An agent's part ended: its replies wait for the bot's suggestion index. Only suggestions

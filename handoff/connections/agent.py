@@ -270,8 +270,7 @@ class AgentConnection(NoteHandlers, OfferHandlers, Connection):
         if not isinstance(settle, bool):
             raise MalformedMessage("'request_done' must be true or false")
         closing = closing_of(envelope.data, self.bridge.settings.dispositions)
-        await self.bridge.close(self.agent, conversation_id, closing)
-        await self.bridge.requests.chat_closed(conversation_id, self.agent, closing.disposition, settle)
+        await self.bridge.close(self.agent, conversation_id, closing, request_done=settle)
         await self._let_go(envelope, conversation_id)
 
     async def _let_go(self, envelope: Envelope, conversation_id: str) -> None:

@@ -86,3 +86,25 @@ def test_closing_without_request_done_leaves_the_request_open_and_says_how_the_c
             await client.close()
 
     asyncio.run(scenario())
+
+
+def test_a_resent_close_settles_the_request_the_first_one_did_not_only_from_the_agent_who_closed(bridge):
+    """The close is stored but its settlement is not (the bridge died between the two, or the ack was
+    lost and the console resends): the same close again settles the request instead of being refused."""
+    async def scenario() -> None:
+        customer, ann, request = await _callback_then_chat(bridge)
+        cid = customer.conversation_id
+        await ann.send("close", {"conversation_id": cid, "disposition": "resolved"}, id="close")  # settlement lost
+        await ann.acknowledged("close")
+        assert (await _request_until(ann, cid, lambda item: (item["served_since"] or {}).get("closed")))["state"] == "open"
+        bob = await staff(bridge, "bob")
+        await bob.send("close", {"conversation_id": cid, "request_done": True}, id="not-his")
+        assert (await bob.expect("error"))["data"]["code"] == "invalid_transition"
+        await ann.send("close", {"conversation_id": cid, "disposition": "resolved", "request_done": True}, id="again")
+        await ann.acknowledged("again")
+        settled = await _request_until(ann, cid, lambda item: item["state"] == "done")
+        assert (settled["id"], settled["handled_by"], settled["settled_in_chat"]) == (request["id"], "ann", "resolved")
+        for client in (customer, ann, bob):
+            await client.close()
+
+    asyncio.run(scenario())
