@@ -83,7 +83,7 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:window:{what}:{address}:{n}  the caps (handoff.limits; an IPv6 address: its network)
     {p}:customers-seen zset  conversation -> when its customer was last connected (handoff.presence)
     {p}:customer-sockets:{id} zset  the customer's open sockets in every process -> until when each counts
-                             (ms), renewed by its process (handoff.customer_presence)
+                             (ms), renewed by its process while still there (ZADD XX: never re-added)
     {p}:live:{id}    pub/sub "something new in this conversation" for every bridge process
     {p}:queue-events pub/sub "the queue changed" (agents, supervisors and queued customers listen); also a
                              group's assignment mode ({"assignment": group}, handoff.assignment)
