@@ -9,6 +9,8 @@ from typing import Any, Dict, List
 
 from handoff_client import Agent, Customer
 from harness.clients import queued_customer, staff
+from harness.files import image
+from tests.handoff.test_attachments import as_agent, as_customer, fetch, upload
 
 
 def _mine(items: List[Dict[str, Any]], conversation_id: str) -> List[Dict[str, Any]]:
@@ -105,6 +107,34 @@ def test_a_resent_close_settles_the_request_the_first_one_did_not_only_from_the_
         settled = await _request_until(ann, cid, lambda item: item["state"] == "done")
         assert (settled["id"], settled["handled_by"], settled["settled_in_chat"]) == (request["id"], "ann", "resolved")
         for client in (customer, ann, bob):
+            await client.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_agent_handling_a_request_reads_the_files_left_while_the_bot_served(bridge):
+    """A file the customer sent the bot is part of the request they then left: an agent of the request's
+    group, neither serving nor mentioned, opens the request and reads the file; before the request, not."""
+    async def scenario() -> None:
+        customer = await Customer.connect(bridge)
+        cid = customer.conversation_id
+        sent = upload(bridge, cid, image("PNG"), as_customer(customer), "receipt.png", client_id="receipt")
+        assert sent.status_code == 201, sent.text
+        file_id = sent.json()["attachment"]["id"]
+        ann = await staff(bridge, "ann")
+        assert fetch(bridge, cid, file_id, as_agent(ann)).status_code == 403
+        await customer.send("talk_to_person", id="talk")
+        await customer.expect("status", state="queued")
+        await customer.send("leave", {"kind": "callback", "contact": "07700 900123"}, id="leave")
+        await customer.acknowledged("leave")
+        request = await _request_until(ann, cid, lambda item: item["state"] == "open")
+        await ann.send("open_request", {"request_id": request["id"]}, id="open")
+        opened = (await ann.expect("request"))["data"]
+        assert any((message.get("data") or {}).get("attachment", {}).get("id") == file_id
+                   for message in opened["messages"]), opened["messages"]
+        served = fetch(bridge, cid, file_id, as_agent(ann))
+        assert served.status_code == 200 and served.content == image("PNG")
+        for client in (customer, ann):
             await client.close()
 
     asyncio.run(scenario())
