@@ -90,7 +90,7 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:queue-said   pub/sub what changed on a queued conversation's card, for agents' sockets only:
                              {"said": id} a queued customer wrote (its last_said changed; announced by the
                              append that stores it), {"labelled": id} its labels changed (handoff.labels)
-    {p}:stats-events pub/sub "the day's counters changed"
+    {p}:stats-events pub/sub "the day's counters changed" (also the open offers: handoff.assignment)
     {p}:agent-events:{agent} pub/sub  for one agent's sockets: a chat assigned to them ({"assigned": id}), an offer
                              of theirs made, accepted or withdrawn ({"offers": id}, handoff.assignment),
                              an @mention ({"mentioned": id}) or one seen in another tab (handoff.notes),
