@@ -1,6 +1,7 @@
 """A callback or message request beside the chat that deals with it, in chromium against a real bridge, Rasa and
 Redis: the agent's chat shows the customer's open request with "Mark done", closing the chat settles it unless
-the agent unticks it, and the request card says how the chat ended; the request dialog shows the files left while the bot served."""
+the agent unticks it, the request card says how the chat ended, and the request dialog shows the files left
+while the bot served."""
 
 from __future__ import annotations
 
