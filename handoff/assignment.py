@@ -16,10 +16,11 @@ process's assignment round each second) decides for every automatic group at onc
   accept time has gone by since they passed.
 
 A change of a group's mode is announced on the queue's channel (``{p}:queue-events``,
-``{"assignment": group}``): the dashboards and the agents' queue cards show it. Every offer made or withdrawn is announced on the agent's channel (``{"offers": id}``) by the same
-script, so a process killed right after loses none, and so is a change of the open offers on the
-counters' channel (``{p}:stats-events``, ``{"offers": true}``: the dashboards count them); since the script runs from Redis state alone,
-an offer made by a process that died runs out and moves on all the same. An offered conversation
+``{"assignment": group}``): the dashboards and the agents' queue cards show it. Every offer made or
+withdrawn is announced on the agent's channel (``{"offers": id}``) by the same script, so a process
+killed right after loses none, and so is a change of the open offers on the counters' channel
+(``{p}:stats-events``, ``{"offers": true}``: the dashboards count them); since the script runs from
+Redis state alone, an offer made by a process that died runs out and moves on all the same. An offered conversation
 stays in the queue, keeps its place and is still waiting: customers' positions and wait estimates do
 not change (its agent's reserved slot is the pickup under way, handoff.estimate).
 
@@ -306,7 +307,8 @@ class Assignment:
     async def decline(self, agent: str, conversation_id: str) -> None:
         declined = await self._decline(
             keys=[self.key("offers"), self.key("passed", conversation_id)],
-            args=[conversation_id, agent, str(PASSED_TTL_MS), self.key("agent-events", agent), self.key("stats-events")])
+            args=[conversation_id, agent, str(PASSED_TTL_MS), self.key("agent-events", agent),
+                  self.key("stats-events")])
         if not declined:
             raise ConversationNotFound("that offer is no longer yours (it ran out or was withdrawn)")
 
