@@ -51,7 +51,7 @@ def test_the_chat_shows_the_open_request_and_closing_it_marks_the_request_done(a
     ann.tab(r"^Requests \d+$").click()
     card = ann.page.get_by_role("list", name="Callbacks and messages").get_by_role("listitem").filter(
         has_text=customer.conversation_id)
-    expect(card).to_contain_text("Done by ann in the chat (Resolved)")
+    expect(card).to_contain_text("Done by Ann Lee in the chat (Resolved)")
     expect(card.get_by_role("button", name="Mark done")).to_have_count(0)
     while customer.expect("status")["data"].get("request", {}).get("state") != "done":
         pass  # the customer's status says so too
@@ -69,10 +69,10 @@ def test_an_unticked_request_stays_open_and_its_card_says_the_chat_ended(ann, cu
     ann.tab(r"^Requests \d+$").click()
     card = ann.page.get_by_role("list", name="Callbacks and messages").get_by_role("listitem").filter(
         has_text=customer.conversation_id)
-    expect(card).to_contain_text("Served by ann in a chat since, closed: Follow-up needed.")
+    expect(card).to_contain_text("Served by Ann Lee in a chat since, closed: Follow-up needed.")
     expect(card).to_contain_text("Open")
     card.get_by_role("button", name="Mark done").click()
-    expect(card).to_contain_text("Done by ann")
+    expect(card).to_contain_text("Done by Ann Lee")
 
 
 def test_a_file_the_customer_left_with_the_bot_shows_in_the_request_dialog(ann, customers, address):  # noqa: F811
