@@ -16,9 +16,11 @@ process's assignment round each second) decides for every automatic group at onc
   accept time has gone by since they passed.
 
 A change of a group's mode is announced on the queue's channel (``{p}:queue-events``,
-``{"assignment": group}``): the dashboards and the agents' queue cards show it. Every offer made or withdrawn is announced on the agent's channel (``{"offers": id}``) by the same
-script, so a process killed right after loses none; since the script runs from Redis state alone,
-an offer made by a process that died runs out and moves on all the same. An offered conversation
+``{"assignment": group}``): the dashboards and the agents' queue cards show it. Every offer made or
+withdrawn is announced on the agent's channel (``{"offers": id}``) by the same script, so a process
+killed right after loses none, and so is a change of the open offers on the counters' channel
+(``{p}:stats-events``, ``{"offers": true}``: the dashboards count them); since the script runs from
+Redis state alone, an offer made by a process that died runs out and moves on all the same. An offered conversation
 stays in the queue, keeps its place and is still waiting: customers' positions and wait estimates do
 not change (its agent's reserved slot is the pickup under way, handoff.estimate).
 
@@ -136,7 +138,12 @@ for i = 1, #listed, 2 do
     load[agent] = (load[agent] or 0) + 1
   end
 end
-if next(modes) == nil then return {made, withdrawn} end
+-- The dashboards count the open offers: a change is announced on the counters' channel.
+local function done()
+  if #made > 0 or #withdrawn > 0 then redis.call('PUBLISH', prefix .. ':stats-events', '{"offers":true}') end
+  return {made, withdrawn}
+end
+if next(modes) == nil then return done() end
 -- The candidates: online, available, an agent's account; their groups, free slots, load and idle time.
 local candidates = {}
 for agent, _ in pairs(online) do
@@ -195,7 +202,7 @@ for group, _ in pairs(modes) do
     end
   end
 end
-return {made, withdrawn}
+return done()
 """
 
 # KEYS: 1 offers. ARGV: 1 conversation, 2 agent, 3 hold ms, 4 the agent's channel. 1: held for the claim
@@ -222,8 +229,9 @@ end
 return 1
 """
 
-# KEYS: 1 offers, 2 passed:{id}. ARGV: 1 conversation, 2 agent, 3 passed ttl ms, 4 the agent's channel.
-# 1: declined; 0: not this agent's offer (run out, withdrawn).
+# KEYS: 1 offers, 2 passed:{id}. ARGV: 1 conversation, 2 agent, 3 passed ttl ms, 4 the agent's channel,
+# 5 the counters' channel (the dashboards' count of open offers). 1: declined; 0: not this agent's offer
+# (run out, withdrawn).
 _DECLINE = _NOW_MS + """
 local offer = redis.call('HGET', KEYS[1], ARGV[1])
 if not offer or string.match(offer, '^(.*)|%d+|%d+|0$') ~= ARGV[2] then return 0 end
@@ -231,6 +239,7 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], now, ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 redis.call('PUBLISH', ARGV[4], cjson.encode({offers = ARGV[1]}))
+redis.call('PUBLISH', ARGV[5], '{"offers":true}')
 return 1
 """
 
@@ -298,7 +307,8 @@ class Assignment:
     async def decline(self, agent: str, conversation_id: str) -> None:
         declined = await self._decline(
             keys=[self.key("offers"), self.key("passed", conversation_id)],
-            args=[conversation_id, agent, str(PASSED_TTL_MS), self.key("agent-events", agent)])
+            args=[conversation_id, agent, str(PASSED_TTL_MS), self.key("agent-events", agent),
+                  self.key("stats-events")])
         if not declined:
             raise ConversationNotFound("that offer is no longer yours (it ran out or was withdrawn)")
 

@@ -18,7 +18,7 @@ import json
 import re
 import secrets
 import unicodedata
-from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from handoff.exceptions import (
     ConversationNotFound, Forbidden, HandoffError, InvalidToken, InvalidTransition, LimitReached,
@@ -50,7 +50,7 @@ def safe_name(claimed: str, kind: FileKind) -> str:
     return f"{stem or ('image' if kind.is_image else 'document')}.{kind.extension}"
 
 
-def attachment_of(message: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+def attachment_of(message: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
     """The attachment a stored message refers to, if any."""
     attachment = (message.get("data") or {}).get("attachment")
     return attachment if isinstance(attachment, dict) else None
@@ -80,10 +80,16 @@ class AttachmentDesk:
         return ("customer", conversation_id)
 
     async def require_reader(self, conversation_id: str, customer_token: str = "", agent: str = "") -> None:
-        """The conversation's customer, the agent serving it, a colleague a note in it mentioned, or a
-        supervisor (handoff.mentions.may_read_notes) may read its files; Forbidden for other agents."""
+        """The conversation's customer, the agent serving it, a colleague a note in it mentioned, a
+        supervisor (handoff.mentions.may_read_notes), or an agent of the group of the request left in it
+        (who reads its transcript with ``open_request``) may read its files; Forbidden for other agents."""
         if agent:
-            await self.bridge.notes.require_reader(agent, conversation_id)
+            try:
+                await self.bridge.notes.require_reader(agent, conversation_id)
+            except Forbidden:
+                groups: List[str] = (await self.bridge.agents.profile(agent))["groups"]
+                if not await self.bridge.requests.readable_through(conversation_id, groups):
+                    raise
         else:
             await self._require_customer(conversation_id, customer_token)
 

@@ -140,11 +140,13 @@ class CustomerPresenceBoard:
 
     async def renew(self, sockets: List[Tuple[str, str]], now_ms: int) -> None:
         """This process's open customer sockets, (socket, conversation id), count for a while longer; in
-        batches, so that neither this event loop nor Redis stops long for thousands of them."""
+        batches, so that neither this event loop nor Redis stops long for thousands of them. Only sockets
+        still counted are renewed (ZADD XX): the list is read before the batches run, and a socket that
+        closed meanwhile (``left`` removed it) must not be counted again."""
         for start in range(0, len(sockets), RENEW_BATCH):
             async with self.redis.pipeline(transaction=False) as pipe:
                 for socket, conversation_id in sockets[start:start + RENEW_BATCH]:
-                    pipe.zadd(self._sockets_key(conversation_id), {socket: now_ms + self.counted_ms})
+                    pipe.zadd(self._sockets_key(conversation_id), {socket: now_ms + self.counted_ms}, xx=True)
                     pipe.pexpire(self._sockets_key(conversation_id), self.counted_ms)
                 await pipe.execute()
 

@@ -267,6 +267,13 @@ class RequestDesk:
             raise Forbidden(f"this request is for the {request['group']} group")
         return request
 
+    async def readable_through(self, conversation_id: str, groups: List[str]) -> bool:
+        """Whether an agent of these skill ``groups`` may read the conversation (its files) for the last
+        request left in it, as ``open_request`` shows them its transcript."""
+        last = await self.store.redis.hget(self.store.key("conv", conversation_id), "request")
+        request = await self.get(last.decode()) if last else None
+        return request is not None and visible_to(request["group"], groups)
+
     async def open(self, request_id: str, groups: List[str]) -> Dict[str, Any]:
         """The request with its conversation: transcript and the context the agent needs."""
         request = await self.require(request_id, groups, with_handoff=True)

@@ -29,7 +29,7 @@ from handoff import rules
 from handoff.assignment import Assignment, Mode, may_claim
 from handoff.agent_figures import agent_rows, per_agent_counters, split_samples
 from handoff.agentstatus import AgentStatus, AgentStatuses, Status, available_only, team_statuses
-from handoff.attachments import AttachmentDesk
+from handoff.attachments import AttachmentDesk, attachment_of
 from handoff.auth import AgentDirectory
 from handoff.botclient import MAX_WRITTEN, BotClient, BotUnavailable
 from handoff.canned import CannedDesk
@@ -827,12 +827,12 @@ class Bridge:
 
     async def _written_since_handoff(self, conversation_id: str) -> List[str]:
         """The customer's messages since the conversation was first queued in this stay with people
-        (the bot saw none of them), the latest MAX_WRITTEN."""
+        (the bot saw none of them), the latest MAX_WRITTEN; files are left out (their text is their name)."""
         since = (await self.store.times(conversation_id)).get("waiting_since")
         if not since:
             return []
         said = [message["text"] for message in await self.store.messages_after(conversation_id, None)
-                if message["kind"] == "customer" and message["ts"] >= since]
+                if message["kind"] == "customer" and message["ts"] >= since and attachment_of(message) is None]
         return said[-MAX_WRITTEN:]
 
     async def team(self) -> Dict[str, Any]:
@@ -989,9 +989,20 @@ class Bridge:
         await self.transition(conversation_id, HandedBack(agent))
         await self._remember_replies(conversation_id)
 
-    async def close(self, agent: str, conversation_id: str, closing: Closing = Closing()) -> None:
-        await self.transition(conversation_id, Closed(agent), closing=closing)
-        await self._remember_replies(conversation_id)
+    async def close(self, agent: str, conversation_id: str, closing: Closing = Closing(),
+                    request_done: bool = False) -> None:
+        """Closes the chat, then (``request_done``) settles the customer's open request (handoff.requests).
+        A close resent by the agent who closed it (its ack lost, or the bridge gone between the two
+        steps) is not refused: the chat stays as it was closed and the request is settled if still open."""
+        try:
+            await self.transition(conversation_id, Closed(agent), closing=closing)
+        except InvalidTransition:
+            conversation = await self.store.load(conversation_id)
+            if conversation.state is not State.CLOSED or conversation.agent != agent:
+                raise
+        else:
+            await self._remember_replies(conversation_id)
+        await self.requests.chat_closed(conversation_id, agent, closing.disposition, request_done)
 
     async def _remember_replies(self, conversation_id: str) -> None:
         """An agent's part ended: its replies wait for the bot's suggestion index. Only suggestions

@@ -89,14 +89,14 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:window:{what}:{address}:{n}  the caps (handoff.limits; an IPv6 address: its network)
     {p}:customers-seen zset  conversation -> when its customer was last connected (handoff.presence)
     {p}:customer-sockets:{id} zset  the customer's open sockets in every process -> until when each counts
-                             (ms), renewed by its process (handoff.customer_presence)
+                             (ms), renewed by its process while still there (ZADD XX: never re-added)
     {p}:live:{id}    pub/sub "something new in this conversation" for every bridge process
     {p}:queue-events pub/sub "the queue changed" (agents, supervisors and queued customers listen); also a
                              group's assignment mode ({"assignment": group}, handoff.assignment)
     {p}:queue-said   pub/sub what changed on a queued conversation's card, for agents' sockets only:
                              {"said": id} a queued customer wrote (its last_said changed; announced by the
                              append that stores it), {"labelled": id} its labels changed (handoff.labels)
-    {p}:stats-events pub/sub "the day's counters changed"
+    {p}:stats-events pub/sub "the day's counters changed" (also the open offers: handoff.assignment)
     {p}:agent-events:{agent} pub/sub  for one agent's sockets: a chat assigned to them ({"assigned": id}), an offer
                              of theirs made, accepted or withdrawn ({"offers": id}, handoff.assignment),
                              an @mention ({"mentioned": id}) or one seen in another tab (handoff.notes),

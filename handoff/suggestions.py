@@ -9,7 +9,8 @@ where the sentence embeddings live), the bridge only chooses what to ask and wha
   suggest requests, which index them in the bot's Redis index and then drop them here.
 
 What may be suggested to another customer (``reply_pairs``, sans I/O): only what agents sent to the
-customer (kind ``agent``), never their private notes, the customer's own words or the bot's; and no
+customer (kind ``agent``), never their private notes, the customer's own words or the bot's, nor a
+file (its text is its name: "Jane Doe passport.jpg"); and no
 reply that may carry personal data: an email address, a run of 6 or more digits (a phone, card,
 account number or sort code; spaces and hyphens between digits count as one run), or any value of
 the conversation's details or capitalised word of one (the customer's name, contact). It errs on the side of leaving a reply out.
@@ -23,6 +24,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 from redis.asyncio import Redis
 
+from handoff.attachments import attachment_of
 from handoff.botclient import BotClient
 from handoff.store import Store
 
@@ -59,6 +61,8 @@ def reply_pairs(conversation_id: str, messages: Sequence[Mapping[str, Any]],
     pairs: List[Dict[str, str]] = []
     asked: List[str] = []
     for message in messages:
+        if attachment_of(message) is not None:
+            continue  # a file's text is its name: neither a question nor a reply to suggest
         if message["kind"] == "customer" and message["text"].strip():
             asked = [*asked, message["text"].strip()][-CUSTOMER_MESSAGES_PER_PAIR:]
         elif message["kind"] == "agent" and asked:
@@ -89,8 +93,9 @@ class Suggestions:
         return len(pairs)
 
     async def latest_customer_message(self, conversation_id: str) -> Optional[Dict[str, Any]]:
+        """The customer's latest written message (a file, whose text is its name, is not one)."""
         for message in await self.store.newest_messages(conversation_id, 100):
-            if message["kind"] == "customer" and message["text"].strip():
+            if message["kind"] == "customer" and message["text"].strip() and attachment_of(message) is None:
                 return message
         return None
 

@@ -55,6 +55,7 @@ class AgentConnection(NoteHandlers, OfferHandlers, Connection):
         # and again when a mention is announced (agent-events), not at every queue change of every agent.
         self._mentioned: Set[str] = set()
         self._queue_lock = asyncio.Lock()
+        self.offered: Set[str] = set()  # the conversations of the offers sent last (handoff.connections.offers)
         # A burst of queue changes, one difference after it (handoff.coalesce).
         self._queue_changes = Coalesced(self._send_queue_changes, "an agent's queue view")
         # Queued customers' presence (typing started, stopped) changes often: its changes of a moment are one
@@ -146,6 +147,10 @@ class AgentConnection(NoteHandlers, OfferHandlers, Connection):
             if changed:
                 await self.send(Envelope("queue_changed", None, changed))
                 self._queue_sent = now
+        # An offer card is a queue card: one whose conversation changed (what the customer wrote, their
+        # presence) is sent again with the others.
+        if changed and self.offered & {item["conversation_id"] for item in changed["updated"]}:
+            await self.send_offers()
 
     async def send_queue(self, request_id: Optional[str] = None) -> None:
         """The whole queue as this agent sees it (on connect, on request, after a resync)."""
@@ -270,8 +275,7 @@ class AgentConnection(NoteHandlers, OfferHandlers, Connection):
         if not isinstance(settle, bool):
             raise MalformedMessage("'request_done' must be true or false")
         closing = closing_of(envelope.data, self.bridge.settings.dispositions)
-        await self.bridge.close(self.agent, conversation_id, closing)
-        await self.bridge.requests.chat_closed(conversation_id, self.agent, closing.disposition, settle)
+        await self.bridge.close(self.agent, conversation_id, closing, request_done=settle)
         await self._let_go(envelope, conversation_id)
 
     async def _let_go(self, envelope: Envelope, conversation_id: str) -> None:

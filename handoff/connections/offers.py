@@ -2,13 +2,14 @@
 
 A mixin of :class:`handoff.connections.agent.AgentConnection`: the agent's open offers come as ``offers``
 (on connect, and whenever one is made, withdrawn or ends, on any bridge process: the assignment round
-announces it on the agent's channel); ``offer_accept`` takes one (then the chat is the agent's, as after a
+announces it on the agent's channel, and when the queue card of an offered conversation changes);
+``offer_accept`` takes one (then the chat is the agent's, as after a
 ``claim``) and ``offer_decline`` passes it to the next agent.
 """
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable, Optional
+from typing import Awaitable, Callable, Optional, Set
 
 from handoff.connections.base import Connection, Handlers
 from handoff.connections.fields import conversation_id_of
@@ -19,6 +20,7 @@ __all__ = ["OfferHandlers"]
 
 class OfferHandlers(Connection):
     agent: str
+    offered: Set[str]  # the conversations of the offers sent last: their queue changes send them again
     attach: Callable[[str], Awaitable[None]]  # AgentConnection's: opens a chat the agent serves
 
     def offer_handlers(self) -> Handlers:
@@ -26,7 +28,9 @@ class OfferHandlers(Connection):
 
     async def send_offers(self, request_id: Optional[str] = None) -> None:
         """Every open offer of this agent's, as queue cards with when each runs out (the whole list each time)."""
-        await self.send(Envelope("offers", request_id, {"items": await self.bridge.offers_view(self.agent)}))
+        items = await self.bridge.offers_view(self.agent)
+        self.offered = {item["conversation_id"] for item in items}
+        await self.send(Envelope("offers", request_id, {"items": items}))
 
     async def offer_accept(self, envelope: Envelope) -> None:
         conversation_id = conversation_id_of(envelope.data)

@@ -417,3 +417,37 @@ def test_an_agent_at_a_terminal_accepts_an_offer(automatic, redis_url, prefix):
         await customer.close()
 
     asyncio.run(scenario())
+
+
+def test_dashboards_count_offers_as_they_come_and_go_and_an_offer_card_follows_its_customer(automatic, redis_url, prefix):
+    """An offer made or withdrawn is pushed to the dashboards (no wait for their 15 s refresh, nor for a
+    change of the queue), and what an offered customer writes reaches the offer card as their queue card."""
+    async def counted(supervisor: Agent, offers: int, what: str) -> None:
+        await supervisor.next_matching(
+            lambda e: e["type"] == "dashboard" and e["data"]["assignment"]["offers"] == offers, what, 1.5)
+
+    async def scenario() -> None:
+        first, second = automatic
+        supervisor = await staff(second, "boss", "supervisor")
+        [ann] = await agents(redis_url, prefix, [first])
+        customer = await queued_customer(second)
+        cid = customer.conversation_id
+        await offered(ann, cid)
+        text = "it is about my card payment"
+        await customer.acknowledged(await customer.say(text))
+        await ann.wait_for(lambda: ((ann.offers.get(cid) or {}).get("last_message") or {}).get("text") == text,
+                           "the offer card with what the customer wrote", 1.5)
+        await supervisor.next_matching(lambda e: e["type"] == "dashboard" and e["data"]["assignment"]["offers"] == 1,
+                                       "a dashboard counting the offer", 5)
+        supervisor.received.clear()  # only a dashboard pushed from now on
+        await ann.acknowledged(await ann.decline_offer(cid))
+        await counted(supervisor, 0, "a dashboard without the declined offer")
+        # Nobody else: offered to ann again once the accept time has gone by since she passed.
+        supervisor.received.clear()
+        await offered(ann, cid)
+        await counted(supervisor, 1, "a dashboard counting the offer made again")
+        await leave(customer)
+        await ann.close()
+        await supervisor.close()
+
+    asyncio.run(scenario())

@@ -12,7 +12,9 @@ from typing import Any, Dict, List
 from handoff_client import Agent, Customer, message_order
 from harness.chats import QUESTIONS
 from harness.clients import queued_customer, staff
+from harness.files import image
 from harness.servers import add_agent, delete_prefixed_keys, running_bridge
+from tests.handoff.test_attachments import as_customer, upload
 
 
 BUTTON_TURN = 'Pressed "Talk to a person"'
@@ -465,5 +467,33 @@ def test_the_joined_and_closed_notices_name_the_agent_by_display_name_never_the_
         assert "ann2x" not in json.dumps(customer.received)
         await agent.close()
         await customer.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_file_the_customer_sent_an_agent_is_not_what_they_wrote_for_the_next_one(bridge):
+    """A file's message text is its name: a transfer never sends it to Rasa as the customer's words."""
+    async def scenario() -> None:
+        customer = await Customer.connect(bridge)
+        bob = await staff(bridge, "bob")
+        conversation_id = customer.conversation_id
+        await press_button(customer, "talk")
+        await claim(bob, conversation_id)
+        ann = await staff(bridge, "ann")
+        twice = QUESTIONS["charged_twice"][0]
+        await said_to(bob, customer, twice)
+        sent = upload(bridge, conversation_id, image("JPEG"), as_customer(customer), "Jane Doe passport.jpg",
+                      client_id="passport")
+        assert sent.status_code == 201, sent.text
+        await bob.next_matching(lambda envelope: envelope["type"] == "message"
+                                and envelope["data"].get("text") == "Jane Doe passport.jpg", "the file", 10)
+        await bob.send("transfer", {"conversation_id": conversation_id, "to_agent": "ann"}, id="to-ann")
+        await bob.acknowledged("to-ann")
+        handoff = (await ann.expect("conversation", conversation_id=conversation_id))["data"]["handoff"]
+        assert texts(handoff) == [BUTTON_TURN, twice], handoff
+        assert "passport" not in json.dumps(handoff) and "1 customer message(s)." in handoff["summary"]
+        await let_go(ann, "close", conversation_id)
+        for client in (ann, bob, customer):
+            await client.close()
 
     asyncio.run(scenario())

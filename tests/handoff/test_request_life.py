@@ -9,6 +9,8 @@ from typing import Any, Dict, List
 
 from handoff_client import Agent, Customer
 from harness.clients import queued_customer, staff
+from harness.files import image
+from tests.handoff.test_attachments import as_agent, as_customer, fetch, upload
 
 
 def _mine(items: List[Dict[str, Any]], conversation_id: str) -> List[Dict[str, Any]]:
@@ -82,6 +84,56 @@ def test_closing_without_request_done_leaves_the_request_open_and_says_how_the_c
         assert item["served_since"] == {"agent": "ann", "closed": True, "disposition": "follow-up needed"}
         await ann.send("close", {"conversation_id": customer.conversation_id, "request_done": "yes"}, id="bad")
         assert (await ann.expect("error"))["data"]["code"] == "malformed"
+        for client in (customer, ann):
+            await client.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_resent_close_settles_the_request_the_first_one_did_not_only_from_the_agent_who_closed(bridge):
+    """The close is stored but its settlement is not (the bridge died between the two, or the ack was
+    lost and the console resends): the same close again settles the request instead of being refused."""
+    async def scenario() -> None:
+        customer, ann, request = await _callback_then_chat(bridge)
+        cid = customer.conversation_id
+        await ann.send("close", {"conversation_id": cid, "disposition": "resolved"}, id="close")  # settlement lost
+        await ann.acknowledged("close")
+        assert (await _request_until(ann, cid, lambda item: (item["served_since"] or {}).get("closed")))["state"] == "open"
+        bob = await staff(bridge, "bob")
+        await bob.send("close", {"conversation_id": cid, "request_done": True}, id="not-his")
+        assert (await bob.expect("error"))["data"]["code"] == "invalid_transition"
+        await ann.send("close", {"conversation_id": cid, "disposition": "resolved", "request_done": True}, id="again")
+        await ann.acknowledged("again")
+        settled = await _request_until(ann, cid, lambda item: item["state"] == "done")
+        assert (settled["id"], settled["handled_by"], settled["settled_in_chat"]) == (request["id"], "ann", "resolved")
+        for client in (customer, ann, bob):
+            await client.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_agent_handling_a_request_reads_the_files_left_while_the_bot_served(bridge):
+    """A file the customer sent the bot is part of the request they then left: an agent of the request's
+    group, neither serving nor mentioned, opens the request and reads the file; before the request, not."""
+    async def scenario() -> None:
+        customer = await Customer.connect(bridge)
+        cid = customer.conversation_id
+        sent = upload(bridge, cid, image("PNG"), as_customer(customer), "receipt.png", client_id="receipt")
+        assert sent.status_code == 201, sent.text
+        file_id = sent.json()["attachment"]["id"]
+        ann = await staff(bridge, "ann")
+        assert fetch(bridge, cid, file_id, as_agent(ann)).status_code == 403
+        await customer.send("talk_to_person", id="talk")
+        await customer.expect("status", state="queued")
+        await customer.send("leave", {"kind": "callback", "contact": "07700 900123"}, id="leave")
+        await customer.acknowledged("leave")
+        request = await _request_until(ann, cid, lambda item: item["state"] == "open")
+        await ann.send("open_request", {"request_id": request["id"]}, id="open")
+        opened = (await ann.expect("request"))["data"]
+        assert any((message.get("data") or {}).get("attachment", {}).get("id") == file_id
+                   for message in opened["messages"]), opened["messages"]
+        served = fetch(bridge, cid, file_id, as_agent(ann))
+        assert served.status_code == 200 and served.content == image("PNG")
         for client in (customer, ann):
             await client.close()
 

@@ -224,3 +224,20 @@ def test_the_customers_of_a_process_that_died_are_gone_since_their_sockets_were_
         assert await board.sweep(["older"], NOW + 63_000) == ["older"]
 
     run(redis_url, scenario)
+
+
+def test_a_renewal_read_before_a_socket_closed_never_counts_it_again(redis_url):
+    """A process's refresh lists its sockets, then renews them: one closing in between is not brought back."""
+    async def scenario(redis: Redis, prefix: str) -> None:
+        store = Store(redis, prefix)
+        board = CustomerPresenceBoard(store)
+        await store.create("c1", "token")
+        await board.joined("c1", "tab1", NOW)
+        listed = [("tab1", "c1")]  # the refresh's list, read while tab1 was open
+        assert await board.left("c1", "tab1", NOW + 1) == Presence(CustomerState.GONE, NOW + 1)
+        await board.renew(listed, NOW + 2)
+        assert not await redis.exists(f"{prefix}:customer-sockets:c1")
+        assert await board.joined("c1", "tab2", NOW + 3) == Presence(CustomerState.CONNECTED, NOW + 3)
+        assert await board.left("c1", "tab2", NOW + 4) == Presence(CustomerState.GONE, NOW + 4), "tab1 is not counted"
+
+    run(redis_url, scenario)

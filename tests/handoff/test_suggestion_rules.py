@@ -36,3 +36,13 @@ def test_replies_with_personal_data_are_never_kept():
         assert may_be_suggested(reply, details.values()), reply
     messages = [said("customer", "where is my card", "1-0"), said("agent", "Thanks Jo Bloggs, it is on its way.", "2-0")]
     assert reply_pairs("c2", messages, details) == []
+
+
+def test_files_are_neither_asked_nor_replied_their_text_is_only_a_name():
+    def file(kind: str, name: str, entry_id: str) -> Dict[str, Any]:
+        return {**said(kind, name, entry_id), "data": {"attachment": {"id": entry_id, "name": name}}}
+    messages = [said("customer", "my statement is wrong", "1-0"), file("customer", "Jane Doe passport.jpg", "2-0"),
+                file("agent", "Jane Doe statement march.pdf", "3-0"),
+                said("agent", "I have corrected the statement for you.", "4-0")]
+    assert reply_pairs("c3", messages, {}) == [{"id": "c3:4-0", "customer": "my statement is wrong",
+                                                "reply": "I have corrected the statement for you."}]

@@ -8,13 +8,18 @@ note, or a reply with personal data, is never offered to another customer.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import string
 from typing import Any, Dict, List
 
+import redis as redis_sync
+
 from handoff_client import Agent, Customer
 from harness.clients import claimed, staff
+from harness.files import image, pdf
 from harness.servers import running_bridge
+from tests.handoff.test_attachments import as_agent, as_customer, upload
 
 # Wordings of this test only: the index is shared by every test of the session.
 CARD_LATE = "the debit card you sent me last month has still not been delivered"
@@ -129,3 +134,37 @@ def test_suggestions_say_so_clearly_when_rasa_is_down(bridge, redis_url, bridge_
                 await each.close()
 
         asyncio.run(scenario())
+
+
+def test_files_are_neither_the_customers_latest_question_nor_a_reply_to_suggest(bridge, redis_url, bridge_prefix):
+    """A file's message text is its name ("Jane Doe passport.jpg"): it never goes to the NLU and never
+    becomes a suggested reply for other customers."""
+    async def scenario() -> None:
+        customer, ann = await claimed(bridge, "ann")
+        cid = customer.conversation_id
+        question = f"I was charged twice for one payment ({RUN})"
+        await customer.say(question)
+        asked = await ann.next_matching(lambda e: e["type"] == "message" and e["data"]["text"] == question, "question")
+        sent = upload(bridge, cid, image("JPEG"), as_customer(customer), "Jane Doe passport.jpg", client_id="passport")
+        assert sent.status_code == 201, sent.text
+        await ann.next_matching(lambda e: e["type"] == "message" and e["data"]["text"] == "Jane Doe passport.jpg",
+                                "the customer's file")
+        assert (await ann.suggest(cid))["data"]["message_id"] == asked["id"]  # the question, not the file
+        sent = upload(bridge, cid, pdf(), as_agent(ann), "Jane Doe statement march.pdf", client_id="statement")
+        assert sent.status_code == 201, sent.text
+        reply = f"I have refunded the second payment, it shows within three days ({RUN})."
+        await ann.acknowledged(await ann.say(reply, cid))
+        await ann.acknowledged(await ann.close_conversation(cid))
+        pending = redis_sync.Redis.from_url(redis_url, decode_responses=True)
+        pairs: List[Dict[str, Any]] = []
+        for _ in range(50):  # remembered as the close ends
+            pairs = [pair for pair in map(json.loads, pending.lrange(f"{bridge_prefix}:suggest-pending", 0, -1))
+                     if pair["id"].startswith(f"{cid}:")]
+            if pairs:
+                break
+            await asyncio.sleep(0.1)
+        assert [(pair["customer"], pair["reply"]) for pair in pairs] == [(question, reply)], pairs
+        for each in (customer, ann):
+            await each.close()
+
+    asyncio.run(scenario())

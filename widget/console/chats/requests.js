@@ -4,6 +4,7 @@
 // request, so every agent's list says the same (docs/bridge-protocol.md).
 
 import { h, replaceChildren, timeElement } from "../../shared/dom.js";
+import { fetchFile } from "../../shared/files.js";
 import { icon } from "../../shared/icons.js";
 import { LIMITS, describeError, humanize, reasonLabel } from "../constants.js";
 import { dialogTitleId, modal } from "../dialogs.js";
@@ -211,7 +212,12 @@ class RequestDialog {
       Array.isArray(handoff.topics) && handoff.topics.length ? ["Topics", handoff.topics.map(humanize).join(", ")] : null,
       details.description ? ["Customer says", details.description] : null,
     ].filter(Boolean);
-    const messages = (opened.messages || []).map((message) => messageElement(message, (name, data) => data.shown_as || name || "Agent", this.view.agent)).filter(Boolean);
+    // Files left while the bot served are the request's too: the agent handling it may read them.
+    const loadFile = (attachment) => fetchFile(new URL("/", location.href), conversation.conversation_id, attachment.id,
+      `Bearer ${this.view.token}`);
+    const messages = (opened.messages || []).map((message) => messageElement(message,
+      (name, data) => data.shown_as || name || "Agent", this.view.agent,
+      (login) => this.view.nameOf(login), loadFile)).filter(Boolean);
     replaceChildren(this.body,
       h("dl", { class: "kv request-context" }, rows.map(([name, value]) => [h("dt", {}, name), h("dd", {}, value)])),
       h("h3", { class: "request-transcript-title" }, "Conversation"),
