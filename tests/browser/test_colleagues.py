@@ -220,8 +220,8 @@ def test_the_team_list_counts_available_as_the_agents_available_figure_does(ann,
     row = sue.page.locator('#team-status tr[data-agent="cody"]')
     expect(row).to_contain_text("(console closed)")
     available = sue.page.get_by_role("group", name="Agents available").locator(".kpi-value")
-    expect(sue.page.locator(".team-summary")).to_contain_text("1 available with the console closed")
-    expect(sue.page.locator(".team-summary")).to_have_text(re.compile(rf"^{available.inner_text()} available,"))
+    expect(sue.page.locator(".team-status .team-summary")).to_contain_text("1 available with the console closed")
+    expect(sue.page.locator(".team-status .team-summary")).to_have_text(re.compile(rf"^{available.inner_text()} available,"))
     # The transfer dialog says the same of Cody, not "offline", and offers no chat to a console that is closed.
     customer = customers()
     customer.ask_for_person()

@@ -45,7 +45,7 @@ def test_an_agent_goes_away_from_the_header_and_the_supervisor_sees_it_live(ann,
     expect(team_row(sue, "ann").get_by_role("cell").first).to_have_text("Away")
     expect(team_row(sue, "ann").locator(".team-since")).to_have_text("less than a minute")
     expect(sue.page.get_by_role("group", name="Agents available").locator(".kpi-value")).to_have_text(str(available - 1))
-    expect(sue.page.locator(".team-summary")).to_contain_text("1 away")
+    expect(sue.page.locator(".team-status .team-summary")).to_contain_text("1 away")
     screenshot(sue.page, "console-team-status")
 
     page.reload()  # a reload keeps the agent's choice
