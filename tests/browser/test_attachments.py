@@ -129,3 +129,26 @@ def test_a_picture_pasted_to_the_bot_is_kept_and_a_person_offered_then_one_dropp
     expect(ann.transcript.locator(".msg-agent .attachment--image[data-state='ready']")).to_have_count(1)
     expect(page.locator(".message--agent .attachment--image[data-state='ready'] img")).to_have_attribute("alt", "how-to.gif")
     assert errors == []
+
+
+def test_a_file_pasted_or_dropped_while_writing_a_private_note_never_reaches_the_customer(
+        ann, customer_context, site):  # noqa: F811
+    page = customer_with_ann(ann, customer_context, site)
+    ann.conversation.get_by_role("button", name="Note", exact=True).click()
+    note = ann.conversation.get_by_role("textbox", name="Private note for your team")
+    expect(ann.conversation.get_by_role("button", name="Attach a picture or PDF")).to_be_disabled()
+    internal = [list(image("PNG", 40, 40, "#cf222e")), "internal-screenshot.png", "image/png"]
+    note.evaluate(PASTE, internal)
+    ann.transcript.evaluate(DROP, internal)
+    note.fill("the customer's card is blocked")
+    note.press("Enter")
+    expect(ann.transcript.locator(".msg-note")).to_contain_text("the customer's card is blocked")
+    expect(ann.transcript.locator(".attachment")).to_have_count(0)
+
+    ann.conversation.get_by_role("button", name="Reply", exact=True).click()
+    expect(ann.conversation.get_by_role("button", name="Attach a picture or PDF")).to_be_enabled()
+    ann.composer.evaluate(PASTE, [list(image("GIF", 30, 30)), "how-to.gif", "image/gif"])
+    expect(page.locator(".message--agent .attachment--image[data-state='ready'] img")).to_have_attribute("alt", "how-to.gif")
+    expect(page.locator(".attachment")).to_have_count(1)  # the pasted note picture never came
+    expect(ann.transcript.locator(".attachment")).to_have_count(1)
+    assert page.errors == []  # type: ignore[attr-defined]
