@@ -21,12 +21,16 @@ Keys (``prefix`` defaults to ``hb``):
                              max_messages besides the notes when a customer writes, and max_messages notes; the notices that follow a state change
                              are added by the commit that stores it; also read, without the bridge, by
                              teaching.transcripts for the content staff's CLI)
-    {p}:files:{id}   hash    the conversation's attachments (handoff.attachments): "{file}:meta" (JSON: type,
-                             name, size, width, height, by) and "{file}:body" (the bytes); kept as long as the
-                             transcript that refers to them (the scripts that keep the transcript keep it)
+    {p}:files:{id}   hash    the conversation's attachments (handoff.attachments): "{file}:meta" (JSON: id,
+                             type, name, size, width, height), "{file}:body" (the bytes) and "bytes" (the
+                             bytes of its files, against its budget); kept as long as the transcript that
+                             refers to them (the scripts that keep the transcript keep it)
+    {p}:files-bytes:{day}  string  the bytes of files kept on this UTC day (day number since 1970), in all,
+                             against HANDOFF_MAX_FILE_BYTES_PER_DAY; expires after two days
     {p}:window:uploads:{who}:{n} string  attachments uploaded in window n (10 minutes) by a conversation's
                              customer ("conv-{id}"), an agent ("agent-{name}") or a client address
-    {p}:idem:{id}    hash    client idempotency key -> stream id (a retried send is stored once);
+    {p}:idem:{id}    hash    client idempotency key -> stream id (a retried send is stored once; a file's
+                             keys, "file:customer:{id}" and "file:agent:{name}:{id}", are apart from texts');
                              "routed:{stream id}" -> "done", or "lease:{until, ms}:{owner}" while a
                              process routes it; "leave:{client id}" -> the request left (handoff.requests)
     {p}:queue        zset    queued conversation ids, scored by time queued (front = oldest)
@@ -475,8 +479,9 @@ def _capped_as(kind: str, data: Optional[Dict[str, Any]]) -> str:
 
 
 def _client_id(kind: str, key: str) -> str:
-    """The id a customer or agent sent with their message or note (keys are "customer:{id}", "agent:{name}:{id}",
-    "note:{name}:{id}")."""
+    """The id a customer or agent sent with their message, file or note (keys are "customer:{id}",
+    "agent:{name}:{id}", "note:{name}:{id}", and for a file "file:" before the first two)."""
+    key = key.removeprefix("file:")
     if kind == "customer":
         return key.partition(":")[2]
     if kind in ("agent", "note"):

@@ -38,6 +38,7 @@ ERROR_STATUS: Dict[str, int] = {
     "malformed": 400, "invalid_token": 401, "forbidden": 403, "forbidden_origin": 403, "not_found": 404,
     "invalid_transition": 409, "transcript_full": 409, "too_large": 413, "unsupported_type": 415,
     "disguised_file": 415, "malformed_file": 422, "unsafe_file": 422, "too_many_uploads": 429,
+    "file_space_full": 507,
 }
 _PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
 _CORS_HEADERS = "Authorization, Content-Type, X-File-Name, X-Client-Id"
