@@ -3,9 +3,10 @@
 The name a client gives a file and the type it claims are never believed. A file is accepted only
 when its first bytes are one of the five signatures AND the whole file walks as that format: every
 PNG chunk with its CRC and its image data inflating to exactly the size its header promises, every
-JPEG segment up to one end marker, every GIF block up to its trailer, every WebP chunk filling the
-RIFF size exactly; nothing after the end (no HTML or script riding behind a picture), and sides
-within MAX_SIDE and MAX_PIXELS (no decompression bomb). The bridge's environment has no imaging
+JPEG segment up to one end marker, every GIF block up to its trailer (each frame within the GIF's
+screen, at most MAX_GIF_FRAMES), every WebP chunk filling the RIFF size exactly; nothing after the end
+(no HTML or script riding behind a picture), and sides within MAX_SIDE and MAX_PIXELS (no
+decompression bomb). An animated PNG is refused: its frames' data (``fdAT``) would pass unbounded. The bridge's environment has no imaging
 library, so the images are checked, not re-encoded (docs/security.md "Attachments").
 
 A PDF is checked by handoff.pdfcheck (refused when anything in it could run or carry something).
@@ -100,6 +101,7 @@ def _within_limits(kind: str, width: int, height: int) -> None:
 _PNG_BITS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
 _PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 _PNG_CRITICAL = {b"IHDR", b"PLTE", b"IDAT", b"IEND"}
+_APNG_CHUNKS = {b"acTL", b"fcTL", b"fdAT"}
 _ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
 
 
@@ -139,6 +141,8 @@ def _png(content: bytes) -> Checked:
             data_state = "after"  # the image data chunks come one after another
         if kind[0:1].isupper() and kind not in _PNG_CRITICAL:
             raise FileRefused.malformed("PNG", "it has a chunk no viewer knows")
+        if kind in _APNG_CHUNKS:  # frames the checks here would not inflate or bound
+            raise FileRefused("animated PNGs are not accepted (a GIF or WebP animation is)", code="unsupported_type")
         if kind == b"PLTE":
             seen_palette = True
         elif kind == b"IDAT":
@@ -269,9 +273,11 @@ def _gif(content: bytes) -> Checked:
             frames += 1
             if frames > MAX_GIF_FRAMES or position + 10 > len(content):
                 raise FileRefused.malformed("GIF", f"it has more than {MAX_GIF_FRAMES} frames or a frame is cut short")
-            _, _, frame_width, frame_height, frame_packed = struct.unpack("<HHHHB", content[position + 1:position + 10])
+            left, top, frame_width, frame_height, frame_packed = struct.unpack("<HHHHB", content[position + 1:position + 10])
             if frame_width < 1 or frame_height < 1:
                 raise FileRefused.malformed("GIF", "a frame has no pixels")
+            if left + frame_width > width or top + frame_height > height:
+                raise FileRefused.malformed("GIF", "a frame reaches beyond its screen")
             position += 10 + (3 << ((frame_packed & 7) + 1) if frame_packed & 0x80 else 0)
             if position >= len(content) or not 2 <= content[position] <= 8:
                 raise FileRefused.malformed("GIF", "a frame's data is not valid")

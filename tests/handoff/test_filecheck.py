@@ -167,3 +167,23 @@ def test_a_pdf_with_compressed_pages_and_a_predicted_cross_reference_passes():
                               b"/DecodeParms << /Predictor 12 /Columns 4 >> >>\nstream\n"
                               + zlib.compress(b"\x02\x01\x00\x10\x00") + b"\nendstream\nendobj\ntrailer")
     assert check_file(content, "statement.pdf").kind is FileKind.PDF
+
+
+def test_an_animated_png_is_refused_as_its_frames_would_pass_unchecked():
+    frames = [Image.new("RGB", (20, 10), colour) for colour in ("red", "green")]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "PNG", save_all=True, append_images=frames[1:])
+    assert b"fdAT" in buffer.getvalue()
+    with pytest.raises(FileRefused) as refused:
+        check_file(buffer.getvalue(), "moving.png")
+    assert refused.value.code == "unsupported_type" and "animated" in str(refused.value)
+
+
+def test_a_gif_frame_beyond_its_screen_is_malformed():
+    content = image("GIF", 20, 10)
+    descriptor = content.index(b"\x2c\x00\x00\x00\x00\x14\x00\x0a\x00")  # a frame at 0,0 of 20 x 10
+    for left, top, width, height in [(0, 0, 65535, 65535), (5, 0, 20, 10), (0, 1, 20, 10)]:
+        oversized = content[:descriptor + 1] + struct.pack("<HHHH", left, top, width, height) + content[descriptor + 9:]
+        with pytest.raises(FileRefused) as refused:
+            check_file(oversized, "small.gif")
+        assert refused.value.code == "malformed_file" and "beyond its screen" in str(refused.value)
