@@ -5,8 +5,10 @@ it from the widget; a disguised file is refused in the widget's words (docs/brid
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
+import redis as redis_sync
 from playwright.sync_api import Page, expect
 
 from harness.files import HTML_AS_PNG, image, pdf
@@ -152,3 +154,36 @@ def test_a_file_pasted_or_dropped_while_writing_a_private_note_never_reaches_the
     expect(page.locator(".attachment")).to_have_count(1)  # the pasted note picture never came
     expect(ann.transcript.locator(".attachment")).to_have_count(1)
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_file_waiting_for_a_refused_chat_is_never_sent_later(customer_context, site, site_prefix, redis_url,
+                                                              tmp_path):
+    # The service has started as many chats as it may in these 10 minutes (and the next, should they turn).
+    client = redis_sync.Redis.from_url(redis_url)
+    window = int(time.time()) // 600
+    spent = [f"{site_prefix}:window:conversations:*:{n}" for n in (window, window + 1)]
+    for key in spent:
+        client.incrby(key, 10**9)
+        client.expire(key, 1200)
+    try:
+        page, errors = open_demo(customer_context, site)
+        open_chat(page)
+        private = tmp_path / "passport.png"
+        private.write_bytes(image("PNG", 30, 20))
+        choose_file(page, "Attach a picture or PDF", private)
+        failed = page.locator(".message--failed")
+        expect(failed).to_contain_text("passport.png")
+        expect(failed).to_contain_text("Not sent")
+    finally:
+        for key in spent:
+            client.decrby(key, 10**9)
+    # A chat can start again: the customer writes, the bot answers, and the file chosen before never follows.
+    page.get_by_label("Type your message").fill("hello")
+    page.get_by_label("Type your message").press("Enter")
+    expect(page.locator(".message--bot").last).to_be_visible()
+    expect(page.locator(".message--customer .attachment--image")).to_have_count(0)  # only its "not sent" copy
+    conversation = page.evaluate("() => JSON.parse(localStorage.getItem(Object.keys(localStorage).find("
+                                 "(key) => key.startsWith('support-chat:v1') && key.endsWith(':conversation'))))")
+    time.sleep(1)  # an upload would have followed the welcome at once
+    assert not client.exists(f"{site_prefix}:files:{conversation['conversationId']}")
+    assert errors == []
