@@ -134,15 +134,16 @@ from handoff.mentions import NOTE_KIND
 from handoff.routing import ALL_GROUPS
 from teaching.transcripts import review_of
 
-__all__ = ["Appended", "GroupFigures", "NewMessages", "Routing", "Store", "StoredMessage", "Waiting", "message_order"]
+__all__ = ["LUA_NOW_MS", "Appended", "GroupFigures", "NewMessages", "Routing", "Store", "StoredMessage", "Waiting",
+           "message_order"]
 
 StoredMessage = Dict[str, Any]
 # Ratings and left requests kept (the newest); older ones are for an export, not Redis.
 STREAM_CAP = 100_000
 
-# Routing leases' times are Redis's own (TIME), so bridge hosts whose clocks differ agree on when a
-# lease runs out.
-_NOW_MS = """
+# Routing leases' and offers' times are Redis's own (TIME), so bridge hosts whose clocks differ agree on
+# when a lease or an offer runs out: Lua that sets ``now`` (ms), for the scripts that start with it.
+LUA_NOW_MS = """
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 """
@@ -165,7 +166,7 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 # A customer's typed message (not a pressed button: ARGV[7] = 'typed') is also the conversation's
 # last_said (its text and time, JSON: ARGV[6]'s), which the agents' queue shows: written while they
 # wait, it is announced (ARGV[16]) on the agents' channel ARGV[15] in the same step.
-_APPEND = _NOW_MS + """
+_APPEND = LUA_NOW_MS + """
 local state = redis.call('HGET', KEYS[3], 'state') or ''
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
 if existing then return {existing, 0, state, 0} end
@@ -343,7 +344,7 @@ return version
 """
 
 # Routing leases (KEYS[1]: the idempotency hash; ARGV: field, owner, lease ms).
-_LEASE_NOW = _NOW_MS + """
+_LEASE_NOW = LUA_NOW_MS + """
 local value = redis.call('HGET', KEYS[1], ARGV[1])
 """
 # Returns 1 taken, 2 taken over from a holder whose lease ran out, 0 routed already, -1 held.
