@@ -5,7 +5,8 @@ stream a reader could take objects from, where a plain search of the file cannot
 FORBIDDEN_PDF_NAMES anywhere refuses it. A stream may hold objects when its dictionary names ``/N``,
 ``/First`` or ``/ObjStm``: readers need ``/N`` (pdf.js and PDFium ``/First`` too) to read objects from it
 and ignore its ``/Type``, so the ``/Type`` is not what decides. Such a stream's dictionary is read whole,
-from its ``obj`` to its ``stream`` however long, and its data is inflated through its whole filter chain
+from its ``obj`` to its ``stream`` however long (an ``obj`` inside a string or a comment does not cut
+it short), and its data is inflated through its whole filter chain
 (any number of Flate passes), from its start to the end of the compressed data, not to the first
 ``endstream``, which could be part of the data. What cannot be read here is refused as ``unsafe_file``:
 an encrypted PDF, filters other than Flate on such a stream, filters named elsewhere (``/Filter 9 0 R``)
@@ -36,6 +37,8 @@ _PDF_STREAM = re.compile(rb"(?<![A-Za-z])stream(?:\r\n|\r|\n)")
 _PDF_OBJ = re.compile(rb"(?<![A-Za-z])obj(?![A-Za-z])")
 _PDF_FILTER = re.compile(rb"/F(?:#69|i)(?:#6[Cc]|l)(?:#74|t)(?:#65|e)(?:#72|r)\s*(\[[^\]]*\]|/[^\s/<>\[\]()%]*|.)",
                          re.DOTALL)
+_PDF_PARENTHESIS = re.compile(rb"\\.|[()]", re.DOTALL)  # an escaped character, or a string's bracket
+MAX_OBJ_STEPS = 4
 _OBJECT_STREAM_KEYS = frozenset({b"N", b"First", b"ObjStm"})
 _FLATE = frozenset({b"FlateDecode", b"Fl"})
 _INFLATE_CHUNK = 64 * 1024
@@ -57,7 +60,7 @@ def check_pdf(content: bytes) -> None:
     inflated_total = 0
     objects = [match.end() for match in _PDF_OBJ.finditer(content)]
     for stream in _PDF_STREAM.finditer(content):
-        dictionary = content[_last_before(objects, stream.start()):stream.start()]
+        dictionary = content[_dictionary_start(content, objects, stream.start()):stream.start()]
         if not _OBJECT_STREAM_KEYS & set(_pdf_names(dictionary)):
             continue  # page content and pictures hold no objects a reader could take
         inflated = _unpacked(content[stream.end():], dictionary, MAX_PDF_INFLATED - inflated_total)
@@ -74,10 +77,31 @@ def _pdf_names(content: bytes) -> Iterator[bytes]:
         yield _PDF_ESCAPE.sub(lambda escape: bytes([int(escape.group(1), 16)]), match.group(1))
 
 
-def _last_before(positions: List[int], end: int) -> int:
-    """Where the last ``obj`` before ``end`` ends (0: none): the start of a stream's dictionary."""
-    index = bisect.bisect_right(positions, end) - 1
-    return positions[index] if index >= 0 else 0
+def _dictionary_start(content: bytes, objects: List[int], end: int) -> int:
+    """Where a stream's dictionary starts: after the last ``obj`` before ``end`` (0: none), unless that
+    ``obj`` was written inside a string (``(obj)``: a ``)`` closes before any opens) or a comment
+    (``%obj``), where it hides the dictionary's first names; then an earlier one. A file needing more
+    than MAX_OBJ_STEPS of those cannot be checked."""
+    index = bisect.bisect_right(objects, end) - 1
+    for _ in range(MAX_OBJ_STEPS + 1):
+        if index < 0:
+            return 0
+        start = objects[index]
+        line = content[max(content.rfind(b"\n", 0, start), content.rfind(b"\r", 0, start)) + 1:start]
+        if b"%" not in line and not _closes_first(content[start:end]):
+            return start
+        index -= 1
+    raise FileRefused("this PDF hides where its objects begin, so it cannot be checked", code="unsafe_file")
+
+
+def _closes_first(span: bytes) -> bool:
+    """Whether ``span`` starts inside a literal string: a ``)`` it did not open comes first."""
+    depth = 0
+    for match in _PDF_PARENTHESIS.finditer(span):
+        depth += {b"(": 1, b")": -1}.get(match.group(), 0)
+        if depth < 0:
+            return True
+    return False
 
 
 def _unpacked(data: bytes, dictionary: bytes, budget: int) -> bytes:

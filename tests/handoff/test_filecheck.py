@@ -140,6 +140,8 @@ def _deflated_after_stored(stored: bytes) -> bytes:
     _hiding(b"<< /N 1 /First 4 /Filter /FlateDecode >>", zlib.compress(_SCRIPT), b"\r"),  # ``stream`` ends in CR
     _hiding(b"<< /N 1 /First 4 /Filter /FlateDecode >>%a comment\n", zlib.compress(_SCRIPT)),
     _hiding(b"<< /N 1 /First 4 /Filter /FlateDecode >>", _deflated_after_stored(b"endstream\nendobj\n")),
+    _hiding(b"<< /N 1 /First 4 /Filter /FlateDecode /T (a\\) 1 0 obj) >>", zlib.compress(_SCRIPT)),  # obj in a string
+    _hiding(b"<< /N 1 /First 4 /Filter /FlateDecode %1 0 obj\n>>", zlib.compress(_SCRIPT)),  # obj in a comment
 ])
 def test_a_script_in_an_object_stream_is_found_however_the_stream_is_written(content):
     with pytest.raises(FileRefused) as refused:
@@ -155,6 +157,13 @@ def test_a_script_in_an_object_stream_is_found_however_the_stream_is_written(con
 def test_an_object_stream_that_cannot_be_read_here_is_unsafe(dictionary):
     with pytest.raises(FileRefused) as refused:
         check_file(_hiding(dictionary, zlib.compress(b"6 0 << /Type /Whatever >>")), "statement.pdf")
+    assert refused.value.code == "unsafe_file"
+
+
+def test_a_pdf_hiding_where_its_objects_begin_is_unsafe():
+    content = _hiding(b"<< /N 1 /First 4 /Filter /FlateDecode " + b"(obj) " * 6 + b")>>", zlib.compress(b"6 0 null"))
+    with pytest.raises(FileRefused) as refused:
+        check_file(content, "statement.pdf")
     assert refused.value.code == "unsafe_file"
 
 
