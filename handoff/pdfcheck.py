@@ -35,8 +35,7 @@ _PDF_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
 # ``stream`` as a keyword (not the end of ``endstream``) followed by an end of line, as readers take it.
 _PDF_STREAM = re.compile(rb"(?<![A-Za-z])stream(?:\r\n|\r|\n)")
 _PDF_OBJ = re.compile(rb"(?<![A-Za-z])obj(?![A-Za-z])")
-_PDF_FILTER = re.compile(rb"/F(?:#69|i)(?:#6[Cc]|l)(?:#74|t)(?:#65|e)(?:#72|r)\s*(\[[^\]]*\]|/[^\s/<>\[\]()%]*|.)",
-                         re.DOTALL)
+_PDF_FILTER = re.compile(rb"/Filter\s*(\[[^\]]*\]|/[^\s/<>\[\]()%]*|.)", re.DOTALL)  # names unescaped
 _PDF_PARENTHESIS = re.compile(rb"\\.|[()]", re.DOTALL)  # an escaped character, or a string's bracket
 MAX_OBJ_STEPS = 4
 _OBJECT_STREAM_KEYS = frozenset({b"N", b"First", b"ObjStm"})
@@ -59,11 +58,12 @@ def check_pdf(content: bytes) -> None:
         raise FileRefused("encrypted PDFs cannot be checked, so they are not accepted", code="unsafe_file")
     inflated_total = 0
     objects = [match.end() for match in _PDF_OBJ.finditer(content)]
+    whole = memoryview(content)  # each stream's data from its start, not copied
     for stream in _PDF_STREAM.finditer(content):
         dictionary = content[_dictionary_start(content, objects, stream.start()):stream.start()]
         if not _OBJECT_STREAM_KEYS & set(_pdf_names(dictionary)):
             continue  # page content and pictures hold no objects a reader could take
-        inflated = _unpacked(content[stream.end():], dictionary, MAX_PDF_INFLATED - inflated_total)
+        inflated = _unpacked(whole[stream.end():], dictionary, MAX_PDF_INFLATED - inflated_total)
         inflated_total += len(inflated)
         names |= set(_pdf_names(inflated))
     forbidden = sorted(name.decode("latin-1") for name in names & FORBIDDEN_PDF_NAMES)
@@ -74,7 +74,11 @@ def check_pdf(content: bytes) -> None:
 
 def _pdf_names(content: bytes) -> Iterator[bytes]:
     for match in _PDF_NAME.finditer(content):
-        yield _PDF_ESCAPE.sub(lambda escape: bytes([int(escape.group(1), 16)]), match.group(1))
+        yield _unescaped(match.group(1))
+
+
+def _unescaped(name: bytes) -> bytes:
+    return _PDF_ESCAPE.sub(lambda escape: bytes([int(escape.group(1), 16)]), name)
 
 
 def _dictionary_start(content: bytes, objects: List[int], end: int) -> int:
@@ -104,21 +108,24 @@ def _closes_first(span: bytes) -> bool:
     return False
 
 
-def _unpacked(data: bytes, dictionary: bytes, budget: int) -> bytes:
-    """An object stream's data through its whole filter chain: only Flate, any number of times."""
-    filters = _PDF_FILTER.findall(dictionary)
+def _unpacked(data: memoryview, dictionary: bytes, budget: int) -> bytes:
+    """An object stream's data through its whole filter chain: only Flate, any number of times (none: its
+    names were read with the file's)."""
+    filters = _PDF_FILTER.findall(_PDF_NAME.sub(lambda name: b"/" + _unescaped(name.group(1)), dictionary))
     if len(filters) > 1 or (filters and filters[0][:1] not in (b"[", b"/")):
         raise FileRefused("this PDF names its object streams' filters in a way that cannot be checked",
                           code="unsafe_file")
     chain = list(_pdf_names(filters[0])) if filters else []
     if set(chain) - _FLATE or {b"DecodeParms", b"DP"} & set(_pdf_names(dictionary)):
         raise FileRefused("this PDF packs its objects in a way that cannot be checked", code="unsafe_file")
+    unpacked = b""
     for _ in chain:
-        data = _inflated(data, budget)
-    return data
+        unpacked = _inflated(data, budget)
+        data = memoryview(unpacked)
+    return unpacked
 
 
-def _inflated(data: bytes, budget: int) -> bytes:
+def _inflated(data: memoryview, budget: int) -> bytes:
     """What a reader inflating ``data`` gets: up to the end of the compressed data, or of what inflates
     before an error (readers may use that part)."""
     inflater = zlib.decompressobj()

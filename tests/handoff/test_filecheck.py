@@ -142,6 +142,7 @@ def _deflated_after_stored(stored: bytes) -> bytes:
     _hiding(b"<< /N 1 /First 4 /Filter /FlateDecode >>", _deflated_after_stored(b"endstream\nendobj\n")),
     _hiding(b"<< /N 1 /First 4 /Filter /FlateDecode /T (a\\) 1 0 obj) >>", zlib.compress(_SCRIPT)),  # obj in a string
     _hiding(b"<< /N 1 /First 4 /Filter /FlateDecode %1 0 obj\n>>", zlib.compress(_SCRIPT)),  # obj in a comment
+    _hiding(b"<< /N 1 /First 4 /#46ilter [/FlateDecode /Fl] >>", zlib.compress(zlib.compress(_SCRIPT))),
 ])
 def test_a_script_in_an_object_stream_is_found_however_the_stream_is_written(content):
     with pytest.raises(FileRefused) as refused:
