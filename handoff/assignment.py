@@ -44,7 +44,7 @@ import json
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from handoff.exceptions import ConversationNotFound, InvalidTransition, MalformedMessage
-from handoff.store import Store
+from handoff.store import LUA_NOW_MS, Store
 
 __all__ = ["HOLD_MS", "Assignment", "Mode", "Offer", "may_claim", "requested_mode"]
 
@@ -90,15 +90,10 @@ def _parse_offer(conversation_id: str, raw: bytes) -> Offer:
     return Offer(conversation_id, agent, int(expires), int(offered), held == "1")
 
 
-_NOW_MS = """
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-"""
-
 # KEYS: 1 modes, 2 offers, 3 online, 4 agent-status, 5 agents, 6 agent-ready. ARGV: 1 prefix, 2 accept ms,
 # 3 how long a conversation's passed agents are kept. Returns {made, withdrawn}, each a flat list of
 # conversation, agent.
-_ROUND = _NOW_MS + """
+_ROUND = LUA_NOW_MS + """
 local prefix, accept_ms = ARGV[1], tonumber(ARGV[2])
 local function key(kind, name) return prefix .. ':' .. kind .. ':' .. name end
 local modes = {}
@@ -207,7 +202,7 @@ return done()
 
 # KEYS: 1 offers. ARGV: 1 conversation, 2 agent, 3 hold ms, 4 the agent's channel. 1: held for the claim
 # (the agent's consoles hear it is no longer an open offer); 0: not this agent's open offer, or it has run out.
-_ACCEPT = _NOW_MS + """
+_ACCEPT = LUA_NOW_MS + """
 local offer = redis.call('HGET', KEYS[1], ARGV[1])
 if not offer then return 0 end
 local agent, expires, offered, held = string.match(offer, '^(.*)|(%d+)|(%d+)|(%d)$')
@@ -219,7 +214,7 @@ return 1
 
 # KEYS: 1 offers, 2 passed:{id}. ARGV: 1 conversation, 2 agent, 3 passed ttl ms, 4 '1': the claim after the accept
 # failed (the agent passed). The offer held for the agent is taken out.
-_RELEASE = _NOW_MS + """
+_RELEASE = LUA_NOW_MS + """
 local offer = redis.call('HGET', KEYS[1], ARGV[1])
 if offer and string.match(offer, '^(.*)|%d+|%d+|1$') == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
 if ARGV[4] == '1' then
@@ -232,7 +227,7 @@ return 1
 # KEYS: 1 offers, 2 passed:{id}. ARGV: 1 conversation, 2 agent, 3 passed ttl ms, 4 the agent's channel,
 # 5 the counters' channel (the dashboards' count of open offers). 1: declined; 0: not this agent's offer
 # (run out, withdrawn).
-_DECLINE = _NOW_MS + """
+_DECLINE = LUA_NOW_MS + """
 local offer = redis.call('HGET', KEYS[1], ARGV[1])
 if not offer or string.match(offer, '^(.*)|%d+|%d+|0$') ~= ARGV[2] then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])

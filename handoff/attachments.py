@@ -6,6 +6,12 @@ what it is) and referred to by a message in the transcript: a ``customer`` or ``
 (docs/bridge-protocol.md "Attachments"). The scripts that keep a transcript keep its files for as long
 (handoff.store), so a file goes with its conversation, and every bridge process can serve it.
 
+The bytes kept are budgeted, counted in Redis by the script that keeps a file, so that concurrent uploads
+through any process cannot pass a budget together: per conversation (the ``bytes`` field of its files'
+hash, for as long as it is kept) and in all per UTC day (``{p}:files-bytes:{day}``); past either an
+upload is refused with ``file_space_full`` (docs/security.md "Limits"). A file's message has idempotency
+keys of its own (``file:customer:{id}``, ``file:agent:{name}:{id}``), never a text message's.
+
 The bot never reads a file: one a customer sends while the bot has the conversation is kept for the
 agent (it is in the transcript the agent reads) and answered by a notice, ``attachment_kept``, that
 says so and offers a person.
@@ -17,6 +23,7 @@ import hashlib
 import json
 import re
 import secrets
+import time
 import unicodedata
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
@@ -26,11 +33,35 @@ from handoff.exceptions import (
 from handoff.filecheck import Checked, FileKind
 from handoff.machine import State
 from handoff.protocol import readable
+from handoff.store import Appended
 
 if TYPE_CHECKING:
     from handoff.service import Bridge
 
 __all__ = ["KEPT_NOTICE", "AttachmentDesk", "Sender", "attachment_of", "safe_name"]
+
+DAY_SECONDS = 86400
+# KEYS[1] the conversation's files, KEYS[2] the bytes of files kept today in all; ARGV: file id, its meta JSON,
+# its bytes, their size, the conversation's budget, the day's, the files' ttl ms, the day counter's ttl ms.
+# Returns {1, meta} (kept now), {0, meta} (kept before: a resend), {-1, ''} / {-2, ''} (a budget spent).
+_KEEP_FILE = """
+local kept = redis.call('HGET', KEYS[1], ARGV[1] .. ':meta')
+if kept then return {0, kept} end
+local size = tonumber(ARGV[4])
+if tonumber(redis.call('HGET', KEYS[1], 'bytes') or '0') + size > tonumber(ARGV[5]) then return {-1, ''} end
+if tonumber(redis.call('GET', KEYS[2]) or '0') + size > tonumber(ARGV[6]) then return {-2, ''} end
+redis.call('HSET', KEYS[1], ARGV[1] .. ':meta', ARGV[2], ARGV[1] .. ':body', ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'bytes', size)
+redis.call('PEXPIRE', KEYS[1], ARGV[7])
+if redis.call('INCRBY', KEYS[2], size) == size then redis.call('PEXPIRE', KEYS[2], ARGV[8]) end
+return {1, ARGV[2]}
+"""
+# KEYS[1] the conversation's files; ARGV: the file id, its size. A file removed and its bytes given back.
+_FORGET_FILE = """
+if redis.call('HDEL', KEYS[1], ARGV[1] .. ':meta', ARGV[1] .. ':body') == 0 then return 0 end
+if redis.call('HINCRBY', KEYS[1], 'bytes', -tonumber(ARGV[2])) <= 0 then redis.call('HDEL', KEYS[1], 'bytes') end
+return 1
+"""
 
 KEPT_NOTICE = ("I can't read files, but I've kept it for our support team: a person will see it when they "
                "join. Would you like to talk to a person now?")
@@ -63,6 +94,8 @@ class AttachmentDesk:
         self.bridge = bridge
         self.store = bridge.store
         self.settings = bridge.settings
+        self._keep_file = self.store.redis.register_script(_KEEP_FILE)
+        self._forget_file = self.store.redis.register_script(_FORGET_FILE)
 
     def _files_key(self, conversation_id: str) -> str:
         return self.store.key("files", conversation_id)
@@ -122,28 +155,40 @@ class AttachmentDesk:
         key = client_id or file_id
         try:
             if sender[0] == "agent":
-                message_id = await self._agent_sent(sender[1], conversation_id, attachment, key)
+                appended = await self._agent_sent(sender[1], conversation_id, attachment, key)
             else:
-                message_id = await self._customer_sent(conversation_id, attachment, key)
+                appended = await self._customer_sent(conversation_id, attachment, key)
         except HandoffError:  # no message refers to it (the transcript full, the chat moved on): not kept
             if new:
-                await self.store.redis.hdel(self._files_key(conversation_id), f"{file_id}:meta", f"{file_id}:body")
+                await self._forget(conversation_id, attachment)
             raise
-        return message_id, attachment
+        if new and not appended.added:  # the key's message was there already: it refers to no new file
+            await self._forget(conversation_id, attachment)
+        return appended.id, attachment
 
     async def _keep(self, conversation_id: str, attachment: Dict[str, Any], body: bytes) -> Tuple[Dict[str, Any], bool]:
-        """The file stored (what it is, and whether this call stored it: a resend finds the first one)."""
-        key, file_id = self._files_key(conversation_id), attachment["id"]
-        async with self.store.redis.pipeline(transaction=True) as pipe:
-            pipe.hsetnx(key, f"{file_id}:meta", json.dumps(attachment))
-            pipe.hsetnx(key, f"{file_id}:body", body)
-            pipe.pexpire(key, self.store.ttl_ms)
-            pipe.hget(key, f"{file_id}:meta")
-            new, *_, stored = await pipe.execute()
-        return dict(json.loads(stored)), bool(new)
+        """The file stored within the budgets (what it is, and whether this call stored it: a resend finds
+        the first one); LimitReached ``file_space_full`` when a budget is spent."""
+        day = int(time.time()) // DAY_SECONDS
+        kept, meta = await self._keep_file(
+            keys=[self._files_key(conversation_id), self.store.key("files-bytes", str(day))],
+            args=[attachment["id"], json.dumps(attachment), body, len(body), self.settings.max_file_bytes_per_conversation,
+                  self.settings.max_file_bytes_per_day, self.store.ttl_ms, 2 * DAY_SECONDS * 1000])
+        if kept == -1:
+            raise LimitReached(f"this conversation has as many files as it may keep "
+                               f"({self.settings.max_file_bytes_per_conversation} bytes)", code="file_space_full")
+        if kept == -2:
+            raise LimitReached("the service has taken as many files as it may today; try again tomorrow",
+                               code="file_space_full", retry_at_ms=(day + 1) * DAY_SECONDS * 1000)
+        return dict(json.loads(meta)), kept == 1
 
-    async def _customer_sent(self, conversation_id: str, attachment: Dict[str, Any], key: str) -> str:
-        appended = await self.bridge.append(conversation_id, "customer", f"customer:{key}", attachment["name"],
+    async def _forget(self, conversation_id: str, attachment: Dict[str, Any]) -> None:
+        """A file this upload stored that no message refers to, removed and its bytes given back to the
+        conversation's budget (the day's stays counted)."""
+        await self._forget_file(keys=[self._files_key(conversation_id)], args=[attachment["id"], attachment["size"]])
+
+    async def _customer_sent(self, conversation_id: str, attachment: Dict[str, Any], key: str) -> Appended:
+        appended = await self.bridge.append(conversation_id, "customer", f"file:customer:{key}", attachment["name"],
                                             {"attachment": attachment})
         if appended.state is None:
             raise ConversationNotFound(f"no conversation {conversation_id}")
@@ -151,16 +196,16 @@ class AttachmentDesk:
             # The bot cannot read it: kept for the agent, and said so honestly, with a person offered.
             await self.bridge.append(conversation_id, "system", f"notice:attachment:{appended.id}", KEPT_NOTICE,
                                      {"notice": "attachment_kept", "offer": ["talk_to_person"]})
-        return appended.id
+        return appended
 
-    async def _agent_sent(self, agent: str, conversation_id: str, attachment: Dict[str, Any], key: str) -> str:
+    async def _agent_sent(self, agent: str, conversation_id: str, attachment: Dict[str, Any], key: str) -> Appended:
         shown_as = await self.bridge.agents.display_name(agent)
-        appended = await self.bridge.append(conversation_id, "agent", f"agent:{agent}:{key}", attachment["name"],
+        appended = await self.bridge.append(conversation_id, "agent", f"file:agent:{agent}:{key}", attachment["name"],
                                             {"agent": agent, "shown_as": shown_as, "attachment": attachment},
                                             only_in=State.AGENT, only_agent=agent)
         if appended.added:
             await self.bridge.agent_answered(agent, conversation_id)
-        return appended.id
+        return appended
 
     async def read(self, conversation_id: str, file_id: str) -> Tuple[Dict[str, Any], bytes]:
         """What a file is and its bytes; ConversationNotFound when it is not (or no longer) kept."""

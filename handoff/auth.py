@@ -26,12 +26,12 @@ import json
 import os
 import sys
 import time
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence
+from typing import Any, Collection, Dict, List, NamedTuple, Optional, Sequence
 
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from handoff.exceptions import InvalidCredentials, InvalidToken
+from handoff.exceptions import Forbidden, InvalidCredentials, InvalidToken
 from handoff.settings import Settings
 
 __all__ = ["AgentDirectory", "TokenClaims", "checked_display_name", "default_display_name", "issue_token", "profile_from_record",
@@ -120,6 +120,20 @@ class AgentDirectory:
 
     async def display_name(self, name: str) -> str:
         return str((await self.profile(name))["display_name"])
+
+    async def current_login(self, secret: str, token: str, roles: Collection[str]) -> TokenClaims:
+        """Whose login ``token`` is, when it is signed, unexpired and current (its account exists, no
+        logout or new password since) and the account has one of ``roles``: InvalidToken or Forbidden
+        otherwise. The one check of a login, for the websockets and the HTTP endpoints alike."""
+        name, generation = verify_token(secret, token)
+        profile = await self.profile(name)
+        if not profile["roles"]:
+            raise InvalidToken("this account no longer exists")
+        if generation != await self.generation(name):
+            raise InvalidToken("login revoked (logged out, new password or account removed); log in again")
+        if not set(roles) & set(profile["roles"]):
+            raise Forbidden(f"{name} does not have the {' or '.join(sorted(roles))} role")
+        return TokenClaims(name, generation)
 
     async def profile(self, name: str) -> Dict[str, Any]:
         """An account's skill groups, how many chats it may serve at once, and its roles

@@ -196,3 +196,8 @@ class FileRefused(HandoffError):
     ``unsafe_file`` (handoff.filecheck) or ``too_large``."""
 
     code = "unsupported_type"
+
+    @classmethod
+    def malformed(cls, kind: str, why: str) -> "FileRefused":
+        """A file that starts as ``kind`` (PNG, PDF...) but is damaged or not plain: ``malformed_file``."""
+        return cls(f"this {kind} is damaged or not a plain {kind} ({why})", code="malformed_file")

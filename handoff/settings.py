@@ -101,6 +101,10 @@ class Settings:
     max_attachment_bytes: int = 10 * 1024 * 1024
     max_uploads_per_sender: int = 20
     max_uploads_per_ip: int = 60
+    # The bytes of files kept in Redis: per conversation (for as long as it is kept) and, in all, per UTC day
+    # (files live as long as their conversation, HANDOFF_RETENTION_SECONDS: size Redis for days x this).
+    max_file_bytes_per_conversation: int = 25 * 1024 * 1024
+    max_file_bytes_per_day: int = 40 * 1024 * 1024
     # Rasa servers pull the deployed model from /api/models/current with this token; empty: off.
     model_server_token: str = ""
     # Where the teaching loop (teaching/) keeps its state in the same Redis.
@@ -176,6 +180,9 @@ class Settings:
             max_attachment_bytes=int(get("HANDOFF_MAX_ATTACHMENT_BYTES", defaults.max_attachment_bytes)),
             max_uploads_per_sender=int(get("HANDOFF_MAX_UPLOADS_PER_SENDER", defaults.max_uploads_per_sender)),
             max_uploads_per_ip=int(get("HANDOFF_MAX_UPLOADS_PER_IP", defaults.max_uploads_per_ip)),
+            max_file_bytes_per_conversation=int(get("HANDOFF_MAX_FILE_BYTES_PER_CONVERSATION",
+                                                    defaults.max_file_bytes_per_conversation)),
+            max_file_bytes_per_day=int(get("HANDOFF_MAX_FILE_BYTES_PER_DAY", defaults.max_file_bytes_per_day)),
             model_server_token=get("MODEL_SERVER_TOKEN", ""),
             teach_key_prefix=get("TEACH_KEY_PREFIX", defaults.teach_key_prefix),
         )
@@ -206,6 +213,9 @@ class Settings:
                              f"{MAX_DISPOSITION} characters, separated by commas")
         if settings.max_attachment_bytes < 1024 or settings.max_uploads_per_sender < 1 or settings.max_uploads_per_ip < 1:
             raise ValueError("HANDOFF_MAX_ATTACHMENT_BYTES must be at least 1024 and the upload caps at least 1")
+        if min(settings.max_file_bytes_per_conversation, settings.max_file_bytes_per_day) < 1024:
+            raise ValueError("HANDOFF_MAX_FILE_BYTES_PER_CONVERSATION and HANDOFF_MAX_FILE_BYTES_PER_DAY must be "
+                             "at least 1024")
         if len(settings.secret) < 16:
             raise ValueError("HANDOFF_SECRET must be set to at least 16 characters (agent tokens are signed with it)")
         return settings

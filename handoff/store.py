@@ -22,12 +22,16 @@ Keys (``prefix`` defaults to ``hb``):
                              max_messages besides the notes when a customer writes, and max_messages notes; the notices that follow a state change
                              are added by the commit that stores it; also read, without the bridge, by
                              teaching.transcripts for the content staff's CLI)
-    {p}:files:{id}   hash    the conversation's attachments (handoff.attachments): "{file}:meta" (JSON: type,
-                             name, size, width, height, by) and "{file}:body" (the bytes); kept as long as the
-                             transcript that refers to them (the scripts that keep the transcript keep it)
+    {p}:files:{id}   hash    the conversation's attachments (handoff.attachments): "{file}:meta" (JSON: id,
+                             type, name, size, width, height), "{file}:body" (the bytes) and "bytes" (the
+                             bytes of its files, against its budget); kept as long as the transcript that
+                             refers to them (the scripts that keep the transcript keep it)
+    {p}:files-bytes:{day}  string  the bytes of files kept on this UTC day (day number since 1970), in all,
+                             against HANDOFF_MAX_FILE_BYTES_PER_DAY; expires after two days
     {p}:window:uploads:{who}:{n} string  attachments uploaded in window n (10 minutes) by a conversation's
                              customer ("conv-{id}"), an agent ("agent-{name}") or a client address
-    {p}:idem:{id}    hash    client idempotency key -> stream id (a retried send is stored once);
+    {p}:idem:{id}    hash    client idempotency key -> stream id (a retried send is stored once; a file's
+                             keys, "file:customer:{id}" and "file:agent:{name}:{id}", are apart from texts');
                              "routed:{stream id}" -> "done", or "lease:{until, ms}:{owner}" while a
                              process routes it; "leave:{client id}" -> the request left (handoff.requests)
     {p}:queue        zset    queued conversation ids, scored by time queued (front = oldest)
@@ -136,15 +140,16 @@ from handoff.mentions import NOTE_KIND
 from handoff.routing import ALL_GROUPS
 from teaching.transcripts import review_of
 
-__all__ = ["Appended", "GroupFigures", "NewMessages", "Routing", "Store", "StoredMessage", "Waiting", "message_order"]
+__all__ = ["LUA_NOW_MS", "Appended", "GroupFigures", "NewMessages", "Routing", "Store", "StoredMessage", "Waiting",
+           "message_order"]
 
 StoredMessage = Dict[str, Any]
 # Ratings and left requests kept (the newest); older ones are for an export, not Redis.
 STREAM_CAP = 100_000
 
-# Routing leases' times are Redis's own (TIME), so bridge hosts whose clocks differ agree on when a
-# lease runs out.
-_NOW_MS = """
+# Routing leases' and offers' times are Redis's own (TIME), so bridge hosts whose clocks differ agree on
+# when a lease or an offer runs out: Lua that sets ``now`` (ms), for the scripts that start with it.
+LUA_NOW_MS = """
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 """
@@ -167,7 +172,7 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 # A customer's typed message (not a pressed button: ARGV[7] = 'typed') is also the conversation's
 # last_said (its text and time, JSON: ARGV[6]'s), which the agents' queue shows: written while they
 # wait, it is announced (ARGV[16]) on the agents' channel ARGV[15] in the same step.
-_APPEND = _NOW_MS + """
+_APPEND = LUA_NOW_MS + """
 local state = redis.call('HGET', KEYS[3], 'state') or ''
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
 if existing then return {existing, 0, state, 0} end
@@ -345,7 +350,7 @@ return version
 """
 
 # Routing leases (KEYS[1]: the idempotency hash; ARGV: field, owner, lease ms).
-_LEASE_NOW = _NOW_MS + """
+_LEASE_NOW = LUA_NOW_MS + """
 local value = redis.call('HGET', KEYS[1], ARGV[1])
 """
 # Returns 1 taken, 2 taken over from a holder whose lease ran out, 0 routed already, -1 held.
@@ -481,8 +486,9 @@ def _capped_as(kind: str, data: Optional[Dict[str, Any]]) -> str:
 
 
 def _client_id(kind: str, key: str) -> str:
-    """The id a customer or agent sent with their message or note (keys are "customer:{id}", "agent:{name}:{id}",
-    "note:{name}:{id}")."""
+    """The id a customer or agent sent with their message, file or note (keys are "customer:{id}",
+    "agent:{name}:{id}", "note:{name}:{id}", and for a file "file:" before the first two)."""
+    key = key.removeprefix("file:")
     if kind == "customer":
         return key.partition(":")[2]
     if kind in ("agent", "note"):

@@ -20,10 +20,9 @@ from urllib.parse import quote, unquote
 from sanic import Request, response
 from sanic.response import HTTPResponse
 
-from handoff.auth import verify_token
 from handoff.endpoints.context import bridge_of, client_of, log_refusal, settings_of
 from handoff.endpoints.errors import http_error
-from handoff.exceptions import FileRefused, Forbidden, HandoffError, InvalidToken
+from handoff.exceptions import FileRefused, HandoffError, InvalidToken
 from handoff.filecheck import check_file
 from handoff.protocol import valid_unicode
 from handoff.refusals import Refusal
@@ -38,6 +37,7 @@ ERROR_STATUS: Dict[str, int] = {
     "malformed": 400, "invalid_token": 401, "forbidden": 403, "forbidden_origin": 403, "not_found": 404,
     "invalid_transition": 409, "transcript_full": 409, "too_large": 413, "unsupported_type": 415,
     "disguised_file": 415, "malformed_file": 422, "unsafe_file": 422, "too_many_uploads": 429,
+    "file_space_full": 507,
 }
 _PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
 _CORS_HEADERS = "Authorization, Content-Type, X-File-Name, X-Client-Id"
@@ -113,14 +113,9 @@ async def _who(request: Request) -> Tuple[str, str]:
         return credential, ""
     if scheme.lower() != "bearer" or not credential:
         raise InvalidToken("send Authorization: Conversation <conversation token> or Bearer <agent token>")
-    name, generation = verify_token(settings_of(request).secret, credential)
-    agents = bridge_of(request).agents
-    profile = await agents.profile(name)
-    if generation != await agents.generation(name) or not profile["roles"]:
-        raise InvalidToken("login revoked (logged out, new password or account removed); log in again")
-    if not {"agent", "supervisor"} & set(profile["roles"]):
-        raise Forbidden(f"{name} is neither an agent nor a supervisor")
-    return "", name
+    claims = await bridge_of(request).agents.current_login(settings_of(request).secret, credential,
+                                                          {"agent", "supervisor"})
+    return "", claims.agent
 
 
 async def _read_capped(request: Request, most: int) -> bytes:

@@ -16,14 +16,13 @@ from typing import Any, Awaitable, Callable, Optional
 from sanic import Request
 from websockets.exceptions import ConnectionClosed
 
-from handoff.auth import verify_token
 from handoff.connections import (
     AgentConnection, Connection, ContentConnection, CustomerConnection, SupervisorConnection,
 )
 from handoff.connections.base import Handlers, send_error, serve
 from handoff.connections.logins import Login, watch_login
 from handoff.endpoints.context import bridge_of, client_of, log_refusal, settings_of
-from handoff.exceptions import AuthError, Forbidden, HandoffError, InvalidToken, LimitReached
+from handoff.exceptions import AuthError, HandoffError, InvalidToken, LimitReached
 from handoff.guard import SUBPROTOCOL, token_from_protocols
 from handoff.presence import OpenSockets
 from handoff.protocol import Envelope, error_envelope
@@ -89,15 +88,7 @@ async def authorised(request: Request, ws: Any, role: str) -> Optional[Login]:
         token = token_from_protocols(request.headers.get("sec-websocket-protocol"))
         if not token:
             raise InvalidToken(f"offer the subprotocols {SUBPROTOCOL!r} and 'token.<your login token>'")
-        name, generation = verify_token(settings_of(request).secret, token)
-        agents = bridge_of(request).agents
-        profile = await agents.profile(name)
-        if not profile["roles"]:
-            raise InvalidToken("this account no longer exists")
-        if generation != await agents.generation(name):
-            raise InvalidToken("login revoked (logged out, new password or account removed); log in again")
-        if role not in profile["roles"]:
-            raise Forbidden(f"{name} does not have the {role} role")
+        name, generation = await bridge_of(request).agents.current_login(settings_of(request).secret, token, {role})
     except AuthError as error:
         log_refusal(request, Refusal.TOKEN, f"{request.path}: {error.code} ({error})")
         await ws.send(error_envelope(error).to_json())

@@ -5,8 +5,10 @@ it from the widget; a disguised file is refused in the widget's words (docs/brid
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
+import redis as redis_sync
 from playwright.sync_api import Page, expect
 
 from harness.files import HTML_AS_PNG, image, pdf
@@ -128,4 +130,60 @@ def test_a_picture_pasted_to_the_bot_is_kept_and_a_person_offered_then_one_dropp
     ann.transcript.evaluate(DROP, [list(image("GIF", 30, 30, "#1f883d")), "how-to.gif", "image/gif"])
     expect(ann.transcript.locator(".msg-agent .attachment--image[data-state='ready']")).to_have_count(1)
     expect(page.locator(".message--agent .attachment--image[data-state='ready'] img")).to_have_attribute("alt", "how-to.gif")
+    assert errors == []
+
+
+def test_a_file_pasted_or_dropped_while_writing_a_private_note_never_reaches_the_customer(
+        ann, customer_context, site):  # noqa: F811
+    page = customer_with_ann(ann, customer_context, site)
+    ann.conversation.get_by_role("button", name="Note", exact=True).click()
+    note = ann.conversation.get_by_role("textbox", name="Private note for your team")
+    expect(ann.conversation.get_by_role("button", name="Attach a picture or PDF")).to_be_disabled()
+    internal = [list(image("PNG", 40, 40, "#cf222e")), "internal-screenshot.png", "image/png"]
+    note.evaluate(PASTE, internal)
+    ann.transcript.evaluate(DROP, internal)
+    note.fill("the customer's card is blocked")
+    note.press("Enter")
+    expect(ann.transcript.locator(".msg-note")).to_contain_text("the customer's card is blocked")
+    expect(ann.transcript.locator(".attachment")).to_have_count(0)
+
+    ann.conversation.get_by_role("button", name="Reply", exact=True).click()
+    expect(ann.conversation.get_by_role("button", name="Attach a picture or PDF")).to_be_enabled()
+    ann.composer.evaluate(PASTE, [list(image("GIF", 30, 30)), "how-to.gif", "image/gif"])
+    expect(page.locator(".message--agent .attachment--image[data-state='ready'] img")).to_have_attribute("alt", "how-to.gif")
+    expect(page.locator(".attachment")).to_have_count(1)  # the pasted note picture never came
+    expect(ann.transcript.locator(".attachment")).to_have_count(1)
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_file_waiting_for_a_refused_chat_is_never_sent_later(customer_context, site, site_prefix, redis_url,
+                                                              tmp_path):
+    # The service has started as many chats as it may in these 10 minutes (and the next, should they turn).
+    client = redis_sync.Redis.from_url(redis_url)
+    window = int(time.time()) // 600
+    spent = [f"{site_prefix}:window:conversations:*:{n}" for n in (window, window + 1)]
+    for key in spent:
+        client.incrby(key, 10**9)
+        client.expire(key, 1200)
+    try:
+        page, errors = open_demo(customer_context, site)
+        open_chat(page)
+        private = tmp_path / "passport.png"
+        private.write_bytes(image("PNG", 30, 20))
+        choose_file(page, "Attach a picture or PDF", private)
+        failed = page.locator(".message--failed")
+        expect(failed).to_contain_text("passport.png")
+        expect(failed).to_contain_text("Not sent")
+    finally:
+        for key in spent:
+            client.decrby(key, 10**9)
+    # A chat can start again: the customer writes, the bot answers, and the file chosen before never follows.
+    page.get_by_label("Type your message").fill("hello")
+    page.get_by_label("Type your message").press("Enter")
+    expect(page.locator(".message--bot").last).to_be_visible()
+    expect(page.locator(".message--customer .attachment--image")).to_have_count(0)  # only its "not sent" copy
+    conversation = page.evaluate("() => JSON.parse(localStorage.getItem(Object.keys(localStorage).find("
+                                 "(key) => key.startsWith('support-chat:v1') && key.endsWith(':conversation'))))")
+    time.sleep(1)  # an upload would have followed the welcome at once
+    assert not client.exists(f"{site_prefix}:files:{conversation['conversationId']}")
     assert errors == []

@@ -233,6 +233,24 @@ def test_files_are_kept_as_long_as_their_transcript(bridge, redis_url, bridge_pr
     asyncio.run(scenario())
 
 
+def test_a_file_and_a_text_message_sent_with_the_same_id_are_two_messages(bridge, redis_url, bridge_prefix):
+    async def scenario() -> None:
+        customer, ann = await claimed(bridge, "ann")
+        said = await customer.say("here is my statement")
+        await customer.acknowledged(said)
+        # The widget's ids are its own; a file sent with a text message's id is still a message of its own.
+        reply = upload(bridge, customer.conversation_id, image("GIF"), as_customer(customer), client_id=said.id)
+        assert reply.status_code == 201, reply.text
+        assert reply.json()["message_id"] != said.message_id
+        shown = await attachment_message(ann, reply.json()["attachment"]["id"])
+        assert shown["id"] == reply.json()["message_id"] and shown["data"]["client_id"] == said.id
+        served = fetch(bridge, customer.conversation_id, reply.json()["attachment"]["id"], as_agent(ann))
+        assert served.status_code == 200 and served.content == image("GIF")
+        await finished(customer, ann)
+
+    asyncio.run(scenario())
+
+
 @pytest.fixture(scope="module")
 def short_prefix(bridge_prefix) -> str:
     """The short-lived bridge's own keys: its caps count apart from the other bridges' uploads."""
@@ -351,5 +369,45 @@ def test_a_file_past_the_transcripts_length_is_refused_and_not_kept(bridge, redi
         assert (refused.status_code, error_code(refused)) == (409, "transcript_full")
         assert not client.hlen(f"{bridge_prefix}:files:{cid}"), "a file no message refers to is not kept"
         await customer.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.fixture(scope="module")
+def budget_prefix(bridge_prefix) -> str:
+    """The budgeted bridge's own keys: its day's bytes count apart from the other bridges'."""
+    return f"{bridge_prefix}budget"
+
+
+@pytest.fixture(scope="module")
+def budgeted_bridge(redis_url, rasa_url, budget_prefix) -> Iterator[str]:
+    """Room for two copies of pdf() per conversation and three in all today."""
+    with running_bridge(redis_url, rasa_url, "bridge-budget", budget_prefix,
+                        HANDOFF_MAX_FILE_BYTES_PER_CONVERSATION=str(2 * len(pdf()) + 10),
+                        HANDOFF_MAX_FILE_BYTES_PER_DAY=str(3 * len(pdf()) + 10)) as address:
+        yield address
+
+
+def test_the_bytes_of_files_kept_have_a_budget_per_conversation_and_per_day(budgeted_bridge, redis_url, budget_prefix):
+    async def scenario() -> None:
+        first, second = await Customer.connect(budgeted_bridge), await Customer.connect(budgeted_bridge)
+        for client_id in ("a", "b"):
+            assert upload(budgeted_bridge, first.conversation_id, pdf(), as_customer(first),
+                          client_id=client_id).status_code == 201
+        # A resend of a kept file costs nothing; a third file is past the conversation's budget.
+        assert upload(budgeted_bridge, first.conversation_id, pdf(), as_customer(first), client_id="b").status_code == 201
+        full = upload(budgeted_bridge, first.conversation_id, pdf(), as_customer(first), client_id="c")
+        assert (full.status_code, error_code(full)) == (507, "file_space_full")
+        assert "this conversation" in full.json()["error"]["message"]
+        client = redis_sync.Redis.from_url(redis_url)
+        assert int(client.hget(f"{budget_prefix}:files:{first.conversation_id}", "bytes")) == 2 * len(pdf())
+        # Another conversation: one more fits in the day's budget, then none.
+        assert upload(budgeted_bridge, second.conversation_id, pdf(), as_customer(second)).status_code == 201
+        spent = upload(budgeted_bridge, second.conversation_id, pdf(), as_customer(second))
+        assert (spent.status_code, error_code(spent)) == (507, "file_space_full")
+        assert "today" in spent.json()["error"]["message"]
+        assert client.hlen(f"{budget_prefix}:files:{second.conversation_id}") == 3  # one file's meta and body, bytes
+        for each in (first, second):
+            await each.close()
 
     asyncio.run(scenario())

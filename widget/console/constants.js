@@ -129,6 +129,7 @@ export const FILE_REFUSALS = {
   malformed_file: "the file is damaged",
   unsafe_file: "PDFs with scripts, actions or attached files cannot be sent",
   too_many_uploads: "too many files in a few minutes; wait a little",
+  file_space_full: "no more room for files (this chat's, or today's in all)",
   forbidden: "only the agent serving this chat can send files",
   invalid_transition: "the chat has moved on",
   network: "the bridge could not be reached",

@@ -57,7 +57,6 @@ function noteElement(message, data, text, time, me, nameOf) {
  * a person would not see (custom data only). `agentName(name, data)` is how an
  * agent's messages are signed; with `me` (the console's login) the agent's own
  * messages and notes are styled as theirs, a colleague's as a colleague's.
-/**
  * Kinds other than customer, bot, agent and note are notices; `nameOf` shows a
  * colleague's login (a transfer note's receiver) as people know them. A message's file (data.attachment) is
  * read with `loadFile(attachment)` (a promise of its Blob): a thumbnail or a PDF link; without it, its name.

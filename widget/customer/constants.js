@@ -165,6 +165,7 @@ export const STRINGS = Object.freeze({
     file_error_malformed_file: "this file is damaged or can't be read",
     file_error_unsafe_file: "PDFs with scripts or attached files can't be sent",
     file_error_too_many_uploads: "too many files; please wait a few minutes",
+    file_error_file_space_full: "no more files can be kept for this chat now",
     file_error_network: "the connection failed; please try again",
     notice_attachment_kept: "I can't read files, but I've kept it for our support team: a person will see it when they join. Would you like to talk to a person now?",
     error_rate_limited: "too many messages, slow down",

@@ -897,7 +897,6 @@ export class ChatView {
     error.hidden = !text;
   }
 
-  /** A short note in the panel: good news (`error` false), or what went wrong, styled as an error. */
   /** No chat could be started (the bridge's cap on new chats): no reconnecting banner, no "Talk to a person"
    *  until the customer tries again, and the bank's phone number when the page gave one. */
   showRefusedNewChat() {
@@ -911,6 +910,7 @@ export class ChatView {
       : strings.tooManyConversations, { error: true });
   }
 
+  /** A short note in the panel: good news (`error` false), or what went wrong, styled as an error. */
   showConfirmation(text, { error = false } = {}) {
     this.confirmationText.textContent = text;
     this.confirmationBody.classList.toggle("confirmation__body--error", error);

@@ -6,7 +6,7 @@
 //
 // or, from any page, widget/chat.js's SupportChat.init(options).
 
-import { fetchFile, precheck, uploadFile } from "../shared/files.js";
+import { FileError, fetchFile, precheck, uploadFile } from "../shared/files.js";
 import { PendingRequests } from "../shared/requests.js";
 import { Transport, compareMessageIds, newId } from "../shared/transport.js";
 import {
@@ -97,7 +97,7 @@ export class ChatWidget {
     this.requests = null; // talk_to_person, leave_queue, details, leave and rating waiting for their ack (with the transport)
     this.lastSeen = null; // the newest server message id this page has received
     this.awaitingWelcome = false;
-    this.welcomeWaiters = []; // files chosen before the conversation existed wait for its welcome
+    this.welcomeWaiters = []; // files chosen before the conversation existed wait for its welcome: {resolve, reject}
     this.lastReadSent = null;
     this.timers = { botTyping: null, agentTyping: null, customerIdle: null };
     this.customerTypingSentAt = 0;
@@ -278,7 +278,13 @@ export class ChatWidget {
     if (!stored || stored.conversationId !== conversationId) {
       this.storage.conversation = { conversationId, token };
     }
-    for (const resolve of this.welcomeWaiters.splice(0)) resolve(this.storage.conversation);
+    for (const { resolve } of this.welcomeWaiters.splice(0)) resolve(this.storage.conversation);
+  }
+
+  /** Files waiting for a welcome that will not come for them (the chat refused, or forgotten): never sent. */
+  dropWelcomeWaiters(code) {
+    const error = new FileError(code, this.strings[`error_${code}`] || this.strings.error_default);
+    for (const { reject } of this.welcomeWaiters.splice(0)) reject(error);
   }
 
   /** The stored conversation, once there is one (a first file may start it). */
@@ -286,7 +292,7 @@ export class ChatWidget {
     const stored = this.storage.conversation;
     if (stored && !this.awaitingWelcome) return Promise.resolve(stored);
     this.connect();
-    return new Promise((resolve) => this.welcomeWaiters.push(resolve));
+    return new Promise((resolve, reject) => this.welcomeWaiters.push({ resolve, reject }));
   }
 
   // ---- files (HTTP, shared/files.js) ----------------------------------------
@@ -308,7 +314,8 @@ export class ChatWidget {
       this.fileStored(clientId, reply);
     } catch (error) {
       const index = this.pending.findIndex((item) => item.clientId === clientId);
-      if (index >= 0) this.pending.splice(index, 1);
+      if (index < 0) return; // marked not sent already (refusedNewChat)
+      this.pending.splice(index, 1);
       if (this.view) this.view.markFailed(clientId, this.strings[`file_error_${error.code}`] || error.message || this.strings.error_default);
     }
   }
@@ -351,10 +358,11 @@ export class ChatWidget {
   /**
    * The bridge refused to start a chat (too many new ones from this address): one clear state. Nothing
    * retries by itself (the connection is closed; the customer's next message tries again), what they typed
-   * is marked not sent and forgotten, and they are told when to try again and, given the `phone` option,
-   * how else to reach the bank.
+   * or chose to send is marked not sent and forgotten (a file waiting for the chat is never sent later),
+   * and they are told when to try again and, given the `phone` option, how else to reach the bank.
    */
   refusedNewChat() {
+    this.dropWelcomeWaiters("too_many_conversations");
     this.transport.close();
     this.transport = null;
     this.requests = null;
@@ -365,7 +373,9 @@ export class ChatWidget {
     this.view.showRefusedNewChat();
   }
 
+  /** The stored conversation has expired: a fresh start. Files chosen for the old one are not sent to the new one. */
   forgetConversation() {
+    this.dropWelcomeWaiters("conversation_expired");
     this.storage.conversation = null;
     this.storage.seenUpTo = null;
     this.messages.clear();

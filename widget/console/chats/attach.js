@@ -10,7 +10,13 @@ import { FILE_ACCEPT, filesOf, precheck, uploadFile } from "../../shared/files.j
 import { newId } from "../../shared/transport.js";
 import { FILE_REFUSALS } from "../constants.js";
 
-/** The paperclip button, with paste and drop on the composer's text and the transcript: all send files. */
+export const FILE_BUTTON_TITLE = "Attach a picture or PDF (or paste or drop one)";
+
+/**
+ * The paperclip button, with paste and drop on the composer's text and the transcript: all send files, and
+ * none while the button is disabled (a private note is being written, the chat is not this agent's). A file
+ * dropped then is still caught, so the browser does not open it in place of the console.
+ */
 export function fileControls(tab, textarea) {
   const input = h("input", { type: "file", accept: FILE_ACCEPT, multiple: true, hidden: true });
   input.addEventListener("change", () => {
@@ -19,7 +25,7 @@ export function fileControls(tab, textarea) {
     files.forEach((file) => sendFile(tab, file));
   });
   const button = h("button", {
-    type: "button", class: "icon-button", "aria-label": "Attach a picture or PDF", title: "Attach a picture or PDF (or paste or drop one)",
+    type: "button", class: "icon-button attach-button", "aria-label": "Attach a picture or PDF", title: FILE_BUTTON_TITLE,
     onclick: () => input.click(),
   }, icon("attach"));
   textarea.addEventListener("paste", (event) => {
@@ -30,16 +36,17 @@ export function fileControls(tab, textarea) {
   });
   for (const zone of [tab.log, textarea]) {
     zone.addEventListener("dragover", (event) => {
-      if (button.disabled || ![...(event.dataTransfer?.types || [])].includes("Files")) return;
+      if (![...(event.dataTransfer?.types || [])].includes("Files")) return;
       event.preventDefault();
-      tab.log.classList.add("is-dropping");
+      if (!button.disabled) tab.log.classList.add("is-dropping");
     });
     zone.addEventListener("dragleave", () => tab.log.classList.remove("is-dropping"));
     zone.addEventListener("drop", (event) => {
       tab.log.classList.remove("is-dropping");
       const files = filesOf(event.dataTransfer);
-      if (!files.length || button.disabled) return;
+      if (!files.length) return;
       event.preventDefault();
+      if (button.disabled) return;
       files.forEach((file) => sendFile(tab, file));
     });
   }

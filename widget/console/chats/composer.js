@@ -7,7 +7,7 @@
 import { h, replaceChildren } from "../../shared/dom.js";
 import { icon } from "../../shared/icons.js";
 import { LIMITS, TIMING } from "../constants.js";
-import { fileControls } from "./attach.js";
+import { FILE_BUTTON_TITLE, fileControls } from "./attach.js";
 
 const SLASH_QUERY = /^\/([^\s]*)$/;
 // "@" and what follows it up to the caret, where a mention may start (transcript.js MENTION).
@@ -97,6 +97,7 @@ export class Composer {
     this.textarea.placeholder = note ? PLACEHOLDERS.note : PLACEHOLDERS.reply;
     this.inputLabel.textContent = note ? "Private note for your team" : "Reply to the customer";
     this.sendLabel.textContent = note ? "Add note" : "Send";
+    this.updateFileControls();
     this.textarea.focus();
   }
 
@@ -105,7 +106,7 @@ export class Composer {
     const was = this.viewOnly;
     this.viewOnly = viewOnly;
     this.replyMode.disabled = viewOnly;
-    this.files.button.disabled = viewOnly; // only the agent serving the chat sends files
+    this.updateFileControls();
     if (viewOnly) this.setNoteMode(true);
     else if (was) this.setNoteMode(false); // the chat is this agent's now: back to replying
   }
@@ -114,7 +115,15 @@ export class Composer {
     this.textarea.disabled = disabled;
     this.sendButton.disabled = disabled;
     this.cannedButton.disabled = disabled;
-    this.files.button.disabled = disabled || Boolean(this.viewOnly);
+    this.disabled = disabled;
+    this.updateFileControls();
+  }
+
+  /** Files always go to the customer: so only from the agent serving the chat, and never while writing a
+   *  private note (the paperclip, paste and drop all follow the button). */
+  updateFileControls() {
+    this.files.button.disabled = Boolean(this.disabled || this.viewOnly || this.noteMode);
+    this.files.button.title = this.noteMode ? "Files go to the customer: switch to Reply to attach one" : FILE_BUTTON_TITLE;
   }
 
   keydown(event) {
