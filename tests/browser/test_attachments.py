@@ -138,7 +138,9 @@ def test_a_file_pasted_or_dropped_while_writing_a_private_note_never_reaches_the
     page = customer_with_ann(ann, customer_context, site)
     ann.conversation.get_by_role("button", name="Note", exact=True).click()
     note = ann.conversation.get_by_role("textbox", name="Private note for your team")
-    expect(ann.conversation.get_by_role("button", name="Attach a picture or PDF")).to_be_disabled()
+    paperclip = ann.conversation.locator(".attach-button")
+    expect(paperclip).to_be_hidden()  # a note carries no file: the paperclip steps aside
+    expect(paperclip).to_be_disabled()
     internal = [list(image("PNG", 40, 40, "#cf222e")), "internal-screenshot.png", "image/png"]
     note.evaluate(PASTE, internal)
     ann.transcript.evaluate(DROP, internal)
@@ -182,8 +184,9 @@ def test_a_file_waiting_for_a_refused_chat_is_never_sent_later(customer_context,
     page.get_by_label("Type your message").press("Enter")
     expect(page.locator(".message--bot").last).to_be_visible()
     expect(page.locator(".message--customer .attachment--image")).to_have_count(0)  # only its "not sent" copy
-    conversation = page.evaluate("() => JSON.parse(localStorage.getItem(Object.keys(localStorage).find("
-                                 "(key) => key.startsWith('support-chat:v1') && key.endsWith(':conversation'))))")
+    conversation = page.wait_for_function(  # kept by the widget once welcomed (a moment after the first answer)
+        "() => { const key = Object.keys(localStorage).find((each) => each.startsWith('support-chat:v1')"
+        " && each.endsWith(':conversation')); return key && JSON.parse(localStorage.getItem(key)); }").json_value()
     time.sleep(1)  # an upload would have followed the welcome at once
     assert not client.exists(f"{site_prefix}:files:{conversation['conversationId']}")
     assert errors == []
