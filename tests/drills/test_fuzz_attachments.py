@@ -184,7 +184,8 @@ def test_any_upload_gets_its_documented_answer_never_a_5xx(world: World, bench: 
     assert attachment["type"] == kind.value and attachment["size"] == len(body)
     assert attachment["name"].endswith(f".{kind.extension}")
     keys = [fields[b"key"].decode() for _, fields in world.redis.xrange(f"{world.prefix}:log:{conversation_id}")]
-    sent_key = f"customer:{client_id or attachment['id']}" if who == "customer" else f"agent:{ANN}:{client_id or attachment['id']}"
+    sent_key = (f"file:customer:{client_id or attachment['id']}" if who == "customer"  # files' own keys
+                else f"file:agent:{ANN}:{client_id or attachment['id']}")
     assert keys.count(sent_key) == 1, "a file's message is stored once per client id"
     served_status, served_headers, served = http_request(
         world, "GET", f"/api/conversations/{conversation_id}/attachments/{attachment['id']}", headers={"Authorization": auth or ""})
