@@ -365,6 +365,7 @@ def test_keyboard_shortcuts_and_their_help_overlay(ann, customers):
     unfocus(ann)
     page.keyboard.press("s")
     expect(status).to_have_value("away")
+    expect(status).to_be_enabled()  # the bridge has confirmed it: a press meanwhile would be ignored
     unfocus(ann)
     page.keyboard.press("s")
     expect(status).to_have_value("available")

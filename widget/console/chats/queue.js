@@ -105,7 +105,8 @@ export class QueuePanel {
       h("div", { class: "queue-top" }, topic, presence.element,
         h("span", { class: "wait" }, icon("clock"), h("span", { class: "visually-hidden" }, "Waiting "), wait)),
       body,
-      h("div", { class: "queue-actions" }, open, claim));
+      // The countdown sits with the buttons: in the chips it moved Claim when "New" went on the first press.
+      h("div", { class: "queue-actions" }, sla.element, open, claim));
     // Looking at an item (clicking, tabbing into it) is enough to stop alerting about it.
     element.addEventListener("focusin", () => this.acknowledge(conversationId));
     element.addEventListener("pointerdown", () => this.acknowledge(conversationId));
@@ -129,7 +130,6 @@ export class QueuePanel {
     replaceChildren(entry.body,
       h("div", { class: "chips" },
         this.fresh.has(id) ? h("span", { class: "chip chip-new" }, "New") : null,
-        entry.sla.element, // the first response's countdown, kept across refills (sla.js)
         // A colleague's note named this agent (docs/bridge-protocol.md "Notes and mentions").
         item.mentioned ? h("span", { class: "chip chip-mentioned" }, icon("mention"), "Mentioned you") : null,
         h("span", { class: `chip reason reason-${item.reason || "unknown"}` }, reasonLabel(item.reason)),
