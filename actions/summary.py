@@ -11,14 +11,14 @@ told the bot (never its own bookkeeping).
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, FrozenSet, List, Optional, Text
+from typing import Any, Dict, FrozenSet, List, Optional, Text, Tuple
 
 from rasa_sdk import Tracker
 
 from bot.stuck.conversation import Turn, conversation_since_last_handoff
 
 __all__ = ["CONVERSATION_SOURCE", "CUSTOMER_WROTE_KEY", "PREVIOUS_KEY", "REASON_DESCRIPTIONS", "SILENT_SOURCES", "WRITTEN_KEY",
-           "SOURCE_DESCRIPTIONS", "SOURCE_KEY", "handoff_payload", "handoff_source"]
+           "SOURCE_DESCRIPTIONS", "SOURCE_KEY", "URGENT_TOPICS", "handoff_payload", "handoff_source"]
 
 # The bridge asks for the payload with a message whose metadata says what the customer did
 # (docs/handoff-payload.md "The button"); without it the bot decided from the conversation itself.
@@ -66,6 +66,12 @@ MAX_REPLY = 300
 MAX_QUOTED_REPLY = 160
 # How many exchanges (a message and the bot's reply) the summary quotes, the latest.
 SUMMARY_EXCHANGES = 4
+# Topics where the customer's money or access is at risk now, most urgent first: the summary leads with
+# what they wrote about the most urgent one, whatever came after it (small talk, "never mind").
+URGENT_TOPICS: Tuple[Text, ...] = (
+    "unrecognised_transaction", "lost_or_stolen_card", "card_swallowed", "cancel_transfer",
+    "transfer_not_received", "charged_twice", "payment_deferral",
+)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 
 
@@ -146,13 +152,31 @@ def _written(turns: List[Turn], after_exchanges: bool) -> Optional[Text]:
     return f"{'Then the' if after_exchanges else 'The'} customer wrote to the team: {quoted}{before}."
 
 
+def _most_urgent(turns: List[Turn], written: List[Turn]) -> Optional[Turn]:
+    """The customer's latest message about the most urgent of URGENT_TOPICS they raised, if any."""
+    raised = [turn for turn in turns + written if turn.topic in URGENT_TOPICS]
+    if not raised:
+        return None
+    return min(reversed(raised), key=lambda turn: URGENT_TOPICS.index(str(turn.topic)))
+
+
+def _urgent_lead(urgent: Optional[Turn], quoted: List[Turn]) -> Optional[Text]:
+    """What the card leads with when the most urgent question is not already the first one quoted."""
+    if urgent is None or (quoted and quoted[0] is urgent):
+        return None
+    return f'Most urgent: "{urgent.describe()["text"]}" ({str(urgent.topic).replace("_", " ")}).'
+
+
 def _summary_text(reason: Text, how: List[Text], explanation: Optional[Text], turns: List[Turn],
-                  written: List[Turn], count: int, topics: List[Text]) -> Text:
-    """What the customer asked comes first (the card shows the reason beside it), then what they wrote
-    to people, then why once: the detector's explanation when there is one (it says the reason's
-    description more precisely), and how it came to people (``how``: SOURCE_DESCRIPTIONS' keys)."""
+                  written: List[Turn], count: int, topics: List[Text], urgent: Optional[Turn]) -> Text:
+    """What the customer asked comes first (the card shows the reason beside it), led by their most
+    urgent question when something else came first or after it, then what they wrote to people, then
+    why once: the detector's explanation when there is one (it says the reason's description more
+    precisely), and how it came to people (``how``: SOURCE_DESCRIPTIONS' keys)."""
     exchanges = _exchanges(turns)
-    parts = [said for said in (exchanges, _written(written, after_exchanges=exchanges is not None)) if said]
+    quoted = [turn for turn in turns if turn.replies][-SUMMARY_EXCHANGES:] or written[-SUMMARY_EXCHANGES:]
+    parts = [said for said in (_urgent_lead(urgent, quoted), exchanges,
+                               _written(written, after_exchanges=exchanges is not None)) if said]
     reason_text = (explanation if isinstance(explanation, str) and explanation.strip()
                    else REASON_DESCRIPTIONS.get(reason, reason.replace("_", " ")))
     ways = "; ".join(SOURCE_DESCRIPTIONS[source] for source in dict.fromkeys(how) if source in SOURCE_DESCRIPTIONS)
@@ -243,7 +267,8 @@ def handoff_payload(
         "handoff": {
             "reason": reason,
             "source": source,
-            "summary": _summary_text(reason, how, evidence.get("explanation"), recent, written, typed, topics),
+            "summary": _summary_text(reason, how, evidence.get("explanation"), recent, written, typed, topics,
+                                     _most_urgent(before, written)),
             "topic": topics[-1] if topics else None,
             "topics": topics,
             "turns": listed[-RECENT_TURNS:],

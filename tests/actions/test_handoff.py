@@ -259,3 +259,44 @@ def test_distress_is_told_gently_with_the_phone_and_only_fraud_gets_the_fraud_wa
         for variant in DOMAIN["responses"][name]:
             assert not re.search(r"\bnow\b", variant["text"]), \
                 f"{name} promises a person now before anyone is known to be online"
+
+
+def _exchange(text: str, intent: str, answer: str, reply: str):
+    return [user_event(text, intent, 0.9, answer), {"event": "action", "name": "utter_faq"},
+            {"event": "bot", "text": reply}]
+
+
+def test_the_summary_leads_with_the_most_urgent_question_when_small_talk_came_first():
+    events = [user_event("nice weather today", "chitchat", 0.9), {"event": "action", "name": "utter_chitchat"},
+              {"event": "bot", "text": "It is! How can I help?"},
+              *_exchange("there's a payment to AMZN I never made", "faq", "faq/unrecognised_transaction",
+                         "If you don't recognise a payment, freeze your card in the app."),
+              *_exchange("how much is a card abroad", "faq", "faq/fees", "Card payments abroad are free."),
+              user_event("actually never mind", "deny", 0.9), {"event": "action", "name": "utter_ok"},
+              {"event": "bot", "text": "No problem."}]
+
+    summary = handoff_payload(make_tracker(events), "requested", domain=DOMAIN)["handoff"]["summary"]
+
+    assert summary.startswith(
+        'Most urgent: "there\'s a payment to AMZN I never made" (unrecognised transaction). The customer said "nice')
+    assert summary.count("there's a payment to AMZN") == 2, "the exchange is still quoted in order"
+
+
+def test_the_latest_of_the_most_urgent_topics_leads_and_a_more_urgent_one_wins():
+    events = [*_exchange("my card was stolen", "faq", "faq/lost_or_stolen_card", "Freeze it in the app."),
+              *_exchange("I was charged twice for coffee", "faq", "faq/charged_twice", "Pending charges drop off."),
+              *_exchange("someone stole my card yesterday", "faq", "faq/lost_or_stolen_card", "Freeze it in the app."),
+              *_exchange("and the fees?", "faq", "faq/fees", "See our fees page.")]
+
+    summary = handoff_payload(make_tracker(events), "requested", domain=DOMAIN)["handoff"]["summary"]
+
+    assert summary.startswith('Most urgent: "someone stole my card yesterday" (lost or stolen card).')
+
+
+def test_no_lead_when_the_urgent_question_already_comes_first_or_nothing_is_urgent(faq_then_human):
+    events = [*_exchange("my card was stolen", "faq", "faq/lost_or_stolen_card", "Freeze it in the app."),
+              user_event("let me talk to a real person", "request_human", 0.99)]
+
+    assert handoff_payload(make_tracker(events), "requested", domain=DOMAIN)["handoff"]["summary"].startswith(
+        'The customer asked "my card was stolen"')
+    assert "Most urgent" not in handoff_payload(faq_then_human, "requested", domain=DOMAIN)["handoff"]["summary"]
