@@ -1,0 +1,91 @@
+"""How well handoff.privacy masks what customers must never send: precision and recall per kind.
+
+The cases are ours (tests/privacy/dev.txt and test.txt, split before the masking was written; the
+format is in their headers). Tuned on dev; test is read with ``--split test`` once, at the end.
+A masked part counts as found when the masking covers exactly the marked characters with the
+marked kind; a message is right when its whole masked text is the expected one.
+
+    python -m bench.privacy --split dev [--show]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+from bench.common import markdown_table, write_result
+from handoff.privacy import PLACEHOLDER, Kind, mask
+
+__all__ = ["Case", "load_cases", "score"]
+
+CASES_DIR = Path(__file__).resolve().parent.parent / "tests" / "privacy"
+_MARK = re.compile(r"\{(card|code|password|pin):([^{}]+)\}")
+
+
+@dataclass(frozen=True)
+class Case:
+    text: str
+    expected: str
+    marked: Tuple[Tuple[Kind, int, int], ...]
+
+
+def _case(line: str) -> Case:
+    text, expected, marked, position = "", "", [], 0
+    line = line.replace("\\n", "\n")
+    for match in _MARK.finditer(line):
+        before = line[position:match.start()]
+        text, expected = text + before, expected + before
+        kind = Kind(match.group(1))
+        marked.append((kind, len(text), len(text) + len(match.group(2))))
+        text, expected = text + match.group(2), expected + PLACEHOLDER[kind]
+        position = match.end()
+    return Case(text + line[position:], expected + line[position:], tuple(marked))
+
+
+def load_cases(split: str) -> List[Case]:
+    lines = (CASES_DIR / f"{split}.txt").read_text(encoding="utf-8").splitlines()
+    return [_case(line) for line in lines if line.strip() and not line.startswith("#")]
+
+
+def score(cases: List[Case], show: bool = False) -> Dict[str, object]:
+    hits, predicted, marked = Counter[Kind](), Counter[Kind](), Counter[Kind]()
+    right = 0
+    for case in cases:
+        masking = mask(case.text)
+        found = {(item.kind, item.start, item.end) for item in masking.found}
+        expected = set(case.marked)
+        for kind, _, _ in found:
+            predicted[kind] += 1
+        for kind, _, _ in expected:
+            marked[kind] += 1
+        for kind, _, _ in found & expected:
+            hits[kind] += 1
+        right += masking.text == case.expected
+        if show and masking.text != case.expected:
+            print(f"  got      {masking.text!r}\n  expected {case.expected!r}")
+    rows = []
+    for kind in [*Kind, None]:
+        kinds = list(Kind) if kind is None else [kind]
+        hit, guessed, wanted = (sum(counter[k] for k in kinds) for counter in (hits, predicted, marked))
+        rows.append({"kind": "all" if kind is None else kind.value, "marked": wanted, "masked": guessed,
+                     "precision": hit / guessed if guessed else 1.0, "recall": hit / wanted if wanted else 1.0})
+    return {"messages": len(cases), "messages_right": right, "kinds": rows}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", choices=("dev", "test"), default="dev")
+    parser.add_argument("--show", action="store_true", help="print every message masked otherwise than expected")
+    arguments = parser.parse_args()
+    result = score(load_cases(arguments.split), arguments.show)
+    print(f"{arguments.split}: {result['messages_right']}/{result['messages']} messages masked exactly as expected")
+    print(markdown_table(result["kinds"], ("kind", "marked", "masked", "precision", "recall")))  # type: ignore[arg-type]
+    write_result(f"privacy_{arguments.split}", {"split": arguments.split, **result})
+
+
+if __name__ == "__main__":
+    main()

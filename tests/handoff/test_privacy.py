@@ -1,0 +1,61 @@
+"""handoff.privacy: the masking table (the evaluation set's figures: bench/privacy.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from handoff.privacy import Kind, luhn_valid, mask
+
+MASKED = [
+    ("card 4111 1111 1111 1111 please", "card [card number] please", [Kind.CARD]),
+    ("4111-1111-1111-1111", "[card number]", [Kind.CARD]),
+    ("paid 30 4111111111111111 today", "paid 30 [card number] today", [Kind.CARD]),
+    ("amex 3782 822463 10005", "amex [card number]", [Kind.CARD]),
+    ("٤١١١ ١١١١ ١١١١ ١١١١", "[card number]", [Kind.CARD]),
+    ("４１１１１１１１１１１１１１１１", "[card number]", [Kind.CARD]),
+    ("cvv: 123", "cvv: [security code]", [Kind.SECURITY_CODE]),
+    ("the CVC on the back is 9876", "the CVC on the back is [security code]", [Kind.SECURITY_CODE]),
+    ("my pin is 0000", "my pin is [PIN]", [Kind.PIN]),
+    ("my password is Tulip!77", "my password is [password]", [Kind.PASSWORD]),
+    ('password: "two words"', 'password: "[password]"', [Kind.PASSWORD]),
+    ("pw x7y8, thanks", "pw [password], thanks", [Kind.PASSWORD]),
+    ("card 4111111111111111 cvv 321 pin 4321", "card [card number] cvv [security code] pin [PIN]",
+     [Kind.CARD, Kind.SECURITY_CODE, Kind.PIN]),
+]
+KEPT = [
+    "4111 1111 1111 1112",  # fails Luhn
+    "order 9948468490084899",  # passes Luhn, but no card network starts with 9
+    "+49 151 23456789",
+    "IBAN DE89 3704 0044 0532 0130 00",
+    "TXN4111111111111111",  # inside an identifier
+    "$1,249.99 on 2024-03-15",
+    "my password is wrong",
+    "password reset please",
+    "my cvv has 3 digits",
+    "pin reset",
+    "the code you sent is 482913",
+]
+
+
+@pytest.mark.parametrize("text, masked, kinds", MASKED)
+def test_masks(text: str, masked: str, kinds: list) -> None:
+    result = mask(text)
+    assert (result.text, list(result.kinds)) == (masked, kinds)
+
+
+@pytest.mark.parametrize("text", KEPT)
+def test_keeps(text: str) -> None:
+    result = mask(text)
+    assert (result.text, result.found) == (text, ())
+
+
+def test_found_says_where_not_what() -> None:
+    text = "card 4111 1111 1111 1111!"
+    (found,) = mask(text).found
+    assert (found.kind, text[found.start:found.end]) == (Kind.CARD, "4111 1111 1111 1111")
+    assert "4111" not in repr(found)
+
+
+def test_luhn() -> None:
+    assert luhn_valid("79927398713") and not luhn_valid("79927398710")
+    assert luhn_valid("٧٩٩٢٧٣٩٨٧١٣")
