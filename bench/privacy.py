@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 from bench.common import markdown_table, write_result
-from handoff.privacy import PLACEHOLDER, Kind, mask
+from handoff.privacy import PLACEHOLDER, Secret, mask
 
 __all__ = ["Case", "load_cases", "score"]
 
@@ -30,7 +30,7 @@ _MARK = re.compile(r"\{(card|code|password|pin):([^{}]+)\}")
 class Case:
     text: str
     expected: str
-    marked: Tuple[Tuple[Kind, int, int], ...]
+    marked: Tuple[Tuple[Secret, int, int], ...]
 
 
 def _case(line: str) -> Case:
@@ -39,7 +39,7 @@ def _case(line: str) -> Case:
     for match in _MARK.finditer(line):
         before = line[position:match.start()]
         text, expected = text + before, expected + before
-        kind = Kind(match.group(1))
+        kind = Secret(match.group(1))
         marked.append((kind, len(text), len(text) + len(match.group(2))))
         text, expected = text + match.group(2), expected + PLACEHOLDER[kind]
         position = match.end()
@@ -52,7 +52,7 @@ def load_cases(split: str) -> List[Case]:
 
 
 def score(cases: List[Case], show: bool = False) -> Dict[str, object]:
-    hits, predicted, marked = Counter[Kind](), Counter[Kind](), Counter[Kind]()
+    hits, predicted, marked = Counter[Secret](), Counter[Secret](), Counter[Secret]()
     right = 0
     for case in cases:
         masking = mask(case.text)
@@ -68,8 +68,8 @@ def score(cases: List[Case], show: bool = False) -> Dict[str, object]:
         if show and masking.text != case.expected:
             print(f"  got      {masking.text!r}\n  expected {case.expected!r}")
     rows = []
-    for kind in [*Kind, None]:
-        kinds = list(Kind) if kind is None else [kind]
+    for kind in [*Secret, None]:
+        kinds = list(Secret) if kind is None else [kind]
         hit, guessed, wanted = (sum(counter[k] for k in kinds) for counter in (hits, predicted, marked))
         rows.append({"kind": "all" if kind is None else kind.value, "marked": wanted, "masked": guessed,
                      "precision": hit / guessed if guessed else 1.0, "recall": hit / wanted if wanted else 1.0})

@@ -5,7 +5,7 @@ customer sends (handoff/connections/customer.py, handoff/endpoints/attachments.p
 stored, sent to Rasa, logged or announced, so everything downstream sees only the masked text.
 
 - A card number is 13 to 19 digits (any script's digits: Arabic-Indic, full-width, ...), together or in
-  groups joined by one space, dash or dot, that pass the Luhn check and start as a card network's
+  groups joined by one space, dash, dot or underscore, that pass the Luhn check and start as a card network's
   numbers do (2221-2720, 30, 34-38, 4, 5, 6). A run of groups is searched for the longest such part, so
   an amount typed just before the card does not hide it. Never a phone number (a run after ``+``) nor a
   part of an IBAN (its country, check digits and groups).
@@ -24,27 +24,27 @@ import enum
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
-__all__ = ["Found", "Kind", "Masking", "PLACEHOLDER", "luhn_valid", "mask"]
+__all__ = ["Found", "Secret", "Masking", "PLACEHOLDER", "luhn_valid", "mask", "mask_fields"]
 
 
-class Kind(enum.Enum):
+class Secret(enum.Enum):
     CARD = "card"
     SECURITY_CODE = "code"
     PASSWORD = "password"
     PIN = "pin"
 
 
-PLACEHOLDER = {Kind.CARD: "[card number]", Kind.SECURITY_CODE: "[security code]", Kind.PASSWORD: "[password]",
-               Kind.PIN: "[PIN]"}
+PLACEHOLDER = {Secret.CARD: "[card number]", Secret.SECURITY_CODE: "[security code]", Secret.PASSWORD: "[password]",
+               Secret.PIN: "[PIN]"}
 
 
 @dataclass(frozen=True)
 class Found:
     """Where something was masked in the original text (never the secret itself, so it may be logged)."""
 
-    kind: Kind
+    kind: Secret
     start: int
     end: int
 
@@ -55,11 +55,13 @@ class Masking:
     found: Tuple[Found, ...]
 
     @property
-    def kinds(self) -> Tuple[Kind, ...]:
+    def kinds(self) -> Tuple[Secret, ...]:
         return tuple(dict.fromkeys(item.kind for item in self.found))
 
 
-_SEPARATOR = "[ .\\-\u00a0\u2009\u202f]"
+# One separator between groups: a space (any width, as locales and copied text have them), a dash, a dot,
+# an underscore (file names), or an invisible character that a copy from a web page can leave.
+_SEPARATOR = "[ .\\-_\u00a0\u2007\u2009\u202f\u2010-\u2013\u200b-\u200f\u2060]"
 # A run of digit groups; not inside a word or a longer number (ASCII letters: an identifier like TXN123...).
 _DIGIT_RUN = re.compile(rf"(?<![\dA-Za-z])\d+(?:{_SEPARATOR}\d+)*(?![\dA-Za-z])")
 _GROUP = re.compile(r"\d+")
@@ -72,9 +74,10 @@ _CODE_WORDS = (r"cvv ?2|cvc ?2|cvv|cvc|cvn|cid|csc|security code|card code|c[oó
 # Up to four short words between the word and the code ("the cvv on the back is 275").
 _SECURITY_CODE = re.compile(rf"\b(?:{_CODE_WORDS})(?:[\s:=#\-]*[^\W\d_]{{1,6}}){{0,4}}?[\s:=#\-]*"
                             rf"(?P<secret>\d{{3,4}})(?![\d/]|[.,]\d)", re.IGNORECASE)
-_PIN_WORDS = r"(?:code |c[oó]digo )?pin(?:[ -]?(?:code|number|nummer))?|geheimzahl|رقم التعريف الشخصي|الرقم السري"
-_PIN = re.compile(rf"\b(?:{_PIN_WORDS})(?:\s*(?:is|es|est|ist|era|هو|:|=|#))*\s*(?P<secret>\d{{4,8}})(?![\d/]|[.,]\d)",
-                  re.IGNORECASE)
+_PIN_WORDS = (r"(?:code |c[oó]digo )?pin(?:[ -]?(?:code|number|nummer))?|geheimzahl|"
+              r"رقم التعريف الشخصي|الرقم السري")
+_PIN = re.compile(rf"\b(?:{_PIN_WORDS})(?:\s*(?:is|es|est|ist|era|هو|:|=|#))*\s*"
+                  rf"(?P<secret>\d{{4,8}})(?![\d/]|[.,]\d)", re.IGNORECASE)
 _PASSWORD_WORDS = (r"password|pass word|passwort|passcode|pwd|pw|contrase[ñn]a|mot de passe|senha|"
                    r"كلمة المرور|كلمة السر|كلمه المرور")
 _PASSWORD = re.compile(
@@ -136,7 +139,7 @@ def _cards(text: str) -> Iterator[Found]:
             if card is None:
                 first += 1
                 continue
-            yield Found(Kind.CARD, groups[first][0], groups[card][1])
+            yield Found(Secret.CARD, groups[first][0], groups[card][1])
             first = card + 1
 
 
@@ -149,7 +152,7 @@ def _longest_card(groups: List[Tuple[int, int, str]], first: int) -> Optional[in
     return None
 
 
-def _secrets(pattern: "re.Pattern[str]", kind: Kind, text: str) -> Iterator[Found]:
+def _secrets(pattern: "re.Pattern[str]", kind: Secret, text: str) -> Iterator[Found]:
     for match in pattern.finditer(text):
         yield Found(kind, match.start("secret"), match.end("secret"))
 
@@ -167,14 +170,14 @@ def _passwords(text: str) -> Iterator[Found]:
         looks_like_one = any(not character.isalpha() for character in value)
         if group == "bare" and (not link or match.group("weak")) and not (looks_like_one or ":" in link or "=" in link):
             continue  # "password reset", "clave es importante": no password typed
-        yield Found(Kind.PASSWORD, start, end)
+        yield Found(Secret.PASSWORD, start, end)
 
 
 def mask(text: str) -> Masking:
     """``text`` with every card number, security code, password and PIN replaced by its placeholder."""
     found: List[Found] = []
-    for candidates in (_cards(text), _secrets(_SECURITY_CODE, Kind.SECURITY_CODE, text),
-                       _secrets(_PIN, Kind.PIN, text), _passwords(text)):
+    for candidates in (_cards(text), _secrets(_SECURITY_CODE, Secret.SECURITY_CODE, text),
+                       _secrets(_PIN, Secret.PIN, text), _passwords(text)):
         for item in candidates:
             if not any(item.start < other.end and other.start < item.end for other in found):
                 found.append(item)
@@ -184,3 +187,17 @@ def mask(text: str) -> Masking:
         pieces += [text[position:item.start], PLACEHOLDER[item.kind]]
         position = item.end
     return Masking("".join(pieces) + text[position:], tuple(found))
+
+
+def mask_fields(data: Mapping[str, Any], names: Iterable[str]) -> Tuple[Dict[str, Any], Tuple[Secret, ...]]:
+    """``data`` with its named text fields masked (anything else as it was, for the checks that follow to
+    refuse), and the kinds masked in them."""
+    masked: Dict[str, Any] = dict(data)
+    kinds: List[Secret] = []
+    for name in names:
+        value = data.get(name)
+        if isinstance(value, str):
+            masking = mask(value)
+            masked[name] = masking.text
+            kinds += masking.kinds
+    return masked, tuple(dict.fromkeys(kinds))

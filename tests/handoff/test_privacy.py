@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import pytest
 
-from handoff.privacy import Kind, luhn_valid, mask
+from handoff.privacy import Secret, luhn_valid, mask
 
 MASKED = [
-    ("card 4111 1111 1111 1111 please", "card [card number] please", [Kind.CARD]),
-    ("4111-1111-1111-1111", "[card number]", [Kind.CARD]),
-    ("paid 30 4111111111111111 today", "paid 30 [card number] today", [Kind.CARD]),
-    ("amex 3782 822463 10005", "amex [card number]", [Kind.CARD]),
-    ("٤١١١ ١١١١ ١١١١ ١١١١", "[card number]", [Kind.CARD]),
-    ("４１１１１１１１１１１１１１１１", "[card number]", [Kind.CARD]),
-    ("cvv: 123", "cvv: [security code]", [Kind.SECURITY_CODE]),
-    ("the CVC on the back is 9876", "the CVC on the back is [security code]", [Kind.SECURITY_CODE]),
-    ("my pin is 0000", "my pin is [PIN]", [Kind.PIN]),
-    ("my password is Tulip!77", "my password is [password]", [Kind.PASSWORD]),
-    ('password: "two words"', 'password: "[password]"', [Kind.PASSWORD]),
-    ("pw x7y8, thanks", "pw [password], thanks", [Kind.PASSWORD]),
+    ("card 4111 1111 1111 1111 please", "card [card number] please", [Secret.CARD]),
+    ("4111-1111-1111-1111", "[card number]", [Secret.CARD]),
+    ("paid 30 4111111111111111 today", "paid 30 [card number] today", [Secret.CARD]),
+    ("amex 3782 822463 10005", "amex [card number]", [Secret.CARD]),
+    ("٤١١١ ١١١١ ١١١١ ١١١١", "[card number]", [Secret.CARD]),
+    ("４１１１１１１１１１１１１１１１", "[card number]", [Secret.CARD]),
+    ("4111\u200b1111\u200b1111\u200b1111", "[card number]", [Secret.CARD]),  # invisible separators, as copied
+    ("card_4111_1111_1111_1111.png", "card_[card number].png", [Secret.CARD]),
+    ("cvv: 123", "cvv: [security code]", [Secret.SECURITY_CODE]),
+    ("the CVC on the back is 9876", "the CVC on the back is [security code]", [Secret.SECURITY_CODE]),
+    ("my pin is 0000", "my pin is [PIN]", [Secret.PIN]),
+    ("my password is Tulip!77", "my password is [password]", [Secret.PASSWORD]),
+    ('password: "two words"', 'password: "[password]"', [Secret.PASSWORD]),
+    ("pw x7y8, thanks", "pw [password], thanks", [Secret.PASSWORD]),
     ("card 4111111111111111 cvv 321 pin 4321", "card [card number] cvv [security code] pin [PIN]",
-     [Kind.CARD, Kind.SECURITY_CODE, Kind.PIN]),
+     [Secret.CARD, Secret.SECURITY_CODE, Secret.PIN]),
 ]
 KEPT = [
     "4111 1111 1111 1112",  # fails Luhn
@@ -52,7 +54,7 @@ def test_keeps(text: str) -> None:
 def test_found_says_where_not_what() -> None:
     text = "card 4111 1111 1111 1111!"
     (found,) = mask(text).found
-    assert (found.kind, text[found.start:found.end]) == (Kind.CARD, "4111 1111 1111 1111")
+    assert (found.kind, text[found.start:found.end]) == (Secret.CARD, "4111 1111 1111 1111")
     assert "4111" not in repr(found)
 
 
