@@ -5,8 +5,8 @@ customer sends (handoff/connections/customer.py, handoff/endpoints/attachments.p
 stored, sent to Rasa, logged or announced, so everything downstream sees only the masked text.
 
 - A card number is 13 to 19 digits (any script's digits: Arabic-Indic, full-width, ...), together or in
-  groups joined by one space, dash, dot or underscore, that pass the Luhn check and start as a card network's
-  numbers do (2221-2720, 30, 34-38, 4, 5, 6). A run of groups is searched for the longest such part, so
+  groups joined by up to three spaces, dashes, dots or underscores, that pass the Luhn check and start
+  as a card network's numbers do (2221-2720, 30, 34-38, 4, 5, 6). A run of groups is searched for the longest such part, so
   an amount typed just before the card does not hide it. Never a phone number (a run after ``+``) nor a
   part of an IBAN (its country, check digits and groups).
 - A security code is 3 or 4 digits a few words after CVV, CVC, CID, "security code" and their
@@ -59,11 +59,12 @@ class Masking:
         return tuple(dict.fromkeys(item.kind for item in self.found))
 
 
-# One separator between groups: a space (any width, as locales and copied text have them), a dash, a dot,
-# an underscore (file names), or an invisible character that a copy from a web page can leave.
+# Between groups, one to three separators ("4111  1111", "4111 - 1111"): a space (any width, as locales
+# and copied text have them), a dash, a dot, an underscore (file names), or an invisible character that
+# a copy from a web page can leave.
 _SEPARATOR = "[ .\\-_\u00a0\u2007\u2009\u202f\u2010-\u2013\u200b-\u200f\u2060]"
 # A run of digit groups; not inside a word or a longer number (ASCII letters: an identifier like TXN123...).
-_DIGIT_RUN = re.compile(rf"(?<![\dA-Za-z])\d+(?:{_SEPARATOR}\d+)*(?![\dA-Za-z])")
+_DIGIT_RUN = re.compile(rf"(?<![\dA-Za-z])\d+(?:{_SEPARATOR}{{1,3}}\d+)*(?![\dA-Za-z])")
 _GROUP = re.compile(r"\d+")
 _IBAN_LIKE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{1,4}){3,8}(?![A-Za-z0-9])")
 _CARD_DIGITS = range(13, 20)
@@ -78,7 +79,7 @@ _PIN_WORDS = (r"(?:code |c[oó]digo )?pin(?:[ -]?(?:code|number|nummer))?|geheim
               r"رقم التعريف الشخصي|الرقم السري")
 _PIN = re.compile(rf"\b(?:{_PIN_WORDS})(?:\s*(?:is|es|est|ist|era|هو|:|=|#))*\s*"
                   rf"(?P<secret>\d{{4,8}})(?![\d/]|[.,]\d)", re.IGNORECASE)
-_PASSWORD_WORDS = (r"password|pass word|passwort|passcode|pwd|pw|contrase[ñn]a|mot de passe|senha|"
+_PASSWORD_WORDS = (r"password|pass word|passwort|passcode|passwd|pwd|pw|contrase[ñn]a|mot de passe|senha|"
                    r"كلمة المرور|كلمة السر|كلمه المرور")
 _PASSWORD = re.compile(
     rf"\b(?:(?P<word>{_PASSWORD_WORDS})|(?P<weak>pass|clave))\b"

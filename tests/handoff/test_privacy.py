@@ -14,6 +14,8 @@ MASKED = [
     ("٤١١١ ١١١١ ١١١١ ١١١١", "[card number]", [Secret.CARD]),
     ("４１１１１１１１１１１１１１１１", "[card number]", [Secret.CARD]),
     ("4111\u200b1111\u200b1111\u200b1111", "[card number]", [Secret.CARD]),  # invisible separators, as copied
+    ("4111  1111 - 1111  1111", "[card number]", [Secret.CARD]),
+    ("passwd: k9k9", "passwd: [password]", [Secret.PASSWORD]),
     ("card_4111_1111_1111_1111.png", "card_[card number].png", [Secret.CARD]),
     ("cvv: 123", "cvv: [security code]", [Secret.SECURITY_CODE]),
     ("the CVC on the back is 9876", "the CVC on the back is [security code]", [Secret.SECURITY_CODE]),
