@@ -6,9 +6,9 @@ stored, sent to Rasa, logged or announced, so everything downstream sees only th
 
 - A card number is 13 to 19 digits (any script's digits: Arabic-Indic, full-width, ...), together or in
   groups joined by up to three spaces, dashes, dots or underscores, that pass the Luhn check and start
-  as a card network's numbers do (2221-2720, 30, 34-38, 4, 5, 6). A run of groups is searched for the longest such part, so
-  an amount typed just before the card does not hide it. Never a phone number (a run after ``+``) nor a
-  part of an IBAN (its country, check digits and groups).
+  as a card network's numbers do (2221-2720, 30, 34-38, 4, 5, 6). A run of groups is searched for the
+  longest such part, so an amount typed just before the card does not hide it. Never a phone number (a
+  run after ``+``) nor a part of an IBAN (its country, check digits and groups).
 - A security code is 3 or 4 digits a few words after CVV, CVC, CID, "security code" and their
   equivalents in the languages we serve; a PIN is 4 to 8 digits right after "PIN" (and equivalents).
 - A password is the word (or the quoted words) after "password", "pw", "contraseña", ...: after "is"
