@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from handoff.privacy import Secret, luhn_valid, mask
+from handoff.privacy import Secret, luhn_valid, mask, mask_fields
+from handoff.rules import privacy_notice
 
 MASKED = [
     ("card 4111 1111 1111 1111 please", "card [card number] please", [Secret.CARD]),
@@ -63,3 +64,16 @@ def test_found_says_where_not_what() -> None:
 def test_luhn() -> None:
     assert luhn_valid("79927398713") and not luhn_valid("79927398710")
     assert luhn_valid("٧٩٩٢٧٣٩٨٧١٣")
+
+
+def test_fields_named_are_masked_and_anything_else_is_left_for_the_checks() -> None:
+    data = {"description": "card 4111 1111 1111 1111", "contact": "pin 1234", "preferred_time": 5, "other": "pw: x1"}
+    masked, kinds = mask_fields(data, ("description", "contact", "preferred_time"))
+    assert masked == {"description": "card [card number]", "contact": "pin [PIN]", "preferred_time": 5,
+                      "other": "pw: x1"}
+    assert kinds == (Secret.CARD, Secret.PIN)
+
+
+def test_the_notice_has_one_key_so_a_conversation_is_told_once() -> None:
+    assert privacy_notice() == privacy_notice()
+    assert privacy_notice().data == {"notice": "privacy"} and "never" in privacy_notice().text
