@@ -26,6 +26,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
+from handoff.protocol import readable
+
 __all__ = ["Found", "Secret", "Masking", "PLACEHOLDER", "luhn_valid", "mask", "mask_fields"]
 
 
@@ -59,10 +61,10 @@ class Masking:
         return tuple(dict.fromkeys(item.kind for item in self.found))
 
 
-# Between groups, one to three separators ("4111  1111", "4111 - 1111"): a space (any width, as locales
-# and copied text have them), a dash, a dot, an underscore (file names), or an invisible character that
-# a copy from a web page can leave.
-_SEPARATOR = "[ .\\-_\u00a0\u2007\u2009\u202f\u2010-\u2013\u200b-\u200f\u2060]"
+# Between groups, one to three separators ("4111  1111", "4111 - 1111"): a space or tab (any width, as
+# locales and copied text have them), a dash, a dot, an underscore (file names), or an invisible character
+# that a copy from a web page can leave.
+_SEPARATOR = "[ \t.\\-_\u00a0\u2007\u2009\u202f\u2010-\u2013\u200b-\u200f\u2060]"
 # A run of digit groups; not inside a word or a longer number (ASCII letters: an identifier like TXN123...).
 _DIGIT_RUN = re.compile(rf"(?<![\dA-Za-z])\d+(?:{_SEPARATOR}{{1,3}}\d+)*(?![\dA-Za-z])")
 _GROUP = re.compile(r"\d+")
@@ -198,14 +200,15 @@ def mask(text: str) -> Masking:
 
 
 def mask_fields(data: Mapping[str, Any], names: Iterable[str]) -> Tuple[Dict[str, Any], Tuple[Secret, ...]]:
-    """``data`` with its named text fields masked (anything else as it was, for the checks that follow to
-    refuse), and the kinds masked in them."""
+    """``data`` with its named text fields cleaned as people will read them (handoff.protocol.readable) and
+    masked (anything else as it was, for the checks that follow to refuse), and the kinds masked in them.
+    Cleaned first: a control between a card's groups, taken out after masking, would join its digits."""
     masked: Dict[str, Any] = dict(data)
     kinds: List[Secret] = []
     for name in names:
         value = data.get(name)
         if isinstance(value, str):
-            masking = mask(value)
+            masking = mask(readable(value))
             masked[name] = masking.text
             kinds += masking.kinds
     return masked, tuple(dict.fromkeys(kinds))

@@ -77,3 +77,12 @@ def test_fields_named_are_masked_and_anything_else_is_left_for_the_checks() -> N
 def test_the_notice_has_one_key_so_a_conversation_is_told_once() -> None:
     assert privacy_notice() == privacy_notice()
     assert privacy_notice().data == {"notice": "privacy"} and "never" in privacy_notice().text
+
+
+@pytest.mark.parametrize("between", ["\u202a", "\u202e", "\u2066", "\x00", "\x1b", "\x7f"])
+def test_a_forms_fields_are_cleaned_before_they_are_masked(between: str) -> None:
+    """A control that cleaning (handoff.protocol.readable) takes out, left between a card's groups or a
+    code's digits, must not hide them from the masking and then vanish, leaving them whole."""
+    card, code = between.join(["4111", "1111", "1111", "1111"]), f"cvv{between} 1{between}23"
+    masked, kinds = mask_fields({"description": card, "contact": code}, ("description", "contact"))
+    assert masked == {"description": "[card number]", "contact": "cvv [security code]"}
