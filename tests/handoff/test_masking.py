@@ -2,8 +2,9 @@
 code, a password) is masked at the bridge's edge. Through the real bridge, Rasa, action server and Redis:
 after a conversation that carries them in every way a customer can type (messages, the details form, a
 file's name, a rating's comment, a request left), they are in no Redis key of any kind (transcripts,
-hashes, streams, Rasa's trackers, the teaching inbox's events), not in Rasa's tracker as its API reads
-it, and in no server's log; the customer was told once."""
+hashes, streams, Rasa's trackers, the teaching inbox's records, which a message the bot did not
+understand reaches masked), not in Rasa's tracker as its API reads it, and in no server's log; the
+customer was told once."""
 
 from __future__ import annotations
 
@@ -54,6 +55,14 @@ def everything_in_redis(url: str) -> Iterator[str]:
             yield value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
+def teaching_inbox(url: str) -> Iterator[str]:
+    """What Rasa's event broker recorded for the teaching inbox (``{teach prefix}:incoming``), decoded."""
+    client = redis_sync.Redis.from_url(url)
+    for key in client.scan_iter(match="*:incoming", _type="stream"):
+        for _, fields in client.xrange(key):
+            yield repr({name.decode(): value.decode(errors="replace") for name, value in fields.items()})
+
+
 def sightings(secrets: List[str], texts: Iterator[str]) -> List[str]:
     found = []
     for text in texts:
@@ -72,6 +81,8 @@ async def the_conversation(bridge: str, card: str, code: str, password: str) -> 
         lambda e: e["type"] == "message" and e["data"]["data"].get("notice") == "privacy", "the privacy notice")
     again = await customer.say(f"the cvv is {code} and my password is {password}")
     await customer.acknowledged(again)
+    not_understood = await customer.say(f"zib zab {card} wub")  # for the teaching inbox
+    await customer.acknowledged(not_understood)
     await customer.send("talk_to_person", id="talk")
     await customer.expect("status", state="queued")
     await customer.send("details", {"description": f"card {card.replace(' ', '-')}", "contact": ""}, id="details")
@@ -113,6 +124,7 @@ def test_a_card_number_code_and_password_reach_no_store_no_rasa_and_no_log(bridg
     assert len(notices) == 1, log
     # Nowhere kept: Redis (every key), Rasa's tracker, the servers' logs.
     assert not sightings(secrets, everything_in_redis(redis_url)), "in Redis"
+    assert any("zib zab [card number] wub" in text for text in teaching_inbox(redis_url)), "the inbox was not reached"
     tracker = requests.get(f"{rasa_url}/conversations/{seen['cid']}/tracker", params={"token": RASA_API_TOKEN},
                            timeout=30).json()
     texts = [event.get("text") or "" for event in tracker["events"]]
