@@ -28,7 +28,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from handoff.protocol import readable
 
-__all__ = ["Found", "Secret", "Masking", "PLACEHOLDER", "luhn_valid", "mask", "mask_fields"]
+__all__ = ["Found", "Masking", "PLACEHOLDER", "Secret", "luhn_valid", "mask", "mask_fields"]
 
 
 class Secret(enum.Enum):
@@ -123,8 +123,22 @@ def _card_network(digits: str) -> bool:
     return first in (4, 5, 6) or (first == 3 and two in (30, 34, 35, 36, 37, 38)) or 2221 <= four <= 2720
 
 
+def _iban_valid(characters: str) -> bool:
+    """ISO 13616's check: the country and check digits moved to the end, letters as numbers, mod 97 is 1."""
+    moved = characters[4:] + characters[:4]
+    return int("".join(str(int(character, 36)) for character in moved)) % 97 == 1
+
+
 def _iban_spans(text: str) -> List[Tuple[int, int]]:
-    return [match.span() for match in _IBAN_LIKE.finditer(text)]
+    """Where IBANs are: each IBAN-like run up to where its check digits say it ends (a card may follow
+    it), or all of it when no length checks (a mistyped IBAN is still no card)."""
+    spans = []
+    for match in _IBAN_LIKE.finditer(text):
+        ends = [match.start() + 4 + part.end() for part in re.finditer(r" ?[A-Z0-9]{1,4}", match.group()[4:])]
+        valid = [end for end in ends if 15 <= len(text[match.start():end].replace(" ", "")) <= 34
+                 and _iban_valid(text[match.start():end].replace(" ", ""))]
+        spans.append((match.start(), valid[-1] if valid else match.end()))
+    return spans
 
 
 def _cards(text: str) -> Iterator[Found]:
@@ -132,17 +146,17 @@ def _cards(text: str) -> Iterator[Found]:
     for run in _DIGIT_RUN.finditer(text):
         if run.start() and text[run.start() - 1] == "+":
             continue  # a phone number in international form
-        if any(start < run.end() and run.start() < end for start, end in ibans):
-            continue
         groups = [(run.start() + group.start(), run.start() + group.end(), _ascii(group.group()))
                   for group in _GROUP.finditer(run.group())]
+        # An IBAN's groups are never part of a card: the groups around them are tried on their own.
+        outside = [group for group in groups if not any(start < group[1] and group[0] < end for start, end in ibans)]
         first = 0
-        while first < len(groups):
-            card = _longest_card(groups, first)
+        while first < len(outside):
+            card = _longest_card(outside, first)
             if card is None:
                 first += 1
                 continue
-            yield Found(Secret.CARD, groups[first][0], groups[card][1])
+            yield Found(Secret.CARD, outside[first][0], outside[card][1])
             first = card + 1
 
 
@@ -154,6 +168,8 @@ def _longest_card(groups: List[Tuple[int, int, str]], first: int) -> Optional[in
         return None  # no card network's numbers start so
     found, digits = None, ""
     for last in range(first, len(groups)):
+        if last > first and groups[last - 1][1] < groups[last][0] - 3:
+            break  # a gap where an IBAN's groups were: not one number
         digits += groups[last][2]
         if len(digits) > _CARD_DIGITS[-1]:
             break

@@ -18,6 +18,8 @@ MASKED = [
     ("4111  1111 - 1111  1111", "[card number]", [Secret.CARD]),
     ("passwd: k9k9", "passwd: [password]", [Secret.PASSWORD]),
     ("card_4111_1111_1111_1111.png", "card_[card number].png", [Secret.CARD]),
+    ("IBAN DE89 3704 0044 0532 0130 00 4111 1111 1111 1111", "IBAN DE89 3704 0044 0532 0130 00 [card number]",
+     [Secret.CARD]),  # the IBAN ends where its check digits say
     ("cvv: 123", "cvv: [security code]", [Secret.SECURITY_CODE]),
     ("the CVC on the back is 9876", "the CVC on the back is [security code]", [Secret.SECURITY_CODE]),
     ("my pin is 0000", "my pin is [PIN]", [Secret.PIN]),
