@@ -28,7 +28,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from handoff.protocol import readable
 
-__all__ = ["Found", "Masking", "PLACEHOLDER", "Secret", "luhn_valid", "mask", "mask_fields"]
+__all__ = ["Found", "Masking", "PLACEHOLDER", "Secret", "luhn_valid", "mask", "mask_fields", "mask_typed"]
 
 
 class Secret(enum.Enum):
@@ -215,16 +215,24 @@ def mask(text: str) -> Masking:
     return Masking("".join(pieces) + text[position:], tuple(found))
 
 
+def mask_typed(value: str) -> Masking:
+    """A form's field as typed, or, when there is something to mask in it as people will read it
+    (handoff.protocol.readable, which the field's checks apply later), cleaned and masked: a control
+    between a card's groups, taken out after masking, would join its digits unmasked. Nothing to mask,
+    nothing changes: the checks see what was typed."""
+    masking = mask(readable(value))
+    return masking if masking.found else Masking(value, ())
+
+
 def mask_fields(data: Mapping[str, Any], names: Iterable[str]) -> Tuple[Dict[str, Any], Tuple[Secret, ...]]:
-    """``data`` with its named text fields cleaned as people will read them (handoff.protocol.readable) and
-    masked (anything else as it was, for the checks that follow to refuse), and the kinds masked in them.
-    Cleaned first: a control between a card's groups, taken out after masking, would join its digits."""
+    """``data`` with its named text fields masked (mask_typed; anything else as it was, for the checks
+    that follow to refuse), and the kinds masked in them."""
     masked: Dict[str, Any] = dict(data)
     kinds: List[Secret] = []
     for name in names:
         value = data.get(name)
         if isinstance(value, str):
-            masking = mask(readable(value))
+            masking = mask_typed(value)
             masked[name] = masking.text
             kinds += masking.kinds
     return masked, tuple(dict.fromkeys(kinds))

@@ -27,8 +27,8 @@ from handoff.connections.base import Connection, Handlers
 from handoff.connections.fields import idempotency_key, is_server_id, signal_data, text_of
 from handoff.exceptions import HandoffError, InvalidToken, MalformedMessage
 from handoff.presence import OpenSockets
-from handoff.privacy import mask, mask_fields
-from handoff.protocol import Envelope, error_envelope, readable
+from handoff.privacy import mask, mask_fields, mask_typed
+from handoff.protocol import Envelope, error_envelope
 from handoff.service import Bridge
 from handoff.visibility import customer_sees, for_customer
 
@@ -255,7 +255,7 @@ class CustomerConnection(Connection):
         comment = envelope.data.get("comment", "")
         if not isinstance(comment, str):
             raise MalformedMessage("'comment' must be a string")
-        masking = mask(readable(comment))  # cleaned first, as mask_fields does
+        masking = mask_typed(comment)
         await self.bridge.customer_rated(self.require(), score, masking.text)
         if masking.found:
             await self.bridge.customer_masked(self.require(), masking.kinds)

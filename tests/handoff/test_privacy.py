@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handoff.privacy import Secret, luhn_valid, mask, mask_fields
+from handoff.privacy import Secret, luhn_valid, mask, mask_fields, mask_typed
 from handoff.rules import privacy_notice
 
 MASKED = [
@@ -88,3 +88,8 @@ def test_a_forms_fields_are_cleaned_before_they_are_masked(between: str) -> None
     card, code = between.join(["4111", "1111", "1111", "1111"]), f"cvv{between} 1{between}23"
     masked, kinds = mask_fields({"description": card, "contact": code}, ("description", "contact"))
     assert masked == {"description": "[card number]", "contact": "cvv [security code]"}
+
+
+def test_a_field_with_nothing_to_mask_is_left_as_typed_for_its_checks() -> None:
+    typed = "\x00" * 501  # too long as typed (malformed), though nothing once cleaned
+    assert mask_typed(typed).text == typed and mask_typed(typed).found == ()
