@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 from bench.common import markdown_table, write_result
 from handoff.privacy import PLACEHOLDER, Secret, mask
@@ -55,7 +55,7 @@ def load_cases(split: str) -> List[Case]:
     return [_case(line) for line in lines if line.strip() and not line.startswith("#")]
 
 
-def score(cases: List[Case], show: bool = False) -> Dict[str, object]:
+def score(cases: List[Case], show: bool = False) -> Dict[str, Any]:
     hits, predicted, marked = Counter[Secret](), Counter[Secret](), Counter[Secret]()
     right = 0
     for case in cases:
@@ -124,7 +124,7 @@ def main() -> None:
               "worst_case_milliseconds": worst_case_milliseconds()}
     print(f"{arguments.split}: {result['messages_right']}/{result['messages']} messages masked exactly as expected, "
           f"{result['microseconds_per_message']:.1f} µs per message")
-    print(markdown_table(result["kinds"], ("kind", "marked", "masked", "precision", "recall")))  # type: ignore[arg-type]
+    print(markdown_table(result["kinds"], ("kind", "marked", "masked", "precision", "recall")))
     print("worst cases (2,000 characters), ms:", result["worst_case_milliseconds"])
     write_result(f"privacy_{arguments.split}", {"split": arguments.split, **result})
 

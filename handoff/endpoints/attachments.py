@@ -3,8 +3,9 @@
 Who asks is said in ``Authorization``: ``Conversation <the customer's conversation token>`` or ``Bearer
 <an agent's login token>``. An upload is the file's bytes as the body (``X-File-Name``: its name,
 percent-encoded, masked like anything a customer types: handoff.privacy; ``X-Client-Id``: an idempotency
-key), read only up to HANDOFF_MAX_ATTACHMENT_BYTES, counted against the upload caps before it is read, and checked for what it is by its content
-(handoff.filecheck, in a worker thread: a 10 MB PNG takes a tenth of a second to inflate). A file is
+key), read only up to HANDOFF_MAX_ATTACHMENT_BYTES, counted against the upload caps before it is read,
+and checked for what it is by its content (handoff.filecheck, in a worker thread: a 10 MB PNG takes a
+tenth of a second to inflate). A file is
 served with the type it was stored as, never the client's, and headers that keep a browser from doing
 anything but show it (docs/security.md "Attachments"). Browsers on the widget's other sites reach both
 through CORS, for the allowed origins only.
