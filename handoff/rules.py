@@ -22,8 +22,9 @@ from handoff.routing import visible_to
 
 __all__ = [
     "AGENT_NOTICES", "MAX_DETAIL", "NO_AGENTS", "QUEUE_REFUSED", "QUEUE_REFUSED_NOTICE", "QUEUE_REFUSED_UNTIL", "RATE", "agent_lost",
+    "PRIVACY_NOTICE",
     "announcements", "claim_is_resent", "leave_queue_offer", "naming_agent", "notices", "offered_buttons",
-    "pickup_ms", "queue_operation", "queue_refused", "queues", "request_details", "require_offered",
+    "pickup_ms", "privacy_notice", "queue_operation", "queue_refused", "queues", "request_details", "require_offered",
     "require_serving", "staffed", "transfer_target", "waiting_details",
 ]
 
@@ -37,6 +38,9 @@ QUEUE_REFUSED = ("Sorry, we can't add you to the queue for a person right now. P
                  "or ask us to call you back or leave a message and we'll get back to you.")
 QUEUE_REFUSED_UNTIL = ("Sorry, we can't add you to the queue for a person right now. You can try again in "
                        "{minutes} {unit}, or ask us to call you back or leave a message and we'll get back to you.")
+# Said once per conversation, after the first thing of the customer's that was masked (handoff.privacy).
+PRIVACY_NOTICE = ("To keep you safe, we've hidden what looked like a card number, a security code or a password. "
+                  "Please never send these in this chat: we will never ask you for them.")
 # Notices that name the agent (their display name, never the login name): the text, and ``data.agent``
 # for a widget that says it in its own language.
 AGENT_NOTICES = {
@@ -108,6 +112,11 @@ def leave_queue_offer(said_in: Optional[State], text: str, message_id: str) -> O
         return None
     return Notice(f"leave-offer:{message_id}", LEAVE_QUEUE_OFFER,
                   {"notice": "leave_queue_offer", "offer": ["leave_queue"]})
+
+
+def privacy_notice() -> Notice:
+    """The customer is told once per conversation (its one key) never to send card numbers, codes or passwords."""
+    return Notice("privacy", PRIVACY_NOTICE, {"notice": "privacy"})
 
 
 def queues(handoff: Mapping[str, Any]) -> bool:

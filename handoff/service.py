@@ -44,6 +44,7 @@ from handoff.hub import Hub
 from handoff.labels import LabelDesk, closing_figures, split, workspace_channel
 from handoff.limits import Limits
 from handoff.presence import CustomerPresence
+from handoff.privacy import Secret
 from handoff.notes import NoteDesk
 from handoff.machine import (
     AgentClaimed, AgentLost, AskBot, BotAnswered, Closed, Conversation, CustomerAskedForPerson, CustomerGone,
@@ -392,9 +393,11 @@ class Bridge:
 
     # ---- customers ----------------------------------------------------------
 
-    async def customer_said(self, conversation_id: str, text: str, key: str, payload: str = "") -> Said:
+    async def customer_said(self, conversation_id: str, text: str, key: str, payload: str = "",
+                            masked: Sequence[Secret] = ()) -> Said:
         """Store the message (once per key) and route it (once); returns its server id and what the
-        asking socket sends before its ack (``Said``).
+        asking socket sends before its ack (``Said``). ``text`` is masked already (handoff.privacy);
+        ``masked``: what was, so that the privacy notice follows the message, before the answer.
 
         ``payload`` is what a pressed button sends to the bot (e.g. ``/affirm``)
         while ``text`` (its title) is what people read. A retried message is
@@ -417,6 +420,8 @@ class Bridge:
             count_once=self._conversation_count())
         if said_in is None:
             raise ConversationNotFound(f"no conversation {conversation_id}")
+        if added and masked:
+            await self.customer_masked(conversation_id, masked)
         if added and said_in is State.AGENT:  # for the person serving: the reply clock (handoff.sla)
             await self.sla.customer_wrote(conversation_id, int(message_id.split("-")[0]))
         if added and said_in in (State.QUEUED, State.AGENT):
@@ -586,6 +591,15 @@ class Bridge:
             except InvalidTransition:
                 break  # the conversation moved on meanwhile: what the bot said is no longer true
         return payload
+
+    async def customer_masked(self, conversation_id: str, kinds: Sequence[Secret]) -> None:
+        """Something the customer sent was masked at the edge (handoff.privacy): counted, and the customer
+        told once per conversation. The notice's key in the idempotency hash is the flag that they were
+        told, written by the same script as the notice (Store.append)."""
+        for kind in kinds:
+            self.metrics[f"masked_{kind.value}"] += 1
+        notice = rules.privacy_notice()
+        await self.append(conversation_id, "system", notice.key, notice.text, notice.data)
 
     async def customer_gave_details(self, conversation_id: str, details: Dict[str, Any]) -> None:
         """While waiting: a short description and contact details, shown in the agents' queue."""

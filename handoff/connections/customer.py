@@ -3,6 +3,10 @@
 A socket that has not said hello within HANDOFF_HELLO_TIMEOUT is closed: otherwise it would hold
 one of its address's connection slots (handoff.limits) for nothing, for ever.
 
+Whatever the customer types (messages, the details and request forms, a rating's comment) is masked
+here, at the edge (handoff.privacy), before the bridge stores, routes, logs or announces it; a file's
+name at its own edge (handoff/endpoints/attachments.py).
+
 A customer sees only what :mod:`handoff.visibility` allows of each message, and an agent by their
 display name; a queued customer's socket follows the queue's changes (docs/bridge-protocol.md).
 """
@@ -23,6 +27,7 @@ from handoff.connections.base import Connection, Handlers
 from handoff.connections.fields import idempotency_key, is_server_id, signal_data, text_of
 from handoff.exceptions import HandoffError, InvalidToken, MalformedMessage
 from handoff.presence import OpenSockets
+from handoff.privacy import mask, mask_fields, mask_typed
 from handoff.protocol import Envelope, error_envelope
 from handoff.service import Bridge
 from handoff.visibility import customer_sees, for_customer
@@ -205,30 +210,37 @@ class CustomerConnection(Connection):
         """
         conversation_id = self.require()
         key = idempotency_key(envelope)
-        text = text_of(envelope.data, self.bridge.settings.max_text_characters)
-        payload = envelope.data.get("payload", "")
+        masking = mask(text_of(envelope.data, self.bridge.settings.max_text_characters))
+        payload = envelope.data.get("payload", "")  # a button the bot offered (Bridge.customer_said checks)
         if not isinstance(payload, str) or len(payload) > MAX_PAYLOAD:
             raise MalformedMessage(f"'payload' must be a string of at most {MAX_PAYLOAD} characters")
-        said = await self.bridge.customer_said(conversation_id, text, key, payload.strip())
+        said = await self.bridge.customer_said(conversation_id, masking.text, key, payload.strip(), masking.kinds)
         if said.deliver_first:  # its copy from the hub is then sent already: skipped by its id (Connection.deliver)
             await self.deliver(conversation_id, said.answer)
-        await self.send(Envelope("ack", key, {"message_id": said.message_id}))
+        # The text as stored: the widget's bubble shows it, never what was typed (docs/bridge-protocol.md).
+        await self.send(Envelope("ack", key, {"message_id": said.message_id, "text": masking.text}))
 
     async def talk_to_person(self, envelope: Envelope) -> None:
         await self.bridge.customer_asked_for_person(self.require())
         await self.send(Envelope("ack", envelope.id, {}))
 
     async def details(self, envelope: Envelope) -> None:
-        await self.bridge.customer_gave_details(self.require(), envelope.data)
+        details, masked = mask_fields(envelope.data, ("description", "contact"))
+        await self.bridge.customer_gave_details(self.require(), details)
+        if masked:
+            await self.bridge.customer_masked(self.require(), masked)
         await self.send(Envelope("ack", envelope.id, {}))
 
     async def leave(self, envelope: Envelope) -> None:
         """A callback request or a message instead of waiting (or when nobody is available)."""
         data = envelope.data
-        details = {key: data.get(key, "") for key in ("contact", "description", "preferred_time")}
+        fields = ("contact", "description", "preferred_time")
+        details, masked = mask_fields({key: data.get(key, "") for key in fields}, fields)
         # Its id makes a resent request (the widget resends until acknowledged) stored once.
         key = envelope.id or secrets.token_hex(8)
         await self.bridge.customer_left_request(self.require(), str(data.get("kind", "")), details, key)
+        if masked:
+            await self.bridge.customer_masked(self.require(), masked)
         await self.send(Envelope("ack", envelope.id, {}))
 
     async def leave_queue(self, envelope: Envelope) -> None:
@@ -243,7 +255,10 @@ class CustomerConnection(Connection):
         comment = envelope.data.get("comment", "")
         if not isinstance(comment, str):
             raise MalformedMessage("'comment' must be a string")
-        await self.bridge.customer_rated(self.require(), score, comment)
+        masking = mask_typed(comment)
+        await self.bridge.customer_rated(self.require(), score, masking.text)
+        if masking.found:
+            await self.bridge.customer_masked(self.require(), masking.kinds)
         await self.send(Envelope("ack", envelope.id, {}))
 
     async def signal(self, envelope: Envelope) -> None:

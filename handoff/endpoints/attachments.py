@@ -2,9 +2,10 @@
 
 Who asks is said in ``Authorization``: ``Conversation <the customer's conversation token>`` or ``Bearer
 <an agent's login token>``. An upload is the file's bytes as the body (``X-File-Name``: its name,
-percent-encoded; ``X-Client-Id``: an idempotency key), read only up to HANDOFF_MAX_ATTACHMENT_BYTES,
-counted against the upload caps before it is read, and checked for what it is by its content
-(handoff.filecheck, in a worker thread: a 10 MB PNG takes a tenth of a second to inflate). A file is
+percent-encoded, masked like anything a customer types: handoff.privacy; ``X-Client-Id``: an idempotency
+key), read only up to HANDOFF_MAX_ATTACHMENT_BYTES, counted against the upload caps before it is read,
+and checked for what it is by its content (handoff.filecheck, in a worker thread: a 10 MB PNG takes a
+tenth of a second to inflate). A file is
 served with the type it was stored as, never the client's, and headers that keep a browser from doing
 anything but show it (docs/security.md "Attachments"). Browsers on the widget's other sites reach both
 through CORS, for the allowed origins only.
@@ -24,7 +25,8 @@ from handoff.endpoints.context import bridge_of, client_of, log_refusal, setting
 from handoff.endpoints.errors import http_error
 from handoff.exceptions import FileRefused, HandoffError, InvalidToken
 from handoff.filecheck import check_file
-from handoff.protocol import valid_unicode
+from handoff.privacy import Masking, mask
+from handoff.protocol import readable, valid_unicode
 from handoff.refusals import Refusal
 
 __all__ = ["ERROR_STATUS", "SERVED_POLICY", "file", "preflight", "upload"]
@@ -65,10 +67,15 @@ async def upload(request: Request, conversation_id: str) -> HTTPResponse:
         bridge = bridge_of(request)
         token, agent = await _who(request)
         sender = await bridge.attachments.sender(conversation_id, token, agent)
+        # A customer's file name is text they typed: masked before anything keeps it (handoff.privacy).
+        masking = mask(readable(name)) if sender[0] == "customer" else Masking(name, ())
         await bridge.attachments.count_upload(sender, client_of(request))
         body = await _read_capped(request, settings_of(request).max_attachment_bytes)
-        checked = await asyncio.to_thread(check_file, body, name, request.headers.get("content-type", ""))
-        message_id, attachment = await bridge.attachments.send(conversation_id, sender, checked, body, name, client_id)
+        checked = await asyncio.to_thread(check_file, body, masking.text, request.headers.get("content-type", ""))
+        message_id, attachment = await bridge.attachments.send(conversation_id, sender, checked, body, masking.text,
+                                                               client_id)
+        if masking.found:
+            await bridge.customer_masked(conversation_id, masking.kinds)
     except HandoffError as error:
         if isinstance(error, FileRefused):
             bridge_of(request).metrics[f"attachments_refused_{error.code}"] += 1

@@ -296,6 +296,7 @@ export const STRINGS = Object.freeze({
     notice_bot_unavailable: "Lo sentimos, el asistente no está disponible ahora. Te pasamos con una persona.",
     notice_request_stored: "Gracias, tenemos tus datos. Nuestro equipo se pondrá en contacto contigo.",
     notice_left_queue: "Has salido de la cola. Pide hablar con una persona de nuevo cuando quieras.",
+    notice_privacy: "Para protegerte, hemos ocultado lo que parecía un número de tarjeta, un código de seguridad o una contraseña. Por favor, no los envíes nunca en este chat: nunca te los pediremos.",
     notice_queue_refused: "Lo sentimos, ahora no podemos ponerte en la cola para hablar con una persona. Inténtalo más tarde, o pide que te llamemos o déjanos un mensaje.",
   },
   ar: {
@@ -413,6 +414,7 @@ export const STRINGS = Object.freeze({
     notice_bot_unavailable: "عذرًا، المساعد غير متاح حاليًا. سنحوّلك إلى أحد الموظفين.",
     notice_request_stored: "شكرًا، وصلتنا بياناتك وسيتواصل معك فريقنا.",
     notice_left_queue: "غادرت قائمة الانتظار. اطلب التحدث إلى موظف مرة أخرى متى شئت.",
+    notice_privacy: "حفاظًا على أمانك، أخفينا ما بدا أنه رقم بطاقة أو رمز أمان أو كلمة مرور. من فضلك لا ترسلها أبدًا في هذه المحادثة: لن نطلبها منك أبدًا.",
     notice_queue_refused: "عذرًا، لا يمكننا إضافتك إلى قائمة الانتظار الآن. يُرجى المحاولة لاحقًا، أو طلب معاودة الاتصال أو ترك رسالة.",
   },
 });

@@ -444,8 +444,10 @@ export class ChatWidget {
       if (!item.serverId) this.view.removePending(clientId);
       return;
     }
-    // Acked before its echo arrived, or its echo was another tab's identical message.
-    const message = { id: messageId, kind: "customer", text: item.text, data: item.payload ? { payload: item.payload } : {}, ts: Date.now() };
+    // Acked before its echo arrived, or its echo was another tab's identical message. The text is the
+    // bridge's, as it stored it: what it masked (a card number, a password) is not shown again.
+    const text = typeof data.text === "string" ? data.text : item.text;
+    const message = { id: messageId, kind: "customer", text, data: item.payload ? { payload: item.payload } : {}, ts: Date.now() };
     this.messages.set(messageId, message);
     if (item.serverId) this.view.addMessage(message);
     else this.view.promotePending(clientId, message);

@@ -1,0 +1,95 @@
+"""handoff.privacy: the masking table (the evaluation set's figures: bench/privacy.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from handoff.privacy import Secret, luhn_valid, mask, mask_fields, mask_typed
+from handoff.rules import privacy_notice
+
+MASKED = [
+    ("card 4111 1111 1111 1111 please", "card [card number] please", [Secret.CARD]),
+    ("4111-1111-1111-1111", "[card number]", [Secret.CARD]),
+    ("paid 30 4111111111111111 today", "paid 30 [card number] today", [Secret.CARD]),
+    ("amex 3782 822463 10005", "amex [card number]", [Secret.CARD]),
+    ("٤١١١ ١١١١ ١١١١ ١١١١", "[card number]", [Secret.CARD]),
+    ("４１１１１１１１１１１１１１１１", "[card number]", [Secret.CARD]),
+    ("4111\u200b1111\u200b1111\u200b1111", "[card number]", [Secret.CARD]),  # invisible separators, as copied
+    ("4111  1111 - 1111  1111", "[card number]", [Secret.CARD]),
+    ("passwd: k9k9", "passwd: [password]", [Secret.PASSWORD]),
+    ("card_4111_1111_1111_1111.png", "card_[card number].png", [Secret.CARD]),
+    ("IBAN DE89 3704 0044 0532 0130 00 4111 1111 1111 1111", "IBAN DE89 3704 0044 0532 0130 00 [card number]",
+     [Secret.CARD]),  # the IBAN ends where its check digits say
+    ("cvv: 123", "cvv: [security code]", [Secret.SECURITY_CODE]),
+    ("the CVC on the back is 9876", "the CVC on the back is [security code]", [Secret.SECURITY_CODE]),
+    ("my pin is 0000", "my pin is [PIN]", [Secret.PIN]),
+    ("my password is Tulip!77", "my password is [password]", [Secret.PASSWORD]),
+    ('password: "two words"', 'password: "[password]"', [Secret.PASSWORD]),
+    ("pw x7y8, thanks", "pw [password], thanks", [Secret.PASSWORD]),
+    ("card 4111111111111111 cvv 321 pin 4321", "card [card number] cvv [security code] pin [PIN]",
+     [Secret.CARD, Secret.SECURITY_CODE, Secret.PIN]),
+]
+KEPT = [
+    "4111 1111 1111 1112",  # fails Luhn
+    "order 9948468490084899",  # passes Luhn, but no card network starts with 9
+    "+49 151 23456789",
+    "IBAN DE89 3704 0044 0532 0130 00",
+    "TXN4111111111111111",  # inside an identifier
+    "$1,249.99 on 2024-03-15",
+    "my password is wrong",
+    "password reset please",
+    "my cvv has 3 digits",
+    "pin reset",
+    "the code you sent is 482913",
+]
+
+
+@pytest.mark.parametrize("text, masked, kinds", MASKED)
+def test_masks(text: str, masked: str, kinds: list) -> None:
+    result = mask(text)
+    assert (result.text, list(result.kinds)) == (masked, kinds)
+
+
+@pytest.mark.parametrize("text", KEPT)
+def test_keeps(text: str) -> None:
+    result = mask(text)
+    assert (result.text, result.found) == (text, ())
+
+
+def test_found_says_where_not_what() -> None:
+    text = "card 4111 1111 1111 1111!"
+    (found,) = mask(text).found
+    assert (found.kind, text[found.start:found.end]) == (Secret.CARD, "4111 1111 1111 1111")
+    assert "4111" not in repr(found)
+
+
+def test_luhn() -> None:
+    assert luhn_valid("79927398713") and not luhn_valid("79927398710")
+    assert luhn_valid("٧٩٩٢٧٣٩٨٧١٣")
+
+
+def test_fields_named_are_masked_and_anything_else_is_left_for_the_checks() -> None:
+    data = {"description": "card 4111 1111 1111 1111", "contact": "pin 1234", "preferred_time": 5, "other": "pw: x1"}
+    masked, kinds = mask_fields(data, ("description", "contact", "preferred_time"))
+    assert masked == {"description": "card [card number]", "contact": "pin [PIN]", "preferred_time": 5,
+                      "other": "pw: x1"}
+    assert kinds == (Secret.CARD, Secret.PIN)
+
+
+def test_the_notice_has_one_key_so_a_conversation_is_told_once() -> None:
+    assert privacy_notice() == privacy_notice()
+    assert privacy_notice().data == {"notice": "privacy"} and "never" in privacy_notice().text
+
+
+@pytest.mark.parametrize("between", ["\u202a", "\u202e", "\u2066", "\x00", "\x1b", "\x7f"])
+def test_a_forms_fields_are_cleaned_before_they_are_masked(between: str) -> None:
+    """A control that cleaning (handoff.protocol.readable) takes out, left between a card's groups or a
+    code's digits, must not hide them from the masking and then vanish, leaving them whole."""
+    card, code = between.join(["4111", "1111", "1111", "1111"]), f"cvv{between} 1{between}23"
+    masked, kinds = mask_fields({"description": card, "contact": code}, ("description", "contact"))
+    assert masked == {"description": "[card number]", "contact": "cvv [security code]"}
+
+
+def test_a_field_with_nothing_to_mask_is_left_as_typed_for_its_checks() -> None:
+    typed = "\x00" * 501  # too long as typed (malformed), though nothing once cleaned
+    assert mask_typed(typed).text == typed and mask_typed(typed).found == ()
