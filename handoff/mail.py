@@ -33,7 +33,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any, Dict, List, Optional, Tuple
 
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from handoff.exceptions import MailRefused
 from handoff.trust import address_group
@@ -69,7 +69,7 @@ return {1}
 """
 
 
-class Outcome(Exception):
+class SendFailed(Exception):
     """An SMTP attempt's failure; ``final``: no use trying again (the server refused with 5xx)."""
 
     def __init__(self, message: str, final: bool) -> None:
@@ -95,11 +95,11 @@ def send_by_smtp(settings: Settings, mail: EmailMessage) -> None:
             client.send_message(mail)
     except smtplib.SMTPRecipientsRefused as error:
         codes = [code for code, _ in error.recipients.values()]
-        raise Outcome(f"recipient refused ({codes})", final=all(code >= 500 for code in codes)) from error
+        raise SendFailed(f"recipient refused ({codes})", final=all(code >= 500 for code in codes)) from error
     except smtplib.SMTPResponseException as error:
-        raise Outcome(f"the server answered {error.smtp_code}", final=error.smtp_code >= 500) from error
+        raise SendFailed(f"the server answered {error.smtp_code}", final=error.smtp_code >= 500) from error
     except (smtplib.SMTPException, OSError) as error:
-        raise Outcome(f"no conversation with the server ({type(error).__name__})", final=False) from error
+        raise SendFailed(f"no conversation with the server ({type(error).__name__})", final=False) from error
 
 
 class TranscriptMail:
@@ -206,10 +206,12 @@ class TranscriptMail:
                 await redis.xack(self.outbox, GROUP, entry_id)  # sent, failed or expired meanwhile
                 return
             attempts = await redis.hincrby(self.store.key("mail", conversation_id), "attempts", 1)
+            if attempts > self.settings.mail_attempts:  # the earlier attempts never ended (a process died, a bug)
+                await self._finish(entry_id, conversation_id, mail, "failed", "no attempt finished")
+                return
             try:
-                await asyncio.to_thread(send_by_smtp, self.settings,
-                                        await self._compose(conversation_id, mail["to"]))
-            except Outcome as failure:
+                await asyncio.to_thread(send_by_smtp, self.settings, await self._compose(conversation_id, mail["to"]))
+            except SendFailed as failure:
                 logger.warning("emailing the transcript of %s failed (attempt %d): %s", conversation_id, attempts,
                                failure)
                 if failure.final or attempts >= self.settings.mail_attempts:
@@ -220,10 +222,14 @@ class TranscriptMail:
             await redis.delete(lock)
 
     async def _compose(self, conversation_id: str, to: str) -> EmailMessage:
+        """The mail of the transcript as it is now; a failure to read it (Redis away) is one that may pass."""
         name, address = sender_of(self.settings.mail_from)
         local, domain = address.rsplit("@", 1)
-        return transcript_mail(await self.store.messages_after(conversation_id, None),
-                               Address(display_name=name, username=local, domain=domain), to,
+        try:
+            messages = await self.store.messages_after(conversation_id, None)
+        except RedisError as error:
+            raise SendFailed(f"the transcript could not be read ({type(error).__name__})", final=False) from error
+        return transcript_mail(messages, Address(display_name=name, username=local, domain=domain), to,
                                self.settings.timezone, {"Date": formatdate(localtime=False),
                                                         "Message-ID": make_msgid(domain=domain)})
 

@@ -174,7 +174,7 @@ def checked_outcome(world: MailWorld, conversation_id: Optional[str], got: str, 
             f"an error changed the conversation's mail: {before} -> {after}"
 
 
-@budget(150)
+@budget(100)
 @given(data=st.data())
 def test_a_customers_email_transcript_is_answered_as_documented(mail_world: MailWorld, data: st.DataObject) -> None:
     world = mail_world
@@ -204,7 +204,7 @@ def test_a_customers_email_transcript_is_answered_as_documented(mail_world: Mail
         world.run(customer.close())
 
 
-@budget(100)
+@budget(60)
 @given(data=st.data())
 def test_an_agents_email_transcript_is_answered_as_documented(mail_world: MailWorld, data: st.DataObject) -> None:
     world = mail_world

@@ -218,3 +218,27 @@ def test_a_busy_server_is_tried_again_and_a_client_address_has_its_daily_cap(red
             mails = [client.hgetall(key) for key in client.scan_iter(f"{prefix}:mail:*")]
             client.close()
             assert sorted(int(mail[b"attempts"]) for mail in mails if mail[b"to"] == to.encode()) == [3]
+
+
+def test_a_transcript_that_could_not_be_sent_says_so_and_may_be_asked_for_again(redis_url, rasa_url, bridge):
+    """Two attempts allowed, and the sink refuses the first two mails (451): the customer hears it failed, asks
+    again, and that one is sent."""
+    prefix = f"hbmail{uuid.uuid4().hex[:6]}"
+    first, second = address(), address()
+    with running_mail_sink("mail-sink-failing", fail_first=2) as failing:
+        settings = mail_settings(failing, HANDOFF_MAIL_RETRY_SECONDS="1", HANDOFF_MAIL_ATTEMPTS="2")
+        with running_bridge(redis_url, rasa_url, "bridge-mail-failing", prefix, **settings) as where:
+            async def scenario() -> None:
+                customer = await Customer.connect(where)
+                assert (await answer(customer, "email_transcript", {"to": first}))["type"] == "ack"
+                failed = await notice(customer, "transcript_failed")
+                assert failed["data"]["text"] == f"We couldn't email the transcript to {first}. You can ask for it again."
+                again = await answer(customer, "email_transcript", {"to": second})
+                assert again["type"] == "ack" and again["data"]["to"] == second, again
+                await notice(customer, "transcript_sent")
+                refused = await answer(customer, "email_transcript", {"to": first})
+                assert refused["data"]["code"] == "already_sent"
+                await customer.close()
+
+            run(scenario())
+        assert [mail["X-Envelope-To"] for mail in received(failing.folder)] == [second]

@@ -489,7 +489,9 @@ export class ChatView {
     if (this.nodes.has(message.id)) return;
     const stick = this.isNearEnd() || message.kind === "customer";
     const node = message.kind === "system" ? this.systemElement(message) : this.messageElement(message);
-    if (message.kind === "system" && (message.data || {}).notice === "transcript_sent") this.transcriptMail.sent();
+    const notice = message.kind === "system" ? (message.data || {}).notice : "";
+    if (notice === "transcript_sent") this.transcriptMail.sent();
+    if (notice === "transcript_failed") this.transcriptMail.failed();
     node.dataset.id = message.id;
     if (message.kind === "customer") this.customerWrote(node, message.ts);
     this.nodes.set(message.id, node);

@@ -48,6 +48,12 @@ export class TranscriptMail {
     this.setAvailable(this.available);
   }
 
+  /** The conversation says it could not be sent: it may be asked for again. */
+  failed() {
+    this.done = false;
+    this.setAvailable(this.available);
+  }
+
   open() {
     this.view.hideConfirmation();
     this.form.hidden = false;

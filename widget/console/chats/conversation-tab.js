@@ -268,7 +268,9 @@ export class ConversationTab {
     this.sla.message(message);
     if (element) this.list.insertBefore(element, this.elementAfter(index));
 
-    if (message.kind === "system" && (message.data || {}).notice === "transcript_sent") this.transcriptMail.sent();
+    const notice = message.kind === "system" ? (message.data || {}).notice : "";
+    if (notice === "transcript_sent") this.transcriptMail.sent();
+    if (notice === "transcript_failed") this.transcriptMail.failed();
     if (message.kind === "system" && SERVING_STARTS.has(message.data && message.data.notice)) {
       this.countUnread = true;
       this.unreadMessages.clear(null);

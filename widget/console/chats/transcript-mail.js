@@ -29,6 +29,12 @@ export class TranscriptMailAction {
     this.button.hidden = true;
   }
 
+  /** Its "transcript_failed" notice: it may be sent again. */
+  failed() {
+    this.done = false;
+    this.button.hidden = !this.available;
+  }
+
   async send() {
     const sure = await confirmDialog({
       title: "Email the transcript to the customer?",
