@@ -10,6 +10,7 @@ from handoff.exceptions import MailRefused
 from handoff.mail_rules import addresses_in, checked_address, recipient_for
 from handoff.mail_settings import sender_of
 from handoff.mail_text import transcript_mail
+from handoff.settings import Settings
 
 INJECTIONS = [
     "ann@example.com\r\nBcc: everyone@example.com", "ann@example.com\nBcc: x@example.com",
@@ -93,3 +94,19 @@ def test_the_mail_holds_what_the_customer_saw_escaped_without_notes_logins_or_id
     assert "&lt;b&gt;my card&lt;/b&gt; &amp; PIN" in html and "<b>my card" not in html
     assert "form&lt;1&gt;.pdf" in html and "<strong>Ann L.</strong>" in html
     assert not mail.get_payload()[0].get_filename() and len(mail.get_payload()) == 2  # nothing attached
+
+
+BASE = {"HANDOFF_SECRET": "s" * 32}
+SMTP = {**BASE, "HANDOFF_SMTP_HOST": "smtp.example.com", "HANDOFF_MAIL_FROM": "Support <help@bank.example>"}
+
+
+def test_smtp_settings_that_could_not_send_or_would_leak_a_password_stop_the_bridge():
+    assert not Settings.from_env(BASE).mail_enabled
+    settings = Settings.from_env(SMTP)
+    assert settings.mail_enabled and (settings.smtp_port, settings.smtp_security) == (587, "starttls")
+    assert Settings.from_env({**SMTP, "HANDOFF_SMTP_HOST": "127.0.0.1", "HANDOFF_SMTP_SECURITY": "none"}).mail_enabled
+    for wrong in ({"HANDOFF_SMTP_SECURITY": "none"}, {"HANDOFF_SMTP_SECURITY": "ssl"}, {"HANDOFF_SMTP_USER": "me"},
+                  {"HANDOFF_MAIL_FROM": ""}, {"HANDOFF_MAIL_FROM": "help@bank.example\r\nBcc: x@example.com"},
+                  {"HANDOFF_SMTP_PORT": "0"}, {"HANDOFF_MAIL_ATTEMPTS": "0"}, {"HANDOFF_MAIL_RETRY_SECONDS": "nan"}):
+        with pytest.raises(ValueError):
+            Settings.from_env({**SMTP, **wrong})
