@@ -90,3 +90,15 @@ def test_an_agent_sends_the_transcript_from_the_console_to_the_address_the_custo
     plain = mail.get_body(("plain",)).get_content()
     assert re.search(r"Ann Lee: |Ann Lee from our support team", plain) and "ann:" not in plain
     assert errors == [] and console_errors == []
+
+
+def test_the_widget_asks_and_tells_in_the_customers_language(customer_context, mail_site, sink):
+    to = address()
+    page, errors = open_demo(customer_context, mail_site, "?lang=es")
+    open_chat(page, "Abrir el chat")
+    page.get_by_role("button", name="Enviarme este chat por correo").click()
+    page.get_by_label("Tu correo electrónico").fill(to)
+    page.get_by_role("button", name="Enviar transcripción").click()
+    expect(notices(page, "transcript_sent")).to_contain_text(f"Hemos enviado la transcripción de este chat a {to}.")
+    wait_for_mail(sink.folder, to)
+    assert errors == []

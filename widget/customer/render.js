@@ -633,7 +633,11 @@ export class ChatView {
     // A refusal that ends says when, in the customer's clock (the bridge's text counts minutes from when it was said).
     const until = Number(message.data && message.data.retry_at);
     const timed = until > 0 && strings[`notice_${notice}_until`];
+    // A notice about a mail names its address (data.to: the customer's own, or one they typed).
+    const to = message.data && typeof message.data.to === "string" ? message.data.to : "";
+    const addressed = to && strings[`notice_${notice}_to`];
     const text = named ? fill(named, { agent })
+      : addressed ? fill(addressed, { to })
       : timed ? fill(timed, { time: formatTime(until, this.options.language).short })
         : strings[`notice_${notice}`] || message.text;
     const offer = Array.isArray(message.data && message.data.offer) ? message.data.offer : [];
