@@ -67,6 +67,11 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', 100000, '*', 'conversation', ARGV[1])
 return {1}
 """
+# KEYS: the lock. ARGV: its owner. Lets go of it only if it is still theirs (it may have run out meanwhile).
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
 
 
 class SendFailed(Exception):
@@ -107,6 +112,7 @@ class TranscriptMail:
         self.settings, self.store = settings, store
         self.outbox = store.key("mail-outbox")
         self._take = store.redis.register_script(_TAKE)
+        self._unlock = store.redis.register_script(_UNLOCK)
 
     def _require_enabled(self) -> None:
         if not self.settings.mail_enabled:
@@ -166,15 +172,19 @@ class TranscriptMail:
 
     async def run(self, consumer: str) -> None:
         """Sends what the outbox holds, as one of the group's consumers, for as long as the server runs."""
+        grouped = False
         while True:
             try:
-                await self._ensure_group()
+                if not grouped:
+                    await self._ensure_group()
+                    grouped = True
                 for entry_id, conversation_id in await self._due(consumer):
                     await self.deliver(entry_id, conversation_id, consumer)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - a Redis blip: the next round tries again
+            except Exception:  # noqa: BLE001 - a Redis blip (or its data lost): the next round tries again
                 logger.exception("a round of the transcript outbox failed")
+                grouped = False
                 await asyncio.sleep(1.0)
 
     async def _ensure_group(self) -> None:
@@ -205,7 +215,10 @@ class TranscriptMail:
             if not mail or mail.get("state") != "queued":
                 await redis.xack(self.outbox, GROUP, entry_id)  # sent, failed or expired meanwhile
                 return
-            attempts = await redis.hincrby(self.store.key("mail", conversation_id), "attempts", 1)
+            async with redis.pipeline(transaction=True) as pipe:
+                pipe.hincrby(self.store.key("mail", conversation_id), "attempts", 1)
+                pipe.pexpire(self.store.key("mail", conversation_id), self.store.ttl_ms)
+                attempts = int((await pipe.execute())[0])
             if attempts > self.settings.mail_attempts:  # the earlier attempts never ended (a process died, a bug)
                 await self._finish(entry_id, conversation_id, mail, "failed", "no attempt finished")
                 return
@@ -219,7 +232,7 @@ class TranscriptMail:
                 return  # pending: claimed again after mail_retry_seconds
             await self._finish(entry_id, conversation_id, mail, "sent", "")
         finally:
-            await redis.delete(lock)
+            await self._unlock(keys=[lock], args=[consumer])
 
     async def _compose(self, conversation_id: str, to: str) -> EmailMessage:
         """The mail of the transcript as it is now; a failure to read it (Redis away) is one that may pass."""
@@ -240,6 +253,7 @@ class TranscriptMail:
         key = self.store.key("mail", conversation_id)
         async with self.store.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping={"state": state, "error": error, **({"sent_at": now} if state == "sent" else {})})
+            pipe.pexpire(key, self.store.ttl_ms)  # kept as long as finished conversations, from its outcome
             pipe.xack(self.outbox, GROUP, entry_id)
             await pipe.execute()
         to = mail["to"]
