@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from typing import Any, Dict, Iterator, List
 
@@ -15,7 +16,7 @@ import websockets
 from handoff_client import Customer, Transport
 from harness.clients import claimed, staff
 from harness.mail import MailSink, mail_settings, received, running_mail_sink, wait_for_mail
-from harness.servers import running_bridge
+from harness.servers import running_bridge, started, started_bridge
 
 
 def run(coroutine: Any) -> Any:
@@ -242,3 +243,45 @@ def test_a_transcript_that_could_not_be_sent_says_so_and_may_be_asked_for_again(
 
             run(scenario())
         assert [mail["X-Envelope-To"] for mail in received(failing.folder)] == [second]
+
+
+def test_a_mail_left_by_a_process_killed_while_the_server_was_away_is_sent_by_another(redis_url, rasa_url, bridge,
+                                                                                     tmp_path):
+    """The mail server is down when the customer asks: the only process running takes the mail, fails, and is
+    killed (kill -9) before its next attempt; the server comes back, another process starts and sends the mail,
+    once, and the customer hears of it."""
+    prefix = f"hbmail{uuid.uuid4().hex[:6]}"
+    to = address()
+    sink = MailSink(tmp_path, "mail-sink-late")  # its port chosen, nothing listening yet
+    settings = mail_settings(sink, HANDOFF_MAIL_RETRY_SECONDS="1", HANDOFF_MAIL_ATTEMPTS="100")
+    client = redis_sync.Redis.from_url(redis_url)
+    try:
+        with started_bridge(redis_url, rasa_url, "bridge-mail-killed", prefix, **settings) as doomed:
+            async def ask() -> Customer:
+                customer = await Customer.connect(doomed.address)
+                assert (await answer(customer, "email_transcript", {"to": to}))["type"] == "ack"
+                return customer
+
+            customer = run(ask())
+            mail_key = f"{prefix}:mail:{customer.conversation_id}"
+            deadline = time.monotonic() + 30
+            while int(client.hget(mail_key, "attempts") or 0) < 1:
+                assert time.monotonic() < deadline, "no attempt was made"
+                time.sleep(0.1)
+            doomed.kill()
+        assert client.hget(mail_key, "state") == b"queued"
+        with running_bridge(redis_url, rasa_url, "bridge-mail-survivor", prefix, **settings) as survivor:
+            with started(sink):
+                wait_for_mail(tmp_path, to)
+
+                async def told() -> None:
+                    again = await Customer.connect(survivor, conversation_id=customer.conversation_id,
+                                                   token=customer.token)
+                    await notice(again, "transcript_sent")
+                    await again.close()
+
+                run(told())
+                time.sleep(1.5)  # another round of retries: nothing is sent twice
+                assert len([m for m in received(tmp_path) if m["X-Envelope-To"] == to]) == 1
+    finally:
+        client.close()
