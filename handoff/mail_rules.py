@@ -41,7 +41,7 @@ def addresses_in(texts: Iterable[str]) -> List[str]:
     for text in texts:
         for match in _IN_TEXT.finditer(text):
             try:
-                address = checked_address(match.group(1).rstrip("."))
+                address = checked_address(match.group(1))
             except MailRefused:
                 continue
             if address not in found:
