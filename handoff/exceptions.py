@@ -17,6 +17,8 @@
     ├── UnknownItem              no such label or canned response (``not_found``)
     ├── SuggestionsUnavailable   the bot did not answer a request for suggested replies
     ├── FileRefused              an attachment that is not an accepted file (``code`` says why)
+    ├── MailRefused              a transcript by email that may not be sent (``code`` says why:
+    │                            handoff.mail_rules, handoff.mail)
     ├── TeachingFailed           the teaching loop refused a content editor's
     │                            request (``code`` from teaching.errors)
     └── StateError               the conversation cannot do that now
@@ -48,6 +50,7 @@ __all__ = [
     "InvalidToken",
     "InvalidTransition",
     "LimitReached",
+    "MailRefused",
     "MalformedMessage",
     "MessageTooLarge",
     "ProtocolError",
@@ -189,6 +192,14 @@ class TeachingFailed(HandoffError):
     """Carries a teaching error (its own ``code``) to the content editor's socket."""
 
     code = "teach_error"
+
+
+class MailRefused(HandoffError):
+    """A transcript by email refused: ``mail_unavailable`` (no SMTP server configured), ``invalid_address``,
+    ``address_not_allowed``, ``no_address``, ``already_sent`` (once per conversation), ``mail_limit_address`` or
+    ``mail_limit_recipient`` (the caps per client address and per recipient per day)."""
+
+    code = "mail_refused"
 
 
 class FileRefused(HandoffError):

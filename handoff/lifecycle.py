@@ -5,7 +5,7 @@ store, the login throttle, this process's open sockets, the loopback admin serve
 (handoff.endpoints.admin) and four rounds that every process runs: :func:`keep` (connection slots,
 customers' presence, Redis memory), :func:`sweep` (agents gone past their grace period), :func:`assign`
 (automatic assignment's offers, handoff.assignment) and the collection of closed sockets' garbage
-(handoff.collector).
+(handoff.collector); with SMTP set up, the sender of transcripts by email (handoff.mail).
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
+import socket
 import time
 
 import aiohttp
@@ -56,6 +59,10 @@ async def start(app: Sanic) -> None:
     app.ctx.collector = asyncio.create_task(collect_after_churn(
         app.ctx.sockets, CollectionPolicy(settings.collect_after_sockets), app.ctx.bridge.metrics,
         held_seconds(app.config)))
+    # Transcripts by email: every process sends from the shared outbox (handoff.mail), when SMTP is set up.
+    app.ctx.mailer = (asyncio.create_task(app.ctx.bridge.mail.run(f"{socket.gethostname()}-{os.getpid()}-"
+                                                                   f"{secrets.token_hex(4)}"))
+                      if settings.mail_enabled else None)
     app.ctx.admin = await start_admin_server(settings, app.ctx.bridge, app.ctx.http, app.ctx.sockets)
 
 
@@ -110,7 +117,9 @@ async def assign(bridge: Bridge) -> None:
 
 async def stop(app: Sanic) -> None:
     await app.ctx.admin.cleanup()
-    for task in (app.ctx.sweeper, app.ctx.assigner, app.ctx.keeper, app.ctx.collector):
+    for task in (app.ctx.sweeper, app.ctx.assigner, app.ctx.keeper, app.ctx.collector, app.ctx.mailer):
+        if task is None:
+            continue
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -56,6 +56,7 @@ from handoff.requests import RequestDesk
 from handoff.routing import ALL_GROUPS, DEFAULT_GROUP, BusinessHours, group_for, visible_to
 from handoff.settings import Settings
 from handoff.shared import SharedReading
+from handoff.mail import TranscriptMail
 from handoff.store import Appended, GroupFigures, NewMessages, Routing, Store, StoredMessage
 from handoff.suggestions import Suggestions
 
@@ -158,6 +159,7 @@ class Bridge:
         self.sla = Sla(self.store, parse_targets(settings.sla))  # response-time targets (handoff.sla)
         self.suggestions = Suggestions(redis, self.store, self.bot)  # suggested replies (handoff.suggestions)
         self.attachments = AttachmentDesk(self)  # customers' and agents' files (handoff.attachments)
+        self.mail = TranscriptMail(settings, self.store)  # transcripts by email (handoff.mail)
         self.hours = BusinessHours.parse(settings.business_hours, settings.timezone)
         self.zone = ZoneInfo(settings.timezone)
         # This process's counters for /metrics (Prometheus adds up the processes).

@@ -11,6 +11,7 @@ from handoff.canned import DEFAULT_PATH
 from handoff.sla_rules import parse_targets
 from handoff.closing import MAX_DISPOSITION, MAX_DISPOSITIONS
 from handoff.guard import own_origins
+from handoff.mail_settings import check_mail_settings
 from handoff.routing import BusinessHours
 from handoff.trust import parse_networks
 
@@ -109,6 +110,20 @@ class Settings:
     model_server_token: str = ""
     # Where the teaching loop (teaching/) keeps its state in the same Redis.
     teach_key_prefix: str = "teach"
+    # Transcripts by email (handoff.mail; README "Transcripts by email"): the SMTP server, empty host: no mail.
+    # smtp_security: "starttls" (port 587), "tls" (port 465) or "none" (only to a server on loopback).
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    mail_from: str = ""
+    # Transcripts per UTC day per client address and per recipient; a failed delivery is tried this many times,
+    # mail_retry_seconds apart.
+    mail_per_address_per_day: int = 5
+    mail_per_recipient_per_day: int = 3
+    mail_attempts: int = 5
+    mail_retry_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -185,6 +200,17 @@ class Settings:
             max_file_bytes_per_day=int(get("HANDOFF_MAX_FILE_BYTES_PER_DAY", defaults.max_file_bytes_per_day)),
             model_server_token=get("MODEL_SERVER_TOKEN", ""),
             teach_key_prefix=get("TEACH_KEY_PREFIX", defaults.teach_key_prefix),
+            smtp_host=get("HANDOFF_SMTP_HOST", "").strip(),
+            smtp_port=int(get("HANDOFF_SMTP_PORT", defaults.smtp_port)),
+            smtp_security=get("HANDOFF_SMTP_SECURITY", defaults.smtp_security).strip().lower(),
+            smtp_user=get("HANDOFF_SMTP_USER", ""),
+            smtp_password=get("HANDOFF_SMTP_PASSWORD", ""),
+            mail_from=get("HANDOFF_MAIL_FROM", "").strip(),
+            mail_per_address_per_day=int(get("HANDOFF_MAIL_PER_ADDRESS_PER_DAY", defaults.mail_per_address_per_day)),
+            mail_per_recipient_per_day=int(get("HANDOFF_MAIL_PER_RECIPIENT_PER_DAY",
+                                               defaults.mail_per_recipient_per_day)),
+            mail_attempts=int(get("HANDOFF_MAIL_ATTEMPTS", defaults.mail_attempts)),
+            mail_retry_seconds=float(get("HANDOFF_MAIL_RETRY_SECONDS", defaults.mail_retry_seconds)),
         )
         if not isinstance(settings.skill_groups, dict):
             raise ValueError('HANDOFF_SKILL_GROUPS must be a JSON object such as {"card_arrival": "cards"}')
@@ -216,9 +242,15 @@ class Settings:
         if min(settings.max_file_bytes_per_conversation, settings.max_file_bytes_per_day) < 1024:
             raise ValueError("HANDOFF_MAX_FILE_BYTES_PER_CONVERSATION and HANDOFF_MAX_FILE_BYTES_PER_DAY must be "
                              "at least 1024")
+        check_mail_settings(settings)
         if len(settings.secret) < 16:
             raise ValueError("HANDOFF_SECRET must be set to at least 16 characters (agent tokens are signed with it)")
         return settings
+
+    @property
+    def mail_enabled(self) -> bool:
+        """Whether transcripts may be emailed: an SMTP server is configured."""
+        return bool(self.smtp_host)
 
     def origin_allowed(self, origin: Optional[str]) -> bool:
         """Browsers send Origin; other clients (tests, servers) do not.

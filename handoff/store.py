@@ -89,6 +89,9 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:suggest-pending list  customer message -> agent reply pairs of chats an agent's part of ended, JSON
                              {id, customer, reply}, waiting to be relayed to the bot's suggestion index
                              (handoff.suggestions; at most 1,000, the oldest go)
+    {p}:mail:{id}, {p}:mail-outbox, {p}:mail-lock:{id}, {p}:mail-day:…  transcripts by email: the
+                             conversation's one mail, the outbox every process sends from, the day's caps
+                             (handoff.mail lists them)
     {p}:workspace-events pub/sub the label set or the canned responses changed ({"labels": 1}, {"canned": 1})
     {p}:slots, {p}:slots:{address}, {p}:staff-slots, {p}:staff-slots:{address},
     {p}:window:{what}:{address}:{n}  the caps (handoff.limits; an IPv6 address: its network)

@@ -17,8 +17,9 @@ __all__ = ["CUSTOMER_VISIBLE", "customer_sees", "for_customer"]
 CUSTOMER_VISIBLE: Mapping[str, FrozenSet[str]] = {
     "bot": frozenset({"buttons", "image"}),
     "agent": frozenset({"agent", "request", "attachment"}),  # who wrote; an answer to the customer's own request; a file
-    # "agent": the display name a notice names; "retry_at": when a queue that refused them may take them
-    "system": frozenset({"notice", "offer", "agent", "retry_at"}),
+    # "agent": the display name a notice names; "retry_at": when a queue that refused them may take them; "to":
+    # the address a transcript was emailed to (their own, or one they typed: handoff.mail)
+    "system": frozenset({"notice", "offer", "agent", "retry_at", "to"}),
     "customer": frozenset({"payload", "attachment"}),
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole system on this machine: installs what is missing, trains a
 # model if none is current, starts Redis (unless REDIS_URL points elsewhere),
-# the action server, the Rasa server and the handoff bridge, prints where they
+# the action server, the Rasa server, the handoff bridge and a development mail
+# sink (unless HANDOFF_SMTP_HOST points at a mail server), prints where they
 # are, and stops everything on Ctrl-C.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -52,6 +53,15 @@ wait_for() {
 
 load_handoff_secret
 load_model_server_token
+# Transcripts by email (README "Transcripts by email"): without a mail server of yours, a development sink on
+# loopback keeps every mail the bridge sends as a file under $RUN_DIR/mail/.
+MAIL_SINK=no
+if [ -z "${HANDOFF_SMTP_HOST:-}" ]; then
+  MAIL_SINK=yes
+  MAIL_SINK_PORT=${MAIL_SINK_PORT:-2525}
+  export HANDOFF_SMTP_HOST=127.0.0.1 HANDOFF_SMTP_PORT=$MAIL_SINK_PORT HANDOFF_SMTP_SECURITY=none
+  export HANDOFF_MAIL_FROM=${HANDOFF_MAIL_FROM:-"Support <support@bank.example>"}
+fi
 # A model trained here from changed data becomes the deployed one; a model the
 # content staff deployed or rolled back to stays deployed across restarts.
 "$VENV/bin/python" -m teaching --as make-run publish "$MODELS_DIR" | sed 's/^/==> model: /'
@@ -80,6 +90,16 @@ pids+=($!)
 echo "==> starting the teaching worker (inbox, labels, training)"
 "$VENV/bin/python" -m teaching worker >"$RUN_DIR/logs/teach.log" 2>&1 &
 pids+=($!)
+
+if [ "$MAIL_SINK" = yes ]; then
+  echo "==> starting the development mail sink on 127.0.0.1 port $MAIL_SINK_PORT"
+  "$VENV/bin/python" -m harness.mail_sink --port "$MAIL_SINK_PORT" --dir "$RUN_DIR/mail" >"$RUN_DIR/logs/mail.log" 2>&1 &
+  pids+=($!)
+  wait_for "mail sink" "${pids[4]}" "$RUN_DIR/logs/mail.log" grep -q "mail sink on" "$RUN_DIR/logs/mail.log"
+  mail_info="development sink 127.0.0.1:$MAIL_SINK_PORT; mails written to $RUN_DIR/mail/"
+else
+  mail_info="$HANDOFF_SMTP_HOST:${HANDOFF_SMTP_PORT:-587} (HANDOFF_SMTP_*)"
+fi
 
 wait_for "action server" "${pids[0]}" "$RUN_DIR/logs/actions.log" curl -fsS "http://127.0.0.1:$ACTION_PORT/health"
 wait_for "Rasa server" "${pids[2]}" "$RUN_DIR/logs/rasa.log" \
@@ -117,6 +137,7 @@ The support assistant is running:
   Action server           http://127.0.0.1:$ACTION_PORT/webhook
   Redis                   $REDIS_HOST:$REDIS_PORT db $REDIS_DB (tracker and lock store; password in REDIS_URL)
   Deployed model          $("$VENV/bin/python" -m teaching models | sed -n 's/^\* \([^ ]*\).*/\1/p')   (served to Rasa from /api/models/current)
+  Transcripts by email    $mail_info
   Logs                    $RUN_DIR/logs/
 
 Try it:

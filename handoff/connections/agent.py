@@ -73,7 +73,7 @@ class AgentConnection(NoteHandlers, OfferHandlers, Connection):
             "typing": self.signal, "read": self.signal, "set_status": self.set_status,
             **self.note_handlers(), **self.offer_handlers(),
             "label_conversation": self.workspace.label_conversation,
-            "suggest": self.suggestions.suggest,
+            "suggest": self.suggestions.suggest, "email_transcript": self.email_transcript,
         }
 
     async def start(self) -> None:
@@ -254,6 +254,14 @@ class AgentConnection(NoteHandlers, OfferHandlers, Connection):
         await self.bridge.claim(self.agent, conversation_id)
         await self.send(Envelope("ack", envelope.id, {"conversation_id": conversation_id}))
         await self.attach(conversation_id)
+
+    async def email_transcript(self, envelope: Envelope) -> None:
+        """The transcript to the customer's own address or one they typed (handoff.mail_rules), by an agent who
+        may read the conversation; acknowledged when queued, the outcome follows as a system notice."""
+        conversation_id = conversation_id_of(envelope.data)
+        await self.bridge.notes.require_reader(self.agent, conversation_id)
+        queued = await self.bridge.mail.request(conversation_id, envelope.data.get("to"), self.agent)
+        await self.send(Envelope("ack", envelope.id, {"conversation_id": conversation_id, **queued}))
 
     async def message(self, envelope: Envelope) -> None:
         key = idempotency_key(envelope)

@@ -67,7 +67,7 @@ class CustomerConnection(Connection):
             "hello": self.hello, "message": self.message, "talk_to_person": self.talk_to_person,
             "rating": self.rating, "leave": self.leave, "details": self.details,
             "leave_queue": self.leave_queue,
-            "typing": self.signal, "read": self.signal,
+            "typing": self.signal, "read": self.signal, "email_transcript": self.email_transcript,
         }
 
     async def start(self) -> None:
@@ -124,7 +124,8 @@ class CustomerConnection(Connection):
         # The agents see it.
         await self.bridge.customer_presence.joined(conversation_id, self.socket_id, self.bridge.now_ms())
         self.last_sent[conversation_id] = last_seen
-        await self.send(Envelope("welcome", envelope.id, {"conversation_id": conversation_id, "token": token}))
+        await self.send(Envelope("welcome", envelope.id, {"conversation_id": conversation_id, "token": token,
+                                                          "transcript_mail": self.bridge.settings.mail_enabled}))
         await self.watch(self.bridge.store.live_channel(conversation_id), self._on_live)
         await self.deliver(conversation_id)
         read = await self.bridge.store.agent_read(conversation_id)
@@ -247,6 +248,12 @@ class CustomerConnection(Connection):
         """No longer needs a person: out of the queue, back to the bot."""
         await self.bridge.customer_left_queue(self.require())
         await self.send(Envelope("ack", envelope.id, {}))
+
+    async def email_transcript(self, envelope: Envelope) -> None:
+        """The conversation's transcript to the address the customer typed (handoff.mail): acknowledged when
+        queued; the outcome follows as a system notice."""
+        queued = await self.bridge.mail.request(self.require(), envelope.data.get("to"), "customer", self.client)
+        await self.send(Envelope("ack", envelope.id, queued))
 
     async def rating(self, envelope: Envelope) -> None:
         score = envelope.data.get("score")

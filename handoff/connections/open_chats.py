@@ -191,4 +191,5 @@ class OpenChats:
             "customer_presence": presence_shown(await self.bridge.customer_presence.get(conversation_id),
                                                 self.bridge.now_ms()),
             "sla": await self.bridge.sla.view(conversation_id),  # what the console counts down (handoff.sla)
+            "transcript_mail": self.bridge.settings.mail_enabled,  # the console offers "Email transcript"
         }

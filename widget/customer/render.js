@@ -14,6 +14,7 @@ import { icon } from "../shared/icons.js";
 import { attachmentElement, uploadElement } from "../shared/attachment-view.js";
 import { FILE_ACCEPT, filesOf } from "../shared/files.js";
 import { contactKind } from "./contact.js";
+import { TranscriptMail } from "./transcript-mail.js";
 import { contrastRatio, fill } from "./options.js";
 
 // Within this many pixels of the bottom, new messages keep the log scrolled down.
@@ -57,8 +58,8 @@ export class ChatView {
    * @param {URL} stylesheetUrl
    * @param {object} actions callbacks: toggle, close, send(text), quickReply(title, payload), talkToPerson,
    *   retryNow, typing, leaveQueue, sendFiles(files), loadFile(attachment) (a promise of its Blob), giveDetails(data),
-   *   leaveRequest(data), rate(data), all but the last four returning nothing; those return promises settled by the
-   *   bridge's answer.
+   *   leaveRequest(data), rate(data), emailTranscript(to), all but the last five returning nothing; those return
+   *   promises settled by the bridge's answer.
    */
   constructor(shadow, options, stylesheetUrl, actions) {
     this.options = options;
@@ -141,12 +142,15 @@ export class ChatView {
     this.statusText = h("span", {}, strings.statusConnecting);
     this.statusLine = h("p", { class: "header__status", "data-state": "connecting" },
       h("span", { class: "header__dot", "aria-hidden": "true" }), this.statusText);
+    // "Email me this chat" (./transcript-mail.js): its button here, its form in the panel.
+    this.transcriptMail = new TranscriptMail(this, (to) => this.actions.emailTranscript(to));
     this.talkButton = h("button", { type: "button", class: "talk-button", onclick: () => this.actions.talkToPerson() },
       icon("person"), h("span", {}, strings.talkToPerson));
     return h("header", { class: "header" },
       h("div", { class: "header__row" },
         h("span", { class: "header__avatar", "aria-hidden": "true" }, icon("chat")),
         h("div", { class: "header__text" }, h("h2", { class: "header__title" }, h("bdi", {}, this.options.title)), this.statusLine),
+        this.transcriptMail.button,
         h("button", { type: "button", class: "icon-button header__close", "aria-label": strings.closeChat, onclick: () => this.actions.close() },
           icon("close"))),
       this.talkButton);
@@ -223,7 +227,7 @@ export class ChatView {
     this.ratedStatus = h("div", { class: "request-status rated-status", role: "status", hidden: true }, icon("check"),
       h("p", { class: "rated-status__text" }, strings.ratingThanks));
     this.panel = h("div", { class: "panel", hidden: true }, this.queueSection, this.refusal, this.requestStatus, this.ratingForm,
-      this.ratedStatus, this.confirmation);
+      this.ratedStatus, this.transcriptMail.form, this.confirmation);
     return this.panel;
   }
 
@@ -485,6 +489,9 @@ export class ChatView {
     if (this.nodes.has(message.id)) return;
     const stick = this.isNearEnd() || message.kind === "customer";
     const node = message.kind === "system" ? this.systemElement(message) : this.messageElement(message);
+    const notice = message.kind === "system" ? (message.data || {}).notice : "";
+    if (notice === "transcript_sent") this.transcriptMail.sent();
+    if (notice === "transcript_failed") this.transcriptMail.failed();
     node.dataset.id = message.id;
     if (message.kind === "customer") this.customerWrote(node, message.ts);
     this.nodes.set(message.id, node);
@@ -626,7 +633,11 @@ export class ChatView {
     // A refusal that ends says when, in the customer's clock (the bridge's text counts minutes from when it was said).
     const until = Number(message.data && message.data.retry_at);
     const timed = until > 0 && strings[`notice_${notice}_until`];
+    // A notice about a mail names its address (data.to: the customer's own, or one they typed).
+    const to = message.data && typeof message.data.to === "string" ? message.data.to : "";
+    const addressed = to && strings[`notice_${notice}_to`];
     const text = named ? fill(named, { agent })
+      : addressed ? fill(addressed, { to })
       : timed ? fill(timed, { time: formatTime(until, this.options.language).short })
         : strings[`notice_${notice}`] || message.text;
     const offer = Array.isArray(message.data && message.data.offer) ? message.data.offer : [];
@@ -929,7 +940,7 @@ export class ChatView {
 
   updatePanelVisibility() {
     this.panel.hidden = this.queueSection.hidden && this.refusal.hidden && this.ratingForm.hidden && this.requestStatus.hidden
-      && this.ratedStatus.hidden && !this.confirmationBody.isConnected;
+      && this.ratedStatus.hidden && this.transcriptMail.form.hidden && !this.confirmationBody.isConnected;
   }
 
   /**

@@ -121,6 +121,11 @@ export class ChatWidget {
       leaveQueue: () => this.request("leave_queue", {}).catch((error) => console.error(`SupportChat: ${error.message}`)),
       leaveRequest: (data) => this.request("leave", data),
       rate: (data) => this.request("rating", data),
+      // Once per conversation (the bridge): asked on this connection, never resent by itself.
+      emailTranscript: (to) => {
+        this.connect();
+        return this.requests.ask("email_transcript", { to });
+      },
     });
     (document.body || document.documentElement).append(this.host);
     this.onVisibility = () => this.sendReadReceipt();
@@ -272,8 +277,9 @@ export class ChatWidget {
     }
   }
 
-  welcomed({ conversation_id: conversationId, token }) {
+  welcomed({ conversation_id: conversationId, token, transcript_mail: transcriptMail }) {
     this.awaitingWelcome = false;
+    this.view.transcriptMail.setAvailable(transcriptMail);
     const stored = this.storage.conversation;
     if (!stored || stored.conversationId !== conversationId) {
       this.storage.conversation = { conversationId, token };

@@ -21,6 +21,7 @@ const SHAPES = {
   inbox: path("M3 13l3-8h12l3 8v6H3z", "M3 13h5l1 3h6l1-3h5"),
   info: [["circle", { cx: 12, cy: 12, r: 9 }], ["path", { d: "M12 11v6M12 7.5v.01" }]],
   logout: path("M15 4h4v16h-4", "M10 8l-4 4 4 4", "M6 12h11"),
+  mail: path("M3 5h18v14H3z", "M3 6l9 7 9-7"),
   mention: [["circle", { cx: 12, cy: 12, r: 4 }], ["path", { d: "M16 8v5a3 3 0 0 0 6 0v-1a10 10 0 1 0-4 8" }]],
   note: path("M5 4h14v10l-6 6H5z", "M13 20v-6h6"),
   offline: path("M3 3l18 18M8.5 16.5a5 5 0 0 1 7 0M5 12.9a10 10 0 0 1 4.2-2.5M12 9a10 10 0 0 1 7 3.9M2 8.8a15 15 0 0 1 3.6-2.4M10 5.1A15 15 0 0 1 22 8.8M12 20h.01"),

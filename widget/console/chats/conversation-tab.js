@@ -17,6 +17,7 @@ import { fetchFile } from "../../shared/files.js";
 import { renderHandoff } from "./handoff-panel.js";
 import { SlaCountdown } from "./sla.js";
 import { SuggestionStrip } from "./suggestions.js";
+import { TranscriptMailAction } from "./transcript-mail.js";
 import { transferDialog } from "./transfer-dialog.js";
 import { UnreadMessages, asksForAttention } from "./unread.js";
 import { closingDialog, dispositionLabel } from "../workspace/closing-dialog.js";
@@ -69,6 +70,7 @@ export class ConversationTab {
     this.handBackButton = h("button", { type: "button", class: "button", onclick: () => this.handBack() }, icon("bot"), "Hand back to bot");
     this.closeButton = h("button", { type: "button", class: "button danger-outline", onclick: () => closingDialog(view, this) }, icon("check"), "Close chat");
     this.labelsButton = h("button", { type: "button", class: "button", onclick: () => labelPicker(view, this) }, "Labels");
+    this.transcriptMail = new TranscriptMailAction(this); // "Email transcript" (./transcript-mail.js)
     this.labelRow = h("div", { class: "chips conversation-labels", "aria-label": "Labels" });
     this.detailsToggle = h("button", {
       type: "button", class: "button details-toggle", "aria-expanded": "false", "aria-controls": `details-${this.id}`,
@@ -95,9 +97,9 @@ export class ConversationTab {
     this.panel = h("section", { class: "conversation", role: "tabpanel", id: panelId, "aria-labelledby": this.tabButton.id, hidden: true },
       h("header", { class: "conversation-head" },
         h("div", { class: "conversation-heading" }, this.heading, this.headMeta, this.labelRow),
-        h("div", { class: "conversation-actions" }, this.detailsToggle, this.labelsButton, this.transferButton, this.handBackButton,
-          this.closeButton, this.closeViewButton)),
-      this.actionError,
+        h("div", { class: "conversation-actions" }, this.detailsToggle, this.labelsButton, this.transcriptMail.button,
+          this.transferButton, this.handBackButton, this.closeButton, this.closeViewButton)),
+      this.actionError, this.transcriptMail.status,
       h("div", { class: "conversation-body" },
         h("div", { class: "chat-column" }, this.viewBanner, this.closedSummary, this.pinned, this.requestBox, this.log,
           this.typing, this.suggestions.element, this.composer.element),
@@ -123,6 +125,7 @@ export class ConversationTab {
     this.setViewOnly(Boolean(data.view));
     this.renderNames();
     if (data.labels) this.setLabels(data.labels);
+    this.transcriptMail.update(data);
   }
 
   /** Whatever names a colleague, by their display name once the team is known (view.nameOf). */
@@ -265,6 +268,9 @@ export class ConversationTab {
     this.sla.message(message);
     if (element) this.list.insertBefore(element, this.elementAfter(index));
 
+    const notice = message.kind === "system" ? (message.data || {}).notice : "";
+    if (notice === "transcript_sent") this.transcriptMail.sent();
+    if (notice === "transcript_failed") this.transcriptMail.failed();
     if (message.kind === "system" && SERVING_STARTS.has(message.data && message.data.notice)) {
       this.countUnread = true;
       this.unreadMessages.clear(null);

@@ -1,0 +1,266 @@
+"""Transcripts by email: asked for on the live path, sent off it (README "Transcripts by email").
+
+A request (the customer's, or an agent's from the console) is checked (handoff.mail_rules), then one Lua
+script takes the conversation's only transcript, counts it against the day's caps per client address and per
+recipient, and puts it on the outbox stream: at most once per conversation, whichever processes ask at once.
+Every bridge process reads the outbox in one consumer group (:meth:`TranscriptMail.run`), so a mail waits for
+no socket: the SMTP conversation runs in a thread. A failure that may pass (the server away, a 4xx reply) is
+left pending and claimed again by any process after HANDOFF_MAIL_RETRY_SECONDS, up to HANDOFF_MAIL_ATTEMPTS
+times; then, or at once on a 5xx refusal, the mail has failed and may be asked for again. Either outcome is
+a system notice in the transcript, so the customer and the agent see it.
+
+Keys (beside handoff.store's):
+
+    {p}:mail:{id}        hash    the conversation's transcript mail: state (queued, sent, failed), to, by
+                                 ("customer" or the agent's login), requested_at, attempts, sent_at, error;
+                                 kept as long as finished conversations
+    {p}:mail-outbox      stream  conversation ids to send, read by the consumer group "mailers"
+    {p}:mail-lock:{id}   string  the process sending it now (a slow server is not sent to twice)
+    {p}:mail-day:address:{address}:{day}, {p}:mail-day:recipient:{sha256}:{day}  strings  transcripts
+                                 asked for that UTC day (day number) per client address and per recipient
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import smtplib
+import ssl
+import time
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any, Dict, List, Optional, Tuple
+
+from redis.exceptions import RedisError, ResponseError
+
+from handoff.exceptions import MailRefused
+from handoff.trust import address_group
+from handoff.mail_rules import addresses_in, recipient_for
+from handoff.mail_settings import sender_of
+from handoff.mail_text import transcript_mail
+from handoff.settings import Settings
+from handoff.store import Store
+
+__all__ = ["GROUP", "TranscriptMail", "send_by_smtp"]
+
+logger = logging.getLogger(__name__)
+
+GROUP = "mailers"
+DAY_MS = 24 * 3600 * 1000
+SMTP_TIMEOUT_SECONDS = 30.0
+LOCK_MS = int(SMTP_TIMEOUT_SECONDS * 4 * 1000)  # longer than one SMTP conversation can take
+
+# KEYS: mail hash, address counter, recipient counter, outbox. ARGV: conversation id, to, by, now, retention
+# (ms), cap per address, cap per recipient, counters' lifetime (ms). Returns {1} taken, {0, state, to} taken
+# already, {-1} the address's cap, {-2} the recipient's.
+_TAKE = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if state and state ~= 'failed' then return {0, state, redis.call('HGET', KEYS[1], 'to')} end
+if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[6]) then return {-1} end
+if tonumber(redis.call('GET', KEYS[3]) or '0') >= tonumber(ARGV[7]) then return {-2} end
+for i = 2, 3 do redis.call('INCR', KEYS[i]); redis.call('PEXPIRE', KEYS[i], ARGV[8]) end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'state', 'queued', 'to', ARGV[2], 'by', ARGV[3], 'requested_at', ARGV[4], 'attempts', 0)
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', 100000, '*', 'conversation', ARGV[1])
+return {1}
+"""
+# KEYS: the lock. ARGV: its owner. Lets go of it only if it is still theirs (it may have run out meanwhile).
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class SendFailed(Exception):
+    """An SMTP attempt's failure; ``final``: no use trying again (the server refused with 5xx)."""
+
+    def __init__(self, message: str, final: bool) -> None:
+        super().__init__(message)
+        self.final = final
+
+
+def send_by_smtp(settings: Settings, mail: EmailMessage) -> None:
+    """One SMTP conversation (blocking: run it in a thread), with STARTTLS or TLS as configured."""
+    context = ssl.create_default_context()
+    try:
+        client: smtplib.SMTP
+        if settings.smtp_security == "tls":
+            client = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_SECONDS,
+                                      context=context)
+        else:
+            client = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_SECONDS)
+        with client:
+            if settings.smtp_security == "starttls":
+                client.starttls(context=context)
+            if settings.smtp_user:
+                client.login(settings.smtp_user, settings.smtp_password)
+            client.send_message(mail)
+    except smtplib.SMTPRecipientsRefused as error:
+        codes = [code for code, _ in error.recipients.values()]
+        raise SendFailed(f"recipient refused ({codes})", final=all(code >= 500 for code in codes)) from error
+    except smtplib.SMTPResponseException as error:
+        raise SendFailed(f"the server answered {error.smtp_code}", final=error.smtp_code >= 500) from error
+    except (smtplib.SMTPException, OSError) as error:
+        raise SendFailed(f"no conversation with the server ({type(error).__name__})", final=False) from error
+
+
+class TranscriptMail:
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings, self.store = settings, store
+        self.outbox = store.key("mail-outbox")
+        self._take = store.redis.register_script(_TAKE)
+        self._unlock = store.redis.register_script(_UNLOCK)
+
+    def _require_enabled(self) -> None:
+        if not self.settings.mail_enabled:
+            raise MailRefused("transcripts by email are not set up here", "mail_unavailable")
+
+    async def typed_addresses(self, conversation_id: str) -> List[str]:
+        """The addresses the customer typed in the conversation: in their messages, and in their own request."""
+        messages = await self.store.messages_after(conversation_id, None)
+        typed = addresses_in(message["text"] for message in messages if message["kind"] == "customer")
+        mail = await self.state(conversation_id)
+        if mail and mail.get("by") == "customer" and mail.get("to") and mail["to"] not in typed:
+            typed.append(mail["to"])
+        return typed
+
+    async def request(self, conversation_id: str, asked: object, by: str, client: str = "") -> Dict[str, str]:
+        """Take the conversation's transcript mail for ``asked`` (None: an agent leaves it to the rules); ``by``:
+        "customer" or the agent's login; ``client``: the customer's address, counted against the day's cap
+        (an agent's request: the address that started the conversation). Returns {state: "queued", to}."""
+        self._require_enabled()
+        await self.store.load(conversation_id)  # ConversationNotFound
+        contact, started_from = (value.decode() if value else "" for value in await self.store.redis.hmget(
+            self.store.key("conv", conversation_id), ["contact_email", "client"]))
+        client = client or started_from
+        by_customer = by == "customer"
+        typed = [] if by_customer else await self.typed_addresses(conversation_id)
+        try:
+            to = recipient_for(asked, by_customer, contact, typed)
+        except MailRefused as refusal:
+            if refusal.code == "invalid_address" and asked is None:  # a contact_email we could never write to
+                raise MailRefused("the customer's address cannot be written to", "no_address") from None
+            raise
+        day = str(int(time.time() * 1000) // DAY_MS)
+        recipient = hashlib.sha256(to.lower().encode()).hexdigest()[:32]
+        taken = await self._take(
+            keys=[self.store.key("mail", conversation_id),
+                  self.store.key("mail-day", f"address:{address_group(client, self.settings.ipv6_prefix)}:{day}"),
+                  self.store.key("mail-day", f"recipient:{recipient}:{day}"), self.outbox],
+            args=[conversation_id, to, by, str(int(time.time() * 1000)), str(self.store.ttl_ms),
+                  str(self.settings.mail_per_address_per_day), str(self.settings.mail_per_recipient_per_day),
+                  str(2 * DAY_MS)])
+        code = int(taken[0])
+        if code == 0:
+            state, sent_to = taken[1].decode(), taken[2].decode()
+            raise MailRefused(f"this conversation's transcript was emailed already ({state}, to {sent_to})",
+                              "already_sent")
+        if code == -1:
+            raise MailRefused("as many transcripts as one address may ask for today were sent", "mail_limit_address")
+        if code == -2:
+            raise MailRefused("as many transcripts as one recipient may get today were sent", "mail_limit_recipient")
+        return {"state": "queued", "to": to}
+
+    async def state(self, conversation_id: str) -> Optional[Dict[str, str]]:
+        fields = await self.store.redis.hgetall(self.store.key("mail", conversation_id))
+        return {key.decode(): value.decode() for key, value in fields.items()} or None
+
+    # ---- the outbox, read by every process -------------------------------------------------------
+
+    async def run(self, consumer: str) -> None:
+        """Sends what the outbox holds, as one of the group's consumers, for as long as the server runs."""
+        grouped = False
+        while True:
+            try:
+                if not grouped:
+                    await self._ensure_group()
+                    grouped = True
+                for entry_id, conversation_id in await self._due(consumer):
+                    await self.deliver(entry_id, conversation_id, consumer)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a Redis blip (or its data lost): the next round tries again
+                logger.exception("a round of the transcript outbox failed")
+                grouped = False
+                await asyncio.sleep(1.0)
+
+    async def _ensure_group(self) -> None:
+        try:
+            await self.store.redis.xgroup_create(self.outbox, GROUP, id="0", mkstream=True)
+        except ResponseError:
+            pass  # it exists (every process creates it; the first one does)
+
+    async def _due(self, consumer: str) -> List[Tuple[str, str]]:
+        """Entries left pending by a failed attempt or a process that died, then new ones (waiting a second)."""
+        retry_ms = int(self.settings.mail_retry_seconds * 1000)
+        reclaimed = await self.store.redis.xautoclaim(self.outbox, GROUP, consumer, retry_ms, "0-0", count=10)
+        entries = list(reclaimed[1])
+        if not entries:
+            read = await self.store.redis.xreadgroup(GROUP, consumer, {self.outbox: ">"}, count=10, block=1000)
+            entries = [entry for _, stream_entries in read for entry in stream_entries]
+        return [(entry_id.decode(), fields.get(b"conversation", b"").decode()) for entry_id, fields in entries
+                if fields is not None]
+
+    async def deliver(self, entry_id: str, conversation_id: str, consumer: str) -> None:
+        """One attempt at one mail; another process's attempt under way (its lock) is left to it."""
+        redis = self.store.redis
+        lock = self.store.key("mail-lock", conversation_id)
+        if not await redis.set(lock, consumer, nx=True, px=LOCK_MS):
+            return
+        try:
+            mail = await self.state(conversation_id)
+            if not mail or mail.get("state") != "queued":
+                await redis.xack(self.outbox, GROUP, entry_id)  # sent, failed or expired meanwhile
+                return
+            async with redis.pipeline(transaction=True) as pipe:
+                pipe.hincrby(self.store.key("mail", conversation_id), "attempts", 1)
+                pipe.pexpire(self.store.key("mail", conversation_id), self.store.ttl_ms)
+                attempts = int((await pipe.execute())[0])
+            if attempts > self.settings.mail_attempts:  # the earlier attempts never ended (a process died, a bug)
+                await self._finish(entry_id, conversation_id, mail, "failed", "no attempt finished")
+                return
+            try:
+                await asyncio.to_thread(send_by_smtp, self.settings, await self._compose(conversation_id, mail["to"]))
+            except SendFailed as failure:
+                logger.warning("emailing the transcript of %s failed (attempt %d): %s", conversation_id, attempts,
+                               failure)
+                if failure.final or attempts >= self.settings.mail_attempts:
+                    await self._finish(entry_id, conversation_id, mail, "failed", str(failure))
+                return  # pending: claimed again after mail_retry_seconds
+            await self._finish(entry_id, conversation_id, mail, "sent", "")
+        finally:
+            await self._unlock(keys=[lock], args=[consumer])
+
+    async def _compose(self, conversation_id: str, to: str) -> EmailMessage:
+        """The mail of the transcript as it is now; a failure to read it (Redis away) is one that may pass."""
+        name, address = sender_of(self.settings.mail_from)
+        local, domain = address.rsplit("@", 1)
+        try:
+            messages = await self.store.messages_after(conversation_id, None)
+        except RedisError as error:
+            raise SendFailed(f"the transcript could not be read ({type(error).__name__})", final=False) from error
+        return transcript_mail(messages, Address(display_name=name, username=local, domain=domain), to,
+                               self.settings.timezone, {"Date": formatdate(localtime=False),
+                                                        "Message-ID": make_msgid(domain=domain)})
+
+    async def _finish(self, entry_id: str, conversation_id: str, mail: Dict[str, str], state: str,
+                      error: str) -> None:
+        """The outcome stored, the entry done, and a notice in the transcript for the customer and the agent."""
+        now = str(int(time.time() * 1000))
+        key = self.store.key("mail", conversation_id)
+        async with self.store.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"state": state, "error": error, **({"sent_at": now} if state == "sent" else {})})
+            pipe.pexpire(key, self.store.ttl_ms)  # kept as long as finished conversations, from its outcome
+            pipe.xack(self.outbox, GROUP, entry_id)
+            await pipe.execute()
+        to = mail["to"]
+        text = (f"We've emailed the transcript of this chat to {to}." if state == "sent" else
+                f"We couldn't email the transcript to {to}. You can ask for it again.")
+        data: Dict[str, Any] = {"notice": f"transcript_{state}", "to": to}
+        try:
+            await self.store.append(conversation_id, "system", f"mail:{mail['requested_at']}:{state}", text, data)
+        except Exception:  # noqa: BLE001 - the outcome is stored; a transcript that expired or is full has no notice
+            logger.exception("the notice of the transcript mail of %s was not stored", conversation_id)

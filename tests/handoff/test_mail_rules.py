@@ -1,0 +1,112 @@
+"""Who may be sent a transcript (handoff.mail_rules) and what the mail holds (handoff.mail_text), in-process."""
+
+from __future__ import annotations
+
+from email.headerregistry import Address
+
+import pytest
+
+from handoff.exceptions import MailRefused
+from handoff.mail_rules import addresses_in, checked_address, recipient_for
+from handoff.mail_settings import sender_of
+from handoff.mail_text import transcript_mail
+from handoff.settings import Settings
+
+INJECTIONS = [
+    "ann@example.com\r\nBcc: everyone@example.com", "ann@example.com\nBcc: x@example.com",
+    "ann@example.com, eve@example.com", "Ann <ann@example.com>", '"a b"@example.com', "ann@example.com ",
+    "ann@localhost", "ann@[127.0.0.1]", "ann@example", "@example.com", "ann@", "ann@@example.com",
+    "ann@exa mple.com", "ann@-example.com", "änn@example.com", "ann@example.com\x00", "a" * 65 + "@example.com",
+    "ann@" + "a" * 250 + ".com", "", None, 42, ["ann@example.com"], {"to": "ann@example.com"},
+]
+
+
+@pytest.mark.parametrize("bad", INJECTIONS)
+def test_anything_but_one_plain_address_is_refused(bad):
+    with pytest.raises(MailRefused) as refused:
+        checked_address(bad)
+    assert refused.value.code == "invalid_address"
+
+
+def test_plain_addresses_pass_with_their_domain_in_lower_case():
+    assert checked_address("Ann.Lee+chat@Example.CO.uk") == "Ann.Lee+chat@example.co.uk"
+    assert checked_address("o'brien@mail.example.com") == "o'brien@mail.example.com"
+
+
+def test_addresses_are_found_in_running_text_once_each():
+    texts = ["my email is ann@example.com.", "or (ann@example.com), or work: ann.lee@bank-work.example.org!",
+             "not an address: ann@example, nor @example.com, nor me@localhost"]
+    assert addresses_in(texts) == ["ann@example.com", "ann.lee@bank-work.example.org"]
+
+
+def test_a_customer_names_any_valid_address_an_agent_only_the_contacts_or_one_typed():
+    typed = ["typed@example.com"]
+    assert recipient_for("new@example.com", True, "", []) == "new@example.com"
+    assert recipient_for("TYPED@example.com", False, "", typed) == "TYPED@example.com"
+    assert recipient_for("me@example.com", False, "me@example.com", []) == "me@example.com"
+    with pytest.raises(MailRefused) as refused:
+        recipient_for("stranger@example.com", False, "me@example.com", typed)
+    assert refused.value.code == "address_not_allowed"
+    with pytest.raises(MailRefused) as refused:
+        recipient_for("stranger@example.com\r\nBcc: x@example.com", False, "", typed)
+    assert refused.value.code == "invalid_address"
+
+
+def test_without_an_address_the_contacts_comes_first_then_the_latest_typed():
+    assert recipient_for(None, False, "me@example.com", ["typed@example.com"]) == "me@example.com"
+    assert recipient_for(None, False, "", ["old@example.com", "new@example.com"]) == "new@example.com"
+    assert recipient_for(None, True, "me@example.com", []) == "me@example.com"
+    with pytest.raises(MailRefused) as refused:
+        recipient_for(None, False, "", [])
+    assert refused.value.code == "no_address"
+
+
+def test_the_sender_setting_is_one_line_with_a_valid_address():
+    assert sender_of("Bank Support <help@bank.example>") == ("Bank Support", "help@bank.example")
+    for bad in ("help@bank.example\r\nBcc: x@example.com", "Support", ""):
+        with pytest.raises(ValueError):
+            sender_of(bad)
+
+
+MESSAGES = [
+    {"id": "1-0", "kind": "customer", "text": "<b>my card</b> & PIN", "data": {}, "ts": 1_760_000_000_000},
+    {"id": "2-0", "kind": "bot", "text": "Let me check.", "data": {"custom": {"handoff": {"reason": "x"}}},
+     "ts": 1_760_000_001_000},
+    {"id": "3-0", "kind": "system", "text": "Ann joined the chat.", "data": {"notice": "agent_joined"},
+     "ts": 1_760_000_002_000},
+    {"id": "4-0", "kind": "note", "text": "PRIVATE note about fraud", "data": {"agent": "ann"}, "ts": 1_760_000_003_000},
+    {"id": "5-0", "kind": "agent", "text": "Here is the form", "ts": 1_760_000_004_000,
+     "data": {"agent": "ann_login", "shown_as": "Ann L.", "attachment": {"id": "f1", "name": "form<1>.pdf"}}},
+]
+
+
+def test_the_mail_holds_what_the_customer_saw_escaped_without_notes_logins_or_ids():
+    mail = transcript_mail(MESSAGES, Address("Bank Support", "help", "bank.example"), "ann@example.com",
+                           "Europe/London", {"Message-ID": "<x@bank.example>"})
+    assert mail["To"] == "ann@example.com" and mail["From"] == "Bank Support <help@bank.example>"
+    plain = mail.get_body(("plain",)).get_content()
+    html = mail.get_body(("html",)).get_content()
+    for body in (plain, html):
+        assert "PRIVATE" not in body and "ann_login" not in body and "1-0" not in body and "handoff" not in body
+        assert "f1" not in body.replace("form", "")
+    assert "You: <b>my card</b> & PIN" in plain and "Ann L.: Here is the form [file: form<1>.pdf]" in plain
+    assert "09:53" in plain  # 1_760_000_000 s in London's summer time
+    assert "&lt;b&gt;my card&lt;/b&gt; &amp; PIN" in html and "<b>my card" not in html
+    assert "form&lt;1&gt;.pdf" in html and "<strong>Ann L.</strong>" in html
+    assert not mail.get_payload()[0].get_filename() and len(mail.get_payload()) == 2  # nothing attached
+
+
+BASE = {"HANDOFF_SECRET": "s" * 32}
+SMTP = {**BASE, "HANDOFF_SMTP_HOST": "smtp.example.com", "HANDOFF_MAIL_FROM": "Support <help@bank.example>"}
+
+
+def test_smtp_settings_that_could_not_send_or_would_leak_a_password_stop_the_bridge():
+    assert not Settings.from_env(BASE).mail_enabled
+    settings = Settings.from_env(SMTP)
+    assert settings.mail_enabled and (settings.smtp_port, settings.smtp_security) == (587, "starttls")
+    assert Settings.from_env({**SMTP, "HANDOFF_SMTP_HOST": "127.0.0.1", "HANDOFF_SMTP_SECURITY": "none"}).mail_enabled
+    for wrong in ({"HANDOFF_SMTP_SECURITY": "none"}, {"HANDOFF_SMTP_SECURITY": "ssl"}, {"HANDOFF_SMTP_USER": "me"},
+                  {"HANDOFF_MAIL_FROM": ""}, {"HANDOFF_MAIL_FROM": "help@bank.example\r\nBcc: x@example.com"},
+                  {"HANDOFF_SMTP_PORT": "0"}, {"HANDOFF_MAIL_ATTEMPTS": "0"}, {"HANDOFF_MAIL_RETRY_SECONDS": "nan"}):
+        with pytest.raises(ValueError):
+            Settings.from_env({**SMTP, **wrong})

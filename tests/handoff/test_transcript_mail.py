@@ -1,0 +1,287 @@
+"""Transcripts by email through real bridge processes and a real SMTP server (harness.mail_sink): what the
+customer and the agent ask, what arrives, once per conversation across processes, and every refusal."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from typing import Any, Dict, Iterator, List
+
+import pytest
+import redis as redis_sync
+import websockets
+
+from handoff_client import Customer, Transport
+from harness.clients import claimed, staff
+from harness.mail import MailSink, mail_settings, received, running_mail_sink, wait_for_mail
+from harness.servers import running_bridge, started, started_bridge
+
+
+def run(coroutine: Any) -> Any:
+    return asyncio.run(coroutine)
+
+
+@pytest.fixture(scope="module")
+def sink() -> Iterator[MailSink]:
+    with running_mail_sink() as server:
+        yield server
+
+
+MAIL = {"HANDOFF_MAIL_PER_ADDRESS_PER_DAY": "1000", "HANDOFF_MAIL_PER_RECIPIENT_PER_DAY": "2",
+        "HANDOFF_MAIL_RETRY_SECONDS": "1"}
+
+
+@pytest.fixture(scope="module")
+def mail_bridge(redis_url, rasa_url, bridge_prefix, bridge, sink) -> Iterator[str]:
+    """A bridge process that sends through the sink (the ``bridge`` fixture's accounts, its Redis)."""
+    with running_bridge(redis_url, rasa_url, "bridge-mail-a", bridge_prefix, **mail_settings(sink, **MAIL)) as address:
+        yield address
+
+
+@pytest.fixture(scope="module")
+def second_mail_bridge(redis_url, rasa_url, bridge_prefix, mail_bridge, sink) -> Iterator[str]:
+    with running_bridge(redis_url, rasa_url, "bridge-mail-b", bridge_prefix, **mail_settings(sink, **MAIL)) as address:
+        yield address
+
+
+def address() -> str:
+    return f"c{uuid.uuid4().hex[:10]}@example.com"
+
+
+async def answer(client: Transport, kind: str, data: Dict[str, Any]) -> Dict[str, Any]:
+    """The ack or error that answers this request."""
+    key = uuid.uuid4().hex
+    await client.send(kind, data, id=key)
+    return await client.next_matching(lambda e: e["id"] == key and e["type"] in ("ack", "error"), f"the answer to {kind}")
+
+
+async def welcome(where: str) -> Dict[str, Any]:
+    """The welcome's data, as the widget reads it (the client keeps only the conversation and token)."""
+    async with websockets.connect(f"ws://{where}/ws/customer") as ws:
+        await ws.send(json.dumps({"type": "hello", "id": "h", "data": {}}))
+        while True:
+            envelope = json.loads(await ws.recv())
+            if envelope["type"] == "welcome":
+                return envelope["data"]
+
+
+async def notice(client: Transport, kind: str) -> Dict[str, Any]:
+    return await client.next_matching(lambda e: e["type"] == "message" and e["data"]["kind"] == "system"
+                                      and e["data"]["data"].get("notice") == kind, f"the {kind} notice", 30)
+
+
+def test_without_smtp_settings_the_feature_is_off_and_refused_with_a_clear_code(bridge):
+    async def scenario() -> None:
+        assert (await welcome(bridge))["transcript_mail"] is False
+        customer = await Customer.connect(bridge)
+        refused = await answer(customer, "email_transcript", {"to": address()})
+        assert refused["data"]["code"] == "mail_unavailable", refused
+        await customer.close()
+        customer, ann = await claimed(bridge, "ann")
+        opened = await ann.expect("conversation", conversation_id=customer.conversation_id)
+        assert opened["data"]["transcript_mail"] is False
+        refused = await answer(ann, "email_transcript", {"conversation_id": customer.conversation_id})
+        assert refused["data"]["code"] == "mail_unavailable", refused
+        await customer.close()
+        await ann.close()
+
+    run(scenario())
+
+
+def test_the_customer_asks_and_gets_the_transcript_once_without_notes_or_logins(mail_bridge, sink):
+    to = address()
+
+    async def scenario() -> None:
+        customer, ann = await claimed(mail_bridge, "ann")
+        conversation_id = customer.conversation_id
+        assert (await welcome(mail_bridge))["transcript_mail"] is True
+        opened = await ann.expect("conversation", conversation_id=conversation_id)
+        assert opened["data"]["transcript_mail"] is True
+        await customer.acknowledged(await customer.say("My card <b>never</b> arrived & I'm worried"))
+        await ann.acknowledged(await ann.say("I'll order a new one today.", conversation_id))
+        await ann.acknowledged(await ann.note("PRIVATE: check fraud flags", conversation_id))
+        queued = await answer(customer, "email_transcript", {"to": to})
+        assert queued["type"] == "ack" and queued["data"] == {"state": "queued", "to": to}, queued
+        sent = await notice(customer, "transcript_sent")
+        assert to in sent["data"]["text"]
+        await notice(ann, "transcript_sent")  # the agent sees it too
+        again = await answer(customer, "email_transcript", {"to": address()})
+        assert again["data"]["code"] == "already_sent", again
+        by_agent = await answer(ann, "email_transcript", {"conversation_id": conversation_id})
+        assert by_agent["data"]["code"] == "already_sent", by_agent
+        await customer.close()
+        await ann.close()
+
+    run(scenario())
+    mail = wait_for_mail(sink.folder, to)
+    assert mail["To"] == to and mail["From"] == "Bank Support <support@bank.example>"
+    assert mail["Subject"] == "Your chat transcript" and mail["Message-ID"].endswith("@bank.example>")
+    plain, html = mail.get_body(("plain",)).get_content(), mail.get_body(("html",)).get_content()
+    assert "You: My card <b>never</b> arrived & I'm worried" in plain
+    assert "Ann: I'll order a new one today." in plain  # the display name the bridge's accounts have
+    assert "My card &lt;b&gt;never&lt;/b&gt; arrived &amp; I&#x27;m worried" in html
+    for body in (plain, html):
+        assert "PRIVATE" not in body and "ann:" not in body.replace("Ann:", "")
+    assert [m["Message-ID"] for m in received(sink.folder) if m["X-Envelope-To"] == to] == [mail["Message-ID"]]
+
+
+def test_an_agent_sends_only_to_the_customers_own_or_typed_address(mail_bridge, sink, redis_url, bridge_prefix):
+    typed, contact = address(), address()
+
+    async def scenario() -> List[str]:
+        customer, ann = await claimed(mail_bridge, "ann")
+        conversation_id = customer.conversation_id
+        nothing = await answer(ann, "email_transcript", {"conversation_id": conversation_id})
+        assert nothing["data"]["code"] == "no_address", nothing
+        await customer.acknowledged(await customer.say(f"you can write to me at {typed}, thanks"))
+        codes = []
+        for to in (address(), f"{typed}\r\nBcc: {address()}", f"{typed}, {address()}", f"Eve <{typed}>", 7):
+            codes.append((await answer(ann, "email_transcript", {"conversation_id": conversation_id, "to": to}))["data"]["code"])
+        bob = await staff(mail_bridge, "bob")  # neither serving nor mentioned
+        codes.append((await answer(bob, "email_transcript", {"conversation_id": conversation_id, "to": typed}))["data"]["code"])
+        # The identified customer's address (handoff identity writes it from a verified signature) goes first.
+        client = redis_sync.Redis.from_url(redis_url)
+        client.hset(f"{bridge_prefix}:conv:{conversation_id}", "contact_email", contact)
+        client.close()
+        queued = await answer(ann, "email_transcript", {"conversation_id": conversation_id})
+        assert queued["type"] == "ack" and queued["data"]["to"] == contact, queued
+        await notice(ann, "transcript_sent")
+        for client_ in (customer, ann, bob):
+            await client_.close()
+        return codes
+
+    assert run(scenario()) == ["address_not_allowed", "invalid_address", "invalid_address", "invalid_address",
+                               "invalid_address", "forbidden"]
+    assert wait_for_mail(sink.folder, contact)["To"] == contact
+    assert not [m for m in received(sink.folder) if m["X-Envelope-To"] == typed]
+
+
+def test_once_per_conversation_when_both_processes_are_asked_at_the_same_time(mail_bridge, second_mail_bridge, sink):
+    async def scenario() -> List[Dict[str, Any]]:
+        first = await Customer.connect(mail_bridge)
+        await first.acknowledged(await first.say("hello"))
+        # The same conversation open in six sockets, three on each process, each asking at once.
+        sockets = [first] + [await Customer.connect(where, conversation_id=first.conversation_id, token=first.token)
+                             for where in [second_mail_bridge, mail_bridge] * 2 + [second_mail_bridge]]
+        answers = await asyncio.gather(*(answer(socket, "email_transcript", {"to": address()}) for socket in sockets))
+        for socket in sockets:
+            await socket.close()
+        return answers
+
+    answers = run(scenario())
+    acked = [reply["data"]["to"] for reply in answers if reply["type"] == "ack"]
+    assert len(acked) == 1, answers
+    assert sorted({reply["data"]["code"] for reply in answers if reply["type"] == "error"}) == ["already_sent"]
+    wait_for_mail(sink.folder, acked[0])
+    assert len([m for m in received(sink.folder) if m["X-Envelope-To"] == acked[0]]) == 1
+
+
+def test_a_recipient_gets_at_most_the_days_cap_of_transcripts(mail_bridge, sink):
+    to = address()
+
+    async def scenario() -> List[str]:
+        results = []
+        for _ in range(3):  # HANDOFF_MAIL_PER_RECIPIENT_PER_DAY=2
+            customer = await Customer.connect(mail_bridge)
+            reply = await answer(customer, "email_transcript", {"to": to})
+            results.append(reply["data"].get("code", reply["type"]))
+            await customer.close()
+        return results
+
+    assert run(scenario()) == ["ack", "ack", "mail_limit_recipient"]
+
+
+def test_a_busy_server_is_tried_again_and_a_client_address_has_its_daily_cap(redis_url, rasa_url, bridge):
+    """The sink answers the first two mails 451: the bridge tries again a second later (any process), and the
+    customer sees "sent" once it got through; the third request of the day from one address is refused."""
+    prefix = f"hbmail{uuid.uuid4().hex[:6]}"
+    to = address()
+    with running_mail_sink("mail-sink-busy", fail_first=2) as busy:
+        settings = mail_settings(busy, HANDOFF_MAIL_RETRY_SECONDS="1", HANDOFF_MAIL_PER_ADDRESS_PER_DAY="2")
+        with running_bridge(redis_url, rasa_url, "bridge-mail-busy", prefix, **settings) as where:
+            async def scenario() -> List[str]:
+                customer = await Customer.connect(where)
+                assert (await answer(customer, "email_transcript", {"to": to}))["type"] == "ack"
+                await notice(customer, "transcript_sent")
+                codes = []
+                for _ in range(2):
+                    other = await Customer.connect(where)
+                    codes.append((await answer(other, "email_transcript", {"to": address()}))["data"].get("code", "ack"))
+                    await other.close()
+                await customer.close()
+                return codes
+
+            assert run(scenario()) == ["ack", "mail_limit_address"]
+            assert len([m for m in received(busy.folder) if m["X-Envelope-To"] == to]) == 1
+            client = redis_sync.Redis.from_url(redis_url)
+            mails = [client.hgetall(key) for key in client.scan_iter(f"{prefix}:mail:*")]
+            client.close()
+            assert sorted(int(mail[b"attempts"]) for mail in mails if mail[b"to"] == to.encode()) == [3]
+
+
+def test_a_transcript_that_could_not_be_sent_says_so_and_may_be_asked_for_again(redis_url, rasa_url, bridge):
+    """Two attempts allowed, and the sink refuses the first two mails (451): the customer hears it failed, asks
+    again, and that one is sent."""
+    prefix = f"hbmail{uuid.uuid4().hex[:6]}"
+    first, second = address(), address()
+    with running_mail_sink("mail-sink-failing", fail_first=2) as failing:
+        settings = mail_settings(failing, HANDOFF_MAIL_RETRY_SECONDS="1", HANDOFF_MAIL_ATTEMPTS="2")
+        with running_bridge(redis_url, rasa_url, "bridge-mail-failing", prefix, **settings) as where:
+            async def scenario() -> None:
+                customer = await Customer.connect(where)
+                assert (await answer(customer, "email_transcript", {"to": first}))["type"] == "ack"
+                failed = await notice(customer, "transcript_failed")
+                assert failed["data"]["text"] == f"We couldn't email the transcript to {first}. You can ask for it again."
+                again = await answer(customer, "email_transcript", {"to": second})
+                assert again["type"] == "ack" and again["data"]["to"] == second, again
+                await notice(customer, "transcript_sent")
+                refused = await answer(customer, "email_transcript", {"to": first})
+                assert refused["data"]["code"] == "already_sent"
+                await customer.close()
+
+            run(scenario())
+        assert [mail["X-Envelope-To"] for mail in received(failing.folder)] == [second]
+
+
+def test_a_mail_left_by_a_process_killed_while_the_server_was_away_is_sent_by_another(redis_url, rasa_url, bridge,
+                                                                                     tmp_path):
+    """The mail server is down when the customer asks: the only process running takes the mail, fails, and is
+    killed (kill -9) before its next attempt; the server comes back, another process starts and sends the mail,
+    once, and the customer hears of it."""
+    prefix = f"hbmail{uuid.uuid4().hex[:6]}"
+    to = address()
+    sink = MailSink(tmp_path, "mail-sink-late")  # its port chosen, nothing listening yet
+    settings = mail_settings(sink, HANDOFF_MAIL_RETRY_SECONDS="1", HANDOFF_MAIL_ATTEMPTS="100")
+    client = redis_sync.Redis.from_url(redis_url)
+    try:
+        with started_bridge(redis_url, rasa_url, "bridge-mail-killed", prefix, **settings) as doomed:
+            async def ask() -> Customer:
+                customer = await Customer.connect(doomed.address)
+                assert (await answer(customer, "email_transcript", {"to": to}))["type"] == "ack"
+                return customer
+
+            customer = run(ask())
+            mail_key = f"{prefix}:mail:{customer.conversation_id}"
+            deadline = time.monotonic() + 30
+            while int(client.hget(mail_key, "attempts") or 0) < 1:
+                assert time.monotonic() < deadline, "no attempt was made"
+                time.sleep(0.1)
+            doomed.kill()
+        assert client.hget(mail_key, "state") == b"queued"
+        with running_bridge(redis_url, rasa_url, "bridge-mail-survivor", prefix, **settings) as survivor:
+            with started(sink):
+                wait_for_mail(tmp_path, to)
+
+                async def told() -> None:
+                    again = await Customer.connect(survivor, conversation_id=customer.conversation_id,
+                                                   token=customer.token)
+                    await notice(again, "transcript_sent")
+                    await again.close()
+
+                run(told())
+                time.sleep(1.5)  # another round of retries: nothing is sent twice
+                assert len([m for m in received(tmp_path) if m["X-Envelope-To"] == to]) == 1
+    finally:
+        client.close()
