@@ -109,6 +109,11 @@ class Settings:
     model_server_token: str = ""
     # Where the teaching loop (teaching/) keeps its state in the same Redis.
     teach_key_prefix: str = "teach"
+    # Secrets host sites sign their customers' identities with (handoff.identity, docs/identity.md): the
+    # current one first, an older one after it while sites move over; none: every customer is anonymous.
+    identity_secrets: Tuple[str, ...] = ()
+    # A signed identity is believed for this long after it was issued.
+    identity_max_age_seconds: int = 24 * 3600
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -185,6 +190,10 @@ class Settings:
             max_file_bytes_per_day=int(get("HANDOFF_MAX_FILE_BYTES_PER_DAY", defaults.max_file_bytes_per_day)),
             model_server_token=get("MODEL_SERVER_TOKEN", ""),
             teach_key_prefix=get("TEACH_KEY_PREFIX", defaults.teach_key_prefix),
+            identity_secrets=tuple(
+                secret.strip() for secret in get("HANDOFF_IDENTITY_SECRET", "").split(",") if secret.strip()
+            ),
+            identity_max_age_seconds=int(get("HANDOFF_IDENTITY_MAX_AGE", defaults.identity_max_age_seconds)),
         )
         if not isinstance(settings.skill_groups, dict):
             raise ValueError('HANDOFF_SKILL_GROUPS must be a JSON object such as {"card_arrival": "cards"}')
@@ -216,6 +225,11 @@ class Settings:
         if min(settings.max_file_bytes_per_conversation, settings.max_file_bytes_per_day) < 1024:
             raise ValueError("HANDOFF_MAX_FILE_BYTES_PER_CONVERSATION and HANDOFF_MAX_FILE_BYTES_PER_DAY must be "
                              "at least 1024")
+        if any(len(secret) < 32 for secret in settings.identity_secrets):
+            raise ValueError("each of HANDOFF_IDENTITY_SECRET's secrets (separated by commas) must have at least 32 "
+                             "characters")
+        if not 60 <= settings.identity_max_age_seconds <= 30 * 24 * 3600:
+            raise ValueError("HANDOFF_IDENTITY_MAX_AGE must be from 60 seconds to 30 days")
         if len(settings.secret) < 16:
             raise ValueError("HANDOFF_SECRET must be set to at least 16 characters (agent tokens are signed with it)")
         return settings
