@@ -21,7 +21,8 @@ from websockets.exceptions import ConnectionClosed
 from handoff.coalesce import Coalesced, Periodic
 from handoff.connections.base import Connection, Handlers
 from handoff.connections.fields import idempotency_key, is_server_id, signal_data, text_of
-from handoff.exceptions import HandoffError, InvalidToken, MalformedMessage
+from handoff.exceptions import HandoffError, InvalidIdentity, InvalidToken, MalformedMessage
+from handoff.identity import Identity, verify
 from handoff.presence import OpenSockets
 from handoff.protocol import Envelope, error_envelope
 from handoff.service import Bridge
@@ -107,12 +108,19 @@ class CustomerConnection(Connection):
         conversation_id, token, last_seen = data.get("conversation_id"), data.get("token"), data.get("last_seen")
         if last_seen is not None and not is_server_id(last_seen):  # before anything is created
             raise MalformedMessage("'last_seen' must be the id of a message from the server")
+        identity = self._identity(data)  # before anything is created, too
         if conversation_id or token:
             if not (isinstance(conversation_id, str) and isinstance(token, str)
                     and await self.bridge.store.token_matches(conversation_id, token)):
                 raise InvalidToken("unknown conversation or wrong token; start a new one without them")
-        else:
+        if identity is not None:  # the contact's open conversation, on any device
+            resumed = await self.bridge.contacts.conversation_for(identity, conversation_id, self.bridge.now_ms())
+            if resumed != conversation_id:
+                conversation_id, token, last_seen = resumed, resumed and self.bridge.contacts.token(resumed), None
+        if not conversation_id:
             conversation_id, token = await self.bridge.start_conversation(self.client)
+            if identity is not None:
+                await self.bridge.contacts.link(conversation_id, identity, self.bridge.now_ms())
         self.conversation_id = conversation_id
         if self.sockets:
             await self.sockets.customer_joined(conversation_id, self.socket_id)
@@ -126,6 +134,18 @@ class CustomerConnection(Connection):
         if read:  # what the agent has read, as the live receipt said it before the reload
             await self.send(Envelope("read", None, {"from": "agent", "up_to": read}))
         await self.send_status(force=True)
+
+    def _identity(self, data: Dict[str, Any]) -> Optional[Identity]:
+        """The hello's signed identity (handoff.identity), None without one; InvalidIdentity if not believed."""
+        if data.get("identity") is None:
+            return None
+        settings = self.bridge.settings
+        try:
+            return verify(data["identity"], settings.identity_secrets, self.bridge.clock(),
+                          settings.identity_max_age_seconds)
+        except InvalidIdentity:
+            self.bridge.metrics["identities_refused"] += 1
+            raise
 
     def sees(self, kind: str) -> bool:
         """Only the kinds handoff.visibility lists: never an agents' private note."""
