@@ -1,5 +1,6 @@
 """The signed identity's rules without I/O (handoff.identity): what is believed, and what is refused with
-which code; the settings that configure it."""
+which code; the settings that configure it; the snippets docs/identity.md gives site developers (Python,
+and Node.js run by ``node``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,12 @@ import base64
 import hashlib
 import hmac
 import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
 from typing import Any, Dict
 
 import pytest
@@ -115,3 +122,35 @@ def test_settings_take_several_secrets_and_refuse_short_ones() -> None:
         Settings.from_env({**base, "HANDOFF_IDENTITY_SECRET": "short"})
     with pytest.raises(ValueError, match="MAX_AGE"):
         Settings.from_env({**base, "HANDOFF_IDENTITY_MAX_AGE": "5"})
+
+
+# ---- the site developers' snippets (docs/identity.md), run as documented ---------------------------------
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "identity.md"
+
+
+def snippet(language: str) -> str:
+    """The documented code block in ``language`` (there is one of each)."""
+    blocks = re.findall(rf"```{language}\n(.*?)```", DOCS.read_text(), re.S)
+    assert len(blocks) == 1, f"docs/identity.md has {len(blocks)} {language} blocks"
+    return blocks[0]
+
+
+def test_the_python_snippet_signs_what_the_bridge_believes() -> None:
+    namespace: Dict[str, Any] = {}
+    exec(snippet("python"), namespace)  # the documented code, as a site would paste it
+    token = namespace["support_chat_identity"](SECRET, "cust-42", "Zoë Ørsted", "zoe@example.com")
+    identity = verify(token, (SECRET,), time.time(), DAY)
+    assert (identity.id, identity.name, identity.email) == ("cust-42", "Zoë Ørsted", "zoe@example.com")
+    assert verify(namespace["support_chat_identity"](SECRET, "7"), (SECRET,), time.time(), DAY).name == ""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_the_node_snippet_signs_what_the_bridge_believes(tmp_path: Path) -> None:
+    script = tmp_path / "sign.js"
+    script.write_text(snippet("js") + '\nconsole.log(supportChatIdentity(process.env.SECRET, "cust-42", "Zoë Ørsted", '
+                                      '"zoe@example.com"));\n')
+    signed = subprocess.run(["node", str(script)], env={**os.environ, "SECRET": SECRET}, capture_output=True,
+                            text=True, check=True).stdout.strip()
+    identity = verify(signed, (SECRET,), time.time(), DAY)
+    assert (identity.id, identity.name, identity.email) == ("cust-42", "Zoë Ørsted", "zoe@example.com")
