@@ -32,11 +32,20 @@ MAX_CONTACT_NOTE = 1000
 _OPEN_LOOKBACK = 10
 
 # KEYS: the conversation, the contact, the contact's conversations. ARGV: conversation id, contact id, name,
-# email, contact token digest, now (ms), ms to keep the contact. 1 linked, 0 no such conversation, -1 another's.
+# email, contact token digest, now (ms), ms to keep the contact, the conversations' key prefix, "1" for a
+# conversation just started (then the contact's open conversation, if they have one, is returned instead:
+# two devices starting at once end in one conversation). Returns the conversation linked, another open one,
+# or nil: no such conversation, or another contact's.
 _LINK = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local owner = redis.call('HGET', KEYS[1], 'contact_id')
-if owner and owner ~= ARGV[2] then return -1 end
+if owner and owner ~= ARGV[2] then return false end
+if ARGV[9] == '1' then
+  for _, other in ipairs(redis.call('ZREVRANGE', KEYS[3], 0, %d)) do
+    local state = redis.call('HGET', ARGV[8] .. other, 'state')
+    if state and state ~= 'closed' and other ~= ARGV[1] then return other end
+  end
+end
 redis.call('HSET', KEYS[1], 'contact_id', ARGV[2], 'contact_name', ARGV[3], 'contact_email', ARGV[4],
            'contact_token', ARGV[5])
 local started = redis.call('HGET', KEYS[1], 'created') or ARGV[6]
@@ -45,8 +54,8 @@ redis.call('HSET', KEYS[2], 'name', ARGV[3], 'email', ARGV[4], 'last_seen', ARGV
 redis.call('HSETNX', KEYS[2], 'first_seen', ARGV[6])
 redis.call('PEXPIRE', KEYS[2], ARGV[7])
 redis.call('PEXPIRE', KEYS[3], ARGV[7])
-return 1
-"""
+return ARGV[1]
+""" % (_OPEN_LOOKBACK - 1)
 
 # KEYS: the contact. ARGV: text, agent, now (ms). 1 saved, 0 no such contact (expired, or forgotten).
 _NOTE = """
@@ -71,12 +80,21 @@ class ContactBook:
     async def link(self, conversation_id: str, identity: Identity, now_ms: int) -> bool:
         """Links the conversation to the contact (again: the name and email as newly signed); False when it
         is another contact's or gone."""
+        return await self._linked(conversation_id, identity, now_ms, started=False) == conversation_id
+
+    async def link_started(self, conversation_id: str, identity: Identity, now_ms: int) -> str:
+        """Links a conversation just started for the contact, unless another device's hello started or
+        found one of theirs meanwhile: the conversation to use (that one, or this)."""
+        linked = await self._linked(conversation_id, identity, now_ms, started=True)
+        return linked or conversation_id
+
+    async def _linked(self, conversation_id: str, identity: Identity, now_ms: int, started: bool) -> Optional[str]:
         keys = [self.store.key("conv", conversation_id), self.store.key("contact", identity.id),
                 self.store.key("contact-convs", identity.id)]
         linked = await self._link(keys=keys, args=[
-            conversation_id, identity.id, identity.name, identity.email,
-            token_digest(self.token(conversation_id)), now_ms, self.store.ttl_ms])
-        return int(linked) == 1
+            conversation_id, identity.id, identity.name, identity.email, token_digest(self.token(conversation_id)),
+            now_ms, self.store.ttl_ms, f"{self.store.prefix}:conv:", "1" if started else "0"])
+        return linked.decode() if linked else None
 
     async def open_conversation(self, contact_id: str) -> Optional[str]:
         """The contact's newest conversation that is not closed, if Redis keeps one."""

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from sanic.exceptions import WebsocketClosed
 from websockets.exceptions import ConnectionClosed
@@ -113,14 +113,12 @@ class CustomerConnection(Connection):
             if not (isinstance(conversation_id, str) and isinstance(token, str)
                     and await self.bridge.store.token_matches(conversation_id, token)):
                 raise InvalidToken("unknown conversation or wrong token; start a new one without them")
-        if identity is not None:  # the contact's open conversation, on any device
-            resumed = await self.bridge.contacts.conversation_for(identity, conversation_id, self.bridge.now_ms())
-            if resumed != conversation_id:
-                conversation_id, token, last_seen = resumed, resumed and self.bridge.contacts.token(resumed), None
-        if not conversation_id:
-            conversation_id, token = await self.bridge.start_conversation(self.client)
-            if identity is not None:
-                await self.bridge.contacts.link(conversation_id, identity, self.bridge.now_ms())
+        if identity is not None:  # the contact's open conversation, begun on any device
+            conversation_id, token, last_seen = await self._contacts_conversation(identity, conversation_id, token,
+                                                                                 last_seen)
+        else:
+            if not conversation_id:
+                conversation_id, token = await self.bridge.start_conversation(self.client)
         self.conversation_id = conversation_id
         if self.sockets:
             await self.sockets.customer_joined(conversation_id, self.socket_id)
@@ -134,6 +132,21 @@ class CustomerConnection(Connection):
         if read:  # what the agent has read, as the live receipt said it before the reload
             await self.send(Envelope("read", None, {"from": "agent", "up_to": read}))
         await self.send_status(force=True)
+
+    async def _contacts_conversation(self, identity: Identity, named: Optional[str], token: Optional[str],
+                                     last_seen: Optional[str]) -> Tuple[str, str, Optional[str]]:
+        """The conversation a signed-in customer's hello resumes (handoff.contacts), its token, and from where
+        it is replayed: another than the one named (its token checked) comes with a token of its own, whole."""
+        contacts, now = self.bridge.contacts, self.bridge.now_ms()
+        resumed = await contacts.conversation_for(identity, named, now)
+        if resumed is None:
+            started, token = await self.bridge.start_conversation(self.client)
+            resumed = await contacts.link_started(started, identity, now)
+            if resumed == started:
+                return started, token, None
+        if resumed == named and token is not None:
+            return resumed, token, last_seen
+        return resumed, contacts.token(resumed), None
 
     def _identity(self, data: Dict[str, Any]) -> Optional[Identity]:
         """The hello's signed identity (handoff.identity), None without one; InvalidIdentity if not believed."""

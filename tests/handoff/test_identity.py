@@ -217,3 +217,17 @@ def test_another_contact_never_takes_over_a_conversation(bridge):
             await each.close()
 
     asyncio.run(scenario())
+
+
+def test_two_devices_starting_at_once_end_in_one_conversation(bridge, second_bridge):
+    """Neither has a conversation yet: each hello would start one, and only one is kept for the contact."""
+    async def scenario() -> None:
+        for _ in range(3):
+            contact_id = new_contact()
+            first, second = await asyncio.gather(Customer.connect(bridge, identity=signed(contact_id)),
+                                                 Customer.connect(second_bridge, identity=signed(contact_id)))
+            assert first.conversation_id == second.conversation_id
+            for each in (first, second):
+                await each.close()
+
+    asyncio.run(scenario())
