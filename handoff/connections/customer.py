@@ -105,20 +105,23 @@ class CustomerConnection(Connection):
 
     async def _hello(self, envelope: Envelope) -> None:
         data = envelope.data
-        conversation_id, token, last_seen = data.get("conversation_id"), data.get("token"), data.get("last_seen")
+        given, token, last_seen = data.get("conversation_id"), data.get("token"), data.get("last_seen")
         if last_seen is not None and not is_server_id(last_seen):  # before anything is created
             raise MalformedMessage("'last_seen' must be the id of a message from the server")
         identity = self._identity(data)  # before anything is created, too
-        if conversation_id or token:
-            if not (isinstance(conversation_id, str) and isinstance(token, str)
-                    and await self.bridge.store.token_matches(conversation_id, token)):
+        named: Optional[str] = None  # the conversation the client resumes, its token checked
+        if given or token:
+            if not (isinstance(given, str) and isinstance(token, str)
+                    and await self.bridge.store.token_matches(given, token)):
                 raise InvalidToken("unknown conversation or wrong token; start a new one without them")
+            named = given
+        conversation_id: str
         if identity is not None:  # the contact's open conversation, begun on any device
-            conversation_id, token, last_seen = await self._contacts_conversation(identity, conversation_id, token,
-                                                                                 last_seen)
+            conversation_id, token, last_seen = await self._contacts_conversation(identity, named, token, last_seen)
+        elif named is None:
+            conversation_id, token = await self.bridge.start_conversation(self.client)
         else:
-            if not conversation_id:
-                conversation_id, token = await self.bridge.start_conversation(self.client)
+            conversation_id = named
         self.conversation_id = conversation_id
         if self.sockets:
             await self.sockets.customer_joined(conversation_id, self.socket_id)
