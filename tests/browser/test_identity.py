@@ -117,6 +117,9 @@ def test_the_contact_panel_shows_who_history_and_a_note_colleagues_see(ann, site
         past.click()  # the earlier conversation, read-only
         expect(ann.conversation.locator(".closed-summary")).to_be_visible()
         expect(ann.conversation.locator(".closed-summary")).to_contain_text("Resolved")
+        expect(ann.conversation.locator(".contact-panel .contact-name")).to_have_text("Grace Hopper")  # as then
+        expect(ann.conversation.locator(".contact-remark")).to_have_text(
+            "Their history and note are beside the chat you opened this from.")
 
         # A colleague opening the customer's chat next time sees the note, as text.
         ann.page.reload()

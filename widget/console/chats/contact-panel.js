@@ -35,8 +35,11 @@ export class ContactPanel {
     }
     if (this.asked === signed.id) return;
     this.asked = signed.id;
-    this.render(signed, null);
-    this.load(signed);
+    // A chat opened from the customer's history: who they are is shown; their history and note are beside the chat
+    // it was opened from (the bridge lets this agent read this one only through that one).
+    const fromHistory = this.view.viewedVia.has(this.tab.id);
+    this.render(signed, null, fromHistory ? "Their history and note are beside the chat you opened this from." : null);
+    if (!fromHistory) this.load(signed);
   }
 
   async load(signed) {
@@ -45,12 +48,11 @@ export class ContactPanel {
       this.card = reply && reply.contact;
       this.render(signed, this.card);
     } catch (failure) {
-      // A chat opened through the customer's history: who they are is shown, their history from the chat it came from.
-      this.render(signed, null, describeError(failure));
+      this.render(signed, null, `History not shown: ${describeError(failure)}`);
     }
   }
 
-  render(signed, card, problem = null) {
+  render(signed, card, remark = null) {
     const who = card || signed;
     replaceChildren(this.element,
       section("Customer",
@@ -62,7 +64,7 @@ export class ContactPanel {
           card && card.first_seen ? [h("dt", {}, "First seen"), h("dd", {}, timeElement(card.first_seen, undefined, null, { dated: true }))] : null)),
       card ? this.noteSection(card) : null,
       card ? this.historySection(card) : null,
-      problem && !card ? h("p", { class: "muted contact-problem" }, `History not shown: ${problem}`) : null);
+      remark && !card ? h("p", { class: "muted contact-remark" }, remark) : null);
   }
 
   noteSection(card) {
