@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import Any, Dict
+from typing import Any, Dict, Tuple
 
 import pytest
 import redis as redis_sync
@@ -52,7 +52,7 @@ async def first_error(address: str, hello: Dict[str, Any]) -> Dict[str, Any]:
 
 def test_a_second_device_resumes_the_contacts_open_conversation_live_on_both(bridge, second_bridge, redis_url,
                                                                              bridge_prefix):
-    async def scenario() -> None:
+    async def scenario() -> Tuple[str, str]:
         contact = new_contact()
         phone = await Customer.connect(bridge, identity=signed(contact))
         await phone.acknowledged(await phone.say("my card hasn't arrived"))
@@ -63,9 +63,8 @@ def test_a_second_device_resumes_the_contacts_open_conversation_live_on_both(bri
         replayed = [e["data"]["text"] for e in laptop.received if e["type"] == "message"]
         assert "my card hasn't arrived" in replayed
         await laptop.acknowledged(await laptop.say("I want to talk to a person"))
-        seen = await phone.next_matching(lambda e: e["type"] == "message" and e["data"]["kind"] == "customer"
-                                         and e["data"]["text"] == "I want to talk to a person", "the laptop's message")
-        assert seen
+        await phone.next_matching(lambda e: e["type"] == "message" and e["data"]["kind"] == "customer"
+                                  and e["data"]["text"] == "I want to talk to a person", "the laptop's message")
         await phone.expect("status", state="queued")
         await laptop.expect("status", state="queued")
         # The laptop's token resumes the conversation after a reload too (the attachments' HTTP auth uses it).
@@ -73,12 +72,14 @@ def test_a_second_device_resumes_the_contacts_open_conversation_live_on_both(bri
         assert again.conversation_id == phone.conversation_id
         for each in (phone, laptop, again):
             await each.close()
+        return contact, phone.conversation_id
 
-    asyncio.run(scenario())
+    contact, conversation_id = asyncio.run(scenario())
     client = redis_sync.Redis.from_url(redis_url)
-    try:
-        contacts = list(client.scan_iter(f"{bridge_prefix}:contact:cust-*"))
-        assert contacts
+    try:  # one conversation, listed once, with the contact as signed
+        assert client.zrange(f"{bridge_prefix}:contact-convs:{contact}", 0, -1) == [conversation_id.encode()]
+        assert client.hget(f"{bridge_prefix}:contact:{contact}", "email") == b"ada@example.com"
+        assert client.hget(f"{bridge_prefix}:conv:{conversation_id}", "contact_id") == contact.encode()
     finally:
         client.close()
 
