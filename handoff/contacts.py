@@ -135,15 +135,17 @@ class ContactBook:
 
     async def card(self, conversation_id: str) -> Optional[Dict[str, Any]]:
         """The contact panel's data for a conversation's customer: None for an anonymous one."""
-        contact_id = await self.contact_of(conversation_id)
-        if contact_id is None:
+        signed = await self.signed(conversation_id)
+        if signed is None:
             return None
+        contact_id = signed["id"]
         raw = await self.store.redis.hgetall(self.store.key("contact", contact_id))
         record = {key.decode(): value.decode() for key, value in raw.items()}
         note = ({"text": record["note"], "by": record.get("note_by", ""), "at": int(record.get("note_at") or 0)}
                 if record.get("note") else None)
-        return {
-            "id": contact_id, "verified": True, "name": record.get("name", ""), "email": record.get("email", ""),
+        return {  # the contact as last signed; as this conversation was, if Redis no longer keeps the contact
+            "id": contact_id, "verified": True, "name": record.get("name", signed["name"]),
+            "email": record.get("email", signed["email"]),
             "first_seen": int(record.get("first_seen") or 0), "last_seen": int(record.get("last_seen") or 0),
             "note": note,
             "conversations": [past.shown() for past in await self.history.conversations(contact_id)],

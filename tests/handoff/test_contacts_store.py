@@ -135,5 +135,7 @@ def test_the_note_is_one_write_and_needs_a_contact(redis_url):
         with pytest.raises(ConversationNotFound):
             await book.save_note("c1", "again", "bob", 3)
         assert not await store.redis.exists(store.key("contact", "ada")), "a note never makes a contact up"
+        gone = await book.card("c1")  # who the conversation's customer was is still shown, as signed then
+        assert (gone["name"], gone["email"], gone["note"]) == ("Ada Lovelace", "ada@example.com", None)
 
     run(redis_url, scenario)
