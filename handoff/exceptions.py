@@ -10,6 +10,8 @@
     ├── AuthError                who is asking is not allowed
     │   ├── InvalidCredentials   wrong agent name or password
     │   ├── InvalidToken         missing, forged or expired token
+    │   ├── InvalidIdentity      a customer's signed identity that is forged, malformed or expired
+    │   │                        (``identity_expired``), or sent to a bridge that accepts none
     │   └── Forbidden            a valid account without the role this needs
     ├── LimitReached             a cap of handoff.limits (``code`` says which), or of a
     │                            supervisors' set (labels, canned responses: ``too_many``)
@@ -47,6 +49,7 @@ __all__ = [
     "HandoffError",
     "InvalidContact",
     "InvalidCredentials",
+    "InvalidIdentity",
     "InvalidToken",
     "InvalidTransition",
     "LimitReached",
@@ -123,6 +126,13 @@ class InvalidCredentials(AuthError):
 
 class InvalidToken(AuthError):
     code = "invalid_token"
+
+
+class InvalidIdentity(AuthError):
+    """A ``hello``'s signed identity that is not believed (handoff.identity): nothing is created, and the
+    widget says hello again without it, as an anonymous customer."""
+
+    code = "invalid_identity"
 
 
 class Forbidden(AuthError):

@@ -34,12 +34,14 @@ from handoff.auth import AgentDirectory
 from handoff.botclient import MAX_WRITTEN, BotClient, BotUnavailable
 from handoff.canned import CannedDesk
 from handoff.closing import Closing
+from handoff.contacts import ContactBook
 from handoff.customer_presence import CustomerPresenceBoard, parse as parse_presence, shown as presence_shown
 from handoff.dashboard import summarise
 from handoff.experience import Experience
 from handoff.sla import Sla
 from handoff.sla_rules import breaches_today, due_times, parse_targets
 from handoff.exceptions import ConversationNotFound, InvalidTransition, LimitReached, MalformedMessage, StateError
+from handoff.history import RedisHistory
 from handoff.hub import Hub
 from handoff.labels import LabelDesk, closing_figures, split, workspace_channel
 from handoff.limits import Limits
@@ -160,6 +162,8 @@ class Bridge:
         self.suggestions = Suggestions(redis, self.store, self.bot)  # suggested replies (handoff.suggestions)
         self.attachments = AttachmentDesk(self)  # customers' and agents' files (handoff.attachments)
         self.mail = TranscriptMail(settings, self.store)  # transcripts by email (handoff.mail)
+        # Customers known by a signed identity, their conversations and the agents' note (handoff.contacts).
+        self.contacts = ContactBook(self.store, settings.secret, RedisHistory(self.store))
         self.hours = BusinessHours.parse(settings.business_hours, settings.timezone)
         self.zone = ZoneInfo(settings.timezone)
         # This process's counters for /metrics (Prometheus adds up the processes).

@@ -124,6 +124,11 @@ class Settings:
     mail_per_recipient_per_day: int = 3
     mail_attempts: int = 5
     mail_retry_seconds: float = 60.0
+    # Secrets host sites sign their customers' identities with (handoff.identity, docs/identity.md): the
+    # current one first, an older one after it while sites move over; none: every customer is anonymous.
+    identity_secrets: Tuple[str, ...] = ()
+    # A signed identity is believed for this long after it was issued.
+    identity_max_age_seconds: int = 24 * 3600
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -211,6 +216,10 @@ class Settings:
                                                defaults.mail_per_recipient_per_day)),
             mail_attempts=int(get("HANDOFF_MAIL_ATTEMPTS", defaults.mail_attempts)),
             mail_retry_seconds=float(get("HANDOFF_MAIL_RETRY_SECONDS", defaults.mail_retry_seconds)),
+            identity_secrets=tuple(
+                secret.strip() for secret in get("HANDOFF_IDENTITY_SECRET", "").split(",") if secret.strip()
+            ),
+            identity_max_age_seconds=int(get("HANDOFF_IDENTITY_MAX_AGE", defaults.identity_max_age_seconds)),
         )
         if not isinstance(settings.skill_groups, dict):
             raise ValueError('HANDOFF_SKILL_GROUPS must be a JSON object such as {"card_arrival": "cards"}')
@@ -243,6 +252,11 @@ class Settings:
             raise ValueError("HANDOFF_MAX_FILE_BYTES_PER_CONVERSATION and HANDOFF_MAX_FILE_BYTES_PER_DAY must be "
                              "at least 1024")
         check_mail_settings(settings)
+        if any(len(secret) < 32 for secret in settings.identity_secrets):
+            raise ValueError("each of HANDOFF_IDENTITY_SECRET's secrets (separated by commas) must have at least 32 "
+                             "characters")
+        if not 60 <= settings.identity_max_age_seconds <= 30 * 24 * 3600:
+            raise ValueError("HANDOFF_IDENTITY_MAX_AGE must be from 60 seconds to 30 days")
         if len(settings.secret) < 16:
             raise ValueError("HANDOFF_SECRET must be set to at least 16 characters (agent tokens are signed with it)")
         return settings

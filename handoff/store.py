@@ -15,7 +15,10 @@ Keys (``prefix`` defaults to ``hb``):
                              left in its place (cleared by a new handoff and by that request); presence
                              ("{connected|typing|gone}|{since}"): handoff.customer_presence; agent_read: the
                              newest message id the serving agent has read (the customer's "Read" after a reload);
-                             sla_first_met, sla_reply_from: the response-time clocks (handoff.sla)
+                             sla_first_met, sla_reply_from: the response-time clocks (handoff.sla);
+                             contact_id, contact_name, contact_email (only from a verified signed identity)
+                             and contact_token (the digest of the token the contact's other devices resume
+                             it with): handoff.contacts
                              Kept idle_seconds from creation; the first message or change: the retention.
     {p}:log:{id}     stream  the transcript, agents' private notes (kind "note") among its messages; each
                              entry's stream id is the server message id (at most
@@ -84,6 +87,11 @@ Keys (``prefix`` defaults to ``hb``):
                              marks a label counted that day; "disposition", "closing_note": its last close's,
                              "closed_at" (ms, by the commit that closes) and "rating" (JSON {score, comment}, by
                              the commit that rates; a read-only view of a closed chat shows them)
+    {p}:contact:{contact id} hash  a customer known by a signed identity (handoff.contacts): name, email
+                             (as last signed), first_seen, last_seen (ms), note, note_by, note_at (the agents'
+                             note about them); kept the retention after last_seen
+    {p}:contact-convs:{contact id} zset  the contact's conversations -> when each started (ms), kept as the
+                             contact is; one Redis no longer keeps leaves it when the list is read (handoff.history)
     {p}:canned       hash    canned responses: shortcut -> {title, text} (handoff.canned); {p}:canned-seeded
                              marks that the file's set was loaded once
     {p}:suggest-pending list  customer message -> agent reply pairs of chats an agent's part of ended, JSON
@@ -624,8 +632,10 @@ class Store:
         )
 
     async def token_matches(self, conversation_id: str, token: str) -> bool:
-        stored = await self.redis.hget(self.key("conv", conversation_id), "token")
-        return stored is not None and stored.decode() == token_digest(token)
+        """The customer's own token, or (a signed contact's conversation) the one their other devices got."""
+        digest = token_digest(token)
+        stored = await self.redis.hmget(self.key("conv", conversation_id), ["token", "contact_token"])
+        return any(value is not None and value.decode() == digest for value in stored)
 
     async def mark_left_queue(self, conversation_id: str) -> None:
         """The customer was taken out of the queue for being away (their status says so until queued again)."""

@@ -48,10 +48,11 @@ class Customer(Transport):
     path = "/ws/customer"
 
     def __init__(self, addresses: Union[str, Sequence[str]], *, conversation_id: str = "", token: str = "",
-                 last_seen: Optional[str] = None, **options: Any) -> None:
+                 last_seen: Optional[str] = None, identity: str = "", **options: Any) -> None:
         super().__init__(addresses, **options)
         self.conversation_id = conversation_id
         self.token = token
+        self.identity = identity  # a signed identity from the host site (docs/identity.md), sent in every hello
         self.last_seen = last_seen  # the newest server message id received: a resume starts after it
         self.status: Dict[str, Any] = {}  # the latest status push
         self.welcomed = False  # on this connection
@@ -70,11 +71,15 @@ class Customer(Transport):
             hello = {"conversation_id": self.conversation_id, "token": self.token}
             if self.last_seen:
                 hello["last_seen"] = self.last_seen
+        if self.identity:
+            hello["identity"] = self.identity
         await self.send("hello", hello, id=uuid.uuid4().hex)
 
     async def _on_envelope(self, envelope: Envelope) -> None:
         kind, data = envelope.get("type"), envelope.get("data") or {}
         if kind == "welcome":
+            if data["conversation_id"] != self.conversation_id:  # another (the signed contact's open one)
+                self.last_seen = None
             self.conversation_id, self.token = data["conversation_id"], data["token"]
             self.welcomed = True
             await self._became_ready()

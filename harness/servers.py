@@ -359,6 +359,8 @@ def running_model_server(redis_url: str, teach_prefix: str, rasa_url: str = "htt
 
 
 SECRET = "test-secret-" + uuid.uuid4().hex
+# What test sites sign their customers' identities with (handoff.identity): every test bridge accepts it.
+IDENTITY_SECRET = "test-identity-secret-" + uuid.uuid4().hex
 AGENT_PASSWORD = "correct horse battery"
 
 
@@ -369,6 +371,7 @@ class BridgeServer(ServerProcess):
         port = free_port()
         self.address = f"127.0.0.1:{port}"
         env = bridge_env({"REDIS_URL": redis_url, "RASA_URL": rasa_url, "HANDOFF_SECRET": SECRET,
+                          "HANDOFF_IDENTITY_SECRET": IDENTITY_SECRET,
                           "HANDOFF_PORT": str(port), "HANDOFF_KEY_PREFIX": prefix, "HANDOFF_AGENT_GRACE_SECONDS": "2",
                           "HANDOFF_SKILL_GROUPS": json.dumps({"card_swallowed": "cards"}), **TEST_ADDRESS_LIMITS,
                           **extra})

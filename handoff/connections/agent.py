@@ -20,6 +20,7 @@ from handoff.coalesce import Coalesced
 from handoff.connections.base import Connection, Handlers
 from handoff.connections.fields import conversation_id_of, idempotency_key, signal_data, text_of
 from handoff.connections.logins import HEARTBEAT_SECONDS, Login, ended_if_revoked
+from handoff.connections.contacts import ContactHandlers
 from handoff.connections.notes import NoteHandlers, marked_mentions
 from handoff.connections.offers import OfferHandlers
 from handoff.connections.open_chats import OpenChats
@@ -40,7 +41,7 @@ logger = logging.getLogger(__name__)
 PRESENCE_DELAY_SECONDS = 1.0
 
 
-class AgentConnection(NoteHandlers, OfferHandlers, Connection):
+class AgentConnection(NoteHandlers, ContactHandlers, OfferHandlers, Connection):
     def __init__(self, ws: Any, bridge: Bridge, agent: str, generation: int) -> None:
         super().__init__(ws, bridge)
         self.agent = agent
@@ -71,7 +72,7 @@ class AgentConnection(NoteHandlers, OfferHandlers, Connection):
             "open_request": self.open_request, "request_done": self.request_done,
             "answer_request": self.answer_request,
             "typing": self.signal, "read": self.signal, "set_status": self.set_status,
-            **self.note_handlers(), **self.offer_handlers(),
+            **self.note_handlers(), **self.offer_handlers(), **self.contact_handlers(),
             "label_conversation": self.workspace.label_conversation,
             "suggest": self.suggestions.suggest, "email_transcript": self.email_transcript,
         }

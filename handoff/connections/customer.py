@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from sanic.exceptions import WebsocketClosed
 from websockets.exceptions import ConnectionClosed
@@ -25,7 +25,8 @@ from websockets.exceptions import ConnectionClosed
 from handoff.coalesce import Coalesced, Periodic
 from handoff.connections.base import Connection, Handlers
 from handoff.connections.fields import idempotency_key, is_server_id, signal_data, text_of
-from handoff.exceptions import HandoffError, InvalidToken, MalformedMessage
+from handoff.exceptions import HandoffError, InvalidIdentity, InvalidToken, MalformedMessage
+from handoff.identity import Identity, verify
 from handoff.presence import OpenSockets
 from handoff.privacy import mask, mask_fields, mask_typed
 from handoff.protocol import Envelope, error_envelope
@@ -109,15 +110,23 @@ class CustomerConnection(Connection):
 
     async def _hello(self, envelope: Envelope) -> None:
         data = envelope.data
-        conversation_id, token, last_seen = data.get("conversation_id"), data.get("token"), data.get("last_seen")
+        given, token, last_seen = data.get("conversation_id"), data.get("token"), data.get("last_seen")
         if last_seen is not None and not is_server_id(last_seen):  # before anything is created
             raise MalformedMessage("'last_seen' must be the id of a message from the server")
-        if conversation_id or token:
-            if not (isinstance(conversation_id, str) and isinstance(token, str)
-                    and await self.bridge.store.token_matches(conversation_id, token)):
+        identity = self._identity(data)  # before anything is created, too
+        named: Optional[str] = None  # the conversation the client resumes, its token checked
+        if given or token:
+            if not (isinstance(given, str) and isinstance(token, str)
+                    and await self.bridge.store.token_matches(given, token)):
                 raise InvalidToken("unknown conversation or wrong token; start a new one without them")
-        else:
+            named = given
+        conversation_id: str
+        if identity is not None:  # the contact's open conversation, begun on any device
+            conversation_id, token, last_seen = await self._contacts_conversation(identity, named, token, last_seen)
+        elif named is None:
             conversation_id, token = await self.bridge.start_conversation(self.client)
+        else:
+            conversation_id = named
         self.conversation_id = conversation_id
         if self.sockets:
             await self.sockets.customer_joined(conversation_id, self.socket_id)
@@ -132,6 +141,33 @@ class CustomerConnection(Connection):
         if read:  # what the agent has read, as the live receipt said it before the reload
             await self.send(Envelope("read", None, {"from": "agent", "up_to": read}))
         await self.send_status(force=True)
+
+    async def _contacts_conversation(self, identity: Identity, named: Optional[str], token: Optional[str],
+                                     last_seen: Optional[str]) -> Tuple[str, str, Optional[str]]:
+        """The conversation a signed-in customer's hello resumes (handoff.contacts), its token, and from where
+        it is replayed: another than the one named (its token checked) comes with a token of its own, whole."""
+        contacts, now = self.bridge.contacts, self.bridge.now_ms()
+        resumed = await contacts.conversation_for(identity, named, now)
+        if resumed is None:
+            started, token = await self.bridge.start_conversation(self.client)
+            resumed = await contacts.link_started(started, identity, now)
+            if resumed == started:
+                return started, token, None
+        if resumed == named and token is not None:
+            return resumed, token, last_seen
+        return resumed, contacts.token(resumed), None
+
+    def _identity(self, data: Dict[str, Any]) -> Optional[Identity]:
+        """The hello's signed identity (handoff.identity), None without one; InvalidIdentity if not believed."""
+        if data.get("identity") is None:
+            return None
+        settings = self.bridge.settings
+        try:
+            return verify(data["identity"], settings.identity_secrets, self.bridge.clock(),
+                          settings.identity_max_age_seconds)
+        except InvalidIdentity:
+            self.bridge.metrics["identities_refused"] += 1
+            raise
 
     def sees(self, kind: str) -> bool:
         """Only the kinds handoff.visibility lists: never an agents' private note."""

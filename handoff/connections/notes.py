@@ -2,18 +2,20 @@
 
 A mixin of :class:`handoff.connections.agent.AgentConnection`: ``note`` writes a private note,
 ``mentions`` and ``mention_seen`` are the agent's mention notifications, ``view`` and ``unview`` open
-and close a conversation the agent does not serve (a colleague mentioned them in it, or they are a
-supervisor) to read, live, and to answer with notes.
+and close a conversation the agent does not serve (a colleague mentioned them in it, they are a
+supervisor, or it is another conversation of a signed-in customer whose chat they may read) to read,
+live, and to answer with notes.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
 
 from handoff.connections.base import Connection, Handlers
 from handoff.connections.fields import conversation_id_of, idempotency_key, is_server_id, text_of
 from handoff.connections.open_chats import OpenChats
-from handoff.exceptions import MalformedMessage
+from handoff.exceptions import Forbidden, MalformedMessage
+from handoff.machine import Conversation
 from handoff.protocol import Envelope
 
 __all__ = ["NoteHandlers", "marked_mentions"]
@@ -70,10 +72,28 @@ class NoteHandlers(Connection):
     async def view(self, envelope: Envelope) -> None:
         """Read-only: the conversation's context, its whole transcript with notes, then what follows."""
         conversation_id = conversation_id_of(envelope.data)
-        await self.bridge.notes.require_reader(self.agent, conversation_id)
+        reader = self.reader_of(conversation_id, envelope.data.get("via"))
+        await reader()
         self.chats.require_room_to_view(conversation_id)
         await self.send(Envelope("ack", envelope.id, {"conversation_id": conversation_id}))
-        await self.chats.view(conversation_id)
+        await self.chats.view(conversation_id, reader)
+
+    def reader_of(self, conversation_id: str, via: Any) -> Callable[[], Awaitable[Conversation]]:
+        """The check that this agent may read the conversation: their own rights to it, or (``via``: another
+        conversation of the same signed-in customer, handoff.contacts) their rights to that one, so that the
+        contact panel's history opens for whoever may read the chat it is shown beside."""
+        if via is None:
+            return lambda: self.bridge.notes.require_reader(self.agent, conversation_id)
+        if not isinstance(via, str) or not 0 < len(via) <= 64:
+            raise MalformedMessage("'via' must be the id of a conversation of the same customer")
+
+        async def through_contact() -> Conversation:
+            await self.bridge.notes.require_reader(self.agent, via)
+            conversation = await self.bridge.store.load(conversation_id)
+            if not await self.bridge.contacts.same_contact(via, conversation_id):
+                raise Forbidden("'via' must be a conversation of the same signed-in customer")
+            return conversation
+        return through_contact
 
     async def unview(self, envelope: Envelope) -> None:
         conversation_id = conversation_id_of(envelope.data)

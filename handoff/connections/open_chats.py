@@ -69,10 +69,10 @@ class OpenChats:
                 pass
             await self._close_chat(conversation_id)
 
-    async def view(self, conversation_id: str) -> None:
-        """Opens a chat read-only (the reader's rights are checked by the caller; re-read here)."""
+    async def view(self, conversation_id: str, reader: Callable[[], Awaitable[Conversation]]) -> None:
+        """Opens a chat read-only (the reader's rights are checked by the caller; re-read here with ``reader``)."""
         async with self._lock:
-            conversation = await self.bridge.notes.require_reader(self.agent, conversation_id)
+            conversation = await reader()
             if conversation.state is State.AGENT and conversation.agent == self.agent:
                 return  # served here: it opens, or is open, as theirs
             self.require_room_to_view(conversation_id)
@@ -180,7 +180,8 @@ class OpenChats:
 
     async def context(self, conversation_id: str, conversation: Conversation) -> Dict[str, Any]:
         """The ``conversation`` envelope's data: what the console shows above the transcript, the note
-        the last transfer carried first (``transfer_note``, None without one), whether the customer is there."""
+        the last transfer carried first (``transfer_note``, None without one), whether the customer is there,
+        who they are when they signed in (``contact``, None when anonymous)."""
         return {
             "conversation_id": conversation_id, "state": conversation.state.value,
             "reason": conversation.reason, "handoff": conversation.handoff,
@@ -192,4 +193,5 @@ class OpenChats:
                                                 self.bridge.now_ms()),
             "sla": await self.bridge.sla.view(conversation_id),  # what the console counts down (handoff.sla)
             "transcript_mail": self.bridge.settings.mail_enabled,  # the console offers "Email transcript"
+            "contact": await self.bridge.contacts.signed(conversation_id),  # a signed-in customer (handoff.contacts)
         }

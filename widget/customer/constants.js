@@ -10,6 +10,8 @@ export const DEFAULT_OPTIONS = Object.freeze({
   greeting: null,
   // The bank's phone number, offered when no chat can be started (e.g. "0800 123 4567"); default: none.
   phone: null,
+  // A signed-in customer's identity, signed by the site's server (docs/identity.md); default: anonymous.
+  identity: null,
   language: "en",
   // The corner the launcher sits in: "end" (right in left-to-right pages) or "start".
   position: "end",

@@ -47,6 +47,18 @@ function resolvePhone(value) {
   return null;
 }
 
+// A signed identity as the bridge takes it (handoff/identity.py): two base64url parts, at most 2048 characters.
+const IDENTITY = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const MAX_IDENTITY = 2048;
+
+/** The site's signed identity for its customer, passed on unread (only the bridge can check it); else anonymous. */
+function resolveIdentity(value) {
+  if (value === undefined || value === null || value === "") return null;
+  if (typeof value === "string" && value.length <= MAX_IDENTITY && IDENTITY.test(value)) return value;
+  report(`option "identity" must be the signed identity the site's server made (docs/identity.md); got ${JSON.stringify(String(value)).slice(0, 80)}. Chatting anonymously.`);
+  return null;
+}
+
 function resolveLanguage(value) {
   if (value === undefined || value === null) return DEFAULT_OPTIONS.language;
   if (typeof value !== "string" || !/^[a-zA-Z]{2,3}([-_][a-zA-Z0-9]{2,8})*$/.test(value)) {
@@ -126,6 +138,7 @@ export function resolveOptions(raw, defaultServer) {
     title: resolveText("title", given.title, strings.title, { maxLength: MAX_TITLE_CHARACTERS }),
     greeting: resolveText("greeting", given.greeting, strings.greeting, { allowEmpty: true, maxLength: MAX_GREETING_CHARACTERS }),
     phone: resolvePhone(given.phone),
+    identity: resolveIdentity(given.identity),
     language,
     direction: RTL_LANGUAGES.has(base) ? "rtl" : "ltr",
     position,

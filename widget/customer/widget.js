@@ -97,6 +97,7 @@ export class ChatWidget {
     this.requests = null; // talk_to_person, leave_queue, details, leave and rating waiting for their ack (with the transport)
     this.lastSeen = null; // the newest server message id this page has received
     this.awaitingWelcome = false;
+    this.identityRefused = false; // the bridge refused options.identity: anonymous from then on
     this.welcomeWaiters = []; // files chosen before the conversation existed wait for its welcome: {resolve, reject}
     this.lastReadSent = null;
     this.timers = { botTyping: null, agentTyping: null, customerIdle: null };
@@ -137,8 +138,9 @@ export class ChatWidget {
     for (const item of unsent) {
       if (item.type === "message" && item.data) this.showPending(item.id, item.data.text, item.data.payload);
     }
-    // A stored conversation connects at once: it keeps a queue place and shows what came meanwhile.
-    if (stored || unsent.length) this.connect();
+    // A stored conversation connects at once: it keeps a queue place and shows what came meanwhile. So does a
+    // signed-in customer: their conversation may be open on another device.
+    if (stored || unsent.length || this.options.identity) this.connect();
     if (this.storage.wasOpen) this.open({ focus: false });
     /** Resolves once the widget is styled and on the page. */
     this.ready = this.view.loaded.then(() => this);
@@ -234,9 +236,13 @@ export class ChatWidget {
   hello() {
     this.awaitingWelcome = true;
     const stored = this.storage.conversation;
-    if (!stored) return { type: "hello", data: {} };
-    const data = { conversation_id: stored.conversationId, token: stored.token };
-    if (this.lastSeen) data.last_seen = this.lastSeen;
+    const data = {};
+    if (stored) {
+      Object.assign(data, { conversation_id: stored.conversationId, token: stored.token });
+      if (this.lastSeen) data.last_seen = this.lastSeen;
+    }
+    // The signed identity, until the bridge refuses it (then this page chats anonymously).
+    if (this.options.identity && !this.identityRefused) data.identity = this.options.identity;
     return { type: "hello", data };
   }
 
@@ -281,6 +287,9 @@ export class ChatWidget {
     this.awaitingWelcome = false;
     this.view.transcriptMail.setAvailable(transcriptMail);
     const stored = this.storage.conversation;
+    // A signed-in customer's open conversation from another device (or their own instead of someone else's
+    // on a shared computer): this page shows that one, replayed whole after the welcome.
+    if (stored && stored.conversationId !== conversationId) this.clearConversation();
     if (!stored || stored.conversationId !== conversationId) {
       this.storage.conversation = { conversationId, token };
     }
@@ -344,6 +353,14 @@ export class ChatWidget {
   }
 
   failed(error) {
+    if (this.awaitingWelcome && (error.code === "invalid_identity" || error.code === "identity_expired")) {
+      // Not a broken chat: the customer chats anonymously, and the site's developers read why.
+      console.warn(`SupportChat: the bridge refused the signed identity (${error.code}: ${error.message}); `
+        + "chatting anonymously. See docs/identity.md.");
+      this.identityRefused = true;
+      this.transport.write({ type: "hello", id: newId(), data: this.hello().data });
+      return;
+    }
     if (this.awaitingWelcome && error.code === "invalid_token") {
       // The stored conversation expired: start a new one on the same socket (a failed hello may be repeated).
       this.forgetConversation();
@@ -383,13 +400,18 @@ export class ChatWidget {
   forgetConversation() {
     this.dropWelcomeWaiters("conversation_expired");
     this.storage.conversation = null;
+    this.clearConversation();
+    this.view.showGreeting(this.options.greeting);
+  }
+
+  /** What this page shows of a conversation it no longer shows: gone, before another's replay. */
+  clearConversation() {
     this.storage.seenUpTo = null;
     this.messages.clear();
     this.lastSeen = null;
     this.lastReadSent = null;
     this.status = { state: null };
     this.view.clearMessages();
-    this.view.showGreeting(this.options.greeting);
     this.updateUnread();
   }
 

@@ -57,6 +57,7 @@ class ChatsView extends View {
     this.activeId = null;
     this.pendingClaims = new Set();
     this.pendingViews = new Set(); // conversations asked to open read-only, to show when they arrive
+    this.viewedVia = new Map(); // a read-only chat opened through a signed-in customer's history -> the chat it came from
     this.team = null; // the colleagues to mention: {at, agents} (colleagues())
     this.names = new Map(); // login -> display name, from the bridge's team (nameOf)
     this.restoring = null; // ids of conversations re-sent after a (re)connection, while they arrive
@@ -195,6 +196,7 @@ class ChatsView extends View {
       case "team":
       case "request":
       case "suggestions":
+      case "contact":
         this.waiting.settle(envelope.id, data);
         break;
       case "error":
@@ -285,15 +287,19 @@ class ChatsView extends View {
     return this.names.get(login) || login;
   }
 
-  /** A colleague's chat opened read-only (from a mention), or this agent's own tab for it. */
-  async viewConversation(conversationId, activate = true) {
+  /**
+   * A colleague's chat opened read-only (from a mention), or this agent's own tab for it; ``via``: a chat of the
+   * same signed-in customer this agent may read (their history, contact-panel.js), kept to open it again.
+   */
+  async viewConversation(conversationId, activate = true, via = this.viewedVia.get(conversationId)) {
     if (activate && this.conversations.has(conversationId)) {
       this.activate(conversationId, true);
       return;
     }
     if (activate) this.pendingViews.add(conversationId);
+    if (via) this.viewedVia.set(conversationId, via);
     try {
-      await this.waiting.ask("view", { conversation_id: conversationId });
+      await this.waiting.ask("view", via ? { conversation_id: conversationId, via } : { conversation_id: conversationId });
     } catch (error) {
       this.pendingViews.delete(conversationId);
       throw error;
@@ -354,6 +360,7 @@ class ChatsView extends View {
     this.toast(releasedText(tab.leaving, (login) => this.nameOf(login)));
     tab.destroy();
     this.conversations.delete(conversationId);
+    this.viewedVia.delete(conversationId);
     if (this.activeId === conversationId) {
       this.activeId = null;
       const ids = [...this.conversations.keys()];

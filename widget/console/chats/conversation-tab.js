@@ -14,6 +14,7 @@ import { beganAt, customerPresenceChip, renderCustomerPresence } from "../presen
 import { messageElement, transferTarget, withMentions } from "../transcript.js";
 import { Composer } from "./composer.js";
 import { fetchFile } from "../../shared/files.js";
+import { ContactPanel } from "./contact-panel.js";
 import { renderHandoff } from "./handoff-panel.js";
 import { SlaCountdown } from "./sla.js";
 import { SuggestionStrip } from "./suggestions.js";
@@ -92,7 +93,11 @@ export class ConversationTab {
     this.composer = new Composer(this);
     this.suggestions = new SuggestionStrip(this); // for the customer's latest message
     // Focusable so keyboard users can scroll it.
-    this.details = h("aside", { class: "handoff-panel", id: `details-${this.id}`, "aria-label": "Handoff details", tabindex: "0" });
+    // Who a signed-in customer is and their history (contact-panel.js), above the handoff's details.
+    this.contact = new ContactPanel(this);
+    this.handoffDetails = h("div", { class: "handoff-details" });
+    this.details = h("aside", { class: "handoff-panel", id: `details-${this.id}`, "aria-label": "Handoff details", tabindex: "0" },
+      this.contact.element, this.handoffDetails);
 
     this.panel = h("section", { class: "conversation", role: "tabpanel", id: panelId, "aria-labelledby": this.tabButton.id, hidden: true },
       h("header", { class: "conversation-head" },
@@ -121,7 +126,8 @@ export class ConversationTab {
     this.heading.textContent = topic || "Customer chat";
     if (data.customer_presence) this.setPresence(data.customer_presence);
     this.sla.set(data.view || data.state !== "agent" ? null : data.sla); // a read-only view counts nothing down
-    renderHandoff(this.details, data);
+    renderHandoff(this.handoffDetails, data);
+    this.contact.update(data);
     this.setViewOnly(Boolean(data.view));
     this.renderNames();
     if (data.labels) this.setLabels(data.labels);

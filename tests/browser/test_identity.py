@@ -1,0 +1,130 @@
+"""Signed-in customers in chromium against a real bridge, Rasa and Redis (docs/identity.md): the same
+contact in a second browser (no shared storage) resumes the open conversation, live in both; a refused
+identity leaves a working anonymous chat; the console's contact panel shows who the customer is, their
+history (each conversation opening read-only) and the note colleagues keep about them."""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+from typing import Any, Dict
+
+import handoff_client
+from playwright.sync_api import expect
+
+from handoff.identity import sign
+from harness.clients import staff
+from harness.servers import IDENTITY_SECRET
+from tests.browser.conftest import new_context, screenshot
+from tests.browser.test_console import (  # noqa: F401 - fixtures: the console, a tidy bridge
+    Console, Customer, ann, claimed_by, tidy,
+)
+from tests.browser.test_widget import open_chat, open_demo, say, stored_conversation
+
+
+def signed(contact_id: str, **changes: Any) -> str:
+    fields: Dict[str, Any] = {"id": contact_id, "name": "Grace Hopper", "email": "grace@example.com",
+                              "issued_at": int(time.time()), **changes}
+    return sign(IDENTITY_SECRET, fields)
+
+
+def signed_in(identity: str) -> str:
+    return "?" + urllib.parse.urlencode({"identity": identity})
+
+
+def customer_log(page: Any, kind: str) -> Any:
+    return page.locator(f'.log .message[data-kind="{kind}"] .message__bubble')
+
+
+def test_a_second_browser_of_the_same_contact_resumes_the_conversation_live_in_both(browser, customer_context, site):
+    contact = f"web-{time.time_ns()}"
+    phone, phone_errors = open_demo(customer_context, site, signed_in(signed(contact)))
+    open_chat(phone)
+    say(phone, "my card hasn't arrived")
+    expect(customer_log(phone, "bot").last).to_be_visible()
+    started = stored_conversation(phone)["conversationId"]
+
+    laptop_context = new_context(browser)  # shares no storage with the phone's
+    try:
+        laptop, laptop_errors = open_demo(laptop_context, site, signed_in(signed(contact)))
+        open_chat(laptop)
+        expect(customer_log(laptop, "customer").filter(has_text="my card hasn't arrived")).to_be_visible()
+        assert stored_conversation(laptop)["conversationId"] == started
+        say(laptop, "it was due last Tuesday")
+        expect(customer_log(phone, "customer").filter(has_text="it was due last Tuesday")).to_be_visible()
+        say(phone, "thanks")
+        expect(customer_log(laptop, "customer").filter(has_text="thanks")).to_be_visible()
+        screenshot(laptop, "widget-signed-in-second-browser")
+        assert phone_errors == [] and laptop_errors == [], (phone_errors, laptop_errors)
+    finally:
+        laptop_context.close()
+
+
+def test_a_refused_identity_warns_on_the_console_and_the_chat_works_anonymously(customer_context, site):
+    forged = sign("not-the-site-secret-" + "x" * 20, {"id": "someone", "issued_at": int(time.time())})
+    warnings: list = []
+    page = customer_context.new_page()
+    page.on("console", lambda message: warnings.append(message.text) if message.type == "warning" else None)
+    page.goto(f"{site}/{signed_in(forged)}")
+    open_chat(page)
+    say(page, "how do I top up my account?")
+    expect(customer_log(page, "bot").last).to_be_visible()
+    assert any("invalid_identity" in warning and "anonymously" in warning for warning in warnings), warnings
+
+
+def test_the_contact_panel_shows_who_history_and_a_note_colleagues_see(ann, site, background_loop, address):
+    contact = f"panel-{time.time_ns()}"
+
+    async def earlier_conversation() -> str:
+        """Last week's chat: handed over, resolved by Sue, rated 5."""
+        customer = await handoff_client.Customer.connect(address, identity=signed(contact))
+        await customer.acknowledged(await customer.talk_to_person())
+        sue = await staff(address, "sue")
+        await sue.acknowledged(await sue.claim(customer.conversation_id))
+        await sue.send("close", {"conversation_id": customer.conversation_id, "disposition": "resolved"}, id="close")
+        await sue.expect("ack", conversation_id=customer.conversation_id)
+        await customer.expect("status", state="closed")
+        await customer.send("rating", {"score": 5, "comment": "lovely"}, id="rate")
+        await customer.expect("ack")
+        for each in (customer, sue):
+            await each.close()
+        return customer.conversation_id
+
+    earlier = background_loop.run(earlier_conversation())
+    now = Customer(background_loop, background_loop.run(handoff_client.Customer.connect(
+        address, identity=signed(contact, name="Grace B. Hopper"))))
+    try:
+        now.send("talk_to_person", {}, id="talk")
+        now.expect("status", state="queued")
+        claimed_by(ann, now)
+        panel = ann.conversation.locator(".contact-panel")
+        expect(panel.locator(".chip-verified")).to_have_text("✓ Verified")
+        expect(panel.locator(".contact-name")).to_have_text("Grace B. Hopper")  # as signed this time
+        expect(panel.locator(".contact-email")).to_have_text("grace@example.com")
+        expect(panel.locator(".contact-id")).to_have_text(contact)
+        past = panel.locator(f'.contact-history-item[data-conversation="{earlier}"]')
+        expect(past.locator(".contact-history-outcome")).to_have_text("Resolved")
+        expect(past.locator(".contact-history-rating")).to_contain_text("5/5")
+
+        note = "Prefers email, not calls. <img src=x onerror=alert(1)>"
+        panel.get_by_role("textbox", name="Note about this customer").fill(note)
+        panel.get_by_role("button", name="Save note").click()
+        expect(ann.page.get_by_text("Note about the customer saved.")).to_be_visible()
+        expect(panel.locator(".contact-note-by")).to_contain_text("Last saved by Ann Lee")
+        expect(panel.locator("img")).to_have_count(0)
+        screenshot(ann.page, "console-contact-panel")
+
+        past.click()  # the earlier conversation, read-only
+        expect(ann.conversation.locator(".closed-summary")).to_be_visible()
+        expect(ann.conversation.locator(".closed-summary")).to_contain_text("Resolved")
+        expect(ann.conversation.locator(".contact-panel .contact-name")).to_have_text("Grace Hopper")  # as then
+        expect(ann.conversation.locator(".contact-remark")).to_have_text(
+            "Their history and note are beside the chat you opened this from.")
+
+        # A colleague opening the customer's chat next time sees the note, as text.
+        ann.page.reload()
+        ann.page.get_by_role("tab", name="Asked for a person").first.click()
+        box = ann.conversation.locator(".contact-panel").get_by_role("textbox", name="Note about this customer")
+        expect(box).to_have_value(note)
+    finally:
+        background_loop.run(now.client.close())

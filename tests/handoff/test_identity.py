@@ -1,0 +1,234 @@
+"""Signed-in customers through real bridge processes (docs/identity.md, docs/bridge-protocol.md "Contacts"):
+a signed identity resumes the contact's open conversation on another device (and on another bridge
+process), links their conversations, and shows agents who they are; nothing unsigned is believed; an
+anonymous customer works as before."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any, Dict, Tuple
+
+import pytest
+import redis as redis_sync
+
+from handoff.identity import sign
+from handoff_client import Customer, Transport
+from harness.clients import staff
+from harness.servers import IDENTITY_SECRET, add_agent
+
+
+@pytest.fixture(scope="module")
+def identity_accounts(redis_url, bridge_prefix, bridge):
+    add_agent(redis_url, bridge_prefix, "ivy")  # an agent who serves nothing of these customers'
+    for name in ("ida", "ike"):  # each serves one test's chats, none of them at their limit
+        add_agent(redis_url, bridge_prefix, name, "--max-chats", "10")
+
+
+def signed(contact_id: str, secret: str = IDENTITY_SECRET, **changes: Any) -> str:
+    fields: Dict[str, Any] = {"id": contact_id, "name": "Ada Lovelace", "email": "ada@example.com",
+                              "issued_at": int(time.time()), **changes}
+    return sign(secret, fields)
+
+
+def new_contact() -> str:
+    return f"cust-{uuid.uuid4().hex[:10]}"
+
+
+async def first_error(address: str, hello: Dict[str, Any]) -> Dict[str, Any]:
+    customer = Transport(address, path="/ws/customer")
+    await customer.open()
+    try:
+        await customer.send("hello", hello, id="hi")
+        error = await customer.expect("error")
+        assert error["id"] == "hi"
+        await customer.send("hello", {}, id="again")  # nothing was created, and a plain hello still works
+        await customer.expect("welcome")
+        return error["data"]
+    finally:
+        await customer.close()
+
+
+def test_a_second_device_resumes_the_contacts_open_conversation_live_on_both(bridge, second_bridge, redis_url,
+                                                                             bridge_prefix):
+    async def scenario() -> Tuple[str, str]:
+        contact = new_contact()
+        phone = await Customer.connect(bridge, identity=signed(contact))
+        await phone.acknowledged(await phone.say("my card hasn't arrived"))
+        # The laptop shares nothing with the phone, and reaches the other bridge process.
+        laptop = await Customer.connect(second_bridge, identity=signed(contact))
+        assert laptop.conversation_id == phone.conversation_id and laptop.token != phone.token
+        await laptop.expect("status")  # after the replay
+        replayed = [e["data"]["text"] for e in laptop.received if e["type"] == "message"]
+        assert "my card hasn't arrived" in replayed
+        await laptop.acknowledged(await laptop.say("I want to talk to a person"))
+        await phone.next_matching(lambda e: e["type"] == "message" and e["data"]["kind"] == "customer"
+                                  and e["data"]["text"] == "I want to talk to a person", "the laptop's message")
+        await phone.expect("status", state="queued")
+        await laptop.expect("status", state="queued")
+        # The laptop's token resumes the conversation after a reload too (the attachments' HTTP auth uses it).
+        again = await Customer.connect(bridge, conversation_id=laptop.conversation_id, token=laptop.token)
+        assert again.conversation_id == phone.conversation_id
+        for each in (phone, laptop, again):
+            await each.close()
+        return contact, phone.conversation_id
+
+    contact, conversation_id = asyncio.run(scenario())
+    client = redis_sync.Redis.from_url(redis_url)
+    try:  # one conversation, listed once, with the contact as signed
+        assert client.zrange(f"{bridge_prefix}:contact-convs:{contact}", 0, -1) == [conversation_id.encode()]
+        assert client.hget(f"{bridge_prefix}:contact:{contact}", "email") == b"ada@example.com"
+        assert client.hget(f"{bridge_prefix}:conv:{conversation_id}", "contact_id") == contact.encode()
+    finally:
+        client.close()
+
+
+def test_a_contacts_conversations_are_linked_and_the_agent_sees_who_they_are(bridge, identity_accounts):
+    async def scenario() -> None:
+        contact = new_contact()
+        first = await Customer.connect(bridge, identity=signed(contact))
+        await first.acknowledged(await first.talk_to_person())
+        ann = await staff(bridge, "ann")
+        await ann.acknowledged(await ann.claim(first.conversation_id))
+        opened = await ann.expect("conversation", conversation_id=first.conversation_id)
+        assert opened["data"]["contact"] == {"id": contact, "name": "Ada Lovelace", "email": "ada@example.com",
+                                             "verified": True}
+        await ann.send("close", {"conversation_id": first.conversation_id, "disposition": "resolved"}, id="close")
+        await ann.expect("ack", conversation_id=first.conversation_id)
+        await first.expect("status", state="closed")
+        await first.send("rating", {"score": 4, "comment": "quick"}, id="rate")
+        await first.expect("ack")
+        # A new visit on a new device: the closed one is not resumed, a new one is linked to it.
+        second = await Customer.connect(bridge, identity=signed(contact, name="Ada King"))
+        assert second.conversation_id != first.conversation_id
+        await second.acknowledged(await second.talk_to_person())
+        await ann.acknowledged(await ann.claim(second.conversation_id))
+        await ann.send("contact", {"conversation_id": second.conversation_id}, id="who")
+        card = (await ann.expect("contact"))["data"]
+        assert card["conversation_id"] == second.conversation_id
+        panel = card["contact"]
+        assert panel["id"] == contact and panel["verified"] and panel["name"] == "Ada King"  # as newly signed
+        listed = {past["conversation_id"]: past for past in panel["conversations"]}
+        assert list(listed) == [second.conversation_id, first.conversation_id]  # newest first
+        assert listed[first.conversation_id]["state"] == "closed"
+        assert listed[first.conversation_id]["disposition"] == "resolved"
+        assert listed[first.conversation_id]["rating"] == {"score": 4, "comment": "quick"}
+        assert panel["note"] is None
+        # A note for colleagues, kept with the contact; markup is stored as text (the console escapes it).
+        note = "Prefers email. <b>VIP</b>"
+        await ann.send("contact_note", {"conversation_id": second.conversation_id, "text": note}, id="note")
+        saved = (await ann.expect("contact"))["data"]["contact"]["note"]
+        assert saved["text"] == note and saved["by"] == "ann" and saved["at"] > 0
+        await ann.send("contact_note", {"conversation_id": second.conversation_id, "text": "x" * 1001}, id="long")
+        assert (await ann.expect("error"))["data"]["code"] == "malformed"
+        # The earlier conversation opens read-only through the one Ann serves.
+        await ann.send("view", {"conversation_id": first.conversation_id}, id="bare")
+        assert (await ann.expect("error"))["data"]["code"] == "forbidden"  # not hers, nobody mentioned her
+        await ann.send("view", {"conversation_id": first.conversation_id, "via": second.conversation_id}, id="via")
+        await ann.expect("ack", conversation_id=first.conversation_id)
+        viewed = await ann.expect("conversation", conversation_id=first.conversation_id)
+        assert viewed["data"]["view"] and viewed["data"]["closed"]["disposition"] == "resolved"
+        # Another agent, who may read neither, gets nothing of the contact.
+        ivy = await staff(bridge, "ivy")
+        for kind, data in (("contact", {"conversation_id": second.conversation_id}),
+                           ("contact_note", {"conversation_id": second.conversation_id, "text": "mine"}),
+                           ("view", {"conversation_id": first.conversation_id, "via": second.conversation_id})):
+            await ivy.send(kind, data, id=kind)
+            assert (await ivy.next_matching(lambda e: e["type"] == "error" and e["id"] == kind, kind))["data"][
+                "code"] == "forbidden"
+        for each in (first, second, ann, ivy):
+            await each.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_view_via_a_conversation_of_another_customer_is_forbidden(bridge, identity_accounts):
+    async def scenario() -> None:
+        mine = await Customer.connect(bridge, identity=signed(new_contact()))
+        other = await Customer.connect(bridge, identity=signed(new_contact()))
+        anonymous = await Customer.connect(bridge)
+        await mine.acknowledged(await mine.talk_to_person())
+        ida = await staff(bridge, "ida")
+        await ida.acknowledged(await ida.claim(mine.conversation_id))
+        for target in (other.conversation_id, anonymous.conversation_id):
+            await ida.send("view", {"conversation_id": target, "via": mine.conversation_id}, id=f"v{target}")
+            assert (await ida.expect("error"))["data"]["code"] == "forbidden"
+        await ida.send("view", {"conversation_id": other.conversation_id, "via": 7}, id="bad")
+        assert (await ida.expect("error"))["data"]["code"] == "malformed"
+        # An anonymous customer has no card, and no note about them can be kept.
+        await anonymous.acknowledged(await anonymous.talk_to_person())
+        await ida.acknowledged(await ida.claim(anonymous.conversation_id))
+        await ida.send("contact", {"conversation_id": anonymous.conversation_id}, id="who")
+        assert (await ida.expect("contact"))["data"]["contact"] is None
+        await ida.send("contact_note", {"conversation_id": anonymous.conversation_id, "text": "hm"}, id="note")
+        assert (await ida.expect("error"))["data"]["code"] == "not_identified"
+        for each in (mine, other, anonymous, ida):
+            await each.close()
+
+    asyncio.run(scenario())
+
+
+def test_nothing_unsigned_is_believed(bridge, identity_accounts):
+    async def scenario() -> None:
+        contact = new_contact()
+        now = int(time.time())
+        forged = signed(contact, secret="someone-else-" + "x" * 30)
+        assert (await first_error(bridge, {"identity": forged}))["code"] == "invalid_identity"
+        old = signed(contact, issued_at=now - 24 * 3600 - 60)
+        assert (await first_error(bridge, {"identity": old}))["code"] == "identity_expired"
+        ahead = signed(contact, issued_at=now + 3600)
+        assert (await first_error(bridge, {"identity": ahead}))["code"] == "invalid_identity"
+        for bad in ({"identity": 42}, {"identity": "a.b"}, {"identity": signed(contact, admin=True)},
+                    {"identity": signed("a b")}):
+            assert (await first_error(bridge, bad))["code"] == "invalid_identity", bad
+        # Nothing was linked to the contact by any of them.
+        customer = await Customer.connect(bridge, identity=signed(contact))
+        ike = await staff(bridge, "ike")
+        await customer.acknowledged(await customer.talk_to_person())
+        await ike.acknowledged(await ike.claim(customer.conversation_id))
+        await ike.send("contact", {"conversation_id": customer.conversation_id}, id="who")
+        panel = (await ike.expect("contact"))["data"]["contact"]
+        assert [past["conversation_id"] for past in panel["conversations"]] == [customer.conversation_id]
+        await customer.close()
+        await ike.close()
+
+    asyncio.run(scenario())
+
+
+def test_another_contact_never_takes_over_a_conversation(bridge):
+    """A shared computer: Bob signs in where Ada's conversation is stored; he gets his own."""
+    async def scenario() -> None:
+        ada = await Customer.connect(bridge, identity=signed(new_contact()))
+        await ada.acknowledged(await ada.say("hello"))
+        bob = await Customer.connect(bridge, conversation_id=ada.conversation_id, token=ada.token,
+                                     identity=signed(new_contact(), name="Bob"))
+        assert bob.conversation_id != ada.conversation_id
+        await bob.expect("status")  # after the replay
+        assert not [e for e in bob.received if e["type"] == "message"]  # nothing of Ada's is replayed
+        # An anonymous conversation becomes the contact's when they sign in during it.
+        anonymous = await Customer.connect(bridge)
+        contact = new_contact()
+        signed_in = await Customer.connect(bridge, conversation_id=anonymous.conversation_id, token=anonymous.token,
+                                           identity=signed(contact))
+        assert signed_in.conversation_id == anonymous.conversation_id and signed_in.token == anonymous.token
+        elsewhere = await Customer.connect(bridge, identity=signed(contact))
+        assert elsewhere.conversation_id == anonymous.conversation_id
+        for each in (ada, bob, anonymous, signed_in, elsewhere):
+            await each.close()
+
+    asyncio.run(scenario())
+
+
+def test_two_devices_starting_at_once_end_in_one_conversation(bridge, second_bridge):
+    """Neither has a conversation yet: each hello would start one, and only one is kept for the contact."""
+    async def scenario() -> None:
+        for _ in range(3):
+            contact_id = new_contact()
+            first, second = await asyncio.gather(Customer.connect(bridge, identity=signed(contact_id)),
+                                                 Customer.connect(second_bridge, identity=signed(contact_id)))
+            assert first.conversation_id == second.conversation_id
+            for each in (first, second):
+                await each.close()
+
+    asyncio.run(scenario())
