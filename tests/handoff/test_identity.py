@@ -137,6 +137,7 @@ def test_a_contacts_conversations_are_linked_and_the_agent_sees_who_they_are(bri
             await ivy.send(kind, data, id=kind)
             assert (await ivy.next_matching(lambda e: e["type"] == "error" and e["id"] == kind, kind))["data"][
                 "code"] == "forbidden"
+        await ann.acknowledged(await ann.close_conversation(second.conversation_id))  # ann's slots are shared
         for each in (first, second, ann, ivy):
             await each.close()
 

@@ -84,6 +84,7 @@ def test_without_smtp_settings_the_feature_is_off_and_refused_with_a_clear_code(
         assert opened["data"]["transcript_mail"] is False
         refused = await answer(ann, "email_transcript", {"conversation_id": customer.conversation_id})
         assert refused["data"]["code"] == "mail_unavailable", refused
+        await ann.acknowledged(await ann.close_conversation(customer.conversation_id))  # ann's slots are shared
         await customer.close()
         await ann.close()
 
@@ -111,6 +112,7 @@ def test_the_customer_asks_and_gets_the_transcript_once_without_notes_or_logins(
         assert again["data"]["code"] == "already_sent", again
         by_agent = await answer(ann, "email_transcript", {"conversation_id": conversation_id})
         assert by_agent["data"]["code"] == "already_sent", by_agent
+        await ann.acknowledged(await ann.close_conversation(conversation_id))
         await customer.close()
         await ann.close()
 
@@ -148,6 +150,7 @@ def test_an_agent_sends_only_to_the_customers_own_or_typed_address(mail_bridge, 
         queued = await answer(ann, "email_transcript", {"conversation_id": conversation_id})
         assert queued["type"] == "ack" and queued["data"]["to"] == contact, queued
         await notice(ann, "transcript_sent")
+        await ann.acknowledged(await ann.close_conversation(conversation_id))
         for client_ in (customer, ann, bob):
             await client_.close()
         return codes
