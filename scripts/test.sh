@@ -9,6 +9,7 @@ cd "$PROJECT_ROOT"
 
 "$PROJECT_ROOT/scripts/bootstrap.sh" --test
 ensure_package redis-server redis-server
+ensure_postgres  # the archive's tests start their own cluster (harness/postgres.py)
 ensure_package chromium chromium  # the browser tests (tests/browser)
 
 echo "==> rasa data validate"
