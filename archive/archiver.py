@@ -31,6 +31,8 @@ __all__ = ["GROUP", "Archiver", "outbox_key", "trim_bound"]
 log = logging.getLogger("archive")
 
 GROUP = "archive"
+# A consumer (an archiver process) idle this long with nothing pending is gone: it leaves the group.
+GONE_AFTER_MS = 3600 * 1000
 Entry = Tuple[str, Dict[str, str]]
 
 
@@ -113,13 +115,14 @@ class Archiver:
                                                         "0-0", count=self.batch_size)
             if claimed:
                 return await self._readable(claimed)
-        start = "0" if self._own_pending else ">"
-        replies = await self.redis.xreadgroup(GROUP, self.consumer, {self.outbox: start}, count=self.batch_size,
-                                              block=None if self._own_pending else self.block_ms)
-        entries = replies[0][1] if replies else []
-        if self._own_pending and not entries:
+        if self._own_pending:  # given to this consumer before and not acknowledged (a write that failed)
+            replies = await self.redis.xreadgroup(GROUP, self.consumer, {self.outbox: "0"}, count=self.batch_size)
+            if replies and replies[0][1]:
+                return await self._readable(replies[0][1])
             self._own_pending = False
-        return await self._readable(entries)
+        replies = await self.redis.xreadgroup(GROUP, self.consumer, {self.outbox: ">"}, count=self.batch_size,
+                                              block=self.block_ms)
+        return await self._readable(replies[0][1] if replies else [])
 
     async def _readable(self, entries: Sequence[Tuple[Any, Any]]) -> List[Entry]:
         kept, gone = _decoded(entries)
@@ -199,5 +202,8 @@ class Archiver:
         bound = trim_bound(groups)
         if bound is not None:
             await self.redis.xtrim(self.outbox, minid=bound)
+        for consumer in await self.redis.xinfo_consumers(self.outbox, GROUP):  # archivers gone, nothing left
+            if not consumer["pending"] and consumer["idle"] > GONE_AFTER_MS and consumer["name"].decode() != self.consumer:
+                await self.redis.xgroup_delconsumer(self.outbox, GROUP, consumer["name"])
         return bound
 

@@ -1,5 +1,6 @@
-"""A real, throw-away PostgreSQL cluster on a free port (Debian's package, as scripts/env.sh
-start_postgres runs it for `make run`), for the archive's tests, drills and benchmarks.
+"""The archive's servers for tests, drills and benchmarks: a real, throw-away PostgreSQL cluster on
+a free port (Debian's package, as scripts/env.sh start_postgres runs it for `make run`) and archiver
+processes (python -m archive, as `make run` starts one).
 
 PostgreSQL refuses to run as root: as root, its programs run as Debian's ``postgres`` user
 (setpriv, which execs, so the server's pid is the process's: stop and kill -9 reach it).
@@ -19,9 +20,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, Iterator, List
 
-from harness.servers import ServerProcess, free_port, started
+from harness.servers import ServerProcess, bridge_command, bridge_env, free_port, started
 
-__all__ = ["PostgresServer", "postgres_bin", "running_postgres"]
+__all__ = ["ArchiverProcess", "PostgresServer", "postgres_bin", "running_archiver", "running_postgres"]
 
 
 def postgres_bin() -> Path:
@@ -117,3 +118,28 @@ def running_postgres(name: str = "postgres") -> Iterator[PostgresServer]:
             yield server
     finally:
         shutil.rmtree(server.data_dir, ignore_errors=True)
+
+
+class ArchiverProcess(ServerProcess):
+    """An archiver (python -m archive, the bridge's environment) over a bridge prefix's outbox; ready when
+    it says so in its log. ``claim_idle_seconds``: how soon it takes over a dead archiver's entries."""
+
+    def __init__(self, redis_url: str, database_url: str, prefix: str, name: str = "archiver",
+                 claim_idle_seconds: float = 30.0) -> None:
+        env = bridge_env({"REDIS_URL": redis_url, "DATABASE_URL": database_url, "HANDOFF_KEY_PREFIX": prefix,
+                          "ARCHIVE_CLAIM_IDLE_SECONDS": str(claim_idle_seconds)})
+        super().__init__(name, 0, bridge_command("-m", "archive"), env, health_url="", start_timeout=60)
+
+    def wait_until_ready(self, process: subprocess.Popen, log: Path, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while "archiver ready" not in log.read_text():
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"the archiver did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.1)
+
+
+@contextmanager
+def running_archiver(redis_url: str, database_url: str, prefix: str, name: str = "archiver",
+                     claim_idle_seconds: float = 30.0) -> Iterator[ArchiverProcess]:
+    with started(ArchiverProcess(redis_url, database_url, prefix, name, claim_idle_seconds)) as archiver:
+        yield archiver
