@@ -50,6 +50,12 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:handling     list    recent handling times (ms), claim to close, hand back, transfer or lost agent
                              (pushed by the commit that ends it); newest first
     {p}:ratings      stream  CSAT ratings
+    {p}:outbox       stream  the archive's outbox (archive/; only while HANDOFF_OUTBOX_MAX_LENGTH > 0, which
+                             DATABASE_URL turns on): every fact a script stores, appended by that script in the
+                             same step: "message" (each transcript entry, by _APPEND and add_messages), "state"
+                             (each committed change, with the conversation's fields after it: _COMMIT) and
+                             "labels" (handoff.labels); format: archive/facts.py. Consumer group "archive";
+                             trimmed by the archivers below what every group acknowledged, capped (MAXLEN ~)
     {p}:requests     stream  callbacks and messages customers left instead of waiting, each with the
                              handoff payload it stands for (field ``handoff``, JSON; handoff.requests)
     {p}:request-state:{id} hash  what an agent did with a request: done, or answered (handoff.requests)
