@@ -184,7 +184,7 @@ def _json_object(value: str, name: str) -> Dict[str, Any]:
 
 def _time_field(snapshot: Mapping[str, Any], name: str) -> Optional[datetime]:
     value = snapshot.get(name)
-    return at(int(value)) if value not in (None, "") and str(value).isdigit() else None
+    return at(int(str(value))) if value not in (None, "") and str(value).isdigit() else None
 
 
 def _author(kind: str, key: str) -> Optional[str]:

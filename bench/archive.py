@@ -1,0 +1,210 @@
+"""Archive benchmark: the archiver's throughput and lag while customers chat with agents, and the live
+round trip with and without the archiver running, in the same run.
+
+    python -m bench.archive                      # 10 conversations, 2 rounds of 10 s with and 10 s without
+    python -m bench.archive --conversations 20 --rounds 3 --seconds 20
+
+One bridge (outbox on: DATABASE_URL set), a real Redis and PostgreSQL (harness/postgres.py), no Rasa.
+``--conversations`` customers, each served by an agent of their own, play round trips: the customer
+writes, the agent's socket receives it and answers at once, the customer's socket receives the answer
+(two messages stored, two outbox entries); then a pause of ``--pause`` seconds. Rounds alternate a phase
+with one archiver running and a phase with none (the outbox just grows), each ``--seconds`` long;
+before each phase with it, the archiver starts and drains what the phase without it left (timed: the
+drain rate is what one archiver can write, messages a second). Lag: from a message stored (its stream
+id's time) to its row seen in PostgreSQL by a poller every 20 ms (so up to 20 ms late).
+Results: a Markdown table and .run/bench/archive.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import threading
+import time
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+
+import psycopg2
+import redis
+
+from bench.common import latency_summary, markdown_table, write_result
+from bench.stack import running_stack
+from harness.clients import claimed
+from harness.postgres import ArchiverProcess, running_postgres
+
+__all__ = ["main"]
+
+COLUMNS = ["phase", "round_trips", "msg_s", "rtt_p50_ms", "rtt_p99_ms", "lag_p50_ms", "lag_p99_ms", "drained",
+           "drain_msg_s"]
+POLL_SECONDS = 0.02
+
+
+class LagPoller(threading.Thread):
+    """Sees new message rows in PostgreSQL and how long after their storing in Redis each appeared."""
+
+    def __init__(self, database_url: str) -> None:
+        super().__init__(daemon=True)
+        self.database_url = database_url
+        self.seen: Set[Tuple[str, str]] = set()
+        self.lags_ms: List[Tuple[float, float]] = []  # (stored at, lag), ms
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        connection = psycopg2.connect(self.database_url)
+        connection.autocommit = True
+        newest = 0
+        while not self.stop.is_set():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT conversation_id, id, position FROM messages WHERE position >= %s", (newest,))
+                now_ms = time.time() * 1000
+                for conversation_id, message_id, position in cursor.fetchall():
+                    if (conversation_id, message_id) not in self.seen:
+                        self.seen.add((conversation_id, message_id))
+                        stored_ms = float(message_id.split("-")[0])
+                        self.lags_ms.append((stored_ms, now_ms - stored_ms))
+                    newest = max(newest, position)
+            time.sleep(POLL_SECONDS)
+        connection.close()
+
+
+async def round_trips(address: str, agents: Sequence[str], seconds: float, pause: float,
+                      pairs: List[Tuple[Any, Any]]) -> List[float]:
+    """Every pair plays round trips for ``seconds``; their times (ms)."""
+    if not pairs:
+        pairs.extend([await claimed(address, agent) for agent in agents])
+    times: List[float] = []
+    deadline = time.monotonic() + seconds
+
+    async def play(customer: Any, agent: Any) -> None:
+        conversation_id = customer.conversation_id
+        n = 0
+        while time.monotonic() < deadline:
+            n += 1
+            tag = f"{time.monotonic_ns()}-{n}"
+            started = time.perf_counter()
+            await customer.send("message", {"text": f"question {tag}"}, id=f"q{tag}")
+            await agent.expect("message", conversation_id=conversation_id, text=f"question {tag}")
+            await agent.send("message", {"conversation_id": conversation_id, "text": f"answer {tag}"}, id=f"a{tag}")
+            await customer.expect("message", text=f"answer {tag}")
+            times.append((time.perf_counter() - started) * 1000)
+            customer.received.clear()
+            agent.received.clear()
+            await asyncio.sleep(pause)
+
+    await asyncio.gather(*(play(customer, agent) for customer, agent in pairs))
+    return times
+
+
+def drain(client: redis.Redis, prefix: str, timeout: float = 600.0) -> None:
+    """Waits until the archiver has acknowledged the whole outbox."""
+    outbox, deadline = f"{prefix}:outbox", time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        newest = client.xinfo_stream(outbox)["last-generated-id"]
+        groups = [group for group in client.xinfo_groups(outbox) if group["name"] == b"archive"]
+        if groups and groups[0]["pending"] == 0 and groups[0]["last-delivered-id"] == newest:
+            return
+        time.sleep(0.05)
+    raise SystemExit("the archiver did not drain the outbox")
+
+
+def unread(client: redis.Redis, prefix: str) -> int:
+    """Outbox entries the archive group has not read yet."""
+    groups = [group for group in client.xinfo_groups(f"{prefix}:outbox") if group["name"] == b"archive"]
+    return int(groups[0]["lag"] or 0) if groups else int(client.xlen(f"{prefix}:outbox"))
+
+
+def run(args: argparse.Namespace) -> Dict[str, Any]:
+    rows: List[Dict[str, Any]] = []
+    with running_postgres("bench-postgres") as postgres:
+        database_url = postgres.create_database("archive_bench")
+        with running_stack(bridges=1, rasa=False, DATABASE_URL=database_url) as stack:
+            agents = [f"agent{n}" for n in range(args.conversations)]
+            for agent in agents:
+                stack.add_agent(agent)
+            client = redis.Redis.from_url(stack.redis.url)
+            archiver = ArchiverProcess(stack.redis.url, database_url, stack.prefix, "bench-archiver")
+            poller = LagPoller(database_url)
+            pairs: List[Tuple[Any, Any]] = []
+            loop = asyncio.new_event_loop()
+            try:
+                for round_number in range(1, args.rounds + 1):
+                    backlog = unread(client, stack.prefix) if round_number > 1 else 0
+                    started = time.monotonic()
+                    archiver.start()
+                    if not poller.is_alive():
+                        poller.start()
+                    drain(client, stack.prefix)
+                    drained_in = time.monotonic() - started
+                    phase_start_ms = time.time() * 1000
+                    times = loop.run_until_complete(round_trips(stack.bridges[0].address, agents, args.seconds,
+                                                                args.pause, pairs))
+                    phase_end_ms = time.time() * 1000
+                    drain(client, stack.prefix)
+                    time.sleep(POLL_SECONDS * 3)
+                    lags = [lag for stored, lag in list(poller.lags_ms) if phase_start_ms <= stored <= phase_end_ms]
+                    rows.append(phase_row(f"with archiver ({round_number})", times, args.seconds, lags,
+                                          backlog, drained_in))
+                    print(markdown_table(rows[-1:], COLUMNS).splitlines()[-1], flush=True)
+                    archiver.stop()
+                    times = loop.run_until_complete(round_trips(stack.bridges[0].address, agents, args.seconds,
+                                                                args.pause, pairs))
+                    rows.append(phase_row(f"without ({round_number})", times, args.seconds, [], 0, 0.0))
+                    print(markdown_table(rows[-1:], COLUMNS).splitlines()[-1], flush=True)
+                backlog, started = unread(client, stack.prefix), time.monotonic()
+                archiver.start()
+                drain(client, stack.prefix)
+                rows.append({"phase": "final drain", "drained": backlog,
+                             "drain_msg_s": round(backlog / (time.monotonic() - started))})
+                print(markdown_table(rows[-1:], COLUMNS).splitlines()[-1], flush=True)
+            finally:
+                for customer, serving in pairs:
+                    loop.run_until_complete(customer.close())
+                    loop.run_until_complete(serving.close())
+                loop.close()
+                poller.stop.set()
+                archiver.stop()
+                client.close()
+    return {"settings": vars(args), "rows": rows, "totals": totals(rows)}
+
+
+def phase_row(phase: str, times: List[float], seconds: float, lags: List[float], backlog: int,
+              drained_in: float) -> Dict[str, Any]:
+    row: Dict[str, Any] = {"phase": phase, "round_trips": len(times), "msg_s": round(2 * len(times) / seconds)}
+    if times:
+        summary = latency_summary(times)
+        row.update(rtt_p50_ms=summary["p50_ms"], rtt_p99_ms=summary["p99_ms"])
+    if lags:
+        summary = latency_summary(lags)
+        row.update(lag_p50_ms=summary["p50_ms"], lag_p99_ms=summary["p99_ms"])
+    if backlog:
+        row.update(drained=backlog, drain_msg_s=round(backlog / drained_in))
+    return row
+
+
+def totals(rows: List[Dict[str, Any]]) -> Dict[str, Optional[float]]:
+    """The round trip's p50 and p99 averaged over the phases of each kind (with, without)."""
+    result: Dict[str, Optional[float]] = {}
+    for kind in ("with", "without"):
+        phases = [row for row in rows if row["phase"].startswith(kind) and "rtt_p50_ms" in row]
+        for figure in ("rtt_p50_ms", "rtt_p99_ms"):
+            result[f"{kind}_{figure}"] = (round(sum(row[figure] for row in phases) / len(phases), 2)
+                                          if phases else None)
+    return result
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--conversations", type=int, default=10, help="customer-agent pairs playing at once")
+    parser.add_argument("--rounds", type=int, default=2, help="phases with and without the archiver, each")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
+    parser.add_argument("--pause", type=float, default=0.05, help="seconds between one pair's round trips")
+    args = parser.parse_args(argv)
+    result = run(args)
+    print()
+    print(markdown_table(result["rows"], COLUMNS))
+    print(result["totals"])
+    print(f"written to {write_result('archive', result)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
