@@ -1,13 +1,14 @@
 """Archive benchmark: the archiver's throughput and lag while customers chat with agents, and the live
 round trip with and without the archiver running, in the same run.
 
-    python -m bench.archive                      # 10 conversations, 2 rounds of 10 s with and 10 s without
+    python -m bench.archive                      # 20 conversations, 2 rounds of 10 s with and 10 s without
     python -m bench.archive --conversations 20 --rounds 3 --seconds 20
 
 One bridge (outbox on: DATABASE_URL set), a real Redis and PostgreSQL (harness/postgres.py), no Rasa.
 ``--conversations`` customers, each served by an agent of their own, play round trips: the customer
 writes, the agent's socket receives it and answers at once, the customer's socket receives the answer
-(two messages stored, two outbox entries); then a pause of ``--pause`` seconds. Rounds alternate a phase
+(two messages stored, two outbox entries); then a pause of ``--pause`` seconds (0.3: each socket stays
+under the shipped limit of 5 messages a second). Rounds alternate a phase
 with one archiver running and a phase with none (the outbox just grows), each ``--seconds`` long;
 before each phase with it, the archiver starts and drains what the phase without it left (timed: the
 drain rate is what one archiver can write, messages a second). Lag: from a message stored (its stream
@@ -193,10 +194,10 @@ def totals(rows: List[Dict[str, Any]]) -> Dict[str, Optional[float]]:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--conversations", type=int, default=10, help="customer-agent pairs playing at once")
+    parser.add_argument("--conversations", type=int, default=20, help="customer-agent pairs playing at once")
     parser.add_argument("--rounds", type=int, default=2, help="phases with and without the archiver, each")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
-    parser.add_argument("--pause", type=float, default=0.05, help="seconds between one pair's round trips")
+    parser.add_argument("--pause", type=float, default=0.3, help="seconds between one pair's round trips")
     args = parser.parse_args(argv)
     result = run(args)
     print()
