@@ -134,10 +134,3 @@ def test_the_rows_are_written_once_whatever_is_replayed(redis_url, postgres, arc
     assert query(url, "SELECT score, comment, agent FROM ratings") == [(5, "quick", "ann")]
     assert query(url, "SELECT count(*) FROM messages WHERE words @@ to_tsquery('simple', 'stuck')") == [(1,)]
 
-
-def test_an_entry_the_archive_cannot_read_is_kept_aside_not_dropped():
-    batch = rows_of([("1-0", {"fact": "message", "conv": "c1"}), ("2-0", {"fact": "nonsense"}),
-                     ("3-0", {"fact": "message", "conv": "c1", "id": "5-0", "kind": "bot", "text": "hi",
-                              "data": "{}", "ts": "1700000000000"})])
-    assert [(r.outbox_id, r.error) for r in batch.rejected] == [("1-0", "no id"), ("2-0", "unknown fact 'nonsense'")]
-    assert list(batch.messages) == [("c1", "5-0")]
