@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import psycopg
 from psycopg import AsyncConnection
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError, ResponseError, TimeoutError as RedisTimeoutError
 
 from archive.facts import Batch, Rejected, rows_of
 from archive.migrate import migrate
@@ -98,13 +98,22 @@ class Archiver:
     async def run(self, stop: asyncio.Event) -> None:
         await self.start(stop)
         log.info("archiver ready: %s as %s", self.outbox, self.consumer)
+        delay = 0.2
         while not stop.is_set():
-            entries = await self._next_entries()
-            if entries:
-                await self._archive(entries, stop)
-            if time.monotonic() >= self._next_trim:
-                self._next_trim = time.monotonic() + self.trim_every_seconds
-                await self.trim()
+            try:
+                entries = await self._next_entries()
+                if entries:
+                    await self._archive(entries, stop)
+                if time.monotonic() >= self._next_trim:
+                    self._next_trim = time.monotonic() + self.trim_every_seconds
+                    await self.trim()
+                delay = 0.2
+            except (RedisConnectionError, RedisTimeoutError) as error:  # Redis restarting: the entries wait there
+                log.warning("Redis unreachable (%s); trying again in %.1f s", error, delay)
+                self._own_pending = True  # what this archiver read and did not acknowledge, first
+                if await self._sleep(stop, delay):
+                    break
+                delay = min(delay * 2, 10.0)
         if self.connection is not None:
             await self.connection.close()
 

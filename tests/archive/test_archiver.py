@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, List, Tuple
 
 import psycopg
+from redis.asyncio import Redis
 
 from archive.archiver import GROUP, Archiver, trim_bound
 from archive.migrate import migrate
 from handoff.store import Store
+from harness.servers import RedisServer, started
 from tests.conftest import fresh_prefix
 
 
@@ -73,3 +76,35 @@ def test_a_dead_archivers_batch_is_taken_over_and_the_outbox_trimmed(redis_url, 
     assert archived == 30 and pending == 0
     assert [row[0] for row in query(url, "SELECT id FROM messages ORDER BY position")] == transcript
     assert left <= 1, "archived entries are trimmed (at most the last one delivered stays)"
+
+
+def test_redis_restarting_does_not_stop_the_archiver(tmp_path, postgres, archive_database):
+    url = postgres.url(archive_database)
+    redis_server = RedisServer("archive-redis", data_dir=tmp_path)
+
+    async def main() -> int:
+        client = Redis.from_url(redis_server.url)
+        store = Store(client, "restart", outbox_cap=10_000)
+        await store.create("c1", "token")
+        archiver = Archiver(client, url, "restart", batch_size=20, block_ms=100)
+        stop = asyncio.Event()
+        running = asyncio.create_task(archiver.run(stop))
+        for index in range(5):
+            await store.append("c1", "customer", f"customer:a{index}", f"before {index}")
+        await asyncio.sleep(0.5)
+        await asyncio.to_thread(redis_server.stop)
+        await asyncio.sleep(1.0)
+        await asyncio.to_thread(redis_server.start)
+        for index in range(5):
+            await store.append("c1", "customer", f"customer:b{index}", f"after {index}")
+        deadline = time.monotonic() + 30
+        while archiver.archived < 10 and time.monotonic() < deadline and not running.done():
+            await asyncio.sleep(0.1)
+        stop.set()
+        await running
+        await client.aclose()
+        return archiver.archived
+
+    with started(redis_server):
+        assert asyncio.run(main()) == 10
+    assert query(url, "SELECT count(*) FROM messages") == [(10,)]
