@@ -8,12 +8,14 @@ One bridge (outbox on: DATABASE_URL set), a real Redis and PostgreSQL (harness/p
 ``--conversations`` customers, each served by an agent of their own, play round trips: the customer
 writes, the agent's socket receives it and answers at once, the customer's socket receives the answer
 (two messages stored, two outbox entries); then a pause of ``--pause`` seconds (0.3: each socket stays
-under the shipped limit of 5 messages a second). Rounds alternate a phase
-with one archiver running and a phase with none (the outbox just grows), each ``--seconds`` long;
-before each phase with it, the archiver starts and drains what the phase without it left (timed from when it is
+under the shipped limit of 5 messages a second). After ``--warmup`` seconds not measured, each round has
+a phase with one archiver running and a phase with none (the outbox just grows), each ``--seconds``
+long, in turn with-without and without-with (a drift over the run falls on both alike); before each
+phase with it, the archiver starts and drains what the phase without it left (timed from when it is
 ready: the drain rate is what one archiver can write, outbox entries a second; here nearly all
 entries are messages). Lag: from a message stored (its stream
-id's time) to its row seen in PostgreSQL by a poller every 20 ms (so up to 20 ms late).
+id's time) to its row seen in PostgreSQL by a poller every 20 ms (so up to 20 ms late). The archiver's
+and PostgreSQL's CPU in each phase with it (100 % = one core) is what they take from the machine's cores.
 Results: a Markdown table and .run/bench/archive.json.
 """
 
@@ -23,6 +25,7 @@ import argparse
 import asyncio
 import threading
 import time
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 import psycopg2
@@ -32,11 +35,12 @@ from bench.common import latency_summary, markdown_table, write_result
 from bench.stack import running_stack
 from harness.clients import claimed
 from harness.postgres import ArchiverProcess, running_postgres
+from harness.servers import process_cpu_seconds
 
 __all__ = ["main"]
 
-COLUMNS = ["phase", "round_trips", "msg_s", "rtt_p50_ms", "rtt_p99_ms", "lag_p50_ms", "lag_p99_ms", "drained",
-           "drain_entries_s"]
+COLUMNS = ["phase", "round_trips", "msg_s", "rtt_p50_ms", "rtt_p99_ms", "lag_p50_ms", "lag_p99_ms",
+           "archiver_cpu_%", "postgres_cpu_%", "drained", "drain_entries_s"]
 POLL_SECONDS = 0.02
 
 
@@ -114,58 +118,103 @@ def unread(client: redis.Redis, prefix: str) -> int:
     return int(groups[0]["lag"] or 0) if groups else int(client.xlen(f"{prefix}:outbox"))
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its children now running (PostgreSQL's server processes are children
+    of its first one)."""
+    total = process_cpu_seconds(pid)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                total += process_cpu_seconds(int(stat.parent.name))
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+    return total
+
+
+class Phases:
+    """One run's phases over one stack: the archiver started and stopped between them."""
+
+    def __init__(self, args: argparse.Namespace, stack: Any, database_url: str, postgres_pid: int) -> None:
+        self.args, self.stack, self.postgres_pid = args, stack, postgres_pid
+        self.agents = [f"agent{n}" for n in range(args.conversations)]
+        for agent in self.agents:
+            stack.add_agent(agent)
+        self.client = redis.Redis.from_url(stack.redis.url)
+        self.archiver = ArchiverProcess(stack.redis.url, database_url, stack.prefix, "bench-archiver")
+        self.poller = LagPoller(database_url)
+        self.pairs: List[Tuple[Any, Any]] = []
+        self.loop = asyncio.new_event_loop()
+
+    def play(self, seconds: float) -> List[float]:
+        return self.loop.run_until_complete(round_trips(self.stack.bridges[0].address, self.agents, seconds,
+                                                        self.args.pause, self.pairs))
+
+    def start_archiver(self) -> Tuple[int, float]:
+        """Starts the archiver and waits until it has drained the backlog: (entries, seconds from ready)."""
+        backlog = unread(self.client, self.stack.prefix)
+        self.archiver.start()  # returns once it is ready (connected, migrated)
+        started = time.monotonic()
+        if not self.poller.is_alive():
+            self.poller.start()
+        drain(self.client, self.stack.prefix)
+        return backlog, time.monotonic() - started
+
+    def with_archiver(self, name: str) -> Dict[str, Any]:
+        archiving = self.archiver.process is not None and self.archiver.process.poll() is None
+        backlog, drained_in = (0, 0.0) if archiving else self.start_archiver()
+        assert self.archiver.process is not None
+        cpu_before = (cpu_seconds(self.archiver.process.pid), cpu_seconds(self.postgres_pid))
+        phase_start_ms = time.time() * 1000
+        times = self.play(self.args.seconds)
+        phase_end_ms = time.time() * 1000
+        cpu = (cpu_seconds(self.archiver.process.pid) - cpu_before[0], cpu_seconds(self.postgres_pid) - cpu_before[1])
+        drain(self.client, self.stack.prefix)
+        time.sleep(POLL_SECONDS * 3)
+        lags = [lag for stored, lag in list(self.poller.lags_ms) if phase_start_ms <= stored <= phase_end_ms]
+        row = phase_row(name, times, self.args.seconds, lags, backlog, drained_in)
+        row.update({"archiver_cpu_%": round(100 * cpu[0] / self.args.seconds),
+                    "postgres_cpu_%": round(100 * cpu[1] / self.args.seconds)})
+        return row
+
+    def without_archiver(self, name: str) -> Dict[str, Any]:
+        self.archiver.stop()
+        return phase_row(name, self.play(self.args.seconds), self.args.seconds, [], 0, 0.0)
+
+    def close(self) -> None:
+        for customer, serving in self.pairs:
+            self.loop.run_until_complete(customer.close())
+            self.loop.run_until_complete(serving.close())
+        self.loop.close()
+        self.poller.stop.set()
+        self.archiver.stop()
+        self.client.close()
+
+
 def run(args: argparse.Namespace) -> Dict[str, Any]:
     rows: List[Dict[str, Any]] = []
     with running_postgres("bench-postgres") as postgres:
         database_url = postgres.create_database("archive_bench")
+        assert postgres.process is not None
         with running_stack(bridges=1, rasa=False, DATABASE_URL=database_url) as stack:
-            agents = [f"agent{n}" for n in range(args.conversations)]
-            for agent in agents:
-                stack.add_agent(agent)
-            client = redis.Redis.from_url(stack.redis.url)
-            archiver = ArchiverProcess(stack.redis.url, database_url, stack.prefix, "bench-archiver")
-            poller = LagPoller(database_url)
-            pairs: List[Tuple[Any, Any]] = []
-            loop = asyncio.new_event_loop()
+            phases = Phases(args, stack, database_url, postgres.process.pid)
             try:
+                phases.start_archiver()
+                phases.play(args.warmup)  # connections made, caches warm: not measured
                 for round_number in range(1, args.rounds + 1):
-                    backlog = unread(client, stack.prefix) if round_number > 1 else 0
-                    archiver.start()  # returns once it is ready (connected, migrated)
-                    started = time.monotonic()
-                    if not poller.is_alive():
-                        poller.start()
-                    drain(client, stack.prefix)
-                    drained_in = time.monotonic() - started
-                    phase_start_ms = time.time() * 1000
-                    times = loop.run_until_complete(round_trips(stack.bridges[0].address, agents, args.seconds,
-                                                                args.pause, pairs))
-                    phase_end_ms = time.time() * 1000
-                    drain(client, stack.prefix)
-                    time.sleep(POLL_SECONDS * 3)
-                    lags = [lag for stored, lag in list(poller.lags_ms) if phase_start_ms <= stored <= phase_end_ms]
-                    rows.append(phase_row(f"with archiver ({round_number})", times, args.seconds, lags,
-                                          backlog, drained_in))
-                    print(markdown_table(rows[-1:], COLUMNS).splitlines()[-1], flush=True)
-                    archiver.stop()
-                    times = loop.run_until_complete(round_trips(stack.bridges[0].address, agents, args.seconds,
-                                                                args.pause, pairs))
-                    rows.append(phase_row(f"without ({round_number})", times, args.seconds, [], 0, 0.0))
-                    print(markdown_table(rows[-1:], COLUMNS).splitlines()[-1], flush=True)
-                backlog = unread(client, stack.prefix)
-                archiver.start()
-                started = time.monotonic()
-                drain(client, stack.prefix)
-                rows.append({"phase": "final drain", "drained": backlog,
-                             "drain_entries_s": round(backlog / (time.monotonic() - started))})
+                    # with, without; then without, with: a drift over the run falls on both alike
+                    order = ["with", "without"] if round_number % 2 else ["without", "with"]
+                    for kind in order:
+                        row = (phases.with_archiver(f"with archiver ({round_number})") if kind == "with"
+                               else phases.without_archiver(f"without ({round_number})"))
+                        rows.append(row)
+                        print(markdown_table([row], COLUMNS).splitlines()[-1], flush=True)
+                phases.archiver.stop()
+                phases.play(args.seconds)  # a backlog for the final drain
+                backlog, drained_in = phases.start_archiver()
+                rows.append({"phase": "final drain", "drained": backlog, "drain_entries_s": round(backlog / drained_in)})
                 print(markdown_table(rows[-1:], COLUMNS).splitlines()[-1], flush=True)
             finally:
-                for customer, serving in pairs:
-                    loop.run_until_complete(customer.close())
-                    loop.run_until_complete(serving.close())
-                loop.close()
-                poller.stop.set()
-                archiver.stop()
-                client.close()
+                phases.close()
     return {"settings": vars(args), "rows": rows, "totals": totals(rows)}
 
 
@@ -186,10 +235,10 @@ def phase_row(phase: str, times: List[float], seconds: float, lags: List[float],
 def totals(rows: List[Dict[str, Any]]) -> Dict[str, Optional[float]]:
     """The round trip's p50 and p99 averaged over the phases of each kind (with, without)."""
     result: Dict[str, Optional[float]] = {}
-    for kind in ("with", "without"):
+    for kind in ("with archiver", "without"):
         phases = [row for row in rows if row["phase"].startswith(kind) and "rtt_p50_ms" in row]
         for figure in ("rtt_p50_ms", "rtt_p99_ms"):
-            result[f"{kind}_{figure}"] = (round(sum(row[figure] for row in phases) / len(phases), 2)
+            result[f"{kind.split()[0]}_{figure}"] = (round(sum(row[figure] for row in phases) / len(phases), 2)
                                           if phases else None)
     return result
 
@@ -200,6 +249,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="phases with and without the archiver, each")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
     parser.add_argument("--pause", type=float, default=0.3, help="seconds between one pair's round trips")
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds of round trips first, not measured")
     args = parser.parse_args(argv)
     result = run(args)
     print()
