@@ -16,6 +16,10 @@ ready: the drain rate is what one archiver can write, outbox entries a second; h
 entries are messages). Lag: from a message stored (its stream
 id's time) to its row seen in PostgreSQL by a poller every 20 ms (so up to 20 ms late). The archiver's
 and PostgreSQL's CPU in each phase with it (100 % = one core) is what they take from the machine's cores.
+Last, with nothing else running on the stack, ``--appends`` customer messages are stored one at a time
+straight through the bridge's store (Store.append: the script every message goes through), in blocks
+with the outbox off and on in turn: what the outbox adds to the live path itself, as a round trip and
+as the script's time inside Redis.
 Results: a Markdown table and .run/bench/archive.json.
 """
 
@@ -114,6 +118,8 @@ def drain(client: redis.Redis, prefix: str, timeout: float = 600.0) -> None:
 
 def unread(client: redis.Redis, prefix: str) -> int:
     """Outbox entries the archive group has not read yet."""
+    if not client.exists(f"{prefix}:outbox"):
+        return 0
     groups = [group for group in client.xinfo_groups(f"{prefix}:outbox") if group["name"] == b"archive"]
     return int(groups[0]["lag"] or 0) if groups else int(client.xlen(f"{prefix}:outbox"))
 
@@ -215,7 +221,47 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
                 print(markdown_table(rows[-1:], COLUMNS).splitlines()[-1], flush=True)
             finally:
                 phases.close()
-    return {"settings": vars(args), "rows": rows, "totals": totals(rows)}
+            appends = asyncio.run(append_cost(stack.redis.url, args.appends)) if args.appends else {}
+    return {"settings": vars(args), "rows": rows, "totals": totals(rows), "append": appends}
+
+
+async def append_cost(redis_url: str, appends: int, blocks: int = 4) -> Dict[str, Any]:
+    """The live path's part alone: a customer's message stored (Store.append, one script) with the outbox
+    off and on, in turn (off, on, off, on, ...), one at a time: its round trip (ms) and the script's time
+    inside Redis (µs a call, INFO commandstats)."""
+    from redis.asyncio import Redis  # the bridge's own store, driven from here
+
+    from handoff.store import Store
+
+    client = Redis.from_url(redis_url)
+    times: Dict[str, List[float]] = {"off": [], "on": []}
+    usec: Dict[str, List[float]] = {"off": [], "on": []}
+    try:
+        for block in range(blocks * 2):
+            kind = "on" if block % 2 else "off"
+            store = Store(client, f"cost{block}", outbox_cap=1_000_000 if kind == "on" else 0)
+            await client.config_resetstat()
+            for index in range(appends // blocks):
+                if index % 500 == 0:
+                    conversation = f"c{index}"
+                    await store.create(conversation, "token")
+                started = time.perf_counter()
+                await store.append(conversation, "customer", f"customer:k{index}", f"my card is stuck, try {index}")
+                times[kind].append((time.perf_counter() - started) * 1000)
+            stats = await client.info("commandstats")
+            usec[kind].append(float(stats["cmdstat_evalsha"]["usec_per_call"]))
+            keys = [key async for key in client.scan_iter(f"cost{block}:*", count=1000)]
+            if keys:
+                await client.delete(*keys)
+    finally:
+        await client.close()
+    result: Dict[str, Any] = {}
+    for kind in ("off", "on"):
+        summary = latency_summary(times[kind])
+        result[f"outbox_{kind}"] = {"appends": len(times[kind]), "p50_ms": round(summary["p50_ms"], 3),
+                                    "p99_ms": round(summary["p99_ms"], 3),
+                                    "script_usec": round(sum(usec[kind]) / len(usec[kind]), 1)}
+    return result
 
 
 def phase_row(phase: str, times: List[float], seconds: float, lags: List[float], backlog: int,
@@ -250,11 +296,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
     parser.add_argument("--pause", type=float, default=0.3, help="seconds between one pair's round trips")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of round trips first, not measured")
+    parser.add_argument("--appends", type=int, default=8000,
+                        help="messages stored one at a time with the outbox off, and as many with it on (0: skip)")
     args = parser.parse_args(argv)
     result = run(args)
     print()
     print(markdown_table(result["rows"], COLUMNS))
     print(result["totals"])
+    print(result["append"])
     print(f"written to {write_result('archive', result)}")
     return 0
 
