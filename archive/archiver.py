@@ -198,7 +198,7 @@ class Archiver:
                 raise
             except psycopg.Error as error:
                 log.error("outbox entry %s refused by PostgreSQL (%s): kept in rejected_facts", entry_id, error)
-                await write(connection, Batch(rejected=[Rejected(entry_id, fields, f"refused: {error}")]))
+                await write(connection, Batch(rejected=[Rejected.of(entry_id, fields, f"refused: {error}")]))
 
     @staticmethod
     async def _sleep(stop: asyncio.Event, seconds: float) -> bool:

@@ -38,7 +38,10 @@ class BadFact(ValueError):
 
 
 def at(milliseconds: int) -> datetime:
-    return datetime.fromtimestamp(milliseconds / 1000, tz=timezone.utc)
+    try:
+        return datetime.fromtimestamp(milliseconds / 1000, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        raise BadFact(f"no time: {milliseconds} ms") from None
 
 
 def outbox_position(stream_id: str) -> int:
@@ -125,6 +128,11 @@ class Rejected:
     outbox_id: str
     fields: Dict[str, str]
     error: str
+
+    @classmethod
+    def of(cls, outbox_id: str, fields: Mapping[str, str], error: str) -> "Rejected":
+        """The entry kept whole, but for NUL characters (which no PostgreSQL text holds): U+FFFD."""
+        return cls(outbox_id, {name: value.replace("\x00", "\ufffd") for name, value in fields.items()}, error)
 
 
 @dataclass
@@ -294,5 +302,5 @@ def rows_of(entries: Sequence[Tuple[str, Mapping[str, str]]]) -> Batch:
                 raise BadFact(f"unknown fact {fields.get('fact')!r}")
             reader(batch, {**fields, "_id": entry_id})
         except BadFact as error:
-            batch.rejected.append(Rejected(entry_id, dict(fields), str(error)))
+            batch.rejected.append(Rejected.of(entry_id, fields, str(error)))
     return batch

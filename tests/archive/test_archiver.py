@@ -108,3 +108,28 @@ def test_redis_restarting_does_not_stop_the_archiver(tmp_path, postgres, archive
     with started(redis_server):
         assert asyncio.run(main()) == 10
     assert query(url, "SELECT count(*) FROM messages") == [(10,)]
+
+
+def test_an_entry_postgresql_refuses_is_kept_aside_and_the_rest_of_its_batch_written(redis_url, postgres,
+                                                                                    archive_database):
+    url = postgres.url(archive_database)
+    good = {"fact": "message", "conv": "c1", "id": "1700000000000-0", "kind": "customer", "text": "hello",
+            "data": "{}", "key": "customer:k1", "ts": "1700000000000"}
+    # a version beyond PostgreSQL's integer: Python reads it, PostgreSQL refuses the row
+    refused = {"fact": "state", "conv": "c2", "version": "3000000000", "at": "1700000000000", "from": "bot",
+               "handled_ms": "", "rated": "", "conversation": '{"state": "queued"}'}
+    late = {**good, "fact": "message", "id": "1700000000001-0", "text": "still here", "key": "customer:k2"}
+
+    async def main() -> None:
+        async with fresh_prefix(redis_url, "refused") as (client, prefix):
+            archiver = Archiver(client, url, prefix)
+            stop = asyncio.Event()
+            await archiver.start(stop)
+            await archiver._archive([("1-0", good), ("2-0", refused), ("3-0", late)], stop)
+            await archiver.connection.close()
+            assert archiver.archived == 3
+
+    asyncio.run(main())
+    assert query(url, "SELECT text FROM messages ORDER BY position") == [("hello",), ("still here",)]
+    [(outbox_id, fields, error)] = query(url, "SELECT outbox_id, fields, error FROM rejected_facts")
+    assert outbox_id == "2-0" and fields == refused and error.startswith("refused: ")

@@ -100,4 +100,6 @@ def test_an_entry_the_archive_cannot_read_is_kept_aside_whole_and_adds_no_row():
         ("1-0", "no id"), ("2-0", "unknown fact 'nonsense'"), ("3-0", "a rating's score is 1 to 5, not 9"),
         ("4-0", "unknown message kind 'robot'")]
     assert batch.rejected[2].fields == bad_rating
+    [kept] = rows_of([("6-0", {"fact": "nonsense", "text": "a\x00b"})]).rejected
+    assert kept.fields == {"fact": "nonsense", "text": "a\ufffdb"}, "kept whole, but for NUL characters"
     assert list(batch.messages) == [("c1", "1700000000000-0")] and "c2" not in batch.conversations
