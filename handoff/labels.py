@@ -35,7 +35,7 @@ SAVE_ATTEMPTS = 20  # a save tried again so often while other supervisors change
 _COLOUR = re.compile(r"#[0-9a-f]{6}")
 _LABEL_ID = re.compile(r"[0-9a-f]{8}")
 
-# KEYS: the conversation's hash, the label set, the day's counters, all days' closing counters.
+# KEYS: the conversation's hash, the label set, the day's counters, all days' closing counters, the outbox.
 # ARGV: label id, '1' to put it on / '0' to take it off, the agent who must be serving it ('' for a
 # supervisor: any conversation), the most labels one conversation may have, the day, ms to keep the
 # day's counters, the live channel, the queue's channel, the stats channel, the conversation id.
@@ -76,6 +76,10 @@ if changed then
     redis.call('PUBLISH', ARGV[9], '{}')
   end
   redis.call('PUBLISH', ARGV[7], cjson.encode({labels = labels}))
+  -- The conversation's labels, with the names they have now, to the outbox KEYS[5] (archive.facts).
+  local names = {}
+  for _, id in ipairs(kept) do names[id] = cjson.decode(redis.call('HGET', KEYS[2], id)) end
+  to_outbox(KEYS[5], 'fact', 'labels', 'conv', ARGV[10], 'labels', labels, 'names', cjson.encode(names))
   if state == 'queued' then redis.call('PUBLISH', ARGV[8], cjson.encode({labelled = ARGV[10]})) end
 end
 return {1, labels, changed and 1 or 0}
@@ -143,7 +147,7 @@ class LabelDesk:
         self.redis = store.redis
         self.key = store.key("labels")
         self.channel = workspace_channel(store.prefix)
-        self._set_label = store.redis.register_script(_SET_LABEL)
+        self._set_label = store.script(_SET_LABEL)
 
     async def items(self) -> List[Dict[str, str]]:
         """The set, by name."""
@@ -183,7 +187,7 @@ class LabelDesk:
         serve it ('' for a supervisor)."""
         result = await self._set_label(
             keys=[self.store.key("conv", conversation_id), self.key, self.store.key("day", day),
-                  self.store.key("stats", "closing")],
+                  self.store.key("stats", "closing"), self.store.key("outbox")],
             args=[label_id, "1" if on else "0", agent, str(MAX_LABELS_PER_CONVERSATION), day, str(DAY_TTL_MS),
                   self.store.live_channel(conversation_id), self.store.said_channel,
                   self.store.stats_channel, conversation_id])

@@ -28,12 +28,18 @@ class _Snapshot(Collector):
     def __init__(self, now: Mapping[str, Any], handoffs: Mapping[bytes, bytes], events: Mapping[str, int],
                  open_connections: int, requeues: int, abandoned: Mapping[str, int],
                  redis_memory: Mapping[str, int], kept: Mapping[str, int],
-                 closing: Mapping[str, Mapping[str, int]]) -> None:
+                 closing: Mapping[str, Mapping[str, int]], outbox: Mapping[str, int]) -> None:
         self.now, self.handoffs, self.events, self.open_connections = now, handoffs, events, open_connections
         self.requeues, self.abandoned, self.redis_memory, self.kept = requeues, abandoned, redis_memory, kept
-        self.closing = closing
+        self.closing, self.outbox = closing, outbox
 
     def collect(self) -> Iterable[Any]:
+        if self.outbox:
+            # Grows while no archiver writes (PostgreSQL down, archivers stopped); at the cap the oldest go.
+            yield GaugeMetricFamily("handoff_outbox_length", "Entries in the archive's outbox not yet trimmed "
+                                    "(archived ones are trimmed within seconds).", value=self.outbox["length"])
+            yield GaugeMetricFamily("handoff_outbox_max_length", "The outbox's cap (HANDOFF_OUTBOX_MAX_LENGTH).",
+                                    value=self.outbox["cap"])
         yield GaugeMetricFamily("handoff_queue_length", "Conversations waiting for an agent.",
                                 value=self.now["queue_length"])
         yield GaugeMetricFamily("handoff_queue_oldest_wait_seconds", "How long the oldest queued customer has waited.",
@@ -87,13 +93,15 @@ class _Snapshot(Collector):
 def exposition(now: Dict[str, Any], handoffs: Mapping[bytes, bytes], events: Mapping[str, int],
                open_connections: int, requeues: int, abandoned: Mapping[str, int],
                redis_memory: Optional[Mapping[str, int]] = None, kept: Optional[Mapping[str, int]] = None,
-               closing: Optional[Mapping[str, Mapping[str, int]]] = None) -> bytes:
+               closing: Optional[Mapping[str, Mapping[str, int]]] = None,
+               outbox: Optional[Mapping[str, int]] = None) -> bytes:
     """``now`` is :meth:`handoff.service.Bridge.right_now`; ``handoffs`` the Redis hash of handoffs by
     reason; ``events`` this process's counters; ``requeues`` and ``abandoned`` (by way) from
     :meth:`handoff.experience.Experience.totals`; ``redis_memory`` from handoff.presence.redis_memory;
     ``kept`` what this process holds for its sockets, by the names of KEPT; ``closing`` the conversations
-    closed by disposition and the labels put on them (handoff.labels.closing_totals)."""
+    closed by disposition and the labels put on them (handoff.labels.closing_totals); ``outbox`` the archive's
+    outbox's length and cap (None: no archive)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot(now, handoffs, events, open_connections, requeues, abandoned, redis_memory or {},
-                                kept or {}, closing or {}))
+                                kept or {}, closing or {}, outbox or {}))
     return generate_latest(registry)

@@ -127,7 +127,7 @@ class Bridge:
         self.bot = bot or BotClient(http, settings.rasa_url, settings.rasa_timeout_seconds)
         self.store = Store(redis, settings.key_prefix, settings.finished_ttl_seconds,
                            settings.idle_conversation_seconds, settings.max_transcript_messages,
-                           settings.max_queue_length)
+                           settings.max_queue_length, settings.outbox_max_length)
         self.limits = Limits(redis, settings.key_prefix, settings)
         # When each customer was last connected: the queue's gone-sweep (not what agents are shown: customer_presence).
         self.customers_seen = CustomerPresence(redis, settings.key_prefix, settings.customer_gone_seconds)

@@ -129,6 +129,9 @@ class Settings:
     identity_secrets: Tuple[str, ...] = ()
     # A signed identity is believed for this long after it was issued.
     identity_max_age_seconds: int = 24 * 3600
+    # The archive's outbox ({p}:outbox, archive/): at most this many entries not yet trimmed (beyond it the
+    # oldest go unarchived); 0: no outbox. On by default when an archive is configured (DATABASE_URL).
+    outbox_max_length: int = 0
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -170,6 +173,7 @@ class Settings:
             idle_conversation_seconds=int(get("HANDOFF_IDLE_CONVERSATION_SECONDS", defaults.idle_conversation_seconds)),
             customer_gone_seconds=int(get("HANDOFF_CUSTOMER_GONE_SECONDS", defaults.customer_gone_seconds)),
             trusted_proxies=get("HANDOFF_TRUSTED_PROXIES", ""),
+            outbox_max_length=int(get("HANDOFF_OUTBOX_MAX_LENGTH", 1_000_000 if env.get("DATABASE_URL") else 0)),
             redis_memory_warning=float(get("HANDOFF_REDIS_MEMORY_WARNING", defaults.redis_memory_warning)),
             allowed_origins=tuple(
                 origin.strip() for origin in get("HANDOFF_ALLOWED_ORIGINS", "").split(",") if origin.strip()

@@ -54,6 +54,12 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:handling     list    recent handling times (ms), claim to close, hand back, transfer or lost agent
                              (pushed by the commit that ends it); newest first
     {p}:ratings      stream  CSAT ratings
+    {p}:outbox       stream  the archive's outbox (archive/; only while HANDOFF_OUTBOX_MAX_LENGTH > 0, which
+                             DATABASE_URL turns on): every fact a script stores, appended by that script in the
+                             same step: "message" (each transcript entry, by _APPEND and add_messages), "state"
+                             (each committed change, with the conversation's fields after it: _COMMIT) and
+                             "labels" (handoff.labels); format: archive/facts.py. Consumer group "archive";
+                             trimmed by the archivers below what every group acknowledged, capped (MAXLEN ~)
     {p}:requests     stream  callbacks and messages customers left instead of waiting, each with the
                              handoff payload it stands for (field ``handoff``, JSON; handoff.requests)
     {p}:request-state:{id} hash  what an agent did with a request: done, or answered (handoff.requests)
@@ -143,6 +149,7 @@ from typing import Any, Awaitable, Callable, Dict, List, NamedTuple, Optional, S
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
+from archive.facts import SNAPSHOT_FIELDS
 from handoff.agentstatus import available_only, parse as parse_status
 from handoff.auth import profile_from_record
 from handoff.estimate import WINDOW_SECONDS
@@ -166,6 +173,15 @@ local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 """
 
+# The outbox (``{p}:outbox``, archive/): every fact a script stores is appended to it by that script, in
+# the same step, for the archiver to copy to PostgreSQL (archive/facts.py reads the entries). Scripts that
+# write facts are registered with Store.script, which puts ``outbox_cap`` (0: no archive, no outbox) first.
+_OUTBOX = """
+local function to_outbox(outbox, ...)
+  if outbox_cap > 0 then redis.call('XADD', outbox, 'MAXLEN', '~', outbox_cap, '*', ...) end
+end
+"""
+
 # ARGV[5] is the conversation's live channel: the new message is announced in the same step,
 # with the id of the message before it and ARGV[6], the message itself (JSON, without its id).
 # ARGV[7] = 'typed' or 'pressed' for a customer's message: stored while people have the conversation, it stays
@@ -184,6 +200,8 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 # A customer's typed message (not a pressed button: ARGV[7] = 'typed') is also the conversation's
 # last_said (its text and time, JSON: ARGV[6]'s), which the agents' queue shows: written while they
 # wait, it is announced (ARGV[16]) on the agents' channel ARGV[15] in the same step.
+# ARGV[17 + ARGV[14]] is the conversation's id; the message's fields follow it: the message goes to the outbox
+# KEYS[6] too (with the conversation's signed customer, "contact_id", for a customer's).
 _APPEND = LUA_NOW_MS + """
 local state = redis.call('HGET', KEYS[3], 'state') or ''
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
@@ -196,8 +214,10 @@ if customer and redis.call('XLEN', KEYS[1]) - notes >= tonumber(ARGV[8]) then re
 if ARGV[7] == 'note' and notes >= tonumber(ARGV[8]) then return {'', -2, state, 0} end
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
 local counters = tonumber(ARGV[14])
-local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 17 + counters))
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 18 + counters))
 redis.call('HSET', KEYS[2], ARGV[1], id)
+to_outbox(KEYS[6], 'fact', 'message', 'conv', ARGV[17 + counters], 'id', id, 'contact',
+          (customer and redis.call('HGET', KEYS[3], 'contact_id')) or '', unpack(ARGV, 18 + counters))
 if ARGV[11] ~= '' and state ~= '' and redis.call('HSETNX', KEYS[3], ARGV[11], '1') == 1 then
   for i = 17, 16 + counters do redis.call('HINCRBY', KEYS[4], ARGV[i], 1) end
   redis.call('PEXPIRE', KEYS[4], ARGV[12])
@@ -219,14 +239,15 @@ redis.call('PUBLISH', ARGV[5], '{"message": "' .. id .. '", "after": ' .. after 
 return {id, 1, state, leased}
 """
 
-# Lua shared by the scripts that store messages the bridge writes itself (_ANSWER, _COMMIT): ``count``
+# Lua shared by the scripts that store messages the bridge writes itself (_ANSWER, _COMMIT), each also to
+# the ``outbox`` as a message of ``conversation``: ``count``
 # messages of ``kind`` from ARGV[first] on, four arguments each (client key, text, data JSON, the entry as
 # announced), each stored once per key in the transcript ``log`` (idempotency hash ``idem``) and announced
 # on ``channel`` like an append (_APPEND), at time ``ts``. Returns the id of the message before the first
 # one added ('' for none) and then, for each message, its new id ('' when it was stored before): what
 # one script adds follows on in the transcript, so a socket in step can send it without reading it.
 _ADD_MESSAGES = """
-local function add_messages(log, idem, channel, kind, ts, first, count)
+local function add_messages(log, idem, channel, kind, ts, first, count, outbox, conversation)
   local last = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)[1]
   last = last and last[1]
   local added = {last or ''}
@@ -236,6 +257,8 @@ local function add_messages(log, idem, channel, kind, ts, first, count)
       id = redis.call('XADD', log, '*', 'kind', kind, 'text', ARGV[i + 1], 'data', ARGV[i + 2],
                       'key', ARGV[i], 'ts', ts)
       redis.call('HSET', idem, ARGV[i], id)
+      to_outbox(outbox, 'fact', 'message', 'conv', conversation, 'id', id, 'kind', kind, 'text', ARGV[i + 1],
+                'data', ARGV[i + 2], 'key', ARGV[i], 'ts', ts)
       local after = last and ('"' .. last .. '"') or 'null'
       redis.call('PUBLISH', channel, '{"message": "' .. id .. '", "after": ' .. after .. ', "entry": ' .. ARGV[i + 3] .. '}')
       last = id
@@ -248,15 +271,15 @@ end
 
 # The bot's answer to one customer message, stored while the bot has the conversation (-1 when it
 # has moved on: a person took over while the bot was thinking, and the answer is not shown):
-# ARGV[5] messages, four arguments each after ARGV[5] (client key, text, data JSON, the entry as
+# ARGV[5] messages, four arguments each after ARGV[6], the conversation's id (client key, text, data JSON, the entry as
 # announced), each stored once per key and announced like an append (_APPEND), at time ARGV[4] ms.
 # ARGV[3], when not '', is the customer message's routing field, marked routed in the same step,
-# whether or not the answer was shown. KEYS[4], the conversation's attachments, is kept as the transcript is.
-# Returns what add_messages returns.
+# whether or not the answer was shown. KEYS[4], the conversation's attachments, is kept as the transcript is;
+# KEYS[5] is the outbox. Returns what add_messages returns.
 _ANSWER = _ADD_MESSAGES + """
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], ARGV[3], 'done') end
 if redis.call('HGET', KEYS[3], 'state') ~= 'bot' then return -1 end
-local added = add_messages(KEYS[1], KEYS[2], ARGV[2], 'bot', ARGV[4], 6, tonumber(ARGV[5]))
+local added = add_messages(KEYS[1], KEYS[2], ARGV[2], 'bot', ARGV[4], 7, tonumber(ARGV[5]), KEYS[5], ARGV[6])
 for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
 return added
 """
@@ -318,10 +341,12 @@ end
 -- ARGV[8]: the agent whose part ends (closed, handed back, transferred, lost), or '': its handling time
 -- (from claimed_at, read before the fields below replace it) goes to KEYS[7], the recent handling times,
 -- and the agent is ready for the next customer from now (KEYS[8]); so is ARGV[10], an agent who takes it.
+local handled = ''
 if ARGV[8] ~= '' then
   local claimed = tonumber(redis.call('HGET', KEYS[1], 'claimed_at') or '')
   if claimed then
-    redis.call('LPUSH', KEYS[7], math.max(0, tonumber(ARGV[3]) - claimed))
+    handled = math.max(0, tonumber(ARGV[3]) - claimed)
+    redis.call('LPUSH', KEYS[7], handled)
     redis.call('LTRIM', KEYS[7], 0, ARGV[9] - 1)
   end
   redis.call('HSET', KEYS[8], ARGV[8], ARGV[3])
@@ -329,9 +354,21 @@ end
 if ARGV[10] ~= '' then redis.call('HSET', KEYS[8], ARGV[10], ARGV[3]) end
 -- ARGV[17]: how many of the arguments after it are the conversation's fields (name, value, ...)
 local fields = tonumber(ARGV[17])
+local before = redis.call('HGET', KEYS[1], 'state') or ''
 redis.call('HSET', KEYS[1], unpack(ARGV, 18, 17 + fields))
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
+-- The change to the outbox KEYS[16]: the conversation's hash as it leaves it (archive.facts.SNAPSHOT_FIELDS),
+-- the state before, the handling time it ended and whether it stored a rating.
+if outbox_cap > 0 then
+  local names = {""" + ", ".join(f"'{name}'" for name in SNAPSHOT_FIELDS) + """}
+  local values = redis.call('HMGET', KEYS[1], unpack(names))
+  local snapshot, rated = {}, ''
+  for i, name in ipairs(names) do if values[i] then snapshot[name] = values[i] end end
+  for i = 18, 17 + fields, 2 do if ARGV[i] == 'rating' and ARGV[i + 1] ~= '' then rated = '1' end end
+  to_outbox(KEYS[16], 'fact', 'state', 'conv', ARGV[4], 'version', version, 'at', ARGV[3], 'from', before,
+            'handled_ms', handled, 'rated', rated, 'conversation', cjson.encode(snapshot))
+end
 -- What follows the change, in the same step: ARGV[13] the customer's new state for their live channel
 -- ARGV[12] ('' when their status shows nothing new), ARGV[15] for the queue's channel ARGV[14] ('': the
 -- queue did not change), then ARGV[16] notices, four arguments each after the fields: client key, text,
@@ -341,7 +378,7 @@ if ARGV[13] ~= '' then redis.call('PUBLISH', ARGV[12], ARGV[13]) end
 if ARGV[15] ~= '' then redis.call('PUBLISH', ARGV[14], ARGV[15]) end
 local notices = tonumber(ARGV[16])
 if notices > 0 then
-  add_messages(KEYS[11], KEYS[12], ARGV[12], 'system', ARGV[3], 18 + fields, notices)
+  add_messages(KEYS[11], KEYS[12], ARGV[12], 'system', ARGV[3], 18 + fields, notices, KEYS[16], ARGV[4])
   redis.call('PEXPIRE', KEYS[11], ARGV[5])
   redis.call('PEXPIRE', KEYS[12], ARGV[5])
   redis.call('PEXPIRE', KEYS[15], ARGV[5])  -- the attachments the transcript refers to
@@ -537,7 +574,7 @@ class Store:
     """All bridge state; one instance per process around one Redis client."""
 
     def __init__(self, redis: Redis, prefix: str, finished_ttl_seconds: int = 7 * 24 * 3600,
-                 idle_seconds: int = 300, max_messages: int = 1000, max_queue: int = 500) -> None:
+                 idle_seconds: int = 300, max_messages: int = 1000, max_queue: int = 500, outbox_cap: int = 0) -> None:
         self.redis = redis
         self.prefix = prefix
         self.ttl_ms = finished_ttl_seconds * 1000
@@ -546,13 +583,19 @@ class Store:
         self.idle_ms = idle_seconds * 1000
         self.max_messages = max_messages
         self.max_queue = max_queue  # queued at once: checked by the commit that queues (handoff.limits checks first)
-        self._append = redis.register_script(_APPEND)
-        self._answer = redis.register_script(_ANSWER)
-        self._commit = redis.register_script(_COMMIT)
+        # The outbox's length cap (entries beyond it, oldest first, are dropped unarchived); 0: no outbox (no archive).
+        self.outbox_cap = outbox_cap
+        self._append = self.script(_APPEND)
+        self._answer = self.script(_ANSWER)
+        self._commit = self.script(_COMMIT)
         self._sync_serving = redis.register_script(_SYNC_SERVING)
         self._count_once = redis.register_script(_COUNT_ONCE)
         self._take_routing = redis.register_script(_TAKE_ROUTING)
         self._keep_routing = redis.register_script(_KEEP_ROUTING)
+
+    def script(self, lua: str) -> Any:
+        """A Lua script that may write facts to the outbox (``to_outbox``, _OUTBOX), registered."""
+        return self.redis.register_script(f"local outbox_cap = {int(self.outbox_cap)}\n" + _OUTBOX + lua)
 
     # ---- keys ---------------------------------------------------------------
 
@@ -695,7 +738,7 @@ class Store:
                   self.key("queue", before.group), self.key("queue", after.group), self.key("handling"),
                   self.key("agent-ready"), self.key("queue-priority"), self.key("agents-serving"),
                   self.key("log", after.id), self.key("idem", after.id), self.key("day", day or "none"),
-                  self.key("stats", "closing"), self.key("files", after.id)],
+                  self.key("stats", "closing"), self.key("files", after.id), self.key("outbox")],
             args=[str(before.version), queue, str(now), after.id, str(self.ttl_ms), str(agent_limit),
                   "1" if after.state is State.AGENT else "0", (before.agent or "") if agent_ended else "",
                   str(RECENT_HANDLING), (after.agent or "") if taken else "", str(self.max_queue),
@@ -741,12 +784,12 @@ class Store:
         marker, day, counters = count_once or ("", "", [])
         message_id, added, state, leased = await self._append(
             keys=[self.key("log", conversation_id), self.key("idem", conversation_id), self.key("conv", conversation_id),
-                  self.key("day", day or "none"), self.key("files", conversation_id)],
+                  self.key("day", day or "none"), self.key("files", conversation_id), self.key("outbox")],
             args=[client_key, str(self.ttl_ms), only_in.value if only_in else "", only_agent,
                   self.live_channel(conversation_id), _entry_json(kind, client_key, text, data_json, now),
                   _capped_as(kind, data), str(self.max_messages), owner, str(lease_ms),
                   marker, str(DAY_TTL_MS), self.stats_channel, str(len(counters)), self.said_channel,
-                  json.dumps({"said": conversation_id}), *counters,
+                  json.dumps({"said": conversation_id}), *counters, conversation_id,
                   "kind", kind, "text", text, "data", data_json, "key", client_key, "ts", str(now)],
         )
         if added == -2 and kind == NOTE_KIND:
@@ -777,9 +820,9 @@ class Store:
             messages.append({"client_id": "", "kind": "bot", "text": text, "data": data, "ts": now})
         added = await self._answer(
             keys=[self.key("log", conversation_id), self.key("idem", conversation_id), self.key("conv", conversation_id),
-                  self.key("files", conversation_id)],
+                  self.key("files", conversation_id), self.key("outbox")],
             args=[str(self.ttl_ms), self.live_channel(conversation_id), f"routed:{message_id}" if routed else "",
-                  str(now), str(len(replies)), *written],
+                  str(now), str(len(replies)), conversation_id, *written],
         )
         if added == -1:
             raise InvalidTransition("the conversation has moved on")

@@ -12,6 +12,8 @@ export RASA_PORT=${RASA_PORT:-5005}
 export ACTION_PORT=${ACTION_PORT:-5055}
 export ACTION_SERVER_URL=${ACTION_SERVER_URL:-http://127.0.0.1:$ACTION_PORT/webhook}
 export LOCAL_REDIS_PORT=${LOCAL_REDIS_PORT:-6380}
+# The archive's project-local PostgreSQL (start_postgres), unless DATABASE_URL points elsewhere.
+export LOCAL_POSTGRES_PORT=${LOCAL_POSTGRES_PORT:-5433}
 export RASA_INTERFACE=${RASA_INTERFACE:-127.0.0.1}
 # The action server is reached by Rasa alone (README "Which process faces the network").
 export ACTION_INTERFACE=${ACTION_INTERFACE:-127.0.0.1}
@@ -106,6 +108,81 @@ start_local_redis() {
     redis-cli -p "$LOCAL_REDIS_PORT" config set requirepass "$LOCAL_REDIS_PASSWORD" >/dev/null
   fi
   export REDIS_URL=redis://:$LOCAL_REDIS_PASSWORD@127.0.0.1:$LOCAL_REDIS_PORT/0
+}
+
+postgres_bin() {
+  # The newest installed PostgreSQL's programs: Debian keeps them off PATH, under /usr/lib/postgresql/*/bin.
+  ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1
+}
+
+ensure_postgres() {
+  # Debian's PostgreSQL server (the archive, archive/), installed like redis-server when missing.
+  [ -n "$(postgres_bin)" ] && return 0
+  echo "==> installing postgresql (needs apt-get)"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+}
+
+as_postgres() {
+  # PostgreSQL refuses to run as root: as root, its programs run as Debian's postgres user.
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start_postgres() {
+  # A project-local PostgreSQL cluster under .run/postgres on a private port of 127.0.0.1, with a
+  # password generated once into .run/postgres-password, and the database "support"; exports
+  # DATABASE_URL. Does nothing when DATABASE_URL is set (a PostgreSQL elsewhere). Sets
+  # STARTED_LOCAL_POSTGRES=yes only when this call started it (and so may stop it: stop_postgres).
+  STARTED_LOCAL_POSTGRES=no
+  [ -z "${DATABASE_URL:-}" ] || return 0
+  ensure_postgres
+  local bin data="$RUN_DIR/postgres" password_file
+  bin=$(postgres_bin)
+  load_secret LOCAL_POSTGRES_PASSWORD postgres-password
+  mkdir -p "$data"
+  if [ "$(id -u)" = 0 ]; then
+    chown postgres: "$data"
+    # The postgres user must reach the folder: every parent needs search (x) permission for others.
+    if ! runuser -u postgres -- test -w "$data"; then
+      echo "error: the postgres user cannot write $data (a parent folder is closed to others); set RUN_DIR" >&2
+      return 1
+    fi
+  fi
+  chmod 700 "$data"
+  if [ ! -s "$data/PG_VERSION" ]; then
+    password_file=$(mktemp)
+    printf '%s\n' "$LOCAL_POSTGRES_PASSWORD" >"$password_file"
+    [ "$(id -u)" = 0 ] && chown postgres: "$password_file"
+    as_postgres "$bin/initdb" -D "$data" -U postgres --auth=scram-sha-256 --pwfile="$password_file" \
+      --encoding=UTF8 --locale=C.UTF-8 >"$RUN_DIR/postgres-initdb.log" 2>&1 || {
+      rm -f "$password_file"
+      echo "error: initdb failed; see $RUN_DIR/postgres-initdb.log" >&2
+      return 1
+    }
+    rm -f "$password_file"
+  fi
+  export PGPASSWORD=$LOCAL_POSTGRES_PASSWORD
+  if ! "$bin/pg_isready" -q -h 127.0.0.1 -p "$LOCAL_POSTGRES_PORT"; then
+    as_postgres "$bin/pg_ctl" -D "$data" -w -l "$data/postgres.log" \
+      -o "-c listen_addresses=127.0.0.1 -p $LOCAL_POSTGRES_PORT -k $data" start >/dev/null || {
+      echo "error: PostgreSQL did not start on port $LOCAL_POSTGRES_PORT; see $data/postgres.log" >&2
+      return 1
+    }
+    STARTED_LOCAL_POSTGRES=yes
+  fi
+  if [ "$("$bin/psql" -h 127.0.0.1 -p "$LOCAL_POSTGRES_PORT" -U postgres -d postgres -tAc \
+        "SELECT 1 FROM pg_database WHERE datname = 'support'")" != 1 ]; then
+    "$bin/createdb" -h 127.0.0.1 -p "$LOCAL_POSTGRES_PORT" -U postgres support
+  fi
+  unset PGPASSWORD
+  export DATABASE_URL=postgresql://postgres:$LOCAL_POSTGRES_PASSWORD@127.0.0.1:$LOCAL_POSTGRES_PORT/support
+}
+
+stop_postgres() {
+  # Stops the cluster start_postgres started (nothing when it found one running or DATABASE_URL set).
+  [ "${STARTED_LOCAL_POSTGRES:-no}" = yes ] || return 0
+  as_postgres "$(postgres_bin)/pg_ctl" -D "$RUN_DIR/postgres" -m fast stop >/dev/null 2>&1 || true
 }
 
 load_secret() {

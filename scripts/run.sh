@@ -16,6 +16,8 @@ train_if_needed
 STARTED_LOCAL_REDIS=no
 [ -n "${REDIS_URL:-}" ] || start_local_redis
 redis_settings_from_url
+STARTED_LOCAL_POSTGRES=no
+start_postgres  # the archive (nothing when DATABASE_URL points elsewhere)
 # The HTTP API can read and change every conversation: it needs this token.
 RASA_API_TOKEN=${RASA_API_TOKEN:-$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(24))')}
 
@@ -29,6 +31,7 @@ cleanup() {
   if [ "$STARTED_LOCAL_REDIS" = yes ]; then
     local_redis_cli shutdown >/dev/null 2>&1 || true
   fi
+  stop_postgres
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -87,6 +90,10 @@ echo "==> starting the Rasa server on port $RASA_PORT"
   >"$RUN_DIR/logs/rasa.log" 2>&1 &
 pids+=($!)
 
+echo "==> starting the archiver (the bridge's outbox into PostgreSQL)"
+"$BRIDGE_VENV/bin/python" -m archive >"$RUN_DIR/logs/archive.log" 2>&1 &
+pids+=($!)
+
 echo "==> starting the teaching worker (inbox, labels, training)"
 "$VENV/bin/python" -m teaching worker >"$RUN_DIR/logs/teach.log" 2>&1 &
 pids+=($!)
@@ -106,7 +113,8 @@ wait_for "Rasa server" "${pids[2]}" "$RUN_DIR/logs/rasa.log" \
   curl -fsS "http://127.0.0.1:$RASA_PORT/status?token=$RASA_API_TOKEN"
 wait_for "handoff bridge" "${pids[1]}" "$RUN_DIR/logs/handoff.log" \
   curl -fsS "http://127.0.0.1:$HANDOFF_ADMIN_PORT/ready"
-wait_for "teaching worker" "${pids[3]}" "$RUN_DIR/logs/teach.log" grep -q "teaching worker ready" "$RUN_DIR/logs/teach.log"
+wait_for "archiver" "${pids[3]}" "$RUN_DIR/logs/archive.log" grep -q "archiver ready" "$RUN_DIR/logs/archive.log"
+wait_for "teaching worker" "${pids[4]}" "$RUN_DIR/logs/teach.log" grep -q "teaching worker ready" "$RUN_DIR/logs/teach.log"
 agents=$("$BRIDGE_VENV/bin/python" -m handoff.auth list | cut -f1 | paste -sd, - | sed "s/,/, /g")
 DEMO_ACCOUNT_FILE="$RUN_DIR/demo-account"
 if [ -z "$agents" ]; then
@@ -136,6 +144,7 @@ The support assistant is running:
   REST channel            http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook
   Action server           http://127.0.0.1:$ACTION_PORT/webhook
   Redis                   $REDIS_HOST:$REDIS_PORT db $REDIS_DB (tracker and lock store; password in REDIS_URL)
+  PostgreSQL (archive)    ${DATABASE_URL%%://*}://${DATABASE_URL#*@}   (password in DATABASE_URL; docs/data-model.md)
   Deployed model          $("$VENV/bin/python" -m teaching models | sed -n 's/^\* \([^ ]*\).*/\1/p')   (served to Rasa from /api/models/current)
   Transcripts by email    $mail_info
   Logs                    $RUN_DIR/logs/

@@ -9,6 +9,7 @@ cd "$PROJECT_ROOT"
 
 "$PROJECT_ROOT/scripts/bootstrap.sh" --test
 ensure_package redis-server redis-server
+ensure_postgres  # the archive's tests start their own cluster (harness/postgres.py)
 ensure_package chromium chromium  # the browser tests (tests/browser)
 
 echo "==> rasa data validate"
@@ -16,7 +17,7 @@ echo "==> rasa data validate"
 
 echo "==> mypy (type checks): the bot's environment, then the bridge's on its own Python"
 "$VENV/bin/mypy" bot teaching actions bench harness handoff_client
-"$BRIDGE_VENV/bin/mypy" handoff  # and the teaching contract it imports (teaching/, not teaching/worker/)
+"$BRIDGE_VENV/bin/mypy" handoff archive  # and the teaching contract it imports (teaching/, not teaching/worker/)
 
 echo "==> the bridge's unit tests (state machine, store, routing, dashboard) on its own runtime"
 "$BRIDGE_VENV/bin/python" -m pytest -q tests/handoff/test_machine.py tests/handoff/test_rules.py tests/handoff/test_store.py \
@@ -27,6 +28,9 @@ echo "==> the bridge's unit tests (state machine, store, routing, dashboard) on 
   tests/handoff/test_sla_rules.py tests/handoff/test_privacy.py tests/handoff/test_mail_rules.py \
   tests/handoff/test_identity_rules.py tests/handoff/test_contacts_store.py \
   tests/handoff/test_notes_store.py tests/handoff/test_delivery.py
+
+echo "==> the archive (outbox, archiver, PostgreSQL) on the bridge's runtime, which has its driver"
+"$BRIDGE_VENV/bin/python" -m pytest -q tests/archive
 
 echo "==> action unit tests"
 "$VENV/bin/python" -m pytest -q tests/actions
@@ -39,4 +43,4 @@ echo "==> rasa test (stories, failing on any wrong prediction)"
   --e2e --fail-on-prediction-errors --out "$RUN_DIR/results" --quiet
 
 echo "==> pytest"
-"$VENV/bin/python" -m pytest -q --ignore=tests/actions "$@"
+"$VENV/bin/python" -m pytest -q --ignore=tests/actions --ignore=tests/archive "$@"

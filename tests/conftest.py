@@ -11,6 +11,7 @@ from typing import AsyncIterator, Iterator, Tuple
 import pytest
 from redis.asyncio import Redis
 
+from harness.postgres import PostgresServer, running_postgres
 from harness.servers import (
     ModelServer, RasaServer, delete_prefixed_keys, newest_model, publish_model, running_action_server,
     running_model_server, running_redis, started,
@@ -27,6 +28,25 @@ def redis_url() -> Iterator[str]:
     """A throw-away redis-server on a free port, with no persistence."""
     with running_redis() as server:
         yield server.url
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A throw-away PostgreSQL cluster on a free port (the archive's tests and drills)."""
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def archive_database(postgres: PostgresServer) -> Iterator[str]:
+    """A fresh database on the session's cluster, dropped after the test; yields its name
+    (``postgres.url(name)`` reaches it)."""
+    name = f"archive_{uuid.uuid4().hex[:10]}"
+    postgres.create_database(name)
+    try:
+        yield name
+    finally:
+        postgres.drop_database(name)
 
 
 @asynccontextmanager

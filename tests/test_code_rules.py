@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PRODUCTION_PACKAGES = ("actions", "bot", "handoff", "teaching")
+PRODUCTION_PACKAGES = ("actions", "archive", "bot", "handoff", "teaching")
 
 
 @pytest.mark.parametrize("package", PRODUCTION_PACKAGES)

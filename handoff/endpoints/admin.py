@@ -60,8 +60,10 @@ async def start_admin_server(settings: Settings, bridge: Bridge, http: aiohttp.C
                 "customer_conversations": len(sockets.customers)}
         closing = closing_totals(await bridge.store.redis.hgetall(bridge.store.key("stats", "closing")),
                                  await bridge.labels.items())
+        outbox = ({"length": await bridge.store.redis.xlen(bridge.store.key("outbox")), "cap": bridge.store.outbox_cap}
+                  if bridge.store.outbox_cap else None)
         body = exposition(now, handoffs, bridge.metrics, len(sockets.slots), requeues, abandoned,
-                          await redis_memory(bridge.store.redis), kept, closing)
+                          await redis_memory(bridge.store.redis), kept, closing, outbox)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     @web.middleware
