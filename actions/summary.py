@@ -161,8 +161,8 @@ def _most_urgent(turns: List[Turn], written: List[Turn]) -> Optional[Turn]:
 
 
 def _urgent_lead(urgent: Optional[Turn], quoted: List[Turn]) -> Optional[Text]:
-    """What the card leads with when the most urgent question is not already the first one quoted."""
-    if urgent is None or (quoted and quoted[0] is urgent):
+    """What the card leads with when the first message quoted is not already about the most urgent topic."""
+    if urgent is None or (quoted and quoted[0].topic == urgent.topic):
         return None
     return f'Most urgent: "{urgent.describe()["text"]}" ({str(urgent.topic).replace("_", " ")}).'
 

@@ -285,6 +285,7 @@ def test_the_summary_leads_with_the_most_urgent_question_when_small_talk_came_fi
 def test_the_latest_of_the_most_urgent_topics_leads_and_a_more_urgent_one_wins():
     events = [*_exchange("my card was stolen", "faq", "faq/lost_or_stolen_card", "Freeze it in the app."),
               *_exchange("I was charged twice for coffee", "faq", "faq/charged_twice", "Pending charges drop off."),
+              *_exchange("I was charged twice for tea", "faq", "faq/charged_twice", "Pending charges drop off."),
               *_exchange("someone stole my card yesterday", "faq", "faq/lost_or_stolen_card", "Freeze it in the app."),
               *_exchange("and the fees?", "faq", "faq/fees", "See our fees page.")]
 
