@@ -8,8 +8,10 @@ what it is) and referred to by a message in the transcript: a ``customer`` or ``
 
 The bytes kept are budgeted, counted in Redis by the script that keeps a file, so that concurrent uploads
 through any process cannot pass a budget together: per conversation (the ``bytes`` field of its files'
-hash, for as long as it is kept) and in all per UTC day (``{p}:files-bytes:{day}``); past either an
-upload is refused with ``file_space_full`` (docs/security.md "Limits"). A file's message has idempotency
+hash, for as long as it is kept), per customer client address and UTC day
+(``{p}:files-bytes:{day}:{address}``: one visitor cannot spend everyone's) and in all per UTC day
+(``{p}:files-bytes:{day}``); past any an upload is refused with ``file_space_full`` (docs/security.md
+"Limits"); an upload refused within its 10-minute cap is told the seconds to that window's end. A file's message has idempotency
 keys of its own (``file:customer:{id}``, ``file:agent:{name}:{id}``), never a text message's.
 
 The bot never reads a file: one a customer sends while the bot has the conversation is kept for the
@@ -41,19 +43,23 @@ if TYPE_CHECKING:
 __all__ = ["KEPT_NOTICE", "AttachmentDesk", "Sender", "attachment_of", "safe_name"]
 
 DAY_SECONDS = 86400
-# KEYS[1] the conversation's files, KEYS[2] the bytes of files kept today in all; ARGV: file id, its meta JSON,
-# its bytes, their size, the conversation's budget, the day's, the files' ttl ms, the day counter's ttl ms.
-# Returns {1, meta} (kept now), {0, meta} (kept before: a resend), {-1, ''} / {-2, ''} (a budget spent).
+# KEYS[1] the conversation's files, KEYS[2] the bytes of files kept today in all, KEYS[3] today's from the
+# sender's address (a customer's; an agent's upload: KEYS[3] = KEYS[2], never over its own budget); ARGV:
+# file id, its meta JSON, its bytes, their size, the conversation's budget, the day's, the files' ttl ms,
+# the day counters' ttl ms, the address's budget. Returns {1, meta} (kept now), {0, meta} (kept before: a
+# resend), {-1, ''} / {-2, ''} / {-3, ''} (the conversation's, the day's, the address's budget spent).
 _KEEP_FILE = """
 local kept = redis.call('HGET', KEYS[1], ARGV[1] .. ':meta')
 if kept then return {0, kept} end
 local size = tonumber(ARGV[4])
 if tonumber(redis.call('HGET', KEYS[1], 'bytes') or '0') + size > tonumber(ARGV[5]) then return {-1, ''} end
 if tonumber(redis.call('GET', KEYS[2]) or '0') + size > tonumber(ARGV[6]) then return {-2, ''} end
+if tonumber(redis.call('GET', KEYS[3]) or '0') + size > tonumber(ARGV[9]) then return {-3, ''} end
 redis.call('HSET', KEYS[1], ARGV[1] .. ':meta', ARGV[2], ARGV[1] .. ':body', ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'bytes', size)
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 if redis.call('INCRBY', KEYS[2], size) == size then redis.call('PEXPIRE', KEYS[2], ARGV[8]) end
+if KEYS[3] ~= KEYS[2] and redis.call('INCRBY', KEYS[3], size) == size then redis.call('PEXPIRE', KEYS[3], ARGV[8]) end
 return {1, ARGV[2]}
 """
 # KEYS[1] the conversation's files; ARGV: the file id, its size. A file removed and its bytes given back.
@@ -139,19 +145,22 @@ class AttachmentDesk:
                 "uploads", f"{'conv' if sender[0] == 'customer' else 'agent'}-{sender[1]}", address,
                 self.settings.max_uploads_per_sender, self.settings.max_uploads_per_ip, "too_many_uploads")
         except LimitReached as error:
-            raise LimitReached(f"too many files sent: {error}; wait a few minutes", code=error.code) from None
+            raise LimitReached(f"too many files sent: {error}; wait a few minutes", code=error.code,
+                               retry_at_ms=error.retry_at_ms) from None
 
     async def send(self, conversation_id: str, sender: Sender, checked: Checked, body: bytes, claimed_name: str,
-                   client_id: str = "") -> Tuple[str, Dict[str, Any]]:
+                   address: str, client_id: str = "") -> Tuple[str, Dict[str, Any]]:
         """Keep the file and add the message that refers to it; returns the message's id and the attachment.
-        A resend with the same ``client_id`` stores nothing new (the first file and message stand)."""
+        A resend with the same ``client_id`` stores nothing new (the first file and message stand).
+        ``address``: the sender's client address (a customer's counts against its own day's budget)."""
         file_id = (hashlib.sha256(f"{sender[0]}:{sender[1]}:{client_id}".encode()).hexdigest()[:20] if client_id
                    else secrets.token_hex(10))
         attachment: Dict[str, Any] = {"id": file_id, "type": checked.kind.value, "name": safe_name(claimed_name, checked.kind),
                                       "size": len(body)}
         if checked.kind.is_image:
             attachment.update(width=checked.width, height=checked.height)
-        attachment, new = await self._keep(conversation_id, attachment, body)
+        from_address = self.bridge.limits.group(address) if sender[0] == "customer" else ""
+        attachment, new = await self._keep(conversation_id, attachment, body, from_address)
         key = client_id or file_id
         try:
             if sender[0] == "agent":
@@ -166,19 +175,28 @@ class AttachmentDesk:
             await self._forget(conversation_id, attachment)
         return appended.id, attachment
 
-    async def _keep(self, conversation_id: str, attachment: Dict[str, Any], body: bytes) -> Tuple[Dict[str, Any], bool]:
+    async def _keep(self, conversation_id: str, attachment: Dict[str, Any], body: bytes,
+                    address: str) -> Tuple[Dict[str, Any], bool]:
         """The file stored within the budgets (what it is, and whether this call stored it: a resend finds
-        the first one); LimitReached ``file_space_full`` when a budget is spent."""
+        the first one); LimitReached ``file_space_full`` when a budget is spent. ``address``: a customer's
+        address group, whose day's budget it counts against ('' for an agent's file)."""
         day = int(time.time()) // DAY_SECONDS
+        day_key = self.store.key("files-bytes", str(day))
         kept, meta = await self._keep_file(
-            keys=[self._files_key(conversation_id), self.store.key("files-bytes", str(day))],
+            keys=[self._files_key(conversation_id), day_key,
+                  self.store.key("files-bytes", f"{day}:{address}") if address else day_key],
             args=[attachment["id"], json.dumps(attachment), body, len(body), self.settings.max_file_bytes_per_conversation,
-                  self.settings.max_file_bytes_per_day, self.store.ttl_ms, 2 * DAY_SECONDS * 1000])
+                  self.settings.max_file_bytes_per_day, self.store.ttl_ms, 2 * DAY_SECONDS * 1000,
+                  self.settings.max_file_bytes_per_address_per_day if address else self.settings.max_file_bytes_per_day])
         if kept == -1:
             raise LimitReached(f"this conversation has as many files as it may keep "
                                f"({self.settings.max_file_bytes_per_conversation} bytes)", code="file_space_full")
         if kept == -2:
             raise LimitReached("the service has taken as many files as it may today; try again tomorrow",
+                               code="file_space_full", retry_at_ms=(day + 1) * DAY_SECONDS * 1000)
+        if kept == -3:
+            raise LimitReached(f"as many files as one address may send in a day have been sent from here "
+                               f"({self.settings.max_file_bytes_per_address_per_day} bytes); try again tomorrow",
                                code="file_space_full", retry_at_ms=(day + 1) * DAY_SECONDS * 1000)
         return dict(json.loads(meta)), kept == 1
 

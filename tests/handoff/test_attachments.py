@@ -14,10 +14,11 @@ import pytest
 import redis as redis_sync
 import requests
 
+from handoff.limits import WINDOW_SECONDS
 from handoff_client import Customer
 from harness.clients import claimed, staff
 from harness.files import HTML_AS_PNG, SVG_WITH_SCRIPT, image, pdf, pdf_hiding_script, pdf_with_script
-from harness.servers import RASA_API_TOKEN, running_bridge
+from harness.servers import RASA_API_TOKEN, add_agent, running_bridge
 
 SANDBOX = "default-src 'none'; sandbox"
 
@@ -298,7 +299,10 @@ def test_too_many_uploads_and_a_smaller_cap_are_refused_with_their_codes(short_l
         assert upload(short_lived_bridge, cid, image("GIF", 8, 8), as_customer(customer)).status_code == 201
         refused = upload(short_lived_bridge, cid, image("GIF", 8, 8), as_customer(customer))
         assert (refused.status_code, error_code(refused)) == (429, "too_many_uploads")
-        assert refused.headers["Retry-After"] == "60" and "one sender" in refused.json()["error"]["message"]
+        # Retry-After: the seconds to the end of the cap's 10-minute window (not a minute: trial 16).
+        to_window_end = WINDOW_SECONDS - time.time() % WINDOW_SECONDS
+        assert abs(int(refused.headers["Retry-After"]) - to_window_end) <= 2, refused.headers
+        assert "one sender" in refused.json()["error"]["message"]
         # New conversations from the same address, one file each: the address's cap comes next.
         others = []
         for _ in range(5):
@@ -308,6 +312,7 @@ def test_too_many_uploads_and_a_smaller_cap_are_refused_with_their_codes(short_l
                 break
         assert (answer.status_code, error_code(answer)) == (429, "too_many_uploads")
         assert "one address" in answer.json()["error"]["message"]
+        assert abs(int(answer.headers["Retry-After"]) - (WINDOW_SECONDS - time.time() % WINDOW_SECONDS)) <= 2
         for each in (customer, *others):
             await each.close()
 
@@ -381,14 +386,17 @@ def budget_prefix(bridge_prefix) -> str:
 
 @pytest.fixture(scope="module")
 def budgeted_bridge(redis_url, rasa_url, budget_prefix) -> Iterator[str]:
-    """Room for two copies of pdf() per conversation and three in all today."""
+    """Room for two copies of pdf() per conversation, three from one customer address and four in all today."""
+    add_agent(redis_url, budget_prefix, "ann")
     with running_bridge(redis_url, rasa_url, "bridge-budget", budget_prefix,
                         HANDOFF_MAX_FILE_BYTES_PER_CONVERSATION=str(2 * len(pdf()) + 10),
-                        HANDOFF_MAX_FILE_BYTES_PER_DAY=str(3 * len(pdf()) + 10)) as address:
+                        HANDOFF_MAX_FILE_BYTES_PER_ADDRESS_PER_DAY=str(3 * len(pdf()) + 10),
+                        HANDOFF_MAX_FILE_BYTES_PER_DAY=str(4 * len(pdf()) + 10)) as address:
         yield address
 
 
-def test_the_bytes_of_files_kept_have_a_budget_per_conversation_and_per_day(budgeted_bridge, redis_url, budget_prefix):
+def test_the_bytes_of_files_kept_have_a_budget_per_conversation_per_customer_address_and_per_day(
+        budgeted_bridge, redis_url, budget_prefix):
     async def scenario() -> None:
         first, second = await Customer.connect(budgeted_bridge), await Customer.connect(budgeted_bridge)
         for client_id in ("a", "b"):
@@ -401,12 +409,21 @@ def test_the_bytes_of_files_kept_have_a_budget_per_conversation_and_per_day(budg
         assert "this conversation" in full.json()["error"]["message"]
         client = redis_sync.Redis.from_url(redis_url)
         assert int(client.hget(f"{budget_prefix}:files:{first.conversation_id}", "bytes")) == 2 * len(pdf())
-        # Another conversation: one more fits in the day's budget, then none.
+        # Another conversation from the same address: one more fits in the address's day, then none
+        # (one visitor cannot spend the day's budget for everyone: trial 16).
         assert upload(budgeted_bridge, second.conversation_id, pdf(), as_customer(second)).status_code == 201
         spent = upload(budgeted_bridge, second.conversation_id, pdf(), as_customer(second))
         assert (spent.status_code, error_code(spent)) == (507, "file_space_full")
-        assert "today" in spent.json()["error"]["message"]
+        assert "one address" in spent.json()["error"]["message"]
+        assert 0 < int(spent.headers["Retry-After"]) <= 86400  # the end of the UTC day
         assert client.hlen(f"{budget_prefix}:files:{second.conversation_id}") == 3  # one file's meta and body, bytes
+        # Staff count only against the day's budget: one agent file fits, then the day is spent.
+        third, ann = await claimed(budgeted_bridge, "ann")
+        assert upload(budgeted_bridge, third.conversation_id, pdf(), as_agent(ann), "a.pdf").status_code == 201
+        day_spent = upload(budgeted_bridge, third.conversation_id, pdf(), as_agent(ann), "b.pdf")
+        assert (day_spent.status_code, error_code(day_spent)) == (507, "file_space_full")
+        assert "today" in day_spent.json()["error"]["message"]
+        await finished(third, ann)
         for each in (first, second):
             await each.close()
 
