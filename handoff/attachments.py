@@ -120,7 +120,7 @@ class AttachmentDesk:
 
     async def require_reader(self, conversation_id: str, customer_token: str = "", agent: str = "") -> None:
         """The conversation's customer, the agent serving it, a colleague a note in it mentioned, a
-        supervisor (handoff.mentions.may_read_notes), or an agent of the group of the request left in it
+        supervisor (handoff.mentions.may_read_notes), or an agent of the group of the open request left in it
         (who reads its transcript with ``open_request``) may read its files; Forbidden for other agents."""
         if agent:
             try:
