@@ -16,7 +16,8 @@ keys of its own (``file:customer:{id}``, ``file:agent:{name}:{id}``), never a te
 
 The bot never reads a file: one a customer sends while the bot has the conversation is kept for the
 agent (it is in the transcript the agent reads) and answered by a notice, ``attachment_kept``, that
-says so and offers a person.
+says so and offers a person: once per burst, not again within KEPT_NOTICE_QUIET_SECONDS of the last
+(``{p}:kept-notice:{id}``, set only if absent: processes taking files at once send one).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from handoff.store import Appended
 if TYPE_CHECKING:
     from handoff.service import Bridge
 
-__all__ = ["KEPT_NOTICE", "AttachmentDesk", "Sender", "attachment_of", "safe_name"]
+__all__ = ["KEPT_NOTICE", "KEPT_NOTICE_QUIET_SECONDS", "AttachmentDesk", "Sender", "attachment_of", "safe_name"]
 
 DAY_SECONDS = 86400
 # KEYS[1] the conversation's files, KEYS[2] the bytes of files kept today in all, KEYS[3] today's from the
@@ -71,6 +72,7 @@ return 1
 
 KEPT_NOTICE = ("I can't read files, but I've kept it for our support team: a person will see it when they "
                "join. Would you like to talk to a person now?")
+KEPT_NOTICE_QUIET_SECONDS = 300  # files sent to the bot within this of its notice get no new one
 NAME_STEM_CHARACTERS = 60
 _UNSAFE_IN_NAME = re.compile(r"[^\w .()+-]+")
 
@@ -210,8 +212,10 @@ class AttachmentDesk:
                                             {"attachment": attachment})
         if appended.state is None:
             raise ConversationNotFound(f"no conversation {conversation_id}")
-        if appended.state in (State.BOT, State.CLOSED):
-            # The bot cannot read it: kept for the agent, and said so honestly, with a person offered.
+        if appended.state in (State.BOT, State.CLOSED) and await self.store.redis.set(
+                self.store.key("kept-notice", conversation_id), appended.id, nx=True, ex=KEPT_NOTICE_QUIET_SECONDS):
+            # The bot cannot read it: kept for the agent, and said so honestly, with a person offered
+            # (once for a burst of files).
             await self.bridge.append(conversation_id, "system", f"notice:attachment:{appended.id}", KEPT_NOTICE,
                                      {"notice": "attachment_kept", "offer": ["talk_to_person"]})
         return appended

@@ -319,7 +319,8 @@ def test_too_many_uploads_and_a_smaller_cap_are_refused_with_their_codes(short_l
     asyncio.run(scenario())
 
 
-def test_a_file_sent_to_the_bot_is_kept_for_the_agent_never_sent_to_rasa(bridge, rasa_url):
+def test_a_file_sent_to_the_bot_is_kept_for_the_agent_never_sent_to_rasa_with_one_notice_a_burst(
+        bridge, rasa_url, redis_url, bridge_prefix):
     async def scenario() -> None:
         customer = await Customer.connect(bridge)
         cid = customer.conversation_id
@@ -330,6 +331,13 @@ def test_a_file_sent_to_the_bot_is_kept_for_the_agent_never_sent_to_rasa(bridge,
             lambda e: e["type"] == "message" and e["data"]["data"].get("notice") == "attachment_kept", "the notice")
         assert kept["data"]["kind"] == "system" and kept["data"]["data"]["offer"] == ["talk_to_person"]
         assert "can't read files" in kept["data"]["text"]
+        # More files straight after: kept, without a notice each (trial 16: 20 files, 20 notices).
+        for number in range(2):
+            assert upload(bridge, cid, image("GIF", 8, 8), as_customer(customer), f"more-{number}.gif").status_code == 201
+        log = redis_sync.Redis.from_url(redis_url).xrange(f"{bridge_prefix}:log:{cid}")
+        texts = [fields[b"text"].decode() for _, fields in log]
+        assert [text for text in texts if text.startswith("more-")] == ["more-0.gif", "more-1.gif"]
+        assert texts.count(kept["data"]["text"]) == 1, texts
         tracker = requests.get(f"{rasa_url}/conversations/{cid}/tracker", params={"token": RASA_API_TOKEN},
                                timeout=30).json()
         assert name.rsplit(".", 1)[0] not in repr(tracker.get("events")), "the file reached Rasa"
