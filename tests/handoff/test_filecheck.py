@@ -272,3 +272,23 @@ def test_a_pdf_whose_objects_inflate_hugely_is_read_a_piece_at_a_time_and_refuse
     with pytest.raises(FileRefused) as refused:
         check_file(_object_stream_bomb(80 << 20), "statement.pdf")
     assert refused.value.code == "unsafe_file" and "inflate to more than 64 MB" in str(refused.value)
+
+
+def _gif_of_tiny_frames(width: int, height: int, frames: int) -> bytes:
+    """A GIF screen of ``width`` x ``height`` with ``frames`` frames of one pixel each: a few kilobytes
+    (trial 16: 6000 x 6000 with 300 frames, 7 KB, took an agent's browser tab to 550 MB)."""
+    frame = (b"\x21\xf9\x04\x00\x01\x00\x00\x00"  # graphic control: a delay
+             b"\x2c\x00\x00\x00\x00\x01\x00\x01\x00\x00"  # a 1 x 1 frame at the corner
+             b"\x02\x02\x44\x01\x00")  # its LZW data
+    return (b"GIF89a" + struct.pack("<HHBBB", width, height, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff"
+            + frame * frames + b"\x3b")
+
+
+def test_an_animation_whose_frames_times_its_screen_pass_the_cap_is_refused():
+    assert check_file(_gif_of_tiny_frames(1000, 1000, 100)).kind is FileKind.GIF  # 100 megapixels in all
+    assert check_file(_gif_of_tiny_frames(6000, 6000, 1)).kind is FileKind.GIF  # one frame: the pixel cap's
+    with pytest.raises(FileRefused) as refused:
+        check_file(_gif_of_tiny_frames(6000, 6000, 300))
+    assert refused.value.code == "malformed_file" and "300 frames" in str(refused.value)
+    with pytest.raises(FileRefused, match="frames"):
+        check_file(_gif_of_tiny_frames(1000, 1000, 101))
