@@ -75,6 +75,7 @@ KEPT_NOTICE = ("I can't read files, but I've kept it for our support team: a per
 KEPT_NOTICE_QUIET_SECONDS = 300  # files sent to the bot within this of its notice get no new one
 NAME_STEM_CHARACTERS = 60
 _UNSAFE_IN_NAME = re.compile(r"[^\w .()+-]+")
+_PATH = re.compile(r"(?:[A-Za-z]:|\.{1,2})?/")  # a drive's or a relative path's start, or an absolute one
 
 # Who sends or reads a file: ("customer", conversation id) or ("agent", login name).
 Sender = Tuple[str, str]
@@ -82,8 +83,12 @@ Sender = Tuple[str, str]
 
 def safe_name(claimed: str, kind: FileKind) -> str:
     """A name that is safe to show and to put in a header: the client's name without its folders,
-    disguising controls and unusual characters, shortened, with the extension of what the file really is."""
-    base = readable(unicodedata.normalize("NFC", claimed)).replace("\\", "/").rsplit("/", 1)[-1]
+    disguising controls and unusual characters, shortened, with the extension of what the file really is.
+    Folders are dropped only from what is a path (a backslash, a drive, or a leading "/", "./", "../":
+    old browsers sent the whole path); elsewhere "/" is a character of the name ("<b>bold</b>.pdf" is
+    "b_bold_b.pdf", not "b.pdf")."""
+    name = readable(unicodedata.normalize("NFC", claimed))
+    base = name.replace("\\", "/").rsplit("/", 1)[-1] if "\\" in name or _PATH.match(name) else name
     stem = base.rsplit(".", 1)[0] if "." in base else base
     stem = " ".join(_UNSAFE_IN_NAME.sub("_", stem).split()).strip("._ ")[:NAME_STEM_CHARACTERS].strip()
     return f"{stem or ('image' if kind.is_image else 'document')}.{kind.extension}"

@@ -14,6 +14,8 @@ import pytest
 import redis as redis_sync
 import requests
 
+from handoff.attachments import safe_name
+from handoff.filecheck import FileKind
 from handoff.limits import WINDOW_SECONDS
 from handoff_client import Customer
 from harness.clients import claimed, staff
@@ -436,3 +438,10 @@ def test_the_bytes_of_files_kept_have_a_budget_per_conversation_per_customer_add
             await each.close()
 
     asyncio.run(scenario())
+
+
+def test_a_slash_is_a_folder_only_in_a_path_elsewhere_part_of_the_name():
+    for claimed, kept in (("<b>bold</b>.pdf", "b_bold_b.pdf"), ("2024/03 statement.pdf", "2024_03 statement.pdf"),
+                          ("C:\\Users\\jo\\Statement.pdf", "Statement.pdf"), ("/home/jo/Statement.pdf", "Statement.pdf"),
+                          ("../../etc/passwd", "passwd.pdf"), ("c:/temp/scan.pdf", "scan.pdf")):
+        assert safe_name(claimed, FileKind.PDF) == kept, claimed
