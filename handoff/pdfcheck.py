@@ -47,6 +47,13 @@ ACTION_TYPES = frozenset({  # every action but /GoTo (a page of this file) and /
 FORBIDDEN_PDF_NAMES = ACTION_TYPES | frozenset({
     b"JS", b"EmbeddedFile", b"EmbeddedFiles", b"RichMedia", b"XFA", b"AA", b"URL",
 })
+# Short names refused only where they mean what they would do: ``/AA`` before its dictionary (direct or
+# by reference), ``/URL`` as a file specification's type. Three bytes turn up by chance in compressed
+# pictures and fonts (about once in 300 MB of random bytes), which are read with the rest of the file.
+_IN_CONTEXT = {
+    b"AA": re.compile(rb"/AA(?:\s|%[^\r\n]*[\r\n])*(?:<<|\d+\s+\d+\s+R)"),
+    b"URL": re.compile(rb"/FS(?:\s|%[^\r\n]*[\r\n])*/URL(?![^\s/<>\[\]()\{\}%])"),
+}
 _WATCHED_NAMES = FORBIDDEN_PDF_NAMES | {b"Encrypt", b"URI", b"OpenAction"}
 _LINK_SCHEMES = (b"http://", b"https://", b"mailto:")
 _PDF_NAME = re.compile(rb"/([^\s/<>\[\]()\{\}%]*)")
@@ -109,7 +116,8 @@ class _Findings:
         carry = b""
         for piece in pieces:
             window = _PDF_NAME.sub(lambda name: b"/" + _unescaped(name.group(1)), carry + piece)
-            self.names |= {match.group(1) for match in _PDF_NAME.finditer(window)} & _WATCHED_NAMES
+            found = {match.group(1) for match in _PDF_NAME.finditer(window)} & _WATCHED_NAMES
+            self.names |= {name for name in found if name not in _IN_CONTEXT or _IN_CONTEXT[name].search(window)}
             self.link_targets |= {_string_start(target) for target in _URI_TARGET.finditer(window)}
             self.open_actions |= {_open_action(window, action) for action in _OPEN_ACTION.finditer(window)}
             carry = (carry + piece)[-_OVERLAP:]

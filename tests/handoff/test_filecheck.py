@@ -292,3 +292,15 @@ def test_an_animation_whose_frames_times_its_screen_pass_the_cap_is_refused():
     assert refused.value.code == "malformed_file" and "300 frames" in str(refused.value)
     with pytest.raises(FileRefused, match="frames"):
         check_file(_gif_of_tiny_frames(1000, 1000, 101))
+
+
+def test_short_names_in_a_pictures_bytes_are_not_taken_for_actions():
+    """``/AA`` and ``/URL`` turn up by chance in compressed data (a page stream here): refused only as
+    what they would do (additional actions before their dictionary, a URL file specification)."""
+    noise = b"\x93\x00/AA)\xff/URL]\x10/AA 7"
+    content = pdf().replace(b"(Statement of account) Tj ET", b"(Statement of account) Tj ET %" + noise)
+    content = content.replace(b"<< /Length 51 >>", b"<< /Length %d >>" % (51 + 2 + len(noise)))
+    assert check_file(content, "statement.pdf").kind is FileKind.PDF
+    for active in (b"/AA 9 0 R", b"/AA %note\n<<", b"/FS /URL"):
+        with pytest.raises(FileRefused):
+            check_file(content.replace(b"/Type /Catalog", b"/Type /Catalog " + active + (b" >>" if b"<<" in active else b"")))
