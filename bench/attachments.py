@@ -119,7 +119,8 @@ def check_times(files: Dict[str, Path], rounds: int) -> Dict[str, Dict[str, Any]
 def through_the_bridge(contents: Dict[str, bytes], rounds: int) -> Dict[str, Dict[str, float]]:
     with running_redis("redis-bench-attachments") as redis_server, \
             running_bridge(redis_server.url, NO_RASA, "bench-attachments", PREFIX,
-                           HANDOFF_MAX_UPLOADS_PER_SENDER="1000000") as address:
+                           HANDOFF_MAX_UPLOADS_PER_SENDER="1000000", HANDOFF_MAX_FILE_BYTES_PER_DAY=str(2**40),
+                           HANDOFF_MAX_FILE_BYTES_PER_ADDRESS_PER_DAY=str(2**40)) as address:
         return asyncio.run(_uploads(address, redis_server.url, contents, rounds))
 
 
