@@ -8,8 +8,8 @@ screen, at most MAX_GIF_FRAMES), every WebP chunk filling the RIFF size exactly;
 (no HTML or script riding behind a picture), and sides within MAX_SIDE and MAX_PIXELS (no
 decompression bomb), and an animation's frames times its screen's pixels within MAX_ANIMATION_PIXELS
 (a browser draws each frame on the whole screen: a 7 KB GIF of 300 frames on 6000 x 6000 took an
-agent's tab to 550 MB). An animated PNG is refused: its frames' data (``fdAT``) would pass unbounded. The bridge's environment has no imaging
-library, so the images are checked, not re-encoded (docs/security.md "Attachments").
+agent's tab to 550 MB). An animated PNG is refused: its frames' data (``fdAT``) would pass
+unbounded. The bridge's environment has no imaging library, so the images are checked, not re-encoded (docs/security.md "Attachments").
 
 A PDF is checked by handoff.pdfcheck (refused when anything in it could run or carry something).
 """
@@ -102,7 +102,8 @@ def _within_limits(kind: str, width: int, height: int) -> None:
 def _animation_within_limits(kind: str, width: int, height: int, frames: int) -> None:
     if frames > 1 and frames * width * height > MAX_ANIMATION_PIXELS:
         raise FileRefused(f"this animated {kind} has {frames} frames of {width} x {height} pixels; at most "
-                          f"{MAX_ANIMATION_PIXELS // 1_000_000} megapixels in all frames together", code="malformed_file")
+                          f"{MAX_ANIMATION_PIXELS // 1_000_000} megapixels in all frames together",
+                          code="malformed_file")
 
 
 # ---- PNG ----------------------------------------------------------------------------------------
