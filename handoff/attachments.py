@@ -12,7 +12,8 @@ hash, for as long as it is kept), per customer client address and UTC day
 (``{p}:files-bytes:{day}:{address}``: one visitor cannot spend everyone's) and in all per UTC day
 (``{p}:files-bytes:{day}``); past any an upload is refused with ``file_space_full`` (docs/security.md
 "Limits"); an upload refused within its 10-minute cap is told the seconds to that window's end.
-A file's message has idempotency keys of its own (``file:customer:{id}``, ``file:agent:{name}:{id}``), never a text message's.
+A file's message has idempotency keys of its own (``file:customer:{id}``, ``file:agent:{name}:{id}``),
+never a text message's.
 
 The bot never reads a file: one a customer sends while the bot has the conversation is kept for the
 agent (it is in the transcript the agent reads) and answered by a notice, ``attachment_kept``, that
