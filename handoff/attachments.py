@@ -8,13 +8,17 @@ what it is) and referred to by a message in the transcript: a ``customer`` or ``
 
 The bytes kept are budgeted, counted in Redis by the script that keeps a file, so that concurrent uploads
 through any process cannot pass a budget together: per conversation (the ``bytes`` field of its files'
-hash, for as long as it is kept) and in all per UTC day (``{p}:files-bytes:{day}``); past either an
-upload is refused with ``file_space_full`` (docs/security.md "Limits"). A file's message has idempotency
-keys of its own (``file:customer:{id}``, ``file:agent:{name}:{id}``), never a text message's.
+hash, for as long as it is kept), per customer client address and UTC day
+(``{p}:files-bytes:{day}:{address}``: one visitor cannot spend everyone's) and in all per UTC day
+(``{p}:files-bytes:{day}``); past any an upload is refused with ``file_space_full`` (docs/security.md
+"Limits"); an upload refused within its 10-minute cap is told the seconds to that window's end.
+A file's message has idempotency keys of its own (``file:customer:{id}``, ``file:agent:{name}:{id}``),
+never a text message's.
 
 The bot never reads a file: one a customer sends while the bot has the conversation is kept for the
 agent (it is in the transcript the agent reads) and answered by a notice, ``attachment_kept``, that
-says so and offers a person.
+says so and offers a person: once per burst, not again within KEPT_NOTICE_QUIET_SECONDS of the last
+(``{p}:kept-notice:{id}``, set only if absent: processes taking files at once send one).
 """
 
 from __future__ import annotations
@@ -38,22 +42,26 @@ from handoff.store import Appended
 if TYPE_CHECKING:
     from handoff.service import Bridge
 
-__all__ = ["KEPT_NOTICE", "AttachmentDesk", "Sender", "attachment_of", "safe_name"]
+__all__ = ["KEPT_NOTICE", "KEPT_NOTICE_QUIET_SECONDS", "AttachmentDesk", "Sender", "attachment_of", "safe_name"]
 
 DAY_SECONDS = 86400
-# KEYS[1] the conversation's files, KEYS[2] the bytes of files kept today in all; ARGV: file id, its meta JSON,
-# its bytes, their size, the conversation's budget, the day's, the files' ttl ms, the day counter's ttl ms.
-# Returns {1, meta} (kept now), {0, meta} (kept before: a resend), {-1, ''} / {-2, ''} (a budget spent).
+# KEYS[1] the conversation's files, KEYS[2] the bytes of files kept today in all, KEYS[3] today's from the
+# sender's address (a customer's; an agent's upload: KEYS[3] = KEYS[2], never over its own budget); ARGV:
+# file id, its meta JSON, its bytes, their size, the conversation's budget, the day's, the files' ttl ms,
+# the day counters' ttl ms, the address's budget. Returns {1, meta} (kept now), {0, meta} (kept before: a
+# resend), {-1, ''} / {-2, ''} / {-3, ''} (the conversation's, the day's, the address's budget spent).
 _KEEP_FILE = """
 local kept = redis.call('HGET', KEYS[1], ARGV[1] .. ':meta')
 if kept then return {0, kept} end
 local size = tonumber(ARGV[4])
 if tonumber(redis.call('HGET', KEYS[1], 'bytes') or '0') + size > tonumber(ARGV[5]) then return {-1, ''} end
 if tonumber(redis.call('GET', KEYS[2]) or '0') + size > tonumber(ARGV[6]) then return {-2, ''} end
+if tonumber(redis.call('GET', KEYS[3]) or '0') + size > tonumber(ARGV[9]) then return {-3, ''} end
 redis.call('HSET', KEYS[1], ARGV[1] .. ':meta', ARGV[2], ARGV[1] .. ':body', ARGV[3])
 redis.call('HINCRBY', KEYS[1], 'bytes', size)
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 if redis.call('INCRBY', KEYS[2], size) == size then redis.call('PEXPIRE', KEYS[2], ARGV[8]) end
+if KEYS[3] ~= KEYS[2] and redis.call('INCRBY', KEYS[3], size) == size then redis.call('PEXPIRE', KEYS[3], ARGV[8]) end
 return {1, ARGV[2]}
 """
 # KEYS[1] the conversation's files; ARGV: the file id, its size. A file removed and its bytes given back.
@@ -65,8 +73,10 @@ return 1
 
 KEPT_NOTICE = ("I can't read files, but I've kept it for our support team: a person will see it when they "
                "join. Would you like to talk to a person now?")
+KEPT_NOTICE_QUIET_SECONDS = 300  # files sent to the bot within this of its notice get no new one
 NAME_STEM_CHARACTERS = 60
 _UNSAFE_IN_NAME = re.compile(r"[^\w .()+-]+")
+_PATH = re.compile(r"(?:[A-Za-z]:|\.{1,2})?/")  # a drive's or a relative path's start, or an absolute one
 
 # Who sends or reads a file: ("customer", conversation id) or ("agent", login name).
 Sender = Tuple[str, str]
@@ -74,8 +84,12 @@ Sender = Tuple[str, str]
 
 def safe_name(claimed: str, kind: FileKind) -> str:
     """A name that is safe to show and to put in a header: the client's name without its folders,
-    disguising controls and unusual characters, shortened, with the extension of what the file really is."""
-    base = readable(unicodedata.normalize("NFC", claimed)).replace("\\", "/").rsplit("/", 1)[-1]
+    disguising controls and unusual characters, shortened, with the extension of what the file really is.
+    Folders are dropped only from what is a path (a backslash, a drive, or a leading "/", "./", "../":
+    old browsers sent the whole path); elsewhere "/" is a character of the name ("<b>bold</b>.pdf" is
+    "b_bold_b.pdf", not "b.pdf")."""
+    name = readable(unicodedata.normalize("NFC", claimed))
+    base = name.replace("\\", "/").rsplit("/", 1)[-1] if "\\" in name or _PATH.match(name) else name
     stem = base.rsplit(".", 1)[0] if "." in base else base
     stem = " ".join(_UNSAFE_IN_NAME.sub("_", stem).split()).strip("._ ")[:NAME_STEM_CHARACTERS].strip()
     return f"{stem or ('image' if kind.is_image else 'document')}.{kind.extension}"
@@ -114,7 +128,7 @@ class AttachmentDesk:
 
     async def require_reader(self, conversation_id: str, customer_token: str = "", agent: str = "") -> None:
         """The conversation's customer, the agent serving it, a colleague a note in it mentioned, a
-        supervisor (handoff.mentions.may_read_notes), or an agent of the group of the request left in it
+        supervisor (handoff.mentions.may_read_notes), or an agent of the group of the open request left in it
         (who reads its transcript with ``open_request``) may read its files; Forbidden for other agents."""
         if agent:
             try:
@@ -139,19 +153,22 @@ class AttachmentDesk:
                 "uploads", f"{'conv' if sender[0] == 'customer' else 'agent'}-{sender[1]}", address,
                 self.settings.max_uploads_per_sender, self.settings.max_uploads_per_ip, "too_many_uploads")
         except LimitReached as error:
-            raise LimitReached(f"too many files sent: {error}; wait a few minutes", code=error.code) from None
+            raise LimitReached(f"too many files sent: {error}; wait a few minutes", code=error.code,
+                               retry_at_ms=error.retry_at_ms) from None
 
     async def send(self, conversation_id: str, sender: Sender, checked: Checked, body: bytes, claimed_name: str,
-                   client_id: str = "") -> Tuple[str, Dict[str, Any]]:
+                   address: str, client_id: str = "") -> Tuple[str, Dict[str, Any]]:
         """Keep the file and add the message that refers to it; returns the message's id and the attachment.
-        A resend with the same ``client_id`` stores nothing new (the first file and message stand)."""
+        A resend with the same ``client_id`` stores nothing new (the first file and message stand).
+        ``address``: the sender's client address (a customer's counts against its own day's budget)."""
         file_id = (hashlib.sha256(f"{sender[0]}:{sender[1]}:{client_id}".encode()).hexdigest()[:20] if client_id
                    else secrets.token_hex(10))
         attachment: Dict[str, Any] = {"id": file_id, "type": checked.kind.value, "name": safe_name(claimed_name, checked.kind),
                                       "size": len(body)}
         if checked.kind.is_image:
             attachment.update(width=checked.width, height=checked.height)
-        attachment, new = await self._keep(conversation_id, attachment, body)
+        from_address = self.bridge.limits.group(address) if sender[0] == "customer" else ""
+        attachment, new = await self._keep(conversation_id, attachment, body, from_address)
         key = client_id or file_id
         try:
             if sender[0] == "agent":
@@ -166,19 +183,28 @@ class AttachmentDesk:
             await self._forget(conversation_id, attachment)
         return appended.id, attachment
 
-    async def _keep(self, conversation_id: str, attachment: Dict[str, Any], body: bytes) -> Tuple[Dict[str, Any], bool]:
+    async def _keep(self, conversation_id: str, attachment: Dict[str, Any], body: bytes,
+                    address: str) -> Tuple[Dict[str, Any], bool]:
         """The file stored within the budgets (what it is, and whether this call stored it: a resend finds
-        the first one); LimitReached ``file_space_full`` when a budget is spent."""
+        the first one); LimitReached ``file_space_full`` when a budget is spent. ``address``: a customer's
+        address group, whose day's budget it counts against ('' for an agent's file)."""
         day = int(time.time()) // DAY_SECONDS
+        day_key = self.store.key("files-bytes", str(day))
         kept, meta = await self._keep_file(
-            keys=[self._files_key(conversation_id), self.store.key("files-bytes", str(day))],
+            keys=[self._files_key(conversation_id), day_key,
+                  self.store.key("files-bytes", f"{day}:{address}") if address else day_key],
             args=[attachment["id"], json.dumps(attachment), body, len(body), self.settings.max_file_bytes_per_conversation,
-                  self.settings.max_file_bytes_per_day, self.store.ttl_ms, 2 * DAY_SECONDS * 1000])
+                  self.settings.max_file_bytes_per_day, self.store.ttl_ms, 2 * DAY_SECONDS * 1000,
+                  self.settings.max_file_bytes_per_address_per_day if address else self.settings.max_file_bytes_per_day])
         if kept == -1:
             raise LimitReached(f"this conversation has as many files as it may keep "
                                f"({self.settings.max_file_bytes_per_conversation} bytes)", code="file_space_full")
         if kept == -2:
             raise LimitReached("the service has taken as many files as it may today; try again tomorrow",
+                               code="file_space_full", retry_at_ms=(day + 1) * DAY_SECONDS * 1000)
+        if kept == -3:
+            raise LimitReached(f"as many files as one address may send in a day have been sent from here "
+                               f"({self.settings.max_file_bytes_per_address_per_day} bytes); try again tomorrow",
                                code="file_space_full", retry_at_ms=(day + 1) * DAY_SECONDS * 1000)
         return dict(json.loads(meta)), kept == 1
 
@@ -192,8 +218,10 @@ class AttachmentDesk:
                                             {"attachment": attachment})
         if appended.state is None:
             raise ConversationNotFound(f"no conversation {conversation_id}")
-        if appended.state in (State.BOT, State.CLOSED):
-            # The bot cannot read it: kept for the agent, and said so honestly, with a person offered.
+        if appended.state in (State.BOT, State.CLOSED) and await self.store.redis.set(
+                self.store.key("kept-notice", conversation_id), appended.id, nx=True, ex=KEPT_NOTICE_QUIET_SECONDS):
+            # The bot cannot read it: kept for the agent, and said so honestly, with a person offered
+            # (once for a burst of files).
             await self.bridge.append(conversation_id, "system", f"notice:attachment:{appended.id}", KEPT_NOTICE,
                                      {"notice": "attachment_kept", "offer": ["talk_to_person"]})
         return appended

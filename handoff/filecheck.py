@@ -6,8 +6,10 @@ PNG chunk with its CRC and its image data inflating to exactly the size its head
 JPEG segment up to one end marker, every GIF block up to its trailer (each frame within the GIF's
 screen, at most MAX_GIF_FRAMES), every WebP chunk filling the RIFF size exactly; nothing after the end
 (no HTML or script riding behind a picture), and sides within MAX_SIDE and MAX_PIXELS (no
-decompression bomb). An animated PNG is refused: its frames' data (``fdAT``) would pass unbounded. The bridge's environment has no imaging
-library, so the images are checked, not re-encoded (docs/security.md "Attachments").
+decompression bomb), and an animation's frames times its screen's pixels within MAX_ANIMATION_PIXELS
+(a browser draws each frame on the whole screen: a 7 KB GIF of 300 frames on 6000 x 6000 took an
+agent's tab to 550 MB). An animated PNG is refused: its frames' data (``fdAT``) would pass
+unbounded. The bridge's environment has no imaging library, so the images are checked, not re-encoded (docs/security.md "Attachments").
 
 A PDF is checked by handoff.pdfcheck (refused when anything in it could run or carry something).
 """
@@ -23,11 +25,12 @@ from typing import Iterator, Tuple
 from handoff.exceptions import FileRefused
 from handoff.pdfcheck import check_pdf
 
-__all__ = ["MAX_PIXELS", "MAX_SIDE", "Checked", "FileKind", "check_file", "claims_known_type"]
+__all__ = ["MAX_ANIMATION_PIXELS", "MAX_PIXELS", "MAX_SIDE", "Checked", "FileKind", "check_file", "claims_known_type"]
 
 MAX_SIDE = 12_000  # pixels along either side
 MAX_PIXELS = 40_000_000  # width x height (a 48-megapixel photo is refused; a 12-megapixel one is fine)
 MAX_GIF_FRAMES = 500
+MAX_ANIMATION_PIXELS = 100_000_000  # frames x the screen's width x height (1000 x 1000 x 100 frames)
 INFLATE_PIECE = 1 << 20  # inflated data is counted in pieces of this size, never kept whole
 
 
@@ -94,6 +97,13 @@ def _within_limits(kind: str, width: int, height: int) -> None:
     if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
         raise FileRefused(f"this image is {width} x {height} pixels; at most {MAX_SIDE} a side and "
                           f"{MAX_PIXELS // 1_000_000} megapixels", code="malformed_file")
+
+
+def _animation_within_limits(kind: str, width: int, height: int, frames: int) -> None:
+    if frames > 1 and frames * width * height > MAX_ANIMATION_PIXELS:
+        raise FileRefused(f"this animated {kind} has {frames} frames of {width} x {height} pixels; at most "
+                          f"{MAX_ANIMATION_PIXELS // 1_000_000} megapixels in all frames together",
+                          code="malformed_file")
 
 
 # ---- PNG ----------------------------------------------------------------------------------------
@@ -266,6 +276,7 @@ def _gif(content: bytes) -> Checked:
                 raise FileRefused.malformed("GIF", "there is data after its end")
             if not frames:
                 raise FileRefused.malformed("GIF", "it has no image")
+            _animation_within_limits("GIF", width, height, frames)
             return Checked(FileKind.GIF, width, height)
         if block == 0x21:
             position = _gif_sub_blocks(content, position + 2)
@@ -330,6 +341,7 @@ def _webp(content: bytes) -> Checked:
     if size is None or not images:
         raise FileRefused.malformed("WebP", "it has no image")
     _within_limits("WebP", *size)
+    _animation_within_limits("WebP", *size, images)
     return Checked(FileKind.WEBP, *size)
 
 

@@ -147,10 +147,13 @@ class Limits:
             keys=[self._key("window", what, sender, window), self._key("window", what, self.group(address), window), ""],
             args=[per_sender, per_address, WINDOW_SECONDS * 1000, 0])
         minutes = WINDOW_SECONDS // 60
+        ends_ms = (int(window) + 1) * WINDOW_SECONDS * 1000  # the fixed window's end: counted afresh from then
         if counted == -1:
-            raise LimitReached(f"at most {per_sender} in {minutes} minutes from one sender", code=code)
+            raise LimitReached(f"at most {per_sender} in {minutes} minutes from one sender", code=code,
+                               retry_at_ms=ends_ms)
         if counted == -2:
-            raise LimitReached(f"at most {per_address} in {minutes} minutes from one address", code=code)
+            raise LimitReached(f"at most {per_address} in {minutes} minutes from one address", code=code,
+                               retry_at_ms=ends_ms)
 
     async def _count(self, what: str, address: str, per_address: int, overall: int, code: str, label: str,
                      capped_set: str = "") -> None:

@@ -5,7 +5,11 @@ A note is a transcript entry of its own kind (``note``) that only agents see: th
 sends only the kinds handoff.visibility lists, Rasa is never asked about it, and the content staff's
 review leaves it out (teaching.transcripts). ``@name`` in a note (a login name, at the start of the
 text or after a space or punctuation, so that ``ann@example.com`` names nobody) notifies that
-colleague (handoff.notes).
+colleague (handoff.notes), and lets them read the conversation. Only those who serve it or
+supervise may bring someone new in that way: a colleague who reads a chat because a note mentioned
+them may write notes and mention those who can read it already (to answer the agent who asked), but
+not pass the right to read it on to anyone else (trial 16). The cap on mentions counts every ``@name``
+written, not only distinct names.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from typing import Any, Collection, Dict, List, Mapping
 from handoff.exceptions import Forbidden, MalformedMessage
 from handoff.machine import Conversation, State
 
-__all__ = ["EXCERPT_CHARACTERS", "MAX_MENTIONS", "NOTE_KIND", "UnknownMention", "excerpt", "may_read_notes",
-           "mention_entry", "mentioned_names", "require_may_read", "require_mentionable"]
+__all__ = ["EXCERPT_CHARACTERS", "MAX_MENTIONS", "NOTE_KIND", "UnknownMention", "excerpt", "may_bring_in",
+           "may_read_notes", "mention_entry", "mentioned_names", "require_may_mention", "require_may_read",
+           "require_mentionable"]
 
 NOTE_KIND = "note"
 # Colleagues one note may notify: a team is told together, a whole directory is not.
@@ -36,18 +41,20 @@ class UnknownMention(MalformedMessage):
 
 
 def mentioned_names(text: str) -> List[str]:
-    """The login names a note mentions, in order, each once."""
+    """The login names a note mentions, in order, each once; MalformedMessage past MAX_MENTIONS
+    ``@name`` written (the same name written again counts again)."""
+    written = _MENTION.findall(text)
+    if len(written) > MAX_MENTIONS:
+        raise MalformedMessage(f"a note may mention colleagues at most {MAX_MENTIONS} times")
     names: List[str] = []
-    for name in _MENTION.findall(text):
+    for name in written:
         if name not in names:
             names.append(name)
     return names
 
 
 def require_mentionable(names: List[str], profiles: Mapping[str, Mapping[str, Any]]) -> None:
-    """Every name an agent account (``profiles``: the accounts by name, handoff.auth), and not too many."""
-    if len(names) > MAX_MENTIONS:
-        raise MalformedMessage(f"a note may mention at most {MAX_MENTIONS} colleagues")
+    """Every name an agent account (``profiles``: the accounts by name, handoff.auth)."""
     unknown = [name for name in names if "agent" not in profiles.get(name, {}).get("roles", ())]
     if unknown:
         raise UnknownMention("no agent is called " + ", ".join(f"@{name}" for name in unknown)
@@ -59,6 +66,24 @@ def may_read_notes(conversation: Conversation, agent: str, roles: Collection[str
     colleague a note in it mentioned, and supervisors."""
     serving = conversation.state is State.AGENT and conversation.agent == agent
     return serving or mentioned or "supervisor" in roles
+
+
+def may_bring_in(conversation: Conversation, agent: str, roles: Collection[str]) -> bool:
+    """Whether ``agent``'s mentions may give colleagues the right to read the conversation: the agent
+    serving it and supervisors, not a colleague who only reads it."""
+    return (conversation.state is State.AGENT and conversation.agent == agent) or "supervisor" in roles
+
+
+def require_may_mention(conversation: Conversation, agent: str, roles: Collection[str], names: Collection[str],
+                        readers: Collection[str]) -> None:
+    """Forbidden when ``agent`` may not bring colleagues in and ``names`` has one not among ``readers``
+    (those who may read the conversation already)."""
+    if may_bring_in(conversation, agent, roles):
+        return
+    outsiders = [name for name in names if name not in readers]
+    if outsiders:
+        raise Forbidden("only the agent serving this chat or a supervisor may bring in a colleague who cannot "
+                        f"read it yet ({', '.join('@' + name for name in outsiders)}); ask them to")
 
 
 def require_may_read(conversation: Conversation, agent: str, roles: Collection[str], mentioned: bool) -> None:

@@ -269,10 +269,12 @@ class RequestDesk:
 
     async def readable_through(self, conversation_id: str, groups: List[str]) -> bool:
         """Whether an agent of these skill ``groups`` may read the conversation (its files) for the last
-        request left in it, as ``open_request`` shows them its transcript."""
+        request left in it, as ``open_request`` shows them its transcript: only while that request is
+        open (once answered or done, the group's right to the conversation's files ends with it)."""
         last = await self.store.redis.hget(self.store.key("conv", conversation_id), "request")
         request = await self.get(last.decode()) if last else None
-        return request is not None and visible_to(request["group"], groups)
+        return (request is not None and request["state"] == RequestState.OPEN.value
+                and visible_to(request["group"], groups))
 
     async def open(self, request_id: str, groups: List[str]) -> Dict[str, Any]:
         """The request with its conversation: transcript and the context the agent needs."""

@@ -805,13 +805,14 @@ class Bridge:
     async def check_transfer(self, agent: str, conversation_id: str, to_agent: Optional[str],
                              to_group: Optional[str]) -> int:
         """What a transfer needs before anything is written for it: a colleague who exists, is online and
-        takes work (or a group), and the conversation served by ``agent``. Returns the colleague's chat
-        limit, which the transfer's commit checks."""
+        takes work (or a group), and the conversation served by ``agent``, checked first (someone not
+        serving it learns nothing about colleagues). Returns the colleague's chat limit, which the
+        transfer's commit checks."""
+        rules.require_serving(await self.store.load(conversation_id), agent)
         accounts, online = (await self.agents.names(), await self.store.online_agents()) if to_agent else ([], [])
         rules.transfer_target(to_agent, to_group, accounts, online)
         if to_agent:
             await self.statuses.require_takes_work(to_agent, await self.agents.display_name(to_agent))
-        rules.require_serving(await self.store.load(conversation_id), agent)
         if to_agent == agent:
             raise InvalidTransition("that is you already")
         return (await self.agents.profile(to_agent))["max_chats"] if to_agent else 1_000_000

@@ -106,6 +106,9 @@ class Settings:
     # (files live as long as their conversation, HANDOFF_RETENTION_SECONDS: size Redis for days x this).
     max_file_bytes_per_conversation: int = 25 * 1024 * 1024
     max_file_bytes_per_day: int = 40 * 1024 * 1024
+    # A customer's client address (an IPv6 /64, as the other caps) per UTC day: one visitor cannot spend
+    # the day's budget for everyone. Staff uploads (logged in, accountable) count only against the others.
+    max_file_bytes_per_address_per_day: int = 12 * 1024 * 1024
     # Rasa servers pull the deployed model from /api/models/current with this token; empty: off.
     model_server_token: str = ""
     # Where the teaching loop (teaching/) keeps its state in the same Redis.
@@ -207,6 +210,8 @@ class Settings:
             max_file_bytes_per_conversation=int(get("HANDOFF_MAX_FILE_BYTES_PER_CONVERSATION",
                                                     defaults.max_file_bytes_per_conversation)),
             max_file_bytes_per_day=int(get("HANDOFF_MAX_FILE_BYTES_PER_DAY", defaults.max_file_bytes_per_day)),
+            max_file_bytes_per_address_per_day=int(get("HANDOFF_MAX_FILE_BYTES_PER_ADDRESS_PER_DAY",
+                                                       defaults.max_file_bytes_per_address_per_day)),
             model_server_token=get("MODEL_SERVER_TOKEN", ""),
             teach_key_prefix=get("TEACH_KEY_PREFIX", defaults.teach_key_prefix),
             smtp_host=get("HANDOFF_SMTP_HOST", "").strip(),
@@ -252,9 +257,10 @@ class Settings:
                              f"{MAX_DISPOSITION} characters, separated by commas")
         if settings.max_attachment_bytes < 1024 or settings.max_uploads_per_sender < 1 or settings.max_uploads_per_ip < 1:
             raise ValueError("HANDOFF_MAX_ATTACHMENT_BYTES must be at least 1024 and the upload caps at least 1")
-        if min(settings.max_file_bytes_per_conversation, settings.max_file_bytes_per_day) < 1024:
-            raise ValueError("HANDOFF_MAX_FILE_BYTES_PER_CONVERSATION and HANDOFF_MAX_FILE_BYTES_PER_DAY must be "
-                             "at least 1024")
+        if min(settings.max_file_bytes_per_conversation, settings.max_file_bytes_per_day,
+               settings.max_file_bytes_per_address_per_day) < 1024:
+            raise ValueError("HANDOFF_MAX_FILE_BYTES_PER_CONVERSATION, HANDOFF_MAX_FILE_BYTES_PER_DAY and "
+                             "HANDOFF_MAX_FILE_BYTES_PER_ADDRESS_PER_DAY must be at least 1024")
         check_mail_settings(settings)
         if any(len(secret) < 32 for secret in settings.identity_secrets):
             raise ValueError("each of HANDOFF_IDENTITY_SECRET's secrets (separated by commas) must have at least 32 "

@@ -31,6 +31,10 @@ Keys (``prefix`` defaults to ``hb``):
                              refers to them (the scripts that keep the transcript keep it)
     {p}:files-bytes:{day}  string  the bytes of files kept on this UTC day (day number since 1970), in all,
                              against HANDOFF_MAX_FILE_BYTES_PER_DAY; expires after two days
+    {p}:kept-notice:{id}  string  set (with the file's message id) when a file sent to the bot got the
+                             ``attachment_kept`` notice; expires after 5 minutes: no notice again before
+    {p}:files-bytes:{day}:{address}  string  the same for one customer client address (an IPv6 /64),
+                             against HANDOFF_MAX_FILE_BYTES_PER_ADDRESS_PER_DAY; expires after two days
     {p}:window:uploads:{who}:{n} string  attachments uploaded in window n (10 minutes) by a conversation's
                              customer ("conv-{id}"), an agent ("agent-{name}") or a client address
     {p}:idem:{id}    hash    client idempotency key -> stream id (a retried send is stored once; a file's

@@ -12,8 +12,15 @@ What may be suggested to another customer (``reply_pairs``, sans I/O): only what
 customer (kind ``agent``), never their private notes, the customer's own words or the bot's, nor a
 file (its text is its name: "Jane Doe passport.jpg"); and no
 reply that may carry personal data: an email address, a run of 6 or more digits (a phone, card,
-account number or sort code; spaces and hyphens between digits count as one run), or any value of
-the conversation's details or capitalised word of one (the customer's name, contact). It errs on the side of leaving a reply out.
+account number or sort code; spaces and hyphens between digits count as one run), a card's last
+four ("ending in 4821"), a name after a greeting or a title ("Hi Margaret", "Dear Mr Okafor"), a
+street address ("10 Downing Street") or a UK postcode ("SW1A 2AA"), or any value of the
+conversation's details or capitalised word of one (the customer's name, contact). It errs on the
+side of leaving a reply out. The bot then offers only replies the team gave, near-identical, in
+several different conversations (bot/suggestions/index.py): a reply about one person's
+circumstances is not suggested to another, and the bridge checks what it passes on once more.
+- The bot's answers already sent in the conversation are not suggested again (the customer has had
+  them, and often asked for a person because of them).
 """
 
 from __future__ import annotations
@@ -28,19 +35,32 @@ from handoff.attachments import attachment_of
 from handoff.botclient import BotClient
 from handoff.store import Store
 
-__all__ = ["MAX_PENDING", "RELAYED_PER_REQUEST", "Suggestions", "may_be_suggested", "reply_pairs"]
+__all__ = ["MAX_PENDING", "RELAYED_PER_REQUEST", "Suggestions", "latest_customer_message", "may_be_suggested", "offered",
+           "reply_pairs"]
 
 MAX_PENDING = 1_000  # pairs waiting for the bot; past it the oldest go
 RELAYED_PER_REQUEST = 20
 CUSTOMER_MESSAGES_PER_PAIR = 3  # what the customer wrote since the last reply, at most this many messages
 MAX_PAIR_CHARACTERS = 1_000
+RECENT_MESSAGES = 200  # where the latest customer message and the bot's answers already sent are looked for
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
 _DIGIT_RUN = re.compile(r"\d(?:[\s-]?\d){5,}")
+_LAST_DIGITS = re.compile(r"\b(?:ending|ends)\b(?:\s+(?:in|with))?\s*\W?\s*\d{3,}", re.IGNORECASE)
+_NAME_AFTER_GREETING = re.compile(
+    r"\b(?:[Hh]i|[Hh]ello|[Hh]ey|[Dd]ear|[Tt]hanks|[Tt]hank you|[Mm]orning|[Gg]ood (?:morning|afternoon|evening)|"
+    r"[Ww]elcome(?: back)?|[Ss]orry|[Bb]ye)[\s,]+(?!(?:There|Again|Everyone|All|Team|For|So|And|But|I|We|You|It|To|"
+    r"From|About|Very|Once|Both)\b)[A-Z][a-z'\-]+")
+_TITLE_NAME = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Madam|Lady|Lord)\.?\s+[A-Z][a-z'\-]+")
+_STREET = re.compile(
+    r"\b\d+[A-Za-z]?,?\s+(?:[A-Z][a-z'\-]+\s+){1,3}(?:Street|St|Road|Rd|Lane|Ln|Avenue|Ave|Close|Drive|Dr|Way|"
+    r"Place|Pl|Court|Ct|Crescent|Gardens|Square|Sq|Terrace|Hill|Grove|Park|Row|Walk|Mews|Green|Parade|Rise|View)\b")
+_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.IGNORECASE)
+_PERSONAL_PATTERNS = (_EMAIL, _DIGIT_RUN, _LAST_DIGITS, _NAME_AFTER_GREETING, _TITLE_NAME, _STREET, _POSTCODE)
 
 
 def may_be_suggested(reply: str, personal: Iterable[str]) -> bool:
     """Whether a reply may be offered to other customers verbatim (no personal data as far as rules see)."""
-    if len(reply.split()) < 2 or _EMAIL.search(reply) or _DIGIT_RUN.search(reply):
+    if len(reply.split()) < 2 or any(pattern.search(reply) for pattern in _PERSONAL_PATTERNS):
         return False
     lowered = reply.lower()
     return not any(re.search(rf"\b{re.escape(value.lower())}\b", lowered) for value in _personal_words(personal))
@@ -92,18 +112,12 @@ class Suggestions:
                 await pipeline.execute()
         return len(pairs)
 
-    async def latest_customer_message(self, conversation_id: str) -> Optional[Dict[str, Any]]:
-        """The customer's latest written message (a file, whose text is its name, is not one)."""
-        for message in await self.store.newest_messages(conversation_id, 100):
-            if message["kind"] == "customer" and message["text"].strip() and attachment_of(message) is None:
-                return message
-        return None
-
     async def for_conversation(self, conversation_id: str) -> Dict[str, Any]:
         """``{"message_id", "items"}`` for the customer's latest message (none: no items); BotUnavailable
         when the bot does not answer. Pending pairs go with the request and are dropped once indexed
         (another process relaying the same ones at once costs nothing: the bot keeps each id once)."""
-        latest = await self.latest_customer_message(conversation_id)
+        recent = await self.store.newest_messages(conversation_id, RECENT_MESSAGES)
+        latest = latest_customer_message(recent)
         if latest is None:
             return {"message_id": None, "items": []}
         pending = await self.redis.lrange(self.pending_key, 0, RELAYED_PER_REQUEST - 1)
@@ -113,4 +127,24 @@ class Suggestions:
                 for raw in pending:
                     pipeline.lrem(self.pending_key, 1, raw)
                 await pipeline.execute()
-        return {"message_id": latest["id"], "items": items}
+        return {"message_id": latest["id"], "items": offered(items, recent)}
+
+
+def latest_customer_message(newest_first: Sequence[Mapping[str, Any]]) -> Optional[Mapping[str, Any]]:
+    """The customer's latest written message (a file, whose text is its name, is not one)."""
+    for message in newest_first:
+        if message["kind"] == "customer" and message["text"].strip() and attachment_of(message) is None:
+            return message
+    return None
+
+
+def _normalised(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def offered(items: Sequence[Dict[str, Any]], messages: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]:
+    """The bot's suggestions an agent may see: none the bot already sent in this conversation, and
+    no agent's reply with personal data (checked again: the index may hold replies from before)."""
+    sent = {_normalised(message["text"]) for message in messages if message["kind"] == "bot"}
+    return [item for item in items if _normalised(item["text"]) not in sent
+            and (item["source"] != "agent" or may_be_suggested(item["text"], ()))]

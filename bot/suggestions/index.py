@@ -7,6 +7,12 @@ the agent's reply, the NLU's topic of the customer message and that message's se
 suggested. Which replies may be kept at all the bridge decides before it relays them
 (handoff/suggestions.py): agents' replies only, never notes, none with personal data.
 
+A reply is offered only once the team has given it, near-identical (the same words after
+lower-casing, dropping punctuation and joining spaces), in MIN_CONVERSATIONS different
+conversations (a pair id is ``conversation:message``): a reply written for one person's
+circumstances ("your card was stolen from your flat") is not suggested to another customer, while
+the team's recurring answers are.
+
 Redis keys (``{p}`` is ``SUGGESTIONS_KEY_PREFIX``: ``support:`` as the tracker store's; one hash
 tag, one Cluster slot):
 
@@ -19,19 +25,22 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Sequence, Set, Tuple
 
 import numpy as np
 from redis.asyncio import Redis
 
 from bot.suggestions.faq import Suggestion
 
-__all__ = ["LearnedPair", "NearestReplies", "ReplyIndex"]
+__all__ = ["MIN_CONVERSATIONS", "LearnedPair", "NearestReplies", "ReplyIndex", "recurring"]
 
 # How many replies the index keeps (the oldest go first): ~2.5 kB each in Redis and in each server.
 MAX_REPLIES = 5_000
+# In how many different conversations a reply must have been given before it is suggested.
+MIN_CONVERSATIONS = 3
 
 # One script adds pairs, drops the oldest past the cap and raises the version: atomic across servers.
 _ADD = """
@@ -85,6 +94,20 @@ class NearestReplies:
         return found
 
 
+def _normalised(reply: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", reply.lower()).split())
+
+
+def recurring(replies: Mapping[str, str], min_conversations: int) -> List[str]:
+    """The pair ids (``conversation:message`` -> reply) whose reply was given, near-identical, in at
+    least ``min_conversations`` different conversations."""
+    conversations: Dict[str, Set[str]] = {}
+    for pair_id, reply in replies.items():
+        conversations.setdefault(_normalised(reply), set()).add(pair_id.rsplit(":", 1)[0])
+    return [pair_id for pair_id, reply in replies.items()
+            if len(conversations[_normalised(reply)]) >= min_conversations]
+
+
 def _encoded(vector: np.ndarray) -> str:
     return base64.b64encode(vector.astype(np.float32).tobytes()).decode()
 
@@ -96,10 +119,12 @@ def _decoded(text: str) -> np.ndarray:
 class ReplyIndex:
     """The shared index in Redis with this server's copy of it."""
 
-    def __init__(self, redis: Redis, prefix: str, max_replies: int = MAX_REPLIES) -> None:
+    def __init__(self, redis: Redis, prefix: str, max_replies: int = MAX_REPLIES,
+                 min_conversations: int = MIN_CONVERSATIONS) -> None:
         self.redis = redis
         self.keys = [f"{prefix}{{suggest}}:{name}" for name in ("replies", "order", "version")]
         self.max_replies = max_replies
+        self.min_conversations = min_conversations
         self._add = redis.register_script(_ADD)
         self._copy = NearestReplies()
         self._copy_version: Any = None
@@ -121,11 +146,14 @@ class ReplyIndex:
         return int(await self._add(keys=self.keys, args=[self.max_replies, int(time.time() * 1000), *entries]))
 
     async def current(self) -> NearestReplies:
-        """This server's copy, read again from Redis if another server (or this one) changed the index."""
+        """This server's copy of the replies that may be offered (given in enough conversations), read
+        again from Redis if another server (or this one) changed the index."""
         version = await self.redis.get(self.keys[2])
         if version != self._copy_version or version is None:
             stored: Dict[bytes, bytes] = await self.redis.hgetall(self.keys[0])
-            entries = [json.loads(value) for value in stored.values()]
+            decoded = {pair_id.decode(): json.loads(value) for pair_id, value in stored.items()}
+            offered = recurring({pair_id: entry["reply"] for pair_id, entry in decoded.items()}, self.min_conversations)
+            entries = [decoded[pair_id] for pair_id in offered]
             vectors = np.vstack([_decoded(entry["vector"]) for entry in entries]) if entries else \
                 np.zeros((0, 0), dtype=np.float32)
             self._copy = NearestReplies(vectors, [(entry["reply"], entry["topic"]) for entry in entries])

@@ -14,6 +14,8 @@ through CORS, for the allowed origins only.
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 import re
 from typing import Any, Dict, Tuple
 from urllib.parse import quote, unquote
@@ -23,7 +25,7 @@ from sanic.response import HTTPResponse
 
 from handoff.endpoints.context import bridge_of, client_of, log_refusal, settings_of
 from handoff.endpoints.errors import http_error
-from handoff.exceptions import FileRefused, HandoffError, InvalidToken
+from handoff.exceptions import FileRefused, HandoffError, InvalidToken, LimitReached
 from handoff.filecheck import check_file
 from handoff.privacy import Masking, mask
 from handoff.protocol import readable, valid_unicode
@@ -73,7 +75,7 @@ async def upload(request: Request, conversation_id: str) -> HTTPResponse:
         body = await _read_capped(request, settings_of(request).max_attachment_bytes)
         checked = await asyncio.to_thread(check_file, body, masking.text, request.headers.get("content-type", ""))
         message_id, attachment = await bridge.attachments.send(conversation_id, sender, checked, body, masking.text,
-                                                               client_id)
+                                                               client_of(request), client_id)
         if masking.found:
             await bridge.customer_masked(conversation_id, masking.kinds)
     except HandoffError as error:
@@ -145,7 +147,10 @@ def _refused(request: Request, error: HandoffError) -> HTTPResponse:
     if error.code in ("invalid_token", "forbidden"):
         log_refusal(request, Refusal.TOKEN, f"{request.path}: {error.code}")
     status = ERROR_STATUS.get(error.code, 409)
-    headers = {**_cors(request), **({"Retry-After": "60"} if status == 429 else {})}
+    headers = _cors(request)
+    retry_at_ms = error.retry_at_ms if isinstance(error, LimitReached) else None
+    if retry_at_ms is not None:  # the seconds to the end of the cap's window, or of the day
+        headers = {**headers, "Retry-After": str(max(1, math.ceil(retry_at_ms / 1000 - time.time())))}
     return http_error(status, error.code, str(error), headers=headers)
 
 

