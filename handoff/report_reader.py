@@ -9,6 +9,7 @@ the bridge's shared pool; this module is meant to be folded into it.
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from typing import Any, Dict, List, Tuple
 
@@ -18,6 +19,8 @@ from handoff.exceptions import ArchiveUnavailable
 from handoff.reports import DayTally, GroupFigures, ReportRange, Spread, Times
 
 __all__ = ["read_figures"]
+
+log = logging.getLogger(__name__)
 
 _TALLIES = """
 SELECT day, name, sum(amount)::bigint FROM day_tallies WHERE day BETWEEN %(first)s AND %(last)s GROUP BY day, name
@@ -65,7 +68,8 @@ async def read_figures(database_url: str, span: ReportRange, zone: str,
                 groups = await (await connection.execute(_GROUPS, parameters)).fetchall()
     except psycopg.errors.QueryCanceled:
         raise ArchiveUnavailable(f"the report took longer than {timeout_ms} ms; ask for fewer days") from None
-    except psycopg.OperationalError:
+    except psycopg.Error as error:  # down, unreachable, or not migrated yet (no archiver has started)
+        log.warning("a report could not be read from the archive: %s", type(error).__name__)
         raise ArchiveUnavailable("the archive did not answer; try again shortly") from None
     return ([(day, name, int(amount)) for day, name, amount in tallies], _times(times),
             [GroupFigures(group, int(handed), int(served), median, p90) for group, handed, served, median, p90 in groups])
