@@ -14,6 +14,7 @@ from archive.facts import rows_of
 from archive.migrate import migrate
 from archive.writer import write
 from handoff.machine import AgentClaimed, CustomerAskedForPerson, apply
+from handoff.labels import LabelDesk
 from handoff.sla import Sla
 from handoff.sla_rules import Target
 from handoff.store import Store
@@ -68,6 +69,11 @@ async def a_counted_day(store: Store) -> None:
     await store.record_day_sample(DAY, "agent-first-response", "ann|9000")
     sla = Sla(store, {"default": Target(first_seconds=1, reply_seconds=1)})
     assert await sla.agent_replied("c1", "ann", DAY, 10**13) == ["first"]
+    labels = LabelDesk(store)
+    kept, dropped = await labels.save(None, "Card stuck", "#1f6feb"), await labels.save(None, "Spam", "#cc0000")
+    for label_id in (kept, dropped):
+        await labels.set_on("c1", label_id, True, DAY)
+    await labels.set_on("c1", dropped, False, DAY)  # taken off the same day: counted no more
 
 
 def test_the_archive_sums_to_the_day_redis_counted_whatever_is_replayed(redis_url, postgres, archive_database):
@@ -80,6 +86,7 @@ def test_the_archive_sums_to_the_day_redis_counted_whatever_is_replayed(redis_ur
 
     counters, entries = run(redis_url, collect)
     assert counters["conversations"] == 1 and counters["escalated"] == 1 and counters["sla:first:agent:ann"] == 1
+    assert sorted(value for name, value in counters.items() if name.startswith("label:")) == [0, 1]
 
     async def archive() -> None:
         async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
