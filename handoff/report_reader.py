@@ -22,6 +22,8 @@ __all__ = ["read_figures"]
 
 log = logging.getLogger(__name__)
 
+WORK_MEM = "64MB"  # per sort of a report's transaction (the default 4MB spills a year's times to disk)
+
 _TALLIES = """
 SELECT day, name, sum(amount)::bigint FROM day_tallies WHERE day BETWEEN %(first)s AND %(last)s GROUP BY day, name
 """
@@ -63,6 +65,8 @@ async def read_figures(database_url: str, span: ReportRange, zone: str,
             async with connection.transaction():
                 await connection.execute("SET TRANSACTION READ ONLY")
                 await connection.execute("SELECT set_config('statement_timeout', %s, true)", (str(timeout_ms),))
+                # A wide range's percentiles sort every time of its days: in memory, not in temporary files.
+                await connection.execute("SELECT set_config('work_mem', %s, true)", (WORK_MEM,))
                 tallies = await (await connection.execute(_TALLIES, parameters)).fetchall()
                 times = await (await connection.execute(_TIMES, parameters)).fetchall()
                 groups = await (await connection.execute(_GROUPS, parameters)).fetchall()

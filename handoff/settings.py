@@ -135,7 +135,7 @@ class Settings:
     # The archive (PostgreSQL) reports are read from; "": no reports. Read-only queries, each report under
     # report_timeout_ms, at most report_max_days days (handoff.reports).
     database_url: str = ""
-    report_timeout_ms: int = 10_000
+    report_timeout_ms: int = 30_000
     report_max_days: int = 366
 
     @classmethod
