@@ -119,14 +119,15 @@ def _figures(day: str, counters: Dict[str, int], times: Mapping[str, Spread]) ->
     }
 
 
-def _agents(counters: Dict[str, int], by_agent: Mapping[str, Mapping[str, Spread]]) -> List[Dict[str, Any]]:
-    """The dashboard's per-agent rows (handoff.agent_figures) over the range, with their SLA breaches."""
+def _agents(counters: Dict[str, int], by_agent: Mapping[str, Mapping[str, Spread]],
+            display_names: Mapping[str, str]) -> List[Dict[str, Any]]:
+    """The dashboard's per-agent rows (handoff.agent_figures) over the range, with their SLA breaches: every
+    agent account (``display_names``) and everyone counted in the range."""
     first, handling = by_agent.get("agent-first-response", {}), by_agent.get("agent-handling", {})
     breaches = breaches_today(counters)
-    rows = agent_rows(counters, {}, {}, dict.fromkeys([*first, *handling], ""))
+    rows = agent_rows(counters, {}, {}, {**{name: name for name in [*first, *handling]}, **display_names})
     for row in rows:
         name = row["name"]
-        row.pop("display_name")
         row["first_response"] = first.get(name, NO_TIMES).seconds()
         row["handling"] = handling.get(name, NO_TIMES).seconds()
         row["sla_breaches"] = {kind: breaches[kind]["by_agent"].get(name, 0) for kind in KINDS}
@@ -134,7 +135,7 @@ def _agents(counters: Dict[str, int], by_agent: Mapping[str, Mapping[str, Spread
 
 
 def build_report(span: ReportRange, timezone: str, tallies: Iterable[DayTally], times: Times,
-                 groups: Iterable[GroupFigures]) -> Dict[str, Any]:
+                 groups: Iterable[GroupFigures], display_names: Mapping[str, str]) -> Dict[str, Any]:
     """The ``report`` payload (docs/bridge-protocol.md, "Reports"): totals, each day, each group and agent."""
     counters_by_day: Dict[date, Dict[str, int]] = {day: {} for day in span.days}
     totals: Dict[str, int] = {}
@@ -153,5 +154,5 @@ def build_report(span: ReportRange, timezone: str, tallies: Iterable[DayTally], 
                              "p90_seconds": _seconds(figures.wait_p90_ms)},
                     "sla_breaches": {kind: breaches[kind]["by_group"].get(figures.group, 0) for kind in KINDS}}
                    for figures in sorted(groups, key=lambda figures: (-figures.handoffs, figures.group))],
-        "agents": _agents(totals, times.by_agent),
+        "agents": _agents(totals, times.by_agent, display_names),
     }

@@ -71,7 +71,10 @@ class SupervisorConnection(Connection):
         span = requested_range(envelope.data, date.fromisoformat(self.bridge.today()[0]), settings.report_max_days)
         tallies, times, groups = await read_figures(settings.database_url, span, settings.timezone,
                                                     settings.report_timeout_ms)
-        await self.send(Envelope("report", envelope.id, build_report(span, settings.timezone, tallies, times, groups)))
+        names = {name: profile["display_name"] for name, profile in (await self.bridge.agents.profiles()).items()
+                 if "agent" in profile["roles"]}
+        await self.send(Envelope("report", envelope.id,
+                                 build_report(span, settings.timezone, tallies, times, groups, names)))
 
     async def dashboard(self, envelope: Envelope) -> None:
         await self.push(envelope.id)

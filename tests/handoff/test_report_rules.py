@@ -47,7 +47,8 @@ def test_days_sum_to_the_totals_and_a_day_without_figures_is_listed_empty():
                   by_agent={"agent-handling": {"ann": Spread(3, 300_000, 600_000)},
                             "agent-first-response": {"bob": Spread(1, 4_000, 4_000)}})
     report = build_report(span, "Europe/London", tallies, times,
-                          [GroupFigures("general", 1, 1, 1000, 1000), GroupFigures("cards", 4, 3, 20_000, 95_000)])
+                          [GroupFigures("general", 1, 1, 1000, 1000), GroupFigures("cards", 4, 3, 20_000, 95_000)],
+                          {"ann": "Ann Lee", "cy": "Cy"})
     assert (report["from"], report["to"], report["timezone"]) == ("2026-03-12", "2026-03-14", "Europe/London")
     assert [day["day"] for day in report["days"]] == ["2026-03-12", "2026-03-13", "2026-03-14"]
     totals = report["totals"]
@@ -64,7 +65,8 @@ def test_days_sum_to_the_totals_and_a_day_without_figures_is_listed_empty():
     assert [group["group"] for group in report["groups"]] == ["cards", "general"], "busiest first"
     assert report["groups"][0]["sla_breaches"] == {"first": 1, "reply": 0}
     assert report["groups"][0]["wait"] == {"median_seconds": 20.0, "p90_seconds": 95.0}
-    ann, bob = report["agents"]
-    assert (ann["name"], ann["taken"], ann["closed"], ann["csat"]["average"]) == ("ann", 3, 3, 4.5)
+    ann, bob, cy = report["agents"]
+    assert (ann["name"], ann["display_name"], ann["taken"], ann["closed"], ann["csat"]["average"]) == ("ann", "Ann Lee", 3, 3, 4.5)
+    assert (cy["name"], cy["taken"], cy["first_response"]["count"]) == ("cy", 0, 0), "every agent account, idle ones too"
     assert ann["handling"]["median_seconds"] == 300.0 and ann["sla_breaches"] == {"first": 1, "reply": 0}
-    assert (bob["name"], bob["taken"], bob["first_response"]["median_seconds"]) == ("bob", 0, 4.0)
+    assert (bob["name"], bob["display_name"], bob["taken"], bob["first_response"]["median_seconds"]) == ("bob", "bob", 0, 4.0)

@@ -49,9 +49,9 @@ export function reportTables(report) {
     },
     {
       id: "agents", title: "By agent",
-      headers: ["Agent", "Taken", "Closed", "Median first response (s)", "Median handling (s)", "Ratings",
+      headers: ["Agent", "Name", "Taken", "Closed", "Median first response (s)", "Median handling (s)", "Ratings",
         "CSAT average", "SLA breaches, first response", "SLA breaches, reply"],
-      rows: report.agents.map((agent) => [agent.name, agent.taken, agent.closed, agent.first_response.median_seconds,
+      rows: report.agents.map((agent) => [agent.name, agent.display_name, agent.taken, agent.closed, agent.first_response.median_seconds,
         agent.handling.median_seconds, agent.csat.count, agent.csat.average, agent.sla_breaches.first,
         agent.sla_breaches.reply]),
     },
