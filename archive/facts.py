@@ -9,7 +9,8 @@ The bridge's Lua scripts append one entry to ``{p}:outbox`` in the step that sto
 - ``state``: ``conv``, ``version``, ``at`` (ms), ``from`` (the state before), ``handled_ms`` (an agent's
   part that ended: claim to now; "" otherwise), ``rated`` ("1": this change stored a rating) and
   ``conversation``: the conversation's hash after the change (JSON; the fields of SNAPSHOT_FIELDS);
-- ``labels``: ``conv``, ``labels`` (ids, comma-separated) and ``names`` (JSON: id -> {name, colour}).
+- ``labels``: ``conv``, ``labels`` (ids, comma-separated) and ``names`` (JSON: id -> {name, colour});
+- ``tally`` and ``sample``: the day's figures (archive/day_facts.py).
 
 Rows carry their own keys, so writing a batch twice changes nothing (archive/writer.py). An entry
 that cannot be read becomes a ``Rejected`` row with its fields, never dropped.
@@ -21,6 +22,8 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from archive.day_facts import Sample, Tally, sample_of, tallies_of
 
 __all__ = ["Batch", "Contact", "ConversationState", "Handoff", "Message", "Rating", "Rejected", "StateChange",
            "SNAPSHOT_FIELDS", "outbox_position", "rows_of"]
@@ -151,6 +154,8 @@ class Batch:
     handoffs: List[Handoff] = field(default_factory=list)
     ratings: List[Rating] = field(default_factory=list)
     rejected: List[Rejected] = field(default_factory=list)
+    tallies: List[Tally] = field(default_factory=list)
+    samples: List[Sample] = field(default_factory=list)
 
     def _seen(self, conversation_id: str, first: datetime, message_at: Optional[datetime] = None) -> None:
         started, last = self.conversations.get(conversation_id, (first, message_at))
@@ -289,7 +294,21 @@ def _labels(batch: Batch, fields: Mapping[str, str]) -> None:
                                                   outbox_position(fields["_id"]))
 
 
-_READERS = {"message": _message, "state": _state, "labels": _labels}
+def _tally(batch: Batch, fields: Mapping[str, str]) -> None:
+    try:
+        batch.tallies += tallies_of(fields["_id"], fields)
+    except ValueError as error:
+        raise BadFact(str(error)) from None
+
+
+def _sample(batch: Batch, fields: Mapping[str, str]) -> None:
+    try:
+        batch.samples.append(sample_of(fields["_id"], fields))
+    except ValueError as error:
+        raise BadFact(str(error)) from None
+
+
+_READERS = {"message": _message, "state": _state, "labels": _labels, "tally": _tally, "sample": _sample}
 
 
 def rows_of(entries: Sequence[Tuple[str, Mapping[str, str]]]) -> Batch:

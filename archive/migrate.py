@@ -11,7 +11,7 @@ from typing import Any, List, Tuple
 
 from psycopg import AsyncConnection
 
-__all__ = ["MIGRATIONS", "migrate", "pending"]
+__all__ = ["MIGRATIONS", "available", "migrate", "pending"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # pg_advisory_lock's key for migrations (any fixed number, the same for every archiver).

@@ -78,6 +78,12 @@ _RATINGS = """
 INSERT INTO ratings (conversation_id, version, at, agent, score, comment) VALUES (%s, %s, %s, %s, %s, %s)
 ON CONFLICT DO NOTHING
 """
+_TALLIES = """
+INSERT INTO day_tallies (outbox_id, day, name, amount) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING
+"""
+_SAMPLES = """
+INSERT INTO day_samples (outbox_id, day, series, agent, ms) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING
+"""
 _REJECTED = """
 INSERT INTO rejected_facts (outbox_id, fields, error) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING
 """
@@ -106,6 +112,8 @@ async def write(connection: AsyncConnection[Any], batch: Batch) -> None:
                 (_HANDOFFS, [(h.conversation_id, h.version, h.at, h.reason, h.skill_group, Jsonb(h.payload))
                              for h in batch.handoffs]),
                 (_RATINGS, [(r.conversation_id, r.version, r.at, r.agent, r.score, r.comment) for r in batch.ratings]),
+                (_TALLIES, [(t.outbox_id, t.day, t.name, t.amount) for t in batch.tallies]),
+                (_SAMPLES, [(s.outbox_id, s.day, s.series, s.agent, s.ms) for s in batch.samples]),
                 (_REJECTED, [(r.outbox_id, Jsonb(r.fields), r.error) for r in batch.rejected]),
             ]
             for statement, rows in steps:

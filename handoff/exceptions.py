@@ -18,6 +18,7 @@
     ├── AlreadyExists            a label's name or a canned response's shortcut is taken
     ├── UnknownItem              no such label or canned response (``not_found``)
     ├── SuggestionsUnavailable   the bot did not answer a request for suggested replies
+    ├── ArchiveUnavailable       no archive (DATABASE_URL), or it did not answer in time (reports)
     ├── FileRefused              an attachment that is not an accepted file (``code`` says why)
     ├── MailRefused              a transcript by email that may not be sent (``code`` says why:
     │                            handoff.mail_rules, handoff.mail)
@@ -42,6 +43,7 @@ __all__ = [
     "AgentAtLimit",
     "AlreadyClaimed",
     "AlreadyExists",
+    "ArchiveUnavailable",
     "AuthError",
     "ConversationNotFound",
     "FileRefused",
@@ -196,6 +198,12 @@ class SuggestionsUnavailable(HandoffError):
     """The bot (Rasa) is down, too slow or refused: the console shows no suggestions."""
 
     code = "suggestions_unavailable"
+
+
+class ArchiveUnavailable(HandoffError):
+    """No archive is configured, or it did not answer in time: a report cannot be made now."""
+
+    code = "archive_unavailable"
 
 
 class TeachingFailed(HandoffError):

@@ -30,9 +30,9 @@ Keys (``{p}`` is the store's prefix):
 from __future__ import annotations
 
 import time
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple
 
-from handoff.store import DAY_TTL_MS, MAX_WAITS_PER_DAY, Store
+from handoff.store import Store
 
 __all__ = ["ABANDON_WAYS", "Experience"]
 
@@ -51,7 +51,7 @@ class Experience:
         conversation expired); its give-up is kept for the group's wait estimates."""
         if group is not None:
             await self.store.record_give_up(group, conversation_id, int(time.time() * 1000), max(0, waited_ms))
-        await self._record(self.store.key("day-abandoned", day), max(0, waited_ms))
+        await self.store.record_day_sample(day, "abandoned", max(0, waited_ms))
         await self.store.count(day, {"abandoned": 1, f"abandoned:{way}": 1})
         await self.store.redis.hincrby(self.store.key("stats", "abandoned"), way, 1)
         await self.store.publish(self.store.stats_channel, {})
@@ -74,21 +74,14 @@ class Experience:
             since, _ = await pipe.execute()
         if since:
             waited = int(time.time() * 1000) - int(since)
-            await self._record(self.store.key("day-first-response", day), waited)
-            await self._record(self.store.key("day-agent-first-response", day), f"{agent}|{waited}")
+            await self.store.record_day_sample(day, "first-response", waited)
+            await self.store.record_day_sample(day, "agent-first-response", f"{agent}|{waited}")
             await self.store.publish(self.store.stats_channel, {})
 
     async def handled(self, day: str, agent: str, milliseconds: int) -> None:
         """The agent closed a conversation they took ``milliseconds`` ago (called once, by the close's commit
         winner)."""
-        await self._record(self.store.key("day-agent-handling", day), f"{agent}|{max(0, milliseconds)}")
-
-    async def _record(self, key: str, sample: Union[int, str]) -> None:
-        async with self.store.redis.pipeline(transaction=True) as pipe:
-            pipe.lpush(key, sample)
-            pipe.ltrim(key, 0, MAX_WAITS_PER_DAY - 1)
-            pipe.pexpire(key, DAY_TTL_MS)
-            await pipe.execute()
+        await self.store.record_day_sample(day, "agent-handling", f"{agent}|{max(0, milliseconds)}")
 
     async def day(self, day: str) -> Tuple[List[int], List[int]]:
         """The day's abandoned waits and first responses (ms)."""

@@ -74,6 +74,9 @@ if changed then
   if counted then
     redis.call('PEXPIRE', KEYS[3], ARGV[6])
     redis.call('PUBLISH', ARGV[9], '{}')
+    -- What the day's counters got, for the reports (archive/day_facts.py).
+    to_outbox(KEYS[5], 'fact', 'tally', 'day', ARGV[5], 'counts',
+              cjson.encode({['label:' .. ARGV[1]] = ARGV[2] == '1' and 1 or -1}))
   end
   redis.call('PUBLISH', ARGV[7], cjson.encode({labels = labels}))
   -- The conversation's labels, with the names they have now, to the outbox KEYS[5] (archive.facts).

@@ -135,6 +135,11 @@ class Settings:
     # The archive's outbox ({p}:outbox, archive/): at most this many entries not yet trimmed (beyond it the
     # oldest go unarchived); 0: no outbox. On by default when an archive is configured (DATABASE_URL).
     outbox_max_length: int = 0
+    # The archive (PostgreSQL) reports are read from; "": no reports. Read-only queries, each report under
+    # report_timeout_ms, at most report_max_days days (handoff.reports).
+    database_url: str = ""
+    report_timeout_ms: int = 30_000
+    report_max_days: int = 366
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -176,6 +181,9 @@ class Settings:
             idle_conversation_seconds=int(get("HANDOFF_IDLE_CONVERSATION_SECONDS", defaults.idle_conversation_seconds)),
             customer_gone_seconds=int(get("HANDOFF_CUSTOMER_GONE_SECONDS", defaults.customer_gone_seconds)),
             trusted_proxies=get("HANDOFF_TRUSTED_PROXIES", ""),
+            database_url=get("DATABASE_URL", ""),
+            report_timeout_ms=int(get("HANDOFF_REPORT_TIMEOUT_MS", defaults.report_timeout_ms)),
+            report_max_days=int(get("HANDOFF_REPORT_MAX_DAYS", defaults.report_max_days)),
             outbox_max_length=int(get("HANDOFF_OUTBOX_MAX_LENGTH", 1_000_000 if env.get("DATABASE_URL") else 0)),
             redis_memory_warning=float(get("HANDOFF_REDIS_MEMORY_WARNING", defaults.redis_memory_warning)),
             allowed_origins=tuple(

@@ -23,7 +23,7 @@ from handoff.store import DAY_TTL_MS, Store
 
 __all__ = ["Sla"]
 
-# KEYS: conversation hash, the day's counters. ARGV: now (ms), agent, the counters' lifetime (ms), the
+# KEYS: conversation hash, the day's counters, the outbox (a breach is a ``tally`` fact). ARGV: now (ms), agent, the counters' lifetime (ms), the
 # default first and reply targets (ms), then each named group's: group, first, reply. Reads the group and
 # the clocks, clears the clocks and counts a breach in one step: exactly once.
 _REPLIED = """
@@ -50,6 +50,7 @@ redis.call('HINCRBY', KEYS[2], 'sla:' .. kind, 1)
 redis.call('HINCRBY', KEYS[2], 'sla:' .. kind .. ':group:' .. group, 1)
 redis.call('HINCRBY', KEYS[2], 'sla:' .. kind .. ':agent:' .. ARGV[2], 1)
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
+tally_to_outbox(KEYS[3], KEYS[2], {'sla:' .. kind, 'sla:' .. kind .. ':group:' .. group, 'sla:' .. kind .. ':agent:' .. ARGV[2]})
 return {kind}
 """
 
@@ -69,7 +70,7 @@ class Sla:
     def __init__(self, store: Store, targets: Mapping[str, Target]) -> None:
         self.store = store
         self.targets = dict(targets)
-        self._replied = store.redis.register_script(_REPLIED)
+        self._replied = store.script(_REPLIED)
         self._customer_wrote = store.redis.register_script(_CUSTOMER_WROTE)
         default = target_for(self.targets, DEFAULT_NAME)
         self._targets_args: List[Any] = [default.first_seconds * 1000, default.reply_seconds * 1000]
@@ -86,7 +87,8 @@ class Sla:
 
     async def agent_replied(self, conversation_id: str, agent: str, day: str, now_ms: int) -> List[str]:
         """The kinds of target this answer missed (counted by the same step), none when on time."""
-        kinds = await self._replied(keys=[self.store.key("conv", conversation_id), self.store.key("day", day)],
+        kinds = await self._replied(keys=[self.store.key("conv", conversation_id), self.store.key("day", day),
+                                          self.store.key("outbox")],
                                     args=[now_ms, agent, DAY_TTL_MS, *self._targets_args])
         if kinds:
             await self.store.publish(self.store.stats_channel, {})

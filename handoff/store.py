@@ -62,7 +62,11 @@ Keys (``prefix`` defaults to ``hb``):
                              DATABASE_URL turns on): every fact a script stores, appended by that script in the
                              same step: "message" (each transcript entry, by _APPEND and add_messages), "state"
                              (each committed change, with the conversation's fields after it: _COMMIT) and
-                             "labels" (handoff.labels); format: archive/facts.py. Consumer group "archive";
+                             "labels" (handoff.labels), and what adds to the day's counters and lists
+                             below: "tally" (the counts a step added, by the same script or transaction:
+                             Store.count, count_once, _APPEND, _COMMIT, handoff.sla) and "sample" (a time
+                             pushed on a day's list: Store.record_day_sample), for the reports (handoff.reports);
+                             format: archive/facts.py. Consumer group "archive";
                              trimmed by the archivers below what every group acknowledged, capped (MAXLEN ~)
     {p}:requests     stream  callbacks and messages customers left instead of waiting, each with the
                              handoff payload it stands for (field ``handoff``, JSON; handoff.requests)
@@ -148,7 +152,7 @@ import hashlib
 import json
 import time
 from dataclasses import replace
-from typing import Any, Awaitable, Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
@@ -183,6 +187,13 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 _OUTBOX = """
 local function to_outbox(outbox, ...)
   if outbox_cap > 0 then redis.call('XADD', outbox, 'MAXLEN', '~', outbox_cap, '*', ...) end
+end
+-- What a step added to the day's counters (the key "{p}:day:{date}", each name 1), for the reports.
+local function tally_to_outbox(outbox, day_key, names)
+  if outbox_cap == 0 or #names == 0 then return end
+  local counts = {}
+  for _, name in ipairs(names) do counts[name] = (counts[name] or 0) + 1 end
+  to_outbox(outbox, 'fact', 'tally', 'day', string.sub(day_key, -10), 'counts', cjson.encode(counts))
 end
 """
 
@@ -225,6 +236,7 @@ to_outbox(KEYS[6], 'fact', 'message', 'conv', ARGV[17 + counters], 'id', id, 'co
 if ARGV[11] ~= '' and state ~= '' and redis.call('HSETNX', KEYS[3], ARGV[11], '1') == 1 then
   for i = 17, 16 + counters do redis.call('HINCRBY', KEYS[4], ARGV[i], 1) end
   redis.call('PEXPIRE', KEYS[4], ARGV[12])
+  tally_to_outbox(KEYS[6], KEYS[4], {unpack(ARGV, 17, 16 + counters)})
   redis.call('PUBLISH', ARGV[13], '{}')
 end
 if ARGV[7] == 'note' and state ~= '' then redis.call('HINCRBY', KEYS[3], 'notes', 1) end
@@ -397,6 +409,7 @@ if counted > 0 then
     redis.call('HINCRBY', KEYS[14], ARGV[i], 1)
   end
   redis.call('PEXPIRE', KEYS[13], ARGV[counted_at + 1])
+  tally_to_outbox(KEYS[16], KEYS[13], {unpack(ARGV, counted_at + 3, counted_at + 2 + counted)})
   redis.call('PUBLISH', ARGV[counted_at + 2], '{}')
 end
 return version
@@ -433,6 +446,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if redis.call('HSETNX', KEYS[1], ARGV[1], '1') == 0 then return 0 end
 for i = 3, #ARGV do redis.call('HINCRBY', KEYS[2], ARGV[i], 1) end
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
+tally_to_outbox(KEYS[3], KEYS[2], {unpack(ARGV, 3)})
 return 1
 """
 def _keep_for_window(pipe: Pipeline, key: str, member: str, at: int) -> None:
@@ -593,7 +607,7 @@ class Store:
         self._answer = self.script(_ANSWER)
         self._commit = self.script(_COMMIT)
         self._sync_serving = redis.register_script(_SYNC_SERVING)
-        self._count_once = redis.register_script(_COUNT_ONCE)
+        self._count_once = self.script(_COUNT_ONCE)
         self._take_routing = redis.register_script(_TAKE_ROUTING)
         self._keep_routing = redis.register_script(_KEEP_ROUTING)
 
@@ -1025,24 +1039,38 @@ class Store:
 
     async def count_once(self, conversation_id: str, marker: str, day: str, fields: List[str]) -> bool:
         """Add 1 to ``fields`` of the day's counters, once per conversation and ``marker``."""
-        counted = await self._count_once(keys=[self.key("conv", conversation_id), self.key("day", day)],
+        counted = await self._count_once(keys=[self.key("conv", conversation_id), self.key("day", day),
+                                               self.key("outbox")],
                                          args=[marker, str(DAY_TTL_MS), *fields])
         return bool(counted)
 
     async def count(self, day: str, increments: Dict[str, int]) -> None:
+        """Add to the day's counters; the same transaction appends them to the outbox (a ``tally``)."""
         async with self.redis.pipeline(transaction=True) as pipe:
             for name, amount in increments.items():
                 pipe.hincrby(self.key("day", day), name, amount)
             pipe.pexpire(self.key("day", day), DAY_TTL_MS)
+            self.to_outbox(pipe, {"fact": "tally", "day": day, "counts": json.dumps(increments)})
+            await pipe.execute()
+
+    async def record_day_sample(self, day: str, series: str, sample: Union[int, str]) -> None:
+        """One of the day's times (ms, or "{agent}|{ms}") in its list ``{p}:day-{series}:{date}`` (the newest
+        MAX_WAITS_PER_DAY), and in the outbox (a ``sample``) in the same transaction."""
+        key = self.key(f"day-{series}", day)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lpush(key, sample)
+            pipe.ltrim(key, 0, MAX_WAITS_PER_DAY - 1)
+            pipe.pexpire(key, DAY_TTL_MS)
+            self.to_outbox(pipe, {"fact": "sample", "day": day, "series": series, "value": str(sample)})
             await pipe.execute()
 
     async def record_day_wait(self, day: str, milliseconds: int) -> None:
-        key = self.key("day-waits", day)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.lpush(key, milliseconds)
-            pipe.ltrim(key, 0, MAX_WAITS_PER_DAY - 1)
-            pipe.pexpire(key, DAY_TTL_MS)
-            await pipe.execute()
+        await self.record_day_sample(day, "waits", milliseconds)
+
+    def to_outbox(self, pipe: Pipeline, fields: Dict[str, str]) -> None:
+        """A fact in a transaction that stores it (the scripts' ``to_outbox``); nothing without an archive."""
+        if self.outbox_cap > 0:
+            pipe.xadd(self.key("outbox"), fields, maxlen=self.outbox_cap, approximate=True)
 
     async def day(self, day: str) -> Tuple[Dict[str, int], List[int]]:
         """The day's counters and its waits (ms)."""

@@ -1,9 +1,10 @@
 """A supervisor's socket (``/ws/supervisor``): the live dashboard (handoff.dashboard, handoff.agent_figures),
-assigning a waiting conversation to an agent, and managing the labels and canned responses
-(handoff.connections.workspace)."""
+reports over a date range from the archive (handoff.reports), assigning a waiting conversation to an agent,
+and managing the labels and canned responses (handoff.connections.workspace)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Dict, Optional
 
 from handoff.assignment import requested_mode
@@ -13,6 +14,8 @@ from handoff.connections.fields import conversation_id_of
 from handoff.exceptions import MalformedMessage
 from handoff.connections.workspace import Workspace
 from handoff.protocol import Envelope
+from handoff.report_reader import read_figures
+from handoff.reports import build_report, requested_range
 from handoff.service import Bridge
 
 __all__ = ["SupervisorConnection"]
@@ -35,7 +38,7 @@ class SupervisorConnection(Connection):
         workspace = self.workspace
         return {"dashboard": self.dashboard, "label_save": workspace.label_save, "label_delete": workspace.label_delete,
                 "label_conversation": workspace.label_conversation, "canned_save": workspace.canned_save,
-                "canned_delete": workspace.canned_delete, "assignment_mode": self.assignment_mode, "assign": self.assign}
+                "canned_delete": workspace.canned_delete, "assignment_mode": self.assignment_mode, "assign": self.assign, "report": self.report}
 
     async def start(self) -> None:
         await self.watch(self.bridge.store.stats_channel, self._on_change)
@@ -61,6 +64,17 @@ class SupervisorConnection(Connection):
             raise MalformedMessage("'agent' must be an agent's name")
         await self.bridge.assign_to(agent, conversation_id)
         await self.send(Envelope("ack", envelope.id, {"conversation_id": conversation_id, "agent": agent}))
+
+    async def report(self, envelope: Envelope) -> None:
+        """The figures of the days ``from`` to ``to`` (the business's dates, HANDOFF_TIMEZONE) from the archive."""
+        settings = self.bridge.settings
+        span = requested_range(envelope.data, date.fromisoformat(self.bridge.today()[0]), settings.report_max_days)
+        tallies, times, groups = await read_figures(settings.database_url, span, settings.timezone,
+                                                    settings.report_timeout_ms)
+        names = {name: profile["display_name"] for name, profile in (await self.bridge.agents.profiles()).items()
+                 if "agent" in profile["roles"]}
+        await self.send(Envelope("report", envelope.id,
+                                 build_report(span, settings.timezone, tallies, times, groups, names)))
 
     async def dashboard(self, envelope: Envelope) -> None:
         await self.push(envelope.id)

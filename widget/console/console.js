@@ -9,6 +9,7 @@ import { h, replaceChildren } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";
 import { createChatsView } from "./chats/chats.js";
 import { createDashboardView } from "./dashboard.js";
+import { createReportsView } from "./reports/reports.js";
 import { createTeachView } from "./teach/teach.js";
 import {
   APP_TITLE, CONNECTION_REFUSALS, ERROR_TEXT, ROLE_LABELS, SESSION_ERRORS, STORAGE, STRINGS, TIMING,
@@ -17,6 +18,7 @@ import {
 const VIEWS = [
   { id: "chats", label: "Chats", role: "agent", icon: "chat", create: createChatsView },
   { id: "dashboard", label: "Dashboard", role: "supervisor", icon: "chart", create: createDashboardView },
+  { id: "reports", label: "Reports", role: "supervisor", icon: "file", create: createReportsView },
   { id: "teach", label: "Teach", role: "content", icon: "bot", create: createTeachView },
 ];
 
