@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Set, Tuple
 
 from psycopg import AsyncConnection
 from redis.asyncio import Redis
@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from archive.facts import rows_of
 from archive.writer import write
 
-__all__ = ["AUDIT_CAP", "FORGET_LOCK", "RETENTION_LOCK", "archive_entries", "audit", "audit_key", "conversations_of",
+__all__ = ["AUDIT_CAP", "FORGET_LOCK", "RETENTION_LOCK", "archive_entries", "archived_of", "audit", "audit_key",
            "digest", "forget_rows", "sweep"]
 
 Entry = Tuple[str, Dict[str, str]]
@@ -65,10 +65,14 @@ async def archive_entries(connection: AsyncConnection[Any], entries: Sequence[En
     return len(entries) - len(kept)
 
 
-async def conversations_of(connection: AsyncConnection[Any], contact_id: str) -> List[str]:
-    """The archived conversations of a contact."""
-    cursor = await connection.execute("SELECT id FROM conversations WHERE contact_id = %s", (contact_id,))
-    return [row[0] for row in await cursor.fetchall()]
+async def archived_of(connection: AsyncConnection[Any], contact_id: str, conversation_id: str) -> Tuple[Set[str], bool]:
+    """The archived conversations of the contact (and the one conversation, if archived), and whether the
+    archive knows the contact."""
+    cursor = await connection.execute("SELECT id FROM conversations WHERE contact_id = %s OR id = %s",
+                                      (contact_id or None, conversation_id or None))
+    found = {row[0] for row in await cursor.fetchall()}
+    cursor = await connection.execute("SELECT 1 FROM contacts WHERE id = %s", (contact_id or None,))
+    return found, await cursor.fetchone() is not None
 
 
 _COUNTS = """

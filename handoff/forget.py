@@ -11,14 +11,22 @@ audit entry (archive.forget.audit) says who, when and how many of each thing, ne
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import getpass
+import hashlib
 import json
+import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Set
 
 import psycopg
 from redis.asyncio import Redis
 
-from archive.forget import audit, conversations_of, forget_rows
+from archive.forget import archived_of, audit, forget_rows
+from archive.migrate import migrate
+from handoff.exceptions import ConversationNotFound
 
 __all__ = ["Forgetter", "Stores"]
 
@@ -59,6 +67,14 @@ class Stores:
     teach_prefix: str = "teach"  # TEACH_KEY_PREFIX
     database_url: Optional[str] = None
 
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "Stores":
+        """The bridge's and the CLI's: HANDOFF_KEY_PREFIX, TRACKER_KEY_PREFIX, SUGGESTIONS_KEY_PREFIX,
+        TEACH_KEY_PREFIX, DATABASE_URL."""
+        return cls(prefix=env.get("HANDOFF_KEY_PREFIX", "hb"), tracker_prefix=env.get("TRACKER_KEY_PREFIX", "support"),
+                   suggestions_prefix=env.get("SUGGESTIONS_KEY_PREFIX", "support"),
+                   teach_prefix=env.get("TEACH_KEY_PREFIX", "teach"), database_url=env.get("DATABASE_URL") or None)
+
 
 @dataclass
 class Forgetter:
@@ -70,29 +86,39 @@ class Forgetter:
         self.counts[kind] = self.counts.get(kind, 0) + int(amount)
 
     async def forget(self, who: str, contact_id: str = "", conversation_id: str = "") -> Dict[str, int]:
-        """Forgets the contact's conversations (or the one conversation, and its contact when it had one
-        signed); returns the counts audited. ValueError: neither given."""
+        """Forgets the contact's conversations (or the one conversation, and its customer's others when it
+        was signed); returns the counts audited. ConversationNotFound: no store knows them (nothing done,
+        nothing audited); ValueError: neither given."""
         if not contact_id and not conversation_id:
             raise ValueError("forget needs a contact id or a conversation id")
         self.counts = {}
-        p = self.stores.prefix
+        p, redis = self.stores.prefix, self.redis
         if conversation_id and not contact_id:
-            contact_id = _text(await self.redis.hget(f"{p}:conv:{conversation_id}", "contact_id") or "")
-        ids: Set[str] = {conversation_id} if conversation_id else set()
+            contact_id = _text(await redis.hget(f"{p}:conv:{conversation_id}", "contact_id") or "")
+        ids: Set[str] = set()
+        if conversation_id and await redis.exists(f"{p}:conv:{conversation_id}", f"{p}:log:{conversation_id}"):
+            ids.add(conversation_id)
+        known = bool(contact_id) and bool(await redis.exists(f"{p}:contact:{contact_id}"))
         if contact_id:
-            ids |= {_text(member) for member in await self.redis.zrange(f"{p}:contact-convs:{contact_id}", 0, -1)}
+            ids |= {_text(member) for member in await redis.zrange(f"{p}:contact-convs:{contact_id}", 0, -1)}
         if self.stores.database_url:
             async with await psycopg.AsyncConnection.connect(self.stores.database_url, autocommit=True) as connection:
-                if contact_id:
-                    ids |= set(await conversations_of(connection, contact_id))
+                await migrate(connection)  # the tombstones' table, before any archiver has made it
+                archived, archived_contact = await archived_of(connection, contact_id, conversation_id)
+                ids |= archived
+                known = known or archived_contact
+                if not ids and not known:
+                    raise ConversationNotFound("no store keeps that customer or conversation")
                 for kind, amount in (await forget_rows(connection, sorted(ids), contact_id or None)).items():
                     self._count(kind, amount)
+        elif not ids and not known:
+            raise ConversationNotFound("no store keeps that customer or conversation")
         self._count("conversations", len(ids))
         await self._forget_live(ids, contact_id)
         await self._forget_trackers(ids)
         await self._forget_teaching(ids)
         await self._forget_suggestions(ids)
-        await audit(self.redis, p, who, "contact" if contact_id else "conversation", self.counts)
+        await audit(redis, p, who, "contact" if contact_id else "conversation", self.counts)
         return dict(self.counts)
 
     async def _keys(self, pattern: str) -> List[str]:
@@ -100,12 +126,23 @@ class Forgetter:
 
     async def _forget_live(self, ids: Set[str], contact_id: str) -> None:
         p, redis = self.stores.prefix, self.redis
+        recipients = set()  # the mail caps' counters are per recipient's digest (handoff.mail)
+        if contact_id:
+            recipients.add(_text(await redis.hget(f"{p}:contact:{contact_id}", "email") or ""))
         for conversation_id in sorted(ids):
+            recipients |= {_text(value or "") for value in (
+                await redis.hget(f"{p}:mail:{conversation_id}", "to"),
+                await redis.hget(f"{p}:conv:{conversation_id}", "contact_email"))}
             self._count("messages", await redis.xlen(f"{p}:log:{conversation_id}"))
             own = [f"{p}:{kind}:{conversation_id}" for kind in
                    ("conv", "log", "files", "passed", "customer-sockets", "idem", "mail", "mail-lock")]
             own += await self._keys(f"{p}:window:uploads:conv-{conversation_id}:*")
             self._count("live_keys", await redis.delete(*own))
+        for address in recipients - {""}:
+            digest = hashlib.sha256(address.lower().encode()).hexdigest()[:32]
+            counters = await self._keys(f"{p}:mail-day:recipient:{digest}:*")
+            if counters:
+                self._count("live_keys", await redis.delete(*counters))
         if contact_id:
             self._count("live_keys", await redis.delete(f"{p}:contact:{contact_id}", f"{p}:contact-convs:{contact_id}"))
         if not ids:
@@ -194,30 +231,24 @@ class Forgetter:
             await self.redis.incr(f"{prefix}:version")
 
 
-async def _main(arguments: List[str]) -> Dict[str, int]:
-    import argparse
-    import getpass
-    import os
-
+async def _main(arguments: List[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m handoff.forget", description=__doc__.split("\n\n")[0])
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--contact", default="", help="the site's customer id (a signed identity)")
     which.add_argument("--conversation", default="", help="a conversation id (an anonymous customer's)")
     options = parser.parse_args(arguments)
-    env = os.environ
-    stores = Stores(prefix=env.get("HANDOFF_KEY_PREFIX", "hb"), teach_prefix=env.get("TEACH_KEY_PREFIX", "teach"),
-                    suggestions_prefix=env.get("SUGGESTIONS_KEY_PREFIX", "support"),
-                    tracker_prefix=env.get("TRACKER_KEY_PREFIX", "support"),
-                    database_url=env.get("DATABASE_URL") or None)
-    redis = Redis.from_url(env.get("REDIS_URL", "redis://127.0.0.1:6380/0"))
+    redis = Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6380/0"))
     try:
-        return await Forgetter(redis, stores).forget(f"cli:{getpass.getuser()}", options.contact, options.conversation)
+        counts = await Forgetter(redis, Stores.from_env(os.environ)).forget(
+            f"cli:{getpass.getuser()}", options.contact, options.conversation)
+    except ConversationNotFound as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     finally:
         await redis.aclose()
+    print(json.dumps(counts, sort_keys=True))
+    return 0
 
 
 if __name__ == "__main__":
-    import asyncio
-    import sys
-
-    print(json.dumps(asyncio.run(_main(sys.argv[1:])), sort_keys=True))
+    sys.exit(asyncio.run(_main(sys.argv[1:])))

@@ -8,6 +8,7 @@ environment, so here they are written in their documented layouts."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 import uuid
@@ -19,6 +20,7 @@ from redis.asyncio import Redis
 from archive.archiver import Archiver
 from archive.forget import RETENTION_LOCK, archive_entries, audit_key, sweep
 from handoff.contacts import ContactBook
+from handoff.exceptions import ConversationNotFound
 from handoff.forget import Forgetter, Stores
 from handoff.history import RedisHistory
 from handoff.identity import Identity
@@ -140,7 +142,11 @@ def test_forgetting_a_contact_leaves_nothing_of_them_in_any_store(redis_url, pos
             await a_conversation(store, book, f"conv-k-{tag}", kept, f"keptword{tag}")
             for conversation_id, said in zip(ids, words):
                 await other_stores(client, stores, conversation_id, said)
+            await client.hset(f"{prefix}:mail:{ids[0]}", mapping={"state": "sent", "to": forgotten.email})
+            recipient = f"{prefix}:mail-day:recipient:{hashlib.sha256(forgotten.email.encode()).hexdigest()[:32]}:20000"
+            await client.set(recipient, 1)  # the transcript mail's cap per recipient (handoff.mail)
             counts = await Forgetter(client, stores).forget("sue", contact_id=forgotten.id)
+            assert not await client.exists(recipient)
             await archive_everything(client, url, prefix)  # what the outbox still had: never written
             everything = {key: text for key, text in (await redis_text(client)).items()
                           if key.startswith(prefix)}
@@ -242,3 +248,21 @@ def test_the_retention_sweep_deletes_old_conversations_one_archiver_at_a_time(re
     assert busy is None
     assert done == {"archived_conversations": 3, "archived_contacts": 0, "archived_rejected_facts": 0}
     assert "old1" not in in_postgres["messages"] and "words of new1" in in_postgres["messages"]
+
+
+def test_forgetting_what_no_store_keeps_is_refused_and_not_audited(redis_url, postgres, archive_database):
+    url = postgres.url(archive_database)
+
+    async def main() -> int:
+        async with fresh_prefix(redis_url, "forget-none") as (client, prefix):
+            forgetter = Forgetter(client, Stores(prefix=prefix, database_url=url))
+            for asked in ({"contact_id": "nobody"}, {"conversation_id": "no-such-conversation"}):
+                try:
+                    await forgetter.forget("sue", **asked)
+                except ConversationNotFound:
+                    pass
+                else:
+                    raise AssertionError(f"{asked} was forgotten")
+            return int(await client.xlen(audit_key(prefix)))
+
+    assert asyncio.run(main()) == 0
