@@ -1,21 +1,37 @@
 """A supervisor's socket (``/ws/supervisor``): the live dashboard (handoff.dashboard, handoff.agent_figures),
-assigning a waiting conversation to an agent, and managing the labels and canned responses
-(handoff.connections.workspace)."""
+assigning a waiting conversation to an agent, managing the labels and canned responses
+(handoff.connections.workspace), and forgetting a customer (handoff.forget)."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+import os
+from dataclasses import replace
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from handoff.assignment import requested_mode
 from handoff.coalesce import Coalesced, Periodic
 from handoff.connections.base import Connection, Handlers
 from handoff.connections.fields import conversation_id_of
 from handoff.exceptions import MalformedMessage
+from handoff.forget import Forgetter, Stores
+from handoff.identity import CONTACT_ID, MAX_ID
 from handoff.connections.workspace import Workspace
 from handoff.protocol import Envelope
 from handoff.service import Bridge
 
-__all__ = ["SupervisorConnection"]
+__all__ = ["SupervisorConnection", "forget_target"]
+
+
+def forget_target(data: Mapping[str, Any]) -> Tuple[str, str]:
+    """(contact id, conversation id) of a supervisor's ``forget``: exactly one of them, checked at the edge."""
+    contact_id, conversation_id = data.get("contact_id"), data.get("conversation_id")
+    if (contact_id is None) == (conversation_id is None):
+        raise MalformedMessage("give either 'contact_id' or 'conversation_id'")
+    if contact_id is not None:
+        if not isinstance(contact_id, str) or not CONTACT_ID.fullmatch(contact_id):
+            raise MalformedMessage(f"'contact_id' must be 1-{MAX_ID} letters, digits or . _ : @ + -")
+        return contact_id, ""
+    return "", conversation_id_of(dict(data))
 
 
 class SupervisorConnection(Connection):
@@ -24,8 +40,9 @@ class SupervisorConnection(Connection):
     REFRESH_SECONDS = 15.0  # waits grow even when nothing happens
     COALESCE_SECONDS = 0.5  # a burst of changes becomes one push
 
-    def __init__(self, ws: Any, bridge: Bridge) -> None:
+    def __init__(self, ws: Any, bridge: Bridge, name: str) -> None:
         super().__init__(ws, bridge)
+        self.name = name  # the supervisor, as audited
         # After a change every supervisor's socket of the process shares one reading (Bridge.dashboard).
         self._changes = Coalesced(lambda: self.push(shared=True), "pushing the dashboard", self.COALESCE_SECONDS)
         self._refresher = Periodic(self._refresh, self.REFRESH_SECONDS, "refreshing the dashboard")
@@ -35,7 +52,8 @@ class SupervisorConnection(Connection):
         workspace = self.workspace
         return {"dashboard": self.dashboard, "label_save": workspace.label_save, "label_delete": workspace.label_delete,
                 "label_conversation": workspace.label_conversation, "canned_save": workspace.canned_save,
-                "canned_delete": workspace.canned_delete, "assignment_mode": self.assignment_mode, "assign": self.assign}
+                "canned_delete": workspace.canned_delete, "assignment_mode": self.assignment_mode, "assign": self.assign,
+                "forget": self.forget}
 
     async def start(self) -> None:
         await self.watch(self.bridge.store.stats_channel, self._on_change)
@@ -61,6 +79,15 @@ class SupervisorConnection(Connection):
             raise MalformedMessage("'agent' must be an agent's name")
         await self.bridge.assign_to(agent, conversation_id)
         await self.send(Envelope("ack", envelope.id, {"conversation_id": conversation_id, "agent": agent}))
+
+    async def forget(self, envelope: Envelope) -> None:
+        """A customer (``contact_id``) or an anonymous conversation forgotten in every store, audited with this
+        supervisor's name; the console asks them to confirm first."""
+        contact_id, conversation_id = forget_target(envelope.data)
+        settings = self.bridge.settings
+        stores = replace(Stores.from_env(os.environ), prefix=settings.key_prefix, teach_prefix=settings.teach_key_prefix)
+        counts = await Forgetter(self.bridge.store.redis, stores).forget(self.name, contact_id, conversation_id)
+        await self.send(Envelope("forgotten", envelope.id, {"counts": counts}))
 
     async def dashboard(self, envelope: Envelope) -> None:
         await self.push(envelope.id)
