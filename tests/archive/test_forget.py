@@ -242,6 +242,13 @@ def test_the_retention_sweep_deletes_old_conversations_one_archiver_at_a_time(re
                     busy = await sweep(connection, 30)  # another archiver is sweeping
                     await other.execute("SELECT pg_advisory_unlock(%s)", (RETENTION_LOCK,))
                 done = await sweep(connection, 30, batch_size=2)
+            # the archiver's hourly sweep: nothing older left, audited all the same
+            archiver = Archiver(client, url, prefix, consumer="sweeper", retention_days=30)
+            again = await archiver.sweep(asyncio.Event())
+            await archiver.connection.close()  # type: ignore[union-attr]
+            [(_, audit)] = await client.xrange(audit_key(prefix))
+            assert {k.decode(): v.decode() for k, v in audit.items() if k != b"at"} == {
+                "who": "retention", "what": "retention", "counts": json.dumps(again, sort_keys=True)}
             return busy, done, postgres_text(url)
 
     busy, done, in_postgres = asyncio.run(main())
