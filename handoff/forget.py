@@ -136,7 +136,6 @@ class Forgetter:
             self._count("messages", await redis.xlen(f"{p}:log:{conversation_id}"))
             own = [f"{p}:{kind}:{conversation_id}" for kind in
                    ("conv", "log", "files", "passed", "customer-sockets", "idem", "mail", "mail-lock")]
-            own += await self._keys(f"{p}:window:uploads:conv-{conversation_id}:*")
             self._count("live_keys", await redis.delete(*own))
         for address in recipients - {""}:
             digest = hashlib.sha256(address.lower().encode()).hexdigest()[:32]
@@ -148,6 +147,10 @@ class Forgetter:
         if not ids:
             return
         members = sorted(ids)
+        windows = [key for key in await self._keys(f"{p}:window:uploads:conv-*")  # one scan for them all
+                   if key[len(f"{p}:window:uploads:conv-"):].rsplit(":", 1)[0] in ids]
+        if windows:
+            self._count("live_keys", await redis.delete(*windows))
         for pattern in _ZSETS_BY_MEMBER:
             for key in await self._keys(f"{p}:{pattern}"):
                 if _text(await redis.type(key)) == "zset":

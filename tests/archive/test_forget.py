@@ -145,6 +145,7 @@ def test_forgetting_a_contact_leaves_nothing_of_them_in_any_store(redis_url, pos
             await client.hset(f"{prefix}:mail:{ids[0]}", mapping={"state": "sent", "to": forgotten.email})
             recipient = f"{prefix}:mail-day:recipient:{hashlib.sha256(forgotten.email.encode()).hexdigest()[:32]}:20000"
             await client.set(recipient, 1)  # the transcript mail's cap per recipient (handoff.mail)
+            await client.set(f"{prefix}:window:uploads:conv-{ids[1]}:2990000", 1)  # its uploads' window (handoff.limits)
             counts = await Forgetter(client, stores).forget("sue", contact_id=forgotten.id)
             assert not await client.exists(recipient)
             await archive_everything(client, url, prefix)  # what the outbox still had: never written
