@@ -1,6 +1,6 @@
 # The two commands a new user needs are `make run` and `make test`.
 SHELL := /bin/bash
-.PHONY: run test shell train agent teach screenshots drills bench bench-nlu bench-roundtrip bench-turns bench-relay \
+.PHONY: run test shell train agent teach forget screenshots drills bench bench-nlu bench-roundtrip bench-turns bench-relay \
         bench-scale bench-handoff bench-training bench-waits bench-login bench-assignment bench-suggestions bench-attachments bench-privacy bench-identity bench-archive bench-reports constraints clean
 
 run:            ## install, train if needed, start Redis + PostgreSQL + action server + Rasa + bridge + archiver
@@ -34,6 +34,11 @@ agent:          ## add or reset an account (its earlier logins end): make agent 
 teach:          ## the content staff's commands: make teach ARGS="inbox" (python -m teaching --help)
 	scripts/bootstrap.sh && . scripts/env.sh && { [ -n "$${REDIS_URL:-}" ] || start_local_redis; } && \
 	  "$$VENV/bin/python" -m teaching $(or $(ARGS),--help)
+
+forget:         ## forget a customer in every store, audited: make forget CONTACT=<customer id> or CONVERSATION=<id> (docs/data-model.md)
+	@[ -n "$(CONTACT)$(CONVERSATION)" ] || { echo "make forget CONTACT=<customer id> or CONVERSATION=<conversation id>"; exit 2; }
+	scripts/bootstrap-bridge.sh && . scripts/env.sh && { [ -n "$${REDIS_URL:-}" ] || start_local_redis; } && start_postgres && \
+	  "$$BRIDGE_VENV/bin/python" -m handoff.forget $(if $(CONTACT),--contact "$(CONTACT)",--conversation "$(CONVERSATION)")
 
 screenshots:    ## run the browser tests and keep their screenshots in docs/screenshots
 	scripts/bootstrap.sh --test && . scripts/env.sh && ensure_package redis-server redis-server && \

@@ -22,7 +22,8 @@ from psycopg import AsyncConnection
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError, ResponseError, TimeoutError as RedisTimeoutError
 
-from archive.facts import Batch, Rejected, rows_of
+from archive.facts import Batch, Rejected
+from archive.forget import archive_entries, audit, sweep
 from archive.migrate import migrate
 from archive.writer import write
 
@@ -71,8 +72,12 @@ class Archiver:
 
     def __init__(self, redis: Redis, database_url: str, prefix: str, consumer: str = "", batch_size: int = 500,
                  claim_idle_ms: int = 30_000, block_ms: int = 1_000, trim_every_seconds: float = 5.0,
-                 linger_ms: int = 100) -> None:
+                 linger_ms: int = 100, retention_days: int = 0, sweep_every_seconds: float = 3600.0) -> None:
         self.redis, self.database_url, self.outbox = redis, database_url, outbox_key(prefix)
+        self.prefix = prefix
+        # Conversations whose last message is older than this are deleted (0: kept until forgotten).
+        self.retention_days, self.sweep_every_seconds = retention_days, sweep_every_seconds
+        self._next_sweep = 0.0
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.batch_size, self.claim_idle_ms, self.block_ms = batch_size, claim_idle_ms, block_ms
         self.trim_every_seconds = trim_every_seconds
@@ -111,6 +116,9 @@ class Archiver:
                 if time.monotonic() >= self._next_trim:
                     self._next_trim = time.monotonic() + self.trim_every_seconds
                     await self.trim()
+                if self.retention_days and time.monotonic() >= self._next_sweep:
+                    self._next_sweep = time.monotonic() + self.sweep_every_seconds
+                    await self.sweep(stop)
                 delay = 0.2
             except (RedisConnectionError, RedisTimeoutError) as error:  # Redis restarting: the entries wait there
                 log.warning("Redis unreachable (%s); trying again in %.1f s", error, delay)
@@ -164,9 +172,26 @@ class Archiver:
                 delay = min(delay * 2, 10.0)
         return self.connection
 
+    async def sweep(self, stop: asyncio.Event) -> Optional[Dict[str, int]]:
+        """The archive's retention (archive.forget.sweep), audited; None: PostgreSQL away or another
+        archiver sweeping."""
+        connection = await self._connected(stop)
+        if connection is None:
+            return None
+        try:
+            counts = await sweep(connection, self.retention_days)
+        except psycopg.OperationalError as error:
+            log.warning("retention sweep failed (%s); next time", str(error).strip())
+            await connection.close()
+            return None
+        if counts is not None:
+            await audit(self.redis, self.prefix, "retention", "retention", counts)
+            log.info("retention (%d days): %s", self.retention_days, counts)
+        return counts
+
     async def _archive(self, entries: List[Entry], stop: asyncio.Event) -> None:
-        """Writes the entries' rows, retrying while PostgreSQL is down, then acknowledges them."""
-        batch = rows_of(entries)
+        """Writes the entries' rows (but those of forgotten conversations), retrying while PostgreSQL is
+        down, then acknowledges them."""
         delay = 0.2
         while True:
             connection = await self._connected(stop)
@@ -174,7 +199,7 @@ class Archiver:
                 return
             try:
                 try:
-                    await write(connection, batch)
+                    await archive_entries(connection, entries)
                 except psycopg.OperationalError:
                     raise
                 except psycopg.Error as error:  # a row PostgreSQL refuses: each entry alone, bad ones kept aside
@@ -193,7 +218,7 @@ class Archiver:
     async def _one_by_one(self, connection: AsyncConnection[Any], entries: List[Entry]) -> None:
         for entry_id, fields in entries:
             try:
-                await write(connection, rows_of([(entry_id, fields)]))
+                await archive_entries(connection, [(entry_id, fields)])
             except psycopg.OperationalError:
                 raise
             except psycopg.Error as error:

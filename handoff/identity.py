@@ -28,7 +28,7 @@ from handoff.contact import MAX_EMAIL, contact_kind
 from handoff.exceptions import InvalidContact, InvalidIdentity
 from handoff.protocol import readable
 
-__all__ = ["CLOCK_SKEW_SECONDS", "Identity", "MAX_ID", "MAX_NAME", "MAX_TOKEN", "sign", "verify"]
+__all__ = ["CLOCK_SKEW_SECONDS", "CONTACT_ID", "Identity", "MAX_ID", "MAX_NAME", "MAX_TOKEN", "sign", "verify"]
 
 # Longest accepted token: four fields at their caps, in base64, fit well within it.
 MAX_TOKEN = 2048
@@ -36,7 +36,7 @@ MAX_ID, MAX_NAME = 128, 120
 # A site's clock may run this far ahead of the bridge's.
 CLOCK_SKEW_SECONDS = 300
 # The site's own customer id: letters, digits and a few separators (it names Redis keys and is shown as is).
-_ID = re.compile(r"[A-Za-z0-9._:@+\-]{1,%d}" % MAX_ID)
+CONTACT_ID = re.compile(r"[A-Za-z0-9._:@+\-]{1,%d}" % MAX_ID)
 _BASE64URL = re.compile(r"[A-Za-z0-9_\-]+")
 _FIELDS = {"id", "name", "email", "issued_at"}
 
@@ -101,7 +101,7 @@ def _fields(raw: bytes) -> Identity:
         raise InvalidIdentity("the identity must be an object of 'id', 'issued_at' and optionally 'name', 'email'")
     contact_id, issued_at = fields["id"], fields["issued_at"]
     name, email = fields.get("name", ""), fields.get("email", "")
-    if not isinstance(contact_id, str) or not _ID.fullmatch(contact_id):
+    if not isinstance(contact_id, str) or not CONTACT_ID.fullmatch(contact_id):
         raise InvalidIdentity(f"'id' must be 1-{MAX_ID} letters, digits or . _ : @ + -")
     if not isinstance(issued_at, int) or isinstance(issued_at, bool) or not 0 < issued_at < 2**41:
         raise InvalidIdentity("'issued_at' must be the signing time in whole seconds since 1970")

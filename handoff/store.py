@@ -68,6 +68,8 @@ Keys (``prefix`` defaults to ``hb``):
                              pushed on a day's list: Store.record_day_sample), for the reports (handoff.reports);
                              format: archive/facts.py. Consumer group "archive";
                              trimmed by the archivers below what every group acknowledged, capped (MAXLEN ~)
+    {p}:forget-audit stream  every forget of a customer and every archive retention sweep (handoff.forget,
+                             archive.forget): who, at (ms), what, counts (JSON); never an id, name or text
     {p}:requests     stream  callbacks and messages customers left instead of waiting, each with the
                              handoff payload it stands for (field ``handoff``, JSON; handoff.requests)
     {p}:request-state:{id} hash  what an agent did with a request: done, or answered (handoff.requests)

@@ -313,7 +313,8 @@ async def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO if args.command == "worker" else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     redis = Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6380/0"))
-    store = TeachStore(redis, os.environ.get("TEACH_KEY_PREFIX", DEFAULT_PREFIX))
+    store = TeachStore(redis, os.environ.get("TEACH_KEY_PREFIX", DEFAULT_PREFIX),
+                       int(float(os.environ.get("TEACH_INBOX_RETENTION_DAYS", "30")) * 86400))
     try:
         await args.run(store, args)
     except TeachError as error:

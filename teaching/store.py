@@ -28,6 +28,9 @@ AUDIT_MAX = 100_000
 RESULT_TTL_SECONDS = 600
 WORKER_GROUP = "worker"
 COMMAND_TIMEOUT_SECONDS = 30.0
+# How long the inbox keeps a customer's message (its item, and its candidate entry once taken in):
+# TEACH_INBOX_RETENTION_DAYS (docs/data-model.md "Retention of each store").
+INBOX_RETENTION_SECONDS = 30 * 86400
 
 
 class LabelState:
@@ -98,9 +101,11 @@ def _decode_hash(raw: Dict[bytes, bytes], skip: Sequence[str] = ()) -> Dict[str,
 class TeachStore:
     """Keys under ``{prefix}:``; see docs/teaching.md for the layout."""
 
-    def __init__(self, redis: Redis, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(self, redis: Redis, prefix: str = DEFAULT_PREFIX,
+                 inbox_retention_seconds: int = INBOX_RETENTION_SECONDS) -> None:
         self.redis = redis
         self.prefix = prefix
+        self.inbox_retention_seconds = inbox_retention_seconds
         self._deploy = redis.register_script(_DEPLOY)
         self._rollback = redis.register_script(_ROLLBACK)
 
@@ -159,8 +164,13 @@ class TeachStore:
         return decoded
 
     async def acknowledge(self, stream: str, *entry_ids: str) -> None:
+        """Acknowledges the entries; for ``incoming``, also trims the candidates older than the inbox's
+        retention (those taken in are kept as items, for as long)."""
         if entry_ids:
             await self.redis.xack(self.key(stream), WORKER_GROUP, *entry_ids)
+        if stream == "incoming":
+            oldest = int((time.time() - self.inbox_retention_seconds) * 1000)
+            await self.redis.xtrim(self.key(stream), minid=f"{max(oldest, 0)}-0")
 
     # ---- inbox items (written by the worker) ----------------------------------
 
@@ -177,7 +187,10 @@ class TeachStore:
             update = {"reasons": json.dumps(reasons)}
             if candidate.get("handoff_reason") and not existing[1]:
                 update["handoff_reason"] = candidate["handoff_reason"]
-            await self.redis.hset(key, mapping=update)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hset(key, mapping=update)
+                pipe.expire(key, self.inbox_retention_seconds)  # kept the retention after it was last seen
+                await pipe.execute()
             return
         fields = {
             "id": candidate["message_id"],
@@ -193,14 +206,18 @@ class TeachStore:
         }
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping=fields)
+            pipe.expire(key, self.inbox_retention_seconds)
             pipe.zadd(self.key("open"), {candidate["message_id"]: float(candidate["time"])})
             await pipe.execute()
 
     async def open_items(self, limit: int) -> List[Tuple[Dict[str, Any], bytes]]:
         """The newest ``limit`` open items, each with its embedding as stored by :meth:`upsert_item`."""
         ids = [_text(i) for i in await self.redis.zrevrange(self.key("open"), 0, limit - 1)]
-        return [(self._item(raw), bytes(raw[b"embedding"]))
-                for raw in await self._raw_items(ids) if raw and b"embedding" in raw]
+        raws = await self._raw_items(ids)
+        expired = [item_id for item_id, raw in zip(ids, raws) if not raw]  # past the inbox's retention
+        if expired:
+            await self.redis.zrem(self.key("open"), *expired)
+        return [(self._item(raw), bytes(raw[b"embedding"])) for raw in raws if raw and b"embedding" in raw]
 
     async def open_count(self) -> int:
         return int(await self.redis.zcard(self.key("open")))

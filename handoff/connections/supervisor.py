@@ -1,24 +1,41 @@
 """A supervisor's socket (``/ws/supervisor``): the live dashboard (handoff.dashboard, handoff.agent_figures),
 reports over a date range from the archive (handoff.reports), assigning a waiting conversation to an agent,
-and managing the labels and canned responses (handoff.connections.workspace)."""
+managing the labels and canned responses (handoff.connections.workspace), and forgetting a customer
+(handoff.forget)."""
 
 from __future__ import annotations
 
+import os
+from dataclasses import replace
 from datetime import date
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from handoff.assignment import requested_mode
 from handoff.coalesce import Coalesced, Periodic
 from handoff.connections.base import Connection, Handlers
 from handoff.connections.fields import conversation_id_of
 from handoff.exceptions import MalformedMessage
+from handoff.forget import Forgetter, Stores
+from handoff.identity import CONTACT_ID, MAX_ID
 from handoff.connections.workspace import Workspace
 from handoff.protocol import Envelope
 from handoff.report_reader import read_figures
 from handoff.reports import build_report, requested_range
 from handoff.service import Bridge
 
-__all__ = ["SupervisorConnection"]
+__all__ = ["SupervisorConnection", "forget_target"]
+
+
+def forget_target(data: Mapping[str, Any]) -> Tuple[str, str]:
+    """(contact id, conversation id) of a supervisor's ``forget``: exactly one of them, checked at the edge."""
+    contact_id, conversation_id = data.get("contact_id"), data.get("conversation_id")
+    if (contact_id is None) == (conversation_id is None):
+        raise MalformedMessage("give either 'contact_id' or 'conversation_id'")
+    if contact_id is not None:
+        if not isinstance(contact_id, str) or not CONTACT_ID.fullmatch(contact_id):
+            raise MalformedMessage(f"'contact_id' must be 1-{MAX_ID} letters, digits or . _ : @ + -")
+        return contact_id, ""
+    return "", conversation_id_of(dict(data))
 
 
 class SupervisorConnection(Connection):
@@ -27,8 +44,9 @@ class SupervisorConnection(Connection):
     REFRESH_SECONDS = 15.0  # waits grow even when nothing happens
     COALESCE_SECONDS = 0.5  # a burst of changes becomes one push
 
-    def __init__(self, ws: Any, bridge: Bridge) -> None:
+    def __init__(self, ws: Any, bridge: Bridge, name: str) -> None:
         super().__init__(ws, bridge)
+        self.name = name  # the supervisor, as audited
         # After a change every supervisor's socket of the process shares one reading (Bridge.dashboard).
         self._changes = Coalesced(lambda: self.push(shared=True), "pushing the dashboard", self.COALESCE_SECONDS)
         self._refresher = Periodic(self._refresh, self.REFRESH_SECONDS, "refreshing the dashboard")
@@ -38,7 +56,8 @@ class SupervisorConnection(Connection):
         workspace = self.workspace
         return {"dashboard": self.dashboard, "label_save": workspace.label_save, "label_delete": workspace.label_delete,
                 "label_conversation": workspace.label_conversation, "canned_save": workspace.canned_save,
-                "canned_delete": workspace.canned_delete, "assignment_mode": self.assignment_mode, "assign": self.assign, "report": self.report}
+                "canned_delete": workspace.canned_delete, "assignment_mode": self.assignment_mode, "assign": self.assign, "report": self.report,
+                "forget": self.forget}
 
     async def start(self) -> None:
         await self.watch(self.bridge.store.stats_channel, self._on_change)
@@ -75,6 +94,15 @@ class SupervisorConnection(Connection):
                  if "agent" in profile["roles"]}
         await self.send(Envelope("report", envelope.id,
                                  build_report(span, settings.timezone, tallies, times, groups, names)))
+
+    async def forget(self, envelope: Envelope) -> None:
+        """A customer (``contact_id``) or an anonymous conversation forgotten in every store, audited with this
+        supervisor's name; the console asks them to confirm first."""
+        contact_id, conversation_id = forget_target(envelope.data)
+        settings = self.bridge.settings
+        stores = replace(Stores.from_env(os.environ), prefix=settings.key_prefix, teach_prefix=settings.teach_key_prefix)
+        counts = await Forgetter(self.bridge.store.redis, stores).forget(self.name, contact_id, conversation_id)
+        await self.send(Envelope("forgotten", envelope.id, {"counts": counts}))
 
     async def dashboard(self, envelope: Envelope) -> None:
         await self.push(envelope.id)

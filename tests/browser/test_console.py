@@ -1012,4 +1012,5 @@ def test_an_agent_only_account_has_no_dashboard(ann):
     nav = ann.page.get_by_role("navigation", name="Views")
     expect(nav.get_by_role("button", name="Chats")).to_be_visible()
     expect(nav.get_by_role("button", name="Dashboard")).to_have_count(0)
+    expect(nav.get_by_role("button", name="Privacy")).to_have_count(0)  # forgetting customers: supervisors only
     expect(ann.page.get_by_role("heading", name="Dashboard")).to_have_count(0)

@@ -168,3 +168,23 @@ def test_old_model_files_are_pruned_but_never_recent_deployments(redis_url):
         assert await store.model_blob("m1") is None
 
     run(redis_url, scenario)
+
+
+def test_the_inbox_keeps_a_message_for_its_retention_only(redis_url):
+    async def main() -> None:
+        async with fresh_prefix(redis_url, "teach-retention") as (client, prefix):
+            store = TeachStore(client, prefix=prefix, inbox_retention_seconds=1)
+            await store.ensure_groups()
+            await store.add_incoming(candidate("m1", "where is my card", ["low_confidence"]))
+            [(entry_id, value)] = await store.read_stream("incoming", "w", count=10, block_ms=10)
+            await add_item(store, value, vector(1))
+            await store.acknowledge("incoming", entry_id)
+            assert await client.ttl(store.key("item", "m1")) == 1
+            assert [item["id"] for item in (await open_items(store, 10))[0]] == ["m1"]
+            await asyncio.sleep(2.1)
+            await store.acknowledge("incoming")  # the next batch taken in trims what is older
+            assert await client.exists(store.key("item", "m1")) == 0
+            assert (await open_items(store, 10))[0] == [] and await store.open_count() == 0
+            assert await client.xlen(store.key("incoming")) == 0
+
+    asyncio.run(main())

@@ -10,6 +10,7 @@ import { icon } from "../shared/icons.js";
 import { createChatsView } from "./chats/chats.js";
 import { createDashboardView } from "./dashboard.js";
 import { createReportsView } from "./reports/reports.js";
+import { createPrivacyView } from "./privacy.js";
 import { createTeachView } from "./teach/teach.js";
 import {
   APP_TITLE, CONNECTION_REFUSALS, ERROR_TEXT, ROLE_LABELS, SESSION_ERRORS, STORAGE, STRINGS, TIMING,
@@ -20,6 +21,7 @@ const VIEWS = [
   { id: "dashboard", label: "Dashboard", role: "supervisor", icon: "chart", create: createDashboardView },
   { id: "reports", label: "Reports", role: "supervisor", icon: "file", create: createReportsView },
   { id: "teach", label: "Teach", role: "content", icon: "bot", create: createTeachView },
+  { id: "privacy", label: "Privacy", role: "supervisor", icon: "person", create: createPrivacyView },
 ];
 
 /** One AudioContext for the whole page; browsers only let it start after a click or key press. */
