@@ -21,6 +21,8 @@
     ├── FileRefused              an attachment that is not an accepted file (``code`` says why)
     ├── MailRefused              a transcript by email that may not be sent (``code`` says why:
     │                            handoff.mail_rules, handoff.mail)
+    ├── ArchiveUnavailable       the archive cannot answer: none configured (``archive_off``), a search
+    │                            cut short (``search_timeout``), PostgreSQL down (``archive_unavailable``)
     ├── TeachingFailed           the teaching loop refused a content editor's
     │                            request (``code`` from teaching.errors)
     └── StateError               the conversation cannot do that now
@@ -40,6 +42,7 @@ from typing import Optional
 
 __all__ = [
     "AgentAtLimit",
+    "ArchiveUnavailable",
     "AlreadyClaimed",
     "AlreadyExists",
     "AuthError",
@@ -210,6 +213,12 @@ class MailRefused(HandoffError):
     ``mail_limit_recipient`` (the caps per client address and per recipient per day)."""
 
     code = "mail_refused"
+
+
+class ArchiveUnavailable(HandoffError):
+    """The archive (PostgreSQL, handoff.archive_reader) cannot answer; ``code`` says why."""
+
+    code = "archive_unavailable"
 
 
 class FileRefused(HandoffError):

@@ -132,6 +132,13 @@ class Settings:
     # The archive's outbox ({p}:outbox, archive/): at most this many entries not yet trimmed (beyond it the
     # oldest go unarchived); 0: no outbox. On by default when an archive is configured (DATABASE_URL).
     outbox_max_length: int = 0
+    # The archive the bridge reads (search, older contact history: handoff.archive_reader); "": none.
+    database_url: str = ""
+    archive_connections: int = 4  # per process
+    archive_statement_timeout_ms: int = 3000
+    # Searches per staff socket: this many per second on average, bursts of search_burst.
+    search_per_second: float = 0.5
+    search_burst: int = 5
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -174,6 +181,11 @@ class Settings:
             customer_gone_seconds=int(get("HANDOFF_CUSTOMER_GONE_SECONDS", defaults.customer_gone_seconds)),
             trusted_proxies=get("HANDOFF_TRUSTED_PROXIES", ""),
             outbox_max_length=int(get("HANDOFF_OUTBOX_MAX_LENGTH", 1_000_000 if env.get("DATABASE_URL") else 0)),
+            database_url=get("DATABASE_URL", ""),
+            archive_connections=int(get("HANDOFF_ARCHIVE_CONNECTIONS", defaults.archive_connections)),
+            archive_statement_timeout_ms=int(get("HANDOFF_ARCHIVE_TIMEOUT_MS", defaults.archive_statement_timeout_ms)),
+            search_per_second=float(get("HANDOFF_SEARCH_PER_SECOND", defaults.search_per_second)),
+            search_burst=int(get("HANDOFF_SEARCH_BURST", defaults.search_burst)),
             redis_memory_warning=float(get("HANDOFF_REDIS_MEMORY_WARNING", defaults.redis_memory_warning)),
             allowed_origins=tuple(
                 origin.strip() for origin in get("HANDOFF_ALLOWED_ORIGINS", "").split(",") if origin.strip()

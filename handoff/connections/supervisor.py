@@ -12,13 +12,15 @@ from handoff.connections.base import Connection, Handlers
 from handoff.connections.fields import conversation_id_of
 from handoff.exceptions import MalformedMessage
 from handoff.connections.workspace import Workspace
+from handoff.connections.search import SearchHandlers
+from handoff.search import Scope
 from handoff.protocol import Envelope
 from handoff.service import Bridge
 
 __all__ = ["SupervisorConnection"]
 
 
-class SupervisorConnection(Connection):
+class SupervisorConnection(SearchHandlers, Connection):
     """The live dashboard: pushed when the day's counters or the queue change."""
 
     REFRESH_SECONDS = 15.0  # waits grow even when nothing happens
@@ -35,7 +37,8 @@ class SupervisorConnection(Connection):
         workspace = self.workspace
         return {"dashboard": self.dashboard, "label_save": workspace.label_save, "label_delete": workspace.label_delete,
                 "label_conversation": workspace.label_conversation, "canned_save": workspace.canned_save,
-                "canned_delete": workspace.canned_delete, "assignment_mode": self.assignment_mode, "assign": self.assign}
+                "canned_delete": workspace.canned_delete, "assignment_mode": self.assignment_mode, "assign": self.assign,
+                **self.search_handlers()}
 
     async def start(self) -> None:
         await self.watch(self.bridge.store.stats_channel, self._on_change)
@@ -43,6 +46,10 @@ class SupervisorConnection(Connection):
         await self.push()
         await self.workspace.start()
         self._refresher.start()
+
+    async def search_scope(self) -> Scope:
+        """A supervisor searches every conversation."""
+        return Scope("", (), everything=True)
 
     async def push(self, request_id: Optional[str] = None, shared: bool = False) -> None:
         await self.send(Envelope("dashboard", request_id, await self.bridge.dashboard(shared)))
