@@ -66,6 +66,8 @@ class ArchiveSearch:
 
     async def in_scope(self, conversation_id: str, scope: Scope) -> Row:
         """The archived conversation, if the searcher may read it (ConversationNotFound, Forbidden)."""
+        if "\x00" in conversation_id:  # PostgreSQL's text holds none: no conversation is called so
+            raise ConversationNotFound(f"no conversation {conversation_id!r}")
         rows = await self.reader.rows(
             f"SELECT {_FIELDS} FROM conversations c LEFT JOIN contacts ct ON ct.id = c.contact_id WHERE c.id = %s",
             [conversation_id])

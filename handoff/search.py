@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from handoff.exceptions import MalformedMessage
+from handoff.protocol import readable
 
 __all__ = ["MAX_PAGE", "MAX_RESULTS", "OUTCOMES", "Scope", "SearchRequest", "lines_sql", "marked",
            "search_request", "search_sql", "is_part_query"]
@@ -76,7 +77,7 @@ def _text(data: Dict[str, Any], name: str, cap: int) -> str:
     value = data.get(name, "")
     if not isinstance(value, str) or len(value) > cap:
         raise MalformedMessage(f"'{name}' must be text of at most {cap} characters")
-    return value.strip()
+    return readable(value).strip()  # as messages are stored: no disguising controls (nor NUL)
 
 
 def _whole(data: Dict[str, Any], name: str, default: Optional[int], low: int, high: int) -> Optional[int]:
