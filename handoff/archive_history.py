@@ -1,14 +1,20 @@
 """A contact's conversations from the archive as well as Redis (the contact panel's history, handoff.history):
-those Redis keeps, as they are now, then the older ones only the archive still has."""
+those Redis keeps, as they are now, then the older ones only the archive still has. With PostgreSQL down
+the panel shows what Redis keeps (and the log says why); a customer's hello never reads the archive
+(handoff.contacts.ContactBook.open_conversation)."""
 
 from __future__ import annotations
 
+import logging
 from typing import List
 
 from handoff.archive_reader import ArchiveReader
+from handoff.exceptions import ArchiveUnavailable
 from handoff.history import MAX_LISTED, PastConversation, RedisHistory
 
 __all__ = ["ArchiveHistory"]
+
+logger = logging.getLogger(__name__)
 
 _CONVERSATIONS = """
 SELECT c.id, c.started_at, c.state, c.disposition, c.ended_at, c.rating, c.rating_comment,
@@ -28,8 +34,13 @@ class ArchiveHistory:
     async def conversations(self, contact_id: str, limit: int = MAX_LISTED) -> List[PastConversation]:
         kept = await self.live.conversations(contact_id, limit)
         listed = {past.conversation_id for past in kept}
+        try:
+            rows = await self.reader.rows(_CONVERSATIONS, [contact_id, limit])
+        except ArchiveUnavailable as error:
+            logger.warning("a contact's older conversations are not listed: %s", error)
+            return kept
         archived = []
-        for row in await self.reader.rows(_CONVERSATIONS, [contact_id, limit]):
+        for row in rows:
             if row["id"] in listed:
                 continue
             topics = row["topics"] if isinstance(row["topics"], list) else []

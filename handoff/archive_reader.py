@@ -9,7 +9,7 @@ Without DATABASE_URL there is no reader, and search is refused (``archive_off``,
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Sequence
 
 import psycopg
 from psycopg.rows import dict_row
@@ -41,23 +41,33 @@ class ArchiveReader:
     async def rows(self, sql: str, params: Sequence[Any] = ()) -> List[Row]:
         """The rows of one read-only query; ArchiveUnavailable when PostgreSQL cannot answer in time."""
         async with self._slots:
-            connection: Optional["psycopg.AsyncConnection[Row]"] = None
             try:
-                connection = self._idle.get_nowait() if not self._idle.empty() else await self._connect()
-                async with connection.cursor() as cursor:
-                    await cursor.execute(sql, params)
-                    found = await cursor.fetchall()
+                try:
+                    return await self._run(sql, params, reuse=True)
+                except psycopg.OperationalError:
+                    # An idle connection PostgreSQL closed meanwhile (a restart): once more, on a new one.
+                    return await self._run(sql, params, reuse=False)
             except psycopg.errors.QueryCanceled:
-                self._idle.put_nowait(connection)  # type: ignore[arg-type]  # connected: it answered
                 raise ArchiveUnavailable("the search took too long: narrow it (fewer results, a date range)",
                                          code="search_timeout") from None
             except psycopg.Error as error:
-                if connection is not None:
-                    await self._discard(connection)
                 raise ArchiveUnavailable(f"the archive cannot be read now ({type(error).__name__})",
                                          code="archive_unavailable") from None
-            self._idle.put_nowait(connection)
-            return found
+
+    async def _run(self, sql: str, params: Sequence[Any], reuse: bool) -> List[Row]:
+        connection = self._idle.get_nowait() if reuse and not self._idle.empty() else await self._connect()
+        try:
+            async with connection.cursor() as cursor:
+                await cursor.execute(sql, params)
+                found = await cursor.fetchall()
+        except psycopg.errors.QueryCanceled:
+            self._idle.put_nowait(connection)  # cut short by the timeout: the session is fine
+            raise
+        except BaseException:  # failed, or cancelled mid-query (its socket closed): in no known state
+            await self._discard(connection)
+            raise
+        self._idle.put_nowait(connection)
+        return found
 
     async def _discard(self, connection: "psycopg.AsyncConnection[Row]") -> None:
         if connection in self._open:

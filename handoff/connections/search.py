@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from handoff.archive_reader import Row
 from handoff.archive_search import ArchiveSearch
 from handoff.connections.base import Connection, Handlers, TokenBucket
 from handoff.connections.fields import conversation_id_of
@@ -56,7 +57,7 @@ class SearchHandlers(Connection):
             row = await self._through_contact(searcher, conversation_id, via)
         await self.send(Envelope("search_conversation", envelope.id, await searcher.opened(row)))
 
-    async def _through_contact(self, searcher: ArchiveSearch, conversation_id: str, via: Any) -> Any:
+    async def _through_contact(self, searcher: ArchiveSearch, conversation_id: str, via: Any) -> Row:
         if not isinstance(via, str) or not 0 < len(via) <= 64:
             raise MalformedMessage("'via' must be the id of a conversation of the same customer")
         scope = await self.search_scope()

@@ -239,3 +239,32 @@ def test_the_contact_history_adds_what_only_the_archive_keeps(postgres, archive_
     assert [(p["conversation_id"], p["state"], p["archived"]) for p in listed] == [
         ("live-1", "agent", False), ("th", "bot", True), ("en", "closed", True)]
     assert listed[2]["topics"] == ["card_charged_twice"] and listed[2]["rating"] == {"score": 4, "comment": "ok"}
+
+
+def test_a_connection_postgresql_closed_while_idle_is_replaced_unnoticed(postgres, archive_database):
+    url = postgres.url(archive_database)
+
+    async def main() -> None:
+        reader = ArchiveReader(url, size=1)
+        try:
+            assert await reader.rows("SELECT 1 AS one") == [{"one": 1}]
+            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as other:
+                await other.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                                    " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            assert await reader.rows("SELECT 2 AS two") == [{"two": 2}], "as after a restart of PostgreSQL"
+        finally:
+            await reader.close()
+    asyncio.run(main())
+
+
+def test_the_contact_history_without_the_archive_is_what_redis_keeps(redis_url, postgres, archive_database):
+    async def main() -> List[str]:
+        async with fresh_prefix(redis_url, "history") as (client, prefix):
+            store = Store(client, prefix)
+            await client.zadd(store.key("contact-convs", "cust-1"), {"live-1": 1000})
+            await client.hset(store.key("conv", "live-1"), mapping={"state": "agent"})
+            down = ArchiveReader(postgres.url("no_such_database"))
+            history = ArchiveHistory(RedisHistory(store), down)
+            return [past.conversation_id for past in await history.conversations("cust-1")]
+
+    assert asyncio.run(main()) == ["live-1"]
