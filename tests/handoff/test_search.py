@@ -10,9 +10,11 @@ import time
 import uuid
 from typing import Any, Dict, List
 
+from handoff.identity import sign
+from handoff_client import Customer
 from harness.clients import claimed, staff
 from harness.postgres import running_archiver
-from harness.servers import add_agent, delete_prefixed_keys, running_bridge
+from harness.servers import IDENTITY_SECRET, add_agent, delete_prefixed_keys, running_bridge
 from redis import Redis
 
 
@@ -101,5 +103,49 @@ def test_a_bridge_without_an_archive_refuses_search(redis_url):
     try:
         with running_bridge(redis_url, "http://127.0.0.1:9", "bridge-no-archive", prefix) as address:
             assert asyncio.run(refused(address)) == "archive_off"
+    finally:
+        delete_prefixed_keys(redis_url, prefix)
+
+
+def test_the_contact_panel_lists_and_opens_conversations_only_the_archive_keeps(redis_url, postgres, archive_database):
+    url = postgres.url(archive_database)
+    prefix = f"search{uuid.uuid4().hex[:8]}"
+    contact = f"ada-{uuid.uuid4().hex[:6]}"
+    add_agent(redis_url, prefix, "ann")
+    add_agent(redis_url, prefix, "bob")
+    identity = sign(IDENTITY_SECRET, {"id": contact, "name": "Ada Lovelace", "email": "ada@example.com",
+                                      "issued_at": int(time.time())})
+
+    async def panel(address: str) -> List[Dict[str, Any]]:
+        customer = await Customer.connect(address, identity=identity)
+        await customer.send("talk_to_person", id="talk")
+        await customer.expect("status", state="queued")
+        ann = await staff(address, "ann")
+        assert (await answer(ann, "claim", {"conversation_id": customer.conversation_id}))["type"] == "ack"
+        card = (await answer(ann, "contact", {"conversation_id": customer.conversation_id}))["data"]["contact"]
+        opened = await answer(ann, "search_open", {"conversation_id": "last-year", "via": customer.conversation_id})
+        bob = await staff(address, "bob")  # serves nothing of Ada's: may not read her history through her chat
+        refused = await answer(bob, "search_open", {"conversation_id": "last-year", "via": customer.conversation_id})
+        for client in (ann, bob, customer):
+            await client.close()
+        return [card, opened, refused]
+
+    try:
+        with running_bridge(redis_url, "http://127.0.0.1:9", "bridge-history", prefix, DATABASE_URL=url) as address, \
+                running_archiver(redis_url, url, prefix):
+            postgres.query(archive_database, (
+                f"INSERT INTO contacts VALUES ('{contact}', 'Ada Lovelace', 'ada@example.com', '2025-11-01', '2025-11-01');"
+                f" INSERT INTO conversations (id, contact_id, started_at, state, disposition, rating) VALUES"
+                f" ('last-year', '{contact}', '2025-11-01', 'closed', 'resolved', 5);"
+                f" INSERT INTO messages (conversation_id, id, position, sent_at, sender, text) VALUES"
+                f" ('last-year', '1-0', 1000000, '2025-11-01', 'customer', 'my card is stuck in the machine')"))
+            card, opened, refused = asyncio.run(panel(address))
+        listed = {past["conversation_id"]: past for past in card["conversations"]}
+        assert listed["last-year"]["archived"] is True and listed["last-year"]["disposition"] == "resolved"
+        assert listed["last-year"]["rating"] == {"score": 5, "comment": ""}
+        assert [past["archived"] for past in card["conversations"]] == [False, True], "Redis's first: the newest"
+        assert opened["type"] == "search_conversation" and opened["data"]["source"] == "archive"
+        assert [m["text"] for m in opened["data"]["messages"]] == ["my card is stuck in the machine"]
+        assert refused["data"]["code"] == "forbidden"
     finally:
         delete_prefixed_keys(redis_url, prefix)
