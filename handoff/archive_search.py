@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional
 
 from handoff.archive_reader import ArchiveReader, Row
 from handoff.exceptions import ConversationNotFound, Forbidden
-from handoff.search import MAX_RESULTS, Scope, SearchRequest, lines_sql, marked, search_sql
+from handoff.search import MAX_RESULTS, Scope, SearchRequest, among_hits, hits_sql, lines_sql, marked, search_sql
 from handoff.store import Store
 
 __all__ = ["ArchiveSearch", "MAX_OPENED_MESSAGES"]
@@ -44,7 +44,11 @@ class ArchiveSearch:
 
     async def search(self, request: SearchRequest, scope: Scope) -> Dict[str, Any]:
         """A page of results, newest first: each conversation with its first matching lines (marked)."""
-        sql, params = search_sql(request, scope)
+        among = None
+        if request.words:
+            sql, params = hits_sql(request)
+            among = among_hits([row["conversation_id"] for row in await self.reader.rows(sql, params)])
+        sql, params = search_sql(request, scope, among)
         found = await self.reader.rows(sql, params)
         more = len(found) > request.size
         results = [_summary(row) for row in found[: request.size]]

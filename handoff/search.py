@@ -22,8 +22,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from handoff.exceptions import MalformedMessage
 from handoff.protocol import readable
 
-__all__ = ["MAX_PAGE", "MAX_RESULTS", "OUTCOMES", "Scope", "SearchRequest", "lines_sql", "marked",
-           "search_request", "search_sql", "is_part_query"]
+__all__ = ["HIT_CAP", "MAX_PAGE", "MAX_RESULTS", "OUTCOMES", "Scope", "SearchRequest", "among_hits", "hits_sql",
+           "is_part_query", "lines_sql", "marked", "search_request", "search_sql"]
 
 PAGE_SIZE = 20
 MAX_PAGE = 50  # results one page may ask for
@@ -31,6 +31,7 @@ MAX_RESULTS = 500  # how deep paging reaches (offset + size)
 MAX_WORDS = 200  # characters of a query
 MAX_FILTER = 200  # characters of a filter's value
 LINES_PER_RESULT = 3
+HIT_CAP = 5000  # matching messages up to which a search starts from them (hits_sql)
 LINE_CONTEXT = 60  # characters kept on each side of a line's first match
 
 # Outcomes a result may be filtered by, and what each means in the archive's columns.
@@ -171,12 +172,26 @@ def _conversation_conditions(request: SearchRequest, scope: Scope, params: List[
     return conditions
 
 
-def search_sql(request: SearchRequest, scope: Scope) -> Tuple[str, List[Any]]:
-    """The page of conversations (newest first) with a message matching the words, within the filters and the
-    searcher's scope; one more row than asked tells whether another page follows."""
+def hits_sql(request: SearchRequest) -> Tuple[str, List[Any]]:
+    """The conversations of the messages matching the words, at most HIT_CAP + 1 messages' worth: fewer than
+    that (a rare word) and the page is looked for among them; more (a common word) and the page walks the
+    conversations newest first, checking each for a match, which soon fills it. Either plan alone is slow
+    for the other kind of word (docs/benchmarks.md "Search")."""
+    params: List[Any] = []
+    words = _word_condition(request, params)
+    return f"SELECT m.conversation_id FROM messages m WHERE {words} LIMIT {HIT_CAP + 1}", params
+
+
+def search_sql(request: SearchRequest, scope: Scope, among: Optional[Sequence[str]] = None) -> Tuple[str, List[Any]]:
+    """The page of conversations (newest first) with a message matching the words (``among``: every such
+    conversation, from hits_sql), within the filters and the searcher's scope; one more row than asked tells
+    whether another page follows."""
     params: List[Any] = []
     conditions = _conversation_conditions(request, scope, params)
-    if request.words:
+    if among is not None:
+        conditions.append("c.id = ANY(%s)")
+        params.append(list(among))
+    elif request.words:
         word_params: List[Any] = []
         words = _word_condition(request, word_params)
         conditions.append(f"EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND {words})")
@@ -187,6 +202,11 @@ def search_sql(request: SearchRequest, scope: Scope) -> Tuple[str, List[Any]]:
             f" c.handoff_reason, c.contact_id, ct.name AS contact_name, ct.email AS contact_email"
             f" FROM conversations c LEFT JOIN contacts ct ON ct.id = c.contact_id WHERE {where}"
             f" ORDER BY c.started_at DESC, c.id DESC LIMIT %s OFFSET %s", params)
+
+
+def among_hits(conversation_ids: Sequence[str]) -> Optional[List[str]]:
+    """hits_sql's answer as search_sql's ``among``: the distinct conversations, or None past the cap."""
+    return list(dict.fromkeys(conversation_ids)) if len(conversation_ids) <= HIT_CAP else None
 
 
 def lines_sql(request: SearchRequest, conversation_ids: Sequence[str]) -> Tuple[str, List[Any]]:

@@ -16,6 +16,7 @@ from handoff.archive_history import ArchiveHistory
 from handoff.archive_reader import ArchiveReader
 from handoff.archive_search import ArchiveSearch
 from handoff.exceptions import ArchiveUnavailable, ConversationNotFound, Forbidden, MalformedMessage
+from handoff import search as search_module
 from handoff.history import RedisHistory
 from handoff.search import MAX_RESULTS, Scope, marked, search_request
 from handoff.store import Store
@@ -115,6 +116,16 @@ def test_words_in_every_language_are_found(postgres, archive_database, redis_url
     assert ids(found(url, redis_url, words="rechaz", part=True)) == ["es"], "parts of words on request"
     assert ids(found(url, redis_url, words="rechaz")) == [], "whole words by default"
     assert ids(found(url, redis_url, words='"charged twice"')) == ["en"]
+
+
+def test_a_common_word_is_found_walking_the_conversations_newest_first(postgres, archive_database, redis_url,
+                                                                      monkeypatch):
+    url = postgres.url(archive_database)
+    seed(url)
+    assert ids(found(url, redis_url, words="refund")) == ["en"], "among the hits (fewer than the cap)"
+    monkeypatch.setattr(search_module, "HIT_CAP", 1)
+    assert ids(found(url, redis_url, words="refund")) == ["en"], "past the cap: each conversation checked"
+    assert ids(found(url, redis_url, words="ระงับ", size=1)) == ["th"]
 
 
 def test_results_show_the_matching_lines_and_notes_to_staff(postgres, archive_database, redis_url):
