@@ -1,9 +1,12 @@
 """The console's Search view in chromium, against a bridge with an archive (a real PostgreSQL): an agent
 finds last week's conversation by a word in it, sees the matching lines marked (what the customer typed
-shown as text, never run), and opens it whole, read-only, from the archive."""
+shown as text, never run), and opens it whole, read-only, from the archive; a signed-in customer's
+conversation only the archive keeps is in the contact panel's history and opens there too."""
 
 from __future__ import annotations
 
+import re
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Iterator
@@ -11,9 +14,11 @@ from typing import Iterator
 import pytest
 from playwright.sync_api import Browser, expect
 
+import handoff_client
+from handoff.identity import sign
 from harness.postgres import PostgresServer, running_archiver
-from harness.servers import add_agent, delete_prefixed_keys, running_bridge
-from tests.browser.conftest import log_in, new_context, screenshot, watch_for_errors
+from harness.servers import IDENTITY_SECRET, add_agent, delete_prefixed_keys, running_bridge
+from tests.browser.conftest import BackgroundLoop, log_in, new_context, screenshot, watch_for_errors
 
 INJECTED = '<img src=x onerror="document.title=`pwned`">'  # no single quote: it goes into SQL as typed
 
@@ -38,7 +43,12 @@ def archive_site(redis_url: str, postgres: PostgresServer) -> Iterator[str]:
             f" ('week-old', '1-0', 1000000, '{week_ago}', 'customer', NULL, 'My parcel never arrived {INJECTED}'),"
             f" ('week-old', '2-0', 2000000, '{week_ago}', 'agent', 'ann', 'I have sent the parcel again'),"
             f" ('week-old', '3-0', 3000000, '{week_ago}', 'note', 'ann', 'courier lost it twice this month'),"
-            f" ('today', '1-0', 1000000, '{today}', 'customer', NULL, 'hello there')"))
+            f" ('today', '1-0', 1000000, '{today}', 'customer', NULL, 'hello there');"
+            f" INSERT INTO contacts VALUES ('grace-web', 'Grace Hopper', 'grace@example.com', '2025-10-01', '2025-10-01');"
+            f" INSERT INTO conversations (id, contact_id, started_at, state, disposition) VALUES"
+            f" ('grace-last-year', 'grace-web', '2025-10-01', 'closed', 'resolved');"
+            f" INSERT INTO messages (conversation_id, id, position, sent_at, sender, text) VALUES"
+            f" ('grace-last-year', '1-0', 1000000, '2025-10-01', 'customer', 'my statement is missing October')"))
         with running_bridge(redis_url, "http://127.0.0.1:9", "bridge-web-search", prefix, DATABASE_URL=url) as address:
             yield f"http://{address}"
     finally:
@@ -74,7 +84,38 @@ def test_an_agent_finds_last_weeks_conversation_by_a_word_and_opens_it(browser: 
     page.get_by_label("Words", exact=True).fill("")
     page.get_by_label("Outcome").select_option("closed")
     page.get_by_role("search").get_by_role("button", name="Search").click()
-    expect(results).to_have_count(2)
+    expect(results).to_have_count(3)
     expect(results.first).to_have_attribute("data-conversation", "today")
+    expect(results.last).to_have_attribute("data-conversation", "grace-last-year")
     assert errors == []
     context.close()
+
+
+def test_a_contacts_conversation_only_the_archive_keeps_opens_from_the_contact_panel(
+        browser: Browser, archive_site: str, background_loop: BackgroundLoop):
+    address = archive_site.removeprefix("http://")
+    identity = sign(IDENTITY_SECRET, {"id": "grace-web", "name": "Grace Hopper", "email": "grace@example.com",
+                                      "issued_at": int(time.time())})
+
+    async def queued() -> handoff_client.Customer:
+        customer = await handoff_client.Customer.connect(address, identity=identity)
+        await customer.acknowledged(await customer.talk_to_person())
+        return customer
+
+    customer = background_loop.run(queued())
+    context = new_context(browser, viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    errors = watch_for_errors(page)
+    try:
+        log_in(page, archive_site, "ann")
+        page.locator("li.queue-item").get_by_role("button", name=re.compile("^Claim chat")).first.click()
+        past = page.locator('.contact-history-item[data-conversation="grace-last-year"]')
+        expect(past.locator(".contact-history-outcome")).to_have_text("Resolved")
+        past.click()
+        opened = page.get_by_role("region", name="Conversation")
+        expect(opened).to_contain_text("From the archive (read-only)")
+        expect(opened.locator(".search-message-text")).to_have_text(["my statement is missing October"])
+        assert errors == []
+    finally:
+        background_loop.run(customer.close())
+        context.close()
