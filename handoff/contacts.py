@@ -20,7 +20,7 @@ import hmac
 from typing import Any, Dict, Optional
 
 from handoff.exceptions import ConversationNotFound, StateError
-from handoff.history import ContactHistory
+from handoff.history import ContactHistory, RedisHistory
 from handoff.identity import Identity
 from handoff.machine import State
 from handoff.store import Store, token_digest
@@ -69,7 +69,8 @@ class ContactBook:
     def __init__(self, store: Store, secret: str, history: ContactHistory) -> None:
         self.store = store
         self._secret = secret.encode()
-        self.history = history
+        self.history = history  # the contact panel's list (with an archive, its older conversations too)
+        self.live = RedisHistory(store)  # a hello's lookup of an open conversation: Redis alone, never the archive
         self._link = store.redis.register_script(_LINK)
         self._note = store.redis.register_script(_NOTE)
 
@@ -98,7 +99,7 @@ class ContactBook:
 
     async def open_conversation(self, contact_id: str) -> Optional[str]:
         """The contact's newest conversation that is not closed, if Redis keeps one."""
-        for past in await self.history.conversations(contact_id, _OPEN_LOOKBACK):
+        for past in await self.live.conversations(contact_id, _OPEN_LOOKBACK):
             if past.state != State.CLOSED.value:
                 return past.conversation_id
         return None

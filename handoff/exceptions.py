@@ -18,10 +18,12 @@
     ├── AlreadyExists            a label's name or a canned response's shortcut is taken
     ├── UnknownItem              no such label or canned response (``not_found``)
     ├── SuggestionsUnavailable   the bot did not answer a request for suggested replies
-    ├── ArchiveUnavailable       no archive (DATABASE_URL), or it did not answer in time (reports)
     ├── FileRefused              an attachment that is not an accepted file (``code`` says why)
     ├── MailRefused              a transcript by email that may not be sent (``code`` says why:
     │                            handoff.mail_rules, handoff.mail)
+    ├── ArchiveUnavailable       the archive cannot answer: none configured (``archive_off``; reports:
+    │                            ``archive_unavailable``), a search cut short (``search_timeout``), a report
+    │                            too slow, PostgreSQL down (``archive_unavailable``)
     ├── TeachingFailed           the teaching loop refused a content editor's
     │                            request (``code`` from teaching.errors)
     └── StateError               the conversation cannot do that now
@@ -200,12 +202,6 @@ class SuggestionsUnavailable(HandoffError):
     code = "suggestions_unavailable"
 
 
-class ArchiveUnavailable(HandoffError):
-    """No archive is configured, or it did not answer in time: a report cannot be made now."""
-
-    code = "archive_unavailable"
-
-
 class TeachingFailed(HandoffError):
     """Carries a teaching error (its own ``code``) to the content editor's socket."""
 
@@ -218,6 +214,12 @@ class MailRefused(HandoffError):
     ``mail_limit_recipient`` (the caps per client address and per recipient per day)."""
 
     code = "mail_refused"
+
+
+class ArchiveUnavailable(HandoffError):
+    """The archive (PostgreSQL) cannot answer a search or a report; ``code`` says why."""
+
+    code = "archive_unavailable"
 
 
 class FileRefused(HandoffError):

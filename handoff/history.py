@@ -33,6 +33,7 @@ class PastConversation:
     closed_at: Optional[int]
     topics: List[str]
     rating: Optional[Dict[str, Any]]
+    archived: bool = False  # only the archive keeps it (opened with search_open, handoff.archive_history)
 
     def shown(self) -> Dict[str, Any]:
         return asdict(self)

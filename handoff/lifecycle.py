@@ -23,6 +23,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from sanic import Sanic
 
 from teaching.store import TeachStore
+from handoff.archive_reader import ArchiveReader
 from handoff.collector import CollectionPolicy, collect_after_churn, held_seconds
 from handoff.endpoints.admin import start_admin_server
 from handoff.guard import LoginThrottle
@@ -43,6 +44,11 @@ async def start(app: Sanic) -> None:
     app.ctx.redis = redis
     app.ctx.http = aiohttp.ClientSession()
     app.ctx.bridge = Bridge(settings, redis, app.ctx.http)
+    # The archive, read-only (search, older contact history), when one is configured (handoff.archive_reader).
+    app.ctx.archive = (ArchiveReader(settings.database_url, settings.archive_connections,
+                                     settings.archive_statement_timeout_ms) if settings.database_url else None)
+    if app.ctx.archive is not None:
+        app.ctx.bridge.use_archive(app.ctx.archive)
     app.ctx.teach = TeachStore(redis, settings.teach_key_prefix)
     await app.ctx.bridge.hub.start()
     await app.ctx.bridge.store.index_agents_serving()
@@ -125,4 +131,6 @@ async def stop(app: Sanic) -> None:
             await task
     await app.ctx.bridge.hub.stop()
     await app.ctx.http.close()
+    if app.ctx.archive is not None:
+        await app.ctx.archive.close()
     await app.ctx.redis.aclose()

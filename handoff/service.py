@@ -41,6 +41,9 @@ from handoff.experience import Experience
 from handoff.sla import Sla
 from handoff.sla_rules import breaches_today, due_times, parse_targets
 from handoff.exceptions import ConversationNotFound, InvalidTransition, LimitReached, MalformedMessage, StateError
+from handoff.archive_history import ArchiveHistory
+from handoff.archive_reader import ArchiveReader
+from handoff.archive_search import ArchiveSearch
 from handoff.history import RedisHistory
 from handoff.hub import Hub
 from handoff.labels import LabelDesk, closing_figures, split, workspace_channel
@@ -164,10 +167,16 @@ class Bridge:
         self.mail = TranscriptMail(settings, self.store)  # transcripts by email (handoff.mail)
         # Customers known by a signed identity, their conversations and the agents' note (handoff.contacts).
         self.contacts = ContactBook(self.store, settings.secret, RedisHistory(self.store))
+        self.archive: Optional[ArchiveSearch] = None  # search and older history (use_archive)
         self.hours = BusinessHours.parse(settings.business_hours, settings.timezone)
         self.zone = ZoneInfo(settings.timezone)
         # This process's counters for /metrics (Prometheus adds up the processes).
         self.metrics: Counter = Counter()
+
+    def use_archive(self, reader: ArchiveReader) -> None:
+        """With DATABASE_URL: search, and contacts' conversations Redis no longer keeps, from the archive."""
+        self.archive = ArchiveSearch(reader, self.store)
+        self.contacts.history = ArchiveHistory(RedisHistory(self.store), reader)
 
     # ---- conversations ------------------------------------------------------
 

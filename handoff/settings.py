@@ -135,11 +135,16 @@ class Settings:
     # The archive's outbox ({p}:outbox, archive/): at most this many entries not yet trimmed (beyond it the
     # oldest go unarchived); 0: no outbox. On by default when an archive is configured (DATABASE_URL).
     outbox_max_length: int = 0
-    # The archive (PostgreSQL) reports are read from; "": no reports. Read-only queries, each report under
-    # report_timeout_ms, at most report_max_days days (handoff.reports).
+    # The archive (PostgreSQL) the bridge reads: search and older contact history (handoff.archive_reader),
+    # reports (handoff.reports: each under report_timeout_ms, at most report_max_days days); "": none.
     database_url: str = ""
+    archive_connections: int = 4  # per process
+    archive_statement_timeout_ms: int = 3000
     report_timeout_ms: int = 30_000
     report_max_days: int = 366
+    # Searches per staff socket: this many per second on average, bursts of search_burst.
+    search_per_second: float = 0.5
+    search_burst: int = 5
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -185,6 +190,10 @@ class Settings:
             report_timeout_ms=int(get("HANDOFF_REPORT_TIMEOUT_MS", defaults.report_timeout_ms)),
             report_max_days=int(get("HANDOFF_REPORT_MAX_DAYS", defaults.report_max_days)),
             outbox_max_length=int(get("HANDOFF_OUTBOX_MAX_LENGTH", 1_000_000 if env.get("DATABASE_URL") else 0)),
+            archive_connections=int(get("HANDOFF_ARCHIVE_CONNECTIONS", defaults.archive_connections)),
+            archive_statement_timeout_ms=int(get("HANDOFF_ARCHIVE_TIMEOUT_MS", defaults.archive_statement_timeout_ms)),
+            search_per_second=float(get("HANDOFF_SEARCH_PER_SECOND", defaults.search_per_second)),
+            search_burst=int(get("HANDOFF_SEARCH_BURST", defaults.search_burst)),
             redis_memory_warning=float(get("HANDOFF_REDIS_MEMORY_WARNING", defaults.redis_memory_warning)),
             allowed_origins=tuple(
                 origin.strip() for origin in get("HANDOFF_ALLOWED_ORIGINS", "").split(",") if origin.strip()

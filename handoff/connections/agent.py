@@ -24,6 +24,7 @@ from handoff.connections.contacts import ContactHandlers
 from handoff.connections.notes import NoteHandlers, marked_mentions
 from handoff.connections.offers import OfferHandlers
 from handoff.connections.open_chats import OpenChats
+from handoff.connections.search import SearchHandlers
 from handoff.connections.suggest import SuggestRequests
 from handoff.connections.workspace import Workspace
 from handoff.closing import closing_of
@@ -31,6 +32,7 @@ from handoff.exceptions import ConversationNotFound, MalformedMessage, StateErro
 from handoff.protocol import Envelope
 from handoff.queuediff import QueueItems, changes, indexed
 from handoff.requests import request_id_of
+from handoff.search import Scope
 from handoff.service import PRESENCE_TTL_MS, Bridge
 
 __all__ = ["AgentConnection"]
@@ -41,7 +43,7 @@ logger = logging.getLogger(__name__)
 PRESENCE_DELAY_SECONDS = 1.0
 
 
-class AgentConnection(NoteHandlers, ContactHandlers, OfferHandlers, Connection):
+class AgentConnection(NoteHandlers, ContactHandlers, OfferHandlers, SearchHandlers, Connection):
     def __init__(self, ws: Any, bridge: Bridge, agent: str, generation: int) -> None:
         super().__init__(ws, bridge)
         self.agent = agent
@@ -72,10 +74,16 @@ class AgentConnection(NoteHandlers, ContactHandlers, OfferHandlers, Connection):
             "open_request": self.open_request, "request_done": self.request_done,
             "answer_request": self.answer_request,
             "typing": self.signal, "read": self.signal, "set_status": self.set_status,
-            **self.note_handlers(), **self.offer_handlers(), **self.contact_handlers(),
+            **self.note_handlers(), **self.offer_handlers(), **self.contact_handlers(), **self.search_handlers(),
             "label_conversation": self.workspace.label_conversation,
             "suggest": self.suggestions.suggest, "email_transcript": self.email_transcript,
         }
+
+    async def search_scope(self) -> Scope:
+        """An agent searches their skill groups' conversations and those they served last; a supervisor
+        (role), every conversation (handoff.search)."""
+        profile = await self.bridge.agents.profile(self.agent)
+        return Scope(self.agent, tuple(profile["groups"]), everything="supervisor" in profile["roles"])
 
     async def start(self) -> None:
         await self.bridge.store.mark_online(self.agent, self.connection_id, PRESENCE_TTL_MS, arriving=True)

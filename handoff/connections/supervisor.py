@@ -18,6 +18,8 @@ from handoff.exceptions import MalformedMessage
 from handoff.forget import Forgetter, Stores
 from handoff.identity import CONTACT_ID, MAX_ID
 from handoff.connections.workspace import Workspace
+from handoff.connections.search import SearchHandlers
+from handoff.search import Scope
 from handoff.protocol import Envelope
 from handoff.report_reader import read_figures
 from handoff.reports import build_report, requested_range
@@ -38,7 +40,7 @@ def forget_target(data: Mapping[str, Any]) -> Tuple[str, str]:
     return "", conversation_id_of(dict(data))
 
 
-class SupervisorConnection(Connection):
+class SupervisorConnection(SearchHandlers, Connection):
     """The live dashboard: pushed when the day's counters or the queue change."""
 
     REFRESH_SECONDS = 15.0  # waits grow even when nothing happens
@@ -57,7 +59,7 @@ class SupervisorConnection(Connection):
         return {"dashboard": self.dashboard, "label_save": workspace.label_save, "label_delete": workspace.label_delete,
                 "label_conversation": workspace.label_conversation, "canned_save": workspace.canned_save,
                 "canned_delete": workspace.canned_delete, "assignment_mode": self.assignment_mode, "assign": self.assign, "report": self.report,
-                "forget": self.forget}
+                "forget": self.forget, **self.search_handlers()}
 
     async def start(self) -> None:
         await self.watch(self.bridge.store.stats_channel, self._on_change)
@@ -65,6 +67,10 @@ class SupervisorConnection(Connection):
         await self.push()
         await self.workspace.start()
         self._refresher.start()
+
+    async def search_scope(self) -> Scope:
+        """A supervisor searches every conversation."""
+        return Scope("", (), everything=True)
 
     async def push(self, request_id: Optional[str] = None, shared: bool = False) -> None:
         await self.send(Envelope("dashboard", request_id, await self.bridge.dashboard(shared)))

@@ -156,7 +156,8 @@ def assert_documented_card(card: Any) -> None:
     assert set(card) == {"id", "verified", "name", "email", "first_seen", "last_seen", "note", "conversations"}, card
     assert card["verified"] is True
     for past in card["conversations"]:
-        assert set(past) == {"conversation_id", "started", "state", "disposition", "closed_at", "topics", "rating"}
+        assert set(past) == {"conversation_id", "started", "state", "disposition", "closed_at", "topics", "rating",
+                             "archived"}
 
 
 @budget(150)

@@ -110,9 +110,10 @@ def test_the_history_is_newest_first_with_how_each_ended_and_forgets_what_expire
         listed = [past.shown() for past in await book.history.conversations("ada")]
         assert listed == [
             {"conversation_id": "second", "started": 1001, "state": "bot", "disposition": None, "closed_at": None,
-             "topics": [], "rating": None},
+             "topics": [], "rating": None, "archived": False},
             {"conversation_id": "first", "started": 1000, "state": "closed", "disposition": "resolved",
-             "closed_at": 5000, "topics": ["card_not_working", "top_up"], "rating": {"score": 4, "comment": "ok"}},
+             "closed_at": 5000, "topics": ["card_not_working", "top_up"], "rating": {"score": 4, "comment": "ok"},
+             "archived": False},
         ]
         assert await store.redis.zscore(store.key("contact-convs", "ada"), "expired") is None
 

@@ -11,6 +11,7 @@ import { createChatsView } from "./chats/chats.js";
 import { createDashboardView } from "./dashboard.js";
 import { createReportsView } from "./reports/reports.js";
 import { createPrivacyView } from "./privacy.js";
+import { createSearchView } from "./search.js";
 import { createTeachView } from "./teach/teach.js";
 import {
   APP_TITLE, CONNECTION_REFUSALS, ERROR_TEXT, ROLE_LABELS, SESSION_ERRORS, STORAGE, STRINGS, TIMING,
@@ -22,6 +23,8 @@ const VIEWS = [
   { id: "reports", label: "Reports", role: "supervisor", icon: "file", create: createReportsView },
   { id: "teach", label: "Teach", role: "content", icon: "bot", create: createTeachView },
   { id: "privacy", label: "Privacy", role: "supervisor", icon: "person", create: createPrivacyView },
+  // Archived conversations (search.js), for agents and supervisors: asks on the Chats or Dashboard view's socket.
+  { id: "search", label: "Search", roles: ["agent", "supervisor"], icon: "search", create: createSearchView },
 ];
 
 /** One AudioContext for the whole page; browsers only let it start after a click or key press. */
@@ -221,7 +224,7 @@ class ConnectionStatus {
 let active = null;
 
 function showConsole(session) {
-  const views = VIEWS.filter((view) => session.roles.includes(view.role));
+  const views = VIEWS.filter((view) => (view.roles || [view.role]).some((role) => session.roles.includes(role)));
   const attention = new Map();
   const status = new ConnectionStatus((code) => endSession(code === "forbidden" ? STRINGS.accessRemoved : STRINGS.sessionInvalid));
   const main = h("main", { class: "views", id: "main", tabindex: "-1" });
@@ -316,6 +319,17 @@ function showConsole(session) {
         ? (conversationId) => {
           select("chats");
           instances.get("chats").openReadOnly(conversationId);
+        }
+        : null,
+      // The staff socket's requests, the label set and dispositions, for the Search view (the Chats view's, else the Dashboard's).
+      staffRequests: () => (instances.get("chats") || instances.get("dashboard")).waiting,
+      labels: () => (instances.get("chats") ? instances.get("chats").labels : []),
+      dispositions: () => (instances.get("chats") ? instances.get("chats").dispositions : []),
+      // A contact's conversation only the archive keeps, opened read-only in the Search view (from the Chats view).
+      openArchived: views.some((each) => each.id === "search")
+        ? (conversationId, via) => {
+          select("search");
+          instances.get("search").open(conversationId, via);
         }
         : null,
       setAttention: (count) => {

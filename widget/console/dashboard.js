@@ -167,7 +167,7 @@ class DashboardView extends View {
     if (envelope.type === "dashboard") this.render(data);
     else if (envelope.type === "labels") this.manager.setLabels(data.items || []);
     else if (envelope.type === "canned") this.manager.setCanned(data.items || []);
-    else if (envelope.type === "ack") this.waiting.settle(envelope.id, data);
+    else if (["ack", "search_results", "search_conversation"].includes(envelope.type)) this.waiting.settle(envelope.id, data);
     else if (envelope.type === "error") this.waiting.refused(envelope);
   }
 

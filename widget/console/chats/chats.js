@@ -40,8 +40,9 @@ function releasedText(leaving, nameOf) {
 }
 
 class ChatsView extends View {
-  constructor({ session, sound, watchConnection, setAttention, reveal }) {
+  constructor({ session, sound, watchConnection, setAttention, reveal, openArchived }) {
     super();
+    this.openArchived = openArchived; // a contact's conversation only the archive keeps (console.js: the Search view)
     this.agent = session.agent;
     this.reveal = reveal; // shows this view (a notification was clicked)
     this.displayName = session.displayName; // what customers see, never the login name
@@ -197,6 +198,8 @@ class ChatsView extends View {
       case "request":
       case "suggestions":
       case "contact":
+      case "search_results":
+      case "search_conversation":
         this.waiting.settle(envelope.id, data);
         break;
       case "error":

@@ -107,8 +107,11 @@ export class ContactPanel {
       h("ul", { class: "contact-history" }, others.map((past) => h("li", {},
         h("button", {
           type: "button", class: "contact-history-item", "data-conversation": past.conversation_id,
-          onclick: () => this.view.viewConversation(past.conversation_id, true, this.tab.id)
-            .catch((failure) => this.view.toast(describeError(failure), "error")),
+          // One only the archive keeps opens in the Search view (read-only, not live).
+          onclick: () => (past.archived && this.view.openArchived
+            ? this.view.openArchived(past.conversation_id, this.tab.id)
+            : this.view.viewConversation(past.conversation_id, true, this.tab.id)
+              .catch((failure) => this.view.toast(describeError(failure), "error"))),
         },
         h("span", { class: "contact-history-when" }, timeElement(past.started, undefined, null, { dated: true })),
         h("span", { class: "chip contact-history-outcome" },

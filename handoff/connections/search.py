@@ -1,0 +1,71 @@
+"""Search on the staff sockets (docs/bridge-protocol.md "Search"): ``search`` finds archived conversations,
+``search_open`` opens one whole, read-only (handoff.archive_search, handoff.search).
+
+A mixin of the agent's and the supervisor's connections; each says whose conversations its reader may
+search (:meth:`search_scope`). Searches have their own, slower rate limit (each is a database query).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from handoff.archive_reader import Row
+from handoff.archive_search import ArchiveSearch
+from handoff.connections.base import Connection, Handlers, TokenBucket
+from handoff.connections.fields import conversation_id_of
+from handoff.exceptions import ArchiveUnavailable, Forbidden, MalformedMessage, RateLimited
+from handoff.protocol import Envelope
+from handoff.search import Scope, search_request
+
+__all__ = ["SearchHandlers"]
+
+
+class SearchHandlers(Connection):
+    _search_bucket: Optional[TokenBucket] = None
+
+    def search_handlers(self) -> Handlers:
+        return {"search": self.search, "search_open": self.search_open}
+
+    async def search_scope(self) -> Scope:
+        """Whose conversations this socket's reader may search and open."""
+        raise NotImplementedError
+
+    def _searcher(self, envelope: Envelope) -> ArchiveSearch:
+        if self._search_bucket is None:
+            self._search_bucket = TokenBucket(self.bridge.settings.search_per_second, self.bridge.settings.search_burst)
+        if not self._search_bucket.take():
+            raise RateLimited("too many searches; wait a moment", envelope.id)
+        if self.bridge.archive is None:
+            raise ArchiveUnavailable("search needs the archive: this bridge has no DATABASE_URL", code="archive_off")
+        return self.bridge.archive
+
+    async def search(self, envelope: Envelope) -> None:
+        request = search_request(envelope.data)
+        searcher = self._searcher(envelope)
+        found = await searcher.search(request, await self.search_scope())
+        self.bridge.metrics["searches"] += 1
+        await self.send(Envelope("search_results", envelope.id, found))
+
+    async def search_open(self, envelope: Envelope) -> None:
+        """A conversation found (or, ``via`` a conversation the agent may read, another of its contact's)."""
+        conversation_id = conversation_id_of(envelope.data)
+        via: Any = envelope.data.get("via")
+        searcher = self._searcher(envelope)
+        if via is None:
+            row = await searcher.in_scope(conversation_id, await self.search_scope())
+        else:
+            row = await self._through_contact(searcher, conversation_id, via)
+        await self.send(Envelope("search_conversation", envelope.id, await searcher.opened(row)))
+
+    async def _through_contact(self, searcher: ArchiveSearch, conversation_id: str, via: Any) -> Row:
+        if not isinstance(via, str) or not 0 < len(via) <= 64:
+            raise MalformedMessage("'via' must be the id of a conversation of the same customer")
+        scope = await self.search_scope()
+        if not scope.everything:
+            await self.bridge.notes.require_reader(scope.agent, via)
+        contact = await self.bridge.contacts.contact_of(via)
+        row = await searcher.in_scope(conversation_id, Scope(scope.agent, (), everything=True))
+        if contact is None or row["contact_id"] != contact:
+            raise Forbidden("'via' must be a conversation of the same signed-in customer")
+        return row
+
