@@ -10,6 +10,9 @@ export class View {
     this.element.hidden = true;
   }
 
+  /** Releases what the view holds (sockets, timers) when the session ends; a view that holds none has nothing to do. */
+  destroy() {}
+
   /** Whether the session may end now; a view with unfinished work asks the person. */
   async confirmLeave() {
     return true;
