@@ -79,4 +79,8 @@ def test_the_countdown_turns_amber_then_red_and_the_dashboard_counts_the_late_an
     expect(board.locator('dd[data-kind="first"] .sla-count')).to_have_text("1")
     expect(board.locator('dd[data-kind="reply"] .sla-count')).to_have_text("1")
     expect(board.locator('dd[data-kind="reply"]')).to_contain_text("Ann Lee 1")
+    # The per-agent view counts Ann's two late answers: the first reply and a reply.
+    breaches = sue.page.locator('#agent-figures tr[data-agent="ann"] .agent-sla')
+    expect(breaches).to_have_attribute("data-count", "2")
+    expect(breaches).to_contain_text("first reply 1 · reply 1")
     screenshot(sue.page, "dashboard-sla")
