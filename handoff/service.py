@@ -51,6 +51,7 @@ from handoff.machine import (
     State, StoreRating, StoreRequest, Transferred, apply, bridge_handoff, handoff_in, would_queue,
 )
 from handoff.estimate import estimate, snapshot, status_fields
+from handoff.request_assignment import RequestAssignments
 from handoff.requests import RequestDesk
 from handoff.routing import ALL_GROUPS, DEFAULT_GROUP, BusinessHours, group_for, visible_to
 from handoff.settings import Settings
@@ -149,7 +150,8 @@ class Bridge:
         self._dashboard_reading = SharedReading(self._read_dashboard, lambda: (
             self.hub.notified(self.store.stats_channel), self.hub.notified(self.store.queue_channel),
             self.hub.notified(workspace_channel(settings.key_prefix))))
-        self.requests = RequestDesk(self.store)
+        self.requests = RequestDesk(self.store, self.agents)
+        self.request_assignments = RequestAssignments(self.requests)  # who calls back or answers
         self.notes = NoteDesk(self.store, self.agents)  # private notes and @mentions (handoff.notes)
         self.labels = LabelDesk(self.store)
         self.canned = CannedDesk(redis, settings.key_prefix, workspace_channel(settings.key_prefix))

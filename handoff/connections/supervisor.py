@@ -1,6 +1,6 @@
 """A supervisor's socket (``/ws/supervisor``): the live dashboard (handoff.dashboard, handoff.agent_figures),
-assigning a waiting conversation to an agent, and managing the labels and canned responses
-(handoff.connections.workspace)."""
+assigning a waiting conversation or a request (a callback or message left: handoff.request_assignment) to an
+agent, and managing the labels and canned responses (handoff.connections.workspace)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from handoff.connections.fields import conversation_id_of
 from handoff.exceptions import MalformedMessage
 from handoff.connections.workspace import Workspace
 from handoff.protocol import Envelope
+from handoff.requests import request_id_of
+from handoff.routing import ALL_GROUPS
 from handoff.service import Bridge
 
 __all__ = ["SupervisorConnection"]
@@ -24,8 +26,9 @@ class SupervisorConnection(Connection):
     REFRESH_SECONDS = 15.0  # waits grow even when nothing happens
     COALESCE_SECONDS = 0.5  # a burst of changes becomes one push
 
-    def __init__(self, ws: Any, bridge: Bridge) -> None:
+    def __init__(self, ws: Any, bridge: Bridge, login: str) -> None:
         super().__init__(ws, bridge)
+        self.login = login  # who assigns (a request's ``assigned_by``)
         # After a change every supervisor's socket of the process shares one reading (Bridge.dashboard).
         self._changes = Coalesced(lambda: self.push(shared=True), "pushing the dashboard", self.COALESCE_SECONDS)
         self._refresher = Periodic(self._refresh, self.REFRESH_SECONDS, "refreshing the dashboard")
@@ -35,14 +38,32 @@ class SupervisorConnection(Connection):
         workspace = self.workspace
         return {"dashboard": self.dashboard, "label_save": workspace.label_save, "label_delete": workspace.label_delete,
                 "label_conversation": workspace.label_conversation, "canned_save": workspace.canned_save,
-                "canned_delete": workspace.canned_delete, "assignment_mode": self.assignment_mode, "assign": self.assign}
+                "canned_delete": workspace.canned_delete, "assignment_mode": self.assignment_mode, "assign": self.assign,
+                "requests": self.requests, "assign_request": self.assign_request}
 
     async def start(self) -> None:
         await self.watch(self.bridge.store.stats_channel, self._on_change)
         await self.watch(self.bridge.store.queue_channel, self._on_change)
         await self.push()
+        await self.send_requests()
         await self.workspace.start()
         self._refresher.start()
+
+    async def send_requests(self, request_id: Optional[str] = None) -> None:
+        """Every group's requests, as agents' lists show them, to assign the open ones."""
+        await self.send(Envelope("requests", request_id, {"items": await self.bridge.requests.items([ALL_GROUPS])}))
+
+    async def requests(self, envelope: Envelope) -> None:
+        await self.send_requests(envelope.id)
+
+    async def assign_request(self, envelope: Envelope) -> None:
+        """A request to the agent chosen (one of its group, online or not: the request waits for them)."""
+        agent = envelope.data.get("agent")
+        if not isinstance(agent, str) or not 0 < len(agent) <= 64:
+            raise MalformedMessage("'agent' must be an agent's name")
+        request = await self.bridge.request_assignments.assign(
+            request_id_of(envelope.data), agent, self.login, await self.bridge.agents.profile(agent))
+        await self.send(Envelope("ack", envelope.id, {"request_id": request["id"], "assigned_to": request["assigned_to"]}))
 
     async def push(self, request_id: Optional[str] = None, shared: bool = False) -> None:
         await self.send(Envelope("dashboard", request_id, await self.bridge.dashboard(shared)))
@@ -67,6 +88,8 @@ class SupervisorConnection(Connection):
 
     async def _on_change(self, payload: Dict[str, Any]) -> None:
         self._changes.poke()
+        if "request" in payload or payload.get("message") == "resync":  # left, assigned, answered or done
+            await self.send_requests()
 
     async def _refresh(self) -> bool:
         await self.push()

@@ -125,7 +125,7 @@ async def supervisor(request: Request, ws: Any) -> None:
     login = await authorised(request, ws, "supervisor")
     if login is None:
         return
-    connection = SupervisorConnection(ws, bridge_of(request))
+    connection = SupervisorConnection(ws, bridge_of(request), login.agent)
     await run(connection, request, connection.handlers(), first=connection.start, watch=login, staff=True)
 
 

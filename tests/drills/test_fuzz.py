@@ -152,7 +152,7 @@ DOCUMENTED_CODES = {"malformed", "invalid_contact", "unknown_type", "too_large",
                     "invalid_transition", "already_claimed", "invalid_request", "invalid_text", "unknown_intent",
                     "conflict", "exists", "invalid_name", "invalid_answer", "invalid_data", "busy", "refused",
                     "training_failed", "worker_unavailable", "assigned_automatically",
-                    "suggestions_unavailable", "not_waiting"}
+                    "suggestions_unavailable", "not_waiting", "already_assigned"}
 REFUSAL_CODES = {"invalid_token", "forbidden", "forbidden_origin", "too_many_connections"}
 NO_REPLY = "no reply"  # typing and read are passed on, never answered (unless malformed)
 
