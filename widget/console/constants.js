@@ -42,11 +42,12 @@ export const NOTIFICATION_TEXT = {
   mention: "{name} mentioned you in a note",
   transfer: "{name} transferred a chat to you",
   transferAnonymous: "A chat was transferred to you",
+  requestAssigned: "{name} assigned you a request",
 };
 
 // The header's notifications button, by the browser's permission and the agent's choice.
 export const NOTIFICATION_BUTTON = {
-  off: { label: "Turn on notifications", hint: "Get a browser notification for customer messages in chats you are not looking at, mentions and transfers" },
+  off: { label: "Turn on notifications", hint: "Get a browser notification for customer messages in chats you are not looking at, mentions, transfers and requests assigned to you" },
   on: { label: "Notifications on", hint: "Browser notifications are on; click to turn them off" },
   denied: { label: "Notifications blocked", hint: "This browser blocks notifications from the console; allow them in the site settings" },
 };

@@ -816,11 +816,13 @@ export class ChatView {
     if (!shown) return;
     const callback = request.kind === "callback";
     const time = formatTime(Number(request.ts) || Date.now(), this.options.language).short;
+    // Who looks after an open request, once it is assigned to someone (their display name, from the bridge).
+    const assigned = request.agent ? ` ${fill(strings.requestAssignedTo, { agent: String(request.agent) })}` : "";
     const text = {
       // The time they asked to be called at, said back in their words; else "as soon as we can".
-      open: callback && request.preferred_time
+      open: (callback && request.preferred_time
         ? fill(strings.requestOpenCallbackAt, { time, when: String(request.preferred_time) })
-        : fill(callback ? strings.requestOpenCallback : strings.requestOpenMessage, { time }),
+        : fill(callback ? strings.requestOpenCallback : strings.requestOpenMessage, { time })) + assigned,
       // A callback answered in the chat is settled: no call follows.
       answered: callback ? strings.requestAnsweredCallback : strings.requestAnswered,
       done: callback ? strings.requestDoneCallback : strings.requestDoneMessage,

@@ -146,6 +146,9 @@ class ChatsView extends View {
       case "requests":
         this.requests.update(data.items || []);
         break;
+      case "request_assigned":
+        this.requests.assigned(data);
+        break;
       case "mentions":
         this.mentions.update(data);
         this.waiting.settle(envelope.id, data);

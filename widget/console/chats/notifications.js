@@ -122,6 +122,11 @@ export class DesktopNotifications {
     this.notify(`mention:${conversationId}`, () => NOTIFICATION_TEXT.mention.replace("{name}", byName), excerpt, open);
   }
 
+  /** A supervisor assigned a callback or message request to this agent (`what`: "Callback from 07700 900123"). */
+  requestAssigned(requestId, byName, what, open) {
+    this.notify(`request:${requestId}`, () => NOTIFICATION_TEXT.requestAssigned.replace("{name}", byName), what, open);
+  }
+
   /** A chat was transferred (or assigned) to this agent; `byName` may be unknown. */
   transfer(conversationId, byName, topic, open) {
     this.notify(`chat:${conversationId}`,
