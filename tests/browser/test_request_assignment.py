@@ -77,3 +77,19 @@ def test_an_agent_takes_a_request_and_colleagues_see_whose_it_is(ann, sue, custo
     sue.page.get_by_role("button", name="Assigned to me").click()
     expect(theirs).to_have_count(0)
     expect(sue.page.locator(".requests-panel .empty-state")).to_contain_text("No requests assigned to you.")
+
+
+def test_a_request_dealt_with_before_the_agent_looked_leaves_no_red_zero_on_the_tab(ann, sue, customers):
+    """Trial 16: a request left while the agent looked at the queue, then marked done by a colleague, left the
+    Requests tab marked (red) with a count of 0."""
+    customer = customers()
+    customer.send("leave", {"kind": "message", "contact": "zed@example.org", "description": "Refund?"}, id="leave")
+    customer.expect("ack")
+    requests_tab = ann.tab(r"^Requests \d+$")
+    expect(requests_tab.locator(".is-highlighted")).to_have_count(1)
+    expect(ann.page.locator(".request-list li", has_text="zed@example.org")).to_have_count(1)  # listed, not shown
+    before = int(requests_tab.locator(".tab-count").inner_text())  # other tests' requests may still be open
+    sue.tab(r"^Requests \d+$").click()
+    request_card(sue, "zed@example.org").get_by_role("button", name="Mark done").click()
+    expect(requests_tab.locator(".tab-count")).to_have_text(str(before - 1))
+    expect(requests_tab.locator(".is-highlighted")).to_have_count(0)

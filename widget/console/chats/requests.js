@@ -63,7 +63,7 @@ export class RequestsPanel {
   constructor(view) {
     this.view = view;
     this.known = null;
-    this.unseen = 0;
+    this.unseen = new Set(); // open requests new (or newly assigned to the agent) since they last looked
     this.items = [];
     this.onlyMine = false; // the filter: every request of the agent's groups, or those assigned to them
     this.filterButtons = ["all", "mine"].map((which) => h("button", {
@@ -93,10 +93,10 @@ export class RequestsPanel {
     this.items = items;
     const open = items.filter((item) => item.state === "open");
     const looking = this.view.sidebarTabs.selected === "requests";
-    if (this.known && !looking) this.unseen += open.filter((item) => !this.known.has(item.id)).length;
+    if (this.known && !looking) for (const item of open) if (!this.known.has(item.id)) this.unseen.add(item.id);
     this.known = new Set(items.map((item) => item.id));
     this.refill();
-    this.view.sidebarTabs.setCount("requests", open.length, this.unseen > 0);
+    this.markTab();
     if (this.dialog) this.dialog.refresh(items.find((item) => item.id === this.dialog.request.id));
     for (const tab of this.view.conversations.values()) tab.showRequest(this.openRequestOf(tab.id));
   }
@@ -184,14 +184,22 @@ export class RequestsPanel {
       this.filter(true);
     });
     if (this.view.sidebarTabs.selected !== "requests" || document.hidden) {
-      this.unseen += 1;
-      this.view.sidebarTabs.setCount("requests", this.items.filter((each) => each.state === "open").length, true);
+      this.unseen.add(requestId);
+      this.markTab();
     }
   }
 
   acknowledge() {
-    this.unseen = 0;
-    this.view.sidebarTabs.setCount("requests", this.items.filter((item) => item.state === "open").length, false);
+    this.unseen.clear();
+    this.markTab();
+  }
+
+  /** The tab counts the open requests, marked while one the agent has not seen is still open (one dealt with
+   *  meanwhile is no news: no marked "0"). */
+  markTab() {
+    const open = new Set(this.items.filter((item) => item.state === "open").map((item) => item.id));
+    for (const id of this.unseen) if (!open.has(id)) this.unseen.delete(id);
+    this.view.sidebarTabs.setCount("requests", open.size, this.unseen.size > 0);
   }
 
   async markDone(item) {
