@@ -71,6 +71,8 @@ def test_a_supervisor_turns_on_automatic_assignment_and_an_agent_accepts_an_offe
     expect(card.locator(".offer-left")).to_have_text(re.compile(r"^\d+ s to accept$"))
     expect(card.locator(".queue-summary")).not_to_be_empty()  # the customer's context, as a queue card has it
     expect(sal.page.locator(".assignment-modes .team-summary")).to_contain_text("1 offer open now")
+    # The waiting list names whom it is offered to as people know them (trial 16: the login was shown).
+    expect(sal.page.locator("#waiting-list")).to_contain_text("offered to Ava Stone")
     # Its queue card stays (the customer still waits, in their place), but agents do not claim it by hand.
     expect(ava.queue.get_by_role("button")).to_have_text("Assigned automatically")
     expect(ava.queue.get_by_role("button")).to_be_disabled()

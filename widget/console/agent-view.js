@@ -8,7 +8,7 @@
 // their limit, and says why here.
 
 import { h, replaceChildren } from "../shared/dom.js";
-import { TIMING, describeError, reasonLabel } from "./constants.js";
+import { TIMING, describeError, humanize, reasonLabel } from "./constants.js";
 
 const NONE = "—";
 
@@ -83,6 +83,8 @@ export class WaitingList {
   /** ``items``: the dashboard's waiting list; ``agents``: its team list (who is available now). */
   render(items, agents) {
     const available = agents.filter((agent) => agent.status === "available" && agent.connected !== false);
+    // Agents as people know them (their display name), never the login.
+    const nameOf = (login) => (agents.find((agent) => agent.name === login) || { display_name: login }).display_name;
     const listed = new Set(items.map((item) => item.conversation_id));
     for (const id of this.chosen.keys()) if (!listed.has(id)) this.chosen.delete(id);
     const now = Date.now();
@@ -98,8 +100,8 @@ export class WaitingList {
         h("th", { scope: "row" }, `#${short}`),
         h("td", {}, item.group),
         this.waitCell(now - item.waiting_seconds * 1000, now),
-        h("td", {}, [item.reason ? reasonLabel(item.reason) : null, item.topic].filter(Boolean).join(" · ") || NONE,
-          item.offered_to ? h("span", { class: "team-login" }, ` offered to ${item.offered_to}`) : null),
+        h("td", {}, [item.reason ? reasonLabel(item.reason) : null, humanize(item.topic)].filter(Boolean).join(" · ") || NONE,
+          item.offered_to ? h("span", { class: "team-login" }, ` offered to ${nameOf(item.offered_to)}`) : null),
         h("td", {}, choice, h("button", {
           type: "button", class: "button small", onclick: () => this.assign(item.conversation_id, choice.value),
         }, "Assign")));
