@@ -68,6 +68,10 @@ def test_a_supervisor_turns_on_automatic_assignment_and_an_agent_accepts_an_offe
     card = offers.get_by_role("listitem")
     expect(card).to_have_count(1)
     expect(card).to_contain_text("Offered to you: Asked for a person")
+    # The header's alert says it is offered to them, not that a chat waits to be claimed (trial 16).
+    expect(ava.page.locator(".alert-banner .alert-text")).to_have_text("Offered to you: Asked for a person")
+    ava.page.locator(".alert-banner").get_by_role("button", name="Show").click()
+    expect(ava.page.get_by_role("button", name="Accept chat: Asked for a person")).to_be_focused()
     expect(card.locator(".offer-left")).to_have_text(re.compile(r"^\d+ s to accept$"))
     expect(card.locator(".queue-summary")).not_to_be_empty()  # the customer's context, as a queue card has it
     expect(sal.page.locator(".assignment-modes .team-summary")).to_contain_text("1 offer open now")

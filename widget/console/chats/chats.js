@@ -139,6 +139,7 @@ class ChatsView extends View {
         break;
       case "offers":
         this.offers.update(data.items || []);
+        this.updateAttention(); // an offer is new work for this agent (the header's alert says so)
         break;
       case "queue_changed":
         this.queue.change(data);
@@ -441,18 +442,31 @@ class ChatsView extends View {
     return this.statusControl.current !== "away";
   }
 
+  /** The new chats in the queue this agent can take: claimable, or (a group assigned automatically) offered to
+   *  them; none while away. Another agent's offer is no new work for them. */
+  alertItems() {
+    if (!this.newWorkAlerts()) return [];
+    const offered = new Set(this.offers.items.map((item) => item.conversation_id));
+    const claims = this.roles.includes("supervisor");
+    return this.queue.freshItems().filter((item) => item.assignment !== "automatic" || claims
+      || offered.has(item.conversation_id));
+  }
+
   renderAlert() {
-    const fresh = this.newWorkAlerts() ? this.queue.freshItems() : [];
+    const fresh = this.alertItems();
     this.alertBanner.hidden = !this.visible || fresh.length === 0; // only with the chats on screen
     if (fresh.length === 1) {
       const item = fresh[0];
-      this.alertText.textContent = `New chat waiting: ${[reasonLabel(item.reason), humanize(item.topic)].filter(Boolean).join(" · ")}`;
+      const offered = this.offers.items.some((each) => each.conversation_id === item.conversation_id);
+      this.alertText.textContent = `${offered ? "Offered to you" : "New chat waiting"}: ${[reasonLabel(item.reason), humanize(item.topic)].filter(Boolean).join(" · ")}`;
     } else if (fresh.length) {
       this.alertText.textContent = `${fresh.length} new chats waiting`;
     }
   }
 
   showNewInQueue() {
+    const first = this.alertItems()[0];
+    if (first && this.offers.focus(first.conversation_id)) return; // an offer: its Accept, above the tabs
     this.sidebarTabs.select("queue");
     this.queue.focusFirstFresh();
   }
@@ -460,8 +474,7 @@ class ChatsView extends View {
   updateAttention() {
     this.renderAlert();
     const unread = [...this.conversations.values()].reduce((sum, tab) => sum + tab.unread, 0);
-    const fresh = this.newWorkAlerts() ? this.queue.freshItems().length : 0;
-    this.setAttention(fresh + unread + this.mentions.unseen);
+    this.setAttention(this.alertItems().length + unread + this.mentions.unseen);
   }
 
   chime() {
