@@ -374,3 +374,16 @@ def test_keyboard_shortcuts_and_their_help_overlay(ann, customers):
     expect(page.locator(".toast").filter(has_text="Nobody is waiting.")).to_be_visible()
     expect(tabs).to_have_count(1)
     assert first.conversation_id in page.locator(".conversation-tab").get_attribute("id")
+
+
+def test_c_with_only_a_customer_who_left_says_so_and_claims_nobody(ann, customers, background_loop):
+    """Trial 16: "c" said "Nobody is waiting." while the queue showed a customer (who had left) with Claim."""
+    customer = customers()
+    customer.ask_for_person()
+    background_loop.run(customer.client.close())
+    expect(ann.page.locator("li.queue-item").filter(has_text="Customer: Left")).to_have_count(1)
+    unfocus(ann)
+    ann.page.keyboard.press("c")
+    expect(ann.page.locator(".toast").last).to_have_text(
+        "Only customers who have left are waiting: claim one from the queue if you still want to.")
+    expect(chat_tabs(ann)).to_have_count(0)

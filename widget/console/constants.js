@@ -77,6 +77,8 @@ export const SHORTCUT_TEXT = {
   lead: "Single keys work when you are not typing in a text box; keys with Ctrl or Alt work everywhere.",
   noChat: "No chat is open.",
   nobodyWaiting: "Nobody is waiting.",
+  onlyGone: "Only customers who have left are waiting: claim one from the queue if you still want to.",
+  onlyOffered: "The chats waiting are assigned automatically: they are offered to you in turn.",
 };
 
 export const LIMITS = {
