@@ -946,11 +946,11 @@ class Bridge:
         await self.assignment.release(conversation_id, agent, taken=True)
         return conversation
 
-    async def assign_to(self, agent: str, conversation_id: str) -> Conversation:
+    async def assign_to(self, agent: str, conversation_id: str, by: str) -> Conversation:
         """A supervisor hands a waiting conversation to ``agent``, as a transfer to them would: the agent must
         exist, be online, available and under their chat limit; the claim's commit decides against a claim or
         an accepted offer at the same moment (one wins). An open offer to another agent is withdrawn by the
-        next round; the agent's consoles open the conversation."""
+        next round; the agent's consoles open the conversation and say who (``by``) assigned it."""
         profiles = await self.agents.profiles()
         if agent not in profiles or "agent" not in profiles[agent]["roles"]:
             raise MalformedMessage(f"no agent {agent!r}")
@@ -960,7 +960,7 @@ class Bridge:
         if waiting.state is not State.QUEUED:
             raise InvalidTransition("that conversation is no longer waiting", code="not_waiting")
         conversation = await self.claim(agent, conversation_id, accepted=True)
-        await self.store.publish(self.store.key("agent-events", agent), {"assigned": conversation_id})
+        await self.store.publish(self.store.key("agent-events", agent), {"assigned": conversation_id, "by": by})
         self.assign_due.set()  # an offer of it to someone else is withdrawn
         return conversation
 

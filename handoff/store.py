@@ -102,7 +102,9 @@ Keys (``prefix`` defaults to ``hb``):
                              {"said": id} a queued customer wrote (its last_said changed; announced by the
                              append that stores it), {"labelled": id} its labels changed (handoff.labels)
     {p}:stats-events pub/sub "the day's counters changed" (also the open offers: handoff.assignment)
-    {p}:agent-events:{agent} pub/sub  for one agent's sockets: a chat assigned to them ({"assigned": id}), an offer
+    {p}:agent-events:{agent} pub/sub  for one agent's sockets: a chat assigned to them ({"assigned": id}; "by": the
+                             supervisor, when one did), a request assigned to them ({"request_assigned": id, "by"},
+                             handoff.request_assignment), an offer
                              of theirs made, accepted or withdrawn ({"offers": id}, handoff.assignment),
                              an @mention ({"mentioned": id}) or one seen in another tab (handoff.notes),
                              their status set in another console ({"status": …}, handoff.agentstatus)

@@ -169,6 +169,9 @@ class AgentConnection(NoteHandlers, OfferHandlers, Connection):
         """A chat assigned to this agent, their status set in another console of theirs, or a mention of them
         (or one seen in another tab); after a resync, both the status and the mentions again."""
         if "assigned" in payload:
+            if payload.get("by"):  # a supervisor's: the console says who, as it says who transferred one
+                await self.send(Envelope("chat_assigned", None, {"conversation_id": str(payload["assigned"]),
+                                                                 "by": str(payload["by"])}))
             await self.attach(str(payload["assigned"]))
             return
         if "request_assigned" in payload:  # the list follows on the queue channel; this says it is theirs now

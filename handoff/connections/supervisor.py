@@ -80,7 +80,7 @@ class SupervisorConnection(Connection):
         conversation_id, agent = conversation_id_of(envelope.data), envelope.data.get("agent")
         if not isinstance(agent, str) or not 0 < len(agent) <= 64:
             raise MalformedMessage("'agent' must be an agent's name")
-        await self.bridge.assign_to(agent, conversation_id)
+        await self.bridge.assign_to(agent, conversation_id, by=self.login)
         await self.send(Envelope("ack", envelope.id, {"conversation_id": conversation_id, "agent": agent}))
 
     async def dashboard(self, envelope: Envelope) -> None:

@@ -43,6 +43,7 @@ export const NOTIFICATION_TEXT = {
   transfer: "{name} transferred a chat to you",
   transferAnonymous: "A chat was transferred to you",
   requestAssigned: "{name} assigned you a request",
+  assigned: "{name} assigned you a chat",
 };
 
 // The header's notifications button, by the browser's permission and the agent's choice.

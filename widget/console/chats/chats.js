@@ -57,6 +57,7 @@ class ChatsView extends View {
     this.activeId = null;
     this.pendingClaims = new Set();
     this.pendingViews = new Set(); // conversations asked to open read-only, to show when they arrive
+    this.assignedBy = new Map(); // conversation -> the supervisor who assigned it here, until it arrives
     this.team = null; // the colleagues to mention: {at, agents} (colleagues())
     this.names = new Map(); // login -> display name, from the bridge's team (nameOf)
     this.restoring = null; // ids of conversations re-sent after a (re)connection, while they arrive
@@ -146,6 +147,9 @@ class ChatsView extends View {
         break;
       case "requests":
         this.requests.update(data.items || []);
+        break;
+      case "chat_assigned": // a supervisor gave this agent a waiting chat: its `conversation` follows
+        this.assignedBy.set(data.conversation_id, data.by);
         break;
       case "request_assigned":
         this.requests.assigned(data);
@@ -340,12 +344,18 @@ class ChatsView extends View {
     const transferredHere = isNew && !claimedHere && !this.restoring;
     if (claimedHere || !this.activeId) this.activate(tab.id, claimedHere);
     else if (transferredHere) tab.markArrived();
+    const assignedBy = this.assignedBy.get(tab.id);
+    this.assignedBy.delete(tab.id);
     if (transferredHere) {
+      // Given by a supervisor from the waiting list, or transferred by a colleague: said as it happened.
+      const by = assignedBy || data.transferred_by;
       if (!this.isViewing(tab)) {
-        this.notifications.transfer(tab.id, data.transferred_by, tab.tabTitle.textContent, () => this.openFromNotification(tab.id));
+        this.notifications.transfer(tab.id, by && this.nameOf(by), tab.tabTitle.textContent, () => this.openFromNotification(tab.id),
+          Boolean(assignedBy));
       }
       this.chime();
-      this.toast(data.transferred_by ? `${this.nameOf(data.transferred_by)} transferred a chat to you.` : "A colleague transferred a chat to you.");
+      if (assignedBy) this.toast(`${this.nameOf(assignedBy)} assigned you a chat.`);
+      else this.toast(by ? `${this.nameOf(by)} transferred a chat to you.` : "A colleague transferred a chat to you.");
     }
     this.noChats.hidden = this.conversations.size > 0;
     this.updateAttention();
