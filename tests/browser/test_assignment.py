@@ -96,6 +96,18 @@ def test_a_supervisor_turns_on_automatic_assignment_and_an_agent_accepts_an_offe
     expect(ava.page.get_by_role("tab", name=re.compile("Asked for a person"))).to_have_count(2)
     second.expect("status", state="agent")
 
+    # A third customer whose page has gone: their card (left, its countdown, assigned automatically) keeps
+    # everything within its edge (trial 16: the countdown and the button were cut off).
+    third = queued(background_loop, assign_site)
+    background_loop.run(third.client.close())
+    card = ava.queue.filter(has_text="Left")
+    expect(card.locator(".sla-chip")).to_be_visible()
+    assert card.evaluate("(card) => { const edge = card.closest('.sidebar').getBoundingClientRect().right; "
+                         "return [card, ...card.querySelectorAll('*')].every((each) => "
+                         "each.getBoundingClientRect().right <= edge + 0.5); }"), \
+        "something on the queue card reaches beyond the sidebar's edge"
+    screenshot(ava.page, "console-queue-card-left")
+
     sal.page.get_by_role("button", name="Dashboard").click()
     mode_choice(sal, "general", "Agents claim").check()
     expect(mode_choice(sal, "general", "Agents claim")).to_be_checked()
