@@ -190,3 +190,25 @@ def test_a_file_waiting_for_a_refused_chat_is_never_sent_later(customer_context,
     time.sleep(1)  # an upload would have followed the welcome at once
     assert not client.exists(f"{site_prefix}:files:{conversation['conversationId']}")
     assert errors == []
+
+
+def test_a_file_the_bridge_refused_stays_where_it_was_sent_without_progress_and_can_be_dismissed(
+        ann, customer_context, site, tmp_path):  # noqa: F811
+    """Trial 16: a refused file's "Not sent" stayed below every later message, with a full progress bar and no
+    way to take it away."""
+    page = customer_with_ann(ann, customer_context, site)
+    damaged = tmp_path / "form.pdf"
+    damaged.write_bytes(pdf()[:-40])  # cut short: no %%EOF
+    choose_file(ann.page, "Attach a picture or PDF", damaged)
+    failed = ann.transcript.locator(".msg-agent.is-failed")
+    expect(failed).to_contain_text("Not sent")
+    expect(failed.locator("progress")).to_have_count(0)
+    page.get_by_label("Type your message").fill("did you send something?")
+    page.get_by_role("button", name="Send").click()
+    later = ann.transcript.locator(".msg-customer").filter(has_text="did you send something?")
+    expect(later).to_have_count(1)
+    assert later.evaluate("(later) => Boolean(later.compareDocumentPosition(document.querySelector('.msg-agent.is-failed')) "
+                          "& Node.DOCUMENT_POSITION_PRECEDING)"), "the customer's later message is above the failed file"
+    failed.get_by_role("button", name="Dismiss").click()
+    expect(failed).to_have_count(0)
+    assert page.errors == []  # type: ignore[attr-defined]

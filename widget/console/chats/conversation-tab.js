@@ -328,10 +328,7 @@ export class ConversationTab {
     this.view.waiting.send("message", { conversation_id: this.id, text }, id).then(() => {
       // Usually the stored copy has replaced this one already; if not, it is on its way.
       element.querySelector(".msg-status").textContent = "Sent";
-    }, (error) => {
-      element.classList.add("is-failed");
-      element.querySelector(".msg-status").textContent = `Not sent: ${describeError(error)}`;
-    });
+    }, (error) => this.failPending(id, `Not sent: ${describeError(error)}`));
   }
 
   /** A private note for the team: shown yellow at once, replaced by the stored copy. */
@@ -349,10 +346,21 @@ export class ConversationTab {
       const mentioned = (ack && ack.mentioned) || [];
       element.querySelector(".msg-status").textContent = mentioned.length ? `Saved · ${mentioned.map((name) => `@${name}`).join(", ")} notified` : "Saved";
       if (mentioned.length) this.view.toast(`Note saved; ${mentioned.map((name) => `@${name}`).join(", ")} notified.`);
-    }, (error) => {
-      element.classList.add("is-failed");
-      element.querySelector(".msg-status").textContent = `Not saved: ${describeError(error)}`;
-    });
+    }, (error) => this.failPending(id, `Not saved: ${describeError(error)}`));
+  }
+
+  /**
+   * A send the bridge refused: it stays where it was sent (later messages go below it, not above: it is no
+   * longer pending), says why, loses its progress bar (a file's), and can be dismissed.
+   */
+  failPending(id, text) {
+    const element = this.pending.get(id);
+    if (!element) return;
+    this.pending.delete(id);
+    element.classList.add("is-failed");
+    for (const bar of element.querySelectorAll("progress")) bar.remove();
+    replaceChildren(element.querySelector(".msg-status"), text, " ",
+      h("button", { type: "button", class: "button small ghost msg-dismiss", onclick: () => element.remove() }, "Dismiss"));
   }
 
   /** The stored copy of a sent message arrived (named by the id it was sent with): the "sending…" copy goes. */
