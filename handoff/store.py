@@ -80,8 +80,8 @@ Keys (``prefix`` defaults to ``hb``):
                              "agent:{name}:taken|closed" too (the commit counts in both hashes; /metrics
                              reads only dispositions and labels)
     {p}:labels       hash    the label set: id -> {name, colour} (handoff.labels); a conversation's labels
-                             are its hash's "labels" field (ids, comma-separated), "labelled:{day}:{id}"
-                             marks a label counted that day; "disposition", "closing_note": its last close's,
+                             are its hash's "labels" field (ids, comma-separated; a new handoff starts
+                             without, a transfer keeps them), "labelled:{day}:{id}" marks a label counted that day; "disposition", "closing_note": its last close's,
                              "closed_at" (ms, by the commit that closes) and "rating" (JSON {score, comment}, by
                              the commit that rates; a read-only view of a closed chat shows them)
     {p}:canned       hash    canned responses: shortcut -> {title, text} (handoff.canned); {p}:canned-seeded
@@ -665,7 +665,8 @@ class Store:
         if after.state is State.QUEUED and before.state is not State.QUEUED:
             fields += ["queued_at", str(now), "transferred_by", transferred_by, "left_queue", ""]
             if before.state is not State.AGENT:  # a new handoff; a transfer or a lost agent keeps the wait so far
-                fields += ["waiting_since", str(now), "refused_handoff", ""]
+                # and the chat's labels (a new handoff is a new chat: the last one's labels were counted with it).
+                fields += ["waiting_since", str(now), "refused_handoff", "", "labels", ""]
         taken = after.state is State.AGENT and after.agent != before.agent
         if taken:
             fields += ["claimed_at", str(now)]
