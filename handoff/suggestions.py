@@ -31,11 +31,10 @@ from handoff.attachments import attachment_of
 from handoff.botclient import BotClient
 from handoff.store import Store
 
-__all__ = ["MAX_PENDING", "RELAYED_PER_REQUEST", "Suggestions", "may_be_suggested", "reply_pairs", "said_before"]
+__all__ = ["MAX_PENDING", "RELAYED_PER_REQUEST", "Suggestions", "may_be_suggested", "reply_pairs"]
 
 MAX_PENDING = 1_000  # pairs waiting for the bot; past it the oldest go
 RELAYED_PER_REQUEST = 20
-SAID_LOOKBACK = 200  # messages of the chat a suggestion is compared with (already said?)
 CUSTOMER_MESSAGES_PER_PAIR = 3  # what the customer wrote since the last reply, at most this many messages
 MAX_PAIR_CHARACTERS = 1_000
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
@@ -108,14 +107,6 @@ def reply_pairs(conversation_id: str, messages: Sequence[Mapping[str, Any]],
     return pairs
 
 
-def said_before(items: Sequence[Dict[str, Any]], messages: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]:
-    """The suggestions with ``already_said``: whether the bot or an agent said that very text in this chat already
-    (the customer has read it); those come after the others, in their order."""
-    said = {" ".join(str(message["text"]).split()) for message in messages if message["kind"] in ("bot", "agent")}
-    marked = [{**item, "already_said": " ".join(str(item.get("text", "")).split()) in said} for item in items]
-    return sorted(marked, key=lambda item: item["already_said"])
-
-
 class Suggestions:
     def __init__(self, redis: Redis, store: Store, bot: BotClient) -> None:
         self.redis = redis
@@ -149,8 +140,7 @@ class Suggestions:
         if latest is None:
             return {"message_id": None, "items": []}
         pending = await self.redis.lrange(self.pending_key, 0, RELAYED_PER_REQUEST - 1)
-        items = said_before(await self.bot.suggest(latest["text"], [json.loads(raw) for raw in pending]),
-                            await self.store.newest_messages(conversation_id, SAID_LOOKBACK))
+        items = await self.bot.suggest(latest["text"], [json.loads(raw) for raw in pending])
         if pending:
             async with self.redis.pipeline(transaction=False) as pipeline:
                 for raw in pending:

@@ -172,30 +172,3 @@ def test_files_are_neither_the_customers_latest_question_nor_a_reply_to_suggest(
             await each.close()
 
     asyncio.run(scenario())
-
-
-def test_an_faq_answer_the_bot_already_gave_in_the_chat_comes_last_marked_as_said(bridge):
-    """Trial 16: the first suggestion was the very FAQ answer the bot had given before the customer asked for a
-    person; offered again, it comes after the others, marked ``already_said``."""
-    async def scenario() -> None:
-        customer = await Customer.connect(bridge)
-        cid = customer.conversation_id
-        await customer.acknowledged(await customer.say("I think I lost my card, what should I do?"))
-        bot_said = [m["data"]["text"] for m in customer.messages("bot") if m["data"]["text"]]
-        await customer.send("talk_to_person", id="talk")
-        await customer.expect("status", state="queued")
-        ann = await staff(bridge, "ann")
-        await ann.send("claim", {"conversation_id": cid}, id="claim")
-        await ann.expect("ack", conversation_id=cid)
-        await customer_said(customer, ann, "I lost my card somewhere, what do I do now?")
-        offered = [item for item in items(await ann.suggest(cid)) if item["source"] == "faq"]
-        said = [item for item in offered if item["text"].strip() in {text.strip() for text in bot_said}]
-        assert said, (bot_said, offered)  # the bot's lost-card answer is among them
-        assert all(item["already_said"] for item in said)
-        assert not any(item["already_said"] for item in offered if item not in said)
-        assert offered[-len(said):] == said, offered  # after the others
-        await ann.acknowledged(await ann.close_conversation(cid))
-        for each in (customer, ann):
-            await each.close()
-
-    asyncio.run(scenario())

@@ -59,9 +59,7 @@ export class SuggestionStrip {
         title: item.text, "aria-label": `Use suggestion (${source}${topic ? `, ${topic}` : ""}): ${item.text}`,
         onclick: () => this.tab.composer.insertSuggestion(item.text),
       },
-      h("span", { class: "suggestion-meta" }, h("span", { class: "suggestion-source" }, source), topic ? ` · ${topic}` : "",
-        // Said in this chat already (by the bot, before the handoff): the customer has read it; it comes last.
-        item.already_said ? h("span", { class: "suggestion-said" }, " · already said") : null),
+      h("span", { class: "suggestion-meta" }, h("span", { class: "suggestion-source" }, source), topic ? ` · ${topic}` : ""),
       h("span", { class: "suggestion-text" }, item.text));
     }));
   }
