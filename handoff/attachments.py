@@ -112,17 +112,16 @@ class AttachmentDesk:
         await self._require_customer(conversation_id, customer_token)
         return ("customer", conversation_id)
 
-    async def require_reader(self, conversation_id: str, file_id: str, customer_token: str = "", agent: str = "") -> None:
+    async def require_reader(self, conversation_id: str, customer_token: str = "", agent: str = "") -> None:
         """The conversation's customer, the agent serving it, a colleague a note in it mentioned, a
         supervisor (handoff.mentions.may_read_notes), or an agent of the group of the request left in it
-        (who reads its transcript with ``open_request``: the files sent until it was answered or done) may
-        read its files; Forbidden for other agents."""
+        (who reads its transcript with ``open_request``) may read its files; Forbidden for other agents."""
         if agent:
             try:
                 await self.bridge.notes.require_reader(agent, conversation_id)
             except Forbidden:
                 groups: List[str] = (await self.bridge.agents.profile(agent))["groups"]
-                if not await self.bridge.requests.readable_through(conversation_id, groups, file_id):
+                if not await self.bridge.requests.readable_through(conversation_id, groups):
                     raise
         else:
             await self._require_customer(conversation_id, customer_token)

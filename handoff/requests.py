@@ -285,24 +285,12 @@ class RequestDesk:
             raise Forbidden(f"this request is for the {request['group']} group")
         return request
 
-    async def readable_through(self, conversation_id: str, groups: List[str], file_id: str) -> bool:
-        """Whether an agent of these skill ``groups`` may read this file of the conversation for the last request
-        left in it, as ``open_request`` shows them its transcript: up to when the request was answered or done
-        (a file sent afterwards, in another chat, is none of the request's)."""
+    async def readable_through(self, conversation_id: str, groups: List[str]) -> bool:
+        """Whether an agent of these skill ``groups`` may read the conversation (its files) for the last
+        request left in it, as ``open_request`` shows them its transcript."""
         last = await self.store.redis.hget(self.store.key("conv", conversation_id), "request")
         request = await self.get(last.decode()) if last else None
-        if request is None or not visible_to(request["group"], groups):
-            return False
-        return any((message["data"] or {}).get("attachment", {}).get("id") == file_id
-                   for message in await self._transcript_of(request))
-
-    async def _transcript_of(self, request: Dict[str, Any]) -> List[Dict[str, Any]]:
-        """The request's conversation as far as it is the request's: all of it while the request is open, up to
-        when it was answered or done once it is."""
-        messages = await self.store.messages_after(request["conversation"], None)
-        if request["handled_ts"] is None:
-            return messages
-        return [message for message in messages if int(message["id"].split("-")[0]) <= request["handled_ts"]]
+        return request is not None and visible_to(request["group"], groups)
 
     async def open(self, request_id: str, groups: List[str]) -> Dict[str, Any]:
         """The request with its conversation: transcript and the context the agent needs."""
@@ -312,7 +300,7 @@ class RequestDesk:
         handoff = request.pop("handoff")
         conversation_id = request["conversation"]
         conversation = await self.store.load(conversation_id)
-        messages = await self._transcript_of(request)
+        messages = await self.store.messages_after(conversation_id, None)
         return {
             "request": request,
             "conversation": {"conversation_id": conversation_id, "state": conversation.state.value,

@@ -83,7 +83,7 @@ async def file(request: Request, conversation_id: str, file_id: str) -> HTTPResp
         _check_origin(request)
         bridge = bridge_of(request)
         token, agent = await _who(request)
-        await bridge.attachments.require_reader(conversation_id, file_id, token, agent)
+        await bridge.attachments.require_reader(conversation_id, token, agent)
         attachment, body = await bridge.attachments.read(conversation_id, file_id)
     except HandoffError as error:
         return _refused(request, error)
