@@ -17,7 +17,7 @@ from handoff.exceptions import Forbidden, MalformedMessage
 from handoff.machine import Conversation, State
 
 __all__ = ["EXCERPT_CHARACTERS", "MAX_MENTIONS", "NOTE_KIND", "UnknownMention", "excerpt", "may_read_notes",
-           "mention_entry", "mentioned_names", "require_may_bring_in", "require_may_read", "require_mentionable"]
+           "mention_entry", "mentioned_names", "require_may_read", "require_mentionable"]
 
 NOTE_KIND = "note"
 # Colleagues one note may notify: a team is told together, a whole directory is not.
@@ -64,18 +64,6 @@ def may_read_notes(conversation: Conversation, agent: str, roles: Collection[str
 def require_may_read(conversation: Conversation, agent: str, roles: Collection[str], mentioned: bool) -> None:
     if not may_read_notes(conversation, agent, roles, mentioned):
         raise Forbidden("only the agent serving this chat, a colleague mentioned in it, or a supervisor may do that")
-
-
-def require_may_bring_in(conversation: Conversation, writer: str, roles: Collection[str], names: Collection[str],
-                         readers: Collection[str]) -> None:
-    """A mention lets the colleague read the conversation (its transcript, its files): only the agent serving it
-    and supervisors bring others in. A colleague who reads it because a note mentioned them may mention only
-    those who may read it already (``readers``), so that read access does not spread from mention to mention."""
-    serving = conversation.state is State.AGENT and conversation.agent == writer
-    newcomers = [name for name in names if name != writer and name not in readers]
-    if newcomers and not serving and "supervisor" not in roles:
-        raise Forbidden("only the agent serving this chat or a supervisor may bring in another colleague ("
-                        + ", ".join(f"@{name}" for name in newcomers) + "); mention the agent serving it instead")
 
 
 def excerpt(text: str) -> str:

@@ -26,10 +26,7 @@ from typing import Any, Dict, List, Optional, Set
 from handoff.auth import AgentDirectory
 from handoff.exceptions import ConversationNotFound, InvalidTransition
 from handoff.machine import Conversation, State
-from handoff.mentions import (
-    NOTE_KIND, may_read_notes, mention_entry, mentioned_names, require_may_bring_in, require_may_read,
-    require_mentionable,
-)
+from handoff.mentions import NOTE_KIND, mention_entry, mentioned_names, require_may_read, require_mentionable
 from handoff.store import Store
 
 __all__ = ["MAX_MENTIONS_KEPT", "NoteDesk"]
@@ -105,14 +102,6 @@ class NoteDesk:
         roles = (await self.agents.profile(agent))["roles"]
         require_may_read(conversation, agent, roles, await self.was_mentioned(agent, conversation_id))
         return conversation
-
-    async def require_may_bring_in(self, agent: str, conversation: Conversation, names: List[str]) -> None:
-        """Whether ``agent`` may mention these colleagues here (handoff.mentions.require_may_bring_in)."""
-        profiles = await self.agents.profiles()
-        readers = [name for name in names if may_read_notes(
-            conversation, name, profiles.get(name, {}).get("roles", []),
-            await self.was_mentioned(name, conversation.id))]
-        require_may_bring_in(conversation, agent, profiles.get(agent, {}).get("roles", []), names, readers)
 
     async def check_mentions(self, text: str) -> List[str]:
         """The colleagues ``text`` mentions, all of them agents (else UnknownMention)."""

@@ -950,15 +950,7 @@ def note_oracle(kind: str, data: Dict[str, Any], me: str, world: World,
         return "not_found"
     serving = snapshot.state == "agent" and snapshot.agent == me
     mentioned = world.redis.hexists(f"{world.prefix}:mentions:{me}", data["conversation_id"])
-    if not (serving or mentioned):
-        return "forbidden"
-    if kind == "note" and not serving:  # brought in by a mention: may mention only those who read it already
-        readers = {snapshot.agent} if snapshot.state == "agent" else set()
-        named = mentioned_names(readable(data["text"]).strip())
-        if any(name != me and name not in readers
-               and not world.redis.hexists(f"{world.prefix}:mentions:{name}", data["conversation_id"]) for name in named):
-            return "forbidden"
-    return "ack"
+    return "ack" if serving or mentioned else "forbidden"
 
 
 def agent_oracle(envelope: Dict[str, Any], me: str, world: World, online: Set[str]) -> str:

@@ -6,7 +6,7 @@ from handoff.exceptions import Forbidden, MalformedMessage
 from handoff.machine import Conversation, State
 from handoff.mentions import (
     EXCERPT_CHARACTERS, MAX_MENTIONS, UnknownMention, excerpt, may_read_notes, mention_entry, mentioned_names,
-    require_may_bring_in, require_may_read, require_mentionable,
+    require_may_read, require_mentionable,
 )
 from handoff.visibility import customer_sees
 from teaching.transcripts import review_of
@@ -41,20 +41,6 @@ def test_the_serving_agent_a_mentioned_colleague_and_supervisors_read_notes(stat
     assert may_read_notes(conversation, "sue", ["agent", "supervisor"], False)
     with pytest.raises(Forbidden):
         require_may_read(conversation, "bob", ["agent"], False)
-
-
-def test_only_the_serving_agent_and_supervisors_bring_in_colleagues_a_mentioned_one_names_only_readers():
-    """Trial 16 (attacker): a colleague reading a chat only because a note mentioned them mentioned a third, who
-    then read the transcript and the customer's files; read access spread from mention to mention."""
-    served = Conversation("c1", state=State.AGENT, agent="ann")
-    require_may_bring_in(served, "ann", ["agent"], ["bob", "cy"], readers=[])  # the serving agent
-    require_may_bring_in(served, "sam", ["supervisor"], ["cy"], readers=[])  # a supervisor
-    require_may_bring_in(served, "bob", ["agent"], ["ann", "bob"], readers=["ann"])  # answering who brought them in
-    with pytest.raises(Forbidden) as refused:
-        require_may_bring_in(served, "bob", ["agent"], ["ann", "cy"], readers=["ann"])
-    assert "@cy" in str(refused.value) and "@ann" not in str(refused.value)
-    with pytest.raises(Forbidden):  # nobody serves it (queued, closed): only supervisors bring others in
-        require_may_bring_in(Conversation("c2", state=State.QUEUED), "bob", ["agent"], ["cy"], readers=[])
 
 
 def test_a_mention_notification_quotes_the_note_on_one_line_as_the_first_of_its_conversation():

@@ -362,31 +362,3 @@ def test_the_dashboard_lists_each_agents_chats_which_a_supervisor_may_open_read_
             await each.close()
 
     asyncio.run(scenario())
-
-
-def test_a_colleague_brought_in_by_a_mention_cannot_bring_in_another(bridge, second_bridge):
-    """Trial 16 (attacker): read access spread from mention to mention. Bob, mentioned by Ann who serves the chat,
-    reads it and answers her; a note of his mentioning Cara is refused, and Cara may not read the chat."""
-    async def scenario() -> None:
-        customer, ann = await claimed(bridge, "ann")
-        cid = customer.conversation_id
-        await ann.acknowledged(await ann.note("@bob can you look at this one?", cid))
-        bob = await staff(second_bridge, "bob")
-        await bob.expect("mentions")
-        await bob.send("view", {"conversation_id": cid}, id="read")
-        await bob.acknowledged("read")
-        await bob.send("note", {"conversation_id": cid, "text": "@cara you know cards, have a look"}, id="spread")
-        refused = await bob.next_matching(lambda e: e["id"] == "spread", "the answer to bob's note")
-        assert (refused["type"], refused["data"]["code"]) == ("error", "forbidden"), refused
-        assert "@cara" in refused["data"]["message"]
-        cara = await staff(bridge, "cara")
-        await cara.send("view", {"conversation_id": cid}, id="peek")
-        peek = await cara.next_matching(lambda e: e["id"] == "peek", "the answer to cara's view")
-        assert (peek["type"], peek["data"]["code"]) == ("error", "forbidden"), peek
-        answered = await bob.acknowledged(await bob.note("@ann checked: blocked for fraud", cid))
-        assert answered["data"]["mentioned"] == ["ann"]
-        await ann.acknowledged(await ann.close_conversation(cid))
-        for client in (customer, ann, bob, cara):
-            await client.close()
-
-    asyncio.run(scenario())
