@@ -29,9 +29,6 @@ MAX_PDF_INFLATED = 64 * 1024 * 1024  # what a PDF's object streams may inflate t
 FORBIDDEN_PDF_NAMES = frozenset({
     b"JS", b"JavaScript", b"Launch", b"EmbeddedFile", b"EmbeddedFiles", b"RichMedia", b"XFA",
     b"GoToE", b"ImportData", b"SubmitForm", b"Sound", b"Movie",
-    # Actions that leave the document: another file (a UNC path makes a Windows reader send the user's
-    # credentials), any address (javascript: too), media to play. A statement's links are refused with them.
-    b"GoToR", b"URI", b"Rendition",
 })
 _PDF_NAME = re.compile(rb"/([^\s/<>\[\]()\{\}%]*)")
 _PDF_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")

