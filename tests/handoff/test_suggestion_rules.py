@@ -38,24 +38,6 @@ def test_replies_with_personal_data_are_never_kept():
     assert reply_pairs("c2", messages, details) == []
 
 
-def test_replies_naming_a_customer_or_an_address_are_never_kept():
-    """Trial 16: a reply greeting one customer by name, with their address, was offered to another verbatim."""
-    for reply in ("Hi Margaret Okafor, I've re-sent your card to 10 Downing Street, London SW1A 2AA; it was stolen "
-                  "from your flat, sorry",
-                  "Hi Margaret, your new card is on its way.", "Thanks, Margaret. It is sorted now.",
-                  "Margaret, your new card is on its way.", "Dear Mr Okafor, the refund is done.",
-                  "I've sent it to Mrs. Patel as you asked.", "The card goes to 221B Baker Street tomorrow.",
-                  "It will go to 4 Elm Grove as usual.", "Sent to the address in EC1A 1BB, as on file.",
-                  "Your letter went to flat 3, 12 Kings Road.", "Please ask Jane Doe to call us."):
-        assert not may_be_suggested(reply, []), reply
-    for reply in ("Hi there, sorry for the wait. Your new card is on its way.", "Hi, I can help with that.",
-                  "Thanks, I've frozen the card for you.", "Sorry, that took a while. It is sorted now.",
-                  "Go to Profile > Details and tap Freeze card.", "You can add it to Apple Pay or Google Pay now.",
-                  "Unfortunately, we can't reverse a transfer once it is sent.",
-                  "It arrives in 3 to 5 working days; on Monday at the latest.", "Tap Cards, then Report lost."):
-        assert may_be_suggested(reply, []), reply
-
-
 def test_files_are_neither_asked_nor_replied_their_text_is_only_a_name():
     def file(kind: str, name: str, entry_id: str) -> Dict[str, Any]:
         return {**said(kind, name, entry_id), "data": {"attachment": {"id": entry_id, "name": name}}}
