@@ -167,6 +167,12 @@ export class ChatView {
 
   buildLog() {
     this.log = h("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": this.strings.conversation, tabindex: "0" });
+    // A picture takes its height only once loaded: the end stays in view if it was (load does not bubble).
+    this.atEnd = true;
+    this.log.addEventListener("scroll", () => { this.atEnd = this.isNearEnd(); });
+    this.log.addEventListener("load", () => {
+      if (this.atEnd) this.scrollToEnd();
+    }, true);
     return this.log;
   }
 

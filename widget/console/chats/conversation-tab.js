@@ -86,6 +86,10 @@ export class ConversationTab {
     this.log.addEventListener("scroll", () => {
       this.stickToBottom = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 60;
     });
+    // A picture takes its height only once loaded: the end stays in view if it was (load does not bubble).
+    this.log.addEventListener("load", () => {
+      if (this.stickToBottom) this.scrollToEnd();
+    }, true);
     this.typing = h("p", { class: "typing-indicator", "aria-live": "polite" });
     this.composer = new Composer(this);
     this.suggestions = new SuggestionStrip(this); // for the customer's latest message
