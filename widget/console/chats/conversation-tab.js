@@ -348,8 +348,10 @@ export class ConversationTab {
     this.scrollToEnd();
     this.view.waiting.send("note", { conversation_id: this.id, text }, id).then((ack) => {
       const mentioned = (ack && ack.mentioned) || [];
-      element.querySelector(".msg-status").textContent = mentioned.length ? `Saved · ${mentioned.map((name) => `@${name}`).join(", ")} notified` : "Saved";
-      if (mentioned.length) this.view.toast(`Note saved; ${mentioned.map((name) => `@${name}`).join(", ")} notified.`);
+      // Colleagues as the console shows them (their display names), never by login.
+      const told = mentioned.map((name) => this.view.nameOf(name)).join(", ");
+      element.querySelector(".msg-status").textContent = mentioned.length ? `Saved · ${told} notified` : "Saved";
+      if (mentioned.length) this.view.toast(`Note saved; ${told} notified.`);
     }, (error) => this.failPending(id, `Not saved: ${describeError(error)}`));
   }
 
