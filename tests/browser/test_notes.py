@@ -83,6 +83,12 @@ def test_a_mention_notifies_the_colleague_who_opens_the_chat_read_only_and_answe
 
     # Sue is told: the Mentions tab counts it, the list says who and what.
     expect(sue.tab(r"^Mentions 1$")).to_be_visible()
+    # With counts on every tab the alert sound's button stays within the sidebar (trial 16: pushed off its edge).
+    assert sue.page.evaluate("""() => {
+        const sidebar = document.querySelector('.sidebar').getBoundingClientRect();
+        const bell = document.querySelector('.sidebar-head > button').getBoundingClientRect();
+        return bell.right <= sidebar.right && bell.width > 0;
+    }""")
     sue.tab("^Mentions").click()
     mention = sue.page.get_by_role("list", name="Notes that mention you").get_by_role("listitem").first
     expect(mention).to_contain_text("Ann Lee mentioned you")

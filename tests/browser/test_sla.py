@@ -62,6 +62,9 @@ def test_the_countdown_turns_amber_then_red_and_the_dashboard_counts_the_late_an
     header = ann.conversation.locator(".conversation-meta .sla-chip")
     expect(header).to_have_attribute("data-level", "breached")
     expect(ann.page.locator(".conversation-tab .tab-sla")).to_have_class("chip tab-sla sla-breached")
+    # The chat's title keeps room beside its countdown (trial 16: it shrank to "A…").
+    title = ann.page.locator(".conversation-tab .tab-title")
+    assert title.evaluate("(title) => title.scrollWidth <= title.clientWidth + 1"), title.inner_text()
     ann.reply("Sorry for the wait, I'm here now.")
     expect(header).to_be_hidden()
     expect(late).to_have_count(0)
