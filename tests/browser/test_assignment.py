@@ -106,7 +106,6 @@ def test_a_supervisor_turns_on_automatic_assignment_and_an_agent_accepts_an_offe
                          "return [card, ...card.querySelectorAll('*')].every((each) => "
                          "each.getBoundingClientRect().right <= edge + 0.5); }"), \
         "something on the queue card reaches beyond the sidebar's edge"
-    screenshot(ava.page, "console-queue-card-left")
 
     sal.page.get_by_role("button", name="Dashboard").click()
     mode_choice(sal, "general", "Agents claim").check()

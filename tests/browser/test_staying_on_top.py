@@ -413,6 +413,5 @@ def test_the_new_chat_alert_fits_the_top_bar_of_an_account_with_every_role(brows
     assert boxes["banner"]["right"] <= boxes["account"]["left"], boxes  # nothing covered
     assert boxes["alerts"]["left"] <= boxes["show"]["left"] and boxes["show"]["right"] <= boxes["alerts"]["right"], boxes
     assert boxes["banner"]["width"] >= 300, boxes  # room for what it says
-    screenshot(trio.page, "console-header-alert-every-role")
     trio.assert_no_errors()
     context.close()
