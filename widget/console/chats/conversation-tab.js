@@ -29,6 +29,16 @@ function shortId(conversationId) {
 // System notices after which the agent serving this tab is the one the customer talks to.
 const SERVING_STARTS = new Set(["agent_joined", "transferred"]);
 
+/** Back with the assistant, not handed over now: a read-only view says so rather than "Unknown reason". */
+function withAssistant(data) {
+  return data.state === "bot" && !data.reason;
+}
+
+/** Why the chat is with a person, or that it is with the assistant now. */
+function reasonOf(data) {
+  return withAssistant(data) ? "With the assistant" : reasonLabel(data.reason);
+}
+
 export class ConversationTab {
   constructor(view, data) {
     this.view = view;
@@ -118,7 +128,7 @@ export class ConversationTab {
     this.data = data;
     const handoff = data.handoff || {};
     const topic = humanize(handoff.topic);
-    this.tabTitle.textContent = topic || reasonLabel(data.reason);
+    this.tabTitle.textContent = topic || reasonOf(data);
     // Without a topic the reason is the chip below the heading already.
     this.heading.textContent = topic || "Customer chat";
     if (data.customer_presence) this.setPresence(data.customer_presence);
@@ -137,13 +147,15 @@ export class ConversationTab {
       this.presence.element,
       this.sla.element,
       data.state === "closed" ? h("span", { class: "chip chip-closed" }, "Closed") : null,
-      h("span", { class: `chip reason reason-${data.reason || "unknown"}` }, reasonLabel(data.reason)),
+      h("span", { class: `chip reason reason-${data.reason || (withAssistant(data) ? "bot" : "unknown")}` }, reasonOf(data)),
       data.transferred_by ? h("span", { class: "chip chip-transferred" }, `Transferred by ${nameOf(data.transferred_by)}`) : null,
       h("span", { class: "meta-item" }, h("span", { class: "visually-hidden" }, "Conversation "), shortId(this.id)));
     this.renderPinned(data.transfer_note || null);
     this.viewBanner.textContent = !this.viewOnly ? "" : `Read only: ${
       data.closed ? "this chat is closed"
-        : data.serving_agent ? `${nameOf(data.serving_agent)} is serving this chat` : "nobody is serving this chat"}. You can add notes for the team.`;
+        : data.serving_agent ? `${nameOf(data.serving_agent)} is serving this chat`
+          : withAssistant(data) ? "the assistant is serving this customer now (earlier chats are in the transcript)"
+            : "nobody is serving this chat"}. You can add notes for the team.`;
     this.renderClosed(this.viewOnly ? data.closed || null : null);
     for (const entry of this.messages.values()) { // a transfer note names whom it went to
       if (entry.message.kind !== "note" || !(entry.message.data && entry.message.data.transfer) || !entry.element) continue;
