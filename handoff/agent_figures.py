@@ -6,7 +6,9 @@ Per agent the day counts, in the day's counters (``{p}:day:{date}``, handoff.sto
   them), and ``agent:{name}:closed``: conversations they closed; both counted by the commit that makes
   the change (handoff.store.Store.commit), so once across bridge processes;
 - ``agent:{name}:ratings`` and ``agent:{name}:rating_sum``: the customers' ratings of their chats, in the
-  step that counts the day's ratings.
+  step that counts the day's ratings;
+- ``sla:{first|reply}:agent:{name}``: their late answers (response-time targets missed), counted once by the
+  step that stores the answer (handoff.sla).
 
 The times are the day's lists of ``{agent}|{ms}`` (handoff.experience): first responses (claim -> the
 agent's first message) and handling (taken -> closed by that agent).
@@ -17,6 +19,7 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from handoff.dashboard import percentile
+from handoff.sla_rules import KINDS as BREACH_KINDS
 
 __all__ = ["agent_rows", "per_agent_counters", "split_samples"]
 
@@ -54,6 +57,9 @@ def agent_rows(counters: Dict[str, int], first_responses: Dict[str, List[int]], 
     for field in counters:
         if field.startswith("agent:"):
             names.add(field[len("agent:"):].rpartition(":")[0])
+        for kind in BREACH_KINDS:
+            if field.startswith(f"sla:{kind}:agent:"):
+                names.add(field[len(f"sla:{kind}:agent:"):])
     rows = []
     for name in names:
         ratings = counters.get(f"agent:{name}:ratings", 0)
@@ -65,6 +71,7 @@ def agent_rows(counters: Dict[str, int], first_responses: Dict[str, List[int]], 
             "handling": {"count": len(handling.get(name, [])), "median_seconds": _median_seconds(handling.get(name, []))},
             "csat": {"count": ratings, "average": round(counters.get(f"agent:{name}:rating_sum", 0) / ratings, 2)
                      if ratings else None},
+            "sla_breaches": {kind: counters.get(f"sla:{kind}:agent:{name}", 0) for kind in BREACH_KINDS},
         })
     return sorted(rows, key=lambda row: (-row["taken"], row["name"]))
 

@@ -170,8 +170,8 @@ class AgentStatuses:
 def team_statuses(profiles: Mapping[str, Mapping[str, Any]], online: Collection[str],
                   statuses: Mapping[str, AgentStatus], serving: Mapping[str, int], now_ms: int) -> List[Dict[str, Any]]:
     """Every agent's status for the supervisors' dashboard: who is available, away or offline, and since when
-    (``seconds`` so far; None when never connected), with how many chats they serve and whether a console of
-    theirs is open (``connected``: an agent whose console closed stays available or away for the grace period)."""
+    (``seconds`` so far; None when never connected), with their skill groups, how many chats they serve and
+    whether a console of theirs is open (``connected``: an agent whose console closed stays available or away for the grace period)."""
     rows = []
     for name, profile in sorted(profiles.items()):
         if "agent" not in profile["roles"]:
@@ -180,5 +180,6 @@ def team_statuses(profiles: Mapping[str, Mapping[str, Any]], online: Collection[
         rows.append({"name": name, "display_name": profile["display_name"], "status": status.status.value,
                      "since": status.since_ms,
                      "seconds": None if status.since_ms is None else max(0, (now_ms - status.since_ms) // 1000),
-                     "connected": name in online, "serving": serving.get(name, 0)})
+                     "connected": name in online, "serving": serving.get(name, 0),
+                     "groups": list(profile["groups"])})  # whom a request of a group may be assigned to
     return rows

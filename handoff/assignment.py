@@ -8,8 +8,9 @@ process's assignment round each second) decides for every automatic group at onc
 - it withdraws the offers that have run out (not accepted within HANDOFF_ASSIGN_ACCEPT_SECONDS),
   whose agent is away or offline, or whose conversation is no longer queued in an automatic group;
 - then it walks each automatic group's queue in order (its place: arrival, a requeue at the front)
-  and offers each conversation without an offer to the agent who takes the group, is online and
-  available, and has a free chat slot (serving + open offers < max_chats): the least busy first
+  and offers each conversation without an offer (whose customer has not gone: one whose page closed keeps
+  their place and is offered once they are back, handoff.customer_presence) to the agent who takes the
+  group, is online and available, and has a free chat slot (serving + open offers < max_chats): the least busy first
   (serving + open offers), then the longest idle (``agent-ready``: since they last took or finished a
   chat, or came online), then by name. An agent who passed on the conversation (declined it, let the
   offer run out, went away) is asked again only when nobody else can take it, and not before the
@@ -174,7 +175,10 @@ end
 for group, _ in pairs(modes) do
   for _, conversation in ipairs(redis.call('ZRANGE', key('queue', group), 0, -1)) do
     if not free_in(group) then break end  -- the rest of the group's queue waits for a slot
-    if not offered[conversation] and redis.call('HGET', key('conv', conversation), 'state') == 'queued' then
+    local fields = redis.call('HMGET', key('conv', conversation), 'state', 'presence')
+    -- A customer whose page has gone keeps their place but is offered to nobody until they are back.
+    local here = not string.find(fields[2] or '', '^gone|')
+    if not offered[conversation] and fields[1] == 'queued' and here then
       local best, best_passed = nil, nil
       for _, agent in ipairs(candidates) do
         if agent.free > 0 and (agent.groups[group] or agent.groups['all']) then

@@ -10,6 +10,7 @@ process sees the same:
     {p}:request-state:{id}   hash    state "done" or "answered", by (the agent), ts, message_id
                                      (the answer), in_chat (the disposition of the chat whose close
                                      settled it, "" for none); absent while the request is open
+    {p}:request-assignee:{id} hash   the agent it is assigned to (handoff.request_assignment)
     conversation hash        field   "request": the id of the last request left in it, for the
                                      customer's status after a reload
     idempotency hash         field   "leave:{client id}" -> request id: a resent ``leave`` is stored once
@@ -45,6 +46,7 @@ import re
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
+from handoff.auth import AgentDirectory
 from handoff.contact import contact_kind
 from handoff.exceptions import (
     ConversationNotFound, Forbidden, InvalidContact, InvalidTransition, LimitReached, MalformedMessage,
@@ -132,16 +134,28 @@ def _served_since(left_ms: int, chat: List[Optional[bytes]]) -> Optional[Dict[st
     return {"agent": agent, "closed": closed, "disposition": disposition if closed else ""}
 
 
+def _assignee(fields: Dict[bytes, bytes]) -> Dict[str, Any]:
+    """A request's assignee hash (handoff.request_assignment) as the agents' list shows it."""
+    values = {key.decode(): value.decode() for key, value in fields.items()}
+    return {"assigned_to": values.get("agent") or None, "assigned_by": values.get("by") or None,
+            "assigned_ts": int(values["ts"]) if values.get("ts") else None}
+
+
 class RequestDesk:
     """The requests of every conversation, in Redis (one per process around the store)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, agents: AgentDirectory) -> None:
         self.store = store
+        self.agents = agents  # the display name of the agent a request is assigned to, for its customer
         self._leave = store.redis.register_script(_LEAVE)
         self._mark_done = store.redis.register_script(_MARK_DONE)
 
-    def _state_key(self, request_id: str) -> str:
+    def state_key(self, request_id: str) -> str:
         return self.store.key("request-state", request_id)
+
+    def assignee_key(self, request_id: str) -> str:
+        """Who the request is assigned to (handoff.request_assignment)."""
+        return self.store.key("request-assignee", request_id)
 
     # ---- customers ----------------------------------------------------------
 
@@ -213,6 +227,8 @@ class RequestDesk:
             view["handled_ts"] = request["handled_ts"]
         if request.get("preferred_time"):  # their own words, said back to them ("tomorrow morning")
             view["preferred_time"] = request["preferred_time"]
+        if request["assigned_to"] and request["state"] == RequestState.OPEN.value:  # who looks after it, by name
+            view["agent"] = await self.agents.display_name(request["assigned_to"])  # never the login name
         return view
 
     # ---- agents -------------------------------------------------------------
@@ -234,11 +250,12 @@ class RequestDesk:
         ``with_handoff`` (the list stays small)."""
         async with self.store.redis.pipeline(transaction=False) as pipe:
             for entry_id, fields in entries:
-                pipe.hgetall(self._state_key(entry_id.decode()))
+                pipe.hgetall(self.state_key(entry_id.decode()))
                 pipe.hmget(self.store.key("conv", (fields.get(b"conversation") or b"").decode()), _CHAT_FIELDS)
+                pipe.hgetall(self.assignee_key(entry_id.decode()))
             replies = await pipe.execute()
         items = []
-        for (entry_id, fields), state, chat in zip(entries, replies[::2], replies[1::2]):
+        for (entry_id, fields), state, chat, assignee in zip(entries, replies[::3], replies[1::3], replies[2::3]):
             item: Dict[str, Any] = {"id": entry_id.decode(), "description": "", "preferred_time": "",
                                     **{k.decode(): v.decode() for k, v in fields.items()}}
             item["ts"] = int(item.get("ts") or 0)
@@ -255,6 +272,7 @@ class RequestDesk:
             item["answer_id"] = handled.get("message_id") or None
             item["settled_in_chat"] = handled.get("in_chat") or None
             item["served_since"] = _served_since(item["ts"], chat)
+            item.update(_assignee(assignee))
             items.append(item)
         return items
 
@@ -301,7 +319,7 @@ class RequestDesk:
         state, by = await self._settle(request_id, agent, in_chat="")
         if (state, by) != (RequestState.DONE.value, agent):
             raise InvalidTransition(f"this request was {state} by {by} already")
-        await self._announce(request)
+        await self.announce(request)
         return await self.require(request_id, groups)
 
     async def chat_closed(self, conversation_id: str, agent: str, disposition: str, settle: bool) -> Optional[str]:
@@ -317,11 +335,11 @@ class RequestDesk:
         if settle:
             state, by = await self._settle(request["id"], agent, in_chat=disposition or "closed")
             settled = (state, by) == (RequestState.DONE.value, agent)  # else a colleague dealt with it meanwhile
-        await self._announce(request)
+        await self.announce(request)
         return str(request["id"]) if settled else None
 
     async def _settle(self, request_id: str, agent: str, in_chat: str) -> Tuple[str, str]:
-        state, by = await self._mark_done(keys=[self._state_key(request_id)],
+        state, by = await self._mark_done(keys=[self.state_key(request_id)],
                                           args=[agent, str(int(time.time() * 1000)), str(DAY_TTL_MS), in_chat])
         return state.decode(), by.decode()
 
@@ -352,15 +370,15 @@ class RequestDesk:
             if author != agent:
                 raise InvalidTransition(f"this request was answered by {author} already")
         async with self.store.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self._state_key(request_id), mapping={"state": RequestState.ANSWERED.value, "by": agent,
+            pipe.hset(self.state_key(request_id), mapping={"state": RequestState.ANSWERED.value, "by": agent,
                                                             "ts": str(int(time.time() * 1000)),
                                                             "message_id": appended.id})
-            pipe.pexpire(self._state_key(request_id), DAY_TTL_MS)
+            pipe.pexpire(self.state_key(request_id), DAY_TTL_MS)
             await pipe.execute()
-        await self._announce(request)
+        await self.announce(request)
         return await self.require(request_id, groups), appended.id, appended.added
 
-    async def _announce(self, request: Dict[str, Any]) -> None:
+    async def announce(self, request: Dict[str, Any]) -> None:
         """Every agent's request list, and the customer's status, in every process."""
         await self.store.publish(self.store.queue_channel, {"request": request["conversation"]})
         await self.store.publish(self.store.live_channel(request["conversation"]), {"state": "request"})

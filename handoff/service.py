@@ -57,6 +57,7 @@ from handoff.machine import (
     State, StoreRating, StoreRequest, Transferred, apply, bridge_handoff, handoff_in, would_queue,
 )
 from handoff.estimate import estimate, snapshot, status_fields
+from handoff.request_assignment import RequestAssignments
 from handoff.requests import RequestDesk
 from handoff.routing import ALL_GROUPS, DEFAULT_GROUP, BusinessHours, group_for, visible_to
 from handoff.settings import Settings
@@ -156,7 +157,8 @@ class Bridge:
         self._dashboard_reading = SharedReading(self._read_dashboard, lambda: (
             self.hub.notified(self.store.stats_channel), self.hub.notified(self.store.queue_channel),
             self.hub.notified(workspace_channel(settings.key_prefix))))
-        self.requests = RequestDesk(self.store)
+        self.requests = RequestDesk(self.store, self.agents)
+        self.request_assignments = RequestAssignments(self.requests)  # who calls back or answers
         self.notes = NoteDesk(self.store, self.agents)  # private notes and @mentions (handoff.notes)
         self.labels = LabelDesk(self.store)
         self.canned = CannedDesk(redis, settings.key_prefix, workspace_channel(settings.key_prefix))
@@ -974,11 +976,11 @@ class Bridge:
         await self.assignment.release(conversation_id, agent, taken=True)
         return conversation
 
-    async def assign_to(self, agent: str, conversation_id: str) -> Conversation:
+    async def assign_to(self, agent: str, conversation_id: str, by: str) -> Conversation:
         """A supervisor hands a waiting conversation to ``agent``, as a transfer to them would: the agent must
         exist, be online, available and under their chat limit; the claim's commit decides against a claim or
         an accepted offer at the same moment (one wins). An open offer to another agent is withdrawn by the
-        next round; the agent's consoles open the conversation."""
+        next round; the agent's consoles open the conversation and say who (``by``) assigned it."""
         profiles = await self.agents.profiles()
         if agent not in profiles or "agent" not in profiles[agent]["roles"]:
             raise MalformedMessage(f"no agent {agent!r}")
@@ -988,7 +990,7 @@ class Bridge:
         if waiting.state is not State.QUEUED:
             raise InvalidTransition("that conversation is no longer waiting", code="not_waiting")
         conversation = await self.claim(agent, conversation_id, accepted=True)
-        await self.store.publish(self.store.key("agent-events", agent), {"assigned": conversation_id})
+        await self.store.publish(self.store.key("agent-events", agent), {"assigned": conversation_id, "by": by})
         self.assign_due.set()  # an offer of it to someone else is withdrawn
         return conversation
 

@@ -73,6 +73,7 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:requests     stream  callbacks and messages customers left instead of waiting, each with the
                              handoff payload it stands for (field ``handoff``, JSON; handoff.requests)
     {p}:request-state:{id} hash  what an agent did with a request: done, or answered (handoff.requests)
+    {p}:request-assignee:{id} hash  the agent a request is assigned to, by whom, when (handoff.request_assignment)
     {p}:serving:{agent} set  conversations an agent is serving
     {p}:agents-serving set   agents whose serving set is not empty (kept by the same commit; filled
                              from the serving sets when a process starts, for data from before it)
@@ -99,8 +100,8 @@ Keys (``prefix`` defaults to ``hb``):
                              "agent:{name}:taken|closed" too (the commit counts in both hashes; /metrics
                              reads only dispositions and labels)
     {p}:labels       hash    the label set: id -> {name, colour} (handoff.labels); a conversation's labels
-                             are its hash's "labels" field (ids, comma-separated), "labelled:{day}:{id}"
-                             marks a label counted that day; "disposition", "closing_note": its last close's,
+                             are its hash's "labels" field (ids, comma-separated; a new handoff starts
+                             without, a transfer keeps them), "labelled:{day}:{id}" marks a label counted that day; "disposition", "closing_note": its last close's,
                              "closed_at" (ms, by the commit that closes) and "rating" (JSON {score, comment}, by
                              the commit that rates; a read-only view of a closed chat shows them)
     {p}:contact:{contact id} hash  a customer known by a signed identity (handoff.contacts): name, email
@@ -129,7 +130,9 @@ Keys (``prefix`` defaults to ``hb``):
                              {"said": id} a queued customer wrote (its last_said changed; announced by the
                              append that stores it), {"labelled": id} its labels changed (handoff.labels)
     {p}:stats-events pub/sub "the day's counters changed" (also the open offers: handoff.assignment)
-    {p}:agent-events:{agent} pub/sub  for one agent's sockets: a chat assigned to them ({"assigned": id}), an offer
+    {p}:agent-events:{agent} pub/sub  for one agent's sockets: a chat assigned to them ({"assigned": id}; "by": the
+                             supervisor, when one did), a request assigned to them ({"request_assigned": id, "by"},
+                             handoff.request_assignment), an offer
                              of theirs made, accepted or withdrawn ({"offers": id}, handoff.assignment),
                              an @mention ({"mentioned": id}) or one seen in another tab (handoff.notes),
                              their status set in another console ({"status": …}, handoff.agentstatus)
@@ -739,7 +742,8 @@ class Store:
         if after.state is State.QUEUED and before.state is not State.QUEUED:
             fields += ["queued_at", str(now), "transferred_by", transferred_by, "left_queue", ""]
             if before.state is not State.AGENT:  # a new handoff; a transfer or a lost agent keeps the wait so far
-                fields += ["waiting_since", str(now), "refused_handoff", ""]
+                # and the chat's labels (a new handoff is a new chat: the last one's labels were counted with it).
+                fields += ["waiting_since", str(now), "refused_handoff", "", "labels", ""]
         taken = after.state is State.AGENT and after.agent != before.agent
         if taken:
             fields += ["claimed_at", str(now)]

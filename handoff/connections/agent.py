@@ -28,7 +28,7 @@ from handoff.connections.search import SearchHandlers
 from handoff.connections.suggest import SuggestRequests
 from handoff.connections.workspace import Workspace
 from handoff.closing import closing_of
-from handoff.exceptions import ConversationNotFound, MalformedMessage, StateError
+from handoff.exceptions import ConversationNotFound, Forbidden, MalformedMessage, StateError
 from handoff.protocol import Envelope
 from handoff.queuediff import QueueItems, changes, indexed
 from handoff.requests import request_id_of
@@ -72,7 +72,7 @@ class AgentConnection(NoteHandlers, ContactHandlers, OfferHandlers, SearchHandle
             "hand_back": self.hand_back, "close": self.close_conversation,
             "transfer": self.transfer, "requests": self.requests, "team": self.team,
             "open_request": self.open_request, "request_done": self.request_done,
-            "answer_request": self.answer_request,
+            "answer_request": self.answer_request, "assign_request": self.assign_request,
             "typing": self.signal, "read": self.signal, "set_status": self.set_status,
             **self.note_handlers(), **self.offer_handlers(), **self.contact_handlers(), **self.search_handlers(),
             "label_conversation": self.workspace.label_conversation,
@@ -178,7 +178,14 @@ class AgentConnection(NoteHandlers, ContactHandlers, OfferHandlers, SearchHandle
         """A chat assigned to this agent, their status set in another console of theirs, or a mention of them
         (or one seen in another tab); after a resync, both the status and the mentions again."""
         if "assigned" in payload:
+            if payload.get("by"):  # a supervisor's: the console says who, as it says who transferred one
+                await self.send(Envelope("chat_assigned", None, {"conversation_id": str(payload["assigned"]),
+                                                                 "by": str(payload["by"])}))
             await self.attach(str(payload["assigned"]))
+            return
+        if "request_assigned" in payload:  # the list follows on the queue channel; this says it is theirs now
+            await self.send(Envelope("request_assigned", None, {"request_id": str(payload["request_assigned"]),
+                                                                 "by": str(payload.get("by") or "")}))
             return
         resync = payload.get("message") == "resync"
         if resync or "offers" in payload:  # an offer made or withdrawn (handoff.assignment)
@@ -234,6 +241,15 @@ class AgentConnection(NoteHandlers, ContactHandlers, OfferHandlers, SearchHandle
     async def request_done(self, envelope: Envelope) -> None:
         request = await self.bridge.requests.mark_done(request_id_of(envelope.data), self.agent, await self._groups())
         await self.send(Envelope("ack", envelope.id, {"request_id": request["id"], "state": request["state"]}))
+
+    async def assign_request(self, envelope: Envelope) -> None:
+        """The agent takes a request of their groups for themselves (handoff.request_assignment)."""
+        request_id = request_id_of(envelope.data)
+        if envelope.data.get("agent", self.agent) != self.agent:
+            raise Forbidden("an agent assigns requests only to themselves; a supervisor assigns them to others")
+        request = await self.bridge.request_assignments.take(request_id, self.agent, await self._groups())
+        await self.send(Envelope("ack", envelope.id, {"request_id": request["id"],
+                                                      "assigned_to": request["assigned_to"]}))
 
     async def answer_request(self, envelope: Envelope) -> None:
         """A reply the customer finds in the conversation when they come back."""

@@ -1,7 +1,7 @@
 """A supervisor's socket (``/ws/supervisor``): the live dashboard (handoff.dashboard, handoff.agent_figures),
-reports over a date range from the archive (handoff.reports), assigning a waiting conversation to an agent,
-managing the labels and canned responses (handoff.connections.workspace), and forgetting a customer
-(handoff.forget)."""
+reports over a date range from the archive (handoff.reports), assigning a waiting conversation or a request
+(a callback or message left: handoff.request_assignment) to an agent, managing the labels and canned responses
+(handoff.connections.workspace), and forgetting a customer (handoff.forget)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ from handoff.search import Scope
 from handoff.protocol import Envelope
 from handoff.report_reader import read_figures
 from handoff.reports import build_report, requested_range
+from handoff.requests import request_id_of
+from handoff.routing import ALL_GROUPS
 from handoff.service import Bridge
 
 __all__ = ["SupervisorConnection", "forget_target"]
@@ -46,9 +48,9 @@ class SupervisorConnection(SearchHandlers, Connection):
     REFRESH_SECONDS = 15.0  # waits grow even when nothing happens
     COALESCE_SECONDS = 0.5  # a burst of changes becomes one push
 
-    def __init__(self, ws: Any, bridge: Bridge, name: str) -> None:
+    def __init__(self, ws: Any, bridge: Bridge, login: str) -> None:
         super().__init__(ws, bridge)
-        self.name = name  # the supervisor, as audited
+        self.login = login  # who assigns (a request's ``assigned_by``) and who forgets, as audited
         # After a change every supervisor's socket of the process shares one reading (Bridge.dashboard).
         self._changes = Coalesced(lambda: self.push(shared=True), "pushing the dashboard", self.COALESCE_SECONDS)
         self._refresher = Periodic(self._refresh, self.REFRESH_SECONDS, "refreshing the dashboard")
@@ -59,18 +61,36 @@ class SupervisorConnection(SearchHandlers, Connection):
         return {"dashboard": self.dashboard, "label_save": workspace.label_save, "label_delete": workspace.label_delete,
                 "label_conversation": workspace.label_conversation, "canned_save": workspace.canned_save,
                 "canned_delete": workspace.canned_delete, "assignment_mode": self.assignment_mode, "assign": self.assign, "report": self.report,
-                "forget": self.forget, **self.search_handlers()}
+                "forget": self.forget,
+                "requests": self.requests, "assign_request": self.assign_request, **self.search_handlers()}
 
     async def start(self) -> None:
         await self.watch(self.bridge.store.stats_channel, self._on_change)
         await self.watch(self.bridge.store.queue_channel, self._on_change)
         await self.push()
+        await self.send_requests()
         await self.workspace.start()
         self._refresher.start()
 
     async def search_scope(self) -> Scope:
         """A supervisor searches every conversation."""
         return Scope("", (), everything=True)
+
+    async def send_requests(self, request_id: Optional[str] = None) -> None:
+        """Every group's requests, as agents' lists show them, to assign the open ones."""
+        await self.send(Envelope("requests", request_id, {"items": await self.bridge.requests.items([ALL_GROUPS])}))
+
+    async def requests(self, envelope: Envelope) -> None:
+        await self.send_requests(envelope.id)
+
+    async def assign_request(self, envelope: Envelope) -> None:
+        """A request to the agent chosen (one of its group, online or not: the request waits for them)."""
+        agent = envelope.data.get("agent")
+        if not isinstance(agent, str) or not 0 < len(agent) <= 64:
+            raise MalformedMessage("'agent' must be an agent's name")
+        request = await self.bridge.request_assignments.assign(
+            request_id_of(envelope.data), agent, self.login, await self.bridge.agents.profile(agent))
+        await self.send(Envelope("ack", envelope.id, {"request_id": request["id"], "assigned_to": request["assigned_to"]}))
 
     async def push(self, request_id: Optional[str] = None, shared: bool = False) -> None:
         await self.send(Envelope("dashboard", request_id, await self.bridge.dashboard(shared)))
@@ -87,7 +107,7 @@ class SupervisorConnection(SearchHandlers, Connection):
         conversation_id, agent = conversation_id_of(envelope.data), envelope.data.get("agent")
         if not isinstance(agent, str) or not 0 < len(agent) <= 64:
             raise MalformedMessage("'agent' must be an agent's name")
-        await self.bridge.assign_to(agent, conversation_id)
+        await self.bridge.assign_to(agent, conversation_id, by=self.login)
         await self.send(Envelope("ack", envelope.id, {"conversation_id": conversation_id, "agent": agent}))
 
     async def report(self, envelope: Envelope) -> None:
@@ -107,7 +127,7 @@ class SupervisorConnection(SearchHandlers, Connection):
         contact_id, conversation_id = forget_target(envelope.data)
         settings = self.bridge.settings
         stores = replace(Stores.from_env(os.environ), prefix=settings.key_prefix, teach_prefix=settings.teach_key_prefix)
-        counts = await Forgetter(self.bridge.store.redis, stores).forget(self.name, contact_id, conversation_id)
+        counts = await Forgetter(self.bridge.store.redis, stores).forget(self.login, contact_id, conversation_id)
         await self.send(Envelope("forgotten", envelope.id, {"counts": counts}))
 
     async def dashboard(self, envelope: Envelope) -> None:
@@ -115,6 +135,8 @@ class SupervisorConnection(SearchHandlers, Connection):
 
     async def _on_change(self, payload: Dict[str, Any]) -> None:
         self._changes.poke()
+        if "request" in payload or payload.get("message") == "resync":  # left, assigned, answered or done
+            await self.send_requests()
 
     async def _refresh(self) -> bool:
         await self.push()

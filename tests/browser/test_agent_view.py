@@ -49,6 +49,8 @@ def test_a_supervisor_assigns_a_waiting_customer_and_sees_it_per_agent(browser, 
     screenshot(sal.page, "console-waiting-list")
     row.get_by_role("button", name="Assign").click()
     expect(ava.transcript).to_contain_text("Ava Stone from our support team has joined the chat.")
+    # Ava is told who gave it to her, not that a colleague transferred it (trial 16).
+    expect(ava.page.locator(".toasts")).to_contain_text("Sal assigned you a chat.")
     first.expect("status", state="agent")
     expect(waiting).to_contain_text("Nobody is waiting.")
     expect(figures.locator(".agent-taken")).to_have_text("1")

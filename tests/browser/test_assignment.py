@@ -68,9 +68,15 @@ def test_a_supervisor_turns_on_automatic_assignment_and_an_agent_accepts_an_offe
     card = offers.get_by_role("listitem")
     expect(card).to_have_count(1)
     expect(card).to_contain_text("Offered to you: Asked for a person")
+    # The header's alert says it is offered to them, not that a chat waits to be claimed (trial 16).
+    expect(ava.page.locator(".alert-banner .alert-text")).to_have_text("Offered to you: Asked for a person")
+    ava.page.locator(".alert-banner").get_by_role("button", name="Show").click()
+    expect(ava.page.get_by_role("button", name="Accept chat: Asked for a person")).to_be_focused()
     expect(card.locator(".offer-left")).to_have_text(re.compile(r"^\d+ s to accept$"))
     expect(card.locator(".queue-summary")).not_to_be_empty()  # the customer's context, as a queue card has it
     expect(sal.page.locator(".assignment-modes .team-summary")).to_contain_text("1 offer open now")
+    # The waiting list names whom it is offered to as people know them (trial 16: the login was shown).
+    expect(sal.page.locator("#waiting-list")).to_contain_text("offered to Ava Stone")
     # Its queue card stays (the customer still waits, in their place), but agents do not claim it by hand.
     expect(ava.queue.get_by_role("button")).to_have_text("Assigned automatically")
     expect(ava.queue.get_by_role("button")).to_be_disabled()
@@ -89,6 +95,17 @@ def test_a_supervisor_turns_on_automatic_assignment_and_an_agent_accepts_an_offe
     ava.page.get_by_role("button", name="Accept chat: Asked for a person").click()
     expect(ava.page.get_by_role("tab", name=re.compile("Asked for a person"))).to_have_count(2)
     second.expect("status", state="agent")
+
+    # A third customer whose page has gone: their card (left, its countdown, assigned automatically) keeps
+    # everything within its edge (trial 16: the countdown and the button were cut off).
+    third = queued(background_loop, assign_site)
+    background_loop.run(third.client.close())
+    card = ava.queue.filter(has_text="Left")
+    expect(card.locator(".sla-chip")).to_be_visible()
+    assert card.evaluate("(card) => { const edge = card.closest('.sidebar').getBoundingClientRect().right; "
+                         "return [card, ...card.querySelectorAll('*')].every((each) => "
+                         "each.getBoundingClientRect().right <= edge + 0.5); }"), \
+        "something on the queue card reaches beyond the sidebar's edge"
 
     sal.page.get_by_role("button", name="Dashboard").click()
     mode_choice(sal, "general", "Agents claim").check()

@@ -13,7 +13,10 @@ from playwright.sync_api import Page, expect
 
 from harness.files import HTML_AS_PNG, image, pdf
 from tests.browser.conftest import screenshot
-from tests.browser.test_console import Console, ann, tidy  # noqa: F401 - fixtures: the console, a tidy bridge
+from tests.browser.test_console import (  # noqa: F401 - fixtures: the console, customers, a tidy bridge
+    Console, ann, claimed_by, customers, tidy,
+)
+from tests.handoff.test_attachments import as_customer, upload
 from tests.browser.test_widget import open_chat, open_demo
 
 
@@ -190,3 +193,50 @@ def test_a_file_waiting_for_a_refused_chat_is_never_sent_later(customer_context,
     time.sleep(1)  # an upload would have followed the welcome at once
     assert not client.exists(f"{site_prefix}:files:{conversation['conversationId']}")
     assert errors == []
+
+
+def test_a_file_the_bridge_refused_stays_where_it_was_sent_without_progress_and_can_be_dismissed(
+        ann, customer_context, site, tmp_path):  # noqa: F811
+    """Trial 16: a refused file's "Not sent" stayed below every later message, with a full progress bar and no
+    way to take it away."""
+    page = customer_with_ann(ann, customer_context, site)
+    damaged = tmp_path / "form.pdf"
+    damaged.write_bytes(pdf()[:-40])  # cut short: no %%EOF
+    choose_file(ann.page, "Attach a picture or PDF", damaged)
+    failed = ann.transcript.locator(".msg-agent.is-failed")
+    expect(failed).to_contain_text("Not sent")
+    expect(failed.locator("progress")).to_have_count(0)
+    page.get_by_label("Type your message").fill("did you send something?")
+    page.get_by_role("button", name="Send").click()
+    later = ann.transcript.locator(".msg-customer").filter(has_text="did you send something?")
+    expect(later).to_have_count(1)
+    assert later.evaluate("(later) => Boolean(later.compareDocumentPosition(document.querySelector('.msg-agent.is-failed')) "
+                          "& Node.DOCUMENT_POSITION_PRECEDING)"), "the customer's later message is above the failed file"
+    failed.get_by_role("button", name="Dismiss").click()
+    expect(failed).to_have_count(0)
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def address_of(console: Console) -> str:
+    return console.page.url.split("/")[2]
+
+
+def test_a_picture_arriving_at_the_end_of_a_long_chat_is_scrolled_into_view_once_loaded(ann, customers):  # noqa: F811
+    """Trial 16: a picture that arrived was cut off at the bottom: the transcript was not scrolled again once the
+    picture had loaded and taken its height."""
+    customer = customers()
+    customer.ask_for_person()
+    claimed_by(ann, customer)
+    for number in range(6):  # (within the customer's burst of messages) more than the transcript shows
+        customer.say(f"part {number} of a long story about my card: " + "it was fine until it was not, " * 12)
+    expect(ann.transcript.locator(".msg-customer")).to_have_count(6)
+    sent = upload(address_of(ann), customer.conversation_id, image("PNG", 400, 400),
+                  as_customer(customer.client), "photo.png", client_id="photo")
+    assert sent.status_code == 201, sent.text
+    expect(ann.transcript.locator('.attachment--image[data-state="ready"]')).to_have_count(1)
+    ann.page.wait_for_function("""() => {
+        const log = document.querySelector('.conversation:not([hidden]) .transcript-scroll');
+        const picture = log.querySelector('.attachment__image');
+        return picture.complete && picture.naturalHeight > 0
+            && log.scrollHeight - log.scrollTop - log.clientHeight < 2;
+    }""", timeout=5000)

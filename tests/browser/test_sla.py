@@ -62,6 +62,9 @@ def test_the_countdown_turns_amber_then_red_and_the_dashboard_counts_the_late_an
     header = ann.conversation.locator(".conversation-meta .sla-chip")
     expect(header).to_have_attribute("data-level", "breached")
     expect(ann.page.locator(".conversation-tab .tab-sla")).to_have_class("chip tab-sla sla-breached")
+    # The chat's title keeps room beside its countdown (trial 16: it shrank to "A…").
+    title = ann.page.locator(".conversation-tab .tab-title")
+    assert title.evaluate("(title) => title.scrollWidth <= title.clientWidth + 1"), title.inner_text()
     ann.reply("Sorry for the wait, I'm here now.")
     expect(header).to_be_hidden()
     expect(late).to_have_count(0)
@@ -79,4 +82,8 @@ def test_the_countdown_turns_amber_then_red_and_the_dashboard_counts_the_late_an
     expect(board.locator('dd[data-kind="first"] .sla-count')).to_have_text("1")
     expect(board.locator('dd[data-kind="reply"] .sla-count')).to_have_text("1")
     expect(board.locator('dd[data-kind="reply"]')).to_contain_text("Ann Lee 1")
+    # The per-agent view counts Ann's two late answers: the first reply and a reply.
+    breaches = sue.page.locator('#agent-figures tr[data-agent="ann"] .agent-sla')
+    expect(breaches).to_have_attribute("data-count", "2")
+    expect(breaches).to_contain_text("first reply 1 · reply 1")
     screenshot(sue.page, "dashboard-sla")

@@ -17,7 +17,8 @@ import pytest
 from playwright.sync_api import BrowserContext, expect
 
 from harness.clients import staff
-from tests.browser.conftest import screenshot
+from harness.servers import add_agent
+from tests.browser.conftest import new_context, screenshot
 from tests.browser.test_console import (  # noqa: F401 - fixtures: the consoles, customers, a tidy bridge
     TITLE, Console, Customer, customers, open_console, tidy,
 )
@@ -257,7 +258,8 @@ def test_notifications_after_the_agent_allows_them_coalesced_and_opening_the_cha
     background_loop.run(colleague_transfers())
     page_value(ann, "window.__notifications.length", 4)
     transfer = notifications(ann)[3]
-    assert (transfer["title"], transfer["tag"]) == ("sue transferred a chat to you", f"chat:{fourth.conversation_id}"), transfer
+    # The colleague by the name the console shows them by (their display name), never the login.
+    assert (transfer["title"], transfer["tag"]) == ("Sue transferred a chat to you", f"chat:{fourth.conversation_id}"), transfer
     set_hidden(ann, False)
 
     # Turned off in the header: nothing more; a reload replays the transcripts without notifying.
@@ -374,3 +376,42 @@ def test_keyboard_shortcuts_and_their_help_overlay(ann, customers):
     expect(page.locator(".toast").filter(has_text="Nobody is waiting.")).to_be_visible()
     expect(tabs).to_have_count(1)
     assert first.conversation_id in page.locator(".conversation-tab").get_attribute("id")
+
+
+def test_c_with_only_a_customer_who_left_says_so_and_claims_nobody(ann, customers, background_loop):
+    """Trial 16: "c" said "Nobody is waiting." while the queue showed a customer (who had left) with Claim."""
+    customer = customers()
+    customer.ask_for_person()
+    background_loop.run(customer.client.close())
+    expect(ann.page.locator("li.queue-item").filter(has_text="Customer: Left")).to_have_count(1)
+    unfocus(ann)
+    ann.page.keyboard.press("c")
+    expect(ann.page.locator(".toast").last).to_have_text(
+        "Only customers who have left are waiting: claim one from the queue if you still want to.")
+    expect(chat_tabs(ann)).to_have_count(0)
+
+
+def test_the_new_chat_alert_fits_the_top_bar_of_an_account_with_every_role(browser, site, site_prefix, redis_url,
+                                                                           customers):
+    """Trial 16: with three views and three roles the header's "New chat waiting" was squeezed over the
+    connection pill and the notifications button."""
+    add_agent(redis_url, site_prefix, "trio", "--roles", "agent,supervisor,content", "--display-name", "Dana Reyes")
+    context = new_context(browser, viewport={"width": 1400, "height": 900})
+    trio = open_console(context, site, "trio")
+    expect(trio.tab(r"^Queue")).to_be_visible()
+    customer = customers()
+    customer.ask_for_person()
+    banner = trio.page.locator(".alert-banner")
+    expect(banner).to_be_visible()
+    show = banner.get_by_role("button", name="Show")
+    expect(show).to_be_visible()
+    boxes = trio.page.evaluate("""() => {
+        const box = (selector) => document.querySelector(selector).getBoundingClientRect().toJSON();
+        return {show: box('.alert-banner button'), alerts: box('.header-alerts'), account: box('.account'),
+                banner: box('.alert-banner')};
+    }""")
+    assert boxes["banner"]["right"] <= boxes["account"]["left"], boxes  # nothing covered
+    assert boxes["alerts"]["left"] <= boxes["show"]["left"] and boxes["show"]["right"] <= boxes["alerts"]["right"], boxes
+    assert boxes["banner"]["width"] >= 300, boxes  # room for what it says
+    trio.assert_no_errors()
+    context.close()

@@ -32,6 +32,21 @@ def add_label(page: Page, name: str, colour: str) -> None:
     expect(page.get_by_role("list", name="Labels").locator(".chip-label").filter(has_text=name)).to_have_text(f"Label: {name}")
 
 
+def test_new_labels_get_colours_of_their_own(sue):
+    """Trial 16: every new label got the same blue unless the supervisor chose another."""
+    page = open_dashboard(sue)
+    colours = []
+    for _ in range(3):
+        name = f"Plain {uuid.uuid4().hex[:4]}"
+        form = page.get_by_role("form", name="New label")
+        form.get_by_label("Name").fill(name)
+        form.get_by_role("button", name="Add label").click()
+        chip = page.get_by_role("list", name="Labels").locator(".chip-label").filter(has_text=name)
+        expect(chip).to_have_count(1)
+        colours.append(chip.evaluate("(chip) => chip.style.getPropertyValue('--label-colour')"))
+    assert len(set(colours)) == 3, colours
+
+
 def delete(page: Page, button: str) -> None:
     page.get_by_role("button", name=button).click()
     page.get_by_role("dialog").get_by_role("button", name="Delete").click()
@@ -52,7 +67,10 @@ def test_a_supervisor_manages_labels_an_agent_labels_a_chat_and_the_dashboard_co
     picker.get_by_role("checkbox", name=name).check()
     chips = ann.conversation.locator(".conversation-labels .chip-label")
     expect(chips).to_have_text([f"Label: {name}"])
-    assert chips.first.evaluate("(chip) => getComputedStyle(chip).borderLeftColor") == "rgb(209, 36, 47)"
+    # The whole chip wears the label's colour (trial 16: only a thin arc at its left showed it).
+    assert chips.first.locator(".label-dot").evaluate("(dot) => getComputedStyle(dot).backgroundColor") == "rgb(209, 36, 47)"
+    assert chips.first.evaluate("(chip) => getComputedStyle(chip).backgroundColor") not in ("rgb(255, 255, 255)",
+                                                                                            "rgba(0, 0, 0, 0)")
     screenshot(ann.page, "console-labels")
     picker.get_by_role("button", name="Done").click()
     expect(page.get_by_role("table", name="Labels").get_by_role("row", name=f"{name} {before + 1}")).to_have_count(1)
@@ -66,7 +84,7 @@ def test_a_supervisor_manages_labels_an_agent_labels_a_chat_and_the_dashboard_co
     form.get_by_label("Colour").fill("#1a7f37")
     form.get_by_role("button", name="Save label").click()
     expect(chips).to_have_text([f"Label: {renamed}"])
-    expect(chips.first).to_have_css("border-left-color", "rgb(26, 127, 55)")
+    expect(chips.first.locator(".label-dot")).to_have_css("background-color", "rgb(26, 127, 55)")
 
     # A queued conversation's labels show on its card.
     waiting = customers()

@@ -26,6 +26,7 @@ import pytest
 import redis as redis_sync
 from hypothesis import given, strategies as st
 
+from handoff_client import Customer
 from harness.clients import login
 from harness.servers import add_agent, delete_prefixed_keys, started_bridge
 from tests.drills.report import DrillReport
@@ -159,11 +160,27 @@ def test_supervisors_choice_of_mode_is_answered_as_documented(world: World, supe
         assert modes(world) == before, "an error changed the modes"
 
 
-def offers_for_ann(world: World, agents: AgentBench) -> None:
-    """The bench's conversations queued again and offered: Bob declines his offers, so that they go to Ann
-    (who is asked again whatever she passed on before)."""
+@pytest.fixture(scope="module")
+def present(world: World) -> Iterator[Dict[str, Customer]]:
+    """The bench's customers with a page open (a socket read in a task): one whose page has gone is offered to
+    nobody (handoff.assignment)."""
+    pages: Dict[str, Customer] = {}
+    yield pages
+    for page in pages.values():
+        world.run(page.close())
+
+
+def offers_for_ann(world: World, agents: AgentBench, present: Dict[str, Customer]) -> None:
+    """The bench's conversations queued again, their customers there, and offered: Bob declines his offers, so
+    that they go to Ann (who is asked again whatever she passed on before)."""
     world.redis.hset(f"{world.prefix}:assign-mode", "general", "automatic")
     _refill(world, agents)
+    for pooled in agents.pool:
+        page = present.get(pooled.conversation_id)
+        if page is None or not page.running:
+            page = Customer(world.address, conversation_id=pooled.conversation_id, token=pooled.token)
+            world.run(page.start())
+            present[pooled.conversation_id] = page
     for pooled in agents.pool:
         world.redis.delete(f"{world.prefix}:passed:{pooled.conversation_id}")
     time.sleep(SETTLE_SECONDS)  # the bench's queued conversations are offered to Ann or Bob
@@ -175,9 +192,10 @@ def offers_for_ann(world: World, agents: AgentBench) -> None:
 
 @budget(150)
 @given(data=st.data())
-def test_agents_offers_are_answered_as_documented(world: World, agents: AgentBench, data: st.DataObject) -> None:
+def test_agents_offers_are_answered_as_documented(world: World, agents: AgentBench, present: Dict[str, Customer],
+                                                  data: st.DataObject) -> None:
     ann = world.run(agents.ann.ready())  # online before the offers are made
-    offers_for_ann(world, agents)
+    offers_for_ann(world, agents, present)
     pool = st.sampled_from([client.conversation_id for client in agents.pool])
     frame = data.draw(st.one_of(framed(plausible(good_agent_types(pool))), framed(plausible(good_agent_types(pool))),
                                 fuzzed(envelopes(agent_types(pool)))), label="frame")

@@ -20,14 +20,18 @@ def test_samples_are_split_by_agent_and_unreadable_ones_skipped():
 
 def test_rows_give_each_agent_their_day_busiest_first():
     counters = {"agent:ann:taken": 3, "agent:ann:closed": 2, "agent:ann:ratings": 2, "agent:ann:rating_sum": 9,
-                "agent:gone:taken": 1, "ratings": 2}
+                "agent:gone:taken": 1, "ratings": 2, "sla:first:agent:ann": 2, "sla:reply:agent:ann": 1,
+                "sla:reply:agent:cy": 1, "sla:reply": 2}
     rows = agent_rows(counters, {"ann": [1000, 5000, 3000]}, {"ann": [60000, 120000]},
                       {"ann": "Ann Lee", "bob": "Bob"})
-    assert [row["name"] for row in rows] == ["ann", "gone", "bob"]  # an account deleted today keeps its row
-    ann, gone, bob = rows
+    # An account deleted today keeps its row, as does one only late today.
+    assert [row["name"] for row in rows] == ["ann", "gone", "bob", "cy"]
+    ann, gone, bob, cy = rows
     assert ann == {"name": "ann", "display_name": "Ann Lee", "taken": 3, "closed": 2,
                    "first_response": {"count": 3, "median_seconds": 3.0},
-                   "handling": {"count": 2, "median_seconds": 60.0}, "csat": {"count": 2, "average": 4.5}}
+                   "handling": {"count": 2, "median_seconds": 60.0}, "csat": {"count": 2, "average": 4.5},
+                   "sla_breaches": {"first": 2, "reply": 1}}
     assert gone["display_name"] == "gone" and gone["taken"] == 1
     assert bob["taken"] == 0 and bob["csat"] == {"count": 0, "average": None}
-    assert bob["first_response"]["median_seconds"] is None
+    assert bob["first_response"]["median_seconds"] is None and bob["sla_breaches"] == {"first": 0, "reply": 0}
+    assert cy["taken"] == 0 and cy["sla_breaches"] == {"first": 0, "reply": 1}

@@ -451,3 +451,26 @@ def test_dashboards_count_offers_as_they_come_and_go_and_an_offer_card_follows_i
         await supervisor.close()
 
     asyncio.run(scenario())
+
+
+def test_a_customer_who_has_left_is_not_offered_until_they_are_back(automatic, redis_url, prefix):
+    """Trial 16: a queued customer whose page had gone ("Left 4 min ago") was offered to one agent after another,
+    each declining again. Gone, they keep their place but are offered to nobody; back, they are offered at once."""
+    async def scenario(redis: Redis) -> None:
+        first, second = automatic
+        customer = await queued_customer(second)
+        await customer.close()
+        presence = f"{prefix}:conv:{customer.conversation_id}"
+        for _ in range(100):
+            if ((await redis.hget(presence, "presence")) or b"").startswith(b"gone"):
+                break
+            await asyncio.sleep(0.05)
+        [agent] = await agents(redis_url, prefix, [first])
+        await asyncio.sleep(1.5)  # several rounds (every 0.2 s here)
+        assert customer.conversation_id not in agent.offers
+        back = await Customer.connect(second, conversation_id=customer.conversation_id, token=customer.token)
+        await offered(agent, customer.conversation_id, timeout=5)
+        await leave(back)
+        await agent.close()
+
+    asyncio.run(with_redis(redis_url, scenario))

@@ -81,6 +81,9 @@ def test_due_times_are_stated_and_only_late_answers_count_once_each(pair):
             "reply": {"count": 1, "by_group": {"general": 1}, "by_agent": {"ann": 1}},
         }
         assert not any(row["conversation_id"] == conversation_id for row in data["sla"]["at_risk"])
+        # The per-agent view counts each agent's late answers.
+        breaches = {row["name"]: row["sla_breaches"] for row in data["per_agent"]}
+        assert breaches["bob"] == {"first": 1, "reply": 0} and breaches["ann"] == {"first": 0, "reply": 1}
         for client in (customer, late, ann, ann_b, bob, supervisor):
             await client.close()
 

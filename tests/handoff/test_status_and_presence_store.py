@@ -58,15 +58,15 @@ def test_away_agents_are_not_available_and_a_console_open_is_never_offline():
 
 
 def test_the_dashboard_lists_every_agent_account_with_status_and_since_when():
-    profiles = {"ann": {"roles": ["agent"], "display_name": "Ann Lee"},
-                "sue": {"roles": ["supervisor"], "display_name": "Sue"},
-                "bob": {"roles": ["agent", "supervisor"], "display_name": "Bob"}}
+    profiles = {"ann": {"roles": ["agent"], "display_name": "Ann Lee", "groups": ["cards"]},
+                "sue": {"roles": ["supervisor"], "display_name": "Sue", "groups": ["all"]},
+                "bob": {"roles": ["agent", "supervisor"], "display_name": "Bob", "groups": ["all"]}}
     rows = team_statuses(profiles, {"ann"}, {"ann": AgentStatus(Status.AWAY, NOW - 180_500)}, {"ann": 2}, NOW)
     assert rows == [
         {"name": "ann", "display_name": "Ann Lee", "status": "away", "since": NOW - 180_500, "seconds": 180,
-         "connected": True, "serving": 2},
+         "connected": True, "serving": 2, "groups": ["cards"]},
         {"name": "bob", "display_name": "Bob", "status": "offline", "since": None, "seconds": None,
-         "connected": False, "serving": 0},
+         "connected": False, "serving": 0, "groups": ["all"]},
     ]
 
 

@@ -123,6 +123,36 @@ def test_a_queued_conversations_labels_show_on_its_queue_card(bridge, second_bri
     run(scenario())
 
 
+def test_a_new_handoff_starts_without_the_last_chats_labels(bridge, second_bridge):
+    """Trial 16: a closed chat's label ("Card delivery") stayed on the customer's next handoff, about fees. A
+    transfer keeps them (the same chat goes on)."""
+    async def scenario() -> None:
+        sam = await staff(bridge, "sam", "supervisor")
+        label_id = (await answer(sam, "label_save", {"name": unique("Card delivery"), "colour": "#1f6feb"}))["data"]["label_id"]
+        customer, ann = await claimed(bridge, "ann")
+        cid = customer.conversation_id
+        assert (await answer(ann, "label_conversation", {"conversation_id": cid, "label_id": label_id, "on": True}))[
+            "type"] == "ack"
+        assert (await answer(ann, "transfer", {"conversation_id": cid, "to_group": "general"}))["type"] == "ack"
+        bob = await staff(second_bridge, "bob")
+        await bob.next_matching(lambda e: e["type"] in ("queue", "queue_changed") and any(
+            item["conversation_id"] == cid and item["labels"] == [label_id]
+            for key in ("items", "added", "updated") for item in e["data"].get(key, [])), "the transferred card, labelled")
+        assert (await answer(bob, "claim", {"conversation_id": cid}))["type"] == "ack"
+        assert (await answer(bob, "close", {"conversation_id": cid}))["type"] == "ack"
+        await customer.send("talk_to_person", id="again")
+        await customer.expect("status", state="queued")
+        await bob.next_matching(lambda e: e["type"] in ("queue", "queue_changed") and any(
+            item["conversation_id"] == cid and item["labels"] == []
+            for key in ("items", "added", "updated") for item in e["data"].get(key, [])), "the new handoff, unlabelled")
+        await customer.send("leave_queue", id="bye")
+        await answer(sam, "label_delete", {"label_id": label_id})
+        for client in (sam, ann, bob, customer):
+            await client.close()
+
+    run(scenario())
+
+
 def test_closing_asks_for_a_disposition_stored_with_the_close_and_counted(bridge, second_bridge, redis_url, bridge_prefix):
     async def scenario() -> None:
         sam = await staff(second_bridge, "sam", "supervisor")

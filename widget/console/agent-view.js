@@ -1,13 +1,14 @@
 // The dashboard's per-agent view and the conversations waiting now (the
 // dashboard's "per_agent" and "waiting_list", docs/bridge-protocol.md
 // "Per-agent view and assigning"): each agent's chats taken and closed today,
-// their median first response and handling time, their customers' ratings;
+// their median first response and handling time, their customers' ratings, their
+// late answers (response-time targets missed);
 // and every waiting customer, which a supervisor may hand to an available
 // agent ("assign"). The bridge refuses an agent who is offline, away or at
 // their limit, and says why here.
 
 import { h, replaceChildren } from "../shared/dom.js";
-import { TIMING, describeError, reasonLabel } from "./constants.js";
+import { TIMING, describeError, humanize, reasonLabel } from "./constants.js";
 
 const NONE = "—";
 
@@ -16,6 +17,16 @@ function seconds(value) {
   if (value === null || value === undefined) return NONE;
   const whole = Math.round(value);
   return whole < 60 ? `${whole} s` : `${Math.floor(whole / 60)} min ${whole % 60} s`;
+}
+
+/** Today's late answers: the total, then "first reply 1 · reply 2" for those there were ("0" when none). */
+function breachesCell(breaches) {
+  const first = (breaches && breaches.first) || 0;
+  const reply = (breaches && breaches.reply) || 0;
+  const kinds = [first ? `first reply ${first}` : "", reply ? `reply ${reply}` : ""].filter(Boolean).join(" · ");
+  return h("td", { class: `agent-sla${first + reply ? " has-breaches" : ""}`, dataset: { count: String(first + reply) } },
+    h("span", { class: "agent-sla-count" }, String(first + reply)),
+    kinds ? h("span", { class: "team-login" }, ` (${kinds})`) : null);
 }
 
 export class AgentFigures {
@@ -27,7 +38,7 @@ export class AgentFigures {
         h("thead", {}, h("tr", {},
           h("th", { scope: "col" }, "Agent"), h("th", { scope: "col" }, "Taken"), h("th", { scope: "col" }, "Closed"),
           h("th", { scope: "col" }, "First response (median)"), h("th", { scope: "col" }, "Handling (median)"),
-          h("th", { scope: "col" }, "CSAT"))),
+          h("th", { scope: "col" }, "CSAT"), h("th", { scope: "col" }, "SLA breaches"))),
         this.body));
   }
 
@@ -40,8 +51,9 @@ export class AgentFigures {
       h("td", { class: "agent-first-response" }, seconds(row.first_response.median_seconds)),
       h("td", { class: "agent-handling" }, seconds(row.handling.median_seconds)),
       h("td", { class: "agent-csat" }, row.csat.count
-        ? `${row.csat.average.toFixed(1)} (${row.csat.count} rating${row.csat.count === 1 ? "" : "s"})` : NONE)))
-      : [h("tr", {}, h("td", { colspan: "6" }, "No agents yet."))]);
+        ? `${row.csat.average.toFixed(1)} (${row.csat.count} rating${row.csat.count === 1 ? "" : "s"})` : NONE),
+      breachesCell(row.sla_breaches)))
+      : [h("tr", {}, h("td", { colspan: "7" }, "No agents yet."))]);
   }
 }
 
@@ -71,6 +83,8 @@ export class WaitingList {
   /** ``items``: the dashboard's waiting list; ``agents``: its team list (who is available now). */
   render(items, agents) {
     const available = agents.filter((agent) => agent.status === "available" && agent.connected !== false);
+    // Agents as people know them (their display name), never the login.
+    const nameOf = (login) => (agents.find((agent) => agent.name === login) || { display_name: login }).display_name;
     const listed = new Set(items.map((item) => item.conversation_id));
     for (const id of this.chosen.keys()) if (!listed.has(id)) this.chosen.delete(id);
     const now = Date.now();
@@ -86,8 +100,8 @@ export class WaitingList {
         h("th", { scope: "row" }, `#${short}`),
         h("td", {}, item.group),
         this.waitCell(now - item.waiting_seconds * 1000, now),
-        h("td", {}, [item.reason ? reasonLabel(item.reason) : null, item.topic].filter(Boolean).join(" · ") || NONE,
-          item.offered_to ? h("span", { class: "team-login" }, ` offered to ${item.offered_to}`) : null),
+        h("td", {}, [item.reason ? reasonLabel(item.reason) : null, humanize(item.topic)].filter(Boolean).join(" · ") || NONE,
+          item.offered_to ? h("span", { class: "team-login" }, ` offered to ${nameOf(item.offered_to)}`) : null),
         h("td", {}, choice, h("button", {
           type: "button", class: "button small", onclick: () => this.assign(item.conversation_id, choice.value),
         }, "Assign")));

@@ -276,8 +276,9 @@ function showConsole(session) {
   // (the chats view's "New chat waiting") in the bar's free middle, where they cover nothing.
   const headerControls = h("span", { class: "header-controls" });
   const headerAlerts = h("div", { class: "header-alerts" });
-  const header = h("header", { class: "topbar" },
-    h("div", { class: "brand" }, h("span", { class: "brand-mark" }, icon("chat")), h("span", {}, APP_TITLE)),
+  // Three views (every role): the bar is crowded, and on narrower screens its buttons keep only their icons (CSS).
+  const header = h("header", { class: `topbar${views.length >= 3 ? " is-crowded" : ""}` },
+    h("div", { class: "brand" }, h("span", { class: "brand-mark" }, icon("chat")), h("span", { class: "brand-name" }, APP_TITLE)),
     views.length ? nav : null,
     headerAlerts,
     h("div", { class: "account" },
@@ -288,7 +289,7 @@ function showConsole(session) {
       h("span", { class: "account-name" },
         h("span", { class: "account-agent" }, session.displayName),
         h("span", { class: "account-roles" }, session.roles.map((role) => ROLE_LABELS[role] || role).join(" · "))),
-      h("button", { type: "button", class: "button ghost", onclick: logOut }, icon("logout"), "Log out"),
+      h("button", { type: "button", class: "button ghost", onclick: logOut }, icon("logout"), h("span", { class: "logout-label" }, "Log out")),
     ),
   );
 

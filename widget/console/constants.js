@@ -42,11 +42,13 @@ export const NOTIFICATION_TEXT = {
   mention: "{name} mentioned you in a note",
   transfer: "{name} transferred a chat to you",
   transferAnonymous: "A chat was transferred to you",
+  requestAssigned: "{name} assigned you a request",
+  assigned: "{name} assigned you a chat",
 };
 
 // The header's notifications button, by the browser's permission and the agent's choice.
 export const NOTIFICATION_BUTTON = {
-  off: { label: "Turn on notifications", hint: "Get a browser notification for customer messages in chats you are not looking at, mentions and transfers" },
+  off: { label: "Turn on notifications", hint: "Get a browser notification for customer messages in chats you are not looking at, mentions, transfers and requests assigned to you" },
   on: { label: "Notifications on", hint: "Browser notifications are on; click to turn them off" },
   denied: { label: "Notifications blocked", hint: "This browser blocks notifications from the console; allow them in the site settings" },
 };
@@ -76,6 +78,8 @@ export const SHORTCUT_TEXT = {
   lead: "Single keys work when you are not typing in a text box; keys with Ctrl or Alt work everywhere.",
   noChat: "No chat is open.",
   nobodyWaiting: "Nobody is waiting.",
+  onlyGone: "Only customers who have left are waiting: claim one from the queue if you still want to.",
+  onlyOffered: "The chats waiting are assigned automatically: they are offered to you in turn.",
 };
 
 export const LIMITS = {

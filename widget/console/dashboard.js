@@ -5,6 +5,7 @@ import { h, replaceChildren } from "../shared/dom.js";
 import { AgentFigures, WaitingList } from "./agent-view.js";
 import { AssignmentModes } from "./assignment-modes.js";
 import { PendingRequests } from "../shared/requests.js";
+import { RequestBoard } from "./request-board.js";
 import { SlaBoard } from "./sla-board.js";
 import { Transport } from "../shared/transport.js";
 import { barList, columns, groupedColumns } from "./charts.js";
@@ -138,7 +139,8 @@ class DashboardView extends View {
     this.team = new TeamStatus(openChat); // who is available, away or offline, since when, and their chats
     this.assignment = new AssignmentModes(this.waiting); // each group: claimed by hand or offered automatically
     this.waitingList = new WaitingList(this.waiting); // who waits now; a supervisor assigns one to an agent
-    this.agentFigures = new AgentFigures(); // each agent's chats, response and handling times, CSAT today
+    this.agentFigures = new AgentFigures(); // each agent's chats, response and handling times, CSAT, SLA breaches today
+    this.requestBoard = new RequestBoard(this.waiting); // open callbacks and messages, given to an agent
     this.sla = new SlaBoard(openChat); // response-time breaches today, chats at risk now
     this.element = h("section", { class: "view dashboard-view", "aria-labelledby": "dashboard-title", hidden: true },
       h("header", { class: "dashboard-head" },
@@ -151,6 +153,7 @@ class DashboardView extends View {
         h("div", { class: "kpi-grid now" }, this.nowTiles.map((tile) => tile.element))),
       this.team.element,
       this.waitingList.element,
+      this.requestBoard.element,
       this.assignment.element,
       this.agentFigures.element,
       this.sla.element,
@@ -167,6 +170,7 @@ class DashboardView extends View {
     if (envelope.type === "dashboard") this.render(data);
     else if (envelope.type === "labels") this.manager.setLabels(data.items || []);
     else if (envelope.type === "canned") this.manager.setCanned(data.items || []);
+    else if (envelope.type === "requests") this.requestBoard.setItems(Array.isArray(data.items) ? data.items : []);
     else if (["ack", "search_results", "search_conversation"].includes(envelope.type)) this.waiting.settle(envelope.id, data);
     else if (envelope.type === "error") this.waiting.refused(envelope);
   }
@@ -179,6 +183,7 @@ class DashboardView extends View {
     this.assignment.render(data.assignment);
     this.waitingList.render(Array.isArray(data.waiting_list) ? data.waiting_list : [], Array.isArray(data.agents) ? data.agents : []);
     this.agentFigures.render(Array.isArray(data.per_agent) ? data.per_agent : []);
+    this.requestBoard.setAgents(Array.isArray(data.agents) ? data.agents : []);
     this.sla.render(data.sla, data.agents);
     const [year, month, day] = String(data.day || "").split("-").map(Number);
     this.day.textContent = year ? dayFormat.format(new Date(year, month - 1, day)) : "";

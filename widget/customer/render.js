@@ -171,6 +171,12 @@ export class ChatView {
 
   buildLog() {
     this.log = h("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": this.strings.conversation, tabindex: "0" });
+    // A picture takes its height only once loaded: the end stays in view if it was (load does not bubble).
+    this.atEnd = true;
+    this.log.addEventListener("scroll", () => { this.atEnd = this.isNearEnd(); });
+    this.log.addEventListener("load", () => {
+      if (this.atEnd) this.scrollToEnd();
+    }, true);
     return this.log;
   }
 
@@ -827,11 +833,13 @@ export class ChatView {
     if (!shown) return;
     const callback = request.kind === "callback";
     const time = formatTime(Number(request.ts) || Date.now(), this.options.language).short;
+    // Who looks after an open request, once it is assigned to someone (their display name, from the bridge).
+    const assigned = request.agent ? ` ${fill(strings.requestAssignedTo, { agent: String(request.agent) })}` : "";
     const text = {
       // The time they asked to be called at, said back in their words; else "as soon as we can".
-      open: callback && request.preferred_time
+      open: (callback && request.preferred_time
         ? fill(strings.requestOpenCallbackAt, { time, when: String(request.preferred_time) })
-        : fill(callback ? strings.requestOpenCallback : strings.requestOpenMessage, { time }),
+        : fill(callback ? strings.requestOpenCallback : strings.requestOpenMessage, { time })) + assigned,
       // A callback answered in the chat is settled: no call follows.
       answered: callback ? strings.requestAnsweredCallback : strings.requestAnswered,
       done: callback ? strings.requestDoneCallback : strings.requestDoneMessage,

@@ -72,7 +72,6 @@ export async function sendFile(tab, file) {
     });
     status.textContent = "Sent";
   } catch (error) {
-    element.classList.add("is-failed");
-    status.textContent = `Not sent: ${FILE_REFUSALS[error.code] || error.message}`;
+    tab.failPending(id, `Not sent: ${FILE_REFUSALS[error.code] || error.message}`);
   }
 }

@@ -59,6 +59,7 @@ class ChatsView extends View {
     this.pendingClaims = new Set();
     this.pendingViews = new Set(); // conversations asked to open read-only, to show when they arrive
     this.viewedVia = new Map(); // a read-only chat opened through a signed-in customer's history -> the chat it came from
+    this.assignedBy = new Map(); // conversation -> the supervisor who assigned it here, until it arrives
     this.team = null; // the colleagues to mention: {at, agents} (colleagues())
     this.names = new Map(); // login -> display name, from the bridge's team (nameOf)
     this.restoring = null; // ids of conversations re-sent after a (re)connection, while they arrive
@@ -141,12 +142,19 @@ class ChatsView extends View {
         break;
       case "offers":
         this.offers.update(data.items || []);
+        this.updateAttention(); // an offer is new work for this agent (the header's alert says so)
         break;
       case "queue_changed":
         this.queue.change(data);
         break;
       case "requests":
         this.requests.update(data.items || []);
+        break;
+      case "chat_assigned": // a supervisor gave this agent a waiting chat: its `conversation` follows
+        this.assignedBy.set(data.conversation_id, data.by);
+        break;
+      case "request_assigned":
+        this.requests.assigned(data);
         break;
       case "mentions":
         this.mentions.update(data);
@@ -345,12 +353,18 @@ class ChatsView extends View {
     const transferredHere = isNew && !claimedHere && !this.restoring;
     if (claimedHere || !this.activeId) this.activate(tab.id, claimedHere);
     else if (transferredHere) tab.markArrived();
+    const assignedBy = this.assignedBy.get(tab.id);
+    this.assignedBy.delete(tab.id);
     if (transferredHere) {
+      // Given by a supervisor from the waiting list, or transferred by a colleague: said as it happened.
+      const by = assignedBy || data.transferred_by;
       if (!this.isViewing(tab)) {
-        this.notifications.transfer(tab.id, data.transferred_by, tab.tabTitle.textContent, () => this.openFromNotification(tab.id));
+        this.notifications.transfer(tab.id, by && this.nameOf(by), tab.tabTitle.textContent, () => this.openFromNotification(tab.id),
+          Boolean(assignedBy));
       }
       this.chime();
-      this.toast(data.transferred_by ? `${this.nameOf(data.transferred_by)} transferred a chat to you.` : "A colleague transferred a chat to you.");
+      if (assignedBy) this.toast(`${this.nameOf(assignedBy)} assigned you a chat.`);
+      else this.toast(by ? `${this.nameOf(by)} transferred a chat to you.` : "A colleague transferred a chat to you.");
     }
     this.noChats.hidden = this.conversations.size > 0;
     this.updateAttention();
@@ -448,18 +462,31 @@ class ChatsView extends View {
     return this.statusControl.current !== "away";
   }
 
+  /** The new chats in the queue this agent can take: claimable, or (a group assigned automatically) offered to
+   *  them; none while away. Another agent's offer is no new work for them. */
+  alertItems() {
+    if (!this.newWorkAlerts()) return [];
+    const offered = new Set(this.offers.items.map((item) => item.conversation_id));
+    const claims = this.roles.includes("supervisor");
+    return this.queue.freshItems().filter((item) => item.assignment !== "automatic" || claims
+      || offered.has(item.conversation_id));
+  }
+
   renderAlert() {
-    const fresh = this.newWorkAlerts() ? this.queue.freshItems() : [];
+    const fresh = this.alertItems();
     this.alertBanner.hidden = !this.visible || fresh.length === 0; // only with the chats on screen
     if (fresh.length === 1) {
       const item = fresh[0];
-      this.alertText.textContent = `New chat waiting: ${[reasonLabel(item.reason), humanize(item.topic)].filter(Boolean).join(" · ")}`;
+      const offered = this.offers.items.some((each) => each.conversation_id === item.conversation_id);
+      this.alertText.textContent = `${offered ? "Offered to you" : "New chat waiting"}: ${[reasonLabel(item.reason), humanize(item.topic)].filter(Boolean).join(" · ")}`;
     } else if (fresh.length) {
       this.alertText.textContent = `${fresh.length} new chats waiting`;
     }
   }
 
   showNewInQueue() {
+    const first = this.alertItems()[0];
+    if (first && this.offers.focus(first.conversation_id)) return; // an offer: its Accept, above the tabs
     this.sidebarTabs.select("queue");
     this.queue.focusFirstFresh();
   }
@@ -467,8 +494,7 @@ class ChatsView extends View {
   updateAttention() {
     this.renderAlert();
     const unread = [...this.conversations.values()].reduce((sum, tab) => sum + tab.unread, 0);
-    const fresh = this.newWorkAlerts() ? this.queue.freshItems().length : 0;
-    this.setAttention(fresh + unread + this.mentions.unseen);
+    this.setAttention(this.alertItems().length + unread + this.mentions.unseen);
   }
 
   chime() {

@@ -262,13 +262,16 @@ export class Composer {
     this.announcer.textContent = `${this.options.length} colleague${this.options.length === 1 ? "" : "s"} to mention. Arrow keys to choose, Enter to insert.`;
   }
 
-  /** Puts "@login " in place of the "@query" before the caret. */
+  /** Puts "@login " in place of the "@query" before the caret (no second space when one follows already). */
   insertMention(agent) {
     const textarea = this.textarea;
     const end = textarea.selectionStart;
     const query = textarea.value.slice(0, end).match(MENTION_QUERY);
     const start = query ? end - query[0].length : end;
-    textarea.setRangeText(`@${agent.name} `, start, end, "end");
+    const spaced = /^\s/.test(textarea.value.slice(end));
+    textarea.setRangeText(`@${agent.name}${spaced ? "" : " "}`, start, end, "end");
+    const after = start + agent.name.length + 2; // past "@login" and the space after it
+    textarea.setSelectionRange(after, after);
   }
 
   highlight(index) {

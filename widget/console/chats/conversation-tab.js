@@ -31,6 +31,16 @@ function shortId(conversationId) {
 // System notices after which the agent serving this tab is the one the customer talks to.
 const SERVING_STARTS = new Set(["agent_joined", "transferred"]);
 
+/** Back with the assistant, not handed over now: a read-only view says so rather than "Unknown reason". */
+function withAssistant(data) {
+  return data.state === "bot" && !data.reason;
+}
+
+/** Why the chat is with a person, or that it is with the assistant now. */
+function reasonOf(data) {
+  return withAssistant(data) ? "With the assistant" : reasonLabel(data.reason);
+}
+
 export class ConversationTab {
   constructor(view, data) {
     this.view = view;
@@ -89,6 +99,10 @@ export class ConversationTab {
     this.log.addEventListener("scroll", () => {
       this.stickToBottom = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 60;
     });
+    // A picture takes its height only once loaded: the end stays in view if it was (load does not bubble).
+    this.log.addEventListener("load", () => {
+      if (this.stickToBottom) this.scrollToEnd();
+    }, true);
     this.typing = h("p", { class: "typing-indicator", "aria-live": "polite" });
     this.composer = new Composer(this);
     this.suggestions = new SuggestionStrip(this); // for the customer's latest message
@@ -121,7 +135,7 @@ export class ConversationTab {
     this.data = data;
     const handoff = data.handoff || {};
     const topic = humanize(handoff.topic);
-    this.tabTitle.textContent = topic || reasonLabel(data.reason);
+    this.tabTitle.textContent = topic || reasonOf(data);
     // Without a topic the reason is the chip below the heading already.
     this.heading.textContent = topic || "Customer chat";
     if (data.customer_presence) this.setPresence(data.customer_presence);
@@ -142,13 +156,15 @@ export class ConversationTab {
       this.presence.element,
       this.sla.element,
       data.state === "closed" ? h("span", { class: "chip chip-closed" }, "Closed") : null,
-      h("span", { class: `chip reason reason-${data.reason || "unknown"}` }, reasonLabel(data.reason)),
+      h("span", { class: `chip reason reason-${data.reason || (withAssistant(data) ? "bot" : "unknown")}` }, reasonOf(data)),
       data.transferred_by ? h("span", { class: "chip chip-transferred" }, `Transferred by ${nameOf(data.transferred_by)}`) : null,
       h("span", { class: "meta-item" }, h("span", { class: "visually-hidden" }, "Conversation "), shortId(this.id)));
     this.renderPinned(data.transfer_note || null);
     this.viewBanner.textContent = !this.viewOnly ? "" : `Read only: ${
       data.closed ? "this chat is closed"
-        : data.serving_agent ? `${nameOf(data.serving_agent)} is serving this chat` : "nobody is serving this chat"}. You can add notes for the team.`;
+        : data.serving_agent ? `${nameOf(data.serving_agent)} is serving this chat`
+          : withAssistant(data) ? "the assistant is serving this customer now (earlier chats are in the transcript)"
+            : "nobody is serving this chat"}. You can add notes for the team.`;
     this.renderClosed(this.viewOnly ? data.closed || null : null);
     for (const entry of this.messages.values()) { // a transfer note names whom it went to
       if (entry.message.kind !== "note" || !(entry.message.data && entry.message.data.transfer) || !entry.element) continue;
@@ -340,10 +356,7 @@ export class ConversationTab {
     this.view.waiting.send("message", { conversation_id: this.id, text }, id).then(() => {
       // Usually the stored copy has replaced this one already; if not, it is on its way.
       element.querySelector(".msg-status").textContent = "Sent";
-    }, (error) => {
-      element.classList.add("is-failed");
-      element.querySelector(".msg-status").textContent = `Not sent: ${describeError(error)}`;
-    });
+    }, (error) => this.failPending(id, `Not sent: ${describeError(error)}`));
   }
 
   /** A private note for the team: shown yellow at once, replaced by the stored copy. */
@@ -359,12 +372,25 @@ export class ConversationTab {
     this.scrollToEnd();
     this.view.waiting.send("note", { conversation_id: this.id, text }, id).then((ack) => {
       const mentioned = (ack && ack.mentioned) || [];
-      element.querySelector(".msg-status").textContent = mentioned.length ? `Saved · ${mentioned.map((name) => `@${name}`).join(", ")} notified` : "Saved";
-      if (mentioned.length) this.view.toast(`Note saved; ${mentioned.map((name) => `@${name}`).join(", ")} notified.`);
-    }, (error) => {
-      element.classList.add("is-failed");
-      element.querySelector(".msg-status").textContent = `Not saved: ${describeError(error)}`;
-    });
+      // Colleagues as the console shows them (their display names), never by login.
+      const told = mentioned.map((name) => this.view.nameOf(name)).join(", ");
+      element.querySelector(".msg-status").textContent = mentioned.length ? `Saved · ${told} notified` : "Saved";
+      if (mentioned.length) this.view.toast(`Note saved; ${told} notified.`);
+    }, (error) => this.failPending(id, `Not saved: ${describeError(error)}`));
+  }
+
+  /**
+   * A send the bridge refused: it stays where it was sent (later messages go below it, not above: it is no
+   * longer pending), says why, loses its progress bar (a file's), and can be dismissed.
+   */
+  failPending(id, text) {
+    const element = this.pending.get(id);
+    if (!element) return;
+    this.pending.delete(id);
+    element.classList.add("is-failed");
+    for (const bar of element.querySelectorAll("progress")) bar.remove();
+    replaceChildren(element.querySelector(".msg-status"), text, " ",
+      h("button", { type: "button", class: "button small ghost msg-dismiss", onclick: () => element.remove() }, "Dismiss"));
   }
 
   /** The stored copy of a sent message arrived (named by the id it was sent with): the "sending…" copy goes. */

@@ -27,6 +27,7 @@ export function renderHandoff(container, data) {
   const handoff = data.handoff || {};
   const details = data.details || {};
   const evidence = handoff.evidence || {};
+  const withBot = data.state === "bot" && !data.reason && !handoff.reason; // back with the assistant (a read-only view)
   // Matched by text and intent: evidence numbers its turns the stuck detector's way, which can skip form answers.
   const evidenceTurns = new Set((evidence.turns || []).map(turnKey));
   const turns = Array.isArray(handoff.turns) ? handoff.turns : [];
@@ -37,9 +38,12 @@ export function renderHandoff(container, data) {
 
   replaceChildren(container,
     section("Summary",
-      h("p", { class: "details-summary" }, handoff.summary || "The bot gave no summary.")),
+      h("p", { class: "details-summary" }, handoff.summary
+        || (withBot ? "Not handed over now: the assistant has this customer (earlier chats are in the transcript)."
+          : "The bot gave no summary."))),
     section("Why the bot handed over",
-      h("p", {}, h("span", { class: `chip reason reason-${data.reason || "unknown"}` }, reasonLabel(data.reason || handoff.reason))),
+      h("p", {}, h("span", { class: `chip reason reason-${data.reason || (withBot ? "bot" : "unknown")}` },
+        withBot ? "With the assistant" : reasonLabel(data.reason || handoff.reason))),
       evidence.explanation ? h("p", { class: "details-explanation" }, humanize(evidence.explanation), ".") : null,
       Array.isArray(evidence.phrases) && evidence.phrases.length
         ? h("div", { class: "chips" }, h("span", { class: "muted" }, "Phrases:"), evidence.phrases.map((phrase) => h("span", { class: "chip chip-quote" }, `“${phrase}”`)))

@@ -122,10 +122,16 @@ export class DesktopNotifications {
     this.notify(`mention:${conversationId}`, () => NOTIFICATION_TEXT.mention.replace("{name}", byName), excerpt, open);
   }
 
-  /** A chat was transferred (or assigned) to this agent; `byName` may be unknown. */
-  transfer(conversationId, byName, topic, open) {
+  /** A supervisor assigned a callback or message request to this agent (`what`: "Callback from 07700 900123"). */
+  requestAssigned(requestId, byName, what, open) {
+    this.notify(`request:${requestId}`, () => NOTIFICATION_TEXT.requestAssigned.replace("{name}", byName), what, open);
+  }
+
+  /** A chat was transferred (or, `assigned`, given by a supervisor) to this agent; `byName` may be unknown. */
+  transfer(conversationId, byName, topic, open, assigned = false) {
+    const said = assigned ? NOTIFICATION_TEXT.assigned : NOTIFICATION_TEXT.transfer;
     this.notify(`chat:${conversationId}`,
-      () => (byName ? NOTIFICATION_TEXT.transfer.replace("{name}", byName) : NOTIFICATION_TEXT.transferAnonymous), topic, open);
+      () => (byName ? said.replace("{name}", byName) : NOTIFICATION_TEXT.transferAnonymous), topic, open);
   }
 
   destroy() {

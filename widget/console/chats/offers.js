@@ -53,6 +53,14 @@ export class OffersPanel {
           onclick: () => this.answer(id, "offer_decline") }, "Decline")));
   }
 
+  /** Puts the focus on the Accept button of the offer of this conversation; false when there is none. */
+  focus(conversationId) {
+    const card = [...this.list.children].find((each) => each.dataset.conversation === conversationId);
+    const accept = card && card.querySelector("button.primary");
+    if (accept) accept.focus();
+    return Boolean(accept);
+  }
+
   /** The seconds left on each card (the bridge withdraws an offer when they run out). */
   tick() {
     const now = Date.now();

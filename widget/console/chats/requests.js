@@ -1,7 +1,10 @@
 // Callbacks and messages customers left instead of waiting: the list beside
-// the queue, and the dialog that opens one (its conversation and context), where
-// the agent answers it or marks it done. The bridge keeps what became of each
-// request, so every agent's list says the same (docs/bridge-protocol.md).
+// the queue (all of the agent's groups, or only those assigned to them), and the
+// dialog that opens one (its conversation and context), where the agent answers
+// it or marks it done. A request may be assigned to one agent: a supervisor gives
+// it, or the agent takes it ("Take it"); the agent is told when one is given to
+// them. The bridge keeps what became of each request, so every agent's list says
+// the same (docs/bridge-protocol.md "Requests assigned to an agent").
 
 import { h, replaceChildren, timeElement } from "../../shared/dom.js";
 import { fetchFile } from "../../shared/files.js";
@@ -34,6 +37,14 @@ function servedSinceText(item, nameOf) {
   return `Served by ${nameOf(chat.agent)} in a chat since${chat.disposition ? `, closed: ${dispositionLabel(chat.disposition)}` : ", now closed"}.`;
 }
 
+/** Whom an open request is assigned to: "Yours", "Assigned to Ann Lee"; none for nobody. */
+function assigneeChip(item, me, nameOf) {
+  if (!item.assigned_to) return null;
+  const mine = item.assigned_to === me;
+  return h("span", { class: `chip request-assignee${mine ? " is-mine" : ""}` },
+    icon("person"), mine ? "Yours" : `Assigned to ${nameOf(item.assigned_to)}`);
+}
+
 function contactLine(item) {
   return h("p", { class: "request-contact" },
     h("span", { class: "visually-hidden" }, `${CONTACT_KINDS[item.contact_kind] || "Contact"}: `), item.contact);
@@ -52,12 +63,29 @@ export class RequestsPanel {
   constructor(view) {
     this.view = view;
     this.known = null;
-    this.unseen = 0;
+    this.unseen = new Set(); // open requests new (or newly assigned to the agent) since they last looked
     this.items = [];
+    this.onlyMine = false; // the filter: every request of the agent's groups, or those assigned to them
+    this.filterButtons = ["all", "mine"].map((which) => h("button", {
+      type: "button", class: "button small ghost", dataset: { filter: which }, "aria-pressed": String(which === "all"),
+      onclick: () => this.filter(which === "mine"),
+    }, which === "all" ? "All" : "Assigned to me"));
     this.list = h("ul", { class: "request-list", "aria-label": "Callbacks and messages" });
-    this.empty = h("div", { class: "empty-state small" }, icon("phone", "icon empty-icon"),
-      h("p", {}, "No callbacks or messages. When a customer leaves one instead of waiting, it is listed here."));
-    this.element = h("div", { class: "requests-panel" }, this.list, this.empty);
+    this.empty = h("div", { class: "empty-state small" }, icon("phone", "icon empty-icon"), h("p", {}));
+    this.element = h("div", { class: "requests-panel" },
+      h("div", { class: "request-filter", role: "group", "aria-label": "Show requests" }, this.filterButtons),
+      this.list, this.empty);
+  }
+
+  /** Every request of the agent's groups, or (`onlyMine`) those assigned to them. */
+  filter(onlyMine) {
+    this.onlyMine = onlyMine;
+    for (const button of this.filterButtons) button.setAttribute("aria-pressed", String((button.dataset.filter === "mine") === onlyMine));
+    this.refill();
+  }
+
+  shown() {
+    return this.onlyMine ? this.items.filter((item) => item.assigned_to === this.view.agent) : this.items;
   }
 
   /** The newest first; open ones count on the tab. */
@@ -65,11 +93,10 @@ export class RequestsPanel {
     this.items = items;
     const open = items.filter((item) => item.state === "open");
     const looking = this.view.sidebarTabs.selected === "requests";
-    if (this.known && !looking) this.unseen += open.filter((item) => !this.known.has(item.id)).length;
+    if (this.known && !looking) for (const item of open) if (!this.known.has(item.id)) this.unseen.add(item.id);
     this.known = new Set(items.map((item) => item.id));
-    replaceChildren(this.list, items.map((item) => this.render(item)));
-    this.empty.hidden = items.length > 0;
-    this.view.sidebarTabs.setCount("requests", open.length, this.unseen > 0);
+    this.refill();
+    this.markTab();
     if (this.dialog) this.dialog.refresh(items.find((item) => item.id === this.dialog.request.id));
     for (const tab of this.view.conversations.values()) tab.showRequest(this.openRequestOf(tab.id));
   }
@@ -106,6 +133,7 @@ export class RequestsPanel {
         h("span", { class: `chip request-${item.kind}` }, icon(item.kind === "callback" ? "phone" : "chat"), KINDS[item.kind] || humanize(item.kind)),
         h("span", { class: `chip request-state request-state-${item.state}` }, stateText(item, nameOf)),
         Number.isFinite(ts) ? timeElement(ts) : null),
+      assigneeChip(item, this.view.agent, nameOf),
       contactLine(item),
       customerWords(item) ? h("p", { class: "request-description" }, item.description) : null,
       item.summary && item.summary !== customerWords(item) ? h("p", { class: "request-summary" }, item.summary) : null,
@@ -116,17 +144,62 @@ export class RequestsPanel {
       h("p", { class: "request-meta" }, "Conversation ", h("code", { class: "conversation-id" }, item.conversation)),
       h("div", { class: "request-actions" },
         h("button", { type: "button", class: "button small", onclick: () => this.open(item) }, "Open conversation"),
+        open && !item.assigned_to
+          ? h("button", { type: "button", class: "button small", onclick: () => this.take(item) }, icon("person"), "Take it") : null,
         open ? h("button", { type: "button", class: "button small", onclick: () => this.markDone(item) }, icon("check"), "Mark done") : null));
   }
 
-  /** Every item again (the team's display names arrived). */
+  /** Every item again (the list changed, the filter did, or the team's display names arrived). */
   refill() {
-    replaceChildren(this.list, this.items.map((item) => this.render(item)));
+    const shown = this.shown();
+    replaceChildren(this.list, shown.map((item) => this.render(item)));
+    this.empty.hidden = shown.length > 0;
+    replaceChildren(this.empty.querySelector("p"), this.onlyMine
+      ? "No requests assigned to you. A supervisor may give you one, or take one from All."
+      : "No callbacks or messages. When a customer leaves one instead of waiting, it is listed here.");
+  }
+
+  /** The agent takes an open request for themselves (a colleague who took it first is named). */
+  async take(item) {
+    try {
+      await this.view.waiting.ask("assign_request", { request_id: item.id });
+      this.view.toast(`${KINDS[item.kind] || "Request"} from ${item.contact} is yours.`);
+    } catch (failure) {
+      this.view.toast(failure && failure.code === "already_assigned" ? failure.message : describeError(failure), "error");
+    }
+  }
+
+  /** A request was assigned to this agent (`request_assigned`): told at once, in a notification when the console is not
+   *  on screen, and the tab marked until they look. Their own take in another console is no news. */
+  assigned({ request_id: requestId, by }) {
+    if (!by || by === this.view.agent) return;
+    const item = this.items.find((each) => each.id === requestId);
+    const what = item ? `${KINDS[item.kind] || "Request"} from ${item.contact}` : "A request";
+    const text = `${this.view.nameOf(by)} assigned you a ${item ? (KINDS[item.kind] || "request").toLowerCase() : "request"}${item ? ` from ${item.contact}` : ""}.`;
+    this.view.toast(text);
+    this.view.chime();
+    this.view.notifications.requestAssigned(requestId, this.view.nameOf(by), what, () => {
+      this.view.reveal();
+      this.view.sidebarTabs.select("requests");
+      this.filter(true);
+    });
+    if (this.view.sidebarTabs.selected !== "requests" || document.hidden) {
+      this.unseen.add(requestId);
+      this.markTab();
+    }
   }
 
   acknowledge() {
-    this.unseen = 0;
-    this.view.sidebarTabs.setCount("requests", this.items.filter((item) => item.state === "open").length, false);
+    this.unseen.clear();
+    this.markTab();
+  }
+
+  /** The tab counts the open requests, marked while one the agent has not seen is still open (one dealt with
+   *  meanwhile is no news: no marked "0"). */
+  markTab() {
+    const open = new Set(this.items.filter((item) => item.state === "open").map((item) => item.id));
+    for (const id of this.unseen) if (!open.has(id)) this.unseen.delete(id);
+    this.view.sidebarTabs.setCount("requests", open.size, this.unseen.size > 0);
   }
 
   async markDone(item) {
@@ -207,6 +280,7 @@ class RequestDialog {
       ["Conversation", h("code", { class: "conversation-id" }, conversation.conversation_id)],
       customerWords(request) ? ["Request", request.description] : null,
       request.preferred_time ? ["Preferred time", request.preferred_time] : null,
+      request.assigned_to ? ["Assigned to", request.assigned_to === this.view.agent ? "You" : this.view.nameOf(request.assigned_to)] : null,
       conversation.reason ? ["Handed over", reasonLabel(conversation.reason)] : null,
       handoff.summary ? ["Summary", handoff.summary] : null,
       Array.isArray(handoff.topics) && handoff.topics.length ? ["Topics", handoff.topics.map(humanize).join(", ")] : null,

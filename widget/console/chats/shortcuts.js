@@ -166,15 +166,18 @@ export class Shortcuts {
     return true;
   }
 
-  /** Claims the customer who has waited longest and is still there (the queue is oldest first). */
+  /** Claims the customer who has waited longest and is still there (the queue is oldest first); says why not
+   *  when nobody is: only customers who have left, or only chats offered in turn (a group assigned automatically). */
   claimOldest() {
     const queue = this.view.queue;
-    const waiting = queue.items.filter((item) => item.customer_presence !== "gone" && !queue.claiming.has(item.conversation_id));
-    if (!waiting.length) {
-      this.view.toast(SHORTCUT_TEXT.nobodyWaiting);
-      return true;
-    }
-    queue.claim(waiting[0].conversation_id);
+    const claims = this.view.roles.includes("supervisor");
+    const claimable = queue.items.filter((item) => !queue.claiming.has(item.conversation_id)
+      && (item.assignment !== "automatic" || claims));
+    const here = claimable.filter((item) => item.customer_presence !== "gone");
+    if (here.length) queue.claim(here[0].conversation_id);
+    else if (claimable.length) this.view.toast(SHORTCUT_TEXT.onlyGone);
+    else if (queue.items.length) this.view.toast(SHORTCUT_TEXT.onlyOffered);
+    else this.view.toast(SHORTCUT_TEXT.nobodyWaiting);
     return true;
   }
 

@@ -10,10 +10,10 @@ import { dialogTitleId, modal } from "../dialogs.js";
 
 const COLOUR = /^#[0-9a-f]{6}$/;
 
-/** A label's chip; its colour as a left border. */
+/** A label's chip, in its colour: a dot of it, and the chip tinted with it. */
 export function labelChip(label) {
   const chip = h("span", { class: "chip chip-label", "data-label-id": label.id },
-    h("span", { class: "visually-hidden" }, "Label: "), label.name);
+    h("span", { class: "label-dot", "aria-hidden": "true" }), h("span", { class: "visually-hidden" }, "Label: "), label.name);
   if (COLOUR.test(label.colour)) chip.style.setProperty("--label-colour", label.colour);
   return chip;
 }

@@ -10,7 +10,15 @@ import { describeError } from "../constants.js";
 import { confirmDialog } from "../dialogs.js";
 import { labelChip } from "./labels.js";
 
-const DEFAULT_COLOUR = "#1f6feb";
+// New labels' colours, in turn: each new label gets the first one no label has yet (the supervisor may choose another).
+const LABEL_PALETTE = ["#1f6feb", "#d1242f", "#1a7f37", "#8250df", "#bf8700", "#0e7490", "#c2410c", "#db2777",
+  "#4d7c0f", "#57606a"];
+
+/** The first colour of the palette no label has (the first again when every one is taken). */
+function freeColour(labels) {
+  const taken = new Set(labels.map((label) => String(label.colour).toLowerCase()));
+  return LABEL_PALETTE.find((colour) => !taken.has(colour)) || LABEL_PALETTE[0];
+}
 
 function field(label, input) {
   const id = `field-${newId()}`;
@@ -78,13 +86,14 @@ export class WorkspaceManager {
     this.canned = [];
 
     const name = h("input", { type: "text", maxlength: "32", required: true, autocomplete: "off" });
-    const colour = h("input", { type: "color", value: DEFAULT_COLOUR });
+    const colour = h("input", { type: "color", value: LABEL_PALETTE[0] });
+    this.labelColour = colour;
     this.labelForm = new EditorForm({
       what: "label",
       inputs: { Name: name, Colour: colour },
       values: (label) => {
         name.value = label ? label.name : "";
-        colour.value = label ? label.colour : DEFAULT_COLOUR;
+        colour.value = label ? label.colour : freeColour(this.labels);
       },
       save: (label) => this.waiting.ask("label_save", {
         name: name.value, colour: colour.value, ...(label ? { label_id: label.id } : {}),
@@ -125,6 +134,9 @@ export class WorkspaceManager {
 
   setLabels(labels) {
     this.labels = labels;
+    // A new label's colour another label has meanwhile (the one just added) moves on to a free one.
+    const taken = labels.some((label) => String(label.colour).toLowerCase() === this.labelColour.value.toLowerCase());
+    if (!this.labelForm.editing && taken) this.labelColour.value = freeColour(labels);
     this.renderLabels();
   }
 
