@@ -1,6 +1,6 @@
 # The two commands a new user needs are `make run` and `make test`.
 SHELL := /bin/bash
-.PHONY: run test shell train agent teach forget screenshots drills bench bench-nlu bench-roundtrip bench-turns bench-relay \
+.PHONY: run test shell train agent teach forget identity-url screenshots drills bench bench-nlu bench-roundtrip bench-turns bench-relay \
         bench-scale bench-handoff bench-training bench-waits bench-login bench-assignment bench-suggestions bench-attachments bench-privacy bench-identity bench-archive bench-reports bench-search constraints clean
 
 run:            ## install, train if needed, start Redis + PostgreSQL + action server + Rasa + bridge + archiver
@@ -34,6 +34,9 @@ agent:          ## add or reset an account (its earlier logins end): make agent 
 teach:          ## the content staff's commands: make teach ARGS="inbox" (python -m teaching --help)
 	scripts/bootstrap.sh && . scripts/env.sh && { [ -n "$${REDIS_URL:-}" ] || start_local_redis; } && \
 	  "$$VENV/bin/python" -m teaching $(or $(ARGS),--help)
+
+identity-url:   ## the demo page's address for a signed-in customer (docs/identity.md): make identity-url [ID=c42] [NAME="Ada Lovelace"] [EMAIL=ada@example.com]
+	@scripts/identity-url.sh "$(or $(value ID),demo-customer-1)" "$(or $(value NAME),Ada Lovelace)" "$(or $(value EMAIL),ada@example.com)"
 
 forget:         ## forget a customer in every store, audited: make forget CONTACT=<customer id> or CONVERSATION=<id> (docs/data-model.md)
 	@[ -n "$(CONTACT)$(CONVERSATION)" ] || { echo "make forget CONTACT=<customer id> or CONVERSATION=<conversation id>"; exit 2; }

@@ -202,6 +202,12 @@ load_handoff_secret() {
   load_secret HANDOFF_SECRET handoff-secret
 }
 
+load_identity_secret() {
+  # Host sites sign their customers' identities with HANDOFF_IDENTITY_SECRET (docs/identity.md); make run
+  # generates one so that the demo page can show a signed-in customer (scripts/identity-url.sh).
+  load_secret HANDOFF_IDENTITY_SECRET identity-secret
+}
+
 load_model_server_token() {
   # The bridge serves the deployed model only to holders of this token (Rasa servers).
   load_secret MODEL_SERVER_TOKEN model-server-token

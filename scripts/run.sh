@@ -55,6 +55,7 @@ wait_for() {
 }
 
 load_handoff_secret
+load_identity_secret
 load_model_server_token
 # Transcripts by email (README "Transcripts by email"): without a mail server of yours, a development sink on
 # loopback keeps every mail the bridge sends as a file under $RUN_DIR/mail/.
@@ -134,6 +135,9 @@ cat <<INFO
 The support assistant is running:
   Demo bank page + chat   http://127.0.0.1:$HANDOFF_PORT/
   Agent console           http://127.0.0.1:$HANDOFF_PORT/console   ${demo_login}
+  Signed-in customer      $(scripts/identity-url.sh)
+                          (signed as a host site signs its customers: docs/identity.md; open it in two
+                          browsers, they share the conversation; another: make identity-url ID=… NAME=… EMAIL=…)
   Accounts                $agents   (add one: make agent NAME=ann [ROLES=agent,supervisor,content])
   Teaching                the console's Teach view (role content), or  make teach ARGS=inbox
   Handoff bridge          http://127.0.0.1:$HANDOFF_PORT   websockets /ws/customer, /ws/agent, /ws/supervisor, /ws/content
