@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from typing import Any, Dict, List, Set, Tuple
@@ -280,3 +283,28 @@ def test_forgetting_what_no_store_keeps_is_refused_and_not_audited(redis_url, po
             return int(await client.xlen(audit_key(prefix)))
 
     assert asyncio.run(main()) == 0
+
+
+def test_make_forget_reaches_the_archive_on_a_connection_of_its_own(redis_url, postgres, archive_database):
+    """``python -m handoff.forget`` (``make forget``): without the bridge's settings, from its environment."""
+    url = postgres.url(archive_database)
+
+    def forget(prefix: str) -> "subprocess.CompletedProcess[str]":
+        environment = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": url, "HANDOFF_KEY_PREFIX": prefix}
+        environment.pop("HANDOFF_SECRET", None)
+        return subprocess.run([sys.executable, "-m", "handoff.forget", "--conversation", "c-cli"], env=environment,
+                              capture_output=True, text=True, timeout=60)
+
+    async def main() -> Tuple["subprocess.CompletedProcess[str]", "subprocess.CompletedProcess[str]"]:
+        async with fresh_prefix(redis_url, "forget-cli") as (client, prefix):
+            store = Store(client, prefix)
+            await store.create("c-cli", "token")
+            await store.append("c-cli", "customer", "customer:k1", "where is my parcel")
+            return forget(prefix), forget(prefix)
+
+    done, again = asyncio.run(main())
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["messages"] == 1
+    assert postgres.query(archive_database, "SELECT count(*) FROM forgotten_conversations WHERE digest = "
+                          f"'\\x{hashlib.sha256(b'c-cli').hexdigest()}'") == [["1"]], "its tombstone, written by the CLI"
+    assert again.returncode == 1 and "no store keeps" in again.stderr

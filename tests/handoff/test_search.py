@@ -1,7 +1,7 @@
 """Search end to end: a chat through a real bridge, archived by a real archiver into a real PostgreSQL, found
 by words from the agent's and the supervisor's sockets and opened read-only, from the archive once Redis has
-let it go; agents of other groups find nothing of it, but an agent who served it before a transfer does; searches are rate-limited; a bridge without an archive
-refuses search with a clear code."""
+let it go; agents of other groups find nothing of it, but an agent who served it before a transfer does;
+searches are rate-limited; a bridge without an archive refuses search with a clear code."""
 
 from __future__ import annotations
 
