@@ -70,7 +70,7 @@ class ArchiveReader:
                 return await cursor.fetchall()
 
         try:
-            return await self.using(query)
+            return await self._using(query)
         except psycopg.errors.QueryCanceled:
             raise ArchiveUnavailable("the search took too long: narrow it (fewer results, a date range)",
                                      code="search_timeout") from None
@@ -93,9 +93,9 @@ class ArchiveReader:
                         found.append(await cursor.fetchall())
                 return found
 
-        return await self.using(query)
+        return await self._using(query)
 
-    async def using(self, work: Callable[["psycopg.AsyncConnection[Any]"], Awaitable[T]]) -> T:
+    async def _using(self, work: Callable[["psycopg.AsyncConnection[Any]"], Awaitable[T]]) -> T:
         """``work`` done on one of the pool's connections; psycopg's errors pass through."""
         async with self._slots:
             try:
