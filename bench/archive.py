@@ -46,6 +46,15 @@ __all__ = ["main"]
 COLUMNS = ["phase", "round_trips", "msg_s", "rtt_p50_ms", "rtt_p99_ms", "lag_p50_ms", "lag_p99_ms",
            "archiver_cpu_%", "postgres_cpu_%", "drained", "drain_entries_s"]
 POLL_SECONDS = 0.02
+# What customers and agents write, in turn; "(turn N)" makes each text of a conversation unique. Nothing a
+# customer's socket masks (handoff.privacy: no long digit runs, no secret's words), or the agent would wait
+# for a text that never arrives as sent.
+QUESTIONS = ("Where is my parcel? It was due on Monday", "Can I change the delivery address of my order?",
+             "My card was declined at the checkout, what should I do?", "How do I return a damaged kettle?",
+             "Is the blue rain jacket back in stock in medium?")
+ANSWERS = ("Let me look into that for you right away.", "Yes, I have updated your order now.",
+           "Please try again in a few minutes; the bank may have held it.", "I have emailed you a return label.",
+           "It is back next week; I can reserve one for you.")
 
 
 class LagPoller(threading.Thread):
@@ -90,11 +99,13 @@ async def round_trips(address: str, agents: Sequence[str], seconds: float, pause
         while time.monotonic() < deadline:
             n += 1
             tag = f"{time.monotonic_ns()}-{n}"
+            question = f"{QUESTIONS[n % len(QUESTIONS)]} (turn {n})"
+            answer = f"{ANSWERS[n % len(ANSWERS)]} (turn {n})"
             started = time.perf_counter()
-            await customer.send("message", {"text": f"question {tag}"}, id=f"q{tag}")
-            await agent.expect("message", conversation_id=conversation_id, text=f"question {tag}")
-            await agent.send("message", {"conversation_id": conversation_id, "text": f"answer {tag}"}, id=f"a{tag}")
-            await customer.expect("message", text=f"answer {tag}")
+            await customer.send("message", {"text": question}, id=f"q{tag}")
+            await agent.expect("message", conversation_id=conversation_id, text=question)
+            await agent.send("message", {"conversation_id": conversation_id, "text": answer}, id=f"a{tag}")
+            await customer.expect("message", text=answer)
             times.append((time.perf_counter() - started) * 1000)
             customer.received.clear()
             agent.received.clear()

@@ -12,7 +12,8 @@ from typing import Any, Dict, List, Optional
 
 from handoff.archive_reader import ArchiveReader, Row
 from handoff.exceptions import ConversationNotFound, Forbidden
-from handoff.search import MAX_RESULTS, Scope, SearchRequest, among_hits, hits_sql, lines_sql, marked, search_sql
+from handoff.search import (MAX_RESULTS, Scope, SearchRequest, among_hits, hits_sql, lines_sql, marked, scope_sql,
+                            search_sql)
 from handoff.store import Store
 
 __all__ = ["ArchiveSearch", "MAX_OPENED_MESSAGES"]
@@ -72,14 +73,15 @@ class ArchiveSearch:
         """The archived conversation, if the searcher may read it (ConversationNotFound, Forbidden)."""
         if "\x00" in conversation_id:  # PostgreSQL's text holds none: no conversation is called so
             raise ConversationNotFound(f"no conversation {conversation_id!r}")
+        params: List[Any] = []
+        readable = scope_sql(scope, params)
         rows = await self.reader.rows(
-            f"SELECT {_FIELDS} FROM conversations c LEFT JOIN contacts ct ON ct.id = c.contact_id WHERE c.id = %s",
-            [conversation_id])
+            f"SELECT {_FIELDS}, {readable} AS readable FROM conversations c"
+            f" LEFT JOIN contacts ct ON ct.id = c.contact_id WHERE c.id = %s", [*params, conversation_id])
         if not rows:
             raise ConversationNotFound(f"no conversation {conversation_id} in the archive")
         row = rows[0]
-        if not (scope.everything or "all" in scope.groups or row["skill_group"] in scope.groups
-                or row["agent"] == scope.agent):
+        if not row["readable"]:
             raise Forbidden("this conversation is another skill group's")
         return row
 

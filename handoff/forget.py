@@ -19,16 +19,22 @@ import json
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Set
+from functools import partial
+from typing import Any, AsyncContextManager, Callable, Dict, List, Mapping, Optional, Set
 
 import psycopg
 from redis.asyncio import Redis
 
 from archive.forget import archived_of, audit, forget_rows
 from archive.migrate import migrate
+from handoff.archive_reader import writing
 from handoff.exceptions import ConversationNotFound
+from handoff.settings import Settings
 
-__all__ = ["Forgetter", "Stores"]
+__all__ = ["ArchiveWriter", "Forgetter", "Stores"]
+
+# Opens a connection to the archive that may write (handoff.archive_reader: ArchiveReader.writing, writing).
+ArchiveWriter = Callable[[], AsyncContextManager["psycopg.AsyncConnection[Any]"]]
 
 # Shared keys scanned for a conversation's entries (SCAN patterns after the prefix).
 _SETS = ("serving:*",)
@@ -59,27 +65,34 @@ def _refers(fields: Mapping[Any, Any], ids: Set[str]) -> bool:
 
 @dataclass(frozen=True)
 class Stores:
-    """Where each store keeps its keys in Redis, and the archive (None: no archive)."""
+    """Where each store keeps its keys in Redis."""
 
     prefix: str = "hb"
     tracker_prefix: str = "support"  # endpoints.yml tracker_store key_prefix
     suggestions_prefix: str = "support"  # SUGGESTIONS_KEY_PREFIX
     teach_prefix: str = "teach"  # TEACH_KEY_PREFIX
-    database_url: Optional[str] = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Stores":
+        """The bridge's (HANDOFF_KEY_PREFIX, TRACKER_KEY_PREFIX, SUGGESTIONS_KEY_PREFIX, TEACH_KEY_PREFIX)."""
+        return cls(prefix=settings.key_prefix, tracker_prefix=settings.tracker_key_prefix,
+                   suggestions_prefix=settings.suggestions_key_prefix, teach_prefix=settings.teach_key_prefix)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Stores":
-        """The bridge's and the CLI's: HANDOFF_KEY_PREFIX, TRACKER_KEY_PREFIX, SUGGESTIONS_KEY_PREFIX,
-        TEACH_KEY_PREFIX, DATABASE_URL."""
+        """The CLI's, which runs without the bridge's settings (no HANDOFF_SECRET): the same variables."""
         return cls(prefix=env.get("HANDOFF_KEY_PREFIX", "hb"), tracker_prefix=env.get("TRACKER_KEY_PREFIX", "support"),
                    suggestions_prefix=env.get("SUGGESTIONS_KEY_PREFIX", "support"),
-                   teach_prefix=env.get("TEACH_KEY_PREFIX", "teach"), database_url=env.get("DATABASE_URL") or None)
+                   teach_prefix=env.get("TEACH_KEY_PREFIX", "teach"))
 
 
 @dataclass
 class Forgetter:
+    """``archive``: how to open a connection that writes to the archive (None: no archive)."""
+
     redis: Redis
     stores: Stores
+    archive: Optional[ArchiveWriter] = None
     counts: Dict[str, int] = field(default_factory=dict)
 
     def _count(self, kind: str, amount: int) -> None:
@@ -101,8 +114,8 @@ class Forgetter:
         known = bool(contact_id) and bool(await redis.exists(f"{p}:contact:{contact_id}"))
         if contact_id:
             ids |= {_text(member) for member in await redis.zrange(f"{p}:contact-convs:{contact_id}", 0, -1)}
-        if self.stores.database_url:
-            async with await psycopg.AsyncConnection.connect(self.stores.database_url, autocommit=True) as connection:
+        if self.archive is not None:
+            async with self.archive() as connection:
                 await migrate(connection)  # the tombstones' table, before any archiver has made it
                 archived, archived_contact = await archived_of(connection, contact_id, conversation_id)
                 ids |= archived
@@ -241,8 +254,11 @@ async def _main(arguments: List[str]) -> int:
     which.add_argument("--conversation", default="", help="a conversation id (an anonymous customer's)")
     options = parser.parse_args(arguments)
     redis = Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6380/0"))
+    database_url = os.environ.get("DATABASE_URL", "")
+    archive = partial(writing, database_url, int(os.environ.get("HANDOFF_FORGET_TIMEOUT_MS",
+                                                                Settings.forget_timeout_ms))) if database_url else None
     try:
-        counts = await Forgetter(redis, Stores.from_env(os.environ)).forget(
+        counts = await Forgetter(redis, Stores.from_env(os.environ), archive).forget(
             f"cli:{getpass.getuser()}", options.contact, options.conversation)
     except ConversationNotFound as error:
         print(f"error: {error}", file=sys.stderr)

@@ -44,9 +44,11 @@ async def start(app: Sanic) -> None:
     app.ctx.redis = redis
     app.ctx.http = aiohttp.ClientSession()
     app.ctx.bridge = Bridge(settings, redis, app.ctx.http)
-    # The archive, read-only (search, older contact history), when one is configured (handoff.archive_reader).
+    # The archive, read-only (search, reports, older contact history; a forget's own write connection), when
+    # one is configured (handoff.archive_reader).
     app.ctx.archive = (ArchiveReader(settings.database_url, settings.archive_connections,
-                                     settings.archive_statement_timeout_ms) if settings.database_url else None)
+                                     settings.archive_statement_timeout_ms, settings.forget_timeout_ms)
+                       if settings.database_url else None)
     if app.ctx.archive is not None:
         app.ctx.bridge.use_archive(app.ctx.archive)
     app.ctx.teach = TeachStore(redis, settings.teach_key_prefix)

@@ -1,20 +1,20 @@
 """Reads a report's figures from the archive (PostgreSQL): read-only, under a statement timeout.
 
-A connection per report (supervisors ask for few), opened and closed here; every query runs in one
-read-only transaction whose ``statement_timeout`` bounds what a wide range may cost. The day's times
-are summarised by PostgreSQL (``percentile_disc``: the nearest rank, as handoff.dashboard.percentile),
-so a year of a busy desk is a few hundred rows, not its millions of samples. The search part builds
-the bridge's shared pool; this module is meant to be folded into it.
+Through the bridge's pool (handoff.archive_reader); every query runs in one read-only transaction whose
+own ``statement_timeout`` (report_timeout_ms, longer than a search's) bounds what a wide range may cost.
+The day's times are summarised by PostgreSQL (``percentile_disc``: the nearest rank, as
+handoff.dashboard.percentile), so a year of a busy desk is a few hundred rows, not its millions of samples.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import date
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import psycopg
 
+from handoff.archive_reader import ArchiveReader
 from handoff.exceptions import ArchiveUnavailable
 from handoff.reports import DayTally, GroupFigures, ReportRange, Spread, Times
 
@@ -53,23 +53,16 @@ FROM handed FULL JOIN served ON handed.skill_group = served.skill_group
 """
 
 
-async def read_figures(database_url: str, span: ReportRange, zone: str,
+async def read_figures(reader: Optional[ArchiveReader], span: ReportRange, zone: str,
                        timeout_ms: int) -> Tuple[List[DayTally], Times, List[GroupFigures]]:
     """The range's day counters, times and skill groups (handoff.reports.build_report makes the report)."""
-    if not database_url:
+    if reader is None:
         raise ArchiveUnavailable("reports need the archive (DATABASE_URL), which this bridge does not have")
     parameters = {"first": span.first, "last": span.last, "zone": zone}
     try:
-        async with await psycopg.AsyncConnection.connect(database_url, connect_timeout=max(1, timeout_ms // 1000),
-                                                         application_name="bridge-reports") as connection:
-            async with connection.transaction():
-                await connection.execute("SET TRANSACTION READ ONLY")
-                await connection.execute("SELECT set_config('statement_timeout', %s, true)", (str(timeout_ms),))
-                # A wide range's percentiles sort every time of its days: in memory, not in temporary files.
-                await connection.execute("SELECT set_config('work_mem', %s, true)", (WORK_MEM,))
-                tallies = await (await connection.execute(_TALLIES, parameters)).fetchall()
-                times = await (await connection.execute(_TIMES, parameters)).fetchall()
-                groups = await (await connection.execute(_GROUPS, parameters)).fetchall()
+        # A wide range's percentiles sort every time of its days: in memory (WORK_MEM), not in temporary files.
+        tallies, times, groups = await reader.rows_together((_TALLIES, _TIMES, _GROUPS), parameters, timeout_ms,
+                                                            WORK_MEM)
     except psycopg.errors.QueryCanceled:
         raise ArchiveUnavailable(f"the report took longer than {timeout_ms} ms; ask for fewer days") from None
     except psycopg.Error as error:  # down, unreachable, or not migrated yet (no archiver has started)

@@ -7,8 +7,9 @@ language alike); a query in a script written without spaces (Thai, Lao, Khmer, B
 Japanese) or asked as ``part`` matches inside words (``ILIKE``, served by the trigram index).
 
 Who may search what: a supervisor searches every conversation; an agent the conversations of their
-skill groups (all of them with the group ``all``) and those they served last, as desks that restrict
-agents to their groups' tickets do. Agents' private notes are searched and shown to staff only: these
+skill groups (all of them with the group ``all``) and those they served at any time (the archive's
+``state_changes``: a transferred conversation stays readable by each agent who had it), as desks that
+restrict agents to their groups' tickets do. Agents' private notes are searched and shown to staff only: these
 messages are on the staff sockets alone.
 """
 
@@ -23,7 +24,7 @@ from handoff.exceptions import MalformedMessage
 from handoff.protocol import readable
 
 __all__ = ["HIT_CAP", "MAX_PAGE", "MAX_RESULTS", "OUTCOMES", "Scope", "SearchRequest", "among_hits", "hits_sql",
-           "is_part_query", "lines_sql", "marked", "search_request", "search_sql"]
+           "is_part_query", "lines_sql", "marked", "scope_sql", "search_request", "search_sql"]
 
 PAGE_SIZE = 20
 MAX_PAGE = 50  # results one page may ask for
@@ -145,11 +146,18 @@ def _word_condition(request: SearchRequest, params: List[Any]) -> str:
     return "m.words @@ websearch_to_tsquery('simple', %s)"
 
 
+def scope_sql(scope: Scope, params: List[Any]) -> str:
+    """The condition on conversation ``c`` that the searcher may read it: of their groups, or served by them
+    (the last agent, ``c.agent``, or any earlier one: a claim, transfer or assignment in ``state_changes``)."""
+    if scope.everything or "all" in scope.groups:
+        return "TRUE"
+    params += [list(scope.groups), scope.agent, scope.agent]
+    return ("(c.skill_group = ANY(%s) OR c.agent = %s OR EXISTS (SELECT 1 FROM state_changes s"
+            " WHERE s.conversation_id = c.id AND s.to_state = 'agent' AND s.agent = %s))")
+
+
 def _conversation_conditions(request: SearchRequest, scope: Scope, params: List[Any]) -> List[str]:
-    conditions = []
-    if not scope.everything and "all" not in scope.groups:
-        conditions.append("(c.skill_group = ANY(%s) OR c.agent = %s)")
-        params += [list(scope.groups), scope.agent]
+    conditions = [scope_sql(scope, params)]
     if request.customer:
         conditions.append("(c.contact_id = %s OR c.contact_id IN (SELECT id FROM contacts WHERE lower(email) = lower(%s)"
                           " OR name ILIKE %s))")

@@ -170,13 +170,16 @@ class Bridge:
         # Customers known by a signed identity, their conversations and the agents' note (handoff.contacts).
         self.contacts = ContactBook(self.store, settings.secret, RedisHistory(self.store))
         self.archive: Optional[ArchiveSearch] = None  # search and older history (use_archive)
+        self.archive_reader: Optional[ArchiveReader] = None  # the process's one pool: reports, forgets (use_archive)
         self.hours = BusinessHours.parse(settings.business_hours, settings.timezone)
         self.zone = ZoneInfo(settings.timezone)
         # This process's counters for /metrics (Prometheus adds up the processes).
         self.metrics: Counter = Counter()
 
     def use_archive(self, reader: ArchiveReader) -> None:
-        """With DATABASE_URL: search, and contacts' conversations Redis no longer keeps, from the archive."""
+        """With DATABASE_URL: search, reports, and contacts' conversations Redis no longer keeps, from the
+        archive; forgets reach it too."""
+        self.archive_reader = reader
         self.archive = ArchiveSearch(reader, self.store)
         self.contacts.history = ArchiveHistory(RedisHistory(self.store), reader)
 

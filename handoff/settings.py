@@ -141,6 +141,12 @@ class Settings:
     archive_connections: int = 4  # per process
     archive_statement_timeout_ms: int = 3000
     report_timeout_ms: int = 30_000
+    # A forget's archive part (handoff.forget) waits for an archiver's batch, then deletes: at most this long.
+    forget_timeout_ms: int = 60_000
+    # Where Rasa's trackers (endpoints.yml tracker_store key_prefix) and the suggestion index keep their keys,
+    # for the console's forget.
+    tracker_key_prefix: str = "support"
+    suggestions_key_prefix: str = "support"
     report_max_days: int = 366
     # Searches per staff socket: this many per second on average, bursts of search_burst.
     search_per_second: float = 0.5
@@ -189,6 +195,9 @@ class Settings:
             database_url=get("DATABASE_URL", ""),
             report_timeout_ms=int(get("HANDOFF_REPORT_TIMEOUT_MS", defaults.report_timeout_ms)),
             report_max_days=int(get("HANDOFF_REPORT_MAX_DAYS", defaults.report_max_days)),
+            forget_timeout_ms=int(get("HANDOFF_FORGET_TIMEOUT_MS", defaults.forget_timeout_ms)),
+            tracker_key_prefix=get("TRACKER_KEY_PREFIX", defaults.tracker_key_prefix),
+            suggestions_key_prefix=get("SUGGESTIONS_KEY_PREFIX", defaults.suggestions_key_prefix),
             outbox_max_length=int(get("HANDOFF_OUTBOX_MAX_LENGTH", 1_000_000 if env.get("DATABASE_URL") else 0)),
             archive_connections=int(get("HANDOFF_ARCHIVE_CONNECTIONS", defaults.archive_connections)),
             archive_statement_timeout_ms=int(get("HANDOFF_ARCHIVE_TIMEOUT_MS", defaults.archive_statement_timeout_ms)),

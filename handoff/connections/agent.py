@@ -80,7 +80,7 @@ class AgentConnection(NoteHandlers, ContactHandlers, OfferHandlers, SearchHandle
         }
 
     async def search_scope(self) -> Scope:
-        """An agent searches their skill groups' conversations and those they served last; a supervisor
+        """An agent searches their skill groups' conversations and those they served (ever); a supervisor
         (role), every conversation (handoff.search)."""
         profile = await self.bridge.agents.profile(self.agent)
         return Scope(self.agent, tuple(profile["groups"]), everything="supervisor" in profile["roles"])

@@ -5,8 +5,6 @@ reports over a date range from the archive (handoff.reports), assigning a waitin
 
 from __future__ import annotations
 
-import os
-from dataclasses import replace
 from datetime import date
 from typing import Any, Dict, Mapping, Optional, Tuple
 
@@ -114,7 +112,7 @@ class SupervisorConnection(SearchHandlers, Connection):
         """The figures of the days ``from`` to ``to`` (the business's dates, HANDOFF_TIMEZONE) from the archive."""
         settings = self.bridge.settings
         span = requested_range(envelope.data, date.fromisoformat(self.bridge.today()[0]), settings.report_max_days)
-        tallies, times, groups = await read_figures(settings.database_url, span, settings.timezone,
+        tallies, times, groups = await read_figures(self.bridge.archive_reader, span, settings.timezone,
                                                     settings.report_timeout_ms)
         names = {name: profile["display_name"] for name, profile in (await self.bridge.agents.profiles()).items()
                  if "agent" in profile["roles"]}
@@ -125,9 +123,10 @@ class SupervisorConnection(SearchHandlers, Connection):
         """A customer (``contact_id``) or an anonymous conversation forgotten in every store, audited with this
         supervisor's name; the console asks them to confirm first."""
         contact_id, conversation_id = forget_target(envelope.data)
-        settings = self.bridge.settings
-        stores = replace(Stores.from_env(os.environ), prefix=settings.key_prefix, teach_prefix=settings.teach_key_prefix)
-        counts = await Forgetter(self.bridge.store.redis, stores).forget(self.login, contact_id, conversation_id)
+        reader = self.bridge.archive_reader
+        counts = await Forgetter(self.bridge.store.redis, Stores.from_settings(self.bridge.settings),
+                                 reader.writing if reader is not None else None).forget(
+            self.login, contact_id, conversation_id)
         await self.send(Envelope("forgotten", envelope.id, {"counts": counts}))
 
     async def dashboard(self, envelope: Envelope) -> None:

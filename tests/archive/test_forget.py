@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from typing import Any, Dict, List, Set, Tuple
@@ -21,7 +24,8 @@ from archive.archiver import Archiver
 from archive.forget import RETENTION_LOCK, archive_entries, audit_key, sweep
 from handoff.contacts import ContactBook
 from handoff.exceptions import ConversationNotFound
-from handoff.forget import Forgetter, Stores
+from handoff.archive_reader import writing
+from handoff.forget import ArchiveWriter, Forgetter, Stores
 from handoff.history import RedisHistory
 from handoff.identity import Identity
 from handoff.machine import AgentClaimed, Closed, CustomerAskedForPerson, CustomerRated, apply
@@ -30,6 +34,11 @@ from handoff.store import Store
 from tests.conftest import fresh_prefix
 
 HANDOFF = {"reason": "customer_asked", "summary": "parcel never arrived"}
+
+
+def archive_writer(url: str) -> ArchiveWriter:
+    """How the CLI reaches the archive: a write connection of its own (the bridge's: ArchiveReader.writing)."""
+    return lambda: writing(url, 60_000)
 
 
 async def a_conversation(store: Store, book: ContactBook, conversation_id: str, identity: Identity,
@@ -133,7 +142,7 @@ def test_forgetting_a_contact_leaves_nothing_of_them_in_any_store(redis_url, pos
     async def main() -> Tuple[Dict[str, str], Dict[str, int], Dict[str, str], List[Any]]:
         async with fresh_prefix(redis_url, "forget") as (client, prefix):
             stores = Stores(prefix=prefix, tracker_prefix=f"{prefix}-support", suggestions_prefix=f"{prefix}-support",
-                            teach_prefix=f"{prefix}-teach", database_url=url)
+                            teach_prefix=f"{prefix}-teach")
             store = Store(client, prefix, outbox_cap=10_000)
             book = ContactBook(store, "secret", RedisHistory(store))
             await a_conversation(store, book, ids[0], forgotten, words[0])
@@ -146,7 +155,7 @@ def test_forgetting_a_contact_leaves_nothing_of_them_in_any_store(redis_url, pos
             recipient = f"{prefix}:mail-day:recipient:{hashlib.sha256(forgotten.email.encode()).hexdigest()[:32]}:20000"
             await client.set(recipient, 1)  # the transcript mail's cap per recipient (handoff.mail)
             await client.set(f"{prefix}:window:uploads:conv-{ids[1]}:2990000", 1)  # its uploads' window (handoff.limits)
-            counts = await Forgetter(client, stores).forget("sue", contact_id=forgotten.id)
+            counts = await Forgetter(client, stores, archive_writer(url)).forget("sue", contact_id=forgotten.id)
             assert not await client.exists(recipient)
             await archive_everything(client, url, prefix)  # what the outbox still had: never written
             everything = {key: text for key, text in (await redis_text(client)).items()
@@ -183,7 +192,7 @@ def test_a_forget_while_the_archiver_is_mid_batch_still_leaves_nothing(redis_url
             await archiver.start(stop)
             batch = await archiver._next_entries()  # read, not written yet
             assert len(batch) == 20
-            await Forgetter(client, Stores(prefix=prefix, database_url=url)).forget("sue", conversation_id="c1")
+            await Forgetter(client, Stores(prefix=prefix), archive_writer(url)).forget("sue", conversation_id="c1")
             assert await client.xlen(store.key("outbox")) == 0, "the forget deleted the entries not archived"
             await archiver._archive(batch, stop)  # the batch it held: skipped, acknowledged
             pending = (await client.xpending(store.key("outbox"), "archive"))["pending"]
@@ -214,7 +223,7 @@ def test_a_forget_waits_for_a_batch_being_written_and_then_deletes_it(redis_url,
             async with connection.transaction():  # a batch mid-write: the lock held shared, rows written
                 await archive_entries(connection, batch)
                 forgetting = asyncio.create_task(
-                    Forgetter(client, Stores(prefix=prefix, database_url=url)).forget("sue", conversation_id="c1"))
+                    Forgetter(client, Stores(prefix=prefix), archive_writer(url)).forget("sue", conversation_id="c1"))
                 await asyncio.sleep(0.5)
                 assert not forgetting.done(), "the forget waits for the batch's transaction"
             await forgetting
@@ -263,7 +272,7 @@ def test_forgetting_what_no_store_keeps_is_refused_and_not_audited(redis_url, po
 
     async def main() -> int:
         async with fresh_prefix(redis_url, "forget-none") as (client, prefix):
-            forgetter = Forgetter(client, Stores(prefix=prefix, database_url=url))
+            forgetter = Forgetter(client, Stores(prefix=prefix), archive_writer(url))
             for asked in ({"contact_id": "nobody"}, {"conversation_id": "no-such-conversation"}):
                 try:
                     await forgetter.forget("sue", **asked)
@@ -274,3 +283,28 @@ def test_forgetting_what_no_store_keeps_is_refused_and_not_audited(redis_url, po
             return int(await client.xlen(audit_key(prefix)))
 
     assert asyncio.run(main()) == 0
+
+
+def test_make_forget_reaches_the_archive_on_a_connection_of_its_own(redis_url, postgres, archive_database):
+    """``python -m handoff.forget`` (``make forget``): without the bridge's settings, from its environment."""
+    url = postgres.url(archive_database)
+
+    def forget(prefix: str) -> "subprocess.CompletedProcess[str]":
+        environment = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": url, "HANDOFF_KEY_PREFIX": prefix}
+        environment.pop("HANDOFF_SECRET", None)
+        return subprocess.run([sys.executable, "-m", "handoff.forget", "--conversation", "c-cli"], env=environment,
+                              capture_output=True, text=True, timeout=60)
+
+    async def main() -> Tuple["subprocess.CompletedProcess[str]", "subprocess.CompletedProcess[str]"]:
+        async with fresh_prefix(redis_url, "forget-cli") as (client, prefix):
+            store = Store(client, prefix)
+            await store.create("c-cli", "token")
+            await store.append("c-cli", "customer", "customer:k1", "where is my parcel")
+            return forget(prefix), forget(prefix)
+
+    done, again = asyncio.run(main())
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["messages"] == 1
+    assert postgres.query(archive_database, "SELECT count(*) FROM forgotten_conversations WHERE digest = "
+                          f"'\\x{hashlib.sha256(b'c-cli').hexdigest()}'") == [["1"]], "its tombstone, written by the CLI"
+    assert again.returncode == 1 and "no store keeps" in again.stderr

@@ -11,11 +11,24 @@ import psycopg
 import pytest
 
 from archive.migrate import migrate
+from handoff.archive_reader import ArchiveReader
 from handoff.exceptions import ArchiveUnavailable
 from handoff.report_reader import read_figures
 from handoff.reports import GroupFigures, ReportRange, Spread
 
 SPAN = ReportRange(date(2026, 3, 13), date(2026, 3, 14))
+
+
+def figures(url: str, zone: str, timeout_ms: int):
+    """read_figures through a pool of the bridge's kind (its search timeout far shorter than a report's)."""
+    async def main():
+        reader = ArchiveReader(url, size=1, statement_timeout_ms=100)
+        try:
+            return await read_figures(reader, SPAN, zone, timeout_ms)
+        finally:
+            await reader.close()
+
+    return asyncio.run(main())
 
 
 def prepare(url: str, *statements: str) -> None:
@@ -41,7 +54,7 @@ def test_the_figures_of_a_range(postgres, archive_database):
         INSERT INTO handoffs VALUES ('c1', 1, '2026-03-13 10:00Z', 'asked', 'cards', '{}'),
           ('c2', 1, '2026-03-14 23:30Z', 'asked', 'cards', '{}')""", """
         INSERT INTO state_changes VALUES ('c1', 2, '2026-03-13 10:01Z', 'queued', 'agent', 'ann', 'cards', 60000, NULL)""")
-    tallies, times, groups = asyncio.run(read_figures(url, SPAN, "Europe/London", 5000))
+    tallies, times, groups = figures(url, "Europe/London", 5000)
     assert sorted(tallies) == [(date(2026, 3, 13), "conversations", 2), (date(2026, 3, 14), "agent:ann:taken", 1),
                                (date(2026, 3, 14), "conversations", 1)], "summed per day; the day after is left out"
     assert times.by_day[date(2026, 3, 13)]["waits"] == Spread(2, 1000, 5000)
@@ -49,20 +62,20 @@ def test_the_figures_of_a_range(postgres, archive_database):
     assert times.total["agent-handling"] == Spread(2, 30000, 60000)
     assert times.by_agent["agent-handling"] == {"ann": Spread(1, 60000, 60000), "bob": Spread(1, 30000, 30000)}
     assert groups == [GroupFigures("cards", 2, 1, 60000, 60000)], "23:30 UTC on the 14th is the 14th in London (GMT)"
-    _, _, in_auckland = asyncio.run(read_figures(url, SPAN, "Pacific/Auckland", 5000))
+    _, _, in_auckland = figures(url, "Pacific/Auckland", 5000)
     assert in_auckland == [GroupFigures("cards", 1, 1, 60000, 60000)], "the 14th 23:30 UTC is the 15th in Auckland"
 
 
 def test_no_archive_an_unreachable_one_or_a_slow_report_is_archive_unavailable(postgres, archive_database):
     with pytest.raises(ArchiveUnavailable, match="DATABASE_URL"):
-        asyncio.run(read_figures("", SPAN, "UTC", 5000))
+        asyncio.run(read_figures(None, SPAN, "UTC", 5000))
     with pytest.raises(ArchiveUnavailable, match="did not answer"):
-        asyncio.run(read_figures("postgresql://nobody:x@127.0.0.1:9/none", SPAN, "UTC", 1000))
+        figures("postgresql://nobody:x@127.0.0.1:9/none", "UTC", 1000)
     url = postgres.url(archive_database)
     with pytest.raises(ArchiveUnavailable, match="did not answer"):  # no archiver has migrated it yet
-        asyncio.run(read_figures(url, SPAN, "UTC", 5000))
+        figures(url, "UTC", 5000)
     prepare(url, """
         INSERT INTO day_samples SELECT 's' || n, date '2026-03-13' + (n % 2), 'waits', NULL, n
         FROM generate_series(1, 400000) AS n""")
     with pytest.raises(ArchiveUnavailable, match="longer than 1 ms"):
-        asyncio.run(read_figures(url, SPAN, "UTC", 1))
+        figures(url, "UTC", 1)

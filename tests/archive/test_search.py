@@ -184,6 +184,28 @@ def test_an_agent_searches_their_groups_and_their_own_chats(postgres, archive_da
     searching(url, redis_url, open_others)
 
 
+def test_an_agent_finds_every_chat_they_served_not_only_those_they_served_last(postgres, archive_database,
+                                                                                redis_url):
+    url = postgres.url(archive_database)
+    seed(url)
+    with psycopg.connect(url) as connection:  # dee claimed "ar", then transferred it to bob, its last agent
+        at = NOW - timedelta(days=5)
+        connection.execute(
+            "INSERT INTO state_changes (conversation_id, version, at, from_state, to_state, agent, skill_group)"
+            " VALUES ('ar', 2, %s, 'queued', 'agent', 'dee', 'general'), ('ar', 3, %s, 'agent', 'queued', NULL,"
+            " 'general'), ('ar', 4, %s, 'queued', 'agent', 'bob', 'general')", [at, at, at])
+    dee, eve = Scope("dee", ("sales",), False), Scope("eve", ("sales",), False)
+    assert ids(found(url, redis_url, dee)) == ["ar"], "dee served it before the transfer"
+    assert ids(found(url, redis_url, dee, words="حسابي")) == ["ar"]
+    assert ids(found(url, redis_url, eve)) == [], "eve never served it"
+
+    async def open_served(search: ArchiveSearch) -> str:
+        with pytest.raises(Forbidden):
+            await search.in_scope("ar", eve)
+        return (await search.in_scope("ar", dee))["id"]
+    assert searching(url, redis_url, open_served) == "ar"
+
+
 def test_a_conversation_redis_no_longer_keeps_opens_from_the_archive(postgres, archive_database, redis_url):
     url = postgres.url(archive_database)
     seed(url)

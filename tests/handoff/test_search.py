@@ -1,7 +1,7 @@
 """Search end to end: a chat through a real bridge, archived by a real archiver into a real PostgreSQL, found
 by words from the agent's and the supervisor's sockets and opened read-only, from the archive once Redis has
-let it go; agents of other groups find nothing of it; searches are rate-limited; a bridge without an archive
-refuses search with a clear code."""
+let it go; agents of other groups find nothing of it, but an agent who served it before a transfer does;
+searches are rate-limited; a bridge without an archive refuses search with a clear code."""
 
 from __future__ import annotations
 
@@ -86,6 +86,56 @@ def test_an_agent_finds_an_archived_chat_by_a_word_and_opens_it(redis_url, postg
         assert ("customer", "the cash machine on <b>Elm</b> street kept my card") in texts
         assert ("agent", "I have blocked it") in texts
         assert "rate_limited" in burst, f"searches beyond the burst are refused: {burst}"
+    finally:
+        delete_prefixed_keys(redis_url, prefix)
+
+
+def test_an_agent_finds_a_chat_they_passed_on_to_a_colleague(redis_url, postgres, archive_database):
+    url = postgres.url(archive_database)
+    prefix = f"search{uuid.uuid4().hex[:8]}"
+    add_agent(redis_url, prefix, "ann")
+    add_agent(redis_url, prefix, "bob", "--groups", "sales")
+    add_agent(redis_url, prefix, "cy")
+    add_agent(redis_url, prefix, "dee", "--groups", "sales")
+
+    async def passed_on(address: str) -> str:
+        """ann claims it and hands it to bob (not of its group), who hands it to cy, who closes it."""
+        customer, ann = await claimed(address, "ann")
+        conversation_id = customer.conversation_id
+        bob, cy = await staff(address, "bob"), await staff(address, "cy")
+        await customer.send("message", {"text": "my parcel went to the wrong town"}, id="m1")
+        await customer.acknowledged("m1")
+        assert (await answer(ann, "transfer", {"conversation_id": conversation_id, "to_agent": "bob"}))["type"] == "ack"
+        await bob.expect("conversation", conversation_id=conversation_id)
+        assert (await answer(bob, "transfer", {"conversation_id": conversation_id, "to_agent": "cy"}))["type"] == "ack"
+        await cy.expect("conversation", conversation_id=conversation_id)
+        assert (await answer(cy, "close", {"conversation_id": conversation_id}))["type"] == "ack"
+        for client in (customer, ann, bob, cy):
+            await client.close()
+        return conversation_id
+
+    async def searched(address: str, conversation_id: str) -> Dict[str, Any]:
+        bob, dee = await staff(address, "bob"), await staff(address, "dee")
+        found = {name: [r["conversation_id"] for r in (await answer(client, "search", {"words": "parcel"}))["data"]["results"]]
+                 for name, client in (("bob", bob), ("dee", dee))}
+        opened = {name: (await answer(client, "search_open", {"conversation_id": conversation_id}))["type"]
+                  for name, client in (("bob", bob), ("dee", dee))}
+        for client in (bob, dee):
+            await client.close()
+        return {"found": found, "opened": opened}
+
+    try:
+        with running_bridge(redis_url, "http://127.0.0.1:9", "bridge-search-served", prefix, DATABASE_URL=url) as address, \
+                running_archiver(redis_url, url, prefix):
+            conversation_id = asyncio.run(passed_on(address))
+            deadline = time.monotonic() + 30
+            while postgres.query(archive_database, f"SELECT state FROM conversations WHERE id = '{conversation_id}'") \
+                    != [["closed"]]:
+                assert time.monotonic() < deadline, "not archived"
+                time.sleep(0.1)
+            seen = asyncio.run(searched(address, conversation_id))
+        assert seen["found"] == {"bob": [conversation_id], "dee": []}, "bob served it, though cy did last; dee never"
+        assert seen["opened"] == {"bob": "search_conversation", "dee": "error"}
     finally:
         delete_prefixed_keys(redis_url, prefix)
 
