@@ -25,7 +25,7 @@ __all__ = [
     "PRIVACY_NOTICE",
     "announcements", "claim_is_resent", "leave_queue_offer", "naming_agent", "notices", "offered_buttons",
     "pickup_ms", "privacy_notice", "queue_operation", "queue_refused", "queues", "request_details", "require_offered",
-    "require_serving", "staffed", "transfer_target", "waiting_details",
+    "require_serving", "staffed", "transfer_shape", "transfer_target", "waiting_details",
 ]
 
 MAX_DETAIL = 500
@@ -163,11 +163,14 @@ def pickup_ms(claimed_ms: int, queued_ms: int, agent_ready_ms: Optional[int]) ->
     return claimed_ms - max(queued_ms, agent_ready_ms or 0)
 
 
-def transfer_target(to_agent: Optional[str], to_group: Optional[str], accounts: Collection[str],
-                    online: Collection[str]) -> None:
-    """A transfer goes to exactly one of a colleague who exists and is online, or a skill group."""
+def transfer_shape(to_agent: Optional[str], to_group: Optional[str]) -> None:
+    """A transfer names exactly one of a colleague or a skill group (checked before anything is looked up)."""
     if bool(to_agent) == bool(to_group):
         raise MalformedMessage("transfer to exactly one of 'to_agent' or 'to_group'")
+
+
+def transfer_target(to_agent: Optional[str], accounts: Collection[str], online: Collection[str]) -> None:
+    """A transfer to a colleague goes to one who exists and is online."""
     if to_agent and to_agent not in accounts:
         raise MalformedMessage(f"no agent {to_agent!r}")
     if to_agent and to_agent not in online:

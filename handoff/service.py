@@ -819,12 +819,13 @@ class Bridge:
     async def check_transfer(self, agent: str, conversation_id: str, to_agent: Optional[str],
                              to_group: Optional[str]) -> int:
         """What a transfer needs before anything is written for it: a colleague who exists, is online and
-        takes work (or a group), and the conversation served by ``agent``, checked first (someone not
-        serving it learns nothing about colleagues). Returns the colleague's chat limit, which the
+        takes work (or a group), and the conversation served by ``agent``, checked right after the request's
+        shape (someone not serving it learns nothing about colleagues). Returns the colleague's chat limit, which the
         transfer's commit checks."""
+        rules.transfer_shape(to_agent, to_group)
         rules.require_serving(await self.store.load(conversation_id), agent)
         accounts, online = (await self.agents.names(), await self.store.online_agents()) if to_agent else ([], [])
-        rules.transfer_target(to_agent, to_group, accounts, online)
+        rules.transfer_target(to_agent, accounts, online)
         if to_agent:
             await self.statuses.require_takes_work(to_agent, await self.agents.display_name(to_agent))
         if to_agent == agent:
@@ -987,7 +988,7 @@ class Bridge:
         profiles = await self.agents.profiles()
         if agent not in profiles or "agent" not in profiles[agent]["roles"]:
             raise MalformedMessage(f"no agent {agent!r}")
-        rules.transfer_target(agent, None, list(profiles), await self.store.online_agents())
+        rules.transfer_target(agent, list(profiles), await self.store.online_agents())
         await self.statuses.require_takes_work(agent, profiles[agent]["display_name"])
         waiting = await self.store.load(conversation_id)
         if waiting.state is not State.QUEUED:

@@ -11,7 +11,7 @@ from handoff.rules import (
     MAX_DETAIL, NO_AGENTS, QUEUE_REFUSED, RATE, agent_lost, announcements, claim_is_resent, leave_queue_offer,
     naming_agent, notices, offered_buttons, pickup_ms, queue_operation, queue_refused, queues, request_details,
     require_offered, require_serving, staffed,
-    transfer_target, waiting_details,
+    transfer_shape, transfer_target, waiting_details,
 )
 
 NOW_MS = 1_765_000_000_000  # a fixed clock
@@ -111,15 +111,17 @@ def test_a_pickup_counts_from_the_later_of_queued_and_the_agent_being_free():
 
 
 def test_a_transfer_goes_to_exactly_one_colleague_online_or_one_group():
-    transfer_target("bob", None, ["ann", "bob"], ["bob"])
-    transfer_target(None, "cards", [], [])
+    transfer_shape("bob", None)
+    transfer_shape(None, "cards")
+    transfer_target("bob", ["ann", "bob"], ["bob"])
+    transfer_target(None, [], [])
     for to_agent, to_group in ((None, None), ("bob", "cards")):
         with pytest.raises(MalformedMessage, match="exactly one"):
-            transfer_target(to_agent, to_group, ["bob"], ["bob"])
+            transfer_shape(to_agent, to_group)
     with pytest.raises(MalformedMessage, match="no agent"):
-        transfer_target("zed", None, ["ann", "bob"], ["ann", "bob"])
+        transfer_target("zed", ["ann", "bob"], ["ann", "bob"])
     with pytest.raises(InvalidTransition, match="not online"):
-        transfer_target("bob", None, ["ann", "bob"], ["ann"])
+        transfer_target("bob", ["ann", "bob"], ["ann"])
 
 
 def test_agents_are_available_when_open_and_someone_online_takes_the_group():
