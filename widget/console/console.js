@@ -265,8 +265,8 @@ function showConsole(session) {
 
   const nav = h("nav", { class: "view-nav", "aria-label": "Views" },
     views.map((view) => {
-      const button = h("button", { type: "button", class: "nav-item", onclick: () => select(view.id) },
-        icon(view.icon), h("span", {}, view.label), h("span", { class: "nav-badge", hidden: true }),
+      const button = h("button", { type: "button", class: "nav-item", title: view.label, onclick: () => select(view.id) },
+        icon(view.icon), h("span", { class: "nav-label" }, view.label), h("span", { class: "nav-badge", hidden: true }),
         h("span", { class: "visually-hidden nav-badge-meaning", hidden: true }, " need attention"));
       navButtons.set(view.id, button);
       return button;
@@ -277,7 +277,8 @@ function showConsole(session) {
   const headerControls = h("span", { class: "header-controls" });
   const headerAlerts = h("div", { class: "header-alerts" });
   // Three views (every role): the bar is crowded, and on narrower screens its buttons keep only their icons (CSS).
-  const header = h("header", { class: `topbar${views.length >= 3 ? " is-crowded" : ""}` },
+  // Crowded (three views or more) and packed (five or more): on narrower screens their words give way to icons.
+  const header = h("header", { class: `topbar${views.length >= 3 ? " is-crowded" : ""}${views.length >= 5 ? " is-packed" : ""}` },
     h("div", { class: "brand" }, h("span", { class: "brand-mark" }, icon("chat")), h("span", { class: "brand-name" }, APP_TITLE)),
     views.length ? nav : null,
     headerAlerts,
