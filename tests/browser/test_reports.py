@@ -96,6 +96,11 @@ def test_a_supervisor_exports_last_month_to_csv(site, agent_context: BrowserCont
     log_in(page, address, "sue")
     page.get_by_role("button", name="Reports").click()
     reports = page.get_by_role("region", name="Reports")
+    # It opens on the last 7 days, without a click.
+    today = date.today()  # the browser's and this machine's, both local
+    week = f"{(today - timedelta(days=6)).isoformat()} to {today.isoformat()} (7 days)"
+    expect(reports.get_by_role("status")).to_contain_text(week)
+    expect(reports.locator("#report-days tr.report-total")).to_be_visible()
     reports.get_by_label("From", exact=True).fill(first.isoformat())
     reports.get_by_label("To", exact=True).fill(last.isoformat())
     reports.get_by_role("button", name="Show report").click()
