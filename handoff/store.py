@@ -666,7 +666,8 @@ class Store:
         self, conversation_ids: List[str]
     ) -> Dict[str, Tuple[Conversation, Dict[str, str], Dict[str, str]]]:
         """Conversations, what their customers told us while waiting, and since when they wait, who
-        transferred them, what the customer said last (``last_said``) and its labels, in one round trip (the queue view reads every queued one); those that
+        transferred them, what the customer said last (``last_said``), its labels and a signed customer's name
+        (``contact_name``), in one round trip (the queue view reads every queued one); those that
         expired are left out."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for conversation_id in conversation_ids:
@@ -679,7 +680,7 @@ class Store:
                 details = json.loads(text.get("details") or "{}")
                 waits = {name: text[name]
                          for name in ("waiting_since", "transferred_by", "last_said", "labels", "presence",
-                                      "sla_first_met", "sla_reply_from")
+                                      "sla_first_met", "sla_reply_from", "contact_name")
                          if text.get(name)}
                 loaded[conversation_id] = (self._conversation(conversation_id, text), details, waits)
         return loaded
