@@ -2,6 +2,8 @@
 // and the CSV export writes, so the file says what the screen says. Values stay raw (numbers, text,
 // null for "no sample"); the view formats them, the CSV writes them as they are.
 
+import { reasonLabel } from "../constants.js";
+
 const DAY_COLUMNS = [
   ["Conversations", (f) => f.conversations],
   ["Contained", (f) => f.contained],
@@ -31,9 +33,10 @@ export function reportTables(report) {
         ["Total", ...DAY_COLUMNS.map(([, value]) => value(totals))]],
     },
     {
+      // As people read the reason, with the bridge's code beside it for whoever filters the CSV.
       id: "reasons", title: "Handoffs by reason",
-      headers: ["Reason", "Handoffs"],
-      rows: Object.entries(totals.handoffs_by_reason),
+      headers: ["Reason", "Code", "Handoffs"],
+      rows: Object.entries(totals.handoffs_by_reason).map(([reason, handoffs]) => [reasonLabel(reason), reason, handoffs]),
     },
     {
       id: "ratings", title: "Ratings by score",
