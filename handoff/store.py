@@ -89,7 +89,7 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:passed:{id}  zset    agents who passed on the conversation's offer -> when (handoff.assignment)
     {p}:day:{date}   hash    the day's counters for the supervisors' dashboard (handoff.dashboard; per agent:
                              handoff.agent_figures); "sla:…": response-time breaches per kind, group and agent
-                             (handoff.sla)
+                             (handoff.sla); "abandoned-group:{group}": a group's abandoned waits (handoff.experience)
     {p}:day-waits:{date} list every wait (ms) from queued to claimed that day
     {p}:day-abandoned:{date}, {p}:day-first-response:{date}  lists  (handoff.experience)
     {p}:day-agent-first-response:{date}, {p}:day-agent-handling:{date}  lists  (handoff.experience)

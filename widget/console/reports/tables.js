@@ -45,10 +45,11 @@ export function reportTables(report) {
     },
     {
       id: "groups", title: "By skill group",
-      headers: ["Skill group", "Handoffs", "Served", "Median wait (s)", "90th percentile wait (s)",
-        "SLA breaches, first response", "SLA breaches, reply"],
+      headers: ["Skill group", "Handoffs", "Served", "Median wait (s)", "90th percentile wait (s)", "Abandoned",
+        "Abandonment rate", "SLA breaches, first response", "SLA breaches, reply"],
       rows: report.groups.map((group) => [group.group, group.handoffs, group.served, group.wait.median_seconds,
-        group.wait.p90_seconds, group.sla_breaches.first, group.sla_breaches.reply]),
+        group.wait.p90_seconds, group.abandoned.count, group.abandoned.rate, group.sla_breaches.first,
+        group.sla_breaches.reply]),
     },
     {
       id: "agents", title: "By agent",
