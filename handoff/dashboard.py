@@ -10,7 +10,11 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, List, Optional, Sequence
 
-__all__ = ["handoffs_note", "percentile", "summarise"]
+__all__ = ["ABANDONED_IN_GROUP", "handoffs_note", "percentile", "summarise"]
+
+# The day's counter of a skill group's abandoned waits is this and the group ("abandoned:" and a way are the
+# ways'; reports show the groups': handoff.reports).
+ABANDONED_IN_GROUP = "abandoned-group:"
 
 SCORES = range(1, 6)
 

@@ -2,7 +2,8 @@
 
 Beside the day's counters (handoff.store), this keeps:
 
-- abandoned waits: a stay in the queue that ended without an agent claiming it.
+- abandoned waits: a stay in the queue that ended without an agent claiming it
+  (counted by way and, unless it expired, by skill group).
   The customer left a callback or message request instead of waiting
   (``left_request``), pressed "back to the assistant" (``left_queue``: no longer
   needs a person), or the conversation expired while still queued
@@ -32,6 +33,7 @@ from __future__ import annotations
 import time
 from typing import Dict, List, Optional, Tuple
 
+from handoff.dashboard import ABANDONED_IN_GROUP
 from handoff.store import Store
 
 __all__ = ["ABANDON_WAYS", "Experience"]
@@ -52,7 +54,10 @@ class Experience:
         if group is not None:
             await self.store.record_give_up(group, conversation_id, int(time.time() * 1000), max(0, waited_ms))
         await self.store.record_day_sample(day, "abandoned", max(0, waited_ms))
-        await self.store.count(day, {"abandoned": 1, f"abandoned:{way}": 1})
+        increments = {"abandoned": 1, f"abandoned:{way}": 1}
+        if group is not None:  # reports' per-group abandonment (an expired wait's group is no longer known)
+            increments[f"{ABANDONED_IN_GROUP}{group}"] = 1
+        await self.store.count(day, increments)
         await self.store.redis.hincrby(self.store.key("stats", "abandoned"), way, 1)
         await self.store.publish(self.store.stats_channel, {})
 

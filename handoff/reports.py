@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from handoff.agent_figures import agent_rows
-from handoff.dashboard import percentile, summarise
+from handoff.dashboard import ABANDONED_IN_GROUP, percentile, summarise
 from handoff.exceptions import MalformedMessage
 from handoff.sla_rules import KINDS, breaches_today
 
@@ -149,10 +149,26 @@ def build_report(span: ReportRange, timezone: str, tallies: Iterable[DayTally], 
         "totals": _figures(span.first.isoformat(), totals, times.total),
         "days": [{"day": day.isoformat(), **_figures(day.isoformat(), counters_by_day[day], times.by_day.get(day, {}))}
                  for day in span.days],
-        "groups": [{"group": figures.group, "handoffs": figures.handoffs, "served": figures.served,
-                    "wait": {"median_seconds": _seconds(figures.wait_median_ms),
-                             "p90_seconds": _seconds(figures.wait_p90_ms)},
-                    "sla_breaches": {kind: breaches[kind]["by_group"].get(figures.group, 0) for kind in KINDS}}
-                   for figures in sorted(groups, key=lambda figures: (-figures.handoffs, figures.group))],
+        "groups": _groups(groups, totals, breaches),
         "agents": _agents(totals, times.by_agent, display_names),
     }
+
+
+def _groups(groups: Iterable[GroupFigures], totals: Mapping[str, int], breaches: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    """Each skill group's figures, most handoffs first; abandoned waits as the day counters have them (an expired
+    wait, whose group was no longer known, only in the totals), their rate over the waits that ended."""
+    by_group = {figures.group: figures for figures in groups}
+    abandoned = {name[len(ABANDONED_IN_GROUP):]: count for name, count in totals.items()
+                 if name.startswith(ABANDONED_IN_GROUP)}
+    for group in abandoned.keys() - by_group.keys():  # handed over before the range, all given up in it
+        by_group[group] = GroupFigures(group, 0, 0, None, None)
+    rows = []
+    for figures in sorted(by_group.values(), key=lambda figures: (-figures.handoffs, figures.group)):
+        gave_up = abandoned.get(figures.group, 0)
+        ended = gave_up + figures.served
+        rows.append({
+            "group": figures.group, "handoffs": figures.handoffs, "served": figures.served,
+            "wait": {"median_seconds": _seconds(figures.wait_median_ms), "p90_seconds": _seconds(figures.wait_p90_ms)},
+            "abandoned": {"count": gave_up, "rate": round(gave_up / ended, 3) if ended else None},
+            "sla_breaches": {kind: breaches[kind]["by_group"].get(figures.group, 0) for kind in KINDS}})
+    return rows

@@ -764,6 +764,8 @@ class Bridge:
                 # Since first queued: a transfer keeps the customer's wait (not the place's score).
                 "waiting_seconds": max(0, int((now - float(times.get("waiting_since") or queued_at)) / 1000)),
                 "transferred_by": times.get("transferred_by") or None,
+                # A signed-in customer's name as their site signed it (handoff.contacts); None: anonymous.
+                "customer_name": times.get("contact_name") or None,
                 "reason": conversation.reason,
                 "topic": handoff.get("topic"),
                 "summary": handoff.get("summary", ""),

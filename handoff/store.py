@@ -89,7 +89,7 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:passed:{id}  zset    agents who passed on the conversation's offer -> when (handoff.assignment)
     {p}:day:{date}   hash    the day's counters for the supervisors' dashboard (handoff.dashboard; per agent:
                              handoff.agent_figures); "sla:…": response-time breaches per kind, group and agent
-                             (handoff.sla)
+                             (handoff.sla); "abandoned-group:{group}": a group's abandoned waits (handoff.experience)
     {p}:day-waits:{date} list every wait (ms) from queued to claimed that day
     {p}:day-abandoned:{date}, {p}:day-first-response:{date}  lists  (handoff.experience)
     {p}:day-agent-first-response:{date}, {p}:day-agent-handling:{date}  lists  (handoff.experience)
@@ -666,7 +666,8 @@ class Store:
         self, conversation_ids: List[str]
     ) -> Dict[str, Tuple[Conversation, Dict[str, str], Dict[str, str]]]:
         """Conversations, what their customers told us while waiting, and since when they wait, who
-        transferred them, what the customer said last (``last_said``) and its labels, in one round trip (the queue view reads every queued one); those that
+        transferred them, what the customer said last (``last_said``), its labels and a signed customer's name
+        (``contact_name``), in one round trip (the queue view reads every queued one); those that
         expired are left out."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for conversation_id in conversation_ids:
@@ -679,7 +680,7 @@ class Store:
                 details = json.loads(text.get("details") or "{}")
                 waits = {name: text[name]
                          for name in ("waiting_since", "transferred_by", "last_said", "labels", "presence",
-                                      "sla_first_met", "sla_reply_from")
+                                      "sla_first_met", "sla_reply_from", "contact_name")
                          if text.get(name)}
                 loaded[conversation_id] = (self._conversation(conversation_id, text), details, waits)
         return loaded

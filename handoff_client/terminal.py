@@ -1,7 +1,8 @@
 """A terminal user of the bridge: lines in, messages out.
 
 ``python -m handoff_client customer --url ws://HOST:8080`` chats as a customer
-(the bot, then a person after ``/person``); ``python -m handoff_client agent
+(the bot, then a person after ``/person``; signed in, with the identity a site
+signed for them in ``HANDOFF_IDENTITY``: docs/identity.md); ``python -m handoff_client agent
 --url ws://HOST:8080 --name ann`` works the queue as an agent (the password
 from ``HANDOFF_AGENT_PASSWORD`` or a prompt). Both reconnect and resume on
 their own, as the widget and the console do.
@@ -24,10 +25,13 @@ from handoff_client.transport import NotReceived, Transport
 __all__ = ["AgentTerminal", "CustomerTerminal", "main", "parse_url"]
 
 PASSWORD_VARIABLE = "HANDOFF_AGENT_PASSWORD"
+# A signed identity (docs/identity.md) is a credential for a day: read from the environment, never an argument
+# that other users of the machine could read in the process list.
+IDENTITY_VARIABLE = "HANDOFF_IDENTITY"
 RETRY_SECONDS = 1.0
 CONNECT_SECONDS = 15.0  # to the first connection; later drops are reconnected without end
 # Errors after which the socket is closed for good: reconnecting would only be refused again.
-FATAL = frozenset({"invalid_token", "forbidden", "forbidden_origin"})
+FATAL = frozenset({"invalid_token", "invalid_identity", "forbidden", "forbidden_origin"})
 
 
 def parse_url(url: str) -> Tuple[str, bool]:
@@ -267,7 +271,7 @@ async def _run(arguments: argparse.Namespace, out: TextIO) -> int:
     terminal: Terminal
     if arguments.role == "customer":
         terminal = CustomerTerminal(Customer(address, reconnect=True, retry_seconds=RETRY_SECONDS, keep=False,
-                                             secure=secure), out)
+                                             secure=secure, identity=os.environ.get(IDENTITY_VARIABLE, "")), out)
     else:
         password = os.environ.get(PASSWORD_VARIABLE) or getpass.getpass(f"password for {arguments.name}: ")
         terminal = AgentTerminal(Agent(address, arguments.name, password=password, reconnect=True,
@@ -287,7 +291,8 @@ async def _run(arguments: argparse.Namespace, out: TextIO) -> int:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m handoff_client", description=__doc__.split("\n\n")[0])
     roles = parser.add_subparsers(dest="role", required=True)
-    customer = roles.add_parser("customer", help="chat with the assistant, then a person")
+    customer = roles.add_parser("customer", help=f"chat with the assistant, then a person (signed in with the identity in"
+                                                 f" ${IDENTITY_VARIABLE}, if set)")
     customer.add_argument("--url", required=True, help="the bridge, ws://HOST:PORT")
     agent = roles.add_parser("agent", help=f"answer customers (password from ${PASSWORD_VARIABLE} or a prompt)")
     agent.add_argument("--url", required=True, help="the bridge, ws://HOST:PORT")

@@ -7,7 +7,8 @@ search (:meth:`search_scope`). Searches have their own, slower rate limit (each 
 
 from __future__ import annotations
 
-from typing import Any, Optional
+import dataclasses
+from typing import Any, Dict, Optional
 
 from handoff.archive_reader import Row
 from handoff.archive_search import ArchiveSearch
@@ -42,7 +43,14 @@ class SearchHandlers(Connection):
     async def search(self, envelope: Envelope) -> None:
         request = search_request(envelope.data)
         searcher = self._searcher(envelope)
+        names = await self._display_names()
+        if request.agent:  # staff know colleagues by the name customers see: either finds them
+            request = dataclasses.replace(request, agent=login_named(request.agent, names))
         found = await searcher.search(request, await self.search_scope())
+        for result in found["results"]:
+            result["agent_name"] = names.get(result["agent"] or "", result["agent"] or "")
+            for line in result["lines"]:
+                line["author_name"] = names.get(line["author"] or "", line["author"] or "")
         self.bridge.metrics["searches"] += 1
         await self.send(Envelope("search_results", envelope.id, found))
 
@@ -55,7 +63,13 @@ class SearchHandlers(Connection):
             row = await searcher.in_scope(conversation_id, await self.search_scope())
         else:
             row = await self._through_contact(searcher, conversation_id, via)
-        await self.send(Envelope("search_conversation", envelope.id, await searcher.opened(row)))
+        opened = await searcher.opened(row)
+        opened["agent_name"] = (await self._display_names()).get(opened["agent"] or "", opened["agent"] or "")
+        await self.send(Envelope("search_conversation", envelope.id, opened))
+
+    async def _display_names(self) -> Dict[str, str]:
+        """Each account's login name -> the name customers and colleagues see."""
+        return {name: profile["display_name"] for name, profile in (await self.bridge.agents.profiles()).items()}
 
     async def _through_contact(self, searcher: ArchiveSearch, conversation_id: str, via: Any) -> Row:
         if not isinstance(via, str) or not 0 < len(via) <= 64:
@@ -69,3 +83,11 @@ class SearchHandlers(Connection):
             raise Forbidden("'via' must be a conversation of the same signed-in customer")
         return row
 
+
+def login_named(typed: str, display_names: Dict[str, str]) -> str:
+    """The login an agent filter means: a login as typed, else the account whose display name it is (any
+    case); else the text itself (an agent removed since, known only by login in the archive)."""
+    if typed in display_names:
+        return typed
+    wanted = typed.casefold()
+    return next((login for login, shown in display_names.items() if shown.casefold() == wanted), typed)

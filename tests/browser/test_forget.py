@@ -127,7 +127,7 @@ def test_a_supervisor_forgets_a_customer_and_nothing_of_them_is_left(
         view = page.get_by_role("region", name="Privacy")
         result = view.get_by_role("status")
         expect(result).to_contain_text(f"Forgotten: {contact}")
-        expect(result.locator('[data-count="conversations"]')).to_have_text("1 conversations")
+        expect(result.locator('[data-count="conversations"]')).to_have_text("1 conversation")
         screenshot(page, "console-privacy-forget")
         page.get_by_role("textbox", name="Their id").fill(contact)  # again: nothing left to forget
         page.get_by_role("button", name="Forget…").click()

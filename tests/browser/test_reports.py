@@ -96,6 +96,11 @@ def test_a_supervisor_exports_last_month_to_csv(site, agent_context: BrowserCont
     log_in(page, address, "sue")
     page.get_by_role("button", name="Reports").click()
     reports = page.get_by_role("region", name="Reports")
+    # It opens on the last 7 days, without a click.
+    today = date.today()  # the browser's and this machine's, both local
+    week = f"{(today - timedelta(days=6)).isoformat()} to {today.isoformat()} (7 days)"
+    expect(reports.get_by_role("status")).to_contain_text(week)
+    expect(reports.locator("#report-days tr.report-total")).to_be_visible()
     reports.get_by_label("From", exact=True).fill(first.isoformat())
     reports.get_by_label("To", exact=True).fill(last.isoformat())
     reports.get_by_role("button", name="Show report").click()
@@ -129,8 +134,10 @@ def test_a_supervisor_exports_last_month_to_csv(site, agent_context: BrowserCont
     assert int(total[column["Handoffs"]]) == sum(day["handoffs"] for day in days)
     assert float(total[column["Median wait (s)"]]) == float((len(days) + 1) // 2), "nearest rank of 1..n seconds"
     assert int(total[column["Ratings"]]) == len(days)
-    assert found["Handoffs by reason"][1:] == [["customer_asked", str(sum(day["handoffs"] for day in days))],
-                                               ["'+1+2", "1"], ["'-3", "1"], ["'@SUM(A1)", "1"], ['late, "very"', "1"]]
+    assert found["Handoffs by reason"][0] == ["Reason", "Code", "Handoffs"]
+    assert found["Handoffs by reason"][1:] == [
+        ["Customer asked", "customer_asked", str(sum(day["handoffs"] for day in days))], ["'+1+2", "'+1+2", "1"],
+        ["3", "'-3", "1"], ["'@SUM(A1)", "'@SUM(A1)", "1"], ['Late, "very"', 'late, "very"', "1"]]
     ratings = {score: sum(1 for day in days if day.get(f"score:{score}")) for score in "12345"}
     assert found["Ratings by score"][1:] == [[score, str(count)] for score, count in ratings.items()]
     agents = found["By agent"]

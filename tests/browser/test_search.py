@@ -70,6 +70,7 @@ def test_an_agent_finds_last_weeks_conversation_by_a_word_and_opens_it(browser: 
     expect(found).to_have_attribute("data-conversation", "week-old")
     expect(found.locator("mark")).to_have_text(["parcel", "parcel"])
     expect(found.locator(".search-line").first).to_contain_text(f"My parcel never arrived {INJECTED}")
+    expect(found.locator(".search-agent-name")).to_have_text("with Ann Lee")  # the name customers see, not the login
     expect(found.locator("img")).to_have_count(0)
     screenshot(page, "console-search")
     found.get_by_role("button", name="Open").click()
@@ -108,7 +109,10 @@ def test_a_contacts_conversation_only_the_archive_keeps_opens_from_the_contact_p
     errors = watch_for_errors(page)
     try:
         log_in(page, archive_site, "ann")
-        page.locator("li.queue-item").get_by_role("button", name=re.compile("^Claim chat")).first.click()
+        card = page.locator("li.queue-item").filter(has_text="Grace Hopper")
+        expect(card.locator(".queue-customer")).to_have_text("Grace Hopper ✓ Verified")  # as the site signed her
+        card.get_by_role("button", name=re.compile("^Claim chat")).click()
+        expect(page.get_by_role("tab", name=re.compile("^Grace Hopper · "))).to_be_visible()
         past = page.locator('.contact-history-item[data-conversation="grace-last-year"]')
         expect(past.locator(".contact-history-outcome")).to_have_text("Resolved")
         past.click()

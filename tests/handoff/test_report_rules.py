@@ -35,6 +35,8 @@ def test_days_sum_to_the_totals_and_a_day_without_figures_is_listed_empty():
     tallies = [
         (first, "conversations", 10), (first, "escalated", 4), (first, "handoffs", 5), (first, "handed_over", 4),
         (first, "reason:customer_asked", 5), (first, "abandoned", 1), (first, "abandoned:left_queue", 1),
+        (first, "abandoned-group:cards", 1), (last, "abandoned", 1), (last, "abandoned:left_queue", 1),
+        (last, "abandoned-group:loans", 1),
         (first, "ratings", 2), (first, "rating_sum", 9), (first, "score:4", 1), (first, "score:5", 1),
         (first, "agent:ann:taken", 3), (first, "agent:ann:closed", 3), (first, "agent:ann:ratings", 2),
         (first, "agent:ann:rating_sum", 9), (first, "sla:first", 1), (first, "sla:first:group:cards", 1),
@@ -55,15 +57,19 @@ def test_days_sum_to_the_totals_and_a_day_without_figures_is_listed_empty():
     assert (totals["conversations"], totals["contained"], totals["containment_rate"]) == (16, 12, 0.75)
     assert totals["handoffs_by_reason"] == {"customer_asked": 5}
     assert totals["wait"] == {"count": 3, "median_seconds": 20.0, "p90_seconds": 95.0}
-    assert totals["abandoned"]["count"] == 1 and totals["abandoned"]["rate"] == 0.25
+    assert totals["abandoned"]["count"] == 2 and totals["abandoned"]["rate"] == 0.4
+    assert totals["abandoned"]["by_way"] == {"left_queue": 2}, "a group's counter is not a way"
     assert totals["handling"]["median_seconds"] == 300.0
     assert totals["csat"]["count"] == 3 and totals["csat"]["average"] == 3.33
     assert totals["sla_breaches"] == {"first": 1, "reply": 0}
     empty = report["days"][1]
     assert empty["conversations"] == 0 and empty["containment_rate"] is None and empty["wait"]["count"] == 0
     assert report["days"][2]["csat"]["distribution"]["1"] == 1
-    assert [group["group"] for group in report["groups"]] == ["cards", "general"], "busiest first"
+    assert [group["group"] for group in report["groups"]] == ["cards", "general", "loans"], "busiest first"
     assert report["groups"][0]["sla_breaches"] == {"first": 1, "reply": 0}
+    abandoned = {group["group"]: group["abandoned"] for group in report["groups"]}
+    assert abandoned == {"cards": {"count": 1, "rate": 0.25}, "general": {"count": 0, "rate": 0.0},
+                         "loans": {"count": 1, "rate": 1.0}}, "a group handed over before the range, given up in it"
     assert report["groups"][0]["wait"] == {"median_seconds": 20.0, "p90_seconds": 95.0}
     ann, bob, cy = report["agents"]
     assert (ann["name"], ann["display_name"], ann["taken"], ann["closed"], ann["csat"]["average"]) == ("ann", "Ann Lee", 3, 3, 4.5)

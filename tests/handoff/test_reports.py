@@ -106,7 +106,8 @@ def test_todays_report_from_the_archive_shows_the_live_dashboards_figures(redis_
         assert (totals["conversations"], totals["contained"], totals["handoffs"]) == (4, 0, 4)
         assert totals["csat"]["average"] == 3.5 and totals["abandoned"]["by_way"] == {"left_queue": 1}
         assert totals["sla_breaches"]["first"] >= 1, "ann answered after the one-second target"
-        assert {group["group"]: (group["handoffs"], group["served"]) for group in report["groups"]} == {"general": (4, 2)}
+        assert {group["group"]: (group["handoffs"], group["served"], group["abandoned"]["count"])
+                for group in report["groups"]} == {"general": (4, 2, 1)}
         refused = await ask(sam, "report", {"from": "2020-01-01", "to": dashboard["day"]})
         assert refused["type"] == "error" and refused["data"]["code"] == "malformed", refused
         await sam.close()

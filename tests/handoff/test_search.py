@@ -27,7 +27,7 @@ async def answer(client: Any, kind: str, data: Dict[str, Any]) -> Dict[str, Any]
 def test_an_agent_finds_an_archived_chat_by_a_word_and_opens_it(redis_url, postgres, archive_database):
     url = postgres.url(archive_database)
     prefix = f"search{uuid.uuid4().hex[:8]}"
-    add_agent(redis_url, prefix, "ann")
+    add_agent(redis_url, prefix, "ann", "--display-name", "Ann Lee")
     add_agent(redis_url, prefix, "bob", "--groups", "sales")
     add_agent(redis_url, prefix, "sam", "--roles", "supervisor")
 
@@ -56,12 +56,17 @@ def test_an_agent_finds_an_archived_chat_by_a_word_and_opens_it(redis_url, postg
         assert found["type"] == "search_results", found
         [result] = found["data"]["results"]
         assert result["conversation_id"] == conversation_id and result["agent"] == "ann"
+        assert result["agent_name"] == "Ann Lee", "staff know colleagues by the name customers see"
+        for named in ("Ann Lee", "ann lee", "ann"):  # the display name (any case) or the login finds her chats
+            by_name = await answer(sam, "search", {"words": "machine", "agent": named})
+            assert [r["conversation_id"] for r in by_name["data"]["results"]] == [conversation_id], named
+        assert (await answer(sam, "search", {"words": "machine", "agent": "Bob"}))["data"]["results"] == []
         [line] = result["lines"]
         assert line["sender"] == "customer"
         assert [s["text"] for s in line["segments"] if s["match"]] == ["machine"]
         assert "".join(s["text"] for s in line["segments"]) == "the cash machine on <b>Elm</b> street kept my card"
         live = await answer(ann, "search_open", {"conversation_id": conversation_id})
-        assert live["data"]["source"] == "live"
+        assert live["data"]["source"] == "live" and live["data"]["agent_name"] == "Ann Lee"
         by_supervisor = await answer(sam, "search", {"words": "machine"})
         assert [r["conversation_id"] for r in by_supervisor["data"]["results"]] == [conversation_id]
         assert (await answer(bob, "search", {"words": "machine"}))["data"]["results"] == [], "another group's"

@@ -4,12 +4,15 @@ lines go in and whose output is read, against the real bridge, Redis and Rasa.""
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 from typing import List
 
+from handoff.identity import sign
 from handoff_client import Customer
 from harness.chats import QUESTIONS
 from harness.clients import queued_customer
-from harness.servers import AGENT_PASSWORD, ROOT, VENV_BIN, add_agent, base_env
+from harness.servers import AGENT_PASSWORD, IDENTITY_SECRET, ROOT, VENV_BIN, add_agent, base_env
 
 
 class Terminal:
@@ -59,6 +62,27 @@ def test_a_customer_at_a_terminal_gets_the_bots_answer(bridge):
         answer = await terminal.shows("bot: ")
         assert answer.startswith("bot: ") and answer[len("bot: "):].strip(), terminal.output
         assert await terminal.leave() == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_signed_in_customer_continues_at_a_second_terminal(bridge):
+    """HANDOFF_IDENTITY signs the terminal in as the site's customer: a second terminal of the same customer
+    resumes the conversation and shows what was written at the first; a forged identity ends the terminal."""
+    identity = sign(IDENTITY_SECRET, {"id": f"term-{uuid.uuid4().hex[:8]}", "name": "Bo Li",
+                                      "issued_at": int(time.time())})
+
+    async def scenario() -> None:
+        phone = await Terminal.start("customer", "--url", f"ws://{bridge}", HANDOFF_IDENTITY=identity)
+        await phone.shows("[talking to the assistant]")
+        await phone.type("written at the first terminal")
+        await phone.shows("bot: ")
+        laptop = await Terminal.start("customer", "--url", f"ws://{bridge}", HANDOFF_IDENTITY=identity)
+        await laptop.shows("you (elsewhere): written at the first terminal")
+        assert await laptop.leave() == 0 and await phone.leave() == 0
+        forged = await Terminal.start("customer", "--url", f"ws://{bridge}", HANDOFF_IDENTITY=identity[:-4] + "AAAA")
+        await forged.shows("! invalid_identity")
+        assert await asyncio.wait_for(forged.process.wait(), 30) != 0
 
     asyncio.run(scenario())
 

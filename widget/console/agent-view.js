@@ -8,7 +8,8 @@
 // their limit, and says why here.
 
 import { h, replaceChildren } from "../shared/dom.js";
-import { TIMING, describeError, humanize, reasonLabel } from "./constants.js";
+import { agentChoice, askToAssign } from "./assign-choice.js";
+import { TIMING, humanize, reasonLabel } from "./constants.js";
 
 const NONE = "—";
 
@@ -91,11 +92,8 @@ export class WaitingList {
     this.waits = [];
     replaceChildren(this.body, items.length ? items.map((item) => {
       const short = item.conversation_id.slice(0, 6);
-      const chosen = this.chosen.get(item.conversation_id) || "";
-      const choice = h("select", { "aria-label": `Agent for #${short}`,
-        onchange: () => this.chosen.set(item.conversation_id, choice.value) },
-        h("option", { value: "" }, "Choose an agent"),
-        available.map((agent) => h("option", { value: agent.name, selected: agent.name === chosen }, agent.display_name)));
+      const choice = agentChoice({ label: `Agent for #${short}`, rowId: item.conversation_id, agents: available,
+        chosen: this.chosen, optionText: (agent) => agent.display_name });
       return h("tr", { "data-conversation": item.conversation_id },
         h("th", { scope: "row" }, `#${short}`),
         h("td", {}, item.group),
@@ -119,19 +117,6 @@ export class WaitingList {
   }
 
   async assign(conversationId, agent) {
-    this.error.hidden = true;
-    if (!agent) {
-      this.error.textContent = "Choose an agent first.";
-      this.error.hidden = false;
-      return;
-    }
-    try {
-      await this.waiting.ask("assign", { conversation_id: conversationId, agent }); // retried by hand, never resent later
-    } catch (failure) {
-      // The bridge's own words name the agent ("ava is away", "... (their limit)"); the console's
-      // describeError speaks to an agent about themselves.
-      this.error.textContent = failure && failure.message ? failure.message : describeError(failure);
-      this.error.hidden = false;
-    }
+    await askToAssign(this.waiting, this.error, "assign", { conversation_id: conversationId, agent });
   }
 }

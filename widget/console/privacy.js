@@ -15,12 +15,19 @@ const KINDS = {
   contact_id: { label: "Customer id (signed-in customer)", what: "customer" },
   conversation_id: { label: "Conversation id (anonymous customer)", what: "conversation" },
 };
-// What the counts say, in the order shown; any other count the bridge adds is shown by its name.
+// What the counts say (one, several), in the order shown; any other count the bridge adds is shown by its name.
 const COUNT_LABELS = {
-  conversations: "conversations", messages: "live messages", archived_messages: "archived messages",
-  archived_conversations: "archived conversations", tracker_keys: "bot conversation records",
-  inbox_items: "teaching inbox items", inbox_candidates: "teaching inbox candidates", suggestions: "suggested replies",
+  conversations: ["conversation", "conversations"], messages: ["live message", "live messages"],
+  archived_messages: ["archived message", "archived messages"], archived_conversations: ["archived conversation", "archived conversations"],
+  tracker_keys: ["bot conversation record", "bot conversation records"], inbox_items: ["teaching inbox item", "teaching inbox items"],
+  inbox_candidates: ["teaching inbox candidate", "teaching inbox candidates"], suggestions: ["suggested reply", "suggested replies"],
 };
+
+/** "1 conversation", "3 live messages": a count with its label. */
+function counted(name, value) {
+  const [one, several] = COUNT_LABELS[name] || [name.replaceAll("_", " "), name.replaceAll("_", " ")];
+  return `${value} ${value === 1 ? one : several}`;
+}
 
 export function createPrivacyView(context) {
   return new PrivacyView(context);
@@ -98,7 +105,7 @@ class PrivacyView extends View {
     replaceChildren(this.result,
       h("p", {}, `Forgotten: ${target}`),
       h("ul", { class: "forget-counts" }, shown.map((name) =>
-        h("li", { "data-count": name }, `${counts[name]} ${COUNT_LABELS[name] || name.replaceAll("_", " ")}`))));
+        h("li", { "data-count": name }, counted(name, counts[name])))));
   }
 
   destroy() {

@@ -5,7 +5,7 @@
 // The bridge refuses an agent outside the request's group and says why here.
 
 import { h, replaceChildren, timeElement } from "../shared/dom.js";
-import { describeError } from "./constants.js";
+import { agentChoice, askToAssign } from "./assign-choice.js";
 
 const KINDS = { callback: "Callback", message: "Message" };
 
@@ -60,13 +60,12 @@ export class RequestBoard {
   }
 
   row(item) {
-    const chosen = this.chosen.get(item.id) || "";
     const candidates = this.agents.filter((agent) => takes(agent, item.group) && agent.name !== item.assigned_to);
-    const choice = h("select", { "aria-label": `Agent for the ${(KINDS[item.kind] || "request").toLowerCase()} from ${item.contact}`,
-      onchange: () => this.chosen.set(item.id, choice.value) },
-      h("option", { value: "" }, "Choose an agent"),
-      candidates.map((agent) => h("option", { value: agent.name, selected: agent.name === chosen },
-        `${agent.display_name}${agent.status === "offline" ? " (offline)" : ""}`)));
+    const choice = agentChoice({
+      label: `Agent for the ${(KINDS[item.kind] || "request").toLowerCase()} from ${item.contact}`, rowId: item.id,
+      agents: candidates, chosen: this.chosen,
+      optionText: (agent) => `${agent.display_name}${agent.status === "offline" ? " (offline)" : ""}`,
+    });
     const ts = Number(item.ts);
     return h("tr", { "data-request": item.id },
       h("th", { scope: "row" }, `${KINDS[item.kind] || item.kind} · `, item.contact),
@@ -79,19 +78,6 @@ export class RequestBoard {
   }
 
   async assign(requestId, agent) {
-    this.error.hidden = true;
-    if (!agent) {
-      this.error.textContent = "Choose an agent first.";
-      this.error.hidden = false;
-      return;
-    }
-    try {
-      await this.waiting.ask("assign_request", { request_id: requestId, agent }); // retried by hand, never resent later
-      this.chosen.delete(requestId);
-    } catch (failure) {
-      // The bridge's own words name the agent ("Bob Smith does not take the cards group").
-      this.error.textContent = failure && failure.message ? failure.message : describeError(failure);
-      this.error.hidden = false;
-    }
+    if (await askToAssign(this.waiting, this.error, "assign_request", { request_id: requestId, agent })) this.chosen.delete(requestId);
   }
 }

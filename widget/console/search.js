@@ -44,7 +44,7 @@ class SearchView extends View {
     this.words = h("input", { type: "search", class: "search-words", name: "words", maxlength: "200", placeholder: "Words in the conversation" });
     this.part = h("input", { type: "checkbox", class: "search-part", name: "part" });
     this.customer = h("input", { type: "text", class: "search-customer", name: "customer", maxlength: "200", placeholder: "Id, email or name" });
-    this.agent = h("input", { type: "text", class: "search-agent", name: "agent", maxlength: "200", placeholder: "Login name" });
+    this.agent = h("input", { type: "text", class: "search-agent", name: "agent", maxlength: "200", placeholder: "Name or login" });
     this.label = h("select", { class: "search-label", name: "label" });
     this.disposition = h("select", { class: "search-disposition", name: "disposition" });
     this.outcome = h("select", { class: "search-outcome", name: "outcome" },
@@ -132,11 +132,11 @@ class SearchView extends View {
       h("div", { class: "search-result-head" },
         timeElement(result.started, undefined, "search-when", { dated: true }),
         h("bdi", { class: "search-who" }, who),
-        result.agent ? h("span", { class: "muted" }, `with ${result.agent}`) : null,
+        result.agent ? h("bdi", { class: "muted search-agent-name" }, `with ${result.agent_name || result.agent}`) : null,
         ...this.outcomeChips(result),
         h("button", { type: "button", class: "button small search-open", onclick: () => this.open(result.conversation_id) }, "Open")),
       h("ul", { class: "search-lines" }, (result.lines || []).map((line) => h("li", { class: `search-line sender-${line.sender}` },
-        h("span", { class: "search-sender" }, SENDERS[line.sender] || humanize(line.sender), line.author ? ` (${line.author})` : "", ": "),
+        h("span", { class: "search-sender" }, SENDERS[line.sender] || humanize(line.sender), line.author ? ` (${line.author_name || line.author})` : "", ": "),
         h("span", { class: "search-line-text" }, markedLine(line.segments))))));
   }
 
@@ -158,7 +158,7 @@ class SearchView extends View {
       h("header", { class: "search-opened-head" },
         h("button", { type: "button", class: "button ghost search-back", onclick: () => { this.opened.hidden = true; this.listing.hidden = false; } }, "← Back to results"),
         h("h2", {}, h("bdi", {}, who), " · ", timeElement(data.started, undefined, null, { dated: true })),
-        h("p", { class: "muted" }, data.source === "archive" ? "From the archive (read-only)" : "Read-only", data.agent ? ` · agent ${data.agent}` : ""),
+        h("p", { class: "muted" }, data.source === "archive" ? "From the archive (read-only)" : "Read-only", data.agent ? ` · agent ${data.agent_name || data.agent}` : ""),
         ...this.outcomeChips(data),
         data.closing_note ? h("p", { class: "search-closing-note" }, `Closing note: ${data.closing_note}`) : null),
       h("ol", { class: "search-transcript" }, data.messages.map((message) => h("li", { class: `search-message sender-${message.kind}` },

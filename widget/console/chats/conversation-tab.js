@@ -135,9 +135,11 @@ export class ConversationTab {
     this.data = data;
     const handoff = data.handoff || {};
     const topic = humanize(handoff.topic);
-    this.tabTitle.textContent = topic || reasonOf(data);
+    // A signed-in customer's name first, as their site signed it (the contact panel says "verified").
+    const named = data.contact && data.contact.name ? `${data.contact.name} · ` : "";
+    this.tabTitle.textContent = named + (topic || reasonOf(data));
     // Without a topic the reason is the chip below the heading already.
-    this.heading.textContent = topic || "Customer chat";
+    this.heading.textContent = named + (topic || "Customer chat");
     if (data.customer_presence) this.setPresence(data.customer_presence);
     this.sla.set(data.view || data.state !== "agent" ? null : data.sla); // a read-only view counts nothing down
     renderHandoff(this.handoffDetails, data);

@@ -128,6 +128,11 @@ export class QueuePanel {
     entry.topic.textContent = cardTitle(item);
     const details = item.details || {};
     replaceChildren(entry.body,
+      // A signed-in customer: who, as their site signed them (never what they typed about themselves).
+      item.customer_name
+        ? h("p", { class: "queue-customer" }, h("bdi", { class: "queue-customer-name" }, item.customer_name), " ",
+          h("span", { class: "chip chip-verified", title: "Signed by the site: this is who the customer is signed in as" }, "✓ Verified"))
+        : null,
       h("div", { class: "chips" },
         this.fresh.has(id) ? h("span", { class: "chip chip-new" }, "New") : null,
         // A colleague's note named this agent (docs/bridge-protocol.md "Notes and mentions").

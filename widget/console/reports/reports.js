@@ -42,6 +42,7 @@ class ReportsView extends View {
   constructor({ session, watchConnection }) {
     super();
     this.report = null;
+    this.asked = 0;  // the newest question's number: an older answer arriving late is not drawn over it
     this.transport = new Transport(socketUrl("/ws/supervisor"), { protocols: loginProtocols(session.token) });
     watchConnection(this.transport);
     this.waiting = new PendingRequests(this.transport);
@@ -51,7 +52,7 @@ class ReportsView extends View {
     this.from = h("input", { type: "date", id: "report-from", required: true, max: isoDay(today) });
     this.to = h("input", { type: "date", id: "report-to", required: true, max: isoDay(today) });
     this.setRange(...PRESETS[0].range(today));
-    this.status = h("p", { class: "report-status", role: "status", "aria-live": "polite" }, "Choose the days, then show the report.");
+    this.status = h("p", { class: "report-status", role: "status", "aria-live": "polite" }, "Reading the last 7 days…");
     this.exportButton = h("button", { type: "button", class: "button", disabled: true, onclick: () => this.exportCsv() }, "Export CSV");
     this.body = h("div", { class: "report-body" });
     const form = h("form", { class: "report-range", "aria-label": "Report range", onsubmit: (event) => { event.preventDefault(); this.ask(); } },
@@ -63,6 +64,8 @@ class ReportsView extends View {
     this.element = h("section", { class: "view dashboard-view reports-view", "aria-labelledby": "reports-title", hidden: true },
       h("header", { class: "dashboard-head" }, h("div", {}, h("h1", { id: "reports-title" }, "Reports"), this.status)),
       form, this.body);
+    // The view opens on the last 7 days: asked as soon as the supervisor's socket is ready.
+    this.transport.on("state", ({ connected }) => { if (connected && this.asked === 0) this.ask(); });
     this.transport.connect();
   }
 
@@ -77,12 +80,13 @@ class ReportsView extends View {
   }
 
   async ask() {
+    const asked = ++this.asked;
     this.status.textContent = "Reading the archive…";
     try {
       const report = await this.waiting.ask("report", { from: this.from.value, to: this.to.value });
-      this.render(report);
+      if (asked === this.asked) this.render(report);
     } catch (error) {
-      this.status.textContent = `No report: ${(error && error.message) || "the bridge refused"}`;
+      if (asked === this.asked) this.status.textContent = `No report: ${(error && error.message) || "the bridge refused"}`;
     }
   }
 

@@ -2,6 +2,8 @@
 // and the CSV export writes, so the file says what the screen says. Values stay raw (numbers, text,
 // null for "no sample"); the view formats them, the CSV writes them as they are.
 
+import { reasonLabel } from "../constants.js";
+
 const DAY_COLUMNS = [
   ["Conversations", (f) => f.conversations],
   ["Contained", (f) => f.contained],
@@ -31,9 +33,10 @@ export function reportTables(report) {
         ["Total", ...DAY_COLUMNS.map(([, value]) => value(totals))]],
     },
     {
+      // As people read the reason, with the bridge's code beside it for whoever filters the CSV.
       id: "reasons", title: "Handoffs by reason",
-      headers: ["Reason", "Handoffs"],
-      rows: Object.entries(totals.handoffs_by_reason),
+      headers: ["Reason", "Code", "Handoffs"],
+      rows: Object.entries(totals.handoffs_by_reason).map(([reason, handoffs]) => [reasonLabel(reason), reason, handoffs]),
     },
     {
       id: "ratings", title: "Ratings by score",
@@ -42,10 +45,11 @@ export function reportTables(report) {
     },
     {
       id: "groups", title: "By skill group",
-      headers: ["Skill group", "Handoffs", "Served", "Median wait (s)", "90th percentile wait (s)",
-        "SLA breaches, first response", "SLA breaches, reply"],
+      headers: ["Skill group", "Handoffs", "Served", "Median wait (s)", "90th percentile wait (s)", "Abandoned",
+        "Abandonment rate", "SLA breaches, first response", "SLA breaches, reply"],
       rows: report.groups.map((group) => [group.group, group.handoffs, group.served, group.wait.median_seconds,
-        group.wait.p90_seconds, group.sla_breaches.first, group.sla_breaches.reply]),
+        group.wait.p90_seconds, group.abandoned.count, group.abandoned.rate, group.sla_breaches.first,
+        group.sla_breaches.reply]),
     },
     {
       id: "agents", title: "By agent",
