@@ -25,7 +25,7 @@ from websockets.exceptions import ConnectionClosed
 from handoff.coalesce import Coalesced, Periodic
 from handoff.connections.base import Connection, Handlers
 from handoff.connections.fields import idempotency_key, is_server_id, signal_data, text_of
-from handoff.exceptions import HandoffError, InvalidIdentity, InvalidToken, MalformedMessage
+from handoff.exceptions import HandoffError, IdentityRequired, InvalidIdentity, InvalidToken, MalformedMessage
 from handoff.identity import Identity, verify
 from handoff.presence import OpenSockets
 from handoff.privacy import mask, mask_fields, mask_typed
@@ -125,6 +125,9 @@ class CustomerConnection(Connection):
             conversation_id, token, last_seen = await self._contacts_conversation(identity, named, token, last_seen)
         elif named is None:
             conversation_id, token = await self.bridge.start_conversation(self.client)
+        elif await self.bridge.contacts.contact_of(named) is not None:  # a signed-in customer's: not after logout
+            raise IdentityRequired("this conversation is a signed-in customer's: say hello with their signed "
+                                   "identity, or start a new one without the conversation")
         else:
             conversation_id = named
         self.conversation_id = conversation_id
