@@ -34,20 +34,24 @@ _OPEN_LOOKBACK = 10
 
 # How _LINK takes a conversation: one nobody's yet or the contact's (LINK), one just started for the contact
 # (STARTED: then the contact's open conversation, if they have one, is taken instead: two devices starting at
-# once end in one conversation), or only one that is already the contact's and not closed (RESUME: what a
-# hello names; an anonymous conversation is never adopted, a closed one never reopened).
-_MODE_LINK, _MODE_STARTED, _MODE_RESUME = "link", "started", "resume"
+# once end in one conversation), only one that is already the contact's and not closed (RESUME: what a
+# hello names; an anonymous conversation is never adopted, a closed one never reopened), or one that is
+# already the contact's, closed or not (RECONNECT: a page that had it open reconnecting, with its last_seen,
+# so that a socket dropped after the close still shows that chat and takes its rating).
+_MODE_LINK, _MODE_STARTED, _MODE_RESUME, _MODE_RECONNECT = "link", "started", "resume", "reconnect"
 
 # KEYS: the conversation, the contact, the contact's conversations, the outbox. ARGV: conversation id, contact
 # id, name, email, contact token digest, now (ms), ms to keep the contact, the conversations' key prefix, the
 # mode (above). Returns the conversation linked, another open one, or nil: no such conversation, another
-# contact's (or, to RESUME, nobody's, or closed). A conversation linked for the first time goes to the
-# outbox as a "contact" fact (archive/facts.py): the archive links it even if no later state change does.
+# contact's (or, to RESUME or RECONNECT, nobody's; to RESUME, closed). A conversation linked for the first
+# time goes to the outbox as a "contact" fact (archive/facts.py): the archive links it even if no later state
+# change does.
 _LINK = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local owner = redis.call('HGET', KEYS[1], 'contact_id')
 if owner and owner ~= ARGV[2] then return false end
-if ARGV[9] == '%s' and (not owner or redis.call('HGET', KEYS[1], 'state') == 'closed') then return false end
+if (ARGV[9] == '%s' or ARGV[9] == '%s') and not owner then return false end
+if ARGV[9] == '%s' and redis.call('HGET', KEYS[1], 'state') == 'closed' then return false end
 if ARGV[9] == '%s' then
   for _, other in ipairs(redis.call('ZREVRANGE', KEYS[3], 0, %d)) do
     local state = redis.call('HGET', ARGV[8] .. other, 'state')
@@ -67,7 +71,7 @@ if not owner then
             'at', ARGV[6], 'started', started)
 end
 return ARGV[1]
-""" % (_MODE_RESUME, _MODE_STARTED, _OPEN_LOOKBACK - 1)
+""" % (_MODE_RESUME, _MODE_RECONNECT, _MODE_RESUME, _MODE_STARTED, _OPEN_LOOKBACK - 1)
 
 # KEYS: the contact. ARGV: text, agent, now (ms). 1 saved, 0 no such contact (expired, or forgotten).
 _NOTE = """
@@ -102,9 +106,11 @@ class ContactBook:
         linked = await self._linked(conversation_id, identity, now_ms, _MODE_STARTED)
         return linked or conversation_id
 
-    async def _resumed(self, conversation_id: str, identity: Identity, now_ms: int) -> bool:
-        """Whether the conversation is the contact's and open (then signed again, as newly signed)."""
-        return await self._linked(conversation_id, identity, now_ms, _MODE_RESUME) == conversation_id
+    async def _resumed(self, conversation_id: str, identity: Identity, now_ms: int, closed_too: bool = False) -> bool:
+        """Whether the conversation is the contact's and open, or ``closed_too`` closed (then signed again, as
+        newly signed)."""
+        mode = _MODE_RECONNECT if closed_too else _MODE_RESUME
+        return await self._linked(conversation_id, identity, now_ms, mode) == conversation_id
 
     async def _linked(self, conversation_id: str, identity: Identity, now_ms: int, mode: str) -> Optional[str]:
         keys = [self.store.key("conv", conversation_id), self.store.key("contact", identity.id),
@@ -121,12 +127,14 @@ class ContactBook:
                 return past.conversation_id
         return None
 
-    async def conversation_for(self, identity: Identity, given: Optional[str], now_ms: int) -> Optional[str]:
+    async def conversation_for(self, identity: Identity, given: Optional[str], now_ms: int,
+                               reconnecting: bool = False) -> Optional[str]:
         """Which conversation a verified ``hello`` resumes: the one it names (its token checked already) if it
-        is already this contact's and not closed; else the contact's open one; None: start a new one. An
-        anonymous conversation the browser still holds (someone else's, on a shared computer) is never
-        adopted, and a closed one never reopened: each closed chat stays its own entry in the history."""
-        if given is not None and await self._resumed(given, identity, now_ms):
+        is already this contact's and not closed (or, ``reconnecting``: a page that had it open, closed
+        too); else the contact's open one; None: start a new one. An anonymous conversation the browser still
+        holds (someone else's, on a shared computer) is never adopted, and a customer returning to a closed
+        one gets a new one: each closed chat stays its own entry in the history."""
+        if given is not None and await self._resumed(given, identity, now_ms, closed_too=reconnecting):
             return given
         found = await self.open_conversation(identity.id)
         return found if found and await self._resumed(found, identity, now_ms) else None

@@ -150,7 +150,9 @@ class CustomerConnection(Connection):
         """The conversation a signed-in customer's hello resumes (handoff.contacts), its token, and from where
         it is replayed: another than the one named (its token checked) comes with a token of its own, whole."""
         contacts, now = self.bridge.contacts, self.bridge.now_ms()
-        resumed = await contacts.conversation_for(identity, named, now)
+        # With last_seen the page had the conversation open (a dropped socket): it goes on with it even if it
+        # closed meanwhile (the rating); without, a customer returning to a closed one gets a new one.
+        resumed = await contacts.conversation_for(identity, named, now, reconnecting=last_seen is not None)
         if resumed is None:
             started, token = await self.bridge.start_conversation(self.client)
             resumed = await contacts.link_started(started, identity, now)

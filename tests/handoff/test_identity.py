@@ -279,6 +279,15 @@ def test_a_signed_customer_returning_after_a_close_gets_a_new_conversation(bridg
         await ida.acknowledged(await ida.claim(first.conversation_id))
         await ida.acknowledged(await ida.close_conversation(first.conversation_id))
         await first.expect("status", state="closed")
+        # The page that had it open reconnects (its socket dropped, it says last_seen): still that chat, to rate.
+        assert first.last_seen is not None
+        reconnected = await Customer.connect(bridge, conversation_id=first.conversation_id, token=first.token,
+                                             last_seen=first.last_seen, identity=signed(contact))
+        assert reconnected.conversation_id == first.conversation_id
+        await reconnected.expect("status", state="closed")
+        await reconnected.send("rating", {"score": 5, "comment": "thanks"}, id="rate")
+        await reconnected.expect("ack")
+        # Returning later (a reload, another visit: no last_seen): a new conversation, not the closed one.
         back = await Customer.connect(bridge, conversation_id=first.conversation_id, token=first.token,
                                       identity=signed(contact))
         assert back.conversation_id != first.conversation_id
@@ -290,8 +299,9 @@ def test_a_signed_customer_returning_after_a_close_gets_a_new_conversation(bridg
         panel = (await ida.expect("contact"))["data"]["contact"]
         listed = {past["conversation_id"]: past["state"] for past in panel["conversations"]}
         assert listed == {back.conversation_id: "agent", first.conversation_id: "closed"}
+        assert panel["conversations"][1]["rating"] == {"score": 5, "comment": "thanks"}
         await ida.acknowledged(await ida.close_conversation(back.conversation_id))
-        for each in (first, back, ida):
+        for each in (first, reconnected, back, ida):
             await each.close()
 
     asyncio.run(scenario())
