@@ -10,6 +10,10 @@ The bridge's Lua scripts append one entry to ``{p}:outbox`` in the step that sto
   part that ended: claim to now; "" otherwise), ``rated`` ("1": this change stored a rating) and
   ``conversation``: the conversation's hash after the change (JSON; the fields of SNAPSHOT_FIELDS);
 - ``labels``: ``conv``, ``labels`` (ids, comma-separated) and ``names`` (JSON: id -> {name, colour});
+- ``contact``: ``conv``, ``contact`` (the signed customer's id), ``name``, ``email``, ``at`` (ms) and
+  ``started`` (ms): a conversation linked to its contact (handoff/contacts.py, the first time only), so
+  that the archive links it even if no state change after the link carries it (a chat the bot alone
+  served, which may never change state);
 - ``tally`` and ``sample``: the day's figures (archive/day_facts.py).
 
 Rows carry their own keys, so writing a batch twice changes nothing (archive/writer.py). An entry
@@ -147,6 +151,7 @@ class Batch:
     conversations: Dict[str, Tuple[datetime, Optional[datetime]]] = field(default_factory=dict)
     states: Dict[str, ConversationState] = field(default_factory=dict)  # the newest version per conversation
     labels: Dict[str, Tuple[List[str], int]] = field(default_factory=dict)  # conversation -> (ids, position)
+    links: Dict[str, str] = field(default_factory=dict)  # conversation -> its contact, as linked
     label_names: Dict[str, Tuple[str, str]] = field(default_factory=dict)  # id -> (name, colour)
     first_responses: Dict[str, datetime] = field(default_factory=dict)
     messages: Dict[Tuple[str, str], Message] = field(default_factory=dict)
@@ -294,6 +299,15 @@ def _labels(batch: Batch, fields: Mapping[str, str]) -> None:
                                                   outbox_position(fields["_id"]))
 
 
+def _link(batch: Batch, fields: Mapping[str, str]) -> None:
+    conversation_id, contact_id = _required(fields, "conv"), _required(fields, "contact")
+    linked_at = at(_integer(_required(fields, "at"), "at"))
+    started = fields.get("started", "")
+    batch._seen(conversation_id, at(_integer(started, "started")) if started else linked_at)
+    batch._contact(contact_id, fields.get("name") or None, fields.get("email") or None, linked_at)
+    batch.links[conversation_id] = contact_id
+
+
 def _tally(batch: Batch, fields: Mapping[str, str]) -> None:
     try:
         batch.tallies += tallies_of(fields["_id"], fields)
@@ -308,7 +322,8 @@ def _sample(batch: Batch, fields: Mapping[str, str]) -> None:
         raise BadFact(str(error)) from None
 
 
-_READERS = {"message": _message, "state": _state, "labels": _labels, "tally": _tally, "sample": _sample}
+_READERS = {"message": _message, "state": _state, "labels": _labels, "contact": _link, "tally": _tally,
+            "sample": _sample}
 
 
 def rows_of(entries: Sequence[Tuple[str, Mapping[str, str]]]) -> Batch:

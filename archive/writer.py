@@ -40,6 +40,10 @@ UPDATE conversations SET version = %(version)s, state = %(state)s, agent = %(age
   closing_note = %(closing_note)s, rating = %(rating)s, rating_comment = %(rating_comment)s
 WHERE id = %(id)s AND version < %(version)s
 """
+# A conversation belongs to one contact for good (handoff/contacts.py): the link, whatever the row's version.
+_LINKS = """
+UPDATE conversations SET contact_id = %s WHERE id = %s
+"""
 # Whatever version the row has: the first times are the least of every state seen.
 _FIRST_TIMES = """
 UPDATE conversations SET first_queued_at = least(first_queued_at, %(queued_at)s),
@@ -99,6 +103,7 @@ async def write(connection: AsyncConnection[Any], batch: Batch) -> None:
                 (_CONVERSATIONS, [(conversation_id, started, last)
                                   for conversation_id, (started, last) in sorted(batch.conversations.items())]),
                 (_STATES, [vars(state) for _, state in sorted(batch.states.items())]),
+                (_LINKS, [(contact_id, conversation_id) for conversation_id, contact_id in sorted(batch.links.items())]),
                 (_FIRST_TIMES, [{"id": s.id, "queued_at": s.queued_at, "claimed_at": s.claimed_at}
                                 for s in batch.states.values()]),
                 (_LABEL_NAMES, [(label_id, name, colour) for label_id, (name, colour) in batch.label_names.items()]),

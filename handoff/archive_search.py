@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Dict, List, Optional
 
 from handoff.archive_reader import ArchiveReader, Row
-from handoff.exceptions import ConversationNotFound, Forbidden
+from handoff.exceptions import ConversationNotFound
 from handoff.search import (MAX_RESULTS, Scope, SearchRequest, among_hits, hits_sql, lines_sql, marked, scope_sql,
                             search_sql)
 from handoff.store import Store
@@ -70,7 +70,9 @@ class ArchiveSearch:
                 "next_offset": following if more and following < MAX_RESULTS else None}
 
     async def in_scope(self, conversation_id: str, scope: Scope) -> Row:
-        """The archived conversation, if the searcher may read it (ConversationNotFound, Forbidden)."""
+        """The archived conversation, if the searcher may read it; ConversationNotFound otherwise, whether it is
+        not archived or outside the searcher's scope (another skill group's): the same answer, so that ids cannot
+        be probed."""
         if "\x00" in conversation_id:  # PostgreSQL's text holds none: no conversation is called so
             raise ConversationNotFound(f"no conversation {conversation_id!r}")
         params: List[Any] = []
@@ -78,12 +80,9 @@ class ArchiveSearch:
         rows = await self.reader.rows(
             f"SELECT {_FIELDS}, {readable} AS readable FROM conversations c"
             f" LEFT JOIN contacts ct ON ct.id = c.contact_id WHERE c.id = %s", [*params, conversation_id])
-        if not rows:
+        if not rows or not rows[0]["readable"]:
             raise ConversationNotFound(f"no conversation {conversation_id} in the archive")
-        row = rows[0]
-        if not row["readable"]:
-            raise Forbidden("this conversation is another skill group's")
-        return row
+        return rows[0]
 
     async def opened(self, row: Row) -> Dict[str, Any]:
         """The whole conversation, read-only: Redis's transcript while it keeps it, else the archive's."""

@@ -32,9 +32,11 @@ import unicodedata
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from handoff.exceptions import (
-    ConversationNotFound, Forbidden, HandoffError, InvalidToken, InvalidTransition, LimitReached,
+    ConversationNotFound, Forbidden, HandoffError, IdentityRequired, InvalidIdentity, InvalidToken, InvalidTransition,
+    LimitReached,
 )
 from handoff.filecheck import Checked, FileKind
+from handoff.identity import verify
 from handoff.machine import State
 from handoff.protocol import readable
 from handoff.store import Appended
@@ -114,19 +116,22 @@ class AttachmentDesk:
     def _files_key(self, conversation_id: str) -> str:
         return self.store.key("files", conversation_id)
 
-    async def sender(self, conversation_id: str, customer_token: str = "", agent: str = "") -> Sender:
-        """Who may send a file to this conversation now: its customer (their token), or the agent
-        serving it (Forbidden otherwise); ConversationNotFound when there is none."""
+    async def sender(self, conversation_id: str, customer_token: str = "", agent: str = "",
+                     identity: str = "") -> Sender:
+        """Who may send a file to this conversation now: its customer (their token and, a signed-in customer's
+        conversation, their signed identity), or the agent serving it (Forbidden otherwise);
+        ConversationNotFound when there is none."""
         if agent:
             try:
                 await self.bridge.require_serving(agent, conversation_id)
             except InvalidTransition:
                 raise Forbidden("only the agent serving this chat may send files to it") from None
             return ("agent", agent)
-        await self._require_customer(conversation_id, customer_token)
+        await self._require_customer(conversation_id, customer_token, identity)
         return ("customer", conversation_id)
 
-    async def require_reader(self, conversation_id: str, customer_token: str = "", agent: str = "") -> None:
+    async def require_reader(self, conversation_id: str, customer_token: str = "", agent: str = "",
+                             identity: str = "") -> None:
         """The conversation's customer, the agent serving it, a colleague a note in it mentioned, a
         supervisor (handoff.mentions.may_read_notes), or an agent of the group of the open request left in it
         (who reads its transcript with ``open_request``) may read its files; Forbidden for other agents."""
@@ -138,13 +143,30 @@ class AttachmentDesk:
                 if not await self.bridge.requests.readable_through(conversation_id, groups):
                     raise
         else:
-            await self._require_customer(conversation_id, customer_token)
+            await self._require_customer(conversation_id, customer_token, identity)
 
-    async def _require_customer(self, conversation_id: str, token: str) -> None:
+    async def _require_customer(self, conversation_id: str, token: str, identity: str) -> None:
+        """The conversation's token; for a signed-in customer's conversation, also their signed identity (as a
+        ``hello``'s, handoff.identity) for the contact it is linked to: IdentityRequired without it or with
+        another contact's, so that a token left in a browser after a logout reads and sends nothing."""
         if not token or not await self.store.token_matches(conversation_id, token):
             if not await self.store.redis.exists(self.store.key("conv", conversation_id)):
                 raise ConversationNotFound("no such conversation")
             raise InvalidToken("wrong conversation token")
+        contact = await self.bridge.contacts.contact_of(conversation_id)
+        if contact is None:
+            return
+        if not identity:
+            raise IdentityRequired("this conversation is a signed-in customer's: send their signed identity "
+                                   "in X-Identity")
+        try:
+            signed = verify(identity, self.settings.identity_secrets, self.bridge.clock(),
+                            self.settings.identity_max_age_seconds)
+        except InvalidIdentity:
+            self.bridge.metrics["identities_refused"] += 1
+            raise
+        if signed.id != contact:
+            raise IdentityRequired("X-Identity is another customer's: this conversation is not theirs")
 
     async def count_upload(self, sender: Sender, address: str) -> None:
         """One upload against the sender's cap and the address's (LimitReached ``too_many_uploads``)."""

@@ -12,6 +12,8 @@
     │   ├── InvalidToken         missing, forged or expired token
     │   ├── InvalidIdentity      a customer's signed identity that is forged, malformed or expired
     │   │                        (``identity_expired``), or sent to a bridge that accepts none
+    │   ├── IdentityRequired     a signed-in customer's conversation named without their signed
+    │   │                        identity (``identity_required``: after a logout, on a shared computer)
     │   └── Forbidden            a valid account without the role this needs
     ├── LimitReached             a cap of handoff.limits (``code`` says which), or of a
     │                            supervisors' set (labels, canned responses: ``too_many``)
@@ -51,6 +53,7 @@ __all__ = [
     "FileRefused",
     "Forbidden",
     "HandoffError",
+    "IdentityRequired",
     "InvalidContact",
     "InvalidCredentials",
     "InvalidIdentity",
@@ -137,6 +140,14 @@ class InvalidIdentity(AuthError):
     widget says hello again without it, as an anonymous customer."""
 
     code = "invalid_identity"
+
+
+class IdentityRequired(AuthError):
+    """A conversation linked to a signed-in customer (handoff.contacts), resumed with its token but without
+    that customer's signed identity (a ``hello`` without one, a file without ``X-Identity``): refused, so that
+    the next person at a shared computer never reads it; the widget forgets it and starts anew."""
+
+    code = "identity_required"
 
 
 class Forbidden(AuthError):

@@ -4,7 +4,7 @@ A host site that knows its customer signs ``{id, name, email, issued_at}`` with 
 secret it shares with the bridge (HANDOFF_IDENTITY_SECRET); the widget passes the result on in its
 ``hello``. The token is ``<payload>.<signature>``: the payload is the JSON object's UTF-8 bytes in
 base64url, the signature the HMAC of the payload's base64url text, in base64url too (no padding in
-either). Signing the text as sent means the site's JSON needs no canonical form: the bridge checks
+either; only the canonical encoding is read: no variant that decodes to the same bytes). Signing the text as sent means the site's JSON needs no canonical form: the bridge checks
 the bytes it got, and only then reads them.
 
 Nothing unsigned is believed: the signature is checked (in constant time, against each secret of a
@@ -56,12 +56,18 @@ def _encode(raw: bytes) -> str:
 
 
 def _decode(text: str) -> bytes:
+    """The bytes of canonical base64url text only: no padding, no other alphabet, and none of the variants that
+    decode to the same bytes (spare bits set in the last character), so that one identity has one token."""
+    malformed = InvalidIdentity("the identity is not two base64url parts joined by '.'")
     if not _BASE64URL.fullmatch(text):
-        raise InvalidIdentity("the identity is not two base64url parts joined by '.'")
+        raise malformed
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
-        raise InvalidIdentity("the identity is not two base64url parts joined by '.'") from None
+        raise malformed from None
+    if _encode(raw) != text:
+        raise InvalidIdentity("the identity is not in canonical base64url (unpadded, as a site's encoder makes it)")
+    return raw
 
 
 def _mac(secret: str, payload: str) -> bytes:

@@ -25,7 +25,7 @@ from websockets.exceptions import ConnectionClosed
 from handoff.coalesce import Coalesced, Periodic
 from handoff.connections.base import Connection, Handlers
 from handoff.connections.fields import idempotency_key, is_server_id, signal_data, text_of
-from handoff.exceptions import HandoffError, InvalidIdentity, InvalidToken, MalformedMessage
+from handoff.exceptions import HandoffError, IdentityRequired, InvalidIdentity, InvalidToken, MalformedMessage
 from handoff.identity import Identity, verify
 from handoff.presence import OpenSockets
 from handoff.privacy import mask, mask_fields, mask_typed
@@ -125,6 +125,9 @@ class CustomerConnection(Connection):
             conversation_id, token, last_seen = await self._contacts_conversation(identity, named, token, last_seen)
         elif named is None:
             conversation_id, token = await self.bridge.start_conversation(self.client)
+        elif await self.bridge.contacts.contact_of(named) is not None:  # a signed-in customer's: not after logout
+            raise IdentityRequired("this conversation is a signed-in customer's: say hello with their signed "
+                                   "identity, or start a new one without the conversation")
         else:
             conversation_id = named
         self.conversation_id = conversation_id
@@ -147,7 +150,9 @@ class CustomerConnection(Connection):
         """The conversation a signed-in customer's hello resumes (handoff.contacts), its token, and from where
         it is replayed: another than the one named (its token checked) comes with a token of its own, whole."""
         contacts, now = self.bridge.contacts, self.bridge.now_ms()
-        resumed = await contacts.conversation_for(identity, named, now)
+        # With last_seen the page had the conversation open (a dropped socket): it goes on with it even if it
+        # closed meanwhile (the rating); without, a customer returning to a closed one gets a new one.
+        resumed = await contacts.conversation_for(identity, named, now, reconnecting=last_seen is not None)
         if resumed is None:
             started, token = await self.bridge.start_conversation(self.client)
             resumed = await contacts.link_started(started, identity, now)

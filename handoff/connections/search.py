@@ -1,5 +1,7 @@
 """Search on the staff sockets (docs/bridge-protocol.md "Search"): ``search`` finds archived conversations,
-``search_open`` opens one whole, read-only (handoff.archive_search, handoff.search).
+``search_open`` opens one whole, read-only (handoff.archive_search, handoff.search): one the reader may not
+open (another skill group's, or ``via`` a conversation of another customer) is ``not_found``, as one not
+archived is, so that ids cannot be probed.
 
 A mixin of the agent's and the supervisor's connections; each says whose conversations its reader may
 search (:meth:`search_scope`). Searches have their own, slower rate limit (each is a database query).
@@ -14,7 +16,7 @@ from handoff.archive_reader import Row
 from handoff.archive_search import ArchiveSearch
 from handoff.connections.base import Connection, Handlers, TokenBucket
 from handoff.connections.fields import conversation_id_of
-from handoff.exceptions import ArchiveUnavailable, Forbidden, MalformedMessage, RateLimited
+from handoff.exceptions import ArchiveUnavailable, ConversationNotFound, MalformedMessage, RateLimited
 from handoff.protocol import Envelope
 from handoff.search import Scope, search_request
 
@@ -79,8 +81,8 @@ class SearchHandlers(Connection):
             await self.bridge.notes.require_reader(scope.agent, via)
         contact = await self.bridge.contacts.contact_of(via)
         row = await searcher.in_scope(conversation_id, Scope(scope.agent, (), everything=True))
-        if contact is None or row["contact_id"] != contact:
-            raise Forbidden("'via' must be a conversation of the same signed-in customer")
+        if contact is None or row["contact_id"] != contact:  # answered as one not archived: no id is probed
+            raise ConversationNotFound(f"no conversation {conversation_id} in the archive")
         return row
 
 

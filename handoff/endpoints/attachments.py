@@ -1,7 +1,8 @@
 """``/api/conversations/<id>/attachments``: a customer or an agent sends a file; the conversation's people read it.
 
 Who asks is said in ``Authorization``: ``Conversation <the customer's conversation token>`` or ``Bearer
-<an agent's login token>``. An upload is the file's bytes as the body (``X-File-Name``: its name,
+<an agent's login token>``; the customer of a signed-in customer's conversation also sends ``X-Identity``: their
+signed identity, as their ``hello`` does (docs/identity.md), else ``identity_required``. An upload is the file's bytes as the body (``X-File-Name``: its name,
 percent-encoded, masked like anything a customer types: handoff.privacy; ``X-Client-Id``: an idempotency
 key), read only up to HANDOFF_MAX_ATTACHMENT_BYTES, counted against the upload caps before it is read,
 and checked for what it is by its content (handoff.filecheck, in a worker thread: a 10 MB PNG takes a
@@ -38,13 +39,14 @@ MAX_CLIENT_ID = 100
 MAX_NAME_HEADER = 1000
 # The HTTP status of each refusal (its code is the error's): docs/bridge-protocol.md "Attachments".
 ERROR_STATUS: Dict[str, int] = {
-    "malformed": 400, "invalid_token": 401, "forbidden": 403, "forbidden_origin": 403, "not_found": 404,
+    "malformed": 400, "invalid_token": 401, "invalid_identity": 401, "identity_expired": 401,
+    "identity_required": 401, "forbidden": 403, "forbidden_origin": 403, "not_found": 404,
     "invalid_transition": 409, "transcript_full": 409, "too_large": 413, "unsupported_type": 415,
     "disguised_file": 415, "malformed_file": 422, "unsafe_file": 422, "too_many_uploads": 429,
     "file_space_full": 507,
 }
 _PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
-_CORS_HEADERS = "Authorization, Content-Type, X-File-Name, X-Client-Id"
+_CORS_HEADERS = "Authorization, Content-Type, X-File-Name, X-Client-Id, X-Identity"
 
 
 async def preflight(request: Request, conversation_id: str, file_id: str = "") -> HTTPResponse:
@@ -68,7 +70,7 @@ async def upload(request: Request, conversation_id: str) -> HTTPResponse:
                                "percent-encoded", code="malformed")
         bridge = bridge_of(request)
         token, agent = await _who(request)
-        sender = await bridge.attachments.sender(conversation_id, token, agent)
+        sender = await bridge.attachments.sender(conversation_id, token, agent, _identity(request))
         # A customer's file name is text they typed: masked before anything keeps it (handoff.privacy).
         masking = mask(readable(name)) if sender[0] == "customer" else Masking(name, ())
         await bridge.attachments.count_upload(sender, client_of(request))
@@ -92,7 +94,7 @@ async def file(request: Request, conversation_id: str, file_id: str) -> HTTPResp
         _check_origin(request)
         bridge = bridge_of(request)
         token, agent = await _who(request)
-        await bridge.attachments.require_reader(conversation_id, token, agent)
+        await bridge.attachments.require_reader(conversation_id, token, agent, _identity(request))
         attachment, body = await bridge.attachments.read(conversation_id, file_id)
     except HandoffError as error:
         return _refused(request, error)
@@ -127,6 +129,11 @@ async def _who(request: Request) -> Tuple[str, str]:
     return "", claims.agent
 
 
+def _identity(request: Request) -> str:
+    """A signed-in customer's signed identity (``X-Identity``, as their ``hello`` sends it); '' without one."""
+    return request.headers.get("x-identity", "").strip()
+
+
 async def _read_capped(request: Request, most: int) -> bytes:
     """The body, refused as soon as it is larger than ``most`` (a Content-Length saying so: before reading)."""
     too_large = FileRefused(f"files may be at most {most // (1024 * 1024) or 1} MB ({most} bytes)", code="too_large")
@@ -144,7 +151,7 @@ async def _read_capped(request: Request, most: int) -> bytes:
 
 
 def _refused(request: Request, error: HandoffError) -> HTTPResponse:
-    if error.code in ("invalid_token", "forbidden"):
+    if error.code in ("invalid_token", "forbidden", "identity_required", "invalid_identity", "identity_expired"):
         log_refusal(request, Refusal.TOKEN, f"{request.path}: {error.code}")
     status = ERROR_STATUS.get(error.code, 409)
     headers = _cors(request)

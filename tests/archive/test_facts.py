@@ -103,3 +103,20 @@ def test_an_entry_the_archive_cannot_read_is_kept_aside_whole_and_adds_no_row():
     [kept] = rows_of([("6-0", {"fact": "nonsense", "text": "a\x00b"})]).rejected
     assert kept.fields == {"fact": "nonsense", "text": "a\ufffdb"}, "kept whole, but for NUL characters"
     assert list(batch.messages) == [("c1", "1700000000000-0")] and "c2" not in batch.conversations
+
+
+def test_a_link_fact_links_the_conversation_to_its_contact_whatever_the_state_facts_say():
+    link = {"fact": "contact", "conv": "c1", "contact": "cust-9", "name": "Ada", "email": "ada@example.com",
+            "at": "1700000000500", "started": "1700000000000"}
+    batch = rows_of([
+        ("1-0", message("c1", "1700000000100-0", "customer", "hi", contact="")),  # before the link
+        ("2-0", link),
+        ("3-0", state("c1", 1, "bot", "closed", at=1_700_000_009_000)),  # a snapshot without the contact
+    ])
+    assert batch.links == {"c1": "cust-9"}
+    assert batch.contacts["cust-9"].name == "Ada" and batch.contacts["cust-9"].email == "ada@example.com"
+    started = rows_of([("2-0", link)]).conversations["c1"][0]
+    assert started.timestamp() == 1_700_000_000, "started when the conversation was created, not linked"
+    assert not batch.rejected
+    broken = rows_of([("4-0", {**link, "contact": ""}), ("5-0", {**link, "at": "soon"})])
+    assert [r.outbox_id for r in broken.rejected] == ["4-0", "5-0"] and not broken.links

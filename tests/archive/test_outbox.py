@@ -12,6 +12,9 @@ import psycopg
 from archive.facts import rows_of
 from archive.migrate import available, migrate, pending
 from archive.writer import write
+from handoff.contacts import ContactBook
+from handoff.history import RedisHistory
+from handoff.identity import Identity
 from handoff.machine import AgentClaimed, Closed, CustomerAskedForPerson, CustomerRated, apply
 from handoff.rules import notices
 from handoff.store import Store
@@ -134,3 +137,29 @@ def test_the_rows_are_written_once_whatever_is_replayed(redis_url, postgres, arc
     assert query(url, "SELECT score, comment, agent FROM ratings") == [(5, "quick", "ann")]
     assert query(url, "SELECT count(*) FROM messages WHERE words @@ to_tsquery('simple', 'stuck')") == [(1,)]
 
+
+
+def test_a_bot_only_signed_conversation_is_archived_with_its_contact(redis_url, postgres, archive_database):
+    """Signed in, served by the bot alone: no state change after the link carries the contact, yet the archive
+    links the conversation to them (the console's Search by customer finds it)."""
+    url = postgres.url(archive_database)
+
+    async def collect(store: Store) -> List[Tuple[str, Dict[str, str]]]:
+        book = ContactBook(store, "s" * 16, RedisHistory(store))
+        await store.create("c1", "token")
+        assert await book.link_started("c1", Identity("cust-7", "Ada Lovelace", "ada@example.com", 1), 1_700_000_000_000) == "c1"
+        said = await store.append("c1", "customer", "customer:k1", "where is my new card?")
+        await store.answer("c1", said.id, [{"text": "It was posted yesterday."}], routed=True)
+        return await outbox_of(store)
+
+    entries = run(redis_url, collect)
+    assert not [fields for _, fields in entries if fields["fact"] == "state"], "the bot alone: no state change"
+
+    async def archive() -> None:
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+            await migrate(connection)
+            await write(connection, rows_of(entries))
+
+    asyncio.run(archive())
+    assert query(url, "SELECT contact_id FROM conversations WHERE id = 'c1'") == [("cust-7",)]
+    assert query(url, "SELECT name, email FROM contacts WHERE id = 'cust-7'") == [("Ada Lovelace", "ada@example.com")]

@@ -15,7 +15,7 @@ from archive.migrate import migrate
 from handoff.archive_history import ArchiveHistory
 from handoff.archive_reader import ArchiveReader
 from handoff.archive_search import ArchiveSearch
-from handoff.exceptions import ArchiveUnavailable, ConversationNotFound, Forbidden, MalformedMessage
+from handoff.exceptions import ArchiveUnavailable, ConversationNotFound, MalformedMessage
 from handoff import search as search_module
 from handoff.history import RedisHistory
 from handoff.search import MAX_RESULTS, Scope, marked, search_request
@@ -177,7 +177,7 @@ def test_an_agent_searches_their_groups_and_their_own_chats(postgres, archive_da
     assert len(found(url, redis_url, Scope("cy", ("all",), False))) == 6
 
     async def open_others(search: ArchiveSearch) -> None:
-        with pytest.raises(Forbidden):
+        with pytest.raises(ConversationNotFound):  # another group's: as if there were none (no probing)
             await search.in_scope("th", ANN)
         with pytest.raises(ConversationNotFound):
             await search.in_scope("nothing", SUPERVISOR)
@@ -200,7 +200,7 @@ def test_an_agent_finds_every_chat_they_served_not_only_those_they_served_last(p
     assert ids(found(url, redis_url, eve)) == [], "eve never served it"
 
     async def open_served(search: ArchiveSearch) -> str:
-        with pytest.raises(Forbidden):
+        with pytest.raises(ConversationNotFound):
             await search.in_scope("ar", eve)
         return (await search.in_scope("ar", dee))["id"]
     assert searching(url, redis_url, open_served) == "ar"

@@ -1,21 +1,27 @@
 """Signed-in customers in chromium against a real bridge, Rasa and Redis (docs/identity.md): the same
 contact in a second browser (no shared storage) resumes the open conversation, live in both; a refused
 identity leaves a working anonymous chat; the console's contact panel shows who the customer is, their
-history (each conversation opening read-only) and the note colleagues keep about them."""
+history (each conversation opening read-only) and the note colleagues keep about them; after a logout the
+browser's signed conversation is forgotten (never resumed by the next person), and a widget refused it by
+the bridge (identity_required) starts anew."""
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.parse
-from typing import Any, Dict
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
 
 import handoff_client
-from playwright.sync_api import expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from handoff.identity import sign
 from harness.clients import staff
+from harness.files import image
 from harness.servers import IDENTITY_SECRET
-from tests.browser.conftest import new_context, screenshot
+from tests.browser.conftest import new_context, screenshot, watch_for_errors
+from tests.browser.test_attachments import choose_file
 from tests.browser.test_console import (  # noqa: F401 - fixtures: the console, a tidy bridge
     Console, Customer, ann, claimed_by, tidy,
 )
@@ -58,6 +64,77 @@ def test_a_second_browser_of_the_same_contact_resumes_the_conversation_live_in_b
         assert phone_errors == [] and laptop_errors == [], (phone_errors, laptop_errors)
     finally:
         laptop_context.close()
+
+
+def watched_page(context: BrowserContext, site: str, query: str = "") -> Tuple[Page, List[Any], List[str], List[str]]:
+    """A new tab (the browser's localStorage, a tab's own sessionStorage) on the demo page: its errors, the
+    frames it sent on its sockets and the error codes it received, from its first socket on."""
+    page = context.new_page()
+    errors = watch_for_errors(page)
+    sent: List[str] = []
+    codes: List[str] = []
+
+    def received(payload: Any) -> None:
+        envelope = json.loads(payload)
+        if envelope.get("type") == "error":
+            codes.append(envelope["data"]["code"])
+
+    page.on("websocket", lambda ws: (ws.on("framesent", lambda payload: sent.append(str(payload))),
+                                     ws.on("framereceived", received)))
+    page.goto(f"{site}/{query}")
+    return page, errors, sent, codes
+
+
+def test_after_logout_the_signed_conversation_is_forgotten_and_the_next_person_starts_fresh(
+        customer_context, site, tmp_path: Path):
+    contact = f"leaving-{time.time_ns()}"
+    page, errors, _, _ = watched_page(customer_context, site, signed_in(signed(contact)))
+    open_chat(page)
+    say(page, "my account number is 12345678")
+    expect(customer_log(page, "bot").last).to_be_visible()
+    photo = tmp_path / "card.png"
+    photo.write_bytes(image("PNG", 320, 240, "#d1242f"))
+    choose_file(page, "Attach a picture or PDF", photo)  # sent and shown with the identity (X-Identity)
+    expect(page.locator(".message--customer .attachment--image[data-state='ready']")).to_have_count(1)
+    theirs = stored_conversation(page)
+    assert theirs["contact"] == contact
+    assert errors == [], errors
+    page.close()
+
+    # Logged out: the site renders the page without the identity, in the same browser.
+    after, after_errors, sent, codes = watched_page(customer_context, site)
+    open_chat(after)
+    expect(customer_log(after, "customer")).to_have_count(0)
+    say(after, "what are your opening hours?")
+    expect(customer_log(after, "bot").last).to_be_visible()
+    fresh = stored_conversation(after)
+    assert fresh["conversationId"] != theirs["conversationId"] and "contact" not in fresh
+    assert not [frame for frame in sent if theirs["conversationId"] in frame], "the signed one was never named"
+    assert codes == [] and after_errors == [], (codes, after_errors)
+    expect(customer_log(after, "customer").filter(has_text="12345678")).to_have_count(0)
+
+
+def test_a_signed_conversation_the_bridge_refuses_is_forgotten_and_the_widget_starts_anew(customer_context, site):
+    """The page's identity has expired (the bridge refuses it: anonymous), and the browser holds the customer's
+    signed conversation: the bridge answers identity_required, and the widget says hello anew, never stuck."""
+    contact = f"expiring-{time.time_ns()}"
+    page, _, _, _ = watched_page(customer_context, site, signed_in(signed(contact)))
+    open_chat(page)
+    say(page, "my card was swallowed")
+    expect(customer_log(page, "bot").last).to_be_visible()
+    theirs = stored_conversation(page)["conversationId"]
+    page.close()
+
+    expired = signed(contact, issued_at=int(time.time()) - 2 * 24 * 3600)
+    later, errors, _, codes = watched_page(customer_context, site, signed_in(expired))
+    open_chat(later)
+    say(later, "is the branch open today?")
+    expect(customer_log(later, "bot").last).to_be_visible()
+    assert codes == ["identity_expired", "identity_required"], codes
+    fresh = stored_conversation(later)
+    assert fresh["conversationId"] != theirs and "contact" not in fresh
+    expect(customer_log(later, "customer").filter(has_text="swallowed")).to_have_count(0)
+    assert errors == [], errors
 
 
 def test_a_refused_identity_warns_on_the_console_and_the_chat_works_anonymously(customer_context, site):

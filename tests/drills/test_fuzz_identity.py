@@ -7,8 +7,8 @@ anything JSON can say, beside the resuming fields (the known conversation's, mad
 The oracle computes the answer docs/bridge-protocol.md gives: ``malformed`` for a bad ``last_seen``
 first, then ``invalid_identity`` or ``identity_expired``, then ``invalid_token``, else ``welcome``,
 never ``internal_error``; a refused hello leaves the socket able to say hello again. A genuine identity
-is the one test contact's: its welcome is the conversation named (this contact's, and open) or, naming
-none, the contact's open conversation (or a new one), which a second device resumes too.
+is the one test contact's: its welcome is the contact's open conversation (or a new one), which a second
+device resumes too, never the anonymous conversation named (a signed hello adopts none: docs/identity.md).
 
     make drills ARGS="-k fuzz_identity"
 """
@@ -130,9 +130,11 @@ def test_a_hellos_identity_is_answered_as_documented(world: World, customer: Sur
         got = check(SURFACE, frames, expectation, expected, {"welcome"})
         if got == "welcome":
             welcome = next(f for f in frames if f["type"] == "welcome")["data"]
-            if genuine:  # the named conversation, the contact's and open, is resumed
+            if genuine and data.get("identity") is None:  # the named conversation, anonymous, is resumed
                 assert welcome["conversation_id"] == known["conversation_id"], welcome
-            if data.get("identity") is not None and not resumes:  # the contact's open one: so does another device
+            if data.get("identity") is not None:  # the contact's open one (so does another device), never the
+                assert welcome["conversation_id"] != known["conversation_id"], welcome  # anonymous one named
+                assert world.snapshot(known["conversation_id"]) == before, "a signed hello changed the anonymous one"
                 other = world.run(Customer.connect(world.address, identity=GENUINE))
                 try:
                     assert other.conversation_id == welcome["conversation_id"], (other.conversation_id, welcome)

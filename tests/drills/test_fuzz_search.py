@@ -132,12 +132,12 @@ def open_answer(world: World, reader: str, data: Dict[str, Any]) -> str:
             return "malformed"
         if reader != SUE and world.snapshot(via) is None:
             return "not_found"  # the conversation beside which the panel is shown: in Redis, or nothing
-        return "not_found" if conversation_id not in archived else "forbidden"  # archived ones have no contact
+        return "not_found"  # archived ones have no contact: answered as if not archived (no probing)
     if conversation_id not in archived:
         return "not_found"
     scope = SCOPES[reader]
     _, group, agent, _ = archived[conversation_id]
-    return "search_conversation" if scope is None or group == scope[0] or agent == scope[1] else "forbidden"
+    return "search_conversation" if scope is None or group == scope[0] or agent == scope[1] else "not_found"
 
 
 def types(good: bool) -> Dict[str, st.SearchStrategy[Dict[str, Any]]]:

@@ -68,7 +68,7 @@ def test_another_contact_never_takes_a_conversation_and_nothing_links_a_missing_
     run(redis_url, scenario)
 
 
-def test_a_hello_resumes_the_named_open_one_else_the_contacts_open_one_else_none(redis_url):
+def test_a_hello_resumes_the_named_one_only_if_the_contacts_and_open_else_their_open_one_else_none(redis_url):
     async def scenario(book: ContactBook) -> None:
         store = book.store
         for conversation_id in ("old", "new", "anonymous"):
@@ -76,14 +76,21 @@ def test_a_hello_resumes_the_named_open_one_else_the_contacts_open_one_else_none
         assert await book.conversation_for(ADA, None, 1) is None  # nothing yet: start one
         assert await book.link("old", ADA, 1)
         assert await book.conversation_for(ADA, None, 2) == "old"
-        assert await book.conversation_for(ADA, "anonymous", 3) == "anonymous"  # signed in mid-chat: it is theirs now
-        assert await field(book, "anonymous", "contact_id") == "ada"
-        await store.redis.hset(store.key("conv", "anonymous"), "state", "closed")
+        assert await book.conversation_for(ADA, "old", 3) == "old"
+        # An anonymous conversation the browser holds (a visitor's before, on a shared computer) is never adopted.
+        assert await book.conversation_for(ADA, "anonymous", 3) == "old"
+        assert [await field(book, "anonymous", name) for name in ("contact_id", "contact_token")] == [None, None]
         await store.redis.hset(store.key("conv", "old"), "state", "closed")
-        assert await book.conversation_for(ADA, "anonymous", 4) == "anonymous"  # closed, and no other open
+        assert await book.conversation_for(ADA, "anonymous", 4) is None  # start one of their own
+        assert await book.conversation_for(ADA, "old", 4) is None  # closed: a new one, never the closed reopened
+        # unless the page that had it open reconnects (last_seen): it goes on showing it (the rating)
+        assert await book.conversation_for(ADA, "old", 4, reconnecting=True) == "old"
+        assert await book.conversation_for(ADA, "anonymous", 4, reconnecting=True) is None
         assert await book.link("new", ADA, 5)
-        assert await book.conversation_for(ADA, "anonymous", 6) == "new"  # closed here, open elsewhere
+        assert await book.conversation_for(ADA, "old", 6) == "new"  # closed here, open elsewhere
         assert await book.conversation_for(BOB, "new", 7) is None  # Ada's: Bob starts his own
+        assert await book.conversation_for(ADA, "gone", 7) == "new"
+        assert set(await store.redis.zrange(store.key("contact-convs", "ada"), 0, -1)) == {b"old", b"new"}
         # Two starts at once: the second finds the first.
         await store.redis.hset(store.key("conv", "new"), "state", "closed")
         for conversation_id in ("phone", "laptop"):
@@ -140,3 +147,24 @@ def test_the_note_is_one_write_and_needs_a_contact(redis_url):
         assert (gone["name"], gone["email"], gone["note"]) == ("Ada Lovelace", "ada@example.com", None)
 
     run(redis_url, scenario)
+
+
+def test_a_first_link_goes_to_the_archives_outbox_once(redis_url):
+    """The archive links a conversation to its contact even if no later state change carries it (a bot-only
+    chat): the link itself is a fact (archive/facts.py "contact")."""
+    async def main() -> None:
+        async with fresh_prefix(redis_url, "contacts") as (client, prefix):
+            store = Store(client, prefix, finished_ttl_seconds=RETENTION_SECONDS, outbox_cap=1000)
+            book = ContactBook(store, "s" * 16, RedisHistory(store))
+            await store.create("c1", "t")
+            await store.redis.hset(store.key("conv", "c1"), "created", "900")
+            assert await book.link("c1", ADA, 1_000)
+            assert await book.conversation_for(Identity("ada", "Ada King", "", 2), "c1", 2_000) == "c1"  # again
+            assert not await book.link("c1", BOB, 3_000)
+            facts = [{k.decode(): v.decode() for k, v in fields.items()}
+                     for _, fields in await store.redis.xrange(store.key("outbox"))]
+            assert [fact for fact in facts if fact["fact"] == "contact"] == [
+                {"fact": "contact", "conv": "c1", "contact": "ada", "name": "Ada Lovelace",
+                 "email": "ada@example.com", "at": "1000", "started": "900"}]
+
+    asyncio.run(main())

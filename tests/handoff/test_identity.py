@@ -8,14 +8,16 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import pytest
 import redis as redis_sync
+import requests
 
 from handoff.identity import sign
 from handoff_client import Customer, Transport
 from harness.clients import staff
+from harness.files import image
 from harness.servers import IDENTITY_SECRET, add_agent
 
 
@@ -68,8 +70,9 @@ def test_a_second_device_resumes_the_contacts_open_conversation_live_on_both(bri
         await phone.expect("status", state="queued")
         await laptop.expect("status", state="queued")
         # The laptop's token resumes the conversation after a reload too (the attachments' HTTP auth uses it).
-        again = await Customer.connect(bridge, conversation_id=laptop.conversation_id, token=laptop.token)
-        assert again.conversation_id == phone.conversation_id
+        again = await Customer.connect(bridge, conversation_id=laptop.conversation_id, token=laptop.token,
+                                       identity=signed(contact))
+        assert again.conversation_id == phone.conversation_id and again.token == laptop.token
         for each in (phone, laptop, again):
             await each.close()
         return contact, phone.conversation_id
@@ -207,15 +210,140 @@ def test_another_contact_never_takes_over_a_conversation(bridge):
         assert bob.conversation_id != ada.conversation_id
         await bob.expect("status")  # after the replay
         assert not [e for e in bob.received if e["type"] == "message"]  # nothing of Ada's is replayed
-        # An anonymous conversation becomes the contact's when they sign in during it.
-        anonymous = await Customer.connect(bridge)
+        for each in (ada, bob):
+            await each.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_signed_hello_never_adopts_an_anonymous_conversation(bridge, redis_url, bridge_prefix):
+    """A shared computer: an anonymous visitor's conversation is still stored when a customer signs in; the
+    customer gets their own, and the visitor's stays anonymous, untouched, theirs alone."""
+    async def scenario() -> Tuple[str, str, str]:
+        visitor = await Customer.connect(bridge)
+        await visitor.acknowledged(await visitor.say("my pin is 4321, is that safe?"))
         contact = new_contact()
-        signed_in = await Customer.connect(bridge, conversation_id=anonymous.conversation_id, token=anonymous.token,
+        signed_in = await Customer.connect(bridge, conversation_id=visitor.conversation_id, token=visitor.token,
                                            identity=signed(contact))
-        assert signed_in.conversation_id == anonymous.conversation_id and signed_in.token == anonymous.token
-        elsewhere = await Customer.connect(bridge, identity=signed(contact))
-        assert elsewhere.conversation_id == anonymous.conversation_id
-        for each in (ada, bob, anonymous, signed_in, elsewhere):
+        assert signed_in.conversation_id != visitor.conversation_id and signed_in.token != visitor.token
+        await signed_in.expect("status")  # after the replay
+        assert not [e for e in signed_in.received if e["type"] == "message" and e["data"]["kind"] == "customer"]
+        elsewhere = await Customer.connect(bridge, identity=signed(contact))  # the contact's own, on any device
+        assert elsewhere.conversation_id == signed_in.conversation_id
+        again = await Customer.connect(bridge, conversation_id=visitor.conversation_id, token=visitor.token)
+        assert again.conversation_id == visitor.conversation_id  # still the visitor's, anonymously
+        for each in (visitor, signed_in, elsewhere, again):
+            await each.close()
+        return contact, visitor.conversation_id, signed_in.conversation_id
+
+    contact, anonymous, own = asyncio.run(scenario())
+    client = redis_sync.Redis.from_url(redis_url)
+    try:
+        assert client.hmget(f"{bridge_prefix}:conv:{anonymous}", ["contact_id", "contact_token"]) == [None, None]
+        assert client.zrange(f"{bridge_prefix}:contact-convs:{contact}", 0, -1) == [own.encode()]
+    finally:
+        client.close()
+
+
+def test_after_logout_a_signed_conversation_is_not_resumed_without_the_identity(bridge):
+    """The signed customer logs out; the next person at the browser holds the conversation id and a token
+    (the first device's, or another device's): refused with identity_required, nothing replayed."""
+    async def scenario() -> None:
+        contact = new_contact()
+        phone = await Customer.connect(bridge, identity=signed(contact))
+        await phone.acknowledged(await phone.say("my card number is in my profile"))
+        laptop = await Customer.connect(bridge, identity=signed(contact))
+        for token in (phone.token, laptop.token):
+            hello = {"conversation_id": phone.conversation_id, "token": token}
+            assert (await first_error(bridge, hello))["code"] == "identity_required"
+            other = signed(new_contact(), name="Bob")  # another contact's identity: their own conversation
+            bob = await Customer.connect(bridge, conversation_id=phone.conversation_id, token=token, identity=other)
+            assert bob.conversation_id != phone.conversation_id
+            await bob.close()
+        back = await Customer.connect(bridge, conversation_id=phone.conversation_id, token=phone.token,
+                                      identity=signed(contact))
+        assert back.conversation_id == phone.conversation_id and back.token == phone.token
+        for each in (phone, laptop, back):
+            await each.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_signed_customer_returning_after_a_close_gets_a_new_conversation(bridge, identity_accounts):
+    """Each closed chat is its own entry of the contact's history: the browser's closed one is not reopened."""
+    async def scenario() -> None:
+        contact = new_contact()
+        first = await Customer.connect(bridge, identity=signed(contact))
+        await first.acknowledged(await first.talk_to_person())
+        ida = await staff(bridge, "ida")
+        await ida.acknowledged(await ida.claim(first.conversation_id))
+        await ida.acknowledged(await ida.close_conversation(first.conversation_id))
+        await first.expect("status", state="closed")
+        # The page that had it open reconnects (its socket dropped, it says last_seen): still that chat, to rate.
+        assert first.last_seen is not None
+        reconnected = await Customer.connect(bridge, conversation_id=first.conversation_id, token=first.token,
+                                             last_seen=first.last_seen, identity=signed(contact))
+        assert reconnected.conversation_id == first.conversation_id
+        await reconnected.expect("status", state="closed")
+        await reconnected.send("rating", {"score": 5, "comment": "thanks"}, id="rate")
+        await reconnected.expect("ack")
+        # Returning later (a reload, another visit: no last_seen): a new conversation, not the closed one.
+        back = await Customer.connect(bridge, conversation_id=first.conversation_id, token=first.token,
+                                      identity=signed(contact))
+        assert back.conversation_id != first.conversation_id
+        status = await back.expect("status")
+        assert status["data"]["state"] == "bot"
+        await back.acknowledged(await back.talk_to_person())
+        await ida.acknowledged(await ida.claim(back.conversation_id))
+        await ida.send("contact", {"conversation_id": back.conversation_id}, id="who")
+        panel = (await ida.expect("contact"))["data"]["contact"]
+        listed = {past["conversation_id"]: past["state"] for past in panel["conversations"]}
+        assert listed == {back.conversation_id: "agent", first.conversation_id: "closed"}
+        assert panel["conversations"][1]["rating"] == {"score": 5, "comment": "thanks"}
+        await ida.acknowledged(await ida.close_conversation(back.conversation_id))
+        for each in (first, reconnected, back, ida):
+            await each.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_signed_conversations_files_need_the_customers_identity(bridge, identity_accounts):
+    """Uploads and downloads by the customer of a signed conversation carry X-Identity: the same signed
+    identity as hello's, for the same contact (an anonymous conversation's files need only the token)."""
+    async def scenario() -> None:
+        contact = new_contact()
+        customer = await Customer.connect(bridge, identity=signed(contact))
+        await customer.acknowledged(await customer.talk_to_person())
+        ike = await staff(bridge, "ike")
+        await ike.acknowledged(await ike.claim(customer.conversation_id))
+        conversation_id, authorization = customer.conversation_id, f"Conversation {customer.token}"
+
+        def upload(identity: Optional[str]) -> requests.Response:
+            headers = {"Authorization": authorization, "X-File-Name": "card.png", "X-Client-Id": uuid.uuid4().hex,
+                       "Content-Type": "image/png", **({"X-Identity": identity} if identity is not None else {})}
+            return requests.post(f"http://{bridge}/api/conversations/{conversation_id}/attachments",
+                                 data=image("PNG"), headers=headers, timeout=30)
+
+        def download(file_id: str, identity: Optional[str]) -> requests.Response:
+            headers = {"Authorization": authorization, **({"X-Identity": identity} if identity is not None else {})}
+            return requests.get(f"http://{bridge}/api/conversations/{conversation_id}/attachments/{file_id}",
+                                headers=headers, timeout=30)
+
+        for identity in (None, "", signed(new_contact())):
+            refused = await asyncio.to_thread(upload, identity)
+            assert (refused.status_code, refused.json()["error"]["code"]) == (401, "identity_required"), identity
+        forged = await asyncio.to_thread(upload, signed(contact, secret="someone-else-" + "x" * 30))
+        assert (forged.status_code, forged.json()["error"]["code"]) == (401, "invalid_identity")
+        stored = await asyncio.to_thread(upload, signed(contact))
+        assert stored.status_code == 201, stored.text
+        file_id = stored.json()["attachment"]["id"]
+        for identity in (None, signed(new_contact())):
+            refused = await asyncio.to_thread(download, file_id, identity)
+            assert (refused.status_code, refused.json()["error"]["code"]) == (401, "identity_required"), identity
+        served = await asyncio.to_thread(download, file_id, signed(contact))
+        assert served.status_code == 200 and served.content == image("PNG")
+        await ike.acknowledged(await ike.close_conversation(conversation_id))
+        for each in (customer, ike):
             await each.close()
 
     asyncio.run(scenario())

@@ -71,6 +71,42 @@ def test_a_changed_payload_or_signature_is_refused() -> None:
     refused(f"{payload}.")
 
 
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def same_bytes_other_text(text: str) -> str:
+    """The base64url ``text`` with its last character's unused low bits set: it decodes to the same bytes."""
+    unused = {2: 4, 3: 2}[len(text) % 4]  # 2 characters carry 1 byte (4 bits spare), 3 carry 2 (2 spare)
+    last = _ALPHABET.index(text[-1])
+    return text[:-1] + _ALPHABET[last | ((1 << unused) - 1)]
+
+
+def test_only_the_canonical_base64url_of_the_signature_and_payload_is_believed() -> None:
+    """One token per identity: no padding, no '+' '/' alphabet, no spare bits set, no trailing garbage."""
+    token = sign(SECRET, fields())
+    payload, signature = token.split(".")
+    assert len(signature) % 4 == 3  # 32 bytes: 43 characters, the last with 2 spare bits
+    variant = same_bytes_other_text(signature)
+    assert variant != signature and base64.urlsafe_b64decode(variant + "=") == base64.urlsafe_b64decode(signature + "=")
+    refused(f"{payload}.{variant}")
+    standard_alphabet = signature.replace("-", "+").replace("_", "/")
+    for other in (signature + "=", standard_alphabet, signature + "A", signature + "AA", signature + "\n",
+                  " " + signature):
+        if other != signature:
+            refused(f"{payload}.{other}")
+    # A payload signed as sent but not canonical (spare bits set) is refused too: it is no site's encoder's.
+    body = base64.urlsafe_b64encode(json.dumps(fields()).encode()).rstrip(b"=").decode()
+    if len(body) % 4:
+        odd = same_bytes_other_text(body)
+        mac = base64.urlsafe_b64encode(hmac.new(SECRET.encode(), odd.encode(), hashlib.sha256).digest())
+        refused(f"{odd}.{mac.rstrip(b'=').decode()}")
+    padded = base64.urlsafe_b64encode(json.dumps(fields(name="Ada")).encode()).decode()
+    assert padded.endswith("=")
+    mac = base64.urlsafe_b64encode(hmac.new(SECRET.encode(), padded.encode(), hashlib.sha256).digest())
+    refused(f"{padded}.{mac.rstrip(b'=').decode()}")
+    assert verify(token, (SECRET,), NOW, DAY).id == "cust-42"  # the canonical one still is
+
+
 @pytest.mark.parametrize("token", [
     None, 42, "", "nodot", "a.b.c", "***.***", "a" * (MAX_TOKEN + 1), ".abc", ["a.b"],
 ])

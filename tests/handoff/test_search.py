@@ -70,7 +70,12 @@ def test_an_agent_finds_an_archived_chat_by_a_word_and_opens_it(redis_url, postg
         by_supervisor = await answer(sam, "search", {"words": "machine"})
         assert [r["conversation_id"] for r in by_supervisor["data"]["results"]] == [conversation_id]
         assert (await answer(bob, "search", {"words": "machine"}))["data"]["results"] == [], "another group's"
-        assert (await answer(bob, "search_open", {"conversation_id": conversation_id}))["data"]["code"] == "forbidden"
+        # Another group's conversation is answered as one that does not exist: no id can be probed.
+        other_groups = await answer(bob, "search_open", {"conversation_id": conversation_id})
+        missing = await answer(bob, "search_open", {"conversation_id": "no-such-conversation"})
+        assert other_groups["data"]["code"] == missing["data"]["code"] == "not_found"
+        assert other_groups["data"]["message"].replace(conversation_id, "X") == \
+            missing["data"]["message"].replace("no-such-conversation", "X")
         malformed = await answer(ann, "search", {"words": "machine", "size": 1000})
         assert malformed["data"]["code"] == "malformed"
         Redis.from_url(redis_url).delete(f"{prefix}:log:{conversation_id}", f"{prefix}:conv:{conversation_id}")

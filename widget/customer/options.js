@@ -59,6 +59,22 @@ function resolveIdentity(value) {
   return null;
 }
 
+/**
+ * The customer id a signed identity names (its payload's ``id``), null for none or an unreadable one. Read, not
+ * believed: the widget uses it only to tell whose conversation this browser holds; the bridge checks the signature.
+ */
+export function contactOf(identity) {
+  if (typeof identity !== "string" || !IDENTITY.test(identity)) return null;
+  try {
+    const base64 = identity.split(".")[0].replace(/-/g, "+").replace(/_/g, "/");
+    const binary = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4));
+    const fields = JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (char) => char.charCodeAt(0))));
+    return fields && typeof fields.id === "string" ? fields.id : null;
+  } catch {
+    return null;
+  }
+}
+
 function resolveLanguage(value) {
   if (value === undefined || value === null) return DEFAULT_OPTIONS.language;
   if (typeof value !== "string" || !/^[a-zA-Z]{2,3}([-_][a-zA-Z0-9]{2,8})*$/.test(value)) {

@@ -13,7 +13,7 @@ import {
   AGENT_TYPING_TIMEOUT_MS, BOT_TYPING_TIMEOUT_MS, CUSTOMER_SOCKET_PATH, HOST_TAG, STORAGE_KEYS, STORAGE_PREFIX,
   TYPING_IDLE_MS, TYPING_SIGNAL_INTERVAL_MS,
 } from "./constants.js";
-import { fill, resolveOptions } from "./options.js";
+import { contactOf, fill, resolveOptions } from "./options.js";
 import { ChatView, isVisible } from "./render.js";
 
 // This file sits at <bridge>/widget/customer/widget.js: the bridge is two folders up.
@@ -45,6 +45,7 @@ class WidgetStorage {
     }
   }
 
+  /** {conversationId, token, contact?}: ``contact``, the signed-in customer's id, when the conversation is theirs. */
   get conversation() {
     const stored = this.read("localStorage", STORAGE_KEYS.conversation);
     return stored && typeof stored.conversationId === "string" && typeof stored.token === "string" ? stored : null;
@@ -98,6 +99,7 @@ export class ChatWidget {
     this.lastSeen = null; // the newest server message id this page has received
     this.awaitingWelcome = false;
     this.identityRefused = false; // the bridge refused options.identity: anonymous from then on
+    this.helloContact = null; // the contact the last hello named (its identity), null for an anonymous hello
     this.welcomeWaiters = []; // files chosen before the conversation existed wait for its welcome: {resolve, reject}
     this.lastReadSent = null;
     this.timers = { botTyping: null, agentTyping: null, customerIdle: null };
@@ -132,6 +134,7 @@ export class ChatWidget {
     this.onVisibility = () => this.sendReadReceipt();
     document.addEventListener("visibilitychange", this.onVisibility);
 
+    this.forgetAnotherContactsConversation();
     const stored = this.storage.conversation;
     const unsent = this.storage.outbox.load();
     if (!stored) this.view.showGreeting(this.options.greeting);
@@ -213,6 +216,24 @@ export class ChatWidget {
     }
   }
 
+  /** The identity this page says hello with (null: anonymous, or refused by the bridge). */
+  get signedIdentity() {
+    return this.options.identity && !this.identityRefused ? this.options.identity : null;
+  }
+
+  /**
+   * A signed-in customer's conversation stored in this browser, when the page is not theirs (they logged out,
+   * or someone else logged in): forgotten before anything is shown or sent, with what was left unsent in it,
+   * so that the next person starts fresh (the bridge would refuse it anyway: identity_required).
+   */
+  forgetAnotherContactsConversation() {
+    const stored = this.storage.conversation;
+    if (!stored || !stored.contact || stored.contact === contactOf(this.options.identity)) return;
+    this.storage.conversation = null;
+    this.storage.seenUpTo = null;
+    this.storage.outbox.save([]);
+  }
+
   // ---- connection ----------------------------------------------------------
 
   connect() {
@@ -242,7 +263,8 @@ export class ChatWidget {
       if (this.lastSeen) data.last_seen = this.lastSeen;
     }
     // The signed identity, until the bridge refuses it (then this page chats anonymously).
-    if (this.options.identity && !this.identityRefused) data.identity = this.options.identity;
+    if (this.signedIdentity) data.identity = this.signedIdentity;
+    this.helloContact = this.signedIdentity ? contactOf(this.signedIdentity) : null;
     return { type: "hello", data };
   }
 
@@ -290,8 +312,11 @@ export class ChatWidget {
     // A signed-in customer's open conversation from another device (or their own instead of someone else's
     // on a shared computer): this page shows that one, replayed whole after the welcome.
     if (stored && stored.conversationId !== conversationId) this.clearConversation();
-    if (!stored || stored.conversationId !== conversationId) {
-      this.storage.conversation = { conversationId, token };
+    // A signed hello's conversation is its contact's (the bridge resumes no other): remembered as theirs, so
+    // that a page without their identity forgets it (forgetAnotherContactsConversation).
+    const contact = this.helloContact || (stored && stored.conversationId === conversationId ? stored.contact : null);
+    if (!stored || stored.conversationId !== conversationId || (stored.contact || null) !== (contact || null)) {
+      this.storage.conversation = contact ? { conversationId, token, contact } : { conversationId, token };
     }
     for (const { resolve } of this.welcomeWaiters.splice(0)) resolve(this.storage.conversation);
   }
@@ -324,7 +349,7 @@ export class ChatWidget {
       if (refused) throw refused;
       const { conversationId, token } = await this.conversation();
       const reply = await uploadFile(this.options.server, conversationId, `Conversation ${token}`, file, {
-        clientId, onProgress: (fraction) => this.view && this.view.setUploadProgress(clientId, fraction),
+        clientId, identity: this.signedIdentity, onProgress: (fraction) => this.view && this.view.setUploadProgress(clientId, fraction),
       });
       this.fileStored(clientId, reply);
     } catch (error) {
@@ -349,7 +374,8 @@ export class ChatWidget {
   loadFile(attachment) {
     const stored = this.storage.conversation;
     if (!stored) return Promise.reject(new Error("no conversation"));
-    return fetchFile(this.options.server, stored.conversationId, attachment.id, `Conversation ${stored.token}`);
+    return fetchFile(this.options.server, stored.conversationId, attachment.id, `Conversation ${stored.token}`,
+      this.signedIdentity);
   }
 
   failed(error) {
@@ -361,8 +387,9 @@ export class ChatWidget {
       this.transport.write({ type: "hello", id: newId(), data: this.hello().data });
       return;
     }
-    if (this.awaitingWelcome && error.code === "invalid_token") {
-      // The stored conversation expired: start a new one on the same socket (a failed hello may be repeated).
+    if (this.awaitingWelcome && (error.code === "invalid_token" || error.code === "identity_required")) {
+      // The stored conversation expired, or is a signed-in customer's and this page is not theirs (any more):
+      // start a new one on the same socket (a failed hello may be repeated), never a stuck widget.
       this.forgetConversation();
       this.transport.write({ type: "hello", id: newId(), data: this.hello().data });
       return;

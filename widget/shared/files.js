@@ -1,7 +1,8 @@
 // Files in a conversation over HTTP (docs/bridge-protocol.md "Attachments"), for the widget and the
 // console alike: an upload with its progress, and a file read back as a Blob (its object URL shows a
 // thumbnail or opens it). Who asks goes in the Authorization header, never in a URL: the customer's
-// conversation token ("Conversation <token>") or an agent's login token ("Bearer <token>").
+// conversation token ("Conversation <token>") or an agent's login token ("Bearer <token>"); a signed-in
+// customer's signed identity goes in X-Identity (their conversation's files need it: docs/identity.md).
 // The bridge decides what a file is from its content; the checks here only spare a hopeless upload.
 
 export const FILE_TYPES = Object.freeze(["image/png", "image/jpeg", "image/webp", "image/gif", "application/pdf"]);
@@ -34,13 +35,14 @@ export function precheck(file, maxBytes = MAX_FILE_BYTES) {
  * Sends ``file`` to the conversation; resolves with the bridge's {message_id, attachment}.
  * ``onProgress(fraction)`` follows the upload (XMLHttpRequest: fetch cannot report it).
  */
-export function uploadFile(server, conversationId, authorization, file, { clientId = "", onProgress = () => {} } = {}) {
+export function uploadFile(server, conversationId, authorization, file, { clientId = "", identity = null, onProgress = () => {} } = {}) {
   return new Promise((resolve, reject) => {
     const request = new XMLHttpRequest();
     request.open("POST", filesUrl(server, conversationId));
     request.setRequestHeader("Authorization", authorization);
     request.setRequestHeader("X-File-Name", encodeURIComponent(file.name || "file"));
     if (clientId) request.setRequestHeader("X-Client-Id", clientId);
+    if (identity) request.setRequestHeader("X-Identity", identity);
     request.responseType = "json";
     request.upload.addEventListener("progress", (event) => {
       if (event.lengthComputable && event.total) onProgress(event.loaded / event.total);
@@ -56,10 +58,11 @@ export function uploadFile(server, conversationId, authorization, file, { client
 }
 
 /** A stored file as a Blob of the type the bridge stored it as. */
-export async function fetchFile(server, conversationId, fileId, authorization) {
+export async function fetchFile(server, conversationId, fileId, authorization, identity = null) {
   let reply;
+  const headers = identity ? { Authorization: authorization, "X-Identity": identity } : { Authorization: authorization };
   try {
-    reply = await fetch(filesUrl(server, conversationId, fileId), { headers: { Authorization: authorization }, credentials: "omit" });
+    reply = await fetch(filesUrl(server, conversationId, fileId), { headers, credentials: "omit" });
   } catch {
     throw new FileError("network", "the server could not be reached");
   }
