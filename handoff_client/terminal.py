@@ -31,7 +31,7 @@ IDENTITY_VARIABLE = "HANDOFF_IDENTITY"
 RETRY_SECONDS = 1.0
 CONNECT_SECONDS = 15.0  # to the first connection; later drops are reconnected without end
 # Errors after which the socket is closed for good: reconnecting would only be refused again.
-FATAL = frozenset({"invalid_token", "invalid_identity", "forbidden", "forbidden_origin"})
+FATAL = frozenset({"invalid_token", "invalid_identity", "identity_required", "forbidden", "forbidden_origin"})
 
 
 def parse_url(url: str) -> Tuple[str, bool]:

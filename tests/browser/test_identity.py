@@ -114,6 +114,34 @@ def test_after_logout_the_signed_conversation_is_forgotten_and_the_next_person_s
     expect(customer_log(after, "customer").filter(has_text="12345678")).to_have_count(0)
 
 
+def test_an_anonymous_visitors_unsent_message_never_reaches_the_next_signed_in_customer(customer_context, site):
+    """A shared browser: a visitor's message still unsent (its socket lost) when they left, then a signed-in
+    customer opens the page. The visitor's message is dropped with their conversation, never sent into the
+    customer's (the bridge resumes no anonymous conversation for a signed hello, so nothing else would)."""
+    visitor, _, _, _ = watched_page(customer_context, site)
+    open_chat(visitor)
+    say(visitor, "what are your opening hours?")
+    expect(customer_log(visitor, "bot").last).to_be_visible()
+    anonymous = stored_conversation(visitor)["conversationId"]
+    visitor.evaluate("""() => {
+      const key = Object.keys(localStorage).find((name) => name.startsWith("support-chat:") && name.endsWith(":outbox"))
+        || Object.keys(localStorage).find((name) => name.endsWith(":conversation")).replace(/:conversation$/, ":outbox");
+      localStorage.setItem(key, JSON.stringify([{ type: "message", id: "unsent-1", data: { text: "visitor secret 4411" } }]));
+    }""")
+    visitor.close()
+
+    contact = f"next-{time.time_ns()}"
+    page, errors, sent, codes = watched_page(customer_context, site, signed_in(signed(contact)))
+    open_chat(page)
+    say(page, "has my card been sent?")
+    expect(customer_log(page, "bot").last).to_be_visible()
+    theirs = stored_conversation(page)
+    assert theirs["contact"] == contact and theirs["conversationId"] != anonymous
+    assert not [frame for frame in sent if "visitor secret 4411" in frame], "the visitor's message was never sent"
+    expect(customer_log(page, "customer").filter(has_text="visitor secret")).to_have_count(0)
+    assert codes == [] and errors == [], (codes, errors)
+
+
 def test_a_signed_conversation_the_bridge_refuses_is_forgotten_and_the_widget_starts_anew(customer_context, site):
     """The page's identity has expired (the bridge refuses it: anonymous), and the browser holds the customer's
     signed conversation: the bridge answers identity_required, and the widget says hello anew, never stuck."""
@@ -147,6 +175,10 @@ def test_a_refused_identity_warns_on_the_console_and_the_chat_works_anonymously(
     say(page, "how do I top up my account?")
     expect(customer_log(page, "bot").last).to_be_visible()
     assert any("invalid_identity" in warning and "anonymously" in warning for warning in warnings), warnings
+    conversation = stored_conversation(page)["conversationId"]
+    page.reload()  # the same page (the same refused identity): the anonymous chat goes on, never lost
+    expect(customer_log(page, "customer").filter(has_text="how do I top up my account?")).to_be_visible()
+    assert stored_conversation(page)["conversationId"] == conversation
 
 
 def test_the_contact_panel_shows_who_history_and_a_note_colleagues_see(ann, site, background_loop, address):

@@ -222,13 +222,16 @@ export class ChatWidget {
   }
 
   /**
-   * A signed-in customer's conversation stored in this browser, when the page is not theirs (they logged out,
-   * or someone else logged in): forgotten before anything is shown or sent, with what was left unsent in it,
-   * so that the next person starts fresh (the bridge would refuse it anyway: identity_required).
+   * A conversation stored in this browser that is not this page's customer's: a signed-in customer's when the
+   * page is not theirs (they logged out, or someone else logged in; the bridge would refuse it anyway:
+   * identity_required), or an anonymous visitor's when a signed-in customer opens the page (a signed hello
+   * never resumes it). Forgotten before anything is shown or sent, with what was left unsent in it, so that
+   * the next person starts fresh and nothing the last one typed reaches their conversation.
    */
   forgetAnotherContactsConversation() {
     const stored = this.storage.conversation;
-    if (!stored || !stored.contact || stored.contact === contactOf(this.options.identity)) return;
+    // An anonymous conversation begun under this page's identity when the bridge refused it is this page's too.
+    if (!stored || (stored.contact || stored.refusedFor || null) === (contactOf(this.options.identity) || null)) return;
     this.storage.conversation = null;
     this.storage.seenUpTo = null;
     this.storage.outbox.save([]);
@@ -315,8 +318,12 @@ export class ChatWidget {
     // A signed hello's conversation is its contact's (the bridge resumes no other): remembered as theirs, so
     // that a page without their identity forgets it (forgetAnotherContactsConversation).
     const contact = this.helloContact || (stored && stored.conversationId === conversationId ? stored.contact : null);
-    if (!stored || stored.conversationId !== conversationId || (stored.contact || null) !== (contact || null)) {
-      this.storage.conversation = contact ? { conversationId, token, contact } : { conversationId, token };
+    // Anonymous because the bridge refused this page's identity: kept for this page (the same identity) on reloads.
+    const refusedFor = !contact && this.options.identity && this.identityRefused ? contactOf(this.options.identity) : null;
+    if (!stored || stored.conversationId !== conversationId || (stored.contact || null) !== (contact || null)
+        || (stored.refusedFor || null) !== refusedFor) {
+      this.storage.conversation = contact ? { conversationId, token, contact }
+        : refusedFor ? { conversationId, token, refusedFor } : { conversationId, token };
     }
     for (const { resolve } of this.welcomeWaiters.splice(0)) resolve(this.storage.conversation);
   }
