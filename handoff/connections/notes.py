@@ -14,7 +14,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Set
 from handoff.connections.base import Connection, Handlers
 from handoff.connections.fields import conversation_id_of, idempotency_key, is_server_id, text_of
 from handoff.connections.open_chats import OpenChats
-from handoff.exceptions import Forbidden, MalformedMessage
+from handoff.exceptions import ConversationNotFound, MalformedMessage
 from handoff.machine import Conversation
 from handoff.protocol import Envelope
 
@@ -91,8 +91,8 @@ class NoteHandlers(Connection):
         async def through_contact() -> Conversation:
             await self.bridge.notes.require_reader(self.agent, via)
             conversation = await self.bridge.store.load(conversation_id)
-            if not await self.bridge.contacts.same_contact(via, conversation_id):
-                raise Forbidden("'via' must be a conversation of the same signed-in customer")
+            if not await self.bridge.contacts.same_contact(via, conversation_id):  # as one that does not exist:
+                raise ConversationNotFound(f"no conversation {conversation_id}")  # no id is probed through a chat
             return conversation
         return through_contact
 

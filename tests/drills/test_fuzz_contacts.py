@@ -125,7 +125,7 @@ def contacts_oracle(world: World, envelope: Dict[str, Any]) -> str:
         if world.snapshot(conversation_id) is None:
             return "not_found"
         same = contact_of(world, via) is not None and contact_of(world, via) == contact_of(world, conversation_id)
-        return "ack" if same else "forbidden"
+        return "ack" if same else "not_found"  # another customer's is answered as one that does not exist
     readable_here = reads(world, conversation_id)
     if readable_here is None:
         return "not_found"
