@@ -131,11 +131,17 @@ class AttachmentDesk:
         return ("customer", conversation_id)
 
     async def require_reader(self, conversation_id: str, customer_token: str = "", agent: str = "",
-                             identity: str = "") -> None:
+                             identity: str = "", via: str = "") -> None:
         """The conversation's customer, the agent serving it, a colleague a note in it mentioned, a
-        supervisor (handoff.mentions.may_read_notes), or an agent of the group of the open request left in it
-        (who reads its transcript with ``open_request``) may read its files; Forbidden for other agents."""
-        if agent:
+        supervisor (handoff.mentions.may_read_notes), an agent of the group of the open request left in it
+        (who reads its transcript with ``open_request``), or (``via``: another conversation of the same signed-in
+        customer, as a ``view`` from the contact panel's history) whoever may read that one may read its files;
+        Forbidden for other agents, ConversationNotFound for ``via`` another customer's (no id is probed)."""
+        if agent and via:
+            await self.bridge.notes.require_reader(agent, via)
+            if not await self.bridge.contacts.same_contact(via, conversation_id):
+                raise ConversationNotFound("no such conversation")
+        elif agent:
             try:
                 await self.bridge.notes.require_reader(agent, conversation_id)
             except Forbidden:

@@ -26,7 +26,7 @@ from sanic.response import HTTPResponse
 
 from handoff.endpoints.context import bridge_of, client_of, log_refusal, settings_of
 from handoff.endpoints.errors import http_error
-from handoff.exceptions import FileRefused, HandoffError, InvalidToken, LimitReached
+from handoff.exceptions import FileRefused, HandoffError, InvalidToken, LimitReached, MalformedMessage
 from handoff.filecheck import check_file
 from handoff.privacy import Masking, mask
 from handoff.protocol import readable, valid_unicode
@@ -37,6 +37,7 @@ __all__ = ["ERROR_STATUS", "SERVED_POLICY", "file", "preflight", "upload"]
 SERVED_POLICY = "default-src 'none'; sandbox"
 MAX_CLIENT_ID = 100
 MAX_NAME_HEADER = 1000
+MAX_VIA = 64  # a conversation id, as the sockets' ``via``
 # The HTTP status of each refusal (its code is the error's): docs/bridge-protocol.md "Attachments".
 ERROR_STATUS: Dict[str, int] = {
     "malformed": 400, "invalid_token": 401, "invalid_identity": 401, "identity_expired": 401,
@@ -94,7 +95,7 @@ async def file(request: Request, conversation_id: str, file_id: str) -> HTTPResp
         _check_origin(request)
         bridge = bridge_of(request)
         token, agent = await _who(request)
-        await bridge.attachments.require_reader(conversation_id, token, agent, _identity(request))
+        await bridge.attachments.require_reader(conversation_id, token, agent, _identity(request), _via(request))
         attachment, body = await bridge.attachments.read(conversation_id, file_id)
     except HandoffError as error:
         return _refused(request, error)
@@ -107,6 +108,14 @@ async def file(request: Request, conversation_id: str, file_id: str) -> HTTPResp
         "X-Content-Type-Options": "nosniff", "Content-Security-Policy": SERVED_POLICY,
         "Cache-Control": "private, no-store", "Cross-Origin-Resource-Policy": "same-origin",
     })
+
+
+def _via(request: Request) -> str:
+    """``?via=``: the conversation an agent reads this one's files through (the contact panel's history)."""
+    via = request.args.get("via", "")
+    if len(via) > MAX_VIA:
+        raise MalformedMessage("'via' must be the id of a conversation of the same customer")
+    return via
 
 
 def _check_origin(request: Request) -> None:

@@ -7,6 +7,7 @@ the bridge (identity_required) starts anew."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import urllib.parse
@@ -26,6 +27,7 @@ from tests.browser.test_console import (  # noqa: F401 - fixtures: the console, 
     Console, Customer, ann, claimed_by, tidy,
 )
 from tests.browser.test_widget import open_chat, open_demo, say, stored_conversation
+from tests.handoff.test_attachments import upload
 
 
 def signed(contact_id: str, **changes: Any) -> str:
@@ -186,7 +188,11 @@ def test_the_contact_panel_shows_who_history_and_a_note_colleagues_see(ann, site
 
     async def earlier_conversation() -> str:
         """Last week's chat: handed over, resolved by Sue, rated 5."""
-        customer = await handoff_client.Customer.connect(address, identity=signed(contact))
+        identity = signed(contact)
+        customer = await handoff_client.Customer.connect(address, identity=identity)
+        await asyncio.to_thread(upload, address, customer.conversation_id, image("PNG", 320, 240, "#1f6feb"),
+                                f"Conversation {customer.token}", "receipt.png", content_type="image/png",
+                                headers={"X-Identity": identity})  # a picture the customer sent that week
         await customer.acknowledged(await customer.talk_to_person())
         sue = await staff(address, "sue")
         await sue.acknowledged(await sue.claim(customer.conversation_id))
@@ -225,6 +231,8 @@ def test_the_contact_panel_shows_who_history_and_a_note_colleagues_see(ann, site
 
         past.click()  # the earlier conversation, read-only
         expect(ann.conversation.locator(".closed-summary")).to_be_visible()
+        # Its picture opens too, through the chat Ann serves (?via=), as the conversation did.
+        expect(ann.conversation.locator(".msg-customer .attachment--image[data-state='ready']")).to_have_count(1)
         expect(ann.conversation.locator(".closed-summary")).to_contain_text("Resolved")
         expect(ann.conversation.locator(".contact-panel .contact-name")).to_have_text("Grace Hopper")  # as then
         expect(ann.conversation.locator(".contact-remark")).to_have_text(

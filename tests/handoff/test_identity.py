@@ -363,3 +363,52 @@ def test_two_devices_starting_at_once_end_in_one_conversation(bridge, second_bri
                 await each.close()
 
     asyncio.run(scenario())
+
+
+def test_files_of_a_contacts_earlier_chat_open_via_the_chat_the_agent_serves(bridge, identity_accounts):
+    """The contact panel's history opens an earlier chat read-only (``view`` with ``via``): its files open the
+    same way (``?via=``), for whoever may read ``via``; never for another customer's chat (not_found)."""
+    async def scenario() -> None:
+        contact = new_contact()
+        identity = signed(contact)
+        first = await Customer.connect(bridge, identity=identity)
+        reply = await asyncio.to_thread(requests.post, f"http://{bridge}/api/conversations/{first.conversation_id}/attachments",
+                                        data=image("PNG"), timeout=30, headers={
+                                            "Authorization": f"Conversation {first.token}", "X-Identity": identity,
+                                            "X-File-Name": "receipt.png", "X-Client-Id": uuid.uuid4().hex,
+                                            "Content-Type": "image/png"})
+        assert reply.status_code == 201, reply.text
+        file_id = reply.json()["attachment"]["id"]
+        await first.acknowledged(await first.talk_to_person())
+        ann = await staff(bridge, "ann")
+        await ann.acknowledged(await ann.claim(first.conversation_id))
+        await ann.send("close", {"conversation_id": first.conversation_id, "disposition": "resolved"}, id="close")
+        await ann.expect("ack", conversation_id=first.conversation_id)
+        later = await Customer.connect(bridge, identity=signed(contact))  # a new visit: a new conversation
+        assert later.conversation_id != first.conversation_id
+        await later.acknowledged(await later.talk_to_person())
+        await ann.acknowledged(await ann.claim(later.conversation_id))
+        stranger = await Customer.connect(bridge, identity=signed(new_contact()))
+        ivy = await staff(bridge, "ivy")
+
+        def download(agent: Any, via: Optional[str]) -> requests.Response:
+            return requests.get(f"http://{bridge}/api/conversations/{first.conversation_id}/attachments/{file_id}",
+                                params={"via": via} if via else None, timeout=30,
+                                headers={"Authorization": f"Bearer {agent.token}"})
+
+        assert (await asyncio.to_thread(download, ann, None)).status_code == 403  # not hers, nobody mentioned her
+        through = await asyncio.to_thread(download, ann, later.conversation_id)
+        assert through.status_code == 200 and through.content == image("PNG")
+        assert (await asyncio.to_thread(download, ivy, later.conversation_id)).status_code == 403  # may not read via
+        other = await asyncio.to_thread(download, ann, stranger.conversation_id)
+        assert other.status_code == 403  # she may not read the stranger's chat either
+        await stranger.acknowledged(await stranger.talk_to_person())
+        await ann.acknowledged(await ann.claim(stranger.conversation_id))
+        probe = await asyncio.to_thread(download, ann, stranger.conversation_id)  # hers, another customer's
+        assert probe.status_code == 404 and probe.json()["error"]["code"] == "not_found"
+        for chat in (later, stranger):
+            await ann.acknowledged(await ann.close_conversation(chat.conversation_id))  # ann's slots are shared
+        for each in (first, later, stranger, ann, ivy):
+            await each.close()
+
+    asyncio.run(scenario())

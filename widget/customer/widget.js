@@ -382,7 +382,7 @@ export class ChatWidget {
     const stored = this.storage.conversation;
     if (!stored) return Promise.reject(new Error("no conversation"));
     return fetchFile(this.options.server, stored.conversationId, attachment.id, `Conversation ${stored.token}`,
-      this.signedIdentity);
+      { identity: this.signedIdentity });
   }
 
   failed(error) {

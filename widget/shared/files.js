@@ -57,12 +57,17 @@ export function uploadFile(server, conversationId, authorization, file, { client
   });
 }
 
-/** A stored file as a Blob of the type the bridge stored it as. */
-export async function fetchFile(server, conversationId, fileId, authorization, identity = null) {
+/**
+ * A stored file as a Blob of the type the bridge stored it as. ``identity``: a signed-in customer's (their
+ * conversation's files need it); ``via``: the conversation an agent reads this one through (a contact's history).
+ */
+export async function fetchFile(server, conversationId, fileId, authorization, { identity = null, via = null } = {}) {
   let reply;
   const headers = identity ? { Authorization: authorization, "X-Identity": identity } : { Authorization: authorization };
+  const url = new URL(filesUrl(server, conversationId, fileId));
+  if (via) url.searchParams.set("via", via);
   try {
-    reply = await fetch(filesUrl(server, conversationId, fileId), { headers, credentials: "omit" });
+    reply = await fetch(url.href, { headers, credentials: "omit" });
   } catch {
     throw new FileError("network", "the server could not be reached");
   }

@@ -333,7 +333,9 @@ export class ConversationTab {
     // Each agent message signed by who wrote it (a colleague's before a transfer is theirs, not "You").
     const element = messageElement(message, (agent, data) => (agent === this.view.agent ? "You" : data.shown_as || agent || "Agent"),
       this.view.agent, (login) => this.view.nameOf(login),
-      (attachment) => fetchFile(new URL("/", location.href), this.id, attachment.id, `Bearer ${this.view.token}`));
+      // A contact's earlier chat opened from the history beside another: its files through that one, as the view.
+      (attachment) => fetchFile(new URL("/", location.href), this.id, attachment.id, `Bearer ${this.view.token}`,
+        { via: this.view.viewedVia.get(this.id) || null }));
     // "Sent" or "Seen" under the agent's latest message (refreshReceipt).
     if (element && message.kind === "agent") element.append(h("p", { class: "msg-status" }));
     return element;
