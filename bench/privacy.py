@@ -116,7 +116,7 @@ def cost_microseconds(cases: List[Case], rounds: int = 200) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", choices=("dev", "test"), default="dev")
+    parser.add_argument("--split", choices=("dev", "test", "fresh"), default="dev")
     parser.add_argument("--show", action="store_true", help="print every message masked otherwise than expected")
     arguments = parser.parse_args()
     cases = load_cases(arguments.split)
