@@ -305,7 +305,7 @@ def _found(kind: Secret, spans: Iterable[Tuple[int, int]], origin: List[int]) ->
         yield Found(kind, origin[start], origin[end - 1] + 1)
 
 
-def mask(text: str) -> Masking:
+def mask(text: str, placeholders: Mapping[Secret, str] = PLACEHOLDER) -> Masking:
     """``text`` with every card number, security code, password and PIN replaced by its placeholder."""
     view, origin = _view(text)
     found: List[Found] = []
@@ -318,7 +318,7 @@ def mask(text: str) -> Masking:
     found.sort(key=lambda item: item.start)
     pieces, position = [], 0
     for item in found:
-        pieces += [text[position:item.start], PLACEHOLDER[item.kind]]
+        pieces += [text[position:item.start], placeholders[item.kind]]
         position = item.end
     return Masking("".join(pieces) + text[position:], tuple(found))
 

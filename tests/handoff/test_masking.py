@@ -132,3 +132,26 @@ def test_a_card_number_code_and_password_reach_no_store_no_rasa_and_no_log(bridg
     assert not sightings(secrets, iter([repr(tracker)])), "in Rasa's tracker"
     logs = [path.read_text(errors="replace") for path in Path(LOG_DIR).glob("*.log")]
     assert logs and not sightings(secrets, iter(logs)), "in a log"
+
+
+def test_a_files_name_is_masked_as_it_is_kept_after_cleaning(bridge, redis_url):
+    """Cleaning a file's name turns unusual characters into "_" (handoff.attachments.safe_name): a card
+    whose groups are joined by one of them ("4111;1111;1111;1111") is no card as typed, but is one in
+    the name kept. The name is masked after it is cleaned too, and the customer told."""
+
+    async def upload_and_watch(name: str) -> Dict[str, Any]:
+        customer = await Customer.connect(bridge)
+        stored = upload(bridge, customer.conversation_id, image("PNG"), as_customer(customer), name)
+        assert stored.status_code == 201, stored.text
+        notice = await customer.next_matching(
+            lambda e: e["type"] == "message" and e["data"]["data"].get("notice") == "privacy", "the privacy notice")
+        await customer.close()
+        return {"attachment": stored.json()["attachment"], "notice": notice["data"]["text"]}
+
+    card = fresh_card()
+    for joined_by in (";", "#", "~"):
+        name = joined_by.join(card[index:index + 4] for index in range(0, 16, 4)) + ".png"
+        seen = asyncio.run(upload_and_watch(f"receipt {name}"))
+        assert seen["attachment"]["name"] == "receipt card number.png", seen
+        assert "never send" in seen["notice"]
+    assert not sightings([card, card[:8], card[8:]], everything_in_redis(redis_url)), "in Redis"
