@@ -1,7 +1,8 @@
 """How well handoff.privacy masks what customers must never send: precision and recall per kind.
 
-The cases are ours (tests/privacy/dev.txt and test.txt, split before the masking was written; the
-format is in their headers). Tuned on dev; test is read with ``--split test`` once, at the end.
+The cases are ours (tests/privacy/dev.txt and test.txt, split before the masking was written; fresh.txt,
+written later to evade the rules; the format is in their headers). Tuned on dev; test and fresh are read
+with ``--split test`` / ``--split fresh`` once, at the end of a change.
 A masked part counts as found when the masking covers exactly the marked characters with the
 marked kind; a message is right when its whole masked text is the expected one. Also what masking
 costs per message (the bridge pays it on every text a customer sends): run it with the bridge's Python
