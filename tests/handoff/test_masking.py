@@ -155,3 +155,34 @@ def test_a_files_name_is_masked_as_it_is_kept_after_cleaning(bridge, redis_url):
         assert seen["attachment"]["name"] == "receipt card number.png", seen
         assert "never send" in seen["notice"]
     assert not sightings([card, card[:8], card[8:]], everything_in_redis(redis_url)), "in Redis"
+
+
+def test_secrets_typed_to_get_past_the_rules_are_masked_in_messages_and_requests(bridge, redis_url):
+    """What the rules now read as people do (handoff.privacy): a card between zero-width spaces or split over
+    lines, joined by slashes; a security code and a PIN typed a digit at a time or with dots; a password in
+    other words. Through the real bridge, in a message, a callback request's description and preferred
+    time: masked as the customer is acknowledged and as the agents would read them, and kept nowhere."""
+    card = fresh_card()
+    groups = [card[index:index + 4] for index in range(0, 16, 4)]
+    invisible, over_lines, slashed = "\u200b".join(groups), f"{' '.join(groups[:2])}\n{' '.join(groups[2:])}", "/".join(groups)
+
+    async def conversation() -> Dict[str, Any]:
+        customer = await Customer.connect(bridge)
+        first = await customer.say(f"card {invisible} and C.V.V. 4 0 7")
+        ack = await customer.acknowledged(first)
+        second = await customer.say(f"my card:\n{over_lines}\nthe password I use is Qx{card[-6:]}!")
+        again = await customer.acknowledged(second)
+        await customer.send("leave", {"kind": "callback", "contact": "+44 20 7946 0958",
+                                      "description": f"refund to {slashed} please",
+                                      "preferred_time": "after 5pm, P.I.N. 8 8 2 1"}, id="callback")
+        await customer.acknowledged("callback")
+        await customer.close()
+        return {"first": ack["data"]["text"], "second": again["data"]["text"]}
+
+    seen = asyncio.run(conversation())
+    assert seen == {"first": "card [card number] and C.V.V. [security code]",
+                    "second": "my card:\n[card number]\nthe password I use is [password]"}
+    stored = list(everything_in_redis(redis_url))
+    assert any("refund to [card number] please" in text and "after 5pm, P.I.N. [PIN]" in text for text in stored)
+    secrets = [card, invisible, over_lines, slashed, "4 0 7", "8 8 2 1", f"Qx{card[-6:]}!"]
+    assert not sightings(secrets, iter(stored)), "in Redis"
