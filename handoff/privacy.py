@@ -10,10 +10,12 @@ space) and without the invisible ones (zero-width spaces and joiners, soft hyphe
 combining marks); what they find is masked in the text as typed, invisible characters within included.
 
 - A card number is 13 to 19 digits (any script's), together or in groups joined by up to three spaces,
-  line breaks, dashes, dots, commas, slashes, bars, bullets, brackets, underscores or stars, or by a
-  joining word ("and then", "y", "und", "et"), or said digit by digit in English words, that pass the
-  Luhn check and start as a card network's numbers do (2221-2720, 30, 34-38, 4, 5, 6). A run of groups
-  is searched for the longest such part, so an amount typed just before the card does not hide it.
+  dashes, dots or underscores, or, between groups as long as a card's (4 and 4, Amex's 4 and 6, 6 and 5),
+  by line breaks, commas, slashes, bars, bullets, brackets or stars or a joining word ("and then", "y",
+  "und", "et"), or said digit by digit in English words, that pass the Luhn check and start as a card
+  network's numbers do (2221-2720, 30, 34-38, 4, 5, 6). An amount's cents ("47.63 10.84") end a number.
+  A run of groups is searched for the longest such part, so an amount typed just before the card does
+  not hide it.
   Never a phone number (a run after ``+``) nor a part of an IBAN (its country, check digits and groups),
   nor digits right after ASCII letters (an identifier: TXN4111...) unless they name a card (card4111...).
 - A security code is 3 or 4 digits (or the same one by one: "1 2 3") a few words after CVV, CVC, CID,
@@ -86,6 +88,16 @@ _INVISIBLE = frozenset(("Cf", "Mn", "Me"))
 _SEPARATOR = "[\\s.,/\\\\|_*()\\[\\]<>\\-\u2010-\u2015\u2212\u00b7\u2022\u2219\u22c5\u30fb\u3001\u3002\u060c\u066b\u066c]"
 _JOINING_WORDS = r"(?:and then|and|then|next|y luego|y|luego|und dann|und|dann|et puis|et|puis|e depois|e)"
 _GAP = rf"(?:{_SEPARATOR}{{1,3}}{_JOINING_WORDS}{_SEPARATOR}{{1,3}}|{_SEPARATOR}{{1,3}})"
+# Spaces, dots, dashes and underscores join any groups ("4111 1111", "4 1 1 1 ..."); the other gaps (a
+# line break, a comma, a slash, a bracket, a word, ...) join only groups as a card's are typed (their
+# lengths: 4 and 4, Amex's 4 and 6 and 6 and 5, the last 3 of 19 digits): "4111/1111", "3782,822463", not
+# a list of amounts, dates or times ("51.19, 60.83", "23/04/2024, 03/10/2024", "22.39 and 11.15"), of
+# order numbers ("62175, 62294") nor phone numbers over lines ("0171 456789\n0172 345678").
+_TIGHT_GAP = re.compile(r"[ \t.\-_\u2010-\u2015\u2212]{1,3}")
+_CARD_GROUPS = frozenset(((4, 4), (4, 6), (6, 5), (4, 3)))
+# Two digits after one dot or comma, not followed by another dot or comma and a digit: an amount's cents
+# ("47.63 10.84 20.58 93.35", four amounts, not one number).
+_CENTS = re.compile(r"[.,]\d\d(?![.,]?\d)")
 # A run of digit groups; not inside a longer number, nor after ASCII letters (an identifier like TXN123...)
 # unless they name a card ("card4111...", "visa4111...", "cc4111...").
 _DIGIT_RUN = re.compile(rf"(?:(?<![\dA-Za-z])|(?<=card)|(?<=visa)|(?<=amex)|(?<=cc))\d+(?:{_GAP}\d+)*", re.IGNORECASE)
@@ -216,8 +228,15 @@ def _cards(text: str) -> Iterator[Tuple[int, int]]:
     for run in _DIGIT_RUN.finditer(text):
         if run.start() and text[run.start() - 1] == "+":
             continue  # a phone number in international form
-        groups = [(run.start() + group.start(), run.start() + group.end(), _ascii(group.group()), place)
-                  for place, group in enumerate(_GROUP.finditer(run.group()))]
+        groups: List[_Group] = []
+        place = 0
+        for group in _GROUP.finditer(run.group()):
+            start, end = run.start() + group.start(), run.start() + group.end()
+            if groups and (not _joined(text[groups[-1][1]:start], groups[-1][1] - groups[-1][0], end - start)
+                           or _CENTS.match(text, start - 1)):
+                place += 1  # not one number: the groups on either side are tried on their own
+            groups.append((start, end, _ascii(group.group()), place))
+            place += 1
         # An IBAN's groups are never part of a card: the groups around them are tried on their own.
         runs.append([group for group in groups
                      if not any(start < group[1] and group[0] < end for start, end in ibans)])
@@ -233,6 +252,11 @@ def _cards(text: str) -> Iterator[Tuple[int, int]]:
                 continue
             yield groups[first][0], groups[card][1]
             first = card + 1
+
+
+def _joined(gap: str, before: int, after: int) -> bool:
+    """Whether a gap between groups of ``before`` and ``after`` digits joins them into one number."""
+    return bool(_TIGHT_GAP.fullmatch(gap)) or (before, after) in _CARD_GROUPS
 
 
 def _longest_card(groups: List[_Group], first: int) -> Optional[int]:

@@ -74,6 +74,13 @@ KEPT = [
     "social security number 123-45-6789",
     "pin 4 digits or 6?",
     "cvv 2 times wrong",
+    # Lists of numbers that the wider separators could have joined into a card (each would pass Luhn).
+    "I was charged 51.19, 60.83, 16.09, 78.12 this week",
+    "the app took 47.63 10.84 20.58 93.35 from me",
+    "orders 62175, 62294, 61658 are missing",
+    "payments on 23/04/2024, 03/10/2024",
+    "it failed at 22.39 and 11.15 and 14.40 and 21.52",
+    "call me on\n0953 602305\n0687 467956",
 ]
 
 
