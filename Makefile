@@ -95,7 +95,7 @@ bench-assignment: ## automatic assignment: chats per agent (fairness) and time t
 	$(BENCH).assignment $(ARGS)
 bench-attachments: ## checking files by their content (the costliest ones), and an upload and a read through the bridge
 	$(BENCH).attachments $(ARGS)
-bench-privacy:  ## privacy masking: precision and recall per kind (dev; ARGS="--split test" to report), its cost on the bridge's Python
+bench-privacy:  ## privacy masking: precision and recall per kind (dev; ARGS="--split test" or "--split fresh" to report), its cost on the bridge's Python
 	scripts/bootstrap.sh --test && . scripts/env.sh && "$$BRIDGE_VENV/bin/python" -m bench.privacy $(ARGS)
 
 bench-identity: ## what a signed identity costs a customer's hello: new, and a second device resuming (docs/identity.md)

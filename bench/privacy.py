@@ -1,7 +1,8 @@
 """How well handoff.privacy masks what customers must never send: precision and recall per kind.
 
-The cases are ours (tests/privacy/dev.txt and test.txt, split before the masking was written; the
-format is in their headers). Tuned on dev; test is read with ``--split test`` once, at the end.
+The cases are ours (tests/privacy/dev.txt and test.txt, split before the masking was written; fresh.txt,
+written later to evade the rules; the format is in their headers). Tuned on dev; test and fresh are read
+with ``--split test`` / ``--split fresh`` once, at the end of a change.
 A masked part counts as found when the masking covers exactly the marked characters with the
 marked kind; a message is right when its whole masked text is the expected one. Also what masking
 costs per message (the bridge pays it on every text a customer sends): run it with the bridge's Python
@@ -80,14 +81,21 @@ def score(cases: List[Case], show: bool = False) -> Dict[str, Any]:
     return {"messages": len(cases), "messages_right": right, "kinds": rows}
 
 
-# The longest texts a customer may send (2,000 characters), built to make masking work hardest: a run of
-# a thousand one-digit groups (each tried as a card's start), card after card, keywords without secrets.
+# Texts of 4,000 characters (twice the longest message a customer may send; a file's name or a form's
+# field is shorter), built to make masking work hardest: a run of two thousand one-digit groups (each
+# tried as a card's start), card after card, keywords without secrets, digits between invisible
+# characters, groups between joining words, a card in words, spaced digits after "cvv".
 WORST_CASES = {
-    "one-digit groups": "4 " * 1000,
-    "cards": "4111 1111 1111 1111 " * 100,
-    "keywords": "cvv ab pin is password " * 87,
-    "digits": "4" * 2000,
+    "one-digit groups": "4 " * 2000,
+    "cards": "4111 1111 1111 1111 " * 200,
+    "keywords": "cvv ab pin is password " * 174,
+    "digits": "4" * 4000,
+    "invisible": "4\u200b" * 2000,
+    "joining words": "4111 and " * 445,
+    "in words": "four one one one " * 235,
+    "spaced after cvv": "cvv " + "1 " * 1998,
 }
+WORST_CASE_CHARACTERS = 4000
 
 
 def worst_case_milliseconds(rounds: int = 20) -> Dict[str, float]:
@@ -97,7 +105,7 @@ def worst_case_milliseconds(rounds: int = 20) -> Dict[str, float]:
         each = []
         for _ in range(rounds):
             started = time.perf_counter()
-            mask(text[:2000])
+            mask(text[:WORST_CASE_CHARACTERS])
             each.append((time.perf_counter() - started) * 1000)
         timings[name] = round(min(each), 2)
     return timings
@@ -116,7 +124,7 @@ def cost_microseconds(cases: List[Case], rounds: int = 200) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", choices=("dev", "test"), default="dev")
+    parser.add_argument("--split", choices=("dev", "test", "fresh"), default="dev")
     parser.add_argument("--show", action="store_true", help="print every message masked otherwise than expected")
     arguments = parser.parse_args()
     cases = load_cases(arguments.split)
@@ -125,7 +133,7 @@ def main() -> None:
     print(f"{arguments.split}: {result['messages_right']}/{result['messages']} messages masked exactly as expected, "
           f"{result['microseconds_per_message']:.1f} µs per message")
     print(markdown_table(result["kinds"], ("kind", "marked", "masked", "precision", "recall")))
-    print("worst cases (2,000 characters), ms:", result["worst_case_milliseconds"])
+    print(f"worst cases ({WORST_CASE_CHARACTERS:,} characters), ms:", result["worst_case_milliseconds"])
     write_result(f"privacy_{arguments.split}", {"split": arguments.split, **result})
 
 

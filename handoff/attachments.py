@@ -38,13 +38,15 @@ from handoff.exceptions import (
 from handoff.filecheck import Checked, FileKind
 from handoff.identity import verify
 from handoff.machine import State
+from handoff.privacy import PLACEHOLDER, Secret, mask
 from handoff.protocol import readable
 from handoff.store import Appended
 
 if TYPE_CHECKING:
     from handoff.service import Bridge
 
-__all__ = ["KEPT_NOTICE", "KEPT_NOTICE_QUIET_SECONDS", "AttachmentDesk", "Sender", "attachment_of", "safe_name"]
+__all__ = ["KEPT_NOTICE", "KEPT_NOTICE_QUIET_SECONDS", "AttachmentDesk", "Sender", "attachment_of", "masked_name",
+           "safe_name"]
 
 DAY_SECONDS = 86400
 # KEYS[1] the conversation's files, KEYS[2] the bytes of files kept today in all, KEYS[3] today's from the
@@ -95,6 +97,19 @@ def safe_name(claimed: str, kind: FileKind) -> str:
     stem = base.rsplit(".", 1)[0] if "." in base else base
     stem = " ".join(_UNSAFE_IN_NAME.sub("_", stem).split()).strip("._ ")[:NAME_STEM_CHARACTERS].strip()
     return f"{stem or ('image' if kind.is_image else 'document')}.{kind.extension}"
+
+
+# What a name keeps of what was masked in it: the placeholder's words ("card number.png").
+_NAME_PLACEHOLDER = {kind: placeholder.strip("[]") for kind, placeholder in PLACEHOLDER.items()}
+
+
+def masked_name(claimed: str, kind: FileKind) -> Tuple[str, Tuple[Secret, ...]]:
+    """A customer's file name as it is kept (safe_name), masked (handoff.privacy), and the kinds masked in
+    it. Masked as typed and again once cleaned: cleaning turns unusual characters into "_", which joins
+    what they kept apart ("4111;1111;1111;1111" is no card number, "4111_1111_1111_1111" is one)."""
+    typed = mask(readable(claimed), _NAME_PLACEHOLDER)
+    cleaned = mask(safe_name(typed.text, kind), _NAME_PLACEHOLDER)
+    return safe_name(cleaned.text, kind), tuple(dict.fromkeys(typed.kinds + cleaned.kinds))
 
 
 def attachment_of(message: Mapping[str, Any]) -> Optional[Dict[str, Any]]:

@@ -4,18 +4,32 @@
 customer sends (handoff/connections/customer.py, handoff/endpoints/attachments.py), before anything is
 stored, sent to Rasa, logged or announced, so everything downstream sees only the masked text.
 
-- A card number is 13 to 19 digits (any script's digits: Arabic-Indic, full-width, ...), together or in
-  groups joined by up to three spaces, dashes, dots or underscores, that pass the Luhn check and start
-  as a card network's numbers do (2221-2720, 30, 34-38, 4, 5, 6). A run of groups is searched for the
-  longest such part, so an amount typed just before the card does not hide it. Never a phone number (a
-  run after ``+``) nor a part of an IBAN (its country, check digits and groups).
-- A security code is 3 or 4 digits a few words after CVV, CVC, CID, "security code" and their
-  equivalents in the languages we serve; a PIN is 4 to 8 digits right after "PIN" (and equivalents).
-- A password is the word (or the quoted words) after "password", "pw", "contraseña", ...: after "is"
-  or ":" unless that word says something about the password ("is wrong", "not working"); with nothing
-  between, only a word that looks like one (a digit or a sign in it), so "password reset" stays.
+The rules read the text as people see it: each character in its compatibility form (full-width,
+superscript, circled and bold digits are digits; full-width letters letters; every kind of space a
+space) and without the invisible ones (zero-width spaces and joiners, soft hyphens, bidi marks,
+combining marks); what they find is masked in the text as typed, invisible characters within included.
+
+- A card number is 13 to 19 digits (any script's), together or in groups joined by up to three spaces,
+  dashes, dots or underscores, or, between groups as long as a card's (4 and 4, Amex's 4 and 6, 6 and 5),
+  by line breaks, commas, slashes, bars, bullets, brackets or stars or a joining word ("and then", "y",
+  "und", "et"), or said digit by digit in English words, that pass the Luhn check and start as a card
+  network's numbers do (2221-2720, 30, 34-38, 4, 5, 6). An amount's cents ("47.63 10.84") end a number.
+  A run of groups is searched for the longest such part, so an amount typed just before the card does
+  not hide it.
+  Never a phone number (a run after ``+``) nor a part of an IBAN (its country, check digits and groups),
+  nor digits right after ASCII letters (an identifier: TXN4111...) unless they name a card (card4111...).
+- A security code is 3 or 4 digits (or the same one by one: "1 2 3") a few words after CVV, CVC, CID,
+  "security code", "the code on the back" and their equivalents in the languages we serve, dotted or
+  not ("C.V.V."); a PIN is 4 to 8 digits after "PIN" ("P.I.N.", "pin's", "the pin I use is").
+- A password is the word (or the quoted words) after "password", "pw", "contraseña", ...: after "is",
+  ":", "=" or an arrow ("the password I use is", "password is now") unless that word says something about
+  the password ("is wrong", "not working"); with nothing between, "'s", a dash or "set to", only a word
+  that looks like one (a digit or a sign in it), so "password reset" stays; and a word that looks like
+  one before "as my password".
 
 Evaluated on our own messages (tests/privacy/, bench/privacy.py; figures in docs/benchmarks.md).
+Linear in the text's length: every repetition in the patterns is bounded or unambiguous, and a card is
+looked for only within 19 digits of each group that can start one.
 """
 
 from __future__ import annotations
@@ -61,45 +75,91 @@ class Masking:
         return tuple(dict.fromkeys(item.kind for item in self.found))
 
 
-# Between groups, one to three separators ("4111  1111", "4111 - 1111"): a space or tab (any width, as
-# locales and copied text have them), a dash, a dot, an underscore (file names), or an invisible character
-# that a copy from a web page can leave.
-_SEPARATOR = "[ \t.\\-_\u00a0\u2007\u2009\u202f\u2010-\u2013\u200b-\u200f\u2060]"
-# A run of digit groups; not inside a word or a longer number (ASCII letters: an identifier like TXN123...).
-_DIGIT_RUN = re.compile(rf"(?<![\dA-Za-z])\d+(?:{_SEPARATOR}{{1,3}}\d+)*(?![\dA-Za-z])")
+# Masking reads a view of the text as people see it (_view): each character in its compatibility form
+# (NFKC: full-width, superscript, circled and bold digits are digits, full-width letters letters, every
+# space a space) and without invisible ones (format characters: zero-width spaces and joiners, soft
+# hyphens, bidi marks; combining marks), each view character remembering the typed one it came from, so
+# that what is found there is masked in the text as typed.
+_INVISIBLE = frozenset(("Cf", "Mn", "Me"))
+# Between groups, one to three separators ("4111  1111", "4111 - 1111", "4111/1111", "(4111) (1111)"):
+# any space or line break (a number split over lines), a dash of any kind, a dot, comma, slash, bar,
+# bullet, bracket, underscore (file names) or star; or a joining word between them ("4111 1111 and then
+# 1111 1111").
+_SEPARATOR = "[\\s.,/\\\\|_*()\\[\\]<>\\-\u2010-\u2015\u2212\u00b7\u2022\u2219\u22c5\u30fb\u3001\u3002\u060c\u066b\u066c]"
+_JOINING_WORDS = r"(?:and then|and|then|next|y luego|y|luego|und dann|und|dann|et puis|et|puis|e depois|e)"
+_GAP = rf"(?:{_SEPARATOR}{{1,3}}{_JOINING_WORDS}{_SEPARATOR}{{1,3}}|{_SEPARATOR}{{1,3}})"
+# Spaces, dots, dashes and underscores join any groups ("4111 1111", "4 1 1 1 ..."); the other gaps (a
+# line break, a comma, a slash, a bracket, a word, ...) join only groups as a card's are typed (their
+# lengths: 4 and 4, Amex's 4 and 6 and 6 and 5, the last 3 of 19 digits): "4111/1111", "3782,822463", not
+# a list of amounts, dates or times ("51.19, 60.83", "23/04/2024, 03/10/2024", "22.39 and 11.15"), of
+# order numbers ("62175, 62294") nor phone numbers over lines ("0171 456789\n0172 345678").
+_TIGHT_GAP = re.compile(r"[ \t.\-_\u2010-\u2015\u2212]{1,3}")
+_CARD_GROUPS = frozenset(((4, 4), (4, 6), (6, 5), (4, 3)))
+# Two digits after one dot or comma, not followed by another dot or comma and a digit: an amount's cents
+# ("47.63 10.84 20.58 93.35", four amounts, not one number).
+_CENTS = re.compile(r"[.,]\d\d(?![.,]?\d)")
+# A run of digit groups; not inside a longer number, nor after ASCII letters (an identifier like TXN123...)
+# unless they name a card ("card4111...", "visa4111...", "cc4111...").
+_DIGIT_RUN = re.compile(rf"(?:(?<![\dA-Za-z])|(?<=card)|(?<=visa)|(?<=amex)|(?<=cc))\d+(?:{_GAP}\d+)*", re.IGNORECASE)
 _GROUP = re.compile(r"\d+")
+# A number in English words, digit by digit ("four one one one ...").
+_DIGIT_WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+                "seven": "7", "eight": "8", "nine": "9"}
+_WORD = f"(?:{'|'.join(_DIGIT_WORDS)})"
+_WORD_RUN = re.compile(rf"\b{_WORD}(?:[\s,\-]{{1,3}}{_WORD}){{12,}}\b", re.IGNORECASE)
 _IBAN_LIKE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{1,4}){3,8}(?![A-Za-z0-9])")
 _CARD_DIGITS = range(13, 20)
 
-_CODE_WORDS = (r"cvv ?2|cvc ?2|cvv|cvc|cvn|cid|csc|security code|card code|c[oó]digo de seguridad|"
-               r"cryptogramme(?: visuel)?|kartenpr[uü]fnummer|pr[uü]fnummer|pr[uü]fziffer|sicherheitscode|"
-               r"رمز الأمان|رمز التحقق|رمز الحماية")
+# Words (in the languages we serve) and dotted abbreviations ("C.V.V."); "the code on the back".
+_CODE_WORDS = (r"c\.?v\.?v\.? ?2(?!\d)|c\.?v\.?c\.? ?2(?!\d)|c\.?v\.?v\b\.?|c\.?v\.?c\b\.?|cvn|cid|csc|"
+               r"sec(?:urity|\.)? ?(?:code|number|no\b\.?|digits)|card code|card verification (?:code|value|number)|"
+               r"(?:code|number|numbers|digits) (?:on|at) the back(?: of (?:the|my|this|your) card)?|"
+               r"c[oó]digo de seguridad|cryptogramme(?: visuel)?|kartenpr[uü]fnummer|pr[uü]fnummer|pr[uü]fziffer|"
+               r"sicherheitscode|رمز الأمان|رمز التحقق|رمز الحماية")
+# Three or four digits, together or one by one ("1 2 3"), and no more digits right after.
+_SHORT_SECRET = r"(?P<secret>\d(?:[ .\-]?\d){{{low},{high}}})(?![\d/]|[.,]\d|[ .\-]\d)"
 # Up to four short words between the word and the code ("the cvv on the back is 275").
-_SECURITY_CODE = re.compile(rf"\b(?:{_CODE_WORDS})(?:[\s:=#\-]*[^\W\d_]{{1,6}}){{0,4}}?[\s:=#\-]*"
-                            rf"(?P<secret>\d{{3,4}})(?![\d/]|[.,]\d)", re.IGNORECASE)
-_PIN_WORDS = (r"(?:code |c[oó]digo )?pin(?:[ -]?(?:code|number|nummer))?|geheimzahl|"
+_SECURITY_CODE = re.compile(rf"(?<![^\W\d_])(?:{_CODE_WORDS})(?:[\s:=#\-]{{0,4}}[^\W\d_]{{1,6}}){{0,4}}?"
+                            rf"[\s:=#\-]{{0,4}}{_SHORT_SECRET.format(low=2, high=3)}", re.IGNORECASE)
+_PIN_WORDS = (r"(?:code |c[oó]digo )?p\.?i\.?n\b\.?(?:[ -]?(?:code|number|nummer|no\b\.?))?|geheimzahl|"
               r"رقم التعريف الشخصي|الرقم السري")
-_PIN = re.compile(rf"\b(?:{_PIN_WORDS})(?:\s*(?:is|es|est|ist|era|هو|:|=|#))*\s*"
-                  rf"(?P<secret>\d{{4,8}})(?![\d/]|[.,]\d)", re.IGNORECASE)
+# Who typed it ("the pin I use is", "the password we set is").
+_WHO = r"(?:\s+(?:i|we)\s+(?:use|used|have|had|set|chose|picked|typed|entered|tried|gave you))?"
+_FOR_WHAT = r"(?:\s+(?:for|on|of)\s+(?:the|my|this|that)\s+(?:card|account|atm))?"
+_PIN = re.compile(rf"(?<![^\W\d_])(?:{_PIN_WORDS}){_FOR_WHAT}{_WHO}(?:['’]s\b)?"
+                  r"(?:\s{0,3}(?:is|es|est|ist|era|was|هو|:|=|#)){0,3}\s{0,3}"
+                  rf"{_SHORT_SECRET.format(low=3, high=7)}", re.IGNORECASE)
 _PASSWORD_WORDS = (r"password|pass word|passwort|passcode|passwd|pwd|pw|contrase[ñn]a|mot de passe|senha|"
                    r"كلمة المرور|كلمة السر|كلمه المرور")
+_IS = r"(?:is|es|est|ist|era|é|was|هي|هو)"
+# The password itself: quoted (then any words), or one word.
+_VALUE = r"(?:\"(?P<quoted>[^\"\n]{1,64})\"|[“'‘](?P<curly>[^”’'\n]{1,64})[”’']|(?P<bare>[^\s\"“]{1,64}))"
 _PASSWORD = re.compile(
-    rf"\b(?:(?P<word>{_PASSWORD_WORDS})|(?P<weak>pass|clave))\b"
-    r"(?P<link>\s*(?:(?:is|es|est|ist|era|هي|هو)\b\s*)?[:=]\s*|\s+(?:is|es|est|ist|era|هي|هو)\s+|\s+)"
-    r"(?:\"(?P<quoted>[^\"\n]{1,64})\"|[“'‘](?P<curly>[^”’'\n]{1,64})[”’']|(?P<bare>[^\s\"“]{1,64}))",
-    re.IGNORECASE)
+    rf"\b(?:(?P<word>{_PASSWORD_WORDS})|(?P<weak>pass|clave))\b{_FOR_WHAT}{_WHO}"
+    r"(?P<link>\s{1,3}(?:(?:is|was|got|been)\s{1,3})?(?:set|changed|reset|updated)\s{1,3}to\s{1,3}|['’]s\s+|"
+    rf"\s{{0,3}}(?:{_IS}\b\s{{0,3}})?[:=]\s{{0,3}}|\s{{1,3}}{_IS}\s{{1,3}}|\s{{1,3}}(?:->|=>|→|-|–|—)\s{{1,3}}|\s{{1,3}})"
+    # Words that only say when or how ("is now ...", "is just ...").
+    r"(?:(?:now|just|simply|literally|currently|actually|still|basically|probably)\s{1,3})?"
+    rf"{_VALUE}", re.IGNORECASE)
+# "I chose Tulip!77 as my password": a word that looks like a password, before it.
+_PASSWORD_BEFORE = re.compile(rf"(?<!\S){_VALUE}\s{{1,3}}as\s{{1,3}}(?:my|the|our)\s{{1,3}}(?:new\s{{1,3}})?"
+                              rf"(?:{_PASSWORD_WORDS})\b", re.IGNORECASE)
 # Words after "password is" that say something about the password, in the languages we serve.
 _ABOUT_THE_PASSWORD = frozenset("""
-    not no wrong incorrect invalid expired locked blocked too correct right the my a an same still case weak strong
-    changed reset working doesn't does didn't isn't wasn't was has had being ok okay fine forgotten lost stolen
-    compromised required needed sensitive different new old empty short long saved and or for of to in on with
-    that this it which when if but please
+    not no wrong incorrect invalid expired expire expires expiring locked blocked too correct right the my a an
+    same still case weak strong changed reset working doesn't does didn't isn't wasn't was has had being ok okay
+    fine forgotten lost stolen compromised required needed sensitive different new old empty short long saved
+    and or for of to in on with that this it which when if but please been gone going getting also always never
+    really like there here supposed meant what your his her their our one mine yours
     incorrecta incorrecto mal caducada bloqueada olvidada nueva vieja es la el muy
     faux fausse incorrecte expiré bloqué oublié nouveau pas trop le la
     falsch nicht abgelaufen gesperrt neu alt das zu
     خطأ خاطئة غير
 """.split())
-_PUNCTUATION_AFTER = ",;.)"
+_PUNCTUATION_AFTER = ",;.)?"
+# Between the word and a password, what may as well be a sentence going on ("password - it's gone").
+_LOOSE_LINKS = frozenset(("", "'s", "’s", "-", "–", "—"))
+_QUESTION_AFTER = "?!"
 
 
 def luhn_valid(digits: str) -> bool:
@@ -141,26 +201,65 @@ def _iban_spans(text: str) -> List[Tuple[int, int]]:
     return spans
 
 
-def _cards(text: str) -> Iterator[Found]:
+def _view(text: str) -> Tuple[str, List[int]]:
+    """The text as masking reads it (see _INVISIBLE above), and for each of its characters the index of
+    the typed character it comes from (a character may become several: "½" is "1⁄2")."""
+    pieces: List[str] = []
+    origin: List[int] = []
+    for index, character in enumerate(text):
+        if character.isascii():
+            pieces.append(character)
+            origin.append(index)
+        elif unicodedata.category(character) not in _INVISIBLE:
+            folded = unicodedata.normalize("NFKC", character)
+            pieces.append(folded)
+            origin += [index] * len(folded)
+    return "".join(pieces), origin
+
+
+# A group of digits: where it is in the view, its digits in ASCII, and its place in its run.
+_Group = Tuple[int, int, str, int]
+
+
+def _cards(text: str) -> Iterator[Tuple[int, int]]:
+    """Where card numbers are in ``text`` (the view): in digit groups, or in English words."""
     ibans = _iban_spans(text)
+    runs: List[List[_Group]] = []
     for run in _DIGIT_RUN.finditer(text):
         if run.start() and text[run.start() - 1] == "+":
             continue  # a phone number in international form
-        groups = [(run.start() + group.start(), run.start() + group.end(), _ascii(group.group()))
-                  for group in _GROUP.finditer(run.group())]
+        groups: List[_Group] = []
+        place = 0
+        for group in _GROUP.finditer(run.group()):
+            start, end = run.start() + group.start(), run.start() + group.end()
+            if groups and (not _joined(text[groups[-1][1]:start], groups[-1][1] - groups[-1][0], end - start)
+                           or _CENTS.match(text, start - 1)):
+                place += 1  # not one number: the groups on either side are tried on their own
+            groups.append((start, end, _ascii(group.group()), place))
+            place += 1
         # An IBAN's groups are never part of a card: the groups around them are tried on their own.
-        outside = [group for group in groups if not any(start < group[1] and group[0] < end for start, end in ibans)]
+        runs.append([group for group in groups
+                     if not any(start < group[1] and group[0] < end for start, end in ibans)])
+    for run in _WORD_RUN.finditer(text):
+        runs.append([(run.start() + word.start(), run.start() + word.end(), _DIGIT_WORDS[word.group().lower()], place)
+                     for place, word in enumerate(re.finditer(_WORD, run.group(), re.IGNORECASE))])
+    for groups in runs:
         first = 0
-        while first < len(outside):
-            card = _longest_card(outside, first)
+        while first < len(groups):
+            card = _longest_card(groups, first)
             if card is None:
                 first += 1
                 continue
-            yield Found(Secret.CARD, outside[first][0], outside[card][1])
+            yield groups[first][0], groups[card][1]
             first = card + 1
 
 
-def _longest_card(groups: List[Tuple[int, int, str]], first: int) -> Optional[int]:
+def _joined(gap: str, before: int, after: int) -> bool:
+    """Whether a gap between groups of ``before`` and ``after`` digits joins them into one number."""
+    return bool(_TIGHT_GAP.fullmatch(gap)) or (before, after) in _CARD_GROUPS
+
+
+def _longest_card(groups: List[_Group], first: int) -> Optional[int]:
     """The last group of the longest card number that starts at group ``first``, if any. Only the groups
     within 19 digits of it are tried: a message of a thousand one-digit groups costs a thousand tries of
     a few groups each, not a million joins."""
@@ -168,7 +267,7 @@ def _longest_card(groups: List[Tuple[int, int, str]], first: int) -> Optional[in
         return None  # no card network's numbers start so
     found, digits = None, ""
     for last in range(first, len(groups)):
-        if last > first and groups[last - 1][1] < groups[last][0] - 3:
+        if last > first and groups[last][3] != groups[last - 1][3] + 1:
             break  # a gap where an IBAN's groups were: not one number
         digits += groups[last][2]
         if len(digits) > _CARD_DIGITS[-1]:
@@ -178,39 +277,72 @@ def _longest_card(groups: List[Tuple[int, int, str]], first: int) -> Optional[in
     return found
 
 
-def _secrets(pattern: "re.Pattern[str]", kind: Secret, text: str) -> Iterator[Found]:
+def _secrets(pattern: "re.Pattern[str]", text: str) -> Iterator[Tuple[int, int]]:
     for match in pattern.finditer(text):
-        yield Found(kind, match.start("secret"), match.end("secret"))
+        yield match.start("secret"), match.end("secret")
 
 
-def _passwords(text: str) -> Iterator[Found]:
+def _password_value(text: str, match: "re.Match[str]") -> Optional[Tuple[int, int, str]]:
+    """The password a match holds (its span, which group), punctuation after a bare word left out."""
+    group = next(name for name in ("quoted", "curly", "bare") if match.group(name) is not None)
+    start, end = match.span(group)
+    if group == "bare":
+        while end > start and text[end - 1] in _PUNCTUATION_AFTER:
+            end -= 1
+    if end == start or text[start:end].lower() in _ABOUT_THE_PASSWORD:
+        return None
+    return start, end, group
+
+
+def _looks_like_one(value: str) -> bool:
+    """A word with a digit or a sign in it: not only a question's or an exclamation's mark at its end, nor
+    an apostrophe ("it's", "don't")."""
+    return any(not character.isalpha() and character not in "'’" for character in value.rstrip(_QUESTION_AFTER))
+
+
+def _passwords(text: str) -> Iterator[Tuple[int, int]]:
     for match in _PASSWORD.finditer(text):
-        group = next(name for name in ("quoted", "curly", "bare") if match.group(name) is not None)
-        start, end = match.span(group)
-        if group == "bare":
-            while end > start and text[end - 1] in _PUNCTUATION_AFTER:
-                end -= 1
-        value, link = text[start:end], match.group("link").strip()
-        if not value or value.lower() in _ABOUT_THE_PASSWORD:
+        value = _password_value(text, match)
+        if value is None:
             continue
-        looks_like_one = any(not character.isalpha() for character in value)
-        if group == "bare" and (not link or match.group("weak")) and not (looks_like_one or ":" in link or "=" in link):
-            continue  # "password reset", "clave es importante": no password typed
-        yield Found(Secret.PASSWORD, start, end)
+        start, end, group = value
+        link = match.group("link").strip().lower()
+        if group == "bare" and (link in _LOOSE_LINKS or link.endswith("to") or match.group("weak")):
+            # With nothing between, "'s", a dash or "set to", only a word that looks like a password:
+            # "password reset", "password policy?", "password's been changed", "password - it's gone",
+            # "clave es importante" say none. After "pass" (a bus pass, a boarding pass 24A) without ":",
+            # only a longer one with letters in it.
+            typed = text[start:end]
+            if not _looks_like_one(typed) or (match.group("weak") and not link and (
+                    len(typed) < 6 or not any(character.isalpha() for character in typed))):
+                continue
+        yield start, end
+    for match in _PASSWORD_BEFORE.finditer(text):
+        value = _password_value(text, match)
+        if value is not None and (value[2] != "bare" or _looks_like_one(text[value[0]:value[1]])):
+            yield value[0], value[1]
 
 
-def mask(text: str) -> Masking:
+def _found(kind: Secret, spans: Iterable[Tuple[int, int]], origin: List[int]) -> Iterator[Found]:
+    """What was found in the view, where it is in the text as typed."""
+    for start, end in spans:
+        yield Found(kind, origin[start], origin[end - 1] + 1)
+
+
+def mask(text: str, placeholders: Mapping[Secret, str] = PLACEHOLDER) -> Masking:
     """``text`` with every card number, security code, password and PIN replaced by its placeholder."""
+    view, origin = _view(text)
     found: List[Found] = []
-    for candidates in (_cards(text), _secrets(_SECURITY_CODE, Secret.SECURITY_CODE, text),
-                       _secrets(_PIN, Secret.PIN, text), _passwords(text)):
+    for candidates in (_found(Secret.CARD, _cards(view), origin),
+                       _found(Secret.SECURITY_CODE, _secrets(_SECURITY_CODE, view), origin),
+                       _found(Secret.PIN, _secrets(_PIN, view), origin), _found(Secret.PASSWORD, _passwords(view), origin)):
         for item in candidates:
             if not any(item.start < other.end and other.start < item.end for other in found):
                 found.append(item)
     found.sort(key=lambda item: item.start)
     pieces, position = [], 0
     for item in found:
-        pieces += [text[position:item.start], PLACEHOLDER[item.kind]]
+        pieces += [text[position:item.start], placeholders[item.kind]]
         position = item.end
     return Masking("".join(pieces) + text[position:], tuple(found))
 

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 import re
+import time
 from typing import Any, Dict, Tuple
 from urllib.parse import quote, unquote
 
 from sanic import Request, response
 from sanic.response import HTTPResponse
 
+from handoff.attachments import masked_name
 from handoff.endpoints.context import bridge_of, client_of, log_refusal, settings_of
 from handoff.endpoints.errors import http_error
 from handoff.exceptions import FileRefused, HandoffError, InvalidToken, LimitReached, MalformedMessage
@@ -72,15 +73,17 @@ async def upload(request: Request, conversation_id: str) -> HTTPResponse:
         bridge = bridge_of(request)
         token, agent = await _who(request)
         sender = await bridge.attachments.sender(conversation_id, token, agent, _identity(request))
-        # A customer's file name is text they typed: masked before anything keeps it (handoff.privacy).
+        # A customer's file name is text they typed: masked before anything keeps it (handoff.privacy), as
+        # typed for the checks and as it is kept once cleaned (handoff.attachments.masked_name).
         masking = mask(readable(name)) if sender[0] == "customer" else Masking(name, ())
         await bridge.attachments.count_upload(sender, client_of(request))
         body = await _read_capped(request, settings_of(request).max_attachment_bytes)
         checked = await asyncio.to_thread(check_file, body, masking.text, request.headers.get("content-type", ""))
-        message_id, attachment = await bridge.attachments.send(conversation_id, sender, checked, body, masking.text,
+        kept_name, masked = masked_name(name, checked.kind) if sender[0] == "customer" else (name, ())
+        message_id, attachment = await bridge.attachments.send(conversation_id, sender, checked, body, kept_name,
                                                                client_of(request), client_id)
-        if masking.found:
-            await bridge.customer_masked(conversation_id, masking.kinds)
+        if masked:
+            await bridge.customer_masked(conversation_id, masked)
     except HandoffError as error:
         if isinstance(error, FileRefused):
             bridge_of(request).metrics[f"attachments_refused_{error.code}"] += 1

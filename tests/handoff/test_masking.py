@@ -132,3 +132,57 @@ def test_a_card_number_code_and_password_reach_no_store_no_rasa_and_no_log(bridg
     assert not sightings(secrets, iter([repr(tracker)])), "in Rasa's tracker"
     logs = [path.read_text(errors="replace") for path in Path(LOG_DIR).glob("*.log")]
     assert logs and not sightings(secrets, iter(logs)), "in a log"
+
+
+def test_a_files_name_is_masked_as_it_is_kept_after_cleaning(bridge, redis_url):
+    """Cleaning a file's name turns unusual characters into "_" (handoff.attachments.safe_name): a card
+    whose groups are joined by one of them ("4111;1111;1111;1111") is no card as typed, but is one in
+    the name kept. The name is masked after it is cleaned too, and the customer told."""
+
+    async def upload_and_watch(name: str) -> Dict[str, Any]:
+        customer = await Customer.connect(bridge)
+        stored = upload(bridge, customer.conversation_id, image("PNG"), as_customer(customer), name)
+        assert stored.status_code == 201, stored.text
+        notice = await customer.next_matching(
+            lambda e: e["type"] == "message" and e["data"]["data"].get("notice") == "privacy", "the privacy notice")
+        await customer.close()
+        return {"attachment": stored.json()["attachment"], "notice": notice["data"]["text"]}
+
+    card = fresh_card()
+    for joined_by in (";", "#", "~"):
+        name = joined_by.join(card[index:index + 4] for index in range(0, 16, 4)) + ".png"
+        seen = asyncio.run(upload_and_watch(f"receipt {name}"))
+        assert seen["attachment"]["name"] == "receipt card number.png", seen
+        assert "never send" in seen["notice"]
+    assert not sightings([card, card[:8], card[8:]], everything_in_redis(redis_url)), "in Redis"
+
+
+def test_secrets_typed_to_get_past_the_rules_are_masked_in_messages_and_requests(bridge, redis_url):
+    """What the rules now read as people do (handoff.privacy): a card between zero-width spaces or split over
+    lines, joined by slashes; a security code and a PIN typed a digit at a time or with dots; a password in
+    other words. Through the real bridge, in a message, a callback request's description and preferred
+    time: masked as the customer is acknowledged and as the agents would read them, and kept nowhere."""
+    card = fresh_card()
+    groups = [card[index:index + 4] for index in range(0, 16, 4)]
+    invisible, over_lines, slashed = "\u200b".join(groups), f"{' '.join(groups[:2])}\n{' '.join(groups[2:])}", "/".join(groups)
+
+    async def conversation() -> Dict[str, Any]:
+        customer = await Customer.connect(bridge)
+        first = await customer.say(f"card {invisible} and C.V.V. 4 0 7")
+        ack = await customer.acknowledged(first)
+        second = await customer.say(f"my card:\n{over_lines}\nthe password I use is Qx{card[-6:]}!")
+        again = await customer.acknowledged(second)
+        await customer.send("leave", {"kind": "callback", "contact": "+44 20 7946 0958",
+                                      "description": f"refund to {slashed} please",
+                                      "preferred_time": "after 5pm, P.I.N. 8 8 2 1"}, id="callback")
+        await customer.acknowledged("callback")
+        await customer.close()
+        return {"first": ack["data"]["text"], "second": again["data"]["text"]}
+
+    seen = asyncio.run(conversation())
+    assert seen == {"first": "card [card number] and C.V.V. [security code]",
+                    "second": "my card:\n[card number]\nthe password I use is [password]"}
+    stored = list(everything_in_redis(redis_url))
+    assert any("refund to [card number] please" in text and "after 5pm, P.I.N. [PIN]" in text for text in stored)
+    secrets = [card, invisible, over_lines, slashed, "4 0 7", "8 8 2 1", f"Qx{card[-6:]}!"]
+    assert not sightings(secrets, iter(stored)), "in Redis"

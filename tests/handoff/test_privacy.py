@@ -28,6 +28,28 @@ MASKED = [
     ("pw x7y8, thanks", "pw [password], thanks", [Secret.PASSWORD]),
     ("card 4111111111111111 cvv 321 pin 4321", "card [card number] cvv [security code] pin [PIN]",
      [Secret.CARD, Secret.SECURITY_CODE, Secret.PIN]),
+    # What people see is what is read: invisible characters, other forms of digits and spaces, odd separators.
+    ("4111\u00ad1111\u00ad1111\u00ad1111", "[card number]", [Secret.CARD]),  # soft hyphens
+    ("4\u03321\u03321\u03321 1111 1111 1111", "[card number]", [Secret.CARD]),  # combining underlines
+    ("\u2074\u00b9\u00b9\u00b9 \u00b9\u00b9\u00b9\u00b9 \u00b9\u00b9\u00b9\u00b9 \u00b9\u00b9\u00b9\u00b9", "[card number]", [Secret.CARD]),  # superscript
+    ("\u2463\u2460\u2460\u2460 1111 1111 1111", "[card number]", [Secret.CARD]),  # circled digits
+    ("4111\u30001111\u30001111\u30001111", "[card number]", [Secret.CARD]),  # ideographic spaces
+    ("4111 1111\n1111 1111", "[card number]", [Secret.CARD]),
+    ("4111/1111/1111/1111", "[card number]", [Secret.CARD]),
+    ("4111 • 1111 • 1111 • 1111", "[card number]", [Secret.CARD]),
+    ("(4111)(1111)(1111)(1111)", "([card number])", [Secret.CARD]),
+    ("4111 1111 and then 1111 1111", "[card number]", [Secret.CARD]),
+    ("four one one one one one one one one one one one one one one one", "[card number]", [Secret.CARD]),
+    ("card4111111111111111", "card[card number]", [Secret.CARD]),
+    ("ｃｖｖ：１２３", "ｃｖｖ：[security code]", [Secret.SECURITY_CODE]),
+    ("C.V.V. 1 2 3", "C.V.V. [security code]", [Secret.SECURITY_CODE]),
+    ("the code on the back is 123", "the code on the back is [security code]", [Secret.SECURITY_CODE]),
+    ("pin's 4321", "pin's [PIN]", [Secret.PIN]),
+    ("P.I.N. 4 3 2 1", "P.I.N. [PIN]", [Secret.PIN]),
+    ("the password I use is Tulip77", "the password I use is [password]", [Secret.PASSWORD]),
+    ("my password is now Tulip", "my password is now [password]", [Secret.PASSWORD]),
+    ("pw=Tulip!77", "pw=[password]", [Secret.PASSWORD]),
+    ("I picked Tulip!77 as my password", "I picked [password] as my password", [Secret.PASSWORD]),
 ]
 KEPT = [
     "4111 1111 1111 1112",  # fails Luhn
@@ -41,6 +63,24 @@ KEPT = [
     "my cvv has 3 digits",
     "pin reset",
     "the code you sent is 482913",
+    "25 m² and 3 m³",  # superscripts are digits, glued to a unit
+    "+44 (0) 7700 900 461",
+    "from 01/01/2024 to 31/12/2024",
+    "between 2024 and 2025",
+    "my password - it's not working",
+    "my password's been changed",
+    "what's the password policy?",
+    "boarding pass 24A",
+    "social security number 123-45-6789",
+    "pin 4 digits or 6?",
+    "cvv 2 times wrong",
+    # Lists of numbers that the wider separators could have joined into a card (each would pass Luhn).
+    "I was charged 51.19, 60.83, 16.09, 78.12 this week",
+    "the app took 47.63 10.84 20.58 93.35 from me",
+    "orders 62175, 62294, 61658 are missing",
+    "payments on 23/04/2024, 03/10/2024",
+    "it failed at 22.39 and 11.15 and 14.40 and 21.52",
+    "call me on\n0953 602305\n0687 467956",
 ]
 
 
@@ -93,3 +133,28 @@ def test_a_forms_fields_are_cleaned_before_they_are_masked(between: str) -> None
 def test_a_field_with_nothing_to_mask_is_left_as_typed_for_its_checks() -> None:
     typed = "\x00" * 501  # too long as typed (malformed), though nothing once cleaned
     assert mask_typed(typed).text == typed and mask_typed(typed).found == ()
+
+
+# 4,000 characters each, built to make one rule work hardest (a regular expression that backtracks would
+# take minutes on some of them): masking them must finish, with exactly this outcome.
+ADVERSARIAL = [
+    ("1 " * 2000, "1 " * 2000),  # two thousand groups, none can start a card
+    ("١-" * 2000, "١-" * 2000),
+    ("4\u200b" * 2000, "4\u200b" * 2000),  # one run of 2,000 digits once the invisible characters are out
+    ("4111 and " * 500, "4111 and " * 500),
+    ("cvv " + "abcdef " * 571, "cvv " + "abcdef " * 571),
+    ("cvv " + "1 " * 2000, "cvv " + "1 " * 2000),  # too many digits to be a code
+    ("code on the back is " * 200, "code on the back is " * 200),
+    ("pin is " * 572, "pin is " * 572),
+    ('"' * 4000, '"' * 4000),
+    ("x1 as my " * 450, "x1 as my " * 450),
+    ("4111 1111 1111 1111 " * 200, "[card number] " * 200),
+    ("four one one one one one one one one one one one one one one one " * 63, "[card number] " * 63),
+    ('password "' * 400, 'password "[password]"' * 200),
+]
+
+
+@pytest.mark.parametrize("text, masked", ADVERSARIAL, ids=range(len(ADVERSARIAL)))
+def test_adversarial_messages_are_masked_in_linear_time(text: str, masked: str) -> None:
+    assert len(text) >= 4000
+    assert mask(text).text == masked
