@@ -134,7 +134,8 @@ class CustomerConnection(Connection):
         await self.bridge.customer_presence.joined(conversation_id, self.socket_id, self.bridge.now_ms())
         self.last_sent[conversation_id] = last_seen
         await self.send(Envelope("welcome", envelope.id, {"conversation_id": conversation_id, "token": token,
-                                                          "transcript_mail": self.bridge.settings.mail_enabled}))
+                                                          "transcript_mail": self.bridge.settings.mail_enabled,
+                                                          "email": await self._own_email(conversation_id)}))
         await self.watch(self.bridge.store.live_channel(conversation_id), self._on_live)
         await self.deliver(conversation_id)
         read = await self.bridge.store.agent_read(conversation_id)
@@ -284,6 +285,12 @@ class CustomerConnection(Connection):
         """No longer needs a person: out of the queue, back to the bot."""
         await self.bridge.customer_left_queue(self.require())
         await self.send(Envelope("ack", envelope.id, {}))
+
+    async def _own_email(self, conversation_id: str) -> Optional[str]:
+        """A signed-in customer's own address as the conversation has it from their verified identity (the
+        widget's "Email me this chat" starts with it); None for an anonymous one."""
+        email = await self.bridge.store.redis.hget(self.bridge.store.key("conv", conversation_id), "contact_email")
+        return email.decode() if email else None
 
     async def email_transcript(self, envelope: Envelope) -> None:
         """The conversation's transcript to the address the customer typed (handoff.mail): acknowledged when
