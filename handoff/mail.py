@@ -145,6 +145,9 @@ class TranscriptMail:
             self.store.key("conv", conversation_id), ["contact_email", "client"]))
         client = client or started_from
         by_customer = by == "customer"
+        taken = await self.state(conversation_id)  # said first, whatever else is wrong (the script decides)
+        if taken and taken.get("state") != "failed":
+            raise self._already(taken.get("state", ""), taken.get("to", ""))
         messages = await self.store.messages_after(conversation_id, None)
         typed = [] if by_customer else await self.typed_addresses(conversation_id, messages)
         try:
@@ -157,7 +160,7 @@ class TranscriptMail:
             raise MailRefused("this conversation has nothing to send yet: write first, then ask", "nothing_to_send")
         day = str(int(time.time() * 1000) // DAY_MS)
         recipient = hashlib.sha256(to.lower().encode()).hexdigest()[:32]
-        taken = await self._take(
+        result = await self._take(
             keys=[self.store.key("mail", conversation_id),
                   self.store.key("mail-day", f"address:{address_group(client, self.settings.ipv6_prefix)}:{day}"),
                   self.store.key("mail-day", f"recipient:{recipient}:{day}"), self.outbox,
@@ -166,11 +169,9 @@ class TranscriptMail:
                   str(self.settings.mail_per_address_per_day), str(self.settings.mail_per_recipient_per_day),
                   str(2 * DAY_MS), "0" if verified(to, contact) else "1",
                   str(self.settings.mail_unverified_per_day)])
-        code = int(taken[0])
+        code = int(result[0])
         if code == 0:
-            state, sent_to = taken[1].decode(), taken[2].decode()
-            raise MailRefused(f"this conversation's transcript was emailed already ({state}, to {sent_to})",
-                              "already_sent")
+            raise self._already(result[1].decode(), result[2].decode())
         if code == -1:
             raise MailRefused("as many transcripts as one address may ask for today were sent", "mail_limit_address")
         if code == -2:
@@ -179,6 +180,10 @@ class TranscriptMail:
             raise MailRefused("as many transcripts to addresses typed in a chat as we send in a day were sent; "
                               "a signed-in customer's own address still works", "mail_limit_unverified")
         return {"state": "queued", "to": to}
+
+    @staticmethod
+    def _already(state: str, to: str) -> MailRefused:
+        return MailRefused(f"this conversation's transcript was emailed already ({state}, to {to})", "already_sent")
 
     async def addresses(self, conversation_id: str) -> Dict[str, Any]:
         """What an agent may choose from: {verified: the identified customer's own address or None, typed: the
