@@ -276,6 +276,9 @@ export class ChatWidget {
         if (data.from === "agent" && typeof data.up_to === "string") this.view.setAgentRead(data.up_to);
         break;
       case "error":
+        // A refusal of a request asked on this connection (e.g. email_transcript) answers it: the form says why,
+        // rather than "Sending…" for ever.
+        if (this.requests && this.requests.refused(envelope)) break;
         this.failed(data);
         break;
       default:
@@ -283,9 +286,10 @@ export class ChatWidget {
     }
   }
 
-  welcomed({ conversation_id: conversationId, token, transcript_mail: transcriptMail }) {
+  welcomed({ conversation_id: conversationId, token, transcript_mail: transcriptMail, email }) {
     this.awaitingWelcome = false;
     this.view.transcriptMail.setAvailable(transcriptMail);
+    this.view.transcriptMail.setOwnAddress(email); // a signed-in customer's verified address, or none
     const stored = this.storage.conversation;
     // A signed-in customer's open conversation from another device (or their own instead of someone else's
     // on a shared computer): this page shows that one, replayed whole after the welcome.

@@ -206,6 +206,7 @@ class ChatsView extends View {
       case "request":
       case "suggestions":
       case "contact":
+      case "mail_addresses":
       case "search_results":
       case "search_conversation":
         this.waiting.settle(envelope.id, data);
