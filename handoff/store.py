@@ -223,6 +223,8 @@ end
 # ARGV[17 + ARGV[14]] is the conversation's id; the message's fields follow it: the message goes to the outbox
 # KEYS[6] too (with the conversation's signed customer, "contact_id", for a customer's).
 _APPEND = LUA_NOW_MS + """
+-- A conversation that is gone (expired, or erased by a forget: handoff.forget) gets nothing written: -3.
+if redis.call('EXISTS', KEYS[3]) == 0 then return {'', -3, '', 0} end
 local state = redis.call('HGET', KEYS[3], 'state') or ''
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
 if existing then return {existing, 0, state, 0} end
@@ -298,6 +300,7 @@ end
 # whether or not the answer was shown. KEYS[4], the conversation's attachments, is kept as the transcript is;
 # KEYS[5] is the outbox. Returns what add_messages returns.
 _ANSWER = _ADD_MESSAGES + """
+if redis.call('EXISTS', KEYS[3]) == 0 then return -1 end  -- gone (expired, forgotten): nothing written
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], ARGV[3], 'done') end
 if redis.call('HGET', KEYS[3], 'state') ~= 'bot' then return -1 end
 local added = add_messages(KEYS[1], KEYS[2], ARGV[2], 'bot', ARGV[4], 7, tonumber(ARGV[5]), KEYS[5], ARGV[6])
@@ -823,6 +826,8 @@ class Store:
                                  "please start a new one")
         if added == -1:
             raise InvalidTransition("the conversation has moved on")
+        if added == -3:
+            raise ConversationNotFound("no such conversation (it ended and was deleted, or expired)")
         return Appended(message_id.decode(), bool(added), State(state.decode()) if state else None, bool(leased))
 
     async def answer(self, conversation_id: str, message_id: str, replies: Sequence[Dict[str, Any]],

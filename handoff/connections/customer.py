@@ -33,13 +33,18 @@ from handoff.protocol import Envelope, error_envelope
 from handoff.service import Bridge
 from handoff.visibility import customer_sees, for_customer
 
-__all__ = ["CustomerConnection", "MAX_PAYLOAD"]
+__all__ = ["CustomerConnection", "FORGOTTEN_TEXT", "MAX_PAYLOAD"]
 
 logger = logging.getLogger(__name__)
 
 MAX_PAYLOAD = 200
 # How long after a queue change a waiting customer's place and wait are worked out again.
 QUEUE_STATUS_DELAY_SECONDS = 0.3
+
+# What the customer reads when their conversation is erased while it is open (a forget: handoff.forget).
+FORGOTTEN_TEXT = ("This chat has ended, and what was said in it has been deleted as you asked. "
+                  "If you need anything else, you can start a new chat any time.")
+
 
 class CustomerConnection(Connection):
     conversation_id: Optional[str] = None
@@ -216,7 +221,10 @@ class CustomerConnection(Connection):
         return (self._last_status or {}).get("state") == "queued"
 
     async def _on_live(self, payload: Dict[str, Any]) -> None:
-        if "message" in payload:
+        if payload.get("forgotten"):  # erased at the customer's request (handoff.forget): the chat is over
+            await self.unwatch(self.bridge.store.live_channel(self.require()))
+            await self.send(Envelope("ended", None, {"reason": "forgotten", "text": FORGOTTEN_TEXT}))
+        elif "message" in payload:
             await self.deliver(self.require(), self.bridge.store.announced(payload))
         elif "state" in payload:
             await self.send_status()

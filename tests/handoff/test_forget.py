@@ -1,0 +1,92 @@
+"""A supervisor forgets a customer whose chat is open, through real bridge processes and Redis
+(docs/data-model.md "Forget this customer"): the chat is ended first (the customer told kindly, the serving
+agent's tab closed with the reason), then erased, and nothing the old sockets send afterwards brings a key
+of the conversation back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from typing import Any, Dict, List
+
+import redis as redis_sync
+import websockets
+
+from handoff_client import Customer, Transport
+from harness.clients import claimed, staff
+
+
+def run(coroutine: Any) -> Any:
+    return asyncio.run(coroutine)
+
+
+async def answer(client: Transport, kind: str, data: Dict[str, Any], replies: tuple = ("ack", "error")) -> Dict[str, Any]:
+    key = uuid.uuid4().hex
+    await client.send(kind, data, id=key)
+    return await client.next_matching(lambda e: e["id"] == key and e["type"] in replies, f"the answer to {kind}")
+
+
+def keys_of(redis_url: str, conversation_id: str) -> List[str]:
+    """Every key that names the conversation, in every store of the test Redis."""
+    client = redis_sync.Redis.from_url(redis_url)
+    try:
+        return sorted(key.decode() for key in client.scan_iter(f"*{conversation_id}*", count=1000))
+    finally:
+        client.close()
+
+
+def test_forgetting_an_open_chat_ends_it_for_both_sides_and_later_messages_recreate_nothing(
+        bridge, second_bridge, redis_url):
+    async def scenario() -> str:
+        customer, ann = await claimed(bridge, "ann")
+        conversation_id, token = customer.conversation_id, customer.token
+        await customer.acknowledged(await customer.say("please forget me after this"))
+        await ann.acknowledged(await ann.say("Of course.", conversation_id))
+        # The same conversation open on the other process too (another tab).
+        other_tab = await Customer.connect(second_bridge, conversation_id=conversation_id, token=token)
+        sam = await staff(bridge, "sam", "supervisor")
+        forgotten = await answer(sam, "forget", {"conversation_id": conversation_id}, ("forgotten", "error"))
+        assert forgotten["type"] == "forgotten", forgotten
+
+        for tab in (customer, other_tab):
+            ended = await tab.next_matching(lambda e: e["type"] == "ended", "the chat's end", 10)
+            assert ended["data"]["reason"] == "forgotten"
+            assert "ended" in ended["data"]["text"] and "start a new chat" in ended["data"]["text"]
+        released = await ann.next_matching(lambda e: e["type"] == "released"
+                                           and e["data"]["conversation_id"] == conversation_id, "the tab's close", 10)
+        assert released["data"]["reason"] == "forgotten", released
+
+        # Whatever the old sockets still send: refused, and no key comes back.
+        said = await answer(customer, "message", {"text": "one more thing"})
+        assert said["type"] == "error" and said["data"]["code"] == "not_found", said
+        again = await answer(other_tab, "message", {"text": "and another"})
+        assert again["type"] == "error" and again["data"]["code"] == "not_found", again
+        for kind, data in (("talk_to_person", {}), ("email_transcript", {"to": "ann@example.com"}),
+                           ("rating", {"score": 5}), ("details", {"name": "Ann"})):
+            refused = await answer(customer, kind, data)
+            assert refused["type"] == "error", (kind, refused)
+        await customer.send("typing", {"active": True})
+        await customer.send("read", {"up_to": said["id"] if False else "1-0"})
+        agent_said = await answer(ann, "message", {"conversation_id": conversation_id, "text": "still there?"})
+        assert agent_said["type"] == "error", agent_said
+        await asyncio.sleep(1.0)  # anything in flight (the bot, presence, offers) has happened
+        for tab in (customer, other_tab):
+            await tab.close()
+
+        # A hello with the old id and token: refused as unknown, nothing created.
+        async with websockets.connect(f"ws://{bridge}/ws/customer") as ws:
+            await ws.send(json.dumps({"type": "hello", "id": "h",
+                                      "data": {"conversation_id": conversation_id, "token": token}}))
+            reply = json.loads(await ws.recv())
+            while reply["type"] not in ("welcome", "error"):
+                reply = json.loads(await ws.recv())
+            assert reply["type"] == "error" and reply["data"]["code"] == "invalid_token", reply
+        await ann.close()
+        await sam.close()
+        return conversation_id
+
+    conversation_id = run(scenario())
+    time.sleep(1.0)  # the sockets' goodbyes (presence) have been handled
+    assert keys_of(redis_url, conversation_id) == []
