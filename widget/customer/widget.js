@@ -269,6 +269,9 @@ export class ChatWidget {
       case "status":
         this.statusChanged(data);
         break;
+      case "ended":
+        this.chatEnded(data);
+        break;
       case "typing":
         if (data.from === "agent") this.agentTyping(Boolean(data.active));
         break;
@@ -398,6 +401,23 @@ export class ChatWidget {
     this.storage.outbox.save([]);
     this.hideBotTyping();
     this.view.showRefusedNewChat();
+  }
+
+  /**
+   * The conversation was erased at the customer's request while it was open (a supervisor's forget): this
+   * page drops it (nothing of it is shown or stored any more), says so kindly, and the customer's next
+   * message starts a new chat on a new connection (the old one is refused everything about the old chat).
+   */
+  chatEnded(data) {
+    if (this.transport) this.transport.close();
+    this.transport = null;
+    this.requests = null;
+    this.pending = [];
+    this.storage.outbox.save([]);
+    this.hideBotTyping();
+    this.forgetConversation();
+    this.view.transcriptMail.setAvailable(false);
+    this.view.showConfirmation(this.strings[`chatEnded_${data.reason}`] || data.text || this.strings.chatEnded_forgotten);
   }
 
   /** The stored conversation has expired: a fresh start. Files chosen for the old one are not sent to the new one. */
