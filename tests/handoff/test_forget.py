@@ -68,9 +68,20 @@ def test_forgetting_an_open_chat_ends_it_for_both_sides_and_later_messages_recre
             refused = await answer(customer, kind, data)
             assert refused["type"] == "error", (kind, refused)
         await customer.send("typing", {"active": True})
-        await customer.send("read", {"up_to": said["id"] if False else "1-0"})
+        await customer.send("read", {"up_to": "1-0"})
         agent_said = await answer(ann, "message", {"conversation_id": conversation_id, "text": "still there?"})
         assert agent_said["type"] == "error", agent_said
+        # The agent's other actions on the chat their tab had open: refused, nothing written.
+        label = await answer(sam, "label_save", {"name": f"forget-{uuid.uuid4().hex[:6]}", "colour": "#1f6feb"})
+        assert label["type"] == "ack", label
+        for kind, data in (("note", {"text": "note to self"}), ("label_conversation",
+                                                                 {"label_id": label["data"].get("label_id"), "on": True}),
+                           ("close", {"disposition": "resolved"}), ("hand_back", {}),
+                           ("email_transcript", {}), ("mail_addresses", {}), ("contact", {})):
+            refused = await answer(ann, kind, {"conversation_id": conversation_id, **data})
+            assert refused["type"] == "error", (kind, label, refused)
+        await ann.send("typing", {"conversation_id": conversation_id, "active": True})
+        await ann.send("read", {"conversation_id": conversation_id, "up_to": "1-0"})
         await asyncio.sleep(1.0)  # anything in flight (the bot, presence, offers) has happened
         for tab in (customer, other_tab):
             await tab.close()
