@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import time
 import uuid
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import redis as redis_sync
 import websockets
 
 from handoff_client import Customer, Transport
 from harness.clients import claimed, staff
+from harness.servers import ROOT, bridge_command, bridge_env
 
 
 def run(coroutine: Any) -> Any:
@@ -101,3 +103,38 @@ def test_forgetting_an_open_chat_ends_it_for_both_sides_and_later_messages_recre
     conversation_id = run(scenario())
     time.sleep(1.0)  # the sockets' goodbyes (presence) have been handled
     assert keys_of(redis_url, conversation_id) == []
+
+
+def test_make_forget_on_an_open_chat_ends_it_on_every_process_too(bridge, second_bridge, redis_url, bridge_prefix):
+    """The command line (make forget CONVERSATION=…) runs the same forget: the customer's sockets hear the end
+    wherever they are, and their next message writes nothing."""
+    async def opened() -> Tuple[Customer, Customer]:
+        customer = await Customer.connect(bridge)
+        await customer.acknowledged(await customer.say("hello"))
+        other_tab = await Customer.connect(second_bridge, conversation_id=customer.conversation_id,
+                                           token=customer.token)
+        return customer, other_tab
+
+    async def afterwards(customer: Customer, other_tab: Customer) -> None:
+        for tab in (customer, other_tab):
+            ended = await tab.next_matching(lambda e: e["type"] == "ended", "the chat's end", 10)
+            assert ended["data"]["reason"] == "forgotten"
+        said = await answer(other_tab, "message", {"text": "still here"})
+        assert said["type"] == "error" and said["data"]["code"] == "not_found", said
+        await asyncio.sleep(1.0)
+        for tab in (customer, other_tab):
+            await tab.close()
+
+    loop = asyncio.new_event_loop()
+    try:
+        customer, other_tab = loop.run_until_complete(opened())
+        done = subprocess.run(bridge_command("-m", "handoff.forget", "--conversation", customer.conversation_id),
+                              cwd=ROOT, env=bridge_env({"REDIS_URL": redis_url, "HANDOFF_KEY_PREFIX": bridge_prefix}),
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["conversations"] == 1
+        loop.run_until_complete(afterwards(customer, other_tab))
+    finally:
+        loop.close()
+    time.sleep(1.0)
+    assert keys_of(redis_url, customer.conversation_id) == []
