@@ -168,3 +168,42 @@ def test_a_signed_in_customers_form_starts_with_their_verified_address(customer_
     wait_for_mail(sink.folder, own)
     assert [m["To"] for m in received(sink.folder) if m["X-Envelope-To"] == own] == [own]
     assert errors == []
+
+
+@pytest.fixture(scope="module")
+def capped_site(redis_url: str, rasa_url: str, sink: MailSink) -> Iterator[str]:
+    """A bridge that sends nothing to typed addresses today (HANDOFF_MAIL_UNVERIFIED_PER_DAY=0)."""
+    prefix = f"hbwebmailcap{uuid.uuid4().hex[:6]}"
+    add_agent(redis_url, prefix, "ann", "--display-name", "Ann Lee")
+    with running_bridge(redis_url, rasa_url, "bridge-web-mail-capped", prefix,
+                        **mail_settings(sink, HANDOFF_MAIL_UNVERIFIED_PER_DAY="0")) as address:
+        yield f"http://{address}"
+
+
+def test_the_console_says_why_a_transcript_was_not_sent_and_offers_it_again(
+        customer_context, agent_context, capped_site, sink):
+    typed = address()
+    console = agent_context.new_page()
+    console_errors: list = []
+    console.on("pageerror", lambda error: console_errors.append(str(error)))
+    log_in(console, capped_site, "ann")
+    expect(console.get_by_role("button", name="Log out")).to_be_visible()
+    page, errors = open_demo(customer_context, capped_site)
+    open_chat(page)
+    page.get_by_role("button", name="Talk to a person").click()
+    expect(page.locator(".queue__position")).to_be_visible()
+    say(page, f"my address is {typed}")
+    expect(bubbles(page, "customer").filter(has_text=typed)).to_be_visible()
+    console.get_by_role("button", name="Claim chat: Asked for a person").first.click()
+    chat = console.locator(".conversation:not([hidden])")
+    expect(chat.get_by_role("log", name="Transcript")).to_contain_text(typed)
+    chat.get_by_role("button", name="Email transcript").click()
+    dialog = console.get_by_role("dialog", name="Email the transcript to the customer?")
+    dialog.get_by_role("radio", name=re.compile(re.escape(typed))).check()
+    dialog.get_by_role("button", name="Send transcript").click()
+    expect(chat.locator(".transcript-mail-status")).to_have_text(
+        "Not sent: today's transcripts to addresses typed in chats are used up; "
+        "a signed-in customer's own address still works.")
+    expect(chat.get_by_role("button", name="Email transcript")).to_be_enabled()  # it may be tried again
+    assert not [m for m in received(sink.folder) if m["X-Envelope-To"] == typed]
+    assert errors == [] and console_errors == []

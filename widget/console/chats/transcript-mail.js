@@ -11,6 +11,20 @@ import { icon } from "../../shared/icons.js";
 import { describeError } from "../constants.js";
 import { dialogTitleId, modal } from "../dialogs.js";
 
+// Why a transcript was not sent, in the agent's words (docs/bridge-protocol.md "Transcripts by email").
+const MAIL_REFUSALS = {
+  already_sent: "this chat's transcript was emailed already.",
+  no_address: "the customer has given no email address to send it to.",
+  address_not_allowed: "that address is neither the customer's own nor one they typed in this chat.",
+  invalid_address: "that is not one plain email address.",
+  card_in_address: "that address has a card number in it, and is never written to.",
+  nothing_to_send: "there is nothing in this chat to send yet.",
+  mail_limit_address: "as many transcripts as one customer's address may ask for today were sent.",
+  mail_limit_recipient: "that address has had as many transcripts as it may get today.",
+  mail_limit_unverified: "today's transcripts to addresses typed in chats are used up; a signed-in customer's own address still works.",
+  mail_unavailable: "transcripts by email are not set up on this server.",
+};
+
 export class TranscriptMailAction {
   constructor(tab) {
     this.tab = tab;
@@ -90,7 +104,7 @@ export class TranscriptMailAction {
       this.show(`Emailing the transcript to ${answer.to}…`, false);
       this.sent();
     } catch (error) {
-      this.show(`Not sent: ${describeError(error)}`, true);
+      this.show(`Not sent: ${MAIL_REFUSALS[error.code] || describeError(error)}`, true);
       if (error.code === "already_sent") this.sent();
     } finally {
       this.button.disabled = false;
