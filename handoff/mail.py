@@ -3,7 +3,8 @@
 A request (the customer's, or an agent's from the console) is checked (handoff.mail_rules), then one Lua
 script takes the conversation's only transcript, counts it against the day's caps per client address, per
 recipient and, for an address the customer typed (not the identified customer's own), the service's cap of
-such mails (HANDOFF_MAIL_UNVERIFIED_PER_DAY), and puts it on the outbox stream: at most once per conversation, whichever processes ask at once.
+such mails (HANDOFF_MAIL_UNVERIFIED_PER_DAY), and puts it on the outbox stream: at most once per
+conversation, whichever processes ask at once.
 Every bridge process reads the outbox in one consumer group (:meth:`TranscriptMail.run`), so a mail waits for
 no socket: the SMTP conversation runs in a thread. A failure that may pass (the server away, a 4xx reply) is
 left pending and claimed again by any process after HANDOFF_MAIL_RETRY_SECONDS, up to HANDOFF_MAIL_ATTEMPTS
@@ -189,7 +190,8 @@ class TranscriptMail:
         """What an agent may choose from: {verified: the identified customer's own address or None, typed: the
         addresses the customer typed in the conversation, oldest first, without the verified one}."""
         await self.store.load(conversation_id)  # ConversationNotFound
-        contact = (await self.store.redis.hget(self.store.key("conv", conversation_id), "contact_email") or b"").decode()
+        stored = await self.store.redis.hget(self.store.key("conv", conversation_id), "contact_email")
+        contact = stored.decode() if stored else ""
         typed = [address for address in await self.typed_addresses(conversation_id) if not verified(address, contact)]
         return {"verified": contact or None, "typed": typed}
 
