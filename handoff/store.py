@@ -427,9 +427,10 @@ return version
 _LEASE_NOW = LUA_NOW_MS + """
 local value = redis.call('HGET', KEYS[1], ARGV[1])
 """
-# Returns 1 taken, 2 taken over from a holder whose lease ran out, 0 routed already, -1 held.
+# Returns 1 taken, 2 taken over from a holder whose lease ran out, 0 routed already (or the conversation is
+# gone: its idempotency hash, which every stored message is in, erased by a forget or expired), -1 held.
 _TAKE_ROUTING = _LEASE_NOW + """
-if value == 'done' then return 0 end
+if value == 'done' or redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local taken = 1
 if value then
   local expiry = tonumber(string.match(value, '^lease:(%d+):'))
@@ -447,6 +448,10 @@ redis.call('HSET', KEYS[1], ARGV[1], 'lease:' .. (now + tonumber(ARGV[3])) .. ':
 return 1
 """
 
+# Marks a message routed in its conversation's idempotency hash, only while that hash exists.
+_ROUTED = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], 'done') end
+"""
 
 # Counts a conversation once (a marker field in its hash) in the day's counters.
 _COUNT_ONCE = """
@@ -618,6 +623,7 @@ class Store:
         self._count_once = self.script(_COUNT_ONCE)
         self._take_routing = redis.register_script(_TAKE_ROUTING)
         self._keep_routing = redis.register_script(_KEEP_ROUTING)
+        self._routed = redis.register_script(_ROUTED)
 
     def script(self, lua: str) -> Any:
         """A Lua script that may write facts to the outbox (``to_outbox``, _OUTBOX), registered."""
@@ -877,7 +883,8 @@ class Store:
         return bool(kept)
 
     async def routed(self, conversation_id: str, message_id: str) -> None:
-        await self.redis.hset(self.key("idem", conversation_id), f"routed:{message_id}", "done")
+        """Marks the message routed, unless its conversation is gone meanwhile (nothing of it written again)."""
+        await self._routed(keys=[self.key("idem", conversation_id)], args=[f"routed:{message_id}"])
 
     async def answers_to(self, conversation_id: str, message_id: str, most: int = 20) -> List[StoredMessage]:
         """What is stored in answer to a customer message, in transcript order: the bot's replies
