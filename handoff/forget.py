@@ -135,6 +135,8 @@ class Forgetter:
         self._count("conversations", len(ids))
         await self.end_chats(ids)
         await self._forget_live(ids, contact_id)
+        if ids:  # the agents' queue cards and request lists, and the supervisors' boards, read again without them
+            await self.redis.publish(f"{p}:queue-events", json.dumps({"forgotten": True, "request": "forgotten"}))
         await self._forget_trackers(ids)
         await self._forget_teaching(ids)
         await self._forget_suggestions(ids)

@@ -16,7 +16,7 @@ import redis as redis_sync
 import websockets
 
 from handoff_client import Customer, Transport
-from harness.clients import claimed, staff
+from harness.clients import claimed, queued_customer, staff
 from harness.servers import ROOT, bridge_command, bridge_env
 
 
@@ -138,3 +138,25 @@ def test_make_forget_on_an_open_chat_ends_it_on_every_process_too(bridge, second
         loop.close()
     time.sleep(1.0)
     assert keys_of(redis_url, customer.conversation_id) == []
+
+
+def test_a_forgotten_customer_waiting_in_the_queue_leaves_every_agents_queue(bridge, second_bridge, redis_url):
+    async def scenario() -> str:
+        customer = await queued_customer(bridge)
+        conversation_id = customer.conversation_id
+        bob = await staff(second_bridge, "bob")  # on the other process
+        await bob.next_matching(lambda e: e["type"] == "queue" and any(
+            item["conversation_id"] == conversation_id for item in e["data"]["items"]), "the queue with them", 10)
+        sam = await staff(bridge, "sam", "supervisor")
+        forgotten = await answer(sam, "forget", {"conversation_id": conversation_id}, ("forgotten", "error"))
+        assert forgotten["type"] == "forgotten", forgotten
+        await customer.next_matching(lambda e: e["type"] == "ended", "the chat's end", 10)
+        await bob.next_matching(lambda e: e["type"] == "queue_changed"
+                                and conversation_id in e["data"]["removed"], "their card gone", 10)
+        for client in (customer, bob, sam):
+            await client.close()
+        return conversation_id
+
+    conversation_id = run(scenario())
+    time.sleep(1.0)
+    assert keys_of(redis_url, conversation_id) == []
