@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import hashlib
 import json
 import os
 import sys
@@ -35,6 +34,7 @@ from archive.forget import archived_of, audit, forget_rows
 from archive.migrate import migrate
 from handoff.archive_reader import writing
 from handoff.exceptions import ConversationNotFound
+from handoff.mail_rules import recipient_digest
 from handoff.settings import Settings
 
 __all__ = ["ArchiveWriter", "Forgetter", "Stores"]
@@ -165,7 +165,7 @@ class Forgetter:
                    ("conv", "log", "files", "passed", "customer-sockets", "idem", "mail", "mail-lock")]
             self._count("live_keys", await redis.delete(*own))
         for address in recipients - {""}:
-            digest = hashlib.sha256(address.lower().encode()).hexdigest()[:32]
+            digest = recipient_digest(address)
             counters = await self._keys(f"{p}:mail-day:recipient:{digest}:*")
             if counters:
                 self._count("live_keys", await redis.delete(*counters))

@@ -20,13 +20,13 @@ Keys (beside handoff.store's):
     {p}:mail-lock:{id}   string  the process sending it now (a slow server is not sent to twice)
     {p}:mail-day:address:{address}:{day}, {p}:mail-day:recipient:{sha256}:{day}  strings  transcripts
                                  asked for that UTC day (day number) per client address and per recipient
+                                 (its mailbox: handoff.mail_rules.mailbox_of, "+tags" and case aside)
     {p}:mail-day:unverified:{day}  string  transcripts to typed (unverified) addresses that UTC day, all told
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import smtplib
 import ssl
@@ -40,7 +40,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from handoff.exceptions import MailRefused
 from handoff.trust import address_group
-from handoff.mail_rules import addresses_in, recipient_for, verified
+from handoff.mail_rules import addresses_in, recipient_digest, recipient_for, verified
 from handoff.mail_settings import sender_of
 from handoff.mail_text import lines_of, transcript_mail
 from handoff.settings import Settings
@@ -160,7 +160,7 @@ class TranscriptMail:
         if not lines_of(messages):
             raise MailRefused("this conversation has nothing to send yet: write first, then ask", "nothing_to_send")
         day = str(int(time.time() * 1000) // DAY_MS)
-        recipient = hashlib.sha256(to.lower().encode()).hexdigest()[:32]
+        recipient = recipient_digest(to)  # variants of one mailbox ("+tags", case) share its cap
         result = await self._take(
             keys=[self.store.key("mail", conversation_id),
                   self.store.key("mail-day", f"address:{address_group(client, self.settings.ipv6_prefix)}:{day}"),

@@ -14,13 +14,15 @@ could be anyone's) is sent to only when the agent names it (the console's picker
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Iterable, List
 
 from handoff.exceptions import MailRefused
 from handoff.privacy import luhn_valid
 
-__all__ = ["MAX_ADDRESS", "addresses_in", "card_in", "checked_address", "recipient_for", "verified"]
+__all__ = ["MAX_ADDRESS", "addresses_in", "card_in", "checked_address", "mailbox_of", "recipient_digest", "recipient_for",
+           "verified"]
 
 MAX_ADDRESS = 254  # RFC 5321's longest forward path, less its angle brackets
 _LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
@@ -101,3 +103,23 @@ def recipient_for(asked: object, by_customer: bool, contact_email: str, typed: L
 def verified(address: str, contact_email: str) -> bool:
     """Whether the transcript goes to the identified customer's own address (not counted as a typed one)."""
     return bool(contact_email) and _same(address, contact_email)
+
+
+# Providers known to ignore dots in the part before the @ (and the second name of one of them).
+_DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
+def mailbox_of(address: str) -> str:
+    """The mailbox an address reaches, for the day's cap per recipient: without case, without a "+tag"
+    ("ann+1@example.com" is ann@example.com's), and for providers that ignore them without dots, so that
+    variants of one address cannot each have a day's cap."""
+    local, domain = address.lower().rsplit("@", 1)
+    local = local.split("+", 1)[0] or local
+    if domain in _DOTLESS:
+        local, domain = local.replace(".", "") or local, _DOTLESS[domain]
+    return f"{local}@{domain}"
+
+
+def recipient_digest(address: str) -> str:
+    """The key part of the recipient's day counter ({p}:mail-day:recipient:{digest}:{day}): never the address."""
+    return hashlib.sha256(mailbox_of(address).encode()).hexdigest()[:32]

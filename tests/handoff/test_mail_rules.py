@@ -8,7 +8,7 @@ from email.headerregistry import Address
 import pytest
 
 from handoff.exceptions import MailRefused
-from handoff.mail_rules import addresses_in, card_in, checked_address, recipient_for, verified
+from handoff.mail_rules import addresses_in, card_in, checked_address, mailbox_of, recipient_digest, recipient_for, verified
 from handoff.mail_settings import sender_of
 from handoff.mail_text import lines_of, transcript_mail
 from handoff.settings import Settings
@@ -173,3 +173,14 @@ def test_the_only_links_are_the_web_addresses_the_widget_links_too():
     html = mail.get_body(("html",)).get_content()
     assert re.findall(r'href="([^"]*)"', html) == ["https://help.bank.example/cards"]
     assert "[file: form.pdf]" in html and "f1" not in html
+
+
+def test_variants_of_one_mailbox_share_its_days_cap():
+    for variant in ("Ann@Example.com", "ann+1@example.com", "ANN+chat+x@EXAMPLE.COM"):
+        assert mailbox_of(variant) == "ann@example.com"
+        assert recipient_digest(variant) == recipient_digest("ann@example.com")
+    assert mailbox_of("a.n.n+x@googlemail.com") == "ann@gmail.com" == mailbox_of("Ann@gmail.com")
+    assert mailbox_of("a.nn@example.com") == "a.nn@example.com"  # dots matter elsewhere
+    assert mailbox_of("+x@example.com") == "+x@example.com"
+    assert recipient_digest("bob@example.com") != recipient_digest("ann@example.com")
+    assert "ann" not in recipient_digest("ann@example.com")
