@@ -22,7 +22,9 @@
     ├── SuggestionsUnavailable   the bot did not answer a request for suggested replies
     ├── FileRefused              an attachment that is not an accepted file (``code`` says why)
     ├── MailRefused              a transcript by email that may not be sent (``code`` says why:
-    │                            handoff.mail_rules, handoff.mail)
+    │                            handoff.mail_rules, handoff.mail: ``card_in_address``, an address with a
+    │                            card number; ``nothing_to_send``, no message yet; ``mail_limit_unverified``,
+    │                            the service's day of mails to typed addresses is full; and the others)
     ├── ArchiveUnavailable       the archive cannot answer: none configured (``archive_off``; reports:
     │                            ``archive_unavailable``), a search cut short (``search_timeout``), a report
     │                            too slow, PostgreSQL down (``archive_unavailable``)

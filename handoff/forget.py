@@ -1,6 +1,12 @@
 """Forget a customer: every conversation of a contact (or one anonymous conversation) removed from every
 store, and audited (docs/data-model.md "Forget this customer").
 
+An open chat is ended first: every socket of the conversation, on any bridge process, hears ``{"forgotten":
+true}`` on its live channel (the customer is told kindly that the chat ended, the serving agent's tab closes
+with the reason: handoff.connections), and only then is anything erased. Whatever those sockets send later
+finds no conversation (``not_found``: the store's scripts write only to a conversation that exists, and a
+hello's token is checked against the erased hash: ``invalid_token``), so no key of it comes back.
+
 The archive goes first (archive.forget.forget_rows: the rows deleted and the conversations' tombstones
 recorded, in one transaction that no archiver batch overlaps), so that nothing the outbox or an archiver
 still holds can bring them back; then Redis: the live store's keys and the entries of shared keys that
@@ -14,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import hashlib
 import json
 import os
 import sys
@@ -29,6 +34,7 @@ from archive.forget import archived_of, audit, forget_rows
 from archive.migrate import migrate
 from handoff.archive_reader import writing
 from handoff.exceptions import ConversationNotFound
+from handoff.mail_rules import recipient_digest
 from handoff.settings import Settings
 
 __all__ = ["ArchiveWriter", "Forgetter", "Stores"]
@@ -127,12 +133,20 @@ class Forgetter:
         elif not ids and not known:
             raise ConversationNotFound("no store keeps that customer or conversation")
         self._count("conversations", len(ids))
+        await self.end_chats(ids)
         await self._forget_live(ids, contact_id)
+        if ids:  # the agents' queue cards and request lists, and the supervisors' boards, read again without them
+            await self.redis.publish(f"{p}:queue-events", json.dumps({"forgotten": True, "request": "forgotten"}))
         await self._forget_trackers(ids)
         await self._forget_teaching(ids)
         await self._forget_suggestions(ids)
         await audit(redis, p, who, "contact" if contact_id else "conversation", self.counts)
         return dict(self.counts)
+
+    async def end_chats(self, ids: Set[str]) -> None:
+        """Tells every socket of the conversations, on every process, that their chat ended for good."""
+        for conversation_id in sorted(ids):
+            await self.redis.publish(f"{self.stores.prefix}:live:{conversation_id}", json.dumps({"forgotten": True}))
 
     async def _keys(self, pattern: str) -> List[str]:
         return [_text(key) async for key in self.redis.scan_iter(match=pattern, count=1000)]
@@ -151,7 +165,7 @@ class Forgetter:
                    ("conv", "log", "files", "passed", "customer-sockets", "idem", "mail", "mail-lock")]
             self._count("live_keys", await redis.delete(*own))
         for address in recipients - {""}:
-            digest = hashlib.sha256(address.lower().encode()).hexdigest()[:32]
+            digest = recipient_digest(address)
             counters = await self._keys(f"{p}:mail-day:recipient:{digest}:*")
             if counters:
                 self._count("live_keys", await redis.delete(*counters))

@@ -1,8 +1,10 @@
 """Transcripts by email: asked for on the live path, sent off it (README "Transcripts by email").
 
 A request (the customer's, or an agent's from the console) is checked (handoff.mail_rules), then one Lua
-script takes the conversation's only transcript, counts it against the day's caps per client address and per
-recipient, and puts it on the outbox stream: at most once per conversation, whichever processes ask at once.
+script takes the conversation's only transcript, counts it against the day's caps per client address, per
+recipient and, for an address the customer typed (not the identified customer's own), the service's cap of
+such mails (HANDOFF_MAIL_UNVERIFIED_PER_DAY), and puts it on the outbox stream: at most once per
+conversation, whichever processes ask at once.
 Every bridge process reads the outbox in one consumer group (:meth:`TranscriptMail.run`), so a mail waits for
 no socket: the SMTP conversation runs in a thread. A failure that may pass (the server away, a 4xx reply) is
 left pending and claimed again by any process after HANDOFF_MAIL_RETRY_SECONDS, up to HANDOFF_MAIL_ATTEMPTS
@@ -18,12 +20,13 @@ Keys (beside handoff.store's):
     {p}:mail-lock:{id}   string  the process sending it now (a slow server is not sent to twice)
     {p}:mail-day:address:{address}:{day}, {p}:mail-day:recipient:{sha256}:{day}  strings  transcripts
                                  asked for that UTC day (day number) per client address and per recipient
+                                 (its mailbox: handoff.mail_rules.mailbox_of, "+tags" and case aside)
+    {p}:mail-day:unverified:{day}  string  transcripts to typed (unverified) addresses that UTC day, all told
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import smtplib
 import ssl
@@ -37,9 +40,9 @@ from redis.exceptions import RedisError, ResponseError
 
 from handoff.exceptions import MailRefused
 from handoff.trust import address_group
-from handoff.mail_rules import addresses_in, recipient_for
+from handoff.mail_rules import addresses_in, recipient_digest, recipient_for, verified
 from handoff.mail_settings import sender_of
-from handoff.mail_text import transcript_mail
+from handoff.mail_text import lines_of, transcript_mail
 from handoff.settings import Settings
 from handoff.store import Store
 
@@ -52,15 +55,19 @@ DAY_MS = 24 * 3600 * 1000
 SMTP_TIMEOUT_SECONDS = 30.0
 LOCK_MS = int(SMTP_TIMEOUT_SECONDS * 4 * 1000)  # longer than one SMTP conversation can take
 
-# KEYS: mail hash, address counter, recipient counter, outbox. ARGV: conversation id, to, by, now, retention
-# (ms), cap per address, cap per recipient, counters' lifetime (ms). Returns {1} taken, {0, state, to} taken
-# already, {-1} the address's cap, {-2} the recipient's.
+# KEYS: mail hash, address counter, recipient counter, outbox, the day's unverified counter. ARGV: conversation
+# id, to, by, now, retention (ms), cap per address, cap per recipient, counters' lifetime (ms), "1" when `to` is a
+# typed (unverified) address, the day's cap of those. Returns {1} taken, {0, state, to} taken already, {-1} the
+# address's cap, {-2} the recipient's, {-3} the service's for unverified addresses.
 _TAKE = """
 local state = redis.call('HGET', KEYS[1], 'state')
 if state and state ~= 'failed' then return {0, state, redis.call('HGET', KEYS[1], 'to')} end
 if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[6]) then return {-1} end
 if tonumber(redis.call('GET', KEYS[3]) or '0') >= tonumber(ARGV[7]) then return {-2} end
+local unverified = ARGV[9] == '1'
+if unverified and tonumber(redis.call('GET', KEYS[5]) or '0') >= tonumber(ARGV[10]) then return {-3} end
 for i = 2, 3 do redis.call('INCR', KEYS[i]); redis.call('PEXPIRE', KEYS[i], ARGV[8]) end
+if unverified then redis.call('INCR', KEYS[5]); redis.call('PEXPIRE', KEYS[5], ARGV[8]) end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'state', 'queued', 'to', ARGV[2], 'by', ARGV[3], 'requested_at', ARGV[4], 'attempts', 0)
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
@@ -114,13 +121,15 @@ class TranscriptMail:
         self._take = store.redis.register_script(_TAKE)
         self._unlock = store.redis.register_script(_UNLOCK)
 
-    def _require_enabled(self) -> None:
+    def require_enabled(self) -> None:
         if not self.settings.mail_enabled:
             raise MailRefused("transcripts by email are not set up here", "mail_unavailable")
 
-    async def typed_addresses(self, conversation_id: str) -> List[str]:
+    async def typed_addresses(self, conversation_id: str,
+                              messages: Optional[List[Dict[str, Any]]] = None) -> List[str]:
         """The addresses the customer typed in the conversation: in their messages, and in their own request."""
-        messages = await self.store.messages_after(conversation_id, None)
+        if messages is None:
+            messages = await self.store.messages_after(conversation_id, None)
         typed = addresses_in(message["text"] for message in messages if message["kind"] == "customer")
         mail = await self.state(conversation_id)
         if mail and mail.get("by") == "customer" and mail.get("to") and mail["to"] not in typed:
@@ -131,38 +140,60 @@ class TranscriptMail:
         """Take the conversation's transcript mail for ``asked`` (None: an agent leaves it to the rules); ``by``:
         "customer" or the agent's login; ``client``: the customer's address, counted against the day's cap
         (an agent's request: the address that started the conversation). Returns {state: "queued", to}."""
-        self._require_enabled()
+        self.require_enabled()
         await self.store.load(conversation_id)  # ConversationNotFound
         contact, started_from = (value.decode() if value else "" for value in await self.store.redis.hmget(
             self.store.key("conv", conversation_id), ["contact_email", "client"]))
         client = client or started_from
         by_customer = by == "customer"
-        typed = [] if by_customer else await self.typed_addresses(conversation_id)
+        taken = await self.state(conversation_id)  # said first, whatever else is wrong (the script decides)
+        if taken and taken.get("state") != "failed":
+            raise self._already(taken.get("state", ""), taken.get("to", ""))
+        messages = await self.store.messages_after(conversation_id, None)
+        typed = [] if by_customer else await self.typed_addresses(conversation_id, messages)
         try:
             to = recipient_for(asked, by_customer, contact, typed)
         except MailRefused as refusal:
             if refusal.code == "invalid_address" and asked is None:  # a contact_email we could never write to
                 raise MailRefused("the customer's address cannot be written to", "no_address") from None
             raise
+        if not lines_of(messages):
+            raise MailRefused("this conversation has nothing to send yet: write first, then ask", "nothing_to_send")
         day = str(int(time.time() * 1000) // DAY_MS)
-        recipient = hashlib.sha256(to.lower().encode()).hexdigest()[:32]
-        taken = await self._take(
+        recipient = recipient_digest(to)  # variants of one mailbox ("+tags", case) share its cap
+        result = await self._take(
             keys=[self.store.key("mail", conversation_id),
                   self.store.key("mail-day", f"address:{address_group(client, self.settings.ipv6_prefix)}:{day}"),
-                  self.store.key("mail-day", f"recipient:{recipient}:{day}"), self.outbox],
+                  self.store.key("mail-day", f"recipient:{recipient}:{day}"), self.outbox,
+                  self.store.key("mail-day", f"unverified:{day}")],
             args=[conversation_id, to, by, str(int(time.time() * 1000)), str(self.store.ttl_ms),
                   str(self.settings.mail_per_address_per_day), str(self.settings.mail_per_recipient_per_day),
-                  str(2 * DAY_MS)])
-        code = int(taken[0])
+                  str(2 * DAY_MS), "0" if verified(to, contact) else "1",
+                  str(self.settings.mail_unverified_per_day)])
+        code = int(result[0])
         if code == 0:
-            state, sent_to = taken[1].decode(), taken[2].decode()
-            raise MailRefused(f"this conversation's transcript was emailed already ({state}, to {sent_to})",
-                              "already_sent")
+            raise self._already(result[1].decode(), result[2].decode())
         if code == -1:
             raise MailRefused("as many transcripts as one address may ask for today were sent", "mail_limit_address")
         if code == -2:
             raise MailRefused("as many transcripts as one recipient may get today were sent", "mail_limit_recipient")
+        if code == -3:
+            raise MailRefused("as many transcripts to addresses typed in a chat as we send in a day were sent; "
+                              "a signed-in customer's own address still works", "mail_limit_unverified")
         return {"state": "queued", "to": to}
+
+    @staticmethod
+    def _already(state: str, to: str) -> MailRefused:
+        return MailRefused(f"this conversation's transcript was emailed already ({state}, to {to})", "already_sent")
+
+    async def addresses(self, conversation_id: str) -> Dict[str, Any]:
+        """What an agent may choose from: {verified: the identified customer's own address or None, typed: the
+        addresses the customer typed in the conversation, oldest first, without the verified one}."""
+        await self.store.load(conversation_id)  # ConversationNotFound
+        stored = await self.store.redis.hget(self.store.key("conv", conversation_id), "contact_email")
+        contact = stored.decode() if stored else ""
+        typed = [address for address in await self.typed_addresses(conversation_id) if not verified(address, contact)]
+        return {"verified": contact or None, "typed": typed}
 
     async def state(self, conversation_id: str) -> Optional[Dict[str, str]]:
         fields = await self.store.redis.hgetall(self.store.key("mail", conversation_id))

@@ -55,5 +55,8 @@ def check_mail_settings(settings: "Settings") -> None:
     if min(settings.mail_per_address_per_day, settings.mail_per_recipient_per_day, settings.mail_attempts) < 1:
         raise ValueError("HANDOFF_MAIL_PER_ADDRESS_PER_DAY, HANDOFF_MAIL_PER_RECIPIENT_PER_DAY and "
                          "HANDOFF_MAIL_ATTEMPTS must be at least 1")
+    if not 0 <= settings.mail_unverified_per_day <= 1_000_000:
+        raise ValueError("HANDOFF_MAIL_UNVERIFIED_PER_DAY must be from 0 (only signed-in customers' own addresses) "
+                         "to 1000000")
     if not settings.mail_retry_seconds >= 1:  # also refuses nan
         raise ValueError("HANDOFF_MAIL_RETRY_SECONDS must be at least 1")

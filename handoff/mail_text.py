@@ -2,12 +2,18 @@
 
 It holds what the customer saw and nothing more: only the kinds handoff.visibility lets a customer see
 (never an agents' private note), agents by their display names (never their logins), no ids, no handoff
-payload; attachments named, not attached.
+payload; attachments named, not attached. Nothing that only made sense in the live chat: no empty bot row (a
+reply of buttons or an image only), no "please rate this chat" prompt (the mail cannot be used to rate).
+Times say their zone (UTC, or HANDOFF_TIMEZONE's name). The only links are the web addresses the widget
+shows as links (absolute http(s), no user name in them, as widget/shared/dom.js ``linkified``): never a
+relative one, a file's (it needs the chat's token) or one built from the conversation, so an anonymous
+customer's mail has no link that leads nowhere.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -16,10 +22,15 @@ from zoneinfo import ZoneInfo
 
 from handoff.visibility import customer_sees
 
-__all__ = ["Line", "SUBJECT", "lines_of", "transcript_mail"]
+__all__ = ["Line", "SUBJECT", "lines_of", "transcript_mail", "zone_note"]
 
 SUBJECT = "Your chat transcript"
 _SPEAKERS = {"customer": "You", "bot": "Virtual assistant", "system": ""}
+# Notices that ask for something only the live chat can do (rating it): not in a mail.
+_LIVE_ONLY_NOTICES = frozenset({"rate"})
+# widget/shared/dom.js WEB_ADDRESS and AUTHORITY: what the widget shows as a link, the mail does too.
+_WEB_ADDRESS = re.compile(r"\bhttps?://[^\s<>\"']*[^\s<>\"'.,;:!?)\]]")
+_AUTHORITY = re.compile(r"^https?://([^/?#]*)", re.IGNORECASE)
 
 
 class Line(NamedTuple):
@@ -42,11 +53,14 @@ def lines_of(messages: Sequence[Mapping[str, Any]]) -> List[Line]:
     lines = []
     for message in messages:
         kind, data = message["kind"], message.get("data") or {}
-        if not customer_sees(kind):
+        if not customer_sees(kind) or (kind == "system" and data.get("notice") in _LIVE_ONLY_NOTICES):
             continue
         attachment = data.get("attachment") or {}
         name = str(attachment.get("name", "")) if isinstance(attachment, dict) else ""
-        lines.append(Line(int(message["ts"]), _speaker(kind, data), str(message.get("text", "")), name))
+        text = str(message.get("text", ""))
+        if not text.strip() and not name:
+            continue  # buttons or an image alone: nothing to read in a mail
+        lines.append(Line(int(message["ts"]), _speaker(kind, data), text, name))
     return lines
 
 
@@ -54,8 +68,29 @@ def _when(ts: int, zone: ZoneInfo) -> datetime:
     return datetime.fromtimestamp(ts / 1000, zone)
 
 
+def zone_note(zone: ZoneInfo) -> str:
+    """What the times are: "Times are in UTC." or "Times are Europe/London time."."""
+    name = zone.key
+    return "Times are in UTC." if name in ("UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu", "GMT0") \
+        else f"Times are {name} time."
+
+
+def _linked(text: str) -> str:
+    """The text HTML-escaped, with the web addresses the widget links as links (the rest stays text)."""
+    out, last = [], 0
+    for match in _WEB_ADDRESS.finditer(text):
+        found = _AUTHORITY.match(match.group())
+        if found is None or "@" in found.group(1):
+            continue
+        url = match.group()
+        out += [html.escape(text[last:match.start()]), f'<a href="{html.escape(url)}">{html.escape(url)}</a>']
+        last = match.end()
+    out.append(html.escape(text[last:]))
+    return "".join(out)
+
+
 def _plain(lines: Sequence[Line], zone: ZoneInfo, started: str) -> str:
-    out = [f"{SUBJECT}, {started}", ""]
+    out = [f"{SUBJECT}, {started}", zone_note(zone), ""]
     for line in lines:
         said = line.text + (f" [file: {line.attachment}]" if line.attachment else "")
         who = f"{line.speaker}: " if line.speaker else "-- "
@@ -66,7 +101,7 @@ def _plain(lines: Sequence[Line], zone: ZoneInfo, started: str) -> str:
 def _html(lines: Sequence[Line], zone: ZoneInfo, started: str) -> str:
     rows = []
     for line in lines:
-        text = html.escape(line.text).replace("\n", "<br>")
+        text = _linked(line.text).replace("\n", "<br>")
         if line.attachment:
             text += f' <span style="color:#555">[file: {html.escape(line.attachment)}]</span>'
         who = html.escape(line.speaker) if line.speaker else ""
@@ -76,6 +111,7 @@ def _html(lines: Sequence[Line], zone: ZoneInfo, started: str) -> str:
                     f'<td style="padding:2px 0">{said}</td></tr>')
     return (f'<!DOCTYPE html><html><body style="font-family:sans-serif">'
             f"<h1 style=\"font-size:1.2em\">{html.escape(SUBJECT)}, {html.escape(started)}</h1>"
+            f'<p style="color:#555">{html.escape(zone_note(zone))}</p>'
             f"<table>{''.join(rows)}</table></body></html>")
 
 

@@ -125,6 +125,9 @@ class Settings:
     # mail_retry_seconds apart.
     mail_per_address_per_day: int = 5
     mail_per_recipient_per_day: int = 3
+    # Transcripts to addresses customers typed (not a signed-in customer's own), all told per UTC day: however
+    # many client addresses and recipients an abuser has, the service sends at most this many to strangers.
+    mail_unverified_per_day: int = 200
     mail_attempts: int = 5
     mail_retry_seconds: float = 60.0
     # Secrets host sites sign their customers' identities with (handoff.identity, docs/identity.md): the
@@ -249,6 +252,7 @@ class Settings:
             mail_per_address_per_day=int(get("HANDOFF_MAIL_PER_ADDRESS_PER_DAY", defaults.mail_per_address_per_day)),
             mail_per_recipient_per_day=int(get("HANDOFF_MAIL_PER_RECIPIENT_PER_DAY",
                                                defaults.mail_per_recipient_per_day)),
+            mail_unverified_per_day=int(get("HANDOFF_MAIL_UNVERIFIED_PER_DAY", defaults.mail_unverified_per_day)),
             mail_attempts=int(get("HANDOFF_MAIL_ATTEMPTS", defaults.mail_attempts)),
             mail_retry_seconds=float(get("HANDOFF_MAIL_RETRY_SECONDS", defaults.mail_retry_seconds)),
             identity_secrets=tuple(

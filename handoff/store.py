@@ -224,6 +224,8 @@ end
 # ARGV[17 + ARGV[14]] is the conversation's id; the message's fields follow it: the message goes to the outbox
 # KEYS[6] too (with the conversation's signed customer, "contact_id", for a customer's).
 _APPEND = LUA_NOW_MS + """
+-- A conversation that is gone (expired, or erased by a forget: handoff.forget) gets nothing written: -3.
+if redis.call('EXISTS', KEYS[3]) == 0 then return {'', -3, '', 0} end
 local state = redis.call('HGET', KEYS[3], 'state') or ''
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
 if existing then return {existing, 0, state, 0} end
@@ -299,6 +301,7 @@ end
 # whether or not the answer was shown. KEYS[4], the conversation's attachments, is kept as the transcript is;
 # KEYS[5] is the outbox. Returns what add_messages returns.
 _ANSWER = _ADD_MESSAGES + """
+if redis.call('EXISTS', KEYS[3]) == 0 then return -1 end  -- gone (expired, forgotten): nothing written
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], ARGV[3], 'done') end
 if redis.call('HGET', KEYS[3], 'state') ~= 'bot' then return -1 end
 local added = add_messages(KEYS[1], KEYS[2], ARGV[2], 'bot', ARGV[4], 7, tonumber(ARGV[5]), KEYS[5], ARGV[6])
@@ -425,9 +428,10 @@ return version
 _LEASE_NOW = LUA_NOW_MS + """
 local value = redis.call('HGET', KEYS[1], ARGV[1])
 """
-# Returns 1 taken, 2 taken over from a holder whose lease ran out, 0 routed already, -1 held.
+# Returns 1 taken, 2 taken over from a holder whose lease ran out, 0 routed already (or the conversation is
+# gone: its idempotency hash, which every stored message is in, erased by a forget or expired), -1 held.
 _TAKE_ROUTING = _LEASE_NOW + """
-if value == 'done' then return 0 end
+if value == 'done' or redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local taken = 1
 if value then
   local expiry = tonumber(string.match(value, '^lease:(%d+):'))
@@ -445,6 +449,10 @@ redis.call('HSET', KEYS[1], ARGV[1], 'lease:' .. (now + tonumber(ARGV[3])) .. ':
 return 1
 """
 
+# Marks a message routed in its conversation's idempotency hash, only while that hash exists.
+_ROUTED = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], ARGV[1], 'done') end
+"""
 
 # Counts a conversation once (a marker field in its hash) in the day's counters.
 _COUNT_ONCE = """
@@ -616,6 +624,7 @@ class Store:
         self._count_once = self.script(_COUNT_ONCE)
         self._take_routing = redis.register_script(_TAKE_ROUTING)
         self._keep_routing = redis.register_script(_KEEP_ROUTING)
+        self._routed = redis.register_script(_ROUTED)
 
     def script(self, lua: str) -> Any:
         """A Lua script that may write facts to the outbox (``to_outbox``, _OUTBOX), registered."""
@@ -825,6 +834,8 @@ class Store:
                                  "please start a new one")
         if added == -1:
             raise InvalidTransition("the conversation has moved on")
+        if added == -3:
+            raise ConversationNotFound("no such conversation (it ended and was deleted, or expired)")
         return Appended(message_id.decode(), bool(added), State(state.decode()) if state else None, bool(leased))
 
     async def answer(self, conversation_id: str, message_id: str, replies: Sequence[Dict[str, Any]],
@@ -874,7 +885,8 @@ class Store:
         return bool(kept)
 
     async def routed(self, conversation_id: str, message_id: str) -> None:
-        await self.redis.hset(self.key("idem", conversation_id), f"routed:{message_id}", "done")
+        """Marks the message routed, unless its conversation is gone meanwhile (nothing of it written again)."""
+        await self._routed(keys=[self.key("idem", conversation_id)], args=[f"routed:{message_id}"])
 
     async def answers_to(self, conversation_id: str, message_id: str, most: int = 20) -> List[StoredMessage]:
         """What is stored in answer to a customer message, in transcript order: the bot's replies

@@ -77,6 +77,7 @@ class AgentConnection(NoteHandlers, ContactHandlers, OfferHandlers, SearchHandle
             **self.note_handlers(), **self.offer_handlers(), **self.contact_handlers(), **self.search_handlers(),
             "label_conversation": self.workspace.label_conversation,
             "suggest": self.suggestions.suggest, "email_transcript": self.email_transcript,
+            "mail_addresses": self.mail_addresses,
         }
 
     async def search_scope(self) -> Scope:
@@ -287,6 +288,16 @@ class AgentConnection(NoteHandlers, ContactHandlers, OfferHandlers, SearchHandle
         await self.bridge.notes.require_reader(self.agent, conversation_id)
         queued = await self.bridge.mail.request(conversation_id, envelope.data.get("to"), self.agent)
         await self.send(Envelope("ack", envelope.id, {"conversation_id": conversation_id, **queued}))
+
+    async def mail_addresses(self, envelope: Envelope) -> None:
+        """What the console's "Email transcript" picker offers: the identified customer's own address (chosen
+        first) and those the customer typed (each only by the agent's explicit choice), for an agent who may
+        read the conversation."""
+        conversation_id = conversation_id_of(envelope.data)
+        await self.bridge.notes.require_reader(self.agent, conversation_id)
+        self.bridge.mail.require_enabled()
+        found = await self.bridge.mail.addresses(conversation_id)
+        await self.send(Envelope("mail_addresses", envelope.id, {"conversation_id": conversation_id, **found}))
 
     async def message(self, envelope: Envelope) -> None:
         key = idempotency_key(envelope)

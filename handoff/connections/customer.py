@@ -33,13 +33,18 @@ from handoff.protocol import Envelope, error_envelope
 from handoff.service import Bridge
 from handoff.visibility import customer_sees, for_customer
 
-__all__ = ["CustomerConnection", "MAX_PAYLOAD"]
+__all__ = ["CustomerConnection", "FORGOTTEN_TEXT", "MAX_PAYLOAD"]
 
 logger = logging.getLogger(__name__)
 
 MAX_PAYLOAD = 200
 # How long after a queue change a waiting customer's place and wait are worked out again.
 QUEUE_STATUS_DELAY_SECONDS = 0.3
+
+# What the customer reads when their conversation is erased while it is open (a forget: handoff.forget).
+FORGOTTEN_TEXT = ("This chat has ended, and what was said in it has been deleted as you asked. "
+                  "If you need anything else, you can start a new chat any time.")
+
 
 class CustomerConnection(Connection):
     conversation_id: Optional[str] = None
@@ -137,7 +142,8 @@ class CustomerConnection(Connection):
         await self.bridge.customer_presence.joined(conversation_id, self.socket_id, self.bridge.now_ms())
         self.last_sent[conversation_id] = last_seen
         await self.send(Envelope("welcome", envelope.id, {"conversation_id": conversation_id, "token": token,
-                                                          "transcript_mail": self.bridge.settings.mail_enabled}))
+                                                          "transcript_mail": self.bridge.settings.mail_enabled,
+                                                          "email": await self._own_email(conversation_id)}))
         await self.watch(self.bridge.store.live_channel(conversation_id), self._on_live)
         await self.deliver(conversation_id)
         read = await self.bridge.store.agent_read(conversation_id)
@@ -220,7 +226,10 @@ class CustomerConnection(Connection):
         return (self._last_status or {}).get("state") == "queued"
 
     async def _on_live(self, payload: Dict[str, Any]) -> None:
-        if "message" in payload:
+        if payload.get("forgotten"):  # erased at the customer's request (handoff.forget): the chat is over
+            await self.unwatch(self.bridge.store.live_channel(self.require()))
+            await self.send(Envelope("ended", None, {"reason": "forgotten", "text": FORGOTTEN_TEXT}))
+        elif "message" in payload:
             await self.deliver(self.require(), self.bridge.store.announced(payload))
         elif "state" in payload:
             await self.send_status()
@@ -289,6 +298,12 @@ class CustomerConnection(Connection):
         """No longer needs a person: out of the queue, back to the bot."""
         await self.bridge.customer_left_queue(self.require())
         await self.send(Envelope("ack", envelope.id, {}))
+
+    async def _own_email(self, conversation_id: str) -> Optional[str]:
+        """A signed-in customer's own address as the conversation has it from their verified identity (the
+        widget's "Email me this chat" starts with it); None for an anonymous one."""
+        email = await self.bridge.store.redis.hget(self.bridge.store.key("conv", conversation_id), "contact_email")
+        return email.decode() if email else None
 
     async def email_transcript(self, envelope: Envelope) -> None:
         """The conversation's transcript to the address the customer typed (handoff.mail): acknowledged when

@@ -126,11 +126,18 @@ class OpenChats:
         finally:
             heard.set()  # what was heard meanwhile goes out now (or, after a failure, to no callback)
 
-    async def _close_chat(self, conversation_id: str) -> None:
+    async def _close_chat(self, conversation_id: str, reason: str = "") -> None:
         del self._open[conversation_id]
         await self.connection.unwatch(self.bridge.store.live_channel(conversation_id))
         self.connection.last_sent.pop(conversation_id, None)
-        await self.connection.send(Envelope("released", None, {"conversation_id": conversation_id}))
+        await self.connection.send(Envelope("released", None, {"conversation_id": conversation_id,
+                                                               **({"reason": reason} if reason else {})}))
+
+    async def _forgotten(self, conversation_id: str) -> None:
+        """The customer was forgotten (handoff.forget): the chat closes here with the reason, served or viewed."""
+        async with self._lock:
+            if conversation_id in self._open:
+                await self._close_chat(conversation_id, "forgotten")
 
     async def _on_live(self, conversation_id: str, payload: Dict[str, Any]) -> None:
         """What the chat's live channel says, for a chat open here (served or read-only)."""
@@ -138,7 +145,9 @@ class OpenChats:
         if opened_as is None:
             return  # closed while this waited
         connection = self.connection
-        if payload.get("message") == "resync":  # notifications may have been lost: read again what they say
+        if payload.get("forgotten"):
+            await self._forgotten(conversation_id)
+        elif payload.get("message") == "resync":  # notifications may have been lost: read again what they say
             await connection.deliver(conversation_id)
             await self._send_labels(conversation_id)
             await self._send_presence(conversation_id)

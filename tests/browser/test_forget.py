@@ -19,8 +19,9 @@ from handoff.identity import sign
 from harness.clients import staff
 from harness.postgres import PostgresServer, running_archiver
 from harness.servers import IDENTITY_SECRET, ModelServer, add_agent, copy_project, running_bridge, running_worker
-from tests.browser.conftest import BackgroundLoop, new_context, screenshot
+from tests.browser.conftest import BackgroundLoop, log_in, new_context, screenshot
 from tests.browser.test_console import open_console
+from tests.browser.test_widget import STORED_CONVERSATION, bubbles, open_chat, open_demo, say, stored_conversation
 
 SUPERVISOR = "sal"
 
@@ -144,3 +145,72 @@ def test_a_supervisor_forgets_a_customer_and_nothing_of_them_is_left(
     [(_, audit)] = client.xrange(f"{prefix}:forget-audit")
     assert audit[b"who"] == SUPERVISOR.encode() and audit[b"what"] == b"contact"
     assert left(needles, {"audit": repr(audit)}) == []
+
+
+@pytest.fixture(scope="module")
+def live_site(redis_url: str, rasa_url: str) -> Iterator[Tuple[str, str]]:
+    """A bridge without an archive (its prefix and URL), an agent and a supervisor."""
+    prefix = f"hbwebforgetlive{uuid.uuid4().hex[:6]}"
+    add_agent(redis_url, prefix, "ann", "--display-name", "Ann Lee")
+    add_agent(redis_url, prefix, SUPERVISOR, "--roles", "agent,supervisor")
+    with running_bridge(redis_url, rasa_url, "bridge-web-forget-live", prefix) as address:
+        yield prefix, f"http://{address}"
+
+
+def test_forgetting_a_customer_mid_chat_tells_them_kindly_closes_the_agents_tab_and_leaves_no_key(
+        browser: Browser, customer_context, agent_context, live_site, redis_url: str) -> None:
+    prefix, site = live_site
+    agent = agent_context.new_page()
+    agent_errors: list = []
+    agent.on("pageerror", lambda error: agent_errors.append(str(error)))
+    log_in(agent, site, "ann")
+    expect(agent.get_by_role("button", name="Log out")).to_be_visible()
+    page, errors = open_demo(customer_context, site)
+    open_chat(page)
+    page.get_by_role("button", name="Talk to a person").click()
+    expect(page.locator(".queue__position")).to_be_visible()
+    say(page, "please delete everything about me")
+    expect(bubbles(page, "customer").filter(has_text="please delete")).to_be_visible()
+    conversation_id = stored_conversation(page)["conversationId"]
+    agent.get_by_role("button", name="Claim chat: Asked for a person").first.click()
+    chat = agent.locator(".conversation:not([hidden])")
+    expect(chat.get_by_role("log", name="Transcript")).to_contain_text("please delete everything about me")
+
+    context = new_context(browser, viewport={"width": 1280, "height": 900})
+    try:
+        console = open_console(context, site, SUPERVISOR)
+        privacy = console.page
+        privacy.get_by_role("button", name="Privacy").click()
+        privacy.get_by_role("combobox", name="Who").select_option("conversation_id")
+        privacy.get_by_role("textbox", name="Their id").fill(conversation_id)
+        privacy.get_by_role("button", name="Forget…").click()
+        privacy.get_by_role("dialog", name="Forget this conversation?").get_by_role("button", name="Forget for good").click()
+        expect(privacy.get_by_role("region", name="Privacy").get_by_role("status")).to_contain_text("Forgotten")
+        console.assert_no_errors()
+    finally:
+        context.close()
+
+    # The customer is told kindly, and nothing of the chat is shown any more.
+    expect(page.locator(".confirmation__text")).to_have_text(
+        "This chat has ended, and what was said in it has been deleted as you asked. "
+        "If you need anything else, you can start a new chat any time.")
+    expect(bubbles(page, "customer")).to_have_count(0)
+    # The agent's tab closed, saying why.
+    expect(agent.locator(".toast").filter(has_text="a supervisor erased this customer's data")).to_be_visible()
+    expect(agent.locator(".conversation:not([hidden])").get_by_role("log", name="Transcript")).to_have_count(0)
+    screenshot(page, "widget-forgotten-mid-chat")
+    time.sleep(1.0)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert [key for key in client.scan_iter(f"*{conversation_id}*")] == []
+        # Writing again starts a new chat; the old one stays gone.
+        say(page, "hello again")
+        expect(bubbles(page, "customer").filter(has_text="hello again")).to_be_visible()
+        page.wait_for_function(f"(({STORED_CONVERSATION})() || {{}}).conversationId !== {conversation_id!r}"
+                               f" && ({STORED_CONVERSATION})() !== null")
+        expect(bubbles(page, "customer")).to_have_count(1)
+        time.sleep(0.5)
+        assert [key for key in client.scan_iter(f"*{conversation_id}*")] == []
+    finally:
+        client.close()
+    assert errors == [] and agent_errors == []

@@ -154,6 +154,7 @@ DOCUMENTED_CODES = {"malformed", "invalid_contact", "unknown_type", "too_large",
                     "training_failed", "worker_unavailable", "assigned_automatically",
                     "suggestions_unavailable", "not_waiting", "mail_unavailable", "invalid_address",
                     "address_not_allowed", "no_address", "already_sent", "mail_limit_address", "mail_limit_recipient",
+                    "card_in_address", "nothing_to_send", "mail_limit_unverified",
                     "invalid_identity", "identity_expired", "identity_required", "not_identified", "archive_off", "search_timeout",
                     "archive_unavailable", "already_assigned"}
 REFUSAL_CODES = {"invalid_token", "forbidden", "forbidden_origin", "too_many_connections"}

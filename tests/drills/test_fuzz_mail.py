@@ -16,7 +16,7 @@ import asyncio
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Set
 
 import pytest
 import redis as redis_sync
@@ -44,13 +44,33 @@ BAD = ["ann@example.com\r\nBcc: eve@example.com", "ann@example.com\nBcc: eve@exa
        "Ann <ann@example.com>", '"a b"@example.com', " ann@example.com", "ann@example", "ann@localhost", "ann@[127.0.0.1]",
        "änn@example.com", "ann..lee@example.com", ".ann@example.com", "ann@-x.example.com", "a" * 65 + "@example.com",
        "ann@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 63 + "." + "e" * 60 + ".com", "", "@", "ann@example.com\x00"]
-ADDRESSES = either(st.sampled_from(GOOD), st.sampled_from(BAD), TEXT)
+# An address with a card number before the @ (13 to 19 digits passing the Luhn check, together or in groups
+# joined by dots, dashes, underscores or pluses): card_in_address.
+CARDS = ["4111111111111111@example.com", "4111.1111.1111.1111@example.com", "me-378282246310005@example.com"]
+ADDRESSES = either(st.sampled_from(GOOD), st.sampled_from(BAD + CARDS), TEXT)
 
 
 def valid_address(value: Any) -> bool:
     if not isinstance(value, str) or not 3 <= len(value) <= 254 or not ADDRESS.fullmatch(value):
         return False
     return len(value.rsplit("@", 1)[0]) <= 64
+
+
+def luhn(digits: str) -> bool:
+    total = 0
+    for position, digit in enumerate(int(character) for character in reversed(digits)):
+        total += (digit * 2 - 9 if digit > 4 else digit * 2) if position % 2 else digit
+    return total % 10 == 0
+
+
+def has_card(address: str) -> bool:
+    local = address.rsplit("@", 1)[0]
+    for run in re.findall(r"[0-9]+(?:[._+-][0-9]+)*", local):
+        for part in [run, *re.split(r"[._+-]", run)]:
+            digits = re.sub(r"[^0-9]", "", part)
+            if 13 <= len(digits) <= 19 and luhn(digits):
+                return True
+    return False
 
 
 def same(one: str, other: str) -> bool:
@@ -64,6 +84,7 @@ class MailWorld:
     redis: "redis_sync.Redis[bytes]"
     prefix: str
     typed: Dict[str, List[str]] = field(default_factory=dict)  # conversation -> addresses its customer typed
+    wrote: Set[str] = field(default_factory=set)  # conversations with a message a transcript shows
     contact: Dict[str, str] = field(default_factory=dict)  # conversation -> contact_email (as identity writes it)
 
     def run(self, awaitable: Any) -> Any:
@@ -95,6 +116,7 @@ def mail_world(redis_url: str, rasa_url: str) -> Iterator[MailWorld]:
     sink: MailSink
     with running_mail_sink("mail-sink-fuzz") as sink:
         settings = mail_settings(sink, HANDOFF_MAIL_PER_ADDRESS_PER_DAY="1000000", HANDOFF_MAIL_PER_RECIPIENT_PER_DAY="1000000",
+                                 HANDOFF_MAIL_UNVERIFIED_PER_DAY="1000000",
                                  HANDOFF_MESSAGES_PER_SECOND="1000", HANDOFF_MESSAGE_BURST="1000",
                                  HANDOFF_MAX_CONNECTIONS_PER_IP="200", HANDOFF_MAX_NEW_CONVERSATIONS_PER_IP="1000000",
                                  HANDOFF_MAX_NEW_CONVERSATIONS="1000000", HANDOFF_MAX_QUEUE_ENTRIES_PER_IP="1000000",
@@ -107,15 +129,19 @@ def mail_world(redis_url: str, rasa_url: str) -> Iterator[MailWorld]:
 
 
 def customer_answer(world: MailWorld, conversation_id: str, data: Dict[str, Any]) -> str:
-    """What the customer's ``email_transcript`` gets: any valid address they type (without one, a signed-in
-    customer's own), once per conversation."""
+    """What the customer's ``email_transcript`` gets: once per conversation (said first), any valid address
+    they type without a card number in it (without one, a signed-in customer's own), once they wrote."""
+    state = world.mail(conversation_id).get("state")
+    if state and state != "failed":
+        return "already_sent"
     to = data.get("to")
     if to is None and not world.contact.get(conversation_id):
         return "no_address"
     if to is not None and not valid_address(to):
         return "invalid_address"
-    state = world.mail(conversation_id).get("state")
-    return "already_sent" if state and state != "failed" else "ack"
+    if to is not None and has_card(to):
+        return "card_in_address"
+    return "ack" if conversation_id in world.wrote else "nothing_to_send"
 
 
 def agent_answer(world: MailWorld, data: Dict[str, Any], me: str) -> str:
@@ -128,17 +154,21 @@ def agent_answer(world: MailWorld, data: Dict[str, Any], me: str) -> str:
         return "not_found"
     if not (conversation["state"] == "agent" and conversation.get("agent") == me):
         return "forbidden"
+    state = world.mail(conversation_id).get("state")
+    if state and state != "failed":
+        return "already_sent"
     contact, typed = world.contact.get(conversation_id, ""), world.typed.get(conversation_id, [])
     to = data.get("to")
     if to is None:
-        if not (contact or typed):
+        if not contact:  # never a typed address unless the agent names it
             return "no_address"
     elif not valid_address(to):
         return "invalid_address"
+    elif has_card(to):
+        return "card_in_address"
     elif not any(same(to, allowed) for allowed in ([contact] if contact else []) + typed):
         return "address_not_allowed"
-    state = world.mail(conversation_id).get("state")
-    return "already_sent" if state and state != "failed" else "ack"
+    return "ack"  # the handoff's bot reply is in the transcript already
 
 
 async def fresh_chat(world: MailWorld, agent: Agent, typed: bool, contact: bool) -> Customer:
@@ -165,13 +195,17 @@ def checked_outcome(world: MailWorld, conversation_id: Optional[str], got: str, 
         return
     after = world.mail(conversation_id)
     if got == "ack":
-        to = envelope["data"].get("to") or world.contact.get(conversation_id) or world.typed[conversation_id][-1]
+        to = envelope["data"].get("to") or world.contact[conversation_id]
         local, domain = to.rsplit("@", 1)
         assert after.get("to") == f"{local}@{domain.lower()}" and after.get("state") in ("queued", "sent"), after
     elif got != NO_REPLY:  # (the sender moves its attempts and state on meanwhile: the request itself is the same)
         request = ("to", "by", "requested_at")
         assert [after.get(name) for name in request] == [before.get(name) for name in request], \
             f"an error changed the conversation's mail: {before} -> {after}"
+
+
+async def wrote(customer: Customer) -> None:
+    await customer.acknowledged(await customer.say("hello"))
 
 
 @budget(100)
@@ -181,6 +215,9 @@ def test_a_customers_email_transcript_is_answered_as_documented(mail_world: Mail
     customer = Surface(lambda: Customer.connect(world.address))
     client = world.run(customer.ready())
     conversation_id = client.conversation_id
+    if data.draw(st.booleans(), label="the customer wrote first"):
+        world.run(wrote(client))
+        world.wrote.add(conversation_id)
     if data.draw(st.booleans(), label="a signed-in contact"):
         world.contact[conversation_id] = f"me{uuid.uuid4().hex[:8]}@example.com"
         world.redis.hset(f"{world.prefix}:conv:{conversation_id}", "contact_email", world.contact[conversation_id])

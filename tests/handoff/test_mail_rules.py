@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from email.headerregistry import Address
 
 import pytest
 
 from handoff.exceptions import MailRefused
-from handoff.mail_rules import addresses_in, checked_address, recipient_for
+from handoff.mail_rules import addresses_in, card_in, checked_address, mailbox_of, recipient_digest, recipient_for, verified
 from handoff.mail_settings import sender_of
-from handoff.mail_text import transcript_mail
+from handoff.mail_text import lines_of, transcript_mail
 from handoff.settings import Settings
 
 INJECTIONS = [
@@ -52,13 +53,36 @@ def test_a_customer_names_any_valid_address_an_agent_only_the_contacts_or_one_ty
     assert refused.value.code == "invalid_address"
 
 
-def test_without_an_address_the_contacts_comes_first_then_the_latest_typed():
+def test_without_an_address_only_the_contacts_goes_never_a_typed_one():
     assert recipient_for(None, False, "me@example.com", ["typed@example.com"]) == "me@example.com"
-    assert recipient_for(None, False, "", ["old@example.com", "new@example.com"]) == "new@example.com"
     assert recipient_for(None, True, "me@example.com", []) == "me@example.com"
+    for typed in ([], ["old@example.com", "new@example.com"]):  # a typed one (anyone's?) only when named
+        with pytest.raises(MailRefused) as refused:
+            recipient_for(None, False, "", typed)
+        assert refused.value.code == "no_address"
+    assert verified("ME@Example.com", "me@example.com") and not verified("me@example.com", "")
+    assert not verified("typed@example.com", "me@example.com")
+
+
+CARDS = ["4111111111111111@example.com", "4111.1111.1111.1111@example.com", "4111-1111-1111-1111@example.com",
+         "me4111111111111111@example.com", "card_4111111111111111_x@example.com", "378282246310005@example.com",
+         "6011000990139424@mail.example.org", "ann.4111_1111_1111_1111@example.com", "4111+1111+1111+1111@example.com"]
+
+
+@pytest.mark.parametrize("address", CARDS)
+def test_an_address_with_a_card_number_before_the_at_is_refused_with_its_own_code(address):
     with pytest.raises(MailRefused) as refused:
-        recipient_for(None, False, "", [])
-    assert refused.value.code == "no_address"
+        checked_address(address)
+    assert refused.value.code == "card_in_address"
+    assert "4111" not in str(refused.value) and address not in str(refused.value)
+    assert addresses_in([f"mail me at {address} please"]) == []  # never a typed address either
+
+
+def test_numbers_that_are_no_card_stay_in_an_address():
+    for fine in ("4111111111111112@example.com", "ann1985@example.com", "07700900123@example.com",
+                 "123456789012@example.com", "ann@4111111111111111.example.com", "41111111111111111111@example.com"):
+        assert checked_address(fine) == fine
+        assert not card_in(fine.split("@")[0])
 
 
 def test_the_sender_setting_is_one_line_with_a_valid_address():
@@ -91,6 +115,7 @@ def test_the_mail_holds_what_the_customer_saw_escaped_without_notes_logins_or_id
         assert "f1" not in body.replace("form", "")
     assert "You: <b>my card</b> & PIN" in plain and "Ann L.: Here is the form [file: form<1>.pdf]" in plain
     assert "09:53" in plain  # 1_760_000_000 s in London's summer time
+    assert "Times are Europe/London time." in plain and "Times are Europe/London time." in html
     assert "&lt;b&gt;my card&lt;/b&gt; &amp; PIN" in html and "<b>my card" not in html
     assert "form&lt;1&gt;.pdf" in html and "<strong>Ann L.</strong>" in html
     assert not mail.get_payload()[0].get_filename() and len(mail.get_payload()) == 2  # nothing attached
@@ -104,9 +129,58 @@ def test_smtp_settings_that_could_not_send_or_would_leak_a_password_stop_the_bri
     assert not Settings.from_env(BASE).mail_enabled
     settings = Settings.from_env(SMTP)
     assert settings.mail_enabled and (settings.smtp_port, settings.smtp_security) == (587, "starttls")
+    assert settings.mail_unverified_per_day == 200
+    assert Settings.from_env({**SMTP, "HANDOFF_MAIL_UNVERIFIED_PER_DAY": "0"}).mail_unverified_per_day == 0
     assert Settings.from_env({**SMTP, "HANDOFF_SMTP_HOST": "127.0.0.1", "HANDOFF_SMTP_SECURITY": "none"}).mail_enabled
     for wrong in ({"HANDOFF_SMTP_SECURITY": "none"}, {"HANDOFF_SMTP_SECURITY": "ssl"}, {"HANDOFF_SMTP_USER": "me"},
                   {"HANDOFF_MAIL_FROM": ""}, {"HANDOFF_MAIL_FROM": "help@bank.example\r\nBcc: x@example.com"},
-                  {"HANDOFF_SMTP_PORT": "0"}, {"HANDOFF_MAIL_ATTEMPTS": "0"}, {"HANDOFF_MAIL_RETRY_SECONDS": "nan"}):
+                  {"HANDOFF_SMTP_PORT": "0"}, {"HANDOFF_MAIL_ATTEMPTS": "0"}, {"HANDOFF_MAIL_RETRY_SECONDS": "nan"},
+                  {"HANDOFF_MAIL_UNVERIFIED_PER_DAY": "-1"}, {"HANDOFF_MAIL_UNVERIFIED_PER_DAY": "many"}):
         with pytest.raises(ValueError):
             Settings.from_env({**SMTP, **wrong})
+
+
+def test_a_mail_has_no_empty_bot_row_no_rating_prompt_and_says_its_times_zone():
+    messages = [
+        {"id": "1-0", "kind": "customer", "text": "thanks", "data": {}, "ts": 1_760_000_000_000},
+        {"id": "2-0", "kind": "bot", "text": "", "data": {"buttons": [{"title": "Yes", "payload": "/affirm"}]},
+         "ts": 1_760_000_001_000},
+        {"id": "3-0", "kind": "bot", "text": "  ", "data": {"image": "https://bank.example/a.png"}, "ts": 1_760_000_001_500},
+        {"id": "4-0", "kind": "system", "text": "Ann has closed this chat.", "data": {"notice": "closed"},
+         "ts": 1_760_000_002_000},
+        {"id": "5-0", "kind": "system", "text": "How did we do? Please rate this chat from 1 to 5.",
+         "data": {"notice": "rate"}, "ts": 1_760_000_003_000},
+    ]
+    assert [line.text for line in lines_of(messages)] == ["thanks", "Ann has closed this chat."]
+    mail = transcript_mail(messages, Address("Bank Support", "help", "bank.example"), "ann@example.com", "UTC", {})
+    plain = mail.get_body(("plain",)).get_content()
+    html = mail.get_body(("html",)).get_content()
+    assert "Virtual assistant" not in plain and "Virtual assistant" not in html
+    assert "rate this chat" not in plain and "rate this chat" not in html
+    assert "Times are in UTC." in plain and "08:53 You: thanks" in plain
+    assert lines_of(messages[1:3]) == [] and lines_of([]) == []
+
+
+def test_the_only_links_are_the_web_addresses_the_widget_links_too():
+    messages = [
+        {"id": "1-0", "kind": "bot", "text": "See https://help.bank.example/cards. Or {help_url}/pets, /files/x, "
+         "javascript:alert(1), https://help.bank.example@evil.example/ and www.bank.example", "data": {},
+         "ts": 1_760_000_000_000},
+        {"id": "2-0", "kind": "agent", "text": "here", "ts": 1_760_000_001_000,
+         "data": {"shown_as": "Ann", "attachment": {"id": "f1", "name": "form.pdf"}}},
+    ]
+    mail = transcript_mail(messages, Address("Bank Support", "help", "bank.example"), "visitor@example.com", "UTC", {})
+    html = mail.get_body(("html",)).get_content()
+    assert re.findall(r'href="([^"]*)"', html) == ["https://help.bank.example/cards"]
+    assert "[file: form.pdf]" in html and "f1" not in html
+
+
+def test_variants_of_one_mailbox_share_its_days_cap():
+    for variant in ("Ann@Example.com", "ann+1@example.com", "ANN+chat+x@EXAMPLE.COM"):
+        assert mailbox_of(variant) == "ann@example.com"
+        assert recipient_digest(variant) == recipient_digest("ann@example.com")
+    assert mailbox_of("a.n.n+x@googlemail.com") == "ann@gmail.com" == mailbox_of("Ann@gmail.com")
+    assert mailbox_of("a.nn@example.com") == "a.nn@example.com"  # dots matter elsewhere
+    assert mailbox_of("+x@example.com") == "+x@example.com"
+    assert recipient_digest("bob@example.com") != recipient_digest("ann@example.com")
+    assert "ann" not in recipient_digest("ann@example.com")

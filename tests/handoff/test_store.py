@@ -9,7 +9,7 @@ from typing import Any, Awaitable, Callable
 
 import pytest
 
-from handoff.exceptions import ConversationNotFound
+from handoff.exceptions import ConversationNotFound, InvalidTransition
 from handoff.machine import (
     AgentClaimed, Closed, Conversation, CustomerAskedForPerson, State, Transferred, apply,
 )
@@ -319,5 +319,25 @@ def test_a_customer_message_counts_its_conversation_once_in_the_step_that_stores
         assert not await store.count_once("c1", *counted)  # counted already
         counters, _ = await store.day("2026-12-06")
         assert counters == {"conversations": 1, "hour:09:conversations": 1}
+
+    run(redis_url, scenario)
+
+
+def test_a_conversation_that_is_gone_gets_nothing_written_again(redis_url):
+    """A forget (handoff.forget) erases the conversation's keys while its sockets and a bot turn may still be
+    at work: a later message is refused, and a late bot answer or routing step writes no key back."""
+    async def scenario(store: Store) -> None:
+        await store.create("c1", "secret-token")
+        message_id, _, _, _ = await store.append("c1", "customer", "key-1", "hello")
+        await store.redis.delete(store.key("conv", "c1"), store.key("log", "c1"), store.key("idem", "c1"))
+
+        with pytest.raises(ConversationNotFound):
+            await store.append("c1", "customer", "key-2", "one more thing")
+        assert await store.take_routing("c1", message_id, "p1", lease_ms=60_000) is Routing.DONE
+        await store.routed("c1", message_id)
+        assert not await store.keep_routing("c1", message_id, "p1", lease_ms=60_000)
+        with pytest.raises(InvalidTransition):  # dropped, as after a person took over
+            await store.answer("c1", message_id, [{"text": "late answer"}], routed=True)
+        assert [key async for key in store.redis.scan_iter(f"{store.key('')}*c1*")] == []
 
     run(redis_url, scenario)

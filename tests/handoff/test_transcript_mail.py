@@ -7,16 +7,17 @@ import asyncio
 import json
 import time
 import uuid
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 import redis as redis_sync
 import websockets
 
-from handoff_client import Customer, Transport
+from handoff.identity import sign
+from handoff_client import Agent, Customer, Transport
 from harness.clients import claimed, staff
 from harness.mail import MailSink, mail_settings, received, running_mail_sink, wait_for_mail
-from harness.servers import running_bridge, started, started_bridge
+from harness.servers import IDENTITY_SECRET, add_agent, running_bridge, started, started_bridge
 
 
 def run(coroutine: Any) -> Any:
@@ -54,7 +55,14 @@ async def answer(client: Transport, kind: str, data: Dict[str, Any]) -> Dict[str
     """The ack or error that answers this request."""
     key = uuid.uuid4().hex
     await client.send(kind, data, id=key)
-    return await client.next_matching(lambda e: e["id"] == key and e["type"] in ("ack", "error"), f"the answer to {kind}")
+    return await client.next_matching(lambda e: e["id"] == key and e["type"] in ("ack", "error", "mail_addresses"), f"the answer to {kind}")
+
+
+async def talking(where: str, text: str = "hello") -> Customer:
+    """A customer who has written (a transcript with nothing in it is refused: nothing_to_send)."""
+    customer = await Customer.connect(where)
+    await customer.acknowledged(await customer.say(text))
+    return customer
 
 
 async def welcome(where: str) -> Dict[str, Any]:
@@ -161,6 +169,136 @@ def test_an_agent_sends_only_to_the_customers_own_or_typed_address(mail_bridge, 
     assert not [m for m in received(sink.folder) if m["X-Envelope-To"] == typed]
 
 
+def signed(email: str) -> str:
+    """A site's signed identity for a new contact with this (verified) address (docs/identity.md)."""
+    return sign(IDENTITY_SECRET, {"id": f"cust-{uuid.uuid4().hex[:10]}", "name": "Ada Lovelace", "email": email,
+                                  "issued_at": int(time.time())})
+
+
+async def signed_and_claimed(where: str, identity: str, agent: str = "ann") -> Tuple[Customer, Agent]:
+    """A signed-in customer in the queue, claimed by ``agent``."""
+    customer = await Customer.connect(where, identity=identity)
+    await customer.send("talk_to_person", id="talk")
+    await customer.expect("status", state="queued")
+    serving = await staff(where, agent)
+    await serving.send("claim", {"conversation_id": customer.conversation_id}, id="claim")
+    await serving.expect("ack", conversation_id=customer.conversation_id)
+    return customer, serving
+
+
+def keys_of(redis_url: str, pattern: str) -> List[str]:
+    client = redis_sync.Redis.from_url(redis_url)
+    try:
+        return [key.decode() for key in client.scan_iter(pattern)]
+    finally:
+        client.close()
+
+
+def test_an_address_with_a_card_number_and_a_transcript_with_nothing_in_it_are_refused_and_nothing_is_kept(
+        mail_bridge, sink, redis_url, bridge_prefix):
+    card = "4111111111111111@example.com"
+
+    async def scenario() -> Tuple[List[str], str]:
+        customer = await Customer.connect(mail_bridge)
+        codes = [(await answer(customer, "email_transcript", {"to": address()}))["data"]["code"]]  # nothing yet
+        await customer.acknowledged(await customer.say("hello"))
+        for to in (card, "4111-1111-1111-1111@example.com", "ann.4111.1111.1111.1111@example.com"):
+            refused = await answer(customer, "email_transcript", {"to": to})
+            assert "4111" not in refused["data"]["message"], refused
+            codes.append(refused["data"]["code"])
+        await customer.close()
+        return codes, customer.conversation_id
+
+    codes, conversation_id = run(scenario())
+    assert codes == ["nothing_to_send", "card_in_address", "card_in_address", "card_in_address"]
+    assert keys_of(redis_url, f"{bridge_prefix}:mail:{conversation_id}") == []  # nothing taken, nothing queued
+    time.sleep(0.5)
+    assert not [m for m in received(sink.folder) if "4111" in m["X-Envelope-To"]]
+
+
+def test_an_agent_picks_a_typed_address_explicitly_and_a_signed_customers_own_comes_first(
+        mail_bridge, sink, redis_url, bridge_prefix):
+    typed, own = address(), address()
+
+    async def scenario() -> None:
+        customer, ann = await claimed(mail_bridge, "ann")
+        conversation_id = customer.conversation_id
+        await customer.acknowledged(await customer.say(f"send it to {typed} or to 4111111111111111@example.com"))
+        found = await answer(ann, "mail_addresses", {"conversation_id": conversation_id})
+        assert found["type"] == "mail_addresses", found
+        assert found["data"] == {"conversation_id": conversation_id, "verified": None, "typed": [typed]}
+        # No default to a typed address (it could be anyone's): the agent must name it.
+        nothing = await answer(ann, "email_transcript", {"conversation_id": conversation_id})
+        assert nothing["data"]["code"] == "no_address", nothing
+        bob = await staff(mail_bridge, "bob")  # neither serving nor mentioned
+        refused = await answer(bob, "mail_addresses", {"conversation_id": conversation_id})
+        assert refused["data"]["code"] == "forbidden", refused
+        queued = await answer(ann, "email_transcript", {"conversation_id": conversation_id, "to": typed})
+        assert queued["type"] == "ack" and queued["data"]["to"] == typed, queued
+        await notice(ann, "transcript_sent")
+        await ann.acknowledged(await ann.close_conversation(conversation_id))
+        for client_ in (customer, bob):
+            await client_.close()
+
+        # A signed-in customer: their verified address in the welcome, and first in the picker.
+        await ann.close()
+        signed_customer, ann = await signed_and_claimed(mail_bridge, signed(own))
+        conversation_id = signed_customer.conversation_id
+        await signed_customer.acknowledged(await signed_customer.say(f"or {typed}"))
+        found = await answer(ann, "mail_addresses", {"conversation_id": conversation_id})
+        assert found["data"] == {"conversation_id": conversation_id, "verified": own, "typed": [typed]}, found
+        queued = await answer(ann, "email_transcript", {"conversation_id": conversation_id})
+        assert queued["data"]["to"] == own, queued
+        await notice(ann, "transcript_sent")
+        await ann.acknowledged(await ann.close_conversation(conversation_id))
+        await signed_customer.close()
+        await ann.close()
+
+    run(scenario())
+    assert wait_for_mail(sink.folder, own)["To"] == own
+    assert len([m for m in received(sink.folder) if m["X-Envelope-To"] == typed]) == 1
+
+
+async def hello_welcome(where: str, identity: str = "") -> Dict[str, Any]:
+    async with websockets.connect(f"ws://{where}/ws/customer") as ws:
+        await ws.send(json.dumps({"type": "hello", "id": "h", "data": {"identity": identity} if identity else {}}))
+        while True:
+            envelope = json.loads(await ws.recv())
+            if envelope["type"] in ("welcome", "error"):
+                return envelope["data"]
+
+
+def test_the_service_sends_at_most_its_days_cap_to_typed_addresses_but_customers_own_still_go(
+        redis_url, rasa_url, bridge, sink):
+    """HANDOFF_MAIL_UNVERIFIED_PER_DAY=1: one mail to a typed address, then every other typed one is refused
+    from any client address and conversation, while a signed-in customer's own address still gets theirs."""
+    prefix = f"hbmail{uuid.uuid4().hex[:6]}"
+    own = address()
+    settings = mail_settings(sink, **{**MAIL, "HANDOFF_MAIL_UNVERIFIED_PER_DAY": "1"})
+    with running_bridge(redis_url, rasa_url, "bridge-mail-unverified", prefix, **settings) as where:
+        async def scenario() -> List[str]:
+            codes = []
+            for _ in range(2):
+                customer = await talking(where)
+                codes.append((await answer(customer, "email_transcript", {"to": address()}))["data"].get("code", "ack"))
+                await customer.close()
+            identity = signed(own)
+            assert (await hello_welcome(where, identity))["email"] == own
+            assert (await hello_welcome(where))["email"] is None
+            customer = await Customer.connect(where, identity=identity)
+            await customer.acknowledged(await customer.say("hello"))
+            codes.append((await answer(customer, "email_transcript", {"to": own}))["data"].get("code", "ack"))
+            await customer.close()
+            return codes
+
+        assert run(scenario()) == ["ack", "mail_limit_unverified", "ack"]
+        assert wait_for_mail(sink.folder, own)["To"] == own
+        client = redis_sync.Redis.from_url(redis_url)
+        counters = [client.get(key) for key in client.scan_iter(f"{prefix}:mail-day:unverified:*")]
+        client.close()
+        assert counters == [b"1"]
+
+
 def test_once_per_conversation_when_both_processes_are_asked_at_the_same_time(mail_bridge, second_mail_bridge, sink):
     async def scenario() -> List[Dict[str, Any]]:
         first = await Customer.connect(mail_bridge)
@@ -181,13 +319,14 @@ def test_once_per_conversation_when_both_processes_are_asked_at_the_same_time(ma
     assert len([m for m in received(sink.folder) if m["X-Envelope-To"] == acked[0]]) == 1
 
 
-def test_a_recipient_gets_at_most_the_days_cap_of_transcripts(mail_bridge, sink):
-    to = address()
+def test_a_recipient_gets_at_most_the_days_cap_of_transcripts_whatever_the_variant(mail_bridge, sink):
+    local = f"c{uuid.uuid4().hex[:10]}"
+    variants = [f"{local}+1@example.com", f"{local.upper()}+other@Example.com", f"{local}@example.com"]
 
     async def scenario() -> List[str]:
         results = []
-        for _ in range(3):  # HANDOFF_MAIL_PER_RECIPIENT_PER_DAY=2
-            customer = await Customer.connect(mail_bridge)
+        for to in variants:  # HANDOFF_MAIL_PER_RECIPIENT_PER_DAY=2, one mailbox
+            customer = await talking(mail_bridge)
             reply = await answer(customer, "email_transcript", {"to": to})
             results.append(reply["data"].get("code", reply["type"]))
             await customer.close()
@@ -205,12 +344,12 @@ def test_a_busy_server_is_tried_again_and_a_client_address_has_its_daily_cap(red
         settings = mail_settings(busy, HANDOFF_MAIL_RETRY_SECONDS="1", HANDOFF_MAIL_PER_ADDRESS_PER_DAY="2")
         with running_bridge(redis_url, rasa_url, "bridge-mail-busy", prefix, **settings) as where:
             async def scenario() -> List[str]:
-                customer = await Customer.connect(where)
+                customer = await talking(where)
                 assert (await answer(customer, "email_transcript", {"to": to}))["type"] == "ack"
                 await notice(customer, "transcript_sent")
                 codes = []
                 for _ in range(2):
-                    other = await Customer.connect(where)
+                    other = await talking(where)
                     codes.append((await answer(other, "email_transcript", {"to": address()}))["data"].get("code", "ack"))
                     await other.close()
                 await customer.close()
@@ -233,7 +372,7 @@ def test_a_transcript_that_could_not_be_sent_says_so_and_may_be_asked_for_again(
         settings = mail_settings(failing, HANDOFF_MAIL_RETRY_SECONDS="1", HANDOFF_MAIL_ATTEMPTS="2")
         with running_bridge(redis_url, rasa_url, "bridge-mail-failing", prefix, **settings) as where:
             async def scenario() -> None:
-                customer = await Customer.connect(where)
+                customer = await talking(where)
                 assert (await answer(customer, "email_transcript", {"to": first}))["type"] == "ack"
                 failed = await notice(customer, "transcript_failed")
                 assert failed["data"]["text"] == f"We couldn't email the transcript to {first}. You can ask for it again."
@@ -261,7 +400,7 @@ def test_a_mail_left_by_a_process_killed_while_the_server_was_away_is_sent_by_an
     try:
         with started_bridge(redis_url, rasa_url, "bridge-mail-killed", prefix, **settings) as doomed:
             async def ask() -> Customer:
-                customer = await Customer.connect(doomed.address)
+                customer = await talking(doomed.address)
                 assert (await answer(customer, "email_transcript", {"to": to}))["type"] == "ack"
                 return customer
 

@@ -1,6 +1,8 @@
 // "Email me this chat": the header's button and its form in the widget's panel. The bridge offers it
 // (welcome.transcript_mail) only when it has an SMTP server; it sends the transcript once per conversation,
-// and says so in the conversation (the notice "transcript_sent" or "transcript_failed").
+// and says so in the conversation (the notice "transcript_sent" or "transcript_failed"). A signed-in
+// customer's form starts with their verified address (the welcome's email); every refusal is said plainly
+// in the form, and "We're emailing…" goes once the outcome is in the conversation.
 
 import { h } from "../shared/dom.js";
 import { icon } from "../shared/icons.js";
@@ -42,20 +44,37 @@ export class TranscriptMail {
     if (this.button.hidden) this.close();
   }
 
-  /** The conversation says it was sent (also after a reload): no second request. */
+  /** A signed-in customer's own address (the welcome's), to start the form with; null for an anonymous one. */
+  setOwnAddress(email) {
+    this.ownAddress = typeof email === "string" ? email : "";
+  }
+
+  /** The conversation says it was sent (also after a reload): no second request, no "We're emailing…". */
   sent() {
     this.done = true;
     this.setAvailable(this.available);
+    this.clearQueued();
   }
 
   /** The conversation says it could not be sent: it may be asked for again. */
   failed() {
     this.done = false;
     this.setAvailable(this.available);
+    if (this.clearQueued()) this.view.showConfirmation(this.view.strings.emailTranscriptFailed, { error: true });
+  }
+
+  /** Takes away this form's "We're emailing…" if it is still shown; true if it was. */
+  clearQueued() {
+    const shown = Boolean(this.queuedText) && this.view.confirmationText.textContent === this.queuedText
+      && this.view.confirmationBody.isConnected;
+    if (shown) this.view.hideConfirmation();
+    this.queuedText = "";
+    return shown;
   }
 
   open() {
     this.view.hideConfirmation();
+    if (!this.input.value && this.ownAddress) this.input.value = this.ownAddress;
     this.form.hidden = false;
     this.view.updatePanelVisibility();
     this.input.focus();
@@ -76,16 +95,20 @@ export class TranscriptMail {
       return;
     }
     this.view.submitForm(this.form, () => this.send(to), () => {
-      this.sent();
-      this.view.showConfirmation(fill(strings.emailTranscriptQueued, { to }));
+      this.done = true;
+      this.setAvailable(this.available);
+      this.queuedText = fill(strings.emailTranscriptQueued, { to });
+      this.view.showConfirmation(this.queuedText);
     }, (error) => {
-      const text = strings[`mailError_${error.code}`];
-      if (!text) return false;
+      // Every refusal in words (the bridge's own message is English and for developers): a known code's,
+      // else a general one.
+      const text = strings[`mailError_${error.code}`] || strings.mailError_other;
       if (error.code === "already_sent") {
         this.sent();
         this.view.showConfirmation(text);
       } else {
         this.view.showFormError(this.form, text);
+        if (["invalid_address", "card_in_address", "no_address"].includes(error.code)) this.input.focus();
       }
       return true;
     });

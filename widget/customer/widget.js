@@ -294,6 +294,9 @@ export class ChatWidget {
       case "status":
         this.statusChanged(data);
         break;
+      case "ended":
+        this.chatEnded(data);
+        break;
       case "typing":
         if (data.from === "agent") this.agentTyping(Boolean(data.active));
         break;
@@ -301,6 +304,9 @@ export class ChatWidget {
         if (data.from === "agent" && typeof data.up_to === "string") this.view.setAgentRead(data.up_to);
         break;
       case "error":
+        // A refusal of a request asked on this connection (e.g. email_transcript) answers it: the form says why,
+        // rather than "Sending…" for ever.
+        if (this.requests && this.requests.refused(envelope)) break;
         this.failed(data);
         break;
       default:
@@ -308,9 +314,10 @@ export class ChatWidget {
     }
   }
 
-  welcomed({ conversation_id: conversationId, token, transcript_mail: transcriptMail }) {
+  welcomed({ conversation_id: conversationId, token, transcript_mail: transcriptMail, email }) {
     this.awaitingWelcome = false;
     this.view.transcriptMail.setAvailable(transcriptMail);
+    this.view.transcriptMail.setOwnAddress(email); // a signed-in customer's verified address, or none
     const stored = this.storage.conversation;
     // A signed-in customer's open conversation from another device (or their own instead of someone else's
     // on a shared computer): this page shows that one, replayed whole after the welcome.
@@ -428,6 +435,23 @@ export class ChatWidget {
     this.storage.outbox.save([]);
     this.hideBotTyping();
     this.view.showRefusedNewChat();
+  }
+
+  /**
+   * The conversation was erased at the customer's request while it was open (a supervisor's forget): this
+   * page drops it (nothing of it is shown or stored any more), says so kindly, and the customer's next
+   * message starts a new chat on a new connection (the old one is refused everything about the old chat).
+   */
+  chatEnded(data) {
+    if (this.transport) this.transport.close();
+    this.transport = null;
+    this.requests = null;
+    this.pending = [];
+    this.storage.outbox.save([]);
+    this.hideBotTyping();
+    this.forgetConversation();
+    this.view.transcriptMail.setAvailable(false);
+    this.view.showConfirmation(this.strings[`chatEnded_${data.reason}`] || data.text || this.strings.chatEnded_forgotten);
   }
 
   /** The stored conversation has expired: a fresh start. Files chosen for the old one are not sent to the new one. */

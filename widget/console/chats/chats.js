@@ -30,6 +30,11 @@ export function createChatsView(context) {
   return new ChatsView(context);
 }
 
+// Why a chat closed under the agent's eyes when a supervisor erased its customer (the bridge's "released"
+// with reason "forgotten"): nothing of it is left to read.
+const RELEASED_FORGOTTEN = "A chat was closed: a supervisor erased this customer's data at their request, so the "
+  + "conversation has been deleted.";
+
 /** What the agent is told when a chat leaves their tabs, by what they did (nothing: elsewhere). */
 function releasedText(leaving, nameOf) {
   if (leaving && leaving.type === "unview") return "Closed the chat you were reading.";
@@ -199,13 +204,14 @@ class ChatsView extends View {
         if (tab && typeof data.up_to === "string") tab.customerRead(data.up_to);
         break;
       case "released":
-        this.release(data.conversation_id);
+        this.release(data.conversation_id, data.reason);
         break;
       case "ack":
       case "team":
       case "request":
       case "suggestions":
       case "contact":
+      case "mail_addresses":
       case "search_results":
       case "search_conversation":
         this.waiting.settle(envelope.id, data);
@@ -370,11 +376,12 @@ class ChatsView extends View {
     this.updateAttention();
   }
 
-  release(conversationId) {
+  /** A chat that is no longer open here; `reason` "forgotten": a supervisor erased the customer meanwhile. */
+  release(conversationId, reason = "") {
     const tab = this.conversations.get(conversationId);
     if (!tab) return;
     const index = [...this.conversations.keys()].indexOf(conversationId);
-    this.toast(releasedText(tab.leaving, (login) => this.nameOf(login)));
+    this.toast(reason === "forgotten" ? RELEASED_FORGOTTEN : releasedText(tab.leaving, (login) => this.nameOf(login)));
     tab.destroy();
     this.conversations.delete(conversationId);
     this.viewedVia.delete(conversationId);
