@@ -19,9 +19,11 @@ from handoff.identity import sign
 from harness.clients import staff
 from harness.postgres import PostgresServer, running_archiver
 from harness.servers import IDENTITY_SECRET, ModelServer, add_agent, copy_project, running_bridge, running_worker
-from tests.browser.conftest import BackgroundLoop, log_in, new_context, screenshot
+from tests.browser.conftest import BackgroundLoop, new_context, screenshot
 from tests.browser.test_console import open_console
-from tests.browser.test_widget import STORED_CONVERSATION, bubbles, open_chat, open_demo, say, stored_conversation
+from tests.browser.test_widget import (
+    STORED_CONVERSATION, bubbles, queued_with_console, say, stored_conversation,
+)
 
 SUPERVISOR = "sal"
 
@@ -160,17 +162,8 @@ def live_site(redis_url: str, rasa_url: str) -> Iterator[Tuple[str, str]]:
 def test_forgetting_a_customer_mid_chat_tells_them_kindly_closes_the_agents_tab_and_leaves_no_key(
         browser: Browser, customer_context, agent_context, live_site, redis_url: str) -> None:
     prefix, site = live_site
-    agent = agent_context.new_page()
-    agent_errors: list = []
-    agent.on("pageerror", lambda error: agent_errors.append(str(error)))
-    log_in(agent, site, "ann")
-    expect(agent.get_by_role("button", name="Log out")).to_be_visible()
-    page, errors = open_demo(customer_context, site)
-    open_chat(page)
-    page.get_by_role("button", name="Talk to a person").click()
-    expect(page.locator(".queue__position")).to_be_visible()
-    say(page, "please delete everything about me")
-    expect(bubbles(page, "customer").filter(has_text="please delete")).to_be_visible()
+    agent, agent_errors, page, errors = queued_with_console(
+        agent_context, customer_context, site, "ann", "please delete everything about me")
     conversation_id = stored_conversation(page)["conversationId"]
     agent.get_by_role("button", name="Claim chat: Asked for a person").first.click()
     chat = agent.locator(".conversation:not([hidden])")

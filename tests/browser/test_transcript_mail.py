@@ -15,8 +15,8 @@ from playwright.sync_api import expect
 from handoff.identity import sign
 from harness.mail import MailSink, mail_settings, received, running_mail_sink, wait_for_mail
 from harness.servers import IDENTITY_SECRET, add_agent, running_bridge
-from tests.browser.conftest import log_in, screenshot
-from tests.browser.test_widget import bubbles, notices, open_chat, open_demo, say
+from tests.browser.conftest import screenshot
+from tests.browser.test_widget import bubbles, notices, open_chat, open_demo, queued_with_console, say
 
 
 @pytest.fixture(scope="module")
@@ -64,17 +64,8 @@ def test_the_customer_asks_for_the_transcript_in_the_widget_and_gets_it_once(cus
 def test_an_agent_sends_the_transcript_from_the_console_to_the_address_the_customer_typed(
         customer_context, agent_context, mail_site, sink):
     typed = address()
-    console = agent_context.new_page()  # online first: the widget then offers the queue, not the request form
-    console_errors: list = []
-    console.on("pageerror", lambda error: console_errors.append(str(error)))
-    log_in(console, mail_site, "ann")
-    expect(console.get_by_role("button", name="Log out")).to_be_visible()
-    page, errors = open_demo(customer_context, mail_site)
-    open_chat(page)
-    page.get_by_role("button", name="Talk to a person").click()
-    expect(page.locator(".queue__position")).to_be_visible()
-    say(page, f"please write to me at {typed}")
-    expect(bubbles(page, "customer").filter(has_text=typed)).to_be_visible()
+    console, console_errors, page, errors = queued_with_console(
+        agent_context, customer_context, mail_site, "ann", f"please write to me at {typed}")
 
     console.get_by_role("button", name="Claim chat: Asked for a person").first.click()
     chat = console.locator(".conversation:not([hidden])")
@@ -183,17 +174,8 @@ def capped_site(redis_url: str, rasa_url: str, sink: MailSink) -> Iterator[str]:
 def test_the_console_says_why_a_transcript_was_not_sent_and_offers_it_again(
         customer_context, agent_context, capped_site, sink):
     typed = address()
-    console = agent_context.new_page()
-    console_errors: list = []
-    console.on("pageerror", lambda error: console_errors.append(str(error)))
-    log_in(console, capped_site, "ann")
-    expect(console.get_by_role("button", name="Log out")).to_be_visible()
-    page, errors = open_demo(customer_context, capped_site)
-    open_chat(page)
-    page.get_by_role("button", name="Talk to a person").click()
-    expect(page.locator(".queue__position")).to_be_visible()
-    say(page, f"my address is {typed}")
-    expect(bubbles(page, "customer").filter(has_text=typed)).to_be_visible()
+    console, console_errors, page, errors = queued_with_console(
+        agent_context, customer_context, capped_site, "ann", f"my address is {typed}")
     console.get_by_role("button", name="Claim chat: Asked for a person").first.click()
     chat = console.locator(".conversation:not([hidden])")
     expect(chat.get_by_role("log", name="Transcript")).to_contain_text(typed)

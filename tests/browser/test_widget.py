@@ -22,7 +22,7 @@ from handoff_client import Customer
 from harness.clients import staff
 from harness.servers import running_bridge
 from tests.browser.conftest import (
-    STEP_TIMEOUT_MS, BackgroundLoop, close_chat, new_context, screenshot, tidy_bridge, watch_for_errors,
+    STEP_TIMEOUT_MS, BackgroundLoop, close_chat, log_in, new_context, screenshot, tidy_bridge, watch_for_errors,
 )
 
 expect.set_options(timeout=STEP_TIMEOUT_MS)
@@ -156,6 +156,25 @@ def say(page: Page, text: str) -> None:
 
 def bubbles(page: Page, kind: str) -> Any:
     return page.locator(f'.log .message[data-kind="{kind}"] .message__bubble')
+
+
+def queued_with_console(agent_context: BrowserContext, customer_context: BrowserContext, site: str, agent: str,
+                        text: str) -> Tuple[Page, list, Page, list]:
+    """An agent's console logged in (online first: the widget then offers the queue, not the request form),
+    then a customer in the widget who asked for a person and wrote ``text`` while queued: (the console, its
+    page errors, the customer's page, its errors)."""
+    console = agent_context.new_page()
+    console_errors: list = []
+    console.on("pageerror", lambda error: console_errors.append(str(error)))
+    log_in(console, site, agent)
+    expect(console.get_by_role("button", name="Log out")).to_be_visible()
+    page, errors = open_demo(customer_context, site)
+    open_chat(page)
+    page.get_by_role("button", name="Talk to a person").click()
+    expect(page.locator(".queue__position")).to_be_visible()
+    say(page, text)
+    expect(bubbles(page, "customer").filter(has_text=text)).to_be_visible()
+    return console, console_errors, page, errors
 
 
 def notices(page: Page, notice: str) -> Any:
