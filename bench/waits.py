@@ -250,6 +250,8 @@ def simulate(scenario: Scenario, tuning: Tuning = Tuning()) -> List[Customer]:
         counts["all"] = len(waiting)
         online = {a.plan.name: (a.plan.groups, a.plan.max_chats, len(a.serving)) for a in agents.values() if a.online}
         ready_ms = {a.plan.name: a.ready_since * 1000 for a in agents.values() if a.online}
+        # The claim times of the chats each agent serves ({p}:serving:{agent}, each conversation's claimed_at).
+        started_ms = {a.plan.name: [started[chat] * 1000 for chat in a.serving] for a in agents.values() if a.online}
         recent_exits = {group: [(at * 1000, waited * 1000, gave_up) for at, waited, gave_up in exits[group]]
                         for group in GROUPS}
         recent_claims = {group: [(at * 1000, pickup * 1000) for at, pickup in claims[group]] for group in GROUPS}
@@ -260,7 +262,8 @@ def simulate(scenario: Scenario, tuning: Tuning = Tuning()) -> List[Customer]:
                              in_group[customer.group][0].queued_at * 1000, customer.queued_at * 1000, counts,
                              recent_claims[customer.group], handling_ms, online, True, ready_ms,
                              recent_exits[customer.group],
-                             ahead_since_ms=in_group[customer.group][0].queued_at * 1000)  # lines ordered by true wait
+                             ahead_since_ms=in_group[customer.group][0].queued_at * 1000,  # lines ordered by true wait
+                             started_ms=started_ms)
             answers[customer.id] = (estimate(state, tuning), old_estimate(places[customer.id], waits_ms, len(online)))
         return answers
 
