@@ -196,6 +196,9 @@ def _pickup_left(median: float, sigma: float, under_way: Sequence[Tuple[float, f
     return (low + high) / 2
 
 
+_LONGEST_SECONDS = 7 * 24 * 3600.0
+
+
 class _Slots:
     """How many slots have come free ``t`` seconds from now, counted in slots of the mean rate: each chat in
     progress ends after what is left of its handling time (lognormal with the estimated mean and log-sd,
@@ -245,7 +248,7 @@ class _Slots:
         if slots <= 0 or not self.scale:
             return 0.0
         high = max(1.0, slots / (self.scale * sum(weight for weight, *_ in self.chats) / self.mean))
-        while self.count(high) < slots:
+        while self.count(high) < slots and high < _LONGEST_SECONDS:  # the count grows without end: a guard only
             high *= 2
         low = 0.0
         while high - low > max(PICKUP_PRECISION_SECONDS, 1e-3 * high):
