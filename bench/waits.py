@@ -31,7 +31,9 @@ seeds only; the test seeds, and the test-only shape ``late-shift-change``,
 were fixed and committed before any tuning. The test seeds have since been
 scored after more than one round, so a third split, ``fresh`` (its own seeds,
 the test shapes), was committed before the next round's tuning and is scored
-once at its end.
+once at its end. A fourth, ``fresh2`` (seeds 4001-4010, the test shapes), was
+committed alone before the round that added the ages of the chats in progress,
+and is scored once at its end.
 
 A named scenario of its own, ``agent-away`` (issue 13's fresh-eyes trial):
 one agent online who is away from the console for 150 s every quarter of an
@@ -54,13 +56,15 @@ from typing import Any, Deque, Dict, List, Optional, Sequence, Set, Tuple
 from bench.common import markdown_table, write_result
 from handoff.estimate import Basis, Estimate, Tuning, estimate, snapshot
 
-__all__ = ["DEV_SEEDS", "FRESH_SEEDS", "TEST_SEEDS", "Scenario", "evaluate", "make_scenario", "simulate"]
+__all__ = ["DEV_SEEDS", "FRESH2_SEEDS", "FRESH_SEEDS", "TEST_SEEDS", "Scenario", "evaluate", "make_scenario", "simulate"]
 
 GROUPS = ("general", "cards")
 HOUR = 3600.0
 DEV_SEEDS = tuple(range(1, 11))
 TEST_SEEDS = tuple(range(1001, 1011))
 FRESH_SEEDS = tuple(range(3001, 3011))  # never run before the round that added them (docs/benchmarks.md)
+# A fourth split, committed before the round that built the chats' ages in (issue 13) and not run until its end.
+FRESH2_SEEDS = tuple(range(4001, 4011))
 DEV_SHAPES = ("busy-then-quiet", "quiet-then-busy")
 TEST_SHAPES = ("busy-then-quiet", "quiet-then-busy", "late-shift-change")
 AWAY_SHAPE = "agent-away"  # a named scenario of its own (agent_away), not part of any split
@@ -246,6 +250,8 @@ def simulate(scenario: Scenario, tuning: Tuning = Tuning()) -> List[Customer]:
         counts["all"] = len(waiting)
         online = {a.plan.name: (a.plan.groups, a.plan.max_chats, len(a.serving)) for a in agents.values() if a.online}
         ready_ms = {a.plan.name: a.ready_since * 1000 for a in agents.values() if a.online}
+        # The claim times of the chats each agent serves ({p}:serving:{agent}, each conversation's claimed_at).
+        started_ms = {a.plan.name: [started[chat] * 1000 for chat in a.serving] for a in agents.values() if a.online}
         recent_exits = {group: [(at * 1000, waited * 1000, gave_up) for at, waited, gave_up in exits[group]]
                         for group in GROUPS}
         recent_claims = {group: [(at * 1000, pickup * 1000) for at, pickup in claims[group]] for group in GROUPS}
@@ -256,7 +262,8 @@ def simulate(scenario: Scenario, tuning: Tuning = Tuning()) -> List[Customer]:
                              in_group[customer.group][0].queued_at * 1000, customer.queued_at * 1000, counts,
                              recent_claims[customer.group], handling_ms, online, True, ready_ms,
                              recent_exits[customer.group],
-                             ahead_since_ms=in_group[customer.group][0].queued_at * 1000)  # lines ordered by true wait
+                             ahead_since_ms=in_group[customer.group][0].queued_at * 1000,  # lines ordered by true wait
+                             started_ms=started_ms)
             answers[customer.id] = (estimate(state, tuning), old_estimate(places[customer.id], waits_ms, len(online)))
         return answers
 
@@ -421,10 +428,11 @@ def stalled(seeds: Sequence[int] = AWAY_SEEDS, tuning: Tuning = Tuning()) -> Dic
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--split", choices=("dev", "test", "fresh", AWAY_SHAPE, "all"), default="all")
+    parser.add_argument("--split", choices=("dev", "test", "fresh", "fresh2", AWAY_SHAPE, "all"), default="all")
     args = parser.parse_args(argv)
     began = time.perf_counter()
-    splits = {"dev": (DEV_SHAPES, DEV_SEEDS), "test": (TEST_SHAPES, TEST_SEEDS), "fresh": (TEST_SHAPES, FRESH_SEEDS)}
+    splits = {"dev": (DEV_SHAPES, DEV_SEEDS), "test": (TEST_SHAPES, TEST_SEEDS), "fresh": (TEST_SHAPES, FRESH_SEEDS),
+              "fresh2": (TEST_SHAPES, FRESH2_SEEDS)}
     chosen = list(splits) if args.split == "all" else [args.split] if args.split in splits else []
     results: Dict[str, Any] = {}
     rows: List[Dict[str, Any]] = []

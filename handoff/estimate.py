@@ -11,7 +11,14 @@ up at the group's recent rate (give-ups over the time the customers who left
 the queue in the window had waited), so the line ahead shortens faster than
 slots come free, and fewer slots are needed. The time to the
 ``p``-th free slot is spread like a Gamma(p) variable, so the estimate is a
-range: its upper end is meant to hold for about nine customers in ten (as
+range; when the claim times of the chats in progress are known (their ages),
+those slots come free not at the mean rate from now but as those chats end:
+each chat's remaining handling time is the lognormal's conditional residual
+given its age (the handling times' mean and log-sd estimated from the recent
+ones), so a chat that has run long is nearer its end, or, for a heavy tail,
+further from it, and each end of the range is told by when that share of the
+slots needed has come free (:class:`_Slots`, scaled to the mean rate in the long run).
+The range's upper end is meant to hold for about nine customers in ten (as
 measured by bench/waits.py), and it is wider while there are few observations.
 The point told sits a fifth of a log-standard deviation below that spread's
 median (``point_z``, chosen on the benchmark's development seeds, where the
@@ -76,6 +83,9 @@ class AgentLoad:
     # How long a free slot of theirs has had the group's first in line waiting for it (a pickup under way):
     # since they last took or finished a chat or came online, or the first in line was queued, if later.
     free_seconds: float = 0.0
+    # How long each chat they serve now has been going (s, from its claimed_at): a chat that has run long has
+    # less (or, for a heavy tail, more) left of its handling time.
+    ages: Tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,6 +130,10 @@ class Tuning:
     # first: that median overestimated what followed (dev seeds, told again: 6 % at the median); the range's
     # ends stay where they are.
     point_z: float = -0.2
+    # Handling times' log-standard deviation before they are known (worth ``prior_weight`` observations).
+    prior_handling_sigma: float = 0.7
+    # How far the chats' ages move the time to the slots needed (0: the mean rate alone, 1: the ages alone).
+    age_weight: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -180,6 +194,78 @@ def _pickup_left(median: float, sigma: float, under_way: Sequence[Tuple[float, f
         middle = (low + high) / 2
         low, high = (middle, high) if left(middle) > 1 - share else (low, middle)
     return (low + high) / 2
+
+
+_LONGEST_SECONDS = 7 * 24 * 3600.0
+
+
+class _Slots:
+    """How many slots have come free ``t`` seconds from now, counted in slots of the mean rate: each chat in
+    progress ends after what is left of its handling time (lognormal with the estimated mean and log-sd,
+    conditioned on the chat's age: the real conditional residual), and its slot then takes the next
+    customer, whose chat ends as a new one's does (the renewal function: at first as its spread says, in
+    the long run one per mean handling time), from about when the first is likely over (its median left);
+    a free slot takes a customer ahead now (a chat of age 0). Scaled so that, in the long run, it counts
+    ``rate`` slots a second, as the mean rate (with the pull of the observed claims) does: the ages tell
+    when the next ones free, not how fast slots free on the whole."""
+
+    def __init__(self, chats: Sequence[Tuple[float, float]], mean: float, sigma: float, rate: float) -> None:
+        self.mean, self.sigma = mean, sigma
+        self.log_median = math.log(mean) - sigma**2 / 2
+        oldest = math.exp(self.log_median + 6 * sigma)  # beyond: the lognormal's tail says nothing sound
+        self.chats: List[Tuple[float, float, float, float]] = []  # (weight, age, survival at it, median left)
+        capacity = 0.0
+        for weight, age in chats:
+            age = min(max(0.0, age), oldest)
+            survival = self._survival(age)
+            # The median of what is left of it: where the survival is half what it is at its age.
+            left = math.exp(self.log_median + sigma * _NORMAL.inv_cdf(min(1 - 1e-12, 1 - survival / 2))) - age
+            self.chats.append((weight, age, survival, max(0.0, left)))
+            capacity += weight / mean
+        self.scale = rate / capacity if capacity else 0.0
+
+    def _survival(self, seconds: float) -> float:
+        if seconds <= 0:
+            return 1.0
+        return 0.5 * math.erfc((math.log(seconds) - self.log_median) / (self.sigma * math.sqrt(2)))
+
+    def _renewals(self, seconds: float) -> float:
+        """Chats ended within ``seconds`` of one taken now: at first as a chat's own spread says, in the
+        long run one per mean handling time (the renewal function's asymptote)."""
+        if seconds <= 0:
+            return 0.0
+        return max(1 - self._survival(seconds), seconds / self.mean + (math.exp(self.sigma**2) - 2) / 2)
+
+    def count(self, seconds: float) -> float:
+        total = 0.0
+        for weight, age, survival, left in self.chats:
+            ended = 1 - self._survival(age + seconds) / survival  # the chat is over by then
+            total += weight * ended * (1 + self._renewals(seconds - left))  # and its slot's next ones
+        return self.scale * total
+
+    def time_to(self, slots: float) -> float:
+        """When ``slots`` (in slots of the mean rate) have come free."""
+        if slots <= 0 or not self.scale:
+            return 0.0
+        high = max(1.0, slots / (self.scale * sum(weight for weight, *_ in self.chats) / self.mean))
+        while self.count(high) < slots and high < _LONGEST_SECONDS:  # the count grows without end: a guard only
+            high *= 2
+        low = 0.0
+        while high - low > max(PICKUP_PRECISION_SECONDS, 1e-3 * high):
+            middle = (low + high) / 2
+            low, high = (middle, high) if self.count(middle) < slots else (low, middle)
+        return (low + high) / 2
+
+
+def _handling_sigma(handled: Sequence[float], tuning: Tuning) -> float:
+    """The handling times' log-standard deviation, the prior's worth ``prior_weight`` observations."""
+    logs = [math.log(max(1.0, value)) for value in handled]
+    prior = tuning.prior_weight
+    if len(logs) < 2:
+        return tuning.prior_handling_sigma
+    centre = sum(logs) / len(logs)
+    spread = sum((value - centre) ** 2 for value in logs)
+    return math.sqrt((spread + prior * tuning.prior_handling_sigma**2) / (len(logs) - 1 + prior))
 
 
 def _quantile(values: Sequence[float], share: float) -> float:
@@ -243,6 +329,22 @@ def estimate(state: QueueSnapshot, tuning: Tuning = Tuning()) -> Estimate:
         median = mean / math.sqrt(1 + variance / mean**2)
         low, high = median * math.exp(-tuning.lower_z * sigma), median * math.exp(tuning.upper_z * sigma)
         median *= math.exp(tuning.point_z * sigma)
+        chats = [(share, age) for share, agent in zip(shares, state.agents) if share > 0
+                 for age in agent.ages + (0.0,) * max(0, agent.max_chats - agent.serving)]
+        aged = all(len(agent.ages) == agent.serving for agent in state.agents)  # every chat's age read
+        if tuning.age_weight > 0 and needed > 0 and aged and chats:
+            # Not at the mean rate alone: the chats in progress are at their ages, and the slots needed come
+            # free as those end. Each end of the range is the same share of the slots needed, told by when
+            # that many have come free.
+            slots_free = _Slots(chats, mean_handling, _handling_sigma(handled, tuning), rate)
+            weight = tuning.age_weight
+
+            def told(seconds: float) -> float:
+                slots_by_then = max(0.0, seconds - pickup) * rate
+                return ((1 - weight) * seconds
+                        + weight * (min(seconds, pickup) + slots_free.time_to(slots_by_then)))
+
+            median, low, high = told(median), told(low), told(high)
 
     floor = max(0.0, state.longest_ahead_seconds - state.waited_seconds)  # never less than those ahead waited
     if floor > median:
@@ -268,6 +370,7 @@ def snapshot(
     exits: Sequence[Tuple[float, float, bool]] = (),
     *,
     ahead_since_ms: Optional[float],
+    started_ms: Optional[Mapping[str, Sequence[float]]] = None,
 ) -> QueueSnapshot:
     """The snapshot from what Redis holds.
 
@@ -278,7 +381,9 @@ def snapshot(
     max_chats, serving); ``ready_ms``: agent -> when they last took or finished a chat or came online;
     ``exits``: (left at ms, waited ms, gave up) of the group's customers who left the queue, served or not;
     ``ahead_since_ms``: when the one ahead who has waited longest started waiting (their true wait, which a
-    customer transferred or put back at the front keeps; None: nobody ahead).
+    customer transferred or put back at the front keeps; None: nobody ahead); ``started_ms``: agent -> when
+    each chat they serve now was taken (its claimed_at; None or an agent missing: not read, and the estimate
+    goes by the mean rate alone).
     """
     place = position or 1
     in_group = max(waiting.get(group, 0), place)
@@ -290,7 +395,9 @@ def snapshot(
         visible = waiting.get(ALL_GROUPS, 0) if ALL_GROUPS in groups else sum(waiting.get(name, 0) for name in groups)
         free_since = max(head_ms, (ready_ms or {}).get(agent, head_ms))
         free_seconds = max(0.0, (now_ms - free_since) / 1000) if serving < max_chats else 0.0
-        loads.append(AgentLoad(max_chats, serving, max(visible, in_group), free_seconds))
+        started = (started_ms or {}).get(agent)
+        ages = () if started is None else tuple(max(0.0, (now_ms - at) / 1000) for at in started)
+        loads.append(AgentLoad(max_chats, serving, max(visible, in_group), free_seconds, ages))
     longest_ahead = (now_ms - ahead_since_ms) / 1000 if place > 1 and ahead_since_ms is not None else 0.0
     recent = [pickup / 1000 for claimed_at, pickup in claims if now_ms - claimed_at <= WINDOW_SECONDS * 1000]
     left = tuple((waited / 1000, gave_up) for at, waited, gave_up in exits if now_ms - at <= WINDOW_SECONDS * 1000)

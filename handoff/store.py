@@ -5,7 +5,8 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:conv:{id}    hash    state, agent, reason, handoff (JSON), version, token hash, client (the
                              address that started it; handoff.limits), left_queue ("gone": handoff.presence), times:
                              queued_at (this time in the queue), waiting_since (first queued in this
-                             handoff, kept across transfers), claimed_at; transferred_by (who transferred it
+                             handoff, kept across transfers), claimed_at (when its agent took it, by the
+                             same commit; the ages of chats in progress, for wait estimates); transferred_by (who transferred it
                              last, to a group's queue or a colleague; cleared by a new handoff); "request" (handoff.requests), "awaiting_reply"
                              (handoff.experience); notes: how many agents' notes the transcript has (each capped
                              apart from the customer's messages, by the append); last_said: the customer's latest typed message (JSON {text, ts, …},
@@ -504,6 +505,8 @@ class GroupFigures(NamedTuple):
     # By place: when the one of places 1..place who has waited longest started waiting (their true wait: a
     # customer transferred or put back at the front keeps theirs, which their place in the queue does not show).
     earliest_since_ms: List[float]
+    # Agent online -> when each chat they serve now was taken (claimed_at, ms); an agent missing: not read.
+    started_ms: Dict[str, List[float]] = {}
 
     def ahead_since_ms(self, position: Optional[int]) -> Optional[float]:
         """When the one ahead of ``position`` who has waited longest started waiting (None: nobody ahead)."""
@@ -529,6 +532,8 @@ class Waiting(NamedTuple):
     exits: List[Tuple[float, float, bool]]  # (left the queue at, waited) in ms, gave up: of its group
     request_id: str = ""  # the last request left in the conversation (handoff.requests), "" for none
     left_queue: bool = False  # taken out of the queue for being away (mark_left_queue), until queued again
+    # Agent online -> when each chat they serve now was taken (claimed_at, ms); an agent missing: not read.
+    started_ms: Dict[str, List[float]] = {}
 
 
 class NewMessages(NamedTuple):
@@ -1145,11 +1150,12 @@ class Store:
             position = None if rank is None else rank + 1
         return Waiting(conversation, position, group.head_queued_ms, group.ahead_since_ms(position), since, group.waiting,
                        group.claims, group.handling_ms, group.agents, group.ready_ms, group.exits,
-                       text.get("request", ""))
+                       text.get("request", ""), started_ms=group.started_ms)
 
     async def group_figures(self, group: str) -> "GroupFigures":
         """What every wait estimate in ``group`` is made from, in two round trips: the agents online and
-        available (not away) and their free slots."""
+        available (not away) and their free slots; then, while someone is queued in the group, a third:
+        when the queued started waiting and when the chats in progress were taken (their ages)."""
         now = int(time.time() * 1000)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.zremrangebyscore(self.key("online"), 0, now)
@@ -1172,7 +1178,7 @@ class Store:
             pipe.lrange(self.key("handling"), 0, -1)
             pipe.zrangebyscore(self.key("exits", group), now - WINDOW_SECONDS * 1000, "+inf")
             for agent in online:
-                pipe.scard(self.key("serving", agent))
+                pipe.smembers(self.key("serving", agent))
             if online:
                 pipe.hmget(self.key("agent-ready"), online)
             replies = await pipe.execute()
@@ -1189,21 +1195,35 @@ class Store:
         for member in exited:
             _, at, waited, how = member.decode().rsplit(":", 3)
             exits.append((float(at), float(waited), how == "gave_up"))
-        agents = {name: (profiles[name]["groups"], profiles[name]["max_chats"], int(count))
-                  for name, count in zip(online, serving)}
+        chats = [sorted(member.decode() for member in members) for members in serving]
+        agents = {name: (profiles[name]["groups"], profiles[name]["max_chats"], len(served))
+                  for name, served in zip(online, chats)}
         ready_ms = {name: float(at) for name, at in zip(online, ready) if at}
         earliest: List[float] = []
-        if queued:
+        taken_ms: Dict[str, List[float]] = {}
+        if queued:  # nobody queued in the group: no estimate to make, and no third round trip
             async with self.redis.pipeline(transaction=False) as pipe:
                 for member, _ in queued:
                     pipe.hget(self.key("conv", member.decode()), "waiting_since")
-                since = await pipe.execute()
+                # The ages of the chats in progress: when each was taken (claimed_at, by the commit that
+                # gave it to its agent), in the same round trip.
+                for served in chats:
+                    for conversation_id in served:
+                        pipe.hget(self.key("conv", conversation_id), "claimed_at")
+                replies = await pipe.execute()
+            since, taken = replies[:len(queued)], iter(replies[len(queued):])
+            for name, served in zip(online, chats):
+                times = [next(taken) for _ in served]
+                # A chat whose claim time is gone (expired meanwhile) leaves that agent's ages unread.
+                if all(times):
+                    taken_ms[name] = [float(at) for at in times]
             for (_, score), started in zip(queued, since):
                 started_ms = min(float(score), float(started)) if started else float(score)
                 earliest.append(min(earliest[-1], started_ms) if earliest else started_ms)
         return GroupFigures(queued[0][1] if queued else None, dict(zip(groups, counts)), claims,
                             [int(value) for value in handling], agents, ready_ms, exits,
-                            {member.decode(): place for place, (member, _) in enumerate(queued, start=1)}, earliest)
+                            {member.decode(): place for place, (member, _) in enumerate(queued, start=1)}, earliest,
+                            taken_ms)
 
     async def offline_since(self, agent: str) -> Optional[int]:
         value = await self.redis.hget(self.key("offline-since"), agent)

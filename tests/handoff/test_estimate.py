@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from handoff.estimate import (
@@ -106,7 +107,9 @@ def test_without_claims_nobody_behind_the_first_is_told_less_than_a_minute():
     assert low == 0 and high >= 10 and second.text == f"up to {high} minutes"
     third = estimate(replace(quiet, position=3, waiting_in_group=3))
     assert third.range_minutes is not None and third.range_minutes[1] > high
-    steady_second = estimate(replace(STEADY, position=2, agents=(AgentLoad(3, 0, 2),)))
+    # (At place 2, two wait in the group, as the snapshot always says: half the agent's three free slots were
+    # half a slot short of this customer, whose wait the chats' ages would then tell.)
+    steady_second = estimate(replace(STEADY, position=2, waiting_in_group=2, agents=(AgentLoad(3, 0, 2),)))
     assert steady_second.range_minutes is not None and steady_second.range_minutes[1] <= 3, \
         "with claims seen, free slots are known to be picked up: not widened"
 
@@ -190,3 +193,62 @@ def test_an_agent_who_does_not_pick_up_is_not_promised_a_minute_for_ever():
     assert both.seconds is not None and both.seconds < MINUTE and both.high_seconds is not None
     assert both.high_seconds < 2 * MINUTE < (told[150.0].high_seconds or 0)
 
+
+
+def test_chats_near_their_end_free_slots_sooner_than_chats_just_taken():
+    """Every slot busy: with handling times close to 5 minutes, a customer behind chats that have run 4
+    minutes and more is served sooner than one behind chats just taken, and both differ from the mean rate
+    alone (the ages not known)."""
+    behind = replace(STEADY, position=3, waiting_in_group=3, agents=(AgentLoad(3, 3, 3),) * 2)
+    unknown = estimate(behind)
+
+    def with_ages(*ages: float) -> Estimate:
+        return estimate(replace(behind, agents=(AgentLoad(3, 3, 3, ages=ages),) * 2))
+
+    just_taken, ending = with_ages(0.0, 10.0, 20.0), with_ages(250.0, 260.0, 280.0)
+    assert just_taken.seconds is not None and ending.seconds is not None and unknown.seconds is not None
+    assert ending.seconds < unknown.seconds < just_taken.seconds
+    assert (ending.high_seconds or 0) < (unknown.high_seconds or 0) < (just_taken.high_seconds or 0)
+    # Chats just taken: the next slots come free when they end, about 5 minutes on, not a slot every 50 s.
+    assert just_taken.seconds > 4 * MINUTE and ending.seconds < 2 * MINUTE
+    waits = [estimate(replace(behind, position=place, waiting_in_group=place,
+                              agents=(AgentLoad(3, 3, place, ages=(100.0, 150.0, 200.0)),) * 2)).seconds
+             for place in range(1, 12)]
+    assert waits == sorted(waits), "further back is still never sooner"
+
+
+def test_with_handling_times_spread_widely_a_chat_that_has_run_long_has_longer_left():
+    """A heavy tail (handling times from under a minute to half an hour): the conditional residual of a chat
+    running an hour is long, and the customer behind such chats waits longer than behind chats of a few
+    minutes."""
+    spread = tuple(300 * math.exp(1.5 * (index - 14.5) / 8.7) for index in range(30))
+    behind = replace(STEADY, position=3, waiting_in_group=3, handling_seconds=spread)
+    few_minutes, an_hour = (estimate(replace(behind, agents=(AgentLoad(3, 3, 3, ages=(age,) * 3),) * 2))
+                            for age in (120.0, 3600.0))
+    assert few_minutes.seconds is not None and an_hour.seconds is not None
+    assert an_hour.seconds > 2 * few_minutes.seconds
+
+
+def test_the_ages_leave_a_free_slot_and_the_rules_of_honesty_as_they_were():
+    """A free slot is a pickup under way whatever the other chats' ages; never less than those ahead
+    waited; an agent's chats not all read: the mean rate alone."""
+    free = replace(STEADY, agents=(AgentLoad(3, 1, 1, ages=(290.0,)),))
+    assert estimate(free) == estimate(replace(free, agents=(AgentLoad(3, 1, 1),)))
+    ending = (AgentLoad(3, 3, 7, ages=(280.0, 290.0, 295.0)),) * 2
+    ahead = estimate(replace(STEADY, position=7, waiting_in_group=7, agents=ending,
+                             longest_ahead_seconds=14 * MINUTE))
+    assert ahead.seconds is not None and ahead.seconds >= 14 * MINUTE
+    partly = (AgentLoad(3, 3, 3, ages=(280.0, 290.0)), AgentLoad(3, 3, 3, ages=(280.0, 290.0, 295.0)))
+    behind = replace(STEADY, position=3, waiting_in_group=3)
+    assert estimate(replace(behind, agents=partly)) == estimate(replace(behind, agents=(AgentLoad(3, 3, 3),) * 2))
+
+
+def test_the_snapshot_turns_the_claim_times_of_the_chats_in_progress_into_ages():
+    now = 10_000_000.0
+    state = snapshot(
+        now, "general", position=1, head_queued_ms=now - 60_000, waiting_since_ms=now - 60_000,
+        waiting={"general": 1, "all": 1}, claims=[], handling_ms=[],
+        agents={"ann": (["all"], 2, 2), "bob": (["all"], 1, 1)}, is_open=True,
+        ahead_since_ms=None, started_ms={"ann": [now - 90_000, now - 300_000]},
+    )
+    assert [agent.ages for agent in state.agents] == [(90.0, 300.0), ()], "bob's chat not read: no age"

@@ -277,6 +277,32 @@ def test_group_queues_times_and_handling_change_with_the_conversation(redis_url)
     run(redis_url, scenario)
 
 
+def test_the_wait_figures_read_when_each_chat_in_progress_was_taken(redis_url):
+    """The ages of the chats in progress (handoff.estimate): each claimed_at, written by the commit that gave
+    the chat to its agent, read with the queued customers' times while someone is queued in the group."""
+    async def scenario(store: Store) -> None:
+        await store.redis.hset(f"{store.prefix}:agents", "ann", json.dumps({"groups": ["all"], "max_chats": 3,
+                                                                           "roles": ["agent"]}))
+        await store.mark_online("ann", "ann-socket", 30_000, arriving=True)
+        for name in ("a", "b", "c"):
+            conversation = await store.create(name, "t")
+            queued = await store.commit(conversation, apply(conversation, CustomerAskedForPerson())[0], queue="add")
+            assert queued is not None
+            if name != "c":
+                assert await store.commit(queued, apply(queued, AgentClaimed("ann"))[0], queue="remove") is not None
+        taken = [int((await store.times(name))["claimed_at"]) for name in ("a", "b")]
+        figures = await store.group_figures("general")
+        assert figures.agents == {"ann": (["all"], 3, 2)} and figures.positions == {"c": 1}
+        assert figures.started_ms == {"ann": taken}
+        assert (await store.load_waiting("c")).started_ms == {"ann": taken}, "what the customer's estimate reads"
+        await store.redis.delete(f"{store.prefix}:conv:b")  # expired meanwhile: ann's ages are not all known
+        assert (await store.group_figures("general")).started_ms == {}
+        await store.redis.zrem(f"{store.prefix}:queue:general", "c")
+        assert (await store.group_figures("general")).started_ms == {}, "nobody queued: nothing read"
+
+    run(redis_url, scenario)
+
+
 def test_the_agents_serving_anyone_are_kept_by_the_commit_and_found_without_a_scan(redis_url):
     async def scenario(store: Store) -> None:
         async def queued(conversation_id: str) -> Conversation:

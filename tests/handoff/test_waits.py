@@ -173,6 +173,42 @@ def test_a_still_queue_is_told_the_wait_again_after_the_refresh_interval(refresh
     asyncio.run(scenario())
 
 
+def test_the_first_in_line_behind_chats_near_their_end_is_told_a_shorter_wait(refreshing_bridge, redis_url):
+    """Every slot busy: ann serves three chats. Taken just now, the next free slot is minutes away; as Redis
+    then says (the chats' claim times), they have run 4 minutes, close to the usual handling time: within the
+    refresh interval the first in line is told a shorter wait, read from the chats' ages, though nothing in
+    the queue moved."""
+    address, prefix = refreshing_bridge
+
+    async def scenario() -> None:
+        redis = Redis.from_url(redis_url)
+        ann = await staff(address, "ann")
+        await ann.expect("queue")
+        await served_at_once(address, ann)
+        busy = [(await queue_up(address))[0] for _ in range(3)]
+        for index, customer in enumerate(busy):
+            await ann.send("claim", {"conversation_id": customer.conversation_id}, id=f"busy-{index}")
+            await ann.acknowledged(f"busy-{index}")
+        first, told = await queue_up(address)
+        assert told["position"] == 1 and told["wait_minutes"] >= 2, told
+        for customer in busy:  # taken 4 minutes ago (no notification: the queue is still)
+            await redis.hset(f"{prefix}:conv:{customer.conversation_id}", "claimed_at",
+                             int(time.time() * 1000 - 4 * 60_000))
+
+        def told_sooner(envelope: Dict[str, Any]) -> bool:
+            data = envelope["data"]
+            return (envelope["type"] == "status" and data.get("position") == 1
+                    and (data.get("wait_minutes") or told["wait_minutes"]) < told["wait_minutes"])
+
+        sooner = (await first.next_matching(told_sooner, "the first told a shorter wait", 15))["data"]
+        assert sooner["wait_range"][1] <= told["wait_range"][1] and sooner["agents_available"] is True, sooner
+        for client in (ann, first, *busy):
+            await client.close()
+        await redis.close()
+
+    asyncio.run(scenario())
+
+
 def test_customers_who_give_up_are_kept_and_those_far_back_are_told_a_shorter_wait(own_bridge, redis_url):
     """Customers who leave the queue unserved (here back to the assistant) are kept as the group's
     give-ups, with how long they had waited, beside its claims ({p}:exits:general); a customer at place 5,
