@@ -551,7 +551,8 @@ def test_with_nobody_of_the_customers_team_online_no_wait_is_shown_under_the_not
     assert errors == []
 
 
-def test_an_agent_joins_chats_and_closes_and_the_customer_rates(customer_context, site, agent, background_loop, address):
+def test_an_agent_joins_chats_and_closes_and_the_customer_rates(
+        customer_context, site, agent, background_loop, address, redis_url, site_prefix):
     ratings_before = background_loop.run(_dashboard(address))["csat"]["distribution"] or {}
     page, errors = open_demo(customer_context, site)
     open_chat(page)
@@ -614,6 +615,22 @@ def test_an_agent_joins_chats_and_closes_and_the_customer_rates(customer_context
     # The rating was received: said so after a reload, never a prompt to rate left dangling.
     expect(page.locator(".rated-status")).to_have_text("Thank you for your feedback!")
     expect(page.get_by_text("Please rate this chat")).to_have_count(0)
+
+    # The closed chat stays as it ended (its outcome and rating are its own, in Search and the contact's
+    # history): what the customer writes next is a new chat, under a divider, the old one still above it.
+    say(page, "one more question: what is my daily card limit?")
+    expect(page.get_by_role("separator")).to_have_text("New chat")
+    expect(page.locator(".new-chat ~ .message--customer .message__bubble")).to_have_text(
+        "one more question: what is my daily card limit?")
+    expect(page.locator(".new-chat ~ .message--bot").first).to_be_visible()  # the assistant answers the new chat
+    expect(notices(page, "closed")).to_contain_text("Ann Lee has closed this chat.")  # the old chat, above
+    # The window itself never scrolls (the header stays in sight, the composer at the bottom).
+    assert page.evaluate("""() => [...document.querySelectorAll('*')].find((e) => e.shadowRoot)
+      .shadowRoot.querySelector('.window').scrollTop""") == 0
+    screenshot(page, "widget-new-chat-after-close")
+    page.wait_for_function(f"({STORED_CONVERSATION})().conversationId !== {conversation_id!r}")
+    old = redis.Redis.from_url(redis_url).hgetall(f"{site_prefix}:conv:{conversation_id}")
+    assert old[b"state"] == b"closed" and json.loads(old[b"rating"])["score"] == 4, old
     assert errors == []
 
 

@@ -490,6 +490,24 @@ export class ChatView {
     this.refresh();
   }
 
+  /**
+   * The closed chat above stays on screen; a divider, then the new chat's messages below it (the divider sorts
+   * before any server id, so they are placed after it; the old chat's messages are no longer tracked).
+   */
+  startNewChat(text) {
+    for (const [key, node] of [...this.nodes]) {
+      if (key !== "greeting" && !key.startsWith("pending:")) {
+        delete node.dataset.id;
+        this.nodes.delete(key);
+      }
+    }
+    for (const old of this.log.querySelectorAll(".new-chat")) old.dataset.id = "";
+    const divider = h("div", { class: "new-chat", role: "separator", "data-id": "0-0" }, h("span", { dir: "auto" }, text));
+    this.log.append(divider);
+    this.refresh();
+    this.scrollToEnd();
+  }
+
   /** A stored message, placed by its server id. */
   addMessage(message) {
     if (this.nodes.has(message.id)) return;

@@ -113,9 +113,12 @@ export class ChatWidget {
       send: (text) => this.send(text),
       quickReply: (title, payload) => this.send(title, payload),
       // Refused (the queue is full, or a cap): the customer is told why, with the callback/message form right there.
-      talkToPerson: () => this.request("talk_to_person", {}).catch((error) => (error.code === "queue_full"
-        ? this.view.showRefusal(this.view.refusedText(error.retryAt))
-        : this.view.showConfirmation(fill(this.strings.notSent, { reason: error.message }), { error: true }))),
+      talkToPerson: () => {
+        this.newChatAfterClose();
+        return this.request("talk_to_person", {}).catch((error) => (error.code === "queue_full"
+          ? this.view.showRefusal(this.view.refusedText(error.retryAt))
+          : this.view.showConfirmation(fill(this.strings.notSent, { reason: error.message }), { error: true })));
+      },
       retryNow: () => this.transport && this.transport.retryNow(),
       typing: () => this.customerTyping(),
       giveDetails: (data) => this.request("details", data),
@@ -179,6 +182,7 @@ export class ChatWidget {
   send(text, payload = "") {
     const clean = String(text ?? "").trim();
     if (!clean || !this.view) return;
+    this.newChatAfterClose();
     this.connect();
     this.stopCustomerTyping();
     const data = payload ? { text: clean, payload } : { text: clean };
@@ -354,6 +358,7 @@ export class ChatWidget {
   /** Sends a picture or PDF, shown as "sending" with its progress until the bridge has it (or says why not). */
   async sendFile(file) {
     if (!this.view) return;
+    this.newChatAfterClose();
     const clientId = newId();
     const name = file.name || "file";
     this.pending.push({ clientId, text: name, payload: "", serverId: null, file: true });
@@ -452,6 +457,28 @@ export class ChatWidget {
     this.forgetConversation();
     this.view.transcriptMail.setAvailable(false);
     this.view.showConfirmation(this.strings[`chatEnded_${data.reason}`] || data.text || this.strings.chatEnded_forgotten);
+  }
+
+  /**
+   * A closed chat stays as it ended: its outcome, labels, rating and transcript mail are its own (agents find it
+   * so in Search and in the contact's history). What the customer writes, sends or asks for next starts a new
+   * chat on a new connection, shown under a divider below the old one (a reload shows the new one alone).
+   * The rating and the transcript mail of the closed chat still go to it: they do not come through here.
+   */
+  newChatAfterClose() {
+    if (this.status.state !== "closed") return;
+    if (this.transport) this.transport.close();
+    this.transport = null;
+    this.requests = null;
+    this.storage.outbox.save([]);
+    this.storage.conversation = null;
+    this.storage.seenUpTo = null;
+    this.messages.clear();
+    this.lastSeen = null;
+    this.lastReadSent = null;
+    this.status = { state: null };
+    this.view.startNewChat(this.strings.newChat);
+    this.updateUnread();
   }
 
   /** The stored conversation has expired: a fresh start. Files chosen for the old one are not sent to the new one. */
