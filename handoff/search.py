@@ -146,14 +146,20 @@ def _word_condition(request: SearchRequest, params: List[Any]) -> str:
     return "m.words @@ websearch_to_tsquery('simple', %s)"
 
 
+def served_by_sql(agent: str, params: List[Any]) -> str:
+    """The condition on conversation ``c`` that ``agent`` served it: the last agent, ``c.agent``, or any earlier
+    one (a claim, transfer or assignment in ``state_changes``)."""
+    params += [agent, agent]
+    return ("(c.agent = %s OR EXISTS (SELECT 1 FROM state_changes s"
+            " WHERE s.conversation_id = c.id AND s.to_state = 'agent' AND s.agent = %s))")
+
+
 def scope_sql(scope: Scope, params: List[Any]) -> str:
-    """The condition on conversation ``c`` that the searcher may read it: of their groups, or served by them
-    (the last agent, ``c.agent``, or any earlier one: a claim, transfer or assignment in ``state_changes``)."""
+    """The condition on conversation ``c`` that the searcher may read it: of their groups, or served by them."""
     if scope.everything or "all" in scope.groups:
         return "TRUE"
-    params += [list(scope.groups), scope.agent, scope.agent]
-    return ("(c.skill_group = ANY(%s) OR c.agent = %s OR EXISTS (SELECT 1 FROM state_changes s"
-            " WHERE s.conversation_id = c.id AND s.to_state = 'agent' AND s.agent = %s))")
+    params.append(list(scope.groups))
+    return f"(c.skill_group = ANY(%s) OR {served_by_sql(scope.agent, params)})"
 
 
 def _conversation_conditions(request: SearchRequest, scope: Scope, params: List[Any]) -> List[str]:
@@ -165,10 +171,11 @@ def _conversation_conditions(request: SearchRequest, scope: Scope, params: List[
     if request.label:
         conditions.append("c.label_ids @> ARRAY[%s]")
         params.append(request.label)
-    for column, value in (("disposition", request.disposition), ("agent", request.agent)):
-        if value:
-            conditions.append(f"c.{column} = %s")
-            params.append(value)
+    if request.disposition:
+        conditions.append("c.disposition = %s")
+        params.append(request.disposition)
+    if request.agent:  # every agent who served it finds it, not only the last
+        conditions.append(served_by_sql(request.agent, params))
     if request.outcome:
         conditions.append(OUTCOMES[request.outcome])
     if request.since_ms is not None:

@@ -88,8 +88,11 @@ class SearchHandlers(Connection):
 
 def login_named(typed: str, display_names: Dict[str, str]) -> str:
     """The login an agent filter means: a login as typed, else the account whose display name it is (any
-    case); else the text itself (an agent removed since, known only by login in the archive)."""
+    case), else the one account whose display name begins with it ("Amy" for "Amy Pond"); else the text
+    itself (an agent removed since, known only by login in the archive)."""
     if typed in display_names:
         return typed
     wanted = typed.casefold()
-    return next((login for login, shown in display_names.items() if shown.casefold() == wanted), typed)
+    exact = [login for login, shown in display_names.items() if shown.casefold() == wanted]
+    begun = [login for login, shown in display_names.items() if shown.casefold().startswith(wanted)]
+    return exact[0] if exact else begun[0] if len(begun) == 1 else typed

@@ -198,6 +198,10 @@ def test_an_agent_finds_every_chat_they_served_not_only_those_they_served_last(p
     assert ids(found(url, redis_url, dee)) == ["ar"], "dee served it before the transfer"
     assert ids(found(url, redis_url, dee, words="حسابي")) == ["ar"]
     assert ids(found(url, redis_url, eve)) == [], "eve never served it"
+    # The agent filter, too, finds every chat an agent served, not only those they served last.
+    assert ids(found(url, redis_url, agent="dee")) == ["ar"]
+    assert ids(found(url, redis_url, agent="bob")) == ["ar", "es"]
+    assert ids(found(url, redis_url, agent="eve")) == []
 
     async def open_served(search: ArchiveSearch) -> str:
         with pytest.raises(ConversationNotFound):
