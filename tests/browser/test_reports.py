@@ -93,6 +93,9 @@ def test_a_supervisor_exports_last_month_to_csv(site, agent_context: BrowserCont
     first, last = last_month()
     page = agent_context.new_page()
     errors = watch_for_errors(page)
+    asked: List[str] = []  # the report questions the console sent
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: asked.append(str(payload))
+                                          if '"type":"report"' in str(payload) else None))
     log_in(page, address, "sue")
     page.get_by_role("button", name="Reports").click()
     reports = page.get_by_role("region", name="Reports")
@@ -110,7 +113,18 @@ def test_a_supervisor_exports_last_month_to_csv(site, agent_context: BrowserCont
     expect(reports.get_by_role("img", name="Conversations and handoffs by day")).to_be_visible()
     total_conversations = sum(day["conversations"] for day in days)
     expect(by_day.locator("tr.report-total")).to_contain_text(f"{total_conversations:,}")
+    expect(reports.get_by_role("status")).to_contain_text(", as of ")
     screenshot(page, "console-reports")
+    # Opened again, it reads its range again (today's figures grow while the console is open).
+    before = len(asked)
+    page.get_by_role("navigation", name="Views").get_by_role("button", name="Dashboard").click()
+    page.get_by_role("navigation", name="Views").get_by_role("button", name="Reports").click()
+    deadline = time.monotonic() + 10
+    while len(asked) == before:
+        assert time.monotonic() < deadline, "the report was not read again"
+        page.wait_for_timeout(100)
+    assert f'"from":"{first.isoformat()}"' in asked[-1]
+    expect(reports.get_by_role("status")).to_contain_text(f"{first.isoformat()} to {last.isoformat()}")
     with page.expect_download() as waiting:
         reports.get_by_role("button", name="Export CSV").click()
     download = waiting.value

@@ -69,6 +69,12 @@ class ReportsView extends View {
     this.transport.connect();
   }
 
+  /** Each time the view is opened its range is read again: today's figures grow while the console is open. */
+  show() {
+    super.show();
+    if (this.asked > 0) this.ask();
+  }
+
   setRange(first, last) {
     this.from.value = isoDay(first);
     this.to.value = isoDay(last);
@@ -94,7 +100,8 @@ class ReportsView extends View {
     this.report = report;
     this.exportButton.disabled = false;
     const days = report.days.length;
-    this.status.textContent = `${report.from} to ${report.to} (${days} day${days === 1 ? "" : "s"}), dates in ${report.timezone}`;
+    const asOf = new Date().toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+    this.status.textContent = `${report.from} to ${report.to} (${days} day${days === 1 ? "" : "s"}), dates in ${report.timezone}, as of ${asOf}`;
     const daily = report.days;
     // Each chart sits above the table of its numbers (the table is also what the CSV holds).
     const charts = {
