@@ -18,6 +18,8 @@ from handoff.store import Store
 
 __all__ = ["ArchiveSearch", "MAX_OPENED_MESSAGES"]
 
+# The kinds of message an agent wrote: their login is the message's author.
+AUTHORED = ("agent", "note")
 # An opened conversation shows at most this many messages (the live store's cap per transcript is lower).
 MAX_OPENED_MESSAGES = 5000
 
@@ -92,11 +94,14 @@ class ArchiveSearch:
         live = await self.store.messages_after(conversation_id, None)
         if live:
             messages = [{"message_id": message["id"], "kind": message["kind"], "text": message["text"],
-                         "data": message["data"], "ts": message["ts"]} for message in live]
+                         "data": message["data"], "ts": message["ts"],
+                         "author": (message["data"] or {}).get("agent") if message["kind"] in AUTHORED else None}
+                        for message in live]
             return {**summary, "source": "live", "messages": messages}
         archived = await self.reader.rows(
-            "SELECT id, sent_at, sender, text, data FROM messages WHERE conversation_id = %s ORDER BY position LIMIT %s",
-            [conversation_id, MAX_OPENED_MESSAGES])
+            "SELECT id, sent_at, sender, author, text, data FROM messages WHERE conversation_id = %s ORDER BY position"
+            " LIMIT %s", [conversation_id, MAX_OPENED_MESSAGES])
         messages = [{"message_id": message["id"], "kind": message["sender"], "text": message["text"],
-                     "data": message["data"], "ts": _ms(message["sent_at"])} for message in archived]
+                     "data": message["data"], "ts": _ms(message["sent_at"]), "author": message["author"]}
+                    for message in archived]
         return {**summary, "source": "archive", "messages": messages}

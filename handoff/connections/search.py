@@ -66,7 +66,10 @@ class SearchHandlers(Connection):
         else:
             row = await self._through_contact(searcher, conversation_id, via)
         opened = await searcher.opened(row)
-        opened["agent_name"] = (await self._display_names()).get(opened["agent"] or "", opened["agent"] or "")
+        names = await self._display_names()
+        opened["agent_name"] = names.get(opened["agent"] or "", opened["agent"] or "")
+        for message in opened["messages"]:
+            message["author_name"] = names.get(message["author"] or "", message["author"] or "")
         await self.send(Envelope("search_conversation", envelope.id, opened))
 
     async def _display_names(self) -> Dict[str, str]:

@@ -78,6 +78,9 @@ def test_an_agent_finds_last_weeks_conversation_by_a_word_and_opens_it(browser: 
     expect(opened).to_contain_text("From the archive (read-only)")
     expect(opened.locator(".search-message")).to_have_count(3)
     expect(opened.locator(".sender-note")).to_contain_text("courier lost it twice this month")
+    # Who wrote what, by the names colleagues know (never "Agent" alone, never a login).
+    expect(opened.locator(".sender-agent .search-sender")).to_have_text("Ann Lee")
+    expect(opened.locator(".sender-note .search-sender")).to_have_text("Private note (Ann Lee)")
     expect(opened.locator("img")).to_have_count(0)
     assert "pwned" not in page.title()
     opened.get_by_role("button", name="← Back to results").click()

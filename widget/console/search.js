@@ -21,6 +21,25 @@ const OUTCOMES = [
 const SENDERS = { customer: "Customer", bot: "Bot", agent: "Agent", system: "Notice", note: "Private note" };
 const DAY_MS = 24 * 3600 * 1000;
 
+/** Who wrote a message: an agent, and a private note's author, by the name customers and colleagues see. */
+function senderOf(message) {
+  const name = message.author_name || message.author || "";
+  if (message.kind === "agent") return name || SENDERS.agent;
+  if (message.kind === "note") return name ? `${SENDERS.note} (${name})` : SENDERS.note;
+  return SENDERS[message.kind] || humanize(message.kind);
+}
+
+/** A message's text, or the file it carried. */
+function textOf(message) {
+  const attachment = (message.data || {}).attachment;
+  return message.text || (attachment && attachment.name ? `📎 ${attachment.name}` : "");
+}
+
+/** Whether a message has anything to read (a bot turn of buttons or a handoff marker alone has not). */
+function shownInTranscript(message) {
+  return Boolean(textOf(message));
+}
+
 /** A line's segments as text nodes, the matches in <mark>. */
 export function markedLine(segments) {
   return (segments || []).map((segment) => (segment.match ? h("mark", {}, segment.text) : segment.text));
@@ -152,19 +171,29 @@ class SearchView extends View {
     }
   }
 
+  /** The conversation's labels by name (a label deleted since is left out). */
+  labelChips(ids) {
+    const names = new Map((this.labels() || []).map((label) => [label.id, label.name]));
+    const shown = (ids || []).filter((id) => names.has(id));
+    return shown.length ? h("p", { class: "search-labels" }, shown.map((id) => h("span", { class: "chip" }, names.get(id)))) : null;
+  }
+
   renderOpened(data) {
     const who = data.contact ? data.contact.name || data.contact.email || data.contact.id : "Anonymous customer";
     replaceChildren(this.opened,
       h("header", { class: "search-opened-head" },
         h("button", { type: "button", class: "button ghost search-back", onclick: () => { this.opened.hidden = true; this.listing.hidden = false; } }, "← Back to results"),
         h("h2", {}, h("bdi", {}, who), " · ", timeElement(data.started, undefined, null, { dated: true })),
-        h("p", { class: "muted" }, data.source === "archive" ? "From the archive (read-only)" : "Read-only", data.agent ? ` · agent ${data.agent_name || data.agent}` : ""),
+        h("p", { class: "muted" }, data.source === "archive" ? "From the archive (read-only)" : "Read-only",
+          data.agent ? ` · last agent ${data.agent_name || data.agent}` : ""),
         ...this.outcomeChips(data),
+        this.labelChips(data.labels),
         data.closing_note ? h("p", { class: "search-closing-note" }, `Closing note: ${data.closing_note}`) : null),
-      h("ol", { class: "search-transcript" }, data.messages.map((message) => h("li", { class: `search-message sender-${message.kind}` },
-        h("span", { class: "search-sender" }, SENDERS[message.kind] || humanize(message.kind)),
-        " ", timeElement(message.ts, undefined, "muted"),
-        h("p", { class: "search-message-text" }, message.text)))));
+      h("ol", { class: "search-transcript" }, data.messages.filter(shownInTranscript).map((message) =>
+        h("li", { class: `search-message sender-${message.kind}` },
+          h("span", { class: "search-sender" }, senderOf(message)),
+          " ", timeElement(message.ts, undefined, "muted"),
+          h("p", { class: "search-message-text" }, textOf(message))))));
     this.listing.hidden = true;
     this.opened.hidden = false;
   }
