@@ -496,6 +496,21 @@ def test_a_canned_response_is_inserted_with_the_agents_name(ann, customers):
     expect(menu).to_be_hidden()
 
 
+def test_a_claimed_chat_opens_at_its_newest_message(ann, customers):
+    """Trial 17: after a claim the transcript stopped about 110 px short of its newest message (the panels
+    under and beside it took their height after it had been scrolled to its end)."""
+    customer = customers()
+    customer.ask_for_person()
+    for number in range(6):  # (within the customer's burst of messages) more than the transcript shows
+        customer.say(f"part {number} of what happened to my card: " + "it worked until it did not, " * 12)
+    claimed_by(ann, customer)
+    expect(ann.transcript.locator(".msg-customer")).to_have_count(6)
+    ann.page.wait_for_function("""() => {
+        const log = document.querySelector('.conversation:not([hidden]) .transcript-scroll');
+        return log.scrollHeight > log.clientHeight && log.scrollHeight - log.scrollTop - log.clientHeight < 2;
+    }""", timeout=5000)
+
+
 def test_two_conversations_in_two_tabs_with_unread_counters(ann, customers):
     first, second = customers(), customers()
     first.ask_bot("my card was declined in a shop today")

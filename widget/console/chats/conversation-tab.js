@@ -103,6 +103,13 @@ export class ConversationTab {
     this.log.addEventListener("load", () => {
       if (this.stickToBottom) this.scrollToEnd();
     }, true);
+    // So does a change of size after the scroll: the log shrinking as the panels around it fill in (suggested
+    // replies, the composer growing, the handoff details), or the transcript growing by anything but a message.
+    const keepEnd = new ResizeObserver(() => {
+      if (this.stickToBottom) this.scrollToEnd();
+    });
+    keepEnd.observe(this.log);
+    keepEnd.observe(this.list);
     this.typing = h("p", { class: "typing-indicator", "aria-live": "polite" });
     this.composer = new Composer(this);
     this.suggestions = new SuggestionStrip(this); // for the customer's latest message
