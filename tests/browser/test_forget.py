@@ -188,6 +188,7 @@ def test_forgetting_a_customer_mid_chat_tells_them_kindly_closes_the_agents_tab_
         "This chat has ended, and what was said in it has been deleted as you asked. "
         "If you need anything else, you can start a new chat any time.")
     expect(bubbles(page, "customer")).to_have_count(0)
+    expect(page.locator(".header__status")).to_have_text("Virtual assistant")  # nobody is with them any more
     # The agent's tab closed, saying why.
     expect(agent.locator(".toast").filter(has_text="a supervisor erased this customer's data")).to_be_visible()
     expect(agent.locator(".conversation:not([hidden])").get_by_role("log", name="Transcript")).to_have_count(0)

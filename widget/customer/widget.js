@@ -455,6 +455,7 @@ export class ChatWidget {
     this.storage.outbox.save([]);
     this.hideBotTyping();
     this.forgetConversation();
+    this.view.setStatus(this.status); // nobody is with them any more: the header says the assistant, as a new chat
     this.view.transcriptMail.setAvailable(false);
     this.view.showConfirmation(this.strings[`chatEnded_${data.reason}`] || data.text || this.strings.chatEnded_forgotten);
   }
@@ -477,6 +478,7 @@ export class ChatWidget {
     this.lastSeen = null;
     this.lastReadSent = null;
     this.status = { state: null };
+    this.view.setStatus(this.status);
     this.view.startNewChat(this.strings.newChat);
     this.updateUnread();
   }
