@@ -11,7 +11,9 @@ import uuid
 from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
+import redis as redis_sync
 
+from handoff.mail_rules import recipient_digest
 from handoff_client import Agent, Customer
 from harness.clients import queued_customer, staff
 from harness.mail import MailSink, mail_settings, received, running_mail_sink, wait_for_mail
@@ -181,3 +183,29 @@ def test_without_mail_set_up_the_answer_stays_in_the_chat_and_the_agent_is_told(
         await ann.close()
 
     run(scenario())
+
+
+def test_forgetting_the_customer_erases_the_answers_mail_and_its_count(answer_bridge, sink, redis_url, bridge_prefix):
+    to = address()
+
+    async def scenario() -> str:
+        customer = await left(answer_bridge, "message", to, "forget me afterwards")
+        ann = await staff(answer_bridge, "ann")
+        [request] = await open_requests(ann, customer)
+        assert (await answered(ann, request["id"], "Done."))["email"]["state"] == "queued"
+        await list_until_mail(ann, customer.conversation_id, "sent")
+        sam = await staff(answer_bridge, "sam", "supervisor")
+        await sam.send("forget", {"conversation_id": customer.conversation_id}, id="forget")
+        forgotten = await sam.next_matching(lambda e: e["id"] == "forget", "the forget's answer")
+        assert forgotten["type"] == "forgotten", forgotten
+        await sam.close()
+        await ann.close()
+        return str(request["id"])
+
+    request_id = run(scenario())
+    client = redis_sync.Redis.from_url(redis_url)
+    try:
+        assert client.exists(f"{bridge_prefix}:answer-mail:{request_id}") == 0
+        assert list(client.scan_iter(f"{bridge_prefix}:mail-day:recipient:{recipient_digest(to)}:*")) == []
+    finally:
+        client.close()
