@@ -17,7 +17,7 @@ from handoff.mail_rules import recipient_digest
 from handoff_client import Agent, Customer
 from harness.clients import queued_customer, staff
 from harness.mail import MailSink, mail_settings, received, running_mail_sink, wait_for_mail
-from harness.servers import running_bridge
+from harness.servers import add_agent, running_bridge
 
 CARD = "4111 1111 1111 1111"
 
@@ -209,3 +209,30 @@ def test_forgetting_the_customer_erases_the_answers_mail_and_its_count(answer_br
         assert list(client.scan_iter(f"{bridge_prefix}:mail-day:recipient:{recipient_digest(to)}:*")) == []
     finally:
         client.close()
+
+
+def test_a_busy_mail_server_gets_the_answer_again_until_it_takes_it(redis_url, rasa_url):
+    to = address()
+    prefix = f"hbanswerbusy{uuid.uuid4().hex[:6]}"  # its own outbox: no other test's mailer takes the answer
+    add_agent(redis_url, prefix, "ann")
+    with running_mail_sink("answer-mail-sink-busy", fail_first=1) as busy:
+        settings = mail_settings(busy, HANDOFF_MAIL_RETRY_SECONDS="1")
+        with running_bridge(redis_url, rasa_url, "bridge-answer-mail-busy", prefix, **settings) as where:
+            async def scenario() -> Dict[str, Any]:
+                customer = await left(where, "message", to, "is the server busy?")
+                ann = await staff(where, "ann")
+                [request] = await open_requests(ann, customer)
+                assert (await answered(ann, request["id"], "It was."))["email"]["state"] == "queued"
+                item = await list_until_mail(ann, customer.conversation_id, "sent")
+                await ann.close()
+                return item
+
+            item = run(scenario())
+            client = redis_sync.Redis.from_url(redis_url)
+            try:  # refused once (451), sent at the second attempt
+                assert client.hget(f"{prefix}:answer-mail:{item['id']}", "attempts") == b"2"
+            finally:
+                client.close()
+            mail = wait_for_mail(busy.folder, to)
+            assert "It was." in mail.get_body(("plain",)).get_content()
+            assert len([m for m in received(busy.folder) if m["X-Envelope-To"] == to]) == 1
