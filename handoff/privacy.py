@@ -12,10 +12,11 @@ combining marks); what they find is masked in the text as typed, invisible chara
 - A card number is 13 to 19 digits (any script's), together or in groups joined by up to three spaces,
   dashes, dots or underscores, or, between groups as long as a card's (4 and 4, Amex's 4 and 6, 6 and 5),
   by line breaks, commas, colons, tildes, pluses, slashes, bars, bullets, brackets or stars or a
-  joining word ("and then", "y", "und", "et"), or said digit by digit in English words, that pass the Luhn check and start as a card
+  joining word ("and then", "y", "und", "et") or a word in brackets ("4111 (one) 1111"), or said digit by digit in English words, that pass the Luhn check and start as a card
   network's numbers do (2221-2720, 30, 34-38, 4, 5, 6). An amount's cents ("47.63 10.84") end a number.
   A run of groups is searched for the longest such part, so an amount typed just before the card does
-  not hide it.
+  not hide it. Its last digits may come a few words on, after a word that says so ("4111 1111 1111 111
+  and the last digit is 1"): both parts are masked.
   Never a phone number (a run after ``+``) nor a part of an IBAN (its country, check digits and groups),
   nor digits right after ASCII letters (an identifier: TXN4111...) unless they name a card (card4111...).
 - A security code is 3 or 4 digits (or the same one by one: "1 2 3") a few words after CVV, CVC, CID,
@@ -91,7 +92,9 @@ _INVISIBLE = frozenset(("Cf", "Mn", "Me"))
 # 1111 1111").
 _SEPARATOR = "[\\s.,/\\\\|_*()\\[\\]<>:~+\\-\u2010-\u2015\u2212\u00b7\u2022\u2219\u22c5\u30fb\u3001\u3002\u060c\u066b\u066c]"
 _JOINING_WORDS = r"(?:and then|and|then|next|y luego|y|luego|und dann|und|dann|et puis|et|puis|e depois|e)"
-_GAP = rf"(?:{_SEPARATOR}{{1,3}}{_JOINING_WORDS}{_SEPARATOR}{{1,3}}|{_SEPARATOR}{{1,3}})"
+# Or a word in brackets put between them to hide the number ("4111 (one) 1111 1111 1111").
+_GAP = (rf"(?:{_SEPARATOR}{{1,3}}{_JOINING_WORDS}{_SEPARATOR}{{1,3}}|[ \t]{{0,3}}\([^\W\d_]{{1,8}}\)[ \t]{{0,3}}|"
+        rf"{_SEPARATOR}{{1,3}})")
 # Spaces, dots, dashes and underscores join any groups ("4111 1111", "4 1 1 1 ..."); the other gaps (a
 # line break, a comma, a colon, a plus, a slash, a bracket, a word, ...) join only groups as a card's are typed (their
 # lengths: 4 and 4, Amex's 4 and 6 and 6 and 5, the last 3 of 19 digits): "4111/1111", "3782,822463", not
@@ -112,6 +115,11 @@ _DIGIT_WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "f
                 "seven": "7", "eight": "8", "nine": "9"}
 _WORD = f"(?:{'|'.join(_DIGIT_WORDS)})"
 _WORD_RUN = re.compile(rf"\b{_WORD}(?:[\s,\-]{{1,3}}{_WORD}){{12,}}\b", re.IGNORECASE)
+# After a number, a few words that say its last digits come apart, and those digits ("... and the last
+# digit is 1", ", the final digits 11").
+_DIGITS_APART = re.compile(r"(?P<words>(?:[\s,;:\-]{1,3}[^\W\d_]{1,12}){1,8})[\s:=#\-]{1,3}"
+                           r"(?P<digits>\d{1,4})(?!\d|[.,]\d)")
+_SAYS_LAST = frozenset(("last", "final", "missing", "remaining", "rest", "ends", "ending"))
 _IBAN_LIKE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{1,4}){3,8}(?![A-Za-z0-9])")
 _CARD_DIGITS = range(13, 20)
 
@@ -268,18 +276,42 @@ def _cards(text: str) -> Iterator[Tuple[int, int]]:
         # An IBAN's groups are never part of a card: the groups around them are tried on their own.
         runs.append([group for group in groups
                      if not any(start < group[1] and group[0] < end for start, end in ibans)])
+    digit_runs = len(runs)
     for run in _WORD_RUN.finditer(text):
         runs.append([(run.start() + word.start(), run.start() + word.end(), _DIGIT_WORDS[word.group().lower()], place)
                      for place, word in enumerate(re.finditer(_WORD, run.group(), re.IGNORECASE))])
-    for groups in runs:
-        first = 0
+    for number, groups in enumerate(runs):
+        first, found = 0, False
         while first < len(groups):
             card = _longest_card(groups, first)
             if card is None:
                 first += 1
                 continue
             yield groups[first][0], groups[card][1]
-            first = card + 1
+            first, found = card + 1, True
+        if not found and groups and number < digit_runs:
+            yield from _last_digits_apart(text, groups)
+
+
+def _last_digits_apart(text: str, groups: List[_Group]) -> Iterator[Tuple[int, int]]:
+    """A card whose last digits are given apart, a few words on ("4111 1111 1111 111 and the last digit
+    is 1"): the groups at the end of a run and those digits, when together they are a card's number."""
+    after = _DIGITS_APART.match(text, groups[-1][1])
+    if after is None or not _SAYS_LAST.intersection(after.group("words").lower().split()):
+        return
+    digits, best = "", None
+    for index in range(len(groups) - 1, -1, -1):
+        if index < len(groups) - 1 and groups[index][3] + 1 != groups[index + 1][3]:
+            break  # not one number with the groups after it
+        digits = groups[index][2] + digits
+        whole = digits + _ascii(after.group("digits"))
+        if len(whole) > _CARD_DIGITS[-1]:
+            break
+        if len(whole) in _CARD_DIGITS and _card_network(whole) and luhn_valid(whole):
+            best = index
+    if best is not None:
+        yield groups[best][0], groups[-1][1]
+        yield after.span("digits")
 
 
 def _joined(gap: str, before: int, after: int) -> bool:

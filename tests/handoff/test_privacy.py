@@ -66,6 +66,10 @@ MASKED = [
     ("4111:1111:1111:1111", "[card number]", [Secret.CARD]),
     ("4111~1111~1111~1111", "[card number]", [Secret.CARD]),
     ("4111+1111+1111+1111", "[card number]", [Secret.CARD]),
+    # A word in brackets between a card's groups; its last digit given apart.
+    ("4111 (one) 1111 1111 1111", "[card number]", [Secret.CARD]),
+    ("4111 1111 1111 111 and the last digit is 1", "[card number] and the last digit is [card number]",
+     [Secret.CARD]),
 ]
 KEPT = [
     "4111 1111 1111 1112",  # fails Luhn
@@ -115,6 +119,9 @@ KEPT = [
     "2+2 is 4",
     "delivery in 1~2 days",
     "call me at 10:30 or 14:15, 2+1 items",
+    "order 4111 1111 1111 112 and the last digit is 1",  # no card with it
+    "I paid 12 and the last payment was 5",
+    "ref 4111 1111 1111 111 and 2 more items",
 ]
 
 
@@ -193,6 +200,10 @@ ADVERSARIAL = [
     ("cvv " + "one " * 999, "cvv " + "one " * 999),  # too many digit words to be a code
     ("pin is " + "nine two " * 500, "pin is " + "nine two " * 500),
     ("4111:" * 800, "4111:" * 800),
+    ("4111 1111 1111 111 and the last digit is 1 " * 94,
+     "[card number] and the last digit is [card number] " * 94),
+    ("4111 (one) " * 364, "4111 (one) " * 364),
+    ("4 last " * 572, "4 last " * 572),  # each digit looks a few words on for more
 ]
 
 
