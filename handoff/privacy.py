@@ -12,8 +12,9 @@ combining marks); what they find is masked in the text as typed, invisible chara
 - A card number is 13 to 19 digits (any script's), together or in groups joined by up to three spaces,
   dashes, dots or underscores, or, between groups as long as a card's (4 and 4, Amex's 4 and 6, 6 and 5),
   by line breaks, commas, colons, tildes, pluses, slashes, bars, bullets, brackets or stars or a
-  joining word ("and then", "y", "und", "et") or a word in brackets ("4111 (one) 1111"), or said digit by digit in English words, that pass the Luhn check and start as a card
-  network's numbers do (2221-2720, 30, 34-38, 4, 5, 6). An amount's cents ("47.63 10.84") end a number.
+  joining word ("and then", "y", "und", "et") or a word in brackets ("4111 (one) 1111"), or said
+  digit by digit in English words, that pass the Luhn check and start as a card network's numbers do
+  (2221-2720, 30, 34-38, 4, 5, 6). An amount's cents ("47.63 10.84") end a number.
   A run of groups is searched for the longest such part, so an amount typed just before the card does
   not hide it. Its last digits may come a few words on, after a word that says so ("4111 1111 1111 111
   and the last digit is 1"): both parts are masked.
@@ -88,17 +89,18 @@ class Masking:
 _INVISIBLE = frozenset(("Cf", "Mn", "Me"))
 # Between groups, one to three separators ("4111  1111", "4111 - 1111", "4111/1111", "(4111) (1111)"):
 # any space or line break (a number split over lines), a dash of any kind, a dot, comma, colon, tilde,
-# plus, slash, bar, bullet, bracket, underscore (file names) or star; or a joining word between them ("4111 1111 and then
-# 1111 1111").
-_SEPARATOR = "[\\s.,/\\\\|_*()\\[\\]<>:~+\\-\u2010-\u2015\u2212\u00b7\u2022\u2219\u22c5\u30fb\u3001\u3002\u060c\u066b\u066c]"
+# plus, slash, bar, bullet, bracket, underscore (file names) or star; or a joining word between them
+# ("4111 1111 and then 1111 1111").
+_SEPARATOR = ("[\\s.,/\\\\|_*()\\[\\]<>:~+\\-\u2010-\u2015\u2212\u00b7\u2022\u2219\u22c5\u30fb\u3001\u3002\u060c"
+              "\u066b\u066c]")
 _JOINING_WORDS = r"(?:and then|and|then|next|y luego|y|luego|und dann|und|dann|et puis|et|puis|e depois|e)"
 # Or a word in brackets put between them to hide the number ("4111 (one) 1111 1111 1111").
 _GAP = (rf"(?:{_SEPARATOR}{{1,3}}{_JOINING_WORDS}{_SEPARATOR}{{1,3}}|[ \t]{{0,3}}\([^\W\d_]{{1,8}}\)[ \t]{{0,3}}|"
         rf"{_SEPARATOR}{{1,3}})")
 # Spaces, dots, dashes and underscores join any groups ("4111 1111", "4 1 1 1 ..."); the other gaps (a
-# line break, a comma, a colon, a plus, a slash, a bracket, a word, ...) join only groups as a card's are typed (their
-# lengths: 4 and 4, Amex's 4 and 6 and 6 and 5, the last 3 of 19 digits): "4111/1111", "3782,822463", not
-# a list of amounts, dates or times ("51.19, 60.83", "23/04/2024, 03/10/2024", "22.39 and 11.15"), of
+# line break, a comma, a colon, a plus, a slash, a bracket, a word, ...) join only groups as a card's are
+# typed (their lengths: 4 and 4, Amex's 4 and 6 and 6 and 5, the last 3 of 19 digits): "4111/1111",
+# "3782,822463", "4111:1111", not a list of amounts, dates or times ("51.19, 60.83", "23/04/2024, 03/10/2024", "22.39 and 11.15"), of
 # order numbers ("62175, 62294"), times ("10:30"), sums ("2+2"), ranges ("1~2 days") nor phone numbers
 # over lines ("0171 456789\n0172 345678").
 _TIGHT_GAP = re.compile(r"[ \t.\-_\u2010-\u2015\u2212]{1,3}")
@@ -403,7 +405,7 @@ def _passwords(text: str) -> Iterator[Tuple[int, int]]:
         start, end, group = value
         link = match.group("link").strip().lower()
         last_link_word = link.split()[-1] if link.split() else link
-        if last_link_word == "to" and link == "to" and not _CHANGED_BEFORE.search(text, max(0, match.start() - _CHANGED_REACH), match.start()):
+        if link == "to" and not _CHANGED_BEFORE.search(text, max(0, match.start() - _CHANGED_REACH), match.start()):
             continue  # "the password to the wifi", "I forgot my password to it"
         if group == "bare" and (link in _LOOSE_LINKS or last_link_word in ("to", "be") or match.group("weak")):
             # With nothing between, "'s", a dash, "set to" or "will be", only a word that looks like a
