@@ -100,9 +100,9 @@ _GAP = (rf"(?:{_SEPARATOR}{{1,3}}{_JOINING_WORDS}{_SEPARATOR}{{1,3}}|[ \t]{{0,3}
 # Spaces, dots, dashes and underscores join any groups ("4111 1111", "4 1 1 1 ..."); the other gaps (a
 # line break, a comma, a colon, a plus, a slash, a bracket, a word, ...) join only groups as a card's are
 # typed (their lengths: 4 and 4, Amex's 4 and 6 and 6 and 5, the last 3 of 19 digits): "4111/1111",
-# "3782,822463", "4111:1111", not a list of amounts, dates or times ("51.19, 60.83", "23/04/2024, 03/10/2024", "22.39 and 11.15"), of
-# order numbers ("62175, 62294"), times ("10:30"), sums ("2+2"), ranges ("1~2 days") nor phone numbers
-# over lines ("0171 456789\n0172 345678").
+# "3782,822463", "4111:1111", not a list of amounts, dates or times ("51.19, 60.83", "23/04/2024,
+# 03/10/2024", "22.39 and 11.15"), of order numbers ("62175, 62294"), times ("10:30"), sums ("2+2"),
+# ranges ("1~2 days") nor phone numbers over lines ("0171 456789\n0172 345678").
 _TIGHT_GAP = re.compile(r"[ \t.\-_\u2010-\u2015\u2212]{1,3}")
 _CARD_GROUPS = frozenset(((4, 4), (4, 6), (6, 5), (4, 3)))
 # Two digits after one dot or comma, not followed by another dot or comma and a digit: an amount's cents
