@@ -4,7 +4,7 @@ after a conversation that carries them in every way a customer can type (message
 file's name, a rating's comment, a request left), they are in no Redis key of any kind (transcripts,
 hashes, streams, Rasa's trackers, the teaching inbox's records, which a message the bot did not
 understand reaches masked), not in Rasa's tracker as its API reads it, and in no server's log; the
-customer was told once. Passphrases and codes in words, as an attacker typed them, too.
+customer was told once. Passphrases and codes in words, as an attacker typed them, too."""
 
 from __future__ import annotations
 
