@@ -377,7 +377,7 @@ class Bridge:
         now = self.now_ms()
         waiting = [{"conversation_id": item["conversation_id"], "group": item["group"],
                     "waiting_seconds": max(0, int((now - since.get(item["conversation_id"], item["queued_at"])) / 1000)),
-                    "reason": item["reason"], "topic": item["topic"],
+                    "reason": item["reason"], "topic": item["topic"], "customer_name": item["customer_name"],
                     "assignment": item["assignment"], "offered_to": offers.get(item["conversation_id"])}
                    for item in queued]
         return {"per_agent": agent_rows(counters, split_samples(first), split_samples(handling), names),
