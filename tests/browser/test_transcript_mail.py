@@ -57,7 +57,8 @@ def test_the_customer_asks_for_the_transcript_in_the_widget_and_gets_it_once(cus
     expect(ask).to_be_hidden()  # once per conversation
     screenshot(page, "widget-transcript-mail")
     mail = wait_for_mail(sink.folder, to)
-    assert "You: hello there" in mail.get_body(("plain",)).get_content()
+    plain = mail.get_body(("plain",)).get_content()
+    assert "Visitor: hello there" in plain and "If that was not you, please ignore this email" in plain
     assert errors == []
 
 
