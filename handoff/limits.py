@@ -134,8 +134,11 @@ class Limits:
         await self._count("conversations", address, self.settings.max_new_conversations_per_ip,
                           self.settings.max_new_conversations, "too_many_conversations", "new conversations")
 
-    async def new_queue_entry(self, address: str, queue_key: str) -> None:
-        await self._count("queue", address, self.settings.max_queue_entries_per_ip,
+    async def new_queue_entry(self, address: str, queue_key: str, urgent: bool = False) -> None:
+        """``urgent``: a customer in distress, counted apart with an allowance as large, so that one behind a
+        shared address (an office, a mobile carrier) whose others used it up is still taken; a flood that
+        claims distress gets twice the caps at most, and never past the queue's length."""
+        await self._count("queue-urgent" if urgent else "queue", address, self.settings.max_queue_entries_per_ip,
                           self.settings.max_queue_entries, "queue_full", "requests for a person", queue_key)
 
     async def count_pair(self, what: str, sender: str, address: str, per_sender: int, per_address: int,

@@ -41,7 +41,7 @@ from handoff.routing import DEFAULT_GROUP
 __all__ = [
     "AgentClaimed", "AgentLost", "AskBot", "AskRating", "BotAnswered", "Closed", "Conversation",
     "CustomerAskedForPerson", "CustomerGone", "CustomerLeftQueue", "CustomerLeftRequest", "CustomerRated",
-    "CustomerSaid",
+    "CustomerSaid", "DISTRESS",
     "Effect", "Enqueue", "Event", "HandedBack", "Notice", "Notify", "State", "StoreRating", "StoreRequest", "Transferred",
     "apply", "bridge_handoff", "handoff_in", "wants_out_of_queue", "would_queue",
 ]

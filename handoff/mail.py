@@ -42,7 +42,7 @@ from redis.exceptions import RedisError, ResponseError
 from handoff.exceptions import MailRefused
 from handoff.trust import address_group
 from handoff.mail_rules import addresses_in, recipient_digest, recipient_for, verified
-from handoff.mail_settings import sender_of
+from handoff.mail_settings import business_of, from_name_of, sender_of
 from handoff.mail_text import lines_of, transcript_mail
 from handoff.settings import Settings
 from handoff.store import Store
@@ -272,16 +272,22 @@ class TranscriptMail:
             await self._unlock(keys=[lock], args=[consumer])
 
     async def _compose(self, conversation_id: str, to: str) -> EmailMessage:
-        """The mail of the transcript as it is now; a failure to read it (Redis away) is one that may pass."""
-        name, address = sender_of(self.settings.mail_from)
-        local, domain = address.rsplit("@", 1)
+        """The mail of the transcript as it is now, from the business (its name in the From and the subject),
+        with the notice for a typed address unless ``to`` is the signed-in customer's own; a failure to read it
+        (Redis away) is one that may pass."""
+        settings = self.settings
+        local, domain = sender_of(settings.mail_from)[1].rsplit("@", 1)
         try:
             messages = await self.store.messages_after(conversation_id, None)
+            stored = await self.store.redis.hget(self.store.key("conv", conversation_id), "contact_email")
         except RedisError as error:
             raise SendFailed(f"the transcript could not be read ({type(error).__name__})", final=False) from error
-        return transcript_mail(messages, Address(display_name=name, username=local, domain=domain), to,
-                               self.settings.timezone, {"Date": formatdate(localtime=False),
-                                                        "Message-ID": make_msgid(domain=domain)})
+        sender = Address(display_name=from_name_of(settings.business_name, settings.mail_from), username=local,
+                         domain=domain)
+        return transcript_mail(messages, sender, to, settings.timezone,
+                               {"Date": formatdate(localtime=False), "Message-ID": make_msgid(domain=domain)},
+                               business=business_of(settings.business_name, settings.mail_from),
+                               typed=not verified(to, stored.decode() if stored else ""))
 
     async def _finish(self, entry_id: str, conversation_id: str, mail: Dict[str, str], state: str,
                       error: str) -> None:

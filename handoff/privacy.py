@@ -11,21 +11,27 @@ combining marks); what they find is masked in the text as typed, invisible chara
 
 - A card number is 13 to 19 digits (any script's), together or in groups joined by up to three spaces,
   dashes, dots or underscores, or, between groups as long as a card's (4 and 4, Amex's 4 and 6, 6 and 5),
-  by line breaks, commas, slashes, bars, bullets, brackets or stars or a joining word ("and then", "y",
-  "und", "et"), or said digit by digit in English words, that pass the Luhn check and start as a card
-  network's numbers do (2221-2720, 30, 34-38, 4, 5, 6). An amount's cents ("47.63 10.84") end a number.
+  by line breaks, commas, colons, tildes, pluses, slashes, bars, bullets, brackets or stars or a
+  joining word ("and then", "y", "und", "et") or a word in brackets ("4111 (one) 1111"), or said
+  digit by digit in English words, that pass the Luhn check and start as a card network's numbers do
+  (2221-2720, 30, 34-38, 4, 5, 6). An amount's cents ("47.63 10.84") end a number.
   A run of groups is searched for the longest such part, so an amount typed just before the card does
-  not hide it.
+  not hide it. Its last digits may come a few words on, after a word that says so ("4111 1111 1111 111
+  and the last digit is 1"): both parts are masked.
   Never a phone number (a run after ``+``) nor a part of an IBAN (its country, check digits and groups),
   nor digits right after ASCII letters (an identifier: TXN4111...) unless they name a card (card4111...).
 - A security code is 3 or 4 digits (or the same one by one: "1 2 3") a few words after CVV, CVC, CID,
   "security code", "the code on the back" and their equivalents in the languages we serve, dotted or
-  not ("C.V.V."); a PIN is 4 to 8 digits after "PIN" ("P.I.N.", "pin's", "the pin I use is").
+  not ("C.V.V."); a PIN is 4 to 8 digits after "PIN" ("P.I.N.", "pin's", "the pin I use is"). Either
+  may be said digit by digit in English words ("my CVV is seven two nine"), no digit word on either side.
 - A password is the word (or the quoted words) after "password", "pw", "contraseña", ...: after "is",
-  ":", "=" or an arrow ("the password I use is", "password is now") unless that word says something about
-  the password ("is wrong", "not working"); with nothing between, "'s", a dash or "set to", only a word
-  that looks like one (a digit or a sign in it), so "password reset" stays; and a word that looks like
-  one before "as my password".
+  ":", "=" or an arrow ("the password I use is", "password is now"), with the words after it to the end
+  of its clause (a passphrase: "purple monkey dishwasher", up to punctuation or a word that goes on the
+  sentence, "and", "but", "thanks", at most 8 words), unless its first word says something about the
+  password ("is wrong", "not working") and fewer than two words follow ("is correct horse battery
+  staple" is one); with nothing between, "'s", a dash, "set to", "will be" or "to" after a word that
+  changes it ("I changed my password to"), only a word that looks like one (a digit or a sign in it), so
+  "password reset" stays; and a word that looks like one before "as my password".
 
 Evaluated on our own messages (tests/privacy/, bench/privacy.py; figures in docs/benchmarks.md).
 Linear in the text's length: every repetition in the patterns is bounded or unambiguous, and a card is
@@ -82,17 +88,21 @@ class Masking:
 # that what is found there is masked in the text as typed.
 _INVISIBLE = frozenset(("Cf", "Mn", "Me"))
 # Between groups, one to three separators ("4111  1111", "4111 - 1111", "4111/1111", "(4111) (1111)"):
-# any space or line break (a number split over lines), a dash of any kind, a dot, comma, slash, bar,
-# bullet, bracket, underscore (file names) or star; or a joining word between them ("4111 1111 and then
-# 1111 1111").
-_SEPARATOR = "[\\s.,/\\\\|_*()\\[\\]<>\\-\u2010-\u2015\u2212\u00b7\u2022\u2219\u22c5\u30fb\u3001\u3002\u060c\u066b\u066c]"
+# any space or line break (a number split over lines), a dash of any kind, a dot, comma, colon, tilde,
+# plus, slash, bar, bullet, bracket, underscore (file names) or star; or a joining word between them
+# ("4111 1111 and then 1111 1111").
+_SEPARATOR = ("[\\s.,/\\\\|_*()\\[\\]<>:~+\\-\u2010-\u2015\u2212\u00b7\u2022\u2219\u22c5\u30fb\u3001\u3002\u060c"
+              "\u066b\u066c]")
 _JOINING_WORDS = r"(?:and then|and|then|next|y luego|y|luego|und dann|und|dann|et puis|et|puis|e depois|e)"
-_GAP = rf"(?:{_SEPARATOR}{{1,3}}{_JOINING_WORDS}{_SEPARATOR}{{1,3}}|{_SEPARATOR}{{1,3}})"
+# Or a word in brackets put between them to hide the number ("4111 (one) 1111 1111 1111").
+_GAP = (rf"(?:{_SEPARATOR}{{1,3}}{_JOINING_WORDS}{_SEPARATOR}{{1,3}}|[ \t]{{0,3}}\([^\W\d_]{{1,8}}\)[ \t]{{0,3}}|"
+        rf"{_SEPARATOR}{{1,3}})")
 # Spaces, dots, dashes and underscores join any groups ("4111 1111", "4 1 1 1 ..."); the other gaps (a
-# line break, a comma, a slash, a bracket, a word, ...) join only groups as a card's are typed (their
-# lengths: 4 and 4, Amex's 4 and 6 and 6 and 5, the last 3 of 19 digits): "4111/1111", "3782,822463", not
-# a list of amounts, dates or times ("51.19, 60.83", "23/04/2024, 03/10/2024", "22.39 and 11.15"), of
-# order numbers ("62175, 62294") nor phone numbers over lines ("0171 456789\n0172 345678").
+# line break, a comma, a colon, a plus, a slash, a bracket, a word, ...) join only groups as a card's are
+# typed (their lengths: 4 and 4, Amex's 4 and 6 and 6 and 5, the last 3 of 19 digits): "4111/1111",
+# "3782,822463", "4111:1111", not a list of amounts, dates or times ("51.19, 60.83", "23/04/2024,
+# 03/10/2024", "22.39 and 11.15"), of order numbers ("62175, 62294"), times ("10:30"), sums ("2+2"),
+# ranges ("1~2 days") nor phone numbers over lines ("0171 456789\n0172 345678").
 _TIGHT_GAP = re.compile(r"[ \t.\-_\u2010-\u2015\u2212]{1,3}")
 _CARD_GROUPS = frozenset(((4, 4), (4, 6), (6, 5), (4, 3)))
 # Two digits after one dot or comma, not followed by another dot or comma and a digit: an amount's cents
@@ -107,6 +117,11 @@ _DIGIT_WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "f
                 "seven": "7", "eight": "8", "nine": "9"}
 _WORD = f"(?:{'|'.join(_DIGIT_WORDS)})"
 _WORD_RUN = re.compile(rf"\b{_WORD}(?:[\s,\-]{{1,3}}{_WORD}){{12,}}\b", re.IGNORECASE)
+# After a number, a few words that say its last digits come apart, and those digits ("... and the last
+# digit is 1", ", the final digits 11").
+_DIGITS_APART = re.compile(r"(?P<words>(?:[\s,;:\-]{1,3}[^\W\d_]{1,12}){1,8})[\s:=#\-]{1,3}"
+                           r"(?P<digits>\d{1,4})(?!\d|[.,]\d)")
+_SAYS_LAST = frozenset(("last", "final", "missing", "remaining", "rest", "ends", "ending"))
 _IBAN_LIKE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{1,4}){3,8}(?![A-Za-z0-9])")
 _CARD_DIGITS = range(13, 20)
 
@@ -116,8 +131,10 @@ _CODE_WORDS = (r"c\.?v\.?v\.? ?2(?!\d)|c\.?v\.?c\.? ?2(?!\d)|c\.?v\.?v\b\.?|c\.?
                r"(?:code|number|numbers|digits) (?:on|at) the back(?: of (?:the|my|this|your) card)?|"
                r"c[oó]digo de seguridad|cryptogramme(?: visuel)?|kartenpr[uü]fnummer|pr[uü]fnummer|pr[uü]fziffer|"
                r"sicherheitscode|رمز الأمان|رمز التحقق|رمز الحماية")
-# Three or four digits, together or one by one ("1 2 3"), and no more digits right after.
-_SHORT_SECRET = r"(?P<secret>\d(?:[ .\-]?\d){{{low},{high}}})(?![\d/]|[.,]\d|[ .\-]\d)"
+# Three or four digits, together or one by one ("1 2 3"), or said digit by digit in English words
+# ("seven two nine"), and no more digits (nor digit words) right after.
+_SHORT_SECRET = (r"(?P<secret>\d(?:[ .\-]?\d){{{low},{high}}}(?![\d/]|[.,]\d|[ .\-]\d)|"
+                 rf"\b{_WORD}(?:[\s,\-]{{{{1,3}}}}{_WORD}){{{{{{low}},{{high}}}}}}\b(?![\s,\-]{{{{1,3}}}}{_WORD}\b))")
 # Up to four short words between the word and the code ("the cvv on the back is 275").
 _SECURITY_CODE = re.compile(rf"(?<![^\W\d_])(?:{_CODE_WORDS})(?:[\s:=#\-]{{0,4}}[^\W\d_]{{1,6}}){{0,4}}?"
                             rf"[\s:=#\-]{{0,4}}{_SHORT_SECRET.format(low=2, high=3)}", re.IGNORECASE)
@@ -137,6 +154,8 @@ _VALUE = r"(?:\"(?P<quoted>[^\"\n]{1,64})\"|[“'‘](?P<curly>[^”’'\n]{1,64
 _PASSWORD = re.compile(
     rf"\b(?:(?P<word>{_PASSWORD_WORDS})|(?P<weak>pass|clave))\b{_FOR_WHAT}{_WHO}"
     r"(?P<link>\s{1,3}(?:(?:is|was|got|been)\s{1,3})?(?:set|changed|reset|updated)\s{1,3}to\s{1,3}|['’]s\s+|"
+    # "(I changed) my password to ...", "my new password will be ...".
+    r"\s{1,3}to\s{1,3}|\s{1,3}(?:will|would|shall|should)\s{1,3}be\s{1,3}|"
     rf"\s{{0,3}}(?:{_IS}\b\s{{0,3}})?[:=]\s{{0,3}}|\s{{1,3}}{_IS}\s{{1,3}}|\s{{1,3}}(?:->|=>|→|-|–|—)\s{{1,3}}|\s{{1,3}})"
     # Words that only say when or how ("is now ...", "is just ...").
     r"(?:(?:now|just|simply|literally|currently|actually|still|basically|probably)\s{1,3})?"
@@ -157,6 +176,25 @@ _ABOUT_THE_PASSWORD = frozenset("""
     خطأ خاطئة غير
 """.split())
 _PUNCTUATION_AFTER = ",;.)?"
+# "... my password to ...": a password only after a word that changes it ("I changed my password to").
+_CHANGED_BEFORE = re.compile(r"\b(?:changed|changing|change|set|reset|updated|update|switched)\s{1,3}"
+                             r"(?:my|the|our|your)\s{1,3}(?:new\s{1,3})?$", re.IGNORECASE)
+_CHANGED_REACH = 32  # its longest match: only so far back is it looked for, so the search stays linear
+# A passphrase goes on, after the first word, word by word to the end of the clause: up to punctuation,
+# a word in _ABOUT_THE_PASSWORD or one of these (what goes on a sentence, not a password; what names the
+# next thing typed), a word ending in ":" or "=" ("username:"), at most
+# _PHRASE_WORDS words. One that starts with a word about the password ("correct horse battery staple")
+# is one only when at least _PHRASE_WORDS_AFTER_ABOUT words follow that say nothing about it.
+_CLAUSE_GOES_ON = frozenset("""
+    so because since as than then thanks thank thx pls plz can could would will should shall may might must
+    i you we they he she is are am be do did does don't can't won't yesterday today tomorrow tonight now
+    again anymore ago last week weeks month months year years day days hour hours minute minutes time times
+    out up down off at from by into about after before since until while right sir madam how why where who
+    password passwort passcode pwd pw pin cvv cvc card username user login email
+""".split())
+_PHRASE_WORDS = 8
+_PHRASE_WORDS_AFTER_ABOUT = 2
+_NEXT_WORD = re.compile(r"[ \t]{1,3}(?P<word>[^\s\"“]{1,64})")
 # Between the word and a password, what may as well be a sentence going on ("password - it's gone").
 _LOOSE_LINKS = frozenset(("", "'s", "’s", "-", "–", "—"))
 _QUESTION_AFTER = "?!"
@@ -240,18 +278,42 @@ def _cards(text: str) -> Iterator[Tuple[int, int]]:
         # An IBAN's groups are never part of a card: the groups around them are tried on their own.
         runs.append([group for group in groups
                      if not any(start < group[1] and group[0] < end for start, end in ibans)])
+    digit_runs = len(runs)
     for run in _WORD_RUN.finditer(text):
         runs.append([(run.start() + word.start(), run.start() + word.end(), _DIGIT_WORDS[word.group().lower()], place)
                      for place, word in enumerate(re.finditer(_WORD, run.group(), re.IGNORECASE))])
-    for groups in runs:
-        first = 0
+    for number, groups in enumerate(runs):
+        first, found = 0, False
         while first < len(groups):
             card = _longest_card(groups, first)
             if card is None:
                 first += 1
                 continue
             yield groups[first][0], groups[card][1]
-            first = card + 1
+            first, found = card + 1, True
+        if not found and groups and number < digit_runs:
+            yield from _last_digits_apart(text, groups)
+
+
+def _last_digits_apart(text: str, groups: List[_Group]) -> Iterator[Tuple[int, int]]:
+    """A card whose last digits are given apart, a few words on ("4111 1111 1111 111 and the last digit
+    is 1"): the groups at the end of a run and those digits, when together they are a card's number."""
+    after = _DIGITS_APART.match(text, groups[-1][1])
+    if after is None or not _SAYS_LAST.intersection(after.group("words").lower().split()):
+        return
+    digits, best = "", None
+    for index in range(len(groups) - 1, -1, -1):
+        if index < len(groups) - 1 and groups[index][3] + 1 != groups[index + 1][3]:
+            break  # not one number with the groups after it
+        digits = groups[index][2] + digits
+        whole = digits + _ascii(after.group("digits"))
+        if len(whole) > _CARD_DIGITS[-1]:
+            break
+        if len(whole) in _CARD_DIGITS and _card_network(whole) and luhn_valid(whole):
+            best = index
+    if best is not None:
+        yield groups[best][0], groups[-1][1]
+        yield after.span("digits")
 
 
 def _joined(gap: str, before: int, after: int) -> bool:
@@ -277,21 +339,56 @@ def _longest_card(groups: List[_Group], first: int) -> Optional[int]:
     return found
 
 
+# A digit word just before a code in words: the code is part of a longer number ("one two three four five").
+_WORD_BEFORE = re.compile(rf"\b{_WORD}[\s,\-]{{1,3}}$", re.IGNORECASE)
+
+
 def _secrets(pattern: "re.Pattern[str]", text: str) -> Iterator[Tuple[int, int]]:
     for match in pattern.finditer(text):
-        yield match.start("secret"), match.end("secret")
+        start = match.start("secret")
+        if text[start].isalpha() and _WORD_BEFORE.search(text, max(0, start - 8), start):
+            continue
+        yield start, match.end("secret")
 
 
 def _password_value(text: str, match: "re.Match[str]") -> Optional[Tuple[int, int, str]]:
-    """The password a match holds (its span, which group), punctuation after a bare word left out."""
+    """The password a match holds (its span, which group), punctuation after a bare word left out; a
+    bare word about the password (_ABOUT_THE_PASSWORD) is kept, for a passphrase may start with one."""
     group = next(name for name in ("quoted", "curly", "bare") if match.group(name) is not None)
     start, end = match.span(group)
     if group == "bare":
         while end > start and text[end - 1] in _PUNCTUATION_AFTER:
             end -= 1
-    if end == start or text[start:end].lower() in _ABOUT_THE_PASSWORD:
+    if end == start or (group != "bare" and text[start:end].lower() in _ABOUT_THE_PASSWORD):
         return None
     return start, end, group
+
+
+def _about(word: str) -> bool:
+    """A word that says something about the password ("wrong", "wrong!"), not one."""
+    return word.rstrip(_QUESTION_AFTER).lower() in _ABOUT_THE_PASSWORD
+
+
+def _phrase_end(text: str, start: int, end: int) -> int:
+    """Where a passphrase whose first word is ``text[start:end]`` ends (see _CLAUSE_GOES_ON): ``end`` when
+    it is one word, or when it starts with a word about the password and too few words follow."""
+    last, words, after_about = end, 1, 0
+    while words < _PHRASE_WORDS and (last == len(text) or text[last] not in _PUNCTUATION_AFTER):
+        following = _NEXT_WORD.match(text, last)
+        if following is None:
+            break
+        word = following.group("word")
+        stripped = word.rstrip(_PUNCTUATION_AFTER + "!")
+        if (not stripped or not stripped[0].isalnum() or stripped[-1] in ":=" or _about(stripped)
+                or stripped.lower() in _CLAUSE_GOES_ON):
+            break
+        last, words = following.start("word") + len(stripped), words + 1
+        after_about += 1
+        if len(stripped) < len(word):
+            break  # punctuation ends the clause
+    if _about(text[start:end]) and after_about < _PHRASE_WORDS_AFTER_ABOUT:
+        return end
+    return last
 
 
 def _looks_like_one(value: str) -> bool:
@@ -307,19 +404,29 @@ def _passwords(text: str) -> Iterator[Tuple[int, int]]:
             continue
         start, end, group = value
         link = match.group("link").strip().lower()
-        if group == "bare" and (link in _LOOSE_LINKS or link.endswith("to") or match.group("weak")):
-            # With nothing between, "'s", a dash or "set to", only a word that looks like a password:
-            # "password reset", "password policy?", "password's been changed", "password - it's gone",
-            # "clave es importante" say none. After "pass" (a bus pass, a boarding pass 24A) without ":",
-            # only a longer one with letters in it.
+        last_link_word = link.split()[-1] if link.split() else link
+        if link == "to" and not _CHANGED_BEFORE.search(text, max(0, match.start() - _CHANGED_REACH), match.start()):
+            continue  # "the password to the wifi", "I forgot my password to it"
+        if group == "bare" and (link in _LOOSE_LINKS or last_link_word in ("to", "be") or match.group("weak")):
+            # With nothing between, "'s", a dash, "set to" or "will be", only a word that looks like a
+            # password: "password reset", "password policy?", "password's been changed", "password - it's
+            # gone", "clave es importante", "will be reset" say none. After "pass" (a bus pass, a boarding
+            # pass 24A) without ":", only a longer one with letters in it.
             typed = text[start:end]
-            if not _looks_like_one(typed) or (match.group("weak") and not link and (
+            if _about(typed) or not _looks_like_one(typed) or (match.group("weak") and not link and (
                     len(typed) < 6 or not any(character.isalpha() for character in typed))):
                 continue
+        elif group == "bare":
+            # After "is", ":", "=" or an arrow: the passphrase, to the end of its clause.
+            phrase_end = _phrase_end(text, start, end)
+            if phrase_end == end and _about(text[start:end]):
+                continue
+            end = phrase_end
         yield start, end
     for match in _PASSWORD_BEFORE.finditer(text):
         value = _password_value(text, match)
-        if value is not None and (value[2] != "bare" or _looks_like_one(text[value[0]:value[1]])):
+        if value is not None and not _about(text[value[0]:value[1]]) and (
+                value[2] != "bare" or _looks_like_one(text[value[0]:value[1]])):
             yield value[0], value[1]
 
 

@@ -52,8 +52,8 @@ from handoff.presence import CustomerPresence
 from handoff.privacy import Secret
 from handoff.notes import NoteDesk
 from handoff.machine import (
-    AgentClaimed, AgentLost, AskBot, BotAnswered, Closed, Conversation, CustomerAskedForPerson, CustomerGone,
-    CustomerLeftQueue, CustomerLeftRequest, CustomerRated, CustomerSaid, Effect, Enqueue, Event, HandedBack, Notice,
+    DISTRESS, AgentClaimed, AgentLost, AskBot, BotAnswered, Closed, Conversation, CustomerAskedForPerson,
+    CustomerGone, CustomerLeftQueue, CustomerLeftRequest, CustomerRated, CustomerSaid, Effect, Enqueue, Event, HandedBack, Notice,
     State, StoreRating, StoreRequest, Transferred, apply, bridge_handoff, handoff_in, would_queue,
 )
 from handoff.estimate import estimate, snapshot, status_fields
@@ -194,23 +194,25 @@ class Bridge:
         await self.store.create(conversation_id, token, client)
         return conversation_id, token
 
-    async def _admit_to_queue(self, conversation_id: str) -> None:
-        """A new queue entry counts against its client's cap and everyone's (LimitReached past them);
-        a refusal counts on the day's dashboard (``refused``) and in /metrics (``handoffs_refused``)."""
+    async def _admit_to_queue(self, conversation_id: str, urgent: bool = False) -> None:
+        """A new queue entry counts against its client's cap and everyone's (LimitReached past them; ``urgent``,
+        distress, apart: handoff.limits); a refusal counts on the day's dashboard (``refused``) and in /metrics
+        (``handoffs_refused``)."""
         try:
-            await self.limits.new_queue_entry(await self.store.client(conversation_id), self.store.key("queue"))
+            await self.limits.new_queue_entry(await self.store.client(conversation_id), self.store.key("queue"),
+                                              urgent)
         except LimitReached:
             self.metrics["handoffs_refused"] += 1
             await self.store.count(self.today()[0], {"refused": 1})
             await self.store.publish(self.store.stats_channel, {})
             raise
 
-    async def _admitted(self, conversation_id: str, message_id: str) -> bool:
+    async def _admitted(self, conversation_id: str, message_id: str, urgent: bool = False) -> bool:
         """Whether a handoff the customer did not ask for with the button may queue them. Asked before
         anything promising a person is stored: refused, the customer reads why and what they can do
         instead (rules.QUEUE_REFUSED, in the transcript) and their message is answered as usual."""
         try:
-            await self._admit_to_queue(conversation_id)
+            await self._admit_to_queue(conversation_id, urgent)
         except LimitReached as cap:
             refused = rules.queue_refused(message_id, cap.retry_at_ms, self.now_ms())
             with contextlib.suppress(InvalidTransition):  # a person has them meanwhile: nothing to refuse
@@ -377,7 +379,7 @@ class Bridge:
         now = self.now_ms()
         waiting = [{"conversation_id": item["conversation_id"], "group": item["group"],
                     "waiting_seconds": max(0, int((now - since.get(item["conversation_id"], item["queued_at"])) / 1000)),
-                    "reason": item["reason"], "topic": item["topic"],
+                    "reason": item["reason"], "topic": item["topic"], "customer_name": item["customer_name"],
                     "assignment": item["assignment"], "offered_to": offers.get(item["conversation_id"])}
                    for item in queued]
         return {"per_agent": agent_rows(counters, split_samples(first), split_samples(handling), names),
@@ -542,7 +544,8 @@ class Bridge:
             await self._queue_without_bot(conversation_id)
             return Turn(routed=False, answer=None)
         payload = handoff_in(tuple(replies))
-        if payload is not None and rules.queues(payload) and not await self._admitted(conversation_id, message_id):
+        if payload is not None and rules.queues(payload) and not await self._admitted(
+                conversation_id, message_id, urgent=payload.get("reason") == DISTRESS):
             # What the bot said promises a person: not stored (the refusal notice is). Its payload is
             # the context of a request the customer may leave instead (customer_left_request).
             await self.store.keep_refused_handoff(conversation_id, payload)

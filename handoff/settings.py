@@ -121,6 +121,9 @@ class Settings:
     smtp_user: str = ""
     smtp_password: str = ""
     mail_from: str = ""
+    # The business's name as its customers know it (HANDOFF_BUSINESS_NAME): the mail's subject ("Your chat with
+    # Northwind Bank") and its From name; empty: the domain of mail_from's address.
+    business_name: str = ""
     # Transcripts per UTC day per client address and per recipient; a failed delivery is tried this many times,
     # mail_retry_seconds apart.
     mail_per_address_per_day: int = 5
@@ -249,6 +252,7 @@ class Settings:
             smtp_user=get("HANDOFF_SMTP_USER", ""),
             smtp_password=get("HANDOFF_SMTP_PASSWORD", ""),
             mail_from=get("HANDOFF_MAIL_FROM", "").strip(),
+            business_name=get("HANDOFF_BUSINESS_NAME", "").strip(),
             mail_per_address_per_day=int(get("HANDOFF_MAIL_PER_ADDRESS_PER_DAY", defaults.mail_per_address_per_day)),
             mail_per_recipient_per_day=int(get("HANDOFF_MAIL_PER_RECIPIENT_PER_DAY",
                                                defaults.mail_per_recipient_per_day)),

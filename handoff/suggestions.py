@@ -19,8 +19,8 @@ conversation's details or capitalised word of one (the customer's name, contact)
 side of leaving a reply out. The bot then offers only replies the team gave, near-identical, in
 several different conversations (bot/suggestions/index.py): a reply about one person's
 circumstances is not suggested to another, and the bridge checks what it passes on once more.
-- The bot's answers already sent in the conversation are not suggested again (the customer has had
-  them, and often asked for a person because of them).
+- Answers already sent in the conversation, by the bot or an agent, are not suggested again (the
+  customer has had them, and often asked for a person because of the bot's).
 """
 
 from __future__ import annotations
@@ -143,8 +143,8 @@ def _normalised(text: str) -> str:
 
 
 def offered(items: Sequence[Dict[str, Any]], messages: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]:
-    """The bot's suggestions an agent may see: none the bot already sent in this conversation, and
-    no agent's reply with personal data (checked again: the index may hold replies from before)."""
-    sent = {_normalised(message["text"]) for message in messages if message["kind"] == "bot"}
+    """The bot's suggestions an agent may see: none the bot or an agent already sent in this conversation,
+    and no agent's reply with personal data (checked again: the index may hold replies from before)."""
+    sent = {_normalised(message["text"]) for message in messages if message["kind"] in ("bot", "agent")}
     return [item for item in items if _normalised(item["text"]) not in sent
             and (item["source"] != "agent" or may_be_suggested(item["text"], ()))]

@@ -48,7 +48,7 @@ class MailSink(ServerProcess):
 def mail_settings(sink: MailSink, **extra: str) -> Dict[str, str]:
     """A bridge's environment for sending through ``sink`` (plain SMTP: it is on loopback)."""
     return {"HANDOFF_SMTP_HOST": "127.0.0.1", "HANDOFF_SMTP_PORT": str(sink.port), "HANDOFF_SMTP_SECURITY": "none",
-            "HANDOFF_MAIL_FROM": "Bank Support <support@bank.example>", **extra}
+            "HANDOFF_MAIL_FROM": "Support <support@bank.example>", "HANDOFF_BUSINESS_NAME": "Northwind Bank", **extra}
 
 
 @contextmanager

@@ -66,6 +66,8 @@ if [ -z "${HANDOFF_SMTP_HOST:-}" ]; then
   export HANDOFF_SMTP_HOST=127.0.0.1 HANDOFF_SMTP_PORT=$MAIL_SINK_PORT HANDOFF_SMTP_SECURITY=none
   export HANDOFF_MAIL_FROM=${HANDOFF_MAIL_FROM:-"Support <support@bank.example>"}
 fi
+# The business transcript mails name (subject, From, the notice to typed addresses): the demo's brand.
+export HANDOFF_BUSINESS_NAME=${HANDOFF_BUSINESS_NAME:-"Northwind Bank"}
 # A model trained here from changed data becomes the deployed one; a model the
 # content staff deployed or rolled back to stays deployed across restarts.
 "$VENV/bin/python" -m teaching --as make-run publish "$MODELS_DIR" | sed 's/^/==> model: /'

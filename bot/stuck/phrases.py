@@ -83,6 +83,11 @@ DISTRESS_PATTERNS: Tuple[str, ...] = (
     r"(scammed|conned|defrauded|tricked|duped|hacked)\b",
     r"\b(i think|think|pretty sure|worried) (i'?m|i am|i'?ve|i have|it'?s|it was|this is) (being |been |a )?"
     r"(scam(med)?|fraud|con(ned)?)\b",
+    # ... or told in the third person: someone got into the account, or took the money
+    r"\b(someone|somebody|a hacker|hackers|they)( has| have|'s|'ve)?( just)? (hacked|broken into|got into|gotten into|"
+    r"taken over) (my|our) (account|card|online banking|banking app|app)\b",
+    r"\b(someone|somebody|a hacker|hackers|they)( has| have|'s|'ve)?( just)? (taken|stolen|emptied|drained|cleared out)"
+    r" (all )?(of )?(my|our) (money|savings|funds|account)\b",
     r"\b(on the phone|on the line|calling me|called me|rang me|texted me|messaged me)\b.{0,60}"
     r"\b(move|transfer|send|withdraw) (my|our|all my|the) (money|savings|funds|balance)\b",
     r"\b(as we speak|right now|happening now)\b.{0,40}\b(payments?|money|transactions?|taken|going out|leaving)\b",
@@ -107,6 +112,7 @@ DISTRESS_PATTERNS: Tuple[str, ...] = (
     r"eviction|homeless|food ?bank|suicid\w*|kill myself|end it all|self[- ]harm)\b",
     r"\b(really|so|truly|badly) struggling\b|\bstruggling (with money|financially|to (cope|pay|get by|manage|eat))\b",
     r"\b(scar(ed|ing) me|terrified|panicking|in tears|crying|it'?s all too much|overwhelmed)\b",
+    r"\b(i'?m|i am|i feel|feeling) (really |so |very |quite )?(scared|frightened)\b",
     r"\bdon'?t know (who else to (ask|turn to|talk to)|where (else )?to turn)\b",
     # needing someone
     r"\b(just|really|desperately|badly|so) need (someone|somebody|anyone|anybody|a (real |proper |actual )?"

@@ -511,6 +511,20 @@ def test_a_claimed_chat_opens_at_its_newest_message(ann, customers):
     }""", timeout=5000)
 
 
+def test_an_agents_new_chat_alert_has_room_to_say_what_waits_at_1400_px(ann, customers):
+    """Trial 17: with Search beside Chats, an agent's bar at 1400 px squeezed the alert to 0 px of text and
+    "Dism"; with two views the bar's words give way to their icons (their names stay) below 1500 px."""
+    ann.page.set_viewport_size({"width": 1400, "height": 900})
+    customer = customers()
+    customer.ask_for_person()
+    text = ann.page.locator(".alert-banner .alert-text")
+    expect(text).to_contain_text("Asked for a person")
+    assert text.bounding_box()["width"] >= 200, text.bounding_box()
+    dismiss = ann.page.locator(".alert-banner").get_by_role("button", name="Dismiss")
+    assert dismiss.evaluate("(button) => button.scrollWidth <= button.clientWidth"), "the button's word is whole"
+    expect(ann.page.get_by_role("button", name="Log out")).to_be_visible()  # its icon, named as before
+
+
 def test_two_conversations_in_two_tabs_with_unread_counters(ann, customers):
     first, second = customers(), customers()
     first.ask_bot("my card was declined in a shop today")

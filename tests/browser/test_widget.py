@@ -307,6 +307,10 @@ def test_waiting_customers_see_their_place_and_can_add_details(customer_context,
     assert item["details"] == {"description": "Card ordered two weeks ago, still not here",
                                "contact": "alex@example.com"}
     expect(page.locator(".queue__position")).to_have_text("You're number 1 in the queue")
+    # Back with the assistant, nobody will join: the thanks for the details is no longer said (a trial saw it stay).
+    page.get_by_role("button", name="Back to the assistant").click()
+    expect(page.locator(".header__status")).to_have_text("Virtual assistant")
+    expect(page.locator(".confirmation")).not_to_contain_text("the person who joins")
     assert errors == []
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from handoff.exceptions import MailRefused
 from handoff.mail_rules import addresses_in, card_in, checked_address, mailbox_of, recipient_digest, recipient_for, verified
-from handoff.mail_settings import sender_of
-from handoff.mail_text import lines_of, transcript_mail
+from handoff.mail_settings import business_of, from_name_of, sender_of
+from handoff.mail_text import defanged, lines_of, transcript_mail
 from handoff.settings import Settings
 
 INJECTIONS = [
@@ -106,7 +106,8 @@ MESSAGES = [
 
 def test_the_mail_holds_what_the_customer_saw_escaped_without_notes_logins_or_ids():
     mail = transcript_mail(MESSAGES, Address("Bank Support", "help", "bank.example"), "ann@example.com",
-                           "Europe/London", {"Message-ID": "<x@bank.example>"})
+                           "Europe/London", {"Message-ID": "<x@bank.example>"}, business="Northwind Bank",
+                           typed=False)
     assert mail["To"] == "ann@example.com" and mail["From"] == "Bank Support <help@bank.example>"
     plain = mail.get_body(("plain",)).get_content()
     html = mail.get_body(("html",)).get_content()
@@ -152,7 +153,8 @@ def test_a_mail_has_no_empty_bot_row_no_rating_prompt_and_says_its_times_zone():
          "data": {"notice": "rate"}, "ts": 1_760_000_003_000},
     ]
     assert [line.text for line in lines_of(messages)] == ["thanks", "Ann has closed this chat."]
-    mail = transcript_mail(messages, Address("Bank Support", "help", "bank.example"), "ann@example.com", "UTC", {})
+    mail = transcript_mail(messages, Address("Bank Support", "help", "bank.example"), "ann@example.com", "UTC", {},
+                           business="Northwind Bank", typed=False)
     plain = mail.get_body(("plain",)).get_content()
     html = mail.get_body(("html",)).get_content()
     assert "Virtual assistant" not in plain and "Virtual assistant" not in html
@@ -169,7 +171,8 @@ def test_the_only_links_are_the_web_addresses_the_widget_links_too():
         {"id": "2-0", "kind": "agent", "text": "here", "ts": 1_760_000_001_000,
          "data": {"shown_as": "Ann", "attachment": {"id": "f1", "name": "form.pdf"}}},
     ]
-    mail = transcript_mail(messages, Address("Bank Support", "help", "bank.example"), "visitor@example.com", "UTC", {})
+    mail = transcript_mail(messages, Address("Bank Support", "help", "bank.example"), "visitor@example.com", "UTC", {},
+                           business="Northwind Bank", typed=True)
     html = mail.get_body(("html",)).get_content()
     assert re.findall(r'href="([^"]*)"', html) == ["https://help.bank.example/cards"]
     assert "[file: form.pdf]" in html and "f1" not in html
@@ -184,3 +187,91 @@ def test_variants_of_one_mailbox_share_its_days_cap():
     assert mailbox_of("+x@example.com") == "+x@example.com"
     assert recipient_digest("bob@example.com") != recipient_digest("ann@example.com")
     assert "ann" not in recipient_digest("ann@example.com")
+
+
+PHISH = ("URGENT from Northwind Bank security team: your account is locked. Verify your card at "
+         "https://northwind-bank-secure.example/verify or www.northwind-verify.example, "
+         "mail security@northwind-help.example")
+ATTACK = [
+    {"id": "1-0", "kind": "customer", "text": PHISH, "data": {}, "ts": 1_760_000_000_000},
+    {"id": "2-0", "kind": "customer", "text": "see the form", "ts": 1_760_000_000_500,
+     "data": {"attachment": {"id": "f1", "name": "https://evil.example/form.pdf"}}},
+    {"id": "3-0", "kind": "bot", "text": "Our help pages: https://help.bank.example/cards", "data": {},
+     "ts": 1_760_000_001_000},
+    {"id": "4-0", "kind": "agent", "text": "See https://bank.example/security", "data": {"shown_as": "Ann"},
+     "ts": 1_760_000_002_000},
+]
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("https://northwind-bank-secure.example/verify", "hxxps://northwind-bank-secure[.]example/verify"),
+    ("HTTP://EVIL.EXAMPLE/x", "HXXP://EVIL[.]EXAMPLE/x"),
+    ("go to www.evil.example/x now", "go to www[.]evil[.]example/x now"),
+    ("evil.example/verify", "evil[.]example/verify"),
+    ("write to help@evil.example", "write to help@evil[.]example"),
+    ("http://192.168.1.1/login", "hxxp://192[.]168[.]1[.]1/login"),
+    ("ftp://files.evil.example", "ftp[:]//files[.]evil[.]example"),
+    ("evil\u3002example and evil\uff0eexample", "evil[.]example and evil[.]example"),
+    ("bänk-secure.example", "bänk-secure[.]example"),
+    ("my card costs 3.50, e.g. the fee", "my card costs 3.50, e.g. the fee"),
+])
+def test_what_a_mail_client_would_link_is_defanged(text, shown):
+    assert defanged(text) == shown
+
+
+def test_the_customers_text_is_never_a_link_the_bot_and_agents_keep_theirs():
+    for typed in (True, False):
+        mail = transcript_mail(ATTACK, Address("Northwind Bank Support", "support", "bank.example"),
+                               "victim.person@example.org", "UTC", {}, business="Northwind Bank", typed=typed)
+        plain = mail.get_body(("plain",)).get_content()
+        html = mail.get_body(("html",)).get_content()
+        assert re.findall(r'href="([^"]*)"', html) == ["https://help.bank.example/cards", "https://bank.example/security"]
+        for body in (plain, html):
+            assert "northwind-bank-secure.example" not in body and "northwind-verify.example" not in body
+            assert "hxxps://northwind-bank-secure[.]example/verify" in body and "www[.]northwind-verify[.]example" in body
+            assert "security@northwind-help[.]example" in body and "[file: hxxps://evil[.]example/form[.]pdf]" in body
+            assert "https://evil.example" not in body
+        assert "Virtual assistant: Our help pages: https://help.bank.example/cards" in plain
+        assert "Ann: See https://bank.example/security" in plain
+
+
+def test_a_mail_to_a_typed_address_warns_its_reader_and_marks_the_visitors_lines():
+    mail = transcript_mail(ATTACK, Address("Northwind Bank Support", "support", "bank.example"),
+                           "victim.person@example.org", "UTC", {}, business="Northwind Bank", typed=True)
+    assert mail["Subject"] == "Your chat with Northwind Bank"
+    plain = mail.get_body(("plain",)).get_content()
+    html = mail.get_body(("html",)).get_content()
+    assert plain.startswith("This transcript was asked for by someone chatting on the Northwind Bank website, who "
+                            "typed this email address. If that was not you, please ignore this email")
+    assert "Northwind Bank will never ask you for your password, PIN, card details or security codes by email." in plain
+    assert plain.index("never ask you for your password") < plain.index("URGENT")
+    assert "08:53 Visitor: URGENT from Northwind Bank" in plain and "You:" not in plain
+    assert 'Lines marked "Visitor" were written by the person chatting, not by Northwind Bank' in plain
+    assert html.index("If that was not you, please ignore this email") < html.index("URGENT")
+    assert "<strong>Visitor</strong>" in html and "<h1" in html and "Your chat with Northwind Bank, " in html
+
+
+def test_a_mail_to_the_signed_in_customers_own_address_has_no_warning_and_says_you():
+    mail = transcript_mail(ATTACK, Address("Northwind Bank Support", "support", "bank.example"),
+                           "ann@example.com", "UTC", {}, business="Northwind Bank", typed=False)
+    plain = mail.get_body(("plain",)).get_content()
+    assert plain.startswith("Your chat with Northwind Bank, 09 October 2025\nTimes are in UTC.")
+    assert "08:53 You: URGENT" in plain and "Visitor" not in plain and "ignore this email" not in plain
+
+
+def test_the_business_names_the_mail_and_leads_its_from_name():
+    assert business_of("Northwind Bank", "Support <support@bank.example>") == "Northwind Bank"
+    assert business_of("", "Support <support@bank.example>") == "bank.example"  # the default: the sender's domain
+    assert from_name_of("Northwind Bank", "Support <support@bank.example>") == "Northwind Bank Support"
+    assert from_name_of("Northwind Bank", "Northwind bank help <help@bank.example>") == "Northwind bank help"
+    assert from_name_of("Northwind Bank", "help@bank.example") == "Northwind Bank"
+    assert from_name_of("", "Support <support@bank.example>") == "bank.example Support"
+    assert business_of("Smith & Sons' Bank Ltd.", "help@bank.example") == "Smith & Sons' Bank Ltd."
+    for bad in ("Bank\r\nBcc: x@example.com", "Bank <evil@example.com>", "a" * 61, "https://evil.example",
+                "Bank\u202eknaB", "Bank\u200b", 'The "Bank"', "Bank\tTwo"):
+        with pytest.raises(ValueError):
+            business_of(bad, "help@bank.example")
+    settings = Settings.from_env({**SMTP, "HANDOFF_BUSINESS_NAME": "  Northwind Bank "})
+    assert settings.business_name == "Northwind Bank"
+    with pytest.raises(ValueError, match="HANDOFF_BUSINESS_NAME"):
+        Settings.from_env({**SMTP, "HANDOFF_BUSINESS_NAME": "Bank <evil@example.com>"})

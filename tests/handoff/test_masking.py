@@ -4,7 +4,7 @@ after a conversation that carries them in every way a customer can type (message
 file's name, a rating's comment, a request left), they are in no Redis key of any kind (transcripts,
 hashes, streams, Rasa's trackers, the teaching inbox's records, which a message the bot did not
 understand reaches masked), not in Rasa's tracker as its API reads it, and in no server's log; the
-customer was told once."""
+customer was told once. Passphrases and codes in words, as an attacker typed them, too."""
 
 from __future__ import annotations
 
@@ -185,4 +185,34 @@ def test_secrets_typed_to_get_past_the_rules_are_masked_in_messages_and_requests
     stored = list(everything_in_redis(redis_url))
     assert any("refund to [card number] please" in text and "after 5pm, P.I.N. [PIN]" in text for text in stored)
     secrets = [card, invisible, over_lines, slashed, "4 0 7", "8 8 2 1", f"Qx{card[-6:]}!"]
+    assert not sightings(secrets, iter(stored)), "in Redis"
+
+
+def test_a_passphrase_and_a_security_code_in_words_are_masked_in_messages_and_requests(bridge, redis_url):
+    """What an attacker's trial got through (handoff.privacy): a password of several words, masked whole
+    to the end of its clause, and a security code said in words. Through the real bridge, in a message
+    and in a callback request's description and preferred time: masked as the customer is acknowledged,
+    and kept nowhere in Redis."""
+    passphrase = " ".join("".join(random.choice("bdfgklmnprstvz") + random.choice("aeiou") for _ in range(3))
+                          for _ in range(3))
+    names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    code = " ".join(names[random.randint(0, 9)] for _ in range(3))
+    other_code = " ".join(names[random.randint(0, 9)] for _ in range(3))
+
+    async def conversation() -> Dict[str, Any]:
+        customer = await Customer.connect(bridge)
+        first = await customer.say(f"my password is {passphrase}, and my CVV is {code}")
+        ack = await customer.acknowledged(first)
+        await customer.send("leave", {"kind": "callback", "contact": "+44 20 7946 0958",
+                                      "description": f"password: {passphrase}",
+                                      "preferred_time": f"after 5pm, cvc: {other_code}"}, id="callback")
+        await customer.acknowledged("callback")
+        await customer.close()
+        return {"first": ack["data"]["text"]}
+
+    seen = asyncio.run(conversation())
+    assert seen == {"first": "my password is [password], and my CVV is [security code]"}
+    stored = list(everything_in_redis(redis_url))
+    assert any("password: [password]" in text and "after 5pm, cvc: [security code]" in text for text in stored)
+    secrets = [passphrase, *passphrase.split(" "), code, other_code]
     assert not sightings(secrets, iter(stored)), "in Redis"

@@ -50,6 +50,26 @@ MASKED = [
     ("my password is now Tulip", "my password is now [password]", [Secret.PASSWORD]),
     ("pw=Tulip!77", "pw=[password]", [Secret.PASSWORD]),
     ("I picked Tulip!77 as my password", "I picked [password] as my password", [Secret.PASSWORD]),
+    # An attacker's trial: passphrases of several words, masked whole to the end of their clause.
+    ("password: correct horse battery staple", "password: [password]", [Secret.PASSWORD]),
+    ("my password is correct horse battery staple", "my password is [password]", [Secret.PASSWORD]),
+    ("my password is purple monkey dishwasher, ok?", "my password is [password], ok?", [Secret.PASSWORD]),
+    ("my password is Hunter2 I think", "my password is [password] I think", [Secret.PASSWORD]),
+    ("I changed my password to Hunter2", "I changed my password to [password]", [Secret.PASSWORD]),
+    ("my new password will be Hunter2", "my new password will be [password]", [Secret.PASSWORD]),
+    # Codes and PINs said in words.
+    ("my CVV is seven two nine", "my CVV is [security code]", [Secret.SECURITY_CODE]),
+    ("cvc: one two three", "cvc: [security code]", [Secret.SECURITY_CODE]),
+    ("pin is four three two one", "pin is [PIN]", [Secret.PIN]),
+    ("PIN number: four three two one", "PIN number: [PIN]", [Secret.PIN]),
+    # Cards joined by ':', '~' or '+' (between groups as long as a card's only).
+    ("4111:1111:1111:1111", "[card number]", [Secret.CARD]),
+    ("4111~1111~1111~1111", "[card number]", [Secret.CARD]),
+    ("4111+1111+1111+1111", "[card number]", [Secret.CARD]),
+    # A word in brackets between a card's groups; its last digit given apart.
+    ("4111 (one) 1111 1111 1111", "[card number]", [Secret.CARD]),
+    ("4111 1111 1111 111 and the last digit is 1", "[card number] and the last digit is [card number]",
+     [Secret.CARD]),
 ]
 KEPT = [
     "4111 1111 1111 1112",  # fails Luhn
@@ -81,6 +101,27 @@ KEPT = [
     "payments on 23/04/2024, 03/10/2024",
     "it failed at 22.39 and 11.15 and 14.40 and 21.52",
     "call me on\n0953 602305\n0687 467956",
+    # What the passphrases, the codes in words and the new separators must leave alone.
+    "password policy?",
+    "I forgot my password",
+    "reset password link not working",
+    "my password is correct but the site says no",
+    "my password is expired last week",
+    "my password is too short for the site",
+    "my password will be reset by IT",
+    "the password to the wifi is on the router",
+    "my password is wrong!",
+    "my pin arrived by post",
+    "the code on the parcel is 4 digits",
+    "pin is one of the things I forgot",
+    "cvv is one two three four five",  # too many digits to be a code
+    "the meeting is at 10:30",
+    "2+2 is 4",
+    "delivery in 1~2 days",
+    "call me at 10:30 or 14:15, 2+1 items",
+    "order 4111 1111 1111 112 and the last digit is 1",  # no card with it
+    "I paid 12 and the last payment was 5",
+    "ref 4111 1111 1111 111 and 2 more items",
 ]
 
 
@@ -151,6 +192,18 @@ ADVERSARIAL = [
     ("4111 1111 1111 1111 " * 200, "[card number] " * 200),
     ("four one one one one one one one one one one one one one one one " * 63, "[card number] " * 63),
     ('password "' * 400, 'password "[password]"' * 200),
+    # A passphrase is read at most eight words on; "to" is a password's link only after a word that changes it.
+    ("password: correct horse battery staple " * 103, "password: [password] " * 103),
+    ("password: " + "abc " * 998, "password: [password] " + "abc " * 990),
+    ("password to " * 400, "password to " * 400),
+    ("changed my password to x1 " * 154, "changed my password to [password] " * 154),
+    ("cvv " + "one " * 999, "cvv " + "one " * 999),  # too many digit words to be a code
+    ("pin is " + "nine two " * 500, "pin is " + "nine two " * 500),
+    ("4111:" * 800, "4111:" * 800),
+    ("4111 1111 1111 111 and the last digit is 1 " * 94,
+     "[card number] and the last digit is [card number] " * 94),
+    ("4111 (one) " * 364, "4111 (one) " * 364),
+    ("4 last " * 572, "4 last " * 572),  # each digit looks a few words on for more
 ]
 
 

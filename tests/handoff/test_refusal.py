@@ -93,8 +93,17 @@ def test_a_handoff_the_bot_starts_that_the_queue_refuses_is_told_and_counted(red
             assert data["refused"] == {"count": 2}
             assert data["handoffs"] == 2  # the two queued, never the refused
             assert _refusals_in_metrics(address) == 2
-            await customer.close()
-            await supervisor.close()
+            # A customer in distress at the same address (a shared office or carrier address) is still taken:
+            # urgent handoffs have an allowance of their own (as large), so they never meet a bare refusal.
+            grieving = await Customer.connect(address)
+            await grieving.acknowledged(await grieving.say("my husband died last week and I need to close his account"))
+            await grieving.expect("status", state="queued")
+            stored = await _transcript(grieving)
+            assert [m["kind"] for m in stored][:2] == ["customer", "bot"], stored  # the bot's gentle words kept
+            assert not any((m.get("data") or {}).get("notice") == "queue_refused" for m in stored), stored
+            await grieving.acknowledged(await grieving.leave_queue())
+            for each in (grieving, customer, supervisor):
+                await each.close()
 
         asyncio.run(scenario())
 

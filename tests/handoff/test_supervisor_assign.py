@@ -69,6 +69,7 @@ def test_an_assigned_chat_opens_in_the_agents_console_on_another_process_and_cou
         item = next(i for i in listed["waiting_list"] if i["conversation_id"] == customer.conversation_id)
         assert item["group"] == "general" and item["waiting_seconds"] >= 0 and item["assignment"] == "manual"
         assert "reason" in item and "topic" in item and item["offered_to"] is None
+        assert item["customer_name"] is None  # anonymous (a signed-in customer's signed name otherwise)
         assert row(listed, agent.name)["taken"] == 0  # every agent has a row, busy or not
 
         answer = await assign(supervisor, customer.conversation_id, agent.name, "give")

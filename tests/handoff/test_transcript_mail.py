@@ -126,10 +126,11 @@ def test_the_customer_asks_and_gets_the_transcript_once_without_notes_or_logins(
 
     run(scenario())
     mail = wait_for_mail(sink.folder, to)
-    assert mail["To"] == to and mail["From"] == "Bank Support <support@bank.example>"
-    assert mail["Subject"] == "Your chat transcript" and mail["Message-ID"].endswith("@bank.example>")
+    assert mail["To"] == to and mail["From"] == "Northwind Bank Support <support@bank.example>"
+    assert mail["Subject"] == "Your chat with Northwind Bank" and mail["Message-ID"].endswith("@bank.example>")
     plain, html = mail.get_body(("plain",)).get_content(), mail.get_body(("html",)).get_content()
-    assert "You: My card <b>never</b> arrived & I'm worried" in plain
+    assert plain.startswith("This transcript was asked for by someone chatting on the Northwind Bank website")
+    assert "Visitor: My card <b>never</b> arrived & I'm worried" in plain  # a typed address: maybe not theirs
     assert "Ann: I'll order a new one today." in plain  # the display name the bridge's accounts have
     assert "My card &lt;b&gt;never&lt;/b&gt; arrived &amp; I&#x27;m worried" in html
     for body in (plain, html):
@@ -255,8 +256,17 @@ def test_an_agent_picks_a_typed_address_explicitly_and_a_signed_customers_own_co
         await ann.close()
 
     run(scenario())
-    assert wait_for_mail(sink.folder, own)["To"] == own
-    assert len([m for m in received(sink.folder) if m["X-Envelope-To"] == typed]) == 1
+    own_mail = wait_for_mail(sink.folder, own)
+    assert own_mail["To"] == own and own_mail["Subject"] == "Your chat with Northwind Bank"
+    own_plain = own_mail.get_body(("plain",)).get_content()
+    # The signed-in customer's own address: no warning, their lines are theirs ("You").
+    assert own_plain.startswith("Your chat with Northwind Bank, ") and "ignore this email" not in own_plain
+    assert f"You: or {typed.replace('.', '[.]')}" in own_plain
+    typed_mails = [m for m in received(sink.folder) if m["X-Envelope-To"] == typed]
+    assert len(typed_mails) == 1
+    typed_plain = typed_mails[0].get_body(("plain",)).get_content()
+    assert "If that was not you, please ignore this email" in typed_plain  # an agent's choice is still typed
+    assert "Visitor: send it to" in typed_plain
 
 
 async def hello_welcome(where: str, identity: str = "") -> Dict[str, Any]:

@@ -1,7 +1,8 @@
 """Transcripts by email keep what must stay private (issue 17), through a real bridge, Redis and SMTP server
 (harness.mail_sink): a card number never reaches a recipient, the outbox, a notice or Redis by way of an
 "address", the mail holds the masked text only, and an anonymous customer's mail names no id and links
-nowhere it should not."""
+nowhere it should not; and it is no phishing tool (an anonymous visitor's text is no link, a typed address's
+reader is warned, the mail names the business)."""
 
 from __future__ import annotations
 
@@ -106,3 +107,33 @@ def test_an_anonymous_customers_mail_names_no_id_and_links_only_what_the_widget_
         assert "rate this chat" not in body and "Virtual assistant: \n" not in body
     assert set(re.findall(r'href="([^"]*)"', html)) == {"https://help.northwind-bank.example/cards"}
     assert "Times are " in plain and "Ann Lee: Yes" in plain
+
+
+def test_an_anonymous_visitors_phishing_text_mailed_to_someone_else_links_nowhere_and_is_marked_theirs(site, sink):
+    """The attack of the trial: a visitor writes as the bank's "security team" with a link to a look-alike site,
+    then has the transcript mailed to a victim's address."""
+    victim = f"victim.person{uuid.uuid4().hex[:6]}@example.org"
+    phish = ("URGENT from Northwind Bank security team: your account is locked. Verify your card details at "
+             "https://northwind-bank-secure.example/verify or www.northwind-bank-secure.example today")
+
+    async def scenario() -> None:
+        customer = await Customer.connect(site["address"])
+        await customer.acknowledged(await customer.say(phish))
+        queued = await answer(customer, "email_transcript", {"to": victim})
+        assert queued["type"] == "ack", queued
+        await customer.close()
+
+    asyncio.run(scenario())
+    mail = wait_for_mail(sink.folder, victim)
+    assert mail["From"] == "Northwind Bank Support <support@bank.example>"
+    assert mail["Subject"] == "Your chat with Northwind Bank"
+    plain, html = mail.get_body(("plain",)).get_content(), mail.get_body(("html",)).get_content()
+    for body in (plain, html):
+        assert "northwind-bank-secure.example" not in body and "https://northwind" not in body
+        assert "hxxps://northwind-bank-secure[.]example/verify" in body and "www[.]northwind-bank-secure[.]example" in body
+        assert body.index("If that was not you, please ignore this email") < body.index("URGENT")
+        assert "Northwind Bank will never ask you for your password, PIN, card details or security codes by email." \
+            in body
+    assert not [link for link in re.findall(r'href="([^"]*)"', html) if "secure" in link]  # the bot's keep theirs
+    assert re.search(r"\d\d:\d\d Visitor: URGENT from Northwind Bank security team", plain)
+    assert "<strong>Visitor</strong>" in html and "You:" not in plain

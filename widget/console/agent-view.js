@@ -95,7 +95,9 @@ export class WaitingList {
       const choice = agentChoice({ label: `Agent for #${short}`, rowId: item.conversation_id, agents: available,
         chosen: this.chosen, optionText: (agent) => agent.display_name });
       return h("tr", { "data-conversation": item.conversation_id },
-        h("th", { scope: "row" }, `#${short}`),
+        // A signed-in customer by the name their site signed (whom a supervisor is assigning), else the chat's id.
+        h("th", { scope: "row" }, item.customer_name ? h("bdi", {}, item.customer_name) : null,
+          item.customer_name ? " " : null, h("span", { class: "team-login" }, `#${short}`)),
         h("td", {}, item.group),
         this.waitCell(now - item.waiting_seconds * 1000, now),
         h("td", {}, [item.reason ? reasonLabel(item.reason) : null, humanize(item.topic)].filter(Boolean).join(" · ") || NONE,

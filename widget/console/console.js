@@ -278,7 +278,8 @@ function showConsole(session) {
   const headerAlerts = h("div", { class: "header-alerts" });
   // Three views (every role): the bar is crowded, and on narrower screens its buttons keep only their icons (CSS).
   // Crowded (three views or more) and packed (five or more): on narrower screens their words give way to icons.
-  const header = h("header", { class: `topbar${views.length >= 3 ? " is-crowded" : ""}${views.length >= 5 ? " is-packed" : ""}` },
+  // Two views or more (an agent has Chats and Search) crowd the bar below 1500 px: console.css.
+  const header = h("header", { class: `topbar${views.length >= 2 ? " is-crowded" : ""}${views.length >= 5 ? " is-packed" : ""}` },
     h("div", { class: "brand" }, h("span", { class: "brand-mark" }, icon("chat")), h("span", { class: "brand-name" }, APP_TITLE)),
     views.length ? nav : null,
     headerAlerts,

@@ -222,6 +222,7 @@ export class ChatView {
     this.ratingForm = this.buildRatingForm();
     this.confirmationText = h("p", { class: "confirmation__text" });
     this.confirmation = h("div", { class: "confirmation", role: "status" });
+    this.confirmationWhileQueued = false; // the confirmation shown speaks of the wait (showConfirmation)
     this.confirmationIcon = icon("check");
     this.confirmationBody = h("div", { class: "confirmation__body" }, this.confirmationIcon, this.confirmationText,
       h("button", { type: "button", class: "icon-button confirmation__dismiss", "aria-label": strings.dismiss,
@@ -268,7 +269,7 @@ export class ChatView {
       const data = { description: description.value.trim(), contact: contact.value.trim() };
       this.submitForm(form, () => this.actions.giveDetails(data), () => {
         this.closeForms();
-        this.showConfirmation(strings.detailsSaved);
+        this.showConfirmation(strings.detailsSaved, { whileQueued: true });
       });
     });
     return form;
@@ -742,7 +743,10 @@ export class ChatView {
     if (requestKey(status) !== requestKey(this.status) || status.state !== this.status.state) this.clearErrors();
     if (status.state !== "queued") this.requestOfferedWhileQueued = false;
     if (status.state !== "closed") this.ratingSent = false;
-    if (this.status.state === "queued" && status.state !== "queued") this.closeForms();
+    if (this.status.state === "queued" && status.state !== "queued") {
+      this.closeForms();
+      if (this.confirmationWhileQueued) this.hideConfirmation();
+    }
     if (status.state && status.state !== "bot") this.hideRefusal(); // queued after all, or people have the chat
     this.status = status;
     this.renderStatusLine();
@@ -950,7 +954,9 @@ export class ChatView {
   }
 
   /** A short note in the panel: good news (`error` false), or what went wrong, styled as an error. */
-  showConfirmation(text, { error = false } = {}) {
+  /** ``whileQueued``: it says something about the wait (the details saved), and goes when the wait ends. */
+  showConfirmation(text, { error = false, whileQueued = false } = {}) {
+    this.confirmationWhileQueued = whileQueued;
     this.confirmationText.textContent = text;
     this.confirmationBody.classList.toggle("confirmation__body--error", error);
     this.confirmationBody.setAttribute("role", error ? "alert" : "status");

@@ -3,7 +3,7 @@
 // (docs/bridge-protocol.md "Transcripts by email"). The agent picks the address in a dialog: the verified
 // one is chosen already, a typed one (it could be anyone's) only by clicking it. Offered only when the
 // bridge has an SMTP server (the conversation envelope's transcript_mail); the outcome arrives as a notice
-// in the transcript.
+// in the transcript, which then says it: the status above the chat ("Emailing the transcript to …") goes.
 
 import { h, replaceChildren } from "../../shared/dom.js";
 import { newId } from "../../shared/transport.js";
@@ -32,6 +32,7 @@ export class TranscriptMailAction {
       icon("mail"), "Email transcript");
     // What became of the request: queued for whom, or why not (the notice in the transcript says "sent").
     this.status = h("p", { class: "transcript-mail-status", role: "status", hidden: true });
+    this.outcomes = 0; // notices of an outcome seen: one that came before the request's answer ends it
   }
 
   /** Offered while the bridge can send and this chat's transcript has not gone yet. */
@@ -40,16 +41,29 @@ export class TranscriptMailAction {
     this.button.hidden = !this.available || Boolean(this.done);
   }
 
-  /** The transcript's "transcript_sent" notice: nothing more to send. */
+  /** The transcript's "transcript_sent" notice: nothing more to send, and "Emailing…" is over. */
   sent() {
+    this.outcomes += 1;
+    this.hideProgress();
+    this.markDone();
+  }
+
+  /** Its "transcript_failed" notice: it may be sent again ("Emailing…" is over: the notice says why). */
+  failed() {
+    this.outcomes += 1;
+    this.hideProgress();
+    this.done = false;
+    this.button.hidden = !this.available;
+  }
+
+  markDone() {
     this.done = true;
     this.button.hidden = true;
   }
 
-  /** Its "transcript_failed" notice: it may be sent again. */
-  failed() {
-    this.done = false;
-    this.button.hidden = !this.available;
+  /** The status goes if it says "Emailing…" (a refusal the agent has not read yet stays). */
+  hideProgress() {
+    if (!this.status.classList.contains("is-error")) this.status.hidden = true;
   }
 
   /** The picker: resolves with the address the agent chose, or null (cancelled, or nothing to choose). */
@@ -100,12 +114,16 @@ export class TranscriptMailAction {
       const found = await this.tab.view.waiting.ask("mail_addresses", { conversation_id: this.tab.id });
       const to = await this.pick({ verified: found.verified || null, typed: found.typed || [] });
       if (!to) return;
+      const outcomes = this.outcomes;
       const answer = await this.tab.view.waiting.ask("email_transcript", { conversation_id: this.tab.id, to });
-      this.show(`Emailing the transcript to ${answer.to}…`, false);
-      this.sent();
+      // Queued; unless its outcome's notice came first (a fast mail server), it is on its way.
+      if (this.outcomes === outcomes) {
+        this.show(`Emailing the transcript to ${answer.to}…`, false);
+        this.markDone();
+      }
     } catch (error) {
       this.show(`Not sent: ${MAIL_REFUSALS[error.code] || describeError(error)}`, true);
-      if (error.code === "already_sent") this.sent();
+      if (error.code === "already_sent") this.markDone();
     } finally {
       this.button.disabled = false;
     }
