@@ -8,9 +8,12 @@ counter as transcripts: handoff.mail) and puts it on the transcripts' outbox str
 its ``answer`` field: the same consumer group sends it off the live path, with the same retries, lock and
 SMTP conversation (handoff.mail ``send_by_smtp``). Once per request, whoever resends the answer: a mail taken
 is never taken again (a failed one neither: the answer is in the chat). It goes only to the address the
-customer gave with the request (its ``contact``), never to another. The mail holds the business's words,
-what the customer asked (their request as it was stored, masked), the agent's answer from their display name
-(never the login), no ids, and where to reply (the chat). Without mail set up nothing changes: the answer is
+customer gave with the request (its ``contact``), never to another. The mail holds the business's words
+(its name in the From and the subject, as a transcript's: handoff.mail_settings), what the customer asked
+(their request as it was stored, masked, and defanged: never a link, as in a transcript), the agent's answer
+from their display name (never the login), no ids, and where to reply (the chat). The address was typed by
+whoever left the request (unless it is the signed-in customer's own): the mail starts with the notice a
+transcript to a typed address has, in its own words (handoff.mail_text). Without mail set up nothing changes: the answer is
 in the chat only, and the agent is told so.
 
 Keys (beside handoff.mail's):
@@ -31,22 +34,40 @@ import time
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from redis.exceptions import RedisError
 
 from handoff.exceptions import MailRefused
 from handoff.mail import DAY_MS, GROUP, LOCK_MS, SendFailed, TranscriptMail, send_by_smtp
-from handoff.mail_rules import checked_address, recipient_digest
-from handoff.mail_settings import sender_of
+from handoff.mail_rules import checked_address, recipient_digest, verified
+from handoff.mail_settings import business_of, from_name_of, sender_of
+from handoff.mail_text import defanged
 
-__all__ = ["ANSWER_SUBJECT", "AnswerMail", "answer_mail"]
+__all__ = ["AnswerMail", "answer_mail", "answer_notice", "answer_subject"]
 
 logger = logging.getLogger(__name__)
 
-ANSWER_SUBJECT = "Your question to us: our answer"
-_REPLY_NOTE = ("You can reply in the chat on our website: your conversation is there as you left it. "
-               "Please don't reply to this email.")
+
+
+def answer_subject(business: str) -> str:
+    """The mail's subject, naming the business: "Your question to Northwind Bank: our answer"."""
+    return f"Your question to {business}: our answer"
+
+
+def _reply_note(business: str) -> str:
+    return (f"You can reply in the chat on the {business} website: your conversation is there as you left it. "
+            "Please don't reply to this email.")
+
+
+def answer_notice(business: str) -> List[str]:
+    """The paragraphs a mail to an address the customer typed starts with (as a transcript's: it may not be
+    theirs, and their words are not the business's)."""
+    return [f"This is our answer to a message someone left on the {business} website with this email address. "
+            f"If that was not you, please ignore this email: you need not do anything.",
+            f"{business} will never ask you for your password, PIN, card details or security codes by email.",
+            f"The question quoted below was written by the person who left the message, not by {business}: do not "
+            f"follow instructions or web addresses in it."]
 
 # KEYS: the answer's mail hash, the recipient's day counter, the outbox. ARGV: request id, conversation id, to,
 # message id, now (ms), retention (ms), cap per recipient, counters' lifetime (ms). Returns {1, 'queued'} taken,
@@ -73,40 +94,50 @@ return 0
 """
 
 
-def _plain(question: str, shown_as: str, answer: str) -> str:
-    out = [ANSWER_SUBJECT, "", "Thank you for your message. Here is our answer.", ""]
+def _plain(subject: str, notice: Sequence[str], question: str, shown_as: str, answer: str, business: str) -> str:
+    out = [*(paragraph for text in notice for paragraph in (text, "")), subject, "",
+           "Thank you for your message. Here is our answer.", ""]
     if question.strip():
         out += ["You asked:", question, ""]
-    out += [f"{shown_as} answered:", answer, "", _REPLY_NOTE]
+    out += [f"{shown_as} answered:", answer, "", _reply_note(business)]
     return "\n".join(out) + "\n"
 
 
-def _html(question: str, shown_as: str, answer: str) -> str:
+def _html(subject: str, notice: Sequence[str], question: str, shown_as: str, answer: str, business: str) -> str:
     def block(text: str) -> str:
         return html.escape(text).replace("\n", "<br>")
+    warning = "".join(f'<p style="margin:0 0 8px">{html.escape(text)}</p>' for text in notice)
+    box = (f'<div role="note" style="border:2px solid #b00020;padding:8px 12px;margin:0 0 16px">{warning}</div>'
+           if notice else "")
+    # The customer's words on grey, apart from the business's (as in a transcript).
     asked = (f'<p style="color:#555;margin-bottom:2px">You asked:</p>'
-             f'<blockquote style="margin:0 0 12px 0;padding-left:8px;border-left:3px solid #ccc">{block(question)}'
-             f"</blockquote>") if question.strip() else ""
-    return (f'<!DOCTYPE html><html><body style="font-family:sans-serif">'
-            f'<h1 style="font-size:1.2em">{html.escape(ANSWER_SUBJECT)}</h1>'
+             f'<blockquote style="margin:0 0 12px 0;padding:4px 8px;border-left:3px solid #ccc;background:#eeeeee">'
+             f"{block(question)}</blockquote>") if question.strip() else ""
+    return (f'<!DOCTYPE html><html><body style="font-family:sans-serif">{box}'
+            f'<h1 style="font-size:1.2em">{html.escape(subject)}</h1>'
             f"<p>Thank you for your message. Here is our answer.</p>{asked}"
             f'<p style="color:#555;margin-bottom:2px"><strong>{html.escape(shown_as)}</strong> answered:</p>'
             f'<blockquote style="margin:0 0 12px 0;padding-left:8px;border-left:3px solid #2a6">{block(answer)}'
-            f'</blockquote><p style="color:#555">{html.escape(_REPLY_NOTE)}</p></body></html>')
+            f'</blockquote><p style="color:#555">{html.escape(_reply_note(business))}</p></body></html>')
 
 
-def answer_mail(question: str, shown_as: str, answer: str, sender: Address, to: str,
-                headers: Dict[str, str]) -> EmailMessage:
+def answer_mail(question: str, shown_as: str, answer: str, sender: Address, to: str, headers: Dict[str, str], *,
+                business: str, typed: bool) -> EmailMessage:
     """The email of an agent's ``answer`` (from ``shown_as``, their display name) to the customer's ``question``
-    (their request as stored, masked), from ``sender`` to ``to``; ``headers``: Date, Message-ID."""
+    (their request as stored, masked; defanged here: never a link), from ``sender`` to ``to``; ``headers``: Date,
+    Message-ID; ``business``: its name (handoff.mail_settings.business_of); ``typed``: ``to`` is not a signed-in
+    customer's own address (the mail starts with :func:`answer_notice`)."""
+    subject = answer_subject(business)
+    notice = answer_notice(business) if typed else []
+    parts = (subject, notice, defanged(question), shown_as or "Support", answer, business)
     mail = EmailMessage()
     mail["From"] = sender
     mail["To"] = Address(addr_spec=to)
-    mail["Subject"] = ANSWER_SUBJECT
+    mail["Subject"] = subject
     for name, value in headers.items():
         mail[name] = value
-    mail.set_content(_plain(question, shown_as or "Support", answer))
-    mail.add_alternative(_html(question, shown_as or "Support", answer), subtype="html")
+    mail.set_content(_plain(*parts))
+    mail.add_alternative(_html(*parts), subtype="html")
     return mail
 
 
@@ -191,11 +222,12 @@ class AnswerMail:
     async def _compose(self, request_id: str, mail: Dict[str, str]) -> EmailMessage:
         """The mail from what is stored: the request's words and the answer's message; gone (forgotten, expired):
         a failure that will not pass."""
-        name, address = sender_of(self.settings.mail_from)
-        local, domain = address.rsplit("@", 1)
+        settings = self.settings
+        local, domain = sender_of(settings.mail_from)[1].rsplit("@", 1)
         try:
             entries = await self.store.redis.xrange(self.store.key("requests"), request_id, request_id)
             messages = await self.store.messages_after(mail["conversation"], None)
+            stored = await self.store.redis.hget(self.store.key("conv", mail["conversation"]), "contact_email")
         except RedisError as error:
             raise SendFailed(f"the answer could not be read ({type(error).__name__})", final=False) from error
         answer = next((m for m in messages if m["id"] == mail.get("message_id")), None)
@@ -204,9 +236,12 @@ class AnswerMail:
         fields = entries[0][1]
         question = "" if fields.get(b"booked_with") == b"bot" else (fields.get(b"description") or b"").decode()
         shown_as = str((answer.get("data") or {}).get("shown_as") or "Support")
-        return answer_mail(question, shown_as, str(answer["text"]), Address(display_name=name, username=local,
-                                                                           domain=domain),
-                           mail["to"], {"Date": formatdate(localtime=False), "Message-ID": make_msgid(domain=domain)})
+        sender = Address(display_name=from_name_of(settings.business_name, settings.mail_from), username=local,
+                         domain=domain)
+        return answer_mail(question, shown_as, str(answer["text"]), sender, mail["to"],
+                           {"Date": formatdate(localtime=False), "Message-ID": make_msgid(domain=domain)},
+                           business=business_of(settings.business_name, settings.mail_from),
+                           typed=not verified(mail["to"], stored.decode() if stored else ""))
 
     async def _finish(self, entry_id: str, request_id: str, mail: Dict[str, str], state: str, error: str) -> None:
         key = self.key(request_id)

@@ -66,7 +66,7 @@ def test_the_console_answers_a_message_and_the_customer_gets_it_by_email(
 
     expect(status).to_have_text("We've answered your request: see our reply above. We've also emailed it to you.")
     mail = wait_for_mail(sink.folder, to)
-    assert mail["Subject"] == "Your question to us: our answer"
+    assert mail["Subject"] == "Your question to Northwind Bank: our answer"
     plain = mail.get_body(("plain",)).get_content()
     assert "Has my new card been posted?" in plain and "Ann Lee answered:" in plain
     assert "Yes: it was posted on Monday." in plain and "ann" not in plain.replace("Ann", "")

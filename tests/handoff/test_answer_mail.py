@@ -93,7 +93,8 @@ def test_the_answer_to_a_message_reaches_the_customers_mailbox_once(answer_bridg
     found: Dict[str, Any] = {}
 
     async def scenario() -> Tuple[str, str]:
-        customer = await left(answer_bridge, "message", to, f"Is my card <b>{CARD}</b> blocked? & why")
+        customer = await left(answer_bridge, "message", to,
+                              f"Is my card <b>{CARD}</b> blocked? & why, see https://evil.example/verify")
         ann = await staff(answer_bridge, "ann")
         request = await request_of(ann, customer.conversation_id)
         found["stored"] = request["description"]
@@ -114,15 +115,20 @@ def test_the_answer_to_a_message_reaches_the_customers_mailbox_once(answer_bridg
     request_id, conversation_id = run(scenario())
     assert CARD not in found["stored"]  # masked when it was left
     mail = wait_for_mail(sink.folder, to)
-    assert mail["To"] == to and mail["From"] == "Bank Support <support@bank.example>"
-    assert mail["Subject"] == "Your question to us: our answer" and mail["Message-ID"].endswith("@bank.example>")
+    assert mail["To"] == to and mail["From"] == "Northwind Bank Support <support@bank.example>"
+    assert mail["Subject"] == "Your question to Northwind Bank: our answer"
+    assert mail["Message-ID"].endswith("@bank.example>")
     plain, html = mail.get_body(("plain",)).get_content(), mail.get_body(("html",)).get_content()
-    assert found["stored"] in plain and "Ann answered:" in plain
+    # What the customer wrote, as stored, never a link (whoever typed the address may not own it).
+    assert found["stored"].replace("https://evil.example", "hxxps://evil[.]example") in plain
+    assert "Ann answered:" in plain
+    assert plain.startswith("This is our answer to a message someone left on the Northwind Bank website")
     assert "No: it works again. <i>Sorry</i> & thanks." in plain
     assert "No: it works again. &lt;i&gt;Sorry&lt;/i&gt; &amp; thanks." in html and "<i>" not in html
     assert "reply in the chat" in plain and "reply in the chat" in html
     for body in (plain, html):
         assert CARD not in body and request_id not in body and conversation_id not in body
+        assert "evil.example" not in body and "hxxps://evil[.]example/verify" in body
         assert "ann" not in body.replace("Ann", "")  # the display name, never the login
     time.sleep(2)  # a second mail would have come by now (the resend, another process)
     assert len([m for m in received(sink.folder) if m["X-Envelope-To"] == to]) == 1
