@@ -8,16 +8,17 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 import redis as redis_sync
 
+from handoff.identity import sign
 from handoff.mail_rules import recipient_digest
 from handoff_client import Agent, Customer
 from harness.clients import queued_customer, staff
 from harness.mail import MailSink, mail_settings, received, running_mail_sink, wait_for_mail
-from harness.servers import add_agent, running_bridge
+from harness.servers import IDENTITY_SECRET, add_agent, running_bridge
 
 CARD = "4111 1111 1111 1111"
 
@@ -45,9 +46,14 @@ def address() -> str:
     return f"r{uuid.uuid4().hex[:10]}@example.com"
 
 
-async def left(where: str, kind: str, contact: str, description: str) -> Customer:
-    """A customer who waited, then left a request instead, and went away."""
-    customer = await queued_customer(where)
+async def left(where: str, kind: str, contact: str, description: str, identity: Optional[str] = None) -> Customer:
+    """A customer (signed in with ``identity``) who waited, then left a request instead, and went away."""
+    if identity is None:
+        customer = await queued_customer(where)
+    else:
+        customer = await Customer.connect(where, identity=identity)
+        await customer.send("talk_to_person", id="talk")
+        await customer.expect("status", state="queued")
     key = uuid.uuid4().hex
     await customer.send("leave", {"kind": kind, "contact": contact, "description": description}, id=key)
     await customer.acknowledged(key)
@@ -132,6 +138,24 @@ def test_the_answer_to_a_message_reaches_the_customers_mailbox_once(answer_bridg
         assert "ann" not in body.replace("Ann", "")  # the display name, never the login
     time.sleep(2)  # a second mail would have come by now (the resend, another process)
     assert len([m for m in received(sink.folder) if m["X-Envelope-To"] == to]) == 1
+
+
+def test_a_signed_in_customers_own_address_gets_the_answer_without_the_typed_address_notice(answer_bridge, sink):
+    own = address()
+    identity = sign(IDENTITY_SECRET, {"id": f"cust-{uuid.uuid4().hex[:10]}", "name": "Ada Lovelace", "email": own,
+                                      "issued_at": int(time.time())})
+
+    async def scenario() -> None:
+        customer = await left(answer_bridge, "message", own, "has my card been posted?", identity)
+        ann = await staff(answer_bridge, "ann")
+        [request] = await open_requests(ann, customer)
+        assert (await answered(ann, request["id"], "Yes, on Monday."))["email"] == {"state": "queued", "to": own}
+        await ann.close()
+
+    run(scenario())
+    plain = wait_for_mail(sink.folder, own).get_body(("plain",)).get_content()
+    assert plain.startswith("Your question to Northwind Bank: our answer") and "If that was not you" not in plain
+    assert "has my card been posted?" in plain and "Yes, on Monday." in plain
 
 
 def test_a_callback_or_a_phone_number_is_answered_in_the_chat_only(answer_bridge, sink):
