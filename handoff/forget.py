@@ -164,6 +164,11 @@ class Forgetter:
             own = [f"{p}:{kind}:{conversation_id}" for kind in
                    ("conv", "log", "files", "passed", "customer-sockets", "idem", "mail", "mail-lock")]
             self._count("live_keys", await redis.delete(*own))
+        for key in await self._keys(f"{p}:answer-mail:*"):  # a request's answer by email (handoff.answer_mail)
+            conversation, to = (_text(value or "") for value in await redis.hmget(key, ["conversation", "to"]))
+            if conversation in ids:
+                recipients.add(to)
+                self._count("live_keys", await redis.delete(key))
         for address in recipients - {""}:
             digest = recipient_digest(address)
             counters = await self._keys(f"{p}:mail-day:recipient:{digest}:*")

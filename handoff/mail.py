@@ -16,7 +16,8 @@ Keys (beside handoff.store's):
     {p}:mail:{id}        hash    the conversation's transcript mail: state (queued, sent, failed), to, by
                                  ("customer" or the agent's login), requested_at, attempts, sent_at, error;
                                  kept as long as finished conversations
-    {p}:mail-outbox      stream  conversation ids to send, read by the consumer group "mailers"
+    {p}:mail-outbox      stream  conversation ids to send, read by the consumer group "mailers"; an entry with
+                                 an "answer" field (a request id) is a request's answer (handoff.answer_mail)
     {p}:mail-lock:{id}   string  the process sending it now (a slow server is not sent to twice)
     {p}:mail-day:address:{address}:{day}, {p}:mail-day:recipient:{sha256}:{day}  strings  transcripts
                                  asked for that UTC day (day number) per client address and per recipient
@@ -34,7 +35,7 @@ import time
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from redis.exceptions import RedisError, ResponseError
 
@@ -120,6 +121,8 @@ class TranscriptMail:
         self.outbox = store.key("mail-outbox")
         self._take = store.redis.register_script(_TAKE)
         self._unlock = store.redis.register_script(_UNLOCK)
+        # Who sends the outbox's entries that carry an "answer" field: a request's answer (handoff.answer_mail).
+        self.answers: Optional[Callable[[str, str, str], Awaitable[None]]] = None
 
     def require_enabled(self) -> None:
         if not self.settings.mail_enabled:
@@ -209,8 +212,11 @@ class TranscriptMail:
                 if not grouped:
                     await self._ensure_group()
                     grouped = True
-                for entry_id, conversation_id in await self._due(consumer):
-                    await self.deliver(entry_id, conversation_id, consumer)
+                for entry_id, conversation_id, answer in await self._due(consumer):
+                    if answer and self.answers is not None:
+                        await self.answers(entry_id, answer, consumer)
+                    else:
+                        await self.deliver(entry_id, conversation_id, consumer)
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - a Redis blip (or its data lost): the next round tries again
@@ -224,7 +230,7 @@ class TranscriptMail:
         except ResponseError:
             pass  # it exists (every process creates it; the first one does)
 
-    async def _due(self, consumer: str) -> List[Tuple[str, str]]:
+    async def _due(self, consumer: str) -> List[Tuple[str, str, str]]:
         """Entries left pending by a failed attempt or a process that died, then new ones (waiting a second)."""
         retry_ms = int(self.settings.mail_retry_seconds * 1000)
         reclaimed = await self.store.redis.xautoclaim(self.outbox, GROUP, consumer, retry_ms, "0-0", count=10)
@@ -232,8 +238,8 @@ class TranscriptMail:
         if not entries:
             read = await self.store.redis.xreadgroup(GROUP, consumer, {self.outbox: ">"}, count=10, block=1000)
             entries = [entry for _, stream_entries in read for entry in stream_entries]
-        return [(entry_id.decode(), fields.get(b"conversation", b"").decode()) for entry_id, fields in entries
-                if fields is not None]
+        return [(entry_id.decode(), fields.get(b"conversation", b"").decode(), fields.get(b"answer", b"").decode())
+                for entry_id, fields in entries if fields is not None]
 
     async def deliver(self, entry_id: str, conversation_id: str, consumer: str) -> None:
         """One attempt at one mail; another process's attempt under way (its lock) is left to it."""

@@ -11,6 +11,7 @@ process sees the same:
                                      (the answer), in_chat (the disposition of the chat whose close
                                      settled it, "" for none); absent while the request is open
     {p}:request-assignee:{id} hash   the agent it is assigned to (handoff.request_assignment)
+    {p}:answer-mail:{id}     hash    the answer's email, for a message left with an address (handoff.answer_mail)
     conversation hash        field   "request": the id of the last request left in it, for the
                                      customer's status after a reload
     idempotency hash         field   "leave:{client id}" -> request id: a resent ``leave`` is stored once
@@ -28,7 +29,8 @@ An agent can open a request (its conversation's transcript and handoff
 context), mark it done, or answer it: the answer is an agent message in the
 conversation, which the customer finds there when they come back. One answer
 per request: the transcript's own idempotency key (``answer:{request id}``)
-decides between two agents answering at once. An agent who serves the customer in a chat and
+decides between two agents answering at once. A message left with an email address is
+answered by email too when mail is set up (handoff.answer_mail). An agent who serves the customer in a chat and
 closes it may settle the conversation's open request with the close (``close`` with
 ``request_done``): the customer is not called back for what the chat resolved. Each request in
 the agents' list says whether its customer was served in a chat since they left it
@@ -141,6 +143,12 @@ def _assignee(fields: Dict[bytes, bytes]) -> Dict[str, Any]:
             "assigned_ts": int(values["ts"]) if values.get("ts") else None}
 
 
+def _answer_mail(fields: List[Optional[bytes]]) -> Optional[Dict[str, str]]:
+    """Where the answer's email went (handoff.answer_mail): {state, to, error}; None when none was taken."""
+    state, to, error = (value.decode() if value else "" for value in fields)
+    return {"state": state, "to": to, "error": error} if state else None
+
+
 class RequestDesk:
     """The requests of every conversation, in Redis (one per process around the store)."""
 
@@ -225,6 +233,9 @@ class RequestDesk:
         view = {"id": request["id"], "kind": request["kind"], "state": request["state"], "ts": request["ts"]}
         if request["handled_ts"]:  # when it was answered or done: news the widget shows until the customer writes again
             view["handled_ts"] = request["handled_ts"]
+        mailed = request.get("answer_mail") or {}
+        if mailed.get("state") in ("queued", "sent"):  # the answer is in their mailbox too (handoff.answer_mail)
+            view["emailed"] = True
         if request.get("preferred_time"):  # their own words, said back to them ("tomorrow morning")
             view["preferred_time"] = request["preferred_time"]
         if request["assigned_to"] and request["state"] == RequestState.OPEN.value:  # who looks after it, by name
@@ -253,9 +264,11 @@ class RequestDesk:
                 pipe.hgetall(self.state_key(entry_id.decode()))
                 pipe.hmget(self.store.key("conv", (fields.get(b"conversation") or b"").decode()), _CHAT_FIELDS)
                 pipe.hgetall(self.assignee_key(entry_id.decode()))
+                pipe.hmget(self.store.key("answer-mail", entry_id.decode()), ["state", "to", "error"])
             replies = await pipe.execute()
         items = []
-        for (entry_id, fields), state, chat, assignee in zip(entries, replies[::3], replies[1::3], replies[2::3]):
+        for (entry_id, fields), state, chat, assignee, mailed in zip(entries, replies[::4], replies[1::4],
+                                                                     replies[2::4], replies[3::4]):
             item: Dict[str, Any] = {"id": entry_id.decode(), "description": "", "preferred_time": "",
                                     **{k.decode(): v.decode() for k, v in fields.items()}}
             item["ts"] = int(item.get("ts") or 0)
@@ -273,6 +286,7 @@ class RequestDesk:
             item["settled_in_chat"] = handled.get("in_chat") or None
             item["served_since"] = _served_since(item["ts"], chat)
             item.update(_assignee(assignee))
+            item["answer_mail"] = _answer_mail(mailed)
             items.append(item)
         return items
 

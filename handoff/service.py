@@ -62,6 +62,7 @@ from handoff.requests import RequestDesk
 from handoff.routing import ALL_GROUPS, DEFAULT_GROUP, BusinessHours, group_for, visible_to
 from handoff.settings import Settings
 from handoff.shared import SharedReading
+from handoff.answer_mail import AnswerMail
 from handoff.mail import TranscriptMail
 from handoff.store import Appended, GroupFigures, NewMessages, Routing, Store, StoredMessage
 from handoff.suggestions import Suggestions
@@ -167,6 +168,7 @@ class Bridge:
         self.suggestions = Suggestions(redis, self.store, self.bot)  # suggested replies (handoff.suggestions)
         self.attachments = AttachmentDesk(self)  # customers' and agents' files (handoff.attachments)
         self.mail = TranscriptMail(settings, self.store)  # transcripts by email (handoff.mail)
+        self.answer_mail = AnswerMail(self.mail)  # a message request's answer by email (handoff.answer_mail)
         # Customers known by a signed identity, their conversations and the agents' note (handoff.contacts).
         self.contacts = ContactBook(self.store, settings.secret, RedisHistory(self.store))
         self.archive: Optional[ArchiveSearch] = None  # search and older history (use_archive)

@@ -119,6 +119,8 @@ Keys (``prefix`` defaults to ``hb``):
     {p}:mail:{id}, {p}:mail-outbox, {p}:mail-lock:{id}, {p}:mail-day:…  transcripts by email: the
                              conversation's one mail, the outbox every process sends from, the day's caps
                              (handoff.mail lists them)
+    {p}:answer-mail:{request id}, {p}:answer-mail-lock:{request id}  a message request's answer by email,
+                             sent from the same outbox (handoff.answer_mail lists them)
     {p}:workspace-events pub/sub the label set or the canned responses changed ({"labels": 1}, {"canned": 1})
     {p}:slots, {p}:slots:{address}, {p}:staff-slots, {p}:staff-slots:{address},
     {p}:window:{what}:{address}:{n}  the caps (handoff.limits; an IPv6 address: its network)

@@ -27,7 +27,8 @@ echo "==> the bridge's unit tests (state machine, store, routing, dashboard) on 
   tests/handoff/test_suggestion_rules.py tests/handoff/test_agent_figures.py \
   tests/handoff/test_sla_rules.py tests/handoff/test_privacy.py tests/handoff/test_mail_rules.py \
   tests/handoff/test_identity_rules.py tests/handoff/test_contacts_store.py \
-  tests/handoff/test_notes_store.py tests/handoff/test_delivery.py tests/handoff/test_report_rules.py
+  tests/handoff/test_notes_store.py tests/handoff/test_delivery.py tests/handoff/test_report_rules.py \
+  tests/handoff/test_answer_mail_text.py
 
 echo "==> the archive (outbox, archiver, PostgreSQL) on the bridge's runtime, which has its driver"
 "$BRIDGE_VENV/bin/python" -m pytest -q tests/archive

@@ -253,15 +253,18 @@ class AgentConnection(NoteHandlers, ContactHandlers, OfferHandlers, SearchHandle
                                                       "assigned_to": request["assigned_to"]}))
 
     async def answer_request(self, envelope: Envelope) -> None:
-        """A reply the customer finds in the conversation when they come back."""
+        """A reply the customer finds in the conversation when they come back, and by email for a message left
+        with an email address (its ack's ``email``: where it went, null for none)."""
         request_id = request_id_of(envelope.data)
         text = text_of(envelope.data, self.bridge.settings.max_text_characters)
         request, message_id, added = await self.bridge.requests.answer(
             request_id, self.agent, await self.bridge.agents.display_name(self.agent), await self._groups(), text)
         if added:
             self.bridge.metrics["messages_agent"] += 1
+        # A message left with an email address: the answer by email too, once (handoff.answer_mail).
+        emailed = await self.bridge.answer_mail.after_answer(request, message_id)
         await self.send(Envelope("ack", envelope.id, {"request_id": request_id, "state": request["state"],
-                                                      "message_id": message_id}))
+                                                      "message_id": message_id, "email": emailed}))
 
     async def transfer(self, envelope: Envelope) -> None:
         conversation_id = conversation_id_of(envelope.data)

@@ -792,6 +792,9 @@ def test_an_agent_opens_a_request_reads_its_conversation_answers_it_and_marks_an
     expect(dialog.get_by_role("alert")).to_have_text("Write an answer first.")
     dialog.get_by_label(re.compile("^Answer")).fill("Your card was posted on Monday.")
     dialog.get_by_role("button", name="Send answer").click()
+    # Where the answer went: this bridge sends no mail, so the customer's address gets none.
+    expect(dialog.locator(".request-answer-where")).to_have_text("Answered in the chat only: email is not set up here.")
+    dialog.get_by_role("button", name="Close").click()
     expect(dialog).to_be_hidden()
     answer = customer.expect("message", kind="agent")
     assert answer["data"]["text"] == "Your card was posted on Monday." and answer["data"]["data"]["agent"] == "Ann Lee"

@@ -863,7 +863,9 @@ export class ChatView {
         ? fill(strings.requestOpenCallbackAt, { time, when: String(request.preferred_time) })
         : fill(callback ? strings.requestOpenCallback : strings.requestOpenMessage, { time })) + assigned,
       // A callback answered in the chat is settled: no call follows.
-      answered: callback ? strings.requestAnsweredCallback : strings.requestAnswered,
+      // A message left with an email address: the answer went to their mailbox too (the bridge says so).
+      answered: callback ? strings.requestAnsweredCallback
+        : request.emailed === true ? strings.requestAnsweredEmailed : strings.requestAnswered,
       done: callback ? strings.requestDoneCallback : strings.requestDoneMessage,
     }[request.state] || "";
     this.requestStatus.dataset.state = request.state;

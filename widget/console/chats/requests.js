@@ -28,6 +28,20 @@ function stateText(item, nameOf) {
   return "Open";
 }
 
+/** Where an answer went (`mailed`: the answer_request ack's `email`, or the list item's `answer_mail`): "Answered in
+ *  the chat and by email to ann@example.com.", "Answered in the chat only: email is not set up here.". */
+function answerWhere(mailed) {
+  if (!mailed) return "Answered in the chat.";
+  const to = mailed.to || "the customer";
+  if (mailed.state === "queued" || mailed.state === "sent") return `Answered in the chat and by email to ${to}.`;
+  if (mailed.state === "unavailable") return "Answered in the chat only: email is not set up here.";
+  if (mailed.state === "not_sent") {
+    return `Answered in the chat only: ${to} has had as many emails from us today as we send to one address.`;
+  }
+  if (mailed.state === "failed") return `Answered in the chat only: the email to ${to} could not be sent.`;
+  return "Answered in the chat.";
+}
+
 /** The chat the customer had since leaving the request: "In a chat with Ann Lee now", "Served by Ann Lee in a
  *  chat since, closed: Resolved" (`nameOf` as for stateText). */
 function servedSinceText(item, nameOf) {
@@ -139,6 +153,8 @@ export class RequestsPanel {
       item.summary && item.summary !== customerWords(item) ? h("p", { class: "request-summary" }, item.summary) : null,
       item.preferred_time ? h("p", { class: "request-meta" }, "Preferred time: ", h("strong", {}, item.preferred_time)) : null,
       item.booked_with === "bot" ? h("p", { class: "request-meta" }, "Booked with the assistant") : null,
+      item.state === "answered" && item.answer_mail
+        ? h("p", { class: "request-answer-where" }, answerWhere(item.answer_mail)) : null,
       servedSinceText(item, nameOf) && !item.settled_in_chat
         ? h("p", { class: "request-served" }, servedSinceText(item, nameOf)) : null,
       h("p", { class: "request-meta" }, "Conversation ", h("code", { class: "conversation-id" }, item.conversation)),
@@ -226,13 +242,17 @@ class RequestDialog {
     const titleId = dialogTitleId();
     this.state = h("span", { class: "chip request-state" });
     this.error = h("p", { class: "form-error", role: "alert" });
+    this.where = h("p", { class: "request-answer-where", role: "status", hidden: true }); // where the answer went
+    this.emailed = undefined; // the answer_request ack's `email`, once this agent answered here
     this.body = h("div", { class: "request-dialog-body" }, h("p", { class: "muted" }, "Loading the conversation…"));
     this.answer = h("textarea", { id: `answer-${request.id}`, class: "request-answer", rows: "3", maxlength: String(LIMITS.messageCharacters) });
     this.send = h("button", { type: "button", class: "button primary", onclick: () => this.sendAnswer() }, icon("send"), "Send answer");
     this.done = h("button", { type: "button", class: "button", onclick: () => this.markDone() }, icon("check"), "Mark done");
     const close = h("button", { type: "button", class: "button" }, "Close");
     this.form = h("form", { class: "request-answer-form", novalidate: true },
-      h("label", { for: this.answer.id }, "Answer (the customer sees it in the chat when they come back)"),
+      h("label", { for: this.answer.id }, request.kind === "message" && request.contact_kind === "email"
+        ? "Answer (the customer sees it in the chat when they come back, and by email when email is set up)"
+        : "Answer (the customer sees it in the chat when they come back)"),
       this.answer);
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -240,7 +260,7 @@ class RequestDialog {
     });
     this.dialog = modal(titleId, "form-dialog",
       h("h2", { id: titleId }, `${KINDS[request.kind] || "Request"} from `, request.contact, " ", this.state),
-      this.body, this.form, this.error,
+      this.body, this.form, this.where, this.error,
       h("div", { class: "dialog-actions" }, close, this.done, this.send));
     close.addEventListener("click", () => this.dialog.close());
     this.dialog.addEventListener("close", () => {
@@ -260,6 +280,10 @@ class RequestDialog {
     this.form.hidden = !open;
     this.done.hidden = !open;
     this.send.hidden = !open;
+    // Answered: where it went (the list's word on the email once it has one, else what the answer's ack said).
+    const mailed = request.answer_mail || this.emailed;
+    this.where.hidden = request.state !== "answered" || (mailed === undefined && !request.answer_mail);
+    if (!this.where.hidden) this.where.textContent = answerWhere(mailed);
   }
 
   async load() {
@@ -311,9 +335,10 @@ class RequestDialog {
     this.send.disabled = true;
     try {
       const reply = await this.view.waiting.ask("answer_request", { request_id: this.request.id, text });
-      this.view.toast("Answer sent. The customer sees it in the chat when they come back.");
+      this.emailed = reply.email || null;
+      this.view.toast(answerWhere(this.emailed));
+      // The dialog stays open, saying where the answer went ("… and by email to …", "… in the chat only").
       this.refresh({ ...this.request, state: reply.state, handled_by: this.view.agent });
-      this.dialog.close();
     } catch (failure) {
       this.error.textContent = describeError(failure);
     } finally {
