@@ -49,7 +49,6 @@ __all__ = ["AnswerMail", "answer_mail", "answer_notice", "answer_subject"]
 logger = logging.getLogger(__name__)
 
 
-
 def answer_subject(business: str) -> str:
     """The mail's subject, naming the business: "Your question to Northwind Bank: our answer"."""
     return f"Your question to {business}: our answer"
