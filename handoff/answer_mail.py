@@ -3,18 +3,19 @@ with a ``message`` request gets the agent's answer in their mailbox, not only in
 again.
 
 When an agent answers such a request (handoff.requests ``answer``) and mail is set up (README "Transcripts by
-email"), one Lua script takes the answer's mail, counts it against the day's cap per recipient (the same
-counter as transcripts: handoff.mail) and puts it on the transcripts' outbox stream, with the request's id in
-its ``answer`` field: the same consumer group sends it off the live path, with the same retries, lock and
-SMTP conversation (handoff.mail ``send_by_smtp``). Once per request, whoever resends the answer: a mail taken
-is never taken again (a failed one neither: the answer is in the chat). It goes only to the address the
-customer gave with the request (its ``contact``), never to another. The mail holds the business's words
-(its name in the From and the subject, as a transcript's: handoff.mail_settings), what the customer asked
-(their request as it was stored, masked, and defanged: never a link, as in a transcript), the agent's answer
-from their display name (never the login), no ids, and where to reply (the chat). The address was typed by
-whoever left the request (unless it is the signed-in customer's own): the mail starts with the notice a
-transcript to a typed address has, in its own words (handoff.mail_text). Without mail set up nothing changes: the answer is
-in the chat only, and the agent is told so.
+email"), one Lua script takes the answer's mail, counts it against the day's cap per recipient (the same counter
+as transcripts: handoff.mail) and puts it on the transcripts' outbox stream, with the request's id in its
+``answer`` field: the transcripts' worker sends it off the live path (handoff.mail ``TranscriptMail.deliver``,
+given this kind of mail: :class:`~handoff.mail.MailKind`), with the same retries, lock and SMTP conversation, and
+the message is built as a transcript's is (handoff.mail_text ``mail_of``). Once per request, whoever resends the
+answer: a mail taken is never taken again (a failed one neither: the answer is in the chat). It goes only to the
+address the customer gave with the request (its ``contact``), never to another. The mail holds the business's
+words (its name in the From and the subject, as a transcript's: handoff.mail_settings), what the customer asked
+(their request as it was stored, masked, and defanged: never a link, as in a transcript), the agent's answer from
+their display name (never the login), no ids, and where to reply (the chat). The address was typed by whoever
+left the request (unless it is the signed-in customer's own): the mail starts with the notice a transcript to a
+typed address has, in its own words (handoff.mail_text). Without mail set up nothing changes: the answer is in
+the chat only, and the agent is told so.
 
 Keys (beside handoff.mail's):
 
@@ -27,9 +28,7 @@ Keys (beside handoff.mail's):
 
 from __future__ import annotations
 
-import asyncio
 import html
-import logging
 import time
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -39,14 +38,12 @@ from typing import Any, Dict, List, Optional, Sequence
 from redis.exceptions import RedisError
 
 from handoff.exceptions import MailRefused
-from handoff.mail import DAY_MS, GROUP, LOCK_MS, SendFailed, TranscriptMail, send_by_smtp
+from handoff.mail import DAY_MS, MailKind, SendFailed, TranscriptMail
 from handoff.mail_rules import checked_address, recipient_digest, verified
 from handoff.mail_settings import business_of, from_name_of, sender_of
-from handoff.mail_text import defanged
+from handoff.mail_text import defanged, mail_of
 
 __all__ = ["AnswerMail", "answer_mail", "answer_notice", "answer_subject"]
-
-logger = logging.getLogger(__name__)
 
 
 def answer_subject(business: str) -> str:
@@ -87,10 +84,6 @@ redis.call('PEXPIRE', KEYS[1], ARGV[6])
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', 100000, '*', 'conversation', ARGV[2], 'answer', ARGV[1])
 return {1, 'queued', ARGV[3]}
 """
-_UNLOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 def _plain(subject: str, notice: Sequence[str], question: str, shown_as: str, answer: str, business: str) -> str:
@@ -129,15 +122,7 @@ def answer_mail(question: str, shown_as: str, answer: str, sender: Address, to: 
     subject = answer_subject(business)
     notice = answer_notice(business) if typed else []
     parts = (subject, notice, defanged(question), shown_as or "Support", answer, business)
-    mail = EmailMessage()
-    mail["From"] = sender
-    mail["To"] = Address(addr_spec=to)
-    mail["Subject"] = subject
-    for name, value in headers.items():
-        mail[name] = value
-    mail.set_content(_plain(*parts))
-    mail.add_alternative(_html(*parts), subtype="html")
-    return mail
+    return mail_of(sender, to, subject, headers, _plain(*parts), _html(*parts))
 
 
 class AnswerMail:
@@ -147,8 +132,9 @@ class AnswerMail:
         self.transcripts = transcripts
         self.settings, self.store = transcripts.settings, transcripts.store
         self._take = self.store.redis.register_script(_TAKE_ANSWER)
-        self._unlock = self.store.redis.register_script(_UNLOCK)
-        transcripts.answers = self.deliver  # the outbox's entries with an "answer" field come here
+        # The outbox's entries with an "answer" field: sent by the transcripts' worker (TranscriptMail.deliver).
+        transcripts.answers = MailKind(self.key, lambda request_id: self.store.key("answer-mail-lock", request_id),
+                                       self._compose, self._answered, "the answer to request %s")
 
     def key(self, request_id: str) -> str:
         return self.store.key("answer-mail", request_id)
@@ -188,36 +174,6 @@ class AnswerMail:
 
     # ---- sent from the transcripts' outbox --------------------------------------------------------
 
-    async def deliver(self, entry_id: str, request_id: str, consumer: str) -> None:
-        """One attempt at one answer's mail (as TranscriptMail.deliver does for a transcript)."""
-        redis, outbox = self.store.redis, self.transcripts.outbox
-        lock = self.store.key("answer-mail-lock", request_id)
-        if not await redis.set(lock, consumer, nx=True, px=LOCK_MS):
-            return
-        try:
-            mail = await self.state(request_id)
-            if not mail or mail.get("state") != "queued":
-                await redis.xack(outbox, GROUP, entry_id)  # sent, failed or forgotten meanwhile
-                return
-            async with redis.pipeline(transaction=True) as pipe:
-                pipe.hincrby(self.key(request_id), "attempts", 1)
-                pipe.pexpire(self.key(request_id), self.store.ttl_ms)
-                attempts = int((await pipe.execute())[0])
-            if attempts > self.settings.mail_attempts:
-                await self._finish(entry_id, request_id, mail, "failed", "no attempt finished")
-                return
-            try:
-                await asyncio.to_thread(send_by_smtp, self.settings, await self._compose(request_id, mail))
-            except SendFailed as failure:
-                logger.warning("emailing the answer to request %s failed (attempt %d): %s", request_id, attempts,
-                               failure)
-                if failure.final or attempts >= self.settings.mail_attempts:
-                    await self._finish(entry_id, request_id, mail, "failed", str(failure))
-                return  # pending: claimed again after mail_retry_seconds
-            await self._finish(entry_id, request_id, mail, "sent", "")
-        finally:
-            await self._unlock(keys=[lock], args=[consumer])
-
     async def _compose(self, request_id: str, mail: Dict[str, str]) -> EmailMessage:
         """The mail from what is stored: the request's words and the answer's message; gone (forgotten, expired):
         a failure that will not pass."""
@@ -242,12 +198,6 @@ class AnswerMail:
                            business=business_of(settings.business_name, settings.mail_from),
                            typed=not verified(mail["to"], stored.decode() if stored else ""))
 
-    async def _finish(self, entry_id: str, request_id: str, mail: Dict[str, str], state: str, error: str) -> None:
-        key = self.key(request_id)
-        async with self.store.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={"state": state, "error": error,
-                                    **({"sent_at": str(int(time.time() * 1000))} if state == "sent" else {})})
-            pipe.pexpire(key, self.store.ttl_ms)
-            pipe.xack(self.transcripts.outbox, GROUP, entry_id)
-            await pipe.execute()
+    async def _answered(self, request_id: str, mail: Dict[str, str], state: str) -> None:
+        """The answer's mail sent or failed: said where the request is shown."""
         await self._announce(mail["conversation"])

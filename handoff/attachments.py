@@ -18,7 +18,8 @@ never a text message's.
 The bot never reads a file: one a customer sends while the bot has the conversation is kept for the
 agent (it is in the transcript the agent reads) and answered by a notice, ``attachment_kept``, that
 says so and offers a person: once per burst, not again within KEPT_NOTICE_QUIET_SECONDS of the last
-(``{p}:kept-notice:{id}``, set only if absent: processes taking files at once send one).
+(``{p}:kept-notice:{id}``, set only if absent: processes taking files at once send one). A closed chat
+takes no more files from its customer (``conversation_closed``, handoff.machine): it stays as it ended.
 """
 
 from __future__ import annotations
@@ -261,7 +262,7 @@ class AttachmentDesk:
                                             {"attachment": attachment})
         if appended.state is None:
             raise ConversationNotFound(f"no conversation {conversation_id}")
-        if appended.state in (State.BOT, State.CLOSED) and await self.store.redis.set(
+        if appended.state is State.BOT and await self.store.redis.set(
                 self.store.key("kept-notice", conversation_id), appended.id, nx=True, ex=KEPT_NOTICE_QUIET_SECONDS):
             # The bot cannot read it: kept for the agent, and said so honestly, with a person offered
             # (once for a burst of files).

@@ -35,7 +35,9 @@
         ├── InvalidTransition    e.g. an agent message to a bot conversation
         │   └── AgentAtLimit     the agent already serves as many chats as allowed
         ├── AlreadyClaimed       another agent was faster
-        └── TranscriptFull       the conversation has as many messages as it may keep
+        ├── TranscriptFull       the conversation has as many messages as it may keep
+        └── ConversationClosed   a customer's message, file or "talk to a person" to a closed chat
+                                 (``conversation_closed``): it stays as it ended; start a new one
 
 Every error becomes a structured ``error`` reply on the connection that caused
 it (``handoff.protocol.error_envelope``); none closes another conversation.
@@ -51,6 +53,7 @@ __all__ = [
     "AlreadyExists",
     "ArchiveUnavailable",
     "AuthError",
+    "ConversationClosed",
     "ConversationNotFound",
     "FileRefused",
     "Forbidden",
@@ -174,6 +177,13 @@ class AgentAtLimit(InvalidTransition):
 
 class TranscriptFull(StateError):
     code = "transcript_full"
+
+
+class ConversationClosed(StateError):
+    """A closed chat keeps its outcome, labels, rating and mail: what the customer writes next belongs to a new
+    conversation (handoff.machine), which the client starts, as the widget does."""
+
+    code = "conversation_closed"
 
 
 class AlreadyClaimed(StateError):

@@ -14,7 +14,12 @@ A conversation is in one of four states (:class:`State`) and moves so::
                        the grace period: back to the front of the queue
     agent  -> bot      the agent hands back to the bot
     agent  -> closed   the agent closes; the customer is asked for a rating
-    closed -> bot      the customer writes again
+
+A closed conversation stays as it ended: its outcome, labels, rating and
+mail are its own. The customer may still rate it, ask for its transcript or
+leave a request in it, but what they write next (a message, a file, "talk to
+a person") is refused (:class:`~handoff.exceptions.ConversationClosed`): it
+starts a new conversation, which the client opens, as the widget does.
 
 A callback booked with the bot, or a callback or message the customer leaves
 instead of waiting, changes no more than that: it is stored for the agents
@@ -35,7 +40,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from handoff.exceptions import AlreadyClaimed, InvalidTransition
+from handoff.exceptions import AlreadyClaimed, ConversationClosed, InvalidTransition
 from handoff.routing import DEFAULT_GROUP
 
 __all__ = [
@@ -43,7 +48,7 @@ __all__ = [
     "CustomerAskedForPerson", "CustomerGone", "CustomerLeftQueue", "CustomerLeftRequest", "CustomerRated",
     "CustomerSaid", "DISTRESS",
     "Effect", "Enqueue", "Event", "HandedBack", "Notice", "Notify", "State", "StoreRating", "StoreRequest", "Transferred",
-    "apply", "bridge_handoff", "handoff_in", "wants_out_of_queue", "would_queue",
+    "CLOSED_TO_CUSTOMER", "apply", "bridge_handoff", "handoff_in", "wants_out_of_queue", "would_queue",
 ]
 
 
@@ -218,6 +223,9 @@ class Notice:
 MAX_COMMENT = 1000
 DISTRESS = "distress"  # the stuck detector's reason (docs/handoff-payload.md)
 LEFT_QUEUE = "You've left the queue. The assistant is here if you need anything."
+# Why a customer's next words to a closed chat are refused (the store refuses a message or file in the step that
+# would store it, with the same words: handoff.store).
+CLOSED_TO_CUSTOMER = "this chat is closed; start a new conversation to write again"
 # What the customer did, for the bridge's one line (the bot's own words: actions/summary.py).
 BRIDGE_SOURCES = {
     "button": 'pressed "Talk to a person"',
@@ -245,9 +253,9 @@ def wants_out_of_queue(text: str) -> bool:
 
 
 def would_queue(conversation: Conversation) -> bool:
-    """Whether the customer asking for a person queues the conversation now (nobody has it yet):
-    only then is the bot asked for its summary."""
-    return conversation.state in (State.BOT, State.CLOSED)
+    """Whether the customer asking for a person queues the conversation now (the bot has it): only then
+    is the bot asked for its summary."""
+    return conversation.state is State.BOT
 
 
 def bridge_handoff(source: str) -> Dict[str, Any]:
@@ -285,13 +293,12 @@ def apply(conversation: Conversation, event: Event) -> Tuple[Conversation, List[
     state = conversation.state
 
     if isinstance(event, CustomerSaid):
+        if event.said_in is State.CLOSED:
+            raise ConversationClosed(CLOSED_TO_CUSTOMER)
         if event.said_in in (State.QUEUED, State.AGENT):
             return conversation, []
         if state is State.BOT:
             return conversation, [AskBot(event.text)]
-        if state is State.CLOSED:
-            reopened = replace(conversation, state=State.BOT, agent=None, reason=None, handoff={})
-            return reopened, [AskBot(event.text)]
         return conversation, []  # queued or with an agent: kept for the person, never the bot
 
     if isinstance(event, BotAnswered):
@@ -305,6 +312,8 @@ def apply(conversation: Conversation, event: Event) -> Tuple[Conversation, List[
         return queued, [_enqueue(reason)]
 
     if isinstance(event, CustomerAskedForPerson):
+        if state is State.CLOSED:
+            raise ConversationClosed(CLOSED_TO_CUSTOMER)
         if not would_queue(conversation):
             return conversation, []
         handoff = event.handoff or bridge_handoff("button")

@@ -5,11 +5,13 @@ script takes the conversation's only transcript, counts it against the day's cap
 recipient and, for an address the customer typed (not the identified customer's own), the service's cap of
 such mails (HANDOFF_MAIL_UNVERIFIED_PER_DAY), and puts it on the outbox stream: at most once per
 conversation, whichever processes ask at once.
-Every bridge process reads the outbox in one consumer group (:meth:`TranscriptMail.run`), so a mail waits for
-no socket: the SMTP conversation runs in a thread. A failure that may pass (the server away, a 4xx reply) is
-left pending and claimed again by any process after HANDOFF_MAIL_RETRY_SECONDS, up to HANDOFF_MAIL_ATTEMPTS
-times; then, or at once on a 5xx refusal, the mail has failed and may be asked for again. Either outcome is
-a system notice in the transcript, so the customer and the agent see it.
+Every bridge process reads the outbox in one consumer group (:meth:`TranscriptMail.run`), so a mail waits for no
+socket: the SMTP conversation runs in a thread. One worker (:meth:`TranscriptMail.deliver`) sends every kind of
+mail on the outbox, a transcript or a request's answer (handoff.answer_mail), each described by a
+:class:`MailKind`. A failure that may pass (the server away, a 4xx reply) is left pending and claimed again by
+any process after HANDOFF_MAIL_RETRY_SECONDS, up to HANDOFF_MAIL_ATTEMPTS times; then, or at once on a 5xx
+refusal, the mail has failed and may be asked for again. Either outcome is a system notice in the transcript, so
+the customer and the agent see it.
 
 Keys (beside handoff.store's):
 
@@ -32,6 +34,7 @@ import logging
 import smtplib
 import ssl
 import time
+from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -47,7 +50,7 @@ from handoff.mail_text import lines_of, transcript_mail
 from handoff.settings import Settings
 from handoff.store import Store
 
-__all__ = ["GROUP", "TranscriptMail", "send_by_smtp"]
+__all__ = ["GROUP", "MailKind", "TranscriptMail", "send_by_smtp"]
 
 logger = logging.getLogger(__name__)
 
@@ -115,14 +118,30 @@ def send_by_smtp(settings: Settings, mail: EmailMessage) -> None:
         raise SendFailed(f"no conversation with the server ({type(error).__name__})", final=False) from error
 
 
+@dataclass(frozen=True)
+class MailKind:
+    """One kind of the outbox's mails, each named by an id (a conversation's, a request's): the hash of its state
+    (state, to, attempts, requested_at, sent_at, error) and its lock, how its mail is made from that state, what
+    follows its outcome ("sent" or "failed"), and how the log names it ("the transcript of %s")."""
+
+    state_key: Callable[[str], str]
+    lock_key: Callable[[str], str]
+    compose: Callable[[str, Dict[str, str]], Awaitable[EmailMessage]]
+    finished: Callable[[str, Dict[str, str], str], Awaitable[None]]
+    named: str
+
+
 class TranscriptMail:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings, self.store = settings, store
         self.outbox = store.key("mail-outbox")
         self._take = store.redis.register_script(_TAKE)
         self._unlock = store.redis.register_script(_UNLOCK)
-        # Who sends the outbox's entries that carry an "answer" field: a request's answer (handoff.answer_mail).
-        self.answers: Optional[Callable[[str, str, str], Awaitable[None]]] = None
+        self.transcripts = MailKind(lambda conversation_id: store.key("mail", conversation_id),
+                                    lambda conversation_id: store.key("mail-lock", conversation_id),
+                                    self._compose, self._noticed, "the transcript of %s")
+        # The outbox's entries that carry an "answer" field: a request's answer (handoff.answer_mail).
+        self.answers: Optional[MailKind] = None
 
     def require_enabled(self) -> None:
         if not self.settings.mail_enabled:
@@ -214,9 +233,9 @@ class TranscriptMail:
                     grouped = True
                 for entry_id, conversation_id, answer in await self._due(consumer):
                     if answer and self.answers is not None:
-                        await self.answers(entry_id, answer, consumer)
+                        await self.deliver(self.answers, entry_id, answer, consumer)
                     else:
-                        await self.deliver(entry_id, conversation_id, consumer)
+                        await self.deliver(self.transcripts, entry_id, conversation_id, consumer)
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - a Redis blip (or its data lost): the next round tries again
@@ -241,37 +260,37 @@ class TranscriptMail:
         return [(entry_id.decode(), fields.get(b"conversation", b"").decode(), fields.get(b"answer", b"").decode())
                 for entry_id, fields in entries if fields is not None]
 
-    async def deliver(self, entry_id: str, conversation_id: str, consumer: str) -> None:
-        """One attempt at one mail; another process's attempt under way (its lock) is left to it."""
+    async def deliver(self, kind: MailKind, entry_id: str, item_id: str, consumer: str) -> None:
+        """One attempt at one mail of ``kind``; another process's attempt under way (its lock) is left to it."""
         redis = self.store.redis
-        lock = self.store.key("mail-lock", conversation_id)
+        lock = kind.lock_key(item_id)
         if not await redis.set(lock, consumer, nx=True, px=LOCK_MS):
             return
         try:
-            mail = await self.state(conversation_id)
-            if not mail or mail.get("state") != "queued":
-                await redis.xack(self.outbox, GROUP, entry_id)  # sent, failed or expired meanwhile
+            fields = await redis.hgetall(kind.state_key(item_id))
+            mail = {key.decode(): value.decode() for key, value in fields.items()}
+            if mail.get("state") != "queued":
+                await redis.xack(self.outbox, GROUP, entry_id)  # sent, failed, forgotten or expired meanwhile
                 return
             async with redis.pipeline(transaction=True) as pipe:
-                pipe.hincrby(self.store.key("mail", conversation_id), "attempts", 1)
-                pipe.pexpire(self.store.key("mail", conversation_id), self.store.ttl_ms)
+                pipe.hincrby(kind.state_key(item_id), "attempts", 1)
+                pipe.pexpire(kind.state_key(item_id), self.store.ttl_ms)
                 attempts = int((await pipe.execute())[0])
             if attempts > self.settings.mail_attempts:  # the earlier attempts never ended (a process died, a bug)
-                await self._finish(entry_id, conversation_id, mail, "failed", "no attempt finished")
+                await self._finish(kind, entry_id, item_id, mail, "failed", "no attempt finished")
                 return
             try:
-                await asyncio.to_thread(send_by_smtp, self.settings, await self._compose(conversation_id, mail["to"]))
+                await asyncio.to_thread(send_by_smtp, self.settings, await kind.compose(item_id, mail))
             except SendFailed as failure:
-                logger.warning("emailing the transcript of %s failed (attempt %d): %s", conversation_id, attempts,
-                               failure)
+                logger.warning("emailing %s failed (attempt %d): %s", kind.named % item_id, attempts, failure)
                 if failure.final or attempts >= self.settings.mail_attempts:
-                    await self._finish(entry_id, conversation_id, mail, "failed", str(failure))
+                    await self._finish(kind, entry_id, item_id, mail, "failed", str(failure))
                 return  # pending: claimed again after mail_retry_seconds
-            await self._finish(entry_id, conversation_id, mail, "sent", "")
+            await self._finish(kind, entry_id, item_id, mail, "sent", "")
         finally:
             await self._unlock(keys=[lock], args=[consumer])
 
-    async def _compose(self, conversation_id: str, to: str) -> EmailMessage:
+    async def _compose(self, conversation_id: str, mail: Dict[str, str]) -> EmailMessage:
         """The mail of the transcript as it is now, from the business (its name in the From and the subject),
         with the notice for a typed address unless ``to`` is the signed-in customer's own; a failure to read it
         (Redis away) is one that may pass."""
@@ -284,21 +303,26 @@ class TranscriptMail:
             raise SendFailed(f"the transcript could not be read ({type(error).__name__})", final=False) from error
         sender = Address(display_name=from_name_of(settings.business_name, settings.mail_from), username=local,
                          domain=domain)
+        to = mail["to"]
         return transcript_mail(messages, sender, to, settings.timezone,
                                {"Date": formatdate(localtime=False), "Message-ID": make_msgid(domain=domain)},
                                business=business_of(settings.business_name, settings.mail_from),
                                typed=not verified(to, stored.decode() if stored else ""))
 
-    async def _finish(self, entry_id: str, conversation_id: str, mail: Dict[str, str], state: str,
+    async def _finish(self, kind: MailKind, entry_id: str, item_id: str, mail: Dict[str, str], state: str,
                       error: str) -> None:
-        """The outcome stored, the entry done, and a notice in the transcript for the customer and the agent."""
-        now = str(int(time.time() * 1000))
-        key = self.store.key("mail", conversation_id)
+        """The outcome stored (kept as long as finished conversations, from it), the entry done, then what follows."""
+        key = kind.state_key(item_id)
         async with self.store.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={"state": state, "error": error, **({"sent_at": now} if state == "sent" else {})})
-            pipe.pexpire(key, self.store.ttl_ms)  # kept as long as finished conversations, from its outcome
+            pipe.hset(key, mapping={"state": state, "error": error,
+                                    **({"sent_at": str(int(time.time() * 1000))} if state == "sent" else {})})
+            pipe.pexpire(key, self.store.ttl_ms)
             pipe.xack(self.outbox, GROUP, entry_id)
             await pipe.execute()
+        await kind.finished(item_id, mail, state)
+
+    async def _noticed(self, conversation_id: str, mail: Dict[str, str], state: str) -> None:
+        """A transcript's outcome, as a notice in the transcript for the customer and the agent."""
         to = mail["to"]
         text = (f"We've emailed the transcript of this chat to {to}." if state == "sent" else
                 f"We couldn't email the transcript to {to}. You can ask for it again.")

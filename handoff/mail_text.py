@@ -30,7 +30,8 @@ from zoneinfo import ZoneInfo
 
 from handoff.visibility import customer_sees
 
-__all__ = ["Line", "VISITOR", "defanged", "lines_of", "subject_of", "transcript_mail", "typed_notice", "zone_note"]
+__all__ = ["Line", "VISITOR", "defanged", "lines_of", "mail_of", "subject_of", "transcript_mail", "typed_notice",
+           "zone_note"]
 
 # Who the customer's lines are by: to a signed-in customer's own address "You"; to a typed one "Visitor" (the
 # reader may be someone else, and must see that those lines are not the business's).
@@ -190,12 +191,20 @@ def transcript_mail(messages: Sequence[Mapping[str, Any]], sender: Address, to: 
     subject = subject_of(business)
     heading = f"{subject}, {_when(lines[0].ts, zone):%d %B %Y}" if lines else subject
     notice = typed_notice(business) if typed else []
+    return mail_of(sender, to, subject, headers, _plain(lines, zone, heading, notice),
+                   _html(lines, zone, heading, notice))
+
+
+def mail_of(sender: Address, to: str, subject: str, headers: Dict[str, str], plain: str,
+            html_body: str) -> EmailMessage:
+    """One mail of the bridge's (a transcript, a request's answer: handoff.answer_mail): from ``sender`` to ``to``,
+    ``headers`` (Date, Message-ID) as given, its text both plain and, as the alternative mail clients show, HTML."""
     mail = EmailMessage()
     mail["From"] = sender
     mail["To"] = Address(addr_spec=to)
     mail["Subject"] = subject
     for name, value in headers.items():
         mail[name] = value
-    mail.set_content(_plain(lines, zone, heading, notice))
-    mail.add_alternative(_html(lines, zone, heading, notice), subtype="html")
+    mail.set_content(plain)
+    mail.add_alternative(html_body, subtype="html")
     return mail

@@ -481,13 +481,10 @@ class Bridge:
 
     async def _customer_said(self, conversation_id: str, text: str, said_in: State) -> List[Effect]:
         """What the customer's message calls for. Stored while the bot had the conversation (the
-        append read the state in the same step), it is the bot's to answer, which changes nothing
-        stored (machine.apply): the conversation is not read again for it. A closed one reopens,
-        through a transition."""
-        if said_in is State.BOT:
-            _, effects = apply(Conversation(conversation_id, state=State.BOT), CustomerSaid(text, said_in))
-            return effects
-        _, effects = await self.transition(conversation_id, CustomerSaid(text, said_in))
+        append read the state in the same step, and refuses one to a closed conversation: machine.apply's
+        rule), it is the bot's to answer, which changes nothing stored: the conversation is not read again
+        for it."""
+        _, effects = apply(Conversation(conversation_id, state=said_in), CustomerSaid(text, said_in))
         return effects
 
     async def _require_offered(self, conversation_id: str, payload: str, client_key: str) -> None:

@@ -170,8 +170,10 @@ from archive.facts import SNAPSHOT_FIELDS
 from handoff.agentstatus import available_only, parse as parse_status
 from handoff.auth import profile_from_record
 from handoff.estimate import WINDOW_SECONDS
-from handoff.exceptions import AgentAtLimit, ConversationNotFound, InvalidTransition, LimitReached, TranscriptFull
-from handoff.machine import Conversation, Notice, State
+from handoff.exceptions import (
+    AgentAtLimit, ConversationClosed, ConversationNotFound, InvalidTransition, LimitReached, TranscriptFull,
+)
+from handoff.machine import CLOSED_TO_CUSTOMER, Conversation, Notice, State
 from handoff.mentions import NOTE_KIND
 from handoff.routing import ALL_GROUPS
 from teaching.transcripts import review_of
@@ -235,6 +237,8 @@ if existing then return {existing, 0, state, 0} end
 if ARGV[3] ~= '' and state ~= ARGV[3] then return {'', -1, state, 0} end
 if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'agent') ~= ARGV[4] then return {'', -1, state, 0} end
 local customer = ARGV[7] == 'typed' or ARGV[7] == 'pressed' or ARGV[7] == 'file'
+-- A closed chat stays as it ended (handoff.machine): the customer's next words are refused, not stored (-4).
+if customer and state == 'closed' then return {'', -4, state, 0} end
 local notes = tonumber(redis.call('HGET', KEYS[3], 'notes') or '0')
 if customer and redis.call('XLEN', KEYS[1]) - notes >= tonumber(ARGV[8]) then return {'', -2, state, 0} end
 if ARGV[7] == 'note' and notes >= tonumber(ARGV[8]) then return {'', -2, state, 0} end
@@ -255,7 +259,7 @@ if ARGV[7] == 'typed' and state ~= '' then redis.call('HSET', KEYS[3], 'last_sai
 if ARGV[7] == 'typed' and state == 'queued' then redis.call('PUBLISH', ARGV[15], ARGV[16]) end
 local leased = 0
 if customer and (state == 'queued' or state == 'agent') then redis.call('HSET', KEYS[2], 'routed:' .. id, 'done')
-elseif ARGV[9] ~= '' and (state == 'bot' or state == 'closed') then
+elseif ARGV[9] ~= '' and state == 'bot' then
   redis.call('HSET', KEYS[2], 'routed:' .. id, 'lease:' .. (now + tonumber(ARGV[10])) .. ':' .. ARGV[9])
   leased = 1
 end
@@ -818,7 +822,9 @@ class Store:
         a bot answer arriving after a person took over is dropped, not shown.
         ``lease`` (owner, ms): a new customer message for the bot comes with its routing
         lease (take_routing) from the same step. ``count_once`` (marker, day, fields): a new
-        message counts its conversation as ``count_once`` does, in the same step.
+        message counts its conversation as ``count_once`` does, in the same step. A customer's
+        new message or file to a closed conversation is refused in that step too
+        (ConversationClosed: handoff.machine's rule); one stored before gets its id again.
         """
         now = int(time.time() * 1000)
         data_json = json.dumps(data or {})
@@ -843,6 +849,8 @@ class Store:
             raise InvalidTransition("the conversation has moved on")
         if added == -3:
             raise ConversationNotFound("no such conversation (it ended and was deleted, or expired)")
+        if added == -4:
+            raise ConversationClosed(CLOSED_TO_CUSTOMER)
         return Appended(message_id.decode(), bool(added), State(state.decode()) if state else None, bool(leased))
 
     async def answer(self, conversation_id: str, message_id: str, replies: Sequence[Dict[str, Any]],

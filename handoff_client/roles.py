@@ -42,8 +42,17 @@ async def log_in(address: str, name: str, password: str, secure: bool = False) -
             return str(body["token"])
 
 
+# What a closed conversation refuses (``conversation_closed``) and a reconnecting customer sends again in a new one.
+STARTS_OVER = frozenset({"message", "talk_to_person"})
+
+
 class Customer(Transport):
-    """The customer widget's socket: ``hello`` (or resume), messages, "talk to a person"."""
+    """The customer widget's socket: ``hello`` (or resume), messages, "talk to a person".
+
+    A closed chat stays as it ended (docs/bridge-protocol.md): a message or "talk to a person" it refuses as
+    ``conversation_closed`` starts a new conversation, as the widget's does, when the customer ``reconnect``s
+    (the terminal client); a customer read by pulling (a test's) is only told.
+    """
 
     path = "/ws/customer"
 
@@ -89,6 +98,20 @@ class Customer(Transport):
                 self.last_seen = server_id
         elif kind == "status":
             self.status = data
+        elif kind == "error" and data.get("code") == "conversation_closed":
+            await self._start_over(str(envelope.get("id")))
+
+    async def _start_over(self, request_id: str) -> None:
+        """The refused request waits again in the outbox, and the socket is closed: the reconnection says hello
+        without the closed conversation (a new one), then sends it there."""
+        request = self.requests.get(request_id)
+        if request is None or request.type not in STARTS_OVER or not self.reconnect:
+            return
+        request.refused = None
+        self.outbox[request.id] = request
+        self.conversation_id, self.token, self.last_seen, self.status = "", "", None, {}
+        if self.ws is not None:
+            await self.ws.close()
 
     async def say(self, text: str, **data: Any) -> Request:
         """A message (``payload`` for a pressed button), acknowledged once stored and routed."""

@@ -64,6 +64,8 @@ class Terminal:
     """What both sides share: printing, the input loop, commands, and stopping on a fatal error."""
 
     help = ""
+    # Errors the client deals with itself: what the person at the terminal reads instead of the code.
+    handled: Dict[str, str] = {}
 
     def __init__(self, client: Transport, out: TextIO) -> None:
         self.client = client
@@ -77,7 +79,9 @@ class Terminal:
 
     def _show(self, envelope: Envelope) -> None:
         data = envelope.get("data") or {}
-        if envelope.get("type") == "error":
+        if envelope.get("type") == "error" and data.get("code") in self.handled:
+            self.say(self.handled[str(data.get("code"))])
+        elif envelope.get("type") == "error":
             self.say(f"! {data.get('code')}: {data.get('message')}")
             if data.get("code") in FATAL:
                 self.exit_code = 1
@@ -125,6 +129,7 @@ class Terminal:
 
 class CustomerTerminal(Terminal):
     help = "Type a message and press Enter. /person: talk to a person; /back: back to the assistant; /leave: quit."
+    handled = {"conversation_closed": "* This chat is closed: what you sent starts a new one."}
 
     def __init__(self, customer: Customer, out: TextIO) -> None:
         super().__init__(customer, out)

@@ -43,7 +43,7 @@ MAX_VIA = 64  # a conversation id, as the sockets' ``via``
 ERROR_STATUS: Dict[str, int] = {
     "malformed": 400, "invalid_token": 401, "invalid_identity": 401, "identity_expired": 401,
     "identity_required": 401, "forbidden": 403, "forbidden_origin": 403, "not_found": 404,
-    "invalid_transition": 409, "transcript_full": 409, "too_large": 413, "unsupported_type": 415,
+    "invalid_transition": 409, "transcript_full": 409, "conversation_closed": 409, "too_large": 413, "unsupported_type": 415,
     "disguised_file": 415, "malformed_file": 422, "unsafe_file": 422, "too_many_uploads": 429,
     "file_space_full": 507,
 }

@@ -34,7 +34,9 @@ window.__setHidden = (hidden) => {
     document.dispatchEvent(new Event("visibilitychange"));
 };"""
 
-# Every Notification the page constructs, kept in window.__notifications (title, body, tag, closed).
+# Every Notification the page constructs, kept in window.__notifications (title, body, tag, closed). The browser's
+# answer to requestPermission() is held until the test calls window.__answerPermission(): a real browser answers
+# when its prompt closes, which may be long after the agent's next clicks.
 RECORD_NOTIFICATIONS = """(() => {
     const Browser = window.Notification;
     window.__notifications = [];
@@ -49,7 +51,7 @@ RECORD_NOTIFICATIONS = """(() => {
         static get permission() { return Browser.permission; }
         static requestPermission() {
             window.__permissionRequests += 1;
-            return Browser.requestPermission();
+            return new Promise((resolve) => { window.__answerPermission = () => resolve(Browser.permission); });
         }
     }
     window.Notification = Recorded;
@@ -265,11 +267,14 @@ def test_notifications_after_the_agent_allows_them_coalesced_and_opening_the_cha
     # Turned off in the header: nothing more; a reload replays the transcripts without notifying.
     ann.page.get_by_role("button", name="Notifications on").click()
     expect(ann.page.get_by_role("button", name="Turn on notifications")).to_have_attribute("aria-pressed", "false")
+    # The browser's answer to the first click, only now (its prompt closed late): the agent's later choice stands.
+    ann.page.evaluate("window.__answerPermission()")
+    expect(ann.page.get_by_role("button", name="Turn on notifications")).to_have_attribute("aria-pressed", "false")
     ann.page.get_by_role("status").filter(has_text="New chat waiting").get_by_role("button", name="Dismiss").click()
     chat_tabs(ann).nth(1).click()
     first.say("Still waiting")
     expect(chat_tabs(ann).nth(0).locator(".tab-badge")).to_have_text("1 unread")
-    assert len(notifications(ann)) == 4
+    assert len(shown := notifications(ann)) == 4, shown
     ann.page.get_by_role("button", name="Turn on notifications").click()
     reload_hidden(ann)
     expect(ann.page.locator(f"#conversation-{first.conversation_id} .transcript")).to_contain_text("Still waiting")

@@ -1,13 +1,16 @@
 """What the customer's widget says about what they wrote and what became of their request, live and after a
 reload, in chromium against a real bridge, Rasa and Redis: a message written while waiting says the team will see
-it, the agent's "Read" survives a reload, and a request's news gives way once the customer goes on chatting."""
+it, the agent's "Read" survives a reload, a request's news gives way once the customer goes on chatting, and a
+message left unsent while the chat was closed opens a new chat."""
 
 from __future__ import annotations
 
+import redis
 from playwright.sync_api import expect
 
 from tests.browser.test_widget import (  # noqa: F401 - the fixtures agent and empty_queue (autouse)
-    Agent, agent, empty_queue, open_chat, open_demo, queue_for_a_person, say, stored_conversation,
+    STORED_CONVERSATION, Agent, agent, empty_queue, notices, open_chat, open_demo, queue_for_a_person, say,
+    stored_conversation,
 )
 
 
@@ -81,4 +84,36 @@ def test_a_form_another_tab_made_pointless_closes_and_no_error_outlives_its_caus
     expect(other.locator(".request-status__text")).to_contain_text("Callback requested at")
     expect(other_form).to_be_hidden()
     expect(other.get_by_role("alert")).to_have_count(0)
+    assert errors == [], errors
+
+
+def test_a_message_left_unsent_while_the_chat_was_closed_opens_a_new_chat(customer_context, site, agent, redis_url,
+                                                                          site_prefix):
+    """Written while the connection was down, kept in the page's outbox, sent after a reload to a chat the agent
+    closed meanwhile: the bridge refuses it (``conversation_closed``) and the widget sends it in a new chat."""
+    page, errors = open_demo(customer_context, site)
+    open_chat(page)
+    queue_for_a_person(page)
+    conversation_id = stored_conversation(page)["conversationId"]
+    agent.claim(conversation_id)
+    agent.close_chat(conversation_id)
+    expect(notices(page, "closed")).to_be_visible()
+    unsent = [{"type": "message", "id": "written-offline", "data": {"text": "are you still there?"}}]
+    page.evaluate("""(unsent) => {
+      const key = Object.keys(localStorage).find((name) => name.startsWith("support-chat:") && name.endsWith(":conversation"));
+      localStorage.setItem(key.replace(/:conversation$/, ":outbox"), JSON.stringify(unsent));
+    }""", unsent)
+    page.reload()
+
+    expect(page.get_by_role("separator")).to_have_text("New chat")
+    mine = page.locator(".new-chat ~ .message--customer")
+    expect(mine.locator(".message__bubble")).to_have_text("are you still there?")
+    expect(page.locator(".new-chat ~ .message--customer[data-id]:not(.message--failed)")).to_have_count(1)  # stored
+    expect(page.locator(".new-chat ~ .message--bot").first).to_be_visible()  # the assistant answers the new chat
+    page.wait_for_function(f"({STORED_CONVERSATION})().conversationId !== {conversation_id!r}")
+    store = redis.Redis.from_url(redis_url)
+    old = store.hgetall(f"{site_prefix}:conv:{conversation_id}")
+    said = [fields[b"text"].decode() for _, fields in store.xrange(f"{site_prefix}:log:{conversation_id}")]
+    store.close()
+    assert old[b"state"] == b"closed" and "are you still there?" not in said, (old, said)
     assert errors == [], errors

@@ -156,7 +156,7 @@ DOCUMENTED_CODES = {"malformed", "invalid_contact", "unknown_type", "too_large",
                     "address_not_allowed", "no_address", "already_sent", "mail_limit_address", "mail_limit_recipient",
                     "card_in_address", "nothing_to_send", "mail_limit_unverified",
                     "invalid_identity", "identity_expired", "identity_required", "not_identified", "archive_off", "search_timeout",
-                    "archive_unavailable", "already_assigned"}
+                    "archive_unavailable", "already_assigned", "conversation_closed"}
 REFUSAL_CODES = {"invalid_token", "forbidden", "forbidden_origin", "too_many_connections"}
 NO_REPLY = "no reply"  # typing and read are passed on, never answered (unless malformed)
 
@@ -1010,17 +1010,20 @@ def agent_oracle(envelope: Dict[str, Any], me: str, world: World, online: Set[st
 
 
 def _refill(world: World, bench: AgentBench) -> None:
-    """Conversations Bob got, or the agents let go of (back to the bot, closed), join the queue again."""
-    for pooled in bench.pool:
+    """Conversations Bob got, or the agents handed back to the bot, join the queue again; a closed one stays
+    closed, and a new customer's conversation takes its place."""
+    for index, pooled in enumerate(bench.pool):
         snapshot = world.snapshot(pooled.conversation_id)
         if snapshot is not None and snapshot.state == "agent" and snapshot.agent == BOB:
             world.run(request(bench.bob, "hand_back", {"conversation_id": pooled.conversation_id}))
             snapshot = world.snapshot(pooled.conversation_id)
         if snapshot is not None and snapshot.state in ("bot", "closed"):
             again = world.run(Customer.connect(world.address, conversation_id=pooled.conversation_id,
-                                              token=pooled.token))
+                                              token=pooled.token) if snapshot.state == "bot"
+                              else Customer.connect(world.address))
             world.run(request(again, "talk_to_person", {}))
             world.run(again.close())
+            bench.pool[index] = again
     open_requests = [i for i in bench.requests if not world.redis.exists(f"{world.prefix}:request-state:{i}")]
     if len(bench.requests) < REQUEST_SLOTS or len(open_requests) < 2:  # Ann deals with them: new askers leave more
         for _ in range(REQUEST_SLOTS if len(bench.requests) < REQUEST_SLOTS else 1):
@@ -1604,8 +1607,12 @@ class Conversation(RuleBasedStateMachine):
         before = self._snapshot()
         key = uuid.uuid4().hex
         reply = self._request(self.customer, "message", {"text": text}, key)
-        reopens = before.state in ("bot", "closed")  # the bot answers, and may hand over to a person
-        self._expect(reply, before, None, {"bot", "queued"} if reopens else {before.state})
+        if before.state == "closed":  # it stays as it ended: the message is for a new conversation, not stored
+            self._expect(reply, before, "conversation_closed", {"closed"})
+            assert f"customer:{key}" not in self.world.stored_keys(self.conversation_id)
+            return
+        # The bot answers, and may hand over to a person.
+        self._expect(reply, before, None, {"bot", "queued"} if before.state == "bot" else {before.state})
         self.acked[f"customer:{key}"] = reply["data"]["message_id"]
         assert self.world.stored_keys(self.conversation_id)[f"customer:{key}"] == 1
 
@@ -1624,6 +1631,9 @@ class Conversation(RuleBasedStateMachine):
     def talk_to_person(self) -> None:
         before = self._snapshot()
         reply = self._request(self.customer, "talk_to_person", {})
+        if before.state == "closed":
+            self._expect(reply, before, "conversation_closed", {"closed"})
+            return
         self._expect(reply, before, None, {before.state} if before.state in ("queued", "agent") else {"queued"})
 
     @rule(description=st.sampled_from(["", "card stuck in the ATM"]), contact=st.sampled_from(["", "ann@example.com"]))

@@ -136,6 +136,8 @@ def test_a_stuck_conversation_hands_over_the_same_complete_payload(bridge):
 
 
 def test_after_a_close_the_customer_who_writes_again_and_asks_for_a_person_brings_the_new_context(bridge):
+    """The closed chat refuses what comes next (it stays as it ended); the new conversation that takes it hands
+    over its own context, none of the closed one's."""
     async def scenario() -> None:
         customer = await Customer.connect(bridge)
         agent = await staff(bridge, "ann")
@@ -149,12 +151,19 @@ def test_after_a_close_the_customer_who_writes_again_and_asks_for_a_person_bring
 
         await let_go(agent, "close", conversation_id)
         await customer.expect("status", state="closed")
-        rate = await ask(customer, QUESTIONS["exchange_rate"][0])  # writing again: back with the bot
+        refused = await customer.say(QUESTIONS["exchange_rate"][0])
+        await customer.next_matching(lambda envelope: envelope["type"] == "error" and envelope["id"] == refused.id,
+                                     "the closed chat's refusal")
+        assert refused.refused == "conversation_closed"
+        await customer.close()
+
+        customer = await Customer.connect(bridge)  # writing again: a new conversation, with the bot
+        rate = await ask(customer, QUESTIONS["exchange_rate"][0])
         await press_button(customer, "talk-after-close")
-        second = (await claim(agent, conversation_id))["handoff"]
+        second = (await claim(agent, customer.conversation_id))["handoff"]
         assert texts(second) == [QUESTIONS["exchange_rate"][0], BUTTON_TURN]
         assert_complete(second, {"exchange_rate": rate})
-        await let_go(agent, "close", conversation_id)
+        await let_go(agent, "close", customer.conversation_id)
         await agent.close()
         await customer.close()
 

@@ -1,9 +1,13 @@
 """The conversation state machine and the envelope, without sockets or Redis."""
 
+from dataclasses import replace
+
 import pytest
 
 from handoff.auth import issue_token, verify_token
-from handoff.exceptions import AlreadyClaimed, InvalidToken, InvalidTransition, MalformedMessage, MessageTooLarge
+from handoff.exceptions import (
+    AlreadyClaimed, ConversationClosed, InvalidToken, InvalidTransition, MalformedMessage, MessageTooLarge,
+)
 from handoff.machine import (
     AgentClaimed, AgentLost, AskBot, AskRating, BotAnswered, Closed, Conversation,
     CustomerAskedForPerson, CustomerGone, CustomerLeftQueue, CustomerLeftRequest, CustomerRated, CustomerSaid, Enqueue,
@@ -64,11 +68,10 @@ def test_what_was_said_to_a_person_never_goes_to_the_bot_even_after_a_hand_back(
     assert apply(at(State.BOT), CustomerSaid("thank you!", said_in)) == (at(State.BOT), [])
 
 
-def test_talk_to_a_person_button_queues_from_the_bot_or_a_closed_chat():
-    for state in (State.BOT, State.CLOSED):
-        assert would_queue(at(state))
-        conversation, effects = apply(at(state), CustomerAskedForPerson())
-        assert conversation.state is State.QUEUED and effects == [Enqueue("requested")]
+def test_talk_to_a_person_button_queues_from_the_bot():
+    assert would_queue(at(State.BOT))
+    conversation, effects = apply(at(State.BOT), CustomerAskedForPerson())
+    assert conversation.state is State.QUEUED and effects == [Enqueue("requested")]
     for state in (State.QUEUED, State.AGENT):
         busy = at(state, agent="ann" if state is State.AGENT else None)
         assert not would_queue(busy), "the bot is not asked for a summary nobody needs"
@@ -85,7 +88,7 @@ def test_the_button_queues_with_the_bots_payload_and_the_bridges_one_line_only_w
 
     assert (queued.handoff, queued.reason, queued.group) == (BOT_SUMMARY, "requested", "payments")
     assert effects == [Enqueue("requested")]
-    fallback, _ = apply(at(State.CLOSED), CustomerAskedForPerson())
+    fallback, _ = apply(at(State.BOT), CustomerAskedForPerson())
     assert fallback.handoff == bridge_handoff("button")
     assert fallback.handoff["summary"] == ('The customer pressed "Talk to a person". The assistant did not answer, '
                                            "so there is no summary: read the transcript.")
@@ -197,10 +200,19 @@ def test_closing_asks_for_a_rating_and_ratings_are_checked():
         apply(at(State.BOT), CustomerRated(4))
 
 
-def test_writing_to_a_closed_chat_starts_again_with_the_bot():
-    conversation, effects = apply(at(State.CLOSED), CustomerSaid("one more thing", State.CLOSED))
+def test_a_closed_chat_stays_closed_the_customers_next_words_start_a_new_conversation():
+    closed = replace(at(State.AGENT, agent="ann"), state=State.CLOSED, rated=True)
 
-    assert conversation.state is State.BOT and effects == [AskBot("one more thing")]
+    # Neither a message nor the button reopens it (its outcome, rating and mail stay its own): both refused.
+    with pytest.raises(ConversationClosed, match="start a new conversation"):
+        apply(closed, CustomerSaid("one more thing", State.CLOSED))
+    with pytest.raises(ConversationClosed):
+        apply(closed, CustomerAskedForPerson())
+    assert not would_queue(closed), "the bot is not asked for a summary of a chat that stays closed"
+    # What may still come to it changes nothing of how it ended.
+    assert apply(closed, CustomerLeftRequest("message"))[0] == closed
+    with pytest.raises(InvalidTransition, match="rated already"):
+        apply(closed, CustomerRated(4))
 
 
 def test_envelopes_are_validated():

@@ -124,8 +124,9 @@ def test_a_queued_conversations_labels_show_on_its_queue_card(bridge, second_bri
 
 
 def test_a_new_handoff_starts_without_the_last_chats_labels(bridge, second_bridge):
-    """Trial 16: a closed chat's label ("Card delivery") stayed on the customer's next handoff, about fees. A
-    transfer keeps them (the same chat goes on)."""
+    """Trial 16: a chat's label ("Card delivery") stayed on the customer's next handoff, about fees. A transfer
+    keeps them (the same chat goes on); handed back to the assistant, the next handoff is a new chat (a closed
+    one takes none: a new conversation does)."""
     async def scenario() -> None:
         sam = await staff(bridge, "sam", "supervisor")
         label_id = (await answer(sam, "label_save", {"name": unique("Card delivery"), "colour": "#1f6feb"}))["data"]["label_id"]
@@ -139,7 +140,7 @@ def test_a_new_handoff_starts_without_the_last_chats_labels(bridge, second_bridg
             item["conversation_id"] == cid and item["labels"] == [label_id]
             for key in ("items", "added", "updated") for item in e["data"].get(key, [])), "the transferred card, labelled")
         assert (await answer(bob, "claim", {"conversation_id": cid}))["type"] == "ack"
-        assert (await answer(bob, "close", {"conversation_id": cid}))["type"] == "ack"
+        assert (await answer(bob, "hand_back", {"conversation_id": cid}))["type"] == "ack"
         await customer.send("talk_to_person", id="again")
         await customer.expect("status", state="queued")
         await bob.next_matching(lambda e: e["type"] in ("queue", "queue_changed") and any(

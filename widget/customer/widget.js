@@ -113,12 +113,7 @@ export class ChatWidget {
       send: (text) => this.send(text),
       quickReply: (title, payload) => this.send(title, payload),
       // Refused (the queue is full, or a cap): the customer is told why, with the callback/message form right there.
-      talkToPerson: () => {
-        this.newChatAfterClose();
-        return this.request("talk_to_person", {}).catch((error) => (error.code === "queue_full"
-          ? this.view.showRefusal(this.view.refusedText(error.retryAt))
-          : this.view.showConfirmation(fill(this.strings.notSent, { reason: error.message }), { error: true })));
-      },
+      talkToPerson: () => this.askForPerson(),
       retryNow: () => this.transport && this.transport.retryNow(),
       typing: () => this.customerTyping(),
       giveDetails: (data) => this.request("details", data),
@@ -188,6 +183,23 @@ export class ChatWidget {
     const data = payload ? { text: clean, payload } : { text: clean };
     const clientId = this.transport.sendReliable("message", data);
     this.showPending(clientId, clean, payload);
+  }
+
+  /**
+   * "Talk to a person". Refused (the queue is full, or a cap): the customer is told why, with the callback/message
+   * form right there. A chat closed while the request was on its way refuses it too: asked again in a new chat.
+   */
+  askForPerson(again = true) {
+    this.newChatAfterClose();
+    return this.request("talk_to_person", {}).catch((error) => {
+      if (error.code === "conversation_closed" && again) {
+        this.status = { ...this.status, state: "closed" };
+        return this.askForPerson(false);
+      }
+      return error.code === "queue_full"
+        ? this.view.showRefusal(this.view.refusedText(error.retryAt))
+        : this.view.showConfirmation(fill(this.strings.notSent, { reason: error.message }), { error: true });
+    });
   }
 
   /** on("message" | "status" | "open" | "close" | "connection" | "destroy", callback); returns a function that unsubscribes. */
@@ -569,12 +581,29 @@ export class ChatWidget {
   }
 
   sendFailed(item, error) {
+    if (error.code === "conversation_closed" && item.type === "message") {
+      // The chat closed while this was on its way (or it was sent again after a reload): the closed chat stays as
+      // it ended, and the message opens the next one, as anything sent after a close does. After this call the
+      // transport settles the item in the outbox the new chat's transport shares: the new chat starts after it.
+      queueMicrotask(() => this.resendInNewChat(item));
+      return;
+    }
     const reason = this.strings[`error_${error.code}`] || error.message || this.strings.error_default;
     if (this.requests.settle(item.id, null, Object.assign(new Error(reason), { code: error.code, retryAt: error.retry_at }))) return;
     const index = this.pending.findIndex((pending) => pending.clientId === item.id);
     if (index >= 0) this.pending.splice(index, 1);
     this.view.markFailed(item.id, reason);
     this.hideBotTyping();
+  }
+
+  /** A message the closed chat refused (sendFailed), sent again in a new chat, shown there. */
+  resendInNewChat(item) {
+    if (!this.view) return;
+    const index = this.pending.findIndex((pending) => pending.clientId === item.id);
+    if (index >= 0) this.pending.splice(index, 1);
+    this.view.removePending(item.id);
+    this.status = { ...this.status, state: "closed" };
+    this.send(item.data.text, item.data.payload);
   }
 
   /** A reliable send other than a message; the promise settles with the bridge's ack or error. */

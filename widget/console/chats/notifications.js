@@ -44,19 +44,23 @@ export class DesktopNotifications {
     return this.permission === "granted" && localStorage.getItem(STORAGE.notifications) !== "off";
   }
 
-  /** The header's button, as the agent saw it: asks the browser (this click is the gesture it needs), or turns them off or on. */
+  /**
+   * The header's button, as the agent saw it: asks the browser (this click is the gesture it needs), or turns them
+   * off or on. The agent's choice is kept at the click: the browser's answer may come much later (or never, while
+   * its prompt stays open), and must not turn them on again after the agent turned them off meanwhile.
+   */
   async toggle() {
     if (this.button.dataset.state === "on") {
       localStorage.setItem(STORAGE.notifications, "off");
     } else if (this.permission === "granted") {
       localStorage.removeItem(STORAGE.notifications);
     } else if (this.permission === "default") {
+      localStorage.removeItem(STORAGE.notifications);
       try {
         await window.Notification.requestPermission();
       } catch {
         // Older browsers take a callback instead; treated as not allowed.
       }
-      localStorage.removeItem(STORAGE.notifications);
     }
     this.render();
   }

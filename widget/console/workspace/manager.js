@@ -86,14 +86,17 @@ export class WorkspaceManager {
     this.canned = [];
 
     const name = h("input", { type: "text", maxlength: "32", required: true, autocomplete: "off" });
-    const colour = h("input", { type: "color", value: LABEL_PALETTE[0] });
+    // The supervisor's own choice of colour (the input's "input" event) is theirs: labels arriving meanwhile never move it.
+    const colour = h("input", { type: "color", value: LABEL_PALETTE[0], oninput: () => { this.colourChosen = true; } });
     this.labelColour = colour;
+    this.colourChosen = false;
     this.labelForm = new EditorForm({
       what: "label",
       inputs: { Name: name, Colour: colour },
       values: (label) => {
         name.value = label ? label.name : "";
         colour.value = label ? label.colour : freeColour(this.labels);
+        this.colourChosen = false;
       },
       save: (label) => this.waiting.ask("label_save", {
         name: name.value, colour: colour.value, ...(label ? { label_id: label.id } : {}),
@@ -134,9 +137,10 @@ export class WorkspaceManager {
 
   setLabels(labels) {
     this.labels = labels;
-    // A new label's colour another label has meanwhile (the one just added) moves on to a free one.
+    // A new label's suggested colour another label has meanwhile (the one just added) moves on to a free one; a colour
+    // the supervisor chose stays (labels may arrive after they picked it, the first list too).
     const taken = labels.some((label) => String(label.colour).toLowerCase() === this.labelColour.value.toLowerCase());
-    if (!this.labelForm.editing && taken) this.labelColour.value = freeColour(labels);
+    if (!this.labelForm.editing && !this.colourChosen && taken) this.labelColour.value = freeColour(labels);
     this.renderLabels();
   }
 
