@@ -6,7 +6,7 @@ import math
 from dataclasses import replace
 
 from handoff.estimate import (
-    WINDOW_SECONDS, AgentLoad, Basis, Estimate, QueueSnapshot, estimate, snapshot, status_fields,
+    WINDOW_SECONDS, AgentLoad, Basis, Estimate, QueueSnapshot, Tuning, estimate, snapshot, status_fields,
 )
 
 MINUTE = 60.0
@@ -64,6 +64,17 @@ def test_thin_data_is_said_as_a_wider_range():
     assert thin.text == (f"{low}-{high} minutes" if low else f"up to {high} minutes")
     width = (thin.high_seconds or 0) / (thin.low_seconds or 1)
     assert width > (steady.high_seconds or 0) / (steady.low_seconds or 1)
+
+
+def test_the_upper_end_sits_further_out_while_slots_must_come_free_than_for_a_pickup():
+    """The team may shrink before the slots a customer needs come free: only that upper end moves."""
+    as_a_pickup = Tuning(queue_upper_z=Tuning().upper_z)
+    waiting = replace(STEADY, position=4)
+    wider, narrower = estimate(waiting), estimate(waiting, as_a_pickup)
+    assert (wider.seconds, wider.low_seconds) == (narrower.seconds, narrower.low_seconds)
+    assert (wider.high_seconds or 0) > (narrower.high_seconds or 0) > (wider.seconds or 0)
+    picked_up = replace(STEADY, agents=(AgentLoad(3, 1, 1, free_seconds=10.0),))
+    assert estimate(picked_up) == estimate(picked_up, as_a_pickup)
 
 
 def test_the_range_in_minutes_is_rounded_outwards():
