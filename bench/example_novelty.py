@@ -1,10 +1,12 @@
-"""Are our training examples our own? Each is checked against every BANKING77 sentence.
+"""Are our training examples our own? Each is checked against the data sets' questions the bot is tested on.
 
-BANKING77's training split and its test split (the fresh split) are the bot's
+BANKING77's training split and its test split (the fresh split), and CLINC150's
+banking and credit-card questions (bench/clinc150_topics.py), are the bot's
 unseen tests of real customer wording (bench/nlu_splits.py), so none of their
-sentences may become training data, not even slightly reworded. An example of data/nlu is flagged when it is
+sentences may become training data, not even slightly reworded. An example of
+data/nlu is flagged when it is
 
-- the same as a BANKING77 sentence once lower-cased, with punctuation and
+- the same as such a sentence once lower-cased, with punctuation and
   repeated spaces removed (``same_words``), or
 - very close in meaning: MiniLM cosine at least ``--max-cosine`` (0.95) to one
   (``near``).
@@ -12,7 +14,7 @@ sentences may become training data, not even slightly reworded. An example of da
     python -m bench.example_novelty                 # every example of data/nlu
     python -m bench.example_novelty --max-cosine 0.9
 
-Prints the flagged examples with their nearest BANKING77 sentence, writes
+Prints the flagged examples with their nearest data-set sentence, writes
 .run/bench/example_novelty.json, and exits 1 when any is flagged.
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import re
 import sys
 from pathlib import Path
@@ -27,9 +30,10 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from bench.clinc150_topics import QUESTION_INTENTS
 from bench.nlu_splits import banking77_test_rows, datasets_dir
 
-__all__ = ["banking77_sentences", "flagged", "normalised"]
+__all__ = ["banking77_sentences", "clinc150_sentences", "flagged", "normalised"]
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_COSINE = 0.95
@@ -48,6 +52,12 @@ def banking77_sentences() -> List[str]:
     return train + [text for text, _ in banking77_test_rows()]
 
 
+def clinc150_sentences() -> List[str]:
+    """CLINC150's banking and credit-card questions (and exchange rates), train and val rows."""
+    data = json.loads((datasets_dir() / "clinc150" / "data_train_val.json").read_text())
+    return [text for part in ("train", "val") for text, label in data[part] if label in QUESTION_INTENTS]
+
+
 def flagged(ours: Sequence[str], theirs: Sequence[str], max_cosine: float) -> List[Dict[str, Any]]:
     """Our examples that copy or nearly copy one of theirs, each with its nearest sentence."""
     from bot.nlu.sentence_encoder import load_encoder
@@ -63,7 +73,7 @@ def flagged(ours: Sequence[str], theirs: Sequence[str], max_cosine: float) -> Li
             nearest = int(np.argmax(row))
             same = their_words.get(normalised(text))
             if same is not None or row[nearest] >= max_cosine:
-                found.append({"example": text, "banking77": same or theirs[nearest],
+                found.append({"example": text, "sentence": same or theirs[nearest],
                               "cosine": round(float(row[nearest]), 3),
                               "reason": "same_words" if same is not None else "near"})
     return found
@@ -75,17 +85,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--max-cosine", type=float, default=MAX_COSINE,
-                        help="flag an example at least this close (MiniLM cosine) to a BANKING77 sentence")
+                        help="flag an example at least this close (MiniLM cosine) to a data-set sentence")
     args = parser.parse_args(argv)
 
     ours = sorted({text for text, _ in load_examples(ROOT / "data" / "nlu")})
-    theirs = banking77_sentences()
+    theirs = banking77_sentences() + clinc150_sentences()
     found = flagged(ours, theirs, args.max_cosine)
     for entry in found:
-        print(f"{entry['reason']:10s} {entry['cosine']:.3f}  {entry['example']!r}  ~  {entry['banking77']!r}")
-    print(f"{len(found)} of {len(ours)} examples flagged against {len(theirs)} BANKING77 sentences "
+        print(f"{entry['reason']:10s} {entry['cosine']:.3f}  {entry['example']!r}  ~  {entry['sentence']!r}")
+    print(f"{len(found)} of {len(ours)} examples flagged against {len(theirs)} BANKING77 and CLINC150 sentences "
           f"(same words, or MiniLM cosine >= {args.max_cosine})")
-    path = write_result("example_novelty", {"examples": len(ours), "banking77_sentences": len(theirs),
+    path = write_result("example_novelty", {"examples": len(ours), "data_set_sentences": len(theirs),
                                             "max_cosine": args.max_cosine, "flagged": found})
     print(f"(written to {path})")
     return 1 if found else 0

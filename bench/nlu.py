@@ -9,7 +9,10 @@ Out-of-scope recall counts a question as caught when the bot says out_of_scope
 or falls back (nlu_fallback). The bot's real-wording halves report per-topic
 accuracy and the confusions left; the test half only when asked for
 (``--bot-halves dev test``), to report, never to tune; likewise the fresh
-split (``fresh``: BANKING77's own test split, round four's untouched check). Gibberish
+split (``fresh``: BANKING77's own test split, round four's untouched check). ``dev`` and
+``test`` also score CLINC150's banking and credit-card questions (dev part: its train rows;
+held-out part: its val rows; bench/clinc150_topics.py): those our answers cover, strictly, and
+those none covers, which must be declined or not understood (``..._uncovered``). Gibberish
 (bench/gibberish.py) must fall back. CLINC150 reports ``chosen_threshold``:
 the fallback threshold its val split chooses (config.yml's must match it).
 The data sets are read from ../shared/datasets beside the repository, or from
@@ -34,7 +37,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from bench.common import latency_summary, markdown_table, write_result
 from bench.gibberish import gibberish
 from bench.nlu_splits import (
-    BOT_HALVES, OUT_OF_SCOPE, Example, banking77_real_questions, banking77_split, clinc150_split,
+    BOT_HALVES, CLINC150_PARTS, OUT_OF_SCOPE, Example, banking77_real_questions, banking77_split,
+    clinc150_bank_questions, clinc150_split,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +69,9 @@ def bot_test_sets(halves: Sequence[str]) -> Dict[str, List[Example]]:
     for half in halves:
         sets[f"banking77_{half}"] = banking77_real_questions(half, strict=True)
         sets[f"banking77_{half}_lenient"] = banking77_real_questions(half, strict=False)
+        if half in CLINC150_PARTS:
+            sets[f"clinc150_bank_{half}"] = clinc150_bank_questions(half)
+            sets[f"clinc150_bank_{half}_uncovered"] = clinc150_bank_questions(half, covered=False)
     sets["gibberish"] = [(text, sorted(OUT_OF_SCOPE)) for text in gibberish()]
     return sets
 
@@ -202,7 +209,7 @@ def run_one(pipeline: str, dataset: str, halves: Sequence[str] = ("dev",)) -> Di
                 result[f"{prefix}threshold_sweep"] = threshold_sweep(examples, parses, top1)
                 if name == "clinc150_val":
                     result["chosen_threshold"] = chosen_threshold(result[f"{prefix}threshold_sweep"])
-            if name.startswith("banking77_") and not name.endswith("_lenient"):
+            if name.startswith(("banking77_", "clinc150_bank_")) and not name.endswith(("_lenient", "_uncovered")):
                 result[f"{prefix}per_topic"], result[f"{prefix}confusions"] = per_topic(examples, labels)
             result[f"{prefix}test_examples"] = len(examples)
         first_test = next(iter(test_sets.values()))
@@ -254,7 +261,9 @@ def markdown(results: List[Dict[str, Any]]) -> str:
                "in_scope_accuracy", "oos_recall",
                "unseen_accuracy", "banking77_dev_accuracy", "banking77_dev_lenient_accuracy",
                "banking77_test_accuracy", "banking77_test_lenient_accuracy",
-               "banking77_fresh_accuracy", "banking77_fresh_lenient_accuracy", "gibberish_fallback_rate",
+               "banking77_fresh_accuracy", "banking77_fresh_lenient_accuracy",
+               "clinc150_bank_dev_accuracy", "clinc150_bank_dev_uncovered_accuracy",
+               "clinc150_bank_test_accuracy", "clinc150_bank_test_uncovered_accuracy", "gibberish_fallback_rate",
                "train_seconds", "parse_p50_ms", "parse_p99_ms", "model_mb", "peak_rss_mb"]
     parts = [markdown_table(results, [c for c in columns if any(c in row for row in results)])]
     for row in results:

@@ -23,6 +23,15 @@ Fixed before any tuning (seeded, deterministic), so that a figure reported as
              shared/datasets: see ``FRESH_SOURCE``), never used by any round
              before: its questions of our topics, less the few that are also
              in the training split, scored under the same maps, once, at the end.
+             A fourth (issue 13, round six): CLINC150's banking and credit-card
+             questions (``clinc150_bank_questions``, the map and its reasons in
+             bench/clinc150_topics.py). Its ``train`` rows are a dev part (read
+             to write examples, scored with ``dev``), its ``val`` rows the
+             held-out part (scored with ``test``, once, at the end). Those val
+             rows chose the fallback threshold of a pipeline trained on
+             CLINC150 itself (above), never the demo bot's data or examples.
+             The intents no answer covers are scored apart: they must be
+             declined (``out_of_scope``) or not understood.
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ import re
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
+from bench import clinc150_topics
 from bench.banking77_topics import ACCEPTED_TOPICS, STRICT_TOPIC
 
 __all__ = [
@@ -44,6 +54,7 @@ __all__ = [
     "banking77_real_questions",
     "banking77_split",
     "banking77_test_rows",
+    "clinc150_bank_questions",
     "clinc150_split",
     "datasets_dir",
 ]
@@ -52,6 +63,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ROOT.parent / "shared" / "datasets"
 OUT_OF_SCOPE = frozenset({"nlu_fallback", "out_of_scope"})
 BOT_HALVES = ("dev", "test", "fresh")
+# The parts of CLINC150's banking and credit-card questions: dev (its train rows), test (its val rows).
+CLINC150_PARTS = {"dev": "train", "test": "val"}
 SEED = 42
 HALVES_SEED = 13
 # BANKING77's test split, pinned to the exact file (the same commit's train.csv is shared/datasets').
@@ -139,3 +152,20 @@ def banking77_real_questions(half: str, strict: bool = True) -> List[Example]:
     if strict:
         return [(text, [f"faq/{STRICT_TOPIC[category]}"]) for text, category in chosen]
     return [(text, sorted(f"faq/{key}" for key in ACCEPTED_TOPICS[category])) for text, category in chosen]
+
+
+def clinc150_bank_questions(part: str, covered: bool = True) -> List[Example]:
+    """CLINC150's banking and credit-card questions: ``part`` ``dev`` (its train rows) or ``test`` (val).
+
+    ``covered``: the intents one of our answers covers, labelled ``faq/<topic>``
+    (bench/clinc150_topics.py ``STRICT_TOPIC``); otherwise the intents none
+    covers (``UNCOVERED``), where declining or not understanding is right.
+    """
+    if part not in CLINC150_PARTS:
+        raise ValueError(f"part must be one of {sorted(CLINC150_PARTS)}, got {part!r}")
+    data = json.loads((datasets_dir() / "clinc150" / "data_train_val.json").read_text())
+    rows = [(text, label) for text, label in data[CLINC150_PARTS[part]]]
+    if covered:
+        return [(text, [f"faq/{clinc150_topics.STRICT_TOPIC[label]}"]) for text, label in rows
+                if label in clinc150_topics.STRICT_TOPIC]
+    return [(text, sorted(OUT_OF_SCOPE)) for text, label in rows if label in clinc150_topics.UNCOVERED]

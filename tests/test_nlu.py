@@ -14,7 +14,7 @@ import pytest
 import yaml
 from rasa.shared.nlu.training_data.loading import load_data
 
-from bot.evaluation import NluModel, score
+from bot.evaluation import NluModel, predicted_label, score
 
 ROOT = Path(__file__).resolve().parent.parent
 OVERALL_FLOOR = 0.88
@@ -51,13 +51,14 @@ def test_unseen_questions_are_understood(nlu, unseen):
     assert not weak, f"topics below {PER_TOPIC_FLOOR}: {weak}"
 
 
-def test_every_faq_topic_is_covered_by_training_and_test_data(unseen):
+def test_every_answer_is_covered_by_training_and_test_data(unseen):
+    """Every FAQ topic and every small talk key (``chitchat/...``) has examples, unseen questions and its answer."""
     trained = load_data(str(ROOT / "data" / "nlu"))
     answers = load_data(str(ROOT / "data" / "responses"))
     trained_keys = {m.get("intent_response_key") for m in trained.intent_examples} - {None}
-    tested_keys = {label for _, label in unseen if label.startswith("faq/")}
+    tested_keys = {label for _, label in unseen if "/" in label}
 
-    assert len(trained_keys) == 25
+    assert len({key for key in trained_keys if key.startswith("faq/")}) == 25
     assert tested_keys == trained_keys
     assert set(answers.responses) == {f"utter_{key}" for key in trained_keys}
 
@@ -104,3 +105,24 @@ def test_no_training_example_is_skipped_by_rasa():
             stray += [(path.name, item.get("intent"), line) for line in lines if item.get("examples")
                       and not line.startswith("- ")]
     assert stray == []
+
+
+# The customer trial of issue 13, message by message: what the bot must understand each one as.
+TRIAL = {
+    "tell me a joke": "chitchat/joke",
+    "what's the weather": "chitchat/weather",
+    "who made you?": "chitchat/who_made_you",
+    "are you still there?": "chitchat/are_you_there",
+    "how are you": "chitchat/how_are_you",
+    "what can you do": "chitchat/what_can_you_do",
+    "how do i set up a standing order": "out_of_scope",
+    "increase my daily transfer limit": "out_of_scope",
+    "why was my top up declined": "faq/top_up",
+}
+
+
+def test_the_customer_trials_messages_are_understood(nlu):
+    parses = nlu.parse(list(TRIAL))
+
+    got = {text: predicted_label(parse) for text, parse in zip(TRIAL, parses)}
+    assert got == TRIAL

@@ -47,7 +47,7 @@ def test_parse_reports_the_faq_answer_key(rasa_url):
     selected = parse["response_selector"]["faq"]["response"]
     assert selected["intent_response_key"] == "faq/card_arrival"
     assert selected["utter_action"] == "utter_faq/card_arrival"
-    assert parse["response_selector"]["all_retrieval_intents"] == ["faq"]
+    assert parse["response_selector"]["all_retrieval_intents"] == ["chitchat", "faq"]
 
 
 def test_greets_with_the_bank_name(rasa_url, sender):
@@ -180,7 +180,7 @@ def test_conversation_is_kept_in_the_redis_tracker_store(rasa_url, redis_url, se
     [
         (["can I talk to a person"], {"requested"}),
         (["my dad passed away and I can't pay his loan"], {"distress"}),
-        (["asdfgh", "what's the weather"], {"repeated_fallback"}),
+        (["asdfgh", "who won the football last night"], {"repeated_fallback"}),
         (["my refund isn't showing", "no"], {"unresolved"}),
         (["where is my refund", "I still can't see my refund"], {"customer_repeating", "unresolved"}),
         (["THIS IS RIDICULOUS"], {"frustration"}),
@@ -217,3 +217,29 @@ def test_a_retried_message_is_answered_again_not_handled_twice(rasa_url, sender)
                            timeout=10).json()
     said = [event["text"] for event in tracker["events"] if event["event"] == "user"]
     assert said == ["my card hasn't arrived yet", "thanks", "where is my money"], "each message handled once"
+
+
+# The customer trial of issue 13: small talk, however often, is answered and never counts as stuck.
+SMALL_TALK = [
+    ["tell me a joke", "what's the weather"],
+    ["who made you?", "are you still there?"],
+    ["how are you", "what can you do", "tell me a joke"],
+]
+
+
+@pytest.mark.parametrize("messages", SMALL_TALK)
+def test_small_talk_is_answered_and_never_hands_over(rasa_url, sender, messages):
+    for message in messages:
+        replies = say(rasa_url, sender, message)
+
+        assert handoffs(replies) == [], message
+        assert texts(replies) and not any(text.startswith("Sorry") for text in texts(replies)), (message, replies)
+
+
+def test_two_banking_questions_no_answer_covers_are_declined_then_handed_over(rasa_url, sender):
+    declined = say(rasa_url, sender, "how do i set up a standing order")
+
+    assert handoffs(declined) == []
+    assert texts(declined)[0].startswith("Sorry, that's not something I can help with")
+    [handoff] = handoffs(say(rasa_url, sender, "increase my daily transfer limit"))
+    assert handoff["reason"] == "repeated_fallback"

@@ -76,12 +76,22 @@ def test_bot_repeating_blocks_the_third_identical_reply():
 
 
 @pytest.mark.parametrize("text, intent", [("okay", "affirm"), ("hello again", "greet"), ("nope", "deny"),
-                                          ("are you a bot?", "bot_challenge"), ("no that's all, thanks", "faq")])
+                                          ("are you a bot?", "bot_challenge"), ("no that's all, thanks", "faq"),
+                                          ("tell me a joke", "chitchat")])
 def test_small_talk_answered_the_same_way_again_is_not_the_bot_looping(text, intent):
     chatty = [said("hi", "greet", "utter_greet"), said("ok", "affirm", "utter_how_can_i_help"),
               said("ok", "affirm", "utter_how_can_i_help")]
 
     assert check(chatty + [said(text, intent)]) is None
+
+
+def test_small_talk_in_a_row_is_answered_not_misunderstood():
+    jokes = [said("tell me a joke", "chitchat", "utter_chitchat/joke") for _ in range(2)]
+    weather = said("what's the weather", "chitchat", "utter_chitchat/weather")
+
+    assert check(jokes + [weather, said("another joke", "chitchat")]) is None
+    assert check([weather, said("who won the match", "out_of_scope", "utter_out_of_scope"),
+                  said("asdf", "nlu_fallback")]) == "repeated_fallback"
 
 
 def test_thanking_again_is_not_a_loop():
@@ -214,7 +224,7 @@ def test_bad_configuration_is_refused():
 def user(text: str, intent: str, confidence: float = 0.9, answer: Optional[str] = None) -> dict:
     parse = {"intent": {"name": intent, "confidence": confidence}}
     if answer:
-        parse["response_selector"] = {"faq": {"response": {"intent_response_key": answer}}}
+        parse["response_selector"] = {answer.split("/")[0]: {"response": {"intent_response_key": answer}}}
     return {"event": "user", "text": text, "parse_data": parse}
 
 
@@ -230,13 +240,16 @@ def test_turns_are_built_from_events_and_restart_after_a_handoff():
         {"event": "bot", "text": "Cards take...", "metadata": {"utter_action": "utter_faq/card_arrival"}},
         {"event": "action", "name": "action_listen"},
         user("call me", "request_callback"),
+        user("tell me a joke", "chitchat", 0.9, "chitchat/joke"),
     ]
 
     turns = conversation_since_last_handoff(events).turns
 
+    # Small talk has no topic: it is nothing a customer asks about again or switches between.
     assert [dataclasses.astuple(turn)[:4] for turn in turns] == [
         ("my card is late", "faq", 0.8, "card_arrival"),
         ("call me", "request_callback", 0.9, None),
+        ("tell me a joke", "chitchat", 0.9, None),
     ]
     assert turns[0].responses == ["utter_faq/card_arrival"]
     assert turns[0].actions == ["utter_faq", "action_listen"]

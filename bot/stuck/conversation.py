@@ -19,6 +19,8 @@ HANDOFF_ACTION = "action_handoff"
 MAX_TEXT = 500
 # What Rasa's FallbackClassifier predicts (with the threshold as its confidence) for a message it is unsure of.
 FALLBACK_INTENT = "nlu_fallback"
+# The retrieval intent of the support answers (faq/<topic>); small talk is chitchat/<key>.
+FAQ_INTENT = "faq"
 ACTION_ERROR_SLOT = "action_error"
 EARLIER_SLOT = "earlier_turns"
 # The customer said it helped, thanked or said goodbye.
@@ -92,7 +94,7 @@ class Turn:
     @property
     def label(self) -> str:
         """What the customer asked for: the FAQ topic, or else the intent."""
-        return f"faq/{self.topic}" if self.topic else self.intent
+        return f"{FAQ_INTENT}/{self.topic}" if self.topic else self.intent
 
 
 @dataclass
@@ -180,8 +182,12 @@ def parsed_turn(text: str, parse_data: Dict[str, Any]) -> Turn:
 
 
 def _topic_of(parse_data: Dict[str, Any]) -> Optional[str]:
+    """The FAQ answer key of an FAQ question; small talk (``chitchat/...``) is no topic a customer
+    asks about again or switches between, so it has none."""
     intent = (parse_data.get("intent") or {}).get("name")
-    selected = (parse_data.get("response_selector") or {}).get(intent or "")
+    if intent != FAQ_INTENT:
+        return None
+    selected = (parse_data.get("response_selector") or {}).get(intent)
     if not selected:
         return None
     key = (selected.get("response") or {}).get("intent_response_key") or ""

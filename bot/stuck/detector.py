@@ -21,8 +21,9 @@ __all__ = ["TRIGGERS", "DetectorConfig", "StuckDetector", "Verdict"]
 # to say what the customer needs ("help", "the thing from before").
 NOT_UNDERSTOOD_INTENTS = frozenset({"nlu_fallback", "out_of_scope", "need_help"})
 # Small talk: when the customer says it again and the bot answers it the same way again,
-# the bot is not looping ("ok", "ok", "ok"; thanks and goodbyes; "are you a bot?").
-SMALL_TALK_INTENTS = frozenset({"greet", "affirm", "deny", "thank", "goodbye", "bot_challenge"})
+# the bot is not looping ("ok", "ok", "ok"; thanks and goodbyes; "are you a bot?"; a joke, the
+# weather, "are you still there?": the retrieval intent chitchat/..., answered, never "not understood").
+SMALL_TALK_INTENTS = frozenset({"greet", "affirm", "deny", "thank", "goodbye", "bot_challenge", "chitchat"})
 # Capitals in these are enthusiasm or habit ("OK THANKS", "ARE YOU A BOT"), not shouting.
 FRIENDLY_INTENTS = SMALL_TALK_INTENTS | {"request_callback"}
 CHECK_QUESTION = "utter_did_that_help"

@@ -299,9 +299,9 @@ class _Project:
     def has_response(self, name: str) -> bool:
         return name in self.domain_responses or name in self.file_responses
 
-    def faq_keys(self) -> List[str]:
-        prefix = RETRIEVAL_INTENT + "/"
-        return sorted(i[len(prefix):] for i in self.blocks if i.startswith(prefix))
+    def retrieval_intents(self) -> Set[str]:
+        """Intents answered per key (``faq/<key>``, small talk's ``chitchat/<key>``): labelled with a key, never alone."""
+        return {name.split("/", 1)[0] for name in self.blocks if "/" in name}
 
     def owners(self) -> Dict[str, List[str]]:
         """Each example (by :func:`_key`) → the intents that have it, in file order."""
@@ -318,22 +318,23 @@ def catalog(root: Path) -> Dict[str, Any]:
     """The intents and FAQ topics content staff can label with (the ``{p}:catalog`` value).
 
     Every intent of domain.yml with its number of examples and its answer
-    (``utter_<intent>``, if there is one), except the retrieval intent ``faq``,
-    which is listed as its topics ``faq/<key>`` with the answer
-    ``utter_faq/<key>``; ``categories`` are the X of ``data/nlu/faq_X.yml``.
+    (``utter_<intent>``, if there is one), except the retrieval intents: ``faq``
+    is listed as its topics ``faq/<key>`` with the answer ``utter_faq/<key>``,
+    small talk as its keys ``chitchat/<key>`` (kind ``intent``: content staff add
+    examples to them, not new ones); ``categories`` are the X of ``data/nlu/faq_X.yml``.
     """
     project = _Project.read(root)
     counts: Counter[str] = Counter(intent for pairs in project.examples.values() for intent, _ in pairs)
+    retrieval = project.retrieval_intents() | {RETRIEVAL_INTENT}
     entries: List[Dict[str, Any]] = []
     for intent in dict.fromkeys(project.intents):
-        if intent == RETRIEVAL_INTENT:
+        if intent in retrieval:
             continue
         entries.append({"name": intent, "examples": counts[intent], "answer": project.response(f"utter_{intent}"),
                         "kind": "intent"})
-    for key in project.faq_keys():
-        name = f"{RETRIEVAL_INTENT}/{key}"
+    for name in sorted(name for name in project.blocks if "/" in name):
         entries.append({"name": name, "examples": counts[name], "answer": project.response(f"utter_{name}"),
-                        "kind": "faq"})
+                        "kind": "faq" if name.startswith(RETRIEVAL_INTENT + "/") else "intent"})
     categories = sorted(
         Path(rel).stem[len("faq_"):] for rel in _files(root, "data/nlu")
         if Path(rel).parent.as_posix() == "data/nlu" and Path(rel).stem.startswith("faq_")
@@ -830,7 +831,7 @@ def add_examples(root: Path, intent: str, texts: Sequence[str]) -> AddResult:
     if not isinstance(intent, str) or not _is_known(project, intent):
         raise UnknownIntent(
             f"There is no intent or FAQ topic called {_quote(str(intent))}."
-            + (" Choose one of the FAQ topics (faq/...)." if intent == RETRIEVAL_INTENT else "")
+            + (f" Choose one of its keys ({intent}/...)." if intent in project.retrieval_intents() else "")
         )
     new, already = _split_new(project, intent, examples)
     if not new:
@@ -847,9 +848,9 @@ def add_examples(root: Path, intent: str, texts: Sequence[str]) -> AddResult:
 
 
 def _is_known(project: _Project, intent: str) -> bool:
-    if intent.startswith(RETRIEVAL_INTENT + "/"):
+    if "/" in intent:
         return intent in project.blocks
-    return intent != RETRIEVAL_INTENT and intent in project.intents
+    return intent in project.intents and intent not in project.retrieval_intents() | {RETRIEVAL_INTENT}
 
 
 _TAUGHT_NLU_COMMENT = (

@@ -84,13 +84,15 @@ def test_catalog_lists_intents_and_faq_topics_with_counts_and_answers(project: P
     for path in sorted((project / "data/nlu").glob("*.yml")):
         counts.update(intent for intent, _, _ in rasa_examples(path))
     domain = yaml.safe_load((project / "domain.yml").read_text())
-    plain = [intent for intent in domain["intents"] if intent != "faq"]
+    plain = [intent for intent in domain["intents"] if intent not in ("faq", "chitchat")]
     faq = sorted(intent for intent in counts if intent.startswith("faq/"))
-    assert set(entries) == set(plain) | set(faq)
-    assert "faq" not in entries and len(faq) == 25
+    small_talk = sorted(intent for intent in counts if intent.startswith("chitchat/"))
+    assert set(entries) == set(plain) | set(faq) | set(small_talk)
+    assert "faq" not in entries and "chitchat" not in entries and len(faq) == 25 and small_talk
     for name, entry in entries.items():
         assert entry["examples"] == counts[name] > 0, name
         assert entry["kind"] == ("faq" if name.startswith("faq/") else "intent")
+    assert entries["chitchat/joke"]["answer"].startswith("Why did the banker")
 
     assert entries["greet"]["answer"] == domain["responses"]["utter_greet"][0]["text"]
     assert entries["out_of_scope"]["answer"].startswith("Sorry, that's not something I can help with")
@@ -183,13 +185,21 @@ def test_conflict_writes_nothing(project: Path) -> None:
     assert_untouched(project, before)
 
 
-@pytest.mark.parametrize("intent", ["nonsense", "faq", "faq/nonsense", "nlu_fallback", "utter_greet"])
+@pytest.mark.parametrize("intent", ["nonsense", "faq", "faq/nonsense", "chitchat", "chitchat/nonsense",
+                                    "nlu_fallback", "utter_greet"])
 def test_unknown_intent(project: Path, intent: str) -> None:
     before = snapshot(project)
     with pytest.raises(errors.UnknownIntent) as raised:
         datafiles.add_examples(project, intent, ["hello robot"])
     assert raised.value.code == "unknown_intent" and intent in str(raised.value)
     assert_untouched(project, before)
+
+
+def test_small_talk_is_taught_by_its_key(project: Path) -> None:
+    added = datafiles.add_examples(project, "chitchat/joke", ["got a pun for me"])
+
+    assert added.added == ["got a pun for me"] and added.files == ["data/nlu/chitchat.yml"]
+    assert ("chitchat/joke", "got a pun for me", 0) in rasa_examples(project / "data/nlu/chitchat.yml")
 
 
 def test_invalid_text_writes_nothing(project: Path) -> None:
