@@ -115,6 +115,8 @@ TRIAL = {
     "are you still there?": "chitchat/are_you_there",
     "how are you": "chitchat/how_are_you",
     "what can you do": "chitchat/what_can_you_do",
+    "how old are you": "chitchat/about_me",
+    "are you married": "chitchat/about_me",
     "how do i set up a standing order": "out_of_scope",
     "increase my daily transfer limit": "out_of_scope",
     "why was my top up declined": "faq/top_up",

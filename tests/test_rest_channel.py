@@ -224,6 +224,7 @@ SMALL_TALK = [
     ["tell me a joke", "what's the weather"],
     ["who made you?", "are you still there?"],
     ["how are you", "what can you do", "tell me a joke"],
+    ["how old are you", "are you married"],
 ]
 
 
