@@ -279,8 +279,8 @@ def _group_transfer_notice(specialists: bool) -> Notify:
     """What the customer reads when sent back to a queue: a specialist team only when it is one (not the
     general team, nor the team they were with)."""
     if specialists:
-        return Notify("transferred_group", "You're being passed to a specialist team. You keep your place at the front.")
-    return Notify("transferred_team", "You're being passed to someone else in our team. You keep your place at the front.")
+        return Notify("transferred_group", "You're being passed to a specialist team. You stay near the front of the queue.")
+    return Notify("transferred_team", "You're being passed to someone else in our team. You stay near the front of the queue.")
 
 
 def _enqueue(reason: str) -> Enqueue:
@@ -376,7 +376,7 @@ def apply(conversation: Conversation, event: Event) -> Tuple[Conversation, List[
             return back, [Notify("back_to_bot", "You're back with the assistant. Ask me anything.")]
         if isinstance(event, AgentLost):
             requeued = replace(conversation, state=State.QUEUED, agent=None)
-            notice = Notify("agent_lost", "Your agent was disconnected. You keep your place at the front of the queue.")
+            notice = Notify("agent_lost", "Your agent was disconnected. You stay near the front of the queue.")
             return requeued, [Enqueue(conversation.reason or "requested", front=True), notice]
         closed = replace(conversation, state=State.CLOSED, rated=False)  # the agent stays: the rating is theirs
         return closed, [Notify("closed", "The agent has closed this chat."), AskRating()]

@@ -313,7 +313,7 @@ def test_what_the_customer_reads_of_a_transfer_names_who_joins_and_which_team(br
         await ann.acknowledged("to-general")
         notice = await customer.expect("message", kind="system", data={"notice": "transferred_team"})
         assert notice["data"]["text"] == ("You're being passed to someone else in our team. "
-                                          "You keep your place at the front.")
+                                          "You stay near the front of the queue.")
         assert not any("specialist" in message["data"]["text"] for message in customer.messages("system"))
         await ann.send("claim", {"conversation_id": conversation_id}, id="claim-again")
         await ann.acknowledged("claim-again")
