@@ -45,10 +45,11 @@ export function replaceChildren(element, ...children) {
   append(element, children);
 }
 
-/** "14:05" (with `dated`, "12 Mar, 14:05") in the reader's language; the full date and time for a tooltip. */
+/** "14:05" or "1:05 PM" (with `dated`, "12 Mar, 14:05") in the reader's language, the hour without a leading zero
+ * where the language writes none; the full date and time for a tooltip. */
 export function formatTime(ms, locale, { dated = false } = {}) {
   const date = new Date(ms);
-  const short = dated ? { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" } : { hour: "2-digit", minute: "2-digit" };
+  const short = dated ? { day: "numeric", month: "short", hour: "numeric", minute: "2-digit" } : { hour: "numeric", minute: "2-digit" };
   return {
     short: new Intl.DateTimeFormat(locale, short).format(date),
     full: new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(date),
