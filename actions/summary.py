@@ -72,6 +72,7 @@ URGENT_TOPICS: Tuple[Text, ...] = (
     "unrecognised_transaction", "lost_or_stolen_card", "card_swallowed", "cancel_transfer",
     "transfer_not_received", "charged_twice", "payment_deferral",
 )
+DISTRESS = "distress"  # the stuck detector's reason (docs/handoff-payload.md)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 
 
@@ -167,16 +168,32 @@ def _urgent_lead(urgent: Optional[Turn], quoted: List[Turn]) -> Optional[Text]:
     return f'Most urgent: "{urgent.describe()["text"]}" ({str(urgent.topic).replace("_", " ")}).'
 
 
-def _summary_text(reason: Text, how: List[Text], explanation: Optional[Text], turns: List[Turn],
+def _distress_lead(reason: Text, evidence_turns: Any, last_shown: Optional[Text]) -> Optional[Text]:
+    """A customer in distress is never asked again what happened: their words the detector acted on lead the
+    card, also when later messages (to the team, after a transfer) would push them out of the quotes, unless
+    they are the last message, which the summary quotes anyway (``last_shown``)."""
+    if reason != DISTRESS or not isinstance(evidence_turns, list):
+        return None
+    said = [turn["text"] for turn in evidence_turns
+            if isinstance(turn, dict) and isinstance(turn.get("text"), str) and turn["text"] != last_shown]
+    quoted = "; ".join(f'"{text}"' for text in said)
+    return f"In distress: {quoted}." if said else None
+
+
+def _summary_text(reason: Text, how: List[Text], evidence: Dict[Text, Any], turns: List[Turn],
                   written: List[Turn], count: int, topics: List[Text], urgent: Optional[Turn]) -> Text:
-    """What the customer asked comes first (the card shows the reason beside it), led by their most
-    urgent question when something else came first or after it, then what they wrote to people, then
-    why once: the detector's explanation when there is one (it says the reason's description more
-    precisely), and how it came to people (``how``: SOURCE_DESCRIPTIONS' keys)."""
+    """What the customer asked comes first (the card shows the reason beside it), led by the words of a
+    customer in distress, or by their most urgent question when something else came first or after it,
+    then what they wrote to people, then why once: the detector's explanation when there is one (it says
+    the reason's description more precisely), and how it came to people (``how``: SOURCE_DESCRIPTIONS' keys)."""
     exchanges = _exchanges(turns)
     quoted = [turn for turn in turns if turn.replies][-SUMMARY_EXCHANGES:] or written[-SUMMARY_EXCHANGES:]
-    parts = [said for said in (_urgent_lead(urgent, quoted), exchanges,
+    last_shown = (turns[-1].describe()["text"] if not written and turns and turns[-1].text not in BUTTON_TEXTS
+                  else None)
+    parts = [said for said in (_distress_lead(reason, evidence.get("turns"), last_shown)
+                               or _urgent_lead(urgent, quoted), exchanges,
                                _written(written, after_exchanges=exchanges is not None)) if said]
+    explanation = evidence.get("explanation")
     reason_text = (explanation if isinstance(explanation, str) and explanation.strip()
                    else REASON_DESCRIPTIONS.get(reason, reason.replace("_", " ")))
     ways = "; ".join(SOURCE_DESCRIPTIONS[source] for source in dict.fromkeys(how) if source in SOURCE_DESCRIPTIONS)
@@ -187,8 +204,8 @@ def _summary_text(reason: Text, how: List[Text], explanation: Optional[Text], tu
     else:
         parts.append("No support topic was recognised.")
     parts.append(f"{count} customer message(s).")
-    if not written and turns and turns[-1].text not in BUTTON_TEXTS:
-        parts.append(f'Last message before the handoff: "{turns[-1].describe()["text"]}".')
+    if last_shown is not None:
+        parts.append(f'Last message before the handoff: "{last_shown}".')
     return " ".join(parts)
 
 
@@ -267,7 +284,7 @@ def handoff_payload(
         "handoff": {
             "reason": reason,
             "source": source,
-            "summary": _summary_text(reason, how, evidence.get("explanation"), recent, written, typed, topics,
+            "summary": _summary_text(reason, how, evidence, recent, written, typed, topics,
                                      _most_urgent(before, written)),
             "topic": topics[-1] if topics else None,
             "topics": topics,

@@ -301,3 +301,24 @@ def test_no_lead_when_the_urgent_question_already_comes_first_or_nothing_is_urge
     assert handoff_payload(make_tracker(events), "requested", domain=DOMAIN)["handoff"]["summary"].startswith(
         'The customer asked "my card was stolen"')
     assert "Most urgent" not in handoff_payload(faq_then_human, "requested", domain=DOMAIN)["handoff"]["summary"]
+
+
+DISTRESS_WORDS = "my husband died last week and I don't know what to do about his account"
+
+
+def test_a_transfer_of_a_customer_in_distress_still_leads_with_their_words():
+    """The agent trial: after a transfer, what the widow later wrote to the team pushed her words out of the card."""
+    said = user_event(DISTRESS_WORDS, "faq", 0.87, "faq/close_account")
+    evidence = {"explanation": "the customer is in distress and needs a person", "phrases": ["husband died"],
+                "turns": [{"turn": 1, "text": DISTRESS_WORDS, "intent": "faq", "confidence": 0.87}]}
+    first = handoff_payload(make_tracker([said]), "distress", evidence, domain=DOMAIN)["handoff"]
+    assert first["summary"].count(DISTRESS_WORDS) == 1, "the last message is quoted once, not led with again"
+    assert first["summary"].endswith(f'Last message before the handoff: "{DISTRESS_WORDS}".')
+
+    wrote = [{"text": "thank you. I'm Mary Jones, he was Peter Jones", "intent": "thank", "confidence": 0.9}]
+    transfer = user_event("/request_human", "request_human", 1.0, metadata={
+        "message_id": "1-0", "handoff_source": "transfer", "previous_handoff": first, "customer_wrote": wrote})
+    summary = handoff_payload(make_tracker([said, transfer]), "requested", domain=DOMAIN)["handoff"]["summary"]
+
+    assert summary.startswith(f'In distress: "{DISTRESS_WORDS}". The customer wrote to the team: "thank you.')
+    assert "Handed over because the customer is in distress and needs a person" in summary
