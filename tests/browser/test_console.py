@@ -724,6 +724,32 @@ def test_the_agent_who_claims_a_transferred_chat_reads_what_the_customer_told_th
     screenshot(sue.page, "console-transferred-context")
 
 
+def test_a_customer_in_distress_keeps_their_words_on_the_card_after_a_transfer(ann, sue, customers):
+    """Found by a new agent: after a transfer, a widow's card quoted only "thank you. I'm Mary Jones", what she
+    wrote to the first agent, and the receiver would have asked her again what happened."""
+    customer = customers()
+    words = "my husband died last week and I don't know what to do about his account"
+    customer.say(words)
+    customer.expect("status", state="queued")
+    ann.queue_item("husband died").get_by_role("button", name=re.compile(r"^Claim chat")).click()
+    expect(ann.transcript).to_contain_text("from our support team has joined the chat.")
+    customer.expect("status", state="agent")
+    customer.say("thank you. I'm Mary Jones, he was Peter Jones")
+    expect(ann.transcript).to_contain_text("I'm Mary Jones")
+    ann.conversation.get_by_role("button", name="Transfer").click()
+    dialog = ann.page.get_by_role("dialog", name="Transfer chat")
+    dialog.get_by_role("radio", name=re.compile(r"^general")).check()
+    dialog.get_by_role("button", name="Transfer").click()
+    expect(ann.page.get_by_text("Chat moved to the front of the general queue.")).to_be_visible()
+
+    card = sue.queue_item("Transferred by ann")
+    expect(card).to_contain_text(f'In distress: "{words}".')
+    card.get_by_role("button", name=re.compile(r"^Claim chat")).click()
+    expect(sue.conversation.locator(".details-summary")).to_contain_text(
+        f'In distress: "{words}". The customer wrote to the team: "thank you. I\'m Mary Jones')
+    screenshot(sue.page, "console-transferred-distress")
+
+
 def test_closing_asks_for_confirmation_and_the_customer_is_asked_for_a_rating(ann, customers):
     customer = customers()
     customer.ask_for_person()
