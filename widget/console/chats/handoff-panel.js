@@ -10,6 +10,20 @@ function percent(fraction) {
   return `${Math.round(fraction * 100)}%`;
 }
 
+// The stuck detector's measurements (docs/stuck-detection.md) in an agent's words; others are shown by their key.
+const MEASUREMENTS = {
+  similarity: ["How alike the two messages are", (value) => (typeof value === "number" ? percent(value) : plainValue(value))],
+  in_a_row: ["Messages in a row", plainValue],
+  times_sent: ["Times the bot sent that reply", plainValue],
+  turn_count: ["Messages without an answer that helped", plainValue],
+};
+
+/** A measurement as a term and its value. */
+function measurement(key, value) {
+  const [label, shown] = MEASUREMENTS[key] || [humanize(key), plainValue];
+  return [h("dt", {}, label), h("dd", {}, shown(value))];
+}
+
 /** A plain value from a payload (numbers, strings, lists) as one readable line. */
 function plainValue(value) {
   if (value === null || value === undefined || value === "") return "—";
@@ -49,7 +63,7 @@ export function renderHandoff(container, data) {
         ? h("div", { class: "chips" }, h("span", { class: "muted" }, "Phrases:"), evidence.phrases.map((phrase) => h("span", { class: "chip chip-quote" }, `“${phrase}”`)))
         : null,
       measurements.length
-        ? h("dl", { class: "kv" }, measurements.map(([key, value]) => [h("dt", {}, humanize(key)), h("dd", {}, plainValue(value))]))
+        ? h("dl", { class: "kv" }, measurements.map(([key, value]) => measurement(key, value)))
         : null),
     section("Topics",
       topics.length ? h("div", { class: "chips" }, topics.map((topic) => h("span", { class: "chip chip-topic" }, humanize(topic)))) : none("No topic recognised.")),
