@@ -85,12 +85,12 @@ def test_a_colleague_reading_a_chat_sees_it_closed_by_whom_how_it_ended_and_its_
     expect(again).to_contain_text("Follow-up needed")
     expect(again).to_contain_text("4 of 5")
 
-    # The customer goes on with the assistant: the view says so, not "Unknown reason" (trial 16).
-    customer.say("thanks, one more question about fees")
-    head = sue.conversation.locator(".conversation-head")
-    expect(head.locator(".chip.reason")).to_have_text("With the assistant")
-    expect(sue.conversation.locator(".view-banner")).to_have_text(re.compile(r"^Read only: the assistant is serving"))
-    expect(sue.page.get_by_role("tablist", name="Your chats").get_by_role("tab")).to_contain_text("With the assistant")
+    # The customer writes again: the closed chat stays as it ended (a new one would take the message), never
+    # "Unknown reason" (trial 16).
+    customer.send("message", {"text": "thanks, one more question about fees"}, id="after-close")
+    customer.expect("error", code="conversation_closed")
+    expect(sue.conversation.locator(".conversation-head .chip-closed")).to_have_text("Closed")
+    expect(again).to_contain_text("Closed by Ann Lee")
     expect(sue.conversation).not_to_contain_text("Unknown reason")
 
 

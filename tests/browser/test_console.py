@@ -1053,8 +1053,23 @@ def test_the_supervisor_dashboard_updates_live(sue, customers, background_loop, 
     expect(tile(page, "Satisfied")).to_have_text(re.compile(r"%$"))
     expect(page.get_by_role("table", name="Customer satisfaction").get_by_role("row", name=f"5 (great) {great + 1}")).to_have_count(1)
 
-    customer.ask_bot("I want to talk to a person")  # handed over a second time: said, not hidden
-    customer.expect("status", state="queued")
+    # A closed chat stays closed (docs/bridge-protocol.md): another customer is handed over twice in one chat.
+    another = customers()
+    another.ask_bot("I want to talk to a person")
+    another.expect("status", state="queued")
+
+    async def claim_and_hand_back() -> None:
+        agent = await staff(address, "ann")
+        await agent.send("claim", {"conversation_id": another.conversation_id}, id="claim-again")
+        await agent.acknowledged("claim-again")
+        await agent.send("hand_back", {"conversation_id": another.conversation_id}, id="back")
+        await agent.acknowledged("back")
+        await agent.close()
+
+    background_loop.run(claim_and_hand_back())
+    another.expect("status", state="bot")
+    another.ask_bot("I want to talk to a person")  # handed over a second time: said, not hidden
+    another.expect("status", state="queued")
     expect(page.get_by_role("group", name="Handoffs").locator(".kpi-note")).to_have_text(
         re.compile(r"^\d+ handoffs in \d+ conversations?$"))
     for chart in ("Handoffs by reason", "Customer satisfaction", "Conversations and handoffs by hour"):
