@@ -28,7 +28,7 @@ FRAUD_MESSAGE = "utter_handoff_distress_fraud"
 FRAUD_WORDS = re.compile(
     r"scam|fraud|\bcon(ned)?\b|safe account|code|\bpin\b|passcode|password|caller|on the phone|on the line|"
     r"called me|rang me|texted me|messaged me|hacked|tricked|duped|pretending|from (the|your|my) bank|card details|"
-    r"login details|as we speak|right now|happening now",
+    r"login details|as we speak|right now|happening now|\blink\b|out of (my|our) (account|card|savings)",
     re.IGNORECASE,
 )
 

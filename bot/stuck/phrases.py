@@ -88,6 +88,11 @@ DISTRESS_PATTERNS: Tuple[str, ...] = (
     r"taken over) (my|our) (account|card|online banking|banking app|app)\b",
     r"\b(someone|somebody|a hacker|hackers|they)( has| have|'s|'ve)?( just)? (taken|stolen|emptied|drained|cleared out)"
     r" (all )?(of )?(my|our) (money|savings|funds|account)\b",
+    r"\b(someone|somebody|a hacker|hackers)( has| have|'s|'ve)?( just)? (took|taken|stole|stolen|withdrew|withdrawn|"
+    r"spent|moved) .{0,30}\bout of (my|our) (account|card|savings)\b",
+    # a message that asks for a click on a link because the account is locked or at risk: phishing
+    r"\b(text|texted|message|messaged|email|emailed|sms)\b.{0,60}\b(locked|blocked|suspended|frozen|compromised|"
+    r"at risk)\b.{0,40}\b(click|tap|follow|open)\b.{0,15}\blink\b",
     r"\b(on the phone|on the line|calling me|called me|rang me|texted me|messaged me)\b.{0,60}"
     r"\b(move|transfer|send|withdraw) (my|our|all my|the) (money|savings|funds|balance)\b",
     r"\b(as we speak|right now|happening now)\b.{0,40}\b(payments?|money|transactions?|taken|going out|leaving)\b",
@@ -114,6 +119,9 @@ DISTRESS_PATTERNS: Tuple[str, ...] = (
     r"\b(scar(ed|ing) me|terrified|panicking|in tears|crying|it'?s all too much|overwhelmed)\b",
     r"\b(i'?m|i am|i feel|feeling) (really |so |very |quite )?(scared|frightened)\b",
     r"\bdon'?t know (who else to (ask|turn to|talk to)|where (else )?to turn)\b",
+    r"\b(do ?n[o']?t|do not) have (anyone|anybody) (else )?to (talk to|turn to)\b|\bno ?one (else )?to (talk to|turn to)\b",
+    r"\b(feel|feeling|felt) (really |so |very |completely |all |quite )?(alone|lonely|hopeless|worthless|low)\b(?! on)",
+    r"\b(i'?m|i am) (so|completely|all|really|very|totally) (alone|lonely|hopeless)\b",
     # needing someone
     r"\b(just|really|desperately|badly|so) need (someone|somebody|anyone|anybody|a (real |proper |actual )?"
     r"(person|human))\b(?!['’])",

@@ -250,6 +250,10 @@ def test_distress_is_told_gently_with_the_phone_and_only_fraud_gets_the_fraud_wa
     assert told(["on the phone says he's from your bank and wants me to read out the code"]) == \
         "utter_handoff_distress_fraud"
     assert told(["safe account"]) == "utter_handoff_distress_fraud"
+    # The second customer trial: a phishing text, and money taken by someone else, get the warning too.
+    assert told(["text saying my account is locked and to click a link"]) == "utter_handoff_distress_fraud"
+    assert told(["someone just took £900 out of my account"]) == "utter_handoff_distress_fraud"
+    assert told(["feel really low", "don't have anyone to talk to"]) == "utter_handoff_distress"
     gentle = DOMAIN["responses"]["utter_handoff_distress"][0]["text"]
     fraud = DOMAIN["responses"]["utter_handoff_distress_fraud"][0]["text"]
     assert "{support_phone}" in gentle and "{support_phone}" in fraud

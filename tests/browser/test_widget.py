@@ -291,7 +291,7 @@ def test_waiting_customers_see_their_place_and_can_add_details(customer_context,
     expect(page.locator(".header__status")).to_have_text("Waiting for a person")
     # ann is online with free chats: picked up within the minute.
     expect(page.locator(".queue__wait")).to_have_text(
-        "Estimated wait: less than a minute. Keep this page open, or come back later: you keep your place.")
+        "Estimated wait: less than a minute. Keep this page open: if you close it, your place is kept for a few minutes only.")
     expect(page.get_by_role("button", name="Talk to a person")).to_be_hidden()
     expect(page.locator(".queue__no-agents")).to_be_hidden()
     conversation_id = stored_conversation(page)["conversationId"]
@@ -508,7 +508,7 @@ def test_a_range_from_nothing_reads_up_to_and_a_place_that_grows_is_explained(
     page.get_by_role("button", name="Talk to a person").click()
     expect(page.locator(".queue__position")).to_have_text("You're number 2 in the queue")
     expect(page.locator(".queue__wait")).to_have_text(
-        "Estimated wait: up to 3 minutes. Keep this page open, or come back later: you keep your place.")
+        "Estimated wait: up to 3 minutes. Keep this page open: if you close it, your place is kept for a few minutes only.")
     expect(page.locator(".queue__moved")).to_be_hidden()
 
     agent.claim(first.conversation_id)
