@@ -37,6 +37,7 @@ from handoff.closing import Closing
 from handoff.contacts import ContactBook
 from handoff.customer_presence import CustomerPresenceBoard, parse as parse_presence, shown as presence_shown
 from handoff.dashboard import summarise
+from handoff.earlier import EarlierChats
 from handoff.experience import Experience
 from handoff.sla import Sla
 from handoff.sla_rules import breaches_today, due_times, parse_targets
@@ -171,6 +172,7 @@ class Bridge:
         self.answer_mail = AnswerMail(self.mail)  # a message request's answer by email (handoff.answer_mail)
         # Customers known by a signed identity, their conversations and the agents' note (handoff.contacts).
         self.contacts = ContactBook(self.store, settings.secret, RedisHistory(self.store))
+        self.earlier = EarlierChats(self.store)  # the closed chat a new one follows (handoff.earlier)
         self.archive: Optional[ArchiveSearch] = None  # search and older history (use_archive)
         self.archive_reader: Optional[ArchiveReader] = None  # the process's one pool: reports, forgets (use_archive)
         self.hours = BusinessHours.parse(settings.business_hours, settings.timezone)
@@ -187,11 +189,12 @@ class Bridge:
 
     # ---- conversations ------------------------------------------------------
 
-    async def start_conversation(self, client: str = "") -> Tuple[str, str]:
-        """A new conversation for the client at address ``client`` (LimitReached past its cap)."""
+    async def start_conversation(self, client: str = "", follows: Optional[str] = None) -> Tuple[str, str]:
+        """A new conversation for the client at address ``client`` (LimitReached past its cap); ``follows``: the
+        closed conversation it follows, verified (handoff.earlier)."""
         await self.limits.new_conversation(client)
         conversation_id, token = secrets.token_urlsafe(18), secrets.token_urlsafe(24)
-        await self.store.create(conversation_id, token, client)
+        await self.store.create(conversation_id, token, client, follows)
         return conversation_id, token
 
     async def _admit_to_queue(self, conversation_id: str, urgent: bool = False) -> None:
@@ -768,6 +771,8 @@ class Bridge:
                 "transferred_by": times.get("transferred_by") or None,
                 # A signed-in customer's name as their site signed it (handoff.contacts); None: anonymous.
                 "customer_name": times.get("contact_name") or None,
+                # The closed chat this one follows (handoff.earlier): the customer wrote again after it.
+                "follows": times.get("follows") or None,
                 "reason": conversation.reason,
                 "topic": handoff.get("topic"),
                 "summary": handoff.get("summary", ""),
