@@ -13,7 +13,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from handoff.exceptions import ConversationNotFound
 from handoff.machine import State
-from handoff.store import Store
+from handoff.store import Store, last_message
 
 __all__ = ["EarlierChats", "MAX_ID", "follows_of"]
 
@@ -56,8 +56,9 @@ class EarlierChats:
 
     async def view(self, conversation_id: str) -> Optional[Dict[str, Any]]:
         """What the agent sees of the chat this one follows: ``{conversation_id, by (the login of its last
-        agent), closed_at, disposition, closing_note, summary, topics}``; None without one, or once Redis no
-        longer keeps it (erased, expired)."""
+        agent), closed_at, disposition, closing_note, summary, topics, last_message}`` (``last_message``: what
+        the customer typed last there, ``{text, ts}`` or None); None without one, or once Redis no longer keeps
+        it (erased, expired)."""
         earlier = await self.followed(conversation_id)
         if earlier is None:
             return None
@@ -66,8 +67,10 @@ class EarlierChats:
         except ConversationNotFound:
             return None
         closing = await self.store.closing(earlier)
+        said = await self.store.redis.hget(self.store.key("conv", earlier), "last_said")
         handoff = conversation.handoff
         return {"conversation_id": earlier, "by": conversation.agent, "closed_at": closing["closed_at"],
                 "disposition": closing["disposition"], "closing_note": closing["closing_note"],
                 "summary": str(handoff.get("summary") or ""),
-                "topics": [str(topic) for topic in handoff.get("topics") or []]}
+                "topics": [str(topic) for topic in handoff.get("topics") or []],
+                "last_message": last_message(said.decode() if said else None)}

@@ -65,7 +65,7 @@ from handoff.settings import Settings
 from handoff.shared import SharedReading
 from handoff.answer_mail import AnswerMail
 from handoff.mail import TranscriptMail
-from handoff.store import Appended, GroupFigures, NewMessages, Routing, Store, StoredMessage
+from handoff.store import Appended, GroupFigures, NewMessages, Routing, Store, StoredMessage, last_message
 from handoff.suggestions import Suggestions
 
 __all__ = ["Bridge", "Said"]
@@ -102,15 +102,6 @@ class Turn(NamedTuple):
 
     routed: bool
     answer: Optional[NewMessages]
-
-
-def _last_message(stored: Optional[str]) -> Optional[Dict[str, Any]]:
-    """What the customer typed last (store's ``last_said``), as the queue shows it: ``{text, ts}``;
-    None before they typed anything (a pressed button is not a message)."""
-    if not stored:
-        return None
-    said = json.loads(stored)
-    return {"text": said["text"], "ts": said["ts"]}
 
 
 def stored_fields(event: Event, effects: Sequence[Effect], closing: Closing) -> List[str]:
@@ -776,7 +767,7 @@ class Bridge:
                 "reason": conversation.reason,
                 "topic": handoff.get("topic"),
                 "summary": handoff.get("summary", ""),
-                "last_message": _last_message(times.get("last_said")),
+                "last_message": last_message(times.get("last_said")),
                 "labels": split(times.get("labels")),
                 # Connected, typing or gone, and for how long (handoff.customer_presence); the seconds grow by themselves.
                 "customer_presence": presence["state"],
@@ -1063,6 +1054,12 @@ class Bridge:
     async def serving(self, agent: str) -> List[str]:
         members = await self.store.redis.smembers(self.store.key("serving", agent))
         return sorted(member.decode() for member in members)
+
+    async def related(self, via: str, conversation_id: str) -> bool:
+        """Whether an agent who may read ``via`` may read ``conversation_id`` through it: another conversation of
+        the same signed-in customer (handoff.contacts), or the closed one ``via`` follows (handoff.earlier)."""
+        return (await self.earlier.followed(via) == conversation_id
+                or await self.contacts.same_contact(via, conversation_id))
 
     async def transcript(self, conversation_id: str, last_seen: Optional[str] = None) -> List[StoredMessage]:
         return await self.store.messages_after(conversation_id, last_seen)

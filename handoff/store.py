@@ -180,7 +180,7 @@ from handoff.routing import ALL_GROUPS
 from teaching.transcripts import review_of
 
 __all__ = ["LUA_NOW_MS", "Appended", "GroupFigures", "NewMessages", "Routing", "Store", "StoredMessage", "Waiting",
-           "message_order"]
+           "last_message", "message_order"]
 
 StoredMessage = Dict[str, Any]
 # Ratings and left requests kept (the newest); older ones are for an export, not Redis.
@@ -599,6 +599,15 @@ def _entry_json(kind: str, client_key: str, text: str, data_json: str, now: int)
 def _agent_names(presence: List[bytes]) -> List[str]:
     """Online agents from the presence entries ("{agent}|{connection}")."""
     return sorted({member.decode().split("|", 1)[0] for member in presence})
+
+
+def last_message(stored: Optional[str]) -> Optional[Dict[str, Any]]:
+    """What the customer typed last (a conversation's ``last_said``), as agents see it: ``{text, ts}``;
+    None before they typed anything (a pressed button is not a message)."""
+    if not stored:
+        return None
+    said = json.loads(stored)
+    return {"text": said["text"], "ts": said["ts"]}
 
 
 def token_digest(token: str) -> str:

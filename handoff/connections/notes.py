@@ -89,15 +89,13 @@ class NoteHandlers(Connection):
         if not isinstance(via, str) or not 0 < len(via) <= 64:
             raise MalformedMessage("'via' must be the id of a conversation of the same customer")
 
-        async def through_contact() -> Conversation:
+        async def through_related() -> Conversation:
             await self.bridge.notes.require_reader(self.agent, via)
             conversation = await self.bridge.store.load(conversation_id)
-            related = (await self.bridge.earlier.followed(via) == conversation_id
-                       or await self.bridge.contacts.same_contact(via, conversation_id))
-            if not related:  # as one that does not exist: no id is probed through a chat
+            if not await self.bridge.related(via, conversation_id):  # as one that does not exist: no id is probed
                 raise ConversationNotFound(f"no conversation {conversation_id}")
             return conversation
-        return through_contact
+        return through_related
 
     async def unview(self, envelope: Envelope) -> None:
         conversation_id = conversation_id_of(envelope.data)

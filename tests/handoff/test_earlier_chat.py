@@ -36,6 +36,7 @@ def test_a_new_chat_after_a_close_shows_its_agent_the_earlier_one(bridge, redis_
     async def scenario() -> None:
         customer, ann = await claimed(bridge)
         closed, token = customer.conversation_id, customer.token
+        await customer.acknowledged(await customer.say("my husband died last week"))
         await ann.send("close", {"conversation_id": closed, "disposition": "follow-up needed",
                                  "closing_note": "card question"}, id="close")
         await ann.acknowledged("close")
@@ -63,6 +64,7 @@ def test_a_new_chat_after_a_close_shows_its_agent_the_earlier_one(bridge, redis_
         earlier = opened["earlier"]
         assert {key: earlier[key] for key in ("conversation_id", "by", "disposition", "closing_note")} == {
             "conversation_id": closed, "by": "ann", "disposition": "follow-up needed", "closing_note": "card question"}
+        assert earlier["last_message"]["text"] == "my husband died last week"
         assert earlier["closed_at"] > 0 and isinstance(earlier["summary"], str) and isinstance(earlier["topics"], list)
 
         # Ann opens the earlier chat read-only through the new one; bare, or through another chat, it is not hers.
