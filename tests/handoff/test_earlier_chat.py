@@ -1,6 +1,7 @@
 """The chat a customer had before (handoff.earlier), through a real bridge: a new conversation whose hello names
 the closed one with its token is linked to it, and its agent sees how that one ended and opens it read-only
-through the new one; a forged token, an open conversation or a malformed ``follows`` is silently not linked."""
+through the new one (its files too); a forged token, an open conversation or a malformed ``follows`` is silently
+not linked."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import asyncio
 from typing import Any, Dict, Optional
 
 import redis as redis_sync
+import requests
 
 from handoff.earlier import follows_of
 from handoff_client import Customer
 from harness.clients import claimed, staff
+from harness.files import image
+from tests.handoff.test_attachments import as_agent, as_customer, upload
 
 
 def test_follows_names_a_conversation_and_a_token_or_nothing():
@@ -37,6 +41,8 @@ def test_a_new_chat_after_a_close_shows_its_agent_the_earlier_one(bridge, redis_
         customer, ann = await claimed(bridge)
         closed, token = customer.conversation_id, customer.token
         await customer.acknowledged(await customer.say("my husband died last week"))
+        sent = await asyncio.to_thread(upload, bridge, closed, image("PNG", 32, 32), as_customer(customer))
+        file_id = sent.json()["attachment"]["id"]
         await ann.send("close", {"conversation_id": closed, "disposition": "follow-up needed",
                                  "closing_note": "card question"}, id="close")
         await ann.acknowledged("close")
@@ -74,6 +80,13 @@ def test_a_new_chat_after_a_close_shows_its_agent_the_earlier_one(bridge, redis_
         await ann.expect("ack", conversation_id=closed)
         viewed = (await ann.expect("conversation", conversation_id=closed, view=True))["data"]
         assert viewed["closed"]["disposition"] == "follow-up needed"
+        # Its files too, through the new chat (as the view's transcript shows them), and never bare.
+        def read_file(via: str) -> int:
+            return requests.get(f"http://{bridge}/api/conversations/{closed}/attachments/{file_id}",
+                                params={"via": via} if via else {}, headers={"Authorization": as_agent(ann)},
+                                timeout=30).status_code
+        assert await asyncio.to_thread(read_file, again.conversation_id) == 200
+        assert await asyncio.to_thread(read_file, "") == 403
         # Only the chat it follows: another conversation, through the new one, is as one that does not exist.
         other = unlinked[0].conversation_id
         await ann.send("view", {"conversation_id": other, "via": again.conversation_id}, id="other")
