@@ -1,7 +1,7 @@
 """The chat before, in chromium against a real bridge, Rasa and Redis (handoff.earlier; issue 13: an agent never
 makes a customer explain again): an anonymous customer whose chat Ann closed writes again in the same widget and
 asks for a person; the new chat's card says they wrote again, its details show the earlier chat (when, by whom,
-its outcome and closing note), and "Open earlier chat" opens it read-only."""
+its outcome and closing note), and "Open earlier chat" opens it read-only; a third chat shows the second."""
 
 from __future__ import annotations
 
@@ -64,4 +64,29 @@ def test_a_customer_writing_again_after_a_close_brings_the_earlier_chat_to_the_a
     expect(ann.transcript).to_contain_text(first)
     expect(ann.conversation.locator(".closed-summary")).to_contain_text("Follow-up needed")
     expect(ann.conversation.locator(".view-banner")).to_have_text(re.compile(r"^Read only: this chat is closed"))
+    ann.conversation.get_by_role("button", name="Close", exact=True).click()  # the view; the second chat is Ann's
+
+    # A third chat: its earlier chat is the second; opened, the second's own earlier one says where it opens.
+    ann.conversation.get_by_role("button", name="Close chat").click()
+    dialog = ann.page.get_by_role("dialog", name="Close this chat?")
+    dialog.get_by_role("radio", name="Resolved", exact=True).check()
+    dialog.get_by_role("button", name="Close chat").click()
+    expect(ann.page.get_by_role("tablist", name="Your chats").get_by_role("tab")).to_have_count(0)
+    third = f"and do I need to tell anyone else? ({uuid.uuid4().hex[:6]})"
+    page.get_by_label("Type your message").fill(third)
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.get_by_role("separator").filter(has_text="New chat")).to_have_count(2)
+    page.get_by_role("button", name="Talk to a person").click()
+    expect(page.locator(".queue__position")).to_be_visible()
+    card = ann.queue_item(third)
+    expect(card.locator(".chip-earlier")).to_have_text("Wrote again")
+    card.get_by_role("button", name=re.compile("^Claim chat")).click()
+    expect(ann.transcript).to_contain_text(third)
+    earlier = ann.conversation.locator(".earlier-chat")
+    expect(earlier.locator(".earlier-chat-disposition")).to_have_text("Resolved")
+    expect(earlier.locator(".earlier-chat-said")).to_contain_text(again)
+    earlier.get_by_role("button", name="Open earlier chat").click()
+    expect(ann.transcript).to_contain_text(again)
+    expect(ann.conversation.locator(".earlier-chat-remark")).to_have_text(
+        "Only the chat just before the one you serve opens from it.")
     assert errors == []

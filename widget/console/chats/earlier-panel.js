@@ -40,10 +40,13 @@ export class EarlierPanel {
         h("span", { class: "visually-hidden" }, "The customer's last words there: "), earlier.last_message.text) : null,
       summary ? h("p", { class: "earlier-chat-summary" }, summary) : null,
       earlier.closing_note ? h("p", { class: "muted earlier-chat-note" }, `Closing note: ${earlier.closing_note}`) : null,
-      h("button", {
-        type: "button", class: "button earlier-chat-open", "data-conversation": earlier.conversation_id,
-        onclick: () => this.view.viewConversation(earlier.conversation_id, true, this.tab.id)
-          .catch((failure) => this.view.toast(describeError(failure), "error")),
-      }, "Open earlier chat"));
+      // A chat itself opened through another (a chain of chats): the bridge opens only the one that chat follows.
+      this.view.viewedVia.has(this.tab.id)
+        ? h("p", { class: "muted earlier-chat-remark" }, "Only the chat just before the one you serve opens from it.")
+        : h("button", {
+          type: "button", class: "button earlier-chat-open", "data-conversation": earlier.conversation_id,
+          onclick: () => this.view.viewConversation(earlier.conversation_id, true, this.tab.id)
+            .catch((failure) => this.view.toast(describeError(failure), "error")),
+        }, "Open earlier chat"));
   }
 }
