@@ -16,6 +16,7 @@ from handoff_client import Customer
 from harness.clients import claimed, staff
 from harness.files import image
 from tests.handoff.test_attachments import as_agent, as_customer, upload
+from tests.handoff.test_identity import new_contact, signed
 
 
 def test_follows_names_a_conversation_and_a_token_or_nothing():
@@ -106,6 +107,30 @@ def test_a_new_chat_after_a_close_shows_its_agent_the_earlier_one(bridge, redis_
         assert resumed.conversation_id != again.conversation_id
         assert follows(resumed.conversation_id) == again.conversation_id.encode()  # a chain: the latest closed one
         for each in (resumed, still_open, *unlinked, ann, bob):
+            await each.close()
+
+    asyncio.run(scenario())
+    store.close()
+
+
+def test_a_signed_in_customers_new_chat_after_a_close_follows_it_too(bridge, redis_url, bridge_prefix):
+    store = redis_sync.Redis.from_url(redis_url)
+    identity = signed(new_contact())
+
+    async def scenario() -> None:
+        customer = await Customer.connect(bridge, identity=identity)
+        closed, token = customer.conversation_id, customer.token
+        await customer.acknowledged(await customer.talk_to_person())
+        bob = await staff(bridge, "bob")
+        await bob.acknowledged(await bob.claim(closed))
+        await bob.acknowledged(await bob.close_conversation(closed))
+        await customer.expect("status", state="closed")
+        await customer.close()
+        # Back with the same identity: the closed chat is never resumed; the new one follows it.
+        again = await Customer.connect(bridge, identity=identity, follows={"conversation_id": closed, "token": token})
+        assert again.conversation_id != closed
+        assert store.hget(f"{bridge_prefix}:conv:{again.conversation_id}", "follows") == closed.encode()
+        for each in (again, bob):
             await each.close()
 
     asyncio.run(scenario())
