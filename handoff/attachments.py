@@ -151,11 +151,12 @@ class AttachmentDesk:
         """The conversation's customer, the agent serving it, a colleague a note in it mentioned, a
         supervisor (handoff.mentions.may_read_notes), an agent of the group of the open request left in it
         (who reads its transcript with ``open_request``), or (``via``: another conversation of the same signed-in
-        customer, as a ``view`` from the contact panel's history) whoever may read that one may read its files;
-        Forbidden for other agents, ConversationNotFound for ``via`` another customer's (no id is probed)."""
+        customer, as a ``view`` from the contact panel's history, or the closed one it follows, handoff.earlier)
+        whoever may read that one may read its files; Forbidden for other agents, ConversationNotFound for ``via``
+        an unrelated one (no id is probed)."""
         if agent and via:
             await self.bridge.notes.require_reader(agent, via)
-            if not await self.bridge.contacts.same_contact(via, conversation_id):
+            if not await self.bridge.related(via, conversation_id):
                 raise ConversationNotFound("no such conversation")
         elif agent:
             try:

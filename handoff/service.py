@@ -37,6 +37,7 @@ from handoff.closing import Closing
 from handoff.contacts import ContactBook
 from handoff.customer_presence import CustomerPresenceBoard, parse as parse_presence, shown as presence_shown
 from handoff.dashboard import summarise
+from handoff.earlier import EarlierChats
 from handoff.experience import Experience
 from handoff.sla import Sla
 from handoff.sla_rules import breaches_today, due_times, parse_targets
@@ -64,7 +65,7 @@ from handoff.settings import Settings
 from handoff.shared import SharedReading
 from handoff.answer_mail import AnswerMail
 from handoff.mail import TranscriptMail
-from handoff.store import Appended, GroupFigures, NewMessages, Routing, Store, StoredMessage
+from handoff.store import Appended, GroupFigures, NewMessages, Routing, Store, StoredMessage, last_message
 from handoff.suggestions import Suggestions
 
 __all__ = ["Bridge", "Said"]
@@ -101,15 +102,6 @@ class Turn(NamedTuple):
 
     routed: bool
     answer: Optional[NewMessages]
-
-
-def _last_message(stored: Optional[str]) -> Optional[Dict[str, Any]]:
-    """What the customer typed last (store's ``last_said``), as the queue shows it: ``{text, ts}``;
-    None before they typed anything (a pressed button is not a message)."""
-    if not stored:
-        return None
-    said = json.loads(stored)
-    return {"text": said["text"], "ts": said["ts"]}
 
 
 def stored_fields(event: Event, effects: Sequence[Effect], closing: Closing) -> List[str]:
@@ -171,6 +163,7 @@ class Bridge:
         self.answer_mail = AnswerMail(self.mail)  # a message request's answer by email (handoff.answer_mail)
         # Customers known by a signed identity, their conversations and the agents' note (handoff.contacts).
         self.contacts = ContactBook(self.store, settings.secret, RedisHistory(self.store))
+        self.earlier = EarlierChats(self.store)  # the closed chat a new one follows (handoff.earlier)
         self.archive: Optional[ArchiveSearch] = None  # search and older history (use_archive)
         self.archive_reader: Optional[ArchiveReader] = None  # the process's one pool: reports, forgets (use_archive)
         self.hours = BusinessHours.parse(settings.business_hours, settings.timezone)
@@ -187,11 +180,12 @@ class Bridge:
 
     # ---- conversations ------------------------------------------------------
 
-    async def start_conversation(self, client: str = "") -> Tuple[str, str]:
-        """A new conversation for the client at address ``client`` (LimitReached past its cap)."""
+    async def start_conversation(self, client: str = "", follows: Optional[str] = None) -> Tuple[str, str]:
+        """A new conversation for the client at address ``client`` (LimitReached past its cap); ``follows``: the
+        closed conversation it follows, verified (handoff.earlier)."""
         await self.limits.new_conversation(client)
         conversation_id, token = secrets.token_urlsafe(18), secrets.token_urlsafe(24)
-        await self.store.create(conversation_id, token, client)
+        await self.store.create(conversation_id, token, client, follows)
         return conversation_id, token
 
     async def _admit_to_queue(self, conversation_id: str, urgent: bool = False) -> None:
@@ -768,10 +762,12 @@ class Bridge:
                 "transferred_by": times.get("transferred_by") or None,
                 # A signed-in customer's name as their site signed it (handoff.contacts); None: anonymous.
                 "customer_name": times.get("contact_name") or None,
+                # The closed chat this one follows (handoff.earlier): the customer wrote again after it.
+                "follows": times.get("follows") or None,
                 "reason": conversation.reason,
                 "topic": handoff.get("topic"),
                 "summary": handoff.get("summary", ""),
-                "last_message": _last_message(times.get("last_said")),
+                "last_message": last_message(times.get("last_said")),
                 "labels": split(times.get("labels")),
                 # Connected, typing or gone, and for how long (handoff.customer_presence); the seconds grow by themselves.
                 "customer_presence": presence["state"],
@@ -1058,6 +1054,12 @@ class Bridge:
     async def serving(self, agent: str) -> List[str]:
         members = await self.store.redis.smembers(self.store.key("serving", agent))
         return sorted(member.decode() for member in members)
+
+    async def related(self, via: str, conversation_id: str) -> bool:
+        """Whether an agent who may read ``via`` may read ``conversation_id`` through it: another conversation of
+        the same signed-in customer (handoff.contacts), or the closed one ``via`` follows (handoff.earlier)."""
+        return (await self.earlier.followed(via) == conversation_id
+                or await self.contacts.same_contact(via, conversation_id))
 
     async def transcript(self, conversation_id: str, last_seen: Optional[str] = None) -> List[StoredMessage]:
         return await self.store.messages_after(conversation_id, last_seen)

@@ -19,7 +19,8 @@ Keys (``prefix`` defaults to ``hb``):
                              sla_first_met, sla_reply_from: the response-time clocks (handoff.sla);
                              contact_id, contact_name, contact_email (only from a verified signed identity)
                              and contact_token (the digest of the token the contact's other devices resume
-                             it with): handoff.contacts
+                             it with): handoff.contacts; follows: the closed conversation this one
+                             follows, the same browser's (handoff.earlier; set by the step that creates it)
                              Kept idle_seconds from creation; the first message or change: the retention.
     {p}:log:{id}     stream  the transcript, agents' private notes (kind "note") among its messages; each
                              entry's stream id is the server message id (at most
@@ -179,7 +180,7 @@ from handoff.routing import ALL_GROUPS
 from teaching.transcripts import review_of
 
 __all__ = ["LUA_NOW_MS", "Appended", "GroupFigures", "NewMessages", "Routing", "Store", "StoredMessage", "Waiting",
-           "message_order"]
+           "last_message", "message_order"]
 
 StoredMessage = Dict[str, Any]
 # Ratings and left requests kept (the newest); older ones are for an export, not Redis.
@@ -600,6 +601,15 @@ def _agent_names(presence: List[bytes]) -> List[str]:
     return sorted({member.decode().split("|", 1)[0] for member in presence})
 
 
+def last_message(stored: Optional[str]) -> Optional[Dict[str, Any]]:
+    """What the customer typed last (a conversation's ``last_said``), as agents see it: ``{text, ts}``;
+    None before they typed anything (a pressed button is not a message)."""
+    if not stored:
+        return None
+    said = json.loads(stored)
+    return {"text": said["text"], "ts": said["ts"]}
+
+
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -665,11 +675,15 @@ class Store:
 
     # ---- conversations ------------------------------------------------------
 
-    async def create(self, conversation_id: str, customer_token: str, client: str = "") -> Conversation:
-        """A new conversation, kept only ``idle_ms`` until its first message or state change."""
+    async def create(self, conversation_id: str, customer_token: str, client: str = "",
+                     follows: Optional[str] = None) -> Conversation:
+        """A new conversation, kept only ``idle_ms`` until its first message or state change; ``follows``: the
+        closed one it follows (handoff.earlier), linked in the same step."""
         now = str(int(time.time() * 1000))
         fields = {"state": State.BOT.value, "version": "0", "token": token_digest(customer_token),
                   "created": now, "handoff": "{}", "client": client}
+        if follows is not None:
+            fields["follows"] = follows
         key = self.key("conv", conversation_id)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping=fields)
@@ -687,8 +701,8 @@ class Store:
         self, conversation_ids: List[str]
     ) -> Dict[str, Tuple[Conversation, Dict[str, str], Dict[str, str]]]:
         """Conversations, what their customers told us while waiting, and since when they wait, who
-        transferred them, what the customer said last (``last_said``), its labels and a signed customer's name
-        (``contact_name``), in one round trip (the queue view reads every queued one); those that
+        transferred them, what the customer said last (``last_said``), its labels, a signed customer's name
+        (``contact_name``) and the closed chat it follows (``follows``), in one round trip (the queue view reads every queued one); those that
         expired are left out."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for conversation_id in conversation_ids:
@@ -701,7 +715,7 @@ class Store:
                 details = json.loads(text.get("details") or "{}")
                 waits = {name: text[name]
                          for name in ("waiting_since", "transferred_by", "last_said", "labels", "presence",
-                                      "sla_first_met", "sla_reply_from", "contact_name")
+                                      "sla_first_met", "sla_reply_from", "contact_name", "follows")
                          if text.get(name)}
                 loaded[conversation_id] = (self._conversation(conversation_id, text), details, waits)
         return loaded

@@ -57,10 +57,14 @@ class Customer(Transport):
     path = "/ws/customer"
 
     def __init__(self, addresses: Union[str, Sequence[str]], *, conversation_id: str = "", token: str = "",
-                 last_seen: Optional[str] = None, identity: str = "", **options: Any) -> None:
+                 last_seen: Optional[str] = None, identity: str = "",
+                 follows: Optional[Dict[str, str]] = None, **options: Any) -> None:
         super().__init__(addresses, **options)
         self.conversation_id = conversation_id
         self.token = token
+        # The closed chat a new conversation follows ({conversation_id, token}), named in the hello that starts it
+        # (handoff.earlier: its agent sees that chat); set when a closed chat refuses what the customer sent.
+        self.follows = follows
         self.identity = identity  # a signed identity from the host site (docs/identity.md), sent in every hello
         self.last_seen = last_seen  # the newest server message id received: a resume starts after it
         self.status: Dict[str, Any] = {}  # the latest status push
@@ -80,6 +84,8 @@ class Customer(Transport):
             hello = {"conversation_id": self.conversation_id, "token": self.token}
             if self.last_seen:
                 hello["last_seen"] = self.last_seen
+        elif self.follows:
+            hello["follows"] = self.follows
         if self.identity:
             hello["identity"] = self.identity
         await self.send("hello", hello, id=uuid.uuid4().hex)
@@ -90,6 +96,7 @@ class Customer(Transport):
             if data["conversation_id"] != self.conversation_id:  # another (the signed contact's open one)
                 self.last_seen = None
             self.conversation_id, self.token = data["conversation_id"], data["token"]
+            self.follows = None
             self.welcomed = True
             await self._became_ready()
         elif kind == "message":
@@ -109,6 +116,7 @@ class Customer(Transport):
             return
         request.refused = None
         self.outbox[request.id] = request
+        self.follows = {"conversation_id": self.conversation_id, "token": self.token}
         self.conversation_id, self.token, self.last_seen, self.status = "", "", None, {}
         if self.ws is not None:
             await self.ws.close()

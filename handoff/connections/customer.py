@@ -125,11 +125,14 @@ class CustomerConnection(Connection):
                     and await self.bridge.store.token_matches(given, token)):
                 raise InvalidToken("unknown conversation or wrong token; start a new one without them")
             named = given
+        # The closed chat a new one follows (handoff.earlier): linked only when its token resumes it; else not.
+        follows = await self.bridge.earlier.verified(data.get("follows")) if "follows" in data else None
         conversation_id: str
         if identity is not None:  # the contact's open conversation, begun on any device
-            conversation_id, token, last_seen = await self._contacts_conversation(identity, named, token, last_seen)
+            conversation_id, token, last_seen = await self._contacts_conversation(identity, named, token, last_seen,
+                                                                                  follows)
         elif named is None:
-            conversation_id, token = await self.bridge.start_conversation(self.client)
+            conversation_id, token = await self.bridge.start_conversation(self.client, follows)
         elif await self.bridge.contacts.contact_of(named) is not None:  # a signed-in customer's: not after logout
             raise IdentityRequired("this conversation is a signed-in customer's: say hello with their signed "
                                    "identity, or start a new one without the conversation")
@@ -152,15 +155,17 @@ class CustomerConnection(Connection):
         await self.send_status(force=True)
 
     async def _contacts_conversation(self, identity: Identity, named: Optional[str], token: Optional[str],
-                                     last_seen: Optional[str]) -> Tuple[str, str, Optional[str]]:
+                                     last_seen: Optional[str],
+                                     follows: Optional[str] = None) -> Tuple[str, str, Optional[str]]:
         """The conversation a signed-in customer's hello resumes (handoff.contacts), its token, and from where
-        it is replayed: another than the one named (its token checked) comes with a token of its own, whole."""
+        it is replayed: another than the one named (its token checked) comes with a token of its own, whole.
+        A new one follows ``follows`` (handoff.earlier)."""
         contacts, now = self.bridge.contacts, self.bridge.now_ms()
         # With last_seen the page had the conversation open (a dropped socket): it goes on with it even if it
         # closed meanwhile (the rating); without, a customer returning to a closed one gets a new one.
         resumed = await contacts.conversation_for(identity, named, now, reconnecting=last_seen is not None)
         if resumed is None:
-            started, token = await self.bridge.start_conversation(self.client)
+            started, token = await self.bridge.start_conversation(self.client, follows)
             resumed = await contacts.link_started(started, identity, now)
             if resumed == started:
                 return started, token, None

@@ -81,20 +81,21 @@ class NoteHandlers(Connection):
 
     def reader_of(self, conversation_id: str, via: Any) -> Callable[[], Awaitable[Conversation]]:
         """The check that this agent may read the conversation: their own rights to it, or (``via``: another
-        conversation of the same signed-in customer, handoff.contacts) their rights to that one, so that the
-        contact panel's history opens for whoever may read the chat it is shown beside."""
+        conversation of the same signed-in customer, handoff.contacts, or one ``via`` follows, handoff.earlier)
+        their rights to that one, so that the contact panel's history and the earlier chat open for whoever may
+        read the chat they are shown beside."""
         if via is None:
             return lambda: self.bridge.notes.require_reader(self.agent, conversation_id)
         if not isinstance(via, str) or not 0 < len(via) <= 64:
             raise MalformedMessage("'via' must be the id of a conversation of the same customer")
 
-        async def through_contact() -> Conversation:
+        async def through_related() -> Conversation:
             await self.bridge.notes.require_reader(self.agent, via)
             conversation = await self.bridge.store.load(conversation_id)
-            if not await self.bridge.contacts.same_contact(via, conversation_id):  # as one that does not exist:
-                raise ConversationNotFound(f"no conversation {conversation_id}")  # no id is probed through a chat
+            if not await self.bridge.related(via, conversation_id):  # as one that does not exist: no id is probed
+                raise ConversationNotFound(f"no conversation {conversation_id}")
             return conversation
-        return through_contact
+        return through_related
 
     async def unview(self, envelope: Envelope) -> None:
         conversation_id = conversation_id_of(envelope.data)

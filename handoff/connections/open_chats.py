@@ -190,7 +190,8 @@ class OpenChats:
     async def context(self, conversation_id: str, conversation: Conversation) -> Dict[str, Any]:
         """The ``conversation`` envelope's data: what the console shows above the transcript, the note
         the last transfer carried first (``transfer_note``, None without one), whether the customer is there,
-        who they are when they signed in (``contact``, None when anonymous)."""
+        who they are when they signed in (``contact``, None when anonymous), the closed chat this one follows
+        (``earlier``, handoff.earlier; None without one)."""
         return {
             "conversation_id": conversation_id, "state": conversation.state.value,
             "reason": conversation.reason, "handoff": conversation.handoff,
@@ -203,4 +204,5 @@ class OpenChats:
             "sla": await self.bridge.sla.view(conversation_id),  # what the console counts down (handoff.sla)
             "transcript_mail": self.bridge.settings.mail_enabled,  # the console offers "Email transcript"
             "contact": await self.bridge.contacts.signed(conversation_id),  # a signed-in customer (handoff.contacts)
+            "earlier": await self.bridge.earlier.view(conversation_id),  # the chat before (handoff.earlier)
         }

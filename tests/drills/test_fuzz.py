@@ -738,6 +738,9 @@ HELLO = st.fixed_dictionaries({}, optional={
     "last_seen": either(st.sampled_from(["0-0", "1-0", "1-0\n", "99999999999999-0", "99999999999999999999-0",
                                          "18446744073709551615-18446744073709551615", "known"]),
                         st.text(max_size=25)),
+    # The closed chat a new one follows (handoff.earlier): never a reason to refuse a hello; "known", the open one.
+    "follows": either(st.fixed_dictionaries({"conversation_id": st.text(max_size=30), "token": st.text(max_size=40)}),
+                      st.just("known")),
 })
 
 
@@ -753,7 +756,8 @@ def test_hello_starts_or_resumes_or_is_refused_and_the_socket_goes_on(world: Wor
     if not world.transcript_ids(known_client.conversation_id):  # something to replay (system notices; no bot turn)
         world.run(request(known_client, "talk_to_person", {}))
     known = {"conversation_id": known_client.conversation_id, "token": known_client.token,
-             "last_seen": (world.transcript_ids(known_client.conversation_id) or ["0-0"])[0]}
+             "last_seen": (world.transcript_ids(known_client.conversation_id) or ["0-0"])[0],
+             "follows": {"conversation_id": known_client.conversation_id, "token": known_client.token}}
     data = {name: known[name] if value == "known" else value for name, value in hello.items()}
     frame = to_frame({"type": "hello", "id": request_id, "data": data}, "text")
     expectation = classify(frame)

@@ -100,6 +100,9 @@ export class ChatWidget {
     this.awaitingWelcome = false;
     this.identityRefused = false; // the bridge refused options.identity: anonymous from then on
     this.helloContact = null; // the contact the last hello named (its identity), null for an anonymous hello
+    // The closed chat the next new one follows ({conversation_id, token}): its hello names it, so the agent who gets
+    // the new chat sees the earlier one (docs/bridge-protocol.md "hello"); kept until that new chat's welcome.
+    this.follows = null;
     this.welcomeWaiters = []; // files chosen before the conversation existed wait for its welcome: {resolve, reject}
     this.lastReadSent = null;
     this.timers = { botTyping: null, agentTyping: null, customerIdle: null };
@@ -280,6 +283,8 @@ export class ChatWidget {
     if (stored) {
       Object.assign(data, { conversation_id: stored.conversationId, token: stored.token });
       if (this.lastSeen) data.last_seen = this.lastSeen;
+    } else if (this.follows) {
+      data.follows = this.follows;
     }
     // The signed identity, until the bridge refuses it (then this page chats anonymously).
     if (this.signedIdentity) data.identity = this.signedIdentity;
@@ -332,6 +337,7 @@ export class ChatWidget {
 
   welcomed({ conversation_id: conversationId, token, transcript_mail: transcriptMail, email }) {
     this.awaitingWelcome = false;
+    this.follows = null; // the new chat is linked (or, its token no longer right, silently not): asked once
     this.view.transcriptMail.setAvailable(transcriptMail);
     this.view.transcriptMail.setOwnAddress(email); // a signed-in customer's verified address, or none
     const stored = this.storage.conversation;
@@ -480,6 +486,8 @@ export class ChatWidget {
    */
   newChatAfterClose() {
     if (this.status.state !== "closed") return;
+    const closed = this.storage.conversation;
+    if (closed) this.follows = { conversation_id: closed.conversationId, token: closed.token };
     if (this.transport) this.transport.close();
     this.transport = null;
     this.requests = null;
@@ -499,6 +507,7 @@ export class ChatWidget {
   forgetConversation() {
     this.dropWelcomeWaiters("conversation_expired");
     this.storage.conversation = null;
+    this.follows = null;
     this.clearConversation();
     this.view.showGreeting(this.options.greeting);
   }

@@ -15,6 +15,7 @@ import { messageElement, transferTarget, withMentions } from "../transcript.js";
 import { Composer } from "./composer.js";
 import { fetchFile } from "../../shared/files.js";
 import { ContactPanel } from "./contact-panel.js";
+import { EarlierPanel } from "./earlier-panel.js";
 import { renderHandoff } from "./handoff-panel.js";
 import { SlaCountdown } from "./sla.js";
 import { SuggestionStrip } from "./suggestions.js";
@@ -116,9 +117,11 @@ export class ConversationTab {
     // Focusable so keyboard users can scroll it.
     // Who a signed-in customer is and their history (contact-panel.js), above the handoff's details.
     this.contact = new ContactPanel(this);
+    // The chat the customer had just before this one, when they wrote again after its close (earlier-panel.js).
+    this.earlier = new EarlierPanel(this);
     this.handoffDetails = h("div", { class: "handoff-details" });
     this.details = h("aside", { class: "handoff-panel", id: `details-${this.id}`, "aria-label": "Handoff details", tabindex: "0" },
-      this.contact.element, this.handoffDetails);
+      this.contact.element, this.earlier.element, this.handoffDetails);
 
     this.panel = h("section", { class: "conversation", role: "tabpanel", id: panelId, "aria-labelledby": this.tabButton.id, hidden: true },
       h("header", { class: "conversation-head" },
@@ -168,6 +171,7 @@ export class ConversationTab {
       h("span", { class: `chip reason reason-${data.reason || (withAssistant(data) ? "bot" : "unknown")}` }, reasonOf(data)),
       data.transferred_by ? h("span", { class: "chip chip-transferred" }, `Transferred by ${nameOf(data.transferred_by)}`) : null,
       h("span", { class: "meta-item" }, h("span", { class: "visually-hidden" }, "Conversation "), shortId(this.id)));
+    this.earlier.render(data);
     this.renderPinned(data.transfer_note || null);
     this.viewBanner.textContent = !this.viewOnly ? "" : `Read only: ${
       data.closed ? "this chat is closed"

@@ -141,6 +141,8 @@ export class QueuePanel {
         h("span", { class: "chip chip-group", title: "Skill group" }, h("span", { class: "visually-hidden" }, "Group: "), item.group),
         // Sent back to the queue by a colleague: who, so the next agent knows whom to ask.
         item.transferred_by ? h("span", { class: "chip chip-transferred" }, `Transferred by ${this.view.nameOf(item.transferred_by)}`) : null,
+        // Written again after a closed chat: the chat's details show that one (earlier-panel.js).
+        item.follows ? h("span", { class: "chip chip-earlier", title: "The customer wrote again after a closed chat: it is in the chat's details" }, "Wrote again") : null,
         labelChips(item.labels, this.view.labels)),
       // What the customer said last first (it follows them as they write while waiting), the bot's summary below.
       item.last_message

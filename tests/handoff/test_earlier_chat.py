@@ -1,0 +1,137 @@
+"""The chat a customer had before (handoff.earlier), through a real bridge: a new conversation whose hello names
+the closed one with its token is linked to it, and its agent sees how that one ended and opens it read-only
+through the new one (its files too); a forged token, an open conversation or a malformed ``follows`` is silently
+not linked."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Dict, Optional
+
+import redis as redis_sync
+import requests
+
+from handoff.earlier import follows_of
+from handoff_client import Customer
+from harness.clients import claimed, staff
+from harness.files import image
+from tests.handoff.test_attachments import as_agent, as_customer, upload
+from tests.handoff.test_identity import new_contact, signed
+
+
+def test_follows_names_a_conversation_and_a_token_or_nothing():
+    assert follows_of({"conversation_id": "c1", "token": "t1"}) == ("c1", "t1")
+    for malformed in (None, "c1", ["c1", "t1"], {"conversation_id": "c1"}, {"conversation_id": 7, "token": "t"},
+                      {"conversation_id": "", "token": "t"}, {"conversation_id": "c" * 65, "token": "t"},
+                      {"conversation_id": "c1", "token": "t" * 65}):
+        assert follows_of(malformed) is None, malformed
+
+
+def test_a_new_chat_after_a_close_shows_its_agent_the_earlier_one(bridge, redis_url, bridge_prefix):
+    store = redis_sync.Redis.from_url(redis_url)
+
+    def follows(conversation_id: str) -> Optional[bytes]:
+        return store.hget(f"{bridge_prefix}:conv:{conversation_id}", "follows")
+
+    async def new_chat(link: Any) -> Customer:
+        customer = await Customer.connect(bridge, follows=link)
+        assert customer.conversation_id  # welcomed: a follows is never a reason to refuse a new chat
+        return customer
+
+    async def scenario() -> None:
+        customer, ann = await claimed(bridge)
+        closed, token = customer.conversation_id, customer.token
+        await customer.acknowledged(await customer.say("my husband died last week"))
+        sent = await asyncio.to_thread(upload, bridge, closed, image("PNG", 32, 32), as_customer(customer))
+        file_id = sent.json()["attachment"]["id"]
+        await ann.send("close", {"conversation_id": closed, "disposition": "follow-up needed",
+                                 "closing_note": "card question"}, id="close")
+        await ann.acknowledged("close")
+        await customer.expect("status", state="closed")
+        await customer.close()
+
+        # Not linked: a wrong token, an open conversation (its own token right), a malformed or unknown one.
+        still_open = await Customer.connect(bridge)
+        unlinked = [await new_chat(link) for link in (
+            {"conversation_id": closed, "token": "forged"},
+            {"conversation_id": still_open.conversation_id, "token": still_open.token},
+            {"conversation_id": "no-such-chat", "token": token},
+            "not an object")]
+        assert [follows(each.conversation_id) for each in unlinked] == [None] * 4
+
+        # Linked: the closed chat's own token.
+        again = await new_chat({"conversation_id": closed, "token": token})
+        assert follows(again.conversation_id) == closed.encode()
+        await again.acknowledged(await again.say("sorry, one more question"))
+        await again.acknowledged(await again.talk_to_person())
+        await ann.wait_for(lambda: again.conversation_id in ann.queue, "the new chat in Ann's queue")
+        assert ann.queue_items[again.conversation_id]["follows"] == closed
+        await ann.acknowledged(await ann.claim(again.conversation_id))
+        opened: Dict[str, Any] = (await ann.expect("conversation", conversation_id=again.conversation_id))["data"]
+        earlier = opened["earlier"]
+        assert {key: earlier[key] for key in ("conversation_id", "by", "disposition", "closing_note")} == {
+            "conversation_id": closed, "by": "ann", "disposition": "follow-up needed", "closing_note": "card question"}
+        assert earlier["last_message"]["text"] == "my husband died last week"
+        assert earlier["closed_at"] > 0 and isinstance(earlier["summary"], str) and isinstance(earlier["topics"], list)
+
+        # Ann opens the earlier chat read-only through the new one; bare, or through another chat, it is not hers.
+        await ann.send("view", {"conversation_id": closed}, id="bare")
+        assert (await ann.expect("error"))["data"]["code"] == "forbidden"
+        await ann.send("view", {"conversation_id": closed, "via": again.conversation_id}, id="via")
+        await ann.expect("ack", conversation_id=closed)
+        viewed = (await ann.expect("conversation", conversation_id=closed, view=True))["data"]
+        assert viewed["closed"]["disposition"] == "follow-up needed"
+        # Its files too, through the new chat (as the view's transcript shows them), and never bare.
+        def read_file(via: str) -> int:
+            return requests.get(f"http://{bridge}/api/conversations/{closed}/attachments/{file_id}",
+                                params={"via": via} if via else {}, headers={"Authorization": as_agent(ann)},
+                                timeout=30).status_code
+        assert await asyncio.to_thread(read_file, again.conversation_id) == 200
+        assert await asyncio.to_thread(read_file, "") == 403
+        # Only the chat it follows: another conversation, through the new one, is as one that does not exist.
+        other = unlinked[0].conversation_id
+        await ann.send("view", {"conversation_id": other, "via": again.conversation_id}, id="other")
+        assert (await ann.expect("error"))["data"]["code"] == "not_found"
+        # A colleague who may not read the new chat opens nothing through it.
+        bob = await staff(bridge, "bob")
+        await bob.send("view", {"conversation_id": closed, "via": again.conversation_id}, id="bob")
+        assert (await bob.expect("error"))["data"]["code"] == "forbidden"
+
+        # The client library, writing after a close, names the closed chat in the new one's hello too.
+        await ann.acknowledged(await ann.close_conversation(again.conversation_id))
+        await again.expect("status", state="closed")
+        await again.close()
+        resumed = Customer(bridge, conversation_id=again.conversation_id, token=again.token, reconnect=True)
+        await resumed.start()
+        await resumed.acknowledged(await resumed.say("and another thing"))
+        assert resumed.conversation_id != again.conversation_id
+        assert follows(resumed.conversation_id) == again.conversation_id.encode()  # a chain: the latest closed one
+        for each in (resumed, still_open, *unlinked, ann, bob):
+            await each.close()
+
+    asyncio.run(scenario())
+    store.close()
+
+
+def test_a_signed_in_customers_new_chat_after_a_close_follows_it_too(bridge, redis_url, bridge_prefix):
+    store = redis_sync.Redis.from_url(redis_url)
+    identity = signed(new_contact())
+
+    async def scenario() -> None:
+        customer = await Customer.connect(bridge, identity=identity)
+        closed, token = customer.conversation_id, customer.token
+        await customer.acknowledged(await customer.talk_to_person())
+        bob = await staff(bridge, "bob")
+        await bob.acknowledged(await bob.claim(closed))
+        await bob.acknowledged(await bob.close_conversation(closed))
+        await customer.expect("status", state="closed")
+        await customer.close()
+        # Back with the same identity: the closed chat is never resumed; the new one follows it.
+        again = await Customer.connect(bridge, identity=identity, follows={"conversation_id": closed, "token": token})
+        assert again.conversation_id != closed
+        assert store.hget(f"{bridge_prefix}:conv:{again.conversation_id}", "follows") == closed.encode()
+        for each in (again, bob):
+            await each.close()
+
+    asyncio.run(scenario())
+    store.close()
