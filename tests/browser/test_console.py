@@ -670,6 +670,15 @@ def test_transfer_to_a_colleague_then_hand_back_to_the_bot(ann, sue, customers):
     assert "https://help.northwind-bank.example/" in answer["data"]["text"], "the bot answers again"
 
 
+def transfer_to_general(console: Console) -> None:
+    """The open chat goes back to the general team's queue, through the Transfer dialog."""
+    console.conversation.get_by_role("button", name="Transfer").click()
+    dialog = console.page.get_by_role("dialog", name="Transfer chat")
+    dialog.get_by_role("radio", name=re.compile(r"^general")).check()
+    dialog.get_by_role("button", name="Transfer").click()
+    expect(console.page.get_by_text("Chat moved to the front of the general queue.")).to_be_visible()
+
+
 def test_a_chat_sent_back_to_a_group_keeps_its_true_wait_and_says_who_transferred_it(
         ann, sue, customers, redis_url, site_prefix):
     customer = customers()
@@ -683,11 +692,7 @@ def test_a_chat_sent_back_to_a_group_keeps_its_true_wait_and_says_who_transferre
     client.close()
     claimed_by(ann, customer)
 
-    ann.conversation.get_by_role("button", name="Transfer").click()
-    dialog = ann.page.get_by_role("dialog", name="Transfer chat")
-    dialog.get_by_role("radio", name=re.compile(r"^general")).check()
-    dialog.get_by_role("button", name="Transfer").click()
-    expect(ann.page.get_by_text("Chat moved to the front of the general queue.")).to_be_visible()
+    transfer_to_general(ann)
 
     card = sue.queue_item("Transferred by Ann Lee")
     expect(card).to_have_count(1)
@@ -706,11 +711,7 @@ def test_the_agent_who_claims_a_transferred_chat_reads_what_the_customer_told_th
     claimed_by(ann, customer)
     customer.say("I've been charged twice")
     expect(ann.transcript).to_contain_text("I've been charged twice")
-    ann.conversation.get_by_role("button", name="Transfer").click()
-    dialog = ann.page.get_by_role("dialog", name="Transfer chat")
-    dialog.get_by_role("radio", name=re.compile(r"^general")).check()
-    dialog.get_by_role("button", name="Transfer").click()
-    expect(ann.page.get_by_text("Chat moved to the front of the general queue.")).to_be_visible()
+    transfer_to_general(ann)
 
     card = sue.queue_item("Transferred by ann")
     expect(card).to_contain_text('customer wrote to the team: "I\'ve been charged twice".')
@@ -736,11 +737,7 @@ def test_a_customer_in_distress_keeps_their_words_on_the_card_after_a_transfer(a
     customer.expect("status", state="agent")
     customer.say("thank you. I'm Mary Jones, he was Peter Jones")
     expect(ann.transcript).to_contain_text("I'm Mary Jones")
-    ann.conversation.get_by_role("button", name="Transfer").click()
-    dialog = ann.page.get_by_role("dialog", name="Transfer chat")
-    dialog.get_by_role("radio", name=re.compile(r"^general")).check()
-    dialog.get_by_role("button", name="Transfer").click()
-    expect(ann.page.get_by_text("Chat moved to the front of the general queue.")).to_be_visible()
+    transfer_to_general(ann)
 
     card = sue.queue_item("Transferred by ann")
     expect(card).to_contain_text(f'In distress: "{words}".')
