@@ -475,8 +475,8 @@ class Bridge:
 
     async def _customer_said(self, conversation_id: str, text: str, said_in: State) -> List[Effect]:
         """What the customer's message calls for. Stored while the bot had the conversation (the
-        append read the state in the same step, and refuses one to a closed conversation: machine.apply's
-        rule), it is the bot's to answer, which changes nothing stored: the conversation is not read again
+        append read the state in the same step, and refused one to a closed conversation: the rule
+        handoff.machine states, enforced there), it is the bot's to answer, which changes nothing stored: the conversation is not read again
         for it."""
         _, effects = apply(Conversation(conversation_id, state=said_in), CustomerSaid(text, said_in))
         return effects

@@ -238,7 +238,8 @@ if existing then return {existing, 0, state, 0} end
 if ARGV[3] ~= '' and state ~= ARGV[3] then return {'', -1, state, 0} end
 if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'agent') ~= ARGV[4] then return {'', -1, state, 0} end
 local customer = ARGV[7] == 'typed' or ARGV[7] == 'pressed' or ARGV[7] == 'file'
--- A closed chat stays as it ended (handoff.machine): the customer's next words are refused, not stored (-4).
+-- A closed chat stays as it ended: the customer's next words are refused, not stored (-4). The one place this
+-- is enforced for a message or file (handoff.machine's docstring states the rule; apply never sees one).
 if customer and state == 'closed' then return {'', -4, state, 0} end
 local notes = tonumber(redis.call('HGET', KEYS[3], 'notes') or '0')
 if customer and redis.call('XLEN', KEYS[1]) - notes >= tonumber(ARGV[8]) then return {'', -2, state, 0} end
@@ -838,7 +839,8 @@ class Store:
         lease (take_routing) from the same step. ``count_once`` (marker, day, fields): a new
         message counts its conversation as ``count_once`` does, in the same step. A customer's
         new message or file to a closed conversation is refused in that step too
-        (ConversationClosed: handoff.machine's rule); one stored before gets its id again.
+        (ConversationClosed: the rule handoff.machine states, enforced here only); one stored before gets its id
+        again.
         """
         now = int(time.time() * 1000)
         data_json = json.dumps(data or {})
