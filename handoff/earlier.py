@@ -13,7 +13,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from handoff.exceptions import ConversationNotFound
 from handoff.machine import State
-from handoff.store import Store, last_message
+from handoff.store import Store
 
 __all__ = ["EarlierChats", "MAX_ID", "follows_of"]
 
@@ -51,8 +51,7 @@ class EarlierChats:
 
     async def followed(self, conversation_id: str) -> Optional[str]:
         """The conversation this one follows (None: none)."""
-        value = await self.store.redis.hget(self.store.key("conv", conversation_id), "follows")
-        return value.decode() if value else None
+        return await self.store.follows(conversation_id)
 
     async def view(self, conversation_id: str) -> Optional[Dict[str, Any]]:
         """What the agent sees of the chat this one follows: ``{conversation_id, by (the login of its last
@@ -67,10 +66,9 @@ class EarlierChats:
         except ConversationNotFound:
             return None
         closing = await self.store.closing(earlier)
-        said = await self.store.redis.hget(self.store.key("conv", earlier), "last_said")
         handoff = conversation.handoff
         return {"conversation_id": earlier, "by": conversation.agent, "closed_at": closing["closed_at"],
                 "disposition": closing["disposition"], "closing_note": closing["closing_note"],
                 "summary": str(handoff.get("summary") or ""),
                 "topics": [str(topic) for topic in handoff.get("topics") or []],
-                "last_message": last_message(said.decode() if said else None)}
+                "last_message": await self.store.last_said(earlier)}

@@ -740,6 +740,16 @@ class Store:
         stored = await self.redis.hmget(self.key("conv", conversation_id), ["token", "contact_token"])
         return any(value is not None and value.decode() == digest for value in stored)
 
+    async def follows(self, conversation_id: str) -> Optional[str]:
+        """The closed conversation this one follows (handoff.earlier); None: none, or this one is gone."""
+        value = await self.redis.hget(self.key("conv", conversation_id), "follows")
+        return value.decode() if value else None
+
+    async def last_said(self, conversation_id: str) -> Optional[Dict[str, Any]]:
+        """What the customer typed last in the conversation, as agents see it (``last_message``)."""
+        value = await self.redis.hget(self.key("conv", conversation_id), "last_said")
+        return last_message(value.decode() if value else None)
+
     async def mark_left_queue(self, conversation_id: str) -> None:
         """The customer was taken out of the queue for being away (their status says so until queued again)."""
         await self.redis.hset(self.key("conv", conversation_id), "left_queue", "gone")
