@@ -483,8 +483,12 @@ class Bridge:
 
     async def _require_offered(self, conversation_id: str, payload: str, client_key: str) -> None:
         """Only a button the bot offered in its latest turn (handoff.rules.require_offered); a resent
-        message (its key stored) was checked when it was first sent."""
+        message (its key stored) was checked when it was first sent. One pressed in a closed conversation
+        is left to the append, which refuses it (``conversation_closed``): that is what the customer needs
+        to hear, not which buttons are on offer."""
         if await self.store.redis.hexists(self.store.key("idem", conversation_id), client_key):
+            return
+        if (await self.store.load(conversation_id)).state is State.CLOSED:
             return
         rules.require_offered(payload, await self.store.newest_messages(conversation_id, OFFER_LOOKBACK))
 
