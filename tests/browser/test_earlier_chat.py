@@ -11,7 +11,7 @@ import uuid
 from playwright.sync_api import expect
 
 from tests.browser.conftest import screenshot
-from tests.browser.test_console import ann, tidy  # noqa: F401 - fixtures: the console, a tidy bridge
+from tests.browser.test_console import ann, close_chat, tidy  # noqa: F401 - fixtures: the console, a tidy bridge
 from tests.browser.test_widget import bubbles, open_chat, open_demo, say
 
 
@@ -30,12 +30,7 @@ def test_a_customer_writing_again_after_a_close_brings_the_earlier_chat_to_the_a
     card.get_by_role("button", name=re.compile("^Claim chat")).click()
     expect(ann.transcript).to_contain_text(first)
     ann.reply("I'm so sorry for your loss. I've started closing the account.")
-    ann.conversation.get_by_role("button", name="Close chat").click()
-    dialog = ann.page.get_by_role("dialog", name="Close this chat?")
-    dialog.get_by_role("radio", name="Follow-up needed").check()
-    dialog.get_by_label(re.compile("Closing note")).fill("Death certificate to follow by post")
-    dialog.get_by_role("button", name="Close chat").click()
-    expect(ann.page.get_by_role("tablist", name="Your chats").get_by_role("tab")).to_have_count(0)
+    close_chat(ann, "Follow-up needed", "Death certificate to follow by post")
     expect(page.locator(".header__status")).to_have_text("Chat ended")
 
     # A minute later, in the same widget: a new chat, with a person again.
@@ -67,11 +62,7 @@ def test_a_customer_writing_again_after_a_close_brings_the_earlier_chat_to_the_a
     ann.conversation.get_by_role("button", name="Close", exact=True).click()  # the view; the second chat is Ann's
 
     # A third chat: its earlier chat is the second; opened, the second's own earlier one says where it opens.
-    ann.conversation.get_by_role("button", name="Close chat").click()
-    dialog = ann.page.get_by_role("dialog", name="Close this chat?")
-    dialog.get_by_role("radio", name="Resolved", exact=True).check()
-    dialog.get_by_role("button", name="Close chat").click()
-    expect(ann.page.get_by_role("tablist", name="Your chats").get_by_role("tab")).to_have_count(0)
+    close_chat(ann, "Resolved")
     third = f"and do I need to tell anyone else? ({uuid.uuid4().hex[:6]})"
     page.get_by_label("Type your message").fill(third)
     page.get_by_role("button", name="Send", exact=True).click()
