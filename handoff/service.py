@@ -172,11 +172,12 @@ class Bridge:
         self.metrics: Counter = Counter()
 
     def use_archive(self, reader: ArchiveReader) -> None:
-        """With DATABASE_URL: search, reports, and contacts' conversations Redis no longer keeps, from the
-        archive; forgets reach it too."""
+        """With DATABASE_URL: search, reports, and contacts' conversations and earlier chats Redis no longer
+        keeps, from the archive; forgets reach it too."""
         self.archive_reader = reader
         self.archive = ArchiveSearch(reader, self.store)
         self.contacts.history = ArchiveHistory(RedisHistory(self.store), reader)
+        self.earlier.reader = reader  # an earlier chat Redis no longer keeps (handoff.earlier)
 
     # ---- conversations ------------------------------------------------------
 
