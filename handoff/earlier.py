@@ -79,6 +79,14 @@ class EarlierChats:
         """The conversation this one follows (None: none)."""
         return await self.store.follows(conversation_id)
 
+    async def changed(self, closed: str) -> None:
+        """The closed chat changed (rated): the newest chat that follows it says so on its live channel, and the
+        agents' sockets that have that one open send ``earlier`` again. Only a notification, after the change:
+        a socket that misses it shows the change when the chat opens again."""
+        follower = await self.store.followed_by(closed)
+        if follower is not None:
+            await self.store.publish(self.store.live_channel(follower), {"earlier": closed})
+
     async def view(self, conversation_id: str) -> Optional[Dict[str, Any]]:
         """What the agent sees of the chat this one follows: ``{conversation_id, by (the login of its last
         agent), closed_at, disposition, closing_note, rating ({score, comment} or None), summary, topics,

@@ -696,6 +696,7 @@ class Bridge:
 
     async def customer_rated(self, conversation_id: str, score: int, comment: str) -> None:
         await self.transition(conversation_id, CustomerRated(score, comment))
+        await self.earlier.changed(conversation_id)  # a chat that follows it shows the rating (handoff.earlier)
 
     async def customer_status(self, conversation_id: str, shared: bool = False) -> Dict[str, Any]:
         """``shared``: the status follows a queue change, which every waiting customer's socket in this

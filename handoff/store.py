@@ -20,7 +20,8 @@ Keys (``prefix`` defaults to ``hb``):
                              contact_id, contact_name, contact_email (only from a verified signed identity)
                              and contact_token (the digest of the token the contact's other devices resume
                              it with): handoff.contacts; follows: the closed conversation this one
-                             follows, the same browser's (handoff.earlier; set by the step that creates it)
+                             follows, the same browser's (handoff.earlier; set by the step that creates it,
+                             which sets the closed one's followed_by: the newest that follows it)
                              Kept idle_seconds from creation; the first message or change: the retention.
     {p}:log:{id}     stream  the transcript, agents' private notes (kind "note") among its messages; each
                              entry's stream id is the server message id (at most
@@ -324,6 +325,16 @@ _SYNC_SERVING = """
 if ARGV[1] ~= '' then redis.call('SREM', KEYS[1], ARGV[1]) end
 if redis.call('SCARD', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[2])
 else redis.call('SADD', KEYS[2], ARGV[2]) end
+"""
+
+# KEYS[1] the new conversation's hash, KEYS[2] the closed one it follows (a never-used key without one); ARGV[1]
+# the new one's id, ARGV[2] how long an idle new conversation is kept (ms), then its fields (name, value, ...).
+# The closed one is told the newest that follows it ("followed_by", handoff.earlier) only while Redis keeps it: a
+# hash that expired meanwhile is not made again.
+_CREATE = """
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HSET', KEYS[2], 'followed_by', ARGV[1]) end
 """
 
 _COMMIT = _ADD_MESSAGES + """
@@ -643,6 +654,7 @@ class Store:
         self._answer = self.script(_ANSWER)
         self._commit = self.script(_COMMIT)
         self._sync_serving = redis.register_script(_SYNC_SERVING)
+        self._create = redis.register_script(_CREATE)
         self._count_once = self.script(_COUNT_ONCE)
         self._take_routing = redis.register_script(_TAKE_ROUTING)
         self._keep_routing = redis.register_script(_KEEP_ROUTING)
@@ -679,17 +691,15 @@ class Store:
     async def create(self, conversation_id: str, customer_token: str, client: str = "",
                      follows: Optional[str] = None) -> Conversation:
         """A new conversation, kept only ``idle_ms`` until its first message or state change; ``follows``: the
-        closed one it follows (handoff.earlier), linked in the same step."""
+        closed one it follows (handoff.earlier), linked both ways in the same step (``followed_by``)."""
         now = str(int(time.time() * 1000))
         fields = {"state": State.BOT.value, "version": "0", "token": token_digest(customer_token),
                   "created": now, "handoff": "{}", "client": client}
         if follows is not None:
             fields["follows"] = follows
-        key = self.key("conv", conversation_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping=fields)
-            pipe.pexpire(key, self.idle_ms)
-            await pipe.execute()
+        await self._create(keys=[self.key("conv", conversation_id),
+                                 self.key("conv", follows) if follows is not None else self.key("follows-none")],
+                           args=[conversation_id, str(self.idle_ms), *(item for pair in fields.items() for item in pair)])
         return Conversation(conversation_id)
 
     async def load(self, conversation_id: str) -> Conversation:
@@ -743,6 +753,11 @@ class Store:
     async def follows(self, conversation_id: str) -> Optional[str]:
         """The closed conversation this one follows (handoff.earlier); None: none, or this one is gone."""
         value = await self.redis.hget(self.key("conv", conversation_id), "follows")
+        return value.decode() if value else None
+
+    async def followed_by(self, conversation_id: str) -> Optional[str]:
+        """The newest conversation that follows this closed one (handoff.earlier); None: none."""
+        value = await self.redis.hget(self.key("conv", conversation_id), "followed_by")
         return value.decode() if value else None
 
     async def last_said(self, conversation_id: str) -> Optional[Dict[str, Any]]:

@@ -141,6 +141,30 @@ def test_a_signed_in_customers_new_chat_after_a_close_follows_it_too(bridge, red
     store.close()
 
 
+def test_the_earlier_chat_rated_after_its_panel_was_sent_is_sent_again_with_the_rating(bridge):
+    async def scenario() -> None:
+        customer, ann = await claimed(bridge)
+        closed, token = customer.conversation_id, customer.token
+        await ann.acknowledged(await ann.close_conversation(closed))
+        await customer.expect("message", kind="system", data={"notice": "rate"})
+        # The customer writes again before rating: the new chat's agent sees the earlier one, not rated yet.
+        again = await Customer.connect(bridge, follows={"conversation_id": closed, "token": token})
+        await again.acknowledged(await again.talk_to_person())
+        await ann.acknowledged(await ann.claim(again.conversation_id))
+        opened = (await ann.expect("conversation", conversation_id=again.conversation_id))["data"]
+        assert opened["earlier"]["conversation_id"] == closed and opened["earlier"]["rating"] is None
+        # Then they rate the closed chat (its widget still offers it): the panel comes again, with the rating.
+        await customer.send("rating", {"score": 2, "comment": "slow"}, id="rate")
+        await customer.acknowledged("rate")
+        pushed = (await ann.expect("earlier", conversation_id=again.conversation_id))["data"]
+        assert pushed["earlier"]["conversation_id"] == closed
+        assert pushed["earlier"]["rating"] == {"score": 2, "comment": "slow"}
+        for each in (customer, again, ann):
+            await each.close()
+
+    asyncio.run(scenario())
+
+
 def test_the_earlier_chat_comes_from_the_archive_once_redis_has_let_it_go(redis_url, postgres, archive_database):
     url = postgres.url(archive_database)
     prefix = f"earlier{uuid.uuid4().hex[:8]}"
