@@ -12,7 +12,6 @@ it opens with ``search_open`` and ``via``); with PostgreSQL down the panel says 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 
 from handoff.exceptions import ArchiveUnavailable, ConversationNotFound
@@ -32,7 +31,7 @@ MAX_ID = 64
 # The archived chat as the panel shows it: how it ended, its last handoff's payload, the customer's last typed
 # message (not a pressed button, nor a file: as ``last_said``).
 _ARCHIVED = """
-SELECT c.agent, c.ended_at, c.disposition, c.closing_note, c.rating, c.rating_comment,
+SELECT c.agent, (extract(epoch FROM c.ended_at) * 1000)::bigint AS closed_at, c.disposition, c.closing_note, c.rating, c.rating_comment,
        (SELECT h.payload FROM handoffs h WHERE h.conversation_id = c.id ORDER BY h.version DESC LIMIT 1) AS handoff,
        (SELECT array[m.text, (extract(epoch FROM m.sent_at) * 1000)::bigint::text] FROM messages m
         WHERE m.conversation_id = c.id AND m.sender = 'customer' AND NOT m.data ? 'payload'
@@ -40,10 +39,6 @@ SELECT c.agent, c.ended_at, c.disposition, c.closing_note, c.rating, c.rating_co
         ORDER BY m.position DESC LIMIT 1) AS said
 FROM conversations c WHERE c.id = %s AND c.state = 'closed'
 """
-
-
-def _ms(value: Optional[datetime]) -> Optional[int]:
-    return int(value.timestamp() * 1000) if value is not None else None
 
 
 def follows_of(value: Any) -> Optional[Tuple[str, str]]:
@@ -122,7 +117,7 @@ class EarlierChats:
         row = rows[0]
         handoff = row["handoff"] if isinstance(row["handoff"], dict) else {}
         said = row["said"]
-        return {"conversation_id": earlier, "by": row["agent"], "closed_at": _ms(row["ended_at"]),
+        return {"conversation_id": earlier, "by": row["agent"], "closed_at": row["closed_at"],
                 "disposition": row["disposition"], "closing_note": row["closing_note"] or "",
                 "rating": ({"score": row["rating"], "comment": row["rating_comment"] or ""}
                            if row["rating"] is not None else None),
