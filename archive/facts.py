@@ -8,7 +8,8 @@ The bridge's Lua scripts append one entry to ``{p}:outbox`` in the step that sto
   customer id, "" when anonymous);
 - ``state``: ``conv``, ``version``, ``at`` (ms), ``from`` (the state before), ``handled_ms`` (an agent's
   part that ended: claim to now; "" otherwise), ``rated`` ("1": this change stored a rating) and
-  ``conversation``: the conversation's hash after the change (JSON; the fields of SNAPSHOT_FIELDS);
+  ``conversation``: the conversation's hash after the change (JSON; the fields of SNAPSHOT_FIELDS, the
+  closed conversation it follows among them: ``follows``, set when it was created);
 - ``labels``: ``conv``, ``labels`` (ids, comma-separated) and ``names`` (JSON: id -> {name, colour});
 - ``contact``: ``conv``, ``contact`` (the signed customer's id), ``name``, ``email``, ``at`` (ms) and
   ``started`` (ms): a conversation linked to its contact (handoff/contacts.py, the first time only), so
@@ -35,7 +36,7 @@ __all__ = ["Batch", "Contact", "ConversationState", "Handoff", "Message", "Ratin
 # The conversation hash's fields a state fact carries (the Lua of handoff/store.py reads them).
 SNAPSHOT_FIELDS = ("state", "agent", "reason", "group", "handoff", "created", "queued_at", "waiting_since",
                    "claimed_at", "closed_at", "disposition", "closing_note", "labels", "rating",
-                   "contact_id", "contact_name", "contact_email")
+                   "contact_id", "contact_name", "contact_email", "follows")
 SENDERS = ("customer", "bot", "agent", "system", "note")
 STATES = ("bot", "queued", "agent", "closed")
 
@@ -95,6 +96,7 @@ class ConversationState:
     closing_note: Optional[str]
     rating: Optional[int]
     rating_comment: Optional[str]
+    follows: Optional[str]  # the closed conversation this one follows (handoff.earlier)
 
 
 @dataclass(frozen=True)
@@ -263,7 +265,8 @@ def _state(batch: Batch, fields: Mapping[str, str]) -> None:
         _time_field(snapshot, "closed_at") if closed else None, str(snapshot.get("reason") or "") or None,
         _time_field(snapshot, "waiting_since") or _time_field(snapshot, "queued_at"),
         _time_field(snapshot, "claimed_at"), str(snapshot.get("disposition") or "") or None,
-        str(snapshot.get("closing_note") or "") or None, score, str(rating.get("comment", "")) if score else None)
+        str(snapshot.get("closing_note") or "") or None, score, str(rating.get("comment", "")) if score else None,
+        str(snapshot.get("follows") or "") or None)
     newest = batch.states.get(conversation_id)
     if newest is None or newest.version < version:
         batch.states[conversation_id] = state

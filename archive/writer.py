@@ -37,7 +37,8 @@ _STATES = """
 UPDATE conversations SET version = %(version)s, state = %(state)s, agent = %(agent)s,
   skill_group = %(skill_group)s, contact_id = coalesce(%(contact_id)s, contact_id), ended_at = %(ended_at)s,
   handoff_reason = coalesce(%(handoff_reason)s, handoff_reason), disposition = %(disposition)s,
-  closing_note = %(closing_note)s, rating = %(rating)s, rating_comment = %(rating_comment)s
+  closing_note = %(closing_note)s, rating = %(rating)s, rating_comment = %(rating_comment)s,
+  follows = coalesce(%(follows)s, follows)
 WHERE id = %(id)s AND version < %(version)s
 """
 # A conversation belongs to one contact for good (handoff/contacts.py): the link, whatever the row's version.

@@ -62,6 +62,11 @@ def test_contacts_keep_what_the_newest_fact_says_and_anonymous_customers_make_no
     assert batch.states["c2"].contact_id == "cust-9" and "c1" in batch.conversations
 
 
+def test_a_state_fact_carries_the_closed_chat_its_conversation_follows():
+    batch = rows_of([("1-0", state("c2", 1, "bot", "queued", follows="c1")), ("2-0", state("c3", 1, "bot", "queued"))])
+    assert (batch.states["c2"].follows, batch.states["c3"].follows) == ("c1", None)
+
+
 def test_agents_messages_and_notes_name_their_author_and_the_first_response_is_the_first_agent_message():
     batch = rows_of([
         ("1-0", message("c1", "1700000000000-0", "note", "check id", key="note:ann:n1")),
