@@ -15,6 +15,9 @@ The bridge's Lua scripts append one entry to ``{p}:outbox`` in the step that sto
   ``started`` (ms): a conversation linked to its contact (handoff/contacts.py, the first time only), so
   that the archive links it even if no state change after the link carries it (a chat the bot alone
   served, which may never change state);
+- ``request``: ``conv``, ``request`` (its id in ``{p}:requests``), ``at`` (ms) and ``started`` (ms): a callback or
+  message request stored (handoff/requests.py: left by the customer or booked with the bot), so that the archive
+  knows people were needed even if the conversation never queued (``conversations.first_request_at``);
 - ``tally`` and ``sample``: the day's figures (archive/day_facts.py).
 
 Rows carry their own keys, so writing a batch twice changes nothing (archive/writer.py). An entry
@@ -154,6 +157,7 @@ class Batch:
     states: Dict[str, ConversationState] = field(default_factory=dict)  # the newest version per conversation
     labels: Dict[str, Tuple[List[str], int]] = field(default_factory=dict)  # conversation -> (ids, position)
     links: Dict[str, str] = field(default_factory=dict)  # conversation -> its contact, as linked
+    requests: Dict[str, datetime] = field(default_factory=dict)  # conversation -> its first request left
     label_names: Dict[str, Tuple[str, str]] = field(default_factory=dict)  # id -> (name, colour)
     first_responses: Dict[str, datetime] = field(default_factory=dict)
     messages: Dict[Tuple[str, str], Message] = field(default_factory=dict)
@@ -311,6 +315,16 @@ def _link(batch: Batch, fields: Mapping[str, str]) -> None:
     batch.links[conversation_id] = contact_id
 
 
+def _request(batch: Batch, fields: Mapping[str, str]) -> None:
+    conversation_id = _required(fields, "conv")
+    _required(fields, "request")
+    left_at = at(_integer(_required(fields, "at"), "at"))
+    started = fields.get("started", "")
+    batch._seen(conversation_id, at(_integer(started, "started")) if started else left_at)
+    first = batch.requests.get(conversation_id)
+    batch.requests[conversation_id] = min(first, left_at) if first else left_at
+
+
 def _tally(batch: Batch, fields: Mapping[str, str]) -> None:
     try:
         batch.tallies += tallies_of(fields["_id"], fields)
@@ -325,8 +339,8 @@ def _sample(batch: Batch, fields: Mapping[str, str]) -> None:
         raise BadFact(str(error)) from None
 
 
-_READERS = {"message": _message, "state": _state, "labels": _labels, "contact": _link, "tally": _tally,
-            "sample": _sample}
+_READERS = {"message": _message, "state": _state, "labels": _labels, "contact": _link, "request": _request,
+            "tally": _tally, "sample": _sample}
 
 
 def rows_of(entries: Sequence[Tuple[str, Mapping[str, str]]]) -> Batch:

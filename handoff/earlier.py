@@ -2,8 +2,10 @@
 
 Writing after a close starts a new conversation; the widget's ``hello`` that starts it names the closed one
 (``follows: {conversation_id, token}``). The bridge links the two only when the token resumes that
-conversation and it is closed: anything else is silently not linked (never an error for the customer, never
-a way to probe ids). The new conversation's hash keeps the link (``follows``; the archive too, from its state
+conversation, it is closed, and it is the new chat's customer's: of the same signed-in contact, or anonymous (the
+same browser held its token; a customer who signs in afterwards keeps it). Another contact's chat is never linked,
+whether the hello is signed in as someone else or anonymous (a shared computer after the sign-out). Anything else
+is silently not linked (never an error for the customer, never a way to probe ids). The new conversation's hash keeps the link (``follows``; the archive too, from its state
 facts); the agent serving it sees how the earlier one ended and may open it read-only through it (``view`` with
 ``via``). Once Redis has let the earlier one go, the bridge with an archive reads it from there (``archived``:
 it opens with ``search_open`` and ``via``); with PostgreSQL down the panel says nothing (and the log says why).
@@ -20,6 +22,7 @@ from handoff.store import Store
 
 if TYPE_CHECKING:  # the client library's environment imports follows_of without the archive's driver
     from handoff.archive_reader import ArchiveReader
+    from handoff.contacts import ContactBook
 
 __all__ = ["EarlierChats", "MAX_ID", "follows_of"]
 
@@ -55,14 +58,19 @@ def follows_of(value: Any) -> Optional[Tuple[str, str]]:
 
 
 class EarlierChats:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, contacts: "ContactBook") -> None:
         self.store = store
+        self.contacts = contacts  # whose the earlier chat is
         self.reader: Optional["ArchiveReader"] = None  # with DATABASE_URL (Bridge.use_archive)
 
-    async def verified(self, follows: Any) -> Optional[str]:
-        """The closed conversation a hello's ``follows`` names with its right token; None otherwise."""
+    async def verified(self, follows: Any, contact: Optional[str]) -> Optional[str]:
+        """The closed conversation a hello's ``follows`` names with its right token, if it is anonymous or
+        ``contact``'s (the hello's signed customer, None when anonymous); None otherwise."""
         named = follows_of(follows)
         if named is None or not await self.store.token_matches(*named):
+            return None
+        owner = await self.contacts.contact_of(named[0])
+        if owner is not None and owner != contact:
             return None
         try:
             conversation = await self.store.load(named[0])

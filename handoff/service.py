@@ -163,7 +163,7 @@ class Bridge:
         self.answer_mail = AnswerMail(self.mail)  # a message request's answer by email (handoff.answer_mail)
         # Customers known by a signed identity, their conversations and the agents' note (handoff.contacts).
         self.contacts = ContactBook(self.store, settings.secret, RedisHistory(self.store))
-        self.earlier = EarlierChats(self.store)  # the closed chat a new one follows (handoff.earlier)
+        self.earlier = EarlierChats(self.store, self.contacts)  # the closed chat a new one follows (handoff.earlier)
         self.archive: Optional[ArchiveSearch] = None  # search and older history (use_archive)
         self.archive_reader: Optional[ArchiveReader] = None  # the process's one pool: reports, forgets (use_archive)
         self.hours = BusinessHours.parse(settings.business_hours, settings.timezone)

@@ -65,8 +65,9 @@ Keys (``prefix`` defaults to ``hb``):
                              DATABASE_URL turns on): every fact a script stores, appended by that script in the
                              same step: "message" (each transcript entry, by _APPEND and add_messages), "state"
                              (each committed change, with the conversation's fields after it: _COMMIT),
-                             "labels" (handoff.labels) and "contact" (a conversation's first link to its signed
-                             customer: handoff.contacts), and what adds to the day's counters and lists
+                             "labels" (handoff.labels), "contact" (a conversation's first link to its signed
+                             customer: handoff.contacts) and "request" (a callback or message request stored:
+                             handoff.requests), and what adds to the day's counters and lists
                              below: "tally" (the counts a step added, by the same script or transaction:
                              Store.count, count_once, _APPEND, _COMMIT, handoff.sla) and "sample" (a time
                              pushed on a day's list: Store.record_day_sample), for the reports (handoff.reports);

@@ -125,3 +125,14 @@ def test_a_link_fact_links_the_conversation_to_its_contact_whatever_the_state_fa
     assert not batch.rejected
     broken = rows_of([("4-0", {**link, "contact": ""}), ("5-0", {**link, "at": "soon"})])
     assert [r.outbox_id for r in broken.rejected] == ["4-0", "5-0"] and not broken.links
+
+
+def test_a_request_fact_keeps_the_conversations_first_request_and_when_it_started():
+    def request(request_id: str, left_at: int) -> Dict[str, str]:
+        return {"fact": "request", "conv": "c1", "request": request_id, "at": str(left_at),
+                "started": "1700000000000"}
+    batch = rows_of([("2-0", request("9-1", 1_700_000_060_000)), ("3-0", request("8-1", 1_700_000_030_000))])
+    assert batch.requests["c1"].timestamp() == 1_700_000_030, "the first left, whatever the order archived"
+    assert batch.conversations["c1"][0].timestamp() == 1_700_000_000, "started when created, not when left"
+    broken = rows_of([("4-0", {**request("9-1", 1), "request": ""}), ("5-0", {**request("9-1", 1), "at": "x"})])
+    assert [r.outbox_id for r in broken.rejected] == ["4-0", "5-0"] and not broken.requests

@@ -117,9 +117,12 @@ def test_a_new_chat_after_a_close_shows_its_agent_the_earlier_one(bridge, redis_
     store.close()
 
 
-def test_a_signed_in_customers_new_chat_after_a_close_follows_it_too(bridge, redis_url, bridge_prefix):
+def test_a_signed_in_customers_new_chat_follows_their_own_closed_chat_or_an_anonymous_one(bridge, redis_url, bridge_prefix):
     store = redis_sync.Redis.from_url(redis_url)
     identity = signed(new_contact())
+
+    def follows(conversation_id: str) -> Optional[bytes]:
+        return store.hget(f"{bridge_prefix}:conv:{conversation_id}", "follows")
 
     async def scenario() -> None:
         customer = await Customer.connect(bridge, identity=identity)
@@ -133,8 +136,24 @@ def test_a_signed_in_customers_new_chat_after_a_close_follows_it_too(bridge, red
         # Back with the same identity: the closed chat is never resumed; the new one follows it.
         again = await Customer.connect(bridge, identity=identity, follows={"conversation_id": closed, "token": token})
         assert again.conversation_id != closed
-        assert store.hget(f"{bridge_prefix}:conv:{again.conversation_id}", "follows") == closed.encode()
-        for each in (again, bob):
+        assert follows(again.conversation_id) == closed.encode()
+        # Another customer's closed chat is never linked, its token right or not: signed in as someone else, or
+        # anonymous (a shared computer after the sign-out), the new chat is welcomed without it.
+        stranger = await Customer.connect(bridge, identity=signed(new_contact()),
+                                          follows={"conversation_id": closed, "token": token})
+        signed_out = await Customer.connect(bridge, follows={"conversation_id": closed, "token": token})
+        assert [follows(each.conversation_id) for each in (stranger, signed_out)] == [None, None]
+        # An anonymous chat followed by a signed-in one: the same browser, which holds its token.
+        anonymous = await Customer.connect(bridge)
+        await anonymous.acknowledged(await anonymous.talk_to_person())
+        await bob.acknowledged(await bob.claim(anonymous.conversation_id))
+        await bob.acknowledged(await bob.close_conversation(anonymous.conversation_id))
+        await anonymous.expect("status", state="closed")
+        await anonymous.close()
+        signed_in = await Customer.connect(bridge, identity=signed(new_contact()), follows={
+            "conversation_id": anonymous.conversation_id, "token": anonymous.token})
+        assert follows(signed_in.conversation_id) == anonymous.conversation_id.encode()
+        for each in (again, stranger, signed_out, signed_in, bob):
             await each.close()
 
     asyncio.run(scenario())
