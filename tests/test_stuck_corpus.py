@@ -6,8 +6,8 @@ handed off; action_errors.yml holds conversations whose callback booking fails
 for real (fault drill). Each is played through a running Rasa server and action
 server. The test fails below 95 % recall or above 5 % false handoffs, and
 prints precision, recall and the turns from the stuck point to the handoff.
-The held-out halves (heldout_dev.yml, heldout_test.yml, issue 13) are played the
-same way and fail on any miss or false handoff not known and explained; the
+The held-out halves (heldout_dev.yml, heldout_test.yml, and the second pair
+heldout2_dev.yml, heldout2_test.yml, issue 13) are played the same way and fail on any miss or false handoff not known and explained; the
 breaks issue 13 reported are played one by one.
 The player and the scoring are bot.stuck.corpus, which the teach worker also
 uses to check a candidate model before deploying it.
@@ -34,6 +34,10 @@ HELD_OUT_REPORT = ROOT / ".run" / "reports" / "stuck_heldout.json"
 # Written for issue 13 before the detector was changed, split into a development half (tuned on)
 # and a test half (looked at once, at the end): docs/benchmarks.md, "Stuck detection, held-out corpus".
 HELD_OUT = ("heldout_dev.yml", "heldout_test.yml")
+# Written for issue 13's second round (follow-ups on one topic, a named agent asked for again, returning
+# customers, real loops) before the detector was changed, split the same way.
+HELD_OUT_2 = ("heldout2_dev.yml", "heldout2_test.yml")
+HELD_OUT_TEST_HALVES = ("heldout_test.yml", "heldout2_test.yml")
 # The held-out conversations the bot still gets wrong, and why. Any other miss or false handoff
 # fails the test; the figures are in the report and docs/benchmarks.md.
 KNOWN_HELD_OUT_FAILURES = {
@@ -107,6 +111,22 @@ def test_the_held_out_halves_are_new_conversations_of_both_kinds():
     assert not existing & {tuple(str(text).lower() for text in c["turns"]) for c in everything}
 
 
+def test_the_second_held_out_halves_are_new_conversations_of_both_kinds():
+    halves = {name: load(name) for name in HELD_OUT_2}
+    everything = [c for half in halves.values() for c in half]
+    names = [c["name"] for c in everything + load(HELD_OUT[0]) + load(HELD_OUT[1])]
+    existing = {tuple(str(text).lower() for text in c["turns"])
+                for name in ("corpus.yml",) + HELD_OUT for c in load(name)}
+
+    assert len(everything) >= 40 and len(set(names)) == len(names)
+    for half in halves.values():
+        stuck = [c for c in half if c["kind"] == "stuck"]
+        assert len(stuck) >= 10 and len(half) - len(stuck) >= 10
+        assert all(c["stuck_at"] <= c["handoff_by"] <= len(c["turns"]) for c in stuck)
+        assert {c["trigger"] for c in stuck} <= set(TRIGGERS)
+    assert not existing & {tuple(str(text).lower() for text in c["turns"]) for c in everything}
+
+
 def test_stuck_conversations_are_handed_over_and_normal_ones_are_not(rasa_url, faulty_rasa_url, capsys):
     outcomes = play_all(rasa_url, load("corpus.yml"))
     outcomes += play_all(faulty_rasa_url, load("action_errors.yml"))
@@ -124,7 +144,7 @@ def test_stuck_conversations_are_handed_over_and_normal_ones_are_not(rasa_url, f
 
 
 def test_held_out_corpus_has_no_new_miss_or_false_handoff(rasa_url, capsys):
-    reports = {name: summarise(play_all(rasa_url, load(name))).as_dict() for name in HELD_OUT}
+    reports = {name: summarise(play_all(rasa_url, load(name))).as_dict() for name in HELD_OUT + HELD_OUT_2}
     HELD_OUT_REPORT.parent.mkdir(parents=True, exist_ok=True)
     HELD_OUT_REPORT.write_text(json.dumps(reports, indent=2))
     with capsys.disabled():
@@ -134,9 +154,10 @@ def test_held_out_corpus_has_no_new_miss_or_false_handoff(rasa_url, capsys):
 
     failures = {entry["name"] for report in reports.values() for entry in report["missed"] + report["false_handoffs"]}
     assert failures <= set(KNOWN_HELD_OUT_FAILURES), json.dumps(reports, indent=2)
-    test = reports["heldout_test.yml"]
-    assert test["recall"] >= HELD_OUT_TEST_MIN_RECALL, json.dumps(test, indent=2)
-    assert test["false_handoff_rate"] <= HELD_OUT_TEST_MAX_FALSE_HANDOFFS, json.dumps(test, indent=2)
+    for name in HELD_OUT_TEST_HALVES:
+        test = reports[name]
+        assert test["recall"] >= HELD_OUT_TEST_MIN_RECALL, json.dumps(test, indent=2)
+        assert test["false_handoff_rate"] <= HELD_OUT_TEST_MAX_FALSE_HANDOFFS, json.dumps(test, indent=2)
 
 
 def test_the_player_stops_at_the_first_handoff_that_is_not_a_callback():
