@@ -245,16 +245,24 @@ class StuckDetector:
         )
 
     def _customer_repeating(self, turns: List[Turn], earlier: Earlier) -> Optional[Verdict]:
+        """The same need again after an answer: a near-identical message, or the answered topic in words
+        that insist (SAME_NEED_PATTERNS) or are close to the first ones without following on from the
+        answer. A different question on the topic just answered ("and are you open on saturdays?" after
+        the phone number) is a follow-up: one FAQ answer covers the topic, so it is answered the same way."""
         latest = turns[-1]
         number = len(turns)
         window = range(max(1, number - self.config.repeat_window), number)
+        insists = bool(_matches(self.config.same_need_patterns, latest.text))
+        follows_up = bool(_matches(self.config.follow_up_patterns, latest.text))
         for before in reversed(window):
             previous = turns[before - 1]
-            if not previous.answered:
+            if not previous.answered or _matches(self.config.returning_patterns, previous.text):
                 continue
             same_topic = latest.topic is not None and latest.topic == previous.topic
             similarity = self._similarity(latest.text, previous.text)
-            if same_topic or similarity >= self.config.repeat_similarity:
+            close = similarity >= self.config.repeat_topic_similarity and not follows_up
+            said_again = same_topic and (insists or close)
+            if said_again or similarity >= self.config.repeat_similarity:
                 how = "the same question" if same_topic else "a near-identical message"
                 return Verdict(
                     "customer_repeating",
