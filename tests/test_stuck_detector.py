@@ -143,6 +143,19 @@ def test_the_same_need_insisted_on_in_other_words_is_repeating():
     assert repeating([first, insisting], {(first.text, insisting.text): 0.14}) == "customer_repeating"
     plain = faq("and can I add money by bank transfer", "top_up", answered=False)
     assert repeating([first, plain], {(first.text, plain.text): 0.14}) is None
+    until_then = faq("and will my old card keep working until then?", "top_up", answered=False)
+    assert repeating([first, until_then], {(first.text, until_then.text): 0.66}) is None
+
+
+@pytest.mark.parametrize("correction", [
+    "no, the second charge isn't pending, it's already gone through",
+    "not really, I meant a standing order, not a one-off transfer",
+])
+def test_a_correction_on_the_topic_just_answered_is_the_same_need_again(correction):
+    first = faq("how do I cancel a payment I set up", "cancel_transfer")
+    again = faq(correction, "cancel_transfer", answered=False)
+
+    assert repeating([first, again], {(first.text, again.text): 0.15}) == "customer_repeating"
 
 
 def test_an_answer_to_a_returning_customer_s_greeting_is_no_question_asked_before():
@@ -479,6 +492,7 @@ def test_asking_for_the_person_who_served_them_before_is_a_request(text):
 @pytest.mark.parametrize("text", [
     "can I get my money back", "Can I Get It Back", "talk to you again soon", "is Apple Pay available in Spain",
     "is Revolut available in my country", "I need to talk to my husband again first",
+    "the agent I chatted with last week was lovely. anyway, how do I top up by bank transfer",
 ])
 def test_again_or_back_without_a_person_is_no_request(text):
     assert check([faq(text, "refund_not_showing", answered=False)]) is None

@@ -250,6 +250,8 @@ class StuckDetector:
         answer. A different question on the topic just answered ("and are you open on saturdays?" after
         the phone number) is a follow-up: one FAQ answer covers the topic, so it is answered the same way."""
         latest = turns[-1]
+        if self._closing(latest):
+            return None
         number = len(turns)
         window = range(max(1, number - self.config.repeat_window), number)
         insists = bool(_matches(self.config.same_need_patterns, latest.text))

@@ -63,7 +63,7 @@ REQUEST_PATTERNS: Tuple[str, ...] = (
     r"\b(get|have|bring) (him|her|" + _PERSON + r"|" + _NAME + r") back\b",
     r"\b(get|have|want) " + _NAME + r" again\b",
     r"\bput me back (through )?to\b",
-    r"\b(the|same) (agent|person|lady|woman|man|guy|advis[eo]r|colleague)( who| that)? (i|we) "
+    r"\b(speak|talk|chat|through|back|get|have)( again)?( to| with)? (the|that|the same) (agent|person|lady|woman|man|guy|advis[eo]r|colleague)( who| that)? (i|we) "
     r"(spoke|talked|chatted|was (speaking|talking|chatting)|had)\b",
     r"\bis " + _NAME + r" (in|there|around|available|working|free)\b(?! (in|on|for) )",
 )
@@ -169,7 +169,10 @@ SAME_NEED_PATTERNS: Tuple[str, ...] = (
     r"\bor not\b",
     r"\bjust (tell me|need to know|want to know)\b",
     r"\bi (did|tried|followed|done) (what you said|that|this|those steps|the steps|it)\b",
-    r"\b(then|though)\W*$",
+    r"(?<!until )(?<!by )(?<!since )\b(then|though)\W*$",
+    # a correction: the answer missed what they meant ("no, the second charge isn't pending", "not really, I meant...")
+    r"^\W*(no|nope|not really|not quite|not exactly)\b(?!\W*(thanks|thank you|worries|problem)\b)",
+    r"\bi meant\b",
 )
 # A question that says it follows on from the answer ("and are you open on saturdays?", "what about
 # Canada?", "can I get one for my daughter too?"): a new question on the topic, unless it insists.
