@@ -158,6 +158,37 @@ def test_a_correction_on_the_topic_just_answered_is_the_same_need_again(correcti
     assert repeating([first, again], {(first.text, again.text): 0.15}) == "customer_repeating"
 
 
+@pytest.mark.parametrize("first, topic, between, again", [
+    ("my salary hasn't come in", "receiving_money", ["ok"],
+     "the money from my employer isn't in my account, where is it"),
+    ("when will my card get here", "card_arrival", ["ok", "right"], "where is it"),
+    ("my card isn't working in shops", "card_not_working", [], "every time I pay at the till it gets declined"),
+])
+def test_a_problem_stated_again_in_other_words_is_the_same_need(first, topic, between, again):
+    """Issue 13's held-out miss: the answer did not help, so the customer says the problem again, in words
+    unlike the first ones (similarity 0.1 here): not a question that asks something new."""
+    turns = [faq(first, topic)] + [said(text, "affirm", "utter_ok") for text in between]
+    turns.append(faq(again, topic, answered=False))
+
+    assert repeating(turns, {(first, again): 0.1}) == "customer_repeating"
+
+
+@pytest.mark.parametrize("first, topic, between, then, similarity", [
+    ("my transfer to my brother hasn't arrived", "transfer_not_received", ["thanks"],
+     "what if it still isn't there tomorrow?", 0.55),
+    ("I'd like to defer my loan payment", "payment_deferral", [], "how long can I defer it for", 0.6),
+    ("can I use google pay", "mobile_payments", ["thanks"], "I tried to pay with google pay but it isn't working", 0.3),
+    ("my card hasn't arrived yet", "card_arrival", [], "can I still use my old card until it comes", 0.3),
+])
+def test_a_question_on_the_problem_or_a_problem_after_thanks_is_no_repeat(first, topic, between, then, similarity):
+    """A question that asks something new keeps a problem word ("what if it still isn't there") free, and
+    thanks after the answer say it helped: what comes next is a new turn of events."""
+    turns = [faq(first, topic)] + [said(text, "thank", "utter_welcome") for text in between]
+    turns.append(faq(then, topic, answered=False))
+
+    assert StuckDetector(DetectorConfig(), similar({(first, then): similarity})).check(turns) is None
+
+
 def test_an_answer_to_a_returning_customer_s_greeting_is_no_question_asked_before():
     """ "I was here yesterday about my refund" gets the refund answer as a guess; the customer saying what is
     wrong next is not asking again. Saying it again after that is."""

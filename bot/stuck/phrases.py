@@ -17,7 +17,10 @@ __all__ = [
     "DISTRESS_PATTERNS",
     "FOLLOW_UP_PATTERNS",
     "FRUSTRATION_PATTERNS",
+    "HYPOTHETICAL_PATTERNS",
+    "NEW_QUESTION_PATTERNS",
     "NO_PERSON_PATTERNS",
+    "PROBLEM_PATTERNS",
     "REQUEST_PATTERNS",
     "RETURNING_PATTERNS",
     "SAME_NEED_PATTERNS",
@@ -160,6 +163,11 @@ UNRESOLVED_PATTERNS: Tuple[str, ...] = (
     r"\bi (already|allready) (tried|did) (that|this|it)\b",
     r"^\W*no\W+it (did ?n[o']?t|does ?n[o']?t|has ?n[o']?t|was ?n[o']?t|is ?n[o']?t)\b",
 )
+# A case the customer asks about, not one they are in ("what if it still isn't there tomorrow?", "in case
+# it doesn't work"): an "unresolved" phrase inside it says nothing about the answer.
+HYPOTHETICAL_PATTERNS: Tuple[str, ...] = (
+    r"^\W*((ok|okay|right|so|and|thanks),? )?(what if|if|in case|suppose|supposing)\b.*",
+)
 # A customer who says the same need again, in other words ("actually, how do I add money?", "is it
 # open or not", "I did what you said but..."): with the topic just answered, repeating, however unlike
 # the first wording; without them, a second question on one topic is a follow-up.
@@ -180,6 +188,25 @@ FOLLOW_UP_PATTERNS: Tuple[str, ...] = (
     r"^\W*((ok|okay|right|great|thanks|cool|and),? )?(and|also|plus|what about|how about)\b",
     r"\b(another|one more|a second|a different|a follow[- ]up) question\b",
     r"\b(as well|too)\W*$",
+    # a detail the answer left open ("how long can I defer it for", "what if it isn't there tomorrow?")
+    r"^\W*((ok|okay|right|great|thanks|cool|so),? )?(how (long|much|many|often|soon)|what (if|happens|time))\b",
+)
+# A problem stated ("my wages haven't arrived", "the app still won't let me in", "where is my money",
+# "it keeps rejecting the photo"): said again on the topic just answered, the answer did not meet the need,
+# however unlike the words are to the first ones.
+PROBLEM_PATTERNS: Tuple[str, ...] = (
+    r"\b\w+n['’]t\b",
+    r"\b(isnt|arent|wasnt|werent|hasnt|havent|hadnt|doesnt|dont|didnt|wont|cant|couldnt)\b",
+    r"\b(not|never|nothing|no longer|still|keeps?|cannot)\b",
+    r"^\W*where('?s| is| are)\b",
+    r"\b(declined|refused|rejected|missing|disappeared)\b",
+)
+# A question that asks something new ("how long does that take", "what if it isn't there tomorrow?",
+# "can I take cash out meanwhile"): a problem in it is the case it asks about, not the need said again.
+NEW_QUESTION_PATTERNS: Tuple[str, ...] = (
+    r"^\W*(how|what|when|which|who|can|could|will|would|should|shall|is|are|am|do|does|did|if|in case)\b",
+    r"\b(how (long|much|many|often|soon)|what (if|happens|time|about)|when (will|does|do|can|should)|"
+    r"(can|could|should|do|may) (i|we)|is there|are there)\b.*\?\W*$",
 )
 # A customer telling of an earlier contact ("hi, I was here yesterday about my refund"): the bot's answer
 # to it was a guess at what they need, so their next words are no question asked again.
