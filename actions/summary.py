@@ -225,6 +225,15 @@ def _topics(turns: List[Turn], before: List[Text]) -> List[Text]:
     return topics
 
 
+def _card_topic(reason: Text, topics: List[Text]) -> Optional[Text]:
+    """What the queue card is headed with and the chat routed by: the latest FAQ topic, but none for a
+    customer in distress, whose card then leads with the reason: a widow asking to close her late husband's
+    account is no routine "Close account" case (the topics asked about stay in ``topics``)."""
+    if reason == DISTRESS or not topics:
+        return None
+    return topics[-1]
+
+
 def handoff_payload(
     tracker: Tracker, reason: Text, evidence: Optional[Dict[Text, Any]] = None,
     domain: Optional[Dict[Text, Any]] = None,
@@ -286,7 +295,7 @@ def handoff_payload(
             "source": source,
             "summary": _summary_text(reason, how, evidence, recent, written, typed, topics,
                                      _most_urgent(before, written)),
-            "topic": topics[-1] if topics else None,
+            "topic": _card_topic(reason, topics),
             "topics": topics,
             "turns": listed[-RECENT_TURNS:],
             "messages": typed,

@@ -183,9 +183,10 @@ class StuckDetector:
         answered = [turn.topic for turn in turns[:-1] if turn.answered]
         last_answered = answered[-1] if answered else earlier.last_answered_topic
         # "still hasn't arrived" opens many first questions: a phrase only says the
-        # answer failed when there was an answer, and the message is not a new topic.
+        # answer failed when there was an answer, and the message is not a new topic
+        # nor a case the customer asks about ("what if it still isn't there tomorrow?").
         phrases = (
-            _matches(self.config.unresolved_patterns, latest.text)
+            _matches(self.config.unresolved_patterns, _without(self.config.hypothetical_patterns, latest.text))
             if last_answered is not None and latest.topic in (None, last_answered)
             else []
         )
@@ -245,16 +246,33 @@ class StuckDetector:
         )
 
     def _customer_repeating(self, turns: List[Turn], earlier: Earlier) -> Optional[Verdict]:
+        """The same need again after an answer: a near-identical message, or the answered topic in words
+        that insist (SAME_NEED_PATTERNS) or are close to the first ones without following on from the
+        answer, or that state the problem again ("my wages haven't arrived", "ok", "payday was friday and
+        there's nothing in my balance") rather than ask something new, unless thanks came between. A
+        different question on the topic just answered ("and are you open on saturdays?" after the phone
+        number, "what if it still isn't there tomorrow?") is a follow-up: one FAQ answer covers the topic,
+        so it is answered the same way."""
         latest = turns[-1]
+        if self._closing(latest):
+            return None
         number = len(turns)
         window = range(max(1, number - self.config.repeat_window), number)
+        insists = bool(_matches(self.config.same_need_patterns, latest.text))
+        follows_up = bool(_matches(self.config.follow_up_patterns, latest.text))
+        states_problem = (bool(_matches(self.config.problem_patterns, latest.text)) and not follows_up
+                          and not _matches(self.config.new_question_patterns, latest.text))
         for before in reversed(window):
             previous = turns[before - 1]
-            if not previous.answered:
+            if not previous.answered or _matches(self.config.returning_patterns, previous.text):
                 continue
             same_topic = latest.topic is not None and latest.topic == previous.topic
             similarity = self._similarity(latest.text, previous.text)
-            if same_topic or similarity >= self.config.repeat_similarity:
+            close = similarity >= self.config.repeat_topic_similarity and not follows_up
+            # Thanks between the answer and the problem: the answer helped, this is a new turn of events.
+            thanked = any(turns[n - 1].intent == "thank" or self._closing(turns[n - 1]) for n in range(before + 1, number))
+            said_again = same_topic and (insists or close or (states_problem and not thanked))
+            if said_again or similarity >= self.config.repeat_similarity:
                 how = "the same question" if same_topic else "a near-identical message"
                 return Verdict(
                     "customer_repeating",

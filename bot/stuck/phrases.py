@@ -15,9 +15,15 @@ __all__ = [
     "BOT_QUESTION_PATTERNS",
     "CLOSING_PATTERNS",
     "DISTRESS_PATTERNS",
+    "FOLLOW_UP_PATTERNS",
     "FRUSTRATION_PATTERNS",
+    "HYPOTHETICAL_PATTERNS",
+    "NEW_QUESTION_PATTERNS",
     "NO_PERSON_PATTERNS",
+    "PROBLEM_PATTERNS",
     "REQUEST_PATTERNS",
+    "RETURNING_PATTERNS",
+    "SAME_NEED_PATTERNS",
     "UNRESOLVED_PATTERNS",
 ]
 
@@ -30,6 +36,9 @@ _RELATIVE = (
     r"(husband|wife|partner|mum|mom|mother|dad|father|son|daughter|brother|sister|gran|grandma|grandmother|"
     r"grandad|grandfather|grandpa|nan|nana|child|baby|fianc[eé]e?|uncle|aunt|auntie|friend|parents?)"
 )
+
+# A capitalised word that may be a name ("Kim"), not a pronoun or an article of a message in capitals.
+_NAME = r"(?!(It|This|That|Them|Him|Her|One|My|Your|The|Money|Cash)\b)(?-i:[A-Z][a-z]+)"
 
 # A request for a person, also inside a message the NLU files elsewhere ("my card was
 # stolen, I need to speak to someone now"), and the indirect ones ("is there anyone at the
@@ -51,6 +60,15 @@ REQUEST_PATTERNS: Tuple[str, ...] = (
     r"\b(need|want|would like|'d like) (a|an|some) (human|person|agent|real person)\b",
     r"\b(rather not|don'?t want to|not going to|won'?t) (do|discuss|sort|deal with|talk about|go through) "
     r"(this|it|that|all this)( any more)? (with|through|to) (a|the|this|some) (machine|bot|robot|computer|program)\b",
+    # the person who served them before, by name or not ("can I talk to Kim again?", "can I get him back?")
+    r"\b(speak|talk|chat|carry on|continue)( again)? (to|with) (?!(you|it|this|that|my|your|the|a|an)\b)\w+( \w+)? "
+    r"(again|from (this morning|yesterday|earlier|before|last \w+|the other day))\b",
+    r"\b(get|have|bring) (him|her|" + _PERSON + r"|" + _NAME + r") back\b",
+    r"\b(get|have|want) " + _NAME + r" again\b",
+    r"\bput me back (through )?to\b",
+    r"\b(speak|talk|chat|through|back|get|have)( again)?( to| with)? (the|that|the same) (agent|person|lady|woman|man|guy|advis[eo]r|colleague)( who| that)? (i|we) "
+    r"(spoke|talked|chatted|was (speaking|talking|chatting)|had)\b",
+    r"\bis " + _NAME + r" (in|there|around|available|working|free)\b(?! (in|on|for) )",
 )
 # Questions about the bot itself ("is this a human or a bot?", "are you a real person?"):
 # curiosity, not a request; a request phrase counts only outside them.
@@ -144,6 +162,60 @@ UNRESOLVED_PATTERNS: Tuple[str, ...] = (
     r"\bnot what i (asked|meant|wanted)\b",
     r"\bi (already|allready) (tried|did) (that|this|it)\b",
     r"^\W*no\W+it (did ?n[o']?t|does ?n[o']?t|has ?n[o']?t|was ?n[o']?t|is ?n[o']?t)\b",
+)
+# A case the customer asks about, not one they are in ("what if it still isn't there tomorrow?", "in case
+# it doesn't work"): an "unresolved" phrase inside it says nothing about the answer.
+HYPOTHETICAL_PATTERNS: Tuple[str, ...] = (
+    r"^\W*((ok|okay|right|so|and|thanks),? )?(what if|if|in case|suppose|supposing)\b.*",
+)
+# A customer who says the same need again, in other words ("actually, how do I add money?", "is it
+# open or not", "I did what you said but..."): with the topic just answered, repeating, however unlike
+# the first wording; without them, a second question on one topic is a follow-up.
+SAME_NEED_PATTERNS: Tuple[str, ...] = (
+    r"\bactually\b",
+    r"\bbut (how|what|when|where|why|will|would|can|could|does|do|is|are)\b",
+    r"\bor not\b",
+    r"\bjust (tell me|need to know|want to know)\b",
+    r"\bi (did|tried|followed|done) (what you said|that|this|those steps|the steps|it)\b",
+    r"(?<!until )(?<!by )(?<!since )\b(then|though)\W*$",
+    # a correction: the answer missed what they meant ("no, the second charge isn't pending", "not really, I meant...")
+    r"^\W*(no|nope|not really|not quite|not exactly)\b(?!\W*(thanks|thank you|worries|problem)\b)",
+    r"\bi meant\b",
+)
+# A question that says it follows on from the answer ("and are you open on saturdays?", "what about
+# Canada?", "can I get one for my daughter too?"): a new question on the topic, unless it insists.
+FOLLOW_UP_PATTERNS: Tuple[str, ...] = (
+    r"^\W*((ok|okay|right|great|thanks|cool|and),? )?(and|also|plus|what about|how about)\b",
+    r"\b(another|one more|a second|a different|a follow[- ]up) question\b",
+    r"\b(as well|too)\W*$",
+    # a detail the answer left open ("how long can I defer it for", "what if it isn't there tomorrow?")
+    r"^\W*((ok|okay|right|great|thanks|cool|so),? )?(how (long|much|many|often|soon)|what (if|happens|time))\b",
+)
+# A problem stated ("my wages haven't arrived", "the app still won't let me in", "where is my money",
+# "it keeps rejecting the photo"): said again on the topic just answered, the answer did not meet the need,
+# however unlike the words are to the first ones.
+PROBLEM_PATTERNS: Tuple[str, ...] = (
+    r"\b\w+n['’]t\b",
+    r"\b(isnt|arent|wasnt|werent|hasnt|havent|hadnt|doesnt|dont|didnt|wont|cant|couldnt)\b",
+    r"\b(not|never|nothing|no longer|still|keeps?|cannot)\b",
+    r"^\W*where('?s| is| are)\b",
+    r"\b(declined|refused|rejected|missing|disappeared)\b",
+)
+# A question that asks something new ("how long does that take", "what if it isn't there tomorrow?",
+# "can I take cash out meanwhile"): a problem in it is the case it asks about, not the need said again.
+NEW_QUESTION_PATTERNS: Tuple[str, ...] = (
+    r"^\W*(how|what|when|which|who|can|could|will|would|should|shall|is|are|am|do|does|did|if|in case)\b",
+    r"\b(how (long|much|many|often|soon)|what (if|happens|time|about)|when (will|does|do|can|should)|"
+    r"(can|could|should|do|may) (i|we)|is there|are there)\b.*\?\W*$",
+)
+# A customer telling of an earlier contact ("hi, I was here yesterday about my refund"): the bot's answer
+# to it was a guess at what they need, so their next words are no question asked again.
+RETURNING_PATTERNS: Tuple[str, ...] = (
+    r"\b(i|we) (was|were) (here|on|chatting|talking|speaking|in touch)\b.{0,20}"
+    r"\b(yesterday|earlier|before|last \w+|this morning|the other day)\b",
+    r"\b(i|we) (chatted|spoke|talked|wrote|messaged) (to|with) you\b",
+    r"\blast time (you|i|we)\b",
+    r"\b(it'?s|this is) me again\b",
 )
 # A closing remark: all is well, even when it starts with "no" ("no that's all, thanks",
 # "nope, all good now", "no worries, I'll wait"), or the question taken back ("never mind").

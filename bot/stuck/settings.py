@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Tuple
 
 from bot.stuck.phrases import (
-    BOT_QUESTION_PATTERNS, CLOSING_PATTERNS, DISTRESS_PATTERNS, FRUSTRATION_PATTERNS, NO_PERSON_PATTERNS,
-    REQUEST_PATTERNS, UNRESOLVED_PATTERNS,
+    BOT_QUESTION_PATTERNS, CLOSING_PATTERNS, DISTRESS_PATTERNS, FOLLOW_UP_PATTERNS, FRUSTRATION_PATTERNS,
+    HYPOTHETICAL_PATTERNS, NEW_QUESTION_PATTERNS,
+    NO_PERSON_PATTERNS, PROBLEM_PATTERNS, REQUEST_PATTERNS, RETURNING_PATTERNS, SAME_NEED_PATTERNS, UNRESOLVED_PATTERNS,
 )
 
 __all__ = ["PATTERN_SETTINGS", "TRIGGERS", "DetectorConfig"]
@@ -32,7 +33,8 @@ TRIGGERS: Tuple[str, ...] = (
 """Every trigger, in the order they are checked: the first that fires wins."""
 
 PATTERN_SETTINGS = ("request_patterns", "bot_question_patterns", "no_person_patterns", "distress_patterns",
-                    "frustration_patterns", "unresolved_patterns", "closing_patterns")
+                    "frustration_patterns", "unresolved_patterns", "hypothetical_patterns", "closing_patterns", "same_need_patterns",
+                    "follow_up_patterns", "problem_patterns", "new_question_patterns", "returning_patterns")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class DetectorConfig:
     same_response_limit: int = 2
     repeat_window: int = 3
     repeat_similarity: float = 0.9
+    repeat_topic_similarity: float = 0.5
     frustration_min_confidence: float = 0.5
     shouting_min_letters: int = 10
     shouting_ratio: float = 0.7
@@ -56,7 +59,13 @@ class DetectorConfig:
     distress_patterns: Tuple[str, ...] = DISTRESS_PATTERNS
     frustration_patterns: Tuple[str, ...] = FRUSTRATION_PATTERNS
     unresolved_patterns: Tuple[str, ...] = UNRESOLVED_PATTERNS
+    hypothetical_patterns: Tuple[str, ...] = HYPOTHETICAL_PATTERNS
     closing_patterns: Tuple[str, ...] = CLOSING_PATTERNS
+    same_need_patterns: Tuple[str, ...] = SAME_NEED_PATTERNS
+    follow_up_patterns: Tuple[str, ...] = FOLLOW_UP_PATTERNS
+    problem_patterns: Tuple[str, ...] = PROBLEM_PATTERNS
+    new_question_patterns: Tuple[str, ...] = NEW_QUESTION_PATTERNS
+    returning_patterns: Tuple[str, ...] = RETURNING_PATTERNS
 
     def __post_init__(self) -> None:
         unknown = set(self.triggers) - set(TRIGGERS)

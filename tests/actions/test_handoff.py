@@ -326,3 +326,17 @@ def test_a_transfer_of_a_customer_in_distress_still_leads_with_their_words():
 
     assert summary.startswith(f'In distress: "{DISTRESS_WORDS}". The customer wrote to the team: "thank you.')
     assert "Handed over because the customer is in distress and needs a person" in summary
+
+
+def test_a_customer_in_distress_gets_no_routine_topic_on_the_card():
+    """The second customer trial: a widow asking to close her late husband's account was headed "Close account";
+    the card (and the routing) go by the distress, and the topics asked about stay listed."""
+    said = user_event(DISTRESS_WORDS, "faq", 0.87, "faq/close_account")
+    evidence = {"explanation": "the customer is in distress and needs a person", "phrases": ["husband died"],
+                "turns": [{"turn": 1, "text": DISTRESS_WORDS, "intent": "faq", "confidence": 0.87}]}
+
+    distress = handoff_payload(make_tracker([said]), "distress", evidence, domain=DOMAIN)["handoff"]
+    routine = handoff_payload(make_tracker([said]), "requested", domain=DOMAIN)["handoff"]
+
+    assert (distress["topic"], distress["topics"]) == (None, ["close_account"])
+    assert (routine["topic"], routine["topics"]) == ("close_account", ["close_account"])

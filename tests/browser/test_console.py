@@ -743,6 +743,8 @@ def test_a_customer_in_distress_keeps_their_words_on_the_card_after_a_transfer(a
     words = "my husband died last week and I don't know what to do about his account"
     customer.say(words)
     customer.expect("status", state="queued")
+    # Headed by the distress, not as a routine "Close account" case (the second customer trial).
+    expect(ann.queue_item("husband died").locator(".queue-topic")).to_have_text("Customer in distress")
     ann.queue_item("husband died").get_by_role("button", name=re.compile(r"^Claim chat")).click()
     expect(ann.transcript).to_contain_text("from our support team has joined the chat.")
     customer.expect("status", state="agent")

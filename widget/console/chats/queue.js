@@ -20,9 +20,10 @@ function formatWait(totalSeconds) {
   return hours ? `${hours}:${String(minutes).padStart(2, "0")}:${rest}` : `${minutes}:${rest}`;
 }
 
-/** A card's title: its topic, else "No topic recognised" (a lost claim names the chat the same way). */
+/** A card's title: its topic, else for a customer in distress the reason (the bot gives such a card no
+ * topic: docs/handoff-payload.md), else "No topic recognised" (a lost claim names the chat the same way). */
 function cardTitle(item) {
-  return humanize(item.topic) || STRINGS.noTopic;
+  return humanize(item.topic) || (item.reason === "distress" ? reasonLabel(item.reason) : STRINGS.noTopic);
 }
 
 /** An item with the moments its wait and its customer's presence began, on this page's clock. */
