@@ -84,6 +84,24 @@ def test_never_mind_while_queued_is_offered_the_way_out_and_nothing_else_is():
     assert leave_queue_offer(State.AGENT, "never mind", "1-0") is None, "a person reads it: they answer"
 
 
+@pytest.mark.parametrize("text", [
+    "that is all", "That's all.", "no thanks, that's all", "no thanks, that’s all", "ok that's it, thanks",
+    "forget it, bye", "Forget it", "oh forget about it", "nothing else, thanks", "no thank you, that is all for now",
+    "never mind", "I don't need a person any more", "cancel", "thanks, bye!", "I sorted it out",
+])
+def test_ways_of_saying_never_mind_while_queued_are_offered_the_way_out(text):
+    assert leave_queue_offer(State.QUEUED, text, "1-0") is not None, text
+
+
+@pytest.mark.parametrize("text", [
+    "that is all I know about the charge", "no, I still need help", "that's all the money I had",
+    "I can't forget it", "forget it? no, I want my money back", "nothing else works", "no thanks to your app",
+    "is that all?", "that's it, the card was stolen", "I need to cancel my card", "hello?", "still waiting",
+])
+def test_words_for_the_person_are_not_offered_the_way_out(text):
+    assert leave_queue_offer(State.QUEUED, text, "1-0") is None, text
+
+
 # ---- who may see and claim what, transfers ------------------------------------------
 
 
