@@ -542,7 +542,7 @@ class Bridge:
                 return Turn(routed=False, answer=None)
             await self.append(
                 conversation_id, "system", f"bot-down:{message_id}",
-                "Sorry, the assistant isn't available right now. I'm connecting you to a person.",
+                "Sorry, the assistant isn't available right now, so I've put you in the queue for our support team.",
                 {"notice": "bot_unavailable"},
             )
             await self._queue_without_bot(conversation_id)

@@ -219,3 +219,27 @@ def test_a_queued_customer_is_told_once_that_their_words_are_kept_and_offered_th
                 await client.close()
 
         asyncio.run(scenario())
+
+
+PROMISES = re.compile(r"get (you )?a person|connecting you to a person|asking a person", re.IGNORECASE)
+
+
+def test_with_nobody_available_the_customer_is_not_promised_a_person_first(redis_url, rasa_url):
+    """Issue 13: what the bot says as it hands over stays true when nobody can pick up: the customer is in the
+    queue, and the no-agents notice right below it is the news, not a contradiction."""
+    with running_bridge(redis_url, rasa_url, "bridge-no-promise", f"hbexp{uuid.uuid4().hex[:6]}") as address:
+        async def scenario() -> None:
+            in_words = await Customer.connect(address)
+            await in_words.acknowledged(await in_words.say("I'd like to talk to a real person"))
+            pressed = await Customer.connect(address)
+            await pressed.send("talk_to_person", id="talk")
+            await pressed.acknowledged("talk")
+            for customer in (in_words, pressed):
+                await customer.expect("status", state="queued")
+                await customer.expect("message", kind="system", data={"notice": "no_agents", "offer": ["callback", "message"]})
+                said = [m["data"]["text"] for m in customer.messages("bot")]
+                assert any("I've put you in the queue for our support team" in text for text in said), said
+                assert not [text for text in said if PROMISES.search(text)]
+                await customer.close()
+
+        asyncio.run(scenario())
