@@ -75,7 +75,7 @@ Keys (``prefix`` defaults to ``hb``):
                              archive.forget): who, at (ms), what, counts (JSON); never an id, name or text
     {p}:requests     stream  callbacks and messages customers left instead of waiting, each with the
                              handoff payload it stands for (field ``handoff``, JSON; handoff.requests)
-    {p}:request-state:{id} hash  what an agent did with a request: done, or answered (handoff.requests)
+    {p}:request-state:{id} hash  what became of a request: done or answered (by an agent), cancelled (by its customer) (handoff.requests)
     {p}:request-assignee:{id} hash  the agent a request is assigned to, by whom, when (handoff.request_assignment)
     {p}:serving:{agent} set  conversations an agent is serving
     {p}:agents-serving set   agents whose serving set is not empty (kept by the same commit; filled
