@@ -132,8 +132,7 @@ def kept_for_person(queued_at_ms: int, status: Mapping[str, Any]) -> Notice:
     (handoff.estimate), or that nobody is available to say when."""
     data: Dict[str, Any] = {"notice": "kept_for_person"}
     if status.get("agents_available"):
-        return Notice(kept_key(queued_at_ms), KEPT_FOR_PERSON.format(wait=status["wait"]),
-                      {**data, "wait_range": status.get("wait_range")})
+        return Notice(kept_key(queued_at_ms), KEPT_FOR_PERSON.format(wait=status["wait"]), data)
     return Notice(kept_key(queued_at_ms), KEPT_FOR_NOBODY, {**data, "offer": ["callback", "message"]})
 
 

@@ -90,7 +90,7 @@ def test_a_queued_customer_s_words_are_kept_for_the_person_with_the_wait_or_that
 
     assert staffed.key == nobody.key == kept_key(1000) != kept_key(2000), "once per stay in the queue"
     assert staffed.text.endswith("We expect someone to pick up in about 3 minutes, at most 5.")
-    assert staffed.data == {"notice": "kept_for_person", "wait_range": [1, 5]}
+    assert staffed.data == {"notice": "kept_for_person"}
     assert "no one from our team is available right now, so we can't say when" in nobody.text
     assert nobody.data == {"notice": "kept_for_person", "offer": ["callback", "message"]}
 
