@@ -43,7 +43,8 @@ Keys (``prefix`` defaults to ``hb``):
                              keys, "file:customer:{id}" and "file:agent:{name}:{id}", are apart from texts');
                              "routed:{stream id}" -> "done", or "lease:{until, ms}:{owner}" while a
                              process routes it; "leave:{client id}" -> the request left (handoff.requests);
-                             "privacy" -> the privacy notice's stream id: the customer was told (handoff.privacy)
+                             "privacy" -> the privacy notice's stream id: the customer was told (handoff.privacy);
+                             "kept:{queued_at}" -> that wait's kept_for_person notice (handoff.rules)
     {p}:queue        zset    queued conversation ids, scored by time queued (front = oldest)
     {p}:queue:{group} zset   the same, one per skill group (changed in the same step as {p}:queue)
     {p}:queue-priority set   queued conversations handed over for distress: each goes to the front of its
