@@ -28,9 +28,9 @@ from handoff.connections.fields import idempotency_key, is_server_id, signal_dat
 from handoff.exceptions import HandoffError, IdentityRequired, InvalidIdentity, InvalidToken, MalformedMessage
 from handoff.identity import Identity, verify
 from handoff.presence import OpenSockets
-from handoff.requests import request_id_of
 from handoff.privacy import mask, mask_fields, mask_typed
 from handoff.protocol import Envelope, error_envelope
+from handoff.requests import request_id_of
 from handoff.service import Bridge
 from handoff.visibility import customer_sees, for_customer
 
