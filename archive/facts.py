@@ -8,12 +8,16 @@ The bridge's Lua scripts append one entry to ``{p}:outbox`` in the step that sto
   customer id, "" when anonymous);
 - ``state``: ``conv``, ``version``, ``at`` (ms), ``from`` (the state before), ``handled_ms`` (an agent's
   part that ended: claim to now; "" otherwise), ``rated`` ("1": this change stored a rating) and
-  ``conversation``: the conversation's hash after the change (JSON; the fields of SNAPSHOT_FIELDS);
+  ``conversation``: the conversation's hash after the change (JSON; the fields of SNAPSHOT_FIELDS, the
+  closed conversation it follows among them: ``follows``, set when it was created);
 - ``labels``: ``conv``, ``labels`` (ids, comma-separated) and ``names`` (JSON: id -> {name, colour});
 - ``contact``: ``conv``, ``contact`` (the signed customer's id), ``name``, ``email``, ``at`` (ms) and
   ``started`` (ms): a conversation linked to its contact (handoff/contacts.py, the first time only), so
   that the archive links it even if no state change after the link carries it (a chat the bot alone
   served, which may never change state);
+- ``request``: ``conv``, ``request`` (its id in ``{p}:requests``), ``at`` (ms) and ``started`` (ms): a callback or
+  message request stored (handoff/requests.py: left by the customer or booked with the bot), so that the archive
+  knows people were needed even if the conversation never queued (``conversations.first_request_at``);
 - ``tally`` and ``sample``: the day's figures (archive/day_facts.py).
 
 Rows carry their own keys, so writing a batch twice changes nothing (archive/writer.py). An entry
@@ -35,7 +39,7 @@ __all__ = ["Batch", "Contact", "ConversationState", "Handoff", "Message", "Ratin
 # The conversation hash's fields a state fact carries (the Lua of handoff/store.py reads them).
 SNAPSHOT_FIELDS = ("state", "agent", "reason", "group", "handoff", "created", "queued_at", "waiting_since",
                    "claimed_at", "closed_at", "disposition", "closing_note", "labels", "rating",
-                   "contact_id", "contact_name", "contact_email")
+                   "contact_id", "contact_name", "contact_email", "follows")
 SENDERS = ("customer", "bot", "agent", "system", "note")
 STATES = ("bot", "queued", "agent", "closed")
 
@@ -95,6 +99,7 @@ class ConversationState:
     closing_note: Optional[str]
     rating: Optional[int]
     rating_comment: Optional[str]
+    follows: Optional[str]  # the closed conversation this one follows (handoff.earlier)
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,7 @@ class Batch:
     states: Dict[str, ConversationState] = field(default_factory=dict)  # the newest version per conversation
     labels: Dict[str, Tuple[List[str], int]] = field(default_factory=dict)  # conversation -> (ids, position)
     links: Dict[str, str] = field(default_factory=dict)  # conversation -> its contact, as linked
+    requests: Dict[str, datetime] = field(default_factory=dict)  # conversation -> its first request left
     label_names: Dict[str, Tuple[str, str]] = field(default_factory=dict)  # id -> (name, colour)
     first_responses: Dict[str, datetime] = field(default_factory=dict)
     messages: Dict[Tuple[str, str], Message] = field(default_factory=dict)
@@ -263,7 +269,8 @@ def _state(batch: Batch, fields: Mapping[str, str]) -> None:
         _time_field(snapshot, "closed_at") if closed else None, str(snapshot.get("reason") or "") or None,
         _time_field(snapshot, "waiting_since") or _time_field(snapshot, "queued_at"),
         _time_field(snapshot, "claimed_at"), str(snapshot.get("disposition") or "") or None,
-        str(snapshot.get("closing_note") or "") or None, score, str(rating.get("comment", "")) if score else None)
+        str(snapshot.get("closing_note") or "") or None, score, str(rating.get("comment", "")) if score else None,
+        str(snapshot.get("follows") or "") or None)
     newest = batch.states.get(conversation_id)
     if newest is None or newest.version < version:
         batch.states[conversation_id] = state
@@ -308,6 +315,16 @@ def _link(batch: Batch, fields: Mapping[str, str]) -> None:
     batch.links[conversation_id] = contact_id
 
 
+def _request(batch: Batch, fields: Mapping[str, str]) -> None:
+    conversation_id = _required(fields, "conv")
+    _required(fields, "request")
+    left_at = at(_integer(_required(fields, "at"), "at"))
+    started = fields.get("started", "")
+    batch._seen(conversation_id, at(_integer(started, "started")) if started else left_at)
+    first = batch.requests.get(conversation_id)
+    batch.requests[conversation_id] = min(first, left_at) if first else left_at
+
+
 def _tally(batch: Batch, fields: Mapping[str, str]) -> None:
     try:
         batch.tallies += tallies_of(fields["_id"], fields)
@@ -322,8 +339,8 @@ def _sample(batch: Batch, fields: Mapping[str, str]) -> None:
         raise BadFact(str(error)) from None
 
 
-_READERS = {"message": _message, "state": _state, "labels": _labels, "contact": _link, "tally": _tally,
-            "sample": _sample}
+_READERS = {"message": _message, "state": _state, "labels": _labels, "contact": _link, "request": _request,
+            "tally": _tally, "sample": _sample}
 
 
 def rows_of(entries: Sequence[Tuple[str, Mapping[str, str]]]) -> Batch:

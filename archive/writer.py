@@ -3,7 +3,7 @@
 Writing the same batch twice, or two batches in either order (several archivers), leaves the same
 rows: messages, state changes, handoffs and ratings are keyed by the live store's ids; a
 conversation's state is taken from the newest version, its labels from the newest outbox entry;
-first times are the least seen and the handling time is the sum over its state changes.
+first times (first request among them) are the least seen and the handling time is the sum over its state changes.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ _STATES = """
 UPDATE conversations SET version = %(version)s, state = %(state)s, agent = %(agent)s,
   skill_group = %(skill_group)s, contact_id = coalesce(%(contact_id)s, contact_id), ended_at = %(ended_at)s,
   handoff_reason = coalesce(%(handoff_reason)s, handoff_reason), disposition = %(disposition)s,
-  closing_note = %(closing_note)s, rating = %(rating)s, rating_comment = %(rating_comment)s
+  closing_note = %(closing_note)s, rating = %(rating)s, rating_comment = %(rating_comment)s,
+  follows = coalesce(%(follows)s, follows)
 WHERE id = %(id)s AND version < %(version)s
 """
 # A conversation belongs to one contact for good (handoff/contacts.py): the link, whatever the row's version.
@@ -49,6 +50,10 @@ _FIRST_TIMES = """
 UPDATE conversations SET first_queued_at = least(first_queued_at, %(queued_at)s),
   first_claimed_at = least(first_claimed_at, %(claimed_at)s)
 WHERE id = %(id)s
+"""
+# The first request left, whatever else the row holds (a conversation may leave several).
+_REQUESTS = """
+UPDATE conversations SET first_request_at = least(first_request_at, %s) WHERE id = %s
 """
 _LABELS = """
 UPDATE conversations SET label_ids = %s, labels_position = %s WHERE id = %s AND labels_position < %s
@@ -106,6 +111,7 @@ async def write(connection: AsyncConnection[Any], batch: Batch) -> None:
                 (_LINKS, [(contact_id, conversation_id) for conversation_id, contact_id in sorted(batch.links.items())]),
                 (_FIRST_TIMES, [{"id": s.id, "queued_at": s.queued_at, "claimed_at": s.claimed_at}
                                 for s in batch.states.values()]),
+                (_REQUESTS, [(left_at, conversation_id) for conversation_id, left_at in sorted(batch.requests.items())]),
                 (_LABEL_NAMES, [(label_id, name, colour) for label_id, (name, colour) in batch.label_names.items()]),
                 (_LABELS, [(ids, position, conversation_id, position)
                            for conversation_id, (ids, position) in batch.labels.items()]),

@@ -17,9 +17,13 @@ A conversation is in one of four states (:class:`State`) and moves so::
 
 A closed conversation stays as it ended: its outcome, labels, rating and
 mail are its own. The customer may still rate it, ask for its transcript or
-leave a request in it, but what they write next (a message, a file, "talk to
-a person") is refused (:class:`~handoff.exceptions.ConversationClosed`): it
-starts a new conversation, which the client opens, as the widget does.
+leave a request in it, but what they write next is refused
+(:class:`~handoff.exceptions.ConversationClosed`): it starts a new
+conversation, which the client opens, as the widget does. "Talk to a person"
+is refused here (:func:`apply`); a message or a file is refused by the one
+step that would store it (handoff.store's append reads the state in that
+step, so nothing slips in as the chat closes), and so never reaches
+:func:`apply` as :class:`CustomerSaid`.
 
 A callback booked with the bot, or a callback or message the customer leaves
 instead of waiting, changes no more than that: it is stored for the agents
@@ -79,8 +83,9 @@ class Conversation:
 @dataclass(frozen=True)
 class CustomerSaid:
     text: str
-    # The state when the message was stored: what was said to a person stays
-    # with people, even if the bot has the conversation back by now.
+    # The state when the message was stored (bot, queued or agent: never closed, the store
+    # refuses that): what was said to a person stays with people, even if the bot has the
+    # conversation back by now.
     said_in: State
 
 
@@ -223,8 +228,8 @@ class Notice:
 MAX_COMMENT = 1000
 DISTRESS = "distress"  # the stuck detector's reason (docs/handoff-payload.md)
 LEFT_QUEUE = "You've left the queue. The assistant is here if you need anything."
-# Why a customer's next words to a closed chat are refused (the store refuses a message or file in the step that
-# would store it, with the same words: handoff.store).
+# Why a customer's next words to a closed chat are refused: "talk to a person" by apply, a message or file by the
+# store's append, in the step that would store it (the module's docstring).
 CLOSED_TO_CUSTOMER = "this chat is closed; start a new conversation to write again"
 # What the customer did, for the bridge's one line (the bot's own words: actions/summary.py).
 BRIDGE_SOURCES = {
@@ -299,8 +304,6 @@ def apply(conversation: Conversation, event: Event) -> Tuple[Conversation, List[
     state = conversation.state
 
     if isinstance(event, CustomerSaid):
-        if event.said_in is State.CLOSED:
-            raise ConversationClosed(CLOSED_TO_CUSTOMER)
         if event.said_in in (State.QUEUED, State.AGENT):
             return conversation, []
         if state is State.BOT:

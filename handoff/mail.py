@@ -217,8 +217,9 @@ class TranscriptMail:
         typed = [address for address in await self.typed_addresses(conversation_id) if not verified(address, contact)]
         return {"verified": contact or None, "typed": typed}
 
-    async def state(self, conversation_id: str) -> Optional[Dict[str, str]]:
-        fields = await self.store.redis.hgetall(self.store.key("mail", conversation_id))
+    async def state(self, item_id: str, kind: Optional[MailKind] = None) -> Optional[Dict[str, str]]:
+        """The state hash of a mail of ``kind`` (default: a conversation's transcript); None: none asked for."""
+        fields = await self.store.redis.hgetall((kind or self.transcripts).state_key(item_id))
         return {key.decode(): value.decode() for key, value in fields.items()} or None
 
     # ---- the outbox, read by every process -------------------------------------------------------
@@ -267,8 +268,7 @@ class TranscriptMail:
         if not await redis.set(lock, consumer, nx=True, px=LOCK_MS):
             return
         try:
-            fields = await redis.hgetall(kind.state_key(item_id))
-            mail = {key.decode(): value.decode() for key, value in fields.items()}
+            mail = await self.state(item_id, kind) or {}
             if mail.get("state") != "queued":
                 await redis.xack(self.outbox, GROUP, entry_id)  # sent, failed, forgotten or expired meanwhile
                 return

@@ -18,6 +18,8 @@ process sees the same:
     idempotency hash         field   "leave:{client id}" -> request id: a resent ``leave`` is stored once
     {p}:request-count:{conversation}:{day}  string  requests left in the conversation that UTC day
                                      (MAX_REQUESTS_PER_DAY; expires after a day)
+    {p}:outbox               stream  a "request" fact per request stored, by the same script (archive/facts.py:
+                                     the archive's conversations.first_request_at, search's "Bot only")
 
 Each entry carries the skill group of its conversation ("group"): agents see, open, answer and
 mark done only the requests of their groups (handoff.routing.visible_to), as with the queue.
@@ -93,9 +95,11 @@ def request_id_of(data: Dict[str, Any]) -> str:
     return value
 
 
-# KEYS: requests stream, idempotency hash, conversation hash, the day's request count. ARGV[1]: the
+# KEYS: requests stream, idempotency hash, conversation hash, the day's request count, the outbox. ARGV[1]: the
 # idempotency field, ARGV[2]: retention (ms), ARGV[3]: stream cap, ARGV[4]: the state key's prefix,
-# ARGV[5]: requests per day, ARGV[6]: 1 to store, 0 only to check; then the entry's fields.
+# ARGV[5]: requests per day, ARGV[6]: 1 to store, 0 only to check, ARGV[7]: the conversation's id, ARGV[8]: now
+# (ms); then the entry's fields. A request stored goes to the outbox as a "request" fact (archive/facts.py):
+# the archive knows people were needed even if the conversation never queued.
 # Returns {id, added}: added 1 new, 0 stored before, -1 no conversation, -2 one is open, -3 day's cap.
 _LEAVE = """
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
@@ -108,7 +112,9 @@ if last and redis.call('EXISTS', ARGV[4] .. last) == 0
 end
 if tonumber(redis.call('GET', KEYS[4]) or '0') >= tonumber(ARGV[5]) then return {'', -3} end
 if ARGV[6] == '0' then return {'', 1} end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 7))
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 9))
+to_outbox(KEYS[5], 'fact', 'request', 'conv', ARGV[7], 'request', id, 'at', ARGV[8],
+          'started', redis.call('HGET', KEYS[3], 'created') or ARGV[8])
 redis.call('HSET', KEYS[2], ARGV[1], id)
 redis.call('HSET', KEYS[3], 'request', id)
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
@@ -171,7 +177,7 @@ class RequestDesk:
     def __init__(self, store: Store, agents: AgentDirectory) -> None:
         self.store = store
         self.agents = agents  # the display name of the agent a request is assigned to, for its customer
-        self._leave = store.redis.register_script(_LEAVE)
+        self._leave = store.script(_LEAVE)  # writes to the outbox
         self._mark_done = store.redis.register_script(_MARK_DONE)
         self._cancel = store.redis.register_script(_CANCEL)
 
@@ -203,9 +209,11 @@ class RequestDesk:
         day = time.strftime("%Y-%m-%d", time.gmtime())
         request_id, added = await self._leave(
             keys=[self.store.key("requests"), self.store.key("idem", conversation_id),
-                  self.store.key("conv", conversation_id), self.store.key("request-count", f"{conversation_id}:{day}")],
+                  self.store.key("conv", conversation_id), self.store.key("request-count", f"{conversation_id}:{day}"),
+                  self.store.key("outbox")],
             args=[f"leave:{key}", str(self.store.ttl_ms), str(STREAM_CAP), self.store.key("request-state") + ":",
-                  str(MAX_REQUESTS_PER_DAY), "1" if store else "0", *fields],
+                  str(MAX_REQUESTS_PER_DAY), "1" if store else "0", conversation_id, entry.get("ts") or str(int(time.time() * 1000)),
+                  *fields],
         )
         if added == -1:
             raise ConversationNotFound(f"no conversation {conversation_id}")

@@ -37,8 +37,11 @@ LINE_CONTEXT = 60  # characters kept on each side of a line's first match
 
 # Outcomes a result may be filtered by, and what each means in the archive's columns.
 OUTCOMES = {
-    "contained": "c.first_queued_at IS NULL",  # the bot alone
-    "handed_off": "c.first_queued_at IS NOT NULL",
+    # The bot alone: never queued, and no callback or message left (people were needed: the dashboard's
+    # containment counts those as escalated too).
+    "contained": "c.first_queued_at IS NULL AND c.first_request_at IS NULL",
+    "handed_off": "(c.first_queued_at IS NOT NULL OR c.first_request_at IS NOT NULL)",  # to people: a chat or a request
+    "requested": "c.first_request_at IS NOT NULL",  # a callback or message left
     "served": "c.first_claimed_at IS NOT NULL",
     "abandoned": "c.first_queued_at IS NOT NULL AND c.first_claimed_at IS NULL AND c.state IN ('bot', 'closed')",
     "rated": "c.rating IS NOT NULL",

@@ -163,7 +163,7 @@ class Bridge:
         self.answer_mail = AnswerMail(self.mail)  # a message request's answer by email (handoff.answer_mail)
         # Customers known by a signed identity, their conversations and the agents' note (handoff.contacts).
         self.contacts = ContactBook(self.store, settings.secret, RedisHistory(self.store))
-        self.earlier = EarlierChats(self.store)  # the closed chat a new one follows (handoff.earlier)
+        self.earlier = EarlierChats(self.store, self.contacts)  # the closed chat a new one follows (handoff.earlier)
         self.archive: Optional[ArchiveSearch] = None  # search and older history (use_archive)
         self.archive_reader: Optional[ArchiveReader] = None  # the process's one pool: reports, forgets (use_archive)
         self.hours = BusinessHours.parse(settings.business_hours, settings.timezone)
@@ -172,11 +172,12 @@ class Bridge:
         self.metrics: Counter = Counter()
 
     def use_archive(self, reader: ArchiveReader) -> None:
-        """With DATABASE_URL: search, reports, and contacts' conversations Redis no longer keeps, from the
-        archive; forgets reach it too."""
+        """With DATABASE_URL: search, reports, and contacts' conversations and earlier chats Redis no longer
+        keeps, from the archive; forgets reach it too."""
         self.archive_reader = reader
         self.archive = ArchiveSearch(reader, self.store)
         self.contacts.history = ArchiveHistory(RedisHistory(self.store), reader)
+        self.earlier.reader = reader  # an earlier chat Redis no longer keeps (handoff.earlier)
 
     # ---- conversations ------------------------------------------------------
 
@@ -477,8 +478,8 @@ class Bridge:
 
     async def _customer_said(self, conversation_id: str, text: str, said_in: State) -> List[Effect]:
         """What the customer's message calls for. Stored while the bot had the conversation (the
-        append read the state in the same step, and refuses one to a closed conversation: machine.apply's
-        rule), it is the bot's to answer, which changes nothing stored: the conversation is not read again
+        append read the state in the same step, and refused one to a closed conversation: the rule
+        handoff.machine states, enforced there), it is the bot's to answer, which changes nothing stored: the conversation is not read again
         for it."""
         _, effects = apply(Conversation(conversation_id, state=said_in), CustomerSaid(text, said_in))
         return effects
@@ -496,8 +497,12 @@ class Bridge:
 
     async def _require_offered(self, conversation_id: str, payload: str, client_key: str) -> None:
         """Only a button the bot offered in its latest turn (handoff.rules.require_offered); a resent
-        message (its key stored) was checked when it was first sent."""
+        message (its key stored) was checked when it was first sent. One pressed in a closed conversation
+        is left to the append, which refuses it (``conversation_closed``): that is what the customer needs
+        to hear, not which buttons are on offer."""
         if await self.store.redis.hexists(self.store.key("idem", conversation_id), client_key):
+            return
+        if (await self.store.load(conversation_id)).state is State.CLOSED:
             return
         rules.require_offered(payload, await self.store.newest_messages(conversation_id, OFFER_LOOKBACK))
 
@@ -704,6 +709,7 @@ class Bridge:
 
     async def customer_rated(self, conversation_id: str, score: int, comment: str) -> None:
         await self.transition(conversation_id, CustomerRated(score, comment))
+        await self.earlier.changed(conversation_id)  # a chat that follows it shows the rating (handoff.earlier)
 
     async def customer_status(self, conversation_id: str, shared: bool = False) -> Dict[str, Any]:
         """``shared``: the status follows a queue change, which every waiting customer's socket in this

@@ -20,7 +20,8 @@ Keys (``prefix`` defaults to ``hb``):
                              contact_id, contact_name, contact_email (only from a verified signed identity)
                              and contact_token (the digest of the token the contact's other devices resume
                              it with): handoff.contacts; follows: the closed conversation this one
-                             follows, the same browser's (handoff.earlier; set by the step that creates it)
+                             follows, the same browser's (handoff.earlier; set by the step that creates it,
+                             which sets the closed one's followed_by: the newest that follows it)
                              Kept idle_seconds from creation; the first message or change: the retention.
     {p}:log:{id}     stream  the transcript, agents' private notes (kind "note") among its messages; each
                              entry's stream id is the server message id (at most
@@ -65,8 +66,9 @@ Keys (``prefix`` defaults to ``hb``):
                              DATABASE_URL turns on): every fact a script stores, appended by that script in the
                              same step: "message" (each transcript entry, by _APPEND and add_messages), "state"
                              (each committed change, with the conversation's fields after it: _COMMIT),
-                             "labels" (handoff.labels) and "contact" (a conversation's first link to its signed
-                             customer: handoff.contacts), and what adds to the day's counters and lists
+                             "labels" (handoff.labels), "contact" (a conversation's first link to its signed
+                             customer: handoff.contacts) and "request" (a callback or message request stored:
+                             handoff.requests), and what adds to the day's counters and lists
                              below: "tally" (the counts a step added, by the same script or transaction:
                              Store.count, count_once, _APPEND, _COMMIT, handoff.sla) and "sample" (a time
                              pushed on a day's list: Store.record_day_sample), for the reports (handoff.reports);
@@ -239,7 +241,8 @@ if existing then return {existing, 0, state, 0} end
 if ARGV[3] ~= '' and state ~= ARGV[3] then return {'', -1, state, 0} end
 if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'agent') ~= ARGV[4] then return {'', -1, state, 0} end
 local customer = ARGV[7] == 'typed' or ARGV[7] == 'pressed' or ARGV[7] == 'file'
--- A closed chat stays as it ended (handoff.machine): the customer's next words are refused, not stored (-4).
+-- A closed chat stays as it ended: the customer's next words are refused, not stored (-4). The one place this
+-- is enforced for a message or file (handoff.machine's docstring states the rule; apply never sees one).
 if customer and state == 'closed' then return {'', -4, state, 0} end
 local notes = tonumber(redis.call('HGET', KEYS[3], 'notes') or '0')
 if customer and redis.call('XLEN', KEYS[1]) - notes >= tonumber(ARGV[8]) then return {'', -2, state, 0} end
@@ -324,6 +327,16 @@ _SYNC_SERVING = """
 if ARGV[1] ~= '' then redis.call('SREM', KEYS[1], ARGV[1]) end
 if redis.call('SCARD', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[2])
 else redis.call('SADD', KEYS[2], ARGV[2]) end
+"""
+
+# KEYS[1] the new conversation's hash, KEYS[2] the closed one it follows (a never-used key without one); ARGV[1]
+# the new one's id, ARGV[2] how long an idle new conversation is kept (ms), then its fields (name, value, ...).
+# The closed one is told the newest that follows it ("followed_by", handoff.earlier) only while Redis keeps it: a
+# hash that expired meanwhile is not made again.
+_CREATE = """
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HSET', KEYS[2], 'followed_by', ARGV[1]) end
 """
 
 _COMMIT = _ADD_MESSAGES + """
@@ -643,6 +656,7 @@ class Store:
         self._answer = self.script(_ANSWER)
         self._commit = self.script(_COMMIT)
         self._sync_serving = redis.register_script(_SYNC_SERVING)
+        self._create = redis.register_script(_CREATE)
         self._count_once = self.script(_COUNT_ONCE)
         self._take_routing = redis.register_script(_TAKE_ROUTING)
         self._keep_routing = redis.register_script(_KEEP_ROUTING)
@@ -679,17 +693,15 @@ class Store:
     async def create(self, conversation_id: str, customer_token: str, client: str = "",
                      follows: Optional[str] = None) -> Conversation:
         """A new conversation, kept only ``idle_ms`` until its first message or state change; ``follows``: the
-        closed one it follows (handoff.earlier), linked in the same step."""
+        closed one it follows (handoff.earlier), linked both ways in the same step (``followed_by``)."""
         now = str(int(time.time() * 1000))
         fields = {"state": State.BOT.value, "version": "0", "token": token_digest(customer_token),
                   "created": now, "handoff": "{}", "client": client}
         if follows is not None:
             fields["follows"] = follows
-        key = self.key("conv", conversation_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping=fields)
-            pipe.pexpire(key, self.idle_ms)
-            await pipe.execute()
+        await self._create(keys=[self.key("conv", conversation_id),
+                                 self.key("conv", follows) if follows is not None else self.key("follows-none")],
+                           args=[conversation_id, str(self.idle_ms), *(item for pair in fields.items() for item in pair)])
         return Conversation(conversation_id)
 
     async def load(self, conversation_id: str) -> Conversation:
@@ -739,6 +751,21 @@ class Store:
         digest = token_digest(token)
         stored = await self.redis.hmget(self.key("conv", conversation_id), ["token", "contact_token"])
         return any(value is not None and value.decode() == digest for value in stored)
+
+    async def follows(self, conversation_id: str) -> Optional[str]:
+        """The closed conversation this one follows (handoff.earlier); None: none, or this one is gone."""
+        value = await self.redis.hget(self.key("conv", conversation_id), "follows")
+        return value.decode() if value else None
+
+    async def followed_by(self, conversation_id: str) -> Optional[str]:
+        """The newest conversation that follows this closed one (handoff.earlier); None: none."""
+        value = await self.redis.hget(self.key("conv", conversation_id), "followed_by")
+        return value.decode() if value else None
+
+    async def last_said(self, conversation_id: str) -> Optional[Dict[str, Any]]:
+        """What the customer typed last in the conversation, as agents see it (``last_message``)."""
+        value = await self.redis.hget(self.key("conv", conversation_id), "last_said")
+        return last_message(value.decode() if value else None)
 
     async def mark_left_queue(self, conversation_id: str) -> None:
         """The customer was taken out of the queue for being away (their status says so until queued again)."""
@@ -839,7 +866,8 @@ class Store:
         lease (take_routing) from the same step. ``count_once`` (marker, day, fields): a new
         message counts its conversation as ``count_once`` does, in the same step. A customer's
         new message or file to a closed conversation is refused in that step too
-        (ConversationClosed: handoff.machine's rule); one stored before gets its id again.
+        (ConversationClosed: the rule handoff.machine states, enforced here only); one stored before gets its id
+        again.
         """
         now = int(time.time() * 1000)
         data_json = json.dumps(data or {})

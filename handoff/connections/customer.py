@@ -126,8 +126,10 @@ class CustomerConnection(Connection):
                     and await self.bridge.store.token_matches(given, token)):
                 raise InvalidToken("unknown conversation or wrong token; start a new one without them")
             named = given
-        # The closed chat a new one follows (handoff.earlier): linked only when its token resumes it; else not.
-        follows = await self.bridge.earlier.verified(data.get("follows")) if "follows" in data else None
+        # The closed chat a new one follows (handoff.earlier): linked only when its token resumes it and it is
+        # anonymous or this customer's; else not.
+        follows = (await self.bridge.earlier.verified(data.get("follows"), identity.id if identity else None)
+                   if "follows" in data else None)
         conversation_id: str
         if identity is not None:  # the contact's open conversation, begun on any device
             conversation_id, token, last_seen = await self._contacts_conversation(identity, named, token, last_seen,

@@ -160,6 +160,9 @@ class OpenChats:
                 await self._still_served(conversation_id)
             else:
                 await self._view_changed(conversation_id)
+        elif "earlier" in payload:  # the chat this one follows changed since (rated): handoff.earlier
+            await connection.send(Envelope("earlier", None, {
+                "conversation_id": conversation_id, "earlier": await self.bridge.earlier.view(conversation_id)}))
         elif "labels" in payload:
             await connection.send(Envelope("conversation_labels", None, {
                 "conversation_id": conversation_id, "labels": split(payload["labels"])}))

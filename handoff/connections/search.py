@@ -1,6 +1,6 @@
 """Search on the staff sockets (docs/bridge-protocol.md "Search"): ``search`` finds archived conversations,
 ``search_open`` opens one whole, read-only (handoff.archive_search, handoff.search): one the reader may not
-open (another skill group's, or ``via`` a conversation of another customer) is ``not_found``, as one not
+open (another skill group's, or ``via`` a conversation neither of the same customer nor following it) is ``not_found``, as one not
 archived is, so that ids cannot be probed.
 
 A mixin of the agent's and the supervisor's connections; each says whose conversations its reader may
@@ -57,14 +57,15 @@ class SearchHandlers(Connection):
         await self.send(Envelope("search_results", envelope.id, found))
 
     async def search_open(self, envelope: Envelope) -> None:
-        """A conversation found (or, ``via`` a conversation the agent may read, another of its contact's)."""
+        """A conversation found (or, ``via`` a conversation the agent may read, another of its contact's or the
+        closed one it follows)."""
         conversation_id = conversation_id_of(envelope.data)
         via: Any = envelope.data.get("via")
         searcher = self._searcher(envelope)
         if via is None:
             row = await searcher.in_scope(conversation_id, await self.search_scope())
         else:
-            row = await self._through_contact(searcher, conversation_id, via)
+            row = await self._through_related(searcher, conversation_id, via)
         opened = await searcher.opened(row)
         names = await self._display_names()
         opened["agent_name"] = names.get(opened["agent"] or "", opened["agent"] or "")
@@ -76,7 +77,9 @@ class SearchHandlers(Connection):
         """Each account's login name -> the name customers and colleagues see."""
         return {name: profile["display_name"] for name, profile in (await self.bridge.agents.profiles()).items()}
 
-    async def _through_contact(self, searcher: ArchiveSearch, conversation_id: str, via: Any) -> Row:
+    async def _through_related(self, searcher: ArchiveSearch, conversation_id: str, via: Any) -> Row:
+        """Another conversation of ``via``'s contact, or the closed one ``via`` follows (handoff.earlier), for
+        whoever may read ``via``."""
         if not isinstance(via, str) or not 0 < len(via) <= 64:
             raise MalformedMessage("'via' must be the id of a conversation of the same customer")
         scope = await self.search_scope()
@@ -84,7 +87,9 @@ class SearchHandlers(Connection):
             await self.bridge.notes.require_reader(scope.agent, via)
         contact = await self.bridge.contacts.contact_of(via)
         row = await searcher.in_scope(conversation_id, Scope(scope.agent, (), everything=True))
-        if contact is None or row["contact_id"] != contact:  # answered as one not archived: no id is probed
+        same_contact = contact is not None and row["contact_id"] == contact
+        if not same_contact and await self.bridge.earlier.followed(via) != conversation_id:
+            # Answered as one not archived: no id is probed.
             raise ConversationNotFound(f"no conversation {conversation_id} in the archive")
         return row
 

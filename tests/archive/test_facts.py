@@ -62,6 +62,11 @@ def test_contacts_keep_what_the_newest_fact_says_and_anonymous_customers_make_no
     assert batch.states["c2"].contact_id == "cust-9" and "c1" in batch.conversations
 
 
+def test_a_state_fact_carries_the_closed_chat_its_conversation_follows():
+    batch = rows_of([("1-0", state("c2", 1, "bot", "queued", follows="c1")), ("2-0", state("c3", 1, "bot", "queued"))])
+    assert (batch.states["c2"].follows, batch.states["c3"].follows) == ("c1", None)
+
+
 def test_agents_messages_and_notes_name_their_author_and_the_first_response_is_the_first_agent_message():
     batch = rows_of([
         ("1-0", message("c1", "1700000000000-0", "note", "check id", key="note:ann:n1")),
@@ -120,3 +125,14 @@ def test_a_link_fact_links_the_conversation_to_its_contact_whatever_the_state_fa
     assert not batch.rejected
     broken = rows_of([("4-0", {**link, "contact": ""}), ("5-0", {**link, "at": "soon"})])
     assert [r.outbox_id for r in broken.rejected] == ["4-0", "5-0"] and not broken.links
+
+
+def test_a_request_fact_keeps_the_conversations_first_request_and_when_it_started():
+    def request(request_id: str, left_at: int) -> Dict[str, str]:
+        return {"fact": "request", "conv": "c1", "request": request_id, "at": str(left_at),
+                "started": "1700000000000"}
+    batch = rows_of([("2-0", request("9-1", 1_700_000_060_000)), ("3-0", request("8-1", 1_700_000_030_000))])
+    assert batch.requests["c1"].timestamp() == 1_700_000_030, "the first left, whatever the order archived"
+    assert batch.conversations["c1"][0].timestamp() == 1_700_000_000, "started when created, not when left"
+    broken = rows_of([("4-0", {**request("9-1", 1), "request": ""}), ("5-0", {**request("9-1", 1), "at": "x"})])
+    assert [r.outbox_id for r in broken.rejected] == ["4-0", "5-0"] and not broken.requests

@@ -12,10 +12,12 @@ import psycopg
 from archive.facts import rows_of
 from archive.migrate import available, migrate, pending
 from archive.writer import write
+from handoff.auth import AgentDirectory
 from handoff.contacts import ContactBook
 from handoff.history import RedisHistory
 from handoff.identity import Identity
 from handoff.machine import AgentClaimed, Closed, CustomerAskedForPerson, CustomerRated, apply
+from handoff.requests import RequestDesk
 from handoff.rules import notices
 from handoff.store import Store
 from tests.conftest import fresh_prefix
@@ -163,3 +165,32 @@ def test_a_bot_only_signed_conversation_is_archived_with_its_contact(redis_url, 
     asyncio.run(archive())
     assert query(url, "SELECT contact_id FROM conversations WHERE id = 'c1'") == [("cust-7",)]
     assert query(url, "SELECT name, email FROM contacts WHERE id = 'cust-7'") == [("Ada Lovelace", "ada@example.com")]
+
+
+def test_a_callback_booked_with_the_bot_is_archived_as_a_request(redis_url, postgres, archive_database):
+    """No chat queued, yet people were needed: the script that stores the request writes its fact, once per
+    booking (a resent one, or one refused while the first is open, writes none)."""
+    url = postgres.url(archive_database)
+    booking = {"reason": "callback", "summary": "card stuck", "callback": {"phone": "07700 900123"}}
+
+    async def collect(store: Store) -> List[Tuple[str, Dict[str, str]]]:
+        desk = RequestDesk(store, AgentDirectory(store.redis, store.prefix))
+        await store.create("c1", "token")
+        booked = await desk.booked_with_bot("c1", "1-0", booking, "general")
+        assert booked is not None and booked[1]
+        assert await desk.booked_with_bot("c1", "1-0", booking, "general") == (booked[0], False), "resent: stored"
+        assert await desk.booked_with_bot("c1", "2-0", booking, "general") is None, "one open request"
+        return await outbox_of(store)
+
+    entries = run(redis_url, collect)
+    [request] = [fields for _, fields in entries if fields["fact"] == "request"]
+    assert request["conv"] == "c1" and request["request"] and int(request["at"]) >= int(request["started"])
+
+    async def archive() -> None:
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+            await migrate(connection)
+            await write(connection, rows_of(entries))
+
+    asyncio.run(archive())
+    assert query(url, "SELECT first_queued_at IS NULL, first_request_at IS NOT NULL FROM conversations"
+                      " WHERE id = 'c1'") == [(True, True)]

@@ -679,6 +679,17 @@ def transfer_to_general(console: Console) -> None:
     expect(console.page.get_by_text("Chat moved to the front of the general queue.")).to_be_visible()
 
 
+def close_chat(console: Console, disposition: str, closing_note: str = "") -> None:
+    """The open chat closed through the Close dialog, with ``disposition`` (and ``closing_note``): no tab left."""
+    console.conversation.get_by_role("button", name="Close chat").click()
+    dialog = console.page.get_by_role("dialog", name="Close this chat?")
+    dialog.get_by_role("radio", name=disposition, exact=True).check()
+    if closing_note:
+        dialog.get_by_label(re.compile("Closing note")).fill(closing_note)
+    dialog.get_by_role("button", name="Close chat").click()
+    expect(console.page.get_by_role("tablist", name="Your chats").get_by_role("tab")).to_have_count(0)
+
+
 def test_a_chat_sent_back_to_a_group_keeps_its_true_wait_and_says_who_transferred_it(
         ann, sue, customers, redis_url, site_prefix):
     customer = customers()

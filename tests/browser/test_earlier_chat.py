@@ -1,22 +1,34 @@
 """The chat before, in chromium against a real bridge, Rasa and Redis (handoff.earlier; issue 13: an agent never
 makes a customer explain again): an anonymous customer whose chat Ann closed writes again in the same widget and
 asks for a person; the new chat's card says they wrote again, its details show the earlier chat (when, by whom,
-its outcome and closing note), and "Open earlier chat" opens it read-only; a third chat shows the second."""
+its outcome and closing note, and the rating the customer gives it meanwhile), and "Open earlier chat" opens it
+read-only; a third chat shows the second."""
 
 from __future__ import annotations
 
 import re
 import uuid
+from typing import Dict
 
 from playwright.sync_api import expect
 
+from handoff_client import Customer
 from tests.browser.conftest import screenshot
-from tests.browser.test_console import ann, tidy  # noqa: F401 - fixtures: the console, a tidy bridge
-from tests.browser.test_widget import bubbles, open_chat, open_demo, say
+from tests.browser.test_console import ann, close_chat, tidy  # noqa: F401 - fixtures: the console, a tidy bridge
+from tests.browser.test_widget import bubbles, open_chat, open_demo, say, stored_conversation
 
 
-def test_a_customer_writing_again_after_a_close_brings_the_earlier_chat_to_the_agent(ann, customer_context, site,
-                                                                                      tidy):
+async def rate(address: str, closed: Dict[str, str], score: int) -> None:
+    """The closed chat rated by a client resuming it (as another tab of the customer's would)."""
+    customer = Customer(address, conversation_id=closed["conversationId"], token=closed["token"])
+    await customer.start()
+    await customer.send("rating", {"score": score}, id="rate")
+    await customer.acknowledged("rate")
+    await customer.close()
+
+
+def test_a_customer_writing_again_after_a_close_brings_the_earlier_chat_to_the_agent(
+        ann, customer_context, site, tidy, background_loop, address):
     page, errors = open_demo(customer_context, site)
     open_chat(page)
     page.get_by_role("button", name="Talk to a person").click()
@@ -30,13 +42,9 @@ def test_a_customer_writing_again_after_a_close_brings_the_earlier_chat_to_the_a
     card.get_by_role("button", name=re.compile("^Claim chat")).click()
     expect(ann.transcript).to_contain_text(first)
     ann.reply("I'm so sorry for your loss. I've started closing the account.")
-    ann.conversation.get_by_role("button", name="Close chat").click()
-    dialog = ann.page.get_by_role("dialog", name="Close this chat?")
-    dialog.get_by_role("radio", name="Follow-up needed").check()
-    dialog.get_by_label(re.compile("Closing note")).fill("Death certificate to follow by post")
-    dialog.get_by_role("button", name="Close chat").click()
-    expect(ann.page.get_by_role("tablist", name="Your chats").get_by_role("tab")).to_have_count(0)
+    close_chat(ann, "Follow-up needed", "Death certificate to follow by post")
     expect(page.locator(".header__status")).to_have_text("Chat ended")
+    closed = stored_conversation(page)
 
     # A minute later, in the same widget: a new chat, with a person again.
     again = f"sorry, one more question - can I still use his card to pay for the funeral? ({uuid.uuid4().hex[:6]})"
@@ -59,6 +67,10 @@ def test_a_customer_writing_again_after_a_close_brings_the_earlier_chat_to_the_a
     expect(earlier.locator(".earlier-chat-said")).to_contain_text(first)  # what she told Ann, not asked again
     expect(earlier.locator(".earlier-chat-note")).to_have_text("Closing note: Death certificate to follow by post")
     screenshot(ann.page, "console-earlier-chat")
+    # The customer rates the closed chat now (from another tab still showing it): the panel shows it at once.
+    expect(earlier.locator(".earlier-chat-rating")).to_have_count(0)
+    background_loop.run(rate(address, closed, 4))
+    expect(earlier.locator(".earlier-chat-rating")).to_have_text("★★★★ 4/5")
 
     earlier.get_by_role("button", name="Open earlier chat").click()  # read-only, through the chat Ann serves
     expect(ann.transcript).to_contain_text(first)
@@ -67,11 +79,7 @@ def test_a_customer_writing_again_after_a_close_brings_the_earlier_chat_to_the_a
     ann.conversation.get_by_role("button", name="Close", exact=True).click()  # the view; the second chat is Ann's
 
     # A third chat: its earlier chat is the second; opened, the second's own earlier one says where it opens.
-    ann.conversation.get_by_role("button", name="Close chat").click()
-    dialog = ann.page.get_by_role("dialog", name="Close this chat?")
-    dialog.get_by_role("radio", name="Resolved", exact=True).check()
-    dialog.get_by_role("button", name="Close chat").click()
-    expect(ann.page.get_by_role("tablist", name="Your chats").get_by_role("tab")).to_have_count(0)
+    close_chat(ann, "Resolved")
     third = f"and do I need to tell anyone else? ({uuid.uuid4().hex[:6]})"
     page.get_by_label("Type your message").fill(third)
     page.get_by_role("button", name="Send", exact=True).click()

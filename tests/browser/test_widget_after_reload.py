@@ -1,12 +1,15 @@
 """What the customer's widget says about what they wrote and what became of their request, live and after a
 reload, in chromium against a real bridge, Rasa and Redis: a message written while waiting says the team will see
-it, the agent's "Read" survives a reload, a request's news gives way once the customer goes on chatting, and a
-message left unsent while the chat was closed opens a new chat."""
+it, the agent's "Read" survives a reload, a request's news gives way once the customer goes on chatting, a
+message left unsent while the chat was closed opens a new chat, and a new chat reloaded before its welcome still
+follows the closed one."""
 
 from __future__ import annotations
 
+import re
+
 import redis
-from playwright.sync_api import expect
+from playwright.sync_api import WebSocketRoute, expect
 
 from tests.browser.test_widget import (  # noqa: F401 - the fixtures agent and empty_queue (autouse)
     STORED_CONVERSATION, Agent, agent, empty_queue, notices, open_chat, open_demo, queue_for_a_person, say,
@@ -116,4 +119,39 @@ def test_a_message_left_unsent_while_the_chat_was_closed_opens_a_new_chat(custom
     said = [fields[b"text"].decode() for _, fields in store.xrange(f"{site_prefix}:log:{conversation_id}")]
     store.close()
     assert old[b"state"] == b"closed" and "are you still there?" not in said, (old, said)
+    assert errors == [], errors
+
+
+def test_a_reload_before_the_new_chats_welcome_keeps_its_link_to_the_closed_one(customer_context, site, agent,
+                                                                                redis_url, site_prefix):
+    """The customer writes after a close; the new chat's hello (naming the closed chat) is not answered before
+    the page reloads: the reloaded page's hello names it still, so the agent sees the earlier chat."""
+    held = {"hello": False}
+
+    def customer_socket(socket: WebSocketRoute) -> None:
+        if not held["hello"]:
+            socket.connect_to_server()  # else a socket the bridge never hears: no welcome comes
+
+    customer_context.route_web_socket(re.compile(r"/ws/customer"), customer_socket)
+    page, errors = open_demo(customer_context, site)
+    open_chat(page)
+    queue_for_a_person(page)
+    closed = stored_conversation(page)["conversationId"]
+    agent.claim(closed)
+    agent.close_chat(closed)
+    expect(notices(page, "closed")).to_be_visible()
+    held["hello"] = True
+    page.get_by_label("Type your message").fill("one more thing about my card")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.get_by_role("separator")).to_have_text("New chat")
+    held["hello"] = False
+    page.reload()
+
+    page.wait_for_function(f"(({STORED_CONVERSATION})() || {{}}).conversationId !== undefined"
+                           f" && ({STORED_CONVERSATION})().conversationId !== {closed!r}")
+    again = stored_conversation(page)["conversationId"]
+    store = redis.Redis.from_url(redis_url)
+    follows = store.hget(f"{site_prefix}:conv:{again}", "follows")
+    store.close()
+    assert follows == closed.encode(), follows
     assert errors == [], errors

@@ -37,7 +37,7 @@ SURFACES = ("/ws/agent search", "/ws/supervisor search")
 ARCHIVED = [("fz-1", "general", ANN, "2026-11-01"), ("fz-2", "sales", BOB, "2026-11-02"),
             ("fz-3", "sales", None, "2026-11-03"), ("fz-4", "general", BOB, "2026-11-04")]
 SCOPES = {ANN: None, BOB: ("sales", BOB), SUE: None}  # None: every conversation
-OUTCOMES = {"contained", "handed_off", "served", "abandoned", "rated", "open", "closed"}
+OUTCOMES = {"contained", "handed_off", "requested", "served", "abandoned", "rated", "open", "closed"}
 LATEST_MS = 4102444800000
 UNSPACED = [(0x0E00, 0x0EFF), (0x1000, 0x109F), (0x1780, 0x17FF), (0x3040, 0x30FF), (0x3400, 0x9FFF)]
 WORDS = st.sampled_from(["card", "CARD refund", '"kept my card"', "-card", "or", "บัตร", "ระงับ", "ab", "تسجيل",

@@ -40,10 +40,13 @@ def test_a_closed_chat_refuses_the_customers_next_words_and_a_new_conversation_t
         assert ended[:2] == [b"closed", b"ann"] and ended[4] == b"resolved" and ended[5], ended
         transcript = store.xlen(f"{bridge_prefix}:log:{closed}")
 
-        for kind, data in (("message", {"text": "one more thing"}), ("talk_to_person", {})):
-            await customer.send(kind, data, id=kind)
-            refused = await customer.next_matching(lambda envelope: envelope["type"] == "error" and envelope["id"] == kind,
-                                                   f"the refusal of {kind}")
+        # A pressed button too: closed is what the customer is told, before whether the bot offered it.
+        for kind, data in (("message", {"text": "one more thing"}), ("talk_to_person", {}),
+                           ("message", {"text": "Yes", "payload": "/affirm"})):
+            kind_id = kind + data.get("payload", "")
+            await customer.send(kind, data, id=kind_id)
+            refused = await customer.next_matching(lambda envelope: envelope["type"] == "error"
+                                                   and envelope["id"] == kind_id, f"the refusal of {kind_id}")
             assert refused["data"]["code"] == "conversation_closed", refused
             assert "start a new conversation" in refused["data"]["message"]
         # A message it took before the close is still acknowledged as it was (a resend after a drop).

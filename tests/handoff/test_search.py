@@ -213,3 +213,53 @@ def test_the_contact_panel_lists_and_opens_conversations_only_the_archive_keeps(
         assert refused["data"]["code"] == "forbidden"
     finally:
         delete_prefixed_keys(redis_url, prefix)
+
+
+def test_a_chat_that_left_a_request_is_not_bot_only(redis_url, postgres, archive_database):
+    """People were needed for a callback or message left (here while the bot served, as after a refused queue):
+    "Bot only" leaves it out, "Handed to people" and "Left a request" find it."""
+    url = postgres.url(archive_database)
+    prefix = f"search{uuid.uuid4().hex[:8]}"
+    add_agent(redis_url, prefix, "sam", "--roles", "supervisor")
+    since = int(time.time() * 1000) - 1000
+
+    async def chats(address: str) -> Dict[str, str]:
+        bot_only = await Customer.connect(address, identity=sign(IDENTITY_SECRET, {
+            "id": f"bo-{uuid.uuid4().hex[:6]}", "issued_at": int(time.time())}))  # archived by its contact's link
+        left = await Customer.connect(address, identity=sign(IDENTITY_SECRET, {
+            "id": f"lr-{uuid.uuid4().hex[:6]}", "issued_at": int(time.time())}))
+        await left.send("leave", {"kind": "callback", "contact": "07700 900123"}, id="leave")
+        await left.acknowledged("leave")
+        queued = await Customer.connect(address)
+        await queued.send("talk_to_person", id="talk")
+        await queued.expect("status", state="queued")
+        for client in (bot_only, left, queued):
+            await client.close()
+        return {"bot_only": bot_only.conversation_id, "left": left.conversation_id, "queued": queued.conversation_id}
+
+    async def outcomes(address: str, ours: Dict[str, str]) -> Dict[str, List[str]]:
+        sam = await staff(address, "sam", "supervisor")
+        names = {conversation_id: name for name, conversation_id in ours.items()}
+        seen = {}
+        for outcome in ("contained", "handed_off", "requested"):
+            reply = await answer(sam, "search", {"outcome": outcome, "since": since})
+            assert reply["type"] == "search_results", reply
+            seen[outcome] = sorted(names[r["conversation_id"]] for r in reply["data"]["results"]
+                                   if r["conversation_id"] in names)
+        await sam.close()
+        return seen
+
+    try:
+        with running_bridge(redis_url, "http://127.0.0.1:9", "bridge-search-requests", prefix, DATABASE_URL=url) \
+                as address, running_archiver(redis_url, url, prefix):
+            ours = asyncio.run(chats(address))
+            deadline = time.monotonic() + 30
+            listed = ", ".join(f"'{conversation_id}'" for conversation_id in ours.values())
+            while postgres.query(archive_database, f"SELECT count(*) FROM conversations WHERE id IN ({listed})"
+                                 f" AND (id <> '{ours['left']}' OR first_request_at IS NOT NULL)") != [["3"]]:
+                assert time.monotonic() < deadline, "not archived"
+                time.sleep(0.1)
+            seen = asyncio.run(outcomes(address, ours))
+        assert seen == {"contained": ["bot_only"], "handed_off": ["left", "queued"], "requested": ["left"]}, seen
+    finally:
+        delete_prefixed_keys(redis_url, prefix)

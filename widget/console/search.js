@@ -15,8 +15,8 @@ export function createSearchView(context) {
 }
 
 const OUTCOMES = [
-  ["", "Any outcome"], ["contained", "Bot only"], ["handed_off", "Handed to a person"], ["served", "Served by an agent"],
-  ["abandoned", "Left before being served"], ["rated", "Rated"], ["open", "Still open"], ["closed", "Closed"],
+  ["", "Any outcome"], ["contained", "Bot only"], ["handed_off", "Handed to people (chat or request)"],
+  ["requested", "Left a callback or message"], ["served", "Served by an agent"], ["abandoned", "Left before being served"], ["rated", "Rated"], ["open", "Still open"], ["closed", "Closed"],
 ];
 const SENDERS = { customer: "Customer", bot: "Bot", agent: "Agent", system: "Notice", note: "Private note" };
 const DAY_MS = 24 * 3600 * 1000;

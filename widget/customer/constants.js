@@ -53,6 +53,7 @@ export const STORAGE_KEYS = Object.freeze({
   conversation: "conversation", // {conversationId, token}
   outbox: "outbox", // unacknowledged sends (Transport's outboxStore)
   seenUpTo: "seen-up-to", // the newest message id shown while the window was open (unread badge)
+  follows: "follows", // {conversation_id, token}: the closed chat the next new one follows, until its welcome
   open: "open", // sessionStorage: the window was open in this tab
 });
 

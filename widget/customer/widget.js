@@ -63,6 +63,17 @@ class WidgetStorage {
     this.write("localStorage", STORAGE_KEYS.seenUpTo, id);
   }
 
+  /** The closed chat the next new one follows ({conversation_id, token, contact}: ``contact`` as the closed one's
+   * stored conversation had it), kept across a reload until the new chat's welcome. */
+  get follows() {
+    const stored = this.read("localStorage", STORAGE_KEYS.follows);
+    return stored && typeof stored.conversation_id === "string" && typeof stored.token === "string" ? stored : null;
+  }
+
+  set follows(value) {
+    this.write("localStorage", STORAGE_KEYS.follows, value);
+  }
+
   get wasOpen() {
     return this.read("sessionStorage", STORAGE_KEYS.open) === true;
   }
@@ -100,9 +111,6 @@ export class ChatWidget {
     this.awaitingWelcome = false;
     this.identityRefused = false; // the bridge refused options.identity: anonymous from then on
     this.helloContact = null; // the contact the last hello named (its identity), null for an anonymous hello
-    // The closed chat the next new one follows ({conversation_id, token}): its hello names it, so the agent who gets
-    // the new chat sees the earlier one (docs/bridge-protocol.md "hello"); kept until that new chat's welcome.
-    this.follows = null;
     this.welcomeWaiters = []; // files chosen before the conversation existed wait for its welcome: {resolve, reject}
     this.lastReadSent = null;
     this.timers = { botTyping: null, agentTyping: null, customerIdle: null };
@@ -249,6 +257,13 @@ export class ChatWidget {
    * the next person starts fresh and nothing the last one typed reaches their conversation.
    */
   forgetAnotherContactsConversation() {
+    const follows = this.storage.follows;
+    // Nor does another customer's new chat follow their closed one (a shared computer), nor get what they wrote
+    // for the new chat that was to follow it (unsent before its welcome).
+    if (follows && (follows.contact || null) !== (contactOf(this.options.identity) || null)) {
+      this.storage.follows = null;
+      this.storage.outbox.save([]);
+    }
     const stored = this.storage.conversation;
     // An anonymous conversation begun under this page's identity when the bridge refused it is this page's too.
     if (!stored || (stored.contact || stored.refusedFor || null) === (contactOf(this.options.identity) || null)) return;
@@ -284,8 +299,11 @@ export class ChatWidget {
     if (stored) {
       Object.assign(data, { conversation_id: stored.conversationId, token: stored.token });
       if (this.lastSeen) data.last_seen = this.lastSeen;
-    } else if (this.follows) {
-      data.follows = this.follows;
+    } else if (this.storage.follows) {
+      // The closed chat this new one follows: the agent who gets it sees the earlier one (docs/bridge-protocol.md
+      // "hello"); stored until the welcome, so that a reload before it loses nothing.
+      const { conversation_id: closedId, token } = this.storage.follows;
+      data.follows = { conversation_id: closedId, token };
     }
     // The signed identity, until the bridge refuses it (then this page chats anonymously).
     if (this.signedIdentity) data.identity = this.signedIdentity;
@@ -338,7 +356,7 @@ export class ChatWidget {
 
   welcomed({ conversation_id: conversationId, token, transcript_mail: transcriptMail, email }) {
     this.awaitingWelcome = false;
-    this.follows = null; // the new chat is linked (or, its token no longer right, silently not): asked once
+    this.storage.follows = null; // the new chat is linked (or, its token no longer right, silently not): asked once
     this.view.transcriptMail.setAvailable(transcriptMail);
     this.view.transcriptMail.setOwnAddress(email); // a signed-in customer's verified address, or none
     const stored = this.storage.conversation;
@@ -488,7 +506,10 @@ export class ChatWidget {
   newChatAfterClose() {
     if (this.status.state !== "closed") return;
     const closed = this.storage.conversation;
-    if (closed) this.follows = { conversation_id: closed.conversationId, token: closed.token };
+    if (closed) {
+      this.storage.follows = { conversation_id: closed.conversationId, token: closed.token,
+        contact: closed.contact || closed.refusedFor || null };
+    }
     if (this.transport) this.transport.close();
     this.transport = null;
     this.requests = null;
@@ -508,7 +529,7 @@ export class ChatWidget {
   forgetConversation() {
     this.dropWelcomeWaiters("conversation_expired");
     this.storage.conversation = null;
-    this.follows = null;
+    this.storage.follows = null;
     this.clearConversation();
     this.view.showGreeting(this.options.greeting);
   }

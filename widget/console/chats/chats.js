@@ -183,6 +183,9 @@ class ChatsView extends View {
       case "conversation_labels":
         if (tab) tab.setLabels(data.labels || []);
         break;
+      case "earlier":
+        if (tab) tab.setEarlier(data.earlier || null);
+        break;
       case "conversation":
         this.openConversation(data);
         break;

@@ -236,6 +236,12 @@ export class ConversationTab {
     }
   }
 
+  /** The chat before this one again (``earlier``: rated since this chat opened); null once it is gone. */
+  setEarlier(earlier) {
+    this.data = { ...this.data, earlier };
+    this.earlier.render(this.data);
+  }
+
   setLabels(ids) {
     this.labels = ids;
     this.renderLabels();

@@ -1,7 +1,7 @@
 // The chat this customer had just before this one (docs/bridge-protocol.md "conversation", ``earlier``): they
 // wrote again after it was closed, in the same browser, signed in or not. How it ended, who served it, what the
-// customer wrote there last and what the bot's handoff said, with "Open" to read it (read-only, through this chat: the bridge lets whoever may read this one
-// read that one), so nobody asks the customer to explain again.
+// customer wrote there last, how they rated it and what the bot's handoff said, with "Open" to read it (read-only, through this chat: the bridge lets whoever
+// may read this one read that one; one only the archive keeps, ``archived``, opens in the Search view), so nobody asks the customer to explain again.
 
 import { h, replaceChildren, timeElement } from "../../shared/dom.js";
 import { describeError, humanize } from "../constants.js";
@@ -35,6 +35,7 @@ export class EarlierPanel {
         earlier.by ? [" by ", h("span", { class: "earlier-chat-agent" }, this.view.nameOf(earlier.by))] : null, "."),
       h("p", { class: "chips" },
         h("span", { class: "chip earlier-chat-disposition" }, earlier.disposition ? dispositionLabel(earlier.disposition) : "No outcome given"),
+        earlier.rating ? h("span", { class: "chip earlier-chat-rating", title: earlier.rating.comment || "" }, `${"★".repeat(earlier.rating.score)} ${earlier.rating.score}/5`) : null,
         (earlier.topics || []).length ? h("span", { class: "muted earlier-chat-topics" }, earlier.topics.map(humanize).join(", ")) : null),
       earlier.last_message ? h("blockquote", { class: "earlier-chat-said" },
         h("span", { class: "visually-hidden" }, "The customer's last words there: "), earlier.last_message.text) : null,
@@ -43,10 +44,14 @@ export class EarlierPanel {
       // A chat itself opened through another (a chain of chats): the bridge opens only the one that chat follows.
       this.view.viewedVia.has(this.tab.id)
         ? h("p", { class: "muted earlier-chat-remark" }, "Only the chat just before the one you serve opens from it.")
-        : h("button", {
-          type: "button", class: "button earlier-chat-open", "data-conversation": earlier.conversation_id,
-          onclick: () => this.view.viewConversation(earlier.conversation_id, true, this.tab.id)
-            .catch((failure) => this.view.toast(describeError(failure), "error")),
-        }, "Open earlier chat"));
+        : earlier.archived && !this.view.openArchived
+          ? h("p", { class: "muted earlier-chat-remark" }, "It is only in the archive now, which this console cannot open.")
+          : h("button", {
+            type: "button", class: "button earlier-chat-open", "data-conversation": earlier.conversation_id,
+            onclick: () => (earlier.archived
+              ? this.view.openArchived(earlier.conversation_id, this.tab.id)
+              : this.view.viewConversation(earlier.conversation_id, true, this.tab.id)
+                .catch((failure) => this.view.toast(describeError(failure), "error"))),
+          }, "Open earlier chat"));
   }
 }
