@@ -5,7 +5,7 @@ one agent is logged in on ``/ws/agent``. For each handoff:
 
 - ``sent``: the customer sends the stuck turn's message;
 - ``t0``: the customer receives the bot's reply to it (the first bot message of
-  the turn, "I'll get a person…"; the ``custom.handoff`` payload goes to the
+  the turn, "I've put you in the queue…"; the ``custom.handoff`` payload goes to the
   agents only, handoff/visibility.py);
 - ``t1``: the agent's socket receives a ``queue`` push listing the conversation,
   with the reason the bot gave.

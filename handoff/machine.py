@@ -241,10 +241,16 @@ BRIDGE_SOURCES = {
 
 # A queued customer's words that clearly mean they no longer need a person: they are offered the way out
 # (leave_queue), never taken out by a guess, and the words still go to the person (never to the bot).
+# Phrases that may start a question for the person ("that's all I know about the charge", "forget it? no")
+# count only as the whole message, with a polite lead ("no thanks, ...") and close (", bye") around them.
+_LEAD = r"(?:(?:no|nope|ok|okay|oh|actually|well|thanks|thank you|no thanks|no thank you)\W+)*"
+_CLOSING = r"(?:that'?s|that is) (?:all|it)|forget (?:it|about it)|nothing else"
+_CLOSE = r"(?:\W+(?:thanks|thank you|then|for now|after all|bye|goodbye|cheers))*"
 NEVER_MIND = re.compile(
     r"\bnever ?mind\b|\b(don'?t|do not|no longer) need (a |the |to talk to a |to speak to a )?"
     r"(person|human|agent|anyone|someone)\b|\bi (found|sorted|figured|worked) (it|that)( out)?\b|"
-    r"\bback to the (bot|assistant)\b|^\W*(no,? )?that'?s all\b|\b(bye|goodbye)\W*$|"
+    r"\bback to the (bot|assistant)\b|\b(bye|goodbye)\W*$|"
+    rf"^\W*{_LEAD}(?:{_CLOSING}){_CLOSE}\W*$|"
     r"^\W*cancel( (it|that|this|please|the request))*\W*$",
     re.IGNORECASE,
 )
@@ -254,7 +260,7 @@ LEAVE_QUEUE_OFFER = ("If you don't need a person any more, press \"Back to the a
 
 def wants_out_of_queue(text: str) -> bool:
     """Whether a queued customer's message clearly means "never mind / cancel / bye"."""
-    return NEVER_MIND.search(text) is not None
+    return NEVER_MIND.search(text.replace("\u2019", "'")) is not None  # a phone's curly apostrophe too
 
 
 def would_queue(conversation: Conversation) -> bool:

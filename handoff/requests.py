@@ -9,7 +9,8 @@ process sees the same:
                                      booked_with "bot")
     {p}:request-state:{id}   hash    state "done" or "answered", by (the agent), ts, message_id
                                      (the answer), in_chat (the disposition of the chat whose close
-                                     settled it, "" for none); absent while the request is open
+                                     settled it, "" for none); or state "cancelled", by "customer", ts:
+                                     the customer took it back; absent while the request is open
     {p}:request-assignee:{id} hash   the agent it is assigned to (handoff.request_assignment)
     {p}:answer-mail:{id}     hash    the answer's email, for a message left with an address (handoff.answer_mail)
     conversation hash        field   "request": the id of the last request left in it, for the
@@ -26,6 +27,10 @@ A conversation has at most one open request: another ``leave`` while one is open
 (``request_open``), and at most MAX_REQUESTS_PER_DAY are left per conversation and day
 (``too_many_requests``). An answer goes only into a conversation the bot has or that is
 closed: never into a live chat of a colleague, nor to a customer waiting in the queue.
+
+The customer may cancel their open request (``cancel_request``, only from the request's own
+conversation): it is no longer open, nobody may be assigned it, answer it or mark it done, and the
+agents' lists show it cancelled; the conversation may leave another.
 
 An agent can open a request (its conversation's transcript and handoff
 context), mark it done, or answer it: the answer is an agent message in the
@@ -74,6 +79,7 @@ class RequestState(str, enum.Enum):
     OPEN = "open"  # nobody has dealt with it yet
     DONE = "done"  # an agent called back, or dealt with it elsewhere
     ANSWERED = "answered"  # an agent's reply is in the conversation
+    CANCELLED = "cancelled"  # its customer took it back: nobody calls or answers
 
 
 _REQUEST_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
@@ -128,6 +134,16 @@ return redis.call('HMGET', KEYS[1], 'state', 'by')
 """
 
 
+# KEYS[1]: the request's state hash. The customer cancels it unless something became of it before (ARGV[1]:
+# now, ARGV[2]: lifetime in ms); returns the state it has afterwards.
+_CANCEL = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'state', 'cancelled', 'by', 'customer', 'ts', ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return redis.call('HGET', KEYS[1], 'state')
+"""
+
 # What the agents' list says of the chat a request's customer had since leaving it (_served_since).
 _CHAT_FIELDS = ["state", "agent", "claimed_at", "disposition"]
 
@@ -163,6 +179,7 @@ class RequestDesk:
         self.agents = agents  # the display name of the agent a request is assigned to, for its customer
         self._leave = store.script(_LEAVE)  # writes to the outbox
         self._mark_done = store.redis.register_script(_MARK_DONE)
+        self._cancel = store.redis.register_script(_CANCEL)
 
     def state_key(self, request_id: str) -> str:
         return self.store.key("request-state", request_id)
@@ -231,6 +248,19 @@ class RequestDesk:
         except LimitReached as refused:
             logger.info("the callback the bot booked in %s is not stored: %s", conversation_id, refused)
             return None
+
+    async def cancel(self, conversation_id: str, request_id: str) -> None:
+        """The customer takes back their open request (a resent cancel is the same answer). Only the request's
+        own conversation may (any other is told there is no such request: ids are not to be probed), and
+        only while it is open: one answered or done is what it is."""
+        request = await self.get(request_id)
+        if request is None or request["conversation"] != conversation_id:
+            raise ConversationNotFound(f"no request {request_id} in this conversation")
+        state = (await self._cancel(keys=[self.state_key(request_id)],
+                                    args=[str(int(time.time() * 1000)), str(DAY_TTL_MS)])).decode()
+        if state != RequestState.CANCELLED.value:
+            raise InvalidTransition(f"this request was {state} already: it can no longer be cancelled")
+        await self.announce(request)
 
     async def customer_view(self, request_id: str) -> Optional[Dict[str, Any]]:
         """The last request left in a conversation (its field ``request``, read with the customer's
@@ -374,7 +404,8 @@ class RequestDesk:
         served one is a colleague's live chat."""
         request = await self.require(request_id, groups)
         state = RequestState(request["state"])
-        if state is RequestState.DONE or (state is RequestState.ANSWERED and request["handled_by"] != agent):
+        if state in (RequestState.DONE, RequestState.CANCELLED) or (
+                state is RequestState.ANSWERED and request["handled_by"] != agent):
             raise InvalidTransition(f"this request was {request['state']} by {request['handled_by']} already")
         conversation_id = request["conversation"]
         conversation = await self.store.load(conversation_id)  # raises ConversationNotFound once it has expired

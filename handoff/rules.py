@@ -23,7 +23,7 @@ from handoff.routing import visible_to
 __all__ = [
     "AGENT_NOTICES", "MAX_DETAIL", "NO_AGENTS", "QUEUE_REFUSED", "QUEUE_REFUSED_NOTICE", "QUEUE_REFUSED_UNTIL", "RATE", "agent_lost",
     "PRIVACY_NOTICE",
-    "announcements", "claim_is_resent", "leave_queue_offer", "naming_agent", "notices", "offered_buttons",
+    "announcements", "claim_is_resent", "kept_for_person", "kept_key", "leave_queue_offer", "naming_agent", "notices", "offered_buttons",
     "pickup_ms", "privacy_notice", "queue_operation", "queue_refused", "queues", "request_details", "require_offered",
     "require_serving", "staffed", "transfer_shape", "transfer_target", "waiting_details",
 ]
@@ -38,6 +38,13 @@ QUEUE_REFUSED = ("Sorry, we can't add you to the queue for a person right now. P
                  "or ask us to call you back or leave a message and we'll get back to you.")
 QUEUE_REFUSED_UNTIL = ("Sorry, we can't add you to the queue for a person right now. You can try again in "
                        "{minutes} {unit}, or ask us to call you back or leave a message and we'll get back to you.")
+# Said once per stay in the queue, after the customer's first message there: nobody answers it until a person
+# picks up, so they are told it is kept, and when a person may come (or that nobody can say).
+KEPT_FOR_PERSON = ("We've kept your message for the person who picks up your chat: they'll read everything you "
+                   "write here. We expect someone to pick up in {wait}.")
+KEPT_FOR_NOBODY = ("We've kept your message for the person who picks up your chat, but no one from our team is "
+                   "available right now, so we can't say when that will be. You can keep waiting, or ask us to "
+                   "call you back or leave a message instead.")
 # Said once per conversation, after the first thing of the customer's that was masked (handoff.privacy).
 PRIVACY_NOTICE = ("To keep you safe, we've hidden what looked like a card number, a security code or a password. "
                   "Please never send these in this chat: we will never ask you for them.")
@@ -112,6 +119,21 @@ def leave_queue_offer(said_in: Optional[State], text: str, message_id: str) -> O
         return None
     return Notice(f"leave-offer:{message_id}", LEAVE_QUEUE_OFFER,
                   {"notice": "leave_queue_offer", "offer": ["leave_queue"]})
+
+
+def kept_key(queued_at_ms: int) -> str:
+    """The key of the stay's one kept_for_person notice (the bridge looks for it before reading the wait)."""
+    return f"kept:{queued_at_ms}"
+
+
+def kept_for_person(queued_at_ms: int, status: Mapping[str, Any]) -> Notice:
+    """What a queued customer reads after their first message of this stay in the queue (keyed by when
+    they were queued: said once per stay): it is kept for the person, and the wait from their status
+    (handoff.estimate), or that nobody is available to say when."""
+    data: Dict[str, Any] = {"notice": "kept_for_person"}
+    if status.get("agents_available"):
+        return Notice(kept_key(queued_at_ms), KEPT_FOR_PERSON.format(wait=status["wait"]), data)
+    return Notice(kept_key(queued_at_ms), KEPT_FOR_NOBODY, {**data, "offer": ["callback", "message"]})
 
 
 def privacy_notice() -> Notice:

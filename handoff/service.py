@@ -449,6 +449,8 @@ class Bridge:
                 with contextlib.suppress(InvalidTransition):  # claimed meanwhile: a person reads it now
                     await self.append(conversation_id, "system", offer.key, offer.text, offer.data,
                                       only_in=State.QUEUED)
+            elif said_in is State.QUEUED:
+                await self._kept_for_person(conversation_id)
             return Said(message_id, deliver_first=False)  # for the person: the append marked it routed (a retry finds it so)
         routing = Routing.TAKEN
         while not leased and (routing := await self.store.take_routing(conversation_id, message_id, owner,
@@ -481,6 +483,17 @@ class Bridge:
         for it."""
         _, effects = apply(Conversation(conversation_id, state=said_in), CustomerSaid(text, said_in))
         return effects
+
+    async def _kept_for_person(self, conversation_id: str) -> None:
+        """Nobody answers a queued customer's messages until a person picks up: told once per stay in the
+        queue that they are kept, with the wait as it stands now (rules.kept_for_person)."""
+        queued_at = (await self.store.times(conversation_id)).get("queued_at")
+        if queued_at is None or await self.store.redis.hexists(self.store.key("idem", conversation_id),
+                                                               rules.kept_key(queued_at)):
+            return
+        notice = rules.kept_for_person(queued_at, await self.customer_status(conversation_id))
+        with contextlib.suppress(InvalidTransition):  # claimed meanwhile: a person reads it now
+            await self.append(conversation_id, "system", notice.key, notice.text, notice.data, only_in=State.QUEUED)
 
     async def _require_offered(self, conversation_id: str, payload: str, client_key: str) -> None:
         """Only a button the bot offered in its latest turn (handoff.rules.require_offered); a resent
@@ -534,7 +547,7 @@ class Bridge:
                 return Turn(routed=False, answer=None)
             await self.append(
                 conversation_id, "system", f"bot-down:{message_id}",
-                "Sorry, the assistant isn't available right now. I'm connecting you to a person.",
+                "Sorry, the assistant isn't available right now, so I've put you in the queue for our support team.",
                 {"notice": "bot_unavailable"},
             )
             await self._queue_without_bot(conversation_id)

@@ -44,7 +44,8 @@ Keys (``prefix`` defaults to ``hb``):
                              keys, "file:customer:{id}" and "file:agent:{name}:{id}", are apart from texts');
                              "routed:{stream id}" -> "done", or "lease:{until, ms}:{owner}" while a
                              process routes it; "leave:{client id}" -> the request left (handoff.requests);
-                             "privacy" -> the privacy notice's stream id: the customer was told (handoff.privacy)
+                             "privacy" -> the privacy notice's stream id: the customer was told (handoff.privacy);
+                             "kept:{queued_at}" -> that wait's kept_for_person notice (handoff.rules)
     {p}:queue        zset    queued conversation ids, scored by time queued (front = oldest)
     {p}:queue:{group} zset   the same, one per skill group (changed in the same step as {p}:queue)
     {p}:queue-priority set   queued conversations handed over for distress: each goes to the front of its
@@ -77,7 +78,7 @@ Keys (``prefix`` defaults to ``hb``):
                              archive.forget): who, at (ms), what, counts (JSON); never an id, name or text
     {p}:requests     stream  callbacks and messages customers left instead of waiting, each with the
                              handoff payload it stands for (field ``handoff``, JSON; handoff.requests)
-    {p}:request-state:{id} hash  what an agent did with a request: done, or answered (handoff.requests)
+    {p}:request-state:{id} hash  what became of a request: done or answered (by an agent), cancelled (by its customer) (handoff.requests)
     {p}:request-assignee:{id} hash  the agent a request is assigned to, by whom, when (handoff.request_assignment)
     {p}:serving:{agent} set  conversations an agent is serving
     {p}:agents-serving set   agents whose serving set is not empty (kept by the same commit; filled

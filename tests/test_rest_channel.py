@@ -81,7 +81,7 @@ def test_request_for_a_person_hands_off_with_the_payload(rasa_url, sender):
     say(rasa_url, sender, "my card was declined in a shop today")
     replies = say(rasa_url, sender, "can I talk to a real person please")
 
-    assert texts(replies)[0].startswith("I'll get a person from our support team")
+    assert texts(replies)[0].startswith("I've put you in the queue for our support team")
     [handoff] = handoffs(replies)
     assert handoff["reason"] == "requested"
     assert handoff["topics"] == ["card_not_working"]
@@ -94,7 +94,7 @@ def test_stuck_conversation_hands_off_kindly_with_the_evidence(rasa_url, sender)
     say(rasa_url, sender, "my refund from the shop isn't showing")
     replies = say(rasa_url, sender, "no")
 
-    assert texts(replies)[0].startswith("I'm not getting this right, sorry. Let me get a person")
+    assert texts(replies)[0].startswith("I'm not getting this right, sorry. I've put you in the queue")
     [handoff] = handoffs(replies)
     assert handoff["reason"] == "unresolved"
     assert handoff["summary"].startswith('The customer asked "my refund from the shop isn\'t showing"')

@@ -30,6 +30,7 @@ from handoff.identity import Identity, verify
 from handoff.presence import OpenSockets
 from handoff.privacy import mask, mask_fields, mask_typed
 from handoff.protocol import Envelope, error_envelope
+from handoff.requests import request_id_of
 from handoff.service import Bridge
 from handoff.visibility import customer_sees, for_customer
 
@@ -72,7 +73,7 @@ class CustomerConnection(Connection):
         return {
             "hello": self.hello, "message": self.message, "talk_to_person": self.talk_to_person,
             "rating": self.rating, "leave": self.leave, "details": self.details,
-            "leave_queue": self.leave_queue,
+            "leave_queue": self.leave_queue, "cancel_request": self.cancel_request,
             "typing": self.signal, "read": self.signal, "email_transcript": self.email_transcript,
         }
 
@@ -299,6 +300,11 @@ class CustomerConnection(Connection):
         await self.bridge.customer_left_request(self.require(), str(data.get("kind", "")), details, key)
         if masked:
             await self.bridge.customer_masked(self.require(), masked)
+        await self.send(Envelope("ack", envelope.id, {}))
+
+    async def cancel_request(self, envelope: Envelope) -> None:
+        """The customer takes back the callback or message request they left in this conversation."""
+        await self.bridge.requests.cancel(self.require(), request_id_of(envelope.data))
         await self.send(Envelope("ack", envelope.id, {}))
 
     async def leave_queue(self, envelope: Envelope) -> None:

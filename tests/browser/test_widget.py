@@ -967,11 +967,11 @@ def test_a_full_queue_is_explained_to_the_customer_with_the_form_right_there(cus
         expect(refused).to_contain_text(REFUSED)
         assert computed(refused.locator(".message__notice"), "color")["color"] == DANGER_TEXT
         expect(page.locator(".message--failed")).to_have_count(0)  # the message itself was delivered
-        expect(page.get_by_text("I'll get a person")).to_have_count(0)  # no promise the product cannot keep
+        expect(page.get_by_text("put you in the queue")).to_have_count(0)  # no promise the product cannot keep
         expect(page.locator(".header__status")).to_have_text("Virtual assistant")
         page.reload()
         expect(notices(page, "queue_refused")).to_contain_text(REFUSED)  # it survives a reload
-        expect(page.get_by_text("I'll get a person")).to_have_count(0)
+        expect(page.get_by_text("put you in the queue")).to_have_count(0)
         offer = notices(page, "queue_refused").get_by_role("group", name="Other ways to reach us")
         expect(offer.get_by_role("button", name="Leave a message")).to_be_visible()
 

@@ -68,3 +68,45 @@ def test_a_refused_customer_with_an_open_request_is_told_until_when_and_shown_th
         page.reload()
         expect(page.locator(".request-status__text")).to_have_text("Our team has dealt with your callback request.")
         assert errors == [], errors
+
+
+def test_the_customer_cancels_their_callback_and_the_widget_says_so_after_a_reload(
+        customer_context, background_loop, redis_url, rasa_url):
+    """Issue 13: the request's confirmation has "Cancel this request"; once pressed the widget says nobody will call,
+    the agents' list says cancelled, a reload shows it the same, and a new request may be left."""
+    prefix = f"hbreq{uuid.uuid4().hex[:6]}"
+    add_agent(redis_url, prefix, "ann")
+    with running_bridge(redis_url, rasa_url, "bridge-web-cancel", prefix) as bridge:
+        page, errors = open_demo(customer_context, f"http://{bridge}")
+        open_chat(page)
+        page.get_by_role("button", name="Talk to a person").click()
+        expect(page.locator(".queue__position")).to_have_text("You're number 1 in the queue")
+        page.get_by_label("Phone number or email", exact=True).fill("07700 900123")  # nobody online: the form is open
+        page.get_by_role("button", name="Send request").click()
+        status = page.locator(".request-status__text")
+        expect(status).to_have_text(re.compile(r"We'll call you as soon as we can\.$"))
+        cancel = page.get_by_role("button", name="Cancel this request")
+        screenshot(page, "widget-request-with-cancel")
+        cancel.click()
+        expect(status).to_have_text("You've cancelled your callback request: we won't call you about it.")
+        expect(cancel).to_be_hidden()
+
+        conversation_id = stored_conversation(page)["conversationId"]
+        ann = Agent(background_loop, bridge, "ann")
+        try:
+            items = ann.expect("requests")["data"]["items"]
+            request = next(item for item in items if item["conversation"] == conversation_id)
+            assert (request["state"], request["handled_by"]) == ("cancelled", "customer"), request
+        finally:
+            ann.leave()
+
+        page.reload()
+        expect(page.locator(".request-status__text")).to_have_text(
+            "You've cancelled your callback request: we won't call you about it.")
+        expect(page.get_by_role("button", name="Cancel this request")).to_be_hidden()
+        say(page, "I'd like to talk to a real person")  # queued again: a new request may be left
+        expect(page.locator(".queue__position")).to_have_text("You're number 1 in the queue")
+        page.get_by_label("Phone number or email", exact=True).fill("ann@example.com")
+        page.get_by_role("button", name="Send request").click()
+        expect(page.locator(".request-status__text")).to_have_text(re.compile(r"^Callback requested at"))
+        assert errors == [], errors

@@ -87,7 +87,7 @@ def test_the_button_hands_over_the_bots_summary_and_so_does_a_second_handoff_aft
         top_up = await ask(customer, QUESTIONS["top_up"][0])
         await press_button(customer, "talk-1")
         await customer.next_matching(lambda envelope: envelope["type"] == "message"
-                                     and envelope["data"]["text"].startswith("I'll get a person"),
+                                     and envelope["data"]["text"].startswith("I've put you in the queue"),
                                      "the bot saying who is coming", 30)
 
         opened = await claim(agent, conversation_id)

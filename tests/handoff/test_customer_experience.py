@@ -11,6 +11,7 @@ import uuid
 import requests
 
 from handoff.dashboard import summarise
+from handoff_client import Customer
 from harness.clients import dashboard_until, queued_customer, staff
 from harness.servers import add_agent, admin_address, running_bridge
 
@@ -74,6 +75,8 @@ def test_a_queued_customer_who_no_longer_needs_a_person_leaves_the_queue_back_to
             # Words that mean "never mind" are offered the way out (kept for the person, never sent to the bot);
             # a question for the person is not.
             first_said = (await customer.acknowledged(await customer.say("my card is still not here")))["data"]["message_id"]
+            kept = await customer.expect("message", kind="system")
+            assert kept["data"]["data"]["notice"] == "kept_for_person"
             await customer.acknowledged(await customer.say("actually never mind, I found it, I don't need a person"))
             offer = await customer.expect("message", kind="system", data={"notice": "leave_queue_offer",
                                                                           "offer": ["leave_queue"]})
@@ -180,3 +183,63 @@ def test_the_summary_of_waits_abandonment_and_first_responses():
     quiet = summarise("2026-11-22", {}, [], {})
     assert quiet["abandoned"]["rate"] is None and quiet["first_response"]["median_seconds"] is None
     assert quiet["waiting"]["longest_seconds"] is None and quiet["handoffs_note"] is None
+
+
+def test_a_queued_customer_is_told_once_that_their_words_are_kept_and_offered_the_way_out(redis_url, rasa_url):
+    """Nobody answers a queued customer until a person picks up: they read once per stay that their words are
+    kept, with the wait, or plainly that nobody is available; "no thanks, that's all" offers the way out."""
+    prefix = f"hbexp{uuid.uuid4().hex[:6]}"
+    add_agent(redis_url, prefix, "ann")
+    with running_bridge(redis_url, rasa_url, "bridge-kept", prefix) as address:
+        async def notices(customer: Customer, *texts: str) -> "list[dict]":
+            """The system messages that follow ``texts`` (the last one's leave offer ends them)."""
+            for text in texts:
+                await customer.acknowledged(await customer.say(text))
+            await customer.expect("message", kind="system", data={"notice": "leave_queue_offer", "offer": ["leave_queue"]})
+            return [m["data"] for m in customer.messages("system")]
+
+        async def scenario() -> None:
+            alone = await queued_customer(address)  # nobody online
+            told = await notices(alone, "is anyone there?", "hello??", "no thanks, that’s all")
+            assert [m["data"]["notice"] for m in told] == ["no_agents", "kept_for_person"], "once, not after every message"
+            assert told[1]["text"].startswith("We've kept your message for the person who picks up your chat, "
+                                              "but no one from our team is available right now")
+            assert told[1]["data"]["offer"] == ["callback", "message"]
+            await alone.send("leave_queue", id="out")
+            await alone.acknowledged("out")
+            await alone.expect("status", state="bot")
+
+            agent = await staff(address, "ann")
+            waiting = await queued_customer(address)
+            told = await notices(waiting, "my card is still not here", "that is all I know about it", "forget it, bye")
+            assert [m["data"]["notice"] for m in told] == ["kept_for_person"]
+            assert re.fullmatch(r"We've kept your message for the person who picks up your chat: they'll read "
+                                r"everything you write here\. We expect someone to pick up in .+\.", told[0]["text"])
+            for client in (alone, agent, waiting):
+                await client.close()
+
+        asyncio.run(scenario())
+
+
+PROMISES = re.compile(r"get (you )?a person|connecting you to a person|asking a person", re.IGNORECASE)
+
+
+def test_with_nobody_available_the_customer_is_not_promised_a_person_first(redis_url, rasa_url):
+    """Issue 13: what the bot says as it hands over stays true when nobody can pick up: the customer is in the
+    queue, and the no-agents notice right below it is the news, not a contradiction."""
+    with running_bridge(redis_url, rasa_url, "bridge-no-promise", f"hbexp{uuid.uuid4().hex[:6]}") as address:
+        async def scenario() -> None:
+            in_words = await Customer.connect(address)
+            await in_words.acknowledged(await in_words.say("I'd like to talk to a real person"))
+            pressed = await Customer.connect(address)
+            await pressed.send("talk_to_person", id="talk")
+            await pressed.acknowledged("talk")
+            for customer in (in_words, pressed):
+                await customer.expect("status", state="queued")
+                await customer.expect("message", kind="system", data={"notice": "no_agents", "offer": ["callback", "message"]})
+                said = [m["data"]["text"] for m in customer.messages("bot")]
+                assert any("I've put you in the queue for our support team" in text for text in said), said
+                assert not [text for text in said if PROMISES.search(text)]
+                await customer.close()
+
+        asyncio.run(scenario())

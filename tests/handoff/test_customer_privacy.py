@@ -33,7 +33,7 @@ def test_the_customer_never_receives_the_handoff_payload_live_or_on_resume(bridg
         await ask(customer, QUESTIONS["card_not_working"][0])
         await press_button(customer, "talk-private")
         await customer.next_matching(lambda envelope: envelope["type"] == "message"
-                                     and envelope["data"]["text"].startswith("I'll get a person"),
+                                     and envelope["data"]["text"].startswith("I've put you in the queue"),
                                      "the bot saying who is coming", 30)
         opened = await claim(agent, conversation_id)
         assert opened["handoff"]["summary"], "agents still get the payload"

@@ -201,3 +201,50 @@ def test_a_callback_booked_with_the_bot_reaches_the_agents_as_a_request(bridge):
             await client.close()
 
     asyncio.run(scenario())
+
+
+def test_the_customer_cancels_their_request_and_nobody_calls_it_back(bridge):
+    """Issue 13: a callback or message left can be taken back, only from its own conversation; it is no longer
+    open (the agents' lists say cancelled, nobody may take, answer or settle it) and another may be left."""
+    async def scenario() -> None:
+        customer = await queued_customer(bridge)
+        await customer.send("leave", {"kind": "callback", "contact": "07700 900123"}, id="leave")
+        await customer.acknowledged("leave")
+        request_id = (await customer.next_matching(
+            lambda e: e["type"] == "status" and e["data"].get("request", {}).get("state") == "open",
+            "the open request", 10))["data"]["request"]["id"]
+        agent = await staff(bridge, "ann")
+        await agent.send("assign_request", {"request_id": request_id}, id="take")
+        await agent.acknowledged("take")
+
+        stranger = await Customer.connect(bridge)
+        for number, data in enumerate([{"request_id": request_id}, {"request_id": "not an id"}, {}]):
+            await stranger.send("cancel_request", data, id=f"bad{number}")
+            error = await stranger.expect("error")
+            assert (error["id"], error["data"]["code"]) == (f"bad{number}", "not_found" if number == 0 else "malformed")
+
+        for attempt in ("cancel-1", "cancel-1", "cancel-2"):  # resent, and pressed twice: the same answer
+            await customer.send("cancel_request", {"request_id": request_id}, id=attempt)
+            await customer.acknowledged(attempt)
+        status = (await customer.next_matching(
+            lambda e: e["type"] == "status" and e["data"].get("request", {}).get("state") == "cancelled",
+            "the cancelled request", 10))["data"]
+        assert status["request"]["id"] == request_id and status["request"]["handled_ts"] > 0
+        assert "agent" not in status["request"], "nobody looks after it any more"
+        item = await _requests_until(agent, customer.conversation_id, "cancelled")
+        assert item["handled_by"] == "customer"
+        for command, data in (("request_done", {}), ("answer_request", {"text": "Calling you now"}),
+                              ("assign_request", {})):
+            await agent.send(command, {"request_id": request_id, **data}, id=command)
+            error = await agent.next_matching(lambda e: e["type"] == "error" and e["id"] == command, command, 10)
+            assert error["data"]["code"] == "invalid_transition", error
+        await customer.close()
+
+        again = await Customer.connect(bridge, conversation_id=customer.conversation_id, token=customer.token)
+        assert (await again.expect("status"))["data"]["request"]["state"] == "cancelled", "also after a reload"
+        await again.send("leave", {"kind": "message", "contact": "ann@example.com"}, id="another")
+        await again.acknowledged("another")  # no longer open: another may be left
+        for client in (again, stranger, agent):
+            await client.close()
+
+    asyncio.run(scenario())

@@ -8,8 +8,8 @@ from handoff.machine import (
     State, Transferred, apply,
 )
 from handoff.rules import (
-    MAX_DETAIL, NO_AGENTS, QUEUE_REFUSED, RATE, agent_lost, announcements, claim_is_resent, leave_queue_offer,
-    naming_agent, notices, offered_buttons, pickup_ms, queue_operation, queue_refused, queues, request_details,
+    MAX_DETAIL, NO_AGENTS, QUEUE_REFUSED, RATE, agent_lost, announcements, claim_is_resent, kept_for_person, kept_key,
+    leave_queue_offer, naming_agent, notices, offered_buttons, pickup_ms, queue_operation, queue_refused, queues, request_details,
     require_offered, require_serving, staffed,
     transfer_shape, transfer_target, waiting_details,
 )
@@ -82,6 +82,35 @@ def test_never_mind_while_queued_is_offered_the_way_out_and_nothing_else_is():
     assert offer == Notice("leave-offer:1-0", offer.text, {"notice": "leave_queue_offer", "offer": ["leave_queue"]})
     assert leave_queue_offer(State.QUEUED, "how long will it be?", "1-0") is None
     assert leave_queue_offer(State.AGENT, "never mind", "1-0") is None, "a person reads it: they answer"
+
+
+def test_a_queued_customer_s_words_are_kept_for_the_person_with_the_wait_or_that_nobody_can_say():
+    staffed = kept_for_person(1000, {"agents_available": True, "wait": "about 3 minutes, at most 5", "wait_range": [1, 5]})
+    nobody = kept_for_person(1000, {"agents_available": False, "wait": "No one from our team is available right now."})
+
+    assert staffed.key == nobody.key == kept_key(1000) != kept_key(2000), "once per stay in the queue"
+    assert staffed.text.endswith("We expect someone to pick up in about 3 minutes, at most 5.")
+    assert staffed.data == {"notice": "kept_for_person"}
+    assert "no one from our team is available right now, so we can't say when" in nobody.text
+    assert nobody.data == {"notice": "kept_for_person", "offer": ["callback", "message"]}
+
+
+@pytest.mark.parametrize("text", [
+    "that is all", "That's all.", "no thanks, that's all", "no thanks, that’s all", "ok that's it, thanks",
+    "forget it, bye", "Forget it", "oh forget about it", "nothing else, thanks", "no thank you, that is all for now",
+    "never mind", "I don't need a person any more", "cancel", "thanks, bye!", "I sorted it out",
+])
+def test_ways_of_saying_never_mind_while_queued_are_offered_the_way_out(text):
+    assert leave_queue_offer(State.QUEUED, text, "1-0") is not None, text
+
+
+@pytest.mark.parametrize("text", [
+    "that is all I know about the charge", "no, I still need help", "that's all the money I had",
+    "I can't forget it", "forget it? no, I want my money back", "nothing else works", "no thanks to your app",
+    "is that all?", "that's it, the card was stolen", "I need to cancel my card", "hello?", "still waiting",
+])
+def test_words_for_the_person_are_not_offered_the_way_out(text):
+    assert leave_queue_offer(State.QUEUED, text, "1-0") is None, text
 
 
 # ---- who may see and claim what, transfers ------------------------------------------

@@ -229,7 +229,12 @@ export class ChatView {
         onclick: () => this.hideConfirmation() }, icon("close")));
     // What became of the last callback or message request (the bridge's status says, also after a reload).
     this.requestStatusText = h("p", { class: "request-status__text" });
-    this.requestStatus = h("div", { class: "request-status", role: "status", hidden: true }, icon("check"), this.requestStatusText);
+    // An open request may be taken back (the bridge's cancel_request); the status that follows says so.
+    this.requestCancelButton = h("button", { type: "button", class: "button button--quiet request-status__cancel",
+      onclick: () => this.cancelRequest() }, strings.cancelRequest);
+    this.requestCancelError = this.formError();
+    this.requestStatus = h("div", { class: "request-status", role: "status", hidden: true }, icon("check"),
+      h("div", { class: "request-status__body" }, this.requestStatusText, this.requestCancelButton, this.requestCancelError));
     // A rated chat says so, also after a reload (the bridge's status.rated).
     this.ratedStatus = h("div", { class: "request-status rated-status", role: "status", hidden: true }, icon("check"),
       h("p", { class: "rated-status__text" }, strings.ratingThanks));
@@ -838,7 +843,7 @@ export class ChatView {
 
   /** The last request left, while the bot has the conversation, and an open one while queued (the customer
    * knows they have one); with an agent, people say more. While one is open, no form for another is offered
-   * (the bridge would refuse it): the open request is shown instead. */
+   * (the bridge would refuse it): the open request is shown instead, with the way to cancel it. */
   renderRequest({ request, state }) {
     const { strings } = this;
     const known = Boolean(request) && typeof request === "object";
@@ -853,6 +858,8 @@ export class ChatView {
       && (state === "bot" || state === "closed" || (state === "queued" && request.state === "open"));
     this.requestStatus.hidden = !shown;
     if (!shown) return;
+    this.shownRequestId = String(request.id);
+    this.requestCancelButton.hidden = request.state !== "open";
     const callback = request.kind === "callback";
     const time = formatTime(Number(request.ts) || Date.now(), this.options.language).short;
     // Who looks after an open request, once it is assigned to someone (their display name, from the bridge).
@@ -867,9 +874,24 @@ export class ChatView {
       answered: callback ? strings.requestAnsweredCallback
         : request.emailed === true ? strings.requestAnsweredEmailed : strings.requestAnswered,
       done: callback ? strings.requestDoneCallback : strings.requestDoneMessage,
+      cancelled: callback ? strings.requestCancelledCallback : strings.requestCancelledMessage,
     }[request.state] || "";
     this.requestStatus.dataset.state = request.state;
     if (this.requestStatusText.textContent !== text) this.requestStatusText.textContent = text;
+  }
+
+  /** The customer takes back the open request shown (renderRequest): the status that follows says it is cancelled. */
+  async cancelRequest() {
+    this.requestCancelButton.disabled = true;
+    this.requestCancelError.hidden = true;
+    try {
+      await this.actions.cancelRequest(this.shownRequestId);
+    } catch (error) {
+      this.requestCancelError.textContent = fill(this.strings.notSent, { reason: error.message });
+      this.requestCancelError.hidden = false;
+    } finally {
+      this.requestCancelButton.disabled = false;
+    }
   }
 
   /** A form in the queue panel, or (`within: "refusal"`) the request form where the queue refused the customer. */

@@ -132,6 +132,7 @@ export class ChatWidget {
       loadFile: (attachment) => this.loadFile(attachment),
       leaveQueue: () => this.request("leave_queue", {}).catch((error) => console.error(`SupportChat: ${error.message}`)),
       leaveRequest: (data) => this.request("leave", data),
+      cancelRequest: (requestId) => this.request("cancel_request", { request_id: requestId }),
       rate: (data) => this.request("rating", data),
       // Once per conversation (the bridge): asked on this connection, never resent by itself.
       emailTranscript: (to) => {

@@ -17,7 +17,7 @@ import { dispositionLabel } from "../workspace/closing-dialog.js";
 const KINDS = { callback: "Callback", message: "Message" };
 const CONTACT_KINDS = { phone: "Phone", email: "Email" };
 
-/** "Open", "Answered by Ann Lee", "Done by Bob", "Done by Bob in the chat (Resolved)" (`nameOf`: a login as
+/** "Open", "Answered by Ann Lee", "Done by Bob", "Done by Bob in the chat (Resolved)", "Cancelled by the customer" (`nameOf`: a login as
  * colleagues know them). */
 function stateText(item, nameOf) {
   if (item.state === "answered") return `Answered by ${nameOf(item.handled_by)}`;
@@ -25,6 +25,7 @@ function stateText(item, nameOf) {
     return `Done by ${nameOf(item.handled_by)} in the chat (${dispositionLabel(item.settled_in_chat)})`;
   }
   if (item.state === "done") return `Done by ${nameOf(item.handled_by)}`;
+  if (item.state === "cancelled") return "Cancelled by the customer";
   return "Open";
 }
 
