@@ -158,7 +158,7 @@ def test_contact_details_and_texts_are_checked_at_the_edge(bridge):
         assert said["data"]["text"] == "unclosed isolate", said
         await asyncio.sleep(1)
         refused = await _error(customer, "message", {"text": "\u202e\x00"}, "empty")
-        assert refused["code"] == "malformed", refused
+        assert refused["code"] == "empty_text", refused
         await ann.send("message", {"conversation_id": customer.conversation_id, "text": "\u202eok\x07"}, id="a1")
         await ann.acknowledged("a1")
         answer = await customer.expect("message", kind="agent")

@@ -6,6 +6,7 @@
 
 import { formatTime, h, linkified, replaceChildren, timeElement } from "../shared/dom.js";
 import { compareMessageIds } from "../shared/transport.js";
+import { hasVisible } from "../shared/text.js";
 import {
   COUNTDOWN_TICK_MS, COUNTER_VISIBLE_FROM, MAX_COMMENT_CHARACTERS, MAX_DETAIL_CHARACTERS, MAX_TEXT_CHARACTERS,
   MIN_CONTRAST, RATING_SCORES,
@@ -460,7 +461,7 @@ export class ChatView {
 
   submitInput() {
     const text = this.input.value.trim();
-    if (!text) return;
+    if (!hasVisible(text)) return; // only spaces or zero-width characters: nothing the agent could read
     this.input.value = "";
     this.fitInput();
     this.hideConfirmation();
