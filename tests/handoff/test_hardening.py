@@ -271,3 +271,24 @@ def test_a_message_with_nothing_visible_is_refused_at_the_edge(plain_bridge):
         await ws.close()
 
     asyncio.run(scenario())
+
+
+def test_make_agent_without_a_terminal_or_a_password_says_how_to_give_one(redis_url):
+    """Found by an attacker: without a terminal it ended in an EOFError traceback."""
+    prefix = f"hbnopw{uuid.uuid4().hex[:6]}"
+    env = {key: value for key, value in os.environ.items() if key != "HANDOFF_AGENT_PASSWORD"}
+    env.update(REDIS_URL=redis_url, HANDOFF_KEY_PREFIX=prefix)
+    wanted = ("error: no password given: type it at a terminal, pipe it in "
+              "(printf 'password\\n' | make agent NAME=ann) or set HANDOFF_AGENT_PASSWORD")
+    try:
+        done = subprocess.run(["make", "-s", "agent", "NAME=ann"], cwd=ROOT, env=env, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, start_new_session=True, timeout=300)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert wanted in done.stderr.splitlines(), done.stderr
+        client = redis_sync.Redis.from_url(redis_url)
+        try:
+            assert client.hget(f"{prefix}:agents", "ann") is None
+        finally:
+            client.close()
+    finally:
+        delete_prefixed_keys(redis_url, prefix)
