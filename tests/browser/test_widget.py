@@ -951,6 +951,7 @@ def test_bad_options_and_a_refused_origin_are_reported_clearly(customer_context,
 
 
 REFUSED = "Sorry, we can't add you to the queue for a person right now."
+NOT_CONNECTED_DOT = "rgb(203, 213, 225)"  # the grey of connecting and closed, never the green of a live chat
 DANGER_TEXT = "rgb(145, 32, 24)"  # --sc-danger-text: an error, never the green of good news
 
 
@@ -1014,6 +1015,8 @@ def test_a_capped_address_sees_one_clear_state_the_message_not_sent_and_the_phon
         expect(page.get_by_role("button", name="Retry now")).to_have_count(0)
         expect(page.get_by_role("button", name="Talk to a person")).to_be_hidden()
         expect(page.locator(".header__status")).to_have_text("Not connected")
+        # Found by an attacker: the dot beside "Not connected" was the green of a live chat.
+        assert computed(page.locator(".header__dot"), "backgroundColor")["backgroundColor"] == NOT_CONNECTED_DOT
         screenshot(page, "widget-capped")
         page.wait_for_timeout(3000)  # nothing retries by itself: no banner comes back
         expect(page.locator(".banner")).to_have_count(0)
