@@ -633,7 +633,9 @@ class Bridge:
         (the client's id: a resent request is stored once). A queued customer leaving one has
         abandoned the queue (handoff.experience)."""
         clean = rules.request_details(kind, details)
-        await self.requests.may_leave(conversation_id, key)  # one open request, a few a day (handoff.requests)
+        # One open request, a few a day (handoff.requests); a new one counts against its address's cap too.
+        if await self.requests.may_leave(conversation_id, key):
+            await self.limits.new_request(await self.store.client(conversation_id))
         queued_at = (await self.store.times(conversation_id)).get("queued_at")
         before = await self.store.load(conversation_id)
         was_queued = before.state is State.QUEUED

@@ -1027,6 +1027,28 @@ def test_a_capped_address_sees_one_clear_state_the_message_not_sent_and_the_phon
         assert not errors, errors
 
 
+def test_past_the_address_s_requests_the_form_says_when_and_what_is_left_and_blank_text_is_not_sent(
+        customer_context, redis_url, rasa_url):
+    """Found by an attacker: one address could leave a request from every new chat. Past the cap the form says
+    when to try again and offers a person and the phone. Text of only zero-width characters is not sent."""
+    with running_bridge(redis_url, rasa_url, "bridge-web-requests", f"hbreq{uuid.uuid4().hex[:6]}",
+                        HANDOFF_MAX_REQUESTS_PER_IP="0") as capped:
+        page, errors = open_demo(customer_context, f"http://{capped}")
+        open_chat(page)
+        say(page, "\u200b\u200b\ufeff")
+        say(page, "my card has not arrived")
+        expect(bubbles(page, "customer")).to_have_text(["my card has not arrived"])
+        queue_for_a_person(page)  # nobody is online: the form is open already
+        page.get_by_label("Phone number or email", exact=True).fill("+44 7700 900123")
+        page.get_by_role("button", name="Send request").click()
+        form = page.locator("form").filter(has=page.get_by_role("button", name="Send request"))
+        expect(form.locator(".form__error")).to_have_text(re.compile(
+            rf"^We can't take more requests from your connection right now\. Please try again after {TIME}, "
+            r"ask to talk to a person, or call us on 0800 123 4567\.$"))
+        expect(page.locator(".request-status__text")).to_be_hidden()  # nothing was stored
+        assert not errors, errors
+
+
 def test_while_a_request_is_open_no_form_for_a_second_is_offered(customer_context, site):
     """The open request stays in view while queued again, and no form for a second one is offered: the
     bridge would refuse it (one open request per conversation), so the open one is shown instead."""

@@ -5,11 +5,14 @@ keep to the skill groups as the queue does, and one customer cannot flood the ag
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 from typing import Any, Dict, List
 
 from handoff.requests import MAX_REQUESTS_PER_DAY
 from handoff_client import Agent, Customer, Transport
 from harness.clients import staff
+from harness.servers import delete_prefixed_keys, running_bridge
 
 
 def _mine(items: List[Dict[str, Any]], conversation_id: str) -> List[Dict[str, Any]]:
@@ -167,3 +170,34 @@ def test_contact_details_and_texts_are_checked_at_the_edge(bridge):
             await client.close()
 
     asyncio.run(scenario())
+
+
+def test_one_address_may_leave_only_so_many_requests_in_ten_minutes_over_every_process(redis_url, rasa_url):
+    """Found by an attacker: each new chat could leave a request, so one address filled the agents' list with
+    about 180 an hour. A cap per address and window, counted in Redis for every bridge process; a resent
+    request and a refused one count nothing."""
+    prefix = f"hbreqcap{uuid.uuid4().hex[:6]}"
+    leave = {"kind": "message", "contact": "+44 7700 900100", "description": "flood request"}
+    try:
+        with running_bridge(redis_url, rasa_url, "bridge-reqcap-a", prefix, HANDOFF_MAX_REQUESTS_PER_IP="2") as one, \
+                running_bridge(redis_url, rasa_url, "bridge-reqcap-b", prefix, HANDOFF_MAX_REQUESTS_PER_IP="2") as two:
+            async def scenario() -> None:
+                first, second = await Customer.connect(one), await Customer.connect(two)
+                for customer in (first, second):
+                    await customer.send("leave", leave, id="leave")
+                    await customer.acknowledged("leave")
+                await first.send("leave", leave, id="leave")  # resent after a drop: acknowledged, not counted
+                await first.acknowledged("leave")
+                for address in (one, two, one):
+                    third = await Customer.connect(address)
+                    refused = await _error(third, "leave", leave, "leave")
+                    assert refused["code"] == "request_limit_address", refused
+                    assert refused["message"] == "at most 2 callback or message requests per address in 10 minutes"
+                    assert refused["retry_at"] > time.time() * 1000, refused
+                    await third.close()
+                for customer in (first, second):
+                    await customer.close()
+
+            asyncio.run(scenario())
+    finally:
+        delete_prefixed_keys(redis_url, prefix)

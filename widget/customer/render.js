@@ -339,7 +339,8 @@ export class ChatView {
         form.reset();
         this.closeForms();
         this.hideRefusal();
-      }, (error) => error.code === "invalid_contact" && (refuseContact(strings.contactInvalid), true));
+      }, (error) => (error.code === "invalid_contact" && (refuseContact(strings.contactInvalid), true))
+        || (error.code === "request_limit_address" && (this.showFormError(form, this.requestLimitText(error.retryAt)), true)));
     });
     this.chooseRequestKind("callback");
     return form;
@@ -905,6 +906,15 @@ export class ChatView {
     if (!(Number(retryAt) > 0)) return offer ? strings.queueRefused : strings.queueRefusedShort;
     const time = formatTime(Number(retryAt), this.options.language).short;
     return fill(offer ? strings.queueRefusedUntil : strings.queueRefusedUntilShort, { time });
+  }
+
+  /** The address's requests are used up (the bridge's cap): when to try again, and what is left (a person, the
+   *  bank's phone number when the page gave one). */
+  requestLimitText(retryAt) {
+    const { strings, options } = this;
+    const time = formatTime(Number(retryAt), options.language).short; // the bridge always says when (retry_at)
+    return options.phone ? fill(strings.requestLimitAddressPhone, { time, phone: options.phone })
+      : fill(strings.requestLimitAddress, { time });
   }
 
   /** The queue refused a request for a person: why (`text`, or nothing when the log says it), and the form. */
