@@ -673,6 +673,12 @@ class Bridge:
         with those left in the widget."""
         if payload.get("reason") != "callback":
             return
+        try:  # a new one counts against its address's requests, as one left in the widget (handoff.limits)
+            if await self.requests.may_leave(conversation_id, f"bot:{message_id}"):
+                await self.limits.new_request(await self.store.client(conversation_id))
+        except LimitReached as refused:
+            logger.info("the callback the bot booked in %s is not stored: %s", conversation_id, refused)
+            return
         group = group_for(payload.get("topic"), payload.get("reason"), self.settings.skill_groups)
         booked = await self.requests.booked_with_bot(conversation_id, message_id, payload, group)
         if booked and booked[1]:

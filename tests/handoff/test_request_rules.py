@@ -9,6 +9,8 @@ import time
 import uuid
 from typing import Any, Dict, List
 
+import redis as redis_sync
+
 from handoff.requests import MAX_REQUESTS_PER_DAY
 from handoff_client import Agent, Customer, Transport
 from harness.clients import staff
@@ -195,6 +197,36 @@ def test_one_address_may_leave_only_so_many_requests_in_ten_minutes_over_every_p
                     assert refused["message"] == "at most 2 callback or message requests per address in 10 minutes"
                     assert refused["retry_at"] > time.time() * 1000, refused
                     await third.close()
+                for customer in (first, second):
+                    await customer.close()
+
+            asyncio.run(scenario())
+    finally:
+        delete_prefixed_keys(redis_url, prefix)
+
+
+def test_a_callback_booked_with_the_bot_counts_against_the_address_s_requests(redis_url, rasa_url):
+    """The bot's callback form stores a request too: past the address's cap it is not stored (logged), as past
+    the conversation's day."""
+    prefix = f"hbbotcap{uuid.uuid4().hex[:6]}"
+    try:
+        with running_bridge(redis_url, rasa_url, "bridge-botcap", prefix, HANDOFF_MAX_REQUESTS_PER_IP="1") as address:
+            async def book(customer: Customer) -> None:
+                await customer.say("my card was declined in a shop today")
+                await customer.expect("message", kind="bot")
+                for text in ("can you call me back", "07700 900123", "tomorrow after 5pm"):
+                    await customer.acknowledged((await customer.say(text)).id)  # after the turn, its request stored
+
+            async def scenario() -> None:
+                first, second = await Customer.connect(address), await Customer.connect(address)
+                await book(first)
+                await book(second)
+                client = redis_sync.Redis.from_url(redis_url)
+                try:
+                    stored = [fields[b"conversation"].decode() for _, fields in client.xrange(f"{prefix}:requests")]
+                finally:
+                    client.close()
+                assert stored == [first.conversation_id], stored
                 for customer in (first, second):
                     await customer.close()
 
