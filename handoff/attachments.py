@@ -135,8 +135,8 @@ class AttachmentDesk:
     async def sender(self, conversation_id: str, customer_token: str = "", agent: str = "",
                      identity: str = "") -> Sender:
         """Who may send a file to this conversation now: its customer (their token and, a signed-in customer's
-        conversation, their signed identity), or the agent serving it (Forbidden otherwise);
-        ConversationNotFound when there is none."""
+        conversation, their signed identity), or the agent serving it (Forbidden otherwise); a customer's wrong
+        token and an unknown conversation get the one InvalidToken."""
         if agent:
             try:
                 await self.bridge.require_serving(agent, conversation_id)
@@ -173,9 +173,8 @@ class AttachmentDesk:
         ``hello``'s, handoff.identity) for the contact it is linked to: IdentityRequired without it or with
         another contact's, so that a token left in a browser after a logout reads and sends nothing."""
         if not token or not await self.store.token_matches(conversation_id, token):
-            if not await self.store.redis.exists(self.store.key("conv", conversation_id)):
-                raise ConversationNotFound("no such conversation")
-            raise InvalidToken("wrong conversation token")
+            # One answer for an unknown id and a wrong token, as a hello's: a leaked id is not confirmed.
+            raise InvalidToken("unknown conversation or wrong token")
         contact = await self.bridge.contacts.contact_of(conversation_id)
         if contact is None:
             return

@@ -213,6 +213,24 @@ def verify_token(secret: str, token: str, now: Optional[float] = None) -> TokenC
     return TokenClaims(str(claims["agent"]), int(claims.get("gen", 0)))
 
 
+_NO_PASSWORD = ("no password given: type it at a terminal, pipe it in (printf 'password\\n' | make agent NAME=ann) "
+                "or set HANDOFF_AGENT_PASSWORD")
+
+
+def _password(name: str) -> str:
+    """Asked at a terminal; else the first line piped in (getpass would read the terminal, or end in EOFError
+    without one). ValueError (a one-line error, exit 2) when none is given."""
+    if sys.stdin.isatty():
+        try:
+            return getpass.getpass(f"password for {name}: ")
+        except EOFError:
+            raise ValueError(_NO_PASSWORD) from None
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise ValueError(_NO_PASSWORD)
+    return password
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="Manage the agents who can log in to the console.")
     parser.add_argument("command", choices=["add", "remove", "list"])
@@ -240,7 +258,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 removed = await directory.remove(args.name)
                 print(f"removed {args.name} (logged out everywhere)" if removed else f"no agent {args.name}")
                 return 0 if removed else 1
-            password = os.environ.get("HANDOFF_AGENT_PASSWORD") or getpass.getpass(f"password for {args.name}: ")
+            password = os.environ.get("HANDOFF_AGENT_PASSWORD") or _password(args.name)
             groups = [group.strip() for group in args.groups.split(",") if group.strip()]
             roles = [role.strip() for role in args.roles.split(",") if role.strip()]
             display_name = args.display_name

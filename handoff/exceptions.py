@@ -3,7 +3,9 @@
     HandoffError                 base class; ``code`` is what clients see
     ├── ProtocolError            a message from a client is not acceptable
     │   ├── MalformedMessage     not JSON, not an envelope, wrong field types
-    │   │   └── InvalidContact   neither a phone number nor an email address
+    │   │   ├── InvalidContact   neither a phone number nor an email address
+    │   │   ├── EmptyText        a text of only spaces or invisible characters
+    │   │   └── UnknownButton    a ``payload`` none of the bot's latest buttons
     │   ├── UnknownMessageType   a ``type`` this endpoint does not handle
     │   ├── MessageTooLarge      over the configured size
     │   └── RateLimited          too many messages per second
@@ -55,6 +57,7 @@ __all__ = [
     "AuthError",
     "ConversationClosed",
     "ConversationNotFound",
+    "EmptyText",
     "FileRefused",
     "Forbidden",
     "HandoffError",
@@ -108,6 +111,12 @@ class InvalidContact(MalformedMessage):
     """Contact details nobody could reply to (a callback or message request needs them)."""
 
     code = "invalid_contact"
+
+
+class EmptyText(MalformedMessage):
+    """A text with nothing to read: only spaces or invisible characters (zero-width spaces, joiners, BOM)."""
+
+    code = "empty_text"
 
 
 class UnknownButton(MalformedMessage):

@@ -8,8 +8,9 @@ Every cap is counted in Redis, so that it holds across bridge processes
   its sockets leaves slots that run out within SLOT_SECONDS. Staff sockets
   (logged in) have slots and caps of their own, so that anonymous sockets
   cannot lock the staff at an address (or everywhere) out;
-- new conversations and new queue entries, per address and in all, per window
-  of WINDOW_SECONDS (fixed windows: counters that expire with their window);
+- new conversations and new queue entries, per address and in all, and callback and
+  message requests per address, per window of WINDOW_SECONDS (fixed windows: counters
+  that expire with their window);
 - the queue's length.
 
 The client address is the socket's peer, or, when the peer is a configured
@@ -21,7 +22,7 @@ Keys (``{p}`` is the store's prefix):
     {p}:{sockets}            zset  "{address}|{connection}" -> slot expiry (ms): every open websocket
                                    of the kind, {sockets} "slots" (customers) or "staff-slots"
     {p}:{sockets}:{address}  zset  the same, for one address (expires with its last slot)
-    {p}:window:{what}:{address}:{n}  string  how many ``what`` (conversations, queue, uploads) in window n;
+    {p}:window:{what}:{address}:{n}  string  how many ``what`` (conversations, queue, requests, uploads) in window n;
                                      address "*" counts everyone; for uploads also per sender
                                      ("conv-{id}", "agent-{name}": count_pair)
 """
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from typing import Dict, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 from redis.asyncio import Redis
 
@@ -59,14 +60,14 @@ redis.call('PEXPIREAT', KEYS[2], ARGV[2])
 return 1
 """
 
-# KEYS[1] the address's window counter, KEYS[2] everyone's, KEYS[3] a zset whose size is capped too
-# (the queue; '' for none); ARGV: per-address cap, overall cap, window ms, cap of KEYS[3].
+# KEYS[1] the address's window counter, KEYS[2] everyone's ('' for no cap on everyone), KEYS[3] a zset whose
+# size is capped too (the queue; '' for none); ARGV: per-address cap, overall cap, window ms, cap of KEYS[3].
 _COUNT_IN_WINDOW = """
 if tonumber(redis.call('GET', KEYS[1]) or '0') >= tonumber(ARGV[1]) then return -1 end
-if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[2]) then return -2 end
+if KEYS[2] ~= '' and tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[2]) then return -2 end
 if KEYS[3] ~= '' and redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[4]) then return -3 end
 for i = 1, 2 do
-  if redis.call('INCR', KEYS[i]) == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
+  if KEYS[i] ~= '' and redis.call('INCR', KEYS[i]) == 1 then redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
 end
 return 1
 """
@@ -141,6 +142,13 @@ class Limits:
         await self._count("queue-urgent" if urgent else "queue", address, self.settings.max_queue_entries_per_ip,
                           self.settings.max_queue_entries, "queue_full", "requests for a person", queue_key)
 
+    async def new_request(self, address: str) -> None:
+        """One more callback or message request from this address: each new chat may leave one, so without
+        this one address could fill the agents' list (per address only: a flood from many is the
+        conversations' caps')."""
+        await self._count("requests", address, self.settings.max_requests_per_ip, None, "request_limit_address",
+                          "callback or message requests")
+
     async def count_pair(self, what: str, sender: str, address: str, per_sender: int, per_address: int,
                          code: str) -> None:
         """One more ``what`` (e.g. uploads) in this window for a sender (a conversation, an agent) and for its
@@ -158,12 +166,14 @@ class Limits:
             raise LimitReached(f"at most {per_address} in {minutes} minutes from one address", code=code,
                                retry_at_ms=ends_ms)
 
-    async def _count(self, what: str, address: str, per_address: int, overall: int, code: str, label: str,
+    async def _count(self, what: str, address: str, per_address: int, overall: Optional[int], code: str, label: str,
                      capped_set: str = "") -> None:
+        """``overall`` None: no cap on everyone together."""
         window = str(int(time.time()) // WINDOW_SECONDS)
+        everyone = "" if overall is None else self._key("window", what, "*", window)
         counted = await self._count_in_window(
-            keys=[self._key("window", what, self.group(address), window), self._key("window", what, "*", window), capped_set],
-            args=[per_address, overall, WINDOW_SECONDS * 1000, self.settings.max_queue_length])
+            keys=[self._key("window", what, self.group(address), window), everyone, capped_set],
+            args=[per_address, overall or 0, WINDOW_SECONDS * 1000, self.settings.max_queue_length])
         minutes = WINDOW_SECONDS // 60
         ends_ms = (int(window) + 1) * WINDOW_SECONDS * 1000  # the fixed window's end: counted afresh from then
         if counted == -1:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional
 
 from handoff.exceptions import AlreadyClaimed, HandoffError, LimitReached, MalformedMessage, MessageTooLarge
 
-__all__ = ["Envelope", "error_envelope", "frame_id", "parse_envelope", "readable", "valid_unicode"]
+__all__ = ["Envelope", "error_envelope", "frame_id", "has_visible", "parse_envelope", "readable", "valid_unicode"]
 
 MAX_ID_LENGTH = 100
 MAX_TYPE_LENGTH = 40
@@ -128,6 +129,20 @@ def readable(text: str) -> str:
         if depth < 0:
             break
     return text if depth == 0 else _ISOLATES.sub("", text)
+
+
+# Characters that show nothing on their own: controls, format characters (zero-width space and joiners, word
+# joiner, BOM, soft hyphen, bidi marks), separators and spaces (below), variation selectors, the combining
+# grapheme joiner, and the fillers and blank that fonts draw empty (Hangul fillers, the braille blank).
+_SHOW_NOTHING_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+_SHOW_NOTHING = re.compile("[\u034f\u115f\u1160\u2800\u3164\uffa0\ufe00-\ufe0f\U000e0100-\U000e01ef]")
+
+
+def has_visible(text: str) -> bool:
+    """Whether ``text`` has a character that shows: one of only zero-width spaces, joiners or a BOM is read as
+    an empty line by the agent (and as nonsense by the bot)."""
+    return any(not (character.isspace() or unicodedata.category(character) in _SHOW_NOTHING_CATEGORIES
+                    or _SHOW_NOTHING.match(character)) for character in text)
 
 
 def _not_a_number(name: str) -> Any:

@@ -190,10 +190,11 @@ class RequestDesk:
 
     # ---- customers ----------------------------------------------------------
 
-    async def may_leave(self, conversation_id: str, key: str) -> None:
-        """Raises as ``leave`` with this client ``key`` would (a resend of one stored passes). Checked
-        before the bot is asked and the queue is left: a refused request costs nothing."""
-        await self._store_request(conversation_id, key, {}, store=False)
+    async def may_leave(self, conversation_id: str, key: str) -> bool:
+        """Raises as ``leave`` with this client ``key`` would (a resend of one stored passes); whether it would
+        be a new request (not a resend). Checked before the bot is asked and the queue is left: a refused
+        request costs nothing."""
+        return (await self._store_request(conversation_id, key, {}, store=False))[1]
 
     async def leave(self, conversation_id: str, kind: str, details: Dict[str, str], key: str,
                     handoff: Dict[str, Any], group: str) -> Tuple[str, bool]:

@@ -646,7 +646,9 @@ class Bridge:
         (the client's id: a resent request is stored once). A queued customer leaving one has
         abandoned the queue (handoff.experience)."""
         clean = rules.request_details(kind, details)
-        await self.requests.may_leave(conversation_id, key)  # one open request, a few a day (handoff.requests)
+        # One open request, a few a day (handoff.requests); a new one counts against its address's cap too.
+        if await self.requests.may_leave(conversation_id, key):
+            await self.limits.new_request(await self.store.client(conversation_id))
         queued_at = (await self.store.times(conversation_id)).get("queued_at")
         before = await self.store.load(conversation_id)
         was_queued = before.state is State.QUEUED
@@ -683,6 +685,12 @@ class Bridge:
         """The bot's callback form hands over no chat (machine.apply) but a request: agents find it
         with those left in the widget."""
         if payload.get("reason") != "callback":
+            return
+        try:  # a new one counts against its address's requests, as one left in the widget (handoff.limits)
+            if await self.requests.may_leave(conversation_id, f"bot:{message_id}"):
+                await self.limits.new_request(await self.store.client(conversation_id))
+        except LimitReached as refused:
+            logger.info("the callback the bot booked in %s is not stored: %s", conversation_id, refused)
             return
         group = group_for(payload.get("topic"), payload.get("reason"), self.settings.skill_groups)
         booked = await self.requests.booked_with_bot(conversation_id, message_id, payload, group)

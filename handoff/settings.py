@@ -51,6 +51,8 @@ class Settings:
     max_new_conversations: int = 20_000  # per 10 minutes
     max_queue_entries_per_ip: int = 5  # per 10 minutes
     max_queue_entries: int = 2_000  # per 10 minutes
+    # Callback and message requests left from one address (every chat may leave one), per 10 minutes.
+    max_requests_per_ip: int = 5
     max_queue_length: int = 500
     max_transcript_messages: int = 1_000
     # A conversation nobody has used (no message, no request for a person) is kept this long.
@@ -193,6 +195,7 @@ class Settings:
             max_new_conversations=int(get("HANDOFF_MAX_NEW_CONVERSATIONS", defaults.max_new_conversations)),
             max_queue_entries_per_ip=int(get("HANDOFF_MAX_QUEUE_ENTRIES_PER_IP", defaults.max_queue_entries_per_ip)),
             max_queue_entries=int(get("HANDOFF_MAX_QUEUE_ENTRIES", defaults.max_queue_entries)),
+            max_requests_per_ip=int(get("HANDOFF_MAX_REQUESTS_PER_IP", defaults.max_requests_per_ip)),
             max_queue_length=int(get("HANDOFF_MAX_QUEUE_LENGTH", defaults.max_queue_length)),
             max_transcript_messages=int(get("HANDOFF_MAX_TRANSCRIPT_MESSAGES", defaults.max_transcript_messages)),
             idle_conversation_seconds=int(get("HANDOFF_IDLE_CONVERSATION_SECONDS", defaults.idle_conversation_seconds)),

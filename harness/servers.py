@@ -47,11 +47,11 @@ LOG_DIR = Path(os.environ.get("TEST_LOG_DIR", ROOT / ".run" / "test-logs"))
 # Every client of a test, drill or benchmark comes from 127.0.0.1: the per-address connection cap
 # (meant for the public internet) is lifted for bridges that many clients reach.
 LOOPBACK_LIMITS = {"HANDOFF_MAX_CONNECTIONS_PER_IP": "1000000"}
-# Tests start many conversations and queue many customers from 127.0.0.1 within minutes: the
-# per-address caps on those are lifted for every test bridge but those that test the caps.
+# Tests start many conversations, queue many customers and leave many requests from 127.0.0.1 within
+# minutes: the per-address caps on those are lifted for every test bridge but those that test the caps.
 TEST_ADDRESS_LIMITS = {"HANDOFF_MAX_NEW_CONVERSATIONS_PER_IP": "1000000", "HANDOFF_MAX_QUEUE_ENTRIES_PER_IP": "1000000",
                        "HANDOFF_MAX_CONNECTIONS_PER_IP": "1000", "HANDOFF_MAX_UPLOADS_PER_IP": "1000000",
-                       "HANDOFF_MAX_FILE_BYTES_PER_ADDRESS_PER_DAY": str(2**40)}
+                       "HANDOFF_MAX_FILE_BYTES_PER_ADDRESS_PER_DAY": str(2**40), "HANDOFF_MAX_REQUESTS_PER_IP": "1000000"}
 # Redis as make run starts it (scripts/env.sh start_local_redis): a memory limit, and at the limit
 # writes are refused, never live data dropped.
 REDIS_MEMORY = ["--maxmemory", "256mb", "--maxmemory-policy", "noeviction"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any, Dict
 
-from handoff.exceptions import MalformedMessage
-from handoff.protocol import Envelope, readable
+from handoff.exceptions import EmptyText, MalformedMessage
+from handoff.protocol import Envelope, has_visible, readable
 
 __all__ = ["conversation_id_of", "idempotency_key", "is_server_id", "signal_data", "text_of"]
 
@@ -15,10 +15,13 @@ _LAST_STREAM_ID = (2**64 - 1, 2**64 - 1)
 
 
 def text_of(data: Dict[str, Any], limit: int, name: str = "text") -> str:
-    """A message's text as people will read it (handoff.protocol.readable: no disguising controls)."""
+    """A message's text as people will read it (handoff.protocol.readable: no disguising controls); one that
+    shows nothing (spaces, zero-width characters) is EmptyText, never an empty line for the agent."""
     value = data.get(name)
-    if not isinstance(value, str) or not readable(value).strip():
+    if not isinstance(value, str):
         raise MalformedMessage(f"'{name}' must be a non-empty string")
+    if not has_visible(readable(value)):
+        raise EmptyText(f"'{name}' has nothing to read: only spaces or invisible characters")
     if len(value) > limit:
         raise MalformedMessage(f"'{name}' is longer than {limit} characters")
     return readable(value).strip()

@@ -1,7 +1,8 @@
 """Every HTTP error in the bridge's JSON shape, and what no route can serve refused first.
 
 Errors are ``{"error": {"code", "message"}}`` (docs/bridge-protocol.md), Sanic's own (404,
-405, ...) too; a request addressed to a host name not configured is refused before anything else.
+405, ...) too; a request addressed to a host name not configured, or with two ``Host`` headers, is refused
+before anything else.
 """
 
 from __future__ import annotations
@@ -56,7 +57,10 @@ async def in_json(request: Request, error: Exception) -> HTTPResponse:
 
 async def known_host(request: Request) -> Optional[HTTPResponse]:
     """Every request and websocket addressed to a host name not configured is refused first: a
-    hostile name pointed at the bridge (DNS rebinding) reaches nothing."""
+    hostile name pointed at the bridge (DNS rebinding) reaches nothing. A request with two ``Host`` headers is
+    400 (RFC 9112 3.2): which one a proxy in front would have used cannot be known."""
+    if len(request.headers.getall("host", [])) > 1:
+        return http_error(400, "malformed", "a request must have one Host header")
     if host_name(request.headers.get("host")) not in settings_of(request).allowed_hosts:
         return http_error(421, "unknown_host", "this server does not answer to that host name")
     return None

@@ -453,6 +453,8 @@ def test_agent_and_customer_chat_both_ways_with_typing_and_read_receipts(ann, cu
     customer.send("read", {"up_to": from_agent["id"]})
     expect(sent.locator(".msg-status")).to_have_text("Seen")
 
+    ann.reply("\u200b\ufeff")  # nothing the customer could read: not sent, left in the composer
+    expect(ann.composer).to_have_value("\u200b\ufeff")
     ann.reply("Let me check.\nOne moment.")
     second = customer.expect("message", kind="agent")
     assert second["data"]["text"] == "Let me check.\nOne moment."

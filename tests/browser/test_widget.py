@@ -951,6 +951,7 @@ def test_bad_options_and_a_refused_origin_are_reported_clearly(customer_context,
 
 
 REFUSED = "Sorry, we can't add you to the queue for a person right now."
+NOT_CONNECTED_DOT = "rgb(203, 213, 225)"  # the grey of connecting and closed, never the green of a live chat
 DANGER_TEXT = "rgb(145, 32, 24)"  # --sc-danger-text: an error, never the green of good news
 
 
@@ -1014,6 +1015,8 @@ def test_a_capped_address_sees_one_clear_state_the_message_not_sent_and_the_phon
         expect(page.get_by_role("button", name="Retry now")).to_have_count(0)
         expect(page.get_by_role("button", name="Talk to a person")).to_be_hidden()
         expect(page.locator(".header__status")).to_have_text("Not connected")
+        # Found by an attacker: the dot beside "Not connected" was the green of a live chat.
+        assert computed(page.locator(".header__dot"), "backgroundColor")["backgroundColor"] == NOT_CONNECTED_DOT
         screenshot(page, "widget-capped")
         page.wait_for_timeout(3000)  # nothing retries by itself: no banner comes back
         expect(page.locator(".banner")).to_have_count(0)
@@ -1021,6 +1024,28 @@ def test_a_capped_address_sees_one_clear_state_the_message_not_sent_and_the_phon
             "the message refused is not kept to be resent after a reload"
         say(page, "still there?")  # the customer's own try: refused the same way
         expect(page.locator(".message--failed")).to_have_count(2)
+        assert not errors, errors
+
+
+def test_past_the_address_s_requests_the_form_says_when_and_what_is_left_and_blank_text_is_not_sent(
+        customer_context, redis_url, rasa_url):
+    """Found by an attacker: one address could leave a request from every new chat. Past the cap the form says
+    when to try again and offers a person and the phone. Text of only zero-width characters is not sent."""
+    with running_bridge(redis_url, rasa_url, "bridge-web-requests", f"hbreq{uuid.uuid4().hex[:6]}",
+                        HANDOFF_MAX_REQUESTS_PER_IP="0") as capped:
+        page, errors = open_demo(customer_context, f"http://{capped}")
+        open_chat(page)
+        say(page, "\u200b\u200b\ufeff")
+        say(page, "my card has not arrived")
+        expect(bubbles(page, "customer")).to_have_text(["my card has not arrived"])
+        queue_for_a_person(page)  # nobody is online: the form is open already
+        page.get_by_label("Phone number or email", exact=True).fill("+44 7700 900123")
+        page.get_by_role("button", name="Send request").click()
+        form = page.locator("form").filter(has=page.get_by_role("button", name="Send request"))
+        expect(form.locator(".form__error")).to_have_text(re.compile(
+            rf"^We can't take more requests from your connection right now\. Please try again after {TIME}, "
+            r"ask to talk to a person, or call us on 0800 123 4567\.$"))
+        expect(page.locator(".request-status__text")).to_be_hidden()  # nothing was stored
         assert not errors, errors
 
 

@@ -193,6 +193,25 @@ def test_only_the_conversations_customer_and_its_agents_may_read_or_send(bridge)
     asyncio.run(scenario())
 
 
+def test_a_wrong_token_and_an_unknown_conversation_get_one_answer(bridge):
+    """Found by an attacker: a real id with a wrong token got 401, a made-up one 404, which confirmed
+    a leaked id; as the websocket's hello, both now get the same answer, reading and sending."""
+    async def scenario() -> None:
+        customer = await Customer.connect(bridge)
+        cid = customer.conversation_id
+        file_id = upload(bridge, cid, image("PNG"), as_customer(customer)).json()["attachment"]["id"]
+        wrong = f"Conversation {'x' * len(customer.token)}"
+        answers = set()
+        for conversation_id in (cid, f"{cid[:-2]}zz", "nosuchconversation"):
+            for reply in (fetch(bridge, conversation_id, file_id, wrong),
+                          upload(bridge, conversation_id, image("PNG"), wrong)):
+                answers.add((reply.status_code, error_code(reply), reply.json()["error"]["message"]))
+        assert answers == {(401, "invalid_token", "unknown conversation or wrong token")}
+        await customer.close()
+
+    asyncio.run(scenario())
+
+
 def test_a_resent_upload_with_the_same_client_id_is_stored_once(bridge):
     async def scenario() -> None:
         customer, ann = await claimed(bridge, "ann")
@@ -287,7 +306,7 @@ def test_files_are_removed_with_their_conversation(short_lived_bridge, redis_url
         assert not client.exists(f"{bridge_prefix}:conv:{cid}", f"{bridge_prefix}:files:{cid}",
                                  f"{bridge_prefix}:log:{cid}")
         gone = fetch(short_lived_bridge, cid, file_id, as_customer(customer))
-        assert (gone.status_code, error_code(gone)) == (404, "not_found")
+        assert (gone.status_code, error_code(gone)) == (401, "invalid_token")  # as for an id that never was
         await customer.close()
 
     asyncio.run(scenario())

@@ -149,6 +149,35 @@ def test_a_malformed_host_is_refused_like_an_unknown_one(bridge):
         assert get(bridge, "/health", host)[0] == 200, host
 
 
+def with_hosts(address: str, path: str, hosts: Tuple[str, ...], headers: Dict[str, str]) -> Tuple[int, bytes]:
+    """A GET with each of ``hosts`` as a Host header of its own (http.client sends one otherwise)."""
+    connection = http.client.HTTPConnection(address, timeout=10)
+    try:
+        connection.putrequest("GET", path, skip_host=True)
+        for host in hosts:
+            connection.putheader("Host", host)
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        reply = connection.getresponse()
+        return reply.status, reply.read()
+    finally:
+        connection.close()
+
+
+def test_a_request_with_two_host_headers_is_refused(bridge):
+    """Found by an attacker: a known Host followed by another was answered as the first (RFC 9112: 400)."""
+    port = bridge.rsplit(":", 1)[1]
+    own = f"localhost:{port}"
+    upgrade = {"Origin": f"http://{own}", "Upgrade": "websocket", "Connection": "Upgrade",
+               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13"}
+    for path, headers in (("/health", {}), ("/widget/chat.js", {}), ("/ws/customer", upgrade)):
+        for hosts in ((own, "evil.example"), (own, own), ("evil.example", own)):
+            status, body = with_hosts(bridge, path, hosts, headers)
+            assert status == 400 and json.loads(body)["error"]["code"] == "malformed", (path, hosts, status, body)
+        assert with_hosts(bridge, path, (own,), headers)[0] in (101, 200), path
+
+
 def test_head_answers_like_get_without_the_body(bridge):
     """Found by an attacker: HEAD / and /console answered 405, HEAD of a widget file said 0 bytes."""
     for path in ("/", "/console", "/health", "/widget/chat.js", "/widget/console/console.js"):

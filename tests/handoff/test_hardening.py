@@ -251,3 +251,44 @@ def test_make_agent_takes_every_field_literally(redis_url):
     finally:
         delete_prefixed_keys(redis_url, prefix)
         marker.unlink(missing_ok=True)
+
+
+def test_a_message_with_nothing_visible_is_refused_at_the_edge(plain_bridge):
+    """Found by an attacker: zero-width spaces were stored, sent to the bot and shown to the agent as an
+    empty line. Whitespace, format characters (zero-width space, joiners, word joiner, BOM), variation
+    selectors and the blank-looking fillers are refused as ``empty_text``, before anything is kept."""
+    async def scenario() -> None:
+        ws = await customer_socket(plain_bridge)
+        assert (await reply_to(ws, "hello", {}, "hi"))["type"] == "welcome"
+        for number, text in enumerate(("\u200b\u200b", "\u200c\u200d\ufeff\u2060", " \u00a0\u3000\n\t\u200b",
+                                       "\ufe0f\u180e\u00ad", "\u3164\u2800\u115f\u1160\uffa0", "", "  ",
+                                       "\u202e\u200b")):
+            refused = await reply_to(ws, "message", {"text": text}, f"blank-{number}")
+            assert refused["type"] == "error" and refused["data"]["code"] == "empty_text", (text, refused)
+            assert refused["data"]["message"] == "'text' has nothing to read: only spaces or invisible characters"
+        refused = await reply_to(ws, "message", {"text": 3}, "not-text")
+        assert refused["data"]["code"] == "malformed", refused
+        await ws.close()
+
+    asyncio.run(scenario())
+
+
+def test_make_agent_without_a_terminal_or_a_password_says_how_to_give_one(redis_url):
+    """Found by an attacker: without a terminal it ended in an EOFError traceback."""
+    prefix = f"hbnopw{uuid.uuid4().hex[:6]}"
+    env = {key: value for key, value in os.environ.items() if key != "HANDOFF_AGENT_PASSWORD"}
+    env.update(REDIS_URL=redis_url, HANDOFF_KEY_PREFIX=prefix)
+    wanted = ("error: no password given: type it at a terminal, pipe it in "
+              "(printf 'password\\n' | make agent NAME=ann) or set HANDOFF_AGENT_PASSWORD")
+    try:
+        done = subprocess.run(["make", "-s", "agent", "NAME=ann"], cwd=ROOT, env=env, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, start_new_session=True, timeout=300)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert wanted in done.stderr.splitlines(), done.stderr
+        client = redis_sync.Redis.from_url(redis_url)
+        try:
+            assert client.hget(f"{prefix}:agents", "ann") is None
+        finally:
+            client.close()
+    finally:
+        delete_prefixed_keys(redis_url, prefix)

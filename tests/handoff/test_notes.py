@@ -223,7 +223,7 @@ def test_a_transfer_note_is_shown_first_to_whoever_receives_the_chat(bridge, sec
         bob = await staff(second_bridge, "bob")
         await bob.expect("queue")
         await ann.send("transfer", {"conversation_id": cid, "to_agent": "bob", "note": "   "}, id="blank")
-        assert (await ann.expect("error"))["data"]["code"] == "malformed"
+        assert (await ann.expect("error"))["data"]["code"] == "empty_text"
         await ann.send("transfer", {"conversation_id": cid, "to_agent": "bob", "note": "no id"})
         assert (await ann.expect("error"))["data"]["code"] == "malformed"
         await ann.send("transfer", {"conversation_id": cid, "to_agent": "bob",

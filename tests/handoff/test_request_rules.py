@@ -5,11 +5,16 @@ keep to the skill groups as the queue does, and one customer cannot flood the ag
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 from typing import Any, Dict, List
+
+import redis as redis_sync
 
 from handoff.requests import MAX_REQUESTS_PER_DAY
 from handoff_client import Agent, Customer, Transport
 from harness.clients import staff
+from harness.servers import delete_prefixed_keys, running_bridge
 
 
 def _mine(items: List[Dict[str, Any]], conversation_id: str) -> List[Dict[str, Any]]:
@@ -158,7 +163,7 @@ def test_contact_details_and_texts_are_checked_at_the_edge(bridge):
         assert said["data"]["text"] == "unclosed isolate", said
         await asyncio.sleep(1)
         refused = await _error(customer, "message", {"text": "\u202e\x00"}, "empty")
-        assert refused["code"] == "malformed", refused
+        assert refused["code"] == "empty_text", refused
         await ann.send("message", {"conversation_id": customer.conversation_id, "text": "\u202eok\x07"}, id="a1")
         await ann.acknowledged("a1")
         answer = await customer.expect("message", kind="agent")
@@ -167,3 +172,64 @@ def test_contact_details_and_texts_are_checked_at_the_edge(bridge):
             await client.close()
 
     asyncio.run(scenario())
+
+
+def test_one_address_may_leave_only_so_many_requests_in_ten_minutes_over_every_process(redis_url, rasa_url):
+    """Found by an attacker: each new chat could leave a request, so one address filled the agents' list with
+    about 180 an hour. A cap per address and window, counted in Redis for every bridge process; a resent
+    request and a refused one count nothing."""
+    prefix = f"hbreqcap{uuid.uuid4().hex[:6]}"
+    leave = {"kind": "message", "contact": "+44 7700 900100", "description": "flood request"}
+    try:
+        with running_bridge(redis_url, rasa_url, "bridge-reqcap-a", prefix, HANDOFF_MAX_REQUESTS_PER_IP="2") as one, \
+                running_bridge(redis_url, rasa_url, "bridge-reqcap-b", prefix, HANDOFF_MAX_REQUESTS_PER_IP="2") as two:
+            async def scenario() -> None:
+                first, second = await Customer.connect(one), await Customer.connect(two)
+                for customer in (first, second):
+                    await customer.send("leave", leave, id="leave")
+                    await customer.acknowledged("leave")
+                await first.send("leave", leave, id="leave")  # resent after a drop: acknowledged, not counted
+                await first.acknowledged("leave")
+                for address in (one, two, one):
+                    third = await Customer.connect(address)
+                    refused = await _error(third, "leave", leave, "leave")
+                    assert refused["code"] == "request_limit_address", refused
+                    assert refused["message"] == "at most 2 callback or message requests per address in 10 minutes"
+                    assert refused["retry_at"] > time.time() * 1000, refused
+                    await third.close()
+                for customer in (first, second):
+                    await customer.close()
+
+            asyncio.run(scenario())
+    finally:
+        delete_prefixed_keys(redis_url, prefix)
+
+
+def test_a_callback_booked_with_the_bot_counts_against_the_address_s_requests(redis_url, rasa_url):
+    """The bot's callback form stores a request too: past the address's cap it is not stored (logged), as past
+    the conversation's day."""
+    prefix = f"hbbotcap{uuid.uuid4().hex[:6]}"
+    try:
+        with running_bridge(redis_url, rasa_url, "bridge-botcap", prefix, HANDOFF_MAX_REQUESTS_PER_IP="1") as address:
+            async def book(customer: Customer) -> None:
+                await customer.say("my card was declined in a shop today")
+                await customer.expect("message", kind="bot")
+                for text in ("can you call me back", "07700 900123", "tomorrow after 5pm"):
+                    await customer.acknowledged((await customer.say(text)).id)  # after the turn, its request stored
+
+            async def scenario() -> None:
+                first, second = await Customer.connect(address), await Customer.connect(address)
+                await book(first)
+                await book(second)
+                client = redis_sync.Redis.from_url(redis_url)
+                try:
+                    stored = [fields[b"conversation"].decode() for _, fields in client.xrange(f"{prefix}:requests")]
+                finally:
+                    client.close()
+                assert stored == [first.conversation_id], stored
+                for customer in (first, second):
+                    await customer.close()
+
+            asyncio.run(scenario())
+    finally:
+        delete_prefixed_keys(redis_url, prefix)

@@ -6,6 +6,7 @@
 
 import { formatTime, h, linkified, replaceChildren, timeElement } from "../shared/dom.js";
 import { compareMessageIds } from "../shared/transport.js";
+import { hasVisible } from "../shared/text.js";
 import {
   COUNTDOWN_TICK_MS, COUNTER_VISIBLE_FROM, MAX_COMMENT_CHARACTERS, MAX_DETAIL_CHARACTERS, MAX_TEXT_CHARACTERS,
   MIN_CONTRAST, RATING_SCORES,
@@ -343,7 +344,8 @@ export class ChatView {
         form.reset();
         this.closeForms();
         this.hideRefusal();
-      }, (error) => error.code === "invalid_contact" && (refuseContact(strings.contactInvalid), true));
+      }, (error) => (error.code === "invalid_contact" && (refuseContact(strings.contactInvalid), true))
+        || (error.code === "request_limit_address" && (this.showFormError(form, this.requestLimitText(error.retryAt)), true)));
     });
     this.chooseRequestKind("callback");
     return form;
@@ -465,7 +467,7 @@ export class ChatView {
 
   submitInput() {
     const text = this.input.value.trim();
-    if (!text) return;
+    if (!hasVisible(text)) return; // only spaces or zero-width characters: nothing the agent could read
     this.input.value = "";
     this.fitInput();
     this.hideConfirmation();
@@ -926,6 +928,15 @@ export class ChatView {
     if (!(Number(retryAt) > 0)) return offer ? strings.queueRefused : strings.queueRefusedShort;
     const time = formatTime(Number(retryAt), this.options.language).short;
     return fill(offer ? strings.queueRefusedUntil : strings.queueRefusedUntilShort, { time });
+  }
+
+  /** The address's requests are used up (the bridge's cap): when to try again, and what is left (a person, the
+   *  bank's phone number when the page gave one). */
+  requestLimitText(retryAt) {
+    const { strings, options } = this;
+    const time = formatTime(Number(retryAt), options.language).short; // the bridge always says when (retry_at)
+    return options.phone ? fill(strings.requestLimitAddressPhone, { time, phone: options.phone })
+      : fill(strings.requestLimitAddress, { time });
   }
 
   /** The queue refused a request for a person: why (`text`, or nothing when the log says it), and the form. */

@@ -8,6 +8,7 @@
 
 import { FileError, fetchFile, precheck, uploadFile } from "../shared/files.js";
 import { PendingRequests } from "../shared/requests.js";
+import { hasVisible } from "../shared/text.js";
 import { Transport, compareMessageIds, newId } from "../shared/transport.js";
 import {
   AGENT_TYPING_TIMEOUT_MS, BOT_TYPING_TIMEOUT_MS, CUSTOMER_SOCKET_PATH, HOST_TAG, STORAGE_KEYS, STORAGE_PREFIX,
@@ -188,7 +189,7 @@ export class ChatWidget {
   /** Sends a message as if the customer had typed it (e.g. from a "Chat about this" link on the page). */
   send(text, payload = "") {
     const clean = String(text ?? "").trim();
-    if (!clean || !this.view) return;
+    if (!hasVisible(clean) || !this.view) return;
     this.newChatAfterClose();
     this.connect();
     this.stopCustomerTyping();

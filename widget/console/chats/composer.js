@@ -6,6 +6,7 @@
 
 import { h, replaceChildren } from "../../shared/dom.js";
 import { icon } from "../../shared/icons.js";
+import { hasVisible } from "../../shared/text.js";
 import { LIMITS, TIMING } from "../constants.js";
 import { FILE_BUTTON_TITLE, fileControls } from "./attach.js";
 
@@ -172,7 +173,8 @@ export class Composer {
 
   submit() {
     const text = this.textarea.value.trim();
-    if (!text || this.textarea.disabled) return;
+    // Only spaces or zero-width characters: the bridge refuses it (empty_text), the customer would see nothing.
+    if (!hasVisible(text) || this.textarea.disabled) return;
     if (this.noteMode) this.tab.sendNote(text);
     else this.tab.send(text);
     this.textarea.value = "";
