@@ -144,10 +144,12 @@ export class ConversationTab {
   update(data) {
     this.data = data;
     const handoff = data.handoff || {};
-    // As its queue card named it: one chat, one name (the reason chip below the heading says why too).
-    const title = chatTitle(handoff.topic, data.reason, data.contact && data.contact.name);
-    this.tabTitle.textContent = title;
-    this.heading.textContent = title;
+    // As its queue card named it: one chat, one name; a signed-in customer's name first, as their site
+    // signed it (their card shows it under the title; the contact panel says "verified").
+    const name = data.contact && data.contact.name;
+    const title = chatTitle(handoff.topic, data.reason, name);
+    this.tabTitle.textContent = name && title !== name ? `${name} · ${title}` : title;
+    this.heading.textContent = this.tabTitle.textContent;
     if (data.customer_presence) this.setPresence(data.customer_presence);
     this.sla.set(data.view || data.state !== "agent" ? null : data.sla); // a read-only view counts nothing down
     renderHandoff(this.handoffDetails, data);
