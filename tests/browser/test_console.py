@@ -468,7 +468,7 @@ def test_a_canned_response_is_inserted_with_the_agents_name(ann, customers):
     ann.composer.press("/")
     menu = ann.conversation.get_by_role("listbox", name="Canned responses")
     expect(menu).to_be_visible()
-    expect(menu.get_by_role("option")).to_have_count(6)
+    expect(menu.get_by_role("option")).to_have_count(9)
     ann.composer.press_sequentially("hi")
     # The shortcut "/hi" first, then titles containing "hi" ("Anything else?").
     expect(menu.get_by_role("option")).to_have_count(2)
@@ -484,7 +484,7 @@ def test_a_canned_response_is_inserted_with_the_agents_name(ann, customers):
     # The button opens the whole list; arrow keys choose, Tab inserts at the cursor.
     ann.composer.fill("Thanks! ")
     ann.conversation.get_by_role("button", name="Canned responses").click()
-    expect(menu.get_by_role("option")).to_have_count(6)
+    expect(menu.get_by_role("option")).to_have_count(9)
     ann.composer.press("ArrowUp")  # from the first to the last: by shortcut, /verify
     expect(menu.get_by_role("option", selected=True)).to_contain_text("Ask to verify identity")
     ann.composer.press("Tab")
