@@ -8,9 +8,11 @@ suggestion costs the Rasa server.
 Questions: BANKING77's training-split questions of our 25 topics, each right only with its
 category's one best answer (bench/suggestion_splits.py: dev and test halves, pinned by hash). The
 FAQ suggestions are exactly what ``POST /webhooks/rest/suggest`` answers (bot/suggestions/faq.py
-on the model's parse). Cost: ``Suggester.suggest`` on one message at a time, as the Rasa server
-runs it, with an index of agents' earlier replies in a real Redis (wall clock and this process's
-CPU, with the encoder's memory of earlier texts cleared), and ``Suggester.learn`` per pair.
+on the model's parse). Turns with no FAQ question (bench/no_faq_turns.py: requests for a person,
+names, thanks, distress, small talk; dev and test halves): the share given no FAQ suggestion.
+Cost: ``Suggester.suggest`` on one message at a time, as the Rasa server runs it, with an index
+of agents' earlier replies in a real Redis (wall clock and this process's CPU, with the encoder's
+memory of earlier texts cleared), and ``Suggester.learn`` per pair.
 Results: a Markdown summary on stdout and JSON in .run/bench/suggestions.json.
 """
 
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from bench.common import latency_summary, markdown_table, write_result
+from bench.no_faq_turns import no_faq_split
 from bench.suggestion_splits import SPLITS, suggestion_split
 from harness.servers import newest_model, running_redis
 
@@ -65,9 +68,13 @@ def accuracy(model_path: Path, split: str) -> Dict[str, Any]:
     model = NluModel(model_path)
     domain = model.agent.domain
     answers = answer_texts(domain.responses, {slot.name: slot.initial_value for slot in domain.slots})
-    parses = model.parse([text for text, _ in examples])
-    offered = [[f"faq/{item['topic']}" for item in faq_suggestions(parse, answers, 3)] for parse in parses]
-    return rank_scores([accepted[0] for _, accepted in examples], offered)
+    texts = [text for text, _ in examples]
+    offered = [[f"faq/{item['topic']}" for item in faq_suggestions(text, parse, answers, 3)]
+               for text, parse in zip(texts, model.parse(texts))]
+    turns = no_faq_split(split)
+    wrongly = [text for text, parse in zip(turns, model.parse(turns)) if faq_suggestions(text, parse, answers, 3)]
+    return {**rank_scores([accepted[0] for _, accepted in examples], offered),
+            "no_faq_turns": len(turns), "no_faq_clean": 1 - len(wrongly) / len(turns), "no_faq_offered": wrongly}
 
 
 async def cost(model_path: Path, split: str) -> Dict[str, Any]:
@@ -128,14 +135,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not args.no_cost:
         result.update(asyncio.run(cost(model_path, args.split)))
     path = write_result("suggestions", result)
-    figures = [key for key in ("questions", "top1", "top3", "suggest_p50_ms", "suggest_p99_ms", "suggest_cpu_mean_ms",
-                               "learn_ms_per_pair", "learn_cpu_ms_per_pair") if key in result]
+    figures = [key for key in ("questions", "top1", "top3", "no_faq_turns", "no_faq_clean", "suggest_p50_ms",
+                               "suggest_p99_ms", "suggest_cpu_mean_ms", "learn_ms_per_pair", "learn_cpu_ms_per_pair")
+               if key in result]
     print(markdown_table([result], ["split", *figures]))
     print("\n" + markdown_table([{"topic": topic, "top3": share} for topic, share in result["per_topic_top3"].items()],
                                 ["topic", "top3"]))
     print("\nright answer missing from the first three (expected, first offered, questions):")
     for label, first, count in result["missed"]:
         print(f"  {label} -> {first}: {count}")
+    print("\nturns with no FAQ question that were offered one:")
+    for text in result["no_faq_offered"]:
+        print(f"  {text}")
     print(f"\n(written to {path})")
     return 0
 

@@ -80,5 +80,6 @@ def test_the_endpoint_refuses_what_it_cannot_use_with_a_clear_error_and_learns_a
               "reply": reply} for n in range(3)]  # three conversations gave it: it may be suggested
     first = requests.post(url, json={"text": "how fast is express delivery of a card?", "learn": learn}, timeout=30).json()
     assert first["learned"] == 3 and first["suggestions"][0] == {**first["suggestions"][0], "text": reply, "source": "agent"}
-    again = requests.post(url, json={"text": "hello", "learn": learn, "agent_limit": 0, "faq_limit": 1}, timeout=30).json()
+    again = requests.post(url, json={"text": "how fast is express delivery of a card?", "learn": learn, "agent_limit": 0,
+                                     "faq_limit": 1}, timeout=30).json()
     assert again["learned"] == 0 and [item["source"] for item in again["suggestions"]] == ["faq"]

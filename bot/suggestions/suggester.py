@@ -89,7 +89,7 @@ class Suggester:
         parse: Dict[str, Any] = await self.agent.parse_message(text)
         domain = self.agent.domain
         answers = answer_texts(domain.responses, {slot.name: slot.initial_value for slot in domain.slots})
-        faq = faq_suggestions(parse, answers, faq_limit)
+        faq = faq_suggestions(text, parse, answers, faq_limit)
         if not agent_limit:
             return faq
         vector = load_encoder().encode([text])[0]

@@ -470,7 +470,7 @@ def test_a_canned_response_is_inserted_with_the_agents_name(ann, customers):
     ann.composer.press("/")
     menu = ann.conversation.get_by_role("listbox", name="Canned responses")
     expect(menu).to_be_visible()
-    expect(menu.get_by_role("option")).to_have_count(6)
+    expect(menu.get_by_role("option")).to_have_count(9)
     ann.composer.press_sequentially("hi")
     # The shortcut "/hi" first, then titles containing "hi" ("Anything else?").
     expect(menu.get_by_role("option")).to_have_count(2)
@@ -486,7 +486,7 @@ def test_a_canned_response_is_inserted_with_the_agents_name(ann, customers):
     # The button opens the whole list; arrow keys choose, Tab inserts at the cursor.
     ann.composer.fill("Thanks! ")
     ann.conversation.get_by_role("button", name="Canned responses").click()
-    expect(menu.get_by_role("option")).to_have_count(6)
+    expect(menu.get_by_role("option")).to_have_count(9)
     ann.composer.press("ArrowUp")  # from the first to the last: by shortcut, /verify
     expect(menu.get_by_role("option", selected=True)).to_contain_text("Ask to verify identity")
     ann.composer.press("Tab")
@@ -639,13 +639,20 @@ def test_a_lost_connection_is_shown_and_recovered_without_duplicates_or_lost_rep
 def test_transfer_to_a_colleague_then_hand_back_to_the_bot(ann, sue, customers):
     customer = customers()
     customer.ask_for_person()
+    # One chat, one name (the agent trial, issue 13 item 9): card, tab and header alike, here the reason.
+    waiting = ann.page.locator("li.queue-item").filter(has_not_text="Customer: Left")
+    expect(waiting.locator(".queue-topic").last).to_have_text("Asked for a person")
     claimed_by(ann, customer)
+    expect(ann.page.locator(".conversation-tab .tab-title")).to_have_text("Asked for a person")
+    expect(ann.conversation.locator(".conversation-title")).to_have_text("Asked for a person")
 
     ann.conversation.get_by_role("button", name="Transfer").click()
     dialog = ann.page.get_by_role("dialog", name="Transfer chat")
     expect(dialog).to_be_visible()
-    colleague = dialog.get_by_role("radio", name=re.compile(r"^Sue \(sue\)"))
+    # Colleagues by display name only, never their login (README).
+    colleague = dialog.get_by_role("radio", name=re.compile(r"^Sue "))
     expect(colleague).to_be_enabled()
+    expect(dialog).not_to_contain_text("(sue)")
     expect(dialog.get_by_role("radio", name=re.compile(r"^general"))).to_be_visible()
     colleague.check()
     screenshot(ann.page, "console-transfer")
@@ -681,7 +688,7 @@ def transfer_to_general(console: Console) -> None:
     expect(console.page.get_by_text("Chat moved to the front of the general queue.")).to_be_visible()
 
 
-def close_chat(console: Console, disposition: str, closing_note: str = "") -> None:
+def close_in_console(console: Console, disposition: str, closing_note: str = "") -> None:
     """The open chat closed through the Close dialog, with ``disposition`` (and ``closing_note``): no tab left."""
     console.conversation.get_by_role("button", name="Close chat").click()
     dialog = console.page.get_by_role("dialog", name="Close this chat?")

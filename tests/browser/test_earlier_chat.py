@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from handoff_client import Customer
 from tests.browser.conftest import screenshot
-from tests.browser.test_console import ann, close_chat, tidy  # noqa: F401 - fixtures: the console, a tidy bridge
+from tests.browser.test_console import ann, close_in_console, tidy  # noqa: F401 - fixtures: the console, a tidy bridge
 from tests.browser.test_widget import bubbles, open_chat, open_demo, say, stored_conversation
 
 
@@ -42,7 +42,7 @@ def test_a_customer_writing_again_after_a_close_brings_the_earlier_chat_to_the_a
     card.get_by_role("button", name=re.compile("^Claim chat")).click()
     expect(ann.transcript).to_contain_text(first)
     ann.reply("I'm so sorry for your loss. I've started closing the account.")
-    close_chat(ann, "Follow-up needed", "Death certificate to follow by post")
+    close_in_console(ann, "Follow-up needed", "Death certificate to follow by post")
     expect(page.locator(".header__status")).to_have_text("Chat ended")
     closed = stored_conversation(page)
 
@@ -79,7 +79,7 @@ def test_a_customer_writing_again_after_a_close_brings_the_earlier_chat_to_the_a
     ann.conversation.get_by_role("button", name="Close", exact=True).click()  # the view; the second chat is Ann's
 
     # A third chat: its earlier chat is the second; opened, the second's own earlier one says where it opens.
-    close_chat(ann, "Resolved")
+    close_in_console(ann, "Resolved")
     third = f"and do I need to tell anyone else? ({uuid.uuid4().hex[:6]})"
     page.get_by_label("Type your message").fill(third)
     page.get_by_role("button", name="Send", exact=True).click()

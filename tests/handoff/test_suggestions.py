@@ -13,6 +13,7 @@ import random
 import string
 from typing import Any, Dict, List
 
+import pytest
 import redis as redis_sync
 
 from handoff_client import Agent, Customer
@@ -59,6 +60,28 @@ def test_the_bots_faq_answers_are_suggested_for_a_card_question(bridge):
         lost = next(item for item in faq if item["topic"] == "lost_or_stolen_card")
         assert "Freeze" in lost["text"] and "{" not in lost["text"], lost  # the brand's placeholders filled
         assert [item["score"] for item in faq] == sorted((item["score"] for item in faq), reverse=True)
+        await ann.acknowledged(await ann.close_conversation(cid))
+        for each in (customer, ann):
+            await each.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("text, first", [("can I speak to a human please", None),
+                                         ("thank you. I'm Mary Jones, he was Peter Jones", None),
+                                         ("my mum died and I don't know where to start", None),
+                                         ("that doesn't tell me the actual fee, can I talk to Kim again?", "fees")])
+def test_no_faq_answer_is_suggested_for_a_request_for_a_person_a_name_or_distress_unless_clearly_on_topic(
+        bridge, text, first):
+    """The agent trial's turns (issue 13 item 6): no "Card swallowed" where the bot is not reasonably sure
+    of any FAQ answer; a request for a person about a fee gets the fees answer first."""
+    async def scenario() -> None:
+        customer, ann = await claimed(bridge, "ann")
+        cid = customer.conversation_id
+        await customer_said(customer, ann, text)
+        answer = await ann.suggest(cid)
+        faq = [item["topic"] for item in items(answer) if item["source"] == "faq"]
+        assert faq[:1] == ([first] if first else []), answer
         await ann.acknowledged(await ann.close_conversation(cid))
         for each in (customer, ann):
             await each.close()

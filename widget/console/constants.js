@@ -152,8 +152,8 @@ export const STRINGS = {
   lastMessage: "Customer's latest message:",
   // A claim lost to a colleague: who won (when the bridge says) and which chat, titled as its card was.
   claimedFirst: "{who} claimed the chat \u201c{chat}\u201d first.",
-  // A queue card's title when the bot recognised no topic.
-  noTopic: "No topic recognised",
+  // A chat's title with no topic, no reason and no signed-in name.
+  unnamedChat: "Customer chat",
 };
 
 /** A readable error line for an {code, message} error from the bridge. */
@@ -197,6 +197,12 @@ export function readableIntent(name) {
 
 export function reasonLabel(reason) {
   return REASON_LABELS[reason] || humanize(reason) || "Unknown reason";
+}
+
+/** What the console calls a chat wherever it names it (its queue card, tab, header, a lost claim), so one
+ * chat has one name: its topic, else why it came to a person, else the signed-in customer's name. */
+export function chatTitle(topic, reason, customerName) {
+  return humanize(topic) || (reason ? reasonLabel(reason) : "") || customerName || STRINGS.unnamedChat;
 }
 
 /** The bridge's websocket at `path` on this page's host. */

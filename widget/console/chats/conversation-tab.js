@@ -8,7 +8,7 @@
 import { h, replaceChildren, timeElement } from "../../shared/dom.js";
 import { icon } from "../../shared/icons.js";
 import { compareMessageIds, newId } from "../../shared/transport.js";
-import { TIMING, describeError, humanize, reasonLabel } from "../constants.js";
+import { TIMING, chatTitle, describeError, reasonLabel } from "../constants.js";
 import { confirmDialog } from "../dialogs.js";
 import { beganAt, customerPresenceChip, renderCustomerPresence } from "../presence.js";
 import { messageElement, transferTarget, withMentions } from "../transcript.js";
@@ -144,12 +144,12 @@ export class ConversationTab {
   update(data) {
     this.data = data;
     const handoff = data.handoff || {};
-    const topic = humanize(handoff.topic);
-    // A signed-in customer's name first, as their site signed it (the contact panel says "verified").
-    const named = data.contact && data.contact.name ? `${data.contact.name} · ` : "";
-    this.tabTitle.textContent = named + (topic || reasonOf(data));
-    // Without a topic the reason is the chip below the heading already.
-    this.heading.textContent = named + (topic || "Customer chat");
+    // As its queue card named it: one chat, one name; a signed-in customer's name first, as their site
+    // signed it (their card shows it under the title; the contact panel says "verified").
+    const name = data.contact && data.contact.name;
+    const title = chatTitle(handoff.topic, data.reason, name);
+    this.tabTitle.textContent = name && title !== name ? `${name} · ${title}` : title;
+    this.heading.textContent = this.tabTitle.textContent;
     if (data.customer_presence) this.setPresence(data.customer_presence);
     this.sla.set(data.view || data.state !== "agent" ? null : data.sla); // a read-only view counts nothing down
     renderHandoff(this.handoffDetails, data);

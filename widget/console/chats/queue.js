@@ -6,7 +6,7 @@
 
 import { h, replaceChildren, syncList } from "../../shared/dom.js";
 import { icon } from "../../shared/icons.js";
-import { STRINGS, TIMING, describeError, humanize, reasonLabel } from "../constants.js";
+import { STRINGS, TIMING, chatTitle, describeError, reasonLabel } from "../constants.js";
 import { beganAt, customerPresenceChip, renderCustomerPresence } from "../presence.js";
 import { labelChips } from "../workspace/labels.js";
 import { SlaCountdown } from "./sla.js";
@@ -20,10 +20,9 @@ function formatWait(totalSeconds) {
   return hours ? `${hours}:${String(minutes).padStart(2, "0")}:${rest}` : `${minutes}:${rest}`;
 }
 
-/** A card's title: its topic, else for a customer in distress the reason (the bot gives such a card no
- * topic: docs/handoff-payload.md), else "No topic recognised" (a lost claim names the chat the same way). */
+/** A card's title, as the chat's tab and header name it (a lost claim names the chat the same way). */
 function cardTitle(item) {
-  return humanize(item.topic) || (item.reason === "distress" ? reasonLabel(item.reason) : STRINGS.noTopic);
+  return chatTitle(item.topic, item.reason, item.customer_name);
 }
 
 /** An item with the moments its wait and its customer's presence began, on this page's clock. */
@@ -123,10 +122,10 @@ export class QueuePanel {
     const offeredOnly = item.assignment === "automatic" && !this.view.roles.includes("supervisor");
     entry.claim.disabled = claiming || offeredOnly;
     entry.claim.textContent = claiming ? "Claiming…" : offeredOnly ? "Assigned automatically" : "Claim";
-    const topic = humanize(item.topic);
-    entry.claim.setAttribute("aria-label", `Claim chat: ${topic || reasonLabel(item.reason)}`);
-    if (entry.open) entry.open.setAttribute("aria-label", `Open chat read-only: ${topic || reasonLabel(item.reason)}`);
-    entry.topic.textContent = cardTitle(item);
+    const title = cardTitle(item);
+    entry.claim.setAttribute("aria-label", `Claim chat: ${title}`);
+    if (entry.open) entry.open.setAttribute("aria-label", `Open chat read-only: ${title}`);
+    entry.topic.textContent = title;
     const details = item.details || {};
     replaceChildren(entry.body,
       // A signed-in customer: who, as their site signed them (never what they typed about themselves).

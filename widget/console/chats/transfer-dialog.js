@@ -64,7 +64,7 @@ export async function transferDialog(view, tab) {
       h("legend", {}, "Colleagues"),
       colleagues.length
         ? h("ul", { class: "choices" }, colleagues.map((agent) => choice(
-          `agent:${agent.name}`, agent.display_name && agent.display_name !== agent.name ? `${agent.display_name} (${agent.name})` : agent.name,
+          `agent:${agent.name}`, agent.display_name || agent.name, // display names are unique: never the login
           situation(agent), !available(agent))))
         : h("p", { class: "muted" }, "No colleagues yet.")),
     h("fieldset", {},
