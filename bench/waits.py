@@ -47,6 +47,7 @@ taken, and how often that was "less than a minute" with more to go.
 from __future__ import annotations
 
 import argparse
+import bisect
 import heapq
 import math
 import random
@@ -257,6 +258,7 @@ def simulate(scenario: Scenario, tuning: Tuning = Tuning()) -> List[Customer]:
         group_places = {c.id: place for line in in_group.values() for place, c in enumerate(line, 1)}
         counts = {group: len(line) for group, line in in_group.items()}
         counts["all"] = len(waiting)
+        queued_at = {group: [c.queued_at for c in line] for group, line in in_group.items()}
         online = {a.plan.name: (a.plan.groups, a.plan.max_chats, len(a.serving)) for a in agents.values() if a.online}
         ready_ms = {a.plan.name: a.ready_since * 1000 for a in agents.values() if a.online}
         # The claim times of the chats each agent serves ({p}:serving:{agent}, each conversation's claimed_at).
@@ -267,12 +269,15 @@ def simulate(scenario: Scenario, tuning: Tuning = Tuning()) -> List[Customer]:
         handling_ms, waits_ms = [value * 1000 for value in handling], [w * 1000 for w in waits]
         answers = {}
         for customer in told:
+            # Those queued at or before them, by group, as the bridge counts them (GroupFigures.ahead).
+            ahead = {group: bisect.bisect_right(queued_at[group], customer.queued_at) for group in GROUPS}
+            ahead["all"] = places[customer.id]
             state = snapshot(now * 1000, customer.group, group_places[customer.id],
                              in_group[customer.group][0].queued_at * 1000, customer.queued_at * 1000, counts,
                              recent_claims[customer.group], handling_ms, online, True, ready_ms,
                              recent_exits[customer.group],
                              ahead_since_ms=in_group[customer.group][0].queued_at * 1000,  # lines ordered by true wait
-                             started_ms=started_ms)
+                             started_ms=started_ms, ahead=ahead)
             answers[customer.id] = (estimate(state, tuning), old_estimate(places[customer.id], waits_ms, len(online)))
         return answers
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import Dict, Optional, Tuple
 
 from handoff.estimate import (
     WINDOW_SECONDS, AgentLoad, Basis, Estimate, QueueSnapshot, Tuning, estimate, snapshot, status_fields,
@@ -263,3 +264,36 @@ def test_the_snapshot_turns_the_claim_times_of_the_chats_in_progress_into_ages()
         ahead_since_ms=None, started_ms={"ann": [now - 90_000, now - 300_000]},
     )
     assert [agent.ages for agent in state.agents] == [(90.0, 300.0), ()], "bob's chat not read: no age"
+
+
+def test_the_snapshot_shares_an_agents_slots_by_those_ahead_when_they_are_known():
+    now = 10_000_000.0
+
+    def agents_seen(ahead: Optional[Dict[str, int]]) -> Tuple[AgentLoad, ...]:
+        return snapshot(
+            now, "cards", position=1, head_queued_ms=now - 60_000, waiting_since_ms=now - 60_000,
+            waiting={"cards": 3, "general": 6, "all": 9}, claims=[], handling_ms=[],
+            agents={"ann": (["all"], 2, 2), "cara": (["cards"], 1, 1)}, is_open=True, ahead_since_ms=None,
+            ahead=ahead,
+        ).agents
+
+    # The first of cards, behind five of general: ann's slots go to those six, cara's to them alone.
+    assert [(agent.waiting_visible, agent.max_chats) for agent in agents_seen({"cards": 1, "general": 5, "all": 6})] \
+        == [(6, 2), (1, 1)]
+    assert [agent.waiting_visible for agent in agents_seen(None)] == [9, 3], "not known: all who wait share them"
+
+
+def test_those_queued_behind_in_other_groups_do_not_lengthen_the_wait():
+    now = 10_000_000.0
+
+    def told(ahead: Dict[str, int]) -> float:  # by the agents' slots alone (no claims to pull the rate)
+        state = snapshot(
+            now, "cards", position=1, head_queued_ms=now - 60_000, waiting_since_ms=now - 60_000,
+            waiting={"cards": 1, "general": 5, "all": 6}, claims=[],
+            handling_ms=[300_000] * 30, agents={"ann": (["all"], 3, 3), "bob": (["all"], 3, 3)}, is_open=True,
+            ahead_since_ms=None, ahead=ahead,
+        )
+        return estimate(state).seconds or 0.0
+
+    before_them, behind_them = told({"cards": 1, "general": 0, "all": 1}), told({"cards": 1, "general": 5, "all": 6})
+    assert before_them < behind_them / 2, "the five of general queued later are served after them"
