@@ -731,7 +731,8 @@ class Bridge:
             state = snapshot(self.now_ms(), conversation.group, waiting.position, waiting.head_queued_ms,
                              waiting.waiting_since_ms, waiting.waiting, waiting.claims, waiting.handling_ms,
                              waiting.agents, self._open_now(), waiting.ready_ms, waiting.exits,
-                             ahead_since_ms=waiting.ahead_since_ms, started_ms=waiting.started_ms)
+                             ahead_since_ms=waiting.ahead_since_ms, started_ms=waiting.started_ms,
+                             ahead=waiting.ahead)
             status.update(status_fields(estimate(state), state.position))
         if conversation.state is State.AGENT:
             status["agent"] = await self.agents.display_name(conversation.agent or "")  # never the login name

@@ -160,6 +160,7 @@ two round trips (tests/handoff/test_turn_cost.py).
 
 from __future__ import annotations
 
+import bisect
 import enum
 import hashlib
 import json
@@ -528,12 +529,22 @@ class GroupFigures(NamedTuple):
     earliest_since_ms: List[float]
     # Agent online -> when each chat they serve now was taken (claimed_at, ms); an agent missing: not read.
     started_ms: Dict[str, List[float]] = {}
+    # The queue scores (places in the whole queue's order), lowest first, by group as in ``waiting``.
+    scores: Dict[str, List[float]] = {}
 
     def ahead_since_ms(self, position: Optional[int]) -> Optional[float]:
         """When the one ahead of ``position`` who has waited longest started waiting (None: nobody ahead)."""
         if not position or position < 2 or position - 2 >= len(self.earliest_since_ms):
             return None
         return self.earliest_since_ms[position - 2]
+
+    def ahead(self, group: str, position: Optional[int]) -> Optional[Dict[str, int]]:
+        """Customers queued at or before the one at ``position`` of ``group``, by group as in ``waiting``: an
+        agent's free slot takes the oldest it sees, so these come first (None: not among those read)."""
+        own = self.scores.get(group, [])
+        if not position or position > len(own):
+            return None
+        return {name: bisect.bisect_right(scores, own[position - 1]) for name, scores in self.scores.items()}
 
 
 class Waiting(NamedTuple):
@@ -555,6 +566,8 @@ class Waiting(NamedTuple):
     left_queue: bool = False  # taken out of the queue for being away (mark_left_queue), until queued again
     # Agent online -> when each chat they serve now was taken (claimed_at, ms); an agent missing: not read.
     started_ms: Dict[str, List[float]] = {}
+    # Customers queued at or before this one, by group as in ``waiting`` (GroupFigures.ahead; None: not read).
+    ahead: Optional[Dict[str, int]] = None
 
 
 class NewMessages(NamedTuple):
@@ -1203,7 +1216,8 @@ class Store:
             position = None if rank is None else rank + 1
         return Waiting(conversation, position, group.head_queued_ms, group.ahead_since_ms(position), since, group.waiting,
                        group.claims, group.handling_ms, group.agents, group.ready_ms, group.exits,
-                       text.get("request", ""), started_ms=group.started_ms)
+                       text.get("request", ""), started_ms=group.started_ms,
+                       ahead=group.ahead(conversation.group, position))
 
     async def group_figures(self, group: str) -> "GroupFigures":
         """What every wait estimate in ``group`` is made from, in two round trips: the agents online and
@@ -1225,8 +1239,10 @@ class Store:
         group_queue = self.key("queue", group)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.zrange(group_queue, 0, -1, withscores=True)
-            for each in groups:
-                pipe.zcard(self.key("queue") if each == ALL_GROUPS else self.key("queue", each))
+            others = [each for each in groups if each != group]
+            for each in others:  # their scores: how many wait in each, and how many ahead of whom
+                pipe.zrange(self.key("queue") if each == ALL_GROUPS else self.key("queue", each), 0, -1,
+                            withscores=True)
             pipe.zrangebyscore(self.key("claims", group), now - WINDOW_SECONDS * 1000, "+inf")
             pipe.lrange(self.key("handling"), 0, -1)
             pipe.zrangebyscore(self.key("exits", group), now - WINDOW_SECONDS * 1000, "+inf")
@@ -1235,10 +1251,12 @@ class Store:
             if online:
                 pipe.hmget(self.key("agent-ready"), online)
             replies = await pipe.execute()
-        queued, counts = replies[0], replies[1:1 + len(groups)]
-        claimed, handling = replies[1 + len(groups)], replies[2 + len(groups)]
-        exited = replies[3 + len(groups)]
-        serving = replies[4 + len(groups):4 + len(groups) + len(online)]
+        queued = replies[0]
+        scores = {each: [score for _, score in members]
+                  for each, members in [(group, queued), *zip(others, replies[1:1 + len(others)])]}
+        claimed, handling = replies[1 + len(others)], replies[2 + len(others)]
+        exited = replies[3 + len(others)]
+        serving = replies[4 + len(others):4 + len(others) + len(online)]
         ready = replies[-1] if online else []
         claims = []
         for member in claimed:
@@ -1273,10 +1291,10 @@ class Store:
             for (_, score), started in zip(queued, since):
                 started_ms = min(float(score), float(started)) if started else float(score)
                 earliest.append(min(earliest[-1], started_ms) if earliest else started_ms)
-        return GroupFigures(queued[0][1] if queued else None, dict(zip(groups, counts)), claims,
-                            [int(value) for value in handling], agents, ready_ms, exits,
+        return GroupFigures(queued[0][1] if queued else None, {each: len(found) for each, found in scores.items()},
+                            claims, [int(value) for value in handling], agents, ready_ms, exits,
                             {member.decode(): place for place, (member, _) in enumerate(queued, start=1)}, earliest,
-                            taken_ms)
+                            taken_ms, scores)
 
     async def offline_since(self, agent: str) -> Optional[int]:
         value = await self.redis.hget(self.key("offline-since"), agent)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import Dict, Optional, Tuple
 
 from handoff.estimate import (
     WINDOW_SECONDS, AgentLoad, Basis, Estimate, QueueSnapshot, Tuning, estimate, snapshot, status_fields,
@@ -48,12 +49,14 @@ def test_further_back_or_fewer_agents_is_never_sooner():
 
 def test_nobody_is_promised_less_than_those_ahead_have_waited():
     state = replace(STEADY, position=7, waiting_in_group=7, longest_ahead_seconds=14 * MINUTE)
-    told = estimate(state)
-    assert told.range_minutes is not None and told.range_minutes[0] >= 14 and told.minutes is not None
-    assert told.minutes >= 14 and told.high_seconds is not None and told.high_seconds > 14 * MINUTE
-    # A customer who has waited 10 of those minutes themselves has at least 4 to go.
+    told, queue = estimate(state), estimate(replace(state, longest_ahead_seconds=0))
+    assert told.range_minutes is not None and told.range_minutes[1] >= 14
+    assert told.high_seconds is not None and queue.high_seconds is not None and queue.seconds is not None
+    assert queue.high_seconds < 14 * MINUTE and told.high_seconds == queue.high_seconds * 14 * MINUTE / queue.seconds
+    assert (told.seconds, told.low_seconds) == (queue.seconds, queue.low_seconds), "the point stays the queue's"
+    # A customer who has waited 10 of those minutes themselves is promised no less than 4 more.
     later = estimate(replace(state, waited_seconds=10 * MINUTE))
-    assert later.low_seconds is not None and later.low_seconds >= 4 * MINUTE
+    assert later.high_seconds is not None and later.high_seconds >= 4 * MINUTE
 
 
 def test_thin_data_is_said_as_a_wider_range():
@@ -181,7 +184,7 @@ def test_customers_ahead_who_give_up_shorten_the_wait_of_those_far_back_only():
     assert waits == sorted(waits), "further back is still never sooner"
     # The rule holds whatever the rate: never less than those ahead have waited.
     ahead = estimate(replace(patient, exits=leaving, longest_ahead_seconds=20 * MINUTE))
-    assert ahead.seconds is not None and ahead.seconds >= 20 * MINUTE
+    assert ahead.high_seconds is not None and ahead.high_seconds >= 20 * MINUTE
 
 
 def test_an_agent_who_does_not_pick_up_is_not_promised_a_minute_for_ever():
@@ -248,7 +251,7 @@ def test_the_ages_leave_a_free_slot_and_the_rules_of_honesty_as_they_were():
     ending = (AgentLoad(3, 3, 7, ages=(280.0, 290.0, 295.0)),) * 2
     ahead = estimate(replace(STEADY, position=7, waiting_in_group=7, agents=ending,
                              longest_ahead_seconds=14 * MINUTE))
-    assert ahead.seconds is not None and ahead.seconds >= 14 * MINUTE
+    assert ahead.high_seconds is not None and ahead.high_seconds >= 14 * MINUTE
     partly = (AgentLoad(3, 3, 3, ages=(280.0, 290.0)), AgentLoad(3, 3, 3, ages=(280.0, 290.0, 295.0)))
     behind = replace(STEADY, position=3, waiting_in_group=3)
     assert estimate(replace(behind, agents=partly)) == estimate(replace(behind, agents=(AgentLoad(3, 3, 3),) * 2))
@@ -263,3 +266,36 @@ def test_the_snapshot_turns_the_claim_times_of_the_chats_in_progress_into_ages()
         ahead_since_ms=None, started_ms={"ann": [now - 90_000, now - 300_000]},
     )
     assert [agent.ages for agent in state.agents] == [(90.0, 300.0), ()], "bob's chat not read: no age"
+
+
+def test_the_snapshot_shares_an_agents_slots_by_those_ahead_when_they_are_known():
+    now = 10_000_000.0
+
+    def agents_seen(ahead: Optional[Dict[str, int]]) -> Tuple[AgentLoad, ...]:
+        return snapshot(
+            now, "cards", position=1, head_queued_ms=now - 60_000, waiting_since_ms=now - 60_000,
+            waiting={"cards": 3, "general": 6, "all": 9}, claims=[], handling_ms=[],
+            agents={"ann": (["all"], 2, 2), "cara": (["cards"], 1, 1)}, is_open=True, ahead_since_ms=None,
+            ahead=ahead,
+        ).agents
+
+    # The first of cards, behind five of general: ann's slots go to those six, cara's to them alone.
+    assert [(agent.waiting_visible, agent.max_chats) for agent in agents_seen({"cards": 1, "general": 5, "all": 6})] \
+        == [(6, 2), (1, 1)]
+    assert [agent.waiting_visible for agent in agents_seen(None)] == [9, 3], "not known: all who wait share them"
+
+
+def test_those_queued_behind_in_other_groups_do_not_lengthen_the_wait():
+    now = 10_000_000.0
+
+    def told(ahead: Dict[str, int]) -> float:  # by the agents' slots alone (no claims to pull the rate)
+        state = snapshot(
+            now, "cards", position=1, head_queued_ms=now - 60_000, waiting_since_ms=now - 60_000,
+            waiting={"cards": 1, "general": 5, "all": 6}, claims=[],
+            handling_ms=[300_000] * 30, agents={"ann": (["all"], 3, 3), "bob": (["all"], 3, 3)}, is_open=True,
+            ahead_since_ms=None, ahead=ahead,
+        )
+        return estimate(state).seconds or 0.0
+
+    before_them, behind_them = told({"cards": 1, "general": 0, "all": 1}), told({"cards": 1, "general": 5, "all": 6})
+    assert before_them < behind_them / 2, "the five of general queued later are served after them"

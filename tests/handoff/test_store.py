@@ -303,6 +303,28 @@ def test_the_wait_figures_read_when_each_chat_in_progress_was_taken(redis_url):
     run(redis_url, scenario)
 
 
+def test_the_wait_figures_count_those_queued_ahead_of_each_customer_in_every_group(redis_url):
+    """An agent's free slot takes the oldest customer it sees: the estimate shares the agent's slots by those
+    ahead of the customer (handoff.estimate), read from the queues' scores in the same round trip."""
+    async def scenario(store: Store) -> None:
+        await store.redis.hset(f"{store.prefix}:agents", "ann", json.dumps({"groups": ["all"], "max_chats": 1,
+                                                                           "roles": ["agent"]}))
+        await store.mark_online("ann", "ann-socket", 30_000, arriving=True)
+        for name, group in (("a", "general"), ("b", "cards"), ("c", "general"), ("d", "cards")):
+            conversation = await store.create(name, "t")
+            assert await store.commit(conversation, apply(conversation, CustomerAskedForPerson(group))[0],
+                                      queue="add") is not None
+            await asyncio.sleep(0.002)  # queued in this order
+        cards = await store.group_figures("cards")
+        assert cards.waiting == {"cards": 2, "all": 4}
+        assert (cards.ahead("cards", 1), cards.ahead("cards", 2)) == ({"cards": 1, "all": 2}, {"cards": 2, "all": 4})
+        assert cards.ahead("cards", 3) is None and cards.ahead("cards", None) is None, "not among those read"
+        waiting = await store.load_waiting("b")
+        assert (waiting.waiting, waiting.ahead) == ({"cards": 2, "all": 4}, {"cards": 1, "all": 2}), "c, d: behind b"
+
+    run(redis_url, scenario)
+
+
 def test_the_agents_serving_anyone_are_kept_by_the_commit_and_found_without_a_scan(redis_url):
     async def scenario(store: Store) -> None:
         async def queued(conversation_id: str) -> Conversation:
