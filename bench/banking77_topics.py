@@ -103,7 +103,10 @@ _BEST_OF_SEVERAL: Dict[str, str] = {
     "fiat_currency_support": "supported_countries_currencies",
     "supported_cards_and_currencies": "supported_countries_currencies",  # which cards may top up
     "visa_or_mastercard": "supported_countries_currencies",  # "anywhere Mastercard is accepted"
-    "apple_pay_or_google_pay": "mobile_payments",
+    # Most of its questions ask whether or how to add money with a phone wallet: the top-up answer
+    # lists the ways to add money, the mobile-payments answer only paying in shops with one (issue 13,
+    # round seven; until then "mobile_payments").
+    "apple_pay_or_google_pay": "top_up",
     "wrong_exchange_rate_for_cash_withdrawal": "exchange_rate",
 }
 

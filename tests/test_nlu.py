@@ -122,9 +122,30 @@ TRIAL = {
     "why was my top up declined": "faq/top_up",
 }
 
+# The second customer trial of issue 13: questions the bot answered, sure of itself, with the wrong answer.
+# Freezing and unfreezing a card is in the lost-or-stolen answer; the top-up answer lists the ways to add
+# money; the charged-twice answer covers any payment taken twice. No answer covers overdrafts, transfer
+# limits or deposit protection, so those are declined.
+SECOND_TRIAL = {
+    "unfreez my crad": "faq/lost_or_stolen_card",
+    "can I get an overdraft": "out_of_scope",
+    "how much does an overdraft cost": "out_of_scope",
+    "what is the daily limit for transfers": "out_of_scope",
+    "can I top up with Apple Pay": "faq/top_up",
+    "is my money protected": "out_of_scope",
+    "I was charged twice for a direct debit": "faq/charged_twice",
+}
+
 
 def test_the_customer_trials_messages_are_understood(nlu):
     parses = nlu.parse(list(TRIAL))
 
     got = {text: predicted_label(parse) for text, parse in zip(TRIAL, parses)}
     assert got == TRIAL
+
+
+def test_the_second_trials_confidently_wrong_answers_are_right(nlu):
+    parses = nlu.parse(list(SECOND_TRIAL))
+
+    got = {text: predicted_label(parse) for text, parse in zip(SECOND_TRIAL, parses)}
+    assert got == SECOND_TRIAL

@@ -69,6 +69,7 @@ from bot.nlu.calibration import (
     vocabulary, with_top_confidence,
 )
 from bot.nlu.featurizers import source_fingerprint
+from bot.nlu.spelling import nlu_text
 
 __all__ = ["TopicClassifier"]
 
@@ -338,7 +339,7 @@ class TopicClassifier(IntentClassifier, GraphComponent):
         if self._platt is not None:
             z = confidence_score(scores, self._config["softmax_scale"], dense, self._centroids,
                                  self._config["similarity_weight"], nearest, self._config["nearest_weight"])
-            known = familiarity([message.get(TEXT) for message in messages], self._known_words,
+            known = familiarity([nlu_text(message) for message in messages], self._known_words,
                                 self._config["known_words_needed"])
             probabilities = with_top_confidence(probabilities, self._platt(z) * known)
         if nearest is None:

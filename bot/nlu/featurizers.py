@@ -31,6 +31,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu import sentence_encoder
 from bot.nlu.sentence_encoder import load_encoder
+from bot.nlu.spelling import nlu_text
 
 __all__ = ["SentenceEmbeddingFeaturizer", "TfidfFeaturizer", "source_fingerprint"]
 
@@ -117,7 +118,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     def process(self, messages: List[Message]) -> List[Message]:
         with_text = _texts_of(messages)
         embeddings = load_encoder().encode(
-            [message.get(TEXT) for message in with_text], batch_size=self._config["batch_size"]
+            [nlu_text(message) for message in with_text], batch_size=self._config["batch_size"]
         )
         for message, embedding in zip(with_text, embeddings):
             self.add_features_to_message(None, embedding[None, :], TEXT, message)
@@ -207,7 +208,7 @@ class TfidfFeaturizer(SparseFeaturizer, GraphComponent):
         with_text = _texts_of(messages)
         if not with_text or not self._vectorizers:
             return messages
-        texts = [message.get(TEXT) for message in with_text]
+        texts = [nlu_text(message) for message in with_text]
         matrix = scipy.sparse.hstack(
             [vectorizer.transform(texts) for vectorizer in self._vectorizers]
         ).tocsr()
