@@ -230,8 +230,8 @@ class RequestDesk:
                               group: str) -> Optional[Tuple[str, bool]]:
         """A callback the bot's form booked (its ``callback`` handoff: phone and time), as a request,
         once per customer message; with the bot's payload as its context. None when the payload
-        has no usable phone number (the form checks it: this is not expected), or when the
-        conversation may not leave another request now (one is open, or the day's are used up)."""
+        has no usable phone number (the form checks it: this is not expected). Raises LimitReached when
+        the conversation may not leave another request now (one is open, or the day's are used up)."""
         given = payload.get("callback")
         callback: Dict[str, Any] = given if isinstance(given, dict) else {}
         contact = str(callback.get("phone") or "")[:MAX_DETAIL]
@@ -244,11 +244,7 @@ class RequestDesk:
                    "description": str(payload.get("summary") or "")[:MAX_DETAIL],
                    "preferred_time": str(callback.get("preferred_time") or "")[:MAX_DETAIL],
                    "booked_with": "bot"}
-        try:
-            return await self.leave(conversation_id, "callback", details, f"bot:{message_id}", payload, group)
-        except LimitReached as refused:
-            logger.info("the callback the bot booked in %s is not stored: %s", conversation_id, refused)
-            return None
+        return await self.leave(conversation_id, "callback", details, f"bot:{message_id}", payload, group)
 
     async def cancel(self, conversation_id: str, request_id: str) -> None:
         """The customer takes back their open request (a resent cancel is the same answer). Only the request's

@@ -23,7 +23,7 @@ from handoff.routing import visible_to
 __all__ = [
     "AGENT_NOTICES", "MAX_DETAIL", "NO_AGENTS", "QUEUE_REFUSED", "QUEUE_REFUSED_NOTICE", "QUEUE_REFUSED_UNTIL", "RATE", "agent_lost",
     "PRIVACY_NOTICE",
-    "announcements", "claim_is_resent", "kept_for_person", "kept_key", "leave_queue_offer", "naming_agent", "notices", "offered_buttons",
+    "announcements", "callback_not_booked", "claim_is_resent", "kept_for_person", "kept_key", "leave_queue_offer", "naming_agent", "notices", "offered_buttons",
     "pickup_ms", "privacy_notice", "queue_operation", "queue_refused", "queues", "request_details", "require_offered",
     "require_serving", "staffed", "transfer_shape", "transfer_target", "waiting_details",
 ]
@@ -45,6 +45,14 @@ KEPT_FOR_PERSON = ("We've kept your message for the person who picks up your cha
 KEPT_FOR_NOBODY = ("We've kept your message for the person who picks up your chat, but no one from our team is "
                    "available right now, so we can't say when that will be. You can keep waiting, or ask us to "
                    "call you back or leave a message instead.")
+# Said after the bot's callback form, when the request it booked could not be stored (handoff.requests' caps): the
+# bot has just said the call is booked, so the customer learns at once that it is not, and what is left.
+CALLBACK_NOT_BOOKED = ("Sorry, we couldn't book that callback: {why}. You can ask to talk to a person instead, "
+                       "or try again later.")
+CALLBACK_REFUSALS = {
+    "request_open": "you already have a request open, and our team will get back to you about it",
+}
+CALLBACK_REFUSED = "we can't take more requests from you right now"
 # Said once per conversation, after the first thing of the customer's that was masked (handoff.privacy).
 PRIVACY_NOTICE = ("To keep you safe, we've hidden what looked like a card number, a security code or a password. "
                   "Please never send these in this chat: we will never ask you for them.")
@@ -134,6 +142,17 @@ def kept_for_person(queued_at_ms: int, status: Mapping[str, Any]) -> Notice:
     if status.get("agents_available"):
         return Notice(kept_key(queued_at_ms), KEPT_FOR_PERSON.format(wait=status["wait"]), data)
     return Notice(kept_key(queued_at_ms), KEPT_FOR_NOBODY, {**data, "offer": ["callback", "message"]})
+
+
+def callback_not_booked(message_id: str, code: str, retry_at_ms: Optional[int] = None) -> Notice:
+    """What the customer reads when the callback the bot's form booked was refused by a cap: once per message
+    that booked it, with a person offered instead (``code``, the refusal's, is for the agents' transcript:
+    handoff.visibility does not send it to the customer)."""
+    data: Dict[str, Any] = {"notice": "callback_not_booked", "code": code, "offer": ["talk_to_person"]}
+    if retry_at_ms is not None:
+        data["retry_at"] = retry_at_ms
+    why = CALLBACK_REFUSALS.get(code, CALLBACK_REFUSED)
+    return Notice(f"callback-refused:{message_id}", CALLBACK_NOT_BOOKED.format(why=why), data)
 
 
 def privacy_notice() -> Notice:

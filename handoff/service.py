@@ -686,14 +686,17 @@ class Bridge:
         with those left in the widget."""
         if payload.get("reason") != "callback":
             return
+        group = group_for(payload.get("topic"), payload.get("reason"), self.settings.skill_groups)
         try:  # a new one counts against its address's requests, as one left in the widget (handoff.limits)
             if await self.requests.may_leave(conversation_id, f"bot:{message_id}"):
                 await self.limits.new_request(await self.store.client(conversation_id))
+            booked = await self.requests.booked_with_bot(conversation_id, message_id, payload, group)
         except LimitReached as refused:
+            # The bot has just said the call is booked: the customer hears at once that it is not.
             logger.info("the callback the bot booked in %s is not stored: %s", conversation_id, refused)
+            notice = rules.callback_not_booked(message_id, refused.code, refused.retry_at_ms)
+            await self.append(conversation_id, "system", notice.key, notice.text, notice.data)
             return
-        group = group_for(payload.get("topic"), payload.get("reason"), self.settings.skill_groups)
-        booked = await self.requests.booked_with_bot(conversation_id, message_id, payload, group)
         if booked and booked[1]:
             await self._count_escalation(conversation_id, handoff_reason=None)
         await self.store.publish(self.store.queue_channel, {"request": conversation_id})

@@ -206,8 +206,8 @@ def test_one_address_may_leave_only_so_many_requests_in_ten_minutes_over_every_p
 
 
 def test_a_callback_booked_with_the_bot_counts_against_the_address_s_requests(redis_url, rasa_url):
-    """The bot's callback form stores a request too: past the address's cap it is not stored (logged), as past
-    the conversation's day."""
+    """The bot's callback form stores a request too: past the address's cap it is not stored, as past the
+    conversation's day, and the customer, whom the bot told it was booked, is told it was not."""
     prefix = f"hbbotcap{uuid.uuid4().hex[:6]}"
     try:
         with running_bridge(redis_url, rasa_url, "bridge-botcap", prefix, HANDOFF_MAX_REQUESTS_PER_IP="1") as address:
@@ -227,6 +227,13 @@ def test_a_callback_booked_with_the_bot_counts_against_the_address_s_requests(re
                 finally:
                     client.close()
                 assert stored == [first.conversation_id], stored
+                # The bot said it would book the call: the customer is told it was not, and what is left.
+                told = (await second.next_matching(
+                    lambda envelope: envelope["type"] == "message"
+                    and envelope["data"].get("data", {}).get("notice") == "callback_not_booked",
+                    "the notice that the callback was not booked"))["data"]
+                assert told["kind"] == "system" and told["data"]["offer"] == ["talk_to_person"], told
+                assert told["text"].startswith("Sorry, we couldn't book that callback: we can't take more requests"), told
                 for customer in (first, second):
                     await customer.close()
 

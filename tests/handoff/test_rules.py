@@ -8,7 +8,7 @@ from handoff.machine import (
     State, Transferred, apply,
 )
 from handoff.rules import (
-    MAX_DETAIL, NO_AGENTS, QUEUE_REFUSED, RATE, agent_lost, announcements, claim_is_resent, kept_for_person, kept_key,
+    MAX_DETAIL, NO_AGENTS, QUEUE_REFUSED, RATE, agent_lost, announcements, callback_not_booked, claim_is_resent, kept_for_person, kept_key,
     leave_queue_offer, naming_agent, notices, offered_buttons, pickup_ms, queue_operation, queue_refused, queues, request_details,
     require_offered, require_serving, staffed,
     transfer_shape, transfer_target, waiting_details,
@@ -237,3 +237,12 @@ def test_a_refused_handoff_is_answered_once_per_message_with_the_other_ways_to_r
     assert QUEUE_REFUSED[0].isupper() and QUEUE_REFUSED.endswith(".")
     assert queues({"reason": "repeated_fallback"}) and queues({"reason": "requested"})
     assert not queues({"reason": "callback"})  # booked with the bot: a request, never a queue place
+
+
+def test_a_callback_the_bot_booked_and_a_cap_refused_is_said_at_once_with_a_person_offered():
+    open_one = callback_not_booked("1-0", "request_open")
+    assert open_one.key == "callback-refused:1-0"
+    assert open_one.data == {"notice": "callback_not_booked", "code": "request_open", "offer": ["talk_to_person"]}
+    assert "you already have a request open" in open_one.text
+    capped = callback_not_booked("2-0", "request_limit_address", retry_at_ms=1_000)
+    assert capped.data["retry_at"] == 1_000 and "can't take more requests" in capped.text

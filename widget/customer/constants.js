@@ -357,6 +357,7 @@ export const STRINGS = Object.freeze({
     notice_left_queue: "Has salido de la cola. Pide hablar con una persona de nuevo cuando quieras.",
     notice_privacy: "Para protegerte, hemos ocultado lo que parecía un número de tarjeta, un código de seguridad o una contraseña. Por favor, no los envíes nunca en este chat: nunca te los pediremos.",
     notice_queue_refused: "Lo sentimos, ahora no podemos ponerte en la cola para hablar con una persona. Inténtalo más tarde, o pide que te llamemos o déjanos un mensaje.",
+    notice_callback_not_booked: "Lo sentimos, no hemos podido reservar esa llamada. Puedes pedir hablar con una persona o intentarlo más tarde.",
   },
   ar: {
     title: "الدعم",
@@ -503,5 +504,6 @@ export const STRINGS = Object.freeze({
     notice_left_queue: "غادرت قائمة الانتظار. اطلب التحدث إلى موظف مرة أخرى متى شئت.",
     notice_privacy: "حفاظًا على أمانك، أخفينا ما بدا أنه رقم بطاقة أو رمز أمان أو كلمة مرور. من فضلك لا ترسلها أبدًا في هذه المحادثة: لن نطلبها منك أبدًا.",
     notice_queue_refused: "عذرًا، لا يمكننا إضافتك إلى قائمة الانتظار الآن. يُرجى المحاولة لاحقًا، أو طلب معاودة الاتصال أو ترك رسالة.",
+    notice_callback_not_booked: "عذرًا، تعذّر حجز معاودة الاتصال هذه. يمكنك طلب التحدث إلى أحد موظفينا أو المحاولة لاحقًا.",
   },
 });

@@ -23,8 +23,9 @@ const STICKY_SCROLL_PX = 80;
 const NOTICE_ICONS = { agent_joined: "person", back_to_bot: "bot", left_queue: "bot", agent_lost: "offline", closed: "check" };
 // Notices that offer the callback/message form in the log (the queue refused a handoff: docs/bridge-protocol.md).
 const REQUEST_OFFERS = new Set(["queue_refused"]);
-// Notices that offer a person (a file sent to the bot, which cannot read it: attachment_kept).
-const PERSON_OFFERS = new Set(["attachment_kept"]);
+// Notices that offer a person (a file sent to the bot, which cannot read it: attachment_kept; the callback the
+// bot's form booked, refused by a cap: callback_not_booked).
+const PERSON_OFFERS = new Set(["attachment_kept", "callback_not_booked"]);
 // Notices whose news the panel shows while it is true (nobody available, the request sent, the rating asked
 // for or received): shown (and announced) there once, never repeated in the log.
 const PANEL_NOTICES = new Set(["no_agents", "request_stored", "rate"]);
