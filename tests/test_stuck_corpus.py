@@ -7,8 +7,8 @@ for real (fault drill). Each is played through a running Rasa server and action
 server. The test fails below 95 % recall or above 5 % false handoffs, and
 prints precision, recall and the turns from the stuck point to the handoff.
 The held-out halves (heldout_dev.yml, heldout_test.yml, and the second pair
-heldout2_dev.yml, heldout2_test.yml, and the third pair heldout3_dev.yml,
-heldout3_test.yml, issue 13) are played the same way and fail on any miss or
+heldout2_dev.yml, heldout2_test.yml, the third pair heldout3_dev.yml,
+heldout3_test.yml, and the fourth pair heldout4_dev.yml, heldout4_test.yml, issue 13) are played the same way and fail on any miss or
 false handoff not known and explained, and a test half still held out fails
 below issue 13's targets; the breaks issue 13 reported are played one by one.
 The player and the scoring are bot.stuck.corpus, which the teach worker also
@@ -42,29 +42,48 @@ HELD_OUT_2 = ("heldout2_dev.yml", "heldout2_test.yml")
 # Written for issue 13's third round (a problem said again in other words after an answer that did not
 # help, against follow-up questions on the topic just answered) before the detector was changed, split the same way.
 HELD_OUT_3 = ("heldout3_dev.yml", "heldout3_test.yml")
+# Written for issue 13's fourth round (a need said again in unlike words, statements opening with "when" or
+# "if", restatements under a neighbouring topic, against follow-ups and thanks then a new question) before
+# the detector was changed, split the same way.
+HELD_OUT_4 = ("heldout4_dev.yml", "heldout4_test.yml")
 # Issue 13's targets are asserted on the test halves still held out. A test half looked at is held out no
 # longer: heldout_test.yml and heldout2_test.yml were looked at once with the detector of 6a8501c,
-# heldout3_test.yml once with that of faa572d (both 2026-12-07); all three missed the targets at that look
-# (docs/benchmarks.md). A new pair's test half goes here until its one look.
+# heldout3_test.yml once with that of faa572d, heldout4_test.yml once with that of f27df04 (all 2026-12-07);
+# all four missed the targets at that look (docs/benchmarks.md). A new pair's test half goes here until its
+# one look.
 HELD_OUT_TEST_HALVES: Tuple[str, ...] = ()
 # The held-out conversations the bot still gets wrong, and why. Any other miss or false handoff
 # fails the test; the figures are in the report and docs/benchmarks.md.
 KNOWN_HELD_OUT_FAILURES = {
-    "one coffee paid for twice, said again":
-        "customer_repeating: \"there are two identical payments to the same cafe on my statement\" states the "
-        "problem without a word of one (no \"isn't\", \"still\", \"never\") and is close to \"I got charged two times "
-        "for one coffee\" by 0.47 only, under repeat_topic_similarity 0.5 (third test half)",
-    "phone tap does nothing":
-        "customer_repeating: \"when I tap my phone at the checkout nothing happens\" opens with \"when\", so it "
-        "reads as a question that asks something new, not the problem said again (similarity 0.48; third test half)",
-    "wages missing on payday":
-        "customer_repeating: the NLU files \"my wages haven't arrived this month\" as transfer_not_received and "
-        "\"payday was on friday and there's nothing from my company in my balance\" as unrecognised_transaction: "
-        "two topics, similarity 0.52, so no repeat is seen (third test half)",
-    "google pay refused, after a thanks":
-        "customer_repeating two turns early: \"I tried to pay with google pay but it isn't working\" after \"can I "
-        "use google pay\" and thanks is handed over at once (similarity 0.76: close words, which thanks do not "
-        "excuse), where the corpus waits for the problem to be said again (third test half)",
+    "a friend's fifty pounds, late in the chat":
+        "customer_repeating: the NLU files \"my friend sent me 50 pounds this morning but I can't see it\" as "
+        "exchange_rate (an amount in pounds) and \"her money still isn't showing in my balance\" as "
+        "transfer_not_received: two topics of no one family (fourth dev half)",
+    "google pay top up, balance the same":
+        "customer_repeating: \"I loaded 30 pounds an hour ago and my balance is the same as before\" is filed as "
+        "exchange_rate, not top_up, and states the problem without a word of one (fourth dev half)",
+    "when I check, the building society money isn't there":
+        "customer_repeating: \"when I check my balance the 500 pounds from my building society isn't there\" is "
+        "filed as exchange_rate, not transfer_not_received (fourth dev half)",
+    "petrol charged twice, late, two acks":
+        "customer_repeating: \"two lots of 60 pounds for the one fill up\" is not understood (nlu_fallback, its best "
+        "guess exchange_rate) and has no word of a problem (fourth dev half)",
+    "airline refund, balance shows nothing":
+        "customer_repeating: \"a refund from the airline was promised two weeks ago\" (refund_not_showing) states no "
+        "problem, so \"I'm waiting on 200 pounds from the airline and my balance shows nothing\" (transfer_not_received, "
+        "similarity 0.43) is no problem said again under a related topic (fourth test half)",
+    "the plumber paid two times":
+        "customer_repeating: the NLU files \"I paid the plumber twice by mistake\" as cancel_transfer, which is in no "
+        "family with charged_twice, the topic of \"the same bank transfer went out two times yesterday\" (similarity "
+        "0.34; fourth test half)",
+    "the council never got it":
+        "customer_repeating: \"my payment to the council bounced back\" is filed as card_not_working and \"the council "
+        "never got the money I sent them\" as transfer_not_received: close words (0.73) under unrelated topics are no "
+        "repeat (fourth test half)",
+    "tuition fee to the college, three ways":
+        "customer_repeating: \"I sent my tuition fee to the college last week\" is filed as fees, \"the college says my "
+        "fee hasn't reached them\" as transfer_not_received (similarity 0.76, unrelated topics), and \"where has my "
+        "900 pounds gone\" is not understood (fourth test half)",
 }
 # Issue 13's targets for a test half (never tuned on).
 HELD_OUT_TEST_MIN_RECALL, HELD_OUT_TEST_MAX_FALSE_HANDOFFS = 0.98, 0.02
@@ -132,8 +151,9 @@ def test_the_held_out_halves_are_new_conversations_of_both_kinds():
     assert not existing & {tuple(str(text).lower() for text in c["turns"]) for c in everything}
 
 
-@pytest.mark.parametrize("pair, before", [(HELD_OUT_2, HELD_OUT), (HELD_OUT_3, HELD_OUT + HELD_OUT_2)],
-                         ids=["second pair", "third pair"])
+@pytest.mark.parametrize("pair, before", [(HELD_OUT_2, HELD_OUT), (HELD_OUT_3, HELD_OUT + HELD_OUT_2),
+                                          (HELD_OUT_4, HELD_OUT + HELD_OUT_2 + HELD_OUT_3)],
+                         ids=["second pair", "third pair", "fourth pair"])
 def test_the_later_held_out_halves_are_new_conversations_of_both_kinds(pair, before):
     halves = {name: load(name) for name in pair}
     everything = [c for half in halves.values() for c in half]
@@ -167,7 +187,8 @@ def test_stuck_conversations_are_handed_over_and_normal_ones_are_not(rasa_url, f
 
 
 def test_held_out_corpus_has_no_new_miss_or_false_handoff(rasa_url, capsys):
-    reports = {name: summarise(play_all(rasa_url, load(name))).as_dict() for name in HELD_OUT + HELD_OUT_2 + HELD_OUT_3}
+    reports = {name: summarise(play_all(rasa_url, load(name))).as_dict()
+               for name in HELD_OUT + HELD_OUT_2 + HELD_OUT_3 + HELD_OUT_4}
     HELD_OUT_REPORT.parent.mkdir(parents=True, exist_ok=True)
     HELD_OUT_REPORT.write_text(json.dumps(reports, indent=2))
     with capsys.disabled():

@@ -163,6 +163,8 @@ def test_a_correction_on_the_topic_just_answered_is_the_same_need_again(correcti
      "the money from my employer isn't in my account, where is it"),
     ("when will my card get here", "card_arrival", ["ok", "right"], "where is it"),
     ("my card isn't working in shops", "card_not_working", [], "every time I pay at the till it gets declined"),
+    ("I got charged two times for one coffee", "charged_twice", ["ok"],
+     "there are two identical payments to the same cafe on my statement"),
 ])
 def test_a_problem_stated_again_in_other_words_is_the_same_need(first, topic, between, again):
     """Issue 13's held-out miss: the answer did not help, so the customer says the problem again, in words
@@ -178,6 +180,7 @@ def test_a_problem_stated_again_in_other_words_is_the_same_need(first, topic, be
      "what if it still isn't there tomorrow?", 0.55),
     ("I'd like to defer my loan payment", "payment_deferral", [], "how long can I defer it for", 0.6),
     ("can I use google pay", "mobile_payments", ["thanks"], "I tried to pay with google pay but it isn't working", 0.3),
+    ("can I use google pay", "mobile_payments", ["thanks"], "I tried to pay with google pay but it isn't working", 0.76),
     ("my card hasn't arrived yet", "card_arrival", [], "can I still use my old card until it comes", 0.3),
 ])
 def test_a_question_on_the_problem_or_a_problem_after_thanks_is_no_repeat(first, topic, between, then, similarity):
@@ -187,6 +190,63 @@ def test_a_question_on_the_problem_or_a_problem_after_thanks_is_no_repeat(first,
     turns.append(faq(then, topic, answered=False))
 
     assert StuckDetector(DetectorConfig(), similar({(first, then): similarity})).check(turns) is None
+
+
+@pytest.mark.parametrize("first, topic, again", [
+    ("my apple pay isn't working", "mobile_payments", "when I tap my phone at the checkout nothing happens"),
+    ("my card gets rejected on websites", "card_not_working", "if I type my card number in at any online checkout it fails"),
+    ("my card is declined in shops", "card_not_working", "whenever I pay contactless the reader beeps and fails"),
+])
+def test_a_problem_told_as_when_or_if_this_happens_is_the_same_need(first, topic, again):
+    """Issue 13's third test half: "when I tap ... nothing happens" tells what goes wrong; it asks nothing."""
+    turns = [faq(first, topic), said("ok", "affirm", "utter_ok"), faq(again, topic, answered=False)]
+
+    assert repeating(turns, {(first, again): 0.3}) == "customer_repeating"
+
+
+@pytest.mark.parametrize("then", [
+    "if I send it again, when does it arrive",
+    "whenever I travel which currencies can I hold",
+    "when will it get here?",
+])
+def test_a_question_opening_with_when_or_if_still_asks_something_new(then):
+    first = faq("my card isn't working abroad", "card_not_working")
+    turns = [first, said("ok", "affirm", "utter_ok"), faq(then, "card_not_working", answered=False)]
+
+    assert repeating(turns, {(first.text, then): 0.3}) is None
+
+
+def test_a_problem_said_again_under_a_neighbouring_topic_is_the_same_need():
+    """Issue 13's third test half: the NLU files wages not arriving and "nothing from my company in my balance"
+    under two topics of one family (money that did not arrive, a payment not recognised)."""
+    first = faq("my wages haven't arrived this month", "transfer_not_received")
+    again = faq("payday was on friday and there's nothing from my company in my balance", "unrecognised_transaction",
+                answered=False)
+    pairs = {(first.text, again.text): 0.52}
+
+    assert repeating([first, said("ok", "affirm", "utter_ok"), again], pairs) == "customer_repeating"
+    assert repeating([first, said("thanks", "thank", "utter_welcome"), again], pairs) is None
+    unrelated = faq("my card still hasn't arrived", "card_arrival", answered=False)
+    assert repeating([first, said("ok", "affirm", "utter_ok"), unrelated], {(first.text, unrelated.text): 0.52}) is None
+    config = DetectorConfig(triggers=("customer_repeating",), related_topics=())
+    assert StuckDetector(config, similar(pairs)).check([first, said("ok", "affirm", "utter_ok"), again]) is None
+
+
+def test_a_case_asked_about_is_no_failed_answer_even_when_the_nlu_says_so():
+    """The NLU reads "what if it's still not there next week" as not_helped; it asks about a case."""
+    turns = [faq("my refund isn't showing yet", "refund_not_showing"), said("thanks", "thank", "utter_welcome"),
+             said("what if it's still not there next week", "not_helped")]
+
+    assert check(turns) is None
+    assert check(turns[:2] + [said("it's still not there", "not_helped")]) == "unresolved"
+
+
+def test_sorry_for_the_bother_is_a_closing_remark_not_a_complaint():
+    turns = [faq("I don't recognise a payment on my card", "unrecognised_transaction"),
+             said("thanks, it was my husband after all", "thank", "utter_welcome"),
+             said("sorry for the bother", "complain", confidence=0.9)]
+
+    assert check(turns) is None
 
 
 def test_an_answer_to_a_returning_customer_s_greeting_is_no_question_asked_before():

@@ -190,7 +190,9 @@ class StuckDetector:
             if last_answered is not None and latest.topic in (None, last_answered)
             else []
         )
-        said_so = latest.intent == "not_helped" or bool(phrases)
+        # The NLU reads a case asked about ("what if it's still not there next week") as not_helped too.
+        asked_about = bool(_matches(self.config.hypothetical_patterns, latest.text))
+        said_so = (latest.intent == "not_helped" and not asked_about) or bool(phrases)
         answered_no = (
             latest.intent == "deny"
             and len(turns) > 1
@@ -260,17 +262,20 @@ class StuckDetector:
         window = range(max(1, number - self.config.repeat_window), number)
         insists = bool(_matches(self.config.same_need_patterns, latest.text))
         follows_up = bool(_matches(self.config.follow_up_patterns, latest.text))
-        states_problem = (bool(_matches(self.config.problem_patterns, latest.text)) and not follows_up
-                          and not _matches(self.config.new_question_patterns, latest.text))
+        states_problem = self._states_problem(latest) and not follows_up
         for before in reversed(window):
             previous = turns[before - 1]
             if not previous.answered or _matches(self.config.returning_patterns, previous.text):
                 continue
-            same_topic = latest.topic is not None and latest.topic == previous.topic
+            # One problem filed under two topics of a family ("my wages haven't arrived", "there's nothing
+            # from my company in my balance") is one topic when both messages state a problem.
+            same_topic = latest.topic is not None and (latest.topic == previous.topic or (
+                states_problem and self._states_problem(previous) and self._related(latest.topic, previous.topic)))
             similarity = self._similarity(latest.text, previous.text)
-            close = similarity >= self.config.repeat_topic_similarity and not follows_up
-            # Thanks between the answer and the problem: the answer helped, this is a new turn of events.
+            # Thanks between the answer and the problem: the answer helped, this is a new turn of events,
+            # however close its words are to the first ones.
             thanked = any(turns[n - 1].intent == "thank" or self._closing(turns[n - 1]) for n in range(before + 1, number))
+            close = similarity >= self.config.repeat_topic_similarity and not follows_up and not thanked
             said_again = same_topic and (insists or close or (states_problem and not thanked))
             if said_again or similarity >= self.config.repeat_similarity:
                 how = "the same question" if same_topic else "a near-identical message"
@@ -284,6 +289,15 @@ class StuckDetector:
                     },
                 )
         return None
+
+    def _states_problem(self, turn: Turn) -> bool:
+        """Tells a problem ("my wages haven't arrived", "when I tap my phone nothing happens") rather than
+        asking something new ("what if it isn't there tomorrow?")."""
+        return bool(_matches(self.config.problem_patterns, turn.text)) and not _matches(
+            self.config.new_question_patterns, turn.text)
+
+    def _related(self, first: Optional[str], second: Optional[str]) -> bool:
+        return any(first in family and second in family for family in self.config.related_topics)
 
     def _bot_repeating(self, turns: List[Turn], earlier: Earlier) -> Optional[Verdict]:
         latest = turns[-1]

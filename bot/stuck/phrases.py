@@ -199,12 +199,19 @@ PROBLEM_PATTERNS: Tuple[str, ...] = (
     r"\b(isnt|arent|wasnt|werent|hasnt|havent|hadnt|doesnt|dont|didnt|wont|cant|couldnt)\b",
     r"\b(not|never|nothing|no longer|still|keeps?|cannot)\b",
     r"^\W*where('?s| is| are)\b",
-    r"\b(declined|refused|rejected|missing|disappeared)\b",
+    r"\b(declined|refused|rejected|missing|disappeared|fail(s|ed)?)\b",
+    # a payment taken more than once ("two identical payments to the same cafe")
+    r"\b(twice|two times|duplicated?|identical)\b",
 )
 # A question that asks something new ("how long does that take", "what if it isn't there tomorrow?",
 # "can I take cash out meanwhile"): a problem in it is the case it asks about, not the need said again.
 NEW_QUESTION_PATTERNS: Tuple[str, ...] = (
-    r"^\W*(how|what|when|which|who|can|could|will|would|should|shall|is|are|am|do|does|did|if|in case)\b",
+    r"^\W*(how|what|which|who|can|could|will|would|should|shall|is|are|am|do|does|did)\b",
+    # "when", "if", "whenever" open a question only when one follows ("if I send it again, when does it
+    # arrive", "when will it get here?"); otherwise they tell what goes wrong ("when I tap my phone at the
+    # checkout nothing happens", "if I type my card number in it fails").
+    r"^\W*(when|whenever|if|in case)\b.*(\b(how|what|which|where|who|why|when)\b|\b(can|could|will|would|should|"
+    r"do|does|did|is|are) (i|we|you|it|they|my|the|this|that)\b|\?\W*$)",
     r"\b(how (long|much|many|often|soon)|what (if|happens|time|about)|when (will|does|do|can|should)|"
     r"(can|could|should|do|may) (i|we)|is there|are there)\b.*\?\W*$",
 )
@@ -233,4 +240,5 @@ CLOSING_PATTERNS: Tuple[str, ...] = (
     r"\b(never ?mind|scratch that|don'?t worry about it)\b",
     r"(?<!\bif i )(?<!\bwhen i )(?<!\bi )(?<!\bi'll )\bforget (it|about it|that)\b",
     r"\b(it )?does ?n[o']?t matter\b(?! (what|how|if|whether|who|when))",
+    r"\bsorry (for|about) (the |all the |any )?(bother|trouble|hassle|fuss)\b",
 )

@@ -16,7 +16,7 @@ from bot.stuck.phrases import (
     NO_PERSON_PATTERNS, PROBLEM_PATTERNS, REQUEST_PATTERNS, RETURNING_PATTERNS, SAME_NEED_PATTERNS, UNRESOLVED_PATTERNS,
 )
 
-__all__ = ["PATTERN_SETTINGS", "TRIGGERS", "DetectorConfig"]
+__all__ = ["PATTERN_SETTINGS", "RELATED_TOPICS", "TRIGGERS", "DetectorConfig"]
 
 TRIGGERS: Tuple[str, ...] = (
     "action_error",
@@ -31,6 +31,13 @@ TRIGGERS: Tuple[str, ...] = (
     "no_resolution",
 )
 """Every trigger, in the order they are checked: the first that fires wins."""
+
+RELATED_TOPICS: Tuple[Tuple[str, ...], ...] = (
+    ("transfer_not_received", "receiving_money", "refund_not_showing", "unrecognised_transaction", "charged_twice"),
+)
+"""Families of FAQ topics one problem is filed under by turns (money that did not arrive, a payment not as
+expected: "my wages haven't arrived" and "there's nothing from my company in my balance"): a problem stated
+again under a topic of the family of the one just answered is the same need (customer_repeating)."""
 
 PATTERN_SETTINGS = ("request_patterns", "bot_question_patterns", "no_person_patterns", "distress_patterns",
                     "frustration_patterns", "unresolved_patterns", "hypothetical_patterns", "closing_patterns", "same_need_patterns",
@@ -66,6 +73,7 @@ class DetectorConfig:
     problem_patterns: Tuple[str, ...] = PROBLEM_PATTERNS
     new_question_patterns: Tuple[str, ...] = NEW_QUESTION_PATTERNS
     returning_patterns: Tuple[str, ...] = RETURNING_PATTERNS
+    related_topics: Tuple[Tuple[str, ...], ...] = RELATED_TOPICS
 
     def __post_init__(self) -> None:
         unknown = set(self.triggers) - set(TRIGGERS)
@@ -75,6 +83,9 @@ class DetectorConfig:
                      "max_turns_without_resolution"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        if not all(isinstance(family, (list, tuple)) and all(isinstance(topic, str) for topic in family)
+                   for family in self.related_topics):
+            raise ValueError("related_topics must be lists of FAQ topic names")
         for name in PATTERN_SETTINGS:
             for pattern in getattr(self, name):
                 try:
