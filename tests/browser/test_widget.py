@@ -444,7 +444,7 @@ def test_a_callback_answered_by_message_says_no_call_follows(customer_context, s
     assert errors == []
 
 
-def test_behind_customers_waiting_ten_minutes_the_wait_is_a_range_from_ten_minutes(
+def test_behind_customers_waiting_ten_minutes_the_most_promised_is_ten_minutes_or_more(
         customer_context, site, agent, background_loop, address, redis_url, site_prefix):
     quick = background_loop.run(Customer.connect(address))  # earlier, one customer served at once: thin data
     background_loop.run(quick.send("talk_to_person", id="talk"))
@@ -474,7 +474,9 @@ def test_behind_customers_waiting_ten_minutes_the_wait_is_a_range_from_ten_minut
     expect(wait).to_have_text(re.compile(
         r"^Estimated wait: (\d+–\d+ minutes|about \d+ minutes \(at most \d+ minutes\))\. Keep this page open"))
     low, high = map(int, re.findall(r"\d+", wait.inner_text())[:2])
-    assert 10 <= low < high, "never less than the first in line has waited"
+    # The most promised never less than the first in line has waited; the point (or the low end) is the queue's
+    # own figure, which lifted to it overestimated what followed (docs/wait-estimate.md).
+    assert low < high and high >= 10, wait.inner_text()
     screenshot(page, "widget-queued-range")
     for customer in waiting:
         background_loop.run(customer.close())

@@ -36,7 +36,7 @@ BEFORE_SECONDS = 5.0
 FLOOD_SECONDS = 3.0
 # The documented answer to one frame of each kind (typing, within the rate limit, gets none).
 SINGLE_ANSWERS = {"big": "too_large", "nested": "too_large", "nonjson": "malformed", "notobject": "malformed",
-                  "wrongtype": "malformed", "unknown": "unknown_type", "blank": "malformed", "noid": "malformed"}
+                  "wrongtype": "malformed", "unknown": "unknown_type", "blank": "empty_text", "noid": "malformed"}
 
 
 def relay_summary(milliseconds: List[float]) -> str:

@@ -97,7 +97,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from handoff.mentions import mentioned_names
-from handoff.protocol import readable
+from handoff.protocol import has_visible, readable
 from handoff.requests import MAX_REQUESTS_PER_DAY
 from handoff_client import Agent, Customer, Transport, message_order
 from harness.clients import login
@@ -156,7 +156,8 @@ DOCUMENTED_CODES = {"malformed", "invalid_contact", "unknown_type", "too_large",
                     "address_not_allowed", "no_address", "already_sent", "mail_limit_address", "mail_limit_recipient",
                     "card_in_address", "nothing_to_send", "mail_limit_unverified",
                     "invalid_identity", "identity_expired", "identity_required", "not_identified", "archive_off", "search_timeout",
-                    "archive_unavailable", "already_assigned", "conversation_closed"}
+                    "archive_unavailable", "already_assigned", "conversation_closed", "empty_text",
+                    "request_limit_address"}
 REFUSAL_CODES = {"invalid_token", "forbidden", "forbidden_origin", "too_many_connections"}
 NO_REPLY = "no reply"  # typing and read are passed on, never answered (unless malformed)
 
@@ -171,6 +172,16 @@ def usable_id(value: Any) -> Optional[str]:
 
 def is_text(value: Any, limit: int) -> bool:
     return isinstance(value, str) and len(value) <= limit
+
+
+def text_refusal(value: Any, limit: int) -> Optional[str]:
+    """How a text people will read is refused (handoff.connections.fields.text_of): not a string or too long
+    is ``malformed``; one that shows nothing (spaces, zero-width characters), ``empty_text``; None: taken."""
+    if not isinstance(value, str):
+        return "malformed"
+    if not has_visible(readable(value)):
+        return "empty_text"
+    return None if len(value) <= limit else "malformed"
 
 
 def signal_answer(kind: str, data: Dict[str, Any]) -> str:
@@ -663,8 +674,10 @@ def customer_oracle(envelope: Dict[str, Any], state: str, refusal: Optional[str]
         return "malformed"  # once per connection
     if kind == "message":
         text, payload = data.get("text"), data.get("payload", "")
-        valid = key and is_text(text, MAX_TEXT) and readable(text).strip() and is_text(payload, MAX_PAYLOAD)
-        return (refusal or "ack") if valid else "malformed"
+        if not key:
+            return "malformed"
+        refused = text_refusal(text, MAX_TEXT) or (None if is_text(payload, MAX_PAYLOAD) else "malformed")
+        return refused or refusal or "ack"
     if kind == "talk_to_person":
         return "ack"
     if kind == "leave_queue":  # back to the bot; nothing to do unless queued
@@ -915,9 +928,9 @@ def request_oracle(envelope: Dict[str, Any], me: str, world: World) -> str:
                                     for p in parts)):
         return "malformed"
     if kind == "answer_request":
-        text = data.get("text")
-        if not (is_text(text, MAX_TEXT) and readable(text).strip()):
-            return "malformed"
+        refused = text_refusal(data.get("text"), MAX_TEXT)
+        if refused:
+            return refused
     if not world.redis.xrange(f"{world.prefix}:requests", request_id, request_id):
         return "not_found"
     if kind == "open_request":
@@ -929,8 +942,6 @@ def request_oracle(envelope: Dict[str, Any], me: str, world: World) -> str:
     return "ack" if again else "invalid_transition"  # the same again is the same answer
 
 
-def is_note_text(value: Any) -> bool:
-    return is_text(value, MAX_TEXT) and bool(readable(value).strip())
 
 
 def mention_refusal(text: str) -> Optional[str]:
@@ -949,8 +960,9 @@ def note_oracle(kind: str, data: Dict[str, Any], me: str, world: World,
     if kind in ("unview", "mention_seen"):
         return "ack"
     if kind == "note":
-        if not is_note_text(data.get("text")):
-            return "malformed"
+        refused = text_refusal(data.get("text"), MAX_TEXT)
+        if refused:
+            return refused
         refusal = mention_refusal(data["text"])
         if refusal:
             return refusal
@@ -990,16 +1002,18 @@ def agent_oracle(envelope: Dict[str, Any], me: str, world: World, online: Set[st
             return "already_claimed"
         return "ack" if snapshot.state == "queued" else "invalid_transition"
     if kind == "message":
-        text = data.get("text")
-        if not (is_text(text, MAX_TEXT) and readable(text).strip()):
-            return "malformed"
+        refused = text_refusal(data.get("text"), MAX_TEXT)
+        if refused:
+            return refused
         return "ack" if serving else "invalid_transition"
     if kind == "transfer":
         to_agent, to_group = data.get("to_agent"), data.get("to_group")
         if any(value is not None and not (is_text(value, 64) and value) for value in (to_agent, to_group)):
             return "malformed"
-        if "note" in data and not (key and is_note_text(data["note"])):  # a note needs the transfer's id
-            return "malformed"
+        if "note" in data:  # a note needs the transfer's id
+            refused = text_refusal(data["note"], MAX_TEXT) if key else "malformed"
+            if refused:
+                return refused
         if bool(to_agent) == bool(to_group) or (to_agent and to_agent not in ACCOUNTS):
             return "malformed"
         if to_agent and (to_agent not in online or world.away(to_agent)):

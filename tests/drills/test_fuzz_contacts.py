@@ -27,7 +27,7 @@ from harness.servers import IDENTITY_SECRET
 from tests.drills.report import DrillReport, DrillResult
 from tests.drills.test_fuzz import (  # noqa: F401 - the fixture world
     ANN, BOB, TALLIES, TEXT, Surface, World, budget, check, classify, conversation_ids, either, envelopes, exchange,
-    fields, framed, fuzzed, is_text, request, world,
+    fields, framed, fuzzed, is_text, request, text_refusal, world,
 )
 from tests.drills.test_fuzz_workspace import plausible
 
@@ -111,8 +111,10 @@ def contacts_oracle(world: World, envelope: Dict[str, Any]) -> str:
     conversation_id = data.get("conversation_id")
     if not is_id(conversation_id):
         return "malformed"
-    if kind == "contact_note" and not (is_text(data.get("text"), MAX_NOTE) and readable(data["text"]).strip()):
-        return "malformed"
+    if kind == "contact_note":
+        refused = text_refusal(data.get("text"), MAX_NOTE)
+        if refused:
+            return refused
     via = data.get("via") if kind == "view" else None
     if via is not None:
         if not is_id(via):
