@@ -120,8 +120,8 @@ def who_refusal(who: str, where: str, reading: bool) -> Optional[str]:
         return "invalid_token"
     if who == "cole":
         return "forbidden"  # neither an agent nor a supervisor
-    if where == "missing":
-        return "not_found"
+    if where == "missing":  # a customer's token for none is a wrong token: an id is never confirmed
+        return "invalid_token" if who in ("customer", "other customer") else "not_found"
     if who in ("customer",):
         return None
     if who == "other customer":
