@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 import redis
-from playwright.sync_api import WebSocketRoute, expect
+from playwright.sync_api import Page, WebSocketRoute, expect
 
 from tests.browser.test_widget import (  # noqa: F401 - the fixtures agent and empty_queue (autouse)
     STORED_CONVERSATION, Agent, agent, empty_queue, notices, open_chat, open_demo, queue_for_a_person, say,
@@ -90,17 +90,23 @@ def test_a_form_another_tab_made_pointless_closes_and_no_error_outlives_its_caus
     assert errors == [], errors
 
 
+def closed_by_the_agent(page: Page, agent: Agent) -> str:
+    """The page's chat, queued for a person, claimed and closed by the agent (the widget shows it closed): its id."""
+    open_chat(page)
+    queue_for_a_person(page)
+    conversation_id: str = stored_conversation(page)["conversationId"]
+    agent.claim(conversation_id)
+    agent.close_chat(conversation_id)
+    expect(notices(page, "closed")).to_be_visible()
+    return conversation_id
+
+
 def test_a_message_left_unsent_while_the_chat_was_closed_opens_a_new_chat(customer_context, site, agent, redis_url,
                                                                           site_prefix):
     """Written while the connection was down, kept in the page's outbox, sent after a reload to a chat the agent
     closed meanwhile: the bridge refuses it (``conversation_closed``) and the widget sends it in a new chat."""
     page, errors = open_demo(customer_context, site)
-    open_chat(page)
-    queue_for_a_person(page)
-    conversation_id = stored_conversation(page)["conversationId"]
-    agent.claim(conversation_id)
-    agent.close_chat(conversation_id)
-    expect(notices(page, "closed")).to_be_visible()
+    conversation_id = closed_by_the_agent(page, agent)
     unsent = [{"type": "message", "id": "written-offline", "data": {"text": "are you still there?"}}]
     page.evaluate("""(unsent) => {
       const key = Object.keys(localStorage).find((name) => name.startsWith("support-chat:") && name.endsWith(":conversation"));
@@ -134,12 +140,7 @@ def test_a_reload_before_the_new_chats_welcome_keeps_its_link_to_the_closed_one(
 
     customer_context.route_web_socket(re.compile(r"/ws/customer"), customer_socket)
     page, errors = open_demo(customer_context, site)
-    open_chat(page)
-    queue_for_a_person(page)
-    closed = stored_conversation(page)["conversationId"]
-    agent.claim(closed)
-    agent.close_chat(closed)
-    expect(notices(page, "closed")).to_be_visible()
+    closed = closed_by_the_agent(page, agent)
     held["hello"] = True
     page.get_by_label("Type your message").fill("one more thing about my card")
     page.get_by_role("button", name="Send", exact=True).click()
