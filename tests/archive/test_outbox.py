@@ -8,12 +8,14 @@ import json
 from typing import Any, Awaitable, Callable, Dict, List, Tuple
 
 import psycopg
+import pytest
 
 from archive.facts import rows_of
 from archive.migrate import available, migrate, pending
 from archive.writer import write
 from handoff.auth import AgentDirectory
 from handoff.contacts import ContactBook
+from handoff.exceptions import LimitReached
 from handoff.history import RedisHistory
 from handoff.identity import Identity
 from handoff.machine import AgentClaimed, Closed, CustomerAskedForPerson, CustomerRated, apply
@@ -179,7 +181,9 @@ def test_a_callback_booked_with_the_bot_is_archived_as_a_request(redis_url, post
         booked = await desk.booked_with_bot("c1", "1-0", booking, "general")
         assert booked is not None and booked[1]
         assert await desk.booked_with_bot("c1", "1-0", booking, "general") == (booked[0], False), "resent: stored"
-        assert await desk.booked_with_bot("c1", "2-0", booking, "general") is None, "one open request"
+        with pytest.raises(LimitReached) as refused:  # the bridge tells the customer (callback_not_booked)
+            await desk.booked_with_bot("c1", "2-0", booking, "general")
+        assert refused.value.code == "request_open"
         return await outbox_of(store)
 
     entries = run(redis_url, collect)
