@@ -499,12 +499,10 @@ class Bridge:
         """Only a button the bot offered in its latest turn (handoff.rules.require_offered); a resent
         message (its key stored) was checked when it was first sent. One pressed in a closed conversation
         is left to the append, which refuses it (``conversation_closed``): that is what the customer needs
-        to hear, not which buttons are on offer."""
-        if await self.store.redis.hexists(self.store.key("idem", conversation_id), client_key):
-            return
-        if (await self.store.load(conversation_id)).state is State.CLOSED:
-            return
-        rules.require_offered(payload, await self.store.newest_messages(conversation_id, OFFER_LOOKBACK))
+        to hear, not which buttons are on offer. One round trip (Store.buttons_to_check)."""
+        newest = await self.store.buttons_to_check(conversation_id, client_key, OFFER_LOOKBACK)
+        if newest is not None:
+            rules.require_offered(payload, newest)
 
     async def _keep_lease(self, conversation_id: str, message_id: str, owner: str, lease_ms: int) -> None:
         """Renews a routing lease until cancelled (the routing is over)."""

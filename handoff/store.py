@@ -986,6 +986,19 @@ class Store:
                 return messages
             last_seen = messages[-1]["id"]
 
+    async def buttons_to_check(self, conversation_id: str, client_key: str, count: int) -> Optional[List[StoredMessage]]:
+        """The ``count`` newest messages (newest first) that a button pressed with ``client_key`` is checked
+        against, in one round trip; None when there is nothing to check: it was stored before (checked when
+        first sent), or the conversation is closed or gone, which the append refuses, saying so."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hexists(self.key("idem", conversation_id), client_key)
+            pipe.hget(self.key("conv", conversation_id), "state")
+            pipe.xrevrange(self.key("log", conversation_id), count=count)
+            sent, state, entries = await pipe.execute()
+        if sent or state is None or state.decode() == State.CLOSED.value:
+            return None
+        return [self._decode(entry_id, fields) for entry_id, fields in entries]
+
     async def newest_messages(self, conversation_id: str, count: int) -> List[StoredMessage]:
         """The conversation's ``count`` newest messages, newest first."""
         entries = await self.redis.xrevrange(self.key("log", conversation_id), count=count)

@@ -389,3 +389,22 @@ def test_a_conversation_that_is_gone_gets_nothing_written_again(redis_url):
         assert [key async for key in store.redis.scan_iter(f"{store.key('')}*c1*")] == []
 
     run(redis_url, scenario)
+
+
+def test_a_pressed_button_is_checked_against_the_newest_messages_read_in_one_round_trip(redis_url):
+    """Store.buttons_to_check: the newest messages while a check is due; nothing to check for a button sent
+    before (checked then), nor in a closed or gone conversation (the append refuses it, saying why)."""
+    async def scenario(store: Store) -> None:
+        await store.create("c1", "t")
+        await store.append("c1", "bot", "bot-1", "Shall I?", {"buttons": [{"title": "Yes", "payload": "/affirm"}]})
+        await store.append("c1", "customer", "customer:k1", "Yes", {"payload": "/affirm"})
+        newest = await store.buttons_to_check("c1", "customer:k2", 20)
+        assert [message["text"] for message in newest or []] == ["Yes", "Shall I?"], "newest first"
+        assert await store.buttons_to_check("c1", "customer:k1", 20) is None, "sent before: checked then"
+        assert await store.buttons_to_check("gone", "customer:k2", 20) is None
+        closed = Conversation("c1", state=State.CLOSED)
+        assert await store.commit(Conversation("c1"), closed) is not None
+        assert await store.buttons_to_check("c1", "customer:k2", 20) is None
+
+    run(redis_url, scenario)
+
