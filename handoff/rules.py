@@ -21,7 +21,7 @@ from handoff.contact import contact_kind
 from handoff.routing import visible_to
 
 __all__ = [
-    "AGENT_NOTICES", "MAX_DETAIL", "NO_AGENTS", "QUEUE_REFUSED", "QUEUE_REFUSED_NOTICE", "QUEUE_REFUSED_UNTIL", "RATE", "agent_lost",
+    "AGENT_NOTICES", "KEPT_KEY_PREFIX", "MAX_DETAIL", "NO_AGENTS", "QUEUE_REFUSED", "QUEUE_REFUSED_NOTICE", "QUEUE_REFUSED_UNTIL", "RATE", "agent_lost",
     "PRIVACY_NOTICE",
     "announcements", "callback_not_booked", "claim_is_resent", "kept_for_person", "kept_key", "leave_queue_offer", "naming_agent", "notices", "offered_buttons",
     "pickup_ms", "privacy_notice", "queue_operation", "queue_refused", "queues", "request_details", "require_offered",
@@ -40,6 +40,7 @@ QUEUE_REFUSED_UNTIL = ("Sorry, we can't add you to the queue for a person right 
                        "{minutes} {unit}, or ask us to call you back or leave a message and we'll get back to you.")
 # Said once per stay in the queue, after the customer's first message there: nobody answers it until a person
 # picks up, so they are told it is kept, and when a person may come (or that nobody can say).
+KEPT_KEY_PREFIX = "kept:"
 KEPT_FOR_PERSON = ("We've kept your message for the person who picks up your chat: they'll read everything you "
                    "write here. We expect someone to pick up in {wait}.")
 KEPT_FOR_NOBODY = ("We've kept your message for the person who picks up your chat, but no one from our team is "
@@ -130,8 +131,9 @@ def leave_queue_offer(said_in: Optional[State], text: str, message_id: str) -> O
 
 
 def kept_key(queued_at_ms: int) -> str:
-    """The key of the stay's one kept_for_person notice (the bridge looks for it before reading the wait)."""
-    return f"kept:{queued_at_ms}"
+    """The key of the stay's one kept_for_person notice (the append that stores a queued customer's message
+    looks for it: Store.append's ``told_once``, before the wait is read)."""
+    return f"{KEPT_KEY_PREFIX}{queued_at_ms}"
 
 
 def kept_for_person(queued_at_ms: int, status: Mapping[str, Any]) -> Notice:

@@ -403,9 +403,9 @@ class Bridge:
     async def append(self, conversation_id: str, kind: str, key: str, text: str = "",
                      data: Optional[Dict[str, Any]] = None, only_in: Optional[State] = None,
                      only_agent: str = "", lease: Optional[Tuple[str, int]] = None,
-                     count_once: Optional[Tuple[str, str, List[str]]] = None) -> Appended:
+                     count_once: Optional[Tuple[str, str, List[str]]] = None, told_once: str = "") -> Appended:
         appended = await self.store.append(conversation_id, kind, key, text, data, only_in, only_agent, lease,
-                                           count_once)
+                                           count_once, told_once)
         if appended.added:
             self.metrics[f"messages_{kind}"] += 1
         return appended
@@ -434,9 +434,9 @@ class Bridge:
         # A new message for the bot comes with its routing lease, taken by the step that stores it.
         # It counts the conversation for the day in that step too (Bridge._count_conversation).
         owner, lease_ms = secrets.token_hex(8), int(ROUTING_LEASE_SECONDS * 1000)
-        message_id, added, said_in, leased = await self.append(
+        message_id, added, said_in, leased, untold_stay = await self.append(
             conversation_id, "customer", f"customer:{key}", text, data, lease=(owner, lease_ms),
-            count_once=self._conversation_count())
+            count_once=self._conversation_count(), told_once=rules.KEPT_KEY_PREFIX)
         if said_in is None:
             raise ConversationNotFound(f"no conversation {conversation_id}")
         if added and masked:
@@ -449,8 +449,8 @@ class Bridge:
                 with contextlib.suppress(InvalidTransition):  # claimed meanwhile: a person reads it now
                     await self.append(conversation_id, "system", offer.key, offer.text, offer.data,
                                       only_in=State.QUEUED)
-            elif said_in is State.QUEUED:
-                await self._kept_for_person(conversation_id)
+            elif untold_stay is not None:
+                await self._kept_for_person(conversation_id, untold_stay)
             return Said(message_id, deliver_first=False)  # for the person: the append marked it routed (a retry finds it so)
         routing = Routing.TAKEN
         while not leased and (routing := await self.store.take_routing(conversation_id, message_id, owner,
@@ -484,13 +484,10 @@ class Bridge:
         _, effects = apply(Conversation(conversation_id, state=said_in), CustomerSaid(text, said_in))
         return effects
 
-    async def _kept_for_person(self, conversation_id: str) -> None:
+    async def _kept_for_person(self, conversation_id: str, queued_at: int) -> None:
         """Nobody answers a queued customer's messages until a person picks up: told once per stay in the
-        queue that they are kept, with the wait as it stands now (rules.kept_for_person)."""
-        queued_at = (await self.store.times(conversation_id)).get("queued_at")
-        if queued_at is None or await self.store.redis.hexists(self.store.key("idem", conversation_id),
-                                                               rules.kept_key(queued_at)):
-            return
+        queue (``queued_at``, which the append found untold) that they are kept, with the wait as it stands now
+        (rules.kept_for_person)."""
         notice = rules.kept_for_person(queued_at, await self.customer_status(conversation_id))
         with contextlib.suppress(InvalidTransition):  # claimed meanwhile: a person reads it now
             await self.append(conversation_id, "system", notice.key, notice.text, notice.data, only_in=State.QUEUED)

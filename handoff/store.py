@@ -45,7 +45,8 @@ Keys (``prefix`` defaults to ``hb``):
                              "routed:{stream id}" -> "done", or "lease:{until, ms}:{owner}" while a
                              process routes it; "leave:{client id}" -> the request left (handoff.requests);
                              "privacy" -> the privacy notice's stream id: the customer was told (handoff.privacy);
-                             "kept:{queued_at}" -> that wait's kept_for_person notice (handoff.rules)
+                             "kept:{queued_at}" -> that wait's kept_for_person notice (handoff.rules; looked for by
+                             the append that stores a queued customer's message)
     {p}:queue        zset    queued conversation ids, scored by time queued (front = oldest)
     {p}:queue:{group} zset   the same, one per skill group (changed in the same step as {p}:queue)
     {p}:queue-priority set   queued conversations handed over for distress: each goes to the front of its
@@ -223,46 +224,53 @@ end
 # routing lease of a new customer message the bot is to answer (owner ARGV[9], ARGV[10] ms: _TAKE_ROUTING)
 # in the same step: nobody else can hold it yet. ARGV[11], when not '', counts the conversation once
 # (_COUNT_ONCE's marker) in the day's counters KEYS[4] (ARGV[12] ms to keep them): the ARGV[14] fields
-# after ARGV[16], announced on ARGV[13]. Returns the message's id, 1 when added (0: stored before, -1: not
-# in the state asked for), the state it was stored in, and 1 when its lease was taken.
+# after ARGV[17], announced on ARGV[13]. Returns the message's id, 1 when added (0: stored before, -1: not
+# in the state asked for), the state it was stored in, 1 when its lease was taken, and (ARGV[17], when not
+# '': the key prefix of a notice said once per stay in the queue, handoff.rules.kept_key) for a customer's
+# message stored while queued, the stay's queued_at when the idempotency hash has no such notice yet (else '').
 # ARGV[7] = 'file' for a customer's attachment (handoff.attachments): capped and routed like a typed message,
 # never leased (no bot reads it), not last_said. KEYS[5], the conversation's attachments, is kept as the
 # transcript is.
 # A customer's typed message (not a pressed button: ARGV[7] = 'typed') is also the conversation's
 # last_said (its text and time, JSON: ARGV[6]'s), which the agents' queue shows: written while they
 # wait, it is announced (ARGV[16]) on the agents' channel ARGV[15] in the same step.
-# ARGV[17 + ARGV[14]] is the conversation's id; the message's fields follow it: the message goes to the outbox
+# ARGV[18 + ARGV[14]] is the conversation's id; the message's fields follow it: the message goes to the outbox
 # KEYS[6] too (with the conversation's signed customer, "contact_id", for a customer's).
 _APPEND = LUA_NOW_MS + """
 -- A conversation that is gone (expired, or erased by a forget: handoff.forget) gets nothing written: -3.
-if redis.call('EXISTS', KEYS[3]) == 0 then return {'', -3, '', 0} end
+if redis.call('EXISTS', KEYS[3]) == 0 then return {'', -3, '', 0, ''} end
 local state = redis.call('HGET', KEYS[3], 'state') or ''
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
-if existing then return {existing, 0, state, 0} end
-if ARGV[3] ~= '' and state ~= ARGV[3] then return {'', -1, state, 0} end
-if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'agent') ~= ARGV[4] then return {'', -1, state, 0} end
+if existing then return {existing, 0, state, 0, ''} end
+if ARGV[3] ~= '' and state ~= ARGV[3] then return {'', -1, state, 0, ''} end
+if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'agent') ~= ARGV[4] then return {'', -1, state, 0, ''} end
 local customer = ARGV[7] == 'typed' or ARGV[7] == 'pressed' or ARGV[7] == 'file'
 -- A closed chat stays as it ended: the customer's next words are refused, not stored (-4). The one place this
 -- is enforced for a message or file (handoff.machine's docstring states the rule; apply never sees one).
-if customer and state == 'closed' then return {'', -4, state, 0} end
+if customer and state == 'closed' then return {'', -4, state, 0, ''} end
 local notes = tonumber(redis.call('HGET', KEYS[3], 'notes') or '0')
-if customer and redis.call('XLEN', KEYS[1]) - notes >= tonumber(ARGV[8]) then return {'', -2, state, 0} end
-if ARGV[7] == 'note' and notes >= tonumber(ARGV[8]) then return {'', -2, state, 0} end
+if customer and redis.call('XLEN', KEYS[1]) - notes >= tonumber(ARGV[8]) then return {'', -2, state, 0, ''} end
+if ARGV[7] == 'note' and notes >= tonumber(ARGV[8]) then return {'', -2, state, 0, ''} end
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
 local counters = tonumber(ARGV[14])
-local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 18 + counters))
+local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 19 + counters))
 redis.call('HSET', KEYS[2], ARGV[1], id)
-to_outbox(KEYS[6], 'fact', 'message', 'conv', ARGV[17 + counters], 'id', id, 'contact',
-          (customer and redis.call('HGET', KEYS[3], 'contact_id')) or '', unpack(ARGV, 18 + counters))
+to_outbox(KEYS[6], 'fact', 'message', 'conv', ARGV[18 + counters], 'id', id, 'contact',
+          (customer and redis.call('HGET', KEYS[3], 'contact_id')) or '', unpack(ARGV, 19 + counters))
 if ARGV[11] ~= '' and state ~= '' and redis.call('HSETNX', KEYS[3], ARGV[11], '1') == 1 then
-  for i = 17, 16 + counters do redis.call('HINCRBY', KEYS[4], ARGV[i], 1) end
+  for i = 18, 17 + counters do redis.call('HINCRBY', KEYS[4], ARGV[i], 1) end
   redis.call('PEXPIRE', KEYS[4], ARGV[12])
-  tally_to_outbox(KEYS[6], KEYS[4], {unpack(ARGV, 17, 16 + counters)})
+  tally_to_outbox(KEYS[6], KEYS[4], {unpack(ARGV, 18, 17 + counters)})
   redis.call('PUBLISH', ARGV[13], '{}')
 end
 if ARGV[7] == 'note' and state ~= '' then redis.call('HINCRBY', KEYS[3], 'notes', 1) end
 if ARGV[7] == 'typed' and state ~= '' then redis.call('HSET', KEYS[3], 'last_said', ARGV[6]) end
 if ARGV[7] == 'typed' and state == 'queued' then redis.call('PUBLISH', ARGV[15], ARGV[16]) end
+local untold = ''
+if ARGV[17] ~= '' and customer and state == 'queued' then
+  local stay = redis.call('HGET', KEYS[3], 'queued_at')
+  if stay and redis.call('HEXISTS', KEYS[2], ARGV[17] .. stay) == 0 then untold = stay end
+end
 local leased = 0
 if customer and (state == 'queued' or state == 'agent') then redis.call('HSET', KEYS[2], 'routed:' .. id, 'done')
 elseif ARGV[9] ~= '' and state == 'bot' then
@@ -273,7 +281,7 @@ for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
 redis.call('PEXPIRE', KEYS[5], ARGV[2])
 local after = last and ('"' .. last[1] .. '"') or 'null'
 redis.call('PUBLISH', ARGV[5], '{"message": "' .. id .. '", "after": ' .. after .. ', "entry": ' .. ARGV[6] .. '}')
-return {id, 1, state, leased}
+return {id, 1, state, leased, untold}
 """
 
 # Lua shared by the scripts that store messages the bridge writes itself (_ANSWER, _COMMIT), each also to
@@ -591,6 +599,9 @@ class Appended(NamedTuple):
     # Who the conversation was with when the message was stored (None: it has expired).
     state: Optional[State]
     leased: bool = False  # its routing lease was taken with it (Store.append's ``lease``)
+    # Stored while queued: the stay (queued_at, ms) whose once-per-stay notice is not stored yet (Store.append's
+    # ``told_once``); None: told already, not asked, or not queued.
+    untold_stay: Optional[int] = None
 
 
 def _capped_as(kind: str, data: Optional[Dict[str, Any]]) -> str:
@@ -869,6 +880,7 @@ class Store:
         self, conversation_id: str, kind: str, client_key: str, text: str = "",
         data: Optional[Dict[str, Any]] = None, only_in: Optional[State] = None, only_agent: str = "",
         lease: Optional[Tuple[str, int]] = None, count_once: Optional[Tuple[str, str, List[str]]] = None,
+        told_once: str = "",
     ) -> "Appended":
         """Add a message once per ``client_key``, and say so on the conversation's live channel.
 
@@ -880,20 +892,22 @@ class Store:
         message counts its conversation as ``count_once`` does, in the same step. A customer's
         new message or file to a closed conversation is refused in that step too
         (ConversationClosed: the rule handoff.machine states, enforced here only); one stored before gets its id
-        again.
+        again. ``told_once``: the key prefix of a notice said once per stay in the queue (handoff.rules.kept_key):
+        the same step says whether this stay's is stored yet (``Appended.untold_stay``), so that only the first
+        message of a stay costs a read.
         """
         now = int(time.time() * 1000)
         data_json = json.dumps(data or {})
         owner, lease_ms = lease or ("", 0)
         marker, day, counters = count_once or ("", "", [])
-        message_id, added, state, leased = await self._append(
+        message_id, added, state, leased, untold = await self._append(
             keys=[self.key("log", conversation_id), self.key("idem", conversation_id), self.key("conv", conversation_id),
                   self.key("day", day or "none"), self.key("files", conversation_id), self.key("outbox")],
             args=[client_key, str(self.ttl_ms), only_in.value if only_in else "", only_agent,
                   self.live_channel(conversation_id), _entry_json(kind, client_key, text, data_json, now),
                   _capped_as(kind, data), str(self.max_messages), owner, str(lease_ms),
                   marker, str(DAY_TTL_MS), self.stats_channel, str(len(counters)), self.said_channel,
-                  json.dumps({"said": conversation_id}), *counters, conversation_id,
+                  json.dumps({"said": conversation_id}), told_once, *counters, conversation_id,
                   "kind", kind, "text", text, "data", data_json, "key", client_key, "ts", str(now)],
         )
         if added == -2 and kind == NOTE_KIND:
@@ -907,7 +921,8 @@ class Store:
             raise ConversationNotFound("no such conversation (it ended and was deleted, or expired)")
         if added == -4:
             raise ConversationClosed(CLOSED_TO_CUSTOMER)
-        return Appended(message_id.decode(), bool(added), State(state.decode()) if state else None, bool(leased))
+        return Appended(message_id.decode(), bool(added), State(state.decode()) if state else None, bool(leased),
+                        int(untold) if untold else None)
 
     async def answer(self, conversation_id: str, message_id: str, replies: Sequence[Dict[str, Any]],
                      routed: bool) -> NewMessages:
