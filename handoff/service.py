@@ -441,8 +441,6 @@ class Bridge:
             raise ConversationNotFound(f"no conversation {conversation_id}")
         if added and masked:
             await self.customer_masked(conversation_id, masked)
-        if added and said_in is State.AGENT:  # for the person serving: the reply clock (handoff.sla)
-            await self.sla.customer_wrote(conversation_id, int(message_id.split("-")[0]))
         if added and said_in in (State.QUEUED, State.AGENT):
             offer = rules.leave_queue_offer(said_in, text, message_id)
             if offer:

@@ -16,7 +16,8 @@ Keys (``prefix`` defaults to ``hb``):
                              left in its place (cleared by a new handoff and by that request); presence
                              ("{connected|typing|gone}|{since}"): handoff.customer_presence; agent_read: the
                              newest message id the serving agent has read (the customer's "Read" after a reload);
-                             sla_first_met, sla_reply_from: the response-time clocks (handoff.sla);
+                             sla_first_met, sla_reply_from: the response-time clocks (handoff.sla; the reply clock
+                             started by the append that stores the customer's message);
                              contact_id, contact_name, contact_email (only from a verified signed identity)
                              and contact_token (the digest of the token the contact's other devices resume
                              it with): handoff.contacts; follows: the closed conversation this one
@@ -228,6 +229,8 @@ end
 # in the state asked for), the state it was stored in, 1 when its lease was taken, and (ARGV[17], when not
 # '': the key prefix of a notice said once per stay in the queue, handoff.rules.kept_key) for a customer's
 # message stored while queued, the stay's queued_at when the idempotency hash has no such notice yet (else '').
+# A customer's typed or pressed message stored while an agent serves starts the reply clock (handoff.sla's
+# "sla_reply_from": its id's time) unless an earlier unanswered message's runs.
 # ARGV[7] = 'file' for a customer's attachment (handoff.attachments): capped and routed like a typed message,
 # never leased (no bot reads it), not last_said. KEYS[5], the conversation's attachments, is kept as the
 # transcript is.
@@ -266,6 +269,9 @@ end
 if ARGV[7] == 'note' and state ~= '' then redis.call('HINCRBY', KEYS[3], 'notes', 1) end
 if ARGV[7] == 'typed' and state ~= '' then redis.call('HSET', KEYS[3], 'last_said', ARGV[6]) end
 if ARGV[7] == 'typed' and state == 'queued' then redis.call('PUBLISH', ARGV[15], ARGV[16]) end
+if (ARGV[7] == 'typed' or ARGV[7] == 'pressed') and state == 'agent' then
+  redis.call('HSETNX', KEYS[3], 'sla_reply_from', string.match(id, '^%d+'))
+end
 local untold = ''
 if ARGV[17] ~= '' and customer and state == 'queued' then
   local stay = redis.call('HGET', KEYS[3], 'queued_at')
@@ -894,7 +900,8 @@ class Store:
         (ConversationClosed: the rule handoff.machine states, enforced here only); one stored before gets its id
         again. ``told_once``: the key prefix of a notice said once per stay in the queue (handoff.rules.kept_key):
         the same step says whether this stay's is stored yet (``Appended.untold_stay``), so that only the first
-        message of a stay costs a read.
+        message of a stay costs a read. A customer's typed or pressed message to an agent starts the reply
+        clock (handoff.sla) in the same step too.
         """
         now = int(time.time() * 1000)
         data_json = json.dumps(data or {})
