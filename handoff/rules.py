@@ -40,14 +40,15 @@ QUEUE_REFUSED_UNTIL = ("Sorry, we can't add you to the queue for a person right 
                        "{minutes} {unit}, or ask us to call you back or leave a message and we'll get back to you.")
 # Said once per stay in the queue, after the customer's first message there: nobody answers it until a person
 # picks up, so they are told it is kept, and when a person may come (or that nobody can say).
-KEPT_KEY_PREFIX = "kept:"
 KEPT_FOR_PERSON = ("We've kept your message for the person who picks up your chat: they'll read everything you "
                    "write here. We expect someone to pick up in {wait}.")
-# The status's wait figures the kept_for_person notice carries (the widget words the wait from them).
-KEPT_WAIT_FIGURES = ("wait_minutes", "wait_range", "wait_basis")
 KEPT_FOR_NOBODY = ("We've kept your message for the person who picks up your chat, but no one from our team is "
                    "available right now, so we can't say when that will be. You can keep waiting, or ask us to "
                    "call you back or leave a message instead.")
+# The key prefix of the kept_for_person notices, one per stay in the queue (kept_key).
+KEPT_KEY_PREFIX = "kept:"
+# The status's wait figures the kept_for_person notice carries (the widget words the wait from them).
+KEPT_WAIT_FIGURES = ("wait_minutes", "wait_range", "wait_basis")
 # Said after the bot's callback form, when the request it booked could not be stored (handoff.requests' caps): the
 # bot has just said the call is booked, so the customer learns at once that it is not, and what is left.
 CALLBACK_NOT_BOOKED = ("Sorry, we couldn't book that callback: {why}. You can ask to talk to a person instead, "
