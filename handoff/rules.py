@@ -21,7 +21,7 @@ from handoff.contact import contact_kind
 from handoff.routing import visible_to
 
 __all__ = [
-    "AGENT_NOTICES", "MAX_DETAIL", "NO_AGENTS", "QUEUE_REFUSED", "QUEUE_REFUSED_NOTICE", "QUEUE_REFUSED_UNTIL", "RATE", "agent_lost",
+    "AGENT_NOTICES", "KEPT_KEY_PREFIX", "KEPT_WAIT_FIGURES", "MAX_DETAIL", "NO_AGENTS", "QUEUE_REFUSED", "QUEUE_REFUSED_NOTICE", "QUEUE_REFUSED_UNTIL", "RATE", "agent_lost",
     "PRIVACY_NOTICE",
     "announcements", "callback_not_booked", "claim_is_resent", "kept_for_person", "kept_key", "leave_queue_offer", "naming_agent", "notices", "offered_buttons",
     "pickup_ms", "privacy_notice", "queue_operation", "queue_refused", "queues", "request_details", "require_offered",
@@ -45,6 +45,10 @@ KEPT_FOR_PERSON = ("We've kept your message for the person who picks up your cha
 KEPT_FOR_NOBODY = ("We've kept your message for the person who picks up your chat, but no one from our team is "
                    "available right now, so we can't say when that will be. You can keep waiting, or ask us to "
                    "call you back or leave a message instead.")
+# The key prefix of the kept_for_person notices, one per stay in the queue (kept_key).
+KEPT_KEY_PREFIX = "kept:"
+# The status's wait figures the kept_for_person notice carries (the widget words the wait from them).
+KEPT_WAIT_FIGURES = ("wait_minutes", "wait_range", "wait_basis")
 # Said after the bot's callback form, when the request it booked could not be stored (handoff.requests' caps): the
 # bot has just said the call is booked, so the customer learns at once that it is not, and what is left.
 CALLBACK_NOT_BOOKED = ("Sorry, we couldn't book that callback: {why}. You can ask to talk to a person instead, "
@@ -130,17 +134,21 @@ def leave_queue_offer(said_in: Optional[State], text: str, message_id: str) -> O
 
 
 def kept_key(queued_at_ms: int) -> str:
-    """The key of the stay's one kept_for_person notice (the bridge looks for it before reading the wait)."""
-    return f"kept:{queued_at_ms}"
+    """The key of the stay's one kept_for_person notice (the append that stores a queued customer's message
+    looks for it: Store.append's ``told_once``, before the wait is read)."""
+    return f"{KEPT_KEY_PREFIX}{queued_at_ms}"
 
 
 def kept_for_person(queued_at_ms: int, status: Mapping[str, Any]) -> Notice:
     """What a queued customer reads after their first message of this stay in the queue (keyed by when
     they were queued: said once per stay): it is kept for the person, and the wait from their status
-    (handoff.estimate), or that nobody is available to say when."""
+    (handoff.estimate), or that nobody is available to say when. The wait's figures go with it as the status
+    has them (``wait_minutes``, ``wait_range``, ``wait_basis``), so that the widget says it in the customer's
+    language; the text is English."""
     data: Dict[str, Any] = {"notice": "kept_for_person"}
     if status.get("agents_available"):
-        return Notice(kept_key(queued_at_ms), KEPT_FOR_PERSON.format(wait=status["wait"]), data)
+        figures = {name: status[name] for name in KEPT_WAIT_FIGURES if status.get(name) is not None}
+        return Notice(kept_key(queued_at_ms), KEPT_FOR_PERSON.format(wait=status["wait"]), {**data, **figures})
     return Notice(kept_key(queued_at_ms), KEPT_FOR_NOBODY, {**data, "offer": ["callback", "message"]})
 
 

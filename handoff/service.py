@@ -403,9 +403,9 @@ class Bridge:
     async def append(self, conversation_id: str, kind: str, key: str, text: str = "",
                      data: Optional[Dict[str, Any]] = None, only_in: Optional[State] = None,
                      only_agent: str = "", lease: Optional[Tuple[str, int]] = None,
-                     count_once: Optional[Tuple[str, str, List[str]]] = None) -> Appended:
+                     count_once: Optional[Tuple[str, str, List[str]]] = None, told_once: str = "") -> Appended:
         appended = await self.store.append(conversation_id, kind, key, text, data, only_in, only_agent, lease,
-                                           count_once)
+                                           count_once, told_once)
         if appended.added:
             self.metrics[f"messages_{kind}"] += 1
         return appended
@@ -434,23 +434,21 @@ class Bridge:
         # A new message for the bot comes with its routing lease, taken by the step that stores it.
         # It counts the conversation for the day in that step too (Bridge._count_conversation).
         owner, lease_ms = secrets.token_hex(8), int(ROUTING_LEASE_SECONDS * 1000)
-        message_id, added, said_in, leased = await self.append(
+        message_id, added, said_in, leased, untold_stay = await self.append(
             conversation_id, "customer", f"customer:{key}", text, data, lease=(owner, lease_ms),
-            count_once=self._conversation_count())
+            count_once=self._conversation_count(), told_once=rules.KEPT_KEY_PREFIX)
         if said_in is None:
             raise ConversationNotFound(f"no conversation {conversation_id}")
         if added and masked:
             await self.customer_masked(conversation_id, masked)
-        if added and said_in is State.AGENT:  # for the person serving: the reply clock (handoff.sla)
-            await self.sla.customer_wrote(conversation_id, int(message_id.split("-")[0]))
         if added and said_in in (State.QUEUED, State.AGENT):
             offer = rules.leave_queue_offer(said_in, text, message_id)
             if offer:
                 with contextlib.suppress(InvalidTransition):  # claimed meanwhile: a person reads it now
                     await self.append(conversation_id, "system", offer.key, offer.text, offer.data,
                                       only_in=State.QUEUED)
-            elif said_in is State.QUEUED:
-                await self._kept_for_person(conversation_id)
+            elif untold_stay is not None:
+                await self._kept_for_person(conversation_id, untold_stay)
             return Said(message_id, deliver_first=False)  # for the person: the append marked it routed (a retry finds it so)
         routing = Routing.TAKEN
         while not leased and (routing := await self.store.take_routing(conversation_id, message_id, owner,
@@ -484,13 +482,10 @@ class Bridge:
         _, effects = apply(Conversation(conversation_id, state=said_in), CustomerSaid(text, said_in))
         return effects
 
-    async def _kept_for_person(self, conversation_id: str) -> None:
+    async def _kept_for_person(self, conversation_id: str, queued_at: int) -> None:
         """Nobody answers a queued customer's messages until a person picks up: told once per stay in the
-        queue that they are kept, with the wait as it stands now (rules.kept_for_person)."""
-        queued_at = (await self.store.times(conversation_id)).get("queued_at")
-        if queued_at is None or await self.store.redis.hexists(self.store.key("idem", conversation_id),
-                                                               rules.kept_key(queued_at)):
-            return
+        queue (``queued_at``, which the append found untold) that they are kept, with the wait as it stands now
+        (rules.kept_for_person)."""
         notice = rules.kept_for_person(queued_at, await self.customer_status(conversation_id))
         with contextlib.suppress(InvalidTransition):  # claimed meanwhile: a person reads it now
             await self.append(conversation_id, "system", notice.key, notice.text, notice.data, only_in=State.QUEUED)
@@ -499,12 +494,10 @@ class Bridge:
         """Only a button the bot offered in its latest turn (handoff.rules.require_offered); a resent
         message (its key stored) was checked when it was first sent. One pressed in a closed conversation
         is left to the append, which refuses it (``conversation_closed``): that is what the customer needs
-        to hear, not which buttons are on offer."""
-        if await self.store.redis.hexists(self.store.key("idem", conversation_id), client_key):
-            return
-        if (await self.store.load(conversation_id)).state is State.CLOSED:
-            return
-        rules.require_offered(payload, await self.store.newest_messages(conversation_id, OFFER_LOOKBACK))
+        to hear, not which buttons are on offer. One round trip (Store.buttons_to_check)."""
+        newest = await self.store.buttons_to_check(conversation_id, client_key, OFFER_LOOKBACK)
+        if newest is not None:
+            rules.require_offered(payload, newest)
 
     async def _keep_lease(self, conversation_id: str, message_id: str, owner: str, lease_ms: int) -> None:
         """Renews a routing lease until cancelled (the routing is over)."""

@@ -3,8 +3,9 @@
 Due times come from what Redis already holds (handoff.sla_rules), so every bridge process states the
 same and none keeps a timer. A breach is counted by the step that stores the agent's answer (one Lua
 script reads and clears the clock and counts in the day's counters): exactly once, whichever process
-stores it. A chat that is never answered is not counted; it shows on the dashboard as breached now
-while it waits.
+stores it. The reply clock is started by the step that stores the customer's message (Store.append: no
+round trip of its own while an agent serves). A chat that is never answered is not counted; it shows on the
+dashboard as breached now while it waits.
 
 Keys (``{p}`` is the store's prefix):
 
@@ -54,13 +55,6 @@ tally_to_outbox(KEYS[3], KEYS[2], {'sla:' .. kind, 'sla:' .. kind .. ':group:' .
 return {kind}
 """
 
-# KEYS: conversation hash. ARGV: the message's time (ms). Only in a conversation that still exists (one that
-# expired meanwhile must not come back as a hash without a lifetime).
-_CUSTOMER_WROTE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSETNX', KEYS[1], 'sla_reply_from', ARGV[1]) end
-return 0
-"""
-
 FIELDS = ["state", "group", "agent", "waiting_since", "sla_first_met", "sla_reply_from"]
 
 
@@ -71,7 +65,6 @@ class Sla:
         self.store = store
         self.targets = dict(targets)
         self._replied = store.script(_REPLIED)
-        self._customer_wrote = store.redis.register_script(_CUSTOMER_WROTE)
         default = target_for(self.targets, DEFAULT_NAME)
         self._targets_args: List[Any] = [default.first_seconds * 1000, default.reply_seconds * 1000]
         for group, target in self.targets.items():
@@ -80,10 +73,6 @@ class Sla:
 
     def target(self, group: str) -> Target:
         return target_for(self.targets, group)
-
-    async def customer_wrote(self, conversation_id: str, message_ts_ms: int) -> None:
-        """A customer's message to an agent: the reply clock starts unless an earlier message's runs."""
-        await self._customer_wrote(keys=[self.store.key("conv", conversation_id)], args=[message_ts_ms])
 
     async def agent_replied(self, conversation_id: str, agent: str, day: str, now_ms: int) -> List[str]:
         """The kinds of target this answer missed (counted by the same step), none when on time."""

@@ -18,8 +18,9 @@ CUSTOMER_VISIBLE: Mapping[str, FrozenSet[str]] = {
     "bot": frozenset({"buttons", "image"}),
     "agent": frozenset({"agent", "request", "attachment"}),  # who wrote; an answer to the customer's own request; a file
     # "agent": the display name a notice names; "retry_at": when a queue that refused them may take them; "to":
-    # the address a transcript was emailed to (their own, or one they typed: handoff.mail)
-    "system": frozenset({"notice", "offer", "agent", "retry_at", "to"}),
+    # the address a transcript was emailed to (their own, or one they typed: handoff.mail); "wait_minutes",
+    # "wait_range", "wait_basis": the wait a notice states, as their status has it (rules.kept_for_person)
+    "system": frozenset({"notice", "offer", "agent", "retry_at", "to", "wait_minutes", "wait_range", "wait_basis"}),
     "customer": frozenset({"payload", "attachment"}),
 }
 

@@ -215,6 +215,8 @@ def test_a_queued_customer_is_told_once_that_their_words_are_kept_and_offered_th
             assert [m["data"]["notice"] for m in told] == ["kept_for_person"]
             assert re.fullmatch(r"We've kept your message for the person who picks up your chat: they'll read "
                                 r"everything you write here\. We expect someone to pick up in .+\.", told[0]["text"])
+            assert {"wait_minutes", "wait_range", "wait_basis"} <= set(told[0]["data"]), \
+                "the wait's figures reach the customer, for the widget to say it in their language"
             for client in (alone, agent, waiting):
                 await client.close()
 

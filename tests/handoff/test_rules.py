@@ -85,12 +85,14 @@ def test_never_mind_while_queued_is_offered_the_way_out_and_nothing_else_is():
 
 
 def test_a_queued_customer_s_words_are_kept_for_the_person_with_the_wait_or_that_nobody_can_say():
-    staffed = kept_for_person(1000, {"agents_available": True, "wait": "about 3 minutes, at most 5", "wait_range": [1, 5]})
+    staffed = kept_for_person(1000, {"agents_available": True, "wait": "about 3 minutes, at most 5", "wait_range": [1, 5],
+                                     "wait_minutes": 3, "wait_basis": "queue", "position": 2})
     nobody = kept_for_person(1000, {"agents_available": False, "wait": "No one from our team is available right now."})
 
     assert staffed.key == nobody.key == kept_key(1000) != kept_key(2000), "once per stay in the queue"
     assert staffed.text.endswith("We expect someone to pick up in about 3 minutes, at most 5.")
-    assert staffed.data == {"notice": "kept_for_person"}
+    # The wait's figures, as the status has them, so that the widget says it in the customer's language.
+    assert staffed.data == {"notice": "kept_for_person", "wait_minutes": 3, "wait_range": [1, 5], "wait_basis": "queue"}
     assert "no one from our team is available right now, so we can't say when" in nobody.text
     assert nobody.data == {"notice": "kept_for_person", "offer": ["callback", "message"]}
 

@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from handoff.exceptions import ConversationNotFound
 from handoff.machine import State
 from handoff.settings import Settings
 from handoff.sla import Sla
@@ -81,15 +82,21 @@ def test_the_clocks_only_touch_a_conversation_that_still_exists_and_a_breach_cou
         async with fresh_prefix(redis_url, "sla") as (redis, prefix):
             store = Store(redis, prefix)
             sla = Sla(store, parse_targets("general=first:60,reply:30"))
-            await sla.customer_wrote("gone", 1_000)  # expired meanwhile: it must not come back without a lifetime
+            with pytest.raises(ConversationNotFound):  # expired meanwhile: it must not come back without a lifetime
+                await store.append("gone", "customer", "customer:k0", "hello?")
             assert not await redis.exists(store.key("conv", "gone"))
             await store.create("c1", "token")
-            await redis.hset(store.key("conv", "c1"), mapping={"waiting_since": 1_000, "group": "general"})
+            await redis.hset(store.key("conv", "c1"),
+                             mapping={"waiting_since": 1_000, "group": "general", "state": "agent", "agent": "ann"})
             assert await sla.agent_replied("c1", "ann", "2026-12-07", 62_000) == ["first"]
-            await sla.customer_wrote("c1", 70_000)
-            await sla.customer_wrote("c1", 80_000)  # the earliest unanswered message keeps the clock
+            # The append that stores a customer's message to the agent starts the reply clock, at its id's time.
+            first = await store.append("c1", "customer", "customer:k1", "are you there?")
+            await store.append("c1", "customer", "customer:k2", "Yes", {"payload": "/affirm"})
+            assert await redis.hget(store.key("conv", "c1"), "sla_reply_from") == first.id.split("-")[0].encode(), \
+                "the earliest unanswered message keeps the clock"
+            late_ms = int(first.id.split("-")[0]) + 31_000
             agents = ("ann", "bob", "ann")  # answers stored at once (two consoles, a colleague): one is late
-            answers = await asyncio.gather(*(sla.agent_replied("c1", agent, "2026-12-07", 101_000) for agent in agents))
+            answers = await asyncio.gather(*(sla.agent_replied("c1", agent, "2026-12-07", late_ms) for agent in agents))
             assert sorted(map(tuple, answers)) == [(), (), ("reply",)]
             late = next(agent for agent, kinds in zip(agents, answers) if kinds)
             counters, _ = await store.day("2026-12-07")

@@ -43,9 +43,9 @@ def test_a_conversation_round_trips_and_checks_its_token(redis_url):
 def test_a_retried_send_is_stored_once_and_replay_starts_after_the_last_seen(redis_url):
     async def scenario(store: Store) -> None:
         await store.create("c1", "secret-token")
-        first, added, said_in, _ = await store.append("c1", "customer", "key-1", "hello")
-        again, added_again, _, _ = await store.append("c1", "customer", "key-1", "hello")
-        second, _, _, _ = await store.append("c1", "bot", "bot-1", "hi there", {"buttons": []})
+        first, added, said_in, _, _ = await store.append("c1", "customer", "key-1", "hello")
+        again, added_again, _, _, _ = await store.append("c1", "customer", "key-1", "hello")
+        second, _, _, _, _ = await store.append("c1", "bot", "bot-1", "hi there", {"buttons": []})
 
         assert added and not added_again and again == first
         assert said_in is State.BOT, "the append reports whom the conversation was with, in the same step"
@@ -185,8 +185,8 @@ def test_unknown_conversations_are_reported(redis_url):
 def test_a_message_is_routed_once_and_a_dead_routers_lease_runs_out(redis_url):
     async def scenario(store: Store) -> None:
         await store.create("c1", "t")
-        first, _, _, _ = await store.append("c1", "customer", "customer:k1", "hello")
-        second, _, _, _ = await store.append("c1", "customer", "customer:k2", "anyone?")
+        first, _, _, _, _ = await store.append("c1", "customer", "customer:k1", "hello")
+        second, _, _, _, _ = await store.append("c1", "customer", "customer:k2", "anyone?")
 
         assert await store.take_routing("c1", first, "p1", lease_ms=60_000) is Routing.TAKEN
         assert await store.take_routing("c1", first, "p2", lease_ms=60_000) is Routing.HELD, "a retry waits for it"
@@ -214,8 +214,8 @@ def test_a_message_is_routed_once_and_a_dead_routers_lease_runs_out(redis_url):
 def test_what_was_stored_in_answer_to_a_message_is_found_by_its_id(redis_url):
     async def scenario(store: Store) -> None:
         await store.create("c1", "t")
-        asked, _, _, _ = await store.append("c1", "customer", "customer:k1", "my card?")
-        other, _, _, _ = await store.append("c1", "customer", "customer:k2", "and my pin?")
+        asked, _, _, _, _ = await store.append("c1", "customer", "customer:k1", "my card?")
+        other, _, _, _, _ = await store.append("c1", "customer", "customer:k2", "and my pin?")
         assert await store.answers_to("c1", asked) == []
         await store.append("c1", "bot", f"bot:{asked}:0", "It takes 5 days.", {"buttons": []})
         await store.append("c1", "bot", f"bot:{other}:0", "Not this one.")
@@ -376,7 +376,7 @@ def test_a_conversation_that_is_gone_gets_nothing_written_again(redis_url):
     at work: a later message is refused, and a late bot answer or routing step writes no key back."""
     async def scenario(store: Store) -> None:
         await store.create("c1", "secret-token")
-        message_id, _, _, _ = await store.append("c1", "customer", "key-1", "hello")
+        message_id, _, _, _, _ = await store.append("c1", "customer", "key-1", "hello")
         await store.redis.delete(store.key("conv", "c1"), store.key("log", "c1"), store.key("idem", "c1"))
 
         with pytest.raises(ConversationNotFound):
@@ -387,5 +387,45 @@ def test_a_conversation_that_is_gone_gets_nothing_written_again(redis_url):
         with pytest.raises(InvalidTransition):  # dropped, as after a person took over
             await store.answer("c1", message_id, [{"text": "late answer"}], routed=True)
         assert [key async for key in store.redis.scan_iter(f"{store.key('')}*c1*")] == []
+
+    run(redis_url, scenario)
+
+
+def test_a_pressed_button_is_checked_against_the_newest_messages_read_in_one_round_trip(redis_url):
+    """Store.buttons_to_check: the newest messages while a check is due; nothing to check for a button sent
+    before (checked then), nor in a closed or gone conversation (the append refuses it, saying why)."""
+    async def scenario(store: Store) -> None:
+        await store.create("c1", "t")
+        await store.append("c1", "bot", "bot-1", "Shall I?", {"buttons": [{"title": "Yes", "payload": "/affirm"}]})
+        await store.append("c1", "customer", "customer:k1", "Yes", {"payload": "/affirm"})
+        newest = await store.buttons_to_check("c1", "customer:k2", 20)
+        assert [message["text"] for message in newest or []] == ["Yes", "Shall I?"], "newest first"
+        assert await store.buttons_to_check("c1", "customer:k1", 20) is None, "sent before: checked then"
+        assert await store.buttons_to_check("gone", "customer:k2", 20) is None
+        closed = Conversation("c1", state=State.CLOSED)
+        assert await store.commit(Conversation("c1"), closed) is not None
+        assert await store.buttons_to_check("c1", "customer:k2", 20) is None
+
+    run(redis_url, scenario)
+
+
+def test_the_append_says_whether_a_queued_customers_stay_has_had_its_once_per_stay_notice(redis_url):
+    """Store.append's ``told_once``: the step that stores a queued customer's message finds the stay's notice
+    missing or stored, so that later messages of a stay cost no read; with the bot, or not asked, nothing."""
+    async def scenario(store: Store) -> None:
+        await store.create("c1", "t")
+        with_bot = await store.append("c1", "customer", "customer:k0", "hello", told_once="kept:")
+        assert with_bot.untold_stay is None
+        queued, _ = apply(Conversation("c1"), CustomerAskedForPerson())
+        assert await store.commit(Conversation("c1"), queued, queue="add") is not None
+        queued_at = (await store.times("c1"))["queued_at"]
+
+        first = await store.append("c1", "customer", "customer:k1", "anyone?", told_once="kept:")
+        assert first.untold_stay == queued_at
+        assert (await store.append("c1", "customer", "customer:k1", "anyone?", told_once="kept:")).untold_stay is None, \
+            "a resent message is not the stay's first"
+        assert (await store.append("c1", "customer", "customer:k2", "hi")).untold_stay is None, "not asked"
+        await store.append("c1", "system", f"kept:{queued_at}", "We've kept your message", {"notice": "kept_for_person"})
+        assert (await store.append("c1", "customer", "customer:k3", "hello?", told_once="kept:")).untold_stay is None
 
     run(redis_url, scenario)

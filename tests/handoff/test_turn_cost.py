@@ -10,17 +10,22 @@ too) and those a script runs on its behalf (client type ``lua``) none.
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any, Awaitable, Callable, Dict, Iterator, List, Tuple
 
 import pytest
 from redis.asyncio import Redis
 
 from handoff_client import Customer
-from harness.servers import running_bridge, running_redis
+from harness.clients import queued_customer, staff
+from harness.servers import add_agent, running_bridge, running_redis
 
 # A customer's turn the bot answers itself: the message stored with its routing lease taken (one script),
 # then the bot's answer stored and the message marked routed (one script), however many messages it has.
 ROUND_TRIPS_PER_BOT_TURN = 2
+# A customer's message to people, queued or served: stored, marked routed, announced and (served) the reply
+# clock started by one script; a queued customer's later messages find their stay told (kept_for_person) in it.
+ROUND_TRIPS_PER_MESSAGE_TO_PEOPLE = 1
 # Turns of one conversation (the first also counts it for the day, in the same step), of which the fewest
 # round trips count: the bridge's timers (presence, slots) may fall into one of them.
 TURNS = ["hello", "how do I change my pin", "how do I reset my password"]
@@ -31,6 +36,7 @@ def own_bridge(rasa_url: str) -> Iterator[Tuple[str, str]]:
     """A bridge with a Redis of its own (Rasa keeps its trackers in the session's): nothing else
     talks to it. The sweepers' timers are long, so that they rarely fall into a turn."""
     with running_redis("turn-redis") as redis_server:
+        add_agent(redis_server.url, "hbturn", "ann")
         with running_bridge(redis_server.url, rasa_url, "bridge-turn", "hbturn",
                             HANDOFF_AGENT_GRACE_SECONDS="3600", HANDOFF_CUSTOMER_GONE_SECONDS="3600",
                             HANDOFF_ASSIGN_ROUND_SECONDS="60") as address:
@@ -95,3 +101,38 @@ def test_a_bot_turn_costs_two_redis_round_trips(own_bridge: Tuple[str, str]) -> 
             await customer.close()
 
     assert min(asyncio.run(scenario())) == ROUND_TRIPS_PER_BOT_TURN
+
+
+def test_a_message_to_people_costs_one_redis_round_trip(own_bridge: Tuple[str, str]) -> None:
+    """Queued (after the stay's first message, which is told it is kept and reads the wait) and served alike."""
+    address, redis_url = own_bridge
+
+    async def said(customer: Customer, text: str) -> None:
+        await customer.acknowledged(await customer.say(text))
+
+    async def scenario() -> Dict[str, int]:
+        customer = await queued_customer(address)
+        agent = None
+        try:
+            await said(customer, "is anyone there?")
+            await customer.expect("message", kind="system", data={"notice": "kept_for_person", "offer": ["callback", "message"]})
+            counts: Dict[str, List[int]] = {"queued": [], "served": []}
+            for text in ("my card has not come", "it was sent last month", "I live abroad"):
+                commands = await _commands_during(redis_url, functools.partial(said, customer, text))
+                assert any(command["client_type"] == "lua" for command in commands)  # the message was seen
+                counts["queued"].append(_round_trips(commands))
+            agent = await staff(address, "ann")
+            await agent.send("claim", {"conversation_id": customer.conversation_id}, id="claim")
+            await customer.expect("status", state="agent")
+            for text in ("hello ann", "my card has not come", "it was sent last month"):
+                commands = await _commands_during(redis_url, functools.partial(said, customer, text))
+                assert any(command["client_type"] == "lua" for command in commands)
+                counts["served"].append(_round_trips(commands))
+            return {kind: min(found) for kind, found in counts.items()}
+        finally:
+            await customer.close()
+            if agent is not None:
+                await agent.close()
+
+    assert asyncio.run(scenario()) == {"queued": ROUND_TRIPS_PER_MESSAGE_TO_PEOPLE,
+                                       "served": ROUND_TRIPS_PER_MESSAGE_TO_PEOPLE}

@@ -64,7 +64,9 @@ export const HOST_TAG = "support-chat";
  * UI strings. "{name}" placeholders are filled in by the widget. Notices
  * ("notice_<kind>") are the bridge's system messages: where a language has
  * none, the bridge's own (English) text is shown; "notice_<kind>_named" says
- * one that names the agent (its data.agent, their display name).
+ * one that names the agent (its data.agent, their display name), and
+ * "notice_<kind>_wait" one that states the wait ({wait}: from its data's
+ * wait_range, wait_minutes and wait_basis, as the queue's estimate is said).
  */
 export const STRINGS = Object.freeze({
   en: {
@@ -358,6 +360,8 @@ export const STRINGS = Object.freeze({
     notice_privacy: "Para protegerte, hemos ocultado lo que parecía un número de tarjeta, un código de seguridad o una contraseña. Por favor, no los envíes nunca en este chat: nunca te los pediremos.",
     notice_queue_refused: "Lo sentimos, ahora no podemos ponerte en la cola para hablar con una persona. Inténtalo más tarde, o pide que te llamemos o déjanos un mensaje.",
     notice_callback_not_booked: "Lo sentimos, no hemos podido reservar esa llamada. Puedes pedir hablar con una persona o intentarlo más tarde.",
+    notice_kept_for_person: "Hemos guardado tu mensaje para la persona que atienda tu chat, pero ahora mismo no hay nadie de nuestro equipo disponible, así que no podemos decir cuándo será. Puedes seguir esperando, o pedir que te llamemos o dejarnos un mensaje.",
+    notice_kept_for_person_wait: "Hemos guardado tu mensaje para la persona que atienda tu chat: leerá todo lo que escribas aquí. {wait}",
   },
   ar: {
     title: "الدعم",
@@ -505,5 +509,7 @@ export const STRINGS = Object.freeze({
     notice_privacy: "حفاظًا على أمانك، أخفينا ما بدا أنه رقم بطاقة أو رمز أمان أو كلمة مرور. من فضلك لا ترسلها أبدًا في هذه المحادثة: لن نطلبها منك أبدًا.",
     notice_queue_refused: "عذرًا، لا يمكننا إضافتك إلى قائمة الانتظار الآن. يُرجى المحاولة لاحقًا، أو طلب معاودة الاتصال أو ترك رسالة.",
     notice_callback_not_booked: "عذرًا، تعذّر حجز معاودة الاتصال هذه. يمكنك طلب التحدث إلى أحد موظفينا أو المحاولة لاحقًا.",
+    notice_kept_for_person: "احتفظنا برسالتك للموظف الذي سيتولى محادثتك، لكن لا يتوفر أحد من فريقنا الآن، لذا لا يمكننا أن نعرف متى سيحدث ذلك. يمكنك مواصلة الانتظار، أو طلب معاودة الاتصال أو ترك رسالة بدلًا من ذلك.",
+    notice_kept_for_person_wait: "احتفظنا برسالتك للموظف الذي سيتولى محادثتك: سيقرأ كل ما تكتبه هنا. {wait}",
   },
 });

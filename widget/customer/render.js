@@ -669,8 +669,11 @@ export class ChatView {
     // A notice about a mail names its address (data.to: the customer's own, or one they typed).
     const to = message.data && typeof message.data.to === "string" ? message.data.to : "";
     const addressed = to && strings[`notice_${notice}_to`];
+    // A notice that states the wait carries its figures (data.wait_range, …, as a status has them): said in the widget's words.
+    const waited = message.data && Array.isArray(message.data.wait_range) && strings[`notice_${notice}_wait`];
     const text = named ? fill(named, { agent })
       : addressed ? fill(addressed, { to })
+      : waited ? fill(waited, { wait: this.waitSentence(message.data) })
       : timed ? fill(timed, { time: formatTime(until, this.options.language).short })
         : strings[`notice_${notice}`] || message.text;
     const offer = Array.isArray(message.data && message.data.offer) ? message.data.offer : [];
@@ -781,18 +784,22 @@ export class ChatView {
    * (nobody available, closed) there is nothing to say here: the no-agents notice says it.
    */
   waitText(status) {
+    const sentence = this.waitSentence(status);
+    return sentence ? `${sentence} ${this.strings.queueHint}` : this.strings.queueHint;
+  }
+
+  /** The estimate alone ("Estimated wait: about 6 minutes (at most 9)."), also for a notice that states it; "" without a number. */
+  waitSentence(status) {
     const { strings, options } = this;
     const range = Array.isArray(status.wait_range) ? status.wait_range : null;
-    if (!range || !Number.isFinite(status.wait_minutes)) return strings.queueHint;
+    if (!range || !Number.isFinite(status.wait_minutes)) return "";
     const [low, high] = range;
     const minutes = new Intl.NumberFormat(options.language, { style: "unit", unit: "minute", unitDisplay: "long" });
-    let text;
-    if (high <= 1) text = strings.queueWaitUnderMinute;
+    if (high <= 1) return strings.queueWaitUnderMinute;
     // A range from 0 is "up to", never "1–3 minutes": the customer may be taken at once.
-    else if (status.wait_basis === "thin_data" && low < 1) text = fill(strings.queueWaitUpTo, { most: minutes.format(high) });
-    else if (status.wait_basis === "thin_data") text = fill(strings.queueWaitRange, { range: minutes.formatRange(low, high) });
-    else text = fill(strings.queueWaitAbout, { duration: minutes.format(status.wait_minutes), most: minutes.format(high) });
-    return `${text} ${strings.queueHint}`;
+    if (status.wait_basis === "thin_data" && low < 1) return fill(strings.queueWaitUpTo, { most: minutes.format(high) });
+    if (status.wait_basis === "thin_data") return fill(strings.queueWaitRange, { range: minutes.formatRange(low, high) });
+    return fill(strings.queueWaitAbout, { duration: minutes.format(status.wait_minutes), most: minutes.format(high) });
   }
 
   /**
