@@ -49,12 +49,14 @@ def test_with_nobody_available_the_queued_customer_is_told_the_truth_once_and_sh
 def test_the_kept_notice_is_said_in_the_customers_language_with_the_wait_or_that_nobody_can_say(
         customer_context, browser, redis_url, rasa_url, background_loop):
     """In Spanish with nobody online, in Arabic with someone to pick up (the wait in the widget's words, as the
-    queue panel says it): never the bridge's English."""
+    queue panel says it): never the bridge's English. The greeting tells them the assistant reads English only."""
     prefix = f"hbwords{uuid.uuid4().hex[:6]}"
     add_agent(redis_url, prefix, "ann")
     with running_bridge(redis_url, rasa_url, "bridge-web-words-i18n", prefix) as bridge:
         page, errors = open_demo(customer_context, f"http://{bridge}", "?lang=es")
         open_chat(page, "Abrir el chat")
+        # The assistant reads English only for now: the greeting says so, and where the person is.
+        expect(page.locator(".message--greeting")).to_contain_text("solo entiende inglés")
         page.get_by_role("button", name="Hablar con una persona").click()
         expect(page.locator(".queue__position")).to_have_text("Eres el número 1 en la cola")
         page.get_by_role("button", name="Cancelar").click()  # nobody online: the callback form opened by itself
@@ -68,6 +70,7 @@ def test_the_kept_notice_is_said_in_the_customers_language_with_the_wait_or_that
         try:
             arabic, arabic_errors = open_demo(context, f"http://{bridge}", "?lang=ar")
             open_chat(arabic, "فتح المحادثة")
+            expect(arabic.locator(".message--greeting")).to_contain_text("لا يفهم حاليًا إلا الإنجليزية")
             arabic.get_by_role("button", name="التحدث إلى موظف").click()
             expect(arabic.locator(".queue__wait")).to_contain_text("مدة الانتظار المتوقعة")
             arabic.get_by_label("اكتب رسالتك").fill("هل من أحد هنا؟")

@@ -216,7 +216,7 @@ export const STRINGS = Object.freeze({
   },
   es: {
     title: "Ayuda",
-    greeting: "¡Hola! ¿En qué podemos ayudarte?",
+    greeting: "¡Hola! ¿En qué podemos ayudarte? Nuestro asistente virtual de momento solo entiende inglés; si lo prefieres, pulsa «Hablar con una persona».",
     openChat: "Abrir el chat",
     closeChat: "Cerrar el chat",
     unread: "Mensajes sin leer: {count}",
@@ -365,7 +365,7 @@ export const STRINGS = Object.freeze({
   },
   ar: {
     title: "الدعم",
-    greeting: "مرحبًا! كيف يمكننا مساعدتك؟",
+    greeting: "مرحبًا! كيف يمكننا مساعدتك؟ المساعد الافتراضي لا يفهم حاليًا إلا الإنجليزية؛ ويمكنك الضغط على «التحدث إلى موظف» إن شئت.",
     openChat: "فتح المحادثة",
     closeChat: "إغلاق المحادثة",
     unread: "رسائل غير مقروءة: {count}",
