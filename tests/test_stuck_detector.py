@@ -232,6 +232,73 @@ def test_a_problem_said_again_under_a_neighbouring_topic_is_the_same_need():
     assert StuckDetector(config, similar(pairs)).check([first, said("ok", "affirm", "utter_ok"), again]) is None
 
 
+@pytest.mark.parametrize("first, first_topic, again, again_topic, similarity", [
+    # close in meaning, under topics of no one family (the NLU read the first as a card problem, or as fees)
+    ("my payment to the council bounced back", "card_not_working",
+     "the council never got the money I sent them", "transfer_not_received", 0.73),
+    ("I sent my tuition fee to the college last week", "fees",
+     "the college says my fee hasn't reached them", "transfer_not_received", 0.76),
+    # the same payee named again, in words less alike
+    ("a refund from the airline was promised two weeks ago", "refund_not_showing",
+     "I'm waiting on 200 pounds from the airline and my balance shows nothing", "transfer_not_received", 0.43),
+    # the same amount named again
+    ("I sent £250 to my landlord on monday", "receiving_money",
+     "the 250 pounds still hasn't arrived", "card_arrival", 0.3),
+])
+def test_a_need_said_again_under_an_unrelated_topic_is_the_same_need(first, first_topic, again, again_topic,
+                                                                      similarity):
+    """Issue 13's fourth test half: the NLU files one need under topics of no one family; a problem stated again
+    in words close in meaning, or naming the same payee or amount, after an answer the customer did not thank
+    for is the need again, whatever the topics."""
+    turns = [faq(first, first_topic), said("ok", "affirm", "utter_ok"), faq(again, again_topic, answered=False)]
+    pairs = {(first, again): similarity}
+
+    assert repeating(turns, pairs) == "customer_repeating"
+    thanked = turns[:1] + [said("thanks", "thank", "utter_welcome")] + turns[2:]
+    assert repeating(thanked, pairs) is None
+
+
+@pytest.mark.parametrize("first, first_topic, then, then_topic, similarity", [
+    # a new problem: not alike, and nothing named again ("the shop" and "the app" name nothing in particular)
+    ("I think I've lost my card somewhere in town", "lost_or_stolen_card",
+     "there's a payment from a shop I've never been to", "unrecognised_transaction", 0.32),
+    ("my card was declined at the shop", "card_not_working",
+     "the app won't open on my phone", "password_reset", 0.2),
+    # close, but a question that asks something new or follows on
+    ("my transfer to the council hasn't arrived", "transfer_not_received",
+     "can I cancel the council payment and send it again?", "cancel_transfer", 0.7),
+    ("my payment to the gym failed", "card_not_working",
+     "and the gym also charged me a fee, is that right?", "fees", 0.65),
+])
+def test_a_new_problem_or_a_question_under_another_topic_is_no_repeat(first, first_topic, then, then_topic,
+                                                                     similarity):
+    turns = [faq(first, first_topic), said("ok", "affirm", "utter_ok"), faq(then, then_topic, answered=False)]
+
+    assert repeating(turns, {(first, then): similarity}) is None
+
+
+def test_a_problem_the_nlu_cannot_read_after_an_answered_problem_is_the_same_need():
+    """Issue 13's fourth dev half: "two lots of 60 pounds for the one fill up" is not understood; it states
+    the double charge again. Not understood words that state no problem are no repeat (repeated_fallback
+    counts them)."""
+    first = faq("I got charged twice at a petrol station", "charged_twice")
+    acks = [said("ok", "affirm", "utter_ok"), said("right", "affirm", "utter_ok")]
+    again = Turn("two lots of 60 pounds for the one fill up", "nlu_fallback", 0.3)
+
+    assert repeating([first] + acks + [again], {}) == "customer_repeating"
+    assert repeating([first] + acks + [Turn("what about my other card", "nlu_fallback", 0.3)], {}) is None
+    question = faq("what is the exchange rate for euros", "exchange_rate")
+    assert repeating([question] + acks + [again], {}) is None
+
+
+def test_money_sent_twice_by_mistake_and_a_double_charge_are_one_family():
+    first = faq("I paid the plumber twice by mistake", "cancel_transfer")
+    again = faq("the same bank transfer went out two times yesterday", "charged_twice", answered=False)
+
+    assert repeating([first, said("ok", "affirm", "utter_ok"), again], {(first.text, again.text): 0.34}) == (
+        "customer_repeating")
+
+
 def test_a_case_asked_about_is_no_failed_answer_even_when_the_nlu_says_so():
     """The NLU reads "what if it's still not there next week" as not_helped; it asks about a case."""
     turns = [faq("my refund isn't showing yet", "refund_not_showing"), said("thanks", "thank", "utter_welcome"),

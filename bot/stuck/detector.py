@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set
 
 from bot.stuck.conversation import RESOLVED_INTENTS, Earlier, Turn
 from bot.stuck.settings import TRIGGERS, DetectorConfig
@@ -27,6 +27,10 @@ SMALL_TALK_INTENTS = frozenset({"greet", "affirm", "deny", "thank", "goodbye", "
 # Capitals in these are enthusiasm or habit ("OK THANKS", "ARE YOU A BOT"), not shouting.
 FRIENDLY_INTENTS = SMALL_TALK_INTENTS | {"request_callback"}
 CHECK_QUESTION = "utter_did_that_help"
+
+# An amount of money: "£50", "$20", "50 pounds", "60 quid" (the number is group 1 or 2).
+_AMOUNT = re.compile(r"[£$€]\s?(\d+(?:[.,]\d+)?)|\b(\d+(?:[.,]\d+)?)\s?(?:pounds?|quid|euros?|dollars?|gbp|eur|usd)\b",
+                     re.IGNORECASE)
 
 # Compares two customer messages: 1.0 for the same meaning, 0.0 for unrelated.
 Similarity = Callable[[str, str], float]
@@ -277,7 +281,13 @@ class StuckDetector:
             thanked = any(turns[n - 1].intent == "thank" or self._closing(turns[n - 1]) for n in range(before + 1, number))
             close = similarity >= self.config.repeat_topic_similarity and not follows_up and not thanked
             said_again = same_topic and (insists or close or (states_problem and not thanked))
-            if said_again or similarity >= self.config.repeat_similarity:
+            # Whatever topics the NLU gave: the problem stated again in words close in meaning, naming the same
+            # payee or amount, or in words the NLU could not read, after an answer not thanked for.
+            restated = states_problem and not thanked and (
+                similarity >= self.config.restated_similarity
+                or bool(self._referents(latest.text) & self._referents(previous.text))
+                or (latest.intent in NOT_UNDERSTOOD_INTENTS and self._states_problem(previous)))
+            if said_again or restated or similarity >= self.config.repeat_similarity:
                 how = "the same question" if same_topic else "a near-identical message"
                 return Verdict(
                     "customer_repeating",
@@ -295,6 +305,13 @@ class StuckDetector:
         asking something new ("what if it isn't there tomorrow?")."""
         return bool(_matches(self.config.problem_patterns, turn.text)) and not _matches(
             self.config.new_question_patterns, turn.text)
+
+    def _referents(self, text: str) -> Set[str]:
+        """What a message names in particular: amounts ("£50", "50 pounds": "50") and "the <word>" ("the
+        council", "the airline") unless the word names nothing in particular (common_nouns: "the money")."""
+        amounts = {match.group(1) or match.group(2) for match in _AMOUNT.finditer(text)}
+        named = {word.lower() for word in re.findall(r"\bthe (\w+)", text, re.IGNORECASE)}
+        return amounts | (named - {noun.lower() for noun in self.config.common_nouns})
 
     def _related(self, first: Optional[str], second: Optional[str]) -> bool:
         return any(first in family and second in family for family in self.config.related_topics)

@@ -14,6 +14,7 @@ from typing import Tuple
 __all__ = [
     "BOT_QUESTION_PATTERNS",
     "CLOSING_PATTERNS",
+    "COMMON_NOUNS",
     "DISTRESS_PATTERNS",
     "FOLLOW_UP_PATTERNS",
     "FRUSTRATION_PATTERNS",
@@ -200,8 +201,8 @@ PROBLEM_PATTERNS: Tuple[str, ...] = (
     r"\b(not|never|nothing|no longer|still|keeps?|cannot)\b",
     r"^\W*where('?s| is| are)\b",
     r"\b(declined|refused|rejected|missing|disappeared|fail(s|ed)?)\b",
-    # a payment taken more than once ("two identical payments to the same cafe")
-    r"\b(twice|two times|duplicated?|identical)\b",
+    # a payment taken more than once ("two identical payments to the same cafe", "two lots of 60 pounds")
+    r"\b(twice|two times|two lots|duplicated?|identical)\b",
 )
 # A question that asks something new ("how long does that take", "what if it isn't there tomorrow?",
 # "can I take cash out meanwhile"): a problem in it is the case it asks about, not the need said again.
@@ -214,6 +215,17 @@ NEW_QUESTION_PATTERNS: Tuple[str, ...] = (
     r"do|does|did|is|are) (i|we|you|it|they|my|the|this|that)\b|\?\W*$)",
     r"\b(how (long|much|many|often|soon)|what (if|happens|time|about)|when (will|does|do|can|should)|"
     r"(can|could|should|do|may) (i|we)|is there|are there)\b.*\?\W*$",
+)
+# Words that follow "the" and name nothing in particular ("the money", "the app", "the shop"): no referent
+# two messages share (customer_repeating), unlike "the council", "the airline", "the plumber". Plain words,
+# not regular expressions.
+COMMON_NOUNS: Tuple[str, ...] = (
+    "money", "cash", "card", "cards", "account", "accounts", "balance", "app", "bank", "banks", "branch",
+    "transfer", "transfers", "payment", "payments", "charge", "charges", "fee", "fees", "refund", "rate",
+    "amount", "pin", "phone", "number", "code", "atm", "machine", "shop", "shops", "store", "website", "till",
+    "checkout", "reader", "screen", "statement", "post", "letter", "same", "one", "other", "first", "second",
+    "last", "next", "new", "old", "whole", "time", "way", "day", "week", "month", "weekend", "morning",
+    "evening", "end", "moment", "thing", "problem", "issue", "answer", "bot", "person", "us", "uk",
 )
 # A customer telling of an earlier contact ("hi, I was here yesterday about my refund"): the bot's answer
 # to it was a guess at what they need, so their next words are no question asked again.

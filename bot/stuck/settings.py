@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Tuple
 
 from bot.stuck.phrases import (
-    BOT_QUESTION_PATTERNS, CLOSING_PATTERNS, DISTRESS_PATTERNS, FOLLOW_UP_PATTERNS, FRUSTRATION_PATTERNS,
+    BOT_QUESTION_PATTERNS, CLOSING_PATTERNS, COMMON_NOUNS, DISTRESS_PATTERNS, FOLLOW_UP_PATTERNS, FRUSTRATION_PATTERNS,
     HYPOTHETICAL_PATTERNS, NEW_QUESTION_PATTERNS,
     NO_PERSON_PATTERNS, PROBLEM_PATTERNS, REQUEST_PATTERNS, RETURNING_PATTERNS, SAME_NEED_PATTERNS, UNRESOLVED_PATTERNS,
 )
@@ -33,10 +33,12 @@ TRIGGERS: Tuple[str, ...] = (
 """Every trigger, in the order they are checked: the first that fires wins."""
 
 RELATED_TOPICS: Tuple[Tuple[str, ...], ...] = (
-    ("transfer_not_received", "receiving_money", "refund_not_showing", "unrecognised_transaction", "charged_twice"),
+    ("transfer_not_received", "receiving_money", "refund_not_showing", "unrecognised_transaction", "charged_twice",
+     "cancel_transfer"),
 )
 """Families of FAQ topics one problem is filed under by turns (money that did not arrive, a payment not as
-expected: "my wages haven't arrived" and "there's nothing from my company in my balance"): a problem stated
+expected or sent by mistake: "my wages haven't arrived" and "there's nothing from my company in my balance",
+"I paid the plumber twice by mistake" and "the same bank transfer went out two times"): a problem stated
 again under a topic of the family of the one just answered is the same need (customer_repeating)."""
 
 PATTERN_SETTINGS = ("request_patterns", "bot_question_patterns", "no_person_patterns", "distress_patterns",
@@ -55,6 +57,7 @@ class DetectorConfig:
     repeat_window: int = 3
     repeat_similarity: float = 0.9
     repeat_topic_similarity: float = 0.5
+    restated_similarity: float = 0.6
     frustration_min_confidence: float = 0.5
     shouting_min_letters: int = 10
     shouting_ratio: float = 0.7
@@ -74,6 +77,7 @@ class DetectorConfig:
     new_question_patterns: Tuple[str, ...] = NEW_QUESTION_PATTERNS
     returning_patterns: Tuple[str, ...] = RETURNING_PATTERNS
     related_topics: Tuple[Tuple[str, ...], ...] = RELATED_TOPICS
+    common_nouns: Tuple[str, ...] = COMMON_NOUNS
 
     def __post_init__(self) -> None:
         unknown = set(self.triggers) - set(TRIGGERS)
@@ -86,6 +90,8 @@ class DetectorConfig:
         if not all(isinstance(family, (list, tuple)) and all(isinstance(topic, str) for topic in family)
                    for family in self.related_topics):
             raise ValueError("related_topics must be lists of FAQ topic names")
+        if not all(isinstance(word, str) for word in self.common_nouns):
+            raise ValueError("common_nouns must be words")
         for name in PATTERN_SETTINGS:
             for pattern in getattr(self, name):
                 try:
