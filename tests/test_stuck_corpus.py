@@ -8,9 +8,11 @@ server. The test fails below 95 % recall or above 5 % false handoffs, and
 prints precision, recall and the turns from the stuck point to the handoff.
 The held-out halves (heldout_dev.yml, heldout_test.yml, and the second pair
 heldout2_dev.yml, heldout2_test.yml, the third pair heldout3_dev.yml,
-heldout3_test.yml, and the fourth pair heldout4_dev.yml, heldout4_test.yml, issue 13) are played the same way and fail on any miss or
-false handoff not known and explained, and a test half still held out fails
-below issue 13's targets; the breaks issue 13 reported are played one by one.
+heldout3_test.yml, the fourth pair heldout4_dev.yml, heldout4_test.yml, and the
+fifth pair heldout5_dev.yml, heldout5_test.yml, issue 13) are played the same
+way and fail on any miss or false handoff not known and explained, and a test
+half still held out fails below issue 13's targets; the breaks issue 13
+reported are played one by one.
 The player and the scoring are bot.stuck.corpus, which the teach worker also
 uses to check a candidate model before deploying it.
 """
@@ -46,12 +48,16 @@ HELD_OUT_3 = ("heldout3_dev.yml", "heldout3_test.yml")
 # "if", restatements under a neighbouring topic, against follow-ups and thanks then a new question) before
 # the detector was changed, split the same way.
 HELD_OUT_4 = ("heldout4_dev.yml", "heldout4_test.yml")
+# Written for issue 13's fifth round (problems said again in other words, 2nd and 3rd attempts with amounts and
+# merchants; late loops; indirect requests and distress in unusual wordings; traps where "agent", "human",
+# "person", "no" or capitals do not mean stuck) before the detector was changed, split the same way.
+HELD_OUT_5 = ("heldout5_dev.yml", "heldout5_test.yml")
 # Issue 13's targets are asserted on the test halves still held out. A test half looked at is held out no
 # longer: heldout_test.yml and heldout2_test.yml were looked at once with the detector of 6a8501c,
 # heldout3_test.yml once with that of faa572d, heldout4_test.yml once with that of f27df04 (all 2026-12-07);
 # all four missed the targets at that look (docs/benchmarks.md). A new pair's test half goes here until its
-# one look.
-HELD_OUT_TEST_HALVES: Tuple[str, ...] = ()
+# one look: heldout5_test.yml has not been looked at.
+HELD_OUT_TEST_HALVES: Tuple[str, ...] = ("heldout5_test.yml",)
 # The held-out conversations the bot still gets wrong, and why. Any other miss or false handoff
 # fails the test; the figures are in the report and docs/benchmarks.md.
 KNOWN_HELD_OUT_FAILURES = {
@@ -152,8 +158,9 @@ def test_the_held_out_halves_are_new_conversations_of_both_kinds():
 
 
 @pytest.mark.parametrize("pair, before", [(HELD_OUT_2, HELD_OUT), (HELD_OUT_3, HELD_OUT + HELD_OUT_2),
-                                          (HELD_OUT_4, HELD_OUT + HELD_OUT_2 + HELD_OUT_3)],
-                         ids=["second pair", "third pair", "fourth pair"])
+                                          (HELD_OUT_4, HELD_OUT + HELD_OUT_2 + HELD_OUT_3),
+                                          (HELD_OUT_5, HELD_OUT + HELD_OUT_2 + HELD_OUT_3 + HELD_OUT_4)],
+                         ids=["second pair", "third pair", "fourth pair", "fifth pair"])
 def test_the_later_held_out_halves_are_new_conversations_of_both_kinds(pair, before):
     halves = {name: load(name) for name in pair}
     everything = [c for half in halves.values() for c in half]
@@ -188,7 +195,7 @@ def test_stuck_conversations_are_handed_over_and_normal_ones_are_not(rasa_url, f
 
 def test_held_out_corpus_has_no_new_miss_or_false_handoff(rasa_url, capsys):
     reports = {name: summarise(play_all(rasa_url, load(name))).as_dict()
-               for name in HELD_OUT + HELD_OUT_2 + HELD_OUT_3 + HELD_OUT_4}
+               for name in HELD_OUT + HELD_OUT_2 + HELD_OUT_3 + HELD_OUT_4 + HELD_OUT_5}
     HELD_OUT_REPORT.parent.mkdir(parents=True, exist_ok=True)
     HELD_OUT_REPORT.write_text(json.dumps(reports, indent=2))
     with capsys.disabled():
