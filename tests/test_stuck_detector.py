@@ -308,6 +308,24 @@ def test_a_case_asked_about_is_no_failed_answer_even_when_the_nlu_says_so():
     assert check(turns[:2] + [said("it's still not there", "not_helped")]) == "unresolved"
 
 
+@pytest.mark.parametrize("praise", ["brilliant", "perfect!", "lovely, cheers", "great stuff"])
+def test_a_word_of_praise_the_nlu_reads_as_a_complaint_is_no_anger(praise):
+    """Issue 13's fifth dev half: "brilliant" after an answer was read as a complaint; sarcasm says more."""
+    turns = [faq("how do i change my pin", "change_pin"), said("ok", "affirm", "utter_ok")]
+
+    assert check(turns + [said(praise, "complain", confidence=0.8)]) is None
+    assert check(turns + [said("brilliant, another useless answer", "complain", confidence=0.8)]) == "frustration"
+
+
+def test_a_cool_after_an_answer_is_no_thanks_that_excuses_the_need_said_again():
+    """Issue 13's fifth dev half: "ok", "cool", then the refund that still has not come is the need again."""
+    first = faq("deliveroo said they refunded my order 5 days ago, but nothing yet", "refund_not_showing")
+    acks = [said("ok", "affirm", "utter_ok"), said("cool", "nlu_fallback", "utter_default")]
+    again = faq("still no sign of the deliveroo money on my balance tho", "transfer_not_received", answered=False)
+
+    assert repeating([first] + acks + [again], {(first.text, again.text): 0.58}) == "customer_repeating"
+
+
 def test_sorry_for_the_bother_is_a_closing_remark_not_a_complaint():
     turns = [faq("I don't recognise a payment on my card", "unrecognised_transaction"),
              said("thanks, it was my husband after all", "thank", "utter_welcome"),
@@ -607,6 +625,11 @@ def test_the_earlier_turns_slot_counts_only_ahead_of_the_turns_and_not_in_a_new_
     "I'm really struggling, I just need someone to help me",
     "please can somebody help me",
     "i dont know who else to ask",
+    # issue 13's fifth dev half: money taken from someone cared for, and money controlled by a partner
+    "i'm my mum's carer, she has dementia and i think someone has been taking money out of her account",
+    "my son has been stealing money from my savings",
+    "my ex keeps my card and takes my wages out the day they land, i'm not allowed any money of my own",
+    "my husband controls all the money and won't let me have any",
 ])
 def test_distress_hands_over_whatever_the_nlu_made_of_it(text):
     verdict = StuckDetector(DetectorConfig()).check([faq(text, "payment_deferral", answered=False)])
@@ -621,6 +644,8 @@ def test_distress_hands_over_whatever_the_nlu_made_of_it(text):
     "what happens if I can't pay my loan one month",
     "money's a bit tight, can I move my loan payment to later",
     "just checking, what should I do if I ever spot a payment I didn't make",
+    "my partner takes my card to the shop sometimes, can she have her own",
+    "am I allowed to take money out abroad",
 ])
 def test_words_near_distress_are_not_distress(text):
     assert check([faq(text, "payment_deferral", answered=False)]) is None
@@ -662,6 +687,8 @@ def test_again_or_back_without_a_person_is_no_request(text):
     "I'd rather not do this with a machine, is one of your colleagues around?",
     "I'd feel better going through this with someone who works there",
     "is this a human or a bot? because I need a human for this",
+    "could a member of staff have a look at my account please, its about a payment from last week",
+    "would one of your advisers be able to check this for me",
 ])
 def test_indirect_requests_for_a_person(text):
     assert check([faq(text, "receiving_money", answered=False)]) == "requested"

@@ -150,10 +150,10 @@ class StuckDetector:
     def _frustration(self, turns: List[Turn], earlier: Earlier) -> Optional[Verdict]:
         latest = turns[-1]
         signals = []
-        # A closing remark the NLU reads as a complaint ("actually never mind, forget it") is not anger;
-        # frustrated words, shouting or a run of "!?" in it still are.
+        # A closing remark or a word of praise the NLU reads as a complaint ("actually never mind, forget it",
+        # "brilliant") is not anger; frustrated words, shouting or a run of "!?" in it still are.
         if (latest.intent == "complain" and latest.confidence >= self.config.frustration_min_confidence
-                and not self._closing(latest)):
+                and not self._closing(latest) and not _matches(self.config.praise_patterns, latest.text)):
             signals.append("complaint")
         letters = [character for character in latest.text if character.isalpha()]
         if len(letters) >= self.config.shouting_min_letters and not self._calm_in_capitals(turns, earlier):

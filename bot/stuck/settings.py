@@ -13,7 +13,7 @@ from typing import Tuple
 from bot.stuck.phrases import (
     BOT_QUESTION_PATTERNS, CLOSING_PATTERNS, COMMON_NOUNS, DISTRESS_PATTERNS, FOLLOW_UP_PATTERNS, FRUSTRATION_PATTERNS,
     HYPOTHETICAL_PATTERNS, NEW_QUESTION_PATTERNS,
-    NO_PERSON_PATTERNS, PROBLEM_PATTERNS, REQUEST_PATTERNS, RETURNING_PATTERNS, SAME_NEED_PATTERNS, UNRESOLVED_PATTERNS,
+    NO_PERSON_PATTERNS, PRAISE_PATTERNS, PROBLEM_PATTERNS, REQUEST_PATTERNS, RETURNING_PATTERNS, SAME_NEED_PATTERNS, UNRESOLVED_PATTERNS,
 )
 
 __all__ = ["PATTERN_SETTINGS", "RELATED_TOPICS", "TRIGGERS", "DetectorConfig"]
@@ -42,7 +42,7 @@ expected or sent by mistake: "my wages haven't arrived" and "there's nothing fro
 again under a topic of the family of the one just answered is the same need (customer_repeating)."""
 
 PATTERN_SETTINGS = ("request_patterns", "bot_question_patterns", "no_person_patterns", "distress_patterns",
-                    "frustration_patterns", "unresolved_patterns", "hypothetical_patterns", "closing_patterns", "same_need_patterns",
+                    "frustration_patterns", "unresolved_patterns", "hypothetical_patterns", "closing_patterns", "praise_patterns", "same_need_patterns",
                     "follow_up_patterns", "problem_patterns", "new_question_patterns", "returning_patterns")
 
 
@@ -71,6 +71,7 @@ class DetectorConfig:
     unresolved_patterns: Tuple[str, ...] = UNRESOLVED_PATTERNS
     hypothetical_patterns: Tuple[str, ...] = HYPOTHETICAL_PATTERNS
     closing_patterns: Tuple[str, ...] = CLOSING_PATTERNS
+    praise_patterns: Tuple[str, ...] = PRAISE_PATTERNS
     same_need_patterns: Tuple[str, ...] = SAME_NEED_PATTERNS
     follow_up_patterns: Tuple[str, ...] = FOLLOW_UP_PATTERNS
     problem_patterns: Tuple[str, ...] = PROBLEM_PATTERNS
