@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.stuck import DetectorConfig, Earlier, StuckDetector, Turn, conversation_since_last_handoff
+from bot.stuck.conversation import parsed_turn
 from bot.stuck.detector import TRIGGERS
 
 
@@ -289,6 +290,34 @@ def test_a_problem_the_nlu_cannot_read_after_an_answered_problem_is_the_same_nee
     assert repeating([first] + acks + [Turn("what about my other card", "nlu_fallback", 0.3)], {}) is None
     question = faq("what is the exchange rate for euros", "exchange_rate")
     assert repeating([question] + acks + [again], {}) is None
+
+
+def test_a_topic_the_nlu_also_considered_joins_a_problem_to_the_family():
+    """Issue 13's fourth dev half: an amount in pounds makes the NLU file "my friend sent me 50 pounds but I can't
+    see it" as exchange_rate, with transfer_not_received its second reading; "her money still isn't showing"
+    (transfer_not_received) is the problem again."""
+    first = dataclasses.replace(faq("my friend sent me 50 pounds this morning but I can't see it", "exchange_rate"),
+                                alternatives=["transfer_not_received"])
+    again = faq("her money still isn't showing in my balance", "transfer_not_received", answered=False)
+    turns = [first, said("ok", "affirm", "utter_ok"), again]
+
+    assert repeating(turns, {(first.text, again.text): 0.4}) == "customer_repeating"
+    assert repeating([dataclasses.replace(first, alternatives=[])] + turns[1:], {(first.text, again.text): 0.4}) is None
+    question = dataclasses.replace(faq("what rate do I get for 50 pounds in euros", "exchange_rate"),
+                                   alternatives=["transfer_not_received"])
+    assert repeating([question] + turns[1:], {(question.text, again.text): 0.4}) is None
+
+
+def test_the_topics_the_nlu_also_considered_are_kept_from_its_ranking():
+    parse = {"intent": {"name": "faq", "confidence": 0.9}, "response_selector": {"faq": {
+        "response": {"intent_response_key": "faq/exchange_rate"},
+        "ranking": [{"intent_response_key": "faq/exchange_rate", "confidence": 0.82},
+                    {"intent_response_key": "faq/transfer_not_received", "confidence": 0.17},
+                    {"intent_response_key": "faq/receiving_money", "confidence": 0.01}]}}}
+
+    turn = parsed_turn("my friend sent me 50 pounds but I can't see it", parse)
+
+    assert (turn.topic, turn.alternatives) == ("exchange_rate", ["transfer_not_received"])
 
 
 def test_money_sent_twice_by_mistake_and_a_double_charge_are_one_family():

@@ -272,9 +272,10 @@ class StuckDetector:
             if not previous.answered or _matches(self.config.returning_patterns, previous.text):
                 continue
             # One problem filed under two topics of a family ("my wages haven't arrived", "there's nothing
-            # from my company in my balance") is one topic when both messages state a problem.
+            # from my company in my balance") is one topic when both messages state a problem; so is one the
+            # NLU filed elsewhere but also considered under the family ("50 pounds" read as exchange_rate).
             same_topic = latest.topic is not None and (latest.topic == previous.topic or (
-                states_problem and self._states_problem(previous) and self._related(latest.topic, previous.topic)))
+                states_problem and self._states_problem(previous) and self._related(latest, previous)))
             similarity = self._similarity(latest.text, previous.text)
             # Thanks between the answer and the problem: the answer helped, this is a new turn of events,
             # however close its words are to the first ones.
@@ -313,8 +314,12 @@ class StuckDetector:
         named = {word.lower() for word in re.findall(r"\bthe (\w+)", text, re.IGNORECASE)}
         return amounts | (named - {noun.lower() for noun in self.config.common_nouns})
 
-    def _related(self, first: Optional[str], second: Optional[str]) -> bool:
-        return any(first in family and second in family for family in self.config.related_topics)
+    def _related(self, first: Turn, second: Turn) -> bool:
+        """Two turns' topics, or ones the NLU also considered for them, are one or of one family."""
+        firsts = {first.topic, *first.alternatives} - {None}
+        seconds = {second.topic, *second.alternatives} - {None}
+        return bool(firsts & seconds) or any(
+            firsts & set(family) and seconds & set(family) for family in self.config.related_topics)
 
     def _bot_repeating(self, turns: List[Turn], earlier: Earlier) -> Optional[Verdict]:
         latest = turns[-1]
