@@ -239,6 +239,9 @@ def test_a_problem_said_again_under_a_neighbouring_topic_is_the_same_need():
      "the council never got the money I sent them", "transfer_not_received", 0.73),
     ("I sent my tuition fee to the college last week", "fees",
      "the college says my fee hasn't reached them", "transfer_not_received", 0.76),
+    # an NLU that filed the first as hardship (another model's reading of issue 13's fifth dev half)
+    ("also my wages were due yesterday and they're not in", "payment_deferral",
+     "payday was yesterday, my work says they paid it and my account shows nothing", "transfer_not_received", 0.59),
     # the same payee named again, in words less alike
     ("a refund from the airline was promised two weeks ago", "refund_not_showing",
      "I'm waiting on 200 pounds from the airline and my balance shows nothing", "transfer_not_received", 0.43),

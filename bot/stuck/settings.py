@@ -57,7 +57,7 @@ class DetectorConfig:
     repeat_window: int = 3
     repeat_similarity: float = 0.9
     repeat_topic_similarity: float = 0.5
-    restated_similarity: float = 0.6
+    restated_similarity: float = 0.55
     frustration_min_confidence: float = 0.5
     shouting_min_letters: int = 10
     shouting_ratio: float = 0.7
