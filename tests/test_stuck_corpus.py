@@ -61,35 +61,11 @@ HELD_OUT_TEST_HALVES: Tuple[str, ...] = ("heldout5_test.yml",)
 # The held-out conversations the bot still gets wrong, and why. Any other miss or false handoff
 # fails the test; the figures are in the report and docs/benchmarks.md.
 KNOWN_HELD_OUT_FAILURES = {
-    "a friend's fifty pounds, late in the chat":
-        "customer_repeating: the NLU files \"my friend sent me 50 pounds this morning but I can't see it\" as "
-        "exchange_rate (an amount in pounds) and \"her money still isn't showing in my balance\" as "
-        "transfer_not_received: two topics of no one family (fourth dev half)",
     "google pay top up, balance the same":
-        "customer_repeating: \"I loaded 30 pounds an hour ago and my balance is the same as before\" is filed as "
-        "exchange_rate, not top_up, and states the problem without a word of one (fourth dev half)",
-    "when I check, the building society money isn't there":
-        "customer_repeating: \"when I check my balance the 500 pounds from my building society isn't there\" is "
-        "filed as exchange_rate, not transfer_not_received (fourth dev half)",
-    "petrol charged twice, late, two acks":
-        "customer_repeating: \"two lots of 60 pounds for the one fill up\" is not understood (nlu_fallback, its best "
-        "guess exchange_rate) and has no word of a problem (fourth dev half)",
-    "airline refund, balance shows nothing":
-        "customer_repeating: \"a refund from the airline was promised two weeks ago\" (refund_not_showing) states no "
-        "problem, so \"I'm waiting on 200 pounds from the airline and my balance shows nothing\" (transfer_not_received, "
-        "similarity 0.43) is no problem said again under a related topic (fourth test half)",
-    "the plumber paid two times":
-        "customer_repeating: the NLU files \"I paid the plumber twice by mistake\" as cancel_transfer, which is in no "
-        "family with charged_twice, the topic of \"the same bank transfer went out two times yesterday\" (similarity "
-        "0.34; fourth test half)",
-    "the council never got it":
-        "customer_repeating: \"my payment to the council bounced back\" is filed as card_not_working and \"the council "
-        "never got the money I sent them\" as transfer_not_received: close words (0.73) under unrelated topics are no "
-        "repeat (fourth test half)",
-    "tuition fee to the college, three ways":
-        "customer_repeating: \"I sent my tuition fee to the college last week\" is filed as fees, \"the college says my "
-        "fee hasn't reached them\" as transfer_not_received (similarity 0.76, unrelated topics), and \"where has my "
-        "900 pounds gone\" is not understood (fourth test half)",
+        "customer_repeating: \"my top up from google pay is missing\" is filed as mobile_payments and \"I loaded 30 "
+        "pounds an hour ago and my balance is the same as before\" as exchange_rate (transfer_not_received second): "
+        "the second states the problem without a word of one, in words unlike the first (similarity 0.28), and "
+        "names no payee or amount of the first (fourth dev half)",
 }
 # Issue 13's targets for a test half (never tuned on).
 HELD_OUT_TEST_MIN_RECALL, HELD_OUT_TEST_MAX_FALSE_HANDOFFS = 0.98, 0.02
@@ -193,22 +169,22 @@ def test_stuck_conversations_are_handed_over_and_normal_ones_are_not(rasa_url, f
     assert summary.false_handoff_rate <= MAX_FALSE_HANDOFF_RATE, json.dumps(report, indent=2)
 
 
-def test_held_out_corpus_has_no_new_miss_or_false_handoff(rasa_url, capsys):
-    reports = {name: summarise(play_all(rasa_url, load(name))).as_dict()
-               for name in HELD_OUT + HELD_OUT_2 + HELD_OUT_3 + HELD_OUT_4 + HELD_OUT_5}
+@pytest.mark.parametrize("name", HELD_OUT + HELD_OUT_2 + HELD_OUT_3 + HELD_OUT_4 + HELD_OUT_5)
+def test_held_out_corpus_has_no_new_miss_or_false_handoff(rasa_url, name, capsys):
+    """One half per case, so that a test half still held out is played only when asked for (-k excludes it)."""
+    report = summarise(play_all(rasa_url, load(name))).as_dict()
     HELD_OUT_REPORT.parent.mkdir(parents=True, exist_ok=True)
-    HELD_OUT_REPORT.write_text(json.dumps(reports, indent=2))
+    reports = json.loads(HELD_OUT_REPORT.read_text()) if HELD_OUT_REPORT.is_file() else {}
+    HELD_OUT_REPORT.write_text(json.dumps({**reports, name: report}, indent=2))
     with capsys.disabled():
-        for name, report in reports.items():
-            print(f"\nheld-out stuck corpus {name}:", json.dumps({k: v for k, v in report.items()
-                                                                 if not isinstance(v, list)}))
+        print(f"\nheld-out stuck corpus {name}:", json.dumps({k: v for k, v in report.items()
+                                                             if not isinstance(v, list)}))
 
-    failures = {entry["name"] for report in reports.values() for entry in report["missed"] + report["false_handoffs"]}
-    assert failures <= set(KNOWN_HELD_OUT_FAILURES), json.dumps(reports, indent=2)
-    for name in HELD_OUT_TEST_HALVES:
-        test = reports[name]
-        assert test["recall"] >= HELD_OUT_TEST_MIN_RECALL, json.dumps(test, indent=2)
-        assert test["false_handoff_rate"] <= HELD_OUT_TEST_MAX_FALSE_HANDOFFS, json.dumps(test, indent=2)
+    failures = {entry["name"] for entry in report["missed"] + report["false_handoffs"]}
+    assert failures <= set(KNOWN_HELD_OUT_FAILURES), json.dumps(report, indent=2)
+    if name in HELD_OUT_TEST_HALVES:
+        assert report["recall"] >= HELD_OUT_TEST_MIN_RECALL, json.dumps(report, indent=2)
+        assert report["false_handoff_rate"] <= HELD_OUT_TEST_MAX_FALSE_HANDOFFS, json.dumps(report, indent=2)
 
 
 def test_the_player_stops_at_the_first_handoff_that_is_not_a_callback():
