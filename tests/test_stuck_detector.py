@@ -323,6 +323,19 @@ def test_the_topics_the_nlu_also_considered_are_kept_from_its_ranking():
     assert (turn.topic, turn.alternatives) == ("exchange_rate", ["transfer_not_received"])
 
 
+def test_a_top_up_that_did_not_land_is_money_that_did_not_arrive():
+    """Issue 13's fourth dev half: a balance "the same as before" after a top-up tells the top-up is missing."""
+    first = faq("my top up from google pay is missing", "top_up")
+    again = dataclasses.replace(
+        faq("I loaded 30 pounds an hour ago and my balance is the same as before", "exchange_rate", answered=False),
+        alternatives=["transfer_not_received"])
+
+    assert repeating([first, said("ok", "affirm", "utter_ok"), again], {(first.text, again.text): 0.28}) == (
+        "customer_repeating")
+    question = faq("is the fee the same as before?", "fees", answered=False)
+    assert repeating([first, said("ok", "affirm", "utter_ok"), question], {}) is None
+
+
 def test_money_sent_twice_by_mistake_and_a_double_charge_are_one_family():
     first = faq("I paid the plumber twice by mistake", "cancel_transfer")
     again = faq("the same bank transfer went out two times yesterday", "charged_twice", answered=False)

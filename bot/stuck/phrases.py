@@ -213,6 +213,8 @@ PROBLEM_PATTERNS: Tuple[str, ...] = (
     r"\b(not|never|nothing|no longer|still|keeps?|cannot)\b",
     r"^\W*where('?s| is| are)\b",
     r"\b(declined|refused|rejected|missing|disappeared|fail(s|ed)?)\b",
+    # nothing changed where something should have ("my balance is the same as before")
+    r"\b(the )?same as (before|it was|yesterday)\b|\bunchanged\b",
     # a payment taken more than once ("two identical payments to the same cafe", "two lots of 60 pounds")
     r"\b(twice|two times|two lots|duplicated?|identical)\b",
 )

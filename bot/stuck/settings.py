@@ -33,11 +33,11 @@ TRIGGERS: Tuple[str, ...] = (
 """Every trigger, in the order they are checked: the first that fires wins."""
 
 RELATED_TOPICS: Tuple[Tuple[str, ...], ...] = (
-    ("transfer_not_received", "receiving_money", "refund_not_showing", "unrecognised_transaction", "charged_twice",
-     "cancel_transfer"),
+    ("transfer_not_received", "receiving_money", "refund_not_showing", "top_up", "unrecognised_transaction",
+     "charged_twice", "cancel_transfer"),
 )
-"""Families of FAQ topics one problem is filed under by turns (money that did not arrive, a payment not as
-expected or sent by mistake: "my wages haven't arrived" and "there's nothing from my company in my balance",
+"""Families of FAQ topics one problem is filed under by turns (money that did not arrive, a top-up among it;
+a payment not as expected or sent by mistake: "my wages haven't arrived" and "there's nothing from my company in my balance",
 "I paid the plumber twice by mistake" and "the same bank transfer went out two times"): a problem stated
 again under a topic of the family of the one just answered is the same need (customer_repeating)."""
 
