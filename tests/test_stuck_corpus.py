@@ -60,13 +60,7 @@ HELD_OUT_5 = ("heldout5_dev.yml", "heldout5_test.yml")
 HELD_OUT_TEST_HALVES: Tuple[str, ...] = ("heldout5_test.yml",)
 # The held-out conversations the bot still gets wrong, and why. Any other miss or false handoff
 # fails the test; the figures are in the report and docs/benchmarks.md.
-KNOWN_HELD_OUT_FAILURES = {
-    "google pay top up, balance the same":
-        "customer_repeating: \"my top up from google pay is missing\" is filed as mobile_payments and \"I loaded 30 "
-        "pounds an hour ago and my balance is the same as before\" as exchange_rate (transfer_not_received second): "
-        "the second states the problem without a word of one, in words unlike the first (similarity 0.28), and "
-        "names no payee or amount of the first (fourth dev half)",
-}
+KNOWN_HELD_OUT_FAILURES: Dict[str, str] = {}
 # Issue 13's targets for a test half (never tuned on).
 HELD_OUT_TEST_MIN_RECALL, HELD_OUT_TEST_MAX_FALSE_HANDOFFS = 0.98, 0.02
 
