@@ -258,6 +258,8 @@ def test_a_need_said_again_under_an_unrelated_topic_is_the_same_need(first, firs
     pairs = {(first, again): similarity}
 
     assert repeating(turns, pairs) == "customer_repeating"
+    verdict = StuckDetector(DetectorConfig(triggers=("customer_repeating",)), similar(pairs)).check(turns)
+    assert verdict is not None and "the same problem in other words" in verdict.explanation
     thanked = turns[:1] + [said("thanks", "thank", "utter_welcome")] + turns[2:]
     assert repeating(thanked, pairs) is None
 
@@ -268,6 +270,8 @@ def test_a_need_said_again_under_an_unrelated_topic_is_the_same_need(first, firs
      "there's a payment from a shop I've never been to", "unrecognised_transaction", 0.32),
     ("my card was declined at the shop", "card_not_working",
      "the app won't open on my phone", "password_reset", 0.2),
+    ("I sent money to the wrong person", "cancel_transfer",
+     "I typed the wrong pin three times and now my card doesn't work", "change_pin", 0.25),
     # close, but a question that asks something new or follows on
     ("my transfer to the council hasn't arrived", "transfer_not_received",
      "can I cancel the council payment and send it again?", "cancel_transfer", 0.7),
@@ -279,6 +283,16 @@ def test_a_new_problem_or_a_question_under_another_topic_is_no_repeat(first, fir
     turns = [faq(first, first_topic), said("ok", "affirm", "utter_ok"), faq(then, then_topic, answered=False)]
 
     assert repeating(turns, {(first, then): similarity}) is None
+
+
+def test_the_payee_or_amount_named_again_is_in_the_evidence():
+    first = faq("a refund from the airline was promised two weeks ago", "refund_not_showing")
+    again = faq("I'm waiting on £200 from the airline and my balance shows nothing, 200 pounds!", "transfer_not_received",
+                answered=False)
+    verdict = StuckDetector(DetectorConfig(triggers=("customer_repeating",)), similar({})).check(
+        [first, said("ok", "affirm", "utter_ok"), again])
+
+    assert verdict is not None and verdict.evidence["referents"] == ["airline"]
 
 
 def test_a_problem_the_nlu_cannot_read_after_an_answered_problem_is_the_same_need():

@@ -284,21 +284,23 @@ class StuckDetector:
             said_again = same_topic and (insists or close or (states_problem and not thanked))
             # Whatever topics the NLU gave: the problem stated again in words close in meaning, naming the same
             # payee or amount, or in words the NLU could not read, after an answer not thanked for.
+            shared = sorted(self._referents(latest.text) & self._referents(previous.text))
             restated = states_problem and not thanked and (
-                similarity >= self.config.restated_similarity
-                or bool(self._referents(latest.text) & self._referents(previous.text))
+                similarity >= self.config.restated_similarity or bool(shared)
                 or (latest.intent in NOT_UNDERSTOOD_INTENTS and self._states_problem(previous)))
             if said_again or restated or similarity >= self.config.repeat_similarity:
-                how = "the same question" if same_topic else "a near-identical message"
+                how = ("the same question" if same_topic else "the same problem in other words" if restated
+                       else "a near-identical message")
+                evidence: Dict[str, Any] = {
+                    "topic": previous.topic,
+                    "similarity": round(similarity, 3),
+                    "turns": _turn_evidence(turns, [before, number], earlier),
+                }
+                if restated and shared:
+                    evidence["referents"] = shared
                 return Verdict(
-                    "customer_repeating",
-                    f"the customer asked {how} again after it was answered ({previous.topic})",
-                    {
-                        "topic": previous.topic,
-                        "similarity": round(similarity, 3),
-                        "turns": _turn_evidence(turns, [before, number], earlier),
-                    },
-                )
+                    "customer_repeating", f"the customer asked {how} again after it was answered ({previous.topic})",
+                    evidence)
         return None
 
     def _states_problem(self, turn: Turn) -> bool:

@@ -240,6 +240,8 @@ COMMON_NOUNS: Tuple[str, ...] = (
     "checkout", "reader", "screen", "statement", "post", "letter", "same", "one", "other", "first", "second",
     "last", "next", "new", "old", "whole", "time", "way", "day", "week", "month", "weekend", "morning",
     "evening", "end", "moment", "thing", "problem", "issue", "answer", "bot", "person", "us", "uk",
+    "wrong", "right", "correct", "full", "exact", "usual", "original", "only", "latest", "previous", "current",
+    "main", "standard", "best", "most", "rest",
 )
 # A customer telling of an earlier contact ("hi, I was here yesterday about my refund"): the bot's answer
 # to it was a guess at what they need, so their next words are no question asked again.
