@@ -289,8 +289,8 @@ class StuckDetector:
                 similarity >= self.config.restated_similarity or bool(shared)
                 or (latest.intent in NOT_UNDERSTOOD_INTENTS and self._states_problem(previous)))
             if said_again or restated or similarity >= self.config.repeat_similarity:
-                how = ("the same question" if same_topic else "the same problem in other words" if restated
-                       else "a near-identical message")
+                how = ("asked the same question" if same_topic else "stated the same problem" if restated
+                       else "asked a near-identical message")
                 evidence: Dict[str, Any] = {
                     "topic": previous.topic,
                     "similarity": round(similarity, 3),
@@ -299,7 +299,7 @@ class StuckDetector:
                 if restated and shared:
                     evidence["referents"] = shared
                 return Verdict(
-                    "customer_repeating", f"the customer asked {how} again after it was answered ({previous.topic})",
+                    "customer_repeating", f"the customer {how} again after it was answered ({previous.topic})",
                     evidence)
         return None
 
