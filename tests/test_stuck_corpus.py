@@ -8,9 +8,11 @@ server. The test fails below 95 % recall or above 5 % false handoffs, and
 prints precision, recall and the turns from the stuck point to the handoff.
 The held-out halves (heldout_dev.yml, heldout_test.yml, and the second pair
 heldout2_dev.yml, heldout2_test.yml, the third pair heldout3_dev.yml,
-heldout3_test.yml, and the fourth pair heldout4_dev.yml, heldout4_test.yml, issue 13) are played the same way and fail on any miss or
-false handoff not known and explained, and a test half still held out fails
-below issue 13's targets; the breaks issue 13 reported are played one by one.
+heldout3_test.yml, the fourth pair heldout4_dev.yml, heldout4_test.yml, and the
+fifth pair heldout5_dev.yml, heldout5_test.yml, issue 13) are played the same
+way and fail on any miss or false handoff not known and explained, and a test
+half still held out fails below issue 13's targets; the breaks issue 13
+reported are played one by one.
 The player and the scoring are bot.stuck.corpus, which the teach worker also
 uses to check a candidate model before deploying it.
 """
@@ -46,45 +48,19 @@ HELD_OUT_3 = ("heldout3_dev.yml", "heldout3_test.yml")
 # "if", restatements under a neighbouring topic, against follow-ups and thanks then a new question) before
 # the detector was changed, split the same way.
 HELD_OUT_4 = ("heldout4_dev.yml", "heldout4_test.yml")
+# Written for issue 13's fifth round (problems said again in other words, 2nd and 3rd attempts with amounts and
+# merchants; late loops; indirect requests and distress in unusual wordings; traps where "agent", "human",
+# "person", "no" or capitals do not mean stuck) before the detector was changed, split the same way.
+HELD_OUT_5 = ("heldout5_dev.yml", "heldout5_test.yml")
 # Issue 13's targets are asserted on the test halves still held out. A test half looked at is held out no
 # longer: heldout_test.yml and heldout2_test.yml were looked at once with the detector of 6a8501c,
 # heldout3_test.yml once with that of faa572d, heldout4_test.yml once with that of f27df04 (all 2026-12-07);
 # all four missed the targets at that look (docs/benchmarks.md). A new pair's test half goes here until its
-# one look.
-HELD_OUT_TEST_HALVES: Tuple[str, ...] = ()
+# one look: heldout5_test.yml has not been looked at.
+HELD_OUT_TEST_HALVES: Tuple[str, ...] = ("heldout5_test.yml",)
 # The held-out conversations the bot still gets wrong, and why. Any other miss or false handoff
 # fails the test; the figures are in the report and docs/benchmarks.md.
-KNOWN_HELD_OUT_FAILURES = {
-    "a friend's fifty pounds, late in the chat":
-        "customer_repeating: the NLU files \"my friend sent me 50 pounds this morning but I can't see it\" as "
-        "exchange_rate (an amount in pounds) and \"her money still isn't showing in my balance\" as "
-        "transfer_not_received: two topics of no one family (fourth dev half)",
-    "google pay top up, balance the same":
-        "customer_repeating: \"I loaded 30 pounds an hour ago and my balance is the same as before\" is filed as "
-        "exchange_rate, not top_up, and states the problem without a word of one (fourth dev half)",
-    "when I check, the building society money isn't there":
-        "customer_repeating: \"when I check my balance the 500 pounds from my building society isn't there\" is "
-        "filed as exchange_rate, not transfer_not_received (fourth dev half)",
-    "petrol charged twice, late, two acks":
-        "customer_repeating: \"two lots of 60 pounds for the one fill up\" is not understood (nlu_fallback, its best "
-        "guess exchange_rate) and has no word of a problem (fourth dev half)",
-    "airline refund, balance shows nothing":
-        "customer_repeating: \"a refund from the airline was promised two weeks ago\" (refund_not_showing) states no "
-        "problem, so \"I'm waiting on 200 pounds from the airline and my balance shows nothing\" (transfer_not_received, "
-        "similarity 0.43) is no problem said again under a related topic (fourth test half)",
-    "the plumber paid two times":
-        "customer_repeating: the NLU files \"I paid the plumber twice by mistake\" as cancel_transfer, which is in no "
-        "family with charged_twice, the topic of \"the same bank transfer went out two times yesterday\" (similarity "
-        "0.34; fourth test half)",
-    "the council never got it":
-        "customer_repeating: \"my payment to the council bounced back\" is filed as card_not_working and \"the council "
-        "never got the money I sent them\" as transfer_not_received: close words (0.73) under unrelated topics are no "
-        "repeat (fourth test half)",
-    "tuition fee to the college, three ways":
-        "customer_repeating: \"I sent my tuition fee to the college last week\" is filed as fees, \"the college says my "
-        "fee hasn't reached them\" as transfer_not_received (similarity 0.76, unrelated topics), and \"where has my "
-        "900 pounds gone\" is not understood (fourth test half)",
-}
+KNOWN_HELD_OUT_FAILURES: Dict[str, str] = {}
 # Issue 13's targets for a test half (never tuned on).
 HELD_OUT_TEST_MIN_RECALL, HELD_OUT_TEST_MAX_FALSE_HANDOFFS = 0.98, 0.02
 
@@ -152,8 +128,9 @@ def test_the_held_out_halves_are_new_conversations_of_both_kinds():
 
 
 @pytest.mark.parametrize("pair, before", [(HELD_OUT_2, HELD_OUT), (HELD_OUT_3, HELD_OUT + HELD_OUT_2),
-                                          (HELD_OUT_4, HELD_OUT + HELD_OUT_2 + HELD_OUT_3)],
-                         ids=["second pair", "third pair", "fourth pair"])
+                                          (HELD_OUT_4, HELD_OUT + HELD_OUT_2 + HELD_OUT_3),
+                                          (HELD_OUT_5, HELD_OUT + HELD_OUT_2 + HELD_OUT_3 + HELD_OUT_4)],
+                         ids=["second pair", "third pair", "fourth pair", "fifth pair"])
 def test_the_later_held_out_halves_are_new_conversations_of_both_kinds(pair, before):
     halves = {name: load(name) for name in pair}
     everything = [c for half in halves.values() for c in half]
@@ -186,22 +163,22 @@ def test_stuck_conversations_are_handed_over_and_normal_ones_are_not(rasa_url, f
     assert summary.false_handoff_rate <= MAX_FALSE_HANDOFF_RATE, json.dumps(report, indent=2)
 
 
-def test_held_out_corpus_has_no_new_miss_or_false_handoff(rasa_url, capsys):
-    reports = {name: summarise(play_all(rasa_url, load(name))).as_dict()
-               for name in HELD_OUT + HELD_OUT_2 + HELD_OUT_3 + HELD_OUT_4}
+@pytest.mark.parametrize("name", HELD_OUT + HELD_OUT_2 + HELD_OUT_3 + HELD_OUT_4 + HELD_OUT_5)
+def test_held_out_corpus_has_no_new_miss_or_false_handoff(rasa_url, name, capsys):
+    """One half per case, so that a test half still held out is played only when asked for (-k excludes it)."""
+    report = summarise(play_all(rasa_url, load(name))).as_dict()
     HELD_OUT_REPORT.parent.mkdir(parents=True, exist_ok=True)
-    HELD_OUT_REPORT.write_text(json.dumps(reports, indent=2))
+    reports = json.loads(HELD_OUT_REPORT.read_text()) if HELD_OUT_REPORT.is_file() else {}
+    HELD_OUT_REPORT.write_text(json.dumps({**reports, name: report}, indent=2))
     with capsys.disabled():
-        for name, report in reports.items():
-            print(f"\nheld-out stuck corpus {name}:", json.dumps({k: v for k, v in report.items()
-                                                                 if not isinstance(v, list)}))
+        print(f"\nheld-out stuck corpus {name}:", json.dumps({k: v for k, v in report.items()
+                                                             if not isinstance(v, list)}))
 
-    failures = {entry["name"] for report in reports.values() for entry in report["missed"] + report["false_handoffs"]}
-    assert failures <= set(KNOWN_HELD_OUT_FAILURES), json.dumps(reports, indent=2)
-    for name in HELD_OUT_TEST_HALVES:
-        test = reports[name]
-        assert test["recall"] >= HELD_OUT_TEST_MIN_RECALL, json.dumps(test, indent=2)
-        assert test["false_handoff_rate"] <= HELD_OUT_TEST_MAX_FALSE_HANDOFFS, json.dumps(test, indent=2)
+    failures = {entry["name"] for entry in report["missed"] + report["false_handoffs"]}
+    assert failures <= set(KNOWN_HELD_OUT_FAILURES), json.dumps(report, indent=2)
+    if name in HELD_OUT_TEST_HALVES:
+        assert report["recall"] >= HELD_OUT_TEST_MIN_RECALL, json.dumps(report, indent=2)
+        assert report["false_handoff_rate"] <= HELD_OUT_TEST_MAX_FALSE_HANDOFFS, json.dumps(report, indent=2)
 
 
 def test_the_player_stops_at_the_first_handoff_that_is_not_a_callback():

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.stuck import DetectorConfig, Earlier, StuckDetector, Turn, conversation_since_last_handoff
+from bot.stuck.conversation import parsed_turn
 from bot.stuck.detector import TRIGGERS
 
 
@@ -232,6 +233,131 @@ def test_a_problem_said_again_under_a_neighbouring_topic_is_the_same_need():
     assert StuckDetector(config, similar(pairs)).check([first, said("ok", "affirm", "utter_ok"), again]) is None
 
 
+@pytest.mark.parametrize("first, first_topic, again, again_topic, similarity", [
+    # close in meaning, under topics of no one family (the NLU read the first as a card problem, or as fees)
+    ("my payment to the council bounced back", "card_not_working",
+     "the council never got the money I sent them", "transfer_not_received", 0.73),
+    ("I sent my tuition fee to the college last week", "fees",
+     "the college says my fee hasn't reached them", "transfer_not_received", 0.76),
+    # an NLU that filed the first as hardship (another model's reading of issue 13's fifth dev half)
+    ("also my wages were due yesterday and they're not in", "payment_deferral",
+     "payday was yesterday, my work says they paid it and my account shows nothing", "transfer_not_received", 0.59),
+    # the same payee named again, in words less alike
+    ("a refund from the airline was promised two weeks ago", "refund_not_showing",
+     "I'm waiting on 200 pounds from the airline and my balance shows nothing", "transfer_not_received", 0.43),
+    # the same amount named again
+    ("I sent £250 to my landlord on monday", "receiving_money",
+     "the 250 pounds still hasn't arrived", "card_arrival", 0.3),
+])
+def test_a_need_said_again_under_an_unrelated_topic_is_the_same_need(first, first_topic, again, again_topic,
+                                                                      similarity):
+    """Issue 13's fourth test half: the NLU files one need under topics of no one family; a problem stated again
+    in words close in meaning, or naming the same payee or amount, after an answer the customer did not thank
+    for is the need again, whatever the topics."""
+    turns = [faq(first, first_topic), said("ok", "affirm", "utter_ok"), faq(again, again_topic, answered=False)]
+    pairs = {(first, again): similarity}
+
+    assert repeating(turns, pairs) == "customer_repeating"
+    verdict = StuckDetector(DetectorConfig(triggers=("customer_repeating",)), similar(pairs)).check(turns)
+    assert verdict is not None and "stated the same problem again" in verdict.explanation
+    thanked = turns[:1] + [said("thanks", "thank", "utter_welcome")] + turns[2:]
+    assert repeating(thanked, pairs) is None
+
+
+@pytest.mark.parametrize("first, first_topic, then, then_topic, similarity", [
+    # a new problem: not alike, and nothing named again ("the shop" and "the app" name nothing in particular)
+    ("I think I've lost my card somewhere in town", "lost_or_stolen_card",
+     "there's a payment from a shop I've never been to", "unrecognised_transaction", 0.32),
+    ("my card was declined at the shop", "card_not_working",
+     "the app won't open on my phone", "password_reset", 0.2),
+    ("I sent money to the wrong person", "cancel_transfer",
+     "I typed the wrong pin three times and now my card doesn't work", "change_pin", 0.25),
+    # close, but a question that asks something new or follows on
+    ("my transfer to the council hasn't arrived", "transfer_not_received",
+     "can I cancel the council payment and send it again?", "cancel_transfer", 0.7),
+    ("my payment to the gym failed", "card_not_working",
+     "and the gym also charged me a fee, is that right?", "fees", 0.65),
+])
+def test_a_new_problem_or_a_question_under_another_topic_is_no_repeat(first, first_topic, then, then_topic,
+                                                                     similarity):
+    turns = [faq(first, first_topic), said("ok", "affirm", "utter_ok"), faq(then, then_topic, answered=False)]
+
+    assert repeating(turns, {(first, then): similarity}) is None
+
+
+def test_the_payee_or_amount_named_again_is_in_the_evidence():
+    first = faq("a refund from the airline was promised two weeks ago", "refund_not_showing")
+    again = faq("I'm waiting on £200 from the airline and my balance shows nothing, 200 pounds!", "transfer_not_received",
+                answered=False)
+    verdict = StuckDetector(DetectorConfig(triggers=("customer_repeating",)), similar({})).check(
+        [first, said("ok", "affirm", "utter_ok"), again])
+
+    assert verdict is not None and verdict.evidence["referents"] == ["airline"]
+
+
+def test_a_problem_the_nlu_cannot_read_after_an_answered_problem_is_the_same_need():
+    """Issue 13's fourth dev half: "two lots of 60 pounds for the one fill up" is not understood; it states
+    the double charge again. Not understood words that state no problem are no repeat (repeated_fallback
+    counts them)."""
+    first = faq("I got charged twice at a petrol station", "charged_twice")
+    acks = [said("ok", "affirm", "utter_ok"), said("right", "affirm", "utter_ok")]
+    again = Turn("two lots of 60 pounds for the one fill up", "nlu_fallback", 0.3)
+
+    assert repeating([first] + acks + [again], {}) == "customer_repeating"
+    assert repeating([first] + acks + [Turn("what about my other card", "nlu_fallback", 0.3)], {}) is None
+    question = faq("what is the exchange rate for euros", "exchange_rate")
+    assert repeating([question] + acks + [again], {}) is None
+
+
+def test_a_topic_the_nlu_also_considered_joins_a_problem_to_the_family():
+    """Issue 13's fourth dev half: an amount in pounds makes the NLU file "my friend sent me 50 pounds but I can't
+    see it" as exchange_rate, with transfer_not_received its second reading; "her money still isn't showing"
+    (transfer_not_received) is the problem again."""
+    first = dataclasses.replace(faq("my friend sent me 50 pounds this morning but I can't see it", "exchange_rate"),
+                                alternatives=["transfer_not_received"])
+    again = faq("her money still isn't showing in my balance", "transfer_not_received", answered=False)
+    turns = [first, said("ok", "affirm", "utter_ok"), again]
+
+    assert repeating(turns, {(first.text, again.text): 0.4}) == "customer_repeating"
+    assert repeating([dataclasses.replace(first, alternatives=[])] + turns[1:], {(first.text, again.text): 0.4}) is None
+    question = dataclasses.replace(faq("what rate do I get for 50 pounds in euros", "exchange_rate"),
+                                   alternatives=["transfer_not_received"])
+    assert repeating([question] + turns[1:], {(question.text, again.text): 0.4}) is None
+
+
+def test_the_topics_the_nlu_also_considered_are_kept_from_its_ranking():
+    parse = {"intent": {"name": "faq", "confidence": 0.9}, "response_selector": {"faq": {
+        "response": {"intent_response_key": "faq/exchange_rate"},
+        "ranking": [{"intent_response_key": "faq/exchange_rate", "confidence": 0.82},
+                    {"intent_response_key": "faq/transfer_not_received", "confidence": 0.17},
+                    {"intent_response_key": "faq/receiving_money", "confidence": 0.01}]}}}
+
+    turn = parsed_turn("my friend sent me 50 pounds but I can't see it", parse)
+
+    assert (turn.topic, turn.alternatives) == ("exchange_rate", ["transfer_not_received"])
+
+
+def test_a_top_up_that_did_not_land_is_money_that_did_not_arrive():
+    """Issue 13's fourth dev half: a balance "the same as before" after a top-up tells the top-up is missing."""
+    first = faq("my top up from google pay is missing", "top_up")
+    again = dataclasses.replace(
+        faq("I loaded 30 pounds an hour ago and my balance is the same as before", "exchange_rate", answered=False),
+        alternatives=["transfer_not_received"])
+
+    assert repeating([first, said("ok", "affirm", "utter_ok"), again], {(first.text, again.text): 0.28}) == (
+        "customer_repeating")
+    question = faq("is the fee the same as before?", "fees", answered=False)
+    assert repeating([first, said("ok", "affirm", "utter_ok"), question], {}) is None
+
+
+def test_money_sent_twice_by_mistake_and_a_double_charge_are_one_family():
+    first = faq("I paid the plumber twice by mistake", "cancel_transfer")
+    again = faq("the same bank transfer went out two times yesterday", "charged_twice", answered=False)
+
+    assert repeating([first, said("ok", "affirm", "utter_ok"), again], {(first.text, again.text): 0.34}) == (
+        "customer_repeating")
+
+
 def test_a_case_asked_about_is_no_failed_answer_even_when_the_nlu_says_so():
     """The NLU reads "what if it's still not there next week" as not_helped; it asks about a case."""
     turns = [faq("my refund isn't showing yet", "refund_not_showing"), said("thanks", "thank", "utter_welcome"),
@@ -239,6 +365,24 @@ def test_a_case_asked_about_is_no_failed_answer_even_when_the_nlu_says_so():
 
     assert check(turns) is None
     assert check(turns[:2] + [said("it's still not there", "not_helped")]) == "unresolved"
+
+
+@pytest.mark.parametrize("praise", ["brilliant", "perfect!", "lovely, cheers", "great stuff"])
+def test_a_word_of_praise_the_nlu_reads_as_a_complaint_is_no_anger(praise):
+    """Issue 13's fifth dev half: "brilliant" after an answer was read as a complaint; sarcasm says more."""
+    turns = [faq("how do i change my pin", "change_pin"), said("ok", "affirm", "utter_ok")]
+
+    assert check(turns + [said(praise, "complain", confidence=0.8)]) is None
+    assert check(turns + [said("brilliant, another useless answer", "complain", confidence=0.8)]) == "frustration"
+
+
+def test_a_cool_after_an_answer_is_no_thanks_that_excuses_the_need_said_again():
+    """Issue 13's fifth dev half: "ok", "cool", then the refund that still has not come is the need again."""
+    first = faq("deliveroo said they refunded my order 5 days ago, but nothing yet", "refund_not_showing")
+    acks = [said("ok", "affirm", "utter_ok"), said("cool", "nlu_fallback", "utter_default")]
+    again = faq("still no sign of the deliveroo money on my balance tho", "transfer_not_received", answered=False)
+
+    assert repeating([first] + acks + [again], {(first.text, again.text): 0.58}) == "customer_repeating"
 
 
 def test_sorry_for_the_bother_is_a_closing_remark_not_a_complaint():
@@ -540,6 +684,11 @@ def test_the_earlier_turns_slot_counts_only_ahead_of_the_turns_and_not_in_a_new_
     "I'm really struggling, I just need someone to help me",
     "please can somebody help me",
     "i dont know who else to ask",
+    # issue 13's fifth dev half: money taken from someone cared for, and money controlled by a partner
+    "i'm my mum's carer, she has dementia and i think someone has been taking money out of her account",
+    "my son has been stealing money from my savings",
+    "my ex keeps my card and takes my wages out the day they land, i'm not allowed any money of my own",
+    "my husband controls all the money and won't let me have any",
 ])
 def test_distress_hands_over_whatever_the_nlu_made_of_it(text):
     verdict = StuckDetector(DetectorConfig()).check([faq(text, "payment_deferral", answered=False)])
@@ -554,6 +703,8 @@ def test_distress_hands_over_whatever_the_nlu_made_of_it(text):
     "what happens if I can't pay my loan one month",
     "money's a bit tight, can I move my loan payment to later",
     "just checking, what should I do if I ever spot a payment I didn't make",
+    "my partner takes my card to the shop sometimes, can she have her own",
+    "am I allowed to take money out abroad",
 ])
 def test_words_near_distress_are_not_distress(text):
     assert check([faq(text, "payment_deferral", answered=False)]) is None
@@ -595,6 +746,8 @@ def test_again_or_back_without_a_person_is_no_request(text):
     "I'd rather not do this with a machine, is one of your colleagues around?",
     "I'd feel better going through this with someone who works there",
     "is this a human or a bot? because I need a human for this",
+    "could a member of staff have a look at my account please, its about a payment from last week",
+    "would one of your advisers be able to check this for me",
 ])
 def test_indirect_requests_for_a_person(text):
     assert check([faq(text, "receiving_money", answered=False)]) == "requested"

@@ -21,6 +21,9 @@ MAX_TEXT = 500
 FALLBACK_INTENT = "nlu_fallback"
 # The retrieval intent of the support answers (faq/<topic>); small talk is chitchat/<key>.
 FAQ_INTENT = "faq"
+# A topic the response selector ranks below the one chosen, at this confidence or more, is one the NLU also
+# considered (an amount in pounds read as exchange_rate, with transfer_not_received second).
+ALTERNATIVE_MIN_CONFIDENCE = 0.1
 ACTION_ERROR_SLOT = "action_error"
 EARLIER_SLOT = "earlier_turns"
 # The customer said it helped, thanked or said goodbye.
@@ -43,6 +46,8 @@ class Turn:
     confidence: float
     # The FAQ answer key when the bot understood an FAQ question.
     topic: Optional[str] = None
+    # Other FAQ topics the NLU considered for it (ALTERNATIVE_MIN_CONFIDENCE), the likelier first.
+    alternatives: List[str] = field(default_factory=list)
     # What the bot sent afterwards: response names (utter_...) or texts.
     responses: List[str] = field(default_factory=list)
     # The texts of those replies, as the customer read them (the handoff summary quotes them).
@@ -177,8 +182,10 @@ class Conversation:
 def parsed_turn(text: str, parse_data: Dict[str, Any]) -> Turn:
     """A customer message as the NLU parsed it (Rasa's ``parse_data``), before the bot did anything."""
     intent = parse_data.get("intent") or {}
+    topic = _topic_of(parse_data)
     return Turn(text=text, intent=intent.get("name") or "", confidence=float(intent.get("confidence") or 0.0),
-                topic=_topic_of(parse_data), best_guess=_best_guess(parse_data))
+                topic=topic, alternatives=_alternatives(parse_data, topic) if topic else [],
+                best_guess=_best_guess(parse_data))
 
 
 def _topic_of(parse_data: Dict[str, Any]) -> Optional[str]:
@@ -192,6 +199,20 @@ def _topic_of(parse_data: Dict[str, Any]) -> Optional[str]:
         return None
     key = (selected.get("response") or {}).get("intent_response_key") or ""
     return key.split("/", 1)[1] if "/" in key else None
+
+
+def _alternatives(parse_data: Dict[str, Any], topic: str) -> List[str]:
+    """The other FAQ topics of the response selector's ranking at ALTERNATIVE_MIN_CONFIDENCE or more."""
+    ranking = ((parse_data.get("response_selector") or {}).get(FAQ_INTENT) or {}).get("ranking") or []
+    others: List[str] = []
+    for entry in ranking:
+        key = entry.get("intent_response_key") if isinstance(entry, dict) else None
+        if not isinstance(key, str) or "/" not in key:
+            continue
+        name = key.split("/", 1)[1]
+        if name != topic and name not in others and float(entry.get("confidence") or 0.0) >= ALTERNATIVE_MIN_CONFIDENCE:
+            others.append(name)
+    return others
 
 
 def _best_guess(parse_data: Dict[str, Any]) -> Optional[Dict[str, Any]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set
 
 from bot.stuck.conversation import RESOLVED_INTENTS, Earlier, Turn
 from bot.stuck.settings import TRIGGERS, DetectorConfig
@@ -27,6 +27,10 @@ SMALL_TALK_INTENTS = frozenset({"greet", "affirm", "deny", "thank", "goodbye", "
 # Capitals in these are enthusiasm or habit ("OK THANKS", "ARE YOU A BOT"), not shouting.
 FRIENDLY_INTENTS = SMALL_TALK_INTENTS | {"request_callback"}
 CHECK_QUESTION = "utter_did_that_help"
+
+# An amount of money: "£50", "$20", "50 pounds", "60 quid" (the number is group 1 or 2).
+_AMOUNT = re.compile(r"[£$€]\s?(\d+(?:[.,]\d+)?)|\b(\d+(?:[.,]\d+)?)\s?(?:pounds?|quid|euros?|dollars?|gbp|eur|usd)\b",
+                     re.IGNORECASE)
 
 # Compares two customer messages: 1.0 for the same meaning, 0.0 for unrelated.
 Similarity = Callable[[str, str], float]
@@ -146,10 +150,10 @@ class StuckDetector:
     def _frustration(self, turns: List[Turn], earlier: Earlier) -> Optional[Verdict]:
         latest = turns[-1]
         signals = []
-        # A closing remark the NLU reads as a complaint ("actually never mind, forget it") is not anger;
-        # frustrated words, shouting or a run of "!?" in it still are.
+        # A closing remark or a word of praise the NLU reads as a complaint ("actually never mind, forget it",
+        # "brilliant") is not anger; frustrated words, shouting or a run of "!?" in it still are.
         if (latest.intent == "complain" and latest.confidence >= self.config.frustration_min_confidence
-                and not self._closing(latest)):
+                and not self._closing(latest) and not _matches(self.config.praise_patterns, latest.text)):
             signals.append("complaint")
         letters = [character for character in latest.text if character.isalpha()]
         if len(letters) >= self.config.shouting_min_letters and not self._calm_in_capitals(turns, earlier):
@@ -268,26 +272,35 @@ class StuckDetector:
             if not previous.answered or _matches(self.config.returning_patterns, previous.text):
                 continue
             # One problem filed under two topics of a family ("my wages haven't arrived", "there's nothing
-            # from my company in my balance") is one topic when both messages state a problem.
+            # from my company in my balance") is one topic when both messages state a problem; so is one the
+            # NLU filed elsewhere but also considered under the family ("50 pounds" read as exchange_rate).
             same_topic = latest.topic is not None and (latest.topic == previous.topic or (
-                states_problem and self._states_problem(previous) and self._related(latest.topic, previous.topic)))
+                states_problem and self._states_problem(previous) and self._related(latest, previous)))
             similarity = self._similarity(latest.text, previous.text)
             # Thanks between the answer and the problem: the answer helped, this is a new turn of events,
             # however close its words are to the first ones.
             thanked = any(turns[n - 1].intent == "thank" or self._closing(turns[n - 1]) for n in range(before + 1, number))
             close = similarity >= self.config.repeat_topic_similarity and not follows_up and not thanked
             said_again = same_topic and (insists or close or (states_problem and not thanked))
-            if said_again or similarity >= self.config.repeat_similarity:
-                how = "the same question" if same_topic else "a near-identical message"
+            # Whatever topics the NLU gave: the problem stated again in words close in meaning, naming the same
+            # payee or amount, or in words the NLU could not read, after an answer not thanked for.
+            shared = sorted(self._referents(latest.text) & self._referents(previous.text))
+            restated = states_problem and not thanked and (
+                similarity >= self.config.restated_similarity or bool(shared)
+                or (latest.intent in NOT_UNDERSTOOD_INTENTS and self._states_problem(previous)))
+            if said_again or restated or similarity >= self.config.repeat_similarity:
+                how = ("asked the same question" if same_topic else "stated the same problem" if restated
+                       else "asked a near-identical message")
+                evidence: Dict[str, Any] = {
+                    "topic": previous.topic,
+                    "similarity": round(similarity, 3),
+                    "turns": _turn_evidence(turns, [before, number], earlier),
+                }
+                if restated and shared:
+                    evidence["referents"] = shared
                 return Verdict(
-                    "customer_repeating",
-                    f"the customer asked {how} again after it was answered ({previous.topic})",
-                    {
-                        "topic": previous.topic,
-                        "similarity": round(similarity, 3),
-                        "turns": _turn_evidence(turns, [before, number], earlier),
-                    },
-                )
+                    "customer_repeating", f"the customer {how} again after it was answered ({previous.topic})",
+                    evidence)
         return None
 
     def _states_problem(self, turn: Turn) -> bool:
@@ -296,8 +309,19 @@ class StuckDetector:
         return bool(_matches(self.config.problem_patterns, turn.text)) and not _matches(
             self.config.new_question_patterns, turn.text)
 
-    def _related(self, first: Optional[str], second: Optional[str]) -> bool:
-        return any(first in family and second in family for family in self.config.related_topics)
+    def _referents(self, text: str) -> Set[str]:
+        """What a message names in particular: amounts ("£50", "50 pounds": "50") and "the <word>" ("the
+        council", "the airline") unless the word names nothing in particular (common_nouns: "the money")."""
+        amounts = {match.group(1) or match.group(2) for match in _AMOUNT.finditer(text)}
+        named = {word.lower() for word in re.findall(r"\bthe (\w+)", text, re.IGNORECASE)}
+        return amounts | (named - {noun.lower() for noun in self.config.common_nouns})
+
+    def _related(self, first: Turn, second: Turn) -> bool:
+        """Two turns' topics, or ones the NLU also considered for them, are one or of one family."""
+        firsts = {first.topic, *first.alternatives} - {None}
+        seconds = {second.topic, *second.alternatives} - {None}
+        return bool(firsts & seconds) or any(
+            firsts & set(family) and seconds & set(family) for family in self.config.related_topics)
 
     def _bot_repeating(self, turns: List[Turn], earlier: Earlier) -> Optional[Verdict]:
         latest = turns[-1]

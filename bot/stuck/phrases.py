@@ -14,12 +14,14 @@ from typing import Tuple
 __all__ = [
     "BOT_QUESTION_PATTERNS",
     "CLOSING_PATTERNS",
+    "COMMON_NOUNS",
     "DISTRESS_PATTERNS",
     "FOLLOW_UP_PATTERNS",
     "FRUSTRATION_PATTERNS",
     "HYPOTHETICAL_PATTERNS",
     "NEW_QUESTION_PATTERNS",
     "NO_PERSON_PATTERNS",
+    "PRAISE_PATTERNS",
     "PROBLEM_PATTERNS",
     "REQUEST_PATTERNS",
     "RETURNING_PATTERNS",
@@ -57,6 +59,9 @@ REQUEST_PATTERNS: Tuple[str, ...] = (
     r"(who|that) (works|can (actually )?(see|look|check|help|access)|could (see|look|check|help)|has access)\b",
     r"\b(one of your|a) (colleagues?|team members?)\b.{0,20}\b(around|available|there|help|look|take over|do)\b",
     r"\bcan a (member|person|colleague) (of|from) (your|the) (team|staff|bank)\b",
+    r"\b(can|could|would|will|may) (a|an|one of your|someone from your|somebody from your) (member of (your |the )?"
+    r"(staff|team)|staff member|colleagues?|advis[eo]rs?|agents?|person|human)\b.{0,25}\b(look|check|help|call|ring|"
+    r"sort|go through)\b",
     r"\b(need|want|would like|'d like) (a|an|some) (human|person|agent|real person)\b",
     r"\b(rather not|don'?t want to|not going to|won'?t) (do|discuss|sort|deal with|talk about|go through) "
     r"(this|it|that|all this)( any more)? (with|through|to) (a|the|this|some) (machine|bot|robot|computer|program)\b",
@@ -108,6 +113,14 @@ DISTRESS_PATTERNS: Tuple[str, ...] = (
     r" (all )?(of )?(my|our) (money|savings|funds|account)\b",
     r"\b(someone|somebody|a hacker|hackers)( has| have|'s|'ve)?( just)? (took|taken|stole|stolen|withdrew|withdrawn|"
     r"spent|moved) .{0,30}\bout of (my|our) (account|card|savings)\b",
+    # ... or over time, from someone the customer looks after ("someone has been taking money out of her account")
+    r"\b(has|have|'s|'ve) been (taking|stealing|withdrawing|draining|spending) (\w+ ){0,2}?(money|cash|savings|funds|"
+    r"pension|wages|benefits)\b",
+    # money controlled by a partner or relative ("my ex takes my wages", "I'm not allowed any money of my own")
+    r"\b(he|she|my (ex|boyfriend|girlfriend|" + _RELATIVE[1:-1] + r")) (\w+ ){0,4}?(controls?|takes?|took|keeps?|"
+    r"spends?) (all )?(of )?(my|our|the) (money|wages|salary|pay|benefits|pension|finances|savings)\b",
+    r"\bnot allowed (any|to have any|to touch|to use) (\w+ )?(money|cash|card|account)\b",
+    r"\b(won'?t|doesn'?t|will not|does not) let me (have|touch|use|see) (any|my)( own)? ?(money|cash|wages|account)?\b",
     # a message that asks for a click on a link because the account is locked or at risk: phishing
     r"\b(text|texted|message|messaged|email|emailed|sms)\b.{0,60}\b(locked|blocked|suspended|frozen|compromised|"
     r"at risk)\b.{0,40}\b(click|tap|follow|open)\b.{0,15}\blink\b",
@@ -200,8 +213,10 @@ PROBLEM_PATTERNS: Tuple[str, ...] = (
     r"\b(not|never|nothing|no longer|still|keeps?|cannot)\b",
     r"^\W*where('?s| is| are)\b",
     r"\b(declined|refused|rejected|missing|disappeared|fail(s|ed)?)\b",
-    # a payment taken more than once ("two identical payments to the same cafe")
-    r"\b(twice|two times|duplicated?|identical)\b",
+    # nothing changed where something should have ("my balance is the same as before")
+    r"\b(the )?same as (before|it was|yesterday)\b|\bunchanged\b",
+    # a payment taken more than once ("two identical payments to the same cafe", "two lots of 60 pounds")
+    r"\b(twice|two times|two lots|duplicated?|identical)\b",
 )
 # A question that asks something new ("how long does that take", "what if it isn't there tomorrow?",
 # "can I take cash out meanwhile"): a problem in it is the case it asks about, not the need said again.
@@ -214,6 +229,19 @@ NEW_QUESTION_PATTERNS: Tuple[str, ...] = (
     r"do|does|did|is|are) (i|we|you|it|they|my|the|this|that)\b|\?\W*$)",
     r"\b(how (long|much|many|often|soon)|what (if|happens|time|about)|when (will|does|do|can|should)|"
     r"(can|could|should|do|may) (i|we)|is there|are there)\b.*\?\W*$",
+)
+# Words that follow "the" and name nothing in particular ("the money", "the app", "the shop"): no referent
+# two messages share (customer_repeating), unlike "the council", "the airline", "the plumber". Plain words,
+# not regular expressions.
+COMMON_NOUNS: Tuple[str, ...] = (
+    "money", "cash", "card", "cards", "account", "accounts", "balance", "app", "bank", "banks", "branch",
+    "transfer", "transfers", "payment", "payments", "charge", "charges", "fee", "fees", "refund", "rate",
+    "amount", "pin", "phone", "number", "code", "atm", "machine", "shop", "shops", "store", "website", "till",
+    "checkout", "reader", "screen", "statement", "post", "letter", "same", "one", "other", "first", "second",
+    "last", "next", "new", "old", "whole", "time", "way", "day", "week", "month", "weekend", "morning",
+    "evening", "end", "moment", "thing", "problem", "issue", "answer", "bot", "person", "us", "uk",
+    "wrong", "right", "correct", "full", "exact", "usual", "original", "only", "latest", "previous", "current",
+    "main", "standard", "best", "most", "rest",
 )
 # A customer telling of an earlier contact ("hi, I was here yesterday about my refund"): the bot's answer
 # to it was a guess at what they need, so their next words are no question asked again.
@@ -241,4 +269,10 @@ CLOSING_PATTERNS: Tuple[str, ...] = (
     r"(?<!\bif i )(?<!\bwhen i )(?<!\bi )(?<!\bi'll )\bforget (it|about it|that)\b",
     r"\b(it )?does ?n[o']?t matter\b(?! (what|how|if|whether|who|when))",
     r"\bsorry (for|about) (the |all the |any )?(bother|trouble|hassle|fuss)\b",
+)
+# A word of praise on its own ("brilliant", "perfect 👍"): the NLU may read it as sarcasm, a complaint, but
+# it is no anger. Nor is it thanks: "ok", "cool" acknowledge an answer without saying it helped.
+PRAISE_PATTERNS: Tuple[str, ...] = (
+    r"^\W*((ok|okay),? )?(brilliant|perfect|great|lovely|excellent|fantastic|amazing|awesome|super|cool|nice|"
+    r"wonderful|grand|splendid)( stuff| one| news)?\W*$",
 )

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Tuple
 
 from bot.stuck.phrases import (
-    BOT_QUESTION_PATTERNS, CLOSING_PATTERNS, DISTRESS_PATTERNS, FOLLOW_UP_PATTERNS, FRUSTRATION_PATTERNS,
+    BOT_QUESTION_PATTERNS, CLOSING_PATTERNS, COMMON_NOUNS, DISTRESS_PATTERNS, FOLLOW_UP_PATTERNS, FRUSTRATION_PATTERNS,
     HYPOTHETICAL_PATTERNS, NEW_QUESTION_PATTERNS,
-    NO_PERSON_PATTERNS, PROBLEM_PATTERNS, REQUEST_PATTERNS, RETURNING_PATTERNS, SAME_NEED_PATTERNS, UNRESOLVED_PATTERNS,
+    NO_PERSON_PATTERNS, PRAISE_PATTERNS, PROBLEM_PATTERNS, REQUEST_PATTERNS, RETURNING_PATTERNS, SAME_NEED_PATTERNS, UNRESOLVED_PATTERNS,
 )
 
 __all__ = ["PATTERN_SETTINGS", "RELATED_TOPICS", "TRIGGERS", "DetectorConfig"]
@@ -33,14 +33,16 @@ TRIGGERS: Tuple[str, ...] = (
 """Every trigger, in the order they are checked: the first that fires wins."""
 
 RELATED_TOPICS: Tuple[Tuple[str, ...], ...] = (
-    ("transfer_not_received", "receiving_money", "refund_not_showing", "unrecognised_transaction", "charged_twice"),
+    ("transfer_not_received", "receiving_money", "refund_not_showing", "top_up", "unrecognised_transaction",
+     "charged_twice", "cancel_transfer"),
 )
-"""Families of FAQ topics one problem is filed under by turns (money that did not arrive, a payment not as
-expected: "my wages haven't arrived" and "there's nothing from my company in my balance"): a problem stated
+"""Families of FAQ topics one problem is filed under by turns (money that did not arrive, a top-up among it;
+a payment not as expected or sent by mistake: "my wages haven't arrived" and "there's nothing from my company in my balance",
+"I paid the plumber twice by mistake" and "the same bank transfer went out two times"): a problem stated
 again under a topic of the family of the one just answered is the same need (customer_repeating)."""
 
 PATTERN_SETTINGS = ("request_patterns", "bot_question_patterns", "no_person_patterns", "distress_patterns",
-                    "frustration_patterns", "unresolved_patterns", "hypothetical_patterns", "closing_patterns", "same_need_patterns",
+                    "frustration_patterns", "unresolved_patterns", "hypothetical_patterns", "closing_patterns", "praise_patterns", "same_need_patterns",
                     "follow_up_patterns", "problem_patterns", "new_question_patterns", "returning_patterns")
 
 
@@ -55,6 +57,7 @@ class DetectorConfig:
     repeat_window: int = 3
     repeat_similarity: float = 0.9
     repeat_topic_similarity: float = 0.5
+    restated_similarity: float = 0.55
     frustration_min_confidence: float = 0.5
     shouting_min_letters: int = 10
     shouting_ratio: float = 0.7
@@ -68,12 +71,14 @@ class DetectorConfig:
     unresolved_patterns: Tuple[str, ...] = UNRESOLVED_PATTERNS
     hypothetical_patterns: Tuple[str, ...] = HYPOTHETICAL_PATTERNS
     closing_patterns: Tuple[str, ...] = CLOSING_PATTERNS
+    praise_patterns: Tuple[str, ...] = PRAISE_PATTERNS
     same_need_patterns: Tuple[str, ...] = SAME_NEED_PATTERNS
     follow_up_patterns: Tuple[str, ...] = FOLLOW_UP_PATTERNS
     problem_patterns: Tuple[str, ...] = PROBLEM_PATTERNS
     new_question_patterns: Tuple[str, ...] = NEW_QUESTION_PATTERNS
     returning_patterns: Tuple[str, ...] = RETURNING_PATTERNS
     related_topics: Tuple[Tuple[str, ...], ...] = RELATED_TOPICS
+    common_nouns: Tuple[str, ...] = COMMON_NOUNS
 
     def __post_init__(self) -> None:
         unknown = set(self.triggers) - set(TRIGGERS)
@@ -86,6 +91,8 @@ class DetectorConfig:
         if not all(isinstance(family, (list, tuple)) and all(isinstance(topic, str) for topic in family)
                    for family in self.related_topics):
             raise ValueError("related_topics must be lists of FAQ topic names")
+        if not all(isinstance(word, str) for word in self.common_nouns):
+            raise ValueError("common_nouns must be words")
         for name in PATTERN_SETTINGS:
             for pattern in getattr(self, name):
                 try:
