@@ -17,7 +17,7 @@ from rasa_sdk import Tracker
 
 from bot.stuck.conversation import Turn, conversation_since_last_handoff
 
-__all__ = ["CONVERSATION_SOURCE", "CUSTOMER_WROTE_KEY", "PREVIOUS_KEY", "REASON_DESCRIPTIONS", "SILENT_SOURCES", "WRITTEN_KEY",
+__all__ = ["CONVERSATION_SOURCE", "CUSTOMER_WROTE_KEY", "PREVIOUS_KEY", "REASON_DESCRIPTIONS", "REQUEST_SOURCES", "SILENT_SOURCES", "WRITTEN_KEY",
            "SOURCE_DESCRIPTIONS", "SOURCE_KEY", "URGENT_TOPICS", "handoff_payload", "handoff_source"]
 
 # The bridge asks for the payload with a message whose metadata says what the customer did
@@ -42,6 +42,9 @@ PREVIOUS_KEY = "previous_handoff"
 # How many of the payload's last turns the customer wrote to the team (``written``): the bridge sends them
 # again, with what followed, when the payload is extended.
 WRITTEN_KEY = "written_to_team"
+# A request left instead of waiting (the bridge asks the bot for its payload with these sources): nobody has talked
+# to the customer yet, so an earlier one is no boundary of the next handoff's summary (_since_a_person).
+REQUEST_SOURCES: FrozenSet[Text] = frozenset({"callback", "message"})
 # What a button sends the bot, as agents read it.
 BUTTON_TEXTS: Dict[Text, Text] = {"/request_human": 'Pressed "Talk to a person"'}
 
@@ -234,6 +237,24 @@ def _card_topic(reason: Text, topics: List[Text]) -> Optional[Text]:
     return topics[-1]
 
 
+def _since_a_person(events: List[Dict[Text, Any]]) -> List[Dict[Text, Any]]:
+    """The events the summary reads: without a request left instead of waiting before the latest message (the
+    bridge's request intent, the payload the bot answered it with, its ``action_handoff``), so that the handoff a
+    customer upgrades a callback or a message to starts where that request's summary did. A handoff the queue
+    refused comes back as ``previous_handoff`` (handoff/service.py), whose turns come first."""
+    users = [index for index, event in enumerate(events) if event.get("event") == "user"]
+    kept: List[Dict[Text, Any]] = []
+    skipping = False
+    for index, event in enumerate(events):
+        if event.get("event") == "user":
+            metadata = event.get("metadata")
+            skipping = (index != users[-1] and isinstance(metadata, dict)
+                        and metadata.get(SOURCE_KEY) in REQUEST_SOURCES)
+        if not skipping:
+            kept.append(event)
+    return kept
+
+
 def handoff_payload(
     tracker: Tracker, reason: Text, evidence: Optional[Dict[Text, Any]] = None,
     domain: Optional[Dict[Text, Any]] = None,
@@ -251,7 +272,7 @@ def handoff_payload(
     previous = metadata.get(PREVIOUS_KEY)
     evidence = dict(evidence or {})
     how = [source]
-    conversation = conversation_since_last_handoff(tracker.events)
+    conversation = conversation_since_last_handoff(_since_a_person(tracker.events))
     # The request intent the bridge sent for a request or a transfer is no message of the customer's.
     asked_for = written or isinstance(previous, dict)
     own = conversation.turns[:-1] if asked_for and source in SILENT_SOURCES else conversation.turns

@@ -340,3 +340,44 @@ def test_a_customer_in_distress_gets_no_routine_topic_on_the_card():
 
     assert (distress["topic"], distress["topics"]) == (None, ["close_account"])
     assert (routine["topic"], routine["topics"]) == ("close_account", ["close_account"])
+
+
+DISPUTE = "I want to dispute a payment to an online shop that never delivered"
+
+
+def test_a_live_chat_asked_for_after_a_request_still_tells_what_the_customer_asked_before_it():
+    """The agent trial (issue 13): a customer who left a callback and then asked for someone now reached the agent
+    as "No support topic was recognised": nobody had talked to them, so the request is no boundary."""
+    asked = user_event(DISPUTE, "faq", 0.9, "faq/dispute_payment")
+    callback = button_press("callback")
+    first = handoff_payload(make_tracker([asked, callback]), "requested", domain=DOMAIN)["handoff"]
+    events = [
+        asked, {"event": "action", "name": "utter_faq"}, {"event": "bot", "text": "You can dispute it in the app."},
+        callback, {"event": "action", "name": "action_handoff"}, {"event": "bot", "data": {"custom": first}},
+        {"event": "action", "name": "action_listen"},
+        user_event("actually can I talk to someone now?", "request_human", 0.97),
+    ]
+
+    handoff = handoff_payload(make_tracker(events), "requested", domain=DOMAIN)["handoff"]
+
+    assert handoff["summary"] == (
+        f'The customer asked "{DISPUTE}" and the bot answered "You can dispute it in the app.". '
+        "Handed over because the customer asked for a person. Topics asked about: dispute payment. "
+        '2 customer message(s). Last message before the handoff: "actually can I talk to someone now?".')
+    assert [turn["text"] for turn in handoff["turns"]] == [DISPUTE, "actually can I talk to someone now?"]
+    assert handoff["topic"] == "dispute_payment"
+
+
+def test_a_handoff_after_one_a_person_took_up_starts_afresh():
+    """The boundary the request is not: a handoff that reached a person (the agent handed back) starts the next."""
+    events = [
+        user_event(DISPUTE, "faq", 0.9, "faq/dispute_payment"), {"event": "action", "name": "utter_faq"},
+        {"event": "bot", "text": "You can dispute it in the app."}, button_press(),
+        {"event": "action", "name": "action_handoff"}, {"event": "action", "name": "action_listen"},
+        user_event("can I talk to someone again", "request_human", 0.97),
+    ]
+
+    handoff = handoff_payload(make_tracker(events), "requested", domain=DOMAIN)["handoff"]
+
+    assert [turn["text"] for turn in handoff["turns"]] == ["can I talk to someone again"]
+    assert handoff["topics"] == []
