@@ -105,9 +105,21 @@ def _customer_slots(tracker: Tracker, domain: Optional[Dict[Text, Any]]) -> Dict
             if name in told and value is not None}
 
 
-def _readable(entry: Dict[Text, Any]) -> Dict[Text, Any]:
-    """A described turn with a pressed button's payload put in words."""
-    return {**entry, "text": BUTTON_TEXTS.get(entry["text"], entry["text"])}
+def _pressed(events: List[Dict[Text, Any]]) -> Dict[Text, Text]:
+    """What each button the bot showed sends, as agents read it: 'Pressed "No"', the title the customer saw
+    (a later button with the same payload wins), never the raw ``/deny``; BUTTON_TEXTS for the bridge's own."""
+    pressed: Dict[Text, Text] = {}
+    for event in events:
+        data = event.get("data") if event.get("event") == "bot" else None
+        for button in (data.get("buttons") or [] if isinstance(data, dict) else []):
+            if isinstance(button, dict) and isinstance(button.get("payload"), str) and button.get("title"):
+                pressed[button["payload"]] = f'Pressed "{button["title"]}"'
+    return {**pressed, **BUTTON_TEXTS}
+
+
+def _readable(entry: Dict[Text, Any], pressed: Dict[Text, Text]) -> Dict[Text, Any]:
+    """A described turn with a pressed button's payload put in words (``pressed``: _pressed)."""
+    return {**entry, "text": pressed.get(entry["text"], entry["text"])}
 
 
 def _shortened(text: Text, limit: int) -> Text:
@@ -115,8 +127,8 @@ def _shortened(text: Text, limit: int) -> Text:
     return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
-def _listed(turn: Turn) -> Dict[Text, Any]:
-    entry = _readable(turn.describe())
+def _listed(turn: Turn, pressed: Dict[Text, Text]) -> Dict[Text, Any]:
+    entry = _readable(turn.describe(), pressed)
     if turn.replies:
         entry["bot_reply"] = _shortened(turn.replies[0], MAX_REPLY)
     return entry
@@ -130,19 +142,26 @@ def _quote(reply: Text) -> Text:
     return f"{sentence} …" if sentence.endswith(":") else sentence
 
 
-def _exchanges(turns: List[Turn]) -> Optional[Text]:
+def _exchanges(turns: List[Turn], pressed: Dict[Text, Text]) -> Optional[Text]:
     """What the customer asked and what the bot answered, the latest SUMMARY_EXCHANGES of them."""
     replied = [turn for turn in turns if turn.replies]
     if not replied:
         return None
     quoted = [
-        f'{"asked" if turn.topic else "said"} "{_readable(turn.describe())["text"]}" and the bot '
+        f'{_what_they_did(turn, pressed)} and the bot '
         f'{"answered" if turn.answered else "replied"} "{_quote(turn.replies[0])}"'
         for turn in replied[-SUMMARY_EXCHANGES:]
     ]
     earlier = len(replied) - len(quoted)
     before = f" (after {earlier} earlier exchange(s))" if earlier else ""
     return f"The customer {'; '.join(quoted)}{before}."
+
+
+def _what_they_did(turn: Turn, pressed: Dict[Text, Text]) -> Text:
+    """'asked "…"', 'said "…"', or for a button 'pressed "No"' (its title, unquoted twice)."""
+    if turn.text in pressed:
+        return pressed[turn.text][0].lower() + pressed[turn.text][1:]
+    return f'{"asked" if turn.topic else "said"} "{turn.describe()["text"]}"'
 
 
 def _written(turns: List[Turn], after_exchanges: bool) -> Optional[Text]:
@@ -184,14 +203,15 @@ def _distress_lead(reason: Text, evidence_turns: Any, last_shown: Optional[Text]
 
 
 def _summary_text(reason: Text, how: List[Text], evidence: Dict[Text, Any], turns: List[Turn],
-                  written: List[Turn], count: int, topics: List[Text], urgent: Optional[Turn]) -> Text:
+                  written: List[Turn], count: int, topics: List[Text], urgent: Optional[Turn],
+                  pressed: Dict[Text, Text]) -> Text:
     """What the customer asked comes first (the card shows the reason beside it), led by the words of a
     customer in distress, or by their most urgent question when something else came first or after it,
     then what they wrote to people, then why once: the detector's explanation when there is one (it says
     the reason's description more precisely), and how it came to people (``how``: SOURCE_DESCRIPTIONS' keys)."""
-    exchanges = _exchanges(turns)
+    exchanges = _exchanges(turns, pressed)
     quoted = [turn for turn in turns if turn.replies][-SUMMARY_EXCHANGES:] or written[-SUMMARY_EXCHANGES:]
-    last_shown = (turns[-1].describe()["text"] if not written and turns and turns[-1].text not in BUTTON_TEXTS
+    last_shown = (turns[-1].describe()["text"] if not written and turns and turns[-1].text not in pressed
                   else None)
     parts = [said for said in (_distress_lead(reason, evidence.get("turns"), last_shown)
                                or _urgent_lead(urgent, quoted), exchanges,
@@ -209,6 +229,8 @@ def _summary_text(reason: Text, how: List[Text], evidence: Dict[Text, Any], turn
     parts.append(f"{count} customer message(s).")
     if last_shown is not None:
         parts.append(f'Last message before the handoff: "{last_shown}".')
+    elif not written and turns and turns[-1].text in pressed and turns[-1].text not in BUTTON_TEXTS:
+        parts.append(f"Last before the handoff: they {_what_they_did(turns[-1], pressed)}.")
     return " ".join(parts)
 
 
@@ -273,11 +295,12 @@ def handoff_payload(
     evidence = dict(evidence or {})
     how = [source]
     conversation = conversation_since_last_handoff(_since_a_person(tracker.events))
+    pressed = _pressed(tracker.events)
     # The request intent the bridge sent for a request or a transfer is no message of the customer's.
     asked_for = written or isinstance(previous, dict)
     own = conversation.turns[:-1] if asked_for and source in SILENT_SOURCES else conversation.turns
     own_typed = (conversation.count - (len(conversation.turns) - len(own))
-                 - sum(turn.text in BUTTON_TEXTS for turn in own))
+                 - sum(turn.text in pressed for turn in own))
     if isinstance(previous, dict):
         # The bot's conversation up to that handoff was summarised in it; what the tracker holds since
         # (after a refused handoff, the customer went on talking to the bot) follows.
@@ -292,7 +315,7 @@ def handoff_payload(
         topics_before = [topic for topic in previous.get("topics") or [] if isinstance(topic, str)]
         typed_before = previous.get("messages")
         typed = (typed_before - repeated if isinstance(typed_before, int) else
-                 sum(turn.text not in BUTTON_TEXTS.values() for turn in before)) + own_typed
+                 sum(turn.text not in pressed.values() for turn in before)) + own_typed
         topics_before = _topics(own, topics_before)
         before += own
         slots_before = previous.get("slots")
@@ -304,18 +327,18 @@ def handoff_payload(
         typed = own_typed
         slots = _customer_slots(tracker, domain)
     recent = before[-RECENT_TURNS:]
-    listed = [_listed(turn) for turn in recent] + [turn.describe() for turn in written]
+    listed = [_listed(turn, pressed) for turn in recent] + [turn.describe() for turn in written]
     topics = _topics(written, topics_before)
     typed += len(written)
     if isinstance(evidence.get("turns"), list):
-        evidence["turns"] = [_readable(turn) if isinstance(turn, dict) and "text" in turn else turn
+        evidence["turns"] = [_readable(turn, pressed) if isinstance(turn, dict) and "text" in turn else turn
                              for turn in evidence["turns"]]
     return {
         "handoff": {
             "reason": reason,
             "source": source,
             "summary": _summary_text(reason, how, evidence, recent, written, typed, topics,
-                                     _most_urgent(before, written)),
+                                     _most_urgent(before, written), pressed),
             "topic": _card_topic(reason, topics),
             "topics": topics,
             "turns": listed[-RECENT_TURNS:],

@@ -381,3 +381,28 @@ def test_a_handoff_after_one_a_person_took_up_starts_afresh():
 
     assert [turn["text"] for turn in handoff["turns"]] == ["can I talk to someone again"]
     assert handoff["topics"] == []
+
+
+def test_a_pressed_button_is_told_by_the_title_the_customer_saw_never_its_payload():
+    """The agent trial (issue 13): "Last message before the handoff: "/deny"" and evidence "/deny"."""
+    events = [
+        user_event("how do I top up with cash", "faq", 0.88, "faq/top_up"), {"event": "action", "name": "utter_faq"},
+        {"event": "bot", "text": TOP_UP_ANSWER},
+        {"event": "bot", "text": "Did that answer your question?",
+         "data": {"buttons": [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]}},
+        user_event("/deny", "deny", 1.0),
+    ]
+    evidence = {"explanation": "the customer said the answer did not help",
+                "turns": [{"turn": 2, "text": "/deny", "intent": "deny", "confidence": 1.0}]}
+
+    handoff = handoff_payload(make_tracker(events), "unresolved", evidence, domain=DOMAIN)["handoff"]
+
+    assert handoff["turns"][-1]["text"] == 'Pressed "No"'
+    assert handoff["evidence"]["turns"][0]["text"] == 'Pressed "No"'
+    assert handoff["summary"].endswith('1 customer message(s). Last before the handoff: they pressed "No".')
+    assert "/deny" not in str(handoff)
+
+    replied = [*events, {"event": "bot", "text": "Sorry about that. Could you put it another way?"},
+               user_event("it still doesn't work", "nlu_fallback", 0.3)]
+    summary = handoff_payload(make_tracker(replied), "unresolved", domain=DOMAIN)["handoff"]["summary"]
+    assert 'pressed "No" and the bot replied "Sorry about that."' in summary
