@@ -589,13 +589,16 @@ class Bridge:
 
     async def customer_asked_for_person(self, conversation_id: str) -> None:
         """The "talk to a person" button. The bot owns the summary: it is asked for its handoff
-        payload (what was asked and answered since the last handoff) as if the customer had asked
-        it in words; the bridge's one line stands in only when the bot does not answer."""
+        payload (what was asked and answered since the last handoff a person took up) as if the customer had
+        asked it in words; the bridge's one line stands in only when the bot does not answer."""
         handoff: Optional[Dict[str, Any]] = None
         conversation = await self.store.load(conversation_id)
         if would_queue(conversation):
             await self._admit_to_queue(conversation_id)  # before the bot is asked: a refusal costs nothing
-            handoff = await self._handoff_from_bot(conversation_id, "button", shown_in=conversation.state)
+            # A handoff the queue refused reached nobody: its turns come first, or the agent would re-ask them.
+            refused = await self.store.take_refused_handoff(conversation_id)
+            handoff = await self._handoff_from_bot(conversation_id, "button", shown_in=conversation.state,
+                                                   previous=refused)
         topic, reason = (handoff.get("topic"), handoff.get("reason")) if handoff else (None, "requested")
         group = group_for(topic, reason, self.settings.skill_groups)
         await self.transition(conversation_id, CustomerAskedForPerson(group, handoff))

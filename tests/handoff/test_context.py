@@ -364,6 +364,40 @@ def test_a_message_left_after_the_queue_refused_the_handoff_stands_for_that_hand
         delete_prefixed_keys(redis_url, prefix)
 
 
+def test_the_button_pressed_after_the_queue_refused_the_bots_handoff_brings_what_came_before_it(redis_url, rasa_url):
+    """The agent trial (issue 13): "this is useless" was handed over and refused (the queue full); the customer
+    asked something else and pressed the button, and the card told only the last question. The refused handoff
+    reached nobody: its turns come first."""
+    prefix = f"hbrefbtn{uuid.uuid4().hex[:6]}"
+    add_agent(redis_url, prefix, "ann")
+
+    async def scenario(address: str) -> None:
+        agent = await staff(address, "ann")
+        ahead = await Customer.connect(address)  # fills the queue of one
+        await press_button(ahead, "ahead")
+        customer = await Customer.connect(address)
+        asked = "can I talk to a person about my mortgage overpayment"
+        await customer.say(asked)
+        await customer.next_matching(lambda envelope: envelope["type"] == "message"
+                                     and envelope["data"]["data"].get("notice") == "queue_refused", "the refusal", 30)
+        await ahead.acknowledged(await ahead.leave_queue())
+        await ask(customer, QUESTIONS["fees"][0])
+        await press_button(customer, "button")
+        handoff = (await claim(agent, customer.conversation_id))["handoff"]
+        assert texts(handoff) == [asked, QUESTIONS["fees"][0], BUTTON_TURN], handoff["turns"]
+        assert handoff["topics"][-1] == "fees" and handoff["source"] == "button"
+        assert "2 customer message(s)." in handoff["summary"], handoff["summary"]
+        for client in (agent, ahead, customer):
+            await client.close()
+
+    try:
+        with running_bridge(redis_url, rasa_url, "bridge-refused-button", prefix,
+                            HANDOFF_MAX_QUEUE_LENGTH="1") as address:
+            asyncio.run(scenario(address))
+    finally:
+        delete_prefixed_keys(redis_url, prefix)
+
+
 def test_a_callback_booked_with_the_bot_reaches_the_agents_requests_with_its_context(bridge):
     async def scenario() -> None:
         agent = await staff(bridge, "ann")
