@@ -134,6 +134,11 @@ def _listed(turn: Turn, pressed: Dict[Text, Text]) -> Dict[Text, Any]:
     return entry
 
 
+def _counted(count: int, noun: Text) -> Text:
+    """'1 customer message', '2 customer messages': read by agents, never 'message(s)'."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _quote(reply: Text) -> Text:
     """The reply's first sentence (of its first line), cut to MAX_QUOTED_REPLY characters; one
     that introduces a list says there is more."""
@@ -153,7 +158,7 @@ def _exchanges(turns: List[Turn], pressed: Dict[Text, Text]) -> Optional[Text]:
         for turn in replied[-SUMMARY_EXCHANGES:]
     ]
     earlier = len(replied) - len(quoted)
-    before = f" (after {earlier} earlier exchange(s))" if earlier else ""
+    before = f" (after {_counted(earlier, 'earlier exchange')})" if earlier else ""
     return f"The customer {'; '.join(quoted)}{before}."
 
 
@@ -171,7 +176,7 @@ def _written(turns: List[Turn], after_exchanges: bool) -> Optional[Text]:
         return None
     quoted = "; ".join(f'"{turn.text}"' for turn in turns[-SUMMARY_EXCHANGES:])
     earlier = len(turns) - min(len(turns), SUMMARY_EXCHANGES)
-    before = f" (after {earlier} earlier message(s))" if earlier else ""
+    before = f" (after {_counted(earlier, 'earlier message')})" if earlier else ""
     return f"{'Then the' if after_exchanges else 'The'} customer wrote to the team: {quoted}{before}."
 
 
@@ -226,7 +231,7 @@ def _summary_text(reason: Text, how: List[Text], evidence: Dict[Text, Any], turn
         parts.append(f"Topics asked about: {readable}.")
     else:
         parts.append("No support topic was recognised.")
-    parts.append(f"{count} customer message(s).")
+    parts.append(f"{_counted(count, 'customer message')}.")
     if last_shown is not None:
         parts.append(f'Last message before the handoff: "{last_shown}".')
     elif not written and turns and turns[-1].text in pressed and turns[-1].text not in BUTTON_TEXTS:

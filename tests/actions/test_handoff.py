@@ -37,7 +37,7 @@ def test_handoff_tells_the_customer_and_sends_what_was_asked_and_answered(faq_th
         'asked "how do I top up with cash" and the bot answered "You can add money at any Post Office counter.". '
         "Handed over because the customer asked for a person. "
         "Topics asked about: card arrival, top up. "
-        "3 customer message(s). "
+        "3 customer messages. "
         'Last message before the handoff: "let me talk to a real person".'
     )
 
@@ -61,7 +61,7 @@ def test_the_button_asked_through_the_bot_is_named_as_such(faq_then_human):
     assert handoff["summary"].startswith('The customer asked "my card still hasn\'t come"')
     assert ('Handed over because the customer asked for a person (they pressed "Talk to a person"). '
             "Topics asked about: card arrival, top up. ") in handoff["summary"]
-    assert handoff["summary"].endswith("2 customer message(s)."), "the press is said once, not as a message"
+    assert handoff["summary"].endswith("2 customer messages."), "the press is said once, not as a message"
     assert handoff["turns"][-1] == {"text": 'Pressed "Talk to a person"', "intent": "request_human", "confidence": 1.0}
     assert handoff["evidence"]["turns"][0]["text"] == 'Pressed "Talk to a person"'
     assert "message_id" not in str(handoff)
@@ -120,7 +120,7 @@ def test_the_summary_quotes_the_latest_exchanges_and_each_turn_the_start_of_the_
     assert handoff["turns"][0]["bot_reply"].endswith("…"), "a cut is marked"
     assert handoff["summary"].count("the bot answered") == 3 and 'answered "Answer 5."' in handoff["summary"]
     assert 'said "hi" and the bot replied "Hi!"' in handoff["summary"]
-    assert "(after 3 earlier exchange(s))" in handoff["summary"]
+    assert "(after 3 earlier exchanges)" in handoff["summary"]
 
 
 def test_a_reply_that_introduces_a_list_is_quoted_up_to_the_list():
@@ -363,7 +363,7 @@ def test_a_live_chat_asked_for_after_a_request_still_tells_what_the_customer_ask
     assert handoff["summary"] == (
         f'The customer asked "{DISPUTE}" and the bot answered "You can dispute it in the app.". '
         "Handed over because the customer asked for a person. Topics asked about: dispute payment. "
-        '2 customer message(s). Last message before the handoff: "actually can I talk to someone now?".')
+        '2 customer messages. Last message before the handoff: "actually can I talk to someone now?".')
     assert [turn["text"] for turn in handoff["turns"]] == [DISPUTE, "actually can I talk to someone now?"]
     assert handoff["topic"] == "dispute_payment"
 
@@ -399,7 +399,7 @@ def test_a_pressed_button_is_told_by_the_title_the_customer_saw_never_its_payloa
 
     assert handoff["turns"][-1]["text"] == 'Pressed "No"'
     assert handoff["evidence"]["turns"][0]["text"] == 'Pressed "No"'
-    assert handoff["summary"].endswith('1 customer message(s). Last before the handoff: they pressed "No".')
+    assert handoff["summary"].endswith('1 customer message. Last before the handoff: they pressed "No".')
     assert "/deny" not in str(handoff)
 
     replied = [*events, {"event": "bot", "text": "Sorry about that. Could you put it another way?"},

@@ -740,7 +740,7 @@ def test_the_agent_who_claims_a_transferred_chat_reads_what_the_customer_told_th
     expect(head).to_contain_text("Charged twice")
     expect(head).not_to_contain_text("Customer chat")
     summary = sue.conversation.locator(".details-summary")
-    expect(summary).to_contain_text("Topics asked about: charged twice. 1 customer message(s).")
+    expect(summary).to_contain_text("Topics asked about: charged twice. 1 customer message.")
     expect(sue.conversation).not_to_contain_text("No topic recognised")
     screenshot(sue.page, "console-transferred-context")
 
