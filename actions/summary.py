@@ -207,6 +207,19 @@ def _distress_lead(reason: Text, evidence_turns: Any, last_shown: Optional[Text]
     return f"In distress: {quoted}." if said else None
 
 
+def _named_topics(explanation: Any, evidence: Dict[Text, Any]) -> Any:
+    """The detector's explanation with the topics its evidence names (``topic``, ``topics``) as agents read them
+    elsewhere ("(charged twice)", not "(charged_twice)")."""
+    if not isinstance(explanation, str):
+        return explanation
+    topics = evidence.get("topics")
+    named = [evidence.get("topic"), *(topics if isinstance(topics, list) else [])]
+    for topic in named:
+        if isinstance(topic, str) and topic:
+            explanation = explanation.replace(topic, topic.replace("_", " "))
+    return explanation
+
+
 def _summary_text(reason: Text, how: List[Text], evidence: Dict[Text, Any], turns: List[Turn],
                   written: List[Turn], count: int, topics: List[Text], urgent: Optional[Turn],
                   pressed: Dict[Text, Text]) -> Text:
@@ -221,7 +234,7 @@ def _summary_text(reason: Text, how: List[Text], evidence: Dict[Text, Any], turn
     parts = [said for said in (_distress_lead(reason, evidence.get("turns"), last_shown)
                                or _urgent_lead(urgent, quoted), exchanges,
                                _written(written, after_exchanges=exchanges is not None)) if said]
-    explanation = evidence.get("explanation")
+    explanation = _named_topics(evidence.get("explanation"), evidence)
     reason_text = (explanation if isinstance(explanation, str) and explanation.strip()
                    else REASON_DESCRIPTIONS.get(reason, reason.replace("_", " ")))
     ways = "; ".join(SOURCE_DESCRIPTIONS[source] for source in dict.fromkeys(how) if source in SOURCE_DESCRIPTIONS)

@@ -406,3 +406,20 @@ def test_a_pressed_button_is_told_by_the_title_the_customer_saw_never_its_payloa
                user_event("it still doesn't work", "nlu_fallback", 0.3)]
     summary = handoff_payload(make_tracker(replied), "unresolved", domain=DOMAIN)["handoff"]["summary"]
     assert 'pressed "No" and the bot replied "Sorry about that."' in summary
+
+
+def test_the_summary_names_the_topic_the_detector_explains_with_as_agents_read_topics():
+    """The agent trial (issue 13): "… after it was answered (charged_twice)" on the card."""
+    said = "I've been charged twice for the same thing"
+    events = [user_event(said, "faq", 0.9, "faq/charged_twice"), {"event": "action", "name": "utter_faq"},
+              {"event": "bot", "text": "A second identical payment is usually a pending one."},
+              user_event("the payment went out twice", "faq", 0.9, "faq/charged_twice")]
+    evidence = {"explanation": "the customer asked the same question again after it was answered (charged_twice)",
+                "topic": "charged_twice", "similarity": 0.31}
+
+    handoff = handoff_payload(make_tracker(events), "customer_repeating", evidence, domain=DOMAIN)["handoff"]
+
+    assert "Handed over because the customer asked the same question again after it was answered (charged twice)." \
+        in handoff["summary"]
+    assert "charged_twice" not in handoff["summary"]
+    assert handoff["evidence"]["topic"] == "charged_twice", "the evidence keeps the detector's own key"

@@ -360,6 +360,23 @@ def test_a_queued_customer_appears_live_with_an_alert_and_claiming_opens_transcr
     screenshot(ann.page, "console-conversation")
 
 
+def test_a_customer_repeating_handoff_names_the_topic_answered_before_and_what_the_figure_measures(ann, customers):
+    """The agent trial (issue 13): "How alike the two messages are 31%" read as "not alike", and topic ids showed
+    raw ("Topic charged_twice", "(charged_twice)")."""
+    customer = customers()
+    asked = QUESTIONS["charged_twice"][0]
+    customer.ask_bot(asked)
+    customer.ask_bot(asked)
+    customer.expect("status", state="queued")
+    ann.claim("Charged twice")
+    details = ann.conversation.get_by_role("complementary", name="Handoff details")
+    expect(details).to_contain_text("after it was answered (charged twice)")
+    measures = details.locator("dl.kv").first
+    expect(measures.locator("dt")).to_have_text(["Topic answered before", "Words in common with the earlier message"])
+    expect(measures.locator("dd")).to_have_text(["Charged twice", re.compile(r"^\d+%$")])
+    expect(details).not_to_contain_text("charged_twice")
+
+
 def test_the_button_brings_the_bots_summary_to_the_side_panel_and_a_second_handoff_its_own(ann, customers):
     customer = customers()
     card, top_up = QUESTIONS["card_not_working"][0], QUESTIONS["top_up"][0]
