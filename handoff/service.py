@@ -31,7 +31,7 @@ from handoff.agent_figures import agent_rows, per_agent_counters, split_samples
 from handoff.agentstatus import AgentStatus, AgentStatuses, Status, available_only, team_statuses
 from handoff.attachments import AttachmentDesk, attachment_of
 from handoff.auth import AgentDirectory
-from handoff.botclient import MAX_WRITTEN, BotClient, BotUnavailable
+from handoff.botclient import MAX_WRITTEN, PREVIOUS_HANDOFF, BotClient, BotUnavailable
 from handoff.canned import CannedDesk
 from handoff.closing import Closing
 from handoff.contacts import ContactBook
@@ -539,8 +539,11 @@ class Bridge:
     async def _ask_bot(self, conversation_id: str, message_id: str, text: str, retry: bool = False) -> Turn:
         """``retry``: an earlier attempt may have reached Rasa (its process died meanwhile). Routed when
         the answer's step marked the message routed too (an answer without a handoff ends the turn)."""
+        # A handoff the queue refused reached nobody: should the bot hand over now, its turns come first.
+        refused = await self.store.refused_handoff(conversation_id)
         try:
-            replies = await self.bot.reply(conversation_id, message_id, text, retry)
+            replies = await self.bot.reply(conversation_id, message_id, text, retry,
+                                           extra={PREVIOUS_HANDOFF: refused} if refused else None)
         except BotUnavailable as error:
             logger.warning("Rasa did not answer for %s: %r", conversation_id, error)
             if not await self._admitted(conversation_id, message_id):

@@ -9,6 +9,8 @@ import json
 import uuid
 from typing import Any, Dict, List
 
+import pytest
+
 from handoff_client import Agent, Customer, message_order
 from harness.chats import QUESTIONS
 from harness.clients import queued_customer, staff
@@ -364,11 +366,12 @@ def test_a_message_left_after_the_queue_refused_the_handoff_stands_for_that_hand
         delete_prefixed_keys(redis_url, prefix)
 
 
-def test_the_button_pressed_after_the_queue_refused_the_bots_handoff_brings_what_came_before_it(redis_url, rasa_url):
+@pytest.mark.parametrize("asks", ["button", "words"])
+def test_a_handoff_after_the_queue_refused_the_bots_brings_what_came_before_it(redis_url, rasa_url, asks):
     """The agent trial (issue 13): "this is useless" was handed over and refused (the queue full); the customer
     asked something else and pressed the button, and the card told only the last question. The refused handoff
-    reached nobody: its turns come first."""
-    prefix = f"hbrefbtn{uuid.uuid4().hex[:6]}"
+    reached nobody: its turns come first, whether the customer then presses the button or asks in words."""
+    prefix = f"hbref{asks}{uuid.uuid4().hex[:6]}"
     add_agent(redis_url, prefix, "ann")
 
     async def scenario(address: str) -> None:
@@ -382,16 +385,23 @@ def test_the_button_pressed_after_the_queue_refused_the_bots_handoff_brings_what
                                      and envelope["data"]["data"].get("notice") == "queue_refused", "the refusal", 30)
         await ahead.acknowledged(await ahead.leave_queue())
         await ask(customer, QUESTIONS["fees"][0])
-        await press_button(customer, "button")
+        if asks == "button":
+            await press_button(customer, "button")
+        else:
+            await customer.say("I'd like to talk to a real person")
+            await customer.expect("status", state="queued")
         handoff = (await claim(agent, customer.conversation_id))["handoff"]
-        assert texts(handoff) == [asked, QUESTIONS["fees"][0], BUTTON_TURN], handoff["turns"]
-        assert handoff["topics"][-1] == "fees" and handoff["source"] == "button"
-        assert "2 customer messages." in handoff["summary"], handoff["summary"]
+        last = BUTTON_TURN if asks == "button" else "I'd like to talk to a real person"
+        assert texts(handoff) == [asked, QUESTIONS["fees"][0], last], handoff["turns"]
+        assert handoff["topics"][-1] == "fees"
+        assert handoff["source"] == ("button" if asks == "button" else "conversation")
+        typed = 2 if asks == "button" else 3
+        assert f"{typed} customer messages." in handoff["summary"], handoff["summary"]
         for client in (agent, ahead, customer):
             await client.close()
 
     try:
-        with running_bridge(redis_url, rasa_url, "bridge-refused-button", prefix,
+        with running_bridge(redis_url, rasa_url, f"bridge-refused-{asks}", prefix,
                             HANDOFF_MAX_QUEUE_LENGTH="1") as address:
             asyncio.run(scenario(address))
     finally:
