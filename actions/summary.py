@@ -17,7 +17,7 @@ from rasa_sdk import Tracker
 
 from bot.stuck.conversation import Turn, conversation_since_last_handoff
 
-__all__ = ["CONVERSATION_SOURCE", "CUSTOMER_WROTE_KEY", "PREVIOUS_KEY", "REASON_DESCRIPTIONS", "SILENT_SOURCES", "WRITTEN_KEY",
+__all__ = ["CONVERSATION_SOURCE", "CUSTOMER_WROTE_KEY", "PREVIOUS_KEY", "REASON_DESCRIPTIONS", "REQUEST_SOURCES", "SILENT_SOURCES", "WRITTEN_KEY",
            "SOURCE_DESCRIPTIONS", "SOURCE_KEY", "URGENT_TOPICS", "handoff_payload", "handoff_source"]
 
 # The bridge asks for the payload with a message whose metadata says what the customer did
@@ -42,6 +42,9 @@ PREVIOUS_KEY = "previous_handoff"
 # How many of the payload's last turns the customer wrote to the team (``written``): the bridge sends them
 # again, with what followed, when the payload is extended.
 WRITTEN_KEY = "written_to_team"
+# A request left instead of waiting (the bridge asks the bot for its payload with these sources): nobody has talked
+# to the customer yet, so an earlier one is no boundary of the next handoff's summary (_since_a_person).
+REQUEST_SOURCES: FrozenSet[Text] = frozenset({"callback", "message"})
 # What a button sends the bot, as agents read it.
 BUTTON_TEXTS: Dict[Text, Text] = {"/request_human": 'Pressed "Talk to a person"'}
 
@@ -102,9 +105,21 @@ def _customer_slots(tracker: Tracker, domain: Optional[Dict[Text, Any]]) -> Dict
             if name in told and value is not None}
 
 
-def _readable(entry: Dict[Text, Any]) -> Dict[Text, Any]:
-    """A described turn with a pressed button's payload put in words."""
-    return {**entry, "text": BUTTON_TEXTS.get(entry["text"], entry["text"])}
+def _pressed(events: List[Dict[Text, Any]]) -> Dict[Text, Text]:
+    """What each button the bot showed sends, as agents read it: 'Pressed "No"', the title the customer saw
+    (a later button with the same payload wins), never the raw ``/deny``; BUTTON_TEXTS for the bridge's own."""
+    pressed: Dict[Text, Text] = {}
+    for event in events:
+        data = event.get("data") if event.get("event") == "bot" else None
+        for button in (data.get("buttons") or [] if isinstance(data, dict) else []):
+            if isinstance(button, dict) and isinstance(button.get("payload"), str) and button.get("title"):
+                pressed[button["payload"]] = f'Pressed "{button["title"]}"'
+    return {**pressed, **BUTTON_TEXTS}
+
+
+def _readable(entry: Dict[Text, Any], pressed: Dict[Text, Text]) -> Dict[Text, Any]:
+    """A described turn with a pressed button's payload put in words (``pressed``: _pressed)."""
+    return {**entry, "text": pressed.get(entry["text"], entry["text"])}
 
 
 def _shortened(text: Text, limit: int) -> Text:
@@ -112,11 +127,16 @@ def _shortened(text: Text, limit: int) -> Text:
     return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
-def _listed(turn: Turn) -> Dict[Text, Any]:
-    entry = _readable(turn.describe())
+def _listed(turn: Turn, pressed: Dict[Text, Text]) -> Dict[Text, Any]:
+    entry = _readable(turn.describe(), pressed)
     if turn.replies:
         entry["bot_reply"] = _shortened(turn.replies[0], MAX_REPLY)
     return entry
+
+
+def _counted(count: int, noun: Text) -> Text:
+    """'1 customer message', '2 customer messages': read by agents, never 'message(s)'."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _quote(reply: Text) -> Text:
@@ -127,19 +147,26 @@ def _quote(reply: Text) -> Text:
     return f"{sentence} …" if sentence.endswith(":") else sentence
 
 
-def _exchanges(turns: List[Turn]) -> Optional[Text]:
+def _exchanges(turns: List[Turn], pressed: Dict[Text, Text]) -> Optional[Text]:
     """What the customer asked and what the bot answered, the latest SUMMARY_EXCHANGES of them."""
     replied = [turn for turn in turns if turn.replies]
     if not replied:
         return None
     quoted = [
-        f'{"asked" if turn.topic else "said"} "{_readable(turn.describe())["text"]}" and the bot '
+        f'{_what_they_did(turn, pressed)} and the bot '
         f'{"answered" if turn.answered else "replied"} "{_quote(turn.replies[0])}"'
         for turn in replied[-SUMMARY_EXCHANGES:]
     ]
     earlier = len(replied) - len(quoted)
-    before = f" (after {earlier} earlier exchange(s))" if earlier else ""
+    before = f" (after {_counted(earlier, 'earlier exchange')})" if earlier else ""
     return f"The customer {'; '.join(quoted)}{before}."
+
+
+def _what_they_did(turn: Turn, pressed: Dict[Text, Text]) -> Text:
+    """'asked "…"', 'said "…"', or for a button 'pressed "No"' (its title, unquoted twice)."""
+    if turn.text in pressed:
+        return pressed[turn.text][0].lower() + pressed[turn.text][1:]
+    return f'{"asked" if turn.topic else "said"} "{turn.describe()["text"]}"'
 
 
 def _written(turns: List[Turn], after_exchanges: bool) -> Optional[Text]:
@@ -149,7 +176,7 @@ def _written(turns: List[Turn], after_exchanges: bool) -> Optional[Text]:
         return None
     quoted = "; ".join(f'"{turn.text}"' for turn in turns[-SUMMARY_EXCHANGES:])
     earlier = len(turns) - min(len(turns), SUMMARY_EXCHANGES)
-    before = f" (after {earlier} earlier message(s))" if earlier else ""
+    before = f" (after {_counted(earlier, 'earlier message')})" if earlier else ""
     return f"{'Then the' if after_exchanges else 'The'} customer wrote to the team: {quoted}{before}."
 
 
@@ -180,20 +207,34 @@ def _distress_lead(reason: Text, evidence_turns: Any, last_shown: Optional[Text]
     return f"In distress: {quoted}." if said else None
 
 
+def _named_topics(explanation: Any, evidence: Dict[Text, Any]) -> Any:
+    """The detector's explanation with the topics its evidence names (``topic``, ``topics``) as agents read them
+    elsewhere ("(charged twice)", not "(charged_twice)")."""
+    if not isinstance(explanation, str):
+        return explanation
+    topics = evidence.get("topics")
+    named = [evidence.get("topic"), *(topics if isinstance(topics, list) else [])]
+    for topic in named:
+        if isinstance(topic, str) and topic:
+            explanation = explanation.replace(topic, topic.replace("_", " "))
+    return explanation
+
+
 def _summary_text(reason: Text, how: List[Text], evidence: Dict[Text, Any], turns: List[Turn],
-                  written: List[Turn], count: int, topics: List[Text], urgent: Optional[Turn]) -> Text:
+                  written: List[Turn], count: int, topics: List[Text], urgent: Optional[Turn],
+                  pressed: Dict[Text, Text]) -> Text:
     """What the customer asked comes first (the card shows the reason beside it), led by the words of a
     customer in distress, or by their most urgent question when something else came first or after it,
     then what they wrote to people, then why once: the detector's explanation when there is one (it says
     the reason's description more precisely), and how it came to people (``how``: SOURCE_DESCRIPTIONS' keys)."""
-    exchanges = _exchanges(turns)
+    exchanges = _exchanges(turns, pressed)
     quoted = [turn for turn in turns if turn.replies][-SUMMARY_EXCHANGES:] or written[-SUMMARY_EXCHANGES:]
-    last_shown = (turns[-1].describe()["text"] if not written and turns and turns[-1].text not in BUTTON_TEXTS
+    last_shown = (turns[-1].describe()["text"] if not written and turns and turns[-1].text not in pressed
                   else None)
     parts = [said for said in (_distress_lead(reason, evidence.get("turns"), last_shown)
                                or _urgent_lead(urgent, quoted), exchanges,
                                _written(written, after_exchanges=exchanges is not None)) if said]
-    explanation = evidence.get("explanation")
+    explanation = _named_topics(evidence.get("explanation"), evidence)
     reason_text = (explanation if isinstance(explanation, str) and explanation.strip()
                    else REASON_DESCRIPTIONS.get(reason, reason.replace("_", " ")))
     ways = "; ".join(SOURCE_DESCRIPTIONS[source] for source in dict.fromkeys(how) if source in SOURCE_DESCRIPTIONS)
@@ -203,9 +244,11 @@ def _summary_text(reason: Text, how: List[Text], evidence: Dict[Text, Any], turn
         parts.append(f"Topics asked about: {readable}.")
     else:
         parts.append("No support topic was recognised.")
-    parts.append(f"{count} customer message(s).")
+    parts.append(f"{_counted(count, 'customer message')}.")
     if last_shown is not None:
         parts.append(f'Last message before the handoff: "{last_shown}".')
+    elif not written and turns and turns[-1].text in pressed and turns[-1].text not in BUTTON_TEXTS:
+        parts.append(f"Last before the handoff: they {_what_they_did(turns[-1], pressed)}.")
     return " ".join(parts)
 
 
@@ -234,6 +277,24 @@ def _card_topic(reason: Text, topics: List[Text]) -> Optional[Text]:
     return topics[-1]
 
 
+def _since_a_person(events: List[Dict[Text, Any]]) -> List[Dict[Text, Any]]:
+    """The events the summary reads: without a request left instead of waiting before the latest message (the
+    bridge's request intent, the payload the bot answered it with, its ``action_handoff``), so that the handoff a
+    customer upgrades a callback or a message to starts where that request's summary did. A handoff the queue
+    refused comes back as ``previous_handoff`` (handoff/service.py), whose turns come first."""
+    users = [index for index, event in enumerate(events) if event.get("event") == "user"]
+    kept: List[Dict[Text, Any]] = []
+    skipping = False
+    for index, event in enumerate(events):
+        if event.get("event") == "user":
+            metadata = event.get("metadata")
+            skipping = (index != users[-1] and isinstance(metadata, dict)
+                        and metadata.get(SOURCE_KEY) in REQUEST_SOURCES)
+        if not skipping:
+            kept.append(event)
+    return kept
+
+
 def handoff_payload(
     tracker: Tracker, reason: Text, evidence: Optional[Dict[Text, Any]] = None,
     domain: Optional[Dict[Text, Any]] = None,
@@ -251,12 +312,13 @@ def handoff_payload(
     previous = metadata.get(PREVIOUS_KEY)
     evidence = dict(evidence or {})
     how = [source]
-    conversation = conversation_since_last_handoff(tracker.events)
+    conversation = conversation_since_last_handoff(_since_a_person(tracker.events))
+    pressed = _pressed(tracker.events)
     # The request intent the bridge sent for a request or a transfer is no message of the customer's.
     asked_for = written or isinstance(previous, dict)
     own = conversation.turns[:-1] if asked_for and source in SILENT_SOURCES else conversation.turns
     own_typed = (conversation.count - (len(conversation.turns) - len(own))
-                 - sum(turn.text in BUTTON_TEXTS for turn in own))
+                 - sum(turn.text in pressed for turn in own))
     if isinstance(previous, dict):
         # The bot's conversation up to that handoff was summarised in it; what the tracker holds since
         # (after a refused handoff, the customer went on talking to the bot) follows.
@@ -271,7 +333,7 @@ def handoff_payload(
         topics_before = [topic for topic in previous.get("topics") or [] if isinstance(topic, str)]
         typed_before = previous.get("messages")
         typed = (typed_before - repeated if isinstance(typed_before, int) else
-                 sum(turn.text not in BUTTON_TEXTS.values() for turn in before)) + own_typed
+                 sum(turn.text not in pressed.values() for turn in before)) + own_typed
         topics_before = _topics(own, topics_before)
         before += own
         slots_before = previous.get("slots")
@@ -283,18 +345,18 @@ def handoff_payload(
         typed = own_typed
         slots = _customer_slots(tracker, domain)
     recent = before[-RECENT_TURNS:]
-    listed = [_listed(turn) for turn in recent] + [turn.describe() for turn in written]
+    listed = [_listed(turn, pressed) for turn in recent] + [turn.describe() for turn in written]
     topics = _topics(written, topics_before)
     typed += len(written)
     if isinstance(evidence.get("turns"), list):
-        evidence["turns"] = [_readable(turn) if isinstance(turn, dict) and "text" in turn else turn
+        evidence["turns"] = [_readable(turn, pressed) if isinstance(turn, dict) and "text" in turn else turn
                              for turn in evidence["turns"]]
     return {
         "handoff": {
             "reason": reason,
             "source": source,
             "summary": _summary_text(reason, how, evidence, recent, written, typed, topics,
-                                     _most_urgent(before, written)),
+                                     _most_urgent(before, written), pressed),
             "topic": _card_topic(reason, topics),
             "topics": topics,
             "turns": listed[-RECENT_TURNS:],

@@ -276,9 +276,11 @@ def _state(batch: Batch, fields: Mapping[str, str]) -> None:
         batch.states[conversation_id] = state
     position = outbox_position(fields["_id"])
     batch.labels[conversation_id] = _newer_labels(batch, conversation_id, str(snapshot.get("labels") or ""), position)
-    waiting_since = _time_field(snapshot, "waiting_since")
+    # A claim's wait is this stay in the queue (queued_at), as the day's ``waits`` samples the report's totals and the
+    # dashboard read: from waiting_since, a chat transferred to a group counted its first agent's time as waiting too.
+    queued_at = _time_field(snapshot, "queued_at")
     claimed = before == "queued" and after == "agent"
-    wait_ms = int((changed_at - waiting_since).total_seconds() * 1000) if claimed and waiting_since else None
+    wait_ms = int((changed_at - queued_at).total_seconds() * 1000) if claimed and queued_at else None
     batch.state_changes.append(StateChange(conversation_id, version, changed_at, before, after, agent, group,
                                            wait_ms, handled_ms))
     if after == "queued" and before in ("bot", "closed"):  # not a transfer, nor an agent lost

@@ -31,7 +31,7 @@ from handoff.agent_figures import agent_rows, per_agent_counters, split_samples
 from handoff.agentstatus import AgentStatus, AgentStatuses, Status, available_only, team_statuses
 from handoff.attachments import AttachmentDesk, attachment_of
 from handoff.auth import AgentDirectory
-from handoff.botclient import MAX_WRITTEN, BotClient, BotUnavailable
+from handoff.botclient import MAX_WRITTEN, PREVIOUS_HANDOFF, BotClient, BotUnavailable
 from handoff.canned import CannedDesk
 from handoff.closing import Closing
 from handoff.contacts import ContactBook
@@ -532,8 +532,11 @@ class Bridge:
     async def _ask_bot(self, conversation_id: str, message_id: str, text: str, retry: bool = False) -> Turn:
         """``retry``: an earlier attempt may have reached Rasa (its process died meanwhile). Routed when
         the answer's step marked the message routed too (an answer without a handoff ends the turn)."""
+        # A handoff the queue refused reached nobody: should the bot hand over now, its turns come first.
+        refused = await self.store.refused_handoff(conversation_id)
         try:
-            replies = await self.bot.reply(conversation_id, message_id, text, retry)
+            replies = await self.bot.reply(conversation_id, message_id, text, retry,
+                                           extra={PREVIOUS_HANDOFF: refused} if refused else None)
         except BotUnavailable as error:
             logger.warning("Rasa did not answer for %s: %r", conversation_id, error)
             if not await self._admitted(conversation_id, message_id):
@@ -582,13 +585,16 @@ class Bridge:
 
     async def customer_asked_for_person(self, conversation_id: str) -> None:
         """The "talk to a person" button. The bot owns the summary: it is asked for its handoff
-        payload (what was asked and answered since the last handoff) as if the customer had asked
-        it in words; the bridge's one line stands in only when the bot does not answer."""
+        payload (what was asked and answered since the last handoff a person took up) as if the customer had
+        asked it in words; the bridge's one line stands in only when the bot does not answer."""
         handoff: Optional[Dict[str, Any]] = None
         conversation = await self.store.load(conversation_id)
         if would_queue(conversation):
             await self._admit_to_queue(conversation_id)  # before the bot is asked: a refusal costs nothing
-            handoff = await self._handoff_from_bot(conversation_id, "button", shown_in=conversation.state)
+            # A handoff the queue refused reached nobody: its turns come first, or the agent would re-ask them.
+            refused = await self.store.take_refused_handoff(conversation_id)
+            handoff = await self._handoff_from_bot(conversation_id, "button", shown_in=conversation.state,
+                                                   previous=refused)
         topic, reason = (handoff.get("topic"), handoff.get("reason")) if handoff else (None, "requested")
         group = group_for(topic, reason, self.settings.skill_groups)
         await self.transition(conversation_id, CustomerAskedForPerson(group, handoff))

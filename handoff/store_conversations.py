@@ -169,6 +169,12 @@ class ConversationStore(StoreBase):
         """The bot's payload for a handoff the queue refused: a request left instead stands for it."""
         await self.redis.hset(self.key("conv", conversation_id), "refused_handoff", json.dumps(payload))
 
+    async def refused_handoff(self, conversation_id: str) -> Optional[Dict[str, Any]]:
+        """The payload kept by ``keep_refused_handoff``, left in place (None when there is none)."""
+        raw = await self.redis.hget(self.key("conv", conversation_id), "refused_handoff")
+        payload = json.loads(raw) if raw else None
+        return payload if isinstance(payload, dict) else None
+
     async def take_refused_handoff(self, conversation_id: str) -> Optional[Dict[str, Any]]:
         """The payload kept by ``keep_refused_handoff``, once (None when there is none)."""
         key = self.key("conv", conversation_id)

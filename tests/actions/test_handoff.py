@@ -37,7 +37,7 @@ def test_handoff_tells_the_customer_and_sends_what_was_asked_and_answered(faq_th
         'asked "how do I top up with cash" and the bot answered "You can add money at any Post Office counter.". '
         "Handed over because the customer asked for a person. "
         "Topics asked about: card arrival, top up. "
-        "3 customer message(s). "
+        "3 customer messages. "
         'Last message before the handoff: "let me talk to a real person".'
     )
 
@@ -61,7 +61,7 @@ def test_the_button_asked_through_the_bot_is_named_as_such(faq_then_human):
     assert handoff["summary"].startswith('The customer asked "my card still hasn\'t come"')
     assert ('Handed over because the customer asked for a person (they pressed "Talk to a person"). '
             "Topics asked about: card arrival, top up. ") in handoff["summary"]
-    assert handoff["summary"].endswith("2 customer message(s)."), "the press is said once, not as a message"
+    assert handoff["summary"].endswith("2 customer messages."), "the press is said once, not as a message"
     assert handoff["turns"][-1] == {"text": 'Pressed "Talk to a person"', "intent": "request_human", "confidence": 1.0}
     assert handoff["evidence"]["turns"][0]["text"] == 'Pressed "Talk to a person"'
     assert "message_id" not in str(handoff)
@@ -120,7 +120,7 @@ def test_the_summary_quotes_the_latest_exchanges_and_each_turn_the_start_of_the_
     assert handoff["turns"][0]["bot_reply"].endswith("…"), "a cut is marked"
     assert handoff["summary"].count("the bot answered") == 3 and 'answered "Answer 5."' in handoff["summary"]
     assert 'said "hi" and the bot replied "Hi!"' in handoff["summary"]
-    assert "(after 3 earlier exchange(s))" in handoff["summary"]
+    assert "(after 3 earlier exchanges)" in handoff["summary"]
 
 
 def test_a_reply_that_introduces_a_list_is_quoted_up_to_the_list():
@@ -340,3 +340,86 @@ def test_a_customer_in_distress_gets_no_routine_topic_on_the_card():
 
     assert (distress["topic"], distress["topics"]) == (None, ["close_account"])
     assert (routine["topic"], routine["topics"]) == ("close_account", ["close_account"])
+
+
+DISPUTE = "I want to dispute a payment to an online shop that never delivered"
+
+
+def test_a_live_chat_asked_for_after_a_request_still_tells_what_the_customer_asked_before_it():
+    """The agent trial (issue 13): a customer who left a callback and then asked for someone now reached the agent
+    as "No support topic was recognised": nobody had talked to them, so the request is no boundary."""
+    asked = user_event(DISPUTE, "faq", 0.9, "faq/dispute_payment")
+    callback = button_press("callback")
+    first = handoff_payload(make_tracker([asked, callback]), "requested", domain=DOMAIN)["handoff"]
+    events = [
+        asked, {"event": "action", "name": "utter_faq"}, {"event": "bot", "text": "You can dispute it in the app."},
+        callback, {"event": "action", "name": "action_handoff"}, {"event": "bot", "data": {"custom": first}},
+        {"event": "action", "name": "action_listen"},
+        user_event("actually can I talk to someone now?", "request_human", 0.97),
+    ]
+
+    handoff = handoff_payload(make_tracker(events), "requested", domain=DOMAIN)["handoff"]
+
+    assert handoff["summary"] == (
+        f'The customer asked "{DISPUTE}" and the bot answered "You can dispute it in the app.". '
+        "Handed over because the customer asked for a person. Topics asked about: dispute payment. "
+        '2 customer messages. Last message before the handoff: "actually can I talk to someone now?".')
+    assert [turn["text"] for turn in handoff["turns"]] == [DISPUTE, "actually can I talk to someone now?"]
+    assert handoff["topic"] == "dispute_payment"
+
+
+def test_a_handoff_after_one_a_person_took_up_starts_afresh():
+    """The boundary the request is not: a handoff that reached a person (the agent handed back) starts the next."""
+    events = [
+        user_event(DISPUTE, "faq", 0.9, "faq/dispute_payment"), {"event": "action", "name": "utter_faq"},
+        {"event": "bot", "text": "You can dispute it in the app."}, button_press(),
+        {"event": "action", "name": "action_handoff"}, {"event": "action", "name": "action_listen"},
+        user_event("can I talk to someone again", "request_human", 0.97),
+    ]
+
+    handoff = handoff_payload(make_tracker(events), "requested", domain=DOMAIN)["handoff"]
+
+    assert [turn["text"] for turn in handoff["turns"]] == ["can I talk to someone again"]
+    assert handoff["topics"] == []
+
+
+def test_a_pressed_button_is_told_by_the_title_the_customer_saw_never_its_payload():
+    """The agent trial (issue 13): "Last message before the handoff: "/deny"" and evidence "/deny"."""
+    events = [
+        user_event("how do I top up with cash", "faq", 0.88, "faq/top_up"), {"event": "action", "name": "utter_faq"},
+        {"event": "bot", "text": TOP_UP_ANSWER},
+        {"event": "bot", "text": "Did that answer your question?",
+         "data": {"buttons": [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]}},
+        user_event("/deny", "deny", 1.0),
+    ]
+    evidence = {"explanation": "the customer said the answer did not help",
+                "turns": [{"turn": 2, "text": "/deny", "intent": "deny", "confidence": 1.0}]}
+
+    handoff = handoff_payload(make_tracker(events), "unresolved", evidence, domain=DOMAIN)["handoff"]
+
+    assert handoff["turns"][-1]["text"] == 'Pressed "No"'
+    assert handoff["evidence"]["turns"][0]["text"] == 'Pressed "No"'
+    assert handoff["summary"].endswith('1 customer message. Last before the handoff: they pressed "No".')
+    assert "/deny" not in str(handoff)
+
+    replied = [*events, {"event": "bot", "text": "Sorry about that. Could you put it another way?"},
+               user_event("it still doesn't work", "nlu_fallback", 0.3)]
+    summary = handoff_payload(make_tracker(replied), "unresolved", domain=DOMAIN)["handoff"]["summary"]
+    assert 'pressed "No" and the bot replied "Sorry about that."' in summary
+
+
+def test_the_summary_names_the_topic_the_detector_explains_with_as_agents_read_topics():
+    """The agent trial (issue 13): "… after it was answered (charged_twice)" on the card."""
+    said = "I've been charged twice for the same thing"
+    events = [user_event(said, "faq", 0.9, "faq/charged_twice"), {"event": "action", "name": "utter_faq"},
+              {"event": "bot", "text": "A second identical payment is usually a pending one."},
+              user_event("the payment went out twice", "faq", 0.9, "faq/charged_twice")]
+    evidence = {"explanation": "the customer asked the same question again after it was answered (charged_twice)",
+                "topic": "charged_twice", "similarity": 0.31}
+
+    handoff = handoff_payload(make_tracker(events), "customer_repeating", evidence, domain=DOMAIN)["handoff"]
+
+    assert "Handed over because the customer asked the same question again after it was answered (charged twice)." \
+        in handoff["summary"]
+    assert "charged_twice" not in handoff["summary"]
+    assert handoff["evidence"]["topic"] == "charged_twice", "the evidence keeps the detector's own key"

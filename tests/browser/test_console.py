@@ -194,6 +194,11 @@ def sue(browser: Browser, site: str) -> Iterator[Console]:
     context.close()
 
 
+def short_id(conversation_id: str) -> str:
+    """A conversation's id as the console shows it on tabs, chat headers and request cards (constants.js shortId)."""
+    return f"#{conversation_id[:6]}"
+
+
 def hand_back(console: Console) -> None:
     """"Hand back to bot", confirmed (one click alone must not drop a customer who wanted a person)."""
     console.conversation.get_by_role("button", name="Hand back to bot").click()
@@ -358,6 +363,23 @@ def test_a_queued_customer_appears_live_with_an_alert_and_claiming_opens_transcr
     expect(details).to_contain_text("07700900123")
     expect(ann.queue_item("Card not working")).to_have_count(0)
     screenshot(ann.page, "console-conversation")
+
+
+def test_a_customer_repeating_handoff_names_the_topic_answered_before_and_what_the_figure_measures(ann, customers):
+    """The agent trial (issue 13): "How alike the two messages are 31%" read as "not alike", and topic ids showed
+    raw ("Topic charged_twice", "(charged_twice)")."""
+    customer = customers()
+    asked = QUESTIONS["charged_twice"][0]
+    customer.ask_bot(asked)
+    customer.ask_bot(asked)
+    customer.expect("status", state="queued")
+    ann.claim("Charged twice")
+    details = ann.conversation.get_by_role("complementary", name="Handoff details")
+    expect(details).to_contain_text("after it was answered (charged twice)")
+    measures = details.locator("dl.kv").first
+    expect(measures.locator("dt")).to_have_text(["Topic answered before", "Words in common with the earlier message"])
+    expect(measures.locator("dd")).to_have_text(["Charged twice", re.compile(r"^\d+%$")])
+    expect(details).not_to_contain_text("charged_twice")
 
 
 def test_the_button_brings_the_bots_summary_to_the_side_panel_and_a_second_handoff_its_own(ann, customers):
@@ -740,7 +762,7 @@ def test_the_agent_who_claims_a_transferred_chat_reads_what_the_customer_told_th
     expect(head).to_contain_text("Charged twice")
     expect(head).not_to_contain_text("Customer chat")
     summary = sue.conversation.locator(".details-summary")
-    expect(summary).to_contain_text("Topics asked about: charged twice. 1 customer message(s).")
+    expect(summary).to_contain_text("Topics asked about: charged twice. 1 customer message.")
     expect(sue.conversation).not_to_contain_text("No topic recognised")
     screenshot(sue.page, "console-transferred-context")
 
@@ -810,7 +832,8 @@ def test_a_callback_left_instead_of_waiting_appears_in_the_requests_list(ann, cu
     expect(request).to_contain_text("Callback")
     expect(request).to_contain_text("My card is stuck in an ATM")
     expect(request).to_contain_text("Preferred time: after 5pm")
-    expect(request).to_contain_text(customer.conversation_id)
+    expect(request).to_contain_text(f"Conversation {short_id(customer.conversation_id)}")  # as chats show it
+    expect(request).not_to_contain_text(customer.conversation_id)
     expect(request.locator("time")).to_have_count(1)
     expect(request).to_contain_text("Open")
 
@@ -824,7 +847,7 @@ def test_an_agent_opens_a_request_reads_its_conversation_answers_it_and_marks_an
     customer.expect("ack")
     ann.tab(r"^Requests \d+$").click()
     requests_list = ann.page.get_by_role("list", name="Callbacks and messages").get_by_role("listitem")
-    request = requests_list.filter(has_text=customer.conversation_id)
+    request = requests_list.filter(has_text=short_id(customer.conversation_id))
     request.get_by_role("button", name="Open conversation").click()
 
     dialog = ann.page.get_by_role("dialog", name=re.compile("^Message from alex@example.com"))
@@ -848,7 +871,7 @@ def test_an_agent_opens_a_request_reads_its_conversation_answers_it_and_marks_an
 
     customer.send("leave", {"kind": "callback", "contact": "07700 900456"}, id="callback")
     customer.expect("ack")
-    callback = requests_list.filter(has_text=customer.conversation_id).filter(has_text="07700 900456")
+    callback = requests_list.filter(has_text=short_id(customer.conversation_id)).filter(has_text="07700 900456")
     callback.get_by_role("button", name="Mark done").click()
     expect(callback).to_contain_text("Done by Ann Lee")
     while customer.expect("status")["data"].get("request", {}).get("state") != "done":
@@ -867,7 +890,7 @@ def test_a_request_left_after_the_button_shows_the_bots_summary_in_the_requests_
 
     ann.tab(r"^Requests \d+$").click()
     request = ann.page.get_by_role("list", name="Callbacks and messages").get_by_role("listitem").filter(
-        has_text=customer.conversation_id)
+        has_text=short_id(customer.conversation_id))
     expect(request.locator(".request-summary")).to_contain_text(f'The customer asked "{question}" and the bot answered')
     expect(request.locator(".request-summary")).to_contain_text(re.compile(
         r'Handed over because the customer asked for a person \(they pressed "Talk to a person"[^)]*\)\. '
@@ -883,7 +906,7 @@ def test_a_callback_booked_with_the_assistant_shows_its_summary_once_in_the_requ
 
     ann.tab(r"^Requests \d+$").click()
     request = ann.page.get_by_role("list", name="Callbacks and messages").get_by_role("listitem").filter(
-        has_text=customer.conversation_id)
+        has_text=short_id(customer.conversation_id))
     expect(request).to_contain_text("Booked with the assistant")
     expect(request).to_contain_text("Preferred time: tomorrow morning")
     expect(request.locator(".request-summary")).to_contain_text("Handed over because the customer asked to be called back.")

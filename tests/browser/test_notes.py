@@ -52,7 +52,10 @@ def test_a_note_looks_like_a_note_says_it_is_private_and_never_reaches_the_custo
     assert colour == "rgb(255, 247, 209)", colour
     screenshot(ann.page, "console-note")
 
-    ann.conversation.get_by_role("button", name="Reply", exact=True).click()
+    # The note sent, the composer is back to replying (the agent trial: the next reply became a note).
+    expect(composer).not_to_have_class(re.compile("is-note"))
+    expect(ann.conversation.get_by_role("button", name="Reply", exact=True)).to_have_attribute("aria-pressed", "true")
+    expect(ann.conversation.get_by_role("textbox", name="Reply to the customer")).to_be_focused()
     ann.reply("Thanks for waiting, I'm checking your card now.")
     assert customer.expect("message", kind="agent")["data"]["text"] == "Thanks for waiting, I'm checking your card now."
     assert notes_received(customer) == []
@@ -72,6 +75,7 @@ def test_a_mention_notifies_the_colleague_who_opens_the_chat_read_only_and_answe
     note_box(ann).press("Enter")
     expect(ann.transcript.locator(".msg-note .mention")).to_have_text("@sue")
     expect(ann.page.get_by_text("Note saved; Sue notified.")).to_be_visible()  # by display name (trial 16)
+    ann.conversation.get_by_role("button", name="Note", exact=True).click()  # sent, it was back to replying
     # Picked before words that follow, a mention adds no second space (trial 16).
     note_box(ann).fill(" please look")
     note_box(ann).evaluate("(box) => box.setSelectionRange(0, 0)")

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from harness.files import image
 from tests.browser.conftest import screenshot
-from tests.browser.test_console import Console, ann, claimed_by, customers, tidy  # noqa: F401 - fixtures
+from tests.browser.test_console import Console, ann, claimed_by, customers, short_id, tidy  # noqa: F401 - fixtures
 from tests.handoff.test_attachments import upload
 
 
@@ -50,7 +50,7 @@ def test_the_chat_shows_the_open_request_and_closing_it_marks_the_request_done(a
 
     ann.tab(r"^Requests \d+$").click()
     card = ann.page.get_by_role("list", name="Callbacks and messages").get_by_role("listitem").filter(
-        has_text=customer.conversation_id)
+        has_text=short_id(customer.conversation_id))
     expect(card).to_contain_text("Done by Ann Lee in the chat (Resolved)")
     expect(card.get_by_role("button", name="Mark done")).to_have_count(0)
     while customer.expect("status")["data"].get("request", {}).get("state") != "done":
@@ -68,7 +68,7 @@ def test_an_unticked_request_stays_open_and_its_card_says_the_chat_ended(ann, cu
 
     ann.tab(r"^Requests \d+$").click()
     card = ann.page.get_by_role("list", name="Callbacks and messages").get_by_role("listitem").filter(
-        has_text=customer.conversation_id)
+        has_text=short_id(customer.conversation_id))
     expect(card).to_contain_text("Served by Ann Lee in a chat since, closed: Follow-up needed.")
     expect(card).to_contain_text("Open")
     card.get_by_role("button", name="Mark done").click()
@@ -87,7 +87,7 @@ def test_a_file_the_customer_left_with_the_bot_shows_in_the_request_dialog(ann, 
     customer.expect("ack")
     ann.tab(r"^Requests \d+$").click()
     request = ann.page.get_by_role("list", name="Callbacks and messages").get_by_role("listitem").filter(
-        has_text=customer.conversation_id)
+        has_text=short_id(customer.conversation_id))
     request.get_by_role("button", name="Open conversation").click()
     dialog = ann.page.get_by_role("dialog", name=re.compile("^Message from alex@example.com"))
     thumbnail = dialog.get_by_role("list", name="Transcript").locator(".attachment--image[data-state='ready']")

@@ -9,6 +9,8 @@ import json
 import uuid
 from typing import Any, Dict, List
 
+import pytest
+
 from handoff_client import Agent, Customer, message_order
 from harness.chats import QUESTIONS
 from harness.clients import queued_customer, staff
@@ -97,7 +99,7 @@ def test_the_button_hands_over_the_bots_summary_and_so_does_a_second_handoff_aft
             "what the customer asked first"
         assert 'Handed over because the customer asked for a person (they pressed "Talk to a person").' \
             in handoff["summary"]
-        assert "2 customer message(s)." in handoff["summary"], "the button press is not counted as a message"
+        assert "2 customer messages." in handoff["summary"], "the button press is not counted as a message"
         assert_complete(handoff, {"card_not_working": card, "top_up": top_up})
         assert texts(handoff)[-1] == BUTTON_TURN
         assert handoff["evidence"]["explanation"] == "the customer asked for a person"
@@ -226,7 +228,7 @@ def test_a_transfer_hands_the_next_agent_what_the_customer_wrote_to_the_first(br
         await press_button(customer, "talk")
         first = (await claim(bob, conversation_id))["handoff"]
         ann = await staff(bridge, "ann")  # her queue shows the conversation first when it is transferred
-        assert first["topics"] == [] and "0 customer message(s)" in first["summary"]
+        assert first["topics"] == [] and "0 customer messages" in first["summary"]
         twice = QUESTIONS["charged_twice"][0]
         await said_to(bob, customer, twice)
 
@@ -244,7 +246,7 @@ def test_a_transfer_hands_the_next_agent_what_the_customer_wrote_to_the_first(br
         assert summary.startswith(f'The customer wrote to the team: "{twice}".'), summary
         assert ('Handed over because the customer asked for a person (they pressed "Talk to a person"; '
                 "an agent then transferred the chat).") in summary, summary
-        assert "Topics asked about: charged twice." in summary and "1 customer message(s)." in summary
+        assert "Topics asked about: charged twice." in summary and "1 customer message." in summary
         assert not any(name in json.dumps(handoff) for name in INTERNAL), handoff
 
         fees = QUESTIONS["fees"][0]
@@ -255,7 +257,7 @@ def test_a_transfer_hands_the_next_agent_what_the_customer_wrote_to_the_first(br
         assert at_bob["topics"] == ["charged_twice", "fees"], "everything since the handoff, the latest last"
         assert [turn["text"] for turn in at_bob["turns"]] == [BUTTON_TURN, twice, fees]
         assert f'customer wrote to the team: "{twice}"; "{fees}".' in at_bob["summary"]
-        assert "2 customer message(s)." in at_bob["summary"]
+        assert "2 customer messages." in at_bob["summary"]
         await let_go(bob, "close", conversation_id)
         for client in (ann, bob, customer):
             await client.close()
@@ -293,7 +295,7 @@ def test_a_request_left_instead_of_waiting_keeps_the_context_for_the_agents(brid
             "the message left is the customer's too"
         assert ('(they pressed "Talk to a person"; they left a message for the team)'
                 in left["handoff"]["summary"])
-        assert "2 customer message(s)." in left["handoff"]["summary"]
+        assert "2 customer messages." in left["handoff"]["summary"]
         assert texts(left["handoff"])[-1] == "charged twice"
 
         # Left straight from the chat with the bot (the protocol allows it): the bot is asked for its summary.
@@ -322,7 +324,7 @@ def test_a_request_left_instead_of_waiting_keeps_the_context_for_the_agents(brid
         assert handoff["source"] == "message" and handoff["topics"] == ["fees"]
         assert [(turn["text"], turn["topic"]) for turn in handoff["turns"]] == [(QUESTIONS["fees"][0], "fees")]
         assert f'customer wrote to the team: "{QUESTIONS["fees"][0]}".' in handoff["summary"]
-        assert "1 customer message(s)." in handoff["summary"] and "Topics asked about: fees." in handoff["summary"]
+        assert "1 customer message." in handoff["summary"] and "Topics asked about: fees." in handoff["summary"]
         for client in (agent, waiting, chatting, writing):
             await client.close()
 
@@ -351,7 +353,7 @@ def test_a_message_left_after_the_queue_refused_the_handoff_stands_for_that_hand
         assert handoff["turns"][0]["bot_reply"] == preview(fees)
         assert handoff["topics"] == ["fees", "charged_twice"] and handoff["source"] == "message"
         summary = handoff["summary"]
-        assert "3 customer message(s)." in summary, summary
+        assert "3 customer messages." in summary, summary
         assert f'customer wrote to the team: "{QUESTIONS["charged_twice"][0]}".' in summary
         assert "(they left a message for the team)" in summary
         await agent.close()
@@ -359,6 +361,48 @@ def test_a_message_left_after_the_queue_refused_the_handoff_stands_for_that_hand
 
     try:
         with running_bridge(redis_url, rasa_url, "bridge-refused", prefix, HANDOFF_MAX_QUEUE_LENGTH="0") as address:
+            asyncio.run(scenario(address))
+    finally:
+        delete_prefixed_keys(redis_url, prefix)
+
+
+@pytest.mark.parametrize("asks", ["button", "words"])
+def test_a_handoff_after_the_queue_refused_the_bots_brings_what_came_before_it(redis_url, rasa_url, asks):
+    """The agent trial (issue 13): "this is useless" was handed over and refused (the queue full); the customer
+    asked something else and pressed the button, and the card told only the last question. The refused handoff
+    reached nobody: its turns come first, whether the customer then presses the button or asks in words."""
+    prefix = f"hbref{asks}{uuid.uuid4().hex[:6]}"
+    add_agent(redis_url, prefix, "ann")
+
+    async def scenario(address: str) -> None:
+        agent = await staff(address, "ann")
+        ahead = await Customer.connect(address)  # fills the queue of one
+        await press_button(ahead, "ahead")
+        customer = await Customer.connect(address)
+        asked = "can I talk to a person about my mortgage overpayment"
+        await customer.say(asked)
+        await customer.next_matching(lambda envelope: envelope["type"] == "message"
+                                     and envelope["data"]["data"].get("notice") == "queue_refused", "the refusal", 30)
+        await ahead.acknowledged(await ahead.leave_queue())
+        await ask(customer, QUESTIONS["fees"][0])
+        if asks == "button":
+            await press_button(customer, "button")
+        else:
+            await customer.say("I'd like to talk to a real person")
+            await customer.expect("status", state="queued")
+        handoff = (await claim(agent, customer.conversation_id))["handoff"]
+        last = BUTTON_TURN if asks == "button" else "I'd like to talk to a real person"
+        assert texts(handoff) == [asked, QUESTIONS["fees"][0], last], handoff["turns"]
+        assert handoff["topics"][-1] == "fees"
+        assert handoff["source"] == ("button" if asks == "button" else "conversation")
+        typed = 2 if asks == "button" else 3
+        assert f"{typed} customer messages." in handoff["summary"], handoff["summary"]
+        for client in (agent, ahead, customer):
+            await client.close()
+
+    try:
+        with running_bridge(redis_url, rasa_url, f"bridge-refused-{asks}", prefix,
+                            HANDOFF_MAX_QUEUE_LENGTH="1") as address:
             asyncio.run(scenario(address))
     finally:
         delete_prefixed_keys(redis_url, prefix)
@@ -500,7 +544,7 @@ def test_a_file_the_customer_sent_an_agent_is_not_what_they_wrote_for_the_next_o
         await bob.acknowledged("to-ann")
         handoff = (await ann.expect("conversation", conversation_id=conversation_id))["data"]["handoff"]
         assert texts(handoff) == [BUTTON_TURN, twice], handoff
-        assert "passport" not in json.dumps(handoff) and "1 customer message(s)." in handoff["summary"]
+        assert "passport" not in json.dumps(handoff) and "1 customer message." in handoff["summary"]
         await let_go(ann, "close", conversation_id)
         for client in (ann, bob, customer):
             await client.close()

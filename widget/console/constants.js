@@ -205,6 +205,12 @@ export function chatTitle(topic, reason, customerName) {
   return humanize(topic) || (reason ? reasonLabel(reason) : "") || customerName || STRINGS.unnamedChat;
 }
 
+/** How the console shows a conversation's id wherever agents read it (a tab, a chat's header, a request card):
+ * "#b4AC_Q", its first six characters. */
+export function shortId(conversationId) {
+  return `#${String(conversationId || "").slice(0, 6)}`;
+}
+
 /** The bridge's websocket at `path` on this page's host. */
 export function socketUrl(path) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";

@@ -2,7 +2,8 @@
 // bolt button) opens the canned responses, and the customer is told,
 // throttled, that the agent is typing. Switched to "Note", it writes a private
 // note for the team instead (yellow, never sent to the customer, no typing
-// signal), where "@" offers the colleagues to mention.
+// signal), where "@" offers the colleagues to mention; once the note is sent
+// it is back to replying.
 
 import { h, replaceChildren } from "../../shared/dom.js";
 import { icon } from "../../shared/icons.js";
@@ -175,11 +176,18 @@ export class Composer {
     const text = this.textarea.value.trim();
     // Only spaces or zero-width characters: the bridge refuses it (empty_text), the customer would see nothing.
     if (!hasVisible(text) || this.textarea.disabled) return;
-    if (this.noteMode) this.tab.sendNote(text);
+    const note = this.noteMode;
+    if (note) this.tab.sendNote(text);
     else this.tab.send(text);
     this.textarea.value = "";
     this.input();
     this.stopTyping();
+    // A note is an aside: staying in Note mode turned the agent's next reply into a note the customer never
+    // got (the agent trial). Back to replying, said aloud; a read-only chat stays notes only (setNoteMode).
+    if (note && !this.viewOnly) {
+      this.setNoteMode(false);
+      this.announcer.textContent = "Note added. Back to replying to the customer.";
+    }
     this.textarea.focus();
   }
 

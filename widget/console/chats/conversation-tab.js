@@ -8,7 +8,7 @@
 import { h, replaceChildren, timeElement } from "../../shared/dom.js";
 import { icon } from "../../shared/icons.js";
 import { compareMessageIds, newId } from "../../shared/transport.js";
-import { TIMING, chatTitle, describeError, reasonLabel } from "../constants.js";
+import { TIMING, chatTitle, describeError, reasonLabel, shortId } from "../constants.js";
 import { confirmDialog } from "../dialogs.js";
 import { beganAt, customerPresenceChip, renderCustomerPresence } from "../presence.js";
 import { messageElement, transferTarget, withMentions } from "../transcript.js";
@@ -24,10 +24,6 @@ import { transferDialog } from "./transfer-dialog.js";
 import { UnreadMessages, asksForAttention } from "./unread.js";
 import { closingDialog, dispositionLabel } from "../workspace/closing-dialog.js";
 import { labelChips, labelPicker } from "../workspace/labels.js";
-
-function shortId(conversationId) {
-  return `#${conversationId.slice(0, 6)}`;
-}
 
 // System notices after which the agent serving this tab is the one the customer talks to.
 const SERVING_STARTS = new Set(["agent_joined", "transferred"]);

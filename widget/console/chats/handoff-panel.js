@@ -11,8 +11,12 @@ function percent(fraction) {
 }
 
 // The stuck detector's measurements (docs/stuck-detection.md) in an agent's words; others are shown by their key.
+// A repeat is found by its topic or by its words: "How alike" 31% read as "not alike" beside a repeat found by
+// its topic (the agent trial), so the topic answered before comes first and the figure says what it measures.
 const MEASUREMENTS = {
-  similarity: ["How alike the two messages are", (value) => (typeof value === "number" ? percent(value) : plainValue(value))],
+  topic: ["Topic answered before", humanize],
+  topics: ["Topics", (value) => (Array.isArray(value) ? value.map(humanize).join(", ") : humanize(value)) || "—"],
+  similarity: ["Words in common with the earlier message", (value) => (typeof value === "number" ? percent(value) : plainValue(value))],
   in_a_row: ["Messages in a row", plainValue],
   times_sent: ["Times the bot sent that reply", plainValue],
   turn_count: ["Messages without an answer that helped", plainValue],

@@ -9,7 +9,7 @@
 import { h, replaceChildren, timeElement } from "../../shared/dom.js";
 import { fetchFile } from "../../shared/files.js";
 import { icon } from "../../shared/icons.js";
-import { LIMITS, describeError, humanize, reasonLabel } from "../constants.js";
+import { LIMITS, describeError, humanize, reasonLabel, shortId } from "../constants.js";
 import { dialogTitleId, modal } from "../dialogs.js";
 import { messageElement } from "../transcript.js";
 import { dispositionLabel } from "../workspace/closing-dialog.js";
@@ -158,7 +158,7 @@ export class RequestsPanel {
         ? h("p", { class: "request-answer-where" }, answerWhere(item.answer_mail)) : null,
       servedSinceText(item, nameOf) && !item.settled_in_chat
         ? h("p", { class: "request-served" }, servedSinceText(item, nameOf)) : null,
-      h("p", { class: "request-meta" }, "Conversation ", h("code", { class: "conversation-id" }, item.conversation)),
+      h("p", { class: "request-meta" }, "Conversation ", h("code", { class: "conversation-id", title: item.conversation }, shortId(item.conversation))),
       h("div", { class: "request-actions" },
         h("button", { type: "button", class: "button small", onclick: () => this.open(item) }, "Open conversation"),
         open && !item.assigned_to
@@ -302,7 +302,7 @@ class RequestDialog {
     const details = conversation.details || {};
     const request = opened.request;
     const rows = [
-      ["Conversation", h("code", { class: "conversation-id" }, conversation.conversation_id)],
+      ["Conversation", h("code", { class: "conversation-id", title: conversation.conversation_id }, shortId(conversation.conversation_id))],
       customerWords(request) ? ["Request", request.description] : null,
       request.preferred_time ? ["Preferred time", request.preferred_time] : null,
       request.assigned_to ? ["Assigned to", request.assigned_to === this.view.agent ? "You" : this.view.nameOf(request.assigned_to)] : null,
