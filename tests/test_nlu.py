@@ -136,6 +136,19 @@ SECOND_TRIAL = {
     "I was charged twice for a direct debit": "faq/charged_twice",
 }
 
+# Issue 13, round eight: messages of the stuck corpus's fourth dev and test halves the NLU filed wrongly,
+# most of them because an amount in pounds pulled them towards the exchange rate. An amount is no currency
+# question; money sent or loaded that does not show is a transfer or top-up problem, one payment taken two
+# times is charged twice, and a payment that came back never reached its recipient.
+STUCK_CORPUS = {
+    "my friend sent me 50 pounds this morning but I can't see it": "faq/transfer_not_received",
+    "I loaded 30 pounds an hour ago and my balance is the same as before": "faq/top_up",
+    "when I check my balance the 500 pounds from my building society isn't there": "faq/transfer_not_received",
+    "two lots of 60 pounds for the one fill up": "faq/charged_twice",
+    "I paid the plumber twice by mistake": "faq/charged_twice",
+    "my payment to the council bounced back": "faq/transfer_not_received",
+}
+
 
 def test_the_customer_trials_messages_are_understood(nlu):
     parses = nlu.parse(list(TRIAL))
@@ -149,3 +162,10 @@ def test_the_second_trials_confidently_wrong_answers_are_right(nlu):
 
     got = {text: predicted_label(parse) for text, parse in zip(SECOND_TRIAL, parses)}
     assert got == SECOND_TRIAL
+
+
+def test_the_stuck_corpus_messages_filed_wrongly_are_right(nlu):
+    parses = nlu.parse(list(STUCK_CORPUS))
+
+    got = {text: predicted_label(parse) for text, parse in zip(STUCK_CORPUS, parses)}
+    assert got == STUCK_CORPUS
