@@ -36,7 +36,9 @@ committed alone before the round that added the ages of the chats in progress,
 and is scored once at its end. A fifth, ``fresh3`` (seeds 5001-5010, the test shapes), was committed alone
 before the round that widened the range told again (issue 13: under-promised on fresh2), and not run until
 its end. A sixth, ``fresh4`` (seeds 6001-6010, the test shapes), was committed alone before the round that
-worked on the point told again (issue 13: its median error), and not run until its end.
+worked on the point told again (issue 13: its median error), and not run until its end. A seventh, ``fresh5``
+(seeds 7001-7010, the test shapes), was committed alone before the round on the upper end told again (issue 13:
+under-promised where the team shrinks before the customer is served), and not run until its end.
 
 A named scenario of its own, ``agent-away`` (issue 13's fresh-eyes trial):
 one agent online who is away from the console for 150 s every quarter of an
@@ -60,8 +62,8 @@ from typing import Any, Deque, Dict, List, Optional, Sequence, Set, Tuple
 from bench.common import markdown_table, write_result
 from handoff.estimate import Basis, Estimate, Tuning, estimate, snapshot
 
-__all__ = ["DEV_SEEDS", "FRESH2_SEEDS", "FRESH3_SEEDS", "FRESH4_SEEDS", "FRESH_SEEDS", "TEST_SEEDS", "Scenario",
-           "evaluate", "make_scenario", "simulate"]
+__all__ = ["DEV_SEEDS", "FRESH2_SEEDS", "FRESH3_SEEDS", "FRESH4_SEEDS", "FRESH5_SEEDS", "FRESH_SEEDS", "TEST_SEEDS",
+           "Scenario", "evaluate", "make_scenario", "simulate"]
 
 GROUPS = ("general", "cards")
 HOUR = 3600.0
@@ -75,6 +77,9 @@ FRESH3_SEEDS = tuple(range(5001, 5011))
 # A sixth, committed before the round that worked on the point told again (issue 13: its median error) and not
 # run until its end.
 FRESH4_SEEDS = tuple(range(6001, 6011))
+# A seventh, committed before the round on the upper end told again (issue 13: under-promised where the team
+# shrinks before the customer is served) and not run until its end.
+FRESH5_SEEDS = tuple(range(7001, 7011))
 DEV_SHAPES = ("busy-then-quiet", "quiet-then-busy")
 TEST_SHAPES = ("busy-then-quiet", "quiet-then-busy", "late-shift-change")
 AWAY_SHAPE = "agent-away"  # a named scenario of its own (agent_away), not part of any split
@@ -442,13 +447,13 @@ def stalled(seeds: Sequence[int] = AWAY_SEEDS, tuning: Tuning = Tuning()) -> Dic
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--split", choices=("dev", "test", "fresh", "fresh2", "fresh3", "fresh4", AWAY_SHAPE, "all"),
-                        default="all")
+    parser.add_argument("--split", choices=("dev", "test", "fresh", "fresh2", "fresh3", "fresh4", "fresh5",
+                                                     AWAY_SHAPE, "all"), default="all")
     args = parser.parse_args(argv)
     began = time.perf_counter()
     splits = {"dev": (DEV_SHAPES, DEV_SEEDS), "test": (TEST_SHAPES, TEST_SEEDS), "fresh": (TEST_SHAPES, FRESH_SEEDS),
               "fresh2": (TEST_SHAPES, FRESH2_SEEDS), "fresh3": (TEST_SHAPES, FRESH3_SEEDS),
-              "fresh4": (TEST_SHAPES, FRESH4_SEEDS)}
+              "fresh4": (TEST_SHAPES, FRESH4_SEEDS), "fresh5": (TEST_SHAPES, FRESH5_SEEDS)}
     chosen = list(splits) if args.split == "all" else [args.split] if args.split in splits else []
     results: Dict[str, Any] = {}
     rows: List[Dict[str, Any]] = []
