@@ -2,8 +2,8 @@
 
 A discrete-event simulation of the support queue: Poisson arrivals in two
 skill groups (a busy hour and a quiet one), agents who log in and out on
-shifts and breaks (an agent going on a break takes no new chats and leaves
-once their chats are done), each with their groups and ``max_chats``, who pick
+shifts and breaks (an agent going on a break takes no new chats, being away,
+which the bridge sees, and leaves once their chats are done), each with their groups and ``max_chats``, who pick
 up the oldest customer they can take a while after a slot comes free;
 lognormal handling times and pickup delays; customers who give up after a
 lognormal patience. At every arrival the customer's status is worked out by
@@ -265,6 +265,10 @@ def simulate(scenario: Scenario, tuning: Tuning = Tuning()) -> List[Customer]:
         counts["all"] = len(waiting)
         queued_at = {group: [c.queued_at for c in line] for group, line in in_group.items()}
         online = {a.plan.name: (a.plan.groups, a.plan.max_chats, len(a.serving)) for a in agents.values() if a.online}
+        # Those the bridge counts (handoff.agentstatus.available_only): an agent winding down before a break or
+        # the end of a shift takes no new work, which is what setting oneself away says (the console's status;
+        # automatic assignment offers chats to everyone else). The old estimator counted everyone online.
+        available = {name: load for name, load in online.items() if agents[name].taking}
         ready_ms = {a.plan.name: a.ready_since * 1000 for a in agents.values() if a.online}
         # The claim times of the chats each agent serves ({p}:serving:{agent}, each conversation's claimed_at).
         started_ms = {a.plan.name: [started[chat] * 1000 for chat in a.serving] for a in agents.values() if a.online}
@@ -279,7 +283,7 @@ def simulate(scenario: Scenario, tuning: Tuning = Tuning()) -> List[Customer]:
             ahead["all"] = places[customer.id]
             state = snapshot(now * 1000, customer.group, group_places[customer.id],
                              in_group[customer.group][0].queued_at * 1000, customer.queued_at * 1000, counts,
-                             recent_claims[customer.group], handling_ms, online, True, ready_ms,
+                             recent_claims[customer.group], handling_ms, available, True, ready_ms,
                              recent_exits[customer.group],
                              ahead_since_ms=in_group[customer.group][0].queued_at * 1000,  # lines ordered by true wait
                              started_ms=started_ms, ahead=ahead)
