@@ -52,7 +52,8 @@ def test_nobody_is_promised_less_than_those_ahead_have_waited():
     told, queue = estimate(state), estimate(replace(state, longest_ahead_seconds=0))
     assert told.range_minutes is not None and told.range_minutes[1] >= 14
     assert told.high_seconds is not None and queue.high_seconds is not None and queue.seconds is not None
-    assert queue.high_seconds < 14 * MINUTE and told.high_seconds == queue.high_seconds * 14 * MINUTE / queue.seconds
+    assert queue.high_seconds < 14 * MINUTE
+    assert math.isclose(told.high_seconds, queue.high_seconds * 14 * MINUTE / queue.seconds, rel_tol=1e-12)
     assert (told.seconds, told.low_seconds) == (queue.seconds, queue.low_seconds), "the point stays the queue's"
     # A customer who has waited 10 of those minutes themselves is promised no less than 4 more.
     later = estimate(replace(state, waited_seconds=10 * MINUTE))
@@ -69,15 +70,24 @@ def test_thin_data_is_said_as_a_wider_range():
     assert width > (steady.high_seconds or 0) / (steady.low_seconds or 1)
 
 
-def test_the_upper_end_sits_further_out_while_slots_must_come_free_than_for_a_pickup():
-    """The team may shrink before the slots a customer needs come free: only that upper end moves."""
-    as_a_pickup = Tuning(queue_upper_z=Tuning().upper_z)
-    waiting = replace(STEADY, position=4)
-    wider, narrower = estimate(waiting), estimate(waiting, as_a_pickup)
-    assert (wider.seconds, wider.low_seconds) == (narrower.seconds, narrower.low_seconds)
-    assert (wider.high_seconds or 0) > (narrower.high_seconds or 0) > (wider.seconds or 0)
+def test_the_upper_end_allows_more_for_the_team_shrinking_the_further_off_the_wait():
+    """The team may shrink (a break, a shift's end) before the slots a customer needs come free, the likelier
+    the longer that takes: only the upper end moves, and by more further back; a pickup under way not at all."""
+    steady_team = Tuning(team_change_seconds=0.0)
+
+    def widening(place: int) -> float:
+        waiting = replace(STEADY, position=place, waiting_in_group=place)
+        told, without = estimate(waiting), estimate(waiting, steady_team)
+        assert (told.seconds, told.low_seconds) == (without.seconds, without.low_seconds)
+        assert told.high_seconds is not None and without.high_seconds is not None and told.seconds is not None
+        assert told.high_seconds > without.high_seconds > told.seconds
+        return told.high_seconds / without.high_seconds
+
+    assert 1 < widening(2) < widening(8) < widening(30)
+    # At place 30 (about 25 minutes off), the upper end's log-sd grows by about the square root of 25/60.
+    assert widening(30) > math.exp(0.4)
     picked_up = replace(STEADY, agents=(AgentLoad(3, 1, 1, free_seconds=10.0),))
-    assert estimate(picked_up) == estimate(picked_up, as_a_pickup)
+    assert estimate(picked_up) == estimate(picked_up, steady_team)
 
 
 def test_the_range_in_minutes_is_rounded_outwards():
