@@ -54,13 +54,22 @@ HELD_OUT_4 = ("heldout4_dev.yml", "heldout4_test.yml")
 HELD_OUT_5 = ("heldout5_dev.yml", "heldout5_test.yml")
 # Issue 13's targets are asserted on the test halves still held out. A test half looked at is held out no
 # longer: heldout_test.yml and heldout2_test.yml were looked at once with the detector of 6a8501c,
-# heldout3_test.yml once with that of faa572d, heldout4_test.yml once with that of f27df04 (all 2026-12-07);
-# all four missed the targets at that look (docs/benchmarks.md). A new pair's test half goes here until its
-# one look: heldout5_test.yml has not been looked at.
-HELD_OUT_TEST_HALVES: Tuple[str, ...] = ("heldout5_test.yml",)
+# heldout3_test.yml once with that of faa572d, heldout4_test.yml once with that of f27df04, and
+# heldout5_test.yml once with that of 69f7e47 and the NLU of nlu3 (a59ccb6) merged (2026-12-07); all five
+# missed the targets at that look (docs/benchmarks.md). A new pair's test half goes here until its one look.
+HELD_OUT_TEST_HALVES: Tuple[str, ...] = ()
 # The held-out conversations the bot still gets wrong, and why. Any other miss or false handoff
 # fails the test; the figures are in the report and docs/benchmarks.md.
-KNOWN_HELD_OUT_FAILURES: Dict[str, str] = {}
+KNOWN_HELD_OUT_FAILURES: Dict[str, str] = {
+    "ebay payment of 249 never made":
+        "customer_repeating: \"thanks\" between the unknown eBay payment and \"who took this 249\" excuses the "
+        "restatement (thanks then more words is taken for a follow-up), though it names the same amount and payee "
+        "(fifth test half, at its one look)",
+    "phone number change, gotcha cool cool":
+        "false handoff, repeated_fallback: the NLU reads neither \"gotcha\" nor \"cool cool\" (two fallbacks in a "
+        "row after an answer and \"right\"), and acknowledgements it cannot read count as fallbacks (fifth test half, "
+        "at its one look)",
+}
 # Issue 13's targets for a test half (never tuned on).
 HELD_OUT_TEST_MIN_RECALL, HELD_OUT_TEST_MAX_FALSE_HANDOFFS = 0.98, 0.02
 
