@@ -434,7 +434,7 @@ class Bridge:
         # A new message for the bot comes with its routing lease, taken by the step that stores it.
         # It counts the conversation for the day in that step too (Bridge._count_conversation).
         owner, lease_ms = secrets.token_hex(8), int(ROUTING_LEASE_SECONDS * 1000)
-        message_id, added, said_in, leased, untold_stay = await self.append(
+        message_id, added, said_in, leased, untold_stay, refused = await self.append(
             conversation_id, "customer", f"customer:{key}", text, data, lease=(owner, lease_ms),
             count_once=self._conversation_count(), told_once=rules.KEPT_KEY_PREFIX)
         if said_in is None:
@@ -463,7 +463,9 @@ class Bridge:
             if not retry or not await self._finish_stored_answer(conversation_id, message_id):
                 for effect in await self._customer_said(conversation_id, text, said_in):
                     if isinstance(effect, AskBot):
-                        turn = await self._ask_bot(conversation_id, message_id, payload or effect.text, retry)
+                        if not leased:  # a resent or retaken message: the handoff kept is read now
+                            refused = await self.store.refused_handoff(conversation_id)
+                        turn = await self._ask_bot(conversation_id, message_id, payload or effect.text, refused, retry)
         except Exception:
             with contextlib.suppress(Exception):  # Redis may be what failed: then the lease runs out
                 await self.store.keep_routing(conversation_id, message_id, owner, 0)
@@ -529,11 +531,12 @@ class Bridge:
             await self._bot_handed_over(conversation_id, message_id, replies, payload)
         return True
 
-    async def _ask_bot(self, conversation_id: str, message_id: str, text: str, retry: bool = False) -> Turn:
-        """``retry``: an earlier attempt may have reached Rasa (its process died meanwhile). Routed when
-        the answer's step marked the message routed too (an answer without a handoff ends the turn)."""
-        # A handoff the queue refused reached nobody: should the bot hand over now, its turns come first.
-        refused = await self.store.refused_handoff(conversation_id)
+    async def _ask_bot(self, conversation_id: str, message_id: str, text: str,
+                       refused: Optional[Dict[str, Any]], retry: bool = False) -> Turn:
+        """``refused``: a handoff the queue refused reached nobody (Store.keep_refused_handoff): should the bot
+        hand over now, its turns come first. ``retry``: an earlier attempt may have reached Rasa (its process
+        died meanwhile). Routed when the answer's step marked the message routed too (an answer without a
+        handoff ends the turn)."""
         try:
             replies = await self.bot.reply(conversation_id, message_id, text, retry,
                                            extra={PREVIOUS_HANDOFF: refused} if refused else None)

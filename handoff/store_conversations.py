@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from handoff.exceptions import ConversationNotFound
 from handoff.machine import Conversation, State
 from handoff.store_base import STREAM_CAP, StoreBase
+from handoff.store_messages import refused_handoff_of
 
 __all__ = ["TIMES", "ConversationStore", "conversation_from_fields", "last_message", "token_digest"]
 
@@ -171,9 +172,7 @@ class ConversationStore(StoreBase):
 
     async def refused_handoff(self, conversation_id: str) -> Optional[Dict[str, Any]]:
         """The payload kept by ``keep_refused_handoff``, left in place (None when there is none)."""
-        raw = await self.redis.hget(self.key("conv", conversation_id), "refused_handoff")
-        payload = json.loads(raw) if raw else None
-        return payload if isinstance(payload, dict) else None
+        return refused_handoff_of(await self.redis.hget(self.key("conv", conversation_id), "refused_handoff"))
 
     async def take_refused_handoff(self, conversation_id: str) -> Optional[Dict[str, Any]]:
         """The payload kept by ``keep_refused_handoff``, once (None when there is none)."""
@@ -182,8 +181,7 @@ class ConversationStore(StoreBase):
             pipe.hget(key, "refused_handoff")
             pipe.hset(key, "refused_handoff", "")
             raw, _ = await pipe.execute()
-        payload = json.loads(raw) if raw else None
-        return payload if isinstance(payload, dict) else None
+        return refused_handoff_of(raw)
 
     async def save_details(self, conversation_id: str, details: Dict[str, str]) -> None:
         """What a waiting customer told us about their problem and how to reach them."""

@@ -8,7 +8,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from handoff.machine import State
 
-__all__ = ["ADD_MESSAGES", "Appended", "NewMessages", "StoredMessage", "decode_message", "entry_json", "message_order"]
+__all__ = ["ADD_MESSAGES", "Appended", "NewMessages", "StoredMessage", "decode_message", "entry_json", "message_order", "refused_handoff_of"]
 
 StoredMessage = Dict[str, Any]
 
@@ -68,6 +68,14 @@ class Appended(NamedTuple):
     # Stored while queued: the stay (queued_at, ms) whose once-per-stay notice is not stored yet (Store.append's
     # ``told_once``); None: told already, not asked, or not queued.
     untold_stay: Optional[int] = None
+    # With its lease: the handoff the queue refused and keeps (Store.keep_refused_handoff), for the bot.
+    refused_handoff: Optional[Dict[str, Any]] = None
+
+
+def refused_handoff_of(raw: Optional[bytes]) -> Optional[Dict[str, Any]]:
+    """A kept refused handoff's payload as stored (JSON; empty once taken): None for none."""
+    payload = json.loads(raw) if raw else None
+    return payload if isinstance(payload, dict) else None
 
 
 def _client_id(kind: str, key: str) -> str:

@@ -15,7 +15,7 @@ from handoff.mentions import NOTE_KIND
 from handoff.store_base import LUA_NOW_MS, StoreBase
 from handoff.store_counters import DAY_TTL_MS
 from handoff.store_messages import (
-    ADD_MESSAGES, Appended, NewMessages, StoredMessage, decode_message, entry_json, message_order,
+    ADD_MESSAGES, Appended, NewMessages, StoredMessage, decode_message, entry_json, message_order, refused_handoff_of,
 )
 from teaching.transcripts import review_of
 
@@ -34,7 +34,8 @@ __all__ = ["TranscriptStore"]
 # (ARGV[12] ms to keep them): the ARGV[14] fields after ARGV[17], announced on ARGV[13]. Returns the message's id, 1 when added (0: stored before, -1: not
 # in the state asked for), the state it was stored in, 1 when its lease was taken, and (ARGV[17], when not
 # '': the key prefix of a notice said once per stay in the queue, handoff.rules.kept_key) for a customer's
-# message stored while queued, the stay's queued_at when the idempotency hash has no such notice yet (else '').
+# message stored while queued, the stay's queued_at when the idempotency hash has no such notice yet (else ''),
+# and with a lease taken, the handoff the queue refused and keeps (the conversation's "refused_handoff", else '').
 # A customer's typed or pressed message stored while an agent serves starts the reply clock (handoff.sla's
 # "sla_reply_from": its id's time) unless an earlier unanswered message's runs.
 # ARGV[7] = 'file' for a customer's attachment (handoff.attachments): capped and routed like a typed message,
@@ -47,19 +48,19 @@ __all__ = ["TranscriptStore"]
 # KEYS[6] too (with the conversation's signed customer, "contact_id", for a customer's).
 _APPEND = LUA_NOW_MS + """
 -- A conversation that is gone (expired, or erased by a forget: handoff.forget) gets nothing written: -3.
-if redis.call('EXISTS', KEYS[3]) == 0 then return {'', -3, '', 0, ''} end
+if redis.call('EXISTS', KEYS[3]) == 0 then return {'', -3, '', 0, '', ''} end
 local state = redis.call('HGET', KEYS[3], 'state') or ''
 local existing = redis.call('HGET', KEYS[2], ARGV[1])
-if existing then return {existing, 0, state, 0, ''} end
-if ARGV[3] ~= '' and state ~= ARGV[3] then return {'', -1, state, 0, ''} end
-if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'agent') ~= ARGV[4] then return {'', -1, state, 0, ''} end
+if existing then return {existing, 0, state, 0, '', ''} end
+if ARGV[3] ~= '' and state ~= ARGV[3] then return {'', -1, state, 0, '', ''} end
+if ARGV[4] ~= '' and redis.call('HGET', KEYS[3], 'agent') ~= ARGV[4] then return {'', -1, state, 0, '', ''} end
 local customer = ARGV[7] == 'typed' or ARGV[7] == 'pressed' or ARGV[7] == 'file'
 -- A closed chat stays as it ended: the customer's next words are refused, not stored (-4). The one place this
 -- is enforced for a message or file (handoff.machine's docstring states the rule; apply never sees one).
-if customer and state == 'closed' then return {'', -4, state, 0, ''} end
+if customer and state == 'closed' then return {'', -4, state, 0, '', ''} end
 local notes = tonumber(redis.call('HGET', KEYS[3], 'notes') or '0')
-if customer and redis.call('XLEN', KEYS[1]) - notes >= tonumber(ARGV[8]) then return {'', -2, state, 0, ''} end
-if ARGV[7] == 'note' and notes >= tonumber(ARGV[8]) then return {'', -2, state, 0, ''} end
+if customer and redis.call('XLEN', KEYS[1]) - notes >= tonumber(ARGV[8]) then return {'', -2, state, 0, '', ''} end
+if ARGV[7] == 'note' and notes >= tonumber(ARGV[8]) then return {'', -2, state, 0, '', ''} end
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
 local counters = tonumber(ARGV[14])
 local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 19 + counters))
@@ -83,17 +84,18 @@ if ARGV[17] ~= '' and customer and state == 'queued' then
   local stay = redis.call('HGET', KEYS[3], 'queued_at')
   if stay and redis.call('HEXISTS', KEYS[2], ARGV[17] .. stay) == 0 then untold = stay end
 end
-local leased = 0
+local leased, refused = 0, ''
 if customer and (state == 'queued' or state == 'agent') then redis.call('HSET', KEYS[2], 'routed:' .. id, 'done')
 elseif ARGV[9] ~= '' and state == 'bot' then
   redis.call('HSET', KEYS[2], 'routed:' .. id, 'lease:' .. (now + tonumber(ARGV[10])) .. ':' .. ARGV[9])
   leased = 1
+  refused = redis.call('HGET', KEYS[3], 'refused_handoff') or ''
 end
 for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
 redis.call('PEXPIRE', KEYS[5], ARGV[2])
 local after = last and ('"' .. last[1] .. '"') or 'null'
 redis.call('PUBLISH', ARGV[5], '{"message": "' .. id .. '", "after": ' .. after .. ', "entry": ' .. ARGV[6] .. '}')
-return {id, 1, state, leased, untold}
+return {id, 1, state, leased, untold, refused}
 """
 
 # The bot's answer to one customer message, stored while the bot has the conversation (-1 when it
@@ -155,13 +157,14 @@ class TranscriptStore(StoreBase):
         again. ``told_once``: the key prefix of a notice said once per stay in the queue (handoff.rules.kept_key):
         the same step says whether this stay's is stored yet (``Appended.untold_stay``), so that only the first
         message of a stay costs a read. A customer's typed or pressed message to an agent starts the reply
-        clock (handoff.sla) in the same step too.
+        clock (handoff.sla) in the same step too. With its lease comes the handoff the queue refused and keeps
+        (``Appended.refused_handoff``), which goes to the bot with the message.
         """
         now = int(time.time() * 1000)
         data_json = json.dumps(data or {})
         owner, lease_ms = lease or ("", 0)
         marker, day, counters = count_once or ("", "", [])
-        message_id, added, state, leased, untold = await self._append(
+        message_id, added, state, leased, untold, refused = await self._append(
             keys=[self.key("log", conversation_id), self.key("idem", conversation_id), self.key("conv", conversation_id),
                   self.key("day", day or "none"), self.key("files", conversation_id), self.key("outbox")],
             args=[client_key, str(self.ttl_ms), only_in.value if only_in else "", only_agent,
@@ -183,7 +186,7 @@ class TranscriptStore(StoreBase):
         if added == -4:
             raise ConversationClosed(CLOSED_TO_CUSTOMER)
         return Appended(message_id.decode(), bool(added), State(state.decode()) if state else None, bool(leased),
-                        int(untold) if untold else None)
+                        int(untold) if untold else None, refused_handoff_of(refused))
 
     async def answer(self, conversation_id: str, message_id: str, replies: Sequence[Dict[str, Any]],
                      routed: bool) -> NewMessages:

@@ -56,11 +56,11 @@ def test_a_customer_message_said_to_people_is_marked_routed_as_it_is_stored(redi
 
     async def scenario(store: Store) -> None:
         await store.create("c1", "t")
-        to_bot, _, _, _, _ = await store.append("c1", "customer", "customer:k1", "my card is stuck")
+        to_bot = (await store.append("c1", "customer", "customer:k1", "my card is stuck")).id
         queued, _ = apply(Conversation("c1"), CustomerAskedForPerson())
         assert await store.commit(Conversation("c1"), queued, queue="add") is not None
-        to_people, _, _, _, _ = await store.append("c1", "customer", "customer:k2", "still there?")
-        from_agent, _, _, _, _ = await store.append("c1", "agent", "agent:ann:k3", "yes")
+        to_people = (await store.append("c1", "customer", "customer:k2", "still there?")).id
+        from_agent = (await store.append("c1", "agent", "agent:ann:k3", "yes")).id
 
         idempotency = store.key("idem", "c1")
         assert await store.redis.hget(idempotency, f"routed:{to_bot}") is None, "the bot still has to answer it"

@@ -43,14 +43,14 @@ def test_a_conversation_round_trips_and_checks_its_token(redis_url):
 def test_a_retried_send_is_stored_once_and_replay_starts_after_the_last_seen(redis_url):
     async def scenario(store: Store) -> None:
         await store.create("c1", "secret-token")
-        first, added, said_in, _, _ = await store.append("c1", "customer", "key-1", "hello")
-        again, added_again, _, _, _ = await store.append("c1", "customer", "key-1", "hello")
-        second, _, _, _, _ = await store.append("c1", "bot", "bot-1", "hi there", {"buttons": []})
+        first = await store.append("c1", "customer", "key-1", "hello")
+        again = await store.append("c1", "customer", "key-1", "hello")
+        second = (await store.append("c1", "bot", "bot-1", "hi there", {"buttons": []})).id
 
-        assert added and not added_again and again == first
-        assert said_in is State.BOT, "the append reports whom the conversation was with, in the same step"
+        assert first.added and not again.added and again.id == first.id
+        assert first.state is State.BOT, "the append reports whom the conversation was with, in the same step"
         assert [m["text"] for m in await store.messages_after("c1", None)] == ["hello", "hi there"]
-        [after] = await store.messages_after("c1", first)
+        [after] = await store.messages_after("c1", first.id)
         assert after["id"] == second and after["kind"] == "bot" and after["data"] == {"buttons": []}
 
     run(redis_url, scenario)
@@ -185,8 +185,8 @@ def test_unknown_conversations_are_reported(redis_url):
 def test_a_message_is_routed_once_and_a_dead_routers_lease_runs_out(redis_url):
     async def scenario(store: Store) -> None:
         await store.create("c1", "t")
-        first, _, _, _, _ = await store.append("c1", "customer", "customer:k1", "hello")
-        second, _, _, _, _ = await store.append("c1", "customer", "customer:k2", "anyone?")
+        first = (await store.append("c1", "customer", "customer:k1", "hello")).id
+        second = (await store.append("c1", "customer", "customer:k2", "anyone?")).id
 
         assert await store.take_routing("c1", first, "p1", lease_ms=60_000) is Routing.TAKEN
         assert await store.take_routing("c1", first, "p2", lease_ms=60_000) is Routing.HELD, "a retry waits for it"
@@ -214,8 +214,8 @@ def test_a_message_is_routed_once_and_a_dead_routers_lease_runs_out(redis_url):
 def test_what_was_stored_in_answer_to_a_message_is_found_by_its_id(redis_url):
     async def scenario(store: Store) -> None:
         await store.create("c1", "t")
-        asked, _, _, _, _ = await store.append("c1", "customer", "customer:k1", "my card?")
-        other, _, _, _, _ = await store.append("c1", "customer", "customer:k2", "and my pin?")
+        asked = (await store.append("c1", "customer", "customer:k1", "my card?")).id
+        other = (await store.append("c1", "customer", "customer:k2", "and my pin?")).id
         assert await store.answers_to("c1", asked) == []
         await store.append("c1", "bot", f"bot:{asked}:0", "It takes 5 days.", {"buttons": []})
         await store.append("c1", "bot", f"bot:{other}:0", "Not this one.")
@@ -376,7 +376,7 @@ def test_a_conversation_that_is_gone_gets_nothing_written_again(redis_url):
     at work: a later message is refused, and a late bot answer or routing step writes no key back."""
     async def scenario(store: Store) -> None:
         await store.create("c1", "secret-token")
-        message_id, _, _, _, _ = await store.append("c1", "customer", "key-1", "hello")
+        message_id = (await store.append("c1", "customer", "key-1", "hello")).id
         await store.redis.delete(store.key("conv", "c1"), store.key("log", "c1"), store.key("idem", "c1"))
 
         with pytest.raises(ConversationNotFound):
@@ -427,5 +427,22 @@ def test_the_append_says_whether_a_queued_customers_stay_has_had_its_once_per_st
         assert (await store.append("c1", "customer", "customer:k2", "hi")).untold_stay is None, "not asked"
         await store.append("c1", "system", f"kept:{queued_at}", "We've kept your message", {"notice": "kept_for_person"})
         assert (await store.append("c1", "customer", "customer:k3", "hello?", told_once="kept:")).untold_stay is None
+
+    run(redis_url, scenario)
+
+
+def test_the_append_that_takes_a_bot_messages_lease_brings_the_handoff_the_queue_refused(redis_url):
+    """Store.append's lease comes with the refused handoff kept (Store.keep_refused_handoff), so that asking the
+    bot costs no read of its own; without a lease, or once it is taken, nothing."""
+    async def scenario(store: Store) -> None:
+        await store.create("c1", "t")
+        assert (await store.append("c1", "customer", "customer:k0", "hi", lease=("p1", 60_000))).refused_handoff is None
+        kept = {"reason": "frustration", "turns": [{"text": "this is useless"}]}
+        await store.keep_refused_handoff("c1", kept)
+        leased = await store.append("c1", "customer", "customer:k1", "and my card?", lease=("p1", 60_000))
+        assert leased.leased and leased.refused_handoff == kept
+        assert (await store.append("c1", "customer", "customer:k2", "hello?")).refused_handoff is None, "no lease"
+        assert await store.take_refused_handoff("c1") == kept
+        assert (await store.append("c1", "customer", "customer:k3", "so?", lease=("p1", 60_000))).refused_handoff is None
 
     run(redis_url, scenario)
