@@ -26,7 +26,7 @@ from tests.browser.test_attachments import choose_file
 from tests.browser.test_console import (  # noqa: F401 - fixtures: the console, a tidy bridge
     Console, Customer, ann, claimed_by, tidy,
 )
-from tests.browser.test_widget import open_chat, open_demo, say, stored_conversation
+from tests.browser.test_widget import open_chat, open_demo, queue_for_a_person, say, stored_conversation
 from tests.handoff.test_attachments import upload
 
 
@@ -66,6 +66,29 @@ def test_a_second_browser_of_the_same_contact_resumes_the_conversation_live_in_b
         assert phone_errors == [] and laptop_errors == [], (phone_errors, laptop_errors)
     finally:
         laptop_context.close()
+
+
+def test_a_signed_in_customer_leaving_a_message_finds_their_own_address_filled_in(customer_context, site):
+    """A customer trial typed the address the bank already knows: a message starts with the welcome's verified
+    email (never for a callback, which needs a phone), and what the customer types instead is kept."""
+    page, errors = open_demo(customer_context, site, signed_in(signed(f"mailer-{time.time_ns()}")))
+    open_chat(page)
+    say(page, "my card hasn't arrived")
+    expect(customer_log(page, "bot").last).to_be_visible()
+    queue_for_a_person(page)
+    contact = page.get_by_label("Phone number or email", exact=True)
+    expect(page.get_by_label("Call me back")).to_be_checked()  # nobody is online: the form is open already
+    expect(contact).to_have_value("")
+    page.get_by_text("Reply by message", exact=True).click()
+    expect(contact).to_have_value("grace@example.com")
+    page.get_by_text("Call me back", exact=True).click()
+    expect(contact).to_have_value("")  # the address is no phone number
+    page.get_by_text("Reply by message", exact=True).click()
+    contact.fill("g.hopper@example.org")
+    page.get_by_text("Call me back", exact=True).click()
+    page.get_by_text("Reply by message", exact=True).click()
+    expect(contact).to_have_value("g.hopper@example.org")
+    assert errors == [], errors
 
 
 def watched_page(context: BrowserContext, site: str, query: str = "") -> Tuple[Page, List[Any], List[str], List[str]]:

@@ -67,6 +67,7 @@ export class ChatView {
     this.options = options;
     this.strings = options.strings;
     this.actions = actions;
+    this.ownAddress = ""; // setOwnAddress
     this.nodes = new Map();
     this.countdownTimer = null;
     this.status = { state: null };
@@ -282,6 +283,11 @@ export class ChatView {
     return form;
   }
 
+  /** A signed-in customer's verified address (the welcome's), the contact a message starts with; "" for none. */
+  setOwnAddress(email) {
+    this.ownAddress = typeof email === "string" ? email : "";
+  }
+
   buildRequestForm() {
     const { strings } = this;
     const kinds = ["callback", "message"].map((kind) => h("input", { type: "radio", name: "kind", value: kind, id: `sc-kind-${kind}` }));
@@ -307,7 +313,12 @@ export class ChatView {
         h("button", { type: "submit", class: "button button--primary" }, strings.sendRequest)));
 
     const kind = () => kinds.find((input) => input.checked)?.value || "callback";
+    let filledIn = ""; // the signed-in customer's own address, put in for a message until they type another
     const showKind = () => {
+      if (!contact.value.trim() || contact.value.trim() === filledIn) {
+        filledIn = kind() === "message" ? this.ownAddress : "";
+        contact.value = filledIn;
+      }
       timeField.hidden = kind() !== "callback";
       contact.setAttribute("autocomplete", kind() === "callback" ? "tel" : "email");
       this.requestDescriptionLabel.textContent = `${kind() === "callback" ? strings.requestDescription : strings.messageDescription} ${strings.optional}`;

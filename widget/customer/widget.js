@@ -360,6 +360,7 @@ export class ChatWidget {
     this.storage.follows = null; // the new chat is linked (or, its token no longer right, silently not): asked once
     this.view.transcriptMail.setAvailable(transcriptMail);
     this.view.transcriptMail.setOwnAddress(email); // a signed-in customer's verified address, or none
+    this.view.setOwnAddress(email); // and where a message left for the team may be answered
     const stored = this.storage.conversation;
     // A signed-in customer's open conversation from another device (or their own instead of someone else's
     // on a shared computer): this page shows that one, replayed whole after the welcome.
