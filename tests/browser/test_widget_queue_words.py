@@ -64,6 +64,9 @@ def test_the_kept_notice_is_said_in_the_customers_language_with_the_wait_or_that
         page.get_by_role("button", name="Enviar", exact=True).click()
         expect(notices(page, "kept_for_person")).to_contain_text(
             "Hemos guardado tu mensaje para la persona que atienda tu chat, pero ahora mismo no hay nadie")
+        page.get_by_label("Escribe tu mensaje").fill("never mind")  # the way out is offered in Spanish too
+        page.get_by_role("button", name="Enviar", exact=True).click()
+        expect(notices(page, "leave_queue_offer")).to_contain_text("pulsa «Volver al asistente» aquí abajo")
 
         ann = background_loop.run(staff(bridge, "ann"))  # now someone can pick up
         context = new_context(browser, viewport={"width": 1280, "height": 800})

@@ -362,6 +362,7 @@ export const STRINGS = Object.freeze({
     notice_callback_not_booked: "Lo sentimos, no hemos podido reservar esa llamada. Puedes pedir hablar con una persona o intentarlo más tarde.",
     notice_kept_for_person: "Hemos guardado tu mensaje para la persona que atienda tu chat, pero ahora mismo no hay nadie de nuestro equipo disponible, así que no podemos decir cuándo será. Puedes seguir esperando, o pedir que te llamemos o dejarnos un mensaje.",
     notice_kept_for_person_wait: "Hemos guardado tu mensaje para la persona que atienda tu chat: leerá todo lo que escribas aquí. {wait}",
+    notice_leave_queue_offer: "Si ya no necesitas hablar con una persona, pulsa «Volver al asistente» aquí abajo. Mientras tanto, conservas tu lugar en la cola.",
   },
   ar: {
     title: "الدعم",
@@ -511,5 +512,6 @@ export const STRINGS = Object.freeze({
     notice_callback_not_booked: "عذرًا، تعذّر حجز معاودة الاتصال هذه. يمكنك طلب التحدث إلى أحد موظفينا أو المحاولة لاحقًا.",
     notice_kept_for_person: "احتفظنا برسالتك للموظف الذي سيتولى محادثتك، لكن لا يتوفر أحد من فريقنا الآن، لذا لا يمكننا أن نعرف متى سيحدث ذلك. يمكنك مواصلة الانتظار، أو طلب معاودة الاتصال أو ترك رسالة بدلًا من ذلك.",
     notice_kept_for_person_wait: "احتفظنا برسالتك للموظف الذي سيتولى محادثتك: سيقرأ كل ما تكتبه هنا. {wait}",
+    notice_leave_queue_offer: "إن لم تعد بحاجة إلى التحدث إلى موظف، فاضغط على «العودة إلى المساعد» أدناه. وحتى ذلك الحين تحتفظ بمكانك في قائمة الانتظار.",
   },
 });
